@@ -1,0 +1,109 @@
+/**
+ * Flag parsing for every verb: `node:util` parseArgs in strict mode, with unknown flags turned
+ * into a usage error that suggests the closest known flag. Each verb declares its flags as data
+ * and gets a pure parse function it can test on its own.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { UsageError } from "../device/errors.ts";
+import { didYouMean } from "./suggest.ts";
+
+/** The declaration of one flag. */
+export interface FlagSpec {
+  /** `string` flags take a value; `boolean` flags do not. */
+  type: "string" | "boolean";
+  /** One-letter alias. */
+  short?: string;
+  /** May be given several times (values collected into an array). */
+  multiple?: boolean;
+}
+
+/** The flag table of a verb. */
+export type FlagSpecs = Record<string, FlagSpec>;
+
+/** Parsed flags and positionals. */
+export interface ParsedFlags {
+  /** Flag values keyed by long name. */
+  values: Record<string, string | boolean | string[] | boolean[] | undefined>;
+  /** Positional arguments in order. */
+  positionals: string[];
+}
+
+/** Flags every verb accepts. */
+export const COMMON_FLAGS: FlagSpecs = {
+  help: { type: "boolean", short: "h" },
+  config: { type: "string", short: "c" },
+  demo: { type: "boolean" },
+  json: { type: "boolean" },
+  "no-color": { type: "boolean" },
+};
+
+/**
+ * Parses `args` against `specs` (plus the common flags); unknown or malformed flags become a
+ * {@linkcode UsageError} with a "did you mean" hint.
+ *
+ * @example
+ * ```ts
+ * import { parseFlags } from "./flags.ts";
+ * parseFlags(["--interval", "2s", "sim://gauge"], { interval: { type: "string" } }).positionals; // ["sim://gauge"]
+ * ```
+ */
+export function parseFlags(args: string[], specs: FlagSpecs, verb = "labwire"): ParsedFlags {
+  const options = { ...COMMON_FLAGS, ...specs };
+  try {
+    const { values, positionals } = parseArgs({
+      args,
+      options,
+      allowPositionals: true,
+      strict: true,
+    });
+    return { values: values as ParsedFlags["values"], positionals };
+  } catch (err) {
+    const msg = (err as Error).message;
+    const unknown = /Unknown option '(-{1,2}[^']+)'/.exec(msg);
+    if (unknown) {
+      const flag = unknown[1]!.replace(/^-+/, "");
+      const hint = didYouMean(flag, Object.keys(options));
+      throw new UsageError(
+        `${verb}: unknown flag ${unknown[1]}`,
+        (hint ? hint.replace(/"(.+)"/, '"--$1"') + " " : "") + `see: labwire ${verb} --help`,
+      );
+    }
+    const missing = /Option '(-{1,2}[^']+)(?: [^']*)?' argument missing/.exec(msg);
+    if (missing) {
+      throw new UsageError(`${verb}: ${missing[1]} needs a value`, `see: labwire ${verb} --help`);
+    }
+    throw new UsageError(`${verb}: ${msg.split("\n")[0]}`, `see: labwire ${verb} --help`);
+  }
+}
+
+/** Returns a string flag's value, or undefined. */
+export function stringFlag(flags: ParsedFlags, name: string): string | undefined {
+  const v = flags.values[name];
+  if (Array.isArray(v)) return v.at(-1) as string | undefined;
+  return typeof v === "string" ? v : undefined;
+}
+
+/** Returns a boolean flag's value (false when absent). */
+export function boolFlag(flags: ParsedFlags, name: string): boolean {
+  return flags.values[name] === true;
+}
+
+/** Parses an integer flag, with a usage error naming the flag when it is not one. */
+export function intFlag(flags: ParsedFlags, name: string, min = 0): number | undefined {
+  const v = stringFlag(flags, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) {
+    throw new UsageError(`--${name}: expected an integer ≥ ${min}, got "${v}"`);
+  }
+  return n;
+}
+
+/** Splits a comma-separated list flag (`--attrs a,b`) into its items. */
+export function listFlag(flags: ParsedFlags, name: string): string[] | undefined {
+  const v = flags.values[name];
+  const all = Array.isArray(v) ? v as string[] : typeof v === "string" ? [v] : undefined;
+  return all?.flatMap((s) => s.split(",")).map((s) => s.trim()).filter((s) => s !== "");
+}

@@ -1,0 +1,54 @@
+/**
+ * "Did you mean …" suggestions for mistyped verbs, flags, devices and attributes.
+ *
+ * @module
+ */
+
+/** Returns the edit distance between two strings (Levenshtein, insert/delete/substitute = 1). */
+export function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j]!;
+      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return prev[b.length]!;
+}
+
+/**
+ * Returns the candidate closest to `word`, or undefined when none is close enough to be a typo.
+ *
+ * @example
+ * ```ts
+ * import { closest } from "./suggest.ts";
+ * closest("stram", ["read", "stream", "scan"]); // "stream"
+ * ```
+ */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  const allowed = Math.max(1, Math.floor(word.length / 3));
+  if (best !== undefined && isPrefixOf(word, best)) return best;
+  return bestDistance <= allowed ? best : undefined;
+}
+
+function isPrefixOf(word: string, candidate: string): boolean {
+  return word.length >= 3 && candidate.startsWith(word);
+}
+
+/** Formats a " (did you mean X?)" suffix, or "" when there is nothing to suggest. */
+export function didYouMean(word: string, candidates: readonly string[]): string {
+  const c = closest(word, candidates);
+  return c === undefined ? "" : `did you mean "${c}"?`;
+}

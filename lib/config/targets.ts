@@ -1,0 +1,49 @@
+/**
+ * Turning command-line TARGETs into device configs: a name from the config file, or an address
+ * (`baratron://…`, `sim://…`, `ca://…`) that works with no config at all.
+ *
+ * @module
+ */
+import { isAddress, parseAddress } from "../device/address.ts";
+import { UsageError } from "../device/errors.ts";
+import { findDriver } from "../device/registry.ts";
+import { didYouMean } from "../cli/suggest.ts";
+import { configPath, type DeviceConfig, type LabConfig } from "./load.ts";
+
+/**
+ * Resolves targets to device configs. Names not in the config are a usage error naming the
+ * config file searched; addressed devices get a name from their driver, made unique.
+ */
+export function resolveTargets(targets: readonly string[], config: LabConfig): DeviceConfig[] {
+  const out: DeviceConfig[] = [];
+  const used = new Set<string>();
+  for (const target of targets) {
+    let cfg: DeviceConfig;
+    if (isAddress(target)) {
+      const address = parseAddress(target);
+      const driver = findDriver(address.scheme);
+      const base = driver.defaultName?.(address) ?? address.target;
+      cfg = { name: base, address, interval: 1000, options: {} };
+    } else {
+      const found = config.devices.find((d) => d.name === target);
+      if (!found) throw unknownDevice(target, config);
+      cfg = found;
+    }
+    let name = cfg.name;
+    for (let i = 2; used.has(name); i++) name = `${cfg.name}#${i}`;
+    used.add(name);
+    out.push(name === cfg.name ? cfg : { ...cfg, name });
+  }
+  return out;
+}
+
+function unknownDevice(target: string, config: LabConfig): UsageError {
+  const names = config.devices.map((d) => d.name);
+  const where = config.file ?? `${configPath().path} (not found)`;
+  const known = names.length ? `; it has: ${names.join(", ")}` : "";
+  const hint = didYouMean(target, names) ||
+    (/^[\d.]+(:\d+)?$/.test(target)
+      ? `did you mean "baratron://${target}"?`
+      : "give an address like baratron://HOST or sim://gauge, or try --demo");
+  return new UsageError(`unknown device "${target}" (config searched: ${where})${known}`, hint);
+}

@@ -1,0 +1,67 @@
+/**
+ * Device addresses: `scheme://target?option=value`, e.g. `baratron://10.0.0.5:8081?timeout=2s`,
+ * `sim://gauge?seed=3`, `ca://XXX:m1.VAL`. The target is kept as text because EPICS PV names
+ * are not URL hosts.
+ *
+ * @module
+ */
+import { UsageError } from "./errors.ts";
+
+/** A parsed device address. */
+export interface Address {
+  /** The whole address as written. */
+  text: string;
+  /** URL scheme: selects the driver. */
+  scheme: string;
+  /** What follows `scheme://` up to `?`: a host[:port], a sim kind or a PV name. */
+  target: string;
+  /** The `?key=value` options. */
+  params: URLSearchParams;
+}
+
+/** True when `text` looks like an address (`scheme://…`) rather than a device name. */
+export function isAddress(text: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(text);
+}
+
+/**
+ * Parses `scheme://target?options`; throws a usage error saying what an address looks like.
+ *
+ * @example
+ * ```ts
+ * import { parseAddress } from "./address.ts";
+ * parseAddress("sim://gauge?seed=3").params.get("seed"); // "3"
+ * ```
+ */
+export function parseAddress(text: string): Address {
+  const m = /^([a-z][a-z0-9+.-]*):\/\/([^?#]*)(?:\?([^#]*))?$/i.exec(text.trim());
+  if (!m || m[2] === "") {
+    throw new UsageError(
+      `"${text}" is not a device address`,
+      "addresses look like baratron://HOST[:PORT], sim://gauge or ca://PV:NAME",
+    );
+  }
+  return {
+    text: text.trim(),
+    scheme: m[1]!.toLowerCase(),
+    target: decodeURIComponent(m[2]!),
+    params: new URLSearchParams(m[3] ?? ""),
+  };
+}
+
+/**
+ * Splits a `host[:port]` target (IPv6 in brackets) into host and port, with a default port.
+ *
+ * @example
+ * ```ts
+ * import { hostPort } from "./address.ts";
+ * hostPort("10.0.0.5:8081", 80); // { host: "10.0.0.5", port: 8081 }
+ * ```
+ */
+export function hostPort(target: string, defaultPort: number): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:/]+)(?::(\d+))?\/?$/.exec(target);
+  if (!m) throw new UsageError(`"${target}" is not HOST[:PORT]`);
+  const port = m[2] === undefined ? defaultPort : Number(m[2]);
+  if (!(port > 0 && port < 65536)) throw new UsageError(`port ${m[2]} is out of range 1–65535`);
+  return { host: m[1]!, port };
+}

@@ -1,0 +1,175 @@
+/**
+ * Attributes: what a device exposes, typed, with units and read/write flags (tomato's driver
+ * attributes, extended with EPICS' control fields). Writes are validated here before any I/O.
+ *
+ * @module
+ */
+import { UsageError, WriteRejected } from "./errors.ts";
+import { didYouMean } from "../cli/suggest.ts";
+
+/** The value types an attribute can hold. */
+export type AttrType = "number" | "integer" | "boolean" | "string" | "enum" | "number[]";
+
+/** One value of an attribute; `null` means "no value" (e.g. a failed field). */
+export type Value = number | boolean | string | number[] | null;
+
+/** A set of attribute values keyed by attribute name. */
+export type Values = Record<string, Value>;
+
+/** The declaration of one attribute of a device. */
+export interface Attr {
+  /** snake_case name, stable across versions: it is the JSON key. */
+  name: string;
+  /** Value type; writes are checked against it. */
+  type: AttrType;
+  /** True when the attribute can be written. */
+  rw: boolean;
+  /** True when the attribute is part of the default reading. */
+  status: boolean;
+  /** Physical units, e.g. "torr"; absent for dimensionless values. */
+  units?: string;
+  /** Lowest value a write may set (inclusive). */
+  min?: number;
+  /** Highest value a write may set (inclusive). */
+  max?: number;
+  /** The choices of an `enum` attribute. */
+  options?: string[];
+  /** Decimal digits worth showing. */
+  precision?: number;
+  /** One line saying what the attribute is. */
+  description?: string;
+}
+
+/** Shorthand for declaring an attribute: the defaults are read-only, part of the reading. */
+export function attr(name: string, type: AttrType, extra: Partial<Attr> = {}): Attr {
+  return { name, type, rw: false, status: true, ...extra };
+}
+
+/**
+ * Parses the text form of a value (from a command line) into the attribute's type.
+ *
+ * @example
+ * ```ts
+ * import { attr, parseValue } from "./attr.ts";
+ * parseValue(attr("position", "number", { rw: true }), "2.5"); // 2.5
+ * ```
+ */
+export function parseValue(a: Attr, text: string): Value {
+  switch (a.type) {
+    case "number":
+    case "integer": {
+      const n = Number(text.trim());
+      if (text.trim() === "" || !Number.isFinite(n)) {
+        throw new WriteRejected(`${a.name}: expected a number, got "${text}"`, a.name);
+      }
+      return n;
+    }
+    case "boolean": {
+      const t = text.trim().toLowerCase();
+      if (["1", "true", "on", "yes"].includes(t)) return true;
+      if (["0", "false", "off", "no"].includes(t)) return false;
+      throw new WriteRejected(`${a.name}: expected true or false, got "${text}"`, a.name);
+    }
+    case "number[]": {
+      const parts = text.split(/[,\s]+/).filter((s) => s !== "");
+      return parts.map((p) => {
+        const n = Number(p);
+        if (!Number.isFinite(n)) {
+          throw new WriteRejected(`${a.name}: expected numbers, got "${p}"`, a.name);
+        }
+        return n;
+      });
+    }
+    default:
+      return text;
+  }
+}
+
+/**
+ * Checks a value against an attribute's declaration and returns it normalised; throws
+ * {@linkcode WriteRejected} (before any I/O) when the write cannot be allowed.
+ *
+ * @example
+ * ```ts
+ * import { attr, validateWrite } from "./attr.ts";
+ * const pos = attr("position", "number", { rw: true, min: -10, max: 10 });
+ * validateWrite(pos, 3); // 3
+ * ```
+ */
+export function validateWrite(a: Attr, value: unknown): Value {
+  if (!a.rw) throw new WriteRejected(`${a.name} is read-only`, a.name);
+  const v = typeof value === "string" && a.type !== "string" && a.type !== "enum"
+    ? parseValue(a, value)
+    : value;
+  switch (a.type) {
+    case "number":
+    case "integer": {
+      if (typeof v !== "number" || !Number.isFinite(v)) {
+        throw new WriteRejected(`${a.name}: expected a number, got ${JSON.stringify(v)}`, a.name);
+      }
+      if (a.type === "integer" && !Number.isInteger(v)) {
+        throw new WriteRejected(`${a.name}: expected an integer, got ${v}`, a.name);
+      }
+      checkLimits(a, v);
+      return v;
+    }
+    case "boolean":
+      if (typeof v !== "boolean") {
+        throw new WriteRejected(`${a.name}: expected true or false, got ${JSON.stringify(v)}`, a.name);
+      }
+      return v;
+    case "string":
+      if (typeof v !== "string") {
+        throw new WriteRejected(`${a.name}: expected a string, got ${JSON.stringify(v)}`, a.name);
+      }
+      return v;
+    case "enum": {
+      const options = a.options ?? [];
+      if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v < options.length) {
+        return options[v] as string;
+      }
+      if (typeof v !== "string" || !options.includes(v)) {
+        throw new WriteRejected(
+          `${a.name}: ${JSON.stringify(v)} is not one of ${options.map((o) => `"${o}"`).join(", ")}`,
+          a.name,
+        );
+      }
+      return v;
+    }
+    case "number[]": {
+      if (!Array.isArray(v) || !v.every((x) => typeof x === "number" && Number.isFinite(x))) {
+        throw new WriteRejected(`${a.name}: expected an array of numbers`, a.name);
+      }
+      for (const x of v) checkLimits(a, x as number);
+      return v as number[];
+    }
+  }
+}
+
+function checkLimits(a: Attr, v: number): void {
+  if (a.min !== undefined && v < a.min) {
+    throw new WriteRejected(
+      `${a.name}: ${v} is below the lower limit ${a.min}${a.units ? ` ${a.units}` : ""}`,
+      a.name,
+    );
+  }
+  if (a.max !== undefined && v > a.max) {
+    throw new WriteRejected(
+      `${a.name}: ${v} is above the upper limit ${a.max}${a.units ? ` ${a.units}` : ""}`,
+      a.name,
+    );
+  }
+}
+
+/** Finds an attribute by name or throws a usage error listing the device's attributes. */
+export function findAttr(attrs: readonly Attr[], name: string, device = "device"): Attr {
+  const a = attrs.find((x) => x.name === name);
+  if (!a) {
+    const names = attrs.map((x) => x.name);
+    throw new UsageError(
+      `${device} has no attribute "${name}"; it has: ${names.join(", ")}`,
+      didYouMean(name, names) || undefined,
+    );
+  }
+  return a;
+}

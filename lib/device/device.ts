@@ -1,0 +1,134 @@
+/**
+ * The device model every driver implements and every verb uses: a {@linkcode Device} has
+ * attributes, reads and writes them, may offer techniques and push updates, and is closed.
+ *
+ * @module
+ */
+import type { Attr, Value, Values } from "./attr.ts";
+import { TimeoutError } from "./errors.ts";
+
+/** Options every device call takes: a caller's abort signal and a timeout in milliseconds. */
+export interface CallOptions {
+  /** Aborts the call (Ctrl-C, a stopped task, a closed HTTP request). */
+  signal?: AbortSignal;
+  /** Milliseconds before the call fails with a {@linkcode TimeoutError}; the device's default if absent. */
+  timeout?: number;
+}
+
+/** One reading of one device: `t` is Unix epoch seconds (ms precision); a failed read has `error`. */
+export interface Reading {
+  /** When the reading was taken, Unix epoch seconds with millisecond precision. */
+  t: number;
+  /** Device name. */
+  device: string;
+  /** Attribute values; empty when the read failed. */
+  values: Values;
+  /** Why the read failed, when it did. */
+  error?: string;
+}
+
+/** A push subscription handle (e.g. an EPICS monitor); `close` cancels it. */
+export interface Subscription {
+  /** Cancels the subscription. */
+  close(): Promise<void>;
+}
+
+/** An open instrument, whatever its protocol. */
+export interface Device {
+  /** The name readings carry: the config name, or one derived from the address. */
+  readonly name: string;
+  /** The address it was opened from, e.g. `baratron://10.0.0.5`. */
+  readonly address: string;
+  /** The driver's URL scheme, e.g. `baratron`. */
+  readonly driver: string;
+  /** Declared attributes (may need a connection first, hence async). */
+  attrs(opts?: CallOptions): Promise<Attr[]>;
+  /** Reads the named attributes, or the default reading (`status` attrs) when `names` is absent. */
+  read(names?: readonly string[], opts?: CallOptions): Promise<Values>;
+  /** Writes one attribute; the value has already been validated against its Attr by the caller. */
+  write(name: string, value: Value, opts?: CallOptions): Promise<void>;
+  /** Device-specific techniques beyond the generic `sample` and `hold` (e.g. the sim motor's `move`). */
+  techniques(): string[];
+  /** Optional push updates (EPICS monitors): calls `onValues` on each change until closed. */
+  subscribe?(
+    names: readonly string[] | undefined,
+    onValues: (values: Values, t: number) => void,
+    opts?: CallOptions,
+  ): Promise<Subscription>;
+  /** Optional "done" signal for positioners: true while a move is in progress. */
+  isMoving?(opts?: CallOptions): Promise<boolean>;
+  /** Releases sockets, timers and servers. */
+  close(): Promise<void>;
+}
+
+/** Returns the current time as Unix epoch seconds with millisecond precision. */
+export function nowSeconds(): number {
+  return Date.now() / 1000;
+}
+
+/**
+ * Runs `fn` with a signal that aborts on the caller's signal or after `timeoutMs`; a timeout
+ * becomes a {@linkcode TimeoutError} saying what was tried.
+ *
+ * @example
+ * ```ts
+ * import { withDeadline } from "./device.ts";
+ * await withDeadline({ timeout: 100 }, 1000, "reading x", (signal) => Promise.resolve(signal.aborted));
+ * ```
+ */
+export async function withDeadline<T>(
+  opts: CallOptions | undefined,
+  defaultTimeoutMs: number,
+  what: string,
+  fn: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const timeoutMs = opts?.timeout ?? defaultTimeoutMs;
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new TimeoutError(`${what}: no answer within ${formatMs(timeoutMs)}`));
+  }, timeoutMs);
+  const outer = opts?.signal;
+  const onAbort = () => controller.abort(outer?.reason);
+  if (outer?.aborted) controller.abort(outer.reason);
+  else outer?.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await raceAbort(fn(controller.signal), controller.signal);
+  } catch (err) {
+    if (timedOut) throw new TimeoutError(`${what}: no answer within ${formatMs(timeoutMs)}`);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    outer?.removeEventListener("abort", onAbort);
+  }
+}
+
+/** Rejects as soon as `signal` aborts, even if `p` ignores the signal. */
+function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** Formats milliseconds for messages: "250 ms", "1.5 s". */
+export function formatMs(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${+(ms / 1000).toFixed(3)} s`;
+}
+
+/** Picks the default reading's attribute names (those with `status`) from a declaration. */
+export function statusNames(attrs: readonly Attr[]): string[] {
+  return attrs.filter((a) => a.status).map((a) => a.name);
+}

@@ -1,0 +1,62 @@
+/**
+ * The error classes every layer throws. `main.ts` maps them to exit codes:
+ * {@linkcode UsageError} and {@linkcode ConfigError} → 2, {@linkcode DeviceError} → 1.
+ *
+ * @module
+ */
+
+/** A mistake on the command line or in a request: exit code 2, nothing was sent to a device. */
+export class UsageError extends Error {
+  /** Creates a usage error; `hint` is a one-line suggestion such as "did you mean …". */
+  constructor(message: string, readonly hint?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "UsageError";
+  }
+}
+
+/** A config file that cannot be used: names the file, the key and what was expected (exit 2). */
+export class ConfigError extends Error {
+  /** Creates a config error for `file` at `key`. */
+  constructor(
+    message: string,
+    readonly file?: string,
+    readonly key?: string,
+    options?: ErrorOptions,
+  ) {
+    super(file ? `${file}${key ? `: ${key}` : ""}: ${message}` : message, options);
+    this.name = "ConfigError";
+  }
+}
+
+/** A device that could not be reached or answered badly (exit 1). */
+export class DeviceError extends Error {
+  /** Creates a device error; `device` names the device or address it concerns. */
+  constructor(message: string, readonly device?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "DeviceError";
+  }
+}
+
+/** A device call that ran out of time; a kind of {@linkcode DeviceError}. */
+export class TimeoutError extends DeviceError {
+  /** Creates a timeout error for a call that took longer than `ms` milliseconds. */
+  constructor(message: string, device?: string, options?: ErrorOptions) {
+    super(message, device, options);
+    this.name = "TimeoutError";
+  }
+}
+
+/** A write refused by an attribute's declaration (read-only, wrong type, out of limits): exit 2. */
+export class WriteRejected extends UsageError {
+  /** Creates a refusal for `attr`; nothing was sent to the device. */
+  constructor(message: string, readonly attr: string, options?: ErrorOptions) {
+    super(message, undefined, options);
+    this.name = "WriteRejected";
+  }
+}
+
+/** Returns the message of any thrown value, for a reading's `error` field or a log line. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,59 @@
+/**
+ * The driver registry: one {@linkcode Driver} per URL scheme. Drivers are registered by
+ * `lib/drivers/mod.ts` (a static list, so `deno compile` sees every driver).
+ *
+ * @module
+ */
+import type { Address } from "./address.ts";
+import type { Device } from "./device.ts";
+import { UsageError } from "./errors.ts";
+import { didYouMean } from "../cli/suggest.ts";
+
+/** What opening a device gets beside its address: its name, timeout and driver options. */
+export interface OpenContext {
+  /** The device's name (config key, or derived from the address). */
+  name: string;
+  /** Default per-call timeout in ms, from config or the address' `?timeout=`. */
+  timeout?: number;
+  /** Driver options from the config file's device table (beyond address/interval/timeout). */
+  options: Record<string, unknown>;
+}
+
+/** An instrument family: knows its scheme and opens devices. */
+export interface Driver {
+  /** URL scheme, e.g. `baratron`. */
+  scheme: string;
+  /** One line for `--help`. */
+  summary: string;
+  /** An example address for `--help`. */
+  example: string;
+  /** Opens a device. Must not do blocking I/O the caller cannot abort; connection may be lazy. */
+  open(address: Address, ctx: OpenContext): Promise<Device>;
+  /** The name a device gets when addressed directly (no config), e.g. the host or PV name. */
+  defaultName?(address: Address): string;
+}
+
+const drivers = new Map<string, Driver>();
+
+/** Adds a driver; a second driver for the same scheme replaces the first (tests use this). */
+export function registerDriver(driver: Driver): void {
+  drivers.set(driver.scheme, driver);
+}
+
+/** Returns every registered driver, sorted by scheme. */
+export function listDrivers(): Driver[] {
+  return [...drivers.values()].sort((a, b) => a.scheme.localeCompare(b.scheme));
+}
+
+/** Returns the driver of a scheme or throws a usage error listing the known schemes. */
+export function findDriver(scheme: string): Driver {
+  const d = drivers.get(scheme);
+  if (!d) {
+    const schemes = [...drivers.keys()];
+    throw new UsageError(
+      `no driver for "${scheme}://"; known: ${schemes.map((s) => `${s}://`).join(", ")}`,
+      didYouMean(scheme, schemes) || undefined,
+    );
+  }
+  return d;
+}

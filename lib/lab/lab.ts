@@ -1,0 +1,82 @@
+/**
+ * A Lab is the set of named devices a verb works with, each behind its {@linkcode DeviceManager}.
+ * Every verb (read, stream, monitor, serve, scan) opens one, so all I/O goes through the same
+ * per-device queues.
+ *
+ * @module
+ */
+import type { DeviceConfig, LabConfig } from "../config/load.ts";
+import { UsageError } from "../device/errors.ts";
+import { openDevice } from "../device/open.ts";
+import { didYouMean } from "../cli/suggest.ts";
+import { DeviceManager } from "./manager.ts";
+
+/** Named devices behind their managers. */
+export class Lab {
+  readonly #managers = new Map<string, DeviceManager>();
+  readonly #cleanups: (() => Promise<void> | void)[] = [];
+
+  /** Creates an empty lab for `config` (the config is kept for sessions and alarms). */
+  constructor(readonly config: LabConfig) {}
+
+  /** Opens every device of `configs` (default: all of the config's devices). */
+  static async open(config: LabConfig, configs: DeviceConfig[] = config.devices): Promise<Lab> {
+    const lab = new Lab(config);
+    try {
+      for (const cfg of configs) await lab.add(cfg);
+    } catch (err) {
+      await lab.close();
+      throw err;
+    }
+    return lab;
+  }
+
+  /** Opens one device and adds it. */
+  async add(cfg: DeviceConfig): Promise<DeviceManager> {
+    if (this.#managers.has(cfg.name)) throw new UsageError(`device "${cfg.name}" is opened twice`);
+    const device = await openDevice(cfg);
+    const m = new DeviceManager(device, cfg);
+    this.#managers.set(cfg.name, m);
+    return m;
+  }
+
+  /** Registers something to stop when the lab closes (e.g. an in-process simulator). */
+  onClose(fn: () => Promise<void> | void): void {
+    this.#cleanups.push(fn);
+  }
+
+  /** The managers in order. */
+  get managers(): DeviceManager[] {
+    return [...this.#managers.values()];
+  }
+
+  /** Device names in order. */
+  get names(): string[] {
+    return [...this.#managers.keys()];
+  }
+
+  /** Returns a device's manager, or undefined. */
+  find(name: string): DeviceManager | undefined {
+    return this.#managers.get(name);
+  }
+
+  /** Returns a device's manager or throws a usage error with a suggestion. */
+  get(name: string): DeviceManager {
+    const m = this.#managers.get(name);
+    if (!m) {
+      const names = this.names;
+      throw new UsageError(
+        `no device "${name}"; devices: ${names.join(", ")}`,
+        didYouMean(name, names) || undefined,
+      );
+    }
+    return m;
+  }
+
+  /** Closes every device, then runs the registered cleanups. */
+  async close(): Promise<void> {
+    await Promise.allSettled(this.managers.map((m) => m.close()));
+    for (const fn of this.#cleanups.reverse()) await fn();
+    this.#cleanups.length = 0;
+  }
+}

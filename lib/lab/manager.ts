@@ -1,0 +1,177 @@
+/**
+ * A DeviceManager owns one open device: every call to it goes through one queue (a serial line
+ * never sees interleaved commands, whoever asks), the last reading is cached, and any number of
+ * subscribers get readings through bounded {@linkcode Feed}s.
+ *
+ * @module
+ */
+import { type Attr, findAttr, validateWrite, type Value, type Values } from "../device/attr.ts";
+import { type CallOptions, type Device, nowSeconds, type Reading } from "../device/device.ts";
+import { DeviceError, errorMessage } from "../device/errors.ts";
+import type { DeviceConfig } from "../config/load.ts";
+import { Feed } from "./feed.ts";
+
+/** Connection state shown by `serve` and the dashboard. */
+export type DeviceState = "unknown" | "up" | "down";
+
+/** Counters a manager keeps for metrics. */
+export interface DeviceStats {
+  /** Reads attempted. */
+  reads: number;
+  /** Reads that failed. */
+  errors: number;
+  /** Writes done. */
+  writes: number;
+  /** Latency of the last read, ms. */
+  lastLatencyMs: number;
+  /** Read latencies in ms, cumulative counts per bucket upper bound (Prometheus style). */
+  latencyBuckets: number[];
+  /** Sum of read latencies, ms. */
+  latencySumMs: number;
+}
+
+/** Upper bounds (ms) of the read latency histogram. */
+export const LATENCY_BUCKETS_MS = [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
+
+/** One device with its queue, cache and subscribers. */
+export class DeviceManager {
+  #tail: Promise<unknown> = Promise.resolve();
+  #attrs: Attr[] | undefined;
+  #subscribers = new Set<Feed<Reading>>();
+  #last: Reading | undefined;
+  #lastGood: Reading | undefined;
+  /** Connection state from the latest call. */
+  state: DeviceState = "unknown";
+  /** Counters for metrics. */
+  readonly stats: DeviceStats = {
+    reads: 0,
+    errors: 0,
+    writes: 0,
+    lastLatencyMs: 0,
+    latencyBuckets: LATENCY_BUCKETS_MS.map(() => 0),
+    latencySumMs: 0,
+  };
+
+  /** Wraps an open device described by `config`. */
+  constructor(readonly device: Device, readonly config: DeviceConfig) {}
+
+  /** The device's name. */
+  get name(): string {
+    return this.config.name;
+  }
+
+  /** The last reading (good or failed), if any. */
+  get last(): Reading | undefined {
+    return this.#last;
+  }
+
+  /** The last reading without an error, if any. */
+  get lastGood(): Reading | undefined {
+    return this.#lastGood;
+  }
+
+  /**
+   * Runs `fn` when every earlier call to this device has finished: the device's one queue.
+   * A call whose signal aborts while it waits is never started.
+   */
+  exclusive<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const run = async () => {
+      if (signal?.aborted) throw signal.reason ?? new DeviceError("aborted", this.name);
+      return await fn();
+    };
+    const p = this.#tail.then(run, run);
+    this.#tail = p.catch(() => {});
+    return p;
+  }
+
+  /** The device's attributes (fetched once, through the queue, then cached). */
+  async attrs(opts?: CallOptions): Promise<Attr[]> {
+    if (this.#attrs) return this.#attrs;
+    const attrs = await this.exclusive(() => this.device.attrs(opts), opts?.signal);
+    this.#attrs = attrs;
+    return attrs;
+  }
+
+  /** Forgets cached attributes (after a reconnect that may change metadata). */
+  invalidateAttrs(): void {
+    this.#attrs = undefined;
+  }
+
+  /**
+   * Takes a fresh reading through the queue. Never throws for device failures: a failed read is
+   * a reading with `error`. It is cached and published to subscribers.
+   */
+  async sample(names?: readonly string[], opts?: CallOptions): Promise<Reading> {
+    const started = performance.now();
+    const t = nowSeconds();
+    let reading: Reading;
+    try {
+      const values = await this.exclusive(() => this.device.read(names, opts), opts?.signal);
+      reading = { t, device: this.name, values };
+      this.state = "up";
+    } catch (err) {
+      if (opts?.signal?.aborted && !(err instanceof DeviceError)) throw err;
+      reading = { t, device: this.name, values: {}, error: errorMessage(err) };
+      this.state = "down";
+      this.stats.errors++;
+    }
+    this.#recordLatency(performance.now() - started);
+    this.stats.reads++;
+    this.publish(reading);
+    return reading;
+  }
+
+  /** Reads values, throwing a {@linkcode DeviceError} when the device fails (for one-shot verbs). */
+  async read(names?: readonly string[], opts?: CallOptions): Promise<Values> {
+    const r = await this.sample(names, opts);
+    if (r.error !== undefined) throw new DeviceError(r.error, this.name);
+    return r.values;
+  }
+
+  /**
+   * Validates `value` against the attribute (before any I/O), writes it through the queue and
+   * returns the read-back of that attribute.
+   */
+  async write(name: string, value: unknown, opts?: CallOptions): Promise<Value> {
+    const attr = findAttr(await this.attrs(opts), name, this.name);
+    const v = validateWrite(attr, value);
+    await this.exclusive(() => this.device.write(name, v, opts), opts?.signal);
+    this.stats.writes++;
+    const back = await this.read([name], opts);
+    return back[name] ?? null;
+  }
+
+  /** Caches a reading and hands it to every subscriber (also used for pushed monitor updates). */
+  publish(reading: Reading): void {
+    this.#last = reading;
+    if (reading.error === undefined) this.#lastGood = reading;
+    for (const feed of this.#subscribers) feed.push(reading);
+  }
+
+  /** Subscribes to readings; the feed holds at most `capacity` undelivered readings. */
+  subscribe(capacity = 1024): Feed<Reading> {
+    const feed: Feed<Reading> = new Feed<Reading>(capacity, () => this.#subscribers.delete(feed));
+    this.#subscribers.add(feed);
+    return feed;
+  }
+
+  /** Number of live subscribers. */
+  get subscriberCount(): number {
+    return this.#subscribers.size;
+  }
+
+  /** Ends every subscription and closes the device (after queued calls finish). */
+  async close(): Promise<void> {
+    for (const feed of [...this.#subscribers]) feed.close();
+    await this.#tail.catch(() => {});
+    await this.device.close();
+  }
+
+  #recordLatency(ms: number): void {
+    this.stats.lastLatencyMs = ms;
+    this.stats.latencySumMs += ms;
+    for (let i = 0; i < LATENCY_BUCKETS_MS.length; i++) {
+      if (ms <= LATENCY_BUCKETS_MS[i]!) this.stats.latencyBuckets[i]!++;
+    }
+  }
+}
