@@ -26,14 +26,23 @@ const UNIT_MS: Record<string, number> = {
  * parseDuration("2", "s"); // 2000
  * ```
  */
-export function parseDuration(text: string | number, bareUnit: "ms" | "s" = "s", what = "duration"): number {
+export function parseDuration(
+  text: string | number,
+  bareUnit: "ms" | "s" = "s",
+  what = "duration",
+): number {
   if (typeof text === "number") {
-    if (!Number.isFinite(text) || text < 0) throw new UsageError(`${what}: expected a duration ≥ 0, got ${text}`);
+    if (!Number.isFinite(text) || text < 0) {
+      throw new UsageError(`${what}: expected a duration ≥ 0, got ${text}`);
+    }
     return text * UNIT_MS[bareUnit]!;
   }
   const m = /^\s*(\d+(?:\.\d*)?|\.\d+)\s*(us|ms|s|min|m|h|d)?\s*$/.exec(text);
   if (!m) {
-    throw new UsageError(`${what}: "${text}" is not a duration`, "write it like 250ms, 1s, 2m or 1h");
+    throw new UsageError(
+      `${what}: "${text}" is not a duration`,
+      "write it like 250ms, 1s, 2m or 1h",
+    );
   }
   return Number(m[1]) * UNIT_MS[m[2] ?? bareUnit]!;
 }

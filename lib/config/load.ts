@@ -66,7 +66,9 @@ export async function loadConfig(explicit?: string): Promise<LabConfig> {
     if (err instanceof Deno.errors.NotFound) {
       throw new ConfigError("file not found", path, undefined, { cause: err });
     }
-    throw new ConfigError(`cannot read: ${(err as Error).message}`, path, undefined, { cause: err });
+    throw new ConfigError(`cannot read: ${(err as Error).message}`, path, undefined, {
+      cause: err,
+    });
   }
   return parseConfig(text, path);
 }
@@ -116,7 +118,11 @@ function parseDevice(name: string, entry: unknown, file: string): DeviceConfig {
     );
   }
   if (!isAddress(address)) {
-    throw new ConfigError(`"${address}" is not an address like baratron://HOST`, file, `${key}.address`);
+    throw new ConfigError(
+      `"${address}" is not an address like baratron://HOST`,
+      file,
+      `${key}.address`,
+    );
   }
   return {
     name,
@@ -141,7 +147,9 @@ function wrap<T>(fn: () => T, file: string | undefined, key: string): T {
     return fn();
   } catch (err) {
     if (err instanceof UsageError) {
-      throw new ConfigError(err.message + (err.hint ? ` (${err.hint})` : ""), file, key, { cause: err });
+      throw new ConfigError(err.message + (err.hint ? ` (${err.hint})` : ""), file, key, {
+        cause: err,
+      });
     }
     throw err;
   }

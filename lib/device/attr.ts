@@ -115,7 +115,10 @@ export function validateWrite(a: Attr, value: unknown): Value {
     }
     case "boolean":
       if (typeof v !== "boolean") {
-        throw new WriteRejected(`${a.name}: expected true or false, got ${JSON.stringify(v)}`, a.name);
+        throw new WriteRejected(
+          `${a.name}: expected true or false, got ${JSON.stringify(v)}`,
+          a.name,
+        );
       }
       return v;
     case "string":
@@ -130,7 +133,9 @@ export function validateWrite(a: Attr, value: unknown): Value {
       }
       if (typeof v !== "string" || !options.includes(v)) {
         throw new WriteRejected(
-          `${a.name}: ${JSON.stringify(v)} is not one of ${options.map((o) => `"${o}"`).join(", ")}`,
+          `${a.name}: ${JSON.stringify(v)} is not one of ${
+            options.map((o) => `"${o}"`).join(", ")
+          }`,
           a.name,
         );
       }

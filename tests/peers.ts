@@ -1,0 +1,78 @@
+/**
+ * Interop tests need independent peers (the reference EPICS build, Chromium, Prometheus, an SMTP
+ * server, …). Without a peer a test is skipped with a message naming it, so `deno task test`
+ * passes on a bare machine; with `LABWIRE_REQUIRE_PEERS=1` (set by `.ci/run` after installing
+ * every peer) a missing peer fails the test instead.
+ *
+ * @module
+ */
+
+/** True when `.ci/run` (or the user) demands every peer be present. */
+export const PEERS_REQUIRED = Deno.env.get("LABWIRE_REQUIRE_PEERS") === "1";
+
+/** Where `../shared/peers/epics-base.sh` puts the reference EPICS programs. */
+export const EPICS_BIN = Deno.env.get("EPICS_BIN") ??
+  "/var/cache/labwire-peers/epics-base/base/bin/linux-x86_64";
+
+/** Returns the full path of a program on PATH (or in `extraDirs`), or undefined. */
+export function findProgram(name: string, extraDirs: string[] = []): string | undefined {
+  if (name.includes("/")) return exists(name) ? name : undefined;
+  const dirs = [...extraDirs, ...(Deno.env.get("PATH") ?? "").split(":")];
+  for (const dir of dirs) {
+    if (dir && exists(`${dir}/${name}`)) return `${dir}/${name}`;
+  }
+  return undefined;
+}
+
+/** Returns true when a Python module can be imported by python3 (e.g. `aiosmtpd`, `epics`). */
+export function hasPythonModule(module: string): boolean {
+  const python = findProgram("python3");
+  if (!python) return false;
+  const out = new Deno.Command(python, {
+    args: ["-c", `import ${module}`],
+    stdout: "null",
+    stderr: "null",
+  }).outputSync();
+  return out.success;
+}
+
+function exists(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Declares a test that needs peers: `missing` returns the names of absent peers. Absent peers
+ * skip the test (with a message) unless peers are required, in which case the test fails.
+ */
+export function peerTest(
+  name: string,
+  missing: () => string[],
+  fn: (t: Deno.TestContext) => Promise<void> | void,
+  options: Partial<Deno.TestDefinition> = {},
+): void {
+  const absent = missing();
+  if (absent.length > 0 && !PEERS_REQUIRED) {
+    console.error(`skipping "${name}": peer not installed: ${absent.join(", ")}`);
+    Deno.test({
+      ...options,
+      name: `${name} (skipped: needs ${absent.join(", ")})`,
+      ignore: true,
+      fn,
+    });
+    return;
+  }
+  Deno.test({
+    ...options,
+    name,
+    fn: async (t) => {
+      if (absent.length > 0) {
+        throw new Error(`peer not installed: ${absent.join(", ")} (LABWIRE_REQUIRE_PEERS=1)`);
+      }
+      await fn(t);
+    },
+  });
+}
