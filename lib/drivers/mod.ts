@@ -1,0 +1,7 @@
+/**
+ * Registers every driver labwire ships. A static list (no dynamic imports) so that
+ * `deno compile` bundles them all. Import this module once, from `main.ts` or a test.
+ *
+ * @module
+ */
+import { registerDriver } from "../device/registry.ts";
