@@ -38,6 +38,7 @@ export class DeviceManager {
   #tail: Promise<unknown> = Promise.resolve();
   #attrs: Attr[] | undefined;
   #subscribers = new Set<Feed<Reading>>();
+  #listeners = new Set<(reading: Reading) => void>();
   #last: Reading | undefined;
   #lastGood: Reading | undefined;
   /** Connection state from the latest call. */
@@ -145,7 +146,17 @@ export class DeviceManager {
   publish(reading: Reading): void {
     this.#last = reading;
     if (reading.error === undefined) this.#lastGood = reading;
+    for (const fn of this.#listeners) fn(reading);
     for (const feed of this.#subscribers) feed.push(reading);
+  }
+
+  /**
+   * Calls `fn` synchronously with every reading (for recorders and alarm engines that must see
+   * everything and are cheap); returns a function that removes the listener.
+   */
+  onReading(fn: (reading: Reading) => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
   }
 
   /** Subscribes to readings; the feed holds at most `capacity` undelivered readings. */
