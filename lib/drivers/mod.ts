@@ -5,3 +5,5 @@
  * @module
  */
 import { registerDriver } from "../device/registry.ts";
+import { simDriver } from "./sim/driver.ts";
+registerDriver(simDriver);

@@ -1,0 +1,66 @@
+/**
+ * `sim://det`: a counter whose rate is a Gaussian peak over a flat background as a function of a
+ * motor's actual position (default peak at 5, width 1, 1000 counts/s on top of 10 counts/s), so
+ * a scan of `sim://motor` finds a peak. Counts are Poisson over `count_time`.
+ *
+ * @module
+ */
+import { attr, type Value } from "../../../device/attr.ts";
+import type { SimKind, SimModel } from "../model.ts";
+import { hash32 } from "../noise.ts";
+import { Random } from "../random.ts";
+
+/** The detector kind. */
+export const det: SimKind = {
+  kind: "det",
+  summary: "counter: Poisson counts of a Gaussian peak at motor position 5 over a background",
+  options: {
+    motor: "id of the motor it follows (default motor; created if absent)",
+    center: "peak position (default 5)",
+    width: "peak standard deviation (default 1)",
+    amplitude: "peak height, counts/s (default 1000)",
+    background: "flat background, counts/s (default 10)",
+  },
+  create({ options, seed, world }): SimModel {
+    const motorId = options.get("motor") ?? "motor";
+    const center = options.number("center", 5);
+    const width = options.number("width", 1, 1e-9);
+    const amplitude = options.number("amplitude", 1000, 0);
+    const background = options.number("background", 10, 0);
+    let countTime = 1;
+    const m = world.acquireMotor(motorId);
+    const attrs = [
+      attr("counts", "integer", {
+        units: "counts",
+        precision: 0,
+        description: `counts in count_time at motor "${motorId}"'s position`,
+      }),
+      attr("count_time", "number", {
+        rw: true,
+        status: false,
+        units: "s",
+        min: 0.001,
+        max: 3600,
+        precision: 3,
+        description: "counting time per reading",
+      }),
+    ];
+    let closed = false;
+    return {
+      attrs,
+      value(name, tMs): Value {
+        if (name === "count_time") return countTime;
+        const x = m.readback(tMs);
+        const rate = background + amplitude * Math.exp(-((x - center) ** 2) / (2 * width ** 2));
+        return new Random(hash32(seed, 77, tMs)).poisson(rate * countTime);
+      },
+      write(name, value) {
+        if (name === "count_time") countTime = value as number;
+      },
+      close() {
+        if (!closed) world.releaseMotor(motorId);
+        closed = true;
+      },
+    };
+  },
+};

@@ -1,0 +1,11 @@
+/**
+ * Simulated instruments (`sim://`): the driver, the device class and the list of kinds.
+ *
+ * @module
+ */
+export { findKind, openSim, simDriver, simName } from "./driver.ts";
+export { SimDevice, type SimDeviceOptions } from "./device.ts";
+export { SIM_KINDS } from "./kinds.ts";
+export type { SimContext, SimKind, SimModel } from "./model.ts";
+export { COMMON_OPTIONS } from "./options.ts";
+export { world } from "./world.ts";
