@@ -7,3 +7,5 @@
 import { registerDriver } from "../device/registry.ts";
 import { simDriver } from "./sim/driver.ts";
 registerDriver(simDriver);
+import { baratronDriver } from "./baratron/driver.ts";
+registerDriver(baratronDriver);

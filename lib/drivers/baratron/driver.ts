@@ -1,0 +1,197 @@
+/**
+ * The MKS eBaratron driver, `baratron://HOST[:PORT]`: one ToolWeb poll per read (all eight
+ * fields in one request), default timeout 1 s (`?timeout=2s` to change it), and a
+ * {@linkcode DeviceError} saying what was tried for every failure — never a stack trace.
+ *
+ * @example
+ * ```ts ignore
+ * import { baratronDriver } from "./driver.ts";
+ * import { parseAddress } from "../../device/address.ts";
+ * const gauge = await baratronDriver.open(parseAddress("baratron://10.0.0.5"), { name: "g", options: {} });
+ * console.log(await gauge.read()); // { pressure: 3.78864, pressure_units: "torr", … }
+ * await gauge.close();
+ * ```
+ *
+ * @module
+ */
+import { type Address, hostPort } from "../../device/address.ts";
+import { type Attr, attr, findAttr, type Values } from "../../device/attr.ts";
+import type { CallOptions, Device } from "../../device/device.ts";
+import { DeviceError, UsageError, WriteRejected } from "../../device/errors.ts";
+import type { Driver, OpenContext } from "../../device/registry.ts";
+import { didYouMean } from "../../cli/suggest.ts";
+import { httpPost } from "../../transport/http.ts";
+import { decodePollResponse, type GaugeValues, POLL_REQUEST, TOOLWEB_PATH } from "./protocol.ts";
+
+/** Default per-call timeout, as in the reference client. */
+export const DEFAULT_TIMEOUT_MS = 1000;
+
+/** Address options the driver understands (`?timeout=` is applied by `openDevice`). */
+const KNOWN_PARAMS = ["timeout"];
+
+/** The attributes of a gauge; the pressure's units are filled in from the device. */
+function gaugeAttrs(units?: string): Attr[] {
+  return [
+    attr("pressure", "number", {
+      units,
+      precision: 6,
+      description: "pressure, in pressure_units (the gauge's units setting can change)",
+    }),
+    attr("pressure_units", "string", { description: "units of pressure and full_scale_pressure" }),
+    attr("full_scale_pressure", "number", {
+      units,
+      description: "full-scale pressure of the sensor",
+    }),
+    attr("led_color", "string", {
+      description: 'front LED: red, green, yellow, "blinking", or "unknown"',
+    }),
+    attr("run_hours", "number", { units: "h", precision: 3, description: "hours of operation" }),
+    attr("wait_hours", "number", {
+      units: "h",
+      precision: 3,
+      description: "warm-up time remaining (0 when ready)",
+    }),
+    attr("drift", "number", { precision: 5, description: "zero drift" }),
+    attr("system_status", "string", {
+      description: 'status flags joined with ", ", or "ok"',
+    }),
+  ];
+}
+
+/** Splits a `baratron://` target into the URL to POST to and the device's default name. */
+export function toolWebUrl(address: Address): { url: string; name: string } {
+  const target = address.target.replace(/^https?:\/\//i, "").replace(/\/+$/, "");
+  const { host, port } = hostPort(target, 80);
+  return {
+    url: `http://${host}${port === 80 ? "" : `:${port}`}${TOOLWEB_PATH}`,
+    name: port === 80 ? host : `${host}:${port}`,
+  };
+}
+
+/** One eBaratron gauge reached over ToolWeb. */
+export class BaratronGauge implements Device {
+  readonly driver = "baratron";
+  #client: Deno.HttpClient | undefined = Deno.createHttpClient({});
+  #units: string | undefined;
+
+  /** Opens a gauge at `url` (no I/O happens until the first read). */
+  constructor(
+    readonly name: string,
+    readonly address: string,
+    readonly url: string,
+    readonly timeoutMs: number = DEFAULT_TIMEOUT_MS,
+  ) {}
+
+  /** The attribute schema; polls once (errors ignored) to learn the pressure units. */
+  async attrs(opts?: CallOptions): Promise<Attr[]> {
+    if (this.#units === undefined) {
+      try {
+        await this.poll(opts);
+      } catch {
+        // The schema is still useful without units; a read will report the failure.
+      }
+    }
+    return gaugeAttrs(this.#units);
+  }
+
+  /** Polls every field once and returns the requested ones (all by default). */
+  async read(names?: readonly string[], opts?: CallOptions): Promise<Values> {
+    const all = gaugeAttrs();
+    for (const n of names ?? []) findAttr(all, n, this.name);
+    const values = await this.poll(opts);
+    const out: Values = {};
+    // Keys in declaration order, whatever order the gauge answered in.
+    for (const n of names ?? all.map((a) => a.name)) out[n] = values[n as keyof GaugeValues];
+    return out;
+  }
+
+  /** The gauge has no writable attributes. */
+  write(name: string): Promise<void> {
+    return Promise.reject(new WriteRejected(`${name} is read-only on a baratron gauge`, name));
+  }
+
+  /** No techniques beyond sampling. */
+  techniques(): string[] {
+    return [];
+  }
+
+  /** Sends one PollRequest and decodes the answer. */
+  async poll(opts?: CallOptions): Promise<GaugeValues> {
+    if (!this.#client) throw new DeviceError(`${this.name} is closed`, this.name);
+    const timeout = opts?.timeout ?? this.timeoutMs;
+    const { status, text } = await httpPost(this.url, POLL_REQUEST, {
+      timeout,
+      signal: opts?.signal,
+      headers: { "content-type": "text/xml" },
+      client: this.#client,
+      device: this.name,
+    });
+    const tried = `POST ${this.url}`;
+    if (status !== 200) {
+      const body = text.trim().slice(0, 80);
+      throw new DeviceError(
+        `${tried}: HTTP ${status}${body ? ` (${JSON.stringify(body)})` : ""}; ` +
+          `the gauge did not accept the poll: check that this address is an eBaratron's ToolWeb`,
+        this.name,
+      );
+    }
+    try {
+      const values = decodePollResponse(text, this.name);
+      this.#units = values.pressure_units;
+      return values;
+    } catch (err) {
+      if (!(err instanceof DeviceError)) throw err;
+      throw new DeviceError(`${tried}: ${err.message}`, this.name, { cause: err });
+    }
+  }
+
+  /** Releases the connection pool. */
+  close(): Promise<void> {
+    this.#client?.close();
+    this.#client = undefined;
+    return Promise.resolve();
+  }
+}
+
+/** The `baratron://` driver. */
+export const baratronDriver: Driver = {
+  scheme: "baratron",
+  summary: "MKS eBaratron capacitance manometer over ToolWeb (HTTP)",
+  example: "baratron://10.0.0.5",
+  open(address: Address, ctx: OpenContext): Promise<Device> {
+    for (const key of address.params.keys()) {
+      if (!KNOWN_PARAMS.includes(key)) {
+        return Promise.reject(
+          new UsageError(
+            `${address.text}: unknown option "${key}"; baratron:// takes ${
+              KNOWN_PARAMS.map((k) => `?${k}=`).join(", ")
+            }`,
+            didYouMean(key, KNOWN_PARAMS) || undefined,
+          ),
+        );
+      }
+    }
+    try {
+      const { url } = toolWebUrl(address);
+      return Promise.resolve(
+        new BaratronGauge(ctx.name, address.text, url, ctx.timeout ?? DEFAULT_TIMEOUT_MS),
+      );
+    } catch (err) {
+      return Promise.reject(
+        err instanceof UsageError
+          ? new UsageError(
+            `${address.text}: ${err.message}`,
+            "write it like baratron://10.0.0.5, baratron://10.0.0.5:8081 or baratron://[::1]:8081",
+          )
+          : err,
+      );
+    }
+  },
+  defaultName(address: Address): string {
+    try {
+      return toolWebUrl(address).name;
+    } catch {
+      return address.target;
+    }
+  },
+};

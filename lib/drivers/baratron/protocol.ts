@@ -1,0 +1,497 @@
+/**
+ * The MKS eBaratron ToolWeb protocol, sans I/O: the poll request body, the response parser,
+ * the field conversions and their inverses (for the simulator), and the SetRequest encoder.
+ * Facts: `shared/protocols/mks-ebaratron-toolweb.md`.
+ *
+ * An EVID in an answer that the poll did not ask for is reported as a {@linkcode DeviceError}
+ * naming it and its raw value (so a firmware change or a different device is noticed rather
+ * than silently dropped); it never crashes the parser.
+ *
+ * @module
+ */
+import { DeviceError } from "../../device/errors.ts";
+import { escapeXml, parseXml, textOf, type XmlElement, XmlSyntaxError } from "./xml.ts";
+
+/** The path every ToolWeb request is POSTed to. */
+export const TOOLWEB_PATH = "/ToolWeb/Cmd";
+
+/** EVIDs of the gauge fields, by field name. */
+export const EVID = {
+  pressure: 100,
+  run_hours: 102,
+  pressure_units: 105,
+  led_color: 106,
+  wait_hours: 107,
+  drift: 114,
+  system_status: 208,
+  full_scale_pressure: 1103,
+} as const;
+
+/** The EVIDs of one poll, in the fixed order of the reference client. */
+export const POLL_EVIDS: readonly number[] = [100, 102, 105, 106, 107, 114, 208, 1103];
+
+/** Optional EVIDs early clients polled (off by default); known, so never "unexpected". */
+export const OPTIONAL_EVIDS: Readonly<Record<number, string>> = {
+  101: "analog_pressure",
+  103: "digital_pressure_fraction",
+  104: "analog_pressure_fraction",
+};
+
+/** Pressure units by EVID 105 index (0–12). */
+export const UNITS: readonly string[] = [
+  "full-scale ratio",
+  "psi",
+  "torr",
+  "mtorr",
+  "cmH2O",
+  "inHg",
+  "inH2O",
+  "bar",
+  "mbar",
+  "Pa",
+  "kPa",
+  "atm",
+  "g/cm2",
+];
+
+/** LED colour bits of EVID 106, in ascending bit order. */
+export const LED_BITS: readonly (readonly [number, string])[] = [
+  [0, "red"],
+  [1, "green"],
+  [2, "yellow"],
+  [4, "blinking"],
+];
+
+/** System status bits of EVID 208, in ascending bit order. */
+export const STATUS_BITS: readonly (readonly [number, string])[] = [
+  [1, "Signal Error (ADC0)"],
+  [2, "Signal Error (ADC1)"],
+  [3, "Calibration Checksum1 Failure"],
+  [4, "Calibration Checksum2 Failure"],
+  [5, "e-Baratron Outside Zeroing Range"],
+  [6, "Zero Adjusted"],
+  [11, "Diaphragm Shorted"],
+  [12, "e-Baratron Over 110% of FS"],
+  [16, "Pressure Over Set Limit"],
+  [17, "Pressure Under Set Limit"],
+  [21, "Illegal Access"],
+  [26, "Power Supply Out of Spec"],
+  [27, "e-Baratron Zeroing Recommended"],
+  [28, "Cumulative Adjustment Over 20%"],
+  [29, "Heater Failure"],
+];
+
+/** The decoded fields of one poll (snake_case keys, as readings carry them). */
+export interface GaugeValues {
+  /** Pressure in `pressure_units`. */
+  pressure: number;
+  /** Units of `pressure` and `full_scale_pressure`, e.g. "torr". */
+  pressure_units: string;
+  /** Full-scale pressure, same units. */
+  full_scale_pressure: number;
+  /** LED state, e.g. "green" or "green, blinking"; "unknown" when no known bit is set. */
+  led_color: string;
+  /** Hours of operation. */
+  run_hours: number;
+  /** Warm-up hours remaining (0 when warm). */
+  wait_hours: number;
+  /** Zero drift. */
+  drift: number;
+  /** Status flags joined with ", ", or "ok". */
+  system_status: string;
+}
+
+/**
+ * Encodes a PollRequest body: no XML declaration, no whitespace, EVIDs in the given order.
+ *
+ * @example
+ * ```ts
+ * import { encodePollRequest } from "./protocol.ts";
+ * encodePollRequest([100]); // '<PollRequest><V Name="EVID_100"/></PollRequest>'
+ * ```
+ */
+export function encodePollRequest(evids: readonly number[] = POLL_EVIDS): string {
+  return `<PollRequest>${evids.map((e) => `<V Name="EVID_${e}"/>`).join("")}</PollRequest>`;
+}
+
+/** The exact body the driver POSTs on every poll. */
+export const POLL_REQUEST: string = encodePollRequest();
+
+/**
+ * Encodes a SetRequest body (seen on other MKS ToolWeb devices; the gauge driver does not write).
+ *
+ * @example
+ * ```ts
+ * import { encodeSetRequest } from "./protocol.ts";
+ * encodeSetRequest([[71, "1"]]); // '<SetRequest><V Name="EVID_71">1</V></SetRequest>'
+ * ```
+ */
+export function encodeSetRequest(items: readonly (readonly [number, string])[]): string {
+  return `<SetRequest>${
+    items.map(([e, v]) => `<V Name="EVID_${e}">${escapeXml(v)}</V>`).join("")
+  }</SetRequest>`;
+}
+
+/**
+ * Encodes a PollResponse body from raw EVID texts, in the given order, with the XML
+ * declaration the device sends.
+ *
+ * @example
+ * ```ts
+ * import { encodePollResponse } from "./protocol.ts";
+ * encodePollResponse([[100, "3.78864"]]);
+ * ```
+ */
+export function encodePollResponse(
+  items: Iterable<readonly [number, string]>,
+  declaration = true,
+): string {
+  let body = declaration
+    ? '<?xml version="1.0" encoding="UTF-8"?><PollResponse>'
+    : "<PollResponse>";
+  for (const [e, v] of items) body += `<V Name="EVID_${e}">${escapeXml(v)}</V>`;
+  return body + "</PollResponse>";
+}
+
+/** A parsed ToolWeb request (what a simulator receives). */
+export interface ToolWebRequest {
+  /** Root tag: "PollRequest" or "SetRequest" (others are passed through for the caller to refuse). */
+  kind: string;
+  /** The `V` children: EVID number and, for SetRequest, the value text. */
+  items: { evid: number; value: string }[];
+}
+
+/** A parsed answer: raw EVID texts in document order, plus the root tag seen. */
+export interface RawResponse {
+  /** Root tag; only `PollResponse` has been seen on real devices. */
+  root: string;
+  /** EVID → raw text. */
+  values: Map<number, string>;
+}
+
+/**
+ * Parses a PollResponse (lenient about the root tag): every direct child `V` with a `Name`
+ * attribute. Throws {@linkcode DeviceError} for an empty body, malformed XML, a `V` without a
+ * usable `Name`, or an EVID given twice.
+ *
+ * @example
+ * ```ts
+ * import { parseResponse } from "./protocol.ts";
+ * parseResponse('<PollResponse><V Name="EVID_100">3.7</V></PollResponse>').values.get(100); // "3.7"
+ * ```
+ */
+export function parseResponse(body: string, device?: string): RawResponse {
+  const root = parseBody(body, "answer", device);
+  const values = new Map<number, string>();
+  for (const { evid, value } of vChildren(root, "answer", device)) {
+    if (values.has(evid)) {
+      throw new DeviceError(`the gauge answered EVID_${evid} twice`, device);
+    }
+    values.set(evid, value);
+  }
+  return { root: root.name, values };
+}
+
+/**
+ * Parses a request body (PollRequest or SetRequest) as the device would; throws
+ * {@linkcode DeviceError} when it is not one.
+ */
+export function parseRequest(body: string): ToolWebRequest {
+  const root = parseBody(body, "request");
+  return { kind: root.name, items: vChildren(root, "request") };
+}
+
+function parseBody(body: string, what: string, device?: string): XmlElement {
+  if (body.trim() === "") {
+    throw new DeviceError(
+      `the ${what} body is empty (a ToolWeb ${what} is XML)`,
+      device,
+    );
+  }
+  try {
+    return parseXml(body);
+  } catch (err) {
+    if (!(err instanceof XmlSyntaxError)) throw err;
+    throw new DeviceError(
+      `the ${what} is not well-formed XML: ${err.message} (starts ${
+        JSON.stringify(snippet(body))
+      })`,
+      device,
+      { cause: err },
+    );
+  }
+}
+
+function vChildren(
+  root: XmlElement,
+  what: string,
+  device?: string,
+): { evid: number; value: string }[] {
+  const out: { evid: number; value: string }[] = [];
+  for (const child of root.children) {
+    if (typeof child === "string" || child.name !== "V") continue;
+    const name = child.attrs["Name"];
+    if (name === undefined) {
+      throw new DeviceError(`the ${what} has a <V> without a Name attribute`, device);
+    }
+    const m = /^EVID_(\d{1,9})$/.exec(name.trim());
+    if (!m) {
+      throw new DeviceError(`the ${what} has <V Name="${name}">, not an EVID_<number>`, device);
+    }
+    out.push({ evid: Number(m[1]), value: textOf(child).trim() });
+  }
+  return out;
+}
+
+function snippet(text: string): string {
+  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
+}
+
+/**
+ * Decodes a poll answer into gauge values. `asked` is the list of EVIDs polled: each must be
+ * present; any EVID not asked for is an error naming it. Throws {@linkcode DeviceError}.
+ *
+ * @example
+ * ```ts
+ * import { decodePoll, parseResponse } from "./protocol.ts";
+ * const raw = parseResponse('<PollResponse><V Name="EVID_105">2</V></PollResponse>');
+ * decodePoll(raw.values, [105]).pressure_units; // "torr"
+ * ```
+ */
+export function decodePoll(
+  raw: ReadonlyMap<number, string>,
+  asked: readonly number[] = POLL_EVIDS,
+  device?: string,
+): Partial<GaugeValues> {
+  const unexpected = [...raw.keys()].filter((e) => !asked.includes(e));
+  if (unexpected.length > 0) {
+    const list = unexpected.map((e) => `EVID_${e}=${JSON.stringify(raw.get(e))}`).join(", ");
+    throw new DeviceError(
+      `the gauge answered ${list}, which the poll did not ask for` +
+        (unexpected.some((e) => !(e in OPTIONAL_EVIDS) && !POLL_EVIDS.includes(e))
+          ? " and labwire does not know; is this an MKS eBaratron?"
+          : ""),
+      device,
+    );
+  }
+  const missing = asked.filter((e) => !raw.has(e));
+  if (missing.length > 0) {
+    throw new DeviceError(
+      `the gauge's answer lacks ${
+        missing.map((e) => `EVID_${e}${fieldOf(e) ? ` (${fieldOf(e)})` : ""}`).join(", ")
+      }`,
+      device,
+    );
+  }
+  const out: Partial<GaugeValues> = {};
+  for (const [e, text] of raw) {
+    switch (e) {
+      case EVID.pressure:
+        out.pressure = num(e, text, device);
+        break;
+      case EVID.run_hours:
+        out.run_hours = num(e, text, device) / 3600;
+        break;
+      case EVID.pressure_units:
+        out.pressure_units = unitsName(int(e, text, device), device);
+        break;
+      case EVID.led_color:
+        out.led_color = ledColor(int(e, text, device));
+        break;
+      case EVID.wait_hours:
+        out.wait_hours = num(e, text, device) / 3600;
+        break;
+      case EVID.drift:
+        out.drift = num(e, text, device);
+        break;
+      case EVID.system_status:
+        out.system_status = systemStatus(int(e, text, device));
+        break;
+      case EVID.full_scale_pressure:
+        out.full_scale_pressure = num(e, text, device);
+        break;
+        // Optional fields (101, 103, 104) were asked for explicitly; no reading key exists for them.
+    }
+  }
+  return out;
+}
+
+/**
+ * Parses and decodes a full poll answer (all eight fields) in one step.
+ *
+ * @example
+ * ```ts
+ * import { decodePollResponse } from "./protocol.ts";
+ * // decodePollResponse(body).pressure
+ * ```
+ */
+export function decodePollResponse(body: string, device?: string): GaugeValues {
+  return decodePoll(parseResponse(body, device).values, POLL_EVIDS, device) as GaugeValues;
+}
+
+function fieldOf(evid: number): string | undefined {
+  return Object.entries(EVID).find(([, v]) => v === evid)?.[0] ?? OPTIONAL_EVIDS[evid];
+}
+
+function num(evid: number, text: string, device?: string): number {
+  const n = text === "" ? NaN : Number(text);
+  if (!Number.isFinite(n)) {
+    throw new DeviceError(
+      `EVID_${evid} (${fieldOf(evid)}) is ${JSON.stringify(text)}, not a number`,
+      device,
+    );
+  }
+  return n;
+}
+
+function int(evid: number, text: string, device?: string): number {
+  const n = num(evid, text, device);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new DeviceError(
+      `EVID_${evid} (${fieldOf(evid)}) is ${JSON.stringify(text)}, not a whole number ≥ 0`,
+      device,
+    );
+  }
+  return n;
+}
+
+/**
+ * Returns the units name of an EVID 105 index; an index outside 0–12 is a {@linkcode DeviceError}.
+ *
+ * @example
+ * ```ts
+ * import { unitsName } from "./protocol.ts";
+ * unitsName(2); // "torr"
+ * ```
+ */
+export function unitsName(index: number, device?: string): string {
+  const u = Number.isInteger(index) ? UNITS[index] : undefined;
+  if (u === undefined) {
+    throw new DeviceError(
+      `the gauge reports pressure units index ${index}, outside the known table 0–${
+        UNITS.length - 1
+      }; the pressure cannot be interpreted`,
+      device,
+    );
+  }
+  return u;
+}
+
+/** Returns the EVID 105 index of a units name, or undefined. */
+export function unitsIndex(name: string): number | undefined {
+  const i = UNITS.indexOf(name);
+  return i < 0 ? undefined : i;
+}
+
+function hasBit(value: number, bit: number): boolean {
+  // Division, not `>>`, so masks above 2^31 stay correct.
+  return Math.floor(value / 2 ** bit) % 2 === 1;
+}
+
+/**
+ * Decodes the LED bitmask: known bits joined with ", " (18 → "green, blinking"), else "unknown".
+ *
+ * @example
+ * ```ts
+ * import { ledColor } from "./protocol.ts";
+ * ledColor(18); // "green, blinking"
+ * ```
+ */
+export function ledColor(mask: number): string {
+  const names = LED_BITS.filter(([b]) => hasBit(mask, b)).map(([, n]) => n);
+  return names.length ? names.join(", ") : "unknown";
+}
+
+/** Encodes an LED description back into its bitmask (inverse of {@linkcode ledColor}). */
+export function ledMask(color: string): number {
+  return maskOf(color, LED_BITS, "unknown");
+}
+
+/**
+ * Decodes the system status bitmask: names in ascending bit order joined with ", ", or "ok".
+ * Set bits without a known meaning are reported as "unknown bit N" rather than dropped.
+ *
+ * @example
+ * ```ts
+ * import { systemStatus } from "./protocol.ts";
+ * systemStatus(134217728); // "e-Baratron Zeroing Recommended"
+ * ```
+ */
+export function systemStatus(mask: number): string {
+  const names: string[] = [];
+  const known = new Map(STATUS_BITS);
+  for (let bit = 0; 2 ** bit <= mask; bit++) {
+    if (hasBit(mask, bit)) names.push(known.get(bit) ?? `unknown bit ${bit}`);
+  }
+  return names.length ? names.join(", ") : "ok";
+}
+
+/** Encodes a status description back into its bitmask (inverse of {@linkcode systemStatus}). */
+export function statusMask(status: string): number {
+  if (status === "ok") return 0;
+  let mask = 0;
+  // Names contain no ", ", so splitting is unambiguous.
+  for (const part of status.split(", ")) {
+    const m = /^unknown bit (\d+)$/.exec(part);
+    const bit = m ? Number(m[1]) : STATUS_BITS.find(([, n]) => n === part)?.[0];
+    if (bit === undefined) throw new RangeError(`unknown system status "${part}"`);
+    mask += 2 ** bit;
+  }
+  return mask;
+}
+
+function maskOf(text: string, bits: readonly (readonly [number, string])[], none: string): number {
+  if (text === none) return 0;
+  let mask = 0;
+  for (const part of text.split(", ")) {
+    const bit = bits.find(([, n]) => n === part)?.[0];
+    if (bit === undefined) throw new RangeError(`unknown flag "${part}"`);
+    mask += 2 ** bit;
+  }
+  return mask;
+}
+
+/**
+ * Encodes gauge values into raw EVID texts (inverse of {@linkcode decodePoll}), for the
+ * simulator and round-trip tests. Hours become seconds.
+ *
+ * @example
+ * ```ts
+ * import { encodeFields } from "./protocol.ts";
+ * encodeFields({ pressure_units: "torr" }).get(105); // "2"
+ * ```
+ */
+export function encodeFields(values: Partial<GaugeValues>): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const e of POLL_EVIDS) {
+    const text = encodeField(e, values);
+    if (text !== undefined) out.set(e, text);
+  }
+  return out;
+}
+
+function encodeField(e: number, v: Partial<GaugeValues>): string | undefined {
+  switch (e) {
+    case EVID.pressure:
+      return v.pressure === undefined ? undefined : String(v.pressure);
+    case EVID.run_hours:
+      return v.run_hours === undefined ? undefined : String(v.run_hours * 3600);
+    case EVID.pressure_units: {
+      if (v.pressure_units === undefined) return undefined;
+      const i = unitsIndex(v.pressure_units);
+      if (i === undefined) throw new RangeError(`unknown pressure units "${v.pressure_units}"`);
+      return String(i);
+    }
+    case EVID.led_color:
+      return v.led_color === undefined ? undefined : String(ledMask(v.led_color));
+    case EVID.wait_hours:
+      return v.wait_hours === undefined ? undefined : String(v.wait_hours * 3600);
+    case EVID.drift:
+      return v.drift === undefined ? undefined : String(v.drift);
+    case EVID.system_status:
+      return v.system_status === undefined ? undefined : String(statusMask(v.system_status));
+    case EVID.full_scale_pressure:
+      return v.full_scale_pressure === undefined ? undefined : String(v.full_scale_pressure);
+  }
+  return undefined;
+}
