@@ -29,8 +29,8 @@ export interface SamplerOptions {
   onMissed?: (devices: string[], missed: number, intervalMs: number) => void;
   /** Longest backoff between retries of a failing device, ms (default 30 s). */
   maxBackoffMs?: number;
-  /** Devices whose readings arrive by subscription (e.g. EPICS monitors) instead of polling. */
-  pushed?: boolean;
+  /** Sample only these devices (default: every device of the lab). */
+  devices?: readonly string[];
 }
 
 /** Figures a sampling run keeps; read them for benchmarks, metrics and `session info`. */
@@ -66,7 +66,9 @@ export class Sampler {
   /** Samples until the signal aborts, the count or duration is reached; waits for reads in flight. */
   async run(): Promise<void> {
     const groups = new Map<number, DeviceLoop[]>();
+    const only = this.options.devices;
     for (const manager of this.lab.managers) {
+      if (only && !only.includes(manager.name)) continue;
       const interval = this.options.interval ?? manager.config.interval;
       const loops = groups.get(interval) ?? [];
       loops.push({ manager, failures: 0, retryAt: 0, inFlight: false });

@@ -1,0 +1,154 @@
+/**
+ * `labwire read TARGET…` — one reading of one or more devices, as one JSON document
+ * (caget, `baratron HOST`, tomato's `get_attrs`).
+ *
+ * @module
+ */
+import type { Command } from "../lib/cli/command.ts";
+import { EXIT } from "../lib/cli/command.ts";
+import { boolFlag, listFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
+import { parseDuration } from "../lib/config/duration.ts";
+import type { Attr, Values } from "../lib/device/attr.ts";
+import { findAttr } from "../lib/device/attr.ts";
+import { errorMessage, UsageError } from "../lib/device/errors.ts";
+import { openLab } from "../lib/lab/setup.ts";
+import type { DeviceManager } from "../lib/lab/manager.ts";
+import { jsonDocument } from "../lib/output/record.ts";
+import { stdoutSink } from "../lib/output/stdout.ts";
+import { stdoutIsTerminal } from "../lib/output/terminal.ts";
+
+const FLAGS = {
+  attrs: { type: "string", short: "a", multiple: true },
+  describe: { type: "boolean", short: "d" },
+  timeout: { type: "string", short: "t" },
+  compact: { type: "boolean" },
+} as const;
+
+/** The parsed options of `read`. */
+export interface ReadOptions {
+  /** Device names or addresses. */
+  targets: string[];
+  /** Attributes to read (default: the device's default reading). */
+  attrs?: string[];
+  /** Print the attribute schema instead of values. */
+  describe: boolean;
+  /** Per-device timeout override, ms. */
+  timeout?: number;
+  /** `--config FILE`. */
+  config?: string;
+  /** `--demo`. */
+  demo: boolean;
+  /** Force compact one-line JSON even on a terminal. */
+  compact: boolean;
+}
+
+/** Parses `read`'s arguments (pure; tested on its own). */
+export function parseReadArgs(args: string[]): ReadOptions {
+  const f = parseFlags(args, FLAGS, "read");
+  const timeout = stringFlag(f, "timeout");
+  return {
+    targets: f.positionals,
+    attrs: listFlag(f, "attrs"),
+    describe: boolFlag(f, "describe"),
+    timeout: timeout === undefined ? undefined : parseDuration(timeout, "s", "--timeout"),
+    config: stringFlag(f, "config"),
+    demo: boolFlag(f, "demo"),
+    compact: boolFlag(f, "compact") || boolFlag(f, "json"),
+  };
+}
+
+/** The schema of one attribute as `--describe` prints it (no undefined keys). */
+export function describeAttr(a: Attr): Record<string, unknown> {
+  const out: Record<string, unknown> = { type: a.type, rw: a.rw };
+  for (const key of ["units", "min", "max", "options", "precision", "description"] as const) {
+    if (a[key] !== undefined) out[key] = a[key];
+  }
+  out.status = a.status;
+  return out;
+}
+
+async function readOne(
+  m: DeviceManager,
+  opts: ReadOptions,
+): Promise<Values | Record<string, unknown>> {
+  const call = { timeout: opts.timeout };
+  if (opts.describe) {
+    const attrs = await m.attrs(call);
+    const chosen = opts.attrs ? opts.attrs.map((n) => findAttr(attrs, n, m.name)) : attrs;
+    return Object.fromEntries(chosen.map((a) => [a.name, describeAttr(a)]));
+  }
+  if (opts.attrs) {
+    const attrs = await m.attrs(call);
+    for (const n of opts.attrs) findAttr(attrs, n, m.name);
+  }
+  return await m.read(opts.attrs, call);
+}
+
+/** Runs `read`. */
+export async function runRead(args: string[]): Promise<number> {
+  const opts = parseReadArgs(args);
+  const lab = await openLab(opts);
+  try {
+    const managers = lab.managers;
+    const results = await Promise.allSettled(managers.map((m) => readOne(m, opts)));
+    const pretty = stdoutIsTerminal() && !opts.compact;
+    const failed = results.some((r) => r.status === "rejected");
+    if (managers.length === 1) {
+      const r = results[0]!;
+      if (r.status === "rejected") throw r.reason;
+      stdoutSink.write(jsonDocument(r.value, pretty));
+      return EXIT.ok;
+    }
+    const doc: Record<string, unknown> = {};
+    managers.forEach((m, i) => {
+      const r = results[i]!;
+      if (r.status === "fulfilled") doc[m.name] = r.value;
+      else doc[m.name] = { error: errorMessage(r.reason) };
+    });
+    // A usage mistake (unknown attribute) anywhere makes the whole command a usage error.
+    for (const r of results) {
+      if (r.status === "rejected" && r.reason instanceof UsageError) throw r.reason;
+    }
+    stdoutSink.write(jsonDocument(doc, pretty));
+    managers.forEach((m, i) => {
+      const r = results[i]!;
+      if (r.status === "rejected") {
+        console.error(`labwire read: ${m.name}: ${errorMessage(r.reason)}`);
+      }
+    });
+    return failed ? EXIT.device : EXIT.ok;
+  } finally {
+    await lab.close();
+  }
+}
+
+/** The `read` verb. */
+export const readCommand: Command = {
+  name: "read",
+  summary: "one reading of one or more devices, as one JSON document",
+  run: runRead,
+  help: `labwire read — one reading of one or more devices, as one JSON document
+
+Usage: labwire read TARGET… [--attrs a,b] [--describe] [--timeout 2s]
+
+One target prints one flat JSON object of its values; several targets print one
+object keyed by device name. Pretty on a terminal, compact in a pipe (or --compact).
+A device that does not answer within its timeout (1 s by default) is an error on
+stderr with exit code 1 and nothing on stdout.
+
+Flags:
+  -a, --attrs a,b      read these attributes (default: the device's usual reading)
+  -d, --describe       print the attribute schema (type, units, rw, limits), like cainfo
+  -t, --timeout 2s     per-device timeout
+  -c, --config FILE    config file (default ./labwire.toml or $LABWIRE_CONFIG)
+      --demo           use the built-in simulated bench (gauge thermo motor dmm det)
+      --compact        one-line JSON even on a terminal
+
+Examples:
+  labwire read --demo gauge
+  labwire read baratron://192.168.1.100 | jq .pressure
+  labwire read --demo gauge thermo | jq .thermo.temperature
+  labwire read sim://motor --describe
+  labwire read ca://XXX:m1.VAL
+`,
+};

@@ -1,0 +1,278 @@
+/**
+ * `labwire stream TARGET…` — continuous readings of every target, sampled concurrently on a
+ * drift-free schedule: a live table on a terminal, NDJSON in a pipe, CSV on request
+ * (the old `baratron --stream`, camonitor).
+ *
+ * @module
+ */
+import type { Command } from "../lib/cli/command.ts";
+import { EXIT } from "../lib/cli/command.ts";
+import { boolFlag, intFlag, listFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
+import { listenForInterrupts } from "../lib/cli/interrupt.ts";
+import { parseDuration } from "../lib/config/duration.ts";
+import type { Attr } from "../lib/device/attr.ts";
+import type { Reading, Subscription } from "../lib/device/device.ts";
+import { errorMessage, UsageError } from "../lib/device/errors.ts";
+import type { Lab } from "../lib/lab/lab.ts";
+import type { DeviceManager } from "../lib/lab/manager.ts";
+import { Sampler } from "../lib/lab/sampler.ts";
+import { openLab } from "../lib/lab/setup.ts";
+import { CsvWriter } from "../lib/output/csv.ts";
+import { readingLine, readingRecord } from "../lib/output/record.ts";
+import { PipeClosed, stdoutSink } from "../lib/output/stdout.ts";
+import { LiveTable } from "../lib/output/table.ts";
+import { colorEnabled, paint, stdoutIsTerminal } from "../lib/output/terminal.ts";
+
+const FLAGS = {
+  interval: { type: "string", short: "i" },
+  count: { type: "string", short: "n" },
+  duration: { type: "string" },
+  attrs: { type: "string", short: "a", multiple: true },
+  format: { type: "string", short: "f" },
+  timeout: { type: "string", short: "t" },
+  poll: { type: "boolean" },
+} as const;
+
+/** Output formats of `stream`. */
+export type StreamFormat = "table" | "ndjson" | "csv";
+
+/** The parsed options of `stream`. */
+export interface StreamOptions {
+  /** Device names or addresses (none: every configured device). */
+  targets: string[];
+  /** Sampling interval override, ms. */
+  interval?: number;
+  /** Readings per device, then stop. */
+  count?: number;
+  /** Stop after this long, ms. */
+  duration?: number;
+  /** Attributes to read. */
+  attrs?: string[];
+  /** Output format; undefined = table on a terminal, NDJSON in a pipe. */
+  format?: StreamFormat;
+  /** Per-call timeout, ms. */
+  timeout?: number;
+  /** Poll devices that could push updates (EPICS) instead of subscribing. */
+  poll: boolean;
+  /** `--config FILE`. */
+  config?: string;
+  /** `--demo`. */
+  demo: boolean;
+  /** `--no-color`. */
+  noColor: boolean;
+}
+
+/** Parses `stream`'s arguments (pure). */
+export function parseStreamArgs(args: string[]): StreamOptions {
+  const f = parseFlags(args, FLAGS, "stream");
+  const dur = (name: string) => {
+    const v = stringFlag(f, name);
+    return v === undefined ? undefined : parseDuration(v, "s", `--${name}`);
+  };
+  let format = stringFlag(f, "format") as StreamFormat | undefined;
+  if (format !== undefined && !["table", "ndjson", "csv", "json"].includes(format)) {
+    throw new UsageError(`--format: "${format}" is not one of table, ndjson, csv`);
+  }
+  if ((format as string) === "json" || (boolFlag(f, "json") && format === undefined)) {
+    format = "ndjson";
+  }
+  const interval = dur("interval");
+  if (interval !== undefined && interval <= 0) {
+    throw new UsageError("--interval must be more than 0");
+  }
+  return {
+    targets: f.positionals,
+    interval,
+    count: intFlag(f, "count", 1),
+    duration: dur("duration"),
+    attrs: listFlag(f, "attrs"),
+    format,
+    timeout: dur("timeout"),
+    poll: boolFlag(f, "poll"),
+    config: stringFlag(f, "config"),
+    demo: boolFlag(f, "demo"),
+    noColor: boolFlag(f, "no-color"),
+  };
+}
+
+/** Where readings go: one of the three formats. */
+type Emit = (r: Reading) => void;
+
+async function attrsOf(lab: Lab, timeout?: number): Promise<Map<string, Attr[]>> {
+  const out = new Map<string, Attr[]>();
+  await Promise.all(lab.managers.map(async (m) => {
+    try {
+      out.set(m.name, await m.attrs({ timeout }));
+    } catch {
+      out.set(m.name, []);
+    }
+  }));
+  return out;
+}
+
+function makeEmitter(
+  opts: StreamOptions,
+  attrs: Map<string, Attr[]>,
+): { emit: Emit; finish: () => void } {
+  const format = opts.format ?? (stdoutIsTerminal() ? "table" : "ndjson");
+  if (format === "ndjson") {
+    return { emit: (r) => stdoutSink.write(readingLine(r)), finish: () => {} };
+  }
+  if (format === "csv") {
+    const columns = ["t", "device"];
+    for (const list of attrs.values()) {
+      for (const a of list) {
+        if ((opts.attrs ? opts.attrs.includes(a.name) : a.status) && !columns.includes(a.name)) {
+          columns.push(a.name);
+        }
+      }
+    }
+    columns.push("error");
+    const csv = new CsvWriter((s) => stdoutSink.write(s), columns);
+    return { emit: (r) => csv.write(readingRecord(r)), finish: () => {} };
+  }
+  const table = new LiveTable({
+    write: (s) => stdoutSink.write(s),
+    paint: paint(colorEnabled(opts.noColor)),
+    attrs,
+  });
+  return { emit: (r) => table.update(r), finish: () => table.finish() };
+}
+
+/** Subscribes to a device that pushes updates, publishing them through its manager. */
+async function subscribePushed(
+  m: DeviceManager,
+  opts: StreamOptions,
+  stop: () => void,
+  counts: Map<string, number>,
+): Promise<Subscription> {
+  return await m.device.subscribe!(opts.attrs, (values, t) => {
+    m.publish({ t, device: m.name, values });
+    const n = (counts.get(m.name) ?? 0) + 1;
+    counts.set(m.name, n);
+    if (opts.count !== undefined && [...counts.values()].every((c) => c >= opts.count!)) stop();
+  }, { timeout: opts.timeout });
+}
+
+/** Runs `stream`. */
+export async function runStream(args: string[]): Promise<number> {
+  const opts = parseStreamArgs(args);
+  const interrupts = listenForInterrupts();
+  const lab = await openLab(opts);
+  const stop = new AbortController();
+  const signal = AbortSignal.any([interrupts.signal, stop.signal]);
+  let pipeClosed = false;
+  let failure: unknown;
+  const subscriptions: Subscription[] = [];
+  try {
+    const attrs = await attrsOf(lab, opts.timeout);
+    const out = makeEmitter(opts, attrs);
+    for (const m of lab.managers) {
+      m.onReading((r) => {
+        if (pipeClosed || failure) return;
+        try {
+          out.emit(r);
+        } catch (err) {
+          if (err instanceof PipeClosed) pipeClosed = true;
+          else failure = err;
+          stop.abort();
+        }
+      });
+    }
+    const pushed = opts.poll || opts.interval !== undefined
+      ? []
+      : lab.managers.filter((m) => m.device.subscribe !== undefined);
+    const counts = new Map<string, number>();
+    for (const m of pushed) {
+      try {
+        subscriptions.push(await subscribePushed(m, opts, () => stop.abort(), counts));
+      } catch (err) {
+        m.publish({ t: Date.now() / 1000, device: m.name, values: {}, error: errorMessage(err) });
+      }
+    }
+    const polled = lab.managers.filter((m) => !pushed.includes(m)).map((m) => m.name);
+    const attrsByDevice = opts.attrs
+      ? Object.fromEntries(lab.names.map((n) => [n, opts.attrs]))
+      : undefined;
+    const sampler = new Sampler(lab, {
+      signal,
+      interval: opts.interval,
+      count: opts.count,
+      duration: opts.duration,
+      attrs: attrsByDevice,
+      devices: polled,
+    });
+    const waits: Promise<unknown>[] = [];
+    if (polled.length > 0) waits.push(sampler.run());
+    if (pushed.length > 0) {
+      waits.push(
+        new Promise<void>((resolve) => {
+          if (signal.aborted) return resolve();
+          signal.addEventListener("abort", () => resolve(), { once: true });
+          if (opts.duration !== undefined) setTimeout(() => stop.abort(), opts.duration);
+        }),
+      );
+    }
+    await Promise.race([
+      Promise.all(waits),
+      new Promise((r) => signal.addEventListener("abort", r, { once: true })),
+    ]);
+    if (!pipeClosed) {
+      try {
+        out.finish();
+      } catch (err) {
+        if (!(err instanceof PipeClosed)) throw err;
+      }
+    }
+    if (failure) throw failure;
+    if (sampler.stats.missed > 0) {
+      console.error(`labwire stream: ${sampler.stats.missed} sampling deadlines missed`);
+    }
+    if (pipeClosed) return EXIT.ok;
+    return interrupts.received ? interrupts.exitCode() : EXIT.ok;
+  } finally {
+    stop.abort();
+    await Promise.allSettled(subscriptions.map((s) => s.close()));
+    interrupts.dispose();
+    await lab.close();
+  }
+}
+
+/** The `stream` verb. */
+export const streamCommand: Command = {
+  name: "stream",
+  summary: "continuous readings: live table, NDJSON in a pipe, or CSV",
+  run: runStream,
+  help: `labwire stream — continuous readings of one or more devices
+
+Usage: labwire stream TARGET… [--interval 1s] [--count N] [--duration 10m] [--format csv]
+
+Every target is sampled concurrently on a drift-free schedule (deadlines at
+start + k × interval, so nothing drifts over days). On a terminal you get a live
+table; in a pipe, one JSON object per reading per line:
+  {"t":1764088800.123,"device":"gauge","pressure":3.79,"pressure_units":"torr",…}
+A failed read is a line with "error"; the stream goes on and the device is retried
+with backoff. EPICS PVs (ca://) stream by monitor subscription, not polling.
+Ctrl-C ends it (exit 130); a closed pipe ends it quietly (exit 0).
+
+Flags:
+  -i, --interval 1s    time between readings (default: each device's config
+                       interval, 1 s for addresses)
+  -n, --count N        stop after N readings of each device
+      --duration 10m   stop after this long
+  -a, --attrs a,b      read these attributes only
+  -f, --format F       table | ndjson | csv (default: table on a terminal, else ndjson)
+      --json           same as --format ndjson
+  -t, --timeout 2s     per-read timeout
+      --poll           poll ca:// PVs instead of subscribing
+  -c, --config FILE    config file (default ./labwire.toml or $LABWIRE_CONFIG)
+      --demo           use the built-in simulated bench
+
+Examples:
+  labwire stream --demo
+  labwire stream --demo gauge thermo --interval 200ms | jq -c '{t, pressure}'
+  labwire stream baratron://10.0.0.5 baratron://10.0.0.6 --format csv > log.csv
+  labwire stream --demo | head -3
+  labwire stream ca://XXX:m1.RBV
+`,
+};

@@ -1,0 +1,125 @@
+/**
+ * `labwire write TARGET ATTR=VALUE…` — set attributes (caput), validated against each
+ * attribute's declaration before anything is sent, then print the read-back.
+ *
+ * @module
+ */
+import type { Command } from "../lib/cli/command.ts";
+import { EXIT } from "../lib/cli/command.ts";
+import { boolFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
+import { parseDuration } from "../lib/config/duration.ts";
+import { findAttr, parseValue, validateWrite, type Value } from "../lib/device/attr.ts";
+import { UsageError } from "../lib/device/errors.ts";
+import { openLab } from "../lib/lab/setup.ts";
+import { jsonDocument } from "../lib/output/record.ts";
+import { stdoutSink } from "../lib/output/stdout.ts";
+import { stdoutIsTerminal } from "../lib/output/terminal.ts";
+
+const FLAGS = {
+  timeout: { type: "string", short: "t" },
+  wait: { type: "boolean", short: "w" },
+} as const;
+
+/** The parsed options of `write`. */
+export interface WriteOptions {
+  /** The one device written to. */
+  target: string;
+  /** Assignments in order, values as text. */
+  assignments: { attr: string; text: string }[];
+  /** Per-call timeout, ms. */
+  timeout?: number;
+  /** Wait for completion (EPICS put-callback; positioners: until the move ends). */
+  wait: boolean;
+  /** `--config FILE`. */
+  config?: string;
+  /** `--demo`. */
+  demo: boolean;
+}
+
+/** Parses `write`'s arguments (pure). */
+export function parseWriteArgs(args: string[]): WriteOptions {
+  const f = parseFlags(args, FLAGS, "write");
+  const [target, ...pairs] = f.positionals;
+  if (target === undefined || pairs.length === 0) {
+    throw new UsageError(
+      "write needs a TARGET and at least one ATTR=VALUE",
+      "e.g. labwire write --demo motor position=2.5",
+    );
+  }
+  const assignments = pairs.map((p) => {
+    const i = p.indexOf("=");
+    if (i <= 0) throw new UsageError(`"${p}" is not ATTR=VALUE`, "e.g. position=2.5");
+    return { attr: p.slice(0, i), text: p.slice(i + 1) };
+  });
+  const timeout = stringFlag(f, "timeout");
+  return {
+    target,
+    assignments,
+    timeout: timeout === undefined ? undefined : parseDuration(timeout, "s", "--timeout"),
+    wait: boolFlag(f, "wait"),
+    config: stringFlag(f, "config"),
+    demo: boolFlag(f, "demo"),
+  };
+}
+
+/** Runs `write`. */
+export async function runWrite(args: string[]): Promise<number> {
+  const opts = parseWriteArgs(args);
+  const lab = await openLab({ ...opts, targets: [opts.target] });
+  try {
+    const m = lab.managers[0]!;
+    const call = { timeout: opts.timeout };
+    const attrs = await m.attrs(call);
+    // Every assignment is validated before the first one is sent.
+    const values: [string, Value][] = opts.assignments.map(({ attr, text }) => {
+      const a = findAttr(attrs, attr, m.name);
+      return [attr, validateWrite(a, parseValue(a, text))];
+    });
+    const readBack: Record<string, Value> = {};
+    for (const [name, value] of values) {
+      readBack[name] = await m.write(name, value, call);
+    }
+    if (opts.wait && m.device.isMoving) {
+      const deadline = performance.now() + (opts.timeout ?? 60_000);
+      while (await m.exclusive(() => m.device.isMoving!(call))) {
+        if (performance.now() > deadline) {
+          throw new UsageError("--wait: still moving at the timeout");
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      Object.assign(readBack, await m.read(values.map(([n]) => n), call));
+    }
+    stdoutSink.write(jsonDocument(readBack, stdoutIsTerminal()));
+    return EXIT.ok;
+  } finally {
+    await lab.close();
+  }
+}
+
+/** The `write` verb. */
+export const writeCommand: Command = {
+  name: "write",
+  summary: "set attributes (validated first), print the read-back",
+  run: runWrite,
+  help: `labwire write — set attributes of one device, print the read-back
+
+Usage: labwire write TARGET ATTR=VALUE… [--wait] [--timeout 2s]
+
+Every value is checked against the attribute's declaration (read-only, type,
+limits, enum options) before anything is sent; a refused write exits with code 2
+and touches nothing. The read-back of each attribute is printed as JSON.
+
+Flags:
+  -w, --wait           wait until the device reports completion (a motor stops
+                       moving; an EPICS put completes) before the read-back
+  -t, --timeout 2s     per-call timeout
+  -c, --config FILE    config file (default ./labwire.toml or $LABWIRE_CONFIG)
+      --demo           use the built-in simulated bench
+
+Examples:
+  labwire write --demo motor position=2.5 --wait
+  labwire write --demo dmm range=10
+  labwire write sim://thermo setpoint=25
+  labwire write ca://XXX:m1.VAL value=1.5 --wait
+`,
+};

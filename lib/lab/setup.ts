@@ -1,0 +1,58 @@
+/**
+ * Opening the Lab a verb works on, from its flags: `--demo` (the built-in simulated bench),
+ * `--config FILE` / `$LABWIRE_CONFIG` / `./labwire.toml`, and TARGETs (device names or
+ * addresses). Every verb goes through here, so they all resolve targets the same way.
+ *
+ * @module
+ */
+import { type LabConfig, loadConfig } from "../config/load.ts";
+import { resolveTargets } from "../config/targets.ts";
+import { UsageError } from "../device/errors.ts";
+import { startDemoBench } from "./demo.ts";
+import { Lab } from "./lab.ts";
+
+/** What the flags say about where devices come from. */
+export interface LabSource {
+  /** `--config FILE`. */
+  config?: string;
+  /** `--demo`. */
+  demo?: boolean;
+  /** TARGETs from the command line; empty means every configured device. */
+  targets: readonly string[];
+}
+
+/** Loads the config a verb uses (the demo bench's under `--demo`) and a cleanup to run at the end. */
+export async function loadLabConfig(
+  source: Pick<LabSource, "config" | "demo">,
+): Promise<{ config: LabConfig; cleanup: () => Promise<void> }> {
+  if (source.demo) {
+    const bench = await startDemoBench();
+    return { config: bench.config, cleanup: bench.close };
+  }
+  return { config: await loadConfig(source.config), cleanup: () => Promise.resolve() };
+}
+
+/**
+ * Opens a Lab of the targets (or of every configured device when there are none). The demo
+ * bench's simulators are stopped when the Lab closes.
+ */
+export async function openLab(source: LabSource): Promise<Lab> {
+  const { config, cleanup } = await loadLabConfig(source);
+  try {
+    if (source.targets.length === 0 && config.devices.length === 0) {
+      throw new UsageError(
+        "no devices: give a TARGET, or a config file with [devices.NAME] tables",
+        "try: labwire read --demo   or   labwire read sim://gauge",
+      );
+    }
+    const devices = source.targets.length === 0
+      ? config.devices
+      : resolveTargets(source.targets, config);
+    const lab = await Lab.open(config, devices);
+    lab.onClose(cleanup);
+    return lab;
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * The JSON shape of readings on stdout: one flat object per reading,
+ * `{"t":…,"device":…,<attr>:<value>,…}` plus `"error"` when the read failed. Keys are the
+ * attributes' snake_case names, stable across versions.
+ *
+ * @module
+ */
+import type { Reading } from "../device/device.ts";
+import type { Values } from "../device/attr.ts";
+
+/**
+ * Flattens a reading into the object printed as one NDJSON line.
+ *
+ * @example
+ * ```ts
+ * import { readingRecord } from "./record.ts";
+ * readingRecord({ t: 1.5, device: "gauge", values: { pressure: 3 } }); // { t: 1.5, device: "gauge", pressure: 3 }
+ * ```
+ */
+export function readingRecord(r: Reading): Record<string, unknown> {
+  const out: Record<string, unknown> = { t: round3(r.t), device: r.device };
+  for (const [k, v] of Object.entries(r.values)) out[k] = v;
+  if (r.error !== undefined) out.error = r.error;
+  return out;
+}
+
+/** Serialises a reading as one NDJSON line (with the trailing newline). */
+export function readingLine(r: Reading): string {
+  return JSON.stringify(readingRecord(r)) + "\n";
+}
+
+/** Rounds epoch seconds to milliseconds so JSON shows `1764088800.123`, not float noise. */
+export function round3(t: number): number {
+  return Math.round(t * 1000) / 1000;
+}
+
+/** Serialises a document for stdout: indented on a terminal, compact in a pipe. */
+export function jsonDocument(value: unknown, pretty: boolean): string {
+  return (pretty ? JSON.stringify(value, null, 2) : JSON.stringify(value)) + "\n";
+}
+
+/** Formats one value for a table cell with an optional number of decimals. */
+export function formatValue(v: Values[string] | undefined, precision?: number): string {
+  if (v === undefined || v === null) return "";
+  if (typeof v === "number") {
+    if (precision !== undefined && Number.isFinite(v)) return v.toFixed(precision);
+    if (Number.isInteger(v)) return String(v);
+    const a = Math.abs(v);
+    return a !== 0 && (a < 1e-3 || a >= 1e7) ? v.toExponential(4) : String(+v.toPrecision(7));
+  }
+  if (Array.isArray(v)) {
+    return v.length > 6 ? `[${v.slice(0, 6).join(", ")}, … ${v.length}]` : `[${v.join(", ")}]`;
+  }
+  return String(v);
+}
