@@ -1,0 +1,441 @@
+/**
+ * The alarm engine: fed every {@linkcode Reading} through {@linkcode AlarmEngine.observe}
+ * (synchronous, a map lookup and a comparison per rule: it runs for every sample), and told the
+ * time through {@linkcode AlarmEngine.tick} for what happens without samples (a `delay` that
+ * elapses, a device that goes silent). Each transition is an {@linkcode AlarmEvent} given to
+ * listeners and written as one line to the log (stderr by default; stdout stays data only).
+ *
+ * Wiring, e.g. in `monitor`:
+ *
+ * ```ts ignore
+ * const engine = new AlarmEngine(parseAlarms(config), { log: (line) => console.error(line) });
+ * engine.on((event) => session.event(event));    // every transition is a session event
+ * engine.on((event) => notifier.notify(event));  // never blocks
+ * manager.onReading((r) => engine.observe(r));
+ * setInterval(() => engine.tick(), 250);         // delays and stale data
+ * ```
+ *
+ * Time: `Reading.t` and `AlarmEvent.t` are Unix epoch seconds; `tick(nowMs)` and the `now`
+ * option take Unix epoch milliseconds (what `Date.now()` returns). Tests drive both explicitly.
+ *
+ * @module
+ */
+import type { Value } from "../device/attr.ts";
+import type { Reading } from "../device/device.ts";
+import {
+  type AlarmEvent,
+  type AlarmKind,
+  formatEvent,
+  type Severity,
+  SEVERITY_LEVEL,
+} from "./event.ts";
+import { compileCondition, type Condition } from "./condition.ts";
+import {
+  type AlarmConfig,
+  describeCondition,
+  type HealthRule,
+  type ThresholdRule,
+} from "./rules.ts";
+
+/** Options of an {@linkcode AlarmEngine}. */
+export interface AlarmEngineOptions {
+  /** Receives one line per transition; default writes to stderr. */
+  log?: (line: string) => void;
+  /** Start time in epoch ms: devices never sampled go stale relative to it. Default `Date.now()`. */
+  now?: number;
+  /** How many transitions {@linkcode AlarmEngine.history} keeps (default 1000). */
+  historySize?: number;
+}
+
+/** An alarm that is currently active. */
+export interface ActiveAlarm {
+  /** Alarm name. */
+  name: string;
+  /** Kind of alarm. */
+  kind: AlarmKind;
+  /** Device name. */
+  device: string;
+  /** Attribute, for threshold alarms. */
+  attr?: string;
+  /** Severity. */
+  severity: Severity;
+  /** When it became active, epoch seconds. */
+  since: number;
+  /** The latest value seen for the attribute (null for device alarms). */
+  value: Value;
+  /** The message of its activation. */
+  message: string;
+}
+
+/** Anything with the engine's read side, e.g. for the digest e-mail or the server. */
+export interface AlarmSource {
+  /** Alarms active now. */
+  active(): ActiveAlarm[];
+  /** Recent transitions, oldest first. */
+  history(): AlarmEvent[];
+  /** The last reading of each device. */
+  lastReadings(): Reading[];
+}
+
+interface RuleState {
+  rule: ThresholdRule;
+  cond: Condition;
+  active: boolean;
+  pendingSince: number | undefined;
+  prev: Value | undefined;
+  since: number;
+  message: string;
+}
+
+interface HealthState {
+  rule: HealthRule;
+  errors: number;
+  lastError: string;
+  lastGood: number;
+  errorSince: number | undefined;
+  errorMessage: string;
+  staleSince: number | undefined;
+  staleMessage: string;
+  last: Reading | undefined;
+}
+
+/**
+ * Evaluates threshold and device-health alarms on readings and time.
+ *
+ * @example
+ * ```ts
+ * import { AlarmEngine } from "./engine.ts";
+ * const engine = new AlarmEngine({
+ *   rules: [{ name: "hot", key: "alarms[0]", device: "oven", attr: "temp", compare: ">",
+ *     trip: 300, delay: 0, hysteresis: 5, severity: "major" }],
+ *   health: [],
+ * }, { log: () => {}, now: 0 });
+ * engine.observe({ t: 1, device: "oven", values: { temp: 301 } });
+ * engine.active().map((a) => a.name); // ["hot"]
+ * ```
+ */
+export class AlarmEngine implements AlarmSource {
+  #byDevice = new Map<string, RuleState[]>();
+  #health = new Map<string, HealthState>();
+  #pending = new Set<RuleState>();
+  #active = new Map<string, ActiveAlarm>();
+  #listeners = new Set<(event: AlarmEvent) => void>();
+  #history: AlarmEvent[] = [];
+  #historyStart = 0;
+  #historySize: number;
+  #log: (line: string) => void;
+  #lastReadings = new Map<string, Reading>();
+
+  /** Builds the engine from validated alarm config. */
+  constructor(readonly config: AlarmConfig, opts: AlarmEngineOptions = {}) {
+    this.#log = opts.log ?? ((line) => console.error(line));
+    this.#historySize = Math.max(1, opts.historySize ?? 1000);
+    const now = opts.now ?? Date.now();
+    for (const rule of config.rules) {
+      const state: RuleState = {
+        rule,
+        cond: compileCondition(rule),
+        active: false,
+        pendingSince: undefined,
+        prev: undefined,
+        since: 0,
+        message: "",
+      };
+      const list = this.#byDevice.get(rule.device);
+      if (list) list.push(state);
+      else this.#byDevice.set(rule.device, [state]);
+    }
+    for (const rule of config.health) {
+      this.#health.set(rule.device, {
+        rule,
+        errors: 0,
+        lastError: "",
+        lastGood: now,
+        errorSince: undefined,
+        errorMessage: "",
+        staleSince: undefined,
+        staleMessage: "",
+        last: undefined,
+      });
+    }
+  }
+
+  /** Adds a listener for every transition; returns a function that removes it. */
+  on(listener: (event: AlarmEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Feeds one reading (good or failed). Synchronous and cheap; never throws for bad values. */
+  observe(reading: Reading): void {
+    const tMs = reading.t * 1000;
+    this.#lastReadings.set(reading.device, reading);
+    const health = this.#health.get(reading.device);
+    if (reading.error !== undefined) {
+      if (health) this.#failed(health, reading, tMs);
+      return;
+    }
+    if (health) this.#good(health, reading, tMs);
+    const rules = this.#byDevice.get(reading.device);
+    if (rules === undefined) return;
+    for (let i = 0; i < rules.length; i++) {
+      const s = rules[i]!;
+      const v = reading.values[s.rule.attr];
+      if (v === undefined) continue;
+      this.#evaluate(s, v, tMs);
+      s.prev = v;
+    }
+  }
+
+  /** Advances time (epoch ms): fires alarms whose delay elapsed and devices gone stale. */
+  tick(nowMs: number = Date.now()): void {
+    for (const s of this.#pending) {
+      if (nowMs - s.pendingSince! >= s.rule.delay) this.#activate(s, s.prev ?? null, nowMs);
+    }
+    for (const h of this.#health.values()) {
+      const { staleAfter, interval } = h.rule;
+      if (staleAfter <= 0 || h.staleSince !== undefined) continue;
+      const silent = nowMs - h.lastGood;
+      if (silent >= staleAfter * interval) {
+        h.staleSince = nowMs;
+        h.staleMessage = `${h.rule.device}: no good sample for ${
+          seconds(silent)
+        } (${staleAfter} × ${seconds(interval)} interval)`;
+        this.#emit({
+          t: nowMs / 1000,
+          name: `${h.rule.device} stale`,
+          kind: "stale",
+          device: h.rule.device,
+          severity: h.rule.severity,
+          state: "active",
+          value: null,
+          message: h.staleMessage,
+        });
+      }
+    }
+  }
+
+  /** Alarms active now, in activation order. */
+  active(): ActiveAlarm[] {
+    const out: ActiveAlarm[] = [];
+    for (const a of this.#active.values()) {
+      out.push({ ...a, value: a.attr === undefined ? null : this.#currentValue(a) });
+    }
+    return out;
+  }
+
+  /** Recent transitions, oldest first (at most `historySize`), optionally only after `since` (s). */
+  history(since?: number): AlarmEvent[] {
+    const h = this.#history;
+    const ordered = h.length < this.#historySize
+      ? h.slice()
+      : [...h.slice(this.#historyStart), ...h.slice(0, this.#historyStart)];
+    return since === undefined ? ordered : ordered.filter((e) => e.t > since);
+  }
+
+  /** The last reading of each device seen, good or failed. */
+  lastReadings(): Reading[] {
+    return [...this.#lastReadings.values()];
+  }
+
+  /**
+   * The EPICS alarm severity (0 none, 1 minor, 2 major, 3 invalid) of an attribute: the highest
+   * of its active threshold alarms and its device's health alarms. Without `attr`, of the device.
+   */
+  severityOf(device: string, attr?: string): 0 | 1 | 2 | 3 {
+    let level: 0 | 1 | 2 | 3 = 0;
+    for (const a of this.#active.values()) {
+      if (a.device !== device) continue;
+      if (attr !== undefined && a.attr !== undefined && a.attr !== attr) continue;
+      level = Math.max(level, SEVERITY_LEVEL[a.severity]) as 0 | 1 | 2 | 3;
+    }
+    return level;
+  }
+
+  #evaluate(s: RuleState, v: Value, tMs: number): void {
+    if (!s.active) {
+      const trips = s.cond.trips(v, s.prev);
+      if (trips === undefined) return;
+      if (!trips) {
+        if (s.pendingSince !== undefined) {
+          s.pendingSince = undefined;
+          this.#pending.delete(s);
+        }
+        return;
+      }
+      if (s.pendingSince === undefined) {
+        s.pendingSince = tMs;
+        this.#pending.add(s);
+      }
+      if (tMs - s.pendingSince >= s.rule.delay) this.#activate(s, v, tMs);
+    } else if (s.cond.clears(v, s.prev) === true) {
+      s.active = false;
+      this.#active.delete(s.rule.name);
+      const r = s.rule;
+      const base = `${r.device}.${r.attr} = ${show(v)}, no longer ${describeCondition(r)}`;
+      this.#emit({
+        t: tMs / 1000,
+        name: r.name,
+        kind: "threshold",
+        device: r.device,
+        attr: r.attr,
+        severity: r.severity,
+        state: "cleared",
+        value: v,
+        message: r.message ? `cleared (${base}): ${s.message}` : base,
+      });
+    }
+  }
+
+  #activate(s: RuleState, v: Value, tMs: number): void {
+    s.pendingSince = undefined;
+    this.#pending.delete(s);
+    s.active = true;
+    s.since = tMs;
+    const r = s.rule;
+    s.message = r.message
+      ? fill(r.message, r, v)
+      : `${r.device}.${r.attr} = ${show(v)}, ${describeCondition(r)}${
+        r.delay > 0 ? ` for ${seconds(r.delay)}` : ""
+      }`;
+    const event: AlarmEvent = {
+      t: tMs / 1000,
+      name: r.name,
+      kind: "threshold",
+      device: r.device,
+      attr: r.attr,
+      severity: r.severity,
+      state: "active",
+      value: v,
+      message: s.message,
+    };
+    this.#emit(event);
+  }
+
+  #failed(h: HealthState, reading: Reading, tMs: number): void {
+    h.errors++;
+    h.lastError = reading.error!;
+    const { errorAfter, device } = h.rule;
+    if (errorAfter > 0 && h.errors >= errorAfter && h.errorSince === undefined) {
+      h.errorSince = tMs;
+      h.errorMessage = `${device}: ${h.errors} failed read${
+        h.errors > 1 ? "s" : ""
+      } in a row: ${reading.error}`;
+      this.#emit({
+        t: tMs / 1000,
+        name: `${device} error`,
+        kind: "error",
+        device,
+        severity: h.rule.severity,
+        state: "active",
+        value: null,
+        message: h.errorMessage,
+      });
+    }
+  }
+
+  #good(h: HealthState, reading: Reading, tMs: number): void {
+    h.errors = 0;
+    h.last = reading;
+    if (tMs > h.lastGood) h.lastGood = tMs;
+    const { device, severity } = h.rule;
+    if (h.errorSince !== undefined) {
+      h.errorSince = undefined;
+      this.#emit({
+        t: tMs / 1000,
+        name: `${device} error`,
+        kind: "error",
+        device,
+        severity,
+        state: "cleared",
+        value: null,
+        message: `${device}: reads succeed again`,
+      });
+    }
+    if (h.staleSince !== undefined) {
+      h.staleSince = undefined;
+      this.#emit({
+        t: tMs / 1000,
+        name: `${device} stale`,
+        kind: "stale",
+        device,
+        severity,
+        state: "cleared",
+        value: null,
+        message: `${device}: good samples again`,
+      });
+    }
+  }
+
+  #currentValue(a: ActiveAlarm): Value {
+    const v = this.#lastReadings.get(a.device)?.values[a.attr!];
+    return v === undefined ? a.value : v;
+  }
+
+  #emit(event: AlarmEvent): void {
+    if (event.state === "active") {
+      this.#active.set(event.name, {
+        name: event.name,
+        kind: event.kind,
+        device: event.device,
+        ...(event.attr === undefined ? {} : { attr: event.attr }),
+        severity: event.severity,
+        since: event.t,
+        value: event.value,
+        message: event.message,
+      });
+    } else {
+      this.#active.delete(event.name);
+    }
+    if (this.#history.length < this.#historySize) this.#history.push(event);
+    else {
+      this.#history[this.#historyStart] = event;
+      this.#historyStart = (this.#historyStart + 1) % this.#historySize;
+    }
+    try {
+      this.#log(formatEvent(event));
+    } catch {
+      // A broken log sink (closed stderr) must not stop alarms from reaching listeners.
+    }
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        try {
+          this.#log(`alarm listener failed: ${(err as Error)?.message ?? err}`);
+        } catch {
+          // nothing left to tell
+        }
+      }
+    }
+  }
+}
+
+function fill(template: string, r: ThresholdRule, v: Value): string {
+  return template.replace(/\{(value|trip|low|high|device|attr|name)\}/g, (_, k: string) => {
+    switch (k) {
+      case "value":
+        return show(v);
+      case "device":
+        return r.device;
+      case "attr":
+        return r.attr;
+      case "name":
+        return r.name;
+      default:
+        return String(r[k as "trip" | "low" | "high"] ?? "");
+    }
+  });
+}
+
+function show(v: Value): string {
+  return typeof v === "string"
+    ? JSON.stringify(v)
+    : Array.isArray(v)
+    ? `[${v.join(", ")}]`
+    : String(v);
+}
+
+function seconds(ms: number): string {
+  return `${+(ms / 1000).toFixed(3)} s`;
+}

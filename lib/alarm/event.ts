@@ -1,0 +1,69 @@
+/**
+ * Alarm severities and transition events, shared by the engine, the notifier, the session store
+ * and the server. Severities follow EPICS: `minor` < `major` < `invalid` (data not trustworthy:
+ * a failing or silent device), numbered 1, 2, 3 as EPICS alarm severities; 0 is "no alarm".
+ *
+ * @module
+ */
+import type { Value } from "../device/attr.ts";
+
+/** Alarm severity, EPICS-like, from least to most severe. */
+export type Severity = "minor" | "major" | "invalid";
+
+/** Severities in increasing order. */
+export const SEVERITIES: readonly Severity[] = ["minor", "major", "invalid"];
+
+/** EPICS alarm severity numbers: NO_ALARM 0, MINOR 1, MAJOR 2, INVALID 3. */
+export const SEVERITY_LEVEL: Readonly<Record<Severity, 1 | 2 | 3>> = {
+  minor: 1,
+  major: 2,
+  invalid: 3,
+};
+
+/** What raised an alarm: a threshold rule, repeated failed reads, or no good sample for too long. */
+export type AlarmKind = "threshold" | "error" | "stale";
+
+/** One alarm transition: it became `active`, or it `cleared`. */
+export interface AlarmEvent {
+  /** When the transition happened, Unix epoch seconds with millisecond precision (like Reading.t). */
+  t: number;
+  /** The alarm's name (from config, or derived like `gauge.pressure>0.001`). */
+  name: string;
+  /** What kind of alarm it is. */
+  kind: AlarmKind;
+  /** Device name. */
+  device: string;
+  /** Attribute name; absent for device alarms (`error`, `stale`). */
+  attr?: string;
+  /** Severity of the alarm. */
+  severity: Severity;
+  /** The transition. */
+  state: "active" | "cleared";
+  /** The value that caused the transition (null for device alarms or when unknown). */
+  value: Value;
+  /** One human line saying what happened. */
+  message: string;
+}
+
+/** True when `s` is at least as severe as `min`. */
+export function atLeast(s: Severity, min: Severity): boolean {
+  return SEVERITY_LEVEL[s] >= SEVERITY_LEVEL[min];
+}
+
+/**
+ * Formats an event as the single stderr line every transition produces.
+ *
+ * @example
+ * ```ts
+ * import { formatEvent } from "./event.ts";
+ * formatEvent({
+ *   t: 0, name: "hot", kind: "threshold", device: "oven", attr: "temp", severity: "major",
+ *   state: "active", value: 301, message: "oven.temp > 300 (value 301)",
+ * });
+ * // "1970-01-01T00:00:00.000Z alarm MAJOR active hot: oven.temp > 300 (value 301)"
+ * ```
+ */
+export function formatEvent(e: AlarmEvent): string {
+  const when = new Date(Math.round(e.t * 1000)).toISOString();
+  return `${when} alarm ${e.severity.toUpperCase()} ${e.state} ${e.name}: ${e.message}`;
+}
