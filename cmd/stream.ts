@@ -20,7 +20,7 @@ import { openLab } from "../lib/lab/setup.ts";
 import { CsvWriter } from "../lib/output/csv.ts";
 import { readingLine, readingRecord } from "../lib/output/record.ts";
 import { PipeClosed, stdoutSink } from "../lib/output/stdout.ts";
-import { LiveTable } from "../lib/output/table.ts";
+import { LiveTable, loadTableRenderer } from "../lib/output/table.ts";
 import { colorEnabled, paint, stdoutIsTerminal } from "../lib/output/terminal.ts";
 
 const FLAGS = {
@@ -110,10 +110,10 @@ async function attrsOf(lab: Lab, timeout?: number): Promise<Map<string, Attr[]>>
   return out;
 }
 
-function makeEmitter(
+async function makeEmitter(
   opts: StreamOptions,
   attrs: Map<string, Attr[]>,
-): { emit: Emit; finish: () => void } {
+): Promise<{ emit: Emit; finish: () => void }> {
   const format = opts.format ?? (stdoutIsTerminal() ? "table" : "ndjson");
   if (format === "ndjson") {
     return { emit: (r) => stdoutSink.write(readingLine(r)), finish: () => {} };
@@ -131,6 +131,7 @@ function makeEmitter(
     const csv = new CsvWriter((s) => stdoutSink.write(s), columns);
     return { emit: (r) => csv.write(readingRecord(r)), finish: () => {} };
   }
+  await loadTableRenderer();
   const table = new LiveTable({
     write: (s) => stdoutSink.write(s),
     paint: paint(colorEnabled(opts.noColor)),
@@ -166,7 +167,7 @@ export async function runStream(args: string[]): Promise<number> {
   const subscriptions: Subscription[] = [];
   try {
     const attrs = await attrsOf(lab, opts.timeout);
-    const out = makeEmitter(opts, attrs);
+    const out = await makeEmitter(opts, attrs);
     for (const m of lab.managers) {
       m.onReading((r) => {
         if (pipeClosed || failure) return;

@@ -66,15 +66,15 @@ export function parseFlags(args: string[], specs: FlagSpecs, verb = "labwire"): 
       const flag = unknown[1]!.replace(/^-+/, "");
       const hint = didYouMean(flag, Object.keys(options));
       throw new UsageError(
-        `${verb}: unknown flag ${unknown[1]}`,
+        `unknown flag ${unknown[1]}`,
         (hint ? hint.replace(/"(.+)"/, '"--$1"') + " " : "") + `see: labwire ${verb} --help`,
       );
     }
     const missing = /Option '(-{1,2}[^']+)(?: [^']*)?' argument missing/.exec(msg);
     if (missing) {
-      throw new UsageError(`${verb}: ${missing[1]} needs a value`, `see: labwire ${verb} --help`);
+      throw new UsageError(`${missing[1]} needs a value`, `see: labwire ${verb} --help`);
     }
-    throw new UsageError(`${verb}: ${msg.split("\n")[0]}`, `see: labwire ${verb} --help`);
+    throw new UsageError(msg.split("\n")[0]!, `see: labwire ${verb} --help`);
   }
 }
 

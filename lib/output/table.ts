@@ -4,7 +4,6 @@
  *
  * @module
  */
-import Table from "cli-table3";
 import type { Attr } from "../device/attr.ts";
 import type { Reading } from "../device/device.ts";
 import { formatValue } from "./record.ts";
@@ -20,6 +19,15 @@ export interface LiveTableOptions {
   attrs: Map<string, Attr[]>;
   /** Minimum ms between redraws. */
   minRedrawMs?: number;
+}
+
+/** cli-table3, loaded on first use: it costs ~50 ms of start-up that `read` should not pay. */
+type TableCtor = typeof import("cli-table3");
+let TableClass: TableCtor | undefined;
+
+/** Loads the table renderer; call once before the first {@linkcode LiveTable.render}. */
+export async function loadTableRenderer(): Promise<void> {
+  TableClass ??= (await import("cli-table3")).default;
 }
 
 /** Renders readings as a table that updates in place. */
@@ -66,25 +74,53 @@ export class LiveTable {
     }, wait);
   }
 
-  /** Renders the current rows as text (no cursor movement); exported for tests. */
-  render(): string {
-    const { paint, attrs } = this.options;
-    const columns: { name: string; units?: string; precision?: number }[] = [];
-    const seen = new Set<string>();
-    for (const device of this.#rows.keys()) {
-      for (const a of attrs.get(device) ?? []) {
-        if (!a.status || seen.has(a.name)) continue;
-        seen.add(a.name);
-        columns.push({ name: a.name, units: a.units, precision: a.precision });
+  /**
+   * Renders the current rows as text (no cursor movement). Devices with the same attributes
+   * share one table (1,000 gauges make one table, not 1,000 columns); at most `maxLines` lines
+   * are drawn so the table fits the terminal.
+   */
+  render(maxLines = Infinity): string {
+    const groups = new Map<string, string[]>();
+    for (const [device, r] of this.#rows) {
+      const names = (this.options.attrs.get(device) ?? []).filter((a) => a.status).map((a) =>
+        a.name
+      );
+      const key = (names.length ? names : Object.keys(r.values)).join(",");
+      const list = groups.get(key) ?? [];
+      list.push(device);
+      groups.set(key, list);
+    }
+    let text = "";
+    let shown = 0;
+    let lines = 0;
+    for (const devices of groups.values()) {
+      // A group costs its rows plus a header line and two border lines.
+      const room = maxLines - lines - 4;
+      if (room < 1) break;
+      const visible = devices.slice(0, room);
+      shown += visible.length;
+      lines += visible.length + 3;
+      text += this.#renderGroup(visible);
+      if (visible.length < devices.length) {
+        text += this.options.paint.dim(`… and ${devices.length - visible.length} more devices`) +
+          "\n";
       }
     }
-    for (const r of this.#rows.values()) {
-      for (const k of Object.keys(r.values)) {
-        if (!seen.has(k)) {
-          seen.add(k);
-          columns.push({ name: k });
-        }
-      }
+    const hidden = this.#rows.size - shown;
+    if (hidden > 0 && !text.includes("more devices")) {
+      text += this.options.paint.dim(`… and ${hidden} more devices`) + "\n";
+    }
+    return text + (this.#footer ? this.options.paint.dim(this.#footer) + "\n" : "");
+  }
+
+  #renderGroup(devices: string[]): string {
+    const { paint, attrs } = this.options;
+    const first = devices[0]!;
+    let columns: { name: string; units?: string; precision?: number }[] = (attrs.get(first) ?? [])
+      .filter((a) => a.status)
+      .map((a) => ({ name: a.name, units: a.units, precision: a.precision }));
+    if (columns.length === 0) {
+      columns = Object.keys(this.#rows.get(first)?.values ?? {}).map((name) => ({ name }));
     }
     const head = [
       "device",
@@ -93,13 +129,15 @@ export class LiveTable {
       "ok/err",
     ];
     if (columns.length === 0) head.splice(2, 0, "value");
-    const table = new Table({
+    if (!TableClass) throw new Error("loadTableRenderer() must be awaited before rendering");
+    const table = new TableClass({
       head: head.map((h) => paint.bold(h)),
       style: { head: [], border: [], compact: true },
       chars: { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" },
     });
     const width = Math.max(1, columns.length);
-    for (const [device, r] of this.#rows) {
+    for (const device of devices) {
+      const r = this.#rows.get(device)!;
       const c = this.#counts.get(device)!;
       const time = new Date(r.t * 1000).toISOString().slice(11, 23);
       const cells = r.error !== undefined
@@ -109,12 +147,18 @@ export class LiveTable {
         : columns.map((col) => formatValue(r.values[col.name], col.precision));
       table.push([device, time, ...cells, `${c.ok}/${c.failed}`]);
     }
-    return table.toString() + "\n" + (this.#footer ? paint.dim(this.#footer) + "\n" : "");
+    return table.toString() + "\n";
   }
 
   #draw(): void {
     this.#lastDraw = performance.now();
-    const text = this.render();
+    let rows = Infinity;
+    try {
+      rows = Math.max(6, Deno.consoleSize().rows - 2);
+    } catch {
+      // Not a terminal (tests): show every row.
+    }
+    const text = this.render(rows);
     const up = this.#linesDrawn > 0 ? `\x1b[${this.#linesDrawn}A\x1b[J` : "";
     this.#linesDrawn = text.split("\n").length - 1;
     this.options.write(up + text);
