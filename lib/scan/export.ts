@@ -1,0 +1,100 @@
+/**
+ * The shapes of scan points on the way out: one flat record per point (NDJSON on stdout, SSE,
+ * the HTTP API) and the `#`-headed column file of `scan --out FILE.csv` and
+ * `session export --scan N`. Columns: `point`, `t`, each positioner's read-back (named
+ * `device.attr`) and target (`device.attr_target`), then each detector.
+ *
+ * @module
+ */
+import { csvLine } from "../output/csv.ts";
+import type { ScanPoint } from "../session/scan_store.ts";
+
+/** What the header of a column file needs to know about a scan. */
+export interface ScanHeader {
+  /** Scan id in the session, when recorded. */
+  id?: number;
+  /** The command that started it. */
+  command: string;
+  /** Start time, Unix epoch seconds. */
+  started: number;
+  /** Positioners (`device.attr`). */
+  positioners: readonly string[];
+  /** Detectors (`device.attr`). */
+  detectors: readonly string[];
+  /** Units keyed by `device.attr`. */
+  units: Record<string, string>;
+  /** Number of points in the plan. */
+  total?: number;
+}
+
+/** The column names of a scan's points, in order. */
+export function scanColumns(h: Pick<ScanHeader, "positioners" | "detectors">): string[] {
+  return [
+    "point",
+    "t",
+    ...h.positioners.flatMap((p) => [p, `${p}_target`]),
+    ...h.detectors,
+  ];
+}
+
+/**
+ * Flattens a point into the object printed as one NDJSON line.
+ *
+ * @example
+ * ```ts
+ * import { pointRecord } from "./export.ts";
+ * pointRecord({ positioners: ["m.x"], detectors: ["d.c"], id: 2 },
+ *   { index: 0, t: 1.5, positions: [1], readbacks: [1.01], values: [7] });
+ * // { scan: 2, point: 0, t: 1.5, "m.x": 1.01, "m.x_target": 1, "d.c": 7 }
+ * ```
+ */
+export function pointRecord(
+  h: Pick<ScanHeader, "positioners" | "detectors" | "id">,
+  p: ScanPoint,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (h.id !== undefined) out.scan = h.id;
+  out.point = p.index;
+  out.t = Math.round(p.t * 1000) / 1000;
+  for (let k = 0; k < h.positioners.length; k++) {
+    const name = h.positioners[k]!;
+    out[name] = p.readbacks[k] ?? null;
+    out[`${name}_target`] = p.positions[k] ?? null;
+  }
+  for (let k = 0; k < h.detectors.length; k++) out[h.detectors[k]!] = p.values[k] ?? null;
+  return out;
+}
+
+/** The `#` header lines and the column row of a scan's column file. */
+export function csvHeader(h: ScanHeader): string {
+  const units = [...h.positioners, ...h.detectors]
+    .map((r) => `${r}=${h.units[r] ?? ""}`)
+    .join(" ");
+  return [
+    `# labwire scan${h.id !== undefined ? ` ${h.id}` : ""}`,
+    `# command: ${h.command.replaceAll("\n", " ")}`,
+    `# started: ${new Date(h.started * 1000).toISOString()}`,
+    `# positioners: ${h.positioners.join(" ")}`,
+    `# detectors: ${h.detectors.join(" ")}`,
+    `# units: ${units}`,
+    ...(h.total !== undefined ? [`# points: ${h.total}`] : []),
+  ].join("\n") + "\n" + csvLine(scanColumns(h));
+}
+
+/** One data row of the column file. */
+export function csvRow(p: ScanPoint): string {
+  const fields: unknown[] = [p.index, Math.round(p.t * 1000) / 1000];
+  for (let k = 0; k < p.positions.length; k++) fields.push(p.readbacks[k], p.positions[k]);
+  for (const v of p.values) fields.push(v);
+  return csvLine(fields);
+}
+
+/** A whole scan as a column file. */
+export function scanCsv(h: ScanHeader, points: readonly ScanPoint[]): string {
+  return csvHeader(h) + points.map(csvRow).join("");
+}
+
+/** A whole scan as NDJSON, one point per line. */
+export function scanNdjson(h: ScanHeader, points: readonly ScanPoint[]): string {
+  return points.map((p) => JSON.stringify(pointRecord(h, p)) + "\n").join("");
+}

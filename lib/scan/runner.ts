@@ -1,0 +1,562 @@
+/**
+ * The scan runner: for each point of a {@linkcode Plan} it writes every positioner at once
+ * (through the lab's DeviceManagers, so writes are validated and queued), waits until they
+ * are done (the device's `isMoving` signal, or the read-back within tolerance, with a timeout),
+ * settles, reads every detector at once (averaged over the dwell time), and records the point.
+ *
+ * Limits are checked for the whole plan before the first move. {@linkcode ScanRun.stop} ends
+ * after the current point (first Ctrl-C, `DELETE /api/scans/{id}`); {@linkcode ScanRun.abort}
+ * stops at once (second Ctrl-C). Relative positioners return to where they started whenever
+ * the scan ends, except after an abort. A device error stops the scan the same safe way, and
+ * every completed point is kept: in the session (batched transactions) and in
+ * {@linkcode ScanRun.points}. A stored scan resumes from its first missing point.
+ *
+ * @module
+ */
+import { type Attr, findAttr, validateWrite, type Value } from "../device/attr.ts";
+import { formatMs, nowSeconds } from "../device/device.ts";
+import { DeviceError, errorMessage, TimeoutError, UsageError } from "../device/errors.ts";
+import type { Lab } from "../lab/lab.ts";
+import type { DeviceManager } from "../lab/manager.ts";
+import { sleep } from "../schedule/periodic.ts";
+import type { ScanPoint, ScanState, ScanStore } from "../session/scan_store.ts";
+import { absolute, makePlan, parseRef, type Plan, type PlanSpec } from "./plan.ts";
+
+/** Everything that defines a scan; plain JSON, stored with it (and sent to `POST /api/scans`). */
+export interface ScanRequest {
+  /** The points. */
+  plan: PlanSpec;
+  /** `device.attr` of every detector read at each point. */
+  detectors: string[];
+  /** Wait after the positioners are done, before reading, ms (default 0). */
+  settleMs?: number;
+  /** Detectors are sampled back to back for this long and numeric values averaged, ms (default 0: one read). */
+  dwellMs?: number;
+  /** A positioner is "there" when its read-back is this close to the target; default from the attr's precision. */
+  tolerance?: number;
+  /** Longest wait for a move to finish before the scan fails, ms (default 60 s). */
+  moveTimeoutMs?: number;
+  /** Poll period while waiting for a move, ms (default 10). */
+  pollMs?: number;
+  /** How the caller opened devices (CLI flags), kept so `--resume` can reopen them. */
+  context?: Record<string, unknown>;
+}
+
+/** Where a run is; `pending` before start, `stopping` after {@linkcode ScanRun.stop}. */
+export type RunState = "pending" | "running" | "stopping" | ScanState;
+
+/** A snapshot of a run, for progress displays and `GET /api/scans/{id}`. */
+export interface ScanStatus {
+  /** Scan id in the session, when recorded. */
+  id?: number;
+  /** Current state. */
+  state: RunState;
+  /** Points in the plan. */
+  total: number;
+  /** Points recorded (including those of earlier runs of a resumed scan). */
+  recorded: number;
+  /** Points recorded by this run. */
+  recordedThisRun: number;
+  /** Points this run set out to do. */
+  todoThisRun: number;
+  /** When this run started, Unix epoch seconds. */
+  started?: number;
+  /** When it ended. */
+  ended?: number;
+  /** Why it failed or stopped. */
+  error?: string;
+  /** True when relative positioners were returned to their start. */
+  returned?: boolean;
+}
+
+/** How a run ended. */
+export interface ScanResult extends ScanStatus {
+  /** `done`, `stopped` (interrupted) or `failed` (device error). */
+  state: ScanState;
+}
+
+/** Options of a run. */
+export interface ScanRunOptions {
+  /** Records the scan and its points. */
+  store?: ScanStore;
+  /** The command line or API call, stored with the scan. */
+  command?: string;
+  /** Resume this stored scan (its request must match the one given). */
+  resumeId?: number;
+  /** Longest time a point waits in memory before it is written to the store, ms (default 250). */
+  flushMs?: number;
+  /** Points per store transaction at most (default 1000). */
+  batch?: number;
+  /** Warnings (e.g. a positioner that could not be returned) go here; default: stderr. */
+  warn?: (message: string) => void;
+}
+
+/** The error a run's in-flight calls are aborted with on {@linkcode ScanRun.abort}. */
+export class ScanInterrupted extends Error {
+  /** Creates the error. */
+  constructor(message = "scan interrupted") {
+    super(message);
+    this.name = "ScanInterrupted";
+  }
+}
+
+interface Positioner {
+  ref: string;
+  manager: DeviceManager;
+  attr: Attr;
+  tolerance: number;
+  checkTolerance: boolean;
+}
+
+interface DetectorGroup {
+  manager: DeviceManager;
+  names: string[];
+  slots: number[];
+}
+
+/**
+ * One scan, from its first move to its last point.
+ *
+ * @example
+ * ```ts ignore
+ * const run = new ScanRun(lab, { plan, detectors: ["det.counts"] }, { store });
+ * run.onPoint((p) => console.log(p.index, p.values));
+ * const result = await run.start(); // { state: "done", recorded: 21, … }
+ * ```
+ */
+export class ScanRun {
+  /** The plan being run. */
+  readonly plan: Plan;
+  /** Points recorded by this run, in order. */
+  readonly points: ScanPoint[] = [];
+  /** Units of positioners and detectors by `device.attr`, known once started. */
+  units: Record<string, string> = {};
+  /** Start positions of the positioners (the origin of relative plans), known once started. */
+  origin: number[] = [];
+  readonly #lab: Lab;
+  readonly #request: ScanRequest;
+  readonly #opts: ScanRunOptions;
+  readonly #abort = new AbortController();
+  readonly #pointListeners = new Set<(p: ScanPoint) => void>();
+  readonly #stateListeners = new Set<(s: ScanStatus) => void>();
+  #state: RunState = "pending";
+  #id: number | undefined;
+  #recordedBefore = 0;
+  #todo = 0;
+  #started: number | undefined;
+  #ended: number | undefined;
+  #error: string | undefined;
+  #returned: boolean | undefined;
+  #buffer: ScanPoint[] = [];
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  #running: Promise<ScanResult> | undefined;
+
+  /** Prepares a run of `request` on `lab`; nothing moves until {@linkcode ScanRun.start}. */
+  constructor(lab: Lab, request: ScanRequest, opts: ScanRunOptions = {}) {
+    this.#lab = lab;
+    this.#request = request;
+    this.#opts = opts;
+    this.plan = makePlan(request.plan);
+    for (const d of request.detectors) parseRef(d);
+    if (this.plan.positioners.length === 0 && request.detectors.length === 0) {
+      throw new UsageError("a count scan needs detectors", "add --detectors det.counts,…");
+    }
+    this.#id = opts.resumeId;
+  }
+
+  /** The request this run executes. */
+  get request(): ScanRequest {
+    return this.#request;
+  }
+
+  /** Scan id in the session (once started with a store). */
+  get id(): number | undefined {
+    return this.#id;
+  }
+
+  /** Calls `fn` with every recorded point; returns an unsubscribe function. */
+  onPoint(fn: (p: ScanPoint) => void): () => void {
+    this.#pointListeners.add(fn);
+    return () => this.#pointListeners.delete(fn);
+  }
+
+  /** Calls `fn` on every state change; returns an unsubscribe function. */
+  onState(fn: (s: ScanStatus) => void): () => void {
+    this.#stateListeners.add(fn);
+    return () => this.#stateListeners.delete(fn);
+  }
+
+  /** The run's current status. */
+  status(): ScanStatus {
+    return {
+      id: this.#id,
+      state: this.#state,
+      total: this.plan.length,
+      recorded: this.#recordedBefore + this.points.length,
+      recordedThisRun: this.points.length,
+      todoThisRun: this.#todo,
+      started: this.#started,
+      ended: this.#ended,
+      error: this.#error,
+      returned: this.#returned,
+    };
+  }
+
+  /** Stops after the current point (first Ctrl-C): relative positioners return, data is kept. */
+  stop(reason = "interrupted"): void {
+    if (this.#state === "pending" || this.#state === "running") {
+      this.#error ??= reason;
+      this.#setState("stopping");
+    }
+  }
+
+  /** Stops at once (second Ctrl-C): in-flight device calls are abandoned, nothing moves back. */
+  abort(reason = "interrupted at once"): void {
+    this.#error ??= reason;
+    this.stop(reason);
+    this.#abort.abort(new ScanInterrupted(reason));
+  }
+
+  /** Runs the scan (once; later calls return the same promise). Resolves however it ends. */
+  start(): Promise<ScanResult> {
+    this.#running ??= this.#run();
+    return this.#running;
+  }
+
+  async #run(): Promise<ScanResult> {
+    try {
+      return await this.#runPrepared(await this.#prepare());
+    } catch (err) {
+      // refused before anything moved (unknown attr, limits, unreachable device)
+      this.#error = errorMessage(err);
+      this.#ended = nowSeconds();
+      this.#setState("failed");
+      throw err;
+    }
+  }
+
+  async #prepare() {
+    const signal = this.#abort.signal;
+    const positioners = await this.#positioners();
+    const groups = await this.#detectorGroups();
+    const store = this.#opts.store;
+    let done = new Set<number>();
+    if (this.#opts.resumeId !== undefined) {
+      if (!store) throw new UsageError("resuming a scan needs its session");
+      const rec = store.get(this.#opts.resumeId);
+      this.origin = rec.origin;
+      done = new Set(store.recordedIndices(rec.id));
+      this.#recordedBefore = done.size;
+    } else {
+      this.origin = await Promise.all(positioners.map(async (p) => {
+        const v = (await p.manager.read([p.attr.name], { signal }))[p.attr.name];
+        if (typeof v !== "number") {
+          throw new DeviceError(`${p.ref} read back ${JSON.stringify(v)}, not a number`);
+        }
+        return v;
+      }));
+    }
+    const todo: number[] = [];
+    for (let i = 0; i < this.plan.length; i++) if (!done.has(i)) todo.push(i);
+    this.#todo = todo.length;
+    this.#checkLimits(positioners, todo);
+
+    this.#started = nowSeconds();
+    if (store) {
+      if (this.#id === undefined) {
+        this.#id = store.create({
+          plan: this.#request,
+          command: this.#opts.command ?? "",
+          positioners: [...this.plan.positioners],
+          detectors: [...this.#request.detectors],
+          units: this.units,
+          origin: this.origin,
+          total: this.plan.length,
+          started: this.#started,
+        });
+      } else store.reopen(this.#id);
+    }
+    return { positioners, groups, todo };
+  }
+
+  async #runPrepared(
+    { positioners, groups, todo }: {
+      positioners: Positioner[];
+      groups: DetectorGroup[];
+      todo: number[];
+    },
+  ): Promise<ScanResult> {
+    const signal = this.#abort.signal;
+    const store = this.#opts.store;
+    if (this.#state === "pending") this.#setState("running");
+
+    let outcome: ScanState = "done";
+    try {
+      for (const i of todo) {
+        if (this.#state === "stopping") break;
+        const point = await this.#point(i, positioners, groups, signal);
+        this.points.push(point);
+        this.#record(point);
+        for (const fn of this.#pointListeners) fn(point);
+      }
+      if (this.#state === "stopping") outcome = "stopped";
+    } catch (err) {
+      if (signal.aborted) outcome = "stopped";
+      else {
+        outcome = "failed";
+        this.#error = errorMessage(err);
+      }
+    }
+    this.#flush();
+    if (this.plan.relative && positioners.length > 0) {
+      if (signal.aborted) {
+        this.#returned = false;
+        this.#warn(
+          `stopped at once: ${positioners.map((p) => p.ref).join(", ")} not returned to ${
+            this.origin.join(", ")
+          }`,
+        );
+      } else {
+        try {
+          await Promise.all(positioners.map((p, k) => this.#move(p, this.origin[k]!, signal)));
+          this.#returned = true;
+        } catch (err) {
+          this.#returned = false;
+          this.#warn(
+            `could not return ${positioners.map((p) => p.ref).join(", ")} to start: ${
+              errorMessage(err)
+            }`,
+          );
+        }
+      }
+    }
+    if (outcome === "done") this.#error = undefined;
+    this.#ended = nowSeconds();
+    if (store && this.#id !== undefined) store.finish(this.#id, outcome, this.#error, this.#ended);
+    this.#setState(outcome);
+    return this.status() as ScanResult;
+  }
+
+  async #point(
+    i: number,
+    positioners: Positioner[],
+    groups: DetectorGroup[],
+    signal: AbortSignal,
+  ): Promise<ScanPoint> {
+    const targets = absolute(this.plan, i, this.origin);
+    let readbacks: Value[];
+    if (positioners.length === 1) {
+      readbacks = [await this.#move(positioners[0]!, targets[0]!, signal)];
+    } else {
+      readbacks = await Promise.all(positioners.map((p, k) => this.#move(p, targets[k]!, signal)));
+    }
+    const settle = this.#request.settleMs ?? 0;
+    if (settle > 0) {
+      await sleep(settle, signal);
+      signal.throwIfAborted();
+    }
+    const values = new Array<Value>(this.#request.detectors.length);
+    const dwell = this.#request.dwellMs ?? 0;
+    const t = dwell > 0
+      ? await this.#dwell(groups, values, dwell, signal)
+      : await this.#readOnce(groups, values, signal);
+    return { index: i, t, positions: targets, readbacks, values };
+  }
+
+  async #readOnce(groups: DetectorGroup[], values: Value[], signal: AbortSignal): Promise<number> {
+    if (groups.length === 1) return this.#readGroup(groups[0]!, values, signal);
+    if (groups.length === 0) return nowSeconds();
+    const ts = await Promise.all(groups.map((g) => this.#readGroup(g, values, signal)));
+    return ts[0]!;
+  }
+
+  async #readGroup(g: DetectorGroup, values: Value[], signal: AbortSignal): Promise<number> {
+    const r = await g.manager.sample(g.names, { signal });
+    if (r.error !== undefined) {
+      throw new DeviceError(`reading ${g.manager.name} (${g.names.join(", ")}): ${r.error}`);
+    }
+    for (let k = 0; k < g.names.length; k++) values[g.slots[k]!] = r.values[g.names[k]!] ?? null;
+    return r.t;
+  }
+
+  /** Samples every detector back to back for `ms`; numbers are averaged, others keep the last. */
+  async #dwell(
+    groups: DetectorGroup[],
+    values: Value[],
+    ms: number,
+    signal: AbortSignal,
+  ): Promise<number> {
+    const t = nowSeconds();
+    const end = performance.now() + ms;
+    const sums = new Array<number>(values.length).fill(0);
+    const counts = new Array<number>(values.length).fill(0);
+    const once = new Array<Value>(values.length);
+    do {
+      await this.#readOnce(groups, once, signal);
+      for (let k = 0; k < once.length; k++) {
+        const v = once[k]!;
+        if (typeof v === "number") {
+          sums[k]! += v;
+          counts[k]!++;
+        }
+        values[k] = v;
+      }
+      if (performance.now() < end) await sleep(Math.min(10, end - performance.now()), signal);
+      signal.throwIfAborted();
+    } while (performance.now() < end);
+    for (let k = 0; k < values.length; k++) if (counts[k]! > 0) values[k] = sums[k]! / counts[k]!;
+    return t;
+  }
+
+  /** Writes a target and waits until the positioner is there; returns its read-back. */
+  async #move(p: Positioner, target: number, signal: AbortSignal): Promise<Value> {
+    const opts = { signal };
+    let back = await p.manager.write(p.attr.name, target, opts);
+    const device = p.manager.device;
+    const timeout = this.#request.moveTimeoutMs ?? 60_000;
+    const poll = this.#request.pollMs ?? 10;
+    let deadline = 0;
+    const overdue = () => {
+      if (deadline === 0) deadline = performance.now() + timeout;
+      return performance.now() > deadline;
+    };
+    if (device.isMoving) {
+      const isMoving = () => device.isMoving!(opts);
+      while (await p.manager.exclusive(isMoving, signal)) {
+        if (overdue()) throw this.#moveTimeout(p, target, timeout, "is still moving");
+        await sleep(poll, signal);
+        signal.throwIfAborted();
+      }
+      back = (await p.manager.read([p.attr.name], opts))[p.attr.name] ?? null;
+      if (!p.checkTolerance) return back;
+    }
+    while (!(typeof back === "number" && Math.abs(back - target) <= p.tolerance)) {
+      if (overdue()) {
+        throw this.#moveTimeout(p, target, timeout, `reads back ${JSON.stringify(back)}`);
+      }
+      await sleep(poll, signal);
+      signal.throwIfAborted();
+      back = (await p.manager.read([p.attr.name], opts))[p.attr.name] ?? null;
+    }
+    return back;
+  }
+
+  #moveTimeout(p: Positioner, target: number, ms: number, what: string): TimeoutError {
+    return new TimeoutError(
+      `${p.ref} did not reach ${target} within ${
+        formatMs(ms)
+      } (it ${what}, tolerance ${p.tolerance}); ` +
+        "check the device, or raise --move-timeout / --tolerance",
+      p.manager.name,
+    );
+  }
+
+  async #positioners(): Promise<Positioner[]> {
+    return await Promise.all(this.plan.positioners.map(async (ref) => {
+      const { device, attr: name } = parseRef(ref);
+      const manager = this.#lab.get(device);
+      const attr = findAttr(await manager.attrs(), name, device);
+      if (!attr.rw) {
+        const rw = (await manager.attrs()).filter((a) => a.rw).map((a) => a.name);
+        throw new UsageError(
+          `${ref} is read-only, so it cannot be scanned`,
+          rw.length ? `writable attributes of ${device}: ${rw.join(", ")}` : undefined,
+        );
+      }
+      if (attr.type !== "number" && attr.type !== "integer") {
+        throw new UsageError(`${ref} is ${attr.type}; a positioner must be a number`);
+      }
+      if (attr.units) this.units[ref] = attr.units;
+      const given = this.#request.tolerance;
+      const tolerance = given ??
+        (attr.type === "integer"
+          ? 0
+          : attr.precision !== undefined
+          ? Math.pow(10, -attr.precision)
+          : 1e-6);
+      return { ref, manager, attr, tolerance, checkTolerance: given !== undefined };
+    }));
+  }
+
+  async #detectorGroups(): Promise<DetectorGroup[]> {
+    const groups = new Map<string, DetectorGroup>();
+    const detectors = this.#request.detectors;
+    for (let k = 0; k < detectors.length; k++) {
+      const ref = detectors[k]!;
+      const { device, attr: name } = parseRef(ref);
+      const manager = this.#lab.get(device);
+      const attr = findAttr(await manager.attrs(), name, device);
+      if (attr.units) this.units[ref] = attr.units;
+      let g = groups.get(device);
+      if (!g) groups.set(device, g = { manager, names: [], slots: [] });
+      if (g.names.includes(name)) throw new UsageError(`detector ${ref} is listed twice`);
+      g.names.push(name);
+      g.slots.push(k);
+    }
+    return [...groups.values()];
+  }
+
+  /** Validates every remaining target against its attribute before anything moves. */
+  #checkLimits(positioners: Positioner[], todo: readonly number[]): void {
+    if (positioners.length === 0) return;
+    for (const i of todo) {
+      const targets = absolute(this.plan, i, this.origin);
+      for (let k = 0; k < positioners.length; k++) {
+        const p = positioners[k]!;
+        const v = targets[k]!;
+        const a = p.attr;
+        if (
+          (a.min !== undefined && v < a.min) || (a.max !== undefined && v > a.max) ||
+          (a.type === "integer" && !Number.isInteger(v))
+        ) {
+          try {
+            validateWrite(a, v);
+          } catch (err) {
+            const limits = `limits ${a.min ?? "-∞"} … ${a.max ?? "∞"}${
+              a.units ? ` ${a.units}` : ""
+            }`;
+            throw new UsageError(
+              `point ${i} of ${this.plan.length}: ${p.ref}: ${
+                errorMessage(err).replace(`${a.name}: `, "")
+              } (${limits}); nothing was moved`,
+              this.plan.relative
+                ? `relative to the start position ${this.origin[k]}`
+                : "change the range to fit the limits",
+              { cause: err },
+            );
+          }
+        }
+      }
+    }
+  }
+
+  #record(point: ScanPoint): void {
+    const store = this.#opts.store;
+    if (!store || this.#id === undefined) return;
+    this.#buffer.push(point);
+    if (this.#buffer.length >= (this.#opts.batch ?? 1000)) this.#flush();
+    else if (this.#flushTimer === undefined) {
+      this.#flushTimer = setTimeout(() => this.#flush(), this.#opts.flushMs ?? 250);
+    }
+  }
+
+  #flush(): void {
+    if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    if (this.#buffer.length === 0 || this.#id === undefined) return;
+    const batch = this.#buffer;
+    this.#buffer = [];
+    this.#opts.store!.addPoints(this.#id, batch);
+  }
+
+  #setState(state: RunState): void {
+    if (this.#state === state) return;
+    this.#state = state;
+    const s = this.status();
+    for (const fn of this.#stateListeners) fn(s);
+  }
+
+  #warn(message: string): void {
+    (this.#opts.warn ?? ((m: string) => console.error(`labwire scan: ${m}`)))(message);
+  }
+}

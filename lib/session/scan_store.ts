@@ -1,0 +1,280 @@
+/**
+ * Scans in the session file: a `scans` table (plan, command, positioners, detectors, units,
+ * state, times) and a `scan_points` table (one row per completed point). The tables are created
+ * idempotently in any `DatabaseSync`, so the scan verb, the session store and the server can
+ * share one file. `labwire session info` lists scans with {@linkcode listScans};
+ * `labwire session export --scan N` calls {@linkcode exportScan}.
+ *
+ * @module
+ */
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { Value } from "../device/attr.ts";
+import { UsageError } from "../device/errors.ts";
+import { scanCsv, scanNdjson } from "../scan/export.ts";
+
+/** Where a scan is in its life. `stopped` (interrupted) and `failed` scans can be resumed. */
+export type ScanState = "running" | "done" | "stopped" | "failed";
+
+/** What is stored about a scan when it starts. */
+export interface ScanMeta {
+  /** The full request (plan spec, detectors, timing), JSON-serialisable. */
+  plan: unknown;
+  /** The command line or API call that started it. */
+  command: string;
+  /** `device.attr` of each positioner. */
+  positioners: string[];
+  /** `device.attr` of each detector. */
+  detectors: string[];
+  /** Units of positioners and detectors, keyed by `device.attr` (absent when unitless). */
+  units: Record<string, string>;
+  /** Positions of the positioners when the scan started (the origin of relative plans). */
+  origin: number[];
+  /** Number of points in the plan. */
+  total: number;
+  /** Start time, Unix epoch seconds. */
+  started: number;
+}
+
+/** A stored scan. */
+export interface ScanRecord extends ScanMeta {
+  /** Scan id in this session file. */
+  id: number;
+  /** Current state. */
+  state: ScanState;
+  /** End time (Unix epoch seconds), once it ended. */
+  ended?: number;
+  /** Why it failed or stopped, when it did. */
+  error?: string;
+  /** Points recorded so far. */
+  recorded: number;
+}
+
+/** One recorded point of a scan. */
+export interface ScanPoint {
+  /** Point index in the plan (0-based). */
+  index: number;
+  /** When the detectors were read, Unix epoch seconds. */
+  t: number;
+  /** Absolute target of each positioner. */
+  positions: number[];
+  /** Read-back of each positioner once it arrived. */
+  readbacks: Value[];
+  /** Value of each detector. */
+  values: Value[];
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS scans (
+  id INTEGER PRIMARY KEY,
+  plan TEXT NOT NULL,
+  command TEXT NOT NULL,
+  positioners TEXT NOT NULL,
+  detectors TEXT NOT NULL,
+  units TEXT NOT NULL,
+  origin TEXT NOT NULL,
+  total INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  error TEXT,
+  started REAL NOT NULL,
+  ended REAL
+);
+CREATE TABLE IF NOT EXISTS scan_points (
+  scan_id INTEGER NOT NULL REFERENCES scans(id),
+  idx INTEGER NOT NULL,
+  t REAL NOT NULL,
+  positions TEXT NOT NULL,
+  readbacks TEXT NOT NULL,
+  readings TEXT NOT NULL,
+  PRIMARY KEY (scan_id, idx)
+) WITHOUT ROWID;
+`;
+
+/** Creates the scan tables if they are missing (safe to call on every open). */
+export function ensureScanTables(db: DatabaseSync): void {
+  db.exec(SCHEMA);
+}
+
+/**
+ * Scan records in one session database. Points are written in batches by the caller
+ * ({@linkcode ScanStore.addPoints} runs one transaction per call).
+ *
+ * @example
+ * ```ts
+ * import { DatabaseSync } from "node:sqlite";
+ * import { ScanStore } from "./scan_store.ts";
+ * const store = new ScanStore(new DatabaseSync(":memory:"));
+ * const id = store.create({
+ *   plan: {}, command: "scan count 1", positioners: [], detectors: ["det.counts"], units: {},
+ *   origin: [], total: 1, started: 0,
+ * });
+ * store.addPoints(id, [{ index: 0, t: 1, positions: [], readbacks: [], values: [5] }]);
+ * store.points(id)[0]?.values; // [5]
+ * ```
+ */
+export class ScanStore {
+  #insertPoint: StatementSync;
+
+  /** Uses `db`, creating the scan tables in it when needed. */
+  constructor(readonly db: DatabaseSync) {
+    ensureScanTables(db);
+    this.#insertPoint = db.prepare(
+      "INSERT INTO scan_points (scan_id, idx, t, positions, readbacks, readings) VALUES (?, ?, ?, ?, ?, ?)",
+    );
+  }
+
+  /** Records a new running scan and returns its id. */
+  create(meta: ScanMeta): number {
+    const r = this.db.prepare(
+      `INSERT INTO scans (plan, command, positioners, detectors, units, origin, total, state, started)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?)`,
+    ).run(
+      JSON.stringify(meta.plan),
+      meta.command,
+      JSON.stringify(meta.positioners),
+      JSON.stringify(meta.detectors),
+      JSON.stringify(meta.units),
+      JSON.stringify(meta.origin),
+      meta.total,
+      meta.started,
+    );
+    return Number(r.lastInsertRowid);
+  }
+
+  /** Appends points in one transaction. */
+  addPoints(id: number, points: readonly ScanPoint[]): void {
+    if (points.length === 0) return;
+    this.db.exec("BEGIN");
+    try {
+      for (const p of points) {
+        this.#insertPoint.run(
+          id,
+          p.index,
+          p.t,
+          JSON.stringify(p.positions),
+          JSON.stringify(p.readbacks),
+          JSON.stringify(p.values),
+        );
+      }
+      this.db.exec("COMMIT");
+    } catch (err) {
+      this.db.exec("ROLLBACK");
+      throw err;
+    }
+  }
+
+  /** Marks a scan running again (resume). */
+  reopen(id: number): void {
+    this.db.prepare("UPDATE scans SET state = 'running', error = NULL, ended = NULL WHERE id = ?")
+      .run(id);
+  }
+
+  /** Records how a scan ended. */
+  finish(id: number, state: Exclude<ScanState, "running">, error?: string, ended?: number): void {
+    this.db.prepare("UPDATE scans SET state = ?, error = ?, ended = ? WHERE id = ?").run(
+      state,
+      error ?? null,
+      ended ?? Date.now() / 1000,
+      id,
+    );
+  }
+
+  /** Every scan, oldest first. */
+  list(): ScanRecord[] {
+    return listScans(this.db);
+  }
+
+  /** One scan, or a usage error naming the scans there are. */
+  get(id: number): ScanRecord {
+    return readScan(this.db, id);
+  }
+
+  /** The recorded points of a scan, in point order. */
+  points(id: number): ScanPoint[] {
+    return readScanPoints(this.db, id);
+  }
+
+  /** The point indices already recorded, ascending. */
+  recordedIndices(id: number): number[] {
+    return this.db.prepare("SELECT idx FROM scan_points WHERE scan_id = ? ORDER BY idx").all(id)
+      .map((r) => Number(r.idx));
+  }
+
+  /** The latest scan that did not complete (the default of `scan --resume`), if any. */
+  lastUnfinished(): ScanRecord | undefined {
+    return this.list().reverse().find((s) => s.state !== "done");
+  }
+}
+
+/** Lists the scans of a session file (for `labwire session info`); none when there is no table. */
+export function listScans(db: DatabaseSync): ScanRecord[] {
+  if (!hasScanTables(db)) return [];
+  return db.prepare(
+    `SELECT s.*, (SELECT COUNT(*) FROM scan_points p WHERE p.scan_id = s.id) AS recorded
+     FROM scans s ORDER BY s.id`,
+  ).all().map(toRecord);
+}
+
+/** Reads one scan or throws a usage error listing the scan ids there are. */
+export function readScan(db: DatabaseSync, id: number): ScanRecord {
+  const rows = hasScanTables(db)
+    ? db.prepare(
+      `SELECT s.*, (SELECT COUNT(*) FROM scan_points p WHERE p.scan_id = s.id) AS recorded
+       FROM scans s WHERE s.id = ?`,
+    ).all(id)
+    : [];
+  if (rows.length === 0) {
+    const ids = listScans(db).map((s) => s.id);
+    throw new UsageError(
+      `no scan ${id} in this session; ${
+        ids.length ? `scans: ${ids.join(", ")}` : "it has no scans"
+      }`,
+    );
+  }
+  return toRecord(rows[0]!);
+}
+
+/** Reads the points of a scan in point order. */
+export function readScanPoints(db: DatabaseSync, id: number): ScanPoint[] {
+  return db.prepare(
+    "SELECT idx, t, positions, readbacks, readings FROM scan_points WHERE scan_id = ? ORDER BY idx",
+  ).all(id).map((r) => ({
+    index: Number(r.idx),
+    t: Number(r.t),
+    positions: JSON.parse(String(r.positions)),
+    readbacks: JSON.parse(String(r.readbacks)),
+    values: JSON.parse(String(r.readings)),
+  }));
+}
+
+/**
+ * Exports one scan as text: `csv` is the `#`-headed column file of `scan --out`, `ndjson` one
+ * point per line as `scan` prints it. For `labwire session export --scan N [--format …]`.
+ */
+export function exportScan(db: DatabaseSync, id: number, format: "csv" | "ndjson" = "csv"): string {
+  const scan = readScan(db, id);
+  const points = readScanPoints(db, id);
+  return format === "csv" ? scanCsv(scan, points) : scanNdjson(scan, points);
+}
+
+function hasScanTables(db: DatabaseSync): boolean {
+  return db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'scans'").all()
+    .length > 0;
+}
+
+function toRecord(r: Record<string, unknown>): ScanRecord {
+  return {
+    id: Number(r.id),
+    plan: JSON.parse(String(r.plan)),
+    command: String(r.command),
+    positioners: JSON.parse(String(r.positioners)),
+    detectors: JSON.parse(String(r.detectors)),
+    units: JSON.parse(String(r.units)),
+    origin: JSON.parse(String(r.origin)),
+    total: Number(r.total),
+    state: String(r.state) as ScanState,
+    error: r.error === null || r.error === undefined ? undefined : String(r.error),
+    started: Number(r.started),
+    ended: r.ended === null || r.ended === undefined ? undefined : Number(r.ended),
+    recorded: Number(r.recorded ?? 0),
+  };
+}
