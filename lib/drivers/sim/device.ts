@@ -95,7 +95,11 @@ export class SimDevice implements Device {
   /** Reads the named attributes, or the default reading. */
   read(names?: readonly string[], opts?: CallOptions): Promise<Values> {
     const wanted = names ?? this.#status;
-    for (const n of wanted) findAttr(this.#model.attrs, n, this.name);
+    try {
+      for (const n of wanted) findAttr(this.#model.attrs, n, this.name);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return this.#call("read", opts, (t) => {
       const out: Values = {};
       for (const n of wanted) out[n] = this.#model.value(n, t);

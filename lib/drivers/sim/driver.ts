@@ -32,7 +32,44 @@ export function findKind(target: string): SimKind {
 }
 
 /**
- * Opens a simulated device from its address; `now` replaces the clock (tests).
+ * Creates a simulated device from its address, synchronously; `now` replaces the clock (tests).
+ * Bad kinds and options throw a {@linkcode UsageError}.
+ *
+ * @example
+ * ```ts
+ * import { createSim } from "./driver.ts";
+ * import { parseAddress } from "../../device/address.ts";
+ * const gauge = createSim(parseAddress("sim://gauge?seed=3"));
+ * await gauge.read(); // { pressure: 0.75…, pressure_units: "torr" }
+ * await gauge.close();
+ * ```
+ */
+export function createSim(
+  address: Address,
+  ctx: Partial<OpenContext> = {},
+  now: () => number = Date.now,
+): SimDevice {
+  const kind = findKind(address.target);
+  const options = new SimOptions(kind.kind, address.params, kind.options, ctx.options);
+  const seed = options.get("seed") !== undefined
+    ? options.integer("seed", 0)
+    : Math.floor(Math.random() * 2 ** 32);
+  const strict = options.flag("strict");
+  const faults = parseFaults(options.record());
+  // Fault decisions get their own stream so adding faults does not change the values.
+  const injector = new FaultInjector(faults, new Random(hash32(seed, 0xfa17)));
+  const model = kind.create({ options, seed, world, now });
+  return new SimDevice(ctx.name ?? simName(address), address.text, model, {
+    faults: injector,
+    strict,
+    timeoutMs: ctx.timeout ?? 1000,
+    now,
+  });
+}
+
+/**
+ * Opens a simulated device (the driver's `open`): {@linkcode createSim} as a promise, so bad
+ * addresses reject rather than throw.
  *
  * @example
  * ```ts
@@ -48,25 +85,7 @@ export function openSim(
   ctx: Partial<OpenContext> = {},
   now: () => number = Date.now,
 ): Promise<SimDevice> {
-  const kind = findKind(address.target);
-  const options = new SimOptions(kind.kind, address.params, kind.options, ctx.options);
-  const seed = options.get("seed") !== undefined
-    ? options.integer("seed", 0)
-    : Math.floor(Math.random() * 2 ** 32);
-  const strict = options.flag("strict");
-  const faults = parseFaults(options.record());
-  // Fault decisions get their own stream so adding faults does not change the values.
-  const injector = new FaultInjector(faults, new Random(hash32(seed, 0xfa17)));
-  const model = kind.create({ options, seed, world, now });
-  const name = ctx.name ?? simName(address);
-  return Promise.resolve(
-    new SimDevice(name, address.text, model, {
-      faults: injector,
-      strict,
-      timeoutMs: ctx.timeout ?? 1000,
-      now,
-    }),
-  );
+  return Promise.resolve().then(() => createSim(address, ctx, now));
 }
 
 /** The name of a directly addressed sim device: its `id`, else its kind. */

@@ -3,7 +3,7 @@
  *
  * @module
  */
-export { findKind, openSim, simDriver, simName } from "./driver.ts";
+export { createSim, findKind, openSim, simDriver, simName } from "./driver.ts";
 export { SimDevice, type SimDeviceOptions } from "./device.ts";
 export { SIM_KINDS } from "./kinds.ts";
 export type { SimContext, SimKind, SimModel } from "./model.ts";
