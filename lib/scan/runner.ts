@@ -36,11 +36,24 @@ export interface ScanRequest {
   tolerance?: number;
   /** Longest wait for a move to finish before the scan fails, ms (default 60 s). */
   moveTimeoutMs?: number;
+  /**
+   * Read-back attribute per positioner (`{"motor.position": "readback"}`); by default
+   * `ATTR_readback`, `ATTR_rbv`, `readback` or `rbv` when the device has one, else the attr itself.
+   */
+  readbacks?: Record<string, string>;
   /** Poll period while waiting for a move, ms (default 10). */
   pollMs?: number;
   /** How the caller opened devices (CLI flags), kept so `--resume` can reopen them. */
   context?: Record<string, unknown>;
 }
+
+/** Where a positioner's actual position is found when it has a separate read-back attribute. */
+const READBACK_NAMES = [
+  (a: string) => `${a}_readback`,
+  (a: string) => `${a}_rbv`,
+  () => "readback",
+  () => "rbv",
+];
 
 /** Where a run is; `pending` before start, `stopping` after {@linkcode ScanRun.stop}. */
 export type RunState = "pending" | "running" | "stopping" | ScanState;
@@ -104,6 +117,8 @@ interface Positioner {
   ref: string;
   manager: DeviceManager;
   attr: Attr;
+  /** The attribute holding the actual position (the positioner itself unless it has one). */
+  readback: string;
   tolerance: number;
   checkTolerance: boolean;
 }
@@ -411,32 +426,38 @@ export class ScanRun {
   /** Writes a target and waits until the positioner is there; returns its read-back. */
   async #move(p: Positioner, target: number, signal: AbortSignal): Promise<Value> {
     const opts = { signal };
-    let back = await p.manager.write(p.attr.name, target, opts);
+    const wrote = await p.manager.write(p.attr.name, target, opts);
     const device = p.manager.device;
     const timeout = this.#request.moveTimeoutMs ?? 60_000;
     const poll = this.#request.pollMs ?? 10;
     let deadline = 0;
-    const overdue = () => {
+    // short moves end soon: poll after 1 ms, then back off to the poll period
+    let wait = Math.min(1, poll);
+    const pause = async () => {
       if (deadline === 0) deadline = performance.now() + timeout;
-      return performance.now() > deadline;
+      if (performance.now() > deadline) return false;
+      await sleep(wait, signal);
+      signal.throwIfAborted();
+      wait = Math.min(wait * 2, poll);
+      return true;
     };
+    const readBack = async () => (await p.manager.read([p.readback], opts))[p.readback] ?? null;
+    let back: Value;
     if (device.isMoving) {
       const isMoving = () => device.isMoving!(opts);
       while (await p.manager.exclusive(isMoving, signal)) {
-        if (overdue()) throw this.#moveTimeout(p, target, timeout, "is still moving");
-        await sleep(poll, signal);
-        signal.throwIfAborted();
+        if (!await pause()) throw this.#moveTimeout(p, target, timeout, "is still moving");
       }
-      back = (await p.manager.read([p.attr.name], opts))[p.attr.name] ?? null;
+      back = await readBack();
       if (!p.checkTolerance) return back;
+    } else {
+      back = p.readback === p.attr.name ? wrote : await readBack();
     }
     while (!(typeof back === "number" && Math.abs(back - target) <= p.tolerance)) {
-      if (overdue()) {
+      if (!await pause()) {
         throw this.#moveTimeout(p, target, timeout, `reads back ${JSON.stringify(back)}`);
       }
-      await sleep(poll, signal);
-      signal.throwIfAborted();
-      back = (await p.manager.read([p.attr.name], opts))[p.attr.name] ?? null;
+      back = await readBack();
     }
     return back;
   }
@@ -474,7 +495,17 @@ export class ScanRun {
           : attr.precision !== undefined
           ? Math.pow(10, -attr.precision)
           : 1e-6);
-      return { ref, manager, attr, tolerance, checkTolerance: given !== undefined };
+      const attrs = await manager.attrs();
+      const explicit = this.#request.readbacks?.[ref];
+      let readback = name;
+      if (explicit !== undefined) readback = findAttr(attrs, explicit, device).name;
+      else {
+        const found = READBACK_NAMES.map((f) => f(name)).find((n) =>
+          attrs.some((a) => a.name === n && (a.type === "number" || a.type === "integer"))
+        );
+        if (found) readback = found;
+      }
+      return { ref, manager, attr, readback, tolerance, checkTolerance: given !== undefined };
     }));
   }
 

@@ -36,10 +36,17 @@ class FakeMotor implements Device {
     return Promise.resolve([
       attr("position", "number", { rw: true, min: -10, max: 10, units: "mm", precision: 3 }),
       attr("moving", "boolean"),
+      ...(this.address.includes("rb=1") ? [attr("readback", "number")] : []),
     ]);
   }
   read(names?: readonly string[]): Promise<Values> {
-    const v: Values = { position: this.position, moving: this.#polls > 0 };
+    // with a read-back attr, `position` is the setpoint and the motor stops 0.25 short
+    const rb = this.address.includes("rb=1");
+    const v: Values = {
+      position: rb ? this.target : this.position,
+      moving: this.#polls > 0,
+      readback: this.position - 0.25,
+    };
     return Promise.resolve(names ? Object.fromEntries(names.map((n) => [n, v[n] ?? null])) : v);
   }
   write(_name: string, value: Value): Promise<void> {
@@ -442,5 +449,28 @@ Deno.test("points are stored in batches and all reach the session", async () => 
   } finally {
     await lab.close();
     db.close();
+  }
+});
+
+Deno.test("a separate read-back attribute is recorded as the actual position", async () => {
+  const { lab } = await bench({ motor: "fakescan://motor?rb=1&polls=1", det: "fakescan://det" });
+  try {
+    const run = new ScanRun(lab, { plan: ascan(0, 1, 3), detectors: ["det.counts"], pollMs: 1 });
+    await run.start();
+    assert.deepEqual(run.points.map((p) => p.positions), [[0], [0.5], [1]]);
+    assert.deepEqual(run.points.map((p) => p.readbacks), [[-0.25], [0.25], [0.75]]);
+    // with an explicit tolerance the read-back must come within it, or the move times out
+    const strict = new ScanRun(lab, {
+      plan: ascan(0, 1, 3),
+      detectors: ["det.counts"],
+      tolerance: 0.1,
+      moveTimeoutMs: 20,
+      pollMs: 1,
+    });
+    const r = await strict.start();
+    assert.equal(r.state, "failed");
+    assert.match(r.error ?? "", /reads back -0\.25/);
+  } finally {
+    await lab.close();
   }
 });
