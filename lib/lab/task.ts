@@ -138,6 +138,8 @@ export class Task {
       can_submit: this.board.canSubmit(this.manager.name),
       progress: max === null || this.#started === null
         ? null
+        : this.#state === "completed"
+        ? 1
         : Math.min(1, (now - this.#started) / max),
       started: this.#started,
       ended: this.#ended,

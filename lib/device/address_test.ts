@@ -1,0 +1,26 @@
+import assert from "node:assert/strict";
+import { hostPort, isAddress, parseAddress } from "./address.ts";
+
+Deno.test("parseAddress keeps PV names, hosts and options", () => {
+  const ca = parseAddress("ca://XXX:m1.VAL");
+  assert.equal(ca.scheme, "ca");
+  assert.equal(ca.target, "XXX:m1.VAL");
+  const b = parseAddress("baratron://10.0.0.5:8081?timeout=2s");
+  assert.equal(b.target, "10.0.0.5:8081");
+  assert.equal(b.params.get("timeout"), "2s");
+  assert.equal(parseAddress("SIM://gauge?seed=3").scheme, "sim");
+});
+
+Deno.test("parseAddress refuses things that are not addresses, with a hint", () => {
+  assert.throws(() => parseAddress("baratron://"), /not a device address/);
+  assert.throws(() => parseAddress("10.0.0.5"), /not a device address/);
+  assert.equal(isAddress("gauge1"), false);
+  assert.equal(isAddress("sim://gauge"), true);
+});
+
+Deno.test("hostPort splits hosts, IPv6 and ports", () => {
+  assert.deepEqual(hostPort("10.0.0.5", 80), { host: "10.0.0.5", port: 80 });
+  assert.deepEqual(hostPort("10.0.0.5:8081", 80), { host: "10.0.0.5", port: 8081 });
+  assert.deepEqual(hostPort("[::1]:9000", 80), { host: "[::1]", port: 9000 });
+  assert.throws(() => hostPort("host:99999", 80), /out of range/);
+});

@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { attr, findAttr, parseValue, validateWrite } from "./attr.ts";
+import { UsageError, WriteRejected } from "./errors.ts";
+
+const position = attr("position", "number", { rw: true, min: -10, max: 10, units: "mm" });
+const mode = attr("mode", "enum", { rw: true, options: ["DC V", "AC V"] });
+const count = attr("count", "integer", { rw: true, min: 0 });
+const on = attr("on", "boolean", { rw: true });
+const pressure = attr("pressure", "number", { units: "torr" });
+
+Deno.test("validateWrite accepts values within the declaration", () => {
+  assert.equal(validateWrite(position, 3), 3);
+  assert.equal(validateWrite(position, "-2.5"), -2.5);
+  assert.equal(validateWrite(mode, "AC V"), "AC V");
+  assert.equal(validateWrite(mode, 0), "DC V");
+  assert.equal(validateWrite(count, 4), 4);
+  assert.equal(validateWrite(on, "off"), false);
+});
+
+Deno.test("validateWrite refuses read-only, wrong type, out of limits and non-options", () => {
+  assert.throws(
+    () => validateWrite(pressure, 1),
+    (e) => e instanceof WriteRejected && /read-only/.test(e.message),
+  );
+  assert.throws(() => validateWrite(position, 11), /above the upper limit 10 mm/);
+  assert.throws(() => validateWrite(position, -11), /below the lower limit -10 mm/);
+  assert.throws(() => validateWrite(position, "abc"), /expected a number/);
+  assert.throws(() => validateWrite(position, true), /expected a number/);
+  assert.throws(() => validateWrite(count, 1.5), /expected an integer/);
+  assert.throws(() => validateWrite(mode, "Ohm"), /not one of "DC V", "AC V"/);
+  assert.throws(() => validateWrite(on, "maybe"), /true or false/);
+});
+
+Deno.test("parseValue reads arrays and booleans from text", () => {
+  assert.deepEqual(parseValue(attr("wave", "number[]", { rw: true }), "1, 2 3"), [1, 2, 3]);
+  assert.equal(parseValue(on, "YES"), true);
+  assert.equal(parseValue(attr("s", "string", { rw: true }), " x "), " x ");
+});
+
+Deno.test("findAttr suggests the closest attribute", () => {
+  assert.throws(
+    () => findAttr([position, pressure], "presure", "gauge"),
+    (e) =>
+      e instanceof UsageError && e.hint === 'did you mean "pressure"?' &&
+      /gauge has no attribute/.test(e.message),
+  );
+});

@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import "../drivers/mod.ts";
+import { parseConfig } from "../config/load.ts";
+import { SimDevice } from "../drivers/sim/device.ts";
+import { Lab } from "./lab.ts";
+
+function benchConfig(text: string) {
+  return parseConfig(text, "<test>");
+}
+
+Deno.test("concurrent callers never interleave I/O on one device", async () => {
+  // strict=1 makes the sim device fail any call that starts while another is in flight.
+  const lab = await Lab.open(benchConfig(`[devices.m]
+address = "sim://motor?id=q1&strict=1&latency=2ms&jitter=3ms"
+`));
+  try {
+    const m = lab.get("m");
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < 30; i++) {
+      calls.push(m.sample());
+      calls.push(m.write("position", (i % 5) - 2));
+      calls.push(m.read(["readback"]));
+    }
+    const results = await Promise.allSettled(calls);
+    const failures = results.filter((r) => r.status === "rejected");
+    assert.deepEqual(failures, []);
+    const readings = await Promise.all(calls.filter((_, i) => i % 3 === 0)) as { error?: string }[];
+    assert.ok(
+      readings.every((r) => r.error === undefined),
+      JSON.stringify(readings.find((r) => r.error)),
+    );
+    assert.equal((m.device as SimDevice).overlaps, 0);
+  } finally {
+    await lab.close();
+  }
+});
+
+Deno.test("without the queue the same calls do overlap (the detector works)", async () => {
+  const lab = await Lab.open(benchConfig(`[devices.m]
+address = "sim://motor?id=q2&latency=2ms&jitter=3ms"
+`));
+  try {
+    const dev = lab.get("m").device as SimDevice;
+    await Promise.allSettled(Array.from({ length: 10 }, () => dev.read()));
+    assert.ok(dev.overlaps > 0);
+  } finally {
+    await lab.close();
+  }
+});
+
+Deno.test("a slow subscriber drops old readings and never stalls sampling", async () => {
+  const lab = await Lab.open(benchConfig(`[devices.g]
+address = "sim://gauge"
+`));
+  try {
+    const m = lab.get("g");
+    const slow = m.subscribe(5);
+    const fast = m.subscribe(1000);
+    for (let i = 0; i < 200; i++) await m.sample();
+    assert.equal(fast.size, 200);
+    assert.equal(slow.size, 5);
+    const first = await slow.next();
+    assert.equal(first?.dropped, 195);
+    assert.equal(m.stats.reads, 200);
+    slow.close();
+    fast.close();
+    assert.equal(m.subscriberCount, 0);
+  } finally {
+    await lab.close();
+  }
+});
+
+Deno.test("a failed read is a reading with an error, and the device shows as down", async () => {
+  const lab = await Lab.open(benchConfig(`[devices.g]
+address = "sim://gauge?error_rate=1"
+`));
+  try {
+    const m = lab.get("g");
+    const r = await m.sample();
+    assert.equal(typeof r.error, "string");
+    assert.deepEqual(r.values, {});
+    assert.equal(m.state, "down");
+    assert.equal(m.stats.errors, 1);
+    await assert.rejects(() => m.read());
+  } finally {
+    await lab.close();
+  }
+});
+
+Deno.test("write validates before any I/O and returns the read-back", async () => {
+  const lab = await Lab.open(benchConfig(`[devices.t]
+address = "sim://thermo"
+`));
+  try {
+    const m = lab.get("t");
+    assert.equal(await m.write("setpoint", 30), 30);
+    await assert.rejects(() => m.write("temperature", 3), /read-only/);
+    await assert.rejects(() => m.write("setpointt", 3), /did you mean|no attribute/);
+    assert.equal(m.stats.writes, 1);
+  } finally {
+    await lab.close();
+  }
+});

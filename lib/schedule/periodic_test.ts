@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { Schedule } from "./periodic.ts";
+
+function busyWait(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) { /* a stalled loop body */ }
+}
+
+Deno.test("10,000 ticks at 1 ms with stalls: deadlines stay on the grid and overruns are counted", async () => {
+  const start = performance.now() + 5;
+  const schedule = new Schedule(1, { count: 10_000, start });
+  let delivered = 0;
+  let reportedMissed = 0;
+  let lastIndex = -1;
+  for await (const tick of schedule) {
+    // Absolute deadlines: tick k is due at start + k ms exactly, whatever happened before.
+    assert.equal(tick.deadline, start + tick.index);
+    assert.ok(tick.index > lastIndex);
+    assert.equal(tick.index - lastIndex - 1, tick.missed, "every skipped deadline is reported");
+    lastIndex = tick.index;
+    delivered++;
+    reportedMissed += tick.missed;
+    if (tick.index % 1000 === 500) busyWait(20);
+  }
+  assert.equal(delivered + reportedMissed, 10_000);
+  assert.equal(schedule.stats.missed, reportedMissed);
+  // Ten stalls of 20 ms each cover at least 19 deadlines each.
+  assert.ok(reportedMissed >= 10 * 19, `missed ${reportedMissed}`);
+  assert.equal(schedule.stats.ticks, delivered);
+});
+
+Deno.test("a schedule stops on its signal and after its duration", async () => {
+  const ctrl = new AbortController();
+  let n = 0;
+  for await (const _ of new Schedule(2, { signal: ctrl.signal })) {
+    if (++n === 3) ctrl.abort();
+  }
+  assert.equal(n, 3);
+  const ticks = [];
+  for await (const t of new Schedule(10, { duration: 35 })) ticks.push(t.index);
+  assert.deepEqual(ticks, [0, 1, 2, 3]);
+});
