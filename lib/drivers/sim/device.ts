@@ -96,7 +96,7 @@ export class SimDevice implements Device {
   read(names?: readonly string[], opts?: CallOptions): Promise<Values> {
     const wanted = names ?? this.#status;
     try {
-      for (const n of wanted) findAttr(this.#model.attrs, n, this.name);
+      if (names) { for (const n of names) findAttr(this.#model.attrs, n, this.name); }
     } catch (err) {
       return Promise.reject(err);
     }

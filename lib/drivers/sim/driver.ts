@@ -6,6 +6,7 @@
  */
 import type { Address } from "../../device/address.ts";
 import { UsageError } from "../../device/errors.ts";
+import { parseDuration } from "../../config/duration.ts";
 import type { Driver, OpenContext } from "../../device/registry.ts";
 import { didYouMean } from "../../cli/suggest.ts";
 import { FaultInjector, parseFaults } from "./faults.ts";
@@ -59,10 +60,14 @@ export function createSim(
   // Fault decisions get their own stream so adding faults does not change the values.
   const injector = new FaultInjector(faults, new Random(hash32(seed, 0xfa17)));
   const model = kind.create({ options, seed, world, now });
+  // openDevice already turned `?timeout=` into ctx.timeout; direct callers get it here.
+  const timeout = options.get("timeout");
+  const timeoutMs = ctx.timeout ??
+    (timeout !== undefined ? parseDuration(timeout, "s", "timeout") : 1000);
   return new SimDevice(ctx.name ?? simName(address), address.text, model, {
     faults: injector,
     strict,
-    timeoutMs: ctx.timeout ?? 1000,
+    timeoutMs,
     now,
   });
 }

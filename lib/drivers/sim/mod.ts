@@ -5,7 +5,7 @@
  */
 export { createSim, findKind, openSim, simDriver, simName } from "./driver.ts";
 export { SimDevice, type SimDeviceOptions } from "./device.ts";
-export { SIM_KINDS } from "./kinds.ts";
+export { SIM_KINDS, simKindsHelp } from "./kinds.ts";
 export type { SimContext, SimKind, SimModel } from "./model.ts";
 export { COMMON_OPTIONS } from "./options.ts";
 export { world } from "./world.ts";

@@ -16,6 +16,7 @@ export const motor: SimKind = {
   kind: "motor",
   summary: "motor: position setpoint within limits, a move takes real time at velocity",
   options: {
+    id: "key in the shared world, followed by sim://det?motor=ID (default motor)",
     min: `lower travel limit (default ${DEFAULT_MOTOR.min})`,
     max: `upper travel limit (default ${DEFAULT_MOTOR.max})`,
     velocity: `speed, mm/s (default ${DEFAULT_MOTOR.velocity})`,
