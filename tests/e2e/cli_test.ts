@@ -1,0 +1,166 @@
+import assert from "node:assert/strict";
+import { findProgram, peerTest } from "../peers.ts";
+import { closedPort, ROOT, runCli, runShell } from "./run_cli.ts";
+
+Deno.test("labwire --version, --help and verb --help", async () => {
+  const v = await runCli(["--version"]);
+  assert.equal(v.code, 0);
+  assert.match(v.stdout, /^labwire \d+\.\d+\.\d+ \(deno 2\.9\.6\)/);
+  const h = await runCli(["--help"]);
+  assert.equal(h.code, 0);
+  for (const verb of ["read", "write", "stream"]) assert.match(h.stdout, new RegExp(`\\n  ${verb} `));
+  const r = await runCli(["read", "--help"]);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /Examples:/);
+  assert.match(r.stdout, /--describe/);
+});
+
+Deno.test("read of one target prints one flat JSON object of its values", async () => {
+  const r = await runCli(["read", "sim://gauge?seed=3"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim().split("\n").length, 1, "compact in a pipe");
+  const doc = JSON.parse(r.stdout);
+  assert.equal(typeof doc.pressure, "number");
+  assert.equal(doc.pressure_units, "torr");
+  assert.equal(r.stderr, "");
+});
+
+Deno.test("read of several targets is keyed by device name; --attrs and --describe", async () => {
+  const r = await runCli(["read", "--demo", "gauge", "motor", "--attrs", "pressure"]);
+  assert.notEqual(r.code, 0, "motor has no pressure: a usage error");
+  assert.match(r.stderr, /motor has no attribute "pressure"/);
+  const all = JSON.parse((await runCli(["read", "--demo"])).stdout);
+  assert.deepEqual(Object.keys(all), ["gauge", "thermo", "motor", "dmm", "det"]);
+  assert.equal(typeof all.gauge.pressure, "number");
+  assert.equal(typeof all.det.counts, "number");
+  const d = JSON.parse((await runCli(["read", "sim://motor", "--describe"])).stdout);
+  assert.equal(d.position.rw, true);
+  assert.equal(d.position.type, "number");
+  assert.equal(typeof d.position.max, "number");
+  assert.equal(d.moving.type, "boolean");
+});
+
+peerTest("read output goes through jq", () => findProgram("jq") ? [] : ["jq"], async () => {
+  const r = await runShell("labwire read --demo gauge | jq -e '.pressure > 0 and .pressure_units == \"torr\"'");
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), "true");
+});
+
+Deno.test("write validates before any I/O and prints the read-back", async () => {
+  const ok = await runCli(["write", "--demo", "thermo", "setpoint=30"]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.deepEqual(JSON.parse(ok.stdout), { setpoint: 30 });
+  const cases: [string[], RegExp][] = [
+    [["write", "--demo", "thermo", "temperature=3"], /temperature is read-only/],
+    [["write", "--demo", "motor", "position=abc"], /expected a number/],
+    [["write", "--demo", "motor", "position=1e9"], /above the upper limit/],
+    [["write", "--demo", "dmm", "mode=Ohms"], /is not one of/],
+    [["write", "--demo", "dmm", "mode"], /is not ATTR=VALUE/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, args.join(" "));
+    assert.match(r.stderr, re);
+    assert.equal(r.stdout, "");
+  }
+});
+
+Deno.test("bad input gets exit 2 and a one-line hint", async () => {
+  const verb = await runCli(["stram"]);
+  assert.equal(verb.code, 2);
+  assert.match(verb.stderr, /unknown verb "stram" \(did you mean "stream"\?\)/);
+  const flag = await runCli(["read", "--atrs", "x", "sim://gauge"]);
+  assert.equal(flag.code, 2);
+  assert.match(flag.stderr, /unknown flag --atrs\n.*did you mean "--attrs"\?/);
+  const dir = await Deno.makeTempDir();
+  try {
+    const dev = await runCli(["read", "gauge1"], { cwd: dir });
+    assert.equal(dev.code, 2);
+    assert.match(dev.stderr, /unknown device "gauge1" \(config searched: labwire\.toml \(not found\)\)/);
+    await Deno.writeTextFile(`${dir}/lab.toml`, '[devices.gauge1]\naddress = "sim://gauge"\n');
+    const typo = await runCli(["read", "gauge2"], { cwd: dir, env: { LABWIRE_CONFIG: "lab.toml" } });
+    assert.equal(typo.code, 2);
+    assert.match(typo.stderr, /config searched: lab\.toml\); it has: gauge1\n.*did you mean "gauge1"/);
+    const good = await runCli(["read", "gauge1"], { cwd: dir, env: { LABWIRE_CONFIG: "lab.toml" } });
+    assert.equal(good.code, 0, good.stderr);
+    await Deno.writeTextFile(`${dir}/bad.toml`, '[devices.g]\naddress = "sim://gauge"\ninterval = "fast"\n');
+    const bad = await runCli(["read", "--config", "bad.toml", "g"], { cwd: dir });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /bad\.toml: devices\.g\.interval: /);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an unreachable device: exit 1 within its timeout, stderr says what was tried, stdout empty", async () => {
+  const port = closedPort();
+  const refused = await runCli(["read", `baratron://127.0.0.1:${port}`]);
+  assert.equal(refused.code, 1);
+  assert.equal(refused.stdout, "");
+  assert.match(refused.stderr, new RegExp(`127\\.0\\.0\\.1:${port}`));
+  assert.doesNotMatch(refused.stderr, /\n\s+at /, "no stack trace");
+  const silent = await runCli(["read", "sim://gauge?timeout_rate=1&timeout=200ms"]);
+  assert.equal(silent.code, 1);
+  assert.equal(silent.stdout, "");
+  assert.match(silent.stderr, /no answer within 200 ms/);
+});
+
+Deno.test("stream prints NDJSON in a pipe and stops after --count", async () => {
+  const r = await runCli(["stream", "--demo", "gauge", "motor", "--interval", "50ms", "--count", "3"]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assert.equal(lines.length, 6);
+  assert.deepEqual(lines.filter((l) => l.device === "gauge").length, 3);
+  assert.ok(lines.every((l) => typeof l.t === "number"));
+  const csv = await runCli(["stream", "sim://thermo", "--interval", "20ms", "-n", "2", "--format", "csv"]);
+  const rows = csv.stdout.trim().split("\n");
+  assert.equal(rows[0], "t,device,temperature,setpoint,heater,error");
+  assert.equal(rows.length, 3);
+});
+
+Deno.test("stream: a failed read is a line with error and the stream goes on", async () => {
+  const r = await runCli([
+    "stream",
+    "sim://gauge?error_rate=0.5&seed=7",
+    "--interval",
+    "10ms",
+    "--count",
+    "40",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assert.ok(lines.some((l) => typeof l.error === "string"));
+  assert.ok(lines.some((l) => typeof l.pressure === "number"));
+});
+
+Deno.test("stream | head -3 returns, with exit 0", async () => {
+  const r = await runShell("labwire stream --demo --interval 50ms | head -3");
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim().split("\n").length, 3);
+  assert.equal(r.stderr, "");
+});
+
+Deno.test("SIGINT ends stream cleanly with exit 130 and no trace", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}main.ts`, "stream", "--demo", "--interval", "50ms"],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  child.kill("SIGINT");
+  while (true) {
+    const { done } = await reader.read();
+    if (done) break;
+  }
+  const status = await child.status;
+  const err = new TextDecoder().decode((await new Response(child.stderr).arrayBuffer()));
+  assert.equal(status.code, 130);
+  assert.doesNotMatch(err, /error|\n\s+at /i);
+});

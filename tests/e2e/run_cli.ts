@@ -1,0 +1,63 @@
+/**
+ * Runs labwire as a real process (`deno run -A main.ts …`) for end-to-end tests.
+ *
+ * @module
+ */
+
+/** The repository root. */
+export const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** What a finished labwire process produced. */
+export interface CliResult {
+  /** Exit code. */
+  code: number;
+  /** Standard output. */
+  stdout: string;
+  /** Standard error. */
+  stderr: string;
+}
+
+/** Runs `labwire ARGS…` to completion with stdout and stderr captured (not a terminal). */
+export async function runCli(
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string; stdin?: string } = {},
+): Promise<CliResult> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}main.ts`, ...args],
+    env: { NO_COLOR: "1", ...options.env },
+    cwd: options.cwd ?? ROOT,
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (options.stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(options.stdin));
+    await w.close();
+  }
+  const out = await child.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** Runs a shell pipeline (`bash -c`) with `labwire` meaning this checkout's main.ts. */
+export async function runShell(script: string, env: Record<string, string> = {}): Promise<CliResult> {
+  const labwire = `${Deno.execPath()} run -A ${ROOT}main.ts`;
+  const out = await new Deno.Command("bash", {
+    args: ["-c", `set -o pipefail; labwire() { ${labwire} "$@"; }; ${script}`],
+    env: { NO_COLOR: "1", ...env },
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** Returns a loopback TCP port that nothing listens on (bound, then released). */
+export function closedPort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
