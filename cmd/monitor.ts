@@ -1,0 +1,313 @@
+/**
+ * `labwire monitor [CONFIG]` — a long recording session of a whole bench: every configured
+ * device sampled at its interval into a crash-safe session file, alarms as session events and
+ * stderr lines; a live table on a terminal, NDJSON in a pipe (pymanip's `AsyncSession.monitor`).
+ * The engine is {@linkcode startRecording} (shared with `serve`); this file only renders.
+ *
+ * @module
+ */
+import denoJson from "../deno.json" with { type: "json" };
+import type { Command } from "../lib/cli/command.ts";
+import { EXIT } from "../lib/cli/command.ts";
+import { boolFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
+import { listenForInterrupts } from "../lib/cli/interrupt.ts";
+import { parseDuration } from "../lib/config/duration.ts";
+import type { Attr } from "../lib/device/attr.ts";
+import type { Reading } from "../lib/device/device.ts";
+import { errorMessage, UsageError } from "../lib/device/errors.ts";
+import { Lab } from "../lib/lab/lab.ts";
+import { loadLabConfig } from "../lib/lab/setup.ts";
+import { CsvWriter } from "../lib/output/csv.ts";
+import { readingLine, readingRecord } from "../lib/output/record.ts";
+import { PipeClosed, stdoutSink } from "../lib/output/stdout.ts";
+import { LiveTable, loadTableRenderer } from "../lib/output/table.ts";
+import { colorEnabled, paint, stdoutIsTerminal } from "../lib/output/terminal.ts";
+import { sessionPath } from "../lib/session/path.ts";
+import { startRecording } from "../lib/session/recording.ts";
+import { SessionStore } from "../lib/session/store.ts";
+
+const FLAGS = {
+  session: { type: "string", short: "s" },
+  duration: { type: "string" },
+  interval: { type: "string", short: "i" },
+  format: { type: "string", short: "f" },
+  note: { type: "string" },
+  quiet: { type: "boolean", short: "q" },
+} as const;
+
+/** Output formats of `monitor`. */
+export type MonitorFormat = "table" | "ndjson" | "csv" | "none";
+
+/** The parsed options of `monitor`. */
+export interface MonitorOptions {
+  /** Config file (positional CONFIG or `--config`). */
+  config?: string;
+  /** `--demo`. */
+  demo: boolean;
+  /** Session file, when given. */
+  session?: string;
+  /** Stop after this long, ms. */
+  duration?: number;
+  /** Interval override for every device, ms. */
+  interval?: number;
+  /** Output format; undefined = table on a terminal, NDJSON in a pipe. */
+  format?: MonitorFormat;
+  /** A note stored as the segment's first event. */
+  note?: string;
+  /** `--no-color`. */
+  noColor: boolean;
+}
+
+/** Parses `monitor`'s arguments (pure). */
+export function parseMonitorArgs(args: string[]): MonitorOptions {
+  const f = parseFlags(args, FLAGS, "monitor");
+  if (f.positionals.length > 1) {
+    throw new UsageError(
+      `monitor takes one CONFIG file, got ${f.positionals.length} arguments`,
+      "devices come from the config file; to watch addresses use: labwire stream TARGET…",
+    );
+  }
+  const positional = f.positionals[0];
+  const flagConfig = stringFlag(f, "config");
+  if (positional !== undefined && flagConfig !== undefined) {
+    throw new UsageError("give the config either as CONFIG or as --config, not both");
+  }
+  const dur = (name: string) => {
+    const v = stringFlag(f, name);
+    return v === undefined ? undefined : parseDuration(v, "s", `--${name}`);
+  };
+  const interval = dur("interval");
+  if (interval !== undefined && interval <= 0) {
+    throw new UsageError("--interval must be more than 0");
+  }
+  let format = stringFlag(f, "format") as string | undefined;
+  if (format !== undefined && !["table", "ndjson", "json", "csv", "none"].includes(format)) {
+    throw new UsageError(`--format: "${format}" is not one of table, ndjson, csv, none`);
+  }
+  if (format === "json" || (boolFlag(f, "json") && format === undefined)) format = "ndjson";
+  if (boolFlag(f, "quiet")) format = "none";
+  return {
+    config: positional ?? flagConfig,
+    demo: boolFlag(f, "demo"),
+    session: stringFlag(f, "session"),
+    duration: dur("duration"),
+    interval,
+    format: format as MonitorFormat | undefined,
+    note: stringFlag(f, "note"),
+    noColor: boolFlag(f, "no-color"),
+  };
+}
+
+async function makeOutput(
+  lab: Lab,
+  opts: MonitorOptions,
+): Promise<{ emit: (r: Reading) => void; footer: (s: string) => void; finish: () => void }> {
+  const format = opts.format ?? (stdoutIsTerminal() ? "table" : "ndjson");
+  const none = { emit: () => {}, footer: () => {}, finish: () => {} };
+  if (format === "none") return none;
+  if (format === "ndjson") return { ...none, emit: (r) => stdoutSink.write(readingLine(r)) };
+  const attrs = new Map<string, Attr[]>();
+  for (const m of lab.managers) attrs.set(m.name, await m.attrs().catch(() => []));
+  if (format === "csv") {
+    const columns = ["t", "device"];
+    for (const list of attrs.values()) {
+      for (const a of list) if (a.status && !columns.includes(a.name)) columns.push(a.name);
+    }
+    columns.push("error");
+    const csv = new CsvWriter((s) => stdoutSink.write(s), columns);
+    return { ...none, emit: (r) => csv.write(readingRecord(r)) };
+  }
+  await loadTableRenderer();
+  const table = new LiveTable({
+    write: (s) => stdoutSink.write(s),
+    paint: paint(colorEnabled(opts.noColor)),
+    attrs,
+  });
+  return {
+    emit: (r) => table.update(r),
+    footer: (s) => table.footer(s),
+    finish: () => table.finish(),
+  };
+}
+
+/** Runs `monitor`. */
+export async function runMonitor(
+  args: string[],
+  argv: string[] = ["monitor", ...args],
+): Promise<number> {
+  const opts = parseMonitorArgs(args);
+  const interrupts = listenForInterrupts({
+    onFirst: (sig) => console.error(`labwire monitor: ${sig}: flushing the session and stopping…`),
+  });
+  try {
+    const { config, cleanup } = await loadLabConfig(opts);
+    let lab: Lab | undefined;
+    try {
+      if (config.devices.length === 0) {
+        throw new UsageError(
+          "monitor: no devices: give a config file with [devices.NAME] tables",
+          "try: labwire monitor --demo   or   labwire monitor bench.toml",
+        );
+      }
+      // The session is opened before any device: an unwritable path or a full disk fails now.
+      const path = sessionPath(config, opts.session, opts.demo);
+      const store = SessionStore.open(path, {
+        segment: {
+          command: argv,
+          configFile: config.file,
+          configText: config.text,
+          version: denoJson.version,
+        },
+      });
+      try {
+        lab = await Lab.open(config);
+      } catch (err) {
+        store.close(`failed to open devices: ${errorMessage(err)}`);
+        throw err;
+      }
+      if (opts.note) store.event({ kind: "note", severity: "info", message: opts.note });
+      return await record(lab, store, path, opts, interrupts);
+    } finally {
+      await lab?.close();
+      await cleanup();
+    }
+  } finally {
+    interrupts.dispose();
+  }
+}
+
+async function record(
+  lab: Lab,
+  store: SessionStore,
+  path: string,
+  opts: MonitorOptions,
+  interrupts: ReturnType<typeof listenForInterrupts>,
+): Promise<number> {
+  let storeError: unknown;
+  let pipeClosed = false;
+  let outputError: unknown;
+  const rec = await startRecording(lab, {
+    session: store,
+    interval: opts.interval,
+    duration: opts.duration,
+    signal: interrupts.signal,
+    onStoreError: (err) => {
+      storeError = err;
+    },
+  });
+  console.error(
+    `labwire monitor: recording ${lab.managers.length} device${
+      lab.managers.length === 1 ? "" : "s"
+    } into ${path} (segment ${store.segmentId}); Ctrl-C stops`,
+  );
+  const out = await makeOutput(lab, opts).catch((err) => {
+    rec.stop("output failed");
+    throw err;
+  });
+  const offs = lab.managers.map((m) =>
+    m.onReading((r) => {
+      if (pipeClosed || outputError) return;
+      try {
+        out.emit(r);
+      } catch (err) {
+        // A closed stdout ends the output, and the run: nobody reads it any more.
+        if (err instanceof PipeClosed) pipeClosed = true;
+        else outputError = err;
+        rec.stop(pipeClosed ? "stdout closed" : "output failed");
+      }
+    })
+  );
+  const footer = setInterval(() => {
+    const s = rec.sampler.stats;
+    out.footer(
+      `${rec.recorder.stats.values} values · ${rec.recorder.stats.failed} failed reads · ${s.missed} missed deadlines · ${path}`,
+    );
+  }, 1000);
+  let reason: string;
+  try {
+    reason = await rec.done;
+  } finally {
+    clearInterval(footer);
+    for (const off of offs) off();
+  }
+  if (!pipeClosed) {
+    try {
+      out.finish();
+    } catch (err) {
+      if (!(err instanceof PipeClosed)) throw err;
+    }
+  }
+  if (pipeClosed && !storeError) return EXIT.ok;
+  const s = rec.sampler.stats;
+  const lateness = [...s.lateness].sort((a, b) => a - b);
+  const p99 = lateness.length
+    ? lateness[Math.min(lateness.length - 1, Math.floor(lateness.length * 0.99))]!
+    : 0;
+  console.error(
+    `labwire monitor: ${reason}; ${rec.recorder.stats.readings} readings, ${rec.recorder.stats.values} values, ${rec.recorder.stats.failed} failed reads, ${s.missed} missed deadlines, lateness p99 ${
+      p99.toFixed(2)
+    } ms; session ${path}`,
+  );
+  if (storeError) {
+    throw new Error(
+      `writing the session ${path} failed: ${
+        errorMessage(storeError)
+      }; free some disk space or record elsewhere with --session FILE`,
+    );
+  }
+  if (outputError) throw outputError;
+  if (pipeClosed) return EXIT.ok;
+  return interrupts.received ? interrupts.exitCode() : EXIT.ok;
+}
+
+/** The `monitor` verb. */
+export const monitorCommand: Command = {
+  name: "monitor",
+  summary: "record a whole bench into a session file, with alarms",
+  run: (args) => runMonitor(args),
+  help: `labwire monitor — record every configured device into a session file
+
+Usage: labwire monitor [CONFIG] [--session FILE] [--duration 1h] [--interval 1s]
+
+Samples every device of the config at its interval (drift-free deadlines) and
+records each value into a session file (SQLite, one file per session). Writes
+are committed at least every 100 ms, so a crash or kill -9 loses well under a
+second. Running the same command again appends a new segment to the same file.
+Device errors and missed deadlines are recorded as events; [[alarms]] from the
+config are evaluated on every reading, and each alarm transition is a session
+event and a line on stderr.
+
+On a terminal you get a live table; in a pipe, one JSON object per reading:
+  {"t":1764088800.123,"device":"gauge","pressure":3.79,…}
+(with "error" for a failed read). Inspect the file with: labwire session info FILE
+
+Session file: --session FILE, else [session] path in the config (relative to
+the config file), else beside the config as NAME.session.sqlite
+(labwire.toml → labwire.session.sqlite); with --demo ./labwire-demo.session.sqlite.
+An unwritable path, a session another monitor is recording into, or a disk with
+less than 64 MB free is an error at start (exit 2).
+
+Stopping: Ctrl-C (SIGINT) flushes, closes the segment and exits 130; SIGTERM
+(systemd stop) does the same and exits 0; a second Ctrl-C exits at once. A
+closed stdout pipe stops quietly with exit 0.
+
+Flags:
+  -s, --session FILE   session file (see above)
+      --duration 1h    stop after this long
+  -i, --interval 1s    sample every device at this interval (default: each
+                       device's config interval, 1 s if unset)
+  -f, --format F       table | ndjson | csv | none (default: table on a
+                       terminal, else ndjson)
+      --json           same as --format ndjson
+  -q, --quiet          record only, print nothing on stdout (--format none)
+      --note TEXT      store a note with this segment
+  -c, --config FILE    config file (default ./labwire.toml or $LABWIRE_CONFIG)
+      --demo           record the built-in simulated bench
+
+Examples:
+  labwire monitor --demo --duration 1m
+  labwire monitor bench.toml --session /data/run42.session.sqlite --quiet
+  labwire monitor bench.toml | jq -c 'select(.device == "gauge")'
+  labwire session info bench.session.sqlite
+`,
+};

@@ -1,0 +1,64 @@
+/**
+ * Where a recording goes when `--session` is not given: `[session] path` in the config
+ * (relative to the config file), else beside the config file as `<name>.session.sqlite`
+ * (`labwire.toml` → `labwire.session.sqlite`), else `./labwire.session.sqlite` (the `--demo`
+ * bench: `./labwire-demo.session.sqlite`). The default is the same every run, so running the same
+ * command again appends a segment to the same session.
+ *
+ * @module
+ */
+import { basename, dirname, isAbsolute, join } from "node:path";
+import type { LabConfig } from "../config/load.ts";
+import { isTable } from "../config/load.ts";
+import { ConfigError } from "../device/errors.ts";
+
+/** File name suffix of session files. */
+export const SESSION_SUFFIX = ".session.sqlite";
+
+/**
+ * Resolves the session file of a recording.
+ *
+ * @example
+ * ```ts
+ * import { sessionPath } from "./path.ts";
+ * sessionPath({ file: "/lab/bench.toml", devices: [], sections: {} }); // "/lab/bench.session.sqlite"
+ * ```
+ */
+export function sessionPath(config: LabConfig, explicit?: string, demo = false): string {
+  if (explicit) return explicit;
+  const section = config.sections.session;
+  if (section !== undefined) {
+    if (!isTable(section)) {
+      throw new ConfigError('expected a table: [session] path = "FILE"', config.file, "session");
+    }
+    for (const key of Object.keys(section)) {
+      if (key !== "path") {
+        throw new ConfigError(`unknown key; [session] takes: path`, config.file, `session.${key}`);
+      }
+    }
+    const p = section.path;
+    if (p !== undefined) {
+      if (typeof p !== "string" || p === "") {
+        throw new ConfigError(
+          'expected a file path like "bench.session.sqlite"',
+          config.file,
+          "session.path",
+        );
+      }
+      return isAbsolute(p) || !config.file || !isRealFile(config.file)
+        ? p
+        : join(dirname(config.file), p);
+    }
+  }
+  if (demo) return `labwire-demo${SESSION_SUFFIX}`;
+  if (config.file && isRealFile(config.file)) {
+    const name = basename(config.file).replace(/\.toml$/i, "");
+    return join(dirname(config.file), name + SESSION_SUFFIX);
+  }
+  return `labwire${SESSION_SUFFIX}`;
+}
+
+// Built-in configs carry a label like "<demo bench>" instead of a path.
+function isRealFile(file: string): boolean {
+  return !file.startsWith("<");
+}

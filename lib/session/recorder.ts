@@ -1,0 +1,241 @@
+/**
+ * The recorder: listens to every device manager of a Lab and writes each reading's values into
+ * a {@linkcode SessionStore}. Device failures become `error` events, rate-limited per device (a
+ * dead device writes its first error, then at most one "still failing" event per
+ * `errorEventIntervalMs`, then a `recovered` event); missed deadlines become `gap` events,
+ * coalesced per device per flush.
+ *
+ * @module
+ */
+import type { Attr } from "../device/attr.ts";
+import type { Reading } from "../device/device.ts";
+import { errorMessage } from "../device/errors.ts";
+import type { Lab } from "../lab/lab.ts";
+import type { DeviceManager } from "../lab/manager.ts";
+import type { SessionStore } from "./store.ts";
+import { typeOf } from "./value_codec.ts";
+
+/** Options of a {@linkcode Recorder}. */
+export interface RecorderOptions {
+  /** Least time between two error events of one failing device, ms (default 60 s). */
+  errorEventIntervalMs?: number;
+  /** How long to wait for each device's attribute list before recording without units, ms. */
+  attrsTimeoutMs?: number;
+}
+
+interface DeviceState {
+  id: number;
+  ids: Map<string, number>;
+  failing: boolean;
+  errors: number;
+  suppressed: number;
+  lastErrorEvent: number;
+  firstErrorT: number;
+}
+
+interface Gap {
+  missed: number;
+  intervalMs: number;
+  t: number;
+}
+
+/** Figures a recorder keeps. */
+export interface RecorderStats {
+  /** Readings seen. */
+  readings: number;
+  /** Failed readings seen. */
+  failed: number;
+  /** Values queued for writing. */
+  values: number;
+  /** Deadlines missed (sum over devices). */
+  missed: number;
+}
+
+/** Writes a Lab's readings into a session. */
+export class Recorder {
+  /** Running figures. */
+  readonly stats: RecorderStats = { readings: 0, failed: 0, values: 0, missed: 0 };
+  readonly #devices = new Map<string, DeviceState>();
+  readonly #gaps = new Map<string, Gap>();
+  readonly #unsubscribe: (() => void)[] = [];
+  readonly #errorEvery: number;
+
+  /** Prepares a recorder of `lab` into `store` (call {@linkcode Recorder.start}). */
+  constructor(
+    readonly lab: Lab,
+    readonly store: SessionStore,
+    readonly options: RecorderOptions = {},
+  ) {
+    this.#errorEvery = options.errorEventIntervalMs ?? 60_000;
+    const prev = store.writer.options.beforeFlush;
+    store.writer.options.beforeFlush = () => {
+      prev?.();
+      this.#flushGaps();
+    };
+  }
+
+  /**
+   * Registers every device and its declared attributes (with units) in the session, then
+   * listens to readings. A device whose attributes cannot be listed in time is recorded with
+   * attributes inferred from its values.
+   */
+  async start(): Promise<void> {
+    const timeout = this.options.attrsTimeoutMs ?? 5000;
+    await Promise.all(this.lab.managers.map(async (m) => {
+      const state = this.#register(m);
+      let attrs: Attr[] = [];
+      try {
+        attrs = await m.attrs({ timeout });
+      } catch (err) {
+        this.store.event({
+          kind: "error",
+          severity: "minor",
+          device: m.name,
+          message: `${m.name}: attributes unavailable at start (${
+            errorMessage(err)
+          }); recording values without units until it answers`,
+        });
+      }
+      for (const a of attrs) state.ids.set(a.name, this.store.attr(state.id, a));
+    }));
+    for (const m of this.lab.managers) {
+      this.#unsubscribe.push(m.onReading((r) => this.record(r)));
+    }
+  }
+
+  /** Writes one reading (called by the managers' listeners; public for pushed sources). */
+  record(r: Reading): void {
+    this.stats.readings++;
+    const state = this.#devices.get(r.device) ?? this.#registerName(r.device);
+    if (r.error !== undefined) {
+      this.stats.failed++;
+      this.#failed(state, r);
+      return;
+    }
+    if (state.failing) this.#recovered(state, r);
+    const writer = this.store.writer;
+    for (const name in r.values) {
+      const v = r.values[name]!;
+      let id = state.ids.get(name);
+      if (id === undefined) {
+        id = this.store.attr(state.id, { name, type: typeOf(v) });
+        state.ids.set(name, id);
+      }
+      writer.add(r.t, id, v);
+      this.stats.values++;
+    }
+  }
+
+  /** Notes deadlines missed by `devices` (the Sampler's `onMissed`); written as gap events. */
+  missed(devices: string[], missed: number, intervalMs: number): void {
+    const t = Date.now() / 1000;
+    for (const d of devices) {
+      this.stats.missed += missed;
+      const g = this.#gaps.get(d);
+      if (g) g.missed += missed;
+      else this.#gaps.set(d, { missed, intervalMs, t });
+    }
+    this.store.writer.arm();
+  }
+
+  /** Stops listening (writes pending gap events with the next flush). */
+  stop(): void {
+    for (const off of this.#unsubscribe.splice(0)) off();
+  }
+
+  #register(m: DeviceManager): DeviceState {
+    const id = this.store.device({
+      name: m.name,
+      address: m.device.address,
+      driver: m.device.driver,
+      intervalMs: m.config.interval,
+    });
+    return this.#state(m.name, id);
+  }
+
+  #registerName(name: string): DeviceState {
+    const m = this.lab.find(name);
+    return m ? this.#register(m) : this.#state(name, this.store.device({ name }));
+  }
+
+  #state(name: string, id: number): DeviceState {
+    const state: DeviceState = {
+      id,
+      ids: new Map(),
+      failing: false,
+      errors: 0,
+      suppressed: 0,
+      lastErrorEvent: -Infinity,
+      firstErrorT: 0,
+    };
+    this.#devices.set(name, state);
+    return state;
+  }
+
+  #failed(state: DeviceState, r: Reading): void {
+    state.errors++;
+    const now = performance.now();
+    if (!state.failing) {
+      state.failing = true;
+      state.firstErrorT = r.t;
+      state.lastErrorEvent = now;
+      this.store.event({
+        t: r.t,
+        kind: "error",
+        severity: "major",
+        device: r.device,
+        message: r.error!,
+      });
+      return;
+    }
+    if (now - state.lastErrorEvent >= this.#errorEvery) {
+      state.lastErrorEvent = now;
+      this.store.event({
+        t: r.t,
+        kind: "error",
+        severity: "major",
+        device: r.device,
+        message: `still failing (${state.errors} failed reads since ${
+          new Date(state.firstErrorT * 1000).toISOString()
+        }): ${r.error}`,
+        data: { errors: state.errors, suppressed: state.suppressed },
+      });
+      state.suppressed = 0;
+    } else {
+      state.suppressed++;
+    }
+  }
+
+  #recovered(state: DeviceState, r: Reading): void {
+    this.store.event({
+      t: r.t,
+      kind: "recovered",
+      severity: "info",
+      device: r.device,
+      message: `answering again after ${state.errors} failed reads over ${
+        (r.t - state.firstErrorT).toFixed(1)
+      } s`,
+      data: { errors: state.errors },
+    });
+    state.failing = false;
+    state.errors = 0;
+    state.suppressed = 0;
+  }
+
+  #flushGaps(): void {
+    if (this.#gaps.size === 0) return;
+    for (const [device, g] of this.#gaps) {
+      this.store.writer.event({
+        t: g.t,
+        kind: "gap",
+        severity: "minor",
+        device,
+        message: `${g.missed} sampling deadline${
+          g.missed === 1 ? "" : "s"
+        } missed (interval ${g.intervalMs} ms)`,
+        data: { missed: g.missed, interval_ms: g.intervalMs },
+      });
+    }
+    this.#gaps.clear();
+  }
+}

@@ -1,0 +1,350 @@
+/**
+ * The session store: one SQLite file per session (WAL, `synchronous=NORMAL`, so a kill -9 loses
+ * only what the writer had not flushed). Opening it for recording checks, before any sampling
+ * starts, that the path can be written and the disk has room; takes an exclusive advisory lock
+ * (two recorders never share a file; readers like `session tail` still can); closes segments a
+ * crash left open; and appends a new segment for this run.
+ *
+ * @module
+ */
+import { DatabaseSync } from "node:sqlite";
+import { statfsSync } from "node:fs";
+import { dirname } from "node:path";
+import type { Attr, AttrType } from "../device/attr.ts";
+import { ConfigError, errorMessage } from "../device/errors.ts";
+import { migrate } from "./schema.ts";
+import { type EventRow, SampleWriter, type WriterOptions } from "./writer.ts";
+
+/** What a recording run says about itself in its segment. */
+export interface SegmentMeta {
+  /** The command line (argv after the program). */
+  command?: string[];
+  /** The config file path, if any. */
+  configFile?: string;
+  /** The config file's text (a snapshot: the file may change later). */
+  configText?: string;
+  /** labwire's version. */
+  version?: string;
+}
+
+/** Options for opening a session to record into. */
+export interface StoreOptions extends WriterOptions {
+  /** Refuse to start with less free space than this, bytes (default 64 MiB). */
+  minFreeBytes?: number;
+  /** Metadata of this run's segment. */
+  segment?: SegmentMeta;
+}
+
+/** A device as the session knows it. */
+export interface DeviceRow {
+  /** Device name. */
+  name: string;
+  /** Its address. */
+  address?: string;
+  /** Its driver scheme. */
+  driver?: string;
+  /** Its sampling interval, ms. */
+  intervalMs?: number;
+}
+
+/** Free space on the file system holding `path`, bytes (undefined where it cannot be known). */
+export function freeBytes(path: string): number | undefined {
+  try {
+    const s = statfsSync(path);
+    return Number(s.bavail) * Number(s.bsize);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Formats a byte count for messages: "12.3 MB". */
+export function formatBytes(n: number): string {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) {
+    n /= 1000;
+    i++;
+  }
+  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
+}
+
+/** An open session being recorded into. */
+export class SessionStore {
+  /** The batched writer of samples and events. */
+  readonly writer: SampleWriter;
+  /** This run's segment id. */
+  readonly segmentId: number;
+  readonly #db: DatabaseSync;
+  readonly #lock: Deno.FsFile;
+  readonly #devices = new Map<string, number>();
+  readonly #attrs = new Map<number, Map<string, { id: number; type: string; units?: string }>>();
+  #closed = false;
+
+  private constructor(
+    readonly path: string,
+    db: DatabaseSync,
+    lock: Deno.FsFile,
+    options: StoreOptions,
+  ) {
+    this.#db = db;
+    this.#lock = lock;
+    const now = Date.now() / 1000;
+    const open = db.prepare("SELECT id FROM segments WHERE stop IS NULL").all() as { id: number }[];
+    for (const { id } of open) {
+      // A run that died without closing (kill -9, power cut): its last chunk is its end.
+      const last = db.prepare(
+        `SELECT max(t) AS t FROM (SELECT max(t_max) AS t FROM chunks WHERE segment_id = ?
+         UNION ALL SELECT max(t) FROM events WHERE segment_id = ?
+         UNION ALL SELECT start FROM segments WHERE id = ?)`,
+      ).get(id, id, id) as { t: number };
+      db.prepare("UPDATE segments SET stop = ?, reason = ? WHERE id = ?")
+        .run(last.t, "ended without a clean stop (killed or crashed)", id);
+    }
+    const seg = options.segment ?? {};
+    const r = db.prepare(
+      `INSERT INTO segments (start, command, config_file, config, version, hostname, pid)
+       VALUES (?,?,?,?,?,?,?)`,
+    ).run(
+      now,
+      seg.command ? JSON.stringify(seg.command) : null,
+      seg.configFile ?? null,
+      seg.configText ?? null,
+      seg.version ?? null,
+      hostname(),
+      Deno.pid,
+    );
+    this.segmentId = Number(r.lastInsertRowid);
+    db.prepare("INSERT OR IGNORE INTO session (key, value) VALUES ('created', ?)").run(
+      new Date(now * 1000).toISOString(),
+    );
+    for (
+      const row of db.prepare("SELECT id, name FROM devices").all() as {
+        id: number;
+        name: string;
+      }[]
+    ) this.#devices.set(row.name, row.id);
+    for (
+      const row of db.prepare("SELECT id, device_id, name, type, units FROM attrs").all() as {
+        id: number;
+        device_id: number;
+        name: string;
+        type: string;
+        units: string | null;
+      }[]
+    ) {
+      this.#attrMap(row.device_id).set(row.name, {
+        id: row.id,
+        type: row.type,
+        units: row.units ?? undefined,
+      });
+    }
+    this.writer = new SampleWriter(db, this.segmentId, options);
+    this.writer.event({
+      t: now,
+      kind: "start",
+      message: `segment ${this.segmentId} started${
+        open.length ? ` (closed ${open.length} left open by a crash)` : ""
+      }`,
+      data: { segment: this.segmentId, pid: Deno.pid },
+    });
+  }
+
+  /**
+   * Opens (creating if needed) a session file for recording. Throws a {@linkcode ConfigError}
+   * naming the path and what to do when it cannot be written, is locked by another recorder, or
+   * the disk is (nearly) full.
+   */
+  static open(path: string, options: StoreOptions = {}): SessionStore {
+    const what = "choose another file with --session FILE or set [session] path in the config";
+    try {
+      Deno.mkdirSync(dirname(path), { recursive: true });
+    } catch (err) {
+      throw new ConfigError(
+        `cannot create the session's directory ${dirname(path)}: ${errorMessage(err)}; ${what}`,
+        path,
+        undefined,
+        { cause: err },
+      );
+    }
+    let lock: Deno.FsFile;
+    try {
+      lock = Deno.openSync(path, { read: true, write: true, create: true });
+    } catch (err) {
+      throw new ConfigError(
+        `cannot write the session file: ${errorMessage(err)}; ${what}`,
+        path,
+        undefined,
+        {
+          cause: err,
+        },
+      );
+    }
+    let db: DatabaseSync | undefined;
+    try {
+      if (!lock.tryLockSync(true)) {
+        throw new ConfigError(
+          `another labwire process is recording into this session; stop it, or ${what}`,
+          path,
+        );
+      }
+      const min = options.minFreeBytes ?? 64 * 1024 * 1024;
+      const free = freeBytes(path);
+      if (free !== undefined && free < min) {
+        throw new ConfigError(
+          `only ${formatBytes(free)} free on its disk (need at least ${
+            formatBytes(min)
+          }); free some space or ${what}`,
+          path,
+        );
+      }
+      db = new DatabaseSync(path);
+      db.exec("PRAGMA busy_timeout = 5000");
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec("PRAGMA synchronous = NORMAL");
+      migrate(db, path);
+      // A real write now, so a read-only or full disk fails here rather than after an hour.
+      db.exec(
+        "INSERT INTO session (key, value) VALUES ('checked', datetime('now')) " +
+          "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      );
+      return new SessionStore(path, db, lock, options);
+    } catch (err) {
+      try {
+        db?.close();
+      } catch { /* already failing */ }
+      lock.close();
+      if (err instanceof ConfigError) throw err;
+      throw new ConfigError(
+        `cannot record into the session file: ${errorMessage(err)}; ${what}`,
+        path,
+        undefined,
+        {
+          cause: err,
+        },
+      );
+    }
+  }
+
+  /** The database (for readers in the same process and the scan store). */
+  get db(): DatabaseSync {
+    return this.#db;
+  }
+
+  /** Registers a device (or updates its address/interval) and returns its id. */
+  device(d: DeviceRow): number {
+    const known = this.#devices.get(d.name);
+    if (known !== undefined) {
+      this.#db.prepare("UPDATE devices SET address = ?, driver = ?, interval_ms = ? WHERE id = ?")
+        .run(d.address ?? null, d.driver ?? null, d.intervalMs ?? null, known);
+      return known;
+    }
+    const r = this.#db.prepare(
+      "INSERT INTO devices (name, address, driver, interval_ms) VALUES (?,?,?,?)",
+    ).run(d.name, d.address ?? null, d.driver ?? null, d.intervalMs ?? null);
+    const id = Number(r.lastInsertRowid);
+    this.#devices.set(d.name, id);
+    return id;
+  }
+
+  /** Registers an attribute of a device id (keeping units current) and returns its id. */
+  attr(deviceId: number, a: Pick<Attr, "name" | "type"> & Partial<Attr>): number {
+    const map = this.#attrMap(deviceId);
+    const known = map.get(a.name);
+    if (known) {
+      if ((a.units !== undefined && a.units !== known.units) || a.type !== known.type) {
+        this.#db.prepare("UPDATE attrs SET type = ?, units = ?, description = ? WHERE id = ?")
+          .run(a.type, a.units ?? known.units ?? null, a.description ?? null, known.id);
+        known.units = a.units ?? known.units;
+        known.type = a.type;
+      }
+      return known.id;
+    }
+    const r = this.#db.prepare(
+      "INSERT INTO attrs (device_id, name, type, units, description) VALUES (?,?,?,?,?)",
+    ).run(deviceId, a.name, a.type, a.units ?? null, a.description ?? null);
+    const id = Number(r.lastInsertRowid);
+    map.set(a.name, { id, type: a.type, units: a.units });
+    return id;
+  }
+
+  /** The id of a known attribute, if registered. */
+  attrId(deviceId: number, name: string): number | undefined {
+    return this.#attrs.get(deviceId)?.get(name)?.id;
+  }
+
+  /** The declared type of a registered attribute. */
+  attrType(deviceId: number, name: string): AttrType | undefined {
+    return this.#attrs.get(deviceId)?.get(name)?.type as AttrType | undefined;
+  }
+
+  /** Queues an event (written with the next flush, within a second). */
+  event(e: EventRow): void {
+    this.writer.event(e);
+  }
+
+  /** Records a task run; returns its id (see {@linkcode SessionStore.endTask}). */
+  startTask(device: string, technique: string, params: unknown): number {
+    const r = this.#db.prepare(
+      "INSERT INTO tasks (segment_id, device, technique, params, start, status) VALUES (?,?,?,?,?,?)",
+    ).run(
+      this.segmentId,
+      device,
+      technique,
+      JSON.stringify(params ?? {}),
+      Date.now() / 1000,
+      "running",
+    );
+    return Number(r.lastInsertRowid);
+  }
+
+  /** Ends a task run with its status and collected data. */
+  endTask(id: number, status: string, data?: unknown): void {
+    this.#db.prepare("UPDATE tasks SET stop = ?, status = ?, data = ? WHERE id = ?").run(
+      Date.now() / 1000,
+      status,
+      data === undefined ? null : JSON.stringify(data),
+      id,
+    );
+  }
+
+  /** Flushes, ends the segment with `reason` and closes the file. */
+  close(reason = "stopped"): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const now = Date.now() / 1000;
+    try {
+      this.writer.event({
+        t: now,
+        kind: "stop",
+        message: `segment ${this.segmentId} stopped: ${reason}`,
+      });
+      this.writer.close();
+      this.#db.prepare("UPDATE segments SET stop = ?, reason = ? WHERE id = ?").run(
+        now,
+        reason,
+        this.segmentId,
+      );
+      this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    } finally {
+      this.#db.close();
+      this.#lock.close();
+    }
+  }
+
+  #attrMap(deviceId: number) {
+    let map = this.#attrs.get(deviceId);
+    if (!map) {
+      map = new Map();
+      this.#attrs.set(deviceId, map);
+    }
+    return map;
+  }
+}
+
+function hostname(): string | null {
+  try {
+    return Deno.hostname();
+  } catch {
+    return null;
+  }
+}

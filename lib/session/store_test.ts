@@ -1,0 +1,183 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { ConfigError } from "../device/errors.ts";
+import { SessionReader } from "./reader.ts";
+import { SessionStore } from "./store.ts";
+
+async function tmp(): Promise<string> {
+  return await Deno.makeTempDir({ prefix: "labwire-store-" });
+}
+
+Deno.test("store: values of every type round-trip through the writer and reader", async () => {
+  const dir = await tmp();
+  const path = `${dir}/s.session.sqlite`;
+  const store = SessionStore.open(path, { segment: { command: ["monitor", "x"] } });
+  const dev = store.device({ name: "dmm", address: "sim://dmm", driver: "sim", intervalMs: 100 });
+  const ids = {
+    v: store.attr(dev, { name: "voltage", type: "number", units: "V" }),
+    n: store.attr(dev, { name: "count", type: "integer" }),
+    b: store.attr(dev, { name: "on", type: "boolean" }),
+    s: store.attr(dev, { name: "mode", type: "enum", options: ["dc", "ac"] }),
+    a: store.attr(dev, { name: "trace", type: "number[]" }),
+  };
+  // More rows than one multi-row statement holds, so both insert paths run.
+  for (let i = 0; i < 200; i++) {
+    const t = 1000 + i * 0.1;
+    store.writer.add(t, ids.v, i === 5 ? null : i / 3);
+    store.writer.add(t, ids.n, i);
+    store.writer.add(t, ids.b, i % 2 === 0);
+    store.writer.add(t, ids.s, i % 2 === 0 ? "dc" : "ac");
+    store.writer.add(t, ids.a, [i, -i, 0.5]);
+  }
+  store.close("test done");
+
+  const r = SessionReader.open(path);
+  try {
+    const rows = [...r.samples()];
+    assert.equal(rows.length, 1000);
+    const byAttr = (id: number) => rows.filter((x) => x.attrId === id).map((x) => x.value);
+    assert.deepEqual(byAttr(ids.v).slice(0, 7), [0, 1 / 3, 2 / 3, 1, 4 / 3, null, 2]);
+    assert.deepEqual(byAttr(ids.n).slice(0, 3), [0, 1, 2]);
+    assert.deepEqual(byAttr(ids.b).slice(0, 3), [true, false, true]);
+    assert.deepEqual(byAttr(ids.s).slice(0, 2), ["dc", "ac"]);
+    assert.deepEqual(byAttr(ids.a)[7], [7, -7, 0.5]);
+    const v = r.attrs().find((a) => a.attr === "voltage")!;
+    assert.equal(v.units, "V");
+    assert.equal(v.count, 200);
+    assert.equal(v.first, 1000);
+    assert.equal(v.last, 1000 + 199 * 0.1);
+    const segs = r.segments();
+    assert.equal(segs.length, 1);
+    assert.equal(segs[0]!.reason, "test done");
+    assert.deepEqual(segs[0]!.command, ["monitor", "x"]);
+    const kinds = r.events().map((e) => e.kind);
+    assert.deepEqual(kinds, ["start", "stop"]);
+  } finally {
+    r.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("store: a second recorder is refused while one holds the file; then it appends", async () => {
+  const dir = await tmp();
+  const path = `${dir}/s.session.sqlite`;
+  const a = SessionStore.open(path);
+  assert.throws(() => SessionStore.open(path), /another labwire process is recording/);
+  // Readers are still welcome while it records.
+  const r = SessionReader.open(path);
+  assert.equal(r.segments().length, 1);
+  r.close();
+  a.close();
+  const b = SessionStore.open(path);
+  assert.equal(b.segmentId, 2);
+  b.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("store: a crashed segment gets its last sample time as stop", async () => {
+  const dir = await tmp();
+  const path = `${dir}/s.session.sqlite`;
+  const first = SessionStore.open(path);
+  const dev = first.device({ name: "g" });
+  const id = first.attr(dev, { name: "p", type: "number", units: "torr" });
+  first.writer.add(50, id, 1);
+  first.close("ok");
+  // Reopen the file behind the store's back and mark the segment as never stopped.
+  const raw = new DatabaseSync(path);
+  raw.exec("UPDATE segments SET stop = NULL, reason = NULL");
+  raw.close();
+  const second = SessionStore.open(path);
+  // Units known from the first run survive; ids are stable across segments.
+  assert.equal(second.attr(second.device({ name: "g" }), { name: "p", type: "number" }), id);
+  second.writer.add(60, id, 2);
+  second.close("ok again");
+  const r = SessionReader.open(path);
+  try {
+    const segs = r.segments();
+    assert.equal(segs.length, 2);
+    assert.match(segs[0]!.reason!, /without a clean stop/);
+    assert.ok(segs[0]!.stop! >= 50);
+    assert.equal(segs[1]!.reason, "ok again");
+    assert.deepEqual([...r.samples()].map((s) => s.value), [1, 2]);
+    assert.equal(r.attrs()[0]!.units, "torr");
+  } finally {
+    r.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("store: an unwritable path is a ConfigError naming the path and what to do", async () => {
+  const dir = await tmp();
+  await Deno.writeTextFile(`${dir}/file`, "x");
+  const path = `${dir}/file/sub/s.session.sqlite`;
+  assert.throws(
+    () => SessionStore.open(path),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, /file\/sub/);
+      assert.match(err.message, /--session FILE/);
+      return true;
+    },
+  );
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("store: too little free space is refused at start", async () => {
+  const dir = await tmp();
+  assert.throws(
+    () => SessionStore.open(`${dir}/s.session.sqlite`, { minFreeBytes: 1e18 }),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, /free on its disk/);
+      return true;
+    },
+  );
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("store: another SQLite file is not taken over", async () => {
+  const dir = await tmp();
+  const path = `${dir}/other.db`;
+  const db = new DatabaseSync(path);
+  db.exec("CREATE TABLE x (a)");
+  db.close();
+  assert.throws(() => SessionStore.open(path), /not a labwire session file/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("writer: rows are flushed on a timer, without an explicit flush", async () => {
+  const dir = await tmp();
+  const path = `${dir}/s.session.sqlite`;
+  const store = SessionStore.open(path, { flushDelayMs: 20 });
+  const id = store.attr(store.device({ name: "g" }), { name: "p", type: "number" });
+  store.writer.add(1, id, 42);
+  assert.equal(store.writer.pending, 2); // the sample and the start event
+  await new Promise((r) => setTimeout(r, 80));
+  assert.equal(store.writer.pending, 0);
+  const r = SessionReader.open(path);
+  assert.deepEqual([...r.samples()].map((s) => s.value), [42]);
+  r.close();
+  store.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("reader: samples come out in time order even when written out of order", async () => {
+  const dir = await tmp();
+  const path = `${dir}/s.session.sqlite`;
+  const store = SessionStore.open(path);
+  const id = store.attr(store.device({ name: "g" }), { name: "p", type: "number" });
+  // A slow read started at t=1 lands in the third flush.
+  for (const batch of [[2, 3], [4, 5], [1, 6], [7]]) {
+    for (const t of batch) store.writer.add(t, id, t * 10);
+    store.writer.flush();
+  }
+  store.close();
+  const r = SessionReader.open(path);
+  try {
+    assert.deepEqual([...r.samples()].map((s) => s.t), [1, 2, 3, 4, 5, 6, 7]);
+    assert.deepEqual([...r.samples({ from: 3, to: 5 })].map((s) => s.value), [30, 40, 50]);
+  } finally {
+    r.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,256 @@
+/**
+ * The batched sample writer: values are appended to in-memory pages and written by one
+ * transaction per flush with prepared multi-row inserts. A flush happens `flushDelayMs` after the
+ * first unwritten row (so a tick's burst of readings is written in the quiet time before the next
+ * tick, and a kill -9 loses at most that delay) and at once when a batch reaches `maxBatch` rows.
+ *
+ * @module
+ */
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { Value } from "../device/attr.ts";
+import { textOf } from "./value_codec.ts";
+
+/** Rows per multi-row insert statement. */
+const ROWS_PER_STATEMENT = 64;
+
+/** An event row (alarm, device error, gap, note, start/stop). */
+export interface EventRow {
+  /** Epoch seconds; now if absent. */
+  t?: number;
+  /** `start`, `stop`, `error`, `recovered`, `gap`, `alarm`, `note`, `task`, … */
+  kind: string;
+  /** `info`, `minor`, `major`, … */
+  severity?: string;
+  /** Device concerned, if any. */
+  device?: string;
+  /** Attribute concerned, if any. */
+  attr?: string;
+  /** One human line. */
+  message: string;
+  /** Extra structured data (stored as JSON). */
+  data?: unknown;
+}
+
+/** Options of a {@linkcode SampleWriter}. */
+export interface WriterOptions {
+  /** Delay between the first unwritten row and its flush, ms (default 100, at most 1000). */
+  flushDelayMs?: number;
+  /** Rows that trigger an immediate flush (default 50,000). */
+  maxBatch?: number;
+  /** Called when a timed flush fails (disk full, file removed); the rows stay buffered. */
+  onError?: (err: unknown) => void;
+  /** Called before each flush writes (the recorder coalesces gap events here). */
+  beforeFlush?: () => void;
+}
+
+/** Figures of a writer. */
+export interface WriterStats {
+  /** Samples written. */
+  samples: number;
+  /** Events written. */
+  events: number;
+  /** Flushes (transactions) done. */
+  flushes: number;
+  /** Longest flush, ms. */
+  maxFlushMs: number;
+}
+
+/** Batches samples and events and writes them in one transaction per flush. */
+export class SampleWriter {
+  /** Running figures. */
+  readonly stats: WriterStats = { samples: 0, events: 0, flushes: 0, maxFlushMs: 0 };
+  readonly #db: DatabaseSync;
+  readonly #multi: StatementSync;
+  readonly #single: StatementSync;
+  readonly #chunk: StatementSync;
+  readonly #stat: StatementSync;
+  readonly #event: StatementSync;
+  readonly #delay: number;
+  readonly #maxBatch: number;
+  #full: (number | null)[][] = [];
+  #page: (number | null)[] = new Array(ROWS_PER_STATEMENT * 3);
+  #pageRows = 0;
+  #text: [number, number, null, string][] = [];
+  #events: EventRow[] = [];
+  #rows = 0;
+  #tMin = Infinity;
+  #tMax = -Infinity;
+  #touched: number[] = [];
+  #count: number[] = [];
+  #first: number[] = [];
+  #last: number[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+
+  /** Prepares the statements against an open, migrated session database. */
+  constructor(db: DatabaseSync, readonly segmentId: number, readonly options: WriterOptions = {}) {
+    this.#db = db;
+    const values = new Array(ROWS_PER_STATEMENT).fill("(?,?,?)").join(",");
+    this.#multi = db.prepare(`INSERT INTO samples (t, attr_id, value) VALUES ${values}`);
+    this.#single = db.prepare("INSERT INTO samples (t, attr_id, value, text) VALUES (?,?,?,?)");
+    this.#chunk = db.prepare(
+      "INSERT INTO chunks (segment_id, first_row, last_row, t_min, t_max) VALUES (?,?,?,?,?)",
+    );
+    this.#stat = db.prepare(
+      `INSERT INTO attr_stats (attr_id, count, t_first, t_last) VALUES (?,?,?,?)
+       ON CONFLICT (attr_id) DO UPDATE SET count = count + excluded.count,
+         t_first = min(t_first, excluded.t_first), t_last = max(t_last, excluded.t_last)`,
+    );
+    this.#event = db.prepare(
+      `INSERT INTO events (t, segment_id, kind, severity, device, attr, message, data)
+       VALUES (?,?,?,?,?,?,?,?)`,
+    );
+    this.#delay = Math.min(1000, Math.max(0, options.flushDelayMs ?? 100));
+    this.#maxBatch = options.maxBatch ?? 50_000;
+  }
+
+  /** Rows waiting to be written. */
+  get pending(): number {
+    return this.#rows + this.#events.length;
+  }
+
+  /** Appends one sample (`t` epoch seconds) of attribute id `attrId`. */
+  add(t: number, attrId: number, v: Value): void {
+    if (typeof v === "number" || v === null) {
+      this.#addNumber(t, attrId, v);
+    } else if (typeof v === "boolean") {
+      this.#addNumber(t, attrId, v ? 1 : 0);
+    } else {
+      this.#text.push([t, attrId, null, textOf(v)!]);
+    }
+    this.#rows++;
+    if (t < this.#tMin) this.#tMin = t;
+    if (t > this.#tMax) this.#tMax = t;
+    const n = this.#count[attrId];
+    if (n === undefined || n === 0) {
+      this.#touched.push(attrId);
+      this.#count[attrId] = 1;
+      this.#first[attrId] = t;
+      this.#last[attrId] = t;
+    } else {
+      this.#count[attrId] = n + 1;
+      if (t < this.#first[attrId]!) this.#first[attrId] = t;
+      if (t > this.#last[attrId]!) this.#last[attrId] = t;
+    }
+    if (this.#rows >= this.#maxBatch) this.flush();
+    else this.#arm();
+  }
+
+  /** Queues an event; it is written with the next flush. */
+  event(e: EventRow): void {
+    this.#events.push(e);
+    this.#arm();
+  }
+
+  /** Makes sure a flush is scheduled (e.g. after a gap was noted by `beforeFlush`'s owner). */
+  arm(): void {
+    this.#arm();
+  }
+
+  /** Writes everything buffered in one transaction; throws when the database refuses. */
+  flush(): void {
+    // Before clearing the timer: events queued by the hook must not arm a second flush.
+    this.options.beforeFlush?.();
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    if (this.#rows === 0 && this.#events.length === 0) return;
+    const started = performance.now();
+    const db = this.#db;
+    db.exec("BEGIN");
+    try {
+      let firstRow = -1;
+      let lastRow = -1;
+      const note = (r: { lastInsertRowid: number | bigint }, rows: number) => {
+        lastRow = Number(r.lastInsertRowid);
+        if (firstRow < 0) firstRow = lastRow - rows + 1;
+      };
+      for (const page of this.#full) note(this.#multi.run(...page), ROWS_PER_STATEMENT);
+      const page = this.#page;
+      for (let i = 0; i < this.#pageRows; i++) {
+        note(this.#single.run(page[3 * i]!, page[3 * i + 1]!, page[3 * i + 2] ?? null, null), 1);
+      }
+      for (const [t, id, , text] of this.#text) note(this.#single.run(t, id, null, text), 1);
+      if (this.#rows > 0) {
+        this.#chunk.run(this.segmentId, firstRow, lastRow, this.#tMin, this.#tMax);
+        for (const id of this.#touched) {
+          this.#stat.run(id, this.#count[id]!, this.#first[id]!, this.#last[id]!);
+        }
+      }
+      for (const e of this.#events) {
+        this.#event.run(
+          e.t ?? Date.now() / 1000,
+          this.segmentId,
+          e.kind,
+          e.severity ?? null,
+          e.device ?? null,
+          e.attr ?? null,
+          e.message,
+          e.data === undefined ? null : JSON.stringify(e.data),
+        );
+      }
+      db.exec("COMMIT");
+    } catch (err) {
+      try {
+        db.exec("ROLLBACK");
+      } catch {
+        // The failed statement may already have rolled the transaction back.
+      }
+      throw err;
+    }
+    this.stats.samples += this.#rows;
+    this.stats.events += this.#events.length;
+    this.stats.flushes++;
+    this.#reset();
+    const ms = performance.now() - started;
+    if (ms > this.stats.maxFlushMs) this.stats.maxFlushMs = ms;
+  }
+
+  /** Flushes and stops the timer; later adds throw. */
+  close(): void {
+    if (this.#closed) return;
+    this.flush();
+    this.#closed = true;
+  }
+
+  #addNumber(t: number, attrId: number, v: number | null): void {
+    const page = this.#page;
+    const i = this.#pageRows * 3;
+    page[i] = t;
+    page[i + 1] = attrId;
+    // SQLite stores NaN as NULL anyway; saying so keeps the statement's types honest.
+    page[i + 2] = v !== null && Number.isNaN(v) ? null : v;
+    if (++this.#pageRows === ROWS_PER_STATEMENT) {
+      this.#full.push(page);
+      this.#page = new Array(ROWS_PER_STATEMENT * 3);
+      this.#pageRows = 0;
+    }
+  }
+
+  #arm(): void {
+    if (this.#closed) throw new Error("session writer is closed");
+    if (this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      try {
+        this.flush();
+      } catch (err) {
+        if (this.options.onError) this.options.onError(err);
+        else throw err;
+      }
+    }, this.#delay);
+  }
+
+  #reset(): void {
+    this.#full = [];
+    this.#pageRows = 0;
+    this.#text = [];
+    this.#events = [];
+    this.#rows = 0;
+    this.#tMin = Infinity;
+    this.#tMax = -Infinity;
+    for (const id of this.#touched) this.#count[id] = 0;
+    this.#touched = [];
+  }
+}
