@@ -16,6 +16,7 @@ import { errorMessage, UsageError } from "../lib/device/errors.ts";
 import type { Lab } from "../lib/lab/lab.ts";
 import type { DeviceManager } from "../lib/lab/manager.ts";
 import { Sampler } from "../lib/lab/sampler.ts";
+import { summarise } from "../lib/schedule/percentile.ts";
 import { openLab } from "../lib/lab/setup.ts";
 import { CsvWriter } from "../lib/output/csv.ts";
 import { readingLine, readingRecord } from "../lib/output/record.ts";
@@ -31,6 +32,7 @@ const FLAGS = {
   format: { type: "string", short: "f" },
   timeout: { type: "string", short: "t" },
   poll: { type: "boolean" },
+  stats: { type: "boolean" },
 } as const;
 
 /** Output formats of `stream`. */
@@ -54,6 +56,8 @@ export interface StreamOptions {
   timeout?: number;
   /** Poll devices that could push updates (EPICS) instead of subscribing. */
   poll: boolean;
+  /** Print a JSON summary of the run on stderr at the end. */
+  stats: boolean;
   /** `--config FILE`. */
   config?: string;
   /** `--demo`. */
@@ -89,6 +93,7 @@ export function parseStreamArgs(args: string[]): StreamOptions {
     format,
     timeout: dur("timeout"),
     poll: boolFlag(f, "poll"),
+    stats: boolFlag(f, "stats"),
     config: stringFlag(f, "config"),
     demo: boolFlag(f, "demo"),
     noColor: boolFlag(f, "no-color"),
@@ -164,6 +169,8 @@ export async function runStream(args: string[]): Promise<number> {
   const signal = AbortSignal.any([interrupts.signal, stop.signal]);
   let pipeClosed = false;
   let failure: unknown;
+  let received = 0;
+  let errors = 0;
   const subscriptions: Subscription[] = [];
   try {
     const attrs = await attrsOf(lab, opts.timeout);
@@ -171,6 +178,8 @@ export async function runStream(args: string[]): Promise<number> {
     for (const m of lab.managers) {
       m.onReading((r) => {
         if (pipeClosed || failure) return;
+        received++;
+        if (r.error !== undefined) errors++;
         try {
           out.emit(r);
         } catch (err) {
@@ -226,7 +235,18 @@ export async function runStream(args: string[]): Promise<number> {
       }
     }
     if (failure) throw failure;
-    if (sampler.stats.missed > 0) {
+    if (opts.stats) {
+      const s = sampler.stats;
+      console.error(JSON.stringify({
+        devices: lab.managers.length,
+        expected: s.expected,
+        received,
+        errors,
+        missed: s.missed,
+        backed_off: s.backedOff,
+        lateness_ms: summarise(s.sampleLateness),
+      }));
+    } else if (sampler.stats.missed > 0) {
       console.error(`labwire stream: ${sampler.stats.missed} sampling deadlines missed`);
     }
     if (pipeClosed) return EXIT.ok;
@@ -266,6 +286,8 @@ Flags:
       --json           same as --format ndjson
   -t, --timeout 2s     per-read timeout
       --poll           poll ca:// PVs instead of subscribing
+      --stats          print a JSON summary on stderr at the end: expected and
+                       received readings, missed deadlines, lateness p50/p99
   -c, --config FILE    config file (default ./labwire.toml or $LABWIRE_CONFIG)
       --demo           use the built-in simulated bench
 

@@ -43,8 +43,10 @@ export interface SamplerStats {
   backedOff: number;
   /** Deadlines missed (overruns), per device. */
   missed: number;
-  /** Lateness of each tick against its deadline, ms (kept for the last 100,000 ticks). */
+  /** Lateness of each tick's timer against its deadline, ms (the last 100,000 ticks). */
   lateness: number[];
+  /** Lateness of each sample's start against its deadline, ms (the last 1,000,000 samples). */
+  sampleLateness: number[];
 }
 
 interface DeviceLoop {
@@ -57,7 +59,14 @@ interface DeviceLoop {
 /** Samples a lab's devices on schedule until stopped. */
 export class Sampler {
   /** Running figures. */
-  readonly stats: SamplerStats = { expected: 0, started: 0, backedOff: 0, missed: 0, lateness: [] };
+  readonly stats: SamplerStats = {
+    expected: 0,
+    started: 0,
+    backedOff: 0,
+    missed: 0,
+    lateness: [],
+    sampleLateness: [],
+  };
   readonly #pending = new Set<Promise<Reading>>();
 
   /** Prepares a sampler over `lab` (nothing runs until {@linkcode Sampler.run}). */
@@ -107,6 +116,9 @@ export class Sampler {
           continue;
         }
         this.stats.started++;
+        const late = this.stats.sampleLateness;
+        if (late.length >= 1_000_000) late.splice(0, 500_000);
+        late.push(performance.now() - tick.deadline);
         loop.inFlight = true;
         const names = this.options.attrs?.[loop.manager.name];
         const p = loop.manager.sample(names, { signal });
