@@ -55,7 +55,7 @@ export class SimOptions {
       if (v !== undefined && v !== null) this.#values.set(k, String(v));
     }
     for (const [k, v] of params) this.#values.set(k, v);
-    const known = [...Object.keys(COMMON_OPTIONS), ...Object.keys(accepted)];
+    const known = [...new Set([...Object.keys(COMMON_OPTIONS), ...Object.keys(accepted)])];
     for (const k of this.#values.keys()) {
       if (!known.includes(k)) {
         throw new UsageError(

@@ -80,7 +80,7 @@ export const motor: SimKind = {
           case "position":
             return m.target;
           case "readback":
-            return roundTo(m.readback(tMs), 6);
+            return roundTo(m.readback(tMs), 3); // a 1 µm encoder
           case "moving":
             return m.moving(tMs);
           case "velocity":
