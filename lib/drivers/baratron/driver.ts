@@ -20,7 +20,7 @@ import type { CallOptions, Device } from "../../device/device.ts";
 import { DeviceError, UsageError, WriteRejected } from "../../device/errors.ts";
 import type { Driver, OpenContext } from "../../device/registry.ts";
 import { didYouMean } from "../../cli/suggest.ts";
-import { httpPost } from "../../transport/http.ts";
+import { HttpClient } from "../../transport/http.ts";
 import { decodePollResponse, type GaugeValues, POLL_REQUEST, TOOLWEB_PATH } from "./protocol.ts";
 
 /** Default per-call timeout, as in the reference client. */
@@ -58,29 +58,35 @@ function gaugeAttrs(units?: string): Attr[] {
   ];
 }
 
+const ATTRS = gaugeAttrs();
+const NAMES = ATTRS.map((a) => a.name);
+
 /** Splits a `baratron://` target into the URL to POST to and the device's default name. */
-export function toolWebUrl(address: Address): { url: string; name: string } {
+export function toolWebUrl(address: Address): { origin: string; url: string; name: string } {
   const target = address.target.replace(/^https?:\/\//i, "").replace(/\/+$/, "");
   const { host, port } = hostPort(target, 80);
-  return {
-    url: `http://${host}${port === 80 ? "" : `:${port}`}${TOOLWEB_PATH}`,
-    name: port === 80 ? host : `${host}:${port}`,
-  };
+  const origin = `http://${host}${port === 80 ? "" : `:${port}`}`;
+  return { origin, url: `${origin}${TOOLWEB_PATH}`, name: port === 80 ? host : `${host}:${port}` };
 }
 
 /** One eBaratron gauge reached over ToolWeb. */
 export class BaratronGauge implements Device {
   readonly driver = "baratron";
-  #client: Deno.HttpClient | undefined = Deno.createHttpClient({});
+  readonly url: string;
+  #client: HttpClient;
+  #closed = false;
   #units: string | undefined;
 
-  /** Opens a gauge at `url` (no I/O happens until the first read). */
+  /** Opens a gauge at `origin` (no I/O happens until the first read). */
   constructor(
     readonly name: string,
     readonly address: string,
-    readonly url: string,
+    origin: string,
     readonly timeoutMs: number = DEFAULT_TIMEOUT_MS,
-  ) {}
+  ) {
+    this.#client = new HttpClient(origin, { device: name });
+    this.url = `${this.#client.origin}${TOOLWEB_PATH}`;
+  }
 
   /** The attribute schema; polls once (errors ignored) to learn the pressure units. */
   async attrs(opts?: CallOptions): Promise<Attr[]> {
@@ -96,12 +102,11 @@ export class BaratronGauge implements Device {
 
   /** Polls every field once and returns the requested ones (all by default). */
   async read(names?: readonly string[], opts?: CallOptions): Promise<Values> {
-    const all = gaugeAttrs();
-    for (const n of names ?? []) findAttr(all, n, this.name);
+    for (const n of names ?? []) findAttr(ATTRS, n, this.name);
     const values = await this.poll(opts);
     const out: Values = {};
     // Keys in declaration order, whatever order the gauge answered in.
-    for (const n of names ?? all.map((a) => a.name)) out[n] = values[n as keyof GaugeValues];
+    for (const n of names ?? NAMES) out[n] = values[n as keyof GaugeValues];
     return out;
   }
 
@@ -117,14 +122,11 @@ export class BaratronGauge implements Device {
 
   /** Sends one PollRequest and decodes the answer. */
   async poll(opts?: CallOptions): Promise<GaugeValues> {
-    if (!this.#client) throw new DeviceError(`${this.name} is closed`, this.name);
-    const timeout = opts?.timeout ?? this.timeoutMs;
-    const { status, text } = await httpPost(this.url, POLL_REQUEST, {
-      timeout,
+    if (this.#closed) throw new DeviceError(`${this.name} is closed`, this.name);
+    const { status, text } = await this.#client.post(TOOLWEB_PATH, POLL_REQUEST, {
+      timeout: opts?.timeout ?? this.timeoutMs,
       signal: opts?.signal,
       headers: { "content-type": "text/xml" },
-      client: this.#client,
-      device: this.name,
     });
     const tried = `POST ${this.url}`;
     if (status !== 200) {
@@ -145,10 +147,10 @@ export class BaratronGauge implements Device {
     }
   }
 
-  /** Releases the connection pool. */
+  /** Closes the connection. */
   close(): Promise<void> {
-    this.#client?.close();
-    this.#client = undefined;
+    this.#closed = true;
+    this.#client.close();
     return Promise.resolve();
   }
 }
@@ -172,9 +174,9 @@ export const baratronDriver: Driver = {
       }
     }
     try {
-      const { url } = toolWebUrl(address);
+      const { origin } = toolWebUrl(address);
       return Promise.resolve(
-        new BaratronGauge(ctx.name, address.text, url, ctx.timeout ?? DEFAULT_TIMEOUT_MS),
+        new BaratronGauge(ctx.name, address.text, origin, ctx.timeout ?? DEFAULT_TIMEOUT_MS),
       );
     } catch (err) {
       return Promise.reject(

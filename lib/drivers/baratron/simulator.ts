@@ -30,6 +30,7 @@ import {
   STATUS_BITS,
   systemStatus,
   TOOLWEB_PATH,
+  type ToolWebRequest,
   UNITS,
   unitsIndex,
 } from "./protocol.ts";
@@ -163,6 +164,8 @@ export class BaratronSimulator {
   #garbage: GarbageKind[];
   #garbageRandom: Random;
   #overrides: Map<number, string>;
+  #lastBody = "";
+  #lastRequest: ToolWebRequest | undefined;
   /** Requests answered, by outcome (for logs and tests). */
   readonly counts = { ok: 0, timeout: 0, error: 0, garbage: 0, disconnected: 0, bad: 0 };
 
@@ -254,9 +257,12 @@ export class BaratronSimulator {
       this.counts.garbage++;
       return xml(this.#garbageBody());
     }
-    let request;
+    let request = body === this.#lastBody ? this.#lastRequest : undefined;
     try {
-      request = parseRequest(body);
+      // Clients send the same poll every time: parse it once.
+      request ??= parseRequest(body);
+      this.#lastBody = body;
+      this.#lastRequest = request;
     } catch (err) {
       if (!(err instanceof DeviceError)) throw err;
       this.counts.bad++;

@@ -74,7 +74,10 @@ export function parseXml(text: string): XmlElement {
   const n = text.length;
 
   const skipSpace = () => {
-    while (i < n && /\s/.test(text[i]!)) i++;
+    for (; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c !== 32 && c !== 10 && c !== 13 && c !== 9) break;
+    }
   };
   // Prolog and epilog may hold whitespace, comments and processing instructions only.
   const skipMisc = () => {
