@@ -11,6 +11,7 @@ import { DeviceError } from "../../device/errors.ts";
 import { FaultInjector } from "./faults.ts";
 import { decodeFrame, encodeFrame, garble } from "./frame.ts";
 import type { SimModel } from "./model.ts";
+import { preciseNow } from "./noise.ts";
 
 /** How a {@linkcode SimDevice} behaves beyond its model. */
 export interface SimDeviceOptions {
@@ -72,7 +73,7 @@ export class SimDevice implements Device {
     this.#faults = options.faults ?? new FaultInjector();
     this.#strict = options.strict ?? false;
     this.#timeoutMs = options.timeoutMs ?? 1000;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? preciseNow;
     this.#status = statusNames(model.attrs);
     const moving = model.isMoving?.bind(model);
     if (moving) {

@@ -15,7 +15,7 @@ import { SIM_KINDS } from "./kinds.ts";
 import type { SimKind } from "./model.ts";
 import { SimOptions } from "./options.ts";
 import { Random } from "./random.ts";
-import { hash32 } from "./noise.ts";
+import { hash32, preciseNow } from "./noise.ts";
 import { world } from "./world.ts";
 
 /** Returns the kind named by an address target, or throws a usage error listing the kinds. */
@@ -48,7 +48,7 @@ export function findKind(target: string): SimKind {
 export function createSim(
   address: Address,
   ctx: Partial<OpenContext> = {},
-  now: () => number = Date.now,
+  now: () => number = preciseNow,
 ): SimDevice {
   const kind = findKind(address.target);
   const options = new SimOptions(kind.kind, address.params, kind.options, ctx.options);
@@ -88,7 +88,7 @@ export function createSim(
 export function openSim(
   address: Address,
   ctx: Partial<OpenContext> = {},
-  now: () => number = Date.now,
+  now: () => number = preciseNow,
 ): Promise<SimDevice> {
   return Promise.resolve().then(() => createSim(address, ctx, now));
 }

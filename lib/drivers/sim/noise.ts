@@ -33,7 +33,8 @@ export function hash32(...parts: number[]): number {
  * ```
  */
 export function uniformAt(seed: number, channel: number, tick: number): number {
-  return hash32(seed, channel, tick) / 4294967296;
+  // Clocks have sub-millisecond resolution; noise changes once per millisecond.
+  return hash32(seed, channel, Math.floor(tick)) / 4294967296;
 }
 
 /**
@@ -69,6 +70,14 @@ export function driftAt(seed: number, channel: number, tMs: number, periodS: num
     sum += Math.sin((2 * Math.PI * tMs) / period + phase) / 3;
   }
   return sum;
+}
+
+/**
+ * Epoch milliseconds with sub-millisecond resolution: a fast motor must be able to finish a move
+ * within the same millisecond it started (scans of zero-latency sims step in microseconds).
+ */
+export function preciseNow(): number {
+  return performance.timeOrigin + performance.now();
 }
 
 /** Rounds to `digits` decimal places (instruments report a fixed resolution). */

@@ -71,7 +71,10 @@ export class MotorState {
 
   /** Starts a move to `target` from wherever the motor is at `tMs`. */
   moveTo(target: number, tMs: number): void {
-    this.#from = this.readback(tMs);
+    const here = this.readback(tMs);
+    // A move shorter than a microsecond is over before anyone can ask (zero-latency scans).
+    const instant = (Math.abs(target - here) / this.settings.velocity) * 1000 < 0.001;
+    this.#from = instant ? target : here;
     this.#to = target;
     this.#t0 = tMs;
   }

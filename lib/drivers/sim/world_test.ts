@@ -49,3 +49,10 @@ Deno.test("the world shares a motor by id and forgets it after the last release"
   w.releaseMotor("m2");
   assert.deepEqual(w.motorIds(), []);
 });
+
+Deno.test("a move shorter than a microsecond is over at once", () => {
+  const m = new MotorState({ min: -100, max: 100, velocity: 1e9 });
+  m.moveTo(0.5, 1000);
+  assert.equal(m.moving(1000), false);
+  assert.equal(m.readback(1000), 0.5);
+});

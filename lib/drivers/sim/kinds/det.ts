@@ -1,7 +1,9 @@
 /**
  * `sim://det`: a counter whose rate is a Gaussian peak over a flat background as a function of a
  * motor's actual position (default peak at 5, width 1, 1000 counts/s on top of 10 counts/s), so
- * a scan of `sim://motor` finds a peak. Counts are Poisson over `count_time`.
+ * a scan of `sim://motor` finds a peak. Counts are Poisson over `count_time`, and a reading
+ * answers at once (the counting time is simulated, not waited for, so scans stay fast; a
+ * scan's dwell time is the runner's business).
  *
  * @module
  */
@@ -52,7 +54,7 @@ export const det: SimKind = {
         if (name === "count_time") return countTime;
         const x = m.readback(tMs);
         const rate = background + amplitude * Math.exp(-((x - center) ** 2) / (2 * width ** 2));
-        return new Random(hash32(seed, 77, tMs)).poisson(rate * countTime);
+        return new Random(hash32(seed, 77, Math.floor(tMs))).poisson(rate * countTime);
       },
       write(name, value) {
         if (name === "count_time") countTime = value as number;

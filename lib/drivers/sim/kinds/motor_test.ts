@@ -70,3 +70,13 @@ Deno.test("two devices on one motor id see the same motor", async () => {
   await a.close();
   await b.close();
 });
+
+Deno.test("a very fast motor is done as soon as the write returns", async () => {
+  const m = await openSim(parseAddress("sim://motor?id=fast&velocity=1e9"));
+  for (let x = 1; x <= 20; x++) {
+    await m.write("position", x / 10);
+    assert.equal(await m.isMoving!(), false);
+    assert.equal((await m.read(["readback"])).readback, x / 10);
+  }
+  await m.close();
+});
