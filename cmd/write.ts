@@ -87,7 +87,8 @@ export async function runWrite(args: string[]): Promise<number> {
         }
         await new Promise((r) => setTimeout(r, 20));
       }
-      Object.assign(readBack, await m.read(values.map(([n]) => n), call));
+      // After a move the whole default reading matters (readback, moving), not only the setpoint.
+      Object.assign(readBack, await m.read(undefined, call));
     }
     stdoutSink.write(jsonDocument(readBack, stdoutIsTerminal()));
     return EXIT.ok;

@@ -33,14 +33,14 @@ export function parseDuration(
 ): number {
   if (typeof text === "number") {
     if (!Number.isFinite(text) || text < 0) {
-      throw new UsageError(`${what}: expected a duration ≥ 0, got ${text}`);
+      throw new UsageError(`${what ? what + ": " : ""}expected a duration ≥ 0, got ${text}`);
     }
     return text * UNIT_MS[bareUnit]!;
   }
   const m = /^\s*(\d+(?:\.\d*)?|\.\d+)\s*(us|ms|s|min|m|h|d)?\s*$/.exec(text);
   if (!m) {
     throw new UsageError(
-      `${what}: "${text}" is not a duration`,
+      `${what ? what + ": " : ""}"${text}" is not a duration`,
       "write it like 250ms, 1s, 2m or 1h",
     );
   }

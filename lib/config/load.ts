@@ -138,8 +138,7 @@ export function durationKey(value: unknown, file: string | undefined, key: strin
   if (typeof value !== "number" && typeof value !== "string") {
     throw new ConfigError('expected a duration like 1, "250ms" or "2m"', file, key);
   }
-  const ms = wrap(() => parseDuration(value, "s", key), file, key);
-  return ms;
+  return wrap(() => parseDuration(value, "s", ""), file, key);
 }
 
 function wrap<T>(fn: () => T, file: string | undefined, key: string): T {

@@ -1,0 +1,159 @@
+/**
+ * Poll fan-out benchmark (issue: foundation), the baratron README's own scale argument:
+ * 1,000 simulated gauges (the simulator in its own process, each answering after 20 ms),
+ * `labwire stream` of all of them at a 500 ms interval for 60 s. Reports expected vs received
+ * samples, missed deadlines, p50/p99 lateness of the sample instants against the schedule,
+ * CPU seconds and peak RSS of the labwire process; then the cold start of
+ * `labwire read sim://gauge`.
+ *
+ *   deno run -A tests/bench/fanout.ts [--gauges 1000] [--seconds 60] [--interval 500ms]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { cpuSeconds, memoryMb, round } from "./proc_stats.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    gauges: { type: "string", default: "1000" },
+    seconds: { type: "string", default: "60" },
+    interval: { type: "string", default: "500ms" },
+    latency: { type: "string", default: "20ms" },
+  },
+});
+const gauges = Number(values.gauges);
+const seconds = Number(values.seconds);
+
+function labwire(args: string[], stdout: "piped" | "null" = "piped") {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}main.ts`, ...args],
+    env: { NO_COLOR: "1" },
+    stdout,
+    stderr: "piped",
+  }).spawn();
+}
+
+async function readLines(stream: ReadableStream<Uint8Array>, n: number): Promise<string[]> {
+  const lines: string[] = [];
+  let buf = "";
+  const reader = stream.getReader();
+  while (lines.length < n) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += new TextDecoder().decode(value);
+    const parts = buf.split("\n");
+    buf = parts.pop()!;
+    lines.push(...parts.filter((l) => l !== ""));
+  }
+  reader.releaseLock();
+  return lines;
+}
+
+// 1. The simulator, in its own process.
+const sim = labwire([
+  "sim",
+  "baratron",
+  "--listen",
+  "127.0.0.1:0",
+  "--count",
+  String(gauges),
+  "--latency",
+  values.latency!,
+]);
+const addresses = await readLines(sim.stdout, gauges);
+if (addresses.length !== gauges) throw new Error(`simulator printed ${addresses.length} addresses`);
+
+// 2. A config naming every gauge, as a lab would write it.
+const dir = await Deno.makeTempDir();
+const config = `${dir}/labwire.toml`;
+await Deno.writeTextFile(
+  config,
+  addresses.map((a, i) => `[devices.gauge${i + 1}]\naddress = "${a}"\n`).join("\n"),
+);
+
+// 3. labwire stream of every gauge.
+const started = performance.now();
+const stream = labwire([
+  "stream",
+  "--config",
+  config,
+  "--interval",
+  values.interval!,
+  "--duration",
+  `${seconds}s`,
+  "--json",
+  "--stats",
+]);
+const pid = stream.pid;
+let lines = 0;
+let errors = 0;
+const counting = (async () => {
+  let buf = "";
+  for await (const chunk of stream.stdout.pipeThrough(new TextDecoderStream())) {
+    buf += chunk;
+    let i: number;
+    while ((i = buf.indexOf("\n")) >= 0) {
+      if (buf.slice(0, i).includes('"error"')) errors++;
+      lines++;
+      buf = buf.slice(i + 1);
+    }
+  }
+})();
+// Measure CPU over the sampling period only (not Deno's start-up), and the peak RSS.
+await new Promise((r) => setTimeout(r, 3000));
+const cpu0 = cpuSeconds(pid);
+const t0 = performance.now();
+let peak = 0;
+while (performance.now() - started < seconds * 1000 - 1000) {
+  await new Promise((r) => setTimeout(r, 1000));
+  peak = Math.max(peak, memoryMb(pid).peak);
+}
+const cpu1 = cpuSeconds(pid);
+const t1 = performance.now();
+const stderr = new TextDecoder().decode(await new Response(stream.stderr).arrayBuffer());
+const status = await stream.status;
+await counting;
+sim.kill("SIGTERM");
+await sim.status;
+await sim.stderr.cancel();
+await Deno.remove(dir, { recursive: true });
+
+const stats = JSON.parse(stderr.trim().split("\n").at(-1)!);
+const cpuCores = (cpu1 - cpu0) / ((t1 - t0) / 1000);
+console.log(
+  `fan-out: ${gauges} gauges (${values.latency} latency, simulator in its own process), interval ${values.interval}, ${seconds} s`,
+);
+console.log(`  exit code            ${status.code}`);
+console.log(`  samples expected     ${stats.expected}`);
+console.log(`  samples received     ${lines} (${errors} with error)`);
+console.log(`  missed deadlines     ${stats.missed}`);
+console.log(
+  `  lateness p50 / p99   ${stats.lateness_ms.p50} ms / ${stats.lateness_ms.p99} ms (max ${stats.lateness_ms.max} ms)`,
+);
+console.log(
+  `  labwire CPU          ${round(cpuCores, 3)} cores (${round(cpu1 - cpu0, 2)} s over ${
+    round((t1 - t0) / 1000, 1)
+  } s)`,
+);
+console.log(`  labwire peak RSS     ${round(peak, 1)} MB`);
+
+// 4. Cold start of a one-shot read, from source with a warm cache.
+const runs: number[] = [];
+for (let i = 0; i < 12; i++) {
+  const t = performance.now();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}main.ts`, "read", "sim://gauge"],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  if (out.code !== 0) throw new Error("read sim://gauge failed");
+  if (i >= 2) runs.push(performance.now() - t);
+}
+runs.sort((a, b) => a - b);
+console.log(
+  `cold start: labwire read sim://gauge  median ${round(runs[runs.length >> 1]!, 1)} ms, min ${
+    round(runs[0]!, 1)
+  } ms (10 runs)`,
+);
