@@ -35,7 +35,11 @@ export function exportSession(
   options: ExportOptions,
   emit: (text: string) => void,
 ): number {
-  const columns = reader.select(options.attrs);
+  // Without a selection, columns that never got a value (attrs outside the default reading)
+  // would only add empty columns.
+  const columns = options.attrs?.length
+    ? reader.select(options.attrs)
+    : reader.select().filter((c) => c.count > 0);
   const ids = columns.map((c) => c.id);
   const query = { from: options.from, to: options.to, attrIds: ids };
   let buf = "";

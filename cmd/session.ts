@@ -1,0 +1,297 @@
+/**
+ * `labwire session list|info|export|tail` — inspect and export recorded sessions
+ * (`pymanip info`, QCoDeS export).
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { Command } from "../lib/cli/command.ts";
+import { EXIT } from "../lib/cli/command.ts";
+import { boolFlag, intFlag, listFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
+import { listenForInterrupts } from "../lib/cli/interrupt.ts";
+import { parseDuration } from "../lib/config/duration.ts";
+import { UsageError } from "../lib/device/errors.ts";
+import { sleep } from "../lib/schedule/periodic.ts";
+import { jsonDocument, round3 } from "../lib/output/record.ts";
+import { stdoutSink } from "../lib/output/stdout.ts";
+import { stdoutIsTerminal } from "../lib/output/terminal.ts";
+import { exportSession } from "../lib/session/export.ts";
+import { iso, renderSummary, summarize } from "../lib/session/info.ts";
+import { type EventInfo, type Sample, SessionReader } from "../lib/session/reader.ts";
+import { exportScan } from "../lib/session/scan_store.ts";
+import { formatBytes } from "../lib/session/store.ts";
+
+const FLAGS = {
+  format: { type: "string", short: "f" },
+  from: { type: "string" },
+  to: { type: "string" },
+  attrs: { type: "string", short: "a", multiple: true },
+  scan: { type: "string" },
+  lines: { type: "string", short: "n" },
+  poll: { type: "string" },
+} as const;
+
+const SUBCOMMANDS = ["list", "info", "export", "tail"];
+
+/**
+ * Parses a time for `--from/--to`: an ISO date/time (`2026-11-25T10:00:00Z`, `2026-11-25`) or
+ * Unix epoch seconds.
+ *
+ * @example
+ * ```ts
+ * import { parseTime } from "./session.ts";
+ * parseTime("1764064800", "--from"); // 1764064800
+ * ```
+ */
+export function parseTime(text: string, flag: string): number {
+  if (/^\d+(\.\d+)?$/.test(text.trim())) return Number(text);
+  const ms = Date.parse(text);
+  if (Number.isNaN(ms)) {
+    throw new UsageError(
+      `${flag}: "${text}" is not a time`,
+      "write an ISO time like 2026-11-25T10:00:00Z, or Unix epoch seconds",
+    );
+  }
+  return ms / 1000;
+}
+
+function one(positionals: string[], what: string): string {
+  const file = positionals[1];
+  if (file === undefined) throw new UsageError(`session ${what}: give the session FILE`);
+  if (positionals.length > 2) {
+    throw new UsageError(`session ${what}: one FILE, got ${positionals.slice(1).join(" ")}`);
+  }
+  return file;
+}
+
+/** Runs `session`. */
+export async function runSession(args: string[]): Promise<number> {
+  const f = parseFlags(args, FLAGS, "session");
+  const sub = f.positionals[0];
+  if (sub === undefined || !SUBCOMMANDS.includes(sub)) {
+    throw new UsageError(
+      sub === undefined ? "session: give a subcommand" : `session: unknown subcommand "${sub}"`,
+      `subcommands: ${SUBCOMMANDS.join(", ")}; see: labwire session --help`,
+    );
+  }
+  const json = boolFlag(f, "json");
+  switch (sub) {
+    case "list":
+      return list(f.positionals[1] ?? ".", json);
+    case "info": {
+      const reader = SessionReader.open(one(f.positionals, "info"));
+      try {
+        const s = summarize(reader);
+        stdoutSink.write(json ? jsonDocument(s, stdoutIsTerminal()) : renderSummary(s));
+      } finally {
+        reader.close();
+      }
+      return EXIT.ok;
+    }
+    case "export":
+      return exportCommand(one(f.positionals, "export"), f);
+    default:
+      return await tail(one(f.positionals, "tail"), f);
+  }
+}
+
+function exportCommand(file: string, f: ReturnType<typeof parseFlags>): number {
+  const format = stringFlag(f, "format") ?? (boolFlag(f, "json") ? "ndjson" : undefined);
+  if (format !== "csv" && format !== "ndjson") {
+    throw new UsageError(
+      format === undefined
+        ? "session export: give --format csv or --format ndjson"
+        : `--format: "${format}" is not one of csv, ndjson`,
+    );
+  }
+  const reader = SessionReader.open(file);
+  try {
+    const scan = intFlag(f, "scan", 1);
+    if (scan !== undefined) {
+      stdoutSink.write(exportScan(reader.db, scan, format));
+      return EXIT.ok;
+    }
+    const from = stringFlag(f, "from");
+    const to = stringFlag(f, "to");
+    exportSession(reader, {
+      format,
+      from: from === undefined ? undefined : parseTime(from, "--from"),
+      to: to === undefined ? undefined : parseTime(to, "--to"),
+      attrs: listFlag(f, "attrs"),
+    }, (text) => stdoutSink.write(text));
+    return EXIT.ok;
+  } finally {
+    reader.close();
+  }
+}
+
+function isLocked(path: string): boolean {
+  let file: Deno.FsFile | undefined;
+  try {
+    file = Deno.openSync(path, { read: true });
+    const free = file.tryLockSync(false);
+    if (free) file.unlockSync();
+    return !free;
+  } catch {
+    return false;
+  } finally {
+    file?.close();
+  }
+}
+
+function list(dir: string, json: boolean): number {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch (err) {
+    throw new UsageError(`session list: cannot read directory ${dir}: ${(err as Error).message}`);
+  }
+  const rows = [];
+  for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    if (!e.isFile || !/\.(sqlite|sqlite3|db)$/i.test(e.name)) continue;
+    const path = join(dir, e.name);
+    let reader: SessionReader;
+    try {
+      reader = SessionReader.open(path);
+    } catch {
+      continue;
+    }
+    try {
+      const s = summarize(reader);
+      rows.push({
+        path,
+        bytes: s.bytes,
+        first: s.first,
+        last: s.last,
+        samples: s.samples,
+        devices: s.devices.length,
+        segments: s.segments.length,
+        recording: isLocked(path),
+      });
+    } finally {
+      reader.close();
+    }
+  }
+  if (json) {
+    stdoutSink.write(jsonDocument(rows, stdoutIsTerminal()));
+    return EXIT.ok;
+  }
+  if (rows.length === 0) {
+    console.error(`labwire session list: no session files in ${dir}`);
+    return EXIT.ok;
+  }
+  for (const r of rows) {
+    stdoutSink.write(
+      `${r.path}  ${formatBytes(r.bytes)}  ${iso(r.first)} → ${
+        iso(r.last)
+      }  ${r.samples} samples  ${r.devices} devices  ${r.segments} segments${
+        r.recording ? "  (recording)" : ""
+      }\n`,
+    );
+  }
+  return EXIT.ok;
+}
+
+async function tail(file: string, f: ReturnType<typeof parseFlags>): Promise<number> {
+  const reader = SessionReader.open(file);
+  const interrupts = listenForInterrupts();
+  const lines = intFlag(f, "lines", 0) ?? 10;
+  const pollText = stringFlag(f, "poll");
+  const poll = pollText === undefined ? 500 : parseDuration(pollText, "ms", "--poll");
+  const pretty = !boolFlag(f, "json") && stdoutIsTerminal();
+  const sampleLine = (s: Sample) => {
+    const a = reader.attr(s.attrId);
+    const device = a?.device ?? "?";
+    const attr = a?.attr ?? String(s.attrId);
+    if (pretty) {
+      return `${iso(s.t)}  ${device}.${attr} = ${JSON.stringify(s.value)}${
+        a?.units ? ` ${a.units}` : ""
+      }\n`;
+    }
+    return `{"t":${round3(s.t)},"device":${JSON.stringify(device)},"attr":${
+      JSON.stringify(attr)
+    },"value":${JSON.stringify(s.value)}}\n`;
+  };
+  const eventLine = (e: EventInfo) =>
+    pretty
+      ? `${iso(e.t)}  [${e.kind}] ${e.device ? `${e.device}: ` : ""}${e.message}\n`
+      : JSON.stringify({
+        t: round3(e.t),
+        event: e.kind,
+        severity: e.severity,
+        device: e.device,
+        attr: e.attr,
+        message: e.message,
+      }) + "\n";
+  try {
+    let rowid = reader.lastRowid(lines);
+    let eventId = Math.max(0, reader.lastEventId() - lines);
+    while (!interrupts.signal.aborted) {
+      const events = reader.events({ afterId: eventId });
+      for (const e of events) stdoutSink.write(eventLine(e));
+      if (events.length) eventId = events[events.length - 1]!.id;
+      for (;;) {
+        const { rows, last } = reader.samplesAfter(rowid);
+        let text = "";
+        for (const s of rows) text += sampleLine(s);
+        if (text) stdoutSink.write(text);
+        rowid = last;
+        if (rows.length < 10_000) break;
+      }
+      await sleep(poll, interrupts.signal);
+    }
+    return interrupts.exitCode();
+  } finally {
+    interrupts.dispose();
+    reader.close();
+  }
+}
+
+/** The `session` verb. */
+export const sessionCommand: Command = {
+  name: "session",
+  summary: "list, inspect, export and follow recorded sessions",
+  run: runSession,
+  help: `labwire session — inspect and export recorded sessions
+
+Usage:
+  labwire session list [DIR] [--json]
+  labwire session info FILE [--json]
+  labwire session export FILE --format csv|ndjson [--from T] [--to T] [--attrs dev.attr,…]
+  labwire session export FILE --scan N [--format csv|ndjson]
+  labwire session tail FILE [--lines N] [--json]
+
+list     session files in DIR (default .): time range, samples, devices,
+         segments, and whether a monitor is recording into it now
+info     devices and attributes (units, sample counts), time range, segments
+         (each run of monitor/serve), gaps (missed deadlines), device errors,
+         alarms and scans; --json prints it as one JSON document
+export   samples to stdout, streamed (a week of data is fine):
+           csv     wide: a "t" column then one column per device.attr, a
+                   second header line with units, one row per timestamp
+           ndjson  one line per sample: {"t":…,"device":…,"attr":…,"value":…}
+         --from/--to take ISO times (2026-11-25T10:00:00Z) or epoch seconds;
+         --attrs selects columns (device.attr, or device for all of it);
+         --scan N exports scan N as scan --out writes it
+tail     prints the last N samples and events (default 10), then follows the
+         session as a monitor writes it, until Ctrl-C; NDJSON in a pipe
+
+Flags:
+  -f, --format F     csv | ndjson (export)
+      --from T       first time to export
+      --to T         last time to export
+  -a, --attrs LIST   columns to export
+      --scan N       export scan N
+  -n, --lines N      tail: samples and events to show first (default 10)
+      --poll 500ms   tail: how often to look for new rows
+      --json         JSON output (info, list, tail)
+
+Examples:
+  labwire session list
+  labwire session info labwire-demo.session.sqlite
+  labwire session export bench.session.sqlite --format csv > bench.csv
+  labwire session export bench.session.sqlite --format ndjson --attrs gauge.pressure \\
+      --from 2026-11-25T10:00:00Z | jq -c 'select(.value > 1e-3)'
+  labwire session tail bench.session.sqlite
+`,
+};

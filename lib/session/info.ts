@@ -1,0 +1,172 @@
+/**
+ * The summary `labwire session info` prints: devices and attributes with units and sample
+ * counts, time range, segments, gaps, errors and alarms, scans. One plain object (the `--json`
+ * document), plus its text rendering.
+ *
+ * @module
+ */
+import { listScans } from "./scan_store.ts";
+import type { EventInfo, SegmentInfo, SessionReader } from "./reader.ts";
+import { formatBytes } from "./store.ts";
+
+/** The summary of a session file. */
+export interface SessionSummary {
+  /** File path. */
+  path: string;
+  /** File size in bytes (database plus write-ahead log). */
+  bytes: number;
+  /** When the session was created (ISO time). */
+  created?: string;
+  /** First and last sample, epoch seconds. */
+  first?: number;
+  /** Last sample, epoch seconds. */
+  last?: number;
+  /** Samples stored. */
+  samples: number;
+  /** Devices with their attributes. */
+  devices: {
+    name: string;
+    address?: string;
+    attrs: {
+      name: string;
+      type: string;
+      units?: string;
+      samples: number;
+      first?: number;
+      last?: number;
+    }[];
+  }[];
+  /** Runs, oldest first. */
+  segments: SegmentInfo[];
+  /** Event counts per kind. */
+  events: Record<string, number>;
+  /** Sum of missed sampling deadlines. */
+  missed_deadlines: number;
+  /** Alarm transitions (the last 100). */
+  alarms: EventInfo[];
+  /** Device error events (the last 20). */
+  errors: EventInfo[];
+  /** Scans recorded in the session. */
+  scans: { id: number; state: string; command: string; points: number; total: number }[];
+}
+
+/** Builds the summary of an open session. */
+export function summarize(reader: SessionReader): SessionSummary {
+  reader.reloadAttrs();
+  const devices = new Map<string, SessionSummary["devices"][number]>();
+  const addresses = new Map(
+    (reader.db.prepare("SELECT name, address FROM devices ORDER BY id").all() as {
+      name: string;
+      address: string | null;
+    }[]).map((r) => [r.name, r.address ?? undefined]),
+  );
+  for (const [name, address] of addresses) devices.set(name, { name, address, attrs: [] });
+  let samples = 0;
+  for (const a of reader.attrs()) {
+    samples += a.count;
+    devices.get(a.device)?.attrs.push({
+      name: a.attr,
+      type: a.type,
+      units: a.units,
+      samples: a.count,
+      first: a.first,
+      last: a.last,
+    });
+  }
+  const range = reader.timeRange();
+  const last = (kind: string, n: number) => {
+    const all = reader.events({ kinds: [kind] });
+    return all.slice(Math.max(0, all.length - n));
+  };
+  let bytes = 0;
+  for (const suffix of ["", "-wal"]) {
+    try {
+      bytes += Deno.statSync(reader.path + suffix).size;
+    } catch { /* no WAL once closed cleanly */ }
+  }
+  return {
+    path: reader.path,
+    bytes,
+    created: reader.meta().created,
+    first: range.first,
+    last: range.last,
+    samples,
+    devices: [...devices.values()],
+    segments: reader.segments(),
+    events: reader.eventCounts(),
+    missed_deadlines: reader.missedDeadlines(),
+    alarms: last("alarm", 100),
+    errors: last("error", 20),
+    scans: listScans(reader.db).map((s) => ({
+      id: s.id,
+      state: s.state,
+      command: s.command,
+      points: s.recorded,
+      total: s.total,
+    })),
+  };
+}
+
+/** Formats epoch seconds as an ISO time (or "—"). */
+export function iso(t: number | undefined): string {
+  return t === undefined ? "—" : new Date(Math.round(t * 1000)).toISOString();
+}
+
+/** Renders the summary as text for a terminal. */
+export function renderSummary(s: SessionSummary): string {
+  const lines: string[] = [];
+  const span = s.first !== undefined && s.last !== undefined ? ` (${human(s.last - s.first)})` : "";
+  lines.push(`session ${s.path}  ${formatBytes(s.bytes)}`);
+  lines.push(`  time     ${iso(s.first)} → ${iso(s.last)}${span}`);
+  lines.push(`  samples  ${s.samples}`);
+  lines.push(
+    `  events   ${
+      Object.entries(s.events).map(([k, n]) => `${k} ${n}`).join(", ") || "none"
+    }; missed deadlines ${s.missed_deadlines}`,
+  );
+  lines.push("devices");
+  for (const d of s.devices) {
+    lines.push(`  ${d.name}${d.address ? `  ${d.address}` : ""}`);
+    for (const a of d.attrs) {
+      lines.push(
+        `    ${a.name.padEnd(22)} ${(a.units ?? "").padEnd(8)} ${a.type.padEnd(8)} ${
+          String(a.samples).padStart(10)
+        } samples`,
+      );
+    }
+  }
+  lines.push("segments");
+  for (const g of s.segments) {
+    lines.push(
+      `  ${String(g.id).padStart(3)}  ${iso(g.start)} → ${
+        g.stop === undefined ? "running" : iso(g.stop)
+      }  ${g.reason ?? ""}${g.hostname ? `  on ${g.hostname}` : ""}`,
+    );
+  }
+  if (s.alarms.length) {
+    lines.push("alarms");
+    for (const e of s.alarms) lines.push(`  ${iso(e.t)}  ${e.severity ?? ""}  ${e.message}`);
+  }
+  if (s.errors.length) {
+    lines.push("device errors (latest)");
+    for (const e of s.errors) lines.push(`  ${iso(e.t)}  ${e.device ?? ""}: ${e.message}`);
+  }
+  if (s.scans.length) {
+    lines.push("scans");
+    for (const sc of s.scans) {
+      lines.push(
+        `  ${String(sc.id).padStart(3)}  ${
+          sc.state.padEnd(8)
+        } ${sc.points}/${sc.total} points  ${sc.command}`,
+      );
+    }
+  }
+  return lines.join("\n") + "\n";
+}
+
+function human(seconds: number): string {
+  if (seconds < 120) return `${seconds.toFixed(1)} s`;
+  if (seconds < 7200) return `${(seconds / 60).toFixed(1)} min`;
+  if (seconds < 172800) return `${(seconds / 3600).toFixed(1)} h`;
+  return `${(seconds / 86400).toFixed(1)} d`;
+}

@@ -1,0 +1,127 @@
+import assert from "node:assert/strict";
+import "../drivers/mod.ts";
+import { parseConfig } from "../config/load.ts";
+import { Lab } from "../lab/lab.ts";
+import { SessionReader } from "./reader.ts";
+import { Recorder } from "./recorder.ts";
+import { startRecording } from "./recording.ts";
+import { SessionStore } from "./store.ts";
+
+const CONFIG = `
+[devices.dmm]
+address = "sim://dmm?seed=4"
+[devices.dead]
+address = "sim://gauge?seed=1&error_rate=1"
+`;
+
+async function withLab(fn: (lab: Lab, path: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-rec-" });
+  const lab = await Lab.open(parseConfig(CONFIG, "test.toml"));
+  try {
+    await fn(lab, `${dir}/s.session.sqlite`);
+  } finally {
+    await lab.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("recorder: values with units; a dead device writes one error event, then a recovery", async () => {
+  await withLab(async (lab, path) => {
+    const store = SessionStore.open(path);
+    const rec = new Recorder(lab, store, { errorEventIntervalMs: 60_000 });
+    await rec.start();
+    for (let i = 0; i < 5; i++) {
+      await lab.get("dmm").sample();
+      await lab.get("dead").sample();
+    }
+    // The device answers again: published as a manager would.
+    lab.get("dead").publish({ t: Date.now() / 1000, device: "dead", values: { pressure: 1e-3 } });
+    rec.missed(["dmm"], 2, 100);
+    rec.missed(["dmm"], 1, 100);
+    rec.stop();
+    store.close();
+
+    const r = SessionReader.open(path);
+    try {
+      const voltage = r.select(["dmm.voltage"])[0]!;
+      assert.equal(voltage.units, "V");
+      assert.equal(voltage.count, 5);
+      const values = [...r.samples({ attrIds: [voltage.id] })].map((s) => s.value);
+      assert.equal(values.length, 5);
+      assert.ok(values.every((v) => typeof v === "number"));
+      const errors = r.events({ kinds: ["error"] });
+      assert.equal(errors.length, 1, "five failures, one event");
+      assert.equal(errors[0]!.device, "dead");
+      const recovered = r.events({ kinds: ["recovered"] });
+      assert.equal(recovered.length, 1);
+      assert.match(recovered[0]!.message, /after 5 failed reads/);
+      const gaps = r.events({ kinds: ["gap"] });
+      assert.equal(gaps.length, 1, "gaps coalesce per flush");
+      assert.equal(r.missedDeadlines(), 3);
+      assert.equal(r.select(["dead.pressure"])[0]!.units, "torr");
+    } finally {
+      r.close();
+    }
+  });
+});
+
+Deno.test("startRecording: samples for a duration, then closes the segment", async () => {
+  await withLab(async (lab, path) => {
+    const rec = await startRecording(lab, {
+      session: path,
+      interval: 20,
+      duration: 200,
+      alarms: false,
+    });
+    rec.note("hello");
+    assert.equal(await rec.done, "duration reached");
+    assert.ok(rec.sampler.stats.started >= 10);
+    const r = SessionReader.open(path);
+    try {
+      const seg = r.segments()[0]!;
+      assert.equal(seg.reason, "duration reached");
+      assert.ok(r.select(["dmm.voltage"])[0]!.count >= 5);
+      assert.equal(r.events({ kinds: ["note"] })[0]!.message, "hello");
+    } finally {
+      r.close();
+    }
+  });
+});
+
+Deno.test("startRecording: alarm transitions become session events", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-rec-" });
+  const config = parseConfig(
+    `
+[devices.dmm]
+address = "sim://dmm?seed=4"
+[[alarms]]
+device = "dmm"
+attr = "voltage"
+compare = ">"
+trip = -1000
+`,
+    "alarm.toml",
+  );
+  const lab = await Lab.open(config);
+  const lines: string[] = [];
+  try {
+    const rec = await startRecording(lab, {
+      session: `${dir}/a.session.sqlite`,
+      interval: 20,
+      duration: 100,
+      log: (line) => lines.push(line),
+    });
+    await rec.done;
+    assert.ok(lines.some((l) => /alarm MAJOR active/.test(l)), lines.join("\n"));
+    const r = SessionReader.open(`${dir}/a.session.sqlite`);
+    const alarms = r.events({ kinds: ["alarm"] });
+    r.close();
+    assert.equal(alarms.length, 1);
+    assert.equal(alarms[0]!.device, "dmm");
+    assert.equal(alarms[0]!.attr, "voltage");
+    assert.match(alarms[0]!.message, /^active /);
+  } finally {
+    await lab.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
