@@ -6,7 +6,13 @@
  * @module
  */
 import { type Attr, findAttr, validateWrite, type Value, type Values } from "../../device/attr.ts";
-import { type CallOptions, type Device, statusNames, withDeadline } from "../../device/device.ts";
+import {
+  type CallOptions,
+  type Device,
+  formatMs,
+  statusNames,
+  withDeadline,
+} from "../../device/device.ts";
 import { DeviceError } from "../../device/errors.ts";
 import { FaultInjector } from "./faults.ts";
 import { decodeFrame, encodeFrame, garble } from "./frame.ts";
@@ -167,10 +173,13 @@ export class SimDevice implements Device {
 
   async #faulty(fn: (tMs: number) => Values, signal: AbortSignal): Promise<Values> {
     const f = this.#faults;
-    const outcome = f.decide(performance.now());
+    const now = performance.now();
+    const outcome = f.decide(now);
     if (outcome === "disconnected") {
       throw new DeviceError(
-        `${this.address}: connection refused (simulated disconnect); retry later`,
+        `${this.address}: connection refused (simulated disconnect, back in ${
+          formatMs(f.downUntil - now)
+        }); retry later`,
         this.name,
       );
     }

@@ -114,6 +114,11 @@ export class FaultInjector {
       o.garbageRate > 0 || o.disconnectRate > 0;
   }
 
+  /** Until when (same clock as `decide`) the device is disconnected; 0 if it never was. */
+  get downUntil(): number {
+    return this.#downUntil;
+  }
+
   /** The delay before this call's answer, ms. */
   delayMs(): number {
     const { latencyMs, jitterMs } = this.options;
