@@ -1,0 +1,298 @@
+/**
+ * `labwire sim KIND …` — run faithful simulators of real instruments on local ports, for
+ * testing a setup without hardware. Kinds: `baratron` (MKS eBaratron over ToolWeb HTTP).
+ * Prints one address per simulated device on stdout; logs go to stderr.
+ *
+ * @module
+ */
+import type { Command } from "../lib/cli/command.ts";
+import { intFlag, type ParsedFlags, parseFlags, stringFlag } from "../lib/cli/flags.ts";
+import { listenForInterrupts } from "../lib/cli/interrupt.ts";
+import { didYouMean } from "../lib/cli/suggest.ts";
+import { parseDuration } from "../lib/config/duration.ts";
+import { UsageError } from "../lib/device/errors.ts";
+import { formatMs } from "../lib/device/device.ts";
+import { type FaultOptions, parseFaults } from "../lib/drivers/sim/faults.ts";
+import { startBaratronSimulators } from "../lib/drivers/baratron/simulator.ts";
+import { UNITS } from "../lib/drivers/baratron/protocol.ts";
+import { stdoutSink, type TextSink } from "../lib/output/stdout.ts";
+
+/** Simulator kinds `labwire sim` can run. */
+export const SIM_KINDS = ["baratron"] as const;
+
+/** The default `--listen` address. */
+export const DEFAULT_LISTEN = "127.0.0.1:8081";
+
+const FLAGS = {
+  listen: { type: "string", short: "l" },
+  count: { type: "string", short: "n" },
+  seed: { type: "string" },
+  latency: { type: "string" },
+  jitter: { type: "string" },
+  "timeout-rate": { type: "string" },
+  "error-rate": { type: "string" },
+  "garbage-rate": { type: "string" },
+  "disconnect-rate": { type: "string" },
+  "disconnect-for": { type: "string" },
+  units: { type: "string" },
+  "full-scale": { type: "string" },
+  pressure: { type: "string" },
+  warmup: { type: "string" },
+} as const;
+
+/** The parsed options of `sim`. */
+export interface SimOptions {
+  /** Simulator kind, e.g. "baratron". */
+  kind: (typeof SIM_KINDS)[number];
+  /** Interface to listen on. */
+  hostname: string;
+  /** First port (0 = any free ports). */
+  port: number;
+  /** Number of simulated devices. */
+  count: number;
+  /** Base seed. */
+  seed: number;
+  /** Fault injection settings. */
+  faults: FaultOptions;
+  /** Pressure units of every gauge. */
+  units?: string;
+  /** Full-scale pressure. */
+  fullScale?: number;
+  /** Pressure setpoint. */
+  setpoint?: number;
+  /** Warm-up time at start, seconds. */
+  warmupS?: number;
+}
+
+/**
+ * Parses `HOST:PORT`, `[IPv6]:PORT`, `:PORT` or `PORT` (host 127.0.0.1); port 0 means any free.
+ *
+ * @example
+ * ```ts
+ * import { parseListen } from "./sim.ts";
+ * parseListen("[::1]:8081"); // { hostname: "::1", port: 8081 }
+ * ```
+ */
+export function parseListen(text: string): { hostname: string; port: number } {
+  const m = /^(?:(\[[^\]]+\]|[^:[\]]+)?:)?(\d{1,5})$/.exec(text.trim());
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) {
+    throw new UsageError(
+      `--listen: "${text}" is not HOST:PORT`,
+      "write it like 127.0.0.1:8081, [::1]:8081, or 127.0.0.1:0 for any free ports",
+    );
+  }
+  const host = m[1] ?? "127.0.0.1";
+  return { hostname: host.replace(/^\[(.*)\]$/, "$1"), port };
+}
+
+function numberFlag(f: ParsedFlags, name: string): number | undefined {
+  const v = stringFlag(f, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || n < 0) {
+    throw new UsageError(`--${name}: expected a number ≥ 0, got "${v}"`);
+  }
+  return n;
+}
+
+/** Parses `sim`'s arguments (pure; tested on its own). */
+export function parseSimArgs(args: string[]): SimOptions {
+  const f = parseFlags(args, FLAGS, "sim");
+  const [kind, ...extra] = f.positionals;
+  if (kind === undefined) {
+    throw new UsageError(
+      "sim: which simulator? give a kind",
+      `kinds: ${SIM_KINDS.join(", ")}; e.g. labwire sim baratron --listen 127.0.0.1:8081`,
+    );
+  }
+  if (!(SIM_KINDS as readonly string[]).includes(kind)) {
+    throw new UsageError(
+      `sim: unknown kind "${kind}"`,
+      didYouMean(kind, SIM_KINDS) || `kinds: ${SIM_KINDS.join(", ")}`,
+    );
+  }
+  if (extra.length > 0) {
+    throw new UsageError(
+      `sim: unexpected argument "${extra[0]}"`,
+      "one kind per command; use --count N for several devices",
+    );
+  }
+  const { hostname, port } = parseListen(stringFlag(f, "listen") ?? DEFAULT_LISTEN);
+  const count = intFlag(f, "count", 1) ?? 1;
+  if (port !== 0 && port + count - 1 > 65535) {
+    throw new UsageError(
+      `sim: ${count} devices from port ${port} would go past port 65535`,
+      "choose a lower --listen port, or port 0 for any free ports",
+    );
+  }
+  const faults = parseFaults({
+    latency: stringFlag(f, "latency"),
+    jitter: stringFlag(f, "jitter"),
+    timeout_rate: stringFlag(f, "timeout-rate"),
+    error_rate: stringFlag(f, "error-rate"),
+    garbage_rate: stringFlag(f, "garbage-rate"),
+    disconnect_rate: stringFlag(f, "disconnect-rate"),
+    disconnect_for: stringFlag(f, "disconnect-for"),
+  });
+  const units = stringFlag(f, "units");
+  if (units !== undefined && !UNITS.includes(units)) {
+    throw new UsageError(
+      `--units: unknown pressure units "${units}"`,
+      didYouMean(units, UNITS) || `units: ${UNITS.join(", ")}`,
+    );
+  }
+  const warmup = stringFlag(f, "warmup");
+  return {
+    kind: kind as SimOptions["kind"],
+    hostname,
+    port,
+    count,
+    seed: intFlag(f, "seed", 0) ?? 1,
+    faults,
+    units,
+    fullScale: numberFlag(f, "full-scale"),
+    setpoint: numberFlag(f, "pressure"),
+    warmupS: warmup === undefined ? undefined : parseDuration(warmup, "s", "--warmup") / 1000,
+  };
+}
+
+/** Where `runSim` writes and how it learns it should stop (tests pass their own). */
+export interface SimIo {
+  /** Data: one address per line. */
+  stdout: TextSink;
+  /** Log lines. */
+  log: (line: string) => void;
+  /** Aborts to stop the simulators; `exitCode()` is what to return then. */
+  interrupts?: { signal: AbortSignal; exitCode(): number; dispose?(): void };
+  /** Called once the simulators listen (tests use it to find the addresses). */
+  onReady?: (addresses: string[]) => void;
+}
+
+function describeFaults(f: FaultOptions): string {
+  const parts: string[] = [];
+  if (f.latencyMs > 0) parts.push(`latency ${formatMs(f.latencyMs)}`);
+  if (f.jitterMs > 0) parts.push(`jitter ${formatMs(f.jitterMs)}`);
+  if (f.timeoutRate > 0) parts.push(`timeout rate ${f.timeoutRate}`);
+  if (f.errorRate > 0) parts.push(`error rate ${f.errorRate}`);
+  if (f.garbageRate > 0) parts.push(`garbage rate ${f.garbageRate}`);
+  if (f.disconnectRate > 0) {
+    parts.push(`disconnect rate ${f.disconnectRate} for ${formatMs(f.disconnectForMs)}`);
+  }
+  return parts.length ? parts.join(", ") : "no faults";
+}
+
+/** Runs `labwire sim` until interrupted; resolves to the exit code (0 on SIGTERM, 130 on SIGINT). */
+export async function runSim(args: string[], io: SimIo): Promise<number> {
+  const opts = parseSimArgs(args);
+  const interrupts = io.interrupts ?? listenForInterrupts();
+  try {
+    const sims = await startBaratronSimulators({
+      hostname: opts.hostname,
+      port: opts.port,
+      count: opts.count,
+      seed: opts.seed,
+      faults: opts.faults,
+      units: opts.units,
+      fullScale: opts.fullScale,
+      setpoint: opts.setpoint,
+      warmupS: opts.warmupS,
+    });
+    try {
+      const ports = sims.gauges.map((g) => g.port);
+      const first = ports[0]!;
+      const last = ports.at(-1)!;
+      const contiguous = last - first === ports.length - 1;
+      const host = opts.hostname.includes(":") ? `[${opts.hostname}]` : opts.hostname;
+      io.log(
+        `labwire sim: ${opts.count} baratron gauge${opts.count === 1 ? "" : "s"} on ${host}:` +
+          (ports.length === 1 ? first : contiguous ? `${first}–${last}` : "(free ports)") +
+          ` (${describeFaults(opts.faults)}, seed ${opts.seed}); POST /ToolWeb/Cmd; ` +
+          `Ctrl-C to stop`,
+      );
+      io.stdout.write(sims.addresses.map((a) => `${a}\n`).join(""));
+      io.onReady?.(sims.addresses);
+      if (!interrupts.signal.aborted) {
+        await new Promise<void>((resolve) =>
+          interrupts.signal.addEventListener("abort", () => resolve(), { once: true })
+        );
+      }
+    } finally {
+      await sims.close();
+      const total = { ok: 0, timeout: 0, error: 0, garbage: 0, disconnected: 0, bad: 0 };
+      for (const g of sims.gauges) {
+        for (const k of Object.keys(total) as (keyof typeof total)[]) total[k] += g.counts[k];
+      }
+      io.log(
+        `labwire sim: stopped; answered ${total.ok} polls` +
+          (total.timeout + total.error + total.garbage + total.disconnected + total.bad > 0
+            ? ` (faults: ${total.timeout} timeouts, ${total.error} errors, ${total.garbage} ` +
+              `garbage, ${total.disconnected} disconnects; ${total.bad} bad requests)`
+            : ""),
+      );
+    }
+    return interrupts.exitCode();
+  } finally {
+    interrupts.dispose?.();
+  }
+}
+
+const HELP = `labwire sim KIND [flags] — run simulated instruments on local ports
+
+Starts faithful fakes of real instruments so you can try labwire (or any other client) without
+hardware. Prints one address per simulated device on stdout, one per line; logs go to stderr.
+Runs until Ctrl-C (exit 130) or SIGTERM (exit 0).
+
+Kinds:
+  baratron   MKS eBaratron capacitance manometer: a ToolWeb endpoint answering
+             POST /ToolWeb/Cmd with <PollRequest> exactly as the real gauge does (content type
+             ignored). Pressure drifts around a setpoint with noise, run hours count up, the
+             warm-up wait counts down to 0 (LED "yellow, blinking", then "green"), and a gauge
+             whose zero has drifted reports "e-Baratron Zeroing Recommended".
+
+Flags:
+  -l, --listen HOST:PORT   first address (default ${DEFAULT_LISTEN}); N devices use ports
+                           PORT…PORT+N−1; port 0 picks any free ports. IPv6: [::1]:8081
+  -n, --count N            number of devices (default 1; thousands are fine)
+      --seed N             base seed: device i uses seed+i, so runs are repeatable (default 1)
+      --units NAME         pressure units: ${UNITS.join(", ")} (default torr)
+      --full-scale P       full-scale pressure (default: 10, 100 or 1000, by seed)
+      --pressure P         pressure setpoint the gauge hovers around (default: by seed)
+      --warmup DURATION    warm-up time left at start (default 2m; 0 = already warm)
+
+Faults (the same as sim:// device options), applied to every device:
+      --latency DURATION        answer after this delay, e.g. 20ms
+      --jitter DURATION         plus a random delay up to this
+      --timeout-rate F          fraction of polls never answered (the client times out)
+      --error-rate F            fraction answered with HTTP 500
+      --garbage-rate F          fraction answered with malformed XML
+      --disconnect-rate F       chance per poll that the device drops off the network:
+                                its port refuses connections …
+      --disconnect-for DURATION … for this long (default 5s)
+
+Examples:
+  labwire sim baratron
+      one gauge on 127.0.0.1:8081; then, in another terminal:
+      labwire read baratron://127.0.0.1:8081 | jq .pressure
+
+  labwire sim baratron --listen 127.0.0.1:9000 --count 10 --latency 20ms
+      ten gauges on ports 9000–9009, each answering after 20 ms
+
+  labwire sim baratron --listen 127.0.0.1:0 --count 1000 > gauges.txt
+      a thousand gauges on free ports; their addresses are in gauges.txt
+
+  labwire sim baratron --timeout-rate 0.05 --error-rate 0.05 --disconnect-rate 0.001
+      a flaky gauge, to see how your setup copes
+
+  curl -s -H 'Content-Type: text/xml' --data '<PollRequest><V Name="EVID_100"/></PollRequest>' \\
+       http://127.0.0.1:8081/ToolWeb/Cmd
+      talk to the simulator without labwire
+`;
+
+/** The `sim` verb. */
+export const simCommand: Command = {
+  name: "sim",
+  summary: "run simulated instruments (e.g. MKS eBaratron gauges) on local ports",
+  help: HELP,
+  run: (args) => runSim(args, { stdout: stdoutSink, log: (line) => console.error(line) }),
+};
