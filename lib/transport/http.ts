@@ -146,6 +146,7 @@ export class HttpClient {
           this.#drop();
           throw controller.signal.reason;
         }
+        reader.total = 0;
         try {
           await writeAll(conn, bytes);
           const res = await readResponse(reader);
@@ -153,12 +154,10 @@ export class HttpClient {
           return res.result;
         } catch (err) {
           this.#drop();
-          // A kept-alive connection the device closed while idle: one fresh attempt is safe.
-          if (
-            reused && attempt === 0 && err instanceof NothingReceived && !controller.signal.aborted
-          ) {
-            continue;
-          }
+          // A kept-alive connection the device closed while idle fails before any byte of an
+          // answer (EOF, reset or broken pipe): one fresh attempt is safe.
+          const nothing = err instanceof NothingReceived || reader.total === 0;
+          if (reused && attempt === 0 && nothing && !controller.signal.aborted) continue;
           throw err;
         }
       }
@@ -323,7 +322,6 @@ const CRLF = [13, 10];
 const CRLFCRLF = [13, 10, 13, 10];
 
 async function readResponse(r: Reader): Promise<{ result: HttpResult; close: boolean }> {
-  r.total = 0;
   for (;;) {
     const head = await r.until(CRLFCRLF, 16384);
     if (head === null) {

@@ -116,8 +116,10 @@ export class GaugeModel {
     const warmBias = this.warmupS > 0 ? 0.02 * (wait / this.warmupS) : 0;
     const noise = r.gauss(0, this.fullScale * 2e-6);
     const pressure = Math.max(0, this.setpoint * (1 + this.#walk + warmBias) + noise);
+    // Status is decided on the drift as reported, so the two never disagree.
+    const drift = round(this.#drift, 5);
     let status = 0;
-    if (Math.abs(this.#drift) > ZEROING_DRIFT) {
+    if (Math.abs(drift) > ZEROING_DRIFT) {
       status += 2 ** BIT["e-Baratron Zeroing Recommended"]!;
     }
     if (pressure > 1.1 * this.fullScale) status += 2 ** BIT["e-Baratron Over 110% of FS"]!;
@@ -130,7 +132,7 @@ export class GaugeModel {
       led_color: ledColor(led),
       run_hours: Math.round(this.runStartS + elapsed) / 3600,
       wait_hours: Math.round(wait) / 3600,
-      drift: round(this.#drift, 5),
+      drift,
       system_status: systemStatus(status),
     };
   }

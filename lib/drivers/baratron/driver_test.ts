@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { parseAddress } from "../../device/address.ts";
+import { UsageError, WriteRejected } from "../../device/errors.ts";
+import { baratronDriver, BaratronGauge, DEFAULT_TIMEOUT_MS, toolWebUrl } from "./driver.ts";
+
+Deno.test("host forms: IPv4, IPv4:port, [IPv6]:port, names; defaultName is host[:port]", () => {
+  const cases: [string, string, string][] = [
+    ["baratron://10.0.0.5", "http://10.0.0.5/ToolWeb/Cmd", "10.0.0.5"],
+    ["baratron://10.0.0.5:8081", "http://10.0.0.5:8081/ToolWeb/Cmd", "10.0.0.5:8081"],
+    ["baratron://[::1]:8081", "http://[::1]:8081/ToolWeb/Cmd", "[::1]:8081"],
+    ["baratron://[fe80::1]", "http://[fe80::1]/ToolWeb/Cmd", "[fe80::1]"],
+    ["baratron://gauge-3.lab/", "http://gauge-3.lab/ToolWeb/Cmd", "gauge-3.lab"],
+    ["baratron://10.0.0.5:80?timeout=2s", "http://10.0.0.5/ToolWeb/Cmd", "10.0.0.5"],
+  ];
+  for (const [text, url, name] of cases) {
+    const a = parseAddress(text);
+    assert.equal(toolWebUrl(a).url, url, text);
+    assert.equal(baratronDriver.defaultName!(a), name, text);
+  }
+});
+
+Deno.test("a pasted http:// prefix is taken off, not mangled", () => {
+  assert.equal(
+    toolWebUrl(parseAddress("baratron://http://10.0.0.5:8081")).url,
+    "http://10.0.0.5:8081/ToolWeb/Cmd",
+  );
+});
+
+Deno.test("bad addresses and unknown options are usage errors before any I/O", async () => {
+  await assert.rejects(
+    baratronDriver.open(parseAddress("baratron://10.0.0.5:99999"), { name: "g", options: {} }),
+    (err: unknown) => err instanceof UsageError && /out of range/.test(err.message),
+  );
+  await assert.rejects(
+    baratronDriver.open(parseAddress("baratron://10.0.0.5?tmeout=1s"), { name: "g", options: {} }),
+    (err: unknown) =>
+      err instanceof UsageError && /unknown option "tmeout"/.test(err.message) &&
+      err.hint === 'did you mean "timeout"?',
+  );
+});
+
+Deno.test("timeout: 1 s by default, the context's when given", async () => {
+  const a = parseAddress("baratron://127.0.0.1:9");
+  const d = await baratronDriver.open(a, { name: "g", options: {} }) as BaratronGauge;
+  const e = await baratronDriver.open(a, { name: "g", timeout: 250, options: {} }) as BaratronGauge;
+  assert.equal(d.timeoutMs, DEFAULT_TIMEOUT_MS);
+  assert.equal(DEFAULT_TIMEOUT_MS, 1000);
+  assert.equal(e.timeoutMs, 250);
+  await d.close();
+  await e.close();
+});
+
+Deno.test("unknown attribute names and writes are refused without I/O", async () => {
+  const g = await baratronDriver.open(parseAddress("baratron://127.0.0.1:9"), {
+    name: "g",
+    options: {},
+  });
+  try {
+    await assert.rejects(
+      g.read(["presure"]),
+      (err: unknown) => err instanceof UsageError && err.hint === 'did you mean "pressure"?',
+    );
+    await assert.rejects(g.write("pressure", 1), WriteRejected);
+    assert.deepEqual(g.techniques(), []);
+  } finally {
+    await g.close();
+  }
+});

@@ -1,0 +1,234 @@
+import assert from "node:assert/strict";
+import { DeviceError, TimeoutError } from "../device/errors.ts";
+import { describeFailure, HttpClient, httpPost } from "./http.ts";
+
+const enc = new TextEncoder();
+
+/**
+ * A raw TCP server on a free loopback port that answers each connection with `handle`, so the
+ * client is tested against hand-written HTTP (including broken HTTP) rather than against itself.
+ */
+function rawServer(handle: (conn: Deno.Conn, request: string) => Promise<void>) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  let accepted = 0;
+  const loop = (async () => {
+    for await (const conn of listener) {
+      accepted++;
+      conns.add(conn);
+      (async () => {
+        const buf = new Uint8Array(65536);
+        try {
+          for (;;) {
+            const n = await conn.read(buf);
+            if (n === null) break;
+            await handle(conn, new TextDecoder().decode(buf.subarray(0, n)));
+          }
+        } catch {
+          // The test closed the connection.
+        } finally {
+          conns.delete(conn);
+          try {
+            conn.close();
+          } catch { /* already closed */ }
+        }
+      })();
+    }
+  })();
+  return {
+    origin: `http://127.0.0.1:${listener.addr.port}`,
+    get accepted() {
+      return accepted;
+    },
+    async close() {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* already closed */ }
+      }
+      await loop;
+    },
+  };
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = l.addr.port;
+  l.close();
+  return port;
+}
+
+Deno.test("content-length answers on one kept-alive connection; the request is well-formed", async () => {
+  const requests: string[] = [];
+  const srv = rawServer(async (conn, req) => {
+    requests.push(req);
+    await conn.write(enc.encode("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\n\r\nhello"));
+  });
+  const client = new HttpClient(srv.origin);
+  try {
+    for (let i = 0; i < 3; i++) {
+      const r = await client.post("/ToolWeb/Cmd", "<x/>", {
+        timeout: 1000,
+        headers: { "content-type": "text/xml" },
+      });
+      assert.equal(r.status, 200);
+      assert.equal(r.statusText, "OK");
+      assert.equal(r.text, "hello");
+      assert.equal(r.headers.get("x-a"), "1");
+    }
+    assert.equal(srv.accepted, 1);
+    const host = new URL(srv.origin).host;
+    assert.equal(
+      requests[0],
+      `POST /ToolWeb/Cmd HTTP/1.1\r\nhost: ${host}\r\ncontent-type: text/xml\r\n` +
+        `content-length: 4\r\n\r\n<x/>`,
+    );
+  } finally {
+    client.close();
+    await srv.close();
+  }
+});
+
+Deno.test("chunked answers, 100 Continue and close-delimited bodies are read whole", async () => {
+  let n = 0;
+  const srv = rawServer(async (conn) => {
+    n++;
+    if (n === 1) {
+      await conn.write(enc.encode(
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" +
+          "3\r\nabc\r\n4;ext=1\r\ndefg\r\n0\r\nTrailer: x\r\n\r\n",
+      ));
+    } else {
+      await conn.write(enc.encode("HTTP/1.0 500 Internal Server Error\r\n\r\nbroken"));
+      conn.close();
+    }
+  });
+  const client = new HttpClient(srv.origin);
+  try {
+    const a = await client.post("/", "", { timeout: 1000 });
+    assert.deepEqual([a.status, a.text], [200, "abcdefg"]);
+    const b = await client.post("/", "", { timeout: 1000 });
+    assert.deepEqual([b.status, b.text], [500, "broken"]);
+  } finally {
+    client.close();
+    await srv.close();
+  }
+});
+
+Deno.test("a kept-alive connection closed by the server while idle is reopened once", async () => {
+  const srv = rawServer(async (conn) => {
+    await conn.write(enc.encode("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+    conn.close(); // as a device that ignores keep-alive without saying so
+  });
+  const client = new HttpClient(srv.origin);
+  try {
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await client.post("/", "", { timeout: 1000 })).text, "ok");
+    }
+    assert.equal(srv.accepted, 3);
+  } finally {
+    client.close();
+    await srv.close();
+  }
+});
+
+Deno.test("refused: a DeviceError saying what was tried and what to check", async () => {
+  const port = freePort();
+  await assert.rejects(
+    httpPost(`http://127.0.0.1:${port}/ToolWeb/Cmd`, "<x/>", { timeout: 1000, device: "g" }),
+    (err: unknown) => {
+      assert.ok(err instanceof DeviceError);
+      assert.equal(err.device, "g");
+      assert.equal(
+        err.message,
+        `POST http://127.0.0.1:${port}/ToolWeb/Cmd: connection refused; nothing listens on ` +
+          `127.0.0.1:${port}; check the address and port, and that the device's web server is on`,
+      );
+      return true;
+    },
+  );
+});
+
+Deno.test("timeout: a TimeoutError after the deadline, and the client recovers", async () => {
+  let n = 0;
+  const srv = rawServer(async (conn) => {
+    if (++n === 1) return; // never answer the first request
+    await conn.write(enc.encode("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+  });
+  const client = new HttpClient(srv.origin);
+  try {
+    await assert.rejects(client.post("/x", "", { timeout: 50 }), (err: unknown) => {
+      assert.ok(err instanceof TimeoutError);
+      assert.match(err.message, /^POST http:\/\/127\.0\.0\.1:\d+\/x: no answer within 50 ms; /);
+      assert.match(err.message, /\?timeout=/);
+      return true;
+    });
+    assert.equal((await client.post("/x", "", { timeout: 1000 })).text, "ok");
+  } finally {
+    client.close();
+    await srv.close();
+  }
+});
+
+Deno.test("reset and truncated answers are device errors, not crashes", async () => {
+  let n = 0;
+  const srv = rawServer(async (conn) => {
+    n++;
+    if (n === 1) conn.close();
+    else if (n === 2) {
+      await conn.write(enc.encode("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort"));
+      conn.close();
+    } else if (n === 3) {
+      await conn.write(enc.encode("SSH-2.0-OpenSSH\r\n\r\n"));
+    }
+  });
+  try {
+    await assert.rejects(
+      httpPost(`${srv.origin}/`, "", { timeout: 1000 }),
+      /connection was dropped before an answer/,
+    );
+    await assert.rejects(
+      httpPost(`${srv.origin}/`, "", { timeout: 1000 }),
+      /bad HTTP answer: the answer broke off after 5 of 100 bytes/,
+    );
+    await assert.rejects(
+      httpPost(`${srv.origin}/`, "", { timeout: 1000 }),
+      /bad HTTP answer: not an HTTP answer \(starts "SSH-2.0-OpenSSH"\)/,
+    );
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("the caller's abort is rethrown as its own reason, not as a device error", async () => {
+  const srv = rawServer(() => Promise.resolve()); // never answers
+  const client = new HttpClient(srv.origin);
+  const controller = new AbortController();
+  const reason = new Error("stopped by test");
+  try {
+    const p = client.post("/", "", { timeout: 5000, signal: controller.signal });
+    setTimeout(() => controller.abort(reason), 20);
+    await assert.rejects(p, (err: unknown) => err === reason);
+  } finally {
+    client.close();
+    await srv.close();
+  }
+});
+
+Deno.test("DNS and unreachable failures get their own hint", () => {
+  const dns = describeFailure(
+    new Error("failed to lookup address information: Name or service not known"),
+    "POST http://gauge.lab/ToolWeb/Cmd",
+    "gauge.lab",
+    1000,
+  );
+  assert.match(dns.message, /the host name does not resolve; check the spelling/);
+  const net = describeFailure(
+    new Error("Network is unreachable (os error 101)"),
+    "POST http://10.9.9.9/ToolWeb/Cmd",
+    "10.9.9.9",
+    1000,
+  );
+  assert.match(net.message, /network is unreachable; check cabling/);
+});
