@@ -1,0 +1,521 @@
+/**
+ * `labwire scan PLAN …` — step scans (Spec's ascan/dscan/a2scan/mesh, bluesky's scan/rel_scan/
+ * grid_scan/list_scan/count): move positioners, wait, settle, read detectors, record every point
+ * in the session; a live table with progress on a terminal, NDJSON in a pipe; Ctrl-C keeps the
+ * data and returns relative positioners; `--resume` finishes an interrupted scan.
+ *
+ * @module
+ */
+import type { Command } from "../lib/cli/command.ts";
+import { EXIT } from "../lib/cli/command.ts";
+import { boolFlag, listFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
+import { listenForInterrupts } from "../lib/cli/interrupt.ts";
+import { parseDuration } from "../lib/config/duration.ts";
+import type { DeviceConfig, LabConfig } from "../lib/config/load.ts";
+import { resolveTargets } from "../lib/config/targets.ts";
+import { errorMessage, UsageError } from "../lib/device/errors.ts";
+import { Lab } from "../lib/lab/lab.ts";
+import { loadLabConfig } from "../lib/lab/setup.ts";
+import { PipeClosed, stdoutSink } from "../lib/output/stdout.ts";
+import { colorEnabled, paint, stdoutIsTerminal } from "../lib/output/terminal.ts";
+import { csvHeader, csvRow, pointRecord } from "../lib/scan/export.ts";
+import { parseRef, type PlanSpec } from "../lib/scan/plan.ts";
+import { parsePlanArgs, PLAN_NAMES } from "../lib/scan/plan_args.ts";
+import { parsePlanFile } from "../lib/scan/plan_file.ts";
+import { type ScanRequest, ScanRun } from "../lib/scan/runner.ts";
+import { ScanTable } from "../lib/scan/scan_table.ts";
+import { sessionPath } from "../lib/session/path.ts";
+import { ScanStore } from "../lib/session/scan_store.ts";
+import { SessionStore } from "../lib/session/store.ts";
+
+const FLAGS = {
+  detectors: { type: "string", short: "d", multiple: true },
+  settle: { type: "string" },
+  dwell: { type: "string" },
+  tolerance: { type: "string" },
+  "move-timeout": { type: "string" },
+  readback: { type: "string", multiple: true },
+  log: { type: "boolean" },
+  snake: { type: "boolean" },
+  plan: { type: "string", short: "p" },
+  devices: { type: "string", multiple: true },
+  session: { type: "string", short: "s" },
+  "no-session": { type: "boolean" },
+  out: { type: "string", short: "o" },
+  format: { type: "string", short: "f" },
+  resume: { type: "string" },
+  scan: { type: "string" },
+} as const;
+
+/** Output formats of `scan` on stdout. */
+export type ScanFormat = "table" | "ndjson" | "csv";
+
+/** The parsed options of `scan`. */
+export interface ScanOptions {
+  /** The scan to run; undefined when resuming (it comes from the session). */
+  request?: ScanRequest;
+  /** Extra targets to open (addresses or config names). */
+  devices: string[];
+  /** `--session FILE`. */
+  session?: string;
+  /** `--no-session`: record nothing. */
+  noSession: boolean;
+  /** `--out FILE.csv`. */
+  out?: string;
+  /** Output format; undefined = table on a terminal, NDJSON in a pipe. */
+  format?: ScanFormat;
+  /** `--resume SESSION`: the session file of the scan to resume. */
+  resume?: string;
+  /** `--scan N` with `--resume`: which scan (default the last unfinished one). */
+  scanId?: number;
+  /** `--config FILE`. */
+  config?: string;
+  /** `--demo`. */
+  demo: boolean;
+  /** `--no-color`. */
+  noColor: boolean;
+}
+
+const NEGATIVE = "\u0000neg:";
+
+/**
+ * Parses `scan`'s arguments (pure, apart from reading `--plan` and `@FILE` files).
+ *
+ * @example
+ * ```ts ignore
+ * parseScanArgs(["ascan", "motor.position", "0", "10", "21", "-d", "det.counts"]).request?.plan.kind; // "line"
+ * ```
+ */
+export function parseScanArgs(
+  args: string[],
+  readFile: (path: string) => string = (p) => Deno.readTextFileSync(p),
+): ScanOptions {
+  // negative numbers are positions, not flags: `dscan motor.position -1 1 11`
+  const protectedArgs = args.map((a) => /^-(\d|\.\d)/.test(a) ? NEGATIVE + a : a);
+  const f = parseFlags(protectedArgs, FLAGS, "scan");
+  const positionals = f.positionals.map((a) =>
+    a.startsWith(NEGATIVE) ? a.slice(NEGATIVE.length) : a
+  );
+  const dur = (name: string) => {
+    const v = stringFlag(f, name);
+    return v === undefined ? undefined : parseDuration(v, "s", `--${name}`);
+  };
+  let format = stringFlag(f, "format") as ScanFormat | "json" | undefined;
+  if (format !== undefined && !["table", "ndjson", "csv", "json"].includes(format)) {
+    throw new UsageError(`--format: "${format}" is not one of table, ndjson, csv`);
+  }
+  if (format === "json" || (boolFlag(f, "json") && format === undefined)) format = "ndjson";
+  const planFile = stringFlag(f, "plan");
+  const resume = stringFlag(f, "resume");
+  const scanText = stringFlag(f, "scan");
+  const scanId = scanText === undefined ? undefined : Number(scanText);
+  if (scanId !== undefined && !(Number.isInteger(scanId) && scanId > 0)) {
+    throw new UsageError(`--scan: expected a scan number, got "${scanText}"`);
+  }
+  if (scanId !== undefined && resume === undefined) {
+    throw new UsageError("--scan N picks the scan to resume; use it with --resume SESSION");
+  }
+  const opts: ScanOptions = {
+    devices: listFlag(f, "devices") ?? [],
+    session: stringFlag(f, "session"),
+    noSession: boolFlag(f, "no-session"),
+    out: stringFlag(f, "out"),
+    format: format as ScanFormat | undefined,
+    resume,
+    scanId,
+    config: stringFlag(f, "config"),
+    demo: boolFlag(f, "demo"),
+    noColor: boolFlag(f, "no-color"),
+  };
+  if (resume !== undefined) {
+    if (positionals.length > 0 || planFile) {
+      throw new UsageError("--resume continues a recorded scan; give no plan with it");
+    }
+    if (opts.noSession) {
+      throw new UsageError("--resume records into its session; drop --no-session");
+    }
+    return opts;
+  }
+  let plan: PlanSpec;
+  let fromFile: ReturnType<typeof parsePlanFile> | undefined;
+  if (planFile !== undefined) {
+    if (positionals.length > 0) {
+      throw new UsageError(`--plan ${planFile} gives the plan; drop "${positionals.join(" ")}"`);
+    }
+    fromFile = parsePlanFile(readFile(planFile), planFile);
+    plan = fromFile.plan;
+  } else {
+    const [name, ...words] = positionals;
+    if (name === undefined) {
+      throw new UsageError(
+        "scan: which plan? e.g. labwire scan ascan motor.position 0 10 21 -d det.counts",
+        "see: labwire scan --help",
+      );
+    }
+    plan = parsePlanArgs(name, words, {
+      log: boolFlag(f, "log"),
+      snake: boolFlag(f, "snake"),
+      readFile,
+    });
+  }
+  const readbacks: Record<string, string> = { ...fromFile?.readbacks };
+  for (const r of listFlag(f, "readback") ?? []) {
+    const m = /^([^=]+)=(.+)$/.exec(r);
+    if (!m) {
+      throw new UsageError(
+        `--readback: expected POS=ATTR like motor.position=readback, got "${r}"`,
+      );
+    }
+    parseRef(m[1]!);
+    readbacks[m[1]!] = m[2]!;
+  }
+  const tolText = stringFlag(f, "tolerance");
+  const tolerance = tolText === undefined ? fromFile?.tolerance : Number(tolText);
+  if (tolerance !== undefined && !(tolerance >= 0)) {
+    throw new UsageError(`--tolerance: expected a number ≥ 0, got "${tolText}"`);
+  }
+  const detectors = listFlag(f, "detectors") ?? fromFile?.detectors ?? [];
+  for (const d of detectors) parseRef(d);
+  if (plan.kind === "count" && detectors.length === 0) {
+    throw new UsageError("count reads detectors: add --detectors det.counts,…");
+  }
+  opts.devices = [...(fromFile?.devices ?? []), ...opts.devices];
+  const request: ScanRequest = { plan, detectors };
+  const settle = dur("settle") ?? fromFile?.settleMs;
+  const dwell = dur("dwell") ?? fromFile?.dwellMs;
+  const moveTimeout = dur("move-timeout") ?? fromFile?.moveTimeoutMs;
+  if (settle !== undefined) request.settleMs = settle;
+  if (dwell !== undefined) request.dwellMs = dwell;
+  if (tolerance !== undefined) request.tolerance = tolerance;
+  if (moveTimeout !== undefined) request.moveTimeoutMs = moveTimeout;
+  if (Object.keys(readbacks).length > 0) request.readbacks = readbacks;
+  request.context = {
+    demo: opts.demo,
+    ...(opts.config ? { config: opts.config } : {}),
+    devices: opts.devices,
+  };
+  opts.request = request;
+  return opts;
+}
+
+/** The device configs a scan needs: its `--devices` plus every device its refs name. */
+export function scanDevices(
+  request: ScanRequest,
+  extra: readonly string[],
+  config: LabConfig,
+): DeviceConfig[] {
+  const out = resolveTargets(extra, config);
+  const refs = [...planPositioners(request.plan), ...request.detectors];
+  const names = [...new Set(refs.map((r) => parseRef(r).device))];
+  const missing = names.filter((n) => !out.some((c) => c.name === n));
+  if (missing.length > 0) {
+    try {
+      out.push(...resolveTargets(missing, config));
+    } catch (err) {
+      if (err instanceof UsageError && extra.length === 0 && config.devices.length === 0) {
+        throw new UsageError(
+          err.message,
+          "name devices with --demo, --config FILE, or --devices sim://motor,sim://det",
+        );
+      }
+      throw err;
+    }
+  }
+  return out;
+}
+
+function planPositioners(plan: PlanSpec): string[] {
+  switch (plan.kind) {
+    case "line":
+    case "mesh":
+      return plan.axes.map((a) => a.positioner);
+    case "list":
+      return plan.positioners;
+    case "count":
+      return [];
+  }
+}
+
+/** Runs `scan`. */
+export async function runScan(args: string[]): Promise<number> {
+  const opts = parseScanArgs(args);
+  const p = paint(colorEnabled(opts.noColor, Deno.stderr.isTerminal()));
+  const say = (s: string) => console.error(s);
+
+  // Resume: the request, devices and session come from the recorded scan.
+  let request = opts.request;
+  let session: SessionStore | undefined;
+  let resumeId: number | undefined;
+  let sessionFile: string | undefined;
+  if (opts.resume !== undefined) {
+    try {
+      Deno.statSync(opts.resume);
+    } catch {
+      throw new UsageError(`--resume: no session file ${opts.resume}`);
+    }
+    session = SessionStore.open(opts.resume, { segment: { command: ["scan", ...args] } });
+    sessionFile = opts.resume;
+    const store = new ScanStore(session.db);
+    const rec = opts.scanId !== undefined ? store.get(opts.scanId) : store.lastUnfinished();
+    if (!rec) {
+      session.close("nothing to resume");
+      throw new UsageError(`--resume: every scan in ${opts.resume} is complete`);
+    }
+    if (rec.state === "done") {
+      session.close("nothing to resume");
+      throw new UsageError(`--resume: scan ${rec.id} in ${opts.resume} is already complete`);
+    }
+    resumeId = rec.id;
+    request = rec.plan as ScanRequest;
+    const ctx = request.context ?? {};
+    opts.demo = ctx.demo === true;
+    opts.config ??= typeof ctx.config === "string" ? ctx.config : undefined;
+    opts.devices = Array.isArray(ctx.devices) ? ctx.devices as string[] : [];
+  }
+  if (!request) throw new UsageError("scan: nothing to run");
+
+  let lab: Lab | undefined;
+  let cleanup: (() => Promise<void>) | undefined;
+  let out: Deno.FsFile | undefined;
+  const encoder = new TextEncoder();
+  try {
+    const loaded = await loadLabConfig({ config: opts.config, demo: opts.demo });
+    cleanup = loaded.cleanup;
+    const devices = scanDevices(request, opts.devices, loaded.config);
+    lab = await Lab.open(loaded.config, devices);
+    if (!session && !opts.noSession) {
+      sessionFile = sessionPath(loaded.config, opts.session, opts.demo);
+      session = SessionStore.open(sessionFile, {
+        segment: {
+          command: ["scan", ...args],
+          configFile: loaded.config.file,
+          configText: loaded.config.text,
+        },
+      });
+    }
+    const store = session ? new ScanStore(session.db) : undefined;
+    const command = `labwire scan ${args.join(" ")}`;
+    const run = new ScanRun(lab, request, {
+      store,
+      resumeId,
+      command,
+      warn: (m) => say(`${p.yellow("labwire scan:")} ${m}`),
+    });
+
+    let pipeClosed = false;
+    let outputError: unknown;
+    const format = opts.format ?? (stdoutIsTerminal() ? "table" : "ndjson");
+    const interrupts = listenForInterrupts({
+      secondExits: false,
+      onFirst: (sig) => {
+        say(
+          `${
+            p.yellow("labwire scan:")
+          } ${sig}: finishing the current point, then stopping (Ctrl-C again to stop at once)`,
+        );
+        run.stop(`interrupted by ${sig}`);
+      },
+      onSecond: () => {
+        say(`${p.yellow("labwire scan:")} stopping at once`);
+        run.abort("interrupted at once by a second SIGINT");
+      },
+    });
+    try {
+      // headers need units, known once the run has looked at the devices: written on "running"
+      let header = false;
+      let table: ScanTable | undefined;
+      const head = () => {
+        header = true;
+        const h = {
+          id: run.id,
+          command,
+          started: run.status().started ?? Date.now() / 1000,
+          positioners: run.plan.positioners,
+          detectors: request!.detectors,
+          units: run.units,
+          total: run.plan.length,
+        };
+        if (opts.out) {
+          out = Deno.openSync(opts.out, {
+            write: true,
+            create: true,
+            append: resumeId !== undefined && exists(opts.out),
+            truncate: resumeId === undefined,
+          });
+          if (resumeId === undefined || Deno.statSync(opts.out).size === 0) {
+            out.writeSync(encoder.encode(csvHeader(h)));
+          }
+        }
+        if (format === "csv") stdoutSink.write(csvHeader(h));
+        if (format === "table") {
+          table = new ScanTable({
+            write: (s) => stdoutSink.write(s),
+            progress: Deno.stderr.isTerminal()
+              ? (s) => Deno.stderr.writeSync(encoder.encode(s))
+              : undefined,
+            paint: p,
+            positioners: run.plan.positioners,
+            detectors: request!.detectors,
+            units: run.units,
+            total: run.plan.length,
+            done: run.status().recorded,
+          });
+        }
+      };
+      const recordHeader = {
+        id: run.id,
+        positioners: run.plan.positioners,
+        detectors: request.detectors,
+      };
+      run.onState((s) => {
+        if (s.state !== "running" || header) return;
+        const what = resumeId !== undefined
+          ? `resuming scan ${s.id} at point ${s.recorded}`
+          : `scan${s.id !== undefined ? ` ${s.id}` : ""}`;
+        say(
+          p.dim(
+            `${what}: ${s.total} points${sessionFile ? `, recording into ${sessionFile}` : ""}`,
+          ),
+        );
+        head();
+        recordHeader.id = run.id;
+      });
+      run.onPoint((pt) => {
+        if (out) out.writeSync(encoder.encode(csvRow(pt)));
+        if (pipeClosed || outputError) return;
+        try {
+          if (format === "ndjson") {
+            stdoutSink.write(JSON.stringify(pointRecord(recordHeader, pt)) + "\n");
+          } else if (format === "csv") stdoutSink.write(csvRow(pt));
+          else table!.point(pt);
+        } catch (err) {
+          if (err instanceof PipeClosed) pipeClosed = true;
+          else outputError = err;
+          run.stop(pipeClosed ? "stdout closed" : `output failed: ${errorMessage(err)}`);
+        }
+      });
+      const result = await run.start();
+      table?.finish();
+      const where = result.id !== undefined && sessionFile
+        ? ` (scan ${result.id} in ${sessionFile})`
+        : "";
+      const took = result.started && result.ended
+        ? ` in ${(result.ended - result.started).toFixed(1)} s`
+        : "";
+      if (result.state === "done") {
+        say(p.dim(`done: ${result.recorded} of ${result.total} points${took}${where}`));
+      } else {
+        const resumeHint = result.id !== undefined && sessionFile
+          ? `; resume with: labwire scan --resume ${sessionFile} --scan ${result.id}`
+          : "";
+        const returned = result.returned ? "; relative positioners returned to their start" : "";
+        const msg =
+          `${result.state}: ${result.recorded} of ${result.total} points kept${took}${returned}${resumeHint}`;
+        if (result.state === "failed") say(`${p.red("labwire scan:")} ${result.error}\n${msg}`);
+        else if (!pipeClosed) say(`${p.yellow("labwire scan:")} ${msg}`);
+      }
+      if (outputError) throw outputError;
+      if (pipeClosed) return EXIT.ok;
+      if (result.state === "failed") return EXIT.device;
+      if (result.state === "stopped") {
+        return interrupts.received ? interrupts.exitCode() : EXIT.interrupted;
+      }
+      return EXIT.ok;
+    } finally {
+      interrupts.dispose();
+    }
+  } finally {
+    out?.close();
+    await lab?.close();
+    await cleanup?.();
+    session?.close("scan ended");
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const planList = Object.entries(PLAN_NAMES).map(([n, d]) => `  ${n.padEnd(7)} ${d}`).join("\n");
+
+/** The `scan` verb. */
+export const scanCommand: Command = {
+  name: "scan",
+  summary: "step scans: ascan, dscan, a2scan, mesh, list, count — table, NDJSON, resume",
+  run: runScan,
+  help: `labwire scan — step scans: move positioners, wait, read detectors, record every point
+
+Usage: labwire scan PLAN WORDS… --detectors DEV.ATTR,… [flags]
+       labwire scan --plan scan.toml [flags]
+       labwire scan --resume SESSION [--scan N]
+
+Plans (N is a number of points; a positioner is any writable number DEV.ATTR):
+${planList}
+
+For every point all positioners are written at once; each is done when the device says
+it stopped moving (sim motors, EPICS motors) or its read-back is within --tolerance.
+Then --settle, then every detector is read at once (averaged over --dwell). Limits are
+checked for the whole plan before anything moves. Meshes run the first axis slowest.
+
+Every point is recorded in the session file (default: ./labwire.session.sqlite, beside
+the config file as NAME.session.sqlite, ./labwire-demo.session.sqlite with --demo; see
+"labwire session info FILE"). On a terminal you get a table and a progress bar with ETA;
+in a pipe one JSON object per point:
+  {"scan":1,"point":0,"t":…,"motor.position":0,"motor.position_target":0,"det.counts":12}
+
+Ctrl-C finishes the current point, returns relative (d…) positioners to their start,
+keeps every point and exits 130; a second Ctrl-C stops at once. A device error stops
+the same safe way with exit 1. --resume continues a stopped scan at its first missing
+point. A closed pipe ends the scan quietly (exit 0).
+
+Flags:
+  -d, --detectors a.b,c.d  detectors read at every point
+      --settle 50ms        wait after the move before reading
+      --dwell 100ms        sample the detectors for this long and average
+      --tolerance X        read-back must be within X of the target (default: the
+                           attr's precision; with a done signal only when given)
+      --move-timeout 60s   fail the scan when a move takes longer
+      --readback POS=ATTR  read the actual position from ATTR (default: ATTR_readback,
+                           ATTR_rbv or readback when the device has one)
+      --log                log-spaced points (ascan/dscan)
+      --snake              snake order (mesh): reverse inner axes on alternate passes
+  -p, --plan FILE          a TOML plan file (see below)
+      --devices T,…        open these targets too (addresses like sim://motor)
+  -s, --session FILE       record into FILE
+      --no-session         record nothing
+  -o, --out FILE.csv       also write a column file with a # header (command, start
+                           time, positioners, detectors, units)
+  -f, --format F           table | ndjson | csv (default: table on a terminal, else ndjson)
+      --json               same as --format ndjson
+      --resume SESSION     continue the last unfinished scan of SESSION (or --scan N)
+  -c, --config FILE        config file (default ./labwire.toml or $LABWIRE_CONFIG)
+      --demo               the built-in simulated bench (motor, det, dmm, thermo, gauge)
+
+Plan file (scan.toml):
+  plan = "dscan"                 # any plan above
+  num = 21
+  detectors = ["det.counts", "dmm.voltage"]
+  settle = "50ms"
+  [[axes]]
+  positioner = "motor.position"
+  start = -1
+  stop = 1
+  # meshes: num per [[axes]] table; lists: [positions] "motor.position" = [1, 2, 5]
+
+Examples:
+  labwire scan --demo ascan motor.position 0 10 21 -d det.counts,dmm.voltage
+  labwire scan --demo dscan motor.position -1 1 11 -d det.counts --settle 50ms
+  labwire scan --demo a2scan motor.position 0 1 thermo.setpoint 20 30 11 -d det.counts
+  labwire scan --demo mesh motor.position 0 10 11 thermo.setpoint 20 25 6 --snake -d det.counts
+  labwire scan --demo list motor.position 1,2,5 -d det.counts --out peak.csv
+  labwire scan --demo count 10 -d det.counts,dmm.voltage --dwell 100ms
+  labwire scan --devices sim://motor,sim://det ascan motor.position 0 10 21 -d det.counts | jq -c .
+  labwire scan --demo --plan scan.toml
+  labwire scan --resume labwire-demo.session.sqlite
+`,
+};

@@ -1,0 +1,322 @@
+/**
+ * End-to-end scans on `sim://` devices: in-process through the runner (the motor's position can
+ * be checked afterwards), and as real `labwire scan` processes (NDJSON, exit codes, a real
+ * SIGINT, `--resume`).
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import "../../lib/drivers/mod.ts";
+import { parseAddress } from "../../lib/device/address.ts";
+import { UsageError } from "../../lib/device/errors.ts";
+import { Lab } from "../../lib/lab/lab.ts";
+import { ScanRun } from "../../lib/scan/runner.ts";
+import { listScans, readScanPoints, ScanStore } from "../../lib/session/scan_store.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+async function simLab(motor = "sim://motor?velocity=1000"): Promise<Lab> {
+  const cfg = (name: string, addr: string) => ({
+    name,
+    address: parseAddress(addr),
+    interval: 1000,
+    options: {},
+  });
+  return await Lab.open({ devices: [], sections: {} }, [
+    cfg("motor", motor),
+    cfg("det", "sim://det?seed=5"),
+  ]);
+}
+
+async function motorAt(lab: Lab): Promise<number> {
+  return (await lab.get("motor").read(["readback"])).readback as number;
+}
+
+Deno.test("ascan of the sim motor finds the sim detector's peak at 5", async () => {
+  const lab = await simLab();
+  try {
+    const run = new ScanRun(lab, {
+      plan: {
+        kind: "line",
+        relative: false,
+        num: 41,
+        spacing: "linear",
+        axes: [{ positioner: "motor.position", start: 0, stop: 10 }],
+      },
+      detectors: ["det.counts"],
+    });
+    const r = await run.start();
+    assert.equal(r.state, "done");
+    assert.equal(run.points.length, 41);
+    const counts = run.points.map((p) => p.values[0] as number);
+    const xs = run.points.map((p) => p.readbacks[0] as number);
+    const best = counts.indexOf(Math.max(...counts));
+    assert.ok(Math.abs(xs[best]! - 5) <= 0.5, `peak at ${xs[best]}`);
+    // centroid over background: robust against Poisson noise
+    const bg = Math.min(...counts);
+    const w = counts.map((c) => c - bg);
+    const centroid = w.reduce((s, c, i) => s + c * xs[i]!, 0) / w.reduce((s, c) => s + c, 0);
+    assert.ok(Math.abs(centroid - 5) < 0.1, `centroid ${centroid}`);
+    assert.ok(Math.max(...counts) > 10 * bg, "a real peak over the background");
+  } finally {
+    await lab.close();
+  }
+});
+
+Deno.test("dscan returns the sim motor to where it started", async () => {
+  const lab = await simLab();
+  try {
+    await lab.get("motor").write("position", 2);
+    while (await lab.get("motor").device.isMoving!()) await new Promise((r) => setTimeout(r, 5));
+    const run = new ScanRun(lab, {
+      plan: {
+        kind: "line",
+        relative: true,
+        num: 5,
+        spacing: "linear",
+        axes: [{ positioner: "motor.position", start: -1, stop: 1 }],
+      },
+      detectors: ["det.counts"],
+    });
+    const r = await run.start();
+    assert.equal(r.state, "done");
+    assert.equal(r.returned, true);
+    assert.deepEqual(run.points.map((p) => p.readbacks[0]), [1, 1.5, 2, 2.5, 3]);
+    assert.equal(await motorAt(lab), 2);
+  } finally {
+    await lab.close();
+  }
+});
+
+Deno.test("a limit violation is refused before the sim motor moves", async () => {
+  const lab = await simLab("sim://motor?velocity=1000&min=-5&max=8");
+  try {
+    const calls = () => (lab.get("motor").device as unknown as { calls: number }).calls;
+    const writesBefore = lab.get("motor").stats.writes;
+    const run = new ScanRun(lab, {
+      plan: {
+        kind: "line",
+        relative: false,
+        num: 11,
+        spacing: "linear",
+        axes: [{ positioner: "motor.position", start: 0, stop: 10 }],
+      },
+      detectors: ["det.counts"],
+    });
+    const before = calls();
+    await assert.rejects(run.start(), (e) => {
+      assert.ok(e instanceof UsageError);
+      assert.match(e.message, /point 9 of 11: motor\.position: 9 is above the upper limit 8/);
+      return true;
+    });
+    assert.equal(lab.get("motor").stats.writes, writesBefore);
+    // the only call was reading the start position
+    assert.ok(calls() - before <= 1);
+    assert.equal(await motorAt(lab), 0);
+  } finally {
+    await lab.close();
+  }
+});
+
+// ---- real processes ----
+
+/** Runs labwire through main.ts, adding the scan verb when main.ts does not list it yet. */
+function labwire(args: string[], opts: { cwd: string; stdout?: "piped" | "null" } = { cwd: ROOT }) {
+  const shim = `
+    import "${ROOT}lib/drivers/mod.ts";
+    import { COMMANDS, main } from "${ROOT}main.ts";
+    import { scanCommand } from "${ROOT}cmd/scan.ts";
+    if (!COMMANDS.some((c) => c.name === "scan")) COMMANDS.push(scanCommand);
+    Deno.exit(await main(Deno.args));
+  `;
+  const wired = Deno.readTextFileSync(`${ROOT}main.ts`).includes("scanCommand");
+  return new Deno.Command(Deno.execPath(), {
+    args: wired
+      ? ["run", "-A", `${ROOT}main.ts`, ...args]
+      : ["eval", "--config", `${ROOT}deno.json`, "--ext=ts", shim, ...args],
+    cwd: opts.cwd,
+    stdout: opts.stdout ?? "piped",
+    stderr: "piped",
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+  });
+}
+
+async function tempDir(): Promise<string> {
+  return await Deno.makeTempDir({ prefix: "labwire-scan-" });
+}
+
+Deno.test("labwire scan prints NDJSON points in a pipe and records them in the session", async () => {
+  const dir = await tempDir();
+  try {
+    const out = await labwire([
+      "scan",
+      "--devices",
+      "sim://motor?velocity=1000,sim://det?seed=5",
+      "ascan",
+      "motor.position",
+      "0",
+      "10",
+      "21",
+      "-d",
+      "det.counts",
+      "--session",
+      `${dir}/s.sqlite`,
+      "--out",
+      `${dir}/a.csv`,
+    ], { cwd: dir }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    const lines = new TextDecoder().decode(out.stdout).trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(lines.length, 21);
+    assert.deepEqual(lines.map((l) => l.point), Array.from({ length: 21 }, (_, i) => i));
+    const peak = lines.reduce((a, l) => (l["det.counts"] > a["det.counts"] ? l : a));
+    assert.equal(peak["motor.position_target"], 5);
+    const csv = await Deno.readTextFile(`${dir}/a.csv`);
+    assert.match(csv, /^# labwire scan 1\n# command: labwire scan --devices/);
+    assert.match(csv, /\n# units: motor.position=mm det.counts=counts\n/);
+    assert.match(csv, /\npoint,t,motor.position,motor.position_target,det.counts\n/);
+    assert.equal(csv.trim().split("\n").filter((l) => !l.startsWith("#")).length, 22);
+    const db = new DatabaseSync(`${dir}/s.sqlite`, { readOnly: true });
+    try {
+      const [scan] = listScans(db);
+      assert.equal(scan?.state, "done");
+      assert.equal(scan?.recorded, 21);
+    } finally {
+      db.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("labwire scan refuses a limit violation with exit 2 before moving", async () => {
+  const dir = await tempDir();
+  try {
+    const out = await labwire([
+      "scan",
+      "--devices",
+      "sim://motor?max=8,sim://det",
+      "ascan",
+      "motor.position",
+      "0",
+      "10",
+      "11",
+      "-d",
+      "det.counts",
+      "--no-session",
+    ], { cwd: dir }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 2, stderr);
+    assert.match(stderr, /9 is above the upper limit 8 mm.*nothing was moved/);
+    assert.equal(new TextDecoder().decode(out.stdout), "");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("SIGINT keeps every completed point and returns the motor; --resume completes the scan", async () => {
+  const dir = await tempDir();
+  const session = `${dir}/s.sqlite`;
+  try {
+    // 0.1 mm per point at 2 mm/s: about 50 ms per point
+    const child = labwire([
+      "scan",
+      "--devices",
+      "sim://motor?velocity=2,sim://det?seed=5",
+      "dscan",
+      "motor.position",
+      "0",
+      "2",
+      "21",
+      "-d",
+      "det.counts",
+      "--session",
+      session,
+    ], { cwd: dir }).spawn();
+    const seen: number[] = [];
+    let text = "";
+    const decoder = new TextDecoder();
+    let signalled = false;
+    for await (const chunk of child.stdout) {
+      text += decoder.decode(chunk, { stream: true });
+      const lines = text.split("\n");
+      text = lines.pop()!;
+      for (const l of lines) seen.push(JSON.parse(l).point);
+      if (!signalled && seen.length >= 3) {
+        child.kill("SIGINT");
+        signalled = true;
+      }
+    }
+    const status = await child.status;
+    const stderr = decoder.decode(await new Response(child.stderr).arrayBuffer());
+    assert.equal(status.code, 130, stderr);
+    assert.ok(seen.length >= 3 && seen.length < 21, `stopped after ${seen.length} points`);
+    assert.match(stderr, /relative positioners returned to their start/);
+    assert.match(stderr, /resume with: labwire scan --resume/);
+
+    const db = new DatabaseSync(session, { readOnly: true });
+    let recorded: number[];
+    try {
+      const [scan] = listScans(db);
+      assert.equal(scan?.state, "stopped");
+      recorded = readScanPoints(db, scan!.id).map((p) => p.index);
+    } finally {
+      db.close();
+    }
+    assert.deepEqual(recorded, seen, "every printed point is in the session, nothing more");
+    assert.deepEqual(recorded, Array.from({ length: recorded.length }, (_, i) => i));
+
+    const resumed = await labwire(["scan", "--resume", session], { cwd: dir }).output();
+    const rerr = decoder.decode(resumed.stderr);
+    assert.equal(resumed.code, 0, rerr);
+    assert.match(rerr, new RegExp(`resuming scan 1 at point ${recorded.length}`));
+    const more = decoder.decode(resumed.stdout).trim().split("\n").map((l) => JSON.parse(l).point);
+    assert.equal(more[0], recorded.length);
+
+    const db2 = new DatabaseSync(session, { readOnly: true });
+    try {
+      const store = new ScanStore(db2);
+      const scan = store.get(1);
+      assert.equal(scan.state, "done");
+      const points = store.points(1);
+      assert.deepEqual(points.map((p) => p.index), Array.from({ length: 21 }, (_, i) => i));
+      // relative targets keep the original origin (0): 0, 0.1, …, 2
+      assert.deepEqual(
+        points.map((p) => Math.round(p.positions[0]! * 10) / 10),
+        Array.from({ length: 21 }, (_, i) => i / 10),
+      );
+    } finally {
+      db2.close();
+    }
+    const again = await labwire(["scan", "--resume", session], { cwd: dir }).output();
+    assert.equal(again.code, 2);
+    assert.match(decoder.decode(again.stderr), /every scan .* is complete/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a closed pipe ends the scan quietly with exit 0", async () => {
+  const dir = await tempDir();
+  try {
+    const child = labwire([
+      "scan",
+      "--devices",
+      "sim://det",
+      "count",
+      "100000",
+      "-d",
+      "det.counts",
+      "--no-session",
+    ], { cwd: dir }).spawn();
+    const reader = child.stdout.getReader();
+    await reader.read();
+    await reader.cancel();
+    const status = await child.status;
+    const stderr = new TextDecoder().decode(await new Response(child.stderr).arrayBuffer());
+    assert.equal(status.code, 0, stderr);
+    assert.doesNotMatch(stderr, /error/i);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
