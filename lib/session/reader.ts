@@ -129,8 +129,13 @@ export class SessionReader {
     } catch (err) {
       throw new UsageError(`cannot open session ${path}: ${errorMessage(err)}`);
     }
-    const appId = pragmaNumber(db, "application_id");
-    const version = pragmaNumber(db, "user_version");
+    let appId = 0, version = 0;
+    try {
+      appId = pragmaNumber(db, "application_id");
+      version = pragmaNumber(db, "user_version");
+    } catch {
+      // "file is not a database": reported below like any foreign file.
+    }
     if (appId !== APPLICATION_ID) {
       db.close();
       throw new UsageError(`${path} is not a labwire session file`);
