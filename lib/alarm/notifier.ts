@@ -198,13 +198,20 @@ export class Notifier {
         now: t,
         active: d.source.active(),
         readings: d.source.lastReadings(),
-        history: d.source.history().filter((e) => e.t > d.since && e.t <= t),
+        history: d.source.history().filter((e) => e.t >= d.since && e.t < t),
         units: d.units,
       }));
       d.since = t;
     } catch (err) {
       this.#log(`notify digest: cannot build the digest: ${(err as Error).message}`);
     }
+  }
+
+  /** Resolves once everything queued so far was delivered or given up (tests, `--once` runs). */
+  async drained(): Promise<void> {
+    const queues: { drained(): Promise<void> }[] = this.#sinks.map((s) => s.queue);
+    if (this.#digest) queues.push(this.#digest.queue);
+    await Promise.all(queues.map((q) => q.drained()));
   }
 
   /** Delivery counters per sink (the digest, when configured, last). */
