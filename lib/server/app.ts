@@ -1,0 +1,733 @@
+/**
+ * The HTTP API of `labwire serve`, as a value: `createApp(ctx)` returns a hono app that tests
+ * call with `app.request()` and `serve` hands to `Deno.serve`. Routes are declared with
+ * `@hono/zod-openapi`, so the schemas that validate requests also produce `/api/openapi.json`.
+ *
+ * @module
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { HTTPException } from "hono/http-exception";
+import type { Attr } from "../device/attr.ts";
+import type { DeviceManager } from "../lab/manager.ts";
+import type { ServerContext } from "./context.ts";
+import { HttpError, toHttpError } from "./http_error.ts";
+import { LatestValues, METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
+import { StreamHub } from "./sse.ts";
+import { dashboardAsset } from "./dashboard.ts";
+import { timingSafeEqualText } from "./auth.ts";
+import {
+  AttrSchema,
+  DeviceDetailSchema,
+  DeviceSummarySchema,
+  ErrorSchema,
+  HealthSchema,
+  IdParam,
+  NameParam,
+  ReadingSchema,
+  SamplesSchema,
+  TaskBodySchema,
+  TaskDataSchema,
+  TaskSchema,
+  WriteBodySchema,
+  WriteResultSchema,
+} from "./schemas.ts";
+
+/** The app `createApp` returns. */
+export type LabwireApp = OpenAPIHono;
+
+const JSON_ERRORS = (...codes: number[]) =>
+  Object.fromEntries(
+    codes.map((c) => [c, {
+      description: ERROR_TEXT[c] ?? "error",
+      content: { "application/json": { schema: ErrorSchema } },
+    }]),
+  );
+
+const ERROR_TEXT: Record<number, string> = {
+  400: "Malformed request, unknown field or parameter",
+  401: "Missing or wrong bearer token (servers bound beyond loopback)",
+  404: "No such device, attribute, task or scan",
+  409: "The device is busy with a task or scan",
+  413: "Request body too large",
+  422: "Write refused by the attribute's declaration (type, limits, read-only)",
+  503: "The device (or the session) is unavailable",
+};
+
+/** Paths the API serves, with their methods, so a wrong method is a 405 rather than a 404. */
+const ROUTE_METHODS: [RegExp, string[]][] = [
+  [/^\/api\/devices$/, ["GET"]],
+  [/^\/api\/devices\/[^/]+$/, ["GET"]],
+  [/^\/api\/devices\/[^/]+\/read$/, ["GET"]],
+  [/^\/api\/devices\/[^/]+\/attrs\/[^/]+$/, ["PUT"]],
+  [/^\/api\/devices\/[^/]+\/tasks$/, ["POST"]],
+  [/^\/api\/tasks\/[^/]+$/, ["GET", "DELETE"]],
+  [/^\/api\/tasks\/[^/]+\/data$/, ["GET"]],
+  [/^\/api\/scans$/, ["POST"]],
+  [/^\/api\/scans\/[^/]+$/, ["GET", "DELETE"]],
+  [/^\/api\/stream$/, ["GET"]],
+  [/^\/api\/samples$/, ["GET"]],
+  [/^\/api\/alarms$/, ["GET"]],
+  [/^\/api\/openapi\.json$/, ["GET"]],
+  [/^\/healthz$/, ["GET"]],
+  [/^\/metrics$/, ["GET"]],
+];
+
+const MUTATING = new Set(["PUT", "POST", "DELETE", "PATCH"]);
+
+/** Builds the HTTP app over a lab and whatever else `ctx` holds. Nothing listens here. */
+export function createApp(ctx: ServerContext): LabwireApp {
+  const started = Date.now();
+  const hub = ctx.hub ?? (() => {
+    const h = new StreamHub({ session: ctx.session });
+    h.attach(ctx.lab);
+    return h;
+  })();
+  const timeout = ctx.requestTimeoutMs ?? 5000;
+  const attrCache = new Map<string, Attr[]>();
+  const latest = new LatestValues();
+  latest.attach(ctx.lab);
+
+  const app = new OpenAPIHono({
+    defaultHook: (result) => {
+      if (!result.success) {
+        const issues = result.error.issues.map((i) => {
+          const where = i.path.length ? i.path.join(".") : "request";
+          return `${where}: ${i.message}`;
+        });
+        throw new HttpError(400, issues.join("; "));
+      }
+    },
+  });
+
+  app.onError((err, c) => {
+    let e: HttpError;
+    if (err instanceof HTTPException) {
+      const status = [400, 401, 404, 405, 409, 413, 422, 503].includes(err.status)
+        ? err.status as HttpError["status"]
+        : 400;
+      e = new HttpError(status, err.message || "bad request");
+    } else {
+      e = toHttpError(err);
+    }
+    if (e.code === "internal") ctx.log?.log("error", `${c.req.method} ${c.req.path}: ${e.message}`);
+    return c.json(e.body(), e.status);
+  });
+
+  app.notFound((c) => {
+    const allowed = ROUTE_METHODS.find(([re]) => re.test(c.req.path))?.[1];
+    if (allowed) {
+      const e = new HttpError(
+        405,
+        `${c.req.method} is not allowed on ${c.req.path}; use ${allowed.join(" or ")}`,
+      );
+      c.header("Allow", allowed.join(", "));
+      return c.json(e.body(), 405);
+    }
+    return c.json(
+      new HttpError(404, `no route ${c.req.method} ${c.req.path}; see /api/openapi.json`).body(),
+      404,
+    );
+  });
+
+  if (ctx.cors && ctx.cors.length > 0) {
+    app.use(
+      "/api/*",
+      cors({
+        origin: ctx.cors,
+        allowMethods: ["GET", "PUT", "POST", "DELETE"],
+        allowHeaders: ["Authorization", "Content-Type", "Last-Event-ID"],
+      }),
+    );
+  }
+
+  if (ctx.token !== undefined) {
+    const expected = ctx.token;
+    app.use("*", async (c, next) => {
+      if (!MUTATING.has(c.req.method)) return await next();
+      const header = c.req.header("authorization") ?? "";
+      const m = /^Bearer\s+(.+)$/i.exec(header);
+      if (!m || !timingSafeEqualText(m[1]!.trim(), expected)) {
+        c.header("WWW-Authenticate", 'Bearer realm="labwire"');
+        const why = m ? "wrong bearer token" : "this server needs Authorization: Bearer <token>";
+        return c.json(new HttpError(401, `${why} for ${c.req.method} requests`).body(), 401);
+      }
+      await next();
+    });
+  }
+
+  const maxBody = ctx.maxBodyBytes ?? 64 * 1024;
+  app.use(
+    "/api/*",
+    bodyLimit({
+      maxSize: maxBody,
+      onError: (c) =>
+        c.json(new HttpError(413, `request body is larger than ${maxBody} bytes`).body(), 413),
+    }),
+  );
+
+  const manager = (name: string): DeviceManager => {
+    const m = ctx.lab.find(name);
+    if (!m) {
+      throw new HttpError(404, `no device "${name}"; devices: ${ctx.lab.names.join(", ")}`);
+    }
+    return m;
+  };
+  // Request signals are not passed to devices: a reading a client gave up on still completes
+  // (and is cached and published), and the device queue stays in order.
+  const attrsOf = async (m: DeviceManager): Promise<Attr[]> => {
+    const attrs = await m.attrs({ timeout });
+    attrCache.set(m.name, attrs);
+    return attrs;
+  };
+  // A task that writes (hold, move, …) or a scan owns the device; a sampling task does not.
+  const busy = (device: string) =>
+    (ctx.tasks?.list().some((t) =>
+      t.manager.name === device && t.state === "running" && t.spec.technique !== "sample"
+    ) ?? false) || (ctx.scans?.busy?.(device) ?? false);
+  const summary = (m: DeviceManager) => {
+    const last = m.last;
+    return {
+      name: m.name,
+      driver: m.device.driver,
+      address: m.device.address,
+      state: m.state,
+      interval_s: m.config.interval / 1000,
+      last_t: last?.t ?? null,
+      last_age_s: last ? Math.max(0, Math.round((Date.now() / 1000 - last.t) * 1000) / 1000) : null,
+      error: last?.error ?? null,
+    };
+  };
+
+  // --- devices ---------------------------------------------------------------------------------
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/devices",
+      tags: ["devices"],
+      summary: "List devices with connection state and last reading age",
+      responses: {
+        200: {
+          description: "Devices",
+          content: {
+            "application/json": { schema: z.object({ devices: z.array(DeviceSummarySchema) }) },
+          },
+        },
+      },
+    }),
+    (c) => c.json({ devices: ctx.lab.managers.map(summary) }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/devices/{name}",
+      tags: ["devices"],
+      summary: "One device: attrs with units, rw and limits, last reading, techniques",
+      request: { params: NameParam },
+      responses: {
+        200: {
+          description: "Device",
+          content: { "application/json": { schema: DeviceDetailSchema } },
+        },
+        ...JSON_ERRORS(404),
+      },
+    }),
+    async (c) => {
+      const m = manager(c.req.valid("param").name);
+      let attrs = attrCache.get(m.name);
+      let attrsError: string | null = null;
+      if (!attrs) {
+        try {
+          attrs = await attrsOf(m);
+        } catch (err) {
+          attrsError = toHttpError(err).message;
+        }
+      }
+      return c.json({
+        ...summary(m),
+        attrs: attrs ?? [],
+        attrs_error: attrsError,
+        last: m.last ?? null,
+        techniques: m.device.techniques(),
+        busy: busy(m.name),
+      }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/devices/{name}/read",
+      tags: ["devices"],
+      summary: "A fresh reading through the device's queue",
+      request: {
+        params: NameParam,
+        query: z.object({
+          attrs: z.string().optional().openapi({
+            description: "comma-separated attribute names; default: the status attrs",
+            example: "pressure",
+          }),
+        }).strict(),
+      },
+      responses: {
+        200: { description: "Reading", content: { "application/json": { schema: ReadingSchema } } },
+        ...JSON_ERRORS(400, 404, 503),
+      },
+    }),
+    async (c) => {
+      const m = manager(c.req.valid("param").name);
+      const q = c.req.valid("query").attrs;
+      let names: string[] | undefined;
+      if (q !== undefined) {
+        names = q.split(",").map((s) => s.trim()).filter((s) => s !== "");
+        const attrs = await attrsOf(m);
+        const unknown = names.filter((n) => !attrs.some((a) => a.name === n));
+        if (unknown.length > 0) {
+          throw new HttpError(
+            400,
+            `${m.name} has no attribute ${unknown.map((u) => `"${u}"`).join(", ")}; it has: ${
+              attrs.map((a) => a.name).join(", ")
+            }`,
+          );
+        }
+      }
+      const r = await m.sample(names, { timeout });
+      if (r.error !== undefined) throw new HttpError(503, `${m.name}: ${r.error}`, "device_error");
+      return c.json(r, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "put",
+      path: "/api/devices/{name}/attrs/{attr}",
+      tags: ["devices"],
+      summary: "Validated write; answers the read-back",
+      request: {
+        params: NameParam.extend({
+          attr: z.string().openapi({ param: { name: "attr", in: "path" }, example: "position" }),
+        }),
+        body: { required: true, content: { "application/json": { schema: WriteBodySchema } } },
+      },
+      responses: {
+        200: {
+          description: "Read-back after the write",
+          content: { "application/json": { schema: WriteResultSchema } },
+        },
+        ...JSON_ERRORS(400, 401, 404, 409, 413, 422, 503),
+      },
+    }),
+    async (c) => {
+      const { name, attr } = c.req.valid("param");
+      const m = manager(name);
+      const attrs = await attrsOf(m);
+      if (!attrs.some((a) => a.name === attr)) {
+        throw new HttpError(
+          404,
+          `${name} has no attribute "${attr}"; it has: ${attrs.map((a) => a.name).join(", ")}`,
+        );
+      }
+      if (busy(name)) {
+        throw new HttpError(409, `${name} is busy with a task or scan; stop it first`);
+      }
+      const { value } = c.req.valid("json");
+      const back = await m.write(attr, value, { timeout });
+      return c.json({ device: name, attr, value: back, t: m.last?.t ?? Date.now() / 1000 }, 200);
+    },
+  );
+
+  // --- tasks -----------------------------------------------------------------------------------
+  const tasks = () => {
+    if (!ctx.tasks) throw new HttpError(503, "tasks are not available in this server");
+    return ctx.tasks;
+  };
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/devices/{name}/tasks",
+      tags: ["tasks"],
+      summary: "Start a task (technique, params, sampling_interval, max_duration)",
+      request: {
+        params: NameParam,
+        body: { required: true, content: { "application/json": { schema: TaskBodySchema } } },
+      },
+      responses: {
+        202: {
+          description: "Task accepted",
+          content: { "application/json": { schema: TaskSchema } },
+        },
+        ...JSON_ERRORS(400, 401, 404, 409, 413, 422, 503),
+      },
+    }),
+    async (c) => {
+      const m = manager(c.req.valid("param").name);
+      const body = c.req.valid("json");
+      const t = tasks();
+      if (busy(m.name)) {
+        throw new HttpError(409, `${m.name} is busy with a task or scan; stop it first`);
+      }
+      const techniques = ["sample", "hold", ...m.device.techniques()];
+      if (!techniques.includes(body.technique)) {
+        throw new HttpError(
+          422,
+          `${m.name} has no technique "${body.technique}"; it has: ${techniques.join(", ")}`,
+        );
+      }
+      const created = await t.submit(m.name, { ...body, params: body.params ?? {} });
+      c.header("Location", `/api/tasks/${encodeURIComponent(created.id)}`);
+      return c.json(created.status(), 202);
+    },
+  );
+
+  const task = (id: string) => {
+    const info = tasks().get(id);
+    if (!info) throw new HttpError(404, `no task "${id}"`);
+    return info;
+  };
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/tasks/{id}",
+      tags: ["tasks"],
+      summary: "A task's status",
+      request: { params: IdParam },
+      responses: {
+        200: { description: "Task", content: { "application/json": { schema: TaskSchema } } },
+        ...JSON_ERRORS(404, 503),
+      },
+    }),
+    (c) => c.json(task(c.req.valid("param").id).status(), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/tasks/{id}/data",
+      tags: ["tasks"],
+      summary: "The readings a task took so far",
+      request: { params: IdParam },
+      responses: {
+        200: {
+          description: "Task data",
+          content: { "application/json": { schema: TaskDataSchema } },
+        },
+        ...JSON_ERRORS(404, 503),
+      },
+    }),
+    (c) => {
+      const t = task(c.req.valid("param").id);
+      return c.json({ task: t.status(), data: t.data() }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/api/tasks/{id}",
+      tags: ["tasks"],
+      summary: "Stop a task; answers its final status and data",
+      request: { params: IdParam },
+      responses: {
+        200: {
+          description: "Stopped task and its data",
+          content: { "application/json": { schema: TaskDataSchema } },
+        },
+        ...JSON_ERRORS(401, 404, 503),
+      },
+    }),
+    async (c) => {
+      const t = task(c.req.valid("param").id);
+      const data = await t.stop();
+      return c.json({ task: t.status(), data }, 200);
+    },
+  );
+
+  // --- scans (issue 5) -------------------------------------------------------------------------
+  const scans = () => {
+    if (!ctx.scans) throw new HttpError(503, "scans are not available in this server");
+    return ctx.scans;
+  };
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/scans",
+      tags: ["scans"],
+      summary: "Queue a scan plan",
+      request: {
+        body: {
+          required: true,
+          content: { "application/json": { schema: z.record(z.string(), z.unknown()) } },
+        },
+      },
+      responses: {
+        202: {
+          description: "Scan accepted",
+          content: { "application/json": { schema: z.record(z.string(), z.unknown()) } },
+        },
+        ...JSON_ERRORS(400, 401, 409, 413, 422, 503),
+      },
+    }),
+    async (c) => {
+      const s = scans();
+      const info = await s.submit(c.req.valid("json")) as Record<string, unknown>;
+      if (typeof info.id === "string" || typeof info.id === "number") {
+        c.header("Location", `/api/scans/${encodeURIComponent(String(info.id))}`);
+      }
+      return c.json(info, 202);
+    },
+  );
+  const scan = (id: string) => {
+    const info = scans().get(id);
+    if (info === undefined) throw new HttpError(404, `no scan "${id}"`);
+    return info as Record<string, unknown>;
+  };
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/scans/{id}",
+      tags: ["scans"],
+      summary: "A scan's status and points",
+      request: { params: IdParam },
+      responses: {
+        200: {
+          description: "Scan",
+          content: { "application/json": { schema: z.record(z.string(), z.unknown()) } },
+        },
+        ...JSON_ERRORS(404, 503),
+      },
+    }),
+    (c) => c.json(scan(c.req.valid("param").id), 200),
+  );
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/api/scans/{id}",
+      tags: ["scans"],
+      summary: "Interrupt a scan as Ctrl-C does",
+      request: { params: IdParam },
+      responses: {
+        200: {
+          description: "Final scan status",
+          content: { "application/json": { schema: z.record(z.string(), z.unknown()) } },
+        },
+        ...JSON_ERRORS(401, 404, 503),
+      },
+    }),
+    async (c) => {
+      const id = c.req.valid("param").id;
+      scan(id);
+      return c.json(await scans().stop(id) as Record<string, unknown>, 200);
+    },
+  );
+
+  // --- stream, samples, alarms -----------------------------------------------------------------
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/stream",
+      tags: ["live"],
+      summary:
+        "Server-Sent Events: `reading` events (with ids for Last-Event-ID resume), `alarm`, `task`, `scan_point`",
+      request: {
+        query: z.object({
+          devices: z.string().optional().openapi({
+            description: "comma-separated device names; default: all",
+          }),
+        }).strict(),
+      },
+      responses: {
+        200: {
+          description: "An event stream",
+          content: { "text/event-stream": { schema: z.string() } },
+        },
+        ...JSON_ERRORS(400, 404),
+      },
+    }),
+    (c) => {
+      const q = c.req.valid("query").devices;
+      let devices: Set<string> | undefined;
+      if (q !== undefined && q !== "") {
+        devices = new Set(q.split(",").map((s) => s.trim()).filter((s) => s !== ""));
+        const unknown = [...devices].filter((d) => !ctx.lab.find(d));
+        if (unknown.length > 0) {
+          throw new HttpError(
+            404,
+            `no device ${unknown.map((u) => `"${u}"`).join(", ")}; devices: ${
+              ctx.lab.names.join(", ")
+            }`,
+          );
+        }
+      }
+      const lastId = c.req.header("last-event-id") ?? c.req.query("last_event_id") ?? null;
+      const body = hub.connect(devices, lastId);
+      return new Response(body, {
+        headers: {
+          "content-type": "text/event-stream; charset=utf-8",
+          "cache-control": "no-cache",
+          "x-accel-buffering": "no",
+        },
+      }) as unknown as ReturnType<typeof c.json<string, 200>>;
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/samples",
+      tags: ["history"],
+      summary: "Recorded data of one attribute over a time range, min/max-downsampled",
+      request: {
+        query: z.object({
+          device: z.string().min(1),
+          attr: z.string().min(1),
+          from: z.coerce.number().optional().openapi({
+            description: "epoch seconds; default: to - 1 h",
+          }),
+          to: z.coerce.number().optional().openapi({ description: "epoch seconds; default: now" }),
+          max_points: z.coerce.number().int().min(2).max(100_000).default(2000),
+        }).strict(),
+      },
+      responses: {
+        200: { description: "Samples", content: { "application/json": { schema: SamplesSchema } } },
+        ...JSON_ERRORS(400, 404, 503),
+      },
+    }),
+    async (c) => {
+      const q = c.req.valid("query");
+      const m = manager(q.device);
+      const to = q.to ?? Date.now() / 1000;
+      const from = q.from ?? to - 3600;
+      if (!(from < to)) throw new HttpError(400, `from (${from}) must be before to (${to})`);
+      if (!ctx.session) {
+        throw new HttpError(503, "no session is recording; samples come from the session");
+      }
+      const cached = attrCache.get(m.name);
+      if (cached && !cached.some((a) => a.name === q.attr)) {
+        throw new HttpError(404, `${m.name} has no attribute "${q.attr}"`);
+      }
+      const s = await ctx.session.samples({
+        device: m.name,
+        attr: q.attr,
+        from,
+        to,
+        maxPoints: q.max_points,
+      });
+      const units = cached?.find((a) => a.name === q.attr)?.units ?? null;
+      return c.json({ device: m.name, attr: q.attr, units, from, to, ...s }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/alarms",
+      tags: ["alarms"],
+      summary: "Active alarms and recent transitions",
+      responses: {
+        200: {
+          description: "Alarms",
+          content: {
+            "application/json": {
+              schema: z.object({ active: z.array(z.unknown()), history: z.array(z.unknown()) }),
+            },
+          },
+        },
+      },
+    }),
+    (c) =>
+      c.json({ active: ctx.alarms?.active() ?? [], history: ctx.alarms?.history?.() ?? [] }, 200),
+  );
+
+  // --- health, metrics, docs -------------------------------------------------------------------
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/healthz",
+      tags: ["ops"],
+      summary: "Devices up/down, last sample age, session state (503 when the session fails)",
+      responses: {
+        200: {
+          description: "Healthy or degraded",
+          content: { "application/json": { schema: HealthSchema } },
+        },
+        503: {
+          description: "The session cannot record",
+          content: { "application/json": { schema: HealthSchema } },
+        },
+      },
+    }),
+    (c) => {
+      const managers = ctx.lab.managers;
+      const by = (s: string) => managers.filter((m) => m.state === s).map((m) => m.name);
+      const newest = Math.max(...managers.map((m) => m.lastGood?.t ?? -Infinity));
+      const problem = ctx.session?.problem() ?? null;
+      const down = by("down");
+      const status = problem !== null ? "failing" : down.length > 0 ? "degraded" : "ok";
+      const body = {
+        status: status as "ok" | "degraded" | "failing",
+        version: ctx.version ?? "dev",
+        uptime_s: Math.round((Date.now() - started) / 1000),
+        devices: { up: by("up"), down, unknown: by("unknown") },
+        last_sample_age_s: Number.isFinite(newest)
+          ? Math.round((Date.now() / 1000 - newest) * 1000) / 1000
+          : null,
+        session: {
+          ok: problem === null,
+          recording: ctx.session !== undefined,
+          problem,
+          path: ctx.session?.path ?? null,
+          rows_written: ctx.session?.rowsWritten() ?? 0,
+        },
+        missed_deadlines: ctx.sampler?.stats.missed ?? 0,
+        sse_clients: hub.clientCount,
+      };
+      return problem !== null ? c.json(body, 503) : c.json(body, 200);
+    },
+  );
+
+  app.get("/metrics", (c) => {
+    const text = renderMetrics(
+      ctx,
+      (device, attr) => attrCache.get(device)?.find((a) => a.name === attr)?.units,
+      { sseClients: hub.clientCount, sseLagDisconnects: hub.lagDisconnects },
+      latest,
+    );
+    return c.body(text, 200, { "content-type": METRICS_CONTENT_TYPE });
+  });
+
+  app.doc31("/api/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "labwire",
+      version: ctx.version ?? "dev",
+      description:
+        "Instrument server: devices, validated writes, tasks, live readings (SSE), recorded samples, alarms. " +
+        "Bound beyond loopback, PUT/POST/DELETE need `Authorization: Bearer <token>`.",
+    },
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+  });
+
+  // --- dashboard -------------------------------------------------------------------------------
+  const asset = (c: Context, name: string) => {
+    const a = dashboardAsset(name);
+    if (!a) return c.json(new HttpError(404, `no asset "${name}"`).body(), 404);
+    return c.body(a.body, 200, { "content-type": a.type, "cache-control": "no-cache" });
+  };
+  app.get("/", (c) => asset(c, "index.html"));
+  app.get("/assets/:file", (c) => asset(c, c.req.param("file")));
+
+  // Fill the attr cache early so /metrics has units and detail answers are instant.
+  for (const m of ctx.lab.managers) attrsOf(m).catch(() => {});
+  return app;
+}
+
+/** Attribute schema, re-exported for clients generating types. */
+export { AttrSchema };

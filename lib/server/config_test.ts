@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import { parseServerConfig } from "./config.ts";
+import { ConfigError } from "../device/errors.ts";
+import { parseConfig } from "../config/load.ts";
+
+Deno.test("[server] is optional and validated key by key", () => {
+  assert.deepEqual(parseServerConfig(undefined), { cors: [] });
+  const cfg = parseConfig(
+    `[server]\nlisten = "0.0.0.0:9000"\ntoken_file = "/etc/labwire/token"\ncors = ["https://lab.example.org/"]\nmax_body = 4096\n`,
+    "lab.toml",
+  );
+  assert.deepEqual(parseServerConfig(cfg.sections.server, cfg.file), {
+    listen: { hostname: "0.0.0.0", port: 9000 },
+    tokenFile: "/etc/labwire/token",
+    cors: ["https://lab.example.org"],
+    maxBody: 4096,
+  });
+});
+
+Deno.test("[server] errors name the file and the key", () => {
+  const cases: [unknown, string][] = [
+    [{ listne: "x" }, "lab.toml: server.listne: unknown key"],
+    [{ listen: 8600 }, "lab.toml: server.listen: expected"],
+    [{ listen: "host" }, "lab.toml: server.listen:"],
+    [{ cors: ["lab.example.org"] }, "lab.toml: server.cors:"],
+    [{ cors: ["https://a.example/path"] }, "lab.toml: server.cors:"],
+    [{ max_body: 10 }, "lab.toml: server.max_body:"],
+    [{ token_file: 3 }, "lab.toml: server.token_file:"],
+    ["x", "lab.toml: server: expected a table"],
+  ];
+  for (const [raw, prefix] of cases) {
+    assert.throws(
+      () => parseServerConfig(raw, "lab.toml"),
+      (e: unknown) => e instanceof ConfigError && e.message.startsWith(prefix),
+      JSON.stringify(raw),
+    );
+  }
+  assert.throws(() => parseServerConfig({ listne: 1 }, "lab.toml"), /did you mean "listen"/);
+});

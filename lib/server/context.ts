@@ -1,0 +1,110 @@
+/**
+ * What the HTTP app is built from: the lab, and the optional parts `serve` wires in (the session
+ * recorder, the alarm engine, tasks, scans). Each part is described here by the little the server
+ * needs from it, so the app can be tested with any of them absent or faked.
+ *
+ * @module
+ */
+import type { Reading } from "../device/device.ts";
+import type { Lab } from "../lab/lab.ts";
+import type { TaskBoard } from "../lab/task.ts";
+import type { StreamHub } from "./sse.ts";
+import type { Logger } from "./log.ts";
+
+/** A request for recorded data of one attribute over a time range (epoch seconds). */
+export interface SampleQuery {
+  /** Device name. */
+  device: string;
+  /** Attribute name. */
+  attr: string;
+  /** Start of the range, epoch seconds. */
+  from: number;
+  /** End of the range, epoch seconds. */
+  to: number;
+  /** Most points to return; more rows are reduced to min/max per time bucket. */
+  maxPoints: number;
+}
+
+/** Recorded data, column-wise (what uPlot plots): one entry per point or per bucket. */
+export interface SampleSeries {
+  /** Times, epoch seconds (bucket starts when downsampled). */
+  t: number[];
+  /** Lowest value in each bucket (the value itself when not downsampled). */
+  min: number[];
+  /** Highest value in each bucket (the value itself when not downsampled). */
+  max: number[];
+  /** Rows the range held before downsampling. */
+  rows: number;
+  /** Bucket width in seconds, or null when every row is returned. */
+  bucket: number | null;
+}
+
+/** What the server needs from the session recorder. */
+export interface SessionSource {
+  /** Recorded values of one attribute, downsampled to at most `maxPoints`. */
+  samples(query: SampleQuery): SampleSeries | Promise<SampleSeries>;
+  /** Readings recorded at or after `tMs` (epoch ms), oldest first, at most `limit`. */
+  readingsSince(
+    tMs: number,
+    devices: ReadonlySet<string> | undefined,
+    limit: number,
+  ): Reading[] | Promise<Reading[]>;
+  /** Sample rows written so far. */
+  rowsWritten(): number;
+  /** Null when recording works, else why it does not. */
+  problem(): string | null;
+  /** The session file, for /healthz. */
+  readonly path?: string;
+}
+
+/** What the server needs from the alarm engine. */
+export interface AlarmSource {
+  /** Alarms active now. */
+  active(): unknown[];
+  /** Recent transitions, oldest first. */
+  history?(): unknown[];
+}
+
+/** What the server needs from the scan runner (issue 5's HTTP part). */
+export interface ScanSource {
+  /** Queues a plan; throws a conflict when its positioners are busy. */
+  submit(plan: unknown): unknown | Promise<unknown>;
+  /** A scan's status and points, or undefined. */
+  get(id: string): unknown | undefined;
+  /** Interrupts a scan as Ctrl-C does; resolves to its final status. */
+  stop(id: string): Promise<unknown>;
+  /** True while a scan moves `device` (a plain write then gets 409). */
+  busy?(device: string): boolean;
+  /** Calls `fn` with each recorded point; returns an unsubscribe function. */
+  onPoint?(fn: (point: { scan: string; [key: string]: unknown }) => void): () => void;
+}
+
+/** Everything `createApp` builds the API from. */
+export interface ServerContext {
+  /** The devices. */
+  lab: Lab;
+  /** The stream hub (SSE fan-out); one is created when absent. */
+  hub?: StreamHub;
+  /** Sampler figures for /metrics and /healthz. */
+  sampler?: { stats: { missed: number; expected: number; started: number } };
+  /** The recording session. */
+  session?: SessionSource;
+  /** The alarm engine. */
+  alarms?: AlarmSource;
+  /** The task board (tomato-style tasks). */
+  tasks?: TaskBoard;
+  /** The scan runner. */
+  scans?: ScanSource;
+  /** When set, PUT/POST/DELETE need `Authorization: Bearer <token>`. */
+  token?: string;
+  /** Origins allowed by CORS; CORS is off when empty. */
+  cors?: string[];
+  /** Largest request body in bytes (default 64 KiB). */
+  maxBodyBytes?: number;
+  /** Timeout of device calls made for a request, ms (default 5000). */
+  requestTimeoutMs?: number;
+  /** Where request failures are logged. */
+  log?: Logger;
+  /** labwire's version, for /healthz and the OpenAPI document. */
+  version?: string;
+}

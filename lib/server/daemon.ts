@@ -1,0 +1,246 @@
+/**
+ * The `serve` daemon: opens the session, the devices, the recording (sampler, recorder, alarms),
+ * the task board and the HTTP server, and takes them down in order on stop: stop accepting, end
+ * event streams, stop tasks and add-ons, flush and close the session, close the devices. A device
+ * that is down is a device shown as down, never a reason to stop.
+ *
+ * @module
+ */
+import type { LabConfig } from "../config/load.ts";
+import { errorMessage, UsageError } from "../device/errors.ts";
+import { Lab } from "../lab/lab.ts";
+import { TaskBoard } from "../lab/task.ts";
+import { type Recording, startRecording } from "../session/recording.ts";
+import { SessionStore } from "../session/store.ts";
+import type { ParsedFlags } from "../cli/flags.ts";
+import type { RunningAddon, ServeAddon } from "./addon.ts";
+import { createApp, type LabwireApp } from "./app.ts";
+import type { ScanSource } from "./context.ts";
+import { isLoopback, type ListenAddress, listenUrl } from "./listen.ts";
+import type { Logger } from "./log.ts";
+import { SessionFileSource } from "./session_source.ts";
+import { StreamHub } from "./sse.ts";
+
+/** Everything the daemon is started with. */
+export interface DaemonOptions {
+  /** The bench. */
+  config: LabConfig;
+  /** Where to listen. */
+  listen: ListenAddress;
+  /** Bearer token for mutating requests; required beyond loopback. */
+  token?: string;
+  /** CORS origins. */
+  cors?: string[];
+  /** Largest request body, bytes. */
+  maxBody?: number;
+  /** Session file; false records nothing (tests, benchmarks of the bare API). */
+  session: string | false;
+  /** Sampling interval for every device, ms (overrides the config). */
+  interval?: number;
+  /** The command line, stored with the session segment. */
+  argv: string[];
+  /** labwire's version. */
+  version: string;
+  /** The log. */
+  log: Logger;
+  /** Add-ons to start, with the flags they were asked with. */
+  addons?: { addon: ServeAddon; flags: ParsedFlags }[];
+  /** Builds the scan source once the lab and session exist (issue 5's runner). */
+  scans?: (lab: Lab, recording: Recording | undefined, hub: StreamHub) => ScanSource | undefined;
+}
+
+/** A running daemon. */
+export interface Daemon {
+  /** The URL it serves, e.g. `http://127.0.0.1:8600`. */
+  url: string;
+  /** The bound address (port resolved when 0 was asked). */
+  addr: ListenAddress;
+  /** The app (for in-process requests). */
+  app: LabwireApp;
+  /** The devices. */
+  lab: Lab;
+  /** The SSE hub. */
+  hub: StreamHub;
+  /** The recording, unless disabled. */
+  recording?: Recording;
+  /** Resolves when the daemon has stopped (after {@linkcode Daemon.stop} or a fatal error). */
+  done: Promise<void>;
+  /** Stops everything in order; resolves within `graceMs` (default 4.5 s) whatever hangs. */
+  stop(why?: string, graceMs?: number): Promise<void>;
+}
+
+/** Refuses a listen address beyond loopback without a token: the message says what to do. */
+export function checkExposure(
+  listen: ListenAddress,
+  token: string | undefined,
+): string | undefined {
+  if (isLoopback(listen.hostname) || token !== undefined) return undefined;
+  return `refusing to listen on ${listen.hostname}:${listen.port} without a token: beyond loopback every ` +
+    "PUT/POST/DELETE needs Authorization: Bearer <token>. Give --token-file FILE (first line, at " +
+    "least 16 characters) or set LABWIRE_TOKEN, or listen on 127.0.0.1";
+}
+
+/** Starts the daemon. Throws (nothing left running) when the session or the socket cannot open. */
+export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
+  const { log } = opts;
+  const exposure = checkExposure(opts.listen, opts.token);
+  if (exposure) throw new UsageError(exposure);
+  const store = opts.session === false ? undefined : SessionStore.open(opts.session, {
+    segment: {
+      command: opts.argv,
+      configFile: opts.config.file,
+      configText: opts.config.text,
+      version: opts.version,
+    },
+  });
+  let lab: Lab;
+  try {
+    lab = await Lab.open(opts.config);
+  } catch (err) {
+    store?.close(`failed to open devices: ${errorMessage(err)}`);
+    throw err;
+  }
+  const hub = new StreamHub();
+  hub.attach(lab);
+  let storeProblem: string | null = null;
+  let recording: Recording | undefined;
+  if (store) {
+    try {
+      recording = await startRecording(lab, {
+        session: store,
+        interval: opts.interval,
+        log: (line) => log.log("warn", line),
+        onAlarm: (e) => hub.publish("alarm", e.device, e),
+        onStoreError: (err) => {
+          storeProblem = `session store failed: ${errorMessage(err)}`;
+          log.log("error", storeProblem);
+        },
+      });
+    } catch (err) {
+      hub.close();
+      await lab.close();
+      throw err;
+    }
+  }
+  const session = store
+    ? new SessionFileSource(store.path, {
+      rowsWritten: () => store.writer.stats.samples,
+      problem: () => storeProblem,
+    })
+    : undefined;
+  hub.session = session;
+  const tasks = new TaskBoard(lab);
+  const scans = opts.scans?.(lab, recording, hub);
+  const app = createApp({
+    lab,
+    hub,
+    sampler: recording?.sampler,
+    session,
+    alarms: recording?.alarms,
+    tasks,
+    scans,
+    token: opts.token,
+    cors: opts.cors,
+    maxBodyBytes: opts.maxBody,
+    log,
+    version: opts.version,
+  });
+
+  const addons: { name: string; running: RunningAddon }[] = [];
+  const teardown = async (why: string) => {
+    hub.close();
+    await Promise.allSettled(addons.map((a) => a.running.close()));
+    await tasks.close().catch(() => {});
+    if (recording) await recording.stop(why).catch(() => {});
+    session?.close();
+    await lab.close();
+  };
+
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  let bound: ListenAddress;
+  try {
+    bound = await new Promise<ListenAddress>((resolve, reject) => {
+      try {
+        server = Deno.serve({
+          hostname: opts.listen.hostname,
+          port: opts.listen.port,
+          onListen: (a) => resolve({ hostname: a.hostname, port: a.port }),
+          onError: (err) => {
+            log.log("error", `request failed: ${errorMessage(err)}`);
+            return new Response(
+              JSON.stringify({ error: { code: "internal", message: "internal error" } }),
+              {
+                status: 500,
+                headers: { "content-type": "application/json" },
+              },
+            );
+          },
+        }, app.fetch);
+      } catch (err) {
+        reject(err);
+      }
+    });
+  } catch (err) {
+    await teardown("failed to listen");
+    const msg = err instanceof Deno.errors.AddrInUse
+      ? `${opts.listen.hostname}:${opts.listen.port} is already in use; stop the other server or pick --listen HOST:PORT`
+      : `cannot listen on ${opts.listen.hostname}:${opts.listen.port}: ${errorMessage(err)}`;
+    throw new UsageError(msg, undefined, { cause: err });
+  }
+
+  for (const { addon, flags } of opts.addons ?? []) {
+    try {
+      addons.push({
+        name: addon.name,
+        running: await addon.start({
+          lab,
+          config: opts.config,
+          flags,
+          alarms: recording?.alarms,
+          log,
+        }),
+      });
+    } catch (err) {
+      await server!.shutdown();
+      await teardown(`add-on ${addon.name} failed`);
+      throw err;
+    }
+  }
+
+  const url = listenUrl(bound);
+  let stopping: Promise<void> | undefined;
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  const stop = (why = "stopped", graceMs = 4500): Promise<void> => {
+    stopping ??= (async () => {
+      log.log("notice", `stopping (${why}): closing streams, flushing the session`);
+      const deadline = new Promise<"late">((r) => {
+        const t = setTimeout(() => r("late"), graceMs);
+        Deno.unrefTimer(t);
+      });
+      const work = (async () => {
+        hub.close();
+        // shutdown() stops accepting and waits for requests in flight (SSE streams are ended).
+        await server.shutdown();
+        await teardown(why);
+      })();
+      const result = await Promise.race([work.then(() => "ok" as const), deadline]);
+      if (result === "late") {
+        log.log("warn", `shutdown took longer than ${graceMs} ms; exiting anyway`);
+      } else log.log("notice", "stopped");
+      resolveDone();
+    })();
+    return stopping;
+  };
+  if (recording) {
+    recording.done.then((reason) => {
+      if (!stopping && reason === "session store failed") {
+        log.log(
+          "error",
+          "the session store failed; the server keeps serving live data without recording",
+        );
+      }
+    });
+  }
+  return { url, addr: bound, app, lab, hub, recording, done, stop };
+}

@@ -1,0 +1,80 @@
+/**
+ * Errors of the HTTP API: every failure is `{"error": {"code", "message"}}` with a status that
+ * says whose fault it is. Errors thrown by the lab layers map onto statuses here, once.
+ *
+ * @module
+ */
+import { DeviceError, UsageError, WriteRejected } from "../device/errors.ts";
+
+/** HTTP statuses the API answers errors with. */
+export type ErrorStatus = 400 | 401 | 404 | 405 | 409 | 413 | 422 | 503;
+
+/** Stable machine-readable error codes, one per status. */
+export const ERROR_CODES: Record<ErrorStatus, string> = {
+  400: "bad_request",
+  401: "unauthorized",
+  404: "not_found",
+  405: "method_not_allowed",
+  409: "conflict",
+  413: "payload_too_large",
+  422: "write_rejected",
+  503: "unavailable",
+};
+
+/** The JSON body of every error answer. */
+export interface ErrorBody {
+  /** What went wrong. */
+  error: { code: string; message: string };
+}
+
+/** An error that becomes an HTTP answer with `status`. */
+export class HttpError extends Error {
+  /** Creates an error answered with `status`; `code` defaults to the status' code. */
+  constructor(
+    readonly status: ErrorStatus,
+    message: string,
+    readonly code: string = ERROR_CODES[status],
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "HttpError";
+  }
+
+  /** The response body. */
+  body(): ErrorBody {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+/**
+ * Maps any thrown value onto an {@linkcode HttpError}: a refused write is 422, a request naming
+ * something that does not exist is 404 or 400, a device that fails is 503.
+ *
+ * @example
+ * ```ts
+ * import { toHttpError } from "./http_error.ts";
+ * import { DeviceError } from "../device/errors.ts";
+ * toHttpError(new DeviceError("no answer")).status; // 503
+ * ```
+ */
+export function toHttpError(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  if (err instanceof WriteRejected) {
+    return new HttpError(422, err.message, undefined, { cause: err });
+  }
+  if (err instanceof UsageError) {
+    const msg = err.hint ? `${err.message} (${err.hint})` : err.message;
+    // findAttr and Lab.get say "no device"/"has no attribute": the thing asked for is absent.
+    const status = /^no device |has no attribute /.test(err.message) ? 404 : 400;
+    return new HttpError(status, msg, undefined, { cause: err });
+  }
+  if (err instanceof DeviceError) {
+    const who = err.device && !err.message.includes(err.device) ? `${err.device}: ` : "";
+    return new HttpError(503, who + err.message, "device_error", { cause: err });
+  }
+  if (err instanceof DOMException && err.name === "AbortError") {
+    return new HttpError(503, "the request was aborted", undefined, { cause: err });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new HttpError(503, `internal error: ${message}`, "internal", { cause: err });
+}

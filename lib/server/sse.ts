@@ -1,0 +1,312 @@
+/**
+ * Server-Sent Events fan-out. Each reading is encoded once, however many clients watch; clients
+ * get batches on a short flush period (one write per client per flush, not per reading), so 200
+ * browsers on 100 devices at 10 Hz cost a few thousand writes a second. A client that stops
+ * reading is disconnected once it is `maxLagMs` behind (it reconnects with `Last-Event-ID` and
+ * resumes) instead of growing the daemon's memory. Recent events are kept in a ring for resume;
+ * older ones come from the session.
+ *
+ * @module
+ */
+import type { Reading } from "../device/device.ts";
+import type { Lab } from "../lab/lab.ts";
+import type { SessionSource } from "./context.ts";
+
+/** Options of a {@linkcode StreamHub}. */
+export interface StreamHubOptions {
+  /** Batch period, ms (default 50). */
+  flushMs?: number;
+  /** Events kept in memory for `Last-Event-ID` resume (default 100,000). */
+  ringSize?: number;
+  /** Comment line period that keeps idle connections open through proxies, ms (default 15 s). */
+  heartbeatMs?: number;
+  /** A client more than this behind is disconnected, ms (default 5 s). */
+  maxLagMs?: number;
+  /** Most events replayed on resume (default 100,000). */
+  maxReplay?: number;
+  /** Older events for resume. */
+  session?: SessionSource;
+}
+
+interface RingEvent {
+  tms: number;
+  device: string;
+  text: string;
+}
+
+interface Client {
+  devices: ReadonlySet<string> | undefined;
+  key: string;
+  controller: ReadableStreamDefaultController<Uint8Array>;
+  closed: boolean;
+}
+
+const encoder = new TextEncoder();
+
+/** The SSE id of a reading: epoch milliseconds and device, e.g. `1732550000123:gauge`. */
+export function eventId(reading: Reading): string {
+  return `${Math.round(reading.t * 1000)}:${reading.device}`;
+}
+
+/** Parses an event id back into its time (ms) and device; undefined when malformed. */
+export function parseEventId(id: string): { tms: number; device: string } | undefined {
+  const m = /^(\d{1,16}):(.+)$/.exec(id.trim());
+  if (!m) return undefined;
+  return { tms: Number(m[1]), device: m[2]! };
+}
+
+/** Formats one reading as an SSE event. */
+export function readingEvent(reading: Reading): string {
+  return `id: ${eventId(reading)}\nevent: reading\ndata: ${JSON.stringify(reading)}\n\n`;
+}
+
+/** Fans readings and other events out to SSE clients. */
+export class StreamHub {
+  readonly #clients = new Set<Client>();
+  readonly #ring: (RingEvent | undefined)[];
+  #ringHead = 0;
+  #ringCount = 0;
+  #pending: RingEvent[] = [];
+  #flushTimer: ReturnType<typeof setInterval> | undefined;
+  #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  #detach: (() => void)[] = [];
+  #closed = false;
+  readonly #opts: Required<Omit<StreamHubOptions, "session">> & { session?: SessionSource };
+  /** Events published since start. */
+  published = 0;
+  /** Clients disconnected for lagging. */
+  lagDisconnects = 0;
+
+  /** Creates a hub; call {@linkcode StreamHub.attach} to feed it a lab's readings. */
+  constructor(opts: StreamHubOptions = {}) {
+    this.#opts = {
+      flushMs: opts.flushMs ?? 50,
+      ringSize: opts.ringSize ?? 100_000,
+      heartbeatMs: opts.heartbeatMs ?? 15_000,
+      maxLagMs: opts.maxLagMs ?? 5_000,
+      maxReplay: opts.maxReplay ?? 100_000,
+      session: opts.session,
+    };
+    this.#ring = new Array(this.#opts.ringSize);
+  }
+
+  /** Sets the session used for resuming from before the ring (it may open after the hub). */
+  set session(session: SessionSource | undefined) {
+    this.#opts.session = session;
+  }
+
+  /** Publishes every reading of every device of `lab`. */
+  attach(lab: Lab): void {
+    for (const m of lab.managers) {
+      this.#detach.push(m.onReading((r) => this.publishReading(r)));
+    }
+  }
+
+  /** Number of connected clients. */
+  get clientCount(): number {
+    return this.#clients.size;
+  }
+
+  /** Queues a reading for every client watching its device (and for resume). */
+  publishReading(reading: Reading): void {
+    const ev = {
+      tms: Math.round(reading.t * 1000),
+      device: reading.device,
+      text: readingEvent(reading),
+    };
+    this.#remember(ev);
+    this.#queue(ev);
+  }
+
+  /**
+   * Queues another kind of event (`alarm`, `scan_point`, `task`): sent live, without an id, so it
+   * does not move a client's resume point. `device` filters it like a reading; "" reaches everyone.
+   */
+  publish(event: string, device: string, data: unknown): void {
+    this.#queue({
+      tms: Date.now(),
+      device,
+      text: `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`,
+    });
+  }
+
+  /**
+   * Opens a stream for a client watching `devices` (all when undefined), replaying what it missed
+   * after `lastEventId`. The stream ends when the client goes, when `signal` aborts, or at close.
+   */
+  connect(
+    devices: ReadonlySet<string> | undefined,
+    lastEventId?: string | null,
+    signal?: AbortSignal,
+  ): ReadableStream<Uint8Array> {
+    const key = devices ? [...devices].sort().join(",") : "*";
+    let client: Client | undefined;
+    const replay = (controller: ReadableStreamDefaultController<Uint8Array>) =>
+      this.#open(controller, devices, key, lastEventId, signal).then((c) => (client = c));
+    return new ReadableStream<Uint8Array>({
+      start: replay,
+      cancel: () => {
+        if (client) this.#drop(client, false);
+      },
+    }, { highWaterMark: 1 });
+  }
+
+  async #open(
+    controller: ReadableStreamDefaultController<Uint8Array>,
+    devices: ReadonlySet<string> | undefined,
+    key: string,
+    lastEventId: string | null | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Client | undefined> {
+    const client: Client = { devices, key, controller, closed: false };
+    if (this.#closed) {
+      controller.close();
+      return undefined;
+    }
+    controller.enqueue(encoder.encode(`retry: 1000\n: labwire\n\n`));
+    const since = lastEventId ? parseEventId(lastEventId) : undefined;
+    if (since) {
+      const replay = await this.#replay(since, devices);
+      if (replay) controller.enqueue(encoder.encode(replay));
+    }
+    if (this.#closed) {
+      controller.close();
+      return undefined;
+    }
+    this.#clients.add(client);
+    this.#startTimers();
+    signal?.addEventListener("abort", () => this.#drop(client, true), { once: true });
+    return client;
+  }
+
+  /** Ends every stream and stops listening to the lab. */
+  close(): void {
+    this.#closed = true;
+    this.#flush();
+    for (const c of [...this.#clients]) this.#drop(c, true);
+    for (const d of this.#detach) d();
+    this.#detach = [];
+    this.#stopTimers();
+  }
+
+  #remember(ev: RingEvent): void {
+    const size = this.#opts.ringSize;
+    this.#ring[(this.#ringHead + this.#ringCount) % size] = ev;
+    if (this.#ringCount < size) this.#ringCount++;
+    else this.#ringHead = (this.#ringHead + 1) % size;
+  }
+
+  #queue(ev: RingEvent): void {
+    this.published++;
+    if (this.#clients.size === 0) return;
+    this.#pending.push(ev);
+  }
+
+  #ringAt(i: number): RingEvent {
+    return this.#ring[(this.#ringHead + i) % this.#opts.ringSize]!;
+  }
+
+  async #replay(
+    since: { tms: number; device: string },
+    devices: ReadonlySet<string> | undefined,
+  ): Promise<string> {
+    const parts: string[] = [];
+    const want = (ev: { tms: number; device: string }) =>
+      (devices === undefined || devices.has(ev.device)) &&
+      !(ev.tms === since.tms && ev.device === since.device);
+    const oldest = this.#ringCount > 0 ? this.#ringAt(0).tms : Infinity;
+    // Events older than the ring come from the session (e.g. after a daemon restart).
+    if (since.tms < oldest && this.#opts.session) {
+      const rows = await this.#opts.session.readingsSince(since.tms, devices, this.#opts.maxReplay);
+      for (const r of rows) {
+        const tms = Math.round(r.t * 1000);
+        if (tms >= oldest) break;
+        if (want({ tms, device: r.device })) parts.push(readingEvent(r));
+      }
+    }
+    // Binary search the ring for the first event at or after the resume time.
+    let lo = 0;
+    let hi = this.#ringCount;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.#ringAt(mid).tms < since.tms) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < this.#ringCount && parts.length < this.#opts.maxReplay; i++) {
+      const ev = this.#ringAt(i);
+      if (want(ev)) parts.push(ev.text);
+    }
+    return parts.join("");
+  }
+
+  #startTimers(): void {
+    this.#flushTimer ??= setInterval(() => this.#flush(), this.#opts.flushMs);
+    this.#heartbeatTimer ??= setInterval(() => this.#heartbeat(), this.#opts.heartbeatMs);
+  }
+
+  #stopTimers(): void {
+    clearInterval(this.#flushTimer);
+    clearInterval(this.#heartbeatTimer);
+    this.#flushTimer = undefined;
+    this.#heartbeatTimer = undefined;
+  }
+
+  #flush(): void {
+    if (this.#pending.length === 0) return;
+    const pending = this.#pending;
+    this.#pending = [];
+    const chunks = new Map<string, Uint8Array | null>();
+    const maxQueued = Math.max(2, Math.ceil(this.#opts.maxLagMs / this.#opts.flushMs));
+    for (const c of this.#clients) {
+      let chunk = chunks.get(c.key);
+      if (chunk === undefined) {
+        const text = c.devices === undefined
+          ? pending.map((e) => e.text).join("")
+          : pending.filter((e) => e.device === "" || c.devices!.has(e.device)).map((e) => e.text)
+            .join("");
+        chunk = text === "" ? null : encoder.encode(text);
+        chunks.set(c.key, chunk);
+      }
+      if (chunk === null) continue;
+      // desiredSize counts chunks the client has not taken yet: too many and it is lagging.
+      if ((c.controller.desiredSize ?? 0) < -maxQueued) {
+        this.lagDisconnects++;
+        this.#drop(c, true);
+        continue;
+      }
+      try {
+        c.controller.enqueue(chunk);
+      } catch {
+        this.#drop(c, false);
+      }
+    }
+  }
+
+  #heartbeat(): void {
+    const ping = encoder.encode(": ping\n\n");
+    for (const c of this.#clients) {
+      try {
+        c.controller.enqueue(ping);
+      } catch {
+        this.#drop(c, false);
+      }
+    }
+  }
+
+  #drop(c: Client, closeStream: boolean): void {
+    if (c.closed) return;
+    c.closed = true;
+    this.#clients.delete(c);
+    if (closeStream) {
+      try {
+        c.controller.close();
+      } catch {
+        // already closed by the client going away
+      }
+    }
+    if (this.#clients.size === 0) {
+      this.#stopTimers();
+      this.#pending = [];
+    }
+  }
+}
