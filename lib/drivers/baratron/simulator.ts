@@ -65,6 +65,8 @@ const SECONDS_PER_YEAR = 365.25 * 24 * 3600;
 const ZEROING_DRIFT = 0.0015;
 /** Status bits that turn the LED red (hardware faults rather than advice). */
 const FAULT_BITS = [1, 2, 3, 4, 11, 26, 29];
+/** Longest a "timeout" or "disconnect" poll is held before the simulator lets go of it. */
+export const HOLD_MAX_MS = 60_000;
 const BIT = Object.fromEntries(STATUS_BITS.map(([b, n]) => [n, b]));
 
 /** The physics of one gauge: values as a function of elapsed time, advanced lazily. */
@@ -241,12 +243,12 @@ export class BaratronSimulator {
     if (outcome === "disconnected") {
       this.counts.disconnected++;
       this.#goOffline();
-      await this.#hold(req);
+      await this.#hold();
       return text(503, "offline\n");
     }
     if (outcome === "timeout") {
       this.counts.timeout++;
-      await this.#hold(req);
+      await this.#hold();
       return text(503, "late\n");
     }
     const delay = this.faults.delayMs();
@@ -302,19 +304,13 @@ export class BaratronSimulator {
     return full.slice(0, Math.floor(full.length * r.uniform(0.3, 0.9)));
   }
 
-  /** Holds a request until the client gives up or the simulator closes. */
-  #hold(req: Request): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const release = () => {
-        // Removing the listener before answering avoids Deno's legacy-abort warning.
-        req.signal.removeEventListener("abort", release);
-        this.#held.delete(release);
-        resolve();
-      };
-      this.#held.add(release);
-      if (req.signal.aborted) release();
-      else req.signal.addEventListener("abort", release);
-    });
+  /**
+   * Holds a request unanswered, as a gauge that went quiet: until the simulator closes, or at
+   * most {@linkcode HOLD_MAX_MS} (far beyond any client's timeout). `req.signal` is not used:
+   * merely touching it makes Deno print a legacy-abort warning on stderr.
+   */
+  #hold(): Promise<void> {
+    return this.#sleep(HOLD_MAX_MS);
   }
 
   #sleep(ms: number): Promise<void> {
