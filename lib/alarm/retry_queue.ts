@@ -128,13 +128,13 @@ export class RetryQueue<T> {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const deadline = new Promise<void>((resolve) => {
         timer = setTimeout(() => {
-          this.#stop.abort();
+          this.#stop.abort(new Error(`still undelivered after ${timeoutMs} ms at close`));
           resolve();
         }, timeoutMs);
       });
       await Promise.race([worker, deadline]);
       clearTimeout(timer);
-      this.#stop.abort();
+      this.#stop.abort(new Error("closed"));
       await worker;
     }
     const left = this.#items.length;
@@ -165,7 +165,7 @@ export class RetryQueue<T> {
         await withDeadline(
           { signal: this.#stop.signal, timeout: this.#timeout },
           this.#timeout,
-          `notify ${this.name}`,
+          "sink",
           (signal) => this.deliver(batch, signal),
         );
         this.#stats.delivered += n;

@@ -22,12 +22,22 @@ export function webhookSink(
 ): (events: AlarmEvent[], signal: AbortSignal) => Promise<void> {
   return async (events, signal) => {
     for (const event of events) {
-      const res = await fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json", "user-agent": "labwire", ...headers },
-        body: JSON.stringify(alarmPayload(event)),
-        signal,
-      });
+      let res: Response;
+      try {
+        res = await fetch(url, {
+          method: "POST",
+          headers: { "content-type": "application/json", "user-agent": "labwire", ...headers },
+          body: JSON.stringify(alarmPayload(event)),
+          signal,
+        });
+      } catch (err) {
+        if (signal.aborted) throw err;
+        // fetch says only "fetch failed"; the reason (refused, DNS, TLS) is in its cause.
+        const cause = (err as Error).cause;
+        const why = (cause instanceof Error ? cause.message : (err as Error).message)
+          .replace(/^error sending request for url \([^)]*\): (client error \(\w+\): )?/, "");
+        throw new Error(`POST ${url}: ${why}`, { cause: err });
+      }
       const text = await res.text();
       if (!res.ok) {
         const why = text.trim().split("\n")[0]?.slice(0, 200) ?? "";
