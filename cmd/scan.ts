@@ -212,10 +212,12 @@ export function scanDevices(
     try {
       out.push(...resolveTargets(missing, config));
     } catch (err) {
-      if (err instanceof UsageError && extra.length === 0 && config.devices.length === 0) {
+      if (err instanceof UsageError && !config.devices.some((d) => missing.includes(d.name))) {
         throw new UsageError(
           err.message,
-          "name devices with --demo, --config FILE, or --devices sim://motor,sim://det",
+          `open it with --devices ADDRESS (e.g. --devices sim://${
+            missing[0]
+          }), or use --demo or --config FILE`,
         );
       }
       throw err;
