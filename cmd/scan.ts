@@ -478,7 +478,8 @@ point. A closed pipe ends the scan quietly (exit 0).
 Flags:
   -d, --detectors a.b,c.d  detectors read at every point
       --settle 50ms        wait after the move before reading
-      --dwell 100ms        sample the detectors for this long and average
+      --dwell 100ms        sample the detectors repeatedly for this long (about every
+                           10 ms) and record the mean of numeric values
       --tolerance X        read-back must be within X of the target (default: the
                            attr's precision; with a done signal only when given)
       --move-timeout 60s   fail the scan when a move takes longer

@@ -30,7 +30,7 @@ export interface ScanRequest {
   detectors: string[];
   /** Wait after the positioners are done, before reading, ms (default 0). */
   settleMs?: number;
-  /** Detectors are sampled back to back for this long and numeric values averaged, ms (default 0: one read). */
+  /** Detectors are sampled repeatedly (about every 10 ms) for this long and numeric values averaged, ms (default 0: one read). */
   dwellMs?: number;
   /** A positioner is "there" when its read-back is this close to the target; default from the attr's precision. */
   tolerance?: number;
@@ -165,6 +165,7 @@ export class ScanRun {
   #buffer: ScanPoint[] = [];
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #running: Promise<ScanResult> | undefined;
+  readonly #ready = Promise.withResolvers<void>();
 
   /** Prepares a run of `request` on `lab`; nothing moves until {@linkcode ScanRun.start}. */
   constructor(lab: Lab, request: ScanRequest, opts: ScanRunOptions = {}) {
@@ -177,6 +178,8 @@ export class ScanRun {
       throw new UsageError("a count scan needs detectors", "add --detectors det.counts,…");
     }
     this.#id = opts.resumeId;
+    // a caller that only awaits start() must not see an unhandled rejection of ready()
+    this.#ready.promise.catch(() => {});
   }
 
   /** The request this run executes. */
@@ -232,6 +235,14 @@ export class ScanRun {
     this.#abort.abort(new ScanInterrupted(reason));
   }
 
+  /**
+   * Resolves when the scan has passed its checks (devices, attributes, limits) and is about to
+   * move; rejects with the refusal otherwise. Lets `POST /api/scans` answer 400 or 202.
+   */
+  ready(): Promise<void> {
+    return this.#ready.promise;
+  }
+
   /** Runs the scan (once; later calls return the same promise). Resolves however it ends. */
   start(): Promise<ScanResult> {
     this.#running ??= this.#run();
@@ -246,6 +257,7 @@ export class ScanRun {
       this.#error = errorMessage(err);
       this.#ended = nowSeconds();
       this.#setState("failed");
+      this.#ready.reject(err);
       throw err;
     }
   }
@@ -304,6 +316,7 @@ export class ScanRun {
     const signal = this.#abort.signal;
     const store = this.#opts.store;
     if (this.#state === "pending") this.#setState("running");
+    this.#ready.resolve();
 
     let outcome: ScanState = "done";
     try {

@@ -192,7 +192,9 @@ Deno.test("a limit violation anywhere in the plan is refused before any move", a
   const { lab, b } = await bench({ motor: "fakescan://motor", det: "fakescan://det" });
   try {
     const run = new ScanRun(lab, { plan: ascan(0, 20, 21), detectors: ["det.counts"] });
-    await assert.rejects(run.start(), (err) => {
+    const started = run.start();
+    await assert.rejects(run.ready(), /above the upper limit/);
+    await assert.rejects(started, (err) => {
       assert.ok(err instanceof UsageError);
       assert.match(err.message, /point 11 of 21: motor\.position: 11 is above the upper limit 10/);
       assert.match(err.message, /nothing was moved/);
@@ -434,7 +436,10 @@ Deno.test("points are stored in batches and all reach the session", async () => 
     });
     const states: string[] = [];
     run.onState((s) => states.push(s.state));
-    await run.start();
+    const done = run.start();
+    await run.ready();
+    assert.equal(run.status().state, "running");
+    await done;
     assert.deepEqual(states, ["running", "done"]);
     const rec = store.get(run.id!);
     assert.equal(rec.recorded, 101);
