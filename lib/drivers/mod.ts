@@ -9,3 +9,5 @@ import { simDriver } from "./sim/driver.ts";
 registerDriver(simDriver);
 import { baratronDriver } from "./baratron/driver.ts";
 registerDriver(baratronDriver);
+import { caDriver } from "./epics/driver.ts";
+registerDriver(caDriver);

@@ -1,0 +1,413 @@
+/**
+ * The `ca://PVNAME` driver: one EPICS process variable as a labwire device, over Channel Access
+ * in pure TypeScript (no libca). `labwire read ca://XXX:m1.VAL` is caget, `--describe` is
+ * cainfo, `labwire write` is caput (`--wait` waits for completion, as `caput -c`), and
+ * `labwire stream` is camonitor: a CA monitor pushes every change, nothing is polled.
+ *
+ * Attribute mapping (one device per PV; keys are stable, whatever the PV is called):
+ * - `value` — the PV's value, typed from the native DBR type: DOUBLE/FLOAT → `number` (with
+ *   `precision`), SHORT/LONG/CHAR → `integer`, ENUM → `enum` with the state strings as `options`
+ *   (read and written as strings), STRING → `string`, arrays (waveforms) → `number[]`; a name
+ *   ending in `$` (a long string field, e.g. `REC.DESC$`) → `string`. `units` come from DBR_CTRL,
+ *   `min`/`max` from the control limits (DRVL/DRVH) when they are set, `rw` from the server's
+ *   access rights: a write to a read-only PV is refused before anything is sent.
+ * - `severity` — alarm severity: NO_ALARM, MINOR, MAJOR or INVALID.
+ * - `status` — alarm condition: NO_ALARM, HIHI, HIGH, LOW, LOLO, STATE, COMM, UDF, …
+ * - `timestamp` — the server's record timestamp, Unix seconds (not in the default reading; the
+ *   readings pushed by `subscribe` carry it as their `t`).
+ *
+ * While a monitored PV is disconnected, `subscribe` pushes `value: null` with INVALID/COMM, as
+ * EPICS does for a broken link; updates resume by themselves when the server is back.
+ *
+ * Writes: the value goes with WRITE_NOTIFY. By default `write()` returns once the request is
+ * sent (like `caput`), and {@linkcode Device.isMoving} is true until the server reports
+ * completion — so a `--wait` loop on `isMoving` waits for a motor to arrive. Passing
+ * `{ wait: true }` in the call options (or the address option `?wait=1`, or `wait = true` in the
+ * config) makes `write()` itself resolve only on completion (`caput -c`).
+ *
+ * Address options: `?timeout=2s` (per call, default 5 s), `?wait=1`. All devices of a process
+ * share one CA client (one search socket, one TCP circuit per server); it reads
+ * EPICS_CA_ADDR_LIST, EPICS_CA_AUTO_ADDR_LIST, EPICS_CA_SERVER_PORT and friends (see `client.ts`).
+ *
+ * @module
+ */
+import type { Address } from "../../device/address.ts";
+import { type Attr, attr, type Value, type Values } from "../../device/attr.ts";
+import {
+  type CallOptions,
+  type Device,
+  nowSeconds,
+  type Subscription,
+  withDeadline,
+} from "../../device/device.ts";
+import { DeviceError, TimeoutError, UsageError } from "../../device/errors.ts";
+import type { Driver, OpenContext } from "../../device/registry.ts";
+import {
+  acquireSharedClient,
+  type CaClient,
+  type Channel,
+  type GetResult,
+  releaseSharedClient,
+} from "./client.ts";
+import {
+  ALARM_STATUS_NAMES,
+  DBR,
+  type DbrData,
+  dbrOf,
+  epicsToUnix,
+  NATIVE_NAMES,
+  SEVERITY_NAMES,
+} from "./dbr.ts";
+
+/** Call options a `ca://` device understands beyond the common ones. */
+export interface CaCallOptions extends CallOptions {
+  /** For `write`: resolve only when the server reports the write complete (WRITE_NOTIFY). */
+  wait?: boolean;
+}
+
+/** Default per-call timeout, ms. */
+const DEFAULT_TIMEOUT_MS = 5000;
+
+/** A PV opened through the `ca://` driver. */
+export class CaDevice implements Device {
+  readonly driver = "ca";
+  #client: CaClient;
+  #channel: Channel;
+  #timeout: number;
+  #wait: boolean;
+  #meta: DbrData | undefined;
+  #metaFetch: Promise<DbrData> | undefined;
+  #puts = new Set<Promise<void>>();
+  #putError: Error | undefined;
+  #closed = false;
+  #longString: boolean;
+  #ownsClient: boolean;
+
+  /** Opens (lazily: the search starts now, calls wait for the connection) the PV `pv`. */
+  constructor(
+    readonly name: string,
+    readonly address: string,
+    readonly pv: string,
+    opts: { timeout?: number; wait?: boolean; client?: CaClient } = {},
+  ) {
+    this.#client = opts.client ?? acquireSharedClient();
+    this.#ownsClient = opts.client === undefined;
+    this.#timeout = opts.timeout ?? DEFAULT_TIMEOUT_MS;
+    this.#wait = opts.wait ?? false;
+    this.#longString = pv.endsWith("$");
+    this.#channel = this.#client.channel(pv);
+    // Metadata may change when the server restarts (a new database): fetch it again.
+    this.#channel.onStateChange((s) => {
+      if (s !== "connected") {
+        this.#meta = undefined;
+        this.#metaFetch = undefined;
+      }
+    });
+  }
+
+  /** The underlying channel (state, native type, server), for diagnostics and tests. */
+  get channel(): Channel {
+    return this.#channel;
+  }
+
+  async #connected(signal: AbortSignal): Promise<void> {
+    await this.#channel.connected(signal);
+  }
+
+  /** Runs `fn` under the call's deadline, with a message saying whether the PV was ever found. */
+  async #call<T>(
+    opts: CallOptions | undefined,
+    what: string,
+    fn: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    if (this.#closed) throw new DeviceError(`${this.address} is closed`, this.name);
+    try {
+      return await withDeadline(opts, this.#timeout, `${what} ${this.pv}`, fn);
+    } catch (err) {
+      if (err instanceof TimeoutError && this.#channel.state === "searching") {
+        const o = this.#client.options;
+        const where = [
+          o.addrList.length ? `EPICS_CA_ADDR_LIST="${o.addrList.join(" ")}"` : "",
+          `EPICS_CA_AUTO_ADDR_LIST=${o.autoAddrList ? "YES" : "NO"}`,
+          `port ${o.serverPort}`,
+        ].filter(Boolean).join(", ");
+        throw new TimeoutError(
+          `PV ${this.pv} not found: no CA server answered the search within ${
+            opts?.timeout ?? this.#timeout
+          } ms (${where}); check the name and EPICS_CA_ADDR_LIST`,
+          this.name,
+        );
+      }
+      throw err;
+    }
+  }
+
+  /** DBR_CTRL metadata of the current connection (fetched once per connection). */
+  #metadata(signal: AbortSignal): Promise<DbrData> {
+    if (this.#meta) return Promise.resolve(this.#meta);
+    this.#metaFetch ??= (async () => {
+      await this.#connected(signal);
+      const native = this.#channel.nativeType;
+      const r = await this.#channel.get({ type: dbrOf("ctrl", native), count: 1, signal });
+      this.#meta = r.data;
+      return r.data;
+    })().catch((err) => {
+      this.#metaFetch = undefined;
+      throw err;
+    });
+    return this.#metaFetch;
+  }
+
+  /** The attributes (needs the connection and the PV's DBR_CTRL metadata). */
+  attrs(opts?: CallOptions): Promise<Attr[]> {
+    return this.#call(opts, "describing", async (signal) => {
+      const meta = await this.#metadata(signal);
+      return this.#buildAttrs(meta);
+    });
+  }
+
+  #buildAttrs(meta: DbrData): Attr[] {
+    const ch = this.#channel;
+    const native = ch.nativeType;
+    const array = ch.nativeCount > 1;
+    const value = attr("value", "number", {
+      rw: ch.writeAccess,
+      description: `EPICS PV ${this.pv}: DBF_${NATIVE_NAMES[native]}${
+        array ? `[${ch.nativeCount}]` : ""
+      } on ${ch.server}, ${ch.readAccess ? "read" : "no read"}/${
+        ch.writeAccess ? "write" : "no write"
+      } access`,
+    });
+    if (this.#longString && native === DBR.CHAR) value.type = "string";
+    else if (native === DBR.STRING) value.type = "string";
+    else if (array) value.type = "number[]";
+    else if (native === DBR.ENUM) {
+      value.type = "enum";
+      value.options = meta.enumStrings ?? [];
+    } else if (native !== DBR.FLOAT && native !== DBR.DOUBLE) value.type = "integer";
+    if (meta.units) value.units = meta.units;
+    if (native === DBR.FLOAT || native === DBR.DOUBLE) value.precision = meta.precision;
+    const lo = meta.lowerCtrlLimit;
+    const hi = meta.upperCtrlLimit;
+    // EPICS: DRVL == DRVH (usually both 0) means "no control limits".
+    if (lo !== undefined && hi !== undefined && lo < hi && value.type !== "enum") {
+      value.min = lo;
+      value.max = hi;
+    }
+    return [
+      value,
+      attr("severity", "enum", {
+        options: [...SEVERITY_NAMES],
+        description: "alarm severity of the PV",
+      }),
+      attr("status", "enum", {
+        options: [...ALARM_STATUS_NAMES],
+        description: "alarm condition of the PV",
+      }),
+      attr("timestamp", "number", {
+        status: false,
+        units: "s",
+        precision: 6,
+        description: "the server's timestamp of the value, Unix seconds",
+      }),
+    ];
+  }
+
+  /** Converts a TIME-family result into attribute values. */
+  #values(r: GetResult, meta: DbrData | undefined): Values {
+    const d = r.data;
+    return {
+      value: this.#value(d, meta),
+      severity: SEVERITY_NAMES[d.severity ?? 0] ?? String(d.severity),
+      status: ALARM_STATUS_NAMES[d.status ?? 0] ?? String(d.status),
+      timestamp: d.secondsPastEpoch ? epicsToUnix(d.secondsPastEpoch, d.nanoseconds) : null,
+    };
+  }
+
+  #value(d: DbrData, meta: DbrData | undefined): Value {
+    const ch = this.#channel;
+    const v = d.value;
+    if (ch.nativeType === DBR.CHAR && this.#longString) {
+      const bytes = v as number[];
+      const end = bytes.indexOf(0);
+      return new TextDecoder().decode(new Uint8Array(end < 0 ? bytes : bytes.slice(0, end)));
+    }
+    if (ch.nativeType === DBR.STRING) return (v[0] as string | undefined) ?? "";
+    if (ch.nativeCount > 1) return v as number[];
+    const n = v[0] as number | undefined;
+    if (n === undefined) return null;
+    if (ch.nativeType === DBR.ENUM) return meta?.enumStrings?.[n] ?? String(n);
+    return n;
+  }
+
+  /** Reads the PV (value, alarm severity and status, timestamp) in one DBR_TIME request. */
+  read(names?: readonly string[], opts?: CallOptions): Promise<Values> {
+    return this.#call(opts, "reading", async (signal) => {
+      await this.#connected(signal);
+      const native = this.#channel.nativeType;
+      const [r, meta] = await Promise.all([
+        this.#channel.get({ type: dbrOf("time", native), signal }),
+        native === DBR.ENUM ? this.#metadata(signal) : Promise.resolve(this.#meta),
+      ]);
+      return pick(this.#values(r, meta), names, this.pv);
+    });
+  }
+
+  /**
+   * Writes `value` (only `value` is writable). See the module doc for the two completion modes.
+   */
+  write(name: string, value: Value, opts?: CaCallOptions): Promise<void> {
+    if (name !== "value") {
+      return Promise.reject(
+        new UsageError(`${this.name}: only "value" can be written (not "${name}")`),
+      );
+    }
+    if (value === null) return Promise.reject(new UsageError(`${this.name}: nothing to write`));
+    const wait = opts?.wait ?? this.#wait;
+    return this.#call(opts, "writing", async (signal) => {
+      await this.#connected(signal);
+      const pending = this.#putError;
+      this.#putError = undefined;
+      if (pending) throw pending;
+      // A string to a long-string ($) field goes as its bytes: the client does that for CHAR arrays.
+      const v = value;
+      if (wait) {
+        await this.#channel.put(v, { notify: true, signal });
+        return;
+      }
+      // Not waiting: completion is tracked for isMoving(); a failure is reported by the next call.
+      const done = this.#channel.put(v, { notify: true }).catch((err) => {
+        if (!this.#closed) this.#putError = err;
+      });
+      this.#puts.add(done);
+      void done.finally(() => this.#puts.delete(done));
+    });
+  }
+
+  /** True while a write is still being completed by the server (e.g. a motor moving). */
+  isMoving(_opts?: CallOptions): Promise<boolean> {
+    const err = this.#putError;
+    if (err) {
+      this.#putError = undefined;
+      return Promise.reject(err);
+    }
+    return Promise.resolve(this.#puts.size > 0);
+  }
+
+  /** No techniques beyond the generic ones. */
+  techniques(): string[] {
+    return [];
+  }
+
+  /**
+   * Pushes the PV's changes through a CA monitor (DBE_VALUE | DBE_ALARM): the first call is the
+   * current value, then one per change; `t` is the server's timestamp.
+   */
+  async subscribe(
+    names: readonly string[] | undefined,
+    onValues: (values: Values, t: number) => void,
+    opts?: CallOptions,
+  ): Promise<Subscription> {
+    const wanted = names ?? ["value", "severity", "status"];
+    pick({ value: 0, severity: 0, status: 0, timestamp: 0 }, wanted, this.pv);
+    await this.#call(opts, "subscribing to", async (signal) => {
+      await this.#connected(signal);
+      if (this.#channel.nativeType === DBR.ENUM) await this.#metadata(signal);
+    });
+    const ch = this.#channel;
+    const monitor = ch.subscribe(
+      { type: dbrOf("time", ch.nativeType) },
+      (r) => {
+        if (ch.nativeType === DBR.ENUM && !this.#meta) {
+          // After a reconnection: fetch the state strings again before going on.
+          this.#metadata(AbortSignal.timeout(this.#timeout)).then(
+            (meta) => emit(r, meta),
+            () => emit(r, undefined),
+          );
+          return;
+        }
+        emit(r, this.#meta);
+      },
+    );
+    const emit = (r: GetResult, meta: DbrData | undefined) => {
+      const values = this.#values(r, meta);
+      const stamp = values.timestamp as number | null;
+      const t = stamp ? Math.round(stamp * 1000) / 1000 : nowSeconds();
+      onValues(pick(values, wanted, this.pv), t);
+    };
+    const stopWatching = ch.onStateChange((s) => {
+      if (s === "searching") {
+        onValues(
+          pick(
+            { value: null, severity: "INVALID", status: "COMM", timestamp: null },
+            wanted,
+            this.pv,
+          ),
+          nowSeconds(),
+        );
+      }
+    });
+    return {
+      close: () => {
+        stopWatching();
+        monitor.close();
+        return Promise.resolve();
+      },
+    };
+  }
+
+  /** Closes the channel; the shared client closes with its last device. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#channel.close();
+    await Promise.allSettled([...this.#puts]);
+    if (this.#ownsClient) await releaseSharedClient(this.#client);
+  }
+}
+
+function pick(values: Values, names: readonly string[] | undefined, pv: string): Values {
+  if (names === undefined) {
+    const { timestamp: _, ...rest } = values;
+    return rest;
+  }
+  const out: Values = {};
+  for (const n of names) {
+    if (!(n in values)) {
+      throw new UsageError(
+        `ca://${pv} has no attribute "${n}"; it has: value, severity, status, timestamp`,
+      );
+    }
+    out[n] = values[n]!;
+  }
+  return out;
+}
+
+function flag(v: unknown): boolean | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === "boolean") return v;
+  const t = String(v).trim().toLowerCase();
+  if (["1", "true", "yes", "on", ""].includes(t)) return true;
+  if (["0", "false", "no", "off"].includes(t)) return false;
+  throw new UsageError(`wait=${v}: expected true or false`);
+}
+
+/** The `ca://` driver. */
+export const caDriver: Driver = {
+  scheme: "ca",
+  summary: "an EPICS process variable over Channel Access (caget/caput/camonitor without libca)",
+  example: "ca://XXX:m1.VAL",
+  open(address: Address, ctx: OpenContext): Promise<Device> {
+    const pv = address.target.trim();
+    if (pv === "" || /\s/.test(pv)) {
+      return Promise.reject(new UsageError(`"${address.text}": a PV name has no spaces`));
+    }
+    const wait = flag(address.params.get("wait") ?? ctx.options["wait"]);
+    return Promise.resolve(
+      new CaDevice(ctx.name, address.text, pv, { timeout: ctx.timeout, wait }),
+    );
+  },
+  defaultName(address: Address): string {
+    return address.target.trim();
+  },
+};
