@@ -320,3 +320,41 @@ Deno.test("a closed pipe ends the scan quietly with exit 0", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a device error mid-scan stops safely: exit 1, points kept, motor returned", async () => {
+  const dir = await tempDir();
+  const session = `${dir}/s.sqlite`;
+  try {
+    const out = await labwire([
+      "scan",
+      "--devices",
+      "sim://motor?velocity=1000,sim://det?seed=7&error_rate=0.1",
+      "dscan",
+      "motor.position",
+      "0",
+      "2",
+      "21",
+      "-d",
+      "det.counts",
+      "--session",
+      session,
+    ], { cwd: dir }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 1, stderr);
+    assert.match(stderr, /simulated error_rate/);
+    assert.match(stderr, /failed: \d+ of 21 points kept.*relative positioners returned/);
+    const printed = new TextDecoder().decode(out.stdout).trim().split("\n").filter((l) => l)
+      .map((l) => JSON.parse(l).point);
+    const db = new DatabaseSync(session, { readOnly: true });
+    try {
+      const [scan] = listScans(db);
+      assert.equal(scan?.state, "failed");
+      assert.match(scan?.error ?? "", /simulated error_rate/);
+      assert.deepEqual(readScanPoints(db, scan!.id).map((p) => p.index), printed);
+    } finally {
+      db.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
