@@ -58,7 +58,9 @@ export interface RetryQueueStats {
  * ```
  */
 export class RetryQueue<T> {
+  // Waiting items are #items[#head…]; dropping the oldest advances #head (O(1), no shift()).
   #items: T[] = [];
+  #head = 0;
   #inFlight = 0;
   #worker: Promise<void> | undefined;
   #hurry = new AbortController();
@@ -96,8 +98,8 @@ export class RetryQueue<T> {
   push(item: T): void {
     if (this.#closed) return;
     this.#items.push(item);
-    if (this.#items.length > this.#capacity) {
-      this.#items.shift();
+    if (this.#items.length - this.#head > this.#capacity) {
+      this.#items[this.#head++] = undefined as T; // let it be collected
       this.#stats.dropped++;
       if (this.#droppedBurst++ === 0) {
         this.#log(`notify ${this.name}: queue full (${this.#capacity}), dropping the oldest items`);
@@ -113,7 +115,7 @@ export class RetryQueue<T> {
 
   /** Current counters. */
   stats(): RetryQueueStats {
-    return { ...this.#stats, queued: this.#items.length + this.#inFlight };
+    return { ...this.#stats, queued: this.#items.length - this.#head + this.#inFlight };
   }
 
   /**
@@ -137,10 +139,11 @@ export class RetryQueue<T> {
       this.#stop.abort(new Error("closed"));
       await worker;
     }
-    const left = this.#items.length;
+    const left = this.#items.length - this.#head;
     if (left > 0) {
       this.#stats.failed += left;
       this.#items = [];
+      this.#head = 0;
       this.#log(`notify ${this.name}: closed with ${left} undelivered item${left > 1 ? "s" : ""}`);
     }
   }
@@ -149,8 +152,10 @@ export class RetryQueue<T> {
     // Deliver after the caller's synchronous code: push() runs inside AlarmEngine.observe(),
     // which must not pay for spawning a process or opening a socket.
     await null;
-    while (this.#items.length > 0 && !this.#stop.signal.aborted) {
-      const batch = this.#items.splice(0, this.#maxBatch);
+    while (this.#items.length > this.#head && !this.#stop.signal.aborted) {
+      const batch = this.#items.slice(this.#head, this.#head + this.#maxBatch);
+      this.#items = this.#items.slice(this.#head + batch.length);
+      this.#head = 0;
       this.#inFlight = batch.length;
       this.#droppedBurst = 0;
       await this.#attempt(batch);
