@@ -163,7 +163,7 @@ export function parseScanArgs(
     const m = /^([^=]+)=(.+)$/.exec(r);
     if (!m) {
       throw new UsageError(
-        `--readback: expected POS=ATTR like motor.position=readback, got "${r}"`,
+        `--readback: expected POS=ATTR or POS=DEV.ATTR like motor.position=readback, got "${r}"`,
       );
     }
     parseRef(m[1]!);
@@ -205,7 +205,11 @@ export function scanDevices(
   config: LabConfig,
 ): DeviceConfig[] {
   const out = resolveTargets(extra, config);
-  const refs = [...planPositioners(request.plan), ...request.detectors];
+  const refs = [
+    ...planPositioners(request.plan),
+    ...request.detectors,
+    ...Object.values(request.readbacks ?? {}).filter((r) => r.includes(".")),
+  ];
   const names = [...new Set(refs.map((r) => parseRef(r).device))];
   const missing = names.filter((n) => !out.some((c) => c.name === n));
   if (missing.length > 0) {
@@ -379,6 +383,11 @@ export async function runScan(args: string[]): Promise<number> {
             `${what}: ${s.total} points${sessionFile ? `, recording into ${sessionFile}` : ""}`,
           ),
         );
+        session?.event({
+          kind: "scan",
+          message: `${what} started: ${command}`,
+          data: { scan: s.id },
+        });
         head();
         recordHeader.id = run.id;
       });
@@ -398,6 +407,14 @@ export async function runScan(args: string[]): Promise<number> {
       });
       const result = await run.start();
       table?.finish();
+      session?.event({
+        kind: "scan",
+        severity: result.state === "failed" ? "major" : "info",
+        message: `scan ${result.id} ${result.state}: ${result.recorded} of ${result.total} points${
+          result.error ? ` (${result.error})` : ""
+        }`,
+        data: { scan: result.id, state: result.state, recorded: result.recorded },
+      });
       const where = result.id !== undefined && sessionFile
         ? ` (scan ${result.id} in ${sessionFile})`
         : "";
@@ -483,8 +500,9 @@ Flags:
       --tolerance X        read-back must be within X of the target (default: the
                            attr's precision; with a done signal only when given)
       --move-timeout 60s   fail the scan when a move takes longer
-      --readback POS=ATTR  read the actual position from ATTR (default: ATTR_readback,
-                           ATTR_rbv or readback when the device has one)
+      --readback POS=ATTR  read the actual position from ATTR of the same device, or
+                           POS=DEV.ATTR from another one (EPICS: m1.value=m1_rbv.value);
+                           default: ATTR_readback, ATTR_rbv or readback when it exists
       --log                log-spaced points (ascan/dscan)
       --snake              snake order (mesh): reverse inner axes on alternate passes
   -p, --plan FILE          a TOML plan file (see below)

@@ -37,7 +37,8 @@ export interface ScanRequest {
   /** Longest wait for a move to finish before the scan fails, ms (default 60 s). */
   moveTimeoutMs?: number;
   /**
-   * Read-back attribute per positioner (`{"motor.position": "readback"}`); by default
+   * Read-back per positioner: an attribute of the same device (`{"motor.position": "readback"}`)
+   * or any `device.attr` (`{"m1.value": "m1_rbv.value"}`, e.g. EPICS .VAL/.RBV PVs); by default
    * `ATTR_readback`, `ATTR_rbv`, `readback` or `rbv` when the device has one, else the attr itself.
    */
   readbacks?: Record<string, string>;
@@ -119,6 +120,8 @@ interface Positioner {
   attr: Attr;
   /** The attribute holding the actual position (the positioner itself unless it has one). */
   readback: string;
+  /** The manager of the device holding the read-back. */
+  readbackManager: DeviceManager;
   tolerance: number;
   checkTolerance: boolean;
 }
@@ -336,6 +339,7 @@ export class ScanRun {
       }
     }
     this.#flush();
+    if (signal.aborted) await this.#halt(positioners);
     if (this.plan.relative && positioners.length > 0) {
       if (signal.aborted) {
         this.#returned = false;
@@ -454,7 +458,8 @@ export class ScanRun {
       wait = Math.min(wait * 2, poll);
       return true;
     };
-    const readBack = async () => (await p.manager.read([p.readback], opts))[p.readback] ?? null;
+    const readBack = async () =>
+      (await p.readbackManager.read([p.readback], opts))[p.readback] ?? null;
     let back: Value;
     if (device.isMoving) {
       const isMoving = () => device.isMoving!(opts);
@@ -464,7 +469,9 @@ export class ScanRun {
       back = await readBack();
       if (!p.checkTolerance) return back;
     } else {
-      back = p.readback === p.attr.name ? wrote : await readBack();
+      back = p.readback === p.attr.name && p.readbackManager === p.manager
+        ? wrote
+        : await readBack();
     }
     while (!(typeof back === "number" && Math.abs(back - target) <= p.tolerance)) {
       if (!await pause()) {
@@ -473,6 +480,22 @@ export class ScanRun {
       back = await readBack();
     }
     return back;
+  }
+
+  /** After an abort: positioners that can stop (a writable boolean `stop`, like sim and EPICS motors) are told to. */
+  async #halt(positioners: Positioner[]): Promise<void> {
+    await Promise.all(positioners.map(async (p) => {
+      const stop = (await p.manager.attrs()).find((a) =>
+        a.name === "stop" && a.rw && a.type === "boolean"
+      );
+      if (!stop) return;
+      try {
+        await p.manager.write("stop", true, { timeout: 2000 });
+        this.#warn(`stopped ${p.manager.name} where it was`);
+      } catch (err) {
+        this.#warn(`could not stop ${p.manager.name}: ${errorMessage(err)}`);
+      }
+    }));
   }
 
   #moveTimeout(p: Positioner, target: number, ms: number, what: string): TimeoutError {
@@ -511,14 +534,27 @@ export class ScanRun {
       const attrs = await manager.attrs();
       const explicit = this.#request.readbacks?.[ref];
       let readback = name;
-      if (explicit !== undefined) readback = findAttr(attrs, explicit, device).name;
+      let readbackManager = manager;
+      if (explicit !== undefined && explicit.includes(".")) {
+        const r = parseRef(explicit);
+        readbackManager = this.#lab.get(r.device);
+        readback = findAttr(await readbackManager.attrs(), r.attr, r.device).name;
+      } else if (explicit !== undefined) readback = findAttr(attrs, explicit, device).name;
       else {
         const found = READBACK_NAMES.map((f) => f(name)).find((n) =>
           attrs.some((a) => a.name === n && (a.type === "number" || a.type === "integer"))
         );
         if (found) readback = found;
       }
-      return { ref, manager, attr, readback, tolerance, checkTolerance: given !== undefined };
+      return {
+        ref,
+        manager,
+        attr,
+        readback,
+        readbackManager,
+        tolerance,
+        checkTolerance: given !== undefined,
+      };
     }));
   }
 

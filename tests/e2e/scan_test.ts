@@ -117,6 +117,39 @@ Deno.test("a limit violation is refused before the sim motor moves", async () =>
   }
 });
 
+Deno.test("stopping at once halts a sim motor mid-move", async () => {
+  const lab = await simLab("sim://motor?velocity=5");
+  try {
+    const warnings: string[] = [];
+    const run = new ScanRun(lab, {
+      plan: {
+        kind: "line",
+        relative: true,
+        num: 2,
+        spacing: "linear",
+        axes: [{ positioner: "motor.position", start: 5, stop: 10 }],
+      },
+      detectors: ["det.counts"],
+    }, { warn: (m) => warnings.push(m) });
+    const done = run.start();
+    await run.ready();
+    const motor = lab.get("motor").device;
+    while (!(await motor.isMoving!())) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 50));
+    run.abort();
+    const r = await done;
+    assert.equal(r.state, "stopped");
+    assert.equal(r.recorded, 0);
+    assert.equal(r.returned, false);
+    assert.equal(await motor.isMoving!(), false, "the motor was told to stop");
+    const at = await motorAt(lab);
+    assert.ok(at > 0 && at < 5, `stopped part way, at ${at}`);
+    assert.match(warnings.join("\n"), /stopped motor where it was/);
+  } finally {
+    await lab.close();
+  }
+});
+
 // ---- real processes ----
 
 /** Runs labwire through main.ts, adding the scan verb when main.ts does not list it yet. */
