@@ -143,7 +143,9 @@ export class ScanStore {
   /** Appends points in one transaction. */
   addPoints(id: number, points: readonly ScanPoint[]): void {
     if (points.length === 0) return;
-    this.db.exec("BEGIN");
+    // inside someone else's transaction (a shared session writer), join it
+    const own = !this.db.isTransaction;
+    if (own) this.db.exec("BEGIN");
     try {
       for (const p of points) {
         this.#insertPoint.run(
@@ -155,9 +157,9 @@ export class ScanStore {
           JSON.stringify(p.values),
         );
       }
-      this.db.exec("COMMIT");
+      if (own) this.db.exec("COMMIT");
     } catch (err) {
-      this.db.exec("ROLLBACK");
+      if (own) this.db.exec("ROLLBACK");
       throw err;
     }
   }
