@@ -300,6 +300,7 @@ export async function runScan(args: string[]): Promise<number> {
       });
     }
     const store = session ? new ScanStore(session.db) : undefined;
+    if (session) await registerDevices(session, lab, request);
     const command = `labwire scan ${args.join(" ")}`;
     const run = new ScanRun(lab, request, {
       store,
@@ -448,6 +449,27 @@ export async function runScan(args: string[]): Promise<number> {
     await lab?.close();
     await cleanup?.();
     session?.close("scan ended");
+  }
+}
+
+/** Lists the scanned devices and attributes in the session, so `session info` shows them. */
+async function registerDevices(session: SessionStore, lab: Lab, request: ScanRequest) {
+  const refs = [
+    ...planPositioners(request.plan),
+    ...request.detectors,
+    ...Object.values(request.readbacks ?? {}).filter((r) => r.includes(".")),
+  ].map(parseRef);
+  for (const m of lab.managers) {
+    const id = session.device({ name: m.name, address: m.device.address, driver: m.device.driver });
+    let attrs;
+    try {
+      attrs = await m.attrs();
+    } catch {
+      continue; // the scan itself will report the device
+    }
+    for (const a of attrs) {
+      if (refs.some((r) => r.device === m.name && r.attr === a.name)) session.attr(id, a);
+    }
   }
 }
 
