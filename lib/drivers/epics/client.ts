@@ -279,7 +279,22 @@ export class Channel {
     opts: PutOptions = {},
   ): Promise<void> {
     await this.connected(opts.signal);
-    const circuit = this.circuit!;
+    await this.startPut(value, opts);
+  }
+
+  /**
+   * Sends a write on a connected channel at once: refusals (no write access, a value that cannot
+   * be encoded, not connected) throw synchronously, before anything is sent; the returned promise
+   * settles as {@linkcode Channel.put}'s does.
+   */
+  startPut(
+    value: number | string | boolean | readonly number[] | readonly string[],
+    opts: PutOptions = {},
+  ): Promise<void> {
+    const circuit = this.circuit;
+    if (this.state !== "connected" || !circuit) {
+      throw new DeviceError(`${this.name}: not connected`, this.name);
+    }
     if (!this.writeAccess) {
       throw new WriteRejected(
         `${this.name} is read-only: the server grants no write access`,
@@ -290,7 +305,7 @@ export class Channel {
     const payload = encodeDbr(type, data);
     const count = data.value.length;
     if (opts.notify) {
-      await circuit.request<void>(
+      return circuit.request<void>(
         this,
         `writing ${this.name}`,
         opts.signal,
@@ -304,13 +319,12 @@ export class Channel {
             payload,
           }),
       );
-      return;
     }
     const ioid = this.client.nextId();
     circuit.send(
       encodeMessage({ kind: "write", dbrType: type, count, sid: this.sid, ioid, payload }),
     );
-    await circuit.flushed();
+    return circuit.flushed();
   }
 
   #encodeValue(

@@ -276,7 +276,7 @@ export class CaDevice implements Device {
         return;
       }
       // Not waiting: completion is tracked for isMoving(); a failure is reported by the next call.
-      const done = this.#channel.put(v, { notify: true }).catch((err) => {
+      const done = this.#channel.startPut(v, { notify: true }).catch((err) => {
         if (!this.#closed) this.#putError = err;
       });
       this.#puts.add(done);
