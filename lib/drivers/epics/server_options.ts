@@ -1,0 +1,229 @@
+/**
+ * Settings of the CA server: the EPICS server environment variables, the `[ca]` section of
+ * labwire.toml and the `serve` flags `--ca` / `--ca-prefix`. Later sources win:
+ * defaults < environment < `[ca]` < flags. Pure functions, so each source is tested alone.
+ *
+ * ```toml
+ * [ca]
+ * prefix = "LAB:"                    # PV names are <prefix><device>:<attr>
+ * port = 5064                        # EPICS_CAS_SERVER_PORT
+ * interfaces = ["127.0.0.1"]         # EPICS_CAS_INTF_ADDR_LIST
+ * beacon_addrs = ["10.0.0.255"]      # EPICS_CAS_BEACON_ADDR_LIST
+ * auto_beacon = true                 # EPICS_CAS_AUTO_BEACON_ADDR_LIST
+ * beacon_period = "15s"              # EPICS_CAS_BEACON_PERIOD
+ * ```
+ *
+ * @module
+ */
+import { boolFlag, type FlagSpecs, type ParsedFlags, stringFlag } from "../../cli/flags.ts";
+import { durationKey, isTable, type LabConfig } from "../../config/load.ts";
+import { ConfigError, UsageError } from "../../device/errors.ts";
+import { CA_REPEATER_PORT, CA_SERVER_PORT } from "./protocol.ts";
+
+/** Everything {@linkcode startCaServer} can be told; unset fields take EPICS' defaults. */
+export interface CaServerOptions {
+  /** Prepended to every PV name, e.g. `LAB:` (default none). */
+  prefix?: string;
+  /** UDP search port, also the preferred TCP port; 0 picks a free one (default 5064). */
+  port?: number;
+  /** Local addresses to listen on (default every interface, 0.0.0.0). */
+  interfaces?: string[];
+  /** Where beacons go, `host[:port]` (port default `beaconPort`). */
+  beaconAddrs?: string[];
+  /** Also send beacons to the broadcast address of every interface (default true). */
+  autoBeacon?: boolean;
+  /** Longest time between beacons, seconds (default 15). */
+  beaconPeriod?: number;
+  /** Default destination port of beacons (default 5065, the repeater port). */
+  beaconPort?: number;
+  /** Replies allowed to wait for a slow client before it is dropped, bytes (default 4 MiB). */
+  maxQueueBytes?: number;
+  /** Timeout of device calls made for clients, ms (default 5000). */
+  timeoutMs?: number;
+  /** Receives log lines (default: none). */
+  log?: (level: "info" | "warn", message: string) => void;
+}
+
+/** The flags `labwire serve` takes for the CA server. */
+export const CA_FLAGS: FlagSpecs = {
+  ca: { type: "boolean" },
+  "ca-prefix": { type: "string" },
+};
+
+/** Lines for `serve --help`. */
+export const CA_HELP =
+  `      --ca                 also serve every device attr as an EPICS Channel Access PV
+                           <prefix><device>:<attr> (caget, camonitor, caput, pyepics…);
+                           settings in [ca] and EPICS_CAS_* variables
+      --ca-prefix PREFIX   PV name prefix, e.g. LAB: (default none, or [ca] prefix)
+`;
+
+function splitList(text: string | undefined): string[] | undefined {
+  if (text === undefined) return undefined;
+  return text.split(/\s+/).filter((s) => s !== "");
+}
+
+function yesNo(text: string | undefined, name: string): boolean | undefined {
+  if (text === undefined) return undefined;
+  const t = text.trim().toUpperCase();
+  if (t === "YES" || t === "Y" || t === "TRUE" || t === "1") return true;
+  if (t === "NO" || t === "N" || t === "FALSE" || t === "0") return false;
+  throw new UsageError(`${name}="${text}": expected YES or NO`);
+}
+
+function portNumber(text: string | undefined, name: string): number | undefined {
+  if (text === undefined || text.trim() === "") return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new UsageError(`${name}="${text}": expected a port number 0–65535`);
+  }
+  return n;
+}
+
+/**
+ * Reads the EPICS server variables (falling back to the client ones, as rsrv does):
+ * `EPICS_CAS_SERVER_PORT`, `EPICS_CAS_INTF_ADDR_LIST`, `EPICS_CAS_BEACON_ADDR_LIST`,
+ * `EPICS_CAS_AUTO_BEACON_ADDR_LIST`, `EPICS_CAS_BEACON_PERIOD`, `EPICS_CAS_BEACON_PORT`.
+ *
+ * @example
+ * ```ts
+ * import { caEnvOptions } from "./server_options.ts";
+ * const env: Record<string, string> = { EPICS_CAS_INTF_ADDR_LIST: "127.0.0.1" };
+ * caEnvOptions((k) => env[k]).interfaces; // ["127.0.0.1"]
+ * ```
+ */
+export function caEnvOptions(
+  get: (name: string) => string | undefined = (n) => Deno.env.get(n),
+): CaServerOptions {
+  const pick = (cas: string, ca: string) => get(cas) ?? get(ca);
+  const out: CaServerOptions = {};
+  const port = portNumber(
+    pick("EPICS_CAS_SERVER_PORT", "EPICS_CA_SERVER_PORT"),
+    "EPICS_CAS_SERVER_PORT",
+  );
+  if (port !== undefined) out.port = port;
+  const intf = splitList(get("EPICS_CAS_INTF_ADDR_LIST"));
+  if (intf && intf.length > 0) out.interfaces = intf;
+  const beacons = splitList(pick("EPICS_CAS_BEACON_ADDR_LIST", "EPICS_CA_ADDR_LIST"));
+  if (beacons) out.beaconAddrs = beacons;
+  const auto = yesNo(
+    pick("EPICS_CAS_AUTO_BEACON_ADDR_LIST", "EPICS_CA_AUTO_ADDR_LIST"),
+    "EPICS_CAS_AUTO_BEACON_ADDR_LIST",
+  );
+  if (auto !== undefined) out.autoBeacon = auto;
+  const period = pick("EPICS_CAS_BEACON_PERIOD", "EPICS_CA_BEACON_PERIOD");
+  if (period !== undefined) {
+    const p = Number(period);
+    if (!Number.isFinite(p) || p <= 0) {
+      throw new UsageError(`EPICS_CAS_BEACON_PERIOD="${period}": expected seconds > 0`);
+    }
+    out.beaconPeriod = p;
+  }
+  const bport = portNumber(
+    pick("EPICS_CAS_BEACON_PORT", "EPICS_CA_REPEATER_PORT"),
+    "EPICS_CAS_BEACON_PORT",
+  );
+  if (bport !== undefined) out.beaconPort = bport;
+  return out;
+}
+
+const SECTION_KEYS = [
+  "prefix",
+  "port",
+  "interfaces",
+  "beacon_addrs",
+  "auto_beacon",
+  "beacon_period",
+];
+
+/**
+ * Validates the `[ca]` section of the config; errors name the file and key.
+ *
+ * @example
+ * ```ts
+ * import { parseCaSection } from "./server_options.ts";
+ * parseCaSection({ prefix: "LAB:", beacon_period: "5s" }); // { prefix: "LAB:", beaconPeriod: 5 }
+ * ```
+ */
+export function parseCaSection(section: unknown, file?: string): CaServerOptions {
+  if (section === undefined) return {};
+  if (!isTable(section)) throw new ConfigError("expected a [ca] table", file, "ca");
+  const out: CaServerOptions = {};
+  for (const [key, v] of Object.entries(section)) {
+    const where = `ca.${key}`;
+    switch (key) {
+      case "prefix":
+        if (typeof v !== "string" || /\s/.test(v)) {
+          throw new ConfigError(
+            'expected a PV name prefix without spaces, e.g. "LAB:"',
+            file,
+            where,
+          );
+        }
+        out.prefix = v;
+        break;
+      case "port":
+        if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 65535) {
+          throw new ConfigError("expected a port number 0–65535", file, where);
+        }
+        out.port = v;
+        break;
+      case "interfaces":
+      case "beacon_addrs": {
+        if (!Array.isArray(v) || !v.every((x) => typeof x === "string" && x !== "")) {
+          throw new ConfigError('expected a list of addresses, e.g. ["127.0.0.1"]', file, where);
+        }
+        if (key === "interfaces") out.interfaces = v as string[];
+        else out.beaconAddrs = v as string[];
+        break;
+      }
+      case "auto_beacon":
+        if (typeof v !== "boolean") throw new ConfigError("expected true or false", file, where);
+        out.autoBeacon = v;
+        break;
+      case "beacon_period":
+        out.beaconPeriod = durationKey(v, file, where) / 1000;
+        if (out.beaconPeriod <= 0) throw new ConfigError("expected a duration > 0", file, where);
+        break;
+      default:
+        throw new ConfigError(
+          `unknown key; expected one of ${SECTION_KEYS.join(", ")}`,
+          file,
+          where,
+        );
+    }
+  }
+  return out;
+}
+
+/**
+ * The CA server settings of `serve`: environment, then `[ca]`, then `--ca-prefix`.
+ * Returns undefined when neither `--ca` nor `--ca-prefix` was given.
+ */
+export function caServeOptions(
+  flags: ParsedFlags,
+  config: LabConfig,
+  get: (name: string) => string | undefined = (n) => Deno.env.get(n),
+): CaServerOptions | undefined {
+  if (!boolFlag(flags, "ca") && stringFlag(flags, "ca-prefix") === undefined) return undefined;
+  const out = { ...caEnvOptions(get), ...parseCaSection(config.sections.ca, config.file) };
+  const prefix = stringFlag(flags, "ca-prefix");
+  if (prefix !== undefined) {
+    if (/\s/.test(prefix)) throw new UsageError(`--ca-prefix "${prefix}" must not contain spaces`);
+    out.prefix = prefix;
+  }
+  return out;
+}
+
+/** Parses `host[:port]` with a default port. */
+export function hostAndPort(text: string, defaultPort: number): { host: string; port: number } {
+  const m = /^(.*?)(?::(\d+))?$/.exec(text.trim())!;
+  const port = m[2] === undefined ? defaultPort : Number(m[2]);
+  if (!m[1] || port > 65535) {
+    throw new UsageError(`"${text}" is not an address like 10.0.0.255[:5065]`);
+  }
+  return { host: m[1], port };
+}
+
+/** EPICS default ports, re-exported for the server. */
+export const DEFAULT_PORTS = { server: CA_SERVER_PORT, beacon: CA_REPEATER_PORT } as const;

@@ -1,0 +1,314 @@
+/**
+ * The CA server's process variables: one {@linkcode Pv} per attribute of every device of a
+ * {@linkcode Lab}, named `<prefix><device>:<attr>`, holding the latest value, timestamp and
+ * alarm. Values come from the devices' readings (`DeviceManager.onReading`, synchronously, so
+ * monitors see every sample the sampler takes); alarm severities from failed reads, missing
+ * values, and labwire's alarm engine (or anyone calling {@linkcode PvTable.setAlarm}).
+ *
+ * Watchers (the monitors of the TCP circuits) are told about each change with the EPICS event
+ * mask it deserves: DBE_VALUE|DBE_LOG when the value changed, DBE_ALARM when the alarm did.
+ *
+ * @module
+ */
+import type { Attr, Value } from "../../device/attr.ts";
+import type { Reading } from "../../device/device.ts";
+import { errorMessage } from "../../device/errors.ts";
+import type { AlarmEvent, Severity } from "../../alarm/event.ts";
+import type { DeviceManager } from "../../lab/manager.ts";
+import type { Lab } from "../../lab/lab.ts";
+import { encodeDbr } from "./dbr.ts";
+import { DBE } from "./protocol.ts";
+import {
+  type PvShape,
+  pvShape,
+  type PvSnapshot,
+  SEVERITY_INVALID,
+  STATUS_READ,
+  STATUS_UDF,
+  toDbrData,
+} from "./server_codec.ts";
+
+/** Something told about PV changes (a monitor subscription). */
+export interface PvWatcher {
+  /** Called synchronously with the new snapshot and the event mask of the change. */
+  post(pv: Pv, snap: PvSnapshot, mask: number): void;
+}
+
+/** EPICS alarm status numbers used for labwire alarms. */
+export const ALARM_STATUS = { HIHI: 3, HIGH: 4, COMM: 9, TIMEOUT: 10 } as const;
+
+const SEVERITY_NUMBER: Record<Severity, number> = { minor: 1, major: 2, invalid: 3 };
+
+/** One attribute served as a PV. */
+export class Pv {
+  /** The latest value; undefined until the attribute has been read once. */
+  snap: PvSnapshot | undefined;
+  /** Monitors of this PV. */
+  readonly watchers = new Set<PvWatcher>();
+  /** Set while the device's last read failed. */
+  readFailed = false;
+  /** Alarm imposed from outside (alarm engine, setAlarm): severity and status. */
+  external = { severity: 0, status: 0 };
+  #fetching: Promise<PvSnapshot> | undefined;
+  #encoded = new Map<number, Uint8Array>();
+  #encodedFor: PvSnapshot | undefined;
+
+  /** Creates the PV `name` for `attr` of the device behind `manager`. */
+  constructor(readonly name: string, readonly manager: DeviceManager, public shape: PvShape) {}
+
+  /** The attribute. */
+  get attr(): Attr {
+    return this.shape.attr;
+  }
+
+  /** The device's name. */
+  get device(): string {
+    return this.manager.name;
+  }
+
+  /**
+   * The DBR payload (unpadded) of `snap` as `dbrType` × `count`, cached per snapshot so that
+   * many monitors of one PV encode each update once.
+   */
+  payload(snap: PvSnapshot, dbrType: number, count: number): Uint8Array {
+    if (this.#encodedFor !== snap) {
+      this.#encoded.clear();
+      this.#encodedFor = snap;
+    }
+    const key = dbrType * 0x1000000 + count;
+    let bytes = this.#encoded.get(key);
+    if (!bytes) {
+      bytes = encodeDbr(dbrType, toDbrData(this.shape, snap, dbrType, count));
+      this.#encoded.set(key, bytes);
+    }
+    return bytes;
+  }
+
+  /** Returns the current snapshot, reading the attribute through the device's queue if needed. */
+  current(timeoutMs = 5000): Promise<PvSnapshot> {
+    if (this.snap) return Promise.resolve(this.snap);
+    this.#fetching ??= this.manager.read([this.attr.name], { timeout: timeoutMs }).then(
+      () => this.snap ?? this.#missing(),
+      () => this.snap ?? this.#missing(),
+    ).finally(() => this.#fetching = undefined);
+    return this.#fetching;
+  }
+
+  #missing(): PvSnapshot {
+    // The read failed (or the device left this attr out): serve "no value", alarmed INVALID.
+    const snap = { value: null, t: Date.now() / 1000, severity: 0, status: 0 };
+    this.update(snap.value, snap.t, true);
+    return this.snap!;
+  }
+
+  /** The alarm a value deserves now: the worst of read failure, missing value and external. */
+  #alarm(value: Value): { severity: number; status: number } {
+    let severity = this.external.severity;
+    let status = this.external.status;
+    if (this.readFailed && severity < SEVERITY_INVALID) {
+      severity = SEVERITY_INVALID;
+      status = STATUS_READ;
+    } else if (value === null && severity < SEVERITY_INVALID) {
+      severity = SEVERITY_INVALID;
+      status = STATUS_UDF;
+    }
+    return { severity, status };
+  }
+
+  /**
+   * Takes a new value (`hasValue`) or re-evaluates the alarm of the current one, and tells the
+   * watchers when something they asked for changed.
+   */
+  update(value: Value | undefined, t: number, hasValue: boolean): void {
+    const prev = this.snap;
+    if (!prev && !hasValue) return;
+    const v = hasValue ? value ?? null : prev!.value;
+    const { severity, status } = this.#alarm(v);
+    let mask = 0;
+    if (!prev || (hasValue && !sameValue(prev.value, v))) mask |= DBE.VALUE | DBE.LOG;
+    if (!prev || prev.severity !== severity || prev.status !== status) mask |= DBE.ALARM;
+    // An unchanged value still refreshes the timestamp (reads show when it was last sampled).
+    if (!hasValue && mask === 0) return;
+    const snap: PvSnapshot = { value: v, t: hasValue ? t : prev!.t, severity, status };
+    this.snap = snap;
+    if (mask === 0) return;
+    for (const w of this.watchers) w.post(this, snap, mask);
+  }
+}
+
+function sameValue(a: Value, b: Value): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) && Array.isArray(b)) {
+    if (a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+    return true;
+  }
+  return typeof a === "number" && typeof b === "number" && Number.isNaN(a) && Number.isNaN(b);
+}
+
+/** Options of {@linkcode PvTable.open}. */
+export interface PvTableOptions {
+  /** Prepended to every PV name, e.g. `LAB:`. */
+  prefix?: string;
+  /** Receives warnings (a device whose attributes cannot be listed yet). */
+  warn?: (message: string) => void;
+  /** How long to wait for a device's attribute list, ms (default 5000). */
+  attrsTimeoutMs?: number;
+  /** Retry interval for devices whose attributes failed, ms (default 10,000). */
+  retryMs?: number;
+}
+
+interface ExternalAlarm {
+  device: string;
+  attr?: string;
+  severity: number;
+  status: number;
+}
+
+/** Every PV of a lab, by name. */
+export class PvTable {
+  readonly #pvs = new Map<string, Pv>();
+  readonly #byDevice = new Map<string, Map<string, Pv>>();
+  readonly #unsubscribe: (() => void)[] = [];
+  readonly #alarms = new Map<string, ExternalAlarm>();
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  #closed = false;
+
+  private constructor(readonly lab: Lab, readonly options: PvTableOptions) {}
+
+  /**
+   * Lists every device's attributes and creates their PVs. A device that cannot list its
+   * attributes yet (e.g. unreachable) is retried in the background.
+   */
+  static async open(lab: Lab, options: PvTableOptions = {}): Promise<PvTable> {
+    const table = new PvTable(lab, options);
+    await Promise.all(lab.managers.map((m) => table.#addDevice(m)));
+    return table;
+  }
+
+  async #addDevice(manager: DeviceManager): Promise<void> {
+    let attrs: Attr[];
+    try {
+      attrs = await manager.attrs({ timeout: this.options.attrsTimeoutMs ?? 5000 });
+    } catch (err) {
+      if (this.#closed) return;
+      this.options.warn?.(
+        `CA server: cannot list the attributes of ${manager.name} (${
+          errorMessage(err)
+        }); retrying, its PVs appear when it answers`,
+      );
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        if (!this.#closed) this.#addDevice(manager);
+      }, this.options.retryMs ?? 10_000);
+      this.#timers.add(timer);
+      return;
+    }
+    if (this.#closed) return;
+    const prefix = this.options.prefix ?? "";
+    const pvs = new Map<string, Pv>();
+    for (const a of attrs) {
+      const pv = new Pv(`${prefix}${manager.name}:${a.name}`, manager, pvShape(a));
+      pvs.set(a.name, pv);
+      this.#pvs.set(pv.name, pv);
+    }
+    this.#byDevice.set(manager.name, pvs);
+    for (const alarm of this.#alarms.values()) this.#applyAlarms(alarm.device, alarm.attr);
+    const last = manager.last;
+    if (last) this.#onReading(pvs, last);
+    this.#unsubscribe.push(manager.onReading((r) => this.#onReading(pvs, r)));
+  }
+
+  #onReading(pvs: Map<string, Pv>, reading: Reading): void {
+    const failed = reading.error !== undefined;
+    for (const [name, pv] of pvs) {
+      const has = Object.hasOwn(reading.values, name);
+      const wasFailed = pv.readFailed;
+      pv.readFailed = failed;
+      if (has) {
+        const v: Value = reading.values[name] ?? null;
+        if (pv.attr.type === "number[]" && Array.isArray(v) && pv.shape.count < v.length) {
+          // An array longer than at creation: channels made later see the longer count.
+          pv.shape = { ...pv.shape, count: v.length };
+        }
+        pv.update(v, reading.t, true);
+      } else if (wasFailed !== failed && pv.snap) {
+        pv.update(undefined, reading.t, false);
+      }
+    }
+  }
+
+  /** The PV called `name` (a trailing `.VAL` is accepted, as EPICS tools add it), or undefined. */
+  get(name: string): Pv | undefined {
+    return this.#pvs.get(name) ??
+      (name.endsWith(".VAL") ? this.#pvs.get(name.slice(0, -4)) : undefined);
+  }
+
+  /** Every PV name, in device and attribute order. */
+  names(): string[] {
+    return [...this.#pvs.keys()];
+  }
+
+  /** Number of PVs. */
+  get size(): number {
+    return this.#pvs.size;
+  }
+
+  /**
+   * Sets (severity > 0) or clears (severity 0) an alarm on one attribute, or on every
+   * attribute of a device when `attr` is undefined. `key` names the alarm so that several can
+   * be active at once; the PV shows the most severe.
+   */
+  setAlarm(
+    device: string,
+    attr: string | undefined,
+    severity: number,
+    status: number,
+    key = `manual:${device}:${attr ?? "*"}`,
+  ): void {
+    if (severity > 0) this.#alarms.set(key, { device, attr, severity, status });
+    else if (!this.#alarms.delete(key)) return;
+    this.#applyAlarms(device, attr);
+  }
+
+  /** Applies an alarm engine transition: active alarms raise their PVs' severity until cleared. */
+  alarmEvent(e: AlarmEvent): void {
+    const severity = e.state === "active" ? SEVERITY_NUMBER[e.severity] : 0;
+    this.setAlarm(e.device, e.attr, severity, alarmStatus(e.kind, e.severity), `alarm:${e.name}`);
+  }
+
+  #applyAlarms(device: string, attr: string | undefined): void {
+    const pvs = this.#byDevice.get(device);
+    if (!pvs) return;
+    const targets = attr === undefined ? [...pvs.values()] : [pvs.get(attr)].filter((p) => !!p);
+    for (const pv of targets as Pv[]) {
+      let severity = 0;
+      let status = 0;
+      for (const a of this.#alarms.values()) {
+        if (a.device !== device || (a.attr !== undefined && a.attr !== pv.attr.name)) continue;
+        if (a.severity > severity) {
+          severity = a.severity;
+          status = a.status;
+        }
+      }
+      pv.external = { severity, status };
+      if (pv.snap) pv.update(undefined, pv.snap.t, false);
+    }
+  }
+
+  /** Stops listening to the devices. */
+  close(): void {
+    this.#closed = true;
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+    for (const off of this.#unsubscribe) off();
+    this.#unsubscribe.length = 0;
+  }
+}
+
+/** EPICS alarm status for a labwire alarm: thresholds as HIGH/HIHI, failing devices COMM, silent ones TIMEOUT. */
+export function alarmStatus(kind: AlarmEvent["kind"], severity: Severity): number {
+  if (kind === "error") return ALARM_STATUS.COMM;
+  if (kind === "stale") return ALARM_STATUS.TIMEOUT;
+  return severity === "minor" ? ALARM_STATUS.HIGH : ALARM_STATUS.HIHI;
+}
