@@ -364,6 +364,7 @@ export async function runScan(args: string[]): Promise<number> {
             positioners: run.plan.positioners,
             detectors: request!.detectors,
             units: run.units,
+            precision: run.precision,
             total: run.plan.length,
             done: run.status().recorded,
           });

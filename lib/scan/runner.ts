@@ -149,6 +149,8 @@ export class ScanRun {
   readonly points: ScanPoint[] = [];
   /** Units of positioners and detectors by `device.attr`, known once started. */
   units: Record<string, string> = {};
+  /** Decimal digits worth showing by `device.attr` (from the attrs' `precision`), once started. */
+  precision: Record<string, number> = {};
   /** Start positions of the positioners (the origin of relative plans), known once started. */
   origin: number[] = [];
   readonly #lab: Lab;
@@ -524,6 +526,7 @@ export class ScanRun {
         throw new UsageError(`${ref} is ${attr.type}; a positioner must be a number`);
       }
       if (attr.units) this.units[ref] = attr.units;
+      if (attr.precision !== undefined) this.precision[ref] = attr.precision;
       const given = this.#request.tolerance;
       const tolerance = given ??
         (attr.type === "integer"
@@ -567,6 +570,7 @@ export class ScanRun {
       const manager = this.#lab.get(device);
       const attr = findAttr(await manager.attrs(), name, device);
       if (attr.units) this.units[ref] = attr.units;
+      if (attr.precision !== undefined) this.precision[ref] = attr.precision;
       let g = groups.get(device);
       if (!g) groups.set(device, g = { manager, names: [], slots: [] });
       if (g.names.includes(name)) throw new UsageError(`detector ${ref} is listed twice`);
