@@ -9,6 +9,7 @@
 import type { LabConfig } from "../config/load.ts";
 import { errorMessage, UsageError } from "../device/errors.ts";
 import { Lab } from "../lab/lab.ts";
+import { Sampler } from "../lab/sampler.ts";
 import { TaskBoard } from "../lab/task.ts";
 import { type Recording, startRecording } from "../session/recording.ts";
 import { SessionStore } from "../session/store.ts";
@@ -122,6 +123,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       throw err;
     }
   }
+  // Without a session, the daemon still samples so live data flows.
+  const sampling = new AbortController();
+  const sampler = recording?.sampler ??
+    new Sampler(lab, { signal: sampling.signal, interval: opts.interval });
+  const sampled = recording ? Promise.resolve() : sampler.run().catch(() => {});
   const session = store
     ? new SessionFileSource(store.path, {
       rowsWritten: () => store.writer.stats.samples,
@@ -134,7 +140,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const app = createApp({
     lab,
     hub,
-    sampler: recording?.sampler,
+    sampler,
     session,
     alarms: recording?.alarms,
     tasks,
@@ -152,6 +158,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     await Promise.allSettled(addons.map((a) => a.running.close()));
     await tasks.close().catch(() => {});
     if (recording) await recording.stop(why).catch(() => {});
+    sampling.abort();
+    await sampled;
     session?.close();
     await lab.close();
   };

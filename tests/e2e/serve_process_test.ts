@@ -1,0 +1,199 @@
+/**
+ * `labwire serve` as a process: SIGTERM with open SSE clients, refusing to listen beyond loopback
+ * without a token, journald priorities, the systemd unit.
+ */
+import assert from "node:assert/strict";
+import { TEST_BENCH } from "./serve_fixture.ts";
+
+const ENTRY = new URL("./serve_entry.ts", import.meta.url).pathname;
+
+/** Starts `labwire serve` and resolves with its URL once it logs that it is serving. */
+async function spawnServe(args: string[], env: Record<string, string> = {}) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ENTRY, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env,
+  }).spawn();
+  const lines: string[] = [];
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  let url: string | undefined;
+  while (url === undefined) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += value;
+    const parts = buf.split("\n");
+    buf = parts.pop()!;
+    for (const l of parts) {
+      lines.push(l);
+      const m = /serving .* on (http:\/\/[^\s,]+)/.exec(l);
+      if (m) url = m[1];
+    }
+  }
+  const rest = (async () => {
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      lines.push(...value.split("\n").filter((l) => l !== ""));
+    }
+  })();
+  return { child, url, lines, rest };
+}
+
+Deno.test("SIGTERM with open SSE clients: streams end, session flushed, exit 0 within 5 s", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-sigterm-" });
+  try {
+    await Deno.writeTextFile(`${dir}/bench.toml`, TEST_BENCH);
+    const { child, url, lines, rest } = await spawnServe([
+      "--config",
+      `${dir}/bench.toml`,
+      "--listen",
+      "127.0.0.1:0",
+      "--session",
+      `${dir}/s.sqlite`,
+    ]);
+    assert.ok(url, lines.join("\n"));
+    const clients = await Promise.all(
+      [0, 1, 2].map(async () => {
+        const res = await fetch(`${url}/api/stream`);
+        const reader = res.body!.getReader();
+        await reader.read();
+        return reader;
+      }),
+    );
+    // Each client drains until the server ends its stream.
+    const ended = clients.map(async (r) => {
+      while (!(await r.read()).done) { /* drain */ }
+      return true;
+    });
+    await child.stdout.cancel();
+    const sent = Date.now();
+    child.kill("SIGTERM");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const status = await Promise.race([
+      child.status,
+      new Promise<null>((r) => (timer = setTimeout(() => r(null), 5000))),
+    ]);
+    clearTimeout(timer);
+    if (status === null) {
+      child.kill("SIGKILL");
+      await child.status;
+      assert.fail(`still running 5 s after SIGTERM:\n${lines.join("\n")}`);
+    }
+    await rest;
+    assert.equal(status.code, 0, lines.join("\n"));
+    assert.deepEqual(await Promise.all(ended), [true, true, true]);
+    assert.ok(lines.some((l) => /stopping/.test(l)), lines.join("\n"));
+    // The session was closed cleanly: its segment has a stop reason.
+    const { DatabaseSync } = await import("node:sqlite");
+    const db = new DatabaseSync(`${dir}/s.sqlite`, { readOnly: true });
+    const seg = db.prepare("SELECT stop, reason FROM segments ORDER BY id DESC LIMIT 1").get() as {
+      stop: number | null;
+      reason: string | null;
+    };
+    const rows = db.prepare("SELECT count(*) AS n FROM samples").get() as { n: number };
+    db.close();
+    assert.ok(seg.stop !== null && seg.stop * 1000 >= sent - 1000, JSON.stringify(seg));
+    assert.ok(Number(rows.n) > 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("serve beyond loopback without a token exits 2 with a clear message", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-token-" });
+  try {
+    await Deno.writeTextFile(`${dir}/bench.toml`, TEST_BENCH);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        ENTRY,
+        "--config",
+        `${dir}/bench.toml`,
+        "--listen",
+        "0.0.0.0:0",
+        "--no-record",
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { LABWIRE_TOKEN: "" },
+    }).output();
+    const err = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 2, err);
+    assert.match(err, /refusing to listen on 0\.0\.0\.0:0 without a token/);
+    assert.match(err, /--token-file FILE/);
+    const short = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        ENTRY,
+        "--config",
+        `${dir}/bench.toml`,
+        "--listen",
+        "0.0.0.0:0",
+        "--no-record",
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { LABWIRE_TOKEN: "short" },
+    }).output();
+    assert.equal(short.code, 2);
+    assert.match(new TextDecoder().decode(short.stderr), /at least 16 characters/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("under systemd (JOURNAL_STREAM) log lines carry <N> priorities", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-journal-" });
+  try {
+    await Deno.writeTextFile(`${dir}/bench.toml`, TEST_BENCH);
+    const { child, url, lines, rest } = await spawnServe(
+      ["--config", `${dir}/bench.toml`, "--listen", "127.0.0.1:0", "--no-record"],
+      { JOURNAL_STREAM: "8:12345" },
+    );
+    assert.ok(url);
+    await child.stdout.cancel();
+    child.kill("SIGINT");
+    const status = await child.status;
+    await rest;
+    assert.equal(status.code, 0);
+    assert.ok(lines.length >= 2);
+    for (const l of lines) assert.match(l, /^<[3-7]>/, l);
+    assert.ok(lines.some((l) => l.startsWith("<5>serving 4 devices on http://127.0.0.1:")));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("serve --print-systemd-unit prints a hardened unit on stdout", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      ENTRY,
+      "--print-systemd-unit",
+      "--listen",
+      "0.0.0.0:8600",
+      "--token-file",
+      "/etc/labwire/token",
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0);
+  const unit = new TextDecoder().decode(out.stdout);
+  assert.match(unit, /^\[Service\]$/m);
+  assert.match(
+    unit,
+    /^ExecStart=\S+ serve --config \/etc\/labwire\/labwire\.toml --listen 0\.0\.0\.0:8600 /m,
+  );
+  assert.match(unit, /^DynamicUser=yes$/m);
+  assert.match(unit, /^ProtectSystem=strict$/m);
+});
