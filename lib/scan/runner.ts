@@ -258,11 +258,16 @@ export class ScanRun {
     try {
       return await this.#runPrepared(await this.#prepare());
     } catch (err) {
-      // refused before anything moved (unknown attr, limits, unreachable device)
+      // refused before anything moved (unknown attr, limits, unreachable device), or
+      // stopped at once while getting ready
       this.#error = errorMessage(err);
       this.#ended = nowSeconds();
-      this.#setState("failed");
       this.#ready.reject(err);
+      if (this.#abort.signal.aborted) {
+        this.#setState("stopped");
+        return this.status() as ScanResult;
+      }
+      this.#setState("failed");
       throw err;
     }
   }
@@ -280,8 +285,9 @@ export class ScanRun {
       done = new Set(store.recordedIndices(rec.id));
       this.#recordedBefore = done.size;
     } else {
+      // where the positioners actually are (their read-backs) is where relative scans return
       this.origin = await Promise.all(positioners.map(async (p) => {
-        const v = (await p.manager.read([p.attr.name], { signal }))[p.attr.name];
+        const v = (await p.readbackManager.read([p.readback], { signal }))[p.readback];
         if (typeof v !== "number") {
           throw new DeviceError(`${p.ref} read back ${JSON.stringify(v)}, not a number`);
         }

@@ -479,3 +479,18 @@ Deno.test("a separate read-back attribute is recorded as the actual position", a
     await lab.close();
   }
 });
+
+Deno.test("abort() before the first move ends the run as stopped, with nothing moved", async () => {
+  const { lab, b } = await bench({ motor: "fakescan://motor", det: "fakescan://det" });
+  try {
+    const run = new ScanRun(lab, { plan: ascan(0, 1, 3, true), detectors: ["det.counts"] });
+    run.abort();
+    const result = await run.start();
+    assert.equal(result.state, "stopped");
+    assert.equal(result.recorded, 0);
+    await assert.rejects(run.ready());
+    assert.deepEqual(b.log, []);
+  } finally {
+    await lab.close();
+  }
+});
