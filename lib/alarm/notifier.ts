@@ -124,8 +124,14 @@ export class Notifier {
             deliver: emailSink(smtp!.options, smtp!.from, s.to),
             queue: { ...queue, maxBatch: 50, timeout: Math.max(s.timeout, smtp!.timeout) },
           };
-        case "webhook":
-          return { ...base, deliver: webhookSink(s.url, s.headers), queue };
+        case "webhook": {
+          const url = s.url ?? readSecret({ env: s.urlEnv! }, opts.file, `${s.key}.url_env`);
+          const headers = { ...s.headers };
+          for (const [h, env] of Object.entries(s.headersEnv)) {
+            headers[h] = readSecret({ env }, opts.file, `${s.key}.headers_env.${h}`);
+          }
+          return { ...base, deliver: webhookSink(url, headers), queue };
+        }
         case "command":
           return { ...base, deliver: commandSink(s.command), queue };
       }
@@ -241,7 +247,14 @@ function smtpOptions(
   };
   if (smtp.user !== undefined) {
     options.user = smtp.user;
-    options.password = smtp.password ? readSecret(smtp.password, file) : "";
+    const source = smtp.password;
+    options.password = source
+      ? readSecret(
+        source,
+        file,
+        "env" in source ? "notify.smtp.password_env" : "notify.smtp.password_file",
+      )
+      : "";
   }
   if (smtp.caFile !== undefined) {
     try {

@@ -21,8 +21,9 @@
  *
  * [[notify.sinks]]
  * type = "webhook"              # POST one JSON alarm event per request
- * url = "https://chat.example.org/hooks/lab"
- * headers = { "X-Token" = "…" }
+ * url = "https://chat.example.org/hooks/lab"   # or url_env = "LAB_HOOK_URL" for a secret URL
+ * headers = { "X-Lab" = "B12" }
+ * headers_env = { "Authorization" = "LAB_HOOK_AUTH" }   # header values from the environment
  *
  * [[notify.sinks]]
  * type = "command"              # runs the program with one JSON alarm event on stdin
@@ -36,8 +37,9 @@
  *
  * Every sink also takes `name`, `timeout` (per delivery, default 30 s), `retries` (attempts
  * after the first, default 5) and `queue` (events kept while the sink is down, default 100;
- * the oldest are dropped beyond that). Passwords are never part of the config: only the name
- * of the variable or file is, and the secret is read when the notifier starts.
+ * the oldest are dropped beyond that). Secrets (the SMTP password, a webhook's secret URL or
+ * token) need never be in the config, which is copied into every session: only the name of the
+ * variable or file is, and the secret is read when the notifier starts.
  *
  * @module
  */
@@ -76,6 +78,8 @@ export interface SmtpConfig {
 export interface SinkCommon {
   /** Name used in logs (default `TYPE` or `TYPE#i` when several share a type). */
   name: string;
+  /** Config key of the sink's table, e.g. `notify.sinks[1]`, for later error messages. */
+  key: string;
   /** Least severity delivered. */
   minSeverity: Severity;
   /** Whether cleared transitions are delivered too. */
@@ -91,7 +95,17 @@ export interface SinkCommon {
 /** A configured sink. */
 export type SinkConfig =
   | SinkCommon & { type: "email"; to: string[] }
-  | SinkCommon & { type: "webhook"; url: string; headers: Record<string, string> }
+  | SinkCommon & {
+    type: "webhook";
+    /** The URL, unless it is read from the environment variable `urlEnv`. */
+    url?: string;
+    /** Name of the environment variable holding the URL. */
+    urlEnv?: string;
+    /** Literal headers. */
+    headers: Record<string, string>;
+    /** Header name → name of the environment variable holding its value. */
+    headersEnv: Record<string, string>;
+  }
   | SinkCommon & { type: "command"; command: string[] };
 
 /** The periodic digest e-mail. */
@@ -127,7 +141,7 @@ const SMTP_KEYS = [
 const COMMON_KEYS = ["type", "name", "min_severity", "cleared", "timeout", "retries", "queue"];
 const TYPE_KEYS: Record<SinkConfig["type"], string[]> = {
   email: ["to"],
-  webhook: ["url", "headers"],
+  webhook: ["url", "url_env", "headers", "headers_env"],
   command: ["command"],
 };
 const SINK_TYPES = Object.keys(TYPE_KEYS) as SinkConfig["type"][];
@@ -237,16 +251,7 @@ function parseSmtp(raw: unknown, file: string | undefined): SmtpConfig {
       );
     }
     if (raw.password_env !== undefined) {
-      if (
-        typeof raw.password_env !== "string" || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(raw.password_env)
-      ) {
-        throw new ConfigError(
-          "expected the NAME of an environment variable, not the password",
-          file,
-          `${key}.password_env`,
-        );
-      }
-      smtp.password = { env: raw.password_env };
+      smtp.password = { env: envName(raw.password_env, file, `${key}.password_env`) };
     } else {
       if (typeof raw.password_file !== "string" || raw.password_file === "") {
         throw new ConfigError("expected a file path", file, `${key}.password_file`);
@@ -287,6 +292,7 @@ function parseSink(
   rejectUnknown(raw, [...COMMON_KEYS, ...TYPE_KEYS[t]], file, key);
   const common: SinkCommon = {
     name: "",
+    key,
     minSeverity: "minor",
     cleared: true,
     timeout: 30_000,
@@ -330,14 +336,39 @@ function parseSink(
       return { ...common, type: t, to: addressList(raw.to, file, `${key}.to`) };
     case "webhook": {
       const url = raw.url;
-      let ok = false;
-      try {
-        ok = typeof url === "string" && ["http:", "https:"].includes(new URL(url).protocol);
-      } catch {
-        ok = false;
+      if ((url === undefined) === (raw.url_env === undefined)) {
+        throw new ConfigError(
+          'expected one of url = "https://host/path" or url_env = "VARIABLE" (a secret URL)',
+          file,
+          `${key}.url`,
+        );
       }
-      if (!ok) {
-        throw new ConfigError('expected url = "https://host/path"', file, `${key}.url`);
+      if (url !== undefined) {
+        let ok = false;
+        try {
+          ok = typeof url === "string" && ["http:", "https:"].includes(new URL(url).protocol);
+        } catch {
+          ok = false;
+        }
+        if (!ok) {
+          throw new ConfigError('expected url = "https://host/path"', file, `${key}.url`);
+        }
+      }
+      const urlEnv = raw.url_env === undefined
+        ? undefined
+        : envName(raw.url_env, file, `${key}.url_env`);
+      const headersEnv: Record<string, string> = {};
+      if (raw.headers_env !== undefined) {
+        if (!isTable(raw.headers_env)) {
+          throw new ConfigError(
+            'expected headers_env = { "Header-Name" = "VARIABLE" }',
+            file,
+            `${key}.headers_env`,
+          );
+        }
+        for (const [k, v] of Object.entries(raw.headers_env)) {
+          headersEnv[k] = envName(v, file, `${key}.headers_env.${k}`);
+        }
       }
       const headers: Record<string, string> = {};
       if (raw.headers !== undefined) {
@@ -351,7 +382,14 @@ function parseSink(
           headers[k] = v;
         }
       }
-      return { ...common, type: t, url: url as string, headers };
+      return {
+        ...common,
+        type: t,
+        ...(url === undefined ? {} : { url: url as string }),
+        ...(urlEnv === undefined ? {} : { urlEnv }),
+        headers,
+        headersEnv,
+      };
     }
     case "command": {
       const cmd = raw.command;
@@ -386,6 +424,17 @@ function rejectUnknown(
       );
     }
   }
+}
+
+function envName(v: unknown, file: string | undefined, key: string): string {
+  if (typeof v !== "string" || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(v)) {
+    throw new ConfigError(
+      "expected the NAME of an environment variable, not the secret itself",
+      file,
+      key,
+    );
+  }
+  return v;
 }
 
 function count(v: unknown, min: number, max: number, file: string | undefined, key: string) {

@@ -70,6 +70,18 @@ to = "lab@example.org"
     10,
   ]);
   assert.deepEqual(cfg.digest, { every: 86_400_000, to: ["lab@example.org"] });
+  const hook = notify(`[[notify.sinks]]
+type = "webhook"
+url_env = "LAB_HOOK_URL"
+headers_env = { Authorization = "LAB_HOOK_AUTH" }
+`).sinks[0]!;
+  assert.ok(hook.type === "webhook");
+  assert.deepEqual([hook.url, hook.urlEnv, hook.headersEnv, hook.key], [
+    undefined,
+    "LAB_HOOK_URL",
+    { Authorization: "LAB_HOOK_AUTH" },
+    "notify.sinks[0]",
+  ]);
   assert.deepEqual(notify(""), { sinks: [] });
   assert.equal(notify(`[notify.smtp]\nhost = "h"\nfrom = "a@b"\nsecurity = "tls"`).smtp!.port, 465);
 });
@@ -118,6 +130,22 @@ Deno.test("[notify] errors name the key and what was expected", () => {
     /e-mail address/,
   );
   rejects(`[[notify.sinks]]\ntype = "webhook"\nurl = "ftp://x"`, "notify.sinks[0].url", /https:/);
+  rejects(`[[notify.sinks]]\ntype = "webhook"`, "notify.sinks[0].url", /url_env/);
+  rejects(
+    `[[notify.sinks]]\ntype = "webhook"\nurl = "http://x"\nurl_env = "HOOK"`,
+    "notify.sinks[0].url",
+    /one of url/,
+  );
+  rejects(
+    `[[notify.sinks]]\ntype = "webhook"\nurl_env = "https://hooks.example.org/T0/B1/secret"`,
+    "notify.sinks[0].url_env",
+    /NAME of an environment variable/,
+  );
+  rejects(
+    `[[notify.sinks]]\ntype = "webhook"\nurl = "http://x"\nheaders_env = { Authorization = "Bearer abc" }`,
+    "notify.sinks[0].headers_env.Authorization",
+    /NAME of an environment variable/,
+  );
   rejects(
     `[[notify.sinks]]\ntype = "webhook"\nurl = "http://x"\nto = ["a@b"]`,
     "notify.sinks[0].to",

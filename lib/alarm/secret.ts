@@ -1,7 +1,8 @@
 /**
- * Reads the SMTP password from where `[notify.smtp]` says it is (an environment variable or a
- * file) when the notifier starts, so a missing secret is an error at start, not at the first
- * alarm. The value is returned to the caller only; it is never logged or stored in config.
+ * Reads secrets (the SMTP password, a webhook's URL or header values) from where the config says
+ * they are (an environment variable or a file) when the notifier starts, so a missing secret is
+ * an error at start, not at the first alarm. The value is returned to the caller only; it is
+ * never logged or stored in config objects or the session's config snapshot.
  *
  * @module
  */
@@ -10,23 +11,23 @@ import type { SecretSource } from "./notify_config.ts";
 
 /**
  * Returns the secret (a file's trailing newline removed); throws {@linkcode ConfigError} naming
- * the key when the variable is unset or the file unreadable.
+ * `key` (the config key that names the variable or file) when it is unset or unreadable.
  *
  * @example
  * ```ts
  * import { readSecret } from "./secret.ts";
  * Deno.env.set("EXAMPLE_SMTP_PASSWORD", "s3cret");
- * readSecret({ env: "EXAMPLE_SMTP_PASSWORD" }); // "s3cret"
+ * readSecret({ env: "EXAMPLE_SMTP_PASSWORD" }, "lab.toml", "notify.smtp.password_env"); // "s3cret"
  * ```
  */
-export function readSecret(source: SecretSource, file?: string, key = "notify.smtp"): string {
+export function readSecret(source: SecretSource, file: string | undefined, key: string): string {
   if ("env" in source) {
     const value = Deno.env.get(source.env);
     if (value === undefined || value === "") {
       throw new ConfigError(
         `environment variable ${source.env} is not set; export it before starting labwire`,
         file,
-        `${key}.password_env`,
+        key,
       );
     }
     return value;
@@ -35,9 +36,9 @@ export function readSecret(source: SecretSource, file?: string, key = "notify.sm
     return Deno.readTextFileSync(source.file).replace(/\r?\n$/, "");
   } catch (err) {
     throw new ConfigError(
-      `cannot read the password file ${source.file}: ${(err as Error).message}`,
+      `cannot read ${source.file}: ${(err as Error).message}`,
       file,
-      `${key}.password_file`,
+      key,
       { cause: err },
     );
   }

@@ -101,10 +101,14 @@ Deno.test("HTTP errors are retried with exponential backoff until the hook accep
   const log: string[] = [];
   const delays: number[] = [];
   try {
+    // The URL and a token come from the environment: a secret hook URL stays out of the config.
+    Deno.env.set("LABWIRE_TEST_HOOK_URL", http.url);
+    Deno.env.set("LABWIRE_TEST_HOOK_AUTH", "Bearer t0ken");
     const { notify } = bench(`
 [[notify.sinks]]
 type = "webhook"
-url = "${http.url}"
+url_env = "LABWIRE_TEST_HOOK_URL"
+headers_env = { Authorization = "LABWIRE_TEST_HOOK_AUTH" }
 `);
     const notifier = Notifier.fromConfig(notify, {
       log: (l) => log.push(l),
@@ -123,6 +127,7 @@ url = "${http.url}"
     await notifier.drained();
     await notifier.close();
     assert.equal(calls, 3);
+    assert.equal(http.bodies[0]!.headers.get("authorization"), "Bearer t0ken");
     assert.deepEqual(delays, [1000, 2000]);
     assert.equal(notifier.stats()[0]!.delivered, 1);
     assert.match(
@@ -130,7 +135,14 @@ url = "${http.url}"
       /notify webhook: .*failed \(attempt 1\/6\): POST .*: HTTP 503 Service Unavailable: busy; retrying in 1 s/,
     );
     assert.match(log.at(-1)!, /delivered after 3 attempts/);
+    Deno.env.delete("LABWIRE_TEST_HOOK_URL");
+    assert.throws(
+      () => Notifier.fromConfig(notify, { file: "lab.toml" }),
+      /lab\.toml: notify\.sinks\[0\]\.url_env: environment variable LABWIRE_TEST_HOOK_URL is not set/,
+    );
   } finally {
+    Deno.env.delete("LABWIRE_TEST_HOOK_URL");
+    Deno.env.delete("LABWIRE_TEST_HOOK_AUTH");
     await http.server.shutdown();
   }
 });
