@@ -164,7 +164,7 @@ function labwire(args: string[], opts: { cwd: string; stdout?: "piped" | "null" 
   const wired = Deno.readTextFileSync(`${ROOT}main.ts`).includes("scanCommand");
   return new Deno.Command(Deno.execPath(), {
     args: wired
-      ? ["run", "-A", `${ROOT}main.ts`, ...args]
+      ? ["run", "-A", "--config", `${ROOT}deno.json`, `${ROOT}main.ts`, ...args]
       : ["eval", "--config", `${ROOT}deno.json`, "--ext=ts", shim, ...args],
     cwd: opts.cwd,
     stdout: opts.stdout ?? "piped",
