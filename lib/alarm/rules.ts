@@ -144,6 +144,20 @@ const THRESHOLD_KEYS = [
 const HEALTH_KEYS = ["device", "error_after", "stale_after", "severity"];
 const ALL_KEYS = [...new Set([...THRESHOLD_KEYS, ...HEALTH_KEYS])];
 const ORDERED: readonly Compare[] = [">", ">=", "<", "<="];
+/** Words people write for comparisons (Fortran, shell test, SQL), for the "did you mean" hint. */
+const COMPARE_WORDS: Record<string, Compare> = {
+  gt: ">",
+  ge: ">=",
+  gte: ">=",
+  lt: "<",
+  le: "<=",
+  lte: "<=",
+  eq: "==",
+  "=": "==",
+  ne: "!=",
+  neq: "!=",
+  "<>": "!=",
+};
 
 /**
  * Validates `config.sections.alarms`; device names must be configured devices.
@@ -283,7 +297,12 @@ function parseThreshold(
   const compare = entry.compare;
   if (typeof compare !== "string" || !(COMPARES as readonly string[]).includes(compare)) {
     const got = compare === undefined ? "nothing" : JSON.stringify(compare);
-    const hint = typeof compare === "string" ? didYouMean(compare, COMPARES) : "";
+    const word = typeof compare === "string" ? COMPARE_WORDS[compare.toLowerCase()] : undefined;
+    const hint = word
+      ? `did you mean "${word}"?`
+      : typeof compare === "string"
+      ? didYouMean(compare, COMPARES)
+      : "";
     throw new ConfigError(
       `expected compare = one of ${COMPARES.map((c) => `"${c}"`).join(", ")}; got ${got}${
         hint ? ` (${hint})` : ""

@@ -91,7 +91,11 @@ severity = "major"
 Deno.test("config errors name the key and say what was expected", () => {
   const base = 'device = "gauge"\nattr = "pressure"\n';
   rejects(`[alarms]\ndevice = "gauge"`, "alarms", /array of tables/);
-  rejects(`[[alarms]]\n${base}compare = "gt"\ntrip = 1`, "alarms[0].compare", /">", ">="/);
+  rejects(
+    `[[alarms]]\n${base}compare = "gt"\ntrip = 1`,
+    "alarms[0].compare",
+    /">", ">=".*did you mean ">"\?/,
+  );
   rejects(
     `[[alarms]]\n${base}compare = "outsid"\nlow=1\nhigh=2`,
     "alarms[0].compare",
