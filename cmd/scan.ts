@@ -500,7 +500,8 @@ Plans (N is a number of points; a positioner is any writable number DEV.ATTR):
 ${planList}
 
 For every point all positioners are written at once; each is done when the device says
-it stopped moving (sim motors, EPICS motors) or its read-back is within --tolerance.
+it stopped moving (drivers with a done signal, like sim://motor) or its read-back is
+within --tolerance.
 Then --settle, then every detector is read at once (averaged over --dwell). Limits are
 checked for the whole plan before anything moves. Meshes run the first axis slowest.
 
@@ -511,7 +512,8 @@ in a pipe one JSON object per point:
   {"scan":1,"point":0,"t":…,"motor.position":0,"motor.position_target":0,"det.counts":12}
 
 Ctrl-C finishes the current point, returns relative (d…) positioners to their start,
-keeps every point and exits 130; a second Ctrl-C stops at once. A device error stops
+keeps every point and exits 130; a second Ctrl-C stops at once (motors with a writable
+"stop" attr are told to stop, nothing moves back). A device error stops
 the same safe way with exit 1. --resume continues a stopped scan at its first missing
 point. A closed pipe ends the scan quietly (exit 0).
 
