@@ -45,6 +45,11 @@ export interface AlarmEngineOptions {
   now?: number;
   /** How many transitions {@linkcode AlarmEngine.history} keeps (default 1000). */
   historySize?: number;
+  /**
+   * The sampling interval in ms when it differs from the config's (`monitor --interval`), for
+   * every device or per device; stale-data alarms count intervals of this length.
+   */
+  interval?: number | ((device: string) => number | undefined);
 }
 
 /** An alarm that is currently active. */
@@ -89,6 +94,12 @@ interface RuleState {
 
 interface HealthState {
   rule: HealthRule;
+  /** The sampling interval in ms: configured, overridden, or longer as observed. */
+  interval: number;
+  /** Time of the previous reading (good or failed), for the observed interval. */
+  lastSeen: number | undefined;
+  /** Smoothed gap between readings, ms. */
+  observed: number;
   errors: number;
   lastError: string;
   lastGood: number;
@@ -146,8 +157,14 @@ export class AlarmEngine implements AlarmSource {
       else this.#byDevice.set(rule.device, [state]);
     }
     for (const rule of config.health) {
+      const override = typeof opts.interval === "function"
+        ? opts.interval(rule.device)
+        : opts.interval;
       this.#health.set(rule.device, {
         rule,
+        interval: override ?? rule.interval,
+        lastSeen: undefined,
+        observed: 0,
         errors: 0,
         lastError: "",
         lastGood: now,
@@ -171,6 +188,15 @@ export class AlarmEngine implements AlarmSource {
     const tMs = reading.t * 1000;
     this.#lastReadings.set(reading.device, reading);
     const health = this.#health.get(reading.device);
+    if (health) {
+      // Track the real cadence: a device sampled more slowly than configured (a long read, a
+      // sampler told otherwise) must not look stale between two on-time samples.
+      if (health.lastSeen !== undefined && tMs > health.lastSeen) {
+        const gap = tMs - health.lastSeen;
+        health.observed = health.observed === 0 ? gap : health.observed * 0.8 + gap * 0.2;
+      }
+      health.lastSeen = tMs;
+    }
     if (reading.error !== undefined) {
       if (health) this.#failed(health, reading, tMs);
       return;
@@ -193,8 +219,9 @@ export class AlarmEngine implements AlarmSource {
       if (nowMs - s.pendingSince! >= s.rule.delay) this.#activate(s, s.prev ?? null, nowMs);
     }
     for (const h of this.#health.values()) {
-      const { staleAfter, interval } = h.rule;
+      const { staleAfter } = h.rule;
       if (staleAfter <= 0 || h.staleSince !== undefined) continue;
+      const interval = Math.max(h.interval, h.observed);
       const silent = nowMs - h.lastGood;
       if (silent >= staleAfter * interval) {
         h.staleSince = nowMs;

@@ -241,3 +241,36 @@ Deno.test("lastReadings keeps the latest reading of each device", () => {
     null,
   ]]);
 });
+
+Deno.test("stale counts the overridden interval, and the observed cadence when it is longer", () => {
+  const events: AlarmEvent[] = [];
+  const engine = new AlarmEngine(
+    { rules: [], health: [health({ errorAfter: 0, interval: 1000 })] },
+    {
+      log: () => {},
+      now: 0,
+      interval: 10_000, // monitor --interval 10s
+    },
+  );
+  engine.on((e) => events.push(e));
+  engine.observe({ t: 0, device: "gauge", values: { pressure: 1 } });
+  engine.tick(9_000);
+  assert.equal(events.length, 0, "3 configured intervals (3 s) are not 3 sampling intervals");
+  engine.tick(30_000);
+  assert.deepEqual(events.map((e) => e.name), ["gauge stale"]);
+
+  const slow: AlarmEvent[] = [];
+  const e2 = new AlarmEngine({ rules: [], health: [health({ errorAfter: 0, interval: 1000 })] }, {
+    log: () => {},
+    now: 0,
+  });
+  e2.on((e) => slow.push(e));
+  // Each read takes 2 s, so samples come every 2 s although 1 s is configured.
+  for (let t = 0; t <= 20_000; t += 2000) {
+    e2.observe({ t: t / 1000, device: "gauge", values: { pressure: 1 } });
+    e2.tick(t + 1999);
+  }
+  assert.equal(slow.length, 0, "no stale alarm between on-time samples of a slow device");
+  e2.tick(20_000 + 6000);
+  assert.deepEqual(slow.map((e) => e.name), ["gauge stale"], "3 observed intervals of silence");
+});

@@ -29,6 +29,7 @@
  * device = "*"
  * error_after = 3        # consecutive failed reads → alarm "NAME error"
  * stale_after = 3        # sampling intervals without a good sample → alarm "NAME stale"
+ *                        # (the interval is the device's, or the actual cadence when longer)
  * severity = "invalid"
  * ```
  *
