@@ -100,6 +100,11 @@ export class RetryQueue<T> {
     this.#items.push(item);
     if (this.#items.length - this.#head > this.#capacity) {
       this.#items[this.#head++] = undefined as T; // let it be collected
+      if (this.#head >= this.#capacity) {
+        // Compact now and then, so a sink stuck for hours cannot grow the array of holes.
+        this.#items = this.#items.slice(this.#head);
+        this.#head = 0;
+      }
       this.#stats.dropped++;
       if (this.#droppedBurst++ === 0) {
         this.#log(`notify ${this.name}: queue full (${this.#capacity}), dropping the oldest items`);
