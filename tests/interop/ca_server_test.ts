@@ -1,0 +1,274 @@
+/**
+ * labwire's CA server against the reference EPICS tools (`caget`, `cainfo`, `caput`,
+ * `camonitor` from the reference build) and pyepics (on the reference C library): the server
+ * runs in this process over a lab of sim devices; the tools run as subprocesses on loopback.
+ */
+import assert from "node:assert/strict";
+import "../../lib/drivers/mod.ts";
+import { parseConfig } from "../../lib/config/load.ts";
+import { Lab } from "../../lib/lab/lab.ts";
+import { type CaServer, startCaServer } from "../../lib/drivers/epics/server.ts";
+import { EPICS_BIN, findProgram, peerTest } from "../peers.ts";
+
+const TOOLS = ["caget", "cainfo", "caput", "camonitor"];
+
+function missingTools(): string[] {
+  return TOOLS.filter((t) => !findProgram(`${EPICS_BIN}/${t}`)).map((t) => `${EPICS_BIN}/${t}`);
+}
+
+/** A python3 that can `import epics` (Debian's python3-pyepics lives in /usr/bin/python3). */
+function pyepicsPython(): string | undefined {
+  for (const py of ["/usr/bin/python3", findProgram("python3")]) {
+    if (!py) continue;
+    try {
+      const ok = new Deno.Command(py, {
+        args: ["-c", "import epics"],
+        stdout: "null",
+        stderr: "null",
+      }).outputSync().success;
+      if (ok) return py;
+    } catch { /* not runnable */ }
+  }
+  return undefined;
+}
+
+/** The loopback client environment of the facts sheet, pointed at our server. */
+function clientEnv(port: number): Record<string, string> {
+  return {
+    PATH: `${EPICS_BIN}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`,
+    EPICS_CA_AUTO_ADDR_LIST: "NO",
+    EPICS_CA_ADDR_LIST: "127.0.0.1",
+    EPICS_CA_SERVER_PORT: String(port),
+  };
+}
+
+async function withLabServer(fn: (ca: CaServer, lab: Lab) => Promise<void>): Promise<void> {
+  const lab = await Lab.open(parseConfig(`
+[devices.motor]
+address = "sim://motor"
+[devices.thermo]
+address = "sim://thermo"
+[devices.dmm]
+address = "sim://dmm"
+`));
+  const ca = await startCaServer(lab, {
+    prefix: "LW:",
+    port: 0,
+    interfaces: ["127.0.0.1"],
+    autoBeacon: false,
+    beaconAddrs: ["127.0.0.1"],
+  });
+  try {
+    for (const m of lab.managers) await m.sample();
+    await fn(ca, lab);
+  } finally {
+    await ca.close();
+    await lab.close();
+  }
+}
+
+async function run(
+  ca: CaServer,
+  tool: string,
+  args: string[],
+): Promise<{ code: number; out: string; err: string }> {
+  const out = await new Deno.Command(`${EPICS_BIN}/${tool}`, {
+    args,
+    env: clientEnv(ca.port),
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(20_000),
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, out: dec.decode(out.stdout), err: dec.decode(out.stderr) };
+}
+
+/** `caget`'s "NAME   VALUE" lines as a map. */
+function cagetValues(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.trim().split("\n")) {
+    const m = /^(\S+)\s+(.*)$/.exec(line.trim());
+    if (m) out[m[1]!] = m[2]!.trim();
+  }
+  return out;
+}
+
+/** The "Key: value" lines of `caget -d` / `cainfo` output. */
+function fields(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const m = /^\s+([A-Za-z][A-Za-z ]*?):\s+(.*)$/.exec(line);
+    if (m) out[m[1]!] = m[2]!.trim();
+  }
+  return out;
+}
+
+peerTest("reference caget reads labwire PVs: values, enums, booleans", missingTools, async () => {
+  await withLabServer(async (ca, lab) => {
+    const r = await run(ca, "caget", [
+      "LW:motor:position",
+      "LW:thermo:setpoint",
+      "LW:thermo:heater",
+      "LW:dmm:range",
+      "LW:motor:velocity",
+    ]);
+    assert.equal(r.code, 0, r.err);
+    const v = cagetValues(r.out);
+    const motor = lab.get("motor");
+    assert.equal(Number(v["LW:motor:position"]), (await motor.read(["position"])).position);
+    assert.equal(Number(v["LW:thermo:setpoint"]), 25);
+    assert.equal(v["LW:thermo:heater"], "true");
+    assert.equal(v["LW:dmm:range"], "AUTO");
+    assert.equal(Number(v["LW:motor:velocity"]), (await motor.read(["velocity"])).velocity);
+    const missing = await run(ca, "caget", ["-w", "0.5", "LW:motor:nothing"]);
+    assert.notEqual(missing.code, 0);
+  });
+});
+
+peerTest("reference caget -d DBR_CTRL_DOUBLE and cainfo show metadata", missingTools, async () => {
+  await withLabServer(async (ca) => {
+    const ctrl = await run(ca, "caget", ["-d", "DBR_CTRL_DOUBLE", "LW:thermo:setpoint"]);
+    assert.equal(ctrl.code, 0, ctrl.err);
+    const f = fields(ctrl.out);
+    assert.equal(f["Native data type"], "DBF_DOUBLE");
+    assert.equal(f["Units"], "°C");
+    assert.equal(f["Precision"], "2");
+    assert.equal(Number(f["Lo disp limit"]), -20);
+    assert.equal(Number(f["Hi disp limit"]), 150);
+    assert.equal(Number(f["Lo ctrl limit"]), -20);
+    assert.equal(Number(f["Hi ctrl limit"]), 150);
+    assert.equal(Number(f["Value"]), 25);
+
+    const en = await run(ca, "caget", ["-d", "DBR_CTRL_ENUM", "LW:dmm:range"]);
+    assert.equal(en.code, 0, en.err);
+    for (const s of ["AUTO", "100 mV", "1 V", "10 V", "100 V", "1000 V"]) {
+      assert.match(en.out, new RegExp(`\\] ${s}\\s*$`, "m"));
+    }
+    const time = await run(ca, "caget", ["-d", "DBR_TIME_DOUBLE", "LW:thermo:temperature"]);
+    assert.equal(fields(time.out)["Severity"], "NO_ALARM");
+    assert.match(fields(time.out)["Timestamp"] ?? "", /^\d{4}-\d\d-\d\d /);
+
+    const ro = fields((await run(ca, "cainfo", ["LW:motor:readback"])).out);
+    assert.equal(ro["State"], "connected");
+    assert.equal(ro["Access"], "read, no write");
+    assert.equal(ro["Native data type"], "DBF_DOUBLE");
+    const rw = fields((await run(ca, "cainfo", ["LW:dmm:range"])).out);
+    assert.equal(rw["Access"], "read, write");
+    assert.equal(rw["Native data type"], "DBF_ENUM");
+  });
+});
+
+peerTest(
+  "reference caput -c moves the sim motor; read-only and bad puts are refused",
+  missingTools,
+  async () => {
+    await withLabServer(async (ca, lab) => {
+      const motor = lab.get("motor");
+      const put = await run(ca, "caput", ["-c", "-w", "30", "LW:motor:position", "2.5"]);
+      assert.equal(put.code, 0, put.err);
+      assert.match(put.out, /New : LW:motor:position\s+2.5/);
+      // caput -c completes when the move does (like a motor record), so the readback is there.
+      assert.equal((await motor.read(["readback"])).readback, 2.5);
+
+      const ro = await run(ca, "caput", ["LW:motor:readback", "3"]);
+      assert.notEqual(ro.code, 0);
+      assert.match(ro.err, /Write access denied/);
+
+      const over = await run(ca, "caput", ["-c", "LW:motor:position", "500"]);
+      assert.notEqual(over.code, 0);
+      assert.equal((await motor.read(["position"])).position, 2.5);
+
+      const en = await run(ca, "caput", ["-c", "LW:dmm:range", "10 V"]);
+      assert.equal(en.code, 0, en.err);
+      assert.equal((await lab.get("dmm").read(["range"])).range, "10 V");
+      const bool = await run(ca, "caput", ["-c", "LW:thermo:heater", "false"]);
+      assert.equal(bool.code, 0, bool.err);
+      assert.equal((await lab.get("thermo").read(["heater"])).heater, false);
+    });
+  },
+);
+
+peerTest("reference camonitor receives updates pushed from readings", missingTools, async () => {
+  await withLabServer(async (ca, lab) => {
+    const child = new Deno.Command(`${EPICS_BIN}/camonitor`, {
+      args: ["LW:thermo:temperature", "LW:thermo:heater"],
+      env: clientEnv(ca.port),
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const lines: string[] = [];
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let buffered = "";
+    const waitLines = async (n: number) => {
+      const deadline = Date.now() + 10_000;
+      while (lines.length < n && Date.now() < deadline) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffered += value;
+        const parts = buffered.split("\n");
+        buffered = parts.pop()!;
+        lines.push(...parts.filter((l) => l.trim() !== ""));
+      }
+    };
+    try {
+      await waitLines(2); // the initial update of each PV
+      const thermo = lab.get("thermo");
+      for (const v of [30.5, 31.5, 32.5]) {
+        thermo.publish({ t: Date.now() / 1000, device: "thermo", values: { temperature: v } });
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await waitLines(5);
+    } finally {
+      child.kill("SIGTERM");
+      await reader.cancel().catch(() => {});
+      await child.status;
+    }
+    const temps = lines.filter((l) => l.startsWith("LW:thermo:temperature"))
+      .map((l) => Number(l.trim().split(/\s+/).at(-1)));
+    assert.deepEqual(temps.slice(-3), [30.5, 31.5, 32.5]);
+    assert.ok(lines.some((l) => /^LW:thermo:heater\s.*\strue\s*$/.test(l)), lines.join("\n"));
+  });
+});
+
+const PYTHON = pyepicsPython();
+
+peerTest(
+  "pyepics reads, describes and writes labwire PVs",
+  () => PYTHON ? [] : ["pyepics"],
+  async () => {
+    await withLabServer(async (ca, lab) => {
+      const script = `
+import json, epics
+pv = epics.PV("LW:thermo:setpoint"); pv.wait_for_connection(5)
+ctrl = pv.get_ctrlvars()
+out = {
+  "value": pv.get(), "units": ctrl["units"], "precision": ctrl["precision"],
+  "limits": [ctrl["lower_ctrl_limit"], ctrl["upper_ctrl_limit"]],
+  "range": epics.caget("LW:dmm:range", as_string=True),
+  "readback_write": epics.PV("LW:motor:readback").wait_for_connection(5) and epics.PV("LW:motor:readback").write_access,
+}
+epics.caput("LW:thermo:setpoint", 42.5, wait=True)
+print(json.dumps(out))
+`;
+      const r = await new Deno.Command(PYTHON!, {
+        args: ["-c", script],
+        env: clientEnv(ca.port),
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(30_000),
+      }).output();
+      const err = new TextDecoder().decode(r.stderr);
+      assert.equal(r.code, 0, err);
+      const got = JSON.parse(new TextDecoder().decode(r.stdout).trim().split("\n").at(-1)!);
+      assert.deepEqual(got, {
+        value: 25,
+        units: "°C",
+        precision: 2,
+        limits: [-20, 150],
+        range: "AUTO",
+        readback_write: false,
+      });
+      assert.equal((await lab.get("thermo").read(["setpoint"])).setpoint, 42.5);
+    });
+  },
+);
