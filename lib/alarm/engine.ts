@@ -101,13 +101,9 @@ interface HealthState {
   /** Smoothed gap between readings, ms. */
   observed: number;
   errors: number;
-  lastError: string;
   lastGood: number;
   errorSince: number | undefined;
-  errorMessage: string;
   staleSince: number | undefined;
-  staleMessage: string;
-  last: Reading | undefined;
 }
 
 /**
@@ -166,13 +162,9 @@ export class AlarmEngine implements AlarmSource {
         lastSeen: undefined,
         observed: 0,
         errors: 0,
-        lastError: "",
         lastGood: now,
         errorSince: undefined,
-        errorMessage: "",
         staleSince: undefined,
-        staleMessage: "",
-        last: undefined,
       });
     }
   }
@@ -201,7 +193,7 @@ export class AlarmEngine implements AlarmSource {
       if (health) this.#failed(health, reading, tMs);
       return;
     }
-    if (health) this.#good(health, reading, tMs);
+    if (health) this.#good(health, tMs);
     const rules = this.#byDevice.get(reading.device);
     if (rules === undefined) return;
     for (let i = 0; i < rules.length; i++) {
@@ -225,9 +217,9 @@ export class AlarmEngine implements AlarmSource {
       const silent = nowMs - h.lastGood;
       if (silent >= staleAfter * interval) {
         h.staleSince = nowMs;
-        h.staleMessage = `${h.rule.device}: no good sample for ${
-          seconds(silent)
-        } (${staleAfter} × ${seconds(interval)} interval)`;
+        const message = `${h.rule.device}: no good sample for ${seconds(silent)} (${staleAfter} × ${
+          seconds(interval)
+        } interval)`;
         this.#emit({
           t: nowMs / 1000,
           name: `${h.rule.device} stale`,
@@ -236,7 +228,7 @@ export class AlarmEngine implements AlarmSource {
           severity: h.rule.severity,
           state: "active",
           value: null,
-          message: h.staleMessage,
+          message,
         });
       }
     }
@@ -341,11 +333,10 @@ export class AlarmEngine implements AlarmSource {
 
   #failed(h: HealthState, reading: Reading, tMs: number): void {
     h.errors++;
-    h.lastError = reading.error!;
     const { errorAfter, device } = h.rule;
     if (errorAfter > 0 && h.errors >= errorAfter && h.errorSince === undefined) {
       h.errorSince = tMs;
-      h.errorMessage = `${device}: ${h.errors} failed read${
+      const message = `${device}: ${h.errors} failed read${
         h.errors > 1 ? "s" : ""
       } in a row: ${reading.error}`;
       this.#emit({
@@ -356,14 +347,13 @@ export class AlarmEngine implements AlarmSource {
         severity: h.rule.severity,
         state: "active",
         value: null,
-        message: h.errorMessage,
+        message,
       });
     }
   }
 
-  #good(h: HealthState, reading: Reading, tMs: number): void {
+  #good(h: HealthState, tMs: number): void {
     h.errors = 0;
-    h.last = reading;
     if (tMs > h.lastGood) h.lastGood = tMs;
     const { device, severity } = h.rule;
     if (h.errorSince !== undefined) {
