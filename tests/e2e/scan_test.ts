@@ -152,20 +152,10 @@ Deno.test("stopping at once halts a sim motor mid-move", async () => {
 
 // ---- real processes ----
 
-/** Runs labwire through main.ts, adding the scan verb when main.ts does not list it yet. */
+/** Runs labwire through main.ts as a real process. */
 function labwire(args: string[], opts: { cwd: string; stdout?: "piped" | "null" } = { cwd: ROOT }) {
-  const shim = `
-    import "${ROOT}lib/drivers/mod.ts";
-    import { COMMANDS, main } from "${ROOT}main.ts";
-    import { scanCommand } from "${ROOT}cmd/scan.ts";
-    if (!COMMANDS.some((c) => c.name === "scan")) COMMANDS.push(scanCommand);
-    Deno.exit(await main(Deno.args));
-  `;
-  const wired = Deno.readTextFileSync(`${ROOT}main.ts`).includes("scanCommand");
   return new Deno.Command(Deno.execPath(), {
-    args: wired
-      ? ["run", "-A", "--config", `${ROOT}deno.json`, `${ROOT}main.ts`, ...args]
-      : ["eval", "--config", `${ROOT}deno.json`, "--ext=ts", shim, ...args],
+    args: ["run", "-A", "--config", `${ROOT}deno.json`, `${ROOT}main.ts`, ...args],
     cwd: opts.cwd,
     stdout: opts.stdout ?? "piped",
     stderr: "piped",
