@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { dirname, isAbsolute, join } from "node:path";
 import { ConfigError } from "../device/errors.ts";
 import type { AlarmSource } from "./engine.ts";
 import { type AlarmEvent, atLeast, type Severity } from "./event.ts";
@@ -247,7 +248,9 @@ function smtpOptions(
   };
   if (smtp.user !== undefined) {
     options.user = smtp.user;
-    const source = smtp.password;
+    const source = smtp.password && "file" in smtp.password
+      ? { file: besideConfig(smtp.password.file, file) }
+      : smtp.password;
     options.password = source
       ? readSecret(
         source,
@@ -258,7 +261,7 @@ function smtpOptions(
   }
   if (smtp.caFile !== undefined) {
     try {
-      options.caCerts = [Deno.readTextFileSync(smtp.caFile)];
+      options.caCerts = [Deno.readTextFileSync(besideConfig(smtp.caFile, file))];
     } catch (err) {
       throw new ConfigError(
         `cannot read the CA file ${smtp.caFile}: ${(err as Error).message}`,
@@ -269,4 +272,10 @@ function smtpOptions(
     }
   }
   return { options, from: smtp.from, timeout: smtp.timeout };
+}
+
+/** Resolves a path from the config relative to the config file's folder, like the session path. */
+function besideConfig(path: string, configFile?: string): string {
+  if (isAbsolute(path) || configFile === undefined || configFile.startsWith("<")) return path;
+  return join(dirname(configFile), path);
 }

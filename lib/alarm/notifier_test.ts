@@ -133,3 +133,36 @@ to = "me@example.org"
     return true;
   });
 });
+
+Deno.test("password_file and ca_file are found beside the config file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-notify-" });
+  try {
+    const text = `
+[notify.smtp]
+host = "127.0.0.1"
+from = "lab@example.org"
+user = "lab"
+password_file = "secrets/smtp"
+[[notify.sinks]]
+type = "email"
+to = "me@example.org"
+`;
+    const file = `${dir}/lab.toml`;
+    assert.throws(
+      () => Notifier.fromConfig(parseNotify(parseConfig(text, file)), { file }),
+      (err) => {
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.key, "notify.smtp.password_file");
+        assert.ok(err.message.includes(`${dir}/secrets/smtp`), err.message);
+        return true;
+      },
+    );
+    await Deno.mkdir(`${dir}/secrets`);
+    await Deno.writeTextFile(`${dir}/secrets/smtp`, "pw\n");
+    const notifier = Notifier.fromConfig(parseNotify(parseConfig(text, file)), { file });
+    assert.deepEqual(notifier.stats().map((s) => s.name), ["email"]);
+    await notifier.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -37,7 +37,8 @@
  *
  * Every sink also takes `name`, `timeout` (per delivery, default 30 s), `retries` (attempts
  * after the first, default 5) and `queue` (events kept while the sink is down, default 100;
- * the oldest are dropped beyond that). Secrets (the SMTP password, a webhook's secret URL or
+ * the oldest are dropped beyond that). Relative `password_file` and `ca_file` paths are taken
+ * from the config file's folder. Secrets (the SMTP password, a webhook's secret URL or
  * token) need never be in the config, which is copied into every session: only the name of the
  * variable or file is, and the secret is read when the notifier starts.
  *
