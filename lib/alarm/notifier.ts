@@ -23,7 +23,7 @@ import { type AlarmMail, emailSink } from "./email_sink.ts";
 import { commandSink } from "./command_sink.ts";
 import { webhookSink } from "./webhook_sink.ts";
 import { buildMessage } from "./mail_message.ts";
-import type { NotifyConfig, SmtpConfig } from "./notify_config.ts";
+import { DEFAULT_SINK_TIMEOUT, type NotifyConfig, type SmtpConfig } from "./notify_config.ts";
 import { hostName } from "./payload.ts";
 import { RetryQueue, type RetryQueueOptions, type RetryQueueStats } from "./retry_queue.ts";
 import { readSecret } from "./secret.ts";
@@ -115,7 +115,7 @@ export class Notifier {
       const queue: RetryQueueOptions = {
         capacity: s.queue,
         retries: s.retries,
-        timeout: s.timeout,
+        timeout: s.timeout ?? DEFAULT_SINK_TIMEOUT,
       };
       const base = { name: s.name, minSeverity: s.minSeverity, cleared: s.cleared };
       switch (s.type) {
@@ -123,7 +123,7 @@ export class Notifier {
           return {
             ...base,
             deliver: emailSink(smtp!.options, smtp!.from, s.to),
-            queue: { ...queue, maxBatch: 50, timeout: Math.max(s.timeout, smtp!.timeout) },
+            queue: { ...queue, maxBatch: 50, timeout: s.timeout ?? smtp!.timeout },
           };
         case "webhook": {
           const url = s.url ?? readSecret({ env: s.urlEnv! }, opts.file, `${s.key}.url_env`);

@@ -35,7 +35,8 @@
  * to = ["lab@example.org"]
  * ```
  *
- * Every sink also takes `name`, `timeout` (per delivery, default 30 s), `retries` (attempts
+ * Every sink also takes `name`, `timeout` (per delivery; default 30 s, or the SMTP server's
+ * timeout for e-mail), `retries` (attempts
  * after the first, default 5) and `queue` (events kept while the sink is down, default 100;
  * the oldest are dropped beyond that). Relative `password_file` and `ca_file` paths are taken
  * from the config file's folder. Secrets (the SMTP password, a webhook's secret URL or
@@ -85,8 +86,8 @@ export interface SinkCommon {
   minSeverity: Severity;
   /** Whether cleared transitions are delivered too. */
   cleared: boolean;
-  /** Milliseconds one delivery attempt may take. */
-  timeout: number;
+  /** Milliseconds one delivery attempt may take, when set (see {@linkcode DEFAULT_SINK_TIMEOUT}). */
+  timeout?: number;
   /** Attempts after the first failed one. */
   retries: number;
   /** Events kept while the sink is failing. */
@@ -139,6 +140,9 @@ const SMTP_KEYS = [
   "ca_file",
   "timeout",
 ];
+/** Default time one delivery attempt may take, ms (e-mail: the `[notify.smtp]` timeout). */
+export const DEFAULT_SINK_TIMEOUT = 30_000;
+
 const COMMON_KEYS = ["type", "name", "min_severity", "cleared", "timeout", "retries", "queue"];
 const TYPE_KEYS: Record<SinkConfig["type"], string[]> = {
   email: ["to"],
@@ -296,7 +300,6 @@ function parseSink(
     key,
     minSeverity: "minor",
     cleared: true,
-    timeout: 30_000,
     retries: 5,
     queue: 100,
   };
