@@ -13,104 +13,67 @@ import {
   decodeDatagram,
   decodeMessage,
   encodeMessage,
-  MessageDecoder,
 } from "./protocol.ts";
 import { type CaServer, startCaServer } from "./server.ts";
+import { RawClient } from "./server_test_client.ts";
+import { registerDriver } from "../../device/registry.ts";
+import { attr, type Value, type Values } from "../../device/attr.ts";
+import type { Device } from "../../device/device.ts";
 
-/** A bare CA client on the shared protocol module, to see exactly what the server sends. */
-class RawClient {
-  readonly #inbox: CaMessage[] = [];
-  #wake: (() => void) | undefined;
-  readonly #reading: Promise<void>;
-
-  private constructor(readonly conn: Deno.TcpConn) {
-    this.#reading = this.#read();
-  }
-
-  static async connect(port: number): Promise<RawClient> {
-    const c = new RawClient(await Deno.connect({ hostname: "127.0.0.1", port }));
-    c.send(
-      { kind: "version", priority: 0, minor: 13 },
-      { kind: "client_name", name: "tester" },
-      { kind: "host_name", name: "localhost" },
-    );
-    return c;
-  }
-
-  async #read(): Promise<void> {
-    const decoder = new MessageDecoder();
-    const buf = new Uint8Array(65536);
-    try {
-      while (true) {
-        const n = await this.conn.read(buf);
-        if (n === null) break;
-        for (const raw of decoder.push(buf.slice(0, n))) {
-          this.#inbox.push(decodeMessage(raw, "to_client"));
-        }
-        this.#wake?.();
-      }
-    } catch { /* closed */ }
-    this.#wake?.();
-  }
-
-  send(...msgs: CaMessage[]): void {
-    const bytes = concatBytes(msgs.map(encodeMessage));
-    this.conn.write(bytes);
-  }
-
-  /** Waits for (and removes) the first message matching `pred`. */
-  async next<K extends CaMessage["kind"]>(
-    kind: K,
-    pred: (m: Extract<CaMessage, { kind: K }>) => boolean = () => true,
-  ): Promise<Extract<CaMessage, { kind: K }>> {
-    const deadline = Date.now() + 5000;
-    while (true) {
-      const i = this.#inbox.findIndex((m) =>
-        m.kind === kind && pred(m as Extract<CaMessage, { kind: K }>)
-      );
-      if (i >= 0) return this.#inbox.splice(i, 1)[0] as Extract<CaMessage, { kind: K }>;
-      if (Date.now() > deadline) throw new Error(`no ${kind} message within 5 s`);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((r) => {
-        this.#wake = r;
-        timer = setTimeout(r, 100);
-      });
-      clearTimeout(timer);
-    }
-  }
-
-  /** Messages of `kind` received so far (removed). */
-  drain(kind: CaMessage["kind"]): CaMessage[] {
-    const out = this.#inbox.filter((m) => m.kind === kind);
-    for (const m of out) this.#inbox.splice(this.#inbox.indexOf(m), 1);
-    return out;
-  }
-
-  /** Creates a channel; returns its sid, write access and native type. */
-  async open(cid: number, name: string) {
-    this.send({ kind: "create_chan", cid, minor: 13, name });
-    const rights = await this.next("access_rights", (m) => m.cid === cid);
-    const resp = await this.next("create_chan_resp", (m) => m.cid === cid);
-    return { sid: resp.sid, write: rights.write, native: resp.nativeType, count: resp.nativeCount };
-  }
-
-  async close(): Promise<void> {
-    try {
-      this.conn.close();
-    } catch { /* closed */ }
-    await this.#reading;
-  }
+/** A device with the attr types the sims lack: arrays, integers, strings, a long enum. */
+function fakeDevice(name: string, length: number): Device {
+  const options = Array.from({ length: 20 }, (_, i) => `mode${i}`);
+  const values: Values = {
+    wave: Array.from({ length }, (_, i) => i / 2),
+    count: 7,
+    label: "hello",
+    mode: "mode3",
+  };
+  return {
+    name,
+    address: "catest://x",
+    driver: "catest",
+    attrs: () =>
+      Promise.resolve([
+        attr("wave", "number[]", { rw: true, units: "V" }),
+        attr("count", "integer", { rw: true, min: 0, max: 1000 }),
+        attr("label", "string", { rw: true }),
+        attr("mode", "enum", { rw: true, options }),
+      ]),
+    read: (names) =>
+      Promise.resolve(
+        Object.fromEntries((names ?? Object.keys(values)).map((n) => [n, values[n] ?? null])),
+      ),
+    write: (n: string, v: Value) => {
+      values[n] = v;
+      return Promise.resolve();
+    },
+    techniques: () => [],
+    close: () => Promise.resolve(),
+  };
 }
+registerDriver({
+  scheme: "catest",
+  summary: "CA server test device",
+  example: "catest://x",
+  open: (address, ctx) =>
+    Promise.resolve(fakeDevice(ctx.name, Number(address.params.get("n") ?? 5))),
+});
 
-async function withServer(fn: (ca: CaServer, lab: Lab) => Promise<void>): Promise<void> {
-  const lab = await Lab.open(parseConfig(`
+async function withServer(
+  fn: (ca: CaServer, lab: Lab) => Promise<void>,
+  extra = "",
+): Promise<void> {
+  const lab = await Lab.open(parseConfig(
+    extra + `
 [devices.motor]
 address = "sim://motor"
 [devices.thermo]
 address = "sim://thermo"
 [devices.dmm]
 address = "sim://dmm"
-`));
+`,
+  ));
   const ca = await startCaServer(lab, {
     prefix: "T:",
     port: 0,
@@ -153,6 +116,7 @@ Deno.test("CA server names a PV for every attr and answers UDP searches for them
     assert.ok(ca.names().includes("T:motor:position"));
     assert.ok(ca.names().includes("T:dmm:range"));
     assert.equal(ca.names().length, 12);
+    assert.equal(ca.pvs.size, 12);
     const replies = await udpSearch(ca.port, ["T:motor:position", "T:nope", "T:thermo:heater"]);
     assert.deepEqual(replies[0], { kind: "version", priority: 1, minor: 13, sequence: 42 });
     const found = replies.filter((m) => m.kind === "search_resp");
@@ -377,4 +341,122 @@ Deno.test("CA server monitors: updates from readings, coalesced while events are
       await c.close();
     }
   });
+});
+
+const FAKE = `[devices.fake]\naddress = "catest://x?n=5"\n`;
+
+const f64 = (values: number[]) => {
+  const out = new Uint8Array(8 * values.length);
+  const v = new DataView(out.buffer);
+  values.forEach((x, i) => v.setFloat64(8 * i, x));
+  return out;
+};
+
+Deno.test("CA server serves arrays, integers, strings and long enums", async () => {
+  await withServer(async (ca, lab) => {
+    const c = await RawClient.connect(ca.tcpPort);
+    try {
+      const wave = await c.open(1, "T:fake:wave");
+      assert.deepEqual([wave.native, wave.count], [DBR.DOUBLE, 5]);
+      c.send({ kind: "read_notify", dbrType: DBR.DOUBLE, count: 0, sid: wave.sid, ioid: 1 });
+      const r = await c.next("read_notify_resp", (m) => m.ioid === 1);
+      assert.equal(r.count, 5);
+      assert.deepEqual(decodeDbr(DBR.DOUBLE, 5, r.payload).value, [0, 0.5, 1, 1.5, 2]);
+      c.send({
+        kind: "write_notify",
+        dbrType: DBR.DOUBLE,
+        count: 3,
+        sid: wave.sid,
+        ioid: 2,
+        payload: f64([9, 8, 7]),
+      });
+      assert.equal((await c.next("write_notify_resp", (m) => m.ioid === 2)).status, ECA.NORMAL);
+      assert.deepEqual((await lab.get("fake").read(["wave"])).wave, [9, 8, 7]);
+
+      const count = await c.open(2, "T:fake:count");
+      assert.equal(count.native, DBR.LONG);
+      c.send({ kind: "read_notify", dbrType: DBR.CTRL_LONG, count: 1, sid: count.sid, ioid: 3 });
+      const cl = decodeDbr(
+        DBR.CTRL_LONG,
+        1,
+        (await c.next("read_notify_resp", (m) => m.ioid === 3)).payload,
+      );
+      assert.deepEqual([cl.value, cl.lowerCtrlLimit, cl.upperCtrlLimit], [[7], 0, 1000]);
+
+      const label = await c.open(3, "T:fake:label");
+      assert.equal(label.native, DBR.STRING);
+      c.send({ kind: "read_notify", dbrType: DBR.DOUBLE, count: 1, sid: label.sid, ioid: 4 });
+      // "hello" is not a number: the read fails with a status, the circuit stays up.
+      assert.equal((await c.next("read_notify_resp", (m) => m.ioid === 4)).status, ECA.GETFAIL);
+
+      const mode = await c.open(4, "T:fake:mode");
+      assert.equal(mode.native, DBR.STRING); // 20 states do not fit DBR_CTRL_ENUM's 16
+      c.send({
+        kind: "write_notify",
+        dbrType: DBR.STRING,
+        count: 1,
+        sid: mode.sid,
+        ioid: 5,
+        payload: new TextEncoder().encode("mode12\0\0"),
+      });
+      assert.equal((await c.next("write_notify_resp", (m) => m.ioid === 5)).status, ECA.NORMAL);
+      c.send({ kind: "read_notify", dbrType: DBR.STRING, count: 1, sid: mode.sid, ioid: 6 });
+      const m = await c.next("read_notify_resp", (m) => m.ioid === 6);
+      assert.deepEqual(decodeDbr(DBR.STRING, 1, m.payload).value, ["mode12"]);
+    } finally {
+      await c.close();
+    }
+  }, FAKE);
+});
+
+Deno.test("CA server: a client that stops reading gets coalesced updates and stalls nobody", async () => {
+  // 20,000-element waveforms: 160 kB per update, so a client that stops reading fills the
+  // socket buffers after a few updates.
+  await withServer(async (ca, lab) => {
+    const slow = await RawClient.connect(ca.tcpPort);
+    const fast = await RawClient.connect(ca.tcpPort);
+    const fake = lab.get("fake");
+    try {
+      const subscribe = async (c: RawClient) => {
+        const ch = await c.open(1, "T:fake:wave");
+        c.send({
+          kind: "event_add",
+          dbrType: DBR.DOUBLE,
+          count: 0,
+          sid: ch.sid,
+          subid: 1,
+          mask: DBE.VALUE,
+        });
+        await c.next("event_add_resp");
+      };
+      await subscribe(slow);
+      await subscribe(fast);
+      let resume!: () => void;
+      slow.paused = new Promise((r) => resume = r);
+      const wave = (k: number) => Array.from({ length: 20_000 }, (_, i) => k + i);
+      const latest = async (c: RawClient, k: number) => {
+        while (true) {
+          const m = await c.next("event_add_resp");
+          if (decodeDbr(DBR.DOUBLE, 1, m.payload).value[0] === k) return m;
+        }
+      };
+      for (let k = 1; k <= 200; k++) {
+        fake.publish({ t: Date.now() / 1000, device: "fake", values: { wave: wave(k) } });
+        if (k % 20 === 0) {
+          // The fast client keeps up while the slow one is stuck.
+          await latest(fast, k);
+          fast.drain("event_add_resp");
+        }
+      }
+      assert.ok(ca.stats().updatesCoalesced > 0, "updates for the stuck client were coalesced");
+      resume();
+      slow.paused = undefined;
+      // Once it reads again, the slow client ends on the newest value.
+      const last = await latest(slow, 200);
+      assert.equal(last.count, 20_000);
+    } finally {
+      await slow.close();
+      await fast.close();
+    }
+  }, `[devices.fake]\naddress = "catest://x?n=20000"\n`);
 });

@@ -1,0 +1,52 @@
+/**
+ * `labwire serve --ca [--ca-prefix LAB:]`: the CA server as a `serve` add-on. Importing this
+ * module registers it (a static import from `main.ts`, so `deno compile` carries it). Settings:
+ * EPICS_CAS_* variables, then `[ca]`, then the flags (see `server_options.ts`). Alarm severities
+ * follow labwire's alarm engine when `serve` runs one.
+ *
+ * @module
+ */
+import type { ActiveAlarm } from "../../alarm/engine.ts";
+import type { AlarmEvent } from "../../alarm/event.ts";
+import { boolFlag, stringFlag } from "../../cli/flags.ts";
+import { type AddonContext, registerServeAddon, type ServeAddon } from "../../server/addon.ts";
+import { startCaServer } from "./server.ts";
+import { CA_FLAGS, CA_HELP, caServeOptions } from "./server_options.ts";
+
+/** What the add-on uses of the alarm engine, when it has it (`AlarmEngine` does). */
+interface AlarmFeed {
+  on?(listener: (event: AlarmEvent) => void): () => void;
+  active(): unknown[];
+}
+
+/** The `serve --ca` add-on. */
+export const caServeAddon: ServeAddon = {
+  name: "ca",
+  flags: CA_FLAGS,
+  help: CA_HELP,
+  wanted: (flags) => boolFlag(flags, "ca") || stringFlag(flags, "ca-prefix") !== undefined,
+  async start(ctx: AddonContext) {
+    const options = caServeOptions(ctx.flags, ctx.config)!;
+    const server = await startCaServer(ctx.lab, {
+      ...options,
+      log: (level, message) => ctx.log.log(level, message),
+    });
+    let detach = () => {};
+    const alarms = ctx.alarms as AlarmFeed | undefined;
+    if (alarms && typeof alarms.on === "function") {
+      // Alarms already active when the server starts, then every transition.
+      for (const a of alarms.active() as ActiveAlarm[]) {
+        server.alarmEvent({ ...a, t: a.since, state: "active" });
+      }
+      detach = alarms.on((e) => server.alarmEvent(e));
+    }
+    return {
+      async close() {
+        detach();
+        await server.close();
+      },
+    };
+  },
+};
+
+registerServeAddon(caServeAddon);

@@ -1,0 +1,88 @@
+import assert from "node:assert/strict";
+import "../mod.ts";
+import { parseFlags } from "../../cli/flags.ts";
+import { parseConfig } from "../../config/load.ts";
+import { Lab } from "../../lab/lab.ts";
+import type { AlarmEvent } from "../../alarm/event.ts";
+import { serveAddons } from "../../server/addon.ts";
+import { silentLogger } from "../../server/log.ts";
+import { caServeAddon } from "./server_addon.ts";
+import { DBR, decodeDbr } from "./dbr.ts";
+import { RawClient } from "./server_test_client.ts";
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = l.addr.port;
+  l.close();
+  return port;
+}
+
+Deno.test("serve --ca add-on: registered, wanted by its flags, follows the alarm engine", async () => {
+  assert.ok(serveAddons().includes(caServeAddon));
+  assert.equal(caServeAddon.wanted(parseFlags([], caServeAddon.flags)), false);
+  assert.equal(caServeAddon.wanted(parseFlags(["--ca"], caServeAddon.flags)), true);
+
+  const port = freePort();
+  const config = parseConfig(`
+[devices.oven]
+address = "sim://thermo"
+[ca]
+port = ${port}
+interfaces = ["127.0.0.1"]
+auto_beacon = false
+beacon_addrs = []
+`);
+  const lab = await Lab.open(config);
+  let listener: ((e: AlarmEvent) => void) | undefined;
+  const alarms = {
+    active: () => [{
+      name: "hot",
+      kind: "threshold",
+      device: "oven",
+      attr: "temperature",
+      severity: "major",
+      since: 0,
+      value: 99,
+      message: "hot",
+    }],
+    on(l: (e: AlarmEvent) => void) {
+      listener = l;
+      return () => listener = undefined;
+    },
+  };
+  const running = await caServeAddon.start({
+    lab,
+    config,
+    flags: parseFlags(["--ca", "--ca-prefix", "OV:"], caServeAddon.flags),
+    alarms,
+    log: silentLogger,
+  });
+  const c = await RawClient.connect(port);
+  try {
+    const ch = await c.open(1, "OV:oven:temperature");
+    const read = async (ioid: number) => {
+      c.send({ kind: "read_notify", dbrType: DBR.STS_DOUBLE, count: 1, sid: ch.sid, ioid });
+      const m = await c.next("read_notify_resp", (m) => m.ioid === ioid);
+      return decodeDbr(DBR.STS_DOUBLE, 1, m.payload);
+    };
+    // The alarm active at start shows as MAJOR / HIHI.
+    assert.deepEqual([(await read(1)).severity, (await read(1)).status], [2, 3]);
+    listener!({
+      t: 1,
+      name: "hot",
+      kind: "threshold",
+      device: "oven",
+      attr: "temperature",
+      severity: "major",
+      state: "cleared",
+      value: 20,
+      message: "ok",
+    });
+    assert.equal((await read(2)).severity, 0);
+  } finally {
+    await c.close();
+    await running.close();
+    await lab.close();
+  }
+  assert.equal(listener, undefined, "the add-on stops listening when closed");
+});
