@@ -56,6 +56,8 @@ interface Channel {
 /** One monitor: a subscription id, the requested type/count/mask, and its pending update. */
 class Subscription implements PvWatcher {
   pending: PvSnapshot | undefined;
+  /** Set once an update has been queued: the first one must not be sent twice. */
+  primed = false;
   constructor(
     readonly circuit: Circuit,
     readonly channel: Channel,
@@ -276,7 +278,7 @@ export class Circuit {
     };
     const pending = this.#writing.get(ch.pv);
     if (pending) pending.then(() => ch.pv.current(this.#opts.timeoutMs)).then(respond);
-    else if (ch.pv.snap) respond(ch.pv.snap);
+    else if (ch.pv.snap && ch.pv.snap.value !== null) respond(ch.pv.snap);
     else ch.pv.current(this.#opts.timeoutMs).then(respond);
   }
 
@@ -387,10 +389,10 @@ export class Circuit {
     ch.subs.add(sub);
     ch.pv.watchers.add(sub);
     // The first update goes out at once, whatever the mask.
-    if (ch.pv.snap) this.markDirty(sub, ch.pv.snap);
+    if (ch.pv.snap && ch.pv.snap.value !== null) this.markDirty(sub, ch.pv.snap);
     else {
       ch.pv.current(this.#opts.timeoutMs).then((snap) => {
-        if (this.#subs.get(subid) === sub && !sub.pending) this.markDirty(sub, snap);
+        if (this.#subs.get(subid) === sub && !sub.primed) this.markDirty(sub, snap);
       });
     }
   }
@@ -400,6 +402,7 @@ export class Circuit {
     if (this.#closed) return;
     if (sub.pending) this.stats.updatesCoalesced++;
     sub.pending = snap;
+    sub.primed = true;
     const wasEmpty = this.#dirty.size === 0;
     this.#dirty.add(sub);
     if (wasEmpty && this.#eventsOn) this.#opts.wake();

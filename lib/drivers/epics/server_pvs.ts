@@ -84,9 +84,12 @@ export class Pv {
     return bytes;
   }
 
-  /** Returns the current snapshot, reading the attribute through the device's queue if needed. */
+  /**
+   * Returns the current snapshot, reading the attribute through the device's queue when there
+   * is no value yet (never read, or the last attempt failed).
+   */
   current(timeoutMs = 5000): Promise<PvSnapshot> {
-    if (this.snap) return Promise.resolve(this.snap);
+    if (this.snap && this.snap.value !== null) return Promise.resolve(this.snap);
     this.#fetching ??= this.manager.read([this.attr.name], { timeout: timeoutMs }).then(
       () => this.snap ?? this.#missing(),
       () => this.snap ?? this.#missing(),
@@ -172,6 +175,7 @@ export class PvTable {
   readonly #unsubscribe: (() => void)[] = [];
   readonly #alarms = new Map<string, ExternalAlarm>();
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  readonly #intervals = new Set<ReturnType<typeof setInterval>>();
   #closed = false;
 
   private constructor(readonly lab: Lab, readonly options: PvTableOptions) {}
@@ -213,10 +217,31 @@ export class PvTable {
       this.#pvs.set(pv.name, pv);
     }
     this.#byDevice.set(manager.name, pvs);
+    this.#pollUnsampled(manager, [...pvs.values()].filter((pv) => !pv.attr.status));
     for (const alarm of this.#alarms.values()) this.#applyAlarms(alarm.device, alarm.attr);
     const last = manager.last;
     if (last) this.#onReading(pvs, last);
     this.#unsubscribe.push(manager.onReading((r) => this.#onReading(pvs, r)));
+  }
+
+  /**
+   * The sampler reads a device's status attrs only; the other attrs (settings like a range or
+   * a velocity) are read here at the device's interval while someone monitors them, so that
+   * `camonitor` on them sees changes made by anyone.
+   */
+  #pollUnsampled(manager: DeviceManager, pvs: Pv[]): void {
+    if (pvs.length === 0) return;
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy || this.#closed) return;
+      const names = pvs.filter((pv) => pv.watchers.size > 0).map((pv) => pv.attr.name);
+      if (names.length === 0) return;
+      busy = true;
+      manager.sample(names, { timeout: this.options.attrsTimeoutMs ?? 5000 })
+        .catch(() => {})
+        .finally(() => busy = false);
+    }, Math.max(100, manager.config.interval));
+    this.#intervals.add(timer);
   }
 
   #onReading(pvs: Map<string, Pv>, reading: Reading): void {
@@ -301,6 +326,8 @@ export class PvTable {
     this.#closed = true;
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
+    for (const t of this.#intervals) clearInterval(t);
+    this.#intervals.clear();
     for (const off of this.#unsubscribe) off();
     this.#unsubscribe.length = 0;
   }

@@ -36,7 +36,7 @@ function fakeDevice(name: string, length: number): Device {
     attrs: () =>
       Promise.resolve([
         attr("wave", "number[]", { rw: true, units: "V" }),
-        attr("count", "integer", { rw: true, min: 0, max: 1000 }),
+        attr("count", "integer", { rw: true, min: 0, max: 1000, status: false }),
         attr("label", "string", { rw: true }),
         attr("mode", "enum", { rw: true, options }),
       ]),
@@ -343,7 +343,7 @@ Deno.test("CA server monitors: updates from readings, coalesced while events are
   });
 });
 
-const FAKE = `[devices.fake]\naddress = "catest://x?n=5"\n`;
+const FAKE = `[devices.fake]\naddress = "catest://x?n=5"\ninterval = "100ms"\n`;
 
 const f64 = (values: number[]) => {
   const out = new Uint8Array(8 * values.length);
@@ -459,4 +459,69 @@ Deno.test("CA server: a client that stops reading gets coalesced updates and sta
       await fast.close();
     }
   }, `[devices.fake]\naddress = "catest://x?n=20000"\n`);
+});
+
+Deno.test("CA server sends beacons to EPICS_CAS_BEACON_ADDR_LIST with its TCP port", async () => {
+  const sock = dgram.createSocket("udp4");
+  await new Promise<void>((r) => sock.bind(0, "127.0.0.1", () => r()));
+  const beacons: CaMessage[] = [];
+  let got!: () => void;
+  const three = new Promise<void>((r) => got = r);
+  let tcpPort = -1;
+  sock.on("message", (msg: Buffer) => {
+    const bytes = new Uint8Array(msg.buffer, msg.byteOffset, msg.length);
+    // Only ours: a caRepeater on this host may forward other servers' beacons to a port it
+    // once knew as a client's.
+    const ours = decodeDatagram(bytes).map((r) => decodeMessage(r, "to_client"))
+      .filter((m) => m.kind === "beacon" && m.port === tcpPort);
+    beacons.push(...ours);
+    if (beacons.length >= 3) got();
+  });
+  const lab = await Lab.open(parseConfig(`[devices.g]\naddress = "sim://gauge"\n`));
+  const ca = await startCaServer(lab, {
+    port: 0,
+    interfaces: ["127.0.0.1"],
+    autoBeacon: false,
+    beaconAddrs: [`127.0.0.1:${sock.address().port}`],
+    beaconPeriod: 0.1,
+  });
+  tcpPort = ca.tcpPort;
+  try {
+    await three;
+    const first = beacons.slice(0, 3);
+    assert.deepEqual(
+      first.map((b) => b.kind === "beacon" && [b.minor, b.port, b.beaconId, b.ip]),
+      [0, 1, 2].map((id) => [13, ca.tcpPort, id, 0x7f000001]),
+    );
+    assert.ok(ca.stats().beacons >= 3);
+  } finally {
+    await ca.close();
+    await lab.close();
+    await new Promise<void>((r) => sock.close(() => r()));
+  }
+});
+
+Deno.test("CA server polls monitored attrs the sampler does not read", async () => {
+  await withServer(async (ca, lab) => {
+    const c = await RawClient.connect(ca.tcpPort);
+    try {
+      const count = await c.open(1, "T:fake:count");
+      c.send({
+        kind: "event_add",
+        dbrType: DBR.LONG,
+        count: 1,
+        sid: count.sid,
+        subid: 1,
+        mask: DBE.VALUE,
+      });
+      const first = await c.next("event_add_resp");
+      assert.deepEqual(decodeDbr(DBR.LONG, 1, first.payload).value, [7]);
+      // Changed behind the manager's back (as another program would): only polling sees it.
+      await lab.get("fake").device.write("count", 9);
+      const next = await c.next("event_add_resp");
+      assert.deepEqual(decodeDbr(DBR.LONG, 1, next.payload).value, [9]);
+    } finally {
+      await c.close();
+    }
+  }, FAKE);
 });
