@@ -11,6 +11,7 @@ import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import type { Attr } from "../device/attr.ts";
+import type { Reading } from "../device/device.ts";
 import type { DeviceManager } from "../lab/manager.ts";
 import type { ServerContext } from "./context.ts";
 import { HttpError, toHttpError } from "./http_error.ts";
@@ -75,6 +76,8 @@ const ROUTE_METHODS: [RegExp, string[]][] = [
   [/^\/metrics$/, ["GET"]],
 ];
 
+const JSON_HEADERS = { "content-type": "application/json" };
+
 const MUTATING = new Set(["PUT", "POST", "DELETE", "PATCH"]);
 
 /** Builds the HTTP app over a lab and whatever else `ctx` holds. Nothing listens here. */
@@ -87,6 +90,34 @@ export function createApp(ctx: ServerContext): LabwireApp {
   })();
   const timeout = ctx.requestTimeoutMs ?? 5000;
   const attrCache = new Map<string, Attr[]>();
+  const detailCache = new Map<string, { of: Attr[]; attrs: string; techniques: string }>();
+  const detailJson = (device: string, attrs: Attr[], techniques: string[]) => {
+    let d = detailCache.get(device);
+    if (!d || d.of !== attrs) {
+      d = { of: attrs, attrs: JSON.stringify(attrs), techniques: JSON.stringify(techniques) };
+      detailCache.set(device, d);
+    }
+    return d;
+  };
+  // The hot path of dashboards and scripts polling a device: the attrs and the last reading
+  // are serialised once (per attrs fetch, per reading), not per request.
+  const detailBody = (m: DeviceManager, attrs: Attr[] | undefined, attrsError: string | null) => {
+    const fixed = attrs ? detailJson(m.name, attrs, m.device.techniques()) : undefined;
+    return JSON.stringify(summary(m)).slice(0, -1) +
+      `,"attrs":${fixed?.attrs ?? "[]"},"attrs_error":${JSON.stringify(attrsError)}` +
+      `,"last":${m.last ? readingJson(m.last) : "null"}` +
+      `,"techniques":${fixed?.techniques ?? JSON.stringify(m.device.techniques())}` +
+      `,"busy":${busy(m.name)}}`;
+  };
+  const readingJsons = new WeakMap<Reading, string>();
+  const readingJson = (r: Reading) => {
+    let j = readingJsons.get(r);
+    if (j === undefined) {
+      j = JSON.stringify(r);
+      readingJsons.set(r, j);
+    }
+    return j;
+  };
   const latest = new LatestValues();
   latest.attach(ctx.lab);
 
@@ -246,14 +277,10 @@ export function createApp(ctx: ServerContext): LabwireApp {
           attrsError = toHttpError(err).message;
         }
       }
-      return c.json({
-        ...summary(m),
-        attrs: attrs ?? [],
-        attrs_error: attrsError,
-        last: m.last ?? null,
-        techniques: m.device.techniques(),
-        busy: busy(m.name),
-      }, 200);
+      const body = detailBody(m, attrs, attrsError);
+      return c.body(body, 200, { "content-type": "application/json" }) as unknown as ReturnType<
+        typeof c.json<z.infer<typeof DeviceDetailSchema>, 200>
+      >;
     },
   );
 
@@ -723,6 +750,31 @@ export function createApp(ctx: ServerContext): LabwireApp {
   };
   app.get("/", (c) => asset(c, "index.html"));
   app.get("/assets/:file", (c) => asset(c, c.req.param("file")));
+
+  // GET /api/devices/NAME is what dashboards and scripts poll: once a device's attrs are cached
+  // it is answered before routing (same body as the documented route above, which handles
+  // everything else: uncached attrs, unknown devices, CORS).
+  if (!ctx.cors || ctx.cors.length === 0) {
+    const routed = app.fetch;
+    const prefix = "/api/devices/";
+    app.fetch = (req: Request, ...rest: unknown[]) => {
+      if (req.method === "GET") {
+        const url = req.url;
+        const start = url.indexOf("/", url.indexOf("//") + 2);
+        if (start > 0 && url.startsWith(prefix, start)) {
+          const raw = url.slice(start + prefix.length);
+          if (raw !== "" && !/[/?#%]/.test(raw)) {
+            const m = ctx.lab.find(raw);
+            const attrs = m && attrCache.get(m.name);
+            if (m && attrs) {
+              return new Response(detailBody(m, attrs, null), { headers: JSON_HEADERS });
+            }
+          }
+        }
+      }
+      return routed(req, ...(rest as []));
+    };
+  }
 
   // Fill the attr cache early so /metrics has units and detail answers are instant.
   for (const m of ctx.lab.managers) attrsOf(m).catch(() => {});

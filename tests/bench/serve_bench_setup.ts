@@ -1,0 +1,72 @@
+/**
+ * Shared setup of the serve benchmarks: a bench of N sim gauges at an interval, `labwire serve`
+ * as a child process, and reading its figures.
+ *
+ * @module
+ */
+
+/** Config text of `n` sim gauges sampled every `intervalMs`. */
+export function gaugeBench(n: number, intervalMs: number): string {
+  let s = "";
+  for (let i = 0; i < n; i++) {
+    s += `[devices.g${i}]\naddress = "sim://gauge?seed=${i + 1}"\ninterval = "${intervalMs}ms"\n\n`;
+  }
+  return s;
+}
+
+/** A `labwire serve` child process. */
+export interface ServeProcess {
+  /** Its URL. */
+  url: string;
+  /** Its process id (for RSS). */
+  pid: number;
+  /** Stops it with SIGTERM and waits; resolves to the exit code. */
+  stop(): Promise<number>;
+}
+
+/** Starts `labwire serve` on a free port with `args`; resolves once it serves. */
+export async function spawnServe(args: string[]): Promise<ServeProcess> {
+  const entry = new URL("../e2e/serve_entry.ts", import.meta.url).pathname;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", entry, "--listen", "127.0.0.1:0", ...args],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  let url: string | undefined;
+  while (!url) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`serve did not start:\n${buf}`);
+    buf += value;
+    url = /serving .* on (http:\/\/[^\s,]+)/.exec(buf)?.[1];
+  }
+  const drain = (async () => {
+    while (!(await reader.read()).done) { /* keep stderr flowing */ }
+  })();
+  return {
+    url,
+    pid: child.pid,
+    async stop() {
+      child.kill("SIGTERM");
+      const s = await child.status;
+      await drain;
+      return s.code;
+    },
+  };
+}
+
+/** Resident set size of a process in MiB (Linux /proc). */
+export function rssMiB(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  return kb / 1024;
+}
+
+/** Reads one un-labelled metric from a /metrics page. */
+export async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
+  return m ? Number(m[1]) : NaN;
+}
