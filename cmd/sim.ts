@@ -102,19 +102,19 @@ export function parseSimArgs(args: string[]): SimOptions {
   const [kind, ...extra] = f.positionals;
   if (kind === undefined) {
     throw new UsageError(
-      "sim: which simulator? give a kind",
+      "which simulator? give a kind",
       `kinds: ${SIM_KINDS.join(", ")}; e.g. labwire sim baratron --listen 127.0.0.1:8081`,
     );
   }
   if (!(SIM_KINDS as readonly string[]).includes(kind)) {
     throw new UsageError(
-      `sim: unknown kind "${kind}"`,
+      `unknown kind "${kind}"`,
       didYouMean(kind, SIM_KINDS) || `kinds: ${SIM_KINDS.join(", ")}`,
     );
   }
   if (extra.length > 0) {
     throw new UsageError(
-      `sim: unexpected argument "${extra[0]}"`,
+      `unexpected argument "${extra[0]}"`,
       "one kind per command; use --count N for several devices",
     );
   }
@@ -122,7 +122,7 @@ export function parseSimArgs(args: string[]): SimOptions {
   const count = intFlag(f, "count", 1) ?? 1;
   if (port !== 0 && port + count - 1 > 65535) {
     throw new UsageError(
-      `sim: ${count} devices from port ${port} would go past port 65535`,
+      `${count} devices from port ${port} would go past port 65535`,
       "choose a lower --listen port, or port 0 for any free ports",
     );
   }
@@ -205,8 +205,12 @@ export async function runSim(args: string[], io: SimIo): Promise<number> {
       const contiguous = last - first === ports.length - 1;
       const host = opts.hostname.includes(":") ? `[${opts.hostname}]` : opts.hostname;
       io.log(
-        `labwire sim: ${opts.count} baratron gauge${opts.count === 1 ? "" : "s"} on ${host}:` +
-          (ports.length === 1 ? first : contiguous ? `${first}–${last}` : "(free ports)") +
+        `labwire sim: ${opts.count} baratron gauge${opts.count === 1 ? "" : "s"} on ` +
+          (ports.length === 1
+            ? `${host}:${first}`
+            : contiguous
+            ? `${host}:${first}–${last}`
+            : `${host}, free ports listed on stdout`) +
           ` (${describeFaults(opts.faults)}, seed ${opts.seed}); POST /ToolWeb/Cmd; ` +
           `Ctrl-C to stop`,
       );

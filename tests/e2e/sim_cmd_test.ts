@@ -1,0 +1,251 @@
+/**
+ * `labwire sim`: argument parsing, the verb run in-process, and (once `main.ts` dispatches it)
+ * as a real process stopped by SIGINT / SIGTERM.
+ */
+import assert from "node:assert/strict";
+import "../../lib/drivers/mod.ts";
+import { DEFAULT_LISTEN, parseListen, parseSimArgs, runSim, simCommand } from "../../cmd/sim.ts";
+import { UsageError } from "../../lib/device/errors.ts";
+import { parseAddress } from "../../lib/device/address.ts";
+import { openDevice } from "../../lib/device/open.ts";
+import { MemorySink } from "../../lib/output/stdout.ts";
+
+function usage(fn: () => unknown, re: RegExp, hint?: RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof UsageError, `expected a UsageError, got ${err}`);
+    assert.match(err.message, re);
+    if (hint) assert.match(err.hint ?? "", hint);
+    return true;
+  });
+}
+
+Deno.test("sim args: defaults and every flag", () => {
+  const d = parseSimArgs(["baratron"]);
+  assert.equal(DEFAULT_LISTEN, "127.0.0.1:8081");
+  assert.deepEqual([d.kind, d.hostname, d.port, d.count, d.seed], [
+    "baratron",
+    "127.0.0.1",
+    8081,
+    1,
+    1,
+  ]);
+  assert.equal(d.faults.latencyMs, 0);
+  const o = parseSimArgs([
+    "baratron",
+    "--listen",
+    "[::1]:0",
+    "--count",
+    "1000",
+    "--latency",
+    "20ms",
+    "--jitter",
+    "5ms",
+    "--timeout-rate",
+    "0.01",
+    "--error-rate",
+    "0.02",
+    "--garbage-rate",
+    "0.03",
+    "--disconnect-rate",
+    "0.001",
+    "--disconnect-for",
+    "2s",
+    "--seed",
+    "7",
+    "--units",
+    "mbar",
+    "--full-scale",
+    "1333",
+    "--pressure",
+    "12.5",
+    "--warmup",
+    "30s",
+  ]);
+  assert.deepEqual([o.hostname, o.port, o.count, o.seed], ["::1", 0, 1000, 7]);
+  assert.deepEqual(o.faults, {
+    latencyMs: 20,
+    jitterMs: 5,
+    timeoutRate: 0.01,
+    errorRate: 0.02,
+    garbageRate: 0.03,
+    disconnectRate: 0.001,
+    disconnectForMs: 2000,
+  });
+  assert.deepEqual([o.units, o.fullScale, o.setpoint, o.warmupS], ["mbar", 1333, 12.5, 30]);
+});
+
+Deno.test("--listen forms", () => {
+  assert.deepEqual(parseListen("127.0.0.1:9000"), { hostname: "127.0.0.1", port: 9000 });
+  assert.deepEqual(parseListen("[::1]:8081"), { hostname: "::1", port: 8081 });
+  assert.deepEqual(parseListen(":0"), { hostname: "127.0.0.1", port: 0 });
+  assert.deepEqual(parseListen("8082"), { hostname: "127.0.0.1", port: 8082 });
+  assert.deepEqual(parseListen("0.0.0.0:80"), { hostname: "0.0.0.0", port: 80 });
+  for (const bad of ["127.0.0.1", "host:port", "127.0.0.1:70000", "::1:80", ""]) {
+    usage(() => parseListen(bad), /is not HOST:PORT/, /127\.0\.0\.1:8081/);
+  }
+});
+
+Deno.test("sim bad input: unknown kind with did-you-mean, missing kind, stray args, bad values", () => {
+  usage(() => parseSimArgs(["baratorn"]), /unknown kind "baratorn"/, /did you mean "baratron"/);
+  usage(() => parseSimArgs(["thermocouple"]), /unknown kind/, /kinds: baratron/);
+  usage(() => parseSimArgs([]), /which simulator/, /labwire sim baratron/);
+  usage(() => parseSimArgs(["baratron", "extra"]), /unexpected argument "extra"/, /--count/);
+  usage(() => parseSimArgs(["baratron", "--count", "0"]), /--count: expected an integer ≥ 1/);
+  usage(() => parseSimArgs(["baratron", "--count", "many"]), /--count/);
+  usage(() => parseSimArgs(["baratron", "--error-rate", "2"]), /error_rate: expected a fraction/);
+  usage(() => parseSimArgs(["baratron", "--latency", "soon"]), /not a duration/);
+  usage(() => parseSimArgs(["baratron", "--units", "tor"]), /unknown pressure units/, /"torr"/);
+  usage(() => parseSimArgs(["baratron", "--latncy", "2ms"]), /unknown flag --latncy/, /--latency/);
+  usage(
+    () => parseSimArgs(["baratron", "--listen", "127.0.0.1:65535", "--count", "2"]),
+    /past port 65535/,
+  );
+});
+
+Deno.test("sim --help text documents kinds, flags and examples", () => {
+  assert.equal(simCommand.name, "sim");
+  for (
+    const s of ["baratron", "--listen", "--count", "--latency", "--disconnect-for", "Examples:"]
+  ) {
+    assert.ok(simCommand.help.includes(s), s);
+  }
+  assert.match(simCommand.help, /labwire read baratron:\/\/127\.0\.0\.1:8081 \| jq \.pressure/);
+});
+
+Deno.test("sim run in-process: prints one address per gauge, serves them, stops on interrupt", async () => {
+  const stdout = new MemorySink();
+  const logs: string[] = [];
+  const controller = new AbortController();
+  let served: string[] = [];
+  const exit = await runSim(
+    ["baratron", "--listen", "127.0.0.1:0", "--count", "3", "--seed", "4"],
+    {
+      stdout,
+      log: (line) => logs.push(line),
+      interrupts: { signal: controller.signal, exitCode: () => 130 },
+      onReady: async (addresses) => {
+        served = addresses;
+        try {
+          for (const a of addresses) {
+            const g = await openDevice({
+              name: "g",
+              address: parseAddress(a),
+              interval: 1000,
+              options: {},
+            });
+            try {
+              assert.equal((await g.read(["pressure_units"])).pressure_units, "torr");
+            } finally {
+              await g.close();
+            }
+          }
+        } finally {
+          controller.abort();
+        }
+      },
+    },
+  );
+  assert.equal(exit, 130);
+  const lines = stdout.text.trimEnd().split("\n");
+  assert.equal(lines.length, 3);
+  assert.deepEqual(lines, served);
+  for (const l of lines) assert.match(l, /^baratron:\/\/127\.0\.0\.1:\d+$/);
+  assert.match(logs[0]!, /^labwire sim: 3 baratron gauges on 127\.0\.0\.1[:,].* Ctrl-C to stop$/);
+  assert.match(logs.at(-1)!, /^labwire sim: stopped; answered 3 polls$/);
+  // Stopped means stopped: the ports refuse connections now.
+  const port = Number(lines[0]!.split(":").at(-1));
+  await assert.rejects(
+    Deno.connect({ hostname: "127.0.0.1", port }),
+    Deno.errors.ConnectionRefused,
+  );
+});
+
+Deno.test("sim run in-process: a port in use is a usage error and nothing is printed", async () => {
+  const blocker = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const stdout = new MemorySink();
+  try {
+    await assert.rejects(
+      runSim(["baratron", "--listen", `127.0.0.1:${blocker.addr.port}`], {
+        stdout,
+        log: () => {},
+        interrupts: { signal: new AbortController().signal, exitCode: () => 0 },
+      }),
+      (err: unknown) => err instanceof UsageError && /the port is in use/.test(err.message),
+    );
+    assert.equal(stdout.text, "");
+  } finally {
+    blocker.close();
+  }
+});
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/** Starts `labwire sim …` as a process and collects `n` stdout lines. */
+async function startSimProcess(args: string[], n: number) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "sim", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  while (buf.split("\n").length <= n) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += value;
+  }
+  const rest = (async () => {
+    for (;;) {
+      const { done } = await reader.read();
+      if (done) break;
+    }
+  })();
+  const stderr = new Response(child.stderr).text();
+  return { child, lines: buf.trimEnd().split("\n"), rest, stderr };
+}
+
+Deno.test({
+  name: "labwire sim as a process: SIGINT → 130, SIGTERM → 0",
+  fn: async () => {
+    for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 0]] as const) {
+      const p = await startSimProcess(["baratron", "--listen", "127.0.0.1:0", "--count", "3"], 3);
+      assert.equal(p.lines.length, 3);
+      for (const l of p.lines) assert.match(l, /^baratron:\/\/127\.0\.0\.1:\d+$/);
+      const g = await openDevice({
+        name: "g",
+        address: parseAddress(p.lines[2]!),
+        interval: 1000,
+        options: {},
+      });
+      try {
+        assert.equal(typeof (await g.read()).pressure, "number");
+      } finally {
+        await g.close();
+      }
+      p.child.kill(signal);
+      const status = await p.child.status;
+      await p.rest;
+      const err = await p.stderr;
+      assert.equal(status.code, code, err);
+      assert.match(err, /labwire sim: stopped; answered 1 polls/);
+      assert.doesNotMatch(err, /\n\s+at /, "no stack trace");
+    }
+  },
+});
+
+Deno.test({
+  name: "labwire sim as a process: unknown kind → exit 2 with a hint",
+  fn: async () => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, "sim", "baratorn"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 2);
+    assert.equal(new TextDecoder().decode(out.stdout), "");
+    assert.match(
+      new TextDecoder().decode(out.stderr),
+      /unknown kind "baratorn"[\s\S]*did you mean "baratron"/,
+    );
+  },
+});
