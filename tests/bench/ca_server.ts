@@ -6,7 +6,8 @@
  * the server sent (every update delivered means lines = updates sent and none coalesced).
  * Target: labwire CPU ≤ 30 % of a core.
  *
- * Run: deno run -A tests/bench/ca_server.ts [seconds]
+ * Run: deno run -A tests/bench/ca_server.ts [seconds] [clients]
+ * (clients: how many camonitor processes watch all 1,000 PVs at once; default 1)
  *
  * @module
  */
@@ -78,49 +79,53 @@ function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
-/** Reads a child's stdout as lines. */
+/** Reads a child's stdout as lines, all the time (a pipe left unread would throttle it). */
 class Lines {
   readonly #reader: ReadableStreamDefaultReader<string>;
-  #buf = "";
-  #pending: Promise<ReadableStreamReadResult<string>> | undefined;
+  readonly #pump: Promise<void>;
+  #done = false;
   count = 0;
   readonly queue: string[] = [];
   constructor(stream: ReadableStream<Uint8Array>, readonly keep: boolean) {
     this.#reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+    this.#pump = this.#run();
   }
-  /** Reads until `n` lines in total have arrived, or the deadline passes. */
-  async until(n: number, deadlineMs: number): Promise<void> {
-    while (this.count < n && performance.now() < deadlineMs) {
-      // A read outlives a timed-out wait: it is kept for the next round, never dropped.
-      this.#pending ??= this.#reader.read();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const tick = new Promise<"t">((r) => timer = setTimeout(() => r("t"), 200));
-      const got = await Promise.race([this.#pending, tick]);
-      clearTimeout(timer);
-      if (got === "t") continue;
-      this.#pending = undefined;
-      if (got.done) return;
-      this.#buf += got.value;
-      let i;
-      while ((i = this.#buf.indexOf("\n")) >= 0) {
-        const line = this.#buf.slice(0, i);
-        this.#buf = this.#buf.slice(i + 1);
-        this.count++;
-        if (this.keep) this.queue.push(line);
+  async #run(): Promise<void> {
+    let buf = "";
+    try {
+      while (true) {
+        const { value, done } = await this.#reader.read();
+        if (done) break;
+        buf += value;
+        let i;
+        while ((i = buf.indexOf("\n")) >= 0) {
+          if (this.keep) this.queue.push(buf.slice(0, i));
+          buf = buf.slice(i + 1);
+          this.count++;
+        }
       }
+    } catch { /* cancelled */ }
+    this.#done = true;
+  }
+  /** Waits until `n` lines in total have arrived, or the deadline passes. */
+  async until(n: number, deadlineMs: number): Promise<void> {
+    while (this.count < n && !this.#done && performance.now() < deadlineMs) {
+      await new Promise((r) => setTimeout(r, 10));
     }
   }
-  /** Drains whatever arrives during `ms`. */
-  async drain(ms: number): Promise<void> {
-    await this.until(Number.MAX_SAFE_INTEGER, performance.now() + ms);
+  /** Lets lines arrive for `ms`. */
+  drain(ms: number): Promise<void> {
+    return new Promise((r) => setTimeout(r, ms));
   }
-  cancel(): Promise<void> {
-    return this.#reader.cancel().catch(() => {});
+  async cancel(): Promise<void> {
+    await this.#reader.cancel().catch(() => {});
+    await this.#pump;
   }
 }
 
 async function main(): Promise<void> {
   const seconds = Number(Deno.args[0] ?? 10);
+  const clients = Number(Deno.args[1] ?? 1);
   const server = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL(import.meta.url).pathname, "--serve"],
     stdin: "piped",
@@ -140,41 +145,48 @@ async function main(): Promise<void> {
     { length: DEVICES * CHANNELS },
     (_, i) => `BENCH:b${Math.floor(i / CHANNELS)}:ch${i % CHANNELS}`,
   );
-  const monitor = new Deno.Command(`${EPICS_BIN}/camonitor`, {
-    args: names,
-    env: {
-      PATH: `${EPICS_BIN}:${Deno.env.get("PATH")}`,
-      EPICS_CA_AUTO_ADDR_LIST: "NO",
-      EPICS_CA_ADDR_LIST: "127.0.0.1",
-      EPICS_CA_SERVER_PORT: String(port),
-    },
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const lines = new Lines(monitor.stdout, false);
+  const monitors = Array.from(
+    { length: clients },
+    () =>
+      new Deno.Command(`${EPICS_BIN}/camonitor`, {
+        args: names,
+        env: {
+          PATH: `${EPICS_BIN}:${Deno.env.get("PATH")}`,
+          EPICS_CA_AUTO_ADDR_LIST: "NO",
+          EPICS_CA_ADDR_LIST: "127.0.0.1",
+          EPICS_CA_SERVER_PORT: String(port),
+        },
+        stdout: "piped",
+        stderr: "null",
+      }).spawn(),
+  );
+  const outs = monitors.map((m) => new Lines(m.stdout, false));
+  const total = () => outs.reduce((n, l) => n + l.count, 0);
+  // Every camonitor's stdout is read all the time, so none is throttled by its pipe.
+  const drainAll = (ms: number) => Promise.all(outs.map((l) => l.drain(ms)));
   const t0 = performance.now();
-  await lines.until(names.length, t0 + 60_000);
+  await Promise.all(outs.map((l) => l.until(names.length, t0 + 60_000)));
   const connectMs = performance.now() - t0;
   console.log(
-    `ca_server: ${pvs} PVs served; camonitor connected to ${names.length} PVs and got their ` +
-      `first values in ${Math.round(connectMs)} ms`,
+    `ca_server: ${pvs} PVs served; ${clients} camonitor(s) connected to ${names.length} PVs ` +
+      `each and got their first values in ${Math.round(connectMs)} ms`,
   );
 
   await ask("start");
-  await lines.drain(2000); // warm up: schedules settle, JIT
+  await drainAll(2000); // warm up: schedules settle, JIT
   const s0 = await ask("stats");
-  const l0 = lines.count;
+  const l0 = total();
   const c0 = cpuSeconds(server.pid);
-  const m0 = cpuSeconds(monitor.pid);
+  const m0 = cpuSeconds(monitors[0]!.pid);
   const w0 = performance.now();
-  await lines.drain(seconds * 1000);
+  await drainAll(seconds * 1000);
   const wall = (performance.now() - w0) / 1000;
   const c1 = cpuSeconds(server.pid);
-  const m1 = cpuSeconds(monitor.pid);
+  const m1 = cpuSeconds(monitors[0]!.pid);
   const s1 = await ask("stats");
-  const l1 = lines.count;
+  const l1 = total();
   const stopped = await ask("stop");
-  await lines.drain(1500); // let camonitor take the last updates
+  await drainAll(1500); // let camonitor take the last updates
   const final = await ask("stats");
 
   const sent = s1.updatesSent - s0.updatesSent;
@@ -182,25 +194,28 @@ async function main(): Promise<void> {
   console.log(
     `ca_server: ${wall.toFixed(1)} s at ${HZ} Hz on ${names.length} PVs: ` +
       `${Math.round(sent / wall)} updates/s sent, ${Math.round(got / wall)} lines/s received ` +
-      `(${(100 * sent / (names.length * HZ * wall)).toFixed(1)} % of samples changed value)`,
+      `(${
+        (100 * sent / (clients * names.length * HZ * wall)).toFixed(1)
+      } % of samples changed value)`,
   );
   console.log(
     `ca_server: labwire CPU ${(100 * (c1 - c0) / wall).toFixed(1)} % of a core ` +
-      `(sampler + sim devices + CA server; target <= 30 %); camonitor CPU ${
+      `(sampler + sim devices + CA server; target <= 30 %); one camonitor's CPU ${
         (100 * (m1 - m0) / wall).toFixed(1)
       } %`,
   );
-  const delivered = lines.count; // the first values are monitor updates too
+  const delivered = total(); // the first values are monitor updates too
   console.log(
-    `ca_server: whole run: ${final.updatesSent} updates sent, ${delivered} received by camonitor, ` +
+    `ca_server: whole run: ${final.updatesSent} updates sent, ${delivered} received by ` +
+      `${clients} camonitor(s), ` +
       `${final.updatesCoalesced} coalesced, sampler missed ${stopped.sampler.missed} of ${stopped.sampler.expected} deadlines` +
       (delivered === final.updatesSent && final.updatesCoalesced === 0
         ? " (all delivered)"
         : " (NOT all delivered)"),
   );
-  monitor.kill("SIGTERM");
-  await lines.cancel();
-  await monitor.status;
+  for (const m of monitors) m.kill("SIGTERM");
+  await Promise.all(outs.map((l) => l.cancel()));
+  await Promise.all(monitors.map((m) => m.status));
   await writer.write(new TextEncoder().encode("quit\n"));
   await writer.close();
   await out.cancel();

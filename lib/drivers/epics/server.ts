@@ -377,7 +377,9 @@ export async function startCaServer(lab: Lab, options: CaServerOptions = {}): Pr
 
   log(
     "info",
-    `CA server: ${table.size} PVs on ${interfaces.join(", ")} port ${udpPort}` +
+    `CA server: ${table.size} PVs${table.size > 0 ? ` (e.g. ${table.names()[0]})` : ""} on ${
+      interfaces.join(", ")
+    } port ${udpPort}` +
       (tcpPort !== udpPort ? ` (TCP ${tcpPort})` : ""),
   );
 
