@@ -24,9 +24,17 @@ export function findProgram(name: string, extraDirs: string[] = []): string | un
   return undefined;
 }
 
-/** Returns true when a Python module can be imported by python3 (e.g. `aiosmtpd`, `epics`). */
+/**
+ * The Python that has Debian's packages (python3-aiosmtpd, python3-pyepics): /usr/bin/python3
+ * first, since a pyenv or venv python3 earlier on PATH does not see them.
+ */
+export function debianPython(): string | undefined {
+  return findProgram("/usr/bin/python3") ?? findProgram("python3");
+}
+
+/** Returns true when a Python module can be imported by Debian's python3 (e.g. `aiosmtpd`, `epics`). */
 export function hasPythonModule(module: string): boolean {
-  const python = findProgram("python3");
+  const python = debianPython();
   if (!python) return false;
   const out = new Deno.Command(python, {
     args: ["-c", `import ${module}`],
