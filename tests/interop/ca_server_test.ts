@@ -120,6 +120,9 @@ peerTest("reference caget reads labwire PVs: values, enums, booleans", missingTo
     assert.equal(v["LW:thermo:heater"], "true");
     assert.equal(v["LW:dmm:range"], "AUTO");
     assert.equal(Number(v["LW:motor:velocity"]), (await motor.read(["velocity"])).velocity);
+    const f = await run(ca, "caget", ["-t", "LW:motor:position.EGU", "LW:motor:readback.DESC"]);
+    assert.equal(f.code, 0, f.err);
+    assert.deepEqual(f.out.trim().split("\n"), ["mm", "actual position"]);
     const missing = await run(ca, "caget", ["-w", "0.5", "LW:motor:nothing"]);
     assert.notEqual(missing.code, 0);
   });

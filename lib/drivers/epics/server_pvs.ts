@@ -171,6 +171,8 @@ interface ExternalAlarm {
 /** Every PV of a lab, by name. */
 export class PvTable {
   readonly #pvs = new Map<string, Pv>();
+  /** `.DESC` / `.EGU` PVs, made when first asked for. */
+  readonly #fields = new Map<string, Pv>();
   readonly #byDevice = new Map<string, Map<string, Pv>>();
   readonly #unsubscribe: (() => void)[] = [];
   readonly #alarms = new Map<string, ExternalAlarm>();
@@ -263,10 +265,31 @@ export class PvTable {
     }
   }
 
-  /** The PV called `name` (a trailing `.VAL` is accepted, as EPICS tools add it), or undefined. */
+  /**
+   * The PV called `name`, or undefined. Record-field forms work as on an IOC: `NAME.VAL` is the
+   * PV itself, `NAME.DESC` its description and `NAME.EGU` its units (read-only strings).
+   */
   get(name: string): Pv | undefined {
-    return this.#pvs.get(name) ??
-      (name.endsWith(".VAL") ? this.#pvs.get(name.slice(0, -4)) : undefined);
+    const pv = this.#pvs.get(name) ?? this.#fields.get(name);
+    if (pv) return pv;
+    const dot = name.lastIndexOf(".");
+    if (dot < 0) return undefined;
+    const base = this.#pvs.get(name.slice(0, dot));
+    const field = name.slice(dot + 1);
+    if (!base) return undefined;
+    if (field === "VAL") return base;
+    if (field !== "DESC" && field !== "EGU") return undefined;
+    const text = field === "DESC" ? base.attr.description ?? "" : base.attr.units ?? "";
+    const a: Attr = {
+      name: `${base.attr.name}.${field}`,
+      type: "string",
+      rw: false,
+      status: false,
+    };
+    const fieldPv = new Pv(name, base.manager, pvShape(a));
+    fieldPv.snap = { value: text, t: Date.now() / 1000, severity: 0, status: 0 };
+    this.#fields.set(name, fieldPv);
+    return fieldPv;
   }
 
   /** Every PV name, in device and attribute order. */
