@@ -261,6 +261,8 @@ export async function startCaServer(lab: Lab, options: CaServerOptions = {}): Pr
   const handle = (conn: Deno.TcpConn) => {
     try {
       conn.setNoDelay(true);
+      // Like rsrv: a client host that vanishes without closing is found by TCP keepalive.
+      conn.setKeepAlive(true);
     } catch { /* not fatal */ }
     let wakeUp: (() => void) | undefined;
     const wake = () => {
@@ -270,6 +272,7 @@ export async function startCaServer(lab: Lab, options: CaServerOptions = {}): Pr
     };
     const circuit = new Circuit({
       table,
+      tcpPort,
       wake,
       maxQueueBytes: options.maxQueueBytes,
       timeoutMs: options.timeoutMs,

@@ -33,6 +33,8 @@ import type { Pv, PvTable, PvWatcher } from "./server_pvs.ts";
 export interface CircuitOptions {
   /** The PVs served. */
   table: PvTable;
+  /** The server's TCP port, for SEARCH requests made over the circuit. */
+  tcpPort?: number;
   /** Called when bytes are ready to send (the transport then calls {@linkcode Circuit.take}). */
   wake: () => void;
   /** Replies allowed to wait unsent before the client is dropped, bytes (default 4 MiB). */
@@ -162,7 +164,7 @@ export class Circuit {
         if (pv) {
           this.#send(encodeMessage({
             kind: "search_resp",
-            port: 0,
+            port: this.#opts.tcpPort ?? 0,
             ip: 0xffffffff,
             cid: m.cid,
             minor: CA_MINOR_VERSION,
