@@ -525,3 +525,38 @@ Deno.test("CA server polls monitored attrs the sampler does not read", async () 
     }
   }, FAKE);
 });
+
+Deno.test("CA server: 20 clients at once all get every update", async () => {
+  await withServer(async (ca, lab) => {
+    const clients = await Promise.all(
+      Array.from({ length: 20 }, () => RawClient.connect(ca.tcpPort)),
+    );
+    const thermo = lab.get("thermo");
+    try {
+      await thermo.sample();
+      await Promise.all(clients.map(async (c) => {
+        const ch = await c.open(1, "T:thermo:temperature");
+        c.send({
+          kind: "event_add",
+          dbrType: DBR.DOUBLE,
+          count: 1,
+          sid: ch.sid,
+          subid: 3,
+          mask: DBE.VALUE,
+        });
+        await c.next("event_add_resp");
+      }));
+      assert.equal(ca.stats().clients, 20);
+      assert.equal(ca.stats().subscriptions, 20);
+      for (const v of [101, 102, 103]) {
+        thermo.publish({ t: Date.now() / 1000, device: "thermo", values: { temperature: v } });
+        for (const c of clients) {
+          const m = await c.next("event_add_resp");
+          assert.deepEqual(decodeDbr(DBR.DOUBLE, 1, m.payload).value, [v]);
+        }
+      }
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+    }
+  });
+});
