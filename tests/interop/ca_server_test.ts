@@ -8,28 +8,12 @@ import "../../lib/drivers/mod.ts";
 import { parseConfig } from "../../lib/config/load.ts";
 import { Lab } from "../../lib/lab/lab.ts";
 import { type CaServer, startCaServer } from "../../lib/drivers/epics/server.ts";
-import { EPICS_BIN, findProgram, peerTest } from "../peers.ts";
+import { debianPython, EPICS_BIN, findProgram, hasPythonModule, peerTest } from "../peers.ts";
 
 const TOOLS = ["caget", "cainfo", "caput", "camonitor"];
 
 function missingTools(): string[] {
   return TOOLS.filter((t) => !findProgram(`${EPICS_BIN}/${t}`)).map((t) => `${EPICS_BIN}/${t}`);
-}
-
-/** A python3 that can `import epics` (Debian's python3-pyepics lives in /usr/bin/python3). */
-function pyepicsPython(): string | undefined {
-  for (const py of ["/usr/bin/python3", findProgram("python3")]) {
-    if (!py) continue;
-    try {
-      const ok = new Deno.Command(py, {
-        args: ["-c", "import epics"],
-        stdout: "null",
-        stderr: "null",
-      }).outputSync().success;
-      if (ok) return py;
-    } catch { /* not runnable */ }
-  }
-  return undefined;
 }
 
 /** The loopback client environment of the facts sheet, pointed at our server. */
@@ -233,7 +217,7 @@ peerTest("reference camonitor receives updates pushed from readings", missingToo
   });
 });
 
-const PYTHON = pyepicsPython();
+const PYTHON = hasPythonModule("epics") ? debianPython() : undefined;
 
 peerTest(
   "pyepics reads, describes and writes labwire PVs",
