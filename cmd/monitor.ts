@@ -223,9 +223,12 @@ async function record(
       `${rec.recorder.stats.values} values · ${rec.recorder.stats.failed} failed reads · ${s.missed} missed deadlines · ${path}`,
     );
   }, 1000);
-  let reason: string;
+  let reason = "session store failed";
   try {
     reason = await rec.done;
+  } catch (err) {
+    // Closing a store that failed mid-run fails again; the first error says more.
+    if (!storeError) throw err;
   } finally {
     clearInterval(footer);
     for (const off of offs) off();
@@ -271,7 +274,7 @@ Usage: labwire monitor [CONFIG] [--session FILE] [--duration 1h] [--interval 1s]
 
 Samples every device of the config at its interval (drift-free deadlines) and
 records each value into a session file (SQLite, one file per session). Writes
-are committed at least every 100 ms, so a crash or kill -9 loses well under a
+are committed within 25 ms of each sample, so a crash or kill -9 loses well under a
 second. Running the same command again appends a new segment to the same file.
 Device errors and missed deadlines are recorded as events; [[alarms]] from the
 config are evaluated on every reading, and each alarm transition is a session

@@ -125,3 +125,22 @@ trip = -1000
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("startRecording: a store that fails mid-run stops the recording and says why", async () => {
+  await withLab(async (lab, path) => {
+    const errors: unknown[] = [];
+    const rec = await startRecording(lab, {
+      session: path,
+      interval: 20,
+      alarms: false,
+      flushDelayMs: 10,
+      onStoreError: (err) => errors.push(err),
+    });
+    // What a vanished or corrupted file looks like to the writer: its statements fail.
+    rec.store.db.exec("DROP TABLE chunks");
+    await assert.rejects(rec.done, /chunks/);
+    assert.equal(errors.length, 1);
+    assert.match(String(errors[0]), /chunks/);
+    assert.ok(rec.sampler.stats.started > 0);
+  });
+});

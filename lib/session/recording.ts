@@ -9,6 +9,8 @@
 import { AlarmEngine } from "../alarm/engine.ts";
 import type { AlarmEvent } from "../alarm/event.ts";
 import { type AlarmConfig, checkAlarmAttrs, parseAlarms } from "../alarm/rules.ts";
+import { Notifier } from "../alarm/notifier.ts";
+import { type NotifyConfig, parseNotify } from "../alarm/notify_config.ts";
 import type { Lab } from "../lab/lab.ts";
 import { Sampler } from "../lab/sampler.ts";
 import { Recorder } from "./recorder.ts";
@@ -28,7 +30,9 @@ export interface RecordingOptions extends StoreOptions {
   signal?: AbortSignal;
   /** Alarm rules; default: parsed from the Lab's config. Pass `false` for none. */
   alarms?: AlarmConfig | false;
-  /** Receives each alarm transition line (default: stderr). */
+  /** Notification sinks; default: parsed from the Lab's config (`[notify]`). `false` for none. */
+  notify?: NotifyConfig | false;
+  /** Receives each alarm transition line and notifier log line (default: stderr). */
   log?: (line: string) => void;
   /** Called with every alarm transition (for notifiers, the server's event stream). */
   onAlarm?: (event: AlarmEvent) => void;
@@ -46,6 +50,8 @@ export interface Recording {
   readonly recorder: Recorder;
   /** The alarm engine, when alarms are configured. */
   readonly alarms: AlarmEngine | undefined;
+  /** The notifier, when `[notify]` configures sinks. */
+  readonly notifier: Notifier | undefined;
   /** Resolves when sampling has ended and the session is closed, with the stop reason. */
   readonly done: Promise<string>;
   /** Stops sampling, flushes and closes the session with `reason`; resolves like `done`. */
@@ -79,14 +85,18 @@ export async function startRecording(lab: Lab, options: RecordingOptions): Promi
     stopWith(r instanceof Error ? r.message : typeof r === "string" ? r : "stopped");
   };
   options.signal?.addEventListener("abort", onOuterAbort, { once: true });
+  let recorder: Recorder | undefined;
+  let notifier: Notifier | undefined;
+  let alarmTimer: ReturnType<typeof setInterval> | undefined;
+  const offs: (() => void)[] = [];
 
   try {
     const alarmConfig = options.alarms === undefined ? parseAlarms(lab.config) : options.alarms;
-    const recorder = new Recorder(lab, store);
-    await recorder.start();
+    const notifyConfig = options.notify === undefined ? parseNotify(lab.config) : options.notify;
+    const rec = new Recorder(lab, store);
+    recorder = rec;
+    await rec.start();
     let alarms: AlarmEngine | undefined;
-    const offs: (() => void)[] = [];
-    let alarmTimer: ReturnType<typeof setInterval> | undefined;
     if (alarmConfig && (alarmConfig.rules.length > 0 || alarmConfig.health.length > 0)) {
       const attrs = new Map(
         await Promise.all(
@@ -108,6 +118,16 @@ export async function startRecording(lab: Lab, options: RecordingOptions): Promi
         });
         options.onAlarm?.(e);
       });
+      if (notifyConfig && (notifyConfig.sinks.length > 0 || notifyConfig.digest)) {
+        const n = Notifier.fromConfig(notifyConfig, { file: lab.config.file, log: options.log });
+        notifier = n;
+        engine.on((e) => n.notify(e));
+        const units = new Map<string, string | undefined>();
+        for (const [device, list] of attrs) {
+          for (const a of list ?? []) units.set(`${device}.${a.name}`, a.units);
+        }
+        n.startDigest(engine, (device, attr) => units.get(`${device}.${attr}`));
+      }
       for (const m of lab.managers) offs.push(m.onReading((r) => engine.observe(r)));
       alarmTimer = setInterval(() => engine.tick(), 250);
     }
@@ -119,7 +139,7 @@ export async function startRecording(lab: Lab, options: RecordingOptions): Promi
       signal: controller.signal,
       interval: options.interval,
       duration: options.duration,
-      onMissed: (devices, missed, interval) => recorder.missed(devices, missed, interval),
+      onMissed: (devices, missed, interval) => rec.missed(devices, missed, interval),
     });
     if (options.signal?.aborted) onOuterAbort();
     const done = (async () => {
@@ -127,20 +147,26 @@ export async function startRecording(lab: Lab, options: RecordingOptions): Promi
         await sampler.run();
       } finally {
         if (alarmTimer !== undefined) clearInterval(alarmTimer);
-        recorder.stop();
+        rec.stop();
         for (const off of offs) off();
         options.signal?.removeEventListener("abort", onOuterAbort);
         const why = reason || (controller.signal.aborted ? "stopped" : "duration reached");
         reason = why;
-        store.close(why);
+        try {
+          store.close(why);
+        } finally {
+          // Bounded: a hung mail server cannot keep the process from exiting.
+          await notifier?.close(5000);
+        }
       }
       return reason;
     })();
     return {
       store,
       sampler,
-      recorder,
+      recorder: rec,
       alarms,
+      notifier,
       done,
       stop(why = "stopped") {
         stopWith(why);
@@ -152,6 +178,10 @@ export async function startRecording(lab: Lab, options: RecordingOptions): Promi
     };
   } catch (err) {
     options.signal?.removeEventListener("abort", onOuterAbort);
+    recorder?.stop();
+    for (const off of offs) off();
+    if (alarmTimer !== undefined) clearInterval(alarmTimer);
+    await notifier?.close(1000);
     store.close(`failed to start: ${err instanceof Error ? err.message : String(err)}`);
     throw err;
   }
