@@ -76,9 +76,13 @@ export class HttpClient {
   readonly #device?: string;
   #conn: Deno.TcpConn | undefined;
   #reader: Reader | undefined;
-  #lastKey = "";
+  #last:
+    | { method: string; path: string; body?: string; headers?: Record<string, string> }
+    | undefined;
   #lastBytes: Uint8Array = new Uint8Array();
   #queue: Promise<void> = Promise.resolve();
+  /** Requests started and not finished (the one on the wire plus those queued behind it). */
+  #busy = 0;
   #closed = false;
 
   /** Creates a client; no connection is made until the first request. */
@@ -120,18 +124,28 @@ export class HttpClient {
     else outer?.addEventListener("abort", onOuterAbort, { once: true });
     // Closing the socket is what interrupts a pending read or write.
     const onAbort = () => this.#drop();
-    const previous = this.#queue;
+    const previous = this.#busy ? this.#queue : undefined;
     let done!: () => void;
     this.#queue = new Promise<void>((resolve) => (done = resolve));
+    this.#busy++;
+    let myTurn = false;
+    const release = () => {
+      this.#busy--;
+      done();
+    };
     try {
-      await raceAbort(previous, controller.signal);
+      if (previous) await raceAbort(previous, controller.signal);
+      myTurn = true;
       if (this.#closed) throw new DeviceError(`${tried}: the client is closed`, this.#device);
       controller.signal.addEventListener("abort", onAbort, { once: true });
       // Instruments are polled with the same request over and over: encode it once.
-      const key = `${method} ${path}\n${JSON.stringify(opts.headers ?? {})}\n${body ?? ""}`;
-      if (key !== this.#lastKey) {
+      const last = this.#last;
+      if (
+        !last || last.method !== method || last.path !== path || last.body !== body ||
+        last.headers !== opts.headers
+      ) {
         this.#lastBytes = encodeRequest(method, path, this.#host, body, opts.headers);
-        this.#lastKey = key;
+        this.#last = { method, path, body, headers: opts.headers };
       }
       const bytes = this.#lastBytes;
       for (let attempt = 0;; attempt++) {
@@ -169,7 +183,10 @@ export class HttpClient {
       clearTimeout(timer);
       outer?.removeEventListener("abort", onOuterAbort);
       controller.signal.removeEventListener("abort", onAbort);
-      done();
+      // Given up while queued: the slot is freed only when the request ahead is done, so two
+      // requests never share the connection.
+      if (previous && !myTurn) previous.then(release);
+      else release();
     }
   }
 

@@ -232,3 +232,29 @@ Deno.test("DNS and unreachable failures get their own hint", () => {
   );
   assert.match(net.message, /network is unreachable; check cabling/);
 });
+
+Deno.test("concurrent requests share one connection in turn; a queued timeout spares the one ahead", async () => {
+  const srv = rawServer(async (conn, req) => {
+    await new Promise((r) => setTimeout(r, 30));
+    const body = req.slice(req.indexOf("\r\n\r\n") + 4);
+    await conn.write(
+      enc.encode(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`),
+    );
+  });
+  const client = new HttpClient(srv.origin);
+  try {
+    const answers = await Promise.all(
+      ["a", "b", "c"].map((b) => client.post("/", b, { timeout: 2000 }).then((r) => r.text)),
+    );
+    assert.deepEqual(answers, ["a", "b", "c"]);
+    const ahead = client.post("/", "first", { timeout: 2000 });
+    const queued = client.post("/", "second", { timeout: 10 });
+    await assert.rejects(queued, TimeoutError);
+    assert.equal((await ahead).text, "first");
+    assert.equal((await client.post("/", "third", { timeout: 2000 })).text, "third");
+    assert.equal(srv.accepted, 1);
+  } finally {
+    client.close();
+    await srv.close();
+  }
+});

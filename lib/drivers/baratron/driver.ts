@@ -26,6 +26,9 @@ import { decodePollResponse, type GaugeValues, POLL_REQUEST, TOOLWEB_PATH } from
 /** Default per-call timeout, as in the reference client. */
 export const DEFAULT_TIMEOUT_MS = 1000;
 
+/** Request headers of a poll; one object, so the HTTP client reuses the encoded request. */
+const POLL_HEADERS = { "content-type": "text/xml" };
+
 /** Address options the driver understands (`?timeout=` is applied by `openDevice`). */
 const KNOWN_PARAMS = ["timeout"];
 
@@ -126,7 +129,7 @@ export class BaratronGauge implements Device {
     const { status, text } = await this.#client.post(TOOLWEB_PATH, POLL_REQUEST, {
       timeout: opts?.timeout ?? this.timeoutMs,
       signal: opts?.signal,
-      headers: { "content-type": "text/xml" },
+      headers: POLL_HEADERS,
     });
     const tried = `POST ${this.url}`;
     if (status !== 200) {

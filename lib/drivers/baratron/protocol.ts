@@ -181,6 +181,8 @@ export interface RawResponse {
  * ```
  */
 export function parseResponse(body: string, device?: string): RawResponse {
+  const fast = parseCanonical(body, device);
+  if (fast) return fast;
   const root = parseBody(body, "answer", device);
   const values = new Map<number, string>();
   for (const { evid, value } of vChildren(root, "answer", device)) {
@@ -190,6 +192,28 @@ export function parseResponse(body: string, device?: string): RawResponse {
     values.set(evid, value);
   }
   return { root: root.name, values };
+}
+
+// What a gauge (and the simulator) sends: declaration, a root, V children with plain text.
+const CANONICAL =
+  /^(?:<\?xml[^?<>]*\?>)?<([A-Za-z_][\w.-]*)>((?:<V Name="EVID_\d{1,9}">[^<&]*<\/V>)*)<\/\1>\s*$/;
+const CANONICAL_V = /<V Name="EVID_(\d{1,9})">([^<&]*)<\/V>/g;
+
+/**
+ * The common case without building a tree (polling 1,000 gauges twice a second makes garbage
+ * matter); anything else — whitespace, comments, entities, other attributes — goes to the full
+ * parser, which gives the same result for this shape.
+ */
+function parseCanonical(body: string, device?: string): RawResponse | undefined {
+  const m = CANONICAL.exec(body);
+  if (!m) return undefined;
+  const values = new Map<number, string>();
+  for (const v of m[2]!.matchAll(CANONICAL_V)) {
+    const evid = Number(v[1]);
+    if (values.has(evid)) throw new DeviceError(`the gauge answered EVID_${evid} twice`, device);
+    values.set(evid, v[2]!.trim());
+  }
+  return { root: m[1]!, values };
 }
 
 /**

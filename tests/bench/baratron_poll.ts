@@ -1,0 +1,192 @@
+/**
+ * Driver-level fan-out benchmark: `labwire sim baratron` serving N gauges in its own process
+ * (each answering after 20 ms), and a bare poller process that opens every gauge through the
+ * baratron:// driver and polls all of them concurrently on a fixed interval — no lab, output or
+ * scheduling code, so the figures are the driver + HTTP client's own cost. Reports polls and
+ * errors, poll round-trip p50/p99, CPU and peak RSS of the poller, and the same of the
+ * simulator process.
+ *
+ *   deno run -A tests/bench/baratron_poll.ts [--gauges 1000] [--seconds 30] [--interval 500ms]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { cpuSeconds, memoryMb, round } from "./proc_stats.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    gauges: { type: "string", default: "1000" },
+    seconds: { type: "string", default: "30" },
+    interval: { type: "string", default: "500ms" },
+    latency: { type: "string", default: "20ms" },
+    poller: { type: "boolean", default: false },
+  },
+});
+
+if (values.poller) {
+  await poller();
+} else {
+  await orchestrate();
+}
+
+/** Child mode: addresses on stdin, polls, prints one JSON line of figures on stdout. */
+async function poller(): Promise<void> {
+  await import("../../lib/drivers/mod.ts");
+  const { openDevice } = await import("../../lib/device/open.ts");
+  const { parseAddress } = await import("../../lib/device/address.ts");
+  const { parseDuration } = await import("../../lib/config/duration.ts");
+  const addresses = (await new Response(Deno.stdin.readable).text()).trim().split("\n");
+  const devices = await Promise.all(
+    addresses.map((a, i) =>
+      openDevice({ name: `g${i}`, address: parseAddress(a), interval: 1000, options: {} })
+    ),
+  );
+  const interval = parseDuration(values.interval!, "ms");
+  const seconds = Number(values.seconds);
+  const rtt: number[] = [];
+  let errors = 0;
+  let firstError = "";
+  const pollAll = () =>
+    Promise.all(devices.map(async (d) => {
+      const t = performance.now();
+      try {
+        await d.read();
+        rtt.push(performance.now() - t);
+      } catch (err) {
+        errors++;
+        firstError ||= (err as Error).message;
+      }
+    }));
+  await pollAll(); // connect and warm up
+  rtt.length = 0;
+  errors = 0;
+  console.log("ready");
+  const start = performance.now();
+  let inflight: Promise<unknown> = Promise.resolve();
+  for (let k = 1; k <= Math.floor((seconds * 1000) / interval); k++) {
+    inflight = pollAll();
+    const next = start + k * interval;
+    await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now())));
+  }
+  await inflight;
+  rtt.sort((a, b) => a - b);
+  const q = (p: number) => round(rtt[Math.min(rtt.length - 1, Math.floor(rtt.length * p))] ?? NaN);
+  console.log(JSON.stringify({
+    polls: rtt.length,
+    errors,
+    firstError,
+    p50: q(0.5),
+    p99: q(0.99),
+    heapMb: round(Deno.memoryUsage().heapUsed / 1048576, 1),
+    heapTotalMb: round(Deno.memoryUsage().heapTotal / 1048576, 1),
+  }));
+  await Promise.all(devices.map((d) => d.close()));
+}
+
+async function readLines(reader: ReadableStreamDefaultReader<string>, n: number) {
+  let buf = "";
+  while (buf.split("\n").length <= n) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += value;
+  }
+  return buf.trimEnd().split("\n");
+}
+
+async function orchestrate(): Promise<void> {
+  const gauges = Number(values.gauges);
+  const seconds = Number(values.seconds);
+  const sim = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      `${ROOT}main.ts`,
+      "sim",
+      "baratron",
+      "--listen",
+      "127.0.0.1:0",
+      "--count",
+      String(gauges),
+      "--latency",
+      values.latency!,
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const simOut = sim.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const addresses = await readLines(simOut, gauges);
+  if (addresses.length !== gauges) throw new Error(`simulator printed ${addresses.length} lines`);
+
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      import.meta.filename!,
+      "--poller",
+      "--seconds",
+      String(seconds),
+      "--interval",
+      values.interval!,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(addresses.join("\n") + "\n"));
+  await writer.close();
+  const out = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const ready = await readLines(out, 1);
+  if (ready[0] !== "ready") throw new Error(`poller said ${ready[0]}`);
+  const c0 = cpuSeconds(child.pid);
+  const s0 = cpuSeconds(sim.pid);
+  const t0 = performance.now();
+  let peak = 0;
+  let simPeak = 0;
+  const sampling = setInterval(() => {
+    try {
+      peak = Math.max(peak, memoryMb(child.pid).peak);
+      simPeak = Math.max(simPeak, memoryMb(sim.pid).peak);
+      // Only the poll phase: stop reading CPU once the child is done.
+    } catch { /* exited */ }
+  }, 500);
+  let c1 = c0;
+  let s1 = s0;
+  let t1 = t0;
+  const measuring = setInterval(() => {
+    try {
+      c1 = cpuSeconds(child.pid);
+      s1 = cpuSeconds(sim.pid);
+      t1 = performance.now();
+    } catch { /* exited */ }
+  }, 250);
+  const result = await readLines(out, 1);
+  clearInterval(sampling);
+  clearInterval(measuring);
+  await child.status;
+  while (!(await out.read()).done) { /* drain */ }
+  sim.kill("SIGTERM");
+  await sim.status;
+  while (!(await simOut.read()).done) { /* drain */ }
+  const r = JSON.parse(result[0]!);
+  const wall = (t1 - t0) / 1000;
+  console.log(
+    `baratron poll: ${gauges} gauges, ${values.latency} latency, every ${values.interval} for ${seconds} s (driver only, simulator in its own process)`,
+  );
+  console.log(
+    `  polls ok / errors        ${r.polls} / ${r.errors}${
+      r.firstError ? ` (${r.firstError})` : ""
+    }`,
+  );
+  console.log(`  poll round trip p50/p99  ${r.p50} ms / ${r.p99} ms`);
+  console.log(`  poller CPU               ${round((c1 - c0) / wall, 3)} cores`);
+  console.log(
+    `  poller peak RSS          ${
+      round(peak, 1)
+    } MB (V8 heap at end: ${r.heapMb} MB used of ${r.heapTotalMb} MB)`,
+  );
+  console.log(`  simulator CPU            ${round((s1 - s0) / wall, 3)} cores`);
+  console.log(`  simulator peak RSS       ${round(simPeak, 1)} MB`);
+}
