@@ -99,6 +99,14 @@ function numberFlag(f: ParsedFlags, name: string): number | undefined {
 /** Parses `sim`'s arguments (pure; tested on its own). */
 export function parseSimArgs(args: string[]): SimOptions {
   const f = parseFlags(args, FLAGS, "sim");
+  for (const flag of ["demo", "config"]) {
+    if (f.values[flag] !== undefined) {
+      throw new UsageError(
+        `--${flag} does not apply to sim: it serves simulators, it does not read devices`,
+        "try: labwire sim baratron, then labwire read baratron://127.0.0.1:8081",
+      );
+    }
+  }
   const [kind, ...extra] = f.positionals;
   if (kind === undefined) {
     throw new UsageError(

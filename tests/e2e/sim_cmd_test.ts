@@ -95,6 +95,7 @@ Deno.test("sim bad input: unknown kind with did-you-mean, missing kind, stray ar
   usage(() => parseSimArgs(["baratron", "--error-rate", "2"]), /error_rate: expected a fraction/);
   usage(() => parseSimArgs(["baratron", "--latency", "soon"]), /not a duration/);
   usage(() => parseSimArgs(["baratron", "--units", "tor"]), /unknown pressure units/, /"torr"/);
+  usage(() => parseSimArgs(["baratron", "--demo"]), /--demo does not apply to sim/);
   usage(() => parseSimArgs(["baratron", "--latncy", "2ms"]), /unknown flag --latncy/, /--latency/);
   usage(
     () => parseSimArgs(["baratron", "--listen", "127.0.0.1:65535", "--count", "2"]),
