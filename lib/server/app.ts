@@ -19,6 +19,7 @@ import { LatestValues, METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts"
 import { StreamHub } from "./sse.ts";
 import { dashboardAsset } from "./dashboard.ts";
 import { timingSafeEqualText } from "./auth.ts";
+import { ScanBodySchema } from "./scans.ts";
 import {
   AttrSchema,
   DeviceDetailSchema,
@@ -488,7 +489,7 @@ export function createApp(ctx: ServerContext): LabwireApp {
       request: {
         body: {
           required: true,
-          content: { "application/json": { schema: z.record(z.string(), z.unknown()) } },
+          content: { "application/json": { schema: ScanBodySchema } },
         },
       },
       responses: {

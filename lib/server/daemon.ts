@@ -12,11 +12,12 @@ import { Lab } from "../lab/lab.ts";
 import { Sampler } from "../lab/sampler.ts";
 import { TaskBoard } from "../lab/task.ts";
 import { type Recording, startRecording } from "../session/recording.ts";
+import { ScanStore } from "../session/scan_store.ts";
 import { SessionStore } from "../session/store.ts";
+import { ScanService } from "./scans.ts";
 import type { ParsedFlags } from "../cli/flags.ts";
 import type { RunningAddon, ServeAddon } from "./addon.ts";
 import { createApp, type LabwireApp } from "./app.ts";
-import type { ScanSource } from "./context.ts";
 import { isLoopback, type ListenAddress, listenUrl } from "./listen.ts";
 import type { Logger } from "./log.ts";
 import { SessionFileSource } from "./session_source.ts";
@@ -46,8 +47,6 @@ export interface DaemonOptions {
   log: Logger;
   /** Add-ons to start, with the flags they were asked with. */
   addons?: { addon: ServeAddon; flags: ParsedFlags }[];
-  /** Builds the scan source once the lab and session exist (issue 5's runner). */
-  scans?: (lab: Lab, recording: Recording | undefined, hub: StreamHub) => ScanSource | undefined;
 }
 
 /** A running daemon. */
@@ -136,7 +135,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     : undefined;
   hub.session = session;
   const tasks = new TaskBoard(lab);
-  const scans = opts.scans?.(lab, recording, hub);
+  const scans = new ScanService(lab, store ? new ScanStore(store.db) : undefined, hub, log);
   const app = createApp({
     lab,
     hub,
@@ -156,6 +155,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const teardown = async (why: string) => {
     hub.close();
     await Promise.allSettled(addons.map((a) => a.running.close()));
+    await scans.close().catch(() => {});
     await tasks.close().catch(() => {});
     if (recording) await recording.stop(why).catch(() => {});
     sampling.abort();

@@ -175,6 +175,11 @@ export function renderMetrics(
     help("labwire_alarms_active", "gauge", "Alarms currently tripped.");
     out.push(`labwire_alarms_active ${ctx.alarms.active().length}`);
   }
+  const mem = Deno.memoryUsage();
+  help("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+  out.push(`process_resident_memory_bytes ${mem.rss}`);
+  help("labwire_heap_used_bytes", "gauge", "JavaScript heap in use, bytes.");
+  out.push(`labwire_heap_used_bytes ${mem.heapUsed}`);
   help("labwire_sse_clients", "gauge", "Connected Server-Sent Events clients.");
   out.push(`labwire_sse_clients ${figures.sseClients}`);
   help("labwire_sse_lag_disconnects_total", "counter", "SSE clients dropped for falling behind.");

@@ -16,7 +16,7 @@ import type { SessionSource } from "./context.ts";
 export interface StreamHubOptions {
   /** Batch period, ms (default 50). */
   flushMs?: number;
-  /** Events kept in memory for `Last-Event-ID` resume (default 100,000). */
+  /** Events kept in memory for `Last-Event-ID` resume (default 20,000; older ones come from the session). */
   ringSize?: number;
   /** Comment line period that keeps idle connections open through proxies, ms (default 15 s). */
   heartbeatMs?: number;
@@ -81,7 +81,7 @@ export class StreamHub {
   constructor(opts: StreamHubOptions = {}) {
     this.#opts = {
       flushMs: opts.flushMs ?? 50,
-      ringSize: opts.ringSize ?? 100_000,
+      ringSize: opts.ringSize ?? 20_000,
       heartbeatMs: opts.heartbeatMs ?? 15_000,
       maxLagMs: opts.maxLagMs ?? 5_000,
       maxReplay: opts.maxReplay ?? 100_000,

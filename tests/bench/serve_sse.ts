@@ -1,0 +1,121 @@
+/**
+ * SSE fan-out of `labwire serve`: 200 clients on /api/stream while the daemon samples (and
+ * records) 100 sim devices at 10 Hz, for 60 s. Targets: no client more than 1 s behind (lag =
+ * arrival time − reading time, worst over every chunk of every client), daemon RSS flat.
+ *
+ *     deno run -A tests/bench/serve_sse.ts [--clients 200] [--seconds 60]
+ */
+import { gaugeBench, metric, rssMiB, spawnServe } from "./serve_bench_setup.ts";
+
+const arg = (name: string, def: number) => {
+  const i = Deno.args.indexOf(`--${name}`);
+  return i >= 0 ? Number(Deno.args[i + 1]) : def;
+};
+const CLIENTS = arg("clients", 200);
+const SECONDS = arg("seconds", 60);
+const DEVICES = 100;
+
+const dir = await Deno.makeTempDir({ prefix: "labwire-sse-bench-" });
+await Deno.writeTextFile(`${dir}/bench.toml`, gaugeBench(DEVICES, 100));
+const serve = await spawnServe(["--config", `${dir}/bench.toml`, "--session", `${dir}/s.sqlite`]);
+await new Promise((r) => setTimeout(r, 2000));
+
+interface ClientStats {
+  events: number;
+  maxLagMs: number;
+  ended: boolean;
+}
+
+const stop = new AbortController();
+const stats: ClientStats[] = [];
+
+async function client(s: ClientStats): Promise<void> {
+  const res = await fetch(`${serve.url}/api/stream`, { signal: stop.signal });
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  stop.signal.addEventListener("abort", () => reader.cancel().catch(() => {}), { once: true });
+  try {
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) {
+        s.ended = !stop.signal.aborted;
+        return;
+      }
+      const now = Date.now();
+      // The first reading of a chunk is its oldest: its age is how far behind this client is.
+      const i = value.indexOf('"t":');
+      if (i >= 0) {
+        const t = parseFloat(value.slice(i + 4, i + 24));
+        const lag = now - t * 1000;
+        if (lag > s.maxLagMs) s.maxLagMs = lag;
+      }
+      let k = -1;
+      while ((k = value.indexOf("\nevent: reading", k + 1)) >= 0) s.events++;
+    }
+  } catch {
+    // aborted at the end
+  }
+}
+
+const clients: Promise<void>[] = [];
+for (let i = 0; i < CLIENTS; i++) {
+  const s: ClientStats = { events: 0, maxLagMs: 0, ended: false };
+  stats.push(s);
+  clients.push(client(s));
+}
+const started = Date.now();
+const rss: { t: number; mib: number; heap: number }[] = [];
+const lagOverTime: number[] = [];
+while (Date.now() - started < SECONDS * 1000) {
+  await new Promise((r) => setTimeout(r, 5000));
+  rss.push({
+    t: Math.round((Date.now() - started) / 1000),
+    mib: rssMiB(serve.pid),
+    heap: (await metric(serve.url, "labwire_heap_used_bytes")) / 2 ** 20,
+  });
+  lagOverTime.push(Math.max(...stats.map((s) => s.maxLagMs)));
+}
+const elapsed = (Date.now() - started) / 1000;
+const lagDrops = await metric(serve.url, "labwire_sse_lag_disconnects_total");
+const missed = await metric(serve.url, "labwire_missed_deadlines_total");
+stop.abort();
+await Promise.allSettled(clients);
+const code = await serve.stop();
+await Deno.remove(dir, { recursive: true });
+
+const events = stats.map((s) => s.events);
+const expected = DEVICES * 10 * elapsed;
+const worst = Math.max(...stats.map((s) => s.maxLagMs));
+const firstRss = rss[1]?.mib ?? rss[0]!.mib;
+const lastRss = rss.at(-1)!.mib;
+console.log(
+  `serve SSE fan-out: ${CLIENTS} clients x ${DEVICES} devices at 10 Hz for ${elapsed.toFixed(0)} s`,
+);
+console.log(
+  `events per client: min ${Math.min(...events)} max ${Math.max(...events)} ` +
+    `(expected ~${expected.toFixed(0)}); total ${
+      (events.reduce((a, b) => a + b, 0) / elapsed).toFixed(0)
+    } events/s`,
+);
+console.log(
+  `worst lag over all clients: ${worst.toFixed(0)} ms (target <= 1000 ms)  ${
+    worst <= 1000 ? "OK" : "MISSED"
+  }; ` +
+    `clients dropped for lagging: ${lagDrops}; streams ended early: ${
+      stats.filter((s) => s.ended).length
+    }`,
+);
+console.log(`worst lag so far, every 5 s: ${lagOverTime.map((x) => x.toFixed(0)).join(" ")} ms`);
+console.log(`daemon RSS every 5 s (MiB): ${rss.map((r) => r.mib.toFixed(0)).join(" ")}`);
+console.log(`daemon JS heap used every 5 s (MiB): ${rss.map((r) => r.heap.toFixed(0)).join(" ")}`);
+const half = rss[Math.floor(rss.length / 2)]!;
+console.log(
+  `RSS over the second half (${half.t} s to ${rss.at(-1)!.t} s): ${half.mib.toFixed(0)} -> ${
+    lastRss.toFixed(0)
+  } MiB`,
+);
+console.log(
+  `RSS from ${firstRss.toFixed(0)} MiB (10 s) to ${lastRss.toFixed(0)} MiB (${rss.at(-1)!.t} s): ` +
+    `${(lastRss - firstRss >= 0 ? "+" : "") + (lastRss - firstRss).toFixed(0)} MiB  ` +
+    `${lastRss - firstRss <= Math.max(20, firstRss * 0.1) ? "flat OK" : "GROWING"}; ` +
+    `missed sampling deadlines: ${missed}; daemon exit ${code}`,
+);

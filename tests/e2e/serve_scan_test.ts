@@ -1,0 +1,139 @@
+/**
+ * Scans over HTTP: POST /api/scans runs a plan on the sim motor and detector, points arrive on
+ * the event stream, a write or scan touching the moving motor gets 409, DELETE interrupts.
+ */
+import assert from "node:assert/strict";
+import { readEvents, startTestDaemon, until } from "./serve_fixture.ts";
+
+const BENCH = `
+[devices.motor]
+address = "sim://motor?seed=3&velocity=100"
+interval = "250ms"
+
+[devices.det]
+address = "sim://det?seed=5&motor=motor"
+interval = "250ms"
+`;
+
+const json = { "content-type": "application/json" };
+
+function ascan(start: number, stop: number, num: number) {
+  return {
+    plan: {
+      kind: "line",
+      relative: false,
+      axes: [{ positioner: "motor.position", start, stop }],
+      num,
+      spacing: "linear",
+    },
+    detectors: ["det.counts"],
+  };
+}
+
+async function post(url: string, body: unknown) {
+  const res = await fetch(`${url}/api/scans`, {
+    method: "POST",
+    headers: json,
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json(), location: res.headers.get("location") };
+}
+
+Deno.test("POST /api/scans: an ascan finds the detector peak; points stream as events", async () => {
+  const d = await startTestDaemon({ bench: BENCH });
+  try {
+    const stream = await fetch(`${d.url}/api/stream?devices=det`);
+    const events = readEvents(stream.body!, 30);
+    const created = await post(d.url, { ...ascan(0, 10, 21), settleMs: 20 });
+    assert.equal(created.status, 202, JSON.stringify(created.body));
+    const id = created.body.id as string;
+    assert.equal(created.location, `/api/scans/${id}`);
+    assert.deepEqual(created.body.positioners, ["motor.position"]);
+
+    // While it moves the motor, a plain write and an overlapping scan are refused.
+    const write = await fetch(`${d.url}/api/devices/motor/attrs/position`, {
+      method: "PUT",
+      headers: json,
+      body: JSON.stringify({ value: 3 }),
+    });
+    assert.equal(write.status, 409);
+    await write.body?.cancel();
+    const second = await post(d.url, ascan(0, 1, 2));
+    assert.equal(second.status, 409);
+    assert.match(second.body.error.message, new RegExp(`scan ${id} is moving motor`));
+
+    let scan: Record<string, unknown> = {};
+    await until(
+      async () => {
+        scan = await (await fetch(`${d.url}/api/scans/${id}`)).json();
+        return scan.state === "done";
+      },
+      20_000,
+      "the scan to finish",
+    );
+    const points = scan.points as { positions: number[]; values: number[] }[];
+    assert.equal(points.length, 21);
+    let best = points[0]!;
+    for (const p of points) if (p.values[0]! > best.values[0]!) best = p;
+    assert.ok(Math.abs(best.positions[0]! - 5) <= 0.5, `peak at ${best.positions[0]}`);
+    assert.equal(typeof scan.session_scan_id, "number", "recorded in the session");
+
+    const scanEvents = (await events).filter((e) => e.event === "scan_point").map((e) =>
+      JSON.parse(e.data)
+    );
+    assert.ok(scanEvents.length >= 1);
+    assert.equal(scanEvents[0].scan, id);
+    assert.equal(typeof scanEvents[0].positions["motor.position"], "number");
+    assert.equal(typeof scanEvents[0].detectors["det.counts"], "number");
+  } finally {
+    await d.close();
+  }
+});
+
+Deno.test("DELETE /api/scans/{id} interrupts after the current point and keeps the data", async () => {
+  const d = await startTestDaemon({ bench: BENCH, session: false });
+  try {
+    const created = await post(d.url, { ...ascan(0, 10, 200), settleMs: 50 });
+    assert.equal(created.status, 202);
+    const id = created.body.id as string;
+    await until(async () => {
+      const s = await (await fetch(`${d.url}/api/scans/${id}`)).json();
+      return (s.recordedThisRun as number) >= 2;
+    });
+    const res = await fetch(`${d.url}/api/scans/${id}`, { method: "DELETE" });
+    assert.equal(res.status, 200);
+    const stopped = await res.json();
+    assert.equal(stopped.state, "stopped");
+    assert.ok(stopped.points.length >= 2 && stopped.points.length < 200);
+    // The motor is free again.
+    const write = await fetch(`${d.url}/api/devices/motor/attrs/position`, {
+      method: "PUT",
+      headers: json,
+      body: JSON.stringify({ value: 1 }),
+    });
+    assert.equal(write.status, 200);
+    await write.body?.cancel();
+  } finally {
+    await d.close();
+  }
+});
+
+Deno.test("POST /api/scans refuses bad plans before any move", async () => {
+  const d = await startTestDaemon({ bench: BENCH, session: false });
+  try {
+    const before = d.lab.find("motor")!.stats.writes;
+    const limit = await post(d.url, ascan(0, 1e6, 3));
+    assert.ok([400, 422].includes(limit.status), JSON.stringify(limit.body));
+    assert.match(limit.body.error.message, /limit/);
+    const extra = await post(d.url, { ...ascan(0, 1, 2), speed: 3 });
+    assert.equal(extra.status, 400);
+    const device = await post(d.url, { ...ascan(0, 1, 2), detectors: ["nope.counts"] });
+    assert.ok([400, 404].includes(device.status), JSON.stringify(device.body));
+    assert.equal(d.lab.find("motor")!.stats.writes, before, "nothing moved");
+    const missing = await fetch(`${d.url}/api/scans/s999`);
+    assert.equal(missing.status, 404);
+    await missing.body?.cancel();
+  } finally {
+    await d.close();
+  }
+});
