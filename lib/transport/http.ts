@@ -80,9 +80,9 @@ export class HttpClient {
     | { method: string; path: string; body?: string; headers?: Record<string, string> }
     | undefined;
   #lastBytes: Uint8Array = new Uint8Array();
-  #queue: Promise<void> = Promise.resolve();
-  /** Requests started and not finished (the one on the wire plus those queued behind it). */
-  #busy = 0;
+  /** True while a request owns the connection; others wait in `#waiters`, in order. */
+  #busy = false;
+  #waiters: (() => void)[] = [];
   #closed = false;
 
   /** Creates a client; no connection is made until the first request. */
@@ -110,8 +110,6 @@ export class HttpClient {
     body: string | undefined,
     opts: RequestOptions,
   ): Promise<HttpResult> {
-    const url = `${this.origin}${path}`;
-    const tried = `${method} ${url}`;
     const controller = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -124,19 +122,16 @@ export class HttpClient {
     else outer?.addEventListener("abort", onOuterAbort, { once: true });
     // Closing the socket is what interrupts a pending read or write.
     const onAbort = () => this.#drop();
-    const previous = this.#busy ? this.#queue : undefined;
-    let done!: () => void;
-    this.#queue = new Promise<void>((resolve) => (done = resolve));
-    this.#busy++;
-    let myTurn = false;
-    const release = () => {
-      this.#busy--;
-      done();
-    };
+    let acquired = false;
     try {
-      if (previous) await raceAbort(previous, controller.signal);
-      myTurn = true;
-      if (this.#closed) throw new DeviceError(`${tried}: the client is closed`, this.#device);
+      await this.#acquire(controller.signal);
+      acquired = true;
+      if (this.#closed) {
+        throw new DeviceError(
+          `${method} ${this.origin}${path}: the client is closed`,
+          this.#device,
+        );
+      }
       controller.signal.addEventListener("abort", onAbort, { once: true });
       // Instruments are polled with the same request over and over: encode it once.
       const last = this.#last;
@@ -178,16 +173,42 @@ export class HttpClient {
     } catch (err) {
       if (outer?.aborted && !timedOut) throw outer.reason ?? err;
       if (err instanceof DeviceError) throw err;
+      const tried = `${method} ${this.origin}${path}`;
       throw describeFailure(err, tried, this.#host, opts.timeout, this.#device, timedOut);
     } finally {
       clearTimeout(timer);
       outer?.removeEventListener("abort", onOuterAbort);
       controller.signal.removeEventListener("abort", onAbort);
-      // Given up while queued: the slot is freed only when the request ahead is done, so two
-      // requests never share the connection.
-      if (previous && !myTurn) previous.then(release);
-      else release();
+      if (acquired) this.#release();
     }
+  }
+
+  /** Waits for the connection to be free; rejects (leaving the queue) if `signal` aborts first. */
+  #acquire(signal: AbortSignal): Promise<void> {
+    if (!this.#busy) {
+      this.#busy = true;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const turn = () => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        const i = this.#waiters.indexOf(turn);
+        if (i >= 0) this.#waiters.splice(i, 1);
+        reject(signal.reason);
+      };
+      this.#waiters.push(turn);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  /** Hands the connection to the next waiter, or marks it free. */
+  #release(): void {
+    const next = this.#waiters.shift();
+    if (next) next();
+    else this.#busy = false;
   }
 
   #drop(): void {
@@ -262,7 +283,8 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
 
 /** Buffered reads from a connection. */
 class Reader {
-  #buf = new Uint8Array(4096);
+  // Answers are a few hundred bytes; the buffer grows for larger ones.
+  #buf = new Uint8Array(1024);
   #start = 0;
   #end = 0;
   /** Bytes received so far. */
@@ -410,21 +432,6 @@ async function readChunked(r: Reader): Promise<Uint8Array> {
     off += p.length;
   }
   return out;
-}
-
-function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then((v) => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(v);
-    }, (e) => {
-      signal.removeEventListener("abort", onAbort);
-      reject(e);
-    });
-  });
 }
 
 /**

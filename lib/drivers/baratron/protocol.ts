@@ -287,8 +287,9 @@ export function decodePoll(
   asked: readonly number[] = POLL_EVIDS,
   device?: string,
 ): Partial<GaugeValues> {
-  const unexpected = [...raw.keys()].filter((e) => !asked.includes(e));
-  if (unexpected.length > 0) {
+  let unexpected: number[] | undefined;
+  for (const e of raw.keys()) if (!asked.includes(e)) (unexpected ??= []).push(e);
+  if (unexpected) {
     const list = unexpected.map((e) => `EVID_${e}=${JSON.stringify(raw.get(e))}`).join(", ");
     throw new DeviceError(
       `the gauge answered ${list}, which the poll did not ask for` +
@@ -298,8 +299,8 @@ export function decodePoll(
       device,
     );
   }
-  const missing = asked.filter((e) => !raw.has(e));
-  if (missing.length > 0) {
+  if (raw.size !== asked.length || asked.some((e) => !raw.has(e))) {
+    const missing = asked.filter((e) => !raw.has(e));
     throw new DeviceError(
       `the gauge's answer lacks ${
         missing.map((e) => `EVID_${e}${fieldOf(e) ? ` (${fieldOf(e)})` : ""}`).join(", ")
@@ -422,8 +423,23 @@ function hasBit(value: number, bit: number): boolean {
  * ```
  */
 export function ledColor(mask: number): string {
-  const names = LED_BITS.filter(([b]) => hasBit(mask, b)).map(([, n]) => n);
-  return names.length ? names.join(", ") : "unknown";
+  return memo(ledCache, mask, () => {
+    const names = LED_BITS.filter(([b]) => hasBit(mask, b)).map(([, n]) => n);
+    return names.length ? names.join(", ") : "unknown";
+  });
+}
+
+// A gauge reports the same few masks over and over: decode each once.
+const ledCache = new Map<number, string>();
+const statusCache = new Map<number, string>();
+
+function memo(cache: Map<number, string>, mask: number, decode: () => string): string {
+  let text = cache.get(mask);
+  if (text === undefined) {
+    text = decode();
+    if (cache.size < 1024) cache.set(mask, text);
+  }
+  return text;
 }
 
 /** Encodes an LED description back into its bitmask (inverse of {@linkcode ledColor}). */
@@ -442,12 +458,14 @@ export function ledMask(color: string): number {
  * ```
  */
 export function systemStatus(mask: number): string {
-  const names: string[] = [];
-  const known = new Map(STATUS_BITS);
-  for (let bit = 0; 2 ** bit <= mask; bit++) {
-    if (hasBit(mask, bit)) names.push(known.get(bit) ?? `unknown bit ${bit}`);
-  }
-  return names.length ? names.join(", ") : "ok";
+  return memo(statusCache, mask, () => {
+    const names: string[] = [];
+    const known = new Map(STATUS_BITS);
+    for (let bit = 0; 2 ** bit <= mask; bit++) {
+      if (hasBit(mask, bit)) names.push(known.get(bit) ?? `unknown bit ${bit}`);
+    }
+    return names.length ? names.join(", ") : "ok";
+  });
 }
 
 /** Encodes a status description back into its bitmask (inverse of {@linkcode systemStatus}). */
