@@ -38,6 +38,7 @@ const FLAGS = {
   "full-scale": { type: "string" },
   pressure: { type: "string" },
   warmup: { type: "string" },
+  verbose: { type: "boolean", short: "v" },
 } as const;
 
 /** The parsed options of `sim`. */
@@ -62,6 +63,8 @@ export interface SimOptions {
   setpoint?: number;
   /** Warm-up time at start, seconds. */
   warmupS?: number;
+  /** Log every request on stderr. */
+  verbose: boolean;
 }
 
 /**
@@ -162,6 +165,7 @@ export function parseSimArgs(args: string[]): SimOptions {
     fullScale: numberFlag(f, "full-scale"),
     setpoint: numberFlag(f, "pressure"),
     warmupS: warmup === undefined ? undefined : parseDuration(warmup, "s", "--warmup") / 1000,
+    verbose: f.values.verbose === true,
   };
 }
 
@@ -194,6 +198,7 @@ function describeFaults(f: FaultOptions): string {
 export async function runSim(args: string[], io: SimIo): Promise<number> {
   const opts = parseSimArgs(args);
   const interrupts = io.interrupts ?? listenForInterrupts();
+  const host = opts.hostname.includes(":") ? `[${opts.hostname}]` : opts.hostname;
   try {
     const sims = await startBaratronSimulators({
       hostname: opts.hostname,
@@ -205,13 +210,19 @@ export async function runSim(args: string[], io: SimIo): Promise<number> {
       fullScale: opts.fullScale,
       setpoint: opts.setpoint,
       warmupS: opts.warmupS,
+      onRequest: opts.verbose
+        ? (e) =>
+          io.log(
+            `${new Date().toISOString().slice(11, 23)} ${host}:${e.port} ${e.outcome}` +
+              `${e.status ? ` ${e.status}` : ""}: ${e.detail}`,
+          )
+        : undefined,
     });
     try {
       const ports = sims.gauges.map((g) => g.port);
       const first = ports[0]!;
       const last = ports.at(-1)!;
       const contiguous = last - first === ports.length - 1;
-      const host = opts.hostname.includes(":") ? `[${opts.hostname}]` : opts.hostname;
       io.log(
         `labwire sim: ${opts.count} baratron gauge${opts.count === 1 ? "" : "s"} on ` +
           (ports.length === 1
@@ -271,6 +282,7 @@ Flags:
       --full-scale P       full-scale pressure (default: 10, 100 or 1000, by seed)
       --pressure P         pressure setpoint the gauge hovers around (default: by seed)
       --warmup DURATION    warm-up time left at start (default 2m; 0 = already warm)
+  -v, --verbose            log every request on stderr (time, port, outcome)
 
 Faults (the same as sim:// device options), applied to every device:
       --latency DURATION        answer after this delay, e.g. 20ms

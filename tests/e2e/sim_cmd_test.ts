@@ -60,6 +60,7 @@ Deno.test("sim args: defaults and every flag", () => {
     "12.5",
     "--warmup",
     "30s",
+    "-v",
   ]);
   assert.deepEqual([o.hostname, o.port, o.count, o.seed], ["::1", 0, 1000, 7]);
   assert.deepEqual(o.faults, {
@@ -72,6 +73,8 @@ Deno.test("sim args: defaults and every flag", () => {
     disconnectForMs: 2000,
   });
   assert.deepEqual([o.units, o.fullScale, o.setpoint, o.warmupS], ["mbar", 1333, 12.5, 30]);
+  assert.equal(o.verbose, true);
+  assert.equal(d.verbose, false);
 });
 
 Deno.test("--listen forms", () => {
@@ -159,6 +162,36 @@ Deno.test("sim run in-process: prints one address per gauge, serves them, stops 
     Deno.connect({ hostname: "127.0.0.1", port }),
     Deno.errors.ConnectionRefused,
   );
+});
+
+Deno.test("sim --verbose logs every request with its outcome", async () => {
+  const logs: string[] = [];
+  const controller = new AbortController();
+  const exit = await runSim(
+    ["baratron", "--listen", "127.0.0.1:0", "--verbose", "--error-rate", "1"],
+    {
+      stdout: new MemorySink(),
+      log: (line) => logs.push(line),
+      interrupts: { signal: controller.signal, exitCode: () => 0 },
+      onReady: async ([address]) => {
+        const url = `${address!.replace("baratron://", "http://")}/ToolWeb/Cmd`;
+        try {
+          const res = await fetch(url, { method: "POST", body: "<PollRequest/>" });
+          assert.equal(res.status, 500);
+          await res.body?.cancel();
+        } finally {
+          controller.abort();
+        }
+      },
+    },
+  );
+  assert.equal(exit, 0);
+  const line = logs.find((l) => / error 500: /.test(l));
+  assert.match(
+    line ?? "",
+    /^\d\d:\d\d:\d\d\.\d{3} 127\.0\.0\.1:\d+ error 500: Internal Server Error$/,
+  );
+  assert.match(logs.at(-1)!, /faults: 0 timeouts, 1 errors/);
 });
 
 Deno.test("sim run in-process: a port in use is a usage error and nothing is printed", async () => {

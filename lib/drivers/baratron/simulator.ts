@@ -58,6 +58,20 @@ export interface GaugeOptions {
   overrides?: Record<number, string>;
   /** Which garbage a `garbage` fault sends (default truncated XML and noise, both malformed). */
   garbage?: GarbageKind[];
+  /** Called for every request as soon as its fate is decided (for `labwire sim --verbose`). */
+  onRequest?: (event: PollEvent) => void;
+}
+
+/** What happened to one request a simulated gauge received. */
+export interface PollEvent {
+  /** The gauge's port. */
+  port: number;
+  /** Outcome: answered, or which fault, or a bad request. */
+  outcome: "ok" | "timeout" | "error" | "garbage" | "disconnected" | "bad";
+  /** HTTP status sent (0 when the request is held unanswered). */
+  status: number;
+  /** One line of detail for a log. */
+  detail: string;
 }
 
 const SECONDS_PER_YEAR = 365.25 * 24 * 3600;
@@ -169,6 +183,7 @@ export class BaratronSimulator {
   #garbageRandom: Random;
   #overrides: Map<number, string>;
   #lastBody = "";
+  #onRequest: ((event: PollEvent) => void) | undefined;
   #lastRequest: ToolWebRequest | undefined;
   /** Requests answered, by outcome (for logs and tests). */
   readonly counts = { ok: 0, timeout: 0, error: 0, garbage: 0, disconnected: 0, bad: 0 };
@@ -180,6 +195,7 @@ export class BaratronSimulator {
     this.faults = new FaultInjector(opts.faults ?? NO_FAULTS, new Random(seed * 7919 + 13));
     this.#garbageRandom = new Random(seed * 104729 + 7);
     this.#garbage = opts.garbage?.length ? opts.garbage : ["truncated", "noise"];
+    this.#onRequest = opts.onRequest;
     this.#overrides = new Map(Object.entries(opts.overrides ?? {}).map(([k, v]) => [+k, v]));
     this.#server = this.#listen(port);
     this.port = this.#server.addr.port;
@@ -226,14 +242,19 @@ export class BaratronSimulator {
     }
   }
 
+  #note(outcome: keyof BaratronSimulator["counts"], status: number, detail: string): void {
+    this.counts[outcome]++;
+    this.#onRequest?.({ port: this.port, outcome, status, detail });
+  }
+
   async #handle(req: Request): Promise<Response> {
     const url = new URL(req.url);
     if (url.pathname !== TOOLWEB_PATH) {
-      this.counts.bad++;
+      this.#note("bad", 404, `${req.method} ${url.pathname}: wrong path`);
       return text(404, `not found: ToolWeb answers POST ${TOOLWEB_PATH}\n`);
     }
     if (req.method !== "POST") {
-      this.counts.bad++;
+      this.#note("bad", 405, `${req.method}: wrong method`);
       return text(405, `method not allowed: ToolWeb answers POST ${TOOLWEB_PATH}\n`, {
         allow: "POST",
       });
@@ -241,25 +262,30 @@ export class BaratronSimulator {
     const body = await req.text();
     const outcome = this.faults.decide();
     if (outcome === "disconnected") {
-      this.counts.disconnected++;
+      this.#note(
+        "disconnected",
+        0,
+        `off the network for ${this.faults.options.disconnectForMs} ms (this poll is not answered)`,
+      );
       this.#goOffline();
       await this.#hold();
       return text(503, "offline\n");
     }
     if (outcome === "timeout") {
-      this.counts.timeout++;
+      this.#note("timeout", 0, "not answered (the client will time out)");
       await this.#hold();
       return text(503, "late\n");
     }
     const delay = this.faults.delayMs();
     if (delay > 0) await this.#sleep(delay);
     if (outcome === "error") {
-      this.counts.error++;
+      this.#note("error", 500, "Internal Server Error");
       return text(500, "Internal Server Error\n");
     }
     if (outcome === "garbage") {
-      this.counts.garbage++;
-      return xml(this.#garbageBody());
+      const garbage = this.#garbageBody();
+      this.#note("garbage", 200, `unparseable answer ${JSON.stringify(garbage.slice(0, 30))}`);
+      return xml(garbage);
     }
     let request = body === this.#lastBody ? this.#lastRequest : undefined;
     try {
@@ -269,11 +295,11 @@ export class BaratronSimulator {
       this.#lastRequest = request;
     } catch (err) {
       if (!(err instanceof DeviceError)) throw err;
-      this.counts.bad++;
+      this.#note("bad", 400, err.message);
       return text(400, `bad request: ${err.message}\n`);
     }
     if (request.kind !== "PollRequest") {
-      this.counts.bad++;
+      this.#note("bad", 400, `<${request.kind}> is not supported`);
       return text(
         400,
         `bad request: <${request.kind}> is not supported by the eBaratron simulator ` +
@@ -288,7 +314,11 @@ export class BaratronSimulator {
       const v = raw.get(evid);
       if (v !== undefined) answer.push([evid, v]);
     }
-    this.counts.ok++;
+    this.#note(
+      "ok",
+      200,
+      this.#onRequest ? `${answer.length} of ${request.items.length} EVIDs` : "",
+    );
     return xml(encodePollResponse(answer));
   }
 
