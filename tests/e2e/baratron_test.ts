@@ -378,3 +378,64 @@ peerTest(
     }
   },
 );
+
+// A stand-in for the reference Python client: urllib + the standard library's expat-based XML
+// parser, which is strict, so it also proves that the simulator's garbage really is malformed.
+const PY_CLIENT = `
+import json, sys, urllib.request, xml.etree.ElementTree as ET
+url, body, ctype = sys.argv[1], sys.argv[2], sys.argv[3]
+req = urllib.request.Request(url, data=body.encode(), headers={"Content-Type": ctype}, method="POST")
+text = urllib.request.urlopen(req, timeout=5).read().decode()
+try:
+    root = ET.fromstring(text)
+except ET.ParseError as e:
+    print(json.dumps({"malformed": str(e)}))
+    sys.exit(0)
+print(json.dumps({"root": root.tag, "items": [[v.get("Name"), v.text] for v in root.findall("V")]}))
+`;
+
+async function pyPoll(url: string, contentType: string): Promise<Record<string, unknown>> {
+  const out = await new Deno.Command("python3", {
+    args: ["-c", PY_CLIENT, url, FACTS_REQUEST, contentType],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}
+
+peerTest(
+  "simulator answers a Python urllib client; expat parses the answer and rejects the garbage",
+  () => findProgram("python3") ? [] : ["python3"],
+  async () => {
+    const good = await startBaratronSimulators({ count: 1, seed: 6 });
+    const bad = await startBaratronSimulators({
+      count: 1,
+      faults: parseFaults({ garbage_rate: "1" }),
+    });
+    try {
+      const url = (a: string) => `${a.replace("baratron://", "http://")}/ToolWeb/Cmd`;
+      const answer = await pyPoll(url(good.addresses[0]!), "application/x-www-form-urlencoded");
+      assert.equal(answer.root, "PollResponse");
+      const items = answer.items as [string, string][];
+      assert.deepEqual(items.map(([n]) => n), [
+        "EVID_100",
+        "EVID_102",
+        "EVID_105",
+        "EVID_106",
+        "EVID_107",
+        "EVID_114",
+        "EVID_208",
+        "EVID_1103",
+      ]);
+      checkFactsValues(new Map(items.map(([n, v]) => [Number(n.slice(5)), v])));
+      for (let i = 0; i < 4; i++) {
+        const garbage = await pyPoll(url(bad.addresses[0]!), "text/xml");
+        assert.equal(typeof garbage.malformed, "string", JSON.stringify(garbage));
+      }
+    } finally {
+      await good.close();
+      await bad.close();
+    }
+  },
+);
