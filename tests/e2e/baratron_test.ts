@@ -145,6 +145,10 @@ Deno.test("refused: a closed port is a device error naming the address", async (
       g.read(),
       new RegExp(`^POST http://127\\.0\\.0\\.1:${port}/ToolWeb/Cmd: connection refused; `),
     );
+    // The schema is still there for an unreachable gauge, only without the device's units.
+    const attrs = await g.attrs();
+    assert.equal(attrs.length, 8);
+    assert.equal(attrs.find((x) => x.name === "pressure")?.units, undefined);
   } finally {
     await g.close();
   }

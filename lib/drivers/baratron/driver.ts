@@ -96,7 +96,8 @@ export class BaratronGauge implements Device {
     if (this.#units === undefined) {
       try {
         await this.poll(opts);
-      } catch {
+      } catch (err) {
+        if (opts?.signal?.aborted) throw err;
         // The schema is still useful without units; a read will report the failure.
       }
     }
