@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import "../drivers/mod.ts";
+import { parseConfig } from "../config/load.ts";
+import { Lab } from "../lab/lab.ts";
+import { createApp } from "./app.ts";
+import { StreamHub } from "./sse.ts";
+
+const BENCH = `
+[devices.motor]
+address = "sim://motor?seed=3"
+
+[devices.thermo]
+address = "sim://thermo?seed=2"
+`;
+
+async function withApp(fn: (app: ReturnType<typeof createApp>, lab: Lab) => Promise<void>) {
+  const lab = await Lab.open(parseConfig(BENCH, "<test>"));
+  const hub = new StreamHub();
+  hub.attach(lab);
+  try {
+    await fn(createApp({ lab, hub }), lab);
+  } finally {
+    hub.close();
+    await lab.close();
+  }
+}
+
+Deno.test("the app answers in-process with app.request (no socket)", async () => {
+  await withApp(async (app) => {
+    const list = await app.request("/api/devices");
+    assert.equal(list.status, 200);
+    assert.deepEqual((await list.json()).devices.map((d: { name: string }) => d.name), [
+      "motor",
+      "thermo",
+    ]);
+    const read = await app.request("/api/devices/thermo/read");
+    assert.equal(read.status, 200);
+    assert.equal(typeof (await read.json()).values.temperature, "number");
+    const detail = await (await app.request("/api/devices/thermo")).json();
+    assert.equal(detail.last.device, "thermo", "the read above is cached as the last reading");
+  });
+});
+
+Deno.test("writes are validated exactly like the CLI: refused writes are 422 with the message", async () => {
+  await withApp(async (app, lab) => {
+    const put = (value: unknown) =>
+      app.request("/api/devices/motor/attrs/position", {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ value }),
+      });
+    const ok = await put("2.5");
+    assert.equal(ok.status, 200);
+    assert.equal((await ok.json()).value, 2.5, "text is parsed like a command-line value");
+    const refused = await put(-1000);
+    assert.equal(refused.status, 422);
+    const attrs = await lab.get("motor").attrs();
+    const min = attrs.find((a) => a.name === "position")!.min;
+    assert.deepEqual(await refused.json(), {
+      error: {
+        code: "write_rejected",
+        message: `position: -1000 is below the lower limit ${min} mm`,
+      },
+    });
+  });
+});
+
+Deno.test("a wrong method is a 405 with Allow; an unknown path a 404", async () => {
+  await withApp(async (app) => {
+    const r = await app.request("/api/devices", { method: "DELETE" });
+    assert.equal(r.status, 405);
+    assert.equal(r.headers.get("allow"), "GET");
+    const n = await app.request("/api/nope");
+    assert.equal(n.status, 404);
+    assert.equal((await n.json()).error.code, "not_found");
+  });
+});

@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import type { Reading } from "../device/device.ts";
+import type { SessionSource } from "./context.ts";
+import { eventId, parseEventId, StreamHub } from "./sse.ts";
+
+const reading = (tms: number, device = "g", v = tms): Reading => ({
+  t: tms / 1000,
+  device,
+  values: { x: v },
+});
+
+async function take(stream: ReadableStream<Uint8Array>, events: number): Promise<string[]> {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  const ids = () => [...text.matchAll(/^id: (.+)$/gm)].map((m) => m[1]!);
+  while (ids().length < events) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += value;
+  }
+  await reader.cancel();
+  return ids().slice(0, events);
+}
+
+Deno.test("event ids carry time and device and parse back", () => {
+  assert.equal(eventId(reading(1234, "motor")), "1234:motor");
+  assert.deepEqual(parseEventId("1234:motor"), { tms: 1234, device: "motor" });
+  assert.equal(parseEventId("garbage"), undefined);
+});
+
+Deno.test("resume replays from the ring what came after the last id, filtered by device", async () => {
+  const hub = new StreamHub({ flushMs: 5 });
+  for (let i = 1; i <= 6; i++) hub.publishReading(reading(i * 100, i % 2 ? "a" : "b"));
+  const stream = hub.connect(new Set(["a"]), "300:a");
+  const got = take(stream, 2);
+  await new Promise((r) => setTimeout(r, 10));
+  hub.publishReading(reading(700, "b"));
+  hub.publishReading(reading(800, "a"));
+  // 100 and 300 were seen, 200/400/600/700 are b's: the replay is 500, then live 800.
+  assert.deepEqual(await got, ["500:a", "800:a"]);
+  hub.close();
+});
+
+Deno.test("resume asks the session for what the ring no longer holds", async () => {
+  const asked: number[] = [];
+  const session: SessionSource = {
+    samples: () => ({ t: [], min: [], max: [], rows: 0, bucket: null }),
+    readingsSince: (tms) => {
+      asked.push(tms);
+      return [reading(200), reading(300), reading(400), reading(500)];
+    },
+    rowsWritten: () => 0,
+    problem: () => null,
+  };
+  const hub = new StreamHub({ flushMs: 5, ringSize: 2, session });
+  for (let i = 1; i <= 6; i++) hub.publishReading(reading(i * 100));
+  // The ring holds 500 and 600; 300 and 400 come from the session, then the ring.
+  const ids = await take(hub.connect(undefined, "200:g"), 4);
+  assert.deepEqual(asked, [200]);
+  assert.deepEqual(ids, ["300:g", "400:g", "500:g", "600:g"]);
+  hub.close();
+});
+
+Deno.test("live readings reach clients in batches; a client that stops reading is dropped", async () => {
+  const hub = new StreamHub({ flushMs: 5, maxLagMs: 20 });
+  const live = hub.connect(undefined);
+  const stalled = hub.connect(undefined);
+  const stalledReader = stalled.getReader();
+  await stalledReader.read(); // the preamble, then never again
+  const got = take(live, 3);
+  await new Promise((r) => setTimeout(r, 10));
+  for (let i = 1; i <= 3; i++) hub.publishReading(reading(i));
+  assert.deepEqual(await got, ["1:g", "2:g", "3:g"]);
+  // Keep publishing until the stalled client has fallen far enough behind to be dropped.
+  for (let i = 4; hub.lagDisconnects === 0 && i < 500; i++) {
+    hub.publishReading(reading(i));
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  assert.equal(hub.lagDisconnects, 1);
+  assert.equal(hub.clientCount, 0);
+  await stalledReader.cancel();
+  hub.close();
+});
+
+Deno.test("close ends every stream", async () => {
+  const hub = new StreamHub({ flushMs: 5 });
+  const reader = hub.connect(undefined).getReader();
+  await reader.read();
+  hub.close();
+  assert.equal((await reader.read()).done, true);
+  assert.equal(hub.clientCount, 0);
+});
