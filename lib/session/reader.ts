@@ -11,6 +11,7 @@ import { ConfigError, errorMessage, UsageError } from "../device/errors.ts";
 import { didYouMean } from "../cli/suggest.ts";
 import { APPLICATION_ID, pragmaNumber, SCHEMA_VERSION } from "./schema.ts";
 import { decodeValue } from "./value_codec.ts";
+import { statsRow } from "./store.ts";
 
 /** An attribute column of a session. */
 export interface AttrInfo {
@@ -174,15 +175,24 @@ export class SessionReader {
        FROM attrs a JOIN devices d ON d.id = a.device_id
        LEFT JOIN attr_stats s ON s.attr_id = a.id ORDER BY d.id, a.id`,
     ).all() as Record<string, unknown>[];
+    // Samples written since the recorder last updated attr_stats (≤ 10 s of them, or a killed
+    // run's tail) are counted here.
+    const extra = new Map(
+      (this.#db.prepare(
+        `SELECT attr_id, count(*) AS n, min(t) AS a, max(t) AS b FROM samples
+         WHERE rowid > ? GROUP BY attr_id`,
+      ).all(statsRow(this.#db)) as { attr_id: number; n: number; a: number; b: number }[])
+        .map((r) => [Number(r.attr_id), r]),
+    );
     this.#attrs = new Map(rows.map((r) => [Number(r.id), {
       id: Number(r.id),
       device: String(r.device),
       attr: String(r.attr),
       type: String(r.type) as AttrType,
       units: r.units === null ? undefined : String(r.units),
-      count: Number(r.count ?? 0),
-      first: r.t_first === null ? undefined : Number(r.t_first),
-      last: r.t_last === null ? undefined : Number(r.t_last),
+      count: Number(r.count ?? 0) + Number(extra.get(Number(r.id))?.n ?? 0),
+      first: minDefined(r.t_first, extra.get(Number(r.id))?.a),
+      last: maxDefined(r.t_last, extra.get(Number(r.id))?.b),
     }]));
   }
 
@@ -390,6 +400,16 @@ export class SessionReader {
       value: decodeValue(a?.type ?? "number", r.value, r.text),
     };
   }
+}
+
+function minDefined(a: unknown, b: unknown): number | undefined {
+  const xs = [a, b].filter((x) => x !== null && x !== undefined).map(Number);
+  return xs.length ? Math.min(...xs) : undefined;
+}
+
+function maxDefined(a: unknown, b: unknown): number | undefined {
+  const xs = [a, b].filter((x) => x !== null && x !== undefined).map(Number);
+  return xs.length ? Math.max(...xs) : undefined;
 }
 
 function merge(a: RawRow[], b: RawRow[]): RawRow[] {

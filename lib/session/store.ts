@@ -12,6 +12,7 @@ import { statfsSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Attr, AttrType } from "../device/attr.ts";
 import { ConfigError, errorMessage } from "../device/errors.ts";
+import { type Checkpointer, startCheckpointer } from "./checkpointer.ts";
 import { migrate } from "./schema.ts";
 import { type EventRow, SampleWriter, type WriterOptions } from "./writer.ts";
 
@@ -33,6 +34,11 @@ export interface StoreOptions extends WriterOptions {
   minFreeBytes?: number;
   /** Metadata of this run's segment. */
   segment?: SegmentMeta;
+  /**
+   * Checkpoint the write-ahead log from a worker every this many ms (default 1000), keeping
+   * checkpoint fsyncs off the sampling thread; 0 lets SQLite checkpoint on this connection.
+   */
+  checkpointMs?: number;
 }
 
 /** A device as the session knows it. */
@@ -79,6 +85,7 @@ export class SessionStore {
   readonly #devices = new Map<string, number>();
   readonly #attrs = new Map<number, Map<string, { id: number; type: string; units?: string }>>();
   #closed = false;
+  #checkpointer: Checkpointer | undefined;
 
   private constructor(
     readonly path: string,
@@ -100,6 +107,7 @@ export class SessionStore {
       db.prepare("UPDATE segments SET stop = ?, reason = ? WHERE id = ?")
         .run(last.t, "ended without a clean stop (killed or crashed)", id);
     }
+    foldStats(db);
     const seg = options.segment ?? {};
     const r = db.prepare(
       `INSERT INTO segments (start, command, config_file, config, version, hostname, pid)
@@ -139,6 +147,20 @@ export class SessionStore {
       });
     }
     this.writer = new SampleWriter(db, this.segmentId, options);
+    const every = options.checkpointMs ?? 1000;
+    if (every > 0) {
+      db.exec("PRAGMA wal_autocheckpoint = 0");
+      this.#checkpointer = startCheckpointer(path, every, (message) => {
+        if (this.#closed) return;
+        // No worker (or it failed): SQLite checkpoints on this connection again.
+        this.#db.exec("PRAGMA wal_autocheckpoint = 1000");
+        this.writer.event({
+          kind: "note",
+          severity: "info",
+          message: `checkpointing in the background failed (${message}); checkpointing inline`,
+        });
+      });
+    }
     this.writer.event({
       t: now,
       kind: "start",
@@ -311,6 +333,7 @@ export class SessionStore {
   close(reason = "stopped"): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#checkpointer?.stop();
     const now = Date.now() / 1000;
     try {
       this.writer.event({
@@ -338,6 +361,36 @@ export class SessionStore {
       this.#attrs.set(deviceId, map);
     }
     return map;
+  }
+}
+
+/** The rowid up to which `attr_stats` counts samples (the writer updates it every ~10 s). */
+export function statsRow(db: DatabaseSync): number {
+  const row = db.prepare("SELECT value FROM session WHERE key = 'stats_row'").get() as
+    | { value: string }
+    | undefined;
+  return row ? Number(row.value) : 0;
+}
+
+// Counts the samples a run wrote after its last stats update (it was killed in between).
+function foldStats(db: DatabaseSync): void {
+  const from = statsRow(db);
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    db.prepare(
+      `INSERT INTO attr_stats (attr_id, count, t_first, t_last)
+       SELECT attr_id, count(*), min(t), max(t) FROM samples WHERE rowid > ? GROUP BY attr_id
+       ON CONFLICT (attr_id) DO UPDATE SET count = count + excluded.count,
+         t_first = min(t_first, excluded.t_first), t_last = max(t_last, excluded.t_last)`,
+    ).run(from);
+    db.prepare(
+      `INSERT INTO session (key, value) SELECT 'stats_row', coalesce(max(rowid), 0) FROM samples
+       WHERE true ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+    ).run();
+    db.exec("COMMIT");
+  } catch (err) {
+    db.exec("ROLLBACK");
+    throw err;
   }
 }
 

@@ -181,3 +181,26 @@ Deno.test("reader: samples come out in time order even when written out of order
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("store: sample counts are exact between the writer's periodic stats updates", async () => {
+  const dir = await tmp();
+  const path = `${dir}/s.session.sqlite`;
+  const store = SessionStore.open(path, { statsEveryMs: 3_600_000 });
+  const id = store.attr(store.device({ name: "g" }), { name: "p", type: "number" });
+  for (let i = 0; i < 100; i++) store.writer.add(10 + i, id, i);
+  store.writer.flush();
+  store.writer.flush(); // an empty flush: nothing changes
+  for (let i = 100; i < 150; i++) store.writer.add(10 + i, id, i);
+  store.writer.flush();
+  const live = SessionReader.open(path);
+  const a = live.attrs()[0]!;
+  live.close();
+  assert.equal(a.count, 150);
+  assert.equal(a.first, 10);
+  assert.equal(a.last, 159);
+  store.close();
+  const done = SessionReader.open(path);
+  assert.equal(done.attrs()[0]!.count, 150);
+  done.close();
+  await Deno.remove(dir, { recursive: true });
+});

@@ -39,6 +39,12 @@ export interface WriterOptions {
   maxBatch?: number;
   /** Called when a timed flush fails (disk full, file removed); the rows stay buffered. */
   onError?: (err: unknown) => void;
+  /**
+   * Least time between two updates of the per-attribute counts (`attr_stats`), ms (default
+   * 10 s). Updating 2,000 counters every flush would cost more than the samples themselves;
+   * rows not yet counted are folded in by readers and by the next open (`stats_row`).
+   */
+  statsEveryMs?: number;
   /** Called before each flush writes (the recorder coalesces gap events here). */
   beforeFlush?: () => void;
 }
@@ -64,6 +70,10 @@ export class SampleWriter {
   readonly #single: StatementSync;
   readonly #chunk: StatementSync;
   readonly #stat: StatementSync;
+  readonly #statsRow: StatementSync;
+  readonly #statsEvery: number;
+  #statsAt = performance.now();
+  #lastRow = -1;
   readonly #event: StatementSync;
   readonly #delay: number;
   readonly #maxBatch: number;
@@ -98,6 +108,11 @@ export class SampleWriter {
        ON CONFLICT (attr_id) DO UPDATE SET count = count + excluded.count,
          t_first = min(t_first, excluded.t_first), t_last = max(t_last, excluded.t_last)`,
     );
+    this.#statsRow = db.prepare(
+      `INSERT INTO session (key, value) VALUES ('stats_row', ?)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+    );
+    this.#statsEvery = options.statsEveryMs ?? 10_000;
     this.#event = db.prepare(
       `INSERT INTO events (t, segment_id, kind, severity, device, attr, message, data)
        VALUES (?,?,?,?,?,?,?,?)`,
@@ -150,17 +165,20 @@ export class SampleWriter {
   }
 
   /** Writes everything buffered in one transaction; throws when the database refuses. */
-  flush(): void {
+  flush(final = false): void {
     // Before clearing the timer: events queued by the hook must not arm a second flush.
     this.options.beforeFlush?.();
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    if (this.#rows === 0 && this.#events.length === 0) return;
     const started = performance.now();
+    const stats = this.#touched.length > 0 &&
+      (final || started - this.#statsAt >= this.#statsEvery);
+    if (this.#rows === 0 && this.#events.length === 0 && !stats) return;
     const db = this.#db;
     db.exec("BEGIN");
+    let pendingLast = this.#lastRow;
     try {
       let firstRow = -1;
       let lastRow = -1;
@@ -189,9 +207,14 @@ export class SampleWriter {
       for (const [t, id, , text] of this.#text) note(this.#single.run(t, id, null, text), 1);
       if (this.#rows > 0) {
         this.#chunk.run(this.segmentId, firstRow, lastRow, this.#tMin, this.#tMax);
+      }
+      const covered = this.#rows > 0 ? lastRow : this.#lastRow;
+      pendingLast = covered;
+      if (stats) {
         for (const id of this.#touched) {
           this.#stat.run(id, this.#count[id]!, this.#first[id]!, this.#last[id]!);
         }
+        this.#statsRow.run(String(covered));
       }
       for (const e of this.#events) {
         this.#event.run(
@@ -217,7 +240,9 @@ export class SampleWriter {
     this.stats.samples += this.#rows;
     this.stats.events += this.#events.length;
     this.stats.flushes++;
-    this.#reset();
+    this.#lastRow = pendingLast;
+    if (stats) this.#statsAt = started;
+    this.#reset(stats);
     const ms = performance.now() - started;
     if (ms > this.stats.maxFlushMs) this.stats.maxFlushMs = ms;
   }
@@ -225,7 +250,7 @@ export class SampleWriter {
   /** Flushes and stops the timer; later adds throw. */
   close(): void {
     if (this.#closed) return;
-    this.flush();
+    this.flush(true);
     this.#closed = true;
   }
 
@@ -258,7 +283,7 @@ export class SampleWriter {
     }, this.#delay);
   }
 
-  #reset(): void {
+  #reset(stats: boolean): void {
     this.#numRows = 0;
     // A burst may have grown the buffer; give the memory back once it is written.
     if (this.#num.length > 3 * 65536) this.#num = new Float64Array(3 * 4096);
@@ -267,7 +292,9 @@ export class SampleWriter {
     this.#rows = 0;
     this.#tMin = Infinity;
     this.#tMax = -Infinity;
-    for (const id of this.#touched) this.#count[id] = 0;
-    this.#touched = [];
+    if (stats) {
+      for (const id of this.#touched) this.#count[id] = 0;
+      this.#touched = [];
+    }
   }
 }

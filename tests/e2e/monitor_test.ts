@@ -86,6 +86,9 @@ Deno.test("monitor: kill -9 loses at most the last second; a restart appends a s
       assert.deepEqual(segs2[1]!.command, ["monitor", config, "--duration", "500ms", "--quiet"]);
       assert.ok(r2.timeRange().last! > killedAt, "new samples after the restart");
       assert.match(r2.configText()!, /sim:\/\/dmm/);
+      // Counts (kept by the writer every few seconds) include what the killed run wrote last.
+      const counted = r2.attrs().reduce((n, a) => n + a.count, 0);
+      assert.equal(counted, [...r2.samples()].length);
     } finally {
       r2.close();
     }
