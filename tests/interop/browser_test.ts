@@ -38,7 +38,7 @@ peerTest(
   "dashboard in headless Chromium: live chart points, a motor write through the UI moves it",
   () => (findProgram(CHROMIUM) ? [] : ["chromium"]),
   async () => {
-    const d = await startTestDaemon({ bench: BENCH, session: false });
+    const d = await startTestDaemon({ bench: BENCH });
     const profile = await Deno.makeTempDir({ prefix: "labwire-chromium-" });
     // A fresh profile (playwright passes it as --user-data-dir); a phone-sized viewport.
     const browser = await chromium.launchPersistentContext(profile, {
@@ -99,6 +99,21 @@ peerTest(
       assert.ok(
         Math.abs((d.lab.find("motor")!.lastGood?.values.readback as number) - target) < 0.05,
       );
+      // Zooming into a time range shows the recorded history from /api/samples.
+      const to = Date.now() / 1000;
+      await page.evaluate(
+        ([from, to]) =>
+          (globalThis as unknown as {
+            labwireDashboard: { zoom(n: string, a: number, b: number): void };
+          })
+            .labwireDashboard.zoom("thermo", from!, to!),
+        [to - 60, to],
+      );
+      await page.locator('[data-chart="thermo"] .error', {
+        hasText: /^history: [1-9]\d* recorded rows$/,
+      })
+        .waitFor();
+      await page.locator('[data-chart="thermo"] button.live:not(.hidden)').click();
       assert.deepEqual(errors, []);
     } finally {
       await browser.close();

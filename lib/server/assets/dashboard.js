@@ -487,6 +487,8 @@
   globalThis.labwireDashboard = {
     ready: false,
     points: (name) => state.devices.get(name)?.chart?.points ?? 0,
+    // What dragging across a chart does: show recorded history of that time range.
+    zoom: (name, from, to) => state.devices.get(name)?.chart?.zoom(from, to),
   };
   main().catch((err) => {
     document.body.prepend(
