@@ -186,24 +186,12 @@ async function record(
   let storeError: unknown;
   let pipeClosed = false;
   let outputError: unknown;
-  const rec = await startRecording(lab, {
-    session: store,
-    interval: opts.interval,
-    duration: opts.duration,
-    signal: interrupts.signal,
-    onStoreError: (err) => {
-      storeError = err;
-    },
-  });
-  console.error(
-    `labwire monitor: recording ${lab.managers.length} device${
-      lab.managers.length === 1 ? "" : "s"
-    } into ${path} (segment ${store.segmentId}); Ctrl-C stops`,
-  );
+  // The output is ready before sampling starts, so stdout shows the first readings too.
   const out = await makeOutput(lab, opts).catch((err) => {
-    rec.stop("output failed");
+    store.close("output failed");
     throw err;
   });
+  let rec: Awaited<ReturnType<typeof startRecording>> | undefined;
   const offs = lab.managers.map((m) =>
     m.onReading((r) => {
       if (pipeClosed || outputError) return;
@@ -213,19 +201,42 @@ async function record(
         // A closed stdout ends the output, and the run: nobody reads it any more.
         if (err instanceof PipeClosed) pipeClosed = true;
         else outputError = err;
-        rec.stop(pipeClosed ? "stdout closed" : "output failed");
+        void rec?.stop(pipeClosed ? "stdout closed" : "output failed");
       }
     })
   );
+  try {
+    rec = await startRecording(lab, {
+      session: store,
+      interval: opts.interval,
+      duration: opts.duration,
+      signal: interrupts.signal,
+      onStoreError: (err) => {
+        storeError = err;
+      },
+    });
+  } catch (err) {
+    for (const off of offs) off();
+    throw err;
+  }
+  const recording = rec;
+  if (pipeClosed || outputError) {
+    void recording.stop(pipeClosed ? "stdout closed" : "output failed");
+  }
+  console.error(
+    `labwire monitor: recording ${lab.managers.length} device${
+      lab.managers.length === 1 ? "" : "s"
+    } into ${path} (segment ${store.segmentId}); Ctrl-C stops`,
+  );
   const footer = setInterval(() => {
-    const s = rec.sampler.stats;
+    const s = recording.sampler.stats;
     out.footer(
-      `${rec.recorder.stats.values} values · ${rec.recorder.stats.failed} failed reads · ${s.missed} missed deadlines · ${path}`,
+      `${recording.recorder.stats.values} values · ${recording.recorder.stats.failed} failed reads · ${s.missed} missed deadlines · ${path}`,
     );
   }, 1000);
   let reason = "session store failed";
   try {
-    reason = await rec.done;
+    reason = await recording.done;
   } catch (err) {
     // Closing a store that failed mid-run fails again; the first error says more.
     if (!storeError) throw err;
@@ -241,13 +252,13 @@ async function record(
     }
   }
   if (pipeClosed && !storeError) return EXIT.ok;
-  const s = rec.sampler.stats;
+  const s = recording.sampler.stats;
   const lateness = [...s.lateness].sort((a, b) => a - b);
   const p99 = lateness.length
     ? lateness[Math.min(lateness.length - 1, Math.floor(lateness.length * 0.99))]!
     : 0;
   console.error(
-    `labwire monitor: ${reason}; ${rec.recorder.stats.readings} readings, ${rec.recorder.stats.values} values, ${rec.recorder.stats.failed} failed reads, ${s.missed} missed deadlines, lateness p99 ${
+    `labwire monitor: ${reason}; ${recording.recorder.stats.readings} readings, ${recording.recorder.stats.values} values, ${recording.recorder.stats.failed} failed reads, ${s.missed} missed deadlines, lateness p99 ${
       p99.toFixed(2)
     } ms; session ${path}`,
   );
