@@ -43,17 +43,31 @@ async function wrk(url: string): Promise<WrkResult> {
 const dir = await Deno.makeTempDir({ prefix: "labwire-bench-" });
 await Deno.writeTextFile(`${dir}/bench.toml`, gaugeBench(100, 100));
 
-// The bare server: hello-world on Deno.serve, its own process like the daemon.
-const bare = new Deno.Command(Deno.execPath(), {
-  args: [
-    "eval",
-    `Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: (a) => console.log(a.port) }, () => new Response("hello world"));`,
-  ],
-  stdout: "piped",
-  stderr: "null",
-}).spawn();
-const bareReader = bare.stdout.pipeThrough(new TextDecoderStream()).getReader();
-const barePort = Number((await bareReader.read()).value?.trim());
+/** Starts a bare Deno.serve in its own process (like the daemon) running `handler` (JS source). */
+async function bareServer(handler: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: (a) => console.log(a.port) }, ${handler});`,
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const port = Number((await reader.read()).value?.trim());
+  return {
+    port,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+      await reader.cancel();
+    },
+  };
+}
+
+// The reference: hello-world on Deno.serve.
+const bare = await bareServer(`() => new Response("hello world")`);
+const barePort = bare.port;
 
 const serve = await spawnServe([
   "--config",
@@ -64,28 +78,37 @@ const serve = await spawnServe([
 // Let the daemon settle into its sampling rhythm and cache attrs.
 await new Promise((r) => setTimeout(r, 3000));
 await (await fetch(`${serve.url}/api/devices/g42`)).body?.cancel();
+// A second reference doing the least any API must do here: read the URL, answer the same JSON.
+const sameBody = await (await fetch(`${serve.url}/api/devices/g42`)).text();
+const bareJson = await bareServer(
+  `(req) => new Response(req.url ? ${
+    JSON.stringify(sameBody)
+  } : "", { headers: { "content-type": "application/json" } })`,
+);
 const missedBefore = await metric(serve.url, "labwire_missed_deadlines_total");
 const dueBefore = await metric(serve.url, "labwire_samples_due_total");
 
 // Alternate the two servers so load from elsewhere on the machine hits both alike; report medians.
 const bares: WrkResult[] = [];
+const jsons: WrkResult[] = [];
 const labs: WrkResult[] = [];
 for (let i = 0; i < rounds; i++) {
   bares.push(await wrk(`http://127.0.0.1:${barePort}/`));
+  jsons.push(await wrk(`http://127.0.0.1:${bareJson.port}/api/devices/g42`));
   labs.push(await wrk(`${serve.url}/api/devices/g42`));
 }
 const median = (xs: WrkResult[]) => [...xs].sort((a, b) => a.rps - b.rps)[xs.length >> 1]!;
 const b = median(bares);
 const l = median(labs);
+const j = median(jsons);
 const medianP99 = [...labs].map((x) => x.p99ms).sort((x, y) => x - y)[labs.length >> 1]!;
 
 const missedAfter = await metric(serve.url, "labwire_missed_deadlines_total");
 const dueAfter = await metric(serve.url, "labwire_samples_due_total");
 const rows = await metric(serve.url, "labwire_session_rows_written_total");
 
-bare.kill("SIGTERM");
-await bare.status;
-await bareReader.cancel();
+await bare.stop();
+await bareJson.stop();
 const code = await serve.stop();
 await Deno.remove(dir, { recursive: true });
 
@@ -97,6 +120,7 @@ console.log(
 for (let i = 0; i < rounds; i++) {
   console.log(
     `  round ${i + 1}: bare ${bares[i]!.rps.toFixed(0)} req/s p99 ${bares[i]!.p99}; ` +
+      `bare same JSON ${jsons[i]!.rps.toFixed(0)} req/s p99 ${jsons[i]!.p99}; ` +
       `labwire ${labs[i]!.rps.toFixed(0)} req/s p99 ${labs[i]!.p99}`,
   );
 }
@@ -111,9 +135,14 @@ console.log(
   } req/s  p50 ${l.p50}  p99 ${l.p99}  errors: ${l.errors}`,
 );
 console.log(
-  `ratio: ${(ratio * 100).toFixed(1)} % of bare (target >= 50 %)  ${
+  `bare Deno.serve, same ${sameBody.length}-byte JSON + req.url: ${
+    j.rps.toFixed(0)
+  } req/s  p50 ${j.p50}  p99 ${j.p99}`,
+);
+console.log(
+  `ratio: ${(ratio * 100).toFixed(1)} % of bare hello-world (target >= 50 %)  ${
     ratio >= 0.5 ? "OK" : "MISSED"
-  }`,
+  }; ${((l.rps / j.rps) * 100).toFixed(1)} % of a bare server answering the same JSON`,
 );
 console.log(
   `p99 (median of rounds): ${medianP99} ms (target <= 10 ms)  ${medianP99 <= 10 ? "OK" : "MISSED"}`,
