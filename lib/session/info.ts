@@ -6,7 +6,7 @@
  * @module
  */
 import { listScans } from "./scan_store.ts";
-import type { EventInfo, SegmentInfo, SessionReader } from "./reader.ts";
+import type { EventInfo, SegmentInfo, SessionReader, TaskInfo } from "./reader.ts";
 import { formatBytes } from "./store.ts";
 
 /** The summary of a session file. */
@@ -46,6 +46,8 @@ export interface SessionSummary {
   alarms: EventInfo[];
   /** Device error events (the last 20). */
   errors: EventInfo[];
+  /** Task runs recorded in the session. */
+  tasks: TaskInfo[];
   /** Scans recorded in the session. */
   scans: { id: number; state: string; command: string; points: number; total: number }[];
 }
@@ -97,6 +99,7 @@ export function summarize(reader: SessionReader): SessionSummary {
     missed_deadlines: reader.missedDeadlines(),
     alarms: last("alarm", 100),
     errors: last("error", 20),
+    tasks: reader.tasks(),
     scans: listScans(reader.db).map((s) => ({
       id: s.id,
       state: s.state,
@@ -150,6 +153,12 @@ export function renderSummary(s: SessionSummary): string {
   if (s.errors.length) {
     lines.push("device errors (latest)");
     for (const e of s.errors) lines.push(`  ${iso(e.t)}  ${e.device ?? ""}: ${e.message}`);
+  }
+  if (s.tasks.length) {
+    lines.push("tasks");
+    for (const t of s.tasks) {
+      lines.push(`  ${iso(t.start)}  ${t.device} ${t.technique}  ${t.status ?? ""}`);
+    }
   }
   if (s.scans.length) {
     lines.push("scans");

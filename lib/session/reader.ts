@@ -75,6 +75,28 @@ export interface EventInfo {
   data?: unknown;
 }
 
+/** A task run recorded in the session. */
+export interface TaskInfo {
+  /** Row id. */
+  id: number;
+  /** Segment it ran in. */
+  segment?: number;
+  /** Device. */
+  device: string;
+  /** Technique. */
+  technique: string;
+  /** Parameters as submitted (with the task id). */
+  params: unknown;
+  /** Start, epoch seconds. */
+  start: number;
+  /** End, epoch seconds. */
+  stop?: number;
+  /** Final (or current) state. */
+  status?: string;
+  /** Counts at the end. */
+  data?: unknown;
+}
+
 /** One decoded sample. */
 export interface Sample {
   /** Epoch seconds. */
@@ -283,6 +305,25 @@ export class SessionReader {
       device: r.device === null ? undefined : String(r.device),
       attr: r.attr === null ? undefined : String(r.attr),
       message: String(r.message),
+      data: r.data === null ? undefined : JSON.parse(String(r.data)),
+    }));
+  }
+
+  /** Task runs, oldest first. */
+  tasks(): TaskInfo[] {
+    const rows = this.#db.prepare("SELECT * FROM tasks ORDER BY id").all() as Record<
+      string,
+      unknown
+    >[];
+    return rows.map((r) => ({
+      id: Number(r.id),
+      segment: r.segment_id === null ? undefined : Number(r.segment_id),
+      device: String(r.device),
+      technique: String(r.technique),
+      params: r.params === null ? undefined : JSON.parse(String(r.params)),
+      start: Number(r.start),
+      stop: r.stop === null ? undefined : Number(r.stop),
+      status: r.status === null ? undefined : String(r.status),
       data: r.data === null ? undefined : JSON.parse(String(r.data)),
     }));
   }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import "../drivers/mod.ts";
 import { parseConfig } from "../config/load.ts";
 import { Lab } from "../lab/lab.ts";
+import { TaskBoard } from "../lab/task.ts";
 import { SessionReader } from "./reader.ts";
 import { Recorder } from "./recorder.ts";
 import { startRecording } from "./recording.ts";
@@ -142,5 +143,37 @@ Deno.test("startRecording: a store that fails mid-run stops the recording and sa
     assert.equal(errors.length, 1);
     assert.match(String(errors[0]), /chunks/);
     assert.ok(rec.sampler.stats.started > 0);
+  });
+});
+
+Deno.test("startRecording: a tracked task's run is stored with its end state and counts", async () => {
+  await withLab(async (lab, path) => {
+    const board = new TaskBoard(lab);
+    const rec = await startRecording(lab, { session: path, interval: 1000, alarms: false });
+    try {
+      const task = await board.submit("dmm", {
+        technique: "sample",
+        sampling_interval: 0.02,
+        max_duration: 0.1,
+      });
+      rec.trackTask(task);
+      await task.done;
+    } finally {
+      await board.close();
+      await rec.stop("test over");
+    }
+    const r = SessionReader.open(path);
+    try {
+      const [t] = r.tasks();
+      assert.equal(t!.device, "dmm");
+      assert.equal(t!.technique, "sample");
+      assert.equal(t!.status, "completed");
+      assert.ok((t!.data as { samples: number }).samples >= 2);
+      assert.equal(r.events({ kinds: ["task"] }).length, 2);
+      // The task's readings went through the manager, so they are recorded samples too.
+      assert.ok(r.select(["dmm.voltage"])[0]!.count >= 2);
+    } finally {
+      r.close();
+    }
   });
 });

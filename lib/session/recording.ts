@@ -12,6 +12,7 @@ import { type AlarmConfig, checkAlarmAttrs, parseAlarms } from "../alarm/rules.t
 import { Notifier } from "../alarm/notifier.ts";
 import { type NotifyConfig, parseNotify } from "../alarm/notify_config.ts";
 import type { Lab } from "../lab/lab.ts";
+import type { Task } from "../lab/task.ts";
 import { Sampler } from "../lab/sampler.ts";
 import { Recorder } from "./recorder.ts";
 import { type SegmentMeta, SessionStore, type StoreOptions } from "./store.ts";
@@ -58,6 +59,8 @@ export interface Recording {
   stop(reason?: string): Promise<string>;
   /** Adds a user note to the session. */
   note(text: string): void;
+  /** Records a task's run (start, end state, counts) in the session's `tasks` table. */
+  trackTask(task: Task): void;
 }
 
 /**
@@ -89,6 +92,7 @@ export async function startRecording(lab: Lab, options: RecordingOptions): Promi
   let notifier: Notifier | undefined;
   let alarmTimer: ReturnType<typeof setInterval> | undefined;
   const offs: (() => void)[] = [];
+  let closed = false;
 
   try {
     const alarmConfig = options.alarms === undefined ? parseAlarms(lab.config) : options.alarms;
@@ -152,6 +156,7 @@ export async function startRecording(lab: Lab, options: RecordingOptions): Promi
         options.signal?.removeEventListener("abort", onOuterAbort);
         const why = reason || (controller.signal.aborted ? "stopped" : "duration reached");
         reason = why;
+        closed = true;
         try {
           store.close(why);
         } finally {
@@ -174,6 +179,41 @@ export async function startRecording(lab: Lab, options: RecordingOptions): Promi
       },
       note(text: string) {
         store.event({ kind: "note", severity: "info", message: text });
+      },
+      trackTask(task: Task) {
+        if (closed) return;
+        const s = task.status();
+        const id = store.startTask(s.device, s.technique, {
+          task: s.id,
+          params: s.params,
+          sampling_interval: s.sampling_interval,
+          max_duration: s.max_duration,
+        });
+        store.event({
+          kind: "task",
+          severity: "info",
+          device: s.device,
+          message: `task ${s.id} ${s.technique} submitted`,
+        });
+        task.done.then(() => {
+          if (closed) return;
+          const end = task.status();
+          store.endTask(id, end.state, {
+            samples: end.samples,
+            errors: end.errors,
+            last_error: end.last_error,
+            started: end.started,
+            ended: end.ended,
+          });
+          store.event({
+            kind: "task",
+            severity: end.state === "failed" ? "major" : "info",
+            device: end.device,
+            message: `task ${end.id} ${end.technique} ${end.state} after ${end.samples} samples${
+              end.last_error ? ` (last error: ${end.last_error})` : ""
+            }`,
+          });
+        });
       },
     };
   } catch (err) {
