@@ -7,7 +7,6 @@
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import type { Attr } from "../device/attr.ts";
@@ -19,9 +18,9 @@ import { LatestValues, METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts"
 import { StreamHub } from "./sse.ts";
 import { dashboardAsset } from "./dashboard.ts";
 import { timingSafeEqualText } from "./auth.ts";
+import { limitBody } from "./body_limit.ts";
 import { ScanBodySchema } from "./scans.ts";
 import {
-  AttrSchema,
   DeviceDetailSchema,
   DeviceSummarySchema,
   ErrorSchema,
@@ -191,14 +190,7 @@ export function createApp(ctx: ServerContext): LabwireApp {
   }
 
   const maxBody = ctx.maxBodyBytes ?? 64 * 1024;
-  app.use(
-    "/api/*",
-    bodyLimit({
-      maxSize: maxBody,
-      onError: (c) =>
-        c.json(new HttpError(413, `request body is larger than ${maxBody} bytes`).body(), 413),
-    }),
-  );
+  app.use("/api/*", limitBody(maxBody));
 
   const manager = (name: string): DeviceManager => {
     const m = ctx.lab.find(name);
@@ -363,6 +355,10 @@ export function createApp(ctx: ServerContext): LabwireApp {
       }
       const { value } = c.req.valid("json");
       const back = await m.write(attr, value, { timeout });
+      ctx.log?.log(
+        "info",
+        `write ${name}.${attr} = ${JSON.stringify(value)} (read-back ${JSON.stringify(back)})`,
+      );
       return c.json({ device: name, attr, value: back, t: m.last?.t ?? Date.now() / 1000 }, 200);
     },
   );
@@ -407,6 +403,10 @@ export function createApp(ctx: ServerContext): LabwireApp {
       }
       const created = await t.submit(m.name, { ...body, params: body.params ?? {} });
       c.header("Location", `/api/tasks/${encodeURIComponent(created.id)}`);
+      ctx.log?.log(
+        "info",
+        `task ${created.id} on ${m.name}: ${body.technique} ${JSON.stringify(body.params ?? {})}`,
+      );
       return c.json(created.status(), 202);
     },
   );
@@ -781,6 +781,3 @@ export function createApp(ctx: ServerContext): LabwireApp {
   for (const m of ctx.lab.managers) attrsOf(m).catch(() => {});
   return app;
 }
-
-/** Attribute schema, re-exported for clients generating types. */
-export { AttrSchema };

@@ -75,3 +75,34 @@ Deno.test("a wrong method is a 405 with Allow; an unknown path a 404", async () 
     assert.equal((await n.json()).error.code, "not_found");
   });
 });
+
+Deno.test("bodies over the cap are 413, declared or chunked", async () => {
+  const lab = await Lab.open(parseConfig(BENCH, "<test>"));
+  const hub = new StreamHub();
+  try {
+    const app = createApp({ lab, hub, maxBodyBytes: 1024 });
+    const big = JSON.stringify({ value: "x".repeat(2000) });
+    const declared = await app.request("/api/devices/motor/attrs/position", {
+      method: "PUT",
+      headers: { "content-type": "application/json", "content-length": String(big.length) },
+      body: big,
+    });
+    assert.equal(declared.status, 413);
+    const chunked = await app.request("/api/devices/motor/attrs/position", {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: ReadableStream.from([new TextEncoder().encode(big)]),
+    });
+    assert.equal(chunked.status, 413);
+    assert.equal((await chunked.json()).error.code, "payload_too_large");
+    const small = await app.request("/api/devices/motor/attrs/position", {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: ReadableStream.from([new TextEncoder().encode('{"value": 1}')]),
+    });
+    assert.equal(small.status, 200);
+  } finally {
+    hub.close();
+    await lab.close();
+  }
+});

@@ -158,6 +158,14 @@ Deno.test("under systemd (JOURNAL_STREAM) log lines carry <N> priorities", async
       { JOURNAL_STREAM: "8:12345" },
     );
     assert.ok(url);
+    // A write is logged (and nothing else, such as a runtime warning, breaks the line format).
+    const put = await fetch(`${url}/api/devices/motor/attrs/position`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ value: 1 }),
+    });
+    assert.equal(put.status, 200);
+    await put.body?.cancel();
     await child.stdout.cancel();
     child.kill("SIGINT");
     const status = await child.status;
@@ -166,6 +174,10 @@ Deno.test("under systemd (JOURNAL_STREAM) log lines carry <N> priorities", async
     assert.ok(lines.length >= 2);
     for (const l of lines) assert.match(l, /^<[3-7]>/, l);
     assert.ok(lines.some((l) => l.startsWith("<5>serving 4 devices on http://127.0.0.1:")));
+    assert.ok(
+      lines.some((l) => l === "<6>write motor.position = 1 (read-back 1)"),
+      lines.join("\n"),
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
