@@ -362,17 +362,12 @@ export class SessionReader {
   *samples(query: SampleQuery = {}): Generator<Sample> {
     const from = query.from ?? -Infinity;
     const to = query.to ?? Infinity;
+    // Each chunk with the earliest time of every chunk after it: rows before that bound can go.
     const chunks = this.#db.prepare(
-      "SELECT first_row, last_row, t_min FROM chunks WHERE t_max >= ? AND t_min <= ? ORDER BY id",
-    ).all(from === -Infinity ? -1e300 : from, to === Infinity ? 1e300 : to) as {
-      first_row: number;
-      last_row: number;
-      t_min: number;
-    }[];
-    const suffixMin = new Float64Array(chunks.length + 1).fill(Infinity);
-    for (let i = chunks.length - 1; i >= 0; i--) {
-      suffixMin[i] = Math.min(chunks[i]!.t_min, suffixMin[i + 1]!);
-    }
+      `SELECT first_row, last_row, min(t_min) OVER (
+         ORDER BY id ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS later
+       FROM chunks WHERE t_max >= ? AND t_min <= ? ORDER BY id`,
+    );
     const ids = query.attrIds;
     const filter = ids && ids.length > 0
       ? ` AND attr_id IN (${ids.map((i) => Math.trunc(i)).join(",")})`
@@ -382,17 +377,16 @@ export class SessionReader {
        WHERE rowid BETWEEN ? AND ? AND t >= ? AND t <= ?${filter}`,
     );
     let held: RawRow[] = [];
-    for (let i = 0; i < chunks.length; i++) {
-      const c = chunks[i]!;
-      const rows = stmt.all(
-        c.first_row,
-        c.last_row,
-        from === -Infinity ? -1e300 : from,
-        to === Infinity ? 1e300 : to,
-      ) as unknown as RawRow[];
+    const lo = from === -Infinity ? -1e300 : from;
+    const hi = to === Infinity ? 1e300 : to;
+    const list = chunks.iterate(lo, hi) as Iterable<
+      { first_row: number; last_row: number; later: number | null }
+    >;
+    for (const c of list) {
+      const rows = stmt.all(c.first_row, c.last_row, lo, hi) as unknown as RawRow[];
       rows.sort((a, b) => a.t - b.t);
       held = held.length === 0 ? rows : merge(held, rows);
-      const bound = suffixMin[i + 1]!;
+      const bound = c.later ?? Infinity;
       let n = 0;
       while (n < held.length && held[n]!.t < bound) n++;
       for (let k = 0; k < n; k++) yield this.#decode(held[k]!);

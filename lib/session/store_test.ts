@@ -164,9 +164,9 @@ Deno.test("writer: rows are flushed on a timer, without an explicit flush", asyn
 Deno.test("reader: samples come out in time order even when written out of order", async () => {
   const dir = await tmp();
   const path = `${dir}/s.session.sqlite`;
-  const store = SessionStore.open(path);
+  const store = SessionStore.open(path, { chunkMs: 0 });
   const id = store.attr(store.device({ name: "g" }), { name: "p", type: "number" });
-  // A slow read started at t=1 lands in the third flush.
+  // A slow read started at t=1 lands in the third flush (each flush its own chunk here).
   for (const batch of [[2, 3], [4, 5], [1, 6], [7]]) {
     for (const t of batch) store.writer.add(t, id, t * 10);
     store.writer.flush();
@@ -202,5 +202,24 @@ Deno.test("store: sample counts are exact between the writer's periodic stats up
   const done = SessionReader.open(path);
   assert.equal(done.attrs()[0]!.count, 150);
   done.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("writer: flushes within a second extend one chunk; the time index stays small", async () => {
+  const dir = await tmp();
+  const path = `${dir}/s.session.sqlite`;
+  const store = SessionStore.open(path);
+  const id = store.attr(store.device({ name: "g" }), { name: "p", type: "number" });
+  for (let f = 0; f < 20; f++) {
+    for (let i = 0; i < 10; i++) store.writer.add(f * 10 + i, id, i);
+    store.writer.flush();
+  }
+  const chunks = store.db.prepare("SELECT first_row, last_row, t_min, t_max FROM chunks").all();
+  store.close();
+  assert.equal(chunks.length, 1);
+  assert.deepEqual({ ...chunks[0] }, { first_row: 1, last_row: 200, t_min: 0, t_max: 199 });
+  const r = SessionReader.open(path);
+  assert.equal([...r.samples({ from: 50, to: 59 })].length, 10);
+  r.close();
   await Deno.remove(dir, { recursive: true });
 });

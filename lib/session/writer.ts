@@ -45,6 +45,8 @@ export interface WriterOptions {
    * rows not yet counted are folded in by readers and by the next open (`stats_row`).
    */
   statsEveryMs?: number;
+  /** Time a chunk (the sparse time index: one row per span of flushes) covers, ms (default 1000). */
+  chunkMs?: number;
   /** Called before each flush writes (the recorder coalesces gap events here). */
   beforeFlush?: () => void;
 }
@@ -71,6 +73,12 @@ export class SampleWriter {
   readonly #chunk: StatementSync;
   readonly #stat: StatementSync;
   readonly #statsRow: StatementSync;
+  readonly #extend: StatementSync;
+  // The chunk the next flushes extend (one chunk row per ~second, not per flush: a week of
+  // 25 ms flushes would otherwise be 24 million chunk rows).
+  #chunkId = -1;
+  #chunkRows = 0;
+  #chunkStart = 0;
   readonly #statsEvery: number;
   #statsAt = performance.now();
   #lastRow = -1;
@@ -107,6 +115,10 @@ export class SampleWriter {
       `INSERT INTO attr_stats (attr_id, count, t_first, t_last) VALUES (?,?,?,?)
        ON CONFLICT (attr_id) DO UPDATE SET count = count + excluded.count,
          t_first = min(t_first, excluded.t_first), t_last = max(t_last, excluded.t_last)`,
+    );
+    this.#extend = db.prepare(
+      `UPDATE chunks SET last_row = ?, t_min = min(t_min, ?), t_max = max(t_max, ?)
+       WHERE id = ? AND last_row = ? - 1`,
     );
     this.#statsRow = db.prepare(
       `INSERT INTO session (key, value) VALUES ('stats_row', ?)
@@ -179,6 +191,7 @@ export class SampleWriter {
     const db = this.#db;
     db.exec("BEGIN");
     let pendingLast = this.#lastRow;
+    let pendingChunk: { id: number; extended: boolean } | undefined;
     try {
       let firstRow = -1;
       let lastRow = -1;
@@ -205,8 +218,17 @@ export class SampleWriter {
         );
       }
       for (const [t, id, , text] of this.#text) note(this.#single.run(t, id, null, text), 1);
+      let chunk = this.#chunkId;
       if (this.#rows > 0) {
-        this.#chunk.run(this.segmentId, firstRow, lastRow, this.#tMin, this.#tMax);
+        const extend = chunk >= 0 && started - this.#chunkStart < (this.options.chunkMs ?? 1000) &&
+          this.#chunkRows + this.#rows <= this.#maxBatch &&
+          // Only a chunk that ends right before these rows (contiguous rowids) is extended.
+          Number(this.#extend.run(lastRow, this.#tMin, this.#tMax, chunk, firstRow).changes) === 1;
+        if (!extend) {
+          const r = this.#chunk.run(this.segmentId, firstRow, lastRow, this.#tMin, this.#tMax);
+          chunk = Number(r.lastInsertRowid);
+        }
+        pendingChunk = { id: chunk, extended: extend };
       }
       const covered = this.#rows > 0 ? lastRow : this.#lastRow;
       pendingLast = covered;
@@ -241,6 +263,14 @@ export class SampleWriter {
     this.stats.events += this.#events.length;
     this.stats.flushes++;
     this.#lastRow = pendingLast;
+    if (pendingChunk) {
+      if (!pendingChunk.extended) {
+        this.#chunkStart = started;
+        this.#chunkRows = 0;
+      }
+      this.#chunkId = pendingChunk.id;
+      this.#chunkRows += this.#rows;
+    }
     if (stats) this.#statsAt = started;
     this.#reset(stats);
     const ms = performance.now() - started;
