@@ -1,0 +1,59 @@
+/**
+ * Dashboard smoothness with 100,000 points: headless Chromium loads the dashboard, one chart is
+ * filled with 100,000 points inside its rolling window, and full redraws (data slice, setData,
+ * rescale, canvas) are timed. Target: a redraw well under a 16 ms frame... or at least smooth.
+ *
+ *     deno run -A tests/bench/serve_dashboard.ts
+ */
+import { chromium } from "playwright-core";
+import { startTestDaemon } from "../e2e/serve_fixture.ts";
+
+const BENCH = `
+[devices.thermo]
+address = "sim://thermo?seed=2"
+interval = "100ms"
+`;
+const d = await startTestDaemon({ bench: BENCH, session: false });
+const profile = await Deno.makeTempDir({ prefix: "labwire-chromium-" });
+const browser = await chromium.launchPersistentContext(profile, {
+  executablePath: "/usr/bin/chromium",
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+  viewport: { width: 1280, height: 900 },
+});
+try {
+  const page = await browser.newPage();
+  await page.goto(`${d.url}/`);
+  await page.waitForFunction(() =>
+    (globalThis as unknown as { labwireDashboard?: { points(n: string): number } })
+      .labwireDashboard?.points("thermo")
+  );
+  for (const n of [10_000, 100_000]) {
+    const r = await page.evaluate(([n]) =>
+      (globalThis as unknown as {
+        labwireDashboard: { bench(name: string, n: number, span: number): unknown };
+      }).labwireDashboard.bench("thermo", n!, 250), [n]) as {
+        points: number;
+        median: number;
+        max: number;
+      };
+    console.log(
+      `dashboard redraw with ${r.points} points in the window (3 series): ` +
+        `median ${r.median.toFixed(1)} ms, max ${
+          r.max.toFixed(1)
+        } ms over 20 redraws (headless Chromium, software rendering)`,
+    );
+  }
+} finally {
+  await browser.close();
+  await d.close();
+  await Deno.remove(profile, { recursive: true }).catch(() => {});
+}
