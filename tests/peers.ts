@@ -84,3 +84,25 @@ export function peerTest(
     },
   });
 }
+
+/**
+ * Starts the EPICS CA repeater as a detached daemon if none runs yet. The reference CA tools
+ * spawn one themselves when it is missing, and that child inherits their stdout: a test reading
+ * a tool's output would then wait forever for a pipe the repeater keeps open. One repeater per
+ * host is normal EPICS practice, so it is left running.
+ */
+export async function ensureCaRepeater(): Promise<void> {
+  const repeater = findProgram("caRepeater", [EPICS_BIN]);
+  if (!repeater) return;
+  const probe = await new Deno.Command("bash", {
+    args: [
+      "-c",
+      `pgrep -x caRepeater >/dev/null || setsid -f "${repeater}" </dev/null >/dev/null 2>&1`,
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  if (!probe.success) throw new Error("could not start caRepeater");
+  // Give it a moment to bind UDP 5065 before the first client looks for it.
+  await new Promise((r) => setTimeout(r, 200));
+}

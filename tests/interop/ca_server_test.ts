@@ -8,7 +8,14 @@ import "../../lib/drivers/mod.ts";
 import { parseConfig } from "../../lib/config/load.ts";
 import { Lab } from "../../lib/lab/lab.ts";
 import { type CaServer, startCaServer } from "../../lib/drivers/epics/server.ts";
-import { debianPython, EPICS_BIN, findProgram, hasPythonModule, peerTest } from "../peers.ts";
+import {
+  debianPython,
+  ensureCaRepeater,
+  EPICS_BIN,
+  findProgram,
+  hasPythonModule,
+  peerTest,
+} from "../peers.ts";
 
 const TOOLS = ["caget", "cainfo", "caput", "camonitor"];
 
@@ -86,6 +93,9 @@ function fields(text: string): Record<string, string> {
   }
   return out;
 }
+
+// Without a running repeater the first tool spawns one that holds its stdout pipe open.
+if (missingTools().length === 0) await ensureCaRepeater();
 
 peerTest("reference caget reads labwire PVs: values, enums, booleans", missingTools, async () => {
   await withLabServer(async (ca, lab) => {
