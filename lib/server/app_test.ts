@@ -106,3 +106,19 @@ Deno.test("bodies over the cap are 413, declared or chunked", async () => {
     await lab.close();
   }
 });
+
+Deno.test("the cached device detail follows new readings and state", async () => {
+  await withApp(async (app, lab) => {
+    await lab.get("thermo").sample();
+    const first = await (await app.request("/api/devices/thermo")).json();
+    const again = await (await app.request("/api/devices/thermo")).json();
+    assert.deepEqual(again, first);
+    await new Promise((r) => setTimeout(r, 5));
+    const r = await lab.get("thermo").sample();
+    const next = await (await app.request("/api/devices/thermo")).json();
+    assert.equal(next.last.t, r.t);
+    assert.equal(next.last_t, r.t);
+    assert.notEqual(next.last.t, first.last.t);
+    assert.equal(next.attrs.length, first.attrs.length);
+  });
+});

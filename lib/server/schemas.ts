@@ -62,7 +62,7 @@ export const DeviceSummarySchema = z.object({
 }).openapi("DeviceSummary");
 
 /** A device in detail. */
-export const DeviceDetailSchema = DeviceSummarySchema.extend({
+export const DeviceDetailSchema = DeviceSummarySchema.omit({ last_age_s: true }).extend({
   attrs: z.array(AttrSchema),
   attrs_error: z.string().nullable(),
   last: ReadingSchema.nullable(),
