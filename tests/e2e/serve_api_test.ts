@@ -420,3 +420,21 @@ Deno.test("serve without a session answers /api/samples with 503", async () => {
     await d.close();
   }
 });
+
+Deno.test("serve listens on IPv6 loopback too", async () => {
+  let d;
+  try {
+    d = await startTestDaemon({ listen: { hostname: "::1", port: 0 }, session: false });
+  } catch (err) {
+    // A machine without IPv6 loopback cannot run this; say so instead of failing.
+    console.error(`skipping the ::1 check: ${(err as Error).message}`);
+    return;
+  }
+  try {
+    assert.match(d.url, /^http:\/\/\[::1\]:\d+$/);
+    const r = await call(`${d.url}/healthz`);
+    assert.equal(r.status, 200);
+  } finally {
+    await d.close();
+  }
+});

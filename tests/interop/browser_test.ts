@@ -99,6 +99,30 @@ peerTest(
       assert.ok(
         Math.abs((d.lab.find("motor")!.lastGood?.values.readback as number) - target) < 0.05,
       );
+      // A scan started through the API is plotted live.
+      const scan = await fetch(`${d.url}/api/scans`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          plan: {
+            kind: "line",
+            relative: false,
+            axes: [{ positioner: "motor.position", start: 4, stop: 6 }],
+            num: 5,
+            spacing: "linear",
+          },
+          detectors: ["det.counts"],
+        }),
+      });
+      assert.equal(scan.status, 202);
+      const scanId = (await scan.json()).id;
+      await page.locator("#scan:not(.hidden) canvas").waitFor();
+      await page.locator("#scan-title", { hasText: scanId }).waitFor();
+      await page.waitForFunction(() =>
+        (globalThis as unknown as { labwireDashboard: { scanPoints(): number } }).labwireDashboard
+          .scanPoints() === 5
+      );
+
       // Zooming into a time range shows the recorded history from /api/samples.
       const to = Date.now() / 1000;
       await page.evaluate(

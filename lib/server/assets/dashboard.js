@@ -494,6 +494,7 @@
   globalThis.labwireDashboard = {
     ready: false,
     points: (name) => state.devices.get(name)?.chart?.points ?? 0,
+    scanPoints: () => state.scan?.data[0].length ?? 0,
     // What dragging across a chart does: show recorded history of that time range.
     zoom: (name, from, to) => state.devices.get(name)?.chart?.zoom(from, to),
     // Benchmarks: fill a chart with `n` points over the last `span` seconds, then time redraws.
