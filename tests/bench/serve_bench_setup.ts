@@ -26,9 +26,9 @@ export interface ServeProcess {
 
 /** Starts `labwire serve` on a free port with `args`; resolves once it serves. */
 export async function spawnServe(args: string[]): Promise<ServeProcess> {
-  const entry = new URL("../e2e/serve_entry.ts", import.meta.url).pathname;
+  const main = new URL("../../main.ts", import.meta.url).pathname;
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", entry, "--listen", "127.0.0.1:0", ...args],
+    args: ["run", "-A", main, "serve", "--listen", "127.0.0.1:0", ...args],
     stdin: "null",
     stdout: "null",
     stderr: "piped",

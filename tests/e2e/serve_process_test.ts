@@ -3,14 +3,14 @@
  * without a token, journald priorities, the systemd unit.
  */
 import assert from "node:assert/strict";
-import { TEST_BENCH } from "./serve_fixture.ts";
+import { TEST_BENCH, until } from "./serve_fixture.ts";
 
-const ENTRY = new URL("./serve_entry.ts", import.meta.url).pathname;
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 /** Starts `labwire serve` and resolves with its URL once it logs that it is serving. */
 async function spawnServe(args: string[], env: Record<string, string> = {}) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ENTRY, ...args],
+    args: ["run", "-A", MAIN, "serve", ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -110,7 +110,8 @@ Deno.test("serve beyond loopback without a token exits 2 with a clear message", 
       args: [
         "run",
         "-A",
-        ENTRY,
+        MAIN,
+        "serve",
         "--config",
         `${dir}/bench.toml`,
         "--listen",
@@ -130,7 +131,8 @@ Deno.test("serve beyond loopback without a token exits 2 with a clear message", 
       args: [
         "run",
         "-A",
-        ENTRY,
+        MAIN,
+        "serve",
         "--config",
         `${dir}/bench.toml`,
         "--listen",
@@ -188,7 +190,8 @@ Deno.test("serve --print-systemd-unit prints a hardened unit on stdout", async (
     args: [
       "run",
       "-A",
-      ENTRY,
+      MAIN,
+      "serve",
       "--print-systemd-unit",
       "--listen",
       "0.0.0.0:8600",
@@ -208,4 +211,36 @@ Deno.test("serve --print-systemd-unit prints a hardened unit on stdout", async (
   );
   assert.match(unit, /^DynamicUser=yes$/m);
   assert.match(unit, /^ProtectSystem=strict$/m);
+});
+
+Deno.test("serve --demo serves the demo bench and prints the dashboard URL on stderr", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-demo-" });
+  try {
+    const { child, url, lines, rest } = await spawnServe([
+      "--demo",
+      "--listen",
+      "127.0.0.1:0",
+      "--session",
+      `${dir}/demo.sqlite`,
+    ]);
+    assert.ok(url, lines.join("\n"));
+    await until(
+      () => lines.some((l) => l === `labwire serve: dashboard: ${url}/`),
+      5000,
+      "the dashboard line",
+    );
+    const page = await fetch(`${url}/`);
+    assert.match(await page.text(), /<title>labwire<\/title>/);
+    const devices = await (await fetch(`${url}/api/devices`)).json();
+    assert.deepEqual(
+      devices.devices.map((d: { name: string }) => d.name),
+      ["gauge", "thermo", "motor", "dmm", "det"],
+    );
+    await child.stdout.cancel();
+    child.kill("SIGTERM");
+    assert.equal((await child.status).code, 0);
+    await rest;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
