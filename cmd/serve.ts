@@ -125,7 +125,7 @@ export async function runServe(args: string[]): Promise<number> {
       );
       if (config.devices.length === 0) {
         throw new UsageError(
-          "serve: no devices: give a config file with [devices.NAME] tables",
+          "no devices: give a config file with [devices.NAME] tables",
           "try: labwire serve --demo   or   labwire serve bench.toml",
         );
       }
