@@ -397,15 +397,14 @@ export const caDriver: Driver = {
   scheme: "ca",
   summary: "an EPICS process variable over Channel Access (caget/caput/camonitor without libca)",
   example: "ca://XXX:m1.VAL",
-  open(address: Address, ctx: OpenContext): Promise<Device> {
+  // deno-lint-ignore require-await
+  async open(address: Address, ctx: OpenContext): Promise<Device> {
     const pv = address.target.trim();
     if (pv === "" || /\s/.test(pv)) {
-      return Promise.reject(new UsageError(`"${address.text}": a PV name has no spaces`));
+      throw new UsageError(`"${address.text}": a PV name has no spaces`);
     }
     const wait = flag(address.params.get("wait") ?? ctx.options["wait"]);
-    return Promise.resolve(
-      new CaDevice(ctx.name, address.text, pv, { timeout: ctx.timeout, wait }),
-    );
+    return new CaDevice(ctx.name, address.text, pv, { timeout: ctx.timeout, wait });
   },
   defaultName(address: Address): string {
     return address.target.trim();
