@@ -1,8 +1,8 @@
 /**
  * The server's view of the session being recorded: downsampled history for `/api/samples`
- * (min/max per bucket computed by SQLite, so a week of 10 Hz data never leaves the database as
- * rows) and readings since a time for SSE resume. It reads through its own read-only connection
- * (WAL lets it in beside the writer), opened on first use.
+ * (min/max per bucket, computed off the main thread by {@linkcode SamplesWorker}) and readings
+ * since a time for SSE resume. It reads through its own read-only connections (WAL lets them in
+ * beside the writer), opened on first use.
  *
  * @module
  */
@@ -10,6 +10,7 @@ import type { Reading } from "../device/device.ts";
 import { SessionReader } from "../session/reader.ts";
 import type { SampleQuery, SampleSeries, SessionSource } from "./context.ts";
 import { HttpError } from "./http_error.ts";
+import { SamplesWorker } from "./samples_worker.ts";
 
 /** Where the figures of a running recording come from. */
 export interface RecordingFigures {
@@ -22,9 +23,12 @@ export interface RecordingFigures {
 /** A {@linkcode SessionSource} over a session file being recorded. */
 export class SessionFileSource implements SessionSource {
   #reader: SessionReader | undefined;
+  readonly #queries: SamplesWorker;
 
   /** Reads the session at `path`; `figures` tells how the recording is going. */
-  constructor(readonly path: string, readonly figures: RecordingFigures) {}
+  constructor(readonly path: string, readonly figures: RecordingFigures) {
+    this.#queries = new SamplesWorker(path);
+  }
 
   /** Sample rows written so far. */
   rowsWritten(): number {
@@ -41,58 +45,16 @@ export class SessionFileSource implements SessionSource {
     return this.#reader;
   }
 
-  #attrId(device: string, attr: string): number | undefined {
-    const reader = this.#open();
-    const find = () => reader.attrs().find((a) => a.device === device && a.attr === attr)?.id;
-    let id = find();
-    if (id === undefined) {
-      reader.reloadAttrs();
-      id = find();
+  /** Recorded numeric values of one attribute, min/max per bucket (computed in a worker). */
+  async samples(q: SampleQuery): Promise<SampleSeries> {
+    try {
+      return await this.#queries.query(q);
+    } catch (err) {
+      const status = (err as { status?: number }).status;
+      throw new HttpError(status === 404 ? 404 : 503, (err as Error).message, undefined, {
+        cause: err,
+      });
     }
-    return id;
-  }
-
-  /** Rowid range of the flushes overlapping [from, to] (the session's sparse time index). */
-  #rows(from: number, to: number): { first: number; last: number } | undefined {
-    const row = this.#open().db.prepare(
-      "SELECT min(first_row) AS a, max(last_row) AS b FROM chunks WHERE t_max >= ? AND t_min <= ?",
-    ).get(from, to) as { a: number | null; b: number | null };
-    return row.a === null || row.b === null ? undefined : { first: row.a, last: row.b };
-  }
-
-  /** Recorded numeric values of one attribute, min/max per bucket when they exceed `maxPoints`. */
-  samples(q: SampleQuery): SampleSeries {
-    const id = this.#attrId(q.device, q.attr);
-    if (id === undefined) {
-      throw new HttpError(404, `nothing recorded for ${q.device}.${q.attr} in this session`);
-    }
-    const range = this.#rows(q.from, q.to);
-    if (!range) return { t: [], min: [], max: [], rows: 0, bucket: null };
-    const db = this.#open().db;
-    const where =
-      "rowid BETWEEN ? AND ? AND attr_id = ? AND t >= ? AND t <= ? AND value IS NOT NULL";
-    const args = [range.first, range.last, id, q.from, q.to] as const;
-    // Few rows: return them all (LIMIT stops the scan early when there are many).
-    const raw = db.prepare(`SELECT t, value FROM samples WHERE ${where} LIMIT ?`)
-      .all(...args, q.maxPoints + 1) as { t: number; value: number }[];
-    if (raw.length <= q.maxPoints) {
-      raw.sort((a, b) => a.t - b.t);
-      const v = raw.map((r) => r.value);
-      return { t: raw.map((r) => r.t), min: v, max: [...v], rows: raw.length, bucket: null };
-    }
-    const width = (q.to - q.from) / q.maxPoints;
-    const groups = db.prepare(
-      `SELECT CAST((t - ?) / ? AS INTEGER) AS b, min(value) AS lo, max(value) AS hi, count(*) AS n
-       FROM samples WHERE ${where} GROUP BY b ORDER BY b`,
-    ).all(q.from, width, ...args) as { b: number; lo: number; hi: number; n: number }[];
-    const out: SampleSeries = { t: [], min: [], max: [], rows: 0, bucket: width };
-    for (const g of groups) {
-      out.t.push(q.from + Math.min(g.b, q.maxPoints - 1) * width);
-      out.min.push(g.lo);
-      out.max.push(g.hi);
-      out.rows += g.n;
-    }
-    return out;
   }
 
   /** Readings recorded at or after `tMs`, oldest first, rebuilt from their samples. */
@@ -129,6 +91,7 @@ export class SessionFileSource implements SessionSource {
 
   /** Closes the read connection. */
   close(): void {
+    this.#queries.close();
     this.#reader?.close();
     this.#reader = undefined;
   }
