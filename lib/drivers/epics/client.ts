@@ -245,7 +245,13 @@ export class Channel {
       const e = error ?? new DeviceError(`${this.name}: channel closed`, this.name);
       for (const w of this.#waiters.splice(0)) w.reject(e);
     }
-    for (const fn of this.#listeners) fn(state);
+    for (const fn of this.#listeners) {
+      try {
+        fn(state);
+      } catch (err) {
+        this.client.warn(`state listener of ${this.name} threw: ${err}`);
+      }
+    }
   }
 
   /**
@@ -606,7 +612,14 @@ class Circuit {
   }
 
   #dispatch(raw: RawMessage): void {
-    const m = decodeMessage(raw, "to_client");
+    let m: CaMessage;
+    try {
+      m = decodeMessage(raw, "to_client");
+    } catch (err) {
+      // A command this client does not know (a newer server): skip it, keep the circuit.
+      this.client.warn(`CA server ${this.key}: ${err instanceof Error ? err.message : err}`);
+      return;
+    }
     switch (m.kind) {
       case "event_add_resp":
         return this.#onEvent(m);
@@ -694,7 +707,12 @@ class Circuit {
       mon.onError?.(new DeviceError(`monitoring ${ch.name}: bad update: ${err}`, ch.name));
       return;
     }
-    mon.onData({ type: m.dbrType, count: m.count, data });
+    try {
+      mon.onData({ type: m.dbrType, count: m.count, data });
+    } catch (err) {
+      // A subscriber's bug must not take the circuit (and every other channel) down.
+      this.client.warn(`monitor callback of ${ch.name} threw: ${err}`);
+    }
   }
 
   #onError(m: Extract<CaMessage, { kind: "error" }>): void {
