@@ -22,7 +22,7 @@ export interface StreamHubOptions {
   heartbeatMs?: number;
   /** A client more than this behind is disconnected, ms (default 5 s). */
   maxLagMs?: number;
-  /** Most events replayed on resume (default 100,000). */
+  /** Most events replayed on resume (default 20,000: a resume never stalls the daemon for long). */
   maxReplay?: number;
   /** Older events for resume. */
   session?: SessionSource;
@@ -84,7 +84,7 @@ export class StreamHub {
       ringSize: opts.ringSize ?? 20_000,
       heartbeatMs: opts.heartbeatMs ?? 15_000,
       maxLagMs: opts.maxLagMs ?? 5_000,
-      maxReplay: opts.maxReplay ?? 100_000,
+      maxReplay: opts.maxReplay ?? 20_000,
       session: opts.session,
     };
     this.#ring = new Array(this.#opts.ringSize);
