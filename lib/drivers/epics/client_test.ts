@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { CaClient, type ChannelState, clientOptionsFromEnv } from "./client.ts";
-import { CMD, decodeDatagram, decodeMessage } from "./protocol.ts";
+import dgram from "node:dgram";
+import { CMD, decodeDatagram, decodeMessage, encodeMessage } from "./protocol.ts";
 import { DBR, dbrOf, nativeOf } from "./dbr.ts";
 import { FakeServer, pv } from "./fake_server.ts";
 import { WriteRejected } from "../../device/errors.ts";
@@ -213,4 +214,47 @@ Deno.test("EPICS_CA_* environment variables become client options", () => {
   assert.equal(o.maxSearchPeriodMs, 60_000); // libca's floor
   assert.equal(clientOptionsFromEnv(() => undefined).autoAddrList, true);
   assert.throws(() => clientOptionsFromEnv((n) => n === "EPICS_CA_SERVER_PORT" ? "x" : undefined));
+});
+
+Deno.test("a beacon forwarded by the repeater restarts the search of missing channels", async () => {
+  const fake = new FakeServer();
+  await fake.start();
+  fake.pvs.set("B", pv(DBR.DOUBLE, [9]));
+  fake.answer = () => false; // the server is "down" for the first searches
+  // A stand-in caRepeater: confirms the registration, later forwards a beacon.
+  const repeater = dgram.createSocket("udp4");
+  await new Promise<void>((r) => repeater.bind(0, "127.0.0.1", r));
+  let clientPort = 0;
+  const registered = new Promise<void>((resolve) =>
+    repeater.on("message", (msg: Uint8Array, rinfo: { port: number }) => {
+      const m = decodeMessage(decodeDatagram(new Uint8Array(msg))[0]!, "to_server");
+      if (m.kind !== "repeater_register") return;
+      clientPort = rinfo.port;
+      repeater.send(
+        encodeMessage({ kind: "repeater_confirm", ip: 0x7f000001 }),
+        rinfo.port,
+        "127.0.0.1",
+      );
+      resolve();
+    })
+  );
+  // Back-off that would wait a minute before the next search on its own.
+  const client = fake.client({ repeaterPort: repeater.address().port, minSearchPeriodMs: 60_000 });
+  try {
+    const ch = client.channel("B");
+    await registered;
+    await until(() => fake.searched.length === 1, "the first search");
+    fake.answer = () => true;
+    repeater.send(
+      encodeMessage({ kind: "beacon", minor: 13, port: fake.udpPort, beaconId: 0, ip: 0x7f000001 }),
+      clientPort,
+      "127.0.0.1",
+    );
+    await ch.connected(AbortSignal.timeout(10_000));
+    assert.equal(fake.searched.length, 2);
+  } finally {
+    await client.close();
+    await new Promise<void>((r) => repeater.close(() => r()));
+    await fake.close();
+  }
 });
