@@ -335,18 +335,17 @@ peerTest(
 peerTest("a PV that no server has times out naming the search list", missingSoftIoc, async () => {
   const ioc = await startSoftIoc({ db: DB, macros: { P }, acf: ACF });
   try {
-    await withEnv(ioc.env, async () => {
-      const dev = await caDriver.open(parseAddress(`ca://${P}missing`), {
-        name: "missing",
-        options: {},
-        timeout: 300,
-      });
-      try {
-        await assert.rejects(dev.read(), /not found.*EPICS_CA_ADDR_LIST="127\.0\.0\.1"/);
-      } finally {
-        await dev.close();
-      }
+    const client = clientFor(ioc);
+    const dev = new CaDevice("missing", `ca://${P}missing`, `${P}missing`, {
+      client,
+      timeout: 300,
     });
+    try {
+      await assert.rejects(dev.read(), /not found.*EPICS_CA_ADDR_LIST="127\.0\.0\.1"/);
+    } finally {
+      await dev.close();
+      await client.close();
+    }
   } finally {
     await ioc.stop();
   }
@@ -359,12 +358,9 @@ peerTest(
     let ioc = await startSoftIoc({ db: DB, macros: { P }, acf: ACF });
     const port = ioc.port;
     try {
-      await withEnv(ioc.env, async () => {
-        const dev = await caDriver.open(parseAddress(`ca://${P}ao`), {
-          name: "ao",
-          options: {},
-          timeout: 5000,
-        });
+      const client = clientFor(ioc);
+      {
+        const dev = new CaDevice("ao", `ca://${P}ao`, `${P}ao`, { client, timeout: 5000 });
         const pushed: Values[] = [];
         const sub = await dev.subscribe!(["value", "severity"], (v) => pushed.push(v));
         try {
@@ -388,8 +384,9 @@ peerTest(
         } finally {
           await sub.close();
           await dev.close();
+          await client.close();
         }
-      });
+      }
     } finally {
       await ioc.stop();
     }
