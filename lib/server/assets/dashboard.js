@@ -150,40 +150,58 @@
       this.message.textContent = "";
       this.draw();
     }
+    /** Recorded history of [from, to] as uPlot data (each bucket drawn as its min, then its max). */
+    async history(from, to) {
+      const device = this.container.dataset.device;
+      const maxPoints = Math.max(100, Math.round(this.plot.width));
+      const series = await Promise.all(
+        this.names.map((attr) =>
+          api(
+            "GET",
+            `/api/samples?device=${encodeURIComponent(device)}&attr=${
+              encodeURIComponent(attr)
+            }&from=${from}&to=${to}&max_points=${maxPoints}`,
+          )
+        ),
+      );
+      const rows = new Map();
+      series.forEach((s, i) => {
+        const half = s.bucket ? s.bucket / 2 : 0;
+        s.t.forEach((t, k) => {
+          for (const [tt, v] of half ? [[t, s.min[k]], [t + half, s.max[k]]] : [[t, s.min[k]]]) {
+            const row = rows.get(tt) ?? new Array(this.names.length).fill(null);
+            row[i] = v;
+            rows.set(tt, row);
+          }
+        });
+      });
+      const ts = [...rows.keys()].sort((a, b) => a - b);
+      const data = [ts, ...this.names.map((_, i) => ts.map((t) => rows.get(t)[i]))];
+      return { data, rows: series.reduce((a, s) => a + s.rows, 0) };
+    }
+    /** Fills the rolling window with recorded history, so a reloaded page is not empty. */
+    async seed() {
+      const now = Date.now() / 1000;
+      try {
+        const { data } = await this.history(now - state.windowS, now);
+        const first = this.t[0] ?? Infinity;
+        const n = data[0].findIndex((t) => t >= first);
+        const keep = n < 0 ? data[0].length : n;
+        this.t.unshift(...data[0].slice(0, keep));
+        this.ys.forEach((y, i) => y.unshift(...data[i + 1].slice(0, keep)));
+        this.dirty = true;
+      } catch {
+        // no session (or nothing recorded yet): the chart fills live
+      }
+    }
     async zoom(from, to) {
       this.live = false;
       this.button.classList.remove("hidden");
-      const device = this.container.dataset.device;
-      const maxPoints = Math.max(100, Math.round(this.plot.width));
       try {
-        const series = await Promise.all(
-          this.names.map((attr) =>
-            api(
-              "GET",
-              `/api/samples?device=${encodeURIComponent(device)}&attr=${
-                encodeURIComponent(attr)
-              }&from=${from}&to=${to}&max_points=${maxPoints}`,
-            )
-          ),
-        );
-        // Merge the attrs' buckets on one time axis; each bucket is drawn as its min then its max.
-        const rows = new Map();
-        series.forEach((s, i) => {
-          const half = s.bucket ? s.bucket / 2 : 0;
-          s.t.forEach((t, k) => {
-            for (const [tt, v] of half ? [[t, s.min[k]], [t + half, s.max[k]]] : [[t, s.min[k]]]) {
-              const row = rows.get(tt) ?? new Array(this.names.length).fill(null);
-              row[i] = v;
-              rows.set(tt, row);
-            }
-          });
-        });
-        const ts = [...rows.keys()].sort((a, b) => a - b);
-        const data = [ts, ...this.names.map((_, i) => ts.map((t) => rows.get(t)[i]))];
+        const { data, rows } = await this.history(from, to);
         this.plot.setData(data, false);
         this.plot.setScale("x", { min: from, max: to });
-        const rowsTotal = series.reduce((a, s) => a + s.rows, 0);
-        this.message.textContent = `history: ${rowsTotal} recorded rows`;
+        this.message.textContent = `history: ${rows} recorded rows`;
       } catch (err) {
         this.message.textContent = `history unavailable: ${err.message}`;
         const data = [this.t, ...this.ys];
@@ -367,6 +385,7 @@
       card.append(box);
       requestAnimationFrame(() => {
         dev.chart = new Chart(box, plotted.map((a) => a.name), plotted.map((a) => a.units ?? ""));
+        dev.chart.seed();
       });
     }
     card.append(taskControls(dev, ["sample", "hold", ...detail.techniques]));
