@@ -133,7 +133,7 @@ peerTest(
             .labwireDashboard.zoom("thermo", from!, to!),
         [to - 60, to],
       );
-      await page.locator('[data-chart="thermo"] .error', {
+      await page.locator('[data-chart="thermo"] .note', {
         hasText: /^history: [1-9]\d* recorded rows$/,
       })
         .waitFor();

@@ -64,7 +64,7 @@
       this.dirty = false;
       const palette = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777"];
       this.button = el("button", { class: "live hidden", onclick: () => this.goLive() }, "Live");
-      this.message = el("div", { class: "error" });
+      this.message = el("div", { class: "note" });
       container.append(this.button);
       const opts = {
         width: Math.max(200, container.clientWidth || 320),
@@ -202,8 +202,10 @@
         this.plot.setData(data, false);
         this.plot.setScale("x", { min: from, max: to });
         this.message.textContent = `history: ${rows} recorded rows`;
+        this.message.className = "note";
       } catch (err) {
         this.message.textContent = `history unavailable: ${err.message}`;
+        this.message.className = "error";
         const data = [this.t, ...this.ys];
         this.plot.setData(data, false);
         this.plot.setScale("x", { min: from, max: to });
