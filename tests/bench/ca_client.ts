@@ -121,9 +121,32 @@ async function readBench(): Promise<void> {
     console.log(`reference caget ${N} PVs (process, median of ${RUNS}): ${ms(cagetMs)}`);
     console.log(`labwire in-process / caget: ${(inProc / cagetMs).toFixed(2)}x`);
 
+    // The client alone as a process (Deno start-up included), like caget's figure.
+    const deno = Deno.execPath();
+    const clientUrl = new URL("../../lib/drivers/epics/client.ts", import.meta.url).href;
+    const script = `import { CaClient, clientOptionsFromEnv } from "${clientUrl}";
+const c = new CaClient(clientOptionsFromEnv());
+const names = Deno.args;
+const v = await Promise.all(names.map((n) => c.channel(n).get()));
+console.log(v.length);
+await c.close();`;
+    const scriptPath = await Deno.makeTempFile({ suffix: ".ts" });
+    await Deno.writeTextFile(scriptPath, script);
+    const procTimes: number[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      const r = await timeProcess(deno, ["run", "-A", scriptPath, ...names], env);
+      if (!r.ok) throw new Error(`client process failed: ${r.stderr}`);
+      procTimes.push(r.ms);
+    }
+    await Deno.remove(scriptPath);
+    const procMs = median(procTimes);
+    const bare = await timeProcess(deno, ["eval", "0"], env);
+    console.log(`labwire client connect+read ${N} PVs (process, median of ${RUNS}): ${ms(procMs)}`);
+    console.log(`deno start-up alone (deno eval 0): ${ms(bare.ms)}`);
+    console.log(`labwire client process / caget process: ${(procMs / cagetMs).toFixed(2)}x`);
+
     // `labwire read` with 1,000 ca:// targets, whole process (Deno start-up included).
     const main = new URL("../../main.ts", import.meta.url).pathname;
-    const deno = Deno.execPath();
     const cliTimes: number[] = [];
     for (let run = 0; run < 3; run++) {
       const r = await timeProcess(deno, [
