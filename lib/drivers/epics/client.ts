@@ -47,7 +47,7 @@ import {
 } from "./protocol.ts";
 import { DBR, type DbrData, dbrOf, decodeDbr, encodeDbr, isValidDbrType } from "./dbr.ts";
 import { ECA, ecaMessage, ecaName } from "./eca.ts";
-import { DeviceError, WriteRejected } from "../../device/errors.ts";
+import { DeviceError, UsageError, WriteRejected } from "../../device/errors.ts";
 
 /** Settings of a {@linkcode CaClient}; {@linkcode clientOptionsFromEnv} fills them from EPICS_CA_*. */
 export interface CaClientOptions {
@@ -82,7 +82,7 @@ export function clientOptionsFromEnv(
     if (v === undefined || v.trim() === "") return undefined;
     const n = Number(v);
     if (!Number.isFinite(n) || n < 0) {
-      throw new DeviceError(`${name}="${v}" is not a number`);
+      throw new UsageError(`${name}="${v}" is not a number`, `unset ${name} or give a number`);
     }
     return n;
   };
