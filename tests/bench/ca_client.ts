@@ -77,7 +77,8 @@ async function timeProcess(
 async function readBench(): Promise<void> {
   const ioc = await startSoftIoc({ db: staticDb });
   try {
-    const env = { ...ioc.env, PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" };
+    // No EPICS_BIN on PATH: a caRepeater spawned by a tool would hold its stdout pipe open.
+    const env = { ...ioc.env, PATH: "/usr/bin:/bin" };
     // labwire, in-process: search, create and read 1,000 channels with a fresh client.
     const times: number[] = [];
     for (let run = 0; run < RUNS; run++) {
