@@ -70,9 +70,9 @@ export interface ScanStatus {
   /** Points recorded (including those of earlier runs of a resumed scan). */
   recorded: number;
   /** Points recorded by this run. */
-  recordedThisRun: number;
+  recorded_this_run: number;
   /** Points this run set out to do. */
-  todoThisRun: number;
+  todo_this_run: number;
   /** When this run started, Unix epoch seconds. */
   started?: number;
   /** When it ended. */
@@ -216,8 +216,8 @@ export class ScanRun {
       state: this.#state,
       total: this.plan.length,
       recorded: this.#recordedBefore + this.points.length,
-      recordedThisRun: this.points.length,
-      todoThisRun: this.#todo,
+      recorded_this_run: this.points.length,
+      todo_this_run: this.#todo,
       started: this.#started,
       ended: this.#ended,
       error: this.#error,

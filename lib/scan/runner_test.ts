@@ -356,7 +356,7 @@ Deno.test("resume runs exactly the missing points of a stored scan", async () =>
     const result = await second.start();
     assert.equal(result.state, "done");
     assert.equal(result.recorded, 9);
-    assert.equal(result.recordedThisRun, 4);
+    assert.equal(result.recorded_this_run, 4);
     assert.deepEqual(second.points.map((p) => p.index), [5, 6, 7, 8]);
     const pts = store.points(id);
     assert.deepEqual(pts.map((p) => p.index), [0, 1, 2, 3, 4, 5, 6, 7, 8]);

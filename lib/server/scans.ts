@@ -29,13 +29,27 @@ export const ScanBodySchema = z.object({
     },
   }),
   detectors: z.array(z.string()).openapi({ example: ["det.counts"] }),
-  settleMs: z.number().min(0).optional(),
-  dwellMs: z.number().min(0).optional(),
+  settle_ms: z.number().min(0).optional(),
+  dwell_ms: z.number().min(0).optional(),
   tolerance: z.number().positive().optional(),
-  moveTimeoutMs: z.number().positive().optional(),
+  move_timeout_ms: z.number().positive().optional(),
   readbacks: z.record(z.string(), z.string()).optional(),
-  pollMs: z.number().positive().optional(),
+  poll_ms: z.number().positive().optional(),
 }).strict().openapi("ScanRequest");
+
+/** Maps the API's snake_case body onto the runner's ScanRequest. */
+function scanRequest(body: z.infer<typeof ScanBodySchema>): ScanRequest {
+  return {
+    plan: body.plan,
+    detectors: body.detectors,
+    settleMs: body.settle_ms,
+    dwellMs: body.dwell_ms,
+    tolerance: body.tolerance,
+    moveTimeoutMs: body.move_timeout_ms,
+    readbacks: body.readbacks,
+    pollMs: body.poll_ms,
+  } as unknown as ScanRequest;
+}
 
 interface Entry {
   id: string;
@@ -67,7 +81,7 @@ export class ScanService implements ScanSource {
         parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; "),
       );
     }
-    const request = parsed.data as unknown as ScanRequest;
+    const request = scanRequest(parsed.data);
     const run = new ScanRun(this.lab, request, {
       store: this.store,
       command: "POST /api/scans",

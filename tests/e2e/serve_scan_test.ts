@@ -44,7 +44,7 @@ Deno.test("POST /api/scans: an ascan finds the detector peak; points stream as e
   try {
     const stream = await fetch(`${d.url}/api/stream?devices=det`);
     const events = readEvents(stream.body!, 30);
-    const created = await post(d.url, { ...ascan(0, 10, 21), settleMs: 20 });
+    const created = await post(d.url, { ...ascan(0, 10, 21), settle_ms: 20 });
     assert.equal(created.status, 202, JSON.stringify(created.body));
     const id = created.body.id as string;
     assert.equal(created.location, `/api/scans/${id}`);
@@ -93,12 +93,12 @@ Deno.test("POST /api/scans: an ascan finds the detector peak; points stream as e
 Deno.test("DELETE /api/scans/{id} interrupts after the current point and keeps the data", async () => {
   const d = await startTestDaemon({ bench: BENCH, session: false });
   try {
-    const created = await post(d.url, { ...ascan(0, 10, 200), settleMs: 50 });
+    const created = await post(d.url, { ...ascan(0, 10, 200), settle_ms: 50 });
     assert.equal(created.status, 202);
     const id = created.body.id as string;
     await until(async () => {
       const s = await (await fetch(`${d.url}/api/scans/${id}`)).json();
-      return (s.recordedThisRun as number) >= 2;
+      return (s.recorded_this_run as number) >= 2;
     });
     const res = await fetch(`${d.url}/api/scans/${id}`, { method: "DELETE" });
     assert.equal(res.status, 200);
