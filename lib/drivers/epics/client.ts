@@ -656,7 +656,11 @@ class Circuit {
       }
       case "create_chan_resp": {
         const ch = this.channels.get(m.cid);
-        if (!ch) return;
+        if (!ch) {
+          // Closed while the server was creating it: release it on the server too.
+          this.send(encodeMessage({ kind: "clear_channel", sid: m.sid, cid: m.cid }));
+          return;
+        }
         ch.sid = m.sid;
         ch.nativeType = m.nativeType;
         ch.nativeCount = m.nativeCount;
