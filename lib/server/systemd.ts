@@ -49,7 +49,6 @@ export function systemdUnit(o: UnitOptions): string {
     "#   journalctl -u labwire -f",
     "[Unit]",
     "Description=labwire instrument server (HTTP API, dashboard, recording)",
-    "Documentation=https://github.com/labwire/labwire",
     "Wants=network-online.target",
     "After=network-online.target",
     "",
