@@ -8,7 +8,9 @@ Deno.test("labwire --version, --help and verb --help", async () => {
   assert.match(v.stdout, /^labwire \d+\.\d+\.\d+ \(deno 2\.9\.6\)/);
   const h = await runCli(["--help"]);
   assert.equal(h.code, 0);
-  for (const verb of ["read", "write", "stream"]) assert.match(h.stdout, new RegExp(`\\n  ${verb} `));
+  for (const verb of ["read", "write", "stream"]) {
+    assert.match(h.stdout, new RegExp(`\\n  ${verb} `));
+  }
   const r = await runCli(["read", "--help"]);
   assert.equal(r.code, 0);
   assert.match(r.stdout, /Examples:/);
@@ -41,7 +43,9 @@ Deno.test("read of several targets is keyed by device name; --attrs and --descri
 });
 
 peerTest("read output goes through jq", () => findProgram("jq") ? [] : ["jq"], async () => {
-  const r = await runShell("labwire read --demo gauge | jq -e '.pressure > 0 and .pressure_units == \"torr\"'");
+  const r = await runShell(
+    "labwire read --demo gauge | jq -e '.pressure > 0 and .pressure_units == \"torr\"'",
+  );
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.trim(), "true");
 });
@@ -76,14 +80,29 @@ Deno.test("bad input gets exit 2 and a one-line hint", async () => {
   try {
     const dev = await runCli(["read", "gauge1"], { cwd: dir });
     assert.equal(dev.code, 2);
-    assert.match(dev.stderr, /unknown device "gauge1" \(config searched: labwire\.toml \(not found\)\)/);
+    assert.match(
+      dev.stderr,
+      /unknown device "gauge1" \(config searched: labwire\.toml \(not found\)\)/,
+    );
     await Deno.writeTextFile(`${dir}/lab.toml`, '[devices.gauge1]\naddress = "sim://gauge"\n');
-    const typo = await runCli(["read", "gauge2"], { cwd: dir, env: { LABWIRE_CONFIG: "lab.toml" } });
+    const typo = await runCli(["read", "gauge2"], {
+      cwd: dir,
+      env: { LABWIRE_CONFIG: "lab.toml" },
+    });
     assert.equal(typo.code, 2);
-    assert.match(typo.stderr, /config searched: lab\.toml\); it has: gauge1\n.*did you mean "gauge1"/);
-    const good = await runCli(["read", "gauge1"], { cwd: dir, env: { LABWIRE_CONFIG: "lab.toml" } });
+    assert.match(
+      typo.stderr,
+      /config searched: lab\.toml\); it has: gauge1\n.*did you mean "gauge1"/,
+    );
+    const good = await runCli(["read", "gauge1"], {
+      cwd: dir,
+      env: { LABWIRE_CONFIG: "lab.toml" },
+    });
     assert.equal(good.code, 0, good.stderr);
-    await Deno.writeTextFile(`${dir}/bad.toml`, '[devices.g]\naddress = "sim://gauge"\ninterval = "fast"\n');
+    await Deno.writeTextFile(
+      `${dir}/bad.toml`,
+      '[devices.g]\naddress = "sim://gauge"\ninterval = "fast"\n',
+    );
     const bad = await runCli(["read", "--config", "bad.toml", "g"], { cwd: dir });
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /bad\.toml: devices\.g\.interval: /);
@@ -106,13 +125,31 @@ Deno.test("an unreachable device: exit 1 within its timeout, stderr says what wa
 });
 
 Deno.test("stream prints NDJSON in a pipe and stops after --count", async () => {
-  const r = await runCli(["stream", "--demo", "gauge", "motor", "--interval", "50ms", "--count", "3"]);
+  const r = await runCli([
+    "stream",
+    "--demo",
+    "gauge",
+    "motor",
+    "--interval",
+    "50ms",
+    "--count",
+    "3",
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
   assert.equal(lines.length, 6);
   assert.deepEqual(lines.filter((l) => l.device === "gauge").length, 3);
   assert.ok(lines.every((l) => typeof l.t === "number"));
-  const csv = await runCli(["stream", "sim://thermo", "--interval", "20ms", "-n", "2", "--format", "csv"]);
+  const csv = await runCli([
+    "stream",
+    "sim://thermo",
+    "--interval",
+    "20ms",
+    "-n",
+    "2",
+    "--format",
+    "csv",
+  ]);
   const rows = csv.stdout.trim().split("\n");
   assert.equal(rows[0], "t,device,temperature,setpoint,heater,error");
   assert.equal(rows.length, 3);
@@ -160,7 +197,7 @@ Deno.test("SIGINT ends stream cleanly with exit 130 and no trace", async () => {
     if (done) break;
   }
   const status = await child.status;
-  const err = new TextDecoder().decode((await new Response(child.stderr).arrayBuffer()));
+  const err = new TextDecoder().decode(await new Response(child.stderr).arrayBuffer());
   assert.equal(status.code, 130);
   assert.doesNotMatch(err, /error|\n\s+at /i);
 });

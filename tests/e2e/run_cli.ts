@@ -41,7 +41,10 @@ export async function runCli(
 }
 
 /** Runs a shell pipeline (`bash -c`) with `labwire` meaning this checkout's main.ts. */
-export async function runShell(script: string, env: Record<string, string> = {}): Promise<CliResult> {
+export async function runShell(
+  script: string,
+  env: Record<string, string> = {},
+): Promise<CliResult> {
   const labwire = `${Deno.execPath()} run -A ${ROOT}main.ts`;
   const out = await new Deno.Command("bash", {
     args: ["-c", `set -o pipefail; labwire() { ${labwire} "$@"; }; ${script}`],
