@@ -21,16 +21,18 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "60" },
     interval: { type: "string", default: "500ms" },
     latency: { type: "string", default: "20ms" },
+    "v8-flags": { type: "string" },
   },
 });
 const gauges = Number(values.gauges);
 const seconds = Number(values.seconds);
 
-function labwire(args: string[], stdout: "piped" | "null" = "piped") {
+function labwire(args: string[], v8Flags?: string) {
+  const flags = v8Flags ? [`--v8-flags=${v8Flags}`] : [];
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}main.ts`, ...args],
+    args: ["run", "-A", ...flags, `${ROOT}main.ts`, ...args],
     env: { NO_COLOR: "1" },
-    stdout,
+    stdout: "piped",
     stderr: "piped",
   }).spawn();
 }
@@ -85,7 +87,7 @@ const stream = labwire([
   `${seconds}s`,
   "--json",
   "--stats",
-]);
+], values["v8-flags"]);
 const pid = stream.pid;
 let lines = 0;
 let errors = 0;
@@ -126,6 +128,7 @@ console.log(
   `fan-out: ${gauges} gauges (${values.latency} latency, simulator in its own process), interval ${values.interval}, ${seconds} s`,
 );
 console.log(`  exit code            ${status.code}`);
+if (values["v8-flags"]) console.log(`  V8 flags             ${values["v8-flags"]}`);
 console.log(`  samples expected     ${stats.expected}`);
 console.log(`  samples received     ${lines} (${errors} with error)`);
 console.log(`  missed deadlines     ${stats.missed}`);
