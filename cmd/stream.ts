@@ -279,7 +279,7 @@ Ctrl-C ends it (exit 130); a closed pipe ends it quietly (exit 0).
 Flags:
   -i, --interval 1s    time between readings (default: each device's config
                        interval, 1 s for addresses)
-  -n, --count N        stop after N readings of each device
+  -n, --count N        stop after N intervals (N readings of each healthy device)
       --duration 10m   stop after this long
   -a, --attrs a,b      read these attributes only
   -f, --format F       table | ndjson | csv (default: table on a terminal, else ndjson)
