@@ -73,15 +73,19 @@ export async function loadConfig(explicit?: string): Promise<LabConfig> {
   return parseConfig(text, path);
 }
 
-/** Parses and validates config text; `file` is used in error messages. */
-export function parseConfig(text: string, file = "<config>"): LabConfig {
-  let doc: Record<string, unknown>;
+/** Parses TOML text; a syntax error is a {@linkcode ConfigError} naming the file. */
+export function parseTomlFile(text: string, file: string): Record<string, unknown> {
   try {
-    doc = parseToml(text) as Record<string, unknown>;
+    return parseToml(text) as Record<string, unknown>;
   } catch (err) {
     const msg = (err as Error).message.split("\n")[0];
     throw new ConfigError(`not valid TOML: ${msg}`, file, undefined, { cause: err });
   }
+}
+
+/** Parses and validates config text; `file` is used in error messages. */
+export function parseConfig(text: string, file = "<config>"): LabConfig {
+  const doc = parseTomlFile(text, file);
   const sections: Record<string, unknown> = {};
   for (const key of Object.keys(doc)) {
     if (!KNOWN_SECTIONS.includes(key)) {

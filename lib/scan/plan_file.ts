@@ -23,8 +23,7 @@
  *
  * @module
  */
-import { parse as parseToml } from "smol-toml";
-import { durationKey, isTable } from "../config/load.ts";
+import { durationKey, isTable, parseTomlFile } from "../config/load.ts";
 import { ConfigError, UsageError } from "../device/errors.ts";
 import { didYouMean } from "../cli/suggest.ts";
 import { makePlan, type PlanSpec } from "./plan.ts";
@@ -76,13 +75,7 @@ const KEYS = [
  * ```
  */
 export function parsePlanFile(text: string, file: string): PlanFile {
-  let doc: Record<string, unknown>;
-  try {
-    doc = parseToml(text) as Record<string, unknown>;
-  } catch (err) {
-    const msg = (err as Error).message.split("\n")[0];
-    throw new ConfigError(`not valid TOML: ${msg}`, file, undefined, { cause: err });
-  }
+  const doc = parseTomlFile(text, file);
   for (const key of Object.keys(doc)) {
     if (!KEYS.includes(key)) {
       const hint = didYouMean(key, KEYS);
