@@ -106,3 +106,62 @@ export async function ensureCaRepeater(): Promise<void> {
   // Give it a moment to bind UDP 5065 before the first client looks for it.
   await new Promise((r) => setTimeout(r, 200));
 }
+
+/** What a peer program printed. */
+export interface ToolResult {
+  /** Exit code (or 124 when it was killed at its timeout). */
+  code: number;
+  /** Standard output. */
+  out: string;
+  /** Standard error. */
+  err: string;
+}
+
+/**
+ * Runs a peer program to completion, killing it after `timeoutMs`. Unlike
+ * `Deno.Command.output()`, it does not wait for pipes that a daemon the program started
+ * (libca's caRepeater) keeps open: once the program has exited, its output is taken as is.
+ */
+export async function runTool(
+  program: string,
+  args: string[],
+  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<ToolResult> {
+  const child = new Deno.Command(program, {
+    args,
+    env: options.env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const collect = (stream: ReadableStream<Uint8Array>) => {
+    const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    const done = (async () => {
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        text += value;
+      }
+    })();
+    return { done, cancel: () => reader.cancel().catch(() => {}), text: () => text };
+  };
+  const out = collect(child.stdout);
+  const err = collect(child.stderr);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }, options.timeoutMs ?? 20_000);
+  const status = await child.status;
+  clearTimeout(timer);
+  // The program has exited: wait briefly for the pipes to drain, then stop reading.
+  const drained = Promise.all([out.done, err.done]);
+  await Promise.race([drained, new Promise((r) => setTimeout(r, 200))]);
+  await out.cancel();
+  await err.cancel();
+  await drained.catch(() => {});
+  return { code: timedOut ? 124 : status.code, out: out.text(), err: err.text() };
+}

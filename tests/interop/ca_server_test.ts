@@ -15,6 +15,8 @@ import {
   findProgram,
   hasPythonModule,
   peerTest,
+  runTool,
+  type ToolResult,
 } from "../peers.ts";
 
 const TOOLS = ["caget", "cainfo", "caput", "camonitor"];
@@ -58,20 +60,8 @@ address = "sim://dmm"
   }
 }
 
-async function run(
-  ca: CaServer,
-  tool: string,
-  args: string[],
-): Promise<{ code: number; out: string; err: string }> {
-  const out = await new Deno.Command(`${EPICS_BIN}/${tool}`, {
-    args,
-    env: clientEnv(ca.port),
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(20_000),
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, out: dec.decode(out.stdout), err: dec.decode(out.stderr) };
+function run(ca: CaServer, tool: string, args: string[]): Promise<ToolResult> {
+  return runTool(`${EPICS_BIN}/${tool}`, args, { env: clientEnv(ca.port), timeoutMs: 20_000 });
 }
 
 /** `caget`'s "NAME   VALUE" lines as a map. */
@@ -247,16 +237,12 @@ out = {
 epics.caput("LW:thermo:setpoint", 42.5, wait=True)
 print(json.dumps(out))
 `;
-      const r = await new Deno.Command(PYTHON!, {
-        args: ["-c", script],
+      const r = await runTool(PYTHON!, ["-c", script], {
         env: clientEnv(ca.port),
-        stdout: "piped",
-        stderr: "piped",
-        signal: AbortSignal.timeout(30_000),
-      }).output();
-      const err = new TextDecoder().decode(r.stderr);
-      assert.equal(r.code, 0, err);
-      const got = JSON.parse(new TextDecoder().decode(r.stdout).trim().split("\n").at(-1)!);
+        timeoutMs: 30_000,
+      });
+      assert.equal(r.code, 0, r.err);
+      const got = JSON.parse(r.out.trim().split("\n").at(-1)!);
       assert.deepEqual(got, {
         value: 25,
         units: "°C",
