@@ -1,26 +1,10 @@
 import assert from "node:assert/strict";
 import { SessionReader } from "../../lib/session/reader.ts";
 import { sleep } from "../../lib/schedule/periodic.ts";
-import { ROOT, runCli } from "./run_cli.ts";
+import { ROOT, runCli, simBenchDir } from "./run_cli.ts";
 
-const CONFIG = `
-[devices.dmm]
-address = "sim://dmm?seed=4"
-interval = "50ms"
-
-[devices.thermo]
-address = "sim://thermo?seed=2"
-interval = "50ms"
-
-[devices.gauge]
-address = "sim://gauge?seed=1"
-interval = "100ms"
-`;
-
-async function bench(): Promise<{ dir: string; config: string; session: string }> {
-  const dir = await Deno.makeTempDir({ prefix: "labwire-monitor-e2e-" });
-  await Deno.writeTextFile(`${dir}/bench.toml`, CONFIG);
-  return { dir, config: `${dir}/bench.toml`, session: `${dir}/bench.session.sqlite` };
+function bench(): Promise<{ dir: string; config: string; session: string }> {
+  return simBenchDir("labwire-monitor-e2e-");
 }
 
 function spawnMonitor(args: string[], stdout: "piped" | "null" = "null"): Deno.ChildProcess {

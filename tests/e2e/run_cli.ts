@@ -64,3 +64,27 @@ export function closedPort(): number {
   l.close();
   return port;
 }
+
+/** A small bench of sim devices at 50–100 ms intervals, for monitor and session tests. */
+export const SIM_BENCH_CONFIG = `
+[devices.dmm]
+address = "sim://dmm?seed=4"
+interval = "50ms"
+
+[devices.thermo]
+address = "sim://thermo?seed=2"
+interval = "50ms"
+
+[devices.gauge]
+address = "sim://gauge?seed=1"
+interval = "100ms"
+`;
+
+/** Writes {@linkcode SIM_BENCH_CONFIG} as bench.toml in a new temp dir; returns its paths. */
+export async function simBenchDir(
+  prefix: string,
+): Promise<{ dir: string; config: string; session: string }> {
+  const dir = await Deno.makeTempDir({ prefix });
+  await Deno.writeTextFile(`${dir}/bench.toml`, SIM_BENCH_CONFIG);
+  return { dir, config: `${dir}/bench.toml`, session: `${dir}/bench.session.sqlite` };
+}

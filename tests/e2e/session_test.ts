@@ -1,25 +1,9 @@
 import assert from "node:assert/strict";
-import { ROOT, runCli } from "./run_cli.ts";
-
-const CONFIG = `
-[devices.dmm]
-address = "sim://dmm?seed=4"
-interval = "50ms"
-
-[devices.thermo]
-address = "sim://thermo?seed=2"
-interval = "50ms"
-
-[devices.gauge]
-address = "sim://gauge?seed=1"
-interval = "100ms"
-`;
+import { ROOT, runCli, simBenchDir } from "./run_cli.ts";
 
 /** Records a short session with `monitor` and returns its paths. */
 async function recorded(): Promise<{ dir: string; config: string; session: string }> {
-  const dir = await Deno.makeTempDir({ prefix: "labwire-session-e2e-" });
-  const config = `${dir}/bench.toml`;
-  await Deno.writeTextFile(config, CONFIG);
+  const { dir, config, session } = await simBenchDir("labwire-session-e2e-");
   const r = await runCli([
     "monitor",
     config,
@@ -30,7 +14,7 @@ async function recorded(): Promise<{ dir: string; config: string; session: strin
     "first run",
   ]);
   assert.equal(r.code, 0, r.stderr);
-  return { dir, config, session: `${dir}/bench.session.sqlite` };
+  return { dir, config, session };
 }
 
 Deno.test("session info --json: devices, attrs with units, counts, segments, notes", async () => {
