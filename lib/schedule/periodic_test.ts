@@ -36,7 +36,14 @@ Deno.test("a schedule stops on its signal and after its duration", async () => {
     if (++n === 3) ctrl.abort();
   }
   assert.equal(n, 3);
-  const ticks = [];
-  for await (const t of new Schedule(10, { duration: 35 })) ticks.push(t.index);
-  assert.deepEqual(ticks, [0, 1, 2, 3]);
+  // Deadlines at 0, 10, 20, 30 ms fall inside 35 ms; on a loaded machine some may be missed,
+  // but each is then reported, and none beyond the duration is delivered.
+  let delivered = 0;
+  let missed = 0;
+  for await (const t of new Schedule(10, { duration: 35 })) {
+    assert.ok(t.index <= 3);
+    delivered++;
+    missed += t.missed;
+  }
+  assert.equal(delivered + missed, 4);
 });
