@@ -66,15 +66,34 @@
       this.button = el("button", { class: "live hidden", onclick: () => this.goLive() }, "Live");
       this.message = el("div", { class: "note" });
       container.append(this.button);
+      // One y scale per unit, so run hours (~70,000 h) do not flatten a pressure trace; the
+      // first two units get an axis (left, right), compact labels so they are never clipped.
+      const scaleOf = (i) => `y:${units[i] || ""}`;
+      this.scaleKeys = [...new Set(names.map((_, i) => scaleOf(i)))];
+      const compact = new Intl.NumberFormat(undefined, {
+        notation: "compact",
+        maximumSignificantDigits: 4,
+      });
       const opts = {
         width: Math.max(200, container.clientWidth || 320),
         height: 180,
         cursor: { drag: { x: true, y: false, setScale: false } },
         legend: { live: true },
-        scales: { x: { time: true } },
+        scales: { x: { time: true }, ...Object.fromEntries(this.scaleKeys.map((k) => [k, {}])) },
+        axes: [
+          {},
+          ...this.scaleKeys.slice(0, 2).map((k, j) => ({
+            scale: k,
+            side: j === 0 ? 3 : 1,
+            size: 56,
+            grid: { show: j === 0 },
+            values: (_u, vals) => vals.map((v) => compact.format(v)),
+          })),
+        ],
         series: [
           {},
           ...names.map((n, i) => ({
+            scale: scaleOf(i),
             label: units[i] ? `${n} (${units[i]})` : n,
             stroke: palette[i % palette.length],
             width: 1.5,
@@ -136,7 +155,7 @@
       this.plot.batch(() => {
         this.plot.setData(data, false);
         this.plot.setScale("x", { min, max: now });
-        this.plot.setScale(this.plot.series[1]?.scale ?? "y", {});
+        for (const k of this.scaleKeys) this.plot.setScale(k, {});
       });
       this.plot.redraw(true, true);
       this.lastDraw = now0;
