@@ -11,6 +11,7 @@ import { ConfigError, errorMessage, UsageError } from "../device/errors.ts";
 import { didYouMean } from "../cli/suggest.ts";
 import { APPLICATION_ID, pragmaNumber, SCHEMA_VERSION } from "./schema.ts";
 import { decodeValue } from "./value_codec.ts";
+import type { EventRow } from "./writer.ts";
 import { statsRow } from "./store.ts";
 
 /** An attribute column of a session. */
@@ -53,26 +54,14 @@ export interface SegmentInfo {
   hostname?: string;
 }
 
-/** One stored event. */
-export interface EventInfo {
+/** One stored event: an {@linkcode EventRow} as written, with its id, time and segment. */
+export interface EventInfo extends EventRow {
   /** Event id (increasing). */
   id: number;
   /** Epoch seconds. */
   t: number;
   /** Segment it belongs to. */
   segment?: number;
-  /** `start`, `stop`, `error`, `recovered`, `gap`, `alarm`, `note`, … */
-  kind: string;
-  /** Severity, if any. */
-  severity?: string;
-  /** Device, if any. */
-  device?: string;
-  /** Attribute, if any. */
-  attr?: string;
-  /** Message. */
-  message: string;
-  /** Structured data. */
-  data?: unknown;
 }
 
 /** A task run recorded in the session. */

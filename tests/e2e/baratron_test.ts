@@ -4,6 +4,7 @@
  * client and with curl, neither of which shares code with labwire's protocol module.
  */
 import assert from "node:assert/strict";
+import { FACTS_REQUEST, FACTS_UNITS } from "../fixtures/ebaratron_facts.ts";
 import "../../lib/drivers/mod.ts";
 import { parseAddress } from "../../lib/device/address.ts";
 import type { Device } from "../../lib/device/device.ts";
@@ -16,24 +17,6 @@ import {
 } from "../../lib/drivers/baratron/simulator.ts";
 import { findProgram, peerTest } from "../peers.ts";
 
-// Verbatim from shared/protocols/mks-ebaratron-toolweb.md.
-const FACTS_REQUEST =
-  '<PollRequest><V Name="EVID_100"/><V Name="EVID_102"/><V Name="EVID_105"/><V Name="EVID_106"/><V Name="EVID_107"/><V Name="EVID_114"/><V Name="EVID_208"/><V Name="EVID_1103"/></PollRequest>';
-const FACTS_UNITS = [
-  "full-scale ratio",
-  "psi",
-  "torr",
-  "mtorr",
-  "cmH2O",
-  "inHg",
-  "inH2O",
-  "bar",
-  "mbar",
-  "Pa",
-  "kPa",
-  "atm",
-  "g/cm2",
-];
 // The response shape of the facts: declaration, PollResponse root, V children with Name.
 const RESPONSE_SHAPE =
   /^<\?xml version="1\.0" encoding="UTF-8"\?><PollResponse>((?:<V Name="EVID_\d+">[^<]*<\/V>)+)<\/PollResponse>$/;

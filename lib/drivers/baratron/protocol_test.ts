@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { FACTS_UNITS } from "../../../tests/fixtures/ebaratron_facts.ts";
 import { DeviceError } from "../../device/errors.ts";
 import {
   decodePoll,
@@ -176,25 +177,10 @@ Deno.test("units index out of range is a device error, every index in range deco
   throwsDevice(() => decodePollResponse(withEvid(105, "13")), /units index 13, outside .* 0–12/);
   throwsDevice(() => decodePollResponse(withEvid(105, "99")), /units index 99/);
   throwsDevice(() => decodePollResponse(withEvid(105, "-1")), /not a whole number/);
-  const expected = [
-    "full-scale ratio",
-    "psi",
-    "torr",
-    "mtorr",
-    "cmH2O",
-    "inHg",
-    "inH2O",
-    "bar",
-    "mbar",
-    "Pa",
-    "kPa",
-    "atm",
-    "g/cm2",
-  ];
-  assert.deepEqual(UNITS, expected);
+  assert.deepEqual(UNITS, FACTS_UNITS);
   for (let i = 0; i < 13; i++) {
-    assert.equal(decodePollResponse(withEvid(105, String(i))).pressure_units, expected[i]);
-    assert.equal(unitsName(i), expected[i]);
+    assert.equal(decodePollResponse(withEvid(105, String(i))).pressure_units, FACTS_UNITS[i]);
+    assert.equal(unitsName(i), FACTS_UNITS[i]);
   }
 });
 
