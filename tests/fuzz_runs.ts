@@ -1,0 +1,122 @@
+/**
+ * The one place that says how hard the property and fuzz tests (`*_fuzz_test.ts`) push:
+ * `LABWIRE_FUZZ_RUNS` cases per property (default 2,000, the quick pass of `deno task test`;
+ * `deno task fuzz` sets 100,000), an optional `LABWIRE_FUZZ_SEED` to replay a run, and a
+ * per-case bound that turns a hang into a failure naming the input.
+ *
+ * @example
+ * ```ts
+ * import fc from "fast-check";
+ * import { fuzzTest } from "./fuzz_runs.ts";
+ * fuzzTest("parseInt never throws", fc.string(), (s) => {
+ *   parseInt(s);
+ * });
+ * ```
+ *
+ * @module
+ */
+import fc from "fast-check";
+
+/** Cases per property: `LABWIRE_FUZZ_RUNS`, default 2,000. */
+export const FUZZ_RUNS: number = positiveInt("LABWIRE_FUZZ_RUNS", 2000);
+
+/**
+ * Longest a single case may take before it counts as a hang, ms (`LABWIRE_FUZZ_CASE_MS`,
+ * default 2,000). Generous on purpose: it catches runaway loops and allocations, not slowness.
+ */
+export const CASE_LIMIT_MS: number = positiveInt("LABWIRE_FUZZ_CASE_MS", 2000);
+
+/** The seed of every property when `LABWIRE_FUZZ_SEED` is set (to replay a reported run). */
+export const FUZZ_SEED: number | undefined = Deno.env.has("LABWIRE_FUZZ_SEED")
+  ? positiveInt("LABWIRE_FUZZ_SEED", 0)
+  : undefined;
+
+/** True under `deno task fuzz` (any explicit `LABWIRE_FUZZ_RUNS`): print one line per property. */
+const REPORT = Deno.env.has("LABWIRE_FUZZ_RUNS");
+
+function positiveInt(name: string, fallback: number): number {
+  const text = Deno.env.get(name);
+  if (text === undefined || text === "") return fallback;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new Error(`${name}=${JSON.stringify(text)}: expected a whole number ≥ 0`);
+  }
+  return n;
+}
+
+/** Options of {@linkcode fuzzTest}. */
+export interface FuzzOptions {
+  /** Cases for this property (default {@linkcode FUZZ_RUNS}); use a fraction for costly cases. */
+  runs?: number;
+}
+
+/**
+ * Registers a `Deno.test` that checks `check` on {@linkcode FUZZ_RUNS} generated inputs. A case
+ * fails when `check` throws, returns false, or runs longer than {@linkcode CASE_LIMIT_MS}; the
+ * failure is shrunk and reported with its seed. Under `deno task fuzz` it prints
+ * `fuzz NAME: N cases, F failures`.
+ */
+export function fuzzTest<T>(
+  name: string,
+  arb: fc.Arbitrary<T>,
+  check: (value: T) => unknown,
+  opts: FuzzOptions = {},
+): void {
+  Deno.test(`fuzz: ${name}`, async () => {
+    const numRuns = opts.runs ?? FUZZ_RUNS;
+    const property = fc.asyncProperty(arb, async (value) => {
+      const started = performance.now();
+      const result = await check(value);
+      const took = performance.now() - started;
+      if (took > CASE_LIMIT_MS) {
+        throw new Error(`one case took ${Math.round(took)} ms (limit ${CASE_LIMIT_MS} ms)`);
+      }
+      return result !== false;
+    });
+    const details = await fc.check(property, {
+      numRuns,
+      timeout: CASE_LIMIT_MS,
+      ...(FUZZ_SEED === undefined ? {} : { seed: FUZZ_SEED }),
+    });
+    if (REPORT) {
+      console.log(
+        `fuzz ${name}: ${details.numRuns} cases, ${details.failed ? 1 : 0} failures` +
+          (details.failed ? ` (seed ${details.seed})` : ""),
+      );
+    }
+    if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? "property failed");
+  });
+}
+
+/** An error class, as accepted by {@linkcode onlyThrows}. */
+// deno-lint-ignore no-explicit-any
+export type ErrorClass = abstract new (...args: any[]) => Error;
+
+/**
+ * Runs `fn` and returns its result, or undefined when it threw one of `allowed` (the typed
+ * errors a parser documents). Any other exception is rethrown with the class it had, so a
+ * `TypeError` or `URIError` escaping a parser fails the property.
+ */
+export function onlyThrows<R>(allowed: readonly ErrorClass[], fn: () => R): R | undefined {
+  try {
+    return fn();
+  } catch (err) {
+    if (allowed.some((c) => err instanceof c)) return undefined;
+    const what = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    throw new Error(`untyped exception (${what})`, { cause: err });
+  }
+}
+
+/** Like {@linkcode onlyThrows} for async functions. */
+export async function onlyRejects<R>(
+  allowed: readonly ErrorClass[],
+  fn: () => Promise<R>,
+): Promise<R | undefined> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (allowed.some((c) => err instanceof c)) return undefined;
+    const what = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    throw new Error(`untyped exception (${what})`, { cause: err });
+  }
+}
