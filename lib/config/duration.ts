@@ -35,7 +35,7 @@ export function parseDuration(
     if (!Number.isFinite(text) || text < 0) {
       throw new UsageError(`${what ? what + ": " : ""}expected a duration ≥ 0, got ${text}`);
     }
-    return text * UNIT_MS[bareUnit]!;
+    return finite(text * UNIT_MS[bareUnit]!, text, what);
   }
   const m = /^\s*(\d+(?:\.\d*)?|\.\d+)\s*(us|ms|s|min|m|h|d)?\s*$/.exec(text);
   if (!m) {
@@ -44,5 +44,13 @@ export function parseDuration(
       "write it like 250ms, 1s, 2m or 1h",
     );
   }
-  return Number(m[1]) * UNIT_MS[m[2] ?? bareUnit]!;
+  return finite(Number(m[1]) * UNIT_MS[m[2] ?? bareUnit]!, text, what);
+}
+
+// Hundreds of digits overflow to Infinity, which no timer or deadline can use.
+function finite(ms: number, text: string | number, what: string): number {
+  if (!Number.isFinite(ms)) {
+    throw new UsageError(`${what ? what + ": " : ""}${text} is too long a duration`);
+  }
+  return ms;
 }
