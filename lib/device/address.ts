@@ -41,10 +41,20 @@ export function parseAddress(text: string): Address {
       "addresses look like baratron://HOST[:PORT], sim://gauge or ca://PV:NAME",
     );
   }
+  let target: string;
+  try {
+    target = decodeURIComponent(m[2]!);
+  } catch (err) {
+    throw new UsageError(
+      `"${text}" has a malformed %-escape in "${m[2]}"`,
+      "write % as %25, and other escapes as %XX with two hex digits",
+      { cause: err },
+    );
+  }
   return {
     text: text.trim(),
     scheme: m[1]!.toLowerCase(),
-    target: decodeURIComponent(m[2]!),
+    target,
     params: new URLSearchParams(m[3] ?? ""),
   };
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { hostPort, isAddress, parseAddress } from "./address.ts";
+import { UsageError } from "./errors.ts";
 
 Deno.test("parseAddress keeps PV names, hosts and options", () => {
   const ca = parseAddress("ca://XXX:m1.VAL");
@@ -23,4 +24,10 @@ Deno.test("hostPort splits hosts, IPv6 and ports", () => {
   assert.deepEqual(hostPort("10.0.0.5:8081", 80), { host: "10.0.0.5", port: 8081 });
   assert.deepEqual(hostPort("[::1]:9000", 80), { host: "[::1]", port: 9000 });
   assert.throws(() => hostPort("host:99999", 80), /out of range/);
+});
+
+Deno.test("parseAddress: a malformed %-escape is a usage error, not a URIError", () => {
+  assert.throws(() => parseAddress("sim://%zz"), UsageError);
+  assert.throws(() => parseAddress("ca://XXX:%E0%A4%A"), /malformed %-escape/);
+  assert.equal(parseAddress("ca://A%25B").target, "A%B");
 });
