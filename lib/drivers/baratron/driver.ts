@@ -69,6 +69,8 @@ export function toolWebUrl(address: Address): { origin: string; url: string; nam
   const target = address.target.replace(/^https?:\/\//i, "").replace(/\/+$/, "");
   const { host, port } = hostPort(target, 80);
   const origin = `http://${host}${port === 80 ? "" : `:${port}`}`;
+  // The HTTP client builds a URL from the origin: refuse here what it would throw on later.
+  if (!URL.canParse(origin)) throw new UsageError(`"${host}" is not a host name or IP address`);
   return { origin, url: `${origin}${TOOLWEB_PATH}`, name: port === 80 ? host : `${host}:${port}` };
 }
 

@@ -66,3 +66,14 @@ Deno.test("unknown attribute names and writes are refused without I/O", async ()
     await g.close();
   }
 });
+
+Deno.test("a host no URL can hold is a usage error, not 'Invalid URL'", async () => {
+  for (const text of ["baratron://999.999.999.999", "baratron://%25", "baratron://a b"]) {
+    await assert.rejects(
+      baratronDriver.open(parseAddress(text), { name: "g", options: {} }),
+      (err: unknown) =>
+        err instanceof UsageError && /not a host name or IP address/.test(err.message),
+      text,
+    );
+  }
+});
