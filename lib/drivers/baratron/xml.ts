@@ -137,8 +137,14 @@ export function parseXml(text: string): XmlElement {
       if (end < 0) throw new XmlSyntaxError(`unterminated value of ${key}`, i);
       const raw = text.slice(i + 1, end);
       if (raw.includes("<")) throw new XmlSyntaxError(`'<' in the value of ${key}`, i);
-      if (key in attrs) throw new XmlSyntaxError(`attribute ${key} given twice`, i);
-      attrs[key] = decodeEntities(raw, i);
+      // Own keys only: "constructor" or "__proto__" are attribute names like any other.
+      if (Object.hasOwn(attrs, key)) throw new XmlSyntaxError(`attribute ${key} given twice`, i);
+      Object.defineProperty(attrs, key, {
+        value: decodeEntities(raw, i),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
       i = end + 1;
     }
     const children: (XmlElement | string)[] = [];

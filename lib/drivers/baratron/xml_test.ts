@@ -45,3 +45,12 @@ Deno.test("syntax errors say what and where", () => {
 Deno.test("deep nesting is refused rather than overflowing the stack", () => {
   assert.throws(() => parseXml("<a>".repeat(1000)), /nested too deeply/);
 });
+
+Deno.test("attribute names that every object has are attributes, not duplicates", () => {
+  const el = parseXml('<V constructor="a" toString="b" __proto__="c"/>');
+  assert.deepEqual(Object.entries(el.attrs), [["constructor", "a"], ["toString", "b"], [
+    "__proto__",
+    "c",
+  ]]);
+  assert.throws(() => parseXml('<V a="1" a="2"/>'), /given twice/);
+});
