@@ -296,7 +296,7 @@ export function createApp(ctx: ServerContext): LabwireApp {
         }
       }
       const body = detailBody(m, attrs, attrsError);
-      return c.body(body, 200, { "content-type": "application/json" }) as unknown as ReturnType<
+      return c.body(body, 200, JSON_HEADERS) as unknown as ReturnType<
         typeof c.json<z.infer<typeof DeviceDetailSchema>, 200>
       >;
     },
@@ -776,31 +776,6 @@ export function createApp(ctx: ServerContext): LabwireApp {
   };
   app.get("/", (c) => asset(c, "index.html"));
   app.get("/assets/:file", (c) => asset(c, c.req.param("file")));
-
-  // GET /api/devices/NAME is what dashboards and scripts poll: once a device's attrs are cached
-  // it is answered before routing (same body as the documented route above, which handles
-  // everything else: uncached attrs, unknown devices, CORS).
-  if (!ctx.cors || ctx.cors.length === 0) {
-    const routed = app.fetch;
-    const prefix = "/api/devices/";
-    app.fetch = (req: Request, ...rest: unknown[]) => {
-      if (req.method === "GET") {
-        const url = req.url;
-        const start = url.indexOf("/", url.indexOf("//") + 2);
-        if (start > 0 && url.startsWith(prefix, start)) {
-          const raw = url.slice(start + prefix.length);
-          if (raw !== "" && !/[/?#%]/.test(raw)) {
-            const m = ctx.lab.find(raw);
-            const attrs = m && attrCache.get(m.name);
-            if (m && attrs) {
-              return new Response(detailBody(m, attrs, null), { headers: JSON_HEADERS });
-            }
-          }
-        }
-      }
-      return routed(req, ...(rest as []));
-    };
-  }
 
   // Fill the attr cache early so /metrics has units and detail answers are instant.
   for (const m of ctx.lab.managers) attrsOf(m).catch(() => {});

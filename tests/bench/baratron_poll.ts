@@ -4,7 +4,8 @@
  * baratron:// driver and polls all of them concurrently on a fixed interval — no lab, output or
  * scheduling code, so the figures are the driver + HTTP client's own cost. Reports polls and
  * errors, poll round-trip p50/p99, CPU and peak RSS of the poller, and the same of the
- * simulator process.
+ * simulator process. Targets: issue 2's fan-out budgets, which the driver alone (a part of
+ * `labwire stream`) must keep too: no failed poll, poller CPU ≤ 0.3 core, peak RSS ≤ 150 MB.
  *
  *   deno run -A tests/bench/baratron_poll.ts [--gauges 1000] [--seconds 30] [--interval 500ms]
  *
@@ -12,6 +13,7 @@
  */
 import { parseArgs } from "node:util";
 import { cpuSeconds, memoryMb, round } from "./proc_stats.ts";
+import { Targets } from "./targets.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const { values } = parseArgs({
@@ -189,4 +191,9 @@ async function orchestrate(): Promise<void> {
   );
   console.log(`  simulator CPU            ${round((s1 - s0) / wall, 3)} cores`);
   console.log(`  simulator peak RSS       ${round(simPeak, 1)} MB`);
+  const targets = new Targets("baratron-poll");
+  targets.check("failed polls", r.errors, "<=", 0);
+  targets.check("poller CPU", (c1 - c0) / wall, "<=", 0.3, "cores");
+  targets.check("poller peak RSS", peak, "<=", 150, "MB");
+  targets.finish();
 }

@@ -4,7 +4,8 @@
  * samples/s). The server runs in a child process so that its CPU share is measured alone (from
  * /proc/PID/stat); camonitor's stdout lines are counted and compared with the monitor updates
  * the server sent (every update delivered means lines = updates sent and none coalesced).
- * Target: labwire CPU ≤ 30 % of a core.
+ * Targets (issue 6): every update delivered (none coalesced), labwire CPU ≤ 30 % of a core.
+ * Without the reference `camonitor` the benchmark fails, naming what is missing.
  *
  * Run: deno run -A tests/bench/ca_server.ts [seconds] [clients]
  * (clients: how many camonitor processes watch all 1,000 PVs at once; default 1)
@@ -16,7 +17,8 @@ import { parseConfig } from "../../lib/config/load.ts";
 import { Lab } from "../../lib/lab/lab.ts";
 import { Sampler } from "../../lib/lab/sampler.ts";
 import { startCaServer } from "../../lib/drivers/epics/server.ts";
-import { EPICS_BIN } from "../peers.ts";
+import { EPICS_BIN, findProgram } from "../peers.ts";
+import { Targets } from "./targets.ts";
 
 const DEVICES = 100;
 const CHANNELS = 10;
@@ -124,6 +126,13 @@ class Lines {
 }
 
 async function main(): Promise<void> {
+  const targets = new Targets("ca-server");
+  if (!findProgram(`${EPICS_BIN}/camonitor`)) {
+    targets.missingPeer(
+      [`camonitor (reference EPICS build in ${EPICS_BIN})`],
+      "build it with `export PATH=$(bash ../shared/peers/epics-base.sh):$PATH` or set EPICS_BIN",
+    );
+  }
   const seconds = Number(Deno.args[0] ?? 10);
   const clients = Number(Deno.args[1] ?? 1);
   const server = new Deno.Command(Deno.execPath(), {
@@ -220,6 +229,10 @@ async function main(): Promise<void> {
   await writer.close();
   await out.cancel();
   await server.status;
+  targets.check("labwire CPU", 100 * (c1 - c0) / wall, "<=", 30, "% of a core");
+  targets.check("updates received vs sent", delivered, ">=", final.updatesSent);
+  targets.check("updates coalesced", final.updatesCoalesced, "<=", 0);
+  targets.finish();
 }
 
 if (Deno.args.includes("--serve")) await serve();

@@ -4,7 +4,8 @@
  * `labwire stream` of all of them at a 500 ms interval for 60 s. Reports expected vs received
  * samples, missed deadlines, p50/p99 lateness of the sample instants against the schedule,
  * CPU seconds and peak RSS of the labwire process; then the cold start of
- * `labwire read sim://gauge`.
+ * `labwire read sim://gauge`. Targets (issue 2): 0 missed, p99 lateness ≤ 10 ms, labwire CPU
+ * ≤ 0.3 core, peak RSS ≤ 150 MB, cold start ≤ 150 ms (from source, warm cache).
  *
  *   deno run -A tests/bench/fanout.ts [--gauges 1000] [--seconds 60] [--interval 500ms]
  *
@@ -12,6 +13,7 @@
  */
 import { parseArgs } from "node:util";
 import { cpuSeconds, memoryMb, round } from "./proc_stats.ts";
+import { Targets } from "./targets.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const { values } = parseArgs({
@@ -24,6 +26,7 @@ const { values } = parseArgs({
     "v8-flags": { type: "string" },
   },
 });
+const targets = new Targets("fanout");
 const gauges = Number(values.gauges);
 const seconds = Number(values.seconds);
 
@@ -141,6 +144,11 @@ console.log(
   } s)`,
 );
 console.log(`  labwire peak RSS     ${round(peak, 1)} MB`);
+targets.require("stream exit code", status.code === 0, String(status.code), "0");
+targets.check("missed deadlines", stats.missed, "<=", 0);
+targets.check("p99 lateness", stats.lateness_ms.p99, "<=", 10, "ms");
+targets.check("labwire CPU", cpuCores, "<=", 0.3, "cores");
+targets.check("labwire peak RSS", peak, "<=", 150, "MB");
 
 // 4. Cold start of a one-shot read, from source with a warm cache.
 const runs: number[] = [];
@@ -160,3 +168,5 @@ console.log(
     round(runs[0]!, 1)
   } ms (10 runs)`,
 );
+targets.check("cold start of read (median)", runs[runs.length >> 1]!, "<=", 150, "ms");
+targets.finish();

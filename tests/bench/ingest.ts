@@ -11,6 +11,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { migrate } from "../../lib/session/schema.ts";
 import { SessionStore } from "../../lib/session/store.ts";
+import { Targets } from "./targets.ts";
 
 const ROWS = Number(Deno.args[0] ?? 2_000_000);
 const ATTRS = 2000; // 200 devices × 10 channels
@@ -122,8 +123,7 @@ console.log(
     (bestW / Math.max(...m) * 100).toFixed(0)
   } %`,
 );
-console.log(
-  `ingest target ≥ 500,000 samples/s and ≥ 50 % of raw: ${
-    bestW >= 500_000 && bestW >= bestR / 2 ? "met" : "MISSED"
-  }`,
-);
+const targets = new Targets("ingest");
+targets.check("session writer", Math.round(bestW), ">=", 500_000, "samples/s");
+targets.check("writer vs raw single-row inserts", Math.round(bestW / bestR * 100), ">=", 50, "%");
+targets.finish();

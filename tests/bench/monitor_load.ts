@@ -13,6 +13,7 @@
  * @module
  */
 import { SessionReader } from "../../lib/session/reader.ts";
+import { Targets } from "./targets.ts";
 
 const SECONDS = Number(Deno.args[0] ?? 120);
 const DEVICES = Number(Deno.args[1] ?? 200);
@@ -134,3 +135,10 @@ console.log(
   }`,
 );
 console.log(`load monitor summary: ${summary}`);
+const targets = new Targets("monitor");
+targets.require("monitor exit code", status.code === 0, String(status.code), "0");
+targets.check("missed deadlines", Number(missed ?? NaN), "<=", 0);
+targets.check("p99 tick lateness", Number(p99 ?? NaN), "<=", 5, "ms");
+targets.check("CPU after 10 s", steadyCpu, "<=", 0.5, "cores");
+targets.check("RSS growth after 10 s", peak - base, "<=", 5, "MB");
+targets.finish();

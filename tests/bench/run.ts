@@ -1,17 +1,19 @@
 /**
- * `deno task bench` — runs labwire's benchmarks one after another and prints their figures.
- * Each benchmark is its own script (they start servers, simulators and reference tools as
- * separate processes); pass names to run some of them:
+ * `deno task bench` — runs labwire's benchmarks one after another, then prints one summary
+ * table of every figure against its target and exits 1 if any missed (or any benchmark failed
+ * to run). Each benchmark is its own script (they start servers, simulators and reference tools
+ * as separate processes) that checks its figures through ./targets.ts; pass names to run some:
  *
- *   deno task bench                 # all of them (about 15 minutes)
+ *   deno task bench                 # all of them (about 20 minutes)
  *   deno task bench fanout scan     # only these
  *
  * @module
  */
+import { type Figure, FIGURES_ENV } from "./targets.ts";
 
-/** A benchmark: its script and arguments, and the issue whose figures it measures. */
+/** A benchmark: its script and arguments, and what it measures. */
 interface Bench {
-  /** Short name used on the command line. */
+  /** Short name used on the command line (and in its figures). */
   name: string;
   /** Script under tests/bench/. */
   script: string;
@@ -23,12 +25,19 @@ interface Bench {
   env?: Record<string, string>;
 }
 
-const BENCHES: Bench[] = [
+/** Every benchmark, in the order `deno task bench` runs them. */
+export const BENCHES: Bench[] = [
   {
     name: "fanout",
     script: "fanout.ts",
     args: ["--v8-flags=--max-semi-space-size=2"],
     about: "stream of 1,000 simulated gauges at 500 ms; cold start of read",
+  },
+  {
+    name: "baratron-poll",
+    script: "baratron_poll.ts",
+    args: [],
+    about: "baratron:// driver alone polling 1,000 simulated gauges at 500 ms",
   },
   { name: "ingest", script: "ingest.ts", args: [], about: "session writer vs raw node:sqlite" },
   {
@@ -39,13 +48,19 @@ const BENCHES: Bench[] = [
     env: { LOAD_V8_FLAGS: "--max-semi-space-size=2" },
     about: "monitor of 200 devices × 10 attrs at 10 Hz",
   },
+  {
+    name: "sim-bank",
+    script: "sim_bank.ts",
+    args: [],
+    about: "cost of 200 sim://bank devices (the load benchmarks' devices)",
+  },
   { name: "alarms", script: "alarm_observe.ts", args: [], about: "alarm engine cost per reading" },
   { name: "scan", script: "scan.ts", args: [], about: "scan engine overhead per point" },
   {
     name: "serve",
     script: "serve_throughput.ts",
     args: [],
-    about: "wrk on GET /api/devices/{name} vs bare Deno.serve",
+    about: "wrk on routed GET endpoints vs bare Deno.serve answering same-size bodies",
   },
   {
     name: "sse",
@@ -59,28 +74,74 @@ const BENCHES: Bench[] = [
   { name: "ca-server", script: "ca_server.ts", args: [], about: "camonitor on 1,000 labwire PVs" },
 ];
 
-const wanted = Deno.args.length ? Deno.args : BENCHES.map((b) => b.name);
-const unknown = wanted.filter((w) => !BENCHES.some((b) => b.name === w));
-if (unknown.length) {
-  console.error(
-    `unknown benchmark: ${unknown.join(", ")}; known: ${BENCHES.map((b) => b.name).join(", ")}`,
-  );
-  Deno.exit(2);
+/** Renders figures as one aligned table (a Markdown table, so it pastes into notes as is). */
+export function summaryTable(figures: Figure[]): string {
+  const head = ["bench", "figure", "measured", "target", "result"];
+  const rows = figures.map((
+    f,
+  ) => [f.bench, f.figure, f.measured, f.target, f.ok ? "OK" : "MISSED"]);
+  const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(width[i]!)).join(" | ")} |`;
+  return [line(head), line(width.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
-let failed = 0;
-for (const b of BENCHES.filter((x) => wanted.includes(x.name))) {
-  console.log(`\n## ${b.name}: ${b.about}`);
-  const script = new URL(`./${b.script}`, import.meta.url).pathname;
-  const args = [script, ...b.args];
-  const status = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...args],
-    env: b.env,
-    stdout: "inherit",
-    stderr: "inherit",
-  }).spawn().status;
-  if (!status.success) {
-    failed++;
-    console.log(`(${b.name} exited with ${status.code})`);
+
+/** Runs one benchmark; returns its figures, plus a missed one when it exited badly or said nothing. */
+async function runBench(b: Bench): Promise<Figure[]> {
+  const file = await Deno.makeTempFile({ prefix: `labwire-bench-${b.name}-`, suffix: ".jsonl" });
+  try {
+    const script = new URL(`./${b.script}`, import.meta.url).pathname;
+    const status = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", script, ...b.args],
+      env: { ...b.env, [FIGURES_ENV]: file },
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn().status;
+    const text = await Deno.readTextFile(file);
+    const figures: Figure[] = text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+    const missed = figures.some((f) => !f.ok);
+    if (!status.success && !missed) {
+      figures.push({
+        bench: b.name,
+        figure: "script exit code",
+        measured: String(status.code),
+        target: "0",
+        ok: false,
+      });
+    } else if (figures.length === 0) {
+      figures.push({
+        bench: b.name,
+        figure: "figures reported",
+        measured: "none",
+        target: "at least one",
+        ok: false,
+      });
+    }
+    return figures;
+  } finally {
+    await Deno.remove(file).catch(() => {});
   }
 }
-Deno.exit(failed ? 1 : 0);
+
+if (import.meta.main) {
+  const wanted = Deno.args.length ? Deno.args : BENCHES.map((b) => b.name);
+  const unknown = wanted.filter((w) => !BENCHES.some((b) => b.name === w));
+  if (unknown.length) {
+    console.error(
+      `unknown benchmark: ${unknown.join(", ")}; known: ${BENCHES.map((b) => b.name).join(", ")}`,
+    );
+    Deno.exit(2);
+  }
+  const all: Figure[] = [];
+  for (const b of BENCHES.filter((x) => wanted.includes(x.name))) {
+    console.log(`\n## ${b.name}: ${b.about}`);
+    all.push(...await runBench(b));
+  }
+  const missed = all.filter((f) => !f.ok).length;
+  console.log(`\n## summary\n\n${summaryTable(all)}\n`);
+  console.log(
+    missed
+      ? `${missed} of ${all.length} figures MISSED their targets`
+      : `all ${all.length} figures met their targets`,
+  );
+  Deno.exit(missed ? 1 : 0);
+}

@@ -5,6 +5,8 @@
  * wall time since the previous point minus the time spent inside device calls (zero-latency
  * sims answer synchronously, so a call's synchronous part is its whole cost).
  *
+ * Target (issue 5): engine overhead median ≤ 0.1 ms per point, with and without a session.
+ *
  * Run: deno run -A tests/bench/scan.ts
  */
 import { DatabaseSync } from "node:sqlite";
@@ -14,6 +16,9 @@ import type { Device } from "../../lib/device/device.ts";
 import { Lab } from "../../lib/lab/lab.ts";
 import { type ScanRequest, ScanRun } from "../../lib/scan/runner.ts";
 import { ScanStore } from "../../lib/session/scan_store.ts";
+import { Targets } from "./targets.ts";
+
+const targets = new Targets("scan");
 
 const POINTS = 10_000;
 
@@ -121,6 +126,7 @@ async function bench(label: string, store?: ScanStore): Promise<void> {
           f(overhead.reduce((a, b) => a + b, 0) / POINTS)
         }); moves still running at first poll: ${moving}`,
     );
+    targets.check(`engine overhead median, ${label}`, quantile(o, 0.5), "<=", 0.1, "ms");
   } finally {
     await lab.close();
   }
@@ -141,3 +147,4 @@ try {
   db.close();
   await Deno.remove(dir, { recursive: true });
 }
+targets.finish();

@@ -1,12 +1,21 @@
 /**
  * Dashboard smoothness with 100,000 points: headless Chromium loads the dashboard, one chart is
  * filled with 100,000 points inside its rolling window, and full redraws (data slice, setData,
- * rescale, canvas) are timed. Target: a redraw well under a 16 ms frame... or at least smooth.
+ * rescale, canvas) are timed. Target: the chart "stays smooth with 100,000 points" (issue 4),
+ * i.e. a redraw (median) fits in one 16 ms frame at 60 Hz.
  *
  *     deno run -A tests/bench/serve_dashboard.ts
  */
 import { chromium } from "playwright-core";
 import { startTestDaemon } from "../e2e/serve_fixture.ts";
+import { findProgram } from "../peers.ts";
+import { Targets } from "./targets.ts";
+
+const targets = new Targets("dashboard");
+const CHROMIUM = "/usr/bin/chromium";
+if (!findProgram(CHROMIUM)) {
+  targets.missingPeer([`chromium (${CHROMIUM})`], "apt-get install chromium");
+}
 
 const BENCH = `
 [devices.thermo]
@@ -16,7 +25,7 @@ interval = "100ms"
 const d = await startTestDaemon({ bench: BENCH, session: false });
 const profile = await Deno.makeTempDir({ prefix: "labwire-chromium-" });
 const browser = await chromium.launchPersistentContext(profile, {
-  executablePath: "/usr/bin/chromium",
+  executablePath: CHROMIUM,
   args: [
     "--headless",
     "--no-sandbox",
@@ -51,9 +60,11 @@ try {
           r.max.toFixed(1)
         } ms over 20 redraws (headless Chromium, software rendering)`,
     );
+    targets.check(`redraw median, ${r.points} points`, r.median, "<=", 16, "ms");
   }
 } finally {
   await browser.close();
   await d.close();
   await Deno.remove(profile, { recursive: true }).catch(() => {});
 }
+targets.finish();

@@ -1,15 +1,45 @@
 /**
- * Throughput of `labwire serve`: wrk on `GET /api/devices/{name}` (cached) against a bare
- * `Deno.serve` hello-world in the same run, 64 connections, while the daemon records 100 sim
- * devices at 10 Hz. Targets: ≥ 50 % of the bare server's requests/s, p99 ≤ 10 ms, 0 missed
- * deadlines.
+ * Throughput of `labwire serve` through its router: wrk (64 connections) on the routed GET
+ * endpoints scripts and dashboards poll — `/api/devices` (list), `/api/devices/{name}` (detail),
+ * `/api/devices/{name}/read` (a fresh reading through the device's queue) and `/metrics` — each
+ * against a bare `Deno.serve` in its own process answering a body of the same size and content
+ * type, while the daemon records 100 sim devices at 10 Hz. Bare and labwire alternate, route by
+ * route, for a few rounds, so load from elsewhere on the machine hits both alike; each round gives
+ * a ratio and the medians of the ratios are checked.
  *
- *     deno run -A tests/bench/serve_throughput.ts [--duration 10]
+ * Targets (issue 9): every route ≥ 85 % of its bare counterpart's requests/s and p99 ≤ 1.5× the
+ * bare p99, with no error answer; and (issue 4) 0 missed sampling deadlines meanwhile.
+ *
+ *     deno run -A tests/bench/serve_throughput.ts [--duration 5] [--rounds 3] [--route PATH]…
+ *
+ * @module
  */
+import { parseArgs } from "node:util";
 import { gaugeBench, metric, spawnServe } from "./serve_bench_setup.ts";
+import { findProgram } from "../peers.ts";
+import { Targets } from "./targets.ts";
 
-const duration = Number(Deno.args[Deno.args.indexOf("--duration") + 1] || 10);
-const rounds = Number(Deno.args[Deno.args.indexOf("--rounds") + 1] || 3);
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    duration: { type: "string", default: "5" },
+    rounds: { type: "string", default: "3" },
+    route: { type: "string", multiple: true },
+    connections: { type: "string", default: "64" },
+  },
+});
+const duration = Number(values.duration);
+const rounds = Number(values.rounds);
+const targets = new Targets("serve");
+if (!findProgram("wrk")) targets.missingPeer(["wrk"], "apt-get install wrk");
+
+const DEVICE = "g42";
+const ROUTES = values.route ?? [
+  "/api/devices",
+  `/api/devices/${DEVICE}`,
+  `/api/devices/${DEVICE}/read`,
+  "/metrics",
+];
 
 interface WrkResult {
   rps: number;
@@ -28,7 +58,7 @@ function ms(text: string): number {
 
 async function wrk(url: string): Promise<WrkResult> {
   const out = await new Deno.Command("wrk", {
-    args: ["-t1", "-c64", `-d${duration}s`, "--latency", url],
+    args: ["-t1", `-c${values.connections}`, `-d${duration}s`, "--latency", url],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -36,23 +66,50 @@ async function wrk(url: string): Promise<WrkResult> {
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]);
   const p50 = /^\s+50%\s+(\S+)/m.exec(text)?.[1] ?? "?";
   const p99 = /^\s+99%\s+(\S+)/m.exec(text)?.[1] ?? "?";
-  const errors = /Socket errors:.*|Non-2xx.*/.exec(text)?.[0] ?? "none";
+  const errors = [...text.matchAll(/Socket errors:.*|Non-2xx.*/g)].map((m) => m[0]).join("; ") ||
+    "none";
   return { rps, p50, p99, p99ms: ms(p99), errors };
 }
 
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
 const dir = await Deno.makeTempDir({ prefix: "labwire-bench-" });
 await Deno.writeTextFile(`${dir}/bench.toml`, gaugeBench(100, 100));
+const serve = await spawnServe([
+  "--config",
+  `${dir}/bench.toml`,
+  "--session",
+  `${dir}/bench.session.sqlite`,
+]);
+// Let the daemon settle into its sampling rhythm and cache attrs.
+await new Promise((r) => setTimeout(r, 3000));
 
-/** Starts a bare Deno.serve in its own process (like the daemon) running `handler` (JS source). */
-async function bareServer(handler: string) {
+// What each route answers now: the bare servers answer bodies of the same size and type.
+const samples: { path: string; body: string; type: string }[] = [];
+for (const path of ROUTES) {
+  const res = await fetch(`${serve.url}${path}`);
+  const body = await res.text();
+  if (!res.ok) throw new Error(`GET ${path} answered ${res.status}: ${body}`);
+  samples.push({ path, body, type: res.headers.get("content-type") ?? "text/plain" });
+}
+
+/** A bare Deno.serve in its own process (like the daemon), answering one fixed body. */
+async function bareServer(body: string, type: string) {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "eval",
-      `Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: (a) => console.log(a.port) }, ${handler});`,
+      `const body = await new Response(Deno.stdin.readable).text();
+const headers = { "content-type": ${JSON.stringify(type)} };
+Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: (a) => console.log(a.port) },
+  (req) => new Response(req.url ? body : "", { headers }));`,
     ],
+    stdin: "piped",
     stdout: "piped",
     stderr: "null",
   }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(body));
+  await writer.close();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   const port = Number((await reader.read()).value?.trim());
   return {
@@ -65,92 +122,62 @@ async function bareServer(handler: string) {
   };
 }
 
-// The reference: hello-world on Deno.serve.
-const bare = await bareServer(`() => new Response("hello world")`);
-const barePort = bare.port;
-
-const serve = await spawnServe([
-  "--config",
-  `${dir}/bench.toml`,
-  "--session",
-  `${dir}/bench.session.sqlite`,
-]);
-// Let the daemon settle into its sampling rhythm and cache attrs.
-await new Promise((r) => setTimeout(r, 3000));
-await (await fetch(`${serve.url}/api/devices/g42`)).body?.cancel();
-// A second reference doing the least any API must do here: read the URL, answer the same JSON.
-const sameBody = await (await fetch(`${serve.url}/api/devices/g42`)).text();
-const bareJson = await bareServer(
-  `(req) => new Response(req.url ? ${
-    JSON.stringify(sameBody)
-  } : "", { headers: { "content-type": "application/json" } })`,
-);
+const bares = await Promise.all(samples.map((s) => bareServer(s.body, s.type)));
 const missedBefore = await metric(serve.url, "labwire_missed_deadlines_total");
 const dueBefore = await metric(serve.url, "labwire_samples_due_total");
 
-// Alternate the two servers so load from elsewhere on the machine hits both alike; report medians.
-const bares: WrkResult[] = [];
-const jsons: WrkResult[] = [];
-const labs: WrkResult[] = [];
-for (let i = 0; i < rounds; i++) {
-  bares.push(await wrk(`http://127.0.0.1:${barePort}/`));
-  jsons.push(await wrk(`http://127.0.0.1:${bareJson.port}/api/devices/g42`));
-  labs.push(await wrk(`${serve.url}/api/devices/g42`));
+const runs = samples.map(() => ({ bare: [] as WrkResult[], lab: [] as WrkResult[] }));
+for (let r = 0; r < rounds; r++) {
+  for (let i = 0; i < samples.length; i++) {
+    runs[i]!.bare.push(await wrk(`http://127.0.0.1:${bares[i]!.port}${samples[i]!.path}`));
+    runs[i]!.lab.push(await wrk(`${serve.url}${samples[i]!.path}`));
+  }
 }
-const median = (xs: WrkResult[]) => [...xs].sort((a, b) => a.rps - b.rps)[xs.length >> 1]!;
-const b = median(bares);
-const l = median(labs);
-const j = median(jsons);
-const medianP99 = [...labs].map((x) => x.p99ms).sort((x, y) => x - y)[labs.length >> 1]!;
 
-const missedAfter = await metric(serve.url, "labwire_missed_deadlines_total");
-const dueAfter = await metric(serve.url, "labwire_samples_due_total");
+const missed = await metric(serve.url, "labwire_missed_deadlines_total") - missedBefore;
+const due = await metric(serve.url, "labwire_samples_due_total") - dueBefore;
 const rows = await metric(serve.url, "labwire_session_rows_written_total");
-
-await bare.stop();
-await bareJson.stop();
+await Promise.all(bares.map((b) => b.stop()));
 const code = await serve.stop();
 await Deno.remove(dir, { recursive: true });
 
-const ratio = l.rps / b.rps;
 console.log(
-  `serve throughput: wrk -t1 -c64 -d${duration}s, ${rounds} alternating rounds, medians; ` +
-    `${Deno.build.os} ${navigator.hardwareConcurrency} cpus`,
+  `serve throughput: wrk -t1 -c${values.connections} -d${duration}s, ${rounds} rounds ` +
+    `alternating bare and labwire per route; ${Deno.build.os} ${navigator.hardwareConcurrency} cpus`,
 );
-for (let i = 0; i < rounds; i++) {
+for (let i = 0; i < samples.length; i++) {
+  const { path, body } = samples[i]!;
+  const { bare, lab } = runs[i]!;
+  for (let r = 0; r < rounds; r++) {
+    console.log(
+      `  GET ${path} round ${r + 1}: bare ${bare[r]!.rps.toFixed(0)} req/s p99 ${bare[r]!.p99}; ` +
+        `labwire ${lab[r]!.rps.toFixed(0)} req/s p99 ${lab[r]!.p99}` +
+        (lab[r]!.errors !== "none" ? ` (errors: ${lab[r]!.errors})` : ""),
+    );
+  }
+  const rps = median(lab.map((l, r) => l.rps / bare[r]!.rps));
+  const p99 = median(lab.map((l, r) => l.p99ms / bare[r]!.p99ms));
   console.log(
-    `  round ${i + 1}: bare ${bares[i]!.rps.toFixed(0)} req/s p99 ${bares[i]!.p99}; ` +
-      `bare same JSON ${jsons[i]!.rps.toFixed(0)} req/s p99 ${jsons[i]!.p99}; ` +
-      `labwire ${labs[i]!.rps.toFixed(0)} req/s p99 ${labs[i]!.p99}`,
+    `GET ${path} (${body.length} bytes): labwire ${median(lab.map((l) => l.rps)).toFixed(0)} ` +
+      `req/s p99 ${median(lab.map((l) => l.p99ms)).toFixed(2)} ms; bare ` +
+      `${median(bare.map((b) => b.rps)).toFixed(0)} req/s p99 ` +
+      `${median(bare.map((b) => b.p99ms)).toFixed(2)} ms; medians of per-round ratios: ` +
+      `${(rps * 100).toFixed(1)} % of bare req/s, p99 ${p99.toFixed(2)}x bare`,
   );
+  const errors = lab.map((l) => l.errors).filter((e) => e !== "none");
+  targets.require(
+    `GET ${path} error answers`,
+    errors.length === 0,
+    errors.length ? errors.join("; ") : "none",
+    "none",
+  );
+  targets.check(`GET ${path} req/s vs bare`, +(rps * 100).toFixed(1), ">=", 85, "%");
+  targets.check(`GET ${path} p99 vs bare`, +p99.toFixed(2), "<=", 1.5, "x");
 }
 console.log(
-  `bare Deno.serve hello-world:      ${
-    b.rps.toFixed(0)
-  } req/s  p50 ${b.p50}  p99 ${b.p99}  errors: ${b.errors}`,
+  `recording 100 sim devices at 10 Hz during the run: ${due} readings due, ${missed} missed ` +
+    `deadlines; ${rows} session rows written; daemon exit ${code}`,
 );
-console.log(
-  `labwire GET /api/devices/{name}:  ${
-    l.rps.toFixed(0)
-  } req/s  p50 ${l.p50}  p99 ${l.p99}  errors: ${l.errors}`,
-);
-console.log(
-  `bare Deno.serve, same ${sameBody.length}-byte JSON + req.url: ${
-    j.rps.toFixed(0)
-  } req/s  p50 ${j.p50}  p99 ${j.p99}`,
-);
-console.log(
-  `ratio: ${(ratio * 100).toFixed(1)} % of bare hello-world (target >= 50 %)  ${
-    ratio >= 0.5 ? "OK" : "MISSED"
-  }; ${((l.rps / j.rps) * 100).toFixed(1)} % of a bare server answering the same JSON`,
-);
-console.log(
-  `p99 (median of rounds): ${medianP99} ms (target <= 10 ms)  ${medianP99 <= 10 ? "OK" : "MISSED"}`,
-);
-console.log(
-  `recording 100 sim devices at 10 Hz during the run: ${dueAfter - dueBefore} readings due, ` +
-    `${missedAfter - missedBefore} missed deadlines (target 0)  ${
-      missedAfter - missedBefore === 0 ? "OK" : "MISSED"
-    }; ` +
-    `${rows} session rows written; daemon exit ${code}`,
-);
+targets.check("missed sampling deadlines during the run", missed, "<=", 0);
+targets.require("daemon exit code", code === 0, String(code), "0");
+targets.finish();
