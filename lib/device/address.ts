@@ -6,6 +6,7 @@
  * @module
  */
 import { UsageError } from "./errors.ts";
+import { isVisa, visaToAddress } from "../transport/visa.ts";
 
 /** A parsed device address. */
 export interface Address {
@@ -17,11 +18,13 @@ export interface Address {
   target: string;
   /** The `?key=value` options. */
   params: URLSearchParams;
+  /** Something to tell the user about how the address was read (e.g. a VISA `ASRL1` port). */
+  note?: string;
 }
 
 /** True when `text` looks like an address (`scheme://…`) rather than a device name. */
 export function isAddress(text: string): boolean {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(text);
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(text) || isVisa(text);
 }
 
 /**
@@ -34,11 +37,18 @@ export function isAddress(text: string): boolean {
  * ```
  */
 export function parseAddress(text: string): Address {
+  // VISA resource strings (`TCPIP0::HOST::PORT::SOCKET`, `ASRL/dev/ttyUSB0::INSTR`) read as the
+  // tcp:// or serial:// address they name, so pyvisa users can paste what they know.
+  const visa = visaToAddress(text);
+  if (visa) {
+    return { ...parseAddress(visa.address), text: text.trim(), note: visa.note };
+  }
   const m = /^([a-z][a-z0-9+.-]*):\/\/([^?#]*)(?:\?([^#]*))?$/i.exec(text.trim());
   if (!m || m[2] === "") {
     throw new UsageError(
       `"${text}" is not a device address`,
-      "addresses look like baratron://HOST[:PORT], sim://gauge or ca://PV:NAME",
+      "addresses look like baratron://HOST[:PORT], sim://gauge, ca://PV:NAME, tcp://HOST:PORT, " +
+        "serial:///dev/ttyUSB0 or a VISA string (TCPIP0::HOST::PORT::SOCKET)",
     );
   }
   let target: string;

@@ -31,3 +31,17 @@ Deno.test("parseAddress: a malformed %-escape is a usage error, not a URIError",
   assert.throws(() => parseAddress("ca://XXX:%E0%A4%A"), /malformed %-escape/);
   assert.equal(parseAddress("ca://A%25B").target, "A%B");
 });
+
+Deno.test("VISA resource strings read as the tcp:// or serial:// address they name", () => {
+  const t = parseAddress("TCPIP0::10.0.0.7::5025::SOCKET");
+  assert.equal(t.scheme, "tcp");
+  assert.equal(t.target, "10.0.0.7:5025");
+  assert.equal(t.text, "TCPIP0::10.0.0.7::5025::SOCKET");
+  const s = parseAddress("ASRL/dev/ttyUSB0::INSTR");
+  assert.equal(s.scheme, "serial");
+  assert.equal(s.target, "/dev/ttyUSB0");
+  assert.match(parseAddress("ASRL1::INSTR").note ?? "", /\/dev\/ttyS0/);
+  assert.equal(isAddress("TCPIP::h::5025::SOCKET"), true);
+  assert.equal(isAddress("ASRL/dev/pts/3::INSTR"), true);
+  assert.throws(() => parseAddress("GPIB0::12::INSTR"), /GPIB resources are not supported/);
+});

@@ -1,0 +1,329 @@
+/**
+ * Sans-I/O framing of instrument messages: text encodings, terminations, lines and IEEE 488.2
+ * binary blocks (`#<n><len><data>` and the indefinite `#0…<term>`). No sockets here — bytes go
+ * in with {@linkcode Framer.push}, whole messages come out — so every rule is tested on byte
+ * vectors, including messages split across chunks anywhere.
+ *
+ * How to use it: the message layer (`message.ts`) keeps one {@linkcode Framer} per line;
+ * simulators use one per client to split incoming commands, and {@linkcode encodeBlock} to
+ * answer with block data.
+ *
+ * ```ts
+ * import { Framer } from "./framing.ts";
+ * const f = new Framer();
+ * f.push(new TextEncoder().encode("1.23\n#14abcd\n"));
+ * f.line(new Uint8Array([10])); // bytes of "1.23"
+ * f.block(new Uint8Array([10])); // bytes of "abcd" (its trailing "\n" is consumed)
+ * ```
+ *
+ * @module
+ */
+
+/** Text encodings of message-based instruments. */
+export type Encoding = "ascii" | "latin1" | "utf-8";
+
+/** The encodings accepted in definitions and on the command line. */
+export const ENCODINGS: readonly Encoding[] = ["ascii", "latin1", "utf-8"];
+
+/** Raised for bytes that cannot be a message: a bad block header, an over-long line. */
+export class FramingError extends Error {
+  /** Creates a framing error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "FramingError";
+  }
+}
+
+const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder("utf-8");
+// "latin1" in the WHATWG decoder is windows-1252; instruments mean ISO-8859-1 (byte = code point).
+
+/**
+ * Encodes `text`; ascii and latin1 refuse characters they cannot carry (a `°` to an ASCII
+ * instrument is a mistake to report, not to mangle).
+ *
+ * @example
+ * ```ts
+ * import { encodeText } from "./framing.ts";
+ * encodeText("A\r", "ascii"); // Uint8Array [65, 13]
+ * ```
+ */
+export function encodeText(text: string, encoding: Encoding): Uint8Array {
+  if (encoding === "utf-8") return utf8.encode(text);
+  const limit = encoding === "ascii" ? 0x7f : 0xff;
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > limit) {
+      throw new FramingError(
+        `${JSON.stringify(text[i])} cannot be sent in ${encoding} (in ${JSON.stringify(text)})`,
+      );
+    }
+    out[i] = c;
+  }
+  return out;
+}
+
+/**
+ * Decodes bytes; ascii and latin1 map each byte to one character, so nothing is lost.
+ *
+ * @example
+ * ```ts
+ * import { decodeText } from "./framing.ts";
+ * decodeText(new Uint8Array([79, 75]), "ascii"); // "OK"
+ * ```
+ */
+export function decodeText(bytes: Uint8Array, encoding: Encoding): string {
+  if (encoding === "utf-8") return utf8Decoder.decode(bytes);
+  let s = "";
+  // Chunked so long answers don't hit the argument limit of fromCharCode.
+  for (let i = 0; i < bytes.length; i += 8192) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  }
+  return s;
+}
+
+/**
+ * Reads a termination as written on a command line or in a definition: escapes (`\n`, `\r\n`,
+ * `\r`, `\x06`) or names (`LF`, `CR`, `CRLF`, `NONE`).
+ *
+ * @example
+ * ```ts
+ * import { parseTermination } from "./framing.ts";
+ * parseTermination("CRLF"); // "\r\n"
+ * parseTermination("\\r"); // "\r"
+ * ```
+ */
+export function parseTermination(text: string): string {
+  const named: Record<string, string> = {
+    lf: "\n",
+    cr: "\r",
+    crlf: "\r\n",
+    lfcr: "\n\r",
+    none: "",
+  };
+  const n = named[text.toLowerCase()];
+  if (n !== undefined) return n;
+  const out = text.replace(/\\(x[0-9a-fA-F]{2}|[nrt0\\])/g, (_, e: string) => {
+    if (e[0] === "x") return String.fromCharCode(parseInt(e.slice(1), 16));
+    return { n: "\n", r: "\r", t: "\t", "0": "\0", "\\": "\\" }[e]!;
+  });
+  if (out.includes("\\")) {
+    throw new FramingError(
+      `bad termination ${JSON.stringify(text)}; use \\n, \\r\\n, \\r, \\xHH, LF, CR, CRLF or NONE`,
+    );
+  }
+  return out;
+}
+
+/**
+ * A definite-length block `#<n><len><data>` around `data`, as an instrument sends arrays.
+ *
+ * @example
+ * ```ts
+ * import { encodeBlock } from "./framing.ts";
+ * new TextDecoder().decode(encodeBlock(new TextEncoder().encode("hello"))); // "#15hello"
+ * ```
+ */
+export function encodeBlock(data: Uint8Array): Uint8Array {
+  const len = String(data.length);
+  if (len.length > 9) throw new FramingError("a block holds at most 999,999,999 bytes");
+  const head = utf8.encode(`#${len.length}${len}`);
+  const out = new Uint8Array(head.length + data.length);
+  out.set(head);
+  out.set(data, head.length);
+  return out;
+}
+
+/** Options of a {@linkcode Framer}. */
+export interface FramerOptions {
+  /** Longest line accepted, bytes (default 1 MiB). */
+  maxLine?: number;
+  /** Largest block accepted, bytes (default 64 MiB). */
+  maxBlock?: number;
+}
+
+const HASH = 0x23;
+
+/** Splits a byte stream into lines and blocks; keeps what is not complete yet. */
+export class Framer {
+  #buf = new Uint8Array(256);
+  #start = 0;
+  #end = 0;
+  /** Where the next termination search starts (bytes before were already searched). */
+  #scanned = 0;
+  /** A termination still expected after a block; dropped as it arrives. */
+  #skip: Uint8Array | undefined;
+  readonly #maxLine: number;
+  readonly #maxBlock: number;
+
+  /** Creates an empty framer. */
+  constructor(opts: FramerOptions = {}) {
+    this.#maxLine = opts.maxLine ?? 1 << 20;
+    this.#maxBlock = opts.maxBlock ?? 64 << 20;
+  }
+
+  /** Bytes held and not yet taken. */
+  get size(): number {
+    return this.#end - this.#start;
+  }
+
+  /** Appends received bytes. */
+  push(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    if (this.#end + bytes.length > this.#buf.length) {
+      const size = this.#end - this.#start;
+      if (size + bytes.length <= this.#buf.length && this.#start > 0) {
+        this.#buf.copyWithin(0, this.#start, this.#end);
+      } else {
+        const next = new Uint8Array(Math.max(this.#buf.length * 2, size + bytes.length));
+        next.set(this.#buf.subarray(this.#start, this.#end));
+        this.#buf = next;
+      }
+      this.#scanned -= this.#start;
+      this.#start = 0;
+      this.#end = size;
+    }
+    this.#buf.set(bytes, this.#end);
+    this.#end += bytes.length;
+    this.#dropSkip();
+  }
+
+  /** Drops everything held (stale input). */
+  clear(): void {
+    this.#start = this.#end = this.#scanned = 0;
+    this.#skip = undefined;
+  }
+
+  /** Takes everything held. */
+  takeAll(): Uint8Array {
+    const out = this.#buf.slice(this.#start, this.#end);
+    this.clear();
+    return out;
+  }
+
+  /**
+   * Takes one line ending in `term` (without it), or undefined if none is complete. An empty
+   * `term` takes everything held. Throws {@linkcode FramingError} when a line grows too long.
+   */
+  line(term: Uint8Array): Uint8Array | undefined {
+    if (term.length === 0) return this.size > 0 ? this.takeAll() : undefined;
+    const i = this.#find(term, Math.max(this.#start, this.#scanned - term.length + 1));
+    if (i < 0) {
+      this.#scanned = this.#end;
+      if (this.size > this.#maxLine) {
+        this.clear();
+        throw new FramingError(`an answer longer than ${this.#maxLine} bytes without termination`);
+      }
+      return undefined;
+    }
+    const out = this.#buf.slice(this.#start, i);
+    this.#start = i + term.length;
+    this.#scanned = this.#start;
+    if (this.#start === this.#end) this.#start = this.#end = this.#scanned = 0;
+    return out;
+  }
+
+  /**
+   * Takes one IEEE 488.2 block (`#<n><len><data>`, or `#0<data><term>`), skipping whitespace
+   * before the `#`; its termination is consumed when it follows. Undefined while incomplete;
+   * {@linkcode FramingError} when the bytes are not a block.
+   */
+  block(term: Uint8Array): Uint8Array | undefined {
+    const b = this.#buf;
+    let p = this.#start;
+    while (p < this.#end && (b[p] === 0x20 || b[p] === 0x0a || b[p] === 0x0d || b[p] === 0x09)) p++;
+    if (p >= this.#end) return undefined;
+    if (b[p] !== HASH) {
+      const seen = decodeText(b.subarray(p, Math.min(this.#end, p + 20)), "latin1");
+      throw new FramingError(
+        `expected a binary block starting with "#", got ${JSON.stringify(seen)}`,
+      );
+    }
+    if (p + 1 >= this.#end) return undefined;
+    const nd = b[p + 1]! - 0x30;
+    if (nd < 0 || nd > 9) {
+      throw new FramingError(
+        `bad block header: "#" must be followed by a digit, got ${
+          JSON.stringify(String.fromCharCode(b[p + 1]!))
+        }`,
+      );
+    }
+    if (nd === 0) {
+      if (term.length === 0) {
+        throw new FramingError("an indefinite block (#0) needs a read termination to end it");
+      }
+      const i = this.#find(term, p + 2);
+      if (i < 0) {
+        if (this.#end - p > this.#maxBlock) {
+          this.clear();
+          throw new FramingError(`an indefinite block larger than ${this.#maxBlock} bytes`);
+        }
+        return undefined;
+      }
+      const out = b.slice(p + 2, i);
+      this.#start = i + term.length;
+      this.#scanned = this.#start;
+      return out;
+    }
+    if (p + 2 + nd > this.#end) return undefined;
+    let len = 0;
+    for (let k = 0; k < nd; k++) {
+      const d = b[p + 2 + k]! - 0x30;
+      if (d < 0 || d > 9) {
+        throw new FramingError(`bad block header: the ${nd}-digit length has a non-digit`);
+      }
+      len = len * 10 + d;
+    }
+    if (len > this.#maxBlock) {
+      this.clear();
+      throw new FramingError(`a block of ${len} bytes is larger than the limit ${this.#maxBlock}`);
+    }
+    const from = p + 2 + nd;
+    if (from + len > this.#end) return undefined;
+    const out = b.slice(from, from + len);
+    this.#start = from + len;
+    this.#scanned = this.#start;
+    if (term.length > 0) {
+      this.#skip = term;
+      this.#dropSkip();
+    }
+    return out;
+  }
+
+  /** Drops the expected post-block termination as far as it has arrived. */
+  #dropSkip(): void {
+    const skip = this.#skip;
+    if (!skip) return;
+    let k = 0;
+    while (k < skip.length && this.#start + k < this.#end) {
+      if (this.#buf[this.#start + k] !== skip[k]) {
+        this.#skip = undefined;
+        return;
+      }
+      k++;
+    }
+    if (k === skip.length) {
+      this.#start += k;
+      this.#scanned = Math.max(this.#scanned, this.#start);
+      this.#skip = undefined;
+    } else if (k > 0) {
+      // Part of the termination is here: drop it and wait for the rest.
+      this.#start += k;
+      this.#scanned = Math.max(this.#scanned, this.#start);
+      this.#skip = skip.subarray(k);
+    }
+  }
+
+  #find(seq: Uint8Array, from: number): number {
+    const b = this.#buf;
+    const first = seq[0]!;
+    const last = this.#end - seq.length;
+    outer: for (let i = from; i <= last; i++) {
+      if (b[i] !== first) continue;
+      for (let j = 1; j < seq.length; j++) if (b[i + j] !== seq[j]) continue outer;
+      return i;
+    }
+    return -1;
+  }
+}

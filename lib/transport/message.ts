@@ -1,0 +1,400 @@
+/**
+ * The message layer over any {@linkcode ByteStream} (TCP, serial line, PTY): commands with a
+ * write termination, answers split at a read termination, `query` with a deadline, SCPI binary
+ * blocks, an optional minimum delay between commands, and exactly one exchange in flight per
+ * line — concurrent callers queue in FIFO order and never interleave, which is what lets several
+ * devices share one line (Alicat units A–Z on one RS-485 bus).
+ *
+ * How to use it:
+ * ```ts ignore
+ * import { MessageLine } from "./message.ts";
+ * import { openTcp } from "./tcp.ts";
+ * const line = new MessageLine(openTcp("10.0.0.7", 5025), { readTermination: "\n" });
+ * await line.query("*IDN?", { timeout: 1000 });   // "Keysight Technologies,34465A,…"
+ * await line.write("CONF:VOLT:DC 10");
+ * const bytes = await line.queryBlock("CURV?");    // the data of "#<n><len><data>"
+ * // Pfeiffer's ACK/ENQ: several steps with nobody else on the line in between.
+ * const p = await line.exchange(async (io) => {
+ *   if ((await io.query("PR1")) !== "\x06") throw new Error("NAK");
+ *   return await io.query("\x05");
+ * });
+ * line.close();
+ * ```
+ * Devices that share a port get the same line through {@linkcode sharedLine} (or `openLine` in
+ * `open.ts`), keyed by port; `close()` is counted, the last user closes the stream.
+ *
+ * Stale input: anything that arrived before an exchange starts cannot be its answer and is
+ * dropped. After a timeout the line is suspect: a stream that can re-open cheaply (TCP) is closed
+ * so a late answer dies with the old connection; otherwise (serial) the OS input is flushed and
+ * the next exchange first waits for `quiet` ms of silence, dropping what still trickles in.
+ *
+ * @module
+ */
+import { DeviceError, TimeoutError } from "../device/errors.ts";
+import { formatMs } from "../device/device.ts";
+import { decodeText, encodeText, type Encoding, Framer, FramingError } from "./framing.ts";
+import { type ByteStream, type IoOptions, sleep } from "./stream.ts";
+
+/** How a line talks: terminations, encoding, default deadline, pacing. */
+export interface LineOptions {
+  /** Appended to every command (default `"\n"`). */
+  writeTermination?: string;
+  /** Ends every answer (default `"\n"`); a trailing `"\r"` before a `"\n"` is always stripped. */
+  readTermination?: string;
+  /** Text encoding (default `"ascii"`). */
+  encoding?: Encoding;
+  /** Default deadline of an exchange, ms (default 2000). */
+  timeout?: number;
+  /** Least time between the end of one command and the start of the next, ms (default 0). */
+  minDelay?: number;
+  /** Silence that ends the flush after a timeout, ms (default 20). */
+  quiet?: number;
+  /** After a timeout, close the stream (true: TCP) or flush it (false: serial). Default true. */
+  resetOnTimeout?: boolean;
+  /** Device name carried by errors. */
+  device?: string;
+}
+
+/** Options of one query. */
+export interface QueryOptions extends IoOptions {
+  /** Answers for which this returns false are skipped (another unit's answer on a shared bus). */
+  expect?: (answer: string) => boolean;
+}
+
+/** What an {@linkcode MessageLine.exchange} step can do while it owns the line. */
+export interface LineIO {
+  /** The exchange's deadline and cancellation; pass it on to anything else awaited. */
+  readonly signal: AbortSignal;
+  /** Sends `cmd` + write termination. */
+  write(cmd: string): Promise<void>;
+  /** Sends raw bytes (no termination). */
+  writeBytes(bytes: Uint8Array): Promise<void>;
+  /** Reads one answer line (without its termination). */
+  readLine(expect?: (answer: string) => boolean): Promise<string>;
+  /** Reads one binary block (`#<n><len><data>` or `#0…`), returning its data. */
+  readBlock(): Promise<Uint8Array>;
+  /** Sends `cmd` and reads one line. */
+  query(cmd: string, expect?: (answer: string) => boolean): Promise<string>;
+}
+
+/** One message-based line: FIFO-locked exchanges over a byte stream. */
+export class MessageLine {
+  readonly stream: ByteStream;
+  readonly writeTermination: string;
+  readonly readTermination: string;
+  readonly encoding: Encoding;
+  readonly timeout: number;
+  readonly minDelay: number;
+  readonly #quiet: number;
+  readonly #resetOnTimeout: boolean;
+  readonly #device?: string;
+  readonly #term: Uint8Array;
+  readonly #framer = new Framer();
+  #busy = false;
+  #waiters: (() => void)[] = [];
+  #dirty = false;
+  #lastWrite = 0;
+  #users = 1;
+  #onClose: (() => void) | undefined;
+
+  /** Wraps a stream; the line owns it and closes it on the last `close()`. */
+  constructor(stream: ByteStream, opts: LineOptions = {}) {
+    this.stream = stream;
+    this.writeTermination = opts.writeTermination ?? "\n";
+    this.readTermination = opts.readTermination ?? "\n";
+    this.encoding = opts.encoding ?? "ascii";
+    this.timeout = opts.timeout ?? 2000;
+    this.minDelay = opts.minDelay ?? 0;
+    this.#quiet = opts.quiet ?? 20;
+    this.#resetOnTimeout = opts.resetOnTimeout ?? true;
+    this.#device = opts.device;
+    this.#term = encodeText(this.readTermination, "latin1");
+  }
+
+  /** The stream's label, e.g. `tcp://10.0.0.7:5025`. */
+  get label(): string {
+    return this.stream.label;
+  }
+
+  /** Exchanges waiting for the line (not counting the one in flight). */
+  get waiting(): number {
+    return this.#waiters.length;
+  }
+
+  /** Sends `cmd` and returns the answer line (termination and a trailing CR removed). */
+  query(cmd: string, opts: QueryOptions = {}): Promise<string> {
+    return this.exchange((io) => io.query(cmd, opts.expect), opts, cmd);
+  }
+
+  /** Sends `cmd` and returns the data of the binary block it answers with. */
+  queryBlock(cmd: string, opts: IoOptions = {}): Promise<Uint8Array> {
+    return this.exchange(
+      async (io) => {
+        await io.write(cmd);
+        return await io.readBlock();
+      },
+      opts,
+      cmd,
+    );
+  }
+
+  /** Sends `cmd` (no answer expected). */
+  write(cmd: string, opts: IoOptions = {}): Promise<void> {
+    return this.exchange((io) => io.write(cmd), opts, cmd);
+  }
+
+  /**
+   * Runs `fn` with the line to itself, within one deadline: nobody else's command can come in
+   * between its steps. `what` names the exchange in errors.
+   */
+  async exchange<T>(
+    fn: (io: LineIO) => Promise<T>,
+    opts: IoOptions = {},
+    what = "exchange",
+  ): Promise<T> {
+    const timeout = opts.timeout ?? this.timeout;
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new DOMException("timeout", "TimeoutError"));
+    }, timeout);
+    const outer = opts.signal;
+    const onOuter = () => controller.abort(outer?.reason);
+    if (outer?.aborted) controller.abort(outer.reason);
+    else outer?.addEventListener("abort", onOuter, { once: true });
+    const signal = controller.signal;
+    let acquired = false;
+    let ahead = 0;
+    let sent = false;
+    try {
+      ahead = this.#waiters.length + (this.#busy ? 1 : 0);
+      await this.#acquire(signal);
+      acquired = true;
+      await this.#begin(signal);
+      const io: LineIO = {
+        signal,
+        write: async (cmd) => {
+          await this.#send(encodeText(cmd + this.writeTermination, this.encoding), signal);
+          sent = true;
+        },
+        writeBytes: async (bytes) => {
+          await this.#send(bytes, signal);
+          sent = true;
+        },
+        readLine: (expect) => this.#readLine(signal, expect),
+        readBlock: () => this.#readBlock(signal),
+        query: async (cmd, expect) => {
+          await io.write(cmd);
+          return await this.#readLine(signal, expect);
+        },
+      };
+      return await fn(io);
+    } catch (err) {
+      let out = err;
+      if (outer?.aborted && !timedOut) out = outer.reason ?? err;
+      else if (timedOut) out = this.#timeoutError(what, timeout, acquired, ahead, sent, err);
+      else if (err instanceof FramingError) {
+        out = new DeviceError(`${this.label}: ${quote(what)}: ${err.message}`, this.#device, {
+          cause: err,
+        });
+      }
+      if (acquired) this.#suspect();
+      throw out;
+    } finally {
+      clearTimeout(timer);
+      outer?.removeEventListener("abort", onOuter);
+      if (acquired) this.#release();
+    }
+  }
+
+  /** Gives up one use; the last one closes the stream. */
+  close(): void {
+    if (this.#users <= 0) return;
+    this.#users--;
+    if (this.#users > 0) return;
+    this.#onClose?.();
+    this.stream.close();
+  }
+
+  /** One more user of a shared line (see {@linkcode sharedLine}). */
+  retain(onLastClose?: () => void): this {
+    this.#users++;
+    if (onLastClose) this.#onClose = onLastClose;
+    return this;
+  }
+
+  /** True once every user closed it. */
+  get closed(): boolean {
+    return this.#users <= 0;
+  }
+
+  #timeoutError(
+    what: string,
+    timeout: number,
+    acquired: boolean,
+    ahead: number,
+    sent: boolean,
+    cause: unknown,
+  ): TimeoutError {
+    const within = formatMs(timeout);
+    if (!acquired) {
+      return new TimeoutError(
+        `${this.label}: ${quote(what)} was not sent: the line stayed busy for ${within} ` +
+          `(${ahead} exchange${ahead === 1 ? "" : "s"} ahead, from devices sharing it); ` +
+          `poll less often or allow more time with ?timeout=`,
+        this.#device,
+        { cause },
+      );
+    }
+    if (!sent) {
+      return new TimeoutError(
+        `${this.label}: ${quote(what)} could not be sent within ${within}; check the connection`,
+        this.#device,
+        { cause },
+      );
+    }
+    const partial = this.#framer.size > 0
+      ? `; received ${JSON.stringify(decodeText(this.#framer.takeAll().slice(0, 80), "latin1"))} ` +
+        `but no read termination ${JSON.stringify(this.readTermination)} — check the ` +
+        `termination setting (--term)`
+      : `; check the address, that the command is a query (SCPI answers only commands ending ` +
+        `in "?"), and the line settings`;
+    return new TimeoutError(
+      `${this.label}: no answer to ${quote(what)} within ${within}${partial}`,
+      this.#device,
+      { cause },
+    );
+  }
+
+  /** Drops input that came in before this exchange; after a timeout, waits for quiet first. */
+  async #begin(signal: AbortSignal): Promise<void> {
+    if (this.#dirty && this.stream.connected) {
+      this.#dirty = false;
+      for (;;) {
+        try {
+          await this.stream.read({ timeout: this.#quiet, signal });
+        } catch (err) {
+          if (err instanceof TimeoutError && !signal.aborted) break;
+          throw err;
+        }
+      }
+    }
+    this.#dirty = false;
+    this.#framer.clear();
+    this.stream.discard();
+  }
+
+  #suspect(): void {
+    this.#framer.clear();
+    if (this.#resetOnTimeout) this.stream.reset();
+    else {
+      this.stream.discard();
+      this.#dirty = true;
+    }
+  }
+
+  async #send(bytes: Uint8Array, signal: AbortSignal): Promise<void> {
+    if (this.minDelay > 0) {
+      const wait = this.#lastWrite + this.minDelay - performance.now();
+      if (wait > 0) await sleep(wait, signal);
+    }
+    await this.stream.write(bytes, { signal });
+    this.#lastWrite = performance.now();
+  }
+
+  async #readLine(signal: AbortSignal, expect?: (answer: string) => boolean): Promise<string> {
+    for (;;) {
+      const raw = this.#framer.line(this.#term);
+      if (raw !== undefined) {
+        let text = decodeText(raw, this.encoding);
+        if (text.endsWith("\r") && this.readTermination.endsWith("\n")) text = text.slice(0, -1);
+        if (!expect || expect(text)) return text;
+        continue;
+      }
+      this.#framer.push(await this.stream.read({ signal }));
+    }
+  }
+
+  async #readBlock(signal: AbortSignal): Promise<Uint8Array> {
+    for (;;) {
+      const data = this.#framer.block(this.#term);
+      if (data !== undefined) return data;
+      this.#framer.push(await this.stream.read({ signal }));
+    }
+  }
+
+  async #acquire(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) throw signal.reason;
+    if (!this.#busy) {
+      this.#busy = true;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const turn = () => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        const i = this.#waiters.indexOf(turn);
+        if (i >= 0) this.#waiters.splice(i, 1);
+        reject(signal.reason);
+      };
+      this.#waiters.push(turn);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  #release(): void {
+    const next = this.#waiters.shift();
+    if (next) next();
+    else this.#busy = false;
+  }
+}
+
+/** A command as shown in errors: quoted, control characters escaped, cut at 60 characters. */
+function quote(cmd: string): string {
+  const s = JSON.stringify(cmd.length > 60 ? cmd.slice(0, 60) + "…" : cmd);
+  return s;
+}
+
+const shared = new Map<string, { line: MessageLine; settings: string }>();
+
+/**
+ * The one {@linkcode MessageLine} of a port, shared by every device on it: the first caller's
+ * `create()` makes it, later callers with the same `key` (e.g. `serial:///dev/ttyUSB0`) get the
+ * same line, counted; each calls `close()` once. Callers asking for different `settings` (baud,
+ * terminations) on the same port get a {@linkcode DeviceError} naming both.
+ *
+ * @example
+ * ```ts ignore
+ * const a = sharedLine("serial:///dev/ttyUSB0", "19200 8N1 \\r", () => new MessageLine(...));
+ * const b = sharedLine("serial:///dev/ttyUSB0", "19200 8N1 \\r", () => new MessageLine(...));
+ * a === b; // true
+ * ```
+ */
+export function sharedLine(
+  key: string,
+  settings: string,
+  create: () => MessageLine,
+): MessageLine {
+  const have = shared.get(key);
+  if (have && !have.line.closed) {
+    if (have.settings !== settings) {
+      throw new DeviceError(
+        `${key} is already open with other settings (${have.settings}, now asked for ` +
+          `${settings}); devices sharing a line must use the same baud rate, framing and ` +
+          `terminations`,
+      );
+    }
+    return have.line.retain();
+  }
+  const line = create();
+  shared.set(key, { line, settings });
+  line.retain(() => {
+    if (shared.get(key)?.line === line) shared.delete(key);
+  });
+  // retain() counted one more user than the creator: give it back.
+  line.close();
+  return line;
+}

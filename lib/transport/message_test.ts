@@ -1,0 +1,346 @@
+import assert from "node:assert/strict";
+import { DeviceError, TimeoutError } from "../device/errors.ts";
+import { encodeBlock } from "./framing.ts";
+import { MessageLine, sharedLine } from "./message.ts";
+import { openLine } from "./open.ts";
+import { openTcp } from "./tcp.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** What a test responder does with one received line: answer bytes, after a delay, or nothing. */
+type Handler = (line: string, conn: number) => { answer?: string | Uint8Array; delay?: number };
+
+/**
+ * A line-oriented TCP responder on a free loopback port, written with plain Deno sockets (not
+ * with the framing under test): it splits at `term` and answers each line via `handle`.
+ */
+function responder(handle: Handler, term: string | RegExp = "\n") {
+  // A RegExp term splits there and keeps its first group (e.g. a bare ENQ) as the line's end.
+  const split = typeof term === "string"
+    ? new RegExp(term.replace(/[\r\n]/g, (c) => c === "\r" ? "\\r" : "\\n"))
+    : term;
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  const received: { line: string; at: number; conn: number }[] = [];
+  let accepted = 0;
+  const done = (async () => {
+    for await (const conn of listener) {
+      const id = ++accepted;
+      conns.add(conn);
+      (async () => {
+        let text = "";
+        const buf = new Uint8Array(4096);
+        try {
+          for (;;) {
+            const n = await conn.read(buf);
+            if (n === null) break;
+            text += dec.decode(buf.subarray(0, n));
+            for (let m = split.exec(text); m; m = split.exec(text)) {
+              const line = text.slice(0, m.index) + (m[1] ?? "");
+              text = text.slice(m.index + m[0].length);
+              received.push({ line, at: performance.now(), conn: id });
+              const { answer, delay } = handle(line, id);
+              if (answer === undefined) continue;
+              const bytes = typeof answer === "string" ? enc.encode(answer) : answer;
+              if (delay) {
+                setTimeout(() => conn.write(bytes).catch(() => {}), delay);
+              } else await conn.write(bytes);
+            }
+          }
+        } catch {
+          // The client went away.
+        } finally {
+          conns.delete(conn);
+          try {
+            conn.close();
+          } catch { /* closed */ }
+        }
+      })();
+    }
+  })();
+  const port = (listener.addr as Deno.NetAddr).port;
+  return {
+    port,
+    received,
+    get accepted() {
+      return accepted;
+    },
+    dropClients() {
+      for (const c of conns) c.close();
+      conns.clear();
+    },
+    async close() {
+      listener.close();
+      for (const c of conns) c.close();
+      await done.catch(() => {});
+      // Let delayed writes fire into closed sockets before the test ends.
+      await new Promise((r) => setTimeout(r, 30));
+    },
+  };
+}
+
+Deno.test("query returns the answer without its termination (CR LF answers, LF commands)", async () => {
+  const srv = responder((line) => ({
+    answer: line === "*IDN?" ? "LSCI,MODEL336,1234/A,1.0\r\n" : undefined,
+  }));
+  const line = new MessageLine(openTcp("127.0.0.1", srv.port), { readTermination: "\r\n" });
+  try {
+    assert.equal(await line.query("*IDN?"), "LSCI,MODEL336,1234/A,1.0");
+    assert.equal(await line.query("*IDN?", { timeout: 1000 }), "LSCI,MODEL336,1234/A,1.0");
+  } finally {
+    line.close();
+    await srv.close();
+  }
+});
+
+Deno.test("concurrent queries queue in order and each gets its own answer", async () => {
+  // Answers come back after a delay that shrinks with the index: interleaved I/O would mix them.
+  const srv = responder((line) => ({
+    answer: `ans ${line}\n`,
+    delay: 20 - Number(line.slice(1)),
+  }));
+  const line = new MessageLine(openTcp("127.0.0.1", srv.port));
+  try {
+    const queries = Array.from({ length: 20 }, (_, i) => line.query(`q${i}`));
+    const answers = await Promise.all(queries);
+    assert.deepStrictEqual(answers, Array.from({ length: 20 }, (_, i) => `ans q${i}`));
+    assert.deepStrictEqual(srv.received.map((r) => r.line), answers.map((a) => a.slice(4)));
+  } finally {
+    line.close();
+    await srv.close();
+  }
+});
+
+Deno.test("a timeout names the command; the late answer is never taken as the next one", async () => {
+  let n = 0;
+  const srv = responder((line) => {
+    n++;
+    // The first answer comes after the deadline, the others at once.
+    return { answer: `${line}#${n}\n`, delay: n === 1 ? 150 : 0 };
+  });
+  const line = new MessageLine(openTcp("127.0.0.1", srv.port), { timeout: 60 });
+  try {
+    await assert.rejects(line.query("SLOW?"), (e: unknown) => {
+      assert.ok(e instanceof TimeoutError);
+      assert.match(e.message, /no answer to "SLOW\?" within 60 ms/);
+      return true;
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(await line.query("NEXT?", { timeout: 1000 }), "NEXT?#2");
+    // The suspect connection was replaced.
+    assert.equal(srv.accepted, 2);
+  } finally {
+    line.close();
+    await srv.close();
+  }
+});
+
+Deno.test("serial-style lines flush a late answer after a timeout instead of reconnecting", async () => {
+  let n = 0;
+  const srv = responder((line) => {
+    n++;
+    return { answer: `${line}#${n}\n`, delay: n === 1 ? 100 : 0 };
+  });
+  const line = new MessageLine(openTcp("127.0.0.1", srv.port), {
+    timeout: 50,
+    resetOnTimeout: false,
+    quiet: 150,
+  });
+  try {
+    await assert.rejects(line.query("SLOW?"), TimeoutError);
+    // The late answer arrives while the next exchange waits for quiet: dropped.
+    assert.equal(await line.query("NEXT?", { timeout: 1000 }), "NEXT?#2");
+    assert.equal(srv.accepted, 1);
+  } finally {
+    line.close();
+    await srv.close();
+  }
+});
+
+Deno.test("a partial answer without termination is reported as such", async () => {
+  const srv = responder(() => ({ answer: "1.234" }));
+  const line = new MessageLine(openTcp("127.0.0.1", srv.port), { timeout: 80 });
+  try {
+    await assert.rejects(line.query("MEAS?"), (e: unknown) => {
+      assert.ok(e instanceof TimeoutError);
+      assert.match(e.message, /received "1\.234" but no read termination "\\n"/);
+      return true;
+    });
+  } finally {
+    line.close();
+    await srv.close();
+  }
+});
+
+Deno.test("queryBlock returns the data of a definite-length block, then lines work again", async () => {
+  const data = new Uint8Array(3000).map((_, i) => (i * 7) & 0xff);
+  const block = encodeBlock(data);
+  const srv = responder((line) => {
+    if (line === "CURV?") {
+      const out = new Uint8Array(block.length + 1);
+      out.set(block);
+      out[block.length] = 10;
+      return { answer: out };
+    }
+    return { answer: "ok\n" };
+  });
+  const line = new MessageLine(openTcp("127.0.0.1", srv.port));
+  try {
+    assert.deepStrictEqual(await line.queryBlock("CURV?"), data);
+    assert.equal(await line.query("X?"), "ok");
+  } finally {
+    line.close();
+    await srv.close();
+  }
+});
+
+Deno.test("exchange runs multi-step protocols (ACK/ENQ) with no other command in between", async () => {
+  const srv = responder((line) => {
+    if (line === "PR1") return { answer: "\x06\r\n", delay: 10 };
+    if (line === "\x05") return { answer: "0,+7.5000E-03\r\n" };
+    if (line === "other") return { answer: "x\r\n" };
+    return { answer: "\x15\r\n" };
+  }, new RegExp("\r\n|(\x05)"));
+  const line = new MessageLine(openTcp("127.0.0.1", srv.port), {
+    writeTermination: "\r\n",
+    readTermination: "\r\n",
+  });
+  try {
+    const pressure = line.exchange(async (io) => {
+      const ack = await io.query("PR1");
+      if (ack !== "\x06") throw new Error(`NAK: ${JSON.stringify(ack)}`);
+      await io.writeBytes(new Uint8Array([5]));
+      return await io.readLine();
+    });
+    const other = line.query("other");
+    const [p, o] = await Promise.allSettled([pressure, other]);
+    assert.deepStrictEqual(p, { status: "fulfilled", value: "0,+7.5000E-03" });
+    assert.deepStrictEqual(o, { status: "fulfilled", value: "x" });
+    assert.deepStrictEqual(srv.received.map((r) => r.line), ["PR1", "\x05", "other"]);
+  } finally {
+    line.close();
+    await srv.close();
+  }
+});
+
+Deno.test("minDelay spaces commands out", async () => {
+  const srv = responder(() => ({ answer: "1\n" }));
+  const line = new MessageLine(openTcp("127.0.0.1", srv.port), { minDelay: 40 });
+  try {
+    for (let i = 0; i < 4; i++) await line.query("Q?");
+    const at = srv.received.map((r) => r.at);
+    for (let i = 1; i < at.length; i++) {
+      assert.ok(at[i]! - at[i - 1]! >= 35, `gap ${at[i]! - at[i - 1]!} ms`);
+    }
+  } finally {
+    line.close();
+    await srv.close();
+  }
+});
+
+Deno.test("expect skips another unit's answer on a shared bus", async () => {
+  const srv = responder((line) => ({ answer: `B +14.7 stale\r${line} +14.7 +24.4\r` }), "\r");
+  const line = new MessageLine(openTcp("127.0.0.1", srv.port), {
+    writeTermination: "\r",
+    readTermination: "\r",
+  });
+  try {
+    const answer = await line.query("A", { expect: (a) => a.startsWith("A ") });
+    assert.equal(answer, "A +14.7 +24.4");
+  } finally {
+    line.close();
+    await srv.close();
+  }
+});
+
+Deno.test("a busy shared line times out saying so, without sending", async () => {
+  const srv = responder((line) => ({ answer: `${line}\n`, delay: 150 }));
+  const line = new MessageLine(openTcp("127.0.0.1", srv.port));
+  try {
+    const slow = line.query("SLOW?", { timeout: 1000 });
+    await assert.rejects(line.query("QUICK?", { timeout: 40 }), (e: unknown) => {
+      assert.ok(e instanceof TimeoutError);
+      assert.match(
+        e.message,
+        /"QUICK\?" was not sent: the line stayed busy for 40 ms \(1 exchange ahead/,
+      );
+      return true;
+    });
+    assert.equal(await slow, "SLOW?");
+    assert.deepStrictEqual(srv.received.map((r) => r.line), ["SLOW?"]);
+  } finally {
+    line.close();
+    await srv.close();
+  }
+});
+
+Deno.test("an aborted query rethrows the caller's reason", async () => {
+  const srv = responder(() => ({}));
+  const line = new MessageLine(openTcp("127.0.0.1", srv.port));
+  try {
+    const ac = new AbortController();
+    const p = line.query("NEVER?", { signal: ac.signal, timeout: 5000 });
+    setTimeout(() => ac.abort(new Error("stopped by user")), 30);
+    await assert.rejects(p, /stopped by user/);
+  } finally {
+    line.close();
+    await srv.close();
+  }
+});
+
+Deno.test("the line reconnects after the instrument drops the connection", async () => {
+  const srv = responder((line, conn) => ({ answer: `${line}@${conn}\n` }));
+  const line = new MessageLine(openTcp("127.0.0.1", srv.port));
+  try {
+    assert.equal(await line.query("A?"), "A?@1");
+    srv.dropClients();
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(await line.query("B?"), "B?@2");
+  } finally {
+    line.close();
+    await srv.close();
+  }
+});
+
+Deno.test("devices on one port share one line; other settings on it are refused", async () => {
+  const srv = responder((line) => ({ answer: `${line}\n`, delay: 5 }));
+  const target = `TCPIP0::127.0.0.1::${srv.port}::SOCKET`;
+  const a = openLine(target);
+  const b = openLine(`tcp://127.0.0.1:${srv.port}?instrument=x`);
+  try {
+    assert.equal(a, b);
+    assert.throws(
+      () => openLine(target, { readTermination: "\r" }),
+      (e: unknown) =>
+        e instanceof DeviceError && /already open with other settings/.test(e.message),
+    );
+    const answers = await Promise.all(["Aq", "Bq", "Aq2", "Bq2"].map((c) => a.query(c)));
+    assert.deepStrictEqual(answers, ["Aq", "Bq", "Aq2", "Bq2"]);
+    a.close();
+    assert.equal(b.closed, false);
+    assert.equal(await b.query("still"), "still");
+  } finally {
+    b.close();
+    await srv.close();
+  }
+  assert.equal(b.closed, true);
+  const c = openLine(`tcp://127.0.0.1:${srv.port}`);
+  assert.notEqual(c, a);
+  c.close();
+});
+
+Deno.test("sharedLine with the same key returns the same line", () => {
+  let made = 0;
+  const make = () => {
+    made++;
+    return new MessageLine(openTcp("127.0.0.1", 9));
+  };
+  const x = sharedLine("test://k", "s", make);
+  const y = sharedLine("test://k", "s", make);
+  assert.equal(x, y);
+  assert.equal(made, 1);
+  x.close();
+  y.close();
+  assert.equal(x.closed, true);
+});

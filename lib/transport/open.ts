@@ -1,0 +1,70 @@
+/**
+ * Opening a message line from an address, the entry point drivers and `labwire query` use:
+ * `tcp://HOST:PORT`, `serial:///dev/ttyUSB0?baud=19200…` or a VISA resource string
+ * (`TCPIP0::HOST::PORT::SOCKET`, `ASRL/dev/ttyUSB0::INSTR`). Lines to the same port are
+ * shared (see `sharedLine` in `message.ts`): two Alicat units on /dev/ttyUSB0 get one line and
+ * never interleave. Options other than the line's own (e.g. `?instrument=`, `?timeout=`) are
+ * left to the caller.
+ *
+ * How to use it:
+ * ```ts ignore
+ * import { openLine } from "./open.ts";
+ * const line = openLine("TCPIP0::127.0.0.1::5025::SOCKET", { readTermination: "\n" });
+ * console.log(await line.query("*IDN?"));
+ * line.close();
+ * ```
+ *
+ * @module
+ */
+import { parseAddress } from "../device/address.ts";
+import { UsageError } from "../device/errors.ts";
+import { type LineOptions, MessageLine, sharedLine } from "./message.ts";
+import { openTcp, parseTcpTarget } from "./tcp.ts";
+import { visaToAddress } from "./visa.ts";
+
+/** Options of {@linkcode openLine}. */
+export interface OpenLineOptions extends LineOptions {
+  /** TCP connect timeout, ms (default 3000). */
+  connectTimeout?: number;
+  /** Share the line with other users of the same port (default true). */
+  shared?: boolean;
+}
+
+/** The transport schemes a message line can be opened on. */
+export const LINE_SCHEMES: readonly string[] = ["tcp"];
+
+/**
+ * Resolves VISA strings to addresses and checks the scheme; returns the `scheme://…` text.
+ *
+ * @example
+ * ```ts
+ * import { lineAddress } from "./open.ts";
+ * lineAddress("TCPIP::h::5025::SOCKET"); // "tcp://h:5025"
+ * ```
+ */
+export function lineAddress(target: string): string {
+  return visaToAddress(target)?.address ?? target.trim();
+}
+
+/** Opens (or joins) the message line of `target`; nothing is connected until the first call. */
+export function openLine(target: string, opts: OpenLineOptions = {}): MessageLine {
+  const text = lineAddress(target);
+  const address = parseAddress(text);
+  const terms = `${JSON.stringify(opts.writeTermination ?? "\n")}/` +
+    `${JSON.stringify(opts.readTermination ?? "\n")} ${opts.encoding ?? "ascii"}`;
+  if (address.scheme === "tcp") {
+    const { host, port } = parseTcpTarget(address.target);
+    const key = `tcp://${host.toLowerCase()}:${port}`;
+    const create = () =>
+      new MessageLine(
+        openTcp(host, port, { connectTimeout: opts.connectTimeout, device: opts.device }),
+        { resetOnTimeout: true, ...opts },
+      );
+    return opts.shared === false ? create() : sharedLine(key, terms, create);
+  }
+  throw new UsageError(
+    `"${target}" is not a message-based address`,
+    "use tcp://HOST:PORT, serial:///dev/ttyUSB0?baud=9600, TCPIP0::HOST::PORT::SOCKET or " +
+      "ASRL/dev/ttyUSB0::INSTR",
+  );
+}

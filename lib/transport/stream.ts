@@ -1,0 +1,414 @@
+/**
+ * Byte streams that re-open themselves: the common ground of TCP connections, serial lines and
+ * pseudo-terminal masters, on which `message.ts` frames lines and blocks.
+ *
+ * How to use it: get a {@linkcode ByteStream} from `openTcp` (`tcp.ts`), `openSerial`
+ * (`serial.ts`) or `openPty` (`pty.ts`) — or build one from any opener with
+ * {@linkcode ReopeningStream} — then `write(bytes, {timeout, signal})` and
+ * `read({timeout, signal})`. Nothing is opened until the first call; a failed open is retried
+ * on a later call after an exponential backoff; a dropped connection is re-opened by the next
+ * call. A background pump reads the connection into a queue, so a timed-out `read` never leaves
+ * an OS read pending, and `discard()` drops whatever arrived unasked.
+ *
+ * ```ts ignore
+ * const s = openTcp("10.0.0.7", 5025);
+ * await s.write(new TextEncoder().encode("*IDN?\n"), { timeout: 1000 });
+ * const chunk = await s.read({ timeout: 1000 }); // some bytes, not necessarily a whole line
+ * s.close();
+ * ```
+ *
+ * @module
+ */
+import { DeviceError, TimeoutError } from "../device/errors.ts";
+import { formatMs } from "../device/device.ts";
+
+/** Deadline and cancellation of one I/O call, like the HTTP client's. */
+export interface IoOptions {
+  /** Milliseconds before the call fails with a {@linkcode TimeoutError}; none when absent. */
+  timeout?: number;
+  /** The caller's abort (Ctrl-C, a stopped task); its reason is rethrown as is. */
+  signal?: AbortSignal;
+}
+
+/** A bidirectional byte stream that (re)opens itself on use. */
+export interface ByteStream {
+  /** What it is, for messages: `tcp://10.0.0.7:5025`, `serial:///dev/ttyUSB0`, `pty:///dev/pts/3`. */
+  readonly label: string;
+  /** True once {@linkcode ByteStream.close} was called. */
+  readonly closed: boolean;
+  /** True while a connection is open. */
+  readonly connected: boolean;
+  /** Opens the connection now if it is not open (calls do this on their own). */
+  connect(opts?: IoOptions): Promise<void>;
+  /** Writes all of `bytes`, opening the connection first if needed. */
+  write(bytes: Uint8Array, opts?: IoOptions): Promise<void>;
+  /**
+   * The next bytes received (at least one; everything queued so far). Rejects with a
+   * {@linkcode TimeoutError} after `timeout`, with the reason of an aborted signal, or with a
+   * {@linkcode DeviceError} when the connection ends (it is re-opened by a later call).
+   */
+  read(opts?: IoOptions): Promise<Uint8Array>;
+  /** Drops input received but not read yet (stale answers), here and in the OS where possible. */
+  discard(): void;
+  /** Closes the connection now (it is suspect, e.g. after a timeout); a later call re-opens it. */
+  reset(): void;
+  /** Closes for good; pending and later calls fail. */
+  close(): void;
+}
+
+/** An open connection as {@linkcode ReopeningStream} needs it (a `Deno.Conn` or `Deno.FsFile`). */
+export interface RawConn {
+  /** Reads into `buf`; null at end of stream. */
+  read(buf: Uint8Array): Promise<number | null>;
+  /** Writes some of `buf`; returns how many bytes. */
+  write(buf: Uint8Array): Promise<number>;
+  /** Closes; a pending read then rejects. */
+  close(): void;
+  /** Drops OS-side input not read yet (serial lines: tcflush); optional. */
+  flushInput?(): void;
+}
+
+/** Options of a {@linkcode ReopeningStream}. */
+export interface ReopeningOptions {
+  /** Label for messages, e.g. `tcp://host:port`. */
+  label: string;
+  /** Opens a connection; must honour `signal` (the caller's deadline). */
+  open(signal: AbortSignal): Promise<RawConn>;
+  /** First delay before re-trying a failed open, ms (default 100). */
+  backoffMin?: number;
+  /** Longest delay between open attempts, ms (default 5000). */
+  backoffMax?: number;
+  /** Device name carried by errors. */
+  device?: string;
+  /** Turns an open failure into a user-facing error (default: the error as is, if a DeviceError). */
+  describeOpenError?(err: unknown): DeviceError;
+  /** Re-open after the connection ends (false for a PTY master: once gone, gone). */
+  reopen?: boolean;
+}
+
+/** Largest amount of unread input kept; beyond it the oldest input is dropped. */
+const MAX_QUEUED = 4 << 20;
+
+/** The exponential backoff between failed open attempts (pure: times are passed in). */
+export class Backoff {
+  #delay = 0;
+  #next = 0;
+  /** Creates a backoff from `min` to `max` ms, doubling per failure. */
+  constructor(readonly min = 100, readonly max = 5000) {}
+  /** Records a failure at `now`; returns the delay before the next attempt. */
+  fail(now: number): number {
+    this.#delay = this.#delay === 0 ? this.min : Math.min(this.max, this.#delay * 2);
+    this.#next = now + this.#delay;
+    return this.#delay;
+  }
+  /** Records a success: the next failure starts from `min` again. */
+  succeed(): void {
+    this.#delay = 0;
+    this.#next = 0;
+  }
+  /** Milliseconds to wait at `now` before an attempt is allowed (0 when allowed). */
+  wait(now: number): number {
+    return Math.max(0, this.#next - now);
+  }
+}
+
+/**
+ * A {@linkcode ByteStream} over any opener: opens lazily, pumps input into a queue, re-opens
+ * after a drop with exponential backoff between failed attempts.
+ */
+export class ReopeningStream implements ByteStream {
+  readonly label: string;
+  readonly #opts: ReopeningOptions;
+  readonly #backoff: Backoff;
+  #conn: RawConn | undefined;
+  #opening: Promise<RawConn> | undefined;
+  #lastOpenError: DeviceError | undefined;
+  #chunks: Uint8Array[] = [];
+  #queued = 0;
+  /** Why the current connection ended, for a reader waiting on it. */
+  #ended: DeviceError | undefined;
+  #wake: (() => void) | undefined;
+  #closed = false;
+  #everOpened = false;
+
+  /** Creates the stream; nothing is opened yet. */
+  constructor(opts: ReopeningOptions) {
+    this.label = opts.label;
+    this.#opts = opts;
+    this.#backoff = new Backoff(opts.backoffMin, opts.backoffMax);
+  }
+
+  /** True once closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** True while a connection is open. */
+  get connected(): boolean {
+    return this.#conn !== undefined;
+  }
+
+  /** Opens the connection if needed, within the caller's deadline. */
+  async connect(opts: IoOptions = {}): Promise<void> {
+    await this.#withDeadline("open", opts, (signal) => this.#ensure(signal));
+  }
+
+  /** Writes all of `bytes`; a failed write drops the connection. */
+  async write(bytes: Uint8Array, opts: IoOptions = {}): Promise<void> {
+    await this.#withDeadline("write", opts, async (signal) => {
+      const conn = await this.#ensure(signal);
+      const onAbort = () => this.#drop(conn);
+      signal.addEventListener("abort", onAbort, { once: true });
+      try {
+        let off = 0;
+        while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+      } catch (err) {
+        this.#drop(conn);
+        if (signal.aborted) throw signal.reason;
+        throw this.#lost(err, "writing");
+      } finally {
+        signal.removeEventListener("abort", onAbort);
+      }
+    });
+  }
+
+  /** The next received bytes (everything queued), waiting up to the deadline. */
+  read(opts: IoOptions = {}): Promise<Uint8Array> {
+    return this.#withDeadline("read", opts, async (signal) => {
+      for (;;) {
+        if (this.#queued > 0) return this.#take();
+        if (this.#ended) {
+          const err = this.#ended;
+          this.#ended = undefined;
+          throw err;
+        }
+        if (this.#closed) throw new DeviceError(`${this.label}: closed`, this.#opts.device);
+        if (!this.#conn) await this.#ensure(signal);
+        await new Promise<void>((resolve, reject) => {
+          const onAbort = () => {
+            this.#wake = undefined;
+            reject(signal.reason);
+          };
+          if (signal.aborted) return onAbort();
+          this.#wake = () => {
+            signal.removeEventListener("abort", onAbort);
+            resolve();
+          };
+          signal.addEventListener("abort", onAbort, { once: true });
+        });
+      }
+    });
+  }
+
+  /** Drops queued input, and the OS's where the connection can. */
+  discard(): void {
+    this.#chunks = [];
+    this.#queued = 0;
+    this.#ended = undefined;
+    try {
+      this.#conn?.flushInput?.();
+    } catch {
+      // A line that vanished fails on the next read or write, with a better message.
+    }
+  }
+
+  /** Closes the connection; the next call re-opens it. */
+  reset(): void {
+    if (this.#conn) this.#drop(this.#conn);
+    this.#ended = undefined;
+  }
+
+  /** Closes for good. */
+  close(): void {
+    this.#closed = true;
+    if (this.#conn) this.#drop(this.#conn);
+    this.#ended = new DeviceError(`${this.label}: closed`, this.#opts.device);
+    this.#wake?.();
+  }
+
+  #take(): Uint8Array {
+    let out: Uint8Array;
+    if (this.#chunks.length === 1) out = this.#chunks[0]!;
+    else {
+      out = new Uint8Array(this.#queued);
+      let off = 0;
+      for (const c of this.#chunks) {
+        out.set(c, off);
+        off += c.length;
+      }
+    }
+    this.#chunks = [];
+    this.#queued = 0;
+    return out;
+  }
+
+  async #ensure(signal: AbortSignal): Promise<RawConn> {
+    if (this.#closed) throw new DeviceError(`${this.label}: closed`, this.#opts.device);
+    if (this.#conn) return this.#conn;
+    if (this.#everOpened && this.#opts.reopen === false) {
+      throw new DeviceError(`${this.label}: the connection has ended`, this.#opts.device);
+    }
+    if (!this.#opening) {
+      const wait = this.#backoff.wait(Date.now());
+      if (wait > 0 && this.#lastOpenError) {
+        // Don't hammer a device that just refused: wait out the backoff if the deadline allows.
+        await sleep(wait, signal);
+      }
+      if (this.#conn) return this.#conn;
+      if (!this.#opening) {
+        this.#opening = this.#open(signal);
+        // Callers who gave up still leave the open running; its failure is reported to them.
+        this.#opening.catch(() => {});
+      }
+    }
+    return await raceSignal(this.#opening, signal);
+  }
+
+  async #open(signal: AbortSignal): Promise<RawConn> {
+    try {
+      const conn = await this.#opts.open(signal);
+      if (this.#closed) {
+        conn.close();
+        throw new DeviceError(`${this.label}: closed`, this.#opts.device);
+      }
+      this.#backoff.succeed();
+      this.#lastOpenError = undefined;
+      this.#conn = conn;
+      this.#ended = undefined;
+      this.#everOpened = true;
+      this.#pump(conn);
+      return conn;
+    } catch (err) {
+      if (signal.aborted && !(err instanceof DeviceError)) throw signal.reason ?? err;
+      const e = err instanceof DeviceError ? err : this.#opts.describeOpenError?.(err) ??
+        new DeviceError(`${this.label}: cannot open: ${errText(err)}`, this.#opts.device, {
+          cause: err,
+        });
+      this.#backoff.fail(Date.now());
+      this.#lastOpenError = e;
+      throw e;
+    } finally {
+      this.#opening = undefined;
+    }
+  }
+
+  async #pump(conn: RawConn): Promise<void> {
+    // Big enough for a SCPI block of a few thousand points per read.
+    const buf = new Uint8Array(64 * 1024);
+    for (;;) {
+      let n: number | null;
+      try {
+        n = await conn.read(buf);
+      } catch (err) {
+        if (this.#conn === conn) {
+          this.#ended = this.#lost(err, "reading");
+          this.#drop(conn);
+        }
+        break;
+      }
+      if (this.#conn !== conn) break;
+      if (n === null) {
+        this.#ended = new DeviceError(
+          `${this.label}: the connection was closed by the other end`,
+          this.#opts.device,
+        );
+        this.#drop(conn);
+        break;
+      }
+      if (n === 0) continue;
+      this.#chunks.push(buf.slice(0, n));
+      this.#queued += n;
+      while (this.#queued > MAX_QUEUED && this.#chunks.length > 1) {
+        this.#queued -= this.#chunks.shift()!.length;
+      }
+      const wake = this.#wake;
+      this.#wake = undefined;
+      wake?.();
+    }
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  #drop(conn: RawConn): void {
+    if (this.#conn === conn) this.#conn = undefined;
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+
+  #lost(err: unknown, doing: string): DeviceError {
+    if (err instanceof DeviceError) return err;
+    return new DeviceError(
+      `${this.label}: the connection failed while ${doing}: ${errText(err)}`,
+      this.#opts.device,
+      { cause: err },
+    );
+  }
+
+  async #withDeadline<T>(
+    what: string,
+    opts: IoOptions,
+    fn: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = opts.timeout === undefined ? undefined : setTimeout(() => {
+      timedOut = true;
+      controller.abort(
+        new TimeoutError(
+          `${this.label}: ${what}: nothing within ${formatMs(opts.timeout!)}`,
+          this.#opts.device,
+        ),
+      );
+    }, opts.timeout);
+    const outer = opts.signal;
+    const onOuter = () => controller.abort(outer?.reason);
+    if (outer?.aborted) controller.abort(outer.reason);
+    else outer?.addEventListener("abort", onOuter, { once: true });
+    try {
+      return await fn(controller.signal);
+    } catch (err) {
+      if (timedOut && controller.signal.reason instanceof TimeoutError) {
+        throw controller.signal.reason;
+      }
+      throw err;
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+      outer?.removeEventListener("abort", onOuter);
+    }
+  }
+}
+
+/** The message of any thrown value. */
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Rejects as soon as `signal` aborts, even if `p` ignores it. */
+function raceSignal<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}

@@ -1,0 +1,94 @@
+import assert from "node:assert/strict";
+import { Backoff, type RawConn, ReopeningStream, sleep } from "./stream.ts";
+
+Deno.test("Backoff doubles from min to max and resets on success", () => {
+  const b = new Backoff(100, 500);
+  assert.equal(b.wait(0), 0);
+  assert.equal(b.fail(1000), 100);
+  assert.equal(b.wait(1050), 50);
+  assert.equal(b.fail(1100), 200);
+  assert.equal(b.fail(1300), 400);
+  assert.equal(b.fail(1700), 500);
+  assert.equal(b.fail(2200), 500);
+  b.succeed();
+  assert.equal(b.wait(2200), 0);
+  assert.equal(b.fail(3000), 100);
+});
+
+/** An in-memory connection: what is written is echoed back. */
+function echoConn(log: string[]): RawConn {
+  let wake: ((n: Uint8Array | null) => void) | undefined;
+  const pending: Uint8Array[] = [];
+  let closed = false;
+  return {
+    read(buf) {
+      const next = pending.shift();
+      if (next) {
+        buf.set(next);
+        return Promise.resolve(next.length);
+      }
+      if (closed) return Promise.resolve(null);
+      return new Promise((resolve) => {
+        wake = (b) => {
+          if (b === null) return resolve(null);
+          buf.set(b);
+          resolve(b.length);
+        };
+      });
+    },
+    write(buf) {
+      const copy = buf.slice();
+      if (wake) {
+        const w = wake;
+        wake = undefined;
+        w(copy);
+      } else pending.push(copy);
+      return Promise.resolve(buf.length);
+    },
+    close() {
+      log.push("close");
+      closed = true;
+      wake?.(null);
+    },
+  };
+}
+
+Deno.test("ReopeningStream retries a failed open only after the backoff", async () => {
+  const log: string[] = [];
+  let fails = 2;
+  const s = new ReopeningStream({
+    label: "mem://x",
+    backoffMin: 30,
+    open() {
+      log.push("open");
+      if (fails-- > 0) return Promise.reject(new Error("not there"));
+      return Promise.resolve(echoConn(log));
+    },
+  });
+  try {
+    await assert.rejects(s.connect({ timeout: 1000 }), /mem:\/\/x: cannot open: not there/);
+    // Within the backoff and a deadline shorter than it: no new attempt, a timeout.
+    await assert.rejects(s.connect({ timeout: 5 }), /nothing within 5 ms/);
+    assert.deepStrictEqual(log, ["open"]);
+    await assert.rejects(s.connect({ timeout: 1000 }), /not there/);
+    await s.write(new Uint8Array([1, 2, 3]), { timeout: 1000 });
+    assert.deepStrictEqual(await s.read({ timeout: 1000 }), new Uint8Array([1, 2, 3]));
+    assert.deepStrictEqual(log, ["open", "open", "open"]);
+  } finally {
+    s.close();
+  }
+  assert.deepStrictEqual(log.at(-1), "close");
+});
+
+Deno.test("discard() drops input that arrived unasked", async () => {
+  const s = new ReopeningStream({ label: "mem://y", open: () => Promise.resolve(echoConn([])) });
+  try {
+    await s.write(new Uint8Array([9]));
+    await sleep(5);
+    s.discard();
+    await s.write(new Uint8Array([7]));
+    assert.deepStrictEqual(await s.read({ timeout: 1000 }), new Uint8Array([7]));
+  } finally {
+    s.close();
+  }
+});
