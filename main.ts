@@ -15,6 +15,7 @@ import { ConfigError, DeviceError, UsageError } from "./lib/device/errors.ts";
 import { PipeClosed } from "./lib/output/stdout.ts";
 import { colorEnabled, paint } from "./lib/output/terminal.ts";
 import { listDrivers } from "./lib/device/registry.ts";
+import { addInstrumentSource } from "./lib/instruments/sources.ts";
 /** labwire's version, from deno.json. */
 export const VERSION: string = denoJson.version;
 
@@ -70,6 +71,11 @@ export const VERBS: Verb[] = [
     load: async () => (await import("./cmd/sim.ts")).simCommand,
   },
   {
+    name: "instruments",
+    summary: "list, show and check instrument definitions (SCPI and ASCII instruments as data)",
+    load: async () => (await import("./cmd/instruments.ts")).instrumentsCommand,
+  },
+  {
     name: "session",
     summary: "list, inspect, export and follow recorded sessions",
     load: async () => (await import("./cmd/session.ts")).sessionCommand,
@@ -106,8 +112,36 @@ Run "labwire <verb> --help" for a verb's flags and examples.
 `;
 }
 
+/**
+ * Takes `--instruments DIR` (any verb, any number of times) out of the arguments: the folders
+ * or files of user instrument definitions to load.
+ *
+ * @example
+ * ```ts
+ * import { takeInstrumentDirs } from "./main.ts";
+ * takeInstrumentDirs(["read", "--instruments", "defs", "x"]); // { args: ["read", "x"], dirs: ["defs"] }
+ * ```
+ */
+export function takeInstrumentDirs(args: string[]): { args: string[]; dirs: string[] } {
+  const out: string[] = [];
+  const dirs: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--") {
+      out.push(...args.slice(i));
+      break;
+    }
+    if (a === "--instruments" && i + 1 < args.length) dirs.push(args[++i]!);
+    else if (a.startsWith("--instruments=")) dirs.push(a.slice("--instruments=".length));
+    else out.push(a);
+  }
+  return { args: out, dirs };
+}
+
 /** Runs labwire with `args` (without the program name) and resolves to its exit code. */
-export async function main(args: string[]): Promise<number> {
+export async function main(argv: string[]): Promise<number> {
+  const { args, dirs } = takeInstrumentDirs(argv);
+  for (const d of dirs) addInstrumentSource(d);
   const color = colorEnabled(args.includes("--no-color"), Deno.stderr.isTerminal());
   const p = paint(color);
   const [verb, ...rest] = args;

@@ -1,7 +1,9 @@
 /**
  * `labwire sim KIND …` — run faithful simulators of real instruments on local ports, for
- * testing a setup without hardware. Kinds: `baratron` (MKS eBaratron over ToolWeb HTTP).
- * Prints one address per simulated device on stdout; logs go to stderr.
+ * testing a setup without hardware. Kinds: `baratron` (MKS eBaratron over ToolWeb HTTP), and
+ * every instrument definition (`labwire instruments list`), served over TCP or, with `--pty`,
+ * on a pseudo-terminal of its own. Prints one address per simulated device on stdout; logs go
+ * to stderr.
  *
  * @module
  */
@@ -16,9 +18,20 @@ import { type FaultOptions, parseFaults } from "../lib/drivers/sim/faults.ts";
 import { startBaratronSimulators } from "../lib/drivers/baratron/simulator.ts";
 import { UNITS } from "../lib/drivers/baratron/protocol.ts";
 import { stdoutSink, type TextSink } from "../lib/output/stdout.ts";
+import { BUILTIN_DEFINITIONS } from "../lib/instruments/builtin.ts";
+import { findInstrument, instrumentNames } from "../lib/instruments/loader.ts";
+import { startTcpSimulator, type TcpSimulator } from "../lib/drivers/message/simulator.ts";
 
-/** Simulator kinds `labwire sim` can run. */
+/** Simulator kinds `labwire sim` runs by code; every instrument definition is a kind too. */
 export const SIM_KINDS = ["baratron"] as const;
+
+/** The kinds known without reading user definitions: baratron and the built-in instruments. */
+export function builtinSimKinds(): string[] {
+  return [...SIM_KINDS, ...Object.keys(BUILTIN_DEFINITIONS).map((f) => f.replace(/\.toml$/, ""))];
+}
+
+/** Flags that only the baratron simulator takes. */
+const BARATRON_FLAGS = ["units", "full-scale", "pressure", "warmup"];
 
 /** The default `--listen` address. */
 export const DEFAULT_LISTEN = "127.0.0.1:8081";
@@ -38,13 +51,21 @@ const FLAGS = {
   "full-scale": { type: "string" },
   pressure: { type: "string" },
   warmup: { type: "string" },
+  unit: { type: "string", multiple: true },
+  pty: { type: "boolean" },
   verbose: { type: "boolean", short: "v" },
 } as const;
 
 /** The parsed options of `sim`. */
 export interface SimOptions {
-  /** Simulator kind, e.g. "baratron". */
-  kind: (typeof SIM_KINDS)[number];
+  /** Simulator kind: "baratron" or an instrument definition's name. */
+  kind: string;
+  /** Serve on a pseudo-terminal instead of TCP (instrument definitions only). */
+  pty: boolean;
+  /** Unit letters sharing the line (Alicat), default the definition's. */
+  unitLetters?: string[];
+  /** True when --listen was given (instruments otherwise use their definition's port). */
+  listenGiven: boolean;
   /** Interface to listen on. */
   hostname: string;
   /** First port (0 = any free ports). */
@@ -99,8 +120,11 @@ function numberFlag(f: ParsedFlags, name: string): number | undefined {
   return n;
 }
 
-/** Parses `sim`'s arguments (pure; tested on its own). */
-export function parseSimArgs(args: string[]): SimOptions {
+/**
+ * Parses `sim`'s arguments (pure; tested on its own). `kinds` are the names accepted (by
+ * default baratron and the built-in instruments; `runSim` adds user definitions).
+ */
+export function parseSimArgs(args: string[], kinds: readonly string[] = builtinSimKinds()): SimOptions {
   const f = parseFlags(args, FLAGS, "sim");
   for (const flag of ["demo", "config"]) {
     if (f.values[flag] !== undefined) {
@@ -114,14 +138,30 @@ export function parseSimArgs(args: string[]): SimOptions {
   if (kind === undefined) {
     throw new UsageError(
       "which simulator? give a kind",
-      `kinds: ${SIM_KINDS.join(", ")}; e.g. labwire sim baratron --listen 127.0.0.1:8081`,
+      `kinds: ${kinds.join(", ")}; e.g. labwire sim baratron --listen 127.0.0.1:8081`,
     );
   }
-  if (!(SIM_KINDS as readonly string[]).includes(kind)) {
+  if (!kinds.includes(kind)) {
     throw new UsageError(
       `unknown kind "${kind}"`,
-      didYouMean(kind, SIM_KINDS) || `kinds: ${SIM_KINDS.join(", ")}`,
+      didYouMean(kind, kinds) || `kinds: ${kinds.join(", ")} (labwire instruments list)`,
     );
+  }
+  const isBaratron = kind === "baratron";
+  for (const flag of isBaratron ? ["unit", "pty"] : BARATRON_FLAGS) {
+    if (f.values[flag] !== undefined) {
+      throw new UsageError(
+        `--${flag} does not apply to ${kind}`,
+        isBaratron
+          ? "--unit and --pty are for instrument definitions, e.g. labwire sim alicat --pty"
+          : `--${flag} is for the baratron simulator; see labwire sim --help`,
+      );
+    }
+  }
+  const unitLetters = (f.values.unit as string[] | undefined)?.flatMap((u) => u.split(","))
+    .map((u) => u.trim().toUpperCase()).filter((u) => u !== "");
+  for (const u of unitLetters ?? []) {
+    if (!/^[A-Z]$/.test(u)) throw new UsageError(`--unit: "${u}" is not a unit letter A–Z`);
   }
   if (extra.length > 0) {
     throw new UsageError(
@@ -129,7 +169,12 @@ export function parseSimArgs(args: string[]): SimOptions {
       "one kind per command; use --count N for several devices",
     );
   }
-  const { hostname, port } = parseListen(stringFlag(f, "listen") ?? DEFAULT_LISTEN);
+  if (f.values.pty === true && f.values.listen !== undefined) {
+    throw new UsageError("--pty and --listen: choose one", "--pty serves a pseudo-terminal, --listen a TCP port");
+  }
+  const { hostname, port } = parseListen(
+    stringFlag(f, "listen") ?? (isBaratron ? DEFAULT_LISTEN : "127.0.0.1:0"),
+  );
   const count = intFlag(f, "count", 1) ?? 1;
   if (port !== 0 && port + count - 1 > 65535) {
     throw new UsageError(
@@ -155,7 +200,10 @@ export function parseSimArgs(args: string[]): SimOptions {
   }
   const warmup = stringFlag(f, "warmup");
   return {
-    kind: kind as SimOptions["kind"],
+    kind,
+    pty: f.values.pty === true,
+    unitLetters,
+    listenGiven: f.values.listen !== undefined,
     hostname,
     port,
     count,
@@ -196,7 +244,9 @@ function describeFaults(f: FaultOptions): string {
 
 /** Runs `labwire sim` until interrupted; resolves to the exit code (0 on SIGTERM, 130 on SIGINT). */
 export async function runSim(args: string[], io: SimIo): Promise<number> {
-  const opts = parseSimArgs(args);
+  const kinds = [...SIM_KINDS, ...(await instrumentNames())];
+  const opts = parseSimArgs(args, kinds);
+  if (opts.kind !== "baratron") return await runInstrumentSim(opts, io);
   const interrupts = io.interrupts ?? listenForInterrupts();
   const host = opts.hostname.includes(":") ? `[${opts.hostname}]` : opts.hostname;
   try {
@@ -260,6 +310,74 @@ export async function runSim(args: string[], io: SimIo): Promise<number> {
   }
 }
 
+/** Runs the simulators of an instrument definition until interrupted. */
+async function runInstrumentSim(opts: SimOptions, io: SimIo): Promise<number> {
+  const inst = await findInstrument(opts.kind);
+  if (opts.pty) {
+    throw new UsageError(
+      "--pty needs the pseudo-terminal transport, which this build does not have yet",
+      `serve it over TCP instead: labwire sim ${opts.kind} --listen 127.0.0.1:0`,
+    );
+  }
+  const interrupts = io.interrupts ?? listenForInterrupts();
+  const host = opts.hostname.includes(":") ? `[${opts.hostname}]` : opts.hostname;
+  const sims: TcpSimulator[] = [];
+  try {
+    const first = opts.listenGiven ? opts.port : inst.transport.port ?? 0;
+    for (let i = 0; i < opts.count; i++) {
+      sims.push(
+        await startTcpSimulator(inst, {
+          hostname: opts.hostname,
+          port: first === 0 ? 0 : first + i,
+          seed: opts.seed + i,
+          faults: opts.faults,
+          units: opts.unitLetters,
+          onMessage: opts.verbose
+            ? (e) =>
+              io.log(
+                `${new Date().toISOString().slice(11, 23)} ${e.outcome}: ${JSON.stringify(e.message)}` +
+                  ` → ${JSON.stringify(e.answer)}`,
+              )
+            : undefined,
+        }),
+      );
+    }
+    const addresses = sims.flatMap((s) => {
+      const units = opts.unitLetters ?? (inst.protocol === "alicat" ? [s.sim.models[0]!.unit] : []);
+      return units.length ? units.map((u) => `${s.address}&unit=${u}`) : [s.address];
+    });
+    const ports = sims.map((s) => s.port);
+    io.log(
+      `labwire sim: ${opts.count} ${inst.name} on ${host}:${ports.length === 1 ? ports[0] : `${ports[0]}…${ports.at(-1)}`}` +
+        ` (${inst.protocol}, ${describeFaults(opts.faults)}, seed ${opts.seed}); Ctrl-C to stop`,
+    );
+    io.stdout.write(addresses.map((a) => `${a}\n`).join(""));
+    io.onReady?.(addresses);
+    if (!interrupts.signal.aborted) {
+      await new Promise<void>((resolve) =>
+        interrupts.signal.addEventListener("abort", () => resolve(), { once: true })
+      );
+    }
+    return interrupts.exitCode();
+  } finally {
+    for (const s of sims) await s.close();
+    const total = { ok: 0, timeout: 0, error: 0, garbage: 0, disconnected: 0 };
+    for (const s of sims) {
+      for (const k of Object.keys(total) as (keyof typeof total)[]) total[k] += s.sim.counts[k];
+    }
+    if (sims.length) {
+      io.log(
+        `labwire sim: stopped; answered ${total.ok} messages` +
+          (total.timeout + total.error + total.garbage + total.disconnected > 0
+            ? ` (faults: ${total.timeout} timeouts, ${total.error} errors, ${total.garbage} garbage, ` +
+              `${total.disconnected} disconnects)`
+            : ""),
+      );
+    }
+    interrupts.dispose?.();
+  }
+}
+
 const HELP = `labwire sim KIND [flags] — run simulated instruments on local ports
 
 Starts faithful fakes of real instruments so you can try labwire (or any other client) without
@@ -272,6 +390,14 @@ Kinds:
              ignored). Pressure drifts around a setpoint with noise, run hours count up, the
              warm-up wait counts down to 0 (LED "yellow, blinking", then "green"), and a gauge
              whose zero has drifted reports "e-Baratron Zeroing Recommended".
+  NAME       any instrument definition (labwire instruments list): keysight-34461a,
+             lakeshore-336, … — the simulator is built from the definition: it keeps state
+             (a set changes later gets), answers *IDN? and the IEEE 488.2 common commands,
+             keeps the SCPI error queue (-113,"Undefined header" for unknown commands),
+             accepts long and short mnemonics in any case and ";" chaining, adds noise to
+             measured values, and speaks Alicat unit letters and Pfeiffer's ACK/ENQ. It
+             listens on the definition's port (5025, 7777, …) unless --listen says otherwise
+             and prints tcp://HOST:PORT?instrument=NAME.
 
 Flags:
   -l, --listen HOST:PORT   first address (default ${DEFAULT_LISTEN}); N devices use ports
@@ -283,6 +409,9 @@ Flags:
       --pressure P         pressure setpoint the gauge hovers around (default: by seed)
       --warmup DURATION    warm-up time left at start (default 2m; 0 = already warm)
   -v, --verbose            log every request on stderr (time, port, outcome)
+      --unit A,B           instrument definitions with unit letters (Alicat): the units
+                           sharing the line (default the definition's, A)
+      --pty                serve an instrument on a pseudo-terminal instead of TCP
 
 Faults (the same as sim:// device options), applied to every device:
       --latency DURATION        answer after this delay, e.g. 20ms
@@ -295,6 +424,9 @@ Faults (the same as sim:// device options), applied to every device:
       --disconnect-for DURATION … for this long (default 5s)
 
 Examples:
+  labwire sim keysight-34461a --listen 127.0.0.1:0
+      a simulated DMM on a free port; then: labwire read "$(that address)"
+
   labwire sim baratron
       one gauge on 127.0.0.1:8081; then, in another terminal:
       labwire read baratron://127.0.0.1:8081 | jq .pressure

@@ -39,7 +39,16 @@ export interface LabConfig {
 }
 
 /** Top-level sections the config file may hold; anything else is a typo. */
-export const KNOWN_SECTIONS = ["devices", "session", "alarms", "notify", "server", "ca", "scan"];
+export const KNOWN_SECTIONS = [
+  "devices",
+  "session",
+  "alarms",
+  "notify",
+  "server",
+  "ca",
+  "scan",
+  "instruments",
+];
 
 /** The default config path searched when neither `--config` nor `LABWIRE_CONFIG` is given. */
 export const DEFAULT_CONFIG = "labwire.toml";

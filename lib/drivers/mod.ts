@@ -11,3 +11,7 @@ import { baratronDriver } from "./baratron/driver.ts";
 registerDriver(baratronDriver);
 import { caDriver } from "./epics/driver.ts";
 registerDriver(caDriver);
+import { scpiDriver, serialDriver, tcpDriver } from "./message/driver.ts";
+registerDriver(tcpDriver);
+registerDriver(serialDriver);
+registerDriver(scpiDriver);

@@ -10,6 +10,7 @@ import { resolveTargets } from "../config/targets.ts";
 import { UsageError } from "../device/errors.ts";
 import { startDemoBench } from "./demo.ts";
 import { Lab } from "./lab.ts";
+import { applyInstrumentsSection } from "../instruments/config.ts";
 
 /** What the flags say about where devices come from. */
 export interface LabSource {
@@ -29,7 +30,9 @@ export async function loadLabConfig(
     const bench = await startDemoBench();
     return { config: bench.config, cleanup: bench.close };
   }
-  return { config: await loadConfig(source.config), cleanup: () => Promise.resolve() };
+  const config = await loadConfig(source.config);
+  applyInstrumentsSection(config.sections.instruments, config.file);
+  return { config, cleanup: () => Promise.resolve() };
 }
 
 /**

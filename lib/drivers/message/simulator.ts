@@ -1,0 +1,296 @@
+/**
+ * A simulator for ANY instrument definition (`labwire sim NAME`): the {@linkcode InstrumentModel}
+ * behind a TCP listener or a pseudo-terminal, with the same fault injection as `sim://`
+ * (latency, jitter, unanswered commands, error answers, garbage, disconnects). Messages end at
+ * CR or LF (and at a lone ENQ for Pfeiffer); answers end with the definition's read termination.
+ *
+ * @example
+ * ```ts ignore
+ * const sim = await startTcpSimulator(await findInstrument("keysight-34461a"), { port: 0 });
+ * console.log(sim.address); // tcp://127.0.0.1:40123?instrument=keysight-34461a
+ * await sim.close();
+ * ```
+ *
+ * @module
+ */
+import { UsageError } from "../../device/errors.ts";
+import type { Instrument } from "../../instruments/definition.ts";
+import { FaultInjector, type FaultOptions, NO_FAULTS } from "../sim/faults.ts";
+import { Random } from "../sim/random.ts";
+import { InstrumentModel, NAK, splitMessages } from "./model.ts";
+
+/** What happened to one message, for `labwire sim --verbose`. */
+export interface MessageEvent {
+  /** The message received (without termination). */
+  message: string;
+  /** What the simulator did. */
+  outcome: "ok" | "timeout" | "error" | "garbage" | "disconnected";
+  /** The lines answered. */
+  answer: string[];
+}
+
+/** Options of a simulated message instrument. */
+export interface MessageSimOptions {
+  /** Seed of noise and faults. */
+  seed?: number;
+  /** Fault injection, as for `sim://` devices. */
+  faults?: FaultOptions;
+  /** Unit letters answered on this line (Alicat); several units share it. */
+  units?: string[];
+  /** Called for every message handled. */
+  onMessage?: (event: MessageEvent) => void;
+}
+
+/** A bidirectional connection the simulator serves (a TCP connection or a PTY master). */
+export interface SimConn {
+  /** Reads into `buf`; null at the end. */
+  read(buf: Uint8Array): Promise<number | null>;
+  /** Writes some of `buf`. */
+  write(buf: Uint8Array): Promise<number>;
+  /** Closes. */
+  close(): void;
+}
+
+/** Bytes → text, one character per byte (keeps ACK/ENQ and binary blocks intact). */
+export function bytesToText(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 8192) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  }
+  return s;
+}
+
+/** Text → bytes, one byte per character (the inverse of {@linkcode bytesToText}). */
+export function textToBytes(text: string): Uint8Array {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i) & 0xff;
+  return out;
+}
+
+/** The instrument(s) on one line, their faults, and the serving of connections. */
+export class MessageSimulator {
+  readonly models: InstrumentModel[];
+  readonly faults: FaultInjector;
+  readonly #garbage: Random;
+  readonly #conns = new Set<SimConn>();
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  #closed = false;
+  /** Called when a disconnect fault starts (the TCP server stops listening for a while). */
+  onDisconnect?: (forMs: number) => void;
+  /** Messages handled, by outcome. */
+  readonly counts = { ok: 0, timeout: 0, error: 0, garbage: 0, disconnected: 0 };
+
+  /** Creates the simulator of `inst`. */
+  constructor(readonly inst: Instrument, readonly opts: MessageSimOptions = {}) {
+    const seed = opts.seed ?? 1;
+    const units = opts.units?.length ? opts.units : [undefined];
+    this.models = units.map((unit, i) => new InstrumentModel(inst, { seed: seed + i, unit }));
+    this.faults = new FaultInjector(opts.faults ?? NO_FAULTS, new Random(seed * 7919 + 13));
+    this.#garbage = new Random(seed * 104729 + 7);
+  }
+
+  /** Serves one connection until it ends or the simulator closes. */
+  async serve(conn: SimConn): Promise<void> {
+    this.#conns.add(conn);
+    const buf = new Uint8Array(16 * 1024);
+    let pending = "";
+    const pfeiffer = this.inst.protocol === "pfeiffer";
+    // Answers go out in order even when a fault delays one.
+    let chain = Promise.resolve();
+    try {
+      for (;;) {
+        let n: number | null;
+        try {
+          n = await conn.read(buf);
+        } catch {
+          break;
+        }
+        if (n === null) break;
+        pending += bytesToText(buf.subarray(0, n));
+        const { messages, rest } = splitMessages(pending, pfeiffer);
+        pending = rest.length > 65536 ? "" : rest;
+        for (const message of messages) {
+          const reply = this.#handle(message);
+          if (reply === undefined) continue;
+          chain = chain.then(() => this.#send(conn, reply.text, reply.delayMs)).catch(() => {});
+        }
+      }
+    } finally {
+      await chain;
+      this.#conns.delete(conn);
+      try {
+        conn.close();
+      } catch {
+        // Already closed by a disconnect fault.
+      }
+    }
+  }
+
+  /** Decides faults and answers one message; undefined when nothing is sent. */
+  #handle(message: string): { text: string; delayMs: number } | undefined {
+    const outcome = this.faults.decide();
+    const note = (answer: string[]) => this.opts.onMessage?.({ message, outcome, answer });
+    this.counts[outcome]++;
+    if (outcome === "disconnected") {
+      note([]);
+      this.#disconnect();
+      return undefined;
+    }
+    const term = this.inst.transport.readTermination;
+    const delayMs = this.faults.delayMs();
+    if (outcome === "timeout") {
+      note([]);
+      return undefined;
+    }
+    if (outcome === "garbage") {
+      const junk = Array.from({ length: 12 }, () => String.fromCharCode(33 + Math.floor(this.#garbage.next() * 90))).join("");
+      note([junk]);
+      return { text: junk + term, delayMs };
+    }
+    if (outcome === "error") {
+      const answer = this.#errorAnswer(message);
+      note(answer);
+      return answer.length ? { text: answer.map((l) => l + term).join(""), delayMs } : undefined;
+    }
+    const lines = this.models.flatMap((m) => m.handle(message));
+    note(lines);
+    if (lines.length === 0) return undefined;
+    return { text: lines.map((l) => l + term).join(""), delayMs };
+  }
+
+  /** A failed command as the dialect reports it: SCPI's not-a-number, Alicat's `?`, a NAK. */
+  #errorAnswer(message: string): string[] {
+    switch (this.inst.protocol) {
+      case "alicat":
+        return ["?"];
+      case "pfeiffer":
+        return [NAK];
+      default:
+        for (const m of this.models) m.deviceError();
+        // SCPI's "not a number" for a query that could not be measured.
+        return message.includes("?") ? ["9.91E+37"] : [];
+    }
+  }
+
+  async #send(conn: SimConn, text: string, delayMs: number): Promise<void> {
+    if (delayMs > 0) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          this.#timers.delete(t);
+          resolve();
+        }, delayMs);
+        this.#timers.add(t);
+      });
+    }
+    if (this.#closed || !this.#conns.has(conn)) return;
+    const bytes = textToBytes(text);
+    let off = 0;
+    while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+  }
+
+  #disconnect(): void {
+    for (const c of this.#conns) {
+      try {
+        c.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    this.onDisconnect?.(this.faults.options.disconnectForMs);
+  }
+
+  /** Closes every connection and timer. */
+  close(): void {
+    this.#closed = true;
+    for (const t of this.#timers) clearTimeout(t);
+    this.#disconnect();
+  }
+}
+
+/** A simulator listening on TCP. */
+export interface TcpSimulator {
+  /** The simulator (models, counts). */
+  sim: MessageSimulator;
+  /** Listening port. */
+  port: number;
+  /** `tcp://HOST:PORT?instrument=NAME`. */
+  address: string;
+  /** Stops listening and closes connections. */
+  close(): Promise<void>;
+}
+
+/** Options of {@linkcode startTcpSimulator}. */
+export interface TcpSimOptions extends MessageSimOptions {
+  /** Interface (default 127.0.0.1). */
+  hostname?: string;
+  /** Port (0 = any free port). */
+  port?: number;
+}
+
+/** Starts a simulator of `inst` listening on TCP; a disconnect fault refuses connections for a while. */
+export function startTcpSimulator(inst: Instrument, opts: TcpSimOptions = {}): Promise<TcpSimulator> {
+  const hostname = opts.hostname ?? "127.0.0.1";
+  const sim = new MessageSimulator(inst, opts);
+  let listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr> | undefined;
+  let closed = false;
+  let restart: ReturnType<typeof setTimeout> | undefined;
+  const listen = (port: number) => {
+    try {
+      listener = Deno.listen({ hostname, port, transport: "tcp" });
+    } catch (err) {
+      if (err instanceof Deno.errors.AddrInUse) {
+        throw new UsageError(
+          `cannot listen on ${hostname}:${port}: the port is in use`,
+          "choose another --listen port, or port 0 for any free port",
+          { cause: err },
+        );
+      }
+      throw new UsageError(`cannot listen on ${hostname}:${port}: ${(err as Error).message}`, undefined, { cause: err });
+    }
+    accept(listener);
+    return listener.addr.port;
+  };
+  const accept = async (l: Deno.Listener<Deno.TcpConn, Deno.NetAddr>) => {
+    try {
+      for await (const conn of l) {
+        conn.setNoDelay(true);
+        sim.serve(conn);
+      }
+    } catch {
+      // The listener was closed (shutdown or a disconnect fault).
+    }
+  };
+  const port = listen(opts.port ?? 0);
+  sim.onDisconnect = (forMs) => {
+    if (!listener || closed) return;
+    listener.close();
+    listener = undefined;
+    restart = setTimeout(() => {
+      restart = undefined;
+      if (closed) return;
+      try {
+        listen(port);
+      } catch {
+        // Someone took the port meanwhile: stay down rather than crash the simulator.
+      }
+    }, forMs);
+  };
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  return Promise.resolve({
+    sim,
+    port,
+    address: `tcp://${host}:${port}?instrument=${inst.name}`,
+    close() {
+      closed = true;
+      if (restart !== undefined) clearTimeout(restart);
+      try {
+        listener?.close();
+      } catch {
+        // Already closed.
+      }
+      listener = undefined;
+      sim.close();
+      return Promise.resolve();
+    },
+  });
+}

@@ -1,0 +1,443 @@
+/**
+ * A loaded instrument definition: channels expanded into attributes with their Attr fields,
+ * templates with channel placeholders filled, parse rules compiled. Built by
+ * {@linkcode compileDefinition} from a validated {@linkcode RawDefinition}; every mistake a
+ * schema cannot see (an unknown placeholder, a parse rule without its map, a bad regex) is a
+ * {@linkcode ConfigError} naming the file and the key.
+ *
+ * @module
+ */
+import type { Attr, AttrType, Value } from "../device/attr.ts";
+import { ConfigError, UsageError } from "../device/errors.ts";
+import { parseDuration } from "../config/duration.ts";
+import { type Layout, type ParseRule, placeholders } from "../drivers/message/protocol.ts";
+import type { ParseKind, Protocol, RawAttr, RawDefinition } from "./schema.ts";
+
+/** Line and framing defaults of an instrument. */
+export interface TransportDefaults {
+  /** Default TCP port. */
+  port?: number;
+  /** Serial settings. */
+  baud: number;
+  /** Data bits. */
+  bits: 5 | 6 | 7 | 8;
+  /** Parity. */
+  parity: "none" | "even" | "odd" | "mark" | "space";
+  /** Stop bits. */
+  stop: 1 | 2;
+  /** Flow control. */
+  flow: "none" | "rtscts" | "xonxoff";
+  /** What ends the instrument's answers. */
+  readTermination: string;
+  /** What the host appends to commands. */
+  writeTermination: string;
+  /** Text encoding of commands and answers. */
+  encoding: "ascii" | "latin1" | "utf-8";
+  /** Per-call timeout, ms. */
+  timeoutMs: number;
+  /** Minimum delay between commands, ms. */
+  delayMs: number;
+  /** Default unit letter on a shared line (Alicat). */
+  unit?: string;
+}
+
+/** One attribute of an instrument: its Attr and how it goes over the wire. */
+export interface InstrumentAttr {
+  /** The labwire attribute (name after channel expansion). */
+  attr: Attr;
+  /** The name before channel expansion (`voltage` for `ch1_voltage`). */
+  base: string;
+  /** Channel placeholder values (`{ output: "1" }`), empty without channels. */
+  vars: Record<string, string>;
+  /** Query template (channels filled; `{unit}` remains). */
+  get?: string;
+  /** Setting template (channels filled; `{value}` and `{unit}` remain). */
+  set?: string;
+  /** How the answer becomes a value. */
+  parse: ParseRule;
+  /** printf-like format of written values. */
+  format?: string;
+  /** The only values a write may set (numbers), when restricted. */
+  values?: number[];
+  /** Wait for completion (`*OPC?`) after a set. */
+  wait: boolean;
+  /** The instrument answers a set with a line (read and checked, then dropped). */
+  reply: boolean;
+  /** Simulator settings. */
+  sim: { value?: Value; noise?: number; follows?: string; format?: string; reply?: string };
+}
+
+/** A command without a value (tare, zero, reset, trigger). */
+export interface InstrumentAction {
+  /** Name after channel expansion. */
+  name: string;
+  /** Command template (channels filled). */
+  command: string;
+  /** What it does. */
+  description?: string;
+  /** Wait for completion after it. */
+  wait: boolean;
+  /** The instrument answers it with a line. */
+  reply: boolean;
+}
+
+/** A loaded, expanded definition. */
+export interface Instrument {
+  /** Its name, e.g. `keysight-34461a`. */
+  name: string;
+  /** Where it came from: `built-in` or a file path. */
+  source: string;
+  /** Maker. */
+  manufacturer?: string;
+  /** Model. */
+  model?: string;
+  /** One line about it. */
+  description?: string;
+  /** Dialect. */
+  protocol: Protocol;
+  /** Line defaults. */
+  transport: TransportDefaults;
+  /** Identification check. */
+  identify?: { query: string; match?: RegExp; onMismatch: "warn" | "refuse" };
+  /** Commands sent once after connecting. */
+  init: string[];
+  /** Error checking: a query after writes, or a suffix on every command. */
+  errors?: { query?: string; ok: RegExp; suffix?: string; mask: number };
+  /** Completion query for slow settings. */
+  completion: { query: string; timeoutMs: number };
+  /** The simulator's `*IDN?` answer. */
+  simIdn: string;
+  /** Named reply layouts. */
+  layouts: Record<string, Layout>;
+  /** Attributes in declaration order (channels expanded). */
+  attrs: InstrumentAttr[];
+  /** Actions (channels expanded). */
+  actions: InstrumentAction[];
+  /** Channel groups, for `instruments show`. */
+  channels: Record<string, string[]>;
+}
+
+const TYPE_OF: Record<ParseKind, AttrType> = {
+  number: "number",
+  integer: "integer",
+  boolean: "boolean",
+  string: "string",
+  enum: "enum",
+  flags: "string",
+  numbers: "number[]",
+  block: "number[]",
+};
+
+const DEFAULT_TERMINATION: Record<Protocol, [string, string]> = {
+  scpi: ["\n", "\n"],
+  ascii: ["\n", "\n"],
+  alicat: ["\r", "\r"],
+  pfeiffer: ["\r\n", "\r\n"],
+};
+
+/** Placeholders every template may use besides its channels. */
+const RUNTIME_VARS = ["unit"];
+
+/** Compiles a raw definition (already merged with what it extends) into an {@linkcode Instrument}. */
+export function compileDefinition(raw: RawDefinition, file: string, fallbackName: string): Instrument {
+  const fail = (key: string, message: string): never => {
+    throw new ConfigError(message, file, key);
+  };
+  const name = raw.name ?? fallbackName;
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) {
+    fail("name", `"${name}" is not a definition name (lowercase letters, digits and -)`);
+  }
+  const protocol = raw.protocol ?? "scpi";
+  const t = raw.transport ?? {};
+  const [readTerm, writeTerm] = DEFAULT_TERMINATION[protocol];
+  const ms = (v: string | number | undefined, dflt: number, key: string): number => {
+    if (v === undefined) return dflt;
+    try {
+      return parseDuration(v, "s", "");
+    } catch (err) {
+      return fail(key, (err as Error).message);
+    }
+  };
+  const transport: TransportDefaults = {
+    port: t.port,
+    baud: t.baud ?? 9600,
+    bits: t.bits ?? 8,
+    parity: t.parity ?? "none",
+    stop: t.stop ?? 1,
+    flow: t.flow ?? "none",
+    readTermination: t.read_termination ?? readTerm,
+    writeTermination: t.write_termination ?? writeTerm,
+    encoding: t.encoding ?? "ascii",
+    timeoutMs: ms(t.timeout, 1000, "transport.timeout"),
+    delayMs: ms(t.delay, 0, "transport.delay"),
+    unit: t.unit ?? (protocol === "alicat" ? "A" : undefined),
+  };
+  const regex = (text: string | undefined, key: string): RegExp | undefined => {
+    if (text === undefined) return undefined;
+    try {
+      return new RegExp(text);
+    } catch (err) {
+      return fail(key, `not a valid regular expression: ${(err as Error).message}`);
+    }
+  };
+  const scpiLike = protocol === "scpi";
+  const identify = raw.identify || scpiLike
+    ? {
+      query: raw.identify?.query ?? "*IDN?",
+      match: regex(raw.identify?.match, "identify.match"),
+      onMismatch: raw.identify?.on_mismatch ?? "warn",
+    }
+    : undefined;
+  const errors = raw.errors
+    ? {
+      query: raw.errors.query,
+      ok: regex(raw.errors.ok ?? "^[+]?0(,|$)", "errors.ok")!,
+      suffix: raw.errors.suffix,
+      mask: raw.errors.mask ?? 0x3c,
+    }
+    : undefined;
+  if (errors?.query && errors.suffix) {
+    fail("errors", "give either query (asked after writes) or suffix (appended to every command)");
+  }
+  if (errors?.suffix && !errors.suffix.startsWith(";")) {
+    fail("errors.suffix", `"${errors.suffix}" must start with ";" (e.g. ";*ESR?")`);
+  }
+  const channels: Record<string, string[]> = {};
+  const channelNames: Record<string, string> = {};
+  for (const [group, c] of Object.entries(raw.channels ?? {})) {
+    if (!/^[a-z_][a-z0-9_]*$/.test(group)) fail(`channels.${group}`, "channel group names are snake_case");
+    if (RUNTIME_VARS.includes(group) || group === "value" || group === "attr") {
+      fail(`channels.${group}`, `"${group}" is reserved`);
+    }
+    channels[group] = c.ids.map(String);
+    const pattern = c.name ?? `{attr}_{${group}}`;
+    if (!pattern.includes("{attr}") || !pattern.includes(`{${group}}`)) {
+      fail(`channels.${group}.name`, `must contain {attr} and {${group}}, e.g. "{attr}_{${group}}"`);
+    }
+    channelNames[group] = pattern;
+  }
+  const layouts: Record<string, Layout> = {};
+  for (const [ln, l] of Object.entries(raw.layouts ?? {})) {
+    if (!l.fields && !l.by_count) fail(`layouts.${ln}`, "give fields or by_count");
+    const byCount: Record<number, string[]> | undefined = l.by_count ? {} : undefined;
+    for (const [k, v] of Object.entries(l.by_count ?? {})) {
+      if (!/^\d+$/.test(k)) fail(`layouts.${ln}.by_count.${k}`, "keys are token counts");
+      byCount![Number(k)] = v;
+    }
+    layouts[ln] = {
+      name: ln,
+      split: l.split ?? ",",
+      skip: l.skip ?? 0,
+      fields: l.fields,
+      byCount,
+      statusWords: l.status_words ?? [],
+      textField: l.text_field,
+      reply: l.reply,
+    };
+  }
+  const expand = (group: string | undefined, key: string): Record<string, string>[] => {
+    if (group === undefined) return [{}];
+    const ids = channels[group];
+    if (!ids) {
+      return fail(`${key}.channels`, `no channel group "${group}"; declare [channels.${group}] ids = [...]`);
+    }
+    return ids.map((id) => ({ [group]: id }));
+  };
+  const attrs: InstrumentAttr[] = [];
+  const seen = new Set<string>();
+  for (const [base, a] of Object.entries(raw.attrs ?? {})) {
+    const key = `attrs.${base}`;
+    if (!/^[a-z][a-z0-9_]*$/.test(base)) fail(key, "attribute names are snake_case (a-z, 0-9, _)");
+    const parse = compileParse(a, key, layouts, fail, regex);
+    const type = TYPE_OF[parse.kind];
+    if (a.type && a.type !== type && !(a.type === "number" && type === "integer")) {
+      fail(`${key}.type`, `type "${a.type}" does not fit parse "${parse.kind}" (it gives ${type})`);
+    }
+    if (!a.get && !a.set) fail(key, "give get (a query), set (a setting template), or both");
+    if (a.status && !a.get) fail(`${key}.status`, "a status attribute needs get");
+    if (a.set && !a.set.includes("{value}")) fail(`${key}.set`, "the template needs {value}");
+    const allowed = [...RUNTIME_VARS, ...(a.channels ? [a.channels] : [])];
+    for (const [field, tpl] of [["get", a.get], ["set", a.set]] as const) {
+      for (const p of placeholders(tpl ?? "")) {
+        if (p !== "value" && !allowed.includes(p)) {
+          fail(`${key}.${field}`, `unknown placeholder {${p}}; known: ${[...allowed, "value"].map((x) => `{${x}}`).join(", ")}`);
+        }
+        if (p === "value" && field === "get") fail(`${key}.get`, "a query has no {value}");
+      }
+    }
+    const options = parse.kind === "enum"
+      ? a.options ?? uniqueStrings(Object.values(parse.map ?? {}))
+      : a.options;
+    if (parse.kind === "enum" && (!options || options.length === 0)) {
+      fail(key, "an enum needs options or a map");
+    }
+    for (const vars of expand(a.channels, key)) {
+      const name = a.channels
+        ? channelNames[a.channels]!.replace("{attr}", base).replace(`{${a.channels}}`, vars[a.channels]!).toLowerCase()
+        : base;
+      if (!/^[a-z][a-z0-9_]*$/.test(name)) fail(`${key}.channels`, `expands to "${name}", not snake_case`);
+      if (seen.has(name)) fail(key, `attribute "${name}" is declared twice`);
+      seen.add(name);
+      const id = a.channels ? vars[a.channels]! : undefined;
+      const pick = (v: number | Record<string, number> | undefined, k: string): number | undefined => {
+        if (v === undefined || typeof v === "number") return v;
+        if (id === undefined) return fail(`${key}.${k}`, "a table of values needs channels");
+        const x = v[id];
+        if (x === undefined) return fail(`${key}.${k}`, `no value for channel "${id}"`);
+        return x;
+      };
+      const min = pick(a.min, "min");
+      const max = pick(a.max, "max");
+      if (min !== undefined && max !== undefined && min > max) fail(key, `min ${min} is above max ${max}`);
+      const attr: Attr = {
+        name,
+        type: a.type === "number" && type === "integer" ? "number" : type,
+        rw: a.set !== undefined,
+        status: a.status ?? false,
+      };
+      if (a.units !== undefined) attr.units = a.units;
+      if (min !== undefined) attr.min = min;
+      if (max !== undefined) attr.max = max;
+      if (options !== undefined) attr.options = options;
+      if (a.precision !== undefined) attr.precision = a.precision;
+      if (a.description !== undefined) attr.description = a.description;
+      const fill = (tpl: string | undefined) => tpl === undefined ? undefined : fillVars(tpl, vars);
+      attrs.push({
+        attr,
+        base,
+        vars,
+        get: fill(a.get),
+        set: fill(a.set),
+        parse,
+        format: a.format,
+        values: a.values,
+        wait: a.wait ?? false,
+        reply: a.reply ?? false,
+        sim: { ...a.sim, reply: fill(a.sim?.reply) },
+      });
+    }
+  }
+  for (const ia of attrs) {
+    const f = ia.sim.follows;
+    if (f !== undefined && !attrs.some((x) => x.base === f)) {
+      fail(`attrs.${ia.base}.sim.follows`, `no attribute "${f}"`);
+    }
+  }
+  const actions: InstrumentAction[] = [];
+  for (const [base, a] of Object.entries(raw.actions ?? {})) {
+    const key = `actions.${base}`;
+    if (!/^[a-z][a-z0-9_]*$/.test(base)) fail(key, "action names are snake_case");
+    const allowed = [...RUNTIME_VARS, ...(a.channels ? [a.channels] : [])];
+    for (const p of placeholders(a.command)) {
+      if (!allowed.includes(p)) fail(`${key}.command`, `unknown placeholder {${p}}`);
+    }
+    for (const vars of expand(a.channels, key)) {
+      const name = a.channels
+        ? channelNames[a.channels]!.replace("{attr}", base).replace(`{${a.channels}}`, vars[a.channels]!).toLowerCase()
+        : base;
+      if (seen.has(name)) fail(key, `"${name}" is already an attribute or action`);
+      seen.add(name);
+      actions.push({
+        name,
+        command: fillVars(a.command, vars),
+        description: a.description,
+        wait: a.wait ?? false,
+        reply: a.reply ?? false,
+      });
+    }
+  }
+  if (attrs.length === 0 && actions.length === 0) fail("attrs", "a definition needs at least one attribute");
+  return {
+    name,
+    source: file,
+    manufacturer: raw.manufacturer,
+    model: raw.model,
+    description: raw.description,
+    protocol,
+    transport,
+    identify,
+    init: raw.init ?? [],
+    errors,
+    completion: {
+      query: raw.completion?.query ?? "*OPC?",
+      timeoutMs: ms(raw.completion?.timeout, 10_000, "completion.timeout"),
+    },
+    simIdn: raw.sim?.idn ??
+      `${raw.manufacturer ?? "labwire"},${raw.model ?? name},SIM00001,1.0`,
+    layouts,
+    attrs,
+    actions,
+    channels,
+  };
+}
+
+function fillVars(template: string, vars: Record<string, string>): string {
+  return template.replace(/\{([a-z_][a-z0-9_]*)\}/gi, (whole, n: string) => vars[n] ?? whole);
+}
+
+function uniqueStrings(values: unknown[]): string[] {
+  return [...new Set(values.map(String))];
+}
+
+function compileParse(
+  a: RawAttr,
+  key: string,
+  layouts: Record<string, Layout>,
+  fail: (key: string, message: string) => never,
+  regex: (text: string | undefined, key: string) => RegExp | undefined,
+): ParseRule {
+  const kind: ParseKind = a.parse ??
+    (a.type === "number[]"
+      ? "numbers"
+      : a.type ?? (a.map ? (Object.values(a.map).every((v) => typeof v === "boolean") ? "boolean" : "enum") : a.bits ? "flags" : "number"));
+  const rule: ParseRule = { kind };
+  if (a.regex !== undefined) {
+    rule.regex = regex(a.regex, `${key}.regex`);
+    if (!/\((?!\?)/.test(a.regex)) fail(`${key}.regex`, "needs a capture group: (…) around the value");
+  }
+  if (a.layout !== undefined) {
+    const l = layouts[a.layout];
+    if (!l) fail(`${key}.layout`, `no layout "${a.layout}"; declare [layouts.${a.layout}]`);
+    rule.layout = l;
+    if (typeof a.token !== "string") fail(`${key}.token`, "with a layout, token is a field name");
+    const names = new Set([
+      ...(l!.fields ?? []),
+      ...Object.values(l!.byCount ?? {}).flat(),
+      ...(l!.textField ? [l!.textField] : []),
+      "status",
+    ]);
+    if (!names.has(a.token as string)) {
+      fail(`${key}.token`, `layout "${a.layout}" has no field "${a.token}"; it has ${[...names].join(", ")}`);
+    }
+  } else if (typeof a.token === "string") {
+    fail(`${key}.token`, "a field name needs a layout; without one, token is a 0-based index");
+  }
+  if (a.token !== undefined) rule.token = a.token;
+  if (a.split !== undefined) rule.split = a.split;
+  if (a.map !== undefined) {
+    if (kind === "boolean" && !Object.values(a.map).every((v) => typeof v === "boolean")) {
+      fail(`${key}.map`, "a boolean's map gives true or false");
+    }
+    rule.map = a.map;
+  }
+  if (kind === "flags") {
+    if (!a.bits) fail(`${key}.bits`, 'flags need bits = { "1" = "name", … }');
+    rule.bits = Object.entries(a.bits!).map(([bit, name]) => {
+      const n = Number(bit);
+      if (!Number.isInteger(n) || n <= 0) fail(`${key}.bits.${bit}`, "keys are bit values (1, 2, 4, …)");
+      return [n, name] as [number, string];
+    });
+  }
+  if (kind === "block") rule.block = a.block ?? "ascii";
+  if (a.scale !== undefined) rule.scale = a.scale;
+  if (a.mask !== undefined) rule.mask = a.mask;
+  if (a.format === "index" && kind !== "enum") fail(`${key}.format`, '"index" writes an enum option\'s position');
+  return rule;
+}
+
+/** Finds an attribute or action of an instrument; a usage error with a suggestion otherwise. */
+export function instrumentAttr(inst: Instrument, name: string): InstrumentAttr {
+  const a = inst.attrs.find((x) => x.attr.name === name);
+  if (!a) throw new UsageError(`${inst.name} has no attribute "${name}"`);
+  return a;
+}
