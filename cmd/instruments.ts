@@ -40,10 +40,16 @@ export function parseInstrumentsArgs(args: string[]): InstrumentsOptions {
     );
   }
   if (sub === "show" && rest.length !== 1) {
-    throw new UsageError("show needs one instrument name", "e.g. labwire instruments show lakeshore-336");
+    throw new UsageError(
+      "show needs one instrument name",
+      "e.g. labwire instruments show lakeshore-336",
+    );
   }
   if (sub === "check" && rest.length === 0) {
-    throw new UsageError("check needs a definition file", "e.g. labwire instruments check my-psu.toml");
+    throw new UsageError(
+      "check needs a definition file",
+      "e.g. labwire instruments check my-psu.toml",
+    );
   }
   if (sub === "list" && rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
   return { sub: sub as InstrumentsOptions["sub"], args: rest, json: boolFlag(f, "json") };
@@ -81,11 +87,17 @@ export function detail(inst: Instrument): Record<string, unknown> {
       ...(t.unit ? { unit: t.unit } : {}),
     },
     identify: inst.identify
-      ? { query: inst.identify.query, match: inst.identify.match?.source ?? null, on_mismatch: inst.identify.onMismatch }
+      ? {
+        query: inst.identify.query,
+        match: inst.identify.match?.source ?? null,
+        on_mismatch: inst.identify.onMismatch,
+      }
       : null,
     init: inst.init,
     errors: inst.errors
-      ? inst.errors.suffix ? { suffix: inst.errors.suffix, mask: inst.errors.mask } : { query: inst.errors.query, ok: inst.errors.ok.source }
+      ? inst.errors.suffix
+        ? { suffix: inst.errors.suffix, mask: inst.errors.mask }
+        : { query: inst.errors.query, ok: inst.errors.ok.source }
       : null,
     channels: inst.channels,
     attrs: Object.fromEntries(inst.attrs.map((a) => {
@@ -106,7 +118,9 @@ export function detail(inst: Instrument): Record<string, unknown> {
 
 function pad(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  return rows.map((r) => r.map((c, i) => i === r.length - 1 ? c : c.padEnd(widths[i]!)).join("  ").trimEnd())
+  return rows.map((r) =>
+    r.map((c, i) => i === r.length - 1 ? c : c.padEnd(widths[i]!)).join("  ").trimEnd()
+  )
     .join("\n") + "\n";
 }
 
@@ -116,11 +130,21 @@ export function showText(inst: Instrument): string {
   const lines = [
     `${inst.name}: ${[inst.manufacturer, inst.model].filter(Boolean).join(" ")}`,
     inst.description ? `  ${inst.description}` : "",
-    `  protocol ${inst.protocol}; ${t.port ? `TCP port ${t.port}; ` : ""}serial ${t.baud} ${t.bits}` +
-    `${t.parity[0]!.toUpperCase()}${t.stop}; terminations write ${JSON.stringify(t.writeTermination)} ` +
+    `  protocol ${inst.protocol}; ${
+      t.port ? `TCP port ${t.port}; ` : ""
+    }serial ${t.baud} ${t.bits}` +
+    `${t.parity[0]!.toUpperCase()}${t.stop}; terminations write ${
+      JSON.stringify(t.writeTermination)
+    } ` +
     `read ${JSON.stringify(t.readTermination)}; timeout ${t.timeoutMs} ms`,
-    inst.identify?.match ? `  identify: ${inst.identify.query} ~ /${inst.identify.match.source}/ (${inst.identify.onMismatch} on mismatch)` : "",
-    inst.errors ? `  errors: ${inst.errors.suffix ? `suffix ${inst.errors.suffix}` : `${inst.errors.query} after writes`}` : "",
+    inst.identify?.match
+      ? `  identify: ${inst.identify.query} ~ /${inst.identify.match.source}/ (${inst.identify.onMismatch} on mismatch)`
+      : "",
+    inst.errors
+      ? `  errors: ${
+        inst.errors.suffix ? `suffix ${inst.errors.suffix}` : `${inst.errors.query} after writes`
+      }`
+      : "",
     `  source: ${inst.source}`,
     "",
   ].filter((l, i) => l !== "" || i === 6);
@@ -145,7 +169,11 @@ export function showText(inst: Instrument): string {
   }
   let out = lines.join("\n") + "\n" + pad(rows);
   if (inst.actions.length) {
-    out += "\n" + pad([["ACTION", "COMMAND", "DESCRIPTION"], ...inst.actions.map((a) => [a.name, a.command, a.description ?? ""])]);
+    out += "\n" +
+      pad([
+        ["ACTION", "COMMAND", "DESCRIPTION"],
+        ...inst.actions.map((a) => [a.name, a.command, a.description ?? ""]),
+      ]);
   }
   return out + "\n(* = part of the default reading)\n";
 }
@@ -156,10 +184,19 @@ export async function runInstruments(args: string[], out: TextSink = stdoutSink)
   const json = opts.json || !stdoutIsTerminal();
   if (opts.sub === "list") {
     const catalog = await rawCatalog();
-    const list = [...catalog.values()].sort((a, b) => a.name.localeCompare(b.name)).map((e) => resolveEntry(e, catalog));
+    const list = [...catalog.values()].sort((a, b) => a.name.localeCompare(b.name)).map((e) =>
+      resolveEntry(e, catalog)
+    );
     if (json) out.write(jsonDocument(list.map(summary), false));
     else {
-      out.write(pad([["NAME", "PROTOCOL", "PORT", "DESCRIPTION"], ...list.map((i) => [i.name, i.protocol, String(i.transport.port ?? ""), i.description ?? ""])]));
+      out.write(
+        pad([
+          ["NAME", "PROTOCOL", "PORT", "DESCRIPTION"],
+          ...list.map((
+            i,
+          ) => [i.name, i.protocol, String(i.transport.port ?? ""), i.description ?? ""]),
+        ]),
+      );
     }
     return EXIT.ok;
   }
@@ -170,7 +207,8 @@ export async function runInstruments(args: string[], out: TextSink = stdoutSink)
   }
   for (const file of opts.args) {
     const inst = await checkFile(file);
-    const line = `${file}: ok — ${inst.name}, ${inst.attrs.length} attributes, ${inst.actions.length} actions`;
+    const line =
+      `${file}: ok — ${inst.name}, ${inst.attrs.length} attributes, ${inst.actions.length} actions`;
     out.write(json ? jsonDocument({ file, ok: true, ...summary(inst) }, false) : line + "\n");
   }
   return EXIT.ok;

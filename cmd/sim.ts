@@ -124,7 +124,10 @@ function numberFlag(f: ParsedFlags, name: string): number | undefined {
  * Parses `sim`'s arguments (pure; tested on its own). `kinds` are the names accepted (by
  * default baratron and the built-in instruments; `runSim` adds user definitions).
  */
-export function parseSimArgs(args: string[], kinds: readonly string[] = builtinSimKinds()): SimOptions {
+export function parseSimArgs(
+  args: string[],
+  kinds: readonly string[] = builtinSimKinds(),
+): SimOptions {
   const f = parseFlags(args, FLAGS, "sim");
   for (const flag of ["demo", "config"]) {
     if (f.values[flag] !== undefined) {
@@ -170,7 +173,10 @@ export function parseSimArgs(args: string[], kinds: readonly string[] = builtinS
     );
   }
   if (f.values.pty === true && f.values.listen !== undefined) {
-    throw new UsageError("--pty and --listen: choose one", "--pty serves a pseudo-terminal, --listen a TCP port");
+    throw new UsageError(
+      "--pty and --listen: choose one",
+      "--pty serves a pseudo-terminal, --listen a TCP port",
+    );
   }
   const { hostname, port } = parseListen(
     stringFlag(f, "listen") ?? (isBaratron ? DEFAULT_LISTEN : "127.0.0.1:0"),
@@ -335,7 +341,9 @@ async function runInstrumentSim(opts: SimOptions, io: SimIo): Promise<number> {
           onMessage: opts.verbose
             ? (e) =>
               io.log(
-                `${new Date().toISOString().slice(11, 23)} ${e.outcome}: ${JSON.stringify(e.message)}` +
+                `${new Date().toISOString().slice(11, 23)} ${e.outcome}: ${
+                  JSON.stringify(e.message)
+                }` +
                   ` → ${JSON.stringify(e.answer)}`,
               )
             : undefined,
@@ -348,7 +356,9 @@ async function runInstrumentSim(opts: SimOptions, io: SimIo): Promise<number> {
     });
     const ports = sims.map((s) => s.port);
     io.log(
-      `labwire sim: ${opts.count} ${inst.name} on ${host}:${ports.length === 1 ? ports[0] : `${ports[0]}…${ports.at(-1)}`}` +
+      `labwire sim: ${opts.count} ${inst.name} on ${host}:${
+        ports.length === 1 ? ports[0] : `${ports[0]}…${ports.at(-1)}`
+      }` +
         ` (${inst.protocol}, ${describeFaults(opts.faults)}, seed ${opts.seed}); Ctrl-C to stop`,
     );
     io.stdout.write(addresses.map((a) => `${a}\n`).join(""));

@@ -39,9 +39,12 @@ export function isAddress(text: string): boolean {
 export function parseAddress(text: string): Address {
   // VISA resource strings (`TCPIP0::HOST::PORT::SOCKET`, `ASRL/dev/ttyUSB0::INSTR`) read as the
   // tcp:// or serial:// address they name, so pyvisa users can paste what they know.
-  const visa = visaToAddress(text);
+  // Options may follow a VISA string as they follow an address: `…::SOCKET?instrument=NAME`.
+  const q = text.indexOf("?");
+  const visa = visaToAddress(q >= 0 && isVisa(text.slice(0, q)) ? text.slice(0, q) : text);
   if (visa) {
-    return { ...parseAddress(visa.address), text: text.trim(), note: visa.note };
+    const query = q >= 0 && isVisa(text.slice(0, q)) ? text.slice(q) : "";
+    return { ...parseAddress(visa.address + query), text: text.trim(), note: visa.note };
   }
   const m = /^([a-z][a-z0-9+.-]*):\/\/([^?#]*)(?:\?([^#]*))?$/i.exec(text.trim());
   if (!m || m[2] === "") {

@@ -45,3 +45,12 @@ Deno.test("VISA resource strings read as the tcp:// or serial:// address they na
   assert.equal(isAddress("ASRL/dev/pts/3::INSTR"), true);
   assert.throws(() => parseAddress("GPIB0::12::INSTR"), /GPIB resources are not supported/);
 });
+
+Deno.test("a VISA string takes ?options like an address (?instrument=NAME)", () => {
+  const a = parseAddress("TCPIP0::127.0.0.1::5025::SOCKET?instrument=keysight-34461a");
+  assert.equal(a.scheme, "tcp");
+  assert.equal(a.target, "127.0.0.1:5025");
+  assert.equal(a.params.get("instrument"), "keysight-34461a");
+  const s = parseAddress("ASRL/dev/ttyUSB0::INSTR?instrument=alicat&unit=B");
+  assert.deepEqual([s.scheme, s.target, s.params.get("unit")], ["serial", "/dev/ttyUSB0", "B"]);
+});

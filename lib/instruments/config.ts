@@ -33,7 +33,10 @@ export function applyInstrumentsSection(section: unknown, file: string | undefin
     throw new ConfigError(`unknown key; [instruments] takes path`, file, `instruments.${extra[0]}`);
   }
   const list = typeof path === "string" ? [path] : path;
-  if (!Array.isArray(list) || list.length === 0 || !list.every((p) => typeof p === "string" && p !== "")) {
+  if (
+    !Array.isArray(list) || list.length === 0 ||
+    !list.every((p) => typeof p === "string" && p !== "")
+  ) {
     throw new ConfigError(
       'expected a folder or file, or a list of them: path = "instruments"',
       file,
@@ -41,7 +44,9 @@ export function applyInstrumentsSection(section: unknown, file: string | undefin
     );
   }
   const dir = file && file.includes("/") ? file.slice(0, file.lastIndexOf("/") + 1) : "";
-  const resolved = (list as string[]).map((p) => p.startsWith("/") || p.startsWith("~") ? expandHome(p) : dir + p);
+  const resolved = (list as string[]).map((p) =>
+    p.startsWith("/") || p.startsWith("~") ? expandHome(p) : dir + p
+  );
   for (const p of resolved) addInstrumentSource(p);
   return resolved;
 }

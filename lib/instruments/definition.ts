@@ -139,7 +139,11 @@ const DEFAULT_TERMINATION: Record<Protocol, [string, string]> = {
 const RUNTIME_VARS = ["unit"];
 
 /** Compiles a raw definition (already merged with what it extends) into an {@linkcode Instrument}. */
-export function compileDefinition(raw: RawDefinition, file: string, fallbackName: string): Instrument {
+export function compileDefinition(
+  raw: RawDefinition,
+  file: string,
+  fallbackName: string,
+): Instrument {
   const fail = (key: string, message: string): never => {
     throw new ConfigError(message, file, key);
   };
@@ -205,14 +209,19 @@ export function compileDefinition(raw: RawDefinition, file: string, fallbackName
   const channels: Record<string, string[]> = {};
   const channelNames: Record<string, string> = {};
   for (const [group, c] of Object.entries(raw.channels ?? {})) {
-    if (!/^[a-z_][a-z0-9_]*$/.test(group)) fail(`channels.${group}`, "channel group names are snake_case");
+    if (!/^[a-z_][a-z0-9_]*$/.test(group)) {
+      fail(`channels.${group}`, "channel group names are snake_case");
+    }
     if (RUNTIME_VARS.includes(group) || group === "value" || group === "attr") {
       fail(`channels.${group}`, `"${group}" is reserved`);
     }
     channels[group] = c.ids.map(String);
     const pattern = c.name ?? `{attr}_{${group}}`;
     if (!pattern.includes("{attr}") || !pattern.includes(`{${group}}`)) {
-      fail(`channels.${group}.name`, `must contain {attr} and {${group}}, e.g. "{attr}_{${group}}"`);
+      fail(
+        `channels.${group}.name`,
+        `must contain {attr} and {${group}}, e.g. "{attr}_{${group}}"`,
+      );
     }
     channelNames[group] = pattern;
   }
@@ -239,7 +248,10 @@ export function compileDefinition(raw: RawDefinition, file: string, fallbackName
     if (group === undefined) return [{}];
     const ids = channels[group];
     if (!ids) {
-      return fail(`${key}.channels`, `no channel group "${group}"; declare [channels.${group}] ids = [...]`);
+      return fail(
+        `${key}.channels`,
+        `no channel group "${group}"; declare [channels.${group}] ids = [...]`,
+      );
     }
     return ids.map((id) => ({ [group]: id }));
   };
@@ -260,7 +272,12 @@ export function compileDefinition(raw: RawDefinition, file: string, fallbackName
     for (const [field, tpl] of [["get", a.get], ["set", a.set]] as const) {
       for (const p of placeholders(tpl ?? "")) {
         if (p !== "value" && !allowed.includes(p)) {
-          fail(`${key}.${field}`, `unknown placeholder {${p}}; known: ${[...allowed, "value"].map((x) => `{${x}}`).join(", ")}`);
+          fail(
+            `${key}.${field}`,
+            `unknown placeholder {${p}}; known: ${
+              [...allowed, "value"].map((x) => `{${x}}`).join(", ")
+            }`,
+          );
         }
         if (p === "value" && field === "get") fail(`${key}.get`, "a query has no {value}");
       }
@@ -273,13 +290,21 @@ export function compileDefinition(raw: RawDefinition, file: string, fallbackName
     }
     for (const vars of expand(a.channels, key)) {
       const name = a.channels
-        ? channelNames[a.channels]!.replace("{attr}", base).replace(`{${a.channels}}`, vars[a.channels]!).toLowerCase()
+        ? channelNames[a.channels]!.replace("{attr}", base).replace(
+          `{${a.channels}}`,
+          vars[a.channels]!,
+        ).toLowerCase()
         : base;
-      if (!/^[a-z][a-z0-9_]*$/.test(name)) fail(`${key}.channels`, `expands to "${name}", not snake_case`);
+      if (!/^[a-z][a-z0-9_]*$/.test(name)) {
+        fail(`${key}.channels`, `expands to "${name}", not snake_case`);
+      }
       if (seen.has(name)) fail(key, `attribute "${name}" is declared twice`);
       seen.add(name);
       const id = a.channels ? vars[a.channels]! : undefined;
-      const pick = (v: number | Record<string, number> | undefined, k: string): number | undefined => {
+      const pick = (
+        v: number | Record<string, number> | undefined,
+        k: string,
+      ): number | undefined => {
         if (v === undefined || typeof v === "number") return v;
         if (id === undefined) return fail(`${key}.${k}`, "a table of values needs channels");
         const x = v[id];
@@ -288,7 +313,9 @@ export function compileDefinition(raw: RawDefinition, file: string, fallbackName
       };
       const min = pick(a.min, "min");
       const max = pick(a.max, "max");
-      if (min !== undefined && max !== undefined && min > max) fail(key, `min ${min} is above max ${max}`);
+      if (min !== undefined && max !== undefined && min > max) {
+        fail(key, `min ${min} is above max ${max}`);
+      }
       const attr: Attr = {
         name,
         type: a.type === "number" && type === "integer" ? "number" : type,
@@ -333,7 +360,10 @@ export function compileDefinition(raw: RawDefinition, file: string, fallbackName
     }
     for (const vars of expand(a.channels, key)) {
       const name = a.channels
-        ? channelNames[a.channels]!.replace("{attr}", base).replace(`{${a.channels}}`, vars[a.channels]!).toLowerCase()
+        ? channelNames[a.channels]!.replace("{attr}", base).replace(
+          `{${a.channels}}`,
+          vars[a.channels]!,
+        ).toLowerCase()
         : base;
       if (seen.has(name)) fail(key, `"${name}" is already an attribute or action`);
       seen.add(name);
@@ -346,7 +376,9 @@ export function compileDefinition(raw: RawDefinition, file: string, fallbackName
       });
     }
   }
-  if (attrs.length === 0 && actions.length === 0) fail("attrs", "a definition needs at least one attribute");
+  if (attrs.length === 0 && actions.length === 0) {
+    fail("attrs", "a definition needs at least one attribute");
+  }
   return {
     name,
     source: file,
@@ -389,11 +421,17 @@ function compileParse(
   const kind: ParseKind = a.parse ??
     (a.type === "number[]"
       ? "numbers"
-      : a.type ?? (a.map ? (Object.values(a.map).every((v) => typeof v === "boolean") ? "boolean" : "enum") : a.bits ? "flags" : "number"));
+      : a.type ?? (a.map
+        ? (Object.values(a.map).every((v) => typeof v === "boolean") ? "boolean" : "enum")
+        : a.bits
+        ? "flags"
+        : "number"));
   const rule: ParseRule = { kind };
   if (a.regex !== undefined) {
     rule.regex = regex(a.regex, `${key}.regex`);
-    if (!/\((?!\?)/.test(a.regex)) fail(`${key}.regex`, "needs a capture group: (…) around the value");
+    if (!/\((?!\?)/.test(a.regex)) {
+      fail(`${key}.regex`, "needs a capture group: (…) around the value");
+    }
   }
   if (a.layout !== undefined) {
     const l = layouts[a.layout];
@@ -407,7 +445,10 @@ function compileParse(
       "status",
     ]);
     if (!names.has(a.token as string)) {
-      fail(`${key}.token`, `layout "${a.layout}" has no field "${a.token}"; it has ${[...names].join(", ")}`);
+      fail(
+        `${key}.token`,
+        `layout "${a.layout}" has no field "${a.token}"; it has ${[...names].join(", ")}`,
+      );
     }
   } else if (typeof a.token === "string") {
     fail(`${key}.token`, "a field name needs a layout; without one, token is a 0-based index");
@@ -424,14 +465,18 @@ function compileParse(
     if (!a.bits) fail(`${key}.bits`, 'flags need bits = { "1" = "name", … }');
     rule.bits = Object.entries(a.bits!).map(([bit, name]) => {
       const n = Number(bit);
-      if (!Number.isInteger(n) || n <= 0) fail(`${key}.bits.${bit}`, "keys are bit values (1, 2, 4, …)");
+      if (!Number.isInteger(n) || n <= 0) {
+        fail(`${key}.bits.${bit}`, "keys are bit values (1, 2, 4, …)");
+      }
       return [n, name] as [number, string];
     });
   }
   if (kind === "block") rule.block = a.block ?? "ascii";
   if (a.scale !== undefined) rule.scale = a.scale;
   if (a.mask !== undefined) rule.mask = a.mask;
-  if (a.format === "index" && kind !== "enum") fail(`${key}.format`, '"index" writes an enum option\'s position');
+  if (a.format === "index" && kind !== "enum") {
+    fail(`${key}.format`, '"index" writes an enum option\'s position');
+  }
   return rule;
 }
 

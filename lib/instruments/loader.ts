@@ -53,8 +53,14 @@ export function parseDefinition(text: string, file: string): RawEntry {
     if (issue.code === "unrecognized_keys") {
       const known = knownKeys(issue.path.map(String));
       const hints = issue.keys.map((k) => didYouMean(k, known)).filter((h) => h !== "");
-      message = `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}` +
-        (hints.length ? ` (${hints.join("; ")})` : known.length ? ` (known: ${known.join(", ")})` : "");
+      message = `unknown key${issue.keys.length > 1 ? "s" : ""} ${
+        issue.keys.map((k) => `"${k}"`).join(", ")
+      }` +
+        (hints.length
+          ? ` (${hints.join("; ")})`
+          : known.length
+          ? ` (known: ${known.join(", ")})`
+          : "");
     }
     throw new ConfigError(message, file, key || undefined);
   }
@@ -173,7 +179,11 @@ export function resolveEntry(entry: RawEntry, catalog: Map<string, RawEntry>): I
       );
     }
     if (chain.includes(base.name)) {
-      throw new ConfigError(`extends makes a cycle: ${[...chain, base.name].join(" → ")}`, entry.file, "extends");
+      throw new ConfigError(
+        `extends makes a cycle: ${[...chain, base.name].join(" → ")}`,
+        entry.file,
+        "extends",
+      );
     }
     chain.push(base.name);
     raw = mergeDefinitions(base.raw, { ...raw, name: raw.name ?? entry.name });

@@ -50,7 +50,9 @@ Deno.test("every built-in definition loads and compiles", async () => {
 Deno.test("channels are declared once and expanded, with per-channel limits", async () => {
   const ls = await findInstrument("lakeshore-336");
   const names = ls.attrs.map((a) => a.attr.name);
-  for (const n of ["temperature_a", "temperature_d", "setpoint_1", "setpoint_2", "heater_range_2"]) {
+  for (
+    const n of ["temperature_a", "temperature_d", "setpoint_1", "setpoint_2", "heater_range_2"]
+  ) {
     assert.ok(names.includes(n), n);
   }
   const t = ls.attrs.find((a) => a.attr.name === "temperature_c")!;
@@ -112,7 +114,13 @@ Deno.test("Attr fields come from the definition; types follow the parse rule", a
   assert.equal(dmm.errors?.query, "SYSTem:ERRor?");
   const ls = await findInstrument("lakeshore-336");
   assert.deepEqual(
-    [ls.transport.port, ls.transport.baud, ls.transport.bits, ls.transport.parity, ls.transport.stop],
+    [
+      ls.transport.port,
+      ls.transport.baud,
+      ls.transport.bits,
+      ls.transport.parity,
+      ls.transport.stop,
+    ],
     [7777, 57600, 7, "odd", 1],
   );
   assert.equal(ls.errors?.suffix, ";*ESR?");
@@ -122,32 +130,84 @@ Deno.test("Attr fields come from the definition; types follow the parse rule", a
 
 Deno.test("malformed definitions: errors name the file and the key", async () => {
   await configError('[attrs.v]\nget = "X?"\nunits = 3', "attrs.v.units", /string/);
-  await configError('[attrs.v]\nget = "X?"\nunts = "V"', "attrs.v", /unknown key "unts" \(did you mean "units"\?\)/);
+  await configError(
+    '[attrs.v]\nget = "X?"\nunts = "V"',
+    "attrs.v",
+    /unknown key "unts" \(did you mean "units"\?\)/,
+  );
   await assert.rejects(
     compile('protocl = "scpi"\n[attrs.v]\nget = "X?"', "bad.toml"),
     /^ConfigError: bad\.toml: unknown key "protocl" \(did you mean "protocol"\?\)/,
   );
   await configError('protocol = "modbus"\n[attrs.v]\nget = "X?"', "protocol", /scpi/);
-  await configError('[attrs.v]\nget = "X?"\nparse = "enum"', "attrs.v", /enum needs options or a map/);
+  await configError(
+    '[attrs.v]\nget = "X?"\nparse = "enum"',
+    "attrs.v",
+    /enum needs options or a map/,
+  );
   await configError('[attrs.v]\nget = "X?"\nparse = "flags"', "attrs.v.bits", /flags need bits/);
-  await configError('[attrs.v]\nget = "X?"\nregex = "(unclosed"', "attrs.v.regex", /regular expression/);
+  await configError(
+    '[attrs.v]\nget = "X?"\nregex = "(unclosed"',
+    "attrs.v.regex",
+    /regular expression/,
+  );
   await configError('[attrs.v]\nget = "X?"\nregex = "=\\\\d+"', "attrs.v.regex", /capture group/);
-  await configError('[attrs.v]\nget = "X? {output}"', "attrs.v.get", /unknown placeholder \{output\}/);
+  await configError(
+    '[attrs.v]\nget = "X? {output}"',
+    "attrs.v.get",
+    /unknown placeholder \{output\}/,
+  );
   await configError('[attrs.v]\nset = "X"', "attrs.v.set", /needs \{value\}/);
-  await configError('[attrs.v]\nget = "X?"\nchannels = "out"', "attrs.v.channels", /no channel group "out"/);
-  await configError('[attrs.v]\nget = "X?"\nstatus = true\n[attrs.w]\nset = "W {value}"\nstatus = true', "attrs.w.status", /needs get/);
+  await configError(
+    '[attrs.v]\nget = "X?"\nchannels = "out"',
+    "attrs.v.channels",
+    /no channel group "out"/,
+  );
+  await configError(
+    '[attrs.v]\nget = "X?"\nstatus = true\n[attrs.w]\nset = "W {value}"\nstatus = true',
+    "attrs.w.status",
+    /needs get/,
+  );
   await configError('[attrs.V]\nget = "X?"', "attrs.V", /snake_case/);
   await configError('[attrs.v]\nget = "X?"\nmin = 5\nmax = 1', "attrs.v", /min 5 is above max 1/);
-  await configError('[attrs.v]\nget = "X?"\nlayout = "poll"\ntoken = "a"', "attrs.v.layout", /no layout "poll"/);
+  await configError(
+    '[attrs.v]\nget = "X?"\nlayout = "poll"\ntoken = "a"',
+    "attrs.v.layout",
+    /no layout "poll"/,
+  );
   await configError('[attrs.v]\nget = "X?"\ntoken = "gas"', "attrs.v.token", /needs a layout/);
-  await configError('[attrs.v]\nget = "X?"\nparse = "number"\ntype = "string"', "attrs.v.type", /does not fit/);
-  await configError('[errors]\nsuffix = "*ESR?"\n[attrs.v]\nget = "X?"', "errors.suffix", /start with ";"/);
-  await configError('[identify]\nmatch = "["\n[attrs.v]\nget = "X?"', "identify.match", /regular expression/);
-  await configError('extends = "nothing-like-it"\n[attrs.v]\nget = "X?"', "extends", /unknown instrument "nothing-like-it"/);
-  await configError('[attrs.v]\nget = "X?"\nsim = { follows = "w" }', "attrs.v.sim.follows", /no attribute "w"/);
+  await configError(
+    '[attrs.v]\nget = "X?"\nparse = "number"\ntype = "string"',
+    "attrs.v.type",
+    /does not fit/,
+  );
+  await configError(
+    '[errors]\nsuffix = "*ESR?"\n[attrs.v]\nget = "X?"',
+    "errors.suffix",
+    /start with ";"/,
+  );
+  await configError(
+    '[identify]\nmatch = "["\n[attrs.v]\nget = "X?"',
+    "identify.match",
+    /regular expression/,
+  );
+  await configError(
+    'extends = "nothing-like-it"\n[attrs.v]\nget = "X?"',
+    "extends",
+    /unknown instrument "nothing-like-it"/,
+  );
+  await configError(
+    '[attrs.v]\nget = "X?"\nsim = { follows = "w" }',
+    "attrs.v.sim.follows",
+    /no attribute "w"/,
+  );
   await configError("name = 3", "name", /string/);
   await configError('[transport]\nbits = 9\n[attrs.v]\nget = "X?"', "transport.bits", /./);
-  await configError('[transport]\ntimeout = "soon"\n[attrs.v]\nget = "X?"', "transport.timeout", /not a duration/);
+  await configError(
+    '[transport]\ntimeout = "soon"\n[attrs.v]\nget = "X?"',
+    "transport.timeout",
+    /not a duration/,
+  );
   await configError('description = "nothing"', "attrs", /at least one attribute/);
   await assert.rejects(compile("a = [", "bad.toml"), /bad\.toml: not valid TOML/);
 });
@@ -168,8 +228,14 @@ Deno.test("unknown instrument: did-you-mean and the way to list them", async () 
 Deno.test("user definitions: a folder, a file, the config section; a user file replaces a built-in", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    await Deno.writeTextFile(`${dir}/my-psu.toml`, '[attrs.voltage]\nget = "VOLT?"\nstatus = true\n');
-    await Deno.writeTextFile(`${dir}/scpi.toml`, 'description = "mine"\n[attrs.idn]\nget = "*IDN?"\nparse = "string"\n');
+    await Deno.writeTextFile(
+      `${dir}/my-psu.toml`,
+      '[attrs.voltage]\nget = "VOLT?"\nstatus = true\n',
+    );
+    await Deno.writeTextFile(
+      `${dir}/scpi.toml`,
+      'description = "mine"\n[attrs.idn]\nget = "*IDN?"\nparse = "string"\n',
+    );
     await Deno.writeTextFile(`${dir}/notes.txt`, "not a definition");
     resetInstrumentSources();
     await assert.rejects(findInstrument("my-psu"), /unknown instrument/);
@@ -181,11 +247,22 @@ Deno.test("user definitions: a folder, a file, the config section; a user file r
     const cfgDir = await Deno.makeTempDir();
     await Deno.mkdir(`${cfgDir}/defs`);
     await Deno.copyFile(`${dir}/my-psu.toml`, `${cfgDir}/defs/lab-psu.toml`);
-    assert.deepEqual(applyInstrumentsSection({ path: "defs" }, `${cfgDir}/labwire.toml`), [`${cfgDir}/defs`]);
+    assert.deepEqual(applyInstrumentsSection({ path: "defs" }, `${cfgDir}/labwire.toml`), [
+      `${cfgDir}/defs`,
+    ]);
     assert.equal((await findInstrument("lab-psu")).attrs[0]!.attr.name, "voltage");
-    assert.throws(() => applyInstrumentsSection({ paths: "x" }, "l.toml"), /l\.toml: instruments\.paths: unknown key/);
-    assert.throws(() => applyInstrumentsSection({ path: 3 }, "l.toml"), /l\.toml: instruments\.path: expected a folder/);
-    assert.throws(() => applyInstrumentsSection("x", "l.toml"), /l\.toml: instruments: expected a table/);
+    assert.throws(
+      () => applyInstrumentsSection({ paths: "x" }, "l.toml"),
+      /l\.toml: instruments\.paths: unknown key/,
+    );
+    assert.throws(
+      () => applyInstrumentsSection({ path: 3 }, "l.toml"),
+      /l\.toml: instruments\.path: expected a folder/,
+    );
+    assert.throws(
+      () => applyInstrumentsSection("x", "l.toml"),
+      /l\.toml: instruments: expected a table/,
+    );
     resetInstrumentSources();
     addInstrumentSource(`${dir}/missing`);
     await assert.rejects(findInstrument("scpi"), /missing: no such file or directory/);

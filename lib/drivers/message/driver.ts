@@ -21,7 +21,13 @@
  * @module
  */
 import type { Address } from "../../device/address.ts";
-import { type Attr, attr as makeAttr, findAttr, type Value, type Values } from "../../device/attr.ts";
+import {
+  type Attr,
+  attr as makeAttr,
+  findAttr,
+  type Value,
+  type Values,
+} from "../../device/attr.ts";
 import type { CallOptions, Device } from "../../device/device.ts";
 import { DeviceError, UsageError, WriteRejected } from "../../device/errors.ts";
 import type { Driver, OpenContext } from "../../device/registry.ts";
@@ -30,7 +36,7 @@ import type { Instrument, InstrumentAction, InstrumentAttr } from "../../instrum
 import type { LineIO, MessageLine } from "../../transport/message.ts";
 import { openLine } from "../../transport/open.ts";
 import { ENQ } from "./model.ts";
-import { formatValue, ParseError, parseAnswer, renderTemplate, shortForm } from "./protocol.ts";
+import { formatValue, parseAnswer, ParseError, renderTemplate, shortForm } from "./protocol.ts";
 
 /** Address options the message drivers understand (serial line settings go to the transport). */
 const KNOWN_PARAMS = ["instrument", "timeout", "unit", "baud", "bits", "parity", "stop", "flow"];
@@ -119,7 +125,9 @@ export class MessageDevice implements Device {
       const cmd = this.#render(a.get, {});
       let answer = answers.get(cmd);
       if (answer === undefined) {
-        answer = a.parse.kind === "block" ? await this.#queryBlock(cmd, opts) : await this.#query(cmd, opts);
+        answer = a.parse.kind === "block"
+          ? await this.#queryBlock(cmd, opts)
+          : await this.#query(cmd, opts);
         answers.set(cmd, answer);
       }
       out[n] = this.#parse(a, cmd, answer);
@@ -131,7 +139,9 @@ export class MessageDevice implements Device {
   async write(name: string, value: Value, opts?: CallOptions): Promise<void> {
     const action = this.#actions.get(name);
     if (action) {
-      if (value !== true) throw new WriteRejected(`${name} is an action: write ${name}=true to run it`, name);
+      if (value !== true) {
+        throw new WriteRejected(`${name} is an action: write ${name}=true to run it`, name);
+      }
       await this.#init(opts);
       await this.#command(this.#render(action.command, {}), action.reply, opts);
       if (action.wait) await this.#complete(opts);
@@ -142,13 +152,22 @@ export class MessageDevice implements Device {
     if (!a.set) throw new WriteRejected(`${name} is read-only`, name);
     if (a.values && typeof value === "number" && !a.values.includes(value)) {
       throw new WriteRejected(
-        `${name}: ${value} is not one of ${a.values.join(", ")}${a.attr.units ? ` ${a.attr.units}` : ""}`,
+        `${name}: ${value} is not one of ${a.values.join(", ")}${
+          a.attr.units ? ` ${a.attr.units}` : ""
+        }`,
         name,
       );
     }
-    const text = formatValue(value, { map: a.parse.map, format: a.format, scale: a.parse.scale, options: a.attr.options });
+    const text = formatValue(value, {
+      map: a.parse.map,
+      format: a.format,
+      scale: a.parse.scale,
+      options: a.attr.options,
+    });
     const cmd = this.#render(a.set, { value: text });
-    if (cmd.length > MAX_COMMAND) throw new WriteRejected(`${name}: the command would be ${cmd.length} characters`, name);
+    if (cmd.length > MAX_COMMAND) {
+      throw new WriteRejected(`${name}: the command would be ${cmd.length} characters`, name);
+    }
     await this.#init(opts);
     await this.#command(cmd, a.reply, opts);
     this.#written.set(name, value);
@@ -181,7 +200,8 @@ export class MessageDevice implements Device {
       if (id?.match) {
         const idn = await this.#query(id.query, opts, false);
         if (!id.match.test(idn)) {
-          const msg = `${this.address}: ${id.query} answered ${JSON.stringify(idn)}, which does not match ` +
+          const msg =
+            `${this.address}: ${id.query} answered ${JSON.stringify(idn)}, which does not match ` +
             `the ${this.inst.name} definition (/${id.match.source}/)`;
           if (id.onMismatch === "refuse") {
             throw new DeviceError(`${msg}; check the address or ?instrument=`, this.name);
@@ -218,7 +238,10 @@ export class MessageDevice implements Device {
   #checkAnswer(cmd: string, raw: string, suffix: string | undefined): string {
     let answer = raw.replace(/\0/g, "");
     if (this.inst.protocol === "alicat" && answer.trim() === "?") {
-      throw new DeviceError(`${this.address}: ${JSON.stringify(cmd)}: the instrument refused the command (?)`, this.name);
+      throw new DeviceError(
+        `${this.address}: ${JSON.stringify(cmd)}: the instrument refused the command (?)`,
+        this.name,
+      );
     }
     if (suffix) {
       const i = answer.lastIndexOf(";");
@@ -233,14 +256,19 @@ export class MessageDevice implements Device {
     const esr = Number(esrText.trim());
     if (!Number.isInteger(esr)) {
       throw new DeviceError(
-        `${this.address}: ${JSON.stringify(cmd)}: expected the status byte after ";", got ${JSON.stringify(esrText)}`,
+        `${this.address}: ${JSON.stringify(cmd)}: expected the status byte after ";", got ${
+          JSON.stringify(esrText)
+        }`,
         this.name,
       );
     }
     const bad = esr & (this.inst.errors?.mask ?? 0x3c);
     if (bad) {
       const what = ESR_NAMES.filter(([b]) => bad & b).map(([, n]) => n).join(", ");
-      throw new DeviceError(`${this.address}: ${JSON.stringify(cmd)}: the instrument reported: ${what} (ESR ${esr})`, this.name);
+      throw new DeviceError(
+        `${this.address}: ${JSON.stringify(cmd)}: the instrument reported: ${what} (ESR ${esr})`,
+        this.name,
+      );
     }
   }
 
@@ -257,17 +285,29 @@ export class MessageDevice implements Device {
 
   /** Pfeiffer: the command, its ACK (or NAK), then ENQ for the data — nobody else in between. */
   #pfeiffer(cmd: string, opts?: CallOptions): Promise<string> {
-    return this.line.exchange(async (io: LineIO) => {
-      const ack = (await io.query(cmd)).trim();
-      if (ack === "\x15") {
-        throw new DeviceError(`${this.address}: ${JSON.stringify(cmd)}: the controller answered NAK (command refused)`, this.name);
-      }
-      if (ack !== "\x06") {
-        throw new DeviceError(`${this.address}: ${JSON.stringify(cmd)}: expected ACK, got ${JSON.stringify(ack)}`, this.name);
-      }
-      await io.writeBytes(new TextEncoder().encode(ENQ));
-      return await io.readLine();
-    }, this.#call(opts), cmd);
+    return this.line.exchange(
+      async (io: LineIO) => {
+        const ack = (await io.query(cmd)).trim();
+        if (ack === "\x15") {
+          throw new DeviceError(
+            `${this.address}: ${
+              JSON.stringify(cmd)
+            }: the controller answered NAK (command refused)`,
+            this.name,
+          );
+        }
+        if (ack !== "\x06") {
+          throw new DeviceError(
+            `${this.address}: ${JSON.stringify(cmd)}: expected ACK, got ${JSON.stringify(ack)}`,
+            this.name,
+          );
+        }
+        await io.writeBytes(new TextEncoder().encode(ENQ));
+        return await io.readLine();
+      },
+      this.#call(opts),
+      cmd,
+    );
   }
 
   /** A command without a value to return: sent, its reply (if any) read, its errors checked. */
@@ -294,7 +334,10 @@ export class MessageDevice implements Device {
         found.push(e);
       }
       if (found.length) {
-        throw new DeviceError(`${this.address}: ${JSON.stringify(cmd)}: the instrument reported ${found.join("; ")}`, this.name);
+        throw new DeviceError(
+          `${this.address}: ${JSON.stringify(cmd)}: the instrument reported ${found.join("; ")}`,
+          this.name,
+        );
       }
     }
   }
@@ -306,7 +349,10 @@ export class MessageDevice implements Device {
       signal: opts?.signal,
     });
     if (answer.trim() !== "1") {
-      throw new DeviceError(`${this.address}: ${c.query} answered ${JSON.stringify(answer)}, expected 1`, this.name);
+      throw new DeviceError(
+        `${this.address}: ${c.query} answered ${JSON.stringify(answer)}, expected 1`,
+        this.name,
+      );
     }
   }
 
@@ -314,15 +360,24 @@ export class MessageDevice implements Device {
     try {
       const v = parseAnswer(answer, a.parse);
       if (typeof v === "number" && Math.abs(v) === SCPI_NAN && this.inst.protocol === "scpi") {
-        throw new ParseError("the instrument answered 9.91E+37 (not a number: no valid measurement)", String(answer));
+        throw new ParseError(
+          "the instrument answered 9.91E+37 (not a number: no valid measurement)",
+          String(answer),
+        );
       }
       return v;
     } catch (err) {
       if (!(err instanceof ParseError)) throw err;
-      const shown = typeof answer === "string" ? JSON.stringify(answer.slice(0, 80)) : `${answer.length} bytes`;
-      throw new DeviceError(`${this.address}: ${a.attr.name}: ${JSON.stringify(cmd)} answered ${shown}: ${err.message}`, this.name, {
-        cause: err,
-      });
+      const shown = typeof answer === "string"
+        ? JSON.stringify(answer.slice(0, 80))
+        : `${answer.length} bytes`;
+      throw new DeviceError(
+        `${this.address}: ${a.attr.name}: ${JSON.stringify(cmd)} answered ${shown}: ${err.message}`,
+        this.name,
+        {
+          cause: err,
+        },
+      );
     }
   }
 }
@@ -335,7 +390,9 @@ async function openMessageDevice(address: Address, ctx: OpenContext): Promise<De
   for (const key of address.params.keys()) {
     if (!KNOWN_PARAMS.includes(key)) {
       throw new UsageError(
-        `${address.text}: unknown option "${key}"; ${address.scheme}:// takes ${KNOWN_PARAMS.map((k) => `?${k}=`).join(", ")}`,
+        `${address.text}: unknown option "${key}"; ${address.scheme}:// takes ${
+          KNOWN_PARAMS.map((k) => `?${k}=`).join(", ")
+        }`,
         didYouMean(key, KNOWN_PARAMS) || undefined,
       );
     }
@@ -355,7 +412,8 @@ async function openMessageDevice(address: Address, ctx: OpenContext): Promise<De
   // Loaded on demand: the definition parser (zod, TOML) stays out of every other verb's start-up.
   const { findInstrument } = await import("../../instruments/loader.ts");
   const inst = await findInstrument(name);
-  const unit = address.params.get("unit") ?? (typeof ctx.options.unit === "string" ? ctx.options.unit : undefined) ??
+  const unit = address.params.get("unit") ??
+    (typeof ctx.options.unit === "string" ? ctx.options.unit : undefined) ??
     inst.transport.unit ?? "A";
   if (inst.protocol === "alicat" && !/^[A-Z]$/.test(unit)) {
     throw new UsageError(`${address.text}: unit must be one letter A–Z, got "${unit}"`);
@@ -379,7 +437,10 @@ export function lineTarget(address: Address, inst: Instrument): string {
     const port = inst.transport.port ?? SCHEME_PORT[address.scheme];
     const hasPort = /(^\[[^\]]+\]:\d+$)|(^[^:[\]]+:\d+$)/.test(address.target.replace(/\/$/, ""));
     if (!hasPort && port === undefined) {
-      throw new UsageError(`${address.text}: which port? the ${inst.name} definition has no default port`, "write tcp://HOST:PORT");
+      throw new UsageError(
+        `${address.text}: which port? the ${inst.name} definition has no default port`,
+        "write tcp://HOST:PORT",
+      );
     }
     return `tcp://${address.target.replace(/\/$/, "")}${hasPort ? "" : `:${port}`}`;
   }

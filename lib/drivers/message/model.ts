@@ -23,8 +23,8 @@ import {
   encodeBlockValues,
   ESR,
   formatValue,
-  ParseError,
   parseAnswer,
+  ParseError,
   printf,
   renderTemplate,
   SCPI_ERRORS,
@@ -77,14 +77,24 @@ export class InstrumentModel {
     const scpi = inst.protocol === "scpi";
     const vars = { unit: this.unit };
     for (const a of inst.attrs) {
-      if (a.get) this.#matchers.push({ re: commandMatcher(renderTemplate(a.get, vars), scpi), attr: a, kind: "get" });
+      if (a.get) {
+        this.#matchers.push({
+          re: commandMatcher(renderTemplate(a.get, vars), scpi),
+          attr: a,
+          kind: "get",
+        });
+      }
       if (a.set) {
         const tpl = renderTemplate(a.set, { ...vars, value: "{value}" });
         this.#matchers.push({ re: commandMatcher(tpl, scpi), attr: a, kind: "set" });
       }
     }
     for (const action of inst.actions) {
-      this.#matchers.push({ re: commandMatcher(renderTemplate(action.command, vars), scpi), action, kind: "action" });
+      this.#matchers.push({
+        re: commandMatcher(renderTemplate(action.command, vars), scpi),
+        action,
+        kind: "action",
+      });
     }
     this.reset();
   }
@@ -173,7 +183,10 @@ export class InstrumentModel {
       if (v === undefined) return { ok: false };
       this.#state.set(a.attr.name, v);
       if (a.reply) return { ok: true, answer: a.get ? this.#answer(a) : this.#poll() };
-      return { ok: true, answer: this.inst.protocol === "pfeiffer" ? this.#format(a, v) : undefined };
+      return {
+        ok: true,
+        answer: this.inst.protocol === "pfeiffer" ? this.#format(a, v) : undefined,
+      };
     }
     this.#error(SCPI_ERRORS.undefinedHeader, ESR.commandError);
     return { ok: false };
@@ -235,8 +248,9 @@ export class InstrumentModel {
   /** Queues an error (SCPI) and sets its ESR bit. */
   #error(entry: string, esrBit: number): void {
     this.#esr |= esrBit;
-    if (this.#errors.length >= QUEUE_DEPTH) this.#errors[QUEUE_DEPTH - 1] = SCPI_ERRORS.queueOverflow;
-    else this.#errors.push(entry);
+    if (this.#errors.length >= QUEUE_DEPTH) {
+      this.#errors[QUEUE_DEPTH - 1] = SCPI_ERRORS.queueOverflow;
+    } else this.#errors.push(entry);
   }
 
   /** Records a device-side failure (a fault injection's "error"). */
@@ -265,12 +279,16 @@ export class InstrumentModel {
       });
     } catch (err) {
       if (!(err instanceof ParseError)) throw err;
-      this.#error(a.parse.kind === "enum" ? SCPI_ERRORS.illegalValue : SCPI_ERRORS.dataType, ESR.commandError);
+      this.#error(
+        a.parse.kind === "enum" ? SCPI_ERRORS.illegalValue : SCPI_ERRORS.dataType,
+        ESR.commandError,
+      );
       return undefined;
     }
     if (typeof v === "number") {
       const { min, max } = a.attr;
-      const inValues = !a.values || a.values.some((x) => Math.abs(x - v as number) <= 1e-9 * Math.max(1, Math.abs(x)));
+      const inValues = !a.values ||
+        a.values.some((x) => Math.abs(x - v as number) <= 1e-9 * Math.max(1, Math.abs(x)));
       if ((min !== undefined && v < min) || (max !== undefined && v > max) || !inValues) {
         this.#error(SCPI_ERRORS.dataOutOfRange, ESR.executionError);
         return undefined;
@@ -286,7 +304,8 @@ export class InstrumentModel {
     const follows = a.sim.follows;
     if (follows !== undefined) {
       const src = this.inst.attrs.find((x) =>
-        x.base === follows && Object.entries(a.vars).every(([k, id]) => x.vars[k] === undefined || x.vars[k] === id)
+        x.base === follows &&
+        Object.entries(a.vars).every(([k, id]) => x.vars[k] === undefined || x.vars[k] === id)
       );
       if (src) v = this.#state.get(src.attr.name) ?? v;
     }
@@ -301,12 +320,16 @@ export class InstrumentModel {
     if (a.parse.kind === "block" && Array.isArray(v)) {
       return String.fromCharCode(...encodeBlockValues(v, a.parse.block ?? "ascii"));
     }
-    if (a.parse.kind === "flags") return printf(a.sim.format ?? "%d", typeof v === "number" ? v : 0);
+    if (a.parse.kind === "flags") {
+      return printf(a.sim.format ?? "%d", typeof v === "number" ? v : 0);
+    }
     // SCPI instruments answer numbers in NR3 whatever format the host writes them in.
     const format = a.sim.format ??
       (typeof v === "number" && this.inst.protocol === "scpi"
         ? (a.parse.kind === "integer" ? "%+d" : "%+.8E")
-        : a.format === "index" ? undefined : a.format);
+        : a.format === "index"
+        ? undefined
+        : a.format);
     if (Array.isArray(v)) return v.map((x) => format ? printf(format, x) : String(x)).join(",");
     if (typeof v === "number" && a.parse.scale) v = v / a.parse.scale;
     return formatValue(v, { map: a.parse.map, format: typeof v === "number" ? format : undefined });
@@ -320,7 +343,9 @@ export class InstrumentModel {
       const key = s.parse.layout ? String(s.parse.token) : s.base;
       fields[key] = this.#format(s, this.#value(s));
     }
-    if (a.sim.reply) return renderTemplate(a.sim.reply, { ...fields, value: this.#format(a, this.#value(a)) });
+    if (a.sim.reply) {
+      return renderTemplate(a.sim.reply, { ...fields, value: this.#format(a, this.#value(a)) });
+    }
     const layout = a.parse.layout;
     if (layout) {
       if (layout.reply) return renderTemplate(layout.reply, fields).replace(/\s+$/, "");
@@ -330,7 +355,9 @@ export class InstrumentModel {
     if (typeof a.parse.token === "number") {
       const tokens: string[] = [];
       for (const s of siblings) {
-        if (typeof s.parse.token === "number") tokens[s.parse.token] = this.#format(s, this.#value(s));
+        if (typeof s.parse.token === "number") {
+          tokens[s.parse.token] = this.#format(s, this.#value(s));
+        }
       }
       const split = a.parse.split ?? ",";
       return Array.from(tokens, (t) => t ?? "0").join(split === " " ? " " : split);
@@ -366,7 +393,10 @@ function initialValue(a: InstrumentAttr): Value {
 }
 
 /** Splits a received byte run into messages: any of CR/LF ends one (a lone ENQ for Pfeiffer). */
-export function splitMessages(buffer: string, pfeiffer: boolean): { messages: string[]; rest: string } {
+export function splitMessages(
+  buffer: string,
+  pfeiffer: boolean,
+): { messages: string[]; rest: string } {
   const messages: string[] = [];
   let start = 0;
   for (let i = 0; i < buffer.length; i++) {

@@ -76,7 +76,7 @@ export class ParseError extends Error {
  * ```
  */
 export function renderTemplate(template: string, vars: Record<string, string>): string {
-  return template.replace(/\{([a-z_][a-z0-9_]*)\}/gi, (whole, name: string) => {
+  return template.replace(/\{([a-z_][a-z0-9_]*)\}/gi, (_whole, name: string) => {
     const v = vars[name];
     if (v === undefined) throw new Error(`template "${template}": no value for {${name}}`);
     return v;
@@ -162,12 +162,21 @@ export function printf(format: string, value: number | string): string {
       }
     }
   }
-  const sign = conv === "s" ? "" : negative ? "-" : flags.includes("+") ? "+" : flags.includes(" ") ? " " : "";
+  const sign = conv === "s"
+    ? ""
+    : negative
+    ? "-"
+    : flags.includes("+")
+    ? "+"
+    : flags.includes(" ")
+    ? " "
+    : "";
   let out = sign + body;
   if (out.length < width) {
     if (flags.includes("-")) out = out.padEnd(width);
-    else if (flags.includes("0") && conv !== "s") out = sign + body.padStart(width - sign.length, "0");
-    else out = out.padStart(width);
+    else if (flags.includes("0") && conv !== "s") {
+      out = sign + body.padStart(width - sign.length, "0");
+    } else out = out.padStart(width);
   }
   return format.slice(0, m.index) + out + format.slice(m.index + whole.length);
 }
@@ -200,7 +209,9 @@ export function formatValue(
     const x = rule.scale ? value / rule.scale : value;
     return rule.format ? printf(rule.format, x) : String(x);
   }
-  if (Array.isArray(value)) return value.map((x) => rule.format ? printf(rule.format, x) : String(x)).join(",");
+  if (Array.isArray(value)) {
+    return value.map((x) => rule.format ? printf(rule.format, x) : String(x)).join(",");
+  }
   if (value === null) return "";
   return rule.format ? printf(rule.format, value) : value;
 }
@@ -248,7 +259,14 @@ export function layoutFields(text: string, layout: Layout): Record<string, strin
   return out;
 }
 
-const BOOL_TEXT: Record<string, boolean> = { "1": true, "0": false, ON: true, OFF: false, TRUE: true, FALSE: false };
+const BOOL_TEXT: Record<string, boolean> = {
+  "1": true,
+  "0": false,
+  ON: true,
+  OFF: false,
+  TRUE: true,
+  FALSE: false,
+};
 
 /** Strips one pair of surrounding double or single quotes. */
 export function unquote(text: string): string {
@@ -293,28 +311,40 @@ export function parseAnswer(answer: string | Uint8Array, rule: ParseRule): Value
     const n = Number(rule.token);
     const i = n < 0 ? tokens.length + n : n;
     if (i < 0 || i >= tokens.length) {
-      throw new ParseError(`expected at least ${(n < 0 ? -n : n + 1)} fields, got ${tokens.length}`, original);
+      throw new ParseError(
+        `expected at least ${(n < 0 ? -n : n + 1)} fields, got ${tokens.length}`,
+        original,
+      );
     }
     text = tokens[i]!;
   }
   text = text.trim();
   if (rule.mask !== undefined) {
     const n = Number(text);
-    if (text === "" || !Number.isInteger(n)) throw new ParseError(`expected an integer, got "${text}"`, original);
+    if (text === "" || !Number.isInteger(n)) {
+      throw new ParseError(`expected an integer, got "${text}"`, original);
+    }
     text = String(n & rule.mask);
   }
   if (rule.map && rule.kind !== "flags") {
-    const key = Object.keys(rule.map).find((k) => k === text || k.toUpperCase() === unquote(text).toUpperCase());
+    const key = Object.keys(rule.map).find((k) =>
+      k === text || k.toUpperCase() === unquote(text).toUpperCase()
+    );
     if (key !== undefined) return rule.map[key]!;
     if (rule.kind === "enum") {
-      throw new ParseError(`unexpected answer "${text}" (known: ${Object.keys(rule.map).join(", ")})`, original);
+      throw new ParseError(
+        `unexpected answer "${text}" (known: ${Object.keys(rule.map).join(", ")})`,
+        original,
+      );
     }
   }
   switch (rule.kind) {
     case "number":
     case "integer": {
       const n = Number(text);
-      if (text === "" || !Number.isFinite(n)) throw new ParseError(`expected a number, got "${text}"`, original);
+      if (text === "" || !Number.isFinite(n)) {
+        throw new ParseError(`expected a number, got "${text}"`, original);
+      }
       if (rule.kind === "integer" && !Number.isInteger(n)) {
         throw new ParseError(`expected an integer, got "${text}"`, original);
       }
@@ -330,7 +360,9 @@ export function parseAnswer(answer: string | Uint8Array, rule: ParseRule): Value
       return unquote(text);
     case "flags": {
       const n = Number(text);
-      if (text === "" || !Number.isInteger(n)) throw new ParseError(`expected an integer, got "${text}"`, original);
+      if (text === "" || !Number.isInteger(n)) {
+        throw new ParseError(`expected an integer, got "${text}"`, original);
+      }
       const names = (rule.bits ?? []).filter(([bit]) => (n & bit) !== 0).map(([, name]) => name);
       return names.length ? names.join(", ") : "ok";
     }
@@ -370,25 +402,39 @@ export function encodeBlock(data: Uint8Array): Uint8Array {
  */
 export function decodeBlock(bytes: Uint8Array): { data: Uint8Array; size: number } | undefined {
   if (bytes.length < 2) return undefined;
-  if (bytes[0] !== 0x23) throw new ParseError("block data must start with #", latin1(bytes.subarray(0, 16)));
+  if (bytes[0] !== 0x23) {
+    throw new ParseError("block data must start with #", latin1(bytes.subarray(0, 16)));
+  }
   const n = bytes[1]! - 0x30;
-  if (!(n >= 1 && n <= 9)) throw new ParseError("block header: bad length digit", latin1(bytes.subarray(0, 16)));
+  if (!(n >= 1 && n <= 9)) {
+    throw new ParseError("block header: bad length digit", latin1(bytes.subarray(0, 16)));
+  }
   if (bytes.length < 2 + n) return undefined;
   const len = Number(latin1(bytes.subarray(2, 2 + n)));
-  if (!Number.isInteger(len)) throw new ParseError("block header: bad length", latin1(bytes.subarray(0, 16)));
+  if (!Number.isInteger(len)) {
+    throw new ParseError("block header: bad length", latin1(bytes.subarray(0, 16)));
+  }
   if (bytes.length < 2 + n + len) return undefined;
   return { data: bytes.subarray(2 + n, 2 + n + len), size: 2 + n + len };
 }
 
 /** Decodes a block's numbers: ASCII comma-separated, or binary floats. */
-export function decodeBlockValues(bytes: Uint8Array, encoding: NonNullable<ParseRule["block"]>): number[] {
+export function decodeBlockValues(
+  bytes: Uint8Array,
+  encoding: NonNullable<ParseRule["block"]>,
+): number[] {
   const b = decodeBlock(bytes);
   if (!b) throw new ParseError("incomplete block data", latin1(bytes.subarray(0, 32)));
   const data = b.data;
   if (encoding === "ascii") {
     return splitTokens(latin1(data), ",").map((p) => {
       const n = Number(p);
-      if (!Number.isFinite(n)) throw new ParseError(`expected numbers in the block, got "${p}"`, latin1(data.subarray(0, 32)));
+      if (!Number.isFinite(n)) {
+        throw new ParseError(
+          `expected numbers in the block, got "${p}"`,
+          latin1(data.subarray(0, 32)),
+        );
+      }
       return n;
     });
   }
@@ -406,13 +452,20 @@ export function decodeBlockValues(bytes: Uint8Array, encoding: NonNullable<Parse
 }
 
 /** Encodes numbers as a block's data, the inverse of {@linkcode decodeBlockValues}. */
-export function encodeBlockValues(values: number[], encoding: NonNullable<ParseRule["block"]>): Uint8Array {
-  if (encoding === "ascii") return encodeBlock(new TextEncoder().encode(values.map((v) => printf("%+.6E", v)).join(",")));
+export function encodeBlockValues(
+  values: number[],
+  encoding: NonNullable<ParseRule["block"]>,
+): Uint8Array {
+  if (encoding === "ascii") {
+    return encodeBlock(new TextEncoder().encode(values.map((v) => printf("%+.6E", v)).join(",")));
+  }
   const size = encoding.startsWith("f32") ? 4 : 8;
   const little = encoding.endsWith("le");
   const data = new Uint8Array(values.length * size);
   const view = new DataView(data.buffer);
-  values.forEach((v, i) => size === 4 ? view.setFloat32(i * size, v, little) : view.setFloat64(i * size, v, little));
+  values.forEach((v, i) =>
+    size === 4 ? view.setFloat32(i * size, v, little) : view.setFloat64(i * size, v, little)
+  );
   return encodeBlock(data);
 }
 
@@ -547,4 +600,11 @@ export const SCPI_ERRORS = {
 } as const;
 
 /** ESR bits (IEEE 488.2). */
-export const ESR = { opc: 1, queryError: 4, deviceError: 8, executionError: 16, commandError: 32, powerOn: 128 } as const;
+export const ESR = {
+  opc: 1,
+  queryError: 4,
+  deviceError: 8,
+  executionError: 16,
+  commandError: 32,
+  powerOn: 128,
+} as const;

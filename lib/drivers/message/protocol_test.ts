@@ -8,8 +8,8 @@ import {
   formatValue,
   type Layout,
   layoutFields,
-  ParseError,
   parseAnswer,
+  ParseError,
   placeholders,
   printf,
   renderTemplate,
@@ -21,7 +21,10 @@ import {
 const enc = (s: string) => new TextEncoder().encode(s);
 
 Deno.test("renderTemplate fills placeholders and refuses unknown ones", () => {
-  assert.equal(renderTemplate("VOLT {value},(@{output})", { value: "5", output: "1" }), "VOLT 5,(@1)");
+  assert.equal(
+    renderTemplate("VOLT {value},(@{output})", { value: "5", output: "1" }),
+    "VOLT 5,(@1)",
+  );
   assert.equal(renderTemplate("{unit}S{value}", { unit: "B", value: "1.5" }), "BS1.5");
   assert.throws(() => renderTemplate("X {nope}", {}), /no value for \{nope\}/);
   assert.deepEqual(placeholders("SETP {output},{value}"), ["output", "value"]);
@@ -79,7 +82,10 @@ Deno.test("parseAnswer: number, integer, boolean, string, enum, flags, numbers",
   assert.equal(parseAnswer('"VOLT"', { kind: "string" }), "VOLT");
   assert.equal(parseAnswer('"VOLT"', { kind: "enum", map: { VOLT: "voltage_dc" } }), "voltage_dc");
   assert.equal(parseAnswer("imm", { kind: "enum", map: { IMM: "immediate" } }), "immediate");
-  assert.throws(() => parseAnswer("9", { kind: "enum", map: { "0": "off" } }), /unexpected answer "9"/);
+  assert.throws(
+    () => parseAnswer("9", { kind: "enum", map: { "0": "off" } }),
+    /unexpected answer "9"/,
+  );
   assert.equal(parseAnswer("3", { kind: "enum", map: { "0": "off", "3": "high" } }), "high");
   const bits: [number, string][] = [[1, "invalid"], [16, "under"], [32, "over"]];
   assert.equal(parseAnswer("0", { kind: "flags", bits }), "ok");
@@ -91,7 +97,10 @@ Deno.test("parseAnswer: number, integer, boolean, string, enum, flags, numbers",
 
 Deno.test("parseAnswer: regex capture, token by index, layout field by name", () => {
   assert.equal(parseAnswer("A 122 = 37", { kind: "integer", regex: /=\s*(\d+)\s*$/ }), 37);
-  assert.throws(() => parseAnswer("garbage", { kind: "integer", regex: /=\s*(\d+)/ }), /does not match/);
+  assert.throws(
+    () => parseAnswer("garbage", { kind: "integer", regex: /=\s*(\d+)/ }),
+    /does not match/,
+  );
   assert.equal(parseAnswer("CH1,5.000,1.0000", { kind: "number", token: 1 }), 5);
   assert.equal(parseAnswer("0,+7.5000E-03", { kind: "number", token: 1 }), 0.0075);
   assert.equal(parseAnswer("a  b   c", { kind: "string", token: 2, split: " " }), "c");
@@ -143,13 +152,23 @@ Deno.test("definite-length blocks: encode, decode, incomplete, malformed, values
     assert.deepEqual(decodeBlockValues(encodeBlockValues([1.5, -2, 0.25], e), e), [1.5, -2, 0.25]);
   }
   assert.deepEqual(decodeBlockValues(encodeBlockValues([1.5, -2], "ascii"), "ascii"), [1.5, -2]);
-  assert.deepEqual(parseAnswer(encodeBlockValues([3, 4], "f32le"), { kind: "block", block: "f32le" }), [3, 4]);
+  assert.deepEqual(
+    parseAnswer(encodeBlockValues([3, 4], "f32le"), { kind: "block", block: "f32le" }),
+    [3, 4],
+  );
   assert.throws(() => decodeBlockValues(enc("#13abc"), "f32le"), /not a whole number/);
 });
 
 Deno.test("splitProgramMessage: ; chaining keeps the header path, * and : reset it", () => {
-  assert.deepEqual(splitProgramMessage("SOUR:VOLT 1;CURR 2;*OPC?"), ["SOUR:VOLT 1", "SOUR:CURR 2", "*OPC?"]);
-  assert.deepEqual(splitProgramMessage("VOLT:DC:RANG 100;RANG?"), ["VOLT:DC:RANG 100", "VOLT:DC:RANG?"]);
+  assert.deepEqual(splitProgramMessage("SOUR:VOLT 1;CURR 2;*OPC?"), [
+    "SOUR:VOLT 1",
+    "SOUR:CURR 2",
+    "*OPC?",
+  ]);
+  assert.deepEqual(splitProgramMessage("VOLT:DC:RANG 100;RANG?"), [
+    "VOLT:DC:RANG 100",
+    "VOLT:DC:RANG?",
+  ]);
   assert.deepEqual(splitProgramMessage("SOUR:VOLT 1;:MEAS:CURR?"), ["SOUR:VOLT 1", "MEAS:CURR?"]);
   assert.deepEqual(splitProgramMessage('DISP:TEXT "a;b";*CLS'), ['DISP:TEXT "a;b"', "*CLS"]);
   assert.deepEqual(splitProgramMessage("KRDG? A;*ESR?"), ["KRDG? A", "*ESR?"]);
@@ -159,7 +178,14 @@ Deno.test("splitProgramMessage: ; chaining keeps the header path, * and : reset 
 
 Deno.test("commandMatcher: long/short forms, any case, optional nodes, flexible params", () => {
   const range = commandMatcher("[SENSe:]VOLTage:DC:RANGe {value}", true);
-  for (const c of ["VOLT:DC:RANG 10", "volt:dc:range 10", "SENS:VOLT:DC:RANG 10", ":sense:voltage:DC:RANGE   10"]) {
+  for (
+    const c of [
+      "VOLT:DC:RANG 10",
+      "volt:dc:range 10",
+      "SENS:VOLT:DC:RANG 10",
+      ":sense:voltage:DC:RANGE   10",
+    ]
+  ) {
     assert.equal(range.exec(c)?.[1], "10", c);
   }
   for (const c of ["VOLTA:DC:RANG 10", "VOL:DC:RANG 10", "VOLT:DC:RANG", "VOLT:DC:RANG? 10"]) {

@@ -143,7 +143,10 @@ export class MessageSimulator {
       return undefined;
     }
     if (outcome === "garbage") {
-      const junk = Array.from({ length: 12 }, () => String.fromCharCode(33 + Math.floor(this.#garbage.next() * 90))).join("");
+      const junk = Array.from(
+        { length: 12 },
+        () => String.fromCharCode(33 + Math.floor(this.#garbage.next() * 90)),
+      ).join("");
       note([junk]);
       return { text: junk + term, delayMs };
     }
@@ -228,7 +231,10 @@ export interface TcpSimOptions extends MessageSimOptions {
 }
 
 /** Starts a simulator of `inst` listening on TCP; a disconnect fault refuses connections for a while. */
-export function startTcpSimulator(inst: Instrument, opts: TcpSimOptions = {}): Promise<TcpSimulator> {
+export function startTcpSimulator(
+  inst: Instrument,
+  opts: TcpSimOptions = {},
+): Promise<TcpSimulator> {
   const hostname = opts.hostname ?? "127.0.0.1";
   const sim = new MessageSimulator(inst, opts);
   let listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr> | undefined;
@@ -245,7 +251,11 @@ export function startTcpSimulator(inst: Instrument, opts: TcpSimOptions = {}): P
           { cause: err },
         );
       }
-      throw new UsageError(`cannot listen on ${hostname}:${port}: ${(err as Error).message}`, undefined, { cause: err });
+      throw new UsageError(
+        `cannot listen on ${hostname}:${port}: ${(err as Error).message}`,
+        undefined,
+        { cause: err },
+      );
     }
     accept(listener);
     return listener.addr.port;
