@@ -148,7 +148,10 @@ export async function runServe(args: string[]): Promise<number> {
         argv: ["labwire", "serve", ...args],
         version: denoJson.version,
         log,
-        addons: serveAddons().filter((a) => a.wanted(flags)).map((addon) => ({ addon, flags })),
+        addons: serveAddons().filter((a) => a.wanted(flags, config)).map((addon) => ({
+          addon,
+          flags,
+        })),
       });
       const what = demo ? "the demo bench" : `${daemon.lab.managers.length} devices`;
       log.log(

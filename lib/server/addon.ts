@@ -1,7 +1,7 @@
 /**
  * Add-ons of `labwire serve`: servers that run beside the HTTP API on the same Lab (the EPICS
  * Channel Access server of `serve --ca` is one). An add-on declares its flags and starts when one
- * of them is given; `serve` stops it on shutdown before the devices close. Register add-ons at
+ * of them is given (or its config section asks for it); `serve` stops it on shutdown before the devices close. Register add-ons at
  * import time (a static import from `main.ts`), so `deno compile` carries them.
  *
  * @module
@@ -40,8 +40,8 @@ export interface ServeAddon {
   flags: FlagSpecs;
   /** Lines for `serve --help`. */
   help: string;
-  /** True when the parsed flags ask for it (e.g. `--ca` given). */
-  wanted(flags: ParsedFlags): boolean;
+  /** True when the parsed flags or the config ask for it (e.g. `--ca` given, or a `[ca]` section). */
+  wanted(flags: ParsedFlags, config?: LabConfig): boolean;
   /** Starts it; a thrown UsageError/ConfigError stops `serve` with exit 2. */
   start(ctx: AddonContext): Promise<RunningAddon>;
 }

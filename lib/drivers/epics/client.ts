@@ -10,7 +10,9 @@
  * - `EPICS_CA_REPEATER_PORT` (5065): a running `caRepeater` there forwards server beacons, which
  *   make searches for lost channels start over at once when a server comes back;
  * - `EPICS_CA_CONN_TMO` (30 s): silence on a circuit before an ECHO checks it is alive;
- * - `EPICS_CA_MAX_SEARCH_PERIOD` (300 s): the plateau of the search back-off.
+ * - `EPICS_CA_MAX_SEARCH_PERIOD` (300 s): the plateau of the search back-off;
+ * - `EPICS_CA_MAX_ARRAY_BYTES` (16 MiB here, 16384 in libca): the largest reply a server may
+ *   send; a bigger one closes that circuit with an error naming the variable.
  *
  * Searches are batched: every channel created in the same tick goes out in as few datagrams as
  * fit (1024 bytes each, as libca), and requests are coalesced into one TCP write per tick, so
@@ -38,11 +40,13 @@ import {
   DBE,
   decodeDatagram,
   decodeMessage,
+  DEFAULT_MAX_ARRAY_BYTES,
   encodeMessage,
   ipFromString,
   ipToString,
   MAX_UDP_SEND,
   MessageDecoder,
+  padded,
   type RawMessage,
 } from "./protocol.ts";
 import { DBR, type DbrData, dbrOf, decodeDbr, encodeDbr, isValidDbrType } from "./dbr.ts";
@@ -69,9 +73,17 @@ export interface CaClientOptions {
   clientName?: string;
   /** Host name servers see for access security (default the host name). */
   hostName?: string;
+  /**
+   * Largest reply payload accepted from a server, bytes (default 16 MiB: big waveforms read
+   * without tuning, while a broken or hostile server still cannot grow the client unbounded).
+   */
+  maxArrayBytes?: number;
   /** Called with problems that concern no pending call (e.g. a failed write without notify). */
   onWarning?: (message: string) => void;
 }
+
+/** The client's default largest reply payload, bytes (see {@linkcode CaClientOptions.maxArrayBytes}). */
+export const CLIENT_MAX_ARRAY_BYTES = 16 * 1024 * 1024;
 
 /** Reads the EPICS_CA_* environment variables into client options. */
 export function clientOptionsFromEnv(
@@ -90,7 +102,11 @@ export function clientOptionsFromEnv(
   const auto = env("EPICS_CA_AUTO_ADDR_LIST");
   const conn = num("EPICS_CA_CONN_TMO");
   const maxSearch = num("EPICS_CA_MAX_SEARCH_PERIOD");
+  const maxArray = num("EPICS_CA_MAX_ARRAY_BYTES");
   return {
+    maxArrayBytes: maxArray === undefined
+      ? undefined
+      : Math.max(DEFAULT_MAX_ARRAY_BYTES, Math.floor(maxArray)),
     addrList: list ? list.split(/\s+/).filter((s) => s !== "") : [],
     autoAddrList: auto === undefined ? true : !/^no$/i.test(auto.trim()),
     serverPort: num("EPICS_CA_SERVER_PORT") ?? CA_SERVER_PORT,
@@ -422,13 +438,15 @@ class Circuit {
   #flushScheduled = false;
   #flushing: Promise<void> = Promise.resolve();
   #pending = new Map<number, Pending>();
-  #decoder = new MessageDecoder();
+  #decoder: MessageDecoder;
   #readLoop: Promise<void> | undefined;
   #lastRx = performance.now();
   #echoPending = false;
   #liveness: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(readonly client: CaClient, readonly host: string, readonly port: number) {}
+  constructor(readonly client: CaClient, readonly host: string, readonly port: number) {
+    this.#decoder = new MessageDecoder({ maxPayload: padded(client.options.maxArrayBytes!) });
+  }
 
   get key(): string {
     return `${this.host}:${this.port}`;
@@ -847,6 +865,7 @@ export class CaClient {
       clientName: options.clientName ?? (Deno.env.get("USER") || Deno.env.get("LOGNAME") ||
         "labwire"),
       hostName: options.hostName ?? safeHostname(),
+      maxArrayBytes: options.maxArrayBytes ?? CLIENT_MAX_ARRAY_BYTES,
       onWarning: options.onWarning,
     };
   }

@@ -694,19 +694,41 @@ export function decodeMessage(raw: RawMessage, direction: Direction): CaMessage 
   }
 }
 
+/** Largest array payload EPICS accepts by default (`EPICS_CA_MAX_ARRAY_BYTES`), bytes. */
+export const DEFAULT_MAX_ARRAY_BYTES = 16384;
+
 /** Limits a {@linkcode MessageDecoder} enforces. */
 export interface DecoderOptions {
   /** Largest payload accepted, in bytes (default 64 MiB); bigger means a broken stream. */
   maxPayload?: number;
 }
 
+/** Counters of a {@linkcode MessageDecoder}, for tests and metrics. */
+export interface DecoderStats {
+  /** Bytes copied into the decoder's own buffer (only bytes of messages split across reads). */
+  bytesCopied: number;
+  /** Times the buffer was reallocated to grow. */
+  grows: number;
+}
+
+/** A buffer of this size or less is kept after a message; a bigger one is dropped. */
+const KEEP_CAPACITY = 64 * 1024;
+const FIRST_CAPACITY = 1024;
+
 /**
  * Frames a byte stream into messages, whatever the split of the reads: bytes of an incomplete
  * message are kept until the rest arrives.
  *
- * `push()` returns messages whose payloads stay valid for good (they are views of `chunk` or of
- * the decoder's own copies, never reused); `feed()` calls back with views that are only valid
- * during the callback, so the caller may reuse its read buffer (the fast path).
+ * Memory is bounded by the largest legal message (`maxPayload` + the 24-byte extended header):
+ * a header announcing more is a {@linkcode ProtocolError} at once, before its payload arrives.
+ * Complete messages are framed straight from the caller's chunk; only the bytes of a message
+ * split across reads are copied, once each, into a buffer that grows by doubling with what has
+ * actually arrived (a peer that announces 15 MB and sends 100 bytes costs 1 kB, not 15 MB), so a
+ * slow large message costs O(size) copying, never O(size²).
+ *
+ * `push()` returns messages whose payloads stay valid for good (views of `chunk`, or copies);
+ * `feed()` calls back with views that are only valid during the callback, so the caller may
+ * reuse its read buffer (the fast path).
  *
  * @example
  * ```ts
@@ -718,8 +740,13 @@ export interface DecoderOptions {
  * ```
  */
 export class MessageDecoder {
-  #pending: Uint8Array = new Uint8Array(0);
+  /** Holds the one partial message, always from offset 0 to #end. */
+  #buf: Uint8Array = new Uint8Array(0);
+  #end = 0;
+  /** Total size (header + payload) of the partial message once its header is known, else 0. */
+  #need = 0;
   #maxPayload: number;
+  readonly #stats: DecoderStats = { bytesCopied: 0, grows: 0 };
 
   /** Creates a decoder. */
   constructor(options: DecoderOptions = {}) {
@@ -728,13 +755,26 @@ export class MessageDecoder {
 
   /** Bytes held back waiting for the rest of a message. */
   get buffered(): number {
-    return this.#pending.length;
+    return this.#end;
+  }
+
+  /** Size of the decoder's own buffer, bytes (never more than the largest legal message). */
+  get capacity(): number {
+    return this.#buf.length;
+  }
+
+  /** Copy and growth counters since creation. */
+  get stats(): Readonly<DecoderStats> {
+    return this.#stats;
   }
 
   /** Adds bytes and returns every message they complete (payloads are stable views). */
   push(chunk: Uint8Array): RawMessage[] {
     const out: RawMessage[] = [];
-    this.#run(chunk, (m) => out.push(m));
+    this.#run(chunk, (m, own) => {
+      if (own) m.payload = m.payload.slice();
+      out.push(m);
+    });
     return out;
   }
 
@@ -745,38 +785,91 @@ export class MessageDecoder {
 
   /** Forgets any partial message (after a reconnect). */
   reset(): void {
-    this.#pending = new Uint8Array(0);
+    this.#end = 0;
+    this.#need = 0;
+    if (this.#buf.length > KEEP_CAPACITY) this.#buf = new Uint8Array(0);
   }
 
-  #run(chunk: Uint8Array, onMessage: (m: RawMessage) => void): void {
-    let bytes = chunk;
-    if (this.#pending.length > 0) {
-      bytes = new Uint8Array(this.#pending.length + chunk.length);
-      bytes.set(this.#pending);
-      bytes.set(chunk, this.#pending.length);
-      this.#pending = new Uint8Array(0);
+  /** The header at `at` of `bytes`, checked against the limit; undefined when incomplete. */
+  #header(bytes: Uint8Array, at: number): { header: Header; size: number } | undefined {
+    const head = decodeHeader(bytes, at);
+    if (head && head.header.payloadSize > this.#maxPayload) {
+      throw new ProtocolError(
+        `message of ${head.header.payloadSize} bytes exceeds the ${this.#maxPayload}-byte limit` +
+          " (EPICS_CA_MAX_ARRAY_BYTES)",
+      );
     }
+    return head;
+  }
+
+  /** Appends bytes to the partial message, growing the buffer by doubling when needed. */
+  #append(bytes: Uint8Array): void {
+    const want = this.#end + bytes.length;
+    if (want > this.#buf.length) {
+      // Never beyond the message being assembled, nor beyond the largest legal one.
+      const limit = this.#need || this.#maxPayload + EXTENDED_HEADER_SIZE;
+      const size = Math.min(Math.max(want, this.#buf.length * 2, FIRST_CAPACITY), limit);
+      const grown = new Uint8Array(Math.max(size, want));
+      grown.set(this.#buf.subarray(0, this.#end));
+      this.#stats.bytesCopied += this.#end;
+      this.#stats.grows++;
+      this.#buf = grown;
+    }
+    this.#buf.set(bytes, this.#end);
+    this.#end += bytes.length;
+    this.#stats.bytesCopied += bytes.length;
+  }
+
+  #run(chunk: Uint8Array, onMessage: (m: RawMessage, own: boolean) => void): void {
     let at = 0;
-    while (true) {
-      const head = decodeHeader(bytes, at);
-      if (!head) break;
-      const { header, size } = head;
-      if (header.payloadSize > this.#maxPayload) {
-        throw new ProtocolError(
-          `message of ${header.payloadSize} bytes exceeds the ${this.#maxPayload}-byte limit`,
-        );
+    if (this.#end > 0) {
+      // Finish the partial message first, taking only the bytes it still lacks.
+      while (this.#need === 0) {
+        // Header bytes arrive a few at a time at worst: take up to a full extended header.
+        const take = Math.min(EXTENDED_HEADER_SIZE - this.#end, chunk.length - at);
+        if (take <= 0) return;
+        const before = this.#end;
+        if (take > 0) this.#append(chunk.subarray(at, at + take));
+        const head = this.#header(this.#buf.subarray(0, this.#end), 0);
+        if (head) {
+          this.#need = head.size + head.header.payloadSize;
+          // Give back header bytes read past a 16-byte header: they belong to the payload,
+          // which the next step copies (or to the next message when the payload is empty).
+          const used = Math.max(0, Math.min(this.#need, this.#end) - before);
+          this.#end = Math.min(this.#end, this.#need);
+          at += used;
+        } else {
+          at += take;
+          if (at >= chunk.length) return;
+        }
       }
-      const end = at + size + header.payloadSize;
-      if (end > bytes.length) break;
-      const payload = bytes.subarray(at + size, end);
-      (header as RawMessage).payload = payload;
-      onMessage(header as RawMessage);
+      const take = Math.min(this.#need - this.#end, chunk.length - at);
+      if (take > 0) this.#append(chunk.subarray(at, at + take));
+      at += take;
+      if (this.#end < this.#need) return;
+      const head = decodeHeader(this.#buf, 0)!;
+      const msg = head.header as RawMessage;
+      msg.payload = this.#buf.subarray(head.size, this.#need);
+      this.#end = 0;
+      this.#need = 0;
+      onMessage(msg, true);
+      if (this.#buf.length > KEEP_CAPACITY) this.#buf = new Uint8Array(0);
+    }
+    while (true) {
+      const head = this.#header(chunk, at);
+      if (!head) break;
+      const end = at + head.size + head.header.payloadSize;
+      if (end > chunk.length) {
+        this.#need = end - at;
+        break;
+      }
+      const msg = head.header as RawMessage;
+      msg.payload = chunk.subarray(at + head.size, end);
+      onMessage(msg, false);
       at = end;
     }
-    if (at < bytes.length) {
-      // Copy: `chunk` may be the caller's read buffer, reused for the next read.
-      this.#pending = bytes.slice(at);
-    }
+    // Copy: `chunk` may be the caller's read buffer, reused for the next read.
+    if (at < chunk.length) this.#append(chunk.subarray(at));
   }
 }
 

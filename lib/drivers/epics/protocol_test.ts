@@ -665,6 +665,108 @@ Deno.test("every command round-trips in its direction", () => {
   );
 });
 
+Deno.test("the decoder refuses an oversized message at its header, before any payload", () => {
+  // A WRITE announcing 15 MB with an extended header: the limit is the largest legal message.
+  const head = encodeHeader({
+    command: CMD.WRITE,
+    payloadSize: 15 * 1024 * 1024,
+    dataType: DBR.DOUBLE,
+    dataCount: 15 * 1024 * 1024 / 8,
+    p1: 1,
+    p2: 1,
+  });
+  assert.equal(head.length, 24);
+  assert.throws(() => new MessageDecoder({ maxPayload: 16384 }).push(head), ProtocolError);
+  // The same header dribbled in byte by byte fails as soon as it is complete.
+  const d = new MessageDecoder({ maxPayload: 16384 });
+  for (let i = 0; i < 23; i++) assert.deepEqual(d.push(head.subarray(i, i + 1)), []);
+  assert.throws(() => d.push(head.subarray(23)), /exceeds the 16384-byte limit/);
+  assert.ok(d.capacity <= 16384 + 24);
+  // A message of exactly the limit is legal.
+  const legal = frame({
+    command: CMD.WRITE,
+    dataType: DBR.CHAR,
+    dataCount: 16384,
+    p1: 1,
+    p2: 2,
+  }, new Uint8Array(16384).fill(7));
+  const ok = new MessageDecoder({ maxPayload: 16384 });
+  let got: RawMessage[] = [];
+  for (let i = 0; i < legal.length; i += 1000) {
+    got = got.concat(ok.push(legal.subarray(i, i + 1000)));
+  }
+  assert.equal(got.length, 1);
+  assert.equal(got[0]!.payload.length, 16384);
+  assert.ok(got[0]!.payload.every((b) => b === 7));
+  assert.ok(ok.capacity <= 16384 + 24, `capacity ${ok.capacity}`);
+});
+
+Deno.test("a large message arriving in small reads is copied once, not once per read", () => {
+  const size = 15 * 1024 * 1024;
+  const payload = new Uint8Array(size);
+  for (let i = 0; i < size; i += 4096) payload[i] = (i >> 12) & 255;
+  const bytes = frame(
+    { command: CMD.WRITE, dataType: DBR.CHAR, dataCount: size, p1: 3, p2: 4 },
+    payload,
+  );
+  const d = new MessageDecoder({ maxPayload: 16 * 1024 * 1024 });
+  const read = new Uint8Array(64 * 1024);
+  let seen: RawMessage | undefined;
+  for (let i = 0; i < bytes.length; i += read.length) {
+    const n = Math.min(read.length, bytes.length - i);
+    read.set(bytes.subarray(i, i + n));
+    d.feed(read.subarray(0, n), (m) => {
+      seen = { ...m, payload: m.payload.slice() };
+    });
+  }
+  assert.ok(seen, "the message was delivered");
+  assert.equal(seen.p2, 4);
+  assert.deepEqual(seen.payload, payload);
+  assert.equal(d.buffered, 0);
+  // Doubling growth: every byte copied once into the buffer, plus less than twice the size
+  // moved by reallocations (copying the whole buffer per read would be ~120 times the size).
+  assert.ok(d.stats.bytesCopied <= 3 * bytes.length, `copied ${d.stats.bytesCopied} bytes`);
+  assert.ok(d.stats.grows <= 16, `grew ${d.stats.grows} times`);
+  // The big buffer is not kept once its message is gone.
+  assert.ok(d.capacity <= 64 * 1024, `kept ${d.capacity} bytes`);
+});
+
+Deno.test("the decoder frames any split of mixed short, empty and extended messages", () => {
+  const msgs = [
+    encodeMessage({ kind: "echo" }),
+    frame(
+      { command: CMD.WRITE, dataType: DBR.CHAR, dataCount: 70000, p1: 1, p2: 2 },
+      new Uint8Array(70000).fill(1),
+    ),
+    encodeMessage({ kind: "version", priority: 0, minor: 13 }),
+    frame(
+      { command: CMD.WRITE, dataType: DBR.CHAR, dataCount: 5, p1: 3, p2: 4 },
+      new Uint8Array(5).fill(2),
+    ),
+    encodeMessage({ kind: "echo" }),
+  ];
+  const stream = concatBytes(msgs);
+  const whole = new MessageDecoder().push(stream);
+  assert.equal(whole.length, msgs.length);
+  let seed = 12345;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  for (let round = 0; round < 200; round++) {
+    const d = new MessageDecoder();
+    const got: RawMessage[] = [];
+    let i = 0;
+    while (i < stream.length) {
+      const step = 1 + rand(round % 2 === 0 ? 40 : 30000);
+      got.push(...d.push(stream.subarray(i, i + step)));
+      i += step;
+    }
+    assert.equal(d.buffered, 0);
+    assert.deepEqual(got, whole, `round ${round}`);
+  }
+});
+
 Deno.test("IPv4 addresses convert to and from u32", () => {
   assert.equal(ipToString(0x7f000001), "127.0.0.1");
   assert.equal(ipFromString("10.0.0.255"), 0x0a0000ff);

@@ -6,6 +6,14 @@
  * server (fast at start, doubling up to the beacon period). All device I/O goes through the
  * devices' managers, so CA writes are validated and queued exactly like HTTP API writes.
  *
+ * Loopback first: without `interfaces` the server listens on 127.0.0.1 only. Whoever listens,
+ * writes are granted per client by its TCP peer address ({@linkcode writePolicy}): by default
+ * clients on loopback may write and every other client is read-only (its channels carry
+ * read-only access rights, so `caput` says so, and a write sent anyway gets ECA_NOWTACCESS).
+ * Each circuit's receive buffer is bounded by the largest legal request
+ * (`maxArrayBytes` + header); a client that announces more, or sends garbage, loses its own
+ * circuit and nothing else.
+ *
  * @example
  * ```ts ignore
  * import { startCaServer } from "./server.ts";
@@ -26,12 +34,15 @@ import {
   CA_MINOR_VERSION,
   CMD,
   decodeDatagram,
+  DEFAULT_MAX_ARRAY_BYTES,
   DO_REPLY,
   encodeMessage,
   ipFromString,
   MAX_UDP_SEND,
   MessageDecoder,
+  padded,
 } from "./protocol.ts";
+import { isLoopback, writePolicy } from "./server_access.ts";
 import { Circuit } from "./server_circuit.ts";
 import { type CaServerOptions, DEFAULT_PORTS, hostAndPort } from "./server_options.ts";
 import { PvTable } from "./server_pvs.ts";
@@ -52,6 +63,8 @@ export interface CaServerStats {
   updatesCoalesced: number;
   /** UDP searches answered. */
   searchesAnswered: number;
+  /** Circuits closed because the client broke the protocol or exceeded the size limit. */
+  circuitsRefused: number;
   /** Beacons sent. */
   beacons: number;
 }
@@ -64,6 +77,10 @@ export interface CaServer {
   readonly tcpPort: number;
   /** The PVs served. */
   readonly pvs: PvTable;
+  /** The local addresses listened on. */
+  readonly interfaces: readonly string[];
+  /** Who may write, in words (as logged at start). */
+  readonly access: string;
   /** Every PV name served. */
   names(): string[];
   /**
@@ -173,8 +190,10 @@ function broadcastAddresses(only: string[] | undefined): string[] {
 
 /**
  * Starts a CA server over `lab`. Options come from the caller only (use `caServeOptions` or
- * `caEnvOptions` to honour EPICS_CAS_* variables); defaults are EPICS': port 5064 on every
- * interface, beacons to every broadcast address every 15 s at most.
+ * `caEnvOptions` to honour EPICS_CAS_* variables); defaults: port 5064 on 127.0.0.1 only,
+ * writes from loopback clients only, requests up to 16384 bytes of array data, beacons every
+ * 15 s at most to the configured addresses, every broadcast address of the interfaces listened
+ * on, or the local repeater when listening on loopback only.
  */
 export async function startCaServer(lab: Lab, options: CaServerOptions = {}): Promise<CaServer> {
   const log = options.log ?? (() => {});
@@ -183,8 +202,18 @@ export async function startCaServer(lab: Lab, options: CaServerOptions = {}): Pr
     warn: (m) => log("warn", m),
     attrsTimeoutMs: options.timeoutMs,
   });
-  const wildcard = !options.interfaces || options.interfaces.length === 0;
-  const interfaces = wildcard ? ["0.0.0.0"] : options.interfaces!;
+  let policy;
+  try {
+    policy = writePolicy({ write: options.write, writeHosts: options.writeHosts });
+  } catch (err) {
+    table.close();
+    throw err;
+  }
+  const interfaces = options.interfaces?.length ? options.interfaces : ["127.0.0.1"];
+  const wildcard = interfaces.includes("0.0.0.0");
+  const loopbackOnly = interfaces.every(isLoopback);
+  // The largest legal request is a write of maxArrayBytes of data plus an extended header.
+  const maxPayload = padded(Math.max(DEFAULT_MAX_ARRAY_BYTES, options.maxArrayBytes ?? 0));
   let bound;
   try {
     bound = await bindAll(interfaces, options.port ?? DEFAULT_PORTS.server);
@@ -194,7 +223,13 @@ export async function startCaServer(lab: Lab, options: CaServerOptions = {}): Pr
   }
   const { tcp, udp, udpPort, tcpPort } = bound;
   const connections = new Set<Connection>();
-  const totals = { updatesSent: 0, updatesCoalesced: 0, searchesAnswered: 0, beacons: 0 };
+  const totals = {
+    updatesSent: 0,
+    updatesCoalesced: 0,
+    searchesAnswered: 0,
+    beacons: 0,
+    circuitsRefused: 0,
+  };
   let closed = false;
 
   // --- UDP searches ---------------------------------------------------------------------
@@ -270,10 +305,13 @@ export async function startCaServer(lab: Lab, options: CaServerOptions = {}): Pr
       wakeUp = undefined;
       w?.();
     };
+    const peer = (conn.remoteAddr as Deno.NetAddr).hostname;
     const circuit = new Circuit({
       table,
       tcpPort,
       wake,
+      mayWrite: policy.mayWrite(peer),
+      peer,
       maxQueueBytes: options.maxQueueBytes,
       timeoutMs: options.timeoutMs,
       log: (m) => log("info", m),
@@ -305,16 +343,30 @@ export async function startCaServer(lab: Lab, options: CaServerOptions = {}): Pr
     };
     const reader = async () => {
       const buf = new Uint8Array(64 * 1024);
-      const decoder = new MessageDecoder({ maxPayload: 16 * 1024 * 1024 });
+      const decoder = new MessageDecoder({ maxPayload });
       try {
         while (!isClosed) {
           const n = await conn.read(buf);
           if (n === null) break;
-          decoder.feed(buf.subarray(0, n), (raw) => circuit.receive(raw));
-          if (circuit.closeReason) break;
+          try {
+            decoder.feed(buf.subarray(0, n), (raw) => circuit.receive(raw));
+          } catch (err) {
+            totals.circuitsRefused++;
+            log(
+              "warn",
+              `CA client ${peer} (${circuit.hostName || "?"}) dropped: ${errorMessage(err)}`,
+            );
+            break;
+          }
+          if (circuit.closeReason) {
+            totals.circuitsRefused++;
+            break;
+          }
         }
       } catch (err) {
-        if (!isClosed) log("info", `CA client ${circuit.hostName || "?"}: ${errorMessage(err)}`);
+        if (!isClosed) {
+          log("info", `CA client ${peer} (${circuit.hostName || "?"}): ${errorMessage(err)}`);
+        }
       }
       close();
     };
@@ -348,8 +400,13 @@ export async function startCaServer(lab: Lab, options: CaServerOptions = {}): Pr
   const beaconPort = options.beaconPort ?? DEFAULT_PORTS.beacon;
   const destinations = (options.beaconAddrs ?? []).map((a) => hostAndPort(a, beaconPort));
   if (options.autoBeacon ?? true) {
-    const only = wildcard ? undefined : interfaces;
-    for (const host of broadcastAddresses(only)) destinations.push({ host, port: beaconPort });
+    if (loopbackOnly && destinations.length === 0) {
+      // Nobody beyond this host can hear us: tell the local repeater, for fast reconnects.
+      destinations.push({ host: "127.0.0.1", port: beaconPort });
+    } else {
+      const only = wildcard ? undefined : interfaces;
+      for (const host of broadcastAddresses(only)) destinations.push({ host, port: beaconPort });
+    }
   }
   let beaconSock: dgram.Socket | undefined;
   let beaconTimer: ReturnType<typeof setTimeout> | undefined;
@@ -378,18 +435,24 @@ export async function startCaServer(lab: Lab, options: CaServerOptions = {}): Pr
     beaconTimer = setTimeout(send, 0);
   }
 
+  const where = loopbackOnly ? " (loopback only)" : "";
   log(
     "info",
     `CA server: ${table.size} PVs${table.size > 0 ? ` (e.g. ${table.names()[0]})` : ""} on ${
       interfaces.join(", ")
-    } port ${udpPort}` +
-      (tcpPort !== udpPort ? ` (TCP ${tcpPort})` : ""),
+    }${where} port ${udpPort}` +
+      (tcpPort !== udpPort ? ` (TCP ${tcpPort})` : "") + `; ${policy.describe()}`,
   );
+  if (!loopbackOnly && policy.mode === "all") {
+    log("warn", 'CA server: [ca] write = "all": any host that can reach this one may write');
+  }
 
   return {
     port: udpPort,
     tcpPort,
     pvs: table,
+    interfaces,
+    access: policy.describe(),
     names: () => table.names(),
     setAlarm: (device, attr, severity, status) => table.setAlarm(device, attr, severity, status),
     alarmEvent: (e) => table.alarmEvent(e),
@@ -412,6 +475,7 @@ export async function startCaServer(lab: Lab, options: CaServerOptions = {}): Pr
         updatesCoalesced,
         searchesAnswered: totals.searchesAnswered,
         beacons: totals.beacons,
+        circuitsRefused: totals.circuitsRefused,
       };
     },
     async close() {

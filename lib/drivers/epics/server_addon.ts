@@ -1,6 +1,6 @@
 /**
- * `labwire serve --ca [--ca-prefix LAB:]`: the CA server as a `serve` add-on. Importing this
- * module registers it (a static import from `main.ts`, so `deno compile` carries it). Settings:
+ * `labwire serve --ca [--ca-prefix LAB:]` (or a `[ca]` section): the CA server as a `serve`
+ * add-on. Importing this module registers it (a static import from `main.ts`, so `deno compile` carries it). Settings:
  * EPICS_CAS_* variables, then `[ca]`, then the flags (see `server_options.ts`). Alarm severities
  * follow labwire's alarm engine when `serve` runs one.
  *
@@ -8,10 +8,9 @@
  */
 import type { ActiveAlarm } from "../../alarm/engine.ts";
 import type { AlarmEvent } from "../../alarm/event.ts";
-import { boolFlag, stringFlag } from "../../cli/flags.ts";
 import { type AddonContext, registerServeAddon, type ServeAddon } from "../../server/addon.ts";
 import { startCaServer } from "./server.ts";
-import { CA_FLAGS, CA_HELP, caServeOptions } from "./server_options.ts";
+import { CA_FLAGS, CA_HELP, caServeOptions, caWanted } from "./server_options.ts";
 
 /** What the add-on uses of the alarm engine, when it has it (`AlarmEngine` does). */
 interface AlarmFeed {
@@ -24,7 +23,7 @@ export const caServeAddon: ServeAddon = {
   name: "ca",
   flags: CA_FLAGS,
   help: CA_HELP,
-  wanted: (flags) => boolFlag(flags, "ca") || stringFlag(flags, "ca-prefix") !== undefined,
+  wanted: caWanted,
   async start(ctx: AddonContext) {
     const options = caServeOptions(ctx.flags, ctx.config)!;
     const server = await startCaServer(ctx.lab, {

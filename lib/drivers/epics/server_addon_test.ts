@@ -21,6 +21,9 @@ Deno.test("serve --ca add-on: registered, wanted by its flags, follows the alarm
   assert.ok(serveAddons().includes(caServeAddon));
   assert.equal(caServeAddon.wanted(parseFlags([], caServeAddon.flags)), false);
   assert.equal(caServeAddon.wanted(parseFlags(["--ca"], caServeAddon.flags)), true);
+  const noFlags = parseFlags([], caServeAddon.flags);
+  assert.equal(caServeAddon.wanted(noFlags, parseConfig(`[ca]\nprefix = "X:"\n`)), true);
+  assert.equal(caServeAddon.wanted(noFlags, parseConfig(`[ca]\nenabled = false\n`)), false);
 
   const port = freePort();
   const config = parseConfig(`

@@ -43,6 +43,10 @@ export interface CircuitOptions {
   timeoutMs?: number;
   /** Longest wait for a positioner to stop before a WRITE_NOTIFY completes, ms (default 300 s). */
   moveTimeoutMs?: number;
+  /** Whether this client may write at all (its address is granted writes; default true). */
+  mayWrite?: boolean;
+  /** The client's address, for log lines. */
+  peer?: string;
   /** Receives one line per rejected write and per protocol problem. */
   log?: (message: string) => void;
 }
@@ -224,7 +228,13 @@ export class Circuit {
       this.#send(encodeMessage({ kind: "create_ch_fail", cid }));
       return;
     }
-    const ch: Channel = { cid, sid: this.#nextSid++, pv, write: pv.attr.rw, subs: new Set() };
+    const ch: Channel = {
+      cid,
+      sid: this.#nextSid++,
+      pv,
+      write: pv.attr.rw && (this.#opts.mayWrite ?? true),
+      subs: new Set(),
+    };
     this.#channels.set(ch.sid, ch);
     const reply = () => {
       if (this.#closed || this.#channels.get(ch.sid) !== ch) return;
@@ -318,7 +328,13 @@ export class Circuit {
         this.#error(raw, ch.cid, status, `${ch.pv.name}: ${message}`);
       }
     };
-    if (!ch.write) return fail(ECA.NOWTACCESS, `${ch.pv.attr.name} is read-only`);
+    if (!ch.pv.attr.rw) return fail(ECA.NOWTACCESS, `${ch.pv.attr.name} is read-only`);
+    if (!ch.write) {
+      return fail(
+        ECA.NOWTACCESS,
+        `client at ${this.#opts.peer ?? "?"} may not write (see [ca] write and write_hosts)`,
+      );
+    }
     if (!isWritableType(dbrType)) {
       // Not ECA_BADTYPE in an ERROR: libca's default handler aborts on error severities.
       return fail(

@@ -3,11 +3,18 @@
  * labwire.toml and the `serve` flags `--ca` / `--ca-prefix`. Later sources win:
  * defaults < environment < `[ca]` < flags. Pure functions, so each source is tested alone.
  *
+ * A `[ca]` section starts the CA server by itself (no `--ca` needed) unless it says
+ * `enabled = false`.
+ *
  * ```toml
  * [ca]
+ * enabled = true                     # false keeps the section without serving CA
  * prefix = "LAB:"                    # PV names are <prefix><device>:<attr>
  * port = 5064                        # EPICS_CAS_SERVER_PORT
- * interfaces = ["127.0.0.1"]         # EPICS_CAS_INTF_ADDR_LIST
+ * interfaces = ["127.0.0.1"]         # EPICS_CAS_INTF_ADDR_LIST (default loopback only)
+ * write = "loopback"                 # "none" | "loopback" | "all": who may write (default loopback)
+ * write_hosts = ["198.18.0.0/24"]    # addresses / CIDR blocks that may write as well
+ * max_array_bytes = 16384            # EPICS_CA_MAX_ARRAY_BYTES: largest request accepted
  * beacon_addrs = ["10.0.0.255"]      # EPICS_CAS_BEACON_ADDR_LIST
  * auto_beacon = true                 # EPICS_CAS_AUTO_BEACON_ADDR_LIST
  * beacon_period = "15s"              # EPICS_CAS_BEACON_PERIOD
@@ -18,7 +25,13 @@
 import { boolFlag, type FlagSpecs, type ParsedFlags, stringFlag } from "../../cli/flags.ts";
 import { durationKey, isTable, type LabConfig } from "../../config/load.ts";
 import { ConfigError, UsageError } from "../../device/errors.ts";
-import { CA_REPEATER_PORT, CA_SERVER_PORT } from "./protocol.ts";
+import {
+  CA_REPEATER_PORT,
+  CA_SERVER_PORT,
+  DEFAULT_MAX_ARRAY_BYTES,
+  ipFromString,
+} from "./protocol.ts";
+import { type CaWriteMode, parseHostRule, WRITE_MODES } from "./server_access.ts";
 
 /** Everything {@linkcode startCaServer} can be told; unset fields take EPICS' defaults. */
 export interface CaServerOptions {
@@ -26,8 +39,14 @@ export interface CaServerOptions {
   prefix?: string;
   /** UDP search port, also the preferred TCP port; 0 picks a free one (default 5064). */
   port?: number;
-  /** Local addresses to listen on (default every interface, 0.0.0.0). */
+  /** Local IPv4 addresses to listen on (default loopback only, 127.0.0.1; 0.0.0.0 = every one). */
   interfaces?: string[];
+  /** Who may write besides `writeHosts` (default "loopback": clients beyond it are read-only). */
+  write?: CaWriteMode;
+  /** IPv4 addresses and CIDR blocks whose clients may write too. */
+  writeHosts?: string[];
+  /** Largest array payload a client may send, bytes (default and minimum 16384, as EPICS). */
+  maxArrayBytes?: number;
   /** Where beacons go, `host[:port]` (port default `beaconPort`). */
   beaconAddrs?: string[];
   /** Also send beacons to the broadcast address of every interface (default true). */
@@ -103,7 +122,22 @@ export function caEnvOptions(
   );
   if (port !== undefined) out.port = port;
   const intf = splitList(get("EPICS_CAS_INTF_ADDR_LIST"));
-  if (intf && intf.length > 0) out.interfaces = intf;
+  if (intf && intf.length > 0) {
+    const bad = intf.find((a) => ipFromString(a) === undefined);
+    if (bad !== undefined) {
+      throw new UsageError(
+        `EPICS_CAS_INTF_ADDR_LIST: "${bad}" is not an IPv4 address of this host, e.g. 127.0.0.1`,
+      );
+    }
+    out.interfaces = intf;
+  }
+  const maxArray = get("EPICS_CA_MAX_ARRAY_BYTES");
+  if (maxArray !== undefined && maxArray.trim() !== "") {
+    out.maxArrayBytes = arrayBytes(Number(maxArray), () =>
+      new UsageError(
+        `EPICS_CA_MAX_ARRAY_BYTES="${maxArray}": expected a number of bytes, e.g. 16384`,
+      ));
+  }
   const beacons = splitList(pick("EPICS_CAS_BEACON_ADDR_LIST", "EPICS_CA_ADDR_LIST"));
   if (beacons) out.beaconAddrs = beacons;
   const auto = yesNo(
@@ -127,10 +161,23 @@ export function caEnvOptions(
   return out;
 }
 
+/** Largest EPICS_CA_MAX_ARRAY_BYTES taken: beyond it one client could hold too much memory. */
+export const MAX_ARRAY_BYTES_LIMIT = 256 * 1024 * 1024;
+
+/** Checks a max-array-bytes figure; below EPICS' 16384 it is raised to 16384, as EPICS does. */
+function arrayBytes(n: number, error: () => Error): number {
+  if (!Number.isInteger(n) || n < 0 || n > MAX_ARRAY_BYTES_LIMIT) throw error();
+  return Math.max(DEFAULT_MAX_ARRAY_BYTES, n);
+}
+
 const SECTION_KEYS = [
+  "enabled",
   "prefix",
   "port",
   "interfaces",
+  "write",
+  "write_hosts",
+  "max_array_bytes",
   "beacon_addrs",
   "auto_beacon",
   "beacon_period",
@@ -152,6 +199,52 @@ export function parseCaSection(section: unknown, file?: string): CaServerOptions
   for (const [key, v] of Object.entries(section)) {
     const where = `ca.${key}`;
     switch (key) {
+      case "enabled":
+        // Read by caServeOptions; validated here with the other keys.
+        if (typeof v !== "boolean") throw new ConfigError("expected true or false", file, where);
+        break;
+      case "write":
+        if (typeof v !== "string" || !(WRITE_MODES as readonly string[]).includes(v)) {
+          throw new ConfigError(
+            `expected one of ${WRITE_MODES.map((m) => `"${m}"`).join(", ")}`,
+            file,
+            where,
+          );
+        }
+        out.write = v as CaWriteMode;
+        break;
+      case "write_hosts": {
+        if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) {
+          throw new ConfigError(
+            'expected a list of addresses or CIDR blocks, e.g. ["198.18.0.2", "198.18.0.0/24"]',
+            file,
+            where,
+          );
+        }
+        for (const h of v as string[]) {
+          const r = parseHostRule(h);
+          if (typeof r === "string") {
+            throw new ConfigError(
+              r,
+              file,
+              where,
+            );
+          }
+        }
+        out.writeHosts = v as string[];
+        break;
+      }
+      case "max_array_bytes":
+        out.maxArrayBytes = arrayBytes(
+          typeof v === "number" ? v : NaN,
+          () =>
+            new ConfigError(
+              `expected a number of bytes up to ${MAX_ARRAY_BYTES_LIMIT}, e.g. 16384`,
+              file,
+              where,
+            ),
+        );
+        break;
       case "prefix":
         if (typeof v !== "string" || /\s/.test(v)) {
           throw new ConfigError(
@@ -172,6 +265,14 @@ export function parseCaSection(section: unknown, file?: string): CaServerOptions
       case "beacon_addrs": {
         if (!Array.isArray(v) || !v.every((x) => typeof x === "string" && x !== "")) {
           throw new ConfigError('expected a list of addresses, e.g. ["127.0.0.1"]', file, where);
+        }
+        const bad = (v as string[]).find((a) => ipFromString(a) === undefined);
+        if (bad !== undefined && key === "interfaces") {
+          throw new ConfigError(
+            `expected IPv4 addresses of this host, e.g. ["127.0.0.1", "198.18.0.1"]; got "${bad}"`,
+            file,
+            where,
+          );
         }
         if (key === "interfaces") out.interfaces = v as string[];
         else out.beaconAddrs = v as string[];
@@ -196,16 +297,26 @@ export function parseCaSection(section: unknown, file?: string): CaServerOptions
   return out;
 }
 
+/** True when `serve` should run the CA server: `--ca`, `--ca-prefix`, or a `[ca]` section
+ * that does not say `enabled = false`. */
+export function caWanted(flags: ParsedFlags, config?: LabConfig): boolean {
+  if (boolFlag(flags, "ca") || stringFlag(flags, "ca-prefix") !== undefined) return true;
+  const section = config?.sections.ca;
+  if (section === undefined) return false;
+  // A malformed section counts as wanted, so that starting reports the mistake.
+  return !isTable(section) || section.enabled !== false;
+}
+
 /**
  * The CA server settings of `serve`: environment, then `[ca]`, then `--ca-prefix`.
- * Returns undefined when neither `--ca` nor `--ca-prefix` was given.
+ * Returns undefined when the CA server is not wanted (see {@linkcode caWanted}).
  */
 export function caServeOptions(
   flags: ParsedFlags,
   config: LabConfig,
   get: (name: string) => string | undefined = (n) => Deno.env.get(n),
 ): CaServerOptions | undefined {
-  if (!boolFlag(flags, "ca") && stringFlag(flags, "ca-prefix") === undefined) return undefined;
+  if (!caWanted(flags, config)) return undefined;
   const out = { ...caEnvOptions(get), ...parseCaSection(config.sections.ca, config.file) };
   const prefix = stringFlag(flags, "ca-prefix");
   if (prefix !== undefined) {

@@ -6,6 +6,7 @@ import {
   CA_FLAGS,
   caEnvOptions,
   caServeOptions,
+  caWanted,
   hostAndPort,
   parseCaSection,
 } from "./server_options.ts";
@@ -66,17 +67,75 @@ Deno.test("parseCaSection validates [ca] and names the key in errors", () => {
     (e: Error) => e instanceof ConfigError && e.message.includes("ca.prefx"),
   );
   assert.throws(() => parseCaSection({ port: 70000 }), ConfigError);
+  assert.throws(
+    () => parseCaSection({ interfaces: ["eth0"] }, "lab.toml"),
+    (e: Error) => e instanceof ConfigError && /ca\.interfaces.*IPv4/.test(e.message),
+  );
   assert.throws(() => parseCaSection({ prefix: "A B" }), ConfigError);
 });
 
-Deno.test("caServeOptions: off without --ca, flags over [ca] over environment", () => {
+Deno.test("caServeOptions: [ca] alone starts CA unless enabled = false; flags over [ca] over environment", () => {
   const config = parseConfig(`[ca]\nprefix = "CFG:"\nport = 5099\n`);
   const env = envOf({ EPICS_CAS_SERVER_PORT: "5070", EPICS_CAS_INTF_ADDR_LIST: "127.0.0.1" });
-  assert.equal(caServeOptions(parseFlags([], CA_FLAGS), config, env), undefined);
+  const none = parseFlags([], CA_FLAGS);
+  assert.equal(caServeOptions(none, parseConfig(""), env), undefined);
+  assert.equal(caWanted(none, parseConfig("")), false);
+  // The section alone asks for the server.
+  assert.equal(caWanted(none, config), true);
+  assert.deepEqual(caServeOptions(none, config, env)?.prefix, "CFG:");
+  assert.equal(caWanted(none, parseConfig(`[ca]\nenabled = true\n`)), true);
+  // enabled = false keeps the settings without serving; --ca still starts it with them.
+  const off = parseConfig(`[ca]\nenabled = false\nprefix = "OFF:"\n`);
+  assert.equal(caWanted(none, off), false);
+  assert.equal(caServeOptions(none, off, env), undefined);
+  assert.equal(caServeOptions(parseFlags(["--ca"], CA_FLAGS), off, env)?.prefix, "OFF:");
+  assert.throws(
+    () => caServeOptions(none, parseConfig(`[ca]\nenabled = "yes"\n`, "lab.toml"), env),
+    (e: Error) => e instanceof ConfigError && e.message.includes("ca.enabled"),
+  );
   const on = caServeOptions(parseFlags(["--ca"], CA_FLAGS), config, env)!;
   assert.deepEqual([on.prefix, on.port, on.interfaces], ["CFG:", 5099, ["127.0.0.1"]]);
   const prefixed = caServeOptions(parseFlags(["--ca-prefix", "X:"], CA_FLAGS), config, env)!;
   assert.equal(prefixed.prefix, "X:");
+});
+
+Deno.test("parseCaSection reads who may write and the array size limit", () => {
+  assert.deepEqual(
+    parseCaSection({
+      enabled: true,
+      write: "none",
+      write_hosts: ["198.18.0.2", "198.18.0.0/24"],
+      max_array_bytes: 100000,
+    }),
+    { write: "none", writeHosts: ["198.18.0.2", "198.18.0.0/24"], maxArrayBytes: 100000 },
+  );
+  // Below EPICS' 16384 is raised to 16384, as EPICS does.
+  assert.equal(parseCaSection({ max_array_bytes: 100 }).maxArrayBytes, 16384);
+  assert.throws(
+    () => parseCaSection({ write: "everyone" }, "lab.toml"),
+    (e: Error) =>
+      e instanceof ConfigError && e.message.includes("ca.write") &&
+      e.message.includes('"loopback"'),
+  );
+  assert.throws(
+    () => parseCaSection({ write_hosts: ["lab-pc.example"] }, "lab.toml"),
+    (e: Error) =>
+      e instanceof ConfigError && e.message.includes("ca.write_hosts") &&
+      e.message.includes("host names are not accepted"),
+  );
+  assert.throws(() => parseCaSection({ write_hosts: ["198.18.0.0/33"] }), ConfigError);
+  assert.throws(() => parseCaSection({ write_hosts: "198.18.0.2" }), ConfigError);
+  assert.throws(() => parseCaSection({ max_array_bytes: 1e12 }), ConfigError);
+  assert.throws(() => parseCaSection({ max_array_bytes: "16k" }), ConfigError);
+});
+
+Deno.test("caEnvOptions reads EPICS_CA_MAX_ARRAY_BYTES and checks EPICS_CAS_INTF_ADDR_LIST", () => {
+  assert.equal(caEnvOptions(envOf({ EPICS_CA_MAX_ARRAY_BYTES: "1000000" })).maxArrayBytes, 1000000);
+  assert.throws(() => caEnvOptions(envOf({ EPICS_CA_MAX_ARRAY_BYTES: "lots" })), UsageError);
+  assert.throws(
+    () => caEnvOptions(envOf({ EPICS_CAS_INTF_ADDR_LIST: "localhost" })),
+    (e: Error) => e instanceof UsageError && e.message.includes("EPICS_CAS_INTF_ADDR_LIST"),
+  );
 });
 
 Deno.test("hostAndPort splits host[:port]", () => {

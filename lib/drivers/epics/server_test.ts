@@ -12,9 +12,11 @@ import {
   DBE,
   decodeDatagram,
   decodeMessage,
+  encodeHeader,
   encodeMessage,
+  EXTENDED_HEADER_SIZE,
 } from "./protocol.ts";
-import { type CaServer, startCaServer } from "./server.ts";
+import { type CaServer, type CaServerOptions, startCaServer } from "./server.ts";
 import { RawClient } from "./server_test_client.ts";
 import { registerDriver } from "../../device/registry.ts";
 import { attr, type Value, type Values } from "../../device/attr.ts";
@@ -63,6 +65,7 @@ registerDriver({
 async function withServer(
   fn: (ca: CaServer, lab: Lab) => Promise<void>,
   extra = "",
+  options: CaServerOptions = { interfaces: ["127.0.0.1"] },
 ): Promise<void> {
   const lab = await Lab.open(parseConfig(
     extra + `
@@ -77,8 +80,8 @@ address = "sim://dmm"
   const ca = await startCaServer(lab, {
     prefix: "T:",
     port: 0,
-    interfaces: ["127.0.0.1"],
     autoBeacon: false,
+    ...options,
   });
   try {
     await fn(ca, lab);
@@ -559,4 +562,186 @@ Deno.test("CA server: 20 clients at once all get every update", async () => {
       await Promise.all(clients.map((c) => c.close()));
     }
   });
+});
+
+/** The local non-loopback IPv4 addresses of this host (none in a bare container). */
+function otherAddresses(): string[] {
+  return Deno.networkInterfaces()
+    .filter((i) => i.family === "IPv4" && !i.address.startsWith("127."))
+    .map((i) => i.address);
+}
+
+Deno.test("CA server listens on loopback only by default and says who may write", async () => {
+  const lines: string[] = [];
+  await withServer(
+    async (ca) => {
+      assert.deepEqual(ca.interfaces, ["127.0.0.1"]);
+      assert.equal(ca.access, "clients on loopback may write; others are read-only");
+      const start = lines.find((l) => l.startsWith("info CA server:"));
+      assert.match(start ?? "", /on 127\.0\.0\.1 \(loopback only\) port \d+/);
+      assert.match(start ?? "", /clients on loopback may write; others are read-only/);
+      // Reachable on loopback, refused on every other address of this host.
+      const c = await RawClient.connect(ca.tcpPort);
+      try {
+        assert.equal((await c.open(1, "T:thermo:setpoint")).write, true);
+      } finally {
+        await c.close();
+      }
+      for (const address of otherAddresses()) {
+        await assert.rejects(
+          Deno.connect({ hostname: address, port: ca.tcpPort }).then((conn) => conn.close()),
+          Deno.errors.ConnectionRefused,
+          address,
+        );
+      }
+    },
+    "",
+    { log: (level, m) => lines.push(`${level} ${m}`) },
+  );
+});
+
+Deno.test("a client not granted writes sees read-only access and gets ECA_NOWTACCESS", async () => {
+  await withServer(
+    async (ca, lab) => {
+      assert.equal(ca.access, "no client may write (read-only)");
+      const c = await RawClient.connect(ca.tcpPort);
+      try {
+        const sp = await c.open(1, "T:thermo:setpoint");
+        assert.equal(sp.write, false);
+        const before = (await lab.get("thermo").sample()).values.setpoint;
+        const payload = new Uint8Array(new Float64Array([42]).buffer).reverse();
+        c.send({
+          kind: "write_notify",
+          dbrType: DBR.DOUBLE,
+          count: 1,
+          sid: sp.sid,
+          ioid: 1,
+          payload,
+        });
+        assert.equal(
+          (await c.next("write_notify_resp", (m) => m.ioid === 1)).status,
+          ECA.NOWTACCESS,
+        );
+        c.send({ kind: "write", dbrType: DBR.DOUBLE, count: 1, sid: sp.sid, ioid: 2, payload });
+        const err = await c.next("error");
+        assert.equal(err.status, ECA.NOWTACCESS);
+        assert.match(err.message, /client at 127\.0\.0\.1 may not write/);
+        // Reads still work, and the value did not change.
+        c.send({ kind: "read_notify", dbrType: DBR.DOUBLE, count: 1, sid: sp.sid, ioid: 3 });
+        const r = await c.next("read_notify_resp", (m) => m.ioid === 3);
+        assert.deepEqual(decodeDbr(DBR.DOUBLE, 1, r.payload).value, [before]);
+        assert.equal((await lab.get("thermo").sample()).values.setpoint, before);
+      } finally {
+        await c.close();
+      }
+    },
+    "",
+    { interfaces: ["127.0.0.1"], write: "none" },
+  );
+  // A host rule grants it again.
+  await withServer(
+    async (ca) => {
+      const c = await RawClient.connect(ca.tcpPort);
+      try {
+        assert.equal((await c.open(1, "T:thermo:setpoint")).write, true);
+        // A read-only attr stays read-only whoever asks.
+        assert.equal((await c.open(2, "T:thermo:temperature")).write, false);
+      } finally {
+        await c.close();
+      }
+    },
+    "",
+    { write: "none", writeHosts: ["127.0.0.0/8"] },
+  );
+});
+
+/** Reads until the server closes the connection; true when it did within `ms`. */
+async function closedByServer(conn: Deno.TcpConn, ms: number): Promise<boolean> {
+  const buf = new Uint8Array(65536);
+  const deadline = Date.now() + ms;
+  const timer = setTimeout(() => conn.close(), ms);
+  try {
+    while (Date.now() < deadline) {
+      if ((await conn.read(buf)) === null) return true;
+    }
+    return false;
+  } catch (err) {
+    // Reset by the server: closed too. Closed by our own timer: not.
+    return !(err instanceof Deno.errors.BadResource) && Date.now() < deadline;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("a never-finished 15 MB message closes that circuit only; others keep working", async () => {
+  const lines: string[] = [];
+  await withServer(
+    async (ca) => {
+      const good = await RawClient.connect(ca.tcpPort);
+      const bad = await Deno.connect({ hostname: "127.0.0.1", port: ca.tcpPort });
+      try {
+        const sp = await good.open(1, "T:thermo:setpoint");
+        const size = 15 * 1024 * 1024;
+        const head = encodeHeader({
+          command: 4, // WRITE
+          payloadSize: size,
+          dataType: DBR.CHAR,
+          dataCount: size,
+          p1: 1,
+          p2: 1,
+        });
+        assert.equal(head.length, EXTENDED_HEADER_SIZE);
+        await bad.write(
+          concatBytes([encodeMessage({ kind: "version", priority: 0, minor: 13 }), head]),
+        );
+        // Keep sending payload bytes, never all of them, while the other client reads.
+        const sending = (async () => {
+          const chunk = new Uint8Array(64 * 1024);
+          try {
+            for (let sent = 0; sent < size - chunk.length; sent += chunk.length) {
+              await bad.write(chunk);
+            }
+          } catch { /* the server closed it: expected */ }
+        })();
+        for (let ioid = 1; ioid <= 5; ioid++) {
+          good.send({ kind: "read_notify", dbrType: DBR.DOUBLE, count: 1, sid: sp.sid, ioid });
+          const r = await good.next("read_notify_resp", (m) => m.ioid === ioid);
+          assert.equal(r.status, ECA.NORMAL);
+        }
+        assert.ok(await closedByServer(bad, 5000), "the oversized circuit was closed");
+        await sending;
+        assert.equal(ca.stats().circuitsRefused, 1);
+        assert.ok(lines.some((l) => /exceeds the 16384-byte limit/.test(l)), lines.join("\n"));
+        // A command that does not exist closes that circuit too.
+        const garbage = await Deno.connect({ hostname: "127.0.0.1", port: ca.tcpPort });
+        await garbage.write(
+          encodeHeader({
+            command: 0xbeef,
+            payloadSize: 0,
+            dataType: 0,
+            dataCount: 0,
+            p1: 0,
+            p2: 0,
+          }),
+        );
+        assert.ok(await closedByServer(garbage, 5000), "the garbage circuit was closed");
+        assert.equal(ca.stats().circuitsRefused, 2);
+        assert.ok(
+          lines.some((l) => /unknown Channel Access command 48879/.test(l)),
+          lines.join("\n"),
+        );
+        // The well-behaved client never noticed.
+        good.send({ kind: "read_notify", dbrType: DBR.DOUBLE, count: 1, sid: sp.sid, ioid: 9 });
+        assert.equal((await good.next("read_notify_resp", (m) => m.ioid === 9)).status, ECA.NORMAL);
+        assert.equal(ca.stats().clients, 1);
+      } finally {
+        await good.close();
+        try {
+          bad.close();
+        } catch { /* closed */ }
+      }
+    },
+    "",
+    { interfaces: ["127.0.0.1"], log: (level, m) => lines.push(`${level} ${m}`) },
+  );
 });
