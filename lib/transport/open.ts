@@ -21,6 +21,7 @@ import { UsageError } from "../device/errors.ts";
 import { type LineOptions, MessageLine, sharedLine } from "./message.ts";
 import { openTcp, parseTcpTarget } from "./tcp.ts";
 import { visaToAddress } from "./visa.ts";
+import { type LineSettings, openSerial, parseSerialAddress, serialSettingsText } from "./serial.ts";
 
 /** Options of {@linkcode openLine}. */
 export interface OpenLineOptions extends LineOptions {
@@ -28,10 +29,12 @@ export interface OpenLineOptions extends LineOptions {
   connectTimeout?: number;
   /** Share the line with other users of the same port (default true). */
   shared?: boolean;
+  /** Serial line settings the address does not give (e.g. an instrument definition's). */
+  serial?: Partial<LineSettings>;
 }
 
 /** The transport schemes a message line can be opened on. */
-export const LINE_SCHEMES: readonly string[] = ["tcp"];
+export const LINE_SCHEMES: readonly string[] = ["tcp", "serial"];
 
 /**
  * Resolves VISA strings to addresses and checks the scheme; returns the `scheme://…` text.
@@ -61,6 +64,18 @@ export function openLine(target: string, opts: OpenLineOptions = {}): MessageLin
         { resetOnTimeout: true, ...opts },
       );
     return opts.shared === false ? create() : sharedLine(key, terms, create);
+  }
+  if (address.scheme === "serial") {
+    const settings = parseSerialAddress(address, opts.serial);
+    const key = `serial://${settings.path}`;
+    const create = () =>
+      new MessageLine(openSerial(settings, { device: opts.device }), {
+        resetOnTimeout: false,
+        ...opts,
+      });
+    return opts.shared === false
+      ? create()
+      : sharedLine(key, `${serialSettingsText(settings)} ${terms}`, create);
   }
   throw new UsageError(
     `"${target}" is not a message-based address`,

@@ -82,6 +82,8 @@ export interface ReopeningOptions {
   device?: string;
   /** Turns an open failure into a user-facing error (default: the error as is, if a DeviceError). */
   describeOpenError?(err: unknown): DeviceError;
+  /** Turns a failed read/write (`err`) or an end of stream (`err` null) into a user-facing error. */
+  describeLost?(err: unknown | null, doing: string): DeviceError;
   /** Re-open after the connection ends (false for a PTY master: once gone, gone). */
   reopen?: boolean;
 }
@@ -183,7 +185,11 @@ export class ReopeningStream implements ByteStream {
           throw err;
         }
         if (this.#closed) throw new DeviceError(`${this.label}: closed`, this.#opts.device);
-        if (!this.#conn) await this.#ensure(signal);
+        if (!this.#conn) {
+          await this.#ensure(signal);
+          // The pump may have queued input while the open was being awaited.
+          continue;
+        }
         await new Promise<void>((resolve, reject) => {
           const onAbort = () => {
             this.#wake = undefined;
@@ -256,9 +262,16 @@ export class ReopeningStream implements ByteStream {
       }
       if (this.#conn) return this.#conn;
       if (!this.#opening) {
-        this.#opening = this.#open(signal);
+        const opening = this.#open(signal);
+        this.#opening = opening;
+        // An opener may fail synchronously, so the slot is cleared here, not inside #open.
         // Callers who gave up still leave the open running; its failure is reported to them.
-        this.#opening.catch(() => {});
+        opening.then(
+          () => {},
+          () => {},
+        ).finally(() => {
+          if (this.#opening === opening) this.#opening = undefined;
+        });
       }
     }
     return await raceSignal(this.#opening, signal);
@@ -287,8 +300,6 @@ export class ReopeningStream implements ByteStream {
       this.#backoff.fail(Date.now());
       this.#lastOpenError = e;
       throw e;
-    } finally {
-      this.#opening = undefined;
     }
   }
 
@@ -308,10 +319,11 @@ export class ReopeningStream implements ByteStream {
       }
       if (this.#conn !== conn) break;
       if (n === null) {
-        this.#ended = new DeviceError(
-          `${this.label}: the connection was closed by the other end`,
-          this.#opts.device,
-        );
+        this.#ended = this.#opts.describeLost?.(null, "reading") ??
+          new DeviceError(
+            `${this.label}: the connection was closed by the other end`,
+            this.#opts.device,
+          );
         this.#drop(conn);
         break;
       }
@@ -341,6 +353,8 @@ export class ReopeningStream implements ByteStream {
 
   #lost(err: unknown, doing: string): DeviceError {
     if (err instanceof DeviceError) return err;
+    const described = this.#opts.describeLost?.(err, doing);
+    if (described) return described;
     return new DeviceError(
       `${this.label}: the connection failed while ${doing}: ${errText(err)}`,
       this.#opts.device,

@@ -92,3 +92,23 @@ Deno.test("discard() drops input that arrived unasked", async () => {
     s.close();
   }
 });
+
+Deno.test("an opener that throws synchronously is retried on the next call", async () => {
+  let fails = 1;
+  const s = new ReopeningStream({
+    label: "mem://z",
+    backoffMin: 1,
+    open() {
+      if (fails-- > 0) throw new Error("no such port");
+      return Promise.resolve(echoConn([]));
+    },
+  });
+  try {
+    await assert.rejects(s.connect({ timeout: 1000 }), /no such port/);
+    await sleep(5);
+    await s.connect({ timeout: 1000 });
+    assert.equal(s.connected, true);
+  } finally {
+    s.close();
+  }
+});
