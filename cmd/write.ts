@@ -24,8 +24,8 @@ const FLAGS = {
 export interface WriteOptions {
   /** The one device written to. */
   target: string;
-  /** Assignments in order, values as text. */
-  assignments: { attr: string; text: string }[];
+  /** Assignments in order, values as text; `bare` for a name alone (an action). */
+  assignments: { attr: string; text: string; bare?: boolean }[];
   /** Per-call timeout, ms. */
   timeout?: number;
   /** Wait for completion (EPICS put-callback; positioners: until the move ends). */
@@ -48,6 +48,8 @@ export function parseWriteArgs(args: string[]): WriteOptions {
   }
   const assignments = pairs.map((p) => {
     const i = p.indexOf("=");
+    // A bare name may be an action (tare, reset, trigger): checked once the attrs are known.
+    if (i < 0 && /^[A-Za-z_][A-Za-z0-9_]*$/.test(p)) return { attr: p, text: "true", bare: true };
     if (i <= 0) throw new UsageError(`"${p}" is not ATTR=VALUE`, "e.g. position=2.5");
     return { attr: p.slice(0, i), text: p.slice(i + 1) };
   });
@@ -71,8 +73,14 @@ export async function runWrite(args: string[]): Promise<number> {
     const call = { timeout: opts.timeout };
     const attrs = await m.attrs(call);
     // Every assignment is validated before the first one is sent.
-    const values: [string, Value][] = opts.assignments.map(({ attr, text }) => {
+    const values: [string, Value][] = opts.assignments.map(({ attr, text, bare }) => {
       const a = findAttr(attrs, attr, m.name);
+      if (bare && !(a.type === "boolean" && a.description?.startsWith("action:"))) {
+        throw new UsageError(
+          `"${attr}" is not ATTR=VALUE`,
+          "e.g. position=2.5; a name alone runs an action (see labwire read TARGET --describe)",
+        );
+      }
       return [attr, validateWrite(a, parseValue(a, text))];
     });
     const readBack: Record<string, Value> = {};
@@ -105,6 +113,7 @@ export const writeCommand: Command = {
   help: `labwire write — set attributes of one device, print the read-back
 
 Usage: labwire write TARGET ATTR=VALUE… [--wait] [--timeout 2s]
+       labwire write TARGET ACTION            (an instrument's action: tare, reset, trigger…)
 
 Every value is checked against the attribute's declaration (read-only, type,
 limits, enum options) before anything is sent; a refused write exits with code 2
@@ -122,5 +131,7 @@ Examples:
   labwire write --demo dmm range=10
   labwire write sim://thermo setpoint=25
   labwire write ca://XXX:m1.VAL value=1.5 --wait
+  labwire write "tcp://10.0.0.7:5025?instrument=keysight-e36312a" ch1_voltage_set=5 ch1_output=on
+  labwire write "serial:///dev/ttyUSB0?instrument=alicat&unit=A" tare_flow
 `,
 };

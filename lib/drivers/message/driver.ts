@@ -61,6 +61,7 @@ export class MessageDevice implements Device {
   readonly #byName = new Map<string, InstrumentAttr>();
   readonly #actions = new Map<string, InstrumentAction>();
   readonly #written = new Map<string, Value>();
+  readonly #ran = new Set<string>();
   #ready: Promise<void> | undefined;
   #closed = false;
   /** Warnings (a mismatched `*IDN?`), reported once on stderr by default. */
@@ -115,7 +116,8 @@ export class MessageDevice implements Device {
     for (const n of wanted) {
       const a = this.#byName.get(n);
       if (!a) {
-        out[n] = null; // an action has no value
+        // An action has no value: it reads true once it has run (the read-back of a write).
+        out[n] = this.#ran.has(n);
         continue;
       }
       if (!a.get) {
@@ -145,6 +147,7 @@ export class MessageDevice implements Device {
       await this.#init(opts);
       await this.#command(this.#render(action.command, {}), action.reply, opts);
       if (action.wait) await this.#complete(opts);
+      this.#ran.add(name);
       return;
     }
     const a = this.#byName.get(name);

@@ -1,0 +1,217 @@
+/**
+ * Instruments as data, end to end: `labwire sim NAME` as a process, then read, stream, write
+ * (validated, actions), scan (a power supply's voltage as positioner, a DMM as detector) and
+ * monitor on those simulators through the CLI; `labwire instruments list|show|check`.
+ */
+import assert from "node:assert/strict";
+import { runCli } from "./run_cli.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/** Starts `labwire sim ARGS` and resolves with its first stdout line (the address). */
+async function spawnSim(args: string[]) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "sim", ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  while (!buf.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += value;
+  }
+  const stderr = new Response(child.stderr).text();
+  return {
+    address: buf.split("\n")[0]!,
+    async stop(): Promise<string> {
+      child.kill("SIGTERM");
+      await child.status;
+      await reader.cancel();
+      return await stderr;
+    },
+  };
+}
+
+Deno.test("labwire sim keysight-34461a as a process: read, stream --count 2, write, actions", async () => {
+  const sim = await spawnSim(["keysight-34461a", "--listen", "127.0.0.1:0"]);
+  try {
+    assert.match(sim.address, /^tcp:\/\/127\.0\.0\.1:\d+\?instrument=keysight-34461a$/);
+    const read = await runCli(["read", sim.address]);
+    assert.equal(read.code, 0, read.stderr);
+    const doc = JSON.parse(read.stdout);
+    assert.deepEqual(Object.keys(doc), ["voltage_dc"]);
+    assert.ok(Math.abs(doc.voltage_dc - 1.2345678) < 0.001, read.stdout);
+
+    const stream = await runCli(["stream", sim.address, "--count", "2", "--interval", "100ms"]);
+    assert.equal(stream.code, 0, stream.stderr);
+    const lines = stream.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+    assert.equal(lines.length, 2);
+    for (const l of lines) assert.equal(typeof l.voltage_dc, "number", JSON.stringify(l));
+
+    const write = await runCli(["write", sim.address, "range=100", "autorange=off"]);
+    assert.equal(write.code, 0, write.stderr);
+    assert.deepEqual(JSON.parse(write.stdout), { range: 100, autorange: false });
+    const refused = await runCli(["write", sim.address, "range=7"]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /range: 7 is not one of 0\.1, 1, 10, 100, 1000 V/);
+    const action = await runCli(["write", sim.address, "reset"]);
+    assert.equal(action.code, 0, action.stderr);
+    assert.deepEqual(JSON.parse(action.stdout), { reset: true });
+    const back = await runCli(["read", sim.address, "--attrs", "range,autorange"]);
+    assert.deepEqual(JSON.parse(back.stdout), { range: 10, autorange: true }, "reset restored");
+    const describe = await runCli(["read", sim.address, "--describe", "--attrs", "nplc"]);
+    assert.equal(JSON.parse(describe.stdout).nplc.rw, true);
+  } finally {
+    const log = await sim.stop();
+    assert.match(
+      log,
+      /labwire sim: 1 keysight-34461a on 127\.0\.0\.1:\d+ \(scpi, no faults, seed 1\)/,
+    );
+    assert.match(log, /labwire sim: stopped; answered \d+ messages/);
+  }
+});
+
+Deno.test("a bench of instruments from a config file: scan a PSU against a DMM, monitor them", async () => {
+  const psu = await spawnSim(["keysight-e36312a", "--listen", "127.0.0.1:0"]);
+  const dmm = await spawnSim(["keysight-34465a", "--listen", "127.0.0.1:0"]);
+  const dir = await Deno.makeTempDir({ prefix: "labwire-instruments-" });
+  try {
+    const port = psu.address.replace(/^tcp:\/\/127\.0\.0\.1:(\d+)\?.*$/, "$1");
+    await Deno.writeTextFile(
+      `${dir}/labwire.toml`,
+      `[devices.psu]
+address = "tcp://127.0.0.1:${port}"
+instrument = "keysight-e36312a"
+interval = "100ms"
+
+[devices.dmm]
+address = "${dmm.address}"
+interval = "100ms"
+`,
+    );
+    const cfg = `${dir}/labwire.toml`;
+    const scan = await runCli([
+      "scan",
+      "ascan",
+      "psu.ch1_voltage_set",
+      "0",
+      "5",
+      "6",
+      "-d",
+      "psu.ch1_voltage,dmm.voltage_dc",
+      "--config",
+      cfg,
+      "--no-session",
+      "--json",
+    ]);
+    assert.equal(scan.code, 0, scan.stderr);
+    const points = scan.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+    assert.equal(points.length, 6);
+    points.forEach((p, i) => {
+      assert.equal(p["psu.ch1_voltage_set"], i);
+      assert.ok(Math.abs(p["psu.ch1_voltage"] - i) < 0.01, JSON.stringify(p));
+      assert.equal(typeof p["dmm.voltage_dc"], "number");
+    });
+    const over = await runCli([
+      "scan",
+      "ascan",
+      "psu.ch1_voltage_set",
+      "0",
+      "9",
+      "3",
+      "-d",
+      "dmm.voltage_dc",
+      "--config",
+      cfg,
+      "--no-session",
+    ]);
+    assert.equal(over.code, 2, "the limit of CH1 (6 V) is checked before anything moves");
+    assert.match(over.stderr, /6/);
+
+    const monitor = await runCli([
+      "monitor",
+      "--config",
+      cfg,
+      "--duration",
+      "700ms",
+      "--session",
+      `${dir}/s.sqlite`,
+      "--json",
+    ]);
+    assert.equal(monitor.code, 0, monitor.stderr);
+    const rows = monitor.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+    const devices = new Set(rows.map((r) => r.device));
+    assert.ok(devices.has("psu") && devices.has("dmm"), monitor.stdout.slice(0, 400));
+    const psuRow = rows.find((r) => r.device === "psu" && !r.error);
+    assert.equal(typeof psuRow?.ch3_current, "number", JSON.stringify(psuRow));
+  } finally {
+    await psu.stop();
+    await dmm.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("labwire instruments list, show, check; an unknown instrument suggests the name", async () => {
+  const list = await runCli(["instruments", "list"]);
+  assert.equal(list.code, 0, list.stderr);
+  const names = JSON.parse(list.stdout).map((i: { name: string }) => i.name);
+  for (
+    const n of [
+      "keysight-34461a",
+      "keysight-34465a",
+      "keysight-e36312a",
+      "rigol-dp832",
+      "lakeshore-336",
+      "alicat",
+      "pfeiffer-tpg36x",
+      "scpi",
+    ]
+  ) {
+    assert.ok(names.includes(n), n);
+  }
+  const show = await runCli(["instruments", "show", "lakeshore-336", "--json"]);
+  assert.equal(show.code, 0, show.stderr);
+  const ls = JSON.parse(show.stdout);
+  assert.equal(ls.transport.port, 7777);
+  assert.equal(ls.transport.serial, "57600 7O1");
+  assert.equal(ls.attrs.setpoint_2.set, "SETP 2,{value}");
+  const unknown = await runCli(["instruments", "show", "lakeshore-363"]);
+  assert.equal(unknown.code, 2);
+  assert.match(
+    unknown.stderr,
+    /unknown instrument "lakeshore-363"[\s\S]*did you mean "lakeshore-336"/,
+  );
+  const read = await runCli(["read", "tcp://127.0.0.1:1?instrument=keysight-34416a"]);
+  assert.equal(read.code, 2);
+  assert.match(read.stderr, /did you mean "keysight-34461a"/);
+
+  const dir = await Deno.makeTempDir({ prefix: "labwire-defs-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/good.toml`,
+      '[attrs.volts]\nget = "MEAS:VOLT?"\nunits = "V"\nstatus = true\n',
+    );
+    await Deno.writeTextFile(
+      `${dir}/bad.toml`,
+      '[attrs.volts]\nget = "MEAS:VOLT?"\nparse = "flags"\n',
+    );
+    const ok = await runCli(["instruments", "check", `${dir}/good.toml`]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(JSON.parse(ok.stdout).name, "good");
+    const bad = await runCli(["instruments", "check", `${dir}/bad.toml`]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /bad\.toml: attrs\.volts\.bits: flags need bits/);
+    // A definition that does not compile fails where it is used, naming file and key.
+    const broken = await runCli(["instruments", "show", "bad", "--instruments", dir]);
+    assert.equal(broken.code, 2);
+    assert.match(broken.stderr, /bad\.toml: attrs\.volts\.bits: flags need bits/);
+    const shown = await runCli(["instruments", "show", "good", "--instruments", dir, "--json"]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.equal(JSON.parse(shown.stdout).attrs.volts.units, "V");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
