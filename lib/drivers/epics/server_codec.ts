@@ -30,6 +30,7 @@ import {
   decodeDbr,
   MAX_ENUM_STATES,
   MAX_ENUM_STRING_SIZE,
+  MAX_STRING_SIZE,
   nativeOf,
   unixToEpics,
 } from "./dbr.ts";
@@ -237,10 +238,17 @@ export function fromWrite(
   count: number,
   payload: Uint8Array,
 ): unknown {
-  // libca sends a single DBR_STRING as its text and NUL only (padded to 8), not 40 bytes.
+  // libca sends a single DBR_STRING as its text and NUL only (padded to 8), not 40 bytes: only
+  // the last string may be short. A count the payload cannot hold is refused before anything is
+  // allocated for it (a 32-byte put claiming 10^8 strings must not build 10^8 strings).
   const need = dbrSize(dbrType, count);
   let bytes = payload;
   if (payload.length < need && nativeOf(dbrType) === DBR.STRING) {
+    if (need - payload.length >= MAX_STRING_SIZE) {
+      throw new ConversionError(
+        `a put of ${count} string(s) needs ${need} bytes, got ${payload.length}`,
+      );
+    }
     bytes = new Uint8Array(need);
     bytes.set(payload);
   }

@@ -81,6 +81,18 @@ Deno.test("toDbrData refuses text that is not a number as a numeric type", () =>
   assert.deepEqual(toDbrData(pvShape(s), snap("12"), DBR.DOUBLE, 1).value, [12]);
 });
 
+Deno.test("fromWrite refuses a string count its payload cannot hold, without building it", () => {
+  const s = pvShape(attr("label", "string", { rw: true }));
+  // 8 bytes claiming 10^7 strings took 9 s and 570 MB before (found by fuzzing).
+  assert.throws(() => fromWrite(s, DBR.STRING, 10_000_000, new Uint8Array(8)), ConversionError);
+  assert.throws(() => fromWrite(s, DBR.STRING, 2, new Uint8Array(40)), /needs 80 bytes, got 40/);
+  // Only the last string may be short, as libca sends it.
+  const two = new Uint8Array(48);
+  two.set(new TextEncoder().encode("a"));
+  two.set(new TextEncoder().encode("bc"), 40);
+  assert.equal(fromWrite(s, DBR.STRING, 2, two), "a");
+});
+
 Deno.test("fromWrite turns payloads into values DeviceManager.write validates", () => {
   const num = pvShape(attr("p", "number", { rw: true }));
   assert.equal(fromWrite(num, DBR.DOUBLE, 1, encodeDbr(DBR.DOUBLE, { value: [2.5] })), 2.5);
