@@ -1,0 +1,204 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import "../mod.ts";
+import { parseConfig } from "../../config/load.ts";
+import { attr, type Value, type Values } from "../../device/attr.ts";
+import type { Device } from "../../device/device.ts";
+import { registerDriver } from "../../device/registry.ts";
+import { Lab } from "../../lab/lab.ts";
+import { fuzzTest } from "../../../tests/fuzz_runs.ts";
+import { DBR, encodeDbr } from "./dbr.ts";
+import {
+  type CaMessage,
+  decodeMessage,
+  encodeHeader,
+  encodeMessage,
+  type Header,
+  MessageDecoder,
+  type RawMessage,
+} from "./protocol.ts";
+import { Circuit } from "./server_circuit.ts";
+import { PvTable } from "./server_pvs.ts";
+
+/** A device with the attribute types the sims lack: arrays, integers, strings, a long enum. */
+function fakeDevice(name: string): Device {
+  const values: Values = { wave: [0, 0.5, 1], count: 7, label: "hello", mode: "mode3" };
+  return {
+    name,
+    address: "cafuzz://x",
+    driver: "cafuzz",
+    attrs: () =>
+      Promise.resolve([
+        attr("wave", "number[]", { rw: true, units: "V" }),
+        attr("count", "integer", { rw: true, min: 0, max: 1000, status: false }),
+        attr("label", "string", { rw: true }),
+        attr("mode", "enum", {
+          rw: true,
+          options: Array.from({ length: 20 }, (_, i) => `mode${i}`),
+        }),
+      ]),
+    read: (names) =>
+      Promise.resolve(
+        Object.fromEntries((names ?? Object.keys(values)).map((n) => [n, values[n] ?? null])),
+      ),
+    write: (n: string, v: Value) => {
+      values[n] = v;
+      return Promise.resolve();
+    },
+    techniques: () => [],
+    close: () => Promise.resolve(),
+  };
+}
+registerDriver({
+  scheme: "cafuzz",
+  summary: "CA circuit fuzz device",
+  example: "cafuzz://x",
+  open: (_address, ctx) => Promise.resolve(fakeDevice(ctx.name)),
+});
+
+const lab = await Lab.open(parseConfig(`
+[devices.thermo]
+address = "sim://thermo?seed=1"
+[devices.dmm]
+address = "sim://dmm?seed=2"
+[devices.fake]
+address = "cafuzz://x"
+`));
+const table = await PvTable.open(lab, { prefix: "F:" });
+const NAMES = table.names();
+
+const u32 = fc.nat({ max: 0xffffffff });
+// Mostly channels that exist, types and counts a client may ask for; sometimes anything.
+const sid = fc.oneof(
+  { arbitrary: fc.integer({ min: 1, max: 7 }), weight: 8 },
+  { arbitrary: u32, weight: 1 },
+);
+const dbrType = fc.oneof(
+  { arbitrary: fc.integer({ min: 0, max: 34 }), weight: 6 },
+  { arbitrary: fc.integer({ min: 0, max: 0xfffe }), weight: 1 },
+);
+const count = fc.oneof(
+  { arbitrary: fc.nat(4), weight: 6 },
+  { arbitrary: fc.nat(0xfffe), weight: 1 },
+  { arbitrary: u32, weight: 1 },
+);
+/** Write payloads: real encodings of numbers and text, or random bytes. */
+const putPayload = fc.oneof(
+  fc.uint8Array({ maxLength: 96 }),
+  fc.double().map((v) => encodeDbr(DBR.DOUBLE, { value: [v] })),
+  fc.string({ maxLength: 39 }).map((s) => encodeDbr(DBR.STRING, { value: [s] })),
+  fc.integer({ min: 0, max: 30 }).map((i) => encodeDbr(DBR.ENUM, { value: [i] })),
+);
+const header: fc.Arbitrary<Header> = fc.record({
+  command: fc.nat(40),
+  payloadSize: fc.constant(0),
+  dataType: fc.nat(0xfffe),
+  dataCount: fc.nat(0xfffe),
+  p1: u32,
+  p2: u32,
+});
+
+/** What a client (or a broken or hostile one) sends after opening a few channels. */
+const request: fc.Arbitrary<CaMessage | Header> = fc.oneof(
+  fc.record({ kind: fc.constant("read_notify"), dbrType, count, sid, ioid: u32 }),
+  fc.record({
+    kind: fc.constantFrom("write", "write_notify"),
+    dbrType,
+    count,
+    sid,
+    ioid: u32,
+    payload: putPayload,
+  }),
+  fc.record({
+    kind: fc.constant("event_add"),
+    dbrType,
+    count,
+    sid,
+    subid: fc.nat(8),
+    mask: fc.nat(0xffff),
+  }),
+  fc.record({ kind: fc.constant("event_cancel"), dbrType, count, sid, subid: fc.nat(8) }),
+  fc.record({ kind: fc.constant("clear_channel"), sid, cid: u32 }),
+  fc.record({ kind: fc.constantFrom("events_off", "events_on", "echo") }),
+  fc.record({
+    kind: fc.constant("search"),
+    reply: fc.boolean(),
+    minor: fc.nat(13),
+    cid: u32,
+    name: fc.oneof(fc.constantFrom(...NAMES), fc.string({ maxLength: 20 })),
+  }),
+  fc.record({
+    kind: fc.constant("create_chan"),
+    cid: u32,
+    minor: fc.nat(13),
+    name: fc.oneof(fc.constantFrom(...NAMES), fc.string({ maxLength: 20 })),
+  }),
+  header,
+) as fc.Arbitrary<CaMessage | Header>;
+
+const session = fc.record({
+  open: fc.shuffledSubarray(NAMES, { minLength: 1, maxLength: 6 }),
+  requests: fc.array(request, { maxLength: 12 }),
+  mayWrite: fc.boolean(),
+});
+
+const unhandled: unknown[] = [];
+globalThis.addEventListener("unhandledrejection", (e) => {
+  e.preventDefault();
+  unhandled.push(e.reason);
+});
+
+// The server side of one circuit, fed what a client sends: every reply it queues must be a
+// well-formed message, a protocol violation closes only this circuit, and nothing escapes as
+// an exception or an unhandled rejection (either would take the whole daemon down).
+fuzzTest(
+  "CA circuit: any client conversation gets well-formed replies, never an exception",
+  session,
+  async ({ open, requests, mayWrite }) => {
+    const circuit = new Circuit({
+      table,
+      wake: () => {},
+      mayWrite,
+      timeoutMs: 200,
+      moveTimeoutMs: 50,
+    });
+    const out = new MessageDecoder();
+    const replies: RawMessage[] = [];
+    const drain = () => {
+      for (let b = circuit.take(); b; b = circuit.take()) replies.push(...out.push(b));
+    };
+    try {
+      const input = new MessageDecoder();
+      const send = (m: CaMessage | Header) => {
+        const bytes = "kind" in m ? encodeMessage(m) : encodeHeader(m);
+        for (const raw of input.push(bytes)) circuit.receive(raw);
+      };
+      send({ kind: "version", priority: 0, minor: 13 });
+      open.forEach((name, i) => send({ kind: "create_chan", cid: i + 1, minor: 13, name }));
+      for (const r of requests) {
+        send(r);
+        drain();
+      }
+      // Replies that wait for a device read or write come a few microtasks later.
+      for (let i = 0; i < 20; i++) {
+        await Promise.resolve();
+        drain();
+      }
+      for (const r of replies) decodeMessage(r, "to_client");
+      assert.equal(out.buffered, 0, "a reply was cut short");
+    } finally {
+      circuit.close();
+    }
+    assert.deepEqual(unhandled.splice(0), []);
+  },
+);
+
+Deno.test({
+  name: "CA circuit fuzz: close the lab",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    table.close();
+    await lab.close();
+  },
+});
