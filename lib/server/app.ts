@@ -14,7 +14,7 @@ import type { Reading } from "../device/device.ts";
 import type { DeviceManager } from "../lab/manager.ts";
 import type { ServerContext } from "./context.ts";
 import { HttpError, toHttpError } from "./http_error.ts";
-import { LatestValues, METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
+import { DeviceLines, LatestValues, METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import { StreamHub } from "./sse.ts";
 import { dashboardAsset } from "./dashboard.ts";
 import { timingSafeEqualText } from "./auth.ts";
@@ -77,6 +77,7 @@ const ROUTE_METHODS: [RegExp, string[]][] = [
 ];
 
 const JSON_HEADERS = { "content-type": "application/json" };
+const METRICS_HEADERS = { "content-type": METRICS_CONTENT_TYPE };
 
 const MUTATING = new Set(["PUT", "POST", "DELETE", "PATCH"]);
 
@@ -250,6 +251,25 @@ export function createApp(ctx: ServerContext): LabwireApp {
     };
   };
 
+  const summaries = new WeakMap<
+    DeviceManager,
+    { last?: Reading; state: string; head: string; tail: string }
+  >();
+  /** A device's summary as JSON around its `last_age_s` (which changes with every request). */
+  const summaryJson = (m: DeviceManager) => {
+    const hit = summaries.get(m);
+    if (hit && hit.last === m.last && hit.state === m.state) return hit;
+    const { last_age_s: _age, error, ...head } = summary(m);
+    const entry = {
+      last: m.last,
+      state: m.state,
+      head: JSON.stringify(head).slice(0, -1) + ',"last_age_s":',
+      tail: `,"error":${JSON.stringify(error)}}`,
+    };
+    summaries.set(m, entry);
+    return entry;
+  };
+
   // --- devices ---------------------------------------------------------------------------------
   app.openapi(
     createRoute({
@@ -266,7 +286,19 @@ export function createApp(ctx: ServerContext): LabwireApp {
         },
       },
     }),
-    (c) => c.json({ devices: ctx.lab.managers.map(summary) }, 200),
+    (c) => {
+      // Each device's summary is serialised once per reading or state change; per request only
+      // its age is formatted (same keys in the same order as `summary`).
+      const now = Date.now() / 1000;
+      const parts = ctx.lab.managers.map((m) => {
+        const s = summaryJson(m);
+        const age = m.last ? Math.max(0, Math.round((now - m.last.t) * 1000) / 1000) : null;
+        return s.head + age + s.tail;
+      });
+      return c.body(`{"devices":[${parts.join(",")}]}`, 200, JSON_HEADERS) as unknown as ReturnType<
+        typeof c.json<{ devices: z.infer<typeof DeviceSummarySchema>[] }, 200>
+      >;
+    },
   );
 
   app.openapi(
@@ -743,14 +775,17 @@ export function createApp(ctx: ServerContext): LabwireApp {
     },
   );
 
+  // A device's lines are rendered again only when it changed (units come with its cached attrs).
+  const metricLines = new DeviceLines((device) => attrCache.get(device));
   app.get("/metrics", (c) => {
-    const text = renderMetrics(
+    const page = renderMetrics(
       ctx,
       (device, attr) => attrCache.get(device)?.find((a) => a.name === attr)?.units,
       { sseClients: hub.clientCount, sseLagDisconnects: hub.lagDisconnects },
       latest,
+      metricLines,
     );
-    return c.body(text, 200, { "content-type": METRICS_CONTENT_TYPE });
+    return c.body(page, 200, METRICS_HEADERS);
   });
 
   app.doc31("/api/openapi.json", {

@@ -4,6 +4,7 @@ import { parseConfig } from "../config/load.ts";
 import { Lab } from "../lab/lab.ts";
 import { createApp } from "./app.ts";
 import { StreamHub } from "./sse.ts";
+import { DeviceSummarySchema } from "./schemas.ts";
 
 const BENCH = `
 [devices.motor]
@@ -120,5 +121,31 @@ Deno.test("the cached device detail follows new readings and state", async () =>
     assert.equal(next.last_t, r.t);
     assert.notEqual(next.last.t, first.last.t);
     assert.equal(next.attrs.length, first.attrs.length);
+  });
+});
+
+Deno.test("the device list follows new readings; ages are computed per request", async () => {
+  await withApp(async (app, lab) => {
+    const list = async () => (await (await app.request("/api/devices")).json()).devices;
+    const before = await list();
+    assert.deepEqual(Object.keys(before[0]), [
+      "name",
+      "driver",
+      "address",
+      "state",
+      "interval_s",
+      "last_t",
+      "last_age_s",
+      "error",
+    ]);
+    for (const d of before) DeviceSummarySchema.strict().parse(d);
+    const r = await lab.get("thermo").sample();
+    const thermo = (await list()).find((d: { name: string }) => d.name === "thermo");
+    assert.equal(thermo.last_t, r.t);
+    assert.equal(thermo.state, "up");
+    await new Promise((r) => setTimeout(r, 30));
+    const later = (await list()).find((d: { name: string }) => d.name === "thermo");
+    assert.equal(later.last_t, r.t);
+    assert.ok(later.last_age_s > thermo.last_age_s, "the age grows between requests");
   });
 });

@@ -17,6 +17,7 @@
 import { parseArgs } from "node:util";
 import { gaugeBench, metric, spawnServe } from "./serve_bench_setup.ts";
 import { findProgram } from "../peers.ts";
+import { cpuSeconds } from "./proc_stats.ts";
 import { Targets } from "./targets.ts";
 
 const { values } = parseArgs({
@@ -43,6 +44,8 @@ const ROUTES = values.route ?? [
 
 interface WrkResult {
   rps: number;
+  /** CPU time the server used per request, µs (stable when the machine is busy; req/s is not). */
+  cpuUs: number;
   p50: string;
   p99: string;
   p99ms: number;
@@ -56,19 +59,22 @@ function ms(text: string): number {
   return m[2] === "us" ? v / 1000 : m[2] === "s" ? v * 1000 : v;
 }
 
-async function wrk(url: string): Promise<WrkResult> {
+async function wrk(url: string, pid: number): Promise<WrkResult> {
+  const cpu0 = cpuSeconds(pid);
   const out = await new Deno.Command("wrk", {
     args: ["-t1", `-c${values.connections}`, `-d${duration}s`, "--latency", url],
     stdout: "piped",
     stderr: "piped",
   }).output();
   const text = new TextDecoder().decode(out.stdout);
+  const cpu = cpuSeconds(pid) - cpu0;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]);
+  const requests = Number(/(\d+) requests in/.exec(text)?.[1]);
   const p50 = /^\s+50%\s+(\S+)/m.exec(text)?.[1] ?? "?";
   const p99 = /^\s+99%\s+(\S+)/m.exec(text)?.[1] ?? "?";
   const errors = [...text.matchAll(/Socket errors:.*|Non-2xx.*/g)].map((m) => m[0]).join("; ") ||
     "none";
-  return { rps, p50, p99, p99ms: ms(p99), errors };
+  return { rps, cpuUs: (cpu / requests) * 1e6, p50, p99, p99ms: ms(p99), errors };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
@@ -114,6 +120,7 @@ Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: (a) => console.log(a.port
   const port = Number((await reader.read()).value?.trim());
   return {
     port,
+    pid: child.pid,
     async stop() {
       child.kill("SIGTERM");
       await child.status;
@@ -129,8 +136,9 @@ const dueBefore = await metric(serve.url, "labwire_samples_due_total");
 const runs = samples.map(() => ({ bare: [] as WrkResult[], lab: [] as WrkResult[] }));
 for (let r = 0; r < rounds; r++) {
   for (let i = 0; i < samples.length; i++) {
-    runs[i]!.bare.push(await wrk(`http://127.0.0.1:${bares[i]!.port}${samples[i]!.path}`));
-    runs[i]!.lab.push(await wrk(`${serve.url}${samples[i]!.path}`));
+    const bare = bares[i]!;
+    runs[i]!.bare.push(await wrk(`http://127.0.0.1:${bare.port}${samples[i]!.path}`, bare.pid));
+    runs[i]!.lab.push(await wrk(`${serve.url}${samples[i]!.path}`, serve.pid));
   }
 }
 
@@ -150,8 +158,9 @@ for (let i = 0; i < samples.length; i++) {
   const { bare, lab } = runs[i]!;
   for (let r = 0; r < rounds; r++) {
     console.log(
-      `  GET ${path} round ${r + 1}: bare ${bare[r]!.rps.toFixed(0)} req/s p99 ${bare[r]!.p99}; ` +
-        `labwire ${lab[r]!.rps.toFixed(0)} req/s p99 ${lab[r]!.p99}` +
+      `  GET ${path} round ${r + 1}: bare ${bare[r]!.rps.toFixed(0)} req/s p99 ${bare[r]!.p99} ` +
+        `${bare[r]!.cpuUs.toFixed(0)} us CPU/req; labwire ${lab[r]!.rps.toFixed(0)} req/s ` +
+        `p99 ${lab[r]!.p99} ${lab[r]!.cpuUs.toFixed(0)} us CPU/req` +
         (lab[r]!.errors !== "none" ? ` (errors: ${lab[r]!.errors})` : ""),
     );
   }

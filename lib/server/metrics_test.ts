@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import "../drivers/mod.ts";
+import { parseConfig } from "../config/load.ts";
+import { Lab } from "../lab/lab.ts";
+import type { ServerContext } from "./context.ts";
+import { DeviceLines, escapeLabel, LatestValues, renderMetrics } from "./metrics.ts";
+
+const FIGURES = { sseClients: 0, sseLagDisconnects: 0 };
+const line = (page: string, prefix: string) => page.split("\n").find((l) => l.startsWith(prefix));
+
+Deno.test("escapeLabel escapes backslash, quote and newline, and leaves plain text alone", () => {
+  assert.equal(escapeLabel('a\\b"c\nd'), 'a\\\\b\\"c\\nd');
+  assert.equal(escapeLabel("plain °C"), "plain °C");
+});
+
+Deno.test("cached device lines follow readings, writes, state and units", async () => {
+  const lab = await Lab.open(parseConfig(
+    `[devices.motor]\naddress = "sim://motor?seed=1"\n[devices.gauge]\naddress = "sim://gauge?seed=2"\n`,
+    "<test>",
+  ));
+  const latest = new LatestValues();
+  latest.attach(lab);
+  let units: Record<string, string> = {};
+  const unitsOf = (_d: string, attr: string) => units[attr];
+  const cache = new DeviceLines(() => units);
+  const ctx = { lab } as unknown as ServerContext;
+  const page = () => renderMetrics(ctx, unitsOf, FIGURES, latest, cache);
+  try {
+    const gauge = lab.get("gauge");
+    assert.equal(
+      line(page(), 'labwire_reads_total{device="gauge"}'),
+      'labwire_reads_total{device="gauge"} 0',
+    );
+    assert.equal(line(page(), "labwire_value{"), undefined, "no value before a reading");
+
+    const r = await gauge.sample();
+    const first = page();
+    const value = `labwire_value{device="gauge",attr="pressure",units=""} ${r.values.pressure}`;
+    assert.equal(line(first, 'labwire_value{device="gauge",attr="pressure"'), value);
+    assert.equal(
+      line(first, 'labwire_reads_total{device="gauge"}'),
+      'labwire_reads_total{device="gauge"} 1',
+    );
+    assert.equal(
+      line(first, 'labwire_device_up{device="gauge"'),
+      'labwire_device_up{device="gauge",state="up"} 1',
+    );
+    units = { pressure: "torr" };
+    assert.match(page(), /labwire_value\{device="gauge",attr="pressure",units="torr"\}/);
+
+    const motor = lab.get("motor");
+    await motor.write("position", 2);
+    const after = page();
+    assert.equal(
+      line(after, 'labwire_writes_total{device="motor"}'),
+      'labwire_writes_total{device="motor"} 1',
+    );
+    assert.match(after, /labwire_value\{device="motor",attr="position",units=""\} 2\n/);
+
+    const r2 = await gauge.sample();
+    assert.equal(
+      line(page(), 'labwire_value{device="gauge",attr="pressure"'),
+      `labwire_value{device="gauge",attr="pressure",units="torr"} ${r2.values.pressure}`,
+    );
+    assert.equal(
+      line(page(), 'labwire_read_latency_seconds_count{device="gauge"}'),
+      'labwire_read_latency_seconds_count{device="gauge"} 2',
+    );
+  } finally {
+    latest.detach();
+    await lab.close();
+  }
+});
+
+Deno.test("families are grouped: each HELP is followed by the lines of every device", async () => {
+  const lab = await Lab.open(parseConfig(
+    `[devices.a]\naddress = "sim://gauge?seed=1"\n[devices.b]\naddress = "sim://gauge?seed=2"\n`,
+    "<test>",
+  ));
+  try {
+    for (const m of lab.managers) await m.sample();
+    const page = renderMetrics({ lab } as unknown as ServerContext, () => undefined, FIGURES);
+    const names = page.split("\n").filter((l) => l && !l.startsWith("#")).map((l) =>
+      l.replace(/\{.*$| .*$/, "").replace(/_(bucket|sum|count)$/, "")
+    );
+    const order = names.filter((n, i) => n !== names[i - 1]);
+    assert.equal(new Set(order).size, order.length, `a family is split: ${order.join(", ")}`);
+    assert.ok(order.indexOf("labwire_value") < order.indexOf("labwire_reads_total"));
+  } finally {
+    await lab.close();
+  }
+});
