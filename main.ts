@@ -46,6 +46,11 @@ export const VERBS: Verb[] = [
     load: async () => (await import("./cmd/write.ts")).writeCommand,
   },
   {
+    name: "query",
+    summary: "raw commands to a SCPI or ASCII instrument, one answer per line",
+    load: async () => (await import("./cmd/query.ts")).queryCommand,
+  },
+  {
     name: "stream",
     summary: "continuous readings: live table, NDJSON in a pipe, or CSV",
     load: async () => (await import("./cmd/stream.ts")).streamCommand,

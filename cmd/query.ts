@@ -1,0 +1,394 @@
+/**
+ * `labwire query TARGET 'CMD?' …` — raw commands to any message-based instrument, one answer per
+ * line on stdout (like `lxi scpi` or pyvisa's `query`): for the first minutes with a new
+ * instrument, before (or instead of) writing its definition.
+ *
+ * TARGET is `tcp://HOST:PORT`, `scpi://HOST[:PORT]` (port 5025), `serial:///dev/…?baud=…`, a
+ * VISA string (`TCPIP0::HOST::PORT::SOCKET`, `ASRL/dev/ttyUSB0::INSTR`), an address with
+ * `?instrument=NAME`, or a device name from the config; the last two take their terminations,
+ * encoding, port and line settings from the instrument definition.
+ *
+ * @module
+ */
+import type { Command } from "../lib/cli/command.ts";
+import { EXIT } from "../lib/cli/command.ts";
+import { boolFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
+import { listenForInterrupts } from "../lib/cli/interrupt.ts";
+import { parseDuration } from "../lib/config/duration.ts";
+import { type Address, isAddress, parseAddress } from "../lib/device/address.ts";
+import { UsageError } from "../lib/device/errors.ts";
+import { didYouMean } from "../lib/cli/suggest.ts";
+import { PipeClosed, stdoutSink, type TextSink } from "../lib/output/stdout.ts";
+import {
+  type Encoding,
+  ENCODINGS,
+  FramingError,
+  parseTermination,
+} from "../lib/transport/framing.ts";
+import type { LineOptions } from "../lib/transport/message.ts";
+import { openLine } from "../lib/transport/open.ts";
+
+const FLAGS = {
+  write: { type: "boolean", short: "w" },
+  binary: { type: "boolean", short: "b" },
+  raw: { type: "boolean" },
+  datatype: { type: "string" },
+  "little-endian": { type: "boolean" },
+  timeout: { type: "string", short: "t" },
+  term: { type: "string" },
+  "read-term": { type: "string" },
+  "write-term": { type: "string" },
+  encoding: { type: "string" },
+  delay: { type: "string" },
+} as const;
+
+/** Element types of `--binary` block data. */
+export const DATATYPES = ["u8", "i8", "u16", "i16", "u32", "i32", "f32", "f64"] as const;
+/** One element type of `--binary` block data. */
+export type Datatype = typeof DATATYPES[number];
+
+/** The parsed options of `query`. */
+export interface QueryOptions {
+  /** The instrument. */
+  target: string;
+  /** Commands in order; empty means "read them from stdin, one per line". */
+  commands: string[];
+  /** Send without reading answers. */
+  write: boolean;
+  /** Answers are IEEE 488.2 blocks. */
+  binary: boolean;
+  /** With `binary`: the block's bytes as they are, instead of JSON. */
+  raw: boolean;
+  /** With `binary`: how the block's bytes are numbers. */
+  datatype: Datatype;
+  /** With `binary`: little-endian (`FORM:BORD SWAP`) instead of SCPI's big-endian. */
+  littleEndian: boolean;
+  /** Deadline of each exchange, ms. */
+  timeout: number;
+  /** Read termination, when given. */
+  readTerm?: string;
+  /** Write termination, when given. */
+  writeTerm?: string;
+  /** Text encoding, when given. */
+  encoding?: Encoding;
+  /** Least time between commands, ms. */
+  delay?: number;
+  /** Print answers as one JSON array. */
+  json: boolean;
+  /** `--config FILE`. */
+  config?: string;
+}
+
+/** Parses `query`'s arguments (pure). */
+export function parseQueryArgs(args: string[]): QueryOptions {
+  const f = parseFlags(args, FLAGS, "query");
+  const [target, ...commands] = f.positionals;
+  if (target === undefined) {
+    throw new UsageError(
+      "query needs a TARGET and commands",
+      "e.g. labwire query tcp://10.0.0.7:5025 '*IDN?'",
+    );
+  }
+  const term = (flag: string): string | undefined => {
+    const text = stringFlag(f, flag);
+    if (text === undefined) return undefined;
+    try {
+      return parseTermination(text);
+    } catch (err) {
+      throw new UsageError(`--${flag}: ${(err as FramingError).message}`);
+    }
+  };
+  const both = term("term");
+  const encoding = stringFlag(f, "encoding");
+  if (encoding !== undefined && !ENCODINGS.includes(encoding as Encoding)) {
+    throw new UsageError(`--encoding ${encoding} is not known`, `use ${ENCODINGS.join(", ")}`);
+  }
+  const datatype = stringFlag(f, "datatype") ?? "u8";
+  if (!DATATYPES.includes(datatype as Datatype)) {
+    throw new UsageError(
+      `--datatype ${datatype} is not known`,
+      didYouMean(datatype, [...DATATYPES]) || `use one of ${DATATYPES.join(", ")}`,
+    );
+  }
+  const binary = boolFlag(f, "binary");
+  const raw = boolFlag(f, "raw");
+  const write = boolFlag(f, "write");
+  if ((raw || stringFlag(f, "datatype") !== undefined) && !binary) {
+    throw new UsageError("--raw and --datatype go with --binary");
+  }
+  if (write && binary) throw new UsageError("--write sends without reading: no --binary with it");
+  const timeout = stringFlag(f, "timeout");
+  const delay = stringFlag(f, "delay");
+  return {
+    target,
+    commands,
+    write,
+    binary,
+    raw,
+    datatype: datatype as Datatype,
+    littleEndian: boolFlag(f, "little-endian"),
+    timeout: timeout === undefined ? 2000 : parseDuration(timeout, "s", "--timeout"),
+    readTerm: term("read-term") ?? both,
+    writeTerm: term("write-term") ?? both,
+    encoding: encoding as Encoding | undefined,
+    delay: delay === undefined ? undefined : parseDuration(delay, "ms", "--delay"),
+    json: boolFlag(f, "json"),
+    config: stringFlag(f, "config"),
+  };
+}
+
+/**
+ * Decodes block data as numbers of `type` (multi-byte types big-endian unless `little`).
+ *
+ * @example
+ * ```ts
+ * import { decodeBlock } from "./query.ts";
+ * decodeBlock(new Uint8Array([0x3f, 0x80, 0, 0]), "f32", false); // [1]
+ * ```
+ */
+export function decodeBlock(data: Uint8Array, type: Datatype, little: boolean): number[] {
+  const size = { u8: 1, i8: 1, u16: 2, i16: 2, u32: 4, i32: 4, f32: 4, f64: 8 }[type];
+  if (data.length % size !== 0) {
+    throw new UsageError(
+      `the block has ${data.length} bytes, not a whole number of ${type} values (${size} bytes)`,
+      "check --datatype against the instrument's data format (e.g. FORM REAL,32 → f32)",
+    );
+  }
+  const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const out: number[] = new Array(data.length / size);
+  for (let i = 0, off = 0; off < data.length; i++, off += size) {
+    switch (type) {
+      case "u8":
+        out[i] = v.getUint8(off);
+        break;
+      case "i8":
+        out[i] = v.getInt8(off);
+        break;
+      case "u16":
+        out[i] = v.getUint16(off, little);
+        break;
+      case "i16":
+        out[i] = v.getInt16(off, little);
+        break;
+      case "u32":
+        out[i] = v.getUint32(off, little);
+        break;
+      case "i32":
+        out[i] = v.getInt32(off, little);
+        break;
+      case "f32":
+        out[i] = v.getFloat32(off, little);
+        break;
+      case "f64":
+        out[i] = v.getFloat64(off, little);
+        break;
+    }
+  }
+  return out;
+}
+
+/** Where a TARGET's line is and how it talks. */
+export interface QueryLine {
+  /** The transport address (`tcp://…`, `serial://…?baud=…`). */
+  address: string;
+  /** Terminations, encoding and pacing from the instrument definition, if there is one. */
+  options: LineOptions;
+  /** The definition used, if any. */
+  instrument?: string;
+  /** A note for stderr (e.g. how a VISA `ASRL1` was read). */
+  note?: string;
+}
+
+/**
+ * Resolves TARGET to a line: plain transports as they are, `scpi://` to port 5025, an address
+ * with `?instrument=` or a configured device through its definition.
+ */
+export async function resolveQueryLine(target: string, config?: string): Promise<QueryLine> {
+  let address: Address;
+  let instrument: string | undefined;
+  if (isAddress(target)) {
+    address = parseAddress(target);
+    instrument = address.params.get("instrument") ?? undefined;
+  } else {
+    const { loadLabConfig } = await import("../lib/lab/setup.ts");
+    const { config: lab } = await loadLabConfig({ config });
+    const dev = lab.devices.find((d) => d.name === target);
+    if (!dev) {
+      const names = lab.devices.map((d) => d.name);
+      throw new UsageError(
+        `unknown device "${target}"${lab.file ? ` in ${lab.file}` : " (no config file found)"}`,
+        didYouMean(target, names) ||
+          "give an address: tcp://HOST:PORT, serial:///dev/ttyUSB0?baud=9600, " +
+            "TCPIP0::HOST::PORT::SOCKET or ASRL/dev/ttyUSB0::INSTR",
+      );
+    }
+    address = dev.address;
+    const fromConfig = dev.options.instrument;
+    instrument = address.params.get("instrument") ??
+      (typeof fromConfig === "string" ? fromConfig : undefined);
+  }
+  if (!["tcp", "serial", "scpi"].includes(address.scheme)) {
+    throw new UsageError(
+      `${address.text}: query talks to message-based instruments, not ${address.scheme}://`,
+      "use tcp://HOST:PORT, scpi://HOST, serial:///dev/ttyUSB0?baud=9600 or a VISA string " +
+        "(TCPIP0::HOST::PORT::SOCKET, ASRL/dev/ttyUSB0::INSTR)",
+    );
+  }
+  if (address.scheme === "scpi" && instrument === undefined) instrument = "scpi";
+  if (instrument === undefined) {
+    return { address: address.text, options: {}, note: address.note };
+  }
+  const { findInstrument } = await import("../lib/instruments/loader.ts");
+  const { lineTarget } = await import("../lib/drivers/message/driver.ts");
+  const inst = await findInstrument(instrument);
+  const t = inst.transport;
+  return {
+    address: lineTarget(address, inst),
+    options: {
+      readTermination: t.readTermination,
+      writeTermination: t.writeTermination,
+      encoding: inst.protocol === "pfeiffer" ? "latin1" : t.encoding,
+      minDelay: t.delayMs,
+    },
+    instrument: inst.name,
+    note: address.note,
+  };
+}
+
+/** Reads commands from stdin, one per line (blank lines skipped). */
+async function stdinCommands(): Promise<string[]> {
+  const text = await new Response(Deno.stdin.readable).text();
+  return text.split(/\r?\n/).filter((l) => l.trim() !== "");
+}
+
+/** Runs `query`, writing answers to `out` (stdout by default). */
+export async function runQuery(args: string[], out: TextSink = stdoutSink): Promise<number> {
+  const opts = parseQueryArgs(args);
+  let commands = opts.commands;
+  if (commands.length === 0) {
+    if (Deno.stdin.isTerminal()) {
+      throw new UsageError(
+        "no commands: give them after TARGET, or one per line on stdin",
+        "e.g. labwire query tcp://10.0.0.7:5025 '*IDN?' 'SYST:ERR?'",
+      );
+    }
+    commands = await stdinCommands();
+  }
+  const resolved = await resolveQueryLine(opts.target, opts.config);
+  if (resolved.note) console.error(`labwire query: note: ${resolved.note}`);
+  const lineOptions: LineOptions = {
+    ...resolved.options,
+    timeout: opts.timeout,
+    device: opts.target,
+    ...(opts.readTerm !== undefined ? { readTermination: opts.readTerm } : {}),
+    ...(opts.writeTerm !== undefined ? { writeTermination: opts.writeTerm } : {}),
+    ...(opts.encoding !== undefined ? { encoding: opts.encoding } : {}),
+    ...(opts.delay !== undefined ? { minDelay: opts.delay } : {}),
+  };
+  const line = openLine(resolved.address, { ...lineOptions, shared: false });
+  const interrupts = listenForInterrupts();
+  const json: unknown[] = [];
+  try {
+    for (const cmd of commands) {
+      const call = { signal: interrupts.signal, timeout: opts.timeout };
+      if (opts.write) {
+        await line.write(cmd, call);
+        continue;
+      }
+      if (opts.binary) {
+        const data = await line.queryBlock(cmd, call);
+        if (opts.raw) writeRaw(out, data);
+        else {
+          const values = decodeBlock(data, opts.datatype, opts.littleEndian);
+          if (opts.json) json.push(values);
+          else out.write(JSON.stringify(values) + "\n");
+        }
+        continue;
+      }
+      const answer = await line.query(cmd, call);
+      if (opts.json) json.push(answer);
+      else out.write(answer + "\n");
+    }
+    if (opts.json) out.write(JSON.stringify(json) + "\n");
+    return EXIT.ok;
+  } catch (err) {
+    if (interrupts.received) return interrupts.exitCode();
+    throw err;
+  } finally {
+    interrupts.dispose();
+    line.close();
+  }
+}
+
+/** Writes bytes to stdout as they are (`--raw`); a test sink gets them as latin1 text. */
+function writeRaw(out: TextSink, data: Uint8Array): void {
+  if (out !== stdoutSink) {
+    out.write(String.fromCharCode(...data));
+    return;
+  }
+  let rest = data;
+  try {
+    while (rest.length > 0) rest = rest.subarray(Deno.stdout.writeSync(rest));
+  } catch (err) {
+    if (err instanceof Deno.errors.BrokenPipe) throw new PipeClosed({ cause: err });
+    throw err;
+  }
+}
+
+/** The `query` verb. */
+export const queryCommand: Command = {
+  name: "query",
+  summary: "raw commands to a SCPI or ASCII instrument, one answer per line",
+  run: (args) => runQuery(args),
+  help: `labwire query — raw commands to a message-based instrument, one answer per line
+
+Usage: labwire query TARGET CMD… [--write] [--binary [--datatype f32] [--raw]]
+                     [--timeout 2s] [--term CRLF]
+
+Sends each CMD in order and prints its answer on its own line (the termination
+removed), like lxi scpi or pyvisa's query. Without CMDs, the commands are read
+from stdin, one per line. For the first minutes with a new instrument.
+
+TARGET is one of:
+  tcp://HOST:PORT               a raw socket (SCPI: 5025, Rigol 5555, Lake Shore 7777)
+  scpi://HOST[:PORT]            a SCPI instrument on port 5025
+  serial:///dev/ttyUSB0?baud=9600&bits=8&parity=none&stop=1&flow=none
+  TCPIP0::HOST::PORT::SOCKET    VISA strings, as pyvisa users know them
+  ASRL/dev/ttyUSB0::INSTR       (ASRL1::INSTR is /dev/ttyS0)
+  ADDRESS?instrument=NAME       terminations and line settings from a definition
+  NAME                          a device from the config (its definition's settings)
+
+Terminations default to "\\n" both ways (a "\\r" before the "\\n" of an answer is
+removed, so CR LF instruments work too), or the instrument definition's.
+
+Flags:
+  -w, --write            send the commands without reading answers
+  -b, --binary           answers are IEEE 488.2 blocks (#<n><len><data>, #0…):
+                         each is printed as one JSON array of numbers
+      --datatype TYPE    how the block's bytes are numbers: u8 (default), i8, u16,
+                         i16, u32, i32, f32, f64
+      --little-endian    for FORM:BORD SWAP (SCPI's default is big-endian)
+      --raw              print the block's bytes as they are (for a file)
+  -t, --timeout 2s       deadline of each exchange
+      --term T           both terminations: LF, CR, CRLF, NONE or escapes (\\r\\n)
+      --read-term T      what ends answers
+      --write-term T     what is appended to commands
+      --encoding E       ascii (default), latin1 or utf-8
+      --delay 50ms       least time between commands
+      --json             print the answers as one JSON array
+  -c, --config FILE      config file, for device NAMEs
+
+Exit codes: 0 every answer arrived; 1 the instrument did not answer (timeout,
+refused, port missing); 2 a mistake on the command line.
+
+Examples:
+  labwire query tcp://10.0.0.7:5025 '*IDN?' 'SYST:ERR?'
+  labwire query TCPIP0::10.0.0.7::5025::SOCKET '*IDN?'
+  labwire query 'serial:///dev/ttyUSB0?baud=57600&bits=7&parity=odd' --term CRLF '*IDN?'
+  labwire query 'serial:///dev/ttyUSB0?baud=19200' --term CR A
+  labwire query tcp://10.0.0.7:5025 --write '*RST' 'CONF:VOLT:DC 10'
+  labwire query tcp://10.0.0.7:5025 --write 'FORM REAL,32'
+  labwire query tcp://10.0.0.7:5025 --binary --datatype f32 'TRAC:DATA?'
+  printf '*IDN?\\nSYST:ERR?\\n' | labwire query scpi://10.0.0.7
+`,
+};

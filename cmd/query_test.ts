@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { UsageError } from "../lib/device/errors.ts";
+import { MemorySink } from "../lib/output/stdout.ts";
+import { decodeBlock, parseQueryArgs, resolveQueryLine, runQuery } from "./query.ts";
+
+Deno.test("parseQueryArgs: defaults, terminations by name, durations", () => {
+  const o = parseQueryArgs(["tcp://h:5025", "*IDN?", "SYST:ERR?"]);
+  assert.equal(o.target, "tcp://h:5025");
+  assert.deepEqual(o.commands, ["*IDN?", "SYST:ERR?"]);
+  assert.equal(o.timeout, 2000);
+  assert.equal(o.readTerm, undefined);
+  const t = parseQueryArgs(["x", "--term", "CRLF", "--write-term", "\\r", "-t", "500ms", "A"]);
+  assert.equal(t.readTerm, "\r\n");
+  assert.equal(t.writeTerm, "\r");
+  assert.equal(t.timeout, 500);
+  const b = parseQueryArgs(["x", "-b", "--datatype", "i16", "--little-endian", "CURV?"]);
+  assert.equal(b.binary, true);
+  assert.equal(b.datatype, "i16");
+  assert.equal(b.littleEndian, true);
+  for (
+    const args of [
+      [],
+      ["x", "--term", "\\q", "A"],
+      ["x", "--encoding", "ebcdic", "A"],
+      ["x", "--write", "--binary", "A"],
+      ["x", "--datatype", "f32", "A"],
+    ]
+  ) {
+    assert.throws(() => parseQueryArgs(args), UsageError, args.join(" "));
+  }
+});
+
+Deno.test("decodeBlock reads every datatype in both byte orders", () => {
+  const bytes = new Uint8Array([0x3f, 0xc0, 0x00, 0x00, 0xc0, 0x00, 0x00, 0x00]);
+  assert.deepEqual(decodeBlock(bytes, "f32", false), [1.5, -2]);
+  assert.deepEqual(decodeBlock(bytes, "u8", false).length, 8);
+  assert.deepEqual(decodeBlock(new Uint8Array([0xff, 0xfe]), "i16", false), [-2]);
+  assert.deepEqual(decodeBlock(new Uint8Array([0xfe, 0xff]), "i16", true), [-2]);
+  assert.deepEqual(decodeBlock(new Uint8Array([0, 0, 1, 0]), "u32", true), [65536]);
+  assert.deepEqual(decodeBlock(new Uint8Array([0x80]), "i8", false), [-128]);
+  const f64 = new Uint8Array(8);
+  new DataView(f64.buffer).setFloat64(0, Math.PI, true);
+  assert.deepEqual(decodeBlock(f64, "f64", true), [Math.PI]);
+  assert.throws(() => decodeBlock(new Uint8Array(3), "f32", false), /not a whole number of f32/);
+});
+
+Deno.test("resolveQueryLine: plain transports as they are, scpi:// and ?instrument= via definitions", async () => {
+  assert.deepEqual(await resolveQueryLine("tcp://127.0.0.1:5025"), {
+    address: "tcp://127.0.0.1:5025",
+    options: {},
+    note: undefined,
+  });
+  const scpi = await resolveQueryLine("scpi://127.0.0.1");
+  assert.equal(scpi.address, "tcp://127.0.0.1:5025");
+  assert.equal(scpi.instrument, "scpi");
+  const lake = await resolveQueryLine("tcp://127.0.0.1?instrument=lakeshore-336");
+  assert.equal(lake.address, "tcp://127.0.0.1:7777");
+  assert.equal(lake.options.readTermination, "\r\n");
+  const asrl = await resolveQueryLine("ASRL1::INSTR");
+  assert.match(asrl.note ?? "", /\/dev\/ttyS0/);
+  await assert.rejects(resolveQueryLine("ca://X:Y"), /not ca:\/\//);
+});
+
+Deno.test("runQuery writes each answer as a line to its sink", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    const conn = await listener.accept();
+    const buf = new Uint8Array(256);
+    let text = "";
+    for (;;) {
+      const n = await conn.read(buf).catch(() => null);
+      if (n === null) break;
+      text += new TextDecoder().decode(buf.subarray(0, n));
+      while (text.includes("\n")) {
+        const cmd = text.slice(0, text.indexOf("\n"));
+        text = text.slice(text.indexOf("\n") + 1);
+        await conn.write(new TextEncoder().encode(`echo ${cmd}\r\n`));
+      }
+    }
+    conn.close();
+  })();
+  const sink = new MemorySink();
+  try {
+    const port = (listener.addr as Deno.NetAddr).port;
+    assert.equal(await runQuery([`tcp://127.0.0.1:${port}`, "A?", "B?"], sink), 0);
+    assert.equal(sink.text, "echo A?\necho B?\n");
+  } finally {
+    listener.close();
+    await serving;
+  }
+});
