@@ -20,7 +20,13 @@ import { UNITS } from "../lib/drivers/baratron/protocol.ts";
 import { stdoutSink, type TextSink } from "../lib/output/stdout.ts";
 import { BUILTIN_DEFINITIONS } from "../lib/instruments/builtin.ts";
 import { findInstrument, instrumentNames } from "../lib/instruments/loader.ts";
-import { startTcpSimulator, type TcpSimulator } from "../lib/drivers/message/simulator.ts";
+import {
+  type MessageEvent,
+  type PtySimulator,
+  startPtySimulator,
+  startTcpSimulator,
+  type TcpSimulator,
+} from "../lib/drivers/message/simulator.ts";
 
 /** Simulator kinds `labwire sim` runs by code; every instrument definition is a kind too. */
 export const SIM_KINDS = ["baratron"] as const;
@@ -319,34 +325,31 @@ export async function runSim(args: string[], io: SimIo): Promise<number> {
 /** Runs the simulators of an instrument definition until interrupted. */
 async function runInstrumentSim(opts: SimOptions, io: SimIo): Promise<number> {
   const inst = await findInstrument(opts.kind);
-  if (opts.pty) {
-    throw new UsageError(
-      "--pty needs the pseudo-terminal transport, which this build does not have yet",
-      `serve it over TCP instead: labwire sim ${opts.kind} --listen 127.0.0.1:0`,
-    );
-  }
   const interrupts = io.interrupts ?? listenForInterrupts();
   const host = opts.hostname.includes(":") ? `[${opts.hostname}]` : opts.hostname;
-  const sims: TcpSimulator[] = [];
+  const sims: (TcpSimulator | PtySimulator)[] = [];
   try {
     const first = opts.listenGiven ? opts.port : inst.transport.port ?? 0;
     for (let i = 0; i < opts.count; i++) {
+      const common = {
+        seed: opts.seed + i,
+        faults: opts.faults,
+        units: opts.unitLetters,
+        onMessage: opts.verbose
+          ? (e: MessageEvent) =>
+            io.log(
+              `${new Date().toISOString().slice(11, 23)} ${e.outcome}: ${
+                JSON.stringify(e.message)
+              }` +
+                ` → ${JSON.stringify(e.answer)}`,
+            )
+          : undefined,
+      };
       sims.push(
-        await startTcpSimulator(inst, {
+        opts.pty ? await startPtySimulator(inst, common) : await startTcpSimulator(inst, {
+          ...common,
           hostname: opts.hostname,
           port: first === 0 ? 0 : first + i,
-          seed: opts.seed + i,
-          faults: opts.faults,
-          units: opts.unitLetters,
-          onMessage: opts.verbose
-            ? (e) =>
-              io.log(
-                `${new Date().toISOString().slice(11, 23)} ${e.outcome}: ${
-                  JSON.stringify(e.message)
-                }` +
-                  ` → ${JSON.stringify(e.answer)}`,
-              )
-            : undefined,
         }),
       );
     }
@@ -354,11 +357,12 @@ async function runInstrumentSim(opts: SimOptions, io: SimIo): Promise<number> {
       const units = opts.unitLetters ?? (inst.protocol === "alicat" ? [s.sim.models[0]!.unit] : []);
       return units.length ? units.map((u) => `${s.address}&unit=${u}`) : [s.address];
     });
-    const ports = sims.map((s) => s.port);
+    const where = opts.pty ? sims.map((s) => (s as PtySimulator).path).join(", ") : (() => {
+      const ports = sims.map((s) => (s as TcpSimulator).port);
+      return `${host}:${ports.length === 1 ? ports[0] : `${ports[0]}…${ports.at(-1)}`}`;
+    })();
     io.log(
-      `labwire sim: ${opts.count} ${inst.name} on ${host}:${
-        ports.length === 1 ? ports[0] : `${ports[0]}…${ports.at(-1)}`
-      }` +
+      `labwire sim: ${opts.count} ${inst.name} on ${where}` +
         ` (${inst.protocol}, ${describeFaults(opts.faults)}, seed ${opts.seed}); Ctrl-C to stop`,
     );
     io.stdout.write(addresses.map((a) => `${a}\n`).join(""));
@@ -421,7 +425,9 @@ Flags:
   -v, --verbose            log every request on stderr (time, port, outcome)
       --unit A,B           instrument definitions with unit letters (Alicat): the units
                            sharing the line (default the definition's, A)
-      --pty                serve an instrument on a pseudo-terminal instead of TCP
+      --pty                serve an instrument on a pseudo-terminal of its own instead of
+                           TCP; prints serial:///dev/pts/N?instrument=NAME (a serial port to
+                           any program: pyvisa's ASRL/dev/pts/N::INSTR, minicom, …)
 
 Faults (the same as sim:// device options), applied to every device:
       --latency DURATION        answer after this delay, e.g. 20ms
@@ -436,6 +442,9 @@ Faults (the same as sim:// device options), applied to every device:
 Examples:
   labwire sim keysight-34461a --listen 127.0.0.1:0
       a simulated DMM on a free port; then: labwire read "$(that address)"
+
+  labwire sim alicat --pty --unit A,B
+      two Alicat units sharing one pseudo-terminal (one address per unit)
 
   labwire sim baratron
       one gauge on 127.0.0.1:8081; then, in another terminal:

@@ -45,7 +45,7 @@ Deno.test("labwire sim keysight-34461a as a process: read, stream --count 2, wri
     assert.deepEqual(Object.keys(doc), ["voltage_dc"]);
     assert.ok(Math.abs(doc.voltage_dc - 1.2345678) < 0.001, read.stdout);
 
-    const stream = await runCli(["stream", sim.address, "--count", "2", "--interval", "100ms"]);
+    const stream = await runCli(["stream", sim.address, "--count", "2", "--interval", "1s"]);
     assert.equal(stream.code, 0, stream.stderr);
     const lines = stream.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
     assert.equal(lines.length, 2);

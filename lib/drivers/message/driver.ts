@@ -462,7 +462,10 @@ export function lineTarget(address: Address, inst: Instrument): string {
 
 function defaultName(address: Address): string {
   if (address.scheme === "serial") {
-    const base = address.target.split("/").filter((s) => s !== "").at(-1) ?? address.target;
+    const parts = address.target.split("/").filter((s) => s !== "");
+    const last = parts.at(-1) ?? address.target;
+    // /dev/pts/3 → pts3 (a bare number says little); /dev/ttyUSB0 → ttyUSB0.
+    const base = /^\d+$/.test(last) && parts.length > 1 ? `${parts.at(-2)}${last}` : last;
     const unit = address.params.get("unit");
     return unit ? `${base}-${unit}` : base;
   }

@@ -20,7 +20,7 @@ import {
   resetInstrumentSources,
 } from "../../instruments/loader.ts";
 import { MessageDevice } from "./driver.ts";
-import { startTcpSimulator, type TcpSimOptions } from "./simulator.ts";
+import { startPtySimulator, startTcpSimulator, type TcpSimOptions } from "./simulator.ts";
 
 async function open(address: string, options: Record<string, unknown> = {}): Promise<Device> {
   const a = parseAddress(address);
@@ -59,44 +59,76 @@ function another(a: Attr, current: Value, allowed?: number[]): Value {
   }
 }
 
+async function exercise(address: string): Promise<void> {
+  const dev = await open(address);
+  try {
+    const attrs = await dev.attrs();
+    const reading = await dev.read();
+    const status = attrs.filter((a) => a.status).map((a) => a.name);
+    assert.deepEqual(Object.keys(reading), status);
+    for (const [k, v] of Object.entries(reading)) assert.notEqual(v, null, k);
+    const inst = (dev as MessageDevice).inst;
+    const plain = attrs.filter((a) => !a.description?.startsWith("action:"));
+    const all = await dev.read(plain.map((a) => a.name));
+    for (const a of plain) {
+      const v = all[a.name];
+      const ok = a.type === "number" || a.type === "integer"
+        ? typeof v === "number"
+        : a.type === "boolean"
+        ? typeof v === "boolean"
+        : a.type === "number[]"
+        ? Array.isArray(v)
+        : typeof v === "string";
+      assert.ok(ok, `${a.name}: ${JSON.stringify(v)} is not a ${a.type}`);
+      if (a.type === "enum") assert.ok(a.options!.includes(v as string), `${a.name}: ${v}`);
+    }
+    for (const a of plain.filter((x) => x.rw)) {
+      const allowed = inst.attrs.find((x) => x.attr.name === a.name)!.values;
+      const value = validateWrite(a, another(a, all[a.name] ?? null, allowed));
+      await dev.write(a.name, value);
+      assert.deepEqual((await dev.read([a.name]))[a.name], value, `${a.name} read back`);
+    }
+    for (const action of (dev as MessageDevice).actions()) {
+      await dev.write(action, true);
+      assert.equal((await dev.read([action]))[action], true, `${action} ran`);
+    }
+  } finally {
+    await dev.close();
+  }
+}
+
 for (const name of await instrumentNames()) {
   Deno.test(`${name}: read, write and act on its simulator over TCP`, async () => {
-    await withSim(name, {}, async (address) => {
-      const dev = await open(address);
-      try {
-        const attrs = await dev.attrs();
-        const reading = await dev.read();
-        const status = attrs.filter((a) => a.status).map((a) => a.name);
-        assert.deepEqual(Object.keys(reading), status);
-        for (const [k, v] of Object.entries(reading)) assert.notEqual(v, null, k);
-        const inst = (dev as MessageDevice).inst;
-        const plain = attrs.filter((a) => !a.description?.startsWith("action:"));
-        const all = await dev.read(plain.map((a) => a.name));
-        for (const a of plain) {
-          const v = all[a.name];
-          const ok = a.type === "number" || a.type === "integer"
-            ? typeof v === "number"
-            : a.type === "boolean"
-            ? typeof v === "boolean"
-            : a.type === "number[]"
-            ? Array.isArray(v)
-            : typeof v === "string";
-          assert.ok(ok, `${a.name}: ${JSON.stringify(v)} is not a ${a.type}`);
-          if (a.type === "enum") assert.ok(a.options!.includes(v as string), `${a.name}: ${v}`);
-        }
-        for (const a of plain.filter((x) => x.rw)) {
-          const allowed = inst.attrs.find((x) => x.attr.name === a.name)!.values;
-          const value = validateWrite(a, another(a, all[a.name] ?? null, allowed));
-          await dev.write(a.name, value);
-          assert.deepEqual((await dev.read([a.name]))[a.name], value, `${a.name} read back`);
-        }
-        for (const action of (dev as MessageDevice).actions()) await dev.write(action, true);
-      } finally {
-        await dev.close();
-      }
-    });
+    await withSim(name, {}, (address) => exercise(address));
+  });
+  Deno.test(`${name}: read, write and act on its simulator over a pseudo-terminal`, async () => {
+    const sim = await startPtySimulator(await findInstrument(name));
+    try {
+      assert.match(sim.address, /^serial:\/\/\/dev\/pts\/\d+\?instrument=/);
+      await exercise(sim.address);
+    } finally {
+      await sim.close();
+    }
   });
 }
+
+Deno.test("the definition's serial settings reach the line (stty): Lake Shore 336 asks 57600 7O1", async () => {
+  const sim = await startPtySimulator(await findInstrument("lakeshore-336"));
+  const dev = await open(sim.address);
+  try {
+    await dev.read(["setpoint_1"]);
+    const out = await new Deno.Command("stty", { args: ["-F", sim.path, "-a"] }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    assert.match(text, /speed 57600 baud/);
+    // Linux's pty driver forces CS8 and clears PARENB on a pseudo-terminal whatever is asked;
+    // the odd-parity flag itself is kept, so it shows that 7O1 was asked for.
+    assert.match(text, /(^|\s)parodd(\s|$)/);
+    assert.match(text, /(^|\s)-cstopb(\s|$)/);
+  } finally {
+    await dev.close();
+    await sim.close();
+  }
+});
 
 Deno.test("address forms: definition port, scpi:// default, config instrument, VISA with ?instrument=", async () => {
   await withSim("keysight-34461a", {}, async (address, sim) => {

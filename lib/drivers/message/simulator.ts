@@ -18,6 +18,7 @@ import type { Instrument } from "../../instruments/definition.ts";
 import { FaultInjector, type FaultOptions, NO_FAULTS } from "../sim/faults.ts";
 import { Random } from "../sim/random.ts";
 import { InstrumentModel, NAK, splitMessages } from "./model.ts";
+import { openPty } from "../../transport/pty.ts";
 
 /** What happened to one message, for `labwire sim --verbose`. */
 export interface MessageEvent {
@@ -301,6 +302,67 @@ export function startTcpSimulator(
       listener = undefined;
       sim.close();
       return Promise.resolve();
+    },
+  });
+}
+
+/** A simulator on a pseudo-terminal of its own. */
+export interface PtySimulator {
+  /** The simulator (models, counts). */
+  sim: MessageSimulator;
+  /** The slave's path, `/dev/pts/N`: the serial port clients open. */
+  path: string;
+  /** `serial:///dev/pts/N?instrument=NAME`. */
+  address: string;
+  /** Closes the pseudo-terminal. */
+  close(): Promise<void>;
+}
+
+/** Options of {@linkcode startPtySimulator}. */
+export interface PtySimOptions extends MessageSimOptions {
+  /** Also make a symlink to the slave at this path (e.g. /tmp/alicat). */
+  link?: string;
+}
+
+/**
+ * Starts a simulator of `inst` on a new pseudo-terminal. A disconnect fault makes it fall silent for `disconnect_for`: a serial
+ * instrument that lost power.
+ */
+export function startPtySimulator(
+  inst: Instrument,
+  opts: PtySimOptions = {},
+): Promise<PtySimulator> {
+  // The pty keeps its default settings: a client sets the definition's own when it opens the
+  // port (a pty set to 7O1 beforehand makes a client's 7O1 tcsetattr fail with EINVAL here).
+  const pty = openPty({ link: opts.link });
+  const sim = new MessageSimulator(inst, opts);
+  let leftover: Uint8Array | undefined;
+  const conn: SimConn = {
+    async read(buf) {
+      let chunk = leftover;
+      leftover = undefined;
+      chunk ??= await pty.stream.read();
+      if (chunk.length > buf.length) leftover = chunk.subarray(buf.length);
+      const n = Math.min(buf.length, chunk.length);
+      buf.set(chunk.subarray(0, n));
+      return n;
+    },
+    async write(buf) {
+      await pty.stream.write(buf);
+      return buf.length;
+    },
+    // The line stays: a disconnect fault only silences the instrument (see FaultInjector).
+    close() {},
+  };
+  const served = sim.serve(conn);
+  return Promise.resolve({
+    sim,
+    path: pty.path,
+    address: `serial://${pty.path}?instrument=${inst.name}`,
+    async close() {
+      sim.close();
+      pty.close();
+      await served;
     },
   });
 }
