@@ -10,6 +10,7 @@
 import "./lib/drivers/mod.ts";
 import denoJson from "./deno.json" with { type: "json" };
 import { type Command, EXIT } from "./lib/cli/command.ts";
+import { installLastResort } from "./lib/cli/last_resort.ts";
 import { didYouMean } from "./lib/cli/suggest.ts";
 import { ConfigError, DeviceError, UsageError } from "./lib/device/errors.ts";
 import { PipeClosed } from "./lib/output/stdout.ts";
@@ -203,5 +204,7 @@ function report(err: unknown, verb: string, p: ReturnType<typeof paint>): number
 }
 
 if (import.meta.main) {
+  // A bug that loses a promise is logged, never the silent death of a daemon.
+  installLastResort();
   Deno.exit(await main(Deno.args));
 }

@@ -212,7 +212,19 @@ async function record(
       duration: opts.duration,
       signal: interrupts.signal,
       onStoreError: (err) => {
-        storeError = err;
+        console.error(
+          `labwire monitor: writing the session ${path} failed: ${
+            errorMessage(err)
+          }; still sampling (alarms on), keeping up to 500,000 samples in memory and retrying; ` +
+            "free some disk space",
+        );
+      },
+      onStoreRecover: (o) => {
+        console.error(
+          `labwire monitor: the session is written again after ${
+            (o.durationMs / 1000).toFixed(1)
+          } s (${o.errors} failed attempts, ${o.dropped} samples dropped)`,
+        );
       },
     });
   } catch (err) {
@@ -238,8 +250,8 @@ async function record(
   try {
     reason = await recording.done;
   } catch (err) {
-    // Closing a store that failed mid-run fails again; the first error says more.
-    if (!storeError) throw err;
+    // The store still failed at the end: what was buffered could not be written.
+    storeError = err;
   } finally {
     clearInterval(footer);
     for (const off of offs) off();
@@ -253,6 +265,7 @@ async function record(
   }
   if (pipeClosed && !storeError) return EXIT.ok;
   const s = recording.sampler.stats;
+  const w = recording.store.writer.stats;
   const lateness = [...s.lateness].sort((a, b) => a - b);
   const p99 = lateness.length
     ? lateness[Math.min(lateness.length - 1, Math.floor(lateness.length * 0.99))]!
@@ -260,13 +273,15 @@ async function record(
   console.error(
     `labwire monitor: ${reason}; ${recording.recorder.stats.readings} readings, ${recording.recorder.stats.values} values, ${recording.recorder.stats.failed} failed reads, ${s.missed} missed deadlines, lateness p99 ${
       p99.toFixed(2)
-    } ms; session ${path}`,
+    } ms${
+      w.errors > 0 ? `; ${w.errors} failed session writes, ${w.dropped} samples dropped` : ""
+    }; session ${path}`,
   );
   if (storeError) {
     throw new Error(
       `writing the session ${path} failed: ${
         errorMessage(storeError)
-      }; free some disk space or record elsewhere with --session FILE`,
+      }; the last ${w.dropped} samples were not saved; free some disk space or record elsewhere with --session FILE`,
     );
   }
   if (outputError) throw outputError;

@@ -734,14 +734,13 @@ export function createApp(ctx: ServerContext): LabwireApp {
       method: "get",
       path: "/healthz",
       tags: ["ops"],
-      summary: "Devices up/down, last sample age, session state (503 when the session fails)",
+      summary: "Devices up/down, last sample age, session state",
+      description: "200 while the daemon serves, `degraded` (with `problems`) when a device is " +
+        "down or the session cannot be written: live data, alarms and the API still work, and " +
+        "a restart would not bring a device or a disk back.",
       responses: {
         200: {
-          description: "Healthy or degraded",
-          content: { "application/json": { schema: HealthSchema } },
-        },
-        503: {
-          description: "The session cannot record",
+          description: "Serving: ok or degraded",
           content: { "application/json": { schema: HealthSchema } },
         },
       },
@@ -752,9 +751,14 @@ export function createApp(ctx: ServerContext): LabwireApp {
       const newest = Math.max(...managers.map((m) => m.lastGood?.t ?? -Infinity));
       const problem = ctx.session?.problem() ?? null;
       const down = by("down");
-      const status = problem !== null ? "failing" : down.length > 0 ? "degraded" : "ok";
+      const problems = [
+        ...(problem !== null ? [problem] : []),
+        ...(down.length > 0
+          ? [`device${down.length === 1 ? "" : "s"} down: ${down.join(", ")}`]
+          : []),
+      ];
       const body = {
-        status: status as "ok" | "degraded" | "failing",
+        status: problems.length > 0 ? "degraded" as const : "ok" as const,
         version: ctx.version ?? "dev",
         uptime_s: Math.round((Date.now() - started) / 1000),
         devices: { up: by("up"), down, unknown: by("unknown") },
@@ -767,11 +771,14 @@ export function createApp(ctx: ServerContext): LabwireApp {
           problem,
           path: ctx.session?.path ?? null,
           rows_written: ctx.session?.rowsWritten() ?? 0,
+          write_errors: ctx.session?.writeErrors?.() ?? 0,
+          dropped_samples: ctx.session?.dropped?.() ?? 0,
         },
+        problems,
         missed_deadlines: ctx.sampler?.stats.missed ?? 0,
         sse_clients: hub.clientCount,
       };
-      return problem !== null ? c.json(body, 503) : c.json(body, 200);
+      return c.json(body, 200);
     },
   );
 

@@ -53,6 +53,10 @@ export interface SessionSource {
   rowsWritten(): number;
   /** Null when recording works, else why it does not. */
   problem(): string | null;
+  /** Failed write attempts so far (each retry counts). */
+  writeErrors?(): number;
+  /** Samples dropped because writes failed for longer than the buffer holds. */
+  dropped?(): number;
   /** The session file, for /healthz. */
   readonly path?: string;
 }

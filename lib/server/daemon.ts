@@ -11,6 +11,7 @@ import { errorMessage, UsageError } from "../device/errors.ts";
 import { Lab } from "../lab/lab.ts";
 import { Sampler } from "../lab/sampler.ts";
 import { TaskBoard } from "../lab/task.ts";
+import { type AlarmWatch, startAlarms } from "../alarm/watch.ts";
 import { type Recording, startRecording } from "../session/recording.ts";
 import { ScanStore } from "../session/scan_store.ts";
 import { SessionStore } from "../session/store.ts";
@@ -102,25 +103,42 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   }
   const hub = new StreamHub();
   hub.attach(lab);
-  let storeProblem: string | null = null;
+  // Alarms and notifications belong to the bench, not to the recording: `--no-record` and a
+  // failing store keep them (and the Channel Access severities that come from them).
+  let watch: AlarmWatch | undefined;
   let recording: Recording | undefined;
-  if (store) {
-    try {
+  try {
+    watch = startAlarms(lab, { log: (line) => log.log("warn", line) });
+    watch?.engine.on((e) => hub.publish("alarm", e.device, e));
+    if (store) {
       recording = await startRecording(lab, {
         session: store,
         interval: opts.interval,
+        watch,
         log: (line) => log.log("warn", line),
-        onAlarm: (e) => hub.publish("alarm", e.device, e),
         onStoreError: (err) => {
-          storeProblem = `session store failed: ${errorMessage(err)}`;
-          log.log("error", storeProblem);
+          log.log(
+            "error",
+            `writing the session ${store.path} failed: ${errorMessage(err)}; serving live ` +
+              "data and alarms on, retrying the session with backoff (see /healthz)",
+          );
+        },
+        onStoreRecover: (o) => {
+          log.log(
+            "notice",
+            `the session ${store.path} is written again after ${
+              (o.durationMs / 1000).toFixed(1)
+            } s (${o.errors} failed attempts, ${o.dropped} samples dropped)`,
+          );
         },
       });
-    } catch (err) {
-      hub.close();
-      await lab.close();
-      throw err;
-    }
+      recording.done.catch((err) => log.log("error", `closing the session: ${errorMessage(err)}`));
+    } else await watch?.checked;
+  } catch (err) {
+    hub.close();
+    await watch?.close(1000);
+    await lab.close();
+    throw err;
   }
   // Without a session, the daemon still samples so live data flows.
   const sampling = new AbortController();
@@ -130,7 +148,15 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const session = store
     ? new SessionFileSource(store.path, {
       rowsWritten: () => store.writer.stats.samples,
-      problem: () => storeProblem,
+      problem: () => {
+        const failure = store.writer.failure;
+        if (failure === undefined) return null;
+        return `session writes failing since ${
+          new Date(store.writer.failingSince! * 1000).toISOString()
+        }: ${errorMessage(failure)}; retrying, ${store.writer.pending} rows buffered`;
+      },
+      writeErrors: () => store.writer.stats.errors,
+      dropped: () => store.writer.stats.dropped,
     })
     : undefined;
   hub.session = session;
@@ -141,7 +167,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     hub,
     sampler,
     session,
-    alarms: recording?.alarms,
+    alarms: watch?.engine,
     tasks,
     scans,
     token: opts.token,
@@ -160,6 +186,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     if (recording) await recording.stop(why).catch(() => {});
     sampling.abort();
     await sampled;
+    await watch?.close(1500);
     session?.close();
     await lab.close();
   };
@@ -204,7 +231,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           lab,
           config: opts.config,
           flags,
-          alarms: recording?.alarms,
+          alarms: watch?.engine,
           log,
         }),
       });
@@ -240,15 +267,5 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     })();
     return stopping;
   };
-  if (recording) {
-    recording.done.then((reason) => {
-      if (!stopping && reason === "session store failed") {
-        log.log(
-          "error",
-          "the session store failed; the server keeps serving live data without recording",
-        );
-      }
-    });
-  }
   return { url, addr: bound, app, lab, hub, recording, done, stop };
 }

@@ -237,8 +237,20 @@ function serverLines(ctx: ServerContext, figures: ServerFigures): string {
   if (ctx.session) {
     help("labwire_session_rows_written_total", "counter", "Sample rows written to the session.");
     out.push(`labwire_session_rows_written_total ${ctx.session.rowsWritten()}`);
-    help("labwire_session_ok", "gauge", "1 while the session records.");
+    help("labwire_session_ok", "gauge", "1 while the session records, 0 while its writes fail.");
     out.push(`labwire_session_ok ${ctx.session.problem() === null ? 1 : 0}`);
+    help(
+      "labwire_session_write_errors_total",
+      "counter",
+      "Failed session write attempts (disk full, permissions; retried with backoff).",
+    );
+    out.push(`labwire_session_write_errors_total ${ctx.session.writeErrors?.() ?? 0}`);
+    help(
+      "labwire_session_dropped_samples_total",
+      "counter",
+      "Samples dropped because session writes failed for longer than the buffer holds.",
+    );
+    out.push(`labwire_session_dropped_samples_total ${ctx.session.dropped?.() ?? 0}`);
   }
   if (ctx.alarms) {
     help("labwire_alarms_active", "gauge", "Alarms currently tripped.");

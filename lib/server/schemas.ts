@@ -136,7 +136,7 @@ export const SamplesSchema = z.object({
 
 /** Health summary. */
 export const HealthSchema = z.object({
-  status: z.enum(["ok", "degraded", "failing"]),
+  status: z.enum(["ok", "degraded"]),
   version: z.string(),
   uptime_s: z.number(),
   devices: z.object({
@@ -151,7 +151,10 @@ export const HealthSchema = z.object({
     problem: z.string().nullable(),
     path: z.string().nullable(),
     rows_written: z.number(),
+    write_errors: z.number(),
+    dropped_samples: z.number(),
   }),
+  problems: z.array(z.string()),
   missed_deadlines: z.number(),
   sse_clients: z.number(),
 }).openapi("Health");

@@ -18,6 +18,10 @@ export interface RecordingFigures {
   rowsWritten(): number;
   /** Null while recording works, else why not. */
   problem(): string | null;
+  /** Failed write attempts so far. */
+  writeErrors?(): number;
+  /** Samples dropped because writes failed for longer than the buffer holds. */
+  dropped?(): number;
 }
 
 /** A {@linkcode SessionSource} over a session file being recorded. */
@@ -38,6 +42,16 @@ export class SessionFileSource implements SessionSource {
   /** Null while recording works, else why not. */
   problem(): string | null {
     return this.figures.problem();
+  }
+
+  /** Failed write attempts so far. */
+  writeErrors(): number {
+    return this.figures.writeErrors?.() ?? 0;
+  }
+
+  /** Samples dropped because writes failed for longer than the buffer holds. */
+  dropped(): number {
+    return this.figures.dropped?.() ?? 0;
   }
 
   #open(): SessionReader {

@@ -142,7 +142,7 @@ export function renderSummary(s: SessionSummary): string {
   for (const g of s.segments) {
     lines.push(
       `  ${String(g.id).padStart(3)}  ${iso(g.start)} → ${
-        g.stop === undefined ? "running" : iso(g.stop)
+        g.state === "stopped" ? iso(g.stop) : `${g.state} (last sample ${iso(g.last)})`
       }  ${g.reason ?? ""}${g.hostname ? `  on ${g.hostname}` : ""}`,
     );
   }

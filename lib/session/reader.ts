@@ -9,7 +9,7 @@ import { DatabaseSync } from "node:sqlite";
 import type { AttrType, Value } from "../device/attr.ts";
 import { ConfigError, errorMessage, UsageError } from "../device/errors.ts";
 import { didYouMean } from "../cli/suggest.ts";
-import { APPLICATION_ID, pragmaNumber, SCHEMA_VERSION } from "./schema.ts";
+import { APPLICATION_ID, INTERRUPTED, pragmaNumber, SCHEMA_VERSION } from "./schema.ts";
 import { decodeValue } from "./value_codec.ts";
 import type { EventRow } from "./writer.ts";
 import { statsRow } from "./store.ts";
@@ -52,6 +52,15 @@ export interface SegmentInfo {
   version?: string;
   /** Host it ran on. */
   hostname?: string;
+  /**
+   * `running` while its process still records (it holds the session's lock), `stopped` once
+   * closed, `interrupted` when it ended without closing (killed, crashed, power cut).
+   */
+  state: "running" | "stopped" | "interrupted";
+  /** Its last sample or event, epoch seconds (what an interrupted segment ends with). */
+  last?: number;
+  /** Process id that recorded it. */
+  pid?: number;
 }
 
 /** One stored event: an {@linkcode EventRow} as written, with its id, time and segment. */
@@ -117,9 +126,11 @@ interface RawRow {
 export class SessionReader {
   readonly #db: DatabaseSync;
   #attrs = new Map<number, AttrInfo>();
+  readonly #recorderAlive: boolean;
 
-  private constructor(readonly path: string, db: DatabaseSync) {
+  private constructor(readonly path: string, db: DatabaseSync, alive: boolean) {
     this.#db = db;
+    this.#recorderAlive = alive;
     this.reloadAttrs();
   }
 
@@ -134,6 +145,9 @@ export class SessionReader {
         "see: labwire session list DIR",
       );
     }
+    // Asked before SQLite opens the file: closing another descriptor of a file drops the POSIX
+    // locks SQLite holds on it, so the probe must not run beside an open connection.
+    const alive = recorderAlive(path);
     let db: DatabaseSync;
     try {
       db = new DatabaseSync(path, { readOnly: true });
@@ -159,7 +173,7 @@ export class SessionReader {
         path,
       );
     }
-    return new SessionReader(path, db);
+    return new SessionReader(path, db, alive);
   }
 
   /** True when `path` is a labwire session file (for `session list`). */
@@ -242,19 +256,36 @@ export class SessionReader {
 
   /** The segments (runs), oldest first. */
   segments(): SegmentInfo[] {
-    return (this.#db.prepare("SELECT * FROM segments ORDER BY id").all() as Record<
+    const rows = this.#db.prepare("SELECT * FROM segments ORDER BY id").all() as Record<
       string,
       unknown
-    >[]).map((r) => ({
-      id: Number(r.id),
-      start: Number(r.start),
-      stop: r.stop === null ? undefined : Number(r.stop),
-      reason: r.reason === null ? undefined : String(r.reason),
-      command: r.command === null ? undefined : JSON.parse(String(r.command)),
-      config_file: r.config_file === null ? undefined : String(r.config_file),
-      version: r.version === null ? undefined : String(r.version),
-      hostname: r.hostname === null ? undefined : String(r.hostname),
-    }));
+    >[];
+    const alive = this.#recorderAlive;
+    const lastOf = this.#db.prepare(
+      `SELECT max(t) AS t FROM (SELECT max(t_max) AS t FROM chunks WHERE segment_id = ?1
+       UNION ALL SELECT max(t) FROM events WHERE segment_id = ?1 AND kind <> 'stop')`,
+    );
+    return rows.map((r) => {
+      const open = r.stop === null;
+      const last = (lastOf.get(Number(r.id)) as { t: number | null } | undefined)?.t ?? null;
+      return {
+        id: Number(r.id),
+        start: Number(r.start),
+        stop: open ? undefined : Number(r.stop),
+        reason: r.reason === null ? undefined : String(r.reason),
+        command: r.command === null ? undefined : JSON.parse(String(r.command)),
+        config_file: r.config_file === null ? undefined : String(r.config_file),
+        version: r.version === null ? undefined : String(r.version),
+        hostname: r.hostname === null ? undefined : String(r.hostname),
+        state: open
+          ? (alive && r.id === rows.at(-1)!.id ? "running" : "interrupted")
+          : String(r.reason ?? "").startsWith(INTERRUPTED)
+          ? "interrupted"
+          : "stopped",
+        last: last === null ? undefined : Number(last),
+        pid: r.pid === null || r.pid === undefined ? undefined : Number(r.pid),
+      };
+    });
   }
 
   /** The config snapshot of a segment (default: the latest). */
@@ -443,4 +474,27 @@ function merge(a: RawRow[], b: RawRow[]): RawRow[] {
   while (i < a.length) out[k++] = a[i++]!;
   while (j < b.length) out[k++] = b[j++]!;
   return out;
+}
+
+/**
+ * Whether a recorder holds the session's lock (the exclusive advisory lock `SessionStore.open`
+ * takes for its whole run, released by the kernel when its process dies, however it dies).
+ */
+export function recorderAlive(path: string): boolean {
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(path, { read: true });
+  } catch {
+    return false;
+  }
+  try {
+    if (!file.tryLockSync(false)) return true;
+    file.unlockSync();
+    return false;
+  } catch {
+    // Locks unsupported here (some network file systems): believe the segment table.
+    return true;
+  } finally {
+    file.close();
+  }
 }

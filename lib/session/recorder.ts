@@ -59,6 +59,7 @@ export class Recorder {
   readonly #gaps = new Map<string, Gap>();
   readonly #unsubscribe: (() => void)[] = [];
   readonly #errorEvery: number;
+  #stopped = false;
 
   /** Prepares a recorder of `lab` into `store` (call {@linkcode Recorder.start}). */
   constructor(
@@ -75,18 +76,23 @@ export class Recorder {
   }
 
   /**
-   * Registers every device and its declared attributes (with units) in the session, then
-   * listens to readings. A device whose attributes cannot be listed in time is recorded with
-   * attributes inferred from its values.
+   * Registers every device and listens to readings at once; each device's declared attributes
+   * (with units) are registered when it lists them, in the background, so a hung instrument
+   * holds back nothing but itself. Until then its values are recorded with inferred types.
    */
-  async start(): Promise<void> {
+  start(): void {
     const timeout = this.options.attrsTimeoutMs ?? 5000;
-    await Promise.all(this.lab.managers.map(async (m) => {
-      const state = this.#register(m);
-      let attrs: Attr[] = [];
-      try {
-        attrs = await m.attrs({ timeout });
-      } catch (err) {
+    for (const m of this.lab.managers) {
+      const state = this.#guard(() => this.#register(m));
+      if (!state) continue;
+      m.attrs({ timeout }).then((attrs) => {
+        if (this.#stopped) return;
+        for (const a of attrs) {
+          const id = this.#guard(() => this.store.attr(state.id, a));
+          if (id !== undefined) state.ids.set(a.name, id);
+        }
+      }, (err) => {
+        if (this.#stopped) return;
         this.store.event({
           kind: "error",
           severity: "minor",
@@ -95,18 +101,25 @@ export class Recorder {
             errorMessage(err)
           }); recording values without units until it answers`,
         });
-      }
-      for (const a of attrs) state.ids.set(a.name, this.store.attr(state.id, a));
-    }));
+      });
+    }
     for (const m of this.lab.managers) {
       this.#unsubscribe.push(m.onReading((r) => this.record(r)));
     }
   }
 
-  /** Writes one reading (called by the managers' listeners; public for pushed sources). */
+  /**
+   * Writes one reading (called by the managers' listeners; public for pushed sources). Never
+   * throws: a store that cannot register a device or attribute counts the values as dropped.
+   */
   record(r: Reading): void {
     this.stats.readings++;
-    const state = this.#devices.get(r.device) ?? this.#registerName(r.device);
+    const state = this.#devices.get(r.device) ??
+      this.#guard(() => this.#registerName(r.device));
+    if (!state) {
+      this.#drop(r);
+      return;
+    }
     if (r.error !== undefined) {
       this.stats.failed++;
       this.#failed(state, r);
@@ -118,7 +131,11 @@ export class Recorder {
       const v = r.values[name]!;
       let id = state.ids.get(name);
       if (id === undefined) {
-        id = this.store.attr(state.id, { name, type: typeOf(v) });
+        id = this.#guard(() => this.store.attr(state.id, { name, type: typeOf(v) }));
+        if (id === undefined) {
+          this.store.writer.stats.dropped++;
+          continue;
+        }
         state.ids.set(name, id);
       }
       writer.add(r.t, id, v);
@@ -140,7 +157,23 @@ export class Recorder {
 
   /** Stops listening (writes pending gap events with the next flush). */
   stop(): void {
+    this.#stopped = true;
     for (const off of this.#unsubscribe.splice(0)) off();
+  }
+
+  // Registrations write at once (not through the writer's buffer): a failing store makes them
+  // throw, which must reach the writer's outage, never the sampler that published the reading.
+  #guard<T>(fn: () => T): T | undefined {
+    try {
+      return fn();
+    } catch (err) {
+      this.store.writer.reportFailure(err);
+      return undefined;
+    }
+  }
+
+  #drop(r: Reading): void {
+    this.store.writer.stats.dropped += Object.keys(r.values).length;
   }
 
   #register(m: DeviceManager): DeviceState {

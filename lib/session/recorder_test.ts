@@ -30,7 +30,7 @@ Deno.test("recorder: values with units; a dead device writes one error event, th
   await withLab(async (lab, path) => {
     const store = SessionStore.open(path);
     const rec = new Recorder(lab, store, { errorEventIntervalMs: 60_000 });
-    await rec.start();
+    rec.start();
     for (let i = 0; i < 5; i++) {
       await lab.get("dmm").sample();
       await lab.get("dead").sample();
@@ -127,23 +127,81 @@ trip = -1000
   }
 });
 
-Deno.test("startRecording: a store that fails mid-run stops the recording and says why", async () => {
-  await withLab(async (lab, path) => {
+const ALARM_CONFIG = `
+[devices.dmm]
+address = "sim://dmm?seed=4"
+[[alarms]]
+name = "always"
+device = "dmm"
+attr = "voltage"
+compare = ">"
+trip = -1000
+`;
+
+async function until(what: string, ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(ok(), `timed out waiting for ${what}`);
+}
+
+Deno.test("startRecording: a failing store never stops sampling or alarms; writes resume when it heals", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-rec-" });
+  const lab = await Lab.open(parseConfig(ALARM_CONFIG, "alarm.toml"));
+  try {
     const errors: unknown[] = [];
+    const outages: { errors: number; dropped: number }[] = [];
     const rec = await startRecording(lab, {
-      session: path,
+      session: `${dir}/s.session.sqlite`,
       interval: 20,
-      alarms: false,
       flushDelayMs: 10,
+      retryMinMs: 20,
+      retryMaxMs: 40,
+      log: () => {},
       onStoreError: (err) => errors.push(err),
+      onStoreRecover: (o) => outages.push(o),
     });
-    // What a vanished or corrupted file looks like to the writer: its statements fail.
+    await until("the first flush", () => rec.store.writer.stats.flushes > 0);
+    // What a broken file looks like to the writer: its statements fail (like SQLITE_FULL).
+    const schema = (rec.store.db.prepare(
+      "SELECT sql FROM sqlite_schema WHERE name = 'chunks'",
+    ).get() as { sql: string }).sql;
     rec.store.db.exec("DROP TABLE chunks");
-    await assert.rejects(rec.done, /chunks/);
-    assert.equal(errors.length, 1);
+    await until("the failure", () => rec.store.writer.failure !== undefined);
+    const failedAt = Date.now() / 1000;
+    const started = rec.sampler.stats.started;
+    await until("more samples", () => rec.sampler.stats.started > started + 5);
+    await until("retries", () => rec.store.writer.stats.errors >= 3);
+    assert.equal(errors.length, 1, "told once per outage");
     assert.match(String(errors[0]), /chunks/);
-    assert.ok(rec.sampler.stats.started > 0);
-  });
+    assert.equal(rec.alarms!.active().length, 1);
+    const seen = Math.max(...rec.alarms!.lastReadings().map((x) => x.t));
+    assert.ok(seen > failedAt, "the alarm engine still sees readings");
+    // The cause goes away: the next retry writes everything buffered meanwhile.
+    rec.store.db.exec(schema);
+    await until("recovery", () => outages.length === 1);
+    assert.equal(rec.store.writer.failure, undefined);
+    assert.equal(outages[0]!.dropped, 0);
+    assert.ok(outages[0]!.errors >= 3);
+    assert.equal(await rec.stop("test over"), "test over");
+
+    const r = SessionReader.open(`${dir}/s.session.sqlite`);
+    try {
+      const voltage = r.select(["dmm.voltage"])[0]!;
+      const during = [...r.samples({ attrIds: [voltage.id], from: failedAt })];
+      assert.ok(during.length > 5, "samples taken while writes failed are in the session");
+      const store = r.events({ kinds: ["store"] });
+      assert.equal(store.length, 1);
+      assert.match(
+        store[0]!.message,
+        /session writes failed for .* s \(\d+ failed attempts; nothing lost\)/,
+      );
+      assert.equal(r.segments().at(-1)!.state, "stopped");
+    } finally {
+      r.close();
+    }
+  } finally {
+    await lab.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("startRecording: a tracked task's run is stored with its end state and counts", async () => {

@@ -1,21 +1,29 @@
 /**
  * The recording engine shared by `monitor` and `serve`: a {@linkcode Sampler} over a Lab, a
- * {@linkcode Recorder} into a session file, and the alarm engine, wired so every alarm
- * transition is a session event. The CLI (tables, NDJSON) stays in `cmd/`; it attaches to the
- * same managers with `onReading`.
+ * {@linkcode Recorder} into a session file, and the alarms ({@linkcode startAlarms}), wired so
+ * every alarm transition is a session event. The CLI (tables, NDJSON) stays in `cmd/`; it
+ * attaches to the same managers with `onReading`.
+ *
+ * The store never stops the rest: when writes fail (disk full, permissions), sampling, alarms and
+ * everything listening to the managers go on; the writer keeps a bounded buffer and retries with
+ * backoff, and the outage (how long, failed attempts, dropped samples) is a session event once it
+ * can be written again.
  *
  * @module
  */
-import { AlarmEngine } from "../alarm/engine.ts";
 import type { AlarmEvent } from "../alarm/event.ts";
-import { type AlarmConfig, checkAlarmAttrs, parseAlarms } from "../alarm/rules.ts";
-import { Notifier } from "../alarm/notifier.ts";
-import { type NotifyConfig, parseNotify } from "../alarm/notify_config.ts";
+import type { AlarmConfig } from "../alarm/rules.ts";
+import type { Notifier } from "../alarm/notifier.ts";
+import type { NotifyConfig } from "../alarm/notify_config.ts";
+import { type AlarmWatch, startAlarms } from "../alarm/watch.ts";
+import type { AlarmEngine } from "../alarm/engine.ts";
+import { errorMessage } from "../device/errors.ts";
 import type { Lab } from "../lab/lab.ts";
 import type { Task } from "../lab/task.ts";
 import { Sampler } from "../lab/sampler.ts";
 import { Recorder } from "./recorder.ts";
 import { type SegmentMeta, SessionStore, type StoreOptions } from "./store.ts";
+import type { WriterOutage } from "./writer.ts";
 
 /** Options of {@linkcode startRecording}. */
 export interface RecordingOptions extends StoreOptions {
@@ -37,8 +45,19 @@ export interface RecordingOptions extends StoreOptions {
   log?: (line: string) => void;
   /** Called with every alarm transition (for notifiers, the server's event stream). */
   onAlarm?: (event: AlarmEvent) => void;
-  /** Called when the store fails mid-run (disk full); the recording then stops. */
+  /**
+   * Called when the store starts failing mid-run (disk full, permissions): once per outage.
+   * Sampling and alarms go on; the writer buffers and retries.
+   */
   onStoreError?: (err: unknown) => void;
+  /** Called when the store writes again after a failure, with what the outage cost. */
+  onStoreRecover?: (outage: WriterOutage) => void;
+  /**
+   * Alarms started by the caller (e.g. `serve`, whose alarms run with or without a recording):
+   * their transitions are recorded, and the recording does not close them. By default the
+   * recording starts (and closes) its own from the config.
+   */
+  watch?: AlarmWatch;
 }
 
 /** A running recording. */
@@ -88,29 +107,22 @@ export async function startRecording(lab: Lab, options: RecordingOptions): Promi
     stopWith(r instanceof Error ? r.message : typeof r === "string" ? r : "stopped");
   };
   options.signal?.addEventListener("abort", onOuterAbort, { once: true });
+  let watch: AlarmWatch | undefined;
   let recorder: Recorder | undefined;
-  let notifier: Notifier | undefined;
-  let alarmTimer: ReturnType<typeof setInterval> | undefined;
+  let done: Promise<string> | undefined;
   const offs: (() => void)[] = [];
   let closed = false;
 
   try {
-    const alarmConfig = options.alarms === undefined ? parseAlarms(lab.config) : options.alarms;
-    const notifyConfig = options.notify === undefined ? parseNotify(lab.config) : options.notify;
+    const own = options.watch === undefined;
+    watch = options.watch ??
+      startAlarms(lab, { alarms: options.alarms, notify: options.notify, log: options.log });
     const rec = new Recorder(lab, store);
     recorder = rec;
-    await rec.start();
-    let alarms: AlarmEngine | undefined;
-    if (alarmConfig && (alarmConfig.rules.length > 0 || alarmConfig.health.length > 0)) {
-      const attrs = new Map(
-        await Promise.all(
-          lab.managers.map(async (m) => [m.name, await m.attrs().catch(() => undefined)] as const),
-        ),
-      );
-      checkAlarmAttrs(alarmConfig, (d) => attrs.get(d), lab.config.file);
-      alarms = new AlarmEngine(alarmConfig, { log: options.log });
-      const engine = alarms;
-      engine.on((e) => {
+    rec.start();
+    const engine = watch?.engine;
+    if (engine) {
+      offs.push(engine.on((e) => {
         store.event({
           t: e.t,
           kind: "alarm",
@@ -120,25 +132,30 @@ export async function startRecording(lab: Lab, options: RecordingOptions): Promi
           message: `${e.state} ${e.name}: ${e.message}`,
           data: e,
         });
-        options.onAlarm?.(e);
-      });
-      if (notifyConfig && (notifyConfig.sinks.length > 0 || notifyConfig.digest)) {
-        const n = Notifier.fromConfig(notifyConfig, { file: lab.config.file, log: options.log });
-        notifier = n;
-        engine.on((e) => n.notify(e));
-        const units = new Map<string, string | undefined>();
-        for (const [device, list] of attrs) {
-          for (const a of list ?? []) units.set(`${device}.${a.name}`, a.units);
-        }
-        n.startDigest(engine, (device, attr) => units.get(`${device}.${attr}`));
-      }
-      for (const m of lab.managers) offs.push(m.onReading((r) => engine.observe(r)));
-      alarmTimer = setInterval(() => engine.tick(), 250);
+      }));
+      const onAlarm = options.onAlarm;
+      if (onAlarm) offs.push(engine.on((e) => onAlarm(e)));
     }
     store.writer.options.onError = (err) => {
       options.onStoreError?.(err);
-      stopWith("session store failed");
     };
+    store.writer.options.onRecover = (outage) => {
+      store.event({
+        kind: "store",
+        severity: outage.dropped + outage.droppedEvents > 0 ? "major" : "minor",
+        message: `session writes failed for ${
+          (outage.durationMs / 1000).toFixed(1)
+        } s (${outage.errors} failed attempts${
+          outage.dropped + outage.droppedEvents > 0
+            ? `; ${outage.dropped} samples and ${outage.droppedEvents} events dropped: the buffer was full`
+            : "; nothing lost"
+        })`,
+        data: outage,
+      });
+      options.onStoreRecover?.(outage);
+    };
+    // Sampling starts now, whatever the devices' attribute lists are doing: a hung instrument
+    // delays only its own readings (its missed deadlines are recorded as gaps).
     const sampler = new Sampler(lab, {
       signal: controller.signal,
       interval: options.interval,
@@ -146,11 +163,12 @@ export async function startRecording(lab: Lab, options: RecordingOptions): Promi
       onMissed: (devices, missed, interval) => rec.missed(devices, missed, interval),
     });
     if (options.signal?.aborted) onOuterAbort();
-    const done = (async () => {
+    const sampled = sampler.run();
+    const ownWatch = own ? watch : undefined;
+    done = (async () => {
       try {
-        await sampler.run();
+        await sampled;
       } finally {
-        if (alarmTimer !== undefined) clearInterval(alarmTimer);
         rec.stop();
         for (const off of offs) off();
         options.signal?.removeEventListener("abort", onOuterAbort);
@@ -160,35 +178,43 @@ export async function startRecording(lab: Lab, options: RecordingOptions): Promi
         try {
           store.close(why);
         } finally {
-          // Bounded: a hung mail server cannot keep the process from exiting.
-          await notifier?.close(5000);
+          await ownWatch?.close(5000);
         }
       }
       return reason;
     })();
+    // A rule naming a missing attribute is a config error at start (devices that answer late
+    // are checked when they answer).
+    await watch?.checked;
+    const finished = done;
     return {
       store,
       sampler,
       recorder: rec,
-      alarms,
-      notifier,
-      done,
+      alarms: engine,
+      notifier: watch?.notifier,
+      done: finished,
       stop(why = "stopped") {
         stopWith(why);
-        return done;
+        return finished;
       },
       note(text: string) {
-        store.event({ kind: "note", severity: "info", message: text });
+        if (!closed) store.event({ kind: "note", severity: "info", message: text });
       },
       trackTask(task: Task) {
         if (closed) return;
         const s = task.status();
-        const id = store.startTask(s.device, s.technique, {
-          task: s.id,
-          params: s.params,
-          sampling_interval: s.sampling_interval,
-          max_duration: s.max_duration,
-        });
+        let id: number | undefined;
+        try {
+          id = store.startTask(s.device, s.technique, {
+            task: s.id,
+            params: s.params,
+            sampling_interval: s.sampling_interval,
+            max_duration: s.max_duration,
+          });
+        } catch (err) {
+          store.writer.reportFailure(err);
+        }
         store.event({
           kind: "task",
           severity: "info",
@@ -198,13 +224,19 @@ export async function startRecording(lab: Lab, options: RecordingOptions): Promi
         task.done.then(() => {
           if (closed) return;
           const end = task.status();
-          store.endTask(id, end.state, {
-            samples: end.samples,
-            errors: end.errors,
-            last_error: end.last_error,
-            started: end.started,
-            ended: end.ended,
-          });
+          try {
+            if (id !== undefined) {
+              store.endTask(id, end.state, {
+                samples: end.samples,
+                errors: end.errors,
+                last_error: end.last_error,
+                started: end.started,
+                ended: end.ended,
+              });
+            }
+          } catch (err) {
+            store.writer.reportFailure(err);
+          }
           store.event({
             kind: "task",
             severity: end.state === "failed" ? "major" : "info",
@@ -213,16 +245,22 @@ export async function startRecording(lab: Lab, options: RecordingOptions): Promi
               end.last_error ? ` (last error: ${end.last_error})` : ""
             }`,
           });
-        });
+        }).catch((err) => options.log?.(`recording task ${s.id}: ${errorMessage(err)}`));
       },
     };
   } catch (err) {
     options.signal?.removeEventListener("abort", onOuterAbort);
-    recorder?.stop();
-    for (const off of offs) off();
-    if (alarmTimer !== undefined) clearInterval(alarmTimer);
-    await notifier?.close(1000);
-    store.close(`failed to start: ${err instanceof Error ? err.message : String(err)}`);
+    stopWith(`failed to start: ${errorMessage(err)}`);
+    if (done) await done.catch(() => {});
+    else {
+      recorder?.stop();
+      for (const off of offs) off();
+      if (options.watch === undefined) await watch?.close(1000);
+      closed = true;
+      try {
+        store.close(`failed to start: ${errorMessage(err)}`);
+      } catch { /* the first error says more */ }
+    }
     throw err;
   }
 }

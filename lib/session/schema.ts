@@ -89,6 +89,9 @@ export const MIGRATIONS: readonly string[] = [
   `,
 ];
 
+/** How a segment's stop reason begins when it ended without a clean stop (kill -9, crash). */
+export const INTERRUPTED = "interrupted";
+
 /** The schema version this labwire writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

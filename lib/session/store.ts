@@ -12,7 +12,7 @@ import { dirname } from "node:path";
 import type { Attr, AttrType } from "../device/attr.ts";
 import { ConfigError, errorMessage } from "../device/errors.ts";
 import { type Checkpointer, startCheckpointer } from "./checkpointer.ts";
-import { migrate } from "./schema.ts";
+import { INTERRUPTED, migrate } from "./schema.ts";
 import { type EventRow, SampleWriter, type WriterOptions } from "./writer.ts";
 
 /** What a recording run says about itself in its segment. */
@@ -114,7 +114,7 @@ export class SessionStore {
          UNION ALL SELECT start FROM segments WHERE id = ?)`,
       ).get(id, id, id) as { t: number };
       db.prepare("UPDATE segments SET stop = ?, reason = ? WHERE id = ?")
-        .run(last.t, "ended without a clean stop (killed or crashed)", id);
+        .run(last.t, `${INTERRUPTED}: ended without a clean stop (killed or crashed)`, id);
     }
     foldStats(db);
     const seg = options.segment ?? {};
@@ -197,6 +197,23 @@ export class SessionStore {
         { cause: err },
       );
     }
+    // Checked before the file exists: a refused start leaves no empty session behind.
+    const min = options.minFreeBytes ?? 64 * 1024 * 1024;
+    const free = freeBytes(dirname(path));
+    if (free !== undefined && free < min) {
+      throw new ConfigError(
+        `only ${formatBytes(free)} free on its disk (need at least ${
+          formatBytes(min)
+        }); free some space or ${what}`,
+        path,
+      );
+    }
+    let existed = true;
+    try {
+      Deno.lstatSync(path);
+    } catch {
+      existed = false;
+    }
     let lock: Deno.FsFile;
     try {
       lock = Deno.openSync(path, { read: true, write: true, create: true });
@@ -211,6 +228,7 @@ export class SessionStore {
       );
     }
     let db: DatabaseSync | undefined;
+    let locked = false;
     try {
       if (!lock.tryLockSync(true)) {
         throw new ConfigError(
@@ -218,16 +236,7 @@ export class SessionStore {
           path,
         );
       }
-      const min = options.minFreeBytes ?? 64 * 1024 * 1024;
-      const free = freeBytes(dirname(path));
-      if (free !== undefined && free < min) {
-        throw new ConfigError(
-          `only ${formatBytes(free)} free on its disk (need at least ${
-            formatBytes(min)
-          }); free some space or ${what}`,
-          path,
-        );
-      }
+      locked = true;
       db = new DatabaseSync(path);
       db.exec("PRAGMA busy_timeout = 5000");
       db.exec("PRAGMA journal_mode = WAL");
@@ -243,6 +252,14 @@ export class SessionStore {
       try {
         db?.close();
       } catch { /* already failing */ }
+      // A file this call created (and no one else holds) goes again: no 0-byte sessions.
+      if (locked && !existed) {
+        for (const suffix of ["-wal", "-shm", ""]) {
+          try {
+            Deno.removeSync(path + suffix);
+          } catch { /* not there */ }
+        }
+      }
       lock.close();
       if (err instanceof ConfigError) throw err;
       throw new ConfigError(

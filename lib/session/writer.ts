@@ -37,8 +37,25 @@ export interface WriterOptions {
   flushDelayMs?: number;
   /** Rows that trigger an immediate flush (default 50,000). */
   maxBatch?: number;
-  /** Called when a timed flush fails (disk full, file removed); the rows stay buffered. */
+  /**
+   * Called when writing starts failing (disk full, permissions, a file system gone read-only):
+   * once per outage, with the first error. The rows stay buffered (see `maxBufferedRows`) and
+   * the writer retries with backoff until a write succeeds, then calls `onRecover`.
+   */
   onError?: (err: unknown) => void;
+  /** Called when a write succeeds again after `onError`, with what the outage cost. */
+  onRecover?: (outage: WriterOutage) => void;
+  /**
+   * Most samples held in memory while writes fail (default 500,000: about 12 MB of numbers);
+   * samples beyond it are dropped and counted (`stats.dropped`), never silently lost.
+   */
+  maxBufferedRows?: number;
+  /** Most events held in memory while writes fail (default 10,000); beyond, dropped and counted. */
+  maxBufferedEvents?: number;
+  /** First retry delay after a failed write, ms (default 1000); doubles up to `retryMaxMs`. */
+  retryMinMs?: number;
+  /** Longest retry delay, ms (default 30,000). */
+  retryMaxMs?: number;
   /**
    * Least time between two updates of the per-attribute counts (`attr_stats`), ms (default
    * 10 s). Updating 2,000 counters every flush would cost more than the samples themselves;
@@ -51,8 +68,28 @@ export interface WriterOptions {
   beforeFlush?: () => void;
 }
 
+/** What an outage of the store cost, told to `onRecover`. */
+export interface WriterOutage {
+  /** When writes started failing, epoch seconds. */
+  since: number;
+  /** How long writes failed, ms. */
+  durationMs: number;
+  /** Failed write attempts during the outage. */
+  errors: number;
+  /** Samples dropped during the outage (the buffer was full). */
+  dropped: number;
+  /** Events dropped during the outage. */
+  droppedEvents: number;
+}
+
 /** Figures of a writer. */
 export interface WriterStats {
+  /** Failed write attempts (each failed flush or retry counts one). */
+  errors: number;
+  /** Samples dropped because writes failed for longer than the buffer holds. */
+  dropped: number;
+  /** Events dropped for the same reason. */
+  droppedEvents: number;
   /** Samples written. */
   samples: number;
   /** Events written. */
@@ -66,7 +103,15 @@ export interface WriterStats {
 /** Batches samples and events and writes them in one transaction per flush. */
 export class SampleWriter {
   /** Running figures. */
-  readonly stats: WriterStats = { samples: 0, events: 0, flushes: 0, maxFlushMs: 0 };
+  readonly stats: WriterStats = {
+    errors: 0,
+    dropped: 0,
+    droppedEvents: 0,
+    samples: 0,
+    events: 0,
+    flushes: 0,
+    maxFlushMs: 0,
+  };
   readonly #db: DatabaseSync;
   readonly #multi: StatementSync;
   readonly #single: StatementSync;
@@ -102,6 +147,18 @@ export class SampleWriter {
   #last: number[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  // Set while writes fail: the first error, when, and the drops/errors of this outage.
+  #outage: {
+    error: unknown;
+    last: unknown;
+    since: number;
+    errors: number;
+    dropped: number;
+    droppedEvents: number;
+    retryMs: number;
+  } | undefined;
+  readonly #maxBuffered: number;
+  readonly #maxEvents: number;
 
   /** Prepares the statements against an open, migrated session database. */
   constructor(db: DatabaseSync, readonly segmentId: number, readonly options: WriterOptions = {}) {
@@ -132,6 +189,18 @@ export class SampleWriter {
     );
     this.#delay = Math.min(1000, Math.max(0, options.flushDelayMs ?? 25));
     this.#maxBatch = options.maxBatch ?? 50_000;
+    this.#maxBuffered = Math.max(this.#maxBatch, options.maxBufferedRows ?? 500_000);
+    this.#maxEvents = options.maxBufferedEvents ?? 10_000;
+  }
+
+  /** The error writes fail with while the store is failing, else undefined. */
+  get failure(): unknown {
+    return this.#outage?.last;
+  }
+
+  /** When the current outage began (epoch seconds), or undefined while writes succeed. */
+  get failingSince(): number | undefined {
+    return this.#outage?.since;
   }
 
   /** Rows waiting to be written. */
@@ -141,6 +210,11 @@ export class SampleWriter {
 
   /** Appends one sample (`t` epoch seconds) of attribute id `attrId`. */
   add(t: number, attrId: number, v: Value): void {
+    if (this.#outage && this.#rows >= this.#maxBuffered) {
+      this.stats.dropped++;
+      this.#outage.dropped++;
+      return;
+    }
     if (typeof v === "number" || v === null) {
       this.#addNumber(t, attrId, v);
     } else if (typeof v === "boolean") {
@@ -162,14 +236,28 @@ export class SampleWriter {
       if (t < this.#first[attrId]!) this.#first[attrId] = t;
       if (t > this.#last[attrId]!) this.#last[attrId] = t;
     }
-    if (this.#rows >= this.#maxBatch) this.flush();
+    // While failing, only the retry timer writes: a sampling thread never waits on a bad disk.
+    if (this.#rows >= this.#maxBatch && !this.#outage) this.#tryFlush();
     else this.#arm();
   }
 
   /** Queues an event; it is written with the next flush. */
   event(e: EventRow): void {
+    if (this.#outage && this.#events.length >= this.#maxEvents) {
+      this.stats.droppedEvents++;
+      this.#outage.droppedEvents++;
+      return;
+    }
     this.#events.push(e);
     this.#arm();
+  }
+
+  /**
+   * Flushes like {@linkcode SampleWriter.flush} but never throws: a failure starts (or continues)
+   * an outage, retried with backoff. Returns whether the buffer is written.
+   */
+  tryFlush(): boolean {
+    return this.#tryFlush();
   }
 
   /** Makes sure a flush is scheduled (e.g. after a gap was noted by `beforeFlush`'s owner). */
@@ -273,13 +361,84 @@ export class SampleWriter {
     this.#reset(stats);
     const ms = performance.now() - started;
     if (ms > this.stats.maxFlushMs) this.stats.maxFlushMs = ms;
+    if (this.#outage) this.#recovered();
   }
 
-  /** Flushes and stops the timer; later adds throw. */
+  /**
+   * Flushes and stops the timer; later adds throw. Throws when the last flush fails (what was
+   * still buffered is then lost, and counted in `stats.dropped`).
+   */
   close(): void {
     if (this.#closed) return;
-    this.flush(true);
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    try {
+      this.flush(true);
+    } catch (err) {
+      this.stats.errors++;
+      this.stats.dropped += this.#rows;
+      this.stats.droppedEvents += this.#events.length;
+      this.#closed = true;
+      throw err;
+    }
     this.#closed = true;
+  }
+
+  /**
+   * Counts a failed write made beside the writer (a device or task row): it starts or continues
+   * an outage like a failed flush, so health checks see it and the retry timer runs.
+   */
+  reportFailure(err: unknown): void {
+    this.#failed(err);
+  }
+
+  #tryFlush(): boolean {
+    try {
+      this.flush();
+      return true;
+    } catch (err) {
+      this.#failed(err);
+      return false;
+    }
+  }
+
+  #failed(err: unknown): void {
+    this.stats.errors++;
+    const first = this.#outage === undefined;
+    const retryMin = this.options.retryMinMs ?? 1000;
+    const o = this.#outage ??= {
+      error: err,
+      last: err,
+      since: Date.now() / 1000,
+      errors: 0,
+      dropped: 0,
+      droppedEvents: 0,
+      retryMs: retryMin / 2,
+    };
+    o.errors++;
+    o.last = err;
+    o.retryMs = Math.min(this.options.retryMaxMs ?? 30_000, o.retryMs * 2);
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (!this.#closed) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.#tryFlush();
+      }, o.retryMs);
+    }
+    if (first) this.options.onError?.(err);
+  }
+
+  #recovered(): void {
+    const o = this.#outage!;
+    this.#outage = undefined;
+    const outage: WriterOutage = {
+      since: o.since,
+      durationMs: Date.now() - o.since * 1000,
+      errors: o.errors,
+      dropped: o.dropped,
+      droppedEvents: o.droppedEvents,
+    };
+    this.options.onRecover?.(outage);
   }
 
   #addNumber(t: number, attrId: number, v: number | null): void {
@@ -299,15 +458,11 @@ export class SampleWriter {
 
   #arm(): void {
     if (this.#closed) throw new Error("session writer is closed");
-    if (this.#timer !== undefined) return;
+    // While failing, the retry timer is armed already (and must keep its backoff).
+    if (this.#timer !== undefined || this.#outage) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      try {
-        this.flush();
-      } catch (err) {
-        if (this.options.onError) this.options.onError(err);
-        else throw err;
-      }
+      this.#tryFlush();
     }, this.#delay);
   }
 
