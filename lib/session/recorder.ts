@@ -7,7 +7,6 @@
  *
  * @module
  */
-import type { Attr } from "../device/attr.ts";
 import type { Reading } from "../device/device.ts";
 import { errorMessage } from "../device/errors.ts";
 import type { Lab } from "../lab/lab.ts";
