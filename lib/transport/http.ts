@@ -436,7 +436,7 @@ async function readChunked(r: Reader): Promise<Uint8Array> {
 
 /**
  * Turns a network failure into a DeviceError naming what was tried, why it failed and what to
- * check; `timedOut` marks our own deadline.
+ * check; `timedOut` marks our own deadline; `service` is what should be listening.
  *
  * @example
  * ```ts
@@ -452,6 +452,7 @@ export function describeFailure(
   timeoutMs: number,
   device?: string,
   timedOut = false,
+  service = "web server",
 ): DeviceError {
   if (timedOut) {
     return new TimeoutError(
@@ -469,7 +470,7 @@ export function describeFailure(
   if (name === "ConnectionRefused" || lower.includes("refused")) {
     why = "connection refused";
     check = `nothing listens on ${where}; check the address and port, and that the device's ` +
-      `web server is on`;
+      `${service} is on`;
   } else if (lower.includes("lookup") || lower.includes("dns") || lower.includes("resolve")) {
     why = "the host name does not resolve";
     check = `check the spelling of the host, or use the device's IP address`;

@@ -67,7 +67,8 @@ export function openLine(target: string, opts: OpenLineOptions = {}): MessageLin
   }
   if (address.scheme === "serial") {
     const settings = parseSerialAddress(address, opts.serial);
-    const key = `serial://${settings.path}`;
+    // /dev/serial/by-id/… and /dev/ttyUSB0 are one port, one line.
+    const key = `serial://${realPath(settings.path)}`;
     const create = () =>
       new MessageLine(openSerial(settings, { device: opts.device }), {
         resetOnTimeout: false,
@@ -82,4 +83,13 @@ export function openLine(target: string, opts: OpenLineOptions = {}): MessageLin
     "use tcp://HOST:PORT, serial:///dev/ttyUSB0?baud=9600, TCPIP0::HOST::PORT::SOCKET or " +
       "ASRL/dev/ttyUSB0::INSTR",
   );
+}
+
+/** The canonical path of a port (symlinks resolved), or the path itself when it is missing. */
+function realPath(path: string): string {
+  try {
+    return Deno.realPathSync(path);
+  } catch {
+    return path;
+  }
 }

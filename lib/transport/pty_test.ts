@@ -197,3 +197,20 @@ Deno.test("openLine shares one serial line between units on the same port (Alica
     await serving;
   }
 });
+
+Deno.test("a port named through a symlink shares the line of its real path", async () => {
+  const pty = openPty();
+  const dir = await Deno.makeTempDir();
+  const link = `${dir}/by-id-adapter`;
+  await Deno.symlink(pty.path, link);
+  const a = openLine(`serial://${pty.path}`);
+  const b = openLine(`serial://${link}`);
+  try {
+    assert.equal(a, b);
+  } finally {
+    a.close();
+    b.close();
+    pty.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
