@@ -44,7 +44,10 @@ const ROUTES = values.route ?? [
 
 interface WrkResult {
   rps: number;
-  /** CPU time the server used per request, µs (stable when the machine is busy; req/s is not). */
+  /**
+   * CPU time the server used per request, µs, net of what it uses when idle (steadier than req/s
+   * when the machine is busy).
+   */
   cpuUs: number;
   p50: string;
   p99: string;
@@ -59,15 +62,19 @@ function ms(text: string): number {
   return m[2] === "us" ? v / 1000 : m[2] === "s" ? v * 1000 : v;
 }
 
+/** CPU (cores) a server uses with no request, subtracted from its per-request figure. */
+let idleCores = new Map<number, number>();
+
 async function wrk(url: string, pid: number): Promise<WrkResult> {
   const cpu0 = cpuSeconds(pid);
+  const t0 = performance.now();
   const out = await new Deno.Command("wrk", {
     args: ["-t1", `-c${values.connections}`, `-d${duration}s`, "--latency", url],
     stdout: "piped",
     stderr: "piped",
   }).output();
   const text = new TextDecoder().decode(out.stdout);
-  const cpu = cpuSeconds(pid) - cpu0;
+  const cpu = cpuSeconds(pid) - cpu0 - (idleCores.get(pid) ?? 0) * (performance.now() - t0) / 1000;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]);
   const requests = Number(/(\d+) requests in/.exec(text)?.[1]);
   const p50 = /^\s+50%\s+(\S+)/m.exec(text)?.[1] ?? "?";
@@ -77,7 +84,12 @@ async function wrk(url: string, pid: number): Promise<WrkResult> {
   return { rps, cpuUs: (cpu / requests) * 1e6, p50, p99, p99ms: ms(p99), errors };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+/** The median (the mean of the middle two for an even count). */
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
 
 const dir = await Deno.makeTempDir({ prefix: "labwire-bench-" });
 await Deno.writeTextFile(`${dir}/bench.toml`, gaugeBench(100, 100));
@@ -130,6 +142,16 @@ Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: (a) => console.log(a.port
 }
 
 const bares = await Promise.all(samples.map((s) => bareServer(s.body, s.type)));
+// The daemon's own work (sampling and recording 100 devices) while nobody asks anything.
+{
+  const c0 = cpuSeconds(serve.pid);
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, 3000));
+  idleCores = new Map([[
+    serve.pid,
+    (cpuSeconds(serve.pid) - c0) / ((performance.now() - t0) / 1000),
+  ]]);
+}
 const missedBefore = await metric(serve.url, "labwire_missed_deadlines_total");
 const dueBefore = await metric(serve.url, "labwire_samples_due_total");
 
@@ -185,7 +207,8 @@ for (let i = 0; i < samples.length; i++) {
 }
 console.log(
   `recording 100 sim devices at 10 Hz during the run: ${due} readings due, ${missed} missed ` +
-    `deadlines; ${rows} session rows written; daemon exit ${code}`,
+    `deadlines; ${rows} session rows written; daemon CPU with no request ` +
+    `${(idleCores.get(serve.pid) ?? NaN).toFixed(3)} cores; daemon exit ${code}`,
 );
 targets.check("missed sampling deadlines during the run", missed, "<=", 0);
 targets.require("daemon exit code", code === 0, String(code), "0");
