@@ -258,3 +258,33 @@ Deno.test("a beacon forwarded by the repeater restarts the search of missing cha
     await fake.close();
   }
 });
+
+Deno.test("a reply beyond EPICS_CA_MAX_ARRAY_BYTES drops that circuit with an error naming it", async () => {
+  assert.equal(clientOptionsFromEnv(() => undefined).maxArrayBytes, undefined);
+  assert.equal(
+    clientOptionsFromEnv((k) => k === "EPICS_CA_MAX_ARRAY_BYTES" ? "100" : undefined)
+      .maxArrayBytes,
+    16384,
+  );
+  const fake = new FakeServer();
+  await fake.start();
+  const big = Array.from({ length: 5000 }, (_, i) => i); // 40,000 bytes of DOUBLE
+  fake.pvs.set("BIG", pv(DBR.DOUBLE, big));
+  const strict = fake.client({ maxArrayBytes: 16384 });
+  try {
+    await assert.rejects(
+      strict.channel("BIG").get(),
+      (e: Error) => /exceeds the 16384-byte limit \(EPICS_CA_MAX_ARRAY_BYTES\)/.test(e.message),
+    );
+  } finally {
+    await strict.close();
+  }
+  // The default takes big waveforms.
+  const roomy = fake.client();
+  try {
+    assert.deepEqual((await roomy.channel("BIG").get()).data.value, big);
+  } finally {
+    await roomy.close();
+    await fake.close();
+  }
+});

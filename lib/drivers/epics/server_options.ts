@@ -73,7 +73,9 @@ export const CA_FLAGS: FlagSpecs = {
 export const CA_HELP =
   `      --ca                 also serve every device attr as an EPICS Channel Access PV
                            <prefix><device>:<attr> (caget, camonitor, caput, pyepics…);
-                           settings in [ca] and EPICS_CAS_* variables
+                           (a [ca] section alone starts it too); listens on
+                           127.0.0.1 unless [ca] interfaces / EPICS_CAS_INTF_ADDR_LIST;
+                           beyond loopback read-only unless [ca] write / write_hosts
       --ca-prefix PREFIX   PV name prefix, e.g. LAB: (default none, or [ca] prefix)
 `;
 
