@@ -214,3 +214,22 @@ Deno.test("a port named through a symlink shares the line of its real path", asy
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a 7O1 line re-opens on a pty whose driver dropped the parity bit (glibc EINVAL)", async () => {
+  const pty = openPty();
+  const serving = serveLines(pty.stream, (l) => `ok ${l}`);
+  const address = parseAddress(`serial://${pty.path}?baud=57600&bits=7&parity=odd`);
+  try {
+    for (const n of [1, 2, 3]) {
+      const line = new MessageLine(openSerial(parseSerialAddress(address)), {
+        writeTermination: "\r\n",
+        readTermination: "\r\n",
+      });
+      assert.equal(await line.query(`open ${n}`), `ok open ${n}`);
+      line.close();
+    }
+  } finally {
+    pty.close();
+    await serving;
+  }
+});

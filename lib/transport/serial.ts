@@ -253,7 +253,14 @@ function openPort(settings: SerialSettings, signal: AbortSignal): Promise<RawCon
   const c = libc();
   const fd = c.open(settings.path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
   try {
-    c.setattr(fd, applySettings(c.getattr(fd), settings));
+    try {
+      c.setattr(fd, applySettings(c.getattr(fd), settings));
+    } catch (err) {
+      // glibc's tcsetattr reads the settings back and reports EINVAL when the data bits or
+      // parity did not stick (always so on a pty, whose driver forces 8N); the rest was applied,
+      // and checkApplied below says what matters.
+      if (!(err instanceof OsError && err.errno === ERRNO.EINVAL)) throw err;
+    }
     checkApplied(settings, readSettings(c.getattr(fd)));
     // Whatever sat in the port's buffers is from before us.
     c.flush(fd, TCIOFLUSH);

@@ -279,6 +279,7 @@ export const ERRNO = {
   EACCES: 13,
   EBUSY: 16,
   ENODEV: 19,
+  EINVAL: 22,
   ENOTTY: 25,
 } as const;
 
