@@ -28,12 +28,14 @@ import { type ByteStream, ReopeningStream } from "./stream.ts";
 import { FdConn } from "./fd_conn.ts";
 import {
   applySettings,
+  ERRNO,
   libc,
   type LineSettings,
   O_CLOEXEC,
   O_NOCTTY,
   O_NONBLOCK,
   O_RDWR,
+  OsError,
 } from "./termios.ts";
 
 /** An open pseudo-terminal pair. */
@@ -84,7 +86,13 @@ export function openPty(opts: PtyOptions = {}): Pty {
       flow: "none",
       ...opts.settings,
     };
-    c.setattr(masterFd, applySettings(c.getattr(masterFd), settings));
+    try {
+      c.setattr(masterFd, applySettings(c.getattr(masterFd), settings));
+    } catch (err) {
+      // The pty driver forces 8 data bits and no parity, and glibc reports that as EINVAL
+      // although the rest (baud, raw mode) was applied.
+      if (!(err instanceof OsError && err.errno === ERRNO.EINVAL)) throw err;
+    }
     slaveFd = c.open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
   } catch (err) {
     c.close(masterFd);

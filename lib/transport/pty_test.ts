@@ -233,3 +233,15 @@ Deno.test("a 7O1 line re-opens on a pty whose driver dropped the parity bit (gli
     await serving;
   }
 });
+
+Deno.test("openPty takes a simulator's 57600 7O1 settings (baud kept, 8N forced by the kernel)", async () => {
+  const pty = openPty({ settings: { baud: 57600, bits: 7, parity: "odd" } });
+  try {
+    const s = await stty(pty.path);
+    assert.match(s, /speed 57600 baud/);
+    assert.match(s, /(^|\s)parodd(\s|$)/);
+    assert.match(s, /(^|\s)-echo(\s|$)/);
+  } finally {
+    pty.close();
+  }
+});
