@@ -367,6 +367,9 @@ export class ReopeningStream implements ByteStream {
     opts: IoOptions,
     fn: (signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
+    // The message layer passes its exchange's signal, which carries the deadline already: no
+    // second controller and timer per call.
+    if (opts.timeout === undefined && opts.signal) return await fn(opts.signal);
     const controller = new AbortController();
     let timedOut = false;
     const timer = opts.timeout === undefined ? undefined : setTimeout(() => {
