@@ -19,7 +19,7 @@ import { loadLabConfig } from "../lib/lab/setup.ts";
 import { PipeClosed, stdoutSink } from "../lib/output/stdout.ts";
 import { colorEnabled, paint, stdoutIsTerminal } from "../lib/output/terminal.ts";
 import { csvHeader, csvRow, pointRecord } from "../lib/scan/export.ts";
-import { parseRef, type PlanSpec } from "../lib/scan/plan.ts";
+import { makePlan, parseRef, type PlanSpec } from "../lib/scan/plan.ts";
 import { parsePlanArgs, PLAN_NAMES } from "../lib/scan/plan_args.ts";
 import { parsePlanFile } from "../lib/scan/plan_file.ts";
 import { type ScanRequest, ScanRun } from "../lib/scan/runner.ts";
@@ -77,6 +77,16 @@ export interface ScanOptions {
 }
 
 const NEGATIVE = "\u0000neg:";
+
+/**
+ * Most points a scan from the command line may have. Higher than the daemon's
+ * `[server] max_scan_points` (1,000,000 by default): the CLI streams every point to stdout and
+ * the session and keeps only the latest in memory, but a resumed scan holds the indices it
+ * already has, so there is still a bound.
+ */
+export const CLI_MAX_SCAN_POINTS = 10_000_000;
+
+const CLI_LIMIT_HINT = "split it into several scans";
 
 /**
  * Parses `scan`'s arguments (pure, apart from reading `--plan` and `@FILE` files).
@@ -279,6 +289,8 @@ export async function runScan(args: string[]): Promise<number> {
     opts.devices = Array.isArray(ctx.devices) ? ctx.devices as string[] : [];
   }
   if (!request) throw new UsageError("scan: nothing to run");
+  // refused before any device or session file is opened
+  makePlan(request.plan, { maxPoints: CLI_MAX_SCAN_POINTS, limitHint: CLI_LIMIT_HINT });
 
   let lab: Lab | undefined;
   let cleanup: (() => Promise<void>) | undefined;
@@ -306,6 +318,8 @@ export async function runScan(args: string[]): Promise<number> {
       store,
       resumeId,
       command,
+      maxPoints: CLI_MAX_SCAN_POINTS,
+      limitHint: CLI_LIMIT_HINT,
       warn: (m) => say(`${p.yellow("labwire scan:")} ${m}`),
     });
 
@@ -438,7 +452,7 @@ export async function runScan(args: string[]): Promise<number> {
       if (outputError) throw outputError;
       if (pipeClosed) return EXIT.ok;
       if (result.state === "failed") return EXIT.device;
-      if (result.state === "stopped") {
+      if (result.state === "stopped" || result.state === "aborted") {
         return interrupts.received ? interrupts.exitCode() : EXIT.interrupted;
       }
       return EXIT.ok;

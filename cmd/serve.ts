@@ -141,6 +141,8 @@ export async function runServe(args: string[]): Promise<number> {
         token,
         cors: server.cors,
         maxBody: server.maxBody,
+        maxScanPoints: server.maxScanPoints,
+        maxTaskDurationS: server.maxTaskDurationS,
         session: boolFlag(flags, "no-record")
           ? false
           : sessionPath(config, stringFlag(flags, "session"), demo),

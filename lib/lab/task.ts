@@ -9,12 +9,18 @@
  * sample), and device-specific ones a device lists in `techniques()` — `move` writes its
  * params and ends when the device stops moving.
  *
+ * Bounded: the interval is at least 1 ms, every task ends by `max_duration` (capped by the
+ * board, 7 days unless configured), the cached rows sit in a fixed ring (the oldest are dropped
+ * and counted), a drain answers at most a page of them, and the sampling loop yields to the event
+ * loop ({@linkcode fairTurn}) so a 1 ms task on a zero-latency device starves nothing.
+ *
  * @module
  */
 import type { Value } from "../device/attr.ts";
 import { findAttr, validateWrite } from "../device/attr.ts";
 import type { Reading } from "../device/device.ts";
 import { errorMessage, UsageError } from "../device/errors.ts";
+import { fairTurn } from "../schedule/fair.ts";
 import { Schedule } from "../schedule/periodic.ts";
 import type { Lab } from "./lab.ts";
 import type { DeviceManager } from "./manager.ts";
@@ -86,7 +92,13 @@ export interface TaskData {
 export const GENERIC_TECHNIQUES = ["sample", "hold"];
 
 /** Rows a task keeps before dropping the oldest. */
-const MAX_ROWS = 100_000;
+export const MAX_TASK_ROWS = 10_000;
+
+/** Shortest sampling interval, seconds. */
+export const MIN_INTERVAL_S = 0.001;
+
+/** Longest task when the board sets no cap, seconds (7 days). */
+export const MAX_TASK_DURATION_S = 7 * 86_400;
 
 let nextId = 1;
 
@@ -97,7 +109,9 @@ export class Task {
   #state: TaskState = "queued";
   #started: number | null = null;
   #ended: number | null = null;
-  #rows: Record<string, unknown>[] = [];
+  readonly #rows: (Record<string, unknown> | undefined)[];
+  #head = 0;
+  #size = 0;
   #dropped = 0;
   #samples = 0;
   #errors = 0;
@@ -115,6 +129,7 @@ export class Task {
     private readonly board: TaskBoard,
   ) {
     this.done = new Promise((r) => (this.#resolveDone = r));
+    this.#rows = new Array(board.maxRows);
   }
 
   /** The task's state. */
@@ -149,11 +164,18 @@ export class Task {
     };
   }
 
-  /** Drains the cached rows (each row is returned once), annotated with units. */
-  data(): TaskData {
-    const rows = this.#rows;
+  /** Drains up to `limit` cached rows, oldest first (each row is returned once), annotated with units. */
+  data(limit: number = this.#rows.length): TaskData {
+    const n = Math.max(0, Math.min(limit, this.#size));
+    const rows = new Array<Record<string, unknown>>(n);
+    for (let k = 0; k < n; k++) {
+      const at = (this.#head + k) % this.#rows.length;
+      rows[k] = this.#rows[at]!;
+      this.#rows[at] = undefined;
+    }
+    this.#head = (this.#head + n) % this.#rows.length;
+    this.#size -= n;
     const dropped = this.#dropped;
-    this.#rows = [];
     this.#dropped = 0;
     return { id: this.id, device: this.manager.name, units: this.#units, rows, dropped };
   }
@@ -182,6 +204,8 @@ export class Task {
         : this.spec.max_duration * 1000;
       const isMove = this.spec.technique === "move";
       for await (const _tick of new Schedule(interval, { signal, duration: maxMs })) {
+        await fairTurn();
+        if (signal.aborted) break;
         const reading = await this.manager.sample(names, { signal });
         this.#record(reading);
         if (isMove && this.manager.device.isMoving) {
@@ -224,13 +248,17 @@ export class Task {
       this.#errors++;
       this.#lastError = reading.error;
     }
-    if (this.#rows.length >= MAX_ROWS) {
-      this.#rows.shift();
-      this.#dropped++;
-    }
     const row: Record<string, unknown> = { t: reading.t, ...reading.values };
     if (reading.error !== undefined) row.error = reading.error;
-    this.#rows.push(row);
+    const cap = this.#rows.length;
+    if (this.#size === cap) {
+      // full: the oldest row makes room
+      this.#head = (this.#head + 1) % cap;
+      this.#size--;
+      this.#dropped++;
+    }
+    this.#rows[(this.#head + this.#size) % cap] = row;
+    this.#size++;
   }
 
   #finish(state: TaskState): void {
@@ -247,8 +275,18 @@ export class TaskBoard {
   readonly #queues = new Map<string, Task[]>();
   readonly #running = new Map<string, Task>();
 
-  /** Creates the board of a lab. */
-  constructor(readonly lab: Lab) {}
+  readonly #maxDurationS: number;
+  /** Rows each task caches before dropping the oldest. */
+  readonly maxRows: number;
+
+  /**
+   * Creates the board of a lab; no task runs longer than `maxDurationS` (default 7 days) or
+   * caches more than `maxRows` rows (default {@linkcode MAX_TASK_ROWS}).
+   */
+  constructor(readonly lab: Lab, options: { maxDurationS?: number; maxRows?: number } = {}) {
+    this.#maxDurationS = options.maxDurationS ?? MAX_TASK_DURATION_S;
+    this.maxRows = options.maxRows ?? MAX_TASK_ROWS;
+  }
 
   /** The techniques a device can run: generic ones plus its own. */
   techniques(device: string): string[] {
@@ -273,12 +311,30 @@ export class TaskBoard {
         `${device} cannot run "${spec.technique}"; it can run: ${known.join(", ")}`,
       );
     }
-    for (const key of ["sampling_interval", "max_duration"] as const) {
-      const v = spec[key];
-      if (v !== undefined && !(typeof v === "number" && v > 0 && Number.isFinite(v))) {
-        throw new UsageError(`${key} must be a number of seconds > 0, got ${JSON.stringify(v)}`);
-      }
+    const iv = spec.sampling_interval;
+    if (
+      iv !== undefined &&
+      !(typeof iv === "number" && iv >= MIN_INTERVAL_S && iv <= 86_400)
+    ) {
+      throw new UsageError(
+        `sampling_interval must be a number of seconds from ${MIN_INTERVAL_S} to 86400, got ${
+          JSON.stringify(iv)
+        }`,
+      );
     }
+    const max = spec.max_duration;
+    if (max !== undefined && !(typeof max === "number" && max > 0 && Number.isFinite(max))) {
+      throw new UsageError(
+        `max_duration must be a number of seconds > 0, got ${JSON.stringify(max)}`,
+      );
+    }
+    if (max !== undefined && max > this.#maxDurationS) {
+      throw new UsageError(
+        `max_duration ${max} s is over the limit of ${this.#maxDurationS} s ([server] max_task_duration)`,
+      );
+    }
+    // every task ends: without a max_duration it runs until the cap
+    spec = { ...spec, max_duration: max ?? this.#maxDurationS };
     const params = spec.params ?? {};
     const attrs = await m.attrs();
     if (spec.technique === "sample") {

@@ -3,7 +3,7 @@ import "../drivers/mod.ts";
 import { parseConfig } from "../config/load.ts";
 import { UsageError, WriteRejected } from "../device/errors.ts";
 import { Lab } from "./lab.ts";
-import { TaskBoard } from "./task.ts";
+import { MAX_TASK_ROWS, TaskBoard } from "./task.ts";
 
 async function bench() {
   const lab = await Lab.open(parseConfig(`[devices.motor]
@@ -101,6 +101,51 @@ Deno.test("a task the device cannot run is refused, listing what it can", async 
     );
     assert.deepEqual(board.list(), []);
   } finally {
+    await lab.close();
+  }
+});
+
+Deno.test("task bounds: interval ≥ 1 ms, max_duration capped and defaulted to the cap", async () => {
+  const lab = await Lab.open(parseConfig(`[devices.thermo]\naddress = "sim://thermo"\n`));
+  const board = new TaskBoard(lab, { maxDurationS: 60 });
+  try {
+    for (const sampling_interval of [1e-9, 0.0005, 0, -1, Infinity, NaN, 1e6]) {
+      await assert.rejects(
+        () => board.submit("thermo", { technique: "sample", sampling_interval }),
+        (e: unknown) => e instanceof UsageError && /sampling_interval must be/.test(e.message),
+        String(sampling_interval),
+      );
+    }
+    await assert.rejects(
+      () => board.submit("thermo", { technique: "sample", max_duration: 61 }),
+      /over the limit of 60 s \(\[server\] max_task_duration\)/,
+    );
+    const t = await board.submit("thermo", { technique: "sample", sampling_interval: 0.001 });
+    assert.equal(t.status().max_duration, 60, "a task without max_duration ends at the cap");
+    await t.stop();
+  } finally {
+    await board.close();
+    await lab.close();
+  }
+});
+
+Deno.test("task rows sit in a bounded ring, drained oldest first a page at a time", async () => {
+  const lab = await Lab.open(parseConfig(`[devices.thermo]\naddress = "sim://thermo"\n`));
+  const board = new TaskBoard(lab, { maxRows: 200 });
+  try {
+    assert.equal(new TaskBoard(lab).maxRows, MAX_TASK_ROWS);
+    const task = await board.submit("thermo", { technique: "sample", sampling_interval: 0.001 });
+    // fill past the ring: the oldest rows are dropped and counted, never an unbounded cache
+    while (task.status().samples < 300) await new Promise((r) => setTimeout(r, 10));
+    const first = task.data(50);
+    assert.equal(first.rows.length, 50);
+    assert.ok(first.dropped >= 100, `${first.dropped} dropped`);
+    const rest = await task.stop();
+    assert.ok(rest.rows.length <= 200 && rest.rows.length >= 150, `${rest.rows.length} rows`);
+    assert.ok((first.rows[49]!.t as number) <= (rest.rows[0]!.t as number), "in order");
+    assert.equal(task.data().rows.length, 0);
+  } finally {
+    await board.close();
     await lab.close();
   }
 });

@@ -11,6 +11,33 @@
  */
 import { UsageError } from "../device/errors.ts";
 
+/** Most points a plan may have unless the caller sets its own limit (`[server] max_scan_points`). */
+export const MAX_SCAN_POINTS = 1_000_000;
+
+/** A plan with more points than its caller allows; the message names the limit. */
+export class PlanTooLarge extends UsageError {
+  /** Creates the error for a plan of `points` points over `limit`. */
+  constructor(readonly points: number, readonly limit: number, hint?: string) {
+    super(
+      `the plan has ${fmt(points)} points; the limit is ${fmt(limit)}`,
+      hint ?? "split the scan, or raise the limit",
+    );
+    this.name = "PlanTooLarge";
+  }
+}
+
+/** Options of {@linkcode makePlan}. */
+export interface PlanOptions {
+  /** Most points allowed (default {@linkcode MAX_SCAN_POINTS}). */
+  maxPoints?: number;
+  /** Says how to raise the limit, for the error. */
+  limitHint?: string;
+}
+
+function fmt(n: number): string {
+  return Number.isFinite(n) ? n.toLocaleString("en-US") : String(n);
+}
+
 /** One positioner's range in a line scan (ascan, a2scan, …). */
 export interface Axis {
   /** `device.attr` of a writable numeric attribute. */
@@ -123,16 +150,37 @@ export function parseRef(ref: string): AttrRef {
  * plan.at(1); // [5]
  * ```
  */
-export function makePlan(spec: PlanSpec): Plan {
+export function makePlan(spec: PlanSpec, opts: PlanOptions = {}): Plan {
+  const limit = opts.maxPoints ?? MAX_SCAN_POINTS;
+  const plan = planOf(spec, limit, opts.limitHint);
+  if (plan.length > limit) throw new PlanTooLarge(plan.length, limit, opts.limitHint);
+  return plan;
+}
+
+function planOf(spec: PlanSpec, limit: number, hint?: string): Plan {
+  if (spec === null || typeof spec !== "object") {
+    throw new UsageError(`a plan is an object with a kind, got ${JSON.stringify(spec)}`);
+  }
+  // Sizes are checked against the limit before anything is computed from them.
+  const num = (n: number, what: string) => {
+    checkNum(n, what);
+    if (n > limit) throw new PlanTooLarge(n, limit, hint);
+  };
   switch (spec.kind) {
     case "line":
+      num(spec.num, "number of points");
       return linePlan(spec);
     case "mesh":
+      if (!Array.isArray(spec.axes)) throw new UsageError("a mesh needs a list of axes");
+      for (const a of spec.axes) num(a?.num, `${a?.positioner} number of points`);
       return meshPlan(spec);
     case "list":
+      if (Array.isArray(spec.points) && spec.points.length > limit) {
+        throw new PlanTooLarge(spec.points.length, limit, hint);
+      }
       return listPlan(spec);
     case "count":
-      checkNum(spec.num, "count");
+      num(spec.num, "count");
       return { spec, positioners: [], length: spec.num, relative: false, at: () => [] };
     default:
       throw new UsageError(`unknown plan kind "${(spec as { kind: unknown }).kind}"`);

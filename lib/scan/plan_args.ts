@@ -46,7 +46,7 @@ export function parsePlanArgs(
   opts: PlanArgOptions = {},
 ): PlanSpec {
   const spec = build(name, words, opts);
-  makePlan(spec);
+  makePlan(spec, { maxPoints: Infinity }); // shape only: the verb applies its point limit
   return spec;
 }
 

@@ -237,7 +237,7 @@ function buildSpec(
       `unknown plan "${name}"; plans: ascan, dscan, a2scan, d2scan, mesh, dmesh, list, dlist, count`,
     );
   }
-  makePlan(spec);
+  makePlan(spec, { maxPoints: Infinity }); // shape only: the verb applies its point limit
   return spec;
 }
 

@@ -1,5 +1,14 @@
 import assert from "node:assert/strict";
-import { absolute, makePlan, parseRef, type Plan, points, spaced } from "./plan.ts";
+import {
+  absolute,
+  makePlan,
+  MAX_SCAN_POINTS,
+  parseRef,
+  type Plan,
+  PlanTooLarge,
+  points,
+  spaced,
+} from "./plan.ts";
 import { UsageError } from "../device/errors.ts";
 
 const all = (p: Plan) => [...points(p)];
@@ -294,4 +303,42 @@ Deno.test("parseRef splits device.attr", () => {
   assert.throws(() => parseRef("motor"), UsageError);
   assert.throws(() => parseRef(".x"), UsageError);
   assert.throws(() => parseRef("sim://motor.position"), UsageError);
+});
+
+Deno.test("a plan over its point limit is refused without computing its points", () => {
+  const line = (num: number) => ({
+    kind: "line" as const,
+    relative: false,
+    num,
+    spacing: "linear" as const,
+    axes: [{ positioner: "m.x", start: 0, stop: 1 }],
+  });
+  assert.equal(makePlan(line(MAX_SCAN_POINTS)).length, 1_000_000);
+  for (const num of [MAX_SCAN_POINTS + 1, 1e8, 1e12]) {
+    assert.throws(
+      () => makePlan(line(num)),
+      (e: unknown) => e instanceof PlanTooLarge && /the limit is 1,000,000/.test(e.message),
+    );
+  }
+  assert.throws(() => makePlan(line(11), { maxPoints: 10 }), /the limit is 10\b/);
+  // a mesh is as long as the product of its axes
+  const mesh = {
+    kind: "mesh" as const,
+    relative: false,
+    snake: false,
+    axes: [
+      { positioner: "m.x", start: 0, stop: 1, num: 1000 },
+      { positioner: "m.y", start: 0, stop: 1, num: 1001 },
+    ],
+  };
+  assert.throws(() => makePlan(mesh), /1,001,000 points; the limit is 1,000,000/);
+  assert.throws(
+    () =>
+      makePlan({ kind: "list", relative: false, positioners: ["m.x"], points: [[1], [2], [3]] }, {
+        maxPoints: 2,
+      }),
+    PlanTooLarge,
+  );
+  assert.throws(() => makePlan({ kind: "count", num: 1e12 }), PlanTooLarge);
+  assert.throws(() => makePlan({ kind: "count", num: Infinity }), /whole number/);
 });

@@ -6,10 +6,16 @@
  *
  * Limits are checked for the whole plan before the first move. {@linkcode ScanRun.stop} ends
  * after the current point (first Ctrl-C, `DELETE /api/scans/{id}`); {@linkcode ScanRun.abort}
- * stops at once (second Ctrl-C). Relative positioners return to where they started whenever
- * the scan ends, except after an abort. A device error stops the scan the same safe way, and
- * every completed point is kept: in the session (batched transactions) and in
- * {@linkcode ScanRun.points}. A stored scan resumes from its first missing point.
+ * stops at once (second Ctrl-C, daemon shutdown) and the scan ends `aborted`. Relative
+ * positioners return to where they started whenever the scan ends, except after an abort. A
+ * device error stops the scan the same safe way, and every completed point is kept in the
+ * session (batched transactions) and handed to {@linkcode ScanRun.onPoint} listeners as it
+ * comes; the run itself holds only the last few ({@linkcode ScanRun.points}), so a scan of any
+ * length runs in flat memory. A stored scan resumes from its first missing point.
+ *
+ * Points of zero-latency devices come in microseconds without ever leaving the microtask
+ * queue, so the loop takes a macrotask turn ({@linkcode fairTurn}) every few ms: the API,
+ * other devices' sampling, SIGTERM and Ctrl-C are served during any scan.
  *
  * @module
  */
@@ -18,9 +24,13 @@ import { formatMs, nowSeconds } from "../device/device.ts";
 import { DeviceError, errorMessage, TimeoutError, UsageError } from "../device/errors.ts";
 import type { Lab } from "../lab/lab.ts";
 import type { DeviceManager } from "../lab/manager.ts";
+import { fairTurn } from "../schedule/fair.ts";
 import { sleep } from "../schedule/periodic.ts";
 import type { ScanPoint, ScanState, ScanStore } from "../session/scan_store.ts";
 import { absolute, makePlan, parseRef, type Plan, type PlanSpec } from "./plan.ts";
+
+/** Points a run keeps in memory by default (the latest; all of them go to listeners and the store). */
+export const KEEP_POINTS = 1000;
 
 /** Everything that defines a scan; plain JSON, stored with it (and sent to `POST /api/scans`). */
 export interface ScanRequest {
@@ -85,7 +95,7 @@ export interface ScanStatus {
 
 /** How a run ended. */
 export interface ScanResult extends ScanStatus {
-  /** `done`, `stopped` (interrupted) or `failed` (device error). */
+  /** `done`, `stopped` (interrupted after a point), `aborted` (stopped at once) or `failed` (device error). */
   state: ScanState;
 }
 
@@ -103,6 +113,12 @@ export interface ScanRunOptions {
   batch?: number;
   /** Warnings (e.g. a positioner that could not be returned) go here; default: stderr. */
   warn?: (message: string) => void;
+  /** Most points the plan may have (default `MAX_SCAN_POINTS`, 1,000,000). */
+  maxPoints?: number;
+  /** How to raise `maxPoints`, said when a plan is over it. */
+  limitHint?: string;
+  /** Latest points kept in {@linkcode ScanRun.points} (default {@linkcode KEEP_POINTS}). */
+  keepPoints?: number;
 }
 
 /** The error a run's in-flight calls are aborted with on {@linkcode ScanRun.abort}. */
@@ -145,8 +161,6 @@ interface DetectorGroup {
 export class ScanRun {
   /** The plan being run. */
   readonly plan: Plan;
-  /** Points recorded by this run, in order. */
-  readonly points: ScanPoint[] = [];
   /** Units of positioners and detectors by `device.attr`, known once started. */
   units: Record<string, string> = {};
   /** Decimal digits worth showing by `device.attr` (from the attrs' `precision`), once started. */
@@ -168,6 +182,8 @@ export class ScanRun {
   #error: string | undefined;
   #returned: boolean | undefined;
   #buffer: ScanPoint[] = [];
+  #recent: ScanPoint[] = [];
+  #count = 0;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #running: Promise<ScanResult> | undefined;
   readonly #ready = Promise.withResolvers<void>();
@@ -177,7 +193,7 @@ export class ScanRun {
     this.#lab = lab;
     this.#request = request;
     this.#opts = opts;
-    this.plan = makePlan(request.plan);
+    this.plan = makePlan(request.plan, { maxPoints: opts.maxPoints, limitHint: opts.limitHint });
     for (const d of request.detectors) parseRef(d);
     if (this.plan.positioners.length === 0 && request.detectors.length === 0) {
       throw new UsageError("a count scan needs detectors", "add --detectors det.counts,…");
@@ -190,6 +206,15 @@ export class ScanRun {
   /** The request this run executes. */
   get request(): ScanRequest {
     return this.#request;
+  }
+
+  /**
+   * The latest points recorded by this run (at most `keepPoints`), in order. Every point goes
+   * to {@linkcode ScanRun.onPoint} listeners and the store; this is only the tail.
+   */
+  get points(): ScanPoint[] {
+    const keep = this.#opts.keepPoints ?? KEEP_POINTS;
+    return this.#recent.length > keep ? this.#recent.slice(-keep) : this.#recent.slice();
   }
 
   /** Scan id in the session (once started with a store). */
@@ -215,8 +240,8 @@ export class ScanRun {
       id: this.#id,
       state: this.#state,
       total: this.plan.length,
-      recorded: this.#recordedBefore + this.points.length,
-      recorded_this_run: this.points.length,
+      recorded: this.#recordedBefore + this.#count,
+      recorded_this_run: this.#count,
       todo_this_run: this.#todo,
       started: this.#started,
       ended: this.#ended,
@@ -238,6 +263,11 @@ export class ScanRun {
     this.#error ??= reason;
     this.stop(reason);
     this.#abort.abort(new ScanInterrupted(reason));
+  }
+
+  /** True once {@linkcode ScanRun.abort} was called. */
+  get aborted(): boolean {
+    return this.#abort.signal.aborted;
   }
 
   /**
@@ -264,7 +294,7 @@ export class ScanRun {
       this.#ended = nowSeconds();
       this.#ready.reject(err);
       if (this.#abort.signal.aborted) {
-        this.#setState("stopped");
+        this.#setState("aborted");
         return this.status() as ScanResult;
       }
       this.#setState("failed");
@@ -294,10 +324,13 @@ export class ScanRun {
         return v;
       }));
     }
-    const todo: number[] = [];
-    for (let i = 0; i < this.plan.length; i++) if (!done.has(i)) todo.push(i);
-    this.#todo = todo.length;
-    this.#checkLimits(positioners, todo);
+    // the points still to do, in order, without materialising them (a plan may be long)
+    const length = this.plan.length;
+    const todo = function* () {
+      for (let i = 0; i < length; i++) if (!done.has(i)) yield i;
+    };
+    this.#todo = length - done.size;
+    await this.#checkLimits(positioners, todo(), signal);
 
     this.#started = nowSeconds();
     if (store) {
@@ -321,7 +354,7 @@ export class ScanRun {
     { positioners, groups, todo }: {
       positioners: Positioner[];
       groups: DetectorGroup[];
-      todo: number[];
+      todo: () => Iterable<number>;
     },
   ): Promise<ScanResult> {
     const signal = this.#abort.signal;
@@ -331,16 +364,21 @@ export class ScanRun {
 
     let outcome: ScanState = "done";
     try {
-      for (const i of todo) {
+      const keep = this.#opts.keepPoints ?? KEEP_POINTS;
+      for (const i of todo()) {
         if (this.#state === "stopping") break;
         const point = await this.#point(i, positioners, groups, signal);
-        this.points.push(point);
+        this.#count++;
+        this.#recent.push(point);
+        if (this.#recent.length >= 2 * keep) this.#recent = this.#recent.slice(-keep);
         this.#record(point);
         for (const fn of this.#pointListeners) fn(point);
+        await fairTurn();
       }
-      if (this.#state === "stopping") outcome = "stopped";
+      if (signal.aborted) outcome = "aborted";
+      else if (this.#state === "stopping") outcome = "stopped";
     } catch (err) {
-      if (signal.aborted) outcome = "stopped";
+      if (signal.aborted) outcome = "aborted";
       else {
         outcome = "failed";
         this.#error = errorMessage(err);
@@ -587,9 +625,17 @@ export class ScanRun {
   }
 
   /** Validates every remaining target against its attribute before anything moves. */
-  #checkLimits(positioners: Positioner[], todo: readonly number[]): void {
+  async #checkLimits(
+    positioners: Positioner[],
+    todo: Iterable<number>,
+    signal: AbortSignal,
+  ): Promise<void> {
     if (positioners.length === 0) return;
     for (const i of todo) {
+      if ((i & 1023) === 0) {
+        await fairTurn();
+        signal.throwIfAborted();
+      }
       const targets = absolute(this.plan, i, this.origin);
       for (let k = 0; k < positioners.length; k++) {
         const p = positioners[k]!;

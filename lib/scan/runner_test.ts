@@ -8,6 +8,7 @@ import { parseAddress } from "../device/address.ts";
 import { Lab } from "../lab/lab.ts";
 import { ScanStore } from "../session/scan_store.ts";
 import { type ScanRequest, ScanRun } from "./runner.ts";
+import { PlanTooLarge } from "./plan.ts";
 
 /** Shared state of the fake bench of one test. */
 interface Bench {
@@ -279,7 +280,7 @@ Deno.test("abort() stops at once and does not move back", async () => {
     while (b.log.length === 0) await new Promise((r) => setTimeout(r, 1));
     run.abort();
     const result = await done;
-    assert.equal(result.state, "stopped");
+    assert.equal(result.state, "aborted");
     assert.equal(result.recorded, 0);
     assert.equal(result.returned, false);
     assert.match(warnings.join("\n"), /not returned/);
@@ -480,16 +481,79 @@ Deno.test("a separate read-back attribute is recorded as the actual position", a
   }
 });
 
-Deno.test("abort() before the first move ends the run as stopped, with nothing moved", async () => {
+Deno.test("abort() before the first move ends the run as aborted, with nothing moved", async () => {
   const { lab, b } = await bench({ motor: "fakescan://motor", det: "fakescan://det" });
   try {
     const run = new ScanRun(lab, { plan: ascan(0, 1, 3, true), detectors: ["det.counts"] });
     run.abort();
     const result = await run.start();
-    assert.equal(result.state, "stopped");
+    assert.equal(result.state, "aborted");
     assert.equal(result.recorded, 0);
     await assert.rejects(run.ready());
     assert.deepEqual(b.log, []);
+  } finally {
+    await lab.close();
+  }
+});
+
+Deno.test("a long run keeps only its latest points; every point reaches listeners and the store", async () => {
+  const { lab } = await bench({ motor: "fakescan://motor", det: "fakescan://det" });
+  const db = new DatabaseSync(":memory:");
+  const store = new ScanStore(db);
+  try {
+    const run = new ScanRun(lab, { plan: ascan(0, 1, 5000), detectors: ["det.counts"] }, {
+      store,
+      keepPoints: 100,
+    });
+    let heard = 0;
+    let most = 0;
+    run.onPoint(() => {
+      heard++;
+      if (heard % 500 === 0) most = Math.max(most, run.points.length);
+    });
+    const result = await run.start();
+    assert.equal(result.recorded, 5000);
+    assert.equal(heard, 5000);
+    assert.equal(most, 100, "the run holds at most keepPoints points");
+    assert.deepEqual(
+      run.points.map((p) => p.index),
+      Array.from({ length: 100 }, (_, i) => 4900 + i),
+    );
+    assert.equal(store.get(run.id!).recorded, 5000);
+    assert.deepEqual(store.pointsPage(run.id!, 4998, 10).map((p) => p.index), [4998, 4999]);
+  } finally {
+    await lab.close();
+    db.close();
+  }
+});
+
+Deno.test("a plan over maxPoints is refused before anything opens or moves", async () => {
+  const { lab, b } = await bench({ motor: "fakescan://motor", det: "fakescan://det" });
+  try {
+    assert.throws(
+      () =>
+        new ScanRun(lab, { plan: ascan(0, 1, 101), detectors: ["det.counts"] }, { maxPoints: 100 }),
+      (e: unknown) => e instanceof PlanTooLarge && /the limit is 100\b/.test(e.message),
+    );
+    assert.deepEqual(b.log, []);
+  } finally {
+    await lab.close();
+  }
+});
+
+Deno.test("the run loop yields to timers while zero-latency points stream", async () => {
+  const { lab } = await bench({ motor: "fakescan://motor", det: "fakescan://det" });
+  try {
+    const run = new ScanRun(lab, { plan: ascan(0, 1, 200_000), detectors: ["det.counts"] });
+    let ticks = 0;
+    const timer = setInterval(() => {
+      ticks++;
+      if (ticks === 3) run.stop("enough");
+    }, 1);
+    const result = await run.start();
+    clearInterval(timer);
+    assert.equal(result.state, "stopped", "a timer stopped the scan: the loop let it run");
+    assert.ok(result.recorded < 200_000);
   } finally {
     await lab.close();
   }

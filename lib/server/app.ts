@@ -13,13 +13,13 @@ import type { Attr } from "../device/attr.ts";
 import type { Reading } from "../device/device.ts";
 import type { DeviceManager } from "../lab/manager.ts";
 import type { ServerContext } from "./context.ts";
-import { HttpError, toHttpError } from "./http_error.ts";
+import { HttpError, issuesError, toHttpError } from "./http_error.ts";
 import { DeviceLines, LatestValues, METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import { StreamHub } from "./sse.ts";
 import { dashboardAsset } from "./dashboard.ts";
 import { timingSafeEqualText } from "./auth.ts";
 import { limitBody } from "./body_limit.ts";
-import { ScanBodySchema } from "./scans.ts";
+import { DEFAULT_MAX_SCAN_POINTS, DEFAULT_MAX_TASK_DURATION_S } from "./config.ts";
 import {
   DeviceDetailSchema,
   DeviceSummarySchema,
@@ -29,7 +29,10 @@ import {
   NameParam,
   ReadingSchema,
   SamplesSchema,
-  TaskBodySchema,
+  scanBodySchema,
+  ScanPageQuery,
+  taskBodySchema,
+  TaskDataQuery,
   TaskDataSchema,
   TaskSchema,
   WriteBodySchema,
@@ -53,7 +56,8 @@ const ERROR_TEXT: Record<number, string> = {
   404: "No such device, attribute, task or scan",
   409: "The device is busy with a task or scan",
   413: "Request body too large",
-  422: "Write refused by the attribute's declaration (type, limits, read-only)",
+  422:
+    "Refused by a declaration: a write outside the attribute's type or limits, a value over a server limit (code limit_exceeded, the message names the limit)",
   503: "The device (or the session) is unavailable",
 };
 
@@ -80,14 +84,6 @@ const JSON_HEADERS = { "content-type": "application/json" };
 const METRICS_HEADERS = { "content-type": METRICS_CONTENT_TYPE };
 
 const MUTATING = new Set(["PUT", "POST", "DELETE", "PATCH"]);
-
-/** A 400 message naming every invalid part of a request. */
-function validationMessage(error: z.ZodError): string {
-  return error.issues.map((i) => {
-    const where = i.path.length ? i.path.join(".") : "request";
-    return `${where}: ${i.message}`;
-  }).join("; ");
-}
 
 /** Builds the HTTP app over a lab and whatever else `ctx` holds. Nothing listens here. */
 export function createApp(ctx: ServerContext): LabwireApp {
@@ -155,7 +151,7 @@ export function createApp(ctx: ServerContext): LabwireApp {
 
   const app = new OpenAPIHono({
     defaultHook: (result) => {
-      if (!result.success) throw new HttpError(400, validationMessage(result.error));
+      if (!result.success) throw issuesError(result.error.issues, "[server] max_scan_points");
     },
   });
 
@@ -242,7 +238,7 @@ export function createApp(ctx: ServerContext): LabwireApp {
     app.get(route.path.replaceAll(/\/{(.+?)}/g, "/:$1"), (c) => {
       if (!query || (emptyQueryOk && !c.req.url.includes("?"))) return handler(c, {});
       const result = query.safeParse(c.req.query());
-      if (!result.success) throw new HttpError(400, validationMessage(result.error));
+      if (!result.success) throw issuesError(result.error.issues);
       return handler(c, result.data);
     });
   };
@@ -460,7 +456,14 @@ export function createApp(ctx: ServerContext): LabwireApp {
       summary: "Start a task (technique, params, sampling_interval, max_duration)",
       request: {
         params: NameParam,
-        body: { required: true, content: { "application/json": { schema: TaskBodySchema } } },
+        body: {
+          required: true,
+          content: {
+            "application/json": {
+              schema: taskBodySchema(ctx.maxTaskDurationS ?? DEFAULT_MAX_TASK_DURATION_S),
+            },
+          },
+        },
       },
       responses: {
         202: {
@@ -520,8 +523,8 @@ export function createApp(ctx: ServerContext): LabwireApp {
       method: "get",
       path: "/api/tasks/{id}/data",
       tags: ["tasks"],
-      summary: "The readings a task took so far",
-      request: { params: IdParam },
+      summary: "The readings a task took since the last call (each row is answered once)",
+      request: { params: IdParam, query: TaskDataQuery },
       responses: {
         200: {
           description: "Task data",
@@ -532,7 +535,7 @@ export function createApp(ctx: ServerContext): LabwireApp {
     }),
     (c) => {
       const t = task(c.req.valid("param").id);
-      return c.json({ task: t.status(), data: t.data() }, 200);
+      return c.json({ task: t.status(), data: t.data(c.req.valid("query").limit) }, 200);
     },
   );
 
@@ -572,7 +575,11 @@ export function createApp(ctx: ServerContext): LabwireApp {
       request: {
         body: {
           required: true,
-          content: { "application/json": { schema: ScanBodySchema } },
+          content: {
+            "application/json": {
+              schema: scanBodySchema(ctx.maxScanPoints ?? DEFAULT_MAX_SCAN_POINTS),
+            },
+          },
         },
       },
       responses: {
@@ -592,8 +599,8 @@ export function createApp(ctx: ServerContext): LabwireApp {
       return c.json(info, 202);
     },
   );
-  const scan = (id: string) => {
-    const info = scans().get(id);
+  const scan = (id: string, page?: z.infer<typeof ScanPageQuery>) => {
+    const info = scans().get(id, page);
     if (info === undefined) throw new HttpError(404, `no scan "${id}"`);
     return info as Record<string, unknown>;
   };
@@ -602,8 +609,8 @@ export function createApp(ctx: ServerContext): LabwireApp {
       method: "get",
       path: "/api/scans/{id}",
       tags: ["scans"],
-      summary: "A scan's status and points",
-      request: { params: IdParam },
+      summary: "A scan's status and a page of its points (`since`, `limit`; next_since continues)",
+      request: { params: IdParam, query: ScanPageQuery },
       responses: {
         200: {
           description: "Scan",
@@ -612,15 +619,15 @@ export function createApp(ctx: ServerContext): LabwireApp {
         ...JSON_ERRORS(404, 503),
       },
     }),
-    (c) => c.json(scan(c.req.valid("param").id), 200),
+    (c) => c.json(scan(c.req.valid("param").id, c.req.valid("query")), 200),
   );
   app.openapi(
     createRoute({
       method: "delete",
       path: "/api/scans/{id}",
       tags: ["scans"],
-      summary: "Interrupt a scan as Ctrl-C does",
-      request: { params: IdParam },
+      summary: "Interrupt a scan as Ctrl-C does; answers its status and first page of points",
+      request: { params: IdParam, query: ScanPageQuery },
       responses: {
         200: {
           description: "Final scan status",
@@ -631,8 +638,8 @@ export function createApp(ctx: ServerContext): LabwireApp {
     }),
     async (c) => {
       const id = c.req.valid("param").id;
-      scan(id);
-      return c.json(await scans().stop(id) as Record<string, unknown>, 200);
+      scan(id, { limit: 1 });
+      return c.json(await scans().stop(id, c.req.valid("query")) as Record<string, unknown>, 200);
     },
   );
 

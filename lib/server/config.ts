@@ -7,11 +7,14 @@
  * token_file = "/etc/labwire/token" # needed when listen is not loopback (or LABWIRE_TOKEN)
  * cors = ["https://lab.example.org"] # origins allowed to call the API from a browser; default none
  * max_body = 65536                  # largest request body, bytes
+ * max_scan_points = 1000000         # most points of a POST /api/scans plan
+ * max_task_duration = "7d"          # longest task (and the max_duration of one that gives none)
  * ```
  *
  * @module
  */
 import { ConfigError } from "../device/errors.ts";
+import { parseDuration } from "../config/duration.ts";
 import { isTable } from "../config/load.ts";
 import { didYouMean } from "../cli/suggest.ts";
 import { UsageError } from "../device/errors.ts";
@@ -27,9 +30,18 @@ export interface ServerConfig {
   cors: string[];
   /** Largest request body, bytes. */
   maxBody?: number;
+  /** Most points of a scan plan sent to the API (default 1,000,000). */
+  maxScanPoints?: number;
+  /** Longest task, seconds (default 7 days). */
+  maxTaskDurationS?: number;
 }
 
-const KEYS = ["listen", "token_file", "cors", "max_body"];
+/** Most points of a scan plan the API takes when `[server] max_scan_points` is not set. */
+export const DEFAULT_MAX_SCAN_POINTS = 1_000_000;
+/** Longest task the API takes when `[server] max_task_duration` is not set, seconds (7 days). */
+export const DEFAULT_MAX_TASK_DURATION_S = 7 * 86_400;
+
+const KEYS = ["listen", "token_file", "cors", "max_body", "max_scan_points", "max_task_duration"];
 
 /**
  * Validates the raw `[server]` table; errors name the file and the key.
@@ -113,6 +125,34 @@ export function parseServerConfig(raw: unknown, file?: string): ServerConfig {
       );
     }
     out.maxBody = n;
+  }
+  if (raw.max_scan_points !== undefined) {
+    const n = raw.max_scan_points;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > 100_000_000) {
+      throw new ConfigError(
+        "expected a whole number of points from 1 to 100000000",
+        file,
+        "server.max_scan_points",
+      );
+    }
+    out.maxScanPoints = n;
+  }
+  if (raw.max_task_duration !== undefined) {
+    const v = raw.max_task_duration;
+    let ms = NaN;
+    if (typeof v === "string") {
+      try {
+        ms = parseDuration(v, "s", "");
+      } catch { /* reported below */ }
+    }
+    if (!(ms >= 1000 && ms <= 366 * 86_400_000) || !/[a-z]\s*$/.test(String(v))) {
+      throw new ConfigError(
+        'expected a duration with a unit from "1s" to "366d", e.g. "7d" or "12h"',
+        file,
+        "server.max_task_duration",
+      );
+    }
+    out.maxTaskDurationS = ms / 1000;
   }
   return out;
 }

@@ -37,3 +37,29 @@ Deno.test("[server] errors name the file and the key", () => {
   }
   assert.throws(() => parseServerConfig({ listne: 1 }, "lab.toml"), /did you mean "listen"/);
 });
+
+Deno.test("[server] max_scan_points and max_task_duration are bounded; durations need a unit", () => {
+  assert.deepEqual(
+    parseServerConfig({ max_scan_points: 5000, max_task_duration: "12h" }, "lab.toml"),
+    { cors: [], maxScanPoints: 5000, maxTaskDurationS: 43_200 },
+  );
+  for (
+    const raw of [
+      { max_scan_points: 0 },
+      { max_scan_points: 1.5 },
+      { max_scan_points: 1e12 },
+      { max_scan_points: "1000" },
+      { max_task_duration: "0s" },
+      { max_task_duration: 3600 },
+      { max_task_duration: "3600" },
+      { max_task_duration: "400d" },
+    ]
+  ) {
+    const key = Object.keys(raw)[0];
+    assert.throws(
+      () => parseServerConfig(raw, "lab.toml"),
+      (e: unknown) => e instanceof ConfigError && e.message.startsWith(`lab.toml: server.${key}:`),
+      JSON.stringify(raw),
+    );
+  }
+});

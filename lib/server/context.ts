@@ -73,10 +73,10 @@ export interface AlarmSource {
 export interface ScanSource {
   /** Queues a plan; throws a conflict when its positioners are busy. */
   submit(plan: unknown): unknown | Promise<unknown>;
-  /** A scan's status and points, or undefined. */
-  get(id: string): unknown | undefined;
-  /** Interrupts a scan as Ctrl-C does; resolves to its final status. */
-  stop(id: string): Promise<unknown>;
+  /** A scan's status and a page of its points, or undefined. */
+  get(id: string, page?: { since?: number; limit?: number }): unknown | undefined;
+  /** Interrupts a scan as Ctrl-C does; resolves to its final status and a page of points. */
+  stop(id: string, page?: { since?: number; limit?: number }): Promise<unknown>;
   /** True while a scan moves `device` (a plain write then gets 409). */
   busy?(device: string): boolean;
   /** Calls `fn` with each recorded point; returns an unsubscribe function. */
@@ -105,6 +105,10 @@ export interface ServerContext {
   cors?: string[];
   /** Largest request body in bytes (default 64 KiB). */
   maxBodyBytes?: number;
+  /** Most points of a scan plan (default 1,000,000: `[server] max_scan_points`). */
+  maxScanPoints?: number;
+  /** Longest task, seconds (default 7 days: `[server] max_task_duration`). */
+  maxTaskDurationS?: number;
   /** Timeout of device calls made for a request, ms (default 5000). */
   requestTimeoutMs?: number;
   /** Where request failures are logged. */

@@ -36,6 +36,10 @@ export interface DaemonOptions {
   cors?: string[];
   /** Largest request body, bytes. */
   maxBody?: number;
+  /** Most points of a scan plan (`[server] max_scan_points`, default 1,000,000). */
+  maxScanPoints?: number;
+  /** Longest task, seconds (`[server] max_task_duration`, default 7 days). */
+  maxTaskDurationS?: number;
   /** Session file; false records nothing (tests, benchmarks of the bare API). */
   session: string | false;
   /** Sampling interval for every device, ms (overrides the config). */
@@ -160,8 +164,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     })
     : undefined;
   hub.session = session;
-  const tasks = new TaskBoard(lab);
-  const scans = new ScanService(lab, store ? new ScanStore(store.db) : undefined, hub, log);
+  const tasks = new TaskBoard(lab, { maxDurationS: opts.maxTaskDurationS });
+  const scans = new ScanService(lab, store ? new ScanStore(store.db) : undefined, hub, log, {
+    maxPoints: opts.maxScanPoints,
+  });
   const app = createApp({
     lab,
     hub,
@@ -173,6 +179,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     token: opts.token,
     cors: opts.cors,
     maxBodyBytes: opts.maxBody,
+    maxScanPoints: opts.maxScanPoints,
+    maxTaskDurationS: opts.maxTaskDurationS,
     log,
     version: opts.version,
   });

@@ -46,6 +46,47 @@ export class HttpError extends Error {
   }
 }
 
+/** One validation problem of a request (a zod issue). */
+export interface RequestIssue {
+  /** Where in the request. */
+  path: PropertyKey[];
+  /** zod's issue code (`too_big` when a value is over a limit). */
+  code: string;
+  /** What is wrong. */
+  message: string;
+  /** The limit, for `too_big`. */
+  maximum?: unknown;
+}
+
+/**
+ * The answer to a request that failed validation: 422 (`limit_exceeded`) when a value is over
+ * a declared limit, which the message names; 400 for anything malformed.
+ *
+ * @example
+ * ```ts
+ * import { issuesError } from "./http_error.ts";
+ * issuesError([{ path: ["plan", "num"], code: "too_big", message: "Too big", maximum: 10 }]).status; // 422
+ * ```
+ */
+export function issuesError(issues: readonly RequestIssue[], limitName?: string): HttpError {
+  const over = issues.filter((i) => i.code === "too_big");
+  const where = (i: RequestIssue) => i.path.length ? i.path.map(String).join(".") : "request";
+  if (over.length > 0) {
+    return new HttpError(
+      422,
+      over.map((i) =>
+        `${where(i)}: over the limit of ${
+          typeof i.maximum === "number" || typeof i.maximum === "bigint"
+            ? i.maximum.toLocaleString("en-US")
+            : String(i.maximum)
+        }${/(^|\.)(num|points)$/.test(where(i)) && limitName ? ` (${limitName})` : ""}`
+      ).join("; "),
+      "limit_exceeded",
+    );
+  }
+  return new HttpError(400, issues.map((i) => `${where(i)}: ${i.message}`).join("; "));
+}
+
 /**
  * Maps any thrown value onto an {@linkcode HttpError}: a refused write is 422, a request naming
  * something that does not exist is 404 or 400, a device that fails is 503.

@@ -5,40 +5,41 @@
  * `scan_point` events, `DELETE` interrupting like Ctrl-C (finish the point, return relative
  * positioners, keep the data).
  *
+ * Bounded: a plan has at most `[server] max_scan_points` points (a 422 names the limit), every
+ * number is finite and in range, points stream to the session and the event stream as they come
+ * and a scan keeps only its latest points in memory; `GET /api/scans/{id}` pages through the
+ * points (`?since=INDEX&limit=N`) from the session. Daemon shutdown aborts running scans (state
+ * `aborted`, data kept).
+ *
  * @module
  */
-import { z } from "@hono/zod-openapi";
 import type { Lab } from "../lab/lab.ts";
-import { parseRef } from "../scan/plan.ts";
+import { parseRef, PlanTooLarge } from "../scan/plan.ts";
 import { type ScanRequest, type ScanResult, ScanRun } from "../scan/runner.ts";
 import type { ScanPoint, ScanStore } from "../session/scan_store.ts";
+import { DEFAULT_MAX_SCAN_POINTS } from "./config.ts";
 import type { ScanSource } from "./context.ts";
-import { HttpError } from "./http_error.ts";
+import { HttpError, issuesError } from "./http_error.ts";
 import type { Logger } from "./log.ts";
+import { type ScanBody, scanBodySchema, type ScanPage } from "./schemas.ts";
 import type { StreamHub } from "./sse.ts";
 
-/** Body of `POST /api/scans`: issue 5's ScanRequest, unknown fields refused. */
-export const ScanBodySchema = z.object({
-  plan: z.record(z.string(), z.unknown()).openapi({
-    example: {
-      kind: "line",
-      relative: false,
-      axes: [{ positioner: "motor.position", start: 0, stop: 10 }],
-      num: 11,
-      spacing: "linear",
-    },
-  }),
-  detectors: z.array(z.string()).openapi({ example: ["det.counts"] }),
-  settle_ms: z.number().min(0).optional(),
-  dwell_ms: z.number().min(0).optional(),
-  tolerance: z.number().positive().optional(),
-  move_timeout_ms: z.number().positive().optional(),
-  readbacks: z.record(z.string(), z.string()).optional(),
-  poll_ms: z.number().positive().optional(),
-}).strict().openapi("ScanRequest");
+/** Body of `POST /api/scans` with the default point limit (the OpenAPI document's). */
+export const ScanBodySchema = scanBodySchema(DEFAULT_MAX_SCAN_POINTS);
+
+/** Finished scans kept in memory (older ones are in the session only). */
+const KEEP_FINISHED = 100;
+
+/** Options of a {@linkcode ScanService}. */
+export interface ScanServiceOptions {
+  /** Most points of a plan (default 1,000,000: `[server] max_scan_points`). */
+  maxPoints?: number;
+  /** Latest points a scan keeps in memory (default 1000). */
+  keepPoints?: number;
+}
 
 /** Maps the API's snake_case body onto the runner's ScanRequest. */
-function scanRequest(body: z.infer<typeof ScanBodySchema>): ScanRequest {
+function scanRequest(body: ScanBody): ScanRequest {
   return {
     plan: body.plan,
     detectors: body.detectors,
@@ -50,6 +51,11 @@ function scanRequest(body: z.infer<typeof ScanBodySchema>): ScanRequest {
     pollMs: body.poll_ms,
   } as unknown as ScanRequest;
 }
+
+/** Points in a page when the client gives no `limit`. */
+const DEFAULT_PAGE = 1000;
+
+const LIMIT_NAME = "[server] max_scan_points";
 
 interface Entry {
   id: string;
@@ -63,6 +69,8 @@ interface Entry {
 export class ScanService implements ScanSource {
   readonly #scans = new Map<string, Entry>();
   #next = 1;
+  readonly #schema: ReturnType<typeof scanBodySchema>;
+  readonly #maxPoints: number;
 
   /** Scans on `lab`, recorded in `store` when given, points published on `hub`. */
   constructor(
@@ -70,23 +78,37 @@ export class ScanService implements ScanSource {
     readonly store: ScanStore | undefined,
     readonly hub: StreamHub,
     readonly log: Logger,
-  ) {}
+    readonly options: ScanServiceOptions = {},
+  ) {
+    this.#maxPoints = options.maxPoints ?? DEFAULT_MAX_SCAN_POINTS;
+    this.#schema = this.#maxPoints === DEFAULT_MAX_SCAN_POINTS
+      ? ScanBodySchema
+      : scanBodySchema(this.#maxPoints);
+  }
 
   /** Checks and starts a scan; answers once it has passed its limit checks and is moving. */
   async submit(body: unknown): Promise<Record<string, unknown>> {
-    const parsed = ScanBodySchema.safeParse(body);
-    if (!parsed.success) {
-      throw new HttpError(
-        400,
-        parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; "),
-      );
-    }
+    const parsed = this.#schema.safeParse(body);
+    if (!parsed.success) throw issuesError(parsed.error.issues, LIMIT_NAME);
     const request = scanRequest(parsed.data);
-    const run = new ScanRun(this.lab, request, {
-      store: this.store,
-      command: "POST /api/scans",
-      warn: (m) => this.log.log("warn", `scan: ${m}`),
-    });
+    let run: ScanRun;
+    try {
+      run = new ScanRun(this.lab, request, {
+        store: this.store,
+        command: "POST /api/scans",
+        warn: (m) => this.log.log("warn", `scan: ${m}`),
+        maxPoints: this.#maxPoints,
+        limitHint: `${LIMIT_NAME}; split the scan or raise the limit`,
+        keepPoints: this.options.keepPoints,
+      });
+    } catch (err) {
+      if (err instanceof PlanTooLarge) {
+        throw new HttpError(422, `plan: ${err.message} (${LIMIT_NAME})`, "limit_exceeded", {
+          cause: err,
+        });
+      }
+      throw err;
+    }
     const devices = new Set(run.plan.positioners.map((p) => parseRef(p).device));
     for (const e of this.#scans.values()) {
       if (e.result) continue;
@@ -115,6 +137,7 @@ export class ScanService implements ScanSource {
     entry.done.then((r) => {
       entry.result = r;
       this.hub.publish("scan", "", { scan: id, ...r });
+      this.#forgetOld();
     }, () => {});
     try {
       await run.ready();
@@ -126,19 +149,19 @@ export class ScanService implements ScanSource {
     return this.#view(entry, false);
   }
 
-  /** A scan's status and points. */
-  get(id: string): Record<string, unknown> | undefined {
+  /** A scan's status and one page of its points (default: the first 1000). */
+  get(id: string, page: ScanPage = {}): Record<string, unknown> | undefined {
     const e = this.#scans.get(id);
-    return e ? this.#view(e, true) : undefined;
+    return e ? this.#view(e, page) : undefined;
   }
 
   /** Interrupts a scan (after its current point) and answers its final status. */
-  async stop(id: string): Promise<Record<string, unknown>> {
+  async stop(id: string, page: ScanPage = {}): Promise<Record<string, unknown>> {
     const e = this.#scans.get(id);
     if (!e) throw new HttpError(404, `no scan "${id}"`);
     e.run.stop("stopped through the API");
     await e.done.catch(() => {});
-    return this.#view(e, true);
+    return this.#view(e, page);
   }
 
   /** True while a scan moves `device`. */
@@ -147,22 +170,57 @@ export class ScanService implements ScanSource {
     return false;
   }
 
-  /** Stops every running scan (daemon shutdown) and waits for them. */
+  /**
+   * Aborts every running scan (daemon shutdown: nothing waits for a move to finish or a
+   * positioner to return) and waits for them; they end `aborted` with their points kept.
+   */
   async close(): Promise<void> {
-    for (const e of this.#scans.values()) e.run.stop("server stopping");
+    for (const e of this.#scans.values()) if (!e.result) e.run.abort("server stopping");
     await Promise.allSettled([...this.#scans.values()].map((e) => e.done));
   }
 
-  #view(e: Entry, withPoints: boolean): Record<string, unknown> {
+  #forgetOld(): void {
+    let finished = 0;
+    for (const e of this.#scans.values()) if (e.result) finished++;
+    for (const [id, e] of this.#scans) {
+      if (finished <= KEEP_FINISHED) break;
+      if (!e.result) continue;
+      this.#scans.delete(id);
+      finished--;
+    }
+  }
+
+  /** Points from index `since` on: recorded ones from the session, the latest from memory. */
+  #points(e: Entry, since: number, limit: number): ScanPoint[] {
+    const sid = e.run.id;
+    const out = this.store && sid !== undefined ? this.store.pointsPage(sid, since, limit) : [];
+    let last = out.at(-1)?.index ?? since - 1;
+    for (const p of e.run.points) {
+      if (out.length >= limit) break;
+      if (p.index > last && p.index >= since) {
+        out.push(p);
+        last = p.index;
+      }
+    }
+    return out;
+  }
+
+  #view(e: Entry, page: ScanPage | false): Record<string, unknown> {
     const status = e.result ?? e.run.status();
-    return {
+    const view: Record<string, unknown> = {
       ...status,
       id: e.id,
       session_scan_id: status.id ?? null,
       positioners: e.run.plan.positioners,
       detectors: e.run.request.detectors,
       request: e.run.request,
-      ...(withPoints ? { points: e.run.points } : {}),
     };
+    if (page !== false) {
+      const since = page.since ?? 0;
+      const points = this.#points(e, since, page.limit ?? DEFAULT_PAGE);
+      view.points = points;
+      view.next_since = points.length > 0 ? points.at(-1)!.index + 1 : since;
+    }
+    return view;
   }
 }

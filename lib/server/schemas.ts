@@ -1,6 +1,8 @@
 /**
  * The zod schemas of the HTTP API. They validate requests (objects are strict: unknown fields are
- * a 400) and generate `/api/openapi.json`, so the document cannot drift from the code.
+ * a 400) and generate `/api/openapi.json`, so the document cannot drift from the code. Every
+ * number a request carries is finite and bounded here (a value over a limit is a 422 naming it):
+ * a request cannot make the daemon allocate or loop without limit.
  *
  * @module
  */
@@ -81,13 +83,117 @@ export const WriteResultSchema = z.object({
   t: z.number(),
 }).openapi("WriteResult");
 
-/** Body of `POST /api/devices/{name}/tasks` (tomato's task payload). */
-export const TaskBodySchema = z.object({
-  technique: z.string().min(1).openapi({ example: "hold" }),
-  params: z.record(z.string(), z.unknown()).default({}),
-  sampling_interval: z.number().positive().optional().openapi({ description: "seconds" }),
-  max_duration: z.number().positive().optional().openapi({ description: "seconds" }),
-}).strict().openapi("TaskBody");
+/** Shortest task sampling interval, seconds (1 ms: the schedule's resolution). */
+export const MIN_SAMPLING_INTERVAL_S = 0.001;
+/** Longest task sampling interval, seconds (1 day). */
+export const MAX_SAMPLING_INTERVAL_S = 86_400;
+
+/** Body of `POST /api/devices/{name}/tasks` with `max_duration` capped at `maxDurationS` seconds. */
+export function taskBodySchema(maxDurationS: number) {
+  return z.object({
+    technique: z.string().min(1).max(100).openapi({ example: "hold" }),
+    params: z.record(z.string(), z.unknown()).default({}),
+    sampling_interval: z.number().min(MIN_SAMPLING_INTERVAL_S).max(MAX_SAMPLING_INTERVAL_S)
+      .optional().openapi({ description: "seconds, 0.001 to 86400 (default 1)" }),
+    max_duration: z.number().positive().max(maxDurationS).optional().openapi({
+      description:
+        `seconds; at most ${maxDurationS} ([server] max_task_duration), which is also the default`,
+    }),
+  }).strict().openapi("TaskBody");
+}
+
+/** Body of `POST /api/devices/{name}/tasks` with the default duration cap (7 days). */
+export const TaskBodySchema = taskBodySchema(7 * 86_400);
+
+/** Most points one `GET /api/scans/{id}` answers. */
+export const MAX_POINTS_PAGE = 10_000;
+
+/** Which points of a scan to answer. */
+export interface ScanPage {
+  /** First point index (default 0). */
+  since?: number;
+  /** Most points (default 1000, at most {@linkcode MAX_POINTS_PAGE}). */
+  limit?: number;
+}
+
+/** Query of `GET /api/scans/{id}`: a page of points. */
+export const ScanPageQuery = z.object({
+  since: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().openapi({
+    description: "first point index (default 0); pass the answer's next_since to continue",
+  }),
+  limit: z.coerce.number().int().min(1).max(MAX_POINTS_PAGE).optional().openapi({
+    description: `most points (default 1000, at most ${MAX_POINTS_PAGE})`,
+  }),
+}).strict();
+
+/** Query of `GET /api/tasks/{id}/data`: most rows to drain. */
+export const TaskDataQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(MAX_POINTS_PAGE).optional().openapi({
+    description:
+      `most rows (default and at most ${MAX_POINTS_PAGE}); the rest stay for the next call`,
+  }),
+}).strict();
+
+const finite = () => z.number();
+const ref = () => z.string().min(3).max(200);
+
+/** A line or mesh axis. */
+const AxisSchema = z.object({ positioner: ref(), start: finite(), stop: finite() }).strict();
+
+/**
+ * The plan of a scan (see lib/scan/plan.ts) with at most `maxPoints` points per `num` and per
+ * list; the product of a mesh's axes is checked against the same limit when the plan is made.
+ */
+export function planSchema(maxPoints: number) {
+  const num = () => z.number().int().min(1).max(maxPoints);
+  return z.discriminatedUnion("kind", [
+    z.object({
+      kind: z.literal("line"),
+      relative: z.boolean().default(false),
+      axes: z.array(AxisSchema).min(1).max(16),
+      num: num(),
+      spacing: z.enum(["linear", "log"]).default("linear"),
+    }).strict(),
+    z.object({
+      kind: z.literal("mesh"),
+      relative: z.boolean().default(false),
+      axes: z.array(AxisSchema.extend({ num: num() })).min(1).max(8),
+      snake: z.boolean().default(false),
+    }).strict(),
+    z.object({
+      kind: z.literal("list"),
+      relative: z.boolean().default(false),
+      positioners: z.array(ref()).min(1).max(16),
+      points: z.array(z.array(finite()).max(16)).min(1).max(maxPoints),
+    }).strict(),
+    z.object({ kind: z.literal("count"), num: num() }).strict(),
+  ]).openapi({
+    example: {
+      kind: "line",
+      relative: false,
+      axes: [{ positioner: "motor.position", start: 0, stop: 10 }],
+      num: 11,
+      spacing: "linear",
+    },
+  });
+}
+
+/** Body of `POST /api/scans` for a server taking plans of at most `maxPoints` points. */
+export function scanBodySchema(maxPoints: number) {
+  return z.object({
+    plan: planSchema(maxPoints),
+    detectors: z.array(ref()).max(64).openapi({ example: ["det.counts"] }),
+    settle_ms: z.number().min(0).max(3_600_000).optional(),
+    dwell_ms: z.number().min(0).max(3_600_000).optional(),
+    tolerance: z.number().positive().optional(),
+    move_timeout_ms: z.number().positive().max(86_400_000).optional(),
+    readbacks: z.record(ref(), ref()).optional(),
+    poll_ms: z.number().min(1).max(60_000).optional(),
+  }).strict().openapi("ScanRequest");
+}
+
+/** A parsed `POST /api/scans` body. */
+export type ScanBody = z.infer<ReturnType<typeof scanBodySchema>>;
 
 /** A task's status. */
 export const TaskSchema = z.object({

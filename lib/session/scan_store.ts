@@ -12,8 +12,11 @@ import type { Value } from "../device/attr.ts";
 import { UsageError } from "../device/errors.ts";
 import { scanCsv, scanNdjson } from "../scan/export.ts";
 
-/** Where a scan is in its life. `stopped` (interrupted) and `failed` scans can be resumed. */
-export type ScanState = "running" | "done" | "stopped" | "failed";
+/**
+ * Where a scan is in its life. `stopped` (interrupted after a point), `aborted` (stopped at once:
+ * second Ctrl-C, daemon shutdown) and `failed` scans can be resumed.
+ */
+export type ScanState = "running" | "done" | "stopped" | "aborted" | "failed";
 
 /** What is stored about a scan when it starts. */
 export interface ScanMeta {
@@ -113,6 +116,7 @@ export function ensureScanTables(db: DatabaseSync): void {
  */
 export class ScanStore {
   #insertPoint: StatementSync;
+  #page: StatementSync | undefined;
 
   /** Uses `db`, creating the scan tables in it when needed. */
   constructor(readonly db: DatabaseSync) {
@@ -195,6 +199,14 @@ export class ScanStore {
     return readScanPoints(this.db, id);
   }
 
+  /** Up to `limit` recorded points of a scan with index ≥ `since`, in point order. */
+  pointsPage(id: number, since: number, limit: number): ScanPoint[] {
+    this.#page ??= this.db.prepare(
+      "SELECT idx, t, positions, readbacks, readings FROM scan_points WHERE scan_id = ? AND idx >= ? ORDER BY idx LIMIT ?",
+    );
+    return this.#page.all(id, since, limit).map(toPoint);
+  }
+
   /** The point indices already recorded, ascending. */
   recordedIndices(id: number): number[] {
     return this.db.prepare("SELECT idx FROM scan_points WHERE scan_id = ? ORDER BY idx").all(id)
@@ -239,13 +251,17 @@ export function readScan(db: DatabaseSync, id: number): ScanRecord {
 export function readScanPoints(db: DatabaseSync, id: number): ScanPoint[] {
   return db.prepare(
     "SELECT idx, t, positions, readbacks, readings FROM scan_points WHERE scan_id = ? ORDER BY idx",
-  ).all(id).map((r) => ({
+  ).all(id).map(toPoint);
+}
+
+function toPoint(r: Record<string, unknown>): ScanPoint {
+  return {
     index: Number(r.idx),
     t: Number(r.t),
     positions: JSON.parse(String(r.positions)),
     readbacks: JSON.parse(String(r.readbacks)),
     values: JSON.parse(String(r.readings)),
-  }));
+  };
 }
 
 /**

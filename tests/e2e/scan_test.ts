@@ -138,7 +138,7 @@ Deno.test("stopping at once halts a sim motor mid-move", async () => {
     await new Promise((r) => setTimeout(r, 50));
     run.abort();
     const r = await done;
-    assert.equal(r.state, "stopped");
+    assert.equal(r.state, "aborted");
     assert.equal(r.recorded, 0);
     assert.equal(r.returned, false);
     assert.equal(await motor.isMoving!(), false, "the motor was told to stop");

@@ -18,6 +18,7 @@ import { FaultInjector } from "./faults.ts";
 import { decodeFrame, encodeFrame, garble } from "./frame.ts";
 import type { SimModel } from "./model.ts";
 import { preciseNow } from "./noise.ts";
+import { macrotask, starving } from "../../schedule/fair.ts";
 
 /** How a {@linkcode SimDevice} behaves beyond its model. */
 export interface SimDeviceOptions {
@@ -156,6 +157,15 @@ export class SimDevice implements Device {
     if (!this.#faults.active) {
       // Synchronous answer: nothing to wait for, so no deadline (and no timer) is needed.
       if (opts?.signal?.aborted) return Promise.reject(opts.signal.reason);
+      // ...but a caller looping over instant answers never leaves the microtask queue: every
+      // few ms of that, the answer waits one event-loop turn, as a real instrument's would.
+      if (starving()) {
+        this.#inFlight++;
+        return macrotask().then(() => {
+          opts?.signal?.throwIfAborted();
+          return fn(this.#now());
+        }).finally(() => this.#inFlight--);
+      }
       try {
         return Promise.resolve(fn(this.#now()));
       } catch (err) {

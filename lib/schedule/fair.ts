@@ -1,0 +1,74 @@
+/**
+ * A fair share of the event loop for long loops. A loop over zero-latency devices (in-process
+ * simulators answer with already-resolved promises) runs entirely in microtasks: awaiting a
+ * resolved promise never lets timers, sockets or signal handlers run, so one scan could starve
+ * the HTTP API, the sampling of other devices, SIGTERM and Ctrl-C.
+ *
+ * {@linkcode fairTurn} watches whether the event loop has turned recently (a zero-delay
+ * heartbeat timer that only fires when the loop gets to its timers) and, when it has not for
+ * `budgetMs`, waits for a real macrotask (`setTimeout(0)`). Loops call it once per step: it costs
+ * a clock read while the loop is turning, and a timer tick every `budgetMs` of continuous work.
+ *
+ * @module
+ */
+
+/** Default longest continuous run of microtask work before yielding, ms. */
+export const FAIR_BUDGET_MS = 10;
+
+let armedAt = 0;
+let armed = false;
+/** Yields taken so far (for tests and benchmarks). */
+let yields = 0;
+
+function heartbeat(): void {
+  armed = false;
+}
+
+/**
+ * True when the event loop has not reached its timers for `budgetMs`: the caller has been
+ * running (in microtasks) for that long and should yield.
+ *
+ * @example
+ * ```ts
+ * import { starving } from "./fair.ts";
+ * starving(); // false: nothing has been running for long
+ * ```
+ */
+export function starving(budgetMs: number = FAIR_BUDGET_MS): boolean {
+  const now = performance.now();
+  if (!armed) {
+    // The last heartbeat fired (the loop turned) some time ago; start watching from now.
+    armed = true;
+    armedAt = now;
+    const t = setTimeout(heartbeat, 0);
+    Deno.unrefTimer(t);
+    return false;
+  }
+  return now - armedAt >= budgetMs;
+}
+
+/**
+ * Resolves at once while the event loop turns, or after a macrotask when the caller has kept it
+ * busy for `budgetMs` (see the module doc). Await it once per step of every long loop.
+ *
+ * @example
+ * ```ts
+ * import { fairTurn } from "./fair.ts";
+ * for (let i = 0; i < 1000; i++) await fairTurn();
+ * ```
+ */
+export function fairTurn(budgetMs: number = FAIR_BUDGET_MS): Promise<void> {
+  if (!starving(budgetMs)) return Promise.resolve();
+  return macrotask();
+}
+
+/** Resolves after one turn of the event loop (timers, sockets and signals get to run). */
+export function macrotask(): Promise<void> {
+  yields++;
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** Number of yields {@linkcode fairTurn} has taken in this process. */
+export function fairYields(): number {
+  return yields;
+}
