@@ -20,6 +20,9 @@ import { libc } from "./termios.ts";
 
 const POLLIN = 0x1;
 const POLLOUT = 0x4;
+const POLLERR = 0x8;
+const POLLHUP = 0x10;
+const POLLNVAL = 0x20;
 
 /** Reads and writes a non-blocking descriptor; closes it (and `extra` descriptors) on close. */
 export class FdConn implements RawConn {
@@ -44,12 +47,17 @@ export class FdConn implements RawConn {
   async read(buf: Uint8Array): Promise<number | null> {
     const c = libc();
     const view = new Uint8Array(buf.buffer as ArrayBuffer, buf.byteOffset, buf.byteLength);
+    let hangup = false;
     for (;;) {
       if (this.#closed) return null;
       const n = c.read(this.#fd, view);
       if (n > 0) return n;
       if (n === 0) return null;
-      if (!(await this.#wait(POLLIN))) return null;
+      // Hung up with nothing left to read: the end (polling again would return at once, forever).
+      if (hangup) return null;
+      const revents = await this.#wait(POLLIN);
+      if (revents < 0) return null;
+      hangup = (revents & (POLLHUP | POLLERR | POLLNVAL)) !== 0;
     }
   }
 
@@ -61,7 +69,11 @@ export class FdConn implements RawConn {
       if (this.#closed) throw new Deno.errors.BadResource("the line is closed");
       const n = c.write(this.#fd, view);
       if (n >= 0) return n;
-      if (!(await this.#wait(POLLOUT))) throw new Deno.errors.BadResource("the line is closed");
+      const revents = await this.#wait(POLLOUT);
+      if (revents < 0) throw new Deno.errors.BadResource("the line is closed");
+      if (revents & (POLLHUP | POLLERR | POLLNVAL) && !(revents & POLLOUT)) {
+        throw new Deno.errors.BrokenPipe("the other end hung up");
+      }
     }
   }
 
@@ -86,8 +98,8 @@ export class FdConn implements RawConn {
     return this.#fd;
   }
 
-  /** Waits until `events` on the descriptor (or close); false when closed. */
-  async #wait(events: number): Promise<boolean> {
+  /** Waits until `events` on the descriptor (or close): its revents, or -1 when closed. */
+  async #wait(events: number): Promise<number> {
     const fds = new Uint8Array(16);
     const v = new DataView(fds.buffer);
     v.setInt32(0, this.#fd, true);
@@ -101,7 +113,7 @@ export class FdConn implements RawConn {
       this.#polling--;
       if (this.#closed && this.#polling === 0) this.#release();
     }
-    return !this.#closed;
+    return this.#closed ? -1 : v.getInt16(6, true);
   }
 
   #release(): void {
