@@ -302,7 +302,8 @@ export function parseAnswer(answer: string | Uint8Array, rule: ParseRule): Value
   if (rule.layout) {
     const fields = layoutFields(text, rule.layout);
     const name = String(rule.token);
-    if (!(name in fields)) {
+    // Own fields only: a token named "constructor" is a missing field, not Object's.
+    if (!Object.hasOwn(fields, name)) {
       throw new ParseError(`no field "${name}" in layout "${rule.layout.name}"`, original);
     }
     text = fields[name]!;
@@ -410,7 +411,9 @@ export function decodeBlock(bytes: Uint8Array): { data: Uint8Array; size: number
     throw new ParseError("block header: bad length digit", latin1(bytes.subarray(0, 16)));
   }
   if (bytes.length < 2 + n) return undefined;
-  const len = Number(latin1(bytes.subarray(2, 2 + n)));
+  const digits = latin1(bytes.subarray(2, 2 + n));
+  // Decimal digits only: Number() would also take " 12", "-1", "1e3" or "0x1f".
+  const len = /^\d+$/.test(digits) ? Number(digits) : NaN;
   if (!Number.isInteger(len)) {
     throw new ParseError("block header: bad length", latin1(bytes.subarray(0, 16)));
   }

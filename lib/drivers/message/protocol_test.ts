@@ -205,3 +205,21 @@ Deno.test("commandMatcher: long/short forms, any case, optional nodes, flexible 
   const star = commandMatcher("*RST", true);
   assert.ok(star.test("*rst"));
 });
+
+Deno.test("decodeBlock: the length field is decimal digits only (found by fuzzing)", () => {
+  const bytes = (s: string) => new TextEncoder().encode(s);
+  for (const bad of ["#2 12", "#2-1xyz", "#31e3", "#30x1abc", "#2+3abc"]) {
+    assert.throws(() => decodeBlock(bytes(bad)), ParseError, bad);
+  }
+  assert.deepEqual(decodeBlock(bytes("#15hello")), { data: bytes("hello"), size: 8 });
+});
+
+Deno.test("parseAnswer: a layout token named like an Object property is a missing field", () => {
+  const layout: Layout = { name: "l", split: " ", skip: 0, fields: ["a"], statusWords: [] };
+  for (const token of ["constructor", "toString", "__proto__"]) {
+    assert.throws(
+      () => parseAnswer("1", { kind: "string", layout, token }),
+      (err: unknown) => err instanceof ParseError && /no field/.test(err.message),
+    );
+  }
+});
