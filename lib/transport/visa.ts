@@ -54,7 +54,11 @@ export function visaToAddress(text: string): VisaMapping | undefined {
       }
       const host = parts[1]!;
       const port = Number(parts[2]);
-      if (host === "" || !/^\d+$/.test(parts[2]!) || !(port > 0 && port < 65536)) {
+      // A name, IPv4 or IPv6 (bracketed or not): anything else would change the address's
+      // meaning once pasted into a URL (`?`, `#`, `/`, `%`).
+      const hostOk = /^[A-Za-z0-9._-]+$/.test(host) ||
+        /^\[?[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\]?$/.test(host);
+      if (!hostOk || !/^\d+$/.test(parts[2]!) || !(port > 0 && port < 65536)) {
         throw new UsageError(
           `"${s}": bad host or port`,
           "raw sockets look like TCPIP0::HOST::PORT::SOCKET with a port 1–65535",
@@ -76,7 +80,10 @@ export function visaToAddress(text: string): VisaMapping | undefined {
       throw new UsageError(`"${s}" is not a VISA serial resource`, "use ASRL/dev/ttyUSB0::INSTR");
     }
     const port = parts[0]!.slice(4);
-    if (port.startsWith("/")) return { address: `serial://${port}` };
+    // Escaped where an address would read them as query, fragment or escape.
+    if (port.startsWith("/")) {
+      return { address: `serial://${port.replace(/[%?#]/g, encodeURIComponent)}` };
+    }
     if (/^\d+$/.test(port) && Number(port) >= 1) {
       const dev = `/dev/ttyS${Number(port) - 1}`;
       return {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { parseAddress } from "../device/address.ts";
 import { UsageError } from "../device/errors.ts";
 import { isVisa, visaToAddress } from "./visa.ts";
 
@@ -47,4 +48,19 @@ Deno.test("VISA kinds labwire cannot speak are refused with what to use", () => 
       return true;
     });
   }
+});
+
+Deno.test("a VISA host or device path keeps its meaning as an address (found by fuzzing)", () => {
+  // "a?b" used to become tcp://a?b:5025: host "a", the port lost in a query string.
+  for (const host of ["a?b", "a#b", "a/b", "%zz", ""]) {
+    assert.throws(() => visaToAddress(`TCPIP0::${host}::5025::SOCKET`), UsageError, host);
+  }
+  assert.equal(
+    visaToAddress("TCPIP0::gauge-3.lab::5025::SOCKET")!.address,
+    "tcp://gauge-3.lab:5025",
+  );
+  assert.equal(
+    parseAddress(visaToAddress("ASRL/dev/tty%1?::INSTR")!.address).target,
+    "/dev/tty%1?",
+  );
 });
