@@ -264,7 +264,20 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       const work = (async () => {
         hub.close();
         // shutdown() stops accepting and waits for requests in flight (SSE streams are ended).
-        await server.shutdown();
+        // A client that stopped reading keeps its response in flight for ever (its socket is
+        // full): after a bounded wait the session is closed anyway, and exiting drops it.
+        const shut = server.shutdown();
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const ended = await Promise.race([
+          shut.then(() => true),
+          new Promise<false>((
+            r,
+          ) => (timer = setTimeout(() => r(false), Math.min(1000, graceMs / 4)))),
+        ]);
+        clearTimeout(timer);
+        if (!ended) {
+          log.log("notice", "dropping connections whose clients stopped reading");
+        }
         await teardown(why);
       })();
       const result = await Promise.race([work.then(() => "ok" as const), deadline]);
