@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { DeviceError, TimeoutError, UsageError } from "../device/errors.ts";
 import { openTcp, parseTcpTarget } from "./tcp.ts";
+import { debianPython, peerTest } from "../../tests/peers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -95,3 +96,46 @@ Deno.test("close() fails a pending read and later calls", async () => {
     listener.close();
   }
 });
+
+peerTest(
+  "a connect that gets no SYN-ACK fails at the connect timeout, naming the address",
+  () => debianPython() ? [] : ["python3"],
+  async () => {
+    // A listener with a full accept queue (backlog 0, one connection parked, never accepted):
+    // Linux drops further SYNs, so a connect hangs as to a powered-off instrument.
+    const py = new Deno.Command(debianPython()!, {
+      args: [
+        "-c",
+        [
+          "import socket, sys, time",
+          "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(0)",
+          "port = s.getsockname()[1]",
+          "fill = socket.create_connection(('127.0.0.1', port), timeout=2)",
+          "print(port, flush=True)",
+          "sys.stdin.read()",
+        ].join("\n"),
+      ],
+      stdin: "piped",
+      stdout: "piped",
+    }).spawn();
+    const reader = py.stdout.getReader();
+    const port = Number(dec.decode((await reader.read()).value).trim());
+    reader.releaseLock();
+    const s = openTcp("127.0.0.1", port, { connectTimeout: 300 });
+    try {
+      await assert.rejects(s.connect({ timeout: 5000 }), (e: unknown) => {
+        assert.ok(e instanceof TimeoutError, String(e));
+        assert.match(
+          e.message,
+          new RegExp(`connect to tcp://127\\.0\\.0\\.1:${port}: no answer within 300 ms`),
+        );
+        return true;
+      });
+    } finally {
+      s.close();
+      await py.stdin.close();
+      await py.stdout.cancel();
+      await py.status;
+    }
+  },
+);
