@@ -51,6 +51,11 @@ export interface FuzzOptions {
    * {@linkcode FUZZ_RUNS}); an explicit `LABWIRE_FUZZ_RUNS` (as `deno task fuzz` sets) wins.
    */
   quickRuns?: number;
+  /**
+   * Most cases even under `deno task fuzz`, for properties whose case is a conversation over
+   * sockets with timeouts (tens of ms each); the report line says when the cap applied.
+   */
+  maxRuns?: number;
 }
 
 /**
@@ -66,7 +71,8 @@ export function fuzzTest<T>(
   opts: FuzzOptions = {},
 ): void {
   Deno.test(`fuzz: ${name}`, async () => {
-    const numRuns = REPORT ? FUZZ_RUNS : opts.quickRuns ?? FUZZ_RUNS;
+    const wanted = REPORT ? FUZZ_RUNS : opts.quickRuns ?? FUZZ_RUNS;
+    const numRuns = Math.min(wanted, opts.maxRuns ?? Infinity);
     const property = fc.asyncProperty(arb, async (value) => {
       const started = performance.now();
       const result = await check(value);
@@ -84,6 +90,7 @@ export function fuzzTest<T>(
     if (REPORT) {
       console.log(
         `fuzz ${name}: ${details.numRuns} cases, ${details.failed ? 1 : 0} failures` +
+          (numRuns < wanted ? ` (capped at ${numRuns}: each case is a socket conversation)` : "") +
           (details.failed ? ` (seed ${details.seed})` : ""),
       );
     }
