@@ -257,6 +257,48 @@ fuzzTest(
   },
 );
 
+/** Query strings near what the routes take: known keys, numbers at their edges, junk. */
+const query = fc.array(
+  fc.tuple(
+    fc.oneof(
+      { arbitrary: fc.constantFrom("since", "limit", "attrs", "devices", "stop"), weight: 4 },
+      fc.string({ maxLength: 5 }),
+    ),
+    fc.oneof(
+      fc.constantFrom("0", "1", "-1", "1e309", "NaN", "9007199254740993", "position,velocity", ""),
+      fc.integer().map(String),
+      fc.string({ maxLength: 8 }),
+    ),
+  ),
+  { maxLength: 3 },
+).map((q) => (q.length ? `?${new URLSearchParams(q)}` : ""));
+const id = fc.oneof(
+  fc.constantFrom("s1", "s999999999999", "t1", "x", "%00", "..", ""),
+  fc.string({ maxLength: 6 }).map(encodeURIComponent),
+);
+/** Reads and stops: every route but the event stream, with any ids and query strings. */
+const readRequest = fc.record({
+  method: fc.constantFrom("GET", "GET", "DELETE", "HEAD", "PATCH"),
+  path: fc.oneof(
+    device.map((d) => `/api/devices/${d}`),
+    device.map((d) => `/api/devices/${d}/read`),
+    id.map((i) => `/api/tasks/${i}`),
+    id.map((i) => `/api/tasks/${i}/data`),
+    id.map((i) => `/api/scans/${i}`),
+    fc.constantFrom("/api/devices", "/api/alarms", "/healthz", "/metrics", "/api/openapi.json"),
+    fc.string({ maxLength: 12 }).map((p) => `/api/${encodeURIComponent(p)}`),
+  ),
+  query,
+});
+
+fuzzTest(
+  "HTTP: any id and query string on the read and stop routes is answered, never with a 5xx",
+  readRequest,
+  async ({ method, path, query }) => {
+    await ask(method, path + query, undefined, "");
+  },
+);
+
 Deno.test({
   name: "HTTP fuzz: close the lab",
   sanitizeOps: false,
