@@ -30,6 +30,7 @@ import { SessionStore } from "../lib/session/store.ts";
 
 const FLAGS = {
   detectors: { type: "string", short: "d", multiple: true },
+  trigger: { type: "string", multiple: true },
   settle: { type: "string" },
   dwell: { type: "string" },
   tolerance: { type: "string" },
@@ -191,6 +192,9 @@ export function parseScanArgs(
   }
   opts.devices = [...(fromFile?.devices ?? []), ...opts.devices];
   const request: ScanRequest = { plan, detectors };
+  const triggers = listFlag(f, "trigger") ?? fromFile?.triggers;
+  for (const t of triggers ?? []) parseRef(t);
+  if (triggers?.length) request.triggers = triggers;
   const settle = dur("settle") ?? fromFile?.settleMs;
   const dwell = dur("dwell") ?? fromFile?.dwellMs;
   const moveTimeout = dur("move-timeout") ?? fromFile?.moveTimeoutMs;
@@ -534,6 +538,8 @@ point. A closed pipe ends the scan quietly (exit 0).
 Flags:
   -d, --detectors a.b,c.d  detectors read at every point
       --settle 50ms        wait after the move before reading
+      --trigger a.b,…      run these actions at every point after the settle, before the
+                           detectors are read (e.g. dmm.initiate, an instrument's trigger)
       --dwell 100ms        sample the detectors repeatedly for this long (about every
                            10 ms) and record the mean of numeric values
       --tolerance X        read-back must be within X of the target (default: the
@@ -560,6 +566,7 @@ Plan file (scan.toml):
   plan = "dscan"                 # any plan above
   num = 21
   detectors = ["det.counts", "dmm.voltage"]
+  triggers = ["dmm.trigger"]     # optional: actions run before each reading
   settle = "50ms"
   [[axes]]
   positioner = "motor.position"

@@ -34,6 +34,8 @@ export interface PlanFile {
   plan: PlanSpec;
   /** Detectors, when given. */
   detectors?: string[];
+  /** Actions run at every point before the detectors are read. */
+  triggers?: string[];
   /** Settle time, ms. */
   settleMs?: number;
   /** Dwell time, ms. */
@@ -51,6 +53,7 @@ export interface PlanFile {
 const KEYS = [
   "plan",
   "detectors",
+  "triggers",
   "settle",
   "dwell",
   "tolerance",
@@ -125,6 +128,8 @@ export function parsePlanFile(text: string, file: string): PlanFile {
   const out: PlanFile = { plan: spec };
   const detectors = strings("detectors");
   if (detectors) out.detectors = detectors;
+  const triggers = strings("triggers");
+  if (triggers) out.triggers = triggers;
   const devices = strings("devices");
   if (devices) out.devices = devices;
   // plan files are written by people: bare numbers are seconds, like the config file's

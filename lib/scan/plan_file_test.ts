@@ -7,6 +7,7 @@ Deno.test("a line scan plan file with timing and devices", () => {
     `plan = "dscan"
 num = 5
 detectors = ["det.counts", "dmm.voltage"]
+triggers = ["dmm.trigger"]
 settle = "50ms"
 dwell = 0.1
 move_timeout = "30s"
@@ -30,6 +31,7 @@ stop = 1
       spacing: "linear",
     },
     detectors: ["det.counts", "dmm.voltage"],
+    triggers: ["dmm.trigger"],
     devices: ["sim://motor", "sim://det"],
     settleMs: 50,
     dwellMs: 100,

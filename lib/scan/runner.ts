@@ -40,6 +40,11 @@ export interface ScanRequest {
   detectors: string[];
   /** Wait after the positioners are done, before reading, ms (default 0). */
   settleMs?: number;
+  /**
+   * `device.action` run at every point after the settle, before the detectors are read (a
+   * DMM's `initiate` or `trigger`, a counter's start): writable booleans, written `true`.
+   */
+  triggers?: string[];
   /** Detectors are sampled repeatedly (about every 10 ms) for this long and numeric values averaged, ms (default 0: one read). */
   dwellMs?: number;
   /** A positioner is "there" when its read-back is this close to the target; default from the attr's precision. */
@@ -195,6 +200,7 @@ export class ScanRun {
     this.#opts = opts;
     this.plan = makePlan(request.plan, { maxPoints: opts.maxPoints, limitHint: opts.limitHint });
     for (const d of request.detectors) parseRef(d);
+    for (const t of request.triggers ?? []) parseRef(t);
     if (this.plan.positioners.length === 0 && request.detectors.length === 0) {
       throw new UsageError("a count scan needs detectors", "add --detectors det.counts,…");
     }
@@ -306,6 +312,7 @@ export class ScanRun {
     const signal = this.#abort.signal;
     const positioners = await this.#positioners();
     const groups = await this.#detectorGroups();
+    await this.#checkTriggers();
     const store = this.#opts.store;
     let done = new Set<number>();
     if (this.#opts.resumeId !== undefined) {
@@ -432,6 +439,10 @@ export class ScanRun {
     if (settle > 0) {
       await sleep(settle, signal);
       signal.throwIfAborted();
+    }
+    for (const ref of this.#request.triggers ?? []) {
+      const { device, attr } = parseRef(ref);
+      await this.#lab.get(device).write(attr, true, { signal });
     }
     const values = new Array<Value>(this.#request.detectors.length);
     const dwell = this.#request.dwellMs ?? 0;
@@ -622,6 +633,19 @@ export class ScanRun {
       g.slots.push(k);
     }
     return [...groups.values()];
+  }
+
+  /** Checks that every trigger is a writable boolean (an action) before anything moves. */
+  async #checkTriggers(): Promise<void> {
+    for (const ref of this.#request.triggers ?? []) {
+      const { device, attr: name } = parseRef(ref);
+      const attr = findAttr(await this.#lab.get(device).attrs(), name, device);
+      if (attr.type !== "boolean" || !attr.rw) {
+        throw new UsageError(
+          `trigger ${ref} is not an action (a writable boolean such as dmm.trigger)`,
+        );
+      }
+    }
   }
 
   /** Validates every remaining target against its attribute before anything moves. */

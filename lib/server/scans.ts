@@ -43,6 +43,7 @@ function scanRequest(body: ScanBody): ScanRequest {
   return {
     plan: body.plan,
     detectors: body.detectors,
+    triggers: body.triggers,
     settleMs: body.settle_ms,
     dwellMs: body.dwell_ms,
     tolerance: body.tolerance,

@@ -183,6 +183,7 @@ export function scanBodySchema(maxPoints: number) {
   return z.object({
     plan: planSchema(maxPoints),
     detectors: z.array(ref()).max(64).openapi({ example: ["det.counts"] }),
+    triggers: z.array(ref()).max(16).optional().openapi({ example: ["dmm.initiate"] }),
     settle_ms: z.number().min(0).max(3_600_000).optional(),
     dwell_ms: z.number().min(0).max(3_600_000).optional(),
     tolerance: z.number().positive().optional(),
