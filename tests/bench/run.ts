@@ -72,6 +72,12 @@ export const BENCHES: Bench[] = [
   { name: "dashboard", script: "serve_dashboard.ts", args: [], about: "chart redraw, 100k points" },
   { name: "ca-client", script: "ca_client.ts", args: [], about: "ca:// vs caget, camonitor CPU" },
   { name: "ca-server", script: "ca_server.ts", args: [], about: "camonitor on 1,000 labwire PVs" },
+  {
+    name: "instruments-stream",
+    script: "instruments_stream.ts",
+    args: [],
+    about: "stream of 50 SCPI DMMs (TCP, 10 Hz) and 8 Alicat units on one pty (2 Hz)",
+  },
 ];
 
 /** Renders figures as one aligned table (a Markdown table, so it pastes into notes as is). */
