@@ -27,11 +27,13 @@ export interface InstrumentsOptions {
   args: string[];
   /** JSON output. */
   json: boolean;
+  /** check: also run each definition against its own simulator. */
+  sim: boolean;
 }
 
 /** Parses `instruments`' arguments (pure). */
 export function parseInstrumentsArgs(args: string[]): InstrumentsOptions {
-  const f = parseFlags(args, {}, "instruments");
+  const f = parseFlags(args, { sim: { type: "boolean" } }, "instruments");
   const [sub = "list", ...rest] = f.positionals;
   if (!SUBCOMMANDS.includes(sub)) {
     throw new UsageError(
@@ -52,7 +54,13 @@ export function parseInstrumentsArgs(args: string[]): InstrumentsOptions {
     );
   }
   if (sub === "list" && rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
-  return { sub: sub as InstrumentsOptions["sub"], args: rest, json: boolFlag(f, "json") };
+  if (boolFlag(f, "sim") && sub !== "check") throw new UsageError("--sim goes with check");
+  return {
+    sub: sub as InstrumentsOptions["sub"],
+    args: rest,
+    json: boolFlag(f, "json"),
+    sim: boolFlag(f, "sim"),
+  };
 }
 
 /** The summary of a definition as `list --json` prints it. */
@@ -205,13 +213,32 @@ export async function runInstruments(args: string[], out: TextSink = stdoutSink)
     out.write(json ? jsonDocument(detail(inst), false) : showText(inst));
     return EXIT.ok;
   }
+  let failed = 0;
   for (const file of opts.args) {
     const inst = await checkFile(file);
     const line =
       `${file}: ok — ${inst.name}, ${inst.attrs.length} attributes, ${inst.actions.length} actions`;
-    out.write(json ? jsonDocument({ file, ok: true, ...summary(inst) }, false) : line + "\n");
+    if (!opts.sim) {
+      out.write(json ? jsonDocument({ file, ok: true, ...summary(inst) }, false) : line + "\n");
+      continue;
+    }
+    // Loaded here only: the simulator and driver are not needed to validate a file.
+    const { selfCheck } = await import("../lib/drivers/message/self_check.ts");
+    const steps = await selfCheck(inst);
+    const bad = steps.filter((s) => !s.ok);
+    failed += bad.length;
+    if (json) {
+      out.write(jsonDocument({ file, ok: bad.length === 0, ...summary(inst), steps }, false));
+    } else {
+      out.write(
+        `${line}; against its simulator: ${
+          steps.length - bad.length
+        } of ${steps.length} steps ok\n` +
+          bad.map((s) => `  ${s.step}: ${s.detail}\n`).join(""),
+      );
+    }
   }
-  return EXIT.ok;
+  return failed > 0 ? EXIT.device : EXIT.ok;
 }
 
 /** The `instruments` verb. */
@@ -234,7 +261,10 @@ its config table.
 
   list        every definition: name, protocol, default port, description
   show NAME   one definition: line settings, identification, attributes, actions
-  check FILE  validate definition files; an error names the file and the key (exit 2)
+  check FILE  validate definition files; an error names the file and the key (exit 2);
+              with --sim, also run each against its own simulator through the driver: every
+              attribute read, every writable one written and read back, every action run
+              (exit 1 when a step fails, listing it)
 
 Flags:
       --json              JSON output (the default when stdout is not a terminal)
@@ -243,7 +273,7 @@ Flags:
 Examples:
   labwire instruments list
   labwire instruments show keysight-34461a
-  labwire instruments check ~/my-instruments/psu.toml
+  labwire instruments check ~/my-instruments/psu.toml --sim
   labwire sim lakeshore-336 --listen 127.0.0.1:0
   labwire read "tcp://10.0.0.7:7777?instrument=lakeshore-336"
 `,

@@ -201,6 +201,11 @@ Deno.test("labwire instruments list, show, check; an unknown instrument suggests
     const ok = await runCli(["instruments", "check", `${dir}/good.toml`]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(JSON.parse(ok.stdout).name, "good");
+    const sim = await runCli(["instruments", "check", `${dir}/good.toml`, "--sim"]);
+    assert.equal(sim.code, 0, sim.stderr);
+    const report = JSON.parse(sim.stdout);
+    assert.equal(report.ok, true);
+    assert.deepEqual(report.steps.map((s: { step: string }) => s.step), ["read", "read volts"]);
     const bad = await runCli(["instruments", "check", `${dir}/bad.toml`]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /bad\.toml: attrs\.volts\.bits: flags need bits/);

@@ -414,7 +414,18 @@ async function openMessageDevice(address: Address, ctx: OpenContext): Promise<De
   }
   // Loaded on demand: the definition parser (zod, TOML) stays out of every other verb's start-up.
   const { findInstrument } = await import("../../instruments/loader.ts");
-  const inst = await findInstrument(name);
+  return openInstrument(address, await findInstrument(name), ctx);
+}
+
+/**
+ * Opens a device of a given (already loaded) definition at `address`; `open` of the tcp://,
+ * serial:// and scpi:// drivers after they found the definition, and `instruments check --sim`.
+ */
+export function openInstrument(
+  address: Address,
+  inst: Instrument,
+  ctx: OpenContext,
+): MessageDevice {
   const unit = address.params.get("unit") ??
     (typeof ctx.options.unit === "string" ? ctx.options.unit : undefined) ??
     inst.transport.unit ?? "A";
