@@ -4,7 +4,6 @@
  */
 import assert from "node:assert/strict";
 import { SessionReader } from "../../lib/session/reader.ts";
-import { PEERS_REQUIRED } from "../peers.ts";
 import { spawnLabwire } from "./labwire_process.ts";
 import { until } from "./serve_fixture.ts";
 

@@ -100,7 +100,7 @@ Deno.test("Pfeiffer: ACK then the data on ENQ; NAK for unknown; ENQ repeats the 
   assert.equal(m.state("units"), "pa");
 });
 
-Deno.test("ascii dialect: plain lines, silent on what it does not know", async () => {
+Deno.test("ascii dialect: plain lines, silent on what it does not know", () => {
   const inst = resolveEntry(
     parseDefinition(
       'protocol = "ascii"\n[attrs.level]\nget = "LEVEL?"\nset = "LEVEL={value}"\nsim = { value = 3 }\n',
