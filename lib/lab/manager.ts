@@ -33,6 +33,15 @@ export interface DeviceStats {
 /** Upper bounds (ms) of the read latency histogram. */
 export const LATENCY_BUCKETS_MS = [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
 
+/** Options of a manager call that takes a reading. */
+export interface SampleOptions extends CallOptions {
+  /**
+   * Keep the reading to the caller (and the last-reading cache): no listener or subscriber sees
+   * it. For scans, whose thousands of reads a second are recorded as scan points, not samples.
+   */
+  quiet?: boolean;
+}
+
 /** One device with its queue, cache and subscribers. */
 export class DeviceManager {
   #tail: Promise<unknown> = Promise.resolve();
@@ -102,7 +111,7 @@ export class DeviceManager {
    * Takes a fresh reading through the queue. Never throws for device failures: a failed read is
    * a reading with `error`. It is cached and published to subscribers.
    */
-  async sample(names?: readonly string[], opts?: CallOptions): Promise<Reading> {
+  async sample(names?: readonly string[], opts?: SampleOptions): Promise<Reading> {
     const started = performance.now();
     const t = nowSeconds();
     let reading: Reading;
@@ -118,12 +127,15 @@ export class DeviceManager {
     }
     this.#recordLatency(performance.now() - started);
     this.stats.reads++;
-    this.publish(reading);
+    if (opts?.quiet) {
+      this.#last = reading;
+      if (reading.error === undefined) this.#lastGood = reading;
+    } else this.publish(reading);
     return reading;
   }
 
   /** Reads values, throwing a {@linkcode DeviceError} when the device fails (for one-shot verbs). */
-  async read(names?: readonly string[], opts?: CallOptions): Promise<Values> {
+  async read(names?: readonly string[], opts?: SampleOptions): Promise<Values> {
     const r = await this.sample(names, opts);
     if (r.error !== undefined) throw new DeviceError(r.error, this.name);
     return r.values;
@@ -133,7 +145,7 @@ export class DeviceManager {
    * Validates `value` against the attribute (before any I/O), writes it through the queue and
    * returns the read-back of that attribute.
    */
-  async write(name: string, value: unknown, opts?: CallOptions): Promise<Value> {
+  async write(name: string, value: unknown, opts?: SampleOptions): Promise<Value> {
     const attr = findAttr(await this.attrs(opts), name, this.name);
     const v = validateWrite(attr, value);
     await this.exclusive(() => this.device.write(name, v, opts), opts?.signal);

@@ -13,6 +13,10 @@
  * comes; the run itself holds only the last few ({@linkcode ScanRun.points}), so a scan of any
  * length runs in flat memory. A stored scan resumes from its first missing point.
  *
+ * The scan's own device calls are quiet (see `SampleOptions.quiet`): its reads are recorded as
+ * scan points, not also as samples and live readings of the devices (those keep coming from the
+ * sampler at its interval), so thousands of points a second do not flood the recorder and SSE.
+ *
  * Points of zero-latency devices come in microseconds without ever leaving the microtask
  * queue, so the loop takes a macrotask turn ({@linkcode fairTurn}) every few ms: the API,
  * other devices' sampling, SIGTERM and Ctrl-C are served during any scan.
@@ -460,7 +464,7 @@ export class ScanRun {
   }
 
   async #readGroup(g: DetectorGroup, values: Value[], signal: AbortSignal): Promise<number> {
-    const r = await g.manager.sample(g.names, { signal });
+    const r = await g.manager.sample(g.names, { signal, quiet: true });
     if (r.error !== undefined) {
       throw new DeviceError(`reading ${g.manager.name} (${g.names.join(", ")}): ${r.error}`);
     }
@@ -499,7 +503,7 @@ export class ScanRun {
 
   /** Writes a target and waits until the positioner is there; returns its read-back. */
   async #move(p: Positioner, target: number, signal: AbortSignal): Promise<Value> {
-    const opts = { signal };
+    const opts = { signal, quiet: true };
     const wrote = await p.manager.write(p.attr.name, target, opts);
     const device = p.manager.device;
     const timeout = this.#request.moveTimeoutMs ?? 60_000;

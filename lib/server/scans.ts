@@ -101,6 +101,8 @@ export class ScanService implements ScanSource {
         maxPoints: this.#maxPoints,
         limitHint: `${LIMIT_NAME}; split the scan or raise the limit`,
         keepPoints: this.options.keepPoints,
+        // small transactions: a store write never holds the event loop for long
+        batch: 250,
       });
     } catch (err) {
       if (err instanceof PlanTooLarge) {
@@ -122,6 +124,7 @@ export class ScanService implements ScanSource {
     const positioners = run.plan.positioners;
     const detectors = request.detectors;
     run.onPoint((p: ScanPoint) => {
+      if (this.hub.clientCount === 0) return; // nobody to send it to: build nothing
       this.hub.publish("scan_point", "", {
         scan: id,
         index: p.index,

@@ -123,6 +123,8 @@ export class StreamHub {
    * does not move a client's resume point. `device` filters it like a reading; "" reaches everyone.
    */
   publish(event: string, device: string, data: unknown): void {
+    // live only: with nobody connected there is nothing to encode (a scan publishes per point)
+    if (this.#clients.size === 0) return;
     this.#queue({
       tms: Date.now(),
       device,

@@ -57,6 +57,13 @@ export const BENCHES: Bench[] = [
   { name: "alarms", script: "alarm_observe.ts", args: [], about: "alarm engine cost per reading" },
   { name: "scan", script: "scan.ts", args: [], about: "scan engine overhead per point" },
   {
+    name: "responsiveness",
+    script: "responsiveness.ts",
+    args: [],
+    about:
+      "serve: /healthz, sampling, memory and SIGTERM during a 1,000,000-point scan + 1 ms task",
+  },
+  {
     name: "serve",
     script: "serve_throughput.ts",
     args: [],

@@ -24,11 +24,14 @@ export interface ServeProcess {
   stop(): Promise<number>;
 }
 
-/** Starts `labwire serve` on a free port with `args`; resolves once it serves. */
-export async function spawnServe(args: string[]): Promise<ServeProcess> {
+/**
+ * Starts `labwire serve` on a free port with `args` (and `denoFlags` for `deno run`, e.g. the
+ * V8 flags `deno task compile` bakes in); resolves once it serves.
+ */
+export async function spawnServe(args: string[], denoFlags: string[] = []): Promise<ServeProcess> {
   const main = new URL("../../main.ts", import.meta.url).pathname;
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", main, "serve", "--listen", "127.0.0.1:0", ...args],
+    args: ["run", "-A", ...denoFlags, main, "serve", "--listen", "127.0.0.1:0", ...args],
     stdin: "null",
     stdout: "null",
     stderr: "piped",
