@@ -44,8 +44,10 @@ Deno.test("serve: a 1,000,000-point scan streams, pages, shares the loop, and SI
         body: JSON.stringify({
           plan: {
             kind: "line",
+            relative: false,
             axes: [{ positioner: "motor.position", start: 0, stop: 1 }],
             num: 1_000_000,
+            spacing: "linear",
           },
           detectors: ["det.counts"],
         }),
