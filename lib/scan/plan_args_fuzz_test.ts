@@ -46,7 +46,7 @@ fuzzTest(
       () => parsePlanArgs(name, words, { log, snake, readFile: () => file }),
     );
     if (spec === undefined) return;
-    const plan = makePlan(spec);
+    const plan = makePlan(spec, { maxPoints: Infinity });
     // How many points a scan may have is bounded where scans are submitted (CLI, HTTP).
     assert.ok(plan.length >= 1, `length ${plan.length}`);
     // The first points are finite numbers, one per positioner.
