@@ -85,6 +85,12 @@ export const BENCHES: Bench[] = [
     args: [],
     about: "stream of 50 SCPI DMMs (TCP, 10 Hz) and 8 Alicat units on one pty (2 Hz)",
   },
+  {
+    name: "ca-flood",
+    script: "ca_flood.ts",
+    args: [],
+    about: "serve's CA server under 20 never-finished 15 MB messages",
+  },
 ];
 
 /** Renders figures as one aligned table (a Markdown table, so it pastes into notes as is). */

@@ -705,15 +705,11 @@ export interface DecoderOptions {
 
 /** Counters of a {@linkcode MessageDecoder}, for tests and metrics. */
 export interface DecoderStats {
-  /** Bytes copied into the decoder's own buffer (only bytes of messages split across reads). */
+  /** Bytes copied by the decoder (only bytes of messages split across reads, about twice each). */
   bytesCopied: number;
-  /** Times the buffer was reallocated to grow. */
-  grows: number;
+  /** Messages put together from more than one read. */
+  assembled: number;
 }
-
-/** A buffer of this size or less is kept after a message; a bigger one is dropped. */
-const KEEP_CAPACITY = 64 * 1024;
-const FIRST_CAPACITY = 1024;
 
 /**
  * Frames a byte stream into messages, whatever the split of the reads: bytes of an incomplete
@@ -721,14 +717,15 @@ const FIRST_CAPACITY = 1024;
  *
  * Memory is bounded by the largest legal message (`maxPayload` + the 24-byte extended header):
  * a header announcing more is a {@linkcode ProtocolError} at once, before its payload arrives.
- * Complete messages are framed straight from the caller's chunk; only the bytes of a message
- * split across reads are copied, once each, into a buffer that grows by doubling with what has
- * actually arrived (a peer that announces 15 MB and sends 100 bytes costs 1 kB, not 15 MB), so a
- * slow large message costs O(size) copying, never O(size²).
+ * Complete messages are framed straight from the caller's chunk. The bytes of a message split
+ * across reads are copied once as they arrive (one piece per read, so what is held is what has
+ * actually arrived: a peer that announces 15 MB and sends 100 bytes costs 100 bytes) and once
+ * more when the last piece completes it. A slow large message thus costs O(size) copying and
+ * no reallocation garbage, never O(size²).
  *
- * `push()` returns messages whose payloads stay valid for good (views of `chunk`, or copies);
- * `feed()` calls back with views that are only valid during the callback, so the caller may
- * reuse its read buffer (the fast path).
+ * `push()` returns messages whose payloads stay valid for good (views of `chunk`, or the
+ * decoder's own copies); `feed()` calls back with views that are only valid during the
+ * callback, so the caller may reuse its read buffer (the fast path).
  *
  * @example
  * ```ts
@@ -740,13 +737,14 @@ const FIRST_CAPACITY = 1024;
  * ```
  */
 export class MessageDecoder {
-  /** Holds the one partial message, always from offset 0 to #end. */
-  #buf: Uint8Array = new Uint8Array(0);
-  #end = 0;
+  /** Pieces of the one partial message, in order. */
+  #parts: Uint8Array[] = [];
+  /** Bytes in #parts. */
+  #have = 0;
   /** Total size (header + payload) of the partial message once its header is known, else 0. */
   #need = 0;
   #maxPayload: number;
-  readonly #stats: DecoderStats = { bytesCopied: 0, grows: 0 };
+  readonly #stats: DecoderStats = { bytesCopied: 0, assembled: 0 };
 
   /** Creates a decoder. */
   constructor(options: DecoderOptions = {}) {
@@ -755,15 +753,10 @@ export class MessageDecoder {
 
   /** Bytes held back waiting for the rest of a message. */
   get buffered(): number {
-    return this.#end;
+    return this.#have;
   }
 
-  /** Size of the decoder's own buffer, bytes (never more than the largest legal message). */
-  get capacity(): number {
-    return this.#buf.length;
-  }
-
-  /** Copy and growth counters since creation. */
+  /** Copy counters since creation. */
   get stats(): Readonly<DecoderStats> {
     return this.#stats;
   }
@@ -771,10 +764,7 @@ export class MessageDecoder {
   /** Adds bytes and returns every message they complete (payloads are stable views). */
   push(chunk: Uint8Array): RawMessage[] {
     const out: RawMessage[] = [];
-    this.#run(chunk, (m, own) => {
-      if (own) m.payload = m.payload.slice();
-      out.push(m);
-    });
+    this.#run(chunk, (m) => out.push(m));
     return out;
   }
 
@@ -785,9 +775,9 @@ export class MessageDecoder {
 
   /** Forgets any partial message (after a reconnect). */
   reset(): void {
-    this.#end = 0;
+    this.#parts = [];
+    this.#have = 0;
     this.#need = 0;
-    if (this.#buf.length > KEEP_CAPACITY) this.#buf = new Uint8Array(0);
   }
 
   /** The header at `at` of `bytes`, checked against the limit; undefined when incomplete. */
@@ -802,58 +792,50 @@ export class MessageDecoder {
     return head;
   }
 
-  /** Appends bytes to the partial message, growing the buffer by doubling when needed. */
-  #append(bytes: Uint8Array): void {
-    const want = this.#end + bytes.length;
-    if (want > this.#buf.length) {
-      // Never beyond the message being assembled, nor beyond the largest legal one.
-      const limit = this.#need || this.#maxPayload + EXTENDED_HEADER_SIZE;
-      const size = Math.min(Math.max(want, this.#buf.length * 2, FIRST_CAPACITY), limit);
-      const grown = new Uint8Array(Math.max(size, want));
-      grown.set(this.#buf.subarray(0, this.#end));
-      this.#stats.bytesCopied += this.#end;
-      this.#stats.grows++;
-      this.#buf = grown;
-    }
-    this.#buf.set(bytes, this.#end);
-    this.#end += bytes.length;
+  /** Keeps a copy of `bytes` (the caller's buffer is reused for the next read). */
+  #keep(bytes: Uint8Array): void {
+    this.#parts.push(bytes.slice());
+    this.#have += bytes.length;
     this.#stats.bytesCopied += bytes.length;
   }
 
-  #run(chunk: Uint8Array, onMessage: (m: RawMessage, own: boolean) => void): void {
+  #run(chunk: Uint8Array, onMessage: (m: RawMessage) => void): void {
     let at = 0;
-    if (this.#end > 0) {
-      // Finish the partial message first, taking only the bytes it still lacks.
-      while (this.#need === 0) {
-        // Header bytes arrive a few at a time at worst: take up to a full extended header.
-        const take = Math.min(EXTENDED_HEADER_SIZE - this.#end, chunk.length - at);
-        if (take <= 0) return;
-        const before = this.#end;
-        if (take > 0) this.#append(chunk.subarray(at, at + take));
-        const head = this.#header(this.#buf.subarray(0, this.#end), 0);
-        if (head) {
-          this.#need = head.size + head.header.payloadSize;
-          // Give back header bytes read past a 16-byte header: they belong to the payload,
-          // which the next step copies (or to the next message when the payload is empty).
-          const used = Math.max(0, Math.min(this.#need, this.#end) - before);
-          this.#end = Math.min(this.#end, this.#need);
-          at += used;
-        } else {
-          at += take;
-          if (at >= chunk.length) return;
+    if (this.#have > 0) {
+      if (this.#need === 0) {
+        // The header is still incomplete, so what is held is under 24 bytes: join it with up
+        // to a full extended header's worth of the chunk and look again.
+        const take = Math.min(EXTENDED_HEADER_SIZE - this.#have, chunk.length);
+        const head = concatBytes([...this.#parts, chunk.subarray(0, take)]);
+        this.#stats.bytesCopied += head.length;
+        const h = this.#header(head, 0);
+        if (!h) {
+          // Only possible when the chunk ran out before a full extended header.
+          this.#parts = [head];
+          this.#have = head.length;
+          return;
         }
+        this.#need = h.size + h.header.payloadSize;
+        // Bytes past this message's end belong to the next one: leave them in the chunk.
+        const own = Math.min(this.#need, head.length);
+        at = own - this.#have;
+        this.#parts = [head.subarray(0, own)];
+        this.#have = own;
       }
-      const take = Math.min(this.#need - this.#end, chunk.length - at);
-      if (take > 0) this.#append(chunk.subarray(at, at + take));
+      const take = Math.min(this.#need - this.#have, chunk.length - at);
+      if (take > 0) this.#keep(chunk.subarray(at, at + take));
       at += take;
-      if (this.#end < this.#need) return;
-      const head = decodeHeader(this.#buf, 0)!;
-      const msg = head.header as RawMessage;
-      msg.payload = this.#buf.subarray(head.size, this.#need);
-      this.#end = 0;
+      if (this.#have < this.#need) return;
+      const whole = this.#parts.length === 1 ? this.#parts[0]! : concatBytes(this.#parts);
+      if (this.#parts.length > 1) this.#stats.bytesCopied += whole.length;
+      this.#stats.assembled++;
+      this.#parts = [];
+      this.#have = 0;
       this.#need = 0;
-      onMessage(msg, true);
-      if (this.#buf.length > KEEP_CAPACITY) this.#buf = new Uint8Array(0);
+      const head = decodeHeader(whole, 0)!;
+      const msg = head.header as RawMessage;
+      msg.payload = whole.subarray(head.size);
+      onMessage(msg);
     }
     while (true) {
       const head = this.#header(chunk, at);
@@ -865,11 +847,10 @@ export class MessageDecoder {
       }
       const msg = head.header as RawMessage;
       msg.payload = chunk.subarray(at + head.size, end);
-      onMessage(msg, false);
+      onMessage(msg);
       at = end;
     }
-    // Copy: `chunk` may be the caller's read buffer, reused for the next read.
-    if (at < chunk.length) this.#append(chunk.subarray(at));
+    if (at < chunk.length) this.#keep(chunk.subarray(at));
   }
 }
 

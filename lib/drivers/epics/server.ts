@@ -103,6 +103,9 @@ interface Connection {
   close(): void;
 }
 
+/** Bytes a circuit reads before it lets the event loop turn (timers, HTTP, other clients). */
+const YIELD_EVERY_BYTES = 256 * 1024;
+
 function bindUdp(host: string, port: number): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
     // SO_REUSEADDR like rsrv: several servers on one host can all hear broadcast searches.
@@ -344,6 +347,7 @@ export async function startCaServer(lab: Lab, options: CaServerOptions = {}): Pr
     const reader = async () => {
       const buf = new Uint8Array(64 * 1024);
       const decoder = new MessageDecoder({ maxPayload });
+      let sinceYield = 0;
       try {
         while (!isClosed) {
           const n = await conn.read(buf);
@@ -361,6 +365,13 @@ export async function startCaServer(lab: Lab, options: CaServerOptions = {}): Pr
           if (circuit.closeReason) {
             totals.circuitsRefused++;
             break;
+          }
+          // A client streaming without pause gets no more than its share: let timers, HTTP
+          // and the other clients in between its reads.
+          sinceYield += n;
+          if (sinceYield >= YIELD_EVERY_BYTES) {
+            sinceYield = 0;
+            await new Promise((r) => setTimeout(r, 0));
           }
         }
       } catch (err) {
