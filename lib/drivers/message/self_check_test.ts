@@ -48,3 +48,31 @@ Deno.test("anotherValue: a valid different value of each type", () => {
   assert.equal(anotherValue(attr("i", "integer", { rw: true, min: 1, max: 9 }), 5), 6);
   assert.equal(anotherValue(attr("s", "string", { rw: true }), "labwire"), "check");
 });
+
+Deno.test("SCPI block arrays (ascii and binary) and number lists end to end over TCP", async () => {
+  for (const enc of ["ascii", "f32le", "f64be"]) {
+    const inst = resolveEntry(
+      parseDefinition(
+        `[attrs.trace]
+get = "TRACe:DATA?"
+parse = "block"
+block = "${enc}"
+status = true
+sim = { value = [1.5, -2, 3.25] }
+[attrs.list]
+get = "LIST?"
+parse = "numbers"
+sim = { value = [1, 2] }
+`,
+        `block-${enc}.toml`,
+      ),
+      new Map(),
+    );
+    const steps = await selfCheck(inst);
+    assert.deepEqual(steps.map((s) => [s.step, s.ok, s.detail]), [
+      ["read", true, '{"trace":[1.5,-2,3.25]}'],
+      ["read trace", true, "[1.5,-2,3.25]"],
+      ["read list", true, "[1,2]"],
+    ], enc);
+  }
+});
