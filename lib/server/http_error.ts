@@ -89,7 +89,8 @@ export function issuesError(issues: readonly RequestIssue[], limitName?: string)
 
 /**
  * Maps any thrown value onto an {@linkcode HttpError}: a refused write is 422, a request naming
- * something that does not exist is 404 or 400, a device that fails is 503.
+ * something that does not exist is 404 or 400, a device that fails is 503 `device_error`, the
+ * session store failing is 503 `store_error`; anything else (a bug) is 503 `internal`.
  *
  * @example
  * ```ts
@@ -112,6 +113,16 @@ export function toHttpError(err: unknown): HttpError {
   if (err instanceof DeviceError) {
     const who = err.device && !err.message.includes(err.device) ? `${err.device}: ` : "";
     return new HttpError(503, who + err.message, "device_error", { cause: err });
+  }
+  // node:sqlite failures (disk full, file removed, database closed): the session store failed
+  const code = (err as { code?: unknown } | null)?.code;
+  if (
+    err instanceof Error &&
+    (code === "ERR_SQLITE_ERROR" || (code === "ERR_INVALID_STATE" && /database/.test(err.message)))
+  ) {
+    return new HttpError(503, `session store failed: ${err.message}`, "store_error", {
+      cause: err,
+    });
   }
   if (err instanceof DOMException && err.name === "AbortError") {
     return new HttpError(503, "the request was aborted", undefined, { cause: err });
