@@ -224,6 +224,16 @@ export class Framer {
     return out;
   }
 
+  /** Takes exactly `n` bytes (binary answers of a known size), or undefined until they are here. */
+  bytes(n: number): Uint8Array | undefined {
+    if (this.size < n) return undefined;
+    const out = this.#buf.slice(this.#start, this.#start + n);
+    this.#start += n;
+    this.#scanned = Math.max(this.#scanned, this.#start);
+    if (this.#start === this.#end) this.#start = this.#end = this.#scanned = 0;
+    return out;
+  }
+
   /**
    * Takes one IEEE 488.2 block (`#<n><len><data>`, or `#0<data><term>`), skipping whitespace
    * before the `#`; its termination is consumed when it follows. Undefined while incomplete;

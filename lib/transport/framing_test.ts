@@ -182,3 +182,18 @@ Deno.test("terminations by name or escape", () => {
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
+
+Deno.test("bytes(n) takes exactly n bytes whatever the chunking, then lines go on", () => {
+  const text = "\x01\x02\n\x04\x05ok\n";
+  const bytes = te.encode(text);
+  for (let i = 0; i <= bytes.length; i++) {
+    const f = new Framer();
+    f.push(bytes.subarray(0, i));
+    const first = f.bytes(5);
+    if (i < 5) assert.equal(first, undefined);
+    f.push(bytes.subarray(i));
+    const data = first ?? f.bytes(5);
+    assert.deepStrictEqual(data, new Uint8Array([1, 2, 10, 4, 5]));
+    assert.equal(td.decode(f.line(LF)!), "ok");
+  }
+});

@@ -73,6 +73,8 @@ export interface LineIO {
   readLine(expect?: (answer: string) => boolean): Promise<string>;
   /** Reads one binary block (`#<n><len><data>` or `#0…`), returning its data. */
   readBlock(): Promise<Uint8Array>;
+  /** Reads exactly `n` bytes (a binary answer of known size, no termination). */
+  readBytes(n: number): Promise<Uint8Array>;
   /** Sends `cmd` and reads one line. */
   query(cmd: string, expect?: (answer: string) => boolean): Promise<string>;
 }
@@ -184,6 +186,7 @@ export class MessageLine {
         },
         readLine: (expect) => this.#readLine(signal, expect),
         readBlock: () => this.#readBlock(signal),
+        readBytes: (n) => this.#readBytes(n, signal),
         query: async (cmd, expect) => {
           await io.write(cmd);
           return await this.#readLine(signal, expect);
@@ -319,6 +322,14 @@ export class MessageLine {
   async #readBlock(signal: AbortSignal): Promise<Uint8Array> {
     for (;;) {
       const data = this.#framer.block(this.#term);
+      if (data !== undefined) return data;
+      this.#framer.push(await this.stream.read({ signal }));
+    }
+  }
+
+  async #readBytes(n: number, signal: AbortSignal): Promise<Uint8Array> {
+    for (;;) {
+      const data = this.#framer.bytes(n);
       if (data !== undefined) return data;
       this.#framer.push(await this.stream.read({ signal }));
     }

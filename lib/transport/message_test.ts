@@ -3,6 +3,7 @@ import { DeviceError, TimeoutError } from "../device/errors.ts";
 import { encodeBlock } from "./framing.ts";
 import { MessageLine, sharedLine } from "./message.ts";
 import { openLine } from "./open.ts";
+import type { ByteStream, IoOptions } from "./stream.ts";
 import { openTcp } from "./tcp.ts";
 
 const enc = new TextEncoder();
@@ -117,7 +118,7 @@ Deno.test("a timeout names the command; the late answer is never taken as the ne
   const srv = responder((line) => {
     n++;
     // The first answer comes after the deadline, the others at once.
-    return { answer: `${line}#${n}\n`, delay: n === 1 ? 150 : 0 };
+    return { answer: `${line}#${n}\n`, delay: n === 1 ? 500 : 0 };
   });
   const line = new MessageLine(openTcp("127.0.0.1", srv.port), { timeout: 60 });
   try {
@@ -126,7 +127,7 @@ Deno.test("a timeout names the command; the late answer is never taken as the ne
       assert.match(e.message, /no answer to "SLOW\?" within 60 ms/);
       return true;
     });
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 600));
     assert.equal(await line.query("NEXT?", { timeout: 1000 }), "NEXT?#2");
     // The suspect connection was replaced.
     assert.equal(srv.accepted, 2);
@@ -145,7 +146,7 @@ Deno.test("serial-style lines flush a late answer after a timeout instead of rec
   const line = new MessageLine(openTcp("127.0.0.1", srv.port), {
     timeout: 50,
     resetOnTimeout: false,
-    quiet: 150,
+    quiet: 400,
   });
   try {
     await assert.rejects(line.query("SLOW?"), TimeoutError);
@@ -224,14 +225,51 @@ Deno.test("exchange runs multi-step protocols (ACK/ENQ) with no other command in
   }
 });
 
+Deno.test("readBytes reads a binary answer of known size inside an exchange", async () => {
+  const srv = responder(() => ({ answer: new Uint8Array([0, 1, 10, 255, 13, 7]) }));
+  const line = new MessageLine(openTcp("127.0.0.1", srv.port));
+  try {
+    const got = await line.exchange(async (io) => {
+      await io.write("RAW?");
+      return [await io.readBytes(4), await io.readBytes(2)];
+    });
+    assert.deepStrictEqual(got, [new Uint8Array([0, 1, 10, 255]), new Uint8Array([13, 7])]);
+  } finally {
+    line.close();
+    await srv.close();
+  }
+});
+
 Deno.test("minDelay spaces commands out", async () => {
   const srv = responder(() => ({ answer: "1\n" }));
-  const line = new MessageLine(openTcp("127.0.0.1", srv.port), { minDelay: 40 });
+  // When each command is handed to the stream, seen from the client (server-side arrival times
+  // would carry the server's own scheduling delays).
+  const stream = openTcp("127.0.0.1", srv.port);
+  const sent: number[] = [];
+  const timed: ByteStream = {
+    label: stream.label,
+    get closed() {
+      return stream.closed;
+    },
+    get connected() {
+      return stream.connected;
+    },
+    connect: (opts) => stream.connect(opts),
+    write: (bytes: Uint8Array, opts?: IoOptions) => {
+      sent.push(performance.now());
+      return stream.write(bytes, opts);
+    },
+    read: (opts) => stream.read(opts),
+    discard: () => stream.discard(),
+    reset: () => stream.reset(),
+    close: () => stream.close(),
+  };
+  const line = new MessageLine(timed, { minDelay: 40 });
   try {
     for (let i = 0; i < 4; i++) await line.query("Q?");
-    const at = srv.received.map((r) => r.at);
-    for (let i = 1; i < at.length; i++) {
-      assert.ok(at[i]! - at[i - 1]! >= 35, `gap ${at[i]! - at[i - 1]!} ms`);
+    assert.equal(sent.length, 4);
+    for (let i = 1; i < sent.length; i++) {
+      assert.ok(sent[i]! - sent[i - 1]! >= 39.5, `gap ${sent[i]! - sent[i - 1]!} ms`);
     }
   } finally {
     line.close();

@@ -124,7 +124,7 @@ Deno.test("a vanished port fails reads clearly and the line re-opens when it ret
     pty = openPty({ link });
     serving = serveLines(pty.stream, (l) => `two ${l}`);
     let answer = "";
-    for (let i = 0; i < 50 && !answer; i++) {
+    for (let i = 0; i < 250 && !answer; i++) {
       answer = await line.query("D").catch(() => "");
       if (!answer) await new Promise((r) => setTimeout(r, 20));
     }
