@@ -89,8 +89,9 @@ export function startAlarms(lab: Lab, opts: AlarmWatchOptions = {}): AlarmWatch 
       if (!closed) log(`alarm rule for ${device} cannot apply: ${errorMessage(err)}`);
     }
   };
+  const stopping = new AbortController();
   const each = lab.managers.map((m) =>
-    m.attrs().then((attrs) => check(m.name, attrs), (err) => {
+    m.attrs({ signal: stopping.signal }).then((attrs) => check(m.name, attrs), (err) => {
       if (err instanceof ConfigError) throw err;
       // A device that cannot list its attributes is checked by nobody; its readings still count.
     })
@@ -120,6 +121,7 @@ export function startAlarms(lab: Lab, opts: AlarmWatchOptions = {}): AlarmWatch 
     async close(timeoutMs = 5000) {
       if (closed) return;
       closed = true;
+      stopping.abort(new Error("alarms stopped"));
       clearInterval(timer);
       for (const off of offs) off();
       // Bounded: a hung mail server cannot keep the process from exiting.

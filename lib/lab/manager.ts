@@ -45,6 +45,10 @@ export interface SampleOptions extends CallOptions {
 /** One device with its queue, cache and subscribers. */
 export class DeviceManager {
   #tail: Promise<unknown> = Promise.resolve();
+  #queued = 0;
+  readonly #settled = () => {
+    this.#queued--;
+  };
   #attrs: Attr[] | undefined;
   #subscribers = new Set<Feed<Reading>>();
   #listeners = new Set<(reading: Reading) => void>();
@@ -89,9 +93,20 @@ export class DeviceManager {
       if (signal?.aborted) throw signal.reason ?? new DeviceError("aborted", this.name);
       return await fn();
     };
+    const waiting = this.#queued > 0;
+    this.#queued++;
     const p = this.#tail.then(run, run);
-    this.#tail = p.catch(() => {});
-    return p;
+    this.#tail = p.then(this.#settled, this.#settled);
+    // An idle queue starts the call at once: only a call that waits needs its own abort path.
+    if (!signal || !waiting) return p;
+    // A caller that gives up while a hung call holds the queue is answered at once (its own
+    // call will not start); stopping never waits for another caller's device timeout.
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(signal.reason ?? new DeviceError("aborted", this.name));
+      if (signal.aborted) return onAbort();
+      signal.addEventListener("abort", onAbort, { once: true });
+      p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+    });
   }
 
   /** The device's attributes (fetched once, through the queue, then cached). */

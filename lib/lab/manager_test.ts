@@ -101,3 +101,28 @@ address = "sim://thermo"
     await lab.close();
   }
 });
+
+Deno.test("a caller that gives up while a hung call holds the queue is answered at once, and its call never starts", async () => {
+  const lab = await Lab.open(benchConfig(`[devices.g]
+address = "sim://gauge?seed=1"
+`));
+  try {
+    const m = lab.get("g");
+    let release!: () => void;
+    const hung = m.exclusive(() => new Promise<void>((r) => (release = r)));
+    const giveUp = new AbortController();
+    let started = false;
+    const waiting = m.exclusive(() => {
+      started = true;
+      return Promise.resolve("ran");
+    }, giveUp.signal);
+    giveUp.abort(new Error("stopping"));
+    await assert.rejects(waiting, /stopping/);
+    release();
+    await hung;
+    await m.exclusive(() => Promise.resolve());
+    assert.equal(started, false);
+  } finally {
+    await lab.close();
+  }
+});

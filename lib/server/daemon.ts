@@ -137,18 +137,30 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         },
       });
       recording.done.catch((err) => log.log("error", `closing the session: ${errorMessage(err)}`));
-    } else await watch?.checked;
+    }
   } catch (err) {
     hub.close();
     await watch?.close(1000);
     await lab.close();
     throw err;
   }
-  // Without a session, the daemon still samples so live data flows.
+  // Without a session, the daemon still samples so live data flows (and alarms see it).
   const sampling = new AbortController();
   const sampler = recording?.sampler ??
     new Sampler(lab, { signal: sampling.signal, interval: opts.interval });
   const sampled = recording ? Promise.resolve() : sampler.run().catch(() => {});
+  if (!recording) {
+    try {
+      await watch?.checked;
+    } catch (err) {
+      sampling.abort();
+      await sampled;
+      hub.close();
+      await watch?.close(1000);
+      await lab.close();
+      throw err;
+    }
+  }
   const session = store
     ? new SessionFileSource(store.path, {
       rowsWritten: () => store.writer.stats.samples,

@@ -59,6 +59,7 @@ export class Recorder {
   readonly #unsubscribe: (() => void)[] = [];
   readonly #errorEvery: number;
   #stopped = false;
+  readonly #stopping = new AbortController();
 
   /** Prepares a recorder of `lab` into `store` (call {@linkcode Recorder.start}). */
   constructor(
@@ -84,7 +85,7 @@ export class Recorder {
     for (const m of this.lab.managers) {
       const state = this.#guard(() => this.#register(m));
       if (!state) continue;
-      m.attrs({ timeout }).then((attrs) => {
+      m.attrs({ timeout, signal: this.#stopping.signal }).then((attrs) => {
         if (this.#stopped) return;
         for (const a of attrs) {
           const id = this.#guard(() => this.store.attr(state.id, a));
@@ -157,6 +158,7 @@ export class Recorder {
   /** Stops listening (writes pending gap events with the next flush). */
   stop(): void {
     this.#stopped = true;
+    this.#stopping.abort(new Error("recording stopped"));
     for (const off of this.#unsubscribe.splice(0)) off();
   }
 

@@ -12,6 +12,8 @@ export interface LabwireProcess {
   child: Deno.ChildProcess;
   /** Every stderr line so far. */
   lines: string[];
+  /** Every stdout line so far (when started with `stdout: true`). */
+  out: string[];
   /** Resolves with the first stderr line matching `re` (rejects after `ms` or at exit). */
   waitFor(re: RegExp, ms?: number): Promise<RegExpExecArray>;
   /** Sends `signal` and resolves with the exit code, or kills it and returns null after `ms`. */
@@ -20,17 +22,33 @@ export interface LabwireProcess {
   alive(): boolean;
 }
 
-/** Starts `labwire ARGS…` with stdout discarded and stderr collected. */
-export function spawnLabwire(args: string[], env: Record<string, string> = {}): LabwireProcess {
+/** Starts `labwire ARGS…` with stderr collected, and stdout too when `opts.stdout` is true. */
+export function spawnLabwire(
+  args: string[],
+  env: Record<string, string> = {},
+  opts: { stdout?: boolean } = {},
+): LabwireProcess {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", `${ROOT}main.ts`, ...args],
     env: { NO_COLOR: "1", ...env },
     cwd: ROOT,
     stdin: "null",
-    stdout: "null",
+    stdout: opts.stdout ? "piped" : "null",
     stderr: "piped",
   }).spawn();
   const lines: string[] = [];
+  const out: string[] = [];
+  const outPump = opts.stdout
+    ? (async () => {
+      let buf = "";
+      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+        buf += chunk;
+        const parts = buf.split("\n");
+        buf = parts.pop()!;
+        out.push(...parts);
+      }
+    })()
+    : Promise.resolve();
   let exited = false;
   const status = child.status.then((s) => {
     exited = true;
@@ -52,6 +70,7 @@ export function spawnLabwire(args: string[], env: Record<string, string> = {}): 
   return {
     child,
     lines,
+    out,
     alive: () => !exited,
     waitFor(re, ms = 30_000) {
       return new Promise((resolve, reject) => {
@@ -95,6 +114,7 @@ export function spawnLabwire(args: string[], env: Record<string, string> = {}): 
         await status;
       }
       await pump;
+      await outPump;
       return s === null ? null : s.code;
     },
   };

@@ -1,0 +1,133 @@
+/**
+ * `monitor` as a process against faults: a hung instrument, a kill -9, a disk too full to start.
+ */
+import assert from "node:assert/strict";
+import { SessionReader } from "../../lib/session/reader.ts";
+import { PEERS_REQUIRED } from "../peers.ts";
+import { hungServer } from "./hung_server.ts";
+import { spawnLabwire } from "./labwire_process.ts";
+import { runCli } from "./run_cli.ts";
+import { until } from "./serve_fixture.ts";
+
+interface Info {
+  segments: { state: string; last?: number; stop?: number; reason?: string }[];
+  devices: { name: string; attrs: { name: string; samples: number }[] }[];
+  samples: number;
+}
+
+async function info(path: string): Promise<Info> {
+  const r = await runCli(["session", "info", path, "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+Deno.test("monitor with a hung device samples the others from the first tick and records the hung one's wait as gaps", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-hung-" });
+  const hung = hungServer();
+  try {
+    // The hung gauge waits a minute for every answer: nothing else may wait with it.
+    await Deno.writeTextFile(
+      `${dir}/bench.toml`,
+      `
+[devices.good]
+address = "sim://gauge?seed=1"
+interval = "200ms"
+
+[devices.hung]
+address = "baratron://127.0.0.1:${hung.port}?timeout=60s"
+interval = "200ms"
+`,
+    );
+    const session = `${dir}/s.session.sqlite`;
+    const p = spawnLabwire(
+      ["monitor", `${dir}/bench.toml`, "--session", session, "--json"],
+      {},
+      { stdout: true },
+    );
+    try {
+      await until(
+        () => p.out.filter((l) => l.includes('"device":"good"')).length >= 5,
+        20_000,
+        "five readings of the good device",
+      );
+      assert.ok(!p.out.some((l) => l.includes('"device":"hung"')), "the hung one has not answered");
+    } finally {
+      assert.equal(await p.stop("SIGINT"), 130, p.lines.join("\n"));
+    }
+    const s = await info(session);
+    const good = s.devices.find((d) => d.name === "good")!;
+    assert.ok(good.attrs.find((a) => a.name === "pressure")!.samples >= 5);
+    const reader = SessionReader.open(session);
+    try {
+      // Not a speed figure: the old start waited 5 s on the hung device's attributes before
+      // sampling anyone; half of that separates "waited for it" from "did not".
+      const segment = reader.segments()[0]!;
+      const first = reader.select(["good.pressure"])[0]!.first!;
+      assert.ok(
+        first - segment.start < 2.5,
+        `first good sample ${first - segment.start} s after start`,
+      );
+      const hungGaps = reader.events({ kinds: ["gap"] }).filter((e) => e.device === "hung");
+      assert.ok(hungGaps.length > 0, "the hung device's wait is in the session as gaps");
+      assert.ok(
+        reader.events({ kinds: ["gap"] }).every((e) => e.device === "hung"),
+        "the good device missed no deadline",
+      );
+    } finally {
+      reader.close();
+    }
+  } finally {
+    hung.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a monitor killed with -9 leaves a segment that session info shows as interrupted, with its last sample", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-kill9-" });
+  try {
+    const session = `${dir}/s.session.sqlite`;
+    const p = spawnLabwire(
+      ["monitor", "--demo", "--session", session, "--interval", "100ms", "--json"],
+      {},
+      { stdout: true },
+    );
+    await until(() => p.out.length >= 20, 20_000, "readings");
+    // Written within 25 ms of each sample: give the last ones time to land, then kill.
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await p.stop("SIGKILL"), 137);
+    const s = await info(session);
+    assert.equal(s.segments.length, 1);
+    assert.equal(s.segments[0]!.state, "interrupted");
+    assert.equal(s.segments[0]!.stop, undefined);
+    assert.equal(typeof s.segments[0]!.last, "number");
+    const text = await runCli(["session", "info", session]);
+    assert.match(text.stdout, /interrupted \(last sample \d{4}-\d\d-\d\dT[\d:.]+Z\)/);
+    assert.doesNotMatch(text.stdout, /running/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("monitor refusing to start on a nearly full disk leaves no session file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-full-" });
+  const mounted = await new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", "size=8m", "tmpfs", dir],
+    stdout: "null",
+    stderr: "null",
+  }).output().then((o) => o.success, () => false);
+  try {
+    if (!mounted) {
+      const why = "needs root to mount a small tmpfs";
+      if (PEERS_REQUIRED) assert.fail(why);
+      console.log(`skipped: ${why}`);
+      return;
+    }
+    const r = await runCli(["monitor", "--demo", "--session", `${dir}/s.session.sqlite`]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /only .* free on its disk \(need at least 67\.1 MB\)/);
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+  } finally {
+    if (mounted) await new Deno.Command("umount", { args: [dir] }).output();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
