@@ -34,7 +34,7 @@ const KEEP_FINISHED = 100;
 export interface ScanServiceOptions {
   /** Most points of a plan (default 1,000,000: `[server] max_scan_points`). */
   maxPoints?: number;
-  /** Latest points a scan keeps in memory (default 1000). */
+  /** Latest points a scan keeps in memory (default: 500 with a store, which has the rest; else 1000). */
   keepPoints?: number;
 }
 
@@ -52,6 +52,9 @@ function scanRequest(body: ScanBody): ScanRequest {
     pollMs: body.poll_ms,
   } as unknown as ScanRequest;
 }
+
+/** Points per store transaction of an API scan. */
+const BATCH = 250;
 
 /** Points in a page when the client gives no `limit`. */
 const DEFAULT_PAGE = 1000;
@@ -100,9 +103,11 @@ export class ScanService implements ScanSource {
         warn: (m) => this.log.log("warn", `scan: ${m}`),
         maxPoints: this.#maxPoints,
         limitHint: `${LIMIT_NAME}; split the scan or raise the limit`,
-        keepPoints: this.options.keepPoints,
+        // With a store, memory only has to cover the points not yet written (at most a batch);
+        // without one it is all a client can page through.
+        keepPoints: this.options.keepPoints ?? (this.store ? 2 * BATCH : 1000),
         // small transactions: a store write never holds the event loop for long
-        batch: 250,
+        batch: BATCH,
       });
     } catch (err) {
       if (err instanceof PlanTooLarge) {
@@ -201,7 +206,8 @@ export class ScanService implements ScanSource {
     let last = out.at(-1)?.index ?? since - 1;
     for (const p of e.run.points) {
       if (out.length >= limit) break;
-      if (p.index > last && p.index >= since) {
+      // only what continues the page: a client paging on next_since never skips a point
+      if (p.index > last && p.index >= since && (out.length === 0 || p.index === last + 1)) {
         out.push(p);
         last = p.index;
       }
