@@ -314,7 +314,10 @@ Session file: --session FILE, else [session] path in the config (relative to
 the config file), else beside the config as NAME.session.sqlite
 (labwire.toml → labwire.session.sqlite); with --demo ./labwire-demo.session.sqlite.
 An unwritable path, a session another monitor is recording into, or a disk with
-less than 64 MB free is an error at start (exit 2).
+less than 64 MB free is an error at start (exit 2), and no file is created. If
+writing fails later (disk full), sampling and alarms go on: up to 500,000
+samples wait in memory while writes are retried, and recording resumes once
+the disk has room. A hung device delays only its own readings (recorded as gaps).
 
 Stopping: Ctrl-C (SIGINT) flushes, closes the segment and exits 130; SIGTERM
 (systemd stop) does the same and exits 0; a second Ctrl-C exits at once. A

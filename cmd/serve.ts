@@ -57,13 +57,16 @@ Flags:
                            when listening beyond loopback
       --session FILE       session file (default: beside the config, [session] path)
   -i, --interval DURATION  sample every device at this interval (default: per device)
-      --no-record          serve live data without recording a session
+      --no-record          serve live data without recording a session (alarms and
+                           notifications stay on)
       --print-systemd-unit print a hardened systemd unit for this config and exit
   -c, --config FILE        config file (default ./labwire.toml or $LABWIRE_CONFIG)
       --demo               serve the built-in simulated bench
 ADDONS
 Stopping: SIGTERM or Ctrl-C stops accepting, ends event streams, flushes the session and
 exits 0 within 5 s. Logs go to stderr (with <N> priorities under systemd).
+A failing session (disk full) never stops serving: /healthz says "degraded" (still 200),
+/metrics counts labwire_session_write_errors_total, and recording resumes by itself.
 
 Examples:
   labwire serve --demo
