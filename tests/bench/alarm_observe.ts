@@ -4,7 +4,7 @@
  * (`>` major with delay and hysteresis, `<` minor, `outside` invalid) plus error/stale alarms
  * per device, and a notifier whose only sink hangs (so every transition queues behind it).
  * Reports readings/s and attr samples/s through observe(), the CPU share that 20,000
- * samples/s would cost, tick() cost, and the worst single observe() call. Target: the engine
+ * samples/s would cost (from CPU time), tick() cost, and the worst single observe() call. Target: the engine
  * takes ≤ 10 % of a core at 20,000 samples/s, a fifth of the 0.5-core budget of `monitor` at
  * that load (issue 3), of which alarms are one part.
  *
@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { cpuUsage } from "node:process";
 import { AlarmEngine } from "../../lib/alarm/engine.ts";
 import { Notifier } from "../../lib/alarm/notifier.ts";
 import type { AlarmConfig, ThresholdRule } from "../../lib/alarm/rules.ts";
@@ -100,6 +101,7 @@ engine.on((e) => {
 const calls = new Float64Array(readings.length);
 let tickMs = 0;
 const start = performance.now();
+const cpuStart = cpuUsage();
 for (let k = 0; k < TICKS; k++) {
   for (let d = 0; d < DEVICES; d++) {
     const r = readings[k * DEVICES + d]!;
@@ -112,6 +114,10 @@ for (let k = 0; k < TICKS; k++) {
   tickMs += performance.now() - ts;
 }
 const elapsed = (performance.now() - start) / 1000;
+// CPU time, not wall time, for the share: on a busy machine the wall clock also counts the time
+// other processes had the core.
+const cpuTime = cpuUsage(cpuStart);
+const cpuSeconds = (cpuTime.user + cpuTime.system) / 1e6;
 await notifier.close(10);
 
 const samples = readings.length * ATTRS;
@@ -123,7 +129,7 @@ console.log(`alarm_observe: readings/s ${round(readings.length / elapsed)}`);
 console.log(`alarm_observe: attr samples/s ${round(samples / elapsed)}`);
 console.log(
   `alarm_observe: cpu share at 20,000 samples/s ${
-    round((20_000 / (samples / elapsed)) * 100, 2)
+    round((20_000 / (samples / cpuSeconds)) * 100, 2)
   } %`,
 );
 console.log(
@@ -145,5 +151,5 @@ console.log(
   }`,
 );
 const targets = new Targets("alarms");
-targets.check("CPU at 20,000 samples/s", (20_000 / (samples / elapsed)) * 100, "<=", 10, "%");
+targets.check("CPU at 20,000 samples/s", (20_000 / (samples / cpuSeconds)) * 100, "<=", 10, "%");
 targets.finish();

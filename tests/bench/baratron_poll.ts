@@ -64,6 +64,7 @@ async function poller(): Promise<void> {
   await pollAll(); // connect and warm up
   rtt.length = 0;
   errors = 0;
+  firstError = "";
   console.log("ready");
   const start = performance.now();
   let inflight: Promise<unknown> = Promise.resolve();
