@@ -263,7 +263,7 @@ export class SessionReader {
     const alive = this.#recorderAlive;
     const lastOf = this.#db.prepare(
       `SELECT max(t) AS t FROM (SELECT max(t_max) AS t FROM chunks WHERE segment_id = ?1
-       UNION ALL SELECT max(t) FROM events WHERE segment_id = ?1 AND kind <> 'stop')`,
+       UNION ALL SELECT max(t) FROM events WHERE segment_id = ?1 AND kind NOT IN ('start', 'stop'))`,
     );
     return rows.map((r) => {
       const open = r.stop === null;

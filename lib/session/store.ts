@@ -38,6 +38,8 @@ export interface StoreOptions extends WriterOptions {
    * checkpoint fsyncs off the sampling thread; 0 lets SQLite checkpoint on this connection.
    */
   checkpointMs?: number;
+  /** Least time between two checks that the session file is still there, ms (default 1000). */
+  fileCheckMs?: number;
 }
 
 /** A device as the session knows it. */
@@ -93,6 +95,9 @@ export class SessionStore {
   readonly #devices = new Map<string, number>();
   readonly #attrs = new Map<number, Map<string, { id: number; type: string; units?: string }>>();
   #closed = false;
+  #checkedAt = -Infinity;
+  readonly #checkEvery: number;
+  #gone = false;
   #checkpointer: Checkpointer | undefined;
   readonly #statements = new Map<string, StatementSync>();
 
@@ -156,6 +161,8 @@ export class SessionStore {
       });
     }
     this.writer = new SampleWriter(db, this.segmentId, options);
+    this.#checkEvery = options.fileCheckMs ?? 1000;
+    this.writer.options.check = () => this.#checkFile();
     const every = options.checkpointMs ?? 1000;
     if (every > 0) {
       db.exec("PRAGMA wal_autocheckpoint = 0");
@@ -377,6 +384,27 @@ export class SessionStore {
     } finally {
       this.#db.close();
       this.#lock.close();
+    }
+  }
+
+  // At most once a second: is `path` still the file being written? Deleted (or replaced), every
+  // write would vanish with the last descriptor, so it counts as a failing store.
+  #checkFile(): void {
+    const now = performance.now();
+    if (now - this.#checkedAt < this.#checkEvery && !this.#gone) return;
+    this.#checkedAt = now;
+    let same = false;
+    try {
+      const ino = Deno.statSync(this.path).ino;
+      same = ino === null || ino === this.#lock.statSync().ino;
+    } catch {
+      same = false;
+    }
+    this.#gone = !same;
+    if (this.#gone) {
+      throw new Error(
+        `the session file ${this.path} was removed or replaced; restart labwire to record into a new file`,
+      );
     }
   }
 

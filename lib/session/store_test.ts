@@ -96,6 +96,8 @@ Deno.test("store: a crashed segment gets its last sample time as stop", async ()
     const segs = r.segments();
     assert.equal(segs.length, 2);
     assert.match(segs[0]!.reason!, /without a clean stop/);
+    assert.equal(segs[0]!.state, "interrupted");
+    assert.equal(segs[1]!.state, "stopped");
     assert.ok(segs[0]!.stop! >= 50);
     assert.equal(segs[1]!.reason, "ok again");
     assert.deepEqual([...r.samples()].map((s) => s.value), [1, 2]);
@@ -132,7 +134,65 @@ Deno.test("store: too little free space is refused at start", async () => {
       return true;
     },
   );
+  assert.deepEqual([...Deno.readDirSync(dir)], [], "no file is left behind");
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("store: a session whose recorder is still alive shows as running, a dead one as interrupted", async () => {
+  const dir = await tmp();
+  const path = `${dir}/s.session.sqlite`;
+  const store = SessionStore.open(path);
+  const id = store.attr(store.device({ name: "g" }), { name: "p", type: "number" });
+  store.writer.add(100, id, 1);
+  store.writer.flush();
+  try {
+    const r = SessionReader.open(path);
+    const seg = r.segments()[0]!;
+    r.close();
+    assert.equal(seg.state, "running");
+    assert.equal(seg.last, 100);
+  } finally {
+    store.close();
+  }
+  // Killed: the segment is left open and nobody holds the lock.
+  const raw = new DatabaseSync(path);
+  raw.exec("UPDATE segments SET stop = NULL, reason = NULL");
+  raw.close();
+  const r = SessionReader.open(path);
+  try {
+    const seg = r.segments()[0]!;
+    assert.equal(seg.state, "interrupted");
+    assert.equal(seg.stop, undefined);
+    assert.equal(seg.last, 100);
+  } finally {
+    r.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("store: a session file removed while recording is a write failure, not a silent loss", async () => {
+  const dir = await tmp();
+  const path = `${dir}/s.session.sqlite`;
+  const failures: unknown[] = [];
+  const store = SessionStore.open(path, {
+    checkpointMs: 0,
+    fileCheckMs: 0,
+    onError: (e) => failures.push(e),
+  });
+  try {
+    const id = store.attr(store.device({ name: "g" }), { name: "p", type: "number" });
+    store.writer.add(1, id, 1);
+    assert.ok(store.writer.tryFlush());
+    await Deno.remove(path);
+    store.writer.add(2, id, 2);
+    assert.equal(store.writer.tryFlush(), false);
+    assert.match(String(store.writer.failure), /was removed or replaced; restart labwire/);
+    assert.equal(failures.length, 1);
+    assert.equal(store.writer.pending, 1, "the sample waits in the buffer");
+  } finally {
+    assert.throws(() => store.close());
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("store: another SQLite file is not taken over", async () => {

@@ -66,6 +66,11 @@ export interface WriterOptions {
   chunkMs?: number;
   /** Called before each flush writes (the recorder coalesces gap events here). */
   beforeFlush?: () => void;
+  /**
+   * Called before each flush; a throw fails the flush like a refused write (the store uses it
+   * to notice a session file that was removed: SQLite would go on writing into the deleted file).
+   */
+  check?: () => void;
 }
 
 /** What an outage of the store cost, told to `onRecover`. */
@@ -277,6 +282,7 @@ export class SampleWriter {
     const stats = this.#touched.length > 0 &&
       (final || started - this.#statsAt >= this.#statsEvery);
     if (this.#rows === 0 && this.#events.length === 0 && !stats) return;
+    this.options.check?.();
     const db = this.#db;
     db.exec("BEGIN");
     let pendingLast = this.#lastRow;
