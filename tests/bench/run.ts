@@ -80,6 +80,12 @@ export const BENCHES: Bench[] = [
   { name: "ca-client", script: "ca_client.ts", args: [], about: "ca:// vs caget, camonitor CPU" },
   { name: "ca-server", script: "ca_server.ts", args: [], about: "camonitor on 1,000 labwire PVs" },
   {
+    name: "instruments-query",
+    script: "instruments_query.ts",
+    args: [],
+    about: "MEAS:VOLT:DC? round trips to a simulated DMM: labwire vs pyvisa-py",
+  },
+  {
     name: "instruments-stream",
     script: "instruments_stream.ts",
     args: [],

@@ -62,6 +62,7 @@ export class MessageDevice implements Device {
   readonly #actions = new Map<string, InstrumentAction>();
   readonly #written = new Map<string, Value>();
   readonly #ran = new Set<string>();
+  readonly #queries = new Map<string, string>();
   #ready: Promise<void> | undefined;
   #closed = false;
   /** Warnings (a mismatched `*IDN?`), reported once on stderr by default. */
@@ -124,7 +125,7 @@ export class MessageDevice implements Device {
         out[n] = this.#written.get(n) ?? null;
         continue;
       }
-      const cmd = this.#render(a.get, {});
+      const cmd = this.#queryCommand(a.get);
       let answer = answers.get(cmd);
       if (answer === undefined) {
         answer = a.parse.kind === "block"
@@ -189,6 +190,13 @@ export class MessageDevice implements Device {
   #render(template: string, vars: Record<string, string>): string {
     const text = renderTemplate(template, { unit: this.unit, ...vars });
     return this.inst.protocol === "scpi" ? shortForm(text) : text;
+  }
+
+  /** A query's wire form, rendered once (queries have no {value}; every read sends them). */
+  #queryCommand(template: string): string {
+    let cmd = this.#queries.get(template);
+    if (cmd === undefined) this.#queries.set(template, cmd = this.#render(template, {}));
+    return cmd;
   }
 
   #call(opts?: CallOptions): { timeout: number; signal?: AbortSignal } {

@@ -1,0 +1,137 @@
+/**
+ * Instruments query benchmark (issue 11): sequential `MEAS:VOLT:DC?` round trips on loopback
+ * against one simulated Keysight 34461A (`labwire sim keysight-34461a`, its own process), by
+ * labwire's message driver (this script with `--client ADDRESS`) and by pyvisa-py (Debian's
+ * python3-pyvisa-py, `TCPIP::127.0.0.1::PORT::SOCKET`) in the same run, each in its own
+ * process after a warm-up. Reports queries/s and CPU per query of both. Targets: labwire ≥ 2×
+ * pyvisa-py's rate and ≤ 0.5× its CPU per query.
+ *
+ *   deno run -A tests/bench/instruments_query.ts [--queries 2000]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import process from "node:process";
+import "../../lib/drivers/mod.ts";
+import { parseAddress } from "../../lib/device/address.ts";
+import { findDriver } from "../../lib/device/registry.ts";
+import { round } from "./proc_stats.ts";
+import { Targets } from "./targets.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    queries: { type: "string", default: "2000" },
+    client: { type: "string" },
+  },
+});
+
+// The labwire side, run as its own process (`--client ADDRESS`): sequential reads of
+// voltage_dc through the message driver, the path read, stream and monitor take.
+if (values.client !== undefined) {
+  const n = Number(values.queries);
+  const a = parseAddress(values.client);
+  const dev = await findDriver(a.scheme).open(a, { name: "dmm", options: {} });
+  // Identification, init and the first connection are not what is measured.
+  for (let i = 0; i < 50; i++) await dev.read(["voltage_dc"]);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) await dev.read(["voltage_dc"]);
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  await dev.close();
+  console.log(JSON.stringify({ queries: n, seconds, cpu_seconds: (cpu.user + cpu.system) / 1e6 }));
+  Deno.exit(0);
+}
+const queries = Number(values.queries);
+const targets = new Targets("instruments-query");
+
+interface Run {
+  queries: number;
+  seconds: number;
+  cpu_seconds: number;
+}
+
+const sim = new Deno.Command(Deno.execPath(), {
+  args: ["run", "-A", `${ROOT}main.ts`, "sim", "keysight-34461a", "--listen", "127.0.0.1:0"],
+  stdin: "null",
+  stdout: "piped",
+  stderr: "null",
+}).spawn();
+const reader = sim.stdout.pipeThrough(new TextDecoderStream()).getReader();
+let first = "";
+while (!first.includes("\n")) {
+  const { value, done } = await reader.read();
+  if (done) break;
+  first += value;
+}
+const address = first.trim();
+const port = Number(/:(\d+)\?/.exec(address)?.[1]);
+
+async function run(cmd: string, args: string[]): Promise<Run> {
+  const out = await new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" })
+    .output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  if (!out.success) {
+    throw new Error(`${cmd} failed: ${new TextDecoder().decode(out.stderr).slice(-400)}`);
+  }
+  return JSON.parse(text.split("\n").at(-1)!);
+}
+
+const PYVISA = `
+import json, sys, time, pyvisa
+rm = pyvisa.ResourceManager("@py")
+inst = rm.open_resource("TCPIP::127.0.0.1::${port}::SOCKET")
+inst.read_termination = "\\n"
+inst.write_termination = "\\n"
+inst.timeout = 5000
+for _ in range(50):
+    float(inst.query("MEAS:VOLT:DC?"))
+n = int(sys.argv[1])
+c0 = time.process_time(); t0 = time.perf_counter()
+for _ in range(n):
+    float(inst.query("MEAS:VOLT:DC?"))
+seconds = time.perf_counter() - t0; cpu = time.process_time() - c0
+inst.close()
+print(json.dumps({"queries": n, "seconds": seconds, "cpu_seconds": cpu}))
+`;
+
+let labwire: Run;
+let pyvisa: Run;
+try {
+  labwire = await run(Deno.execPath(), [
+    "run",
+    "-A",
+    `${ROOT}tests/bench/instruments_query.ts`,
+    "--client",
+    address,
+    "--queries",
+    String(queries),
+  ]);
+  pyvisa = await run("/usr/bin/python3", ["-c", PYVISA, String(queries)]);
+} finally {
+  sim.kill("SIGTERM");
+  await sim.status;
+  await reader.cancel();
+}
+
+const rate = (r: Run) => r.queries / r.seconds;
+const cpuPerQuery = (r: Run) => (r.cpu_seconds / r.queries) * 1e6;
+console.log(`instruments query: ${queries} × MEAS:VOLT:DC? on loopback, simulated 34461A`);
+for (const [name, r] of [["labwire", labwire], ["pyvisa-py", pyvisa]] as const) {
+  console.log(
+    `  ${name.padEnd(10)} ${round(rate(r), 0)} queries/s, ${
+      round(cpuPerQuery(r), 1)
+    } µs CPU per query`,
+  );
+}
+targets.check("rate vs pyvisa-py", round(rate(labwire) / rate(pyvisa), 2), ">=", 2, "×");
+targets.check(
+  "CPU per query vs pyvisa-py",
+  round(cpuPerQuery(labwire) / cpuPerQuery(pyvisa), 2),
+  "<=",
+  0.5,
+  "×",
+);
+targets.finish();
