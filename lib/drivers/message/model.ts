@@ -58,6 +58,7 @@ export interface ModelOptions {
 
 /** A simulated instrument's state and command interpreter. */
 export class InstrumentModel {
+  /** The unit letter this instrument answers to (Alicat), or the definition's default. */
   readonly unit: string;
   readonly #matchers: Matcher[] = [];
   readonly #state = new Map<string, Value>();

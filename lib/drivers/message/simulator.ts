@@ -70,7 +70,9 @@ export function textToBytes(text: string): Uint8Array {
 
 /** The instrument(s) on one line, their faults, and the serving of connections. */
 export class MessageSimulator {
+  /** One model per unit letter sharing the line (one without units). */
   readonly models: InstrumentModel[];
+  /** The fault decisions, message by message. */
   readonly faults: FaultInjector;
   readonly #garbage: Random;
   readonly #conns = new Set<SimConn>();
