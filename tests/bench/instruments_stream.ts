@@ -98,13 +98,17 @@ const stream = labwire([
 const pid = stream.pid;
 let lines = 0;
 let errors = 0;
+const firstErrors: string[] = [];
 const counting = (async () => {
   let buf = "";
   for await (const chunk of stream.stdout.pipeThrough(new TextDecoderStream())) {
     buf += chunk;
     let i: number;
     while ((i = buf.indexOf("\n")) >= 0) {
-      if (buf.slice(0, i).includes('"error"')) errors++;
+      if (buf.slice(0, i).includes('"error"')) {
+        if (errors < 3) firstErrors.push(buf.slice(0, i));
+        errors++;
+      }
       lines++;
       buf = buf.slice(i + 1);
     }
@@ -143,6 +147,7 @@ console.log(
   `  lateness p50 / p99   ${stats.lateness_ms.p50} ms / ${stats.lateness_ms.p99} ms (max ${stats.lateness_ms.max} ms)`,
 );
 console.log(`  labwire CPU          ${round(cpuCores, 3)} core`);
+for (const e of firstErrors) console.log(`  error reading        ${e.slice(0, 300)}`);
 targets.require("stream exit code", status.code === 0, String(status.code), "0");
 targets.check("readings with error", errors, "<=", 0);
 targets.check("missed deadlines", stats.missed, "<=", 0);
