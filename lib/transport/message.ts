@@ -34,6 +34,7 @@ import { DeviceError, TimeoutError } from "../device/errors.ts";
 import { formatMs } from "../device/device.ts";
 import { decodeText, encodeText, type Encoding, Framer, FramingError } from "./framing.ts";
 import { type ByteStream, type IoOptions, sleep } from "./stream.ts";
+import { deadlines } from "./deadline.ts";
 
 /** How a line talks: terminations, encoding, default deadline, pacing. */
 export interface LineOptions {
@@ -98,6 +99,8 @@ export class MessageLine {
   #lastWrite = 0;
   #users = 1;
   #onClose: (() => void) | undefined;
+  #lastCmd: string | undefined;
+  #lastBytes: Uint8Array = new Uint8Array();
 
   /** Wraps a stream; the line owns it and closes it on the last `close()`. */
   constructor(stream: ByteStream, opts: LineOptions = {}) {
@@ -125,7 +128,12 @@ export class MessageLine {
 
   /** Sends `cmd` and returns the answer line (termination and a trailing CR removed). */
   query(cmd: string, opts: QueryOptions = {}): Promise<string> {
-    return this.exchange((io) => io.query(cmd, opts.expect), opts, cmd);
+    // The hot path of every poll: no LineIO object, the command's bytes cached.
+    return this.#run(cmd, opts, async (signal, sent) => {
+      await this.#send(this.#encode(cmd), signal);
+      sent();
+      return await this.#readLine(signal, opts.expect);
+    });
   }
 
   /** Sends `cmd` and returns the data of the binary block it answers with. */
@@ -142,47 +150,31 @@ export class MessageLine {
 
   /** Sends `cmd` (no answer expected). */
   write(cmd: string, opts: IoOptions = {}): Promise<void> {
-    return this.exchange((io) => io.write(cmd), opts, cmd);
+    return this.#run(cmd, opts, async (signal, sent) => {
+      await this.#send(this.#encode(cmd), signal);
+      sent();
+    });
   }
 
   /**
    * Runs `fn` with the line to itself, within one deadline: nobody else's command can come in
    * between its steps. `what` names the exchange in errors.
    */
-  async exchange<T>(
+  exchange<T>(
     fn: (io: LineIO) => Promise<T>,
     opts: IoOptions = {},
     what = "exchange",
   ): Promise<T> {
-    const timeout = opts.timeout ?? this.timeout;
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort(new DOMException("timeout", "TimeoutError"));
-    }, timeout);
-    const outer = opts.signal;
-    const onOuter = () => controller.abort(outer?.reason);
-    if (outer?.aborted) controller.abort(outer.reason);
-    else outer?.addEventListener("abort", onOuter, { once: true });
-    const signal = controller.signal;
-    let acquired = false;
-    let ahead = 0;
-    let sent = false;
-    try {
-      ahead = this.#waiters.length + (this.#busy ? 1 : 0);
-      await this.#acquire(signal);
-      acquired = true;
-      await this.#begin(signal);
+    return this.#run(what, opts, (signal, sent) => {
       const io: LineIO = {
         signal,
         write: async (cmd) => {
-          await this.#send(encodeText(cmd + this.writeTermination, this.encoding), signal);
-          sent = true;
+          await this.#send(this.#encode(cmd), signal);
+          sent();
         },
         writeBytes: async (bytes) => {
           await this.#send(bytes, signal);
-          sent = true;
+          sent();
         },
         readLine: (expect) => this.#readLine(signal, expect),
         readBlock: () => this.#readBlock(signal),
@@ -192,11 +184,50 @@ export class MessageLine {
           return await this.#readLine(signal, expect);
         },
       };
-      return await fn(io);
+      return fn(io);
+    });
+  }
+
+  /** The bytes of `cmd` + write termination (the last one cached: polls repeat themselves). */
+  #encode(cmd: string): Uint8Array {
+    if (cmd !== this.#lastCmd) {
+      this.#lastBytes = encodeText(cmd + this.writeTermination, this.encoding);
+      this.#lastCmd = cmd;
+    }
+    return this.#lastBytes;
+  }
+
+  /** Runs `body` with the line locked, within one deadline; `sent()` marks the command gone. */
+  async #run<T>(
+    what: string,
+    opts: IoOptions,
+    body: (signal: AbortSignal, sent: () => void) => Promise<T>,
+  ): Promise<T> {
+    const timeout = opts.timeout ?? this.timeout;
+    const controller = new AbortController();
+    let timedOut = false;
+    const deadline = deadlines.add(timeout, () => {
+      timedOut = true;
+      controller.abort(new DOMException("timeout", "TimeoutError"));
+    });
+    const outer = opts.signal;
+    const onOuter = () => controller.abort(outer?.reason);
+    if (outer?.aborted) controller.abort(outer.reason);
+    else outer?.addEventListener("abort", onOuter, { once: true });
+    const signal = controller.signal;
+    let acquired = false;
+    let ahead = 0;
+    let wasSent = false;
+    try {
+      ahead = this.#waiters.length + (this.#busy ? 1 : 0);
+      await this.#acquire(signal);
+      acquired = true;
+      await this.#begin(signal);
+      return await body(signal, () => wasSent = true);
     } catch (err) {
       let out = err;
       if (outer?.aborted && !timedOut) out = outer.reason ?? err;
-      else if (timedOut) out = this.#timeoutError(what, timeout, acquired, ahead, sent, err);
+      else if (timedOut) out = this.#timeoutError(what, timeout, acquired, ahead, wasSent, err);
       else if (err instanceof FramingError) {
         out = new DeviceError(`${this.label}: ${quote(what)}: ${err.message}`, this.#device, {
           cause: err,
@@ -205,7 +236,7 @@ export class MessageLine {
       if (acquired) this.#suspect();
       throw out;
     } finally {
-      clearTimeout(timer);
+      deadlines.remove(deadline);
       outer?.removeEventListener("abort", onOuter);
       if (acquired) this.#release();
     }

@@ -72,6 +72,7 @@ export function openTcp(host: string, port: number, opts: TcpOptions = {}): Byte
           connectTimeout,
           opts.device,
           timedOut,
+          "remote-control socket (LAN/SCPI interface)",
         );
       }
     },

@@ -28,6 +28,7 @@ Deno.test("a refused connect names the address; the stream connects once a liste
     await assert.rejects(s.write(enc.encode("x"), { timeout: 1000 }), (e: unknown) => {
       assert.ok(e instanceof DeviceError);
       assert.match(e.message, new RegExp(`tcp://127\\.0\\.0\\.1:${port}: connection refused`));
+      assert.match(e.message, /remote-control socket/);
       return true;
     });
     const listener = Deno.listen({ hostname: "127.0.0.1", port });

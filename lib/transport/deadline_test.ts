@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { Deadlines } from "./deadline.ts";
+
+Deno.test("removed deadlines never fire; the others do", async () => {
+  const d = new Deadlines();
+  const fired: string[] = [];
+  const all = Promise.all([
+    new Promise<void>((r) => d.add(20, () => (fired.push("a"), r()))),
+    new Promise<void>((r) => d.add(40, () => (fired.push("c"), r()))),
+  ]);
+  const b = d.add(10, () => fired.push("b"));
+  d.remove(b);
+  assert.equal(d.size, 2);
+  await all;
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(fired.sort(), ["a", "c"]);
+  assert.equal(d.size, 0);
+});
+
+Deno.test("a deadline earlier than the armed one moves the timer", async () => {
+  const d = new Deadlines();
+  let late = false;
+  const far = d.add(2000, () => late = true);
+  await new Promise<void>((r) => d.add(10, r));
+  assert.equal(late, false);
+  d.remove(far);
+});
+
+Deno.test("a deadline is never early", async () => {
+  const d = new Deadlines();
+  for (let i = 0; i < 5; i++) {
+    const start = performance.now();
+    const at = await new Promise<number>((resolve) => d.add(15, () => resolve(performance.now())));
+    assert.ok(at - start >= 15, `fired after ${at - start} ms`);
+  }
+});
