@@ -93,6 +93,11 @@ const DEVICE_FAMILIES: [string, string, string][] = [
   ["labwire_read_latency_seconds", "histogram", "Read latency through the device queue."],
 ];
 
+/** The HELP and TYPE lines of each per-device family. */
+const FAMILY_HEADS = DEVICE_FAMILIES.map(([name, type, text]) =>
+  `# HELP ${name} ${text}\n# TYPE ${name} ${type}\n`
+);
+
 interface DeviceBlock {
   last: unknown;
   state: string;
@@ -111,6 +116,8 @@ interface DeviceBlock {
  */
 export class DeviceLines {
   readonly #blocks = new WeakMap<DeviceManager, DeviceBlock>();
+  #changed = false;
+  #page: { managers: DeviceManager[]; text: string } | undefined;
 
   /** `unitsKey(device)` changes (by identity) whenever the units of a device's attrs may have. */
   constructor(readonly unitsKey: (device: string) => unknown = () => undefined) {}
@@ -127,6 +134,7 @@ export class DeviceLines {
       hit && hit.last === m.last && hit.state === m.state && hit.reads === m.stats.reads &&
       hit.writes === m.stats.writes && hit.errors === m.stats.errors && hit.units === units
     ) return hit.lines;
+    this.#changed = true;
     const lines = deviceLines(m, unitsOf, latest).map((l) => l && l + "\n");
     this.#blocks.set(m, {
       last: m.last,
@@ -138,6 +146,32 @@ export class DeviceLines {
       lines,
     });
     return lines;
+  }
+
+  /**
+   * Every per-device family of `managers`, in page order. Devices are sampled in ticks, so
+   * between two ticks nothing changes and the text of the last call is returned as it is.
+   */
+  families(
+    managers: readonly DeviceManager[],
+    unitsOf: (device: string, attr: string) => string | undefined,
+    latest?: LatestValues,
+  ): string {
+    this.#changed = false;
+    const blocks = managers.map((m) => this.of(m, unitsOf, latest));
+    const page = this.#page;
+    if (
+      !this.#changed && page && page.managers.length === managers.length &&
+      page.managers.every((m, i) => m === managers[i])
+    ) return page.text;
+    const parts: string[] = [];
+    FAMILY_HEADS.forEach((head, i) => {
+      parts.push(head);
+      for (const b of blocks) parts.push(b[i]!);
+    });
+    const text = parts.join("");
+    this.#page = { managers: [...managers], text };
+    return text;
   }
 }
 
@@ -181,11 +215,6 @@ function deviceLines(
   ];
 }
 
-/** The HELP and TYPE lines of each per-device family. */
-const FAMILY_HEADS = DEVICE_FAMILIES.map(([name, type, text]) =>
-  `# HELP ${name} ${text}\n# TYPE ${name} ${type}\n`
-);
-
 /**
  * Renders the metrics page for a server context. Units come from cached attrs (never a device
  * call: a scrape must not queue behind a slow instrument). Pass the same `cache` to every call
@@ -203,14 +232,7 @@ export function renderMetrics(
   latest?: LatestValues,
   cache: DeviceLines = new DeviceLines(),
 ): string {
-  const blocks = ctx.lab.managers.map((m) => cache.of(m, unitsOf, latest));
-  const parts: string[] = [];
-  FAMILY_HEADS.forEach((head, i) => {
-    parts.push(head);
-    for (const b of blocks) parts.push(b[i]!);
-  });
-  parts.push(serverLines(ctx, figures));
-  return parts.join("");
+  return cache.families(ctx.lab.managers, unitsOf, latest) + serverLines(ctx, figures);
 }
 
 let memory: { at: number; usage: Deno.MemoryUsage } | undefined;

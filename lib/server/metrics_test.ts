@@ -90,3 +90,23 @@ Deno.test("families are grouped: each HELP is followed by the lines of every dev
     await lab.close();
   }
 });
+
+Deno.test("between readings the families are served as they were; a reading renews them", async () => {
+  const lab = await Lab.open(
+    parseConfig(`[devices.g]\naddress = "sim://gauge?seed=3"\n`, "<test>"),
+  );
+  try {
+    const cache = new DeviceLines();
+    const families = () => cache.families(lab.managers, () => undefined);
+    await lab.get("g").sample();
+    const first = families();
+    assert.equal(families(), first);
+    await new Promise((r) => setTimeout(r, 2));
+    const r = await lab.get("g").sample();
+    const next = families();
+    assert.notEqual(next, first);
+    assert.ok(next.includes(`labwire_value_timestamp_seconds{device="g"} ${r.t}\n`));
+  } finally {
+    await lab.close();
+  }
+});
