@@ -300,13 +300,14 @@ export function parseCaSection(section: unknown, file?: string): CaServerOptions
 }
 
 /** True when `serve` should run the CA server: `--ca`, `--ca-prefix`, or a `[ca]` section
- * that does not say `enabled = false`. */
+ * that does not say `enabled = false`. Throws a ConfigError for a malformed section, on or off. */
 export function caWanted(flags: ParsedFlags, config?: LabConfig): boolean {
   if (boolFlag(flags, "ca") || stringFlag(flags, "ca-prefix") !== undefined) return true;
   const section = config?.sections.ca;
   if (section === undefined) return false;
-  // A malformed section counts as wanted, so that starting reports the mistake.
-  return !isTable(section) || section.enabled !== false;
+  // Checked even when switched off: a typo must not wait for the day it is switched on.
+  parseCaSection(section, config?.file);
+  return (section as Record<string, unknown>).enabled !== false;
 }
 
 /**

@@ -93,6 +93,11 @@ Deno.test("caServeOptions: [ca] alone starts CA unless enabled = false; flags ov
     () => caServeOptions(none, parseConfig(`[ca]\nenabled = "yes"\n`, "lab.toml"), env),
     (e: Error) => e instanceof ConfigError && e.message.includes("ca.enabled"),
   );
+  // A switched-off section is still checked.
+  assert.throws(
+    () => caWanted(none, parseConfig(`[ca]\nenabled = false\nprefx = "X:"\n`, "lab.toml")),
+    (e: Error) => e instanceof ConfigError && e.message.includes("ca.prefx"),
+  );
   const on = caServeOptions(parseFlags(["--ca"], CA_FLAGS), config, env)!;
   assert.deepEqual([on.prefix, on.port, on.interfaces], ["CFG:", 5099, ["127.0.0.1"]]);
   const prefixed = caServeOptions(parseFlags(["--ca-prefix", "X:"], CA_FLAGS), config, env)!;
