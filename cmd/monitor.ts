@@ -107,7 +107,11 @@ async function makeOutput(
   if (format === "none") return none;
   if (format === "ndjson") return { ...none, emit: (r) => stdoutSink.write(readingLine(r)) };
   const attrs = new Map<string, Attr[]>();
-  for (const m of lab.managers) attrs.set(m.name, await m.attrs().catch(() => []));
+  // Columns need attribute lists; a hung device may hold its own back for 1 s, no longer.
+  const lists = await Promise.all(
+    lab.managers.map((m) => m.attrs({ timeout: 1000 }).catch(() => [] as Attr[])),
+  );
+  lab.managers.forEach((m, i) => attrs.set(m.name, lists[i]!));
   if (format === "csv") {
     const columns = ["t", "device"];
     for (const list of attrs.values()) {

@@ -64,6 +64,12 @@ export const BENCHES: Bench[] = [
       "serve: /healthz, sampling, memory and SIGTERM during a 1,000,000-point scan + 1 ms task",
   },
   {
+    name: "store-faults",
+    script: "store_faults.ts",
+    args: [],
+    about: "serve: SIGTERM with stalled SSE clients; first sample beside a hung device",
+  },
+  {
     name: "serve",
     script: "serve_throughput.ts",
     args: [],
