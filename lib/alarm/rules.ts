@@ -51,8 +51,10 @@
 import type { Attr } from "../device/attr.ts";
 import { ConfigError } from "../device/errors.ts";
 import { didYouMean } from "../cli/suggest.ts";
-import { durationKey, isTable, type LabConfig } from "../config/load.ts";
-import { SEVERITIES, type Severity } from "./event.ts";
+import type { z } from "zod";
+import type { LabConfig } from "../config/load.ts";
+import { ALARM_SCHEMA, ALARMS_SCHEMA, parseWith } from "../config/schema.ts";
+import type { Severity } from "./event.ts";
 
 /** The comparisons a threshold alarm can make. */
 export type Compare = ">" | ">=" | "<" | "<=" | "==" | "!=" | "outside" | "inside" | "changed";
@@ -129,21 +131,7 @@ export const DEFAULT_SEVERITY: Severity = "major";
 /** Default severity of device health alarms (EPICS: data that cannot be trusted is INVALID). */
 export const DEFAULT_HEALTH_SEVERITY: Severity = "invalid";
 
-const THRESHOLD_KEYS = [
-  "name",
-  "device",
-  "attr",
-  "compare",
-  "trip",
-  "low",
-  "high",
-  "delay",
-  "hysteresis",
-  "severity",
-  "message",
-];
 const HEALTH_KEYS = ["device", "error_after", "stale_after", "severity"];
-const ALL_KEYS = [...new Set([...THRESHOLD_KEYS, ...HEALTH_KEYS])];
 const ORDERED: readonly Compare[] = [">", ">=", "<", "<="];
 /** Words people write for comparisons (Fortran, shell test, SQL), for the "did you mean" hint. */
 const COMPARE_WORDS: Record<string, Compare> = {
@@ -181,14 +169,11 @@ const COMPARE_WORDS: Record<string, Compare> = {
  */
 export function parseAlarms(config: LabConfig): AlarmConfig {
   const file = config.file;
-  const raw = config.sections.alarms ?? [];
-  if (!Array.isArray(raw)) {
-    throw new ConfigError(
-      "expected [[alarms]] tables (an array of tables), one per alarm",
-      file,
-      "alarms",
-    );
-  }
+  // Keys, types and durations: the schema. What follows depends on the entry's kind and on
+  // the configured devices.
+  const raw = config.sections.alarms === undefined
+    ? []
+    : parseWith(ALARMS_SCHEMA, config.sections.alarms, file, ["alarms"]);
   const deviceNames = config.devices.map((d) => d.name);
   const rules: ThresholdRule[] = [];
   const overrides: { all?: Partial<HealthRule>; byDevice: Map<string, Partial<HealthRule>> } = {
@@ -197,17 +182,6 @@ export function parseAlarms(config: LabConfig): AlarmConfig {
   const names = new Map<string, string>();
   raw.forEach((entry, i) => {
     const key = `alarms[${i}]`;
-    if (!isTable(entry)) throw new ConfigError("expected a table", file, key);
-    for (const k of Object.keys(entry)) {
-      if (!ALL_KEYS.includes(k)) {
-        const hint = didYouMean(k, ALL_KEYS);
-        throw new ConfigError(
-          `unknown key; expected one of ${ALL_KEYS.join(", ")}${hint ? ` (${hint})` : ""}`,
-          file,
-          `${key}.${k}`,
-        );
-      }
-    }
     const isHealth = entry.attr === undefined && entry.compare === undefined &&
       (entry.error_after !== undefined || entry.stale_after !== undefined);
     if (isHealth) {
@@ -240,8 +214,11 @@ export function parseAlarms(config: LabConfig): AlarmConfig {
   return { rules, health };
 }
 
+/** An `[[alarms]]` entry as the schema leaves it. */
+type Entry = z.output<typeof ALARM_SCHEMA>;
+
 function parseHealth(
-  entry: Record<string, unknown>,
+  entry: Entry,
   key: string,
   file: string | undefined,
   deviceNames: string[],
@@ -259,25 +236,19 @@ function parseHealth(
   }
   const device = deviceKey(entry.device, key, file, deviceNames, true);
   const values: Partial<HealthRule> = {};
-  if (entry.error_after !== undefined) {
-    values.errorAfter = countKey(entry.error_after, file, `${key}.error_after`);
-  }
-  if (entry.stale_after !== undefined) {
-    values.staleAfter = countKey(entry.stale_after, file, `${key}.stale_after`);
-  }
-  if (entry.severity !== undefined) {
-    values.severity = severityKey(entry.severity, file, `${key}.severity`);
-  }
+  if (entry.error_after !== undefined) values.errorAfter = entry.error_after;
+  if (entry.stale_after !== undefined) values.staleAfter = entry.stale_after;
+  if (entry.severity !== undefined) values.severity = entry.severity;
   return { device, values };
 }
 
 function parseThreshold(
-  entry: Record<string, unknown>,
+  entry: Entry,
   key: string,
   file: string | undefined,
   deviceNames: string[],
 ): ThresholdRule {
-  for (const k of ["error_after", "stale_after"]) {
+  for (const k of ["error_after", "stale_after"] as const) {
     if (entry[k] !== undefined) {
       throw new ConfigError(
         "error_after and stale_after belong in a device health entry (one without attr/compare)",
@@ -319,24 +290,13 @@ function parseThreshold(
     device,
     attr,
     compare: c,
-    delay: entry.delay === undefined ? 0 : durationKey(entry.delay, file, `${key}.delay`),
-    hysteresis: 0,
-    severity: entry.severity === undefined
-      ? DEFAULT_SEVERITY
-      : severityKey(entry.severity, file, `${key}.severity`),
+    delay: entry.delay ?? 0,
+    hysteresis: entry.hysteresis ?? 0,
+    severity: entry.severity ?? DEFAULT_SEVERITY,
   };
-  const forbid = (k: string, why: string) => {
+  const forbid = (k: keyof Entry, why: string) => {
     if (entry[k] !== undefined) throw new ConfigError(why, file, `${key}.${k}`);
   };
-  if (entry.hysteresis !== undefined) {
-    if (
-      typeof entry.hysteresis !== "number" || !Number.isFinite(entry.hysteresis) ||
-      entry.hysteresis < 0
-    ) {
-      throw new ConfigError("expected a number ≥ 0", file, `${key}.hysteresis`);
-    }
-    rule.hysteresis = entry.hysteresis;
-  }
   if (ORDERED.includes(c) || c === "==" || c === "!=") {
     forbid("low", `compare "${c}" takes trip, not low/high`);
     forbid("high", `compare "${c}" takes trip, not low/high`);
@@ -376,18 +336,13 @@ function parseThreshold(
     rule.low = low;
     rule.high = high;
   } else {
-    for (const k of ["trip", "low", "high", "hysteresis"]) {
+    for (const k of ["trip", "low", "high", "hysteresis"] as const) {
       forbid(k, `compare "changed" takes no ${k}: it fires when the value changes`);
     }
   }
-  if (entry.message !== undefined) {
-    if (typeof entry.message !== "string") {
-      throw new ConfigError("expected a string", file, `${key}.message`);
-    }
-    rule.message = entry.message;
-  }
+  if (entry.message !== undefined) rule.message = entry.message;
   if (entry.name !== undefined) {
-    if (typeof entry.name !== "string" || entry.name.trim() === "") {
+    if (entry.name.trim() === "") {
       throw new ConfigError("expected a non-empty string", file, `${key}.name`);
     }
     rule.name = entry.name;
@@ -435,25 +390,6 @@ function deviceKey(
     );
   }
   return v;
-}
-
-function countKey(v: unknown, file: string | undefined, key: string): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
-    throw new ConfigError("expected a whole number ≥ 0 (0 turns the alarm off)", file, key);
-  }
-  return v;
-}
-
-function severityKey(v: unknown, file: string | undefined, key: string): Severity {
-  if (typeof v !== "string" || !(SEVERITIES as readonly string[]).includes(v)) {
-    const hint = typeof v === "string" ? didYouMean(v, SEVERITIES) : "";
-    throw new ConfigError(
-      `expected one of ${SEVERITIES.map((s) => `"${s}"`).join(", ")}${hint ? ` (${hint})` : ""}`,
-      file,
-      key,
-    );
-  }
-  return v as Severity;
 }
 
 function boundKey(v: unknown, compare: string, file: string | undefined, key: string): number {

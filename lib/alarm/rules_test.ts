@@ -49,7 +49,7 @@ device = "oven"
 attr = "state"
 compare = "=="
 trip = "fault"
-delay = 2
+delay = "2s"
 `);
   assert.equal(cfg.rules.length, 3);
   const [a, b, c] = cfg.rules;
@@ -130,6 +130,11 @@ Deno.test("config errors name the key and say what was expected", () => {
     `[[alarms]]\n${base}compare = ">"\ntrip = 1\ndelay = "soon"`,
     "alarms[0].delay",
     /not a duration/,
+  );
+  rejects(
+    `[[alarms]]\n${base}compare = ">"\ntrip = 1\ndelay = 5`,
+    "alarms[0].delay",
+    /5 has no unit: write "5ms" or "5s"/,
   );
   rejects(
     `[[alarms]]\n${base}compare = ">"\ntrip = 1\nseverity = "majr"`,

@@ -4,17 +4,32 @@
  * @module
  */
 
-/** Returns the edit distance between two strings (Levenshtein, insert/delete/substitute = 1). */
+/**
+ * Returns the edit distance between two strings: insert, delete, substitute and swapping two
+ * neighbours each cost 1 (optimal string alignment), so `wiat` is one typo from `wait`.
+ *
+ * @example
+ * ```ts
+ * import { editDistance } from "./suggest.ts";
+ * editDistance("wiat", "wait"); // 1
+ * ```
+ */
 export function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  // Three rows: the one before the previous is needed for transpositions.
+  let before: number[] = [];
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
+    const row = [i];
     for (let j = 1; j <= b.length; j++) {
-      const up = prev[j]!;
-      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = up;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        d = Math.min(d, before[j - 2]! + 1);
+      }
+      row.push(d);
     }
+    before = prev;
+    prev = row;
   }
   return prev[b.length]!;
 }

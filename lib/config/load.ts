@@ -1,16 +1,18 @@
 /**
  * The config file, `labwire.toml`: found by `--config`, then `LABWIRE_CONFIG`, then
- * `./labwire.toml`. This module validates the `[devices.NAME]` tables; every other section is
- * kept raw in {@linkcode LabConfig.sections} and validated by the module that owns it
- * (alarms by `lib/alarm`, the server by `lib/server`, …), so errors always name file and key.
+ * `./labwire.toml`. The whole file is validated against the one schema in `./schema.ts` when it
+ * is loaded, so a typo anywhere fails every verb with the file and key named. Sections other
+ * than `devices` are also kept raw in {@linkcode LabConfig.sections} for the module that owns
+ * each (alarms by `lib/alarm`, the server by `lib/server`, …), which reads it through the same
+ * schema.
  *
  * @module
  */
 import { parse as parseToml } from "smol-toml";
-import { type Address, isAddress, parseAddress } from "../device/address.ts";
+import type { Address } from "../device/address.ts";
 import { ConfigError, UsageError } from "../device/errors.ts";
-import { didYouMean } from "../cli/suggest.ts";
-import { parseDuration } from "./duration.ts";
+import { type DurationRule, readDuration } from "./duration.ts";
+import { CONFIG_SCHEMA, isTable, parseWith } from "./schema.ts";
 
 /** One configured device. */
 export interface DeviceConfig {
@@ -38,17 +40,8 @@ export interface LabConfig {
   text?: string;
 }
 
-/** Top-level sections the config file may hold; anything else is a typo. */
-export const KNOWN_SECTIONS = [
-  "devices",
-  "session",
-  "alarms",
-  "notify",
-  "server",
-  "ca",
-  "scan",
-  "instruments",
-];
+/** Sampling interval of a device whose table sets none, ms. */
+export const DEFAULT_INTERVAL_MS = 1000;
 
 /** The default config path searched when neither `--config` nor `LABWIRE_CONFIG` is given. */
 export const DEFAULT_CONFIG = "labwire.toml";
@@ -92,82 +85,42 @@ export function parseTomlFile(text: string, file: string): Record<string, unknow
   }
 }
 
-/** Parses and validates config text; `file` is used in error messages. */
+/** Parses and validates config text against {@linkcode CONFIG_SCHEMA}; `file` is used in error messages. */
 export function parseConfig(text: string, file = "<config>"): LabConfig {
   const doc = parseTomlFile(text, file);
+  const checked = parseWith(CONFIG_SCHEMA, doc, file);
   const sections: Record<string, unknown> = {};
   for (const key of Object.keys(doc)) {
-    if (!KNOWN_SECTIONS.includes(key)) {
-      const hint = didYouMean(key, KNOWN_SECTIONS);
-      throw new ConfigError(
-        `unknown section; expected one of ${KNOWN_SECTIONS.join(", ")}${hint ? ` (${hint})` : ""}`,
-        file,
-        key,
-      );
-    }
     if (key !== "devices") sections[key] = doc[key];
   }
-  const devices: DeviceConfig[] = [];
-  const table = doc.devices ?? {};
-  if (!isTable(table)) throw new ConfigError("expected a table of [devices.NAME]", file, "devices");
-  for (const [name, entry] of Object.entries(table)) {
-    devices.push(parseDevice(name, entry, file));
-  }
+  const devices: DeviceConfig[] = Object.entries(checked.devices ?? {}).map(([name, d]) => ({
+    name,
+    address: d.address,
+    interval: d.interval ?? DEFAULT_INTERVAL_MS,
+    timeout: d.timeout,
+    options: d.options,
+  }));
   return { file, devices, sections, text };
 }
 
-function parseDevice(name: string, entry: unknown, file: string): DeviceConfig {
-  const key = `devices.${name}`;
-  if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(name)) {
-    throw new ConfigError("device names use letters, digits, _ and -", file, key);
-  }
-  if (!isTable(entry)) throw new ConfigError("expected a table with an address", file, key);
-  const { address, interval, timeout, ...options } = entry;
-  if (typeof address !== "string") {
-    throw new ConfigError(
-      'expected address = "scheme://…" (e.g. "baratron://10.0.0.5")',
-      file,
-      `${key}.address`,
-    );
-  }
-  if (!isAddress(address)) {
-    throw new ConfigError(
-      `"${address}" is not an address like baratron://HOST`,
-      file,
-      `${key}.address`,
-    );
-  }
-  return {
-    name,
-    address: wrap(() => parseAddress(address), file, `${key}.address`),
-    interval: interval === undefined ? 1000 : durationKey(interval, file, `${key}.interval`),
-    timeout: timeout === undefined ? undefined : durationKey(timeout, file, `${key}.timeout`),
-    options,
-  };
-}
-
-/** Reads a duration value (number of seconds or text like "250ms") from a config key. */
-export function durationKey(value: unknown, file: string | undefined, key: string): number {
-  if (typeof value !== "number" && typeof value !== "string") {
-    throw new ConfigError('expected a duration like 1, "250ms" or "2m"', file, key);
-  }
-  return wrap(() => parseDuration(value, "s", ""), file, key);
-}
-
-function wrap<T>(fn: () => T, file: string | undefined, key: string): T {
+/**
+ * Reads a duration (with its unit, like "250ms" or "2m") from a config key; a bare number or a
+ * value outside `rule` is a {@linkcode ConfigError} naming the file and key.
+ */
+export function durationKey(
+  value: unknown,
+  file: string | undefined,
+  key: string,
+  rule: DurationRule = { min: 0 },
+): number {
   try {
-    return fn();
+    return readDuration(value, rule);
   } catch (err) {
-    if (err instanceof UsageError) {
-      throw new ConfigError(err.message + (err.hint ? ` (${err.hint})` : ""), file, key, {
-        cause: err,
-      });
-    }
-    throw err;
+    if (!(err instanceof UsageError)) throw err;
+    throw new ConfigError(err.message + (err.hint ? ` (${err.hint})` : ""), file, key, {
+      cause: err,
+    });
   }
 }
 
-/** True for a plain object (a TOML table). */
-export function isTable(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
-}
+export { isTable };

@@ -6,10 +6,10 @@ import { parseDuration } from "./duration.ts";
 Deno.test("parseConfig reads devices with interval, timeout and driver options", () => {
   const c = parseConfig(
     `[devices.gauge1]
-address = "baratron://10.0.0.5"
+address = "sim://motor"
 interval = "500ms"
-timeout = 2
-units_hint = "torr"
+timeout = "2s"
+velocity = 3
 
 [session]
 path = "bench.sqlite"
@@ -19,10 +19,10 @@ path = "bench.sqlite"
   assert.equal(c.devices.length, 1);
   const d = c.devices[0]!;
   assert.equal(d.name, "gauge1");
-  assert.equal(d.address.scheme, "baratron");
+  assert.equal(d.address.scheme, "sim");
   assert.equal(d.interval, 500);
   assert.equal(d.timeout, 2000);
-  assert.deepEqual(d.options, { units_hint: "torr" });
+  assert.deepEqual(d.options, { velocity: 3 });
   assert.equal((c.sections.session as Record<string, unknown>).path, "bench.sqlite");
 });
 

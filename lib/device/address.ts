@@ -86,5 +86,43 @@ export function hostPort(target: string, defaultPort: number): { host: string; p
   if (!m) throw new UsageError(`"${target}" is not HOST[:PORT]`);
   const port = m[2] === undefined ? defaultPort : Number(m[2]);
   if (!(port > 0 && port < 65536)) throw new UsageError(`port ${m[2]} is out of range 1–65535`);
+  const problem = hostProblem(m[1]!);
+  if (problem) throw new UsageError(`host "${m[1]}" is not a valid address: ${problem}`);
   return { host: m[1]!, port };
+}
+
+/**
+ * Says why `host` (a name, an IPv4 address or a bracketed IPv6 address) cannot be an
+ * address, or returns undefined when it can.
+ *
+ * @example
+ * ```ts
+ * import { hostProblem } from "./address.ts";
+ * hostProblem("999.1.1.1"); // "999 is not an IPv4 number 0–255"
+ * hostProblem("gauge-1.lab"); // undefined
+ * ```
+ */
+export function hostProblem(host: string): string | undefined {
+  if (host.startsWith("[")) {
+    const inner = host.slice(1, -1);
+    try {
+      new URL(`http://[${inner}]/`);
+      return undefined;
+    } catch {
+      return `[${inner}] is not an IPv6 address`;
+    }
+  }
+  if (/^[\d.]+$/.test(host)) {
+    const parts = host.split(".");
+    if (parts.length !== 4 || parts.some((p) => p === "")) {
+      return "an IPv4 address has four numbers 0–255, like 10.0.0.5";
+    }
+    const bad = parts.find((p) => Number(p) > 255);
+    return bad === undefined ? undefined : `${bad} is not an IPv4 number 0–255`;
+  }
+  if (host.length > 253) return "a host name has at most 253 characters";
+  const label = host.split(".").find((l) => !/^[A-Za-z0-9]([A-Za-z0-9_-]{0,62})?$/.test(l));
+  return label === undefined
+    ? undefined
+    : `"${label}" is not a host name label (letters, digits and -, up to 63)`;
 }

@@ -6,12 +6,18 @@
 import type { DeviceConfig } from "../config/load.ts";
 import type { Device } from "./device.ts";
 import { findDriver } from "./registry.ts";
-import { parseDuration } from "../config/duration.ts";
+import { readDuration } from "../config/duration.ts";
+import { checkAddressOptions, TIMEOUT_RULE } from "../config/schema.ts";
 
-/** Opens the device a config entry describes; `?timeout=` in the address overrides the config. */
-export function openDevice(cfg: DeviceConfig): Promise<Device> {
+/**
+ * Opens the device a config entry describes; `?timeout=` in the address overrides the config.
+ * The address' options are checked against its driver's schema first, so a typo is a usage
+ * error (exit 2) before any I/O.
+ */
+export async function openDevice(cfg: DeviceConfig): Promise<Device> {
   const driver = findDriver(cfg.address.scheme);
+  checkAddressOptions(cfg.address, cfg.options);
   const t = cfg.address.params.get("timeout");
-  const timeout = t !== null ? parseDuration(t, "s", "timeout") : cfg.timeout;
-  return driver.open(cfg.address, { name: cfg.name, timeout, options: cfg.options });
+  const timeout = t !== null ? readDuration(t, TIMEOUT_RULE) : cfg.timeout;
+  return await driver.open(cfg.address, { name: cfg.name, timeout, options: cfg.options });
 }

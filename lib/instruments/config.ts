@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { ConfigError } from "../device/errors.ts";
+import { INSTRUMENTS_SCHEMA, parseWith } from "../config/schema.ts";
 import { addInstrumentSource } from "./sources.ts";
 
 /**
@@ -24,27 +24,9 @@ import { addInstrumentSource } from "./sources.ts";
  */
 export function applyInstrumentsSection(section: unknown, file: string | undefined): string[] {
   if (section === undefined) return [];
-  if (typeof section !== "object" || section === null || Array.isArray(section)) {
-    throw new ConfigError('expected a table: [instruments] path = "DIR"', file, "instruments");
-  }
-  const { path, ...rest } = section as Record<string, unknown>;
-  const extra = Object.keys(rest);
-  if (extra.length) {
-    throw new ConfigError(`unknown key; [instruments] takes path`, file, `instruments.${extra[0]}`);
-  }
-  const list = typeof path === "string" ? [path] : path;
-  if (
-    !Array.isArray(list) || list.length === 0 ||
-    !list.every((p) => typeof p === "string" && p !== "")
-  ) {
-    throw new ConfigError(
-      'expected a folder or file, or a list of them: path = "instruments"',
-      file,
-      "instruments.path",
-    );
-  }
+  const list = parseWith(INSTRUMENTS_SCHEMA, section, file, ["instruments"]).path;
   const dir = file && file.includes("/") ? file.slice(0, file.lastIndexOf("/") + 1) : "";
-  const resolved = (list as string[]).map((p) =>
+  const resolved = list.map((p) =>
     p.startsWith("/") || p.startsWith("~") ? expandHome(p) : dir + p
   );
   for (const p of resolved) addInstrumentSource(p);

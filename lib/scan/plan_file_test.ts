@@ -9,7 +9,7 @@ num = 5
 detectors = ["det.counts", "dmm.voltage"]
 triggers = ["dmm.trigger"]
 settle = "50ms"
-dwell = 0.1
+dwell = "100ms"
 move_timeout = "30s"
 tolerance = 0.01
 devices = ["sim://motor", "sim://det"]
@@ -112,6 +112,10 @@ Deno.test("plan file mistakes name the file and key", () => {
   );
   bad('plan = "list"\n[positions]\n"a.x" = [1, 2]\n"b.x" = [1]', /has 1 values/);
   bad('plan = "count"\nnum = 2\nsettle = "soon"', /s\.toml: settle: .*not a duration/);
+  bad(
+    'plan = "count"\nnum = 2\ndwell = 0.5',
+    /s\.toml: dwell: 0\.5 has no unit: write "0\.5ms" or "0\.5s"/,
+  );
   bad('plan = "wiggle"', /s\.toml: plan: unknown plan "wiggle"/);
   bad("plan = [", /not valid TOML/);
 });

@@ -13,12 +13,8 @@
  *
  * @module
  */
-import { ConfigError } from "../device/errors.ts";
-import { parseDuration } from "../config/duration.ts";
-import { isTable } from "../config/load.ts";
-import { didYouMean } from "../cli/suggest.ts";
-import { UsageError } from "../device/errors.ts";
-import { type ListenAddress, parseListen } from "./listen.ts";
+import { parseWith, SERVER_SCHEMA } from "../config/schema.ts";
+import type { ListenAddress } from "./listen.ts";
 
 /** Validated `[server]` settings. */
 export interface ServerConfig {
@@ -41,10 +37,9 @@ export const DEFAULT_MAX_SCAN_POINTS = 1_000_000;
 /** Longest task the API takes when `[server] max_task_duration` is not set, seconds (7 days). */
 export const DEFAULT_MAX_TASK_DURATION_S = 7 * 86_400;
 
-const KEYS = ["listen", "token_file", "cors", "max_body", "max_scan_points", "max_task_duration"];
-
 /**
- * Validates the raw `[server]` table; errors name the file and the key.
+ * Validates the raw `[server]` table with {@linkcode SERVER_SCHEMA}; errors name the file and
+ * the key.
  *
  * @example
  * ```ts
@@ -54,105 +49,12 @@ const KEYS = ["listen", "token_file", "cors", "max_body", "max_scan_points", "ma
  */
 export function parseServerConfig(raw: unknown, file?: string): ServerConfig {
   if (raw === undefined) return { cors: [] };
-  if (!isTable(raw)) throw new ConfigError("expected a table: [server]", file, "server");
-  for (const key of Object.keys(raw)) {
-    if (!KEYS.includes(key)) {
-      const hint = didYouMean(key, KEYS);
-      throw new ConfigError(
-        `unknown key; [server] takes: ${KEYS.join(", ")}${hint ? ` (${hint})` : ""}`,
-        file,
-        `server.${key}`,
-      );
-    }
-  }
-  const out: ServerConfig = { cors: [] };
-  if (raw.listen !== undefined) {
-    if (typeof raw.listen !== "string") {
-      throw new ConfigError('expected "HOST:PORT", e.g. "127.0.0.1:8600"', file, "server.listen");
-    }
-    try {
-      out.listen = parseListen(raw.listen);
-    } catch (err) {
-      const msg = err instanceof UsageError ? err.message.replace(/^--listen: /, "") : String(err);
-      throw new ConfigError(msg, file, "server.listen", { cause: err });
-    }
-  }
-  if (raw.token_file !== undefined) {
-    if (typeof raw.token_file !== "string" || raw.token_file === "") {
-      throw new ConfigError(
-        "expected the path of a file holding the token",
-        file,
-        "server.token_file",
-      );
-    }
-    out.tokenFile = raw.token_file;
-  }
-  if (raw.cors !== undefined) {
-    const list = typeof raw.cors === "string" ? [raw.cors] : raw.cors;
-    if (!Array.isArray(list) || !list.every((o) => typeof o === "string")) {
-      throw new ConfigError(
-        'expected a list of origins like ["https://lab.example.org"]',
-        file,
-        "server.cors",
-      );
-    }
-    for (const origin of list as string[]) {
-      let ok = false;
-      try {
-        const u = new URL(origin);
-        ok = (u.protocol === "http:" || u.protocol === "https:") &&
-          u.origin === origin.replace(/\/$/, "");
-      } catch {
-        ok = false;
-      }
-      if (!ok) {
-        throw new ConfigError(
-          `"${origin}" is not an origin like "https://lab.example.org" (scheme and host, no path)`,
-          file,
-          "server.cors",
-        );
-      }
-    }
-    out.cors = (list as string[]).map((o) => o.replace(/\/$/, ""));
-  }
-  if (raw.max_body !== undefined) {
-    const n = raw.max_body;
-    if (typeof n !== "number" || !Number.isInteger(n) || n < 1024 || n > 64 * 1024 * 1024) {
-      throw new ConfigError(
-        "expected a number of bytes from 1024 to 67108864",
-        file,
-        "server.max_body",
-      );
-    }
-    out.maxBody = n;
-  }
-  if (raw.max_scan_points !== undefined) {
-    const n = raw.max_scan_points;
-    if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > 100_000_000) {
-      throw new ConfigError(
-        "expected a whole number of points from 1 to 100000000",
-        file,
-        "server.max_scan_points",
-      );
-    }
-    out.maxScanPoints = n;
-  }
-  if (raw.max_task_duration !== undefined) {
-    const v = raw.max_task_duration;
-    let ms = NaN;
-    if (typeof v === "string") {
-      try {
-        ms = parseDuration(v, "s", "");
-      } catch { /* reported below */ }
-    }
-    if (!(ms >= 1000 && ms <= 366 * 86_400_000) || !/[a-z]\s*$/.test(String(v))) {
-      throw new ConfigError(
-        'expected a duration with a unit from "1s" to "366d", e.g. "7d" or "12h"',
-        file,
-        "server.max_task_duration",
-      );
-    }
-    out.maxTaskDurationS = ms / 1000;
-  }
+  const s = parseWith(SERVER_SCHEMA, raw, file, ["server"]);
+  const out: ServerConfig = { cors: s.cors ?? [] };
+  if (s.listen !== undefined) out.listen = s.listen;
+  if (s.token_file !== undefined) out.tokenFile = s.token_file;
+  if (s.max_body !== undefined) out.maxBody = s.max_body;
+  if (s.max_scan_points !== undefined) out.maxScanPoints = s.max_scan_points;
+  if (s.max_task_duration !== undefined) out.maxTaskDurationS = s.max_task_duration / 1000;
   return out;
 }

@@ -9,8 +9,7 @@
  */
 import { basename, dirname, isAbsolute, join } from "node:path";
 import type { LabConfig } from "../config/load.ts";
-import { isTable } from "../config/load.ts";
-import { ConfigError } from "../device/errors.ts";
+import { parseWith, SESSION_SCHEMA } from "../config/schema.ts";
 
 /** File name suffix of session files. */
 export const SESSION_SUFFIX = ".session.sqlite";
@@ -28,23 +27,8 @@ export function sessionPath(config: LabConfig, explicit?: string, demo = false):
   if (explicit) return explicit;
   const section = config.sections.session;
   if (section !== undefined) {
-    if (!isTable(section)) {
-      throw new ConfigError('expected a table: [session] path = "FILE"', config.file, "session");
-    }
-    for (const key of Object.keys(section)) {
-      if (key !== "path") {
-        throw new ConfigError(`unknown key; [session] takes: path`, config.file, `session.${key}`);
-      }
-    }
-    const p = section.path;
+    const p = parseWith(SESSION_SCHEMA, section, config.file, ["session"]).path;
     if (p !== undefined) {
-      if (typeof p !== "string" || p === "") {
-        throw new ConfigError(
-          'expected a file path like "bench.session.sqlite"',
-          config.file,
-          "session.path",
-        );
-      }
       return isAbsolute(p) || !config.file || !isRealFile(config.file)
         ? p
         : join(dirname(config.file), p);

@@ -15,11 +15,11 @@
  * @module
  */
 import { type Address, hostPort } from "../../device/address.ts";
+import { checkAddressOptions } from "../../config/schema.ts";
 import { type Attr, attr, findAttr, type Values } from "../../device/attr.ts";
 import type { CallOptions, Device } from "../../device/device.ts";
 import { DeviceError, UsageError, WriteRejected } from "../../device/errors.ts";
 import type { Driver, OpenContext } from "../../device/registry.ts";
-import { didYouMean } from "../../cli/suggest.ts";
 import { HttpClient } from "../../transport/http.ts";
 import { decodePollResponse, type GaugeValues, POLL_REQUEST, TOOLWEB_PATH } from "./protocol.ts";
 
@@ -28,9 +28,6 @@ export const DEFAULT_TIMEOUT_MS = 1000;
 
 /** Request headers of a poll; one object, so the HTTP client reuses the encoded request. */
 const POLL_HEADERS = { "content-type": "text/xml" };
-
-/** Address options the driver understands (`?timeout=` is applied by `openDevice`). */
-const KNOWN_PARAMS = ["timeout"];
 
 /** The attributes of a gauge; the pressure's units are filled in from the device. */
 function gaugeAttrs(units?: string): Attr[] {
@@ -167,17 +164,10 @@ export const baratronDriver: Driver = {
   summary: "MKS eBaratron capacitance manometer over ToolWeb (HTTP)",
   example: "baratron://10.0.0.5",
   open(address: Address, ctx: OpenContext): Promise<Device> {
-    for (const key of address.params.keys()) {
-      if (!KNOWN_PARAMS.includes(key)) {
-        return Promise.reject(
-          new UsageError(
-            `${address.text}: unknown option "${key}"; baratron:// takes ${
-              KNOWN_PARAMS.map((k) => `?${k}=`).join(", ")
-            }`,
-            didYouMean(key, KNOWN_PARAMS) || undefined,
-          ),
-        );
-      }
+    try {
+      checkAddressOptions(address, ctx.options);
+    } catch (err) {
+      return Promise.reject(err);
     }
     try {
       const { origin } = toolWebUrl(address);

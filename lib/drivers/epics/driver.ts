@@ -32,6 +32,7 @@
  * @module
  */
 import type { Address } from "../../device/address.ts";
+import { checkAddressOptions } from "../../config/schema.ts";
 import { type Attr, attr, type Value, type Values } from "../../device/attr.ts";
 import {
   type CallOptions,
@@ -399,10 +400,8 @@ export const caDriver: Driver = {
   example: "ca://XXX:m1.VAL",
   // deno-lint-ignore require-await
   async open(address: Address, ctx: OpenContext): Promise<Device> {
+    checkAddressOptions(address, ctx.options);
     const pv = address.target.trim();
-    if (pv === "" || /\s/.test(pv)) {
-      throw new UsageError(`"${address.text}": a PV name has no spaces`);
-    }
     const wait = flag(address.params.get("wait") ?? ctx.options["wait"]);
     return new CaDevice(ctx.name, address.text, pv, { timeout: ctx.timeout, wait });
   },

@@ -23,15 +23,16 @@
  * @module
  */
 import { boolFlag, type FlagSpecs, type ParsedFlags, stringFlag } from "../../cli/flags.ts";
-import { durationKey, isTable, type LabConfig } from "../../config/load.ts";
-import { ConfigError, UsageError } from "../../device/errors.ts";
+import { isTable, type LabConfig } from "../../config/load.ts";
+import { CA_SCHEMA, MAX_ARRAY_BYTES_LIMIT, parseWith } from "../../config/schema.ts";
+import { UsageError } from "../../device/errors.ts";
 import {
   CA_REPEATER_PORT,
   CA_SERVER_PORT,
   DEFAULT_MAX_ARRAY_BYTES,
   ipFromString,
 } from "./protocol.ts";
-import { type CaWriteMode, parseHostRule, WRITE_MODES } from "./server_access.ts";
+import type { CaWriteMode } from "./server_access.ts";
 
 /** Everything {@linkcode startCaServer} can be told; unset fields take EPICS' defaults. */
 export interface CaServerOptions {
@@ -164,7 +165,7 @@ export function caEnvOptions(
 }
 
 /** Largest EPICS_CA_MAX_ARRAY_BYTES taken: beyond it one client could hold too much memory. */
-export const MAX_ARRAY_BYTES_LIMIT = 256 * 1024 * 1024;
+export { MAX_ARRAY_BYTES_LIMIT };
 
 /** Checks a max-array-bytes figure; below EPICS' 16384 it is raised to 16384, as EPICS does. */
 function arrayBytes(n: number, error: () => Error): number {
@@ -172,21 +173,9 @@ function arrayBytes(n: number, error: () => Error): number {
   return Math.max(DEFAULT_MAX_ARRAY_BYTES, n);
 }
 
-const SECTION_KEYS = [
-  "enabled",
-  "prefix",
-  "port",
-  "interfaces",
-  "write",
-  "write_hosts",
-  "max_array_bytes",
-  "beacon_addrs",
-  "auto_beacon",
-  "beacon_period",
-];
-
 /**
- * Validates the `[ca]` section of the config; errors name the file and key.
+ * Validates the `[ca]` section of the config with {@linkcode CA_SCHEMA}; errors name the file
+ * and key.
  *
  * @example
  * ```ts
@@ -196,106 +185,18 @@ const SECTION_KEYS = [
  */
 export function parseCaSection(section: unknown, file?: string): CaServerOptions {
   if (section === undefined) return {};
-  if (!isTable(section)) throw new ConfigError("expected a [ca] table", file, "ca");
+  const s = parseWith(CA_SCHEMA, section, file, ["ca"]);
   const out: CaServerOptions = {};
-  for (const [key, v] of Object.entries(section)) {
-    const where = `ca.${key}`;
-    switch (key) {
-      case "enabled":
-        // Read by caServeOptions; validated here with the other keys.
-        if (typeof v !== "boolean") throw new ConfigError("expected true or false", file, where);
-        break;
-      case "write":
-        if (typeof v !== "string" || !(WRITE_MODES as readonly string[]).includes(v)) {
-          throw new ConfigError(
-            `expected one of ${WRITE_MODES.map((m) => `"${m}"`).join(", ")}`,
-            file,
-            where,
-          );
-        }
-        out.write = v as CaWriteMode;
-        break;
-      case "write_hosts": {
-        if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) {
-          throw new ConfigError(
-            'expected a list of addresses or CIDR blocks, e.g. ["198.18.0.2", "198.18.0.0/24"]',
-            file,
-            where,
-          );
-        }
-        for (const h of v as string[]) {
-          const r = parseHostRule(h);
-          if (typeof r === "string") {
-            throw new ConfigError(
-              r,
-              file,
-              where,
-            );
-          }
-        }
-        out.writeHosts = v as string[];
-        break;
-      }
-      case "max_array_bytes":
-        out.maxArrayBytes = arrayBytes(
-          typeof v === "number" ? v : NaN,
-          () =>
-            new ConfigError(
-              `expected a number of bytes up to ${MAX_ARRAY_BYTES_LIMIT}, e.g. 16384`,
-              file,
-              where,
-            ),
-        );
-        break;
-      case "prefix":
-        if (typeof v !== "string" || /\s/.test(v)) {
-          throw new ConfigError(
-            'expected a PV name prefix without spaces, e.g. "LAB:"',
-            file,
-            where,
-          );
-        }
-        out.prefix = v;
-        break;
-      case "port":
-        if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 65535) {
-          throw new ConfigError("expected a port number 0–65535", file, where);
-        }
-        out.port = v;
-        break;
-      case "interfaces":
-      case "beacon_addrs": {
-        if (!Array.isArray(v) || !v.every((x) => typeof x === "string" && x !== "")) {
-          throw new ConfigError('expected a list of addresses, e.g. ["127.0.0.1"]', file, where);
-        }
-        const bad = (v as string[]).find((a) => ipFromString(a) === undefined);
-        if (bad !== undefined && key === "interfaces") {
-          throw new ConfigError(
-            `expected IPv4 addresses of this host, e.g. ["127.0.0.1", "198.18.0.1"]; got "${bad}"`,
-            file,
-            where,
-          );
-        }
-        if (key === "interfaces") out.interfaces = v as string[];
-        else out.beaconAddrs = v as string[];
-        break;
-      }
-      case "auto_beacon":
-        if (typeof v !== "boolean") throw new ConfigError("expected true or false", file, where);
-        out.autoBeacon = v;
-        break;
-      case "beacon_period":
-        out.beaconPeriod = durationKey(v, file, where) / 1000;
-        if (out.beaconPeriod <= 0) throw new ConfigError("expected a duration > 0", file, where);
-        break;
-      default:
-        throw new ConfigError(
-          `unknown key; expected one of ${SECTION_KEYS.join(", ")}`,
-          file,
-          where,
-        );
-    }
-  }
+  // `enabled` is read by caWanted; the schema has checked it with the other keys.
+  if (s.write !== undefined) out.write = s.write;
+  if (s.write_hosts !== undefined) out.writeHosts = s.write_hosts;
+  if (s.max_array_bytes !== undefined) out.maxArrayBytes = s.max_array_bytes;
+  if (s.prefix !== undefined) out.prefix = s.prefix;
+  if (s.port !== undefined) out.port = s.port;
+  if (s.interfaces !== undefined) out.interfaces = s.interfaces;
+  if (s.beacon_addrs !== undefined) out.beaconAddrs = s.beacon_addrs;
+  if (s.auto_beacon !== undefined) out.autoBeacon = s.auto_beacon;
+  if (s.beacon_period !== undefined) out.beaconPeriod = s.beacon_period / 1000;
   return out;
 }
 

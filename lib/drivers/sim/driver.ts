@@ -5,6 +5,7 @@
  * @module
  */
 import type { Address } from "../../device/address.ts";
+import { checkAddressOptions } from "../../config/schema.ts";
 import { UsageError } from "../../device/errors.ts";
 import { parseDuration } from "../../config/duration.ts";
 import type { Driver, OpenContext } from "../../device/registry.ts";
@@ -51,6 +52,7 @@ export function createSim(
   now: () => number = preciseNow,
 ): SimDevice {
   const kind = findKind(address.target);
+  checkAddressOptions(address, ctx.options);
   const options = new SimOptions(kind.kind, address.params, kind.options, ctx.options);
   const seed = options.get("seed") !== undefined
     ? options.integer("seed", 0)

@@ -58,7 +58,7 @@ Deno.test("openDevice applies ?timeout= and config options reach the kind", asyn
         interval: 1000,
         options: { setpiont: 1 },
       }),
-    /no option "setpiont"/,
+    /unknown option "setpiont"/,
   );
 });
 

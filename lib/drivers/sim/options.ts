@@ -1,6 +1,7 @@
 /**
- * The `?key=value` options of a `sim://` address (and of a config file's device table), checked
- * against what the kind accepts: a typo is a usage error naming the option, never ignored.
+ * The `?key=value` options of a `sim://` address (and of a config file's device table), read
+ * with their types and ranges. Option names are checked by the config schema
+ * (`lib/config/schema.ts`) before a device is created: a typo is an error, never ignored.
  *
  * @module
  */
@@ -42,8 +43,8 @@ export class SimOptions {
   readonly #values = new Map<string, string>();
 
   /**
-   * Merges config-file options (first) and address options (winning), and refuses any key that
-   * is neither common nor in `accepted`.
+   * Merges config-file options (first) and address options (winning). Which keys a kind takes
+   * is checked before, by the config schema (`checkAddressOptions`, config load).
    */
   constructor(
     readonly kind: string,
@@ -51,20 +52,15 @@ export class SimOptions {
     accepted: Record<string, string>,
     config: Record<string, unknown> = {},
   ) {
+    this.accepted = accepted;
     for (const [k, v] of Object.entries(config)) {
       if (v !== undefined && v !== null) this.#values.set(k, String(v));
     }
     for (const [k, v] of params) this.#values.set(k, v);
-    const known = [...new Set([...Object.keys(COMMON_OPTIONS), ...Object.keys(accepted)])];
-    for (const k of this.#values.keys()) {
-      if (!known.includes(k)) {
-        throw new UsageError(
-          `sim://${kind} has no option "${k}"; it takes: ${known.join(", ")}`,
-          didYouMean(k, known) || undefined,
-        );
-      }
-    }
   }
+
+  /** The kind's own options (beyond {@linkcode COMMON_OPTIONS}), with what they do. */
+  readonly accepted: Record<string, string>;
 
   /** The raw text of option `key`, if given. */
   get(key: string): string | undefined {

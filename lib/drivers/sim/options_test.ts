@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { SimOptions } from "./options.ts";
 import { UsageError } from "../../device/errors.ts";
+import { parseAddress } from "../../device/address.ts";
+import { createSim } from "./driver.ts";
 
 const accepted = { velocity: "speed", units: "units" };
 
@@ -15,14 +17,19 @@ Deno.test("options come from the address, over the config table", () => {
 });
 
 Deno.test("an unknown option is a usage error naming it, with a suggestion", () => {
+  // Option names are checked by the config schema when a sim device is created.
   assert.throws(
-    () => new SimOptions("motor", new URLSearchParams("velocty=5"), accepted),
+    () => createSim(parseAddress("sim://motor?velocty=5")),
     (e: unknown) => {
       assert.ok(e instanceof UsageError);
-      assert.match(e.message, /no option "velocty"/);
+      assert.match(e.message, /unknown option "velocty"/);
       assert.equal(e.hint, 'did you mean "velocity"?');
       return true;
     },
+  );
+  assert.throws(
+    () => createSim(parseAddress("sim://motor"), { options: { velocty: 5 } }),
+    /unknown option "velocty"/,
   );
 });
 
