@@ -9,9 +9,9 @@
 import denoJson from "../deno.json" with { type: "json" };
 import type { Command } from "../lib/cli/command.ts";
 import { EXIT } from "../lib/cli/command.ts";
-import { boolFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
+import { boolFlag, durationFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
 import { listenForInterrupts } from "../lib/cli/interrupt.ts";
-import { parseDuration } from "../lib/config/duration.ts";
+import { INTERVAL_RULE } from "../lib/config/duration.ts";
 import type { Attr } from "../lib/device/attr.ts";
 import type { Reading } from "../lib/device/device.ts";
 import { errorMessage, UsageError } from "../lib/device/errors.ts";
@@ -72,14 +72,7 @@ export function parseMonitorArgs(args: string[]): MonitorOptions {
   if (positional !== undefined && flagConfig !== undefined) {
     throw new UsageError("give the config either as CONFIG or as --config, not both");
   }
-  const dur = (name: string) => {
-    const v = stringFlag(f, name);
-    return v === undefined ? undefined : parseDuration(v, "s", `--${name}`);
-  };
-  const interval = dur("interval");
-  if (interval !== undefined && interval <= 0) {
-    throw new UsageError("--interval must be more than 0");
-  }
+  const interval = durationFlag(f, "interval", INTERVAL_RULE);
   let format = stringFlag(f, "format") as string | undefined;
   if (format !== undefined && !["table", "ndjson", "json", "csv", "none"].includes(format)) {
     throw new UsageError(`--format: "${format}" is not one of table, ndjson, csv, none`);
@@ -90,7 +83,7 @@ export function parseMonitorArgs(args: string[]): MonitorOptions {
     config: positional ?? flagConfig,
     demo: boolFlag(f, "demo"),
     session: stringFlag(f, "session"),
-    duration: dur("duration"),
+    duration: durationFlag(f, "duration"),
     interval,
     format: format as MonitorFormat | undefined,
     note: stringFlag(f, "note"),

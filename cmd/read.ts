@@ -6,8 +6,8 @@
  */
 import type { Command } from "../lib/cli/command.ts";
 import { EXIT } from "../lib/cli/command.ts";
-import { boolFlag, listFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
-import { parseDuration } from "../lib/config/duration.ts";
+import { boolFlag, durationFlag, listFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
+import { TIMEOUT_RULE } from "../lib/config/duration.ts";
 import type { Attr, Values } from "../lib/device/attr.ts";
 import { findAttr } from "../lib/device/attr.ts";
 import { errorMessage, UsageError } from "../lib/device/errors.ts";
@@ -45,12 +45,11 @@ export interface ReadOptions {
 /** Parses `read`'s arguments (pure; tested on its own). */
 export function parseReadArgs(args: string[]): ReadOptions {
   const f = parseFlags(args, FLAGS, "read");
-  const timeout = stringFlag(f, "timeout");
   return {
     targets: f.positionals,
     attrs: listFlag(f, "attrs"),
     describe: boolFlag(f, "describe"),
-    timeout: timeout === undefined ? undefined : parseDuration(timeout, "s", "--timeout"),
+    timeout: durationFlag(f, "timeout", TIMEOUT_RULE),
     config: stringFlag(f, "config"),
     demo: boolFlag(f, "demo"),
     compact: boolFlag(f, "compact") || boolFlag(f, "json"),

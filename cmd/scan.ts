@@ -8,9 +8,9 @@
  */
 import type { Command } from "../lib/cli/command.ts";
 import { EXIT } from "../lib/cli/command.ts";
-import { boolFlag, listFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
+import { boolFlag, durationFlag, listFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
 import { listenForInterrupts } from "../lib/cli/interrupt.ts";
-import { parseDuration } from "../lib/config/duration.ts";
+import { MAX_TIMER_MS } from "../lib/config/duration.ts";
 import type { DeviceConfig, LabConfig } from "../lib/config/load.ts";
 import { resolveTargets } from "../lib/config/targets.ts";
 import { errorMessage, UsageError } from "../lib/device/errors.ts";
@@ -104,13 +104,16 @@ export function parseScanArgs(
   // negative numbers are positions, not flags: `dscan motor.position -1 1 11`
   const protectedArgs = args.map((a) => /^-(\d|\.\d)/.test(a) ? NEGATIVE + a : a);
   const f = parseFlags(protectedArgs, FLAGS, "scan");
-  const positionals = f.positionals.map((a) =>
-    a.startsWith(NEGATIVE) ? a.slice(NEGATIVE.length) : a
-  );
-  const dur = (name: string) => {
-    const v = stringFlag(f, name);
-    return v === undefined ? undefined : parseDuration(v, "s", `--${name}`);
-  };
+  const unmark = (a: string) => a.startsWith(NEGATIVE) ? a.slice(NEGATIVE.length) : a;
+  const positionals = f.positionals.map(unmark);
+  // A negative value after a flag (`--settle -1s`) is the flag's, and its check says why it is wrong.
+  for (const [k, v] of Object.entries(f.values)) {
+    if (typeof v === "string") f.values[k] = unmark(v);
+    else if (Array.isArray(v)) {
+      f.values[k] = v.map((x) => typeof x === "string" ? unmark(x) : x) as string[];
+    }
+  }
+  const dur = (name: string) => durationFlag(f, name, { min: 0, max: MAX_TIMER_MS });
   let format = stringFlag(f, "format") as ScanFormat | "json" | undefined;
   if (format !== undefined && !["table", "ndjson", "csv", "json"].includes(format)) {
     throw new UsageError(`--format: "${format}" is not one of table, ndjson, csv`);

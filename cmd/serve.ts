@@ -7,10 +7,19 @@
 import denoJson from "../deno.json" with { type: "json" };
 import type { Command } from "../lib/cli/command.ts";
 import { EXIT } from "../lib/cli/command.ts";
-import { boolFlag, type FlagSpecs, parseFlags, stringFlag } from "../lib/cli/flags.ts";
+import { dirname, isAbsolute, resolve } from "node:path";
+import {
+  boolFlag,
+  durationFlag,
+  type FlagSpecs,
+  type ParsedFlags,
+  parseFlags,
+  stringFlag,
+} from "../lib/cli/flags.ts";
 import { listenForInterrupts } from "../lib/cli/interrupt.ts";
-import { parseDuration } from "../lib/config/duration.ts";
-import { UsageError } from "../lib/device/errors.ts";
+import { INTERVAL_RULE } from "../lib/config/duration.ts";
+import { isTable, type LabConfig, loadConfig } from "../lib/config/load.ts";
+import { ConfigError, UsageError } from "../lib/device/errors.ts";
 import { loadLabConfig } from "../lib/lab/setup.ts";
 import { sessionPath } from "../lib/session/path.ts";
 import { serveAddons } from "../lib/server/addon.ts";
@@ -19,7 +28,7 @@ import "../lib/drivers/epics/server_addon.ts";
 import { loadToken } from "../lib/server/auth.ts";
 import { parseServerConfig } from "../lib/server/config.ts";
 import { startDaemon } from "../lib/server/daemon.ts";
-import { DEFAULT_LISTEN, parseListen } from "../lib/server/listen.ts";
+import { DEFAULT_LISTEN, type ListenAddress, parseListen } from "../lib/server/listen.ts";
 import { stderrLogger } from "../lib/server/log.ts";
 import { systemdUnit } from "../lib/server/systemd.ts";
 
@@ -36,7 +45,7 @@ const HELP = `labwire serve [CONFIG] — the instrument server: HTTP API, live d
 
 Usage: labwire serve [CONFIG] [--listen HOST:PORT] [--token-file FILE] [--session FILE]
        labwire serve --demo
-       labwire serve --print-systemd-unit [--config FILE] [--listen HOST:PORT]
+       labwire serve --print-systemd-unit [CONFIG] [flags of the service]
 
 Serves every device of the config over HTTP while recording the bench into a session
 (the same engine as "labwire monitor"). Open the printed URL for the dashboard.
@@ -59,7 +68,9 @@ Flags:
   -i, --interval DURATION  sample every device at this interval (default: per device)
       --no-record          serve live data without recording a session (alarms and
                            notifications stay on)
-      --print-systemd-unit print a hardened systemd unit for this config and exit
+      --print-systemd-unit print a hardened systemd unit that runs this same command
+                           (every flag given is kept; the config's [server] listen and
+                           [session] path are left to the config) and exit
   -c, --config FILE        config file (default ./labwire.toml or $LABWIRE_CONFIG)
       --demo               serve the built-in simulated bench
 ADDONS
@@ -81,35 +92,180 @@ function help(): string {
   return HELP.replace("ADDONS\n", addons);
 }
 
-/** Runs `serve` with its arguments; resolves to the exit code once stopped. */
-export async function runServe(args: string[]): Promise<number> {
+/** `serve`'s flags, its add-ons' included. */
+function serveFlags(): FlagSpecs {
   const addonFlags = Object.assign({}, ...serveAddons().map((a) => a.flags)) as FlagSpecs;
-  const flags = parseFlags(args, { ...FLAGS, ...addonFlags }, "serve");
-  if (boolFlag(flags, "help")) {
-    console.log(help());
-    return EXIT.ok;
-  }
+  return { ...FLAGS, ...addonFlags };
+}
+
+/** What `serve`'s command line says (pure: no file is read). */
+export interface ServeOptions {
+  /** CONFIG, from `--config` or the positional argument, as given. */
+  config?: string;
+  /** `--demo`. */
+  demo: boolean;
+  /** `--listen`, as given (validated). */
+  listen?: string;
+  /** `--token-file`. */
+  tokenFile?: string;
+  /** `--session`. */
+  session?: string;
+  /** `--interval` in ms. */
+  interval?: number;
+  /** `--no-record`. */
+  noRecord: boolean;
+  /** `--print-systemd-unit`. */
+  printUnit: boolean;
+  /** Every parsed flag (add-ons read theirs from here). */
+  flags: ParsedFlags;
+}
+
+/**
+ * Parses `serve`'s arguments; every value is checked here, so a mistake is a usage error
+ * (exit 2) before any file is read.
+ *
+ * @example
+ * ```ts
+ * import { parseServeArgs } from "./serve.ts";
+ * parseServeArgs(["bench.toml", "--interval", "500ms"]).interval; // 500
+ * ```
+ */
+export function parseServeArgs(args: string[]): ServeOptions {
+  const flags = parseFlags(args, serveFlags(), "serve");
   if (flags.positionals.length > 1) {
     throw new UsageError(
       `serve takes one CONFIG file, got ${flags.positionals.length} arguments`,
       "see: labwire serve --help",
     );
   }
-  const configFlag = stringFlag(flags, "config") ?? flags.positionals[0];
-  const demo = boolFlag(flags, "demo");
+  const flagConfig = stringFlag(flags, "config");
+  if (flags.positionals[0] !== undefined && flagConfig !== undefined) {
+    throw new UsageError("give the config either as CONFIG or as --config, not both");
+  }
+  const listen = stringFlag(flags, "listen");
+  if (listen !== undefined) parseListen(listen);
+  return {
+    config: flagConfig ?? flags.positionals[0],
+    demo: boolFlag(flags, "demo"),
+    listen,
+    tokenFile: stringFlag(flags, "token-file"),
+    session: stringFlag(flags, "session"),
+    interval: durationFlag(flags, "interval", INTERVAL_RULE),
+    noRecord: boolFlag(flags, "no-record"),
+    printUnit: boolFlag(flags, "print-systemd-unit"),
+    flags,
+  };
+}
+
+/** The settings a `serve` process runs with, once its config is read. */
+export interface EffectiveServe {
+  /** The config file (absolute), or the demo bench. */
+  config: string;
+  /** Where HTTP listens. */
+  listen: ListenAddress;
+  /** The token file, when one is needed. */
+  tokenFile?: string;
+  /** The session file, or false under `--no-record`. */
+  session: string | false;
+  /** The sampling interval override, ms. */
+  interval?: number;
+  /** Each wanted add-on's flags (e.g. `--ca`, `--ca-prefix`), by add-on name. */
+  addons: Record<string, Record<string, unknown>>;
+}
+
+/**
+ * Resolves what `serve` will run with: flags over the config's `[server]` and `[session]`,
+ * defaults last. `runServe` starts exactly this, and the systemd unit must reproduce it.
+ */
+export function effectiveServe(opts: ServeOptions, config: LabConfig): EffectiveServe {
+  const server = parseServerConfig(config.sections.server, config.file);
+  const addons: Record<string, Record<string, unknown>> = {};
+  for (const a of serveAddons()) {
+    if (!a.wanted(opts.flags, config)) continue;
+    addons[a.name] = Object.fromEntries(
+      Object.keys(a.flags).map((k) => [k, opts.flags.values[k]]).filter(([, v]) => v !== undefined),
+    );
+  }
+  return {
+    config: opts.demo || config.file === undefined ? "<demo bench>" : resolve(config.file),
+    listen: opts.listen !== undefined
+      ? parseListen(opts.listen)
+      : server.listen ?? parseListen(DEFAULT_LISTEN),
+    tokenFile: opts.tokenFile ?? server.tokenFile,
+    session: opts.noRecord ? false : resolve(sessionPath(config, opts.session, opts.demo)),
+    interval: opts.interval,
+    addons,
+  };
+}
+
+/** Flags the unit writes itself (paths made absolute, the token as a credential) or drops. */
+const UNIT_HANDLED = new Set([
+  "help",
+  "print-systemd-unit",
+  "config",
+  "listen",
+  "session",
+  "token-file",
+]);
+
+/**
+ * The systemd unit of the command that printed it: the config and `--session` made absolute,
+ * `--token-file` handed over as a credential, every other flag given passed on as written, and
+ * nothing added that would override the config's `[server] listen` or `[session] path`.
+ */
+export async function serviceUnit(opts: ServeOptions, exec: string): Promise<string> {
+  const abs = (p: string) => isAbsolute(p) ? p : resolve(p);
+  const configFile = opts.config === undefined
+    ? "/etc/labwire/labwire.toml"
+    : await Deno.realPath(opts.config).catch(() => abs(opts.config!));
+  // The config is validated now (exit 2 on a mistake), not when the service first starts.
+  const config = await loadConfig(configFile).catch((err) => {
+    if (err instanceof ConfigError && /file not found/.test(err.message)) return undefined;
+    throw err;
+  });
+  const session = opts.session === undefined ? undefined : abs(opts.session);
+  const tokenFile = opts.tokenFile ??
+    (config ? parseServerConfig(config.sections.server, config.file).tokenFile : undefined);
+  const sessionInConfig = config !== undefined && !opts.noRecord && opts.session === undefined &&
+    isTable(config.sections.session) && config.sections.session.path !== undefined;
+  const recordsAt = opts.noRecord
+    ? undefined
+    : session ?? (sessionInConfig ? sessionPath(config!) : undefined);
+  const args: string[] = [];
+  for (const [name, spec] of Object.entries(serveFlags())) {
+    const v = opts.flags.values[name];
+    if (UNIT_HANDLED.has(name) || v === undefined || v === false) continue;
+    if (spec.type === "boolean") args.push(`--${name}`);
+    else for (const x of Array.isArray(v) ? v : [v]) args.push(`--${name}=${x}`);
+  }
+  return systemdUnit({
+    exec,
+    config: configFile,
+    listen: opts.listen,
+    session,
+    // Under --no-record no session is opened, so none needs a place.
+    sessionInConfig: sessionInConfig || opts.noRecord,
+    // The dynamic user may not read the token where it lies: systemd hands it over.
+    tokenFile: tokenFile === undefined ? undefined : abs(tokenFile),
+    args,
+    readWritePaths: recordsAt && !recordsAt.startsWith("/var/lib/labwire/")
+      ? [dirname(recordsAt)]
+      : [],
+  });
+}
+
+/** Runs `serve` with its arguments; resolves to the exit code once stopped. */
+export async function runServe(args: string[]): Promise<number> {
+  const opts = parseServeArgs(args);
+  if (boolFlag(opts.flags, "help")) {
+    console.log(help());
+    return EXIT.ok;
+  }
   const log = stderrLogger();
 
-  if (boolFlag(flags, "print-systemd-unit")) {
+  if (opts.printUnit) {
     const exec = Deno.build.standalone ? Deno.execPath() : "/usr/local/bin/labwire";
-    const config = configFlag
-      ? await Deno.realPath(configFlag).catch(() => configFlag)
-      : "/etc/labwire/labwire.toml";
-    console.log(systemdUnit({
-      exec,
-      config,
-      listen: stringFlag(flags, "listen") ?? DEFAULT_LISTEN,
-      tokenFile: stringFlag(flags, "token-file"),
-    }));
+    console.log(await serviceUnit(opts, exec));
     return EXIT.ok;
   }
 
@@ -117,54 +273,42 @@ export async function runServe(args: string[]): Promise<number> {
     onFirst: (sig) => log.log("notice", `${sig}: stopping`),
   });
   try {
-    const { config, cleanup } = await loadLabConfig({ config: configFlag, demo });
+    const { config, cleanup } = await loadLabConfig({ config: opts.config, demo: opts.demo });
     try {
+      const run = effectiveServe(opts, config);
       const server = parseServerConfig(config.sections.server, config.file);
-      const listenText = stringFlag(flags, "listen");
-      const listen = listenText !== undefined
-        ? parseListen(listenText)
-        : server.listen ?? parseListen(DEFAULT_LISTEN);
-      const token = await loadToken(
-        stringFlag(flags, "token-file") ?? server.tokenFile,
-        Deno.env.get("LABWIRE_TOKEN"),
-      );
+      const token = await loadToken(run.tokenFile, Deno.env.get("LABWIRE_TOKEN"));
       if (config.devices.length === 0) {
         throw new UsageError(
           "no devices: give a config file with [devices.NAME] tables",
           "try: labwire serve --demo   or   labwire serve bench.toml",
         );
       }
-      const intervalText = stringFlag(flags, "interval");
-      const interval = intervalText === undefined
-        ? undefined
-        : parseDuration(intervalText, "s", "--interval");
       const daemon = await startDaemon({
         config,
-        listen,
+        listen: run.listen,
         token,
         cors: server.cors,
         maxBody: server.maxBody,
         maxScanPoints: server.maxScanPoints,
         maxTaskDurationS: server.maxTaskDurationS,
-        session: boolFlag(flags, "no-record")
-          ? false
-          : sessionPath(config, stringFlag(flags, "session"), demo),
-        interval,
+        session: run.session,
+        interval: run.interval,
         argv: ["labwire", "serve", ...args],
         version: denoJson.version,
         log,
-        addons: serveAddons().filter((a) => a.wanted(flags, config)).map((addon) => ({
+        addons: serveAddons().filter((a) => a.wanted(opts.flags, config)).map((addon) => ({
           addon,
-          flags,
+          flags: opts.flags,
         })),
       });
-      const what = demo ? "the demo bench" : `${daemon.lab.managers.length} devices`;
+      const what = opts.demo ? "the demo bench" : `${daemon.lab.managers.length} devices`;
       log.log(
         "notice",
         `serving ${what} on ${daemon.url}${token ? " (token required for changes)" : ""}` +
           (daemon.recording ? `, recording into ${daemon.recording.store.path}` : ""),
       );
-      if (demo) console.error(`labwire serve: dashboard: ${daemon.url}/`);
+      if (opts.demo) console.error(`labwire serve: dashboard: ${daemon.url}/`);
       await new Promise<void>((resolve) => {
         if (interrupts.signal.aborted) resolve();
         interrupts.signal.addEventListener("abort", () => resolve(), { once: true });

@@ -7,9 +7,15 @@
 import { join } from "node:path";
 import type { Command } from "../lib/cli/command.ts";
 import { EXIT } from "../lib/cli/command.ts";
-import { boolFlag, intFlag, listFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
+import {
+  boolFlag,
+  durationFlag,
+  intFlag,
+  listFlag,
+  parseFlags,
+  stringFlag,
+} from "../lib/cli/flags.ts";
 import { listenForInterrupts } from "../lib/cli/interrupt.ts";
-import { parseDuration } from "../lib/config/duration.ts";
 import { UsageError } from "../lib/device/errors.ts";
 import { sleep } from "../lib/schedule/periodic.ts";
 import { jsonDocument, round3 } from "../lib/output/record.ts";
@@ -193,11 +199,11 @@ function list(dir: string, json: boolean): number {
 }
 
 async function tail(file: string, f: ReturnType<typeof parseFlags>): Promise<number> {
+  // Flags first: a mistake in them is exit 2 whatever the file.
+  const lines = intFlag(f, "lines", 0) ?? 10;
+  const poll = durationFlag(f, "poll", { min: 1, max: 3_600_000, bareUnit: "ms" }) ?? 500;
   const reader = SessionReader.open(file);
   const interrupts = listenForInterrupts();
-  const lines = intFlag(f, "lines", 0) ?? 10;
-  const pollText = stringFlag(f, "poll");
-  const poll = pollText === undefined ? 500 : parseDuration(pollText, "ms", "--poll");
   const pretty = !boolFlag(f, "json") && stdoutIsTerminal();
   const sampleLine = (s: Sample) => {
     const a = reader.attr(s.attrId);

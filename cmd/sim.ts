@@ -8,10 +8,15 @@
  * @module
  */
 import type { Command } from "../lib/cli/command.ts";
-import { intFlag, type ParsedFlags, parseFlags, stringFlag } from "../lib/cli/flags.ts";
+import {
+  durationFlag,
+  intFlag,
+  type ParsedFlags,
+  parseFlags,
+  stringFlag,
+} from "../lib/cli/flags.ts";
 import { listenForInterrupts } from "../lib/cli/interrupt.ts";
 import { didYouMean } from "../lib/cli/suggest.ts";
-import { parseDuration } from "../lib/config/duration.ts";
 import { UsageError } from "../lib/device/errors.ts";
 import { formatMs } from "../lib/device/device.ts";
 import { type FaultOptions, parseFaults } from "../lib/drivers/sim/faults.ts";
@@ -210,7 +215,7 @@ export function parseSimArgs(
       didYouMean(units, UNITS) || `units: ${UNITS.join(", ")}`,
     );
   }
-  const warmup = stringFlag(f, "warmup");
+  const warmup = durationFlag(f, "warmup", { min: 0, max: 86_400_000 });
   return {
     kind,
     pty: f.values.pty === true,
@@ -224,7 +229,7 @@ export function parseSimArgs(
     units,
     fullScale: numberFlag(f, "full-scale"),
     setpoint: numberFlag(f, "pressure"),
-    warmupS: warmup === undefined ? undefined : parseDuration(warmup, "s", "--warmup") / 1000,
+    warmupS: warmup === undefined ? undefined : warmup / 1000,
     verbose: f.values.verbose === true,
   };
 }

@@ -7,9 +7,16 @@
  */
 import type { Command } from "../lib/cli/command.ts";
 import { EXIT } from "../lib/cli/command.ts";
-import { boolFlag, intFlag, listFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
+import {
+  boolFlag,
+  durationFlag,
+  intFlag,
+  listFlag,
+  parseFlags,
+  stringFlag,
+} from "../lib/cli/flags.ts";
 import { listenForInterrupts } from "../lib/cli/interrupt.ts";
-import { parseDuration } from "../lib/config/duration.ts";
+import { INTERVAL_RULE, TIMEOUT_RULE } from "../lib/config/duration.ts";
 import type { Attr } from "../lib/device/attr.ts";
 import type { Reading, Subscription } from "../lib/device/device.ts";
 import { errorMessage, UsageError } from "../lib/device/errors.ts";
@@ -69,10 +76,6 @@ export interface StreamOptions {
 /** Parses `stream`'s arguments (pure). */
 export function parseStreamArgs(args: string[]): StreamOptions {
   const f = parseFlags(args, FLAGS, "stream");
-  const dur = (name: string) => {
-    const v = stringFlag(f, name);
-    return v === undefined ? undefined : parseDuration(v, "s", `--${name}`);
-  };
   let format = stringFlag(f, "format") as StreamFormat | undefined;
   if (format !== undefined && !["table", "ndjson", "csv", "json"].includes(format)) {
     throw new UsageError(`--format: "${format}" is not one of table, ndjson, csv`);
@@ -80,18 +83,15 @@ export function parseStreamArgs(args: string[]): StreamOptions {
   if ((format as string) === "json" || (boolFlag(f, "json") && format === undefined)) {
     format = "ndjson";
   }
-  const interval = dur("interval");
-  if (interval !== undefined && interval <= 0) {
-    throw new UsageError("--interval must be more than 0");
-  }
+  const interval = durationFlag(f, "interval", INTERVAL_RULE);
   return {
     targets: f.positionals,
     interval,
     count: intFlag(f, "count", 1),
-    duration: dur("duration"),
+    duration: durationFlag(f, "duration"),
     attrs: listFlag(f, "attrs"),
     format,
-    timeout: dur("timeout"),
+    timeout: durationFlag(f, "timeout", TIMEOUT_RULE),
     poll: boolFlag(f, "poll"),
     stats: boolFlag(f, "stats"),
     config: stringFlag(f, "config"),

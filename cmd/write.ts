@@ -6,8 +6,8 @@
  */
 import type { Command } from "../lib/cli/command.ts";
 import { EXIT } from "../lib/cli/command.ts";
-import { boolFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
-import { parseDuration } from "../lib/config/duration.ts";
+import { boolFlag, durationFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
+import { TIMEOUT_RULE } from "../lib/config/duration.ts";
 import { findAttr, parseValue, validateWrite, type Value } from "../lib/device/attr.ts";
 import { UsageError } from "../lib/device/errors.ts";
 import { openLab } from "../lib/lab/setup.ts";
@@ -53,11 +53,10 @@ export function parseWriteArgs(args: string[]): WriteOptions {
     if (i <= 0) throw new UsageError(`"${p}" is not ATTR=VALUE`, "e.g. position=2.5");
     return { attr: p.slice(0, i), text: p.slice(i + 1) };
   });
-  const timeout = stringFlag(f, "timeout");
   return {
     target,
     assignments,
-    timeout: timeout === undefined ? undefined : parseDuration(timeout, "s", "--timeout"),
+    timeout: durationFlag(f, "timeout", TIMEOUT_RULE),
     wait: boolFlag(f, "wait"),
     config: stringFlag(f, "config"),
     demo: boolFlag(f, "demo"),

@@ -8,6 +8,7 @@
 import { parseArgs } from "node:util";
 import { UsageError } from "../device/errors.ts";
 import { didYouMean } from "./suggest.ts";
+import { type DurationRule, readDuration } from "../config/duration.ts";
 
 /** The declaration of one flag. */
 export interface FlagSpec {
@@ -53,7 +54,7 @@ export function parseFlags(args: string[], specs: FlagSpecs, verb = "labwire"): 
   const options = { ...COMMON_FLAGS, ...specs };
   try {
     const { values, positionals } = parseArgs({
-      args,
+      args: attachNegativeValues(args, options),
       options,
       allowPositionals: true,
       strict: true,
@@ -75,6 +76,66 @@ export function parseFlags(args: string[], specs: FlagSpecs, verb = "labwire"): 
       throw new UsageError(`${missing[1]} needs a value`, `see: labwire ${verb} --help`);
     }
     throw new UsageError(msg.split("\n")[0]!, `see: labwire ${verb} --help`);
+  }
+}
+
+/**
+ * Joins a flag that takes a value with a following value that looks negative (`--timeout -1s`
+ * → `--timeout=-1s`): parseArgs would call it "ambiguous", while the flag's own validation can
+ * say what is wrong with it.
+ */
+function attachNegativeValues(args: string[], options: FlagSpecs): string[] {
+  const takesValue = (a: string): "long" | "short" | undefined => {
+    if (a.startsWith("--") && !a.includes("=")) {
+      return options[a.slice(2)]?.type === "string" ? "long" : undefined;
+    }
+    if (/^-[A-Za-z]$/.test(a)) {
+      const spec = Object.values(options).find((o) => o.short === a[1]);
+      return spec?.type === "string" ? "short" : undefined;
+    }
+    return undefined;
+  };
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--") {
+      out.push(...args.slice(i));
+      break;
+    }
+    const next = args[i + 1];
+    const kind = takesValue(a);
+    if (kind && next !== undefined && /^-[\d.]/.test(next)) {
+      out.push(kind === "long" ? `${a}=${next}` : `${a}${next}`);
+      i++;
+    } else {
+      out.push(a);
+    }
+  }
+  return out;
+}
+
+/**
+ * Reads a duration flag in ms (a bare number is in `bareUnit`, seconds by default); a value
+ * outside `rule` is a usage error naming the flag.
+ *
+ * @example
+ * ```ts
+ * import { durationFlag, parseFlags } from "./flags.ts";
+ * durationFlag(parseFlags(["--timeout", "2s"], { timeout: { type: "string" } }), "timeout"); // 2000
+ * ```
+ */
+export function durationFlag(
+  flags: ParsedFlags,
+  name: string,
+  rule: DurationRule = { min: 1 },
+): number | undefined {
+  const v = stringFlag(flags, name);
+  if (v === undefined) return undefined;
+  try {
+    return readDuration(v, { bareUnit: "s", ...rule });
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    throw new UsageError(`--${name}: ${err.message}`, err.hint, { cause: err });
   }
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { UsageError } from "../device/errors.ts";
-import { intFlag, listFlag, parseFlags } from "./flags.ts";
+import { durationFlag, intFlag, listFlag, parseFlags } from "./flags.ts";
 import { closest } from "./suggest.ts";
 
 Deno.test("parseFlags suggests the closest flag for a typo", () => {
@@ -30,4 +30,22 @@ Deno.test("closest finds typos and prefixes, not unrelated words", () => {
   assert.equal(closest("stram", ["read", "stream", "scan"]), "stream");
   assert.equal(closest("mon", ["monitor", "read"]), "monitor");
   assert.equal(closest("xyzzy", ["read", "stream"]), undefined);
+});
+
+Deno.test("a negative-looking value belongs to its flag, and its check says what is wrong", () => {
+  const specs = { timeout: { type: "string" as const, short: "t" } };
+  assert.equal(parseFlags(["--timeout", "-1s", "T"], specs).values.timeout, "-1s");
+  assert.equal(parseFlags(["-t", "-2", "T"], specs).values.timeout, "-2");
+  assert.throws(
+    () => durationFlag(parseFlags(["--timeout", "-1s"], specs), "timeout"),
+    (e: unknown) => e instanceof UsageError && /^--timeout: "-1s" is negative/.test(e.message),
+  );
+  assert.throws(
+    () => durationFlag(parseFlags(["--timeout", "0"], specs), "timeout"),
+    /--timeout: "0" is too short: expected a duration ≥ 1ms/,
+  );
+  assert.equal(durationFlag(parseFlags(["--timeout", "2"], specs), "timeout"), 2000);
+  assert.equal(durationFlag(parseFlags(["--timeout=250ms"], specs), "timeout"), 250);
+  // after --, everything is positional
+  assert.deepEqual(parseFlags(["--", "--timeout", "-1"], specs).positionals, ["--timeout", "-1"]);
 });

@@ -30,6 +30,11 @@ export interface DurationRule {
 /** The longest delay a timer can wait (setTimeout's ceiling, ~24.8 days), ms. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** Bounds of a sampling interval: 1 ms to 1 day. */
+export const INTERVAL_RULE: DurationRule = { min: 1, max: 86_400_000 };
+/** Bounds of a per-call timeout: 1 ms to 1 hour. */
+export const TIMEOUT_RULE: DurationRule = { min: 1, max: 3_600_000 };
+
 const HINT = "write it like 250ms, 1s, 2m or 1h";
 
 /**

@@ -17,7 +17,13 @@ import { z } from "zod";
 import { type Address, hostPort, isAddress, parseAddress } from "../device/address.ts";
 import { ConfigError, UsageError } from "../device/errors.ts";
 import { didYouMean } from "../cli/suggest.ts";
-import { type DurationRule, MAX_TIMER_MS, readDuration } from "./duration.ts";
+import {
+  type DurationRule,
+  INTERVAL_RULE,
+  MAX_TIMER_MS,
+  readDuration,
+  TIMEOUT_RULE,
+} from "./duration.ts";
 import { SEVERITIES } from "../alarm/event.ts";
 import { parseListen } from "../server/listen.ts";
 import { SIM_KINDS } from "../drivers/sim/kinds.ts";
@@ -258,11 +264,6 @@ export function stringList(message: string, item?: (s: string) => boolean) {
 
 // ---------------------------------------------------------------------------------------------
 // Devices and driver options (config tables and address query parameters alike)
-
-/** Default and bounds of a device's sampling interval. */
-export const INTERVAL_RULE: DurationRule = { min: 1, max: 86_400_000 };
-/** Bounds of a per-call timeout. */
-export const TIMEOUT_RULE: DurationRule = { min: 1, max: 3_600_000 };
 
 /**
  * A value from a config table (TOML-typed) or an address (always text): options accept both,

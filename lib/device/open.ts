@@ -6,8 +6,8 @@
 import type { DeviceConfig } from "../config/load.ts";
 import type { Device } from "./device.ts";
 import { findDriver } from "./registry.ts";
-import { readDuration } from "../config/duration.ts";
-import { checkAddressOptions, TIMEOUT_RULE } from "../config/schema.ts";
+import { readDuration, TIMEOUT_RULE } from "../config/duration.ts";
+import { checkAddressOptions } from "../config/schema.ts";
 
 /**
  * Opens the device a config entry describes; `?timeout=` in the address overrides the config.

@@ -5,18 +5,49 @@
  * @module
  */
 
+/** Where the service records when neither `--session` nor `[session] path` says. */
+export const STATE_SESSION = "/var/lib/labwire/labwire.session.sqlite";
+
+/** How ExecStart names the token handed over by `LoadCredential=`. */
+export const CREDENTIAL_TOKEN = "${CREDENTIALS_DIRECTORY}/token";
+
 /** What the unit needs to know. */
 export interface UnitOptions {
   /** Absolute path of the labwire executable. */
   exec: string;
   /** Config file the service reads. */
   config: string;
-  /** Listen address. */
-  listen: string;
-  /** Token file (needed when listening beyond loopback). */
+  /** Listen address, only when given on the command line (else `[server] listen` decides). */
+  listen?: string;
+  /** Session file given on the command line (absolute). */
+  session?: string;
+  /** The config's `[session] path` decides where to record: no `--session` is emitted. */
+  sessionInConfig?: boolean;
+  /** Token file (needed when listening beyond loopback), handed over as a credential. */
   tokenFile?: string;
+  /** Every other `serve` flag that shapes the service, as command-line words. */
+  args?: readonly string[];
+  /** Directories outside the state directory the service writes to (a session elsewhere). */
+  readWritePaths?: readonly string[];
   /** Serial devices the service may open, e.g. /dev/ttyUSB0. */
   devices?: string[];
+}
+
+/**
+ * Quotes one word for ExecStart: systemd splits on spaces, reads C-style escapes inside double
+ * quotes and expands `%` specifiers and `$` variables, so literal `%` and `$` are doubled.
+ *
+ * @example
+ * ```ts
+ * import { quoteExecWord } from "./systemd.ts";
+ * quoteExecWord("LAB %1"); // '"LAB %%1"'
+ * ```
+ */
+export function quoteExecWord(word: string): string {
+  const escaped = word.replace(/%/g, "%%").replace(/\$/g, "$$$$");
+  return /[\s"'\\;]/.test(escaped) || escaped === ""
+    ? `"${escaped.replace(/(["\\])/g, "\\$1")}"`
+    : escaped;
 }
 
 /**
@@ -30,18 +61,14 @@ export interface UnitOptions {
  * ```
  */
 export function systemdUnit(o: UnitOptions): string {
-  const args = [
-    o.exec,
-    "serve",
-    "--config",
-    o.config,
-    "--listen",
-    o.listen,
-    "--session",
-    "/var/lib/labwire/labwire.session.sqlite",
-  ];
-  if (o.tokenFile) args.push("--token-file", "${CREDENTIALS_DIRECTORY}/token");
-  const quoted = args.map((a) => (/[\s"'\\]/.test(a) ? `"${a.replace(/(["\\])/g, "\\$1")}"` : a));
+  const words = [o.exec, "serve", "--config", o.config];
+  if (o.listen !== undefined) words.push("--listen", o.listen);
+  if (o.session !== undefined) words.push("--session", o.session);
+  else if (!o.sessionInConfig) words.push("--session", STATE_SESSION);
+  const quoted = words.map(quoteExecWord);
+  // The credential path is the one word whose `$` systemd must expand.
+  if (o.tokenFile) quoted.push("--token-file", CREDENTIAL_TOKEN);
+  quoted.push(...(o.args ?? []).map(quoteExecWord));
   const lines = [
     "# labwire instrument server. Install:",
     "#   labwire serve --print-systemd-unit --config /etc/labwire/labwire.toml > /etc/systemd/system/labwire.service",
@@ -55,11 +82,13 @@ export function systemdUnit(o: UnitOptions): string {
     "[Service]",
     "Type=exec",
     `ExecStart=${quoted.join(" ")}`,
-    "# The session file lives in /var/lib/labwire, owned by the dynamic user.",
+    "# Unless --session or [session] path says otherwise, the session file lives in",
+    "# /var/lib/labwire, owned by the dynamic user.",
     "WorkingDirectory=/var/lib/labwire",
     "StateDirectory=labwire",
     "StateDirectoryMode=0750",
     "DynamicUser=yes",
+    ...(o.readWritePaths ?? []).map((p) => `ReadWritePaths=${p}`),
     ...(o.tokenFile ? [`LoadCredential=token:${o.tokenFile}`] : []),
     "Restart=on-failure",
     "RestartSec=2s",

@@ -1,0 +1,55 @@
+import assert from "node:assert/strict";
+import { runCli } from "./run_cli.ts";
+
+// Every config or usage mistake ends every verb with exit 2 and a message naming where the
+// mistake is (file and key, flag or address), before any device is contacted.
+
+const TYPO = '[devices.g]\naddress = "baratron://10.0.0.5"\nintervall = "1s"\n';
+const BARE = '[devices.g]\naddress = "sim://gauge"\ninterval = 100\n';
+const ZERO = '[devices.g]\naddress = "sim://gauge"\ninterval = "0s"\n';
+
+Deno.test("config and usage mistakes exit 2 in every verb, naming the file and key", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/typo.toml`, TYPO);
+    await Deno.writeTextFile(`${dir}/bare.toml`, BARE);
+    await Deno.writeTextFile(`${dir}/zero.toml`, ZERO);
+    const typo = /typo\.toml: devices\.g\.intervall: unknown key.*\(did you mean "interval"\?\)/;
+    const cases: [string[], RegExp][] = [
+      [["read", "-c", "typo.toml", "g"], typo],
+      [["write", "-c", "typo.toml", "g", "x=1"], typo],
+      [["stream", "-c", "typo.toml", "g"], typo],
+      [["monitor", "typo.toml"], typo],
+      [["serve", "typo.toml"], typo],
+      [["serve", "typo.toml", "--print-systemd-unit"], typo],
+      [["scan", "-c", "typo.toml", "count", "2", "-d", "g.pressure"], typo],
+      [
+        ["read", "-c", "bare.toml", "g"],
+        /bare\.toml: devices\.g\.interval: 100 has no unit: write "100ms" or "100s"/,
+      ],
+      [
+        ["monitor", "zero.toml"],
+        /zero\.toml: devices\.g\.interval: "0s" is too short: expected a duration ≥ 1ms/,
+      ],
+      [["read", "ca://X?wiat=1"], /ca:\/\/X\?wiat=1: unknown option "wiat"[^]*did you mean "wait"/],
+      [["read", "baratron://h?intervall=1s"], /unknown option "intervall"/],
+      [["stream", "sim://gauge?seedd=3"], /unknown option "seedd"[^]*did you mean "seed"/],
+      [["read", "--timeout", "-1s", "sim://gauge"], /--timeout: "-1s" is negative/],
+      [["stream", "--interval", "-1s", "sim://gauge"], /--interval: "-1s" is negative/],
+      [["serve", "--demo", "--interval", "0s"], /--interval: "0s" is too short/],
+      [["scan", "--demo", "count", "2", "-d", "det.counts", "--dwell", "-1s"], /--dwell: "-1s"/],
+      [["sim", "baratron", "--warmup", "-5s"], /--warmup: "-5s" is negative/],
+      [["read", "baratron://999.999.999.999"], /host "999\.999\.999\.999" is not a valid address/],
+      [["session", "tail", "x.sqlite", "--poll", "-1"], /--poll: "-1" is negative/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await runCli(args, { cwd: dir });
+      assert.equal(r.code, 2, `${args.join(" ")}\n${r.stderr}`);
+      assert.match(r.stderr, re, args.join(" "));
+      assert.doesNotMatch(r.stderr, /argument is ambiguous|Invalid URL|\n\s+at /, args.join(" "));
+      assert.equal(r.stdout, "", args.join(" "));
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
