@@ -27,11 +27,11 @@ export interface DurationRule {
   bareUnit?: "ms" | "s";
 }
 
-/** The longest delay a timer can wait (setTimeout's ceiling, ~24.8 days), ms. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The longest duration a timer here waits: 24 days, under setTimeout's ceiling (~24.8 days). */
+export const MAX_TIMER_MS = 24 * 86_400_000;
 
-/** Bounds of a sampling interval: 1 ms to 1 day. */
-export const INTERVAL_RULE: DurationRule = { min: 1, max: 86_400_000 };
+/** Bounds of a sampling interval: 1 ms to the longest a timer waits (24 days). */
+export const INTERVAL_RULE: DurationRule = { min: 1, max: MAX_TIMER_MS };
 /** Bounds of a per-call timeout: 1 ms to 1 hour. */
 export const TIMEOUT_RULE: DurationRule = { min: 1, max: 3_600_000 };
 

@@ -10,6 +10,7 @@ import { parseServerConfig } from "../server/config.ts";
 import { parseCaSection } from "../drivers/epics/server_options.ts";
 import { sessionPath } from "../session/path.ts";
 import { type LabConfig, parseConfig } from "./load.ts";
+import { MAX_TIMER_MS } from "./duration.ts";
 import { resolveTargets } from "./targets.ts";
 
 /** TOML values of every kind, nested a little. */
@@ -144,6 +145,11 @@ const goodDevice = fc.record({
   unit: fc.constantFrom(...(Object.keys(MS) as (keyof typeof MS)[])),
 });
 
+/** The amount, kept within the longest interval a device may have (a timer's ceiling). */
+function within(d: { amount: number; unit: keyof typeof MS }): number {
+  return Math.min(d.amount, Math.floor(MAX_TIMER_MS / MS[d.unit]));
+}
+
 fuzzTest(
   "parseConfig: devices written to a file come back with their names, addresses and intervals",
   fc.dictionary(fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_-]{0,10}$/), goodDevice, { maxKeys: 6 }),
@@ -152,7 +158,7 @@ fuzzTest(
       devices: Object.fromEntries(
         Object.entries(devices).map(([name, d]) => [name, {
           address: `sim://${d.kind}?seed=${d.seed}`,
-          interval: `${d.amount}${d.unit}`,
+          interval: `${within(d)}${d.unit}`,
         }]),
       ),
     };
@@ -162,7 +168,7 @@ fuzzTest(
       Object.entries(devices).map(([name, d]) => [
         name,
         `sim://${d.kind}?seed=${d.seed}`,
-        d.amount * MS[d.unit],
+        within(d) * MS[d.unit],
       ]),
     );
   },

@@ -623,8 +623,23 @@ export const SERVER_SCHEMA = table(
       1024,
       64 * 1024 * 1024,
       "expected a number of bytes from 1024 to 67108864",
-    )
-      .optional(),
+    ).optional(),
+    max_scan_points: wholeNumber(
+      1,
+      100_000_000,
+      "expected a whole number of points from 1 to 100000000",
+    ).optional(),
+    max_task_duration: z.unknown().transform((v, ctx) => {
+      try {
+        return readDuration(v, { min: 1000, max: 366 * 86_400_000 });
+      } catch (err) {
+        if (!(err instanceof UsageError)) throw err;
+        return fail(
+          ctx,
+          `expected a duration with a unit from "1s" to "366d", e.g. "7d" or "12h": ${err.message}`,
+        );
+      }
+    }).optional(),
   },
   "[server]",
 );

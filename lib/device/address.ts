@@ -87,7 +87,11 @@ export function hostPort(target: string, defaultPort: number): { host: string; p
   const port = m[2] === undefined ? defaultPort : Number(m[2]);
   if (!(port > 0 && port < 65536)) throw new UsageError(`port ${m[2]} is out of range 1–65535`);
   const problem = hostProblem(m[1]!);
-  if (problem) throw new UsageError(`host "${m[1]}" is not a valid address: ${problem}`);
+  if (problem) {
+    throw new UsageError(
+      `host "${m[1]}" is not a valid address: not a host name or IP address (${problem})`,
+    );
+  }
   return { host: m[1]!, port };
 }
 
