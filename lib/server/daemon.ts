@@ -284,7 +284,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           shut.then(() => true),
           new Promise<false>((
             r,
-          ) => (timer = setTimeout(() => r(false), Math.min(1000, graceMs / 4)))),
+          ) => (timer = setTimeout(() => r(false), Math.min(500, graceMs / 4)))),
         ]);
         clearTimeout(timer);
         if (!ended) {
