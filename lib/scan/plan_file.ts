@@ -25,7 +25,8 @@
  */
 import { durationKey, isTable, parseTomlFile } from "../config/load.ts";
 import { ConfigError, UsageError } from "../device/errors.ts";
-import { didYouMean } from "../cli/suggest.ts";
+import { z } from "zod";
+import { parseWith, table } from "../config/schema.ts";
 import { makePlan, type PlanSpec } from "./plan.ts";
 
 /** What a plan file sets; CLI flags override everything but the plan. */
@@ -67,6 +68,11 @@ const KEYS = [
   "readbacks",
 ];
 
+const PLAN_FILE_KEYS = table(
+  Object.fromEntries(KEYS.map((k) => [k, z.unknown().optional()])),
+  "a plan file",
+);
+
 /**
  * Parses a plan file's text; errors are {@linkcode ConfigError}s naming the file and key.
  *
@@ -79,16 +85,9 @@ const KEYS = [
  */
 export function parsePlanFile(text: string, file: string): PlanFile {
   const doc = parseTomlFile(text, file);
-  for (const key of Object.keys(doc)) {
-    if (!KEYS.includes(key)) {
-      const hint = didYouMean(key, KEYS);
-      throw new ConfigError(
-        `unknown key; a plan file takes ${KEYS.join(", ")}${hint ? ` (${hint})` : ""}`,
-        file,
-        key,
-      );
-    }
-  }
+  // Which keys a plan file takes is checked by the config schema's formatter; what each holds
+  // depends on the plan, below.
+  parseWith(PLAN_FILE_KEYS, doc, file);
   const name = doc.plan;
   if (typeof name !== "string") {
     throw new ConfigError(
