@@ -23,7 +23,7 @@
  * @module
  */
 import { boolFlag, type FlagSpecs, type ParsedFlags, stringFlag } from "../../cli/flags.ts";
-import { isTable, type LabConfig } from "../../config/load.ts";
+import type { LabConfig } from "../../config/load.ts";
 import { CA_SCHEMA, MAX_ARRAY_BYTES_LIMIT, parseWith } from "../../config/schema.ts";
 import { UsageError } from "../../device/errors.ts";
 import {
