@@ -9,7 +9,7 @@ import { DatabaseSync } from "node:sqlite";
 import type { AttrType, Value } from "../device/attr.ts";
 import { ConfigError, errorMessage, UsageError } from "../device/errors.ts";
 import { didYouMean } from "../cli/suggest.ts";
-import { APPLICATION_ID, INTERRUPTED, pragmaNumber, SCHEMA_VERSION } from "./schema.ts";
+import { APPLICATION_ID, CRASHED, pragmaNumber, SCHEMA_VERSION } from "./schema.ts";
 import { decodeValue } from "./value_codec.ts";
 import type { EventRow } from "./writer.ts";
 import { statsRow } from "./store.ts";
@@ -279,7 +279,7 @@ export class SessionReader {
         hostname: r.hostname === null ? undefined : String(r.hostname),
         state: open
           ? (alive && r.id === rows.at(-1)!.id ? "running" : "interrupted")
-          : String(r.reason ?? "").startsWith(INTERRUPTED)
+          : r.reason === CRASHED
           ? "interrupted"
           : "stopped",
         last: last === null ? undefined : Number(last),

@@ -89,8 +89,11 @@ export const MIGRATIONS: readonly string[] = [
   `,
 ];
 
-/** How a segment's stop reason begins when it ended without a clean stop (kill -9, crash). */
-export const INTERRUPTED = "interrupted";
+/**
+ * The stop reason of a segment that ended without a clean stop (kill -9, crash), written when the
+ * next run opens the file; `session info` shows such segments as interrupted.
+ */
+export const CRASHED = "ended without a clean stop (killed or crashed)";
 
 /** The schema version this labwire writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -12,7 +12,7 @@ import { dirname } from "node:path";
 import type { Attr, AttrType } from "../device/attr.ts";
 import { ConfigError, errorMessage } from "../device/errors.ts";
 import { type Checkpointer, startCheckpointer } from "./checkpointer.ts";
-import { INTERRUPTED, migrate } from "./schema.ts";
+import { CRASHED, migrate } from "./schema.ts";
 import { type EventRow, SampleWriter, type WriterOptions } from "./writer.ts";
 
 /** What a recording run says about itself in its segment. */
@@ -119,7 +119,7 @@ export class SessionStore {
          UNION ALL SELECT start FROM segments WHERE id = ?)`,
       ).get(id, id, id) as { t: number };
       db.prepare("UPDATE segments SET stop = ?, reason = ? WHERE id = ?")
-        .run(last.t, `${INTERRUPTED}: ended without a clean stop (killed or crashed)`, id);
+        .run(last.t, CRASHED, id);
     }
     foldStats(db);
     const seg = options.segment ?? {};

@@ -131,3 +131,59 @@ Deno.test("monitor refusing to start on a nearly full disk leaves no session fil
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("monitor on a disk that fills up keeps sampling and printing, and resumes recording when space returns", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-mfull-" });
+  const mounted = await new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", "size=80m", "tmpfs", dir],
+    stdout: "null",
+    stderr: "null",
+  }).output().then((o) => o.success, () => false);
+  try {
+    if (!mounted) {
+      const why = "needs root to mount a small tmpfs";
+      if (PEERS_REQUIRED) assert.fail(why);
+      console.log(`skipped: ${why}`);
+      return;
+    }
+    const session = `${dir}/s.session.sqlite`;
+    const p = spawnLabwire(
+      ["monitor", "--demo", "--session", session, "--interval", "100ms", "--json"],
+      {},
+      { stdout: true },
+    );
+    try {
+      await p.waitFor(/recording \d+ devices/);
+      const filler = await Deno.open(`${dir}/filler`, { write: true, create: true });
+      try {
+        while (true) await filler.write(new Uint8Array(1 << 20));
+      } catch {
+        /* full */
+      } finally {
+        filler.close();
+      }
+      await p.waitFor(/writing the session .* failed: .*full.*; still sampling/i, 20_000);
+      const printed = p.out.length;
+      await until(() => p.out.length > printed + 20, 20_000, "readings printed while full");
+      await Deno.remove(`${dir}/filler`);
+      await p.waitFor(/the session is written again after/, 60_000);
+    } finally {
+      assert.equal(await p.stop("SIGINT"), 130, p.lines.join("\n"));
+    }
+    assert.ok(!p.lines.some((l) => /unhandled/i.test(l)), p.lines.join("\n"));
+    assert.ok(
+      p.lines.some((l) => /\d+ failed session writes, 0 samples dropped/.test(l)),
+      p.lines.join("\n"),
+    );
+    const r = SessionReader.open(session);
+    try {
+      assert.equal(r.events({ kinds: ["store"] }).length, 1);
+      assert.equal(r.segments()[0]!.state, "stopped");
+    } finally {
+      r.close();
+    }
+  } finally {
+    if (mounted) await new Deno.Command("umount", { args: [dir] }).output();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
