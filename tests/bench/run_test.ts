@@ -56,3 +56,9 @@ Deno.test("the summary table has one aligned row per figure", () => {
   assert.match(lines[3]!, /\| MISSED \|$/);
   assert.equal(new Set(lines.map((l) => l.length)).size, 1);
 });
+
+Deno.test("the README's benchmark section names every benchmark", () => {
+  const readme = Deno.readTextFileSync(new URL("../../README.md", import.meta.url));
+  const section = readme.slice(readme.indexOf("## Benchmarks"));
+  for (const b of BENCHES) assert.ok(section.includes(`\`${b.name}\``), `README names ${b.name}`);
+});
