@@ -316,6 +316,7 @@ export async function startCaServer(lab: Lab, options: CaServerOptions = {}): Pr
       mayWrite: policy.mayWrite(peer),
       peer,
       maxQueueBytes: options.maxQueueBytes,
+      maxArrayBytes: maxPayload,
       timeoutMs: options.timeoutMs,
       log: (m) => log("info", m),
     });

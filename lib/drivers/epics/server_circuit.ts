@@ -18,6 +18,7 @@ import {
   CA_MINOR_VERSION,
   CMD,
   decodeMessage,
+  DEFAULT_MAX_ARRAY_BYTES,
   encodeHeader,
   encodeMessage,
   type Header,
@@ -39,6 +40,11 @@ export interface CircuitOptions {
   wake: () => void;
   /** Replies allowed to wait unsent before the client is dropped, bytes (default 4 MiB). */
   maxQueueBytes?: number;
+  /**
+   * Largest reply payload, bytes (EPICS_CA_MAX_ARRAY_BYTES; default 16384): a read or monitor
+   * asking for more is answered ECA_TOLARGE, as by an EPICS server.
+   */
+  maxArrayBytes?: number;
   /** Timeout of device calls made for a client, ms (default 5000). */
   timeoutMs?: number;
   /** Longest wait for a positioner to stop before a WRITE_NOTIFY completes, ms (default 300 s). */
@@ -272,11 +278,22 @@ export class Circuit {
       );
       return false;
     }
-    if (count > MAX_ELEMENTS) {
+    if (count > MAX_ELEMENTS || this.#tooLarge(ch.pv, dbrType, count)) {
       this.#error(raw, ch.cid, ECA.TOLARGE, `${count} elements requested from ${ch.pv.name}`);
       return false;
     }
     return true;
+  }
+
+  /**
+   * True when a reply of `count` elements of `pv` would exceed the array limit with elements the
+   * PV does not have: its own elements always go out, but padding a scalar to 400,000 strings
+   * took seconds of synchronous work (found by fuzzing).
+   */
+  #tooLarge(pv: Pv, dbrType: number, count: number): boolean {
+    const own = Math.max(pv.shape.count, pv.snap ? currentCount(pv.snap) : 1);
+    if (count <= own) return false;
+    return dbrSize(dbrType, count) > (this.#opts.maxArrayBytes ?? DEFAULT_MAX_ARRAY_BYTES);
   }
 
   #read(raw: RawMessage, sid: number, dbrType: number, count: number, ioid: number): void {
@@ -285,6 +302,10 @@ export class Circuit {
     const respond = (snap: PvSnapshot) => {
       if (this.#closed) return;
       const n = count === 0 ? currentCount(snap) : count;
+      if (this.#tooLarge(ch.pv, dbrType, n)) {
+        this.#error(raw, ch.cid, ECA.TOLARGE, `${ch.pv.name} has ${n} elements, too many to send`);
+        return;
+      }
       const { status, payload } = this.#payload(ch.pv, snap, dbrType, n);
       this.#send(frameReply(CMD.READ_NOTIFY, dbrType, n, status, ioid, payload));
     };
@@ -490,7 +511,10 @@ export class Circuit {
         const snap = sub.pending!;
         sub.pending = undefined;
         const n = sub.count === 0 ? currentCount(snap) : sub.count;
-        const { status, payload } = this.#payload(sub.channel.pv, snap, sub.dbrType, n);
+        // An array grown past the limit: the update says so instead of carrying it.
+        const { status, payload } = this.#tooLarge(sub.channel.pv, sub.dbrType, n)
+          ? { status: ECA.TOLARGE, payload: undefined }
+          : this.#payload(sub.channel.pv, snap, sub.dbrType, n);
         const msg = frameReply(CMD.EVENT_ADD, sub.dbrType, n, status, sub.subid, payload);
         parts.push(msg);
         size += msg.length;

@@ -412,6 +412,26 @@ Deno.test("CA server serves arrays, integers, strings and long enums", async () 
   }, FAKE);
 });
 
+Deno.test("CA server: a read bigger than the array limit is ECA_TOLARGE, not seconds of work", async () => {
+  await withServer(async (ca) => {
+    const c = await RawClient.connect(ca.tcpPort);
+    try {
+      const label = await c.open(1, "T:fake:label");
+      // 387,801 strings of a string PV took 5 s of synchronous work (found by fuzzing).
+      c.send({ kind: "read_notify", dbrType: DBR.STRING, count: 387_801, sid: label.sid, ioid: 1 });
+      const err = await c.next("error", (m) => m.request.p2 === 1);
+      assert.equal(err.status, ECA.TOLARGE);
+      // 16384 bytes hold 409 strings of 40 bytes; 410 do not.
+      c.send({ kind: "read_notify", dbrType: DBR.STRING, count: 409, sid: label.sid, ioid: 2 });
+      assert.equal((await c.next("read_notify_resp", (m) => m.ioid === 2)).count, 409);
+      c.send({ kind: "read_notify", dbrType: DBR.STRING, count: 410, sid: label.sid, ioid: 3 });
+      assert.equal((await c.next("error", (m) => m.request.p2 === 3)).status, ECA.TOLARGE);
+    } finally {
+      await c.close();
+    }
+  }, FAKE);
+});
+
 Deno.test("CA server: a client that stops reading gets coalesced updates and stalls nobody", async () => {
   // 20,000-element waveforms: 160 kB per update, so a client that stops reading fills the
   // socket buffers after a few updates.
