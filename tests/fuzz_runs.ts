@@ -22,14 +22,23 @@ export const FUZZ_RUNS: number = positiveInt("LABWIRE_FUZZ_RUNS", 2000);
 
 /**
  * Longest a single case may take before it counts as a hang, ms (`LABWIRE_FUZZ_CASE_MS`,
- * default 2,000). Generous on purpose: it catches runaway loops and allocations, not slowness.
+ * default 5,000). Generous on purpose: it catches runaway loops and allocations, not slowness.
  */
-export const CASE_LIMIT_MS: number = positiveInt("LABWIRE_FUZZ_CASE_MS", 2000);
+export const CASE_LIMIT_MS: number = positiveInt("LABWIRE_FUZZ_CASE_MS", 5000);
 
 /** The seed of every property when `LABWIRE_FUZZ_SEED` is set (to replay a reported run). */
-export const FUZZ_SEED: number | undefined = Deno.env.has("LABWIRE_FUZZ_SEED")
-  ? positiveInt("LABWIRE_FUZZ_SEED", 0)
-  : undefined;
+export const FUZZ_SEED: number | undefined = seedFromEnv(Deno.env.get("LABWIRE_FUZZ_SEED"));
+
+function seedFromEnv(text: string | undefined): number | undefined {
+  if (text === undefined || text === "") return undefined;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) {
+    throw new Error(
+      `LABWIRE_FUZZ_SEED=${JSON.stringify(text)}: expected the seed a failure printed`,
+    );
+  }
+  return n;
+}
 
 /** True under `deno task fuzz` (any explicit `LABWIRE_FUZZ_RUNS`): print one line per property. */
 const REPORT = Deno.env.has("LABWIRE_FUZZ_RUNS");
@@ -94,7 +103,14 @@ export function fuzzTest<T>(
           (details.failed ? ` (seed ${details.seed})` : ""),
       );
     }
-    if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? "property failed");
+    if (details.failed) {
+      const why = details.errorInstance instanceof Error
+        ? `\n${details.errorInstance.name}: ${details.errorInstance.message}`
+        : "";
+      throw new Error((fc.defaultReportMessage(details) ?? "property failed") + why, {
+        cause: details.errorInstance,
+      });
+    }
   });
 }
 
