@@ -12,7 +12,7 @@
  * Run: deno task bench store-faults   (about 30 s)
  */
 import { SessionReader } from "../../lib/session/reader.ts";
-import { hungServer } from "../e2e/hung_server.ts";
+import { hungServer, writeHungBench } from "../e2e/hung_server.ts";
 import { spawnLabwire } from "../e2e/labwire_process.ts";
 import { Targets } from "./targets.ts";
 
@@ -73,18 +73,7 @@ async function stalledSigterm(dir: string): Promise<void> {
 async function hungFirstSample(dir: string): Promise<void> {
   const hung = hungServer();
   try {
-    await Deno.writeTextFile(
-      `${dir}/hung.toml`,
-      `
-[devices.good]
-address = "sim://gauge?seed=1"
-interval = "200ms"
-
-[devices.hung]
-address = "baratron://127.0.0.1:${hung.port}?timeout=60s"
-interval = "200ms"
-`,
-    );
+    await writeHungBench(`${dir}/hung.toml`, hung);
     const session = `${dir}/hung.session.sqlite`;
     const p = spawnLabwire([
       "serve",

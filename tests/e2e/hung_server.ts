@@ -29,3 +29,23 @@ export function hungServer(): HungServer {
     },
   };
 }
+
+/**
+ * Writes a config with a good simulated gauge beside a baratron gauge at the hung server, both
+ * sampled every 200 ms: the bench that the hung-device tests and benchmark run.
+ */
+export async function writeHungBench(path: string, hung: HungServer): Promise<void> {
+  // The hung gauge waits a minute for every answer: nothing else may wait with it.
+  await Deno.writeTextFile(
+    path,
+    `
+[devices.good]
+address = "sim://gauge?seed=1"
+interval = "200ms"
+
+[devices.hung]
+address = "baratron://127.0.0.1:${hung.port}?timeout=60s"
+interval = "200ms"
+`,
+  );
+}

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { SessionReader } from "../../lib/session/reader.ts";
 import { PEERS_REQUIRED } from "../peers.ts";
-import { hungServer } from "./hung_server.ts";
+import { hungServer, writeHungBench } from "./hung_server.ts";
 import { spawnLabwire } from "./labwire_process.ts";
 import { runCli } from "./run_cli.ts";
 import { until } from "./serve_fixture.ts";
@@ -25,19 +25,7 @@ Deno.test("monitor with a hung device samples the others from the first tick and
   const dir = await Deno.makeTempDir({ prefix: "labwire-hung-" });
   const hung = hungServer();
   try {
-    // The hung gauge waits a minute for every answer: nothing else may wait with it.
-    await Deno.writeTextFile(
-      `${dir}/bench.toml`,
-      `
-[devices.good]
-address = "sim://gauge?seed=1"
-interval = "200ms"
-
-[devices.hung]
-address = "baratron://127.0.0.1:${hung.port}?timeout=60s"
-interval = "200ms"
-`,
-    );
+    await writeHungBench(`${dir}/bench.toml`, hung);
     const session = `${dir}/s.session.sqlite`;
     const p = spawnLabwire(
       ["monitor", `${dir}/bench.toml`, "--session", session, "--json"],

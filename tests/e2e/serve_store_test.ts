@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { SessionReader } from "../../lib/session/reader.ts";
 import { PEERS_REQUIRED } from "../peers.ts";
-import { hungServer } from "./hung_server.ts";
+import { hungServer, writeHungBench } from "./hung_server.ts";
 import { spawnLabwire } from "./labwire_process.ts";
 import { until } from "./serve_fixture.ts";
 
@@ -261,18 +261,7 @@ Deno.test("serve with a hung device serves and samples the others at once; the h
   const dir = await Deno.makeTempDir({ prefix: "labwire-serve-hung-" });
   const hung = hungServer();
   try {
-    await Deno.writeTextFile(
-      `${dir}/bench.toml`,
-      `
-[devices.good]
-address = "sim://gauge?seed=1"
-interval = "200ms"
-
-[devices.hung]
-address = "baratron://127.0.0.1:${hung.port}?timeout=60s"
-interval = "200ms"
-`,
-    );
+    await writeHungBench(`${dir}/bench.toml`, hung);
     const session = `${dir}/s.session.sqlite`;
     const p = spawnLabwire([
       "serve",
