@@ -1,0 +1,371 @@
+/**
+ * Register maps, sans I/O: what a register attribute is (table, 0-based address, data type,
+ * word order, scale/offset, enum map), how its registers become a value and back, the manual
+ * notation of addresses ("40001" is holding register 0), and the read plan of one poll —
+ * adjacent registers coalesced into as few requests as the protocol limits allow.
+ *
+ * @example
+ * ```ts
+ * import { decodeRegisters, encodeRegisters, parseRegisterNumber } from "./registers.ts";
+ * parseRegisterNumber(40001); // { table: "holding", address: 0 }
+ * const spec = { table: "holding", address: 0, type: "float32", order: "CDAB", scale: 1, offset: 0 } as const;
+ * encodeRegisters(spec, 1.5); // [0x0000, 0x3fc0]
+ * decodeRegisters(spec, [0x0000, 0x3fc0], 0); // 1.5
+ * ```
+ *
+ * @module
+ */
+import { LIMITS, type Table } from "./protocol.ts";
+
+/** Data types a register attribute can have. */
+export const DATA_TYPES = [
+  "bool",
+  "bit",
+  "int16",
+  "uint16",
+  "int32",
+  "uint32",
+  "float32",
+  "float64",
+  "string",
+] as const;
+
+/** One data type. */
+export type DataType = (typeof DATA_TYPES)[number];
+
+/** Orders of the bytes of a multi-register value: A is the most significant byte. */
+export const WORD_ORDERS = ["ABCD", "CDAB", "BADC", "DCBA"] as const;
+
+/** One word order. */
+export type WordOrder = (typeof WORD_ORDERS)[number];
+
+/** Where a value lives and how it is encoded. */
+export interface RegisterSpec {
+  /** The data table. */
+  table: Table;
+  /** 0-based PDU address of the first register (or bit). */
+  address: number;
+  /** Data type. */
+  type: DataType;
+  /** Byte order of multi-register values and strings. */
+  order: WordOrder;
+  /** Engineering value = raw × scale + offset. */
+  scale: number;
+  /** See scale. */
+  offset: number;
+  /** Bit index (0 = least significant) for `bit`. */
+  bit?: number;
+  /** Registers of a `string` (2 characters each). */
+  length?: number;
+  /** Raw integer → enum option (or boolean). */
+  map?: Record<string, string | boolean | number>;
+}
+
+/** Registers (or bits) a spec occupies. */
+export function widthOf(spec: Pick<RegisterSpec, "type" | "length">): number {
+  switch (spec.type) {
+    case "int32":
+    case "uint32":
+    case "float32":
+      return 2;
+    case "float64":
+      return 4;
+    case "string":
+      return spec.length ?? 1;
+    default:
+      return 1;
+  }
+}
+
+/** True for the bit tables (coils, discrete inputs). */
+export function isBitTable(table: Table): boolean {
+  return table === "coil" || table === "discrete";
+}
+
+/**
+ * Reads the manual notation of an address: 5 digits (`40001` = holding register 0, `30001`
+ * input 0, `10001` discrete 0, `00001`/`1` coil 0) or 6 digits (`400001`…`465536`). Undefined
+ * when `n` is not such a number.
+ *
+ * @example
+ * ```ts
+ * import { parseRegisterNumber } from "./registers.ts";
+ * parseRegisterNumber(44097); // { table: "holding", address: 4096 }
+ * ```
+ */
+export function parseRegisterNumber(n: number): { table: Table; address: number } | undefined {
+  if (!Number.isInteger(n) || n < 1) return undefined;
+  const tables: Record<number, Table> = { 0: "coil", 1: "discrete", 3: "input", 4: "holding" };
+  if (n <= 99999) {
+    const t = tables[Math.floor(n / 10000)];
+    const a = (n % 10000) - 1;
+    return t && a >= 0 ? { table: t, address: a } : undefined;
+  }
+  if (n <= 465536) {
+    const t = tables[Math.floor(n / 100000)];
+    const a = (n % 100000) - 1;
+    return t && a >= 0 && a <= 0xffff ? { table: t, address: a } : undefined;
+  }
+  return undefined;
+}
+
+/** Raw integer bounds of the integer types (what a register can carry). */
+export const RAW_RANGE: Partial<Record<DataType, [number, number]>> = {
+  int16: [-0x8000, 0x7fff],
+  uint16: [0, 0xffff],
+  int32: [-0x80000000, 0x7fffffff],
+  uint32: [0, 0xffffffff],
+};
+
+/** Orders `words` (most significant first) as `order` puts them on the wire. */
+function toWire(words: number[], order: WordOrder): number[] {
+  const swapBytes = order === "BADC" || order === "DCBA";
+  const reverse = order === "CDAB" || order === "DCBA";
+  let out = swapBytes ? words.map((w) => ((w & 0xff) << 8) | (w >> 8)) : words;
+  if (reverse) out = [...out].reverse();
+  return out;
+}
+
+/** The inverse of {@linkcode toWire} (the permutation is its own inverse). */
+function fromWire(words: number[], order: WordOrder): number[] {
+  return toWire(words, order);
+}
+
+const scratch = new DataView(new ArrayBuffer(8));
+
+function bigEndianWords(n: number): number[] {
+  const out: number[] = new Array(n);
+  for (let i = 0; i < n; i++) out[i] = scratch.getUint16(2 * i);
+  return out;
+}
+
+function loadWords(words: number[]): void {
+  for (let i = 0; i < words.length; i++) scratch.setUint16(2 * i, words[i]!);
+}
+
+/** The raw (unscaled) number or text of `spec` in `regs` at `off`. */
+export function decodeRaw(
+  spec: RegisterSpec,
+  regs: ArrayLike<number>,
+  off: number,
+): number | string {
+  const n = widthOf(spec);
+  const words: number[] = new Array(n);
+  for (let i = 0; i < n; i++) words[i] = regs[off + i]!;
+  switch (spec.type) {
+    case "uint16":
+      return words[0]!;
+    case "int16":
+      return words[0]! >= 0x8000 ? words[0]! - 0x10000 : words[0]!;
+    case "bit":
+      return (words[0]! >> (spec.bit ?? 0)) & 1;
+    case "bool":
+      return words[0]! ? 1 : 0;
+    case "string": {
+      const w = fromWire(words, spec.order === "BADC" || spec.order === "DCBA" ? "BADC" : "ABCD");
+      let s = "";
+      for (const x of w) s += String.fromCharCode(x >> 8, x & 0xff);
+      return s.replace(/[\0 ]+$/, "");
+    }
+  }
+  loadWords(fromWire(words, spec.order));
+  switch (spec.type) {
+    case "int32":
+      return scratch.getInt32(0);
+    case "uint32":
+      return scratch.getUint32(0);
+    case "float32":
+      return scratch.getFloat32(0);
+    case "float64":
+      return scratch.getFloat64(0);
+  }
+}
+
+/** The value of `spec` in `regs` at `off`: raw, scaled, mapped. */
+export function decodeRegisters(
+  spec: RegisterSpec,
+  regs: ArrayLike<number>,
+  off: number,
+): number | string | boolean {
+  const raw = decodeRaw(spec, regs, off);
+  return rawToValue(spec, raw);
+}
+
+/** A raw number (or bit) → the attribute's value: mapped, boolean, or scaled. */
+export function rawToValue(spec: RegisterSpec, raw: number | string): number | string | boolean {
+  if (typeof raw === "string") return raw;
+  if (spec.map) {
+    const v = spec.map[String(raw)];
+    return v === undefined ? `unknown (${raw})` : v;
+  }
+  if (spec.type === "bool" || spec.type === "bit") return raw !== 0;
+  const v = raw * spec.scale + spec.offset;
+  // Scaling by 0.1 gives 25.000000000000004; keep what the register's resolution can say.
+  return spec.scale === 1 && spec.offset === 0 ? v : Number(v.toPrecision(12));
+}
+
+/** Why a value cannot be written: thrown by {@linkcode encodeRegisters}. */
+export class EncodeError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "EncodeError";
+  }
+}
+
+/** A value → the raw number to store (map inverted, offset and scale undone, rounded for integers). */
+export function valueToRaw(spec: RegisterSpec, value: number | string | boolean): number | string {
+  if (spec.map) {
+    const hit = Object.entries(spec.map).find(([, v]) => v === value);
+    if (!hit) {
+      throw new EncodeError(
+        `${JSON.stringify(value)} is not one of ${
+          Object.values(spec.map).map((v) => JSON.stringify(v)).join(", ")
+        }`,
+      );
+    }
+    return Number(hit[0]);
+  }
+  if (spec.type === "string") return String(value);
+  if (typeof value === "boolean") return value ? 1 : 0;
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    throw new EncodeError(`${JSON.stringify(value)} is not a number`);
+  }
+  if (spec.type === "bool" || spec.type === "bit") return value ? 1 : 0;
+  const raw = (value - spec.offset) / spec.scale;
+  if (spec.type === "float32" || spec.type === "float64") return raw;
+  const r = Math.round(raw);
+  const range = RAW_RANGE[spec.type]!;
+  if (r < range[0] || r > range[1]) {
+    throw new EncodeError(
+      `${value} needs the raw value ${r}, outside ${spec.type}'s ${range[0]}…${range[1]}`,
+    );
+  }
+  return r;
+}
+
+/** The registers that hold `value` (for `bit`, the bit's mask in the one register: see the driver). */
+export function encodeRegisters(spec: RegisterSpec, value: number | string | boolean): number[] {
+  const raw = valueToRaw(spec, value);
+  return rawToRegisters(spec, raw);
+}
+
+/** A raw number or text → registers in the spec's word order. */
+export function rawToRegisters(spec: RegisterSpec, raw: number | string): number[] {
+  switch (spec.type) {
+    case "uint16":
+    case "int16":
+      return [(raw as number) & 0xffff];
+    case "bool":
+      return [raw ? 1 : 0];
+    case "bit":
+      return [raw ? 1 << (spec.bit ?? 0) : 0];
+    case "string": {
+      const n = widthOf(spec);
+      const text = String(raw);
+      if (text.length > 2 * n) {
+        throw new EncodeError(`"${text}" is longer than ${2 * n} characters`);
+      }
+      const words: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const hi = text.charCodeAt(2 * i) || 0;
+        const lo = text.charCodeAt(2 * i + 1) || 0;
+        if (hi > 0xff || lo > 0xff) throw new EncodeError(`"${text}" is not latin1 text`);
+        words.push((hi << 8) | lo);
+      }
+      return toWire(words, spec.order === "BADC" || spec.order === "DCBA" ? "BADC" : "ABCD");
+    }
+  }
+  const r = raw as number;
+  switch (spec.type) {
+    case "int32":
+      scratch.setInt32(0, r);
+      break;
+    case "uint32":
+      scratch.setUint32(0, r);
+      break;
+    case "float32":
+      scratch.setFloat32(0, r);
+      break;
+    case "float64":
+      scratch.setFloat64(0, r);
+      break;
+  }
+  return toWire(bigEndianWords(widthOf(spec)), spec.order);
+}
+
+/** One item of a poll: a spec and who wants its value. */
+export interface PlanItem<K> {
+  /** The caller's key (an attribute name). */
+  key: K;
+  /** Where it is. */
+  spec: RegisterSpec;
+}
+
+/** A contiguous range read in one or more requests (split at the protocol limit). */
+export interface PlanBlock<K> {
+  /** Table. */
+  table: Table;
+  /** First address. */
+  address: number;
+  /** Registers or bits. */
+  count: number;
+  /** Requests: [address, count] each within the limit. */
+  requests: [number, number][];
+  /** The items decoded from the block, with their offset in it. */
+  items: { key: K; spec: RegisterSpec; offset: number }[];
+}
+
+/** Options of {@linkcode planReads}. */
+export interface PlanOptions {
+  /** Largest register read per request (default 125; gateways may need less). */
+  maxRegisters?: number;
+  /** Largest bit read per request (default 2000). */
+  maxBits?: number;
+  /** Unused registers a read may span to join two ranges (default 0: only adjacent ones). */
+  maxGap?: number;
+}
+
+/**
+ * Plans the reads of one poll: items sorted by table and address, adjacent (or, with `maxGap`,
+ * nearby) ranges joined into blocks, each block read in requests of at most the limit.
+ *
+ * @example
+ * ```ts
+ * import { planReads } from "./registers.ts";
+ * const s = (address: number) => ({ table: "holding", address, type: "uint16", order: "ABCD", scale: 1, offset: 0 }) as const;
+ * planReads([{ key: "a", spec: s(1) }, { key: "b", spec: s(0) }]).map((b) => b.requests); // [[[0, 2]]]
+ * ```
+ */
+export function planReads<K>(items: PlanItem<K>[], opts: PlanOptions = {}): PlanBlock<K>[] {
+  const maxGap = opts.maxGap ?? 0;
+  const sorted = [...items].sort((a, b) =>
+    a.spec.table === b.spec.table
+      ? a.spec.address - b.spec.address
+      : a.spec.table < b.spec.table
+      ? -1
+      : 1
+  );
+  const blocks: PlanBlock<K>[] = [];
+  let cur: PlanBlock<K> | undefined;
+  for (const it of sorted) {
+    const start = it.spec.address;
+    const end = start + widthOf(it.spec);
+    if (cur && cur.table === it.spec.table && start <= cur.address + cur.count + maxGap) {
+      cur.count = Math.max(cur.count, end - cur.address);
+    } else {
+      cur = { table: it.spec.table, address: start, count: end - start, requests: [], items: [] };
+      blocks.push(cur);
+    }
+    cur.items.push({ key: it.key, spec: it.spec, offset: start - cur.address });
+  }
+  for (const b of blocks) {
+    const max = isBitTable(b.table)
+      ? Math.min(opts.maxBits ?? LIMITS.readBits, LIMITS.readBits)
+      : Math.min(opts.maxRegisters ?? LIMITS.readRegisters, LIMITS.readRegisters);
+    for (let a = b.address; a < b.address + b.count; a += max) {
+      b.requests.push([a, Math.min(max, b.address + b.count - a)]);
+    }
+  }
+  return blocks;
+}
