@@ -142,7 +142,9 @@ async function readBench(): Promise<void> {
     // The client alone as a process (Deno start-up included), like caget's figure.
     const deno = Deno.execPath();
     const clientUrl = new URL("../../lib/drivers/epics/client.ts", import.meta.url).href;
-    const script = `import { CaClient, clientOptionsFromEnv } from "${clientUrl}";
+    const envUrl = new URL("../../lib/drivers/epics/client_env.ts", import.meta.url).href;
+    const script = `import { CaClient } from "${clientUrl}";
+import { clientOptionsFromEnv } from "${envUrl}";
 const c = new CaClient(clientOptionsFromEnv());
 const names = Deno.args;
 const v = await Promise.all(names.map((n) => c.channel(n).get()));

@@ -5,7 +5,9 @@
 import assert from "node:assert/strict";
 import { peerTest } from "../peers.ts";
 import { missingSoftIoc, type SoftIoc, startSoftIoc } from "./ca_softioc.ts";
-import { CaClient, type Channel, type GetResult } from "../../lib/drivers/epics/client.ts";
+import { CaClient } from "../../lib/drivers/epics/client.ts";
+import type { Channel } from "../../lib/drivers/epics/client_channel.ts";
+import type { GetResult } from "../../lib/drivers/epics/client_circuit.ts";
 import { DBR, dbrFamily, dbrOf, epicsToUnix } from "../../lib/drivers/epics/dbr.ts";
 import { DBE } from "../../lib/drivers/epics/protocol.ts";
 import { type CaCallOptions, CaDevice, caDriver } from "../../lib/drivers/epics/driver.ts";

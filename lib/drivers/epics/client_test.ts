@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { CaClient, type ChannelState, clientOptionsFromEnv } from "./client.ts";
+import { CaClient } from "./client.ts";
+import type { ChannelState } from "./client_channel.ts";
+import { clientOptionsFromEnv } from "./client_env.ts";
 import dgram from "node:dgram";
 import { CMD, decodeDatagram, decodeMessage, encodeMessage } from "./protocol.ts";
 import { DBR, dbrOf, nativeOf } from "./dbr.ts";

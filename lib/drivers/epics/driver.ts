@@ -27,7 +27,7 @@
  *
  * Address options: `?timeout=2s` (per call, default 5 s), `?wait=1`. All devices of a process
  * share one CA client (one search socket, one TCP circuit per server); it reads
- * EPICS_CA_ADDR_LIST, EPICS_CA_AUTO_ADDR_LIST, EPICS_CA_SERVER_PORT and friends (see `client.ts`).
+ * EPICS_CA_ADDR_LIST, EPICS_CA_AUTO_ADDR_LIST, EPICS_CA_SERVER_PORT and friends (see `client_env.ts`).
  *
  * @module
  */
@@ -43,13 +43,9 @@ import {
 } from "../../device/device.ts";
 import { DeviceError, TimeoutError, UsageError } from "../../device/errors.ts";
 import type { Driver, OpenContext } from "../../device/registry.ts";
-import {
-  acquireSharedClient,
-  type CaClient,
-  type Channel,
-  type GetResult,
-  releaseSharedClient,
-} from "./client.ts";
+import { acquireSharedClient, type CaClient, releaseSharedClient } from "./client.ts";
+import type { Channel } from "./client_channel.ts";
+import type { GetResult } from "./client_circuit.ts";
 import {
   ALARM_STATUS_NAMES,
   DBR,

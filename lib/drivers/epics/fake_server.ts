@@ -7,7 +7,8 @@
  * @module
  */
 import dgram from "node:dgram";
-import { CaClient, type CaClientOptions } from "./client.ts";
+import { CaClient } from "./client.ts";
+import type { CaClientOptions } from "./client_env.ts";
 import {
   type CaMessage,
   CMD,
