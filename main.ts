@@ -11,7 +11,7 @@ import "./lib/drivers/mod.ts";
 import denoJson from "./deno.json" with { type: "json" };
 import { type Command, EXIT } from "./lib/cli/command.ts";
 import { installLastResort } from "./lib/cli/last_resort.ts";
-import { didYouMean } from "./lib/cli/suggest.ts";
+import { didYouMean } from "./lib/device/suggest.ts";
 import { ConfigError, DeviceError, UsageError } from "./lib/device/errors.ts";
 import { PipeClosed } from "./lib/output/stdout.ts";
 import { colorEnabled, paint } from "./lib/output/terminal.ts";

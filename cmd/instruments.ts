@@ -10,7 +10,7 @@ import type { Command } from "../lib/cli/command.ts";
 import { EXIT } from "../lib/cli/command.ts";
 import { boolFlag, parseFlags } from "../lib/cli/flags.ts";
 import { UsageError } from "../lib/device/errors.ts";
-import { didYouMean } from "../lib/cli/suggest.ts";
+import { didYouMean } from "../lib/device/suggest.ts";
 import type { Instrument } from "../lib/instruments/definition.ts";
 import { checkFile, findInstrument, rawCatalog, resolveEntry } from "../lib/instruments/loader.ts";
 import { jsonDocument } from "../lib/output/record.ts";

@@ -17,7 +17,7 @@ import { listenForInterrupts } from "../lib/cli/interrupt.ts";
 import { parseDuration } from "../lib/config/duration.ts";
 import { type Address, isAddress, parseAddress } from "../lib/device/address.ts";
 import { UsageError } from "../lib/device/errors.ts";
-import { didYouMean } from "../lib/cli/suggest.ts";
+import { didYouMean } from "../lib/device/suggest.ts";
 import { PipeClosed, stdoutSink, type TextSink } from "../lib/output/stdout.ts";
 import {
   type Encoding,

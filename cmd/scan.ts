@@ -18,7 +18,7 @@ import { Lab } from "../lib/lab/lab.ts";
 import { loadLabConfig } from "../lib/lab/setup.ts";
 import { PipeClosed, stdoutSink } from "../lib/output/stdout.ts";
 import { colorEnabled, paint, stdoutIsTerminal } from "../lib/output/terminal.ts";
-import { csvHeader, csvRow, pointRecord } from "../lib/scan/export.ts";
+import { csvHeader, csvRow, pointRecord } from "../lib/session/scan_export.ts";
 import { makePlan, parseRef, type PlanSpec } from "../lib/scan/plan.ts";
 import { parsePlanArgs, PLAN_NAMES } from "../lib/scan/plan_args.ts";
 import { parsePlanFile } from "../lib/scan/plan_file.ts";

@@ -24,7 +24,7 @@ import { stdoutIsTerminal } from "../lib/output/terminal.ts";
 import { exportSession } from "../lib/session/export.ts";
 import { iso, renderSummary, summarize } from "../lib/session/info.ts";
 import { type EventInfo, type Sample, SessionReader } from "../lib/session/reader.ts";
-import { exportScan } from "../lib/session/scan_store.ts";
+import { exportScan } from "../lib/session/scan_export.ts";
 import { formatBytes } from "../lib/session/store.ts";
 
 const FLAGS = {

@@ -16,7 +16,7 @@ import {
   stringFlag,
 } from "../lib/cli/flags.ts";
 import { listenForInterrupts } from "../lib/cli/interrupt.ts";
-import { didYouMean } from "../lib/cli/suggest.ts";
+import { didYouMean } from "../lib/device/suggest.ts";
 import { UsageError } from "../lib/device/errors.ts";
 import { formatMs } from "../lib/device/device.ts";
 import { type FaultOptions, parseFaults } from "../lib/drivers/sim/faults.ts";

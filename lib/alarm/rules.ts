@@ -50,7 +50,7 @@
  */
 import type { Attr } from "../device/attr.ts";
 import { ConfigError } from "../device/errors.ts";
-import { didYouMean } from "../cli/suggest.ts";
+import { didYouMean } from "../device/suggest.ts";
 import type { z } from "zod";
 import type { LabConfig } from "../config/load.ts";
 import { ALARM_SCHEMA, ALARMS_SCHEMA, parseWith } from "../config/schema.ts";

@@ -7,7 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import { UsageError } from "../device/errors.ts";
-import { didYouMean } from "./suggest.ts";
+import { didYouMean } from "../device/suggest.ts";
 import { type DurationRule, readDuration } from "../config/duration.ts";
 
 /** The declaration of one flag. */

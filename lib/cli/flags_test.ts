@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { UsageError } from "../device/errors.ts";
 import { durationFlag, intFlag, listFlag, parseFlags } from "./flags.ts";
-import { closest } from "./suggest.ts";
+import { closest } from "../device/suggest.ts";
 
 Deno.test("parseFlags suggests the closest flag for a typo", () => {
   assert.throws(

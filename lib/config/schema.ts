@@ -16,7 +16,7 @@
 import { z } from "zod";
 import { type Address, hostPort, isAddress, parseAddress } from "../device/address.ts";
 import { ConfigError, UsageError } from "../device/errors.ts";
-import { didYouMean } from "../cli/suggest.ts";
+import { didYouMean } from "../device/suggest.ts";
 import {
   type DurationRule,
   INTERVAL_RULE,

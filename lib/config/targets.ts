@@ -7,7 +7,7 @@
 import { isAddress, parseAddress } from "../device/address.ts";
 import { UsageError } from "../device/errors.ts";
 import { findDriver } from "../device/registry.ts";
-import { didYouMean } from "../cli/suggest.ts";
+import { didYouMean } from "../device/suggest.ts";
 import { configPath, type DeviceConfig, type LabConfig } from "./load.ts";
 
 /**

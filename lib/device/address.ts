@@ -6,7 +6,7 @@
  * @module
  */
 import { UsageError } from "./errors.ts";
-import { isVisa, visaToAddress } from "../transport/visa.ts";
+import { isVisa, visaToAddress } from "./visa.ts";
 
 /** A parsed device address. */
 export interface Address {

@@ -4,7 +4,7 @@ import "../drivers/mod.ts";
 import { fuzzTest, onlyRejects, onlyThrows } from "../../tests/fuzz_runs.ts";
 import { type Address, hostPort, isAddress, parseAddress } from "./address.ts";
 import { ConfigError, UsageError } from "./errors.ts";
-import { openDevice } from "./open.ts";
+import { openDevice } from "../lab/open.ts";
 
 /** Characters that matter to address parsing, mixed with anything. */
 const addressChar = fc.oneof(

@@ -5,7 +5,7 @@
  * @module
  */
 import { UsageError, WriteRejected } from "./errors.ts";
-import { didYouMean } from "../cli/suggest.ts";
+import { didYouMean } from "./suggest.ts";
 
 /** The value types an attribute can hold. */
 export type AttrType = "number" | "integer" | "boolean" | "string" | "enum" | "number[]";

@@ -7,7 +7,7 @@
 import type { Address } from "./address.ts";
 import type { Device } from "./device.ts";
 import { UsageError } from "./errors.ts";
-import { didYouMean } from "../cli/suggest.ts";
+import { didYouMean } from "./suggest.ts";
 
 /** What opening a device gets beside its address: its name, timeout and driver options. */
 export interface OpenContext {

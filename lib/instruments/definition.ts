@@ -10,7 +10,7 @@
 import type { Attr, AttrType, Value } from "../device/attr.ts";
 import { ConfigError, UsageError } from "../device/errors.ts";
 import { parseDuration } from "../config/duration.ts";
-import { type Layout, type ParseRule, placeholders } from "../drivers/message/protocol.ts";
+import { type Layout, type ParseRule, placeholders } from "./template.ts";
 import type { ParseKind, Protocol, RawAttr, RawDefinition } from "./schema.ts";
 
 /** Line and framing defaults of an instrument. */

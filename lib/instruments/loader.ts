@@ -16,7 +16,7 @@
  */
 import { parseTomlFile } from "../config/load.ts";
 import { ConfigError, UsageError } from "../device/errors.ts";
-import { didYouMean } from "../cli/suggest.ts";
+import { didYouMean } from "../device/suggest.ts";
 import { compileDefinition, type Instrument } from "./definition.ts";
 import { definitionSchema, type RawDefinition } from "./schema.ts";
 import { BUILTIN_DEFINITIONS } from "./builtin.ts";

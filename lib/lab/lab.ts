@@ -7,8 +7,8 @@
  */
 import type { DeviceConfig, LabConfig } from "../config/load.ts";
 import { UsageError } from "../device/errors.ts";
-import { openDevice } from "../device/open.ts";
-import { didYouMean } from "../cli/suggest.ts";
+import { openDevice } from "./open.ts";
+import { didYouMean } from "../device/suggest.ts";
 import { DeviceManager } from "./manager.ts";
 
 /** Named devices behind their managers. */

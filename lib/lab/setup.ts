@@ -8,7 +8,7 @@
 import { type LabConfig, loadConfig } from "../config/load.ts";
 import { resolveTargets } from "../config/targets.ts";
 import { UsageError } from "../device/errors.ts";
-import { startDemoBench } from "./demo.ts";
+import { startDemoBench } from "../drivers/demo.ts";
 import { Lab } from "./lab.ts";
 import { applyInstrumentsSection } from "../instruments/config.ts";
 

@@ -7,7 +7,7 @@
  * @module
  */
 import { UsageError } from "../device/errors.ts";
-import { didYouMean } from "../cli/suggest.ts";
+import { didYouMean } from "../device/suggest.ts";
 import { makePlan, type PlanSpec } from "./plan.ts";
 
 /** The plan names the CLI and plan files accept, with one line each for `--help`. */

@@ -10,7 +10,6 @@
  */
 import type { Reading } from "../device/device.ts";
 import type { Lab } from "../lab/lab.ts";
-import type { SessionSource } from "./context.ts";
 
 /** Options of a {@linkcode StreamHub}. */
 export interface StreamHubOptions {
@@ -25,7 +24,21 @@ export interface StreamHubOptions {
   /** Most events replayed on resume (default 20,000: a resume never stalls the daemon for long). */
   maxReplay?: number;
   /** Older events for resume. */
-  session?: SessionSource;
+  session?: ReplaySource;
+}
+
+/**
+ * What the hub needs from a recorded session to resume a client from before its ring: the part
+ * of `SessionSource` (`context.ts`) it uses, declared here so the two modules do not import each
+ * other.
+ */
+export interface ReplaySource {
+  /** Readings recorded at or after `tMs` (epoch ms), oldest first, at most `limit`. */
+  readingsSince(
+    tMs: number,
+    devices: ReadonlySet<string> | undefined,
+    limit: number,
+  ): Reading[] | Promise<Reading[]>;
 }
 
 interface RingEvent {
@@ -71,7 +84,7 @@ export class StreamHub {
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   #detach: (() => void)[] = [];
   #closed = false;
-  readonly #opts: Required<Omit<StreamHubOptions, "session">> & { session?: SessionSource };
+  readonly #opts: Required<Omit<StreamHubOptions, "session">> & { session?: ReplaySource };
   /** Events published since start. */
   published = 0;
   /** Clients disconnected for lagging. */
@@ -91,7 +104,7 @@ export class StreamHub {
   }
 
   /** Sets the session used for resuming from before the ring (it may open after the hub). */
-  set session(session: SessionSource | undefined) {
+  set session(session: ReplaySource | undefined) {
     this.#opts.session = session;
   }
 

@@ -8,7 +8,7 @@
 import { DatabaseSync } from "node:sqlite";
 import type { AttrType, Value } from "../device/attr.ts";
 import { ConfigError, errorMessage, UsageError } from "../device/errors.ts";
-import { didYouMean } from "../cli/suggest.ts";
+import { didYouMean } from "../device/suggest.ts";
 import { APPLICATION_ID, CRASHED, pragmaNumber, SCHEMA_VERSION } from "./schema.ts";
 import { decodeValue } from "./value_codec.ts";
 import type { EventRow } from "./writer.ts";

@@ -3,14 +3,13 @@
  * state, times) and a `scan_points` table (one row per completed point). The tables are created
  * idempotently in any `DatabaseSync`, so the scan verb, the session store and the server can
  * share one file. `labwire session info` lists scans with {@linkcode listScans};
- * `labwire session export --scan N` calls {@linkcode exportScan}.
+ * `labwire session export --scan N` calls `exportScan` (`scan_export.ts`).
  *
  * @module
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { Value } from "../device/attr.ts";
 import { UsageError } from "../device/errors.ts";
-import { scanCsv, scanNdjson } from "../scan/export.ts";
 
 /**
  * Where a scan is in its life. `stopped` (interrupted after a point), `aborted` (stopped at once:
@@ -262,16 +261,6 @@ function toPoint(r: Record<string, unknown>): ScanPoint {
     readbacks: JSON.parse(String(r.readbacks)),
     values: JSON.parse(String(r.readings)),
   };
-}
-
-/**
- * Exports one scan as text: `csv` is the `#`-headed column file of `scan --out`, `ndjson` one
- * point per line as `scan` prints it. For `labwire session export --scan N [--format …]`.
- */
-export function exportScan(db: DatabaseSync, id: number, format: "csv" | "ndjson" = "csv"): string {
-  const scan = readScan(db, id);
-  const points = readScanPoints(db, id);
-  return format === "csv" ? scanCsv(scan, points) : scanNdjson(scan, points);
 }
 
 function hasScanTables(db: DatabaseSync): boolean {

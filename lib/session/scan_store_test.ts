@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { exportScan, listScans, readScan, type ScanMeta, ScanStore } from "./scan_store.ts";
+import { listScans, readScan, type ScanMeta, ScanStore } from "./scan_store.ts";
+import { exportScan } from "./scan_export.ts";
 import { UsageError } from "../device/errors.ts";
 
 const meta: ScanMeta = {

@@ -20,7 +20,7 @@ import { parseAddress } from "../device/address.ts";
 import { UsageError } from "../device/errors.ts";
 import { type LineOptions, MessageLine, sharedLine } from "./message.ts";
 import { openTcp, parseTcpTarget } from "./tcp.ts";
-import { visaToAddress } from "./visa.ts";
+import { visaToAddress } from "../device/visa.ts";
 import { type LineSettings, openSerial, parseSerialAddress, serialSettingsText } from "./serial.ts";
 
 /** Options of {@linkcode openLine}. */

@@ -36,7 +36,7 @@ if (values.poller) {
 /** Child mode: addresses on stdin, polls, prints one JSON line of figures on stdout. */
 async function poller(): Promise<void> {
   await import("../../lib/drivers/mod.ts");
-  const { openDevice } = await import("../../lib/device/open.ts");
+  const { openDevice } = await import("../../lib/lab/open.ts");
   const { parseAddress } = await import("../../lib/device/address.ts");
   const { parseDuration } = await import("../../lib/config/duration.ts");
   const addresses = (await new Response(Deno.stdin.readable).text()).trim().split("\n");

@@ -9,7 +9,7 @@ import "../../lib/drivers/mod.ts";
 import { parseAddress } from "../../lib/device/address.ts";
 import type { Device } from "../../lib/device/device.ts";
 import { DeviceError, TimeoutError } from "../../lib/device/errors.ts";
-import { openDevice } from "../../lib/device/open.ts";
+import { openDevice } from "../../lib/lab/open.ts";
 import { parseFaults } from "../../lib/drivers/sim/faults.ts";
 import {
   type GaugeOptions,

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { findProgram, peerTest } from "../peers.ts";
 import { startTestDaemon, until } from "./serve_fixture.ts";
-import { startDemoBench } from "../../lib/lab/demo.ts";
+import { startDemoBench } from "../../lib/drivers/demo.ts";
 
 /** README examples: the command and what its output must look like. */
 export const README_EXAMPLES: { cmd: string; check: (out: string) => void }[] = [

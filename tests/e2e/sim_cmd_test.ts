@@ -7,7 +7,7 @@ import "../../lib/drivers/mod.ts";
 import { DEFAULT_LISTEN, parseListen, parseSimArgs, runSim, simCommand } from "../../cmd/sim.ts";
 import { UsageError } from "../../lib/device/errors.ts";
 import { parseAddress } from "../../lib/device/address.ts";
-import { openDevice } from "../../lib/device/open.ts";
+import { openDevice } from "../../lib/lab/open.ts";
 import { MemorySink } from "../../lib/output/stdout.ts";
 
 function usage(fn: () => unknown, re: RegExp, hint?: RegExp): void {

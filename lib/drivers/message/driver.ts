@@ -31,12 +31,14 @@ import {
 import type { CallOptions, Device } from "../../device/device.ts";
 import { DeviceError, UsageError, WriteRejected } from "../../device/errors.ts";
 import type { Driver, OpenContext } from "../../device/registry.ts";
-import { didYouMean } from "../../cli/suggest.ts";
+import { didYouMean } from "../../device/suggest.ts";
 import type { Instrument, InstrumentAction, InstrumentAttr } from "../../instruments/definition.ts";
 import type { LineIO, MessageLine } from "../../transport/message.ts";
 import { openLine } from "../../transport/open.ts";
 import { ENQ } from "./model.ts";
-import { formatValue, parseAnswer, ParseError, renderTemplate, shortForm } from "./protocol.ts";
+import { formatValue, parseAnswer, ParseError } from "./protocol.ts";
+import { renderTemplate } from "../../instruments/template.ts";
+import { shortForm } from "./scpi.ts";
 
 /** Address options the message drivers understand (serial line settings go to the transport). */
 const KNOWN_PARAMS = ["instrument", "timeout", "unit", "baud", "bits", "parity", "stop", "flow"];

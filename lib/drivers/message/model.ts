@@ -18,18 +18,9 @@
 import type { Value } from "../../device/attr.ts";
 import type { Instrument, InstrumentAction, InstrumentAttr } from "../../instruments/definition.ts";
 import { Random } from "../sim/random.ts";
-import {
-  commandMatcher,
-  encodeBlockValues,
-  ESR,
-  formatValue,
-  parseAnswer,
-  ParseError,
-  printf,
-  renderTemplate,
-  SCPI_ERRORS,
-  splitProgramMessage,
-} from "./protocol.ts";
+import { commandMatcher, ESR, SCPI_ERRORS, splitProgramMessage } from "./scpi.ts";
+import { encodeBlockValues, formatValue, parseAnswer, ParseError, printf } from "./protocol.ts";
+import { renderTemplate } from "../../instruments/template.ts";
 
 /** ASCII control characters of the Pfeiffer exchange. */
 export const ACK = "\x06";

@@ -1,60 +1,13 @@
 /**
- * The `message` family's pure codec (no sockets, no timers): rendering command templates,
- * SCPI short forms, parsing answers by an instrument definition's parse rules, formatting
- * values for the wire, definite-length blocks, and the SCPI parsing the simulator needs
- * (long/short mnemonics, case-insensitivity, `;` chaining, common commands).
+ * The `message` family's pure codec (no sockets, no timers): parsing answers by an instrument
+ * definition's parse rules, formatting values for the wire (printf), and definite-length blocks.
+ * SCPI's command syntax is in `scpi.ts`; templates, layouts and parse rules are the definition's
+ * (`lib/instruments/template.ts`).
  *
  * @module
  */
 import type { Value } from "../../device/attr.ts";
-import type { ParseKind } from "../../instruments/schema.ts";
-
-/** A reply split into named fields (an instrument-level `[layouts.NAME]`). */
-export interface Layout {
-  /** Its name, for messages. */
-  name: string;
-  /** Separator: "," or " " (whitespace runs) or any text. */
-  split: string;
-  /** Leading tokens to drop (e.g. Alicat's unit letter). */
-  skip: number;
-  /** Field names by position, when the count never varies. */
-  fields?: string[];
-  /** Field names by token count (after `skip` and status words are removed). */
-  byCount?: Record<number, string[]>;
-  /** Words that are status flags wherever they appear (collected into the field `status`). */
-  statusWords: string[];
-  /**
-   * The field holding the first non-numeric token; every token after it is a status word and
-   * `byCount` counts only the numbers before it (Alicat's gas, then MOV, LCK, …).
-   */
-  textField?: string;
-  /** The simulator's template for the whole reply: `{FIELD}` placeholders. */
-  reply?: string;
-}
-
-/** How an answer's text becomes a value. */
-export interface ParseRule {
-  /** The final conversion. */
-  kind: ParseKind;
-  /** Applied first: the text of capture group 1 is kept. */
-  regex?: RegExp;
-  /** A token of the answer: an index (negative from the end), or a field name of `layout`. */
-  token?: number | string;
-  /** Bits kept of an integer answer before `map` (Alicat's gas register: 0x1FF). */
-  mask?: number;
-  /** Separator of `token` (default ","; " " means runs of whitespace). */
-  split?: string;
-  /** Named fields. */
-  layout?: Layout;
-  /** Wire text → value (enum options, booleans, numbers). */
-  map?: Record<string, Value>;
-  /** Bit value → flag name, for `flags`. */
-  bits?: [number, string][];
-  /** Encoding of `block` data. */
-  block?: "ascii" | "f32le" | "f32be" | "f64le" | "f64be";
-  /** Factor applied to parsed numbers. */
-  scale?: number;
-}
+import type { Layout, ParseRule } from "../../instruments/template.ts";
 
 /** An answer that a parse rule cannot turn into a value. */
 export class ParseError extends Error {
@@ -66,62 +19,12 @@ export class ParseError extends Error {
 }
 
 /**
- * Fills `{name}` placeholders; an unknown placeholder throws (definitions are checked so this
- * only happens for a bug).
- *
- * @example
- * ```ts
- * import { renderTemplate } from "./protocol.ts";
- * renderTemplate("VOLT {value},(@{output})", { value: "5", output: "1" }); // "VOLT 5,(@1)"
- * ```
- */
-export function renderTemplate(template: string, vars: Record<string, string>): string {
-  return template.replace(/\{([a-z_][a-z0-9_]*)\}/gi, (_whole, name: string) => {
-    const v = vars[name];
-    if (v === undefined) throw new Error(`template "${template}": no value for {${name}}`);
-    return v;
-  });
-}
-
-/** The placeholder names a template uses. */
-export function placeholders(template: string): string[] {
-  return [...template.matchAll(/\{([a-z_][a-z0-9_]*)\}/gi)].map((m) => m[1]!);
-}
-
-/**
- * The SCPI short form of a command: optional `[nodes]` dropped, each header node cut to its
- * upper-case letters (`MEASure:VOLTage:DC?` → `MEAS:VOLT:DC?`); parameters are left alone.
- *
- * @example
- * ```ts
- * import { shortForm } from "./protocol.ts";
- * shortForm("[SENSe:]VOLTage:DC:RANGe 10"); // "VOLT:DC:RANG 10"
- * ```
- */
-export function shortForm(command: string): string {
-  return command.split(";").map((unit) => {
-    const m = /^(\s*)(\S+)(.*)$/s.exec(unit);
-    if (!m) return unit;
-    const header = m[2]!.replace(/\[[^\]]*\]/g, "").replace(/::+/g, ":");
-    const short = header.split(":").map((node) => {
-      if (node.startsWith("*") || !/[a-z]/.test(node)) return node;
-      const q = node.endsWith("?") ? "?" : "";
-      const body = q ? node.slice(0, -1) : node;
-      const digits = /\d+$/.exec(body)?.[0] ?? "";
-      return body.slice(0, body.length - digits.length).replace(/[a-z]/g, "") + digits + q;
-    }).join(":");
-    return m[1]! + short + m[3]!;
-  }).join(";");
-}
-
-/**
  * Formats a number like C's printf for one conversion: `%d`, `%f`, `%e`/`%E`, `%g`, `%s`, with
  * flags `+`, `0`, `-`, space, a width and a precision. Text around the conversion is kept.
  *
  * @example
  * ```ts
- * import { printf } from "./protocol.ts";
- * printf("%+.8E", 1.5); // "+1.50000000E+00"
+ *  * printf("%+.8E", 1.5); // "+1.50000000E+00"
  * printf("%+07.2f", 14.742); // "+014.74"
  * ```
  */
@@ -188,8 +91,7 @@ export function printf(format: string, value: number | string): string {
  *
  * @example
  * ```ts
- * import { formatValue } from "./protocol.ts";
- * formatValue(true, { map: { ON: true, OFF: false } }); // "ON"
+ *  * formatValue(true, { map: { ON: true, OFF: false } }); // "ON"
  * formatValue(2.5, { format: "%.3f" }); // "2.500"
  * ```
  */
@@ -282,8 +184,7 @@ export function unquote(text: string): string {
  *
  * @example
  * ```ts
- * import { parseAnswer } from "./protocol.ts";
- * parseAnswer("+1.23450000E+00", { kind: "number" }); // 1.2345
+ *  * parseAnswer("+1.23450000E+00", { kind: "number" }); // 1.2345
  * parseAnswer("CH1,5.000,1.0000", { kind: "number", token: 2 }); // 1
  * ```
  */
@@ -384,8 +285,7 @@ export function parseAnswer(answer: string | Uint8Array, rule: ParseRule): Value
  *
  * @example
  * ```ts
- * import { encodeBlock } from "./protocol.ts";
- * new TextDecoder().decode(encodeBlock(new TextEncoder().encode("hello"))); // "#15hello"
+ *  * new TextDecoder().decode(encodeBlock(new TextEncoder().encode("hello"))); // "#15hello"
  * ```
  */
 export function encodeBlock(data: Uint8Array): Uint8Array {
@@ -475,139 +375,3 @@ export function encodeBlockValues(
 function latin1(bytes: Uint8Array): string {
   return String.fromCharCode(...bytes);
 }
-
-// ---- SCPI parsing for the simulator ------------------------------------------------------
-
-/**
- * Splits a program message into its units at `;` (outside quotes), and resolves each unit's
- * header against the previous one: a unit that starts neither with `:` nor `*` continues at the
- * previous header's level (`SOUR:VOLT 1;CURR 2` → `SOUR:CURR 2`).
- *
- * @example
- * ```ts
- * import { splitProgramMessage } from "./protocol.ts";
- * splitProgramMessage("SOUR:VOLT 1;CURR 2;*OPC?"); // ["SOUR:VOLT 1", "SOUR:CURR 2", "*OPC?"]
- * ```
- */
-export function splitProgramMessage(message: string): string[] {
-  const units: string[] = [];
-  let cur = "";
-  let quote = "";
-  for (const ch of message) {
-    if (quote) {
-      if (ch === quote) quote = "";
-    } else if (ch === '"' || ch === "'") quote = ch;
-    else if (ch === ";") {
-      units.push(cur);
-      cur = "";
-      continue;
-    }
-    cur += ch;
-  }
-  units.push(cur);
-  const out: string[] = [];
-  let path: string[] = [];
-  for (const raw of units) {
-    const unit = raw.trim();
-    if (unit === "") continue;
-    const m = /^(\S+)(.*)$/s.exec(unit)!;
-    let header = m[1]!;
-    if (header.startsWith("*")) {
-      out.push(unit);
-      continue;
-    }
-    if (header.startsWith(":")) header = header.slice(1);
-    else if (path.length > 0) header = [...path, header].join(":");
-    const nodes = header.split(":");
-    path = nodes.slice(0, -1);
-    out.push(header + m[2]!);
-  }
-  return out;
-}
-
-/**
- * Compiles a command template (channel placeholders already filled) into a matcher for
- * incoming commands. For SCPI the header accepts long and short forms, optional `[nodes]` and
- * any case; parameters compare case-insensitively with flexible spaces. `{value}` captures.
- *
- * @example
- * ```ts
- * import { commandMatcher } from "./protocol.ts";
- * const m = commandMatcher("[SENSe:]VOLTage:DC:RANGe {value}", true);
- * m.exec("volt:dc:range 10")?.[1]; // "10"
- * ```
- */
-export function commandMatcher(template: string, scpi: boolean): RegExp {
-  const t = template.trim();
-  let header = t;
-  let params = "";
-  if (scpi) {
-    const m = /^(\S+)(?:\s+(.*))?$/s.exec(t);
-    header = m?.[1] ?? t;
-    params = m?.[2] ?? "";
-  }
-  let re = "^";
-  if (scpi && !header.startsWith("*")) {
-    re += ":?";
-    const parts = header.replace(/^:/, "").split(/(\[[^\]]*\])/).filter((p) => p !== "");
-    for (const part of parts) {
-      if (part.startsWith("[")) {
-        const inner = part.slice(1, -1);
-        re += `(?:${nodesPattern(inner)})?`;
-      } else re += nodesPattern(part);
-    }
-    if (params !== "") re += "\\s+" + paramsPattern(params);
-  } else re += paramsPattern(header);
-  return new RegExp(re + "\\s*$", "is");
-}
-
-function nodesPattern(text: string): string {
-  return text.split(/(:)/).map((node) => {
-    if (node === ":" || node === "") return node;
-    if (node.startsWith("{")) return paramsPattern(node);
-    const q = node.endsWith("?") ? "\\?" : "";
-    const body = q ? node.slice(0, -1) : node;
-    if (!/[a-z]/.test(body)) return escapeRe(body) + q;
-    const digits = /\d+$/.exec(body)?.[0] ?? "";
-    const word = body.slice(0, body.length - digits.length);
-    const short = word.replace(/[a-z]/g, "");
-    return `(?:${escapeRe(short)}|${escapeRe(word)})${escapeRe(digits)}${q}`;
-  }).join("");
-}
-
-function paramsPattern(text: string): string {
-  return text.split(/(\{[a-z_][a-z0-9_]*\}|,|\s+)/i).map((part) => {
-    if (part === "") return "";
-    if (part === ",") return "\\s*,\\s*";
-    if (/^\s+$/.test(part)) return "\\s+";
-    if (/^\{value\}$/i.test(part)) return "(.+?)";
-    if (/^\{[a-z_][a-z0-9_]*\}$/i.test(part)) return "(?:.+?)";
-    return escapeRe(part);
-  }).join("");
-}
-
-function escapeRe(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
-/** SCPI error codes and messages the simulator reports (IEEE 488.2 / SCPI 1999). */
-export const SCPI_ERRORS = {
-  none: '+0,"No error"',
-  undefinedHeader: '-113,"Undefined header"',
-  dataOutOfRange: '-222,"Data out of range"',
-  illegalValue: '-224,"Illegal parameter value"',
-  dataType: '-104,"Data type error"',
-  systemError: '-310,"System error"',
-  queueOverflow: '-350,"Queue overflow"',
-  queryInterrupted: '-410,"Query INTERRUPTED"',
-} as const;
-
-/** ESR bits (IEEE 488.2). */
-export const ESR = {
-  opc: 1,
-  queryError: 4,
-  deviceError: 8,
-  executionError: 16,
-  commandError: 32,
-  powerOn: 128,
-} as const;

@@ -6,11 +6,10 @@ import {
   decodeBlockValues,
   encodeBlock,
   encodeBlockValues,
-  type Layout,
   parseAnswer,
   ParseError,
-  type ParseRule,
 } from "./protocol.ts";
+import { type Layout, type ParseRule } from "../../instruments/template.ts";
 
 const enc = new TextEncoder();
 

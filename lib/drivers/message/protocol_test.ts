@@ -1,22 +1,18 @@
 import assert from "node:assert/strict";
+import { commandMatcher, shortForm, splitProgramMessage } from "./scpi.ts";
 import {
-  commandMatcher,
   decodeBlock,
   decodeBlockValues,
   encodeBlock,
   encodeBlockValues,
   formatValue,
-  type Layout,
   layoutFields,
   parseAnswer,
   ParseError,
-  placeholders,
   printf,
-  renderTemplate,
-  shortForm,
-  splitProgramMessage,
   unquote,
 } from "./protocol.ts";
+import { type Layout, placeholders, renderTemplate } from "../../instruments/template.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 

@@ -9,7 +9,7 @@ import { checkAddressOptions } from "../../config/schema.ts";
 import { UsageError } from "../../device/errors.ts";
 import { parseDuration } from "../../config/duration.ts";
 import type { Driver, OpenContext } from "../../device/registry.ts";
-import { didYouMean } from "../../cli/suggest.ts";
+import { didYouMean } from "../../device/suggest.ts";
 import { FaultInjector, parseFaults } from "./faults.ts";
 import { SimDevice } from "./device.ts";
 import { SIM_KINDS } from "./kinds.ts";

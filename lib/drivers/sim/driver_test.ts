@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { parseAddress } from "../../device/address.ts";
 import type { Value } from "../../device/attr.ts";
 import { TimeoutError, UsageError } from "../../device/errors.ts";
-import { openDevice } from "../../device/open.ts";
+import { openDevice } from "../../lab/open.ts";
 import { findDriver, registerDriver } from "../../device/registry.ts";
 import { createSim, openSim, simDriver } from "./driver.ts";
 import { SIM_KINDS } from "./kinds.ts";

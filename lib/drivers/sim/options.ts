@@ -6,7 +6,7 @@
  * @module
  */
 import { UsageError } from "../../device/errors.ts";
-import { didYouMean } from "../../cli/suggest.ts";
+import { didYouMean } from "../../device/suggest.ts";
 import { FAULT_KEYS } from "./faults.ts";
 
 /** Options every kind accepts, with what they do (for `--help` and error messages). */

@@ -13,7 +13,7 @@
  * @module
  */
 import { type LabConfig, parseConfig } from "../config/load.ts";
-import { startBaratronSimulators } from "../drivers/baratron/simulator.ts";
+import { startBaratronSimulators } from "./baratron/simulator.ts";
 
 /** A running demo bench: its config and a function stopping its simulators. */
 export interface DemoBench {

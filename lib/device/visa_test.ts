@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { parseAddress } from "../device/address.ts";
-import { UsageError } from "../device/errors.ts";
+import { parseAddress } from "./address.ts";
+import { UsageError } from "./errors.ts";
 import { isVisa, visaToAddress } from "./visa.ts";
 
 Deno.test("VISA sockets map to tcp:// addresses", () => {

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { UsageError } from "../device/errors.ts";
+import { UsageError } from "./errors.ts";
 
 /** A VISA resource mapped to a labwire address. */
 export interface VisaMapping {

@@ -7,7 +7,8 @@
  * @module
  */
 import { csvLine } from "../output/csv.ts";
-import type { ScanPoint } from "../session/scan_store.ts";
+import type { DatabaseSync } from "node:sqlite";
+import { readScan, readScanPoints, type ScanPoint } from "./scan_store.ts";
 
 /** What the header of a column file needs to know about a scan. */
 export interface ScanHeader {
@@ -42,7 +43,7 @@ export function scanColumns(h: Pick<ScanHeader, "positioners" | "detectors">): s
  *
  * @example
  * ```ts
- * import { pointRecord } from "./export.ts";
+ * import { pointRecord } from "./scan_export.ts";
  * pointRecord({ positioners: ["m.x"], detectors: ["d.c"], id: 2 },
  *   { index: 0, t: 1.5, positions: [1], readbacks: [1.01], values: [7] });
  * // { scan: 2, point: 0, t: 1.5, "m.x": 1.01, "m.x_target": 1, "d.c": 7 }
@@ -97,4 +98,14 @@ export function scanCsv(h: ScanHeader, points: readonly ScanPoint[]): string {
 /** A whole scan as NDJSON, one point per line. */
 export function scanNdjson(h: ScanHeader, points: readonly ScanPoint[]): string {
   return points.map((p) => JSON.stringify(pointRecord(h, p)) + "\n").join("");
+}
+
+/**
+ * Exports one scan as text: `csv` is the `#`-headed column file of `scan --out`, `ndjson` one
+ * point per line as `scan` prints it. For `labwire session export --scan N [--format …]`.
+ */
+export function exportScan(db: DatabaseSync, id: number, format: "csv" | "ndjson" = "csv"): string {
+  const scan = readScan(db, id);
+  const points = readScanPoints(db, id);
+  return format === "csv" ? scanCsv(scan, points) : scanNdjson(scan, points);
 }

@@ -4,8 +4,8 @@
  * @module
  */
 import type { DeviceConfig } from "../config/load.ts";
-import type { Device } from "./device.ts";
-import { findDriver } from "./registry.ts";
+import type { Device } from "../device/device.ts";
+import { findDriver } from "../device/registry.ts";
 import { readDuration, TIMEOUT_RULE } from "../config/duration.ts";
 import { checkAddressOptions } from "../config/schema.ts";
 

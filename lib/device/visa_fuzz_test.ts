@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { parseAddress } from "../device/address.ts";
-import { UsageError } from "../device/errors.ts";
+import { parseAddress } from "./address.ts";
+import { UsageError } from "./errors.ts";
 import { fuzzTest, onlyThrows } from "../../tests/fuzz_runs.ts";
 import { visaToAddress } from "./visa.ts";
 
