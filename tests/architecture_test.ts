@@ -57,8 +57,19 @@ Deno.test("architecture: no file imports from a layer above its own", async () =
   );
 });
 
+/**
+ * Cycles that wait on their owner (issue 10's CA client split, type-only imports between the
+ * channel and its socket). Same rule as PENDING: the list only shrinks.
+ */
+const PENDING_CYCLES = new Set([
+  "lib/drivers/epics/client_channel.ts -> lib/drivers/epics/client_socket.ts -> lib/drivers/epics/client_channel.ts",
+]);
+
 Deno.test("architecture: no import cycles between files", async () => {
-  const cycles = findCycles(await graph());
+  const all = findCycles(await graph());
+  const stale = [...PENDING_CYCLES].filter((c) => !all.includes(c));
+  assert.deepEqual(stale, [], "fixed: remove these from PENDING_CYCLES");
+  const cycles = all.filter((c) => !PENDING_CYCLES.has(c));
   assert.deepEqual(cycles, [], "files that import each other:\n" + cycles.join("\n"));
 });
 

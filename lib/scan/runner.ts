@@ -23,57 +23,29 @@
  *
  * @module
  */
-import { type Attr, findAttr, validateWrite, type Value } from "../device/attr.ts";
-import { formatMs, nowSeconds } from "../device/device.ts";
-import { DeviceError, errorMessage, TimeoutError, UsageError } from "../device/errors.ts";
+import type { Value } from "../device/attr.ts";
+import { nowSeconds } from "../device/device.ts";
+import { DeviceError, errorMessage, UsageError } from "../device/errors.ts";
 import type { Lab } from "../lab/lab.ts";
-import type { DeviceManager } from "../lab/manager.ts";
 import { fairTurn } from "../schedule/fair.ts";
 import { sleep } from "../schedule/periodic.ts";
 import type { ScanPoint, ScanState, ScanStore } from "../session/scan_store.ts";
-import { absolute, makePlan, parseRef, type Plan, type PlanSpec } from "./plan.ts";
+import { absolute, makePlan, parseRef, type Plan } from "./plan.ts";
+import {
+  checkLimits,
+  checkTriggers,
+  type DetectorGroup,
+  detectorGroups,
+  halt,
+  moveTo,
+  type Positioner,
+  resolvePositioners,
+  type ScanDevices,
+} from "./positioners.ts";
+import type { ScanRequest } from "./request.ts";
 
 /** Points a run keeps in memory by default (the latest; all of them go to listeners and the store). */
 export const KEEP_POINTS = 1000;
-
-/** Everything that defines a scan; plain JSON, stored with it (and sent to `POST /api/scans`). */
-export interface ScanRequest {
-  /** The points. */
-  plan: PlanSpec;
-  /** `device.attr` of every detector read at each point. */
-  detectors: string[];
-  /** Wait after the positioners are done, before reading, ms (default 0). */
-  settleMs?: number;
-  /**
-   * `device.action` run at every point after the settle, before the detectors are read (a
-   * DMM's `initiate` or `trigger`, a counter's start): writable booleans, written `true`.
-   */
-  triggers?: string[];
-  /** Detectors are sampled repeatedly (about every 10 ms) for this long and numeric values averaged, ms (default 0: one read). */
-  dwellMs?: number;
-  /** A positioner is "there" when its read-back is this close to the target; default from the attr's precision. */
-  tolerance?: number;
-  /** Longest wait for a move to finish before the scan fails, ms (default 60 s). */
-  moveTimeoutMs?: number;
-  /**
-   * Read-back per positioner: an attribute of the same device (`{"motor.position": "readback"}`)
-   * or any `device.attr` (`{"m1.value": "m1_rbv.value"}`, e.g. EPICS .VAL/.RBV PVs); by default
-   * `ATTR_readback`, `ATTR_rbv`, `readback` or `rbv` when the device has one, else the attr itself.
-   */
-  readbacks?: Record<string, string>;
-  /** Poll period while waiting for a move, ms (default 10). */
-  pollMs?: number;
-  /** How the caller opened devices (CLI flags), kept so `--resume` can reopen them. */
-  context?: Record<string, unknown>;
-}
-
-/** Where a positioner's actual position is found when it has a separate read-back attribute. */
-const READBACK_NAMES = [
-  (a: string) => `${a}_readback`,
-  (a: string) => `${a}_rbv`,
-  () => "readback",
-  () => "rbv",
-];
 
 /** Where a run is; `pending` before start, `stopping` after {@linkcode ScanRun.stop}. */
 export type RunState = "pending" | "running" | "stopping" | ScanState;
@@ -137,24 +109,6 @@ export class ScanInterrupted extends Error {
     super(message);
     this.name = "ScanInterrupted";
   }
-}
-
-interface Positioner {
-  ref: string;
-  manager: DeviceManager;
-  attr: Attr;
-  /** The attribute holding the actual position (the positioner itself unless it has one). */
-  readback: string;
-  /** The manager of the device holding the read-back. */
-  readbackManager: DeviceManager;
-  tolerance: number;
-  checkTolerance: boolean;
-}
-
-interface DetectorGroup {
-  manager: DeviceManager;
-  names: string[];
-  slots: number[];
 }
 
 /**
@@ -314,9 +268,9 @@ export class ScanRun {
 
   async #prepare() {
     const signal = this.#abort.signal;
-    const positioners = await this.#positioners();
-    const groups = await this.#detectorGroups();
-    await this.#checkTriggers();
+    const positioners = await resolvePositioners(this.#devices());
+    const groups = await detectorGroups(this.#devices());
+    await checkTriggers(this.#lab, this.#request);
     const store = this.#opts.store;
     let done = new Set<number>();
     if (this.#opts.resumeId !== undefined) {
@@ -341,7 +295,7 @@ export class ScanRun {
       for (let i = 0; i < length; i++) if (!done.has(i)) yield i;
     };
     this.#todo = length - done.size;
-    await this.#checkLimits(positioners, todo(), signal);
+    await checkLimits(this.plan, this.origin, positioners, todo(), signal);
 
     this.#started = nowSeconds();
     if (store) {
@@ -396,7 +350,7 @@ export class ScanRun {
       }
     }
     this.#flush();
-    if (signal.aborted) await this.#halt(positioners);
+    if (signal.aborted) await halt(positioners, (m) => this.#warn(m));
     if (this.plan.relative && positioners.length > 0) {
       if (signal.aborted) {
         this.#returned = false;
@@ -407,7 +361,9 @@ export class ScanRun {
         );
       } else {
         try {
-          await Promise.all(positioners.map((p, k) => this.#move(p, this.origin[k]!, signal)));
+          await Promise.all(
+            positioners.map((p, k) => moveTo(p, this.origin[k]!, this.#request, signal)),
+          );
           this.#returned = true;
         } catch (err) {
           this.#returned = false;
@@ -435,9 +391,11 @@ export class ScanRun {
     const targets = absolute(this.plan, i, this.origin);
     let readbacks: Value[];
     if (positioners.length === 1) {
-      readbacks = [await this.#move(positioners[0]!, targets[0]!, signal)];
+      readbacks = [await moveTo(positioners[0]!, targets[0]!, this.#request, signal)];
     } else {
-      readbacks = await Promise.all(positioners.map((p, k) => this.#move(p, targets[k]!, signal)));
+      readbacks = await Promise.all(
+        positioners.map((p, k) => moveTo(p, targets[k]!, this.#request, signal)),
+      );
     }
     const settle = this.#request.settleMs ?? 0;
     if (settle > 0) {
@@ -501,197 +459,14 @@ export class ScanRun {
     return t;
   }
 
-  /** Writes a target and waits until the positioner is there; returns its read-back. */
-  async #move(p: Positioner, target: number, signal: AbortSignal): Promise<Value> {
-    const opts = { signal, quiet: true };
-    const wrote = await p.manager.write(p.attr.name, target, opts);
-    const device = p.manager.device;
-    const timeout = this.#request.moveTimeoutMs ?? 60_000;
-    const poll = this.#request.pollMs ?? 10;
-    let deadline = 0;
-    // short moves end soon: poll after 1 ms, then back off to the poll period
-    let wait = Math.min(1, poll);
-    const pause = async () => {
-      if (deadline === 0) deadline = performance.now() + timeout;
-      if (performance.now() > deadline) return false;
-      await sleep(wait, signal);
-      signal.throwIfAborted();
-      wait = Math.min(wait * 2, poll);
-      return true;
+  #devices(): ScanDevices {
+    return {
+      lab: this.#lab,
+      request: this.#request,
+      plan: this.plan,
+      units: this.units,
+      precision: this.precision,
     };
-    const readBack = async () =>
-      (await p.readbackManager.read([p.readback], opts))[p.readback] ?? null;
-    let back: Value;
-    if (device.isMoving) {
-      const isMoving = () => device.isMoving!(opts);
-      while (await p.manager.exclusive(isMoving, signal)) {
-        if (!await pause()) throw this.#moveTimeout(p, target, timeout, "is still moving");
-      }
-      back = await readBack();
-      if (!p.checkTolerance) return back;
-    } else {
-      back = p.readback === p.attr.name && p.readbackManager === p.manager
-        ? wrote
-        : await readBack();
-    }
-    while (!(typeof back === "number" && Math.abs(back - target) <= p.tolerance)) {
-      if (!await pause()) {
-        throw this.#moveTimeout(p, target, timeout, `reads back ${JSON.stringify(back)}`);
-      }
-      back = await readBack();
-    }
-    return back;
-  }
-
-  /** After an abort: positioners that can stop (a writable boolean `stop`, like sim and EPICS motors) are told to. */
-  async #halt(positioners: Positioner[]): Promise<void> {
-    await Promise.all(positioners.map(async (p) => {
-      const stop = (await p.manager.attrs()).find((a) =>
-        a.name === "stop" && a.rw && a.type === "boolean"
-      );
-      if (!stop) return;
-      try {
-        await p.manager.write("stop", true, { timeout: 2000 });
-        this.#warn(`stopped ${p.manager.name} where it was`);
-      } catch (err) {
-        this.#warn(`could not stop ${p.manager.name}: ${errorMessage(err)}`);
-      }
-    }));
-  }
-
-  #moveTimeout(p: Positioner, target: number, ms: number, what: string): TimeoutError {
-    return new TimeoutError(
-      `${p.ref} did not reach ${target} within ${
-        formatMs(ms)
-      } (it ${what}, tolerance ${p.tolerance}); ` +
-        "check the device, or raise --move-timeout / --tolerance",
-      p.manager.name,
-    );
-  }
-
-  async #positioners(): Promise<Positioner[]> {
-    return await Promise.all(this.plan.positioners.map(async (ref) => {
-      const { device, attr: name } = parseRef(ref);
-      const manager = this.#lab.get(device);
-      const attr = findAttr(await manager.attrs(), name, device);
-      if (!attr.rw) {
-        const rw = (await manager.attrs()).filter((a) => a.rw).map((a) => a.name);
-        throw new UsageError(
-          `${ref} is read-only, so it cannot be scanned`,
-          rw.length ? `writable attributes of ${device}: ${rw.join(", ")}` : undefined,
-        );
-      }
-      if (attr.type !== "number" && attr.type !== "integer") {
-        throw new UsageError(`${ref} is ${attr.type}; a positioner must be a number`);
-      }
-      if (attr.units) this.units[ref] = attr.units;
-      if (attr.precision !== undefined) this.precision[ref] = attr.precision;
-      const given = this.#request.tolerance;
-      const tolerance = given ??
-        (attr.type === "integer"
-          ? 0
-          : attr.precision !== undefined
-          ? Math.pow(10, -attr.precision)
-          : 1e-6);
-      const attrs = await manager.attrs();
-      const explicit = this.#request.readbacks?.[ref];
-      let readback = name;
-      let readbackManager = manager;
-      if (explicit !== undefined && explicit.includes(".")) {
-        const r = parseRef(explicit);
-        readbackManager = this.#lab.get(r.device);
-        readback = findAttr(await readbackManager.attrs(), r.attr, r.device).name;
-      } else if (explicit !== undefined) readback = findAttr(attrs, explicit, device).name;
-      else {
-        const found = READBACK_NAMES.map((f) => f(name)).find((n) =>
-          attrs.some((a) => a.name === n && (a.type === "number" || a.type === "integer"))
-        );
-        if (found) readback = found;
-      }
-      return {
-        ref,
-        manager,
-        attr,
-        readback,
-        readbackManager,
-        tolerance,
-        checkTolerance: given !== undefined,
-      };
-    }));
-  }
-
-  async #detectorGroups(): Promise<DetectorGroup[]> {
-    const groups = new Map<string, DetectorGroup>();
-    const detectors = this.#request.detectors;
-    for (let k = 0; k < detectors.length; k++) {
-      const ref = detectors[k]!;
-      const { device, attr: name } = parseRef(ref);
-      const manager = this.#lab.get(device);
-      const attr = findAttr(await manager.attrs(), name, device);
-      if (attr.units) this.units[ref] = attr.units;
-      if (attr.precision !== undefined) this.precision[ref] = attr.precision;
-      let g = groups.get(device);
-      if (!g) groups.set(device, g = { manager, names: [], slots: [] });
-      if (g.names.includes(name)) throw new UsageError(`detector ${ref} is listed twice`);
-      g.names.push(name);
-      g.slots.push(k);
-    }
-    return [...groups.values()];
-  }
-
-  /** Checks that every trigger is a writable boolean (an action) before anything moves. */
-  async #checkTriggers(): Promise<void> {
-    for (const ref of this.#request.triggers ?? []) {
-      const { device, attr: name } = parseRef(ref);
-      const attr = findAttr(await this.#lab.get(device).attrs(), name, device);
-      if (attr.type !== "boolean" || !attr.rw) {
-        throw new UsageError(
-          `trigger ${ref} is not an action (a writable boolean such as dmm.trigger)`,
-        );
-      }
-    }
-  }
-
-  /** Validates every remaining target against its attribute before anything moves. */
-  async #checkLimits(
-    positioners: Positioner[],
-    todo: Iterable<number>,
-    signal: AbortSignal,
-  ): Promise<void> {
-    if (positioners.length === 0) return;
-    for (const i of todo) {
-      if ((i & 1023) === 0) {
-        await fairTurn();
-        signal.throwIfAborted();
-      }
-      const targets = absolute(this.plan, i, this.origin);
-      for (let k = 0; k < positioners.length; k++) {
-        const p = positioners[k]!;
-        const v = targets[k]!;
-        const a = p.attr;
-        if (
-          (a.min !== undefined && v < a.min) || (a.max !== undefined && v > a.max) ||
-          (a.type === "integer" && !Number.isInteger(v))
-        ) {
-          try {
-            validateWrite(a, v);
-          } catch (err) {
-            const limits = `limits ${a.min ?? "-∞"} … ${a.max ?? "∞"}${
-              a.units ? ` ${a.units}` : ""
-            }`;
-            throw new UsageError(
-              `point ${i} of ${this.plan.length}: ${p.ref}: ${
-                errorMessage(err).replace(`${a.name}: `, "")
-              } (${limits}); nothing was moved`,
-              this.plan.relative
-                ? `relative to the start position ${this.origin[k]}`
-                : "change the range to fit the limits",
-              { cause: err },
-            );
-          }
-        }
-      }
-    }
   }
 
   #record(point: ScanPoint): void {

@@ -7,7 +7,8 @@ import { registerDriver } from "../device/registry.ts";
 import { parseAddress } from "../device/address.ts";
 import { Lab } from "../lab/lab.ts";
 import { ScanStore } from "../session/scan_store.ts";
-import { type ScanRequest, ScanRun } from "./runner.ts";
+import { ScanRun } from "./runner.ts";
+import type { ScanRequest } from "./request.ts";
 import { PlanTooLarge } from "./plan.ts";
 
 /** Shared state of the fake bench of one test. */

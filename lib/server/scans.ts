@@ -15,7 +15,8 @@
  */
 import type { Lab } from "../lab/lab.ts";
 import { parseRef, PlanTooLarge } from "../scan/plan.ts";
-import { type ScanRequest, type ScanResult, ScanRun } from "../scan/runner.ts";
+import { type ScanResult, ScanRun } from "../scan/runner.ts";
+import type { ScanRequest } from "../scan/request.ts";
 import type { ScanPoint, ScanStore } from "../session/scan_store.ts";
 import { DEFAULT_MAX_SCAN_POINTS } from "./config.ts";
 import type { ScanSource } from "./context.ts";

@@ -14,7 +14,8 @@ import "../../lib/drivers/mod.ts";
 import { parseAddress } from "../../lib/device/address.ts";
 import type { Device } from "../../lib/device/device.ts";
 import { Lab } from "../../lib/lab/lab.ts";
-import { type ScanRequest, ScanRun } from "../../lib/scan/runner.ts";
+import { ScanRun } from "../../lib/scan/runner.ts";
+import type { ScanRequest } from "../../lib/scan/request.ts";
 import { ScanStore } from "../../lib/session/scan_store.ts";
 import { Targets } from "./targets.ts";
 

@@ -1,0 +1,38 @@
+/**
+ * What defines a scan, as plain JSON: stored with it, sent to `POST /api/scans`, and read back by
+ * `scan --resume`.
+ *
+ * @module
+ */
+import type { PlanSpec } from "./plan.ts";
+
+/** Everything that defines a scan; plain JSON, stored with it (and sent to `POST /api/scans`). */
+export interface ScanRequest {
+  /** The points. */
+  plan: PlanSpec;
+  /** `device.attr` of every detector read at each point. */
+  detectors: string[];
+  /** Wait after the positioners are done, before reading, ms (default 0). */
+  settleMs?: number;
+  /**
+   * `device.action` run at every point after the settle, before the detectors are read (a
+   * DMM's `initiate` or `trigger`, a counter's start): writable booleans, written `true`.
+   */
+  triggers?: string[];
+  /** Detectors are sampled repeatedly (about every 10 ms) for this long and numeric values averaged, ms (default 0: one read). */
+  dwellMs?: number;
+  /** A positioner is "there" when its read-back is this close to the target; default from the attr's precision. */
+  tolerance?: number;
+  /** Longest wait for a move to finish before the scan fails, ms (default 60 s). */
+  moveTimeoutMs?: number;
+  /**
+   * Read-back per positioner: an attribute of the same device (`{"motor.position": "readback"}`)
+   * or any `device.attr` (`{"m1.value": "m1_rbv.value"}`, e.g. EPICS .VAL/.RBV PVs); by default
+   * `ATTR_readback`, `ATTR_rbv`, `readback` or `rbv` when the device has one, else the attr itself.
+   */
+  readbacks?: Record<string, string>;
+  /** Poll period while waiting for a move, ms (default 10). */
+  pollMs?: number;
+  /** How the caller opened devices (CLI flags), kept so `--resume` can reopen them. */
+  context?: Record<string, unknown>;
+}
