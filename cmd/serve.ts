@@ -18,7 +18,8 @@ import {
 } from "../lib/cli/flags.ts";
 import { listenForInterrupts } from "../lib/cli/interrupt.ts";
 import { INTERVAL_RULE } from "../lib/config/duration.ts";
-import { isTable, type LabConfig, loadConfig } from "../lib/config/load.ts";
+import { isTable, type LabConfig } from "../lib/config/load.ts";
+import { loadConfig } from "../lib/config/file.ts";
 import { ConfigError, UsageError } from "../lib/device/errors.ts";
 import { loadLabConfig } from "../lib/lab/setup.ts";
 import { sessionPath } from "../lib/session/path.ts";

@@ -1,6 +1,5 @@
 /**
- * The config file, `labwire.toml`: found by `--config`, then `LABWIRE_CONFIG`, then
- * `./labwire.toml`. The whole file is validated against the one schema in `./schema.ts` when it
+ * The config file, `labwire.toml` (found and read by `./file.ts`). The whole file is validated against the one schema in `./schema.ts` when it
  * is loaded, so a typo anywhere fails every verb with the file and key named. Sections other
  * than `devices` are also kept raw in {@linkcode LabConfig.sections} for the module that owns
  * each (alarms by `lib/alarm`, the server by `lib/server`, …), which reads it through the same
@@ -42,38 +41,6 @@ export interface LabConfig {
 
 /** Sampling interval of a device whose table sets none, ms. */
 export const DEFAULT_INTERVAL_MS = 1000;
-
-/** The default config path searched when neither `--config` nor `LABWIRE_CONFIG` is given. */
-export const DEFAULT_CONFIG = "labwire.toml";
-
-/** Resolves which config file to use: explicit path, then `LABWIRE_CONFIG`, then `./labwire.toml`. */
-export function configPath(explicit?: string): { path: string; explicit: boolean } {
-  if (explicit) return { path: explicit, explicit: true };
-  const env = Deno.env.get("LABWIRE_CONFIG");
-  if (env) return { path: env, explicit: true };
-  return { path: DEFAULT_CONFIG, explicit: false };
-}
-
-/**
- * Loads the config file. A missing default file gives an empty config; a missing explicit
- * file, bad TOML or a bad key is a {@linkcode ConfigError}.
- */
-export async function loadConfig(explicit?: string): Promise<LabConfig> {
-  const { path, explicit: wasExplicit } = configPath(explicit);
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound && !wasExplicit) return { devices: [], sections: {} };
-    if (err instanceof Deno.errors.NotFound) {
-      throw new ConfigError("file not found", path, undefined, { cause: err });
-    }
-    throw new ConfigError(`cannot read: ${(err as Error).message}`, path, undefined, {
-      cause: err,
-    });
-  }
-  return parseConfig(text, path);
-}
 
 /** Parses TOML text; a syntax error is a {@linkcode ConfigError} naming the file. */
 export function parseTomlFile(text: string, file: string): Record<string, unknown> {

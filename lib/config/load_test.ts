@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../device/errors.ts";
-import { loadConfig, parseConfig } from "./load.ts";
+import { parseConfig } from "./load.ts";
+import { loadConfig } from "./file.ts";
 import { parseDuration } from "./duration.ts";
 
 Deno.test("parseConfig reads devices with interval, timeout and driver options", () => {

@@ -1,7 +1,9 @@
 /**
- * The one schema of `labwire.toml`, and of every address option (`sim://gauge?seed=3`,
- * `ca://PV?wait=1`, `baratron://HOST?timeout=2s`), with one error formatter. Every section's
- * keys, types, ranges and durations are declared here; the modules that own a section
+ * The one schema of `labwire.toml`, with one error formatter (`./problem.ts`). Every section's
+ * keys, types, ranges and durations are declared here, and each driver's options
+ * (`sim://gauge?seed=3`, `ca://PV?wait=1`, `baratron://HOST?timeout=2s`) in `./options.ts`,
+ * zod-free so that a driver checks its address without loading zod; this module wraps those
+ * same rules for device tables. The modules that own a section
  * (`lib/server/config.ts`, `lib/alarm/rules.ts`, …) validate with these schemas and keep only
  * the checks that need more than the section itself (a device named by an alarm must exist).
  *
@@ -14,7 +16,7 @@
  * @module
  */
 import { z } from "zod";
-import { type Address, hostPort, isAddress, parseAddress } from "../device/address.ts";
+import { type Address, isAddress, parseAddress } from "../device/address.ts";
 import { ConfigError, UsageError } from "../device/errors.ts";
 import { didYouMean } from "../device/suggest.ts";
 import {
@@ -24,12 +26,29 @@ import {
   readDuration,
   TIMEOUT_RULE,
 } from "./duration.ts";
+import {
+  formatKeyPath,
+  type KeyPath,
+  type Problem,
+  problemText,
+  type UnknownKeyParams,
+  unknownKeyProblem,
+} from "./problem.ts";
+import {
+  type DriverOptions,
+  driverOptions,
+  durationOption,
+  type OptionRule,
+  optionsProblem,
+  rangeText,
+  targetProblem,
+} from "./options.ts";
 import { SEVERITIES } from "../alarm/event.ts";
 import { parseListen } from "../server/listen.ts";
-import { SIM_KINDS } from "../drivers/sim/kinds.ts";
-import { COMMON_OPTIONS } from "../drivers/sim/options.ts";
 import { DEFAULT_MAX_ARRAY_BYTES, ipFromString } from "../drivers/epics/protocol.ts";
 import { parseHostRule, WRITE_MODES } from "../drivers/epics/server_access.ts";
+
+export { formatKeyPath, type KeyPath, type Problem };
 
 /**
  * Parse options for values read once (a config file, an address): zod would otherwise compile
@@ -40,65 +59,12 @@ const ONCE = { jitless: true } as const;
 // ---------------------------------------------------------------------------------------------
 // The formatter
 
-/** A key path as zod reports it. */
-export type KeyPath = readonly PropertyKey[];
-
-/** Params of the custom issue an unknown key raises (read back by the formatter). */
-interface UnknownKeyParams {
-  unknownKey: string;
-  known: string[];
-  /** What takes these keys, for the message: `[server]`, `a sim://motor device`. */
-  owner: string;
-}
-
-/**
- * Formats a key path the way the config file is written: `devices.gauge.interval`,
- * `alarms[2].compare`, `notify.sinks[0].to[1]`.
- *
- * @example
- * ```ts
- * import { formatKeyPath } from "./schema.ts";
- * formatKeyPath(["notify", "sinks", 0, "type"]); // "notify.sinks[0].type"
- * ```
- */
-export function formatKeyPath(path: KeyPath): string {
-  let out = "";
-  for (const p of path) {
-    if (typeof p === "number") out += `[${p}]`;
-    else out += out === "" ? String(p) : `.${String(p)}`;
-  }
-  return out;
-}
-
-/** One problem, ready to print: the key path, what was wrong, and a did-you-mean when there is one. */
-export interface Problem {
-  /** The full key path, e.g. `devices.gauge.intervall`. */
-  key: string;
-  /** The key that was wrong (last segment of `key`), when it is a name. */
-  name?: string;
-  /** What was expected. */
-  message: string;
-  /** `did you mean "interval"?`, or undefined. */
-  hint?: string;
-  /** The issue was an unknown key (the key was a typo, not its value). */
-  unknown?: UnknownKeyParams;
-}
-
 /** Turns the first zod issue into a {@linkcode Problem}; `base` is prepended to its path. */
 export function describeIssue(error: z.ZodError, base: KeyPath = []): Problem {
   const issue = error.issues[0]!;
   const path = [...base, ...issue.path];
   const params = (issue as { params?: Partial<UnknownKeyParams> }).params;
-  if (params?.unknownKey !== undefined) {
-    const u = params as UnknownKeyParams;
-    return {
-      key: formatKeyPath(path),
-      name: u.unknownKey,
-      message: `unknown key; ${u.owner} takes: ${u.known.join(", ")}`,
-      hint: didYouMean(u.unknownKey, u.known) || undefined,
-      unknown: u,
-    };
-  }
+  if (params?.unknownKey !== undefined) return unknownKeyProblem(path, params as UnknownKeyParams);
   const hint = (issue as { params?: { hint?: string } }).params?.hint;
   return { key: formatKeyPath(path), message: issue.message, hint: hint || undefined };
 }
@@ -116,9 +82,7 @@ export function describeIssue(error: z.ZodError, base: KeyPath = []): Problem {
  */
 export function configError(error: z.ZodError, file: string | undefined, base: KeyPath = []) {
   const p = describeIssue(error, base);
-  return new ConfigError(`${p.message}${p.hint ? ` (${p.hint})` : ""}`, file, p.key || undefined, {
-    cause: error,
-  });
+  return new ConfigError(problemText(p), file, p.key || undefined, { cause: error });
 }
 
 /**
@@ -191,13 +155,14 @@ export function table<S extends z.ZodRawShape>(
 
 /** A duration with a unit, in ms, within `rule` (default 1 ms to setTimeout's ceiling). */
 export function duration(rule: DurationRule = { min: 1, max: MAX_TIMER_MS }) {
-  return z.unknown().transform((v, ctx) => {
-    try {
-      return readDuration(v, rule);
-    } catch (err) {
-      if (!(err instanceof UsageError)) throw err;
-      return fail(ctx, err.message + (err.hint ? ` (${err.hint})` : ""));
-    }
+  return fromRule<number>(durationOption(rule));
+}
+
+/** The zod schema of an option rule of `./options.ts` (its message, its hint). */
+export function fromRule<T = unknown>(rule: OptionRule) {
+  return z.unknown().transform((v, ctx): T => {
+    const r = rule(v);
+    return r.ok ? r.value as T : fail(ctx, r.message, r.hint);
   });
 }
 
@@ -215,13 +180,6 @@ export function finiteNumber(min = -Infinity, max = Infinity, message?: string) 
     (v) => typeof v === "number" && Number.isFinite(v) && v >= min && v <= max,
     { error: message ?? `expected a number${rangeText(min, max)}` },
   );
-}
-
-function rangeText(min: number, max: number): string {
-  if (min === -Infinity && max === Infinity) return "";
-  if (max === Infinity) return ` ≥ ${min}`;
-  if (min === -Infinity) return ` ≤ ${max}`;
-  return ` from ${min} to ${max}`;
 }
 
 /** A non-empty string, with `message` when it is not one. */
@@ -265,193 +223,29 @@ export function stringList(message: string, item?: (s: string) => boolean) {
 // ---------------------------------------------------------------------------------------------
 // Devices and driver options (config tables and address query parameters alike)
 
-/**
- * A value from a config table (TOML-typed) or an address (always text): options accept both,
- * so `seed = 3` and `?seed=3` mean the same.
- */
-function optNumber(min: number, max: number, integer = false) {
-  return z.unknown().transform((v, ctx): number => {
-    const n = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
-    if (
-      typeof n !== "number" || !Number.isFinite(n) || n < min || n > max ||
-      (integer && !Number.isInteger(n))
-    ) {
-      return fail(ctx, `expected ${integer ? "a whole number" : "a number"}${rangeText(min, max)}`);
-    }
-    return n;
-  });
-}
-
-function optFlag() {
-  return z.unknown().transform((v, ctx): boolean => {
-    if (typeof v === "boolean") return v;
-    const t = typeof v === "number"
-      ? String(v)
-      : typeof v === "string"
-      ? v.trim().toLowerCase()
-      : "?";
-    if (["1", "true", "yes", "on", ""].includes(t)) return true;
-    if (["0", "false", "no", "off"].includes(t)) return false;
-    return fail(ctx, "expected 1 or 0 (true or false)");
-  });
-}
-
-function optDuration(rule: DurationRule) {
-  return duration(rule);
-}
-
-/** Any scalar: the kind checks its own values when it reads them. */
-function optScalar() {
-  return z.custom<string | number | boolean>(
-    (v) => ["string", "number", "boolean"].includes(typeof v),
-    { error: "expected a string, a number or true/false" },
-  );
-}
-
-const SIM_COMMON: Record<keyof typeof COMMON_OPTIONS, z.ZodType> = {
-  seed: optNumber(0, 2 ** 32 - 1, true),
-  id: text("expected a name"),
-  strict: optFlag(),
-  timeout: optDuration(TIMEOUT_RULE),
-  latency: optDuration({ min: 0, max: 60_000 }),
-  jitter: optDuration({ min: 0, max: 60_000 }),
-  timeout_rate: optNumber(0, 1),
-  error_rate: optNumber(0, 1),
-  garbage_rate: optNumber(0, 1),
-  disconnect_rate: optNumber(0, 1),
-  disconnect_for: optDuration({ min: 1, max: MAX_TIMER_MS }),
-};
-
-/**
- * The options a device of `scheme` takes (config keys beyond address/interval/timeout, and
- * address `?key=value`), or undefined for a driver labwire does not ship (it checks its own).
- */
-export function driverOptions(scheme: string, target: string): DriverOptions | undefined {
-  const id = scheme === "sim" ? `sim://${target.replace(/\/+$/, "").toLowerCase()}` : scheme;
-  if (!optionsCache.has(id)) {
-    const spec = buildDriverOptions(scheme, target);
-    optionsCache.set(
-      id,
-      spec && {
-        ...spec,
-        // Built once per driver (and sim kind): building a zod schema costs more than using it.
-        params: table(
-          Object.fromEntries(Object.entries(spec.shape).map(([k, s]) => [k, s.optional()])),
-          spec.owner,
-        ),
-        extra: z.object(
-          Object.fromEntries(
-            Object.entries(spec.shape).filter(([k]) => k !== "timeout").map(([k, s]) => [
-              k,
-              s.optional(),
-            ]),
-          ),
-        ),
-      },
-    );
-  }
-  return optionsCache.get(id);
-}
-
-/** What a driver's options are, and the schemas that check them. */
-export interface DriverOptions {
-  /** Who takes these options, for messages: `baratron://`, `sim://motor`. */
-  owner: string;
-  /** Every option and its schema. */
-  shape: Record<string, z.ZodType>;
-  /** All options optional, unknown keys refused: for an address' `?key=value`. */
-  params: z.ZodType<Record<string, unknown>, unknown>;
+/** The zod schemas of a built-in driver's options, built once per driver (and sim kind). */
+interface ZodOptions {
+  /** The rules themselves. */
+  spec: DriverOptions;
   /** The options a device table may add beside address/interval/timeout. */
   extra: z.ZodType<Record<string, unknown>, unknown>;
 }
 
-const optionsCache = new Map<string, DriverOptions | undefined>();
+const zodOptions = new Map<DriverOptions, ZodOptions>();
 
-function buildDriverOptions(
-  scheme: string,
-  target: string,
-): { owner: string; shape: Record<string, z.ZodType> } | undefined {
-  switch (scheme) {
-    case "baratron":
-      return { owner: "baratron://", shape: { timeout: optDuration(TIMEOUT_RULE) } };
-    case "ca":
-      return { owner: "ca://", shape: { timeout: optDuration(TIMEOUT_RULE), wait: optFlag() } };
-    case "sim": {
-      const name = target.replace(/\/+$/, "").toLowerCase();
-      const kind = SIM_KINDS.find((k) => k.kind === name);
-      // An unknown kind is reported by the driver, with the list of kinds.
-      if (!kind) return undefined;
-      const own = Object.fromEntries(Object.keys(kind.options).map((k) => [k, optScalar()]));
-      return { owner: `sim://${kind.kind}`, shape: { ...SIM_COMMON, ...own } };
-    }
-    default:
-      return undefined;
-  }
-}
-
-/** Checks a built-in driver's address target before any I/O (a host must be a valid address). */
-function targetProblem(address: Address): string | undefined {
-  if (address.scheme === "baratron") {
-    try {
-      hostPort(address.target.replace(/^https?:\/\//i, "").replace(/\/+$/, ""), 80);
-    } catch (err) {
-      if (err instanceof UsageError) return err.message;
-      throw err;
-    }
-  }
-  if (address.scheme === "ca" && (address.target.trim() === "" || /\s/.test(address.target))) {
-    return "a PV name has no spaces";
-  }
-  return undefined;
-}
-
-/**
- * Validates an address' `?key=value` options and a device table's other keys (`options`, also
- * checked when the file is loaded) against its driver's schema; a mistake is a
- * {@linkcode UsageError} naming the address and the option, with a did-you-mean.
- *
- * @example
- * ```ts
- * import { checkAddressOptions } from "./schema.ts";
- * import { parseAddress } from "../device/address.ts";
- * checkAddressOptions(parseAddress("ca://X:m1?wiat=1")); // throws: unknown option "wiat" (did you mean "wait"?)
- * ```
- */
-export function checkAddressOptions(
-  address: Address,
-  options: Record<string, unknown> = {},
-): void {
-  const problem = targetProblem(address);
-  if (problem) {
-    throw new UsageError(
-      `${address.text}: ${problem}`,
-      address.scheme === "baratron"
-        ? "write it like baratron://10.0.0.5, baratron://10.0.0.5:8081 or baratron://[::1]:8081"
-        : undefined,
-    );
-  }
-  const p = paramsProblem(address, options);
-  if (!p) return;
-  throw new UsageError(`${address.text}: ${p.message}`, p.hint);
-}
-
-/** The first problem of an address' `?key=value` options, worded for a person, or undefined. */
-function paramsProblem(
-  address: Address,
-  options: Record<string, unknown> = {},
-): Problem | undefined {
+/** {@linkcode driverOptions} with the zod schema of a device table's extra keys. */
+function deviceOptions(address: Address): ZodOptions | undefined {
   const spec = driverOptions(address.scheme, address.target);
   if (!spec) return undefined;
-  const values: Record<string, unknown> = { ...options };
-  for (const [k, v] of address.params) values[k] = v;
-  const r = spec.params.safeParse(values, ONCE);
-  if (r.success) return undefined;
-  const p = describeIssue(r.error);
-  if (p.unknown) {
-    const takes = p.unknown.known.map((k) => `${k}=`).join(", ");
-    return { ...p, message: `unknown option "${p.name}"; ${spec.owner} takes: ${takes}` };
+  let z1 = zodOptions.get(spec);
+  if (!z1) {
+    // Built once per driver: building a zod schema costs more than using it.
+    const shape = Object.entries(spec.rules).filter(([k]) => k !== "timeout")
+      .map(([k, rule]) => [k, fromRule(rule).optional()]);
+    z1 = { spec, extra: z.object(Object.fromEntries(shape)) };
+    zodOptions.set(spec, z1);
   }
-  return { ...p, message: `option ${p.key}: ${p.message}` };
+  return z1;
 }
 
 const DEVICE_KEYS = ["address", "interval", "timeout"];
@@ -470,7 +264,7 @@ const ADDRESS = z.unknown().transform((v, ctx): Address => {
   }
   const problem = targetProblem(address);
   if (problem) return fail(ctx, `${v}: ${problem}`);
-  const p = paramsProblem(address);
+  const p = optionsProblem(address);
   if (p) return fail(ctx, `${v}: ${p.message}`, p.hint);
   return address;
 });
@@ -510,7 +304,7 @@ export const DEVICE_SCHEMA: z.ZodType<DeviceTable, unknown> = z.preprocess(
     if (spec || v.address === undefined) {
       const known = [
         ...DEVICE_KEYS,
-        ...Object.keys(spec?.shape ?? {}).filter((k) => k !== "timeout"),
+        ...Object.keys(spec?.rules ?? {}).filter((k) => k !== "timeout"),
       ];
       for (const k of Object.keys(v)) {
         if (!known.includes(k) && (spec || mistyped(k))) {
@@ -536,9 +330,9 @@ export const DEVICE_SCHEMA: z.ZodType<DeviceTable, unknown> = z.preprocess(
     timeout: duration(TIMEOUT_RULE).optional(),
   }).transform((d, ctx): DeviceTable => {
     const { address, interval, timeout, ...options } = d;
-    const spec = driverOptions(address.scheme, address.target);
-    if (spec) {
-      const r = spec.extra.safeParse(options, ONCE);
+    const zo = deviceOptions(address);
+    if (zo) {
+      const r = zo.extra.safeParse(options, ONCE);
       if (!r.success) {
         for (const issue of r.error.issues) {
           ctx.addIssue({ ...issue, path: issue.path } as z.core.$ZodRawIssue);

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { ConfigError, UsageError } from "../device/errors.ts";
 import { parseAddress } from "../device/address.ts";
 import { parseConfig } from "./load.ts";
-import { checkAddressOptions, formatKeyPath } from "./schema.ts";
+import { formatKeyPath } from "./schema.ts";
+import { checkAddressOptions } from "./options.ts";
 
 /** Asserts that `text` fails to load with exactly `key` named and a message matching `re`. */
 function rejects(text: string, key: string, re: RegExp): void {

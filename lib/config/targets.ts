@@ -8,7 +8,8 @@ import { isAddress, parseAddress } from "../device/address.ts";
 import { UsageError } from "../device/errors.ts";
 import { findDriver } from "../device/registry.ts";
 import { didYouMean } from "../device/suggest.ts";
-import { configPath, type DeviceConfig, type LabConfig } from "./load.ts";
+import type { DeviceConfig, LabConfig } from "./load.ts";
+import { configPath } from "./file.ts";
 
 /**
  * Resolves targets to device configs. Names not in the config are a usage error naming the

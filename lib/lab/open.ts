@@ -7,7 +7,7 @@ import type { DeviceConfig } from "../config/load.ts";
 import type { Device } from "../device/device.ts";
 import { findDriver } from "../device/registry.ts";
 import { readDuration, TIMEOUT_RULE } from "../config/duration.ts";
-import { checkAddressOptions } from "../config/schema.ts";
+import { checkAddressOptions } from "../config/options.ts";
 
 /**
  * Opens the device a config entry describes; `?timeout=` in the address overrides the config.

@@ -5,12 +5,11 @@
  *
  * @module
  */
-import { type LabConfig, loadConfig } from "../config/load.ts";
+import type { LabConfig } from "../config/load.ts";
+import { loadConfig } from "../config/file.ts";
 import { resolveTargets } from "../config/targets.ts";
 import { UsageError } from "../device/errors.ts";
-import { startDemoBench } from "../drivers/demo.ts";
 import { Lab } from "./lab.ts";
-import { applyInstrumentsSection } from "../instruments/config.ts";
 
 /** What the flags say about where devices come from. */
 export interface LabSource {
@@ -27,11 +26,17 @@ export async function loadLabConfig(
   source: Pick<LabSource, "config" | "demo">,
 ): Promise<{ config: LabConfig; cleanup: () => Promise<void> }> {
   if (source.demo) {
+    // The demo bench and [instruments] load zod (their config is checked by the schema):
+    // imported only when used, so a read of an address starts without it.
+    const { startDemoBench } = await import("../drivers/demo.ts");
     const bench = await startDemoBench();
     return { config: bench.config, cleanup: bench.close };
   }
   const config = await loadConfig(source.config);
-  applyInstrumentsSection(config.sections.instruments, config.file);
+  if (config.sections.instruments !== undefined) {
+    const { applyInstrumentsSection } = await import("../instruments/config.ts");
+    applyInstrumentsSection(config.sections.instruments, config.file);
+  }
   return { config, cleanup: () => Promise.resolve() };
 }
 

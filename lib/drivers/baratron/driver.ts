@@ -15,7 +15,7 @@
  * @module
  */
 import { type Address, hostPort } from "../../device/address.ts";
-import { checkAddressOptions } from "../../config/schema.ts";
+import { checkAddressOptions } from "../../config/options.ts";
 import { type Attr, attr, findAttr, type Values } from "../../device/attr.ts";
 import type { CallOptions, Device } from "../../device/device.ts";
 import { DeviceError, UsageError, WriteRejected } from "../../device/errors.ts";

@@ -32,7 +32,7 @@
  * @module
  */
 import type { Address } from "../../device/address.ts";
-import { checkAddressOptions } from "../../config/schema.ts";
+import { checkAddressOptions } from "../../config/options.ts";
 import { type Attr, attr, type Value, type Values } from "../../device/attr.ts";
 import {
   type CallOptions,

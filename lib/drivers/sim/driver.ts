@@ -5,7 +5,7 @@
  * @module
  */
 import type { Address } from "../../device/address.ts";
-import { checkAddressOptions } from "../../config/schema.ts";
+import { checkAddressOptions } from "../../config/options.ts";
 import { UsageError } from "../../device/errors.ts";
 import { parseDuration } from "../../config/duration.ts";
 import type { Driver, OpenContext } from "../../device/registry.ts";

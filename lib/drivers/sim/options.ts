@@ -44,7 +44,7 @@ export class SimOptions {
 
   /**
    * Merges config-file options (first) and address options (winning). Which keys a kind takes
-   * is checked before, by the config schema (`checkAddressOptions`, config load).
+   * is checked before, by `checkAddressOptions` (`lib/config/options.ts`) and the config schema.
    */
   constructor(
     readonly kind: string,

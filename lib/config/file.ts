@@ -1,0 +1,58 @@
+/**
+ * Finding and reading the config file, `labwire.toml`: `--config`, then `LABWIRE_CONFIG`, then
+ * `./labwire.toml`. The parser and its schema (`./load.ts`, zod and the TOML parser) load only
+ * once there is a file to parse, so `labwire read sim://gauge` without a config does not pay
+ * for them at start-up.
+ *
+ * @module
+ */
+import { ConfigError } from "../device/errors.ts";
+import type { LabConfig } from "./load.ts";
+
+/** The default config path searched when neither `--config` nor `LABWIRE_CONFIG` is given. */
+export const DEFAULT_CONFIG = "labwire.toml";
+
+/**
+ * Resolves which config file to use: explicit path, then `LABWIRE_CONFIG`, then `./labwire.toml`.
+ *
+ * @example
+ * ```ts
+ * import { configPath } from "./file.ts";
+ * configPath("bench.toml"); // { path: "bench.toml", explicit: true }
+ * ```
+ */
+export function configPath(explicit?: string): { path: string; explicit: boolean } {
+  if (explicit) return { path: explicit, explicit: true };
+  const env = Deno.env.get("LABWIRE_CONFIG");
+  if (env) return { path: env, explicit: true };
+  return { path: DEFAULT_CONFIG, explicit: false };
+}
+
+/**
+ * Loads the config file. A missing default file gives an empty config; a missing explicit
+ * file, bad TOML or a bad key is a {@linkcode ConfigError}.
+ *
+ * @example
+ * ```ts
+ * import { loadConfig } from "./file.ts";
+ * const config = await loadConfig(); // ./labwire.toml, or no devices when there is none
+ * ```
+ */
+export async function loadConfig(explicit?: string): Promise<LabConfig> {
+  const { path, explicit: wasExplicit } = configPath(explicit);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound && !wasExplicit) return { devices: [], sections: {} };
+    if (err instanceof Deno.errors.NotFound) {
+      throw new ConfigError("file not found", path, undefined, { cause: err });
+    }
+    throw new ConfigError(`cannot read: ${(err as Error).message}`, path, undefined, {
+      cause: err,
+    });
+  }
+  // A literal specifier, which `deno compile` bundles.
+  const { parseConfig } = await import("./load.ts");
+  return parseConfig(text, path);
+}

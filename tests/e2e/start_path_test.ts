@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { ROOT } from "./run_cli.ts";
+
+/** The modules `deno run main.ts read …` evaluates: static imports of main.ts and cmd/read.ts. */
+async function readPathModules(): Promise<string[]> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", `${ROOT}main.ts`],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    modules: {
+      specifier: string;
+      dependencies?: { code?: { specifier?: string }; isDynamic?: boolean }[];
+    }[];
+    redirects?: Record<string, string>;
+  };
+  const modules = new Map(info.modules.map((m) => [m.specifier, m]));
+  const seen = new Set<string>();
+  // main.ts loads the verb's module itself (a dynamic import); `read` is cmd/read.ts.
+  const todo = [
+    new URL("main.ts", `file://${ROOT}`).href,
+    new URL("cmd/read.ts", `file://${ROOT}`)
+      .href,
+  ];
+  while (todo.length > 0) {
+    const s = todo.pop()!;
+    const spec = info.redirects?.[s] ?? s;
+    if (seen.has(spec)) continue;
+    seen.add(spec);
+    for (const d of modules.get(spec)?.dependencies ?? []) {
+      if (!d.isDynamic && d.code?.specifier) todo.push(d.code.specifier);
+    }
+  }
+  return [...seen];
+}
+
+Deno.test("labwire read of an address loads neither zod, the TOML parser nor the config schema", async () => {
+  const modules = await readPathModules();
+  assert.ok(modules.some((m) => m.endsWith("/lib/config/options.ts")), "graph walked");
+  // Each of these cost start-up time of every read (zod and the schema ~70 ms of CPU); they load when a
+  // config file is read, a --demo bench starts, or another verb needs them.
+  for (const heavy of [/npm:\/?zod@/, /npm:\/?smol-toml@/, /\/lib\/config\/schema\.ts$/]) {
+    assert.deepEqual(modules.filter((m) => heavy.test(m)), [], `${heavy} is on the read path`);
+  }
+});
