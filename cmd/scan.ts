@@ -11,14 +11,20 @@ import { EXIT } from "../lib/cli/command.ts";
 import { boolFlag, durationFlag, listFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
 import { listenForInterrupts } from "../lib/cli/interrupt.ts";
 import { MAX_TIMER_MS } from "../lib/config/duration.ts";
-import type { DeviceConfig, LabConfig } from "../lib/config/load.ts";
-import { resolveTargets } from "../lib/config/targets.ts";
 import { errorMessage, UsageError } from "../lib/device/errors.ts";
 import { Lab } from "../lib/lab/lab.ts";
 import { loadLabConfig } from "../lib/lab/setup.ts";
 import { PipeClosed, stdoutSink } from "../lib/output/stdout.ts";
 import { colorEnabled, paint, stdoutIsTerminal } from "../lib/output/terminal.ts";
 import { csvHeader, csvRow, pointRecord } from "../lib/session/scan_export.ts";
+import { ScanColumnFile } from "../lib/scan/column_file.ts";
+import {
+  registerScanDevices,
+  resumeScan,
+  scanDevices,
+  scanEndedEvent,
+  scanStartedEvent,
+} from "../lib/scan/session.ts";
 import { makePlan, parseRef, type PlanSpec } from "../lib/scan/plan.ts";
 import { parsePlanArgs, PLAN_NAMES } from "../lib/scan/plan_args.ts";
 import { parsePlanFile } from "../lib/scan/plan_file.ts";
@@ -216,50 +222,6 @@ export function parseScanArgs(
   return opts;
 }
 
-/** The device configs a scan needs: its `--devices` plus every device its refs name. */
-export function scanDevices(
-  request: ScanRequest,
-  extra: readonly string[],
-  config: LabConfig,
-): DeviceConfig[] {
-  const out = resolveTargets(extra, config);
-  const refs = [
-    ...planPositioners(request.plan),
-    ...request.detectors,
-    ...Object.values(request.readbacks ?? {}).filter((r) => r.includes(".")),
-  ];
-  const names = [...new Set(refs.map((r) => parseRef(r).device))];
-  const missing = names.filter((n) => !out.some((c) => c.name === n));
-  if (missing.length > 0) {
-    try {
-      out.push(...resolveTargets(missing, config));
-    } catch (err) {
-      if (err instanceof UsageError && !config.devices.some((d) => missing.includes(d.name))) {
-        throw new UsageError(
-          err.message,
-          `open it with --devices ADDRESS (e.g. --devices sim://${
-            missing[0]
-          }), or use --demo or --config FILE`,
-        );
-      }
-      throw err;
-    }
-  }
-  return out;
-}
-
-function planPositioners(plan: PlanSpec): string[] {
-  switch (plan.kind) {
-    case "line":
-    case "mesh":
-      return plan.axes.map((a) => a.positioner);
-    case "list":
-      return plan.positioners;
-    case "count":
-      return [];
-  }
-}
-
 /** Runs `scan`. */
 export async function runScan(args: string[]): Promise<number> {
   const opts = parseScanArgs(args);
@@ -272,29 +234,14 @@ export async function runScan(args: string[]): Promise<number> {
   let resumeId: number | undefined;
   let sessionFile: string | undefined;
   if (opts.resume !== undefined) {
-    try {
-      Deno.statSync(opts.resume);
-    } catch {
-      throw new UsageError(`--resume: no session file ${opts.resume}`);
-    }
-    session = SessionStore.open(opts.resume, { segment: { command: ["scan", ...args] } });
+    const resumed = resumeScan(opts.resume, opts.scanId, { command: ["scan", ...args] });
+    session = resumed.session;
     sessionFile = opts.resume;
-    const store = new ScanStore(session.db);
-    const rec = opts.scanId !== undefined ? store.get(opts.scanId) : store.lastUnfinished();
-    if (!rec) {
-      session.close("nothing to resume");
-      throw new UsageError(`--resume: every scan in ${opts.resume} is complete`);
-    }
-    if (rec.state === "done") {
-      session.close("nothing to resume");
-      throw new UsageError(`--resume: scan ${rec.id} in ${opts.resume} is already complete`);
-    }
-    resumeId = rec.id;
-    request = rec.plan as ScanRequest;
-    const ctx = request.context ?? {};
-    opts.demo = ctx.demo === true;
-    opts.config ??= typeof ctx.config === "string" ? ctx.config : undefined;
-    opts.devices = Array.isArray(ctx.devices) ? ctx.devices as string[] : [];
+    resumeId = resumed.id;
+    request = resumed.request;
+    opts.demo = resumed.demo;
+    opts.config ??= resumed.config;
+    opts.devices = resumed.devices;
   }
   if (!request) throw new UsageError("scan: nothing to run");
   // refused before any device or session file is opened
@@ -302,8 +249,7 @@ export async function runScan(args: string[]): Promise<number> {
 
   let lab: Lab | undefined;
   let cleanup: (() => Promise<void>) | undefined;
-  let out: Deno.FsFile | undefined;
-  const encoder = new TextEncoder();
+  let out: ScanColumnFile | undefined;
   try {
     const loaded = await loadLabConfig({ config: opts.config, demo: opts.demo });
     cleanup = loaded.cleanup;
@@ -320,7 +266,7 @@ export async function runScan(args: string[]): Promise<number> {
       });
     }
     const store = session ? new ScanStore(session.db) : undefined;
-    if (session) await registerDevices(session, lab, request);
+    if (session) await registerScanDevices(session, lab, request);
     const command = `labwire scan ${args.join(" ")}`;
     const run = new ScanRun(lab, request, {
       store,
@@ -364,23 +310,13 @@ export async function runScan(args: string[]): Promise<number> {
           units: run.units,
           total: run.plan.length,
         };
-        if (opts.out) {
-          out = Deno.openSync(opts.out, {
-            write: true,
-            create: true,
-            append: resumeId !== undefined && exists(opts.out),
-            truncate: resumeId === undefined,
-          });
-          if (resumeId === undefined || Deno.statSync(opts.out).size === 0) {
-            out.writeSync(encoder.encode(csvHeader(h)));
-          }
-        }
+        if (opts.out) out = new ScanColumnFile(opts.out, h, resumeId !== undefined);
         if (format === "csv") stdoutSink.write(csvHeader(h));
         if (format === "table") {
           table = new ScanTable({
             write: (s) => stdoutSink.write(s),
             progress: Deno.stderr.isTerminal()
-              ? (s) => Deno.stderr.writeSync(encoder.encode(s))
+              ? (s) => Deno.stderr.writeSync(new TextEncoder().encode(s))
               : undefined,
             paint: p,
             positioners: run.plan.positioners,
@@ -399,24 +335,17 @@ export async function runScan(args: string[]): Promise<number> {
       };
       run.onState((s) => {
         if (s.state !== "running" || header) return;
-        const what = resumeId !== undefined
-          ? `resuming scan ${s.id} at point ${s.recorded}`
-          : `scan${s.id !== undefined ? ` ${s.id}` : ""}`;
+        const what = scanStartedEvent(session, s, command, resumeId !== undefined);
         say(
           p.dim(
             `${what}: ${s.total} points${sessionFile ? `, recording into ${sessionFile}` : ""}`,
           ),
         );
-        session?.event({
-          kind: "scan",
-          message: `${what} started: ${command}`,
-          data: { scan: s.id },
-        });
         head();
         recordHeader.id = run.id;
       });
       run.onPoint((pt) => {
-        if (out) out.writeSync(encoder.encode(csvRow(pt)));
+        out?.point(pt);
         if (pipeClosed || outputError) return;
         try {
           if (format === "ndjson") {
@@ -431,14 +360,7 @@ export async function runScan(args: string[]): Promise<number> {
       });
       const result = await run.start();
       table?.finish();
-      session?.event({
-        kind: "scan",
-        severity: result.state === "failed" ? "major" : "info",
-        message: `scan ${result.id} ${result.state}: ${result.recorded} of ${result.total} points${
-          result.error ? ` (${result.error})` : ""
-        }`,
-        data: { scan: result.id, state: result.state, recorded: result.recorded },
-      });
+      scanEndedEvent(session, result);
       const where = result.id !== undefined && sessionFile
         ? ` (scan ${result.id} in ${sessionFile})`
         : "";
@@ -472,36 +394,6 @@ export async function runScan(args: string[]): Promise<number> {
     await lab?.close();
     await cleanup?.();
     session?.close("scan ended");
-  }
-}
-
-/** Lists the scanned devices and attributes in the session, so `session info` shows them. */
-async function registerDevices(session: SessionStore, lab: Lab, request: ScanRequest) {
-  const refs = [
-    ...planPositioners(request.plan),
-    ...request.detectors,
-    ...Object.values(request.readbacks ?? {}).filter((r) => r.includes(".")),
-  ].map(parseRef);
-  for (const m of lab.managers) {
-    const id = session.device({ name: m.name, address: m.device.address, driver: m.device.driver });
-    let attrs;
-    try {
-      attrs = await m.attrs();
-    } catch {
-      continue; // the scan itself will report the device
-    }
-    for (const a of attrs) {
-      if (refs.some((r) => r.device === m.name && r.attr === a.name)) session.attr(id, a);
-    }
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 

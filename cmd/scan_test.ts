@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { parseScanArgs, scanDevices } from "./scan.ts";
-import { parseConfig } from "../lib/config/load.ts";
+import { parseScanArgs } from "./scan.ts";
 import { UsageError } from "../lib/device/errors.ts";
 import "../lib/drivers/mod.ts";
 
@@ -96,22 +95,4 @@ Deno.test("usage mistakes", () => {
     /device\.attr/,
   );
   assert.throws(() => parseScanArgs(["ascan", "m.x", "0", "1", "3", "--setle", "1s"]), UsageError);
-});
-
-Deno.test("scanDevices opens what the refs name, from --devices or the config", () => {
-  const config = parseConfig(
-    '[devices.motor]\naddress = "sim://motor"\n[devices.det]\naddress = "sim://det"\n[devices.dmm]\naddress = "sim://dmm"',
-    "lab.toml",
-  );
-  const o = parseScanArgs(["ascan", "motor.position", "0", "1", "3", "-d", "det.counts"]);
-  assert.deepEqual(scanDevices(o.request!, [], config).map((d) => d.name), ["motor", "det"]);
-  const empty = { devices: [], sections: {} };
-  const both = scanDevices(o.request!, ["sim://motor?velocity=5", "sim://det"], empty);
-  assert.deepEqual(both.map((d) => [d.name, d.address.scheme]), [["motor", "sim"], ["det", "sim"]]);
-  assert.throws(() => scanDevices(o.request!, ["sim://motor"], empty), (e) => {
-    assert.ok(e instanceof UsageError);
-    assert.match(e.message, /unknown device "det"/);
-    assert.match(e.hint ?? "", /--devices sim:\/\/det/);
-    return true;
-  });
 });

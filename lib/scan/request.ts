@@ -36,3 +36,37 @@ export interface ScanRequest {
   /** How the caller opened devices (CLI flags), kept so `--resume` can reopen them. */
   context?: Record<string, unknown>;
 }
+
+/**
+ * Every `device.attr` a scan touches: its positioners, detectors and read-backs on other
+ * devices.
+ *
+ * @example
+ * ```ts
+ * import { scanRefs } from "./request.ts";
+ * scanRefs({
+ *   plan: { kind: "list", relative: false, positioners: ["m.x"], points: [[1]] },
+ *   detectors: ["d.c"],
+ *   readbacks: { "m.x": "enc.pos" },
+ * }); // ["m.x", "d.c", "enc.pos"]
+ * ```
+ */
+export function scanRefs(request: ScanRequest): string[] {
+  return [
+    ...planPositioners(request.plan),
+    ...request.detectors,
+    ...Object.values(request.readbacks ?? {}).filter((r) => r.includes(".")),
+  ];
+}
+
+function planPositioners(plan: PlanSpec): string[] {
+  switch (plan.kind) {
+    case "line":
+    case "mesh":
+      return plan.axes.map((a) => a.positioner);
+    case "list":
+      return plan.positioners;
+    case "count":
+      return [];
+  }
+}
