@@ -9,7 +9,7 @@
 import denoJson from "../deno.json" with { type: "json" };
 import type { Command } from "../lib/cli/command.ts";
 import { EXIT } from "../lib/cli/command.ts";
-import { boolFlag, durationFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
+import { boolFlag, durationFlag, listFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
 import { listenForInterrupts } from "../lib/cli/interrupt.ts";
 import { INTERVAL_RULE } from "../lib/config/duration.ts";
 import type { Attr } from "../lib/device/attr.ts";
@@ -21,7 +21,15 @@ import { CsvWriter } from "../lib/output/csv.ts";
 import { readingLine, readingRecord } from "../lib/output/record.ts";
 import { PipeClosed, stdoutSink } from "../lib/output/stdout.ts";
 import { LiveTable, loadTableRenderer } from "../lib/output/table.ts";
-import { colorEnabled, paint, stdoutIsTerminal } from "../lib/output/terminal.ts";
+import {
+  colorEnabled,
+  cursorAllowed,
+  paint,
+  stdoutIsTerminal,
+  terminalSize,
+} from "../lib/output/terminal.ts";
+import type { ActiveAlarm } from "../lib/alarm/engine.ts";
+import { type AlarmEvent, isEventLine } from "../lib/alarm/event.ts";
 import { sessionPath } from "../lib/session/path.ts";
 import { startRecording } from "../lib/session/recording.ts";
 import { SessionStore } from "../lib/session/store.ts";
@@ -33,6 +41,7 @@ const FLAGS = {
   format: { type: "string", short: "f" },
   note: { type: "string" },
   quiet: { type: "boolean", short: "q" },
+  attrs: { type: "string", short: "a", multiple: true },
 } as const;
 
 /** Output formats of `monitor`. */
@@ -56,6 +65,8 @@ export interface MonitorOptions {
   note?: string;
   /** `--no-color`. */
   noColor: boolean;
+  /** Columns of the live table (`--attrs`); everything is recorded whatever they are. */
+  attrs?: string[];
 }
 
 /** Parses `monitor`'s arguments (pure). */
@@ -88,15 +99,39 @@ export function parseMonitorArgs(args: string[]): MonitorOptions {
     format: format as MonitorFormat | undefined,
     note: stringFlag(f, "note"),
     noColor: boolFlag(f, "no-color"),
+    attrs: listFlag(f, "attrs"),
   };
+}
+
+/** What `monitor` prints to: readings, a footer, alarm transitions and messages. */
+interface MonitorOutput {
+  emit: (r: Reading) => void;
+  footer: (s: string) => void;
+  finish: () => void;
+  /** Shows an alarm transition (the live table's status area; elsewhere the log line does). */
+  alarm: (e: AlarmEvent) => void;
+  /** Shows the active alarms from this source (the live table's status area). */
+  watchAlarms: (source: () => ActiveAlarm[]) => void;
+  /** Says something to the person watching: under the live table, else on stderr. */
+  say: (line: string) => void;
+  /** True when alarm transition lines are shown by the output itself (not needed on stderr). */
+  showsAlarms: boolean;
 }
 
 async function makeOutput(
   lab: Lab,
   opts: MonitorOptions,
-): Promise<{ emit: (r: Reading) => void; footer: (s: string) => void; finish: () => void }> {
+): Promise<MonitorOutput> {
   const format = opts.format ?? (stdoutIsTerminal() ? "table" : "ndjson");
-  const none = { emit: () => {}, footer: () => {}, finish: () => {} };
+  const none: MonitorOutput = {
+    emit: () => {},
+    footer: () => {},
+    finish: () => {},
+    alarm: () => {},
+    watchAlarms: () => {},
+    say: (line) => console.error(line),
+    showsAlarms: false,
+  };
   if (format === "none") return none;
   if (format === "ndjson") return { ...none, emit: (r) => stdoutSink.write(readingLine(r)) };
   const attrs = new Map<string, Attr[]>();
@@ -115,15 +150,29 @@ async function makeOutput(
     return { ...none, emit: (r) => csv.write(readingRecord(r)) };
   }
   await loadTableRenderer();
+  let active: () => ActiveAlarm[] = () => [];
   const table = new LiveTable({
     write: (s) => stdoutSink.write(s),
     paint: paint(colorEnabled(opts.noColor)),
     attrs,
+    size: terminalSize,
+    cursor: cursorAllowed(),
+    alarms: () => active(),
+    only: opts.attrs,
   });
+  // A line on stderr under a table redrawn in place would be erased by the next redraw (or
+  // leave a stale copy): on the same screen, messages go into the table's status area.
+  const sameScreen = cursorAllowed() && Deno.stderr.isTerminal();
   return {
     emit: (r) => table.update(r),
     footer: (s) => table.footer(s),
     finish: () => table.finish(),
+    alarm: (e) => table.alarm(e),
+    watchAlarms: (source) => {
+      active = source;
+    },
+    say: (line) => sameScreen ? table.note(line) : console.error(line),
+    showsAlarms: sameScreen,
   };
 }
 
@@ -133,8 +182,9 @@ export async function runMonitor(
   argv: string[] = ["monitor", ...args],
 ): Promise<number> {
   const opts = parseMonitorArgs(args);
+  const say = { line: (l: string) => console.error(l) };
   const interrupts = listenForInterrupts({
-    onFirst: (sig) => console.error(`labwire monitor: ${sig}: flushing the session and stopping…`),
+    onFirst: (sig) => say.line(`labwire monitor: ${sig}: flushing the session and stopping…`),
   });
   try {
     const { config, cleanup } = await loadLabConfig(opts);
@@ -163,7 +213,7 @@ export async function runMonitor(
         throw err;
       }
       if (opts.note) store.event({ kind: "note", severity: "info", message: opts.note });
-      return await record(lab, store, path, opts, interrupts);
+      return await record(lab, store, path, opts, interrupts, say);
     } finally {
       await lab?.close();
       await cleanup();
@@ -179,6 +229,7 @@ async function record(
   path: string,
   opts: MonitorOptions,
   interrupts: ReturnType<typeof listenForInterrupts>,
+  say: { line: (l: string) => void },
 ): Promise<number> {
   let storeError: unknown;
   let pipeClosed = false;
@@ -188,6 +239,7 @@ async function record(
     store.close("output failed");
     throw err;
   });
+  say.line = out.say;
   let rec: Awaited<ReturnType<typeof startRecording>> | undefined;
   const offs = lab.managers.map((m) =>
     m.onReading((r) => {
@@ -208,8 +260,11 @@ async function record(
       interval: opts.interval,
       duration: opts.duration,
       signal: interrupts.signal,
+      // Transitions are shown by the table's status area when it is on this screen.
+      log: (line) => out.showsAlarms && isEventLine(line) ? undefined : out.say(line),
+      onAlarm: (e) => out.alarm(e),
       onStoreError: (err) => {
-        console.error(
+        out.say(
           `labwire monitor: writing the session ${path} failed: ${
             errorMessage(err)
           }; still sampling (alarms on), keeping up to 500,000 samples in memory and retrying; ` +
@@ -217,7 +272,7 @@ async function record(
         );
       },
       onStoreRecover: (o) => {
-        console.error(
+        out.say(
           `labwire monitor: the session is written again after ${
             (o.durationMs / 1000).toFixed(1)
           } s (${o.errors} failed attempts, ${o.dropped} samples dropped)`,
@@ -229,10 +284,11 @@ async function record(
     throw err;
   }
   const recording = rec;
+  if (recording.alarms) out.watchAlarms(() => recording.alarms!.active());
   if (pipeClosed || outputError) {
     void recording.stop(pipeClosed ? "stdout closed" : "output failed");
   }
-  console.error(
+  out.say(
     `labwire monitor: recording ${lab.managers.length} device${
       lab.managers.length === 1 ? "" : "s"
     } into ${path} (segment ${store.segmentId}); Ctrl-C stops`,
@@ -253,6 +309,7 @@ async function record(
     clearInterval(footer);
     for (const off of offs) off();
   }
+  say.line = (l) => console.error(l);
   if (!pipeClosed) {
     try {
       out.finish();
@@ -303,7 +360,9 @@ Device errors and missed deadlines are recorded as events; [[alarms]] from the
 config are evaluated on every reading, and each alarm transition is a session
 event and a line on stderr.
 
-On a terminal you get a live table; in a pipe, one JSON object per reading:
+On a terminal you get a live table that fits the terminal (narrow terminals get
+a compact layout), with the active alarms (severity, device.attr, value, since
+when) and the last events under it; in a pipe, one JSON object per reading:
   {"t":1764088800.123,"device":"gauge","pressure":3.79,…}
 (with "error" for a failed read). Inspect the file with: labwire session info FILE
 
@@ -330,6 +389,8 @@ Flags:
       --json           same as --format ndjson
   -q, --quiet          record only, print nothing on stdout (--format none)
       --note TEXT      store a note with this segment
+  -a, --attrs a,b      columns of the live table (default: each device's status
+                       attributes; every attribute is recorded either way)
   -c, --config FILE    config file (default ./labwire.toml or $LABWIRE_CONFIG)
       --demo           record the built-in simulated bench
 

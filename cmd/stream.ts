@@ -29,7 +29,16 @@ import { CsvWriter } from "../lib/output/csv.ts";
 import { readingLine, readingRecord } from "../lib/output/record.ts";
 import { PipeClosed, stdoutSink } from "../lib/output/stdout.ts";
 import { LiveTable, loadTableRenderer } from "../lib/output/table.ts";
-import { colorEnabled, paint, stdoutIsTerminal } from "../lib/output/terminal.ts";
+import {
+  colorEnabled,
+  cursorAllowed,
+  paint,
+  stdoutIsTerminal,
+  terminalSize,
+} from "../lib/output/terminal.ts";
+import { isEventLine } from "../lib/alarm/event.ts";
+import { type AlarmConfig, parseAlarms } from "../lib/alarm/rules.ts";
+import { startAlarms } from "../lib/alarm/watch.ts";
 
 const FLAGS = {
   interval: { type: "string", short: "i" },
@@ -116,6 +125,7 @@ async function attrsOf(lab: Lab, timeout?: number): Promise<Map<string, Attr[]>>
 }
 
 async function makeEmitter(
+  lab: Lab,
   opts: StreamOptions,
   attrs: Map<string, Attr[]>,
 ): Promise<{ emit: Emit; finish: () => void }> {
@@ -137,12 +147,48 @@ async function makeEmitter(
     return { emit: (r) => csv.write(readingRecord(r)), finish: () => {} };
   }
   await loadTableRenderer();
+  // The status area under the table: the config's alarm rules and every device's health alarms
+  // (failing, silent), shown only — stream records nothing and notifies nobody. Transitions
+  // reach the table through `on`; other log lines (a rule that cannot apply) are shown as notes.
+  const watch = startAlarms(lab, {
+    alarms: streamAlarms(lab),
+    notify: false,
+    log: (line) => isEventLine(line) ? undefined : table.note(line),
+  });
   const table = new LiveTable({
     write: (s) => stdoutSink.write(s),
     paint: paint(colorEnabled(opts.noColor)),
     attrs,
+    size: terminalSize,
+    cursor: cursorAllowed(),
+    alarms: () => watch?.engine.active() ?? [],
+    only: opts.attrs,
   });
-  return { emit: (r) => table.update(r), finish: () => table.finish() };
+  watch?.engine.on((e) => table.alarm(e));
+  watch?.checked.catch((err) => table.note(errorMessage(err)));
+  return {
+    emit: (r) => table.update(r),
+    finish: () => {
+      void watch?.close(0);
+      table.finish();
+    },
+  };
+}
+
+/** The alarm rules and health alarms of the devices `stream` reads (targets may be addresses). */
+function streamAlarms(lab: Lab): AlarmConfig {
+  const known = new Set(lab.config.devices.map((d) => d.name));
+  const devices = [
+    ...lab.config.devices,
+    ...lab.managers.map((m) => m.config).filter((c) => !known.has(c.name)),
+  ];
+  const all = parseAlarms({ ...lab.config, devices });
+  const read = new Set(lab.names);
+  return {
+    ...all,
+    rules: all.rules.filter((r) => read.has(r.device)),
+    health: all.health.filter((h) => read.has(h.device)),
+  };
 }
 
 /** Subscribes to a device that pushes updates, publishing them through its manager. */
@@ -174,7 +220,7 @@ export async function runStream(args: string[]): Promise<number> {
   const subscriptions: Subscription[] = [];
   try {
     const attrs = await attrsOf(lab, opts.timeout);
-    const out = await makeEmitter(opts, attrs);
+    const out = await makeEmitter(lab, opts, attrs);
     for (const m of lab.managers) {
       m.onReading((r) => {
         if (pipeClosed || failure) return;
@@ -270,7 +316,10 @@ Usage: labwire stream TARGET… [--interval 1s] [--count N] [--duration 10m] [--
 
 Every target is sampled concurrently on a drift-free schedule (deadlines at
 start + k × interval, so nothing drifts over days). On a terminal you get a live
-table; in a pipe, one JSON object per reading per line:
+table that fits the terminal (a compact layout when it is narrow; --attrs picks
+the columns), with the active alarms (the config's [[alarms]] and every
+device's health) and the last events under it; in a pipe, one JSON object
+per reading per line:
   {"t":1764088800.123,"device":"gauge","pressure":3.79,"pressure_units":"torr",…}
 A failed read is a line with "error"; the stream goes on and the device is retried
 with backoff. EPICS PVs (ca://) stream by monitor subscription, not polling.

@@ -67,3 +67,20 @@ export function formatEvent(e: AlarmEvent): string {
   const when = new Date(Math.round(e.t * 1000)).toISOString();
   return `${when} alarm ${e.severity.toUpperCase()} ${e.state} ${e.name}: ${e.message}`;
 }
+
+const EVENT_LINE = /^\d{4}-\d\d-\d\dT[\d:.]+Z alarm (MINOR|MAJOR|INVALID) (active|cleared) /;
+
+/**
+ * True when `line` is a transition line made by {@linkcode formatEvent} (a live table shows the
+ * transitions itself and keeps only the other log lines).
+ *
+ * @example
+ * ```ts
+ * import { isEventLine } from "./event.ts";
+ * isEventLine("1970-01-01T00:00:00.000Z alarm MAJOR active hot: oven.temp > 300"); // true
+ * isEventLine("alarm rule for oven cannot apply: no attribute temp"); // false
+ * ```
+ */
+export function isEventLine(line: string): boolean {
+  return EVENT_LINE.test(line);
+}
