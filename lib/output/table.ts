@@ -12,13 +12,48 @@
  *
  * @module
  */
-import type { ActiveAlarm } from "../alarm/engine.ts";
-import type { AlarmEvent } from "../alarm/event.ts";
-import type { Attr } from "../device/attr.ts";
+import type { Attr, Value } from "../device/attr.ts";
 import type { Reading } from "../device/device.ts";
 import { formatValue } from "./record.ts";
 import { clipLine, displayWidth, type Paint, type TerminalSize } from "./terminal.ts";
 import { clockTime, zoneName } from "./time.ts";
+
+/**
+ * An active alarm as the status area shows it (the alarm engine's `ActiveAlarm` fits; output
+ * sits below lib/alarm in the layers, so it names only what it shows).
+ */
+export interface StatusAlarm {
+  /** Alarm name. */
+  name: string;
+  /** Device name. */
+  device: string;
+  /** Attribute, for threshold alarms. */
+  attr?: string;
+  /** minor, major or invalid. */
+  severity: string;
+  /** When it became active, epoch seconds. */
+  since: number;
+  /** The latest value (null for device alarms). */
+  value: Value;
+}
+
+/** An alarm transition as the events list shows it (the engine's `AlarmEvent` fits). */
+export interface StatusEvent {
+  /** When, epoch seconds. */
+  t: number;
+  /** Alarm name. */
+  name: string;
+  /** Device name. */
+  device: string;
+  /** Attribute, for threshold alarms. */
+  attr?: string;
+  /** minor, major or invalid. */
+  severity: string;
+  /** The transition. */
+  state: "active" | "cleared";
+  /** One human line saying what happened. */
+  message: string;
+}
 
 /** Options of a live table. */
 export interface LiveTableOptions {
@@ -37,7 +72,7 @@ export interface LiveTableOptions {
   /** Show times in UTC instead of local time. */
   utc?: boolean;
   /** Active alarms, shown under the table; absent: no alarm area. */
-  alarms?: () => ActiveAlarm[];
+  alarms?: () => StatusAlarm[];
   /** Events kept under the table (default 3). */
   events?: number;
   /** Columns to show (`--attrs`), in this order; default: each device's status attributes. */
@@ -140,7 +175,7 @@ export class LiveTable {
   }
 
   /** Adds an alarm transition to the events under the table. */
-  alarm(e: AlarmEvent): void {
+  alarm(e: StatusEvent): void {
     this.#pushEvent({
       t: e.t,
       severity: e.state === "active" ? e.severity : undefined,
@@ -424,7 +459,7 @@ export class LiveTable {
     return severity === "minor" ? paint.yellow : paint.red;
   }
 
-  #alarmLine(a: ActiveAlarm): string {
+  #alarmLine(a: StatusAlarm): string {
     const attr = a.attr
       ? this.options.attrs.get(a.device)?.find((x) => x.name === a.attr)
       : undefined;

@@ -113,25 +113,21 @@ Deno.test("the status area shows active alarms and the last events, colour-free 
     utc: true,
     alarms: () => [{
       name: "warm",
-      kind: "threshold",
       device: "thermo",
       attr: "temperature",
       severity: "major",
       since: T,
       value: 31.256,
-      message: "thermo.temperature = 31.256, > 30",
     }],
   });
   table.update({ t: T, device: "thermo", values: { temperature: 31.256 } });
   table.alarm({
     t: T,
     name: "warm",
-    kind: "threshold",
     device: "thermo",
     attr: "temperature",
     severity: "major",
     state: "active",
-    value: 31.256,
     message: "thermo.temperature = 31.256, > 30",
   });
   table.note("session writes failed: disk full", T + 1);
