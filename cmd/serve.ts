@@ -25,7 +25,7 @@ import { loadLabConfig } from "../lib/lab/setup.ts";
 import { sessionPath } from "../lib/session/path.ts";
 import { serveAddons } from "../lib/server/addon.ts";
 // Registers the `--ca` add-on (the EPICS Channel Access server) with serve.
-import "../lib/drivers/epics/server_addon.ts";
+import "../lib/server/ca/addon.ts";
 import { loadToken } from "../lib/server/auth.ts";
 import { parseServerConfig } from "../lib/server/config.ts";
 import { startDaemon } from "../lib/server/daemon.ts";

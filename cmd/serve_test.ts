@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { resolve } from "node:path";
-import "../lib/drivers/epics/server_addon.ts";
+import "../lib/server/ca/addon.ts";
 import { loadConfig } from "../lib/config/file.ts";
 import { ConfigError, UsageError } from "../lib/device/errors.ts";
 import { CREDENTIAL_TOKEN, STATE_SESSION } from "../lib/server/systemd.ts";

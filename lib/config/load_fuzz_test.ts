@@ -7,7 +7,7 @@ import { fuzzTest, onlyThrows } from "../../tests/fuzz_runs.ts";
 import { parseAlarms } from "../alarm/rules.ts";
 import { parseNotify } from "../alarm/notify_config.ts";
 import { parseServerConfig } from "../server/config.ts";
-import { parseCaSection } from "../drivers/epics/server_options.ts";
+import { parseCaSection } from "../server/ca/options.ts";
 import { sessionPath } from "../session/path.ts";
 import { type LabConfig, parseConfig } from "./load.ts";
 import { MAX_TIMER_MS } from "./duration.ts";

@@ -45,8 +45,7 @@ import {
 } from "./options.ts";
 import { SEVERITIES } from "../alarm/event.ts";
 import { parseListen } from "../server/listen.ts";
-import { DEFAULT_MAX_ARRAY_BYTES, ipFromString } from "../drivers/epics/protocol.ts";
-import { parseHostRule, WRITE_MODES } from "../drivers/epics/server_access.ts";
+import { ipFromString, parseHostRule } from "../device/ipv4.ts";
 
 export { formatKeyPath, type KeyPath, type Problem };
 
@@ -441,10 +440,16 @@ export const SERVER_SCHEMA = table(
 // ---------------------------------------------------------------------------------------------
 // [ca]
 
+/** Who may write through the CA server regardless of `[ca] write_hosts`. */
+export type CaWriteMode = "none" | "loopback" | "all";
+
+/** The `[ca] write` modes, in the order help texts list them. */
+export const WRITE_MODES: readonly CaWriteMode[] = ["none", "loopback", "all"];
+
 /** Largest `[ca] max_array_bytes` (and EPICS_CA_MAX_ARRAY_BYTES) taken, bytes. */
 export const MAX_ARRAY_BYTES_LIMIT = 256 * 1024 * 1024;
 
-/** `[ca]`: the Channel Access server of `serve` (see `lib/drivers/epics/server_options.ts`). */
+/** `[ca]`: the Channel Access server of `serve` (see `lib/server/ca/options.ts`). */
 export const CA_SCHEMA = table(
   {
     enabled: bool().optional(),
@@ -485,8 +490,7 @@ export const CA_SCHEMA = table(
       ) {
         return fail(ctx, `expected a number of bytes up to ${MAX_ARRAY_BYTES_LIMIT}, e.g. 16384`);
       }
-      // Below EPICS' 16384 it is raised to 16384, as EPICS does.
-      return Math.max(DEFAULT_MAX_ARRAY_BYTES, v);
+      return v;
     }).optional(),
     beacon_addrs: stringList('expected a list of addresses, e.g. ["10.0.0.255"]').optional(),
     auto_beacon: bool().optional(),

@@ -16,7 +16,7 @@ import "../../lib/drivers/mod.ts";
 import { parseConfig } from "../../lib/config/load.ts";
 import { Lab } from "../../lib/lab/lab.ts";
 import { Sampler } from "../../lib/lab/sampler.ts";
-import { startCaServer } from "../../lib/drivers/epics/server.ts";
+import { startCaServer } from "../../lib/server/ca/server.ts";
 import { EPICS_BIN, findProgram } from "../peers.ts";
 import { Targets } from "./targets.ts";
 

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import "../../lib/drivers/mod.ts";
 import { parseConfig } from "../../lib/config/load.ts";
 import { Lab } from "../../lib/lab/lab.ts";
-import { type CaServer, startCaServer } from "../../lib/drivers/epics/server.ts";
+import { type CaServer, startCaServer } from "../../lib/server/ca/server.ts";
 import {
   debianPython,
   ensureCaRepeater,

@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { ipFromString, ipToString } from "../../device/ipv4.ts";
 import {
   CA_MINOR_VERSION,
   type CaMessage,
@@ -23,8 +24,6 @@ import {
   decodeDatagram,
   decodeMessage,
   encodeMessage,
-  ipFromString,
-  ipToString,
   MAX_UDP_SEND,
   type RawMessage,
 } from "./protocol.ts";

@@ -872,17 +872,3 @@ export function decodeDatagram(datagram: Uint8Array): RawMessage[] {
   }
   return out;
 }
-
-/** Formats an IPv4 address held in a u32 (network order), e.g. 0x7f000001 → "127.0.0.1". */
-export function ipToString(ip: number): string {
-  return [ip >>> 24, (ip >>> 16) & 255, (ip >>> 8) & 255, ip & 255].join(".");
-}
-
-/** Parses dotted IPv4 text into a u32; returns undefined for anything else. */
-export function ipFromString(text: string): number | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
-  if (!m) return undefined;
-  const parts = m.slice(1).map(Number);
-  if (parts.some((p) => p > 255)) return undefined;
-  return ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
-}

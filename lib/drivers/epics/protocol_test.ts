@@ -10,8 +10,6 @@ import {
   encodeHeader,
   encodeMessage,
   frame,
-  ipFromString,
-  ipToString,
   MessageDecoder,
   padded,
   ProtocolError,
@@ -503,11 +501,4 @@ Deno.test("the decoder frames any split of mixed short, empty and extended messa
     assert.equal(d.buffered, 0);
     assert.deepEqual(got, whole, `round ${round}`);
   }
-});
-
-Deno.test("IPv4 addresses convert to and from u32", () => {
-  assert.equal(ipToString(0x7f000001), "127.0.0.1");
-  assert.equal(ipFromString("10.0.0.255"), 0x0a0000ff);
-  assert.equal(ipFromString("300.0.0.1"), undefined);
-  assert.equal(ipFromString("localhost"), undefined);
 });

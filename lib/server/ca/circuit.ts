@@ -12,8 +12,8 @@
  * @module
  */
 import { errorMessage, UsageError } from "../../device/errors.ts";
-import { DBR, dbrSize, isValidDbrType } from "./dbr.ts";
-import { ECA } from "./eca.ts";
+import { DBR, dbrSize, isValidDbrType } from "../../drivers/epics/dbr.ts";
+import { ECA } from "../../drivers/epics/eca.ts";
 import {
   CA_MINOR_VERSION,
   CMD,
@@ -25,10 +25,10 @@ import {
   HEADER_SIZE,
   padded,
   type RawMessage,
-} from "./protocol.ts";
-import { ConversionError, fromWrite, isWritableType, MAX_ELEMENTS } from "./server_codec.ts";
-import type { PvSnapshot } from "./server_codec.ts";
-import type { Pv, PvTable, PvWatcher } from "./server_pvs.ts";
+} from "../../drivers/epics/protocol.ts";
+import { ConversionError, fromWrite, isWritableType, MAX_ELEMENTS } from "./codec.ts";
+import type { PvSnapshot } from "./codec.ts";
+import type { Pv, PvTable, PvWatcher } from "./pvs.ts";
 
 /** Options of a {@linkcode Circuit}. */
 export interface CircuitOptions {

@@ -10,7 +10,7 @@ import {
   decodeMessage,
   encodeMessage,
   MessageDecoder,
-} from "./protocol.ts";
+} from "../../drivers/epics/protocol.ts";
 
 /** A bare CA client on the shared protocol module, to see exactly what the server sends. */
 export class RawClient {

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import dgram from "node:dgram";
 import { Buffer } from "node:buffer";
-import "../mod.ts";
+import "../../drivers/mod.ts";
 import { parseConfig } from "../../config/load.ts";
 import { Lab } from "../../lab/lab.ts";
-import { DBR, decodeDbr } from "./dbr.ts";
-import { ECA } from "./eca.ts";
+import { DBR, decodeDbr } from "../../drivers/epics/dbr.ts";
+import { ECA } from "../../drivers/epics/eca.ts";
 import {
   type CaMessage,
   concatBytes,
@@ -15,9 +15,9 @@ import {
   encodeHeader,
   encodeMessage,
   EXTENDED_HEADER_SIZE,
-} from "./protocol.ts";
+} from "../../drivers/epics/protocol.ts";
 import { type CaServer, type CaServerOptions, startCaServer } from "./server.ts";
-import { RawClient } from "./server_test_client.ts";
+import { RawClient } from "./test_client.ts";
 import { registerDriver } from "../../device/registry.ts";
 import { attr, type Value, type Values } from "../../device/attr.ts";
 import type { Device } from "../../device/device.ts";

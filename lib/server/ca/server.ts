@@ -26,10 +26,11 @@
  */
 import dgram from "node:dgram";
 import { Buffer } from "node:buffer";
+import { ipFromString } from "../../device/ipv4.ts";
 import type { AlarmEvent } from "../../alarm/event.ts";
 import { errorMessage } from "../../device/errors.ts";
 import type { Lab } from "../../lab/lab.ts";
-import { readCString } from "./dbr.ts";
+import { readCString } from "../../drivers/epics/dbr.ts";
 import {
   CA_MINOR_VERSION,
   CMD,
@@ -37,17 +38,17 @@ import {
   DEFAULT_MAX_ARRAY_BYTES,
   DO_REPLY,
   encodeMessage,
-  ipFromString,
   MAX_UDP_SEND,
   MessageDecoder,
   padded,
-} from "./protocol.ts";
-import { isLoopback, writePolicy } from "./server_access.ts";
-import { Circuit } from "./server_circuit.ts";
-import { type CaServerOptions, DEFAULT_PORTS, hostAndPort } from "./server_options.ts";
-import { PvTable } from "./server_pvs.ts";
+} from "../../drivers/epics/protocol.ts";
+import { isLoopback } from "../listen.ts";
+import { writePolicy } from "./access.ts";
+import { Circuit } from "./circuit.ts";
+import { type CaServerOptions, DEFAULT_PORTS, hostAndPort } from "./options.ts";
+import { PvTable } from "./pvs.ts";
 
-export type { CaServerOptions } from "./server_options.ts";
+export type { CaServerOptions } from "./options.ts";
 
 /** Figures of a running server. */
 export interface CaServerStats {

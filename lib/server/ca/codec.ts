@@ -11,8 +11,8 @@
  *
  * @example
  * ```ts
- * import { pvShape, toDbrData } from "./server_codec.ts";
- * import { DBR } from "./dbr.ts";
+ * import { pvShape, toDbrData } from "./codec.ts";
+ * import { DBR } from "../../drivers/epics/dbr.ts";
  * const a = { name: "t", type: "number", rw: false, status: true, units: "K", precision: 2 } as const;
  * const shape = pvShape(a, 21.5);
  * toDbrData(shape, { value: 21.5, t: 0, severity: 0, status: 0 }, DBR.STRING, 1).value; // ["21.50"]
@@ -33,7 +33,7 @@ import {
   MAX_STRING_SIZE,
   nativeOf,
   unixToEpics,
-} from "./dbr.ts";
+} from "../../drivers/epics/dbr.ts";
 
 /** Alarm status UDF (no value yet). */
 export const STATUS_UDF = 17;

@@ -9,7 +9,7 @@ import {
   caWanted,
   hostAndPort,
   parseCaSection,
-} from "./server_options.ts";
+} from "./options.ts";
 
 const envOf = (vars: Record<string, string>) => (k: string) => vars[k];
 

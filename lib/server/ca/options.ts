@@ -22,17 +22,21 @@
  *
  * @module
  */
+import { ipFromString } from "../../device/ipv4.ts";
 import { boolFlag, type FlagSpecs, type ParsedFlags, stringFlag } from "../../cli/flags.ts";
 import type { LabConfig } from "../../config/load.ts";
-import { CA_SCHEMA, MAX_ARRAY_BYTES_LIMIT, parseWith } from "../../config/schema.ts";
+import {
+  CA_SCHEMA,
+  type CaWriteMode,
+  MAX_ARRAY_BYTES_LIMIT,
+  parseWith,
+} from "../../config/schema.ts";
 import { UsageError } from "../../device/errors.ts";
 import {
   CA_REPEATER_PORT,
   CA_SERVER_PORT,
   DEFAULT_MAX_ARRAY_BYTES,
-  ipFromString,
-} from "./protocol.ts";
-import type { CaWriteMode } from "./server_access.ts";
+} from "../../drivers/epics/protocol.ts";
 
 /** Everything {@linkcode startCaServer} can be told; unset fields take EPICS' defaults. */
 export interface CaServerOptions {
@@ -109,7 +113,7 @@ function portNumber(text: string | undefined, name: string): number | undefined 
  *
  * @example
  * ```ts
- * import { caEnvOptions } from "./server_options.ts";
+ * import { caEnvOptions } from "./options.ts";
  * const env: Record<string, string> = { EPICS_CAS_INTF_ADDR_LIST: "127.0.0.1" };
  * caEnvOptions((k) => env[k]).interfaces; // ["127.0.0.1"]
  * ```
@@ -179,7 +183,7 @@ function arrayBytes(n: number, error: () => Error): number {
  *
  * @example
  * ```ts
- * import { parseCaSection } from "./server_options.ts";
+ * import { parseCaSection } from "./options.ts";
  * parseCaSection({ prefix: "LAB:", beacon_period: "5s" }); // { prefix: "LAB:", beaconPeriod: 5 }
  * ```
  */
@@ -190,7 +194,10 @@ export function parseCaSection(section: unknown, file?: string): CaServerOptions
   // `enabled` is read by caWanted; the schema has checked it with the other keys.
   if (s.write !== undefined) out.write = s.write;
   if (s.write_hosts !== undefined) out.writeHosts = s.write_hosts;
-  if (s.max_array_bytes !== undefined) out.maxArrayBytes = s.max_array_bytes;
+  if (s.max_array_bytes !== undefined) {
+    // Below EPICS' 16384 it is raised to 16384, as EPICS does.
+    out.maxArrayBytes = Math.max(DEFAULT_MAX_ARRAY_BYTES, s.max_array_bytes);
+  }
   if (s.prefix !== undefined) out.prefix = s.prefix;
   if (s.port !== undefined) out.port = s.port;
   if (s.interfaces !== undefined) out.interfaces = s.interfaces;

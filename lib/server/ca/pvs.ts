@@ -16,8 +16,8 @@ import { errorMessage } from "../../device/errors.ts";
 import type { AlarmEvent, Severity } from "../../alarm/event.ts";
 import type { DeviceManager } from "../../lab/manager.ts";
 import type { Lab } from "../../lab/lab.ts";
-import { encodeDbr } from "./dbr.ts";
-import { DBE } from "./protocol.ts";
+import { encodeDbr } from "../../drivers/epics/dbr.ts";
+import { DBE } from "../../drivers/epics/protocol.ts";
 import {
   type PvShape,
   pvShape,
@@ -26,7 +26,7 @@ import {
   STATUS_READ,
   STATUS_UDF,
   toDbrData,
-} from "./server_codec.ts";
+} from "./codec.ts";
 
 /** Something told about PV changes (a monitor subscription). */
 export interface PvWatcher {

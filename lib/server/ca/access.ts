@@ -8,7 +8,7 @@
  *
  * @example
  * ```ts
- * import { writePolicy } from "./server_access.ts";
+ * import { writePolicy } from "./access.ts";
  * const p = writePolicy({ write: "loopback", writeHosts: ["198.18.0.0/24"] });
  * p.mayWrite("127.0.0.1"); // true
  * p.mayWrite("198.18.0.2"); // true
@@ -17,39 +17,9 @@
  *
  * @module
  */
-import { ipFromString } from "./protocol.ts";
-
-/** Who may write regardless of `write_hosts`. */
-export type CaWriteMode = "none" | "loopback" | "all";
-
-/** The write modes, in the order help texts list them. */
-export const WRITE_MODES: readonly CaWriteMode[] = ["none", "loopback", "all"];
-
-/** One parsed host rule: an IPv4 network (a single address is a /32). */
-export interface HostRule {
-  /** The rule as written. */
-  text: string;
-  /** Network address (host bits cleared). */
-  network: number;
-  /** Prefix length 0–32. */
-  bits: number;
-}
-
-/**
- * Parses `198.18.0.2` or `198.18.0.0/24`; returns an error message for anything else (host
- * names are refused: a CA client's claimed name proves nothing, and DNS may change).
- */
-export function parseHostRule(text: string): HostRule | string {
-  const m = /^([^/]+)(?:\/(\d{1,2}))?$/.exec(text.trim());
-  const ip = m ? ipFromString(m[1]!) : undefined;
-  const bits = m?.[2] === undefined ? 32 : Number(m[2]);
-  if (!m || ip === undefined || bits > 32) {
-    return `"${text}" is not an IPv4 address or CIDR block like "198.18.0.2" or "198.18.0.0/24"` +
-      " (host names are not accepted: give addresses)";
-  }
-  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  return { text: text.trim(), network: (ip & mask) >>> 0, bits };
-}
+import type { CaWriteMode } from "../../config/schema.ts";
+import { type HostRule, hostRuleMatches, parseHostRule } from "../../device/ipv4.ts";
+import { isLoopback } from "../listen.ts";
 
 /** A decided write policy. */
 export interface WritePolicy {
@@ -63,12 +33,6 @@ export interface WritePolicy {
   describe(): string;
 }
 
-/** True for 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
-export function isLoopback(address: string): boolean {
-  const a = address.replace(/^::ffff:/i, "");
-  return a === "::1" || /^127\.\d+\.\d+\.\d+$/.test(a);
-}
-
 /** Builds the policy; host rules must already be valid (see {@linkcode parseHostRule}). */
 export function writePolicy(
   options: { write?: CaWriteMode; writeHosts?: readonly string[] } = {},
@@ -79,14 +43,7 @@ export function writePolicy(
     if (typeof r === "string") throw new TypeError(r);
     return r;
   });
-  const inHosts = (address: string) => {
-    const ip = ipFromString(address.replace(/^::ffff:/i, ""));
-    if (ip === undefined) return false;
-    return hosts.some((r) => {
-      const mask = r.bits === 0 ? 0 : (0xffffffff << (32 - r.bits)) >>> 0;
-      return ((ip & mask) >>> 0) === r.network;
-    });
-  };
+  const inHosts = (address: string) => hosts.some((r) => hostRuleMatches(r, address));
   return {
     mode,
     hosts,

@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
-import "../mod.ts";
+import "../../drivers/mod.ts";
 import { parseFlags } from "../../cli/flags.ts";
 import { parseConfig } from "../../config/load.ts";
 import { Lab } from "../../lab/lab.ts";
 import type { AlarmEvent } from "../../alarm/event.ts";
-import { serveAddons } from "../../server/addon.ts";
-import { silentLogger } from "../../server/log.ts";
-import { caServeAddon } from "./server_addon.ts";
-import { DBR, decodeDbr } from "./dbr.ts";
-import { RawClient } from "./server_test_client.ts";
+import { serveAddons } from "../addon.ts";
+import { silentLogger } from "../log.ts";
+import { caServeAddon } from "./addon.ts";
+import { DBR, decodeDbr } from "../../drivers/epics/dbr.ts";
+import { RawClient } from "./test_client.ts";
 
 function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { attr } from "../../device/attr.ts";
-import { DBR, decodeDbr, encodeDbr, EPICS_EPOCH_OFFSET } from "./dbr.ts";
-import { ConversionError, fromWrite, pvShape, type PvSnapshot, toDbrData } from "./server_codec.ts";
+import { DBR, decodeDbr, encodeDbr, EPICS_EPOCH_OFFSET } from "../../drivers/epics/dbr.ts";
+import { ConversionError, fromWrite, pvShape, type PvSnapshot, toDbrData } from "./codec.ts";
 
 const snap = (value: PvSnapshot["value"], extra: Partial<PvSnapshot> = {}): PvSnapshot => ({
   value,

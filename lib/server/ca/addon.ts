@@ -1,16 +1,16 @@
 /**
  * `labwire serve --ca [--ca-prefix LAB:]` (or a `[ca]` section): the CA server as a `serve`
  * add-on. Importing this module registers it (a static import from `main.ts`, so `deno compile` carries it). Settings:
- * EPICS_CAS_* variables, then `[ca]`, then the flags (see `server_options.ts`). Alarm severities
+ * EPICS_CAS_* variables, then `[ca]`, then the flags (see `options.ts`). Alarm severities
  * follow labwire's alarm engine when `serve` runs one.
  *
  * @module
  */
 import type { ActiveAlarm } from "../../alarm/engine.ts";
 import type { AlarmEvent } from "../../alarm/event.ts";
-import { type AddonContext, registerServeAddon, type ServeAddon } from "../../server/addon.ts";
+import { type AddonContext, registerServeAddon, type ServeAddon } from "../addon.ts";
 import { startCaServer } from "./server.ts";
-import { CA_FLAGS, CA_HELP, caServeOptions, caWanted } from "./server_options.ts";
+import { CA_FLAGS, CA_HELP, caServeOptions, caWanted } from "./options.ts";
 
 /** What the add-on uses of the alarm engine, when it has it (`AlarmEngine` does). */
 interface AlarmFeed {

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import "../mod.ts";
+import "../../drivers/mod.ts";
 import { parseConfig } from "../../config/load.ts";
 import { attr, type Value, type Values } from "../../device/attr.ts";
 import type { Device } from "../../device/device.ts";
 import { registerDriver } from "../../device/registry.ts";
 import { Lab } from "../../lab/lab.ts";
 import { fuzzTest } from "../../../tests/fuzz_runs.ts";
-import { DBR, encodeDbr } from "./dbr.ts";
+import { DBR, encodeDbr } from "../../drivers/epics/dbr.ts";
 import {
   type CaMessage,
   decodeMessage,
@@ -16,9 +16,9 @@ import {
   type Header,
   MessageDecoder,
   type RawMessage,
-} from "./protocol.ts";
-import { Circuit } from "./server_circuit.ts";
-import { PvTable } from "./server_pvs.ts";
+} from "../../drivers/epics/protocol.ts";
+import { Circuit } from "./circuit.ts";
+import { PvTable } from "./pvs.ts";
 
 /** A device with the attribute types the sims lack: arrays, integers, strings, a long enum. */
 function fakeDevice(name: string): Device {
