@@ -36,9 +36,6 @@ export const LAYERS: readonly (Layer & { prefix: string })[] = [
   { prefix: "lib/session/", name: "lib/session", rank: 10, role: "the recording store" },
   { prefix: "lib/scan/", name: "lib/scan", rank: 11, role: "scan plans and the runner" },
   { prefix: "lib/server/", name: "lib/server", rank: 12, role: "HTTP app, add-ons (CA server)" },
-  // The Channel Access server is a server add-on; its files move from the epics family to a
-  // folder under lib/server/ (issue 10). Until then they count as the server layer.
-  { prefix: "lib/drivers/epics/server", name: "lib/server", rank: 12, role: "CA server add-on" },
   { prefix: "cmd/", name: "cmd", rank: 13, role: "one file per verb" },
 ];
 

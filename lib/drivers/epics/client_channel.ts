@@ -7,7 +7,7 @@
  */
 import { DeviceError, WriteRejected } from "../../device/errors.ts";
 import type { GetResult } from "./client_circuit.ts";
-import type { CircuitSocket } from "./client_socket.ts";
+import type { CircuitSocket, MonitorEntry } from "./client_socket.ts";
 import { DBR, type DbrData, encodeDbr, isValidDbrType } from "./dbr.ts";
 import { DBE } from "./protocol.ts";
 
@@ -48,22 +48,6 @@ export interface MonitorOptions {
 export interface Monitor {
   /** Cancels the subscription. */
   close(): void;
-}
-
-/** One subscription of a channel, renewed on every circuit the channel connects through. */
-export interface MonitorEntry {
-  /** The client's subscription id. */
-  subid: number;
-  /** DBR type asked for (undefined: TIME of the native type). */
-  type: number | undefined;
-  /** Elements asked for (undefined: the current length). */
-  count: number | undefined;
-  /** DBE mask. */
-  mask: number;
-  /** Receives each update. */
-  onData: (r: GetResult) => void;
-  /** Receives a failed update. */
-  onError?: (e: Error) => void;
 }
 
 /** What a channel needs from its client. */

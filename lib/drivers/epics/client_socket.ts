@@ -9,12 +9,56 @@
  */
 import dgram from "node:dgram";
 import { DeviceError } from "../../device/errors.ts";
-import type { Channel, MonitorEntry } from "./client_channel.ts";
 import { ClientCircuit, type ClientEvent, type GetResult } from "./client_circuit.ts";
 import type { ResolvedClientOptions } from "./client_env.ts";
 import type { Destination } from "./client_search.ts";
 import { ECA, ecaMessage, ecaName } from "./eca.ts";
 import { encodeMessage } from "./protocol.ts";
+
+/** One subscription of a channel, renewed on every circuit the channel connects through. */
+export interface MonitorEntry {
+  /** The client's subscription id. */
+  subid: number;
+  /** DBR type asked for (undefined: TIME of the native type). */
+  type: number | undefined;
+  /** Elements asked for (undefined: the current length). */
+  count: number | undefined;
+  /** DBE mask. */
+  mask: number;
+  /** Receives each update. */
+  onData: (r: GetResult) => void;
+  /** Receives a failed update. */
+  onError?: (e: Error) => void;
+}
+
+/**
+ * What a circuit needs of a channel on it (`Channel` of `client_channel.ts`, which imports this
+ * module: the dependency runs one way).
+ */
+export interface CircuitChannel {
+  /** The client's id of the channel. */
+  readonly cid: number;
+  /** The PV name. */
+  readonly name: string;
+  /** Server-side id. */
+  sid: number;
+  /** Native DBR type. */
+  nativeType: number;
+  /** Native element count. */
+  nativeCount: number;
+  /** Read access granted by the server. */
+  readAccess: boolean;
+  /** Write access granted by the server. */
+  writeAccess: boolean;
+  /** `host:port` of the server. */
+  server: string;
+  /** The circuit the channel is on. */
+  circuit: CircuitSocket | undefined;
+  /** Its subscriptions, renewed on each circuit. */
+  readonly monitors: ReadonlyMap<number, MonitorEntry>;
+  /** Moves the channel to a new connection state. */
+  setState(state: "connecting" | "connected"): void;
+}
 
 /** What a {@linkcode CircuitSocket} needs from the client that owns it. */
 export interface CircuitOwner {
@@ -25,7 +69,7 @@ export interface CircuitOwner {
   /** Reports a problem no pending call can carry. */
   warn(message: string): void;
   /** Puts a channel back on the search list; `slow` starts at a long period. */
-  research(ch: Channel, slow: boolean): void;
+  research(ch: CircuitChannel, slow: boolean): void;
   /** The circuit died or its last channel left: forget it and close it. */
   retire(c: CircuitSocket): void;
 }
@@ -33,7 +77,7 @@ export interface CircuitOwner {
 interface Pending {
   resolve: (r: GetResult | void) => void;
   reject: (e: Error) => void;
-  channel: Channel;
+  channel: CircuitChannel;
   what: string;
 }
 
@@ -42,14 +86,14 @@ export class CircuitSocket {
   /** Connection state. */
   state: "connecting" | "ready" | "closed" = "connecting";
   /** Channels on this circuit, by client id. */
-  readonly channels = new Map<number, Channel>();
+  readonly channels = new Map<number, CircuitChannel>();
   /** The protocol state of the circuit. */
   readonly circuit: ClientCircuit;
   #conn: Deno.TcpConn | undefined;
   #flushScheduled = false;
   #flushing: Promise<void> = Promise.resolve();
   #pending = new Map<number, Pending>();
-  #monitors = new Map<number, { ch: Channel; entry: MonitorEntry }>();
+  #monitors = new Map<number, { ch: CircuitChannel; entry: MonitorEntry }>();
   #readLoop: Promise<void> | undefined;
   #lastRx = performance.now();
   #echoPending = false;
@@ -92,7 +136,7 @@ export class CircuitSocket {
   }
 
   /** Creates `ch` on this server. */
-  addChannel(ch: Channel): void {
+  addChannel(ch: CircuitChannel): void {
     this.channels.set(ch.cid, ch);
     ch.circuit = this;
     ch.server = this.key;
@@ -101,7 +145,7 @@ export class CircuitSocket {
   }
 
   /** Releases `ch` (its owner closed it); the last channel out closes the circuit. */
-  removeChannel(ch: Channel): void {
+  removeChannel(ch: CircuitChannel): void {
     if (this.channels.get(ch.cid) !== ch) return;
     this.channels.delete(ch.cid);
     this.#rejectOf(ch, new DeviceError(`channel closed`, ch.name), true);
@@ -111,7 +155,7 @@ export class CircuitSocket {
   }
 
   /** Sends the EVENT_ADD of a monitor of a connected channel. */
-  addMonitor(ch: Channel, m: MonitorEntry): void {
+  addMonitor(ch: CircuitChannel, m: MonitorEntry): void {
     this.circuit.subscribe(ch.cid, m.subid, m.mask, m.type, m.count);
     this.#monitors.set(m.subid, { ch, entry: m });
   }
@@ -124,7 +168,7 @@ export class CircuitSocket {
 
   /** Sends a request with a fresh ioid (`send` queues it) and resolves with its reply. */
   request<T extends GetResult | void>(
-    ch: Channel,
+    ch: CircuitChannel,
     what: string,
     signal: AbortSignal | undefined,
     send: (ioid: number) => void,
@@ -332,7 +376,7 @@ export class CircuitSocket {
   }
 
   /** Fails the pending calls of `ch` (with `prefixed`, as "<what>: <err>") and forgets its monitors. */
-  #rejectOf(ch: Channel, err: Error, prefixed = false): void {
+  #rejectOf(ch: CircuitChannel, err: Error, prefixed = false): void {
     for (const [ioid, p] of this.#pending) {
       if (p.channel !== ch) continue;
       this.#pending.delete(ioid);
