@@ -1,5 +1,5 @@
 /**
- * Alarm state in EPICS terms, for the Channel Access server: each PV (device.attr) carries an
+ * Alarm state in EPICS terms, the one mapping the Channel Access server uses: each PV (device.attr) carries an
  * alarm severity (0 NO_ALARM, 1 MINOR, 2 MAJOR, 3 INVALID) and an alarm status (epicsAlarmCondition:
  * HIHI, HIGH, LOLO, LOW, STATE, COS, COMM, TIMEOUT, …), and its GR/CTRL metadata carries alarm and
  * warning limits. Severity and status change only on alarm events, so a server can recompute them
@@ -60,16 +60,32 @@ export function epicsAlarm(
     if (a.device !== device || (a.attr !== undefined && a.attr !== attr)) continue;
     const severity = SEVERITY_LEVEL[a.severity];
     if (severity <= best.severity) continue;
-    best = { severity, status: statusOf(a, rules.get(a.name)) };
+    best = { severity, status: epicsStatus(a, rules.get(a.name)) };
   }
   return best;
 }
 
-function statusOf(a: ActiveAlarm, rule: ThresholdRule | undefined): number {
+/**
+ * The EPICS alarm status of one alarm (active or a transition): a failing device is COMM, a
+ * silent one TIMEOUT; a threshold is HIHI/HIGH above its trip point and LOLO/LOW below (major or
+ * invalid / minor), HIHI/HIGH when its rule is not known; `changed` is COS, other comparisons
+ * STATE.
+ *
+ * @example
+ * ```ts
+ * import { epicsStatus } from "./epics.ts";
+ * epicsStatus({ kind: "stale", severity: "invalid", value: null }); // 10 (TIMEOUT)
+ * ```
+ */
+export function epicsStatus(
+  a: Pick<ActiveAlarm, "kind" | "severity" | "value">,
+  rule?: ThresholdRule,
+): number {
   if (a.kind === "error") return EPICS_STATUS.COMM;
   if (a.kind === "stale") return EPICS_STATUS.TIMEOUT;
   const major = a.severity !== "minor";
-  switch (rule?.compare) {
+  if (rule === undefined) return major ? EPICS_STATUS.HIHI : EPICS_STATUS.HIGH;
+  switch (rule.compare) {
     case ">":
     case ">=":
       return major ? EPICS_STATUS.HIHI : EPICS_STATUS.HIGH;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { AlarmEngine } from "./engine.ts";
-import { EPICS_STATUS, epicsAlarm, epicsLimits } from "./epics.ts";
+import { EPICS_STATUS, epicsAlarm, epicsLimits, epicsStatus } from "./epics.ts";
 import type { AlarmConfig, ThresholdRule } from "./rules.ts";
 
 function rule(name: string, extra: Partial<ThresholdRule>): ThresholdRule {
@@ -55,4 +55,13 @@ Deno.test("alarm and warning limits come from the threshold rules", () => {
     lowerAlarm: 0,
   });
   assert.deepEqual(epicsLimits(CONFIG, "oven", "door"), {});
+});
+
+Deno.test("a threshold alarm without its rule is HIHI/HIGH; device alarms COMM/TIMEOUT", () => {
+  const of = (kind: "threshold" | "error" | "stale", severity: "minor" | "major") =>
+    epicsStatus({ kind, severity, value: 1 });
+  assert.equal(of("threshold", "major"), EPICS_STATUS.HIHI);
+  assert.equal(of("threshold", "minor"), EPICS_STATUS.HIGH);
+  assert.equal(of("error", "major"), EPICS_STATUS.COMM);
+  assert.equal(of("stale", "minor"), EPICS_STATUS.TIMEOUT);
 });

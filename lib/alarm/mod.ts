@@ -69,5 +69,6 @@ export {
   epicsAlarm,
   type EpicsLimits,
   epicsLimits,
+  epicsStatus,
 } from "./epics.ts";
 export { sendMail, SmtpError } from "./smtp_client.ts";

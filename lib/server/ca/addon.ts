@@ -8,6 +8,7 @@
  */
 import type { ActiveAlarm } from "../../alarm/engine.ts";
 import type { AlarmEvent } from "../../alarm/event.ts";
+import type { ThresholdRule } from "../../alarm/rules.ts";
 import { type AddonContext, registerServeAddon, type ServeAddon } from "../addon.ts";
 import { startCaServer } from "./server.ts";
 import { CA_FLAGS, CA_HELP, caServeOptions, caWanted } from "./options.ts";
@@ -16,6 +17,8 @@ import { CA_FLAGS, CA_HELP, caServeOptions, caWanted } from "./options.ts";
 interface AlarmFeed {
   on?(listener: (event: AlarmEvent) => void): () => void;
   active(): unknown[];
+  /** The rules, so that a low-side threshold shows as LOLO/LOW. */
+  config?: { rules: readonly ThresholdRule[] };
 }
 
 /** The `serve --ca` add-on. */
@@ -33,11 +36,12 @@ export const caServeAddon: ServeAddon = {
     let detach = () => {};
     const alarms = ctx.alarms as AlarmFeed | undefined;
     if (alarms && typeof alarms.on === "function") {
+      const rules = new Map((alarms.config?.rules ?? []).map((r) => [r.name, r]));
       // Alarms already active when the server starts, then every transition.
       for (const a of alarms.active() as ActiveAlarm[]) {
-        server.alarmEvent({ ...a, t: a.since, state: "active" });
+        server.alarmEvent({ ...a, t: a.since, state: "active" }, rules.get(a.name));
       }
-      detach = alarms.on((e) => server.alarmEvent(e));
+      detach = alarms.on((e) => server.alarmEvent(e, rules.get(e.name)));
     }
     return {
       async close() {

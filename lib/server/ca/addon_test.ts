@@ -52,6 +52,19 @@ beacon_addrs = []
       listener = l;
       return () => listener = undefined;
     },
+    config: {
+      rules: [{
+        name: "cold",
+        key: "alarms[0]",
+        device: "oven",
+        attr: "temperature",
+        compare: "<" as const,
+        trip: 5,
+        delay: 0,
+        hysteresis: 0,
+        severity: "minor" as const,
+      }],
+    },
   };
   const running = await caServeAddon.start({
     lab,
@@ -82,6 +95,19 @@ beacon_addrs = []
       message: "ok",
     });
     assert.equal((await read(2)).severity, 0);
+    // A low-side threshold shows as LOW (its rule says which side), as an EPICS record would.
+    listener!({
+      t: 2,
+      name: "cold",
+      kind: "threshold",
+      device: "oven",
+      attr: "temperature",
+      severity: "minor",
+      state: "active",
+      value: 2,
+      message: "cold",
+    });
+    assert.deepEqual([(await read(3)).severity, (await read(3)).status], [1, 6]);
   } finally {
     await c.close();
     await running.close();

@@ -35,13 +35,6 @@ import {
   unixToEpics,
 } from "../../drivers/epics/dbr.ts";
 
-/** Alarm status UDF (no value yet). */
-export const STATUS_UDF = 17;
-/** Alarm status READ (the device read failed). */
-export const STATUS_READ = 1;
-/** Severity INVALID. */
-export const SEVERITY_INVALID = 3;
-
 /** How one attribute looks on the wire. */
 export interface PvShape {
   /** The attribute it serves. */

@@ -13,20 +13,14 @@
 import type { Attr, Value } from "../../device/attr.ts";
 import type { Reading } from "../../device/device.ts";
 import { errorMessage } from "../../device/errors.ts";
-import type { AlarmEvent, Severity } from "../../alarm/event.ts";
+import { EPICS_STATUS, epicsStatus } from "../../alarm/epics.ts";
+import { type AlarmEvent, SEVERITY_LEVEL } from "../../alarm/event.ts";
+import type { ThresholdRule } from "../../alarm/rules.ts";
 import type { DeviceManager } from "../../lab/manager.ts";
 import type { Lab } from "../../lab/lab.ts";
 import { encodeDbr } from "../../drivers/epics/dbr.ts";
 import { DBE } from "../../drivers/epics/protocol.ts";
-import {
-  type PvShape,
-  pvShape,
-  type PvSnapshot,
-  SEVERITY_INVALID,
-  STATUS_READ,
-  STATUS_UDF,
-  toDbrData,
-} from "./codec.ts";
+import { type PvShape, pvShape, type PvSnapshot, toDbrData } from "./codec.ts";
 
 /** Something told about PV changes (a monitor subscription). */
 export interface PvWatcher {
@@ -34,10 +28,7 @@ export interface PvWatcher {
   post(pv: Pv, snap: PvSnapshot, mask: number): void;
 }
 
-/** EPICS alarm status numbers used for labwire alarms. */
-export const ALARM_STATUS = { HIHI: 3, HIGH: 4, COMM: 9, TIMEOUT: 10 } as const;
-
-const SEVERITY_NUMBER: Record<Severity, number> = { minor: 1, major: 2, invalid: 3 };
+const INVALID = SEVERITY_LEVEL.invalid;
 
 /** One attribute served as a PV. */
 export class Pv {
@@ -108,12 +99,12 @@ export class Pv {
   #alarm(value: Value): { severity: number; status: number } {
     let severity = this.external.severity;
     let status = this.external.status;
-    if (this.readFailed && severity < SEVERITY_INVALID) {
-      severity = SEVERITY_INVALID;
-      status = STATUS_READ;
-    } else if (value === null && severity < SEVERITY_INVALID) {
-      severity = SEVERITY_INVALID;
-      status = STATUS_UDF;
+    if (this.readFailed && severity < INVALID) {
+      severity = INVALID;
+      status = EPICS_STATUS.READ;
+    } else if (value === null && severity < INVALID) {
+      severity = INVALID;
+      status = EPICS_STATUS.UDF;
     }
     return { severity, status };
   }
@@ -319,10 +310,13 @@ export class PvTable {
     this.#applyAlarms(device, attr);
   }
 
-  /** Applies an alarm engine transition: active alarms raise their PVs' severity until cleared. */
-  alarmEvent(e: AlarmEvent): void {
-    const severity = e.state === "active" ? SEVERITY_NUMBER[e.severity] : 0;
-    this.setAlarm(e.device, e.attr, severity, alarmStatus(e.kind, e.severity), `alarm:${e.name}`);
+  /**
+   * Applies an alarm engine transition: active alarms raise their PVs' severity until cleared.
+   * With its threshold `rule`, a low-side alarm shows as LOLO/LOW (without it, HIHI/HIGH).
+   */
+  alarmEvent(e: AlarmEvent, rule?: ThresholdRule): void {
+    const severity = e.state === "active" ? SEVERITY_LEVEL[e.severity] : 0;
+    this.setAlarm(e.device, e.attr, severity, epicsStatus(e, rule), `alarm:${e.name}`);
   }
 
   #applyAlarms(device: string, attr: string | undefined): void {
@@ -354,11 +348,4 @@ export class PvTable {
     for (const off of this.#unsubscribe) off();
     this.#unsubscribe.length = 0;
   }
-}
-
-/** EPICS alarm status for a labwire alarm: thresholds as HIGH/HIHI, failing devices COMM, silent ones TIMEOUT. */
-export function alarmStatus(kind: AlarmEvent["kind"], severity: Severity): number {
-  if (kind === "error") return ALARM_STATUS.COMM;
-  if (kind === "stale") return ALARM_STATUS.TIMEOUT;
-  return severity === "minor" ? ALARM_STATUS.HIGH : ALARM_STATUS.HIHI;
 }

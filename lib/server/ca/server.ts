@@ -28,6 +28,7 @@ import dgram from "node:dgram";
 import { Buffer } from "node:buffer";
 import { ipFromString } from "../../device/ipv4.ts";
 import type { AlarmEvent } from "../../alarm/event.ts";
+import type { ThresholdRule } from "../../alarm/rules.ts";
 import { errorMessage } from "../../device/errors.ts";
 import type { Lab } from "../../lab/lab.ts";
 import { readCString } from "../../drivers/epics/dbr.ts";
@@ -89,8 +90,11 @@ export interface CaServer {
    * the device when `attr` is undefined.
    */
   setAlarm(device: string, attr: string | undefined, severity: number, status: number): void;
-  /** Applies an alarm engine transition (give it to `AlarmEngine.on`). */
-  alarmEvent(event: AlarmEvent): void;
+  /**
+   * Applies an alarm engine transition (give it to `AlarmEngine.on`); with the alarm's threshold
+   * rule, low-side alarms show as LOLO/LOW.
+   */
+  alarmEvent(event: AlarmEvent, rule?: ThresholdRule): void;
   /** Current figures. */
   stats(): CaServerStats;
   /** Stops listening, drops every client and stops beacons. */
@@ -468,7 +472,7 @@ export async function startCaServer(lab: Lab, options: CaServerOptions = {}): Pr
     access: policy.describe(),
     names: () => table.names(),
     setAlarm: (device, attr, severity, status) => table.setAlarm(device, attr, severity, status),
-    alarmEvent: (e) => table.alarmEvent(e),
+    alarmEvent: (e, rule) => table.alarmEvent(e, rule),
     stats() {
       let channels = 0;
       let subscriptions = 0;
