@@ -9,7 +9,14 @@
 import denoJson from "../deno.json" with { type: "json" };
 import type { Command } from "../lib/cli/command.ts";
 import { EXIT } from "../lib/cli/command.ts";
-import { boolFlag, durationFlag, listFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
+import {
+  boolFlag,
+  durationFlag,
+  listFlag,
+  parseFlags,
+  stringFlag,
+  timeFlags,
+} from "../lib/cli/flags.ts";
 import { listenForInterrupts } from "../lib/cli/interrupt.ts";
 import { INTERVAL_RULE } from "../lib/config/duration.ts";
 import type { Attr } from "../lib/device/attr.ts";
@@ -20,6 +27,7 @@ import { loadLabConfig } from "../lib/lab/setup.ts";
 import { CsvWriter } from "../lib/output/csv.ts";
 import { readingLine, readingRecord } from "../lib/output/record.ts";
 import { PipeClosed, stdoutSink } from "../lib/output/stdout.ts";
+import type { TimeOptions } from "../lib/output/time.ts";
 import { LiveTable, loadTableRenderer } from "../lib/output/table.ts";
 import {
   colorEnabled,
@@ -67,6 +75,8 @@ export interface MonitorOptions {
   noColor: boolean;
   /** Columns of the live table (`--attrs`); everything is recorded whatever they are. */
   attrs?: string[];
+  /** `--time epoch|iso` and `--utc`. */
+  time: Required<TimeOptions>;
 }
 
 /** Parses `monitor`'s arguments (pure). */
@@ -100,6 +110,7 @@ export function parseMonitorArgs(args: string[]): MonitorOptions {
     note: stringFlag(f, "note"),
     noColor: boolFlag(f, "no-color"),
     attrs: listFlag(f, "attrs"),
+    time: timeFlags(f),
   };
 }
 
@@ -133,7 +144,7 @@ async function makeOutput(
     showsAlarms: false,
   };
   if (format === "none") return none;
-  if (format === "ndjson") return { ...none, emit: (r) => stdoutSink.write(readingLine(r)) };
+  if (format === "ndjson") return { ...none, emit: (r) => stdoutSink.write(readingLine(r, opts.time)) };
   const attrs = new Map<string, Attr[]>();
   // Columns need attribute lists; a hung device may hold its own back for 1 s, no longer.
   const lists = await Promise.all(
@@ -147,7 +158,7 @@ async function makeOutput(
     }
     columns.push("error");
     const csv = new CsvWriter((s) => stdoutSink.write(s), columns);
-    return { ...none, emit: (r) => csv.write(readingRecord(r)) };
+    return { ...none, emit: (r) => csv.write(readingRecord(r, opts.time)) };
   }
   await loadTableRenderer();
   let active: () => ActiveAlarm[] = () => [];

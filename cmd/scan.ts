@@ -8,7 +8,15 @@
  */
 import type { Command } from "../lib/cli/command.ts";
 import { EXIT } from "../lib/cli/command.ts";
-import { boolFlag, durationFlag, listFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
+import {
+  boolFlag,
+  durationFlag,
+  listFlag,
+  parseFlags,
+  stringFlag,
+  timeFlags,
+} from "../lib/cli/flags.ts";
+import type { TimeOptions } from "../lib/output/time.ts";
 import { listenForInterrupts } from "../lib/cli/interrupt.ts";
 import { MAX_TIMER_MS } from "../lib/config/duration.ts";
 import { errorMessage, UsageError } from "../lib/device/errors.ts";
@@ -82,6 +90,8 @@ export interface ScanOptions {
   demo: boolean;
   /** `--no-color`. */
   noColor: boolean;
+  /** `--time epoch|iso` and `--utc`. */
+  time: Required<TimeOptions>;
 }
 
 const NEGATIVE = "\u0000neg:";
@@ -147,6 +157,7 @@ export function parseScanArgs(
     config: stringFlag(f, "config"),
     demo: boolFlag(f, "demo"),
     noColor: boolFlag(f, "no-color"),
+    time: timeFlags(f),
   };
   if (resume !== undefined) {
     if (positionals.length > 0 || planFile) {
@@ -310,8 +321,8 @@ export async function runScan(args: string[]): Promise<number> {
           units: run.units,
           total: run.plan.length,
         };
-        if (opts.out) out = new ScanColumnFile(opts.out, h, resumeId !== undefined);
-        if (format === "csv") stdoutSink.write(csvHeader(h));
+        if (opts.out) out = new ScanColumnFile(opts.out, h, resumeId !== undefined, opts.time);
+        if (format === "csv") stdoutSink.write(csvHeader(h, opts.time));
         if (format === "table") {
           table = new ScanTable({
             write: (s) => stdoutSink.write(s),
@@ -349,8 +360,8 @@ export async function runScan(args: string[]): Promise<number> {
         if (pipeClosed || outputError) return;
         try {
           if (format === "ndjson") {
-            stdoutSink.write(JSON.stringify(pointRecord(recordHeader, pt)) + "\n");
-          } else if (format === "csv") stdoutSink.write(csvRow(pt));
+            stdoutSink.write(JSON.stringify(pointRecord(recordHeader, pt, opts.time)) + "\n");
+          } else if (format === "csv") stdoutSink.write(csvRow(pt, opts.time));
           else table!.point(pt);
         } catch (err) {
           if (err instanceof PipeClosed) pipeClosed = true;

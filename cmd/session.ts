@@ -14,15 +14,17 @@ import {
   listFlag,
   parseFlags,
   stringFlag,
+  timeFlags,
 } from "../lib/cli/flags.ts";
 import { listenForInterrupts } from "../lib/cli/interrupt.ts";
 import { UsageError } from "../lib/device/errors.ts";
 import { sleep } from "../lib/schedule/periodic.ts";
-import { jsonDocument, round3 } from "../lib/output/record.ts";
+import { jsonDocument } from "../lib/output/record.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
 import { stdoutIsTerminal } from "../lib/output/terminal.ts";
 import { exportSession } from "../lib/session/export.ts";
-import { iso, renderSummary, summarize } from "../lib/session/info.ts";
+import { renderSummary, summarize, summaryDocument } from "../lib/session/info.ts";
+import { humanDateTime, machineTime, parseTimeArg, type TimeOptions } from "../lib/output/time.ts";
 import { type EventInfo, type Sample, SessionReader } from "../lib/session/reader.ts";
 import { exportScan } from "../lib/session/scan_export.ts";
 import { formatBytes } from "../lib/session/store.ts";
@@ -38,28 +40,6 @@ const FLAGS = {
 } as const;
 
 const SUBCOMMANDS = ["list", "info", "export", "tail"];
-
-/**
- * Parses a time for `--from/--to`: an ISO date/time (`2026-11-25T10:00:00Z`, `2026-11-25`) or
- * Unix epoch seconds.
- *
- * @example
- * ```ts
- * import { parseTime } from "./session.ts";
- * parseTime("1764064800", "--from"); // 1764064800
- * ```
- */
-export function parseTime(text: string, flag: string): number {
-  if (/^\d+(\.\d+)?$/.test(text.trim())) return Number(text);
-  const ms = Date.parse(text);
-  if (Number.isNaN(ms)) {
-    throw new UsageError(
-      `${flag}: "${text}" is not a time`,
-      "write an ISO time like 2026-11-25T10:00:00Z, or Unix epoch seconds",
-    );
-  }
-  return ms / 1000;
-}
 
 function one(positionals: string[], what: string): string {
   const file = positionals[1];
@@ -81,28 +61,41 @@ export async function runSession(args: string[]): Promise<number> {
     );
   }
   const json = boolFlag(f, "json");
+  const time = timeFlags(f);
   switch (sub) {
     case "list":
-      return list(f.positionals[1] ?? ".", json);
+      return list(f.positionals[1] ?? ".", json, time);
     case "info": {
       const reader = SessionReader.open(one(f.positionals, "info"));
       try {
         const s = summarize(reader);
-        stdoutSink.write(json ? jsonDocument(s, stdoutIsTerminal()) : renderSummary(s));
+        stdoutSink.write(
+          json
+            ? jsonDocument(summaryDocument(s, time), stdoutIsTerminal())
+            : renderSummary(s, time),
+        );
       } finally {
         reader.close();
       }
       return EXIT.ok;
     }
     case "export":
-      return exportCommand(one(f.positionals, "export"), f);
+      return exportCommand(one(f.positionals, "export"), f, time);
     default:
-      return await tail(one(f.positionals, "tail"), f);
+      return await tail(one(f.positionals, "tail"), f, time);
   }
 }
 
-function exportCommand(file: string, f: ReturnType<typeof parseFlags>): number {
-  const format = stringFlag(f, "format") ?? (boolFlag(f, "json") ? "ndjson" : undefined);
+function exportCommand(
+  file: string,
+  f: ReturnType<typeof parseFlags>,
+  time: TimeOptions,
+): number {
+  const scan = intFlag(f, "scan", 1);
+  // A scan exports as the column file `scan --out` writes unless asked otherwise; samples have
+  // two equally likely shapes (wide CSV, narrow NDJSON), so the format is asked for.
+  const format = stringFlag(f, "format") ??
+    (boolFlag(f, "json") ? "ndjson" : scan !== undefined ? "csv" : undefined);
   if (format !== "csv" && format !== "ndjson") {
     throw new UsageError(
       format === undefined
@@ -110,21 +103,23 @@ function exportCommand(file: string, f: ReturnType<typeof parseFlags>): number {
         : `--format: "${format}" is not one of csv, ndjson`,
     );
   }
+  const from = stringFlag(f, "from");
+  const to = stringFlag(f, "to");
+  const range = {
+    from: from === undefined ? undefined : parseTimeArg(from, "--from"),
+    to: to === undefined ? undefined : parseTimeArg(to, "--to"),
+  };
   const reader = SessionReader.open(file);
   try {
-    const scan = intFlag(f, "scan", 1);
     if (scan !== undefined) {
-      stdoutSink.write(exportScan(reader.db, scan, format));
+      stdoutSink.write(exportScan(reader.db, scan, format, time));
       return EXIT.ok;
     }
-    const from = stringFlag(f, "from");
-    const to = stringFlag(f, "to");
-    exportSession(reader, {
-      format,
-      from: from === undefined ? undefined : parseTime(from, "--from"),
-      to: to === undefined ? undefined : parseTime(to, "--to"),
-      attrs: listFlag(f, "attrs"),
-    }, (text) => stdoutSink.write(text));
+    exportSession(
+      reader,
+      { format, ...range, attrs: listFlag(f, "attrs"), time },
+      (text) => stdoutSink.write(text),
+    );
     return EXIT.ok;
   } finally {
     reader.close();
@@ -145,7 +140,7 @@ function isLocked(path: string): boolean {
   }
 }
 
-function list(dir: string, json: boolean): number {
+function list(dir: string, json: boolean, time: TimeOptions): number {
   let entries: Deno.DirEntry[];
   try {
     entries = [...Deno.readDirSync(dir)];
@@ -164,12 +159,16 @@ function list(dir: string, json: boolean): number {
     }
     try {
       const s = summarize(reader);
+      // A session of scans only has no samples: its runs (segments) say when it was used.
+      const starts = s.segments.map((g) => g.start);
+      const ends = s.segments.map((g) => g.stop ?? g.last ?? g.start);
       rows.push({
         path,
         bytes: s.bytes,
-        first: s.first,
-        last: s.last,
+        first: s.first ?? (starts.length ? Math.min(...starts) : undefined),
+        last: s.last ?? (ends.length ? Math.max(...ends) : undefined),
         samples: s.samples,
+        scans: s.scans.length,
         devices: s.devices.length,
         segments: s.segments.length,
         recording: isLocked(path),
@@ -179,18 +178,28 @@ function list(dir: string, json: boolean): number {
     }
   }
   if (json) {
-    stdoutSink.write(jsonDocument(rows, stdoutIsTerminal()));
+    const at = (t: number | undefined) => t === undefined ? null : machineTime(t, time);
+    const doc = rows.map((r) => ({ ...r, first: at(r.first), last: at(r.last) }));
+    stdoutSink.write(jsonDocument(doc, stdoutIsTerminal()));
     return EXIT.ok;
   }
   if (rows.length === 0) {
     console.error(`labwire session list: no session files in ${dir}`);
     return EXIT.ok;
   }
+  const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? "" : "s"}`;
   for (const r of rows) {
+    const when = r.first === undefined
+      ? "empty"
+      : `${humanDateTime(r.first, time)} → ${humanDateTime(r.last ?? r.first, time)}`;
+    const what = [
+      ...(r.samples > 0 || r.scans === 0 ? [plural(r.samples, "sample")] : []),
+      ...(r.scans > 0 ? [plural(r.scans, "scan")] : []),
+      plural(r.devices, "device"),
+      plural(r.segments, "segment"),
+    ];
     stdoutSink.write(
-      `${r.path}  ${formatBytes(r.bytes)}  ${iso(r.first)} → ${
-        iso(r.last)
-      }  ${r.samples} samples  ${r.devices} devices  ${r.segments} segments${
+      `${r.path}  ${formatBytes(r.bytes)}  ${when}  ${what.join(", ")}${
         r.recording ? "  (recording)" : ""
       }\n`,
     );
@@ -198,7 +207,13 @@ function list(dir: string, json: boolean): number {
   return EXIT.ok;
 }
 
-async function tail(file: string, f: ReturnType<typeof parseFlags>): Promise<number> {
+async function tail(
+  file: string,
+  f: ReturnType<typeof parseFlags>,
+  time: TimeOptions,
+): Promise<number> {
+  const iso = (t: number) => humanDateTime(t, { utc: time.utc, ms: true });
+  const t = (x: number) => JSON.stringify(machineTime(x, time));
   // Flags first: a mistake in them is exit 2 whatever the file.
   const lines = intFlag(f, "lines", 0) ?? 10;
   const poll = durationFlag(f, "poll", { min: 1, max: 3_600_000, bareUnit: "ms" }) ?? 500;
@@ -214,7 +229,7 @@ async function tail(file: string, f: ReturnType<typeof parseFlags>): Promise<num
         a?.units ? ` ${a.units}` : ""
       }\n`;
     }
-    return `{"t":${round3(s.t)},"device":${JSON.stringify(device)},"attr":${
+    return `{"t":${t(s.t)},"device":${JSON.stringify(device)},"attr":${
       JSON.stringify(attr)
     },"value":${JSON.stringify(s.value)}}\n`;
   };
@@ -222,7 +237,7 @@ async function tail(file: string, f: ReturnType<typeof parseFlags>): Promise<num
     pretty
       ? `${iso(e.t)}  [${e.kind}] ${e.device ? `${e.device}: ` : ""}${e.message}\n`
       : JSON.stringify({
-        t: round3(e.t),
+        t: machineTime(e.t, time),
         event: e.kind,
         severity: e.severity,
         device: e.device,

@@ -32,6 +32,7 @@ import {
   startTcpSimulator,
   type TcpSimulator,
 } from "../lib/drivers/message/simulator.ts";
+import { clockTime } from "../lib/output/time.ts";
 
 /** Simulator kinds `labwire sim` runs by code; every instrument definition is a kind too. */
 export const SIM_KINDS = ["baratron"] as const;
@@ -280,7 +281,7 @@ export async function runSim(args: string[], io: SimIo): Promise<number> {
       onRequest: opts.verbose
         ? (e) =>
           io.log(
-            `${new Date().toISOString().slice(11, 23)} ${host}:${e.port} ${e.outcome}` +
+            `${clockTime(Date.now() / 1000, { ms: true })} ${host}:${e.port} ${e.outcome}` +
               `${e.status ? ` ${e.status}` : ""}: ${e.detail}`,
           )
         : undefined,
@@ -343,7 +344,7 @@ async function runInstrumentSim(opts: SimOptions, io: SimIo): Promise<number> {
         onMessage: opts.verbose
           ? (e: MessageEvent) =>
             io.log(
-              `${new Date().toISOString().slice(11, 23)} ${e.outcome}: ${
+              `${clockTime(Date.now() / 1000, { ms: true })} ${e.outcome}: ${
                 JSON.stringify(e.message)
               }` +
                 ` → ${JSON.stringify(e.answer)}`,

@@ -14,6 +14,7 @@ import {
   listFlag,
   parseFlags,
   stringFlag,
+  timeFlags,
 } from "../lib/cli/flags.ts";
 import { listenForInterrupts } from "../lib/cli/interrupt.ts";
 import { INTERVAL_RULE, TIMEOUT_RULE } from "../lib/config/duration.ts";
@@ -28,6 +29,7 @@ import { openLab } from "../lib/lab/setup.ts";
 import { CsvWriter } from "../lib/output/csv.ts";
 import { readingLine, readingRecord } from "../lib/output/record.ts";
 import { PipeClosed, stdoutSink } from "../lib/output/stdout.ts";
+import type { TimeOptions } from "../lib/output/time.ts";
 import { LiveTable, loadTableRenderer } from "../lib/output/table.ts";
 import {
   colorEnabled,
@@ -80,6 +82,8 @@ export interface StreamOptions {
   demo: boolean;
   /** `--no-color`. */
   noColor: boolean;
+  /** `--time epoch|iso` and `--utc`. */
+  time: Required<TimeOptions>;
 }
 
 /** Parses `stream`'s arguments (pure). */
@@ -106,6 +110,7 @@ export function parseStreamArgs(args: string[]): StreamOptions {
     config: stringFlag(f, "config"),
     demo: boolFlag(f, "demo"),
     noColor: boolFlag(f, "no-color"),
+    time: timeFlags(f),
   };
 }
 
@@ -131,7 +136,7 @@ async function makeEmitter(
 ): Promise<{ emit: Emit; finish: () => void }> {
   const format = opts.format ?? (stdoutIsTerminal() ? "table" : "ndjson");
   if (format === "ndjson") {
-    return { emit: (r) => stdoutSink.write(readingLine(r)), finish: () => {} };
+    return { emit: (r) => stdoutSink.write(readingLine(r, opts.time)), finish: () => {} };
   }
   if (format === "csv") {
     const columns = ["t", "device"];
@@ -144,7 +149,7 @@ async function makeEmitter(
     }
     columns.push("error");
     const csv = new CsvWriter((s) => stdoutSink.write(s), columns);
-    return { emit: (r) => csv.write(readingRecord(r)), finish: () => {} };
+    return { emit: (r) => csv.write(readingRecord(r, opts.time)), finish: () => {} };
   }
   await loadTableRenderer();
   // The status area under the table: the config's alarm rules and every device's health alarms

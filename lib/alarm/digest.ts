@@ -9,6 +9,7 @@ import type { Reading } from "../device/device.ts";
 import type { ActiveAlarm } from "./engine.ts";
 import { type AlarmEvent, formatEvent } from "./event.ts";
 import type { AlarmMail } from "./email_sink.ts";
+import { humanDateTime } from "../output/time.ts";
 
 /** What a digest reports. */
 export interface DigestInput {
@@ -51,7 +52,7 @@ export function buildDigest(input: DigestInput): AlarmMail {
   const subject = `[labwire ${input.host}] digest: ${state}, ${history.length} transition${
     history.length === 1 ? "" : "s"
   } in ${hours} h`;
-  const iso = (t: number) => new Date(Math.round(t * 1000)).toISOString();
+  const iso = (t: number) => humanDateTime(t);
   const out: string[] = [`labwire digest for ${iso(input.since)} … ${iso(input.now)}`, ""];
   out.push(`Active alarms (${active.length}):`);
   if (active.length === 0) out.push("  none");

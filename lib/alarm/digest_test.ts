@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { buildDigest } from "./digest.ts";
+import { humanDateTime } from "../output/time.ts";
 
 Deno.test("the digest lists active alarms, last values with units and the period's history", () => {
   const mail = buildDigest({
@@ -35,14 +36,18 @@ Deno.test("the digest lists active alarms, last values with units and the period
   const lines = mail.text.split("\n");
   assert.ok(
     lines.includes(
-      "  INVALID oven error since 1970-01-01T01:00:00.000Z: oven: 3 failed reads in a row: timeout",
+      `  INVALID oven error since ${
+        humanDateTime(3600)
+      }: oven: 3 failed reads in a row: timeout`,
     ),
   );
-  const gauge = lines.findIndex((l) => l.startsWith("  gauge at 1970-01-01T01:59:59.500Z"));
+  const gauge = lines.findIndex((l) => l.startsWith(`  gauge at ${humanDateTime(7199.5)}`));
   const oven = lines.findIndex((l) =>
-    l.startsWith("  oven at 1970-01-01T01:59:59.000Z: error: timeout")
+    l.startsWith(`  oven at ${humanDateTime(7199)}: error: timeout`)
   );
   assert.ok(gauge > 0 && oven > gauge, "devices sorted by name");
   assert.match(lines[gauge]!, /pressure = 0\.0012 torr, status = "ok"$/);
   assert.ok(lines.some((l) => l.includes("alarm INVALID active oven error")));
+  // People read the digest: local time with its zone, never a bare UTC "Z" time.
+  assert.ok(!mail.text.includes("000Z"));
 });

@@ -6,6 +6,7 @@
  * @module
  */
 import type { Value } from "../device/attr.ts";
+import { humanDateTime } from "../output/time.ts";
 
 /** Alarm severity, EPICS-like, from least to most severe. */
 export type Severity = "minor" | "major" | "invalid";
@@ -60,11 +61,12 @@ export function atLeast(s: Severity, min: Severity): boolean {
  *   t: 0, name: "hot", kind: "threshold", device: "oven", attr: "temp", severity: "major",
  *   state: "active", value: 301, message: "oven.temp > 300 (value 301)",
  * });
- * // "1970-01-01T00:00:00.000Z alarm MAJOR active hot: oven.temp > 300 (value 301)"
+ * // "1970-01-01 00:00:00 UTC alarm MAJOR active hot: oven.temp > 300 (value 301)" (in UTC)
  * ```
  */
 export function formatEvent(e: AlarmEvent): string {
-  const when = new Date(Math.round(e.t * 1000)).toISOString();
+  // People read this (stderr, e-mails): local time with its zone.
+  const when = humanDateTime(e.t);
   return `${when} alarm ${e.severity.toUpperCase()} ${e.state} ${e.name}: ${e.message}`;
 }
 

@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { UsageError } from "../device/errors.ts";
 import { didYouMean } from "../device/suggest.ts";
 import { type DurationRule, readDuration } from "../config/duration.ts";
+import { readTimeFormat, type TimeOptions } from "../output/time.ts";
 
 /** The declaration of one flag. */
 export interface FlagSpec {
@@ -38,6 +39,8 @@ export const COMMON_FLAGS: FlagSpecs = {
   demo: { type: "boolean" },
   json: { type: "boolean" },
   "no-color": { type: "boolean" },
+  time: { type: "string" },
+  utc: { type: "boolean" },
 };
 
 /**
@@ -167,4 +170,18 @@ export function listFlag(flags: ParsedFlags, name: string): string[] | undefined
   const v = flags.values[name];
   const all = Array.isArray(v) ? v as string[] : typeof v === "string" ? [v] : undefined;
   return all?.flatMap((s) => s.split(",")).map((s) => s.trim()).filter((s) => s !== "");
+}
+
+/**
+ * Reads the time flags every verb takes: `--time epoch|iso` (machine outputs) and `--utc`
+ * (times people read, and the offset `--time iso` writes).
+ *
+ * @example
+ * ```ts
+ * import { parseFlags, timeFlags } from "./flags.ts";
+ * timeFlags(parseFlags(["--time", "iso", "--utc"], {})); // { time: "iso", utc: true }
+ * ```
+ */
+export function timeFlags(flags: ParsedFlags): Required<TimeOptions> {
+  return { time: readTimeFormat(stringFlag(flags, "time")), utc: boolFlag(flags, "utc") };
 }

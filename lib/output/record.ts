@@ -7,6 +7,7 @@
  */
 import type { Reading } from "../device/device.ts";
 import type { Values } from "../device/attr.ts";
+import { machineTime, type TimeOptions } from "./time.ts";
 
 /**
  * Flattens a reading into the object printed as one NDJSON line.
@@ -17,16 +18,16 @@ import type { Values } from "../device/attr.ts";
  * readingRecord({ t: 1.5, device: "gauge", values: { pressure: 3 } }); // { t: 1.5, device: "gauge", pressure: 3 }
  * ```
  */
-export function readingRecord(r: Reading): Record<string, unknown> {
-  const out: Record<string, unknown> = { t: round3(r.t), device: r.device };
+export function readingRecord(r: Reading, time?: TimeOptions): Record<string, unknown> {
+  const out: Record<string, unknown> = { t: machineTime(r.t, time), device: r.device };
   for (const [k, v] of Object.entries(r.values)) out[k] = v;
   if (r.error !== undefined) out.error = r.error;
   return out;
 }
 
-/** Serialises a reading as one NDJSON line (with the trailing newline). */
-export function readingLine(r: Reading): string {
-  return JSON.stringify(readingRecord(r)) + "\n";
+/** Serialises a reading as one NDJSON line (with the trailing newline); `t` as `time` says. */
+export function readingLine(r: Reading, time?: TimeOptions): string {
+  return JSON.stringify(readingRecord(r, time)) + "\n";
 }
 
 /** Rounds epoch seconds to milliseconds so JSON shows `1764088800.123`, not float noise. */

@@ -6,17 +6,20 @@
  */
 import { csvHeader, csvRow, type ScanHeader } from "../session/scan_export.ts";
 import type { ScanPoint } from "../session/scan_store.ts";
+import type { TimeOptions } from "../output/time.ts";
 
 /** An open column file; write points as they come, close at the end. */
 export class ScanColumnFile {
   readonly #file: Deno.FsFile;
   readonly #encoder = new TextEncoder();
+  readonly #time: TimeOptions | undefined;
 
   /**
    * Opens `path`: a new scan truncates it; a resumed one appends and writes the header only
    * when the file is new or empty.
    */
-  constructor(path: string, header: ScanHeader, resuming: boolean) {
+  constructor(path: string, header: ScanHeader, resuming: boolean, time?: TimeOptions) {
+    this.#time = time;
     const existed = resuming && exists(path);
     this.#file = Deno.openSync(path, {
       write: true,
@@ -24,12 +27,12 @@ export class ScanColumnFile {
       append: existed,
       truncate: !resuming,
     });
-    if (!resuming || Deno.statSync(path).size === 0) this.#write(csvHeader(header));
+    if (!resuming || Deno.statSync(path).size === 0) this.#write(csvHeader(header, time));
   }
 
   /** Appends one point's row. */
   point(p: ScanPoint): void {
-    this.#write(csvRow(p));
+    this.#write(csvRow(p, this.#time));
   }
 
   /** Closes the file. */

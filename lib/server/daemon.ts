@@ -23,6 +23,7 @@ import { isLoopback, type ListenAddress, listenUrl } from "./listen.ts";
 import type { Logger } from "./log.ts";
 import { SessionFileSource } from "./session_source.ts";
 import { StreamHub } from "./sse.ts";
+import { humanDateTime } from "../output/time.ts";
 
 /** Everything the daemon is started with. */
 export interface DaemonOptions {
@@ -168,7 +169,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         const failure = store.writer.failure;
         if (failure === undefined) return null;
         return `session writes failing since ${
-          new Date(store.writer.failingSince! * 1000).toISOString()
+          humanDateTime(store.writer.failingSince!)
         }: ${errorMessage(failure)}; retrying, ${store.writer.pending} rows buffered`;
       },
       writeErrors: () => store.writer.stats.errors,

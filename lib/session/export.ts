@@ -7,7 +7,7 @@
  * @module
  */
 import { csvLine } from "../output/csv.ts";
-import { round3 } from "../output/record.ts";
+import { machineTime, type TimeOptions } from "../output/time.ts";
 import type { Value } from "../device/attr.ts";
 import type { SessionReader } from "./reader.ts";
 
@@ -21,6 +21,8 @@ export interface ExportOptions {
   to?: number;
   /** `device.attr` (or `device`) selections; default every column. */
   attrs?: readonly string[];
+  /** How `t` is written: epoch seconds (default) or ISO 8601 (`--time iso`). */
+  time?: TimeOptions;
 }
 
 /** Units cell of the `t` column in the CSV units line. */
@@ -56,7 +58,7 @@ export function exportSession(
     for (const s of reader.samples(query)) {
       const c = byId.get(s.attrId)!;
       out(
-        `{"t":${round3(s.t)},"device":${JSON.stringify(c.device)},"attr":${
+        `{"t":${JSON.stringify(machineTime(s.t, options.time))},"device":${JSON.stringify(c.device)},"attr":${
           JSON.stringify(c.attr)
         },"value":${JSON.stringify(s.value)}}\n`,
       );
@@ -65,12 +67,12 @@ export function exportSession(
   } else {
     const index = new Map(columns.map((c, i) => [c.id, i]));
     out(csvLine(["t", ...columns.map((c) => `${c.device}.${c.attr}`)]));
-    out(csvLine([TIME_UNITS, ...columns.map((c) => c.units ?? "")]));
+    out(csvLine([options.time?.time === "iso" ? "" : TIME_UNITS, ...columns.map((c) => c.units ?? "")]));
     let rowT: number | undefined;
     let row: (Value | undefined)[] = new Array(columns.length);
     const flushRow = () => {
       if (rowT === undefined) return;
-      out(csvLine([round3(rowT), ...row.map(csvValue)]));
+      out(csvLine([machineTime(rowT, options.time), ...row.map(csvValue)]));
       row = new Array(columns.length);
     };
     for (const s of reader.samples(query)) {

@@ -8,6 +8,7 @@
 import { listScans } from "./scan_store.ts";
 import type { EventInfo, SegmentInfo, SessionReader, TaskInfo } from "./reader.ts";
 import { formatBytes } from "./store.ts";
+import { humanDateTime, machineTime, type TimeOptions } from "../output/time.ts";
 
 /** The summary of a session file. */
 export interface SessionSummary {
@@ -15,8 +16,8 @@ export interface SessionSummary {
   path: string;
   /** File size in bytes (database plus write-ahead log). */
   bytes: number;
-  /** When the session was created (ISO time). */
-  created?: string;
+  /** When the session was created, epoch seconds. */
+  created?: number;
   /** First and last sample, epoch seconds. */
   first?: number;
   /** Last sample, epoch seconds. */
@@ -89,7 +90,7 @@ export function summarize(reader: SessionReader): SessionSummary {
   return {
     path: reader.path,
     bytes,
-    created: reader.meta().created,
+    created: epochOf(reader.meta().created),
     first: range.first,
     last: range.last,
     samples,
@@ -110,13 +111,36 @@ export function summarize(reader: SessionReader): SessionSummary {
   };
 }
 
-/** Formats epoch seconds as an ISO time (or "—"). */
-export function iso(t: number | undefined): string {
-  return t === undefined ? "—" : new Date(Math.round(t * 1000)).toISOString();
+function epochOf(text: string | undefined): number | undefined {
+  const ms = text === undefined ? NaN : Date.parse(text);
+  return Number.isNaN(ms) ? undefined : ms / 1000;
 }
 
-/** Renders the summary as text for a terminal. */
-export function renderSummary(s: SessionSummary): string {
+/**
+ * The summary as the `--json` document: every time in it (`created`, `first`, `last`, segment,
+ * event and task times) written as `time` says — epoch seconds, or ISO 8601 under `--time iso`.
+ */
+export function summaryDocument(s: SessionSummary, time: TimeOptions = {}): unknown {
+  const at = (t: number | undefined) => t === undefined ? undefined : machineTime(t, time);
+  return {
+    ...s,
+    created: at(s.created),
+    first: at(s.first),
+    last: at(s.last),
+    devices: s.devices.map((d) => ({
+      ...d,
+      attrs: d.attrs.map((a) => ({ ...a, first: at(a.first), last: at(a.last) })),
+    })),
+    segments: s.segments.map((g) => ({ ...g, start: at(g.start), stop: at(g.stop), last: at(g.last) })),
+    alarms: s.alarms.map((e) => ({ ...e, t: at(e.t) })),
+    errors: s.errors.map((e) => ({ ...e, t: at(e.t) })),
+    tasks: s.tasks.map((k) => ({ ...k, start: at(k.start), stop: at(k.stop) })),
+  };
+}
+
+/** Renders the summary as text for a terminal: local times with their zone (UTC under `utc`). */
+export function renderSummary(s: SessionSummary, opts: { utc?: boolean } = {}): string {
+  const iso = (t: number | undefined) => t === undefined ? "—" : humanDateTime(t, opts);
   const lines: string[] = [];
   const span = s.first !== undefined && s.last !== undefined ? ` (${human(s.last - s.first)})` : "";
   lines.push(`session ${s.path}  ${formatBytes(s.bytes)}`);

@@ -13,6 +13,7 @@ import type { Lab } from "../lab/lab.ts";
 import type { DeviceManager } from "../lab/manager.ts";
 import type { SessionStore } from "./store.ts";
 import { typeOf } from "./value_codec.ts";
+import { humanDateTime } from "../output/time.ts";
 
 /** Options of a {@linkcode Recorder}. */
 export interface RecorderOptions {
@@ -230,7 +231,7 @@ export class Recorder {
         severity: "major",
         device: r.device,
         message: `still failing (${state.errors} failed reads since ${
-          new Date(state.firstErrorT * 1000).toISOString()
+          humanDateTime(state.firstErrorT)
         }): ${r.error}`,
         data: { errors: state.errors, suppressed: state.suppressed },
       });

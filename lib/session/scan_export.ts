@@ -9,6 +9,7 @@
 import { csvLine } from "../output/csv.ts";
 import type { DatabaseSync } from "node:sqlite";
 import { readScan, readScanPoints, type ScanPoint } from "./scan_store.ts";
+import { humanDateTime, machineTime, type TimeOptions } from "../output/time.ts";
 
 /** What the header of a column file needs to know about a scan. */
 export interface ScanHeader {
@@ -52,11 +53,12 @@ export function scanColumns(h: Pick<ScanHeader, "positioners" | "detectors">): s
 export function pointRecord(
   h: Pick<ScanHeader, "positioners" | "detectors" | "id">,
   p: ScanPoint,
+  time?: TimeOptions,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (h.id !== undefined) out.scan = h.id;
   out.point = p.index;
-  out.t = Math.round(p.t * 1000) / 1000;
+  out.t = machineTime(p.t, time);
   for (let k = 0; k < h.positioners.length; k++) {
     const name = h.positioners[k]!;
     out[name] = p.readbacks[k] ?? null;
@@ -66,15 +68,15 @@ export function pointRecord(
   return out;
 }
 
-/** The `#` header lines and the column row of a scan's column file. */
-export function csvHeader(h: ScanHeader): string {
+/** The `#` header lines and the column row of a scan's column file (start time for people). */
+export function csvHeader(h: ScanHeader, time?: TimeOptions): string {
   const units = [...h.positioners, ...h.detectors]
     .map((r) => `${r}=${h.units[r] ?? ""}`)
     .join(" ");
   return [
     `# labwire scan${h.id !== undefined ? ` ${h.id}` : ""}`,
     `# command: ${h.command.replaceAll("\n", " ")}`,
-    `# started: ${new Date(h.started * 1000).toISOString()}`,
+    `# started: ${humanDateTime(h.started, { utc: time?.utc })}`,
     `# positioners: ${h.positioners.join(" ")}`,
     `# detectors: ${h.detectors.join(" ")}`,
     `# units: ${units}`,
@@ -83,29 +85,38 @@ export function csvHeader(h: ScanHeader): string {
 }
 
 /** One data row of the column file. */
-export function csvRow(p: ScanPoint): string {
-  const fields: unknown[] = [p.index, Math.round(p.t * 1000) / 1000];
+export function csvRow(p: ScanPoint, time?: TimeOptions): string {
+  const fields: unknown[] = [p.index, machineTime(p.t, time)];
   for (let k = 0; k < p.positions.length; k++) fields.push(p.readbacks[k], p.positions[k]);
   for (const v of p.values) fields.push(v);
   return csvLine(fields);
 }
 
 /** A whole scan as a column file. */
-export function scanCsv(h: ScanHeader, points: readonly ScanPoint[]): string {
-  return csvHeader(h) + points.map(csvRow).join("");
+export function scanCsv(h: ScanHeader, points: readonly ScanPoint[], time?: TimeOptions): string {
+  return csvHeader(h, time) + points.map((p) => csvRow(p, time)).join("");
 }
 
 /** A whole scan as NDJSON, one point per line. */
-export function scanNdjson(h: ScanHeader, points: readonly ScanPoint[]): string {
-  return points.map((p) => JSON.stringify(pointRecord(h, p)) + "\n").join("");
+export function scanNdjson(
+  h: ScanHeader,
+  points: readonly ScanPoint[],
+  time?: TimeOptions,
+): string {
+  return points.map((p) => JSON.stringify(pointRecord(h, p, time)) + "\n").join("");
 }
 
 /**
  * Exports one scan as text: `csv` is the `#`-headed column file of `scan --out`, `ndjson` one
  * point per line as `scan` prints it. For `labwire session export --scan N [--format …]`.
  */
-export function exportScan(db: DatabaseSync, id: number, format: "csv" | "ndjson" = "csv"): string {
+export function exportScan(
+  db: DatabaseSync,
+  id: number,
+  format: "csv" | "ndjson" = "csv",
+  time?: TimeOptions,
+): string {
   const scan = readScan(db, id);
   const points = readScanPoints(db, id);
-  return format === "csv" ? scanCsv(scan, points) : scanNdjson(scan, points);
+  return format === "csv" ? scanCsv(scan, points, time) : scanNdjson(scan, points, time);
 }

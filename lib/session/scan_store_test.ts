@@ -3,6 +3,7 @@ import { DatabaseSync } from "node:sqlite";
 import { listScans, readScan, type ScanMeta, ScanStore } from "./scan_store.ts";
 import { exportScan } from "./scan_export.ts";
 import { UsageError } from "../device/errors.ts";
+import { humanDateTime } from "../output/time.ts";
 
 const meta: ScanMeta = {
   plan: { plan: { kind: "count", num: 2 }, detectors: ["det.counts"] },
@@ -95,7 +96,7 @@ Deno.test("exportScan gives the column file and NDJSON", () => {
     const csv = exportScan(db, id, "csv").split("\n");
     assert.equal(csv[0], `# labwire scan ${id}`);
     assert.equal(csv[1], "# command: labwire scan count 2 --detectors det.counts");
-    assert.equal(csv[2], "# started: 2023-11-14T22:13:20.000Z");
+    assert.equal(csv[2], `# started: ${humanDateTime(1700000000)}`);
     assert.equal(csv[3], "# positioners: motor.position");
     assert.equal(csv[4], "# detectors: det.counts");
     assert.equal(csv[5], "# units: motor.position=mm det.counts=");
