@@ -106,7 +106,8 @@ $LABWIRE_CONFIG) or an address:
 ${drivers}
 
 Every verb takes --demo (a built-in simulated bench: gauge, thermo, motor, dmm, det),
---config FILE, --json and --no-color.
+--config FILE, --json, --no-color, --time iso (machine output: ISO 8601 with offset
+instead of epoch seconds) and --utc (times in UTC instead of local time).
 
 Examples:
   labwire read --demo gauge

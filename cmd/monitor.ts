@@ -144,7 +144,12 @@ async function makeOutput(
     showsAlarms: false,
   };
   if (format === "none") return none;
-  if (format === "ndjson") return { ...none, emit: (r) => stdoutSink.write(readingLine(r, opts.time)) };
+  if (format === "ndjson") {
+    return {
+      ...none,
+      emit: (r) => stdoutSink.write(readingLine(r, opts.time)),
+    };
+  }
   const attrs = new Map<string, Attr[]>();
   // Columns need attribute lists; a hung device may hold its own back for 1 s, no longer.
   const lists = await Promise.all(

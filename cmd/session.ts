@@ -279,7 +279,7 @@ Usage:
   labwire session list [DIR] [--json]
   labwire session info FILE [--json]
   labwire session export FILE --format csv|ndjson [--from T] [--to T] [--attrs dev.attr,…]
-  labwire session export FILE --scan N [--format csv|ndjson]
+  labwire session export FILE --scan N [--format csv|ndjson]   (default csv)
   labwire session tail FILE [--lines N] [--json]
 
 list     session files in DIR (default .): time range, samples, devices,
@@ -291,9 +291,11 @@ export   samples to stdout, streamed (a week of data is fine):
            csv     wide: a "t" column then one column per device.attr, a
                    second header line with units, one row per timestamp
            ndjson  one line per sample: {"t":…,"device":…,"attr":…,"value":…}
-         --from/--to take ISO times (2026-11-25T10:00:00Z) or epoch seconds;
+         --from/--to take ISO times, local without an offset (2026-11-25T10:00)
+         or with one (2026-11-25T10:00:00Z), epoch seconds, now, or a duration
+         back from now (-1h);
          --attrs selects columns (device.attr, or device for all of it);
-         --scan N exports scan N as scan --out writes it
+         --scan N exports scan N as scan --out writes it (CSV unless --format)
 tail     prints the last N samples and events (default 10), then follows the
          session as a monitor writes it, until Ctrl-C; NDJSON in a pipe
 
@@ -306,6 +308,9 @@ Flags:
   -n, --lines N      tail: samples and events to show first (default 10)
       --poll 500ms   tail: how often to look for new rows
       --json         JSON output (info, list, tail)
+      --time iso     times in JSON and CSV as ISO 8601 with offset (default:
+                     epoch seconds)
+      --utc          show times in UTC (default: local time with its zone)
 
 Examples:
   labwire session list
@@ -313,6 +318,7 @@ Examples:
   labwire session export bench.session.sqlite --format csv > bench.csv
   labwire session export bench.session.sqlite --format ndjson --attrs gauge.pressure \\
       --from 2026-11-25T10:00:00Z | jq -c 'select(.value > 1e-3)'
+  labwire session export bench.session.sqlite --format csv --from -1h --time iso
   labwire session tail bench.session.sqlite
 `,
 };

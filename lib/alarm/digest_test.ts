@@ -36,9 +36,7 @@ Deno.test("the digest lists active alarms, last values with units and the period
   const lines = mail.text.split("\n");
   assert.ok(
     lines.includes(
-      `  INVALID oven error since ${
-        humanDateTime(3600)
-      }: oven: 3 failed reads in a row: timeout`,
+      `  INVALID oven error since ${humanDateTime(3600)}: oven: 3 failed reads in a row: timeout`,
     ),
   );
   const gauge = lines.findIndex((l) => l.startsWith(`  gauge at ${humanDateTime(7199.5)}`));

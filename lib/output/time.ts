@@ -174,7 +174,6 @@ export function readTimeFormat(text: string | undefined, where = "--time"): Time
   );
 }
 
-
 /**
  * A time for machine output: epoch seconds rounded to milliseconds, or ISO 8601 under `iso`.
  *
@@ -187,7 +186,6 @@ export function readTimeFormat(text: string | undefined, where = "--time"): Time
 export function machineTime(t: number, opts: TimeOptions = {}): number | string {
   return opts.time === "iso" ? isoWithOffset(t, opts) : Math.round(t * 1000) / 1000;
 }
-
 
 const ISO =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;

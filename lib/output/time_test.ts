@@ -87,7 +87,6 @@ Deno.test("--from/--to: ISO with and without offset, epoch, now and durations ba
   }
 });
 
-
 Deno.test("--from without an offset is local: 05:34 in Berlin in winter is 04:34 UTC", async () => {
   const out = await underTz(
     "Europe/Berlin",

@@ -168,9 +168,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       problem: () => {
         const failure = store.writer.failure;
         if (failure === undefined) return null;
-        return `session writes failing since ${
-          humanDateTime(store.writer.failingSince!)
-        }: ${errorMessage(failure)}; retrying, ${store.writer.pending} rows buffered`;
+        return `session writes failing since ${humanDateTime(store.writer.failingSince!)}: ${
+          errorMessage(failure)
+        }; retrying, ${store.writer.pending} rows buffered`;
       },
       writeErrors: () => store.writer.stats.errors,
       dropped: () => store.writer.stats.dropped,

@@ -58,16 +58,21 @@ export function exportSession(
     for (const s of reader.samples(query)) {
       const c = byId.get(s.attrId)!;
       out(
-        `{"t":${JSON.stringify(machineTime(s.t, options.time))},"device":${JSON.stringify(c.device)},"attr":${
-          JSON.stringify(c.attr)
-        },"value":${JSON.stringify(s.value)}}\n`,
+        `{"t":${JSON.stringify(machineTime(s.t, options.time))},"device":${
+          JSON.stringify(c.device)
+        },"attr":${JSON.stringify(c.attr)},"value":${JSON.stringify(s.value)}}\n`,
       );
       n++;
     }
   } else {
     const index = new Map(columns.map((c, i) => [c.id, i]));
     out(csvLine(["t", ...columns.map((c) => `${c.device}.${c.attr}`)]));
-    out(csvLine([options.time?.time === "iso" ? "" : TIME_UNITS, ...columns.map((c) => c.units ?? "")]));
+    out(
+      csvLine([
+        options.time?.time === "iso" ? "" : TIME_UNITS,
+        ...columns.map((c) => c.units ?? ""),
+      ]),
+    );
     let rowT: number | undefined;
     let row: (Value | undefined)[] = new Array(columns.length);
     const flushRow = () => {

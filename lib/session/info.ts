@@ -131,7 +131,12 @@ export function summaryDocument(s: SessionSummary, time: TimeOptions = {}): unkn
       ...d,
       attrs: d.attrs.map((a) => ({ ...a, first: at(a.first), last: at(a.last) })),
     })),
-    segments: s.segments.map((g) => ({ ...g, start: at(g.start), stop: at(g.stop), last: at(g.last) })),
+    segments: s.segments.map((g) => ({
+      ...g,
+      start: at(g.start),
+      stop: at(g.stop),
+      last: at(g.last),
+    })),
     alarms: s.alarms.map((e) => ({ ...e, t: at(e.t) })),
     errors: s.errors.map((e) => ({ ...e, t: at(e.t) })),
     tasks: s.tasks.map((k) => ({ ...k, start: at(k.start), stop: at(k.stop) })),
