@@ -9,7 +9,8 @@ import { parseArgs } from "node:util";
 import { UsageError } from "../device/errors.ts";
 import { didYouMean } from "../device/suggest.ts";
 import { type DurationRule, readDuration } from "../config/duration.ts";
-import { readTimeFormat, type TimeOptions } from "../output/time.ts";
+import type { TimeOptions } from "../output/time.ts";
+import { readTimeFormat } from "./time_args.ts";
 
 /** The declaration of one flag. */
 export interface FlagSpec {
