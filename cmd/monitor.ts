@@ -173,6 +173,7 @@ async function makeOutput(
     attrs,
     size: terminalSize,
     cursor: cursorAllowed(),
+    utc: opts.time.utc,
     alarms: () => active(),
     only: opts.attrs,
   });

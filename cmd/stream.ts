@@ -166,6 +166,7 @@ async function makeEmitter(
     attrs,
     size: terminalSize,
     cursor: cursorAllowed(),
+    utc: opts.time.utc,
     alarms: () => watch?.engine.active() ?? [],
     only: opts.attrs,
   });
