@@ -38,6 +38,7 @@ import {
 } from "../lib/output/terminal.ts";
 import type { ActiveAlarm } from "../lib/alarm/engine.ts";
 import { type AlarmEvent, isEventLine } from "../lib/alarm/event.ts";
+import { percentile } from "../lib/schedule/percentile.ts";
 import { sessionPath } from "../lib/session/path.ts";
 import { startRecording } from "../lib/session/recording.ts";
 import { SessionStore } from "../lib/session/store.ts";
@@ -337,10 +338,7 @@ async function record(
   if (pipeClosed && !storeError) return EXIT.ok;
   const s = recording.sampler.stats;
   const w = recording.store.writer.stats;
-  const lateness = [...s.lateness].sort((a, b) => a - b);
-  const p99 = lateness.length
-    ? lateness[Math.min(lateness.length - 1, Math.floor(lateness.length * 0.99))]!
-    : 0;
+  const p99 = s.lateness.length ? percentile(s.lateness, 99) : 0;
   console.error(
     `labwire monitor: ${reason}; ${recording.recorder.stats.readings} readings, ${recording.recorder.stats.values} values, ${recording.recorder.stats.failed} failed reads, ${s.missed} missed deadlines, lateness p99 ${
       p99.toFixed(2)

@@ -18,11 +18,11 @@ import {
 } from "../lib/cli/flags.ts";
 import { listenForInterrupts } from "../lib/cli/interrupt.ts";
 import { UsageError } from "../lib/device/errors.ts";
-import { sleep } from "../lib/schedule/periodic.ts";
 import { jsonDocument } from "../lib/output/record.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
 import { stdoutIsTerminal } from "../lib/output/terminal.ts";
-import { exportSession } from "../lib/session/export.ts";
+import { exportSession, sampleLine } from "../lib/session/export.ts";
+import { tailSession } from "../lib/session/tail.ts";
 import { renderSummary, summarize, summaryDocument } from "../lib/session/info.ts";
 import { humanDateTime, machineTime, type TimeOptions } from "../lib/output/time.ts";
 import { parseTimeArg } from "../lib/cli/time_args.ts";
@@ -214,14 +214,13 @@ async function tail(
   time: TimeOptions,
 ): Promise<number> {
   const iso = (t: number) => humanDateTime(t, { utc: time.utc, ms: true });
-  const t = (x: number) => JSON.stringify(machineTime(x, time));
   // Flags first: a mistake in them is exit 2 whatever the file.
   const lines = intFlag(f, "lines", 0) ?? 10;
   const poll = durationFlag(f, "poll", { min: 1, max: 3_600_000, bareUnit: "ms" }) ?? 500;
   const reader = SessionReader.open(file);
   const interrupts = listenForInterrupts();
   const pretty = !boolFlag(f, "json") && stdoutIsTerminal();
-  const sampleLine = (s: Sample) => {
+  const sampleText = (s: Sample) => {
     const a = reader.attr(s.attrId);
     const device = a?.device ?? "?";
     const attr = a?.attr ?? String(s.attrId);
@@ -230,9 +229,7 @@ async function tail(
         a?.units ? ` ${a.units}` : ""
       }\n`;
     }
-    return `{"t":${t(s.t)},"device":${JSON.stringify(device)},"attr":${
-      JSON.stringify(attr)
-    },"value":${JSON.stringify(s.value)}}\n`;
+    return sampleLine(machineTime(s.t, time), device, attr, s.value);
   };
   const eventLine = (e: EventInfo) =>
     pretty
@@ -246,21 +243,12 @@ async function tail(
         message: e.message,
       }) + "\n";
   try {
-    let rowid = reader.lastRowid(lines);
-    let eventId = Math.max(0, reader.lastEventId() - lines);
-    while (!interrupts.signal.aborted) {
-      const events = reader.events({ afterId: eventId });
-      for (const e of events) stdoutSink.write(eventLine(e));
-      if (events.length) eventId = events[events.length - 1]!.id;
-      for (;;) {
-        const { rows, last } = reader.samplesAfter(rowid);
-        let text = "";
-        for (const s of rows) text += sampleLine(s);
-        if (text) stdoutSink.write(text);
-        rowid = last;
-        if (rows.length < 10_000) break;
-      }
-      await sleep(poll, interrupts.signal);
+    const batches = tailSession(reader, { lines, pollMs: poll, signal: interrupts.signal });
+    for await (const b of batches) {
+      for (const e of b.events) stdoutSink.write(eventLine(e));
+      let text = "";
+      for (const s of b.samples) text += sampleText(s);
+      if (text) stdoutSink.write(text);
     }
     return interrupts.exitCode();
   } finally {

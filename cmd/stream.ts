@@ -24,7 +24,7 @@ import { errorMessage, UsageError } from "../lib/device/errors.ts";
 import type { Lab } from "../lib/lab/lab.ts";
 import type { DeviceManager } from "../lib/lab/manager.ts";
 import { Sampler } from "../lib/lab/sampler.ts";
-import { summarise } from "../lib/schedule/percentile.ts";
+import { latencyStats } from "../lib/schedule/percentile.ts";
 import { openLab } from "../lib/lab/setup.ts";
 import { CsvWriter } from "../lib/output/csv.ts";
 import { readingLine, readingRecord } from "../lib/output/record.ts";
@@ -296,7 +296,7 @@ export async function runStream(args: string[]): Promise<number> {
         errors,
         missed: s.missed,
         backed_off: s.backedOff,
-        lateness_ms: summarise(s.sampleLateness),
+        lateness_ms: latencyStats(s.sampleLateness),
       }));
     } else if (sampler.stats.missed > 0) {
       console.error(`labwire stream: ${sampler.stats.missed} sampling deadlines missed`);

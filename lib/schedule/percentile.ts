@@ -20,8 +20,8 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
 }
 
-/** Summarises timing samples (ms) as p50/p99/max, rounded to 0.01 ms. */
-export function summarise(values: readonly number[]): { p50: number; p99: number; max: number } {
+/** Timing samples (ms) as p50/p99/max, rounded to 0.01 ms (for `stream --stats` and benchmarks). */
+export function latencyStats(values: readonly number[]): { p50: number; p99: number; max: number } {
   const r = (x: number) => Math.round(x * 100) / 100;
   let max = -Infinity;
   for (const v of values) if (v > max) max = v;

@@ -29,6 +29,28 @@ export interface ExportOptions {
 export const TIME_UNITS = "s";
 
 /**
+ * One sample as an NDJSON line, the shape of `session export --format ndjson` and
+ * `session tail --json`; `t` is already in its machine form (`machineTime`). Written by hand
+ * because it is the hot loop of an export.
+ *
+ * @example
+ * ```ts
+ * import { sampleLine } from "./export.ts";
+ * sampleLine(1.5, "gauge", "pressure", 3); // '{"t":1.5,"device":"gauge","attr":"pressure","value":3}\n'
+ * ```
+ */
+export function sampleLine(
+  t: number | string,
+  device: string,
+  attr: string,
+  value: Value,
+): string {
+  return `{"t":${JSON.stringify(t)},"device":${JSON.stringify(device)},"attr":${
+    JSON.stringify(attr)
+  },"value":${JSON.stringify(value)}}\n`;
+}
+
+/**
  * Writes the export through `emit` (called with text pieces of about 64 kB), returning the
  * number of samples exported.
  */
@@ -57,11 +79,7 @@ export function exportSession(
     const byId = new Map(columns.map((c) => [c.id, c]));
     for (const s of reader.samples(query)) {
       const c = byId.get(s.attrId)!;
-      out(
-        `{"t":${JSON.stringify(machineTime(s.t, options.time))},"device":${
-          JSON.stringify(c.device)
-        },"attr":${JSON.stringify(c.attr)},"value":${JSON.stringify(s.value)}}\n`,
-      );
+      out(sampleLine(machineTime(s.t, options.time), c.device, c.attr, s.value));
       n++;
     }
   } else {

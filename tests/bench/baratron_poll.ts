@@ -12,6 +12,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { percentile } from "../../lib/schedule/percentile.ts";
 import { cpuSeconds, memoryMb, round } from "./proc_stats.ts";
 import { Targets } from "./targets.ts";
 
@@ -74,8 +75,7 @@ async function poller(): Promise<void> {
     await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now())));
   }
   await inflight;
-  rtt.sort((a, b) => a - b);
-  const q = (p: number) => round(rtt[Math.min(rtt.length - 1, Math.floor(rtt.length * p))] ?? NaN);
+  const q = (p: number) => round(percentile(rtt, p * 100));
   console.log(JSON.stringify({
     polls: rtt.length,
     errors,

@@ -23,6 +23,7 @@ import { CaClient } from "../../lib/drivers/epics/client.ts";
 import { DBR } from "../../lib/drivers/epics/dbr.ts";
 import { EPICS_BIN, findProgram } from "../peers.ts";
 import { missingSoftIoc, type SoftIoc, startSoftIoc } from "../interop/ca_softioc.ts";
+import { cpuSeconds as procCpuSeconds } from "./proc_stats.ts";
 import { Targets } from "./targets.ts";
 
 const N = 1000;
@@ -249,12 +250,6 @@ print("%.1f" % (dt * 1000))
 function cpuSeconds(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
-}
-
-function procCpuSeconds(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks
 }
 
 async function monitorBench(): Promise<void> {

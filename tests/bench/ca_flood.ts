@@ -17,6 +17,7 @@
  * @module
  */
 import { encodeHeader, encodeMessage } from "../../lib/drivers/epics/protocol.ts";
+import { percentile } from "../../lib/schedule/percentile.ts";
 import { memoryMb, round } from "./proc_stats.ts";
 import { Targets } from "./targets.ts";
 
@@ -175,8 +176,7 @@ try {
   const heldMb = CLIENTS * (MESSAGE - CHUNK) / (1024 * 1024);
   for (const c of conns) c.close();
 
-  latencies.sort((a, b) => a - b);
-  const p99 = latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))]!;
+  const p99 = percentile(latencies, 99);
   console.log(
     `held ${round(heldMb, 1)} MB over ${CLIENTS} circuits; RSS ${round(base, 1)} → ${
       round(mem.rss, 1)

@@ -18,6 +18,7 @@ import { Lab } from "../../lib/lab/lab.ts";
 import { Sampler } from "../../lib/lab/sampler.ts";
 import { startCaServer } from "../../lib/server/ca/server.ts";
 import { EPICS_BIN, findProgram } from "../peers.ts";
+import { cpuSeconds } from "./proc_stats.ts";
 import { Targets } from "./targets.ts";
 
 const DEVICES = 100;
@@ -71,14 +72,6 @@ async function serve(): Promise<void> {
       }
     }
   }
-}
-
-/** CPU seconds (user + system) of a process so far. */
-function cpuSeconds(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // Fields 14 and 15 of stat (utime, stime) are at 11 and 12 after "pid (comm) ".
-  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 /** Reads a child's stdout as lines, all the time (a pipe left unread would throttle it). */

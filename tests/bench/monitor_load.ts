@@ -13,6 +13,7 @@
  * @module
  */
 import { SessionReader } from "../../lib/session/reader.ts";
+import { cpuSeconds, memoryMb } from "./proc_stats.ts";
 import { Targets } from "./targets.ts";
 
 const SECONDS = Number(Deno.args[0] ?? 120);
@@ -27,27 +28,6 @@ for (let i = 0; i < DEVICES; i++) {
 }
 await Deno.writeTextFile(config, toml);
 const session = `${dir}/load.session.sqlite`;
-
-const ticks = Number(
-  new Deno.Command("getconf", { args: ["CLK_TCK"] }).outputSync().stdout.length
-    ? new TextDecoder().decode(
-      new Deno.Command("getconf", { args: ["CLK_TCK"] }).outputSync().stdout,
-    )
-    : 100,
-);
-
-function cpuSeconds(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // utime and stime are fields 14 and 15 of the whole line (11 and 12 after the name).
-  return (Number(fields[11]) + Number(fields[12])) / ticks;
-}
-
-function rssMB(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const m = /VmRSS:\s+(\d+) kB/.exec(status);
-  return m ? Number(m[1]) / 1024 : NaN;
-}
 
 const child = new Deno.Command(Deno.execPath(), {
   args: [
@@ -81,7 +61,7 @@ const startWall = performance.now();
 const poll = setInterval(() => {
   try {
     const t = (performance.now() - startWall) / 1000;
-    rss.push({ t, mb: rssMB(pid) });
+    rss.push({ t, mb: memoryMb(pid).rss });
     cpuLast = cpuSeconds(pid);
     wallLast = t;
     if (cpuAt10 === undefined && t >= 10) {

@@ -6,7 +6,8 @@
  *
  *     deno run -A tests/bench/serve_sse.ts [--clients 200] [--seconds 60]
  */
-import { gaugeBench, metric, rssMiB, spawnServe } from "./serve_bench_setup.ts";
+import { gaugeBench, metric, spawnServe } from "./serve_bench_setup.ts";
+import { memoryMb } from "./proc_stats.ts";
 import { Targets } from "./targets.ts";
 
 const arg = (name: string, def: number) => {
@@ -71,7 +72,7 @@ while (Date.now() - started < SECONDS * 1000) {
   await new Promise((r) => setTimeout(r, 5000));
   rss.push({
     t: Math.round((Date.now() - started) / 1000),
-    mib: rssMiB(serve.pid),
+    mib: memoryMb(serve.pid).rss,
     heap: (await metric(serve.url, "labwire_heap_used_bytes")) / 2 ** 20,
   });
   lagOverTime.push(Math.max(...stats.map((s) => s.maxLagMs)));
