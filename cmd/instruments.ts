@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { RegisterAttr } from "../lib/instruments/register_map.ts";
 import type { Command } from "../lib/cli/command.ts";
 import { EXIT } from "../lib/cli/command.ts";
 import { boolFlag, parseFlags } from "../lib/cli/flags.ts";
@@ -114,7 +115,7 @@ export function detail(inst: Instrument): Record<string, unknown> {
         ...fields,
         ...(a.get ? { get: a.get } : {}),
         ...(a.set ? { set: a.set } : {}),
-        parse: a.parse.kind,
+        ...(a.register ? { register: registerFields(a.register) } : { parse: a.parse.kind }),
         ...(a.values ? { values: a.values } : {}),
       }];
     })),
@@ -122,6 +123,35 @@ export function detail(inst: Instrument): Record<string, unknown> {
       inst.actions.map((a) => [a.name, { command: a.command, description: a.description ?? null }]),
     ),
   };
+}
+
+/** A register attribute's wire details for `show --json`. */
+function registerFields(r: RegisterAttr): Record<string, unknown> {
+  return {
+    table: r.table,
+    address: r.address,
+    type: r.type,
+    ...(r.type === "bit" ? { bit: r.bit } : {}),
+    ...(r.type === "string" ? { length: r.length } : {}),
+    ...(["int32", "uint32", "float32", "float64", "string"].includes(r.type)
+      ? { word_order: r.order }
+      : {}),
+    ...(r.scale !== 1 ? { scale: r.scale } : {}),
+    ...(r.offset !== 0 ? { offset: r.offset } : {}),
+    ...(r.write ? { write: r.write } : {}),
+  };
+}
+
+/** A register attribute's wire details in one line: `holding 4097 int16 ×0.1 FC6`. */
+function registerText(r: RegisterAttr): string {
+  return [
+    `${r.table} ${r.address}`,
+    r.type === "bit" ? `bit ${r.bit}` : r.type,
+    ["int32", "uint32", "float32", "float64"].includes(r.type) ? r.order : "",
+    r.scale !== 1 ? `×${r.scale}` : "",
+    r.offset !== 0 ? `${r.offset > 0 ? "+" : ""}${r.offset}` : "",
+    r.write ? `FC${r.write}` : "",
+  ].filter(Boolean).join(" ");
 }
 
 function pad(rows: string[][]): string {
@@ -141,10 +171,12 @@ export function showText(inst: Instrument): string {
     `  protocol ${inst.protocol}; ${
       t.port ? `TCP port ${t.port}; ` : ""
     }serial ${t.baud} ${t.bits}` +
-    `${t.parity[0]!.toUpperCase()}${t.stop}; terminations write ${
-      JSON.stringify(t.writeTermination)
-    } ` +
-    `read ${JSON.stringify(t.readTermination)}; timeout ${t.timeoutMs} ms`,
+    `${t.parity[0]!.toUpperCase()}${t.stop}; ` +
+    (inst.modbus
+      ? `unit ${inst.modbus.unit}; word order ${inst.modbus.wordOrder}`
+      : `terminations write ${JSON.stringify(t.writeTermination)} ` +
+        `read ${JSON.stringify(t.readTermination)}`) +
+    `; timeout ${t.timeoutMs} ms`,
     inst.identify?.match
       ? `  identify: ${inst.identify.query} ~ /${inst.identify.match.source}/ (${inst.identify.onMismatch} on mismatch)`
       : "",
@@ -156,7 +188,14 @@ export function showText(inst: Instrument): string {
     `  source: ${inst.source}`,
     "",
   ].filter((l, i) => l !== "" || i === 6);
-  const rows = [["ATTRIBUTE", "TYPE", "RW", "UNITS", "LIMITS", "COMMAND"]];
+  const rows = [[
+    "ATTRIBUTE",
+    "TYPE",
+    "RW",
+    "UNITS",
+    "LIMITS",
+    inst.protocol === "modbus" ? "REGISTER" : "COMMAND",
+  ]];
   for (const a of inst.attrs) {
     const x = a.attr;
     const limits = x.options
@@ -172,7 +211,7 @@ export function showText(inst: Instrument): string {
       x.rw ? "rw" : "r",
       x.units ?? "",
       limits,
-      [a.get, a.set].filter(Boolean).join(" / "),
+      a.register ? registerText(a.register) : [a.get, a.set].filter(Boolean).join(" / "),
     ]);
   }
   let out = lines.join("\n") + "\n" + pad(rows);

@@ -25,6 +25,15 @@ import { UNITS } from "../lib/drivers/baratron/protocol.ts";
 import { stdoutSink, type TextSink } from "../lib/output/stdout.ts";
 import { BUILTIN_DEFINITIONS } from "../lib/instruments/builtin.ts";
 import { findInstrument, instrumentNames } from "../lib/instruments/loader.ts";
+import type { Instrument } from "../lib/instruments/definition.ts";
+import {
+  type ModbusEvent,
+  type ModbusPtySimulator,
+  type ModbusSimOptions,
+  type ModbusTcpSimulator,
+  startModbusPtySimulator,
+  startModbusTcpSimulator,
+} from "../lib/drivers/modbus/simulator.ts";
 import {
   type MessageEvent,
   type PtySimulator,
@@ -74,7 +83,7 @@ export interface SimOptions {
   kind: string;
   /** Serve on a pseudo-terminal instead of TCP (instrument definitions only). */
   pty: boolean;
-  /** Unit letters sharing the line (Alicat), default the definition's. */
+  /** Unit letters (Alicat) or unit ids (Modbus) sharing the line, default the definition's. */
   unitLetters?: string[];
   /** True when --listen was given (instruments otherwise use their definition's port). */
   listenGiven: boolean;
@@ -176,7 +185,11 @@ export function parseSimArgs(
   const unitLetters = (f.values.unit as string[] | undefined)?.flatMap((u) => u.split(","))
     .map((u) => u.trim().toUpperCase()).filter((u) => u !== "");
   for (const u of unitLetters ?? []) {
-    if (!/^[A-Z]$/.test(u)) throw new UsageError(`--unit: "${u}" is not a unit letter A–Z`);
+    if (!/^[A-Z]$/.test(u) && !/^\d{1,3}$/.test(u)) {
+      throw new UsageError(
+        `--unit: "${u}" is not a unit letter A–Z (Alicat) or a unit id 1…247 (Modbus)`,
+      );
+    }
   }
   if (extra.length > 0) {
     throw new UsageError(
@@ -331,6 +344,18 @@ export async function runSim(args: string[], io: SimIo): Promise<number> {
 /** Runs the simulators of an instrument definition until interrupted. */
 async function runInstrumentSim(opts: SimOptions, io: SimIo): Promise<number> {
   const inst = await findInstrument(opts.kind);
+  const letters = opts.unitLetters?.filter((u) => /^[A-Z]$/.test(u)) ?? [];
+  if (inst.protocol === "modbus") {
+    if (letters.length) {
+      throw new UsageError(
+        `--unit: ${inst.name} speaks Modbus: give unit ids 1…247, e.g. --unit 1,2`,
+      );
+    }
+    return await runModbusSim(inst, opts, io);
+  }
+  if (letters.length !== (opts.unitLetters?.length ?? 0)) {
+    throw new UsageError(`--unit: ${inst.name} takes unit letters A–Z (Alicat), not numbers`);
+  }
   const interrupts = io.interrupts ?? listenForInterrupts();
   const host = opts.hostname.includes(":") ? `[${opts.hostname}]` : opts.hostname;
   const sims: (TcpSimulator | PtySimulator)[] = [];
@@ -398,6 +423,86 @@ async function runInstrumentSim(opts: SimOptions, io: SimIo): Promise<number> {
   }
 }
 
+/** Runs the Modbus simulators of a register map until interrupted (TCP, or RTU with --pty). */
+async function runModbusSim(inst: Instrument, opts: SimOptions, io: SimIo): Promise<number> {
+  const units = opts.unitLetters?.map(Number);
+  for (const u of units ?? []) {
+    if (u < 1 || u > 247) throw new UsageError(`--unit: ${u} is not a unit id 1…247`);
+  }
+  const interrupts = io.interrupts ?? listenForInterrupts();
+  const host = opts.hostname.includes(":") ? `[${opts.hostname}]` : opts.hostname;
+  const sims: (ModbusTcpSimulator | ModbusPtySimulator)[] = [];
+  try {
+    // A free port unless --listen says otherwise: 502 needs root.
+    const first = opts.listenGiven ? opts.port : 0;
+    for (let i = 0; i < opts.count; i++) {
+      const common: ModbusSimOptions = {
+        seed: opts.seed + i,
+        faults: opts.faults,
+        units,
+        onRequest: opts.verbose
+          ? (e: ModbusEvent) =>
+            io.log(
+              `${new Date().toISOString().slice(11, 23)} unit ${e.unit} ${e.outcome}: ` +
+                `${e.request} → ${e.answer || "(no answer)"}`,
+            )
+          : undefined,
+      };
+      sims.push(
+        opts.pty ? await startModbusPtySimulator(inst, common) : await startModbusTcpSimulator(
+          inst,
+          { ...common, hostname: opts.hostname, port: first === 0 ? 0 : first + i },
+        ),
+      );
+    }
+    const addresses = sims.flatMap((s) => {
+      const ids = [...s.sim.models.keys()];
+      return ids.length > 1 || units ? ids.map((u) => `${s.address}&unit=${u}`) : [s.address];
+    });
+    const where = opts.pty ? sims.map((s) => (s as ModbusPtySimulator).path).join(", ") : (() => {
+      const ports = sims.map((s) => (s as ModbusTcpSimulator).port);
+      return `${host}:${ports.length === 1 ? ports[0] : `${ports[0]}…${ports.at(-1)}`}`;
+    })();
+    io.log(
+      `labwire sim: ${opts.count} ${inst.name} on ${where} (Modbus ${opts.pty ? "RTU" : "TCP"}, ` +
+        `unit ${[...sims[0]!.sim.models.keys()].join(",")}, ${describeFaults(opts.faults)}, ` +
+        `seed ${opts.seed}); Ctrl-C to stop`,
+    );
+    io.stdout.write(addresses.map((a) => `${a}\n`).join(""));
+    io.onReady?.(addresses);
+    if (!interrupts.signal.aborted) {
+      await new Promise<void>((resolve) =>
+        interrupts.signal.addEventListener("abort", () => resolve(), { once: true })
+      );
+    }
+    return interrupts.exitCode();
+  } finally {
+    for (const s of sims) await s.close();
+    const total = {
+      ok: 0,
+      timeout: 0,
+      error: 0,
+      garbage: 0,
+      disconnected: 0,
+      exceptions: 0,
+      bad_frames: 0,
+    };
+    for (const s of sims) {
+      for (const k of Object.keys(total) as (keyof typeof total)[]) total[k] += s.sim.counts[k];
+    }
+    if (sims.length) {
+      io.log(
+        `labwire sim: stopped; answered ${total.ok} requests (${total.exceptions} with exceptions)` +
+          (total.timeout + total.error + total.garbage + total.disconnected + total.bad_frames > 0
+            ? ` (faults: ${total.timeout} timeouts, ${total.error} errors, ${total.garbage} garbage, ` +
+              `${total.disconnected} disconnects; ${total.bad_frames} bad frames received)`
+            : ""),
+      );
+    }
+    interrupts.dispose?.();
+  }
+}
+
 const HELP = `labwire sim KIND [flags] — run simulated instruments on local ports
 
 Starts faithful fakes of real instruments so you can try labwire (or any other client) without
@@ -418,6 +523,14 @@ Kinds:
              measured values, and speaks Alicat unit letters and Pfeiffer's ACK/ENQ. It
              listens on the definition's port (5025, 7777, …) unless --listen says otherwise
              and prints tcp://HOST:PORT?instrument=NAME.
+  MAP        a Modbus register map (omega-cn7500, watlow-ez-zone-pm, vacom-mg15, your
+             own protocol = "modbus" definitions): Modbus TCP on a free port (or
+             --listen), Modbus RTU on a pseudo-terminal with --pty. Stateful (writes
+             change later reads; a process value approaches its set point), exception
+             02 for an address no attribute covers, 03 for a value outside the map's
+             limits, 0B (TCP) or silence (RTU) for a unit id it does not have. Faults:
+             --error-rate answers exception 04. Prints modbus://HOST:PORT?instrument=NAME
+             or modbus+rtu:///dev/pts/N?instrument=NAME.
 
 Flags:
   -l, --listen HOST:PORT   first address (default ${DEFAULT_LISTEN}); N devices use ports
@@ -430,7 +543,8 @@ Flags:
       --warmup DURATION    warm-up time left at start (default 2m; 0 = already warm)
   -v, --verbose            log every request on stderr (time, port, outcome)
       --unit A,B           instrument definitions with unit letters (Alicat): the units
-                           sharing the line (default the definition's, A)
+                           sharing the line (default the definition's, A); for Modbus
+                           maps, unit ids: --unit 1,2,3 (default the map's, 1)
       --pty                serve an instrument on a pseudo-terminal of its own instead of
                            TCP; prints serial:///dev/pts/N?instrument=NAME (a serial port to
                            any program: pyvisa's ASRL/dev/pts/N::INSTR, minicom, …)
@@ -451,6 +565,13 @@ Examples:
 
   labwire sim alicat --pty --unit A,B
       two Alicat units sharing one pseudo-terminal (one address per unit)
+
+  labwire sim omega-cn7500 --listen 127.0.0.1:1502
+      a Modbus TCP temperature controller; then:
+      labwire read 'modbus://127.0.0.1:1502?instrument=omega-cn7500'
+
+  labwire sim omega-cn7500 --pty --unit 1,2,3
+      three controllers on one RS-485 bus (a pseudo-terminal), Modbus RTU
 
   labwire sim baratron
       one gauge on 127.0.0.1:8081; then, in another terminal:

@@ -21,7 +21,7 @@ import { COMMON_OPTIONS } from "../drivers/sim/options.ts";
 /** What a rule made of a value: the value as the driver takes it, or what was expected. */
 export type Checked =
   | { ok: true; value: unknown }
-  | { ok: false; message: string; hint?: string };
+  | { ok: false; message: string; hint?: string; path?: string[] };
 
 /** Checks one option's value (TOML-typed from a file, always text from an address). */
 export type OptionRule = (value: unknown) => Checked;
@@ -103,7 +103,7 @@ export function durationOption(rule: DurationRule = { min: 1, max: MAX_TIMER_MS 
 }
 
 /** Any scalar: a sim kind checks its own values when it reads them. */
-function scalarOption(): OptionRule {
+export function scalarOption(): OptionRule {
   return (v) =>
     ["string", "number", "boolean"].includes(typeof v)
       ? { ok: true, value: v }
@@ -111,7 +111,7 @@ function scalarOption(): OptionRule {
 }
 
 /** A non-empty string. */
-function textOption(message: string): OptionRule {
+export function textOption(message: string): OptionRule {
   return (v) => typeof v === "string" && v !== "" ? { ok: true, value: v } : { ok: false, message };
 }
 
@@ -138,6 +138,17 @@ export interface DriverOptions {
 }
 
 const cache = new Map<string, DriverOptions | undefined>();
+const declared = new Map<string, DriverOptions>();
+
+/**
+ * Declares the options of a driver family that lives above this layer (`modbus://` checks its
+ * register maps with the instrument definitions' compiler); it registers them when its module
+ * loads, as it registers its driver.
+ */
+export function declareDriverOptions(scheme: string, options: DriverOptions): void {
+  declared.set(scheme, options);
+  cache.delete(scheme);
+}
 
 /**
  * The options a device of `scheme` takes (config keys beyond address/interval/timeout, and
@@ -173,7 +184,7 @@ function buildDriverOptions(scheme: string, target: string): DriverOptions | und
       return { owner: `sim://${kind.kind}`, rules: { ...SIM_COMMON, ...own } };
     }
     default:
-      return undefined;
+      return declared.get(scheme);
   }
 }
 

@@ -161,7 +161,7 @@ export function duration(rule: DurationRule = { min: 1, max: MAX_TIMER_MS }) {
 export function fromRule<T = unknown>(rule: OptionRule) {
   return z.unknown().transform((v, ctx): T => {
     const r = rule(v);
-    return r.ok ? r.value as T : fail(ctx, r.message, r.hint);
+    return r.ok ? r.value as T : fail(ctx, r.message, r.hint, r.path);
   });
 }
 

@@ -15,3 +15,6 @@ import { scpiDriver, serialDriver, tcpDriver } from "./message/driver.ts";
 registerDriver(tcpDriver);
 registerDriver(serialDriver);
 registerDriver(scpiDriver);
+import { modbusDriver, modbusRtuDriver } from "./modbus/driver.ts";
+registerDriver(modbusDriver);
+registerDriver(modbusRtuDriver);

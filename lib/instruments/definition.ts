@@ -11,7 +11,14 @@ import type { Attr, AttrType, Value } from "../device/attr.ts";
 import { ConfigError, UsageError } from "../device/errors.ts";
 import { parseDuration } from "../config/duration.ts";
 import { type Layout, type ParseRule, placeholders } from "./template.ts";
-import type { ParseKind, Protocol, RawAttr, RawDefinition } from "./schema.ts";
+import {
+  type ParseKind,
+  type Protocol,
+  type RawAttr,
+  type RawDefinition,
+  REGISTER_TYPES,
+} from "./schema.ts";
+import { compileRegisterAttrs, type RegisterAttr, type WordOrder } from "./register_map.ts";
 
 /** Line and framing defaults of an instrument. */
 export interface TransportDefaults {
@@ -65,6 +72,20 @@ export interface InstrumentAttr {
   reply: boolean;
   /** Simulator settings. */
   sim: { value?: Value; noise?: number; follows?: string; format?: string; reply?: string };
+  /** Modbus: where the value lives and how it is encoded (register attributes only). */
+  register?: RegisterAttr;
+}
+
+/** Modbus settings of a definition (`[modbus]`). */
+export interface ModbusDefaults {
+  /** Default unit id. */
+  unit: number;
+  /** Default byte order of multi-register values. */
+  wordOrder: WordOrder;
+  /** Largest register read per request. */
+  maxRead: number;
+  /** Unused registers a coalesced read may span. */
+  maxGap: number;
 }
 
 /** A command without a value (tare, zero, reset, trigger). */
@@ -115,6 +136,8 @@ export interface Instrument {
   actions: InstrumentAction[];
   /** Channel groups, for `instruments show`. */
   channels: Record<string, string[]>;
+  /** Modbus settings (protocol modbus only). */
+  modbus?: ModbusDefaults;
 }
 
 const TYPE_OF: Record<ParseKind, AttrType> = {
@@ -133,7 +156,21 @@ const DEFAULT_TERMINATION: Record<Protocol, [string, string]> = {
   ascii: ["\n", "\n"],
   alicat: ["\r", "\r"],
   pfeiffer: ["\r\n", "\r\n"],
+  modbus: ["", ""],
 };
+
+/** Attribute keys only register (Modbus) attributes take. */
+const REGISTER_KEYS = [
+  "table",
+  "address",
+  "register",
+  "length",
+  "bit",
+  "word_order",
+  "offset",
+  "stride",
+  "write",
+] as const;
 
 /** Placeholders every template may use besides its channels. */
 const RUNTIME_VARS = ["unit"];
@@ -153,6 +190,11 @@ export function compileDefinition(
   }
   const protocol = raw.protocol ?? "scpi";
   const t = raw.transport ?? {};
+  const modbus = protocol === "modbus";
+  if (raw.modbus && !modbus) fail("modbus", '[modbus] goes with protocol = "modbus"');
+  if (t.unit !== undefined && modbus) {
+    fail("transport.unit", "a Modbus unit id goes in [modbus] unit = N (1…247)");
+  }
   const [readTerm, writeTerm] = DEFAULT_TERMINATION[protocol];
   const ms = (v: string | number | undefined, dflt: number, key: string): number => {
     if (v === undefined) return dflt;
@@ -163,10 +205,11 @@ export function compileDefinition(
     }
   };
   const transport: TransportDefaults = {
-    port: t.port,
-    baud: t.baud ?? 9600,
+    port: t.port ?? (modbus ? 502 : undefined),
+    // Modbus RTU's default line is 19,200 baud 8E1 (the specification's).
+    baud: t.baud ?? (modbus ? 19200 : 9600),
     bits: t.bits ?? 8,
-    parity: t.parity ?? "none",
+    parity: t.parity ?? (modbus ? "even" : "none"),
     stop: t.stop ?? 1,
     flow: t.flow ?? "none",
     readTermination: t.read_termination ?? readTerm,
@@ -185,6 +228,7 @@ export function compileDefinition(
     }
   };
   const scpiLike = protocol === "scpi";
+  if (modbus) return compileModbus(raw, file, name, transport, fail);
   const identify = raw.identify || scpiLike
     ? {
       query: raw.identify?.query ?? "*IDN?",
@@ -260,6 +304,14 @@ export function compileDefinition(
   for (const [base, a] of Object.entries(raw.attrs ?? {})) {
     const key = `attrs.${base}`;
     if (!/^[a-z][a-z0-9_]*$/.test(base)) fail(key, "attribute names are snake_case (a-z, 0-9, _)");
+    for (const k of REGISTER_KEYS) {
+      if (a[k] !== undefined) {
+        fail(`${key}.${k}`, `"${k}" is a Modbus key: set protocol = "modbus"`);
+      }
+    }
+    if ((REGISTER_TYPES as readonly string[]).includes(a.type ?? "")) {
+      fail(`${key}.type`, `"${a.type}" is a Modbus register type: set protocol = "modbus"`);
+    }
     const parse = compileParse(a, key, layouts, fail, regex);
     const type = TYPE_OF[parse.kind];
     if (a.type && a.type !== type && !(a.type === "number" && type === "integer")) {
@@ -403,6 +455,59 @@ export function compileDefinition(
   };
 }
 
+/** The rest of a `protocol = "modbus"` definition: register attributes and `[modbus]`. */
+function compileModbus(
+  raw: RawDefinition,
+  file: string,
+  name: string,
+  transport: TransportDefaults,
+  fail: (key: string, message: string) => never,
+): Instrument {
+  for (const k of ["init", "identify", "errors", "completion", "layouts", "actions"] as const) {
+    if (raw[k] !== undefined) fail(k, `"${k}" is for message-based instruments, not Modbus`);
+  }
+  const channels: Record<string, string[]> = {};
+  const channelNames: Record<string, string> = {};
+  for (const [group, c] of Object.entries(raw.channels ?? {})) {
+    if (!/^[a-z_][a-z0-9_]*$/.test(group)) {
+      fail(`channels.${group}`, "channel group names are snake_case");
+    }
+    channels[group] = c.ids.map(String);
+    channelNames[group] = c.name ?? `{attr}_{${group}}`;
+  }
+  const m = raw.modbus ?? {};
+  const wordOrder = m.word_order ?? "ABCD";
+  const attrs: InstrumentAttr[] = compileRegisterAttrs(raw.attrs ?? {}, {
+    file,
+    wordOrder,
+    channels,
+    channelNames,
+  }).map((r) => ({ ...r, wait: false, reply: false }));
+  if (attrs.length === 0) fail("attrs", "a definition needs at least one attribute");
+  return {
+    name,
+    source: file,
+    manufacturer: raw.manufacturer,
+    model: raw.model,
+    description: raw.description,
+    protocol: "modbus",
+    transport,
+    init: [],
+    completion: { query: "", timeoutMs: 0 },
+    simIdn: `${raw.manufacturer ?? "labwire"},${raw.model ?? name}`,
+    layouts: {},
+    attrs,
+    actions: [],
+    channels,
+    modbus: {
+      unit: m.unit ?? 1,
+      wordOrder,
+      maxRead: m.max_read ?? 125,
+      maxGap: m.max_gap ?? 0,
+    },
+  };
+}
+
 function fillVars(template: string, vars: Record<string, string>): string {
   return template.replace(/\{([a-z_][a-z0-9_]*)\}/gi, (whole, n: string) => vars[n] ?? whole);
 }
@@ -421,7 +526,7 @@ function compileParse(
   const kind: ParseKind = a.parse ??
     (a.type === "number[]"
       ? "numbers"
-      : a.type ?? (a.map
+      : a.type as ParseKind | undefined ?? (a.map
         ? (Object.values(a.map).every((v) => typeof v === "boolean") ? "boolean" : "enum")
         : a.bits
         ? "flags"

@@ -139,7 +139,12 @@ Deno.test("malformed definitions: errors name the file and the key", async () =>
     compile('protocl = "scpi"\n[attrs.v]\nget = "X?"', "bad.toml"),
     /^ConfigError: bad\.toml: unknown key "protocl" \(did you mean "protocol"\?\)/,
   );
-  await configError('protocol = "modbus"\n[attrs.v]\nget = "X?"', "protocol", /scpi/);
+  await configError('protocol = "modbs"\n[attrs.v]\nget = "X?"', "protocol", /scpi/);
+  await configError(
+    'protocol = "modbus"\n[attrs.v]\nget = "X?"',
+    "attrs.v.get",
+    /for message-based instruments/,
+  );
   await configError(
     '[attrs.v]\nget = "X?"\nparse = "enum"',
     "attrs.v",

@@ -8,7 +8,7 @@
 import { z } from "zod";
 
 /** The protocol families (dialects) a definition can speak. */
-export const PROTOCOLS = ["scpi", "ascii", "alicat", "pfeiffer"] as const;
+export const PROTOCOLS = ["scpi", "ascii", "alicat", "pfeiffer", "modbus"] as const;
 
 /** A dialect: how commands are framed and errors reported beyond plain lines. */
 export type Protocol = (typeof PROTOCOLS)[number];
@@ -44,14 +44,53 @@ const simAttrSchema = z.strictObject({
   format: z.string().optional(),
   /** Reply template for answers the parse rule cannot invert (regex captures): `{value}`, `{ATTR}`. */
   reply: z.string().optional(),
+  /** Modbus: a measured value that approaches another attribute's state (a process value its set point). */
+  approach: z.string().optional(),
+  /** Modbus: the time constant of `approach` (default 10 s). */
+  tau: duration.optional(),
 });
+
+/** Modbus register data types (besides the Attr types `boolean` and `string`). */
+export const REGISTER_TYPES = [
+  "bool",
+  "bit",
+  "int16",
+  "uint16",
+  "int32",
+  "uint32",
+  "float32",
+  "float64",
+] as const;
+
+/** Byte orders of multi-register values. */
+const wordOrder = z.enum(["ABCD", "CDAB", "BADC", "DCBA"]);
 
 /** The raw (TOML) form of one attribute. */
 export const attrSchema = z.strictObject({
   get: z.string().min(1).optional(),
   set: z.string().min(1).optional(),
   parse: z.enum(PARSE_KINDS).optional(),
-  type: z.enum(["number", "integer", "boolean", "string", "enum", "number[]"]).optional(),
+  type: z.enum(["number", "integer", "boolean", "string", "enum", "number[]", ...REGISTER_TYPES])
+    .optional(),
+  /** Modbus: the data table. */
+  table: z.enum(["coil", "discrete", "input", "holding"]).optional(),
+  /** Modbus: the 0-based PDU address (what goes on the wire). */
+  address: z.number().int().min(0).max(65535).optional(),
+  /** Modbus: the manual's 1-based number with its table digit (40001 = holding register 0). */
+  register: z.number().int().min(1).max(465536).optional(),
+  /** Modbus: registers of a string (2 characters each). */
+  length: z.number().int().min(1).max(125).optional(),
+  /** Modbus: bit index of a `bit` attribute (0 = least significant). */
+  bit: z.number().int().min(0).max(15).optional(),
+  /** Modbus: byte order of multi-register values (default: the definition's). */
+  word_order: wordOrder.optional(),
+  /** Modbus: value = raw × scale + offset. */
+  offset: z.number().optional(),
+  /** Modbus: registers between channels (address of channel i = address + i × stride). */
+  stride: z.number().int().min(0).max(65535).optional(),
+  /** Modbus: writable; true picks FC5/FC6/FC16 by width, or the function code to use. */
+  write: z.union([z.boolean(), z.literal(5), z.literal(6), z.literal(15), z.literal(16)])
+    .optional(),
   regex: z.string().optional(),
   token: z.union([z.number().int(), z.string().min(1)]).optional(),
   mask: z.number().int().positive().optional(),
@@ -142,6 +181,16 @@ export const definitionSchema = z.strictObject({
   }).optional(),
   sim: z.strictObject({
     idn: z.string().optional(),
+  }).optional(),
+  modbus: z.strictObject({
+    /** Default unit id (slave address). */
+    unit: z.number().int().min(0).max(255).optional(),
+    /** Default byte order of multi-register values. */
+    word_order: wordOrder.optional(),
+    /** Largest register read per request (a gateway may allow fewer than 125). */
+    max_read: z.number().int().min(1).max(125).optional(),
+    /** Unused registers a coalesced read may span (default 0: only adjacent registers). */
+    max_gap: z.number().int().min(0).max(124).optional(),
   }).optional(),
   channels: z.record(z.string(), channelSchema).optional(),
   layouts: z.record(z.string(), layoutSchema).optional(),

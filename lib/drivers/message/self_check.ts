@@ -19,7 +19,10 @@ import { validateWrite } from "../../device/attr.ts";
 import { parseAddress } from "../../device/address.ts";
 import { errorMessage } from "../../device/errors.ts";
 import type { Instrument } from "../../instruments/definition.ts";
-import { openInstrument } from "./driver.ts";
+import { MessageDevice, openInstrument } from "./driver.ts";
+import type { Device } from "../../device/device.ts";
+import { openRegisterMap } from "../modbus/driver.ts";
+import { startModbusTcpSimulator } from "../modbus/simulator.ts";
 import { startTcpSimulator } from "./simulator.ts";
 
 /** The outcome of one step of a self-check. */
@@ -71,11 +74,23 @@ function fits(a: Attr, v: Value): boolean {
   }
 }
 
+/** The definition's simulator on loopback and a device of its family on it. */
+async function simulated(
+  inst: Instrument,
+): Promise<{ sim: { close(): Promise<void> }; dev: Device }> {
+  const ctx = { name: inst.name, options: {} };
+  if (inst.protocol === "modbus") {
+    const sim = await startModbusTcpSimulator(inst, { port: 0 });
+    return { sim, dev: openRegisterMap(parseAddress(sim.address), inst, ctx) };
+  }
+  const sim = await startTcpSimulator(inst, { port: 0 });
+  return { sim, dev: openInstrument(parseAddress(sim.address), inst, ctx) };
+}
+
 /** Runs the definition's simulator on loopback and checks every attribute and action through the driver. */
 export async function selfCheck(inst: Instrument): Promise<CheckStep[]> {
-  const sim = await startTcpSimulator(inst, { port: 0 });
+  const { sim, dev } = await simulated(inst);
   const steps: CheckStep[] = [];
-  const dev = openInstrument(parseAddress(sim.address), inst, { name: inst.name, options: {} });
   const step = async (name: string, fn: () => Promise<string>) => {
     try {
       steps.push({ step: name, ok: true, detail: await fn() });
@@ -85,7 +100,7 @@ export async function selfCheck(inst: Instrument): Promise<CheckStep[]> {
   };
   try {
     const attrs = await dev.attrs();
-    const actions = new Set(dev.actions());
+    const actions = new Set(dev instanceof MessageDevice ? dev.actions() : []);
     await step("read", async () => JSON.stringify(await dev.read()));
     const current: Record<string, Value> = {};
     for (const a of attrs.filter((x) => !actions.has(x.name))) {

@@ -17,12 +17,9 @@
  * @module
  */
 import { DeviceError } from "../../device/errors.ts";
+import { describeAddress, type Table } from "../../instruments/register_map.ts";
 
-/** The four data tables of a Modbus server. */
-export const TABLES = ["coil", "discrete", "input", "holding"] as const;
-
-/** One data table: coils and discrete inputs hold bits, input and holding registers 16-bit words. */
-export type Table = (typeof TABLES)[number];
+export { describeAddress, type Table, TABLES } from "../../instruments/register_map.ts";
 
 /** Protocol limits (per request), from the specification. */
 export const LIMITS = {
@@ -147,20 +144,6 @@ export function tableOf(fc: number): Table | undefined {
       return "holding";
   }
   return undefined;
-}
-
-/** How an address is named in messages: "holding register 4200", "coil 7". */
-export function describeAddress(table: Table, address: number): string {
-  switch (table) {
-    case "coil":
-      return `coil ${address}`;
-    case "discrete":
-      return `discrete input ${address}`;
-    case "input":
-      return `input register ${address}`;
-    case "holding":
-      return `holding register ${address}`;
-  }
 }
 
 /**

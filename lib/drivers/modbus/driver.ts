@@ -1,0 +1,330 @@
+/**
+ * The `modbus` family's driver: a {@linkcode Device} for any register map, over Modbus TCP
+ * (`modbus://HOST[:502]?unit=1&instrument=NAME`) or RTU on a serial line
+ * (`modbus+rtu:///dev/ttyUSB0?baud=19200&parity=even&unit=3&instrument=NAME`). The map is a
+ * definition (`instrument = "omega-cn7500"`) or, for a generic device, the `registers` table of
+ * its config entry. A read asks for the wanted attributes' registers in as few requests as the
+ * protocol allows (adjacent registers coalesced, split at 125); a write encodes the value the
+ * register's way and sends it with FC5, FC6 or FC16 as the map says (a `bit` of a register is
+ * read, changed and written back).
+ *
+ * @example
+ * ```ts ignore
+ * const dev = await modbusDriver.open(parseAddress("modbus://127.0.0.1:1502?instrument=omega-cn7500"), { name: "tc", options: {} });
+ * await dev.read(); // { process_value: 24.9, set_value: 25, … }
+ * await dev.write("set_value", 30);
+ * ```
+ *
+ * @module
+ */
+import type { Address } from "../../device/address.ts";
+import { type Attr, findAttr, type Value, type Values } from "../../device/attr.ts";
+import type { CallOptions, Device } from "../../device/device.ts";
+import { DeviceError, UsageError, WriteRejected } from "../../device/errors.ts";
+import type { Driver, OpenContext } from "../../device/registry.ts";
+import { didYouMean } from "../../device/suggest.ts";
+import type { Instrument, InstrumentAttr } from "../../instruments/definition.ts";
+import type { RawAttr } from "../../instruments/schema.ts";
+import "./options.ts";
+import { CLIENT_PARAMS, type ModbusClient, openModbusClient } from "./client.ts";
+import { compileRegisterAttrs } from "../../instruments/register_map.ts";
+import {
+  decodeRegisters,
+  EncodeError,
+  encodeRegisters,
+  type PlanBlock,
+  planReads,
+  WORD_ORDERS,
+  type WordOrder,
+} from "./registers.ts";
+
+/** Address options modbus:// and modbus+rtu:// understand. */
+const KNOWN_PARAMS = ["instrument", ...CLIENT_PARAMS];
+
+/** One device (one unit id) behind a Modbus line. */
+export class ModbusDevice implements Device {
+  readonly #attrs: Attr[];
+  readonly #byName = new Map<string, InstrumentAttr>();
+  readonly #plans = new Map<string, PlanBlock<InstrumentAttr>[]>();
+  readonly #status: string[];
+  #closed = false;
+  /** Requests sent by reads (the bench reports requests per poll). */
+  requests = 0;
+
+  /** Wraps a client; no I/O until the first call. */
+  constructor(
+    readonly name: string,
+    readonly address: string,
+    readonly driver: string,
+    readonly inst: Instrument,
+    readonly client: ModbusClient,
+  ) {
+    for (const a of inst.attrs) this.#byName.set(a.attr.name, a);
+    this.#attrs = inst.attrs.map((a) => a.attr);
+    this.#status = this.#attrs.filter((a) => a.status).map((a) => a.name);
+  }
+
+  /** The map's attributes. */
+  attrs(): Promise<Attr[]> {
+    return Promise.resolve(this.#attrs.map((a) => ({ ...a })));
+  }
+
+  /** No techniques beyond sampling and holding. */
+  techniques(): string[] {
+    return [];
+  }
+
+  /** Reads the named attributes (the status ones by default) in as few requests as possible. */
+  async read(names?: readonly string[], opts?: CallOptions): Promise<Values> {
+    if (this.#closed) throw new DeviceError(`${this.name} is closed`, this.name);
+    const wanted = names ?? this.#status;
+    const key = names === undefined ? "" : names.join("\0");
+    let plan = this.#plans.get(key);
+    if (!plan) {
+      for (const n of wanted) findAttr(this.#attrs, n, this.name);
+      const m = this.inst.modbus;
+      plan = planReads(
+        wanted.map((n) => {
+          const a = this.#byName.get(n)!;
+          return { key: a, spec: a.register! };
+        }),
+        { maxRegisters: m?.maxRead, maxGap: m?.maxGap },
+      );
+      if (this.#plans.size < 64) this.#plans.set(key, plan);
+    }
+    const out: Values = {};
+    const call = { timeout: opts?.timeout, signal: opts?.signal };
+    for (const block of plan) {
+      let regs: number[];
+      if (block.requests.length === 1) {
+        regs = await this.client.read(block.table, block.address, block.count, call);
+      } else {
+        regs = [];
+        for (const [a, n] of block.requests) {
+          regs.push(...await this.client.read(block.table, a, n, call));
+        }
+      }
+      this.requests += block.requests.length;
+      for (const it of block.items) {
+        out[it.key.attr.name] = decodeRegisters(it.spec, regs, it.offset);
+      }
+    }
+    // The caller's order, not the plan's.
+    if (names !== undefined || wanted.length > 1) {
+      const ordered: Values = {};
+      for (const n of wanted) ordered[n] = out[n] ?? null;
+      return ordered;
+    }
+    return out;
+  }
+
+  /** Writes one attribute (validated by the caller against its Attr) with the map's function code. */
+  async write(name: string, value: Value, opts?: CallOptions): Promise<void> {
+    if (this.#closed) throw new DeviceError(`${this.name} is closed`, this.name);
+    const a = this.#byName.get(name);
+    if (!a) throw new WriteRejected(`${this.name} has no attribute "${name}"`, name);
+    const r = a.register!;
+    if (!r.write) {
+      throw new WriteRejected(
+        `${name} is read-only (${
+          r.table === "input" || r.table === "discrete" ? r.table : "the map has no write ="
+        })`,
+        name,
+      );
+    }
+    if (value === null || Array.isArray(value)) {
+      throw new WriteRejected(`${name}: expected a single value`, name);
+    }
+    let words: number[];
+    try {
+      words = encodeRegisters(r, value);
+    } catch (err) {
+      if (!(err instanceof EncodeError)) throw err;
+      throw new WriteRejected(`${name}: ${err.message}`, name, { cause: err });
+    }
+    const call = { timeout: opts?.timeout, signal: opts?.signal };
+    if (r.table === "coil") {
+      await this.client.writeCoils(r.address, [words[0] !== 0], r.write as 5 | 15, call);
+      return;
+    }
+    if (r.type === "bit") {
+      // One bit of a register: read it, change the bit, write it back.
+      const [cur] = await this.client.read("holding", r.address, 1, call);
+      const mask = 1 << (r.bit ?? 0);
+      words = [(cur! & ~mask) | words[0]!];
+    }
+    await this.client.writeRegisters(r.address, words, r.write as 6 | 16, call);
+  }
+
+  /** Closes the line (shared lines close with their last user). */
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.client.close();
+    }
+    return Promise.resolve();
+  }
+}
+
+/** A definition for a generic device: its `registers` from the config. */
+export function genericInstrument(
+  registers: Record<string, RawAttr>,
+  device: string,
+  wordOrder: WordOrder = "ABCD",
+): Instrument {
+  const attrs: InstrumentAttr[] = compileRegisterAttrs(registers, {
+    file: "config",
+    prefix: `devices.${device}.registers`,
+    wordOrder,
+  }).map((r) => ({ ...r, wait: false, reply: false }));
+  if (attrs.length === 0) {
+    throw new UsageError(`${device}: registers is empty; declare at least one register`);
+  }
+  // With no status attribute declared, a plain read gives them all.
+  if (!attrs.some((a) => a.attr.status)) { for (const a of attrs) a.attr.status = true; }
+  return {
+    name: "modbus",
+    source: "config",
+    protocol: "modbus",
+    transport: {
+      port: 502,
+      baud: 19200,
+      bits: 8,
+      parity: "even",
+      stop: 1,
+      flow: "none",
+      readTermination: "",
+      writeTermination: "",
+      encoding: "latin1",
+      timeoutMs: 1000,
+      delayMs: 0,
+    },
+    init: [],
+    completion: { query: "", timeoutMs: 0 },
+    simIdn: "labwire,modbus",
+    layouts: {},
+    attrs,
+    actions: [],
+    channels: {},
+    modbus: { unit: 1, wordOrder, maxRead: 125, maxGap: 0 },
+  };
+}
+
+/** Opens the device of a `modbus://` or `modbus+rtu://` address. */
+async function openModbusDevice(address: Address, ctx: OpenContext): Promise<Device> {
+  for (const key of address.params.keys()) {
+    if (!KNOWN_PARAMS.includes(key)) {
+      throw new UsageError(
+        `${address.text}: unknown option "${key}"; ${address.scheme}:// takes ${
+          KNOWN_PARAMS.filter((k) =>
+            address.scheme === "modbus+rtu" ||
+            !["baud", "bits", "parity", "stop", "flow"].includes(k)
+          )
+            .map((k) => `?${k}=`).join(", ")
+        }`,
+        didYouMean(key, KNOWN_PARAMS) || undefined,
+      );
+    }
+  }
+  const name = address.params.get("instrument") ??
+    (typeof ctx.options.instrument === "string" ? ctx.options.instrument : undefined);
+  const registers = ctx.options.registers as Record<string, RawAttr> | undefined;
+  const orderOpt = ctx.options.word_order;
+  if (orderOpt !== undefined && !WORD_ORDERS.includes(orderOpt as WordOrder)) {
+    throw new UsageError(`${ctx.name}: word_order must be one of ${WORD_ORDERS.join(", ")}`);
+  }
+  let inst: Instrument;
+  if (name !== undefined) {
+    if (registers !== undefined) {
+      throw new UsageError(
+        `${ctx.name}: give instrument = "${name}" or registers, not both`,
+        `to add registers to ${name}, write a definition with extends = "${name}"`,
+      );
+    }
+    // Loaded on demand: the definition parser stays out of other verbs' start-up.
+    const { findInstrument } = await import("../../instruments/loader.ts");
+    inst = await findInstrument(name);
+    if (inst.protocol !== "modbus") {
+      throw new UsageError(
+        `${address.text}: ${name} is a ${inst.protocol} instrument, not a Modbus register map`,
+        `use tcp:// or serial:// for it; labwire instruments list shows each definition's protocol`,
+      );
+    }
+  } else if (registers !== undefined) {
+    inst = genericInstrument(registers, ctx.name, orderOpt as WordOrder | undefined);
+  } else {
+    throw new UsageError(
+      `${address.text}: which registers? add ?instrument=NAME (a register map), or declare ` +
+        `[devices.${ctx.name}.registers] in the config`,
+      `labwire instruments list shows the maps; for raw access: labwire query ${address.text} 'read holding 0 10'`,
+    );
+  }
+  return openRegisterMap(address, inst, ctx);
+}
+
+/**
+ * Opens a device of a given (already loaded) register map at `address`; `open` of the modbus
+ * drivers once they have the map, and `instruments check --sim`.
+ */
+export function openRegisterMap(
+  address: Address,
+  inst: Instrument,
+  ctx: OpenContext,
+): ModbusDevice {
+  const unitText = address.params.get("unit");
+  const unit = unitText !== null
+    ? parseUnit(unitText, address.text)
+    : typeof ctx.options.unit === "number"
+    ? ctx.options.unit
+    : inst.modbus?.unit ?? 1;
+  const t = inst.transport;
+  const client = openModbusClient(address, {
+    unit,
+    timeout: ctx.timeout ?? t.timeoutMs,
+    port: t.port,
+    serial: { baud: t.baud, bits: t.bits, parity: t.parity, stop: t.stop, flow: t.flow },
+    device: ctx.name,
+  });
+  return new ModbusDevice(ctx.name, address.text, address.scheme, inst, client);
+}
+
+/** Reads `?unit=`; a usage error when it is not a whole number. */
+export function parseUnit(text: string, where: string): number {
+  if (!/^\d{1,3}$/.test(text.trim())) {
+    throw new UsageError(
+      `${where}: unit=${text} is not a unit id`,
+      "a unit id is a number, e.g. unit=1",
+    );
+  }
+  return Number(text);
+}
+
+function defaultName(address: Address): string {
+  const unit = address.params.get("unit");
+  if (address.scheme === "modbus+rtu") {
+    const parts = address.target.split("/").filter((s) => s !== "");
+    const last = parts.at(-1) ?? address.target;
+    const base = /^\d+$/.test(last) && parts.length > 1 ? `${parts.at(-2)}${last}` : last;
+    return unit ? `${base}-${unit}` : base;
+  }
+  const host = address.target.replace(/\/$/, "");
+  return unit ? `${host}-${unit}` : host;
+}
+
+/** `modbus://HOST[:502]?unit=1&instrument=NAME`: a register map over Modbus TCP. */
+export const modbusDriver: Driver = {
+  scheme: "modbus",
+  summary: "a Modbus register map over Modbus TCP (port 502)",
+  example: "modbus://10.0.0.9?unit=1&instrument=omega-cn7500",
+  open: openModbusDevice,
+  defaultName,
+};
+
+/** `modbus+rtu:///dev/ttyUSB0?baud=19200&parity=even&unit=3`: a register map over Modbus RTU. */
+export const modbusRtuDriver: Driver = {
+  scheme: "modbus+rtu",
+  summary: "a Modbus register map over Modbus RTU on a serial line (RS-485)",
+  example: "modbus+rtu:///dev/ttyUSB0?baud=19200&parity=even&unit=3&instrument=omega-cn7500",
+  open: openModbusDevice,
+  defaultName,
+};

@@ -1,0 +1,487 @@
+/**
+ * A simulator for ANY Modbus register map (`labwire sim NAME` of a `protocol = "modbus"`
+ * definition): {@linkcode ModbusModel}s — one per unit id — behind a Modbus TCP listener or, with
+ * `--pty`, Modbus RTU on a pseudo-terminal, with the same fault injection as `sim://` (latency,
+ * jitter, unanswered requests, errors answered as exception 04, garbage, disconnects).
+ *
+ * TCP: a request to a unit id the simulator does not have is answered with exception 0B
+ * (gateway target failed to respond), as a gateway does. RTU: it is not answered (a silent unit
+ * on the bus). RTU frames are found by the lengths their function codes imply; a frame with a
+ * bad CRC is dropped with everything up to the next inter-frame silence, as a real device does.
+ *
+ * @example
+ * ```ts ignore
+ * const sim = await startModbusTcpSimulator(await findInstrument("omega-cn7500"), { port: 0 });
+ * console.log(sim.address); // modbus://127.0.0.1:40123?instrument=omega-cn7500
+ * await sim.close();
+ * ```
+ *
+ * @module
+ */
+import { UsageError } from "../../device/errors.ts";
+import type { Instrument } from "../../instruments/definition.ts";
+import { openPty } from "../../transport/pty.ts";
+import { FaultInjector, type FaultOptions, NO_FAULTS } from "../sim/faults.ts";
+import { Random } from "../sim/random.ts";
+import type { SimConn } from "../message/simulator.ts";
+import { ModbusModel } from "./model.ts";
+import {
+  decodeMbap,
+  decodeRtu,
+  encodeException,
+  encodeMbap,
+  encodeRtu,
+  hexBytes,
+  MBAP_LENGTH,
+  ModbusFrameError,
+  rtuRequestLength,
+  rtuSilenceMs,
+} from "./protocol.ts";
+
+/** What happened to one request, for `labwire sim --verbose`. */
+export interface ModbusEvent {
+  /** Unit id asked. */
+  unit: number;
+  /** The request PDU, as hex. */
+  request: string;
+  /** What the simulator did. */
+  outcome: "ok" | "timeout" | "error" | "garbage" | "disconnected" | "no such unit" | "bad frame";
+  /** The answer PDU, as hex ("" when none). */
+  answer: string;
+}
+
+/** Options of a simulated Modbus device (or several on one line). */
+export interface ModbusSimOptions {
+  /** Seed of noise and faults. */
+  seed?: number;
+  /** Fault injection, as for `sim://` devices. */
+  faults?: FaultOptions;
+  /** Unit ids answered (default the definition's unit, 1). */
+  units?: number[];
+  /** Baud rate of the RTU line (for the inter-frame silence; default the definition's). */
+  baud?: number;
+  /** Called for every request handled. */
+  onRequest?: (event: ModbusEvent) => void;
+  /** Clock of the models, ms (tests). */
+  now?: () => number;
+}
+
+/** The device(s) behind one port, their faults, and the serving of connections. */
+export class ModbusSimulator {
+  /** One model per unit id. */
+  readonly models: Map<number, ModbusModel>;
+  /** The fault decisions, request by request. */
+  readonly faults: FaultInjector;
+  readonly #garbage: Random;
+  readonly #conns = new Set<SimConn>();
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  #closed = false;
+  /** Called when a disconnect fault starts (the TCP server stops listening for a while). */
+  onDisconnect?: (forMs: number) => void;
+  /** Requests handled, by outcome. */
+  readonly counts = {
+    ok: 0,
+    timeout: 0,
+    error: 0,
+    garbage: 0,
+    disconnected: 0,
+    exceptions: 0,
+    bad_frames: 0,
+  };
+
+  /** Creates the simulator of `inst`. */
+  constructor(readonly inst: Instrument, readonly opts: ModbusSimOptions = {}) {
+    const seed = opts.seed ?? 1;
+    const units = opts.units?.length ? opts.units : [inst.modbus?.unit ?? 1];
+    this.models = new Map(
+      units.map((u, i) => [u, new ModbusModel(inst, { seed: seed + i, now: opts.now })]),
+    );
+    this.faults = new FaultInjector(opts.faults ?? NO_FAULTS, new Random(seed * 7919 + 13));
+    this.#garbage = new Random(seed * 104729 + 7);
+  }
+
+  /**
+   * Answers one request PDU for `unit`: the reply PDU and its delay, or undefined when nothing
+   * is sent. `rtu` says how an unknown unit is treated (silence vs exception 0B).
+   */
+  answer(
+    unit: number,
+    pdu: Uint8Array,
+    rtu: boolean,
+  ): { pdu: Uint8Array; delayMs: number; raw?: boolean } | undefined {
+    const note = (outcome: ModbusEvent["outcome"], answer?: Uint8Array) =>
+      this.opts.onRequest?.({
+        unit,
+        request: hexBytes(pdu),
+        outcome,
+        answer: answer ? hexBytes(answer) : "",
+      });
+    const model = this.models.get(unit);
+    if (!model) {
+      if (rtu) {
+        note("no such unit");
+        return undefined;
+      }
+      const e = encodeException(pdu[0] ?? 0, 0x0b);
+      note("no such unit", e);
+      return { pdu: e, delayMs: 0 };
+    }
+    const outcome = this.faults.decide();
+    this.counts[outcome]++;
+    if (outcome === "disconnected") {
+      note(outcome);
+      this.#disconnect();
+      return undefined;
+    }
+    if (outcome === "timeout") {
+      note(outcome);
+      return undefined;
+    }
+    const delayMs = this.faults.delayMs();
+    if (outcome === "garbage") {
+      const junk = Uint8Array.from({ length: 9 }, () => Math.floor(this.#garbage.next() * 256));
+      note(outcome, junk);
+      return { pdu: junk, delayMs, raw: true };
+    }
+    if (outcome === "error") {
+      const e = encodeException(pdu[0] ?? 0, 0x04);
+      note(outcome, e);
+      return { pdu: e, delayMs };
+    }
+    const reply = model.handle(pdu);
+    if (reply[0]! & 0x80) this.counts.exceptions++;
+    note(outcome, reply);
+    return { pdu: reply, delayMs };
+  }
+
+  /** Serves one Modbus TCP connection until it ends or the simulator closes. */
+  async serveTcp(conn: SimConn): Promise<void> {
+    this.#conns.add(conn);
+    const buf = new Uint8Array(4096);
+    let pending: Uint8Array = new Uint8Array(0);
+    let chain = Promise.resolve();
+    try {
+      for (;;) {
+        let n: number | null;
+        try {
+          n = await conn.read(buf);
+        } catch {
+          break;
+        }
+        if (n === null) break;
+        pending = concat(pending, buf.subarray(0, n));
+        let off = 0;
+        while (pending.length - off >= MBAP_LENGTH) {
+          let h;
+          try {
+            h = decodeMbap(pending.subarray(off, off + MBAP_LENGTH));
+          } catch (err) {
+            if (!(err instanceof ModbusFrameError)) throw err;
+            // Not Modbus TCP: nothing after it can be framed; drop the connection.
+            this.counts.bad_frames++;
+            throw err;
+          }
+          const total = 6 + h.length;
+          if (pending.length - off < total) break;
+          const pdu = pending.slice(off + MBAP_LENGTH, off + total);
+          off += total;
+          const r = this.answer(h.unit, pdu, false);
+          if (!r) continue;
+          const bytes = r.raw ? r.pdu : encodeMbap(h.transaction, h.unit, r.pdu);
+          chain = chain.then(() => this.#send(conn, bytes, r.delayMs)).catch(() => {});
+        }
+        pending = pending.slice(off);
+      }
+    } catch {
+      // A malformed header or a closed connection ends this connection.
+    } finally {
+      await chain;
+      this.#conns.delete(conn);
+      try {
+        conn.close();
+      } catch {
+        // Already closed by a disconnect fault.
+      }
+    }
+  }
+
+  /**
+   * Serves Modbus RTU on a line until it ends: frames by length, CRC checked, resynchronised on
+   * the inter-frame silence.
+   */
+  async serveRtu(conn: SimConn): Promise<void> {
+    this.#conns.add(conn);
+    const buf = new Uint8Array(4096);
+    let pending: Uint8Array = new Uint8Array(0);
+    let lastByte = 0;
+    // Silence that ends a frame: 3.5 characters, but at least a few ms, since a pty or a
+    // loaded machine delivers one frame's bytes in chunks that far apart.
+    const silence = Math.max(rtuSilenceMs(this.opts.baud ?? this.inst.transport.baud), 20);
+    let flush: ReturnType<typeof setTimeout> | undefined;
+    let chain = Promise.resolve();
+    const take = (frame: Uint8Array) => {
+      let unit: number;
+      let pdu: Uint8Array;
+      try {
+        ({ unit, pdu } = decodeRtu(frame));
+      } catch {
+        this.counts.bad_frames++;
+        this.opts.onRequest?.({
+          unit: frame[0] ?? 0,
+          request: hexBytes(frame),
+          outcome: "bad frame",
+          answer: "",
+        });
+        return false;
+      }
+      // Broadcast (unit 0) writes are carried out by every unit and never answered.
+      if (unit === 0) {
+        for (const m of this.models.values()) m.handle(pdu);
+        return true;
+      }
+      const r = this.answer(unit, pdu, true);
+      if (r) {
+        const bytes = r.raw ? r.pdu : encodeRtu(unit, r.pdu);
+        chain = chain.then(() => this.#send(conn, bytes, r.delayMs)).catch(() => {});
+      }
+      return true;
+    };
+    const drain = () => {
+      for (;;) {
+        const len = rtuRequestLength(pending);
+        if (len === undefined) return;
+        if (len === -1) {
+          // Unknown function: the frame ends at the next silence.
+          clearTimeout(flush);
+          flush = setTimeout(() => {
+            flush = undefined;
+            const frame = pending;
+            pending = new Uint8Array(0);
+            take(frame);
+          }, silence);
+          return;
+        }
+        if (pending.length < len) return;
+        const frame = pending.slice(0, len);
+        if (!take(frame)) {
+          // A CRC error: the rest up to the next silence is noise.
+          pending = new Uint8Array(0);
+          return;
+        }
+        pending = pending.slice(len);
+      }
+    };
+    try {
+      for (;;) {
+        let n: number | null;
+        try {
+          n = await conn.read(buf);
+        } catch {
+          break;
+        }
+        if (n === null) break;
+        const now = performance.now();
+        if (pending.length > 0 && now - lastByte > silence) {
+          // A partial frame followed by silence was never completed: drop it.
+          this.counts.bad_frames++;
+          pending = new Uint8Array(0);
+        }
+        lastByte = now;
+        pending = concat(pending, buf.subarray(0, n));
+        if (pending.length > 512) pending = new Uint8Array(0);
+        drain();
+      }
+    } finally {
+      clearTimeout(flush);
+      await chain;
+      this.#conns.delete(conn);
+    }
+  }
+
+  async #send(conn: SimConn, bytes: Uint8Array, delayMs: number): Promise<void> {
+    if (delayMs > 0) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          this.#timers.delete(t);
+          resolve();
+        }, delayMs);
+        this.#timers.add(t);
+      });
+    }
+    if (this.#closed || !this.#conns.has(conn)) return;
+    let off = 0;
+    while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+  }
+
+  #disconnect(): void {
+    for (const c of this.#conns) {
+      try {
+        c.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    this.onDisconnect?.(this.faults.options.disconnectForMs);
+  }
+
+  /** Closes every connection and timer. */
+  close(): void {
+    this.#closed = true;
+    for (const t of this.#timers) clearTimeout(t);
+    this.#disconnect();
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b.slice();
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/** A simulator listening on TCP. */
+export interface ModbusTcpSimulator {
+  /** The simulator (models, counts). */
+  sim: ModbusSimulator;
+  /** Listening port. */
+  port: number;
+  /** `modbus://HOST:PORT?instrument=NAME`. */
+  address: string;
+  /** Stops listening and closes connections. */
+  close(): Promise<void>;
+}
+
+/** Options of {@linkcode startModbusTcpSimulator}. */
+export interface ModbusTcpSimOptions extends ModbusSimOptions {
+  /** Interface (default 127.0.0.1). */
+  hostname?: string;
+  /** Port (0 = any free port). */
+  port?: number;
+}
+
+/** Starts a Modbus TCP simulator of `inst`; a disconnect fault refuses connections for a while. */
+export function startModbusTcpSimulator(
+  inst: Instrument,
+  opts: ModbusTcpSimOptions = {},
+): Promise<ModbusTcpSimulator> {
+  const hostname = opts.hostname ?? "127.0.0.1";
+  const sim = new ModbusSimulator(inst, opts);
+  let listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr> | undefined;
+  let closed = false;
+  let restart: ReturnType<typeof setTimeout> | undefined;
+  const accept = async (l: Deno.Listener<Deno.TcpConn, Deno.NetAddr>) => {
+    try {
+      for await (const conn of l) {
+        conn.setNoDelay(true);
+        sim.serveTcp(conn);
+      }
+    } catch {
+      // The listener was closed (shutdown or a disconnect fault).
+    }
+  };
+  const listen = (port: number) => {
+    try {
+      listener = Deno.listen({ hostname, port, transport: "tcp" });
+    } catch (err) {
+      throw new UsageError(
+        `cannot listen on ${hostname}:${port}: ${
+          err instanceof Deno.errors.AddrInUse ? "the port is in use" : (err as Error).message
+        }`,
+        "choose another --listen port, or port 0 for any free port",
+        { cause: err },
+      );
+    }
+    accept(listener);
+    return listener.addr.port;
+  };
+  const port = listen(opts.port ?? 0);
+  sim.onDisconnect = (forMs) => {
+    if (!listener || closed) return;
+    listener.close();
+    listener = undefined;
+    restart = setTimeout(() => {
+      restart = undefined;
+      if (closed) return;
+      try {
+        listen(port);
+      } catch {
+        // Someone took the port meanwhile: stay down rather than crash the simulator.
+      }
+    }, forMs);
+  };
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  return Promise.resolve({
+    sim,
+    port,
+    address: `modbus://${host}:${port}?instrument=${inst.name}`,
+    close() {
+      closed = true;
+      if (restart !== undefined) clearTimeout(restart);
+      try {
+        listener?.close();
+      } catch {
+        // Already closed.
+      }
+      listener = undefined;
+      sim.close();
+      return Promise.resolve();
+    },
+  });
+}
+
+/** A Modbus RTU simulator on a pseudo-terminal of its own. */
+export interface ModbusPtySimulator {
+  /** The simulator (models, counts). */
+  sim: ModbusSimulator;
+  /** The slave's path, `/dev/pts/N`: the serial port clients open. */
+  path: string;
+  /** `modbus+rtu:///dev/pts/N?instrument=NAME`. */
+  address: string;
+  /** Closes the pseudo-terminal. */
+  close(): Promise<void>;
+}
+
+/** Options of {@linkcode startModbusPtySimulator}. */
+export interface ModbusPtySimOptions extends ModbusSimOptions {
+  /** Also make a symlink to the slave at this path (e.g. /tmp/cn7500). */
+  link?: string;
+}
+
+/** Starts a Modbus RTU simulator of `inst` on a new pseudo-terminal. */
+export function startModbusPtySimulator(
+  inst: Instrument,
+  opts: ModbusPtySimOptions = {},
+): Promise<ModbusPtySimulator> {
+  const pty = openPty({ link: opts.link });
+  const sim = new ModbusSimulator(inst, opts);
+  let leftover: Uint8Array | undefined;
+  const conn: SimConn = {
+    async read(buf) {
+      let chunk = leftover;
+      leftover = undefined;
+      chunk ??= await pty.stream.read();
+      if (chunk.length > buf.length) leftover = chunk.subarray(buf.length);
+      const n = Math.min(buf.length, chunk.length);
+      buf.set(chunk.subarray(0, n));
+      return n;
+    },
+    async write(buf) {
+      await pty.stream.write(buf);
+      return buf.length;
+    },
+    // The line stays: a disconnect fault only silences the device.
+    close() {},
+  };
+  const served = sim.serveRtu(conn).catch(() => {});
+  return Promise.resolve({
+    sim,
+    path: pty.path,
+    address: `modbus+rtu://${pty.path}?instrument=${inst.name}`,
+    async close() {
+      sim.close();
+      pty.close();
+      await served;
+    },
+  });
+}
