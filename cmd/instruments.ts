@@ -262,7 +262,7 @@ export async function runInstruments(args: string[], out: TextSink = stdoutSink)
       continue;
     }
     // Loaded here only: the simulator and driver are not needed to validate a file.
-    const { selfCheck } = await import("../lib/drivers/message/self_check.ts");
+    const { selfCheck } = await import("../lib/drivers/self_check.ts");
     const steps = await selfCheck(inst);
     const bad = steps.filter((s) => !s.ok);
     failed += bad.length;

@@ -23,7 +23,6 @@ import type { Instrument } from "../../instruments/definition.ts";
 import { openPty } from "../../transport/pty.ts";
 import { FaultInjector, type FaultOptions, NO_FAULTS } from "../sim/faults.ts";
 import { Random } from "../sim/random.ts";
-import type { SimConn } from "../message/simulator.ts";
 import { ModbusModel } from "./model.ts";
 import {
   decodeMbap,
@@ -37,6 +36,16 @@ import {
   rtuRequestLength,
   rtuSilenceMs,
 } from "./protocol.ts";
+
+/** A bidirectional connection the simulator serves (a TCP connection or a PTY master). */
+export interface SimConn {
+  /** Reads into `buf`; null at the end. */
+  read(buf: Uint8Array): Promise<number | null>;
+  /** Writes some of `buf`. */
+  write(buf: Uint8Array): Promise<number>;
+  /** Closes. */
+  close(): void;
+}
 
 /** What happened to one request, for `labwire sim --verbose`. */
 export interface ModbusEvent {

@@ -5,9 +5,9 @@ import {
   parseDefinition,
   rawCatalog,
   resolveEntry,
-} from "../../instruments/loader.ts";
+} from "../instruments/loader.ts";
 import { anotherValue, selfCheck } from "./self_check.ts";
-import { attr } from "../../device/attr.ts";
+import { attr } from "../device/attr.ts";
 
 Deno.test("every built-in definition passes its self-check", async () => {
   for (const name of await instrumentNames()) {

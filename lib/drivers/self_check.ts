@@ -2,7 +2,8 @@
  * A definition checked against its own simulator through the real driver, over a real TCP
  * socket on loopback: every attribute read and typed as declared, every writable attribute
  * written with a valid value and read back, every action run. `labwire instruments check FILE
- * --sim` and the tests of the built-in definitions use it. It catches a definition whose parse
+ * --sim` and the tests of the built-in definitions use it, for both families (message-based
+ * instruments and Modbus register maps). It catches a definition whose parse
  * rules, formats and templates do not fit together; whether they fit the real instrument is for
  * the manual and independent peers to say.
  *
@@ -14,16 +15,16 @@
  *
  * @module
  */
-import type { Attr, Value } from "../../device/attr.ts";
-import { validateWrite } from "../../device/attr.ts";
-import { parseAddress } from "../../device/address.ts";
-import { errorMessage } from "../../device/errors.ts";
-import type { Instrument } from "../../instruments/definition.ts";
-import { MessageDevice, openInstrument } from "./driver.ts";
-import type { Device } from "../../device/device.ts";
-import { openRegisterMap } from "../modbus/driver.ts";
-import { startModbusTcpSimulator } from "../modbus/simulator.ts";
-import { startTcpSimulator } from "./simulator.ts";
+import type { Attr, Value } from "../device/attr.ts";
+import { validateWrite } from "../device/attr.ts";
+import { parseAddress } from "../device/address.ts";
+import { errorMessage } from "../device/errors.ts";
+import type { Instrument } from "../instruments/definition.ts";
+import { MessageDevice, openInstrument } from "./message/driver.ts";
+import type { Device } from "../device/device.ts";
+import { openRegisterMap } from "./modbus/driver.ts";
+import { startModbusTcpSimulator } from "./modbus/simulator.ts";
+import { startTcpSimulator } from "./message/simulator.ts";
 
 /** The outcome of one step of a self-check. */
 export interface CheckStep {
