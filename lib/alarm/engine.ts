@@ -70,6 +70,8 @@ export interface ActiveAlarm {
   value: Value;
   /** The message of its activation. */
   message: string;
+  /** When an operator acknowledged it (epoch seconds); absent until then. */
+  acknowledged?: number;
 }
 
 /** Anything with the engine's read side, e.g. for the digest e-mail or the server. */
@@ -127,6 +129,7 @@ export class AlarmEngine implements AlarmSource {
   #pending = new Set<RuleState>();
   #active = new Map<string, ActiveAlarm>();
   #listeners = new Set<(event: AlarmEvent) => void>();
+  #ackListeners = new Set<(alarm: ActiveAlarm) => void>();
   #history: AlarmEvent[] = [];
   #historyStart = 0;
   #historySize: number;
@@ -241,6 +244,34 @@ export class AlarmEngine implements AlarmSource {
       out.push({ ...a, value: a.attr === undefined ? null : this.#currentValue(a) });
     }
     return out;
+  }
+
+  /**
+   * Acknowledges an active alarm (someone has seen it; EPICS' ACKS): it stays active until its
+   * condition clears, marked with the time. Returns the alarm, or undefined when no alarm of
+   * that name is active. Listeners of {@linkcode AlarmEngine.onAcknowledge} hear of it once.
+   */
+  acknowledge(name: string, t = Date.now() / 1000): ActiveAlarm | undefined {
+    const a = this.#active.get(name);
+    if (!a) return undefined;
+    if (a.acknowledged === undefined) {
+      a.acknowledged = Math.round(t * 1000) / 1000;
+      const copy = { ...a };
+      for (const fn of this.#ackListeners) {
+        try {
+          fn(copy);
+        } catch {
+          // a failing recorder must not make the acknowledgement fail
+        }
+      }
+    }
+    return { ...a, value: a.attr === undefined ? null : this.#currentValue(a) };
+  }
+
+  /** Calls `fn` with each newly acknowledged alarm; returns an unsubscribe function. */
+  onAcknowledge(fn: (alarm: ActiveAlarm) => void): () => void {
+    this.#ackListeners.add(fn);
+    return () => this.#ackListeners.delete(fn);
   }
 
   /** Recent transitions, oldest first (at most `historySize`), optionally only after `since` (s). */

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import type { Value } from "../device/attr.ts";
+import type { Attr, Value } from "../device/attr.ts";
 import { findAttr, validateWrite } from "../device/attr.ts";
 import type { Reading } from "../device/device.ts";
 import { errorMessage, UsageError } from "../device/errors.ts";
@@ -90,6 +90,63 @@ export interface TaskData {
 
 /** The techniques every device can run. */
 export const GENERIC_TECHNIQUES = ["sample", "hold"];
+
+/** One parameter of a technique, as a form shows it. */
+export interface TechniqueParam {
+  /** Parameter name (`attrs` for `sample`, else a writable attribute). */
+  name: string;
+  /** Value type: an attribute type, or `attrs` for a list of this device's attribute names. */
+  type: Attr["type"] | "attrs";
+  /** Units of the attribute. */
+  units?: string;
+  /** Lower limit. */
+  min?: number;
+  /** Upper limit. */
+  max?: number;
+  /** Choices (enum values, or the attribute names `sample` can read). */
+  options?: string[];
+  /** What it is. */
+  description?: string;
+}
+
+/**
+ * The parameters each technique of a device takes, from its attributes (what the task board
+ * validates against): `sample` takes `attrs` (names to read); `hold`, `move` and device
+ * techniques write each given parameter to the writable attribute of that name first.
+ *
+ * @example
+ * ```ts
+ * import { techniqueParams } from "./task.ts";
+ * const attrs = [{ name: "position", type: "number" as const, rw: true, status: true, units: "mm" }];
+ * techniqueParams(["sample", "hold"], attrs).hold; // [{ name: "position", type: "number", units: "mm" }]
+ * ```
+ */
+export function techniqueParams(
+  techniques: readonly string[],
+  attrs: readonly Attr[],
+): Record<string, TechniqueParam[]> {
+  const writable = attrs.filter((a) => a.rw).map((a): TechniqueParam => {
+    const p: TechniqueParam = { name: a.name, type: a.type };
+    if (a.units !== undefined) p.units = a.units;
+    if (a.min !== undefined) p.min = a.min;
+    if (a.max !== undefined) p.max = a.max;
+    if (a.options !== undefined) p.options = [...a.options];
+    if (a.description !== undefined) p.description = a.description;
+    return p;
+  });
+  const out: Record<string, TechniqueParam[]> = {};
+  for (const t of techniques) {
+    out[t] = t === "sample"
+      ? [{
+        name: "attrs",
+        type: "attrs",
+        options: attrs.map((a) => a.name),
+        description: "attributes to read (default: the status attributes)",
+      }]
+      : writable;
+  }
+  return out;
+}
 
 /** Rows a task keeps before dropping the oldest. */
 export const MAX_TASK_ROWS = 10_000;

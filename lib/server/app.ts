@@ -16,6 +16,7 @@ import type { ServerContext } from "./context.ts";
 import { HttpError, issuesError, toHttpError } from "./http_error.ts";
 import { DeviceLines, LatestValues, METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import { StreamHub } from "./sse.ts";
+import { GENERIC_TECHNIQUES, techniqueParams } from "../lab/task.ts";
 import { dashboardAsset } from "./dashboard.ts";
 import { timingSafeEqualText } from "./auth.ts";
 import { limitBody } from "./body_limit.ts";
@@ -75,6 +76,7 @@ const ROUTE_METHODS: [RegExp, string[]][] = [
   [/^\/api\/stream$/, ["GET"]],
   [/^\/api\/samples$/, ["GET"]],
   [/^\/api\/alarms$/, ["GET"]],
+  [/^\/api\/alarms\/[^/]+\/ack$/, ["POST"]],
   [/^\/api\/openapi\.json$/, ["GET"]],
   [/^\/healthz$/, ["GET"]],
   [/^\/metrics$/, ["GET"]],
@@ -99,7 +101,13 @@ export function createApp(ctx: ServerContext): LabwireApp {
   const detailJson = (device: string, attrs: Attr[], techniques: string[]) => {
     let d = detailCache.get(device);
     if (!d || d.of !== attrs) {
-      d = { of: attrs, attrs: JSON.stringify(attrs), techniques: JSON.stringify(techniques) };
+      const all = [...GENERIC_TECHNIQUES, ...techniques];
+      d = {
+        of: attrs,
+        attrs: JSON.stringify(attrs),
+        techniques: JSON.stringify(techniques) +
+          `,"technique_params":${JSON.stringify(techniqueParams(all, attrs))}`,
+      };
       detailCache.set(device, d);
     }
     return d;
@@ -132,7 +140,10 @@ export function createApp(ctx: ServerContext): LabwireApp {
     const body = JSON.stringify(fields).slice(0, -1) +
       `,"attrs":${fixed?.attrs ?? "[]"},"attrs_error":${JSON.stringify(attrsError)}` +
       `,"last":${m.last ? readingJson(m.last) : "null"}` +
-      `,"techniques":${fixed?.techniques ?? JSON.stringify(m.device.techniques())}` +
+      `,"techniques":${
+        fixed?.techniques ??
+          `${JSON.stringify(m.device.techniques())},"technique_params":{}`
+      }` +
       `,"busy":${b}}`;
     bodies.set(m.name, { last: m.last, state: m.state, busy: b, attrs, error: attrsError, body });
     return body;
@@ -759,6 +770,32 @@ export function createApp(ctx: ServerContext): LabwireApp {
     }),
     (c) =>
       c.json({ active: ctx.alarms?.active() ?? [], history: ctx.alarms?.history?.() ?? [] }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/alarms/{id}/ack",
+      tags: ["alarms"],
+      summary: "Acknowledge an active alarm (its name, URL-encoded); recorded as a session event",
+      request: { params: IdParam },
+      responses: {
+        200: {
+          description: "The acknowledged alarm",
+          content: { "application/json": { schema: z.object({ alarm: z.unknown() }) } },
+        },
+        ...JSON_ERRORS(401, 404),
+      },
+    }),
+    (c) => {
+      const id = c.req.valid("param").id;
+      const alarm = ctx.alarms?.acknowledge?.(id);
+      if (alarm === undefined) {
+        throw new HttpError(404, `no active alarm "${id}"; GET /api/alarms lists them`);
+      }
+      ctx.log?.log("info", `alarm acknowledged: ${id}`);
+      return c.json({ alarm }, 200);
+    },
   );
 
   // --- health, metrics, docs -------------------------------------------------------------------

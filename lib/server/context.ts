@@ -67,6 +67,8 @@ export interface AlarmSource {
   active(): unknown[];
   /** Recent transitions, oldest first. */
   history?(): unknown[];
+  /** Acknowledges the active alarm named `name`; undefined when none is active by that name. */
+  acknowledge?(name: string): unknown | undefined;
 }
 
 /** What the server needs from the scan runner (issue 5's HTTP part). */

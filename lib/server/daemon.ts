@@ -115,6 +115,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   try {
     watch = startAlarms(lab, { log: (line) => log.log("warn", line) });
     watch?.engine.on((e) => hub.publish("alarm", e.device, e));
+    // An acknowledgement (POST /api/alarms/ID/ack) is part of the session's story.
+    watch?.engine.onAcknowledge((a) =>
+      store?.event({
+        kind: "alarm",
+        severity: a.severity,
+        device: a.device,
+        attr: a.attr,
+        message: `acknowledged ${a.name}`,
+        data: a,
+      })
+    );
     if (store) {
       recording = await startRecording(lab, {
         session: store,

@@ -69,6 +69,21 @@ export const DeviceDetailSchema = DeviceSummarySchema.omit({ last_age_s: true })
   attrs_error: z.string().nullable(),
   last: ReadingSchema.nullable(),
   techniques: z.array(z.string()),
+  technique_params: z.record(
+    z.string(),
+    z.array(z.object({
+      name: z.string(),
+      type: z.string(),
+      units: z.string().optional(),
+      min: z.number().optional(),
+      max: z.number().optional(),
+      options: z.array(z.string()).optional(),
+      description: z.string().optional(),
+    })),
+  ).openapi({
+    description: "Each technique's parameters (what a task form asks for): sample takes attrs, " +
+      "hold and move take writable attributes",
+  }),
   busy: z.boolean(),
 }).openapi("DeviceDetail");
 
