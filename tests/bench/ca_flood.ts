@@ -16,7 +16,8 @@
  *
  * @module
  */
-import { encodeHeader, encodeMessage } from "../../lib/drivers/epics/protocol.ts";
+import { encodeHeader } from "../../lib/drivers/epics/framing.ts";
+import { encodeMessage } from "../../lib/drivers/epics/protocol.ts";
 import { percentile } from "../../lib/schedule/percentile.ts";
 import { memoryMb, round } from "./proc_stats.ts";
 import { Targets } from "./targets.ts";

@@ -9,7 +9,7 @@ import { CaClient } from "../../lib/drivers/epics/client.ts";
 import type { Channel } from "../../lib/drivers/epics/client_channel.ts";
 import type { GetResult } from "../../lib/drivers/epics/client_circuit.ts";
 import { DBR, dbrFamily, dbrOf, epicsToUnix } from "../../lib/drivers/epics/dbr.ts";
-import { DBE } from "../../lib/drivers/epics/protocol.ts";
+import { DBE } from "../../lib/drivers/epics/messages.ts";
 import { type CaCallOptions, CaDevice, caDriver } from "../../lib/drivers/epics/driver.ts";
 import { parseAddress } from "../../lib/device/address.ts";
 import { DeviceError, WriteRejected } from "../../lib/device/errors.ts";

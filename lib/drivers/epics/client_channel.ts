@@ -9,7 +9,7 @@ import { DeviceError, WriteRejected } from "../../device/errors.ts";
 import type { GetResult } from "./client_circuit.ts";
 import type { CircuitSocket, MonitorEntry } from "./client_socket.ts";
 import { DBR, type DbrData, encodeDbr, isValidDbrType } from "./dbr.ts";
-import { DBE } from "./protocol.ts";
+import { DBE } from "./messages.ts";
 
 /** Connection state of a channel. */
 export type ChannelState = "searching" | "connecting" | "connected" | "closed";

@@ -18,17 +18,9 @@
  */
 import { type DbrData, dbrOf, decodeDbr } from "./dbr.ts";
 import { ECA } from "./eca.ts";
-import {
-  CA_MINOR_VERSION,
-  type CaMessage,
-  CMD,
-  concatBytes,
-  decodeMessage,
-  encodeMessage,
-  MessageDecoder,
-  padded,
-  type RawMessage,
-} from "./protocol.ts";
+import { concatBytes, MessageDecoder, padded, type RawMessage } from "./framing.ts";
+import { CA_MINOR_VERSION, type CaMessage, CMD } from "./messages.ts";
+import { decodeMessage, encodeMessage } from "./protocol.ts";
 
 /** A completed read or one monitor update. */
 export interface GetResult {

@@ -2,16 +2,9 @@ import assert from "node:assert/strict";
 import { ClientCircuit, type ClientEvent } from "./client_circuit.ts";
 import { DBR, decodeDbr, encodeDbr } from "./dbr.ts";
 import { ECA } from "./eca.ts";
-import {
-  type CaMessage,
-  concatBytes,
-  DBE,
-  decodeMessage,
-  encodeHeader,
-  encodeMessage,
-  MessageDecoder,
-  ProtocolError,
-} from "./protocol.ts";
+import { concatBytes, encodeHeader, MessageDecoder, ProtocolError } from "./framing.ts";
+import { type CaMessage, DBE } from "./messages.ts";
+import { decodeMessage, encodeMessage } from "./protocol.ts";
 import { CAPTURED, hex } from "./testdata/softioc_captured.ts";
 
 /** The channels of the captured session, by the client ids the reference server answered. */

@@ -5,15 +5,9 @@ import { DeviceError, UsageError } from "../../device/errors.ts";
 import { fuzzTest, onlyRejects } from "../../../tests/fuzz_runs.ts";
 import { CaClient } from "./client.ts";
 import { DBR, encodeDbr } from "./dbr.ts";
-import {
-  type CaMessage,
-  decodeDatagram,
-  decodeMessage,
-  encodeHeader,
-  encodeMessage,
-  type Header,
-  MessageDecoder,
-} from "./protocol.ts";
+import { decodeDatagram, encodeHeader, type Header, MessageDecoder } from "./framing.ts";
+import { type CaMessage } from "./messages.ts";
+import { decodeMessage, encodeMessage } from "./protocol.ts";
 
 /** What the hostile server answers, decided per case. */
 interface Script {

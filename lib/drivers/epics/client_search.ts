@@ -17,16 +17,9 @@
  * @module
  */
 import { ipFromString, ipToString } from "../../device/ipv4.ts";
-import {
-  CA_MINOR_VERSION,
-  type CaMessage,
-  concatBytes,
-  decodeDatagram,
-  decodeMessage,
-  encodeMessage,
-  MAX_UDP_SEND,
-  type RawMessage,
-} from "./protocol.ts";
+import { concatBytes, decodeDatagram, type RawMessage } from "./framing.ts";
+import { CA_MINOR_VERSION, type CaMessage, MAX_UDP_SEND } from "./messages.ts";
+import { decodeMessage, encodeMessage } from "./protocol.ts";
 
 /** Where a search goes. */
 export interface Destination {

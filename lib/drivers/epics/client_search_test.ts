@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { searchDestinations, SearchSchedule } from "./client_search.ts";
-import { CMD, decodeDatagram, decodeMessage, encodeMessage } from "./protocol.ts";
+import { decodeDatagram } from "./framing.ts";
+import { CMD } from "./messages.ts";
+import { decodeMessage, encodeMessage } from "./protocol.ts";
 import { CAPTURED, hex } from "./testdata/softioc_captured.ts";
 
 const PERIODS = { minPeriodMs: 50, maxPeriodMs: 300_000 };

@@ -9,14 +9,9 @@
 import dgram from "node:dgram";
 import { CaClient } from "./client.ts";
 import type { CaClientOptions } from "./client_env.ts";
-import {
-  type CaMessage,
-  CMD,
-  decodeDatagram,
-  decodeMessage,
-  encodeMessage,
-  MessageDecoder,
-} from "./protocol.ts";
+import { decodeDatagram, MessageDecoder } from "./framing.ts";
+import { type CaMessage, CMD } from "./messages.ts";
+import { decodeMessage, encodeMessage } from "./protocol.ts";
 import { DBR, type DbrData, decodeDbr, encodeDbr } from "./dbr.ts";
 import { ECA } from "./eca.ts";
 

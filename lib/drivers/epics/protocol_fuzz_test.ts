@@ -2,15 +2,10 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { fuzzTest, onlyThrows } from "../../../tests/fuzz_runs.ts";
 import {
-  type CaMessage,
-  CMD,
   concatBytes,
   decodeDatagram,
   decodeHeader,
-  decodeMessage,
-  type Direction,
   encodeHeader,
-  encodeMessage,
   EXTENDED_HEADER_SIZE,
   frame,
   type Header,
@@ -18,7 +13,9 @@ import {
   padded,
   ProtocolError,
   type RawMessage,
-} from "./protocol.ts";
+} from "./framing.ts";
+import { type CaMessage, CMD, type Direction } from "./messages.ts";
+import { decodeMessage, encodeMessage } from "./protocol.ts";
 
 const u16 = fc.integer({ min: 0, max: 0xfffe });
 const u32 = fc.nat({ max: 0xffffffff }).map((n) => n >>> 0);

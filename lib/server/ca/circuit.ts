@@ -15,17 +15,14 @@ import { errorMessage, UsageError } from "../../device/errors.ts";
 import { DBR, dbrSize, isValidDbrType } from "../../drivers/epics/dbr.ts";
 import { ECA } from "../../drivers/epics/eca.ts";
 import {
-  CA_MINOR_VERSION,
-  CMD,
-  decodeMessage,
-  DEFAULT_MAX_ARRAY_BYTES,
   encodeHeader,
-  encodeMessage,
   type Header,
   HEADER_SIZE,
   padded,
   type RawMessage,
-} from "../../drivers/epics/protocol.ts";
+} from "../../drivers/epics/framing.ts";
+import { CA_MINOR_VERSION, CMD, DEFAULT_MAX_ARRAY_BYTES } from "../../drivers/epics/messages.ts";
+import { decodeMessage, encodeMessage } from "../../drivers/epics/protocol.ts";
 import { ConversionError, fromWrite, isWritableType, MAX_ELEMENTS } from "./codec.ts";
 import type { PvSnapshot } from "./codec.ts";
 import type { Pv, PvTable, PvWatcher } from "./pvs.ts";

@@ -9,14 +9,13 @@ import { Lab } from "../../lab/lab.ts";
 import { fuzzTest } from "../../../tests/fuzz_runs.ts";
 import { DBR, encodeDbr } from "../../drivers/epics/dbr.ts";
 import {
-  type CaMessage,
-  decodeMessage,
   encodeHeader,
-  encodeMessage,
   type Header,
   MessageDecoder,
   type RawMessage,
-} from "../../drivers/epics/protocol.ts";
+} from "../../drivers/epics/framing.ts";
+import { type CaMessage } from "../../drivers/epics/messages.ts";
+import { decodeMessage, encodeMessage } from "../../drivers/epics/protocol.ts";
 import { Circuit } from "./circuit.ts";
 import { PvTable } from "./pvs.ts";
 

@@ -36,7 +36,7 @@ import {
   CA_REPEATER_PORT,
   CA_SERVER_PORT,
   DEFAULT_MAX_ARRAY_BYTES,
-} from "../../drivers/epics/protocol.ts";
+} from "../../drivers/epics/messages.ts";
 
 /** Everything {@linkcode startCaServer} can be told; unset fields take EPICS' defaults. */
 export interface CaServerOptions {

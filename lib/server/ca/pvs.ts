@@ -19,7 +19,7 @@ import type { ThresholdRule } from "../../alarm/rules.ts";
 import type { DeviceManager } from "../../lab/manager.ts";
 import type { Lab } from "../../lab/lab.ts";
 import { encodeDbr } from "../../drivers/epics/dbr.ts";
-import { DBE } from "../../drivers/epics/protocol.ts";
+import { DBE } from "../../drivers/epics/messages.ts";
 import { type PvShape, pvShape, type PvSnapshot, toDbrData } from "./codec.ts";
 
 /** Something told about PV changes (a monitor subscription). */

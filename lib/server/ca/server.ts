@@ -32,17 +32,15 @@ import type { ThresholdRule } from "../../alarm/rules.ts";
 import { errorMessage } from "../../device/errors.ts";
 import type { Lab } from "../../lab/lab.ts";
 import { readCString } from "../../drivers/epics/dbr.ts";
+import { decodeDatagram, MessageDecoder, padded } from "../../drivers/epics/framing.ts";
 import {
   CA_MINOR_VERSION,
   CMD,
-  decodeDatagram,
   DEFAULT_MAX_ARRAY_BYTES,
   DO_REPLY,
-  encodeMessage,
   MAX_UDP_SEND,
-  MessageDecoder,
-  padded,
-} from "../../drivers/epics/protocol.ts";
+} from "../../drivers/epics/messages.ts";
+import { encodeMessage } from "../../drivers/epics/protocol.ts";
 import { isLoopback } from "../listen.ts";
 import { writePolicy } from "./access.ts";
 import { Circuit } from "./circuit.ts";

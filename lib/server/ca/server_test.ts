@@ -7,15 +7,13 @@ import { Lab } from "../../lab/lab.ts";
 import { DBR, decodeDbr } from "../../drivers/epics/dbr.ts";
 import { ECA } from "../../drivers/epics/eca.ts";
 import {
-  type CaMessage,
   concatBytes,
-  DBE,
   decodeDatagram,
-  decodeMessage,
   encodeHeader,
-  encodeMessage,
   EXTENDED_HEADER_SIZE,
-} from "../../drivers/epics/protocol.ts";
+} from "../../drivers/epics/framing.ts";
+import { type CaMessage, DBE } from "../../drivers/epics/messages.ts";
+import { decodeMessage, encodeMessage } from "../../drivers/epics/protocol.ts";
 import { type CaServer, type CaServerOptions, startCaServer } from "./server.ts";
 import { RawClient } from "./test_client.ts";
 import { registerDriver } from "../../device/registry.ts";

@@ -4,13 +4,9 @@
  *
  * @module
  */
-import {
-  type CaMessage,
-  concatBytes,
-  decodeMessage,
-  encodeMessage,
-  MessageDecoder,
-} from "../../drivers/epics/protocol.ts";
+import { concatBytes, MessageDecoder } from "../../drivers/epics/framing.ts";
+import { type CaMessage } from "../../drivers/epics/messages.ts";
+import { decodeMessage, encodeMessage } from "../../drivers/epics/protocol.ts";
 
 /** A bare CA client on the shared protocol module, to see exactly what the server sends. */
 export class RawClient {

@@ -1,0 +1,314 @@
+/**
+ * Channel Access framing, sans-I/O: message headers (standard 16-byte and extended 24-byte),
+ * payload padding to 8 bytes, and the streaming decoder that cuts a TCP byte stream split at
+ * arbitrary points (or a datagram) into framed messages. What the messages mean is in
+ * `protocol.ts`.
+ *
+ * @example
+ * ```ts
+ * import { encodeHeader, MessageDecoder } from "./framing.ts";
+ * const bytes = encodeHeader({ command: 23, payloadSize: 0, dataType: 0, dataCount: 0, p1: 0, p2: 0 });
+ * new MessageDecoder().push(bytes)[0]!.command; // 23 (ECHO)
+ * ```
+ *
+ * @module
+ */
+/** Size of a standard header. */
+export const HEADER_SIZE = 16;
+/** Size of an extended header. */
+export const EXTENDED_HEADER_SIZE = 24;
+/** The fields of a message header (either size); `payloadSize` is the padded size. */
+export interface Header {
+  /** Command code, see {@linkcode CMD}. */
+  command: number;
+  /** Payload bytes following the header (padded to 8). */
+  payloadSize: number;
+  /** data_type field (DBR type, priority, port… depending on the command). */
+  dataType: number;
+  /** data_count field (element count, version… depending on the command). */
+  dataCount: number;
+  /** Parameter 1 (cid, sid, status, IP… depending on the command). */
+  p1: number;
+  /** Parameter 2 (ioid, subscription id, cid… depending on the command). */
+  p2: number;
+}
+
+/** A framed message: its header and a view of its payload (pad bytes included). */
+export interface RawMessage extends Header {
+  /** The payload bytes, `payloadSize` long. */
+  payload: Uint8Array;
+}
+
+/** Rounds a size up to the next multiple of 8 (CA payload alignment). */
+export function padded(size: number): number {
+  return (size + 7) & ~7;
+}
+
+/**
+ * Encodes a header; the extended form is used when the payload size or count do not fit 16
+ * bits (only peers of minor version ≥ 9 understand it).
+ *
+ * @example
+ * ```ts
+ * import { encodeHeader } from "./framing.ts";
+ * encodeHeader({ command: 23, payloadSize: 0, dataType: 0, dataCount: 0, p1: 0, p2: 0 }).length; // 16
+ * ```
+ */
+export function encodeHeader(h: Header): Uint8Array {
+  const extended = h.payloadSize >= 0xffff || h.dataCount >= 0xffff;
+  const out = new Uint8Array(extended ? EXTENDED_HEADER_SIZE : HEADER_SIZE);
+  writeHeader(new DataView(out.buffer), 0, h, extended);
+  return out;
+}
+
+function writeHeader(view: DataView, at: number, h: Header, extended: boolean): void {
+  view.setUint16(at, h.command);
+  view.setUint16(at + 2, extended ? 0xffff : h.payloadSize);
+  view.setUint16(at + 4, h.dataType);
+  view.setUint16(at + 6, extended ? 0 : h.dataCount);
+  view.setUint32(at + 8, h.p1 >>> 0);
+  view.setUint32(at + 12, h.p2 >>> 0);
+  if (extended) {
+    view.setUint32(at + 16, h.payloadSize);
+    view.setUint32(at + 20, h.dataCount);
+  }
+}
+
+/**
+ * Decodes the header at `offset`, or returns undefined when the bytes end before it does.
+ * Returns the header and its size (16 or 24).
+ */
+export function decodeHeader(
+  bytes: Uint8Array,
+  offset = 0,
+): { header: Header; size: number } | undefined {
+  if (bytes.length - offset < HEADER_SIZE) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const command = view.getUint16(offset);
+  let payloadSize = view.getUint16(offset + 2);
+  const dataType = view.getUint16(offset + 4);
+  let dataCount = view.getUint16(offset + 6);
+  const p1 = view.getUint32(offset + 8);
+  const p2 = view.getUint32(offset + 12);
+  let size = HEADER_SIZE;
+  if (payloadSize === 0xffff && dataCount === 0) {
+    if (bytes.length - offset < EXTENDED_HEADER_SIZE) return undefined;
+    payloadSize = view.getUint32(offset + 16);
+    dataCount = view.getUint32(offset + 20);
+    size = EXTENDED_HEADER_SIZE;
+  }
+  return { header: { command, payloadSize, dataType, dataCount, p1, p2 }, size };
+}
+
+/**
+ * Frames a header and payload: the payload is zero-padded to a multiple of 8 and the header's
+ * `payloadSize` is set to the padded size.
+ */
+export function frame(h: Omit<Header, "payloadSize">, payload?: Uint8Array): Uint8Array {
+  const size = payload ? padded(payload.length) : 0;
+  const extended = size >= 0xffff || h.dataCount >= 0xffff;
+  const hs = extended ? EXTENDED_HEADER_SIZE : HEADER_SIZE;
+  const out = new Uint8Array(hs + size);
+  writeHeader(new DataView(out.buffer), 0, { ...h, payloadSize: size }, extended);
+  if (payload) out.set(payload, hs);
+  return out;
+}
+
+/** Concatenates encoded messages into one buffer (one TCP write or one UDP datagram). */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** A message that cannot be understood; the circuit it came from should be closed. */
+export class ProtocolError extends Error {
+  /** Creates a protocol error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ProtocolError";
+  }
+}
+
+/** Limits a {@linkcode MessageDecoder} enforces. */
+export interface DecoderOptions {
+  /** Largest payload accepted, in bytes (default 64 MiB); bigger means a broken stream. */
+  maxPayload?: number;
+}
+
+/** Counters of a {@linkcode MessageDecoder}, for tests and metrics. */
+export interface DecoderStats {
+  /** Bytes copied by the decoder (only bytes of messages split across reads, about twice each). */
+  bytesCopied: number;
+  /** Messages put together from more than one read. */
+  assembled: number;
+}
+
+/**
+ * Frames a byte stream into messages, whatever the split of the reads: bytes of an incomplete
+ * message are kept until the rest arrives.
+ *
+ * Memory is bounded by the largest legal message (`maxPayload` + the 24-byte extended header):
+ * a header announcing more is a {@linkcode ProtocolError} at once, before its payload arrives.
+ * Complete messages are framed straight from the caller's chunk. The bytes of a message split
+ * across reads are copied once as they arrive (one piece per read, so what is held is what has
+ * actually arrived: a peer that announces 15 MB and sends 100 bytes costs 100 bytes) and once
+ * more when the last piece completes it. A slow large message thus costs O(size) copying and
+ * no reallocation garbage, never O(size²).
+ *
+ * `push()` returns messages whose payloads stay valid for good (views of `chunk`, or the
+ * decoder's own copies); `feed()` calls back with views that are only valid during the
+ * callback, so the caller may reuse its read buffer (the fast path).
+ *
+ * @example
+ * ```ts
+ * import { encodeMessage } from "./protocol.ts";
+ * import { MessageDecoder } from "./framing.ts";
+ * const bytes = encodeMessage({ kind: "echo" });
+ * const d = new MessageDecoder();
+ * d.push(bytes.subarray(0, 5)).length; // 0
+ * d.push(bytes.subarray(5)).length; // 1
+ * ```
+ */
+export class MessageDecoder {
+  /** Pieces of the one partial message, in order. */
+  #parts: Uint8Array[] = [];
+  /** Bytes in #parts. */
+  #have = 0;
+  /** Total size (header + payload) of the partial message once its header is known, else 0. */
+  #need = 0;
+  #maxPayload: number;
+  readonly #stats: DecoderStats = { bytesCopied: 0, assembled: 0 };
+
+  /** Creates a decoder. */
+  constructor(options: DecoderOptions = {}) {
+    this.#maxPayload = options.maxPayload ?? 64 * 1024 * 1024;
+  }
+
+  /** Bytes held back waiting for the rest of a message. */
+  get buffered(): number {
+    return this.#have;
+  }
+
+  /** Copy counters since creation. */
+  get stats(): Readonly<DecoderStats> {
+    return this.#stats;
+  }
+
+  /** Adds bytes and returns every message they complete (payloads are stable views). */
+  push(chunk: Uint8Array): RawMessage[] {
+    const out: RawMessage[] = [];
+    this.#run(chunk, (m) => out.push(m));
+    return out;
+  }
+
+  /** Adds bytes and calls `onMessage` for every message they complete (payloads are transient). */
+  feed(chunk: Uint8Array, onMessage: (m: RawMessage) => void): void {
+    this.#run(chunk, onMessage);
+  }
+
+  /** Forgets any partial message (after a reconnect). */
+  reset(): void {
+    this.#parts = [];
+    this.#have = 0;
+    this.#need = 0;
+  }
+
+  /** The header at `at` of `bytes`, checked against the limit; undefined when incomplete. */
+  #header(bytes: Uint8Array, at: number): { header: Header; size: number } | undefined {
+    const head = decodeHeader(bytes, at);
+    if (head && head.header.payloadSize > this.#maxPayload) {
+      throw new ProtocolError(
+        `message of ${head.header.payloadSize} bytes exceeds the ${this.#maxPayload}-byte limit` +
+          " (EPICS_CA_MAX_ARRAY_BYTES)",
+      );
+    }
+    return head;
+  }
+
+  /** Keeps a copy of `bytes` (the caller's buffer is reused for the next read). */
+  #keep(bytes: Uint8Array): void {
+    this.#parts.push(bytes.slice());
+    this.#have += bytes.length;
+    this.#stats.bytesCopied += bytes.length;
+  }
+
+  #run(chunk: Uint8Array, onMessage: (m: RawMessage) => void): void {
+    let at = 0;
+    if (this.#have > 0) {
+      if (this.#need === 0) {
+        // The header is still incomplete, so what is held is under 24 bytes: join it with up
+        // to a full extended header's worth of the chunk and look again.
+        const take = Math.min(EXTENDED_HEADER_SIZE - this.#have, chunk.length);
+        const head = concatBytes([...this.#parts, chunk.subarray(0, take)]);
+        this.#stats.bytesCopied += head.length;
+        const h = this.#header(head, 0);
+        if (!h) {
+          // Only possible when the chunk ran out before a full extended header.
+          this.#parts = [head];
+          this.#have = head.length;
+          return;
+        }
+        this.#need = h.size + h.header.payloadSize;
+        // Bytes past this message's end belong to the next one: leave them in the chunk.
+        const own = Math.min(this.#need, head.length);
+        at = own - this.#have;
+        this.#parts = [head.subarray(0, own)];
+        this.#have = own;
+      }
+      const take = Math.min(this.#need - this.#have, chunk.length - at);
+      if (take > 0) this.#keep(chunk.subarray(at, at + take));
+      at += take;
+      if (this.#have < this.#need) return;
+      const whole = this.#parts.length === 1 ? this.#parts[0]! : concatBytes(this.#parts);
+      if (this.#parts.length > 1) this.#stats.bytesCopied += whole.length;
+      this.#stats.assembled++;
+      this.#parts = [];
+      this.#have = 0;
+      this.#need = 0;
+      const head = decodeHeader(whole, 0)!;
+      const msg = head.header as RawMessage;
+      msg.payload = whole.subarray(head.size);
+      onMessage(msg);
+    }
+    while (true) {
+      const head = this.#header(chunk, at);
+      if (!head) break;
+      const end = at + head.size + head.header.payloadSize;
+      if (end > chunk.length) {
+        this.#need = end - at;
+        break;
+      }
+      const msg = head.header as RawMessage;
+      msg.payload = chunk.subarray(at + head.size, end);
+      onMessage(msg);
+      at = end;
+    }
+    if (at < chunk.length) this.#keep(chunk.subarray(at));
+  }
+}
+
+/**
+ * Splits a complete datagram into its messages; a trailing partial message is an error (UDP
+ * never splits a message across datagrams).
+ */
+export function decodeDatagram(datagram: Uint8Array): RawMessage[] {
+  const out: RawMessage[] = [];
+  let at = 0;
+  while (at < datagram.length) {
+    const head = decodeHeader(datagram, at);
+    const end = head ? at + head.size + head.header.payloadSize : Infinity;
+    if (!head || end > datagram.length) {
+      throw new ProtocolError(`datagram of ${datagram.length} bytes ends inside a message`);
+    }
+    out.push({ ...head.header, payload: datagram.subarray(at + head.size, end) });
+    at = end;
+  }
+  return out;
+}
