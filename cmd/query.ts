@@ -197,6 +197,8 @@ export interface QueryLine {
   instrument?: string;
   /** A note for stderr (e.g. how a VISA `ASRL1` was read). */
   note?: string;
+  /** A Modbus target: raw requests go through a Modbus client instead of a message line. */
+  modbus?: { address: Address; unit: number; serial: Record<string, unknown>; port?: number };
 }
 
 /**
@@ -227,6 +229,9 @@ export async function resolveQueryLine(target: string, config?: string): Promise
     instrument = address.params.get("instrument") ??
       (typeof fromConfig === "string" ? fromConfig : undefined);
   }
+  if (address.scheme === "modbus" || address.scheme === "modbus+rtu") {
+    return await resolveModbus(address, instrument);
+  }
   if (!["tcp", "serial", "scpi"].includes(address.scheme)) {
     throw new UsageError(
       `${address.text}: query talks to message-based instruments, not ${address.scheme}://`,
@@ -255,6 +260,76 @@ export async function resolveQueryLine(target: string, config?: string): Promise
   };
 }
 
+/** A Modbus target: unit id and line defaults from the address, else from its register map. */
+async function resolveModbus(address: Address, instrument?: string): Promise<QueryLine> {
+  const { parseUnit } = await import("../lib/drivers/modbus/driver.ts");
+  const unitText = address.params.get("unit");
+  let unit = unitText === null ? undefined : parseUnit(unitText, address.text);
+  let serial: Record<string, unknown> = {};
+  let port: number | undefined;
+  if (instrument !== undefined) {
+    const { findInstrument } = await import("../lib/instruments/loader.ts");
+    const inst = await findInstrument(instrument);
+    const t = inst.transport;
+    unit ??= inst.modbus?.unit;
+    serial = { baud: t.baud, bits: t.bits, parity: t.parity, stop: t.stop, flow: t.flow };
+    port = t.port;
+  }
+  return {
+    address: address.text,
+    options: {},
+    instrument,
+    note: address.note,
+    modbus: { address, unit: unit ?? 1, serial, port },
+  };
+}
+
+/** Sends raw Modbus requests (`read holding 4096 2`), one JSON answer per line. */
+async function runModbusQuery(
+  opts: QueryOptions,
+  commands: string[],
+  target: NonNullable<QueryLine["modbus"]>,
+  out: TextSink,
+): Promise<number> {
+  if (opts.binary || opts.write || opts.readTerm || opts.writeTerm || opts.encoding) {
+    throw new UsageError(
+      "--binary, --write, --term and --encoding are for message-based instruments",
+      "Modbus requests are words: read holding 4096 2, write holding 4097 250",
+    );
+  }
+  const { openModbusClient } = await import("../lib/drivers/modbus/client.ts");
+  const { parseRawRequest, runRawRequest } = await import("../lib/drivers/modbus/raw.ts");
+  const requests = commands.map(parseRawRequest);
+  const client = openModbusClient(target.address, {
+    unit: target.unit,
+    timeout: opts.timeout,
+    serial: target.serial,
+    port: target.port,
+    device: opts.target,
+    shared: false,
+  });
+  const interrupts = listenForInterrupts();
+  const json: unknown[] = [];
+  try {
+    for (const req of requests) {
+      const answer = await runRawRequest(client, req, {
+        signal: interrupts.signal,
+        timeout: opts.timeout,
+      });
+      if (opts.json) json.push(answer === "ok" ? "ok" : JSON.parse(answer));
+      else out.write(answer + "\n");
+    }
+    if (opts.json) out.write(JSON.stringify(json) + "\n");
+    return EXIT.ok;
+  } catch (err) {
+    if (interrupts.received) return interrupts.exitCode();
+    throw err;
+  } finally {
+    interrupts.dispose();
+    client.close();
+  }
+}
+
 /** Reads commands from stdin, one per line (blank lines skipped). */
 async function stdinCommands(): Promise<string[]> {
   const text = await new Response(Deno.stdin.readable).text();
@@ -276,6 +351,7 @@ export async function runQuery(args: string[], out: TextSink = stdoutSink): Prom
   }
   const resolved = await resolveQueryLine(opts.target, opts.config);
   if (resolved.note) console.error(`labwire query: note: ${resolved.note}`);
+  if (resolved.modbus) return await runModbusQuery(opts, commands, resolved.modbus, out);
   const lineOptions: LineOptions = {
     ...resolved.options,
     timeout: opts.timeout,
@@ -338,7 +414,7 @@ function writeRaw(out: TextSink, data: Uint8Array): void {
 /** The `query` verb. */
 export const queryCommand: Command = {
   name: "query",
-  summary: "raw commands to a SCPI or ASCII instrument, one answer per line",
+  summary: "raw commands to a SCPI/ASCII instrument or Modbus requests, one answer per line",
   run: (args) => runQuery(args),
   help: `labwire query — raw commands to a message-based instrument, one answer per line
 
@@ -357,6 +433,8 @@ TARGET is one of:
   ASRL/dev/ttyUSB0::INSTR       (ASRL1::INSTR is /dev/ttyS0)
   ADDRESS?instrument=NAME       terminations and line settings from a definition
   NAME                          a device from the config (its definition's settings)
+  modbus://HOST[:502]?unit=1    Modbus TCP, and modbus+rtu:///dev/ttyUSB0?baud=19200&
+                                parity=even&unit=3 (RTU): CMDs are raw requests, below
 
 Terminations default to "\\n" both ways (a "\\r" before the "\\n" of an answer is
 removed, so CR LF instruments work too), or the instrument definition's.
@@ -378,6 +456,18 @@ Flags:
       --json             print the answers as one JSON array
   -c, --config FILE      config file, for device NAMEs
 
+Modbus requests (ADDRESS is the 0-based PDU address: the manual's 40001 is
+holding 0; TABLE is coil, discrete, input or holding):
+  read TABLE ADDRESS [COUNT]      the registers (or bits) as they are: [225,250]
+  read TABLE ADDRESS TYPE [ORDER] one value: TYPE int16, uint16, int32, uint32,
+                                  float32 or float64; ORDER ABCD (default), CDAB,
+                                  BADC or DCBA
+  write TABLE ADDRESS VALUE…      holding: FC6 for one value, FC16 for several
+                                  (negative values are int16); coil: FC5/FC15
+                                  with true/false; prints ok
+An exception answer names its meaning and address: "illegal data address at
+holding register 4200 (read holding registers, exception 02)".
+
 Exit codes: 0 every answer arrived; 1 the instrument did not answer (timeout,
 refused, port missing); 2 a mistake on the command line.
 
@@ -390,5 +480,8 @@ Examples:
   labwire query tcp://10.0.0.7:5025 --write 'FORM REAL,32'
   labwire query tcp://10.0.0.7:5025 --binary --datatype f32 'TRAC:DATA?'
   printf '*IDN?\\nSYST:ERR?\\n' | labwire query scpi://10.0.0.7
+  labwire query 'modbus://10.0.0.9?unit=1' 'read holding 4096 2' 'write holding 4097 250'
+  labwire query 'modbus+rtu:///dev/ttyUSB0?baud=19200&parity=even&unit=3' 'read coil 2068'
+  labwire query modbus://10.0.0.20 'read holding 360 float32 CDAB'
 `,
 };
