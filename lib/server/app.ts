@@ -17,6 +17,7 @@ import { HttpError, issuesError, toHttpError } from "./http_error.ts";
 import { DeviceLines, LatestValues, METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import { StreamHub } from "./sse.ts";
 import { GENERIC_TECHNIQUES, techniqueParams } from "../lab/task.ts";
+import { readingJson } from "./reading_json.ts";
 import { dashboardAsset } from "./dashboard.ts";
 import { timingSafeEqualText } from "./auth.ts";
 import { limitBody } from "./body_limit.ts";
@@ -147,15 +148,6 @@ export function createApp(ctx: ServerContext): LabwireApp {
       `,"busy":${b}}`;
     bodies.set(m.name, { last: m.last, state: m.state, busy: b, attrs, error: attrsError, body });
     return body;
-  };
-  const readingJsons = new WeakMap<Reading, string>();
-  const readingJson = (r: Reading) => {
-    let j = readingJsons.get(r);
-    if (j === undefined) {
-      j = JSON.stringify(r);
-      readingJsons.set(r, j);
-    }
-    return j;
   };
   const latest = new LatestValues();
   latest.attach(ctx.lab);
@@ -289,6 +281,11 @@ export function createApp(ctx: ServerContext): LabwireApp {
     };
   };
 
+  /** Readings published so far (a cached device list is only valid for the readings it saw). */
+  let readings = 0;
+  for (const m of ctx.lab.managers) m.onReading(() => readings++);
+  let list = { ms: -1, readings: -1, body: "" };
+
   const summaries = new WeakMap<
     DeviceManager,
     { last?: Reading; state: string; head: string; tail: string }
@@ -325,15 +322,21 @@ export function createApp(ctx: ServerContext): LabwireApp {
       },
     }),
     (c) => {
-      // Each device's summary is serialised once per reading or state change; per request only
-      // its age is formatted (same keys in the same order as `summary`).
-      const now = Date.now() / 1000;
+      // Each device's summary is serialised once per reading or state change, and the list once
+      // per clock millisecond: ages are rounded to the millisecond, so within one millisecond
+      // and with no new reading the whole body is the same (pollers share it).
+      const nowMs = Date.now();
+      if (list.ms === nowMs && list.readings === readings) {
+        return c.body(list.body, 200, JSON_HEADERS);
+      }
+      const now = nowMs / 1000;
       const parts = ctx.lab.managers.map((m) => {
         const s = summaryJson(m);
         const age = m.last ? Math.max(0, Math.round((now - m.last.t) * 1000) / 1000) : null;
         return s.head + age + s.tail;
       });
-      return c.body(`{"devices":[${parts.join(",")}]}`, 200, JSON_HEADERS);
+      list = { ms: nowMs, readings, body: `{"devices":[${parts.join(",")}]}` };
+      return c.body(list.body, 200, JSON_HEADERS);
     },
   );
 
@@ -406,7 +409,8 @@ export function createApp(ctx: ServerContext): LabwireApp {
       }
       const r = await m.sample(names, { timeout });
       if (r.error !== undefined) throw new HttpError(503, `${m.name}: ${r.error}`, "device_error");
-      return c.json(r, 200);
+      // Encoded once: SSE clients and the device's detail send the same text.
+      return c.body(readingJson(r), 200, JSON_HEADERS);
     },
   );
 

@@ -10,6 +10,7 @@
  */
 import type { Reading } from "../device/device.ts";
 import type { Lab } from "../lab/lab.ts";
+import { readingJson } from "./reading_json.ts";
 
 /** Options of a {@linkcode StreamHub}. */
 export interface StreamHubOptions {
@@ -41,10 +42,24 @@ export interface ReplaySource {
   ): Reading[] | Promise<Reading[]>;
 }
 
+/**
+ * An event for clients and for resume. A reading's text is formatted only when a client needs it
+ * (a live flush or a resume): with nobody connected, publishing a reading costs no encoding.
+ */
 interface RingEvent {
   tms: number;
   device: string;
-  text: string;
+  reading?: Reading;
+  text?: string;
+}
+
+/** The SSE text of an event (formatted once, on first need; the reading is then let go). */
+function textOf(ev: RingEvent): string {
+  if (ev.text === undefined) {
+    ev.text = readingEvent(ev.reading!);
+    ev.reading = undefined;
+  }
+  return ev.text;
 }
 
 interface Client {
@@ -70,7 +85,7 @@ export function parseEventId(id: string): { tms: number; device: string } | unde
 
 /** Formats one reading as an SSE event. */
 export function readingEvent(reading: Reading): string {
-  return `id: ${eventId(reading)}\nevent: reading\ndata: ${JSON.stringify(reading)}\n\n`;
+  return `id: ${eventId(reading)}\nevent: reading\ndata: ${readingJson(reading)}\n\n`;
 }
 
 /** Fans readings and other events out to SSE clients. */
@@ -122,11 +137,7 @@ export class StreamHub {
 
   /** Queues a reading for every client watching its device (and for resume). */
   publishReading(reading: Reading): void {
-    const ev = {
-      tms: Math.round(reading.t * 1000),
-      device: reading.device,
-      text: readingEvent(reading),
-    };
+    const ev: RingEvent = { tms: Math.round(reading.t * 1000), device: reading.device, reading };
     this.#remember(ev);
     this.#queue(ev);
   }
@@ -249,7 +260,7 @@ export class StreamHub {
     }
     for (let i = lo; i < this.#ringCount && parts.length < this.#opts.maxReplay; i++) {
       const ev = this.#ringAt(i);
-      if (want(ev)) parts.push(ev.text);
+      if (want(ev)) parts.push(textOf(ev));
     }
     return parts.join("");
   }
@@ -276,8 +287,8 @@ export class StreamHub {
       let chunk = chunks.get(c.key);
       if (chunk === undefined) {
         const text = c.devices === undefined
-          ? pending.map((e) => e.text).join("")
-          : pending.filter((e) => e.device === "" || c.devices!.has(e.device)).map((e) => e.text)
+          ? pending.map(textOf).join("")
+          : pending.filter((e) => e.device === "" || c.devices!.has(e.device)).map(textOf)
             .join("");
         chunk = text === "" ? null : encoder.encode(text);
         chunks.set(c.key, chunk);

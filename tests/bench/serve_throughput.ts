@@ -3,7 +3,8 @@
  * endpoints scripts and dashboards poll — `/api/devices` (list), `/api/devices/{name}` (detail),
  * `/api/devices/{name}/read` (a fresh reading through the device's queue) and `/metrics` — each
  * against a bare `Deno.serve` in its own process answering a body of the same size and content
- * type, while the daemon records 100 sim devices at 10 Hz. Bare and labwire alternate, route by
+ * type (for `/read`: a fresh reading of the same sim device through the same driver, see
+ * `serve_bare.ts`), while the daemon records 100 sim devices at 10 Hz. Bare and labwire alternate, route by
  * route, for a few rounds, so load from elsewhere on the machine hits both alike; each round gives
  * a ratio and the medians of the ratios are checked.
  *
@@ -111,22 +112,21 @@ for (const path of ROUTES) {
   samples.push({ path, body, type: res.headers.get("content-type") ?? "text/plain" });
 }
 
-/** A bare Deno.serve in its own process (like the daemon), answering one fixed body. */
-async function bareServer(body: string, type: string) {
+/**
+ * A bare Deno.serve in its own process (like the daemon): answering one fixed body, or for a
+ * fresh reading (`/read`) taking a reading of the same sim device through the same driver.
+ */
+async function bareServer(path: string, body: string, type: string) {
+  const read = /^\/api\/devices\/([^/]+)\/read$/.exec(path);
+  const script = new URL("./serve_bare.ts", import.meta.url).pathname;
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "eval",
-      `const body = await new Response(Deno.stdin.readable).text();
-const headers = { "content-type": ${JSON.stringify(type)} };
-Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: (a) => console.log(a.port) },
-  (req) => new Response(req.url ? body : "", { headers }));`,
-    ],
+    args: ["run", "-A", script, ...(read ? ["--read", `${dir}/bench.toml`, read[1]!] : [type])],
     stdin: "piped",
     stdout: "piped",
     stderr: "null",
   }).spawn();
   const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(body));
+  if (!read) await writer.write(new TextEncoder().encode(body));
   await writer.close();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   const port = Number((await reader.read()).value?.trim());
@@ -141,7 +141,7 @@ Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: (a) => console.log(a.port
   };
 }
 
-const bares = await Promise.all(samples.map((s) => bareServer(s.body, s.type)));
+const bares = await Promise.all(samples.map((s) => bareServer(s.path, s.body, s.type)));
 // The daemon's own work (sampling and recording 100 devices) while nobody asks anything.
 {
   const c0 = cpuSeconds(serve.pid);
