@@ -15,7 +15,7 @@
 import "../../lib/drivers/mod.ts";
 import { parseConfig } from "../../lib/config/load.ts";
 import { nowSeconds } from "../../lib/device/device.ts";
-import { openDevice } from "../../lib/device/open.ts";
+import { openDevice } from "../../lib/lab/open.ts";
 
 const onListen = (a: Deno.NetAddr) => console.log(a.port);
 if (Deno.args[0] === "--read") {
