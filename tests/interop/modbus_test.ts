@@ -205,7 +205,7 @@ peerTest(
       const pv = await poll(["-r", "4097", "-c", "2", "-t", "4", ...rtu(2)]);
       assert.equal(pv[4098], "250");
       // -12.5 °C is the int16 -125: 65411 as the word mbpoll writes.
-    await poll(["-r", "4098", "-t", "4", ...rtu(2), "65411"]);
+      await poll(["-r", "4098", "-t", "4", ...rtu(2), "65411"]);
       assert.equal(sim.sim.models.get(2)!.state("set_value"), -12.5);
       assert.equal(sim.sim.models.get(1)!.state("set_value"), 25);
       const dev = await open(`modbus+rtu://${sim.path}?instrument=omega-cn7500&unit=2`);
