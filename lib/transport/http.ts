@@ -8,10 +8,16 @@
  * per host); an instrument poll is one small request on a connection we own. Instruments speak
  * plain HTTP on a LAN: no TLS, no redirects, no compression, no pipelining.
  *
+ * Per request the client allocates little: the request bytes are encoded once and reused, the
+ * deadline is an entry in the process' one deadline timer (`./deadline.ts`; a `setTimeout` plus
+ * an `AbortController` per call cost more than the parsing), the answer's header block is
+ * scanned for the three headers that matter and parsed into a map only if a caller asks.
+ *
  * @module
  */
 import { DeviceError, TimeoutError } from "../device/errors.ts";
 import { formatMs } from "../device/device.ts";
+import { deadlines } from "./deadline.ts";
 
 /** Options of one request. */
 export interface RequestOptions {
@@ -26,13 +32,23 @@ export interface RequestOptions {
 /** An answer: status, headers (lower-case names) and the whole body as text. */
 export interface HttpResult {
   /** HTTP status code. */
-  status: number;
+  readonly status: number;
   /** Reason phrase, e.g. "OK". */
-  statusText: string;
+  readonly statusText: string;
   /** Response headers, names lower-cased (repeated headers joined with ", "). */
-  headers: Map<string, string>;
+  readonly headers: Map<string, string>;
   /** Body decoded as UTF-8. */
-  text: string;
+  readonly text: string;
+}
+
+/** What interrupts one request: its deadline or the caller's abort, in whatever phase it is. */
+interface Call {
+  /** The deadline passed. */
+  timedOut: boolean;
+  /** The deadline passed or the caller aborted. */
+  cancelled: boolean;
+  /** Interrupts the current phase: leave the queue, abort the connect, or close the socket. */
+  stop: (() => void) | undefined;
 }
 
 /** Largest answer accepted; an instrument poll is a few hundred bytes. */
@@ -110,21 +126,24 @@ export class HttpClient {
     body: string | undefined,
     opts: RequestOptions,
   ): Promise<HttpResult> {
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort(new DOMException("timeout", "TimeoutError"));
-    }, opts.timeout);
+    const call: Call = { timedOut: false, cancelled: false, stop: undefined };
+    const cancel = () => {
+      call.cancelled = true;
+      call.stop?.();
+    };
+    const deadline = deadlines.add(opts.timeout, () => {
+      call.timedOut = true;
+      cancel();
+    });
     const outer = opts.signal;
-    const onOuterAbort = () => controller.abort(outer?.reason);
-    if (outer?.aborted) controller.abort(outer.reason);
-    else outer?.addEventListener("abort", onOuterAbort, { once: true });
-    // Closing the socket is what interrupts a pending read or write.
-    const onAbort = () => this.#drop();
+    if (outer?.aborted) call.cancelled = true;
+    else outer?.addEventListener("abort", cancel, { once: true });
+    const reason = () =>
+      call.timedOut ? new DOMException("timeout", "TimeoutError") : outer?.reason;
     let acquired = false;
     try {
-      await this.#acquire(controller.signal);
+      if (call.cancelled) throw reason();
+      await this.#acquire(call, reason);
       acquired = true;
       if (this.#closed) {
         throw new DeviceError(
@@ -132,7 +151,6 @@ export class HttpClient {
           this.#device,
         );
       }
-      controller.signal.addEventListener("abort", onAbort, { once: true });
       // Instruments are polled with the same request over and over: encode it once.
       const last = this.#last;
       if (
@@ -145,62 +163,78 @@ export class HttpClient {
       const bytes = this.#lastBytes;
       for (let attempt = 0;; attempt++) {
         const reused = this.#conn !== undefined;
-        const conn = this.#conn ??= await Deno.connect({
-          hostname: this.#hostname,
-          port: this.#port,
-          signal: controller.signal,
-        });
+        if (!this.#conn) {
+          const connecting = new AbortController();
+          call.stop = () => connecting.abort(reason());
+          this.#conn = await Deno.connect({
+            hostname: this.#hostname,
+            port: this.#port,
+            signal: connecting.signal,
+          });
+        }
+        const conn = this.#conn;
         const reader = this.#reader ??= new Reader(conn);
-        if (controller.signal.aborted) {
+        // Closing the socket is what interrupts a pending read or write.
+        call.stop = () => this.#drop();
+        if (call.cancelled) {
           this.#drop();
-          throw controller.signal.reason;
+          throw reason();
         }
         reader.total = 0;
         try {
-          await writeAll(conn, bytes);
-          const res = await readResponse(reader);
+          const n = await conn.write(bytes);
+          if (n < bytes.length) await writeAll(conn, bytes.subarray(n));
+          let res: Answer | undefined;
+          // One read per answer in the common case, awaited here (no async helper per read).
+          while (!(res = reader.answer(false))) {
+            const got = await conn.read(reader.room());
+            if (got === null) {
+              res = reader.answer(true)!;
+              break;
+            }
+            reader.got(got);
+          }
           if (res.close) this.#drop();
-          return res.result;
+          return res;
         } catch (err) {
           this.#drop();
           // A kept-alive connection the device closed while idle fails before any byte of an
           // answer (EOF, reset or broken pipe): one fresh attempt is safe.
           const nothing = err instanceof NothingReceived || reader.total === 0;
-          if (reused && attempt === 0 && nothing && !controller.signal.aborted) continue;
+          if (reused && attempt === 0 && nothing && !call.cancelled) continue;
           throw err;
         }
       }
     } catch (err) {
-      if (outer?.aborted && !timedOut) throw outer.reason ?? err;
+      if (outer?.aborted && !call.timedOut) throw outer.reason ?? err;
       if (err instanceof DeviceError) throw err;
       const tried = `${method} ${this.origin}${path}`;
-      throw describeFailure(err, tried, this.#host, opts.timeout, this.#device, timedOut);
+      throw describeFailure(err, tried, this.#host, opts.timeout, this.#device, call.timedOut);
     } finally {
-      clearTimeout(timer);
-      outer?.removeEventListener("abort", onOuterAbort);
-      controller.signal.removeEventListener("abort", onAbort);
+      call.stop = undefined;
+      deadlines.remove(deadline);
+      outer?.removeEventListener("abort", cancel);
       if (acquired) this.#release();
     }
   }
 
-  /** Waits for the connection to be free; rejects (leaving the queue) if `signal` aborts first. */
-  #acquire(signal: AbortSignal): Promise<void> {
+  /** Waits for the connection to be free; rejects (leaving the queue) if the call is cancelled. */
+  #acquire(call: Call, reason: () => unknown): Promise<void> {
     if (!this.#busy) {
       this.#busy = true;
       return Promise.resolve();
     }
     return new Promise<void>((resolve, reject) => {
       const turn = () => {
-        signal.removeEventListener("abort", onAbort);
+        call.stop = undefined;
         resolve();
       };
-      const onAbort = () => {
+      call.stop = () => {
         const i = this.#waiters.indexOf(turn);
         if (i >= 0) this.#waiters.splice(i, 1);
-        reject(signal.reason);
+        reject(reason());
       };
       this.#waiters.push(turn);
-      signal.addEventListener("abort", onAbort, { once: true });
     });
   }
 
@@ -281,10 +315,14 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   while (off < bytes.length) off += await conn.write(bytes.subarray(off));
 }
 
-/** Buffered reads from a connection. */
+/**
+ * The bytes received on a connection. An answer is parsed from them synchronously
+ * ({@linkcode parseAnswer}) and more are read only while it is incomplete, so a poll costs one
+ * read in the common case and no async call per header, chunk or body.
+ */
 class Reader {
-  // Answers are a few hundred bytes; the buffer grows for larger ones.
-  #buf = new Uint8Array(1024);
+  // Answers are a few hundred bytes (an eBaratron poll: 383); the buffer grows for larger ones.
+  #buf = new Uint8Array(512);
   #start = 0;
   #end = 0;
   /** Bytes received so far. */
@@ -292,139 +330,238 @@ class Reader {
 
   constructor(readonly conn: Deno.Conn) {}
 
-  /** Reads more bytes; false at end of stream. */
-  async fill(): Promise<boolean> {
+  /** Where the next read goes: the free end of the buffer (grown when full). */
+  room(): Uint8Array {
     if (this.#start > 0 && this.#start === this.#end) this.#start = this.#end = 0;
     if (this.#end === this.#buf.length) {
       const size = this.#end - this.#start;
-      if (size >= MAX_BYTES) throw new BadAnswer(`answer larger than ${MAX_BYTES} bytes`);
+      if (size >= MAX_BYTES + 16384) throw new BadAnswer(`answer larger than ${MAX_BYTES} bytes`);
       const next = new Uint8Array(size * 2 < this.#buf.length ? this.#buf.length : size * 2);
       next.set(this.#buf.subarray(this.#start, this.#end));
       this.#buf = next;
       this.#start = 0;
       this.#end = size;
     }
-    const n = await this.conn.read(this.#buf.subarray(this.#end));
-    if (n === null) return false;
+    return this.#buf.subarray(this.#end);
+  }
+
+  /** Takes `n` bytes just read into {@linkcode Reader.room}. */
+  got(n: number): void {
     this.#end += n;
     this.total += n;
-    return true;
   }
 
-  /** Index of `\r\n\r\n` (or `\r\n` with `line`) in the buffered bytes, relative to start. */
-  #find(seq: number[]): number {
-    const b = this.#buf;
-    outer: for (let i = this.#start; i + seq.length <= this.#end; i++) {
-      for (let j = 0; j < seq.length; j++) if (b[i + j] !== seq[j]) continue outer;
-      return i - this.#start;
-    }
-    return -1;
-  }
-
-  /** Reads up to and including a delimiter; returns the text before it, or null at EOF. */
-  async until(seq: number[], limit: number): Promise<string | null> {
-    for (;;) {
-      const i = this.#find(seq);
-      if (i >= 0) {
-        const text = decoder.decode(this.#buf.subarray(this.#start, this.#start + i));
-        this.#start += i + seq.length;
-        return text;
-      }
-      if (this.#end - this.#start > limit) throw new BadAnswer("HTTP header block too long");
-      if (!(await this.fill())) return null;
-    }
-  }
-
-  /** Reads exactly `n` bytes. */
-  async exact(n: number): Promise<Uint8Array> {
-    if (n > MAX_BYTES) throw new BadAnswer(`answer larger than ${MAX_BYTES} bytes`);
-    while (this.#end - this.#start < n) {
-      if (!(await this.fill())) {
-        throw new BadAnswer(`the answer broke off after ${this.#end - this.#start} of ${n} bytes`);
-      }
-    }
-    const out = this.#buf.slice(this.#start, this.#start + n);
-    this.#start += n;
-    return out;
-  }
-
-  /** Reads everything until the peer closes. */
-  async rest(): Promise<Uint8Array> {
-    while (await this.fill()) { /* keep reading */ }
-    const out = this.#buf.slice(this.#start, this.#end);
-    this.#start = this.#end;
-    return out;
+  /** The whole answer if it has arrived (`eof`: no more will), consuming its bytes. */
+  answer(eof: boolean): Answer | undefined {
+    const parsed = parseAnswer(this.#buf.subarray(this.#start, this.#end), eof, this.total);
+    if (parsed) this.#start += parsed.used;
+    return parsed?.answer;
   }
 }
 
 const CRLF = [13, 10];
 const CRLFCRLF = [13, 10, 13, 10];
 
-async function readResponse(r: Reader): Promise<{ result: HttpResult; close: boolean }> {
-  for (;;) {
-    const head = await r.until(CRLFCRLF, 16384);
-    if (head === null) {
-      if (r.total === 0) throw new NothingReceived();
-      throw new BadAnswer("the connection closed in the middle of the HTTP header");
-    }
-    const lines = head.split("\r\n");
-    const m = /^HTTP\/(\d)\.(\d) (\d{3})(?: (.*))?$/.exec(lines[0] ?? "");
-    if (!m) {
-      throw new BadAnswer(`not an HTTP answer (starts ${JSON.stringify(head.slice(0, 40))})`);
-    }
-    const status = Number(m[3]);
-    const headers = new Map<string, string>();
-    for (const line of lines.slice(1)) {
-      const c = line.indexOf(":");
-      if (c <= 0) throw new BadAnswer(`bad HTTP header line ${JSON.stringify(line)}`);
-      const k = line.slice(0, c).trim().toLowerCase();
-      const v = line.slice(c + 1).trim();
-      headers.set(k, headers.has(k) ? `${headers.get(k)}, ${v}` : v);
-    }
-    if (status >= 100 && status < 200) continue; // 100 Continue and friends: the real answer follows.
-    const http10 = m[1] === "1" && m[2] === "0";
-    const connection = (headers.get("connection") ?? "").toLowerCase();
-    let close = connection.includes("close") || (http10 && !connection.includes("keep-alive"));
-    let body: Uint8Array;
-    const te = (headers.get("transfer-encoding") ?? "").toLowerCase();
-    const cl = headers.get("content-length");
-    if (status === 204 || status === 304) body = new Uint8Array();
-    else if (te.includes("chunked")) body = await readChunked(r);
-    else if (cl !== undefined) {
-      if (!/^\d+$/.test(cl)) throw new BadAnswer(`bad content-length ${JSON.stringify(cl)}`);
-      body = await r.exact(Number(cl));
-    } else {
-      body = await r.rest();
-      close = true;
-    }
-    return {
-      result: { status, statusText: m[4] ?? "", headers, text: decoder.decode(body) },
-      close,
-    };
+/** Index of `seq` in `b` from `from`, or -1. */
+function indexOfSeq(b: Uint8Array, seq: readonly number[], from: number): number {
+  const first = seq[0]!;
+  for (let i = b.indexOf(first, from); i >= 0; i = b.indexOf(first, i + 1)) {
+    if (i + seq.length > b.length) return -1;
+    let j = 1;
+    while (j < seq.length && b[i + j] === seq[j]) j++;
+    if (j === seq.length) return i;
+  }
+  return -1;
+}
+
+/** An answer as read: its header block stays text until a caller asks for the headers. */
+class Answer implements HttpResult {
+  #headers: Map<string, string> | undefined;
+
+  constructor(
+    readonly status: number,
+    readonly statusText: string,
+    readonly text: string,
+    /** The header lines after the status line, CRLF-separated. */
+    readonly head: string,
+    /** The connection must not be reused. */
+    readonly close: boolean,
+  ) {}
+
+  get headers(): Map<string, string> {
+    return this.#headers ??= parseHeaders(this.head);
   }
 }
 
-async function readChunked(r: Reader): Promise<Uint8Array> {
+/** Header lines into a map of lower-cased names (repeated headers joined with ", "). */
+function parseHeaders(head: string): Map<string, string> {
+  const headers = new Map<string, string>();
+  for (const line of head === "" ? [] : head.split("\r\n")) {
+    const c = line.indexOf(":");
+    const k = line.slice(0, c).trim().toLowerCase();
+    const v = line.slice(c + 1).trim();
+    headers.set(k, headers.has(k) ? `${headers.get(k)}, ${v}` : v);
+  }
+  return headers;
+}
+
+/** The three headers that decide how the body is read, from one pass over the header lines. */
+interface Framing {
+  contentLength: string | undefined;
+  transferEncoding: string;
+  connection: string;
+}
+
+function scanHeaders(head: string): Framing {
+  const f: Framing = { contentLength: undefined, transferEncoding: "", connection: "" };
+  let start = 0;
+  while (start < head.length) {
+    let end = head.indexOf("\r\n", start);
+    if (end < 0) end = head.length;
+    const c = head.indexOf(":", start);
+    if (c <= start || c > end) {
+      throw new BadAnswer(`bad HTTP header line ${JSON.stringify(head.slice(start, end))}`);
+    }
+    // Only names of the right length are compared, so most lines cost two indexOf calls.
+    const n = c - start;
+    if (
+      n === 14 || n === 17 || n === 10 || head.charCodeAt(start) <= 32 ||
+      head.charCodeAt(c - 1) <= 32
+    ) {
+      const name = head.slice(start, c).trim().toLowerCase();
+      const join = (old: string | undefined, v: string) => old ? `${old}, ${v}` : v;
+      if (name === "content-length") {
+        f.contentLength = join(f.contentLength, head.slice(c + 1, end).trim());
+      } else if (name === "transfer-encoding") {
+        f.transferEncoding = join(f.transferEncoding, head.slice(c + 1, end).trim());
+      } else if (name === "connection") {
+        f.connection = join(f.connection, head.slice(c + 1, end).trim());
+      }
+    }
+    start = end + 2;
+  }
+  return f;
+}
+
+const STATUS_LINE = /^HTTP\/(\d)\.(\d) (\d{3})(?: (.*))?$/;
+
+/**
+ * Parses one answer from the start of `b`: undefined when more bytes are needed, else the
+ * answer and how many bytes it took. `eof`: the peer closed, so nothing more will come;
+ * `received`: bytes received for this request (none: the kept-alive connection was dead).
+ * Throws `BadAnswer` (or `NothingReceived`) for what cannot become an answer.
+ *
+ * @example
+ * ```ts
+ * import { parseAnswer } from "./http.ts";
+ * const bytes = new TextEncoder().encode("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
+ * parseAnswer(bytes, false, bytes.length)?.answer.text; // "hi"
+ * parseAnswer(bytes.subarray(0, 20), false, 20); // undefined: more bytes needed
+ * ```
+ */
+export function parseAnswer(
+  b: Uint8Array,
+  eof: boolean,
+  received: number,
+): { answer: Answer; used: number } | undefined {
+  let at = 0;
+  for (;;) {
+    const headEnd = indexOfSeq(b, CRLFCRLF, at);
+    if (headEnd < 0) {
+      if (b.length - at > 16384) throw new BadAnswer("HTTP header block too long");
+      if (!eof) return undefined;
+      if (received === 0) throw new NothingReceived();
+      throw new BadAnswer("the connection closed in the middle of the HTTP header");
+    }
+    const block = decoder.decode(b.subarray(at, headEnd));
+    const eol = block.indexOf("\r\n");
+    const m = STATUS_LINE.exec(eol < 0 ? block : block.slice(0, eol));
+    if (!m) {
+      throw new BadAnswer(`not an HTTP answer (starts ${JSON.stringify(block.slice(0, 40))})`);
+    }
+    const status = Number(m[3]);
+    const head = eol < 0 ? "" : block.slice(eol + 2);
+    const framing = scanHeaders(head);
+    const pos = headEnd + 4;
+    if (status >= 100 && status < 200) {
+      at = pos; // 100 Continue and friends: the real answer follows.
+      continue;
+    }
+    const http10 = m[1] === "1" && m[2] === "0";
+    const connection = framing.connection.toLowerCase();
+    const close = connection.includes("close") || (http10 && !connection.includes("keep-alive"));
+    const done = (body: Uint8Array, used: number, closed = close) => ({
+      answer: new Answer(status, m[4] ?? "", decoder.decode(body), head, closed),
+      used,
+    });
+    const cl = framing.contentLength;
+    if (status === 204 || status === 304) return done(b.subarray(pos, pos), pos);
+    if (framing.transferEncoding.toLowerCase().includes("chunked")) {
+      const chunked = parseChunked(b, pos, eof);
+      return chunked && done(chunked.body, chunked.used);
+    }
+    if (cl !== undefined) {
+      if (!/^\d+$/.test(cl)) throw new BadAnswer(`bad content-length ${JSON.stringify(cl)}`);
+      const n = Number(cl);
+      if (n > MAX_BYTES) throw new BadAnswer(`answer larger than ${MAX_BYTES} bytes`);
+      if (b.length - pos < n) {
+        if (!eof) return undefined;
+        throw new BadAnswer(`the answer broke off after ${b.length - pos} of ${n} bytes`);
+      }
+      return done(b.subarray(pos, pos + n), pos + n);
+    }
+    // No length: the body ends when the peer closes.
+    if (b.length - pos > MAX_BYTES) throw new BadAnswer(`answer larger than ${MAX_BYTES} bytes`);
+    if (!eof) return undefined;
+    return done(b.subarray(pos), b.length, true);
+  }
+}
+
+/** A chunked body from `pos`: undefined when more bytes are needed. */
+function parseChunked(
+  b: Uint8Array,
+  pos: number,
+  eof: boolean,
+): { body: Uint8Array; used: number } | undefined {
   const parts: Uint8Array[] = [];
   let size = 0;
+  const more = () => {
+    if (eof) throw new BadAnswer("the chunked answer broke off");
+    return undefined;
+  };
   for (;;) {
-    const line = await r.until(CRLF, 1024);
-    if (line === null) throw new BadAnswer("the chunked answer broke off");
+    const eol = indexOfSeq(b, CRLF, pos);
+    if (eol < 0) {
+      if (b.length - pos > 1024) throw new BadAnswer("HTTP header block too long");
+      return more();
+    }
+    const line = decoder.decode(b.subarray(pos, eol));
     const n = parseInt(line.split(";")[0]!.trim(), 16);
     if (!Number.isFinite(n) || n < 0) throw new BadAnswer(`bad chunk size ${JSON.stringify(line)}`);
+    pos = eol + 2;
     if (n === 0) {
-      // Trailers until an empty line.
+      // Trailers until an empty line (or the end of the stream).
       for (;;) {
-        const t = await r.until(CRLF, 16384);
-        if (t === null || t === "") break;
+        const t = indexOfSeq(b, CRLF, pos);
+        if (t < 0) {
+          if (b.length - pos > 16384) throw new BadAnswer("HTTP header block too long");
+          if (!eof) return undefined;
+          return { body: concat(parts, size), used: b.length };
+        }
+        const empty = t === pos;
+        pos = t + 2;
+        if (empty) return { body: concat(parts, size), used: pos };
       }
-      break;
     }
     size += n;
     if (size > MAX_BYTES) throw new BadAnswer(`answer larger than ${MAX_BYTES} bytes`);
-    parts.push(await r.exact(n));
-    await r.exact(2);
+    if (b.length - pos < n + 2) return more();
+    parts.push(b.subarray(pos, pos + n));
+    pos += n + 2;
   }
+}
+
+function concat(parts: Uint8Array[], size: number): Uint8Array {
   const out = new Uint8Array(size);
   let off = 0;
   for (const p of parts) {

@@ -20,7 +20,7 @@ import { type Attr, attr, findAttr, type Values } from "../../device/attr.ts";
 import type { CallOptions, Device } from "../../device/device.ts";
 import { DeviceError, UsageError, WriteRejected } from "../../device/errors.ts";
 import type { Driver, OpenContext } from "../../device/registry.ts";
-import { HttpClient } from "../../transport/http.ts";
+import { HttpClient, type HttpResult } from "../../transport/http.ts";
 import { decodePollResponse, type GaugeValues, POLL_REQUEST, TOOLWEB_PATH } from "./protocol.ts";
 
 /** Default per-call timeout, as in the reference client. */
@@ -59,7 +59,6 @@ function gaugeAttrs(units?: string): Attr[] {
 }
 
 const ATTRS = gaugeAttrs();
-const NAMES = ATTRS.map((a) => a.name);
 
 /** Splits a `baratron://` target into the URL to POST to and the device's default name. */
 export function toolWebUrl(address: Address): { origin: string; url: string; name: string } {
@@ -104,12 +103,19 @@ export class BaratronGauge implements Device {
   }
 
   /** Polls every field once and returns the requested ones (all by default). */
-  async read(names?: readonly string[], opts?: CallOptions): Promise<Values> {
-    for (const n of names ?? []) findAttr(ATTRS, n, this.name);
+  read(names?: readonly string[], opts?: CallOptions): Promise<Values> {
+    // A decoded poll has every field in declaration order already: hand it on as it is (no
+    // async frame or copy per poll for the common read of everything).
+    if (names === undefined) return this.poll(opts);
+    return this.#readSome(names, opts);
+  }
+
+  async #readSome(names: readonly string[], opts?: CallOptions): Promise<Values> {
+    for (const n of names) findAttr(ATTRS, n, this.name);
     const values = await this.poll(opts);
     const out: Values = {};
     // Keys in declaration order, whatever order the gauge answered in.
-    for (const n of names ?? NAMES) out[n] = values[n as keyof GaugeValues];
+    for (const n of names) out[n] = values[n as keyof GaugeValues];
     return out;
   }
 
@@ -124,18 +130,21 @@ export class BaratronGauge implements Device {
   }
 
   /** Sends one PollRequest and decodes the answer. */
-  async poll(opts?: CallOptions): Promise<GaugeValues> {
-    if (this.#closed) throw new DeviceError(`${this.name} is closed`, this.name);
-    const { status, text } = await this.#client.post(TOOLWEB_PATH, POLL_REQUEST, {
+  poll(opts?: CallOptions): Promise<GaugeValues> {
+    if (this.#closed) return Promise.reject(new DeviceError(`${this.name} is closed`, this.name));
+    return this.#client.post(TOOLWEB_PATH, POLL_REQUEST, {
       timeout: opts?.timeout ?? this.timeoutMs,
       signal: opts?.signal,
       headers: POLL_HEADERS,
-    });
-    const tried = `POST ${this.url}`;
+    }).then(this.#decode);
+  }
+
+  /** Decodes a poll's answer (bound once: no closure per poll). */
+  readonly #decode = ({ status, text }: HttpResult): GaugeValues => {
     if (status !== 200) {
       const body = text.trim().slice(0, 80);
       throw new DeviceError(
-        `${tried}: HTTP ${status}${body ? ` (${JSON.stringify(body)})` : ""}; ` +
+        `POST ${this.url}: HTTP ${status}${body ? ` (${JSON.stringify(body)})` : ""}; ` +
           `the gauge did not accept the poll: check that this address is an eBaratron's ToolWeb`,
         this.name,
       );
@@ -146,9 +155,9 @@ export class BaratronGauge implements Device {
       return values;
     } catch (err) {
       if (!(err instanceof DeviceError)) throw err;
-      throw new DeviceError(`${tried}: ${err.message}`, this.name, { cause: err });
+      throw new DeviceError(`POST ${this.url}: ${err.message}`, this.name, { cause: err });
     }
-  }
+  };
 
   /** Closes the connection. */
   close(): Promise<void> {
