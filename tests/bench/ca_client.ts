@@ -20,7 +20,7 @@
  */
 import process from "node:process";
 import { CaClient } from "../../lib/drivers/epics/client.ts";
-import { DBR } from "../../lib/drivers/epics/dbr.ts";
+import { DBR } from "../../lib/drivers/epics/dbr_types.ts";
 import { EPICS_BIN, findProgram } from "../peers.ts";
 import { missingSoftIoc, type SoftIoc, startSoftIoc } from "../interop/ca_softioc.ts";
 import { cpuSeconds as procCpuSeconds } from "./proc_stats.ts";

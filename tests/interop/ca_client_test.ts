@@ -8,7 +8,7 @@ import { missingSoftIoc, type SoftIoc, startSoftIoc } from "./ca_softioc.ts";
 import { CaClient } from "../../lib/drivers/epics/client.ts";
 import type { Channel } from "../../lib/drivers/epics/client_channel.ts";
 import type { GetResult } from "../../lib/drivers/epics/client_circuit.ts";
-import { DBR, dbrFamily, dbrOf, epicsToUnix } from "../../lib/drivers/epics/dbr.ts";
+import { DBR, dbrFamily, dbrOf, epicsToUnix } from "../../lib/drivers/epics/dbr_types.ts";
 import { DBE } from "../../lib/drivers/epics/messages.ts";
 import { type CaCallOptions, CaDevice, caDriver } from "../../lib/drivers/epics/driver.ts";
 import { parseAddress } from "../../lib/device/address.ts";

@@ -8,7 +8,8 @@
 import { DeviceError, WriteRejected } from "../../device/errors.ts";
 import type { GetResult } from "./client_circuit.ts";
 import type { CircuitSocket, MonitorEntry } from "./client_socket.ts";
-import { DBR, type DbrData, encodeDbr, isValidDbrType } from "./dbr.ts";
+import { type DbrData, encodeDbr } from "./dbr.ts";
+import { DBR, isValidDbrType } from "./dbr_types.ts";
 import { DBE } from "./messages.ts";
 
 /** Connection state of a channel. */

@@ -16,7 +16,8 @@
  *
  * @module
  */
-import { type DbrData, dbrOf, decodeDbr } from "./dbr.ts";
+import { type DbrData, decodeDbr } from "./dbr.ts";
+import { dbrOf } from "./dbr_types.ts";
 import { ECA } from "./eca.ts";
 import { concatBytes, MessageDecoder, padded, type RawMessage } from "./framing.ts";
 import { CA_MINOR_VERSION, type CaMessage, CMD } from "./messages.ts";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ClientCircuit, type ClientEvent } from "./client_circuit.ts";
-import { DBR, decodeDbr, encodeDbr } from "./dbr.ts";
+import { decodeDbr, encodeDbr } from "./dbr.ts";
+import { DBR } from "./dbr_types.ts";
 import { ECA } from "./eca.ts";
 import { concatBytes, encodeHeader, MessageDecoder, ProtocolError } from "./framing.ts";
 import { type CaMessage, DBE } from "./messages.ts";

@@ -6,7 +6,7 @@ import dgram from "node:dgram";
 import { decodeDatagram } from "./framing.ts";
 import { CMD } from "./messages.ts";
 import { decodeMessage, encodeMessage } from "./protocol.ts";
-import { DBR, dbrOf, nativeOf } from "./dbr.ts";
+import { DBR, dbrOf, nativeOf } from "./dbr_types.ts";
 import { FakeServer, pv } from "./fake_server.ts";
 import { WriteRejected } from "../../device/errors.ts";
 

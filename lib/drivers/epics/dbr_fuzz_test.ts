@@ -1,20 +1,18 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { fuzzTest, onlyThrows } from "../../../tests/fuzz_runs.ts";
+import { type DbrData, decodeDbr, encodeDbr } from "./dbr.ts";
 import {
   cStringBytes,
   DBR,
-  type DbrData,
   dbrSize,
-  decodeDbr,
-  encodeDbr,
   LAST_DBR_TYPE,
   MAX_ENUM_STATES,
   MAX_ENUM_STRING_SIZE,
   MAX_STRING_SIZE,
   MAX_UNITS_SIZE,
   nativeOf,
-} from "./dbr.ts";
+} from "./dbr_types.ts";
 
 const anyType = fc.oneof(
   fc.integer({ min: 0, max: LAST_DBR_TYPE }),

@@ -1,20 +1,16 @@
 import assert from "node:assert/strict";
+import { type DbrData, decodeDbr, encodeDbr } from "./dbr.ts";
 import {
   DBR,
   DBR_TYPE_NAMES,
-  type DbrData,
   dbrFamily,
   dbrOf,
   dbrSize,
-  decodeDbr,
-  encodeDbr,
-  epicsToUnix,
   nativeOf,
   readCString,
-  unixToEpics,
   valueOffset,
   writeCString,
-} from "./dbr.ts";
+} from "./dbr_types.ts";
 
 function sample(type: number, count: number): DbrData {
   const native = nativeOf(type);
@@ -115,10 +111,4 @@ Deno.test("strings: NUL ends them, garbage after it is ignored, UTF-8 is not cut
     2.5,
   ]);
   assert.deepEqual(decodeDbr(DBR.SHORT, 1, encodeDbr(DBR.SHORT, { value: [-3.7] })).value, [-3]);
-});
-
-Deno.test("timestamps convert between the EPICS and Unix epochs", () => {
-  assert.equal(epicsToUnix(0), 631152000);
-  assert.deepEqual(unixToEpics(631152001.5), { secondsPastEpoch: 1, nanoseconds: 500_000_000 });
-  assert.equal(epicsToUnix(1, 250_000_000), 631152001.25);
 });

@@ -46,15 +46,15 @@ import type { Driver, OpenContext } from "../../device/registry.ts";
 import { acquireSharedClient, type CaClient, releaseSharedClient } from "./client.ts";
 import type { Channel } from "./client_channel.ts";
 import type { GetResult } from "./client_circuit.ts";
+import { type DbrData } from "./dbr.ts";
 import {
   ALARM_STATUS_NAMES,
   DBR,
-  type DbrData,
   dbrOf,
   epicsToUnix,
   NATIVE_NAMES,
   SEVERITY_NAMES,
-} from "./dbr.ts";
+} from "./dbr_types.ts";
 
 /** Call options a `ca://` device understands beyond the common ones. */
 export interface CaCallOptions extends CallOptions {

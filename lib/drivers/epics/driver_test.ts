@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type CaCallOptions, CaDevice, caDriver } from "./driver.ts";
 import { FakeServer, pv } from "./fake_server.ts";
-import { DBR } from "./dbr.ts";
+import { DBR } from "./dbr_types.ts";
 import { parseAddress } from "../../device/address.ts";
 import { TimeoutError, UsageError, WriteRejected } from "../../device/errors.ts";
 import type { Values } from "../../device/attr.ts";

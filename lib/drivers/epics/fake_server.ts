@@ -12,7 +12,8 @@ import type { CaClientOptions } from "./client_env.ts";
 import { decodeDatagram, MessageDecoder } from "./framing.ts";
 import { type CaMessage, CMD } from "./messages.ts";
 import { decodeMessage, encodeMessage } from "./protocol.ts";
-import { DBR, type DbrData, decodeDbr, encodeDbr } from "./dbr.ts";
+import { type DbrData, decodeDbr, encodeDbr } from "./dbr.ts";
+import { DBR } from "./dbr_types.ts";
 import { ECA } from "./eca.ts";
 
 /** One PV of a {@linkcode FakeServer}. */

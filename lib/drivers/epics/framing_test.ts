@@ -11,7 +11,8 @@ import {
 } from "./framing.ts";
 import { CMD } from "./messages.ts";
 import { decodeMessage, encodeMessage } from "./protocol.ts";
-import { DBR, decodeDbr, encodeDbr } from "./dbr.ts";
+import { decodeDbr, encodeDbr } from "./dbr.ts";
+import { DBR } from "./dbr_types.ts";
 import { ECA } from "./eca.ts";
 import { CAPTURED, hex } from "./testdata/softioc_captured.ts";
 

@@ -24,7 +24,7 @@
  *
  * @module
  */
-import { readCString } from "./dbr.ts";
+import { readCString } from "./dbr_types.ts";
 import { decodeHeader, encodeHeader, frame, ProtocolError, type RawMessage } from "./framing.ts";
 import { ACCESS, type CaMessage, CMD, type Direction, DO_REPLY, DONT_REPLY } from "./messages.ts";
 

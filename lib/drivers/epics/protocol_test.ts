@@ -8,7 +8,8 @@ import {
 } from "./framing.ts";
 import { type CaMessage, CMD, type Direction } from "./messages.ts";
 import { decodeMessage, encodeMessage } from "./protocol.ts";
-import { DBR, dbrFamily, decodeDbr, encodeDbr, epicsToUnix } from "./dbr.ts";
+import { decodeDbr, encodeDbr } from "./dbr.ts";
+import { DBR, dbrFamily, epicsToUnix } from "./dbr_types.ts";
 import { ECA, ecaName } from "./eca.ts";
 import { CAPTURED, hex } from "./testdata/softioc_captured.ts";
 

@@ -7,7 +7,8 @@ import type { AlarmEvent } from "../../alarm/event.ts";
 import { serveAddons } from "../addon.ts";
 import { silentLogger } from "../log.ts";
 import { caServeAddon } from "./addon.ts";
-import { DBR, decodeDbr } from "../../drivers/epics/dbr.ts";
+import { decodeDbr } from "../../drivers/epics/dbr.ts";
+import { DBR } from "../../drivers/epics/dbr_types.ts";
 import { RawClient } from "./test_client.ts";
 
 function freePort(): number {

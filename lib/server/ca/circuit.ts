@@ -12,7 +12,7 @@
  * @module
  */
 import { errorMessage, UsageError } from "../../device/errors.ts";
-import { DBR, dbrSize, isValidDbrType } from "../../drivers/epics/dbr.ts";
+import { DBR, dbrSize, isValidDbrType } from "../../drivers/epics/dbr_types.ts";
 import { ECA } from "../../drivers/epics/eca.ts";
 import {
   encodeHeader,

@@ -7,7 +7,8 @@ import type { Device } from "../../device/device.ts";
 import { registerDriver } from "../../device/registry.ts";
 import { Lab } from "../../lab/lab.ts";
 import { fuzzTest } from "../../../tests/fuzz_runs.ts";
-import { DBR, encodeDbr } from "../../drivers/epics/dbr.ts";
+import { encodeDbr } from "../../drivers/epics/dbr.ts";
+import { DBR } from "../../drivers/epics/dbr_types.ts";
 import {
   encodeHeader,
   type Header,

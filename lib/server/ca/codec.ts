@@ -12,7 +12,7 @@
  * @example
  * ```ts
  * import { pvShape, toDbrData } from "./codec.ts";
- * import { DBR } from "../../drivers/epics/dbr.ts";
+ * import { DBR } from "../../drivers/epics/dbr_types.ts";
  * const a = { name: "t", type: "number", rw: false, status: true, units: "K", precision: 2 } as const;
  * const shape = pvShape(a, 21.5);
  * toDbrData(shape, { value: 21.5, t: 0, severity: 0, status: 0 }, DBR.STRING, 1).value; // ["21.50"]
@@ -21,19 +21,18 @@
  * @module
  */
 import type { Attr, Value } from "../../device/attr.ts";
+import { type DbrData, decodeDbr } from "../../drivers/epics/dbr.ts";
 import {
   cStringBytes,
   DBR,
-  type DbrData,
   dbrFamily,
   dbrSize,
-  decodeDbr,
   MAX_ENUM_STATES,
   MAX_ENUM_STRING_SIZE,
   MAX_STRING_SIZE,
   nativeOf,
   unixToEpics,
-} from "../../drivers/epics/dbr.ts";
+} from "../../drivers/epics/dbr_types.ts";
 
 /** How one attribute looks on the wire. */
 export interface PvShape {

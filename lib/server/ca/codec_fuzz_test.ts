@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { attr, type AttrType, type Value } from "../../device/attr.ts";
 import { fuzzTest, onlyThrows } from "../../../tests/fuzz_runs.ts";
-import { DBR, encodeDbr } from "../../drivers/epics/dbr.ts";
+import { encodeDbr } from "../../drivers/epics/dbr.ts";
+import { DBR } from "../../drivers/epics/dbr_types.ts";
 import { ConversionError, fromWrite, pvShape, toDbrData } from "./codec.ts";
 
 const TYPES: AttrType[] = ["number", "integer", "boolean", "string", "enum", "number[]"];

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { attr } from "../../device/attr.ts";
-import { DBR, decodeDbr, encodeDbr, EPICS_EPOCH_OFFSET } from "../../drivers/epics/dbr.ts";
+import { decodeDbr, encodeDbr } from "../../drivers/epics/dbr.ts";
+import { DBR, EPICS_EPOCH_OFFSET } from "../../drivers/epics/dbr_types.ts";
 import { ConversionError, fromWrite, pvShape, type PvSnapshot, toDbrData } from "./codec.ts";
 
 const snap = (value: PvSnapshot["value"], extra: Partial<PvSnapshot> = {}): PvSnapshot => ({

@@ -31,7 +31,7 @@ import type { AlarmEvent } from "../../alarm/event.ts";
 import type { ThresholdRule } from "../../alarm/rules.ts";
 import { errorMessage } from "../../device/errors.ts";
 import type { Lab } from "../../lab/lab.ts";
-import { readCString } from "../../drivers/epics/dbr.ts";
+import { readCString } from "../../drivers/epics/dbr_types.ts";
 import { decodeDatagram, MessageDecoder, padded } from "../../drivers/epics/framing.ts";
 import {
   CA_MINOR_VERSION,

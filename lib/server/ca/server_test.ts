@@ -4,7 +4,8 @@ import { Buffer } from "node:buffer";
 import "../../drivers/mod.ts";
 import { parseConfig } from "../../config/load.ts";
 import { Lab } from "../../lab/lab.ts";
-import { DBR, decodeDbr } from "../../drivers/epics/dbr.ts";
+import { decodeDbr } from "../../drivers/epics/dbr.ts";
+import { DBR } from "../../drivers/epics/dbr_types.ts";
 import { ECA } from "../../drivers/epics/eca.ts";
 import {
   concatBytes,
