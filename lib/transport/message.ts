@@ -33,8 +33,9 @@
 import { DeviceError, TimeoutError } from "../device/errors.ts";
 import { formatMs } from "../device/device.ts";
 import { decodeText, encodeText, type Encoding, Framer, FramingError } from "./framing.ts";
-import { type ByteStream, type IoOptions, sleep } from "./stream.ts";
+import { type ByteStream, type IoOptions, ReopeningStream, sleep } from "./stream.ts";
 import { deadlines } from "./deadline.ts";
+import { Cancel } from "./cancel.ts";
 
 /** How a line talks: terminations, encoding, default deadline, pacing. */
 export interface LineOptions {
@@ -101,6 +102,10 @@ export class MessageLine {
   #onClose: (() => void) | undefined;
   #lastCmd: string | undefined;
   #lastBytes: Uint8Array = new Uint8Array();
+  /** The stream takes `{ cancel }` (no AbortSignal per exchange; see `cancel.ts`). */
+  readonly #takesCancel: boolean;
+  /** Callers' signals watched by one lasting listener each, with their exchanges running now. */
+  readonly #outers = new Map<AbortSignal, { cancels: Set<Cancel>; listener: () => void }>();
 
   /** Wraps a stream; the line owns it and closes it on the last `close()`. */
   constructor(stream: ByteStream, opts: LineOptions = {}) {
@@ -114,6 +119,7 @@ export class MessageLine {
     this.#resetOnTimeout = opts.resetOnTimeout ?? true;
     this.#device = opts.device;
     this.#term = encodeText(this.readTermination, "latin1");
+    this.#takesCancel = stream instanceof ReopeningStream;
   }
 
   /** The stream's label, e.g. `tcp://10.0.0.7:5025`. */
@@ -129,10 +135,9 @@ export class MessageLine {
   /** Sends `cmd` and returns the answer line (termination and a trailing CR removed). */
   query(cmd: string, opts: QueryOptions = {}): Promise<string> {
     // The hot path of every poll: no LineIO object, the command's bytes cached.
-    return this.#run(cmd, opts, async (signal, sent) => {
-      await this.#send(this.#encode(cmd), signal);
-      sent();
-      return await this.#readLine(signal, opts.expect);
+    return this.#run(cmd, opts, async (turn) => {
+      await this.#send(this.#encode(cmd), turn);
+      return await this.#readLine(turn, opts.expect);
     });
   }
 
@@ -150,10 +155,7 @@ export class MessageLine {
 
   /** Sends `cmd` (no answer expected). */
   write(cmd: string, opts: IoOptions = {}): Promise<void> {
-    return this.#run(cmd, opts, async (signal, sent) => {
-      await this.#send(this.#encode(cmd), signal);
-      sent();
-    });
+    return this.#run(cmd, opts, (turn) => this.#send(this.#encode(cmd), turn));
   }
 
   /**
@@ -165,23 +167,19 @@ export class MessageLine {
     opts: IoOptions = {},
     what = "exchange",
   ): Promise<T> {
-    return this.#run(what, opts, (signal, sent) => {
+    return this.#run(what, opts, (turn) => {
       const io: LineIO = {
-        signal,
-        write: async (cmd) => {
-          await this.#send(this.#encode(cmd), signal);
-          sent();
+        get signal() {
+          return turn.cancel.signal;
         },
-        writeBytes: async (bytes) => {
-          await this.#send(bytes, signal);
-          sent();
-        },
-        readLine: (expect) => this.#readLine(signal, expect),
-        readBlock: () => this.#readBlock(signal),
-        readBytes: (n) => this.#readBytes(n, signal),
+        write: (cmd) => this.#send(this.#encode(cmd), turn),
+        writeBytes: (bytes) => this.#send(bytes, turn),
+        readLine: (expect) => this.#readLine(turn, expect),
+        readBlock: () => this.#readBlock(turn),
+        readBytes: (n) => this.#readBytes(n, turn),
         query: async (cmd, expect) => {
-          await io.write(cmd);
-          return await this.#readLine(signal, expect);
+          await this.#send(this.#encode(cmd), turn);
+          return await this.#readLine(turn, expect);
         },
       };
       return fn(io);
@@ -197,38 +195,35 @@ export class MessageLine {
     return this.#lastBytes;
   }
 
-  /** Runs `body` with the line locked, within one deadline; `sent()` marks the command gone. */
+  /** Runs `body` with the line locked, within one deadline. */
   async #run<T>(
     what: string,
     opts: IoOptions,
-    body: (signal: AbortSignal, sent: () => void) => Promise<T>,
+    body: (turn: Turn) => Promise<T>,
   ): Promise<T> {
     const timeout = opts.timeout ?? this.timeout;
-    const controller = new AbortController();
-    let timedOut = false;
-    const deadline = deadlines.add(timeout, () => {
-      timedOut = true;
-      controller.abort(new DOMException("timeout", "TimeoutError"));
-    });
+    const turn = new Turn(this.#takesCancel);
+    const deadline = deadlines.add(timeout, () => turn.expire());
     const outer = opts.signal;
-    const onOuter = () => controller.abort(outer?.reason);
-    if (outer?.aborted) controller.abort(outer.reason);
-    else outer?.addEventListener("abort", onOuter, { once: true });
-    const signal = controller.signal;
+    if (outer) this.#watch(outer, turn.cancel);
     let acquired = false;
-    let ahead = 0;
-    let wasSent = false;
+    const ahead = this.#waiters.length + (this.#busy ? 1 : 0);
     try {
-      ahead = this.#waiters.length + (this.#busy ? 1 : 0);
-      await this.#acquire(signal);
+      if (turn.cancel.aborted) throw turn.cancel.reason;
+      if (this.#busy) await this.#queue(turn.cancel);
+      else this.#busy = true;
       acquired = true;
-      await this.#begin(signal);
-      return await body(signal, () => wasSent = true);
+      if (this.#dirty && this.stream.connected) await this.#settle(turn);
+      this.#dirty = false;
+      this.#framer.clear();
+      this.stream.discard();
+      return await body(turn);
     } catch (err) {
       let out = err;
-      if (outer?.aborted && !timedOut) out = outer.reason ?? err;
-      else if (timedOut) out = this.#timeoutError(what, timeout, acquired, ahead, wasSent, err);
-      else if (err instanceof FramingError) {
+      if (outer?.aborted && !turn.timedOut) out = outer.reason ?? err;
+      else if (turn.timedOut) {
+        out = this.#timeoutError(what, timeout, acquired, ahead, turn.sent, err);
+      } else if (err instanceof FramingError) {
         out = new DeviceError(`${this.label}: ${quote(what)}: ${err.message}`, this.#device, {
           cause: err,
         });
@@ -237,8 +232,43 @@ export class MessageLine {
       throw out;
     } finally {
       deadlines.remove(deadline);
-      outer?.removeEventListener("abort", onOuter);
+      if (outer) this.#unwatch(outer, turn.cancel);
       if (acquired) this.#release();
+    }
+  }
+
+  /**
+   * Aborts `cancel` when the caller's `signal` aborts. A poller passes the same signal (its
+   * task's) to every exchange, so the listener is added once and stays (at most
+   * {@linkcode IDLE_SIGNALS} idle ones), instead of an add and a remove per exchange.
+   */
+  #watch(signal: AbortSignal, cancel: Cancel): void {
+    if (signal.aborted) return cancel.abort(signal.reason);
+    let w = this.#outers.get(signal);
+    if (!w) {
+      const cancels = new Set<Cancel>();
+      const listener = () => {
+        this.#outers.delete(signal);
+        for (const c of cancels) c.abort(signal.reason);
+      };
+      w = { cancels, listener };
+      this.#outers.set(signal, w);
+      signal.addEventListener("abort", listener, { once: true });
+    }
+    w.cancels.add(cancel);
+  }
+
+  /** The exchange of `cancel` ended; idle signals beyond the few kept lose their listener. */
+  #unwatch(signal: AbortSignal, cancel: Cancel): void {
+    const w = this.#outers.get(signal);
+    if (!w) return;
+    w.cancels.delete(cancel);
+    if (this.#outers.size <= IDLE_SIGNALS) return;
+    for (const [s, other] of this.#outers) {
+      if (this.#outers.size <= IDLE_SIGNALS) break;
+      if (other.cancels.size > 0) continue;
+      s.removeEventListener("abort", other.listener);
+      this.#outers.delete(s);
     }
   }
 
@@ -247,6 +277,8 @@ export class MessageLine {
     if (this.#users <= 0) return;
     this.#users--;
     if (this.#users > 0) return;
+    for (const [s, w] of this.#outers) s.removeEventListener("abort", w.listener);
+    this.#outers.clear();
     this.#onClose?.();
     this.stream.close();
   }
@@ -301,22 +333,17 @@ export class MessageLine {
     );
   }
 
-  /** Drops input that came in before this exchange; after a timeout, waits for quiet first. */
-  async #begin(signal: AbortSignal): Promise<void> {
-    if (this.#dirty && this.stream.connected) {
-      this.#dirty = false;
-      for (;;) {
-        try {
-          await this.stream.read({ timeout: this.#quiet, signal });
-        } catch (err) {
-          if (err instanceof TimeoutError && !signal.aborted) break;
-          throw err;
-        }
+  /** After a timeout on a line that was not closed: waits for quiet, dropping what trickles in. */
+  async #settle(turn: Turn): Promise<void> {
+    this.#dirty = false;
+    for (;;) {
+      try {
+        await this.stream.read({ ...turn.io, timeout: this.#quiet });
+      } catch (err) {
+        if (err instanceof TimeoutError && !turn.cancel.aborted) break;
+        throw err;
       }
     }
-    this.#dirty = false;
-    this.#framer.clear();
-    this.stream.discard();
   }
 
   #suspect(): void {
@@ -328,16 +355,17 @@ export class MessageLine {
     }
   }
 
-  async #send(bytes: Uint8Array, signal: AbortSignal): Promise<void> {
+  async #send(bytes: Uint8Array, turn: Turn): Promise<void> {
     if (this.minDelay > 0) {
       const wait = this.#lastWrite + this.minDelay - performance.now();
-      if (wait > 0) await sleep(wait, signal);
-    }
-    await this.stream.write(bytes, { signal });
-    this.#lastWrite = performance.now();
+      if (wait > 0) await sleep(wait, turn.cancel.signal);
+      await this.stream.write(bytes, turn.io);
+      this.#lastWrite = performance.now();
+    } else await this.stream.write(bytes, turn.io);
+    turn.sent = true;
   }
 
-  async #readLine(signal: AbortSignal, expect?: (answer: string) => boolean): Promise<string> {
+  async #readLine(turn: Turn, expect?: (answer: string) => boolean): Promise<string> {
     for (;;) {
       const raw = this.#framer.line(this.#term);
       if (raw !== undefined) {
@@ -346,44 +374,40 @@ export class MessageLine {
         if (!expect || expect(text)) return text;
         continue;
       }
-      this.#framer.push(await this.stream.read({ signal }));
+      this.#framer.push(await this.stream.read(turn.io));
     }
   }
 
-  async #readBlock(signal: AbortSignal): Promise<Uint8Array> {
+  async #readBlock(turn: Turn): Promise<Uint8Array> {
     for (;;) {
       const data = this.#framer.block(this.#term);
       if (data !== undefined) return data;
-      this.#framer.push(await this.stream.read({ signal }));
+      this.#framer.push(await this.stream.read(turn.io));
     }
   }
 
-  async #readBytes(n: number, signal: AbortSignal): Promise<Uint8Array> {
+  async #readBytes(n: number, turn: Turn): Promise<Uint8Array> {
     for (;;) {
       const data = this.#framer.bytes(n);
       if (data !== undefined) return data;
-      this.#framer.push(await this.stream.read({ signal }));
+      this.#framer.push(await this.stream.read(turn.io));
     }
   }
 
-  async #acquire(signal: AbortSignal): Promise<void> {
-    if (signal.aborted) throw signal.reason;
-    if (!this.#busy) {
-      this.#busy = true;
-      return;
-    }
-    await new Promise<void>((resolve, reject) => {
+  /** Waits for the line (busy now) in FIFO order; the caller owns it when this resolves. */
+  #queue(cancel: Cancel): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       const turn = () => {
-        signal.removeEventListener("abort", onAbort);
+        cancel.unhook(onAbort);
         resolve();
       };
-      const onAbort = () => {
+      const onAbort = (reason: unknown) => {
         const i = this.#waiters.indexOf(turn);
         if (i >= 0) this.#waiters.splice(i, 1);
-        reject(signal.reason);
+        reject(reason);
       };
       this.#waiters.push(turn);
-      signal.addEventListener("abort", onAbort, { once: true });
+      cancel.hook(onAbort);
     });
   }
 
@@ -398,6 +422,29 @@ export class MessageLine {
 function quote(cmd: string): string {
   const s = JSON.stringify(cmd.length > 60 ? cmd.slice(0, 60) + "…" : cmd);
   return s;
+}
+
+/** Callers' signals a line keeps listening to while no exchange of theirs runs. */
+const IDLE_SIGNALS = 4;
+
+/** One exchange: its cancellation, the stream options that carry it, how far it got. */
+class Turn {
+  readonly cancel: Cancel = new Cancel();
+  readonly io: IoOptions;
+  /** The command went out (a timeout after this means no answer, not a busy line). */
+  sent = false;
+  /** The deadline fired. */
+  timedOut = false;
+
+  constructor(takesCancel: boolean) {
+    this.io = takesCancel ? { cancel: this.cancel } : { signal: this.cancel.signal };
+  }
+
+  /** The deadline fired: abort whatever the exchange waits for. */
+  expire(): void {
+    this.timedOut = true;
+    this.cancel.abort(new DOMException("timeout", "TimeoutError"));
+  }
 }
 
 const shared = new Map<string, { line: MessageLine; settings: string }>();

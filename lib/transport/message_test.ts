@@ -327,6 +327,34 @@ Deno.test("an aborted query rethrows the caller's reason", async () => {
   }
 });
 
+Deno.test("a task's signal reused by many exchanges still aborts the one in flight; other signals too", async () => {
+  const srv = responder((line) => line.startsWith("NEVER") ? {} : { answer: `${line}\n` });
+  const line = new MessageLine(openTcp("127.0.0.1", srv.port));
+  try {
+    const task = new AbortController();
+    for (let i = 0; i < 20; i++) {
+      assert.equal(await line.query(`Q${i}?`, { signal: task.signal }), `Q${i}?`);
+    }
+    // Callers with signals of their own (API requests) come and go meanwhile.
+    const others = Array.from({ length: 8 }, () => new AbortController());
+    for (const [i, o] of others.entries()) {
+      assert.equal(await line.query(`R${i}?`, { signal: o.signal }), `R${i}?`);
+    }
+    const p = line.query("NEVER?", { signal: task.signal, timeout: 5000 });
+    setTimeout(() => task.abort(new Error("task stopped")), 30);
+    await assert.rejects(p, /task stopped/);
+    const q = line.query("NEVER2?", { signal: others[7]!.signal, timeout: 5000 });
+    setTimeout(() => others[7]!.abort(new Error("request gone")), 30);
+    await assert.rejects(q, /request gone/);
+    // An already aborted signal stops the exchange before anything is sent.
+    await assert.rejects(line.query("LATE?", { signal: task.signal }), /task stopped/);
+    assert.ok(!srv.received.some((r) => r.line === "LATE?"));
+  } finally {
+    line.close();
+    await srv.close();
+  }
+});
+
 Deno.test("the line reconnects after the instrument drops the connection", async () => {
   const srv = responder((line, conn) => ({ answer: `${line}@${conn}\n` }));
   const line = new MessageLine(openTcp("127.0.0.1", srv.port));

@@ -21,6 +21,7 @@
  */
 import { DeviceError, TimeoutError } from "../device/errors.ts";
 import { formatMs } from "../device/device.ts";
+import { Cancel } from "./cancel.ts";
 
 /** Deadline and cancellation of one I/O call, like the HTTP client's. */
 export interface IoOptions {
@@ -28,6 +29,12 @@ export interface IoOptions {
   timeout?: number;
   /** The caller's abort (Ctrl-C, a stopped task); its reason is rethrown as is. */
   signal?: AbortSignal;
+  /**
+   * A cheaper abort for many short calls (the message layer's exchanges; see `cancel.ts`): its
+   * reason is rethrown as is. {@linkcode ReopeningStream} honours it; a stream that does not is
+   * given `signal` instead.
+   */
+  cancel?: Cancel;
 }
 
 /** A bidirectional byte stream that (re)opens itself on use. */
@@ -38,6 +45,11 @@ export interface ByteStream {
   readonly closed: boolean;
   /** True while a connection is open. */
   readonly connected: boolean;
+  /**
+   * How many times a connection was opened: a change means a new connection (the instrument may
+   * have restarted and lost its settings), so a driver re-sends its init commands.
+   */
+  readonly opens?: number;
   /** Opens the connection now if it is not open (calls do this on their own). */
   connect(opts?: IoOptions): Promise<void>;
   /** Writes all of `bytes`, opening the connection first if needed. */
@@ -131,7 +143,7 @@ export class ReopeningStream implements ByteStream {
   #ended: DeviceError | undefined;
   #wake: (() => void) | undefined;
   #closed = false;
-  #everOpened = false;
+  #opens = 0;
 
   /** Creates the stream; nothing is opened yet. */
   constructor(opts: ReopeningOptions) {
@@ -150,65 +162,81 @@ export class ReopeningStream implements ByteStream {
     return this.#conn !== undefined;
   }
 
+  /** How many times a connection was opened (a new one after every drop). */
+  get opens(): number {
+    return this.#opens;
+  }
+
   /** Opens the connection if needed, within the caller's deadline. */
   async connect(opts: IoOptions = {}): Promise<void> {
-    await this.#withDeadline("open", opts, (signal) => this.#ensure(signal));
+    await this.#withDeadline("open", opts, (cancel) => this.#ensure(cancel.signal));
   }
 
   /** Writes all of `bytes`; a failed write drops the connection. */
-  async write(bytes: Uint8Array, opts: IoOptions = {}): Promise<void> {
-    await this.#withDeadline("write", opts, async (signal) => {
-      const conn = await this.#ensure(signal);
-      const onAbort = () => this.#drop(conn);
-      signal.addEventListener("abort", onAbort, { once: true });
-      try {
-        let off = 0;
-        while (off < bytes.length) off += await conn.write(bytes.subarray(off));
-      } catch (err) {
-        this.#drop(conn);
-        if (signal.aborted) throw signal.reason;
-        throw this.#lost(err, "writing");
-      } finally {
-        signal.removeEventListener("abort", onAbort);
-      }
-    });
+  write(bytes: Uint8Array, opts: IoOptions = {}): Promise<void> {
+    // The message layer's exchanges carry their deadline in `cancel`: no wrapper, no timer.
+    if (opts.cancel && opts.timeout === undefined && !opts.signal) {
+      return this.#write(bytes, opts.cancel);
+    }
+    return this.#withDeadline("write", opts, (cancel) => this.#write(bytes, cancel));
+  }
+
+  async #write(bytes: Uint8Array, cancel: Cancel): Promise<void> {
+    const conn = this.#conn ?? await this.#ensure(cancel.signal);
+    if (cancel.aborted) throw cancel.reason;
+    // A write cannot be taken back: an abort closes the connection under it.
+    const onAbort = () => this.#drop(conn);
+    cancel.hook(onAbort);
+    try {
+      let off = await conn.write(bytes);
+      while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+    } catch (err) {
+      this.#drop(conn);
+      if (cancel.aborted) throw cancel.reason;
+      throw this.#lost(err, "writing");
+    } finally {
+      cancel.unhook(onAbort);
+    }
   }
 
   /** The next received bytes (everything queued), waiting up to the deadline. */
   read(opts: IoOptions = {}): Promise<Uint8Array> {
-    return this.#withDeadline("read", opts, async (signal) => {
-      for (;;) {
-        if (this.#queued > 0) return this.#take();
-        if (this.#ended) {
-          const err = this.#ended;
-          this.#ended = undefined;
-          throw err;
-        }
-        if (this.#closed) throw new DeviceError(`${this.label}: closed`, this.#opts.device);
-        if (!this.#conn) {
-          await this.#ensure(signal);
-          // The pump may have queued input while the open was being awaited.
-          continue;
-        }
-        await new Promise<void>((resolve, reject) => {
-          const onAbort = () => {
-            this.#wake = undefined;
-            reject(signal.reason);
-          };
-          if (signal.aborted) return onAbort();
-          this.#wake = () => {
-            signal.removeEventListener("abort", onAbort);
-            resolve();
-          };
-          signal.addEventListener("abort", onAbort, { once: true });
-        });
+    if (opts.cancel && opts.timeout === undefined && !opts.signal) return this.#read(opts.cancel);
+    return this.#withDeadline("read", opts, (cancel) => this.#read(cancel));
+  }
+
+  async #read(cancel: Cancel): Promise<Uint8Array> {
+    for (;;) {
+      if (this.#queued > 0) return this.#take();
+      if (this.#ended) {
+        const err = this.#ended;
+        this.#ended = undefined;
+        throw err;
       }
-    });
+      if (this.#closed) throw new DeviceError(`${this.label}: closed`, this.#opts.device);
+      if (!this.#conn) {
+        await this.#ensure(cancel.signal);
+        // The pump may have queued input while the open was being awaited.
+        continue;
+      }
+      if (cancel.aborted) throw cancel.reason;
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (reason: unknown) => {
+          this.#wake = undefined;
+          reject(reason);
+        };
+        this.#wake = () => {
+          cancel.unhook(onAbort);
+          resolve();
+        };
+        cancel.hook(onAbort);
+      });
+    }
   }
 
   /** Drops queued input, and the OS's where the connection can. */
   discard(): void {
-    this.#chunks = [];
+    this.#chunks.length = 0;
     this.#queued = 0;
     this.#ended = undefined;
     try {
@@ -243,7 +271,7 @@ export class ReopeningStream implements ByteStream {
         off += c.length;
       }
     }
-    this.#chunks = [];
+    this.#chunks.length = 0;
     this.#queued = 0;
     return out;
   }
@@ -251,7 +279,7 @@ export class ReopeningStream implements ByteStream {
   async #ensure(signal: AbortSignal): Promise<RawConn> {
     if (this.#closed) throw new DeviceError(`${this.label}: closed`, this.#opts.device);
     if (this.#conn) return this.#conn;
-    if (this.#everOpened && this.#opts.reopen === false) {
+    if (this.#opens > 0 && this.#opts.reopen === false) {
       throw new DeviceError(`${this.label}: the connection has ended`, this.#opts.device);
     }
     if (!this.#opening) {
@@ -288,7 +316,7 @@ export class ReopeningStream implements ByteStream {
       this.#lastOpenError = undefined;
       this.#conn = conn;
       this.#ended = undefined;
-      this.#everOpened = true;
+      this.#opens++;
       this.#pump(conn);
       return conn;
     } catch (err) {
@@ -365,16 +393,13 @@ export class ReopeningStream implements ByteStream {
   async #withDeadline<T>(
     what: string,
     opts: IoOptions,
-    fn: (signal: AbortSignal) => Promise<T>,
+    fn: (cancel: Cancel) => Promise<T>,
   ): Promise<T> {
-    // The message layer passes its exchange's signal, which carries the deadline already: no
-    // second controller and timer per call.
-    if (opts.timeout === undefined && opts.signal) return await fn(opts.signal);
-    const controller = new AbortController();
+    const cancel = new Cancel();
     let timedOut = false;
     const timer = opts.timeout === undefined ? undefined : setTimeout(() => {
       timedOut = true;
-      controller.abort(
+      cancel.abort(
         new TimeoutError(
           `${this.label}: ${what}: nothing within ${formatMs(opts.timeout!)}`,
           this.#opts.device,
@@ -382,19 +407,23 @@ export class ReopeningStream implements ByteStream {
       );
     }, opts.timeout);
     const outer = opts.signal;
-    const onOuter = () => controller.abort(outer?.reason);
-    if (outer?.aborted) controller.abort(outer.reason);
+    const onOuter = () => cancel.abort(outer?.reason);
+    if (outer?.aborted) cancel.abort(outer.reason);
     else outer?.addEventListener("abort", onOuter, { once: true });
+    // The caller's cancel is not waiting on anything else while this call runs: hook it.
+    const follow = opts.cancel;
+    const onFollow = (reason: unknown) => cancel.abort(reason);
+    if (follow?.aborted) cancel.abort(follow.reason);
+    else follow?.hook(onFollow);
     try {
-      return await fn(controller.signal);
+      return await fn(cancel);
     } catch (err) {
-      if (timedOut && controller.signal.reason instanceof TimeoutError) {
-        throw controller.signal.reason;
-      }
+      if (timedOut && cancel.reason instanceof TimeoutError) throw cancel.reason;
       throw err;
     } finally {
       if (timer !== undefined) clearTimeout(timer);
       outer?.removeEventListener("abort", onOuter);
+      follow?.unhook(onFollow);
     }
   }
 }

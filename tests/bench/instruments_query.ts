@@ -4,7 +4,8 @@
  * labwire's message driver (this script with `--client ADDRESS`) and by pyvisa-py (Debian's
  * python3-pyvisa-py, `TCPIP::127.0.0.1::PORT::SOCKET`) in the same run, each in its own
  * process after a warm-up. Reports queries/s and CPU per query of both. Targets: labwire ≥ 2×
- * pyvisa-py's rate and ≤ 0.5× its CPU per query.
+ * pyvisa-py's rate and ≤ 0.5× its CPU per query. The labwire side runs with the V8 flags that
+ * `deno task compile` bakes into the shipped binary (read from deno.json), as users run it.
  *
  *   deno run -A tests/bench/instruments_query.ts [--queries 2000]
  *
@@ -46,6 +47,10 @@ if (values.client !== undefined) {
 }
 const queries = Number(values.queries);
 const targets = new Targets("instruments-query");
+// The shipped binary's V8 flags (deno.json's compile task), so labwire is measured as users run it.
+const denoJson = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
+const shippedFlags = /--v8-flags=\S+/.exec(denoJson.tasks.compile)?.[0];
+if (!shippedFlags) throw new Error("deno.json's compile task has no --v8-flags");
 
 interface Run {
   queries: number;
@@ -103,6 +108,7 @@ try {
   labwire = await run(Deno.execPath(), [
     "run",
     "-A",
+    shippedFlags,
     `${ROOT}tests/bench/instruments_query.ts`,
     "--client",
     address,
@@ -119,6 +125,7 @@ try {
 const rate = (r: Run) => r.queries / r.seconds;
 const cpuPerQuery = (r: Run) => (r.cpu_seconds / r.queries) * 1e6;
 console.log(`instruments query: ${queries} × MEAS:VOLT:DC? on loopback, simulated 34461A`);
+console.log(`  labwire V8 flags ${shippedFlags.slice("--v8-flags=".length)} (as shipped)`);
 for (const [name, r] of [["labwire", labwire], ["pyvisa-py", pyvisa]] as const) {
   console.log(
     `  ${name.padEnd(10)} ${round(rate(r), 0)} queries/s, ${
