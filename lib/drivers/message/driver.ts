@@ -66,6 +66,8 @@ export class MessageDevice implements Device {
   readonly #ran = new Set<string>();
   readonly #queries = new Map<string, string>();
   #ready: Promise<void> | undefined;
+  /** The stream's `opens` when the init in `#ready` ran: another value is a new connection. */
+  #readyOn: number | undefined;
   #closed = false;
   /** Warnings (a mismatched `*IDN?`), reported once on stderr by default. */
   warn: (message: string) => void = (m) => console.error(`labwire: ${m}`);
@@ -205,10 +207,24 @@ export class MessageDevice implements Device {
     return { timeout: opts?.timeout ?? this.timeoutMs, signal: opts?.signal };
   }
 
-  /** Identification and init, once per device (again after a failure). */
+  /**
+   * Identification and init on every new connection (an instrument that restarted, or a serial
+   * adapter plugged back in, has lost its settings), and again after a failure.
+   */
   #init(opts?: CallOptions): Promise<void> {
     if (this.#closed) return Promise.reject(new DeviceError(`${this.name} is closed`, this.name));
-    this.#ready ??= (async () => {
+    const stream = this.line.stream;
+    if (this.#ready && stream.connected && this.#readyOn === stream.opens) return this.#ready;
+    return this.#reinit(opts);
+  }
+
+  async #reinit(opts?: CallOptions): Promise<void> {
+    const stream = this.line.stream;
+    // Open first, so the init goes to the connection the reads that follow will use.
+    if (!stream.connected) await stream.connect(this.#call(opts));
+    if (this.#ready && this.#readyOn === stream.opens) return await this.#ready;
+    this.#readyOn = stream.opens;
+    this.#ready = (async () => {
       const id = this.inst.identify;
       if (id?.match) {
         const idn = await this.#query(id.query, opts, false);
@@ -228,7 +244,7 @@ export class MessageDevice implements Device {
     ready.catch(() => {
       if (this.#ready === ready) this.#ready = undefined;
     });
-    return ready;
+    return await ready;
   }
 
   /** One query; with an `;*ESR?` suffix the status is checked in the same round trip. */

@@ -20,7 +20,12 @@ import {
   resetInstrumentSources,
 } from "../../instruments/loader.ts";
 import { MessageDevice } from "./driver.ts";
-import { startPtySimulator, startTcpSimulator, type TcpSimOptions } from "./simulator.ts";
+import {
+  type MessageEvent,
+  startPtySimulator,
+  startTcpSimulator,
+  type TcpSimOptions,
+} from "./simulator.ts";
 
 async function open(address: string, options: Record<string, unknown> = {}): Promise<Device> {
   const a = parseAddress(address);
@@ -302,4 +307,54 @@ Deno.test("Alicat units A and B share one line without mixing their answers", as
       await b.close();
     }
   });
+});
+
+Deno.test("init commands reach the instrument again after the connection drops (simulator restart)", async () => {
+  const inst = await findInstrument("keysight-34461a");
+  const seen: string[] = [];
+  const onMessage = (e: MessageEvent) => seen.push(e.message);
+  let sim = await startTcpSimulator(inst, { port: 0, onMessage });
+  const dev = await open(sim.address);
+  try {
+    await dev.read(["voltage_dc"]);
+    await dev.read(["voltage_dc"]);
+    // *IDN? and *CLS (with its SYST:ERR? check) once, then only the measurements.
+    assert.deepEqual(seen.filter((m) => m === "*CLS"), ["*CLS"]);
+    assert.equal(seen.filter((m) => m === "*IDN?").length, 1);
+    const measure = seen.at(-1)!;
+    assert.ok(seen.indexOf("*CLS") < seen.indexOf(measure), seen.join(" | "));
+
+    // The instrument restarts: its connection is gone and it has forgotten its settings.
+    await sim.close();
+    seen.length = 0;
+    const port = sim.port;
+    for (let i = 0;; i++) {
+      try {
+        sim = await startTcpSimulator(inst, { port, onMessage });
+        break;
+      } catch (err) {
+        // The old listener's port is released once its pending accept has returned.
+        if (i === 50) throw err;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    // The read that finds the connection dead fails (a gap, not a crash); a later one succeeds.
+    let value: unknown;
+    for (let i = 0; i < 20 && value === undefined; i++) {
+      try {
+        value = (await dev.read(["voltage_dc"])).voltage_dc;
+      } catch (err) {
+        assert.ok(err instanceof DeviceError, String(err));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    assert.equal(typeof value, "number");
+    const cls = seen.indexOf("*CLS");
+    assert.ok(cls >= 0, `init not re-sent after the reconnect: ${seen.join(" | ")}`);
+    assert.ok(seen.indexOf("*IDN?") < cls, seen.join(" | "));
+    assert.ok(cls < seen.lastIndexOf(measure), seen.join(" | "));
+  } finally {
+    await dev.close();
+    await sim.close();
+  }
 });
