@@ -26,7 +26,7 @@ import { Lab } from "../lib/lab/lab.ts";
 import { loadLabConfig } from "../lib/lab/setup.ts";
 import { CsvWriter } from "../lib/output/csv.ts";
 import { readingLine, readingRecord } from "../lib/output/record.ts";
-import { PipeClosed, stdoutSink } from "../lib/output/stdout.ts";
+import { BatchedSink, PipeClosed, stdoutSink } from "../lib/output/stdout.ts";
 import type { TimeOptions } from "../lib/output/time.ts";
 import { LiveTable, loadTableRenderer } from "../lib/output/table.ts";
 import {
@@ -145,10 +145,13 @@ async function makeOutput(
     showsAlarms: false,
   };
   if (format === "none") return none;
+  // Lines of one tick go out in one write (not one system call per device).
+  const batched = new BatchedSink();
   if (format === "ndjson") {
     return {
       ...none,
-      emit: (r) => stdoutSink.write(readingLine(r, opts.time)),
+      emit: (r) => batched.write(readingLine(r, opts.time)),
+      finish: () => batched.flush(),
     };
   }
   const attrs = new Map<string, Attr[]>();
@@ -163,8 +166,12 @@ async function makeOutput(
       for (const a of list) if (a.status && !columns.includes(a.name)) columns.push(a.name);
     }
     columns.push("error");
-    const csv = new CsvWriter((s) => stdoutSink.write(s), columns);
-    return { ...none, emit: (r) => csv.write(readingRecord(r, opts.time)) };
+    const csv = new CsvWriter((s) => batched.write(s), columns);
+    return {
+      ...none,
+      emit: (r) => csv.write(readingRecord(r, opts.time)),
+      finish: () => batched.flush(),
+    };
   }
   await loadTableRenderer();
   let active: () => ActiveAlarm[] = () => [];

@@ -24,11 +24,10 @@ import { errorMessage, UsageError } from "../lib/device/errors.ts";
 import type { Lab } from "../lib/lab/lab.ts";
 import type { DeviceManager } from "../lib/lab/manager.ts";
 import { Sampler } from "../lib/lab/sampler.ts";
-import { latencyStats } from "../lib/schedule/percentile.ts";
 import { openLab } from "../lib/lab/setup.ts";
 import { CsvWriter } from "../lib/output/csv.ts";
 import { readingLine, readingRecord } from "../lib/output/record.ts";
-import { PipeClosed, stdoutSink } from "../lib/output/stdout.ts";
+import { BatchedSink, PipeClosed, stdoutSink } from "../lib/output/stdout.ts";
 import type { TimeOptions } from "../lib/output/time.ts";
 import { LiveTable, loadTableRenderer } from "../lib/output/table.ts";
 import {
@@ -135,8 +134,10 @@ async function makeEmitter(
   attrs: Map<string, Attr[]>,
 ): Promise<{ emit: Emit; finish: () => void }> {
   const format = opts.format ?? (stdoutIsTerminal() ? "table" : "ndjson");
+  // Lines of one tick go out in one write (not one system call per device).
+  const batched = new BatchedSink();
   if (format === "ndjson") {
-    return { emit: (r) => stdoutSink.write(readingLine(r, opts.time)), finish: () => {} };
+    return { emit: (r) => batched.write(readingLine(r, opts.time)), finish: () => batched.flush() };
   }
   if (format === "csv") {
     const columns = ["t", "device"];
@@ -148,8 +149,8 @@ async function makeEmitter(
       }
     }
     columns.push("error");
-    const csv = new CsvWriter((s) => stdoutSink.write(s), columns);
-    return { emit: (r) => csv.write(readingRecord(r, opts.time)), finish: () => {} };
+    const csv = new CsvWriter((s) => batched.write(s), columns);
+    return { emit: (r) => csv.write(readingRecord(r, opts.time)), finish: () => batched.flush() };
   }
   await loadTableRenderer();
   // The status area under the table: the config's alarm rules and every device's health alarms
@@ -296,7 +297,7 @@ export async function runStream(args: string[]): Promise<number> {
         errors,
         missed: s.missed,
         backed_off: s.backedOff,
-        lateness_ms: latencyStats(s.sampleLateness),
+        lateness_ms: s.sampleLateness.stats(),
       }));
     } else if (sampler.stats.missed > 0) {
       console.error(`labwire stream: ${sampler.stats.missed} sampling deadlines missed`);

@@ -10,6 +10,7 @@
  */
 import type { Reading } from "../device/device.ts";
 import { Schedule } from "../schedule/periodic.ts";
+import { TimingHistogram } from "../schedule/histogram.ts";
 import type { DeviceManager } from "./manager.ts";
 import type { Lab } from "./lab.ts";
 
@@ -45,8 +46,8 @@ export interface SamplerStats {
   missed: number;
   /** Lateness of each tick's timer against its deadline, ms (the last 100,000 ticks). */
   lateness: number[];
-  /** Lateness of each sample's start against its deadline, ms (the last 1,000,000 samples). */
-  sampleLateness: number[];
+  /** Lateness of each sample's start against its deadline, ms (every sample, in fixed memory). */
+  sampleLateness: TimingHistogram;
 }
 
 interface DeviceLoop {
@@ -65,7 +66,7 @@ export class Sampler {
     backedOff: 0,
     missed: 0,
     lateness: [],
-    sampleLateness: [],
+    sampleLateness: new TimingHistogram(),
   };
   readonly #pending = new Set<Promise<Reading>>();
 
@@ -116,9 +117,7 @@ export class Sampler {
           continue;
         }
         this.stats.started++;
-        const late = this.stats.sampleLateness;
-        if (late.length >= 1_000_000) late.splice(0, 500_000);
-        late.push(performance.now() - tick.deadline);
+        this.stats.sampleLateness.add(performance.now() - tick.deadline);
         loop.inFlight = true;
         const names = this.options.attrs?.[loop.manager.name];
         const p = loop.manager.sample(names, { signal });

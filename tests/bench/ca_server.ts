@@ -62,7 +62,10 @@ async function serve(): Promise<void> {
       } else if (cmd === "stop") {
         stop?.abort();
         await running;
-        say({ stopped: true, sampler: { ...sampler?.stats, lateness: [], sampleLateness: [] } });
+        say({
+          stopped: true,
+          sampler: { ...sampler?.stats, lateness: [], sampleLateness: undefined },
+        });
       } else if (cmd === "stats") {
         say(ca.stats());
       } else if (cmd === "quit") {
