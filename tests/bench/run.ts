@@ -98,6 +98,12 @@ export const BENCHES: Bench[] = [
     about: "stream of 50 SCPI DMMs (TCP, 10 Hz) and 8 Alicat units on one pty (2 Hz)",
   },
   {
+    name: "modbus",
+    script: "modbus.ts",
+    args: [],
+    about: "100 Modbus TCP controllers × 20 registers at 10 Hz; round trips vs pymodbus' client",
+  },
+  {
     name: "ca-flood",
     script: "ca_flood.ts",
     args: [],

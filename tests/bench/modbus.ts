@@ -1,0 +1,338 @@
+/**
+ * Modbus benchmark (issue 12), two parts:
+ *
+ * 1. Polling: `labwire sim` serving 100 simulated controllers over Modbus TCP in its own process
+ *    (a register map of 20 adjacent holding registers: 12 int16 scaled by 0.1 and 4 float32),
+ *    and a poller process that opens all of them through the modbus:// driver and reads each
+ *    one's default reading at 10 Hz on absolute deadlines (lib/schedule) for 60 s. Reports missed
+ *    deadlines, lateness p50/p99, the poller's CPU and the requests per poll after coalescing.
+ *    Targets: 0 missed deadlines, p99 lateness ≤ 10 ms, CPU ≤ 0.15 core.
+ * 2. Round trips against one pymodbus server (Debian python3-pymodbus, scripted as the facts
+ *    sheet says): sequential reads of 10 holding registers by labwire's driver and by pymodbus'
+ *    own asyncio client, each in its own process, same run, after a warm-up. Targets: labwire
+ *    ≥ 2× pymodbus' rate and ≤ 0.5× its CPU per request.
+ *
+ *   deno run -A tests/bench/modbus.ts [--devices 100] [--seconds 60] [--requests 3000]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import process from "node:process";
+import { percentile } from "../../lib/schedule/percentile.ts";
+import { cpuSeconds, round } from "./proc_stats.ts";
+import { Targets } from "./targets.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const FIXTURES = `${ROOT}tests/interop/fixtures/`;
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    devices: { type: "string", default: "100" },
+    seconds: { type: "string", default: "60" },
+    hz: { type: "string", default: "10" },
+    requests: { type: "string", default: "3000" },
+    poller: { type: "boolean", default: false },
+    client: { type: "string" },
+    instruments: { type: "string" },
+  },
+});
+
+/** The simulated controller: 20 adjacent holding registers, all in the default reading. */
+const CONTROLLER = `name = "bench-controller"
+protocol = "modbus"
+description = "benchmark controller: 20 holding registers"
+${
+  Array.from({ length: 12 }, (_, i) =>
+    `[attrs.t${i}]\ntable = "holding"\naddress = ${i}\ntype = "int16"\nscale = 0.1\n` +
+    `status = true\nsim = { value = ${20 + i}, noise = 0.1 }\n`).join("")
+}${
+  Array.from({ length: 4 }, (_, i) =>
+    `[attrs.f${i}]\ntable = "holding"\naddress = ${12 + 2 * i}\ntype = "float32"\n` +
+    `status = true\nsim = { value = ${1.5 + i}, noise = 0.01 }\n`).join("")
+}`;
+
+/** Child mode: addresses on stdin, polls on a schedule, prints one JSON line of figures. */
+async function poller(): Promise<void> {
+  await import("../../lib/drivers/mod.ts");
+  const { openDevice } = await import("../../lib/lab/open.ts");
+  const { parseAddress } = await import("../../lib/device/address.ts");
+  const { Schedule } = await import("../../lib/schedule/periodic.ts");
+  const { addInstrumentSource } = await import("../../lib/instruments/sources.ts");
+  addInstrumentSource(values.instruments!);
+  const addresses = (await new Response(Deno.stdin.readable).text()).trim().split("\n");
+  const devices = await Promise.all(
+    addresses.map((a, i) =>
+      openDevice({ name: `c${i}`, address: parseAddress(a), interval: 100, options: {} })
+    ),
+  );
+  let errors = 0;
+  let firstError = "";
+  const pollAll = () =>
+    Promise.all(devices.map(async (d) => {
+      try {
+        await d.read();
+      } catch (err) {
+        errors++;
+        firstError ||= (err as Error).message;
+      }
+    }));
+  await pollAll(); // connect and warm up
+  errors = 0;
+  firstError = "";
+  const requests0 = devices.reduce((s, d) => s + ((d as { requests?: number }).requests ?? 0), 0);
+  console.log("ready");
+  const schedule = new Schedule(1000 / Number(values.hz), {
+    duration: Number(values.seconds) * 1000,
+  });
+  const lateness: number[] = [];
+  const durations: number[] = [];
+  let polls = 0;
+  for await (const tick of schedule) {
+    lateness.push(tick.lateness);
+    const t = performance.now();
+    await pollAll();
+    durations.push(performance.now() - t);
+    polls += devices.length;
+  }
+  const requests = devices.reduce((s, d) => s + ((d as { requests?: number }).requests ?? 0), 0) -
+    requests0;
+  console.log(JSON.stringify({
+    polls,
+    errors,
+    firstError,
+    missed: schedule.stats.missed,
+    p50: round(percentile(lateness, 50), 2),
+    p99: round(percentile(lateness, 99), 2),
+    requestsPerPoll: round(requests / polls, 2),
+    roundP99: round(percentile(durations, 99), 2),
+  }));
+  await Promise.all(devices.map((d) => d.close()));
+}
+
+/** Child mode: sequential reads of 10 registers from `address`; prints the run's figures. */
+async function client(address: string): Promise<void> {
+  await import("../../lib/drivers/mod.ts");
+  const { parseAddress } = await import("../../lib/device/address.ts");
+  const { findDriver } = await import("../../lib/device/registry.ts");
+  const registers = Object.fromEntries(
+    Array.from({ length: 10 }, (_, i) => [`r${i}`, { table: "holding", address: i, status: true }]),
+  );
+  const a = parseAddress(address);
+  const dev = await findDriver(a.scheme).open(a, { name: "bench", options: { registers } });
+  const n = Number(values.requests);
+  for (let i = 0; i < 100; i++) await dev.read();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) await dev.read();
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  await dev.close();
+  console.log(JSON.stringify({ requests: n, seconds, cpu_seconds: (cpu.user + cpu.system) / 1e6 }));
+}
+
+async function readLines(reader: ReadableStreamDefaultReader<string>, n: number) {
+  let buf = "";
+  while (buf.split("\n").length <= n) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += value;
+  }
+  return buf.trimEnd().split("\n");
+}
+
+interface Run {
+  requests: number;
+  seconds: number;
+  cpu_seconds: number;
+}
+
+async function run(cmd: string, args: string[]): Promise<Run> {
+  const out = await new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" })
+    .output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  if (!out.success) {
+    throw new Error(`${cmd} failed: ${new TextDecoder().decode(out.stderr).slice(-400)}`);
+  }
+  return JSON.parse(text.split("\n").at(-1)!);
+}
+
+const PYMODBUS_CLIENT = `
+import asyncio, json, logging, sys, time
+from pymodbus.client import AsyncModbusTcpClient
+logging.disable(logging.CRITICAL)
+async def main(port, n):
+    client = AsyncModbusTcpClient("127.0.0.1", port=port)
+    await client.connect()
+    for _ in range(100):
+        rr = await client.read_holding_registers(0, 10, slave=1)
+        assert len(rr.registers) == 10
+    c0 = time.process_time(); t0 = time.perf_counter()
+    for _ in range(n):
+        rr = await client.read_holding_registers(0, 10, slave=1)
+        assert len(rr.registers) == 10
+    seconds = time.perf_counter() - t0; cpu = time.process_time() - c0
+    client.close()
+    print(json.dumps({"requests": n, "seconds": seconds, "cpu_seconds": cpu}))
+asyncio.run(main(int(sys.argv[1]), int(sys.argv[2])))
+`;
+
+async function orchestrate(): Promise<void> {
+  const targets = new Targets("modbus");
+  await polling(targets);
+  await roundTrips(targets);
+  targets.finish();
+}
+
+async function polling(targets: Targets): Promise<void> {
+  const devices = Number(values.devices);
+  const seconds = Number(values.seconds);
+  const dir = await Deno.makeTempDir({ prefix: "labwire-bench-modbus-" });
+  await Deno.writeTextFile(`${dir}/bench-controller.toml`, CONTROLLER);
+  const sim = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      `${ROOT}main.ts`,
+      "--instruments",
+      dir,
+      "sim",
+      "bench-controller",
+      "--listen",
+      "127.0.0.1:0",
+      "--count",
+      String(devices),
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const simOut = sim.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    const addresses = await readLines(simOut, devices);
+    if (addresses.length !== devices) {
+      throw new Error(`simulator printed ${addresses.length} lines`);
+    }
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        import.meta.filename!,
+        "--poller",
+        "--seconds",
+        String(seconds),
+        "--hz",
+        values.hz!,
+        "--instruments",
+        dir,
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(addresses.join("\n") + "\n"));
+    await writer.close();
+    const out = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const ready = await readLines(out, 1);
+    if (ready[0] !== "ready") throw new Error(`poller said ${ready[0]}`);
+    const c0 = cpuSeconds(child.pid);
+    const s0 = cpuSeconds(sim.pid);
+    const t0 = performance.now();
+    let c1 = c0;
+    let s1 = s0;
+    let t1 = t0;
+    const measuring = setInterval(() => {
+      try {
+        c1 = cpuSeconds(child.pid);
+        s1 = cpuSeconds(sim.pid);
+        t1 = performance.now();
+      } catch { /* exited */ }
+    }, 250);
+    const result = await readLines(out, 1);
+    clearInterval(measuring);
+    await child.status;
+    while (!(await out.read()).done) { /* drain */ }
+    const r = JSON.parse(result[0]!);
+    const wall = (t1 - t0) / 1000;
+    console.log(
+      `modbus poll: ${devices} simulated controllers × 20 registers at ${values.hz} Hz over ` +
+        `Modbus TCP for ${seconds} s (modbus:// driver, simulator in its own process)`,
+    );
+    console.log(
+      `  polls ok / errors        ${r.polls - r.errors} / ${r.errors}${
+        r.firstError ? ` (${r.firstError})` : ""
+      }`,
+    );
+    console.log(`  requests per poll        ${r.requestsPerPoll} (20 registers coalesced)`);
+    console.log(`  missed deadlines         ${r.missed}`);
+    console.log(`  lateness p50/p99         ${r.p50} ms / ${r.p99} ms`);
+    console.log(`  one round of 100 polls   p99 ${r.roundP99} ms`);
+    console.log(`  poller CPU               ${round((c1 - c0) / wall, 3)} cores`);
+    console.log(`  simulator CPU            ${round((s1 - s0) / wall, 3)} cores`);
+    targets.check("failed polls", r.errors, "<=", 0);
+    targets.check("missed deadlines", r.missed, "<=", 0);
+    targets.check("p99 lateness", r.p99, "<=", 10, "ms");
+    targets.check("poller CPU", (c1 - c0) / wall, "<=", 0.15, "cores");
+    targets.check("requests per poll", r.requestsPerPoll, "<=", 1);
+  } finally {
+    sim.kill("SIGTERM");
+    await sim.status;
+    await simOut.cancel().catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function roundTrips(targets: Targets): Promise<void> {
+  const python = "/usr/bin/python3";
+  const requests = Number(values.requests);
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = l.addr.port;
+  l.close();
+  const server = new Deno.Command(python, {
+    args: [`${FIXTURES}pymodbus_server.py`, String(port)],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const serverOut = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let labwire: Run;
+  let pymodbus: Run;
+  try {
+    const ready = await readLines(serverOut, 1);
+    if (!ready[0]?.startsWith("READY")) throw new Error(`pymodbus server said ${ready[0]}`);
+    labwire = await run(Deno.execPath(), [
+      "run",
+      "-A",
+      import.meta.filename!,
+      "--client",
+      `modbus://127.0.0.1:${port}?unit=1`,
+      "--requests",
+      String(requests),
+    ]);
+    pymodbus = await run(python, ["-c", PYMODBUS_CLIENT, String(port), String(requests)]);
+  } finally {
+    server.kill("SIGTERM");
+    await server.status;
+    await serverOut.cancel().catch(() => {});
+  }
+  const rate = (r: Run) => r.requests / r.seconds;
+  const cpuPer = (r: Run) => (r.cpu_seconds / r.requests) * 1e6;
+  console.log(`modbus round trips: ${requests} × read 10 holding registers, one pymodbus server`);
+  for (const [name, r] of [["labwire", labwire], ["pymodbus", pymodbus]] as const) {
+    console.log(
+      `  ${name.padEnd(10)} ${round(rate(r), 0)} requests/s, ${
+        round(cpuPer(r), 1)
+      } µs CPU per request`,
+    );
+  }
+  targets.check("rate vs pymodbus client", round(rate(labwire) / rate(pymodbus), 2), ">=", 2, "×");
+  targets.check(
+    "CPU per request vs pymodbus client",
+    round(cpuPer(labwire) / cpuPer(pymodbus), 2),
+    "<=",
+    0.5,
+    "×",
+  );
+}
+
+if (values.poller) await poller();
+else if (values.client !== undefined) await client(values.client);
+else await orchestrate();
