@@ -29,7 +29,8 @@ import "../lib/server/ca/addon.ts";
 import { loadToken } from "../lib/server/auth.ts";
 import { parseServerConfig } from "../lib/server/config.ts";
 import { startDaemon } from "../lib/server/daemon.ts";
-import { DEFAULT_LISTEN, type ListenAddress, parseListen } from "../lib/server/listen.ts";
+import { DEFAULT_SERVE_LISTEN } from "../lib/server/listen.ts";
+import { type ListenAddress, parseListen } from "../lib/device/host_port.ts";
 import { stderrLogger } from "../lib/server/log.ts";
 import { systemdUnit } from "../lib/server/systemd.ts";
 
@@ -62,7 +63,7 @@ Serves every device of the config over HTTP while recording the bench into a ses
   GET  /api/alarms, /healthz, /metrics (Prometheus), /api/openapi.json
 
 Flags:
-  -l, --listen HOST:PORT   where to listen (default ${DEFAULT_LISTEN}; [server] listen)
+  -l, --listen HOST:PORT   where to listen (default ${DEFAULT_SERVE_LISTEN}; [server] listen)
       --token-file FILE    bearer token for PUT/POST/DELETE (or $LABWIRE_TOKEN); required
                            when listening beyond loopback
       --session FILE       session file (default: beside the config, [session] path)
@@ -191,7 +192,7 @@ export function effectiveServe(opts: ServeOptions, config: LabConfig): Effective
     config: opts.demo || config.file === undefined ? "<demo bench>" : resolve(config.file),
     listen: opts.listen !== undefined
       ? parseListen(opts.listen)
-      : server.listen ?? parseListen(DEFAULT_LISTEN),
+      : server.listen ?? parseListen(DEFAULT_SERVE_LISTEN),
     tokenFile: opts.tokenFile ?? server.tokenFile,
     session: opts.noRecord ? false : resolve(sessionPath(config, opts.session, opts.demo)),
     interval: opts.interval,

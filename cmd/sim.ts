@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { type ListenAddress, parseListen as parseListenAddress } from "../lib/device/host_port.ts";
 import type { Command } from "../lib/cli/command.ts";
 import {
   durationFlag,
@@ -109,26 +110,9 @@ export interface SimOptions {
   verbose: boolean;
 }
 
-/**
- * Parses `HOST:PORT`, `[IPv6]:PORT`, `:PORT` or `PORT` (host 127.0.0.1); port 0 means any free.
- *
- * @example
- * ```ts
- * import { parseListen } from "./sim.ts";
- * parseListen("[::1]:8081"); // { hostname: "::1", port: 8081 }
- * ```
- */
-export function parseListen(text: string): { hostname: string; port: number } {
-  const m = /^(?:(\[[^\]]+\]|[^:[\]]+)?:)?(\d{1,5})$/.exec(text.trim());
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) {
-    throw new UsageError(
-      `--listen: "${text}" is not HOST:PORT`,
-      "write it like 127.0.0.1:8081, [::1]:8081, or 127.0.0.1:0 for any free ports",
-    );
-  }
-  const host = m[1] ?? "127.0.0.1";
-  return { hostname: host.replace(/^\[(.*)\]$/, "$1"), port };
+/** Parses `sim --listen` (`lib/device/host_port.ts`), with the sim's default in its hint. */
+export function parseListen(text: string): ListenAddress {
+  return parseListenAddress(text, DEFAULT_LISTEN);
 }
 
 function numberFlag(f: ParsedFlags, name: string): number | undefined {

@@ -31,23 +31,8 @@ Deno.test("architecture: every file under lib/ and cmd/ belongs to a layer", asy
   assert.deepEqual(orphans, [], "add these folders to LAYERS in tests/architecture.ts");
 });
 
-/**
- * Imports against the order that wait on another change of issue 10: `lib/config/schema.ts` is
- * being reworked (lazy zod) and is split after that lands. The list only shrinks; an entry that
- * no longer occurs fails the next test, so it is removed when fixed.
- */
-const PENDING = new Set([
-  "lib/config/schema.ts (lib/config) imports lib/alarm/event.ts (lib/alarm)",
-  "lib/config/schema.ts (lib/config) imports lib/server/listen.ts (lib/server)",
-  "lib/config/options.ts (lib/config) imports lib/drivers/sim/kinds.ts (lib/drivers/sim)",
-  "lib/config/options.ts (lib/config) imports lib/drivers/sim/options.ts (lib/drivers/sim)",
-]);
-
 Deno.test("architecture: no file imports from a layer above its own", async () => {
-  const all = violations(await graph());
-  const stale = [...PENDING].filter((v) => !all.includes(v));
-  assert.deepEqual(stale, [], "fixed: remove these from PENDING");
-  const found = all.filter((v) => !PENDING.has(v));
+  const found = violations(await graph());
   assert.deepEqual(
     found,
     [],
@@ -55,17 +40,8 @@ Deno.test("architecture: no file imports from a layer above its own", async () =
   );
 });
 
-/**
- * Cycles that wait on their owner (issue 10's CA client split, type-only imports between the
- * channel and its socket). Same rule as PENDING: the list only shrinks.
- */
-const PENDING_CYCLES = new Set<string>([]);
-
 Deno.test("architecture: no import cycles between files", async () => {
-  const all = findCycles(await graph());
-  const stale = [...PENDING_CYCLES].filter((c) => !all.includes(c));
-  assert.deepEqual(stale, [], "fixed: remove these from PENDING_CYCLES");
-  const cycles = all.filter((c) => !PENDING_CYCLES.has(c));
+  const cycles = findCycles(await graph());
   assert.deepEqual(cycles, [], "files that import each other:\n" + cycles.join("\n"));
 });
 

@@ -6,13 +6,12 @@
  * @module
  */
 import type { Value } from "../device/attr.ts";
+// Type only: the names a config file may use are the schema's; zod is not loaded by this.
+import type { SEVERITIES } from "../config/schema.ts";
 import { humanDateTime } from "../output/time.ts";
 
-/** Alarm severity, EPICS-like, from least to most severe. */
-export type Severity = "minor" | "major" | "invalid";
-
-/** Severities in increasing order. */
-export const SEVERITIES: readonly Severity[] = ["minor", "major", "invalid"];
+/** Alarm severity, EPICS-like, from least to most severe (the config schema lists them). */
+export type Severity = (typeof SEVERITIES)[number];
 
 /** EPICS alarm severity numbers: NO_ALARM 0, MINOR 1, MAJOR 2, INVALID 3. */
 export const SEVERITY_LEVEL: Readonly<Record<Severity, 1 | 2 | 3>> = {

@@ -1,8 +1,10 @@
 /**
- * The options each built-in driver takes, declared once: a config file's device table keys
- * (beyond address/interval/timeout) and an address' `?key=value` alike (`sim://gauge?seed=3`,
- * `ca://PV?wait=1`, `baratron://HOST?timeout=2s`). `./schema.ts` wraps these same rules into
- * the zod schema of `labwire.toml`; {@linkcode checkAddressOptions} applies them directly.
+ * Driver options, checked one way for a config file's device table keys (beyond
+ * address/interval/timeout) and an address' `?key=value` alike (`sim://gauge?seed=3`,
+ * `ca://PV?wait=1`, `baratron://HOST?timeout=2s`): the rule builders each driver declares its
+ * options with (`Driver.options`, so this layer does not import the drivers), and the checks.
+ * `./schema.ts` wraps the same rules into the zod schema of `labwire.toml`;
+ * {@linkcode checkAddressOptions} applies them directly.
  *
  * No zod here, on purpose: every driver checks its address before any I/O, so this module is on
  * the start-up path of `labwire read sim://gauge`, where loading zod (and the config schema)
@@ -13,18 +15,10 @@
 import { type Address, hostPort } from "../device/address.ts";
 import { UsageError } from "../device/errors.ts";
 import { didYouMean } from "../device/suggest.ts";
-import { type DurationRule, MAX_TIMER_MS, readDuration, TIMEOUT_RULE } from "./duration.ts";
+import { type DurationRule, MAX_TIMER_MS, readDuration } from "./duration.ts";
 import type { Problem } from "./problem.ts";
-import { SIM_KINDS } from "../drivers/sim/kinds.ts";
-import { COMMON_OPTIONS } from "../drivers/sim/options.ts";
-
-/** What a rule made of a value: the value as the driver takes it, or what was expected. */
-export type Checked =
-  | { ok: true; value: unknown }
-  | { ok: false; message: string; hint?: string; path?: string[] };
-
-/** Checks one option's value (TOML-typed from a file, always text from an address). */
-export type OptionRule = (value: unknown) => Checked;
+import type { DriverOptions, OptionRule } from "../device/registry.ts";
+import { listDrivers } from "../device/registry.ts";
 
 /** The range of a number, for messages: ` from 0 to 1`, ` ≥ 0`, or nothing. */
 export function rangeText(min: number, max: number): string {
@@ -115,49 +109,16 @@ export function textOption(message: string): OptionRule {
   return (v) => typeof v === "string" && v !== "" ? { ok: true, value: v } : { ok: false, message };
 }
 
-const SIM_COMMON: Record<keyof typeof COMMON_OPTIONS, OptionRule> = {
-  seed: numberOption(0, 2 ** 32 - 1, true),
-  id: textOption("expected a name"),
-  strict: flagOption(),
-  timeout: durationOption(TIMEOUT_RULE),
-  latency: durationOption({ min: 0, max: 60_000 }),
-  jitter: durationOption({ min: 0, max: 60_000 }),
-  timeout_rate: numberOption(0, 1),
-  error_rate: numberOption(0, 1),
-  garbage_rate: numberOption(0, 1),
-  disconnect_rate: numberOption(0, 1),
-  disconnect_for: durationOption({ min: 1, max: MAX_TIMER_MS }),
-};
-
-/** What a driver's options are: who takes them, and the rule of each. */
-export interface DriverOptions {
-  /** Who takes these options, for messages: `baratron://`, `sim://motor`. */
-  owner: string;
-  /** Every option and its rule, in the order messages list them. */
-  rules: Record<string, OptionRule>;
-}
-
 const cache = new Map<string, DriverOptions | undefined>();
-const declared = new Map<string, DriverOptions>();
-
-/**
- * Declares the options of a driver family that lives above this layer (`modbus://` checks its
- * register maps with the instrument definitions' compiler); it registers them when its module
- * loads, as it registers its driver.
- */
-export function declareDriverOptions(scheme: string, options: DriverOptions): void {
-  declared.set(scheme, options);
-  cache.delete(scheme);
-}
-
 /**
  * The options a device of `scheme` takes (config keys beyond address/interval/timeout, and
- * address `?key=value`), or undefined for a driver labwire does not ship (it checks its own).
+ * address `?key=value`), as its registered driver declares them, or undefined for a driver
+ * that checks its own.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { driverOptions } from "./options.ts";
- * Object.keys(driverOptions("ca", "X:m1")!.rules); // ["timeout", "wait"]
+ * Object.keys(driverOptions("ca", "X:m1")!.rules); // ["timeout", "wait"] once drivers are registered
  * ```
  */
 export function driverOptions(scheme: string, target: string): DriverOptions | undefined {
@@ -167,25 +128,8 @@ export function driverOptions(scheme: string, target: string): DriverOptions | u
 }
 
 function buildDriverOptions(scheme: string, target: string): DriverOptions | undefined {
-  switch (scheme) {
-    case "baratron":
-      return { owner: "baratron://", rules: { timeout: durationOption(TIMEOUT_RULE) } };
-    case "ca":
-      return {
-        owner: "ca://",
-        rules: { timeout: durationOption(TIMEOUT_RULE), wait: flagOption() },
-      };
-    case "sim": {
-      const name = target.replace(/\/+$/, "").toLowerCase();
-      const kind = SIM_KINDS.find((k) => k.kind === name);
-      // An unknown kind is reported by the driver, with the list of kinds.
-      if (!kind) return undefined;
-      const own = Object.fromEntries(Object.keys(kind.options).map((k) => [k, scalarOption()]));
-      return { owner: `sim://${kind.kind}`, rules: { ...SIM_COMMON, ...own } };
-    }
-    default:
-      return declared.get(scheme);
-  }
+  // Each driver declares its own options; a driver that is not registered checks its own.
+  return listDrivers().find((d) => d.scheme === scheme)?.options?.(target);
 }
 
 /**
@@ -215,8 +159,8 @@ export function targetProblem(address: Address): string | undefined {
 export function optionsProblem(
   address: Address,
   options: Record<string, unknown> = {},
+  spec: DriverOptions | undefined = driverOptions(address.scheme, address.target),
 ): Problem | undefined {
-  const spec = driverOptions(address.scheme, address.target);
   if (!spec) return undefined;
   const values: Record<string, unknown> = { ...options };
   for (const [k, v] of address.params) values[k] = v;
@@ -241,19 +185,22 @@ export function optionsProblem(
 
 /**
  * Validates an address' `?key=value` options and a device table's other keys (`options`, also
- * checked when the file is loaded) against its driver's rules; a mistake is a
- * {@linkcode UsageError} naming the address and the option, with a did-you-mean.
+ * checked when the file is loaded) against its driver's rules (`spec`, by default the registered
+ * driver's); a mistake is a {@linkcode UsageError} naming the address and the option, with a
+ * did-you-mean.
  *
  * @example
  * ```ts
- * import { checkAddressOptions } from "./options.ts";
+ * import { checkAddressOptions, flagOption } from "./options.ts";
  * import { parseAddress } from "../device/address.ts";
- * checkAddressOptions(parseAddress("ca://X:m1?wiat=1")); // throws: unknown option "wiat" (did you mean "wait"?)
+ * const spec = { owner: "ca://", rules: { wait: flagOption() } };
+ * checkAddressOptions(parseAddress("ca://X:m1?wiat=1"), {}, spec); // throws: unknown option "wiat" (did you mean "wait"?)
  * ```
  */
 export function checkAddressOptions(
   address: Address,
   options: Record<string, unknown> = {},
+  spec: DriverOptions | undefined = driverOptions(address.scheme, address.target),
 ): void {
   const problem = targetProblem(address);
   if (problem) {
@@ -264,6 +211,6 @@ export function checkAddressOptions(
         : undefined,
     );
   }
-  const p = optionsProblem(address, options);
+  const p = optionsProblem(address, options, spec);
   if (p) throw new UsageError(`${address.text}: ${p.message}`, p.hint);
 }

@@ -34,17 +34,15 @@ import {
   type UnknownKeyParams,
   unknownKeyProblem,
 } from "./problem.ts";
+import type { DriverOptions, OptionRule } from "../device/registry.ts";
 import {
-  type DriverOptions,
   driverOptions,
   durationOption,
-  type OptionRule,
   optionsProblem,
   rangeText,
   targetProblem,
 } from "./options.ts";
-import { SEVERITIES } from "../alarm/event.ts";
-import { parseListen } from "../server/listen.ts";
+import { parseListen } from "../device/host_port.ts";
 import { ipFromString, parseHostRule } from "../device/ipv4.ts";
 
 export { formatKeyPath, type KeyPath, type Problem };
@@ -502,6 +500,9 @@ export const CA_SCHEMA = table(
 
 // ---------------------------------------------------------------------------------------------
 // [[alarms]]
+
+/** Alarm severities in increasing order (EPICS-like: MINOR, MAJOR, INVALID). */
+export const SEVERITIES = ["minor", "major", "invalid"] as const;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const EMAIL = /^[^\s<>@",;]+@[^\s<>@",;]+$/;

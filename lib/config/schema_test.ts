@@ -4,6 +4,8 @@ import { parseAddress } from "../device/address.ts";
 import { parseConfig } from "./load.ts";
 import { formatKeyPath } from "./schema.ts";
 import { checkAddressOptions } from "./options.ts";
+// Each driver declares its options; the schema asks the registered drivers.
+import "../drivers/mod.ts";
 
 /** Asserts that `text` fails to load with exactly `key` named and a message matching `re`. */
 function rejects(text: string, key: string, re: RegExp): void {

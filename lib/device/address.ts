@@ -6,6 +6,7 @@
  * @module
  */
 import { UsageError } from "./errors.ts";
+import { splitHostPort } from "./host_port.ts";
 import { isVisa, visaToAddress } from "./visa.ts";
 
 /** A parsed device address. */
@@ -82,17 +83,21 @@ export function parseAddress(text: string): Address {
  * ```
  */
 export function hostPort(target: string, defaultPort: number): { host: string; port: number } {
-  const m = /^(\[[^\]]+\]|[^:/]+)(?::(\d+))?\/?$/.exec(target);
-  if (!m) throw new UsageError(`"${target}" is not HOST[:PORT]`);
-  const port = m[2] === undefined ? defaultPort : Number(m[2]);
-  if (!(port > 0 && port < 65536)) throw new UsageError(`port ${m[2]} is out of range 1–65535`);
-  const problem = hostProblem(m[1]!);
-  if (problem) {
+  const r = splitHostPort(target.replace(/\/$/, ""), { defaultPort });
+  if ("problem" in r) {
     throw new UsageError(
-      `host "${m[1]}" is not a valid address: not a host name or IP address (${problem})`,
+      r.problem === "port"
+        ? `port ${r.port} is out of range 1–65535`
+        : `"${target}" is not HOST[:PORT]`,
     );
   }
-  return { host: m[1]!, port };
+  const problem = hostProblem(r.host);
+  if (problem) {
+    throw new UsageError(
+      `host "${r.host}" is not a valid address: not a host name or IP address (${problem})`,
+    );
+  }
+  return { host: r.host, port: r.port };
 }
 
 /**

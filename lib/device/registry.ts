@@ -19,6 +19,22 @@ export interface OpenContext {
   options: Record<string, unknown>;
 }
 
+/** What an option rule made of a value: the value as the driver takes it, or what was expected. */
+export type Checked =
+  | { ok: true; value: unknown }
+  | { ok: false; message: string; hint?: string; path?: string[] };
+
+/** Checks one option's value (TOML-typed from a file, always text from an address). */
+export type OptionRule = (value: unknown) => Checked;
+
+/** What a driver's options are: who takes them, and the rule of each. */
+export interface DriverOptions {
+  /** Who takes these options, for messages: `baratron://`, `sim://motor`. */
+  owner: string;
+  /** Every option and its rule, in the order messages list them. */
+  rules: Record<string, OptionRule>;
+}
+
 /** An instrument family: knows its scheme and opens devices. */
 export interface Driver {
   /** URL scheme, e.g. `baratron`. */
@@ -31,6 +47,12 @@ export interface Driver {
   open(address: Address, ctx: OpenContext): Promise<Device>;
   /** The name a device gets when addressed directly (no config), e.g. the host or PV name. */
   defaultName?(address: Address): string;
+  /**
+   * The options a device of this driver takes beyond address/interval/timeout (config keys and
+   * address `?key=value`), so the config file is checked before anything opens; undefined when
+   * the driver checks its own.
+   */
+  options?(target: string): DriverOptions | undefined;
 }
 
 const drivers = new Map<string, Driver>();

@@ -9,7 +9,7 @@
 import type { FlagSpecs, ParsedFlags } from "../cli/flags.ts";
 import type { LabConfig } from "../config/load.ts";
 import type { Lab } from "../lab/lab.ts";
-import type { AlarmSource } from "./context.ts";
+import type { AlarmView } from "./context.ts";
 import type { Logger } from "./log.ts";
 
 /** What an add-on gets when it starts. */
@@ -21,7 +21,7 @@ export interface AddonContext {
   /** Every flag `serve` parsed, the add-on's own included. */
   flags: ParsedFlags;
   /** The alarm engine, when alarms are configured (CA alarm severities). */
-  alarms?: AlarmSource & { severityOf?(device: string, attr?: string): number };
+  alarms?: AlarmView & { severityOf?(device: string, attr?: string): number };
   /** The daemon's log. */
   log: Logger;
 }

@@ -14,7 +14,7 @@
  * @module
  */
 import { parseWith, SERVER_SCHEMA } from "../config/schema.ts";
-import type { ListenAddress } from "./listen.ts";
+import type { ListenAddress } from "../device/host_port.ts";
 
 /** Validated `[server]` settings. */
 export interface ServerConfig {

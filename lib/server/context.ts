@@ -12,7 +12,7 @@ import type { StreamHub } from "./sse.ts";
 import type { Logger } from "./log.ts";
 
 /** A request for recorded data of one attribute over a time range (epoch seconds). */
-export interface SampleQuery {
+export interface SeriesQuery {
   /** Device name. */
   device: string;
   /** Attribute name. */
@@ -42,7 +42,7 @@ export interface SampleSeries {
 /** What the server needs from the session recorder. */
 export interface SessionSource {
   /** Recorded values of one attribute, downsampled to at most `maxPoints`. */
-  samples(query: SampleQuery): SampleSeries | Promise<SampleSeries>;
+  samples(query: SeriesQuery): SampleSeries | Promise<SampleSeries>;
   /** Readings recorded at or after `tMs` (epoch ms), oldest first, at most `limit`. */
   readingsSince(
     tMs: number,
@@ -62,7 +62,7 @@ export interface SessionSource {
 }
 
 /** What the server needs from the alarm engine. */
-export interface AlarmSource {
+export interface AlarmView {
   /** Alarms active now. */
   active(): unknown[];
   /** Recent transitions, oldest first. */
@@ -96,7 +96,7 @@ export interface ServerContext {
   /** The recording session. */
   session?: SessionSource;
   /** The alarm engine. */
-  alarms?: AlarmSource;
+  alarms?: AlarmView;
   /** The task board (tomato-style tasks). */
   tasks?: TaskBoard;
   /** The scan runner. */

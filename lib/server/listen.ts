@@ -1,59 +1,14 @@
 /**
- * Where `serve` listens: `--listen HOST:PORT` (default `127.0.0.1:8600`), and whether that
- * address is loopback (anything else needs a token for mutating requests).
+ * Where `serve` listens by default, whether an address is loopback (anything else needs a token
+ * for mutating requests), and its URL for messages. `--listen HOST:PORT` is parsed by
+ * `lib/device/host_port.ts`, like every other host and port.
  *
  * @module
  */
-import { UsageError } from "../device/errors.ts";
+import type { ListenAddress } from "../device/host_port.ts";
 
-/** The default listen address. */
-export const DEFAULT_LISTEN = "127.0.0.1:8600";
-
-/** A parsed listen address. */
-export interface ListenAddress {
-  /** Host name or IP literal (IPv6 without brackets). */
-  hostname: string;
-  /** TCP port; 0 picks a free one. */
-  port: number;
-}
-
-/**
- * Parses `HOST:PORT`, `[V6]:PORT`, `:PORT` or `PORT`.
- *
- * @example
- * ```ts
- * import { parseListen } from "./listen.ts";
- * parseListen("[::1]:8600"); // { hostname: "::1", port: 8600 }
- * ```
- */
-export function parseListen(text: string): ListenAddress {
-  const s = text.trim();
-  let host: string;
-  let port: string;
-  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(s);
-  if (v6) {
-    host = v6[1]!;
-    port = v6[2]!;
-  } else if (/^\d+$/.test(s)) {
-    host = "127.0.0.1";
-    port = s;
-  } else {
-    const i = s.lastIndexOf(":");
-    if (i < 0 || s.indexOf(":") !== i) {
-      throw new UsageError(
-        `--listen: "${text}" is not HOST:PORT`,
-        'e.g. --listen 127.0.0.1:8600, --listen 0.0.0.0:8600 or --listen "[::1]:8600"',
-      );
-    }
-    host = s.slice(0, i) || "127.0.0.1";
-    port = s.slice(i + 1);
-  }
-  const n = Number(port);
-  if (!/^\d+$/.test(port) || n > 65535) {
-    throw new UsageError(`--listen: port "${port}" is not a number from 0 to 65535`);
-  }
-  return { hostname: host, port: n };
-}
+/** Where `serve` listens by default. */
+export const DEFAULT_SERVE_LISTEN = "127.0.0.1:8600";
 
 /**
  * True when `hostname` only reaches this machine: `localhost`, 127.0.0.0/8, `::1`, and the

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { isLoopback, listenUrl, parseListen } from "./listen.ts";
+import { isLoopback, listenUrl } from "./listen.ts";
+import { parseListen } from "../device/host_port.ts";
 import { UsageError } from "../device/errors.ts";
 
 Deno.test("parseListen reads host:port, [v6]:port, :port and a bare port", () => {

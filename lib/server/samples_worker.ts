@@ -10,7 +10,7 @@
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
-import type { SampleQuery, SampleSeries } from "./context.ts";
+import type { SampleSeries, SeriesQuery } from "./context.ts";
 
 /** Rollup resolution, seconds: output buckets at least this wide come from the rollup. */
 export const ROLLUP_SECONDS = 10;
@@ -24,7 +24,7 @@ interface Rollup {
 interface Request {
   id: number;
   path: string;
-  query: SampleQuery;
+  query: SeriesQuery;
 }
 
 type Reply = { id: number; result: SampleSeries } | { id: number; status: number; message: string };
@@ -53,7 +53,7 @@ export class SampleQueries {
   }
 
   /** Answers a query; throws `{status, message}` for an unknown attribute. */
-  run(q: SampleQuery): SampleSeries {
+  run(q: SeriesQuery): SampleSeries {
     const id = this.#attrId(q.device, q.attr);
     if (id === undefined) {
       throw { status: 404, message: `nothing recorded for ${q.device}.${q.attr} in this session` };
@@ -62,7 +62,7 @@ export class SampleQueries {
     return width >= ROLLUP_SECONDS ? this.#fromRollup(id, q, width) : this.#fromRows(id, q, width);
   }
 
-  #fromRows(id: number, q: SampleQuery, width: number): SampleSeries {
+  #fromRows(id: number, q: SeriesQuery, width: number): SampleSeries {
     const range = this.#db.prepare(
       "SELECT min(first_row) AS a, max(last_row) AS b FROM chunks WHERE t_max >= ? AND t_min <= ?",
     ).get(q.from, q.to) as { a: number | null; b: number | null };
@@ -147,7 +147,7 @@ export class SampleQueries {
     return row.n > 0 && row.lo !== null && row.hi !== null ? [row.lo, row.hi, row.n] : undefined;
   }
 
-  #fromRollup(id: number, q: SampleQuery, width: number): SampleSeries {
+  #fromRollup(id: number, q: SeriesQuery, width: number): SampleSeries {
     const r = this.#rollup(id);
     // Whole rollup buckets inside [from, to] come from the rollup; the partial ones at both ends
     // from the rows, so counts and extremes are exact for the range asked.
@@ -201,7 +201,7 @@ export class SamplesWorker {
   constructor(readonly path: string) {}
 
   /** Runs one query in the worker. */
-  query(query: SampleQuery): Promise<SampleSeries> {
+  query(query: SeriesQuery): Promise<SampleSeries> {
     if (!this.#worker) {
       this.#worker = new Worker(new URL("./samples_worker.ts", import.meta.url).href, {
         type: "module",

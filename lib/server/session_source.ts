@@ -8,7 +8,7 @@
  */
 import type { Reading } from "../device/device.ts";
 import { SessionReader } from "../session/reader.ts";
-import type { SampleQuery, SampleSeries, SessionSource } from "./context.ts";
+import type { SampleSeries, SeriesQuery, SessionSource } from "./context.ts";
 import { HttpError } from "./http_error.ts";
 import { SamplesWorker } from "./samples_worker.ts";
 
@@ -60,7 +60,7 @@ export class SessionFileSource implements SessionSource {
   }
 
   /** Recorded numeric values of one attribute, min/max per bucket (computed in a worker). */
-  async samples(q: SampleQuery): Promise<SampleSeries> {
+  async samples(q: SeriesQuery): Promise<SampleSeries> {
     try {
       return await this.#queries.query(q);
     } catch (err) {

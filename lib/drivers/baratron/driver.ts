@@ -15,11 +15,12 @@
  * @module
  */
 import { type Address, hostPort } from "../../device/address.ts";
-import { checkAddressOptions } from "../../config/options.ts";
+import { checkAddressOptions, durationOption } from "../../config/options.ts";
+import { TIMEOUT_RULE } from "../../config/duration.ts";
 import { type Attr, attr, findAttr, type Values } from "../../device/attr.ts";
 import type { CallOptions, Device } from "../../device/device.ts";
 import { DeviceError, UsageError, WriteRejected } from "../../device/errors.ts";
-import type { Driver, OpenContext } from "../../device/registry.ts";
+import type { Driver, DriverOptions, OpenContext } from "../../device/registry.ts";
 import { HttpClient, type HttpResult } from "../../transport/http.ts";
 import { decodePollResponse, type GaugeValues, POLL_REQUEST, TOOLWEB_PATH } from "./protocol.ts";
 
@@ -167,14 +168,21 @@ export class BaratronGauge implements Device {
   }
 }
 
+/** The options a `baratron://` device takes. */
+const BARATRON_OPTIONS: DriverOptions = {
+  owner: "baratron://",
+  rules: { timeout: durationOption(TIMEOUT_RULE) },
+};
+
 /** The `baratron://` driver. */
 export const baratronDriver: Driver = {
+  options: () => BARATRON_OPTIONS,
   scheme: "baratron",
   summary: "MKS eBaratron capacitance manometer over ToolWeb (HTTP)",
   example: "baratron://10.0.0.5",
   open(address: Address, ctx: OpenContext): Promise<Device> {
     try {
-      checkAddressOptions(address, ctx.options);
+      checkAddressOptions(address, ctx.options, BARATRON_OPTIONS);
     } catch (err) {
       return Promise.reject(err);
     }

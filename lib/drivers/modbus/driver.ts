@@ -25,7 +25,7 @@ import type { Driver, OpenContext } from "../../device/registry.ts";
 import { didYouMean } from "../../device/suggest.ts";
 import type { Instrument, InstrumentAttr } from "../../instruments/definition.ts";
 import type { RawAttr } from "../../instruments/schema.ts";
-import "./options.ts";
+import { MODBUS_OPTIONS } from "./options.ts";
 import { CLIENT_PARAMS, type ModbusClient, openModbusClient } from "./client.ts";
 import { compileRegisterAttrs } from "../../instruments/register_map.ts";
 import {
@@ -318,6 +318,7 @@ export const modbusDriver: Driver = {
   example: "modbus://10.0.0.9?unit=1&instrument=omega-cn7500",
   open: openModbusDevice,
   defaultName,
+  options: () => MODBUS_OPTIONS.modbus,
 };
 
 /** `modbus+rtu:///dev/ttyUSB0?baud=19200&parity=even&unit=3`: a register map over Modbus RTU. */
@@ -327,4 +328,5 @@ export const modbusRtuDriver: Driver = {
   example: "modbus+rtu:///dev/ttyUSB0?baud=19200&parity=even&unit=3&instrument=omega-cn7500",
   open: openModbusDevice,
   defaultName,
+  options: () => MODBUS_OPTIONS["modbus+rtu"],
 };

@@ -1,19 +1,12 @@
 /**
- * The options a `modbus://` or `modbus+rtu://` device takes, declared to the config layer when
- * the driver loads: `instrument` (a register map), `unit`, `timeout`, a generic device's
+ * The options a `modbus://` or `modbus+rtu://` device takes (its driver's `options`): `instrument` (a register map), `unit`, `timeout`, a generic device's
  * `registers` (compiled when the config file loads, so an overlap names its key), `word_order`,
  * and for RTU the line settings (checked with what they accept when the port opens).
  *
  * @module
  */
-import {
-  declareDriverOptions,
-  durationOption,
-  numberOption,
-  type OptionRule,
-  scalarOption,
-  textOption,
-} from "../../config/options.ts";
+import { durationOption, numberOption, scalarOption, textOption } from "../../config/options.ts";
+import type { DriverOptions, OptionRule } from "../../device/registry.ts";
 import { TIMEOUT_RULE } from "../../config/duration.ts";
 import { checkRegisterTables, WORD_ORDERS } from "../../instruments/register_map.ts";
 import { SERIAL_KEYS } from "../../transport/serial.ts";
@@ -29,7 +22,13 @@ const wordOrderRule: OptionRule = (v) =>
     ? { ok: true, value: v }
     : { ok: false, message: `expected one of ${WORD_ORDERS.join(", ")}` };
 
-for (const scheme of ["modbus", "modbus+rtu"]) {
+/** The options of each Modbus scheme. */
+export const MODBUS_OPTIONS: Record<"modbus" | "modbus+rtu", DriverOptions> = {
+  modbus: schemeOptions("modbus"),
+  "modbus+rtu": schemeOptions("modbus+rtu"),
+};
+
+function schemeOptions(scheme: "modbus" | "modbus+rtu"): DriverOptions {
   const rules: Record<string, OptionRule> = {
     timeout: durationOption(TIMEOUT_RULE),
     instrument: textOption('expected a register map\'s name, e.g. "omega-cn7500"'),
@@ -38,5 +37,5 @@ for (const scheme of ["modbus", "modbus+rtu"]) {
     word_order: wordOrderRule,
   };
   if (scheme === "modbus+rtu") { for (const k of SERIAL_KEYS) rules[k] = scalarOption(); }
-  declareDriverOptions(scheme, { owner: `${scheme}://`, rules });
+  return { owner: `${scheme}://`, rules };
 }

@@ -5,19 +5,54 @@
  * @module
  */
 import type { Address } from "../../device/address.ts";
-import { checkAddressOptions } from "../../config/options.ts";
+import {
+  checkAddressOptions,
+  durationOption,
+  flagOption,
+  numberOption,
+  scalarOption,
+  textOption,
+} from "../../config/options.ts";
 import { UsageError } from "../../device/errors.ts";
-import { parseDuration } from "../../config/duration.ts";
-import type { Driver, OpenContext } from "../../device/registry.ts";
+import { MAX_TIMER_MS, parseDuration, TIMEOUT_RULE } from "../../config/duration.ts";
+import type { Driver, DriverOptions, OpenContext, OptionRule } from "../../device/registry.ts";
 import { didYouMean } from "../../device/suggest.ts";
 import { FaultInjector, parseFaults } from "./faults.ts";
 import { SimDevice } from "./device.ts";
 import { SIM_KINDS } from "./kinds.ts";
 import type { SimKind } from "./model.ts";
-import { SimOptions } from "./options.ts";
+import { COMMON_OPTIONS, SimOptions } from "./options.ts";
 import { Random } from "./random.ts";
 import { hash32, preciseNow } from "./noise.ts";
 import { world } from "./world.ts";
+
+/** The rules of the options every kind takes (documented in `COMMON_OPTIONS`). */
+const SIM_COMMON: Record<keyof typeof COMMON_OPTIONS, OptionRule> = {
+  seed: numberOption(0, 2 ** 32 - 1, true),
+  id: textOption("expected a name"),
+  strict: flagOption(),
+  timeout: durationOption(TIMEOUT_RULE),
+  latency: durationOption({ min: 0, max: 60_000 }),
+  jitter: durationOption({ min: 0, max: 60_000 }),
+  timeout_rate: numberOption(0, 1),
+  error_rate: numberOption(0, 1),
+  garbage_rate: numberOption(0, 1),
+  disconnect_rate: numberOption(0, 1),
+  disconnect_for: durationOption({ min: 1, max: MAX_TIMER_MS }),
+};
+
+/**
+ * The options of `sim://KIND`: the common ones (checked here) and the kind's own (any scalar;
+ * the kind checks its values when it reads them). Undefined for an unknown kind, which
+ * {@linkcode findKind} reports with the list of kinds.
+ */
+export function simOptionRules(target: string): DriverOptions | undefined {
+  const name = target.replace(/\/+$/, "").toLowerCase();
+  const kind = SIM_KINDS.find((k) => k.kind === name);
+  if (!kind) return undefined;
+  const own = Object.fromEntries(Object.keys(kind.options).map((k) => [k, scalarOption()]));
+  return { owner: `sim://${kind.kind}`, rules: { ...SIM_COMMON, ...own } };
+}
 
 /** Returns the kind named by an address target, or throws a usage error listing the kinds. */
 export function findKind(target: string): SimKind {
@@ -52,7 +87,7 @@ export function createSim(
   now: () => number = preciseNow,
 ): SimDevice {
   const kind = findKind(address.target);
-  checkAddressOptions(address, ctx.options);
+  checkAddressOptions(address, ctx.options, simOptionRules(address.target));
   const options = new SimOptions(kind.kind, address.params, kind.options, ctx.options);
   const seed = options.get("seed") !== undefined
     ? options.integer("seed", 0)
@@ -107,4 +142,5 @@ export const simDriver: Driver = {
   example: "sim://gauge?seed=3&latency=20ms",
   open: (address, ctx) => openSim(address, ctx),
   defaultName: simName,
+  options: simOptionRules,
 };

@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { splitHostPort } from "../../device/host_port.ts";
 import { ipFromString } from "../../device/ipv4.ts";
 import { boolFlag, type FlagSpecs, type ParsedFlags, stringFlag } from "../../cli/flags.ts";
 import type { LabConfig } from "../../config/load.ts";
@@ -237,14 +238,11 @@ export function caServeOptions(
   return out;
 }
 
-/** Parses `host[:port]` with a default port. */
+/** Parses a beacon address `host[:port]` with a default port (the host as sockets take it). */
 export function hostAndPort(text: string, defaultPort: number): { host: string; port: number } {
-  const m = /^(.*?)(?::(\d+))?$/.exec(text.trim())!;
-  const port = m[2] === undefined ? defaultPort : Number(m[2]);
-  if (!m[1] || port > 65535) {
-    throw new UsageError(`"${text}" is not an address like 10.0.0.255[:5065]`);
-  }
-  return { host: m[1], port };
+  const r = splitHostPort(text, { defaultPort, minPort: 0 });
+  if ("problem" in r) throw new UsageError(`"${text}" is not an address like 10.0.0.255[:5065]`);
+  return { host: r.hostname, port: r.port };
 }
 
 /** EPICS default ports, re-exported for the server. */
