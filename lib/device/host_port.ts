@@ -30,7 +30,7 @@ export interface HostPortRule {
 /** Why a text is not `HOST:PORT`: its shape, or a port out of range (`port` as written). */
 export type HostPortProblem = { problem: "shape" } | { problem: "port"; port: string };
 
-const HOST_PORT = /^(\[[^\]]+\]|[^:[\]/\s]*)(?::(\d+))?$/;
+const HOST_PORT = /^(\[[^\]]+\]|[^:[\]/]*)(?::(\d+))?$/;
 
 /**
  * Splits `HOST[:PORT]` (IPv6 in brackets) by `rule`, or says why it cannot.
