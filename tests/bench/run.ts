@@ -84,6 +84,12 @@ export const BENCHES: Bench[] = [
   { name: "samples", script: "serve_samples.ts", args: [], about: "/api/samples over a week" },
   { name: "dashboard", script: "serve_dashboard.ts", args: [], about: "chart redraw, 100k points" },
   { name: "ca-client", script: "ca_client.ts", args: [], about: "ca:// vs caget, camonitor CPU" },
+  {
+    name: "ca-read-many",
+    script: "ca_read_many.ts",
+    args: [],
+    about: "labwire read of 1,000 ca:// targets beside caget of the same PVs (processes)",
+  },
   { name: "ca-server", script: "ca_server.ts", args: [], about: "camonitor on 1,000 labwire PVs" },
   {
     name: "instruments-query",

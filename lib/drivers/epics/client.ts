@@ -117,6 +117,13 @@ export class CaClient {
     this.#searchTimer = setTimeout(() => {
       this.#searchTimer = undefined;
       this.#searchAt = Infinity;
+      const now = performance.now();
+      if (now - at > this.options.minSearchPeriodMs && !this.#search.firstSearchDue(now)) {
+        // The process was too busy to listen for longer than a retry gap (e.g. starting a
+        // thousand reads): the replies may be waiting unread. Read them before searching again.
+        this.#scheduleSearch(now + this.options.minSearchPeriodMs);
+        return;
+      }
       this.#searchPass().catch((err) => this.warn(`search failed: ${err}`));
     }, Math.max(0, at - performance.now()));
   }

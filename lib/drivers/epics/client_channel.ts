@@ -133,7 +133,8 @@ export class Channel {
     this.state = state;
     if (state === "connected") {
       for (const w of this.#waiters.splice(0)) w.resolve();
-    } else if (state === "closed") {
+    } else if (state === "closed" && this.#waiters.length > 0) {
+      // Built only when someone waits: closing a thousand idle channels captures no stacks.
       const e = error ?? new DeviceError(`${this.name}: channel closed`, this.name);
       for (const w of this.#waiters.splice(0)) w.reject(e);
     }
@@ -267,9 +268,9 @@ export class Channel {
   /** Releases the channel (CLEAR_CHANNEL) and its monitors. */
   close(): void {
     if (this.state === "closed") return;
-    this.monitors.clear();
     this.client.forget(this);
     this.circuit?.removeChannel(this);
+    this.monitors.clear();
     this.setState("closed");
   }
 }

@@ -87,6 +87,12 @@ export class SearchSchedule {
     return next;
   }
 
+  /** Whether a channel due at `now` has never been searched (its first search is waiting). */
+  firstSearchDue(now: number): boolean {
+    for (const s of this.#searching.values()) if (s.period === 0 && s.next <= now + 1) return true;
+    return false;
+  }
+
   /** Takes a channel off the list (found, or closed). */
   remove(cid: number): void {
     this.#searching.delete(cid);

@@ -148,7 +148,7 @@ export class CircuitSocket {
   removeChannel(ch: CircuitChannel): void {
     if (this.channels.get(ch.cid) !== ch) return;
     this.channels.delete(ch.cid);
-    this.#rejectOf(ch, new DeviceError(`channel closed`, ch.name), true);
+    this.#rejectOf(ch, () => new DeviceError(`channel closed`, ch.name), true);
     this.circuit.clearChannel(ch.cid);
     ch.circuit = undefined;
     if (this.channels.size === 0) this.owner.retire(this);
@@ -313,7 +313,10 @@ export class CircuitSocket {
         const ch = this.channels.get(e.cid);
         if (!ch) return;
         this.channels.delete(ch.cid);
-        this.#rejectOf(ch, new DeviceError(`${ch.name}: server dropped the channel`, ch.name));
+        this.#rejectOf(
+          ch,
+          () => new DeviceError(`${ch.name}: server dropped the channel`, ch.name),
+        );
         ch.circuit = undefined;
         this.owner.research(ch, false);
         return;
@@ -375,14 +378,22 @@ export class CircuitSocket {
     return p;
   }
 
-  /** Fails the pending calls of `ch` (with `prefixed`, as "<what>: <err>") and forgets its monitors. */
-  #rejectOf(ch: CircuitChannel, err: Error, prefixed = false): void {
-    for (const [ioid, p] of this.#pending) {
-      if (p.channel !== ch) continue;
-      this.#pending.delete(ioid);
-      p.reject(prefixed ? new DeviceError(`${p.what}: ${err.message}`, ch.name) : err);
+  /**
+   * Fails the pending calls of `ch` (with `prefixed`, as "<what>: <err>") and forgets its
+   * monitors. The error is built only when a call is pending: closing a thousand idle channels
+   * at exit captures no stacks.
+   */
+  #rejectOf(ch: CircuitChannel, error: () => Error, prefixed = false): void {
+    if (this.#pending.size > 0) {
+      let err: Error | undefined;
+      for (const [ioid, p] of this.#pending) {
+        if (p.channel !== ch) continue;
+        this.#pending.delete(ioid);
+        err ??= error();
+        p.reject(prefixed ? new DeviceError(`${p.what}: ${err.message}`, ch.name) : err);
+      }
     }
-    for (const [subid, m] of this.#monitors) if (m.ch === ch) this.#monitors.delete(subid);
+    for (const subid of ch.monitors.keys()) this.#monitors.delete(subid);
   }
 
   /** The circuit died: every channel goes back to searching, pending calls fail. */
