@@ -157,7 +157,9 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.usage;
   }
   if (verb === "--help" || verb === "-h" || verb === "help") {
-    const sub = verb === "help" ? VERBS.find((c) => c.name === rest[0]) : undefined;
+    const asked = verb === "help" ? rest[0] : undefined;
+    const sub = VERBS.find((c) => c.name === asked);
+    if (asked !== undefined && !sub) return unknownVerb(asked, p);
     console.log(sub ? (await sub.load()).help : mainHelp());
     return EXIT.ok;
   }
@@ -166,14 +168,7 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const entry = VERBS.find((c) => c.name === verb);
-  if (!entry) {
-    const names = VERBS.map((c) => c.name);
-    const hint = verb.startsWith("-")
-      ? `flags go after the verb: labwire <verb> ${verb}`
-      : didYouMean(verb, names) || `verbs: ${names.join(", ")}`;
-    console.error(`${p.red("labwire:")} unknown verb "${verb}" (${hint})`);
-    return EXIT.usage;
-  }
+  if (!entry) return unknownVerb(verb, p);
   const command = await entry.load();
   if (rest.includes("--help") || rest.includes("-h")) {
     console.log(command.help);
@@ -184,6 +179,16 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     return report(err, command.name, p);
   }
+}
+
+/** Says a verb is unknown, with the closest verb (`raed` → `read`) or the list; exit 2. */
+function unknownVerb(verb: string, p: ReturnType<typeof paint>): number {
+  const names = VERBS.map((c) => c.name);
+  const hint = verb.startsWith("-")
+    ? `flags go after the verb: labwire <verb> ${verb}`
+    : didYouMean(verb, names) || `verbs: ${names.join(", ")}`;
+  console.error(`${p.red("labwire:")} unknown verb "${verb}" (${hint})`);
+  return EXIT.usage;
 }
 
 function report(err: unknown, verb: string, p: ReturnType<typeof paint>): number {

@@ -6,14 +6,22 @@
  */
 import type { Command } from "../lib/cli/command.ts";
 import { EXIT } from "../lib/cli/command.ts";
-import { boolFlag, durationFlag, listFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
+import {
+  boolFlag,
+  durationFlag,
+  listFlag,
+  parseFlags,
+  stringFlag,
+  timeFlags,
+} from "../lib/cli/flags.ts";
 import { TIMEOUT_RULE } from "../lib/config/duration.ts";
-import type { Attr, Values } from "../lib/device/attr.ts";
+import type { Attr } from "../lib/device/attr.ts";
 import { findAttr } from "../lib/device/attr.ts";
-import { errorMessage, UsageError } from "../lib/device/errors.ts";
+import { DeviceError, errorMessage, UsageError } from "../lib/device/errors.ts";
 import { openLab } from "../lib/lab/setup.ts";
 import type { DeviceManager } from "../lib/lab/manager.ts";
-import { jsonDocument } from "../lib/output/record.ts";
+import { jsonDocument, readingRecord } from "../lib/output/record.ts";
+import { machineTime, type TimeOptions } from "../lib/output/time.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
 import { stdoutIsTerminal } from "../lib/output/terminal.ts";
 
@@ -40,6 +48,8 @@ export interface ReadOptions {
   demo: boolean;
   /** Force compact one-line JSON even on a terminal. */
   compact: boolean;
+  /** `--time epoch|iso` and `--utc`. */
+  time: Required<TimeOptions>;
 }
 
 /** Parses `read`'s arguments (pure; tested on its own). */
@@ -53,23 +63,25 @@ export function parseReadArgs(args: string[]): ReadOptions {
     config: stringFlag(f, "config"),
     demo: boolFlag(f, "demo"),
     compact: boolFlag(f, "compact") || boolFlag(f, "json"),
+    time: timeFlags(f),
   };
 }
 
-/** The schema of one attribute as `--describe` prints it (no undefined keys). */
+/**
+ * The schema of one attribute as `--describe` prints it (no undefined keys). Whether it is part of
+ * the default reading is `default_reading`: a key called `status` would read as an attribute of
+ * that name (SCPI instruments have one).
+ */
 export function describeAttr(a: Attr): Record<string, unknown> {
   const out: Record<string, unknown> = { type: a.type, rw: a.rw };
   for (const key of ["units", "min", "max", "options", "precision", "description"] as const) {
     if (a[key] !== undefined) out[key] = a[key];
   }
-  out.status = a.status;
+  out.default_reading = a.status;
   return out;
 }
 
-async function readOne(
-  m: DeviceManager,
-  opts: ReadOptions,
-): Promise<Values | Record<string, unknown>> {
+async function readOne(m: DeviceManager, opts: ReadOptions): Promise<Record<string, unknown>> {
   const call = { timeout: opts.timeout };
   if (opts.describe) {
     const attrs = await m.attrs(call);
@@ -80,7 +92,10 @@ async function readOne(
     const attrs = await m.attrs(call);
     for (const n of opts.attrs) findAttr(attrs, n, m.name);
   }
-  return await m.read(opts.attrs, call);
+  // A reading has one shape everywhere (stream, monitor, the API, SSE): t, device, then values.
+  const r = await m.sample(opts.attrs, call);
+  if (r.error !== undefined) throw new DeviceError(r.error, m.name);
+  return readingRecord(r, opts.time);
 }
 
 /** Runs `read`. */
@@ -102,7 +117,10 @@ export async function runRead(args: string[]): Promise<number> {
     managers.forEach((m, i) => {
       const r = results[i]!;
       if (r.status === "fulfilled") doc[m.name] = r.value;
-      else doc[m.name] = { error: errorMessage(r.reason) };
+      else {
+        const t = machineTime(Date.now() / 1000, opts.time);
+        doc[m.name] = { t, device: m.name, error: errorMessage(r.reason) };
+      }
     });
     // A usage mistake (unknown attribute) anywhere makes the whole command a usage error.
     for (const r of results) {
@@ -130,8 +148,10 @@ export const readCommand: Command = {
 
 Usage: labwire read TARGET… [--attrs a,b] [--describe] [--timeout 2s]
 
-One target prints one flat JSON object of its values; several targets print one
-object keyed by device name. Pretty on a terminal, compact in a pipe (or --compact).
+One target prints its reading, one flat JSON object: "t" (epoch seconds; ISO 8601
+with --time iso), "device", then the values — the shape stream, monitor, the HTTP
+API and its events use. Several targets print one object of readings keyed by
+device name. Pretty on a terminal, compact in a pipe (or --compact).
 A device that does not answer within its timeout (1 s by default) is an error on
 stderr with exit code 1 and nothing on stdout.
 

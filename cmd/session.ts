@@ -18,6 +18,7 @@ import {
 } from "../lib/cli/flags.ts";
 import { listenForInterrupts } from "../lib/cli/interrupt.ts";
 import { UsageError } from "../lib/device/errors.ts";
+import { didYouMean } from "../lib/device/suggest.ts";
 import { jsonDocument } from "../lib/output/record.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
 import { stdoutIsTerminal } from "../lib/output/terminal.ts";
@@ -58,7 +59,8 @@ export async function runSession(args: string[]): Promise<number> {
   if (sub === undefined || !SUBCOMMANDS.includes(sub)) {
     throw new UsageError(
       sub === undefined ? "session: give a subcommand" : `session: unknown subcommand "${sub}"`,
-      `subcommands: ${SUBCOMMANDS.join(", ")}; see: labwire session --help`,
+      (sub === undefined ? "" : didYouMean(sub, SUBCOMMANDS) + " ") +
+        `subcommands: ${SUBCOMMANDS.join(", ")}; see: labwire session --help`,
     );
   }
   const json = boolFlag(f, "json");

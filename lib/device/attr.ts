@@ -86,6 +86,32 @@ export function parseValue(a: Attr, text: string): Value {
 }
 
 /**
+ * Finds the enum option a person meant: the exact option, else the one option equal to `text`
+ * ignoring case and spaces (`ac v` → `AC V`, `10V` → `10 V`), else the one option that is `text`
+ * followed by a unit (`10` → `10 V`; `100` is refused when both `100 mV` and `100 V` exist).
+ *
+ * @example
+ * ```ts
+ * import { enumOption } from "./attr.ts";
+ * enumOption(["AUTO", "1 V", "10 V"], "10"); // "10 V"
+ * ```
+ */
+export function enumOption(options: readonly string[], text: string): string | undefined {
+  if (options.includes(text)) return text;
+  const squash = (s: string) => s.toLowerCase().replaceAll(/\s+/g, "");
+  const wanted = squash(text);
+  if (wanted === "") return undefined;
+  const same = options.filter((o) => squash(o) === wanted);
+  if (same.length === 1) return same[0];
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(wanted)) return undefined;
+  const withUnit = options.filter((o) => {
+    const m = /^\s*([+-]?[\d.]+(?:[eE][+-]?\d+)?)\s*[^\d\s.]\S*\s*$/.exec(o);
+    return m !== null && Number(m[1]) === Number(wanted);
+  });
+  return withUnit.length === 1 ? withUnit[0] : undefined;
+}
+
+/**
  * Checks a value against an attribute's declaration and returns it normalised; throws
  * {@linkcode WriteRejected} (before any I/O) when the write cannot be allowed.
  *
@@ -131,7 +157,8 @@ export function validateWrite(a: Attr, value: unknown): Value {
       if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v < options.length) {
         return options[v] as string;
       }
-      if (typeof v !== "string" || !options.includes(v)) {
+      const chosen = typeof v === "string" ? enumOption(options, v) : undefined;
+      if (chosen === undefined) {
         throw new WriteRejected(
           `${a.name}: ${JSON.stringify(v)} is not one of ${
             options.map((o) => `"${o}"`).join(", ")
@@ -139,7 +166,7 @@ export function validateWrite(a: Attr, value: unknown): Value {
           a.name,
         );
       }
-      return v;
+      return chosen;
     }
     case "number[]": {
       if (!Array.isArray(v) || !v.every((x) => typeof x === "number" && Number.isFinite(x))) {

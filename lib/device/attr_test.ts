@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { attr, findAttr, parseValue, validateWrite } from "./attr.ts";
+import { attr, findAttr, parseValue, validateWrite, enumOption } from "./attr.ts";
 import { UsageError, WriteRejected } from "./errors.ts";
 
 const position = attr("position", "number", { rw: true, min: -10, max: 10, units: "mm" });
@@ -44,4 +44,20 @@ Deno.test("findAttr suggests the closest attribute", () => {
       e instanceof UsageError && e.hint === 'did you mean "pressure"?' &&
       /gauge has no attribute/.test(e.message),
   );
+});
+
+Deno.test("an enum write takes what a person types for an option: case, spaces, a bare number", () => {
+  const range = attr("range", "enum", {
+    rw: true,
+    options: ["AUTO", "100 mV", "1 V", "10 V", "100 V", "1000 V"],
+  });
+  assert.equal(validateWrite(range, "10"), "10 V");
+  assert.equal(validateWrite(range, "10V"), "10 V");
+  assert.equal(validateWrite(range, "auto"), "AUTO");
+  assert.equal(validateWrite(range, "1e3"), "1000 V");
+  assert.equal(validateWrite(mode, "ac v"), "AC V");
+  // 100 could be 100 mV or 100 V: refused, naming the options.
+  assert.throws(() => validateWrite(range, "100"), /"100" is not one of "AUTO", "100 mV"/);
+  assert.throws(() => validateWrite(range, "7"), /is not one of/);
+  assert.equal(enumOption(["on", "ON"], "On"), undefined);
 });

@@ -27,6 +27,12 @@ export interface Reading {
   error?: string;
 }
 
+/**
+ * The keys a reading has beside its values when it is written out (`{"t":…,"device":…,<attr>:…}`,
+ * plus `error`): no attribute may be called one of them.
+ */
+export const READING_KEYS: readonly string[] = ["t", "device", "error"];
+
 /** A push subscription handle (e.g. an EPICS monitor); `close` cancels it. */
 export interface Subscription {
   /** Cancels the subscription. */

@@ -19,6 +19,7 @@ import {
   REGISTER_TYPES,
 } from "./schema.ts";
 import { compileRegisterAttrs, type RegisterAttr, type WordOrder } from "./register_map.ts";
+import { READING_KEYS } from "../device/device.ts";
 
 /** Line and framing defaults of an instrument. */
 export interface TransportDefaults {
@@ -351,6 +352,14 @@ export function compileDefinition(
         fail(`${key}.channels`, `expands to "${name}", not snake_case`);
       }
       if (seen.has(name)) fail(key, `attribute "${name}" is declared twice`);
+      if (READING_KEYS.includes(name)) {
+        fail(
+          key,
+          `"${name}" is a key of every reading (${
+            READING_KEYS.join(", ")
+          }); name the attribute after what it holds, e.g. "system_${name}"`,
+        );
+      }
       seen.add(name);
       const id = a.channels ? vars[a.channels]! : undefined;
       const pick = (

@@ -174,6 +174,9 @@ Deno.test("malformed definitions: errors name the file and the key", async () =>
     /needs get/,
   );
   await configError('[attrs.V]\nget = "X?"', "attrs.V", /snake_case/);
+  // A flat reading is {"t":…,"device":…,<attr>:…,"error"?}: those names would collide.
+  await configError('[attrs.error]\nget = "X?"', "attrs.error", /key of every reading/);
+  await configError('[attrs.t]\nget = "X?"', "attrs.t", /key of every reading/);
   await configError('[attrs.v]\nget = "X?"\nmin = 5\nmax = 1', "attrs.v", /min 5 is above max 1/);
   await configError(
     '[attrs.v]\nget = "X?"\nlayout = "poll"\ntoken = "a"',

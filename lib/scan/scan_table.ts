@@ -78,7 +78,7 @@ export class ScanTable {
   /** Creates the table; the header is written with the first point. */
   constructor(readonly options: ScanTableOptions) {
     const refs = [...options.positioners, ...options.detectors];
-    this.#columns = ["#", ...refs.map((r) => options.units[r] ? `${r} (${options.units[r]})` : r)];
+    this.#columns = ["#", ...refs.map((r) => header(r, options.units[r]))];
     this.#widths = this.#columns.map((c) => Math.max(c.length, 8));
     this.#widths[0] = Math.max(String(options.total).length, 3);
     this.#done = options.done ?? 0;
@@ -128,4 +128,10 @@ export class ScanTable {
     );
     this.#progressShown = true;
   }
+}
+
+/** A column header: `motor.position (mm)`, but `det.counts`, not `det.counts (counts)`. */
+function header(ref: string, units: string | undefined): string {
+  const attr = ref.slice(ref.lastIndexOf(".") + 1);
+  return units && units !== attr ? `${ref} (${units})` : ref;
 }

@@ -20,7 +20,8 @@ Deno.test("the table prints a header with units, one aligned row per point, and 
     paint: paint(false),
     positioners: ["motor.position"],
     detectors: ["det.counts", "dmm.voltage"],
-    units: { "motor.position": "mm", "dmm.voltage": "V" },
+    // det.counts counts "counts": its header says so once, not "det.counts (counts)".
+    units: { "motor.position": "mm", "dmm.voltage": "V", "det.counts": "counts" },
     precision: { "motor.position": 2 },
     total: 4,
     done: 1,

@@ -35,11 +35,28 @@ Deno.test("read of several targets is keyed by device name; --attrs and --descri
   assert.deepEqual(Object.keys(all), ["gauge", "thermo", "motor", "dmm", "det"]);
   assert.equal(typeof all.gauge.pressure, "number");
   assert.equal(typeof all.det.counts, "number");
+  assert.equal(all.det.device, "det");
   const d = JSON.parse((await runCli(["read", "sim://motor", "--describe"])).stdout);
   assert.equal(d.position.rw, true);
+  // "status" would read as an attribute of that name: the flag is default_reading (issue 13).
+  assert.equal(d.position.default_reading, true);
+  assert.equal("status" in d.position, false);
   assert.equal(d.position.type, "number");
   assert.equal(typeof d.position.max, "number");
   assert.equal(d.moving.type, "boolean");
+});
+
+Deno.test("a reading has one shape in read, stream and monitor: t, device, then values", async () => {
+  const read = JSON.parse((await runCli(["read", "sim://thermo?seed=2"])).stdout);
+  const stream = JSON.parse(
+    (await runCli(["stream", "sim://thermo?seed=2", "--count", "1", "--interval", "50ms"])).stdout,
+  );
+  assert.deepEqual(Object.keys(read), Object.keys(stream));
+  assert.deepEqual(Object.keys(read).slice(0, 2), ["t", "device"]);
+  assert.equal(typeof read.t, "number");
+  assert.equal(read.device, stream.device);
+  const iso = JSON.parse((await runCli(["read", "sim://thermo", "--time", "iso"])).stdout);
+  assert.match(iso.t, /^\d{4}-\d\d-\d\dT.*(Z|[+-]\d\d:\d\d)$/);
 });
 
 peerTest("read output goes through jq", () => findProgram("jq") ? [] : ["jq"], async () => {
@@ -73,6 +90,15 @@ Deno.test("bad input gets exit 2 and a one-line hint", async () => {
   const verb = await runCli(["stram"]);
   assert.equal(verb.code, 2);
   assert.match(verb.stderr, /unknown verb "stram" \(did you mean "stream"\?\)/);
+  // A transposition is one typo, wherever the verb is typed (issue 13).
+  for (const args of [["raed", "--demo", "gauge"], ["help", "raed"], ["raed", "--help"]]) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, args.join(" "));
+    assert.match(r.stderr, /unknown verb "raed" \(did you mean "read"\?\)/);
+  }
+  const sub = await runCli(["session", "lsit"]);
+  assert.equal(sub.code, 2);
+  assert.match(sub.stderr, /did you mean "list"\?/);
   const flag = await runCli(["read", "--atrs", "x", "sim://gauge"]);
   assert.equal(flag.code, 2);
   assert.match(flag.stderr, /unknown flag --atrs\n.*did you mean "--attrs"\?/);

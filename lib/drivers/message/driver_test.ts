@@ -162,7 +162,7 @@ Deno.test("address forms: definition port, scpi:// default, config instrument, V
     }
     const scpi = await open(`scpi://127.0.0.1:${sim.port}`);
     assert.match(String((await scpi.read()).idn), /^Keysight Technologies,34461A,/);
-    assert.equal((await scpi.read(["error"])).error, '+0,"No error"');
+    assert.equal((await scpi.read(["system_error"])).system_error, '+0,"No error"');
     await scpi.close();
     const cfg = await open(`tcp://127.0.0.1:${sim.port}`, { instrument: "keysight-34461a" });
     assert.equal(typeof (await cfg.read()).voltage_dc, "number");
