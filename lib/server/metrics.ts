@@ -87,11 +87,19 @@ const DEVICE_FAMILIES: [string, string, string][] = [
   ["labwire_value", "gauge", "Last value of a numeric or boolean device attribute."],
   ["labwire_value_timestamp_seconds", "gauge", "Time of the last good reading of a device."],
   ["labwire_device_up", "gauge", "1 when the device's last call succeeded, 0 when it failed."],
+  [
+    "labwire_device_state",
+    "gauge",
+    "1 for the device's current state (unknown, up, down), 0 for the others.",
+  ],
   ["labwire_reads_total", "counter", "Reads attempted."],
   ["labwire_read_errors_total", "counter", "Reads that failed."],
   ["labwire_writes_total", "counter", "Writes done."],
   ["labwire_read_latency_seconds", "histogram", "Read latency through the device queue."],
 ];
+
+/** Every state a device can be in, each its own `labwire_device_state` series. */
+const DEVICE_STATES = ["unknown", "up", "down"] as const;
 
 /** The HELP and TYPE lines of each per-device family. */
 const FAMILY_HEADS = DEVICE_FAMILIES.map(([name, type, text]) =>
@@ -207,7 +215,12 @@ function deviceLines(
   return [
     values.join("\n"),
     m.lastGood ? `labwire_value_timestamp_seconds${device} ${m.lastGood.t}` : "",
-    `labwire_device_up${labels({ device: m.name, state: m.state })} ${m.state === "up" ? 1 : 0}`,
+    // No label that changes: a device going down keeps its series (one per state, as
+    // Prometheus enums are written), so rate() and alert rules see one continuous line.
+    `labwire_device_up${device} ${m.state === "up" ? 1 : 0}`,
+    DEVICE_STATES.map((s) =>
+      `labwire_device_state${labels({ device: m.name, state: s })} ${m.state === s ? 1 : 0}`
+    ).join("\n"),
     `labwire_reads_total${device} ${m.stats.reads}`,
     `labwire_read_errors_total${device} ${m.stats.errors}`,
     `labwire_writes_total${device} ${m.stats.writes}`,

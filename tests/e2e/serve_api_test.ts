@@ -280,7 +280,8 @@ Deno.test("serve API over a socket: every route and error code", async (t) => {
       assert.match(res.headers.get("content-type")!, /^text\/plain; version=0.0.4/);
       const text = await res.text();
       assert.match(text, /^labwire_value\{device="motor",attr="position",units="mm"\} [\d.]+$/m);
-      assert.match(text, /^labwire_device_up\{device="broken",state="down"\} 0$/m);
+      assert.match(text, /^labwire_device_up\{device="broken"\} 0$/m);
+      assert.match(text, /^labwire_device_state\{device="broken",state="down"\} 1$/m);
       assert.match(text, /^labwire_read_errors_total\{device="broken"\} [1-9]\d*$/m);
       assert.match(
         text,
