@@ -86,10 +86,21 @@ export const VERBS: Verb[] = [
     summary: "list, inspect, export and follow recorded sessions",
     load: async () => (await import("./cmd/session.ts")).sessionCommand,
   },
+  {
+    name: "devices",
+    summary: "list the devices of a config (address, driver, interval; state from a daemon)",
+    load: async () => (await import("./cmd/devices.ts")).devicesCommand,
+  },
+  {
+    name: "completions",
+    summary: "print a shell completion script: bash, zsh or fish",
+    load: async () => (await import("./cmd/completions.ts")).completionsCommand(VERBS),
+  },
 ];
 
 function mainHelp(): string {
-  const verbs = VERBS.map((c) => `  ${c.name.padEnd(9)} ${c.summary}`).join("\n");
+  const width = Math.max(...VERBS.map((c) => c.name.length));
+  const verbs = VERBS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join("\n");
   const drivers = listDrivers().map((d) =>
     `  ${(d.scheme + "://").padEnd(12)} ${d.summary}  e.g. ${d.example}`
   )

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { attr, findAttr, parseValue, validateWrite, enumOption } from "./attr.ts";
+import { attr, enumOption, findAttr, parseValue, validateWrite } from "./attr.ts";
 import { UsageError, WriteRejected } from "./errors.ts";
 
 const position = attr("position", "number", { rw: true, min: -10, max: 10, units: "mm" });

@@ -42,7 +42,10 @@ Deno.test("cached device lines follow readings, writes, state and units", async 
       'labwire_reads_total{device="gauge"} 1',
     );
     // The up series has no label that changes with the state (issue 13): it stays one series.
-    assert.equal(line(first, 'labwire_device_up{device="gauge"'), 'labwire_device_up{device="gauge"} 1');
+    assert.equal(
+      line(first, 'labwire_device_up{device="gauge"'),
+      'labwire_device_up{device="gauge"} 1',
+    );
     assert.equal(
       line(first, 'labwire_device_state{device="gauge",state="up"}'),
       'labwire_device_state{device="gauge",state="up"} 1',

@@ -1,0 +1,212 @@
+/**
+ * `labwire devices [--config FILE] [--json]` — the devices a config declares (name, address,
+ * driver, sampling interval), with each one's state when a daemon serving that config answers.
+ * Nothing here talks to an instrument: listing a bench never touches its hardware.
+ *
+ * @module
+ */
+import type { Command } from "../lib/cli/command.ts";
+import { EXIT } from "../lib/cli/command.ts";
+import { boolFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
+import { formatMs } from "../lib/config/duration.ts";
+import type { DeviceConfig } from "../lib/config/load.ts";
+import { UsageError } from "../lib/device/errors.ts";
+import { loadLabConfig } from "../lib/lab/setup.ts";
+import { jsonDocument } from "../lib/output/record.ts";
+import { stdoutSink } from "../lib/output/stdout.ts";
+import { stdoutIsTerminal } from "../lib/output/terminal.ts";
+import { DEFAULT_LISTEN, type ListenAddress, parseListen } from "../lib/server/listen.ts";
+
+const FLAGS = {
+  server: { type: "string", short: "s" },
+  "no-server": { type: "boolean" },
+} as const;
+
+/** How long the daemon gets to answer before the list is printed without states. */
+const SERVER_TIMEOUT_MS = 1000;
+
+/** The parsed options of `devices`. */
+export interface DevicesOptions {
+  /** `--config FILE` (or the positional CONFIG). */
+  config?: string;
+  /** `--demo`. */
+  demo: boolean;
+  /** `--json`. */
+  json: boolean;
+  /** The daemon to ask for states (`--server URL`); undefined: the config's `[server] listen`. */
+  server?: string;
+  /** `--no-server`: do not ask any daemon. */
+  noServer: boolean;
+}
+
+/** Parses `devices`' arguments (pure). */
+export function parseDevicesArgs(args: string[]): DevicesOptions {
+  const f = parseFlags(args, FLAGS, "devices");
+  if (f.positionals.length > 1) {
+    throw new UsageError(
+      `devices takes one CONFIG file, got ${f.positionals.join(" ")}`,
+      "e.g. labwire devices bench.toml",
+    );
+  }
+  const flagConfig = stringFlag(f, "config");
+  if (f.positionals[0] !== undefined && flagConfig !== undefined) {
+    throw new UsageError("give the config either as CONFIG or as --config, not both");
+  }
+  const server = stringFlag(f, "server");
+  if (server !== undefined && !/^https?:\/\/[^/]+/.test(server)) {
+    throw new UsageError(
+      `--server: "${server}" is not an http:// URL`,
+      "e.g. --server http://127.0.0.1:8600",
+    );
+  }
+  return {
+    config: f.positionals[0] ?? flagConfig,
+    demo: boolFlag(f, "demo"),
+    json: boolFlag(f, "json"),
+    server: server?.replace(/\/+$/, ""),
+    noServer: boolFlag(f, "no-server"),
+  };
+}
+
+/** One line of the list (and one object of `--json`). */
+export interface DeviceRow {
+  /** The `[devices.NAME]` name. */
+  name: string;
+  /** Its address as written. */
+  address: string;
+  /** The driver: the daemon's when it answered, else the address scheme. */
+  driver: string;
+  /** The instrument definition the address names, or null. */
+  instrument: string | null;
+  /** Sampling interval, seconds. */
+  interval_s: number;
+  /** `up`, `down` or `unknown` from the daemon; null when no daemon answered. */
+  state: string | null;
+}
+
+/** The base URL of the daemon serving a config: its `[server] listen`, loopback for a wildcard. */
+export function daemonUrl(listen: ListenAddress | undefined): string {
+  const l = listen ?? parseListen(DEFAULT_LISTEN);
+  const wildcard = l.hostname === "0.0.0.0" || l.hostname === "::" || l.hostname === "";
+  const host = wildcard ? "127.0.0.1" : l.hostname;
+  return `http://${host.includes(":") ? `[${host}]` : host}:${l.port}`;
+}
+
+/** The rows for configured devices, with what the daemon said about each (when it answered). */
+export function deviceRows(
+  devices: readonly DeviceConfig[],
+  served?: readonly { name: string; driver?: string; state?: string }[],
+): DeviceRow[] {
+  return devices.map((d) => {
+    const s = served?.find((x) => x.name === d.name);
+    return {
+      name: d.name,
+      address: d.address.text,
+      driver: s?.driver ?? d.address.scheme,
+      instrument: d.address.params.get("instrument"),
+      interval_s: d.interval / 1000,
+      state: served ? s?.state ?? "not served" : null,
+    };
+  });
+}
+
+async function askDaemon(
+  url: string,
+): Promise<{ name: string; driver?: string; state?: string }[] | undefined> {
+  try {
+    const res = await fetch(`${url}/api/devices`, {
+      signal: AbortSignal.timeout(SERVER_TIMEOUT_MS),
+    });
+    if (!res.ok) {
+      await res.body?.cancel();
+      return undefined;
+    }
+    const body = await res.json() as { devices?: unknown };
+    return Array.isArray(body.devices) ? body.devices : undefined;
+  } catch {
+    // No daemon there (or not labwire's): the list is still right, only without states.
+    return undefined;
+  }
+}
+
+/** Renders the rows as an aligned text table. */
+export function renderDevices(rows: readonly DeviceRow[], server: string | undefined): string {
+  const head = ["name", "address", "driver", "interval", ...(server ? ["state"] : [])];
+  const cells = rows.map((r) => [
+    r.name,
+    r.address,
+    r.instrument ? `${r.driver} (${r.instrument})` : r.driver,
+    formatMs(r.interval_s * 1000),
+    ...(server ? [r.state ?? ""] : []),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i]!)).join("  ").trimEnd() + "\n";
+  return line(head) + cells.map(line).join("");
+}
+
+/** Runs `devices`. */
+export async function runDevices(args: string[]): Promise<number> {
+  const opts = parseDevicesArgs(args);
+  const { config, cleanup } = await loadLabConfig(opts);
+  try {
+    if (config.devices.length === 0) {
+      throw new UsageError(
+        `no devices in ${config.file ?? "the config"}: add [devices.NAME] tables`,
+        "try: labwire devices --demo",
+      );
+    }
+    let server: string | undefined;
+    let served: Awaited<ReturnType<typeof askDaemon>>;
+    if (!opts.noServer && !opts.demo) {
+      let url = opts.server;
+      if (url === undefined) {
+        const { parseServerConfig } = await import("../lib/server/config.ts");
+        url = daemonUrl(parseServerConfig(config.sections.server, config.file).listen);
+      }
+      served = await askDaemon(url);
+      if (served) server = url;
+      else if (opts.server !== undefined) {
+        console.error(`labwire devices: no labwire daemon answered at ${url}; states unknown`);
+      }
+    }
+    const rows = deviceRows(config.devices, served);
+    if (opts.json) {
+      stdoutSink.write(jsonDocument({ server: server ?? null, devices: rows }, stdoutIsTerminal()));
+    } else {
+      stdoutSink.write(renderDevices(rows, server));
+      if (server) console.error(`states from the daemon at ${server}`);
+    }
+    return EXIT.ok;
+  } finally {
+    await cleanup();
+  }
+}
+
+/** The `devices` verb. */
+export const devicesCommand: Command = {
+  name: "devices",
+  summary: "list the devices of a config (address, driver, interval; state from a daemon)",
+  run: runDevices,
+  help: `labwire devices — the devices a config declares
+
+Usage: labwire devices [CONFIG] [--json] [--server URL | --no-server]
+
+Lists each [devices.NAME] of the config (./labwire.toml, --config FILE or
+$LABWIRE_CONFIG): its address, driver (and instrument definition), and sampling
+interval. No instrument is contacted. When a labwire daemon serving the config
+answers (at its [server] listen, default ${DEFAULT_LISTEN}, or --server URL),
+each device's state (up, down, unknown) is added.
+
+Flags:
+  -c, --config FILE    config file (default ./labwire.toml or $LABWIRE_CONFIG)
+      --demo           the built-in simulated bench
+      --json           one JSON document: {"server": URL or null, "devices": […]}
+  -s, --server URL     ask this daemon for states (e.g. http://127.0.0.1:8600)
+      --no-server      do not ask any daemon
+
+Examples:
+  labwire devices --demo
+  labwire devices --demo --json | jq -r '.devices[].name'
+  labwire devices bench.toml --server http://127.0.0.1:8600
+`,
+};

@@ -1,0 +1,80 @@
+/**
+ * `labwire devices`: the devices of a config without touching them, and their states when the
+ * daemon serving the config answers (at its `[server] listen`, or `--server URL`).
+ */
+import assert from "node:assert/strict";
+import { runCli } from "./run_cli.ts";
+import { startTestDaemon, TEST_BENCH } from "./serve_fixture.ts";
+
+Deno.test("devices lists name, address, driver and interval; --json is one document", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-devices-" });
+  try {
+    // Nothing listens on a port of the discard range here: no daemon, no states.
+    await Deno.writeTextFile(
+      `${dir}/labwire.toml`,
+      `${TEST_BENCH}\n[devices.psu]\naddress = "tcp://192.0.2.7:5025?instrument=rigol-dp832"\n` +
+        `\n[server]\nlisten = "127.0.0.1:9"\n`,
+    );
+    const text = await runCli(["devices"], { cwd: dir });
+    assert.equal(text.code, 0, text.stderr);
+    const lines = text.stdout.trimEnd().split("\n");
+    assert.match(lines[0]!, /^name\s+address\s+driver\s+interval$/);
+    assert.match(lines[1]!, /^motor\s+sim:\/\/motor\?seed=3\s+sim\s+200ms$/);
+    assert.match(
+      lines.at(-1)!,
+      /^psu\s+tcp:\/\/192\.0\.2\.7:5025\?instrument=rigol-dp832\s+tcp \(rigol-dp832\)\s+1s$/,
+    );
+    const json = JSON.parse((await runCli(["devices", "--json"], { cwd: dir })).stdout);
+    assert.equal(json.server, null);
+    assert.deepEqual(json.devices[0], {
+      name: "motor",
+      address: "sim://motor?seed=3",
+      driver: "sim",
+      instrument: null,
+      interval_s: 0.2,
+      state: null,
+    });
+    const none = await runCli(["devices", "--config", `${dir}/nope.toml`]);
+    assert.equal(none.code, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("devices asks the daemon for each device's state", async () => {
+  const daemon = await startTestDaemon();
+  try {
+    // Let every device be sampled once: the broken one is then down, the rest up.
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const list = await (await fetch(`${daemon.url}/api/devices`)).json();
+      if (list.devices.every((d: { state: string }) => d.state !== "unknown")) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await Deno.writeTextFile(`${daemon.dir}/bench.toml`, TEST_BENCH);
+    const r = await runCli([
+      "devices",
+      `${daemon.dir}/bench.toml`,
+      "--server",
+      daemon.url,
+      "--json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout);
+    assert.equal(doc.server, daemon.url.replace(/\/$/, ""));
+    const state = Object.fromEntries(
+      doc.devices.map((d: { name: string; state: string }) => [d.name, d.state]),
+    );
+    assert.deepEqual(state, { motor: "up", det: "up", thermo: "up", broken: "down" });
+    const text = await runCli(["devices", `${daemon.dir}/bench.toml`, "--server", daemon.url]);
+    assert.match(
+      text.stdout,
+      /^broken\s+sim:\/\/gauge\?seed=9&error_rate=1\s+sim\s+200ms\s+down$/m,
+    );
+    const bad = await runCli(["devices", "--server", "localhost:8600"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /not an http:\/\/ URL/);
+  } finally {
+    await daemon.close();
+  }
+});
