@@ -48,7 +48,7 @@ export const VERBS: Verb[] = [
   },
   {
     name: "query",
-    summary: "raw commands to a SCPI or ASCII instrument, one answer per line",
+    summary: "raw commands to a SCPI/ASCII instrument or Modbus requests, one answer per line",
     load: async () => (await import("./cmd/query.ts")).queryCommand,
   },
   {

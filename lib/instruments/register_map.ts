@@ -25,6 +25,7 @@ import { ConfigError } from "../device/errors.ts";
 import { parseDuration } from "../config/duration.ts";
 import type { RawAttr } from "./schema.ts";
 import type { ParseRule } from "./template.ts";
+import { READING_KEYS } from "../device/device.ts";
 
 /** The four data tables of a Modbus server. */
 export const TABLES = ["coil", "discrete", "input", "holding"] as const;
@@ -277,6 +278,9 @@ export function compileRegisterAttrs(
         fail(`${key}.channels`, `expands to "${name}", not snake_case`);
       }
       if (seen.has(name)) fail(key, `attribute "${name}" is declared twice`);
+      if (READING_KEYS.includes(name)) {
+        fail(key, `"${name}" is a key of every reading (${READING_KEYS.join(", ")}); rename it`);
+      }
       seen.add(name);
       const address = spec.address + i * (a.stride ?? 0);
       const last = address + widthOf(spec) - 1;
