@@ -13,12 +13,12 @@
  *
  * @module
  */
-import { UsageError } from "../../device/errors.ts";
 import type { Instrument } from "../../instruments/definition.ts";
 import { FaultInjector, type FaultOptions, NO_FAULTS } from "../sim/faults.ts";
 import { Random } from "../sim/random.ts";
 import { InstrumentModel, NAK, splitMessages } from "./model.ts";
 import { openPty } from "../../transport/pty.ts";
+import { listenTcp, ptyConn, type SimConn } from "../sim/ports.ts";
 
 /** What happened to one message, for `labwire sim --verbose`. */
 export interface MessageEvent {
@@ -42,15 +42,7 @@ export interface MessageSimOptions {
   onMessage?: (event: MessageEvent) => void;
 }
 
-/** A bidirectional connection the simulator serves (a TCP connection or a PTY master). */
-export interface SimConn {
-  /** Reads into `buf`; null at the end. */
-  read(buf: Uint8Array): Promise<number | null>;
-  /** Writes some of `buf`. */
-  write(buf: Uint8Array): Promise<number>;
-  /** Closes. */
-  close(): void;
-}
+export type { SimConn } from "../sim/ports.ts";
 
 /** Bytes → text, one character per byte (keeps ACK/ENQ and binary blocks intact). */
 export function bytesToText(bytes: Uint8Array): string {
@@ -240,68 +232,15 @@ export function startTcpSimulator(
 ): Promise<TcpSimulator> {
   const hostname = opts.hostname ?? "127.0.0.1";
   const sim = new MessageSimulator(inst, opts);
-  let listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr> | undefined;
-  let closed = false;
-  let restart: ReturnType<typeof setTimeout> | undefined;
-  const listen = (port: number) => {
-    try {
-      listener = Deno.listen({ hostname, port, transport: "tcp" });
-    } catch (err) {
-      if (err instanceof Deno.errors.AddrInUse) {
-        throw new UsageError(
-          `cannot listen on ${hostname}:${port}: the port is in use`,
-          "choose another --listen port, or port 0 for any free port",
-          { cause: err },
-        );
-      }
-      throw new UsageError(
-        `cannot listen on ${hostname}:${port}: ${(err as Error).message}`,
-        undefined,
-        { cause: err },
-      );
-    }
-    accept(listener);
-    return listener.addr.port;
-  };
-  const accept = async (l: Deno.Listener<Deno.TcpConn, Deno.NetAddr>) => {
-    try {
-      for await (const conn of l) {
-        conn.setNoDelay(true);
-        sim.serve(conn);
-      }
-    } catch {
-      // The listener was closed (shutdown or a disconnect fault).
-    }
-  };
-  const port = listen(opts.port ?? 0);
-  sim.onDisconnect = (forMs) => {
-    if (!listener || closed) return;
-    listener.close();
-    listener = undefined;
-    restart = setTimeout(() => {
-      restart = undefined;
-      if (closed) return;
-      try {
-        listen(port);
-      } catch {
-        // Someone took the port meanwhile: stay down rather than crash the simulator.
-      }
-    }, forMs);
-  };
+  const listening = listenTcp({ hostname, port: opts.port ?? 0 }, (conn) => sim.serve(conn));
+  sim.onDisconnect = (forMs) => listening.pause(forMs);
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
   return Promise.resolve({
     sim,
-    port,
-    address: `tcp://${host}:${port}?instrument=${inst.name}`,
+    port: listening.port,
+    address: `tcp://${host}:${listening.port}?instrument=${inst.name}`,
     close() {
-      closed = true;
-      if (restart !== undefined) clearTimeout(restart);
-      try {
-        listener?.close();
-      } catch {
-        // Already closed.
-      }
-      listener = undefined;
+      listening.close();
       sim.close();
       return Promise.resolve();
     },
@@ -338,24 +277,7 @@ export function startPtySimulator(
   // port (a pty set to 7O1 beforehand makes a client's 7O1 tcsetattr fail with EINVAL here).
   const pty = openPty({ link: opts.link });
   const sim = new MessageSimulator(inst, opts);
-  let leftover: Uint8Array | undefined;
-  const conn: SimConn = {
-    async read(buf) {
-      let chunk = leftover;
-      leftover = undefined;
-      chunk ??= await pty.stream.read();
-      if (chunk.length > buf.length) leftover = chunk.subarray(buf.length);
-      const n = Math.min(buf.length, chunk.length);
-      buf.set(chunk.subarray(0, n));
-      return n;
-    },
-    async write(buf) {
-      await pty.stream.write(buf);
-      return buf.length;
-    },
-    // The line stays: a disconnect fault only silences the instrument (see FaultInjector).
-    close() {},
-  };
+  const conn = ptyConn(pty);
   const served = sim.serve(conn);
   return Promise.resolve({
     sim,

@@ -18,9 +18,9 @@
  *
  * @module
  */
-import { UsageError } from "../../device/errors.ts";
 import type { Instrument } from "../../instruments/definition.ts";
 import { openPty } from "../../transport/pty.ts";
+import { listenTcp, ptyConn, type SimConn } from "../sim/ports.ts";
 import { FaultInjector, type FaultOptions, NO_FAULTS } from "../sim/faults.ts";
 import { Random } from "../sim/random.ts";
 import { ModbusModel } from "./model.ts";
@@ -36,16 +36,6 @@ import {
   rtuRequestLength,
   rtuSilenceMs,
 } from "./protocol.ts";
-
-/** A bidirectional connection the simulator serves (a TCP connection or a PTY master). */
-export interface SimConn {
-  /** Reads into `buf`; null at the end. */
-  read(buf: Uint8Array): Promise<number | null>;
-  /** Writes some of `buf`. */
-  write(buf: Uint8Array): Promise<number>;
-  /** Closes. */
-  close(): void;
-}
 
 /** What happened to one request, for `labwire sim --verbose`. */
 export interface ModbusEvent {
@@ -376,63 +366,15 @@ export function startModbusTcpSimulator(
 ): Promise<ModbusTcpSimulator> {
   const hostname = opts.hostname ?? "127.0.0.1";
   const sim = new ModbusSimulator(inst, opts);
-  let listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr> | undefined;
-  let closed = false;
-  let restart: ReturnType<typeof setTimeout> | undefined;
-  const accept = async (l: Deno.Listener<Deno.TcpConn, Deno.NetAddr>) => {
-    try {
-      for await (const conn of l) {
-        conn.setNoDelay(true);
-        sim.serveTcp(conn);
-      }
-    } catch {
-      // The listener was closed (shutdown or a disconnect fault).
-    }
-  };
-  const listen = (port: number) => {
-    try {
-      listener = Deno.listen({ hostname, port, transport: "tcp" });
-    } catch (err) {
-      throw new UsageError(
-        `cannot listen on ${hostname}:${port}: ${
-          err instanceof Deno.errors.AddrInUse ? "the port is in use" : (err as Error).message
-        }`,
-        "choose another --listen port, or port 0 for any free port",
-        { cause: err },
-      );
-    }
-    accept(listener);
-    return listener.addr.port;
-  };
-  const port = listen(opts.port ?? 0);
-  sim.onDisconnect = (forMs) => {
-    if (!listener || closed) return;
-    listener.close();
-    listener = undefined;
-    restart = setTimeout(() => {
-      restart = undefined;
-      if (closed) return;
-      try {
-        listen(port);
-      } catch {
-        // Someone took the port meanwhile: stay down rather than crash the simulator.
-      }
-    }, forMs);
-  };
+  const listening = listenTcp({ hostname, port: opts.port ?? 0 }, (conn) => sim.serveTcp(conn));
+  sim.onDisconnect = (forMs) => listening.pause(forMs);
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
   return Promise.resolve({
     sim,
-    port,
-    address: `modbus://${host}:${port}?instrument=${inst.name}`,
+    port: listening.port,
+    address: `modbus://${host}:${listening.port}?instrument=${inst.name}`,
     close() {
-      closed = true;
-      if (restart !== undefined) clearTimeout(restart);
-      try {
-        listener?.close();
-      } catch {
-        // Already closed.
-      }
-      listener = undefined;
+      listening.close();
       sim.close();
       return Promise.resolve();
     },
@@ -464,24 +406,7 @@ export function startModbusPtySimulator(
 ): Promise<ModbusPtySimulator> {
   const pty = openPty({ link: opts.link });
   const sim = new ModbusSimulator(inst, opts);
-  let leftover: Uint8Array | undefined;
-  const conn: SimConn = {
-    async read(buf) {
-      let chunk = leftover;
-      leftover = undefined;
-      chunk ??= await pty.stream.read();
-      if (chunk.length > buf.length) leftover = chunk.subarray(buf.length);
-      const n = Math.min(buf.length, chunk.length);
-      buf.set(chunk.subarray(0, n));
-      return n;
-    },
-    async write(buf) {
-      await pty.stream.write(buf);
-      return buf.length;
-    },
-    // The line stays: a disconnect fault only silences the device.
-    close() {},
-  };
+  const conn = ptyConn(pty);
   const served = sim.serveRtu(conn).catch(() => {});
   return Promise.resolve({
     sim,

@@ -1,0 +1,131 @@
+/**
+ * The ports the wire-protocol simulators serve on, shared by every family (`message`, `modbus`):
+ * a loopback-first TCP listener that a disconnect fault can take down for a while (the port
+ * refuses connections, then listens again), and a pseudo-terminal master seen as a connection.
+ *
+ * @example
+ * ```ts ignore
+ * const port = listenTcp({ hostname: "127.0.0.1", port: 0 }, (conn) => serve(conn));
+ * port.pause(5000); // a disconnect fault: refused for 5 s
+ * port.close();
+ * ```
+ *
+ * @module
+ */
+import { UsageError } from "../../device/errors.ts";
+import type { Pty } from "../../transport/pty.ts";
+
+/** A bidirectional connection a simulator serves (a TCP connection or a PTY master). */
+export interface SimConn {
+  /** Reads into `buf`; null at the end. */
+  read(buf: Uint8Array): Promise<number | null>;
+  /** Writes some of `buf`. */
+  write(buf: Uint8Array): Promise<number>;
+  /** Closes. */
+  close(): void;
+}
+
+/** A listening TCP port of a simulator. */
+export interface SimPort {
+  /** The port listened on (chosen by the OS when 0 was asked). */
+  readonly port: number;
+  /** Stops listening for `forMs`, then listens on the same port again (a disconnect fault). */
+  pause(forMs: number): void;
+  /** Stops listening for good. */
+  close(): void;
+}
+
+/**
+ * Listens on `hostname:port` and hands every connection (no Nagle delay) to `onConn`; a port in
+ * use is a {@linkcode UsageError} saying what to do.
+ */
+export function listenTcp(
+  where: { hostname: string; port: number },
+  onConn: (conn: Deno.TcpConn) => void,
+): SimPort {
+  let listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr> | undefined;
+  let closed = false;
+  let restart: ReturnType<typeof setTimeout> | undefined;
+  const accept = async (l: Deno.Listener<Deno.TcpConn, Deno.NetAddr>) => {
+    try {
+      for await (const conn of l) {
+        conn.setNoDelay(true);
+        onConn(conn);
+      }
+    } catch {
+      // The listener was closed (shutdown or a disconnect fault).
+    }
+  };
+  const listen = (port: number) => {
+    try {
+      listener = Deno.listen({ hostname: where.hostname, port, transport: "tcp" });
+    } catch (err) {
+      if (err instanceof Deno.errors.AddrInUse) {
+        throw new UsageError(
+          `cannot listen on ${where.hostname}:${port}: the port is in use`,
+          "choose another --listen port, or port 0 for any free port",
+          { cause: err },
+        );
+      }
+      throw new UsageError(
+        `cannot listen on ${where.hostname}:${port}: ${(err as Error).message}`,
+        undefined,
+        { cause: err },
+      );
+    }
+    accept(listener);
+    return listener.addr.port;
+  };
+  const port = listen(where.port);
+  return {
+    port,
+    pause(forMs) {
+      if (!listener || closed) return;
+      listener.close();
+      listener = undefined;
+      restart = setTimeout(() => {
+        restart = undefined;
+        if (closed) return;
+        try {
+          listen(port);
+        } catch {
+          // Someone took the port meanwhile: stay down rather than crash the simulator.
+        }
+      }, forMs);
+    },
+    close() {
+      closed = true;
+      if (restart !== undefined) clearTimeout(restart);
+      try {
+        listener?.close();
+      } catch {
+        // Already closed.
+      }
+      listener = undefined;
+    },
+  };
+}
+
+/**
+ * A pseudo-terminal's master as a {@linkcode SimConn}. Closing it does nothing: the line stays,
+ * a disconnect fault only silences the instrument (a serial device that lost power).
+ */
+export function ptyConn(pty: Pty): SimConn {
+  let leftover: Uint8Array | undefined;
+  return {
+    async read(buf) {
+      let chunk = leftover;
+      leftover = undefined;
+      chunk ??= await pty.stream.read();
+      if (chunk.length > buf.length) leftover = chunk.subarray(buf.length);
+      const n = Math.min(buf.length, chunk.length);
+      buf.set(chunk.subarray(0, n));
+      return n;
+    },
+    async write(buf) {
+      await pty.stream.write(buf);
+      return buf.length;
+    },
+    close() {},
+  };
+}
