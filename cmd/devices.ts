@@ -15,7 +15,8 @@ import { loadLabConfig } from "../lib/lab/setup.ts";
 import { jsonDocument } from "../lib/output/record.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
 import { stdoutIsTerminal } from "../lib/output/terminal.ts";
-import { DEFAULT_LISTEN, type ListenAddress, parseListen } from "../lib/server/listen.ts";
+import { type ListenAddress, parseListen } from "../lib/device/host_port.ts";
+import { DEFAULT_SERVE_LISTEN as DEFAULT_LISTEN } from "../lib/server/listen.ts";
 
 const FLAGS = {
   server: { type: "string", short: "s" },
