@@ -7,7 +7,7 @@
  */
 import type { Value } from "../device/attr.ts";
 // Type only: the names a config file may use are the schema's; zod is not loaded by this.
-import type { SEVERITIES } from "../config/schema.ts";
+import type { SEVERITIES } from "../config/alarms_schema.ts";
 import { humanDateTime } from "../output/time.ts";
 
 /** Alarm severity, EPICS-like, from least to most severe (the config schema lists them). */

@@ -48,7 +48,8 @@
 import type { z } from "zod";
 import { ConfigError } from "../device/errors.ts";
 import type { LabConfig } from "../config/load.ts";
-import { NOTIFY_SCHEMA, parseWith, type SMTP_SCHEMA } from "../config/schema.ts";
+import { NOTIFY_SCHEMA, type SMTP_SCHEMA } from "../config/alarms_schema.ts";
+import { parseWith } from "../config/fields.ts";
 import type { Severity } from "./event.ts";
 
 /** How the SMTP connection is protected. */

@@ -53,7 +53,8 @@ import { ConfigError } from "../device/errors.ts";
 import { didYouMean } from "../device/suggest.ts";
 import type { z } from "zod";
 import type { LabConfig } from "../config/load.ts";
-import { ALARM_SCHEMA, ALARMS_SCHEMA, parseWith } from "../config/schema.ts";
+import { ALARM_SCHEMA, ALARMS_SCHEMA } from "../config/alarms_schema.ts";
+import { parseWith } from "../config/fields.ts";
 import type { Severity } from "./event.ts";
 
 /** The comparisons a threshold alarm can make. */

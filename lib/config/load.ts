@@ -11,7 +11,8 @@ import { parse as parseToml } from "smol-toml";
 import type { Address } from "../device/address.ts";
 import { ConfigError, UsageError } from "../device/errors.ts";
 import { type DurationRule, readDuration } from "./duration.ts";
-import { CONFIG_SCHEMA, isTable, parseWith } from "./schema.ts";
+import { CONFIG_SCHEMA } from "./schema.ts";
+import { isTable, parseWith } from "./fields.ts";
 
 /** One configured device. */
 export interface DeviceConfig {

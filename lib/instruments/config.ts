@@ -9,7 +9,8 @@
  *
  * @module
  */
-import { INSTRUMENTS_SCHEMA, parseWith } from "../config/schema.ts";
+import { INSTRUMENTS_SCHEMA } from "../config/schema.ts";
+import { parseWith } from "../config/fields.ts";
 import { addInstrumentSource } from "./sources.ts";
 
 /**

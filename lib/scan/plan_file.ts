@@ -26,7 +26,7 @@
 import { durationKey, isTable, parseTomlFile } from "../config/load.ts";
 import { ConfigError, UsageError } from "../device/errors.ts";
 import { z } from "zod";
-import { parseWith, table } from "../config/schema.ts";
+import { parseWith, table } from "../config/fields.ts";
 import { makePlan, type PlanSpec } from "./plan.ts";
 
 /** What a plan file sets; CLI flags override everything but the plan. */

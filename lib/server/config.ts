@@ -13,7 +13,8 @@
  *
  * @module
  */
-import { parseWith, SERVER_SCHEMA } from "../config/schema.ts";
+import { parseWith } from "../config/fields.ts";
+import { SERVER_SCHEMA } from "../config/schema.ts";
 import type { ListenAddress } from "../device/host_port.ts";
 
 /** Validated `[server]` settings. */

@@ -9,7 +9,8 @@
  */
 import { basename, dirname, isAbsolute, join } from "node:path";
 import type { LabConfig } from "../config/load.ts";
-import { parseWith, SESSION_SCHEMA } from "../config/schema.ts";
+import { parseWith } from "../config/fields.ts";
+import { SESSION_SCHEMA } from "../config/schema.ts";
 
 /** File name suffix of session files. */
 export const SESSION_SUFFIX = ".session.sqlite";

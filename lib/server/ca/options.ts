@@ -26,12 +26,8 @@ import { splitHostPort } from "../../device/host_port.ts";
 import { ipFromString } from "../../device/ipv4.ts";
 import { boolFlag, type FlagSpecs, type ParsedFlags, stringFlag } from "../../cli/flags.ts";
 import type { LabConfig } from "../../config/load.ts";
-import {
-  CA_SCHEMA,
-  type CaWriteMode,
-  MAX_ARRAY_BYTES_LIMIT,
-  parseWith,
-} from "../../config/schema.ts";
+import { CA_SCHEMA, type CaWriteMode, MAX_ARRAY_BYTES_LIMIT } from "../../config/schema.ts";
+import { parseWith } from "../../config/fields.ts";
 import { UsageError } from "../../device/errors.ts";
 import {
   CA_REPEATER_PORT,

@@ -1,0 +1,161 @@
+/**
+ * `[devices.NAME]` tables: the address, interval and timeout of each device, and the options its
+ * driver declares (`Driver.options`), checked as zod schemas so a mistake names its key.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { duration, fail, fromRule, isTable, ONCE } from "./fields.ts";
+import { type Address, isAddress, parseAddress } from "../device/address.ts";
+import { UsageError } from "../device/errors.ts";
+import { didYouMean } from "../device/suggest.ts";
+import { INTERVAL_RULE, TIMEOUT_RULE } from "./duration.ts";
+import { type UnknownKeyParams } from "./problem.ts";
+import type { DriverOptions } from "../device/registry.ts";
+import { driverOptions, optionsProblem, targetProblem } from "./options.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Devices and driver options (config tables and address query parameters alike)
+
+/** The zod schemas of a built-in driver's options, built once per driver (and sim kind). */
+interface ZodOptions {
+  /** The rules themselves. */
+  spec: DriverOptions;
+  /** The options a device table may add beside address/interval/timeout. */
+  extra: z.ZodType<Record<string, unknown>, unknown>;
+}
+
+const zodOptions = new Map<DriverOptions, ZodOptions>();
+
+/** {@linkcode driverOptions} with the zod schema of a device table's extra keys. */
+function deviceOptions(address: Address): ZodOptions | undefined {
+  const spec = driverOptions(address.scheme, address.target);
+  if (!spec) return undefined;
+  let z1 = zodOptions.get(spec);
+  if (!z1) {
+    // Built once per driver: building a zod schema costs more than using it.
+    const shape = Object.entries(spec.rules).filter(([k]) => k !== "timeout")
+      .map(([k, rule]) => [k, fromRule(rule).optional()]);
+    z1 = { spec, extra: z.object(Object.fromEntries(shape)) };
+    zodOptions.set(spec, z1);
+  }
+  return z1;
+}
+
+const DEVICE_KEYS = ["address", "interval", "timeout"];
+
+const ADDRESS = z.unknown().transform((v, ctx): Address => {
+  if (typeof v !== "string") {
+    return fail(ctx, 'expected address = "scheme://…" (e.g. "baratron://10.0.0.5")');
+  }
+  if (!isAddress(v)) return fail(ctx, `"${v}" is not an address like baratron://HOST`);
+  let address: Address;
+  try {
+    address = parseAddress(v);
+  } catch (err) {
+    if (err instanceof UsageError) return fail(ctx, err.message, err.hint);
+    throw err;
+  }
+  const problem = targetProblem(address);
+  if (problem) return fail(ctx, `${v}: ${problem}`);
+  const p = optionsProblem(address);
+  if (p) return fail(ctx, `${v}: ${p.message}`, p.hint);
+  return address;
+});
+
+/** A validated `[devices.NAME]` table. */
+export interface DeviceTable {
+  /** The parsed address. */
+  address: Address;
+  /** Sampling interval, ms. */
+  interval?: number;
+  /** Per-call timeout, ms. */
+  timeout?: number;
+  /** Every other key, checked against the driver's options. */
+  options: Record<string, unknown>;
+}
+
+/** One `[devices.NAME]` table: address, interval, timeout and the options its driver takes. */
+export const DEVICE_SCHEMA: z.ZodType<DeviceTable, unknown> = z.preprocess(
+  (v, ctx) => {
+    if (!isTable(v)) {
+      ctx.addIssue({ code: "custom", message: "expected a table with an address", input: v });
+      return v;
+    }
+    // The keys a device takes depend on its driver, so typos are found once the address is known.
+    const address = typeof v.address === "string" && isAddress(v.address)
+      ? (() => {
+        try {
+          return parseAddress(v.address as string);
+        } catch {
+          return undefined;
+        }
+      })()
+      : undefined;
+    const spec = address ? driverOptions(address.scheme, address.target) : undefined;
+    // Without an address the driver is unknown: only a key that looks like "address" is a typo.
+    const mistyped = (k: string) => v.address === undefined && didYouMean(k, ["address"]) !== "";
+    if (spec || v.address === undefined) {
+      const known = [
+        ...DEVICE_KEYS,
+        ...Object.keys(spec?.rules ?? {}).filter((k) => k !== "timeout"),
+      ];
+      for (const k of Object.keys(v)) {
+        if (!known.includes(k) && (spec || mistyped(k))) {
+          ctx.addIssue({
+            code: "custom",
+            message: "unknown key",
+            path: [k],
+            input: v,
+            params: {
+              unknownKey: k,
+              known,
+              owner: spec ? `a ${spec.owner} device` : "a device",
+            } satisfies UnknownKeyParams,
+          });
+        }
+      }
+    }
+    return v;
+  },
+  z.looseObject({
+    address: ADDRESS,
+    interval: duration(INTERVAL_RULE).optional(),
+    timeout: duration(TIMEOUT_RULE).optional(),
+  }).transform((d, ctx): DeviceTable => {
+    const { address, interval, timeout, ...options } = d;
+    const zo = deviceOptions(address);
+    if (zo) {
+      const r = zo.extra.safeParse(options, ONCE);
+      if (!r.success) {
+        for (const issue of r.error.issues) {
+          ctx.addIssue({ ...issue, path: issue.path } as z.core.$ZodRawIssue);
+        }
+        return z.NEVER;
+      }
+    }
+    return { address, interval, timeout, options };
+  }),
+);
+
+/** Device names: what a TOML bare key and a URL path segment both take. */
+const DEVICE_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+export const DEVICES_SCHEMA = z.unknown().transform((v, ctx): Record<string, DeviceTable> => {
+  if (!isTable(v)) return fail(ctx, "expected a table of [devices.NAME]");
+  const out: Record<string, DeviceTable> = {};
+  for (const [name, entry] of Object.entries(v)) {
+    if (!DEVICE_NAME.test(name)) {
+      return fail(ctx, "device names use letters, digits, _ and -", undefined, [name]);
+    }
+    const r = DEVICE_SCHEMA.safeParse(entry, ONCE);
+    if (!r.success) {
+      for (const issue of r.error.issues) {
+        ctx.addIssue({ ...issue, path: [name, ...issue.path] } as z.core.$ZodRawIssue);
+      }
+      return z.NEVER;
+    }
+    out[name] = r.data;
+  }
+  return out;
+});
