@@ -62,3 +62,14 @@ export function hostRuleMatches(rule: HostRule, address: string): boolean {
   const ip = ipFromString(address.replace(/^::ffff:/i, ""));
   return ip !== undefined && ((ip & maskOf(rule.bits)) >>> 0) === rule.network;
 }
+
+/**
+ * The broadcast address of an interface, e.g. ("192.168.1.20", "255.255.255.0") →
+ * "192.168.1.255"; undefined when either is not dotted IPv4.
+ */
+export function broadcastOf(address: string, netmask: string): string | undefined {
+  const a = ipFromString(address);
+  const mask = ipFromString(netmask);
+  if (a === undefined || mask === undefined) return undefined;
+  return ipToString((a | ~mask) >>> 0);
+}

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { hostRuleMatches, ipFromString, ipToString, parseHostRule } from "./ipv4.ts";
+import { broadcastOf, hostRuleMatches, ipFromString, ipToString, parseHostRule } from "./ipv4.ts";
 
 Deno.test("IPv4 addresses convert to and from u32", () => {
   assert.equal(ipToString(0x7f000001), "127.0.0.1");
@@ -26,4 +26,10 @@ Deno.test("a host rule matches the addresses of its block, IPv4-mapped ones too"
   assert.equal(hostRuleMatches(rule, "::ffff:198.19.4.1"), true);
   assert.equal(hostRuleMatches(rule, "198.19.8.0"), false);
   assert.equal(hostRuleMatches(rule, "fe80::1"), false);
+});
+
+Deno.test("the broadcast address of an interface", () => {
+  assert.equal(broadcastOf("192.168.1.20", "255.255.255.0"), "192.168.1.255");
+  assert.equal(broadcastOf("10.1.2.3", "255.0.0.0"), "10.255.255.255");
+  assert.equal(broadcastOf("fe80::1", "ffff::"), undefined);
 });

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { ipFromString, ipToString } from "../../device/ipv4.ts";
+import { broadcastOf, ipToString } from "../../device/ipv4.ts";
 import { concatBytes, decodeDatagram, type RawMessage } from "./framing.ts";
 import { CA_MINOR_VERSION, type CaMessage, MAX_UDP_SEND } from "./messages.ts";
 import { decodeMessage, encodeMessage } from "./protocol.ts";
@@ -240,10 +240,8 @@ export function searchDestinations(
   if (autoAddrList) {
     for (const iface of interfaces) {
       if (iface.family !== "IPv4" || iface.address.startsWith("127.")) continue;
-      const a = ipFromString(iface.address);
-      const mask = ipFromString(iface.netmask);
-      if (a === undefined || mask === undefined) continue;
-      out.push({ host: ipToString((a | ~mask) >>> 0), port: serverPort });
+      const host = broadcastOf(iface.address, iface.netmask);
+      if (host !== undefined) out.push({ host, port: serverPort });
     }
   }
   const seen = new Set<string>();
