@@ -21,22 +21,35 @@ export interface Deadline {
   readonly fire: () => void;
 }
 
+/** A registered deadline as kept inside {@linkcode Deadlines}. */
+interface Entry extends Deadline {
+  /** False once removed or fired. */
+  live: boolean;
+}
+
 /** A set of deadlines sharing one lazily re-armed timer. */
 export class Deadlines {
-  #entries = new Set<Deadline>();
+  // A plain array reused from slot 0 whenever it empties, not a Set: a Set that empties and fills
+  // again on every query re-allocated its table each time (~0.25 KB of garbage per query).
+  #entries: Entry[] = [];
+  #used = 0;
+  #live = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
   #refd = false;
 
   /** Number of deadlines not yet removed or fired. */
   get size(): number {
-    return this.#entries.size;
+    return this.#live;
   }
 
   /** Calls `fire` after `ms` unless removed first. */
   add(ms: number, fire: () => void): Deadline {
-    const d: Deadline = { at: performance.now() + ms, fire };
-    this.#entries.add(d);
+    const d: Entry = { at: performance.now() + ms, fire, live: true };
+    if (this.#used === this.#entries.length) this.#entries.push(d);
+    else this.#entries[this.#used] = d;
+    this.#used++;
+    this.#live++;
     if (d.at < this.#timerAt) this.#arm(d.at);
     else if (!this.#refd && this.#timer !== undefined) {
       Deno.refTimer(this.#timer);
@@ -47,11 +60,28 @@ export class Deadlines {
 
   /** Forgets a deadline (its call ended); the timer stays where it is. */
   remove(d: Deadline): void {
-    this.#entries.delete(d);
-    if (this.#entries.size === 0 && this.#refd && this.#timer !== undefined) {
-      Deno.unrefTimer(this.#timer);
-      this.#refd = false;
+    const e = d as Entry;
+    if (!e.live) return;
+    e.live = false;
+    this.#live--;
+    if (this.#live === 0) {
+      this.#used = 0;
+      if (this.#refd && this.#timer !== undefined) {
+        Deno.unrefTimer(this.#timer);
+        this.#refd = false;
+      }
+    } else if (this.#used > 64 && this.#live * 2 < this.#used) this.#compact();
+  }
+
+  /** Moves the live entries to the front (many calls ended out of order). */
+  #compact(): void {
+    let k = 0;
+    for (let i = 0; i < this.#used; i++) {
+      const e = this.#entries[i]!;
+      if (e.live) this.#entries[k++] = e;
     }
+    this.#entries.length = k;
+    this.#used = k;
   }
 
   #arm(at: number): void {
@@ -67,14 +97,18 @@ export class Deadlines {
     this.#timerAt = Infinity;
     const now = performance.now();
     let next = Infinity;
-    for (const d of this.#entries) {
+    const due: Entry[] = [];
+    for (let i = 0; i < this.#used; i++) {
+      const d = this.#entries[i]!;
+      if (!d.live) continue;
       // A timer that fires early re-arms for what is left: a deadline is never early.
-      if (d.at <= now) {
-        this.#entries.delete(d);
-        d.fire();
-      } else if (d.at < next) next = d.at;
+      if (d.at <= now) due.push(d);
+      else if (d.at < next) next = d.at;
     }
+    for (const d of due) this.remove(d);
     if (next < Infinity && next < this.#timerAt) this.#arm(next);
+    // Fired after the bookkeeping: a fire() may add or remove deadlines itself.
+    for (const d of due) d.fire();
   }
 }
 

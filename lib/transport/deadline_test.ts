@@ -34,3 +34,21 @@ Deno.test("a deadline is never early", async () => {
     assert.ok(at - start >= 15, `fired after ${at - start} ms`);
   }
 });
+
+Deno.test("hundreds of deadlines ended out of order: the count stays right, the live ones fire", async () => {
+  const d = new Deadlines();
+  const fired: number[] = [];
+  const all = Array.from(
+    { length: 300 },
+    (_, i) => d.add(i % 3 === 0 ? 30 : 5000, () => fired.push(i)),
+  );
+  // End two in three (the long ones), from the back and the front alternately.
+  const ends = all.filter((_, i) => i % 3 !== 0);
+  for (let k = 0; ends.length > 0; k++) d.remove(k % 2 ? ends.pop()! : ends.shift()!);
+  assert.equal(d.size, 100);
+  await new Promise((r) => setTimeout(r, 80));
+  assert.deepEqual(fired.sort((a, b) => a - b), all.map((_, i) => i).filter((i) => i % 3 === 0));
+  assert.equal(d.size, 0);
+  for (const x of all) d.remove(x); // removing an ended deadline again is harmless
+  assert.equal(d.size, 0);
+});

@@ -205,7 +205,24 @@ export class ReopeningStream implements ByteStream {
     return this.#withDeadline("read", opts, (cancel) => this.#read(cancel));
   }
 
-  async #read(cancel: Cancel): Promise<Uint8Array> {
+  #read(cancel: Cancel): Promise<Uint8Array> {
+    if (this.#queued > 0) return Promise.resolve(this.#take());
+    if (!this.#conn || this.#ended || this.#closed || cancel.aborted) return this.#readLoop(cancel);
+    // The common case, an answer still on its way: one promise, no async frame.
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const onAbort = (reason: unknown) => {
+        this.#wake = undefined;
+        reject(reason);
+      };
+      this.#wake = () => {
+        cancel.unhook(onAbort);
+        resolve(this.#queued > 0 ? this.#take() : this.#readLoop(cancel));
+      };
+      cancel.hook(onAbort);
+    });
+  }
+
+  async #readLoop(cancel: Cancel): Promise<Uint8Array> {
     for (;;) {
       if (this.#queued > 0) return this.#take();
       if (this.#ended) {

@@ -66,6 +66,8 @@ export class MessageDevice implements Device {
   readonly #ran = new Set<string>();
   readonly #queries = new Map<string, string>();
   #ready: Promise<void> | undefined;
+  /** `#ready` once it has resolved. */
+  #done: Promise<void> | undefined;
   /** The stream's `opens` when the init in `#ready` ran: another value is a new connection. */
   #readyOn: number | undefined;
   #closed = false;
@@ -114,9 +116,13 @@ export class MessageDevice implements Device {
   /** Reads the named attributes (the status ones by default); each distinct query is sent once. */
   async read(names?: readonly string[], opts?: CallOptions): Promise<Values> {
     const wanted = names ?? this.#attrs.filter((a) => a.status).map((a) => a.name);
-    for (const n of wanted) findAttr(this.#attrs, n, this.name);
-    await this.#init(opts);
-    const answers = new Map<string, string | Uint8Array>();
+    for (const n of wanted) {
+      if (!this.#byName.has(n) && !this.#actions.has(n)) findAttr(this.#attrs, n, this.name);
+    }
+    // Polls of a ready device skip even the await of a settled promise (garbage per read).
+    if (!this.#isReady()) await this.#init(opts);
+    // Several attributes from one answer (a status line) ask once; one attribute needs no map.
+    const answers = wanted.length > 1 ? new Map<string, string | Uint8Array>() : undefined;
     const out: Values = {};
     for (const n of wanted) {
       const a = this.#byName.get(n);
@@ -130,12 +136,12 @@ export class MessageDevice implements Device {
         continue;
       }
       const cmd = this.#queryCommand(a.get);
-      let answer = answers.get(cmd);
+      let answer = answers?.get(cmd);
       if (answer === undefined) {
         answer = a.parse.kind === "block"
           ? await this.#queryBlock(cmd, opts)
           : await this.#query(cmd, opts);
-        answers.set(cmd, answer);
+        answers?.set(cmd, answer);
       }
       out[n] = this.#parse(a, cmd, answer);
     }
@@ -207,6 +213,13 @@ export class MessageDevice implements Device {
     return { timeout: opts?.timeout ?? this.timeoutMs, signal: opts?.signal };
   }
 
+  /** True when the init of the current connection has completed. */
+  #isReady(): boolean {
+    const stream = this.line.stream;
+    return this.#done !== undefined && this.#done === this.#ready && stream.connected &&
+      this.#readyOn === stream.opens;
+  }
+
   /**
    * Identification and init on every new connection (an instrument that restarted, or a serial
    * adapter plugged back in, has lost its settings), and again after a failure.
@@ -241,7 +254,7 @@ export class MessageDevice implements Device {
       for (const cmd of this.inst.init) await this.#command(this.#render(cmd, {}), false, opts);
     })();
     const ready = this.#ready;
-    ready.catch(() => {
+    ready.then(() => this.#done = ready, () => {
       if (this.#ready === ready) this.#ready = undefined;
     });
     return await ready;
@@ -253,19 +266,21 @@ export class MessageDevice implements Device {
     if (p === "pfeiffer") return await this.#pfeiffer(cmd, opts);
     const suffix = check ? this.inst.errors?.suffix : undefined;
     const answer = await this.line.query(suffix ? cmd + suffix : cmd, {
-      ...this.#call(opts),
-      expect: p === "alicat" ? (s) => this.#isOurs(s) : undefined,
+      timeout: opts?.timeout ?? this.timeoutMs,
+      signal: opts?.signal,
+      expect: p === "alicat" ? this.#isOurs : undefined,
     });
     return this.#checkAnswer(cmd, answer, suffix);
   }
 
-  #isOurs(answer: string): boolean {
+  /** Whether an answer on a shared line is this unit's (bound once: polls pass it every time). */
+  readonly #isOurs = (answer: string): boolean => {
     const s = answer.replace(/\0/g, "").trim();
     return s === "?" || s.startsWith(this.unit);
-  }
+  };
 
   #checkAnswer(cmd: string, raw: string, suffix: string | undefined): string {
-    let answer = raw.replace(/\0/g, "");
+    let answer = raw.includes("\0") ? raw.replace(/\0/g, "") : raw;
     if (this.inst.protocol === "alicat" && answer.trim() === "?") {
       throw new DeviceError(
         `${this.address}: ${JSON.stringify(cmd)}: the instrument refused the command (?)`,
