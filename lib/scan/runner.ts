@@ -98,7 +98,11 @@ export interface ScanRunOptions {
   maxPoints?: number;
   /** How to raise `maxPoints`, said when a plan is over it. */
   limitHint?: string;
-  /** Latest points kept in {@linkcode ScanRun.points} (default {@linkcode KEEP_POINTS}). */
+  /**
+   * Latest points kept in {@linkcode ScanRun.points} (default {@linkcode KEEP_POINTS}). 0 with a
+   * store keeps only the points not written yet: the store has the others, and a long fast scan
+   * then holds no point long enough for the garbage collector to promote it.
+   */
   keepPoints?: number;
 }
 
@@ -178,6 +182,7 @@ export class ScanRun {
    */
   get points(): ScanPoint[] {
     const keep = this.#opts.keepPoints ?? KEEP_POINTS;
+    if (keep === 0) return this.#buffer.slice();
     return this.#recent.length > keep ? this.#recent.slice(-keep) : this.#recent.slice();
   }
 
@@ -334,8 +339,10 @@ export class ScanRun {
         if (this.#state === "stopping") break;
         const point = await this.#point(i, positioners, groups, signal);
         this.#count++;
-        this.#recent.push(point);
-        if (this.#recent.length >= 2 * keep) this.#recent = this.#recent.slice(-keep);
+        if (keep > 0) {
+          this.#recent.push(point);
+          if (this.#recent.length >= 2 * keep) this.#recent = this.#recent.slice(-keep);
+        }
         this.#record(point);
         for (const fn of this.#pointListeners) fn(point);
         await fairTurn();

@@ -35,7 +35,10 @@ const KEEP_FINISHED = 100;
 export interface ScanServiceOptions {
   /** Most points of a plan (default 1,000,000: `[server] max_scan_points`). */
   maxPoints?: number;
-  /** Latest points a scan keeps in memory (default: 500 with a store, which has the rest; else 1000). */
+  /**
+   * Latest points a scan keeps in memory (default: with a store, which has the rest, only the
+   * points not written yet; else 1000).
+   */
   keepPoints?: number;
 }
 
@@ -54,8 +57,11 @@ function scanRequest(body: ScanBody): ScanRequest {
   } as unknown as ScanRequest;
 }
 
-/** Points per store transaction of an API scan. */
-const BATCH = 250;
+/**
+ * Points per store transaction of an API scan: small, so a point waits for its write for less
+ * than the few hundred points between two young-generation collections and dies young.
+ */
+const BATCH = 20;
 
 /** Points in a page when the client gives no `limit`. */
 const DEFAULT_PAGE = 1000;
@@ -104,9 +110,9 @@ export class ScanService implements ScanSource {
         warn: (m) => this.log.log("warn", `scan: ${m}`),
         maxPoints: this.#maxPoints,
         limitHint: `${LIMIT_NAME}; split the scan or raise the limit`,
-        // With a store, memory only has to cover the points not yet written (at most a batch);
-        // without one it is all a client can page through.
-        keepPoints: this.options.keepPoints ?? (this.store ? 2 * BATCH : 1000),
+        // With a store, memory holds only the points not yet written (at most a batch): pages
+        // come from the store. Without one, the latest points are all a client can page through.
+        keepPoints: this.options.keepPoints ?? (this.store ? 0 : 1000),
         // small transactions: a store write never holds the event loop for long
         batch: BATCH,
       });

@@ -17,6 +17,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { memoryMb, round } from "./proc_stats.ts";
 import { spawnServe } from "./serve_bench_setup.ts";
+import { SHIPPED_V8_FLAGS } from "./shipped_flags.ts";
 import { Targets } from "./targets.ts";
 
 const targets = new Targets("responsiveness");
@@ -69,9 +70,9 @@ async function json(url: string, init?: RequestInit): Promise<Record<string, unk
 const dir = await Deno.makeTempDir({ prefix: "labwire-bench-responsive-" });
 const session = `${dir}/bench.session.sqlite`;
 await Deno.writeTextFile(`${dir}/bench.toml`, CONFIG);
-// as shipped: `deno task compile` bakes this V8 flag into the binary
+// as shipped: `deno task compile` bakes these V8 flags into the binary
 const serve = await spawnServe([`${dir}/bench.toml`, "--session", session], [
-  "--v8-flags=--max-semi-space-size=2",
+  `--v8-flags=${SHIPPED_V8_FLAGS}`,
 ]);
 let exited = false;
 try {

@@ -10,6 +10,7 @@
  * @module
  */
 import { type Figure, FIGURES_ENV } from "./targets.ts";
+import { SHIPPED_V8_FLAGS } from "./shipped_flags.ts";
 
 /** A benchmark: its script and arguments, and what it measures. */
 interface Bench {
@@ -30,7 +31,7 @@ export const BENCHES: Bench[] = [
   {
     name: "fanout",
     script: "fanout.ts",
-    args: ["--v8-flags=--max-semi-space-size=2"],
+    args: [`--v8-flags=${SHIPPED_V8_FLAGS}`],
     about: "stream of 1,000 simulated gauges at 500 ms; cold start of read",
   },
   {
@@ -44,8 +45,8 @@ export const BENCHES: Bench[] = [
     name: "monitor",
     script: "monitor_load.ts",
     args: [],
-    // Measured as shipped: `deno task compile` bakes this V8 flag into the binary.
-    env: { LOAD_V8_FLAGS: "--max-semi-space-size=2" },
+    // Measured as shipped: `deno task compile` bakes these V8 flags into the binary.
+    env: { LOAD_V8_FLAGS: SHIPPED_V8_FLAGS },
     about: "monitor of 200 devices × 10 attrs at 10 Hz",
   },
   {

@@ -1,8 +1,15 @@
 import assert from "node:assert/strict";
 import { BENCHES, summaryTable } from "./run.ts";
 
-/** Modules under tests/bench/ that benchmarks import; they measure nothing themselves. */
-const LIBRARIES = ["proc_stats.ts", "serve_bench_setup.ts", "targets.ts", "run.ts"];
+/** Modules under tests/bench/ that benchmarks import (or run); they measure nothing themselves. */
+const LIBRARIES = [
+  "proc_stats.ts",
+  "serve_bare.ts",
+  "serve_bench_setup.ts",
+  "shipped_flags.ts",
+  "targets.ts",
+  "run.ts",
+];
 
 const dir = new URL("./", import.meta.url);
 const scripts = [...Deno.readDirSync(dir)]
