@@ -201,6 +201,7 @@ export class DeviceManager {
   /** Ends every subscription and closes the device (after queued calls finish). */
   async close(): Promise<void> {
     for (const feed of [...this.#subscribers]) feed.close();
+    // a queued call's failure went to its caller; closing only waits for the queue to drain
     await this.#tail.catch(() => {});
     await this.device.close();
   }

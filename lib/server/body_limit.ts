@@ -35,6 +35,7 @@ export function limitBody(maxBytes: number): MiddlewareHandler {
       if (done) break;
       size += value.byteLength;
       if (size > maxBytes) {
+        // the body is refused either way; a cancel that fails changes nothing
         await reader.cancel().catch(() => {});
         throw tooLarge();
       }

@@ -161,6 +161,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const sampling = new AbortController();
   const sampler = recording?.sampler ??
     new Sampler(lab, { signal: sampling.signal, interval: opts.interval });
+  // read failures are readings with an error; shutdown only waits for the loop's end
   const sampled = recording ? Promise.resolve() : sampler.run().catch(() => {});
   if (!recording) {
     try {
@@ -214,6 +215,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const teardown = async (why: string) => {
     hub.close();
     await Promise.allSettled(addons.map((a) => a.running.close()));
+    // shutting down: one part failing to close must not keep the others open
     await scans.close().catch(() => {});
     await tasks.close().catch(() => {});
     if (recording) await recording.stop(why).catch(() => {});

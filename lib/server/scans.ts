@@ -158,6 +158,7 @@ export class ScanService implements ScanSource {
     try {
       await run.ready();
     } catch (err) {
+      // the failure reported is what ready() threw; the run's own end adds nothing
       await entry.done.catch(() => {});
       this.#scans.delete(id);
       throw err;
@@ -176,6 +177,7 @@ export class ScanService implements ScanSource {
     const e = this.#scans.get(id);
     if (!e) throw new HttpError(404, `no scan "${id}"`);
     e.run.stop("stopped through the API");
+    // a stopped scan's outcome is in its status, returned below
     await e.done.catch(() => {});
     return this.#view(e, page);
   }

@@ -251,6 +251,7 @@ export async function startRecording(lab: Lab, options: RecordingOptions): Promi
   } catch (err) {
     options.signal?.removeEventListener("abort", onOuterAbort);
     stopWith(`failed to start: ${errorMessage(err)}`);
+    // the start failure is what is reported; how the half-started run ended adds nothing
     if (done) await done.catch(() => {});
     else {
       recorder?.stop();

@@ -107,6 +107,7 @@ export class MessageSimulator {
         for (const message of messages) {
           const reply = this.#handle(message);
           if (reply === undefined) continue;
+          // a reply to a client that went away is dropped; the next read ends the connection
           chain = chain.then(() => this.#send(conn, reply.text, reply.delayMs)).catch(() => {});
         }
       }

@@ -371,6 +371,7 @@ export class Circuit {
     const timeout = this.#opts.timeoutMs ?? 5000;
     const done = pv.manager.write(pv.attr.name, value, { timeout })
       .then(() => notify ? this.#settle(pv) : undefined);
+    // the write's outcome is reported through `done`; `tracked` only marks one in flight
     const tracked = done.catch(() => {});
     this.#writing.set(pv, tracked);
     tracked.then(() => {

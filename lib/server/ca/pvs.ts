@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { sameValue } from "../../alarm/condition.ts";
 import type { Attr, Value } from "../../device/attr.ts";
 import type { Reading } from "../../device/device.ts";
 import { errorMessage } from "../../device/errors.ts";
@@ -130,16 +131,6 @@ export class Pv {
   }
 }
 
-function sameValue(a: Value, b: Value): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a) && Array.isArray(b)) {
-    if (a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-    return true;
-  }
-  return typeof a === "number" && typeof b === "number" && Number.isNaN(a) && Number.isNaN(b);
-}
-
 /** Options of {@linkcode PvTable.open}. */
 export interface PvTableOptions {
   /** Prepended to every PV name, e.g. `LAB:`. */
@@ -231,6 +222,7 @@ export class PvTable {
       if (names.length === 0) return;
       busy = true;
       manager.sample(names, { timeout: this.options.attrsTimeoutMs ?? 5000 })
+        // a failed sample shows as the device's error reading; the next tick tries again
         .catch(() => {})
         .finally(() => busy = false);
     }, Math.max(100, manager.config.interval));
