@@ -214,10 +214,13 @@ export class ReopeningStream implements ByteStream {
         this.#wake = undefined;
         reject(reason);
       };
-      this.#wake = () => {
+      const wake = () => {
+        // Called once: a second call (close() then the pump's end) must not start a read.
+        if (this.#wake === wake) this.#wake = undefined;
         cancel.unhook(onAbort);
         resolve(this.#queued > 0 ? this.#take() : this.#readLoop(cancel));
       };
+      this.#wake = wake;
       cancel.hook(onAbort);
     });
   }
@@ -274,7 +277,9 @@ export class ReopeningStream implements ByteStream {
     this.#closed = true;
     if (this.#conn) this.#drop(this.#conn);
     this.#ended = new DeviceError(`${this.label}: closed`, this.#opts.device);
-    this.#wake?.();
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
   }
 
   #take(): Uint8Array {
