@@ -43,6 +43,7 @@ import {
   type TcpSimulator,
 } from "../lib/drivers/message/simulator.ts";
 import { clockTime } from "../lib/output/time.ts";
+import { fdBudget, tooManyFds } from "../lib/transport/fd_limit.ts";
 
 /** Simulator kinds `labwire sim` runs by code; every instrument definition is a kind too. */
 export const SIM_KINDS = ["baratron"] as const;
@@ -257,10 +258,29 @@ function describeFaults(f: FaultOptions): string {
   return parts.length ? parts.join(", ") : "no faults";
 }
 
+/**
+ * Refuses, before listening, more simulators than the descriptor limit lets one process serve
+ * (a listening socket and one client connection each), after raising the soft limit to the
+ * hard one: a clear usage error instead of "Too many open files" once clients connect.
+ */
+function checkDescriptors(count: number, what: string): void {
+  const budget = fdBudget(count, 2);
+  if (!budget || budget.enough) return;
+  const { message, hint } = tooManyFds(
+    count,
+    what,
+    "a listening socket and a client connection",
+    2,
+    budget,
+  );
+  throw new UsageError(message, hint);
+}
+
 /** Runs `labwire sim` until interrupted; resolves to the exit code (0 on SIGTERM, 130 on SIGINT). */
 export async function runSim(args: string[], io: SimIo): Promise<number> {
   const kinds = [...SIM_KINDS, ...(await instrumentNames())];
   const opts = parseSimArgs(args, kinds);
+  checkDescriptors(opts.count, opts.kind === "baratron" ? "gauges" : "simulators");
   if (opts.kind !== "baratron") return await runInstrumentSim(opts, io);
   const interrupts = io.interrupts ?? listenForInterrupts();
   const host = opts.hostname.includes(":") ? `[${opts.hostname}]` : opts.hostname;

@@ -10,6 +10,21 @@ import { UsageError } from "../device/errors.ts";
 import { openDevice } from "./open.ts";
 import { didYouMean } from "../device/suggest.ts";
 import { DeviceManager } from "./manager.ts";
+import { fdBudget, tooManyFds } from "../transport/fd_limit.ts";
+
+/**
+ * Raises the descriptor limit to its hard ceiling when the devices need more than the default,
+ * and refuses (a usage error naming how many fit) a bench that cannot have a connection per
+ * device, instead of "Too many open files" from the device that comes too many.
+ */
+function checkDescriptors(configs: readonly DeviceConfig[]): void {
+  // Simulated devices live in the process; every other device may keep a connection open.
+  const wanted = configs.filter((c) => c.address.scheme !== "sim").length;
+  const budget = fdBudget(wanted, 1);
+  if (!budget || budget.enough) return;
+  const { message, hint } = tooManyFds(wanted, "devices", "a connection", 1, budget);
+  throw new UsageError(message, hint);
+}
 
 /** Named devices behind their managers. */
 export class Lab {
@@ -21,6 +36,7 @@ export class Lab {
 
   /** Opens every device of `configs` (default: all of the config's devices). */
   static async open(config: LabConfig, configs: DeviceConfig[] = config.devices): Promise<Lab> {
+    checkDescriptors(configs);
     const lab = new Lab(config);
     try {
       for (const cfg of configs) await lab.add(cfg);

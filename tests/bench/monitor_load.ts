@@ -80,7 +80,8 @@ const summary = stderr.trim().split("\n").at(-1) ?? "";
 const readings = /(\d+) readings/.exec(summary)?.[1];
 const missed = /(\d+) missed deadlines/.exec(summary)?.[1];
 const p99 = /lateness p99 ([\d.]+) ms/.exec(summary)?.[1];
-const after10 = rss.filter((r) => r.t >= 10);
+// A sample taken as the process exits has no VmRSS (NaN): only real figures count.
+const after10 = rss.filter((r) => r.t >= 10 && Number.isFinite(r.mb));
 const base = after10[0]?.mb ?? NaN;
 const peak = Math.max(...after10.map((r) => r.mb));
 const last = after10.at(-1)?.mb ?? NaN;

@@ -283,3 +283,46 @@ Deno.test({
     );
   },
 });
+
+Deno.test("sim: more gauges than the descriptor limit allows is a usage error saying how many fit; a low soft limit is raised", async () => {
+  const ROOT = new URL("../../", import.meta.url).pathname;
+  const run = async (ulimit: string, count: number, lines: number) => {
+    // The shell lowers the limit, then runs labwire in its place (exec), so a kill reaches it.
+    const child = new Deno.Command("bash", {
+      args: [
+        "-c",
+        `ulimit ${ulimit} && exec "$0" run -A "$1" sim baratron --listen 127.0.0.1:0 --count ${count}`,
+        Deno.execPath(),
+        `${ROOT}main.ts`,
+      ],
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let out = "";
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    while (out.split("\n").length <= lines) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += value;
+    }
+    if (lines > 0) child.kill("SIGTERM");
+    await reader.cancel();
+    const [status, stderr] = await Promise.all([child.status, new Response(child.stderr).text()]);
+    return { code: status.code, out, stderr };
+  };
+  // Hard limit 1000: 600 gauges (a listener and a connection each) cannot fit.
+  const refused = await run("-n 1000", 600, 0);
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(refused.stderr, /600 gauges need about 1264 open files/);
+  assert.match(refused.stderr, /may open 1000 \(its hard limit\): at most 468 gauges fit/);
+  assert.match(refused.stderr, /split them over 2 processes/);
+  assert.doesNotMatch(refused.stderr, /Too many open files|Uncaught/);
+  // Soft limit 900 under a higher hard limit: raised, and all 600 gauges listen.
+  const hard = Number(
+    /^Max open files\s+\d+\s+(\d+)/m.exec(Deno.readTextFileSync("/proc/self/limits"))?.[1],
+  );
+  if (!(hard >= 1264)) return; // this machine's hard limit is too low to show the raise
+  const raised = await run("-Sn 900", 600, 600);
+  assert.equal(raised.out.trim().split("\n").length, 600, raised.stderr);
+});
