@@ -45,7 +45,7 @@ Deno.test("labwire sim omega-cn7500 over TCP: read, write, query, stream, scan, 
     const read = await runCli(["read", address]);
     assert.equal(read.code, 0, read.stderr);
     const doc = JSON.parse(read.stdout);
-    assert.deepEqual(Object.keys(doc), ["process_value", "set_value", "running"]);
+    assert.deepEqual(Object.keys(doc), ["t", "device", "process_value", "set_value", "running"]);
     assert.equal(doc.set_value, 25);
 
     const write = await runCli(["write", address, "set_value=30.5", "control_mode=manual"]);
