@@ -1,6 +1,6 @@
 /**
  * One TCP virtual circuit of the CA client, without the socket (the mirror of the server's
- * `Circuit`, as caproto does it): requests become bytes ({@linkcode ClientCircuit.take}), the
+ * `ServerCircuit`, as caproto does it): requests become bytes ({@linkcode ClientCircuit.take}), the
  * server's bytes become events ({@linkcode ClientCircuit.receive}). It keeps what the protocol
  * needs on one circuit — channel ids, native types, access rights, the server's minor version and
  * the subscriptions sent on it — and nothing about promises, timers or reconnection, so it is

@@ -1,6 +1,6 @@
 /**
  * One TCP virtual circuit of the CA server, without the socket: it takes the client's decoded
- * messages ({@linkcode Circuit.receive}) and hands back bytes to send ({@linkcode Circuit.take}).
+ * messages ({@linkcode ServerCircuit.receive}) and hands back bytes to send ({@linkcode ServerCircuit.take}).
  * Channels, monitors, reads and writes of one client live here.
  *
  * Flow control: replies wait in a byte-bounded queue (a client that sends requests but never
@@ -12,28 +12,29 @@
  * @module
  */
 import { errorMessage, UsageError } from "../../device/errors.ts";
-import { DBR, dbrSize, isValidDbrType } from "../../drivers/epics/dbr_types.ts";
+import { DBR, isValidDbrType } from "../../drivers/epics/dbr_types.ts";
 import { ECA } from "../../drivers/epics/eca.ts";
-import {
-  encodeHeader,
-  type Header,
-  HEADER_SIZE,
-  padded,
-  type RawMessage,
-} from "../../drivers/epics/framing.ts";
-import { CA_MINOR_VERSION, CMD, DEFAULT_MAX_ARRAY_BYTES } from "../../drivers/epics/messages.ts";
+import type { Header, RawMessage } from "../../drivers/epics/framing.ts";
+import { CA_MINOR_VERSION, CMD } from "../../drivers/epics/messages.ts";
 import { decodeMessage, encodeMessage } from "../../drivers/epics/protocol.ts";
-import { ConversionError, fromWrite, isWritableType, MAX_ELEMENTS } from "./codec.ts";
-import type { PvSnapshot } from "./codec.ts";
-import type { Pv, PvTable, PvWatcher } from "./pvs.ts";
+import { fromWrite, isWritableType, MAX_ELEMENTS, type PvSnapshot } from "./codec.ts";
+import type { Pv, PvTable } from "./pvs.ts";
+import {
+  currentCount,
+  frameReply,
+  replyPayload,
+  type ServedChannel,
+  Subscription,
+  tooLarge,
+} from "./updates.ts";
 
-/** Options of a {@linkcode Circuit}. */
-export interface CircuitOptions {
+/** Options of a {@linkcode ServerCircuit}. */
+export interface ServerCircuitOptions {
   /** The PVs served. */
   table: PvTable;
   /** The server's TCP port, for SEARCH requests made over the circuit. */
   tcpPort?: number;
-  /** Called when bytes are ready to send (the transport then calls {@linkcode Circuit.take}). */
+  /** Called when bytes are ready to send (the transport then calls {@linkcode ServerCircuit.take}). */
   wake: () => void;
   /** Replies allowed to wait unsent before the client is dropped, bytes (default 4 MiB). */
   maxQueueBytes?: number;
@@ -54,36 +55,8 @@ export interface CircuitOptions {
   log?: (message: string) => void;
 }
 
-interface Channel {
-  cid: number;
-  sid: number;
-  pv: Pv;
-  write: boolean;
-  subs: Set<Subscription>;
-}
-
-/** One monitor: a subscription id, the requested type/count/mask, and its pending update. */
-class Subscription implements PvWatcher {
-  pending: PvSnapshot | undefined;
-  /** Set once an update has been queued: the first one must not be sent twice. */
-  primed = false;
-  constructor(
-    readonly circuit: Circuit,
-    readonly channel: Channel,
-    readonly subid: number,
-    readonly dbrType: number,
-    readonly count: number,
-    readonly mask: number,
-  ) {}
-
-  post(_pv: Pv, snap: PvSnapshot, mask: number): void {
-    if ((mask & this.mask) === 0) return;
-    this.circuit.markDirty(this, snap);
-  }
-}
-
 /** Counters of one circuit. */
-export interface CircuitStats {
+export interface ServerCircuitStats {
   /** Monitor updates sent. */
   updatesSent: number;
   /** Monitor updates replaced by a newer one before they could be sent. */
@@ -91,7 +64,7 @@ export interface CircuitStats {
 }
 
 /** The server side of one client connection. */
-export class Circuit {
+export class ServerCircuit {
   /** Client's user name (CLIENT_NAME). */
   clientName = "";
   /** Client's host name (HOST_NAME). */
@@ -101,10 +74,10 @@ export class Circuit {
   /** Why the circuit must be closed, once it must. */
   closeReason: string | undefined;
   /** Running counters. */
-  readonly stats: CircuitStats = { updatesSent: 0, updatesCoalesced: 0 };
+  readonly stats: ServerCircuitStats = { updatesSent: 0, updatesCoalesced: 0 };
 
-  readonly #opts: CircuitOptions;
-  readonly #channels = new Map<number, Channel>();
+  readonly #opts: ServerCircuitOptions;
+  readonly #channels = new Map<number, ServedChannel>();
   readonly #subs = new Map<number, Subscription>();
   readonly #dirty = new Set<Subscription>();
   /** Writes in progress per PV: a read that follows a write on this circuit waits for it. */
@@ -116,7 +89,7 @@ export class Circuit {
   #closed = false;
 
   /** Creates a circuit; the server's VERSION greeting is queued at once. */
-  constructor(opts: CircuitOptions) {
+  constructor(opts: ServerCircuitOptions) {
     this.#opts = opts;
     this.#send(encodeMessage({ kind: "version", priority: 0, minor: CA_MINOR_VERSION }));
   }
@@ -231,7 +204,7 @@ export class Circuit {
       this.#send(encodeMessage({ kind: "create_ch_fail", cid }));
       return;
     }
-    const ch: Channel = {
+    const ch: ServedChannel = {
       cid,
       sid: this.#nextSid++,
       pv,
@@ -258,14 +231,14 @@ export class Circuit {
     }
   }
 
-  #channel(raw: RawMessage, sid: number): Channel | undefined {
+  #channel(raw: RawMessage, sid: number): ServedChannel | undefined {
     const ch = this.#channels.get(sid);
     if (!ch) this.#error(raw, 0xffffffff, ECA.BADCHID, `no channel with server id ${sid}`);
     return ch;
   }
 
   /** Checks a requested DBR type and count; sends the error and returns false when bad. */
-  #checkRequest(raw: RawMessage, ch: Channel, dbrType: number, count: number): boolean {
+  #checkRequest(raw: RawMessage, ch: ServedChannel, dbrType: number, count: number): boolean {
     if (!isValidDbrType(dbrType) || dbrType > DBR.CTRL_DOUBLE) {
       this.#error(
         raw,
@@ -275,22 +248,11 @@ export class Circuit {
       );
       return false;
     }
-    if (count > MAX_ELEMENTS || this.#tooLarge(ch.pv, dbrType, count)) {
+    if (count > MAX_ELEMENTS || tooLarge(ch.pv, dbrType, count, this.#opts.maxArrayBytes)) {
       this.#error(raw, ch.cid, ECA.TOLARGE, `${count} elements requested from ${ch.pv.name}`);
       return false;
     }
     return true;
-  }
-
-  /**
-   * True when a reply of `count` elements of `pv` would exceed the array limit with elements the
-   * PV does not have: its own elements always go out, but padding a scalar to 400,000 strings
-   * took seconds of synchronous work (found by fuzzing).
-   */
-  #tooLarge(pv: Pv, dbrType: number, count: number): boolean {
-    const own = Math.max(pv.shape.count, pv.snap ? currentCount(pv.snap) : 1);
-    if (count <= own) return false;
-    return dbrSize(dbrType, count) > (this.#opts.maxArrayBytes ?? DEFAULT_MAX_ARRAY_BYTES);
   }
 
   #read(raw: RawMessage, sid: number, dbrType: number, count: number, ioid: number): void {
@@ -299,32 +261,17 @@ export class Circuit {
     const respond = (snap: PvSnapshot) => {
       if (this.#closed) return;
       const n = count === 0 ? currentCount(snap) : count;
-      if (this.#tooLarge(ch.pv, dbrType, n)) {
+      if (tooLarge(ch.pv, dbrType, n, this.#opts.maxArrayBytes)) {
         this.#error(raw, ch.cid, ECA.TOLARGE, `${ch.pv.name} has ${n} elements, too many to send`);
         return;
       }
-      const { status, payload } = this.#payload(ch.pv, snap, dbrType, n);
+      const { status, payload } = replyPayload(ch.pv, snap, dbrType, n);
       this.#send(frameReply(CMD.READ_NOTIFY, dbrType, n, status, ioid, payload));
     };
     const pending = this.#writing.get(ch.pv);
     if (pending) pending.then(() => ch.pv.current(this.#opts.timeoutMs)).then(respond);
     else if (ch.pv.snap && ch.pv.snap.value !== null) respond(ch.pv.snap);
     else ch.pv.current(this.#opts.timeoutMs).then(respond);
-  }
-
-  /** The payload of `snap` as requested, or a zeroed one with an error status. */
-  #payload(
-    pv: Pv,
-    snap: PvSnapshot,
-    dbrType: number,
-    count: number,
-  ): { status: number; payload: Uint8Array } {
-    try {
-      return { status: ECA.NORMAL, payload: pv.payload(snap, dbrType, count) };
-    } catch (err) {
-      if (!(err instanceof ConversionError)) throw err;
-      return { status: ECA.GETFAIL, payload: new Uint8Array(dbrSize(dbrType, count)) };
-    }
   }
 
   #write(
@@ -421,7 +368,14 @@ export class Circuit {
     }
     const old = this.#subs.get(subid);
     if (old) this.#dropSub(old);
-    const sub = new Subscription(this, ch, subid, dbrType, count, mask);
+    const sub = new Subscription(
+      ch,
+      subid,
+      dbrType,
+      count,
+      mask,
+      (sub, snap) => this.markDirty(sub, snap),
+    );
     this.#subs.set(subid, sub);
     ch.subs.add(sub);
     ch.pv.watchers.add(sub);
@@ -453,7 +407,7 @@ export class Circuit {
     sub.pending = undefined;
   }
 
-  #dropChannel(ch: Channel): void {
+  #dropChannel(ch: ServedChannel): void {
     for (const sub of [...ch.subs]) this.#dropSub(sub);
     this.#channels.delete(ch.sid);
   }
@@ -510,9 +464,10 @@ export class Circuit {
         sub.pending = undefined;
         const n = sub.count === 0 ? currentCount(snap) : sub.count;
         // An array grown past the limit: the update says so instead of carrying it.
-        const { status, payload } = this.#tooLarge(sub.channel.pv, sub.dbrType, n)
-          ? { status: ECA.TOLARGE, payload: undefined }
-          : this.#payload(sub.channel.pv, snap, sub.dbrType, n);
+        const { status, payload } =
+          tooLarge(sub.channel.pv, sub.dbrType, n, this.#opts.maxArrayBytes)
+            ? { status: ECA.TOLARGE, payload: undefined }
+            : replyPayload(sub.channel.pv, snap, sub.dbrType, n);
         const msg = frameReply(CMD.EVENT_ADD, sub.dbrType, n, status, sub.subid, payload);
         parts.push(msg);
         size += msg.length;
@@ -538,45 +493,4 @@ export class Circuit {
     this.#queue = [];
     this.#queuedBytes = 0;
   }
-}
-
-function currentCount(snap: PvSnapshot): number {
-  return Array.isArray(snap.value) ? Math.max(1, snap.value.length) : 1;
-}
-
-/** Frames a reply (READ_NOTIFY, EVENT_ADD, WRITE_NOTIFY) with p1 = status, p2 = ioid/subid. */
-function frameReply(
-  command: number,
-  dbrType: number,
-  count: number,
-  status: number,
-  id: number,
-  payload?: Uint8Array,
-): Uint8Array {
-  const size = payload ? padded(payload.length) : 0;
-  if (size >= 0xffff || count >= 0xffff) {
-    const head = encodeHeader({
-      command,
-      payloadSize: size,
-      dataType: dbrType,
-      dataCount: count,
-      p1: status,
-      p2: id,
-    });
-    const out = new Uint8Array(head.length + size);
-    out.set(head);
-    if (payload) out.set(payload, head.length);
-    return out;
-  }
-  // The common case, written by hand: this runs for every monitor update.
-  const out = new Uint8Array(HEADER_SIZE + size);
-  const v = new DataView(out.buffer);
-  v.setUint16(0, command);
-  v.setUint16(2, size);
-  v.setUint16(4, dbrType);
-  v.setUint16(6, count);
-  v.setUint32(8, status >>> 0);
-  v.setUint32(12, id >>> 0);
-  if (payload) out.set(payload, HEADER_SIZE);
-  return out;
 }

@@ -17,7 +17,7 @@ import {
 } from "../../drivers/epics/framing.ts";
 import { type CaMessage } from "../../drivers/epics/messages.ts";
 import { decodeMessage, encodeMessage } from "../../drivers/epics/protocol.ts";
-import { Circuit } from "./circuit.ts";
+import { ServerCircuit } from "./circuit.ts";
 import { PvTable } from "./pvs.ts";
 
 /** A device with the attribute types the sims lack: arrays, integers, strings, a long enum. */
@@ -155,7 +155,7 @@ fuzzTest(
   "CA circuit: any client conversation gets well-formed replies, never an exception",
   session,
   async ({ open, requests, mayWrite }) => {
-    const circuit = new Circuit({
+    const circuit = new ServerCircuit({
       table,
       wake: () => {},
       mayWrite,

@@ -1,5 +1,5 @@
 /**
- * One client connection of the CA server: the TCP socket around a {@linkcode Circuit}. A reader
+ * One client connection of the CA server: the TCP socket around a {@linkcode ServerCircuit}. A reader
  * frames the client's bytes into the circuit (bounded by the largest legal request, yielding
  * every 256 KiB so a streaming client cannot starve the others), a writer sends what the circuit
  * has whenever it wakes it; either side ending closes both.
@@ -8,7 +8,7 @@
  */
 import { errorMessage } from "../../device/errors.ts";
 import { MessageDecoder } from "../../drivers/epics/framing.ts";
-import { Circuit } from "./circuit.ts";
+import { ServerCircuit } from "./circuit.ts";
 import type { PvTable } from "./pvs.ts";
 
 /** Bytes a circuit reads before it lets the event loop turn (timers, HTTP, other clients). */
@@ -39,7 +39,7 @@ export interface Connection {
   /** The socket. */
   conn: Deno.TcpConn;
   /** Its circuit. */
-  circuit: Circuit;
+  circuit: ServerCircuit;
   /** Settles once both the reader and the writer have ended. */
   done: Promise<void>;
   /** Closes the connection. */
@@ -60,7 +60,7 @@ export function serveConnection(conn: Deno.TcpConn, ctx: ConnectionContext): Con
     w?.();
   };
   const peer = (conn.remoteAddr as Deno.NetAddr).hostname;
-  const circuit = new Circuit({
+  const circuit = new ServerCircuit({
     table: ctx.table,
     tcpPort: ctx.tcpPort,
     wake,
