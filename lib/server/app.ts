@@ -72,7 +72,7 @@ const ROUTE_METHODS: [RegExp, string[]][] = [
   [/^\/api\/devices\/[^/]+\/tasks$/, ["POST"]],
   [/^\/api\/tasks\/[^/]+$/, ["GET", "DELETE"]],
   [/^\/api\/tasks\/[^/]+\/data$/, ["GET"]],
-  [/^\/api\/scans$/, ["POST"]],
+  [/^\/api\/scans$/, ["GET", "POST"]],
   [/^\/api\/scans\/[^/]+$/, ["GET", "DELETE"]],
   [/^\/api\/stream$/, ["GET"]],
   [/^\/api\/samples$/, ["GET"]],
@@ -613,6 +613,27 @@ export function createApp(ctx: ServerContext): LabwireApp {
       }
       return c.json(info, 202);
     },
+  );
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/scans",
+      tags: ["scans"],
+      summary:
+        "Scans this server knows (running and the last finished), oldest first, without points",
+      responses: {
+        200: {
+          description: "Scans",
+          content: {
+            "application/json": {
+              schema: z.object({ scans: z.array(z.record(z.string(), z.unknown())) }),
+            },
+          },
+        },
+        ...JSON_ERRORS(503),
+      },
+    }),
+    (c) => c.json({ scans: (scans().list?.() ?? []) as Record<string, unknown>[] }, 200),
   );
   const scan = (id: string, page?: z.infer<typeof ScanPageQuery>) => {
     const info = scans().get(id, page);

@@ -75,6 +75,8 @@ export interface AlarmView {
 export interface ScanSource {
   /** Queues a plan; throws a conflict when its positioners are busy. */
   submit(plan: unknown): unknown | Promise<unknown>;
+  /** Every scan kept (running and recently finished), oldest first, without points. */
+  list?(): unknown[];
   /** A scan's status and a page of its points, or undefined. */
   get(id: string, page?: { since?: number; limit?: number }): unknown | undefined;
   /** Interrupts a scan as Ctrl-C does; resolves to its final status and a page of points. */

@@ -8,6 +8,7 @@
 import indexHtml from "./assets/index.html" with { type: "text" };
 import dashboardJs from "./assets/dashboard.js" with { type: "text" };
 import dashboardCss from "./assets/dashboard.css" with { type: "text" };
+import faviconSvg from "./assets/favicon.svg" with { type: "text" };
 import uplotJs from "uplot/dist/uPlot.iife.min.js" with { type: "text" };
 import uplotCss from "uplot/dist/uPlot.min.css" with { type: "text" };
 
@@ -23,6 +24,7 @@ const ASSETS: ReadonlyMap<string, Asset> = new Map([
   ["index.html", { type: "text/html; charset=utf-8", body: indexHtml }],
   ["dashboard.js", { type: "text/javascript; charset=utf-8", body: dashboardJs }],
   ["dashboard.css", { type: "text/css; charset=utf-8", body: dashboardCss }],
+  ["favicon.svg", { type: "image/svg+xml", body: faviconSvg }],
   ["uPlot.iife.min.js", { type: "text/javascript; charset=utf-8", body: uplotJs }],
   ["uPlot.min.css", { type: "text/css; charset=utf-8", body: uplotCss }],
 ]);

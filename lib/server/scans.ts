@@ -172,6 +172,11 @@ export class ScanService implements ScanSource {
     return e ? this.#view(e, page) : undefined;
   }
 
+  /** Every scan kept (running and the last finished ones), oldest first, without points. */
+  list(): Record<string, unknown>[] {
+    return [...this.#scans.values()].map((e) => this.#view(e, false));
+  }
+
   /** Interrupts a scan (after its current point) and answers its final status. */
   async stop(id: string, page: ScanPage = {}): Promise<Record<string, unknown>> {
     const e = this.#scans.get(id);

@@ -51,11 +51,12 @@ try {
         labwireDashboard: { bench(name: string, n: number, span: number): unknown };
       }).labwireDashboard.bench("thermo", n!, 250), [n]) as {
         points: number;
+        series: number;
         median: number;
         max: number;
       };
     console.log(
-      `dashboard redraw with ${r.points} points in the window (3 series): ` +
+      `dashboard redraw with ${r.points} points in the window (${r.series} series): ` +
         `median ${r.median.toFixed(1)} ms, max ${
           r.max.toFixed(1)
         } ms over 20 redraws (headless Chromium, software rendering)`,
