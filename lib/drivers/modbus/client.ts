@@ -200,6 +200,12 @@ export class ModbusClient {
     count: number,
     opts?: ModbusCallOptions,
   ): Promise<number[]> {
+    if (this.rtu && this.unit === 0) {
+      throw new UsageError(
+        `${this.label}: unit 0 is the RTU broadcast address: it takes writes, nobody answers reads`,
+        "give the device's own unit id (1…247) to read",
+      );
+    }
     const bits = isBitTable(table);
     const max = bits ? LIMITS.readBits : LIMITS.readRegisters;
     const fc = ({ coil: 1, discrete: 2, holding: 3, input: 4 } as const)[table];

@@ -294,6 +294,14 @@ Deno.test("modbus RTU over a pty: several units on one line, concurrent polls ne
     assert.equal(readings[0]!.set_value, 25);
     assert.equal(readings[4]!.set_value, 25);
     assert.equal(sim.sim.counts.bad_frames, 0);
+    // Unit 0 broadcasts: every unit carries out the write, nobody answers, nobody can be read.
+    const all = await open(`modbus+rtu://${sim.path}?instrument=omega-cn7500&unit=0`);
+    await all.write("set_value", 50);
+    await assert.rejects(all.read(), /unit 0 is the RTU broadcast address/);
+    await all.close();
+    assert.equal((await devs[0]!.read(["set_value"])).set_value, 50);
+    assert.equal((await devs[1]!.read(["set_value"])).set_value, 50);
+    await devs[1]!.write("set_value", 42.5);
     // A silent unit: nobody answers on the bus.
     const ghost = await open(`modbus+rtu://${sim.path}?instrument=omega-cn7500&unit=9`);
     await assert.rejects(
