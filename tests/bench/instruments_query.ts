@@ -18,6 +18,7 @@ import { parseAddress } from "../../lib/device/address.ts";
 import { findDriver } from "../../lib/device/registry.ts";
 import { round } from "./proc_stats.ts";
 import { Targets } from "./targets.ts";
+import { SHIPPED_V8_FLAGS } from "./shipped_flags.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const { values } = parseArgs({
@@ -47,10 +48,6 @@ if (values.client !== undefined) {
 }
 const queries = Number(values.queries);
 const targets = new Targets("instruments-query");
-// The shipped binary's V8 flags (deno.json's compile task), so labwire is measured as users run it.
-const denoJson = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
-const shippedFlags = /--v8-flags=\S+/.exec(denoJson.tasks.compile)?.[0];
-if (!shippedFlags) throw new Error("deno.json's compile task has no --v8-flags");
 
 interface Run {
   queries: number;
@@ -108,7 +105,8 @@ try {
   labwire = await run(Deno.execPath(), [
     "run",
     "-A",
-    shippedFlags,
+    // The shipped binary's V8 flags, so labwire is measured as users run it.
+    `--v8-flags=${SHIPPED_V8_FLAGS}`,
     `${ROOT}tests/bench/instruments_query.ts`,
     "--client",
     address,
@@ -125,7 +123,7 @@ try {
 const rate = (r: Run) => r.queries / r.seconds;
 const cpuPerQuery = (r: Run) => (r.cpu_seconds / r.queries) * 1e6;
 console.log(`instruments query: ${queries} × MEAS:VOLT:DC? on loopback, simulated 34461A`);
-console.log(`  labwire V8 flags ${shippedFlags.slice("--v8-flags=".length)} (as shipped)`);
+console.log(`  labwire V8 flags ${SHIPPED_V8_FLAGS} (as shipped)`);
 for (const [name, r] of [["labwire", labwire], ["pyvisa-py", pyvisa]] as const) {
   console.log(
     `  ${name.padEnd(10)} ${round(rate(r), 0)} queries/s, ${

@@ -157,3 +157,67 @@ for unit in ("A", "B"):
     await serving;
   }
 });
+
+/**
+ * Whether strace may trace here (containers without CAP_SYS_PTRACE refuse); a refusal is an
+ * environment limit like a missing root for the netns test, so the test skips saying so.
+ */
+function straceMissing(): string[] {
+  const strace = findProgram("strace");
+  if (!strace) return ["strace"];
+  const probe = new Deno.Command(strace, { args: ["-qq", "-e", "trace=none", "true"] })
+    .outputSync();
+  return probe.success ? [] : ["strace (ptrace not permitted here)"];
+}
+
+peerTest(
+  "7O1 reaches the kernel: strace shows CS7|PARENB|PARODD in labwire's TCSETS (a pty then forces cs8 -parenb)",
+  straceMissing,
+  async () => {
+    const { startPtySimulator } = await import("../../lib/drivers/message/simulator.ts");
+    const { findInstrument } = await import("../../lib/instruments/loader.ts");
+    const sim = await startPtySimulator(await findInstrument("lakeshore-336"));
+    const log = await Deno.makeTempFile({ prefix: "labwire-strace-" });
+    try {
+      const root = new URL("../../", import.meta.url).pathname;
+      const out = await new Deno.Command("strace", {
+        args: [
+          "-f",
+          "-qq",
+          "-v",
+          "-e",
+          "trace=ioctl",
+          "-o",
+          log,
+          Deno.execPath(),
+          "run",
+          "-A",
+          `${root}main.ts`,
+          "read",
+          sim.address,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(out.success, dec.decode(out.stderr));
+      assert.match(dec.decode(out.stdout), /"setpoint_1":/);
+      const calls = (await Deno.readTextFile(log)).split("\n");
+      // What labwire asked: the Lake Shore definition's 57600 7O1, raw, input parity checking.
+      const set = calls.find((l) => /TCSETS/.test(l) && /c_cflag=B57600\|/.test(l));
+      assert.ok(set, `no TCSETS at 57600 baud in:\n${calls.filter((l) => /TCSETS/.test(l))}`);
+      for (const flag of ["CS7", "PARENB", "PARODD", "CREAD", "CLOCAL"]) {
+        assert.match(set, new RegExp(`c_cflag=[^,]*\\b${flag}\\b`), flag);
+      }
+      assert.ok(!/c_cflag=[^,]*CSTOPB/.test(set), "one stop bit");
+      assert.match(set, /c_iflag=INPCK[,|]/);
+      assert.ok(!/c_lflag=[^,]*\b(ICANON|ECHO|ISIG)\b/.test(set), `raw mode: ${set}`);
+      // What the pty kept (read back right after): Linux's pty driver has no wire to frame.
+      const got = calls.slice(calls.indexOf(set) + 1).find((l) => /TCGETS, \{/.test(l));
+      assert.ok(got);
+      assert.match(got, /c_cflag=B57600\|CS8\|CREAD\|PARODD\|CLOCAL/);
+    } finally {
+      await sim.close();
+      await Deno.remove(log);
+    }
+  },
+);
