@@ -22,7 +22,7 @@ import { UsageError } from "../lib/device/errors.ts";
 import { formatMs } from "../lib/device/device.ts";
 import { type FaultOptions, parseFaults } from "../lib/drivers/sim/faults.ts";
 import { startBaratronSimulators } from "../lib/drivers/baratron/simulator.ts";
-import { UNITS } from "../lib/drivers/baratron/protocol.ts";
+import { UNITS } from "../lib/drivers/baratron/fields.ts";
 import { stdoutSink, type TextSink } from "../lib/output/stdout.ts";
 import { BUILTIN_DEFINITIONS } from "../lib/instruments/builtin.ts";
 import { findInstrument, instrumentNames } from "../lib/instruments/loader.ts";

@@ -45,7 +45,8 @@ export function describeIssue(error: z.ZodError, base: KeyPath = []): Problem {
  *
  * @example
  * ```ts
- * import { configError, SERVER_SCHEMA } from "./schema.ts";
+ * import { configError } from "./fields.ts";
+ * import { SERVER_SCHEMA } from "./schema.ts";
  * const r = SERVER_SCHEMA.safeParse({ listn: "127.0.0.1:8600" });
  * configError(r.error!, "lab.toml", ["server"]).message;
  * // 'lab.toml: server.listn: unknown key; [server] takes: … (did you mean "listen"?)'
@@ -62,7 +63,8 @@ export function configError(error: z.ZodError, file: string | undefined, base: K
  *
  * @example
  * ```ts
- * import { parseWith, SESSION_SCHEMA } from "./schema.ts";
+ * import { parseWith } from "./fields.ts";
+ * import { SESSION_SCHEMA } from "./schema.ts";
  * parseWith(SESSION_SCHEMA, { path: "run.sqlite" }, "lab.toml", ["session"]); // { path: "run.sqlite" }
  * ```
  */

@@ -10,16 +10,11 @@ import {
   encodePollResponse,
   encodeSetRequest,
   type GaugeValues,
-  LED_BITS,
-  ledColor,
-  ledMask,
   parseRequest,
   parseResponse,
   POLL_EVIDS,
-  statusMask,
-  systemStatus,
-  UNITS,
 } from "./protocol.ts";
+import { LED_BITS, ledColor, ledMask, statusMask, systemStatus, UNITS } from "./fields.ts";
 
 const evid = fc.oneof(fc.constantFrom(...POLL_EVIDS, 101, 0, 999_999_999), fc.nat(2000));
 /** Raw field texts a gauge (or a broken one) might send. */

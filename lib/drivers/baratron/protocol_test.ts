@@ -9,17 +9,12 @@ import {
   encodePollResponse,
   encodeSetRequest,
   type GaugeValues,
-  ledColor,
-  ledMask,
   parseRequest,
   parseResponse,
   POLL_EVIDS,
   POLL_REQUEST,
-  statusMask,
-  systemStatus,
-  UNITS,
-  unitsName,
 } from "./protocol.ts";
+import { ledColor, ledMask, statusMask, systemStatus, UNITS, unitsName } from "./fields.ts";
 
 // Copied verbatim from shared/protocols/mks-ebaratron-toolweb.md, not built from protocol.ts.
 const FACTS_REQUEST =

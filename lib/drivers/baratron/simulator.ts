@@ -25,15 +25,11 @@ import {
   encodeFields,
   encodePollResponse,
   type GaugeValues,
-  ledColor,
   parseRequest,
-  STATUS_BITS,
-  systemStatus,
   TOOLWEB_PATH,
   type ToolWebRequest,
-  UNITS,
-  unitsIndex,
 } from "./protocol.ts";
+import { ledColor, STATUS_BITS, systemStatus, UNITS, unitsIndex } from "./fields.ts";
 
 /** The kinds of unparseable answer a `garbage` fault sends. */
 export type GarbageKind = "truncated" | "noise" | "empty";
