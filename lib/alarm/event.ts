@@ -69,7 +69,9 @@ export function formatEvent(e: AlarmEvent): string {
   return `${when} alarm ${e.severity.toUpperCase()} ${e.state} ${e.name}: ${e.message}`;
 }
 
-const EVENT_LINE = /^\d{4}-\d\d-\d\dT[\d:.]+Z alarm (MINOR|MAJOR|INVALID) (active|cleared) /;
+/** What {@linkcode formatEvent} writes before the name, whatever the time's form (local, UTC, ISO). */
+const EVENT_LINE =
+  /^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(Z| [A-Z]{2,5}| UTC[+-]\d\d:\d\d) alarm (MINOR|MAJOR|INVALID) (active|cleared) /;
 
 /**
  * True when `line` is a transition line made by {@linkcode formatEvent} (a live table shows the
@@ -78,7 +80,7 @@ const EVENT_LINE = /^\d{4}-\d\d-\d\dT[\d:.]+Z alarm (MINOR|MAJOR|INVALID) (activ
  * @example
  * ```ts
  * import { isEventLine } from "./event.ts";
- * isEventLine("1970-01-01T00:00:00.000Z alarm MAJOR active hot: oven.temp > 300"); // true
+ * isEventLine("1970-01-01 00:00:00 UTC alarm MAJOR active hot: oven.temp > 300"); // true
  * isEventLine("alarm rule for oven cannot apply: no attribute temp"); // false
  * ```
  */
