@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { fuzzTest } from "../../tests/fuzz_runs.ts";
-import { parseAnswer } from "./http.ts";
+import { parseAnswer } from "./http_codec.ts";
 
 const enc = new TextEncoder();
 

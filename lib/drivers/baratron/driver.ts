@@ -21,7 +21,8 @@ import { type Attr, attr, findAttr, type Values } from "../../device/attr.ts";
 import type { CallOptions, Device } from "../../device/device.ts";
 import { DeviceError, UsageError, WriteRejected } from "../../device/errors.ts";
 import type { Driver, DriverOptions, OpenContext } from "../../device/registry.ts";
-import { HttpClient, type HttpResult } from "../../transport/http.ts";
+import { HttpClient } from "../../transport/http.ts";
+import { type HttpResult } from "../../transport/http_codec.ts";
 import { decodePollResponse, type GaugeValues, POLL_REQUEST, TOOLWEB_PATH } from "./protocol.ts";
 
 /** Default per-call timeout, as in the reference client. */
