@@ -867,7 +867,7 @@
       } else {
         // One y axis per detector, in its series' colour: counts (~1000) and volts (~1.2) are
         // each readable on their own axis.
-        s.detectors.forEach((d, j) => {
+        s.detectors.forEach((_d, j) => {
           scales[`y${j}`] = {};
           axes.push({
             scale: `y${j}`,
