@@ -14,6 +14,7 @@
 import { parseArgs } from "node:util";
 import { percentile } from "../../lib/schedule/percentile.ts";
 import { cpuSeconds, memoryMb, round } from "./proc_stats.ts";
+import { readLines } from "./child.ts";
 import { Targets } from "./targets.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -86,16 +87,6 @@ async function poller(): Promise<void> {
     heapTotalMb: round(Deno.memoryUsage().heapTotal / 1048576, 1),
   }));
   await Promise.all(devices.map((d) => d.close()));
-}
-
-async function readLines(reader: ReadableStreamDefaultReader<string>, n: number) {
-  let buf = "";
-  while (buf.split("\n").length <= n) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buf += value;
-  }
-  return buf.trimEnd().split("\n");
 }
 
 async function orchestrate(): Promise<void> {

@@ -17,6 +17,7 @@ import "../../lib/drivers/mod.ts";
 import { parseAddress } from "../../lib/device/address.ts";
 import { findDriver } from "../../lib/device/registry.ts";
 import { round } from "./proc_stats.ts";
+import { runJson } from "./child.ts";
 import { Targets } from "./targets.ts";
 import { SHIPPED_V8_FLAGS } from "./shipped_flags.ts";
 
@@ -71,16 +72,6 @@ while (!first.includes("\n")) {
 const address = first.trim();
 const port = Number(/:(\d+)\?/.exec(address)?.[1]);
 
-async function run(cmd: string, args: string[]): Promise<Run> {
-  const out = await new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" })
-    .output();
-  const text = new TextDecoder().decode(out.stdout).trim();
-  if (!out.success) {
-    throw new Error(`${cmd} failed: ${new TextDecoder().decode(out.stderr).slice(-400)}`);
-  }
-  return JSON.parse(text.split("\n").at(-1)!);
-}
-
 const PYVISA = `
 import json, sys, time, pyvisa
 rm = pyvisa.ResourceManager("@py")
@@ -102,7 +93,7 @@ print(json.dumps({"queries": n, "seconds": seconds, "cpu_seconds": cpu}))
 let labwire: Run;
 let pyvisa: Run;
 try {
-  labwire = await run(Deno.execPath(), [
+  labwire = await runJson<Run>(Deno.execPath(), [
     "run",
     "-A",
     // The shipped binary's V8 flags, so labwire is measured as users run it.
@@ -113,7 +104,7 @@ try {
     "--queries",
     String(queries),
   ]);
-  pyvisa = await run("/usr/bin/python3", ["-c", PYVISA, String(queries)]);
+  pyvisa = await runJson<Run>("/usr/bin/python3", ["-c", PYVISA, String(queries)]);
 } finally {
   sim.kill("SIGTERM");
   await sim.status;

@@ -20,6 +20,7 @@ import { parseArgs } from "node:util";
 import process from "node:process";
 import { percentile } from "../../lib/schedule/percentile.ts";
 import { cpuSeconds, round } from "./proc_stats.ts";
+import { readLines, runJson } from "./child.ts";
 import { Targets } from "./targets.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -130,30 +131,10 @@ async function client(address: string): Promise<void> {
   console.log(JSON.stringify({ requests: n, seconds, cpu_seconds: (cpu.user + cpu.system) / 1e6 }));
 }
 
-async function readLines(reader: ReadableStreamDefaultReader<string>, n: number) {
-  let buf = "";
-  while (buf.split("\n").length <= n) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buf += value;
-  }
-  return buf.trimEnd().split("\n");
-}
-
 interface Run {
   requests: number;
   seconds: number;
   cpu_seconds: number;
-}
-
-async function run(cmd: string, args: string[]): Promise<Run> {
-  const out = await new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" })
-    .output();
-  const text = new TextDecoder().decode(out.stdout).trim();
-  if (!out.success) {
-    throw new Error(`${cmd} failed: ${new TextDecoder().decode(out.stderr).slice(-400)}`);
-  }
-  return JSON.parse(text.split("\n").at(-1)!);
 }
 
 const PYMODBUS_CLIENT = `
@@ -298,7 +279,7 @@ async function roundTrips(targets: Targets): Promise<void> {
   try {
     const ready = await readLines(serverOut, 1);
     if (!ready[0]?.startsWith("READY")) throw new Error(`pymodbus server said ${ready[0]}`);
-    labwire = await run(Deno.execPath(), [
+    labwire = await runJson<Run>(Deno.execPath(), [
       "run",
       "-A",
       import.meta.filename!,
@@ -307,7 +288,7 @@ async function roundTrips(targets: Targets): Promise<void> {
       "--requests",
       String(requests),
     ]);
-    pymodbus = await run(python, ["-c", PYMODBUS_CLIENT, String(port), String(requests)]);
+    pymodbus = await runJson<Run>(python, ["-c", PYMODBUS_CLIENT, String(port), String(requests)]);
   } finally {
     server.kill("SIGTERM");
     await server.status;

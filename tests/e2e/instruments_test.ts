@@ -4,66 +4,37 @@
  * monitor on those simulators through the CLI; `labwire instruments list|show|check`.
  */
 import assert from "node:assert/strict";
-import { runCli } from "./run_cli.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-
-/** Starts `labwire sim ARGS` and resolves with its first stdout line (the address). */
-async function spawnSim(args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "sim", ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  while (!buf.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buf += value;
-  }
-  const stderr = new Response(child.stderr).text();
-  return {
-    address: buf.split("\n")[0]!,
-    async stop(): Promise<string> {
-      child.kill("SIGTERM");
-      await child.status;
-      await reader.cancel();
-      return await stderr;
-    },
-  };
-}
+import { runCli, spawnSim } from "./run_cli.ts";
 
 Deno.test("labwire sim keysight-34461a as a process: read, stream --count 2, write, actions", async () => {
   const sim = await spawnSim(["keysight-34461a", "--listen", "127.0.0.1:0"]);
   try {
-    assert.match(sim.address, /^tcp:\/\/127\.0\.0\.1:\d+\?instrument=keysight-34461a$/);
-    const read = await runCli(["read", sim.address]);
+    assert.match(sim.addresses[0]!, /^tcp:\/\/127\.0\.0\.1:\d+\?instrument=keysight-34461a$/);
+    const read = await runCli(["read", sim.addresses[0]!]);
     assert.equal(read.code, 0, read.stderr);
     const doc = JSON.parse(read.stdout);
     assert.deepEqual(Object.keys(doc), ["t", "device", "voltage_dc"]);
     assert.ok(Math.abs(doc.voltage_dc - 1.2345678) < 0.001, read.stdout);
 
-    const stream = await runCli(["stream", sim.address, "--count", "2", "--interval", "1s"]);
+    const stream = await runCli(["stream", sim.addresses[0]!, "--count", "2", "--interval", "1s"]);
     assert.equal(stream.code, 0, stream.stderr);
     const lines = stream.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
     assert.equal(lines.length, 2);
     for (const l of lines) assert.equal(typeof l.voltage_dc, "number", JSON.stringify(l));
 
-    const write = await runCli(["write", sim.address, "range=100", "autorange=off"]);
+    const write = await runCli(["write", sim.addresses[0]!, "range=100", "autorange=off"]);
     assert.equal(write.code, 0, write.stderr);
     assert.deepEqual(JSON.parse(write.stdout), { range: 100, autorange: false });
-    const refused = await runCli(["write", sim.address, "range=7"]);
+    const refused = await runCli(["write", sim.addresses[0]!, "range=7"]);
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /range: 7 is not one of 0\.1, 1, 10, 100, 1000 V/);
-    const action = await runCli(["write", sim.address, "reset"]);
+    const action = await runCli(["write", sim.addresses[0]!, "reset"]);
     assert.equal(action.code, 0, action.stderr);
     assert.deepEqual(JSON.parse(action.stdout), { reset: true });
-    const back = await runCli(["read", sim.address, "--attrs", "range,autorange"]);
+    const back = await runCli(["read", sim.addresses[0]!, "--attrs", "range,autorange"]);
     const { t: _t, device: _d, ...values } = JSON.parse(back.stdout);
     assert.deepEqual(values, { range: 10, autorange: true }, "reset restored");
-    const describe = await runCli(["read", sim.address, "--describe", "--attrs", "nplc"]);
+    const describe = await runCli(["read", sim.addresses[0]!, "--describe", "--attrs", "nplc"]);
     assert.equal(JSON.parse(describe.stdout).nplc.rw, true);
   } finally {
     const log = await sim.stop();
@@ -80,7 +51,7 @@ Deno.test("a bench of instruments from a config file: scan a PSU against a DMM, 
   const dmm = await spawnSim(["keysight-34465a", "--listen", "127.0.0.1:0"]);
   const dir = await Deno.makeTempDir({ prefix: "labwire-instruments-" });
   try {
-    const port = psu.address.replace(/^tcp:\/\/127\.0\.0\.1:(\d+)\?.*$/, "$1");
+    const port = psu.addresses[0]!.replace(/^tcp:\/\/127\.0\.0\.1:(\d+)\?.*$/, "$1");
     await Deno.writeTextFile(
       `${dir}/labwire.toml`,
       `[devices.psu]
@@ -89,7 +60,7 @@ instrument = "keysight-e36312a"
 interval = "100ms"
 
 [devices.dmm]
-address = "${dmm.address}"
+address = "${dmm.addresses[0]!}"
 interval = "100ms"
 `,
     );

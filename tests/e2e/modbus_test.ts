@@ -5,36 +5,7 @@
  * `instruments check --sim` of a user's register map.
  */
 import assert from "node:assert/strict";
-import { runCli, runShell } from "./run_cli.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-
-/** Starts `labwire sim ARGS` and resolves with its stdout lines (addresses) once printed. */
-async function spawnSim(args: string[], lines = 1) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "sim", ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  while (buf.split("\n").length <= lines) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buf += value;
-  }
-  const stderr = new Response(child.stderr).text();
-  return {
-    addresses: buf.trimEnd().split("\n"),
-    async stop(): Promise<string> {
-      child.kill("SIGTERM");
-      await child.status;
-      await reader.cancel();
-      return await stderr;
-    },
-  };
-}
+import { runCli, runShell, spawnSim } from "./run_cli.ts";
 
 Deno.test("labwire sim omega-cn7500 over TCP: read, write, query, stream, scan, monitor with an alarm", async () => {
   const sim = await spawnSim(["omega-cn7500", "--listen", "127.0.0.1:0"]);

@@ -88,3 +88,30 @@ export async function simBenchDir(
   await Deno.writeTextFile(`${dir}/bench.toml`, SIM_BENCH_CONFIG);
   return { dir, config: `${dir}/bench.toml`, session: `${dir}/bench.session.sqlite` };
 }
+
+/** Starts `labwire sim ARGS` and resolves with its stdout lines (addresses) once printed. */
+export async function spawnSim(args: string[], lines = 1) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}main.ts`, "sim", ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  while (buf.split("\n").length <= lines) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += value;
+  }
+  const stderr = new Response(child.stderr).text();
+  return {
+    addresses: buf.trimEnd().split("\n"),
+    async stop(): Promise<string> {
+      child.kill("SIGTERM");
+      await child.status;
+      await reader.cancel();
+      return await stderr;
+    },
+  };
+}
