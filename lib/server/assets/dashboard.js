@@ -949,10 +949,11 @@
             s.points.set(q.index, pointValues(q, s.positioners, s.detectors));
           }
         }
+        // Drawn page by page: what is counted is on screen.
+        drawScan();
         if (points.length === 0 || view.next_since === since) break;
         since = view.next_since;
       }
-      drawScan();
     })().catch(() => {
       // the live points still come
     });
