@@ -33,7 +33,8 @@ import {
   type ResolvedClientOptions,
 } from "./client_env.ts";
 import { type Destination, searchDestinations, SearchSchedule } from "./client_search.ts";
-import { CircuitSocket, SearchSocket } from "./client_socket.ts";
+import { CircuitSocket } from "./client_socket.ts";
+import { SearchSocket } from "./client_udp.ts";
 
 /**
  * A Channel Access client context: one UDP search socket, one circuit per server. Usually one per

@@ -1,19 +1,15 @@
 /**
  * The sockets of the CA client: {@linkcode CircuitSocket} carries one {@linkcode ClientCircuit}
  * over TCP (coalesced writes, the read loop, liveness by ECHO) and turns its events into settled
- * calls, channel states and monitor callbacks; {@linkcode SearchSocket} is the UDP socket that
- * sends searches and hears replies and beacons. The protocol itself is in `client_circuit.ts` and
- * `client_search.ts`.
+ * calls, channel states and monitor callbacks. The UDP socket is in `client_udp.ts`; the protocol
+ * itself in `client_circuit.ts` and `client_search.ts`.
  *
  * @module
  */
-import dgram from "node:dgram";
 import { DeviceError } from "../../device/errors.ts";
 import { ClientCircuit, type ClientEvent, type GetResult } from "./client_circuit.ts";
 import type { ResolvedClientOptions } from "./client_env.ts";
-import type { Destination } from "./client_search.ts";
 import { ECA, ecaMessage, ecaName } from "./eca.ts";
-import { encodeMessage } from "./protocol.ts";
 
 /** One subscription of a channel, renewed on every circuit the channel connects through. */
 export interface MonitorEntry {
@@ -448,55 +444,4 @@ function detail(message: string): string {
 
 function ecaError(what: string, status: number, device: string): DeviceError {
   return new DeviceError(`${what}: ${ecaMessage(status)} (${ecaName(status)})`, device);
-}
-
-/** The client's UDP socket: searches out, search replies and beacons in. */
-export class SearchSocket {
-  readonly #sock: dgram.Socket;
-
-  private constructor(sock: dgram.Socket) {
-    this.#sock = sock;
-  }
-
-  /** Binds an ephemeral port; every datagram received goes to `onDatagram`. */
-  static async open(
-    onDatagram: (bytes: Uint8Array, from: string) => void,
-    warn: (message: string) => void,
-  ): Promise<SearchSocket> {
-    const sock = dgram.createSocket("udp4");
-    sock.on(
-      "message",
-      (msg: Uint8Array, rinfo: { address: string; port: number }) =>
-        onDatagram(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), rinfo.address),
-    );
-    sock.on("error", (err: Error) => warn(`CA UDP socket: ${err.message}`));
-    await new Promise<void>((resolve) => sock.bind(0, resolve));
-    return new SearchSocket(sock);
-  }
-
-  /** Allows sending to broadcast addresses. */
-  allowBroadcast(): void {
-    this.#sock.setBroadcast(true);
-  }
-
-  /** Sends each datagram to each destination. */
-  send(datagrams: readonly Uint8Array[], destinations: readonly Destination[]): void {
-    for (const datagram of datagrams) {
-      for (const d of destinations) this.#sock.send(datagram, d.port, d.host);
-    }
-  }
-
-  /** Asks the caRepeater on `port` to forward beacons here; harmless when there is none. */
-  registerWithRepeater(port: number): void {
-    this.#sock.send(
-      encodeMessage({ kind: "repeater_register", ip: 0x7f000001 }),
-      port,
-      "127.0.0.1",
-    );
-  }
-
-  /** Closes the socket. */
-  close(): Promise<void> {
-    return new Promise<void>((resolve) => this.#sock.close(() => resolve()));
-  }
 }

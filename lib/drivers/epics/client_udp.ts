@@ -1,0 +1,141 @@
+/**
+ * The CA client's UDP socket: searches out, search replies and beacons in. It uses Deno's own
+ * datagram socket when the runtime offers it (`"unstable": ["net"]` in deno.json, as labwire
+ * runs), which starts in a few milliseconds, and `node:dgram` otherwise — loaded only then, since
+ * Node's compatibility layer costs a `labwire read` of one PV several times its CA work.
+ *
+ * @module
+ */
+import type { Destination } from "./client_search.ts";
+import { encodeMessage } from "./protocol.ts";
+
+/** Deno's datagram socket, as far as this module uses it (an unstable API: typed here). */
+interface DatagramConn {
+  send(
+    data: Uint8Array,
+    addr: { transport: "udp"; hostname: string; port: number },
+  ): Promise<number>;
+  receive(buf?: Uint8Array): Promise<[Uint8Array, { hostname: string; port: number }]>;
+  close(): void;
+}
+
+type ListenDatagram = (
+  opts: { transport: "udp"; hostname: string; port: number },
+) => DatagramConn;
+
+/** The raw socket under a {@linkcode SearchSocket}. */
+interface Port {
+  send(datagram: Uint8Array, host: string, port: number): void;
+  allowBroadcast(): void;
+  close(): Promise<void>;
+}
+
+async function nativePort(
+  listen: ListenDatagram,
+  onDatagram: (bytes: Uint8Array, from: string) => void,
+  warn: (message: string) => void,
+): Promise<Port> {
+  const conn = listen({ transport: "udp", hostname: "0.0.0.0", port: 0 });
+  let closed = false;
+  const receiving = (async () => {
+    const buf = new Uint8Array(65536);
+    while (!closed) {
+      let got: [Uint8Array, { hostname: string }];
+      try {
+        got = await conn.receive(buf);
+      } catch (err) {
+        if (!closed) warn(`CA UDP socket: ${err instanceof Error ? err.message : err}`);
+        return;
+      }
+      onDatagram(got[0], got[1].hostname);
+    }
+  })();
+  await Promise.resolve();
+  return {
+    send(datagram, host, port) {
+      conn.send(datagram, { transport: "udp", hostname: host, port }).catch((err) => {
+        if (!closed) warn(`CA UDP socket: sending to ${host}:${port}: ${err}`);
+      });
+    },
+    // Deno's datagram sockets are opened with SO_BROADCAST already.
+    allowBroadcast() {},
+    async close() {
+      closed = true;
+      conn.close();
+      await receiving;
+    },
+  };
+}
+
+async function nodePort(
+  onDatagram: (bytes: Uint8Array, from: string) => void,
+  warn: (message: string) => void,
+): Promise<Port> {
+  const { default: dgram } = await import("node:dgram");
+  const sock = dgram.createSocket("udp4");
+  sock.on(
+    "message",
+    (msg: Uint8Array, rinfo: { address: string; port: number }) =>
+      onDatagram(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), rinfo.address),
+  );
+  sock.on("error", (err: Error) => warn(`CA UDP socket: ${err.message}`));
+  await new Promise<void>((resolve) => sock.bind(0, resolve));
+  return {
+    send: (datagram, host, port) => sock.send(datagram, port, host),
+    allowBroadcast: () => sock.setBroadcast(true),
+    close: () => new Promise<void>((resolve) => sock.close(() => resolve())),
+  };
+}
+
+/** The client's UDP socket: searches out, search replies and beacons in. */
+export class SearchSocket {
+  readonly #port: Port;
+
+  private constructor(port: Port) {
+    this.#port = port;
+  }
+
+  /**
+   * Binds an ephemeral port; every datagram received goes to `onDatagram`. `native: false`
+   * takes `node:dgram` even where Deno's socket is available.
+   */
+  static async open(
+    onDatagram: (bytes: Uint8Array, from: string) => void,
+    warn: (message: string) => void,
+    native = true,
+  ): Promise<SearchSocket> {
+    const listen = native
+      ? (Deno as unknown as { listenDatagram?: ListenDatagram }).listenDatagram
+      : undefined;
+    const port = typeof listen === "function"
+      ? await nativePort(listen, onDatagram, warn)
+      : await nodePort(onDatagram, warn);
+    return new SearchSocket(port);
+  }
+
+  /** Allows sending to broadcast addresses. */
+  allowBroadcast(): void {
+    this.#port.allowBroadcast();
+  }
+
+  /** Sends each datagram to each destination. */
+  send(datagrams: readonly Uint8Array[], destinations: readonly Destination[]): void {
+    for (const datagram of datagrams) {
+      for (const d of destinations) this.#port.send(datagram, d.host, d.port);
+    }
+  }
+
+  /** Asks the caRepeater on `port` to forward beacons here; harmless when there is none. */
+  registerWithRepeater(port: number): void {
+    this.#port.send(
+      encodeMessage({ kind: "repeater_register", ip: 0x7f000001 }),
+      "127.0.0.1",
+      port,
+    );
+  }
+
+  /** Closes the socket. */
+  close(): Promise<void> {
+    return this.#port.close();
+  }
+}
