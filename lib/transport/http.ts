@@ -38,6 +38,31 @@ export interface RequestOptions {
   headers?: Record<string, string>;
 }
 
+/**
+ * The calls waiting on each caller's signal. A sampler hands one signal to every poll of a
+ * tick: an abort listener per request made `removeEventListener` scan a list of 1,000
+ * listeners 1,000 times a tick. Here each signal gets one listener, and calls come and go in a
+ * set.
+ */
+const watched = new WeakMap<AbortSignal, Set<() => void>>();
+
+function watchAbort(signal: AbortSignal, cancel: () => void): void {
+  let calls = watched.get(signal);
+  if (!calls) {
+    const set = calls = new Set();
+    watched.set(signal, set);
+    signal.addEventListener("abort", () => {
+      for (const c of [...set]) c();
+      set.clear();
+    }, { once: true });
+  }
+  calls.add(cancel);
+}
+
+function unwatchAbort(signal: AbortSignal, cancel: () => void): void {
+  watched.get(signal)?.delete(cancel);
+}
+
 /** What interrupts one request: its deadline or the caller's abort, in whatever phase it is. */
 interface Call {
   /** The deadline passed. */
@@ -113,7 +138,7 @@ export class HttpClient {
     });
     const outer = opts.signal;
     if (outer?.aborted) call.cancelled = true;
-    else outer?.addEventListener("abort", cancel, { once: true });
+    else if (outer) watchAbort(outer, cancel);
     const reason = () =>
       call.timedOut ? new DOMException("timeout", "TimeoutError") : outer?.reason;
     let acquired = false;
@@ -189,7 +214,7 @@ export class HttpClient {
     } finally {
       call.stop = undefined;
       deadlines.remove(deadline);
-      outer?.removeEventListener("abort", cancel);
+      if (outer) unwatchAbort(outer, cancel);
       if (acquired) this.#release();
     }
   }

@@ -258,3 +258,24 @@ Deno.test("concurrent requests share one connection in turn; a queued timeout sp
     await srv.close();
   }
 });
+
+Deno.test("one signal shared by many requests aborts every one of them, and only once", async () => {
+  const srv = rawServer(() => Promise.resolve()); // never answers
+  const clients = Array.from({ length: 20 }, () => new HttpClient(srv.origin));
+  const controller = new AbortController();
+  const reason = new Error("stopped by test");
+  try {
+    // One finishes early (its deadline): the others still hear the abort.
+    const early = clients[0]!.post("/", "", { timeout: 20, signal: controller.signal });
+    const rest = clients.slice(1).map((c) =>
+      c.post("/", "", { timeout: 5000, signal: controller.signal })
+    );
+    await assert.rejects(early, TimeoutError);
+    setTimeout(() => controller.abort(reason), 20);
+    const results = await Promise.allSettled(rest);
+    assert.ok(results.every((r) => r.status === "rejected" && r.reason === reason));
+  } finally {
+    for (const c of clients) c.close();
+    await srv.close();
+  }
+});

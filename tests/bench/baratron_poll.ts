@@ -8,6 +8,7 @@
  * `labwire stream`) must keep too: no failed poll, poller CPU ≤ 0.3 core, peak RSS ≤ 150 MB.
  *
  *   deno run -A tests/bench/baratron_poll.ts [--gauges 1000] [--seconds 30] [--interval 500ms]
+ *     [--v8-flags=FLAGS]   (V8 flags of the poller; `deno task bench` passes the shipped ones)
  *
  * @module
  */
@@ -26,6 +27,7 @@ const { values } = parseArgs({
     interval: { type: "string", default: "500ms" },
     latency: { type: "string", default: "20ms" },
     poller: { type: "boolean", default: false },
+    "v8-flags": { type: "string" },
   },
 });
 
@@ -117,6 +119,8 @@ async function orchestrate(): Promise<void> {
     args: [
       "run",
       "-A",
+      // Measured as shipped: `deno task bench` passes `deno task compile`'s V8 flags.
+      ...(values["v8-flags"] ? [`--v8-flags=${values["v8-flags"]}`] : []),
       import.meta.filename!,
       "--poller",
       "--seconds",

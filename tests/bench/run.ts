@@ -35,9 +35,15 @@ export const BENCHES: Bench[] = [
     about: "stream of 1,000 simulated gauges at 500 ms; cold start of read",
   },
   {
+    name: "scale",
+    script: "scale.ts",
+    args: [],
+    about: "cost per device: 10,000 gauges at 1 Hz, 1,000 at 2 Hz (simulators in other processes)",
+  },
+  {
     name: "baratron-poll",
     script: "baratron_poll.ts",
-    args: [],
+    args: [`--v8-flags=${SHIPPED_V8_FLAGS}`],
     about: "baratron:// driver alone polling 1,000 simulated gauges at 500 ms",
   },
   { name: "ingest", script: "ingest.ts", args: [], about: "session writer vs raw node:sqlite" },

@@ -1,0 +1,231 @@
+/**
+ * Cost per device (issue 16): `labwire stream` of many simulated eBaratron gauges, measured as a
+ * user runs it — the simulators in separate processes (so they are not the limit), labwire as
+ * shipped (`deno task compile`'s V8 flags), NDJSON into a pipe:
+ *
+ * 1. 10,000 gauges at 1 Hz for 60 s (four simulator processes of 2,500): 0 missed deadlines,
+ *    0 timeouts, labwire CPU ≤ 0.5 core, peak RSS ≤ 200 MB, RSS flat after the first 20 s
+ *    (growth ≤ 5 MB).
+ * 2. 1,000 gauges at 2 Hz for 30 s (the fan-out): CPU ≤ 0.07 core, peak RSS ≤ 80 MB.
+ * 3. Memory per polled device: the steady RSS difference of the two runs over the 9,000 extra
+ *    gauges, ≤ 10 KB.
+ *
+ * CPU is the process' user + system time over the sampling period (from /proc), not wall time.
+ * `labwire read` of 1,000 `ca://` PVs beside `caget` is `deno task bench ca-read-many`.
+ *
+ *   deno run -A tests/bench/scale.ts [--gauges 10000] [--seconds 60] [--small 1000] [--small-seconds 30]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { cpuSeconds, memoryMb, round } from "./proc_stats.ts";
+import { SHIPPED_V8_FLAGS } from "./shipped_flags.ts";
+import { Targets } from "./targets.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    gauges: { type: "string", default: "10000" },
+    seconds: { type: "string", default: "60" },
+    small: { type: "string", default: "1000" },
+    "small-seconds": { type: "string", default: "30" },
+    sims: { type: "string", default: "4" },
+    latency: { type: "string", default: "20ms" },
+  },
+});
+
+function labwire(args: string[], v8Flags = ""): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ...(v8Flags ? [`--v8-flags=${v8Flags}`] : []), `${ROOT}main.ts`, ...args],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** Reads `n` lines from a stream, leaving it open (a simulator keeps running). */
+async function lines(stream: ReadableStream<Uint8Array>, n: number): Promise<string[]> {
+  const out: string[] = [];
+  let buf = "";
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  while (out.length < n) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += decoder.decode(value, { stream: true });
+    const parts = buf.split("\n");
+    buf = parts.pop()!;
+    out.push(...parts.filter((l) => l !== ""));
+  }
+  reader.releaseLock();
+  return out;
+}
+
+interface Run {
+  gauges: number;
+  interval: string;
+  expected: number;
+  received: number;
+  timeouts: number;
+  errors: number;
+  missed: number;
+  p99: number;
+  cpu: number;
+  peak: number;
+  steady: number;
+  growth: number;
+  simCpu: number;
+}
+
+/** Simulators in `sims` processes, then `labwire stream` of every gauge for `seconds`. */
+async function measure(gauges: number, sims: number, interval: string, seconds: number) {
+  const per = Math.ceil(gauges / sims);
+  const simulators = [];
+  const addresses: string[] = [];
+  for (let left = gauges; left > 0; left -= per) {
+    const n = Math.min(per, left);
+    const sim = labwire([
+      "sim",
+      "baratron",
+      "--listen",
+      "127.0.0.1:0",
+      "--count",
+      String(n),
+      "--latency",
+      values.latency!,
+    ]);
+    simulators.push(sim);
+    addresses.push(...await lines(sim.stdout, n));
+  }
+  if (addresses.length !== gauges) throw new Error(`simulators printed ${addresses.length}`);
+  const dir = await Deno.makeTempDir({ prefix: "labwire-scale-" });
+  const config = `${dir}/labwire.toml`;
+  await Deno.writeTextFile(
+    config,
+    addresses.map((a, i) => `[devices.g${i + 1}]\naddress = "${a}"\n`).join("\n"),
+  );
+  const started = performance.now();
+  const stream = labwire([
+    "stream",
+    "--config",
+    config,
+    "--interval",
+    interval,
+    "--duration",
+    `${seconds}s`,
+    "--json",
+    "--stats",
+  ], SHIPPED_V8_FLAGS);
+  let received = 0;
+  let timeouts = 0;
+  let errors = 0;
+  const counting = (async () => {
+    let buf = "";
+    for await (const chunk of stream.stdout.pipeThrough(new TextDecoderStream())) {
+      buf += chunk;
+      let i: number;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        received++;
+        if (line.includes('"error"')) {
+          errors++;
+          if (line.includes("no answer within")) timeouts++;
+        }
+      }
+    }
+  })();
+  const stderrText = new Response(stream.stderr).text();
+  // CPU and memory over the sampling period (opening 10,000 devices takes a few seconds).
+  const warm = Math.min(10, seconds / 3);
+  await new Promise((r) => setTimeout(r, warm * 1000));
+  const cpu0 = cpuSeconds(stream.pid);
+  const sim0 = simulators.map((s) => cpuSeconds(s.pid));
+  const t0 = performance.now();
+  let cpu1 = cpu0;
+  let sim1 = sim0;
+  let t1 = t0;
+  let peak = 0;
+  const rss: number[] = [];
+  while (performance.now() - started < (seconds - 1) * 1000) {
+    await new Promise((r) => setTimeout(r, 1000));
+    try {
+      const m = memoryMb(stream.pid);
+      peak = Math.max(peak, m.peak);
+      if (Number.isFinite(m.rss)) rss.push(m.rss);
+      cpu1 = cpuSeconds(stream.pid);
+      sim1 = simulators.map((s) => cpuSeconds(s.pid));
+      t1 = performance.now();
+    } catch {
+      break; // exited
+    }
+  }
+  const status = await stream.status;
+  await counting;
+  const stderr = await stderrText;
+  for (const s of simulators) s.kill("SIGTERM");
+  for (const s of simulators) {
+    await s.status;
+    await s.stdout.cancel();
+    await s.stderr.cancel();
+  }
+  await Deno.remove(dir, { recursive: true });
+  if (status.code !== 0) throw new Error(`stream exited ${status.code}: ${stderr.slice(-500)}`);
+  const stats = JSON.parse(stderr.trim().split("\n").at(-1)!);
+  const wall = (t1 - t0) / 1000;
+  // RSS flat: the last samples against those 10 s after the start of sampling.
+  const settled = rss.slice(Math.min(rss.length - 1, 10));
+  const run: Run = {
+    gauges,
+    interval,
+    expected: stats.expected,
+    received,
+    timeouts,
+    errors,
+    missed: stats.missed,
+    p99: stats.lateness_ms.p99,
+    cpu: (cpu1 - cpu0) / wall,
+    peak,
+    steady: settled.length ? settled.reduce((a, b) => a + b, 0) / settled.length : NaN,
+    growth: settled.length ? Math.max(...settled) - settled[0]! : NaN,
+    simCpu: sim1.reduce((a, b, i) => a + b - sim0[i]!, 0) / wall,
+  };
+  console.log(
+    `scale: ${gauges} gauges (${values.latency} latency, ${simulators.length} simulator processes), ` +
+      `every ${interval} for ${seconds} s, V8 flags ${SHIPPED_V8_FLAGS}`,
+  );
+  console.log(`  samples expected / received   ${run.expected} / ${run.received}`);
+  console.log(`  errors (timeouts)             ${run.errors} (${run.timeouts})`);
+  console.log(`  missed deadlines              ${run.missed}`);
+  console.log(`  lateness p99                  ${run.p99} ms`);
+  console.log(`  labwire CPU                   ${round(run.cpu, 3)} cores`);
+  console.log(
+    `  labwire RSS peak / steady     ${round(run.peak, 1)} MB / ${round(run.steady, 1)} MB ` +
+      `(growth after settling ${round(run.growth, 1)} MB)`,
+  );
+  console.log(`  simulators CPU (all)          ${round(run.simCpu, 3)} cores`);
+  return run;
+}
+
+const targets = new Targets("scale");
+const big = await measure(Number(values.gauges), Number(values.sims), "1s", Number(values.seconds));
+targets.check(`${big.gauges} gauges at 1 Hz: missed deadlines`, big.missed, "<=", 0);
+targets.check(`${big.gauges} gauges at 1 Hz: timeouts`, big.timeouts, "<=", 0);
+targets.check(`${big.gauges} gauges at 1 Hz: labwire CPU`, big.cpu, "<=", 0.5, "cores");
+targets.check(`${big.gauges} gauges at 1 Hz: peak RSS`, big.peak, "<=", 200, "MB");
+targets.check(`${big.gauges} gauges at 1 Hz: RSS growth after settling`, big.growth, "<=", 5, "MB");
+const small = await measure(
+  Number(values.small),
+  1,
+  "500ms",
+  Number(values["small-seconds"]),
+);
+targets.check(`${small.gauges} gauges at 2 Hz: missed deadlines`, small.missed, "<=", 0);
+targets.check(`${small.gauges} gauges at 2 Hz: labwire CPU`, small.cpu, "<=", 0.07, "cores");
+targets.check(`${small.gauges} gauges at 2 Hz: peak RSS`, small.peak, "<=", 80, "MB");
+const perDevice = (big.steady - small.steady) * 1024 / (big.gauges - small.gauges);
+console.log(`memory per polled device: ${round(perDevice, 2)} KB (steady RSS difference)`);
+targets.check("memory per polled device", perDevice, "<=", 10, "KB");
+targets.finish();
