@@ -19,7 +19,7 @@ import {
   instrumentNames,
   resetInstrumentSources,
 } from "../../instruments/loader.ts";
-import { MessageDevice } from "./driver.ts";
+import { MessageDevice } from "./device.ts";
 import {
   type MessageEvent,
   startPtySimulator,
