@@ -6,6 +6,8 @@
  * process after a warm-up. Reports queries/s and CPU per query of both. Targets: labwire ≥ 2×
  * pyvisa-py's rate and ≤ 0.5× its CPU per query. The labwire side runs with the V8 flags that
  * `deno task compile` bakes into the shipped binary (read from deno.json), as users run it.
+ * A third line, no target, is the floor: the same command over a plain `Deno.connect` loop
+ * (`--bare PORT`), what any Deno program pays per round trip on this machine.
  *
  *   deno run -A tests/bench/instruments_query.ts [--queries 2000]
  *
@@ -27,24 +29,46 @@ const { values } = parseArgs({
   options: {
     queries: { type: "string", default: "2000" },
     client: { type: "string" },
+    bare: { type: "string" },
   },
 });
+
+/** Runs `query` n times after a warm-up; what each client process prints. */
+async function measure(n: number, query: () => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < 50; i++) await query();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) await query();
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  console.log(JSON.stringify({ queries: n, seconds, cpu_seconds: (cpu.user + cpu.system) / 1e6 }));
+}
+
+// The floor, for reading the figures (`--bare PORT`): the same command and answer over a plain
+// Deno.connect socket, no labwire code — what any Deno program pays per round trip here.
+if (values.bare !== undefined) {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(values.bare) });
+  conn.setNoDelay(true);
+  const cmd = new TextEncoder().encode("MEAS:VOLT:DC?\n");
+  const buf = new Uint8Array(4096);
+  await measure(Number(values.queries), async () => {
+    await conn.write(cmd);
+    let n = 0;
+    do n += (await conn.read(buf.subarray(n))) ?? 0; while (buf[n - 1] !== 10);
+    return Number(new TextDecoder().decode(buf.subarray(0, n - 1)));
+  });
+  conn.close();
+  Deno.exit(0);
+}
 
 // The labwire side, run as its own process (`--client ADDRESS`): sequential reads of
 // voltage_dc through the message driver, the path read, stream and monitor take.
 if (values.client !== undefined) {
-  const n = Number(values.queries);
   const a = parseAddress(values.client);
   const dev = await findDriver(a.scheme).open(a, { name: "dmm", options: {} });
-  // Identification, init and the first connection are not what is measured.
-  for (let i = 0; i < 50; i++) await dev.read(["voltage_dc"]);
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) await dev.read(["voltage_dc"]);
-  const seconds = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
+  // Identification, init and the first connection are not what is measured (the warm-up).
+  await measure(Number(values.queries), () => dev.read(["voltage_dc"]));
   await dev.close();
-  console.log(JSON.stringify({ queries: n, seconds, cpu_seconds: (cpu.user + cpu.system) / 1e6 }));
   Deno.exit(0);
 }
 const queries = Number(values.queries);
@@ -92,6 +116,7 @@ print(json.dumps({"queries": n, "seconds": seconds, "cpu_seconds": cpu}))
 
 let labwire: Run;
 let pyvisa: Run;
+let bare: Run;
 try {
   labwire = await runJson<Run>(Deno.execPath(), [
     "run",
@@ -105,6 +130,16 @@ try {
     String(queries),
   ]);
   pyvisa = await runJson<Run>("/usr/bin/python3", ["-c", PYVISA, String(queries)]);
+  bare = await runJson<Run>(Deno.execPath(), [
+    "run",
+    "-A",
+    `--v8-flags=${SHIPPED_V8_FLAGS}`,
+    `${ROOT}tests/bench/instruments_query.ts`,
+    "--bare",
+    String(port),
+    "--queries",
+    String(queries),
+  ]);
 } finally {
   sim.kill("SIGTERM");
   await sim.status;
@@ -115,11 +150,14 @@ const rate = (r: Run) => r.queries / r.seconds;
 const cpuPerQuery = (r: Run) => (r.cpu_seconds / r.queries) * 1e6;
 console.log(`instruments query: ${queries} × MEAS:VOLT:DC? on loopback, simulated 34461A`);
 console.log(`  labwire V8 flags ${SHIPPED_V8_FLAGS} (as shipped)`);
-for (const [name, r] of [["labwire", labwire], ["pyvisa-py", pyvisa]] as const) {
+const rows = [["labwire", labwire], ["pyvisa-py", pyvisa], ["bare Deno", bare]] as const;
+for (const [name, r] of rows) {
   console.log(
     `  ${name.padEnd(10)} ${round(rate(r), 0)} queries/s, ${
       round(cpuPerQuery(r), 1)
-    } µs CPU per query`,
+    } µs CPU per query${
+      name === "bare Deno" ? " (a plain socket loop, no labwire: the floor)" : ""
+    }`,
   );
 }
 targets.check("rate vs pyvisa-py", round(rate(labwire) / rate(pyvisa), 2), ">=", 2, "×");
