@@ -276,7 +276,8 @@ export async function runScan(args: string[]): Promise<number> {
         },
       });
     }
-    const store = session ? new ScanStore(session.db) : undefined;
+    const open = session;
+    const store = open ? new ScanStore(() => open.db) : undefined;
     if (session) await registerScanDevices(session, lab, request);
     const command = `labwire scan ${args.join(" ")}`;
     const run = new ScanRun(lab, request, {

@@ -78,7 +78,7 @@ export function resumeScan(
     throw new UsageError(`--resume: no session file ${file}`);
   }
   const session = SessionStore.open(file, { segment });
-  const store = new ScanStore(session.db);
+  const store = new ScanStore(() => session.db);
   const rec = scanId !== undefined ? store.get(scanId) : store.lastUnfinished();
   if (!rec) {
     session.close("nothing to resume");

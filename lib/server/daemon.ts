@@ -191,7 +191,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     : undefined;
   hub.session = session;
   const tasks = new TaskBoard(lab, { maxDurationS: opts.maxTaskDurationS });
-  const scans = new ScanService(lab, store ? new ScanStore(store.db) : undefined, hub, log, {
+  const scans = new ScanService(lab, store ? new ScanStore(() => store.db) : undefined, hub, log, {
     maxPoints: opts.maxScanPoints,
   });
   const app = createApp({

@@ -114,15 +114,36 @@ export function ensureScanTables(db: DatabaseSync): void {
  * ```
  */
 export class ScanStore {
-  #insertPoint: StatementSync;
+  #insertPoint!: StatementSync;
   #page: StatementSync | undefined;
+  #prepared: DatabaseSync | undefined;
+  readonly #source: () => DatabaseSync;
 
-  /** Uses `db`, creating the scan tables in it when needed. */
-  constructor(readonly db: DatabaseSync) {
-    ensureScanTables(db);
-    this.#insertPoint = db.prepare(
-      "INSERT INTO scan_points (scan_id, idx, t, positions, readbacks, readings) VALUES (?, ?, ?, ?, ?, ?)",
-    );
+  /**
+   * Uses `db`, creating the scan tables in it when needed. Given a function (e.g.
+   * `() => session.db`), it follows the session to a new database when its file is recreated.
+   */
+  constructor(db: DatabaseSync | (() => DatabaseSync)) {
+    this.#source = typeof db === "function" ? db : () => db;
+    this.#follow();
+  }
+
+  /** The database the scans are recorded in (statements are prepared again when it changes). */
+  get db(): DatabaseSync {
+    return this.#follow();
+  }
+
+  #follow(): DatabaseSync {
+    const db = this.#source();
+    if (db !== this.#prepared) {
+      ensureScanTables(db);
+      this.#insertPoint = db.prepare(
+        "INSERT INTO scan_points (scan_id, idx, t, positions, readbacks, readings) VALUES (?, ?, ?, ?, ?, ?)",
+      );
+      this.#page = undefined;
+      this.#prepared = db;
+    }
+    return db;
   }
 
   /** Records a new running scan and returns its id. */
@@ -200,7 +221,8 @@ export class ScanStore {
 
   /** Up to `limit` recorded points of a scan with index ≥ `since`, in point order. */
   pointsPage(id: number, since: number, limit: number): ScanPoint[] {
-    this.#page ??= this.db.prepare(
+    const db = this.db;
+    this.#page ??= db.prepare(
       "SELECT idx, t, positions, readbacks, readings FROM scan_points WHERE scan_id = ? AND idx >= ? ORDER BY idx LIMIT ?",
     );
     return this.#page.all(id, since, limit).map(toPoint);

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { dirname } from "node:path";
 import type { Attr, AttrType } from "../device/attr.ts";
 import { ConfigError, errorMessage } from "../device/errors.ts";
@@ -90,8 +90,11 @@ export class SessionStore {
   readonly writer: SampleWriter;
   /** This run's segment id. */
   readonly segmentId: number;
-  readonly #db: DatabaseSync;
-  readonly #lock: Deno.FsFile;
+  #db: DatabaseSync;
+  #lock: Deno.FsFile;
+  readonly #options: StoreOptions;
+  readonly #reopened = new Set<(db: DatabaseSync) => void>();
+  #carry: CarriedRows | undefined;
   readonly #devices = new Map<string, number>();
   readonly #attrs = new Map<number, Map<string, { id: number; type: string; units?: string }>>();
   #closed = false;
@@ -109,6 +112,7 @@ export class SessionStore {
   ) {
     this.#db = db;
     this.#lock = lock;
+    this.#options = options;
     const now = Date.now() / 1000;
     const open = db.prepare("SELECT id FROM segments WHERE stop IS NULL").all() as { id: number }[];
     for (const { id } of open) {
@@ -163,20 +167,7 @@ export class SessionStore {
     this.writer = new SampleWriter(db, this.segmentId, options);
     this.#checkEvery = options.fileCheckMs ?? 1000;
     this.writer.options.check = () => this.#checkFile();
-    const every = options.checkpointMs ?? 1000;
-    if (every > 0) {
-      db.exec("PRAGMA wal_autocheckpoint = 0");
-      this.#checkpointer = startCheckpointer(path, every, (message) => {
-        if (this.#closed) return;
-        // No worker (or it failed): SQLite checkpoints on this connection again.
-        this.#db.exec("PRAGMA wal_autocheckpoint = 1000");
-        this.writer.event({
-          kind: "note",
-          severity: "info",
-          message: `checkpointing in the background failed (${message}); checkpointing inline`,
-        });
-      });
-    }
+    this.#startCheckpointer();
     this.writer.event({
       t: now,
       kind: "start",
@@ -193,91 +184,17 @@ export class SessionStore {
    * the disk is (nearly) full.
    */
   static open(path: string, options: StoreOptions = {}): SessionStore {
-    const what = "choose another file with --session FILE or set [session] path in the config";
-    try {
-      Deno.mkdirSync(dirname(path), { recursive: true });
-    } catch (err) {
-      throw new ConfigError(
-        `cannot create the session's directory ${dirname(path)}: ${errorMessage(err)}; ${what}`,
-        path,
-        undefined,
-        { cause: err },
-      );
-    }
-    // Checked before the file exists: a refused start leaves no empty session behind.
-    const min = options.minFreeBytes ?? 64 * 1024 * 1024;
-    const free = freeBytes(dirname(path));
-    if (free !== undefined && free < min) {
-      throw new ConfigError(
-        `only ${formatBytes(free)} free on its disk (need at least ${
-          formatBytes(min)
-        }); free some space or ${what}`,
-        path,
-      );
-    }
-    let existed = true;
-    try {
-      Deno.lstatSync(path);
-    } catch {
-      existed = false;
-    }
-    let lock: Deno.FsFile;
-    try {
-      lock = Deno.openSync(path, { read: true, write: true, create: true });
-    } catch (err) {
-      throw new ConfigError(
-        `cannot write the session file: ${errorMessage(err)}; ${what}`,
-        path,
-        undefined,
-        {
-          cause: err,
-        },
-      );
-    }
-    let db: DatabaseSync | undefined;
-    let locked = false;
-    try {
-      if (!lock.tryLockSync(true)) {
-        throw new ConfigError(
-          `another labwire process is recording into this session; stop it, or ${what}`,
-          path,
-        );
-      }
-      locked = true;
-      db = new DatabaseSync(path);
-      db.exec("PRAGMA busy_timeout = 5000");
-      db.exec("PRAGMA journal_mode = WAL");
-      db.exec("PRAGMA synchronous = NORMAL");
-      migrate(db, path);
-      // A real write now, so a read-only or full disk fails here rather than after an hour.
-      db.exec(
-        "INSERT INTO session (key, value) VALUES ('checked', datetime('now')) " +
-          "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-      );
-      return new SessionStore(path, db, lock, options);
-    } catch (err) {
-      try {
-        db?.close();
-      } catch { /* already failing */ }
-      // A file this call created (and no one else holds) goes again: no 0-byte sessions.
-      if (locked && !existed) {
-        for (const suffix of ["-wal", "-shm", ""]) {
-          try {
-            Deno.removeSync(path + suffix);
-          } catch { /* not there */ }
-        }
-      }
-      lock.close();
-      if (err instanceof ConfigError) throw err;
-      throw new ConfigError(
-        `cannot record into the session file: ${errorMessage(err)}; ${what}`,
-        path,
-        undefined,
-        {
-          cause: err,
-        },
-      );
-    }
+    const { db, lock } = openFile(path, options);
+    return new SessionStore(path, db, lock, options);
+  }
+
+  /**
+   * Calls `fn` with the new database each time the session file is recreated (it was removed
+   * or moved away while recording); returns a function that removes the listener.
+   */
+  onReopen(fn: (db: DatabaseSync) => void): () => void {
+    this.#reopened.add(fn);
+    return () => this.#reopened.delete(fn);
   }
 
   /** The database (for readers in the same process and the scan store). */
@@ -387,25 +304,117 @@ export class SessionStore {
     }
   }
 
-  // At most once a second: is `path` still the file being written? Deleted (or replaced), every
-  // write would vanish with the last descriptor, so it counts as a failing store.
+  // At most once a second: is `path` still the file being written? Removed or moved away (log
+  // rotation), every write would vanish with the last descriptor: the first check that sees it
+  // fails the write (an outage: logged, /healthz degraded), the retry recreates the file at the
+  // path and writing goes on there. Replaced by another file, writes fail until it is moved away.
   #checkFile(): void {
     const now = performance.now();
     if (now - this.#checkedAt < this.#checkEvery && !this.#gone) return;
     this.#checkedAt = now;
-    let same = false;
+    let ino: number | null | undefined;
     try {
-      const ino = Deno.statSync(this.path).ino;
-      same = ino === null || ino === this.#lock.statSync().ino;
-    } catch {
-      same = false;
+      ino = Deno.statSync(this.path).ino;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
     }
-    this.#gone = !same;
-    if (this.#gone) {
-      throw new Error(
-        `the session file ${this.path} was removed or replaced; restart labwire to record into a new file`,
+    if (ino !== undefined && (ino === null || ino === this.#lock.statSync().ino)) {
+      this.#gone = false;
+      return;
+    }
+    if (ino === undefined && this.#gone) {
+      this.#recreate();
+      this.#gone = false;
+      return;
+    }
+    this.#gone = true;
+    throw new Error(
+      ino === undefined
+        ? `the session file ${this.path} was removed or moved away; recreating it`
+        : `the session file ${this.path} was replaced by another file; move that file away and ` +
+          "recording goes on in a new one at that path",
+    );
+  }
+
+  /**
+   * Opens a new file at the path with the rows every id in use refers to (this segment, the
+   * devices and attributes, running scans), so the writer, the recorder and scans go on with the
+   * same ids; the old file's other rows stay with it. Those rows are read once, before the old
+   * connection is closed (its write-ahead log has the path's name, which the new file takes), so
+   * a retry after a failed attempt (no room for the new file) needs nothing from the old one.
+   */
+  #recreate(): void {
+    if (!this.#carry) {
+      const old = this.#db;
+      this.#carry = carriedRows(old, this.segmentId);
+      this.#checkpointer?.stop();
+      this.#checkpointer = undefined;
+      try {
+        old.close();
+      } catch { /* its file is gone: nothing to keep in it */ }
+      this.#lock.close();
+    }
+    for (const suffix of ["-wal", "-shm"]) {
+      try {
+        Deno.removeSync(this.path + suffix);
+      } catch { /* not there */ }
+    }
+    const { db, lock } = openFile(this.path, this.#options);
+    try {
+      db.exec("BEGIN");
+      const have = new Set(
+        (db.prepare("SELECT name FROM sqlite_master").all() as { name: string }[]).map((r) =>
+          r.name
+        ),
       );
+      // Tables other modules add (scans, scan points) come with their definitions.
+      for (const d of this.#carry.defs) if (!have.has(d.name)) db.exec(d.sql);
+      for (const [table, rows] of this.#carry.rows) insertRows(db, table, rows);
+      db.prepare("INSERT OR REPLACE INTO session (key, value) VALUES ('created', ?)").run(
+        new Date().toISOString(),
+      );
+      db.exec("COMMIT");
+    } catch (err) {
+      db.close();
+      lock.close();
+      for (const suffix of ["-wal", "-shm", ""]) {
+        try {
+          Deno.removeSync(this.path + suffix);
+        } catch { /* not there */ }
+      }
+      throw err;
     }
+    this.#carry = undefined;
+    this.#db = db;
+    this.#lock = lock;
+    this.#statements.clear();
+    this.writer.reopen(db);
+    this.#startCheckpointer();
+    for (const fn of this.#reopened) fn(db);
+    this.writer.event({
+      kind: "store",
+      severity: "major",
+      message: `the session file ${this.path} was removed or moved away while recording; ` +
+        `recording goes on in this new file (segment ${this.segmentId} continues here; what was ` +
+        "recorded before went with the old file)",
+    });
+  }
+
+  // Checkpoints the write-ahead log from a worker (see StoreOptions.checkpointMs).
+  #startCheckpointer(): void {
+    const every = this.#options.checkpointMs ?? 1000;
+    if (every <= 0) return;
+    this.#db.exec("PRAGMA wal_autocheckpoint = 0");
+    this.#checkpointer = startCheckpointer(this.path, every, (message) => {
+      if (this.#closed) return;
+      // No worker (or it failed): SQLite checkpoints on this connection again.
+      this.#db.exec("PRAGMA wal_autocheckpoint = 1000");
+      this.writer.event({
+        kind: "note",
+        severity: "info",
+        message: `checkpointing in the background failed (${message}); checkpointing inline`,
+      });
+    });
   }
 
   // Prepared once: registering 2,000 attrs must not leave 2,000 statements for the GC.
@@ -426,6 +435,136 @@ export class SessionStore {
     }
     return map;
   }
+}
+
+/**
+ * Opens (creating if needed) a session file for recording: checks the disk, takes the lock, sets
+ * WAL and migrates. Throws a {@linkcode ConfigError} naming the path and what to do.
+ */
+function openFile(path: string, options: StoreOptions): { db: DatabaseSync; lock: Deno.FsFile } {
+  const what = "choose another file with --session FILE or set [session] path in the config";
+  try {
+    Deno.mkdirSync(dirname(path), { recursive: true });
+  } catch (err) {
+    throw new ConfigError(
+      `cannot create the session's directory ${dirname(path)}: ${errorMessage(err)}; ${what}`,
+      path,
+      undefined,
+      { cause: err },
+    );
+  }
+  // Checked before the file exists: a refused start leaves no empty session behind.
+  const min = options.minFreeBytes ?? 64 * 1024 * 1024;
+  const free = freeBytes(dirname(path));
+  if (free !== undefined && free < min) {
+    throw new ConfigError(
+      `only ${formatBytes(free)} free on its disk (need at least ${
+        formatBytes(min)
+      }); free some space or ${what}`,
+      path,
+    );
+  }
+  let existed = true;
+  try {
+    Deno.lstatSync(path);
+  } catch {
+    existed = false;
+  }
+  let lock: Deno.FsFile;
+  try {
+    lock = Deno.openSync(path, { read: true, write: true, create: true });
+  } catch (err) {
+    throw new ConfigError(
+      `cannot write the session file: ${errorMessage(err)}; ${what}`,
+      path,
+      undefined,
+      {
+        cause: err,
+      },
+    );
+  }
+  let db: DatabaseSync | undefined;
+  let locked = false;
+  try {
+    if (!lock.tryLockSync(true)) {
+      throw new ConfigError(
+        `another labwire process is recording into this session; stop it, or ${what}`,
+        path,
+      );
+    }
+    locked = true;
+    db = new DatabaseSync(path);
+    db.exec("PRAGMA busy_timeout = 5000");
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec("PRAGMA synchronous = NORMAL");
+    migrate(db, path);
+    // A real write now, so a read-only or full disk fails here rather than after an hour.
+    db.exec(
+      "INSERT INTO session (key, value) VALUES ('checked', datetime('now')) " +
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    );
+    return { db, lock };
+  } catch (err) {
+    try {
+      db?.close();
+    } catch { /* already failing */ }
+    // A file this call created (and no one else holds) goes again: no 0-byte sessions.
+    if (locked && !existed) {
+      for (const suffix of ["-wal", "-shm", ""]) {
+        try {
+          Deno.removeSync(path + suffix);
+        } catch { /* not there */ }
+      }
+    }
+    lock.close();
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(
+      `cannot record into the session file: ${errorMessage(err)}; ${what}`,
+      path,
+      undefined,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+type Row = Record<string, SQLInputValue>;
+
+/** What a recreated session file needs from the removed one: table definitions and rows. */
+interface CarriedRows {
+  defs: { name: string; sql: string }[];
+  rows: [string, Row[]][];
+}
+
+/** The rows every id of a running recording refers to, with the definitions of every table. */
+function carriedRows(db: DatabaseSync, segmentId: number): CarriedRows {
+  const defs = db.prepare(
+    "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' " +
+      "ORDER BY type = 'index'",
+  ).all() as { name: string; sql: string }[];
+  const all = (sql: string, ...args: SQLInputValue[]) => db.prepare(sql).all(...args) as Row[];
+  const rows: [string, Row[]][] = [
+    ["segments", all("SELECT * FROM segments WHERE id = ?", segmentId)],
+    ["devices", all("SELECT * FROM devices")],
+    ["attrs", all("SELECT * FROM attrs")],
+  ];
+  if (defs.some((d) => d.name === "scans")) {
+    rows.push(["scans", all("SELECT * FROM scans WHERE state = 'running'")]);
+  }
+  return { defs, rows };
+}
+
+/** Inserts rows (ids kept) into `table`. */
+function insertRows(db: DatabaseSync, table: string, rows: Row[]): void {
+  if (rows.length === 0) return;
+  const cols = Object.keys(rows[0]!);
+  const insert = db.prepare(
+    `INSERT OR REPLACE INTO ${table} (${cols.join(", ")}) VALUES (${
+      cols.map(() => "?").join(", ")
+    })`,
+  );
+  for (const row of rows) insert.run(...cols.map((c) => row[c]!));
 }
 
 /** The rowid up to which `attr_stats` counts samples (the writer updates it every ~10 s). */

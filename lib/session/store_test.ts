@@ -170,7 +170,7 @@ Deno.test("store: a session whose recorder is still alive shows as running, a de
   }
 });
 
-Deno.test("store: a session file removed while recording is a write failure, not a silent loss", async () => {
+Deno.test("store: a session file removed while recording is a write failure, then a new file at its path", async () => {
   const dir = await tmp();
   const path = `${dir}/s.session.sqlite`;
   const failures: unknown[] = [];
@@ -186,11 +186,28 @@ Deno.test("store: a session file removed while recording is a write failure, not
     await Deno.remove(path);
     store.writer.add(2, id, 2);
     assert.equal(store.writer.tryFlush(), false);
-    assert.match(String(store.writer.failure), /was removed or replaced; restart labwire/);
+    assert.match(String(store.writer.failure), /was removed or moved away; recreating it/);
     assert.equal(failures.length, 1);
     assert.equal(store.writer.pending, 1, "the sample waits in the buffer");
+    // the retry recreates the file and writes what waited, under the same ids
+    assert.ok(store.writer.tryFlush());
+    assert.equal(store.writer.failure, undefined);
+    assert.equal(store.attr(store.device({ name: "g" }), { name: "p", type: "number" }), id);
+    store.writer.add(3, id, 3);
   } finally {
-    assert.throws(() => store.close());
+    store.close();
+  }
+  const r = SessionReader.open(path);
+  try {
+    const p = r.select(["g.p"])[0]!;
+    assert.deepEqual([...r.samples({ attrIds: [p.id] })].map((s) => s.value), [2, 3]);
+    assert.match(
+      r.events({ kinds: ["store"] }).map((e) => e.message).join("\n"),
+      /removed or moved away while recording/,
+    );
+    assert.equal(r.segments().at(-1)!.state, "stopped");
+  } finally {
+    r.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

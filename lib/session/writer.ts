@@ -117,13 +117,13 @@ export class SampleWriter {
     flushes: 0,
     maxFlushMs: 0,
   };
-  readonly #db: DatabaseSync;
-  readonly #multi: StatementSync;
-  readonly #single: StatementSync;
-  readonly #chunk: StatementSync;
-  readonly #stat: StatementSync;
-  readonly #statsRow: StatementSync;
-  readonly #extend: StatementSync;
+  #db!: DatabaseSync;
+  #multi!: StatementSync;
+  #single!: StatementSync;
+  #chunk!: StatementSync;
+  #stat!: StatementSync;
+  #statsRow!: StatementSync;
+  #extend!: StatementSync;
   // The chunk the next flushes extend (one chunk row per ~second, not per flush: a week of
   // 25 ms flushes would otherwise be 24 million chunk rows).
   #chunkId = -1;
@@ -132,7 +132,7 @@ export class SampleWriter {
   readonly #statsEvery: number;
   #statsAt = performance.now();
   #lastRow = -1;
-  readonly #event: StatementSync;
+  #event!: StatementSync;
   readonly #delay: number;
   readonly #maxBatch: number;
   // Numeric rows as (t, id, value) triples in one reused typed buffer (NaN = null): a recorder
@@ -167,6 +167,15 @@ export class SampleWriter {
 
   /** Prepares the statements against an open, migrated session database. */
   constructor(db: DatabaseSync, readonly segmentId: number, readonly options: WriterOptions = {}) {
+    this.#prepare(db);
+    this.#statsEvery = options.statsEveryMs ?? 10_000;
+    this.#delay = Math.min(1000, Math.max(0, options.flushDelayMs ?? 25));
+    this.#maxBatch = options.maxBatch ?? 50_000;
+    this.#maxBuffered = Math.max(this.#maxBatch, options.maxBufferedRows ?? 500_000);
+    this.#maxEvents = options.maxBufferedEvents ?? 10_000;
+  }
+
+  #prepare(db: DatabaseSync): void {
     this.#db = db;
     const values = new Array(ROWS_PER_STATEMENT).fill("(?,?,?)").join(",");
     this.#multi = db.prepare(`INSERT INTO samples (t, attr_id, value) VALUES ${values}`);
@@ -187,15 +196,28 @@ export class SampleWriter {
       `INSERT INTO session (key, value) VALUES ('stats_row', ?)
        ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
     );
-    this.#statsEvery = options.statsEveryMs ?? 10_000;
     this.#event = db.prepare(
       `INSERT INTO events (t, segment_id, kind, severity, device, attr, message, data)
        VALUES (?,?,?,?,?,?,?,?)`,
     );
-    this.#delay = Math.min(1000, Math.max(0, options.flushDelayMs ?? 25));
-    this.#maxBatch = options.maxBatch ?? 50_000;
-    this.#maxBuffered = Math.max(this.#maxBatch, options.maxBufferedRows ?? 500_000);
-    this.#maxEvents = options.maxBufferedEvents ?? 10_000;
+  }
+
+  /**
+   * Goes on writing into `db`, a new file holding the same device, attribute and segment ids
+   * (the session file was removed and recreated): what is buffered is written there, the
+   * per-attribute counts start again from what is still buffered, and chunks start afresh.
+   */
+  reopen(db: DatabaseSync): void {
+    this.#prepare(db);
+    this.#chunkId = -1;
+    this.#chunkRows = 0;
+    this.#lastRow = -1;
+    for (const id of this.#touched) this.#count[id] = 0;
+    this.#touched = [];
+    for (let row = 0; row < this.#numRows; row++) {
+      this.#countRow(this.#num[3 * row]!, this.#num[3 * row + 1]!);
+    }
+    for (const [t, id] of this.#text) this.#countRow(t, id);
   }
 
   /** The error writes fail with while the store is failing, else undefined. */
@@ -230,17 +252,7 @@ export class SampleWriter {
     this.#rows++;
     if (t < this.#tMin) this.#tMin = t;
     if (t > this.#tMax) this.#tMax = t;
-    const n = this.#count[attrId];
-    if (n === undefined || n === 0) {
-      this.#touched.push(attrId);
-      this.#count[attrId] = 1;
-      this.#first[attrId] = t;
-      this.#last[attrId] = t;
-    } else {
-      this.#count[attrId] = n + 1;
-      if (t < this.#first[attrId]!) this.#first[attrId] = t;
-      if (t > this.#last[attrId]!) this.#last[attrId] = t;
-    }
+    this.#countRow(t, attrId);
     // While failing, only the retry timer writes: a sampling thread never waits on a bad disk.
     if (this.#rows >= this.#maxBatch && !this.#outage) this.#tryFlush();
     else this.#arm();
@@ -445,6 +457,21 @@ export class SampleWriter {
       droppedEvents: o.droppedEvents,
     };
     this.options.onRecover?.(outage);
+  }
+
+  /** Counts a buffered row in its attribute's figures for `attr_stats`. */
+  #countRow(t: number, attrId: number): void {
+    const n = this.#count[attrId];
+    if (n === undefined || n === 0) {
+      this.#touched.push(attrId);
+      this.#count[attrId] = 1;
+      this.#first[attrId] = t;
+      this.#last[attrId] = t;
+    } else {
+      this.#count[attrId] = n + 1;
+      if (t < this.#first[attrId]!) this.#first[attrId] = t;
+      if (t > this.#last[attrId]!) this.#last[attrId] = t;
+    }
   }
 
   #addNumber(t: number, attrId: number, v: number | null): void {

@@ -1,6 +1,7 @@
 /**
  * `serve` as a process against a failing store and unruly clients: alarms without a recording,
- * SIGTERM with SSE clients that stopped reading, a disk that fills up under a recording.
+ * SIGTERM with SSE clients that stopped reading, a disk that fills up under a recording, a
+ * session file removed under a recording.
  */
 import assert from "node:assert/strict";
 import { SessionReader } from "../../lib/session/reader.ts";
@@ -254,6 +255,71 @@ Deno.test("a disk that fills up: serve keeps live data, SSE and alarms, reports 
     }
   } finally {
     await unmount(disk);
+  }
+});
+
+Deno.test("a session file removed while recording is recreated at its path and recording goes on, no restart", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-removed-" });
+  try {
+    await Deno.writeTextFile(`${dir}/bench.toml`, ALARM_BENCH);
+    const session = `${dir}/s.session.sqlite`;
+    const p = spawnLabwire([
+      "serve",
+      `${dir}/bench.toml`,
+      "--listen",
+      "127.0.0.1:0",
+      "--session",
+      session,
+    ]);
+    let removedAt = 0;
+    try {
+      const url = (await p.waitFor(/serving .* on (http:\/\/[^\s,]+)/))[1]!;
+      await until(async () => (await metric(url, "labwire_session_rows_written_total")) > 0);
+      // as `rm s.session.sqlite*` would
+      for (const suffix of ["", "-wal", "-shm"]) await Deno.remove(session + suffix);
+      removedAt = Date.now() / 1000;
+      const before = await metric(url, "labwire_session_rows_written_total");
+      await until(
+        async () => {
+          try {
+            Deno.statSync(session);
+          } catch {
+            return false;
+          }
+          return (await metric(url, "labwire_session_rows_written_total")) > before + 10 &&
+            (await json(`${url}/healthz`)).status === "ok";
+        },
+        20_000,
+        "recording into a recreated file",
+      );
+      assert.ok(
+        p.lines.some((l) => /error: writing the session .* removed/.test(l)),
+        p.lines.join("\n"),
+      );
+      assert.ok(p.lines.some((l) => /the session .* is written again/.test(l)), p.lines.join("\n"));
+      // live data went on throughout
+      assert.equal((await fetch(`${url}/api/devices/det/read`)).status, 200);
+      assert.ok(p.alive());
+    } finally {
+      assert.equal(await p.stop(), 0, p.lines.join("\n"));
+    }
+    assert.ok(!p.lines.some((l) => /unhandled/i.test(l)), p.lines.join("\n"));
+    const r = SessionReader.open(session);
+    try {
+      const counts = r.select(["det.counts"])[0]!;
+      const after = [...r.samples({ attrIds: [counts.id], from: removedAt })];
+      assert.ok(after.length > 5, "samples after the removal are in the new file");
+      const notes = r.events({ kinds: ["store"] }).map((e) => e.message);
+      assert.ok(
+        notes.some((m) => /removed or moved away while recording/.test(m)),
+        notes.join("\n"),
+      );
+      assert.equal(r.segments().at(-1)!.state, "stopped");
+    } finally {
+      r.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
