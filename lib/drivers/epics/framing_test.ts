@@ -14,13 +14,7 @@ import { decodeMessage, encodeMessage } from "./protocol.ts";
 import { decodeDbr, encodeDbr } from "./dbr.ts";
 import { DBR } from "./dbr_types.ts";
 import { ECA } from "./eca.ts";
-import { CAPTURED, hex } from "./testdata/softioc_captured.ts";
-
-function one(bytes: Uint8Array): RawMessage {
-  const msgs = new MessageDecoder().push(bytes);
-  assert.equal(msgs.length, 1);
-  return msgs[0]!;
-}
+import { CAPTURED, hex, one } from "./testdata/softioc_captured.ts";
 
 Deno.test("the streaming decoder frames messages whatever the split", () => {
   const stream = concatBytes(

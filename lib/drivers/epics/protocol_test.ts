@@ -1,23 +1,11 @@
 import assert from "node:assert/strict";
-import {
-  concatBytes,
-  decodeDatagram,
-  MessageDecoder,
-  ProtocolError,
-  type RawMessage,
-} from "./framing.ts";
+import { concatBytes, decodeDatagram, MessageDecoder, ProtocolError } from "./framing.ts";
 import { type CaMessage, CMD, type Direction } from "./messages.ts";
 import { decodeMessage, encodeMessage } from "./protocol.ts";
 import { decodeDbr, encodeDbr } from "./dbr.ts";
 import { DBR, dbrFamily, epicsToUnix } from "./dbr_types.ts";
 import { ECA, ecaName } from "./eca.ts";
-import { CAPTURED, hex } from "./testdata/softioc_captured.ts";
-
-function one(bytes: Uint8Array): RawMessage {
-  const msgs = new MessageDecoder().push(bytes);
-  assert.equal(msgs.length, 1);
-  return msgs[0]!;
-}
+import { CAPTURED, hex, one } from "./testdata/softioc_captured.ts";
 
 /** Equal except where the re-encoded byte is 0 and the original has garbage (pads, after NUL). */
 function assertSameExceptPad(original: Uint8Array, reencoded: Uint8Array, what: string): void {

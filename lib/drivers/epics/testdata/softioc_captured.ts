@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { MessageDecoder, type RawMessage } from "../framing.ts";
 
 /**
  * Bytes captured from the reference server (softIoc 7.0.3.1, rsrv) serving
@@ -267,4 +268,11 @@ export const CAPTURED: Record<string, string> = {
 /** The bytes of a hex string (as {@linkcode CAPTURED} holds them). */
 export function hex(text: string): Uint8Array {
   return new Uint8Array(text.match(/../g)!.map((b) => parseInt(b, 16)));
+}
+
+/** The one message framed from `bytes`; throws unless they hold exactly one. */
+export function one(bytes: Uint8Array): RawMessage {
+  const msgs = new MessageDecoder().push(bytes);
+  if (msgs.length !== 1) throw new Error(`expected one message, framed ${msgs.length}`);
+  return msgs[0]!;
 }
