@@ -6,13 +6,12 @@
  *
  *     deno run -A tests/bench/serve_dashboard.ts
  */
-import { chromium } from "playwright-core";
+import { CHROMIUM, launchChromium } from "../interop/chromium.ts";
 import { startTestDaemon } from "../e2e/serve_fixture.ts";
 import { findProgram } from "../peers.ts";
 import { Targets } from "./targets.ts";
 
 const targets = new Targets("dashboard");
-const CHROMIUM = "/usr/bin/chromium";
 if (!findProgram(CHROMIUM)) {
   targets.missingPeer([`chromium (${CHROMIUM})`], "apt-get install chromium");
 }
@@ -24,20 +23,7 @@ interval = "100ms"
 `;
 const d = await startTestDaemon({ bench: BENCH, session: false });
 const profile = await Deno.makeTempDir({ prefix: "labwire-chromium-" });
-const browser = await chromium.launchPersistentContext(profile, {
-  executablePath: CHROMIUM,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-  viewport: { width: 1280, height: 900 },
-});
+const browser = await launchChromium(profile, { width: 1280, height: 900 });
 try {
   const page = await browser.newPage();
   await page.goto(`${d.url}/`);

@@ -4,21 +4,9 @@
  * the motor move; a write the server refuses shows the server's message.
  */
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { CHROMIUM, launchChromium } from "./chromium.ts";
 import { findProgram, peerTest } from "../peers.ts";
 import { startTestDaemon, until } from "../e2e/serve_fixture.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 const BENCH = `
 [devices.motor]
@@ -41,11 +29,7 @@ peerTest(
     const d = await startTestDaemon({ bench: BENCH });
     const profile = await Deno.makeTempDir({ prefix: "labwire-chromium-" });
     // A fresh profile (playwright passes it as --user-data-dir); a phone-sized viewport.
-    const browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      args: ARGS,
-      viewport: { width: 390, height: 844 },
-    });
+    const browser = await launchChromium(profile, { width: 390, height: 844 });
     try {
       const page = await browser.newPage();
       const errors: string[] = [];

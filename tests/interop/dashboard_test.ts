@@ -18,23 +18,12 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
+import { CHROMIUM, launchChromium } from "./chromium.ts";
 import { findProgram, peerTest } from "../peers.ts";
 import { startTestDaemon, until } from "../e2e/serve_fixture.ts";
 import { demoConfigText } from "../../lib/drivers/demo.ts";
 import { startBaratronSimulators } from "../../lib/drivers/baratron/simulator.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 /** What `labwireDashboard.charts()` says about each chart. */
 interface ChartInfo {
@@ -94,11 +83,7 @@ message = "thermo.temperature {value} °C above {trip} °C"
 `;
     const d = await startTestDaemon({ bench });
     const profile = await Deno.makeTempDir({ prefix: "labwire-chromium-" });
-    const browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      args: ARGS,
-      viewport: { width: 1400, height: 900 },
-    });
+    const browser = await launchChromium(profile, { width: 1400, height: 900 });
     try {
       const errors: string[] = [];
       browser.on("weberror", (e) => errors.push(e.error().message));
