@@ -25,9 +25,28 @@ export function readingRecord(r: Reading, time?: TimeOptions): Record<string, un
   return out;
 }
 
-/** Serialises a reading as one NDJSON line (with the trailing newline); `t` as `time` says. */
+/**
+ * Serialises a reading as one NDJSON line (with the trailing newline); `t` as `time` says.
+ * The text is the JSON of {@linkcode readingRecord}, written without building that object (a
+ * stream of 10,000 devices makes 10,000 lines a second): the values' own JSON is spliced in.
+ *
+ * @example
+ * ```ts
+ * import { readingLine } from "./record.ts";
+ * readingLine({ t: 1.5, device: "gauge", values: { pressure: 3 } }); // '{"t":1.5,"device":"gauge","pressure":3}\n'
+ * ```
+ */
 export function readingLine(r: Reading, time?: TimeOptions): string {
-  return JSON.stringify(readingRecord(r, time)) + "\n";
+  const v = r.values;
+  // A value named like a record key replaces it in place: only the object does that right.
+  if ("t" in v || "device" in v || "error" in v) {
+    return JSON.stringify(readingRecord(r, time)) + "\n";
+  }
+  let line = `{"t":${JSON.stringify(machineTime(r.t, time))},"device":${JSON.stringify(r.device)}`;
+  const values = JSON.stringify(v);
+  if (values.length > 2) line += "," + values.slice(1, -1);
+  if (r.error !== undefined) line += `,"error":${JSON.stringify(r.error)}`;
+  return line + "}\n";
 }
 
 /** Rounds epoch seconds to milliseconds so JSON shows `1764088800.123`, not float noise. */

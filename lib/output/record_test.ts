@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { readingLine, readingRecord } from "./record.ts";
+import type { Reading } from "../device/device.ts";
+import type { TimeOptions } from "./time.ts";
+
+const key = fc.oneof(
+  fc.stringMatching(/^[a-z_][a-z0-9_]{0,12}$/),
+  fc.constantFrom("t", "device", "error", "pressure_units"),
+);
+const value = fc.oneof(
+  fc.double(),
+  fc.integer(),
+  fc.string(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.double(), { maxLength: 4 }),
+);
+const reading: fc.Arbitrary<Reading> = fc.record({
+  t: fc.double({ min: 0, max: 2e9, noNaN: true }),
+  device: fc.string(),
+  values: fc.dictionary(key, value, { maxKeys: 10 }),
+  error: fc.option(fc.string(), { nil: undefined }),
+}, { requiredKeys: ["t", "device", "values"] });
+
+Deno.test("readingLine is the JSON of readingRecord, byte for byte, one line", () => {
+  fc.assert(
+    fc.property(reading, fc.boolean(), (r, iso) => {
+      const time: TimeOptions | undefined = iso ? { time: "iso", utc: true } : undefined;
+      const line = readingLine(r, time);
+      assert.equal(line, JSON.stringify(readingRecord(r, time)) + "\n");
+      assert.equal(line.indexOf("\n"), line.length - 1);
+    }),
+    { numRuns: 2000 },
+  );
+});
