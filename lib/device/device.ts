@@ -111,7 +111,7 @@ export async function withDeadline<T>(
 }
 
 /** Rejects as soon as `signal` aborts, even if `p` ignores the signal. */
-function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+export function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);

@@ -38,13 +38,15 @@ import { type Attr, attr, type Value, type Values } from "../../device/attr.ts";
 import {
   type CallOptions,
   type Device,
+  formatMs,
   nowSeconds,
+  raceAbort,
   type Subscription,
-  withDeadline,
 } from "../../device/device.ts";
 import { DeviceError, TimeoutError, UsageError } from "../../device/errors.ts";
 import type { Driver, DriverOptions, OpenContext } from "../../device/registry.ts";
 import { acquireSharedClient, type CaClient, releaseSharedClient } from "./client.ts";
+import { deadlines } from "../../transport/deadline.ts";
 import type { Channel } from "./client_channel.ts";
 import type { GetResult } from "./client_circuit.ts";
 import { type DbrData } from "./dbr.ts";
@@ -112,15 +114,30 @@ export class CaDevice implements Device {
     await this.#channel.connected(signal);
   }
 
-  /** Runs `fn` under the call's deadline, with a message saying whether the PV was ever found. */
+  /**
+   * Runs `fn` under the call's deadline, with a message saying whether the PV was ever found.
+   * The deadline is an entry of the process' one deadline timer rather than a timer per call (a
+   * `labwire read` of a thousand PVs arms one timer, not a thousand), and `fn` must honour the
+   * signal itself: every channel call here does.
+   */
   async #call<T>(
     opts: CallOptions | undefined,
     what: string,
     fn: (signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
     if (this.#closed) throw new DeviceError(`${this.address} is closed`, this.name);
+    const timeoutMs = opts?.timeout ?? this.#timeout;
+    const controller = new AbortController();
+    const deadline = deadlines.add(timeoutMs, () => {
+      const message = `${what} ${this.pv}: no answer within ${formatMs(timeoutMs)}`;
+      controller.abort(new TimeoutError(message, this.name));
+    });
+    const outer = opts?.signal;
+    const onAbort = () => controller.abort(outer!.reason);
+    if (outer?.aborted) controller.abort(outer.reason);
+    else outer?.addEventListener("abort", onAbort, { once: true });
     try {
-      return await withDeadline(opts, this.#timeout, `${what} ${this.pv}`, fn);
+      return await fn(controller.signal);
     } catch (err) {
       if (err instanceof TimeoutError && this.#channel.state === "searching") {
         const o = this.#client.options;
@@ -137,6 +154,9 @@ export class CaDevice implements Device {
         );
       }
       throw err;
+    } finally {
+      deadlines.remove(deadline);
+      outer?.removeEventListener("abort", onAbort);
     }
   }
 
@@ -153,7 +173,8 @@ export class CaDevice implements Device {
       this.#metaFetch = undefined;
       throw err;
     });
-    return this.#metaFetch;
+    // A fetch started by another call follows that call's signal: this one answers to its own.
+    return raceAbort(this.#metaFetch, signal);
   }
 
   /** The attributes (needs the connection and the PV's DBR_CTRL metadata). */
