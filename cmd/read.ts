@@ -20,7 +20,7 @@ import { findAttr } from "../lib/device/attr.ts";
 import { DeviceError, errorMessage, UsageError } from "../lib/device/errors.ts";
 import { openLab } from "../lib/lab/setup.ts";
 import type { DeviceManager } from "../lib/lab/manager.ts";
-import { jsonDocument, readingRecord } from "../lib/output/record.ts";
+import { attrRecord, jsonDocument, readingRecord } from "../lib/output/record.ts";
 import { machineTime, type TimeOptions } from "../lib/output/time.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
 import { stdoutIsTerminal } from "../lib/output/terminal.ts";
@@ -67,18 +67,10 @@ export function parseReadArgs(args: string[]): ReadOptions {
   };
 }
 
-/**
- * The schema of one attribute as `--describe` prints it (no undefined keys). Whether it is part of
- * the default reading is `default_reading`: a key called `status` would read as an attribute of
- * that name (SCPI instruments have one).
- */
+/** The schema of one attribute as `--describe` prints it: the API's, keyed by its name. */
 export function describeAttr(a: Attr): Record<string, unknown> {
-  const out: Record<string, unknown> = { type: a.type, rw: a.rw };
-  for (const key of ["units", "min", "max", "options", "precision", "description"] as const) {
-    if (a[key] !== undefined) out[key] = a[key];
-  }
-  out.default_reading = a.status;
-  return out;
+  const { name: _name, ...rest } = attrRecord(a);
+  return rest;
 }
 
 async function readOne(m: DeviceManager, opts: ReadOptions): Promise<Record<string, unknown>> {

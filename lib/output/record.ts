@@ -6,7 +6,7 @@
  * @module
  */
 import type { Reading } from "../device/device.ts";
-import type { Values } from "../device/attr.ts";
+import type { Attr, Values } from "../device/attr.ts";
 import { machineTime, type TimeOptions } from "./time.ts";
 
 /**
@@ -72,4 +72,25 @@ export function formatValue(v: Values[string] | undefined, precision?: number): 
     return v.length > 6 ? `[${v.slice(0, 6).join(", ")}, … ${v.length}]` : `[${v.join(", ")}]`;
   }
   return String(v);
+}
+
+/**
+ * An attribute's declaration as JSON output writes it (`read --describe`, the HTTP API): snake_case
+ * keys, no undefined ones, and `default_reading` for whether it is part of the default reading
+ * (a key called `status` would read as an attribute of that name).
+ *
+ * @example
+ * ```ts
+ * import { attrRecord } from "./record.ts";
+ * attrRecord({ name: "p", type: "number", rw: false, status: true, units: "torr" });
+ * // { name: "p", type: "number", rw: false, units: "torr", default_reading: true }
+ * ```
+ */
+export function attrRecord(a: Attr): Record<string, unknown> {
+  const out: Record<string, unknown> = { name: a.name, type: a.type, rw: a.rw };
+  for (const key of ["units", "min", "max", "options", "precision", "description"] as const) {
+    if (a[key] !== undefined) out[key] = a[key];
+  }
+  out.default_reading = a.status;
+  return out;
 }

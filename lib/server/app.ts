@@ -40,6 +40,8 @@ import {
   WriteBodySchema,
   WriteResultSchema,
 } from "./schemas.ts";
+import { attrRecord } from "../output/record.ts";
+import { withTimeQuery } from "./time_query.ts";
 
 /** The app `createApp` returns. */
 export type LabwireApp = OpenAPIHono;
@@ -105,7 +107,7 @@ export function createApp(ctx: ServerContext): LabwireApp {
       const all = [...GENERIC_TECHNIQUES, ...techniques];
       d = {
         of: attrs,
-        attrs: JSON.stringify(attrs),
+        attrs: JSON.stringify(attrs.map(attrRecord)),
         techniques: JSON.stringify(techniques) +
           `,"technique_params":${JSON.stringify(techniqueParams(all, attrs))}`,
       };
@@ -916,5 +918,7 @@ export function createApp(ctx: ServerContext): LabwireApp {
 
   // Fill the attr cache early so /metrics has units and detail answers are instant.
   for (const m of ctx.lab.managers) attrsOf(m).catch(() => {});
+  // ?time=iso on every JSON answer (the one time policy), without a route knowing about it.
+  app.fetch = withTimeQuery(app.fetch);
   return app;
 }

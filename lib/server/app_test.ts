@@ -36,7 +36,7 @@ Deno.test("the app answers in-process with app.request (no socket)", async () =>
     ]);
     const read = await app.request("/api/devices/thermo/read");
     assert.equal(read.status, 200);
-    assert.equal(typeof (await read.json()).values.temperature, "number");
+    assert.equal(typeof (await read.json()).temperature, "number");
     const detail = await (await app.request("/api/devices/thermo")).json();
     assert.equal(detail.last.device, "thermo", "the read above is cached as the last reading");
   });

@@ -18,6 +18,7 @@ import { parseRef, PlanTooLarge } from "../scan/plan.ts";
 import { type ScanResult, ScanRun } from "../scan/runner.ts";
 import type { ScanRequest } from "../scan/request.ts";
 import type { ScanPoint, ScanStore } from "../session/scan_store.ts";
+import { pointRecord } from "../session/scan_export.ts";
 import { DEFAULT_MAX_SCAN_POINTS } from "./config.ts";
 import type { ScanSource } from "./context.ts";
 import { HttpError, issuesError } from "./http_error.ts";
@@ -55,6 +56,23 @@ function scanRequest(body: ScanBody): ScanRequest {
     readbacks: body.readbacks,
     pollMs: body.poll_ms,
   } as unknown as ScanRequest;
+}
+
+/** The runner's request as the API writes it: the snake_case body it was posted as. */
+function requestBody(r: ScanRequest): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    plan: r.plan,
+    detectors: r.detectors,
+    triggers: r.triggers,
+    settle_ms: r.settleMs,
+    dwell_ms: r.dwellMs,
+    tolerance: r.tolerance,
+    move_timeout_ms: r.moveTimeoutMs,
+    readbacks: r.readbacks,
+    poll_ms: r.pollMs,
+  };
+  for (const k of Object.keys(body)) if (body[k] === undefined) delete body[k];
+  return body;
 }
 
 /**
@@ -137,15 +155,8 @@ export class ScanService implements ScanSource {
     const detectors = request.detectors;
     run.onPoint((p: ScanPoint) => {
       if (this.hub.clientCount === 0) return; // nobody to send it to: build nothing
-      this.hub.publish("scan_point", "", {
-        scan: id,
-        index: p.index,
-        total: run.plan.length,
-        t: p.t,
-        positions: Object.fromEntries(positioners.map((r, i) => [r, p.positions[i] ?? null])),
-        readbacks: Object.fromEntries(positioners.map((r, i) => [r, p.readbacks[i] ?? null])),
-        detectors: Object.fromEntries(detectors.map((r, i) => [r, p.values[i] ?? null])),
-      });
+      // A point is the line `labwire scan` prints: {scan, point, t, POS, POS_target, DET…}.
+      this.hub.publish("scan_point", "", pointRecord({ id, positioners, detectors }, p));
     });
     const entry: Entry = { id, run, devices, done: run.start() };
     this.#scans.set(id, entry);
@@ -237,12 +248,17 @@ export class ScanService implements ScanSource {
       session_scan_id: status.id ?? null,
       positioners: e.run.plan.positioners,
       detectors: e.run.request.detectors,
-      request: e.run.request,
+      request: requestBody(e.run.request),
     };
     if (page !== false) {
       const since = page.since ?? 0;
       const points = this.#points(e, since, page.limit ?? DEFAULT_PAGE);
-      view.points = points;
+      const header = {
+        id: e.id,
+        positioners: e.run.plan.positioners,
+        detectors: e.run.request.detectors,
+      };
+      view.points = points.map((p) => pointRecord(header, p));
       view.next_since = points.length > 0 ? points.at(-1)!.index + 1 : since;
     }
     return view;

@@ -73,11 +73,11 @@ Deno.test("without a session, GET /api/scans/ID pages over the points still in m
     }
     assert.equal(scan.recorded, 500);
     // only the latest 50 are kept: the page starts at the oldest kept point
-    const pts = scan.points as { index: number }[];
-    assert.deepEqual(pts.map((p) => p.index), Array.from({ length: 10 }, (_, i) => 450 + i));
+    const pts = scan.points as { point: number }[];
+    assert.deepEqual(pts.map((p) => p.point), Array.from({ length: 10 }, (_, i) => 450 + i));
     assert.equal(scan.next_since, 460);
     const tail = await (await app.request(`/api/scans/${id}?since=495`)).json();
-    assert.deepEqual(tail.points.map((p: { index: number }) => p.index), [495, 496, 497, 498, 499]);
+    assert.deepEqual(tail.points.map((p: { point: number }) => p.point), [495, 496, 497, 498, 499]);
     assert.equal(tail.next_since, 500);
     const bad = await app.request(`/api/scans/${id}?limit=0`);
     assert.equal(bad.status, 400);

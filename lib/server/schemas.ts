@@ -26,29 +26,33 @@ export const ErrorSchema = z.object({
   }),
 }).openapi("Error");
 
-/** One reading. */
+/**
+ * One reading, flat as the CLI prints it: `t`, `device`, then one key per attribute value, or
+ * `error` when the read failed (no attribute may be called `t`, `device` or `error`).
+ */
 export const ReadingSchema = z.object({
   t: z.number().openapi({
-    description: "Unix epoch seconds, ms precision",
+    description: "Unix epoch seconds, ms precision (ISO 8601 with offset under ?time=iso)",
     example: 1732550000.123,
   }),
   device: z.string(),
-  values: z.record(z.string(), ValueSchema),
-  error: z.string().optional(),
-}).openapi("Reading");
+  error: z.string().optional().openapi({ description: "why the read failed; no values then" }),
+}).catchall(ValueSchema).openapi("Reading", {
+  example: { t: 1732550000.123, device: "gauge", pressure: 0.0779, pressure_units: "torr" },
+});
 
 /** An attribute declaration. */
 export const AttrSchema = z.object({
   name: z.string(),
   type: z.enum(["number", "integer", "boolean", "string", "enum", "number[]"]),
   rw: z.boolean(),
-  status: z.boolean(),
   units: z.string().optional(),
   min: z.number().optional(),
   max: z.number().optional(),
   options: z.array(z.string()).optional(),
   precision: z.number().optional(),
   description: z.string().optional(),
+  default_reading: z.boolean().openapi({ description: "part of the device's default reading" }),
 }).openapi("Attr");
 
 /** A device in the list. */

@@ -51,7 +51,7 @@ export function scanColumns(h: Pick<ScanHeader, "positioners" | "detectors">): s
  * ```
  */
 export function pointRecord(
-  h: Pick<ScanHeader, "positioners" | "detectors" | "id">,
+  h: Pick<ScanHeader, "positioners" | "detectors"> & { id?: number | string },
   p: ScanPoint,
   time?: TimeOptions,
 ): Record<string, unknown> {

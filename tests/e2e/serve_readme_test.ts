@@ -27,7 +27,11 @@ export const README_EXAMPLES: { cmd: string; check: (out: string) => void }[] = 
       assert.equal(out.trim(), '{"name":"position","rw":true,"units":"mm","min":-100,"max":100}'),
   },
   {
-    cmd: `curl -s "$URL/api/devices/thermo/read?attrs=temperature" | jq .values.temperature`,
+    cmd: `curl -s "$URL/api/devices/thermo/read?time=iso&utc=1" | jq -r .t`,
+    check: (out) => assert.match(out.trim(), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+  },
+  {
+    cmd: `curl -s "$URL/api/devices/thermo/read?attrs=temperature" | jq .temperature`,
     check: (out) => assert.ok(Math.abs(Number(out) - 25) < 5, out),
   },
   {
@@ -61,7 +65,7 @@ sleep 1.5; curl -s $URL/api/tasks/$id | jq -r .state; curl -s $URL/api/tasks/$id
   },
   {
     cmd:
-      `curl -sN "$URL/api/stream?devices=motor" | grep -m2 '^data:' | cut -c7- | jq -c '.values | keys'`,
+      `curl -sN "$URL/api/stream?devices=motor" | grep -m2 '^data:' | cut -c7- | jq -c 'del(.t, .device) | keys'`,
     check: (out) => {
       const lines = out.trim().split("\n");
       assert.equal(lines.length, 2);
@@ -87,8 +91,8 @@ sleep 1.5; curl -s $URL/api/tasks/$id | jq -r .state; curl -s $URL/api/tasks/$id
     check: (out) =>
       assert.deepEqual(out.trim().split("\n"), [
         "/api/alarms",
+        "/api/alarms/{id}/ack",
         "/api/devices",
-        "/api/devices/{name}",
       ]),
   },
 ];

@@ -71,11 +71,23 @@ Deno.test("POST /api/scans: an ascan finds the detector peak; points stream as e
       20_000,
       "the scan to finish",
     );
-    const points = scan.points as { positions: number[]; values: number[] }[];
+    // Points are flat, as `labwire scan` prints them: {scan, point, t, POS, POS_target, DET}.
+    const points = scan.points as Record<string, number>[];
     assert.equal(points.length, 21);
+    assert.deepEqual(Object.keys(points[0]!), [
+      "scan",
+      "point",
+      "t",
+      "motor.position",
+      "motor.position_target",
+      "det.counts",
+    ]);
     let best = points[0]!;
-    for (const p of points) if (p.values[0]! > best.values[0]!) best = p;
-    assert.ok(Math.abs(best.positions[0]! - 5) <= 0.5, `peak at ${best.positions[0]}`);
+    for (const p of points) if (p["det.counts"]! > best["det.counts"]!) best = p;
+    assert.ok(
+      Math.abs(best["motor.position_target"]! - 5) <= 0.5,
+      `peak at ${best["motor.position_target"]}`,
+    );
     assert.equal(typeof scan.session_scan_id, "number", "recorded in the session");
 
     const scanEvents = (await events).filter((e) => e.event === "scan_point").map((e) =>
@@ -83,8 +95,9 @@ Deno.test("POST /api/scans: an ascan finds the detector peak; points stream as e
     );
     assert.ok(scanEvents.length >= 1);
     assert.equal(scanEvents[0].scan, id);
-    assert.equal(typeof scanEvents[0].positions["motor.position"], "number");
-    assert.equal(typeof scanEvents[0].detectors["det.counts"], "number");
+    assert.deepEqual(Object.keys(scanEvents[0]), Object.keys(points[0]!));
+    assert.equal(typeof scanEvents[0]["motor.position"], "number");
+    assert.equal(typeof scanEvents[0]["det.counts"], "number");
   } finally {
     await d.close();
   }

@@ -73,7 +73,7 @@ Deno.test("SSE resumes from the session after the daemon restarts", async () => 
       assert.ok(t[0]! < restartedAt, "recorded by the first daemon");
       const r0 = JSON.parse(replayed[0]!.data);
       assert.equal(r0.device, "dmm");
-      assert.equal(typeof r0.values.voltage, "number");
+      assert.equal(typeof r0.voltage, "number");
       assert.equal(replayed[0]!.id, `${Math.round(t[0]! * 1000)}:dmm`);
     } finally {
       await b.stop("test over");

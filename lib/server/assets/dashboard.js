@@ -723,7 +723,7 @@
     );
     if (detail.attrs_error) dev.error.textContent = detail.attrs_error;
     const plotted = detail.attrs.filter((a) =>
-      a.status && ["number", "integer", "boolean"].includes(a.type)
+      a.default_reading && ["number", "integer", "boolean"].includes(a.type)
     );
     dev.chartBox = charts;
     dev.plotted = plotted.length > 0 ? plotted : null;
@@ -744,15 +744,16 @@
       return;
     }
     dev.badge.title = "";
-    for (const [name, v] of Object.entries(reading.values)) {
+    // A reading is flat, as the CLI prints it: t, device, then one key per attribute.
+    for (const [name, v] of Object.entries(reading)) {
       const text = fmt(v, dev.attrs.get(name));
       const cell = dev.cells.get(name);
       if (cell) cell.textContent = text;
       const tile = dev.tiles.get(name);
       if (tile) tile.textContent = text;
     }
-    if (dev.plotted) buildCharts(dev, reading.values);
-    for (const chart of dev.charts) chart.push(reading.t, reading.values);
+    if (dev.plotted) buildCharts(dev, reading);
+    for (const chart of dev.charts) chart.push(reading.t, reading);
   }
 
   // ---- alarms ---------------------------------------------------------------------------------
@@ -815,7 +816,10 @@
   }
 
   // ---- scans ----------------------------------------------------------------------------------
-  /** A point's positioner and detector values, whichever shape it came in (SSE or the API). */
+  /**
+   * A point's positioner and detector values. Points are flat, as `labwire scan` prints them
+   * ({scan, point, t, POS, POS_target, DET…}): POS is the read-back.
+   */
   function pointValues(p, positioners, detectors) {
     const pick = (groups, names) =>
       names.map((name, i) => {
@@ -826,7 +830,7 @@
         return typeof p[name] === "number" ? p[name] : null;
       });
     return {
-      index: p.index,
+      index: p.point ?? p.index,
       x: pick(["readbacks", "positions", "positioners"], positioners),
       y: pick(["detectors", "values"], detectors),
     };

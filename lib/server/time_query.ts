@@ -1,0 +1,86 @@
+/**
+ * `?time=iso` on every JSON answer of the API: the one time policy says machine output carries
+ * epoch seconds, or ISO 8601 with the offset when asked. Rather than teach every route, the app's
+ * `fetch` is wrapped: the parameter is taken off the URL (so routes with strict queries never see
+ * it), and an `iso` answer has its times rewritten. Epoch answers (the default, the hot path)
+ * pass through untouched. Server-Sent Events stay in epoch seconds (their ids are epoch ms).
+ *
+ * @module
+ */
+import { isoWithOffset } from "../output/time.ts";
+import { HttpError } from "./http_error.ts";
+
+/** Keys whose numbers are times (epoch seconds) in the API's answers. */
+export const TIME_KEYS: ReadonlySet<string> = new Set([
+  "t",
+  "last_t",
+  "started",
+  "ended",
+  "since",
+  "from",
+  "to",
+  "start",
+  "stop",
+  "first",
+  "last",
+  "created",
+  "acked",
+]);
+
+/**
+ * Rewrites the times of a JSON value (numbers, or arrays of numbers, under {@linkcode TIME_KEYS})
+ * as ISO 8601 with the local offset (`Z` under `utc`).
+ *
+ * @example
+ * ```ts
+ * import { isoTimes } from "./time_query.ts";
+ * isoTimes({ t: 0, device: "g", p: 1 }, true); // { t: "1970-01-01T00:00:00.000Z", device: "g", p: 1 }
+ * ```
+ */
+export function isoTimes(value: unknown, utc = false, key?: string): unknown {
+  if (key !== undefined && TIME_KEYS.has(key)) {
+    if (typeof value === "number" && Number.isFinite(value)) return isoWithOffset(value, { utc });
+    if (Array.isArray(value) && value.every((v) => typeof v === "number")) {
+      return value.map((v) => isoWithOffset(v, { utc }));
+    }
+  }
+  if (Array.isArray(value)) return value.map((v) => isoTimes(v, utc));
+  if (value !== null && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = isoTimes(v, utc, k);
+    return out;
+  }
+  return value;
+}
+
+/** A fetch handler, as hono's `app.fetch` and `Deno.serve` take it. */
+type Fetch = (req: Request, ...rest: never[]) => Response | Promise<Response>;
+
+/**
+ * Wraps `fetch` so `?time=epoch|iso` (and `&utc=1`) work on every JSON answer; any other `time`
+ * is a 400 naming the choices.
+ */
+export function withTimeQuery<F extends Fetch>(fetch: F): F {
+  const wrapped = async (req: Request, ...rest: never[]): Promise<Response> => {
+    if (!req.url.includes("time=")) return await fetch(req, ...rest);
+    const url = new URL(req.url);
+    const time = url.searchParams.get("time");
+    if (time === null) return await fetch(req, ...rest);
+    if (time !== "iso" && time !== "epoch") {
+      const e = new HttpError(400, `time: "${time}" is not one of epoch, iso`);
+      return Response.json(e.body(), { status: 400 });
+    }
+    const utc = ["1", "true"].includes(url.searchParams.get("utc") ?? "");
+    url.searchParams.delete("time");
+    url.searchParams.delete("utc");
+    const res = await fetch(new Request(url, req), ...rest);
+    if (time === "epoch" || !res.headers.get("content-type")?.startsWith("application/json")) {
+      return res;
+    }
+    const body = isoTimes(await res.json(), utc);
+    const headers = new Headers(res.headers);
+    headers.delete("content-length");
+    return new Response(JSON.stringify(body), { status: res.status, headers });
+  };
+  return wrapped as F;
+}
