@@ -666,7 +666,7 @@
     const rows = [];
     for (const attr of detail.attrs) {
       dev.attrs.set(attr.name, attr);
-      if (attr.status) {
+      if (attr.default_reading) {
         const value = el("span", { class: "big" }, "—");
         const numeric = ["number", "integer"].includes(attr.type);
         dev.tiles.set(attr.name, value);
@@ -821,19 +821,8 @@
    * ({scan, point, t, POS, POS_target, DET…}): POS is the read-back.
    */
   function pointValues(p, positioners, detectors) {
-    const pick = (groups, names) =>
-      names.map((name, i) => {
-        for (const g of groups) {
-          const v = Array.isArray(p[g]) ? p[g][i] : p[g]?.[name];
-          if (typeof v === "number") return v;
-        }
-        return typeof p[name] === "number" ? p[name] : null;
-      });
-    return {
-      index: p.point ?? p.index,
-      x: pick(["readbacks", "positions", "positioners"], positioners),
-      y: pick(["detectors", "values"], detectors),
-    };
+    const pick = (names) => names.map((name) => typeof p[name] === "number" ? p[name] : null);
+    return { index: p.point, x: pick(positioners), y: pick(detectors) };
   }
 
   function unitsOf(ref) {
@@ -949,8 +938,8 @@
         if (Array.isArray(view.detectors)) s.detectors = view.detectors;
         const points = view.points ?? [];
         for (const q of points) {
-          if (!s.points.has(q.index)) {
-            s.points.set(q.index, pointValues(q, s.positioners, s.detectors));
+          if (!s.points.has(q.point)) {
+            s.points.set(q.point, pointValues(q, s.positioners, s.detectors));
           }
         }
         // Drawn page by page: what is counted is on screen.
@@ -979,14 +968,16 @@
 
   function scanPoint(p) {
     if (!state.scan || state.scan.id !== p.scan) {
-      openScan(
-        p.scan,
-        Object.keys(p.positions ?? p.positioners ?? {}),
-        Object.keys(p.detectors ?? {}),
+      // {scan, point, t, POS, POS_target, DET…}: each positioner has its _target beside it.
+      const keys = Object.keys(p).filter((k) => !["scan", "point", "t"].includes(k));
+      const positioners = keys.filter((k) => keys.includes(`${k}_target`));
+      const detectors = keys.filter((k) =>
+        !positioners.includes(k) && !(k.endsWith("_target") && positioners.includes(k.slice(0, -7)))
       );
+      openScan(p.scan, positioners, detectors);
     }
     const s = state.scan;
-    s.points.set(p.index, pointValues(p, s.positioners, s.detectors));
+    s.points.set(p.point, pointValues(p, s.positioners, s.detectors));
     drawScan();
   }
 
