@@ -13,6 +13,7 @@
 import { parseArgs } from "node:util";
 import { cpuSeconds, round } from "./proc_stats.ts";
 import { Targets } from "./targets.ts";
+import { SHIPPED_V8_FLAGS } from "./shipped_flags.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const { values } = parseArgs({
@@ -28,9 +29,9 @@ const units = Number(values.units);
 const seconds = Number(values.seconds);
 const targets = new Targets("instruments-stream");
 
-function labwire(args: string[]) {
+function labwire(args: string[], v8Flags: string[] = []) {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}main.ts`, ...args],
+    args: ["run", "-A", ...v8Flags, `${ROOT}main.ts`, ...args],
     env: { NO_COLOR: "1" },
     stdin: "null",
     stdout: "piped",
@@ -84,7 +85,7 @@ await Deno.writeTextFile(
     ).join("\n"),
 );
 
-// 3. labwire stream of every instrument.
+// 3. labwire stream of every instrument, with the shipped binary's V8 flags (as users run it).
 const started = performance.now();
 const stream = labwire([
   "stream",
@@ -94,7 +95,7 @@ const stream = labwire([
   `${seconds}s`,
   "--json",
   "--stats",
-]);
+], [`--v8-flags=${SHIPPED_V8_FLAGS}`]);
 const pid = stream.pid;
 let lines = 0;
 let errors = 0;
