@@ -19,7 +19,6 @@ import {
 } from "../lib/cli/flags.ts";
 import { listenForInterrupts } from "../lib/cli/interrupt.ts";
 import { INTERVAL_RULE } from "../lib/config/duration.ts";
-import type { Attr } from "../lib/device/attr.ts";
 import type { Reading } from "../lib/device/device.ts";
 import { errorMessage, UsageError } from "../lib/device/errors.ts";
 import { Lab } from "../lib/lab/lab.ts";
@@ -154,12 +153,8 @@ async function makeOutput(
       finish: () => batched.flush(),
     };
   }
-  const attrs = new Map<string, Attr[]>();
   // Columns need attribute lists; a hung device may hold its own back for 1 s, no longer.
-  const lists = await Promise.all(
-    lab.managers.map((m) => m.attrs({ timeout: 1000 }).catch(() => [] as Attr[])),
-  );
-  lab.managers.forEach((m, i) => attrs.set(m.name, lists[i]!));
+  const attrs = await lab.attrLists(1000);
   if (format === "csv") {
     const columns = ["t", "device"];
     for (const list of attrs.values()) {

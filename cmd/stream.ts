@@ -22,7 +22,6 @@ import type { Attr } from "../lib/device/attr.ts";
 import type { Reading, Subscription } from "../lib/device/device.ts";
 import { errorMessage, UsageError } from "../lib/device/errors.ts";
 import type { Lab } from "../lib/lab/lab.ts";
-import type { DeviceManager } from "../lib/lab/manager.ts";
 import { Sampler } from "../lib/lab/sampler.ts";
 import { openLab } from "../lib/lab/setup.ts";
 import { CsvWriter } from "../lib/output/csv.ts";
@@ -116,18 +115,6 @@ export function parseStreamArgs(args: string[]): StreamOptions {
 /** Where readings go: one of the three formats. */
 type Emit = (r: Reading) => void;
 
-async function attrsOf(lab: Lab, timeout?: number): Promise<Map<string, Attr[]>> {
-  const out = new Map<string, Attr[]>();
-  await Promise.all(lab.managers.map(async (m) => {
-    try {
-      out.set(m.name, await m.attrs({ timeout }));
-    } catch {
-      out.set(m.name, []);
-    }
-  }));
-  return out;
-}
-
 async function makeEmitter(
   lab: Lab,
   opts: StreamOptions,
@@ -198,21 +185,6 @@ function streamAlarms(lab: Lab): AlarmConfig {
   };
 }
 
-/** Subscribes to a device that pushes updates, publishing them through its manager. */
-async function subscribePushed(
-  m: DeviceManager,
-  opts: StreamOptions,
-  stop: () => void,
-  counts: Map<string, number>,
-): Promise<Subscription> {
-  return await m.device.subscribe!(opts.attrs, (values, t) => {
-    m.publish({ t, device: m.name, values });
-    const n = (counts.get(m.name) ?? 0) + 1;
-    counts.set(m.name, n);
-    if (opts.count !== undefined && [...counts.values()].every((c) => c >= opts.count!)) stop();
-  }, { timeout: opts.timeout });
-}
-
 /** Runs `stream`. */
 export async function runStream(args: string[]): Promise<number> {
   const opts = parseStreamArgs(args);
@@ -226,7 +198,7 @@ export async function runStream(args: string[]): Promise<number> {
   let errors = 0;
   const subscriptions: Subscription[] = [];
   try {
-    const attrs = await attrsOf(lab, opts.timeout);
+    const attrs = await lab.attrLists(opts.timeout);
     const out = await makeEmitter(lab, opts, attrs);
     for (const m of lab.managers) {
       m.onReading((r) => {
@@ -248,7 +220,13 @@ export async function runStream(args: string[]): Promise<number> {
     const counts = new Map<string, number>();
     for (const m of pushed) {
       try {
-        subscriptions.push(await subscribePushed(m, opts, () => stop.abort(), counts));
+        const counted = () => {
+          counts.set(m.name, (counts.get(m.name) ?? 0) + 1);
+          if (opts.count !== undefined && [...counts.values()].every((c) => c >= opts.count!)) {
+            stop.abort();
+          }
+        };
+        subscriptions.push(await m.followPushed(opts.attrs, counted, { timeout: opts.timeout }));
       } catch (err) {
         m.publish({ t: Date.now() / 1000, device: m.name, values: {}, error: errorMessage(err) });
       }

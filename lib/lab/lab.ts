@@ -6,6 +6,7 @@
  * @module
  */
 import type { DeviceConfig, LabConfig } from "../config/load.ts";
+import type { Attr } from "../device/attr.ts";
 import { UsageError } from "../device/errors.ts";
 import { openDevice } from "./open.ts";
 import { didYouMean } from "../device/suggest.ts";
@@ -87,6 +88,17 @@ export class Lab {
       );
     }
     return m;
+  }
+
+  /**
+   * Every device's attribute list, asked of all devices at once; a device that does not answer
+   * within `timeout` ms (or fails) gets an empty list, so one hung device holds no one back.
+   */
+  async attrLists(timeout?: number): Promise<Map<string, Attr[]>> {
+    const lists = await Promise.all(
+      this.managers.map((m) => m.attrs({ timeout }).catch(() => [] as Attr[])),
+    );
+    return new Map(this.managers.map((m, i) => [m.name, lists[i]!]));
   }
 
   /** Closes every device, then runs the registered cleanups. */

@@ -6,8 +6,14 @@
  * @module
  */
 import { type Attr, findAttr, validateWrite, type Value, type Values } from "../device/attr.ts";
-import { type CallOptions, type Device, nowSeconds, type Reading } from "../device/device.ts";
-import { DeviceError, errorMessage } from "../device/errors.ts";
+import {
+  type CallOptions,
+  type Device,
+  nowSeconds,
+  type Reading,
+  type Subscription,
+} from "../device/device.ts";
+import { DeviceError, errorMessage, UsageError } from "../device/errors.ts";
 import type { DeviceConfig } from "../config/load.ts";
 import { Feed } from "./feed.ts";
 
@@ -185,6 +191,25 @@ export class DeviceManager {
   onReading(fn: (reading: Reading) => void): () => void {
     this.#listeners.add(fn);
     return () => this.#listeners.delete(fn);
+  }
+
+  /**
+   * Follows a device that pushes its updates (`Device.subscribe`, e.g. EPICS monitors): every
+   * update is published like a sampled reading, then handed to `onUpdate`.
+   */
+  async followPushed(
+    attrs: string[] | undefined,
+    onUpdate: (reading: Reading) => void,
+    opts?: { timeout?: number },
+  ): Promise<Subscription> {
+    if (!this.device.subscribe) {
+      throw new UsageError(`${this.name} does not push updates; sample it instead`);
+    }
+    return await this.device.subscribe(attrs, (values, t) => {
+      const reading = { t, device: this.name, values };
+      this.publish(reading);
+      onUpdate(reading);
+    }, opts);
   }
 
   /** Subscribes to readings; the feed holds at most `capacity` undelivered readings. */

@@ -3,6 +3,9 @@ import "../drivers/mod.ts";
 import { parseConfig } from "../config/load.ts";
 import { SimDevice } from "../drivers/sim/device.ts";
 import { Lab } from "./lab.ts";
+import { registerDriver } from "../device/registry.ts";
+import { parseAddress } from "../device/address.ts";
+import { createSim } from "../drivers/sim/driver.ts";
 
 function benchConfig(text: string) {
   return parseConfig(text, "<test>");
@@ -122,6 +125,44 @@ address = "sim://gauge?seed=1"
     await hung;
     await m.exclusive(() => Promise.resolve());
     assert.equal(started, false);
+  } finally {
+    await lab.close();
+  }
+});
+
+Deno.test("attrLists: every device's attributes; one that fails gets an empty list", async () => {
+  // a driver whose devices cannot list their attributes
+  registerDriver({
+    scheme: "noattrs",
+    summary: "test",
+    example: "noattrs://x",
+    open: (address) => {
+      const dead = createSim(parseAddress("sim://gauge"));
+      dead.attrs = () => Promise.reject(new Error(`${address.text}: no answer`));
+      return Promise.resolve(dead);
+    },
+  });
+  const lab = await Lab.open(benchConfig(`[devices.g]
+address = "sim://gauge?seed=1"
+[devices.dead]
+address = "noattrs://x"
+`));
+  try {
+    const lists = await lab.attrLists(200);
+    assert.deepEqual([...lists.keys()], ["g", "dead"]);
+    assert.ok(lists.get("g")!.some((a) => a.name === "pressure"));
+    assert.deepEqual(lists.get("dead"), []);
+  } finally {
+    await lab.close();
+  }
+});
+
+Deno.test("followPushed refuses a device that does not push", async () => {
+  const lab = await Lab.open(benchConfig(`[devices.g]
+address = "sim://gauge?seed=1"
+`));
+  try {
+    await assert.rejects(lab.get("g").followPushed(undefined, () => {}), /does not push updates/);
   } finally {
     await lab.close();
   }
