@@ -119,7 +119,7 @@
   };
   /** Room for the widest tick label of a y axis (uPlot's default font is 12 px). */
   const axisSize = (_u, values) =>
-    Math.max(40, 14 + 7 * Math.max(0, ...(values ?? []).map((v) => String(v).length)));
+    Math.max(40, 18 + 7.5 * Math.max(0, ...(values ?? []).map((v) => String(v).length)));
   /** Log-axis ticks: powers of ten and their multiples, each as short as it can be. */
   const logTicks = (_u, splits) =>
     splits.map((v) => {
@@ -221,7 +221,10 @@
           { label: this.yLabel, labelSize: 18, size: axisSize, values: log ? logTicks : ticks },
         ],
         series: [
-          { value: (_u, v) => v === null || v === undefined ? "—" : clockZ(v) },
+          {
+            label: `time (${ZONE})`,
+            value: (_u, v) => v === null || v === undefined ? "—" : clockZ(v),
+          },
           ...this.attrs.map((a, i) => ({
             label: this.attrs.length > 1 ? a.name : withUnits(a.name, a.units),
             stroke: PALETTE[i % PALETTE.length],
@@ -888,6 +891,8 @@
         {
           width: Math.max(200, box.clientWidth || 320),
           height: 240,
+          // The legend names the series in their colours; values show while the cursor is on it.
+          legend: { live: false },
           scales,
           axes,
           series: [
