@@ -21,6 +21,7 @@ import { parseArgs } from "node:util";
 import { cpuSeconds, memoryMb, round } from "./proc_stats.ts";
 import { SHIPPED_V8_FLAGS } from "./shipped_flags.ts";
 import { Targets } from "./targets.ts";
+import { spawnSim } from "../e2e/run_cli.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const { values } = parseArgs({
@@ -43,24 +44,6 @@ function labwire(args: string[], v8Flags = ""): Deno.ChildProcess {
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-}
-
-/** Reads `n` lines from a stream, leaving it open (a simulator keeps running). */
-async function lines(stream: ReadableStream<Uint8Array>, n: number): Promise<string[]> {
-  const out: string[] = [];
-  let buf = "";
-  const reader = stream.getReader();
-  const decoder = new TextDecoder();
-  while (out.length < n) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buf += decoder.decode(value, { stream: true });
-    const parts = buf.split("\n");
-    buf = parts.pop()!;
-    out.push(...parts.filter((l) => l !== ""));
-  }
-  reader.releaseLock();
-  return out;
 }
 
 interface Run {
@@ -86,18 +69,10 @@ async function measure(gauges: number, sims: number, interval: string, seconds: 
   const addresses: string[] = [];
   for (let left = gauges; left > 0; left -= per) {
     const n = Math.min(per, left);
-    const sim = labwire([
-      "sim",
-      "baratron",
-      "--listen",
-      "127.0.0.1:0",
-      "--count",
-      String(n),
-      "--latency",
-      values.latency!,
-    ]);
+    const args = ["baratron", "--listen", "127.0.0.1:0", "--count", String(n)];
+    const sim = await spawnSim([...args, "--latency", values.latency!], n);
     simulators.push(sim);
-    addresses.push(...await lines(sim.stdout, n));
+    addresses.push(...sim.addresses);
   }
   if (addresses.length !== gauges) throw new Error(`simulators printed ${addresses.length}`);
   const dir = await Deno.makeTempDir({ prefix: "labwire-scale-" });
@@ -165,12 +140,7 @@ async function measure(gauges: number, sims: number, interval: string, seconds: 
   const status = await stream.status;
   await counting;
   const stderr = await stderrText;
-  for (const s of simulators) s.kill("SIGTERM");
-  for (const s of simulators) {
-    await s.status;
-    await s.stdout.cancel();
-    await s.stderr.cancel();
-  }
+  await Promise.all(simulators.map((s) => s.stop()));
   await Deno.remove(dir, { recursive: true });
   if (status.code !== 0) throw new Error(`stream exited ${status.code}: ${stderr.slice(-500)}`);
   const stats = JSON.parse(stderr.trim().split("\n").at(-1)!);

@@ -107,6 +107,8 @@ export async function spawnSim(args: string[], lines = 1) {
   const stderr = new Response(child.stderr).text();
   return {
     addresses: buf.trimEnd().split("\n"),
+    /** The simulator's process id (benchmarks read its CPU time). */
+    pid: child.pid,
     async stop(): Promise<string> {
       child.kill("SIGTERM");
       await child.status;
