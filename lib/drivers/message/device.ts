@@ -17,7 +17,7 @@ import { DeviceError, WriteRejected } from "../../device/errors.ts";
 import type { Instrument, InstrumentAction, InstrumentAttr } from "../../instruments/definition.ts";
 import type { LineIO, MessageLine } from "../../transport/message.ts";
 import { ENQ } from "./model.ts";
-import { formatValue, parseAnswer, ParseError } from "./protocol.ts";
+import { encodeBlock, formatValue, parseAnswer, ParseError } from "./protocol.ts";
 import { renderTemplate } from "../../instruments/template.ts";
 import { shortForm } from "./scpi.ts";
 
@@ -297,12 +297,7 @@ export class MessageDevice implements Device {
   async #queryBlock(cmd: string, opts?: CallOptions): Promise<Uint8Array> {
     const data = await this.line.queryBlock(cmd, this.#call(opts));
     // The line gives the block's data; parse rules take the whole block.
-    const len = String(data.length);
-    const head = new TextEncoder().encode(`#${len.length}${len}`);
-    const out = new Uint8Array(head.length + data.length);
-    out.set(head);
-    out.set(data, head.length);
-    return out;
+    return encodeBlock(data);
   }
 
   /** Pfeiffer: the command, its ACK (or NAK), then ENQ for the data — nobody else in between. */

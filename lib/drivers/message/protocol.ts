@@ -24,7 +24,8 @@ export class ParseError extends Error {
  *
  * @example
  * ```ts
- *  * printf("%+.8E", 1.5); // "+1.50000000E+00"
+ * import { printf } from "./protocol.ts";
+ * printf("%+.8E", 1.5); // "+1.50000000E+00"
  * printf("%+07.2f", 14.742); // "+014.74"
  * ```
  */
@@ -91,7 +92,8 @@ export function printf(format: string, value: number | string): string {
  *
  * @example
  * ```ts
- *  * formatValue(true, { map: { ON: true, OFF: false } }); // "ON"
+ * import { formatValue } from "./protocol.ts";
+ * formatValue(true, { map: { ON: true, OFF: false } }); // "ON"
  * formatValue(2.5, { format: "%.3f" }); // "2.500"
  * ```
  */
@@ -184,7 +186,8 @@ export function unquote(text: string): string {
  *
  * @example
  * ```ts
- *  * parseAnswer("+1.23450000E+00", { kind: "number" }); // 1.2345
+ * import { parseAnswer } from "./protocol.ts";
+ * parseAnswer("+1.23450000E+00", { kind: "number" }); // 1.2345
  * parseAnswer("CH1,5.000,1.0000", { kind: "number", token: 2 }); // 1
  * ```
  */
@@ -285,7 +288,8 @@ export function parseAnswer(answer: string | Uint8Array, rule: ParseRule): Value
  *
  * @example
  * ```ts
- *  * new TextDecoder().decode(encodeBlock(new TextEncoder().encode("hello"))); // "#15hello"
+ * import { encodeBlock } from "./protocol.ts";
+ * new TextDecoder().decode(encodeBlock(new TextEncoder().encode("hello"))); // "#15hello"
  * ```
  */
 export function encodeBlock(data: Uint8Array): Uint8Array {
