@@ -1,9 +1,26 @@
 /**
- * A benchmark's child processes (simulators, pollers, reference clients): reading the lines they
- * print, and running one to completion for the JSON line of figures it ends with.
+ * A benchmark's child processes (simulators, pollers, reference clients): starting labwire,
+ * reading the lines they print, and running one to completion for the JSON line of figures it
+ * ends with.
  *
  * @module
  */
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/**
+ * Starts `labwire ARGS` (this checkout's main.ts under this Deno, `NO_COLOR`, output piped);
+ * `v8Flags` (comma-separated) are passed as `--v8-flags=`, e.g. the shipped ones.
+ */
+export function spawnLabwire(args: string[], v8Flags = ""): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ...(v8Flags ? [`--v8-flags=${v8Flags}`] : []), `${ROOT}main.ts`, ...args],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
 
 /** Reads from `reader` until `n` lines have arrived (or it ends); returns them. */
 export async function readLines(

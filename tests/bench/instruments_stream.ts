@@ -13,9 +13,9 @@
 import { parseArgs } from "node:util";
 import { cpuSeconds, round } from "./proc_stats.ts";
 import { Targets } from "./targets.ts";
+import { readLines, spawnLabwire } from "./child.ts";
 import { SHIPPED_V8_FLAGS } from "./shipped_flags.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const { values } = parseArgs({
   args: Deno.args,
   options: {
@@ -29,35 +29,9 @@ const units = Number(values.units);
 const seconds = Number(values.seconds);
 const targets = new Targets("instruments-stream");
 
-function labwire(args: string[], v8Flags: string[] = []) {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...v8Flags, `${ROOT}main.ts`, ...args],
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-}
-
-async function readLines(stream: ReadableStream<Uint8Array>, n: number): Promise<string[]> {
-  const lines: string[] = [];
-  let buf = "";
-  const reader = stream.getReader();
-  while (lines.length < n) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buf += new TextDecoder().decode(value);
-    const parts = buf.split("\n");
-    buf = parts.pop()!;
-    lines.push(...parts.filter((l) => l !== ""));
-  }
-  reader.releaseLock();
-  return lines;
-}
-
 // 1. The simulators, in their own processes.
 const letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ".slice(0, units).split("");
-const dmmSim = labwire([
+const dmmSim = spawnLabwire([
   "sim",
   "keysight-34461a",
   "--listen",
@@ -65,9 +39,11 @@ const dmmSim = labwire([
   "--count",
   String(dmms),
 ]);
-const mfcSim = labwire(["sim", "alicat", "--pty", "--unit", letters.join(",")]);
-const dmmAddresses = await readLines(dmmSim.stdout, dmms);
-const mfcAddresses = await readLines(mfcSim.stdout, units);
+const mfcSim = spawnLabwire(["sim", "alicat", "--pty", "--unit", letters.join(",")]);
+const dmmOut = dmmSim.stdout.pipeThrough(new TextDecoderStream()).getReader();
+const mfcOut = mfcSim.stdout.pipeThrough(new TextDecoderStream()).getReader();
+const dmmAddresses = (await readLines(dmmOut, dmms)).filter((l) => l !== "");
+const mfcAddresses = (await readLines(mfcOut, units)).filter((l) => l !== "");
 if (dmmAddresses.length !== dmms || mfcAddresses.length !== units) {
   throw new Error(`simulators printed ${dmmAddresses.length} + ${mfcAddresses.length} addresses`);
 }
@@ -87,7 +63,7 @@ await Deno.writeTextFile(
 
 // 3. labwire stream of every instrument, with the shipped binary's V8 flags (as users run it).
 const started = performance.now();
-const stream = labwire([
+const stream = spawnLabwire([
   "stream",
   "--config",
   config,
@@ -95,7 +71,7 @@ const stream = labwire([
   `${seconds}s`,
   "--json",
   "--stats",
-], [`--v8-flags=${SHIPPED_V8_FLAGS}`]);
+], SHIPPED_V8_FLAGS);
 const pid = stream.pid;
 let lines = 0;
 let errors = 0;
@@ -127,10 +103,10 @@ const t1 = performance.now();
 const stderr = new TextDecoder().decode(await new Response(stream.stderr).arrayBuffer());
 const status = await stream.status;
 await counting;
-for (const sim of [dmmSim, mfcSim]) {
+for (const [sim, out] of [[dmmSim, dmmOut], [mfcSim, mfcOut]] as const) {
   sim.kill("SIGTERM");
   await sim.status;
-  await sim.stdout.cancel();
+  await out.cancel();
   await sim.stderr.cancel();
 }
 await Deno.remove(dir, { recursive: true });
