@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { UsageError, WriteRejected } from "./errors.ts";
+import { NotFound, WriteRejected } from "./errors.ts";
 import { didYouMean } from "./suggest.ts";
 
 /** The value types an attribute can hold. */
@@ -198,7 +198,7 @@ export function findAttr(attrs: readonly Attr[], name: string, device = "device"
   const a = attrs.find((x) => x.name === name);
   if (!a) {
     const names = attrs.map((x) => x.name);
-    throw new UsageError(
+    throw new NotFound(
       `${device} has no attribute "${name}"; it has: ${names.join(", ")}`,
       didYouMean(name, names) || undefined,
     );

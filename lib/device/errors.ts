@@ -55,6 +55,15 @@ export class WriteRejected extends UsageError {
   }
 }
 
+/** A name that does not exist (no such device, no such attribute): a usage error, exit 2; HTTP 404. */
+export class NotFound extends UsageError {
+  /** Creates the error; `hint` is e.g. a did-you-mean. */
+  constructor(message: string, hint?: string, options?: ErrorOptions) {
+    super(message, hint, options);
+    this.name = "NotFound";
+  }
+}
+
 /** Returns the message of any thrown value, for a reading's `error` field or a log line. */
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;

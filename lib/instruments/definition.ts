@@ -8,7 +8,7 @@
  * @module
  */
 import type { Attr, AttrType, Value } from "../device/attr.ts";
-import { ConfigError, UsageError } from "../device/errors.ts";
+import { ConfigError, NotFound } from "../device/errors.ts";
 import { parseDuration } from "../config/duration.ts";
 import { type Layout, type ParseRule, placeholders } from "./template.ts";
 import {
@@ -597,6 +597,6 @@ function compileParse(
 /** Finds an attribute or action of an instrument; a usage error with a suggestion otherwise. */
 export function instrumentAttr(inst: Instrument, name: string): InstrumentAttr {
   const a = inst.attrs.find((x) => x.attr.name === name);
-  if (!a) throw new UsageError(`${inst.name} has no attribute "${name}"`);
+  if (!a) throw new NotFound(`${inst.name} has no attribute "${name}"`);
   return a;
 }

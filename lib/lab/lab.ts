@@ -7,7 +7,7 @@
  */
 import type { DeviceConfig, LabConfig } from "../config/load.ts";
 import type { Attr } from "../device/attr.ts";
-import { UsageError } from "../device/errors.ts";
+import { NotFound, UsageError } from "../device/errors.ts";
 import { openDevice } from "./open.ts";
 import { didYouMean } from "../device/suggest.ts";
 import { DeviceManager } from "./manager.ts";
@@ -82,7 +82,7 @@ export class Lab {
     const m = this.#managers.get(name);
     if (!m) {
       const names = this.names;
-      throw new UsageError(
+      throw new NotFound(
         `no device "${name}"; devices: ${names.join(", ")}`,
         didYouMean(name, names) || undefined,
       );

@@ -43,8 +43,11 @@ import {
 import { attrRecord } from "../output/record.ts";
 import { withTimeQuery } from "./time_query.ts";
 
-/** The app `createApp` returns. */
-export type LabwireApp = OpenAPIHono;
+/**
+ * The app `createApp` returns: a hono app, and `warmAttrs()` to fetch every device's attributes
+ * in the background (the daemon calls it once listening).
+ */
+export type LabwireApp = OpenAPIHono & { warmAttrs(): void };
 
 const JSON_ERRORS = (...codes: number[]) =>
   Object.fromEntries(
@@ -64,26 +67,6 @@ const ERROR_TEXT: Record<number, string> = {
     "Refused by a declaration: a write outside the attribute's type or limits, a value over a server limit (code limit_exceeded, the message names the limit)",
   503: "The device (or the session) is unavailable",
 };
-
-/** Paths the API serves, with their methods, so a wrong method is a 405 rather than a 404. */
-const ROUTE_METHODS: [RegExp, string[]][] = [
-  [/^\/api\/devices$/, ["GET"]],
-  [/^\/api\/devices\/[^/]+$/, ["GET"]],
-  [/^\/api\/devices\/[^/]+\/read$/, ["GET"]],
-  [/^\/api\/devices\/[^/]+\/attrs\/[^/]+$/, ["PUT"]],
-  [/^\/api\/devices\/[^/]+\/tasks$/, ["POST"]],
-  [/^\/api\/tasks\/[^/]+$/, ["GET", "DELETE"]],
-  [/^\/api\/tasks\/[^/]+\/data$/, ["GET"]],
-  [/^\/api\/scans$/, ["GET", "POST"]],
-  [/^\/api\/scans\/[^/]+$/, ["GET", "DELETE"]],
-  [/^\/api\/stream$/, ["GET"]],
-  [/^\/api\/samples$/, ["GET"]],
-  [/^\/api\/alarms$/, ["GET"]],
-  [/^\/api\/alarms\/[^/]+\/ack$/, ["POST"]],
-  [/^\/api\/openapi\.json$/, ["GET"]],
-  [/^\/healthz$/, ["GET"]],
-  [/^\/metrics$/, ["GET"]],
-];
 
 const JSON_HEADERS = { "content-type": "application/json" };
 const METRICS_HEADERS = { "content-type": METRICS_CONTENT_TYPE };
@@ -174,8 +157,10 @@ export function createApp(ctx: ServerContext): LabwireApp {
     return c.json(e.body(), e.status);
   });
 
+  // Filled from the registered routes once they are all declared (see the end of createApp).
+  let routeMethods: [RegExp, string[]][] = [];
   app.notFound((c) => {
-    const allowed = ROUTE_METHODS.find(([re]) => re.test(c.req.path))?.[1];
+    const allowed = routeMethods.find(([re]) => re.test(c.req.path))?.[1];
     if (allowed) {
       const e = new HttpError(
         405,
@@ -682,7 +667,7 @@ export function createApp(ctx: ServerContext): LabwireApp {
   );
 
   // --- stream, samples, alarms -----------------------------------------------------------------
-  app.openapi(
+  getRoute<{ devices: string }>(
     createRoute({
       method: "get",
       path: "/api/stream",
@@ -704,8 +689,8 @@ export function createApp(ctx: ServerContext): LabwireApp {
         ...JSON_ERRORS(400, 404),
       },
     }),
-    (c) => {
-      const q = c.req.valid("query").devices;
+    (c, query) => {
+      const q = query.devices;
       let devices: Set<string> | undefined;
       if (q !== undefined && q !== "") {
         devices = new Set(q.split(",").map((s) => s.trim()).filter((s) => s !== ""));
@@ -727,7 +712,7 @@ export function createApp(ctx: ServerContext): LabwireApp {
           "cache-control": "no-cache",
           "x-accel-buffering": "no",
         },
-      }) as unknown as ReturnType<typeof c.json<string, 200>>;
+      });
     },
   );
 
@@ -916,9 +901,44 @@ export function createApp(ctx: ServerContext): LabwireApp {
   app.get("/", (c) => asset(c, "index.html"));
   app.get("/assets/:file", (c) => asset(c, c.req.param("file")));
 
-  // Fill the attr cache early so /metrics has units and detail answers are instant.
-  for (const m of ctx.lab.managers) attrsOf(m).catch(() => {});
+  routeMethods = methodsByPath(app.routes);
   // ?time=iso on every JSON answer (the one time policy), without a route knowing about it.
   app.fetch = withTimeQuery(app.fetch);
-  return app;
+  return Object.assign(app, {
+    // Filling the attr cache (so /metrics has units and detail answers are instant) is device
+    // I/O: the daemon starts it once it listens, never the construction.
+    warmAttrs(): void {
+      for (const m of ctx.lab.managers) attrsOf(m).catch(() => {});
+    },
+  });
 }
+
+/**
+ * The methods each registered path answers (middleware and wildcard paths left out), as path
+ * patterns: a request for a known path with another method is a 405 naming them.
+ */
+export function methodsByPath(routes: readonly { method: string; path: string }[]): [
+  RegExp,
+  string[],
+][] {
+  const byPath = new Map<string, Set<string>>();
+  for (const r of routes) {
+    if (r.method === "ALL" || r.path.includes("*")) continue;
+    let methods = byPath.get(r.path);
+    if (!methods) byPath.set(r.path, methods = new Set());
+    methods.add(r.method);
+  }
+  return [...byPath].map(([path, methods]) => [
+    new RegExp(
+      `^${
+        path.split("/").map((part) =>
+          part.startsWith(":") ? "[^/]+" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+        ).join("/")
+      }$`,
+    ),
+    [...methods].sort((a, b) => METHOD_ORDER.indexOf(a) - METHOD_ORDER.indexOf(b)),
+  ]);
+}
+
+/** The order methods are named in `Allow` headers and messages. */
+const METHOD_ORDER = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];

@@ -257,6 +257,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       : `cannot listen on ${opts.listen.hostname}:${opts.listen.port}: ${errorMessage(err)}`;
     throw new UsageError(msg, undefined, { cause: err });
   }
+  // Listening: now the devices' attributes may be fetched (units for /metrics, instant details).
+  app.warmAttrs();
 
   for (const { addon, flags } of opts.addons ?? []) {
     try {

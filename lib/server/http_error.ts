@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { DeviceError, UsageError, WriteRejected } from "../device/errors.ts";
+import { DeviceError, NotFound, UsageError, WriteRejected } from "../device/errors.ts";
 
 /** HTTP statuses the API answers errors with. */
 export type ErrorStatus = 400 | 401 | 404 | 405 | 409 | 413 | 422 | 503;
@@ -106,8 +106,8 @@ export function toHttpError(err: unknown): HttpError {
   }
   if (err instanceof UsageError) {
     const msg = err.hint ? `${err.message} (${err.hint})` : err.message;
-    // findAttr and Lab.get say "no device"/"has no attribute": the thing asked for is absent.
-    const status = /^no device |has no attribute /.test(err.message) ? 404 : 400;
+    // the thing asked for is absent (findAttr, Lab.get), or the request is wrong
+    const status = err instanceof NotFound ? 404 : 400;
     return new HttpError(status, msg, undefined, { cause: err });
   }
   if (err instanceof DeviceError) {

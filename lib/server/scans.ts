@@ -55,7 +55,7 @@ function scanRequest(body: ScanBody): ScanRequest {
     moveTimeoutMs: body.move_timeout_ms,
     readbacks: body.readbacks,
     pollMs: body.poll_ms,
-  } as unknown as ScanRequest;
+  };
 }
 
 /** The runner's request as the API writes it: the snake_case body it was posted as. */
