@@ -58,7 +58,8 @@ Deno.test("ReopeningStream retries a failed open only after the backoff", async 
   let fails = 2;
   const s = new ReopeningStream({
     label: "mem://x",
-    backoffMin: 30,
+    // Long enough that a loaded machine cannot let it pass between two calls (30 ms could).
+    backoffMin: 200,
     open() {
       log.push("open");
       if (fails-- > 0) return Promise.reject(new Error("not there"));
