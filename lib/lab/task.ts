@@ -24,6 +24,7 @@ import { fairTurn } from "../schedule/fair.ts";
 import { Schedule } from "../schedule/periodic.ts";
 import type { Lab } from "./lab.ts";
 import type { DeviceManager } from "./manager.ts";
+import { readingRecord } from "../output/record.ts";
 
 /** What a client submits. Durations in seconds, as in tomato's payloads. */
 export interface TaskSpec {
@@ -74,7 +75,7 @@ export interface TaskStatus {
   last_error: string | null;
 }
 
-/** A task's cached data: rows of values with the units of each attribute. */
+/** A task's cached data: rows (readings, flat as the CLI prints them) and each attribute's units. */
 export interface TaskData {
   /** Task id. */
   id: string;
@@ -305,8 +306,8 @@ export class Task {
       this.#errors++;
       this.#lastError = reading.error;
     }
-    const row: Record<string, unknown> = { t: reading.t, ...reading.values };
-    if (reading.error !== undefined) row.error = reading.error;
+    // A row is a reading as every output writes it: t, device, values (or error).
+    const row = readingRecord(reading);
     const cap = this.#rows.length;
     if (this.#size === cap) {
       // full: the oldest row makes room
