@@ -218,6 +218,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     // shutting down: one part failing to close must not keep the others open
     await scans.close().catch(() => {});
     await tasks.close().catch(() => {});
+    // the server may already have exited; this only makes sure
     if (recording) await recording.stop(why).catch(() => {});
     sampling.abort();
     await sampled;

@@ -45,6 +45,7 @@ function responder(handle: Handler, term: string | RegExp = "\n") {
               if (answer === undefined) continue;
               const bytes = typeof answer === "string" ? enc.encode(answer) : answer;
               if (delay) {
+                // the other end may have closed; the test checks what arrived
                 setTimeout(() => conn.write(bytes).catch(() => {}), delay);
               } else await conn.write(bytes);
             }
@@ -74,6 +75,7 @@ function responder(handle: Handler, term: string | RegExp = "\n") {
     async close() {
       listener.close();
       for (const c of conns) c.close();
+      // the peer loop ends with the test; how it ended is not what the test checks
       await done.catch(() => {});
       // Let delayed writes fire into closed sockets before the test ends.
       await new Promise((r) => setTimeout(r, 30));

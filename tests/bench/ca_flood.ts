@@ -190,6 +190,7 @@ try {
     child.kill("SIGTERM");
   } catch { /* gone */ }
   await child.status;
+  // cleanup: a temporary file already gone is fine
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
 targets.finish();

@@ -116,6 +116,7 @@ class Lines {
     return new Promise((r) => setTimeout(r, ms));
   }
   async cancel(): Promise<void> {
+    // the stream may already be closed; cancelling is best effort
     await this.#reader.cancel().catch(() => {});
     await this.#pump;
   }

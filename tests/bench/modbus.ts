@@ -257,6 +257,7 @@ async function polling(targets: Targets): Promise<void> {
   } finally {
     sim.kill("SIGTERM");
     await sim.status;
+    // the stream may already be closed; cancelling is best effort
     await simOut.cancel().catch(() => {});
     await Deno.remove(dir, { recursive: true });
   }
@@ -292,6 +293,7 @@ async function roundTrips(targets: Targets): Promise<void> {
   } finally {
     server.kill("SIGTERM");
     await server.status;
+    // the stream may already be closed; cancelling is best effort
     await serverOut.cancel().catch(() => {});
   }
   const rate = (r: Run) => r.requests / r.seconds;

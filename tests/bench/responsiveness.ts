@@ -190,7 +190,9 @@ try {
     "aborted, > 0 points",
   );
 } finally {
+  // the server may already have exited; this only makes sure
   if (!exited) await serve.stop().catch(() => {});
+  // cleanup: a temporary file already gone is fine
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
 targets.finish();

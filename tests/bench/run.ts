@@ -168,6 +168,7 @@ async function runBench(b: Bench): Promise<Figure[]> {
     }
     return figures;
   } finally {
+    // cleanup: a temporary file already gone is fine
     await Deno.remove(file).catch(() => {});
   }
 }

@@ -52,6 +52,7 @@ try {
 } finally {
   await browser.close();
   await d.close();
+  // cleanup: a temporary file already gone is fine
   await Deno.remove(profile, { recursive: true }).catch(() => {});
 }
 targets.finish();

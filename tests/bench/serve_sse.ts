@@ -35,6 +35,7 @@ const stats: ClientStats[] = [];
 async function client(s: ClientStats): Promise<void> {
   const res = await fetch(`${serve.url}/api/stream`, { signal: stop.signal });
   const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  // the stream may already be closed; cancelling is best effort
   stop.signal.addEventListener("abort", () => reader.cancel().catch(() => {}), { once: true });
   try {
     while (true) {

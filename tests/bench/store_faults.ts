@@ -119,6 +119,7 @@ try {
   await stalledSigterm(dir);
   await hungFirstSample(dir);
 } finally {
+  // cleanup: a temporary file already gone is fine
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
 targets.finish();

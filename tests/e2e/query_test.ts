@@ -57,6 +57,7 @@ function instrument(answerTerm = "\n") {
     async close() {
       listener.close();
       for (const c of conns) c.close();
+      // the peer loop ends with the test; how it ended is not what the test checks
       await loop.catch(() => {});
     },
   };

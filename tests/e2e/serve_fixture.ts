@@ -61,6 +61,7 @@ export async function startTestDaemon(
     dir,
     async close() {
       await d.stop("test over");
+      // cleanup: a temporary file already gone is fine
       if (!opts.dir) await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
@@ -95,6 +96,7 @@ export async function readEvents(
       }
     }
   } finally {
+    // the stream may already be closed; cancelling is best effort
     await reader.cancel().catch(() => {});
   }
   return out;

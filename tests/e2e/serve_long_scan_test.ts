@@ -94,6 +94,7 @@ Deno.test("serve: a 1,000,000-point scan streams, pages, shares the loop, and SI
       stopped = true;
       assert.equal(status.code, 0, s.lines.join("\n"));
     } finally {
+      // the server may already have exited; this only makes sure
       if (!stopped) await s.stop("SIGKILL").catch(() => {});
     }
     const db = new DatabaseSync(session, { readOnly: true });

@@ -130,7 +130,7 @@ async function smallDisk(mb: number): Promise<string | undefined> {
     args: ["-t", "tmpfs", "-o", `size=${mb}m`, "tmpfs", dir],
     stdout: "null",
     stderr: "piped",
-  }).output().catch(() => undefined);
+  }).output().catch(() => undefined); // no mount tool, or no right to mount: no small disk
   if (out?.success) return dir;
   await Deno.remove(dir);
   return undefined;

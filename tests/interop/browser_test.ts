@@ -126,6 +126,7 @@ peerTest(
     } finally {
       await browser.close();
       await d.close();
+      // cleanup: a temporary file already gone is fine
       await Deno.remove(profile, { recursive: true }).catch(() => {});
     }
   },

@@ -74,7 +74,9 @@ async function createNetns(): Promise<Netns> {
         Deno.kill(Number(pid), "SIGKILL");
       } catch { /* gone */ }
     }
+    // cleanup: a namespace or link that is already gone is fine
     await sh(ip, ["link", "del", hostIf]).catch(() => {});
+    // cleanup: a namespace or link that is already gone is fine
     await sh(ip, ["netns", "del", name]).catch(() => {});
   };
   try {
@@ -223,6 +225,7 @@ peerTest(
       }
     } finally {
       await ns.remove();
+      // cleanup: a temporary file already gone is fine
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   },

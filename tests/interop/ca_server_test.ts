@@ -207,6 +207,7 @@ peerTest("reference camonitor receives updates pushed from readings", missingToo
       await waitLines(5);
     } finally {
       child.kill("SIGTERM");
+      // the stream may already be closed; cancelling is best effort
       await reader.cancel().catch(() => {});
       await child.status;
     }

@@ -117,8 +117,10 @@ export async function startSoftIoc(opts: SoftIocOptions): Promise<SoftIoc> {
         child.kill("SIGKILL");
       } catch { /* gone */ }
     } else {
+      // softIoc may already have exited
       await stdin.write(new TextEncoder().encode("exit\n")).catch(() => {});
     }
+    // softIoc may already have exited
     await stdin.close().catch(() => {});
     const t = setTimeout(() => {
       try {
@@ -128,6 +130,7 @@ export async function startSoftIoc(opts: SoftIocOptions): Promise<SoftIoc> {
     await status;
     clearTimeout(t);
     await drained;
+    // cleanup: a temporary file already gone is fine
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
   const earlyExit = status.then(() => {

@@ -268,6 +268,7 @@ message = "thermo.temperature {value} °C above {trip} °C"
       await browser.close();
       await d.close();
       await sims.close();
+      // cleanup: a temporary file already gone is fine
       await Deno.remove(profile, { recursive: true }).catch(() => {});
     }
   },

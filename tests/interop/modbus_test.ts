@@ -54,6 +54,7 @@ async function startPymodbus(): Promise<{ port: number; stop(): Promise<void> }>
     port,
     async stop() {
       child.kill("SIGTERM");
+      // the stream may already be closed; cancelling is best effort
       await reader.cancel().catch(() => {});
       await child.status;
     },

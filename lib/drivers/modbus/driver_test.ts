@@ -174,7 +174,7 @@ function fakeTcp(answer: (tid: number, unit: number, pdu: Uint8Array, n: number)
         }
       })();
     }
-  })().catch(() => {});
+  })().catch(() => {}); // the fake peer stops when the test closes its connection
   return {
     address: `modbus://127.0.0.1:${listener.addr.port}`,
     close() {

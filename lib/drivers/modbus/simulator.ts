@@ -187,6 +187,7 @@ export class ModbusSimulator {
           const r = this.answer(h.unit, pdu, false);
           if (!r) continue;
           const bytes = r.raw ? r.pdu : encodeMbap(h.transaction, h.unit, r.pdu);
+          // a reply to a client that went away is dropped; the next read ends the connection
           chain = chain.then(() => this.#send(conn, bytes, r.delayMs)).catch(() => {});
         }
         pending = pending.slice(off);
@@ -241,6 +242,7 @@ export class ModbusSimulator {
       const r = this.answer(unit, pdu, true);
       if (r) {
         const bytes = r.raw ? r.pdu : encodeRtu(unit, r.pdu);
+        // a reply to a client that went away is dropped; the next read ends the connection
         chain = chain.then(() => this.#send(conn, bytes, r.delayMs)).catch(() => {});
       }
       return true;
@@ -407,6 +409,7 @@ export function startModbusPtySimulator(
   const pty = openPty({ link: opts.link });
   const sim = new ModbusSimulator(inst, opts);
   const conn = ptyConn(pty);
+  // the simulator ends when its pty closes; that is not an error
   const served = sim.serveRtu(conn).catch(() => {});
   return Promise.resolve({
     sim,
