@@ -61,8 +61,11 @@ type Fetch = (req: Request, ...rest: never[]) => Response | Promise<Response>;
  * is a 400 naming the choices.
  */
 export function withTimeQuery<F extends Fetch>(fetch: F): F {
-  const wrapped = async (req: Request, ...rest: never[]): Promise<Response> => {
-    if (!req.url.includes("time=")) return await fetch(req, ...rest);
+  // Without `time=` the answer is the app's own, as it comes: a synchronous answer stays
+  // synchronous (Deno.serve sends those on its fast path) and no await is added per request.
+  const wrapped = (req: Request, ...rest: never[]): Response | Promise<Response> =>
+    req.url.includes("time=") ? withTime(req, rest) : fetch(req, ...rest);
+  const withTime = async (req: Request, rest: never[]): Promise<Response> => {
     const url = new URL(req.url);
     const time = url.searchParams.get("time");
     if (time === null) return await fetch(req, ...rest);
