@@ -142,11 +142,11 @@ export function parseQueryArgs(args: string[]): QueryOptions {
  *
  * @example
  * ```ts
- * import { decodeBlock } from "./query.ts";
- * decodeBlock(new Uint8Array([0x3f, 0x80, 0, 0]), "f32", false); // [1]
+ * import { decodeBlockData } from "./query.ts";
+ * decodeBlockData(new Uint8Array([0x3f, 0x80, 0, 0]), "f32", false); // [1]
  * ```
  */
-export function decodeBlock(data: Uint8Array, type: Datatype, little: boolean): number[] {
+export function decodeBlockData(data: Uint8Array, type: Datatype, little: boolean): number[] {
   const size = { u8: 1, i8: 1, u16: 2, i16: 2, u32: 4, i32: 4, f32: 4, f64: 8 }[type];
   if (data.length % size !== 0) {
     throw new UsageError(
@@ -375,7 +375,7 @@ export async function runQuery(args: string[], out: TextSink = stdoutSink): Prom
         const data = await line.queryBlock(cmd, call);
         if (opts.raw) writeRaw(out, data);
         else {
-          const values = decodeBlock(data, opts.datatype, opts.littleEndian);
+          const values = decodeBlockData(data, opts.datatype, opts.littleEndian);
           if (opts.json) json.push(values);
           else out.write(JSON.stringify(values) + "\n");
         }
