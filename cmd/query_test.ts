@@ -41,7 +41,10 @@ Deno.test("decodeBlockData reads every datatype in both byte orders", () => {
   const f64 = new Uint8Array(8);
   new DataView(f64.buffer).setFloat64(0, Math.PI, true);
   assert.deepEqual(decodeBlockData(f64, "f64", true), [Math.PI]);
-  assert.throws(() => decodeBlockData(new Uint8Array(3), "f32", false), /not a whole number of f32/);
+  assert.throws(
+    () => decodeBlockData(new Uint8Array(3), "f32", false),
+    /not a whole number of f32/,
+  );
 });
 
 Deno.test("resolveQueryLine: plain transports as they are, scpi:// and ?instrument= via definitions", async () => {
