@@ -82,11 +82,11 @@ Deno.test("serve: a 1,000,000-point scan streams, pages, shares the loop, and SI
 
       // points page from the session: a bounded body however long the scan
       const first = await guardedFetch(`${s.url}/api/scans/${id}?limit=5`, {}, 5000);
-      const pts = first.body.points as { index: number }[];
-      assert.deepEqual(pts.map((p) => p.index), [0, 1, 2, 3, 4]);
+      const pts = first.body.points as { point: number }[];
+      assert.deepEqual(pts.map((p) => p.point), [0, 1, 2, 3, 4]);
       assert.equal(first.body.next_since, 5);
       const next = await guardedFetch(`${s.url}/api/scans/${id}?since=5&limit=3`, {}, 5000);
-      assert.deepEqual((next.body.points as { index: number }[]).map((p) => p.index), [5, 6, 7]);
+      assert.deepEqual((next.body.points as { point: number }[]).map((p) => p.point), [5, 6, 7]);
       const dflt = await guardedFetch(`${s.url}/api/scans/${id}`, {}, 5000);
       assert.ok((dflt.body.points as unknown[]).length <= 1000);
 

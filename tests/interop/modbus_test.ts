@@ -50,6 +50,16 @@ async function startPymodbus(): Promise<{ port: number; stop(): Promise<void> }>
     if (done || Date.now() > deadline) throw new Error(`pymodbus server did not start: ${text}`);
     text += value;
   }
+  // READY comes before serve_forever() binds the port (defer_start), so wait until it accepts
+  for (;;) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      break;
+    } catch (e) {
+      if (Date.now() > deadline) throw new Error(`pymodbus server never listened on ${port}: ${e}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
   return {
     port,
     async stop() {
