@@ -132,40 +132,12 @@ export class DeviceManager {
    * Takes a fresh reading through the queue. Never throws for device failures: a failed read is
    * a reading with `error`. It is cached and published to subscribers.
    */
-  sample(names?: readonly string[], opts?: SampleOptions): Promise<Reading> {
-    // Callers with their own signal keep their own read: a shared read must not end when one of
-    // its callers gives up.
-    if (opts?.signal) return this.#sample(names, opts);
-    const key = `${opts?.quiet ? "q" : "p"}:${names ? names.join(",") : "*"}`;
-    const waiting = this.#waitingReads.get(key);
-    if (waiting) return waiting;
-    // The read never starts synchronously (the queue runs it in a later turn), and it leaves the
-    // map as it starts: a read that has begun may predate a later caller's request.
-    const p = this.#sample(names, opts, () => this.#waitingReads.delete(key));
-    this.#waitingReads.set(key, p);
-    return p;
-  }
-
-  /**
-   * Reads that wait in the queue, by attributes asked: a caller asking the same while one waits
-   * gets that read, which starts after both asked. Many clients polling one slow instrument then
-   * cost one read per turn of its queue, not one each, and none waits behind the others' reads.
-   */
-  readonly #waitingReads = new Map<string, Promise<Reading>>();
-
-  async #sample(
-    names: readonly string[] | undefined,
-    opts: SampleOptions | undefined,
-    onStart?: () => void,
-  ): Promise<Reading> {
+  async sample(names?: readonly string[], opts?: SampleOptions): Promise<Reading> {
     const started = performance.now();
     const t = nowSeconds();
     let reading: Reading;
     try {
-      const values = await this.exclusive(() => {
-        onStart?.();
-        return this.device.read(names, opts);
-      }, opts?.signal);
+      const values = await this.exclusive(() => this.device.read(names, opts), opts?.signal);
       reading = { t, device: this.name, values };
       this.state = "up";
     } catch (err) {

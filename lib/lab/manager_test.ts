@@ -38,41 +38,6 @@ address = "sim://motor?id=q1&strict=1&latency=2ms&jitter=3ms"
   }
 });
 
-Deno.test("callers asking the same while a read waits in the queue share it; a started read is never shared", async () => {
-  const lab = await Lab.open(benchConfig(`[devices.m]
-address = "sim://motor?id=q3&strict=1&latency=5ms"
-`));
-  try {
-    const m = lab.get("m");
-    const published: number[] = [];
-    m.onReading((r) => published.push(r.t));
-    const first = m.sample(["readback"]);
-    // asked in the same turn: the first read has not started, so it serves all three
-    const same = [m.sample(["readback"]), m.sample(["readback"])];
-    const other = m.sample(["position"]);
-    const [a, b, c] = await Promise.all([first, ...same]);
-    assert.equal(a, b);
-    assert.equal(a, c);
-    assert.notEqual(await other, a);
-    assert.equal(m.stats.reads, 2);
-    assert.equal(published.length, 2);
-    // once a read is under way, a new caller gets a read of its own, taken after it asked
-    const running = m.sample(["readback"]);
-    await new Promise((r) => setTimeout(r, 1));
-    const later = m.sample(["readback"]);
-    assert.notEqual(await later, await running);
-    assert.equal(m.stats.reads, 4);
-    // a caller with its own signal always has its own read
-    const ac = new AbortController();
-    const own = [m.sample(["readback"]), m.sample(["readback"], { signal: ac.signal })];
-    const [x, y] = await Promise.all(own);
-    assert.notEqual(x, y);
-    assert.equal((m.device as SimDevice).overlaps, 0);
-  } finally {
-    await lab.close();
-  }
-});
-
 Deno.test("without the queue the same calls do overlap (the detector works)", async () => {
   const lab = await Lab.open(benchConfig(`[devices.m]
 address = "sim://motor?id=q2&latency=2ms&jitter=3ms"
