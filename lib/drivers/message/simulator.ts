@@ -17,8 +17,13 @@ import type { Instrument } from "../../instruments/definition.ts";
 import { FaultInjector, type FaultOptions, NO_FAULTS } from "../sim/faults.ts";
 import { Random } from "../sim/random.ts";
 import { InstrumentModel, NAK, splitMessages } from "./model.ts";
-import { openPty } from "../../transport/pty.ts";
-import { listenTcp, ptyConn, type SimConn } from "../sim/ports.ts";
+import {
+  type PtySimulatorOf,
+  serveOnPty,
+  serveOnTcp,
+  type SimConn,
+  type TcpSimulatorOf,
+} from "../sim/ports.ts";
 
 /** What happened to one message, for `labwire sim --verbose`. */
 export interface MessageEvent {
@@ -207,16 +212,7 @@ export class MessageSimulator {
 }
 
 /** A simulator listening on TCP. */
-export interface TcpSimulator {
-  /** The simulator (models, counts). */
-  sim: MessageSimulator;
-  /** Listening port. */
-  port: number;
-  /** `tcp://HOST:PORT?instrument=NAME`. */
-  address: string;
-  /** Stops listening and closes connections. */
-  close(): Promise<void>;
-}
+export type TcpSimulator = TcpSimulatorOf<MessageSimulator>;
 
 /** Options of {@linkcode startTcpSimulator}. */
 export interface TcpSimOptions extends MessageSimOptions {
@@ -231,34 +227,14 @@ export function startTcpSimulator(
   inst: Instrument,
   opts: TcpSimOptions = {},
 ): Promise<TcpSimulator> {
-  const hostname = opts.hostname ?? "127.0.0.1";
   const sim = new MessageSimulator(inst, opts);
-  const listening = listenTcp({ hostname, port: opts.port ?? 0 }, (conn) => sim.serve(conn));
-  sim.onDisconnect = (forMs) => listening.pause(forMs);
-  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-  return Promise.resolve({
-    sim,
-    port: listening.port,
-    address: `tcp://${host}:${listening.port}?instrument=${inst.name}`,
-    close() {
-      listening.close();
-      sim.close();
-      return Promise.resolve();
-    },
-  });
+  return Promise.resolve(
+    serveOnTcp(sim, (conn) => sim.serve(conn), opts, (hp) => `tcp://${hp}?instrument=${inst.name}`),
+  );
 }
 
 /** A simulator on a pseudo-terminal of its own. */
-export interface PtySimulator {
-  /** The simulator (models, counts). */
-  sim: MessageSimulator;
-  /** The slave's path, `/dev/pts/N`: the serial port clients open. */
-  path: string;
-  /** `serial:///dev/pts/N?instrument=NAME`. */
-  address: string;
-  /** Closes the pseudo-terminal. */
-  close(): Promise<void>;
-}
+export type PtySimulator = PtySimulatorOf<MessageSimulator>;
 
 /** Options of {@linkcode startPtySimulator}. */
 export interface PtySimOptions extends MessageSimOptions {
@@ -274,20 +250,13 @@ export function startPtySimulator(
   inst: Instrument,
   opts: PtySimOptions = {},
 ): Promise<PtySimulator> {
-  // The pty keeps its default settings: a client sets the definition's own when it opens the
-  // port (a pty set to 7O1 beforehand makes a client's 7O1 tcsetattr fail with EINVAL here).
-  const pty = openPty({ link: opts.link });
   const sim = new MessageSimulator(inst, opts);
-  const conn = ptyConn(pty);
-  const served = sim.serve(conn);
-  return Promise.resolve({
-    sim,
-    path: pty.path,
-    address: `serial://${pty.path}?instrument=${inst.name}`,
-    async close() {
-      sim.close();
-      pty.close();
-      await served;
-    },
-  });
+  return Promise.resolve(
+    serveOnPty(
+      sim,
+      (conn) => sim.serve(conn),
+      opts.link,
+      (path) => `serial://${path}?instrument=${inst.name}`,
+    ),
+  );
 }

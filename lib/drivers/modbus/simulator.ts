@@ -19,8 +19,13 @@
  * @module
  */
 import type { Instrument } from "../../instruments/definition.ts";
-import { openPty } from "../../transport/pty.ts";
-import { listenTcp, ptyConn, type SimConn } from "../sim/ports.ts";
+import {
+  type PtySimulatorOf,
+  serveOnPty,
+  serveOnTcp,
+  type SimConn,
+  type TcpSimulatorOf,
+} from "../sim/ports.ts";
 import { FaultInjector, type FaultOptions, NO_FAULTS } from "../sim/faults.ts";
 import { Random } from "../sim/random.ts";
 import { ModbusModel } from "./model.ts";
@@ -342,16 +347,7 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 }
 
 /** A simulator listening on TCP. */
-export interface ModbusTcpSimulator {
-  /** The simulator (models, counts). */
-  sim: ModbusSimulator;
-  /** Listening port. */
-  port: number;
-  /** `modbus://HOST:PORT?instrument=NAME`. */
-  address: string;
-  /** Stops listening and closes connections. */
-  close(): Promise<void>;
-}
+export type ModbusTcpSimulator = TcpSimulatorOf<ModbusSimulator>;
 
 /** Options of {@linkcode startModbusTcpSimulator}. */
 export interface ModbusTcpSimOptions extends ModbusSimOptions {
@@ -366,34 +362,19 @@ export function startModbusTcpSimulator(
   inst: Instrument,
   opts: ModbusTcpSimOptions = {},
 ): Promise<ModbusTcpSimulator> {
-  const hostname = opts.hostname ?? "127.0.0.1";
   const sim = new ModbusSimulator(inst, opts);
-  const listening = listenTcp({ hostname, port: opts.port ?? 0 }, (conn) => sim.serveTcp(conn));
-  sim.onDisconnect = (forMs) => listening.pause(forMs);
-  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-  return Promise.resolve({
-    sim,
-    port: listening.port,
-    address: `modbus://${host}:${listening.port}?instrument=${inst.name}`,
-    close() {
-      listening.close();
-      sim.close();
-      return Promise.resolve();
-    },
-  });
+  return Promise.resolve(
+    serveOnTcp(
+      sim,
+      (conn) => sim.serveTcp(conn),
+      opts,
+      (hp) => `modbus://${hp}?instrument=${inst.name}`,
+    ),
+  );
 }
 
 /** A Modbus RTU simulator on a pseudo-terminal of its own. */
-export interface ModbusPtySimulator {
-  /** The simulator (models, counts). */
-  sim: ModbusSimulator;
-  /** The slave's path, `/dev/pts/N`: the serial port clients open. */
-  path: string;
-  /** `modbus+rtu:///dev/pts/N?instrument=NAME`. */
-  address: string;
-  /** Closes the pseudo-terminal. */
-  close(): Promise<void>;
-}
+export type ModbusPtySimulator = PtySimulatorOf<ModbusSimulator>;
 
 /** Options of {@linkcode startModbusPtySimulator}. */
 export interface ModbusPtySimOptions extends ModbusSimOptions {
@@ -406,19 +387,13 @@ export function startModbusPtySimulator(
   inst: Instrument,
   opts: ModbusPtySimOptions = {},
 ): Promise<ModbusPtySimulator> {
-  const pty = openPty({ link: opts.link });
   const sim = new ModbusSimulator(inst, opts);
-  const conn = ptyConn(pty);
-  // the simulator ends when its pty closes; that is not an error
-  const served = sim.serveRtu(conn).catch(() => {});
-  return Promise.resolve({
-    sim,
-    path: pty.path,
-    address: `modbus+rtu://${pty.path}?instrument=${inst.name}`,
-    async close() {
-      sim.close();
-      pty.close();
-      await served;
-    },
-  });
+  return Promise.resolve(
+    serveOnPty(
+      sim,
+      (conn) => sim.serveRtu(conn),
+      opts.link,
+      (path) => `modbus+rtu://${path}?instrument=${inst.name}`,
+    ),
+  );
 }

@@ -13,7 +13,7 @@
  * @module
  */
 import { UsageError } from "../../device/errors.ts";
-import type { Pty } from "../../transport/pty.ts";
+import { openPty, type Pty } from "../../transport/pty.ts";
 
 /** A bidirectional connection a simulator serves (a TCP connection or a PTY master). */
 export interface SimConn {
@@ -127,5 +127,90 @@ export function ptyConn(pty: Pty): SimConn {
       return buf.length;
     },
     close() {},
+  };
+}
+
+/** What the shared serving code needs of a family's simulator. */
+export interface ServedSim {
+  /** Set by the TCP port: a disconnect fault takes the port down for `forMs`. */
+  onDisconnect?: (forMs: number) => void;
+  /** Ends the simulator's connections. */
+  close(): void;
+}
+
+/** A simulator listening on TCP. */
+export interface TcpSimulatorOf<S> {
+  /** The simulator (models, counts). */
+  sim: S;
+  /** Listening port. */
+  port: number;
+  /** The address clients open, e.g. `tcp://HOST:PORT?instrument=NAME`. */
+  address: string;
+  /** Stops listening and closes connections. */
+  close(): Promise<void>;
+}
+
+/** A simulator on a pseudo-terminal of its own. */
+export interface PtySimulatorOf<S> {
+  /** The simulator (models, counts). */
+  sim: S;
+  /** The slave's path, `/dev/pts/N`: the serial port clients open. */
+  path: string;
+  /** The address clients open, e.g. `serial:///dev/pts/N?instrument=NAME`. */
+  address: string;
+  /** Closes the pseudo-terminal. */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `sim` on TCP at `where` (default 127.0.0.1, any free port): `serve` takes each
+ * connection, a disconnect fault pauses the port, and `address` names it from `HOST:PORT`.
+ */
+export function serveOnTcp<S extends ServedSim>(
+  sim: S,
+  serve: (conn: Deno.TcpConn) => unknown,
+  where: { hostname?: string; port?: number },
+  address: (hostPort: string) => string,
+): TcpSimulatorOf<S> {
+  const hostname = where.hostname ?? "127.0.0.1";
+  const listening = listenTcp({ hostname, port: where.port ?? 0 }, serve);
+  sim.onDisconnect = (forMs) => listening.pause(forMs);
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  return {
+    sim,
+    port: listening.port,
+    address: address(`${host}:${listening.port}`),
+    close() {
+      listening.close();
+      sim.close();
+      return Promise.resolve();
+    },
+  };
+}
+
+/**
+ * Serves `sim` on the master of a new pseudo-terminal (with a symlink at `link` if given);
+ * `address` names the slave's path. The pty keeps its default settings: a client sets its own
+ * when it opens the port (a pty set to 7O1 beforehand makes a client's 7O1 tcsetattr fail with
+ * EINVAL).
+ */
+export function serveOnPty<S extends ServedSim>(
+  sim: S,
+  serve: (conn: SimConn) => Promise<void>,
+  link: string | undefined,
+  address: (path: string) => string,
+): PtySimulatorOf<S> {
+  const pty = openPty({ link });
+  // the simulator ends when its pty closes; that is not an error
+  const served = serve(ptyConn(pty)).catch(() => {});
+  return {
+    sim,
+    path: pty.path,
+    address: address(pty.path),
+    async close() {
+      sim.close();
+      pty.close();
+      await served;
+    },
   };
 }
