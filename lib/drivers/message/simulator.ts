@@ -22,6 +22,7 @@ import {
   serveOnPty,
   serveOnTcp,
   type SimConn,
+  SimConnections,
   type TcpSimulatorOf,
 } from "../sim/ports.ts";
 
@@ -72,9 +73,7 @@ export class MessageSimulator {
   /** The fault decisions, message by message. */
   readonly faults: FaultInjector;
   readonly #garbage: Random;
-  readonly #conns = new Set<SimConn>();
-  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
-  #closed = false;
+  readonly #links = new SimConnections();
   /** Called when a disconnect fault starts (the TCP server stops listening for a while). */
   onDisconnect?: (forMs: number) => void;
   /** Messages handled, by outcome. */
@@ -91,7 +90,7 @@ export class MessageSimulator {
 
   /** Serves one connection until it ends or the simulator closes. */
   async serve(conn: SimConn): Promise<void> {
-    this.#conns.add(conn);
+    this.#links.add(conn);
     const buf = new Uint8Array(16 * 1024);
     let pending = "";
     const pfeiffer = this.inst.protocol === "pfeiffer";
@@ -113,12 +112,13 @@ export class MessageSimulator {
           const reply = this.#handle(message);
           if (reply === undefined) continue;
           // a reply to a client that went away is dropped; the next read ends the connection
-          chain = chain.then(() => this.#send(conn, reply.text, reply.delayMs)).catch(() => {});
+          chain = chain.then(() => this.#links.send(conn, textToBytes(reply.text), reply.delayMs))
+            .catch(() => {});
         }
       }
     } finally {
       await chain;
-      this.#conns.delete(conn);
+      this.#links.delete(conn);
       try {
         conn.close();
       } catch {
@@ -176,38 +176,15 @@ export class MessageSimulator {
     }
   }
 
-  async #send(conn: SimConn, text: string, delayMs: number): Promise<void> {
-    if (delayMs > 0) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          this.#timers.delete(t);
-          resolve();
-        }, delayMs);
-        this.#timers.add(t);
-      });
-    }
-    if (this.#closed || !this.#conns.has(conn)) return;
-    const bytes = textToBytes(text);
-    let off = 0;
-    while (off < bytes.length) off += await conn.write(bytes.subarray(off));
-  }
-
   #disconnect(): void {
-    for (const c of this.#conns) {
-      try {
-        c.close();
-      } catch {
-        // Already closed.
-      }
-    }
+    this.#links.closeAll();
     this.onDisconnect?.(this.faults.options.disconnectForMs);
   }
 
   /** Closes every connection and timer. */
   close(): void {
-    this.#closed = true;
-    for (const t of this.#timers) clearTimeout(t);
-    this.#disconnect();
+    this.#links.close();
+    this.onDisconnect?.(this.faults.options.disconnectForMs);
   }
 }
 

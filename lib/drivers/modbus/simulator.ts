@@ -24,6 +24,7 @@ import {
   serveOnPty,
   serveOnTcp,
   type SimConn,
+  SimConnections,
   type TcpSimulatorOf,
 } from "../sim/ports.ts";
 import { FaultInjector, type FaultOptions, NO_FAULTS } from "../sim/faults.ts";
@@ -77,9 +78,7 @@ export class ModbusSimulator {
   /** The fault decisions, request by request. */
   readonly faults: FaultInjector;
   readonly #garbage: Random;
-  readonly #conns = new Set<SimConn>();
-  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
-  #closed = false;
+  readonly #links = new SimConnections();
   /** Called when a disconnect fault starts (the TCP server stops listening for a while). */
   onDisconnect?: (forMs: number) => void;
   /** Requests handled, by outcome. */
@@ -160,7 +159,7 @@ export class ModbusSimulator {
 
   /** Serves one Modbus TCP connection until it ends or the simulator closes. */
   async serveTcp(conn: SimConn): Promise<void> {
-    this.#conns.add(conn);
+    this.#links.add(conn);
     const buf = new Uint8Array(4096);
     let pending: Uint8Array = new Uint8Array(0);
     let chain = Promise.resolve();
@@ -193,7 +192,7 @@ export class ModbusSimulator {
           if (!r) continue;
           const bytes = r.raw ? r.pdu : encodeMbap(h.transaction, h.unit, r.pdu);
           // a reply to a client that went away is dropped; the next read ends the connection
-          chain = chain.then(() => this.#send(conn, bytes, r.delayMs)).catch(() => {});
+          chain = chain.then(() => this.#links.send(conn, bytes, r.delayMs)).catch(() => {});
         }
         pending = pending.slice(off);
       }
@@ -201,7 +200,7 @@ export class ModbusSimulator {
       // A malformed header or a closed connection ends this connection.
     } finally {
       await chain;
-      this.#conns.delete(conn);
+      this.#links.delete(conn);
       try {
         conn.close();
       } catch {
@@ -215,7 +214,7 @@ export class ModbusSimulator {
    * the inter-frame silence.
    */
   async serveRtu(conn: SimConn): Promise<void> {
-    this.#conns.add(conn);
+    this.#links.add(conn);
     const buf = new Uint8Array(4096);
     let pending: Uint8Array = new Uint8Array(0);
     let lastByte = 0;
@@ -248,7 +247,7 @@ export class ModbusSimulator {
       if (r) {
         const bytes = r.raw ? r.pdu : encodeRtu(unit, r.pdu);
         // a reply to a client that went away is dropped; the next read ends the connection
-        chain = chain.then(() => this.#send(conn, bytes, r.delayMs)).catch(() => {});
+        chain = chain.then(() => this.#links.send(conn, bytes, r.delayMs)).catch(() => {});
       }
       return true;
     };
@@ -300,41 +299,19 @@ export class ModbusSimulator {
     } finally {
       clearTimeout(flush);
       await chain;
-      this.#conns.delete(conn);
+      this.#links.delete(conn);
     }
-  }
-
-  async #send(conn: SimConn, bytes: Uint8Array, delayMs: number): Promise<void> {
-    if (delayMs > 0) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          this.#timers.delete(t);
-          resolve();
-        }, delayMs);
-        this.#timers.add(t);
-      });
-    }
-    if (this.#closed || !this.#conns.has(conn)) return;
-    let off = 0;
-    while (off < bytes.length) off += await conn.write(bytes.subarray(off));
   }
 
   #disconnect(): void {
-    for (const c of this.#conns) {
-      try {
-        c.close();
-      } catch {
-        // Already closed.
-      }
-    }
+    this.#links.closeAll();
     this.onDisconnect?.(this.faults.options.disconnectForMs);
   }
 
   /** Closes every connection and timer. */
   close(): void {
-    this.#closed = true;
-    for (const t of this.#timers) clearTimeout(t);
-    this.#disconnect();
+    this.#links.close();
+    this.onDisconnect?.(this.faults.options.disconnectForMs);
   }
 }
 

@@ -214,3 +214,57 @@ export function serveOnPty<S extends ServedSim>(
     },
   };
 }
+
+/** The connections a simulator serves and its delayed replies: written, dropped or closed together. */
+export class SimConnections {
+  readonly #conns = new Set<SimConn>();
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  #closed = false;
+
+  /** Starts serving `conn`. */
+  add(conn: SimConn): void {
+    this.#conns.add(conn);
+  }
+
+  /** Stops serving `conn` (its loop ended). */
+  delete(conn: SimConn): void {
+    this.#conns.delete(conn);
+  }
+
+  /**
+   * Writes `bytes` to `conn` after `delayMs` (a simulated latency), unless the simulator was
+   * closed or the connection dropped meanwhile.
+   */
+  async send(conn: SimConn, bytes: Uint8Array, delayMs: number): Promise<void> {
+    if (delayMs > 0) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          this.#timers.delete(t);
+          resolve();
+        }, delayMs);
+        this.#timers.add(t);
+      });
+    }
+    if (this.#closed || !this.#conns.has(conn)) return;
+    let off = 0;
+    while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+  }
+
+  /** Closes every connection (a disconnect fault, or the end). */
+  closeAll(): void {
+    for (const c of this.#conns) {
+      try {
+        c.close();
+      } catch {
+        // Already closed.
+      }
+    }
+  }
+
+  /** Closes every connection and drops every pending reply, for good. */
+  close(): void {
+    this.#closed = true;
+    for (const t of this.#timers) clearTimeout(t);
+    this.closeAll();
+  }
+}
