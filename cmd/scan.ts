@@ -455,7 +455,8 @@ Flags:
       --move-timeout 60s   fail the scan when a move takes longer
       --readback POS=ATTR  read the actual position from ATTR of the same device, or
                            POS=DEV.ATTR from another one (EPICS: m1.value=m1_rbv.value);
-                           default: ATTR_readback, ATTR_rbv or readback when it exists
+                           default: ATTR_readback or ATTR_rbv when it exists, and
+                           the device's readback/rbv for its main setpoint only
       --log                log-spaced points (ascan/dscan)
       --snake              snake order (mesh): reverse inner axes on alternate passes
   -p, --plan FILE          a TOML plan file (see below)

@@ -50,12 +50,25 @@ export interface DetectorGroup {
 }
 
 /** Where a positioner's actual position is found when it has a separate read-back attribute. */
-const READBACK_NAMES = [
-  (a: string) => `${a}_readback`,
-  (a: string) => `${a}_rbv`,
-  () => "readback",
-  () => "rbv",
-];
+const OWN_READBACK_NAMES = [(a: string) => `${a}_readback`, (a: string) => `${a}_rbv`];
+
+/**
+ * The device-wide read-back names. They belong to the device's main setpoint only (its first
+ * writable number, a motor's `position`): another writable attribute of the same device, such as
+ * `motor.velocity`, reads back as itself, never as the motor's position.
+ */
+const DEVICE_READBACK_NAMES = ["readback", "rbv"];
+
+/** The attribute holding `name`'s actual position among `attrs` (`name` itself when none does). */
+export function defaultReadback(attrs: readonly Attr[], name: string): string {
+  const numeric = (n: string) =>
+    attrs.some((a) => a.name === n && (a.type === "number" || a.type === "integer"));
+  const own = OWN_READBACK_NAMES.map((f) => f(name)).find(numeric);
+  if (own) return own;
+  const main = attrs.find((a) => a.rw && (a.type === "number" || a.type === "integer"));
+  if (main?.name !== name) return name;
+  return DEVICE_READBACK_NAMES.find(numeric) ?? name;
+}
 
 /** Writes a target and waits until the positioner is there; returns its read-back. */
 export async function moveTo(
@@ -166,12 +179,7 @@ export async function resolvePositioners(scan: ScanDevices): Promise<Positioner[
       readbackManager = lab.get(r.device);
       readback = findAttr(await readbackManager.attrs(), r.attr, r.device).name;
     } else if (explicit !== undefined) readback = findAttr(attrs, explicit, device).name;
-    else {
-      const found = READBACK_NAMES.map((f) => f(name)).find((n) =>
-        attrs.some((a) => a.name === n && (a.type === "number" || a.type === "integer"))
-      );
-      if (found) readback = found;
-    }
+    else readback = defaultReadback(attrs, name);
     return {
       ref,
       manager,
