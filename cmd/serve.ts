@@ -32,11 +32,14 @@ import { startDaemon } from "../lib/server/daemon.ts";
 import { DEFAULT_SERVE_LISTEN } from "../lib/server/listen.ts";
 import { type ListenAddress, parseListen } from "../lib/device/host_port.ts";
 import { stderrLogger } from "../lib/server/log.ts";
+import { loadTls, type TlsFiles } from "../lib/server/tls.ts";
 import { systemdUnit } from "../lib/server/systemd.ts";
 
 const FLAGS: FlagSpecs = {
   listen: { type: "string", short: "l" },
   "token-file": { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
   session: { type: "string" },
   interval: { type: "string", short: "i" },
   "no-record": { type: "boolean" },
@@ -66,6 +69,9 @@ Flags:
   -l, --listen HOST:PORT   where to listen (default ${DEFAULT_SERVE_LISTEN}; [server] listen)
       --token-file FILE    bearer token for PUT/POST/DELETE (or $LABWIRE_TOKEN); required
                            when listening beyond loopback
+      --tls-cert FILE      serve HTTPS with this PEM certificate (chain) ([server] tls_cert);
+      --tls-key FILE       and its PEM private key ([server] tls_key). Beyond loopback
+                           without TLS, serve warns: the token would cross in clear text
       --session FILE       session file (default: beside the config, [session] path)
   -i, --interval DURATION  sample every device at this interval (default: per device)
       --no-record          serve live data without recording a session (alarms and
@@ -83,7 +89,8 @@ A failing session (disk full) never stops serving: /healthz says "degraded" (sti
 
 Examples:
   labwire serve --demo
-  labwire serve bench.toml --listen 0.0.0.0:8600 --token-file /etc/labwire/token
+  labwire serve bench.toml --listen 0.0.0.0:8600 --token-file /etc/labwire/token \\
+    --tls-cert /etc/labwire/cert.pem --tls-key /etc/labwire/key.pem
   curl -s localhost:8600/api/devices | jq '.devices[].name'
   labwire serve --print-systemd-unit --config /etc/labwire/labwire.toml \\
     | sudo tee /etc/systemd/system/labwire.service
@@ -110,6 +117,10 @@ export interface ServeOptions {
   listen?: string;
   /** `--token-file`. */
   tokenFile?: string;
+  /** `--tls-cert`. */
+  tlsCert?: string;
+  /** `--tls-key`. */
+  tlsKey?: string;
   /** `--session`. */
   session?: string;
   /** `--interval` in ms. */
@@ -151,6 +162,8 @@ export function parseServeArgs(args: string[]): ServeOptions {
     demo: boolFlag(flags, "demo"),
     listen,
     tokenFile: stringFlag(flags, "token-file"),
+    tlsCert: stringFlag(flags, "tls-cert"),
+    tlsKey: stringFlag(flags, "tls-key"),
     session: stringFlag(flags, "session"),
     interval: durationFlag(flags, "interval", INTERVAL_RULE),
     noRecord: boolFlag(flags, "no-record"),
@@ -167,6 +180,8 @@ export interface EffectiveServe {
   listen: ListenAddress;
   /** The token file, when one is needed. */
   tokenFile?: string;
+  /** The TLS certificate and key files (flags over `[server]`). */
+  tls: TlsFiles;
   /** The session file, or false under `--no-record`. */
   session: string | false;
   /** The sampling interval override, ms. */
@@ -194,10 +209,18 @@ export function effectiveServe(opts: ServeOptions, config: LabConfig): Effective
       ? parseListen(opts.listen)
       : server.listen ?? parseListen(DEFAULT_SERVE_LISTEN),
     tokenFile: opts.tokenFile ?? server.tokenFile,
+    tls: {
+      cert: maybeResolve(opts.tlsCert ?? server.tlsCert),
+      key: maybeResolve(opts.tlsKey ?? server.tlsKey),
+    },
     session: opts.noRecord ? false : resolve(sessionPath(config, opts.session, opts.demo)),
     interval: opts.interval,
     addons,
   };
+}
+
+function maybeResolve(path: string | undefined): string | undefined {
+  return path === undefined ? undefined : resolve(path);
 }
 
 /** Flags the unit writes itself (paths made absolute, the token as a credential) or drops. */
@@ -208,6 +231,8 @@ const UNIT_HANDLED = new Set([
   "listen",
   "session",
   "token-file",
+  "tls-cert",
+  "tls-key",
 ]);
 
 /**
@@ -234,6 +259,11 @@ export async function serviceUnit(opts: ServeOptions, exec: string): Promise<str
     ? undefined
     : session ?? (sessionInConfig ? sessionPath(config!) : undefined);
   const args: string[] = [];
+  // The unit runs from /, so certificate paths are made absolute like the config's.
+  for (const name of ["tls-cert", "tls-key"]) {
+    const v = stringFlag(opts.flags, name);
+    if (v !== undefined) args.push(`--${name}=${abs(v)}`);
+  }
   for (const [name, spec] of Object.entries(serveFlags())) {
     const v = opts.flags.values[name];
     if (UNIT_HANDLED.has(name) || v === undefined || v === false) continue;
@@ -280,6 +310,7 @@ export async function runServe(args: string[]): Promise<number> {
       const run = effectiveServe(opts, config);
       const server = parseServerConfig(config.sections.server, config.file);
       const token = await loadToken(run.tokenFile, Deno.env.get("LABWIRE_TOKEN"));
+      const tls = await loadTls(run.tls);
       if (config.devices.length === 0) {
         throw new UsageError(
           "no devices: give a config file with [devices.NAME] tables",
@@ -290,6 +321,7 @@ export async function runServe(args: string[]): Promise<number> {
         config,
         listen: run.listen,
         token,
+        tls,
         cors: server.cors,
         maxBody: server.maxBody,
         maxScanPoints: server.maxScanPoints,

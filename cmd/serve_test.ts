@@ -109,8 +109,13 @@ Deno.test("the systemd unit runs the same serve as the command that printed it",
       "run.sqlite",
       "-i",
       "2s",
+      "--tls-cert",
+      "cert.pem",
+      "--tls-key",
+      "key.pem",
     ]);
     assert.ok(c.includes(`--session ${dir}/run.sqlite`));
+    assert.ok(c.includes(`--tls-cert=${dir}/cert.pem --tls-key=${dir}/key.pem`), c);
 
     // A token file named by the config reaches the service as a credential too.
     await Deno.writeTextFile(

@@ -70,6 +70,8 @@ export const SERVER_SCHEMA = table(
       }
     }).optional(),
     token_file: text("expected the path of a file holding the token").optional(),
+    tls_cert: text("expected the path of a PEM certificate (chain) file").optional(),
+    tls_key: text("expected the path of a PEM private key file").optional(),
     cors: z.unknown().transform((v, ctx): string[] => {
       const list = typeof v === "string" ? [v] : v;
       if (!Array.isArray(list) || !list.every((o) => typeof o === "string")) {

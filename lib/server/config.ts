@@ -5,6 +5,8 @@
  * [server]
  * listen = "0.0.0.0:8600"          # default 127.0.0.1:8600
  * token_file = "/etc/labwire/token" # needed when listen is not loopback (or LABWIRE_TOKEN)
+ * tls_cert = "/etc/labwire/cert.pem" # HTTPS: the certificate (chain), PEM; with tls_key
+ * tls_key = "/etc/labwire/key.pem"   # its private key, PEM
  * cors = ["https://lab.example.org"] # origins allowed to call the API from a browser; default none
  * max_body = 65536                  # largest request body, bytes
  * max_scan_points = 1000000         # most points of a POST /api/scans plan
@@ -23,6 +25,10 @@ export interface ServerConfig {
   listen?: ListenAddress;
   /** Token file, when set. */
   tokenFile?: string;
+  /** TLS certificate file (PEM), when set. */
+  tlsCert?: string;
+  /** TLS private key file (PEM), when set. */
+  tlsKey?: string;
   /** CORS origins (empty: CORS off). */
   cors: string[];
   /** Largest request body, bytes. */
@@ -54,6 +60,8 @@ export function parseServerConfig(raw: unknown, file?: string): ServerConfig {
   const out: ServerConfig = { cors: s.cors ?? [] };
   if (s.listen !== undefined) out.listen = s.listen;
   if (s.token_file !== undefined) out.tokenFile = s.token_file;
+  if (s.tls_cert !== undefined) out.tlsCert = s.tls_cert;
+  if (s.tls_key !== undefined) out.tlsKey = s.tls_key;
   if (s.max_body !== undefined) out.maxBody = s.max_body;
   if (s.max_scan_points !== undefined) out.maxScanPoints = s.max_scan_points;
   if (s.max_task_duration !== undefined) out.maxTaskDurationS = s.max_task_duration / 1000;

@@ -25,6 +25,7 @@ import type { Logger } from "./log.ts";
 import { SessionFileSource } from "./session_source.ts";
 import { StreamHub } from "./sse.ts";
 import { humanDateTime } from "../output/time.ts";
+import { plainHttpWarning, type TlsPem } from "./tls.ts";
 
 /** Everything the daemon is started with. */
 export interface DaemonOptions {
@@ -34,6 +35,8 @@ export interface DaemonOptions {
   listen: ListenAddress;
   /** Bearer token for mutating requests; required beyond loopback. */
   token?: string;
+  /** HTTPS: the certificate and key (PEM); plain HTTP without. */
+  tls?: TlsPem;
   /** CORS origins. */
   cors?: string[];
   /** Largest request body, bytes. */
@@ -92,6 +95,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { log } = opts;
   const exposure = checkExposure(opts.listen, opts.token);
   if (exposure) throw new UsageError(exposure);
+  const plain = plainHttpWarning(opts.listen, opts.tls !== undefined);
+  if (plain) log.log("warn", plain);
   const store = opts.session === false ? undefined : SessionStore.open(opts.session, {
     segment: {
       command: opts.argv,
@@ -235,6 +240,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         server = Deno.serve({
           hostname: opts.listen.hostname,
           port: opts.listen.port,
+          ...(opts.tls ? { cert: opts.tls.cert, key: opts.tls.key } : {}),
           onListen: (a) => resolve({ hostname: a.hostname, port: a.port }),
           onError: (err) => {
             log.log("error", `request failed: ${errorMessage(err)}`);
@@ -280,7 +286,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     }
   }
 
-  const url = listenUrl(bound);
+  const url = listenUrl(bound, opts.tls !== undefined);
   let stopping: Promise<void> | undefined;
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));

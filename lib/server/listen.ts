@@ -29,9 +29,9 @@ export function isLoopback(hostname: string): boolean {
   return m !== null && m[1] === "127" && m.slice(2).every((x) => Number(x) <= 255);
 }
 
-/** Formats an address as a URL origin for messages, e.g. `http://[::1]:8600`. */
-export function listenUrl(addr: ListenAddress): string {
+/** Formats an address as a URL origin for messages, e.g. `http://[::1]:8600` (`https` with TLS). */
+export function listenUrl(addr: ListenAddress, tls = false): string {
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   const shown = host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host;
-  return `http://${shown}:${addr.port}`;
+  return `${tls ? "https" : "http"}://${shown}:${addr.port}`;
 }

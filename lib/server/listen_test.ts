@@ -27,3 +27,7 @@ Deno.test("listenUrl shows a reachable URL", () => {
   assert.equal(listenUrl({ hostname: "::1", port: 1 }), "http://[::1]:1");
   assert.equal(listenUrl({ hostname: "0.0.0.0", port: 8600 }), "http://127.0.0.1:8600");
 });
+
+Deno.test("listenUrl says https when the server has TLS", () => {
+  assert.equal(listenUrl({ hostname: "127.0.0.1", port: 8643 }, true), "https://127.0.0.1:8643");
+});

@@ -93,6 +93,10 @@ async function sandbox(): Promise<{ dir: string; env: Record<string, string> }> 
     const out = await new Deno.Command("bash", { args: ["-c", script], cwd: dir, env }).output();
     assert.ok(out.success, `${script}: ${new TextDecoder().decode(out.stderr)}`);
   };
+  await sh(
+    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 " +
+      "-subj /CN=localhost -keyout etc/key.pem -out etc/cert.pem 2>/dev/null",
+  );
   await sh("labwire monitor bench.toml --duration 1s --quiet");
   // A scan stopped by Ctrl-C, so `scan --resume labwire-demo.session.sqlite` has one to finish.
   await sh(
@@ -112,6 +116,8 @@ async function run(
     .replaceAll("| sudo tee /etc/systemd/system/", "| tee ./")
     .replaceAll("/etc/labwire/labwire.toml", "./etc/labwire.toml")
     .replaceAll("/etc/labwire/token", "./etc/token")
+    .replaceAll("/etc/labwire/cert.pem", "./etc/cert.pem")
+    .replaceAll("/etc/labwire/key.pem", "./etc/key.pem")
     .replaceAll("/data/", "./data/")
     .replaceAll("/tmp/", "./");
   // setsid: the example's whole pipeline is one process group, interrupted together.

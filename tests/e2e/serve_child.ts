@@ -46,7 +46,7 @@ export async function spawnServe(args: string[]): Promise<ServeChild> {
     buf = parts.pop()!;
     for (const l of parts) {
       lines.push(l);
-      url ??= /serving .* on (http:\/\/[^\s,]+)/.exec(l)?.[1];
+      url ??= /serving .* on (https?:\/\/[^\s,]+)/.exec(l)?.[1];
     }
   }
   const rest = (async () => {
