@@ -29,7 +29,7 @@ import { humanDateTime, machineTime, type TimeOptions } from "../lib/output/time
 import { parseTimeArg } from "../lib/cli/time_args.ts";
 import { type EventInfo, type Sample, SessionReader } from "../lib/session/reader.ts";
 import { exportScan } from "../lib/session/scan_export.ts";
-import { formatBytes } from "../lib/session/store.ts";
+import { formatBytes } from "../lib/session/file.ts";
 
 const FLAGS = {
   format: { type: "string", short: "f" },

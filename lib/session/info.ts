@@ -7,7 +7,7 @@
  */
 import { listScans } from "./scan_store.ts";
 import type { EventInfo, SegmentInfo, SessionReader, TaskInfo } from "./reader.ts";
-import { formatBytes } from "./store.ts";
+import { formatBytes } from "./file.ts";
 import { humanDateTime, machineTime, type TimeOptions } from "../output/time.ts";
 
 /** The summary of a session file. */

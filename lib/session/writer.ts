@@ -8,6 +8,7 @@
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { Value } from "../device/attr.ts";
+import { AttrCounts } from "./attr_counts.ts";
 import { textOf } from "./value_codec.ts";
 
 /** Rows per multi-row insert statement. */
@@ -146,10 +147,7 @@ export class SampleWriter {
   #rows = 0;
   #tMin = Infinity;
   #tMax = -Infinity;
-  #touched: number[] = [];
-  #count: number[] = [];
-  #first: number[] = [];
-  #last: number[] = [];
+  readonly #counts = new AttrCounts();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   // Set while writes fail: the first error, when, and the drops/errors of this outage.
@@ -212,12 +210,11 @@ export class SampleWriter {
     this.#chunkId = -1;
     this.#chunkRows = 0;
     this.#lastRow = -1;
-    for (const id of this.#touched) this.#count[id] = 0;
-    this.#touched = [];
+    this.#counts.clear();
     for (let row = 0; row < this.#numRows; row++) {
-      this.#countRow(this.#num[3 * row]!, this.#num[3 * row + 1]!);
+      this.#counts.add(this.#num[3 * row]!, this.#num[3 * row + 1]!);
     }
-    for (const [t, id] of this.#text) this.#countRow(t, id);
+    for (const [t, id] of this.#text) this.#counts.add(t, id);
   }
 
   /** The error writes fail with while the store is failing, else undefined. */
@@ -252,7 +249,7 @@ export class SampleWriter {
     this.#rows++;
     if (t < this.#tMin) this.#tMin = t;
     if (t > this.#tMax) this.#tMax = t;
-    this.#countRow(t, attrId);
+    this.#counts.add(t, attrId);
     // While failing, only the retry timer writes: a sampling thread never waits on a bad disk.
     if (this.#rows >= this.#maxBatch && !this.#outage) this.#tryFlush();
     else this.#arm();
@@ -291,7 +288,7 @@ export class SampleWriter {
       this.#timer = undefined;
     }
     const started = performance.now();
-    const stats = this.#touched.length > 0 &&
+    const stats = this.#counts.any &&
       (final || started - this.#statsAt >= this.#statsEvery);
     if (this.#rows === 0 && this.#events.length === 0 && !stats) return;
     this.options.check?.();
@@ -337,9 +334,7 @@ export class SampleWriter {
       const covered = this.#rows > 0 ? lastRow : this.#lastRow;
       pendingLast = covered;
       if (stats) {
-        for (const id of this.#touched) {
-          this.#stat.run(id, this.#count[id]!, this.#first[id]!, this.#last[id]!);
-        }
+        this.#counts.write(this.#stat);
         this.#statsRow.run(String(covered));
       }
       for (const e of this.#events) {
@@ -459,21 +454,6 @@ export class SampleWriter {
     this.options.onRecover?.(outage);
   }
 
-  /** Counts a buffered row in its attribute's figures for `attr_stats`. */
-  #countRow(t: number, attrId: number): void {
-    const n = this.#count[attrId];
-    if (n === undefined || n === 0) {
-      this.#touched.push(attrId);
-      this.#count[attrId] = 1;
-      this.#first[attrId] = t;
-      this.#last[attrId] = t;
-    } else {
-      this.#count[attrId] = n + 1;
-      if (t < this.#first[attrId]!) this.#first[attrId] = t;
-      if (t > this.#last[attrId]!) this.#last[attrId] = t;
-    }
-  }
-
   #addNumber(t: number, attrId: number, v: number | null): void {
     let num = this.#num;
     const i = this.#numRows * 3;
@@ -508,9 +488,6 @@ export class SampleWriter {
     this.#rows = 0;
     this.#tMin = Infinity;
     this.#tMax = -Infinity;
-    if (stats) {
-      for (const id of this.#touched) this.#count[id] = 0;
-      this.#touched = [];
-    }
+    if (stats) this.#counts.clear();
   }
 }
