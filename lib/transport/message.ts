@@ -20,8 +20,8 @@
  * });
  * line.close();
  * ```
- * Devices that share a port get the same line through {@linkcode sharedLine} (or `openLine` in
- * `open.ts`), keyed by port; `close()` is counted, the last user closes the stream.
+ * Devices that share a port get the same line through `sharedLine` (`shared_line.ts`, or `openLine`
+ * in `open.ts`), keyed by port; `close()` is counted, the last user closes the stream.
  *
  * Stale input: anything that arrived before an exchange starts cannot be its answer and is
  * dropped. After a timeout the line is suspect: a stream that can re-open cheaply (TCP) is closed
@@ -293,7 +293,7 @@ export class MessageLine {
     this.stream.close();
   }
 
-  /** One more user of a shared line (see {@linkcode sharedLine}). */
+  /** One more user of a shared line (see `sharedLine` in `shared_line.ts`). */
   retain(onLastClose?: () => void): this {
     this.#users++;
     if (onLastClose) this.#onClose = onLastClose;
@@ -461,45 +461,4 @@ class Turn {
     this.timedOut = true;
     this.cancel.abort(new DOMException("timeout", "TimeoutError"));
   }
-}
-
-const shared = new Map<string, { line: MessageLine; settings: string }>();
-
-/**
- * The one {@linkcode MessageLine} of a port, shared by every device on it: the first caller's
- * `create()` makes it, later callers with the same `key` (e.g. `serial:///dev/ttyUSB0`) get the
- * same line, counted; each calls `close()` once. Callers asking for different `settings` (baud,
- * terminations) on the same port get a {@linkcode DeviceError} naming both.
- *
- * @example
- * ```ts ignore
- * const a = sharedLine("serial:///dev/ttyUSB0", "19200 8N1 \\r", () => new MessageLine(...));
- * const b = sharedLine("serial:///dev/ttyUSB0", "19200 8N1 \\r", () => new MessageLine(...));
- * a === b; // true
- * ```
- */
-export function sharedLine(
-  key: string,
-  settings: string,
-  create: () => MessageLine,
-): MessageLine {
-  const have = shared.get(key);
-  if (have && !have.line.closed) {
-    if (have.settings !== settings) {
-      throw new DeviceError(
-        `${key} is already open with other settings (${have.settings}, now asked for ` +
-          `${settings}); devices sharing a line must use the same baud rate, framing and ` +
-          `terminations`,
-      );
-    }
-    return have.line.retain();
-  }
-  const line = create();
-  shared.set(key, { line, settings });
-  line.retain(() => {
-    if (shared.get(key)?.line === line) shared.delete(key);
-  });
-  // retain() counted one more user than the creator: give it back.
-  line.close();
-  return line;
 }

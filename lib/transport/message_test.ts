@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DeviceError, TimeoutError } from "../device/errors.ts";
 import { encodeBlock } from "./framing.ts";
-import { MessageLine, sharedLine } from "./message.ts";
+import { MessageLine } from "./message.ts";
 import { openLine } from "./open.ts";
 import type { ByteStream, IoOptions } from "./stream.ts";
 import { openTcp } from "./tcp.ts";
@@ -396,19 +396,4 @@ Deno.test("devices on one port share one line; other settings on it are refused"
   const c = openLine(`tcp://127.0.0.1:${srv.port}`);
   assert.notEqual(c, a);
   c.close();
-});
-
-Deno.test("sharedLine with the same key returns the same line", () => {
-  let made = 0;
-  const make = () => {
-    made++;
-    return new MessageLine(openTcp("127.0.0.1", 9));
-  };
-  const x = sharedLine("test://k", "s", make);
-  const y = sharedLine("test://k", "s", make);
-  assert.equal(x, y);
-  assert.equal(made, 1);
-  x.close();
-  y.close();
-  assert.equal(x.closed, true);
 });

@@ -2,7 +2,7 @@
  * Opening a message line from an address, the entry point drivers and `labwire query` use:
  * `tcp://HOST:PORT`, `serial:///dev/ttyUSB0?baud=19200…` or a VISA resource string
  * (`TCPIP0::HOST::PORT::SOCKET`, `ASRL/dev/ttyUSB0::INSTR`). Lines to the same port are
- * shared (see `sharedLine` in `message.ts`): two Alicat units on /dev/ttyUSB0 get one line and
+ * shared (see `sharedLine` in `shared_line.ts`): two Alicat units on /dev/ttyUSB0 get one line and
  * never interleave. Options other than the line's own (e.g. `?instrument=`, `?timeout=`) are
  * left to the caller.
  *
@@ -18,7 +18,8 @@
  */
 import { parseAddress } from "../device/address.ts";
 import { UsageError } from "../device/errors.ts";
-import { type LineOptions, MessageLine, sharedLine } from "./message.ts";
+import { type LineOptions, MessageLine } from "./message.ts";
+import { sharedLine } from "./shared_line.ts";
 import { openTcp, parseTcpTarget } from "./tcp.ts";
 import { visaToAddress } from "../device/visa.ts";
 import { type LineSettings, openSerial, parseSerialAddress, serialSettingsText } from "./serial.ts";
