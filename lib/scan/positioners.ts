@@ -1,7 +1,7 @@
 /**
- * The devices of a scan: positioners resolved against their attributes (writable numbers, with a
- * tolerance and a read-back), detectors grouped by device, triggers and limits checked before
- * anything moves, and a move that waits until the read-back is at the target.
+ * The positioners of a scan: resolved against their attributes (writable numbers, with a
+ * tolerance and a read-back), triggers and limits checked before anything moves, and a move that
+ * waits until the read-back is at the target. Detectors are in `detectors.ts`.
  *
  * @module
  */
@@ -40,13 +40,6 @@ export interface Positioner {
   readbackManager: DeviceManager;
   tolerance: number;
   checkTolerance: boolean;
-}
-
-/** The detectors of one device, read together; `slots` are their places in a point's values. */
-export interface DetectorGroup {
-  manager: DeviceManager;
-  names: string[];
-  slots: number[];
 }
 
 /** Where a positioner's actual position is found when it has a separate read-back attribute. */
@@ -190,27 +183,6 @@ export async function resolvePositioners(scan: ScanDevices): Promise<Positioner[
       checkTolerance: given !== undefined,
     };
   }));
-}
-
-/** The detectors grouped by device (one read per device and point); fills units and precision. */
-export async function detectorGroups(scan: ScanDevices): Promise<DetectorGroup[]> {
-  const { lab, request, units, precision } = scan;
-  const groups = new Map<string, DetectorGroup>();
-  const detectors = request.detectors;
-  for (let k = 0; k < detectors.length; k++) {
-    const ref = detectors[k]!;
-    const { device, attr: name } = parseRef(ref);
-    const manager = lab.get(device);
-    const attr = findAttr(await manager.attrs(), name, device);
-    if (attr.units) units[ref] = attr.units;
-    if (attr.precision !== undefined) precision[ref] = attr.precision;
-    let g = groups.get(device);
-    if (!g) groups.set(device, g = { manager, names: [], slots: [] });
-    if (g.names.includes(name)) throw new UsageError(`detector ${ref} is listed twice`);
-    g.names.push(name);
-    g.slots.push(k);
-  }
-  return [...groups.values()];
 }
 
 /** Checks that every trigger is a writable boolean (an action) before anything moves. */

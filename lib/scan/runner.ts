@@ -31,11 +31,10 @@ import { fairTurn } from "../schedule/fair.ts";
 import { sleep } from "../schedule/periodic.ts";
 import type { ScanPoint, ScanState, ScanStore } from "../session/scan_store.ts";
 import { absolute, makePlan, parseRef, type Plan } from "./plan.ts";
+import { type DetectorGroup, detectorGroups, dwellDetectors, readDetectors } from "./detectors.ts";
 import {
   checkLimits,
   checkTriggers,
-  type DetectorGroup,
-  detectorGroups,
   halt,
   moveTo,
   type Positioner,
@@ -416,54 +415,9 @@ export class ScanRun {
     const values = new Array<Value>(this.#request.detectors.length);
     const dwell = this.#request.dwellMs ?? 0;
     const t = dwell > 0
-      ? await this.#dwell(groups, values, dwell, signal)
-      : await this.#readOnce(groups, values, signal);
+      ? await dwellDetectors(groups, values, dwell, signal)
+      : await readDetectors(groups, values, signal);
     return { index: i, t, positions: targets, readbacks, values };
-  }
-
-  async #readOnce(groups: DetectorGroup[], values: Value[], signal: AbortSignal): Promise<number> {
-    if (groups.length === 1) return this.#readGroup(groups[0]!, values, signal);
-    if (groups.length === 0) return nowSeconds();
-    const ts = await Promise.all(groups.map((g) => this.#readGroup(g, values, signal)));
-    return ts[0]!;
-  }
-
-  async #readGroup(g: DetectorGroup, values: Value[], signal: AbortSignal): Promise<number> {
-    const r = await g.manager.sample(g.names, { signal, quiet: true });
-    if (r.error !== undefined) {
-      throw new DeviceError(`reading ${g.manager.name} (${g.names.join(", ")}): ${r.error}`);
-    }
-    for (let k = 0; k < g.names.length; k++) values[g.slots[k]!] = r.values[g.names[k]!] ?? null;
-    return r.t;
-  }
-
-  /** Samples every detector back to back for `ms`; numbers are averaged, others keep the last. */
-  async #dwell(
-    groups: DetectorGroup[],
-    values: Value[],
-    ms: number,
-    signal: AbortSignal,
-  ): Promise<number> {
-    const t = nowSeconds();
-    const end = performance.now() + ms;
-    const sums = new Array<number>(values.length).fill(0);
-    const counts = new Array<number>(values.length).fill(0);
-    const once = new Array<Value>(values.length);
-    do {
-      await this.#readOnce(groups, once, signal);
-      for (let k = 0; k < once.length; k++) {
-        const v = once[k]!;
-        if (typeof v === "number") {
-          sums[k]! += v;
-          counts[k]!++;
-        }
-        values[k] = v;
-      }
-      if (performance.now() < end) await sleep(Math.min(10, end - performance.now()), signal);
-      signal.throwIfAborted();
-    } while (performance.now() < end);
-    for (let k = 0; k < values.length; k++) if (counts[k]! > 0) values[k] = sums[k]! / counts[k]!;
-    return t;
   }
 
   #devices(): ScanDevices {
