@@ -11,6 +11,7 @@ import { NotFound, UsageError } from "../device/errors.ts";
 import { openDevice } from "./open.ts";
 import { didYouMean } from "../device/suggest.ts";
 import { DeviceManager } from "./manager.ts";
+import { DeviceOwners } from "./owners.ts";
 import { fdBudget, tooManyFds } from "../transport/fd_limit.ts";
 
 /**
@@ -31,6 +32,8 @@ function checkDescriptors(configs: readonly DeviceConfig[]): void {
 export class Lab {
   readonly #managers = new Map<string, DeviceManager>();
   readonly #cleanups: (() => Promise<void> | void)[] = [];
+  /** Who owns each device now (tasks that write, scans): the one rule of {@linkcode DeviceOwners}. */
+  readonly owners = new DeviceOwners();
 
   /** Creates an empty lab for `config` (the config is kept for sessions and alarms). */
   constructor(readonly config: LabConfig) {}

@@ -1,18 +1,21 @@
 /**
  * Tasks, after tomato's driver model: a task is `{technique, params, sampling_interval,
  * max_duration}` run on one device. `prepare` sets attributes from the params; then the task
- * samples every `sampling_interval` until `max_duration` or a stop, caching its data (drained
- * by {@linkcode Task.data}, annotated with units). Each device runs one task at a time; later
- * submissions wait in the device's task queue.
+ * samples every `sampling_interval` until `max_duration` or a stop, keeping its data (read with a
+ * cursor by {@linkcode Task.data}, annotated with units; reading never drains it). Each device
+ * runs one task at a time from a FIFO queue; a task that writes (every technique but `sample`)
+ * owns its device while it runs, and waits while a scan owns it ({@linkcode DeviceOwners}).
  *
  * Techniques: `sample` (read chosen attrs: `params.attrs`), `hold` (write every param, then
  * sample), and device-specific ones a device lists in `techniques()` — `move` writes its
  * params and ends when the device stops moving.
  *
  * Bounded: the interval is at least 1 ms, every task ends by `max_duration` (capped by the
- * board, 7 days unless configured), the cached rows sit in a fixed ring (the oldest are dropped
- * and counted), a drain answers at most a page of them, and the sampling loop yields to the event
- * loop ({@linkcode fairTurn}) so a 1 ms task on a zero-latency device starves nothing.
+ * board, 7 days unless configured), the kept rows sit in a fixed ring (the oldest are dropped
+ * and counted), a read answers at most a page of them, a device queues at most
+ * {@linkcode MAX_QUEUED_TASKS} tasks, the board forgets all but the last
+ * {@linkcode KEEP_FINISHED_TASKS} finished ones, and the sampling loop yields to the event loop
+ * ({@linkcode fairTurn}) so a 1 ms task on a zero-latency device starves nothing.
  *
  * @module
  */
@@ -20,6 +23,7 @@ import type { Attr, Value } from "../device/attr.ts";
 import { findAttr, validateWrite } from "../device/attr.ts";
 import type { Reading } from "../device/device.ts";
 import { errorMessage, UsageError } from "../device/errors.ts";
+import type { Owner } from "./owners.ts";
 import { fairTurn } from "../schedule/fair.ts";
 import { Schedule } from "../schedule/periodic.ts";
 import type { Lab } from "./lab.ts";
@@ -39,7 +43,17 @@ export interface TaskSpec {
 }
 
 /** Where a task is in its life. */
-export type TaskState = "queued" | "running" | "completed" | "stopped" | "failed";
+export type TaskState = "queued" | "running" | "completed" | "stopped" | "failed" | "cancelled";
+
+/** Every task state, in life order (`cancelled`: stopped while queued, never started). */
+export const TASK_STATES: readonly TaskState[] = [
+  "queued",
+  "running",
+  "completed",
+  "stopped",
+  "failed",
+  "cancelled",
+];
 
 /** A task's status as the API reports it. */
 export interface TaskStatus {
@@ -59,8 +73,12 @@ export interface TaskStatus {
   state: TaskState;
   /** True while the task is running. */
   running: boolean;
-  /** True when the device's queue would take another task now (nothing running or queued). */
+  /** True when a task submitted to this device now would start at once (nothing runs or waits). */
   can_submit: boolean;
+  /** Place in the device's queue while queued (1 = next to start), else null. */
+  queue_position: number | null;
+  /** While queued: what it waits for (`task t3`, `scan s1`), else null. */
+  waiting_for: string | null;
   /** Fraction of max_duration elapsed (0–1), or null when unbounded. */
   progress: number | null;
   /** Epoch seconds of start, or null. */
@@ -75,7 +93,7 @@ export interface TaskStatus {
   last_error: string | null;
 }
 
-/** A task's cached data: rows (readings, flat as the CLI prints them) and each attribute's units. */
+/** A page of a task's kept data: rows (readings, flat as the CLI prints them) and units. */
 export interface TaskData {
   /** Task id. */
   id: string;
@@ -83,10 +101,22 @@ export interface TaskData {
   device: string;
   /** Units per attribute (absent attrs have none). */
   units: Record<string, string>;
-  /** Samples since the last drain: `{t, ...values, error?}`. */
+  /** Index of the first row of this page (row numbers count from 0 over the task's life). */
+  since: number;
+  /** Rows from `since` on: `{t, device, ...values}` or `{t, device, error}`. */
   rows: Record<string, unknown>[];
-  /** Rows dropped because the cache was full (oldest first). */
+  /** Cursor of the next page: pass it as `since` to continue where this page ended. */
+  next_since: number;
+  /** Rows no longer kept (the oldest ones, dropped because the ring was full). */
   dropped: number;
+}
+
+/** Which rows of a task's data to answer. */
+export interface TaskDataPage {
+  /** First row index (default: the oldest row kept). */
+  since?: number;
+  /** Most rows (default: all kept). */
+  limit?: number;
 }
 
 /** The techniques every device can run. */
@@ -152,6 +182,12 @@ export function techniqueParams(
 /** Rows a task keeps before dropping the oldest. */
 export const MAX_TASK_ROWS = 10_000;
 
+/** Tasks one device's queue holds (more is refused: `limit_exceeded`). */
+export const MAX_QUEUED_TASKS = 1000;
+
+/** Finished tasks the board remembers (older ones are in the session only). */
+export const KEEP_FINISHED_TASKS = 1000;
+
 /** Shortest sampling interval, seconds. */
 export const MIN_INTERVAL_S = 0.001;
 
@@ -168,9 +204,8 @@ export class Task {
   #started: number | null = null;
   #ended: number | null = null;
   readonly #rows: (Record<string, unknown> | undefined)[];
-  #head = 0;
-  #size = 0;
-  #dropped = 0;
+  /** Rows taken over the task's life (the ring holds the last `#rows.length` of them). */
+  #count = 0;
   #samples = 0;
   #errors = 0;
   #lastError: string | null = null;
@@ -209,6 +244,8 @@ export class Task {
       state: this.#state,
       running: this.#state === "running",
       can_submit: this.board.canSubmit(this.manager.name),
+      queue_position: this.#state === "queued" ? this.board.position(this) : null,
+      waiting_for: this.#state === "queued" ? this.board.waitingFor(this) : null,
       progress: max === null || this.#started === null
         ? null
         : this.#state === "completed"
@@ -222,32 +259,62 @@ export class Task {
     };
   }
 
-  /** Drains up to `limit` cached rows, oldest first (each row is returned once), annotated with units. */
-  data(limit: number = this.#rows.length): TaskData {
-    const n = Math.max(0, Math.min(limit, this.#size));
+  /**
+   * A page of the kept rows from row `since` on (default: the oldest kept), at most `limit`,
+   * annotated with units. Reading takes nothing away: every reader pages on its own cursor
+   * (`next_since`), as instserver's `get_data` keeps its data.
+   */
+  data(page: TaskDataPage = {}): TaskData {
+    const cap = this.#rows.length;
+    const first = Math.max(0, this.#count - cap);
+    const since = Math.min(Math.max(page.since ?? first, first), this.#count);
+    const n = Math.max(0, Math.min(page.limit ?? cap, this.#count - since));
     const rows = new Array<Record<string, unknown>>(n);
-    for (let k = 0; k < n; k++) {
-      const at = (this.#head + k) % this.#rows.length;
-      rows[k] = this.#rows[at]!;
-      this.#rows[at] = undefined;
-    }
-    this.#head = (this.#head + n) % this.#rows.length;
-    this.#size -= n;
-    const dropped = this.#dropped;
-    this.#dropped = 0;
-    return { id: this.id, device: this.manager.name, units: this.#units, rows, dropped };
+    for (let k = 0; k < n; k++) rows[k] = this.#rows[(since + k) % cap]!;
+    return {
+      id: this.id,
+      device: this.manager.name,
+      units: this.#units,
+      since,
+      rows,
+      next_since: since + n,
+      dropped: first,
+    };
   }
 
-  /** Stops the task (a queued task never starts), waits for it to end and returns its data. */
-  async stop(): Promise<TaskData> {
+  /**
+   * Stops the task (a queued one is `cancelled` and never starts), waits for it to end (its
+   * safe state applied) and answers its status.
+   */
+  async stop(): Promise<TaskStatus> {
     this.#stop.abort();
-    if (this.#state === "queued") this.#finish("stopped");
+    if (this.#state === "queued") this.#finish("cancelled");
     await this.done;
-    return this.data();
+    return this.status();
   }
 
-  /** Runs the task: prepare, then sample until done. Called by the board in queue order. */
-  async run(): Promise<void> {
+  /** Who this task is as a device owner. */
+  get owner(): Owner {
+    return { kind: "task", id: this.id, what: this.spec.technique };
+  }
+
+  /**
+   * Runs the task: prepare, then sample until done; then `after` (the board's end of task: the
+   * safe state), and only then is the task `done`. Called by the board in queue order.
+   */
+  async run(after?: () => Promise<void> | void): Promise<void> {
+    try {
+      await this.#run();
+    } finally {
+      try {
+        await after?.();
+      } finally {
+        this.#resolveDone();
+      }
+    }
+  }
+
+  async #run(): Promise<void> {
     if (this.#state !== "queued") return;
     this.#state = "running";
     this.#started = Date.now() / 1000;
@@ -307,43 +374,56 @@ export class Task {
       this.#lastError = reading.error;
     }
     // A row is a reading as every output writes it: t, device, values (or error).
-    const row = readingRecord(reading);
-    const cap = this.#rows.length;
-    if (this.#size === cap) {
-      // full: the oldest row makes room
-      this.#head = (this.#head + 1) % cap;
-      this.#size--;
-      this.#dropped++;
-    }
-    this.#rows[(this.#head + this.#size) % cap] = row;
-    this.#size++;
+    // Full, the newest row takes the oldest's slot.
+    this.#rows[this.#count % this.#rows.length] = readingRecord(reading);
+    this.#count++;
   }
 
   #finish(state: TaskState): void {
     if (this.#ended !== null) return;
     this.#state = state;
     this.#ended = Date.now() / 1000;
-    this.#resolveDone();
+    // a task that never ran is done at once; one that ran is done after its end (run's after)
+    if (this.#started === null) this.#resolveDone();
   }
 }
 
-/** Every task of a Lab, with one task queue per device. */
+/** Options of a {@linkcode TaskBoard}. */
+export interface TaskBoardOptions {
+  /** Longest task, seconds (default 7 days). */
+  maxDurationS?: number;
+  /** Rows each task keeps (default {@linkcode MAX_TASK_ROWS}). */
+  maxRows?: number;
+  /** Called with every task accepted (the session records it). */
+  onSubmit?: (task: Task) => void;
+  /**
+   * Called when a task that ran has ended, before the device goes to the next one (the daemon
+   * applies the device's safe state here); the board waits for it.
+   */
+  onEnd?: (task: Task) => Promise<void> | void;
+}
+
+/** Every task of a Lab, with one FIFO task queue per device. */
 export class TaskBoard {
   readonly #tasks = new Map<string, Task>();
   readonly #queues = new Map<string, Task[]>();
   readonly #running = new Map<string, Task>();
+  readonly #offRelease: () => void;
+  #finished = 0;
 
   readonly #maxDurationS: number;
-  /** Rows each task caches before dropping the oldest. */
+  /** Rows each task keeps before dropping the oldest. */
   readonly maxRows: number;
 
   /**
    * Creates the board of a lab; no task runs longer than `maxDurationS` (default 7 days) or
-   * caches more than `maxRows` rows (default {@linkcode MAX_TASK_ROWS}).
+   * keeps more than `maxRows` rows (default {@linkcode MAX_TASK_ROWS}).
    */
-  constructor(readonly lab: Lab, options: { maxDurationS?: number; maxRows?: number } = {}) {
+  constructor(readonly lab: Lab, readonly options: TaskBoardOptions = {}) {
     this.#maxDurationS = options.maxDurationS ?? MAX_TASK_DURATION_S;
     this.maxRows = options.maxRows ?? MAX_TASK_ROWS;
+    // a scan (or task) letting go of a device starts the task waiting for it
+    this.#offRelease = lab.owners.onRelease((device) => this.#pump(device));
   }
 
   /** The techniques a device can run: generic ones plus its own. */
@@ -351,15 +431,39 @@ export class TaskBoard {
     return [...GENERIC_TECHNIQUES, ...this.lab.get(device).device.techniques()];
   }
 
-  /** True when nothing runs or waits on the device. */
+  /** True when a task submitted to `device` now would start at once. */
   canSubmit(device: string): boolean {
-    return !this.#running.has(device) && (this.#queues.get(device)?.length ?? 0) === 0;
+    return !this.#running.has(device) &&
+      !(this.#queues.get(device)?.some((t) => t.state === "queued") ?? false) &&
+      this.lab.owners.holder(device) === undefined;
+  }
+
+  /** A queued task's place in its device's queue (1 = next), or null. */
+  position(task: Task): number | null {
+    let n = 0;
+    for (const t of this.#queues.get(task.manager.name) ?? []) {
+      if (t.state !== "queued") continue; // cancelled ones leave at the next start
+      n++;
+      if (t === task) return n;
+    }
+    return null;
+  }
+
+  /** What a queued task waits for: the task running on its device, or the device's owner. */
+  waitingFor(task: Task): string | null {
+    const device = task.manager.name;
+    const running = this.#running.get(device);
+    if (running) return `task ${running.id}`;
+    const ahead = this.#queues.get(device)?.find((t) => t.state === "queued");
+    if (ahead && ahead !== task) return `task ${ahead.id}`;
+    const owner = this.lab.owners.holder(device);
+    return owner ? `${owner.kind} ${owner.id}` : null;
   }
 
   /**
    * Validates and queues a task; throws a usage error (before anything runs) for an unknown
-   * device, a technique the device cannot run, a bad duration or a parameter that fails the
-   * attribute's validation.
+   * device, a technique the device cannot run, a bad duration, a parameter that fails the
+   * attribute's validation, or a full queue.
    */
   async submit(device: string, spec: TaskSpec): Promise<Task> {
     const m = this.lab.get(device);
@@ -391,6 +495,14 @@ export class TaskBoard {
         `max_duration ${max} s is over the limit of ${this.#maxDurationS} s ([server] max_task_duration)`,
       );
     }
+    const queued = this.#queues.get(device);
+    if (queued && queued.length >= MAX_QUEUED_TASKS) this.#compact(queued);
+    if ((queued?.length ?? 0) >= MAX_QUEUED_TASKS) {
+      throw new QueueFull(
+        `${device} already has ${MAX_QUEUED_TASKS} tasks queued (the most a device queues); ` +
+          "wait for some to finish or cancel them",
+      );
+    }
     // every task ends: without a max_duration it runs until the cap
     spec = { ...spec, max_duration: max ?? this.#maxDurationS };
     const params = spec.params ?? {};
@@ -420,6 +532,8 @@ export class TaskBoard {
     const queue = this.#queues.get(device) ?? [];
     queue.push(task);
     this.#queues.set(device, queue);
+    this.options.onSubmit?.(task);
+    task.done.then(() => this.#forgetOld());
     this.#pump(device);
     return task;
   }
@@ -429,26 +543,69 @@ export class TaskBoard {
     return this.#tasks.get(id);
   }
 
-  /** Every task, oldest first. */
+  /** Every task kept (queued, running, the last finished), oldest first. */
   list(): Task[] {
     return [...this.#tasks.values()];
   }
 
-  /** Stops every task and waits for them. */
+  /** Stops every task and waits for them (each ending as a stop does, `onEnd` included). */
   async close(): Promise<void> {
-    await Promise.all(this.list().map((t) => t.stop()));
+    this.#offRelease();
+    // queued ones first, so none starts while the running ones stop
+    const all = this.list();
+    for (const t of all) if (t.state === "queued") void t.stop();
+    await Promise.all(all.map((t) => t.stop()));
   }
 
   #pump(device: string): void {
     if (this.#running.has(device)) return;
-    const queue = this.#queues.get(device) ?? [];
-    let next = queue.shift();
-    while (next && next.state !== "queued") next = queue.shift();
+    const queue = this.#queues.get(device);
+    if (!queue) return;
+    while (queue.length > 0 && queue[0]!.state !== "queued") queue.shift();
+    const next = queue[0];
     if (!next) return;
+    const writes = next.spec.technique !== "sample";
+    // a task that writes waits while a scan (or anyone) owns the device: the release pumps again
+    if (writes && this.lab.owners.holder(device) !== undefined) return;
+    queue.shift();
+    if (writes) this.lab.owners.claim([device], next.owner);
     this.#running.set(device, next);
-    next.run().finally(() => {
-      this.#running.delete(device);
-      this.#pump(device);
+    // the device is let go before the task is `done`: whoever awaited the end finds it free
+    void next.run(async () => {
+      try {
+        await this.options.onEnd?.(next);
+      } finally {
+        this.#running.delete(device);
+        if (writes) this.lab.owners.release(next.owner);
+        else this.#pump(device);
+      }
     });
+  }
+
+  /** Drops cancelled tasks from a queue (they stay in it until then: cancelling is O(1)). */
+  #compact(queue: Task[]): void {
+    let w = 0;
+    for (const t of queue) if (t.state === "queued") queue[w++] = t;
+    queue.length = w;
+  }
+
+  #forgetOld(): void {
+    this.#finished++;
+    if (this.#finished <= KEEP_FINISHED_TASKS) return;
+    for (const [id, t] of this.#tasks) {
+      if (this.#finished <= KEEP_FINISHED_TASKS) break;
+      if (t.state === "queued" || t.state === "running") continue;
+      this.#tasks.delete(id);
+      this.#finished--;
+    }
+  }
+}
+
+/** A device's task queue is full. */
+export class QueueFull extends UsageError {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "QueueFull";
   }
 }

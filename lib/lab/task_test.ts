@@ -3,7 +3,13 @@ import "../drivers/mod.ts";
 import { parseConfig } from "../config/load.ts";
 import { UsageError, WriteRejected } from "../device/errors.ts";
 import { Lab } from "./lab.ts";
-import { MAX_TASK_ROWS, TaskBoard } from "./task.ts";
+import {
+  KEEP_FINISHED_TASKS,
+  MAX_QUEUED_TASKS,
+  MAX_TASK_ROWS,
+  QueueFull,
+  TaskBoard,
+} from "./task.ts";
 
 async function bench() {
   const lab = await Lab.open(parseConfig(`[devices.motor]
@@ -32,14 +38,17 @@ Deno.test("a sample task collects data annotated with units until its max durati
     assert.ok(data.rows.length >= 5 && data.rows.length <= 11, `${data.rows.length} rows`);
     // A row is a reading, flat as the CLI prints it.
     assert.deepEqual(Object.keys(data.rows[0]!), ["t", "device", "temperature"]);
-    assert.equal(task.data().rows.length, 0, "data is drained");
+    const again = task.data();
+    assert.deepEqual(again.rows, data.rows, "reading keeps the data");
+    assert.equal(again.next_since, data.rows.length);
+    assert.equal(task.data({ since: again.next_since }).rows.length, 0, "nothing after the end");
   } finally {
     await board.close();
     await lab.close();
   }
 });
 
-Deno.test("tasks queue per device, and stop returns the collected data", async () => {
+Deno.test("tasks queue per device, and a stopped task keeps its data", async () => {
   const { lab, board } = await bench();
   try {
     const hold = await board.submit("thermo", {
@@ -51,8 +60,8 @@ Deno.test("tasks queue per device, and stop returns the collected data", async (
     assert.equal(next.state, "queued");
     assert.equal(hold.status().can_submit, false);
     await new Promise((r) => setTimeout(r, 50));
-    const data = await hold.stop();
-    assert.equal(hold.state, "stopped");
+    assert.equal((await hold.stop()).state, "stopped");
+    const data = hold.data();
     assert.ok(data.rows.length > 0);
     assert.equal(data.rows.at(-1)!.setpoint, 30);
     await new Promise((r) => setTimeout(r, 20));
@@ -138,13 +147,98 @@ Deno.test("task rows sit in a bounded ring, drained oldest first a page at a tim
     const task = await board.submit("thermo", { technique: "sample", sampling_interval: 0.001 });
     // fill past the ring: the oldest rows are dropped and counted, never an unbounded cache
     while (task.status().samples < 300) await new Promise((r) => setTimeout(r, 10));
-    const first = task.data(50);
+    const first = task.data({ limit: 50 });
     assert.equal(first.rows.length, 50);
     assert.ok(first.dropped >= 100, `${first.dropped} dropped`);
-    const rest = await task.stop();
-    assert.ok(rest.rows.length <= 200 && rest.rows.length >= 150, `${rest.rows.length} rows`);
+    assert.equal(first.since, first.dropped, "the page starts at the oldest row kept");
+    await task.stop();
+    const rest = task.data({ since: first.next_since });
+    assert.equal(rest.since, first.next_since);
+    assert.ok(rest.rows.length <= 150 && rest.rows.length >= 100, `${rest.rows.length} rows`);
     assert.ok((first.rows[49]!.t as number) <= (rest.rows[0]!.t as number), "in order");
-    assert.equal(task.data().rows.length, 0);
+    assert.equal(task.data({ since: rest.next_since }).rows.length, 0);
+    // a cursor from before the ring's start continues at the oldest row kept
+    assert.equal(task.data({ since: 0 }).since, task.data().dropped);
+  } finally {
+    await board.close();
+    await lab.close();
+  }
+});
+
+Deno.test("a FIFO queue per device: positions, cancelling a queued task, the next one starts", async () => {
+  const { lab, board } = await bench();
+  try {
+    const first = await board.submit("thermo", { technique: "hold", params: { setpoint: 30 } });
+    const second = await board.submit("thermo", { technique: "sample", sampling_interval: 0.01 });
+    const third = await board.submit("thermo", { technique: "sample", sampling_interval: 0.01 });
+    assert.equal(first.state, "running");
+    assert.equal(first.status().queue_position, null);
+    assert.deepEqual(
+      [second.status().queue_position, third.status().queue_position],
+      [1, 2],
+    );
+    assert.equal(second.status().waiting_for, `task ${first.id}`);
+    const cancelled = await second.stop();
+    assert.equal(cancelled.state, "cancelled");
+    assert.equal(cancelled.started, null);
+    assert.equal(third.status().queue_position, 1, "the one behind moves up");
+    await first.stop();
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(third.state, "running", "the next one starts when the running one ends");
+    assert.equal(second.state, "cancelled", "a cancelled task never starts");
+    await third.stop();
+    assert.deepEqual(board.list().map((t) => t.id), [first.id, second.id, third.id]);
+  } finally {
+    await board.close();
+    await lab.close();
+  }
+});
+
+Deno.test("one owner per device: a writing task waits while a scan owns it, then runs", async () => {
+  const { lab, board } = await bench();
+  try {
+    lab.owners.claim(["motor"], { kind: "scan", id: "s1" });
+    const move = await board.submit("motor", { technique: "move", params: { position: 1 } });
+    assert.equal(move.state, "queued");
+    assert.equal(move.status().waiting_for, "scan s1");
+    assert.equal(board.canSubmit("motor"), false);
+    // a sample task does not own: it runs beside the scan
+    const sample = await board.submit("thermo", { technique: "sample", sampling_interval: 0.01 });
+    assert.equal(sample.state, "running");
+    lab.owners.release({ kind: "scan", id: "s1" });
+    assert.equal(move.state, "running", "released: the queued task starts at once");
+    assert.deepEqual(lab.owners.holder("motor"), move.owner);
+    // while the task owns the motor, a scan (or a plain write) is refused
+    assert.throws(
+      () => lab.owners.claim(["motor"], { kind: "scan", id: "s2" }),
+      /motor is owned by task t\d+ \(move\)/,
+    );
+    await move.done;
+    assert.equal(lab.owners.holder("motor"), undefined, "the task let go when it ended");
+    await sample.stop();
+  } finally {
+    await board.close();
+    await lab.close();
+  }
+});
+
+Deno.test("a device's queue is bounded and the board forgets old finished tasks", async () => {
+  const { lab, board } = await bench();
+  try {
+    const running = await board.submit("thermo", { technique: "hold", params: { setpoint: 1 } });
+    const queued = [];
+    for (let i = 0; i < MAX_QUEUED_TASKS; i++) {
+      queued.push(await board.submit("thermo", { technique: "sample" }));
+    }
+    await assert.rejects(
+      () => board.submit("thermo", { technique: "sample" }),
+      (e) => e instanceof QueueFull && /already has 1000 tasks queued/.test(e.message),
+    );
+    for (const t of queued) await t.stop();
+    await running.stop();
+    for (let i = 0; i < 5; i++) await (await board.submit("motor", { technique: "sample" })).stop();
+    assert.ok(board.list().length <= KEEP_FINISHED_TASKS, `${board.list().length} kept`);
+    assert.equal(board.get(running.id), undefined, "the oldest finished task is forgotten");
   } finally {
     await board.close();
     await lab.close();

@@ -195,7 +195,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     })
     : undefined;
   hub.session = session;
-  const tasks = new TaskBoard(lab, { maxDurationS: opts.maxTaskDurationS });
+  const tasks = new TaskBoard(lab, {
+    maxDurationS: opts.maxTaskDurationS,
+    // each task is a row of the session's tasks table, and its start and end are events
+    onSubmit: recording ? (t) => recording!.trackTask(t) : undefined,
+  });
   const scans = new ScanService(lab, store ? new ScanStore(() => store.db) : undefined, hub, log, {
     maxPoints: opts.maxScanPoints,
   });

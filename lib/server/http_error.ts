@@ -5,6 +5,8 @@
  * @module
  */
 import { DeviceError, NotFound, UsageError, WriteRejected } from "../device/errors.ts";
+import { Conflict } from "../lab/owners.ts";
+import { QueueFull } from "../lab/task.ts";
 
 /** HTTP statuses the API answers errors with. */
 export type ErrorStatus = 400 | 401 | 404 | 405 | 409 | 413 | 422 | 503;
@@ -89,7 +91,7 @@ export function issuesError(issues: readonly RequestIssue[], limitName?: string)
 
 /**
  * Maps any thrown value onto an {@linkcode HttpError}: a refused write is 422, a request naming
- * something that does not exist is 404 or 400, a device that fails is 503 `device_error`, the
+ * something that does not exist is 404 or 400, a device owned by a task or scan is 409, a device that fails is 503 `device_error`, the
  * session store failing is 503 `store_error`; anything else (a bug) is 503 `internal`.
  *
  * @example
@@ -101,6 +103,9 @@ export function issuesError(issues: readonly RequestIssue[], limitName?: string)
  */
 export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
+  if (err instanceof QueueFull) {
+    return new HttpError(422, err.message, "limit_exceeded", { cause: err });
+  }
   if (err instanceof WriteRejected) {
     return new HttpError(422, err.message, undefined, { cause: err });
   }
@@ -110,6 +115,7 @@ export function toHttpError(err: unknown): HttpError {
     const status = err instanceof NotFound ? 404 : 400;
     return new HttpError(status, msg, undefined, { cause: err });
   }
+  if (err instanceof Conflict) return new HttpError(409, err.message, undefined, { cause: err });
   if (err instanceof DeviceError) {
     const who = err.device && !err.message.includes(err.device) ? `${err.device}: ` : "";
     return new HttpError(503, who + err.message, "device_error", { cause: err });

@@ -1,7 +1,9 @@
 /**
- * Scans over HTTP (`POST /api/scans`, `GET`/`DELETE /api/scans/{id}`), on issue 5's runner: one
- * scan at a time per positioner device (an overlapping scan is a 409, and so is a plain write to
- * a device a scan is moving), points recorded in the session and sent on the event stream as
+ * Scans over HTTP (`POST /api/scans`, `GET`/`DELETE /api/scans/{id}`), on issue 5's runner. A
+ * scan owns its positioners' devices while it runs, by the lab's one rule (`DeviceOwners`): a
+ * scan whose positioner a writing task or another scan owns is a 409 naming
+ * the owner, a plain write to a device a scan moves is a 409, and a task posted to it waits in
+ * the device's queue until the scan ends. Points recorded in the session and sent on the event stream as
  * `scan_point` events, `DELETE` interrupting like Ctrl-C (finish the point, return relative
  * positioners, keep the data).
  *
@@ -14,6 +16,7 @@
  * @module
  */
 import type { Lab } from "../lab/lab.ts";
+import type { Owner } from "../lab/owners.ts";
 import { parseRef, PlanTooLarge } from "../scan/plan.ts";
 import { type ScanResult, ScanRun } from "../scan/runner.ts";
 import type { ScanRequest } from "../scan/request.ts";
@@ -143,14 +146,11 @@ export class ScanService implements ScanSource {
       throw err;
     }
     const devices = new Set(run.plan.positioners.map((p) => parseRef(p).device));
-    for (const e of this.#scans.values()) {
-      if (e.result) continue;
-      const shared = [...devices].filter((d) => e.devices.has(d));
-      if (shared.length > 0) {
-        throw new HttpError(409, `scan ${e.id} is moving ${shared.join(", ")}; stop it first`);
-      }
-    }
-    const id = `s${this.#next++}`;
+    const id = `s${this.#next}`;
+    const owner: Owner = { kind: "scan", id, what: "scan" };
+    // a Conflict (409) naming the owner when a writing task or another scan has one of them
+    this.lab.owners.claim(devices, owner);
+    this.#next++;
     const positioners = run.plan.positioners;
     const detectors = request.detectors;
     run.onPoint((p: ScanPoint) => {
@@ -165,7 +165,7 @@ export class ScanService implements ScanSource {
       entry.result = r;
       this.hub.publish("scan", "", { scan: id, ...r });
       this.#forgetOld();
-    }, () => {});
+    }, () => {}).finally(() => this.lab.owners.release(owner));
     try {
       await run.ready();
     } catch (err) {
@@ -200,8 +200,7 @@ export class ScanService implements ScanSource {
 
   /** True while a scan moves `device`. */
   busy(device: string): boolean {
-    for (const e of this.#scans.values()) if (!e.result && e.devices.has(device)) return true;
-    return false;
+    return this.lab.owners.holder(device)?.kind === "scan";
   }
 
   /**

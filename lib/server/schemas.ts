@@ -7,6 +7,7 @@
  * @module
  */
 import { z } from "@hono/zod-openapi";
+import { TASK_STATES, type TaskState } from "../lab/task.ts";
 
 /** An attribute value. */
 export const ValueSchema = z.union([
@@ -145,11 +146,22 @@ export const ScanPageQuery = z.object({
   }),
 }).strict();
 
-/** Query of `GET /api/tasks/{id}/data`: most rows to drain. */
+/** Query of `GET /api/tasks/{id}/data`: a page of the kept rows. */
 export const TaskDataQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(MAX_POINTS_PAGE).optional().openapi({
+  since: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().openapi({
     description:
-      `most rows (default and at most ${MAX_POINTS_PAGE}); the rest stay for the next call`,
+      "first row index (default: the oldest row kept); pass the answer's next_since to continue",
+  }),
+  limit: z.coerce.number().int().min(1).max(MAX_POINTS_PAGE).optional().openapi({
+    description: `most rows (default and at most ${MAX_POINTS_PAGE})`,
+  }),
+}).strict();
+
+/** Query of `GET /api/tasks`: filters. */
+export const TaskListQuery = z.object({
+  device: z.string().min(1).max(200).optional().openapi({ description: "only this device's" }),
+  state: z.enum(TASK_STATES as [TaskState, ...TaskState[]]).optional().openapi({
+    description: "only tasks in this state",
   }),
 }).strict();
 
@@ -223,9 +235,11 @@ export const TaskSchema = z.object({
   params: z.record(z.string(), z.unknown()),
   sampling_interval: z.number(),
   max_duration: z.number().nullable(),
-  state: z.enum(["queued", "running", "completed", "stopped", "failed"]),
+  state: z.enum(TASK_STATES as [TaskState, ...TaskState[]]),
   running: z.boolean(),
   can_submit: z.boolean(),
+  queue_position: z.number().int().nullable(),
+  waiting_for: z.string().nullable(),
   progress: z.number().nullable(),
   started: z.number().nullable(),
   ended: z.number().nullable(),
@@ -234,17 +248,22 @@ export const TaskSchema = z.object({
   last_error: z.string().nullable(),
 }).openapi("Task");
 
-/** A task's status with the data it cached since the last drain (each row is returned once). */
+/** A task's status with a page of its kept data (reading it takes nothing away). */
 export const TaskDataSchema = z.object({
   task: TaskSchema,
   data: z.object({
     id: z.string(),
     device: z.string(),
     units: z.record(z.string(), z.string()),
+    since: z.number().int(),
     rows: z.array(z.record(z.string(), z.unknown())),
-    dropped: z.number(),
+    next_since: z.number().int(),
+    dropped: z.number().int(),
   }),
 }).openapi("TaskData");
+
+/** `GET /api/tasks`. */
+export const TaskListSchema = z.object({ tasks: z.array(TaskSchema) }).openapi("TaskList");
 
 /** Recorded samples, downsampled. */
 export const SamplesSchema = z.object({

@@ -60,7 +60,7 @@ Deno.test("POST /api/scans: an ascan finds the detector peak; points stream as e
     await write.body?.cancel();
     const second = await post(d.url, ascan(0, 1, 2));
     assert.equal(second.status, 409);
-    assert.match(second.body.error.message, new RegExp(`scan ${id} is moving motor`));
+    assert.match(second.body.error.message, new RegExp(`motor is owned by scan ${id}`));
 
     let scan: Record<string, unknown> = {};
     await until(

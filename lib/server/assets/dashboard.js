@@ -594,7 +594,7 @@
         if (!current) return;
         try {
           const r = await api("DELETE", `/api/tasks/${encodeURIComponent(current)}`);
-          status.textContent = `${r.task.status} (${r.data.length} readings)`;
+          status.textContent = `${r.task.state} (${r.task.samples} readings)`;
         } catch (err) {
           dev.error.textContent = err.message;
         }
@@ -613,14 +613,18 @@
         if (interval.value.trim() !== "") body.sampling_interval = Number(interval.value);
         const t = await api("POST", `/api/devices/${encodeURIComponent(dev.name)}/tasks`, body);
         current = t.id;
-        status.textContent = `${t.id}: ${t.status}`;
+        status.textContent = t.state === "queued"
+          ? `${t.id}: queued at ${t.queue_position}, after ${t.waiting_for}`
+          : `${t.id}: ${t.state}`;
         stop.classList.remove("hidden");
         clearInterval(poll);
         poll = setInterval(async () => {
           try {
             const s = await api("GET", `/api/tasks/${encodeURIComponent(current)}`);
-            status.textContent = `${s.id}: ${s.status}`;
-            if (!["queued", "running"].includes(s.status)) {
+            status.textContent = s.state === "queued"
+              ? `${s.id}: queued at ${s.queue_position}, after ${s.waiting_for}`
+              : `${s.id}: ${s.state}`;
+            if (!["queued", "running"].includes(s.state)) {
               clearInterval(poll);
               stop.classList.add("hidden");
             }

@@ -30,7 +30,7 @@ export interface ApiState {
   manager(name: string): DeviceManager;
   /** Fetches a device's attributes through its queue and caches them. */
   attrsOf(m: DeviceManager): Promise<Attr[]>;
-  /** True while a writing task or a scan owns `device`. */
+  /** True while a writing task or a scan owns `device` (`DeviceOwners`). */
   busy(device: string): boolean;
 }
 
@@ -65,12 +65,8 @@ export function apiState(ctx: ServerContext): ApiState {
       return attrs;
     },
     // A task that writes (hold, move, …) or a scan owns the device; a sampling task does not.
-    // (canSubmit is O(1): the task list is only searched while something runs on the device.)
     busy(device) {
-      return (ctx.tasks !== undefined && !ctx.tasks.canSubmit(device) &&
-        ctx.tasks.list().some((t) =>
-          t.manager.name === device && t.state === "running" && t.spec.technique !== "sample"
-        )) || (ctx.scans?.busy?.(device) ?? false);
+      return ctx.lab.owners.holder(device) !== undefined;
     },
   };
 }
@@ -100,7 +96,7 @@ const ERROR_TEXT: Record<number, string> = {
   400: "Malformed request, unknown field or parameter",
   401: "Missing or wrong bearer token (servers bound beyond loopback)",
   404: "No such device, attribute, task or scan",
-  409: "The device is busy with a task or scan",
+  409: "The device is owned by a task that writes or by a scan (the message names it)",
   413: "Request body too large",
   422:
     "Refused by a declaration: a write outside the attribute's type or limits, a value over a server limit (code limit_exceeded, the message names the limit)",

@@ -258,9 +258,8 @@ export function deviceRoutes(api: ApiState): OpenAPIHono {
           `${name} has no attribute "${attr}"; it has: ${attrs.map((a) => a.name).join(", ")}`,
         );
       }
-      if (busy(name)) {
-        throw new HttpError(409, `${name} is busy with a task or scan; stop it first`);
-      }
+      // the one ownership rule: a device a writing task or a scan owns refuses plain writes
+      ctx.lab.owners.check(name);
       const { value } = c.req.valid("json");
       const back = await m.write(attr, value, { timeout });
       ctx.log?.log(

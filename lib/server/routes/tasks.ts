@@ -1,7 +1,8 @@
 /**
- * Tasks: `POST /api/devices/{name}/tasks` starts one (a technique with its params, bounded by
- * `[server] max_task_duration`), `/api/tasks/{id}` answers its status, its data since the last
- * call, and stops it.
+ * Tasks: `POST /api/devices/{name}/tasks` queues one (a technique with its params, bounded by
+ * `[server] max_task_duration`) in the device's FIFO queue and answers 202 with its place;
+ * `GET /api/tasks` lists them; `/api/tasks/{id}` answers its status, pages of its kept data
+ * (`?since=` cursor), and stops it (a queued one is cancelled).
  *
  * @module
  */
@@ -14,13 +15,15 @@ import {
   taskBodySchema,
   TaskDataQuery,
   TaskDataSchema,
+  TaskListQuery,
+  TaskListSchema,
   TaskSchema,
 } from "../schemas.ts";
 import { type ApiState, JSON_ERRORS, newApi } from "./api.ts";
 
 /** The task routes over `api`'s task board (a 503 when the server has none). */
 export function taskRoutes(api: ApiState): OpenAPIHono {
-  const { ctx, manager, busy } = api;
+  const { ctx, manager } = api;
   const app = newApi();
   const tasks = () => {
     if (!ctx.tasks) throw new HttpError(503, "tasks are not available in this server");
@@ -32,7 +35,8 @@ export function taskRoutes(api: ApiState): OpenAPIHono {
       method: "post",
       path: "/api/devices/{name}/tasks",
       tags: ["tasks"],
-      summary: "Start a task (technique, params, sampling_interval, max_duration)",
+      summary:
+        "Queue a task (technique, params, sampling_interval, max_duration) in the device's FIFO queue",
       request: {
         params: NameParam,
         body: {
@@ -46,19 +50,17 @@ export function taskRoutes(api: ApiState): OpenAPIHono {
       },
       responses: {
         202: {
-          description: "Task accepted",
+          description:
+            "Task accepted: running, or queued with its queue_position (1 = next) and waiting_for",
           content: { "application/json": { schema: TaskSchema } },
         },
-        ...JSON_ERRORS(400, 401, 404, 409, 413, 422, 503),
+        ...JSON_ERRORS(400, 401, 404, 413, 422, 503),
       },
     }),
     async (c) => {
       const m = manager(c.req.valid("param").name);
       const body = c.req.valid("json");
       const t = tasks();
-      if (busy(m.name)) {
-        throw new HttpError(409, `${m.name} is busy with a task or scan; stop it first`);
-      }
       const techniques = ["sample", "hold", ...m.device.techniques()];
       if (!techniques.includes(body.technique)) {
         throw new HttpError(
@@ -68,11 +70,41 @@ export function taskRoutes(api: ApiState): OpenAPIHono {
       }
       const created = await t.submit(m.name, { ...body, params: body.params ?? {} });
       c.header("Location", `/api/tasks/${encodeURIComponent(created.id)}`);
+      const status = created.status();
       ctx.log?.log(
         "info",
-        `task ${created.id} on ${m.name}: ${body.technique} ${JSON.stringify(body.params ?? {})}`,
+        `task ${created.id} on ${m.name}: ${body.technique} ${JSON.stringify(body.params ?? {})}${
+          status.state === "queued" ? ` (queued at ${status.queue_position})` : ""
+        }`,
       );
-      return c.json(created.status(), 202);
+      return c.json(status, 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/tasks",
+      tags: ["tasks"],
+      summary:
+        "Tasks this server keeps (queued, running, the last 1000 finished), oldest first; ?device= and ?state= filter",
+      request: { query: TaskListQuery },
+      responses: {
+        200: {
+          description: "Tasks",
+          content: { "application/json": { schema: TaskListSchema } },
+        },
+        ...JSON_ERRORS(400, 503),
+      },
+    }),
+    (c) => {
+      const { device, state } = c.req.valid("query");
+      if (device !== undefined) manager(device);
+      const list = tasks().list().filter((t) =>
+        (device === undefined || t.manager.name === device) &&
+        (state === undefined || t.state === state)
+      );
+      return c.json({ tasks: list.map((t) => t.status()) }, 200);
     },
   );
 
@@ -102,7 +134,8 @@ export function taskRoutes(api: ApiState): OpenAPIHono {
       method: "get",
       path: "/api/tasks/{id}/data",
       tags: ["tasks"],
-      summary: "The readings a task took since the last call (each row is answered once)",
+      summary:
+        "A page of the readings a task kept, from row ?since= (default the oldest kept); next_since continues",
       request: { params: IdParam, query: TaskDataQuery },
       responses: {
         200: {
@@ -114,7 +147,7 @@ export function taskRoutes(api: ApiState): OpenAPIHono {
     }),
     (c) => {
       const t = task(c.req.valid("param").id);
-      return c.json({ task: t.status(), data: t.data(c.req.valid("query").limit) }, 200);
+      return c.json({ task: t.status(), data: t.data(c.req.valid("query")) }, 200);
     },
   );
 
@@ -123,8 +156,9 @@ export function taskRoutes(api: ApiState): OpenAPIHono {
       method: "delete",
       path: "/api/tasks/{id}",
       tags: ["tasks"],
-      summary: "Stop a task; answers its final status and data",
-      request: { params: IdParam },
+      summary:
+        "Stop a running task (its safe state applied) or cancel a queued one; answers its final status and a page of data",
+      request: { params: IdParam, query: TaskDataQuery },
       responses: {
         200: {
           description: "Stopped task and its data",
@@ -135,8 +169,8 @@ export function taskRoutes(api: ApiState): OpenAPIHono {
     }),
     async (c) => {
       const t = task(c.req.valid("param").id);
-      const data = await t.stop();
-      return c.json({ task: t.status(), data }, 200);
+      const status = await t.stop();
+      return c.json({ task: status, data: t.data(c.req.valid("query")) }, 200);
     },
   );
 

@@ -1,0 +1,169 @@
+/**
+ * Tasks against a real `labwire serve` process: the per-device FIFO queue (202 with a place),
+ * `GET /api/tasks`, cancelling a queued task, data kept and paged with `?since=`, the one
+ * ownership rule shared with scans and writes, and the tasks recorded in the session.
+ */
+import assert from "node:assert/strict";
+import { until } from "./serve_fixture.ts";
+import { spawnServe } from "./serve_child.ts";
+import { runCli } from "./run_cli.ts";
+
+/** A slow motor (a 5 mm move takes 2.5 s), a detector and a thermometer. */
+export const TASK_BENCH = `
+[devices.motor]
+address = "sim://motor?seed=3&velocity=2"
+interval = "200ms"
+
+[devices.det]
+address = "sim://det?seed=5&motor=motor"
+interval = "200ms"
+
+[devices.thermo]
+address = "sim://thermo?seed=2"
+interval = "200ms"
+`;
+
+/** A JSON request; answers the status and the parsed body. */
+export async function call(
+  url: string,
+  method = "GET",
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url, {
+    method,
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+const ascan = (start: number, stop: number, num: number) => ({
+  plan: {
+    kind: "line",
+    relative: false,
+    axes: [{ positioner: "motor.position", start, stop }],
+    num,
+    spacing: "linear",
+  },
+  detectors: ["det.counts"],
+});
+
+Deno.test("serve tasks: FIFO queue, GET /api/tasks, cancel, kept data, one owner per device", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-tasks-" });
+  await Deno.writeTextFile(`${dir}/bench.toml`, TASK_BENCH);
+  const session = `${dir}/s.sqlite`;
+  const serve = await spawnServe(["--config", `${dir}/bench.toml`, "--session", session]);
+  const u = serve.url;
+  try {
+    // a move that takes 2.5 s owns the motor while it runs
+    const move = await call(`${u}/api/devices/motor/tasks`, "POST", {
+      technique: "move",
+      params: { position: 5 },
+      sampling_interval: 0.1,
+    });
+    assert.equal(move.status, 202, JSON.stringify(move.body));
+    assert.equal(move.body.state, "running");
+    assert.equal(move.body.queue_position, null);
+    const moveId = move.body.id as string;
+
+    // a task posted to the busy device is queued with its place, not refused
+    const hold = await call(`${u}/api/devices/motor/tasks`, "POST", {
+      technique: "hold",
+      params: { position: 1 },
+    });
+    assert.equal(hold.status, 202);
+    assert.equal(hold.body.state, "queued");
+    assert.equal(hold.body.queue_position, 1);
+    assert.equal(hold.body.waiting_for, `task ${moveId}`);
+    const sample = await call(`${u}/api/devices/motor/tasks`, "POST", {
+      technique: "sample",
+      sampling_interval: 0.05,
+      max_duration: 0.3,
+    });
+    assert.equal(sample.body.queue_position, 2);
+
+    // the same rule for scans and plain writes: refused while the task owns the motor
+    const scan = await call(`${u}/api/scans`, "POST", ascan(0, 1, 3));
+    assert.equal(scan.status, 409);
+    assert.match(
+      (scan.body.error as { message: string }).message,
+      new RegExp(`motor is owned by task ${moveId} \\(move\\)`),
+    );
+    const write = await call(`${u}/api/devices/motor/attrs/position`, "PUT", { value: 2 });
+    assert.equal(write.status, 409);
+    assert.equal((write.body.error as { code: string }).code, "conflict");
+
+    const listed = await call(`${u}/api/tasks?device=motor`);
+    assert.deepEqual(
+      (listed.body.tasks as { id: string; state: string }[]).map((t) => t.state),
+      ["running", "queued", "queued"],
+    );
+    assert.equal((await call(`${u}/api/tasks?state=nonsense`)).status, 400);
+    assert.equal((await call(`${u}/api/tasks?device=nope`)).status, 404);
+
+    // cancelling a queued task: it never starts, and the one behind it moves up
+    const cancelled = await call(`${u}/api/tasks/${hold.body.id}`, "DELETE");
+    assert.equal(cancelled.status, 200);
+    assert.equal((cancelled.body.task as { state: string }).state, "cancelled");
+    assert.equal((await call(`${u}/api/tasks/${sample.body.id}`)).body.queue_position, 1);
+
+    await until(
+      async () => (await call(`${u}/api/tasks/${moveId}`)).body.state === "completed",
+      15_000,
+      "the move to finish",
+    );
+    // data is kept: two readers see the same rows, and a cursor continues where a page ended
+    const a = (await call(`${u}/api/tasks/${moveId}/data?limit=3`)).body.data as {
+      rows: { t: number; readback: number }[];
+      since: number;
+      next_since: number;
+    };
+    const b = (await call(`${u}/api/tasks/${moveId}/data?limit=3`)).body.data as typeof a;
+    assert.deepEqual(a.rows, b.rows);
+    assert.deepEqual([a.since, a.next_since], [0, 3]);
+    const rest = (await call(`${u}/api/tasks/${moveId}/data?since=${a.next_since}`)).body
+      .data as typeof a;
+    assert.equal(rest.since, 3);
+    assert.ok(rest.rows[0]!.t >= a.rows[2]!.t);
+    assert.ok(Math.abs(rest.rows.at(-1)!.readback - 5) < 1e-6, "completed at the target");
+
+    // the queued sample task ran once the move let go; then a scan owns the motor and a task
+    // posted meanwhile waits for it
+    await until(
+      async () => (await call(`${u}/api/tasks/${sample.body.id}`)).body.state === "completed",
+      5000,
+      "the queued sample task to run",
+    );
+    const scanning = await call(`${u}/api/scans`, "POST", { ...ascan(5, 4, 5), settle_ms: 50 });
+    assert.equal(scanning.status, 202, JSON.stringify(scanning.body));
+    const waits = await call(`${u}/api/devices/motor/tasks`, "POST", {
+      technique: "move",
+      params: { position: 4.5 },
+      sampling_interval: 0.05,
+    });
+    assert.equal(waits.body.state, "queued");
+    assert.equal(waits.body.waiting_for, `scan ${scanning.body.id}`);
+    await until(
+      async () => (await call(`${u}/api/tasks/${waits.body.id}`)).body.state === "completed",
+      15_000,
+      "the task behind the scan to run",
+    );
+    const scanDone = await call(`${u}/api/scans/${scanning.body.id}?limit=1`);
+    assert.equal(scanDone.body.state, "done", "the scan finished before the task started");
+  } finally {
+    const status = await serve.stop();
+    assert.equal(status.code, 0, serve.lines.join("\n"));
+  }
+  try {
+    // every task is in the session, with its end state
+    const info = await runCli(["session", "info", session, "--json"]);
+    assert.equal(info.code, 0, info.stderr);
+    const tasks = JSON.parse(info.stdout).tasks as { technique: string; status: string }[];
+    assert.deepEqual(
+      tasks.map((t) => `${t.technique} ${t.status}`),
+      ["move completed", "hold cancelled", "sample completed", "move completed"],
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
