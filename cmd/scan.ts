@@ -37,6 +37,8 @@ import { makePlan, parseRef, type PlanSpec } from "../lib/scan/plan.ts";
 import { parsePlanArgs, PLAN_NAMES } from "../lib/scan/plan_args.ts";
 import { parsePlanFile } from "../lib/scan/plan_file.ts";
 import { ScanRun } from "../lib/scan/runner.ts";
+import { GOTO_TARGETS, type GotoTarget } from "../lib/scan/peak.ts";
+import { statsLines } from "../lib/scan/scan_table.ts";
 import type { ScanRequest } from "../lib/scan/request.ts";
 import { ScanTable } from "../lib/scan/scan_table.ts";
 import { sessionPath } from "../lib/session/path.ts";
@@ -61,6 +63,7 @@ const FLAGS = {
   format: { type: "string", short: "f" },
   resume: { type: "string" },
   scan: { type: "string" },
+  goto: { type: "string" },
 } as const;
 
 /** Output formats of `scan` on stdout. */
@@ -224,6 +227,16 @@ export function parseScanArgs(
   if (tolerance !== undefined) request.tolerance = tolerance;
   if (moveTimeout !== undefined) request.moveTimeoutMs = moveTimeout;
   if (Object.keys(readbacks).length > 0) request.readbacks = readbacks;
+  const goto = stringFlag(f, "goto") ?? fromFile?.goto;
+  if (goto !== undefined) {
+    if (!(GOTO_TARGETS as readonly string[]).includes(goto)) {
+      throw new UsageError(`--goto: expected one of ${GOTO_TARGETS.join(", ")}, got "${goto}"`);
+    }
+    if (detectors.length === 0) {
+      throw new UsageError(`--goto ${goto} moves to a detector's ${goto}: add --detectors`);
+    }
+    request.goto = goto as GotoTarget;
+  }
   request.context = {
     demo: opts.demo,
     ...(opts.config ? { config: opts.config } : {}),
@@ -379,6 +392,7 @@ export async function runScan(args: string[]): Promise<number> {
       const took = result.started && result.ended
         ? ` in ${(result.ended - result.started).toFixed(1)} s`
         : "";
+      for (const line of statsLines(result, run.precision)) say(line);
       if (result.state === "done") {
         say(p.dim(`done: ${result.recorded} of ${result.total} points${took}${where}`));
       } else {
@@ -457,6 +471,9 @@ Flags:
                            POS=DEV.ATTR from another one (EPICS: m1.value=m1_rbv.value);
                            default: ATTR_readback or ATTR_rbv when it exists, and
                            the device's readback/rbv for its main setpoint only
+      --goto peak|cen|com  when the scan completes, move the first positioner to the first
+                           detector's peak, centre of its FWHM or centre of mass (Spec's
+                           pic/cen); relative scans then do not return
       --log                log-spaced points (ascan/dscan)
       --snake              snake order (mesh): reverse inner axes on alternate passes
   -p, --plan FILE          a TOML plan file (see below)

@@ -14,6 +14,7 @@ import { makePlan, type PlanSpec } from "./plan.ts";
 export const PLAN_NAMES: Record<string, string> = {
   ascan: "POS START STOP [POS START STOP …] N — absolute line scan (a2scan, a3scan … too)",
   dscan: "POS START STOP [POS START STOP …] N — relative to the start, returns there",
+  lup: "POS START STOP N — Spec's name for dscan",
   mesh: "POS START STOP N [POS START STOP N …] — grid, first axis outermost (grid too)",
   dmesh: "… — relative mesh",
   list: "POS V1,V2,… [POS V1,V2,…] — explicit positions; @FILE reads them from a file",
@@ -51,7 +52,8 @@ export function parsePlanArgs(
 }
 
 function build(name: string, words: readonly string[], opts: PlanArgOptions): PlanSpec {
-  const line = /^([ad])(\d*)scan$/.exec(name);
+  // Spec's "line-up scan" is a relative line scan: the same plan as dscan
+  const line = /^([ad])(\d*)scan$/.exec(name === "lup" ? "dscan" : name);
   if (line) {
     const relative = line[1] === "d";
     const want = line[2] ? Number(line[2]) : undefined;

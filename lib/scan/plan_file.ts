@@ -49,6 +49,8 @@ export interface PlanFile {
   readbacks?: Record<string, string>;
   /** Extra targets to open. */
   devices?: string[];
+  /** `goto = "cen"`: where the first positioner goes when the scan completes. */
+  goto?: string;
 }
 
 const KEYS = [
@@ -66,6 +68,7 @@ const KEYS = [
   "axes",
   "positions",
   "readbacks",
+  "goto",
 ];
 
 const PLAN_FILE_KEYS = table(
@@ -131,6 +134,12 @@ export function parsePlanFile(text: string, file: string): PlanFile {
   if (triggers) out.triggers = triggers;
   const devices = strings("devices");
   if (devices) out.devices = devices;
+  if (doc.goto !== undefined) {
+    if (typeof doc.goto !== "string") {
+      throw new ConfigError('expected "peak", "cen" or "com"', file, "goto");
+    }
+    out.goto = doc.goto;
+  }
   // plan files are written by people: bare numbers are seconds, like the config file's
   if (doc.settle !== undefined) out.settleMs = durationKey(doc.settle, file, "settle");
   if (doc.dwell !== undefined) out.dwellMs = durationKey(doc.dwell, file, "dwell");

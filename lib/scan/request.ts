@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { GotoTarget } from "./peak.ts";
 import type { PlanSpec } from "./plan.ts";
 
 /** Everything that defines a scan; plain JSON, stored with it (and sent to `POST /api/scans`). */
@@ -33,6 +34,11 @@ export interface ScanRequest {
   readbacks?: Record<string, string>;
   /** Poll period while waiting for a move, ms (default 10). */
   pollMs?: number;
+  /**
+   * When the scan completes, move the first positioner to this statistic of the first detector
+   * (Spec's `pic`/`cen`, bluesky's `PeakStats`) instead of leaving it or returning it.
+   */
+  goto?: GotoTarget;
   /** How the caller opened devices (CLI flags), kept so `--resume` can reopen them. */
   context?: Record<string, unknown>;
 }

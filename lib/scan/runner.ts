@@ -30,6 +30,7 @@ import type { Lab } from "../lab/lab.ts";
 import { fairTurn } from "../schedule/fair.ts";
 import { sleep } from "../schedule/periodic.ts";
 import type { ScanPoint, ScanState, ScanStore } from "../session/scan_store.ts";
+import { gotoPosition, PeakCollector, type PeakStats } from "./peak.ts";
 import { absolute, makePlan, parseRef, type Plan } from "./plan.ts";
 import { type DetectorGroup, detectorGroups, dwellDetectors, readDetectors } from "./detectors.ts";
 import {
@@ -45,6 +46,12 @@ import type { ScanRequest } from "./request.ts";
 
 /** Points a run keeps in memory by default (the latest; all of them go to listeners and the store). */
 export const KEEP_POINTS = 1000;
+
+/**
+ * Most points a scan collects for its peak statistics (16 MB for one detector); longer scans end
+ * without statistics (the session has every point).
+ */
+export const MAX_STATS_POINTS = 1_000_000;
 
 /** Where a run is; `pending` before start, `stopping` after {@linkcode ScanRun.stop}. */
 export type RunState = "pending" | "running" | "stopping" | ScanState;
@@ -71,6 +78,10 @@ export interface ScanStatus {
   error?: string;
   /** True when relative positioners were returned to their start. */
   returned?: boolean;
+  /** Peak statistics per detector (`device.attr`), once the scan ended. */
+  stats?: Record<string, PeakStats>;
+  /** Where `goto` moved the first positioner, once it did. */
+  moved_to?: { positioner: string; target: string; position: number };
 }
 
 /** How a run ended. */
@@ -147,6 +158,8 @@ export class ScanRun {
   #ended: number | undefined;
   #error: string | undefined;
   #returned: boolean | undefined;
+  #stats: Record<string, PeakStats> | undefined;
+  #movedTo: ScanStatus["moved_to"];
   #buffer: ScanPoint[] = [];
   #recent: ScanPoint[] = [];
   #count = 0;
@@ -164,6 +177,14 @@ export class ScanRun {
     for (const t of request.triggers ?? []) parseRef(t);
     if (this.plan.positioners.length === 0 && request.detectors.length === 0) {
       throw new UsageError("a count scan needs detectors", "add --detectors det.counts,…");
+    }
+    if (request.goto !== undefined) {
+      if (this.plan.positioners.length === 0 || request.detectors.length === 0) {
+        throw new UsageError(`--goto ${request.goto} needs a positioner and a detector`);
+      }
+      if (request.plan.kind === "mesh") {
+        throw new UsageError(`--goto ${request.goto} applies to line and list scans, not meshes`);
+      }
     }
     this.#id = opts.resumeId;
     // a caller that only awaits start() must not see an unhandled rejection of ready()
@@ -215,6 +236,8 @@ export class ScanRun {
       ended: this.#ended,
       error: this.#error,
       returned: this.#returned,
+      ...(this.#stats ? { stats: this.#stats } : {}),
+      ...(this.#movedTo ? { moved_to: this.#movedTo } : {}),
     };
   }
 
@@ -332,12 +355,14 @@ export class ScanRun {
     this.#ready.resolve();
 
     let outcome: ScanState = "done";
+    const peaks = this.#peakCollector();
     try {
       const keep = this.#opts.keepPoints ?? KEEP_POINTS;
       for (const i of todo()) {
         if (this.#state === "stopping") break;
         const point = await this.#point(i, positioners, groups, signal);
         this.#count++;
+        peaks?.add(point);
         if (keep > 0) {
           this.#recent.push(point);
           if (this.#recent.length >= 2 * keep) this.#recent = this.#recent.slice(-keep);
@@ -356,8 +381,27 @@ export class ScanRun {
       }
     }
     this.#flush();
+    this.#stats = this.#peakStats(peaks);
     if (signal.aborted) await halt(positioners, (m) => this.#warn(m));
-    if (this.plan.relative && positioners.length > 0) {
+    // --goto: a completed scan leaves its first positioner at the statistic (relative or not)
+    const ends = [...this.origin];
+    let gone = false;
+    if (this.#request.goto !== undefined && outcome === "done" && positioners.length > 0) {
+      const what = this.#request.goto;
+      const detector = this.#request.detectors[0]!;
+      try {
+        const s = this.#stats?.[detector];
+        if (!s) throw new UsageError(`--goto ${what}: no statistics of ${detector}`);
+        const position = gotoPosition(s, what, detector);
+        await moveTo(positioners[0]!, position, this.#request, signal);
+        this.#movedTo = { positioner: positioners[0]!.ref, target: what, position };
+        ends[0] = position;
+        gone = true;
+      } catch (err) {
+        this.#warn(errorMessage(err));
+      }
+    }
+    if (this.plan.relative && positioners.length > 0 && !(gone && positioners.length === 1)) {
       if (signal.aborted) {
         this.#returned = false;
         this.#warn(
@@ -368,7 +412,7 @@ export class ScanRun {
       } else {
         try {
           await Promise.all(
-            positioners.map((p, k) => moveTo(p, this.origin[k]!, this.#request, signal)),
+            positioners.map((p, k) => moveTo(p, ends[k]!, this.#request, signal)),
           );
           this.#returned = true;
         } catch (err) {
@@ -383,7 +427,9 @@ export class ScanRun {
     }
     if (outcome === "done") this.#error = undefined;
     this.#ended = nowSeconds();
-    if (store && this.#id !== undefined) store.finish(this.#id, outcome, this.#error, this.#ended);
+    if (store && this.#id !== undefined) {
+      store.finish(this.#id, outcome, this.#error, this.#ended, this.#stats);
+    }
     this.#setState(outcome);
     return this.status() as ScanResult;
   }
@@ -418,6 +464,25 @@ export class ScanRun {
       ? await dwellDetectors(groups, values, dwell, signal)
       : await readDetectors(groups, values, signal);
     return { index: i, t, positions: targets, readbacks, values };
+  }
+
+  /** Columns for the peak statistics, or none (a mesh, or a plan too long to hold). */
+  #peakCollector(): PeakCollector | undefined {
+    if (this.#request.plan.kind === "mesh" || this.#request.detectors.length === 0) return;
+    if (this.plan.length > MAX_STATS_POINTS) return;
+    return new PeakCollector(this.plan.positioners[0], this.#request.detectors);
+  }
+
+  /** Statistics of every recorded point: a resumed scan's earlier points come from the store. */
+  #peakStats(peaks: PeakCollector | undefined): Record<string, PeakStats> | undefined {
+    if (!peaks) return undefined;
+    const store = this.#opts.store;
+    if (this.#recordedBefore > 0 && store && this.#id !== undefined) {
+      const all = new PeakCollector(peaks.positioner, peaks.detectors);
+      for (const p of store.points(this.#id)) all.add(p);
+      return all.stats();
+    }
+    return peaks.length > 0 ? peaks.stats() : undefined;
   }
 
   #devices(): ScanDevices {

@@ -8,6 +8,8 @@
 import { formatValue } from "../output/record.ts";
 import type { Paint } from "../output/terminal.ts";
 import type { ScanPoint } from "../session/scan_store.ts";
+import type { PeakStats } from "./peak.ts";
+import type { ScanStatus } from "./runner.ts";
 
 /** Options of a scan table. */
 export interface ScanTableOptions {
@@ -134,4 +136,46 @@ export class ScanTable {
 function header(ref: string, units: string | undefined): string {
   const attr = ref.slice(ref.lastIndexOf(".") + 1);
   return units && units !== attr ? `${ref} (${units})` : ref;
+}
+
+/**
+ * The peak statistics of a finished scan as lines for people (stderr), one per detector, Spec
+ * style; then where `--goto` moved. Positions use the positioner's precision.
+ *
+ * @example
+ * ```ts
+ * import { statsLines } from "./scan_table.ts";
+ * statsLines({
+ *   stats: {
+ *     "det.counts": {
+ *       positioner: "m.x", points: 3, peak: 9, peak_position: 1, min: 1, min_position: 0,
+ *       fwhm: 1, cen: 1, com: 1,
+ *     },
+ *   },
+ * }, { "m.x": 2 });
+ * // ["det.counts: peak 9 at m.x = 1.00, cen 1.00, fwhm 1.00, com 1.00 (3 points)"]
+ * ```
+ */
+export function statsLines(
+  result: { stats?: Record<string, PeakStats>; moved_to?: ScanStatus["moved_to"] },
+  precision: Record<string, number> = {},
+): string[] {
+  const out: string[] = [];
+  for (const [det, s] of Object.entries(result.stats ?? {})) {
+    const at = (v: number | null) => v === null ? "none" : formatValue(v, precision[s.positioner]);
+    const peak = s.peak === null ? "none" : formatValue(s.peak, precision[det]);
+    out.push(
+      `${det}: peak ${peak} at ${s.positioner} = ${at(s.peak_position)}, cen ${at(s.cen)}, ` +
+        `fwhm ${at(s.fwhm)}, com ${at(s.com)} (${s.points} points)`,
+    );
+  }
+  const m = result.moved_to;
+  if (m) {
+    out.push(
+      `moved ${m.positioner} to the ${m.target}: ${
+        formatValue(m.position, precision[m.positioner])
+      }`,
+    );
+  }
+  return out;
 }

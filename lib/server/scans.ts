@@ -58,6 +58,7 @@ function scanRequest(body: ScanBody): ScanRequest {
     moveTimeoutMs: body.move_timeout_ms,
     readbacks: body.readbacks,
     pollMs: body.poll_ms,
+    goto: body.goto,
   };
 }
 
@@ -73,6 +74,7 @@ function requestBody(r: ScanRequest): Record<string, unknown> {
     move_timeout_ms: r.moveTimeoutMs,
     readbacks: r.readbacks,
     poll_ms: r.pollMs,
+    goto: r.goto,
   };
   for (const k of Object.keys(body)) if (body[k] === undefined) delete body[k];
   return body;

@@ -221,6 +221,10 @@ export function scanBodySchema(maxPoints: number) {
     move_timeout_ms: z.number().positive().max(86_400_000).optional(),
     readbacks: z.record(ref(), ref()).optional(),
     poll_ms: z.number().min(1).max(60_000).optional(),
+    goto: z.enum(["peak", "cen", "com"]).optional().openapi({
+      description: "when the scan completes, move the first positioner to the first detector's " +
+        "peak, centre of its FWHM or centre of mass",
+    }),
   }).strict().openapi("ScanRequest");
 }
 

@@ -49,6 +49,10 @@ export interface ScanRecord extends ScanMeta {
   error?: string;
   /** Points recorded so far. */
   recorded: number;
+  /** Peak statistics per detector (`device.attr`; lib/scan/peak.ts), once the scan ended. */
+  stats?: Record<string, unknown>;
+  /** What the scan measured before and after, for `--baseline`. */
+  baseline?: Record<string, unknown>;
 }
 
 /** One recorded point of a scan. */
@@ -91,9 +95,16 @@ CREATE TABLE IF NOT EXISTS scan_points (
 ) WITHOUT ROWID;
 `;
 
-/** Creates the scan tables if they are missing (safe to call on every open). */
+/** Columns added after the first release of the table: name and type. */
+const ADDED_COLUMNS = [["stats", "TEXT"], ["baseline", "TEXT"]] as const;
+
+/** Creates the scan tables if they are missing, and columns added since (safe on every open). */
 export function ensureScanTables(db: DatabaseSync): void {
   db.exec(SCHEMA);
+  const have = new Set(db.prepare("PRAGMA table_info(scans)").all().map((r) => String(r.name)));
+  for (const [name, type] of ADDED_COLUMNS) {
+    if (!have.has(name)) db.exec(`ALTER TABLE scans ADD COLUMN ${name} ${type}`);
+  }
 }
 
 /**
@@ -194,14 +205,26 @@ export class ScanStore {
       .run(id);
   }
 
-  /** Records how a scan ended. */
-  finish(id: number, state: Exclude<ScanState, "running">, error?: string, ended?: number): void {
-    this.db.prepare("UPDATE scans SET state = ?, error = ?, ended = ? WHERE id = ?").run(
+  /** Records how a scan ended, with its peak statistics when there are any. */
+  finish(
+    id: number,
+    state: Exclude<ScanState, "running">,
+    error?: string,
+    ended?: number,
+    stats?: Record<string, unknown>,
+  ): void {
+    this.db.prepare("UPDATE scans SET state = ?, error = ?, ended = ?, stats = ? WHERE id = ?").run(
       state,
       error ?? null,
       ended ?? Date.now() / 1000,
+      stats ? JSON.stringify(stats) : null,
       id,
     );
+  }
+
+  /** Stores what `--baseline` read (`start`, then `end` as the scan ends). */
+  setBaseline(id: number, baseline: Record<string, unknown>): void {
+    this.db.prepare("UPDATE scans SET baseline = ? WHERE id = ?").run(JSON.stringify(baseline), id);
   }
 
   /** Every scan, oldest first. */
@@ -305,5 +328,7 @@ function toRecord(r: Record<string, unknown>): ScanRecord {
     started: Number(r.started),
     ended: r.ended === null || r.ended === undefined ? undefined : Number(r.ended),
     recorded: Number(r.recorded ?? 0),
+    ...(typeof r.stats === "string" ? { stats: JSON.parse(r.stats) } : {}),
+    ...(typeof r.baseline === "string" ? { baseline: JSON.parse(r.baseline) } : {}),
   };
 }

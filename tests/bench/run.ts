@@ -64,6 +64,12 @@ export const BENCHES: Bench[] = [
   { name: "alarms", script: "alarm_observe.ts", args: [], about: "alarm engine cost per reading" },
   { name: "scan", script: "scan.ts", args: [], about: "scan engine overhead per point" },
   {
+    name: "scan-peak",
+    script: "peak_stats.ts",
+    args: [],
+    about: "peak statistics (peak, cen, FWHM, com) of a 100,000-point scan",
+  },
+  {
     name: "responsiveness",
     script: "responsiveness.ts",
     args: [],
