@@ -6,12 +6,13 @@
  */
 import type { Command } from "../lib/cli/command.ts";
 import { EXIT } from "../lib/cli/command.ts";
-import { boolFlag, durationFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
+import { boolFlag, durationFlag, parseFlags, stringFlag, timeFlags } from "../lib/cli/flags.ts";
 import { TIMEOUT_RULE } from "../lib/config/duration.ts";
-import { findAttr, parseValue, validateWrite, type Value } from "../lib/device/attr.ts";
 import { UsageError } from "../lib/device/errors.ts";
 import { openLab } from "../lib/lab/setup.ts";
-import { jsonDocument } from "../lib/output/record.ts";
+import { type Assignment, writeAssignments } from "../lib/lab/write.ts";
+import { jsonDocument, readingRecord } from "../lib/output/record.ts";
+import type { TimeOptions } from "../lib/output/time.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
 import { stdoutIsTerminal } from "../lib/output/terminal.ts";
 
@@ -25,7 +26,7 @@ export interface WriteOptions {
   /** The one device written to. */
   target: string;
   /** Assignments in order, values as text; `bare` for a name alone (an action). */
-  assignments: { attr: string; text: string; bare?: boolean }[];
+  assignments: Assignment[];
   /** Per-call timeout, ms. */
   timeout?: number;
   /** Wait for completion (EPICS put-callback; positioners: until the move ends). */
@@ -34,6 +35,8 @@ export interface WriteOptions {
   config?: string;
   /** `--demo`. */
   demo: boolean;
+  /** `--time epoch|iso` and `--utc`. */
+  time: Required<TimeOptions>;
 }
 
 /** Parses `write`'s arguments (pure). */
@@ -46,7 +49,7 @@ export function parseWriteArgs(args: string[]): WriteOptions {
       "e.g. labwire write --demo motor position=2.5",
     );
   }
-  const assignments = pairs.map((p) => {
+  const assignments = pairs.map((p): Assignment => {
     const i = p.indexOf("=");
     // A bare name may be an action (tare, reset, trigger): checked once the attrs are known.
     if (i < 0 && /^[A-Za-z_][A-Za-z0-9_]*$/.test(p)) return { attr: p, text: "true", bare: true };
@@ -60,6 +63,7 @@ export function parseWriteArgs(args: string[]): WriteOptions {
     wait: boolFlag(f, "wait"),
     config: stringFlag(f, "config"),
     demo: boolFlag(f, "demo"),
+    time: timeFlags(f),
   };
 }
 
@@ -68,36 +72,8 @@ export async function runWrite(args: string[]): Promise<number> {
   const opts = parseWriteArgs(args);
   const lab = await openLab({ ...opts, targets: [opts.target] });
   try {
-    const m = lab.managers[0]!;
-    const call = { timeout: opts.timeout };
-    const attrs = await m.attrs(call);
-    // Every assignment is validated before the first one is sent.
-    const values: [string, Value][] = opts.assignments.map(({ attr, text, bare }) => {
-      const a = findAttr(attrs, attr, m.name);
-      if (bare && !(a.type === "boolean" && a.description?.startsWith("action:"))) {
-        throw new UsageError(
-          `"${attr}" is not ATTR=VALUE`,
-          "e.g. position=2.5; a name alone runs an action (see labwire read TARGET --describe)",
-        );
-      }
-      return [attr, validateWrite(a, parseValue(a, text))];
-    });
-    const readBack: Record<string, Value> = {};
-    for (const [name, value] of values) {
-      readBack[name] = await m.write(name, value, call);
-    }
-    if (opts.wait && m.device.isMoving) {
-      const deadline = performance.now() + (opts.timeout ?? 60_000);
-      while (await m.exclusive(() => m.device.isMoving!(call))) {
-        if (performance.now() > deadline) {
-          throw new UsageError("--wait: still moving at the timeout");
-        }
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      // After a move the whole default reading matters (readback, moving), not only the setpoint.
-      Object.assign(readBack, await m.read(undefined, call));
-    }
-    stdoutSink.write(jsonDocument(readBack, stdoutIsTerminal()));
+    const r = await writeAssignments(lab.managers[0]!, opts.assignments, opts);
+    stdoutSink.write(jsonDocument(readingRecord(r, opts.time), stdoutIsTerminal()));
     return EXIT.ok;
   } finally {
     await lab.close();
@@ -116,12 +92,15 @@ Usage: labwire write TARGET ATTR=VALUE… [--wait] [--timeout 2s]
 
 Every value is checked against the attribute's declaration (read-only, type,
 limits, enum options) before anything is sent; a refused write exits with code 2
-and touches nothing. The read-back of each attribute is printed as JSON.
+and touches nothing. The read-back is printed as a reading, the shape read and
+stream print: "t" (epoch seconds; ISO 8601 with --time iso), "device", then the
+written attributes (after --wait, the device's usual reading too).
 
 Flags:
   -w, --wait           wait until the device reports completion (a motor stops
                        moving; an EPICS put completes) before the read-back
-  -t, --timeout 2s     per-call timeout
+  -t, --timeout 2s     per-call timeout (with --wait, also how long a move may
+                       take; default 60s)
   -c, --config FILE    config file (default ./labwire.toml or $LABWIRE_CONFIG)
       --demo           use the built-in simulated bench
 

@@ -70,7 +70,17 @@ peerTest("read output goes through jq", () => findProgram("jq") ? [] : ["jq"], a
 Deno.test("write validates before any I/O and prints the read-back", async () => {
   const ok = await runCli(["write", "--demo", "thermo", "setpoint=30"]);
   assert.equal(ok.code, 0, ok.stderr);
-  assert.deepEqual(JSON.parse(ok.stdout), { setpoint: 30 });
+  // The read-back is a reading, as read prints it: t, device, then the written values.
+  const back = JSON.parse(ok.stdout);
+  assert.deepEqual(Object.keys(back), ["t", "device", "setpoint"]);
+  assert.equal(typeof back.t, "number");
+  assert.deepEqual({ ...back, t: 0 }, { t: 0, device: "thermo", setpoint: 30 });
+  const iso = await runCli(["write", "--demo", "thermo", "setpoint=30", "--time", "iso"]);
+  assert.equal(iso.code, 0, iso.stderr);
+  assert.match(
+    JSON.parse(iso.stdout).t,
+    /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d)$/,
+  );
   const cases: [string[], RegExp][] = [
     [["write", "--demo", "thermo", "temperature=3"], /temperature is read-only/],
     [["write", "--demo", "motor", "position=abc"], /expected a number/],

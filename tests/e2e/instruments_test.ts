@@ -24,13 +24,16 @@ Deno.test("labwire sim keysight-34461a as a process: read, stream --count 2, wri
 
     const write = await runCli(["write", sim.addresses[0]!, "range=100", "autorange=off"]);
     assert.equal(write.code, 0, write.stderr);
-    assert.deepEqual(JSON.parse(write.stdout), { range: 100, autorange: false });
+    const { t: _wt, device: wd, ...written } = JSON.parse(write.stdout);
+    assert.equal(wd, sim.addresses[0]!.replace(/^tcp:\/\/|\?.*$/g, ""));
+    assert.deepEqual(written, { range: 100, autorange: false });
     const refused = await runCli(["write", sim.addresses[0]!, "range=7"]);
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /range: 7 is not one of 0\.1, 1, 10, 100, 1000 V/);
     const action = await runCli(["write", sim.addresses[0]!, "reset"]);
     assert.equal(action.code, 0, action.stderr);
-    assert.deepEqual(JSON.parse(action.stdout), { reset: true });
+    const { t: _at, device: _ad, ...acted } = JSON.parse(action.stdout);
+    assert.deepEqual(acted, { reset: true });
     const back = await runCli(["read", sim.addresses[0]!, "--attrs", "range,autorange"]);
     const { t: _t, device: _d, ...values } = JSON.parse(back.stdout);
     assert.deepEqual(values, { range: 10, autorange: true }, "reset restored");

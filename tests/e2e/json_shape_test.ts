@@ -210,6 +210,13 @@ Deno.test("CLI: no camelCase key in any verb's JSON output", async () => {
       await keysOf(["monitor", config, "--duration", "300ms", "--json", "--session", "m.sqlite"]),
       read,
     );
+    // write's read-back is a reading too: the keys read prints for the same attribute.
+    assert.deepEqual(
+      Object.keys(parseJson(await run(["write", "--config", config, "thermo", "setpoint=31"]))[0]!),
+      Object.keys(
+        parseJson(await run(["read", "--config", config, "thermo", "-a", "setpoint"]))[0]!,
+      ),
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
