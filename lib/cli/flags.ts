@@ -1,11 +1,12 @@
 /**
- * Flag parsing for every verb: `node:util` parseArgs in strict mode, with unknown flags turned
+ * Flag parsing for every verb: parseArgs' strict mode (`./argv.ts`, the rules and messages of
+ * `node:util`'s without loading Node's compatibility layer at start-up), with unknown flags turned
  * into a usage error that suggests the closest known flag. Each verb declares its flags as data
  * and gets a pure parse function it can test on its own.
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseStrictArgs } from "./argv.ts";
 import { UsageError } from "../device/errors.ts";
 import { didYouMean } from "../device/suggest.ts";
 import { type DurationRule, readDuration } from "../config/duration.ts";
@@ -57,12 +58,7 @@ export const COMMON_FLAGS: FlagSpecs = {
 export function parseFlags(args: string[], specs: FlagSpecs, verb = "labwire"): ParsedFlags {
   const options = { ...COMMON_FLAGS, ...specs };
   try {
-    const { values, positionals } = parseArgs({
-      args: attachNegativeValues(args, options),
-      options,
-      allowPositionals: true,
-      strict: true,
-    });
+    const { values, positionals } = parseStrictArgs(attachNegativeValues(args, options), options);
     return { values: values as ParsedFlags["values"], positionals };
   } catch (err) {
     const msg = (err as Error).message;

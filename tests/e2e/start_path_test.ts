@@ -46,3 +46,9 @@ Deno.test("labwire read of an address loads neither zod, the TOML parser nor the
     assert.deepEqual(modules.filter((m) => heavy.test(m)), [], `${heavy} is on the read path`);
   }
 });
+
+Deno.test("labwire read of an address loads no node: module (Node's compatibility layer)", async () => {
+  // node:util alone (for parseArgs) cost ~25 ms of CPU per start: lib/cli/argv.ts replaces it.
+  const modules = await readPathModules();
+  assert.deepEqual(modules.filter((m) => m.startsWith("node:")), []);
+});
