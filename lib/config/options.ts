@@ -162,6 +162,9 @@ export function optionsProblem(
   spec: DriverOptions | undefined = driverOptions(address.scheme, address.target),
 ): Problem | undefined {
   if (!spec) return undefined;
+  // Most addresses have no options: nothing to check, and no URLSearchParams iterator per device
+  // (a read of a thousand ca:// targets checks a thousand addresses).
+  if (address.params.size === 0 && isEmpty(options)) return undefined;
   const values: Record<string, unknown> = { ...options };
   for (const [k, v] of address.params) values[k] = v;
   const known = Object.keys(spec.rules);
@@ -181,6 +184,11 @@ export function optionsProblem(
     if (!r.ok) return { key: k, message: `option ${k}: ${r.message}`, hint: r.hint };
   }
   return undefined;
+}
+
+function isEmpty(record: Record<string, unknown>): boolean {
+  for (const _ in record) return false;
+  return true;
 }
 
 /**
