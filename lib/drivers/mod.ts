@@ -1,20 +1,33 @@
 /**
- * Registers every driver labwire ships. A static list (no dynamic imports) so that
- * `deno compile` bundles them all. Import this module once, from `main.ts` or a test.
+ * Registers every driver labwire ships. The simulators are in the process (and `--demo` needs
+ * them); every other family registers what the registry must know before opening a device
+ * (`driver_info.ts`: scheme, help, options, default name) and loads its code on its first
+ * `open` ({@linkcode lazyDriver}), so a verb loads only the families its devices use. The
+ * imports are string literals, which `deno compile` sees and bundles. Import this module once,
+ * from `main.ts` or a test.
  *
  * @module
  */
-import { registerDriver } from "../device/registry.ts";
+import { lazyDriver, registerDriver } from "../device/registry.ts";
 import { simDriver } from "./sim/driver.ts";
+import { BARATRON_INFO } from "./baratron/driver_info.ts";
+import { CA_INFO } from "./epics/driver_info.ts";
+import { SCPI_INFO, SERIAL_INFO, TCP_INFO } from "./message/driver_info.ts";
+import { MODBUS_INFO, MODBUS_RTU_INFO } from "./modbus/driver_info.ts";
+
 registerDriver(simDriver);
-import { baratronDriver } from "./baratron/driver.ts";
-registerDriver(baratronDriver);
-import { caDriver } from "./epics/driver.ts";
-registerDriver(caDriver);
-import { scpiDriver, serialDriver, tcpDriver } from "./message/driver.ts";
-registerDriver(tcpDriver);
-registerDriver(serialDriver);
-registerDriver(scpiDriver);
-import { modbusDriver, modbusRtuDriver } from "./modbus/driver.ts";
-registerDriver(modbusDriver);
-registerDriver(modbusRtuDriver);
+registerDriver(
+  lazyDriver(BARATRON_INFO, async () => (await import("./baratron/driver.ts")).baratronDriver),
+);
+registerDriver(lazyDriver(CA_INFO, async () => (await import("./epics/driver.ts")).caDriver));
+registerDriver(lazyDriver(TCP_INFO, async () => (await import("./message/driver.ts")).tcpDriver));
+registerDriver(
+  lazyDriver(SERIAL_INFO, async () => (await import("./message/driver.ts")).serialDriver),
+);
+registerDriver(lazyDriver(SCPI_INFO, async () => (await import("./message/driver.ts")).scpiDriver));
+registerDriver(
+  lazyDriver(MODBUS_INFO, async () => (await import("./modbus/driver.ts")).modbusDriver),
+);
+registerDriver(
+  lazyDriver(MODBUS_RTU_INFO, async () => (await import("./modbus/driver.ts")).modbusRtuDriver),
+);

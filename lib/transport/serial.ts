@@ -31,6 +31,7 @@ import type { Address } from "../device/address.ts";
 import { DeviceError, UsageError } from "../device/errors.ts";
 import { type ByteStream, type RawConn, ReopeningStream } from "./stream.ts";
 import { FdConn } from "./fd_conn.ts";
+import { SERIAL_KEYS } from "./serial_keys.ts";
 import {
   applySettings,
   BAUD_RATES,
@@ -86,8 +87,7 @@ const FLOWS: Record<string, Flow> = {
   software: "xonxoff",
 };
 
-/** The address options that are serial line settings. */
-export const SERIAL_KEYS: readonly string[] = ["baud", "bits", "parity", "stop", "flow"];
+export { SERIAL_KEYS } from "./serial_keys.ts";
 
 /**
  * Reads the line settings of `?baud=…&bits=…&parity=…&stop=…&flow=…` over `defaults`; a bad

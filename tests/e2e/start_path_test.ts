@@ -52,3 +52,20 @@ Deno.test("labwire read of an address loads no node: module (Node's compatibilit
   const modules = await readPathModules();
   assert.deepEqual(modules.filter((m) => m.startsWith("node:")), []);
 });
+
+Deno.test("labwire read starts without the code of the driver families it may not use", async () => {
+  // Each family registers a light driver_info.ts and loads its code on its first open: ~40 ms
+  // of CPU at every start when EPICS, Modbus, the message lines and HTTP were all static.
+  const modules = await readPathModules();
+  assert.ok(modules.some((m) => m.endsWith("/lib/drivers/epics/driver_info.ts")), "graph walked");
+  for (const heavy of ["epics", "modbus", "message", "baratron"]) {
+    const loaded = modules.filter((m) =>
+      m.includes(`/lib/drivers/${heavy}/`) && !/\/(driver_info|options)\.ts$/.test(m)
+    );
+    assert.deepEqual(loaded, [], `${heavy} is on the start path`);
+  }
+  assert.deepEqual(
+    modules.filter((m) => /\/lib\/transport\/(serial|stream|http|tcp)\.ts$/.test(m)),
+    [],
+  );
+});

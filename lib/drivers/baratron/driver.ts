@@ -14,13 +14,13 @@
  *
  * @module
  */
-import { type Address, hostPort } from "../../device/address.ts";
-import { checkAddressOptions, durationOption } from "../../config/options.ts";
-import { TIMEOUT_RULE } from "../../config/duration.ts";
+import type { Address } from "../../device/address.ts";
+import { checkAddressOptions } from "../../config/options.ts";
 import { type Attr, attr, findAttr, type Values } from "../../device/attr.ts";
 import type { CallOptions, Device } from "../../device/device.ts";
 import { DeviceError, UsageError, WriteRejected } from "../../device/errors.ts";
-import type { Driver, DriverOptions, OpenContext } from "../../device/registry.ts";
+import type { Driver, OpenContext } from "../../device/registry.ts";
+import { BARATRON_INFO, BARATRON_OPTIONS, toolWebHost } from "./driver_info.ts";
 import { HttpClient } from "../../transport/http.ts";
 import { type HttpResult } from "../../transport/http_codec.ts";
 import { decodePollResponse, type GaugeValues, POLL_REQUEST, TOOLWEB_PATH } from "./protocol.ts";
@@ -64,12 +64,8 @@ const ATTRS = gaugeAttrs();
 
 /** Splits a `baratron://` target into the URL to POST to and the device's default name. */
 export function toolWebUrl(address: Address): { origin: string; url: string; name: string } {
-  const target = address.target.replace(/^https?:\/\//i, "").replace(/\/+$/, "");
-  const { host, port } = hostPort(target, 80);
-  const origin = `http://${host}${port === 80 ? "" : `:${port}`}`;
-  // The HTTP client builds a URL from the origin: refuse here what it would throw on later.
-  if (!URL.canParse(origin)) throw new UsageError(`"${host}" is not a host name or IP address`);
-  return { origin, url: `${origin}${TOOLWEB_PATH}`, name: port === 80 ? host : `${host}:${port}` };
+  const { origin, name } = toolWebHost(address);
+  return { origin, url: `${origin}${TOOLWEB_PATH}`, name };
 }
 
 /** One eBaratron gauge reached over ToolWeb. */
@@ -169,18 +165,9 @@ export class BaratronGauge implements Device {
   }
 }
 
-/** The options a `baratron://` device takes. */
-const BARATRON_OPTIONS: DriverOptions = {
-  owner: "baratron://",
-  rules: { timeout: durationOption(TIMEOUT_RULE) },
-};
-
 /** The `baratron://` driver. */
 export const baratronDriver: Driver = {
-  options: () => BARATRON_OPTIONS,
-  scheme: "baratron",
-  summary: "MKS eBaratron capacitance manometer over ToolWeb (HTTP)",
-  example: "baratron://10.0.0.5",
+  ...BARATRON_INFO,
   open(address: Address, ctx: OpenContext): Promise<Device> {
     try {
       checkAddressOptions(address, ctx.options, BARATRON_OPTIONS);
@@ -201,13 +188,6 @@ export const baratronDriver: Driver = {
           )
           : err,
       );
-    }
-  },
-  defaultName(address: Address): string {
-    try {
-      return toolWebUrl(address).name;
-    } catch {
-      return address.target;
     }
   },
 };

@@ -32,8 +32,7 @@
  * @module
  */
 import type { Address } from "../../device/address.ts";
-import { checkAddressOptions, durationOption, flagOption } from "../../config/options.ts";
-import { TIMEOUT_RULE } from "../../config/duration.ts";
+import { checkAddressOptions } from "../../config/options.ts";
 import { type Attr, attr, type Value, type Values } from "../../device/attr.ts";
 import {
   type CallOptions,
@@ -44,7 +43,8 @@ import {
   type Subscription,
 } from "../../device/device.ts";
 import { DeviceError, TimeoutError, UsageError } from "../../device/errors.ts";
-import type { Driver, DriverOptions, OpenContext } from "../../device/registry.ts";
+import type { Driver, OpenContext } from "../../device/registry.ts";
+import { CA_INFO, CA_OPTIONS } from "./driver_info.ts";
 import { acquireSharedClient, type CaClient, releaseSharedClient } from "./client.ts";
 import { deadlines } from "../../transport/deadline.ts";
 import type { Channel } from "./client_channel.ts";
@@ -411,26 +411,14 @@ function flag(v: unknown): boolean | undefined {
   throw new UsageError(`wait=${v}: expected true or false`);
 }
 
-/** The options a `ca://` device takes. */
-const CA_OPTIONS: DriverOptions = {
-  owner: "ca://",
-  rules: { timeout: durationOption(TIMEOUT_RULE), wait: flagOption() },
-};
-
 /** The `ca://` driver. */
 export const caDriver: Driver = {
-  options: () => CA_OPTIONS,
-  scheme: "ca",
-  summary: "an EPICS process variable over Channel Access (caget/caput/camonitor without libca)",
-  example: "ca://XXX:m1.VAL",
+  ...CA_INFO,
   // deno-lint-ignore require-await
   async open(address: Address, ctx: OpenContext): Promise<Device> {
     checkAddressOptions(address, ctx.options, CA_OPTIONS);
     const pv = address.target.trim();
     const wait = flag(address.params.get("wait") ?? ctx.options["wait"]);
     return new CaDevice(ctx.name, address.text, pv, { timeout: ctx.timeout, wait });
-  },
-  defaultName(address: Address): string {
-    return address.target.trim();
   },
 };

@@ -28,6 +28,7 @@ import { didYouMean } from "../../device/suggest.ts";
 import type { Instrument } from "../../instruments/definition.ts";
 import { openLine } from "../../transport/open.ts";
 import { MessageDevice } from "./device.ts";
+import { SCPI_INFO, SERIAL_INFO, TCP_INFO } from "./driver_info.ts";
 
 /** Address options the message drivers understand (serial line settings go to the transport). */
 const KNOWN_PARAMS = ["instrument", "timeout", "unit", "baud", "bits", "parity", "stop", "flow"];
@@ -118,41 +119,11 @@ export function lineTarget(address: Address, inst: Instrument): string {
   return `${address.scheme}://${address.target}?${params}`;
 }
 
-function defaultName(address: Address): string {
-  if (address.scheme === "serial") {
-    const parts = address.target.split("/").filter((s) => s !== "");
-    const last = parts.at(-1) ?? address.target;
-    // /dev/pts/3 → pts3 (a bare number says little); /dev/ttyUSB0 → ttyUSB0.
-    const base = /^\d+$/.test(last) && parts.length > 1 ? `${parts.at(-2)}${last}` : last;
-    const unit = address.params.get("unit");
-    return unit ? `${base}-${unit}` : base;
-  }
-  return address.target.replace(/\/$/, "");
-}
-
 /** `tcp://HOST:PORT?instrument=NAME`: an instrument definition over a raw TCP socket. */
-export const tcpDriver: Driver = {
-  scheme: "tcp",
-  summary: "an instrument definition over a raw TCP socket (SCPI, ASCII)",
-  example: "tcp://10.0.0.7:7777?instrument=lakeshore-336",
-  open: openMessageDevice,
-  defaultName,
-};
+export const tcpDriver: Driver = { ...TCP_INFO, open: openMessageDevice };
 
 /** `serial:///dev/ttyUSB0?instrument=NAME`: an instrument definition over a serial line. */
-export const serialDriver: Driver = {
-  scheme: "serial",
-  summary: "an instrument definition over a serial line (termios)",
-  example: "serial:///dev/ttyUSB0?instrument=alicat&unit=A",
-  open: openMessageDevice,
-  defaultName,
-};
+export const serialDriver: Driver = { ...SERIAL_INFO, open: openMessageDevice };
 
 /** `scpi://HOST[:PORT]`: any SCPI instrument on port 5025, `idn` and the IEEE 488.2 basics. */
-export const scpiDriver: Driver = {
-  scheme: "scpi",
-  summary: "any SCPI instrument (raw socket, port 5025): idn, status, errors",
-  example: "scpi://10.0.0.7",
-  open: openMessageDevice,
-  defaultName,
-};
+export const scpiDriver: Driver = { ...SCPI_INFO, open: openMessageDevice };

@@ -25,7 +25,7 @@ import type { Driver, OpenContext } from "../../device/registry.ts";
 import { didYouMean } from "../../device/suggest.ts";
 import type { Instrument, InstrumentAttr } from "../../instruments/definition.ts";
 import type { RawAttr } from "../../instruments/schema.ts";
-import { MODBUS_OPTIONS } from "./options.ts";
+import { MODBUS_INFO, MODBUS_RTU_INFO } from "./driver_info.ts";
 import { CLIENT_PARAMS, type ModbusClient, openModbusClient } from "./client.ts";
 import { compileRegisterAttrs } from "../../instruments/register_map.ts";
 import {
@@ -299,34 +299,8 @@ export function parseUnit(text: string, where: string): number {
   return Number(text);
 }
 
-function defaultName(address: Address): string {
-  const unit = address.params.get("unit");
-  if (address.scheme === "modbus+rtu") {
-    const parts = address.target.split("/").filter((s) => s !== "");
-    const last = parts.at(-1) ?? address.target;
-    const base = /^\d+$/.test(last) && parts.length > 1 ? `${parts.at(-2)}${last}` : last;
-    return unit ? `${base}-${unit}` : base;
-  }
-  const host = address.target.replace(/\/$/, "");
-  return unit ? `${host}-${unit}` : host;
-}
-
 /** `modbus://HOST[:502]?unit=1&instrument=NAME`: a register map over Modbus TCP. */
-export const modbusDriver: Driver = {
-  scheme: "modbus",
-  summary: "a Modbus register map over Modbus TCP (port 502)",
-  example: "modbus://10.0.0.9?unit=1&instrument=omega-cn7500",
-  open: openModbusDevice,
-  defaultName,
-  options: () => MODBUS_OPTIONS.modbus,
-};
+export const modbusDriver: Driver = { ...MODBUS_INFO, open: openModbusDevice };
 
 /** `modbus+rtu:///dev/ttyUSB0?baud=19200&parity=even&unit=3`: a register map over Modbus RTU. */
-export const modbusRtuDriver: Driver = {
-  scheme: "modbus+rtu",
-  summary: "a Modbus register map over Modbus RTU on a serial line (RS-485)",
-  example: "modbus+rtu:///dev/ttyUSB0?baud=19200&parity=even&unit=3&instrument=omega-cn7500",
-  open: openModbusDevice,
-  defaultName,
-  options: () => MODBUS_OPTIONS["modbus+rtu"],
-};
+export const modbusRtuDriver: Driver = { ...MODBUS_RTU_INFO, open: openModbusDevice };

@@ -9,7 +9,7 @@ import { durationOption, numberOption, scalarOption, textOption } from "../../co
 import type { DriverOptions, OptionRule } from "../../device/registry.ts";
 import { TIMEOUT_RULE } from "../../config/duration.ts";
 import { checkRegisterTables, WORD_ORDERS } from "../../instruments/register_map.ts";
-import { SERIAL_KEYS } from "../../transport/serial.ts";
+import { SERIAL_KEYS } from "../../transport/serial_keys.ts";
 
 /** A generic device's register table. */
 const registersRule: OptionRule = (v) => {

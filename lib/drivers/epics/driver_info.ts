@@ -1,0 +1,27 @@
+/**
+ * The `ca://` driver as the registry knows it before `./driver.ts` loads: scheme, help text,
+ * options and the default device name (the PV name).
+ *
+ * @module
+ */
+import type { Address } from "../../device/address.ts";
+import { durationOption, flagOption } from "../../config/options.ts";
+import { TIMEOUT_RULE } from "../../config/duration.ts";
+import type { DriverInfo, DriverOptions } from "../../device/registry.ts";
+
+/** The options a `ca://` device takes. */
+export const CA_OPTIONS: DriverOptions = {
+  owner: "ca://",
+  rules: { timeout: durationOption(TIMEOUT_RULE), wait: flagOption() },
+};
+
+/** The `ca://` driver without its `open`. */
+export const CA_INFO: DriverInfo = {
+  options: () => CA_OPTIONS,
+  scheme: "ca",
+  summary: "an EPICS process variable over Channel Access (caget/caput/camonitor without libca)",
+  example: "ca://XXX:m1.VAL",
+  defaultName(address: Address): string {
+    return address.target.trim();
+  },
+};
