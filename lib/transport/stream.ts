@@ -306,23 +306,20 @@ export class ReopeningStream implements ByteStream {
     }
     if (!this.#opening) {
       const wait = this.#backoff.wait(Date.now());
-      if (wait > 0 && this.#lastOpenError) {
-        // Don't hammer a device that just refused: wait out the backoff if the deadline allows.
-        await sleep(wait, signal);
-      }
-      if (this.#conn) return this.#conn;
-      if (!this.#opening) {
-        const opening = this.#open(signal);
-        this.#opening = opening;
-        // An opener may fail synchronously, so the slot is cleared here, not inside #open.
-        // Callers who gave up still leave the open running; its failure is reported to them.
-        opening.then(
-          () => {},
-          () => {},
-        ).finally(() => {
-          if (this.#opening === opening) this.#opening = undefined;
-        });
-      }
+      // Don't hammer a device that just refused, and don't hold the caller either: a call
+      // within the backoff fails at once with why the last attempt failed (a poller records
+      // an error reading and goes on; the first call after the backoff tries again).
+      if (wait > 0 && this.#lastOpenError) throw this.#stillDown(this.#lastOpenError, wait);
+      const opening = this.#open(signal);
+      this.#opening = opening;
+      // An opener may fail synchronously, so the slot is cleared here, not inside #open.
+      // Callers who gave up still leave the open running; its failure is reported to them.
+      opening.then(
+        () => {},
+        () => {},
+      ).finally(() => {
+        if (this.#opening === opening) this.#opening = undefined;
+      });
     }
     return await raceSignal(this.#opening, signal);
   }
@@ -399,6 +396,16 @@ export class ReopeningStream implements ByteStream {
     } catch {
       // Already closed.
     }
+  }
+
+  /** The error of a call made while the open is backing off: the last failure, and when next. */
+  #stillDown(last: DeviceError, wait: number): DeviceError {
+    const message = `${last.message} (not tried again for ${formatMs(wait)}: ` +
+      `the next call after that reconnects)`;
+    const options = { cause: last };
+    return last instanceof TimeoutError
+      ? new TimeoutError(message, this.#opts.device ?? last.device, options)
+      : new DeviceError(message, this.#opts.device ?? last.device, options);
   }
 
   #lost(err: unknown, doing: string): DeviceError {

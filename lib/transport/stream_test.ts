@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { DeviceError, TimeoutError } from "../device/errors.ts";
 import { Backoff, type RawConn, ReopeningStream, sleep } from "./stream.ts";
 
 Deno.test("Backoff doubles from min to max and resets on success", () => {
@@ -55,11 +56,10 @@ function echoConn(log: string[]): RawConn {
 
 Deno.test("ReopeningStream retries a failed open only after the backoff", async () => {
   const log: string[] = [];
-  let fails = 2;
+  let fails = 1;
   const s = new ReopeningStream({
     label: "mem://x",
-    // Long enough that a loaded machine cannot let it pass between two calls (30 ms could).
-    backoffMin: 200,
+    backoffMin: 50,
     open() {
       log.push("open");
       if (fails-- > 0) return Promise.reject(new Error("not there"));
@@ -68,17 +68,41 @@ Deno.test("ReopeningStream retries a failed open only after the backoff", async 
   });
   try {
     await assert.rejects(s.connect({ timeout: 1000 }), /mem:\/\/x: cannot open: not there/);
-    // Within the backoff and a deadline shorter than it: no new attempt, a timeout.
-    await assert.rejects(s.connect({ timeout: 5 }), /nothing within 5 ms/);
-    assert.deepStrictEqual(log, ["open"]);
-    await assert.rejects(s.connect({ timeout: 1000 }), /not there/);
+    await sleep(60);
     await s.write(new Uint8Array([1, 2, 3]), { timeout: 1000 });
     assert.deepStrictEqual(await s.read({ timeout: 1000 }), new Uint8Array([1, 2, 3]));
-    assert.deepStrictEqual(log, ["open", "open", "open"]);
+    assert.deepStrictEqual(log, ["open", "open"]);
   } finally {
     s.close();
   }
   assert.deepStrictEqual(log.at(-1), "close");
+});
+
+Deno.test("calls within the backoff fail at once with the last failure, without an attempt", async () => {
+  const log: string[] = [];
+  const s = new ReopeningStream({
+    label: "mem://down",
+    // Far longer than any deadline below: a call that waited for the backoff would time out.
+    backoffMin: 60_000,
+    open() {
+      log.push("open");
+      return Promise.reject(new Error("not there"));
+    },
+  });
+  try {
+    await assert.rejects(s.connect({ timeout: 10_000 }), /mem:\/\/down: cannot open: not there$/);
+    for (const call of [() => s.read({ timeout: 10_000 }), () => s.write(new Uint8Array([1]))]) {
+      await assert.rejects(call(), (e: unknown) => {
+        assert.ok(e instanceof DeviceError && !(e instanceof TimeoutError));
+        assert.match(e.message, /cannot open: not there \(not tried again for \d+(\.\d+)? s: /);
+        assert.match((e.cause as Error).message, /not there$/);
+        return true;
+      });
+    }
+    assert.deepStrictEqual(log, ["open"]);
+  } finally {
+    s.close();
+  }
 });
 
 Deno.test("discard() drops input that arrived unasked", async () => {

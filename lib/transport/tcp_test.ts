@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { DeviceError, TimeoutError, UsageError } from "../device/errors.ts";
 import { openTcp, parseTcpTarget } from "./tcp.ts";
+import { sleep } from "./stream.ts";
 import { debianPython, peerTest } from "../../tests/peers.ts";
 
 const enc = new TextEncoder();
@@ -33,6 +34,8 @@ Deno.test("a refused connect names the address; the stream connects once a liste
     });
     const listener = Deno.listen({ hostname: "127.0.0.1", port });
     const accepted = listener.accept();
+    // Calls within the backoff (20 ms after one failure) fail at once; the next one connects.
+    await sleep(50);
     await s.write(enc.encode("hello"), { timeout: 1000 });
     const conn = await accepted;
     const buf = new Uint8Array(16);
