@@ -16,7 +16,7 @@ import { jsonDocument } from "../lib/output/record.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
 import { stdoutIsTerminal } from "../lib/output/terminal.ts";
 import { type ListenAddress, parseListen } from "../lib/device/host_port.ts";
-import { DEFAULT_SERVE_LISTEN as DEFAULT_LISTEN } from "../lib/server/listen.ts";
+import { DEFAULT_SERVE_LISTEN } from "../lib/server/listen.ts";
 
 const FLAGS = {
   server: { type: "string", short: "s" },
@@ -87,7 +87,7 @@ export interface DeviceRow {
 
 /** The base URL of the daemon serving a config: its `[server] listen`, loopback for a wildcard. */
 export function daemonUrl(listen: ListenAddress | undefined): string {
-  const l = listen ?? parseListen(DEFAULT_LISTEN);
+  const l = listen ?? parseListen(DEFAULT_SERVE_LISTEN);
   const wildcard = l.hostname === "0.0.0.0" || l.hostname === "::" || l.hostname === "";
   const host = wildcard ? "127.0.0.1" : l.hostname;
   return `http://${host.includes(":") ? `[${host}]` : host}:${l.port}`;
@@ -195,7 +195,7 @@ Usage: labwire devices [CONFIG] [--json] [--server URL | --no-server]
 Lists each [devices.NAME] of the config (./labwire.toml, --config FILE or
 $LABWIRE_CONFIG): its address, driver (and instrument definition), and sampling
 interval. No instrument is contacted. When a labwire daemon serving the config
-answers (at its [server] listen, default ${DEFAULT_LISTEN}, or --server URL),
+answers (at its [server] listen, default ${DEFAULT_SERVE_LISTEN}, or --server URL),
 each device's state (up, down, unknown) is added.
 
 Flags:

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { type ListenAddress, parseListen as parseListenAddress } from "../lib/device/host_port.ts";
+import { type ListenAddress, parseListen } from "../lib/device/host_port.ts";
 import type { Command } from "../lib/cli/command.ts";
 import {
   durationFlag,
@@ -19,30 +19,16 @@ import {
 import { listenForInterrupts } from "../lib/cli/interrupt.ts";
 import { didYouMean } from "../lib/device/suggest.ts";
 import { UsageError } from "../lib/device/errors.ts";
-import { formatMs } from "../lib/device/device.ts";
-import { type FaultOptions, parseFaults } from "../lib/drivers/sim/faults.ts";
-import { startBaratronSimulators } from "../lib/drivers/baratron/simulator.ts";
+import { parseFaults } from "../lib/drivers/sim/faults.ts";
 import { UNITS } from "../lib/drivers/baratron/fields.ts";
+import {
+  BARATRON_SIM_LISTEN,
+  type SimRunOptions,
+  startSimulators,
+} from "../lib/drivers/simulators.ts";
 import { stdoutSink, type TextSink } from "../lib/output/stdout.ts";
 import { BUILTIN_DEFINITIONS } from "../lib/instruments/builtin.ts";
-import { findInstrument, instrumentNames } from "../lib/instruments/loader.ts";
-import type { Instrument } from "../lib/instruments/definition.ts";
-import {
-  type ModbusEvent,
-  type ModbusPtySimulator,
-  type ModbusSimOptions,
-  type ModbusTcpSimulator,
-  startModbusPtySimulator,
-  startModbusTcpSimulator,
-} from "../lib/drivers/modbus/simulator.ts";
-import {
-  type MessageEvent,
-  type PtySimulator,
-  startPtySimulator,
-  startTcpSimulator,
-  type TcpSimulator,
-} from "../lib/drivers/message/simulator.ts";
-import { clockTime } from "../lib/output/time.ts";
+import { instrumentNames } from "../lib/instruments/loader.ts";
 import { fdBudget, tooManyFds } from "../lib/transport/fd_limit.ts";
 
 /** Simulator kinds `labwire sim` runs by code; every instrument definition is a kind too. */
@@ -55,9 +41,6 @@ export function builtinSimKinds(): string[] {
 
 /** Flags that only the baratron simulator takes. */
 const BARATRON_FLAGS = ["units", "full-scale", "pressure", "warmup"];
-
-/** The default `--listen` address. */
-export const DEFAULT_LISTEN = "127.0.0.1:8081";
 
 const FLAGS = {
   listen: { type: "string", short: "l" },
@@ -79,41 +62,9 @@ const FLAGS = {
   verbose: { type: "boolean", short: "v" },
 } as const;
 
-/** The parsed options of `sim`. */
-export interface SimOptions {
-  /** Simulator kind: "baratron" or an instrument definition's name. */
-  kind: string;
-  /** Serve on a pseudo-terminal instead of TCP (instrument definitions only). */
-  pty: boolean;
-  /** Unit letters (Alicat) or unit ids (Modbus) sharing the line, default the definition's. */
-  unitLetters?: string[];
-  /** True when --listen was given (instruments otherwise use their definition's port). */
-  listenGiven: boolean;
-  /** Interface to listen on. */
-  hostname: string;
-  /** First port (0 = any free ports). */
-  port: number;
-  /** Number of simulated devices. */
-  count: number;
-  /** Base seed. */
-  seed: number;
-  /** Fault injection settings. */
-  faults: FaultOptions;
-  /** Pressure units of every gauge. */
-  units?: string;
-  /** Full-scale pressure. */
-  fullScale?: number;
-  /** Pressure setpoint. */
-  setpoint?: number;
-  /** Warm-up time at start, seconds. */
-  warmupS?: number;
-  /** Log every request on stderr. */
-  verbose: boolean;
-}
-
 /** Parses `sim --listen` (`lib/device/host_port.ts`), with the sim's default in its hint. */
-export function parseListen(text: string): ListenAddress {
-  return parseListenAddress(text, DEFAULT_LISTEN);
+export function parseSimListen(text: string): ListenAddress {
+  return parseListen(text, BARATRON_SIM_LISTEN);
 }
 
 function numberFlag(f: ParsedFlags, name: string): number | undefined {
@@ -133,7 +84,7 @@ function numberFlag(f: ParsedFlags, name: string): number | undefined {
 export function parseSimArgs(
   args: string[],
   kinds: readonly string[] = builtinSimKinds(),
-): SimOptions {
+): SimRunOptions {
   const f = parseFlags(args, FLAGS, "sim");
   for (const flag of ["demo", "config"]) {
     if (f.values[flag] !== undefined) {
@@ -188,8 +139,8 @@ export function parseSimArgs(
       "--pty serves a pseudo-terminal, --listen a TCP port",
     );
   }
-  const { hostname, port } = parseListen(
-    stringFlag(f, "listen") ?? (isBaratron ? DEFAULT_LISTEN : "127.0.0.1:0"),
+  const { hostname, port } = parseSimListen(
+    stringFlag(f, "listen") ?? (isBaratron ? BARATRON_SIM_LISTEN : "127.0.0.1:0"),
   );
   const count = intFlag(f, "count", 1) ?? 1;
   if (port !== 0 && port + count - 1 > 65535) {
@@ -245,19 +196,6 @@ export interface SimIo {
   onReady?: (addresses: string[]) => void;
 }
 
-function describeFaults(f: FaultOptions): string {
-  const parts: string[] = [];
-  if (f.latencyMs > 0) parts.push(`latency ${formatMs(f.latencyMs)}`);
-  if (f.jitterMs > 0) parts.push(`jitter ${formatMs(f.jitterMs)}`);
-  if (f.timeoutRate > 0) parts.push(`timeout rate ${f.timeoutRate}`);
-  if (f.errorRate > 0) parts.push(`error rate ${f.errorRate}`);
-  if (f.garbageRate > 0) parts.push(`garbage rate ${f.garbageRate}`);
-  if (f.disconnectRate > 0) {
-    parts.push(`disconnect rate ${f.disconnectRate} for ${formatMs(f.disconnectForMs)}`);
-  }
-  return parts.length ? parts.join(", ") : "no faults";
-}
-
 /**
  * Refuses, before listening, more simulators than the descriptor limit lets one process serve
  * (a listening socket and one client connection each), after raising the soft limit to the
@@ -281,43 +219,11 @@ export async function runSim(args: string[], io: SimIo): Promise<number> {
   const kinds = [...SIM_KINDS, ...(await instrumentNames())];
   const opts = parseSimArgs(args, kinds);
   checkDescriptors(opts.count, opts.kind === "baratron" ? "gauges" : "simulators");
-  if (opts.kind !== "baratron") return await runInstrumentSim(opts, io);
   const interrupts = io.interrupts ?? listenForInterrupts();
-  const host = opts.hostname.includes(":") ? `[${opts.hostname}]` : opts.hostname;
   try {
-    const sims = await startBaratronSimulators({
-      hostname: opts.hostname,
-      port: opts.port,
-      count: opts.count,
-      seed: opts.seed,
-      faults: opts.faults,
-      units: opts.units,
-      fullScale: opts.fullScale,
-      setpoint: opts.setpoint,
-      warmupS: opts.warmupS,
-      onRequest: opts.verbose
-        ? (e) =>
-          io.log(
-            `${clockTime(Date.now() / 1000, { ms: true })} ${host}:${e.port} ${e.outcome}` +
-              `${e.status ? ` ${e.status}` : ""}: ${e.detail}`,
-          )
-        : undefined,
-    });
+    const sims = await startSimulators(opts, io.log);
     try {
-      const ports = sims.gauges.map((g) => g.port);
-      const first = ports[0]!;
-      const last = ports.at(-1)!;
-      const contiguous = last - first === ports.length - 1;
-      io.log(
-        `labwire sim: ${opts.count} baratron gauge${opts.count === 1 ? "" : "s"} on ` +
-          (ports.length === 1
-            ? `${host}:${first}`
-            : contiguous
-            ? `${host}:${first}–${last}`
-            : `${host}, free ports listed on stdout`) +
-          ` (${describeFaults(opts.faults)}, seed ${opts.seed}); POST /ToolWeb/Cmd; ` +
-          `Ctrl-C to stop`,
-      );
+      io.log(sims.started);
       io.stdout.write(sims.addresses.map((a) => `${a}\n`).join(""));
       io.onReady?.(sims.addresses);
       if (!interrupts.signal.aborted) {
@@ -326,183 +232,10 @@ export async function runSim(args: string[], io: SimIo): Promise<number> {
         );
       }
     } finally {
-      await sims.close();
-      const total = { ok: 0, timeout: 0, error: 0, garbage: 0, disconnected: 0, bad: 0 };
-      for (const g of sims.gauges) {
-        for (const k of Object.keys(total) as (keyof typeof total)[]) total[k] += g.counts[k];
-      }
-      io.log(
-        `labwire sim: stopped; answered ${total.ok} polls` +
-          (total.timeout + total.error + total.garbage + total.disconnected + total.bad > 0
-            ? ` (faults: ${total.timeout} timeouts, ${total.error} errors, ${total.garbage} ` +
-              `garbage, ${total.disconnected} disconnects; ${total.bad} bad requests)`
-            : ""),
-      );
+      io.log(await sims.close());
     }
     return interrupts.exitCode();
   } finally {
-    interrupts.dispose?.();
-  }
-}
-
-/** Runs the simulators of an instrument definition until interrupted. */
-async function runInstrumentSim(opts: SimOptions, io: SimIo): Promise<number> {
-  const inst = await findInstrument(opts.kind);
-  const letters = opts.unitLetters?.filter((u) => /^[A-Z]$/.test(u)) ?? [];
-  if (inst.protocol === "modbus") {
-    if (letters.length) {
-      throw new UsageError(
-        `--unit: ${inst.name} speaks Modbus: give unit ids 1…247, e.g. --unit 1,2`,
-      );
-    }
-    return await runModbusSim(inst, opts, io);
-  }
-  if (letters.length !== (opts.unitLetters?.length ?? 0)) {
-    throw new UsageError(`--unit: ${inst.name} takes unit letters A–Z (Alicat), not numbers`);
-  }
-  const interrupts = io.interrupts ?? listenForInterrupts();
-  const host = opts.hostname.includes(":") ? `[${opts.hostname}]` : opts.hostname;
-  const sims: (TcpSimulator | PtySimulator)[] = [];
-  try {
-    const first = opts.listenGiven ? opts.port : inst.transport.port ?? 0;
-    for (let i = 0; i < opts.count; i++) {
-      const common = {
-        seed: opts.seed + i,
-        faults: opts.faults,
-        units: opts.unitLetters,
-        onMessage: opts.verbose
-          ? (e: MessageEvent) =>
-            io.log(
-              `${clockTime(Date.now() / 1000, { ms: true })} ${e.outcome}: ${
-                JSON.stringify(e.message)
-              }` +
-                ` → ${JSON.stringify(e.answer)}`,
-            )
-          : undefined,
-      };
-      sims.push(
-        opts.pty ? await startPtySimulator(inst, common) : await startTcpSimulator(inst, {
-          ...common,
-          hostname: opts.hostname,
-          port: first === 0 ? 0 : first + i,
-        }),
-      );
-    }
-    const addresses = sims.flatMap((s) => {
-      const units = opts.unitLetters ?? (inst.protocol === "alicat" ? [s.sim.models[0]!.unit] : []);
-      return units.length ? units.map((u) => `${s.address}&unit=${u}`) : [s.address];
-    });
-    const where = opts.pty ? sims.map((s) => (s as PtySimulator).path).join(", ") : (() => {
-      const ports = sims.map((s) => (s as TcpSimulator).port);
-      return `${host}:${ports.length === 1 ? ports[0] : `${ports[0]}…${ports.at(-1)}`}`;
-    })();
-    io.log(
-      `labwire sim: ${opts.count} ${inst.name} on ${where}` +
-        ` (${inst.protocol}, ${describeFaults(opts.faults)}, seed ${opts.seed}); Ctrl-C to stop`,
-    );
-    io.stdout.write(addresses.map((a) => `${a}\n`).join(""));
-    io.onReady?.(addresses);
-    if (!interrupts.signal.aborted) {
-      await new Promise<void>((resolve) =>
-        interrupts.signal.addEventListener("abort", () => resolve(), { once: true })
-      );
-    }
-    return interrupts.exitCode();
-  } finally {
-    for (const s of sims) await s.close();
-    const total = { ok: 0, timeout: 0, error: 0, garbage: 0, disconnected: 0 };
-    for (const s of sims) {
-      for (const k of Object.keys(total) as (keyof typeof total)[]) total[k] += s.sim.counts[k];
-    }
-    if (sims.length) {
-      io.log(
-        `labwire sim: stopped; answered ${total.ok} messages` +
-          (total.timeout + total.error + total.garbage + total.disconnected > 0
-            ? ` (faults: ${total.timeout} timeouts, ${total.error} errors, ${total.garbage} garbage, ` +
-              `${total.disconnected} disconnects)`
-            : ""),
-      );
-    }
-    interrupts.dispose?.();
-  }
-}
-
-/** Runs the Modbus simulators of a register map until interrupted (TCP, or RTU with --pty). */
-async function runModbusSim(inst: Instrument, opts: SimOptions, io: SimIo): Promise<number> {
-  const units = opts.unitLetters?.map(Number);
-  for (const u of units ?? []) {
-    if (u < 1 || u > 247) throw new UsageError(`--unit: ${u} is not a unit id 1…247`);
-  }
-  const interrupts = io.interrupts ?? listenForInterrupts();
-  const host = opts.hostname.includes(":") ? `[${opts.hostname}]` : opts.hostname;
-  const sims: (ModbusTcpSimulator | ModbusPtySimulator)[] = [];
-  try {
-    // A free port unless --listen says otherwise: 502 needs root.
-    const first = opts.listenGiven ? opts.port : 0;
-    for (let i = 0; i < opts.count; i++) {
-      const common: ModbusSimOptions = {
-        seed: opts.seed + i,
-        faults: opts.faults,
-        units,
-        onRequest: opts.verbose
-          ? (e: ModbusEvent) =>
-            io.log(
-              `${new Date().toISOString().slice(11, 23)} unit ${e.unit} ${e.outcome}: ` +
-                `${e.request} → ${e.answer || "(no answer)"}`,
-            )
-          : undefined,
-      };
-      sims.push(
-        opts.pty ? await startModbusPtySimulator(inst, common) : await startModbusTcpSimulator(
-          inst,
-          { ...common, hostname: opts.hostname, port: first === 0 ? 0 : first + i },
-        ),
-      );
-    }
-    const addresses = sims.flatMap((s) => {
-      const ids = [...s.sim.models.keys()];
-      return ids.length > 1 || units ? ids.map((u) => `${s.address}&unit=${u}`) : [s.address];
-    });
-    const where = opts.pty ? sims.map((s) => (s as ModbusPtySimulator).path).join(", ") : (() => {
-      const ports = sims.map((s) => (s as ModbusTcpSimulator).port);
-      return `${host}:${ports.length === 1 ? ports[0] : `${ports[0]}…${ports.at(-1)}`}`;
-    })();
-    io.log(
-      `labwire sim: ${opts.count} ${inst.name} on ${where} (Modbus ${opts.pty ? "RTU" : "TCP"}, ` +
-        `unit ${[...sims[0]!.sim.models.keys()].join(",")}, ${describeFaults(opts.faults)}, ` +
-        `seed ${opts.seed}); Ctrl-C to stop`,
-    );
-    io.stdout.write(addresses.map((a) => `${a}\n`).join(""));
-    io.onReady?.(addresses);
-    if (!interrupts.signal.aborted) {
-      await new Promise<void>((resolve) =>
-        interrupts.signal.addEventListener("abort", () => resolve(), { once: true })
-      );
-    }
-    return interrupts.exitCode();
-  } finally {
-    for (const s of sims) await s.close();
-    const total = {
-      ok: 0,
-      timeout: 0,
-      error: 0,
-      garbage: 0,
-      disconnected: 0,
-      exceptions: 0,
-      bad_frames: 0,
-    };
-    for (const s of sims) {
-      for (const k of Object.keys(total) as (keyof typeof total)[]) total[k] += s.sim.counts[k];
-    }
-    if (sims.length) {
-      io.log(
-        `labwire sim: stopped; answered ${total.ok} requests (${total.exceptions} with exceptions)` +
-          (total.timeout + total.error + total.garbage + total.disconnected + total.bad_frames > 0
-            ? ` (faults: ${total.timeout} timeouts, ${total.error} errors, ${total.garbage} garbage, ` +
-              `${total.disconnected} disconnects; ${total.bad_frames} bad frames received)`
-            : ""),
-      );
-    }
     interrupts.dispose?.();
   }
 }
@@ -537,7 +270,7 @@ Kinds:
              or modbus+rtu:///dev/pts/N?instrument=NAME.
 
 Flags:
-  -l, --listen HOST:PORT   first address (default ${DEFAULT_LISTEN}); N devices use ports
+  -l, --listen HOST:PORT   first address (default ${BARATRON_SIM_LISTEN}); N devices use ports
                            PORT…PORT+N−1; port 0 picks any free ports. IPv6: [::1]:8081
   -n, --count N            number of devices (default 1; thousands are fine)
       --seed N             base seed: device i uses seed+i, so runs are repeatable (default 1)

@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import "../../lib/drivers/mod.ts";
-import { DEFAULT_LISTEN, parseListen, parseSimArgs, runSim, simCommand } from "../../cmd/sim.ts";
+import { parseSimArgs, parseSimListen, runSim, simCommand } from "../../cmd/sim.ts";
+import { BARATRON_SIM_LISTEN } from "../../lib/drivers/simulators.ts";
 import { UsageError } from "../../lib/device/errors.ts";
 import { parseAddress } from "../../lib/device/address.ts";
 import { openDevice } from "../../lib/lab/open.ts";
@@ -21,7 +22,7 @@ function usage(fn: () => unknown, re: RegExp, hint?: RegExp): void {
 
 Deno.test("sim args: defaults and every flag", () => {
   const d = parseSimArgs(["baratron"]);
-  assert.equal(DEFAULT_LISTEN, "127.0.0.1:8081");
+  assert.equal(BARATRON_SIM_LISTEN, "127.0.0.1:8081");
   assert.deepEqual([d.kind, d.hostname, d.port, d.count, d.seed], [
     "baratron",
     "127.0.0.1",
@@ -78,13 +79,13 @@ Deno.test("sim args: defaults and every flag", () => {
 });
 
 Deno.test("--listen forms", () => {
-  assert.deepEqual(parseListen("127.0.0.1:9000"), { hostname: "127.0.0.1", port: 9000 });
-  assert.deepEqual(parseListen("[::1]:8081"), { hostname: "::1", port: 8081 });
-  assert.deepEqual(parseListen(":0"), { hostname: "127.0.0.1", port: 0 });
-  assert.deepEqual(parseListen("8082"), { hostname: "127.0.0.1", port: 8082 });
-  assert.deepEqual(parseListen("0.0.0.0:80"), { hostname: "0.0.0.0", port: 80 });
+  assert.deepEqual(parseSimListen("127.0.0.1:9000"), { hostname: "127.0.0.1", port: 9000 });
+  assert.deepEqual(parseSimListen("[::1]:8081"), { hostname: "::1", port: 8081 });
+  assert.deepEqual(parseSimListen(":0"), { hostname: "127.0.0.1", port: 0 });
+  assert.deepEqual(parseSimListen("8082"), { hostname: "127.0.0.1", port: 8082 });
+  assert.deepEqual(parseSimListen("0.0.0.0:80"), { hostname: "0.0.0.0", port: 80 });
   for (const bad of ["127.0.0.1", "host:port", "127.0.0.1:70000", "::1:80", ""]) {
-    usage(() => parseListen(bad), /is not HOST:PORT/, /127\.0\.0\.1:8081/);
+    usage(() => parseSimListen(bad), /is not HOST:PORT/, /127\.0\.0\.1:8081/);
   }
 });
 

@@ -1,0 +1,346 @@
+/**
+ * Starting the simulators `labwire sim` serves: `count` MKS eBaratron gauges (ToolWeb HTTP), or
+ * simulators of an instrument definition (message family over TCP or a pseudo-terminal; Modbus
+ * TCP or RTU). One function for every kind, so the command only parses flags and prints, and
+ * what was started, where, and what it answered are told the same way for each.
+ *
+ * @module
+ */
+import { formatMs } from "../device/device.ts";
+import { UsageError } from "../device/errors.ts";
+import { startBaratronSimulators } from "./baratron/simulator.ts";
+import type { FaultOptions } from "./sim/faults.ts";
+import {
+  type MessageEvent,
+  type PtySimulator,
+  startPtySimulator,
+  startTcpSimulator,
+  type TcpSimulator,
+} from "./message/simulator.ts";
+import {
+  type ModbusEvent,
+  type ModbusPtySimulator,
+  type ModbusSimOptions,
+  type ModbusTcpSimulator,
+  startModbusPtySimulator,
+  startModbusTcpSimulator,
+} from "./modbus/simulator.ts";
+import { findInstrument } from "../instruments/loader.ts";
+import type { Instrument } from "../instruments/definition.ts";
+import { clockTime } from "../output/time.ts";
+
+/** Where `labwire sim baratron` listens by default (the port the README's examples use). */
+export const BARATRON_SIM_LISTEN = "127.0.0.1:8081";
+
+/** What to simulate and how: the parsed options of `labwire sim`. */
+export interface SimRunOptions {
+  /** Simulator kind: "baratron" or an instrument definition's name. */
+  kind: string;
+  /** Serve on a pseudo-terminal instead of TCP (instrument definitions only). */
+  pty: boolean;
+  /** Unit letters (Alicat) or unit ids (Modbus) sharing the line, default the definition's. */
+  unitLetters?: string[];
+  /** True when --listen was given (instruments otherwise use their definition's port). */
+  listenGiven: boolean;
+  /** Interface to listen on. */
+  hostname: string;
+  /** First port (0 = any free ports). */
+  port: number;
+  /** Number of simulated devices. */
+  count: number;
+  /** Base seed. */
+  seed: number;
+  /** Fault injection settings. */
+  faults: FaultOptions;
+  /** Pressure units of every gauge. */
+  units?: string;
+  /** Full-scale pressure. */
+  fullScale?: number;
+  /** Pressure setpoint. */
+  setpoint?: number;
+  /** Warm-up time at start, seconds. */
+  warmupS?: number;
+  /** Log every request (through `log`). */
+  verbose: boolean;
+}
+
+/** Simulators serving until closed. */
+export interface RunningSimulators {
+  /** One address per simulated device (per unit on a shared line). */
+  addresses: string[];
+  /** One line saying what runs where, with its faults and seed. */
+  started: string;
+  /** Stops every simulator; resolves to one line saying what they answered. */
+  close(): Promise<string>;
+}
+
+/**
+ * Starts the simulators `opts` asks for; `log` gets one line per request with `verbose`. A
+ * port in use or a unit the kind cannot have is a {@linkcode UsageError}; simulators already
+ * started are stopped again (and what they answered is logged).
+ *
+ * @example
+ * ```ts ignore
+ * const sims = await startSimulators({ kind: "baratron", count: 2, port: 0, … }, console.error);
+ * console.log(sims.addresses); // ["baratron://127.0.0.1:40001", "baratron://127.0.0.1:40002"]
+ * console.error(await sims.close()); // "labwire sim: stopped; answered 0 polls"
+ * ```
+ */
+export async function startSimulators(
+  opts: SimRunOptions,
+  log: (line: string) => void,
+): Promise<RunningSimulators> {
+  if (opts.kind === "baratron") return await startGauges(opts, log);
+  const inst = await findInstrument(opts.kind);
+  const letters = opts.unitLetters?.filter((u) => /^[A-Z]$/.test(u)) ?? [];
+  if (inst.protocol === "modbus") {
+    if (letters.length) {
+      throw new UsageError(
+        `--unit: ${inst.name} speaks Modbus: give unit ids 1…247, e.g. --unit 1,2`,
+      );
+    }
+    return await startModbus(inst, opts, log);
+  }
+  if (letters.length !== (opts.unitLetters?.length ?? 0)) {
+    throw new UsageError(`--unit: ${inst.name} takes unit letters A–Z (Alicat), not numbers`);
+  }
+  return await startMessage(inst, opts, log);
+}
+
+/** "no faults", or the faults applied, as the start line says them. */
+export function describeFaults(f: FaultOptions): string {
+  const parts: string[] = [];
+  if (f.latencyMs > 0) parts.push(`latency ${formatMs(f.latencyMs)}`);
+  if (f.jitterMs > 0) parts.push(`jitter ${formatMs(f.jitterMs)}`);
+  if (f.timeoutRate > 0) parts.push(`timeout rate ${f.timeoutRate}`);
+  if (f.errorRate > 0) parts.push(`error rate ${f.errorRate}`);
+  if (f.garbageRate > 0) parts.push(`garbage rate ${f.garbageRate}`);
+  if (f.disconnectRate > 0) {
+    parts.push(`disconnect rate ${f.disconnectRate} for ${formatMs(f.disconnectForMs)}`);
+  }
+  return parts.length ? parts.join(", ") : "no faults";
+}
+
+/** The listen host as it stands before `:PORT` (IPv6 in brackets). */
+function hostOf(opts: SimRunOptions): string {
+  return opts.hostname.includes(":") ? `[${opts.hostname}]` : opts.hostname;
+}
+
+/** `HOST:PORT` or `HOST:FIRST…LAST` of TCP simulators. */
+function portsText(host: string, ports: number[]): string {
+  return `${host}:${ports.length === 1 ? ports[0] : `${ports[0]}…${ports.at(-1)}`}`;
+}
+
+/** Adds up each simulator's counts of what it answered. */
+function totals<K extends string>(
+  keys: readonly K[],
+  counts: Iterable<Record<K, number>>,
+): Record<K, number> {
+  const total = Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
+  for (const c of counts) for (const k of keys) total[k] += c[k];
+  return total;
+}
+
+async function startGauges(
+  opts: SimRunOptions,
+  log: (line: string) => void,
+): Promise<RunningSimulators> {
+  const host = hostOf(opts);
+  const sims = await startBaratronSimulators({
+    hostname: opts.hostname,
+    port: opts.port,
+    count: opts.count,
+    seed: opts.seed,
+    faults: opts.faults,
+    units: opts.units,
+    fullScale: opts.fullScale,
+    setpoint: opts.setpoint,
+    warmupS: opts.warmupS,
+    onRequest: opts.verbose
+      ? (e) =>
+        log(
+          `${clockTime(Date.now() / 1000, { ms: true })} ${host}:${e.port} ${e.outcome}` +
+            `${e.status ? ` ${e.status}` : ""}: ${e.detail}`,
+        )
+      : undefined,
+  });
+  const ports = sims.gauges.map((g) => g.port);
+  const first = ports[0]!;
+  const last = ports.at(-1)!;
+  const contiguous = last - first === ports.length - 1;
+  const started = `labwire sim: ${opts.count} baratron gauge${opts.count === 1 ? "" : "s"} on ` +
+    (ports.length === 1
+      ? `${host}:${first}`
+      : contiguous
+      ? `${host}:${first}–${last}`
+      : `${host}, free ports listed on stdout`) +
+    ` (${describeFaults(opts.faults)}, seed ${opts.seed}); POST /ToolWeb/Cmd; Ctrl-C to stop`;
+  return {
+    addresses: sims.addresses,
+    started,
+    close: async () => {
+      await sims.close();
+      const keys = ["ok", "timeout", "error", "garbage", "disconnected", "bad"] as const;
+      const t = totals(keys, sims.gauges.map((g) => g.counts));
+      return `labwire sim: stopped; answered ${t.ok} polls` +
+        (t.timeout + t.error + t.garbage + t.disconnected + t.bad > 0
+          ? ` (faults: ${t.timeout} timeouts, ${t.error} errors, ${t.garbage} ` +
+            `garbage, ${t.disconnected} disconnects; ${t.bad} bad requests)`
+          : "");
+    },
+  };
+}
+
+/**
+ * Starts `count` simulators one after another with `start(i)`; if one fails, those started are
+ * closed again and `stopped` (what they answered) is logged before the error is thrown.
+ */
+async function startEach<S extends { close(): Promise<void> }>(
+  count: number,
+  start: (i: number) => Promise<S>,
+  stopped: (sims: S[]) => string,
+  log: (line: string) => void,
+): Promise<S[]> {
+  const sims: S[] = [];
+  try {
+    for (let i = 0; i < count; i++) sims.push(await start(i));
+  } catch (err) {
+    for (const s of sims) await s.close();
+    if (sims.length) log(stopped(sims));
+    throw err;
+  }
+  return sims;
+}
+
+async function startMessage(
+  inst: Instrument,
+  opts: SimRunOptions,
+  log: (line: string) => void,
+): Promise<RunningSimulators> {
+  const first = opts.listenGiven ? opts.port : inst.transport.port ?? 0;
+  const stopped = (sims: (TcpSimulator | PtySimulator)[]) => {
+    const keys = ["ok", "timeout", "error", "garbage", "disconnected"] as const;
+    const t = totals(keys, sims.map((s) => s.sim.counts));
+    return `labwire sim: stopped; answered ${t.ok} messages` +
+      (t.timeout + t.error + t.garbage + t.disconnected > 0
+        ? ` (faults: ${t.timeout} timeouts, ${t.error} errors, ${t.garbage} garbage, ` +
+          `${t.disconnected} disconnects)`
+        : "");
+  };
+  const sims = await startEach<TcpSimulator | PtySimulator>(
+    opts.count,
+    async (i) => {
+      const common = {
+        seed: opts.seed + i,
+        faults: opts.faults,
+        units: opts.unitLetters,
+        onMessage: opts.verbose
+          ? (e: MessageEvent) =>
+            log(
+              `${clockTime(Date.now() / 1000, { ms: true })} ${e.outcome}: ${
+                JSON.stringify(e.message)
+              } → ${JSON.stringify(e.answer)}`,
+            )
+          : undefined,
+      };
+      return opts.pty ? await startPtySimulator(inst, common) : await startTcpSimulator(inst, {
+        ...common,
+        hostname: opts.hostname,
+        port: first === 0 ? 0 : first + i,
+      });
+    },
+    stopped,
+    log,
+  );
+  const addresses = sims.flatMap((s) => {
+    const units = opts.unitLetters ?? (inst.protocol === "alicat" ? [s.sim.models[0]!.unit] : []);
+    return units.length ? units.map((u) => `${s.address}&unit=${u}`) : [s.address];
+  });
+  const where = opts.pty
+    ? sims.map((s) => (s as PtySimulator).path).join(", ")
+    : portsText(hostOf(opts), sims.map((s) => (s as TcpSimulator).port));
+  return {
+    addresses,
+    started: `labwire sim: ${opts.count} ${inst.name} on ${where}` +
+      ` (${inst.protocol}, ${describeFaults(opts.faults)}, seed ${opts.seed}); Ctrl-C to stop`,
+    close: async () => {
+      for (const s of sims) await s.close();
+      return stopped(sims);
+    },
+  };
+}
+
+async function startModbus(
+  inst: Instrument,
+  opts: SimRunOptions,
+  log: (line: string) => void,
+): Promise<RunningSimulators> {
+  const units = opts.unitLetters?.map(Number);
+  for (const u of units ?? []) {
+    if (u < 1 || u > 247) throw new UsageError(`--unit: ${u} is not a unit id 1…247`);
+  }
+  // A free port unless --listen says otherwise: 502 needs root.
+  const first = opts.listenGiven ? opts.port : 0;
+  const stopped = (sims: (ModbusTcpSimulator | ModbusPtySimulator)[]) => {
+    const keys = [
+      "ok",
+      "timeout",
+      "error",
+      "garbage",
+      "disconnected",
+      "exceptions",
+      "bad_frames",
+    ] as const;
+    const t = totals(keys, sims.map((s) => s.sim.counts));
+    return `labwire sim: stopped; answered ${t.ok} requests (${t.exceptions} with exceptions)` +
+      (t.timeout + t.error + t.garbage + t.disconnected + t.bad_frames > 0
+        ? ` (faults: ${t.timeout} timeouts, ${t.error} errors, ${t.garbage} garbage, ` +
+          `${t.disconnected} disconnects; ${t.bad_frames} bad frames received)`
+        : "");
+  };
+  const sims = await startEach<ModbusTcpSimulator | ModbusPtySimulator>(
+    opts.count,
+    async (i) => {
+      const common: ModbusSimOptions = {
+        seed: opts.seed + i,
+        faults: opts.faults,
+        units,
+        onRequest: opts.verbose
+          ? (e: ModbusEvent) =>
+            log(
+              `${clockTime(Date.now() / 1000, { ms: true })} unit ${e.unit} ${e.outcome}: ` +
+                `${e.request} → ${e.answer || "(no answer)"}`,
+            )
+          : undefined,
+      };
+      return opts.pty
+        ? await startModbusPtySimulator(inst, common)
+        : await startModbusTcpSimulator(inst, {
+          ...common,
+          hostname: opts.hostname,
+          port: first === 0 ? 0 : first + i,
+        });
+    },
+    stopped,
+    log,
+  );
+  const addresses = sims.flatMap((s) => {
+    const ids = [...s.sim.models.keys()];
+    return ids.length > 1 || units ? ids.map((u) => `${s.address}&unit=${u}`) : [s.address];
+  });
+  const where = opts.pty
+    ? sims.map((s) => (s as ModbusPtySimulator).path).join(", ")
+    : portsText(hostOf(opts), sims.map((s) => (s as ModbusTcpSimulator).port));
+  return {
+    addresses,
+    started:
+      `labwire sim: ${opts.count} ${inst.name} on ${where} (Modbus ${
+        opts.pty ? "RTU" : "TCP"
+      }, unit ${[...sims[0]!.sim.models.keys()].join(",")}, ${describeFaults(opts.faults)}, ` +
+      `seed ${opts.seed}); Ctrl-C to stop`,
+    close: async () => {
+      for (const s of sims) await s.close();
+      return stopped(sims);
+    },
+  };
+}
