@@ -31,7 +31,6 @@ import type { Address } from "../device/address.ts";
 import { DeviceError, UsageError } from "../device/errors.ts";
 import { type ByteStream, type RawConn, ReopeningStream } from "./stream.ts";
 import { FdConn } from "./fd_conn.ts";
-import { SERIAL_KEYS } from "./serial_keys.ts";
 import {
   applySettings,
   BAUD_RATES,
