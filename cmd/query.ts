@@ -26,6 +26,12 @@ import {
   parseTermination,
 } from "../lib/transport/framing.ts";
 import type { LineOptions } from "../lib/transport/message.ts";
+import {
+  type Datatype,
+  DATATYPES,
+  decodeBlockData,
+  ParseError,
+} from "../lib/drivers/message/protocol.ts";
 import { openLine } from "../lib/transport/open.ts";
 
 const FLAGS = {
@@ -41,11 +47,6 @@ const FLAGS = {
   encoding: { type: "string" },
   delay: { type: "string" },
 } as const;
-
-/** Element types of `--binary` block data. */
-export const DATATYPES = ["u8", "i8", "u16", "i16", "u32", "i32", "f32", "f64"] as const;
-/** One element type of `--binary` block data. */
-export type Datatype = typeof DATATYPES[number];
 
 /** The parsed options of `query`. */
 export interface QueryOptions {
@@ -135,56 +136,6 @@ export function parseQueryArgs(args: string[]): QueryOptions {
     json: boolFlag(f, "json"),
     config: stringFlag(f, "config"),
   };
-}
-
-/**
- * Decodes block data as numbers of `type` (multi-byte types big-endian unless `little`).
- *
- * @example
- * ```ts
- * import { decodeBlockData } from "./query.ts";
- * decodeBlockData(new Uint8Array([0x3f, 0x80, 0, 0]), "f32", false); // [1]
- * ```
- */
-export function decodeBlockData(data: Uint8Array, type: Datatype, little: boolean): number[] {
-  const size = { u8: 1, i8: 1, u16: 2, i16: 2, u32: 4, i32: 4, f32: 4, f64: 8 }[type];
-  if (data.length % size !== 0) {
-    throw new UsageError(
-      `the block has ${data.length} bytes, not a whole number of ${type} values (${size} bytes)`,
-      "check --datatype against the instrument's data format (e.g. FORM REAL,32 → f32)",
-    );
-  }
-  const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const out: number[] = new Array(data.length / size);
-  for (let i = 0, off = 0; off < data.length; i++, off += size) {
-    switch (type) {
-      case "u8":
-        out[i] = v.getUint8(off);
-        break;
-      case "i8":
-        out[i] = v.getInt8(off);
-        break;
-      case "u16":
-        out[i] = v.getUint16(off, little);
-        break;
-      case "i16":
-        out[i] = v.getInt16(off, little);
-        break;
-      case "u32":
-        out[i] = v.getUint32(off, little);
-        break;
-      case "i32":
-        out[i] = v.getInt32(off, little);
-        break;
-      case "f32":
-        out[i] = v.getFloat32(off, little);
-        break;
-      case "f64":
-        out[i] = v.getFloat64(off, little);
-        break;
-    }
-  }
-  return out;
 }
 
 /** Where a TARGET's line is and how it talks. */
@@ -375,7 +326,7 @@ export async function runQuery(args: string[], out: TextSink = stdoutSink): Prom
         const data = await line.queryBlock(cmd, call);
         if (opts.raw) writeRaw(out, data);
         else {
-          const values = decodeBlockData(data, opts.datatype, opts.littleEndian);
+          const values = blockNumbers(data, opts);
           if (opts.json) json.push(values);
           else out.write(JSON.stringify(values) + "\n");
         }
@@ -393,6 +344,19 @@ export async function runQuery(args: string[], out: TextSink = stdoutSink): Prom
   } finally {
     interrupts.dispose();
     line.close();
+  }
+}
+
+/** The numbers of a `--binary` answer; a size that does not fit `--datatype` is a usage error. */
+function blockNumbers(data: Uint8Array, opts: QueryOptions): number[] {
+  try {
+    return decodeBlockData(data, opts.datatype, opts.littleEndian);
+  } catch (err) {
+    if (!(err instanceof ParseError)) throw err;
+    throw new UsageError(
+      err.message,
+      "check --datatype against the instrument's data format (e.g. FORM REAL,32 → f32)",
+    );
   }
 }
 

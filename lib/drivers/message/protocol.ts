@@ -345,15 +345,61 @@ export function decodeBlockValues(
       return n;
     });
   }
-  const size = encoding.startsWith("f32") ? 4 : 8;
-  const little = encoding.endsWith("le");
+  return decodeBlockData(data, encoding.startsWith("f32") ? "f32" : "f64", encoding.endsWith("le"));
+}
+
+/** Element types of binary block data (`labwire query --binary --datatype`). */
+export const DATATYPES = ["u8", "i8", "u16", "i16", "u32", "i32", "f32", "f64"] as const;
+/** One element type of binary block data. */
+export type Datatype = typeof DATATYPES[number];
+
+/**
+ * Decodes a block's data (no header) as numbers of `type`, multi-byte types big-endian unless
+ * `little`; a size that is not a whole number of them is a {@linkcode ParseError}.
+ *
+ * @example
+ * ```ts
+ * import { decodeBlockData } from "./protocol.ts";
+ * decodeBlockData(new Uint8Array([0x3f, 0x80, 0, 0]), "f32", false); // [1]
+ * ```
+ */
+export function decodeBlockData(data: Uint8Array, type: Datatype, little: boolean): number[] {
+  const size = { u8: 1, i8: 1, u16: 2, i16: 2, u32: 4, i32: 4, f32: 4, f64: 8 }[type];
   if (data.length % size !== 0) {
-    throw new ParseError(`block of ${data.length} bytes is not a whole number of ${encoding}`, "");
+    throw new ParseError(
+      `the block has ${data.length} bytes, not a whole number of ${type} values (${size} bytes)`,
+      latin1(data.subarray(0, 32)),
+    );
   }
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const out: number[] = [];
-  for (let i = 0; i < data.length; i += size) {
-    out.push(size === 4 ? view.getFloat32(i, little) : view.getFloat64(i, little));
+  const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const out: number[] = new Array(data.length / size);
+  for (let i = 0, off = 0; off < data.length; i++, off += size) {
+    switch (type) {
+      case "u8":
+        out[i] = v.getUint8(off);
+        break;
+      case "i8":
+        out[i] = v.getInt8(off);
+        break;
+      case "u16":
+        out[i] = v.getUint16(off, little);
+        break;
+      case "i16":
+        out[i] = v.getInt16(off, little);
+        break;
+      case "u32":
+        out[i] = v.getUint32(off, little);
+        break;
+      case "i32":
+        out[i] = v.getInt32(off, little);
+        break;
+      case "f32":
+        out[i] = v.getFloat32(off, little);
+        break;
+      case "f64":
+        out[i] = v.getFloat64(off, little);
+        break;
+    }
   }
   return out;
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { commandMatcher, shortForm, splitProgramMessage } from "./scpi.ts";
 import {
   decodeBlock,
+  decodeBlockData,
   decodeBlockValues,
   encodeBlock,
   encodeBlockValues,
@@ -218,4 +219,20 @@ Deno.test("parseAnswer: a layout token named like an Object property is a missin
       (err: unknown) => err instanceof ParseError && /no field/.test(err.message),
     );
   }
+});
+Deno.test("decodeBlockData reads every datatype in both byte orders", () => {
+  const bytes = new Uint8Array([0x3f, 0xc0, 0x00, 0x00, 0xc0, 0x00, 0x00, 0x00]);
+  assert.deepEqual(decodeBlockData(bytes, "f32", false), [1.5, -2]);
+  assert.deepEqual(decodeBlockData(bytes, "u8", false).length, 8);
+  assert.deepEqual(decodeBlockData(new Uint8Array([0xff, 0xfe]), "i16", false), [-2]);
+  assert.deepEqual(decodeBlockData(new Uint8Array([0xfe, 0xff]), "i16", true), [-2]);
+  assert.deepEqual(decodeBlockData(new Uint8Array([0, 0, 1, 0]), "u32", true), [65536]);
+  assert.deepEqual(decodeBlockData(new Uint8Array([0x80]), "i8", false), [-128]);
+  const f64 = new Uint8Array(8);
+  new DataView(f64.buffer).setFloat64(0, Math.PI, true);
+  assert.deepEqual(decodeBlockData(f64, "f64", true), [Math.PI]);
+  assert.throws(
+    () => decodeBlockData(new Uint8Array(3), "f32", false),
+    /not a whole number of f32/,
+  );
 });
