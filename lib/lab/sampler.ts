@@ -50,11 +50,38 @@ export interface SamplerStats {
   sampleLateness: TimingHistogram;
 }
 
-interface DeviceLoop {
-  manager: DeviceManager;
-  failures: number;
-  retryAt: number;
-  inFlight: boolean;
+/** One device's place in a schedule, with its reading handlers bound once (not per tick). */
+class DeviceLoop {
+  failures = 0;
+  retryAt = 0;
+  inFlight = false;
+
+  constructor(
+    readonly manager: DeviceManager,
+    readonly interval: number,
+    readonly maxBackoff: number,
+    readonly ended: () => void,
+  ) {}
+
+  /** A reading came (good or with `error`): backoff is reset or grows. */
+  readonly done = (reading: Reading): void => {
+    this.inFlight = false;
+    if (reading.error === undefined) {
+      this.failures = 0;
+      this.retryAt = 0;
+    } else {
+      this.failures++;
+      const backoff = Math.min(this.maxBackoff, this.interval * 2 ** (this.failures - 1));
+      this.retryAt = performance.now() + backoff - this.interval;
+    }
+    this.ended();
+  };
+
+  /** The sampling was stopped under the read. */
+  readonly lost = (): void => {
+    this.inFlight = false;
+    this.ended();
+  };
 }
 
 /** Samples a lab's devices on schedule until stopped. */
@@ -68,7 +95,12 @@ export class Sampler {
     lateness: [],
     sampleLateness: new TimingHistogram(),
   };
-  readonly #pending = new Set<Promise<Reading>>();
+  /** Reads in flight, and who waits for them to end. */
+  #inFlight = 0;
+  #drained: (() => void) | undefined;
+  readonly #ended = () => {
+    if (--this.#inFlight === 0) this.#drained?.();
+  };
 
   /** Prepares a sampler over `lab` (nothing runs until {@linkcode Sampler.run}). */
   constructor(readonly lab: Lab, readonly options: SamplerOptions = {}) {}
@@ -76,25 +108,27 @@ export class Sampler {
   /** Samples until the signal aborts, the count or duration is reached; waits for reads in flight. */
   async run(): Promise<void> {
     const groups = new Map<number, DeviceLoop[]>();
-    const only = this.options.devices;
+    const only = this.options.devices ? new Set(this.options.devices) : undefined;
+    const maxBackoff = this.options.maxBackoffMs ?? 30_000;
     for (const manager of this.lab.managers) {
-      if (only && !only.includes(manager.name)) continue;
+      if (only && !only.has(manager.name)) continue;
       const interval = this.options.interval ?? manager.config.interval;
       const loops = groups.get(interval) ?? [];
-      loops.push({ manager, failures: 0, retryAt: 0, inFlight: false });
+      loops.push(new DeviceLoop(manager, interval, maxBackoff, this.#ended));
       groups.set(interval, loops);
     }
     const start = performance.now();
     await Promise.all(
       [...groups].map(([interval, loops]) => this.#runGroup(interval, loops, start)),
     );
-    await Promise.allSettled([...this.#pending]);
+    if (this.#inFlight > 0) await new Promise<void>((resolve) => this.#drained = resolve);
   }
 
   async #runGroup(interval: number, loops: DeviceLoop[], start: number): Promise<void> {
     const { signal, count, duration } = this.options;
     const schedule = new Schedule(interval, { signal, count, duration, start });
-    const maxBackoff = this.options.maxBackoffMs ?? 30_000;
+    // One options object for every reading (not one per device per tick).
+    const sampleOptions = { signal };
     for await (const tick of schedule) {
       if (tick.missed > 0) {
         this.stats.missed += tick.missed * loops.length;
@@ -120,23 +154,8 @@ export class Sampler {
         this.stats.sampleLateness.add(performance.now() - tick.deadline);
         loop.inFlight = true;
         const names = this.options.attrs?.[loop.manager.name];
-        const p = loop.manager.sample(names, { signal });
-        this.#pending.add(p);
-        p.then((reading) => {
-          loop.inFlight = false;
-          this.#pending.delete(p);
-          if (reading.error === undefined) {
-            loop.failures = 0;
-            loop.retryAt = 0;
-          } else {
-            loop.failures++;
-            const backoff = Math.min(maxBackoff, interval * 2 ** (loop.failures - 1));
-            loop.retryAt = performance.now() + backoff - interval;
-          }
-        }, () => {
-          loop.inFlight = false;
-          this.#pending.delete(p);
-        });
+        this.#inFlight++;
+        loop.manager.sample(names, sampleOptions).then(loop.done, loop.lost);
       }
     }
   }

@@ -17,8 +17,10 @@
 export interface Deadline {
   /** When it expires (`performance.now()` time). */
   readonly at: number;
-  /** What expiry does. */
+  /** What expiry does (called with `self` as `this`). */
   readonly fire: () => void;
+  /** The `this` of `fire`: a caller's method fires without a closure per call. */
+  readonly self?: unknown;
 }
 
 /** A registered deadline as kept inside {@linkcode Deadlines}. */
@@ -43,9 +45,9 @@ export class Deadlines {
     return this.#live;
   }
 
-  /** Calls `fire` after `ms` unless removed first. */
-  add(ms: number, fire: () => void): Deadline {
-    const d: Entry = { at: performance.now() + ms, fire, live: true };
+  /** Calls `fire` (with `self` as `this`) after `ms` unless removed first. */
+  add(ms: number, fire: () => void, self?: unknown): Deadline {
+    const d: Entry = { at: performance.now() + ms, fire, self, live: true };
     if (this.#used === this.#entries.length) this.#entries.push(d);
     else this.#entries[this.#used] = d;
     this.#used++;
@@ -108,7 +110,7 @@ export class Deadlines {
     for (const d of due) this.remove(d);
     if (next < Infinity && next < this.#timerAt) this.#arm(next);
     // Fired after the bookkeeping: a fire() may add or remove deadlines itself.
-    for (const d of due) d.fire();
+    for (const d of due) d.fire.call(d.self);
   }
 }
 

@@ -19,13 +19,14 @@ import { DeviceError, TimeoutError } from "../device/errors.ts";
 import { formatMs } from "../device/device.ts";
 import { deadlines } from "./deadline.ts";
 import {
-  type Answer,
+  AnswerFrame,
   BadAnswer,
   encodeRequest,
+  frameAnswer,
   type HttpResult,
   MAX_BYTES,
   NothingReceived,
-  parseAnswer,
+  scanAnswer,
 } from "./http_codec.ts";
 
 /** Options of one request. */
@@ -39,43 +40,145 @@ export interface RequestOptions {
 }
 
 /**
+ * Turns a whole answer into the caller's value, synchronously, before the connection's buffer
+ * is reused: `f` says where the status, headers and body lie in `received` (the body in
+ * `f.body`). A decoder that reads the body's bytes itself makes no strings for a poll. What it
+ * throws is the request's failure (a {@linkcode DeviceError} is passed on as it is).
+ */
+export type AnswerDecoder<T> = (f: AnswerFrame, received: Uint8Array) => T;
+
+/** The answer as strings: status, reason, headers (parsed on demand) and the body as text. */
+export const asResult: AnswerDecoder<HttpResult> = (f, received) => frameAnswer(received, f);
+
+/**
  * The calls waiting on each caller's signal. A sampler hands one signal to every poll of a
  * tick: an abort listener per request made `removeEventListener` scan a list of 1,000
  * listeners 1,000 times a tick. Here each signal gets one listener, and calls come and go in a
  * set.
  */
-const watched = new WeakMap<AbortSignal, Set<() => void>>();
+const watched = new WeakMap<AbortSignal, Set<Call>>();
 
-function watchAbort(signal: AbortSignal, cancel: () => void): void {
+function watchAbort(signal: AbortSignal, call: Call): void {
   let calls = watched.get(signal);
   if (!calls) {
     const set = calls = new Set();
     watched.set(signal, set);
     signal.addEventListener("abort", () => {
-      for (const c of [...set]) c();
+      for (const c of [...set]) c.client.cancel(c);
       set.clear();
     }, { once: true });
   }
-  calls.add(cancel);
+  calls.add(call);
 }
 
-function unwatchAbort(signal: AbortSignal, cancel: () => void): void {
-  watched.get(signal)?.delete(cancel);
+/** Where a call is: waiting for the connection, connecting, waiting for a late answer, sent. */
+type Phase = "queued" | "connecting" | "behind" | "sent" | "done";
+
+/**
+ * One request: everything it needs lives here (no closure per request); it is its own deadline
+ * target ({@linkcode Call.expire}).
+ */
+class Call {
+  phase: Phase = "queued";
+  timedOut = false;
+  cancelled = false;
+  /** Fresh connections tried after a kept-alive one turned out dead. */
+  retried = false;
+  /** The request went out on a connection that had answered before. */
+  reused = false;
+  deadline: ReturnType<typeof deadlines.add> | undefined;
+  /** While behind a late answer: when to stop waiting for it and reconnect instead. */
+  patience: ReturnType<typeof deadlines.add> | undefined;
+  connecting: AbortController | undefined;
+  resolve!: (value: unknown) => void;
+  reject!: (err: unknown) => void;
+
+  constructor(
+    readonly client: HttpClient,
+    readonly method: string,
+    readonly path: string,
+    readonly body: string | undefined,
+    readonly opts: RequestOptions,
+    readonly decode: AnswerDecoder<unknown>,
+  ) {}
+
+  /** The deadline passed (called by the deadline timer with the call as `this`). */
+  expire(this: Call): void {
+    this.timedOut = true;
+    this.client.cancel(this);
+  }
+
+  /** Waited half its timeout for an earlier request's late answer: reconnect instead. */
+  impatient(this: Call): void {
+    this.patience = undefined;
+    this.client.overtake(this);
+  }
+
+  /** Why the call was cancelled: our deadline, or the caller's abort reason. */
+  reason(): unknown {
+    return this.timedOut ? new DOMException("timeout", "TimeoutError") : this.opts.signal?.reason;
+  }
 }
 
-/** What interrupts one request: its deadline or the caller's abort, in whatever phase it is. */
-interface Call {
-  /** The deadline passed. */
-  timedOut: boolean;
-  /** The deadline passed or the caller aborted. */
-  cancelled: boolean;
-  /** Interrupts the current phase: leave the queue, abort the connect, or close the socket. */
-  stop: (() => void) | undefined;
+/**
+ * One TCP connection and the bytes received on it. Its callbacks are bound once per connection
+ * (not per request); an answer is scanned synchronously from the bytes ({@linkcode scanAnswer})
+ * and more are read only while it is incomplete, so a poll costs one read in the common case.
+ */
+class Link {
+  // Answers are a few hundred bytes (an eBaratron poll: ~500 with headers); the buffer grows
+  // for larger ones.
+  buf = new Uint8Array(640);
+  start = 0;
+  end = 0;
+  /** Bytes received for the request in flight. */
+  total = 0;
+  /** A read is in flight. */
+  reading = false;
+  /** Answers still due to requests that timed out, skipped when they come. */
+  owed = 0;
+  /** Answers received on this connection. */
+  answered = 0;
+  dead = false;
+  readonly frame = new AnswerFrame();
+
+  constructor(readonly conn: Deno.TcpConn, readonly client: HttpClient) {}
+
+  readonly onRead = (n: number | null): void => this.client.received(this, n);
+  readonly onFail = (err: unknown): void => this.client.failed(this, err);
+  readonly onWritten = (n: number): void => this.client.written(this, n);
+
+  /** Where the next read goes: the free end of the buffer (grown when full). */
+  room(): Uint8Array {
+    if (this.start > 0 && this.start === this.end) this.start = this.end = 0;
+    if (this.end === this.buf.length) {
+      const size = this.end - this.start;
+      if (size >= MAX_BYTES + 16384) throw new BadAnswer(`answer larger than ${MAX_BYTES} bytes`);
+      const next = new Uint8Array(size * 2 < this.buf.length ? this.buf.length : size * 2);
+      next.set(this.buf.subarray(this.start, this.end));
+      this.buf = next;
+      this.start = 0;
+      this.end = size;
+    }
+    // The common case reads into the whole buffer: no view to make.
+    return this.end === 0 ? this.buf : this.buf.subarray(this.end);
+  }
+
+  /** The bytes received and not yet consumed. */
+  window(): Uint8Array {
+    return this.start === 0 && this.end === this.buf.length
+      ? this.buf
+      : this.buf.subarray(this.start, this.end);
+  }
 }
 
 /**
  * A keep-alive HTTP/1.1 client for one origin (`http://host[:port]`). Requests are sent one at
- * a time; a request that fails or times out drops the connection and the next one reconnects.
+ * a time; a request that fails drops the connection and the next one reconnects. A request
+ * that times out keeps the connection once: its answer, when it comes late, is read and
+ * skipped before the next request is sent (reconnecting costs both sides more than the poll,
+ * and under overload fed the next timeout); a second timeout while that answer is still due
+ * drops it.
  *
  * @example
  * ```ts ignore
@@ -91,15 +194,14 @@ export class HttpClient {
   readonly #port: number;
   readonly #host: string;
   readonly #device?: string;
-  #conn: Deno.TcpConn | undefined;
-  #reader: Reader | undefined;
+  #link: Link | undefined;
   #last:
     | { method: string; path: string; body?: string; headers?: Record<string, string> }
     | undefined;
   #lastBytes: Uint8Array = new Uint8Array();
-  /** True while a request owns the connection; others wait in `#waiters`, in order. */
-  #busy = false;
-  #waiters: (() => void)[] = [];
+  /** The call that owns the connection; others wait in `#waiters`, in order. */
+  #current: Call | undefined;
+  #waiters: Call[] = [];
   #closed = false;
 
   /** Creates a client; no connection is made until the first request. */
@@ -117,150 +219,297 @@ export class HttpClient {
 
   /** POSTs `body` to `path` and reads the whole answer; any status is returned to the caller. */
   post(path: string, body: string, opts: RequestOptions): Promise<HttpResult> {
-    return this.request("POST", path, body, opts);
+    return this.exchange("POST", path, body, opts, asResult);
   }
 
   /** Sends one request (queued behind any in flight) within `opts.timeout` ms. */
-  async request(
+  request(
     method: string,
     path: string,
     body: string | undefined,
     opts: RequestOptions,
   ): Promise<HttpResult> {
-    const call: Call = { timedOut: false, cancelled: false, stop: undefined };
-    const cancel = () => {
-      call.cancelled = true;
-      call.stop?.();
-    };
-    const deadline = deadlines.add(opts.timeout, () => {
-      call.timedOut = true;
-      cancel();
+    return this.exchange(method, path, body, opts, asResult);
+  }
+
+  /**
+   * Sends one request (queued behind any in flight) within `opts.timeout` ms and hands the
+   * answer to `decode` (any status; see {@linkcode AnswerDecoder}).
+   */
+  exchange<T>(
+    method: string,
+    path: string,
+    body: string | undefined,
+    opts: RequestOptions,
+    decode: AnswerDecoder<T>,
+  ): Promise<T> {
+    const call = new Call(this, method, path, body, opts, decode);
+    const promise = new Promise<T>((resolve, reject) => {
+      call.resolve = resolve as (value: unknown) => void;
+      call.reject = reject;
     });
     const outer = opts.signal;
-    if (outer?.aborted) call.cancelled = true;
-    else if (outer) watchAbort(outer, cancel);
-    const reason = () =>
-      call.timedOut ? new DOMException("timeout", "TimeoutError") : outer?.reason;
-    let acquired = false;
-    try {
-      if (call.cancelled) throw reason();
-      await this.#acquire(call, reason);
-      acquired = true;
-      if (this.#closed) {
-        throw new DeviceError(
-          `${method} ${this.origin}${path}: the client is closed`,
+    if (outer?.aborted) {
+      call.cancelled = true;
+      this.#fail(call, call.reason());
+      return promise;
+    }
+    call.deadline = deadlines.add(opts.timeout, call.expire, call);
+    if (outer) watchAbort(outer, call);
+    if (this.#current) this.#waiters.push(call);
+    else this.#start(call);
+    return promise;
+  }
+
+  /** Gives `call` the connection: connects, waits for a late answer, or sends. */
+  #start(call: Call): void {
+    this.#current = call;
+    if (this.#closed) {
+      this.#fail(
+        call,
+        new DeviceError(
+          `${call.method} ${this.origin}${call.path}: the client is closed`,
           this.#device,
-        );
-      }
-      // Instruments are polled with the same request over and over: encode it once.
-      const last = this.#last;
-      if (
-        !last || last.method !== method || last.path !== path || last.body !== body ||
-        last.headers !== opts.headers
-      ) {
-        this.#lastBytes = encodeRequest(method, path, this.#host, body, opts.headers);
-        this.#last = { method, path, body, headers: opts.headers };
-      }
-      const bytes = this.#lastBytes;
-      for (let attempt = 0;; attempt++) {
-        const reused = this.#conn !== undefined;
-        if (!this.#conn) {
-          const connecting = new AbortController();
-          call.stop = () => connecting.abort(reason());
-          this.#conn = await Deno.connect({
-            hostname: this.#hostname,
-            port: this.#port,
-            signal: connecting.signal,
-          });
-        }
-        const conn = this.#conn;
-        const reader = this.#reader ??= new Reader(conn);
-        // Closing the socket is what interrupts a pending read or write.
-        call.stop = () => this.#drop();
-        if (call.cancelled) {
-          this.#drop();
-          throw reason();
-        }
-        reader.total = 0;
-        try {
-          const n = await conn.write(bytes);
-          if (n < bytes.length) await writeAll(conn, bytes.subarray(n));
-          let res: Answer | undefined;
-          // One read per answer in the common case, awaited here (no async helper per read).
-          while (!(res = reader.answer(false))) {
-            const got = await conn.read(reader.room());
-            if (got === null) {
-              res = reader.answer(true)!;
-              break;
-            }
-            reader.got(got);
-          }
-          if (res.close) this.#drop();
-          return res;
-        } catch (err) {
-          this.#drop();
-          // A kept-alive connection the device closed while idle fails before any byte of an
-          // answer (EOF, reset or broken pipe): one fresh attempt is safe.
-          const nothing = err instanceof NothingReceived || reader.total === 0;
-          if (reused && attempt === 0 && nothing && !call.cancelled) continue;
-          throw err;
-        }
-      }
-    } catch (err) {
-      if (outer?.aborted && !call.timedOut) throw outer.reason ?? err;
-      if (err instanceof DeviceError) throw err;
-      const tried = `${method} ${this.origin}${path}`;
-      throw describeFailure(err, tried, this.#host, opts.timeout, this.#device, call.timedOut);
-    } finally {
-      call.stop = undefined;
-      deadlines.remove(deadline);
-      if (outer) unwatchAbort(outer, cancel);
-      if (acquired) this.#release();
+        ),
+      );
+      return;
     }
+    const link = this.#link;
+    if (!link) this.#connect(call);
+    else if (link.owed > 0) {
+      call.phase = "behind";
+      call.patience = deadlines.add(call.opts.timeout / 2, call.impatient, call);
+    } else this.#send(call, link);
   }
 
-  /** Waits for the connection to be free; rejects (leaving the queue) if the call is cancelled. */
-  #acquire(call: Call, reason: () => unknown): Promise<void> {
-    if (!this.#busy) {
-      this.#busy = true;
-      return Promise.resolve();
+  /**
+   * The answer `call` waits behind is too late: the connection goes and `call` reconnects
+   * (internal: called by the call's patience deadline).
+   */
+  overtake(call: Call): void {
+    if (call.phase !== "behind" || this.#current !== call) return;
+    if (this.#link) this.#drop(this.#link);
+    this.#start(call);
+  }
+
+  #connect(call: Call): void {
+    call.phase = "connecting";
+    const connecting = call.connecting = new AbortController();
+    Deno.connect({ hostname: this.#hostname, port: this.#port, signal: connecting.signal })
+      .then((conn) => {
+        call.connecting = undefined;
+        if (call.phase !== "connecting" || this.#closed) {
+          conn.close();
+          return;
+        }
+        const link = this.#link = new Link(conn, this);
+        this.#send(call, link);
+      }, (err) => {
+        call.connecting = undefined;
+        if (call.phase === "connecting") this.#fail(call, err);
+      });
+  }
+
+  #send(call: Call, link: Link): void {
+    if (call.patience) deadlines.remove(call.patience);
+    call.patience = undefined;
+    call.phase = "sent";
+    call.reused = link.answered > 0;
+    const { method, path, body } = call;
+    const headers = call.opts.headers;
+    // Instruments are polled with the same request over and over: encode it once.
+    const last = this.#last;
+    if (
+      !last || last.method !== method || last.path !== path || last.body !== body ||
+      last.headers !== headers
+    ) {
+      this.#lastBytes = encodeRequest(method, path, this.#host, body, headers);
+      this.#last = { method, path, body, headers };
     }
-    return new Promise<void>((resolve, reject) => {
-      const turn = () => {
-        call.stop = undefined;
-        resolve();
-      };
-      call.stop = () => {
-        const i = this.#waiters.indexOf(turn);
-        if (i >= 0) this.#waiters.splice(i, 1);
-        reject(reason());
-      };
-      this.#waiters.push(turn);
-    });
+    link.total = 0;
+    link.conn.write(this.#lastBytes).then(link.onWritten, link.onFail);
+    this.#read(link);
   }
 
-  /** Hands the connection to the next waiter, or marks it free. */
-  #release(): void {
-    const next = this.#waiters.shift();
-    if (next) next();
-    else this.#busy = false;
-  }
-
-  #drop(): void {
-    const conn = this.#conn;
-    this.#conn = undefined;
-    this.#reader = undefined;
+  /** Reads more into the link's buffer unless a read is already in flight. */
+  #read(link: Link): void {
+    if (link.reading) return;
+    let room: Uint8Array;
     try {
-      conn?.close();
+      room = link.room();
+    } catch (err) {
+      this.failed(link, err);
+      return;
+    }
+    link.reading = true;
+    link.conn.read(room).then(link.onRead, link.onFail);
+  }
+
+  /** A write finished (internal: called by the connection). */
+  written(link: Link, n: number): void {
+    const bytes = this.#lastBytes;
+    if (link.dead || n >= bytes.length) return;
+    writeAll(link.conn, bytes.subarray(n)).catch(link.onFail);
+  }
+
+  /** Bytes arrived, or the end of the stream (internal: called by the connection). */
+  received(link: Link, n: number | null): void {
+    link.reading = false;
+    if (link.dead) return;
+    const eof = n === null;
+    if (n !== null) {
+      link.end += n;
+      link.total += n;
+    }
+    for (;;) {
+      const call = this.#current;
+      const mine = call !== undefined && call.phase === "sent";
+      const f = link.frame;
+      let whole: boolean;
+      try {
+        whole = scanAnswer(link.window(), eof, mine ? link.total : 1, f);
+      } catch (err) {
+        this.failed(link, err);
+        return;
+      }
+      if (!whole) {
+        if (!eof && (mine || link.owed > 0)) this.#read(link);
+        else if (!eof) this.failed(link, new BadAnswer("bytes arrived that answer no request"));
+        return;
+      }
+      const bytes = link.window();
+      link.start += f.used;
+      link.answered++;
+      if (f.close || eof) this.#drop(link);
+      if (link.owed > 0) {
+        // The late answer of a request that timed out: skipped.
+        link.owed--;
+        if (link.dead) {
+          if (call?.phase === "behind") this.#start(call);
+          return;
+        }
+        if (link.owed === 0 && call?.phase === "behind") {
+          this.#send(call, link);
+          return;
+        }
+        continue;
+      }
+      if (!mine) {
+        this.failed(link, new BadAnswer("an answer came that no request asked for"));
+        return;
+      }
+      let value: unknown;
+      try {
+        value = call.decode(f, bytes);
+      } catch (err) {
+        this.#fail(call, err);
+        return;
+      }
+      this.#done(call);
+      call.resolve(value);
+      return;
+    }
+  }
+
+  /** The connection failed (internal: called by the connection). */
+  failed(link: Link, err: unknown): void {
+    if (link.dead) return;
+    this.#drop(link);
+    const call = this.#current;
+    if (!call) return;
+    if (call.phase === "behind") {
+      // It never went out on this connection: it goes out on a fresh one.
+      this.#start(call);
+      return;
+    }
+    if (call.phase !== "sent") return;
+    // A kept-alive connection the device closed while idle fails before any byte of an
+    // answer (EOF, reset or broken pipe): one fresh attempt is safe.
+    const nothing = err instanceof NothingReceived || link.total === 0;
+    if (call.reused && !call.retried && nothing && !call.cancelled) {
+      call.retried = true;
+      this.#start(call);
+      return;
+    }
+    this.#fail(call, err);
+  }
+
+  /**
+   * Cancels a call (its deadline passed or its caller aborted), in whatever phase it is
+   * (internal: called by the deadline timer and the abort watcher).
+   */
+  cancel(call: Call): void {
+    if (call.phase === "done") return;
+    call.cancelled = true;
+    if (call.phase === "queued") {
+      const i = this.#waiters.indexOf(call);
+      if (i >= 0) this.#waiters.splice(i, 1);
+    } else if (call.phase === "connecting") {
+      call.connecting?.abort(call.reason());
+    } else if (call.phase === "sent" && call.timedOut && this.#link && this.#link.owed === 0) {
+      // Keep the connection: the answer may only be late; it is skipped when it comes.
+      this.#link.owed++;
+    } else if (this.#link) {
+      // The device did not answer the earlier request within this one's whole timeout either,
+      // or the caller gave up: the connection goes.
+      this.#drop(this.#link);
+    }
+    this.#fail(call, call.reason());
+  }
+
+  /** Ends `call` with `err` (mapped to a device error) and hands the connection on. */
+  #fail(call: Call, err: unknown): void {
+    if (call.phase === "done") return;
+    this.#done(call);
+    const outer = call.opts.signal;
+    if (outer?.aborted && !call.timedOut) {
+      call.reject(outer.reason ?? err);
+    } else if (err instanceof DeviceError) {
+      call.reject(err);
+    } else {
+      const tried = `${call.method} ${this.origin}${call.path}`;
+      call.reject(
+        describeFailure(err, tried, this.#host, call.opts.timeout, this.#device, call.timedOut),
+      );
+    }
+  }
+
+  /** Marks `call` finished: its deadline and abort watch go, the next waiter starts. */
+  #done(call: Call): void {
+    call.phase = "done";
+    if (call.deadline) deadlines.remove(call.deadline);
+    if (call.patience) deadlines.remove(call.patience);
+    const outer = call.opts.signal;
+    if (outer) watched.get(outer)?.delete(call);
+    if (this.#current !== call) return;
+    this.#current = undefined;
+    const next = this.#waiters.shift();
+    if (next) this.#start(next);
+  }
+
+  #drop(link: Link): void {
+    if (link.dead) return;
+    link.dead = true;
+    if (this.#link === link) this.#link = undefined;
+    try {
+      link.conn.close();
     } catch {
       // Already closed by the peer.
     }
   }
 
-  /** Closes the connection; later requests fail. */
+  /** Closes the connection; a request in flight and later ones fail. */
   close(): void {
     this.#closed = true;
-    this.#drop();
+    if (this.#link) this.#drop(this.#link);
+    const closed = (c: Call) =>
+      new DeviceError(`${c.method} ${this.origin}${c.path}: the client is closed`, this.#device);
+    for (const c of this.#waiters.splice(0)) this.#fail(c, closed(c));
+    const call = this.#current;
+    if (call) {
+      call.connecting?.abort(closed(call));
+      this.#fail(call, closed(call));
+    }
   }
 }
 
@@ -291,50 +540,6 @@ export async function httpPost(
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   let off = 0;
   while (off < bytes.length) off += await conn.write(bytes.subarray(off));
-}
-
-/**
- * The bytes received on a connection. An answer is parsed from them synchronously
- * ({@linkcode parseAnswer}) and more are read only while it is incomplete, so a poll costs one
- * read in the common case and no async call per header, chunk or body.
- */
-class Reader {
-  // Answers are a few hundred bytes (an eBaratron poll: 383); the buffer grows for larger ones.
-  #buf = new Uint8Array(512);
-  #start = 0;
-  #end = 0;
-  /** Bytes received so far. */
-  total = 0;
-
-  constructor(readonly conn: Deno.Conn) {}
-
-  /** Where the next read goes: the free end of the buffer (grown when full). */
-  room(): Uint8Array {
-    if (this.#start > 0 && this.#start === this.#end) this.#start = this.#end = 0;
-    if (this.#end === this.#buf.length) {
-      const size = this.#end - this.#start;
-      if (size >= MAX_BYTES + 16384) throw new BadAnswer(`answer larger than ${MAX_BYTES} bytes`);
-      const next = new Uint8Array(size * 2 < this.#buf.length ? this.#buf.length : size * 2);
-      next.set(this.#buf.subarray(this.#start, this.#end));
-      this.#buf = next;
-      this.#start = 0;
-      this.#end = size;
-    }
-    return this.#buf.subarray(this.#end);
-  }
-
-  /** Takes `n` bytes just read into {@linkcode Reader.room}. */
-  got(n: number): void {
-    this.#end += n;
-    this.total += n;
-  }
-
-  /** The whole answer if it has arrived (`eof`: no more will), consuming its bytes. */
-  answer(eof: boolean): Answer | undefined {
-    const parsed = parseAnswer(this.#buf.subarray(this.#start, this.#end), eof, this.total);
-    if (parsed) this.#start += parsed.used;
-    return parsed?.answer;
-  }
 }
 
 /**

@@ -109,45 +109,248 @@ function parseHeaders(head: string): Map<string, string> {
   return headers;
 }
 
-/** The three headers that decide how the body is read, from one pass over the header lines. */
-interface Framing {
-  contentLength: string | undefined;
-  transferEncoding: string;
-  connection: string;
+/**
+ * Where one answer lies in the bytes received, filled in place by {@linkcode scanAnswer}: a
+ * client keeps one per connection, so reading an answer makes no strings and no objects — the
+ * caller decodes the body straight from the bytes ({@linkcode AnswerFrame.body}).
+ */
+export class AnswerFrame {
+  /** HTTP status code. */
+  status = 0;
+  /** The reason phrase: bytes [reasonStart, reasonEnd) of the received bytes. */
+  reasonStart = 0;
+  /** End of the reason phrase. */
+  reasonEnd = 0;
+  /** The header lines after the status line: bytes [headStart, headEnd), CRLF-separated. */
+  headStart = 0;
+  /** End of the header lines. */
+  headEnd = 0;
+  /** The bytes holding the body: the received bytes, or a chunked body joined. */
+  body: Uint8Array = EMPTY;
+  /** Start of the body in {@linkcode AnswerFrame.body}. */
+  bodyStart = 0;
+  /** End of the body in {@linkcode AnswerFrame.body}. */
+  bodyEnd = 0;
+  /** Bytes the answer took from the start of the received bytes. */
+  used = 0;
+  /** The connection must not be reused. */
+  close = false;
 }
 
-function scanHeaders(head: string): Framing {
-  const f: Framing = { contentLength: undefined, transferEncoding: "", connection: "" };
-  let start = 0;
-  while (start < head.length) {
-    let end = head.indexOf("\r\n", start);
-    if (end < 0) end = head.length;
-    const c = head.indexOf(":", start);
-    if (c <= start || c > end) {
-      throw new BadAnswer(`bad HTTP header line ${JSON.stringify(head.slice(start, end))}`);
-    }
-    // Only names of the right length are compared, so most lines cost two indexOf calls.
-    const n = c - start;
-    if (
-      n === 14 || n === 17 || n === 10 || head.charCodeAt(start) <= 32 ||
-      head.charCodeAt(c - 1) <= 32
-    ) {
-      const name = head.slice(start, c).trim().toLowerCase();
-      const join = (old: string | undefined, v: string) => old ? `${old}, ${v}` : v;
-      if (name === "content-length") {
-        f.contentLength = join(f.contentLength, head.slice(c + 1, end).trim());
-      } else if (name === "transfer-encoding") {
-        f.transferEncoding = join(f.transferEncoding, head.slice(c + 1, end).trim());
-      } else if (name === "connection") {
-        f.connection = join(f.connection, head.slice(c + 1, end).trim());
-      }
-    }
-    start = end + 2;
+const EMPTY = new Uint8Array();
+
+/** The text of bytes [start, end) of `b`, as UTF-8. */
+export function textOf(b: Uint8Array, start: number, end: number): string {
+  return start === end ? "" : decoder.decode(b.subarray(start, end));
+}
+
+/** An answer as strings, from a frame that {@linkcode scanAnswer} filled from `b`. */
+export function frameAnswer(b: Uint8Array, f: AnswerFrame): Answer {
+  return new Answer(
+    f.status,
+    textOf(b, f.reasonStart, f.reasonEnd),
+    textOf(f.body, f.bodyStart, f.bodyEnd),
+    textOf(b, f.headStart, f.headEnd),
+    f.close,
+  );
+}
+
+const H = 72, T = 84, P = 80, SLASH = 47, DOT = 46, SP = 32, COLON = 58;
+
+/** True when bytes [start, end) of `b`, ASCII-lower-cased, are `name` (lower case). */
+function nameIs(b: Uint8Array, start: number, end: number, name: string): boolean {
+  if (end - start !== name.length) return false;
+  for (let i = 0; i < name.length; i++) {
+    let c = b[start + i]!;
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== name.charCodeAt(i)) return false;
   }
-  return f;
+  return true;
 }
 
-const STATUS_LINE = /^HTTP\/(\d)\.(\d) (\d{3})(?: (.*))?$/;
+/** True when bytes [start, end) of `b` contain `word` (lower case), ignoring ASCII case. */
+function hasWord(b: Uint8Array, start: number, end: number, word: string): boolean {
+  for (let i = start; i + word.length <= end; i++) {
+    if (nameIs(b, i, i + word.length, word)) return true;
+  }
+  return false;
+}
+
+const isDigit = (c: number | undefined) => c !== undefined && c >= 48 && c <= 57;
+const isBlank = (c: number) => c <= 32;
+
+/** The three headers that decide how the body is read, from one pass over the header bytes. */
+interface Framing {
+  /** Content-length headers seen. */
+  lengths: number;
+  /** The (first) content-length value: bytes [lengthStart, lengthEnd). */
+  lengthStart: number;
+  lengthEnd: number;
+  chunked: boolean;
+  close: boolean;
+  keepAlive: boolean;
+}
+
+const framing: Framing = {
+  lengths: 0,
+  lengthStart: 0,
+  lengthEnd: 0,
+  chunked: false,
+  close: false,
+  keepAlive: false,
+};
+
+/** Scans the header lines in bytes [start, end) of `b` into {@linkcode framing}. */
+function scanHeaders(b: Uint8Array, start: number, end: number): void {
+  const f = framing;
+  f.lengths = f.lengthStart = f.lengthEnd = 0;
+  f.chunked = f.close = f.keepAlive = false;
+  while (start < end) {
+    let eol = indexOfSeq(b, CRLF, start);
+    if (eol < 0 || eol > end) eol = end;
+    let c = b.indexOf(COLON, start);
+    if (c > eol) c = -1;
+    if (c <= start) {
+      throw new BadAnswer(`bad HTTP header line ${JSON.stringify(textOf(b, start, eol))}`);
+    }
+    let ns = start, ne = c, vs = c + 1, ve = eol;
+    while (ns < ne && isBlank(b[ns]!)) ns++;
+    while (ne > ns && isBlank(b[ne - 1]!)) ne--;
+    while (vs < ve && isBlank(b[vs]!)) vs++;
+    while (ve > vs && isBlank(b[ve - 1]!)) ve--;
+    // Only names of the right length are compared, so most lines cost a few comparisons.
+    const n = ne - ns;
+    if (n === 14 && nameIs(b, ns, ne, "content-length")) {
+      if (f.lengths++ === 0) {
+        f.lengthStart = vs;
+        f.lengthEnd = ve;
+      }
+    } else if (n === 17 && nameIs(b, ns, ne, "transfer-encoding")) {
+      f.chunked ||= hasWord(b, vs, ve, "chunked");
+    } else if (n === 10 && nameIs(b, ns, ne, "connection")) {
+      f.close ||= hasWord(b, vs, ve, "close");
+      f.keepAlive ||= hasWord(b, vs, ve, "keep-alive");
+    }
+    start = eol + 2;
+  }
+}
+
+/** The content-length values as a header map would join them, for an error message. */
+function lengthsText(b: Uint8Array, start: number, end: number): string {
+  const values: string[] = [];
+  let at = start;
+  while (at < end) {
+    let eol = indexOfSeq(b, CRLF, at);
+    if (eol < 0 || eol > end) eol = end;
+    const line = textOf(b, at, eol);
+    const c = line.indexOf(":");
+    if (line.slice(0, c).trim().toLowerCase() === "content-length") {
+      values.push(line.slice(c + 1).trim());
+    }
+    at = eol + 2;
+  }
+  return values.join(", ");
+}
+
+/**
+ * Parses the status line at bytes [at, eol) of `b` (`HTTP/d.d ddd[ reason]`) into `f`; returns
+ * whether it is HTTP/1.0, or throws {@linkcode BadAnswer}.
+ */
+function scanStatusLine(b: Uint8Array, at: number, eol: number, f: AnswerFrame): boolean {
+  const ok = eol - at >= 12 && b[at] === H && b[at + 1] === T && b[at + 2] === T &&
+    b[at + 3] === P && b[at + 4] === SLASH && isDigit(b[at + 5]) && b[at + 6] === DOT &&
+    isDigit(b[at + 7]) && b[at + 8] === SP && isDigit(b[at + 9]) && isDigit(b[at + 10]) &&
+    isDigit(b[at + 11]) && (eol - at === 12 || b[at + 12] === SP);
+  if (!ok) {
+    const start = textOf(b, at, Math.min(eol, at + 160)).slice(0, 40);
+    throw new BadAnswer(`not an HTTP answer (starts ${JSON.stringify(start)})`);
+  }
+  f.status = (b[at + 9]! - 48) * 100 + (b[at + 10]! - 48) * 10 + b[at + 11]! - 48;
+  f.reasonStart = Math.min(eol, at + 13);
+  f.reasonEnd = eol;
+  return b[at + 5] === 49 && b[at + 7] === 48;
+}
+
+/**
+ * Finds one answer from the start of `b` and fills `f` with where it lies: false when more
+ * bytes are needed. `eof`: the peer closed, so nothing more will come; `received`: bytes
+ * received for this request (none: the kept-alive connection was dead). Throws `BadAnswer`
+ * (or `NothingReceived`) for what cannot become an answer. Makes no strings or objects for a
+ * well-formed answer (a chunked body is joined into new bytes).
+ */
+export function scanAnswer(
+  b: Uint8Array,
+  eof: boolean,
+  received: number,
+  f: AnswerFrame,
+): boolean {
+  let at = 0;
+  for (;;) {
+    const headEnd = indexOfSeq(b, CRLFCRLF, at);
+    if (headEnd < 0) {
+      if (b.length - at > 16384) throw new BadAnswer("HTTP header block too long");
+      if (!eof) return false;
+      if (received === 0) throw new NothingReceived();
+      throw new BadAnswer("the connection closed in the middle of the HTTP header");
+    }
+    let eol = indexOfSeq(b, CRLF, at);
+    if (eol > headEnd) eol = headEnd;
+    const http10 = scanStatusLine(b, at, eol, f);
+    f.headStart = eol === headEnd ? headEnd : eol + 2;
+    f.headEnd = headEnd;
+    scanHeaders(b, f.headStart, headEnd);
+    const pos = headEnd + 4;
+    const status = f.status;
+    if (status >= 100 && status < 200) {
+      at = pos; // 100 Continue and friends: the real answer follows.
+      continue;
+    }
+    const close = framing.close || (http10 && !framing.keepAlive);
+    f.close = close;
+    f.body = b;
+    if (status === 204 || status === 304) {
+      f.bodyStart = f.bodyEnd = f.used = pos;
+      return true;
+    }
+    if (framing.chunked) {
+      const chunked = parseChunked(b, pos, eof);
+      if (!chunked) return false;
+      f.body = chunked.body;
+      f.bodyStart = 0;
+      f.bodyEnd = chunked.body.length;
+      f.used = chunked.used;
+      return true;
+    }
+    if (framing.lengths > 0) {
+      let n = 0;
+      let digits = framing.lengths === 1 && framing.lengthEnd > framing.lengthStart;
+      for (let i = framing.lengthStart; digits && i < framing.lengthEnd; i++) {
+        const c = b[i]!;
+        digits = c >= 48 && c <= 57;
+        n = n * 10 + c - 48;
+      }
+      if (!digits) {
+        const cl = lengthsText(b, f.headStart, headEnd);
+        throw new BadAnswer(`bad content-length ${JSON.stringify(cl)}`);
+      }
+      if (n > MAX_BYTES) throw new BadAnswer(`answer larger than ${MAX_BYTES} bytes`);
+      if (b.length - pos < n) {
+        if (!eof) return false;
+        throw new BadAnswer(`the answer broke off after ${b.length - pos} of ${n} bytes`);
+      }
+      f.bodyStart = pos;
+      f.bodyEnd = f.used = pos + n;
+      return true;
+    }
+    // No length: the body ends when the peer closes.
+    if (b.length - pos > MAX_BYTES) throw new BadAnswer(`answer larger than ${MAX_BYTES} bytes`);
+    if (!eof) return false;
+    f.close = true;
+    f.bodyStart = pos;
+    f.bodyEnd = f.used = b.length;
+    return true;
+  }
+}
 
 /**
  * Parses one answer from the start of `b`: undefined when more bytes are needed, else the
@@ -157,7 +360,7 @@ const STATUS_LINE = /^HTTP\/(\d)\.(\d) (\d{3})(?: (.*))?$/;
  *
  * @example
  * ```ts
- * import { parseAnswer } from "./http.ts";
+ * import { parseAnswer } from "./http_codec.ts";
  * const bytes = new TextEncoder().encode("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
  * parseAnswer(bytes, false, bytes.length)?.answer.text; // "hi"
  * parseAnswer(bytes.subarray(0, 20), false, 20); // undefined: more bytes needed
@@ -168,57 +371,9 @@ export function parseAnswer(
   eof: boolean,
   received: number,
 ): { answer: Answer; used: number } | undefined {
-  let at = 0;
-  for (;;) {
-    const headEnd = indexOfSeq(b, CRLFCRLF, at);
-    if (headEnd < 0) {
-      if (b.length - at > 16384) throw new BadAnswer("HTTP header block too long");
-      if (!eof) return undefined;
-      if (received === 0) throw new NothingReceived();
-      throw new BadAnswer("the connection closed in the middle of the HTTP header");
-    }
-    const block = decoder.decode(b.subarray(at, headEnd));
-    const eol = block.indexOf("\r\n");
-    const m = STATUS_LINE.exec(eol < 0 ? block : block.slice(0, eol));
-    if (!m) {
-      throw new BadAnswer(`not an HTTP answer (starts ${JSON.stringify(block.slice(0, 40))})`);
-    }
-    const status = Number(m[3]);
-    const head = eol < 0 ? "" : block.slice(eol + 2);
-    const framing = scanHeaders(head);
-    const pos = headEnd + 4;
-    if (status >= 100 && status < 200) {
-      at = pos; // 100 Continue and friends: the real answer follows.
-      continue;
-    }
-    const http10 = m[1] === "1" && m[2] === "0";
-    const connection = framing.connection.toLowerCase();
-    const close = connection.includes("close") || (http10 && !connection.includes("keep-alive"));
-    const done = (body: Uint8Array, used: number, closed = close) => ({
-      answer: new Answer(status, m[4] ?? "", decoder.decode(body), head, closed),
-      used,
-    });
-    const cl = framing.contentLength;
-    if (status === 204 || status === 304) return done(b.subarray(pos, pos), pos);
-    if (framing.transferEncoding.toLowerCase().includes("chunked")) {
-      const chunked = parseChunked(b, pos, eof);
-      return chunked && done(chunked.body, chunked.used);
-    }
-    if (cl !== undefined) {
-      if (!/^\d+$/.test(cl)) throw new BadAnswer(`bad content-length ${JSON.stringify(cl)}`);
-      const n = Number(cl);
-      if (n > MAX_BYTES) throw new BadAnswer(`answer larger than ${MAX_BYTES} bytes`);
-      if (b.length - pos < n) {
-        if (!eof) return undefined;
-        throw new BadAnswer(`the answer broke off after ${b.length - pos} of ${n} bytes`);
-      }
-      return done(b.subarray(pos, pos + n), pos + n);
-    }
-    // No length: the body ends when the peer closes.
-    if (b.length - pos > MAX_BYTES) throw new BadAnswer(`answer larger than ${MAX_BYTES} bytes`);
-    if (!eof) return undefined;
-    return done(b.subarray(pos), b.length, true);
-  }
+  const f = new AnswerFrame();
+  if (!scanAnswer(b, eof, received, f)) return undefined;
+  return { answer: frameAnswer(b, f), used: f.used };
 }
 
 /** A chunked body from `pos`: undefined when more bytes are needed. */

@@ -279,3 +279,45 @@ Deno.test("one signal shared by many requests aborts every one of them, and only
     await srv.close();
   }
 });
+
+Deno.test("an answer that comes after the timeout is skipped; the connection is kept", async () => {
+  let n = 0;
+  const srv = rawServer(async (conn, req) => {
+    // The first answer is late; the others come at once. Each echoes its request's body.
+    if (++n === 1) await new Promise((r) => setTimeout(r, 150));
+    const body = req.slice(req.indexOf("\r\n\r\n") + 4);
+    await conn.write(
+      enc.encode(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`),
+    );
+  });
+  const client = new HttpClient(srv.origin);
+  try {
+    await assert.rejects(client.post("/", "first", { timeout: 50 }), TimeoutError);
+    // Sent while "first" is still due: it goes out once that answer has come and been skipped.
+    assert.equal((await client.post("/", "second", { timeout: 2000 })).text, "second");
+    assert.equal((await client.post("/", "third", { timeout: 2000 })).text, "third");
+    assert.equal(srv.accepted, 1);
+  } finally {
+    client.close();
+    await srv.close();
+  }
+});
+
+Deno.test("a device that never answers a timed-out request costs the next one half its time, then a new connection", async () => {
+  let n = 0;
+  const srv = rawServer(async (conn) => {
+    if (++n === 1) return; // the first request is never answered
+    await conn.write(enc.encode("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+  });
+  const client = new HttpClient(srv.origin);
+  try {
+    await assert.rejects(client.post("/", "", { timeout: 50 }), TimeoutError);
+    const t = performance.now();
+    assert.equal((await client.post("/", "", { timeout: 400 })).text, "ok");
+    assert.ok(performance.now() - t >= 190, "waited for the late answer first");
+    assert.equal(srv.accepted, 2);
+  } finally {
+    client.close();
+    await srv.close();
+  }
+});

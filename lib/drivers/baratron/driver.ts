@@ -22,8 +22,8 @@ import { DeviceError, UsageError, WriteRejected } from "../../device/errors.ts";
 import type { Driver, OpenContext } from "../../device/registry.ts";
 import { BARATRON_INFO, BARATRON_OPTIONS, toolWebHost } from "./driver_info.ts";
 import { HttpClient } from "../../transport/http.ts";
-import { type HttpResult } from "../../transport/http_codec.ts";
-import { decodePollResponse, type GaugeValues, POLL_REQUEST, TOOLWEB_PATH } from "./protocol.ts";
+import { type AnswerFrame, textOf } from "../../transport/http_codec.ts";
+import { decodePollBytes, type GaugeValues, POLL_REQUEST, TOOLWEB_PATH } from "./protocol.ts";
 
 /** Default per-call timeout, as in the reference client. */
 export const DEFAULT_TIMEOUT_MS = 1000;
@@ -130,17 +130,21 @@ export class BaratronGauge implements Device {
   /** Sends one PollRequest and decodes the answer. */
   poll(opts?: CallOptions): Promise<GaugeValues> {
     if (this.#closed) return Promise.reject(new DeviceError(`${this.name} is closed`, this.name));
-    return this.#client.post(TOOLWEB_PATH, POLL_REQUEST, {
+    return this.#client.exchange("POST", TOOLWEB_PATH, POLL_REQUEST, {
       timeout: opts?.timeout ?? this.timeoutMs,
       signal: opts?.signal,
       headers: POLL_HEADERS,
-    }).then(this.#decode);
+    }, this.#decode);
   }
 
-  /** Decodes a poll's answer (bound once: no closure per poll). */
-  readonly #decode = ({ status, text }: HttpResult): GaugeValues => {
+  /**
+   * Decodes a poll's answer from the bytes received, before the connection reuses them (bound
+   * once: no closure per poll; no text of the answer unless it is an error).
+   */
+  readonly #decode = (f: AnswerFrame): GaugeValues => {
+    const { status } = f;
     if (status !== 200) {
-      const body = text.trim().slice(0, 80);
+      const body = textOf(f.body, f.bodyStart, f.bodyEnd).trim().slice(0, 80);
       throw new DeviceError(
         `POST ${this.url}: HTTP ${status}${body ? ` (${JSON.stringify(body)})` : ""}; ` +
           `the gauge did not accept the poll: check that this address is an eBaratron's ToolWeb`,
@@ -148,7 +152,7 @@ export class BaratronGauge implements Device {
       );
     }
     try {
-      const values = decodePollResponse(text, this.name);
+      const values = decodePollBytes(f.body, f.bodyStart, f.bodyEnd, this.name);
       this.#units = values.pressure_units;
       return values;
     } catch (err) {

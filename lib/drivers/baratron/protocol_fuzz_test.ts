@@ -4,6 +4,7 @@ import { DeviceError } from "../../device/errors.ts";
 import { fuzzTest, onlyThrows } from "../../../tests/fuzz_runs.ts";
 import {
   decodePoll,
+  decodePollBytes,
   decodePollResponse,
   encodeFields,
   encodePollRequest,
@@ -154,5 +155,43 @@ fuzzTest(
     // Only answers the fast path takes are compared: the rest go through the full parser anyway.
     if ("error" in fast && fast.error === "error") return;
     assert.deepEqual(outcome(slow), fast);
+  },
+);
+
+/** Numbers as gauges and broken gauges write them: decimals of every length, signs, exponents. */
+const numberText = fc.oneof(
+  fc.double().map(String),
+  fc.tuple(fc.integer({ min: -1e9, max: 1e9 }), fc.nat(1e12), fc.nat(18)).map(([i, f, pad]) =>
+    `${i}.${String(f).padStart(pad, "0")}`
+  ),
+  fc.bigInt({ min: 0n, max: 10n ** 20n }).map(String),
+  fc.constantFrom("-0", "0.0", "007", "1.", ".5", "+3", "1e3", "-", "0x1F", " 4 ", "\t2\n"),
+);
+
+fuzzTest(
+  "decodePollBytes: the same values or the same error as decodePollResponse of the text",
+  fc.oneof(
+    answerLike,
+    fc.tuple(
+      fc.array(fc.oneof(numberText, fieldText), { minLength: 8, maxLength: 8 }),
+      fc.boolean(),
+    )
+      .map(([texts, d]) => encodePollResponse(POLL_EVIDS.map((e, i) => [e, texts[i]!]), d)),
+  ),
+  (body) => {
+    const outcome = (decode: () => GaugeValues) => {
+      try {
+        return decode();
+      } catch (err) {
+        if (!(err instanceof DeviceError)) throw err;
+        return err.message;
+      }
+    };
+    const bytes = new TextEncoder().encode(`junk${body}more`);
+    const end = bytes.length - 4;
+    assert.deepEqual(
+      outcome(() => decodePollBytes(bytes, 4, end, "g")),
+      outcome(() => decodePollResponse(body, "g")),
+    );
   },
 );
