@@ -2,8 +2,9 @@
  * `?time=iso` on every JSON answer of the API: the one time policy says machine output carries
  * epoch seconds, or ISO 8601 with the offset when asked. Rather than teach every route, the app's
  * `fetch` is wrapped: the parameter is taken off the URL (so routes with strict queries never see
- * it), and an `iso` answer has its times rewritten. Epoch answers (the default, the hot path)
- * pass through untouched. Server-Sent Events stay in epoch seconds (their ids are epoch ms).
+ * it), and an `iso` answer has its times rewritten: a JSON body as a whole, an event stream
+ * (`/api/stream`) event by event. Epoch answers (the default, the hot path) pass through
+ * untouched. Event ids stay epoch milliseconds either way (they are what Last-Event-ID resumes).
  *
  * @module
  */
@@ -57,8 +58,8 @@ export function isoTimes(value: unknown, utc = false, key?: string): unknown {
 type Fetch = (req: Request, ...rest: never[]) => Response | Promise<Response>;
 
 /**
- * Wraps `fetch` so `?time=epoch|iso` (and `&utc=1`) work on every JSON answer; any other `time`
- * is a 400 naming the choices.
+ * Wraps `fetch` so `?time=epoch|iso` (and `&utc=1`) work on every JSON answer and on every
+ * Server-Sent Event's data; any other `time` is a 400 naming the choices.
  */
 export function withTimeQuery<F extends Fetch>(fetch: F): F {
   // Without `time=` the answer is the app's own, as it comes: a synchronous answer stays
@@ -77,13 +78,62 @@ export function withTimeQuery<F extends Fetch>(fetch: F): F {
     url.searchParams.delete("time");
     url.searchParams.delete("utc");
     const res = await fetch(new Request(url, req), ...rest);
-    if (time === "epoch" || !res.headers.get("content-type")?.startsWith("application/json")) {
-      return res;
+    const type = res.headers.get("content-type") ?? "";
+    if (time === "iso" && type.startsWith("text/event-stream") && res.body) {
+      return new Response(res.body.pipeThrough(isoEvents(utc)), {
+        status: res.status,
+        headers: res.headers,
+      });
     }
+    if (time === "epoch" || !type.startsWith("application/json")) return res;
     const body = isoTimes(await res.json(), utc);
     const headers = new Headers(res.headers);
     headers.delete("content-length");
     return new Response(JSON.stringify(body), { status: res.status, headers });
   };
   return wrapped as F;
+}
+
+/**
+ * Rewrites the times in the `data:` lines of an event stream as {@linkcode isoTimes} does;
+ * ids, event names, comments (heartbeats) and data that is not JSON pass as they are. Lines
+ * split across chunks are put together first. Cancelling the output cancels the source (the
+ * hub then drops the client).
+ *
+ * @example
+ * ```ts ignore
+ * const body = hub.connect(undefined, null).pipeThrough(isoEvents(true));
+ * // "data: {\"t\":\"2026-12-01T13:08:17.123Z\",\"device\":\"g\",…}"
+ * ```
+ */
+export function isoEvents(utc = false): TransformStream<Uint8Array, Uint8Array> {
+  const decoder = new TextDecoder();
+  const encoder = new TextEncoder();
+  let rest = "";
+  const line = (l: string): string => {
+    if (!l.startsWith("data:")) return l;
+    const text = l.slice(l.startsWith("data: ") ? 6 : 5);
+    try {
+      return "data: " + JSON.stringify(isoTimes(JSON.parse(text), utc));
+    } catch {
+      return l; // not JSON: nothing to rewrite
+    }
+  };
+  return new TransformStream({
+    transform(chunk, controller) {
+      const text = rest + decoder.decode(chunk, { stream: true });
+      const end = text.lastIndexOf("\n");
+      if (end < 0) {
+        rest = text;
+        return;
+      }
+      rest = text.slice(end + 1);
+      const out = text.slice(0, end + 1).split("\n").map(line).join("\n");
+      controller.enqueue(encoder.encode(out));
+    },
+    flush(controller) {
+      const text = rest + decoder.decode();
+      if (text !== "") controller.enqueue(encoder.encode(line(text)));
+    },
+  });
 }

@@ -74,6 +74,11 @@ sleep 1.5; curl -s $URL/api/tasks/$id | jq -r .state; curl -s $URL/api/tasks/$id
   },
   {
     cmd:
+      `curl -sN "$URL/api/stream?devices=thermo&time=iso&utc=1" | grep -m1 '^data:' | cut -c7- | jq -r .t`,
+    check: (out) => assert.match(out.trim(), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+  },
+  {
+    cmd:
       `curl -s $URL/healthz | jq -c '{status, down: .devices.down, recording: .session.recording}'`,
     check: (out) => assert.equal(out.trim(), '{"status":"ok","down":[],"recording":true}'),
   },
@@ -117,7 +122,7 @@ peerTest(
           const stdout = new TextDecoder().decode(out.stdout);
           const stderr = new TextDecoder().decode(out.stderr);
           ex.check(stdout);
-          assert.ok(out.code === 0 || ex.cmd.includes("grep -m2"), `exit ${out.code}: ${stderr}`);
+          assert.ok(out.code === 0 || ex.cmd.includes("curl -sN"), `exit ${out.code}: ${stderr}`);
         });
       }
     } finally {
