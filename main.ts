@@ -92,6 +92,11 @@ export const VERBS: Verb[] = [
     load: async () => (await import("./cmd/devices.ts")).devicesCommand,
   },
   {
+    name: "task",
+    summary: "tomato-style tasks: start, list, status, stop, data (on a running serve, or here)",
+    load: async () => (await import("./cmd/task.ts")).taskCommand,
+  },
+  {
     name: "completions",
     summary: "print a shell completion script: bash, zsh or fish",
     load: async () => (await import("./cmd/completions.ts")).completionsCommand(VERBS),

@@ -15,7 +15,7 @@ import { loadLabConfig } from "../lib/lab/setup.ts";
 import { jsonDocument } from "../lib/output/record.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
 import { stdoutIsTerminal } from "../lib/output/terminal.ts";
-import { type ListenAddress, parseListen } from "../lib/device/host_port.ts";
+import { daemonUrl } from "../lib/server/client.ts";
 import { DEFAULT_SERVE_LISTEN } from "../lib/server/listen.ts";
 
 const FLAGS = {
@@ -83,14 +83,6 @@ export interface DeviceRow {
   interval_s: number;
   /** `up`, `down` or `unknown` from the daemon; null when no daemon answered. */
   state: string | null;
-}
-
-/** The base URL of the daemon serving a config: its `[server] listen`, loopback for a wildcard. */
-export function daemonUrl(listen: ListenAddress | undefined): string {
-  const l = listen ?? parseListen(DEFAULT_SERVE_LISTEN);
-  const wildcard = l.hostname === "0.0.0.0" || l.hostname === "::" || l.hostname === "";
-  const host = wildcard ? "127.0.0.1" : l.hostname;
-  return `http://${host.includes(":") ? `[${host}]` : host}:${l.port}`;
 }
 
 /** The rows for configured devices, with what the daemon said about each (when it answered). */

@@ -60,7 +60,8 @@ Serves every device of the config over HTTP while recording the bench into a ses
   GET  /api/devices/NAME/read?attrs=a,b  a fresh reading
   PUT  /api/devices/NAME/attrs/ATTR      {"value": …} validated write, answers the read-back
   POST /api/devices/NAME/tasks           {"technique", "params", "sampling_interval", "max_duration"}
-  GET|DELETE /api/tasks/ID, GET /api/tasks/ID/data
+                                         (queued per device; see labwire task --help)
+  GET  /api/tasks, GET|DELETE /api/tasks/ID, GET /api/tasks/ID/data?since=N
   GET  /api/stream?devices=a,b           Server-Sent Events (Last-Event-ID resumes)
   GET  /api/samples?device=&attr=&from=&to=&max_points=   recorded data, min/max-downsampled
   GET  /api/alarms, /healthz, /metrics (Prometheus), /api/openapi.json

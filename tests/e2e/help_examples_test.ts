@@ -46,7 +46,7 @@ export function examplesOf(verb: string, help: string): Example[] {
 }
 
 /** Needs an instrument or a network this test cannot count on. */
-const EXTERNAL = /10\.0\.0\.|192\.168\.|\/dev\/tty|ca:\/\/XXX|0\.0\.0\.0|--server http/;
+const EXTERNAL = /10\.0\.0\.|192\.168\.|\/dev\/tty|ca:\/\/XXX|0\.0\.0\.0|--server http|--url http/;
 
 /** Listens on a fixed port another program on a shared machine may hold ("in use" is fine). */
 const FIXED_PORT =

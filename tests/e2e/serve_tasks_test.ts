@@ -167,3 +167,92 @@ Deno.test("serve tasks: FIFO queue, GET /api/tasks, cancel, kept data, one owner
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("labwire task start|list|status|data|stop against a serve process, and locally without one", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-task-cli-" });
+  // a slower motor: the move outlasts the CLI processes started while it runs
+  await Deno.writeTextFile(`${dir}/bench.toml`, TASK_BENCH.replace("velocity=2", "velocity=0.5"));
+  const serve = await spawnServe(["--config", `${dir}/bench.toml`, "--no-record"]);
+  const env = { LABWIRE_URL: serve.url };
+  const task = (...args: string[]) => runCli(["task", ...args], { env, cwd: dir });
+  try {
+    const started = await task("start", "motor", "move", "position=2", "--interval", "100ms");
+    assert.equal(started.code, 0, started.stderr);
+    const move = JSON.parse(started.stdout);
+    assert.equal(move.state, "running");
+    assert.equal(move.technique, "move");
+    assert.deepEqual(move.params, { position: 2 });
+
+    const queued = JSON.parse((await task("start", "motor", "hold", "position=0")).stdout);
+    assert.equal(queued.state, "queued");
+    assert.equal(queued.queue_position, 1);
+
+    const list = await task("list", "--device", "motor");
+    assert.equal(list.code, 0, list.stderr);
+    const lines = list.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((t) => [t.id, t.state]), [[move.id, "running"], [
+      queued.id,
+      "queued",
+    ]]);
+
+    const cancelled = await task("stop", queued.id);
+    assert.equal(cancelled.code, 0, cancelled.stderr);
+    assert.equal(JSON.parse(cancelled.stdout).state, "cancelled");
+
+    // --follow prints every row (readings, one shape) until the move is done
+    const followed = await task("data", move.id, "--follow");
+    assert.equal(followed.code, 0, followed.stderr);
+    const rows = followed.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.ok(rows.length >= 3, followed.stdout);
+    assert.deepEqual(Object.keys(rows[0]).slice(0, 2), ["t", "device"]);
+    assert.ok(Math.abs(rows.at(-1).readback - 2) < 1e-6);
+    const status = JSON.parse((await task("status", move.id)).stdout);
+    assert.equal(status.state, "completed");
+    assert.equal(status.samples, rows.length, "follow printed every row once");
+
+    // a page from a cursor, and the cursor of the next one on stderr
+    const page = await task("data", move.id, "--since", "1", "--limit", "2");
+    assert.equal(page.stdout.trim().split("\n").length, 2);
+    assert.match(page.stderr, /next: --since 3/);
+
+    // mistakes: usage (2), unknown task (2), bad technique refused by the daemon (2)
+    assert.equal((await task("start", "motor")).code, 2);
+    assert.equal((await task("list", "--state", "sleeping")).code, 2);
+    const unknown = await task("status", "t999");
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /no task "t999"/);
+    const bad = await task("start", "thermo", "dance");
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /thermo has no technique "dance"/);
+  } finally {
+    const status = await serve.stop();
+    assert.equal(status.code, 0, serve.lines.join("\n"));
+  }
+  try {
+    // no daemon: status is an error naming the URL; start runs the task here from the config
+    const none = await runCli(["task", "list", "--url", serve.url]);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /no labwire serve answers at/);
+    const local = await runCli([
+      "task",
+      "start",
+      "thermo",
+      "sample",
+      "attrs=temperature",
+      "--interval",
+      "50ms",
+      "--duration",
+      "300ms",
+      "--local",
+      "--config",
+      `${dir}/bench.toml`,
+    ]);
+    assert.equal(local.code, 0, local.stderr);
+    const readings = local.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.ok(readings.length >= 3, local.stdout);
+    assert.deepEqual(Object.keys(readings[0]), ["t", "device", "temperature"]);
+    assert.match(local.stderr, /completed after \d+ samples/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
