@@ -170,36 +170,43 @@ Deno.test("serve tasks: FIFO queue, GET /api/tasks, cancel, kept data, one owner
 
 Deno.test("labwire task start|list|status|data|stop against a serve process, and locally without one", async () => {
   const dir = await Deno.makeTempDir({ prefix: "labwire-task-cli-" });
-  // a slower motor: the move outlasts the CLI processes started while it runs
-  await Deno.writeTextFile(`${dir}/bench.toml`, TASK_BENCH.replace("velocity=2", "velocity=0.5"));
+  await Deno.writeTextFile(`${dir}/bench.toml`, TASK_BENCH);
   const serve = await spawnServe(["--config", `${dir}/bench.toml`, "--no-record"]);
   const env = { LABWIRE_URL: serve.url };
   const task = (...args: string[]) => runCli(["task", ...args], { env, cwd: dir });
   try {
-    const started = await task("start", "motor", "move", "position=2", "--interval", "100ms");
+    // a hold owns the motor until it is stopped: whatever the machine's load, the next ones queue
+    const started = await task("start", "motor", "hold", "position=1", "--duration", "60s");
     assert.equal(started.code, 0, started.stderr);
-    const move = JSON.parse(started.stdout);
-    assert.equal(move.state, "running");
-    assert.equal(move.technique, "move");
-    assert.deepEqual(move.params, { position: 2 });
+    const hold = JSON.parse(started.stdout);
+    assert.equal(hold.state, "running");
+    assert.equal(hold.technique, "hold");
+    assert.deepEqual(hold.params, { position: 1 });
 
-    const queued = JSON.parse((await task("start", "motor", "hold", "position=0")).stdout);
-    assert.equal(queued.state, "queued");
-    assert.equal(queued.queue_position, 1);
+    const queued = await task("start", "motor", "move", "position=2", "--interval", "100ms");
+    const move = JSON.parse(queued.stdout);
+    assert.equal(move.state, "queued");
+    assert.equal(move.queue_position, 1);
+    assert.equal(move.waiting_for, `task ${hold.id}`);
+    const third = JSON.parse((await task("start", "motor", "sample")).stdout);
+    assert.equal(third.queue_position, 2);
 
     const list = await task("list", "--device", "motor");
     assert.equal(list.code, 0, list.stderr);
     const lines = list.stdout.trim().split("\n").map((l) => JSON.parse(l));
-    assert.deepEqual(lines.map((t) => [t.id, t.state]), [[move.id, "running"], [
-      queued.id,
-      "queued",
-    ]]);
+    assert.deepEqual(lines.map((t) => `${t.id} ${t.state}`), [
+      `${hold.id} running`,
+      `${move.id} queued`,
+      `${third.id} queued`,
+    ]);
 
-    const cancelled = await task("stop", queued.id);
+    const cancelled = await task("stop", third.id);
     assert.equal(cancelled.code, 0, cancelled.stderr);
     assert.equal(JSON.parse(cancelled.stdout).state, "cancelled");
+    const stopped = await task("stop", hold.id);
+    assert.equal(JSON.parse(stopped.stdout).state, "stopped");
 
-    // --follow prints every row (readings, one shape) until the move is done
+    // the move runs once the hold let go; --follow prints every row until it is done
     const followed = await task("data", move.id, "--follow");
     assert.equal(followed.code, 0, followed.stderr);
     const rows = followed.stdout.trim().split("\n").map((l) => JSON.parse(l));
@@ -212,6 +219,7 @@ Deno.test("labwire task start|list|status|data|stop against a serve process, and
 
     // a page from a cursor, and the cursor of the next one on stderr
     const page = await task("data", move.id, "--since", "1", "--limit", "2");
+    assert.equal(page.code, 0, page.stderr);
     assert.equal(page.stdout.trim().split("\n").length, 2);
     assert.match(page.stderr, /next: --since 3/);
 
