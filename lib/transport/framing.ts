@@ -230,6 +230,15 @@ export class Framer {
     return out;
   }
 
+  /**
+   * The first `n` bytes held, not taken (a binary header to decide how much to take), or
+   * undefined until they are here. A view: valid until the next `push`.
+   */
+  peek(n: number): Uint8Array | undefined {
+    if (this.size < n) return undefined;
+    return this.#buf.subarray(this.#start, this.#start + n);
+  }
+
   /** Takes exactly `n` bytes (binary answers of a known size), or undefined until they are here. */
   bytes(n: number): Uint8Array | undefined {
     if (this.size < n) return undefined;

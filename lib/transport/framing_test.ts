@@ -183,6 +183,17 @@ function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
+Deno.test("peek(n) shows the first n bytes without taking them", () => {
+  const f = new Framer();
+  f.push(new Uint8Array([0, 5, 0xaa]));
+  assert.equal(f.peek(4), undefined);
+  assert.deepStrictEqual(f.peek(2), new Uint8Array([0, 5]));
+  assert.equal(f.size, 3);
+  f.push(new Uint8Array([0xbb]));
+  assert.deepStrictEqual(f.bytes(4), new Uint8Array([0, 5, 0xaa, 0xbb]));
+  assert.equal(f.peek(1), undefined);
+});
+
 Deno.test("bytes(n) takes exactly n bytes whatever the chunking, then lines go on", () => {
   const text = "\x01\x02\n\x04\x05ok\n";
   const bytes = te.encode(text);

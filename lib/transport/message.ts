@@ -169,13 +169,40 @@ export class MessageLine {
   }
 
   /**
+   * Sends raw `bytes` and returns the answer `take` finds in what arrives: it is called with the
+   * line's framer after every arrival and returns undefined until a whole answer is there
+   * (a binary protocol's framing, e.g. Modbus TCP's MBAP header and length). The hot path of
+   * binary polls, like {@linkcode MessageLine.query}'s for text: one async frame, no
+   * {@linkcode LineIO}. `what` names the request in errors; a function is called only then.
+   */
+  request<T>(
+    bytes: Uint8Array,
+    take: (framer: Framer) => T | undefined,
+    opts: IoOptions = {},
+    what: string | (() => string) = "request",
+  ): Promise<T> {
+    return this.#run(what, opts, async (turn) => {
+      if (this.minDelay > 0) await this.#send(bytes, turn);
+      else {
+        await this.stream.write(bytes, turn.io);
+        turn.sent = true;
+      }
+      for (;;) {
+        const answer = take(this.#framer);
+        if (answer !== undefined) return answer;
+        this.#framer.push(await this.stream.read(turn.io));
+      }
+    });
+  }
+
+  /**
    * Runs `fn` with the line to itself, within one deadline: nobody else's command can come in
-   * between its steps. `what` names the exchange in errors.
+   * between its steps. `what` names the exchange in errors (a function is called only then).
    */
   exchange<T>(
     fn: (io: LineIO) => Promise<T>,
     opts: IoOptions = {},
-    what = "exchange",
+    what: string | (() => string) = "exchange",
   ): Promise<T> {
     return this.#run(what, opts, (turn) => {
       const io: LineIO = {
@@ -207,7 +234,7 @@ export class MessageLine {
 
   /** Runs `body` with the line locked, within one deadline. */
   async #run<T>(
-    what: string,
+    name: string | (() => string),
     opts: IoOptions,
     body: (turn: Turn) => Promise<T>,
   ): Promise<T> {
@@ -229,6 +256,7 @@ export class MessageLine {
       this.stream.discard();
       return await body(turn);
     } catch (err) {
+      const what = typeof name === "string" ? name : name();
       let out = err;
       if (outer?.aborted && !turn.timedOut) out = outer.reason ?? err;
       else if (turn.timedOut) {

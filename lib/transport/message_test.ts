@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DeviceError, TimeoutError } from "../device/errors.ts";
-import { encodeBlock } from "./framing.ts";
+import { encodeBlock, Framer } from "./framing.ts";
 import { MessageLine } from "./message.ts";
 import { openLine } from "./open.ts";
 import type { ByteStream, IoOptions } from "./stream.ts";
@@ -236,6 +236,55 @@ Deno.test("readBytes reads a binary answer of known size inside an exchange", as
       return [await io.readBytes(4), await io.readBytes(2)];
     });
     assert.deepStrictEqual(got, [new Uint8Array([0, 1, 10, 255]), new Uint8Array([13, 7])]);
+  } finally {
+    line.close();
+    await srv.close();
+  }
+});
+
+Deno.test("request sends raw bytes and returns the answer its framing takes; lines go on after it", async () => {
+  // Length-prefixed answers ([n, ...n bytes]); the framing is the caller's.
+  const srv = responder((line) => ({
+    answer: line === "A"
+      ? new Uint8Array([3, 7, 8, 9])
+      : line === "B"
+      ? new Uint8Array([1, 42])
+      : "ok\r\n",
+  }));
+  const line = new MessageLine(openTcp("127.0.0.1", srv.port));
+  const calls: number[] = [];
+  const take = (f: Framer) => {
+    calls.push(f.size);
+    const head = f.peek(1);
+    return head && f.bytes(1 + head[0]!)?.subarray(1);
+  };
+  try {
+    assert.deepStrictEqual(await line.request(enc.encode("A\n"), take), new Uint8Array([7, 8, 9]));
+    assert.deepStrictEqual(await line.request(enc.encode("B\n"), take), new Uint8Array([42]));
+    assert.equal(await line.query("C"), "ok");
+    assert.equal(srv.received.length, 3);
+    // The framing is asked before anything arrived, and again after each arrival.
+    assert.equal(calls[0], 0);
+  } finally {
+    line.close();
+    await srv.close();
+  }
+});
+
+Deno.test("request names itself in a timeout only when it fails (a lazy what)", async () => {
+  const srv = responder(() => ({}));
+  const line = new MessageLine(openTcp("127.0.0.1", srv.port));
+  let named = 0;
+  try {
+    await assert.rejects(
+      line.request(enc.encode("X\n"), () => undefined, { timeout: 100 }, () => {
+        named++;
+        return "read holding 0";
+      }),
+      (e: unknown) =>
+        e instanceof TimeoutError && /no answer to "read holding 0" within 100 ms/.test(e.message),
+    );
+    assert.equal(named, 1);
   } finally {
     line.close();
     await srv.close();

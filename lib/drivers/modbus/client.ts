@@ -19,6 +19,7 @@ import type { Address } from "../../device/address.ts";
 import { formatMs } from "../../device/device.ts";
 import { TimeoutError, UsageError } from "../../device/errors.ts";
 import type { LineIO, MessageLine } from "../../transport/message.ts";
+import type { IoOptions } from "../../transport/stream.ts";
 import { openLine } from "../../transport/open.ts";
 import { type LineSettings, parseSerialOptions, SERIAL_KEYS } from "../../transport/serial.ts";
 import { sleep } from "../../transport/stream.ts";
@@ -32,6 +33,7 @@ import {
   encodeRtu,
   FUNCTION_NAMES,
   LIMITS,
+  MBAP_LENGTH,
   ModbusException,
   ModbusFrameError,
   type Request,
@@ -112,18 +114,20 @@ export class ModbusClient {
   /** Sends one request and returns its decoded response (exceptions thrown, naming address and meaning). */
   async request(req: Request, opts: ModbusCallOptions = {}): Promise<Response | undefined> {
     const pdu = encodeRequest(req);
-    const what = `${FUNCTION_NAMES[req.fc]} ${describeSpan(req)} of unit ${this.unit}`;
+    // Named only when something fails: building the text costs as much as a request's framing.
+    const what = () => `${FUNCTION_NAMES[req.fc]} ${describeSpan(req)} of unit ${this.unit}`;
+    const io = { timeout: opts.timeout ?? this.timeout, signal: opts.signal };
     let answer: Uint8Array | undefined;
     try {
-      answer = await this.line.exchange(
-        (io) => this.rtu ? this.#rtu(io, pdu) : this.#tcp(io, pdu),
-        { timeout: opts.timeout ?? this.timeout, signal: opts.signal },
-        what,
-      );
+      answer = this.rtu
+        ? await this.line.exchange((io) => this.#rtu(io, pdu), io, what)
+        : await this.#tcp(pdu, io, what);
     } catch (err) {
       if (err instanceof TimeoutError && /^\S+: no answer to /.test(err.message)) {
         throw new TimeoutError(
-          `${this.label}: no answer to ${what} within ${formatMs(opts.timeout ?? this.timeout)}; ` +
+          `${this.label}: no answer to ${what()} within ${
+            formatMs(opts.timeout ?? this.timeout)
+          }; ` +
             (this.rtu
               ? "check the unit id, baud rate and parity, and the wiring (A/B)"
               : "check the unit id (a gateway needs the serial device's) and the port"),
@@ -148,18 +152,24 @@ export class ModbusClient {
     }
   }
 
-  async #tcp(io: LineIO, pdu: Uint8Array): Promise<Uint8Array> {
+  /** One Modbus TCP request: the answer's PDU, stale answers (other transaction or unit) dropped. */
+  #tcp(pdu: Uint8Array, io: IoOptions, what: () => string): Promise<Uint8Array> {
     const st = this.#state;
     st.transaction = (st.transaction + 1) & 0xffff;
     const tid = st.transaction;
-    await io.writeBytes(encodeMbap(tid, this.unit, pdu));
-    for (;;) {
-      const h = decodeMbap(await io.readBytes(7), this.device);
-      const body = await io.readBytes(h.length - 1);
-      if (h.transaction === tid && h.unit === this.unit) return body;
-      // The late answer to a request that timed out, or another unit's: not ours.
-      st.dropped++;
-    }
+    const unit = this.unit;
+    return this.line.request(encodeMbap(tid, unit, pdu), (framer) => {
+      for (;;) {
+        const head = framer.peek(MBAP_LENGTH);
+        if (head === undefined) return undefined;
+        const h = decodeMbap(head, this.device);
+        const frame = framer.bytes(MBAP_LENGTH - 1 + h.length);
+        if (frame === undefined) return undefined;
+        if (h.transaction === tid && h.unit === unit) return frame.subarray(MBAP_LENGTH);
+        // The late answer to a request that timed out, or another unit's: not ours.
+        st.dropped++;
+      }
+    }, io, what);
   }
 
   async #rtu(io: LineIO, pdu: Uint8Array): Promise<Uint8Array | undefined> {
