@@ -158,18 +158,23 @@ export class ModbusClient {
     st.transaction = (st.transaction + 1) & 0xffff;
     const tid = st.transaction;
     const unit = this.unit;
-    return this.line.request(encodeMbap(tid, unit, pdu), (framer) => {
-      for (;;) {
-        const head = framer.peek(MBAP_LENGTH);
-        if (head === undefined) return undefined;
-        const h = decodeMbap(head, this.device);
-        const frame = framer.bytes(MBAP_LENGTH - 1 + h.length);
-        if (frame === undefined) return undefined;
-        if (h.transaction === tid && h.unit === unit) return frame.subarray(MBAP_LENGTH);
-        // The late answer to a request that timed out, or another unit's: not ours.
-        st.dropped++;
-      }
-    }, io, what);
+    return this.line.request(
+      encodeMbap(tid, unit, pdu),
+      (framer) => {
+        for (;;) {
+          const head = framer.peek(MBAP_LENGTH);
+          if (head === undefined) return undefined;
+          const h = decodeMbap(head, this.device);
+          const frame = framer.bytes(MBAP_LENGTH - 1 + h.length);
+          if (frame === undefined) return undefined;
+          if (h.transaction === tid && h.unit === unit) return frame.subarray(MBAP_LENGTH);
+          // The late answer to a request that timed out, or another unit's: not ours.
+          st.dropped++;
+        }
+      },
+      io,
+      what,
+    );
   }
 
   async #rtu(io: LineIO, pdu: Uint8Array): Promise<Uint8Array | undefined> {
