@@ -13,6 +13,17 @@ import { ConfigError, UsageError } from "../device/errors.ts";
 import { type DurationRule, readDuration } from "./duration.ts";
 import { CONFIG_SCHEMA } from "./schema.ts";
 import { isTable, parseWith } from "./fields.ts";
+import { checkDerived } from "./derived_schema.ts";
+
+/** The address of the derived device `name` (`derived://NAME`), handled by the derived driver. */
+export function derivedAddress(name: string): Address {
+  return {
+    text: `derived://${name}`,
+    scheme: "derived",
+    target: name,
+    params: new URLSearchParams(),
+  };
+}
 
 /** One configured device. */
 export interface DeviceConfig {
@@ -68,6 +79,19 @@ export function parseConfig(text: string, file = "<config>"): LabConfig {
     timeout: d.timeout,
     options: d.options,
   }));
+  if (checked.derived) {
+    // derived devices are devices like any other (read, stream, monitor, serve, CA, alarms,
+    // scans), opened by the derived:// driver over the devices they read
+    const deps = checkDerived(checked.derived, devices.map((d) => d.name), file);
+    for (const [name, t] of Object.entries(checked.derived)) {
+      devices.push({
+        name,
+        address: derivedAddress(name),
+        interval: t.interval ?? DEFAULT_INTERVAL_MS,
+        options: { attrs: t.attrs, uses: deps.get(name) ?? [] },
+      });
+    }
+  }
   return { file, devices, sections, text };
 }
 

@@ -18,6 +18,7 @@
 import { z } from "zod";
 import { ALARMS_SCHEMA, NOTIFY_SCHEMA } from "./alarms_schema.ts";
 import { DEVICES_SCHEMA } from "./devices_schema.ts";
+import { DERIVED_SCHEMA } from "./derived_schema.ts";
 import {
   bool,
   duration,
@@ -195,6 +196,7 @@ export const INSTRUMENTS_SCHEMA = table(
 /** Every section of the file and its schema, in the order the README documents them. */
 export const SECTIONS = {
   devices: DEVICES_SCHEMA,
+  derived: DERIVED_SCHEMA,
   session: SESSION_SCHEMA,
   alarms: ALARMS_SCHEMA,
   notify: NOTIFY_SCHEMA,
@@ -223,6 +225,7 @@ export const CONFIG_SCHEMA = z.preprocess(
   },
   z.object({
     devices: DEVICES_SCHEMA.optional(),
+    derived: DERIVED_SCHEMA.optional(),
     session: SESSION_SCHEMA.optional(),
     alarms: ALARMS_SCHEMA.optional(),
     notify: NOTIFY_SCHEMA.optional(),

@@ -5,7 +5,8 @@
  * @module
  */
 import type { Address } from "./address.ts";
-import type { Device } from "./device.ts";
+import type { Attr, Values } from "./attr.ts";
+import type { CallOptions, Device } from "./device.ts";
 import { UsageError } from "./errors.ts";
 import { didYouMean } from "./suggest.ts";
 
@@ -17,6 +18,19 @@ export interface OpenContext {
   timeout?: number;
   /** Driver options from the config file's device table (beyond address/interval/timeout). */
   options: Record<string, unknown>;
+  /**
+   * The other devices of the lab by name (through their queues), for devices made of other
+   * devices' attributes (`[derived.NAME]`); absent outside a lab.
+   */
+  peer?: (name: string) => PeerDevice | undefined;
+}
+
+/** What a device made of other devices may ask of them (a lab's DeviceManager is one). */
+export interface PeerDevice {
+  /** Its attributes. */
+  attrs(opts?: CallOptions): Promise<Attr[]>;
+  /** Reads attributes through its queue; `quiet` keeps the reading from its subscribers. */
+  read(names?: readonly string[], opts?: CallOptions & { quiet?: boolean }): Promise<Values>;
 }
 
 /** What an option rule made of a value: the value as the driver takes it, or what was expected. */

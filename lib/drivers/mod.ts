@@ -10,6 +10,7 @@
  */
 import { lazyDriver, registerDriver } from "../device/registry.ts";
 import { simDriver } from "./sim/driver.ts";
+import { derivedDriver } from "./derived/driver.ts";
 import { BARATRON_INFO } from "./baratron/driver_info.ts";
 import { CA_INFO } from "./epics/driver_info.ts";
 import { SCPI_INFO, SERIAL_INFO, TCP_INFO } from "./message/driver_info.ts";
@@ -31,3 +32,5 @@ registerDriver(
 registerDriver(
   lazyDriver(MODBUS_RTU_INFO, async () => (await import("./modbus/driver.ts")).modbusRtuDriver),
 );
+// small and in-process (it reads the lab's other devices): registered eagerly, like sim
+registerDriver(derivedDriver);

@@ -28,9 +28,33 @@ function checkDescriptors(configs: readonly DeviceConfig[]): void {
   throw new UsageError(message, hint);
 }
 
+/**
+ * The devices that `configs`' derived devices read (transitively) and `configs` does not open:
+ * `labwire read vacuum` opens the gauge that `vacuum.pressure_mbar` is computed from, without
+ * listing it.
+ */
+function supportDevices(config: LabConfig, configs: readonly DeviceConfig[]): DeviceConfig[] {
+  const out: DeviceConfig[] = [];
+  const have = new Set(configs.map((c) => c.name));
+  const visit = (cfg: DeviceConfig) => {
+    for (const name of (cfg.options.uses as string[] | undefined) ?? []) {
+      if (have.has(name)) continue;
+      const dep = config.devices.find((d) => d.name === name);
+      if (!dep) continue; // the derived device names it when it reads
+      have.add(name);
+      visit(dep);
+      out.push(dep);
+    }
+  };
+  for (const cfg of configs) if (cfg.address.scheme === "derived") visit(cfg);
+  return out;
+}
+
 /** Named devices behind their managers. */
 export class Lab {
   readonly #managers = new Map<string, DeviceManager>();
+  /** Devices opened only because a derived device reads them: not listed, not found by name. */
+  readonly #support = new Map<string, DeviceManager>();
   readonly #cleanups: (() => Promise<void> | void)[] = [];
   /** Who owns each device now (tasks that write, scans): the one rule of {@linkcode DeviceOwners}. */
   readonly owners = new DeviceOwners();
@@ -40,9 +64,11 @@ export class Lab {
 
   /** Opens every device of `configs` (default: all of the config's devices). */
   static async open(config: LabConfig, configs: DeviceConfig[] = config.devices): Promise<Lab> {
-    checkDescriptors(configs);
+    const support = supportDevices(config, configs);
+    checkDescriptors([...support, ...configs]);
     const lab = new Lab(config);
     try {
+      for (const cfg of support) lab.#support.set(cfg.name, await lab.#open(cfg));
       for (const cfg of configs) await lab.add(cfg);
     } catch (err) {
       await lab.close();
@@ -54,10 +80,20 @@ export class Lab {
   /** Opens one device and adds it. */
   async add(cfg: DeviceConfig): Promise<DeviceManager> {
     if (this.#managers.has(cfg.name)) throw new UsageError(`device "${cfg.name}" is opened twice`);
-    const device = await openDevice(cfg);
-    const m = new DeviceManager(device, cfg);
+    // a device opened only for a derived one becomes a device of the lab: one queue, one owner
+    const support = this.#support.get(cfg.name);
+    this.#support.delete(cfg.name);
+    const m = support ?? await this.#open(cfg);
     this.#managers.set(cfg.name, m);
     return m;
+  }
+
+  async #open(cfg: DeviceConfig): Promise<DeviceManager> {
+    const device = await openDevice(
+      cfg,
+      (name) => this.#managers.get(name) ?? this.#support.get(name),
+    );
+    return new DeviceManager(device, cfg);
   }
 
   /** Registers something to stop when the lab closes (e.g. an in-process simulator). */
@@ -106,7 +142,7 @@ export class Lab {
 
   /** Closes every device, then runs the registered cleanups. */
   async close(): Promise<void> {
-    await Promise.allSettled(this.managers.map((m) => m.close()));
+    await Promise.allSettled([...this.managers, ...this.#support.values()].map((m) => m.close()));
     for (const fn of this.#cleanups.reverse()) await fn();
     this.#cleanups.length = 0;
   }

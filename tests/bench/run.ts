@@ -70,6 +70,12 @@ export const BENCHES: Bench[] = [
     about: "peak statistics (peak, cen, FWHM, com) of a 100,000-point scan",
   },
   {
+    name: "derived",
+    script: "derived.ts",
+    args: [],
+    about: "derived attributes: CPU per evaluation of [derived.NAME] expressions",
+  },
+  {
     name: "responsiveness",
     script: "responsiveness.ts",
     args: [],
