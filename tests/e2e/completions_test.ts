@@ -1,7 +1,7 @@
 /**
  * `labwire completions` in real shells: the bash script is sourced and asked with `compgen`-style
  * calls of its function (verbs, flags, flag values, config device names, instrument names); fish
- * is asked with `complete -C`; zsh checks the script's syntax. `labwire` on PATH is a shim
+ * is asked with `complete -C`; zsh completes with Tab in an interactive shell on a pty. `labwire` on PATH is a shim
  * running this checkout, as an installed binary would be.
  */
 import assert from "node:assert/strict";
@@ -89,31 +89,126 @@ peerTest(
         `source ./labwire.fish
 complete -C "labwire rea"; echo ==
 complete -C "labwire stream --tim"; echo ==
-complete -C "labwire read --config bench.toml th"`,
+complete -C "labwire read --config bench.toml th"; echo ==
+complete -C "labwire instruments show keysight-3"`,
       );
-      const [verbs, flags, devices] = out.split("==\n").map((s) => s.trim().split("\n"));
+      const [verbs, flags, devices, instruments] = out.split("==\n").map((s) =>
+        s.trim().split("\n")
+      );
       assert.deepEqual(verbs, ["read\tone reading of one or more devices, as one JSON document"]);
       assert.deepEqual(flags, ["--time", "--timeout"]);
       assert.deepEqual(devices, ["thermo"]);
+      assert.deepEqual(instruments?.map((l) => l.split("\t")[0]), [
+        "keysight-34461a",
+        "keysight-34465a",
+      ]);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
   },
 );
 
+/**
+ * Interactive zsh on a pseudo-terminal (zsh/zpty) with the completion system (`compinit`) and the
+ * script sourced: `compadd` is wrapped to print every candidate (and its description) as
+ * completion offers it, and a Tab completes the words given. After Valodim's
+ * zsh-capture-completion (MIT): NUL lines printed before and after completion mark the output.
+ */
+const ZSH_INIT = `PROMPT=
+autoload -U compinit
+compinit -u -d "$HOME/.zcompdump"
+source ./labwire.zsh
+bindkey '^M' undefined
+bindkey '^J' undefined
+bindkey '^I' complete-word
+null-line () { echo -E - $'\\0' }
+compprefuncs=( null-line )
+comppostfuncs=( null-line exit )
+zstyle ':completion:*' list-grouped false
+zstyle ':completion:*' insert-tab false
+zstyle ':completion:*' list-separator ''
+compadd () {
+  if [[ \${@[1,(i)(-|--)]} == *-(O|A|D)\\ * ]]; then
+    builtin compadd "$@"
+    return $?
+  fi
+  typeset -a __hits __dscr __tmp
+  if (( $@[(I)-d] )); then
+    __tmp=\${@[$[\${@[(i)-d]}+1]]}
+    if [[ $__tmp == \\(* ]]; then
+      eval "__dscr=$__tmp"
+    else
+      __dscr=( "\${(@P)__tmp}" )
+    fi
+  fi
+  builtin compadd -A __hits -D __dscr "$@"
+  [[ -n $__hits ]] || return
+  local i
+  for i in {1..$#__hits}; do
+    echo -E - "$__hits[$i]\${__dscr[$i]:+ -- $__dscr[$i]}"
+  done
+}
+echo ok
+`;
+
+/** Drives ZSH_INIT's shell: the words to complete are the arguments, a Tab follows them. */
+const ZSH_CAPTURE = `zmodload zsh/zpty || exit 3
+zpty z zsh -f -i
+local line
+zpty -w z "source ./init.zsh"
+repeat 8; do
+  zpty -r z line
+  [[ $line == ok* ]] && break
+done
+[[ $line == ok* ]] || { echo 'the interactive zsh did not start' >&2; exit 2 }
+zpty -w z "$*"$'\\t'
+integer tog=0
+while zpty -r z; do :; done | while IFS= read -r line; do
+  if [[ $line == *$'\\0\\r' ]]; then
+    (( tog++ )) && exit 0 || continue
+  fi
+  (( tog )) && echo -E - \${line%$'\\r'}
+done
+exit 2
+`;
+
 peerTest(
-  "zsh: the script parses and registers _labwire",
+  "zsh: Tab in an interactive zsh completes verbs, flags, values, config devices and instruments",
   () => findProgram("zsh") ? [] : ["zsh"],
   async () => {
     const { dir, env } = await setUp();
     try {
-      const out = await inShell(
-        "zsh",
-        dir,
-        env,
-        `autoload -U compinit && compinit -u -D; source ./labwire.zsh; print -r -- $_comps[labwire]`,
+      await Deno.writeTextFile(`${dir}/init.zsh`, ZSH_INIT);
+      await Deno.writeTextFile(`${dir}/capture.zsh`, ZSH_CAPTURE);
+      const complete = async (line: string) =>
+        (await inShell("zsh", dir, env, `source ./capture.zsh ${JSON.stringify(line)}`))
+          .split("\n").map((l) => l.trimEnd()).filter((l) => l !== "");
+      const words = (lines: string[]) => lines.map((l) => l.split(" -- ")[0]!).sort();
+      // The first call writes the completion dump; the others start from it.
+      const verbs = await complete("labwire s");
+      assert.deepEqual(words(verbs), ["scan", "serve", "session", "sim", "stream"]);
+      assert.ok(
+        verbs.some((l) => l.startsWith("stream -- stream") && l.includes("continuous readings")),
+        verbs.join("\n"),
       );
-      assert.equal(out.trim(), "_labwire");
+      assert.deepEqual(await complete("labwire stream --at"), ["--attrs"]);
+      assert.deepEqual(words(await complete("labwire stream --time ")), ["epoch", "iso"]);
+      assert.deepEqual(words(await complete("labwire read --config bench.toml ")), [
+        "dmm",
+        "gauge",
+        "thermo",
+      ]);
+      assert.deepEqual(await complete("labwire write --demo th"), ["thermo"]);
+      assert.deepEqual(words(await complete("labwire instruments show keysight-3")), [
+        "keysight-34461a",
+        "keysight-34465a",
+      ]);
+      assert.deepEqual(words(await complete("labwire session ")), [
+        "export",
+        "info",
+        "list",
+        "tail",
+      ]);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
