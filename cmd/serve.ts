@@ -26,6 +26,8 @@ import { sessionPath } from "../lib/session/path.ts";
 import { serveAddons } from "../lib/server/addon.ts";
 // Registers the `--ca` add-on (the EPICS Channel Access server) with serve.
 import "../lib/server/ca/addon.ts";
+// Registers the `--mqtt` add-on (the MQTT publisher) with serve.
+import "../lib/server/mqtt/addon.ts";
 import { loadToken } from "../lib/server/auth.ts";
 import { parseServerConfig } from "../lib/server/config.ts";
 import { startDaemon } from "../lib/server/daemon.ts";

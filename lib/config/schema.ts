@@ -1,6 +1,6 @@
 /**
  * The one schema of `labwire.toml`, with one error formatter (`./problem.ts`): this module has
- * `[session]`, `[server]`, `[ca]`, `[instruments]` and the whole file; `./devices_schema.ts` the
+ * `[session]`, `[server]`, `[ca]`, `[mqtt]`, `[instruments]` and the whole file; `./devices_schema.ts` the
  * device tables (wrapping each driver's options, declared zod-free with `./options.ts` so that
  * a driver checks its address without loading zod); `./alarms_schema.ts` `[[alarms]]` and
  * `[notify]`; `./fields.ts` the field schemas they are built of. The modules that own a section
@@ -176,6 +176,54 @@ export const CA_SCHEMA = table(
 );
 
 // ---------------------------------------------------------------------------------------------
+// [mqtt]
+
+/** Most messages `[mqtt] buffer` may keep while the broker is away. */
+export const MAX_MQTT_BUFFER = 1_000_000;
+
+/** `[mqtt]`: what `serve` publishes to an MQTT broker (see `lib/server/mqtt/options.ts`). */
+export const MQTT_SCHEMA = table(
+  {
+    enabled: bool().optional(),
+    url: z.custom<string>((v) => typeof v === "string" && /^mqtts?:\/\/[^/\s]+\/?$/.test(v), {
+      error: 'expected a broker URL like "mqtt://broker.lab:1883" or "mqtts://broker.lab:8883"',
+    }).optional(),
+    client_id: z.custom<string>(
+      (v) => typeof v === "string" && v.length >= 1 && v.length <= 128 && !/\s/.test(v),
+      { error: "expected a client id of 1–128 characters without spaces" },
+    ).optional(),
+    prefix: z.custom<string>(
+      (v) =>
+        typeof v === "string" && v !== "" && !/[#+\s]/.test(v) && !v.startsWith("/") &&
+        !v.endsWith("/") && !v.startsWith("$"),
+      {
+        error:
+          'expected a topic prefix like "labwire" or "lab/pc1" (no #, +, spaces, or / at either end)',
+      },
+    ).optional(),
+    username: text("expected the broker username").optional(),
+    password_file: text("expected the path of a file holding the broker password").optional(),
+    ca_file: text(
+      "expected the path of a PEM file with the CA that signed the broker's certificate",
+    )
+      .optional(),
+    qos: z.custom<0 | 1>((v) => v === 0 || v === 1, {
+      error: "expected 0 (at most once) or 1 (at least once)",
+    }).optional(),
+    retain: bool().optional(),
+    writes: bool().optional(),
+    buffer: wholeNumber(
+      1,
+      MAX_MQTT_BUFFER,
+      `expected a number of messages from 1 to ${MAX_MQTT_BUFFER}`,
+    )
+      .optional(),
+  },
+  "[mqtt]",
+  'expected a table: [mqtt] url = "mqtt://HOST"',
+);
+
+// ---------------------------------------------------------------------------------------------
 // [instruments]
 
 /** `[instruments]`: where the bench's own instrument definitions live. */
@@ -202,6 +250,7 @@ export const SECTIONS = {
   notify: NOTIFY_SCHEMA,
   server: SERVER_SCHEMA,
   ca: CA_SCHEMA,
+  mqtt: MQTT_SCHEMA,
   instruments: INSTRUMENTS_SCHEMA,
 } as const;
 
@@ -231,6 +280,7 @@ export const CONFIG_SCHEMA = z.preprocess(
     notify: NOTIFY_SCHEMA.optional(),
     server: SERVER_SCHEMA.optional(),
     ca: CA_SCHEMA.optional(),
+    mqtt: MQTT_SCHEMA.optional(),
     instruments: INSTRUMENTS_SCHEMA.optional(),
   }),
 );

@@ -24,6 +24,8 @@ export interface AddonContext {
   alarms?: AlarmView & { severityOf?(device: string, attr?: string): number };
   /** The daemon's log. */
   log: Logger;
+  /** Adds lines to `/metrics` (Prometheus text), read on every scrape. */
+  addMetrics?(lines: () => string): void;
 }
 
 /** A running add-on. */

@@ -119,4 +119,9 @@ export interface ServerContext {
   log?: Logger;
   /** labwire's version, for /healthz and the OpenAPI document. */
   version?: string;
+  /**
+   * More `/metrics` lines (Prometheus text, HELP and TYPE included), e.g. from add-ons started
+   * after the app: read on every scrape, so sources may be added later.
+   */
+  extraMetrics?: readonly (() => string)[];
 }

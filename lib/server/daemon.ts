@@ -203,8 +203,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const scans = new ScanService(lab, store ? new ScanStore(() => store.db) : undefined, hub, log, {
     maxPoints: opts.maxScanPoints,
   });
+  const extraMetrics: (() => string)[] = [];
   const app = createApp({
     lab,
+    extraMetrics,
     hub,
     sampler,
     session,
@@ -281,6 +283,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           flags,
           alarms: watch?.engine,
           log,
+          addMetrics: (lines) => extraMetrics.push(lines),
         }),
       });
     } catch (err) {

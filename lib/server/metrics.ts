@@ -300,5 +300,6 @@ function serverLines(ctx: ServerContext, figures: ServerFigures): string {
   out.push(`labwire_sse_clients ${figures.sseClients}`);
   help("labwire_sse_lag_disconnects_total", "counter", "SSE clients dropped for falling behind.");
   out.push(`labwire_sse_lag_disconnects_total ${figures.sseLagDisconnects}`);
+  for (const more of ctx.extraMetrics ?? []) out.push(more().replace(/\n$/, ""));
   return out.join("\n") + "\n";
 }
