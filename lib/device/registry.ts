@@ -67,6 +67,13 @@ export interface Driver {
    * the driver checks its own.
    */
   options?(target: string): DriverOptions | undefined;
+  /**
+   * What a device keeps open: `"own"` (the default) a connection of its own; `"shared"` one
+   * connection per server, shared by every device on it (`ca://`: a thousand PVs of one IOC are
+   * one circuit); `"none"` nothing (in-process simulators). Verbs count the `"own"` ones against
+   * the descriptor limit.
+   */
+  descriptors?: "own" | "shared" | "none";
 }
 
 /**

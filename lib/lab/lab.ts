@@ -11,6 +11,7 @@ import { NotFound, UsageError } from "../device/errors.ts";
 import { openDevice } from "./open.ts";
 import { didYouMean } from "../device/suggest.ts";
 import { DeviceManager } from "./manager.ts";
+import { findDriver } from "../device/registry.ts";
 import { DeviceOwners } from "./owners.ts";
 import { fdBudget, tooManyFds } from "../transport/fd_limit.ts";
 
@@ -20,8 +21,10 @@ import { fdBudget, tooManyFds } from "../transport/fd_limit.ts";
  * device, instead of "Too many open files" from the device that comes too many.
  */
 function checkDescriptors(configs: readonly DeviceConfig[]): void {
-  // Simulated devices live in the process; every other device may keep a connection open.
-  const wanted = configs.filter((c) => c.address.scheme !== "sim").length;
+  // Simulated devices live in the process and ca:// devices share a circuit per server: only
+  // the devices with a connection of their own count (a read of 1,000 PVs loads no FFI for it).
+  const wanted =
+    configs.filter((c) => (findDriver(c.address.scheme).descriptors ?? "own") === "own").length;
   const budget = fdBudget(wanted, 1);
   if (!budget || budget.enough) return;
   const { message, hint } = tooManyFds(wanted, "devices", "a connection", 1, budget);

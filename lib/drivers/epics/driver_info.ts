@@ -21,6 +21,7 @@ export const CA_INFO: DriverInfo = {
   scheme: "ca",
   summary: "an EPICS process variable over Channel Access (caget/caput/camonitor without libca)",
   example: "ca://XXX:m1.VAL",
+  descriptors: "shared",
   defaultName(address: Address): string {
     return address.target.trim();
   },

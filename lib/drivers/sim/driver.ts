@@ -138,6 +138,7 @@ export function simName(address: Address): string {
 /** The `sim://` driver for the registry. */
 export const simDriver: Driver = {
   scheme: "sim",
+  descriptors: "none",
   summary: `simulated instruments in this process: ${SIM_KINDS.map((k) => k.kind).join(", ")}`,
   example: "sim://gauge?seed=3&latency=20ms",
   open: (address, ctx) => openSim(address, ctx),
