@@ -7,7 +7,13 @@
  * pyvisa-py's rate and ≤ 0.5× its CPU per query. The labwire side runs with the V8 flags that
  * `deno task compile` bakes into the shipped binary (read from deno.json), as users run it.
  * A third line, no target, is the floor: the same command over a plain `Deno.connect` loop
- * (`--bare PORT`), what any Deno program pays per round trip on this machine.
+ * (`--bare PORT`), what any Deno program pays per round trip on this machine. Two more lines,
+ * no target, answer "would libc sockets through FFI (as `fd_conn.ts` does for serial lines)
+ * beat it?" (`--ffi worker|blocking PORT`): the socket made and connected with libc, written
+ * and read with `write(2)`/`read(2)`, waiting for the answer either with `poll(2)` on FFI's
+ * worker thread (the event loop stays free: the only way a daemon could use it) or with
+ * `poll(2)` on the main thread (the event loop stalls for every round trip: not usable, shown
+ * as the lower bound).
  *
  *   deno run -A tests/bench/instruments_query.ts [--queries 2000]
  *
@@ -30,6 +36,8 @@ const { values } = parseArgs({
     queries: { type: "string", default: "2000" },
     client: { type: "string" },
     bare: { type: "string" },
+    ffi: { type: "string" },
+    port: { type: "string" },
   },
 });
 
@@ -58,6 +66,54 @@ if (values.bare !== undefined) {
     return Number(new TextDecoder().decode(buf.subarray(0, n - 1)));
   });
   conn.close();
+  Deno.exit(0);
+}
+
+// The FFI floors (`--ffi worker|blocking --port PORT`): the same exchange over a socket made,
+// connected, written and read with libc, waiting on a worker thread or on the main thread.
+if (values.ffi !== undefined) {
+  const lib = Deno.dlopen("libc.so.6", {
+    socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+    connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+    setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+    read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+    write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+    close: { parameters: ["i32"], result: "i32" },
+    poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
+    pollWorker: {
+      name: "poll",
+      parameters: ["buffer", "u64", "i32"],
+      result: "i32",
+      nonblocking: true,
+    },
+  });
+  const c = lib.symbols;
+  // AF_INET, SOCK_STREAM, blocking: reads are only made once poll(2) reports input, so they
+  // never wait.
+  const fd = c.socket(2, 1, 0);
+  const addr = new Uint8Array(16);
+  new DataView(addr.buffer).setUint16(0, 2, true);
+  new DataView(addr.buffer).setUint16(2, Number(values.port), false);
+  addr.set([127, 0, 0, 1], 4);
+  if (fd < 0 || c.connect(fd, addr, 16) !== 0) throw new Error("FFI connect failed");
+  c.setsockopt(fd, 6, 1, new Uint8Array(new Int32Array([1]).buffer), 4); // TCP_NODELAY
+  const cmd = new TextEncoder().encode("MEAS:VOLT:DC?\n");
+  const buf = new Uint8Array(4096);
+  const pfd = new Uint8Array(8);
+  new DataView(pfd.buffer).setInt32(0, fd, true);
+  new DataView(pfd.buffer).setInt16(4, 1, true); // POLLIN
+  const worker = values.ffi === "worker";
+  await measure(Number(values.queries), async () => {
+    c.write(fd, cmd, BigInt(cmd.length));
+    let n = 0;
+    do {
+      if (worker) await c.pollWorker(pfd, 1n, -1);
+      else c.poll(pfd, 1n, -1);
+      n += Number(c.read(fd, buf.subarray(n), BigInt(buf.length - n)));
+    } while (buf[n - 1] !== 10);
+    return Number(new TextDecoder().decode(buf.subarray(0, n - 1)));
+  });
+  c.close(fd);
   Deno.exit(0);
 }
 
@@ -117,6 +173,20 @@ print(json.dumps({"queries": n, "seconds": seconds, "cpu_seconds": cpu}))
 let labwire: Run;
 let pyvisa: Run;
 let bare: Run;
+let ffiWorker: Run;
+let ffiBlocking: Run;
+const ffiArgs = (mode: string) => [
+  "run",
+  "-A",
+  `--v8-flags=${SHIPPED_V8_FLAGS}`,
+  `${ROOT}tests/bench/instruments_query.ts`,
+  "--ffi",
+  mode,
+  "--port",
+  String(port),
+  "--queries",
+  String(queries),
+];
 const bareArgs = [
   "run",
   "-A",
@@ -145,6 +215,8 @@ try {
   ]);
   pyvisa = await runJson<Run>("/usr/bin/python3", ["-c", PYVISA, String(queries)]);
   bare = await runJson<Run>(Deno.execPath(), bareArgs);
+  ffiWorker = await runJson<Run>(Deno.execPath(), ffiArgs("worker"));
+  ffiBlocking = await runJson<Run>(Deno.execPath(), ffiArgs("blocking"));
 } finally {
   sim.kill("SIGTERM");
   await sim.status;
@@ -155,14 +227,18 @@ const rate = (r: Run) => r.queries / r.seconds;
 const cpuPerQuery = (r: Run) => (r.cpu_seconds / r.queries) * 1e6;
 console.log(`instruments query: ${queries} × MEAS:VOLT:DC? on loopback, simulated 34461A`);
 console.log(`  labwire V8 flags ${SHIPPED_V8_FLAGS} (as shipped)`);
-const rows = [["labwire", labwire], ["pyvisa-py", pyvisa], ["bare Deno", bare]] as const;
-for (const [name, r] of rows) {
+const rows = [
+  ["labwire", labwire, ""],
+  ["pyvisa-py", pyvisa, ""],
+  ["bare Deno", bare, " (a plain socket loop, no labwire: the floor)"],
+  ["FFI worker", ffiWorker, " (libc socket, poll(2) on FFI's worker thread)"],
+  ["FFI block", ffiBlocking, " (libc socket, poll(2) stalling the event loop: unusable)"],
+] as const;
+for (const [name, r, note] of rows) {
   console.log(
     `  ${name.padEnd(10)} ${round(rate(r), 0)} queries/s, ${
       round(cpuPerQuery(r), 1)
-    } µs CPU per query${
-      name === "bare Deno" ? " (a plain socket loop, no labwire: the floor)" : ""
-    }`,
+    } µs CPU per query${note}`,
   );
 }
 targets.check("rate vs pyvisa-py", round(rate(labwire) / rate(pyvisa), 2), ">=", 2, "×");
