@@ -213,7 +213,21 @@ export class Framer {
    * `term` takes everything held. Throws {@linkcode FramingError} when a line grows too long.
    */
   line(term: Uint8Array): Uint8Array | undefined {
-    if (term.length === 0) return this.size > 0 ? this.takeAll() : undefined;
+    const view = this.lineView(term);
+    return view && view.slice();
+  }
+
+  /**
+   * Like {@linkcode Framer.line}, but the line is a view into the framer's buffer, valid only
+   * until the next `push`: for a caller that decodes it at once (no copy per answer).
+   */
+  lineView(term: Uint8Array): Uint8Array | undefined {
+    if (term.length === 0) {
+      if (this.size === 0) return undefined;
+      const all = this.#buf.subarray(this.#start, this.#end);
+      this.clear();
+      return all;
+    }
     const i = this.#find(term, Math.max(this.#start, this.#scanned - term.length + 1));
     if (i < 0) {
       this.#scanned = this.#end;
@@ -223,7 +237,7 @@ export class Framer {
       }
       return undefined;
     }
-    const out = this.#buf.slice(this.#start, i);
+    const out = this.#buf.subarray(this.#start, i);
     this.#start = i + term.length;
     this.#scanned = this.#start;
     if (this.#start === this.#end) this.#start = this.#end = this.#scanned = 0;

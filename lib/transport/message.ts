@@ -414,7 +414,8 @@ export class MessageLine {
   /** The next complete answer line received that `expect` accepts, if any. */
   #takeLine(expect?: (answer: string) => boolean): string | undefined {
     for (;;) {
-      const raw = this.#framer.line(this.#term);
+      // A view, decoded before anything else is pushed.
+      const raw = this.#framer.lineView(this.#term);
       if (raw === undefined) return undefined;
       let text = decodeText(raw, this.encoding);
       if (text.endsWith("\r") && this.readTermination.endsWith("\n")) text = text.slice(0, -1);

@@ -239,16 +239,16 @@ export class MessageDevice implements Device {
   }
 
   /** One query; with an `;*ESR?` suffix the status is checked in the same round trip. */
-  async #query(cmd: string, opts?: CallOptions, check = true): Promise<string> {
+  #query(cmd: string, opts?: CallOptions, check = true): Promise<string> {
     const p = this.inst.protocol;
-    if (p === "pfeiffer") return await this.#pfeiffer(cmd, opts);
+    if (p === "pfeiffer") return this.#pfeiffer(cmd, opts);
     const suffix = check ? this.inst.errors?.suffix : undefined;
-    const answer = await this.line.query(suffix ? cmd + suffix : cmd, {
+    // A then, not an async frame: every poll passes here (~0.4 KB less garbage per query).
+    return this.line.query(suffix ? cmd + suffix : cmd, {
       timeout: opts?.timeout ?? this.timeoutMs,
       signal: opts?.signal,
       expect: p === "alicat" ? this.#isOurs : undefined,
-    });
-    return this.#checkAnswer(cmd, answer, suffix);
+    }).then((answer) => this.#checkAnswer(cmd, answer, suffix));
   }
 
   /** Whether an answer on a shared line is this unit's (bound once: polls pass it every time). */
