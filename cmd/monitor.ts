@@ -38,7 +38,7 @@ import {
 import type { ActiveAlarm } from "../lib/alarm/engine.ts";
 import { type AlarmEvent, isEventLine } from "../lib/alarm/event.ts";
 import { percentile } from "../lib/schedule/percentile.ts";
-import { sessionPath } from "../lib/session/path.ts";
+import { sessionParameters, sessionPath } from "../lib/session/path.ts";
 import { startRecording } from "../lib/session/recording.ts";
 import { SessionStore } from "../lib/session/store.ts";
 
@@ -224,6 +224,7 @@ export async function runMonitor(
           configFile: config.file,
           configText: config.text,
           version: denoJson.version,
+          parameters: sessionParameters(config),
         },
       });
       try {

@@ -41,7 +41,7 @@ import { GOTO_TARGETS, type GotoTarget } from "../lib/scan/peak.ts";
 import { statsLines } from "../lib/scan/scan_table.ts";
 import type { ScanRequest } from "../lib/scan/request.ts";
 import { ScanTable } from "../lib/scan/scan_table.ts";
-import { sessionPath } from "../lib/session/path.ts";
+import { sessionParameters, sessionPath } from "../lib/session/path.ts";
 import { ScanStore } from "../lib/session/scan_store.ts";
 import { SessionStore } from "../lib/session/store.ts";
 
@@ -286,6 +286,7 @@ export async function runScan(args: string[]): Promise<number> {
           command: ["scan", ...args],
           configFile: loaded.config.file,
           configText: loaded.config.text,
+          parameters: sessionParameters(loaded.config),
         },
       });
     }

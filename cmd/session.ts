@@ -30,6 +30,7 @@ import { parseTimeArg } from "../lib/cli/time_args.ts";
 import { type EventInfo, type Sample, SessionReader } from "../lib/session/reader.ts";
 import { exportScan } from "../lib/session/scan_export.ts";
 import { formatBytes } from "../lib/session/file.ts";
+import { addEntry, addNote, parseEntryValues } from "../lib/session/entries.ts";
 
 const FLAGS = {
   format: { type: "string", short: "f" },
@@ -41,7 +42,7 @@ const FLAGS = {
   poll: { type: "string" },
 } as const;
 
-const SUBCOMMANDS = ["list", "info", "export", "tail"];
+const SUBCOMMANDS = ["list", "info", "export", "tail", "note", "add"];
 
 function one(positionals: string[], what: string): string {
   const file = positionals[1];
@@ -84,6 +85,21 @@ export async function runSession(args: string[]): Promise<number> {
     }
     case "export":
       return exportCommand(one(f.positionals, "export"), f, time);
+    case "note": {
+      const [, file, ...words] = f.positionals;
+      if (file === undefined) throw new UsageError('session note: give FILE "text"');
+      const e = addNote(file, words.join(" "));
+      console.error(`note ${e.id} added to ${file} at ${humanDateTime(e.t, time)}`);
+      return EXIT.ok;
+    }
+    case "add": {
+      const [, file, ...words] = f.positionals;
+      if (file === undefined) throw new UsageError("session add: give FILE KEY=VALUE…");
+      const values = parseEntryValues(words);
+      const e = addEntry(file, values);
+      console.error(`entry ${e.id} added to ${file} at ${humanDateTime(e.t, time)}`);
+      return EXIT.ok;
+    }
     default:
       return await tail(one(f.positionals, "tail"), f, time);
   }
@@ -272,6 +288,8 @@ Usage:
   labwire session export FILE --format csv|ndjson [--from T] [--to T] [--attrs dev.attr,…]
   labwire session export FILE --scan N [--format csv|ndjson]   (default csv)
   labwire session tail FILE [--lines N] [--json]
+  labwire session note FILE "text"
+  labwire session add FILE KEY=VALUE…
 
 list     session files in DIR (default .): time range, samples, devices,
          segments, and whether a monitor is recording into it now
@@ -289,6 +307,11 @@ export   samples to stdout, streamed (a week of data is fine):
          --scan N exports scan N as scan --out writes it (CSV unless --format)
 tail     prints the last N samples and events (default 10), then follows the
          session as a monitor writes it, until Ctrl-C; NDJSON in a pipe
+note     records a timestamped note (a "note" event), also while a monitor or
+         serve records into the file
+add      records manual values (an "entry" event: numbers, true/false or text),
+         like pymanip's add_entry; info shows notes, entries and the config's
+         [session.parameters]
 
 Flags:
   -f, --format F     csv | ndjson (export)
@@ -311,5 +334,7 @@ Examples:
       --from 2026-11-25T10:00:00Z | jq -c 'select(.value > 1e-3)'
   labwire session export bench.session.sqlite --format csv --from -1h --time iso
   labwire session tail bench.session.sqlite
+  labwire session note bench.session.sqlite "valve V3 opened, pumping"
+  labwire session add bench.session.sqlite flow_sccm=20 valve=open
 `,
 };

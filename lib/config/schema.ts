@@ -43,7 +43,23 @@ export { formatKeyPath, type KeyPath, type Problem };
 
 /** `[session]`: where recordings go. */
 export const SESSION_SCHEMA = table(
-  { path: text('expected a file path like "bench.session.sqlite"').optional() },
+  {
+    path: text('expected a file path like "bench.session.sqlite"').optional(),
+    parameters: z.unknown().transform((v, ctx): Record<string, string | number | boolean> => {
+      if (!isTable(v)) {
+        return fail(ctx, 'expected a table: [session.parameters] sample = "Cu-12", flow_sccm = 20');
+      }
+      for (const [k, x] of Object.entries(v)) {
+        if (
+          typeof x !== "string" && typeof x !== "boolean" &&
+          !(typeof x === "number" && Number.isFinite(x))
+        ) {
+          return fail(ctx, "expected a number, a string or true/false", undefined, [k]);
+        }
+      }
+      return v as Record<string, string | number | boolean>;
+    }).optional(),
+  },
   "[session]",
   'expected a table: [session] path = "FILE"',
 );

@@ -15,6 +15,7 @@ import { type AlarmWatch, startAlarms } from "../alarm/watch.ts";
 import { type Recording, startRecording } from "../session/recording.ts";
 import { ScanStore } from "../session/scan_store.ts";
 import { SessionStore } from "../session/store.ts";
+import { sessionParameters } from "../session/path.ts";
 import { ScanService } from "./scans.ts";
 import type { ParsedFlags } from "../cli/flags.ts";
 import type { RunningAddon, ServeAddon } from "./addon.ts";
@@ -103,6 +104,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       configFile: opts.config.file,
       configText: opts.config.text,
       version: opts.version,
+      parameters: sessionParameters(opts.config),
     },
   });
   let lab: Lab;

@@ -51,6 +51,12 @@ export interface SessionSummary {
   tasks: TaskInfo[];
   /** Scans recorded in the session. */
   scans: { id: number; state: string; command: string; points: number; total: number }[];
+  /** `[session.parameters]` of the runs (the latest value of each key). */
+  parameters: Record<string, unknown>;
+  /** Notes (`session note`, `monitor --note`), the last 100. */
+  notes: EventInfo[];
+  /** Manual values (`session add`), the last 100; `data` holds the values. */
+  entries: EventInfo[];
 }
 
 /** Builds the summary of an open session. */
@@ -87,10 +93,11 @@ export function summarize(reader: SessionReader): SessionSummary {
       bytes += Deno.statSync(reader.path + suffix).size;
     } catch { /* no WAL once closed cleanly */ }
   }
+  const meta = reader.meta();
   return {
     path: reader.path,
     bytes,
-    created: epochOf(reader.meta().created),
+    created: epochOf(meta.created),
     first: range.first,
     last: range.last,
     samples,
@@ -108,6 +115,9 @@ export function summarize(reader: SessionReader): SessionSummary {
       points: s.recorded,
       total: s.total,
     })),
+    parameters: meta.parameters ? JSON.parse(meta.parameters) : {},
+    notes: last("note", 100),
+    entries: last("entry", 100),
   };
 }
 
@@ -139,6 +149,8 @@ export function summaryDocument(s: SessionSummary, time: TimeOptions = {}): unkn
     })),
     alarms: s.alarms.map((e) => ({ ...e, t: at(e.t) })),
     errors: s.errors.map((e) => ({ ...e, t: at(e.t) })),
+    notes: s.notes.map((e) => ({ ...e, t: at(e.t) })),
+    entries: s.entries.map((e) => ({ ...e, t: at(e.t) })),
     tasks: s.tasks.map((k) => ({ ...k, start: at(k.start), stop: at(k.stop) })),
   };
 }
@@ -156,6 +168,11 @@ export function renderSummary(s: SessionSummary, opts: { utc?: boolean } = {}): 
       Object.entries(s.events).map(([k, n]) => `${k} ${n}`).join(", ") || "none"
     }; missed deadlines ${s.missed_deadlines}`,
   );
+  const params = Object.entries(s.parameters);
+  if (params.length) {
+    lines.push("parameters");
+    for (const [k, v] of params) lines.push(`  ${k.padEnd(22)} ${JSON.stringify(v)}`);
+  }
   lines.push("devices");
   for (const d of s.devices) {
     lines.push(`  ${d.name}${d.address ? `  ${d.address}` : ""}`);
@@ -187,6 +204,13 @@ export function renderSummary(s: SessionSummary, opts: { utc?: boolean } = {}): 
     lines.push("tasks");
     for (const t of s.tasks) {
       lines.push(`  ${iso(t.start)}  ${t.device} ${t.technique}  ${t.status ?? ""}`);
+    }
+  }
+  if (s.notes.length || s.entries.length) {
+    lines.push("notes and entries");
+    const both = [...s.notes, ...s.entries].sort((a, b) => a.t - b.t || a.id - b.id);
+    for (const e of both) {
+      lines.push(`  ${iso(e.t)}  ${e.kind === "entry" ? "entry" : "note "}  ${e.message}`);
     }
   }
   if (s.scans.length) {

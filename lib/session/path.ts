@@ -43,6 +43,25 @@ export function sessionPath(config: LabConfig, explicit?: string, demo = false):
   return `labwire${SESSION_SUFFIX}`;
 }
 
+/**
+ * The `[session.parameters]` of a config (the sample, the gas flow, the operator: whatever
+ * describes the run), stored with the session's metadata; undefined when there are none.
+ *
+ * @example
+ * ```ts
+ * import { sessionParameters } from "./path.ts";
+ * sessionParameters({ devices: [], sections: { session: { parameters: { sample: "Cu-12" } } } });
+ * // { sample: "Cu-12" }
+ * ```
+ */
+export function sessionParameters(
+  config: LabConfig,
+): Record<string, string | number | boolean> | undefined {
+  const section = config.sections.session;
+  if (section === undefined) return undefined;
+  return parseWith(SESSION_SCHEMA, section, config.file, ["session"]).parameters;
+}
+
 // Built-in configs carry a label like "<demo bench>" instead of a path.
 function isRealFile(file: string): boolean {
   return !file.startsWith("<");

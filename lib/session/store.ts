@@ -31,6 +31,11 @@ export interface SegmentMeta {
   configText?: string;
   /** labwire's version. */
   version?: string;
+  /**
+   * `[session.parameters]`: merged into the session's `parameters` (a later run's value of a
+   * key replaces the earlier one; a change is recorded as a `parameters` event).
+   */
+  parameters?: Record<string, string | number | boolean>;
 }
 
 /** Options for opening a session to record into. */
@@ -117,6 +122,7 @@ export class SessionStore {
     db.prepare("INSERT OR IGNORE INTO session (key, value) VALUES ('created', ?)").run(
       new Date(now * 1000).toISOString(),
     );
+    const changed = seg.parameters ? mergeParameters(db, seg.parameters) : undefined;
     for (
       const row of db.prepare("SELECT id, name FROM devices").all() as {
         id: number;
@@ -150,6 +156,16 @@ export class SessionStore {
       }`,
       data: { segment: this.segmentId, pid: Deno.pid },
     });
+    if (changed) {
+      this.writer.event({
+        t: now,
+        kind: "parameters",
+        message: `parameters: ${
+          Object.entries(changed).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ")
+        }`,
+        data: changed,
+      });
+    }
   }
 
   /**
@@ -427,4 +443,26 @@ function hostname(): string | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * Merges `given` into the session's `parameters` row; returns the keys whose value changed (all
+ * of them the first time), or undefined when none did.
+ */
+function mergeParameters(
+  db: DatabaseSync,
+  given: Record<string, string | number | boolean>,
+): Record<string, string | number | boolean> | undefined {
+  const row = db.prepare("SELECT value FROM session WHERE key = 'parameters'").get() as
+    | { value: string }
+    | undefined;
+  const before = row ? JSON.parse(row.value) as Record<string, unknown> : {};
+  const changed = Object.fromEntries(
+    Object.entries(given).filter(([k, v]) => before[k] !== v),
+  );
+  if (Object.keys(changed).length === 0) return undefined;
+  db.prepare("INSERT OR REPLACE INTO session (key, value) VALUES ('parameters', ?)").run(
+    JSON.stringify({ ...before, ...given }),
+  );
+  return changed;
 }
