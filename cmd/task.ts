@@ -269,7 +269,10 @@ async function runLocal(opts: Extract<TaskArgs, { action: "start" }>): Promise<n
   });
   const lab = await openLab({ config: opts.config, demo: opts.demo, targets: [opts.device] });
   try {
-    const board = new TaskBoard(lab);
+    const { safeStateMessage } = await import("../lib/lab/safe_state.ts");
+    const board = new TaskBoard(lab, {
+      onSafeState: (r) => console.error(`labwire task: ${safeStateMessage(r)}`),
+    });
     const task = await board.submit(opts.device, opts.spec);
     console.error(
       `labwire task: ${task.id} ${opts.spec.technique} on ${opts.device}, running here`,

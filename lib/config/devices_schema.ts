@@ -42,7 +42,36 @@ function deviceOptions(address: Address): ZodOptions | undefined {
   return z1;
 }
 
-const DEVICE_KEYS = ["address", "interval", "timeout"];
+const DEVICE_KEYS = ["address", "interval", "timeout", "safe_state", "safe_state_timeout"];
+
+/** A value a safe state writes: what a TOML value of an attribute can be. */
+type SafeValue = number | boolean | string | number[];
+
+/**
+ * `safe_state = { attr = value, … }`: what to write, in the order written, when whoever drove the
+ * device stops (the attribute names and values are checked against the device when applied).
+ */
+const SAFE_STATE = z.unknown().transform((v, ctx): [string, SafeValue][] => {
+  if (!isTable(v)) {
+    return fail(
+      ctx,
+      "expected a table of attribute = value",
+      "e.g. safe_state = { heater = false }",
+    );
+  }
+  const out: [string, SafeValue][] = [];
+  for (const [k, x] of Object.entries(v)) {
+    const ok = typeof x === "number" ? Number.isFinite(x) : typeof x === "boolean" ||
+      typeof x === "string" ||
+      (Array.isArray(x) && x.every((n) => typeof n === "number" && Number.isFinite(n)));
+    if (!ok) {
+      return fail(ctx, "expected a number, boolean, string or list of numbers", undefined, [k]);
+    }
+    out.push([k, x as SafeValue]);
+  }
+  if (out.length > 64) return fail(ctx, "at most 64 attributes");
+  return out;
+});
 
 const ADDRESS = z.unknown().transform((v, ctx): Address => {
   if (typeof v !== "string") {
@@ -71,6 +100,10 @@ export interface DeviceTable {
   interval?: number;
   /** Per-call timeout, ms. */
   timeout?: number;
+  /** `safe_state`: attribute and value pairs, in the order written. */
+  safeState?: [string, number | boolean | string | number[]][];
+  /** `safe_state_timeout`, ms. */
+  safeStateTimeout?: number;
   /** Every other key, checked against the driver's options. */
   options: Record<string, unknown>;
 }
@@ -122,8 +155,10 @@ export const DEVICE_SCHEMA: z.ZodType<DeviceTable, unknown> = z.preprocess(
     address: ADDRESS,
     interval: duration(INTERVAL_RULE).optional(),
     timeout: duration(TIMEOUT_RULE).optional(),
+    safe_state: SAFE_STATE.optional(),
+    safe_state_timeout: duration(TIMEOUT_RULE).optional(),
   }).transform((d, ctx): DeviceTable => {
-    const { address, interval, timeout, ...options } = d;
+    const { address, interval, timeout, safe_state, safe_state_timeout, ...options } = d;
     const zo = deviceOptions(address);
     if (zo) {
       const r = zo.extra.safeParse(options, ONCE);
@@ -134,7 +169,14 @@ export const DEVICE_SCHEMA: z.ZodType<DeviceTable, unknown> = z.preprocess(
         return z.NEVER;
       }
     }
-    return { address, interval, timeout, options };
+    return {
+      address,
+      interval,
+      timeout,
+      safeState: safe_state,
+      safeStateTimeout: safe_state_timeout,
+      options,
+    };
   }),
 );
 

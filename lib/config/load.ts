@@ -35,6 +35,10 @@ export interface DeviceConfig {
   interval: number;
   /** Per-call timeout in ms, when set. */
   timeout?: number;
+  /** `safe_state`: attribute and value pairs written, in order, when its owner stops. */
+  safeState?: [string, number | boolean | string | number[]][];
+  /** `safe_state_timeout` in ms, when set. */
+  safeStateTimeout?: number;
   /** Every other key of the table, handed to the driver. */
   options: Record<string, unknown>;
 }
@@ -77,6 +81,8 @@ export function parseConfig(text: string, file = "<config>"): LabConfig {
     address: d.address,
     interval: d.interval ?? DEFAULT_INTERVAL_MS,
     timeout: d.timeout,
+    ...(d.safeState ? { safeState: d.safeState } : {}),
+    ...(d.safeStateTimeout !== undefined ? { safeStateTimeout: d.safeStateTimeout } : {}),
     options: d.options,
   }));
   if (checked.derived) {

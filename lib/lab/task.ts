@@ -4,7 +4,8 @@
  * samples every `sampling_interval` until `max_duration` or a stop, keeping its data (read with a
  * cursor by {@linkcode Task.data}, annotated with units; reading never drains it). Each device
  * runs one task at a time from a FIFO queue; a task that writes (every technique but `sample`)
- * owns its device while it runs, and waits while a scan owns it ({@linkcode DeviceOwners}).
+ * owns its device while it runs, waits while a scan owns it (`DeviceOwners`), and leaves the
+ * device in its configured safe state when it ends or is stopped ({@linkcode applySafeState}).
  *
  * Techniques: `sample` (read chosen attrs: `params.attrs`), `hold` (write every param, then
  * sample), and device-specific ones a device lists in `techniques()` — `move` writes its
@@ -24,6 +25,7 @@ import { findAttr, validateWrite } from "../device/attr.ts";
 import type { Reading } from "../device/device.ts";
 import { errorMessage, UsageError } from "../device/errors.ts";
 import type { Owner } from "./owners.ts";
+import { applySafeState, type SafeStateResult } from "./safe_state.ts";
 import { fairTurn } from "../schedule/fair.ts";
 import { Schedule } from "../schedule/periodic.ts";
 import type { Lab } from "./lab.ts";
@@ -396,11 +398,8 @@ export interface TaskBoardOptions {
   maxRows?: number;
   /** Called with every task accepted (the session records it). */
   onSubmit?: (task: Task) => void;
-  /**
-   * Called when a task that ran has ended, before the device goes to the next one (the daemon
-   * applies the device's safe state here); the board waits for it.
-   */
-  onEnd?: (task: Task) => Promise<void> | void;
+  /** Called with each safe state applied at the end of a task (the session records it). */
+  onSafeState?: (result: SafeStateResult) => void;
 }
 
 /** Every task of a Lab, with one FIFO task queue per device. */
@@ -410,6 +409,7 @@ export class TaskBoard {
   readonly #running = new Map<string, Task>();
   readonly #offRelease: () => void;
   #finished = 0;
+  #closing = false;
 
   readonly #maxDurationS: number;
   /** Rows each task keeps before dropping the oldest. */
@@ -548,8 +548,12 @@ export class TaskBoard {
     return [...this.#tasks.values()];
   }
 
-  /** Stops every task and waits for them (each ending as a stop does, `onEnd` included). */
+  /**
+   * Stops every task and waits for them. No safe state is applied for them here: the caller
+   * (the daemon stopping) applies every device's once.
+   */
   async close(): Promise<void> {
+    this.#closing = true;
     this.#offRelease();
     // queued ones first, so none starts while the running ones stop
     const all = this.list();
@@ -573,7 +577,11 @@ export class TaskBoard {
     // the device is let go before the task is `done`: whoever awaited the end finds it free
     void next.run(async () => {
       try {
-        await this.options.onEnd?.(next);
+        // a task that wrote leaves its device in its safe state before the next one starts
+        if (writes && !this.#closing) {
+          const r = await applySafeState(next.manager, `task ${next.id} ${next.state}`);
+          if (r) this.options.onSafeState?.(r);
+        }
       } finally {
         this.#running.delete(device);
         if (writes) this.lab.owners.release(next.owner);

@@ -11,6 +11,7 @@ import { errorMessage, UsageError } from "../device/errors.ts";
 import { Lab } from "../lab/lab.ts";
 import { Sampler } from "../lab/sampler.ts";
 import { TaskBoard } from "../lab/task.ts";
+import { applySafeState, safeStateMessage, type SafeStateResult } from "../lab/safe_state.ts";
 import { type AlarmWatch, startAlarms } from "../alarm/watch.ts";
 import { type Recording, startRecording } from "../session/recording.ts";
 import { ScanStore } from "../session/scan_store.ts";
@@ -197,13 +198,26 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     })
     : undefined;
   hub.session = session;
+  // Each safe state applied is a session event (and a line in the log, a failed one a warning).
+  const onSafeState = (r: SafeStateResult) => {
+    log.log(r.ok ? "info" : "warn", safeStateMessage(r));
+    store?.event({
+      kind: "safe_state",
+      severity: r.ok ? "info" : "major",
+      device: r.device,
+      message: safeStateMessage(r),
+      data: r,
+    });
+  };
   const tasks = new TaskBoard(lab, {
     maxDurationS: opts.maxTaskDurationS,
     // each task is a row of the session's tasks table, and its start and end are events
     onSubmit: recording ? (t) => recording!.trackTask(t) : undefined,
+    onSafeState,
   });
   const scans = new ScanService(lab, store ? new ScanStore(() => store.db) : undefined, hub, log, {
     maxPoints: opts.maxScanPoints,
+    onSafeState,
   });
   const extraMetrics: (() => string)[] = [];
   const app = createApp({
@@ -231,6 +245,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     // shutting down: one part failing to close must not keep the others open
     await scans.close().catch(() => {});
     await tasks.close().catch(() => {});
+    // every device with a safe_state is left in it (each within its timeout), recorded before
+    // the session closes
+    await Promise.all(lab.managers.map(async (m) => {
+      const r = await applySafeState(m, `server stopping: ${why}`);
+      if (r) onSafeState(r);
+    }));
     // the server may already have exited; this only makes sure
     if (recording) await recording.stop(why).catch(() => {});
     sampling.abort();

@@ -17,6 +17,7 @@
  */
 import type { Lab } from "../lab/lab.ts";
 import type { Owner } from "../lab/owners.ts";
+import { applySafeState, type SafeStateResult } from "../lab/safe_state.ts";
 import { parseRef, PlanTooLarge } from "../scan/plan.ts";
 import { type ScanResult, ScanRun } from "../scan/runner.ts";
 import type { ScanRequest } from "../scan/request.ts";
@@ -44,6 +45,8 @@ export interface ScanServiceOptions {
    * points not written yet; else 1000).
    */
   keepPoints?: number;
+  /** Called with each safe state applied after a scan that did not finish (the session records it). */
+  onSafeState?: (result: SafeStateResult) => void;
 }
 
 /** Maps the API's snake_case body onto the runner's ScanRequest. */
@@ -105,6 +108,7 @@ export class ScanService implements ScanSource {
   #next = 1;
   readonly #schema: ReturnType<typeof scanBodySchema>;
   readonly #maxPoints: number;
+  #closing = false;
 
   /** Scans on `lab`, recorded in `store` when given, points published on `hub`. */
   constructor(
@@ -163,7 +167,12 @@ export class ScanService implements ScanSource {
     const entry: Entry = { id, run, devices, done: run.start() };
     this.#scans.set(id, entry);
     // A plan refused by its checks rejects start() as well as ready(): handled below.
-    entry.done.then((r) => {
+    entry.done.then(async (r) => {
+      // a scan that did not finish leaves its positioners in their safe states, still owning
+      // them (nothing queued starts in between); a daemon stopping applies every device's itself
+      if (r.state !== "done" && !this.#closing) {
+        await this.#safeStates(devices, `scan ${id} ${r.state}`);
+      }
       entry.result = r;
       this.hub.publish("scan", "", { scan: id, ...r });
       this.#forgetOld();
@@ -210,8 +219,17 @@ export class ScanService implements ScanSource {
    * positioner to return) and waits for them; they end `aborted` with their points kept.
    */
   async close(): Promise<void> {
+    this.#closing = true;
     for (const e of this.#scans.values()) if (!e.result) e.run.abort("server stopping");
     await Promise.allSettled([...this.#scans.values()].map((e) => e.done));
+  }
+
+  async #safeStates(devices: Iterable<string>, reason: string): Promise<void> {
+    await Promise.all([...devices].map(async (d) => {
+      const m = this.lab.find(d);
+      const r = m && await applySafeState(m, reason);
+      if (r) this.options.onSafeState?.(r);
+    }));
   }
 
   #forgetOld(): void {

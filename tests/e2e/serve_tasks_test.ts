@@ -264,3 +264,68 @@ Deno.test("labwire task start|list|status|data|stop against a serve process, and
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("serve safe states: at a task's stop, a scan's interruption and the daemon's stop, each a session event", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-safe-" });
+  const bench = TASK_BENCH
+    .replace('interval = "200ms"\n', 'interval = "200ms"\nsafe_state = { position = 0 }\n')
+    .replace(
+      'address = "sim://thermo?seed=2"\n',
+      'address = "sim://thermo?seed=2"\nsafe_state = { setpoint = 20, heater = false }\nsafe_state_timeout = "1s"\n',
+    );
+  await Deno.writeTextFile(`${dir}/bench.toml`, bench);
+  const session = `${dir}/s.sqlite`;
+  const serve = await spawnServe(["--config", `${dir}/bench.toml`, "--session", session]);
+  const u = serve.url;
+  const read = async (device: string) =>
+    (await call(`${u}/api/devices/${device}/read`)).body as Record<string, unknown>;
+  try {
+    const hold = await call(`${u}/api/devices/thermo/tasks`, "POST", {
+      technique: "hold",
+      params: { heater: true, setpoint: 60 },
+      sampling_interval: 0.1,
+    });
+    assert.equal(hold.status, 202, JSON.stringify(hold.body));
+    await until(async () => (await read("thermo")).heater === true, 5000, "the hold to write");
+    const stopped = await call(`${u}/api/tasks/${hold.body.id}`, "DELETE");
+    assert.equal((stopped.body.task as { state: string }).state, "stopped");
+    // the stop answers once the safe state is on the device
+    const thermo = await read("thermo");
+    assert.deepEqual([thermo.setpoint, thermo.heater], [20, false]);
+
+    const scan = await call(`${u}/api/scans`, "POST", {
+      ...ascan(1, 9, 50),
+      settle_ms: 100,
+    });
+    assert.equal(scan.status, 202, JSON.stringify(scan.body));
+    await until(async () => Number((await read("motor")).position) >= 1, 5000, "the scan to move");
+    assert.equal((await call(`${u}/api/scans/${scan.body.id}`, "DELETE")).body.state, "stopped");
+    await until(async () => (await read("motor")).position === 0, 10_000, "the motor's safe state");
+
+    // the daemon's stop leaves every device with a safe_state in it
+    await call(`${u}/api/devices/thermo/attrs/heater`, "PUT", { value: true });
+  } finally {
+    const status = await serve.stop();
+    assert.equal(status.code, 0, serve.lines.join("\n"));
+  }
+  try {
+    const { SessionReader } = await import("../../lib/session/reader.ts");
+    const reader = SessionReader.open(session);
+    const events = reader.events({ kinds: ["safe_state"] });
+    reader.close();
+    // the daemon applies every device's at once: those two may be written in either order
+    const messages = [
+      ...events.slice(0, 2),
+      ...events.slice(2).sort((a, b) => a.message < b.message ? -1 : 1),
+    ].map((e) => e.message);
+    assert.deepEqual(messages, [
+      "safe state of thermo applied (task t1 stopped): setpoint=20 heater=false",
+      "safe state of motor applied (scan s1 stopped): position=0",
+      "safe state of motor applied (server stopping: SIGTERM): position=0",
+      "safe state of thermo applied (server stopping: SIGTERM): setpoint=20 heater=false",
+    ]);
+    assert.ok(events.every((e) => e.severity === "info" && e.data !== undefined));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
