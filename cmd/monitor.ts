@@ -12,6 +12,7 @@ import { EXIT } from "../lib/cli/command.ts";
 import {
   boolFlag,
   durationFlag,
+  formatFlag,
   listFlag,
   parseFlags,
   stringFlag,
@@ -23,9 +24,8 @@ import type { Reading } from "../lib/device/device.ts";
 import { errorMessage, UsageError } from "../lib/device/errors.ts";
 import { Lab } from "../lib/lab/lab.ts";
 import { loadLabConfig } from "../lib/lab/setup.ts";
-import { CsvWriter } from "../lib/output/csv.ts";
-import { readingLine, readingRecord } from "../lib/output/record.ts";
-import { BatchedSink, PipeClosed, stdoutSink } from "../lib/output/stdout.ts";
+import { readingLines } from "../lib/output/readings.ts";
+import { PipeClosed, stdoutSink } from "../lib/output/stdout.ts";
 import type { TimeOptions } from "../lib/output/time.ts";
 import { LiveTable, loadTableRenderer } from "../lib/output/table.ts";
 import {
@@ -94,11 +94,7 @@ export function parseMonitorArgs(args: string[]): MonitorOptions {
     throw new UsageError("give the config either as CONFIG or as --config, not both");
   }
   const interval = durationFlag(f, "interval", INTERVAL_RULE);
-  let format = stringFlag(f, "format") as string | undefined;
-  if (format !== undefined && !["table", "ndjson", "json", "csv", "none"].includes(format)) {
-    throw new UsageError(`--format: "${format}" is not one of table, ndjson, csv, none`);
-  }
-  if (format === "json" || (boolFlag(f, "json") && format === undefined)) format = "ndjson";
+  let format = formatFlag<MonitorFormat>(f, ["table", "ndjson", "csv", "none"]);
   if (boolFlag(f, "quiet")) format = "none";
   return {
     config: positional ?? flagConfig,
@@ -106,7 +102,7 @@ export function parseMonitorArgs(args: string[]): MonitorOptions {
     session: stringFlag(f, "session"),
     duration: durationFlag(f, "duration"),
     interval,
-    format: format as MonitorFormat | undefined,
+    format,
     note: stringFlag(f, "note"),
     noColor: boolFlag(f, "no-color"),
     attrs: listFlag(f, "attrs"),
@@ -144,30 +140,11 @@ async function makeOutput(
     showsAlarms: false,
   };
   if (format === "none") return none;
-  // Lines of one tick go out in one write (not one system call per device).
-  const batched = new BatchedSink();
-  if (format === "ndjson") {
-    return {
-      ...none,
-      emit: (r) => batched.write(readingLine(r, opts.time)),
-      finish: () => batched.flush(),
-    };
-  }
+  if (format === "ndjson") return { ...none, ...readingLines(format, { time: opts.time }) };
   // Columns need attribute lists; a hung device may hold its own back for 1 s, no longer.
   const attrs = await lab.attrLists(1000);
-  if (format === "csv") {
-    const columns = ["t", "device"];
-    for (const list of attrs.values()) {
-      for (const a of list) if (a.status && !columns.includes(a.name)) columns.push(a.name);
-    }
-    columns.push("error");
-    const csv = new CsvWriter((s) => batched.write(s), columns);
-    return {
-      ...none,
-      emit: (r) => csv.write(readingRecord(r, opts.time)),
-      finish: () => batched.flush(),
-    };
-  }
+  // The CSV columns are every status attribute: --attrs picks the table's columns only.
+  if (format === "csv") return { ...none, ...readingLines(format, { time: opts.time, attrs }) };
   await loadTableRenderer();
   let active: () => ActiveAlarm[] = () => [];
   const table = new LiveTable({

@@ -11,6 +11,7 @@ import { EXIT } from "../lib/cli/command.ts";
 import {
   boolFlag,
   durationFlag,
+  formatFlag,
   listFlag,
   parseFlags,
   stringFlag,
@@ -134,11 +135,7 @@ export function parseScanArgs(
     }
   }
   const dur = (name: string) => durationFlag(f, name, { min: 0, max: MAX_TIMER_MS });
-  let format = stringFlag(f, "format") as ScanFormat | "json" | undefined;
-  if (format !== undefined && !["table", "ndjson", "csv", "json"].includes(format)) {
-    throw new UsageError(`--format: "${format}" is not one of table, ndjson, csv`);
-  }
-  if (format === "json" || (boolFlag(f, "json") && format === undefined)) format = "ndjson";
+  const format = formatFlag<ScanFormat>(f, ["table", "ndjson", "csv"]);
   const planFile = stringFlag(f, "plan");
   const resume = stringFlag(f, "resume");
   const scanText = stringFlag(f, "scan");
@@ -154,7 +151,7 @@ export function parseScanArgs(
     session: stringFlag(f, "session"),
     noSession: boolFlag(f, "no-session"),
     out: stringFlag(f, "out"),
-    format: format as ScanFormat | undefined,
+    format,
     resume,
     scanId,
     config: stringFlag(f, "config"),

@@ -10,6 +10,7 @@ import { EXIT } from "../lib/cli/command.ts";
 import {
   boolFlag,
   durationFlag,
+  formatFlag,
   intFlag,
   listFlag,
   parseFlags,
@@ -20,13 +21,12 @@ import { listenForInterrupts } from "../lib/cli/interrupt.ts";
 import { INTERVAL_RULE, TIMEOUT_RULE } from "../lib/config/duration.ts";
 import type { Attr } from "../lib/device/attr.ts";
 import type { Reading, Subscription } from "../lib/device/device.ts";
-import { errorMessage, UsageError } from "../lib/device/errors.ts";
+import { errorMessage } from "../lib/device/errors.ts";
 import type { Lab } from "../lib/lab/lab.ts";
 import { Sampler } from "../lib/lab/sampler.ts";
 import { openLab } from "../lib/lab/setup.ts";
-import { CsvWriter } from "../lib/output/csv.ts";
-import { readingLine, readingRecord } from "../lib/output/record.ts";
-import { BatchedSink, PipeClosed, stdoutSink } from "../lib/output/stdout.ts";
+import { readingLines } from "../lib/output/readings.ts";
+import { PipeClosed, stdoutSink } from "../lib/output/stdout.ts";
 import type { TimeOptions } from "../lib/output/time.ts";
 import { LiveTable, loadTableRenderer } from "../lib/output/table.ts";
 import {
@@ -87,13 +87,7 @@ export interface StreamOptions {
 /** Parses `stream`'s arguments (pure). */
 export function parseStreamArgs(args: string[]): StreamOptions {
   const f = parseFlags(args, FLAGS, "stream");
-  let format = stringFlag(f, "format") as StreamFormat | undefined;
-  if (format !== undefined && !["table", "ndjson", "csv", "json"].includes(format)) {
-    throw new UsageError(`--format: "${format}" is not one of table, ndjson, csv`);
-  }
-  if ((format as string) === "json" || (boolFlag(f, "json") && format === undefined)) {
-    format = "ndjson";
-  }
+  const format = formatFlag<StreamFormat>(f, ["table", "ndjson", "csv"]);
   const interval = durationFlag(f, "interval", INTERVAL_RULE);
   return {
     targets: f.positionals,
@@ -121,23 +115,8 @@ async function makeEmitter(
   attrs: Map<string, Attr[]>,
 ): Promise<{ emit: Emit; finish: () => void }> {
   const format = opts.format ?? (stdoutIsTerminal() ? "table" : "ndjson");
-  // Lines of one tick go out in one write (not one system call per device).
-  const batched = new BatchedSink();
-  if (format === "ndjson") {
-    return { emit: (r) => batched.write(readingLine(r, opts.time)), finish: () => batched.flush() };
-  }
-  if (format === "csv") {
-    const columns = ["t", "device"];
-    for (const list of attrs.values()) {
-      for (const a of list) {
-        if ((opts.attrs ? opts.attrs.includes(a.name) : a.status) && !columns.includes(a.name)) {
-          columns.push(a.name);
-        }
-      }
-    }
-    columns.push("error");
-    const csv = new CsvWriter((s) => batched.write(s), columns);
-    return { emit: (r) => csv.write(readingRecord(r, opts.time)), finish: () => batched.flush() };
+  if (format !== "table") {
+    return readingLines(format, { time: opts.time, attrs, only: opts.attrs });
   }
   await loadTableRenderer();
   // The status area under the table: the config's alarm rules and every device's health alarms

@@ -182,3 +182,28 @@ export function listFlag(flags: ParsedFlags, name: string): string[] | undefined
 export function timeFlags(flags: ParsedFlags): Required<TimeOptions> {
   return { time: readTimeFormat(stringFlag(flags, "time")), utc: boolFlag(flags, "utc") };
 }
+
+/**
+ * Reads `--format` of a verb that prints records: one of `choices`, where `json` (and `--json`
+ * without `--format`) mean `ndjson`, one JSON object per line. Undefined when neither is given
+ * (the verb then picks by terminal). Another value is a usage error naming the choices.
+ *
+ * @example
+ * ```ts
+ * import { formatFlag, parseFlags } from "./flags.ts";
+ * formatFlag(parseFlags(["--json"], {}), ["table", "ndjson", "csv"]); // "ndjson"
+ * ```
+ */
+export function formatFlag<F extends string>(
+  flags: ParsedFlags,
+  choices: readonly F[],
+): F | undefined {
+  const format = stringFlag(flags, "format");
+  if (format === "json" || (format === undefined && boolFlag(flags, "json"))) {
+    return "ndjson" as F;
+  }
+  if (format !== undefined && !(choices as readonly string[]).includes(format)) {
+    throw new UsageError(`--format: "${format}" is not one of ${choices.join(", ")}`);
+  }
+  return format as F | undefined;
+}
