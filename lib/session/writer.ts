@@ -120,6 +120,7 @@ export class SampleWriter {
   };
   #db!: DatabaseSync;
   #multi!: StatementSync;
+  #multiText!: StatementSync;
   #single!: StatementSync;
   #chunk!: StatementSync;
   #stat!: StatementSync;
@@ -142,7 +143,12 @@ export class SampleWriter {
   #numRows = 0;
   // Doubles only (SQLite binds NaN as NULL), so V8 keeps it unboxed: no number objects per row.
   readonly #args: number[] = new Array<number>(ROWS_PER_STATEMENT * 3).fill(0.5);
-  #text: [number, number, null, string][] = [];
+  // Text rows as columns, written 64 to a statement like the numbers: one statement per text
+  // row cost ~2 µs, four times a number's (a gauge's units string beside each pressure).
+  #textT: number[] = [];
+  #textId: number[] = [];
+  #textV: string[] = [];
+  readonly #textArgs: (number | string)[] = [];
   #events: EventRow[] = [];
   #rows = 0;
   #tMin = Infinity;
@@ -177,6 +183,8 @@ export class SampleWriter {
     this.#db = db;
     const values = new Array(ROWS_PER_STATEMENT).fill("(?,?,?)").join(",");
     this.#multi = db.prepare(`INSERT INTO samples (t, attr_id, value) VALUES ${values}`);
+    const texts = new Array(ROWS_PER_STATEMENT).fill("(?,?,NULL,?)").join(",");
+    this.#multiText = db.prepare(`INSERT INTO samples (t, attr_id, value, text) VALUES ${texts}`);
     this.#single = db.prepare("INSERT INTO samples (t, attr_id, value, text) VALUES (?,?,?,?)");
     this.#chunk = db.prepare(
       "INSERT INTO chunks (segment_id, first_row, last_row, t_min, t_max) VALUES (?,?,?,?,?)",
@@ -214,7 +222,9 @@ export class SampleWriter {
     for (let row = 0; row < this.#numRows; row++) {
       this.#counts.add(this.#num[3 * row]!, this.#num[3 * row + 1]!);
     }
-    for (const [t, id] of this.#text) this.#counts.add(t, id);
+    for (let i = 0; i < this.#textT.length; i++) {
+      this.#counts.add(this.#textT[i]!, this.#textId[i]!);
+    }
   }
 
   /** The error writes fail with while the store is failing, else undefined. */
@@ -244,7 +254,9 @@ export class SampleWriter {
     } else if (typeof v === "boolean") {
       this.#addNumber(t, attrId, v ? 1 : 0);
     } else {
-      this.#text.push([t, attrId, null, textOf(v)!]);
+      this.#textT.push(t);
+      this.#textId.push(attrId);
+      this.#textV.push(textOf(v)!);
     }
     this.#rows++;
     if (t < this.#tMin) this.#tMin = t;
@@ -318,7 +330,22 @@ export class SampleWriter {
           1,
         );
       }
-      for (const [t, id, , text] of this.#text) note(this.#single.run(t, id, null, text), 1);
+      const textT = this.#textT;
+      const textId = this.#textId;
+      const textV = this.#textV;
+      const textArgs = this.#textArgs;
+      const fullText = textT.length - (textT.length % ROWS_PER_STATEMENT);
+      for (let row = 0; row < fullText; row += ROWS_PER_STATEMENT) {
+        for (let k = 0; k < ROWS_PER_STATEMENT; k++) {
+          textArgs[3 * k] = textT[row + k]!;
+          textArgs[3 * k + 1] = textId[row + k]!;
+          textArgs[3 * k + 2] = textV[row + k]!;
+        }
+        note(this.#multiText.run(...textArgs), ROWS_PER_STATEMENT);
+      }
+      for (let row = fullText; row < textT.length; row++) {
+        note(this.#single.run(textT[row]!, textId[row]!, null, textV[row]!), 1);
+      }
       let chunk = this.#chunkId;
       if (this.#rows > 0) {
         const extend = chunk >= 0 && started - this.#chunkStart < (this.options.chunkMs ?? 1000) &&
@@ -483,7 +510,9 @@ export class SampleWriter {
     this.#numRows = 0;
     // A burst may have grown the buffer; give the memory back once it is written.
     if (this.#num.length > 3 * 65536) this.#num = new Float64Array(3 * 4096);
-    this.#text = [];
+    this.#textT = [];
+    this.#textId = [];
+    this.#textV = [];
     this.#events = [];
     this.#rows = 0;
     this.#tMin = Infinity;
