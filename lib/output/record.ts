@@ -37,16 +37,36 @@ export function readingRecord(r: Reading, time?: TimeOptions): Record<string, un
  * ```
  */
 export function readingLine(r: Reading, time?: TimeOptions): string {
+  return recordText(r, time, true);
+}
+
+/**
+ * A reading as the JSON every API answer and event carries — the shape of `labwire read` and of
+ * each line of `stream` (`{"t":…,"device":…,<attr>:<value>,…}` plus `"error"`), epoch seconds —
+ * spliced like {@linkcode readingLine}, without the newline.
+ *
+ * @example
+ * ```ts
+ * import { readingJson } from "./record.ts";
+ * readingJson({ t: 1, device: "g", values: { p: 2 } }); // '{"t":1,"device":"g","p":2}'
+ * ```
+ */
+export function readingJson(r: Reading): string {
+  return recordText(r, undefined, false);
+}
+
+function recordText(r: Reading, time: TimeOptions | undefined, newline: boolean): string {
   const v = r.values;
   // A value named like a record key replaces it in place: only the object does that right.
   if ("t" in v || "device" in v || "error" in v) {
-    return JSON.stringify(readingRecord(r, time)) + "\n";
+    const json = JSON.stringify(readingRecord(r, time));
+    return newline ? json + "\n" : json;
   }
   let line = `{"t":${JSON.stringify(machineTime(r.t, time))},"device":${JSON.stringify(r.device)}`;
   const values = JSON.stringify(v);
   if (values.length > 2) line += "," + values.slice(1, -1);
   if (r.error !== undefined) line += `,"error":${JSON.stringify(r.error)}`;
-  return line + "}\n";
+  return newline ? line + "}\n" : line + "}";
 }
 
 /** Rounds epoch seconds to milliseconds so JSON shows `1764088800.123`, not float noise. */

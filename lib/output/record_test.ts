@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { readingLine, readingRecord } from "./record.ts";
+import { readingJson, readingLine, readingRecord } from "./record.ts";
 import type { Reading } from "../device/device.ts";
 import type { TimeOptions } from "./time.ts";
 
@@ -30,6 +30,8 @@ Deno.test("readingLine is the JSON of readingRecord, byte for byte, one line", (
       const line = readingLine(r, time);
       assert.equal(line, JSON.stringify(readingRecord(r, time)) + "\n");
       assert.equal(line.indexOf("\n"), line.length - 1);
+      // The API's text of a reading is the same JSON, epoch seconds, no newline.
+      assert.equal(readingJson(r), JSON.stringify(readingRecord(r)));
     }),
     { numRuns: 2000 },
   );

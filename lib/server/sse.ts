@@ -8,9 +8,10 @@
  *
  * @module
  */
+import type { Values } from "../device/attr.ts";
 import type { Reading } from "../device/device.ts";
 import type { Lab } from "../lab/lab.ts";
-import { readingJson } from "./reading_json.ts";
+import { readingJson } from "../output/record.ts";
 
 /** Options of a {@linkcode StreamHub}. */
 export interface StreamHubOptions {
@@ -74,6 +75,9 @@ export function readingEvent(reading: Reading): string {
   return `id: ${eventId(reading)}\nevent: reading\ndata: ${readingJson(reading)}\n\n`;
 }
 
+/** An empty ring slot's values. */
+const NO_VALUES: Values = {};
+
 /** The SSE event of a reading from its parts (its time in ms, device and JSON text). */
 function readingEventOf(tms: number, device: string, json: string): string {
   return `id: ${tms}:${device}\nevent: reading\ndata: ${json}\n\n`;
@@ -82,15 +86,17 @@ function readingEventOf(tms: number, device: string, json: string): string {
 /** Fans readings and other events out to SSE clients. */
 export class StreamHub {
   readonly #clients = new Set<Client>();
-  // The resume ring, as columns: each reading's time (ms), device and JSON text, and no object
-  // per reading. It holds the last 20,000 readings for seconds, so whatever it keeps outlives
-  // the young generation: keeping the readings themselves (reading, values, event) moved ~600
-  // bytes a reading into the old space under load (64 clients polling `/read`), and the
-  // mark-compacts that cleared them paused the daemon 100-180 ms (profiled with --trace-gc).
-  // The text is the one the reading's own answers send (`readingJson`, made once per reading).
+  // The resume ring, as columns: each reading's time (ms), device, values and error, and no
+  // object per reading. It holds the last 20,000 readings for seconds, so whatever it keeps
+  // outlives the young generation: keeping an event and the reading per entry moved ~600 bytes a
+  // reading into the old space under load (64 clients polling `/read`), and the mark-compacts
+  // that cleared them paused the daemon 100-180 ms (profiled with --trace-gc). Text is made only
+  // when a client needs it (a live flush or a resume): with nobody connected, publishing a
+  // reading costs no encoding.
   readonly #ringTms: Float64Array;
   readonly #ringDevice: string[];
-  readonly #ringJson: string[];
+  readonly #ringValues: Values[];
+  readonly #ringError: (string | undefined)[];
   #ringHead = 0;
   #ringCount = 0;
   #pending: LiveEvent[] = [];
@@ -116,7 +122,8 @@ export class StreamHub {
     };
     this.#ringTms = new Float64Array(this.#opts.ringSize);
     this.#ringDevice = new Array(this.#opts.ringSize).fill("");
-    this.#ringJson = new Array(this.#opts.ringSize).fill("");
+    this.#ringValues = new Array(this.#opts.ringSize).fill(NO_VALUES);
+    this.#ringError = new Array(this.#opts.ringSize).fill(undefined);
   }
 
   /** Sets the session used for resuming from before the ring (it may open after the hub). */
@@ -139,13 +146,12 @@ export class StreamHub {
   /** Queues a reading for every client watching its device (and for resume). */
   publishReading(reading: Reading): void {
     const tms = Math.round(reading.t * 1000);
-    const json = readingJson(reading);
-    this.#remember(tms, reading.device, json);
+    this.#remember(tms, reading);
     this.published++;
     if (this.#clients.size === 0) return;
     this.#pending.push({
       device: reading.device,
-      text: readingEventOf(tms, reading.device, json),
+      text: readingEventOf(tms, reading.device, readingJson(reading)),
     });
   }
 
@@ -219,12 +225,13 @@ export class StreamHub {
     this.#stopTimers();
   }
 
-  #remember(tms: number, device: string, json: string): void {
+  #remember(tms: number, reading: Reading): void {
     const size = this.#opts.ringSize;
     const i = (this.#ringHead + this.#ringCount) % size;
     this.#ringTms[i] = tms;
-    this.#ringDevice[i] = device;
-    this.#ringJson[i] = json;
+    this.#ringDevice[i] = reading.device;
+    this.#ringValues[i] = reading.values;
+    this.#ringError[i] = reading.error;
     if (this.#ringCount < size) this.#ringCount++;
     else this.#ringHead = (this.#ringHead + 1) % size;
   }
@@ -263,7 +270,16 @@ export class StreamHub {
     for (let i = lo; i < this.#ringCount && parts.length < this.#opts.maxReplay; i++) {
       const k = this.#slot(i);
       const ev = { tms: this.#ringTms[k]!, device: this.#ringDevice[k]! };
-      if (want(ev)) parts.push(readingEventOf(ev.tms, ev.device, this.#ringJson[k]!));
+      if (!want(ev)) continue;
+      // The time kept is the reading's to the millisecond, all its text shows.
+      const error = this.#ringError[k];
+      const reading: Reading = {
+        t: ev.tms / 1000,
+        device: ev.device,
+        values: this.#ringValues[k]!,
+      };
+      if (error !== undefined) reading.error = error;
+      parts.push(readingEventOf(ev.tms, ev.device, readingJson(reading)));
     }
     return parts.join("");
   }

@@ -41,6 +41,29 @@ Deno.test("resume replays from the ring what came after the last id, filtered by
   hub.close();
 });
 
+Deno.test("a replayed reading is the same event a live client got: values, error, time to the ms", async () => {
+  const hub = new StreamHub({ flushMs: 5 });
+  const live = hub.connect(undefined).pipeThrough(new TextDecoderStream()).getReader();
+  const first: Reading = { t: 1.2345, device: "g", values: { x: 0.5, units: "torr" } };
+  const failed: Reading = { t: 1.5, device: "g", values: {}, error: "timed out" };
+  hub.publishReading(first);
+  hub.publishReading(failed);
+  let seen = "";
+  while (!seen.includes("1500:g")) seen += (await live.read()).value;
+  await live.cancel();
+  const replay = hub.connect(undefined, "1000:g").pipeThrough(new TextDecoderStream()).getReader();
+  let again = "";
+  while (!again.includes("timed out")) again += (await replay.read()).value;
+  await replay.cancel();
+  const events = (text: string) => text.split("\n\n").filter((e) => e.startsWith("id: "));
+  assert.deepEqual(events(again), events(seen));
+  assert.deepEqual(events(seen), [
+    'id: 1235:g\nevent: reading\ndata: {"t":1.235,"device":"g","x":0.5,"units":"torr"}',
+    'id: 1500:g\nevent: reading\ndata: {"t":1.5,"device":"g","error":"timed out"}',
+  ]);
+  hub.close();
+});
+
 Deno.test("resume asks the session for what the ring no longer holds", async () => {
   const asked: number[] = [];
   const session: SessionSource = {

@@ -15,7 +15,7 @@ import type { Lab } from "../../lab/lab.ts";
 import type { DeviceManager } from "../../lab/manager.ts";
 import { type BrokerUrl, MqttLink, type OutMessage } from "../../transport/mqtt.ts";
 import { HttpError, toHttpError } from "../http_error.ts";
-import { readingJson } from "../reading_json.ts";
+import { readingJson } from "../../output/record.ts";
 import {
   alarmsTopic,
   daemonStateTopic,

@@ -10,9 +10,8 @@ import type { Attr } from "../../device/attr.ts";
 import type { Reading } from "../../device/device.ts";
 import type { DeviceManager } from "../../lab/manager.ts";
 import { GENERIC_TECHNIQUES, techniqueParams } from "../../lab/task.ts";
-import { attrRecord } from "../../output/record.ts";
 import { HttpError, toHttpError } from "../http_error.ts";
-import { readingJson } from "../reading_json.ts";
+import { attrRecord, readingJson } from "../../output/record.ts";
 import {
   DeviceDetailSchema,
   DeviceSummarySchema,
@@ -223,7 +222,7 @@ export function deviceRoutes(api: ApiState): OpenAPIHono {
       }
       const r = await m.sample(names, { timeout });
       if (r.error !== undefined) throw new HttpError(503, `${m.name}: ${r.error}`, "device_error");
-      // Encoded once: SSE clients and the device's detail send the same text.
+      // The text SSE clients and the device's detail send for this reading.
       return c.body(readingJson(r), 200, JSON_HEADERS);
     },
   );
