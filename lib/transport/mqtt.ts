@@ -201,9 +201,14 @@ export class MqttLink {
     this.#client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain });
   }
 
-  #backedUp(): boolean {
+  /** Bytes written to the connection that the socket has not taken yet. */
+  #unsentBytes(): number {
     const stream = (this.#client as unknown as { stream?: { writableLength?: number } }).stream;
-    return (stream?.writableLength ?? 0) > SOCKET_HIGH_WATER;
+    return stream?.writableLength ?? 0;
+  }
+
+  #backedUp(): boolean {
+    return this.#unsentBytes() > SOCKET_HIGH_WATER;
   }
 
   #connected(): void {
@@ -292,19 +297,30 @@ export class MqttLink {
   }
 
   /**
-   * Publishes `last` (e.g. "offline" states) when connected, then disconnects cleanly (the
-   * broker does not send the will). Resolves within `graceMs` whatever the broker does.
+   * Publishes `last` (e.g. "offline" states) when connected, waits (within the grace) until the
+   * socket has taken them, then disconnects cleanly (the broker does not send the will).
+   * Resolves within `graceMs` whatever the broker does.
    */
-  async close(last: OutMessage[] = [], graceMs = 1000): Promise<void> {
+  async close(last: OutMessage[] = [], graceMs = 2000): Promise<void> {
     if (this.#closing) return;
     clearTimeout(this.#timer);
     const connected = this.#client.connected;
     this.#closing = true;
-    if (connected) { for (const m of last) this.#send(m); }
+    const until = Date.now() + graceMs;
+    if (connected) {
+      for (const m of last) this.#send(m);
+      // A broker that reads slowly still has our last messages in the socket: they go out
+      // before the goodbye, within the grace.
+      while (this.#unsentBytes() > 0 && Date.now() < until - graceMs / 4) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       new Promise<void>((resolve) => this.#client.end(false, {}, () => resolve())),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
+      new Promise<void>((
+        resolve,
+      ) => (timer = setTimeout(resolve, Math.max(0, until - Date.now())))),
     ]);
     clearTimeout(timer);
     // A broker that did not answer in time: drop the socket.

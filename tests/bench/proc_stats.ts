@@ -37,3 +37,12 @@ export function round(x: number, digits = 2): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
 }
+
+/**
+ * Seconds the process' main thread has waited, runnable, for a CPU (/proc/PID/schedstat): on a
+ * loaded machine, how much of a latency is the machine's rather than the program's.
+ */
+export function runQueueWaitSeconds(pid: number): number {
+  const fields = Deno.readTextFileSync(`/proc/${pid}/schedstat`).trim().split(" ");
+  return Number(fields[1]) / 1e9;
+}

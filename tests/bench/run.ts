@@ -129,6 +129,12 @@ export const BENCHES: Bench[] = [
     about: "100 Modbus TCP controllers × 20 registers at 10 Hz; round trips vs pymodbus' client",
   },
   {
+    name: "mqtt",
+    script: "mqtt.ts",
+    args: [],
+    about: "serve --mqtt: 100 devices × 10 attrs at 10 Hz through mosquitto to one mosquitto_sub",
+  },
+  {
     name: "ca-flood",
     script: "ca_flood.ts",
     args: [],

@@ -20,6 +20,8 @@ export interface ServeProcess {
   url: string;
   /** Its process id (for RSS). */
   pid: number;
+  /** Its stderr so far (log lines; complete once stopped). */
+  stderr(): string;
   /** Stops it with SIGTERM and waits; resolves to the exit code. */
   stop(): Promise<number>;
 }
@@ -43,14 +45,20 @@ export async function spawnServe(args: string[], denoFlags: string[] = []): Prom
     const { value, done } = await reader.read();
     if (done) throw new Error(`serve did not start:\n${buf}`);
     buf += value;
-    url = /serving .* on (http:\/\/[^\s,]+)/.exec(buf)?.[1];
+    url = /serving .* on (https?:\/\/[^\s,]+)/.exec(buf)?.[1];
   }
   const drain = (async () => {
-    while (!(await reader.read()).done) { /* keep stderr flowing */ }
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      // Kept (bounded): the last lines say how the daemon stopped.
+      buf = (buf + value).slice(-64 * 1024);
+    }
   })();
   return {
     url,
     pid: child.pid,
+    stderr: () => buf,
     async stop() {
       child.kill("SIGTERM");
       const s = await child.status;

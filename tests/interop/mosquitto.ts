@@ -41,6 +41,8 @@ export interface Broker {
   stop(): Promise<void>;
   /** Starts it again on the same port (after {@linkcode Broker.stop}). */
   start(): Promise<void>;
+  /** Its process id while running. */
+  pid(): number | undefined;
 }
 
 function freePort(): number {
@@ -103,6 +105,7 @@ export async function startBroker(
   const broker: Broker = {
     port,
     url: `mqtt://127.0.0.1:${port}`,
+    pid: () => child?.pid,
     async start() {
       child = new Deno.Command(program, {
         args: ["-c", `${dir}/mosquitto.conf`],

@@ -96,6 +96,11 @@ export const mqttServeAddon: ServeAddon = {
       async close() {
         detach();
         await publisher.close();
+        const st = publisher.link.stats;
+        ctx.log.log(
+          "notice",
+          `MQTT: ${st.sent} messages sent, ${st.dropped} dropped, ${st.reconnects} reconnections`,
+        );
       },
     };
   },
