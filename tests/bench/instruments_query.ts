@@ -24,7 +24,7 @@ import process from "node:process";
 import "../../lib/drivers/mod.ts";
 import { parseAddress } from "../../lib/device/address.ts";
 import { findDriver } from "../../lib/device/registry.ts";
-import { round } from "./proc_stats.ts";
+import { round, threadCpuPer, threadCpuSeconds } from "./proc_stats.ts";
 import { runJson } from "./child.ts";
 import { Targets } from "./targets.ts";
 import { SHIPPED_V8_FLAGS } from "./shipped_flags.ts";
@@ -44,12 +44,16 @@ const { values } = parseArgs({
 /** Runs `query` n times after a warm-up; what each client process prints. */
 async function measure(n: number, query: () => Promise<unknown>): Promise<void> {
   for (let i = 0; i < 50; i++) await query();
+  const threads0 = threadCpuSeconds();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < n; i++) await query();
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  console.log(JSON.stringify({ queries: n, seconds, cpu_seconds: (cpu.user + cpu.system) / 1e6 }));
+  const threads = threadCpuPer(threads0, threadCpuSeconds(), n);
+  console.log(
+    JSON.stringify({ queries: n, seconds, cpu_seconds: (cpu.user + cpu.system) / 1e6, threads }),
+  );
 }
 
 // The floor, for reading the figures (`--bare PORT`): the same command and answer over a plain
@@ -134,6 +138,8 @@ interface Run {
   queries: number;
   seconds: number;
   cpu_seconds: number;
+  /** µs of CPU per query by thread name (Deno clients only; clock-tick resolution). */
+  threads?: Record<string, number>;
 }
 
 const sim = new Deno.Command(Deno.execPath(), {
@@ -241,6 +247,12 @@ for (const [name, r, note] of rows) {
     } µs CPU per query${note}`,
   );
 }
+// Where the Deno clients' CPU goes: the main thread (JavaScript, Deno's I/O) or V8's helpers.
+const byThread = (r: Run) =>
+  Object.entries(r.threads ?? {}).map(([k, v]) => `${k} ${v}`).join(", ");
+console.log(
+  `  µs CPU per query by thread: labwire ${byThread(labwire)}; bare Deno ${byThread(bare)}`,
+);
 targets.check("rate vs pyvisa-py", round(rate(labwire) / rate(pyvisa), 2), ">=", 2, "×");
 targets.check(
   "CPU per query vs pyvisa-py",

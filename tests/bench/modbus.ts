@@ -19,7 +19,7 @@
 import { parseArgs } from "node:util";
 import process from "node:process";
 import { percentile } from "../../lib/schedule/percentile.ts";
-import { cpuSeconds, round } from "./proc_stats.ts";
+import { cpuSeconds, round, threadCpuPer, threadCpuSeconds } from "./proc_stats.ts";
 import { readLines, runJson } from "./child.ts";
 import { Targets } from "./targets.ts";
 
@@ -122,19 +122,25 @@ async function client(address: string): Promise<void> {
   const dev = await findDriver(a.scheme).open(a, { name: "bench", options: { registers } });
   const n = Number(values.requests);
   for (let i = 0; i < 100; i++) await dev.read();
+  const threads0 = threadCpuSeconds();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < n; i++) await dev.read();
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const threads = threadCpuPer(threads0, threadCpuSeconds(), n);
   await dev.close();
-  console.log(JSON.stringify({ requests: n, seconds, cpu_seconds: (cpu.user + cpu.system) / 1e6 }));
+  console.log(
+    JSON.stringify({ requests: n, seconds, cpu_seconds: (cpu.user + cpu.system) / 1e6, threads }),
+  );
 }
 
 interface Run {
   requests: number;
   seconds: number;
   cpu_seconds: number;
+  /** µs of CPU per request by thread name (labwire only; clock-tick resolution). */
+  threads?: Record<string, number>;
 }
 
 const PYMODBUS_CLIENT = `
@@ -306,6 +312,8 @@ async function roundTrips(targets: Targets): Promise<void> {
       } µs CPU per request`,
     );
   }
+  const threads = Object.entries(labwire.threads ?? {}).map(([k, v]) => `${k} ${v}`).join(", ");
+  console.log(`  labwire µs CPU per request by thread: ${threads}`);
   targets.check("rate vs pymodbus client", round(rate(labwire) / rate(pymodbus), 2), ">=", 2, "×");
   targets.check(
     "CPU per request vs pymodbus client",

@@ -14,6 +14,44 @@ export function cpuSeconds(pid: number): number {
   return ticks / clockTicks();
 }
 
+/**
+ * CPU seconds so far of each thread of this process, summed by thread name (`deno` for the main
+ * thread and Deno's own, `V8 DefaultWorke` for V8's helpers: GC, compilation): where a
+ * process's CPU goes beyond its JavaScript.
+ */
+export function threadCpuSeconds(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const t of Deno.readDirSync("/proc/self/task")) {
+    let stat: string;
+    try {
+      stat = Deno.readTextFileSync(`/proc/self/task/${t.name}/stat`);
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    const name = t.name === String(Deno.pid)
+      ? "main"
+      : stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")).trim();
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    out.set(name, (out.get(name) ?? 0) + ticks / clockTicks());
+  }
+  return out;
+}
+
+/** Per-thread-name CPU used between two {@linkcode threadCpuSeconds} snapshots, µs per `n`. */
+export function threadCpuPer(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  n: number,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, s] of after) {
+    const used = s - (before.get(name) ?? 0);
+    if (used > 0) out[name] = round((used / n) * 1e6, 1);
+  }
+  return out;
+}
+
 /** Resident and peak resident memory of a process, in MB. */
 export function memoryMb(pid: number): { rss: number; peak: number } {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
