@@ -205,8 +205,11 @@ export class Task {
   #state: TaskState = "queued";
   #started: number | null = null;
   #ended: number | null = null;
-  readonly #rows: (Record<string, unknown> | undefined)[];
-  /** Rows taken over the task's life (the ring holds the last `#rows.length` of them). */
+  // Grows to the board's maxRows, then the newest row takes the oldest's slot: a queued task
+  // holds no buffer (1,000 queued tasks cost no memory of their own).
+  readonly #rows: Record<string, unknown>[] = [];
+  readonly #cap: number;
+  /** Rows taken over the task's life (the ring holds the last `#cap` of them). */
   #count = 0;
   #samples = 0;
   #errors = 0;
@@ -224,7 +227,7 @@ export class Task {
     private readonly board: TaskBoard,
   ) {
     this.done = new Promise((r) => (this.#resolveDone = r));
-    this.#rows = new Array(board.maxRows);
+    this.#cap = board.maxRows;
   }
 
   /** The task's state. */
@@ -267,7 +270,7 @@ export class Task {
    * (`next_since`), as instserver's `get_data` keeps its data.
    */
   data(page: TaskDataPage = {}): TaskData {
-    const cap = this.#rows.length;
+    const cap = this.#cap;
     const first = Math.max(0, this.#count - cap);
     const since = Math.min(Math.max(page.since ?? first, first), this.#count);
     const n = Math.max(0, Math.min(page.limit ?? cap, this.#count - since));
@@ -377,7 +380,9 @@ export class Task {
     }
     // A row is a reading as every output writes it: t, device, values (or error).
     // Full, the newest row takes the oldest's slot.
-    this.#rows[this.#count % this.#rows.length] = readingRecord(reading);
+    const row = readingRecord(reading);
+    if (this.#rows.length < this.#cap) this.#rows.push(row);
+    else this.#rows[this.#count % this.#cap] = row;
     this.#count++;
   }
 
@@ -400,6 +405,10 @@ export interface TaskBoardOptions {
   onSubmit?: (task: Task) => void;
   /** Called with each safe state applied at the end of a task (the session records it). */
   onSafeState?: (result: SafeStateResult) => void;
+  /** Called when a task leaves its queue and starts (the daemon sends a `task` event). */
+  onStart?: (task: Task) => void;
+  /** Called when a task that ran has ended, before its safe state and the next task. */
+  onEnd?: (task: Task) => void;
 }
 
 /** Every task of a Lab, with one FIFO task queue per device. */
@@ -577,6 +586,7 @@ export class TaskBoard {
     // the device is let go before the task is `done`: whoever awaited the end finds it free
     void next.run(async () => {
       try {
+        this.options.onEnd?.(next);
         // a task that wrote leaves its device in its safe state before the next one starts
         if (writes && !this.#closing) {
           const r = await applySafeState(next.manager, `task ${next.id} ${next.state}`);
@@ -588,6 +598,8 @@ export class TaskBoard {
         else this.#pump(device);
       }
     });
+    // run() has set it running before its first await: the hook sees it started
+    this.options.onStart?.(next);
   }
 
   /** Drops cancelled tasks from a queue (they stay in it until then: cancelling is O(1)). */

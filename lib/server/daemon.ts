@@ -214,6 +214,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     // each task is a row of the session's tasks table, and its start and end are events
     onSubmit: recording ? (t) => recording!.trackTask(t) : undefined,
     onSafeState,
+    // event-stream clients see a task start and end (the dashboard's task forms follow them)
+    onStart: (t) => hub.publish("task", t.manager.name, t.status()),
+    onEnd: (t) => hub.publish("task", t.manager.name, t.status()),
   });
   const scans = new ScanService(lab, store ? new ScanStore(() => store.db) : undefined, hub, log, {
     maxPoints: opts.maxScanPoints,

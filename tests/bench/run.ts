@@ -64,6 +64,12 @@ export const BENCHES: Bench[] = [
   { name: "alarms", script: "alarm_observe.ts", args: [], about: "alarm engine cost per reading" },
   { name: "scan", script: "scan.ts", args: [], about: "scan engine overhead per point" },
   {
+    name: "task-queue",
+    script: "task_queue.ts",
+    args: [],
+    about: "what the task queue adds per task start with 100 tasks queued",
+  },
+  {
     name: "scan-peak",
     script: "peak_stats.ts",
     args: [],
