@@ -11,15 +11,11 @@ import type { Attr, AttrType, Value } from "../device/attr.ts";
 import { ConfigError, NotFound } from "../device/errors.ts";
 import { parseDuration } from "../config/duration.ts";
 import { type Layout, type ParseRule, placeholders } from "./template.ts";
-import {
-  type ParseKind,
-  type Protocol,
-  type RawAttr,
-  type RawDefinition,
-  REGISTER_TYPES,
-} from "./schema.ts";
-import { compileRegisterAttrs, type RegisterAttr, type WordOrder } from "./register_map.ts";
-import { READING_KEYS } from "../device/device.ts";
+import { type ParseKind, type Protocol, type RawDefinition, REGISTER_TYPES } from "./schema.ts";
+import { compileRegisterAttrs, type RegisterAttr } from "./register_map.ts";
+import type { WordOrder } from "./registers.ts";
+import { channelAttrName, channelLimits, claimAttrName } from "./channels.ts";
+import { compileParseRule } from "./parse_rule.ts";
 
 /** Line and framing defaults of an instrument. */
 export interface TransportDefaults {
@@ -313,7 +309,7 @@ export function compileDefinition(
     if ((REGISTER_TYPES as readonly string[]).includes(a.type ?? "")) {
       fail(`${key}.type`, `"${a.type}" is a Modbus register type: set protocol = "modbus"`);
     }
-    const parse = compileParse(a, key, layouts, fail, regex);
+    const parse = compileParseRule(a, key, layouts, fail, regex);
     const type = TYPE_OF[parse.kind];
     if (a.type && a.type !== type && !(a.type === "number" && type === "integer")) {
       fail(`${key}.type`, `type "${a.type}" does not fit parse "${parse.kind}" (it gives ${type})`);
@@ -342,41 +338,15 @@ export function compileDefinition(
       fail(key, "an enum needs options or a map");
     }
     for (const vars of expand(a.channels, key)) {
-      const name = a.channels
-        ? channelNames[a.channels]!.replace("{attr}", base).replace(
-          `{${a.channels}}`,
-          vars[a.channels]!,
-        ).toLowerCase()
-        : base;
-      if (!/^[a-z][a-z0-9_]*$/.test(name)) {
-        fail(`${key}.channels`, `expands to "${name}", not snake_case`);
-      }
-      if (seen.has(name)) fail(key, `attribute "${name}" is declared twice`);
-      if (READING_KEYS.includes(name)) {
-        fail(
-          key,
-          `"${name}" is a key of every reading (${
-            READING_KEYS.join(", ")
-          }); name the attribute after what it holds, e.g. "system_${name}"`,
-        );
-      }
-      seen.add(name);
       const id = a.channels ? vars[a.channels]! : undefined;
-      const pick = (
-        v: number | Record<string, number> | undefined,
-        k: string,
-      ): number | undefined => {
-        if (v === undefined || typeof v === "number") return v;
-        if (id === undefined) return fail(`${key}.${k}`, "a table of values needs channels");
-        const x = v[id];
-        if (x === undefined) return fail(`${key}.${k}`, `no value for channel "${id}"`);
-        return x;
-      };
-      const min = pick(a.min, "min");
-      const max = pick(a.max, "max");
-      if (min !== undefined && max !== undefined && min > max) {
-        fail(key, `min ${min} is above max ${max}`);
-      }
+      const name = channelAttrName(
+        base,
+        a.channels,
+        id,
+        a.channels ? channelNames[a.channels] : undefined,
+      );
+      claimAttrName(name, key, seen, fail);
+      const { min, max } = channelLimits(a, id, key, fail);
       const attr: Attr = {
         name,
         type: a.type === "number" && type === "integer" ? "number" : type,
@@ -420,12 +390,13 @@ export function compileDefinition(
       if (!allowed.includes(p)) fail(`${key}.command`, `unknown placeholder {${p}}`);
     }
     for (const vars of expand(a.channels, key)) {
-      const name = a.channels
-        ? channelNames[a.channels]!.replace("{attr}", base).replace(
-          `{${a.channels}}`,
-          vars[a.channels]!,
-        ).toLowerCase()
-        : base;
+      const id = a.channels ? vars[a.channels]! : undefined;
+      const name = channelAttrName(
+        base,
+        a.channels,
+        id,
+        a.channels ? channelNames[a.channels] : undefined,
+      );
       if (seen.has(name)) fail(key, `"${name}" is already an attribute or action`);
       seen.add(name);
       actions.push({
@@ -523,75 +494,6 @@ function fillVars(template: string, vars: Record<string, string>): string {
 
 function uniqueStrings(values: unknown[]): string[] {
   return [...new Set(values.map(String))];
-}
-
-function compileParse(
-  a: RawAttr,
-  key: string,
-  layouts: Record<string, Layout>,
-  fail: (key: string, message: string) => never,
-  regex: (text: string | undefined, key: string) => RegExp | undefined,
-): ParseRule {
-  const kind: ParseKind = a.parse ??
-    (a.type === "number[]"
-      ? "numbers"
-      : a.type as ParseKind | undefined ?? (a.map
-        ? (Object.values(a.map).every((v) => typeof v === "boolean") ? "boolean" : "enum")
-        : a.bits
-        ? "flags"
-        : "number"));
-  const rule: ParseRule = { kind };
-  if (a.regex !== undefined) {
-    rule.regex = regex(a.regex, `${key}.regex`);
-    if (!/\((?!\?)/.test(a.regex)) {
-      fail(`${key}.regex`, "needs a capture group: (…) around the value");
-    }
-  }
-  if (a.layout !== undefined) {
-    const l = layouts[a.layout];
-    if (!l) fail(`${key}.layout`, `no layout "${a.layout}"; declare [layouts.${a.layout}]`);
-    rule.layout = l;
-    if (typeof a.token !== "string") fail(`${key}.token`, "with a layout, token is a field name");
-    const names = new Set([
-      ...(l!.fields ?? []),
-      ...Object.values(l!.byCount ?? {}).flat(),
-      ...(l!.textField ? [l!.textField] : []),
-      "status",
-    ]);
-    if (!names.has(a.token as string)) {
-      fail(
-        `${key}.token`,
-        `layout "${a.layout}" has no field "${a.token}"; it has ${[...names].join(", ")}`,
-      );
-    }
-  } else if (typeof a.token === "string") {
-    fail(`${key}.token`, "a field name needs a layout; without one, token is a 0-based index");
-  }
-  if (a.token !== undefined) rule.token = a.token;
-  if (a.split !== undefined) rule.split = a.split;
-  if (a.map !== undefined) {
-    if (kind === "boolean" && !Object.values(a.map).every((v) => typeof v === "boolean")) {
-      fail(`${key}.map`, "a boolean's map gives true or false");
-    }
-    rule.map = a.map;
-  }
-  if (kind === "flags") {
-    if (!a.bits) fail(`${key}.bits`, 'flags need bits = { "1" = "name", … }');
-    rule.bits = Object.entries(a.bits!).map(([bit, name]) => {
-      const n = Number(bit);
-      if (!Number.isInteger(n) || n <= 0) {
-        fail(`${key}.bits.${bit}`, "keys are bit values (1, 2, 4, …)");
-      }
-      return [n, name] as [number, string];
-    });
-  }
-  if (kind === "block") rule.block = a.block ?? "ascii";
-  if (a.scale !== undefined) rule.scale = a.scale;
-  if (a.mask !== undefined) rule.mask = a.mask;
-  if (a.format === "index" && kind !== "enum") {
-    fail(`${key}.format`, '"index" writes an enum option\'s position');
-  }
-  return rule;
 }
 
 /** Finds an attribute or action of an instrument; a usage error with a suggestion otherwise. */

@@ -1,6 +1,6 @@
 /**
- * Register maps, the data of the `modbus` family: what a register attribute is (table, 0-based
- * address, data type, word order, scale/offset, enum map, write function) and how the
+ * Register maps, the data of the `modbus` family: what a register attribute is (a register spec
+ * of `registers.ts`, its enum map and write function) and how the
  * `[attrs.NAME]` tables of a `protocol = "modbus"` definition (or a generic device's `registers`
  * in labwire.toml) compile into attributes. Every mistake — a register in no table, an address
  * past 65535, two attributes on the same register, a type that does not fit its table — is a
@@ -25,119 +25,20 @@ import { ConfigError } from "../device/errors.ts";
 import { parseDuration } from "../config/duration.ts";
 import type { RawAttr } from "./schema.ts";
 import type { ParseRule } from "./template.ts";
-import { READING_KEYS } from "../device/device.ts";
-
-/** The four data tables of a Modbus server. */
-export const TABLES = ["coil", "discrete", "input", "holding"] as const;
-
-/** One data table: coils and discrete inputs hold bits, input and holding registers 16-bit words. */
-export type Table = (typeof TABLES)[number];
-
-/** How an address is named in messages: "holding register 4200", "coil 7". */
-export function describeAddress(table: Table, address: number): string {
-  switch (table) {
-    case "coil":
-      return `coil ${address}`;
-    case "discrete":
-      return `discrete input ${address}`;
-    case "input":
-      return `input register ${address}`;
-    case "holding":
-      return `holding register ${address}`;
-  }
-}
-
-/** Data types a register attribute can have. */
-export const DATA_TYPES = [
-  "bool",
-  "bit",
-  "int16",
-  "uint16",
-  "int32",
-  "uint32",
-  "float32",
-  "float64",
-  "string",
-] as const;
-
-/** One data type. */
-export type DataType = (typeof DATA_TYPES)[number];
-
-/** Orders of the bytes of a multi-register value: A is the most significant byte. */
-export const WORD_ORDERS = ["ABCD", "CDAB", "BADC", "DCBA"] as const;
-
-/** One word order. */
-export type WordOrder = (typeof WORD_ORDERS)[number];
-
-/** Where a value lives and how it is encoded. */
-export interface RegisterSpec {
-  /** The data table. */
-  table: Table;
-  /** 0-based PDU address of the first register (or bit). */
-  address: number;
-  /** Data type. */
-  type: DataType;
-  /** Byte order of multi-register values and strings. */
-  order: WordOrder;
-  /** Engineering value = raw × scale + offset. */
-  scale: number;
-  /** See scale. */
-  offset: number;
-  /** Bit index (0 = least significant) for `bit`. */
-  bit?: number;
-  /** Registers of a `string` (2 characters each). */
-  length?: number;
-  /** Raw integer → enum option (or boolean). */
-  map?: Record<string, string | boolean | number>;
-}
-
-/** Registers (or bits) a spec occupies. */
-export function widthOf(spec: Pick<RegisterSpec, "type" | "length">): number {
-  switch (spec.type) {
-    case "int32":
-    case "uint32":
-    case "float32":
-      return 2;
-    case "float64":
-      return 4;
-    case "string":
-      return spec.length ?? 1;
-    default:
-      return 1;
-  }
-}
-
-/** True for the bit tables (coils, discrete inputs). */
-export function isBitTable(table: Table): boolean {
-  return table === "coil" || table === "discrete";
-}
-
-/**
- * Reads the manual notation of an address: 5 digits (`40001` = holding register 0, `30001`
- * input 0, `10001` discrete 0, `00001`/`1` coil 0) or 6 digits (`400001`…`465536`). Undefined
- * when `n` is not such a number.
- *
- * @example
- * ```ts
- * import { parseRegisterNumber } from "./registers.ts";
- * parseRegisterNumber(44097); // { table: "holding", address: 4096 }
- * ```
- */
-export function parseRegisterNumber(n: number): { table: Table; address: number } | undefined {
-  if (!Number.isInteger(n) || n < 1) return undefined;
-  const tables: Record<number, Table> = { 0: "coil", 1: "discrete", 3: "input", 4: "holding" };
-  if (n <= 99999) {
-    const t = tables[Math.floor(n / 10000)];
-    const a = (n % 10000) - 1;
-    return t && a >= 0 ? { table: t, address: a } : undefined;
-  }
-  if (n <= 465536) {
-    const t = tables[Math.floor(n / 100000)];
-    const a = (n % 100000) - 1;
-    return t && a >= 0 && a <= 0xffff ? { table: t, address: a } : undefined;
-  }
-  return undefined;
-}
+import { channelAttrName, channelLimits, claimAttrName } from "./channels.ts";
+import {
+  DATA_TYPES,
+  type DataType,
+  describeAddress,
+  isBitTable,
+  parseRegisterNumber,
+  type RegisterSpec,
+  type Table,
+  TABLES,
+  widthOf,
+  WORD_ORDERS,
+  type WordOrder,
+} from "./registers.ts";
 
 /** A register attribute's wire details: where, how encoded, how written. */
 export interface RegisterAttr extends RegisterSpec {
@@ -272,16 +173,8 @@ export function compileRegisterAttrs(
       );
     }
     ids.forEach((id, i) => {
-      const name = group === undefined ? base : (ctx.channelNames?.[group] ?? `{attr}_{${group}}`)
-        .replace("{attr}", base).replace(`{${group}}`, id!).toLowerCase();
-      if (!/^[a-z][a-z0-9_]*$/.test(name)) {
-        fail(`${key}.channels`, `expands to "${name}", not snake_case`);
-      }
-      if (seen.has(name)) fail(key, `attribute "${name}" is declared twice`);
-      if (READING_KEYS.includes(name)) {
-        fail(key, `"${name}" is a key of every reading (${READING_KEYS.join(", ")}); rename it`);
-      }
-      seen.add(name);
+      const name = channelAttrName(base, group, id, group && ctx.channelNames?.[group]);
+      claimAttrName(name, key, seen, fail);
       const address = spec.address + i * (a.stride ?? 0);
       const last = address + widthOf(spec) - 1;
       if (last > 0xffff) {
@@ -291,18 +184,7 @@ export function compileRegisterAttrs(
             `address 65535`,
         );
       }
-      const pick = (v: number | Record<string, number> | undefined, k: string) => {
-        if (v === undefined || typeof v === "number") return v;
-        if (id === undefined) return fail(`${key}.${k}`, "a table of values needs channels");
-        const x = v[id];
-        if (x === undefined) return fail(`${key}.${k}`, `no value for channel "${id}"`);
-        return x;
-      };
-      const min = pick(a.min, "min");
-      const max = pick(a.max, "max");
-      if (min !== undefined && max !== undefined && min > max) {
-        fail(key, `min ${min} is above max ${max}`);
-      }
+      const { min, max } = channelLimits(a, id, key, fail);
       const attr: Attr = {
         name,
         type: attrType,

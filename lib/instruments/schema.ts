@@ -6,6 +6,7 @@
  * @module
  */
 import { z } from "zod";
+import { DATA_TYPES, type DataType, WORD_ORDERS } from "./registers.ts";
 
 /** The protocol families (dialects) a definition can speak. */
 export const PROTOCOLS = ["scpi", "ascii", "alicat", "pfeiffer", "modbus"] as const;
@@ -51,19 +52,13 @@ const simAttrSchema = z.strictObject({
 });
 
 /** Modbus register data types (besides the Attr types `boolean` and `string`). */
-export const REGISTER_TYPES = [
-  "bool",
-  "bit",
-  "int16",
-  "uint16",
-  "int32",
-  "uint32",
-  "float32",
-  "float64",
-] as const;
+export const REGISTER_TYPES = DATA_TYPES.filter((t) => t !== "string") as Exclude<
+  DataType,
+  "string"
+>[];
 
 /** Byte orders of multi-register values. */
-const wordOrder = z.enum(["ABCD", "CDAB", "BADC", "DCBA"]);
+const wordOrder = z.enum(WORD_ORDERS);
 
 /** The raw (TOML) form of one attribute. */
 export const attrSchema = z.strictObject({

@@ -18,11 +18,13 @@ import { FaultInjector, type FaultOptions, NO_FAULTS } from "../sim/faults.ts";
 import { Random } from "../sim/random.ts";
 import { InstrumentModel, NAK, splitMessages } from "./model.ts";
 import {
+  type PtyPlace,
   type PtySimulatorOf,
   serveOnPty,
   serveOnTcp,
   type SimConn,
   SimConnections,
+  type TcpPlace,
   type TcpSimulatorOf,
 } from "../sim/ports.ts";
 
@@ -192,12 +194,7 @@ export class MessageSimulator {
 export type TcpSimulator = TcpSimulatorOf<MessageSimulator>;
 
 /** Options of {@linkcode startTcpSimulator}. */
-export interface TcpSimOptions extends MessageSimOptions {
-  /** Interface (default 127.0.0.1). */
-  hostname?: string;
-  /** Port (0 = any free port). */
-  port?: number;
-}
+export interface TcpSimOptions extends MessageSimOptions, TcpPlace {}
 
 /** Starts a simulator of `inst` listening on TCP; a disconnect fault refuses connections for a while. */
 export function startTcpSimulator(
@@ -214,10 +211,7 @@ export function startTcpSimulator(
 export type PtySimulator = PtySimulatorOf<MessageSimulator>;
 
 /** Options of {@linkcode startPtySimulator}. */
-export interface PtySimOptions extends MessageSimOptions {
-  /** Also make a symlink to the slave at this path (e.g. /tmp/alicat). */
-  link?: string;
-}
+export interface PtySimOptions extends MessageSimOptions, PtyPlace {}
 
 /**
  * Starts a simulator of `inst` on a new pseudo-terminal. A disconnect fault makes it fall silent for `disconnect_for`: a serial

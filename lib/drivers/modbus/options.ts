@@ -8,7 +8,8 @@
 import { durationOption, numberOption, scalarOption, textOption } from "../../config/options.ts";
 import type { DriverOptions, OptionRule } from "../../device/registry.ts";
 import { TIMEOUT_RULE } from "../../config/duration.ts";
-import { checkRegisterTables, WORD_ORDERS } from "../../instruments/register_map.ts";
+import { checkRegisterTables } from "../../instruments/register_map.ts";
+import { WORD_ORDERS } from "../../instruments/registers.ts";
 import { SERIAL_KEYS } from "../../transport/serial_keys.ts";
 
 /** A generic device's register table. */

@@ -17,9 +17,9 @@
  * @module
  */
 import { DeviceError } from "../../device/errors.ts";
-import { describeAddress, type Table } from "../../instruments/register_map.ts";
+import { describeAddress, type Table } from "../../instruments/registers.ts";
 
-export { describeAddress, type Table, TABLES } from "../../instruments/register_map.ts";
+export { describeAddress, type Table, TABLES } from "../../instruments/registers.ts";
 
 /** Protocol limits (per request), from the specification. */
 export const LIMITS = {

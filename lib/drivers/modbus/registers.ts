@@ -23,7 +23,7 @@ import {
   type Table,
   widthOf,
   type WordOrder,
-} from "../../instruments/register_map.ts";
+} from "../../instruments/registers.ts";
 
 export {
   DATA_TYPES,
@@ -34,7 +34,7 @@ export {
   widthOf,
   WORD_ORDERS,
   type WordOrder,
-} from "../../instruments/register_map.ts";
+} from "../../instruments/registers.ts";
 
 /** Raw integer bounds of the integer types (what a register can carry). */
 export const RAW_RANGE: Partial<Record<DataType, [number, number]>> = {

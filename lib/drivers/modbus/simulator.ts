@@ -20,11 +20,13 @@
  */
 import type { Instrument } from "../../instruments/definition.ts";
 import {
+  type PtyPlace,
   type PtySimulatorOf,
   serveOnPty,
   serveOnTcp,
   type SimConn,
   SimConnections,
+  type TcpPlace,
   type TcpSimulatorOf,
 } from "../sim/ports.ts";
 import { FaultInjector, type FaultOptions, NO_FAULTS } from "../sim/faults.ts";
@@ -327,12 +329,7 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 export type ModbusTcpSimulator = TcpSimulatorOf<ModbusSimulator>;
 
 /** Options of {@linkcode startModbusTcpSimulator}. */
-export interface ModbusTcpSimOptions extends ModbusSimOptions {
-  /** Interface (default 127.0.0.1). */
-  hostname?: string;
-  /** Port (0 = any free port). */
-  port?: number;
-}
+export interface ModbusTcpSimOptions extends ModbusSimOptions, TcpPlace {}
 
 /** Starts a Modbus TCP simulator of `inst`; a disconnect fault refuses connections for a while. */
 export function startModbusTcpSimulator(
@@ -354,10 +351,7 @@ export function startModbusTcpSimulator(
 export type ModbusPtySimulator = PtySimulatorOf<ModbusSimulator>;
 
 /** Options of {@linkcode startModbusPtySimulator}. */
-export interface ModbusPtySimOptions extends ModbusSimOptions {
-  /** Also make a symlink to the slave at this path (e.g. /tmp/cn7500). */
-  link?: string;
-}
+export interface ModbusPtySimOptions extends ModbusSimOptions, PtyPlace {}
 
 /** Starts a Modbus RTU simulator of `inst` on a new pseudo-terminal. */
 export function startModbusPtySimulator(

@@ -138,6 +138,20 @@ export interface ServedSim {
   close(): void;
 }
 
+/** Where a simulator listens on TCP. */
+export interface TcpPlace {
+  /** Interface (default 127.0.0.1). */
+  hostname?: string;
+  /** Port (0 = any free port). */
+  port?: number;
+}
+
+/** Where a simulator on a pseudo-terminal can also be found. */
+export interface PtyPlace {
+  /** Also make a symlink to the slave at this path (e.g. /tmp/alicat). */
+  link?: string;
+}
+
 /** A simulator listening on TCP. */
 export interface TcpSimulatorOf<S> {
   /** The simulator (models, counts). */
@@ -169,7 +183,7 @@ export interface PtySimulatorOf<S> {
 export function serveOnTcp<S extends ServedSim>(
   sim: S,
   serve: (conn: Deno.TcpConn) => unknown,
-  where: { hostname?: string; port?: number },
+  where: TcpPlace,
   address: (hostPort: string) => string,
 ): TcpSimulatorOf<S> {
   const hostname = where.hostname ?? "127.0.0.1";
