@@ -26,21 +26,23 @@ import { sleep } from "../../transport/stream.ts";
 import { parseTcpTarget } from "../../transport/tcp.ts";
 import {
   decodeMbap,
-  decodeResponse,
   decodeRtu,
   encodeMbap,
-  encodeRequest,
   encodeRtu,
+  MBAP_LENGTH,
+  rtuResponseLength,
+  rtuSendMs,
+  rtuSilenceMs,
+} from "./adu.ts";
+import {
+  decodeResponse,
+  encodeRequest,
   FUNCTION_NAMES,
   LIMITS,
-  MBAP_LENGTH,
   ModbusException,
   ModbusFrameError,
   type Request,
   type Response,
-  rtuResponseLength,
-  rtuSendMs,
-  rtuSilenceMs,
   type Table,
 } from "./protocol.ts";
 import { isBitTable } from "./registers.ts";

@@ -15,12 +15,10 @@ import { findInstrument } from "../../instruments/loader.ts";
 import { openPty } from "../../transport/pty.ts";
 import { openModbusClient } from "./client.ts";
 import { ModbusDevice } from "./driver.ts";
+import { decodeMbap, encodeMbap, encodeRtu } from "./adu.ts";
 import {
-  decodeMbap,
   encodeException,
-  encodeMbap,
   encodeResponse,
-  encodeRtu,
   EXCEPTION_NAMES,
   ModbusException,
   ModbusFrameError,

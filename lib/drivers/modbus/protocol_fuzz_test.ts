@@ -1,20 +1,16 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { fuzzTest, onlyThrows } from "../../../tests/fuzz_runs.ts";
+import { decodeMbap, decodeRtu, encodeRtu, rtuRequestLength, rtuResponseLength } from "./adu.ts";
 import {
-  decodeMbap,
   decodeRequest,
   decodeResponse,
-  decodeRtu,
   encodeRequest,
   encodeResponse,
-  encodeRtu,
   isBadRequest,
   ModbusException,
   ModbusFrameError,
   type Request,
-  rtuRequestLength,
-  rtuResponseLength,
 } from "./protocol.ts";
 import { decodeRegisters, encodeRegisters, type RegisterSpec } from "./registers.ts";
 

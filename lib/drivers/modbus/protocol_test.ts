@@ -2,24 +2,26 @@ import assert from "node:assert/strict";
 import {
   crc16,
   decodeMbap,
+  decodeRtu,
+  encodeMbap,
+  encodeRtu,
+  rtuRequestLength,
+  rtuResponseLength,
+  rtuSilenceMs,
+} from "./adu.ts";
+import {
   decodeRequest,
   decodeResponse,
-  decodeRtu,
   describeException,
   encodeException,
-  encodeMbap,
   encodeRequest,
   encodeResponse,
-  encodeRtu,
   EXCEPTION_NAMES,
   isBadRequest,
   ModbusException,
   ModbusFrameError,
   packBits,
   type Request,
-  rtuRequestLength,
-  rtuResponseLength,
-  rtuSilenceMs,
   unpackBits,
 } from "./protocol.ts";
 

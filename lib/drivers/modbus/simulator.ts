@@ -35,15 +35,13 @@ import { ModbusModel } from "./model.ts";
 import {
   decodeMbap,
   decodeRtu,
-  encodeException,
   encodeMbap,
   encodeRtu,
-  hexBytes,
   MBAP_LENGTH,
-  ModbusFrameError,
   rtuRequestLength,
   rtuSilenceMs,
-} from "./protocol.ts";
+} from "./adu.ts";
+import { encodeException, hexBytes, ModbusFrameError } from "./protocol.ts";
 
 /** What happened to one request, for `labwire sim --verbose`. */
 export interface ModbusEvent {
