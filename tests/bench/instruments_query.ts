@@ -9,7 +9,7 @@
  * A third line, no target, is the floor: the same command over a plain `Deno.connect` loop
  * (`--bare PORT`), what any Deno program pays per round trip on this machine. Two more lines,
  * no target, answer "would libc sockets through FFI (as `fd_conn.ts` does for serial lines)
- * beat it?" (`--ffi worker|blocking PORT`): the socket made and connected with libc, written
+ * beat it?" (`--ffi worker|blocking --port PORT`): the socket made and connected with libc, written
  * and read with `write(2)`/`read(2)`, waiting for the answer either with `poll(2)` on FFI's
  * worker thread (the event loop stays free: the only way a daemon could use it) or with
  * `poll(2)` on the main thread (the event loop stalls for every round trip: not usable, shown
@@ -181,48 +181,30 @@ let pyvisa: Run;
 let bare: Run;
 let ffiWorker: Run;
 let ffiBlocking: Run;
-const ffiArgs = (mode: string) => [
-  "run",
-  "-A",
-  `--v8-flags=${SHIPPED_V8_FLAGS}`,
-  `${ROOT}tests/bench/instruments_query.ts`,
-  "--ffi",
-  mode,
-  "--port",
-  String(port),
-  "--queries",
-  String(queries),
-];
-const bareArgs = [
-  "run",
-  "-A",
-  `--v8-flags=${SHIPPED_V8_FLAGS}`,
-  `${ROOT}tests/bench/instruments_query.ts`,
-  "--bare",
-  String(port),
-  "--queries",
-  String(queries),
-];
+/**
+ * Runs this script as a Deno client process with `mode` (its flag and value), under the shipped
+ * binary's V8 flags, so every Deno figure is measured as users run labwire.
+ */
+const denoClient = (...mode: string[]) =>
+  runJson<Run>(Deno.execPath(), [
+    "run",
+    "-A",
+    `--v8-flags=${SHIPPED_V8_FLAGS}`,
+    `${ROOT}tests/bench/instruments_query.ts`,
+    ...mode,
+    "--queries",
+    String(queries),
+  ]);
 try {
   // The simulator warms up first (its JIT, its first connections): whoever ran first against a
   // cold simulator waited longer per answer, and a client that sleeps on every answer pays the
   // wake-ups in CPU.
-  await runJson<Run>(Deno.execPath(), bareArgs);
-  labwire = await runJson<Run>(Deno.execPath(), [
-    "run",
-    "-A",
-    // The shipped binary's V8 flags, so labwire is measured as users run it.
-    `--v8-flags=${SHIPPED_V8_FLAGS}`,
-    `${ROOT}tests/bench/instruments_query.ts`,
-    "--client",
-    address,
-    "--queries",
-    String(queries),
-  ]);
+  await denoClient("--bare", String(port));
+  labwire = await denoClient("--client", address);
   pyvisa = await runJson<Run>("/usr/bin/python3", ["-c", PYVISA, String(queries)]);
-  bare = await runJson<Run>(Deno.execPath(), bareArgs);
-  ffiWorker = await runJson<Run>(Deno.execPath(), ffiArgs("worker"));
-  ffiBlocking = await runJson<Run>(Deno.execPath(), ffiArgs("blocking"));
+  bare = await denoClient("--bare", String(port));
+  ffiWorker = await denoClient("--ffi", "worker", "--port", String(port));
+  ffiBlocking = await denoClient("--ffi", "blocking", "--port", String(port));
 } finally {
   sim.kill("SIGTERM");
   await sim.status;
