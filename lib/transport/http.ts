@@ -53,22 +53,37 @@ export const asResult: AnswerDecoder<HttpResult> = (f, received) => frameAnswer(
 /**
  * The calls waiting on each caller's signal. A sampler hands one signal to every poll of a
  * tick: an abort listener per request made `removeEventListener` scan a list of 1,000
- * listeners 1,000 times a tick. Here each signal gets one listener, and calls come and go in a
- * set.
+ * listeners 1,000 times a tick. Here each signal gets one listener, and its calls form a list
+ * through the calls themselves (joining and leaving it allocates nothing).
  */
-const watched = new WeakMap<AbortSignal, Set<Call>>();
+const watched = new WeakMap<AbortSignal, { first: Call | undefined }>();
 
 function watchAbort(signal: AbortSignal, call: Call): void {
-  let calls = watched.get(signal);
-  if (!calls) {
-    const set = calls = new Set();
-    watched.set(signal, set);
+  let list = watched.get(signal);
+  if (!list) {
+    const calls: { first: Call | undefined } = list = { first: undefined };
+    watched.set(signal, calls);
     signal.addEventListener("abort", () => {
-      for (const c of [...set]) c.client.cancel(c);
-      set.clear();
+      for (let c = calls.first; c; c = calls.first) {
+        unwatchAbort(signal, c);
+        c.client.cancel(c);
+      }
     }, { once: true });
   }
-  calls.add(call);
+  call.watchNext = list.first;
+  if (list.first) list.first.watchPrev = call;
+  list.first = call;
+  call.watching = true;
+}
+
+function unwatchAbort(signal: AbortSignal, call: Call): void {
+  if (!call.watching) return;
+  call.watching = false;
+  const list = watched.get(signal)!;
+  if (call.watchPrev) call.watchPrev.watchNext = call.watchNext;
+  else list.first = call.watchNext;
+  if (call.watchNext) call.watchNext.watchPrev = call.watchPrev;
+  call.watchPrev = call.watchNext = undefined;
 }
 
 /** Where a call is: waiting for the connection, connecting, waiting for a late answer, sent. */
@@ -90,6 +105,10 @@ class Call {
   /** While behind a late answer: when to stop waiting for it and reconnect instead. */
   patience: ReturnType<typeof deadlines.add> | undefined;
   connecting: AbortController | undefined;
+  /** Neighbours in the list of calls watching the same signal. */
+  watchPrev: Call | undefined;
+  watchNext: Call | undefined;
+  watching = false;
   resolve!: (value: unknown) => void;
   reject!: (err: unknown) => void;
 
@@ -365,6 +384,11 @@ export class HttpClient {
       const call = this.#current;
       const mine = call !== undefined && call.phase === "sent";
       const f = link.frame;
+      if (link.start === link.end && !eof) {
+        // Everything received is consumed: read on only while an answer is due.
+        if (mine || link.owed > 0) this.#read(link);
+        return;
+      }
       let whole: boolean;
       try {
         whole = scanAnswer(link.window(), eof, mine ? link.total : 1, f);
@@ -480,7 +504,7 @@ export class HttpClient {
     if (call.deadline) deadlines.remove(call.deadline);
     if (call.patience) deadlines.remove(call.patience);
     const outer = call.opts.signal;
-    if (outer) watched.get(outer)?.delete(call);
+    if (outer) unwatchAbort(outer, call);
     if (this.#current !== call) return;
     this.#current = undefined;
     const next = this.#waiters.shift();

@@ -114,6 +114,24 @@ export function encodePollResponse(
   return body + "</PollResponse>";
 }
 
+/**
+ * Encodes a PollResponse body with the XML declaration, one `V` per EVID of `evids` (in that
+ * order) whose `text` is defined — what {@linkcode encodePollResponse} writes, without a list
+ * of pairs (a simulator answers thousands of polls a second).
+ */
+export function encodePollAnswer(
+  evids: readonly number[],
+  text: (evid: number) => string | undefined,
+): string {
+  let body = '<?xml version="1.0" encoding="UTF-8"?><PollResponse>';
+  for (let i = 0; i < evids.length; i++) {
+    const e = evids[i]!;
+    const v = text(e);
+    if (v !== undefined) body += `<V Name="EVID_${e}">${escapeXml(v)}</V>`;
+  }
+  return body + "</PollResponse>";
+}
+
 /** A parsed ToolWeb request (what a simulator receives). */
 export interface ToolWebRequest {
   /** Root tag: "PollRequest" or "SetRequest" (others are passed through for the caller to refuse). */

@@ -23,6 +23,7 @@ import { FaultInjector, type FaultOptions, NO_FAULTS } from "../sim/faults.ts";
 import { Random } from "../sim/random.ts";
 import {
   encodeFields,
+  encodePollAnswer,
   encodePollResponse,
   type GaugeValues,
   parseRequest,
@@ -92,6 +93,10 @@ export class GaugeModel {
   #walk = 0;
   #drift: number;
   #driftRate: number;
+  /** The LED bitmask of the latest sample (EVID 106 as sent). */
+  ledMask = 0;
+  /** The status bitmask of the latest sample (EVID 208 as sent). */
+  statusMask = 0;
 
   /** Creates a gauge whose clock starts at `nowMs` (monotonic ms). */
   constructor(opts: GaugeOptions = {}, nowMs = performance.now()) {
@@ -137,6 +142,8 @@ export class GaugeModel {
     if (pressure > 1.1 * this.fullScale) status += 2 ** BIT["e-Baratron Over 110% of FS"]!;
     const fault = FAULT_BITS.some((b) => Math.floor(status / 2 ** b) % 2 === 1);
     const led = fault ? 1 : wait > 0 ? 4 + 16 : 2;
+    this.ledMask = led;
+    this.statusMask = status;
     return {
       pressure: round(pressure, 6),
       pressure_units: this.units,
@@ -167,12 +174,139 @@ function rawFields(v: GaugeValues): Map<number, string> {
   return raw;
 }
 
+/** The raw text of one EVID of a sample, as `rawFields` gives it; undefined if not a field. */
+function fieldText(evid: number, v: GaugeValues, model: GaugeModel): string | undefined {
+  switch (evid) {
+    case 100:
+    case 101:
+      return String(v.pressure);
+    case 102:
+      return String(Math.round(v.run_hours * 3600));
+    case 103:
+    case 104:
+      return String(round(v.pressure / v.full_scale_pressure, 7));
+    case 105:
+      return String(unitsIndex(v.pressure_units));
+    case 106:
+      return String(model.ledMask);
+    case 107:
+      return String(Math.round(v.wait_hours * 3600));
+    case 114:
+      return String(v.drift);
+    case 208:
+      return String(model.statusMask);
+    case 1103:
+      return String(v.full_scale_pressure);
+  }
+  return undefined;
+}
+
+/** The `V` elements of an answer (for `--verbose` lines only). */
+function countV(body: string): number {
+  return body.split("<V ").length - 1;
+}
+
+/** The path of a request URL (`http://host:port/path?query` → `/path`), without a URL object. */
+function pathOf(url: string): string {
+  const slash = url.indexOf("/", url.indexOf("//") + 2);
+  if (slash < 0) return "/";
+  const q = url.indexOf("?", slash);
+  return q < 0 ? url.slice(slash) : url.slice(slash, q);
+}
+
+/** One gauge's wait: a delayed answer or a held poll. */
+interface Wait {
+  at: number;
+  resolve: () => void;
+  owner: object;
+}
+
+/**
+ * The waits of every simulated gauge in the process (answer latency, held polls) on one timer,
+ * kept in a binary heap by due time: a timer, a closure and a set entry per answered poll cost
+ * the simulator more than building the answer.
+ */
+class Waits {
+  #heap: Wait[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt = Infinity;
+
+  /** Resolves after `ms`, or when `owner` releases its waits. */
+  wait(owner: object, ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const w: Wait = { at: performance.now() + ms, resolve, owner };
+      const heap = this.#heap;
+      let i = heap.push(w) - 1;
+      while (i > 0) {
+        const parent = (i - 1) >> 1;
+        if (heap[parent]!.at <= w.at) break;
+        heap[i] = heap[parent]!;
+        i = parent;
+      }
+      heap[i] = w;
+      if (w.at < this.#timerAt) this.#arm(w.at);
+    });
+  }
+
+  /** Ends every wait of `owner` now (its gauge closes). */
+  release(owner: object): void {
+    const mine = this.#heap.filter((w) => w.owner === owner);
+    if (mine.length === 0) return;
+    const rest = this.#heap.filter((w) => w.owner !== owner).sort((a, b) => a.at - b.at);
+    this.#heap = rest; // a sorted array is a heap
+    for (const w of mine) w.resolve();
+    if (rest.length === 0 && this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#timerAt = Infinity;
+    }
+  }
+
+  #arm(at: number): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(this.#due, Math.max(0, at - performance.now()));
+  }
+
+  readonly #due = (): void => {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    const now = performance.now();
+    const heap = this.#heap;
+    while (heap.length > 0 && heap[0]!.at <= now) this.#pop().resolve();
+    if (heap.length > 0) this.#arm(heap[0]!.at);
+  };
+
+  #pop(): Wait {
+    const heap = this.#heap;
+    const top = heap[0]!;
+    const last = heap.pop()!;
+    if (heap.length > 0) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= heap.length) break;
+        const r = l + 1;
+        const c = r < heap.length && heap[r]!.at < heap[l]!.at ? r : l;
+        if (heap[c]!.at >= last.at) break;
+        heap[i] = heap[c]!;
+        i = c;
+      }
+      heap[i] = last;
+    }
+    return top;
+  }
+}
+
+const waits = new Waits();
+
 /** One running simulated gauge. */
 export class BaratronSimulator {
   readonly model: GaugeModel;
   readonly faults: FaultInjector;
   #server: Deno.HttpServer<Deno.NetAddr> | undefined;
-  #held = new Set<() => void>();
+  /** The sample being answered, read by `#field`. */
+  #values: GaugeValues | undefined;
   #restart: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   #garbage: GarbageKind[];
@@ -181,6 +315,7 @@ export class BaratronSimulator {
   #lastBody = "";
   #onRequest: ((event: PollEvent) => void) | undefined;
   #lastRequest: ToolWebRequest | undefined;
+  #lastEvids: number[] = [];
   /** Requests answered, by outcome (for logs and tests). */
   readonly counts = { ok: 0, timeout: 0, error: 0, garbage: 0, disconnected: 0, bad: 0 };
 
@@ -244,9 +379,9 @@ export class BaratronSimulator {
   }
 
   async #handle(req: Request): Promise<Response> {
-    const url = new URL(req.url);
-    if (url.pathname !== TOOLWEB_PATH) {
-      this.#note("bad", 404, `${req.method} ${url.pathname}: wrong path`);
+    const path = pathOf(req.url);
+    if (path !== TOOLWEB_PATH) {
+      this.#note("bad", 404, `${req.method} ${path}: wrong path`);
       return text(404, `not found: ToolWeb answers POST ${TOOLWEB_PATH}\n`);
     }
     if (req.method !== "POST") {
@@ -286,7 +421,10 @@ export class BaratronSimulator {
     let request = body === this.#lastBody ? this.#lastRequest : undefined;
     try {
       // Clients send the same poll every time: parse it once.
-      request ??= parseRequest(body);
+      if (!request) {
+        request = parseRequest(body);
+        this.#lastEvids = request.items.map((i) => i.evid);
+      }
       this.#lastBody = body;
       this.#lastRequest = request;
     } catch (err) {
@@ -302,20 +440,16 @@ export class BaratronSimulator {
           `(it answers <PollRequest>)\n`,
       );
     }
-    const raw = rawFields(this.model.sample());
-    for (const [k, v] of this.#overrides) raw.set(k, v);
+    this.#values = this.model.sample();
     // Only the EVIDs asked for, in the order asked; EVIDs the gauge does not have are left out.
-    const answer: [number, string][] = [];
-    for (const { evid } of request.items) {
-      const v = raw.get(evid);
-      if (v !== undefined) answer.push([evid, v]);
-    }
+    const answer = encodePollAnswer(this.#lastEvids, this.#field);
+    this.#values = undefined;
     this.#note(
       "ok",
       200,
-      this.#onRequest ? `${answer.length} of ${request.items.length} EVIDs` : "",
+      this.#onRequest ? `${countV(answer)} of ${request.items.length} EVIDs` : "",
     );
-    return xml(encodePollResponse(answer));
+    return xml(answer);
   }
 
   #garbageBody(): string {
@@ -340,16 +474,14 @@ export class BaratronSimulator {
   }
 
   #sleep(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const release = () => {
-        clearTimeout(timer);
-        this.#held.delete(release);
-        resolve();
-      };
-      const timer = setTimeout(release, ms);
-      this.#held.add(release);
-    });
+    return waits.wait(this, ms);
   }
+
+  /** The raw text of one EVID of the sample being answered (bound once, not per poll). */
+  readonly #field = (evid: number): string | undefined => {
+    const o = this.#overrides.size > 0 ? this.#overrides.get(evid) : undefined;
+    return o ?? fieldText(evid, this.#values!, this.model);
+  };
 
   /** Stops listening for `disconnect_for`, then listens again on the same port. */
   #goOffline(): void {
@@ -374,7 +506,7 @@ export class BaratronSimulator {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#restart !== undefined) clearTimeout(this.#restart);
-    for (const release of [...this.#held]) release();
+    waits.release(this);
     const server = this.#server;
     this.#server = undefined;
     await server?.shutdown();
@@ -385,8 +517,11 @@ function text(status: number, body: string, headers: Record<string, string> = {}
   return new Response(body, { status, headers: { "content-type": "text/plain", ...headers } });
 }
 
+/** The init of every XML answer: one object, not one per answer. */
+const XML_INIT: ResponseInit = { headers: { "content-type": "text/xml" } };
+
 function xml(body: string): Response {
-  return new Response(body, { headers: { "content-type": "text/xml" } });
+  return new Response(body, XML_INIT);
 }
 
 /** Options of {@linkcode startBaratronSimulators}. */

@@ -43,8 +43,12 @@ export function decodeEntities(text: string, offset = 0): string {
   });
 }
 
+const NEEDS_ESCAPE = /[&<>"']/;
+
 /** Escapes text for an element body or a double-quoted attribute. */
 export function escapeXml(text: string): string {
+  // Most texts (every number) need nothing: no new string for them.
+  if (!NEEDS_ESCAPE.test(text)) return text;
   return text.replace(
     /[&<>"']/g,
     (c) =>
