@@ -15,10 +15,9 @@
 import { parseArgs } from "node:util";
 import { percentile } from "../../lib/schedule/percentile.ts";
 import { cpuSeconds, memoryMb, round } from "./proc_stats.ts";
-import { readLines } from "./child.ts";
+import { readLines, startPoller, startSimulators } from "./child.ts";
 import { Targets } from "./targets.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const { values } = parseArgs({
   args: Deno.args,
   options: {
@@ -94,11 +93,8 @@ async function poller(): Promise<void> {
 async function orchestrate(): Promise<void> {
   const gauges = Number(values.gauges);
   const seconds = Number(values.seconds);
-  const sim = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      `${ROOT}main.ts`,
+  const { process: sim, out: simOut, addresses } = await startSimulators(
+    [
       "sim",
       "baratron",
       "--listen",
@@ -108,36 +104,15 @@ async function orchestrate(): Promise<void> {
       "--latency",
       values.latency!,
     ],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const simOut = sim.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const addresses = await readLines(simOut, gauges);
-  if (addresses.length !== gauges) throw new Error(`simulator printed ${addresses.length} lines`);
-
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      // Measured as shipped: `deno task bench` passes `deno task compile`'s V8 flags.
-      ...(values["v8-flags"] ? [`--v8-flags=${values["v8-flags"]}`] : []),
-      import.meta.filename!,
-      "--poller",
-      "--seconds",
-      String(seconds),
-      "--interval",
-      values.interval!,
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(addresses.join("\n") + "\n"));
-  await writer.close();
-  const out = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const ready = await readLines(out, 1);
-  if (ready[0] !== "ready") throw new Error(`poller said ${ready[0]}`);
+    gauges,
+  );
+  // Measured as shipped: `deno task bench` passes `deno task compile`'s V8 flags.
+  const { process: child, out } = await startPoller(
+    import.meta.filename!,
+    ["--seconds", String(seconds), "--interval", values.interval!],
+    addresses,
+    values["v8-flags"],
+  );
   const c0 = cpuSeconds(child.pid);
   const s0 = cpuSeconds(sim.pid);
   const t0 = performance.now();

@@ -12,14 +12,75 @@ const ROOT = new URL("../../", import.meta.url).pathname;
  * Starts `labwire ARGS` (this checkout's main.ts under this Deno, `NO_COLOR`, output piped);
  * `v8Flags` (comma-separated) are passed as `--v8-flags=`, e.g. the shipped ones.
  */
-export function spawnLabwire(args: string[], v8Flags = ""): Deno.ChildProcess {
+export function spawnLabwire(
+  args: string[],
+  v8Flags = "",
+  stderr: "piped" | "null" = "piped",
+): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", ...(v8Flags ? [`--v8-flags=${v8Flags}`] : []), `${ROOT}main.ts`, ...args],
     env: { NO_COLOR: "1" },
     stdin: "null",
     stdout: "piped",
-    stderr: "piped",
+    stderr,
   }).spawn();
+}
+
+/** Simulators started by {@linkcode startSimulators}. */
+export interface BenchSims {
+  /** The `labwire sim` process. */
+  process: Deno.ChildProcess;
+  /** Its stdout after the addresses (cancel it when done). */
+  out: ReadableStreamDefaultReader<string>;
+  /** One address per simulated device. */
+  addresses: string[];
+}
+
+/**
+ * Starts `labwire ARGS` (a `sim` command, stderr dropped) and waits for the `count` addresses
+ * it prints; fewer is an error (and the simulator is stopped).
+ */
+export async function startSimulators(args: string[], count: number): Promise<BenchSims> {
+  const process = spawnLabwire(args, "", "null");
+  const out = process.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const addresses = await readLines(out, count);
+  if (addresses.length !== count) {
+    process.kill("SIGTERM");
+    await process.status;
+    throw new Error(`simulator printed ${addresses.length} addresses, not ${count}`);
+  }
+  return { process, out, addresses };
+}
+
+/**
+ * Starts a benchmark's own poller (`script --poller ARGS` under this Deno, with `v8Flags` if
+ * given), hands it `addresses` on stdin, one a line, and waits for its `ready` line; its stdout
+ * reader then gives the line of figures it ends with.
+ */
+export async function startPoller(
+  script: string,
+  args: string[],
+  addresses: string[],
+  v8Flags = "",
+): Promise<{ process: Deno.ChildProcess; out: ReadableStreamDefaultReader<string> }> {
+  const process = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ...(v8Flags ? [`--v8-flags=${v8Flags}`] : []), script, "--poller", ...args],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const writer = process.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(addresses.join("\n") + "\n"));
+  await writer.close();
+  const out = process.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const ready = await readLines(out, 1);
+  if (ready[0] !== "ready") throw new Error(`poller said ${ready[0]}`);
+  return { process, out };
+}
+
+/** A config file's text naming every address as a device `PREFIX1`, `PREFIX2`, … */
+export function devicesConfig(addresses: readonly string[], prefix: string): string {
+  return addresses.map((a, i) => `[devices.${prefix}${i + 1}]\naddress = "${a}"\n`).join("\n");
 }
 
 /** Reads from `reader` until `n` lines have arrived (or it ends); returns them. */

@@ -14,6 +14,7 @@
 import { parseArgs } from "node:util";
 import { cpuSeconds, memoryMb, round } from "./proc_stats.ts";
 import { Targets } from "./targets.ts";
+import { devicesConfig, spawnLabwire, startSimulators } from "./child.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const { values } = parseArgs({
@@ -30,57 +31,29 @@ const targets = new Targets("fanout");
 const gauges = Number(values.gauges);
 const seconds = Number(values.seconds);
 
-function labwire(args: string[], v8Flags?: string) {
-  const flags = v8Flags ? [`--v8-flags=${v8Flags}`] : [];
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...flags, `${ROOT}main.ts`, ...args],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-}
-
-async function readLines(stream: ReadableStream<Uint8Array>, n: number): Promise<string[]> {
-  const lines: string[] = [];
-  let buf = "";
-  const reader = stream.getReader();
-  while (lines.length < n) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buf += new TextDecoder().decode(value);
-    const parts = buf.split("\n");
-    buf = parts.pop()!;
-    lines.push(...parts.filter((l) => l !== ""));
-  }
-  reader.releaseLock();
-  return lines;
-}
-
 // 1. The simulator, in its own process.
-const sim = labwire([
-  "sim",
-  "baratron",
-  "--listen",
-  "127.0.0.1:0",
-  "--count",
-  String(gauges),
-  "--latency",
-  values.latency!,
-]);
-const addresses = await readLines(sim.stdout, gauges);
-if (addresses.length !== gauges) throw new Error(`simulator printed ${addresses.length} addresses`);
+const { process: sim, out: simOut, addresses } = await startSimulators(
+  [
+    "sim",
+    "baratron",
+    "--listen",
+    "127.0.0.1:0",
+    "--count",
+    String(gauges),
+    "--latency",
+    values.latency!,
+  ],
+  gauges,
+);
 
 // 2. A config naming every gauge, as a lab would write it.
 const dir = await Deno.makeTempDir();
 const config = `${dir}/labwire.toml`;
-await Deno.writeTextFile(
-  config,
-  addresses.map((a, i) => `[devices.gauge${i + 1}]\naddress = "${a}"\n`).join("\n"),
-);
+await Deno.writeTextFile(config, devicesConfig(addresses, "gauge"));
 
 // 3. labwire stream of every gauge.
 const started = performance.now();
-const stream = labwire([
+const stream = spawnLabwire([
   "stream",
   "--config",
   config,
@@ -122,7 +95,7 @@ const status = await stream.status;
 await counting;
 sim.kill("SIGTERM");
 await sim.status;
-await sim.stderr.cancel();
+await simOut.cancel();
 await Deno.remove(dir, { recursive: true });
 
 const stats = JSON.parse(stderr.trim().split("\n").at(-1)!);

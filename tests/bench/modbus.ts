@@ -20,7 +20,7 @@ import { parseArgs } from "node:util";
 import process from "node:process";
 import { percentile } from "../../lib/schedule/percentile.ts";
 import { cpuSeconds, round, threadCpuPer, threadCpuSeconds } from "./proc_stats.ts";
-import { readLines, runJson } from "./child.ts";
+import { readLines, runJson, startPoller, startSimulators } from "./child.ts";
 import { Targets } from "./targets.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -175,11 +175,8 @@ async function polling(targets: Targets): Promise<void> {
   const seconds = Number(values.seconds);
   const dir = await Deno.makeTempDir({ prefix: "labwire-bench-modbus-" });
   await Deno.writeTextFile(`${dir}/bench-controller.toml`, CONTROLLER);
-  const sim = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      `${ROOT}main.ts`,
+  const { process: sim, out: simOut, addresses } = await startSimulators(
+    [
       "--instruments",
       dir,
       "sim",
@@ -189,38 +186,14 @@ async function polling(targets: Targets): Promise<void> {
       "--count",
       String(devices),
     ],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const simOut = sim.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    devices,
+  );
   try {
-    const addresses = await readLines(simOut, devices);
-    if (addresses.length !== devices) {
-      throw new Error(`simulator printed ${addresses.length} lines`);
-    }
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        import.meta.filename!,
-        "--poller",
-        "--seconds",
-        String(seconds),
-        "--hz",
-        values.hz!,
-        "--instruments",
-        dir,
-      ],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(addresses.join("\n") + "\n"));
-    await writer.close();
-    const out = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    const ready = await readLines(out, 1);
-    if (ready[0] !== "ready") throw new Error(`poller said ${ready[0]}`);
+    const { process: child, out } = await startPoller(
+      import.meta.filename!,
+      ["--seconds", String(seconds), "--hz", values.hz!, "--instruments", dir],
+      addresses,
+    );
     const c0 = cpuSeconds(child.pid);
     const s0 = cpuSeconds(sim.pid);
     const t0 = performance.now();

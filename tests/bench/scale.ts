@@ -22,8 +22,8 @@ import { cpuSeconds, memoryMb, round } from "./proc_stats.ts";
 import { SHIPPED_V8_FLAGS } from "./shipped_flags.ts";
 import { Targets } from "./targets.ts";
 import { spawnSim } from "../e2e/run_cli.ts";
+import { devicesConfig, spawnLabwire } from "./child.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const { values } = parseArgs({
   args: Deno.args,
   options: {
@@ -35,16 +35,6 @@ const { values } = parseArgs({
     latency: { type: "string", default: "20ms" },
   },
 });
-
-function labwire(args: string[], v8Flags = ""): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...(v8Flags ? [`--v8-flags=${v8Flags}`] : []), `${ROOT}main.ts`, ...args],
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-}
 
 interface Run {
   gauges: number;
@@ -79,10 +69,10 @@ async function measure(gauges: number, sims: number, interval: string, seconds: 
   const config = `${dir}/labwire.toml`;
   await Deno.writeTextFile(
     config,
-    addresses.map((a, i) => `[devices.g${i + 1}]\naddress = "${a}"\n`).join("\n"),
+    devicesConfig(addresses, "g"),
   );
   const started = performance.now();
-  const stream = labwire([
+  const stream = spawnLabwire([
     "stream",
     "--config",
     config,
