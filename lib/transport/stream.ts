@@ -181,7 +181,24 @@ export class ReopeningStream implements ByteStream {
     return this.#withDeadline("write", opts, (cancel) => this.#write(bytes, cancel));
   }
 
-  async #write(bytes: Uint8Array, cancel: Cancel): Promise<void> {
+  #write(bytes: Uint8Array, cancel: Cancel): Promise<void> {
+    const conn = this.#conn;
+    if (conn === undefined || cancel.aborted) return this.#writeAll(bytes, cancel);
+    // The common case, an open connection that takes the whole command at once: thens, not an
+    // async frame (garbage per exchange); anything else goes the long way.
+    const onAbort = () => this.#drop(conn);
+    cancel.hook(onAbort);
+    return conn.write(bytes).then((n) => {
+      cancel.unhook(onAbort);
+      if (n < bytes.length) return this.#writeAll(bytes.subarray(n), cancel);
+    }, (err) => {
+      cancel.unhook(onAbort);
+      this.#drop(conn);
+      throw cancel.aborted ? cancel.reason : this.#lost(err, "writing");
+    });
+  }
+
+  async #writeAll(bytes: Uint8Array, cancel: Cancel): Promise<void> {
     const conn = this.#conn ?? await this.#ensure(cancel.signal);
     if (cancel.aborted) throw cancel.reason;
     // A write cannot be taken back: an abort closes the connection under it.

@@ -92,11 +92,31 @@ export class MessageDevice implements Device {
   }
 
   /** Reads the named attributes (the status ones by default); each distinct query is sent once. */
-  async read(names?: readonly string[], opts?: CallOptions): Promise<Values> {
-    const wanted = names ?? this.#attrs.filter((a) => a.status).map((a) => a.name);
-    for (const n of wanted) {
-      if (!this.#byName.has(n) && !this.#actions.has(n)) findAttr(this.#attrs, n, this.name);
+  read(names?: readonly string[], opts?: CallOptions): Promise<Values> {
+    try {
+      const wanted = names ?? this.#attrs.filter((a) => a.status).map((a) => a.name);
+      for (const n of wanted) {
+        if (!this.#byName.has(n) && !this.#actions.has(n)) findAttr(this.#attrs, n, this.name);
+      }
+      // The poll of one attribute of a ready device, the commonest read: one query and a then,
+      // no async frame (~0.5 KB less garbage per read).
+      const one = wanted.length === 1 ? this.#byName.get(wanted[0]!) : undefined;
+      if (one?.get && one.parse.kind !== "block" && this.#isReady()) {
+        const cmd = this.#queryCommand(one.get);
+        return this.#query(cmd, opts).then((answer) => {
+          const out: Values = {};
+          out[one.attr.name] = this.#parse(one, cmd, answer);
+          return out;
+        });
+      }
+      return this.#read(wanted, opts);
+    } catch (err) {
+      // A mistake (an unknown attribute) rejects, as from any async read.
+      return Promise.reject(err);
     }
+  }
+
+  async #read(wanted: readonly string[], opts?: CallOptions): Promise<Values> {
     // Polls of a ready device skip even the await of a settled promise (garbage per read).
     if (!this.#isReady()) await this.#init(opts);
     // Several attributes from one answer (a status line) ask once; one attribute needs no map.

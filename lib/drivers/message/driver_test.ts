@@ -262,6 +262,29 @@ Deno.test("instrument errors: SYST:ERR? after a write, ;*ESR? suffix, Alicat ?, 
   });
 });
 
+Deno.test("one-attribute polls of a ready device give values; an unknown attribute rejects", async () => {
+  await withSim("keysight-34461a", {}, async (address) => {
+    const dev = await open(address);
+    try {
+      // The first read identifies and initialises; later ones take the short way.
+      for (let i = 0; i < 3; i++) {
+        const v = await dev.read(["voltage_dc"]);
+        assert.deepEqual(Object.keys(v), ["voltage_dc"]);
+        assert.equal(typeof v.voltage_dc, "number");
+      }
+      const p = dev.read(["voltage_dcc"]);
+      assert.ok(p instanceof Promise, "a mistake rejects, it does not throw");
+      await assert.rejects(p, (err: unknown) => {
+        assert.ok(err instanceof UsageError);
+        assert.match(`${err.message} ${err.hint}`, /voltage_dc\b/);
+        return true;
+      });
+    } finally {
+      await dev.close();
+    }
+  });
+});
+
 Deno.test("garbage answers and silence are device errors naming the command", async () => {
   await withSim("lakeshore-336", { faults: { ...NO_FAULTS, garbageRate: 1 } }, async (address) => {
     const dev = await open(address);
