@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { startValue } from "../sim/start_value.ts";
 import type { Value } from "../../device/attr.ts";
 import type { Instrument, InstrumentAction, InstrumentAttr } from "../../instruments/definition.ts";
 import { Random } from "../sim/random.ts";
@@ -93,7 +94,7 @@ export class InstrumentModel {
 
   /** Returns every attribute to its initial value (`*RST`). */
   reset(): void {
-    for (const a of this.inst.attrs) this.#state.set(a.attr.name, initialValue(a));
+    for (const a of this.inst.attrs) this.#state.set(a.attr.name, startValue(a));
   }
 
   /** The current state of an attribute (tests). */
@@ -361,26 +362,6 @@ export class InstrumentModel {
   #poll(): string {
     const framed = this.inst.attrs.find((a) => a.parse.layout && a.get);
     return framed ? this.#answer(framed) : "";
-  }
-}
-
-function initialValue(a: InstrumentAttr): Value {
-  const v = a.sim.value;
-  if (v !== undefined) return v;
-  switch (a.parse.kind) {
-    case "boolean":
-      return false;
-    case "enum":
-      return a.attr.options?.[0] ?? "";
-    case "string":
-      return "";
-    case "numbers":
-    case "block":
-      return [];
-    case "flags":
-      return 0;
-    default:
-      return a.attr.min !== undefined && a.attr.min > 0 ? a.attr.min : 0;
   }
 }
 

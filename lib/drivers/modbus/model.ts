@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { startValue } from "../sim/start_value.ts";
 import type { Value } from "../../device/attr.ts";
 import type { Instrument, InstrumentAttr } from "../../instruments/definition.ts";
 import { Random } from "../sim/random.ts";
@@ -79,7 +80,7 @@ export class ModbusModel {
 
   /** Returns every attribute to its initial value. */
   reset(): void {
-    for (const a of this.inst.attrs) this.#state.set(a.attr.name, initialValue(a));
+    for (const a of this.inst.attrs) this.#state.set(a.attr.name, startValue(a));
     this.#last = this.#now();
   }
 
@@ -256,20 +257,5 @@ export class ModbusModel {
       v = v + this.#random.gauss(0, a.sim.noise);
     }
     return v;
-  }
-}
-
-function initialValue(a: InstrumentAttr): Value {
-  const v = a.sim.value;
-  if (v !== undefined) return v;
-  switch (a.attr.type) {
-    case "boolean":
-      return false;
-    case "enum":
-      return a.attr.options?.[0] ?? "";
-    case "string":
-      return "";
-    default:
-      return a.attr.min !== undefined && a.attr.min > 0 ? a.attr.min : 0;
   }
 }
