@@ -24,10 +24,15 @@ export interface Deadline {
 }
 
 /** A registered deadline as kept inside {@linkcode Deadlines}. */
-interface Entry extends Deadline {
+interface Entry {
+  at: number;
+  fire: () => void;
+  self: unknown;
   /** False once removed or fired. */
   live: boolean;
 }
+
+const nothing = () => {};
 
 /** A set of deadlines sharing one lazily re-armed timer. */
 export class Deadlines {
@@ -65,6 +70,10 @@ export class Deadlines {
     const e = d as Entry;
     if (!e.live) return;
     e.live = false;
+    // A removed entry waits in the array until it is reused or compacted: it must not keep its
+    // call (and everything the call holds) alive, or calls outlive young collections in bulk.
+    e.self = undefined;
+    e.fire = nothing;
     this.#live--;
     if (this.#live === 0) {
       this.#used = 0;
@@ -107,10 +116,11 @@ export class Deadlines {
       if (d.at <= now) due.push(d);
       else if (d.at < next) next = d.at;
     }
+    const fired = due.map((d) => [d.fire, d.self] as const);
     for (const d of due) this.remove(d);
     if (next < Infinity && next < this.#timerAt) this.#arm(next);
     // Fired after the bookkeeping: a fire() may add or remove deadlines itself.
-    for (const d of due) d.fire.call(d.self);
+    for (const [fire, self] of fired) fire.call(self);
   }
 }
 
