@@ -259,25 +259,47 @@ async function runModbusQuery(
     device: opts.target,
     shared: false,
   });
+  return await answerEach(requests, opts.json, out, () => client.close(), async (req, signal) => {
+    const answer = await runRawRequest(client, req, { signal, timeout: opts.timeout });
+    return { line: answer, value: answer === "ok" ? "ok" : JSON.parse(answer) };
+  });
+}
+
+/** One answer as printed: a line of text, and the value `--json` collects. */
+interface Answer {
+  line: string;
+  value: unknown;
+}
+
+/**
+ * Runs `ask` for each item in order (Ctrl-C cancels the one in flight and ends with 130) and
+ * prints each answer as it comes, or all as one JSON array with `json`; an undefined answer (a
+ * write, raw bytes already written) prints nothing. `close` runs however it ends.
+ */
+async function answerEach<T>(
+  items: readonly T[],
+  json: boolean,
+  out: TextSink,
+  close: () => void,
+  ask: (item: T, signal: AbortSignal) => Promise<Answer | undefined>,
+): Promise<number> {
   const interrupts = listenForInterrupts();
-  const json: unknown[] = [];
+  const values: unknown[] = [];
   try {
-    for (const req of requests) {
-      const answer = await runRawRequest(client, req, {
-        signal: interrupts.signal,
-        timeout: opts.timeout,
-      });
-      if (opts.json) json.push(answer === "ok" ? "ok" : JSON.parse(answer));
-      else out.write(answer + "\n");
+    for (const item of items) {
+      const answer = await ask(item, interrupts.signal);
+      if (answer === undefined) continue;
+      if (json) values.push(answer.value);
+      else out.write(answer.line + "\n");
     }
-    if (opts.json) out.write(JSON.stringify(json) + "\n");
+    if (json) out.write(JSON.stringify(values) + "\n");
     return EXIT.ok;
   } catch (err) {
     if (interrupts.received) return interrupts.exitCode();
     throw err;
   } finally {
     interrupts.dispose();
-    client.close();
+    close();
   }
 }
 
@@ -313,38 +335,24 @@ export async function runQuery(args: string[], out: TextSink = stdoutSink): Prom
     ...(opts.delay !== undefined ? { minDelay: opts.delay } : {}),
   };
   const line = openLine(resolved.address, { ...lineOptions, shared: false });
-  const interrupts = listenForInterrupts();
-  const json: unknown[] = [];
-  try {
-    for (const cmd of commands) {
-      const call = { signal: interrupts.signal, timeout: opts.timeout };
-      if (opts.write) {
-        await line.write(cmd, call);
-        continue;
-      }
-      if (opts.binary) {
-        const data = await line.queryBlock(cmd, call);
-        if (opts.raw) writeRaw(out, data);
-        else {
-          const values = blockNumbers(data, opts);
-          if (opts.json) json.push(values);
-          else out.write(JSON.stringify(values) + "\n");
-        }
-        continue;
-      }
-      const answer = await line.query(cmd, call);
-      if (opts.json) json.push(answer);
-      else out.write(answer + "\n");
+  return await answerEach(commands, opts.json, out, () => line.close(), async (cmd, signal) => {
+    const call = { signal, timeout: opts.timeout };
+    if (opts.write) {
+      await line.write(cmd, call);
+      return undefined;
     }
-    if (opts.json) out.write(JSON.stringify(json) + "\n");
-    return EXIT.ok;
-  } catch (err) {
-    if (interrupts.received) return interrupts.exitCode();
-    throw err;
-  } finally {
-    interrupts.dispose();
-    line.close();
-  }
+    if (opts.binary) {
+      const data = await line.queryBlock(cmd, call);
+      if (opts.raw) {
+        writeRaw(out, data);
+        return undefined;
+      }
+      const values = blockNumbers(data, opts);
+      return { line: JSON.stringify(values), value: values };
+    }
+    const answer = await line.query(cmd, call);
+    return { line: answer, value: answer };
+  });
 }
 
 /** The numbers of a `--binary` answer; a size that does not fit `--datatype` is a usage error. */
