@@ -40,6 +40,8 @@ import { parsePlanFile } from "../lib/scan/plan_file.ts";
 import { ScanRun } from "../lib/scan/runner.ts";
 import { GOTO_TARGETS, type GotoTarget } from "../lib/scan/peak.ts";
 import { statsLines } from "../lib/scan/scan_table.ts";
+import { parseSettings } from "../lib/scan/settings.ts";
+import { type ScanAlarms, startScanAlarms, suspendRules } from "../lib/scan/suspender.ts";
 import type { ScanRequest } from "../lib/scan/request.ts";
 import { ScanTable } from "../lib/scan/scan_table.ts";
 import { sessionParameters, sessionPath } from "../lib/session/path.ts";
@@ -65,6 +67,10 @@ const FLAGS = {
   resume: { type: "string" },
   scan: { type: "string" },
   goto: { type: "string" },
+  set: { type: "string", multiple: true },
+  baseline: { type: "string", multiple: true },
+  "suspend-on": { type: "string", multiple: true },
+  "resume-after": { type: "string" },
 } as const;
 
 /** Output formats of `scan` on stdout. */
@@ -234,6 +240,25 @@ export function parseScanArgs(
     }
     request.goto = goto as GotoTarget;
   }
+  const settings = f.values.set as string[] | undefined;
+  if (settings?.length) request.settings = parseSettings(settings);
+  const baseline = listFlag(f, "baseline");
+  if (baseline?.length) {
+    for (const d of baseline) {
+      if (d.includes(".") || d.includes("://")) {
+        throw new UsageError(`--baseline: give device names like gauge,thermo, got "${d}"`);
+      }
+    }
+    request.baseline = baseline;
+  }
+  const suspendOn = listFlag(f, "suspend-on");
+  const resumeAfter = dur("resume-after");
+  if (suspendOn?.length) {
+    request.suspendOn = suspendOn;
+    if (resumeAfter !== undefined) request.resumeAfterMs = resumeAfter;
+  } else if (resumeAfter !== undefined) {
+    throw new UsageError("--resume-after applies with --suspend-on ALARM|any");
+  }
   request.context = {
     demo: opts.demo,
     ...(opts.config ? { config: opts.config } : {}),
@@ -271,11 +296,21 @@ export async function runScan(args: string[]): Promise<number> {
   let lab: Lab | undefined;
   let cleanup: (() => Promise<void>) | undefined;
   let out: ScanColumnFile | undefined;
+  let alarms: ScanAlarms | undefined;
   try {
     const loaded = await loadLabConfig({ config: opts.config, demo: opts.demo });
     cleanup = loaded.cleanup;
-    const devices = scanDevices(request, opts.devices, loaded.config);
+    const suspend = request.suspendOn?.length
+      ? suspendRules(loaded.config, request.suspendOn)
+      : undefined;
+    const devices = scanDevices(
+      request,
+      opts.devices,
+      loaded.config,
+      suspend?.rules.map((r) => r.device),
+    );
     lab = await Lab.open(loaded.config, devices);
+    if (suspend) alarms = startScanAlarms(lab, suspend, (line) => say(p.dim(line)));
     if (!session && !opts.noSession) {
       sessionFile = sessionPath(loaded.config, opts.session, opts.demo);
       session = SessionStore.open(sessionFile, {
@@ -298,6 +333,7 @@ export async function runScan(args: string[]): Promise<number> {
       maxPoints: CLI_MAX_SCAN_POINTS,
       limitHint: CLI_LIMIT_HINT,
       warn: (m) => say(`${p.yellow("labwire scan:")} ${m}`),
+      alarms: alarms?.engine,
     });
 
     let pipeClosed = false;
@@ -415,6 +451,7 @@ export async function runScan(args: string[]): Promise<number> {
     }
   } finally {
     out?.close();
+    await alarms?.close();
     await lab?.close();
     await cleanup?.();
     session?.close("scan ended");
@@ -472,6 +509,13 @@ Flags:
       --goto peak|cen|com  when the scan completes, move the first positioner to the first
                            detector's peak, centre of its FWHM or centre of mass (Spec's
                            pic/cen); relative scans then do not return
+      --set DEV.ATTR=V     write this before the first move (repeat for more; in order)
+                           and write back the value it had when the scan ends
+      --baseline DEV,…     read these devices at the start and the end; stored with
+                           the scan (session, GET /api/scans/{id})
+      --suspend-on A,…     pause while alarm A (from [[alarms]]; any: every alarm) is
+                           active; the point it interrupted is taken again
+      --resume-after 5s    resume once the alarms have been clear this long (default 5s)
       --log                log-spaced points (ascan/dscan)
       --snake              snake order (mesh): reverse inner axes on alternate passes
   -p, --plan FILE          a TOML plan file (see below)

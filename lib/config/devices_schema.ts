@@ -42,7 +42,19 @@ function deviceOptions(address: Address): ZodOptions | undefined {
   return z1;
 }
 
-const DEVICE_KEYS = ["address", "interval", "timeout", "safe_state", "safe_state_timeout"];
+const DEVICE_KEYS = [
+  "address",
+  "interval",
+  "timeout",
+  "safe_state",
+  "safe_state_timeout",
+  "trigger",
+  "trigger_done",
+];
+
+const ATTR_NAME = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.:-]*$/, {
+  error: 'expected an attribute name like "count"',
+});
 
 /** A value a safe state writes: what a TOML value of an attribute can be. */
 type SafeValue = number | boolean | string | number[];
@@ -104,6 +116,11 @@ export interface DeviceTable {
   safeState?: [string, number | boolean | string | number[]][];
   /** `safe_state_timeout`, ms. */
   safeStateTimeout?: number;
+  /**
+   * A detector's trigger (a scaler's count): the action written true at every scan point before
+   * the device is read, and the boolean that says it is still counting (default: the trigger).
+   */
+  trigger?: { attr: string; done: string };
   /** Every other key, checked against the driver's options. */
   options: Record<string, unknown>;
 }
@@ -157,8 +174,27 @@ export const DEVICE_SCHEMA: z.ZodType<DeviceTable, unknown> = z.preprocess(
     timeout: duration(TIMEOUT_RULE).optional(),
     safe_state: SAFE_STATE.optional(),
     safe_state_timeout: duration(TIMEOUT_RULE).optional(),
+    trigger: ATTR_NAME.optional(),
+    trigger_done: ATTR_NAME.optional(),
   }).transform((d, ctx): DeviceTable => {
-    const { address, interval, timeout, safe_state, safe_state_timeout, ...options } = d;
+    const {
+      address,
+      interval,
+      timeout,
+      safe_state,
+      safe_state_timeout,
+      trigger,
+      trigger_done,
+      ...options
+    } = d;
+    if (trigger_done !== undefined && trigger === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        message: 'trigger_done names what ends a trigger: give trigger = "ATTR" too',
+        path: ["trigger_done"],
+      });
+      return z.NEVER;
+    }
     const zo = deviceOptions(address);
     if (zo) {
       const r = zo.extra.safeParse(options, ONCE);
@@ -175,6 +211,7 @@ export const DEVICE_SCHEMA: z.ZodType<DeviceTable, unknown> = z.preprocess(
       timeout,
       safeState: safe_state,
       safeStateTimeout: safe_state_timeout,
+      ...(trigger ? { trigger: { attr: trigger, done: trigger_done ?? trigger } } : {}),
       options,
     };
   }),

@@ -39,6 +39,8 @@ export interface DeviceConfig {
   safeState?: [string, number | boolean | string | number[]][];
   /** `safe_state_timeout` in ms, when set. */
   safeStateTimeout?: number;
+  /** A detector's trigger protocol (`trigger`, `trigger_done`): used by scans at every point. */
+  trigger?: { attr: string; done: string };
   /** Every other key of the table, handed to the driver. */
   options: Record<string, unknown>;
 }
@@ -84,6 +86,7 @@ export function parseConfig(text: string, file = "<config>"): LabConfig {
     ...(d.safeState ? { safeState: d.safeState } : {}),
     ...(d.safeStateTimeout !== undefined ? { safeStateTimeout: d.safeStateTimeout } : {}),
     options: d.options,
+    ...(d.trigger ? { trigger: d.trigger } : {}),
   }));
   if (checked.derived) {
     // derived devices are devices like any other (read, stream, monitor, serve, CA, alarms,

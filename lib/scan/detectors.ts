@@ -6,7 +6,7 @@
  */
 import { findAttr, type Value } from "../device/attr.ts";
 import { nowSeconds } from "../device/device.ts";
-import { DeviceError, UsageError } from "../device/errors.ts";
+import { DeviceError, TimeoutError, UsageError } from "../device/errors.ts";
 import type { DeviceManager } from "../lab/manager.ts";
 import { sleep } from "../schedule/periodic.ts";
 import { parseRef } from "./plan.ts";
@@ -95,4 +95,68 @@ export async function dwellDetectors(
   } while (performance.now() < end);
   for (let k = 0; k < values.length; k++) if (counts[k]! > 0) values[k] = sums[k]! / counts[k]!;
   return t;
+}
+
+/** A detector device's trigger protocol (`trigger`/`trigger_done` in its config), checked. */
+export interface DetectorTrigger {
+  /** The device. */
+  manager: DeviceManager;
+  /** The action written true to start a count. */
+  attr: string;
+  /** The boolean that reads true until the count is done. */
+  done: string;
+}
+
+/**
+ * The trigger protocols of the detector devices that declare one: the trigger must be a
+ * writable boolean and the done signal a boolean, checked before anything moves.
+ */
+export async function detectorTriggers(groups: DetectorGroup[]): Promise<DetectorTrigger[]> {
+  const out: DetectorTrigger[] = [];
+  for (const g of groups) {
+    const t = g.manager.config.trigger;
+    if (!t) continue;
+    const attrs = await g.manager.attrs();
+    const name = g.manager.name;
+    const a = findAttr(attrs, t.attr, name);
+    if (a.type !== "boolean" || !a.rw) {
+      throw new UsageError(
+        `${name}: trigger "${t.attr}" is not an action (a writable boolean, like a scaler's count)`,
+      );
+    }
+    if (findAttr(attrs, t.done, name).type !== "boolean") {
+      throw new UsageError(`${name}: trigger_done "${t.done}" is not a boolean`);
+    }
+    out.push({ manager: g.manager, attr: t.attr, done: t.done });
+  }
+  return out;
+}
+
+/**
+ * Starts every detector's count at once (writes its trigger true), then waits until each reads
+ * done (its done signal false), polling from 1 ms up to `pollMs`; fails after `timeoutMs`.
+ */
+export async function triggerDetectors(
+  triggers: readonly DetectorTrigger[],
+  signal: AbortSignal,
+  timeoutMs = 60_000,
+  pollMs = 10,
+): Promise<void> {
+  await Promise.all(triggers.map(async (t) => {
+    const opts = { signal, quiet: true };
+    await t.manager.write(t.attr, true, opts);
+    const deadline = performance.now() + timeoutMs;
+    let wait = Math.min(1, pollMs);
+    while ((await t.manager.read([t.done], opts))[t.done] === true) {
+      if (performance.now() > deadline) {
+        throw new TimeoutError(
+          `${t.manager.name}.${t.done} still reads true ${timeoutMs} ms after ${t.manager.name}.${t.attr} was triggered; check the detector or raise --move-timeout`,
+          t.manager.name,
+        );
+      }
+      await sleep(wait, signal);
+      signal.throwIfAborted();
+      wait = Math.min(wait * 2, pollMs);
+    }
+  }));
 }

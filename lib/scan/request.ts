@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Value } from "../device/attr.ts";
 import type { GotoTarget } from "./peak.ts";
 import type { PlanSpec } from "./plan.ts";
 
@@ -39,6 +40,20 @@ export interface ScanRequest {
    * (Spec's `pic`/`cen`, bluesky's `PeakStats`) instead of leaving it or returning it.
    */
   goto?: GotoTarget;
+  /**
+   * Settings for the scan (`--set DEV.ATTR=VALUE`): written before the first move, in order; the
+   * values they had are written back when the scan ends (not after a stop at once).
+   */
+  settings?: Record<string, Value>;
+  /** Devices read (their default reading) at the start and the end, stored with the scan. */
+  baseline?: string[];
+  /**
+   * Alarms that suspend the scan while active (`["any"]`: every alarm): the point they
+   * interrupt is taken again once they have been clear for `resumeAfterMs`.
+   */
+  suspendOn?: string[];
+  /** How long a suspending alarm must have been clear before the scan resumes, ms (default 5 s). */
+  resumeAfterMs?: number;
   /** How the caller opened devices (CLI flags), kept so `--resume` can reopen them. */
   context?: Record<string, unknown>;
 }
@@ -62,7 +77,14 @@ export function scanRefs(request: ScanRequest): string[] {
     ...planPositioners(request.plan),
     ...request.detectors,
     ...Object.values(request.readbacks ?? {}).filter((r) => r.includes(".")),
+    ...Object.keys(request.settings ?? {}),
   ];
+}
+
+/** Every device a scan needs open: those of {@linkcode scanRefs} and its baseline devices. */
+export function scanDeviceNames(request: ScanRequest): string[] {
+  const names = scanRefs(request).map((r) => r.slice(0, r.indexOf(".")));
+  return [...new Set([...names, ...(request.baseline ?? [])])];
 }
 
 function planPositioners(plan: PlanSpec): string[] {

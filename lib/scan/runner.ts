@@ -31,8 +31,25 @@ import { fairTurn } from "../schedule/fair.ts";
 import { sleep } from "../schedule/periodic.ts";
 import type { ScanPoint, ScanState, ScanStore } from "../session/scan_store.ts";
 import { gotoPosition, PeakCollector, type PeakStats } from "./peak.ts";
+import {
+  type AppliedSetting,
+  applySettings,
+  type BaselineReading,
+  readBaseline,
+  restoreSettings,
+} from "./settings.ts";
+import { Suspender } from "./suspender.ts";
+import type { AlarmSource } from "../alarm/engine.ts";
 import { absolute, makePlan, parseRef, type Plan } from "./plan.ts";
-import { type DetectorGroup, detectorGroups, dwellDetectors, readDetectors } from "./detectors.ts";
+import {
+  type DetectorGroup,
+  detectorGroups,
+  type DetectorTrigger,
+  detectorTriggers,
+  dwellDetectors,
+  readDetectors,
+  triggerDetectors,
+} from "./detectors.ts";
 import {
   checkLimits,
   checkTriggers,
@@ -82,6 +99,18 @@ export interface ScanStatus {
   stats?: Record<string, PeakStats>;
   /** Where `goto` moved the first positioner, once it did. */
   moved_to?: { positioner: string; target: string; position: number };
+  /** While suspended: since when (epoch seconds) and by which alarms. */
+  suspended?: { since: number; alarms: string[] };
+  /** How many times the scan was suspended. */
+  suspensions?: number;
+  /** Points taken again because a suspending alarm interrupted them. */
+  retaken?: number;
+  /** `settings` (`--set`) as applied: previous and new value per `device.attr`. */
+  settings?: Record<string, { previous: Value; value: Value }>;
+  /** True once the settings were restored (false when one could not be). */
+  restored?: boolean;
+  /** The baseline devices' readings at the `start` and `end` of the scan. */
+  baseline?: { start?: Record<string, BaselineReading>; end?: Record<string, BaselineReading> };
 }
 
 /** How a run ended. */
@@ -114,6 +143,11 @@ export interface ScanRunOptions {
    * then holds no point long enough for the garbage collector to promote it.
    */
   keepPoints?: number;
+  /**
+   * The alarms the request's `suspendOn` names (the lab's alarm engine); a request with
+   * `suspendOn` and no alarms is refused.
+   */
+  alarms?: Pick<AlarmSource, "active" | "history">;
 }
 
 /** The error a run's in-flight calls are aborted with on {@linkcode ScanRun.abort}. */
@@ -160,6 +194,14 @@ export class ScanRun {
   #returned: boolean | undefined;
   #stats: Record<string, PeakStats> | undefined;
   #movedTo: ScanStatus["moved_to"];
+  #suspended: ScanStatus["suspended"];
+  #suspensions = 0;
+  #retaken = 0;
+  #applied: AppliedSetting[] = [];
+  #restored: boolean | undefined;
+  #baseline: NonNullable<ScanStatus["baseline"]> | undefined;
+  #suspender: Suspender | undefined;
+  #detTriggers: DetectorTrigger[] = [];
   #buffer: ScanPoint[] = [];
   #recent: ScanPoint[] = [];
   #count = 0;
@@ -178,6 +220,15 @@ export class ScanRun {
     if (this.plan.positioners.length === 0 && request.detectors.length === 0) {
       throw new UsageError("a count scan needs detectors", "add --detectors det.counts,…");
     }
+    if (request.suspendOn?.length) {
+      if (!opts.alarms) {
+        throw new UsageError(
+          "--suspend-on needs the alarms of a config ([[alarms]]); none are running here",
+        );
+      }
+      this.#suspender = new Suspender(opts.alarms, request.suspendOn, request.resumeAfterMs);
+    }
+    for (const ref of Object.keys(request.settings ?? {})) parseRef(ref);
     if (request.goto !== undefined) {
       if (this.plan.positioners.length === 0 || request.detectors.length === 0) {
         throw new UsageError(`--goto ${request.goto} needs a positioner and a detector`);
@@ -238,6 +289,17 @@ export class ScanRun {
       returned: this.#returned,
       ...(this.#stats ? { stats: this.#stats } : {}),
       ...(this.#movedTo ? { moved_to: this.#movedTo } : {}),
+      ...(this.#suspended ? { suspended: this.#suspended } : {}),
+      ...(this.#suspender ? { suspensions: this.#suspensions, retaken: this.#retaken } : {}),
+      ...(this.#applied.length
+        ? {
+          settings: Object.fromEntries(
+            this.#applied.map((s) => [s.ref, { previous: s.previous, value: s.value }]),
+          ),
+          restored: this.#restored,
+        }
+        : {}),
+      ...(this.#baseline ? { baseline: this.#baseline } : {}),
     };
   }
 
@@ -298,6 +360,8 @@ export class ScanRun {
     const positioners = await resolvePositioners(this.#devices());
     const groups = await detectorGroups(this.#devices());
     await checkTriggers(this.#lab, this.#request);
+    this.#detTriggers = await detectorTriggers(groups);
+    for (const d of this.#request.baseline ?? []) this.#lab.get(d);
     const store = this.#opts.store;
     let done = new Set<number>();
     if (this.#opts.resumeId !== undefined) {
@@ -323,6 +387,12 @@ export class ScanRun {
     };
     this.#todo = length - done.size;
     await checkLimits(this.plan, this.origin, positioners, todo(), signal);
+    if (this.#request.settings) {
+      this.#applied = await applySettings(this.#lab, this.#request.settings, signal);
+    }
+    if (this.#request.baseline?.length) {
+      this.#baseline = { start: await readBaseline(this.#lab, this.#request.baseline, signal) };
+    }
 
     this.#started = nowSeconds();
     if (store) {
@@ -338,6 +408,7 @@ export class ScanRun {
           started: this.#started,
         });
       } else store.reopen(this.#id);
+      if (this.#baseline) store.setBaseline(this.#id, this.#baseline);
     }
     return { positioners, groups, todo };
   }
@@ -360,7 +431,10 @@ export class ScanRun {
       const keep = this.#opts.keepPoints ?? KEEP_POINTS;
       for (const i of todo()) {
         if (this.#state === "stopping") break;
-        const point = await this.#point(i, positioners, groups, signal);
+        const point = this.#suspender
+          ? await this.#suspendable(i, positioners, groups, signal)
+          : await this.#point(i, positioners, groups, signal);
+        if (point === undefined) break; // stopped while suspended
         this.#count++;
         peaks?.add(point);
         if (keep > 0) {
@@ -382,7 +456,9 @@ export class ScanRun {
     }
     this.#flush();
     this.#stats = this.#peakStats(peaks);
+    this.#suspended = undefined;
     if (signal.aborted) await halt(positioners, (m) => this.#warn(m));
+    await this.#endConditions(signal.aborted);
     // --goto: a completed scan leaves its first positioner at the statistic (relative or not)
     const ends = [...this.origin];
     let gone = false;
@@ -458,12 +534,81 @@ export class ScanRun {
       const { device, attr } = parseRef(ref);
       await this.#lab.get(device).write(attr, true, { signal });
     }
+    if (this.#detTriggers.length > 0) {
+      await triggerDetectors(
+        this.#detTriggers,
+        signal,
+        this.#request.moveTimeoutMs,
+        this.#request.pollMs,
+      );
+    }
     const values = new Array<Value>(this.#request.detectors.length);
     const dwell = this.#request.dwellMs ?? 0;
     const t = dwell > 0
       ? await dwellDetectors(groups, values, dwell, signal)
       : await readDetectors(groups, values, signal);
     return { index: i, t, positions: targets, readbacks, values };
+  }
+
+  /**
+   * Takes point `i` once no suspending alarm is active; takes it again when one became active
+   * while it was taken. Undefined when the scan was stopped while suspended.
+   */
+  async #suspendable(
+    i: number,
+    positioners: Positioner[],
+    groups: DetectorGroup[],
+    signal: AbortSignal,
+  ): Promise<ScanPoint | undefined> {
+    const s = this.#suspender!;
+    for (;;) {
+      const waited = await s.waitClear(signal, () => this.#state === "stopping", (alarms) => {
+        this.#suspensions++;
+        const names = alarms.map((a) => a.name);
+        this.#suspended = { since: nowSeconds(), alarms: names };
+        this.#warn(
+          `suspended before point ${i} by ${names.join(", ")}: ${
+            alarms.map((a) => a.message).join("; ")
+          }; resuming ${s.resumeAfterMs / 1000} s after ${
+            names.length === 1 ? "it clears" : "they clear"
+          }`,
+        );
+        this.#emitState();
+      });
+      if (this.#state === "stopping") return undefined;
+      if (waited) {
+        this.#warn(`resumed at point ${i}`);
+        this.#suspended = undefined;
+        this.#emitState();
+      }
+      const mark = s.mark();
+      const point = await this.#point(i, positioners, groups, signal);
+      if (!s.trippedSince(mark)) return point;
+      this.#retaken++;
+      this.#warn(`point ${i} was interrupted by an alarm: taking it again once it clears`);
+    }
+  }
+
+  /**
+   * The end of a scan around its points: the baseline read again and the settings restored
+   * (neither after a stop at once, which says so).
+   */
+  async #endConditions(aborted: boolean): Promise<void> {
+    if (this.#baseline && this.#request.baseline?.length && !aborted) {
+      this.#baseline.end = await readBaseline(this.#lab, this.#request.baseline);
+    }
+    if (this.#applied.length > 0) {
+      if (aborted) {
+        this.#restored = false;
+        this.#warn(
+          `stopped at once: ${this.#applied.map((s) => s.ref).join(", ")} not restored`,
+        );
+      } else this.#restored = await restoreSettings(this.#lab, this.#applied, (m) => this.#warn(m));
+    }
+    const store = this.#opts.store;
+    if (store && this.#id !== undefined && this.#baseline) {
+      store.setBaseline(this.#id, this.#baseline);
+    }
   }
 
   /** Columns for the peak statistics, or none (a mesh, or a plan too long to hold). */
@@ -517,6 +662,11 @@ export class ScanRun {
   #setState(state: RunState): void {
     if (this.#state === state) return;
     this.#state = state;
+    this.#emitState();
+  }
+
+  /** Tells the state listeners the status changed (a state, or suspended/resumed). */
+  #emitState(): void {
     const s = this.status();
     for (const fn of this.#stateListeners) fn(s);
   }

@@ -13,20 +13,22 @@ import type { Lab } from "../lab/lab.ts";
 import { ScanStore } from "../session/scan_store.ts";
 import { type SegmentMeta, SessionStore } from "../session/store.ts";
 import { parseRef } from "./plan.ts";
-import { scanRefs, type ScanRequest } from "./request.ts";
+import { scanDeviceNames, scanRefs, type ScanRequest } from "./request.ts";
 import type { ScanResult, ScanStatus } from "./runner.ts";
 
 /**
- * The device configs a scan needs: its `--devices` plus every device its refs name, from the
- * config. A device neither given nor configured is a usage error that says how to open it.
+ * The device configs a scan needs: its `--devices` plus every device its refs and baseline name
+ * and the devices of the alarms that suspend it (`alarmDevices`), from the config. A device
+ * neither given nor configured is a usage error that says how to open it.
  */
 export function scanDevices(
   request: ScanRequest,
   extra: readonly string[],
   config: LabConfig,
+  alarmDevices?: readonly string[],
 ): DeviceConfig[] {
   const out = resolveTargets(extra, config);
-  const names = [...new Set(scanRefs(request).map((r) => parseRef(r).device))];
+  const names = [...new Set([...scanDeviceNames(request), ...(alarmDevices ?? [])])];
   const missing = names.filter((n) => !out.some((c) => c.name === n));
   if (missing.length > 0) {
     try {

@@ -221,6 +221,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const scans = new ScanService(lab, store ? new ScanStore(() => store.db) : undefined, hub, log, {
     maxPoints: opts.maxScanPoints,
     onSafeState,
+    alarms: watch?.engine,
   });
   const extraMetrics: (() => string)[] = [];
   const app = createApp({

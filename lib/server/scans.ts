@@ -15,6 +15,8 @@
  *
  * @module
  */
+import type { AlarmSource } from "../alarm/engine.ts";
+import { suspendRules } from "../scan/suspender.ts";
 import type { Lab } from "../lab/lab.ts";
 import type { Owner } from "../lab/owners.ts";
 import { applySafeState, type SafeStateResult } from "../lab/safe_state.ts";
@@ -47,6 +49,8 @@ export interface ScanServiceOptions {
   keepPoints?: number;
   /** Called with each safe state applied after a scan that did not finish (the session records it). */
   onSafeState?: (result: SafeStateResult) => void;
+  /** The daemon's alarm engine, for scans that `suspend_on` alarms. */
+  alarms?: Pick<AlarmSource, "active" | "history">;
 }
 
 /** Maps the API's snake_case body onto the runner's ScanRequest. */
@@ -62,6 +66,10 @@ function scanRequest(body: ScanBody): ScanRequest {
     readbacks: body.readbacks,
     pollMs: body.poll_ms,
     goto: body.goto,
+    settings: body.set,
+    baseline: body.baseline,
+    suspendOn: body.suspend_on,
+    resumeAfterMs: body.resume_after_ms,
   };
 }
 
@@ -78,6 +86,10 @@ function requestBody(r: ScanRequest): Record<string, unknown> {
     readbacks: r.readbacks,
     poll_ms: r.pollMs,
     goto: r.goto,
+    set: r.settings,
+    baseline: r.baseline,
+    suspend_on: r.suspendOn,
+    resume_after_ms: r.resumeAfterMs,
   };
   for (const k of Object.keys(body)) if (body[k] === undefined) delete body[k];
   return body;
@@ -129,11 +141,13 @@ export class ScanService implements ScanSource {
     const parsed = this.#schema.safeParse(body);
     if (!parsed.success) throw issuesError(parsed.error.issues, LIMIT_NAME);
     const request = scanRequest(parsed.data);
+    if (request.suspendOn) suspendRules(this.lab.config, request.suspendOn);
     let run: ScanRun;
     try {
       run = new ScanRun(this.lab, request, {
         store: this.store,
         command: "POST /api/scans",
+        alarms: this.options.alarms,
         warn: (m) => this.log.log("warn", `scan: ${m}`),
         maxPoints: this.#maxPoints,
         limitHint: `${LIMIT_NAME}; split the scan or raise the limit`,

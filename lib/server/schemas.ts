@@ -225,6 +225,20 @@ export function scanBodySchema(maxPoints: number) {
       description: "when the scan completes, move the first positioner to the first detector's " +
         "peak, centre of its FWHM or centre of mass",
     }),
+    set: z.record(ref(), z.union([z.number(), z.boolean(), z.string().max(1000)])).optional()
+      .openapi({
+        description: "settings for the scan: written before the first move, restored after",
+        example: { "dmm.range": "10" },
+      }),
+    baseline: z.array(z.string().min(1).max(200)).max(64).optional().openapi({
+      description: "devices read at the start and the end, stored with the scan",
+      example: ["thermo"],
+    }),
+    suspend_on: z.array(z.string().min(1).max(200)).min(1).max(64).optional().openapi({
+      description: 'alarm names (or "any") that suspend the scan while active',
+      example: ["any"],
+    }),
+    resume_after_ms: z.number().min(0).max(86_400_000).optional(),
   }).strict().openapi("ScanRequest");
 }
 

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { listScans } from "../../lib/session/scan_store.ts";
-import { runCli } from "./run_cli.ts";
+import { ROOT, runCli } from "./run_cli.ts";
 import { startTestDaemon, until } from "./serve_fixture.ts";
 
 const SERVE_BENCH = `
@@ -158,6 +158,237 @@ Deno.test("POST /api/scans with goto: the scan answers its peak statistics and l
     });
     assert.equal(bad.status, 400);
     await bad.body?.cancel();
+  } finally {
+    await d.close();
+  }
+});
+
+const SUSPEND_BENCH = `
+[devices.motor]
+address = "sim://motor?velocity=1000"
+
+[devices.det]
+address = "sim://det?seed=5&motor=motor"
+interval = "50ms"
+
+[[alarms]]
+name = "det_high"
+device = "det"
+attr = "counts"
+compare = ">"
+trip = 500
+`;
+
+Deno.test("--suspend-on: the scan pauses while the alarm is active; Ctrl-C then stops it with its points kept", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-suspend-" });
+  try {
+    await Deno.writeTextFile(`${dir}/lab.toml`, SUSPEND_BENCH);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        `${ROOT}main.ts`,
+        "scan",
+        "-c",
+        `${dir}/lab.toml`,
+        "--no-session",
+        "ascan",
+        "motor.position",
+        "0",
+        "10",
+        "21",
+        "-d",
+        "det.counts",
+        "--suspend-on",
+        "det_high",
+        "--resume-after",
+        "200ms",
+      ],
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    // the alarm (counts > 500 near the peak at 5) never clears while the motor waits there
+    const err = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    let stderr = "";
+    while (!/suspended before point/.test(stderr)) {
+      const { value, done } = await err.read();
+      if (done) break;
+      stderr += value;
+    }
+    assert.match(
+      stderr,
+      /suspended before point \d+ by det_high: det\.counts = \d+, > 500; resuming 0\.2 s after it clears/,
+    );
+    child.kill("SIGINT");
+    for (;;) {
+      const { value, done } = await err.read();
+      if (done) break;
+      stderr += value;
+    }
+    const out = await new Response(child.stdout).text();
+    const { code } = await child.status;
+    assert.equal(code, 130, stderr);
+    const pts = lines(out);
+    assert.ok(pts.length > 0 && pts.length < 21, `${pts.length} points kept`);
+    assert.match(stderr, /stopped: \d+ of 21 points kept/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("--suspend-on, --set and --baseline mistakes are usage errors (exit 2)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-suspend-" });
+  try {
+    await Deno.writeTextFile(`${dir}/lab.toml`, SUSPEND_BENCH);
+    const base = ["scan", "-c", `${dir}/lab.toml`, "--no-session", "ascan", "motor.position"];
+    const cases: [string[], RegExp][] = [
+      [
+        ["0", "1", "2", "-d", "det.counts", "--suspend-on", "det_hgh"],
+        /no alarm "det_hgh"; alarms: det_high/,
+      ],
+      [
+        ["0", "1", "2", "-d", "det.counts", "--resume-after", "1s"],
+        /--resume-after applies with --suspend-on/,
+      ],
+      [
+        ["0", "1", "2", "-d", "det.counts", "--set", "motor.velocity"],
+        /--set: expected DEV\.ATTR=VALUE/,
+      ],
+      [
+        ["0", "1", "2", "-d", "det.counts", "--set", "det.counts=3"],
+        /--set det\.counts: det\.counts is read-only/,
+      ],
+      [
+        ["0", "1", "2", "-d", "det.counts", "--baseline", "det.counts"],
+        /--baseline: give device names/,
+      ],
+    ];
+    for (const [words, re] of cases) {
+      const r = await runCli([...base, ...words]);
+      assert.equal(r.code, 2, `${words.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, re);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test('a detector with trigger = "count" in the config is counted at every point of a CLI scan', async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-trigger-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/lab.toml`,
+      `[devices.motor]\naddress = "sim://motor?velocity=1000"\n[devices.det]\naddress = "sim://det?seed=5&motor=motor"\ntrigger = "count"\ntrigger_done = "count"\n`,
+    );
+    const r = await runCli([
+      "scan",
+      "-c",
+      `${dir}/lab.toml`,
+      "--no-session",
+      "--set",
+      "det.count_time=0.2",
+      "ascan",
+      "motor.position",
+      "0",
+      "10",
+      "11",
+      "-d",
+      "det.counts",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const counts = lines(r.stdout).map((p) => p["det.counts"] as number);
+    assert.equal(counts.length, 11);
+    // 0.2 s counts: about 200 at the peak (a live read with count_time 1 s would give ~1000)
+    assert.ok(Math.max(...counts) > 100 && Math.max(...counts) < 300, `${counts}`);
+    await Deno.writeTextFile(
+      `${dir}/bad.toml`,
+      `[devices.det]\naddress = "sim://det"\ntrigger_done = "count"\n`,
+    );
+    const cfg = await runCli(["read", "-c", `${dir}/bad.toml`, "det"]);
+    assert.equal(cfg.code, 2);
+    assert.match(cfg.stderr, /devices\.det\.trigger_done: trigger_done names what ends a trigger/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("POST /api/scans with set, baseline and suspend_on: settings restored, baseline answered and stored", async () => {
+  const d = await startTestDaemon({
+    bench: `${SERVE_BENCH}
+[devices.thermo]
+address = "sim://thermo?seed=2"
+interval = "250ms"
+
+[[alarms]]
+name = "too_hot"
+device = "thermo"
+attr = "temperature"
+compare = ">"
+trip = 1000
+`,
+  });
+  try {
+    const res = await fetch(`${d.url}/api/scans`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        plan: {
+          kind: "line",
+          relative: false,
+          axes: [{ positioner: "motor.position", start: 0, stop: 2 }],
+          num: 3,
+        },
+        detectors: ["det.counts"],
+        set: { "motor.velocity": 500 },
+        baseline: ["thermo"],
+        suspend_on: ["too_hot"],
+      }),
+    });
+    const created = await res.json();
+    assert.equal(res.status, 202, JSON.stringify(created));
+    let scan: Record<string, unknown> = {};
+    await until(
+      async () => {
+        scan = await (await fetch(`${d.url}/api/scans/${created.id}?limit=1`)).json();
+        return scan.state === "done";
+      },
+      20_000,
+      "the scan to finish",
+    );
+    assert.deepEqual(scan.settings, { "motor.velocity": { previous: 1000, value: 500 } });
+    assert.equal(scan.restored, true);
+    assert.equal(scan.suspensions, 0);
+    const baseline = scan.baseline as Record<
+      string,
+      Record<string, { values: Record<string, unknown> }>
+    >;
+    assert.equal(typeof baseline.start!.thermo!.values.temperature, "number");
+    assert.equal(typeof baseline.end!.thermo!.values.temperature, "number");
+    assert.deepEqual((scan.request as Record<string, unknown>).set, { "motor.velocity": 500 });
+    const v = await (await fetch(`${d.url}/api/devices/motor/read?attrs=velocity`)).json();
+    assert.equal(v.velocity, 1000, "restored");
+    const db = new DatabaseSync(`${d.dir}/test.session.sqlite`, { readOnly: true });
+    try {
+      const stored = listScans(db).at(-1)!;
+      assert.equal(
+        typeof (stored.baseline as typeof baseline).end!.thermo!.values.temperature,
+        "number",
+      );
+    } finally {
+      db.close();
+    }
+    const bad = await fetch(`${d.url}/api/scans`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        plan: { kind: "count", num: 1 },
+        detectors: ["det.counts"],
+        suspend_on: ["nope"],
+      }),
+    });
+    assert.equal(bad.status, 400);
+    assert.match(JSON.stringify(await bad.json()), /no alarm \\"nope\\"/);
   } finally {
     await d.close();
   }

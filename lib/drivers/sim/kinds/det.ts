@@ -46,18 +46,42 @@ export const det: SimKind = {
         precision: 3,
         description: "counting time per reading",
       }),
+      attr("count", "boolean", {
+        rw: true,
+        status: false,
+        description:
+          "write true to count for count_time (a scaler's CNT): reads true until done, then counts holds the result",
+      }),
     ];
+    // a triggered count: when it ends, and its result once it has ended
+    let countEnd: number | undefined;
+    let latched: number | undefined;
+    let pending: number | undefined;
     let closed = false;
+    const live = (tMs: number) => {
+      const x = m.readback(tMs);
+      const rate = background + amplitude * Math.exp(-((x - center) ** 2) / (2 * width ** 2));
+      return new Random(hash32(seed, 77, Math.floor(tMs))).poisson(rate * countTime);
+    };
     return {
       attrs,
       value(name, tMs): Value {
         if (name === "count_time") return countTime;
-        const x = m.readback(tMs);
-        const rate = background + amplitude * Math.exp(-((x - center) ** 2) / (2 * width ** 2));
-        return new Random(hash32(seed, 77, Math.floor(tMs))).poisson(rate * countTime);
+        if (countEnd !== undefined && tMs >= countEnd) {
+          latched = pending;
+          countEnd = undefined;
+        }
+        if (name === "count") return countEnd !== undefined;
+        // once triggered, counts is the result of the last count that ended (a scaler's S1)
+        if (latched !== undefined || countEnd !== undefined) return latched ?? 0;
+        return live(tMs);
       },
-      write(name, value) {
+      write(name, value, tMs) {
         if (name === "count_time") countTime = value as number;
+        else if (name === "count" && value === true) {
+          pending = live(tMs);
+          countEnd = tMs + countTime * 1000;
+        }
       },
       close() {
         if (!closed) world.releaseMotor(motorId);
