@@ -23,7 +23,7 @@ Deno.test("a typo in any driver's device table is an unknown key with a suggesti
   rejects(
     '[devices.gauge]\naddress = "baratron://10.0.0.5"\nintervall = "1s"',
     "devices.gauge.intervall",
-    /unknown key; a baratron:\/\/ device takes: address, interval, timeout, safe_state, safe_state_timeout \(did you mean "interval"\?\)/,
+    /unknown key; a baratron:\/\/ device takes: address, interval, timeout, safe_state, safe_state_timeout, trigger, trigger_done \(did you mean "interval"\?\)/,
   );
   rejects(
     '[devices.m1]\naddress = "ca://XXX:m1.VAL"\nwiat = true',
