@@ -1,6 +1,11 @@
 /**
  * "Did you mean …" suggestions for mistyped verbs, flags, devices and attributes.
  *
+ * The distance is written here rather than taken from `leven`, `fastest-levenshtein` or
+ * `didyoumean2`: those count plain Levenshtein edits, where swapping two neighbours costs 2, so
+ * `raed` would not be one typo from `read` (issue 13 asks that it is). The packages that do
+ * count transpositions bring a whole NLP toolkit (`talisman`) for thirty lines.
+ *
  * @module
  */
 
