@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import "../drivers/mod.ts";
 import { parseConfig } from "../config/load.ts";
+import { DeviceError } from "../device/errors.ts";
 import { Lab } from "../lab/lab.ts";
 import { createApp } from "./app.ts";
 import { StreamHub } from "./sse.ts";
@@ -39,6 +40,29 @@ Deno.test("the app answers in-process with app.request (no socket)", async () =>
     assert.equal(typeof (await read.json()).temperature, "number");
     const detail = await (await app.request("/api/devices/thermo")).json();
     assert.equal(detail.last.device, "thermo", "the read above is cached as the last reading");
+  });
+});
+
+Deno.test("a device detail whose attrs cannot be listed says why; once listed they are kept", async () => {
+  await withApp(async (app, lab) => {
+    const device = lab.get("thermo").device;
+    const attrs = device.attrs.bind(device);
+    device.attrs = () =>
+      Promise.reject(new DeviceError("no answer to the attribute list", "thermo"));
+    const failed = await app.request("/api/devices/thermo");
+    assert.equal(failed.status, 200);
+    const body = await failed.json();
+    assert.deepEqual(body.attrs, []);
+    assert.match(body.attrs_error, /no answer to the attribute list/);
+    device.attrs = attrs;
+    const listed = await (await app.request("/api/devices/thermo")).json();
+    assert.equal(listed.attrs_error, null);
+    assert.ok(listed.attrs.some((a: { name: string }) => a.name === "temperature"));
+    // Cached now: answered without asking the device again.
+    device.attrs = () => Promise.reject(new Error("asked again"));
+    const again = await app.fetch(new Request("http://localhost/api/devices/thermo"));
+    assert.ok(again instanceof Response, "a cached detail is answered synchronously");
+    assert.deepEqual((await again.json()).attrs, listed.attrs);
   });
 });
 
