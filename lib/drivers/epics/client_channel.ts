@@ -11,6 +11,7 @@ import type { CircuitSocket, MonitorEntry } from "./client_socket.ts";
 import { type DbrData, encodeDbr } from "./dbr.ts";
 import { DBR, isValidDbrType } from "./dbr_types.ts";
 import { DBE } from "./messages.ts";
+import { type Abortable, onAbort } from "./client_abort.ts";
 
 /** Connection state of a channel. */
 export type ChannelState = "searching" | "connecting" | "connected" | "closed";
@@ -22,7 +23,7 @@ export interface GetOptions {
   /** Elements to ask for (default all, or the current length when the server allows it). */
   count?: number;
   /** Aborts the wait (the reply, if it comes, is dropped). */
-  signal?: AbortSignal;
+  signal?: Abortable;
 }
 
 /** Options of {@linkcode Channel.put}. */
@@ -32,7 +33,7 @@ export interface PutOptions {
   /** Use WRITE_NOTIFY and resolve when the server reports completion (default false). */
   notify?: boolean;
   /** Aborts the wait for completion (the write itself is not undone). */
-  signal?: AbortSignal;
+  signal?: Abortable;
 }
 
 /** Options of {@linkcode Channel.subscribe}. */
@@ -95,28 +96,29 @@ export class Channel {
   constructor(readonly client: ChannelOwner, readonly name: string, readonly cid: number) {}
 
   /** Resolves once the channel is connected (at once if it is). */
-  connected(signal?: AbortSignal): Promise<void> {
+  connected(signal?: Abortable): Promise<void> {
     if (this.state === "connected") return Promise.resolve();
     if (this.state === "closed") {
       return Promise.reject(new DeviceError(`${this.name}: channel closed`, this.name));
     }
     return new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const off = signal
+        ? onAbort(signal, () => {
+          this.#waiters = this.#waiters.filter((w) => w !== entry);
+          reject(signal.reason);
+        })
+        : undefined;
       const entry = {
         resolve: () => {
-          signal?.removeEventListener("abort", onAbort);
+          off?.();
           resolve();
         },
         reject: (e: Error) => {
-          signal?.removeEventListener("abort", onAbort);
+          off?.();
           reject(e);
         },
       };
-      const onAbort = () => {
-        this.#waiters = this.#waiters.filter((w) => w !== entry);
-        reject(signal!.reason);
-      };
-      if (signal?.aborted) return reject(signal.reason);
-      signal?.addEventListener("abort", onAbort, { once: true });
       this.#waiters.push(entry);
     });
   }

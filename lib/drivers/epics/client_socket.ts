@@ -10,6 +10,7 @@ import { DeviceError } from "../../device/errors.ts";
 import { ClientCircuit, type ClientEvent, type GetResult } from "./client_circuit.ts";
 import type { ResolvedClientOptions } from "./client_env.ts";
 import { ECA, ecaMessage, ecaName } from "./eca.ts";
+import { type Abortable, onAbort } from "./client_abort.ts";
 
 /** One subscription of a channel, renewed on every circuit the channel connects through. */
 export interface MonitorEntry {
@@ -166,24 +167,25 @@ export class CircuitSocket {
   request<T extends GetResult | void>(
     ch: CircuitChannel,
     what: string,
-    signal: AbortSignal | undefined,
+    signal: Abortable | undefined,
     send: (ioid: number) => void,
   ): Promise<T> {
     const ioid = this.owner.nextId();
     return new Promise<T>((resolve, reject) => {
-      const onAbort = () => {
-        this.#pending.delete(ioid);
-        reject(signal!.reason);
-      };
       if (signal?.aborted) return reject(signal.reason);
-      signal?.addEventListener("abort", onAbort, { once: true });
+      const off = signal
+        ? onAbort(signal, () => {
+          this.#pending.delete(ioid);
+          reject(signal.reason);
+        })
+        : undefined;
       this.#pending.set(ioid, {
         resolve: (r) => {
-          signal?.removeEventListener("abort", onAbort);
+          off?.();
           resolve(r as T);
         },
         reject: (e) => {
-          signal?.removeEventListener("abort", onAbort);
+          off?.();
           reject(e);
         },
         channel: ch,

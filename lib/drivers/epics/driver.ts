@@ -39,7 +39,6 @@ import {
   type Device,
   formatMs,
   nowSeconds,
-  raceAbort,
   type Subscription,
 } from "../../device/device.ts";
 import { DeviceError, TimeoutError, UsageError } from "../../device/errors.ts";
@@ -48,6 +47,7 @@ import { CA_INFO, CA_OPTIONS } from "./driver_info.ts";
 import { acquireSharedClient, type CaClient, releaseSharedClient } from "./client.ts";
 import { deadlines } from "../../transport/deadline.ts";
 import type { Channel } from "./client_channel.ts";
+import { type Abortable, CallAbort, raceAbortable } from "./client_abort.ts";
 import type { GetResult } from "./client_circuit.ts";
 import { type DbrData } from "./dbr.ts";
 import {
@@ -110,7 +110,7 @@ export class CaDevice implements Device {
     return this.#channel;
   }
 
-  async #connected(signal: AbortSignal): Promise<void> {
+  async #connected(signal: Abortable): Promise<void> {
     await this.#channel.connected(signal);
   }
 
@@ -118,26 +118,27 @@ export class CaDevice implements Device {
    * Runs `fn` under the call's deadline, with a message saying whether the PV was ever found.
    * The deadline is an entry of the process' one deadline timer rather than a timer per call (a
    * `labwire read` of a thousand PVs arms one timer, not a thousand), and `fn` must honour the
-   * signal itself: every channel call here does.
+   * abort itself: every channel call here does. The abort is a {@linkcode CallAbort}, not an
+   * AbortController: the channel's waits hook it without event listeners.
    */
   async #call<T>(
     opts: CallOptions | undefined,
     what: string,
-    fn: (signal: AbortSignal) => Promise<T>,
+    fn: (signal: CallAbort) => Promise<T>,
   ): Promise<T> {
     if (this.#closed) throw new DeviceError(`${this.address} is closed`, this.name);
     const timeoutMs = opts?.timeout ?? this.#timeout;
-    const controller = new AbortController();
+    const call = new CallAbort();
     const deadline = deadlines.add(timeoutMs, () => {
       const message = `${what} ${this.pv}: no answer within ${formatMs(timeoutMs)}`;
-      controller.abort(new TimeoutError(message, this.name));
+      call.abort(new TimeoutError(message, this.name));
     });
     const outer = opts?.signal;
-    const onAbort = () => controller.abort(outer!.reason);
-    if (outer?.aborted) controller.abort(outer.reason);
+    const onAbort = () => call.abort(outer!.reason);
+    if (outer?.aborted) call.abort(outer.reason);
     else outer?.addEventListener("abort", onAbort, { once: true });
     try {
-      return await fn(controller.signal);
+      return await fn(call);
     } catch (err) {
       if (err instanceof TimeoutError && this.#channel.state === "searching") {
         const o = this.#client.options;
@@ -161,7 +162,7 @@ export class CaDevice implements Device {
   }
 
   /** DBR_CTRL metadata of the current connection (fetched once per connection). */
-  #metadata(signal: AbortSignal): Promise<DbrData> {
+  #metadata(signal: Abortable): Promise<DbrData> {
     if (this.#meta) return Promise.resolve(this.#meta);
     this.#metaFetch ??= (async () => {
       await this.#connected(signal);
@@ -174,7 +175,7 @@ export class CaDevice implements Device {
       throw err;
     });
     // A fetch started by another call follows that call's signal: this one answers to its own.
-    return raceAbort(this.#metaFetch, signal);
+    return raceAbortable(this.#metaFetch, signal);
   }
 
   /** The attributes (needs the connection and the PV's DBR_CTRL metadata). */

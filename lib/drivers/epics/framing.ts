@@ -57,19 +57,25 @@ export function padded(size: number): number {
 export function encodeHeader(h: Header): Uint8Array {
   const extended = h.payloadSize >= 0xffff || h.dataCount >= 0xffff;
   const out = new Uint8Array(extended ? EXTENDED_HEADER_SIZE : HEADER_SIZE);
-  writeHeader(new DataView(out.buffer), 0, h, extended);
+  writeHeader(new DataView(out.buffer), 0, h, extended, h.payloadSize);
   return out;
 }
 
-function writeHeader(view: DataView, at: number, h: Header, extended: boolean): void {
+function writeHeader(
+  view: DataView,
+  at: number,
+  h: Omit<Header, "payloadSize">,
+  extended: boolean,
+  payloadSize: number,
+): void {
   view.setUint16(at, h.command);
-  view.setUint16(at + 2, extended ? 0xffff : h.payloadSize);
+  view.setUint16(at + 2, extended ? 0xffff : payloadSize);
   view.setUint16(at + 4, h.dataType);
   view.setUint16(at + 6, extended ? 0 : h.dataCount);
   view.setUint32(at + 8, h.p1 >>> 0);
   view.setUint32(at + 12, h.p2 >>> 0);
   if (extended) {
-    view.setUint32(at + 16, h.payloadSize);
+    view.setUint32(at + 16, payloadSize);
     view.setUint32(at + 20, h.dataCount);
   }
 }
@@ -109,8 +115,38 @@ export function frame(h: Omit<Header, "payloadSize">, payload?: Uint8Array): Uin
   const extended = size >= 0xffff || h.dataCount >= 0xffff;
   const hs = extended ? EXTENDED_HEADER_SIZE : HEADER_SIZE;
   const out = new Uint8Array(hs + size);
-  writeHeader(new DataView(out.buffer), 0, { ...h, payloadSize: size }, extended);
+  writeHeader(new DataView(out.buffer), 0, h, extended, size);
   if (payload) out.set(payload, hs);
+  return out;
+}
+
+const textEncoder = new TextEncoder();
+
+/**
+ * Frames a header and a NUL-terminated string payload (a PV, client or host name), padded to 8.
+ * An ASCII string is written straight into the message: no encoder call and no intermediate
+ * buffer for each of the thousands of names a many-PV read searches and creates.
+ */
+export function frameText(h: Omit<Header, "payloadSize">, text: string): Uint8Array {
+  let ascii = true;
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) > 0x7f) {
+      ascii = false;
+      break;
+    }
+  }
+  if (!ascii) {
+    const bytes = textEncoder.encode(text);
+    const payload = new Uint8Array(bytes.length + 1);
+    payload.set(bytes);
+    return frame(h, payload);
+  }
+  const size = padded(text.length + 1);
+  const extended = size >= 0xffff || h.dataCount >= 0xffff;
+  const hs = extended ? EXTENDED_HEADER_SIZE : HEADER_SIZE;
+  const out = new Uint8Array(hs + size);
+  writeHeader(new DataView(out.buffer), 0, h, extended, size);
+  for (let i = 0; i < text.length; i++) out[hs + i] = text.charCodeAt(i);
   return out;
 }
 

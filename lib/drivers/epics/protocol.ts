@@ -25,18 +25,17 @@
  * @module
  */
 import { readCString } from "./dbr_types.ts";
-import { decodeHeader, encodeHeader, frame, ProtocolError, type RawMessage } from "./framing.ts";
+import {
+  decodeHeader,
+  encodeHeader,
+  frame,
+  frameText,
+  ProtocolError,
+  type RawMessage,
+} from "./framing.ts";
 import { ACCESS, type CaMessage, CMD, type Direction, DO_REPLY, DONT_REPLY } from "./messages.ts";
 
 const textEncoder = new TextEncoder();
-
-/** A NUL-terminated string payload (the padding supplies at least one NUL). */
-function stringPayload(text: string): Uint8Array {
-  const bytes = textEncoder.encode(text);
-  const out = new Uint8Array(bytes.length + 1);
-  out.set(bytes);
-  return out;
-}
 
 function u32(n: number | undefined): number {
   return (n ?? 0) >>> 0;
@@ -111,13 +110,13 @@ export function encodeMessage(m: CaMessage): Uint8Array {
         p2: m.ioid,
       }, m.payload);
     case "search":
-      return frame({
+      return frameText({
         command: CMD.SEARCH,
         dataType: m.reply ? DO_REPLY : DONT_REPLY,
         dataCount: m.minor,
         p1: m.cid,
         p2: m.cid,
-      }, stringPayload(m.name));
+      }, m.name);
     case "search_resp": {
       const body = new Uint8Array(8);
       new DataView(body.buffer).setUint16(0, m.minor);
@@ -206,13 +205,13 @@ export function encodeMessage(m: CaMessage): Uint8Array {
         p2: u32(m.ip),
       });
     case "create_chan":
-      return frame({
+      return frameText({
         command: CMD.CREATE_CHAN,
         dataType: 0,
         dataCount: 0,
         p1: m.cid,
         p2: m.minor,
-      }, stringPayload(m.name));
+      }, m.name);
     case "create_chan_resp":
       return frame({
         command: CMD.CREATE_CHAN,
@@ -231,13 +230,13 @@ export function encodeMessage(m: CaMessage): Uint8Array {
       });
     case "client_name":
     case "host_name":
-      return frame({
+      return frameText({
         command: m.kind === "client_name" ? CMD.CLIENT_NAME : CMD.HOST_NAME,
         dataType: 0,
         dataCount: 0,
         p1: 0,
         p2: 0,
-      }, stringPayload(m.name));
+      }, m.name);
     case "access_rights":
       return frame({
         command: CMD.ACCESS_RIGHTS,
