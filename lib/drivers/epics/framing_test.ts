@@ -4,6 +4,7 @@ import {
   decodeHeader,
   encodeHeader,
   frame,
+  frameText,
   MessageDecoder,
   padded,
   ProtocolError,
@@ -176,5 +177,15 @@ Deno.test("the decoder frames any split of mixed short, empty and extended messa
     }
     assert.equal(d.buffered, 0);
     assert.deepEqual(got, whole, `round ${round}`);
+  }
+});
+
+Deno.test("frameText frames a name as frame() of its UTF-8 bytes and a NUL would", () => {
+  const h = { command: 18, dataType: 0, dataCount: 13, p1: 7, p2: 13 };
+  for (const name of ["XXX:m1.VAL", "", "1234567", "12345678", "température:℃"]) {
+    const bytes = new TextEncoder().encode(name);
+    const payload = new Uint8Array(bytes.length + 1);
+    payload.set(bytes);
+    assert.deepEqual(frameText(h, name), frame(h, payload), name);
   }
 });
