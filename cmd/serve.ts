@@ -20,7 +20,9 @@ import { listenForInterrupts } from "../lib/cli/interrupt.ts";
 import { INTERVAL_RULE } from "../lib/config/duration.ts";
 import { isTable, type LabConfig } from "../lib/config/load.ts";
 import { loadConfig } from "../lib/config/file.ts";
-import { ConfigError, UsageError } from "../lib/device/errors.ts";
+import { ConfigError, errorMessage, UsageError } from "../lib/device/errors.ts";
+import type { ReloadResult } from "../lib/server/device_admin.ts";
+import type { Logger } from "../lib/server/log.ts";
 import { loadLabConfig } from "../lib/lab/setup.ts";
 import { sessionPath } from "../lib/session/path.ts";
 import { serveAddons } from "../lib/server/addon.ts";
@@ -346,11 +348,16 @@ export async function runServe(args: string[]): Promise<number> {
           (daemon.recording ? `, recording into ${daemon.recording.store.path}` : ""),
       );
       if (opts.demo) console.error(`labwire serve: dashboard: ${daemon.url}/`);
-      await new Promise<void>((resolve) => {
-        if (interrupts.signal.aborted) resolve();
-        interrupts.signal.addEventListener("abort", () => resolve(), { once: true });
-        daemon.done.then(resolve);
-      });
+      const stopReloading = reloadOnHangup(config.file, daemon.reload, log);
+      try {
+        await new Promise<void>((resolve) => {
+          if (interrupts.signal.aborted) resolve();
+          interrupts.signal.addEventListener("abort", () => resolve(), { once: true });
+          daemon.done.then(resolve);
+        });
+      } finally {
+        stopReloading();
+      }
       await daemon.stop(interrupts.received ?? "stopped");
       return EXIT.ok;
     } finally {
@@ -359,6 +366,51 @@ export async function runServe(args: string[]): Promise<number> {
   } finally {
     interrupts.dispose();
   }
+}
+
+/**
+ * SIGHUP (`systemctl reload labwire`) re-reads the config file and applies its device changes
+ * without a restart; a config that does not load keeps the devices as they are (and says why).
+ * Returns a function that stops listening.
+ */
+function reloadOnHangup(
+  file: string | undefined,
+  reload: (config: LabConfig) => Promise<ReloadResult>,
+  log: Logger,
+): () => void {
+  let queue = Promise.resolve();
+  const onHup = () => {
+    if (file === undefined) {
+      log.log("warn", "SIGHUP: this bench has no config file to re-read; nothing changed");
+      return;
+    }
+    // one reload at a time, in the order the signals came
+    queue = queue.then(async () => {
+      try {
+        const r = await reload(await loadConfig(file));
+        const part = (what: string, names: string[]) =>
+          names.length > 0 ? `${what} ${names.join(", ")}` : "";
+        const done = [
+          part("added", r.added),
+          part("removed", r.removed),
+          part("changed", r.changed),
+        ].filter(Boolean).join("; ");
+        log.log("notice", `SIGHUP: ${file} re-read: ${done || "no device changed"}`);
+        for (const s of r.skipped) {
+          log.log("warn", `SIGHUP: ${s.device} left as it was: ${s.reason}`);
+        }
+      } catch (err) {
+        log.log(
+          "error",
+          `SIGHUP: ${
+            errorMessage(err)
+          }; the devices stay as they were (fix the file and send SIGHUP again)`,
+        );
+      }
+    });
+  };
+  Deno.addSignalListener("SIGHUP", onHup);
+  return () => Deno.removeSignalListener("SIGHUP", onHup);
 }
 
 /** The `serve` verb. */

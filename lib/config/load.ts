@@ -70,15 +70,10 @@ export function parseTomlFile(text: string, file: string): Record<string, unknow
   }
 }
 
-/** Parses and validates config text against {@linkcode CONFIG_SCHEMA}; `file` is used in error messages. */
-export function parseConfig(text: string, file = "<config>"): LabConfig {
-  const doc = parseTomlFile(text, file);
-  const checked = parseWith(CONFIG_SCHEMA, doc, file);
-  const sections: Record<string, unknown> = {};
-  for (const key of Object.keys(doc)) {
-    if (key !== "devices") sections[key] = doc[key];
-  }
-  const devices: DeviceConfig[] = Object.entries(checked.devices ?? {}).map(([name, d]) => ({
+type CheckedDevice = NonNullable<ReturnType<typeof CONFIG_SCHEMA.parse>["devices"]>[string];
+
+function deviceConfig(name: string, d: CheckedDevice): DeviceConfig {
+  return {
     name,
     address: d.address,
     interval: d.interval ?? DEFAULT_INTERVAL_MS,
@@ -87,7 +82,37 @@ export function parseConfig(text: string, file = "<config>"): LabConfig {
     ...(d.safeStateTimeout !== undefined ? { safeStateTimeout: d.safeStateTimeout } : {}),
     options: d.options,
     ...(d.trigger ? { trigger: d.trigger } : {}),
-  }));
+  };
+}
+
+/**
+ * Validates one device table given outside a file (`POST /api/devices`) exactly as a
+ * `[devices.NAME]` table of the config: the same schema, the same errors naming the key
+ * (`where` stands for the file in them).
+ *
+ * @example
+ * ```ts
+ * import "../drivers/mod.ts";
+ * import { parseDeviceTable } from "./load.ts";
+ * parseDeviceTable("g2", { address: "sim://gauge", interval: "500ms" }).interval; // 500
+ * ```
+ */
+export function parseDeviceTable(name: string, table: unknown, where = "<request>"): DeviceConfig {
+  const checked = parseWith(CONFIG_SCHEMA, { devices: { [name]: table } }, where);
+  return deviceConfig(name, checked.devices![name]!);
+}
+
+/** Parses and validates config text against {@linkcode CONFIG_SCHEMA}; `file` is used in error messages. */
+export function parseConfig(text: string, file = "<config>"): LabConfig {
+  const doc = parseTomlFile(text, file);
+  const checked = parseWith(CONFIG_SCHEMA, doc, file);
+  const sections: Record<string, unknown> = {};
+  for (const key of Object.keys(doc)) {
+    if (key !== "devices") sections[key] = doc[key];
+  }
+  const devices: DeviceConfig[] = Object.entries(checked.devices ?? {}).map(([name, d]) =>
+    deviceConfig(name, d)
+  );
   if (checked.derived) {
     // derived devices are devices like any other (read, stream, monitor, serve, CA, alarms,
     // scans), opened by the derived:// driver over the devices they read

@@ -53,9 +53,18 @@ function supportDevices(config: LabConfig, configs: readonly DeviceConfig[]): De
   return out;
 }
 
+/** A device added to or removed from a running Lab (one of the two is set). */
+export interface LabChange {
+  /** The device just added (opened). */
+  added?: DeviceManager;
+  /** The device just removed (closing). */
+  removed?: DeviceManager;
+}
+
 /** Named devices behind their managers. */
 export class Lab {
   readonly #managers = new Map<string, DeviceManager>();
+  readonly #listeners = new Set<(change: LabChange) => void>();
   /** Devices opened only because a derived device reads them: not listed, not found by name. */
   readonly #support = new Map<string, DeviceManager>();
   readonly #cleanups: (() => Promise<void> | void)[] = [];
@@ -87,8 +96,31 @@ export class Lab {
     const support = this.#support.get(cfg.name);
     this.#support.delete(cfg.name);
     const m = support ?? await this.#open(cfg);
+    // a second add of the same name may have finished while this one opened its device
+    if (this.#managers.has(cfg.name)) {
+      await m.close();
+      throw new UsageError(`device "${cfg.name}" is opened twice`);
+    }
     this.#managers.set(cfg.name, m);
+    this.#listeners.forEach((fn) => fn({ added: m }));
     return m;
+  }
+
+  /**
+   * Removes a device at run time: the listeners (sampler, recorder, event stream) let go of it
+   * first, then it is closed (after the calls already queued on it).
+   */
+  async remove(name: string): Promise<void> {
+    const m = this.get(name);
+    this.#managers.delete(name);
+    this.#listeners.forEach((fn) => fn({ removed: m }));
+    await m.close();
+  }
+
+  /** Calls `fn` with every device added or removed from now on; returns an unsubscribe function. */
+  onChange(fn: (change: LabChange) => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
   }
 
   async #open(cfg: DeviceConfig): Promise<DeviceManager> {

@@ -102,26 +102,64 @@ export class Sampler {
     if (--this.#inFlight === 0) this.#drained?.();
   };
 
+  readonly #groups = new Map<number, DeviceLoop[]>();
+  readonly #running = new Set<Promise<void>>();
+
   /** Prepares a sampler over `lab` (nothing runs until {@linkcode Sampler.run}). */
   constructor(readonly lab: Lab, readonly options: SamplerOptions = {}) {}
 
-  /** Samples until the signal aborts, the count or duration is reached; waits for reads in flight. */
+  /**
+   * Samples until the signal aborts, the count or duration is reached; waits for reads in flight.
+   * Without a `devices` list it follows the lab: a device added while it runs is sampled from its
+   * next deadline on, a device removed is no longer sampled.
+   */
   async run(): Promise<void> {
-    const groups = new Map<number, DeviceLoop[]>();
     const only = this.options.devices ? new Set(this.options.devices) : undefined;
-    const maxBackoff = this.options.maxBackoffMs ?? 30_000;
+    const start = performance.now();
     for (const manager of this.lab.managers) {
       if (only && !only.has(manager.name)) continue;
-      const interval = this.options.interval ?? manager.config.interval;
-      const loops = groups.get(interval) ?? [];
-      loops.push(new DeviceLoop(manager, interval, maxBackoff, this.#ended));
-      groups.set(interval, loops);
+      this.#add(manager, start);
     }
-    const start = performance.now();
-    await Promise.all(
-      [...groups].map(([interval, loops]) => this.#runGroup(interval, loops, start)),
-    );
+    const off = only ? undefined : this.lab.onChange((c) => {
+      if (c.added && !this.options.signal?.aborted) this.#add(c.added, performance.now());
+      if (c.removed) this.#remove(c.removed);
+    });
+    try {
+      // a device added at run time may start a group: wait until every group has ended
+      while (this.#running.size > 0) await Promise.all([...this.#running]);
+    } finally {
+      off?.();
+    }
     if (this.#inFlight > 0) await new Promise<void>((resolve) => this.#drained = resolve);
+  }
+
+  #add(manager: DeviceManager, start: number): void {
+    const interval = this.options.interval ?? manager.config.interval;
+    const loop = new DeviceLoop(
+      manager,
+      interval,
+      this.options.maxBackoffMs ?? 30_000,
+      this.#ended,
+    );
+    const loops = this.#groups.get(interval);
+    if (loops) {
+      loops.push(loop);
+      return;
+    }
+    const group = [loop];
+    this.#groups.set(interval, group);
+    const p: Promise<void> = this.#runGroup(interval, group, start).finally(() => {
+      this.#running.delete(p);
+      if (this.#groups.get(interval) === group) this.#groups.delete(interval);
+    });
+    this.#running.add(p);
+  }
+
+  #remove(manager: DeviceManager): void {
+    for (const loops of this.#groups.values()) {
+      const i = loops.findIndex((l) => l.manager === manager);
+      if (i >= 0) loops.splice(i, 1);
+    }
   }
 
   async #runGroup(interval: number, loops: DeviceLoop[], start: number): Promise<void> {

@@ -547,6 +547,14 @@ export class TaskBoard {
     return task;
   }
 
+  /** Stops every task of `device` (queued ones are cancelled) and waits for them (a device removed). */
+  async stopDevice(device: string): Promise<void> {
+    const mine = this.list().filter((t) => t.manager.name === device);
+    for (const t of mine) if (t.state === "queued") void t.stop();
+    await Promise.all(mine.map((t) => t.stop()));
+    this.#queues.delete(device);
+  }
+
   /** Returns a task by id, or undefined. */
   get(id: string): Task | undefined {
     return this.#tasks.get(id);

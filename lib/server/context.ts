@@ -8,6 +8,7 @@
 import type { Reading } from "../device/device.ts";
 import type { Lab } from "../lab/lab.ts";
 import type { TaskBoard } from "../lab/task.ts";
+import type { DeviceAdmin } from "./device_admin.ts";
 import type { StreamHub } from "./sse.ts";
 import type { Logger } from "./log.ts";
 
@@ -103,6 +104,8 @@ export interface ServerContext {
   tasks?: TaskBoard;
   /** The scan runner. */
   scans?: ScanSource;
+  /** Adds and removes devices at run time (`serve` only). */
+  devices?: DeviceAdmin;
   /** When set, PUT/POST/DELETE need `Authorization: Bearer <token>`. */
   token?: string;
   /** Origins allowed by CORS; CORS is off when empty. */

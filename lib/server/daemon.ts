@@ -18,6 +18,7 @@ import { ScanStore } from "../session/scan_store.ts";
 import { SessionStore } from "../session/store.ts";
 import { sessionParameters } from "../session/path.ts";
 import { ScanService } from "./scans.ts";
+import { DeviceAdmin, type ReloadResult } from "./device_admin.ts";
 import type { ParsedFlags } from "../cli/flags.ts";
 import type { RunningAddon, ServeAddon } from "./addon.ts";
 import { createApp, type LabwireApp } from "./app.ts";
@@ -79,6 +80,8 @@ export interface Daemon {
   done: Promise<void>;
   /** Stops everything in order; resolves within `graceMs` (default 4.5 s) whatever hangs. */
   stop(why?: string, graceMs?: number): Promise<void>;
+  /** Applies a re-read config's device changes (SIGHUP) without a restart. */
+  reload(config: LabConfig): Promise<ReloadResult>;
 }
 
 /** Refuses a listen address beyond loopback without a token: the message says what to do. */
@@ -224,8 +227,16 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     alarms: watch?.engine,
   });
   const extraMetrics: (() => string)[] = [];
+  const devices = new DeviceAdmin(
+    lab,
+    tasks,
+    opts.config,
+    log,
+    store ? (e) => store.event(e) : undefined,
+  );
   const app = createApp({
     lab,
+    devices,
     extraMetrics,
     hub,
     sampler,
@@ -357,5 +368,15 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     })();
     return stopping;
   };
-  return { url, addr: bound, app, lab, hub, recording, done, stop };
+  return {
+    url,
+    addr: bound,
+    app,
+    lab,
+    hub,
+    recording,
+    done,
+    stop,
+    reload: (config) => devices.reload(config),
+  };
 }

@@ -103,6 +103,17 @@ export const WriteResultSchema = z.object({
   t: z.number(),
 }).openapi("WriteResult");
 
+/** Body of `POST /api/devices`: the name, address and other keys of a `[devices.NAME]` table. */
+export const AddDeviceSchema = z.object({
+  name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, "letters, digits, _ and -, not first a digit")
+    .max(100).openapi({ example: "gauge2" }),
+  address: z.string().min(1).max(2000).openapi({ example: "sim://gauge?seed=4" }),
+  options: z.record(z.string(), z.unknown()).default({}).openapi({
+    description:
+      'the other keys of the table (interval, timeout, safe_state, driver options), e.g. {"interval": "500ms"}',
+  }),
+}).strict().openapi("AddDevice");
+
 /** Shortest task sampling interval, seconds (1 ms: the schedule's resolution). */
 export const MIN_SAMPLING_INTERVAL_S = 0.001;
 /** Longest task sampling interval, seconds (1 day). */

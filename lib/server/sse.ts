@@ -11,6 +11,7 @@
 import type { Values } from "../device/attr.ts";
 import type { Reading } from "../device/device.ts";
 import type { Lab } from "../lab/lab.ts";
+import type { DeviceManager } from "../lab/manager.ts";
 import { readingJson } from "../output/record.ts";
 
 /** Options of a {@linkcode StreamHub}. */
@@ -131,11 +132,19 @@ export class StreamHub {
     this.#opts.session = session;
   }
 
-  /** Publishes every reading of every device of `lab`. */
+  /** Publishes every reading of every device of `lab`, devices added at run time included. */
   attach(lab: Lab): void {
-    for (const m of lab.managers) {
-      this.#detach.push(m.onReading((r) => this.publishReading(r)));
-    }
+    const offs = new Map<DeviceManager, () => void>();
+    const follow = (m: DeviceManager) => offs.set(m, m.onReading((r) => this.publishReading(r)));
+    for (const m of lab.managers) follow(m);
+    this.#detach.push(lab.onChange((c) => {
+      if (c.added) follow(c.added);
+      if (c.removed) {
+        offs.get(c.removed)?.();
+        offs.delete(c.removed);
+      }
+    }));
+    this.#detach.push(() => offs.forEach((off) => off()));
   }
 
   /** Number of connected clients. */

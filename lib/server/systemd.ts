@@ -82,6 +82,8 @@ export function systemdUnit(o: UnitOptions): string {
     "[Service]",
     "Type=exec",
     `ExecStart=${quoted.join(" ")}`,
+    "# systemctl reload labwire: the config's device changes, applied without a restart",
+    "ExecReload=/bin/kill -HUP $MAINPID",
     "# Unless --session or [session] path says otherwise, the session file lives in",
     "# /var/lib/labwire, owned by the dynamic user.",
     "WorkingDirectory=/var/lib/labwire",

@@ -58,6 +58,7 @@ export class Recorder {
   readonly #devices = new Map<string, DeviceState>();
   readonly #gaps = new Map<string, Gap>();
   readonly #unsubscribe: (() => void)[] = [];
+  readonly #offs = new Map<DeviceManager, () => void>();
   readonly #errorEvery: number;
   #stopped = false;
   readonly #stopping = new AbortController();
@@ -82,31 +83,48 @@ export class Recorder {
    * holds back nothing but itself. Until then its values are recorded with inferred types.
    */
   start(): void {
+    for (const m of this.lab.managers) this.#registerWithAttrs(m);
+    for (const m of this.lab.managers) this.#listen(m);
+    // devices added at run time (POST /api/devices, SIGHUP) are recorded from then on
+    this.#unsubscribe.push(this.lab.onChange((c) => {
+      if (c.added && !this.#stopped) {
+        this.#registerWithAttrs(c.added);
+        this.#listen(c.added);
+      }
+      if (c.removed) {
+        this.#offs.get(c.removed)?.();
+        this.#offs.delete(c.removed);
+      }
+    }));
+  }
+
+  #listen(m: DeviceManager): void {
+    const off = m.onReading((r) => this.record(r));
+    this.#offs.set(m, off);
+    this.#unsubscribe.push(off);
+  }
+
+  #registerWithAttrs(m: DeviceManager): void {
     const timeout = this.options.attrsTimeoutMs ?? 5000;
-    for (const m of this.lab.managers) {
-      const state = this.#guard(() => this.#register(m));
-      if (!state) continue;
-      m.attrs({ timeout, signal: this.#stopping.signal }).then((attrs) => {
-        if (this.#stopped) return;
-        for (const a of attrs) {
-          const id = this.#guard(() => this.store.attr(state.id, a));
-          if (id !== undefined) state.ids.set(a.name, id);
-        }
-      }, (err) => {
-        if (this.#stopped) return;
-        this.store.event({
-          kind: "error",
-          severity: "minor",
-          device: m.name,
-          message: `${m.name}: attributes unavailable at start (${
-            errorMessage(err)
-          }); recording values without units until it answers`,
-        });
+    const state = this.#guard(() => this.#register(m));
+    if (!state) return;
+    m.attrs({ timeout, signal: this.#stopping.signal }).then((attrs) => {
+      if (this.#stopped) return;
+      for (const a of attrs) {
+        const id = this.#guard(() => this.store.attr(state.id, a));
+        if (id !== undefined) state.ids.set(a.name, id);
+      }
+    }, (err) => {
+      if (this.#stopped) return;
+      this.store.event({
+        kind: "error",
+        severity: "minor",
+        device: m.name,
+        message: `${m.name}: attributes unavailable at start (${
+          errorMessage(err)
+        }); recording values without units until it answers`,
       });
-    }
-    for (const m of this.lab.managers) {
-      this.#unsubscribe.push(m.onReading((r) => this.record(r)));
-    }
+    });
   }
 
   /**

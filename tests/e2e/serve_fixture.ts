@@ -34,6 +34,21 @@ compare = ">="
 trip = 0
 `;
 
+/** A slow motor (a 5 mm move takes 2.5 s), a detector and a thermometer. */
+export const TASK_BENCH = `
+[devices.motor]
+address = "sim://motor?seed=3&velocity=2"
+interval = "200ms"
+
+[devices.det]
+address = "sim://det?seed=5&motor=motor"
+interval = "200ms"
+
+[devices.thermo]
+address = "sim://thermo?seed=2"
+interval = "200ms"
+`;
+
 /** A running test daemon and its temp dir. */
 export interface TestDaemon extends Daemon {
   /** Temp dir holding the session. */

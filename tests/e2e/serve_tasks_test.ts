@@ -4,24 +4,9 @@
  * ownership rule shared with scans and writes, and the tasks recorded in the session.
  */
 import assert from "node:assert/strict";
-import { until } from "./serve_fixture.ts";
+import { TASK_BENCH, until } from "./serve_fixture.ts";
 import { spawnServe } from "./serve_child.ts";
 import { runCli } from "./run_cli.ts";
-
-/** A slow motor (a 5 mm move takes 2.5 s), a detector and a thermometer. */
-export const TASK_BENCH = `
-[devices.motor]
-address = "sim://motor?seed=3&velocity=2"
-interval = "200ms"
-
-[devices.det]
-address = "sim://det?seed=5&motor=motor"
-interval = "200ms"
-
-[devices.thermo]
-address = "sim://thermo?seed=2"
-interval = "200ms"
-`;
 
 /** A JSON request; answers the status and the parsed body. */
 export async function call(

@@ -44,6 +44,10 @@ export function apiState(ctx: ServerContext): ApiState {
   })();
   const timeout = ctx.requestTimeoutMs ?? 5000;
   const attrCache = new Map<string, Attr[]>();
+  // a device removed at run time (or re-added with another table) is fetched anew
+  ctx.lab.onChange((c) => {
+    if (c.removed) attrCache.delete(c.removed.name);
+  });
   return {
     ctx,
     hub,

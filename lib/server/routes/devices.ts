@@ -13,6 +13,7 @@ import { GENERIC_TECHNIQUES, techniqueParams } from "../../lab/task.ts";
 import { HttpError, toHttpError } from "../http_error.ts";
 import { attrRecord, readingJson } from "../../output/record.ts";
 import {
+  AddDeviceSchema,
   DeviceDetailSchema,
   DeviceSummarySchema,
   NameParam,
@@ -26,6 +27,10 @@ import { type ApiState, getRoute, JSON_ERRORS, JSON_HEADERS, newApi } from "./ap
 export function deviceRoutes(api: ApiState): OpenAPIHono {
   const { ctx, attrCache, manager, attrsOf, busy, timeout } = api;
   const app = newApi();
+  const devicesAdmin = () => {
+    if (!ctx.devices) throw new HttpError(503, "adding and removing devices needs labwire serve");
+    return ctx.devices;
+  };
   const detailCache = new Map<string, { of: Attr[]; attrs: string; techniques: string }>();
   const detailJson = (device: string, attrs: Attr[], techniques: string[]) => {
     let d = detailCache.get(device);
@@ -95,6 +100,11 @@ export function deviceRoutes(api: ApiState): OpenAPIHono {
   /** Readings published so far (a cached device list is only valid for the readings it saw). */
   let readings = 0;
   for (const m of ctx.lab.managers) m.onReading(() => readings++);
+  // a device added or removed at run time changes the list (and its readings count too)
+  ctx.lab.onChange((c) => {
+    readings++;
+    c.added?.onReading(() => readings++);
+  });
   let list = { ms: -1, readings: -1, body: "" };
 
   const summaries = new WeakMap<
@@ -265,6 +275,62 @@ export function deviceRoutes(api: ApiState): OpenAPIHono {
         `write ${name}.${attr} = ${JSON.stringify(value)} (read-back ${JSON.stringify(back)})`,
       );
       return c.json({ device: name, attr, value: back, t: m.last?.t ?? Date.now() / 1000 }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/devices",
+      tags: ["devices"],
+      summary:
+        "Add a device at run time: {name, address, options} validated exactly like a [devices.NAME] table of the config",
+      request: {
+        body: { required: true, content: { "application/json": { schema: AddDeviceSchema } } },
+      },
+      responses: {
+        201: {
+          description: "The device, opened and sampled from now on",
+          content: { "application/json": { schema: DeviceSummarySchema } },
+        },
+        ...JSON_ERRORS(400, 401, 409, 413, 503),
+      },
+    }),
+    async (c) => {
+      const admin = devicesAdmin();
+      const { name, address, options } = c.req.valid("json");
+      await admin.add(name, { ...options, address }, "POST /api/devices");
+      c.header("Location", `/api/devices/${encodeURIComponent(name)}`);
+      return c.json(summary(manager(name)), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/api/devices/{name}",
+      tags: ["devices"],
+      summary:
+        "Remove a device at run time (its tasks are stopped; 409 while a writing task or a scan owns it)",
+      request: { params: NameParam },
+      responses: {
+        200: {
+          description: "The device removed",
+          content: {
+            "application/json": {
+              schema: z.object({ name: z.string(), address: z.string(), removed: z.boolean() }),
+            },
+          },
+        },
+        ...JSON_ERRORS(401, 404, 409, 503),
+      },
+    }),
+    async (c) => {
+      const admin = devicesAdmin();
+      const m = manager(c.req.valid("param").name);
+      await admin.remove(m.name, "DELETE /api/devices");
+      attrCache.delete(m.name);
+      return c.json({ name: m.name, address: m.device.address, removed: true }, 200);
     },
   );
 
