@@ -235,7 +235,10 @@ async function ask(method: string, path: string, body?: string, type = "applicat
   const headers: Record<string, string> = type ? { "content-type": type } : {};
   const res = await app.request(path, { method, headers, body });
   const text = await res.text();
-  assert.ok(res.status < 500, `${method} ${path} ${body ?? ""} → ${res.status} ${text}`);
+  // this app has no device admin (only serve adds and removes devices): that 503 says so
+  const noAdmin = res.status === 503 &&
+    text.includes("adding and removing devices needs labwire serve");
+  assert.ok(res.status < 500 || noAdmin, `${method} ${path} ${body ?? ""} → ${res.status} ${text}`);
   return { status: res.status, text };
 }
 

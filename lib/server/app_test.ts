@@ -94,7 +94,7 @@ Deno.test("a wrong method is a 405 with Allow; an unknown path a 404", async () 
   await withApp(async (app) => {
     const r = await app.request("/api/devices", { method: "DELETE" });
     assert.equal(r.status, 405);
-    assert.equal(r.headers.get("allow"), "GET");
+    assert.equal(r.headers.get("allow"), "GET, POST");
     const n = await app.request("/api/nope");
     assert.equal(n.status, 404);
     assert.equal((await n.json()).error.code, "not_found");
