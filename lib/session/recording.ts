@@ -23,7 +23,7 @@ import type { Task } from "../lab/task.ts";
 import { Sampler } from "../lab/sampler.ts";
 import { Recorder } from "./recorder.ts";
 import { type SegmentMeta, SessionStore, type StoreOptions } from "./store.ts";
-import type { WriterOutage } from "./writer.ts";
+import type { WriterOutage } from "./outage.ts";
 
 /** Options of {@linkcode startRecording}. */
 export interface RecordingOptions extends StoreOptions {

@@ -9,6 +9,7 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { Value } from "../device/attr.ts";
 import { AttrCounts } from "./attr_counts.ts";
+import { Outage, type WriterOutage } from "./outage.ts";
 import { textOf } from "./value_codec.ts";
 
 /** Rows per multi-row insert statement. */
@@ -72,20 +73,6 @@ export interface WriterOptions {
    * to notice a session file that was removed: SQLite would go on writing into the deleted file).
    */
   check?: () => void;
-}
-
-/** What an outage of the store cost, told to `onRecover`. */
-export interface WriterOutage {
-  /** When writes started failing, epoch seconds. */
-  since: number;
-  /** How long writes failed, ms. */
-  durationMs: number;
-  /** Failed write attempts during the outage. */
-  errors: number;
-  /** Samples dropped during the outage (the buffer was full). */
-  dropped: number;
-  /** Events dropped during the outage. */
-  droppedEvents: number;
 }
 
 /** Figures of a writer. */
@@ -156,16 +143,8 @@ export class SampleWriter {
   readonly #counts = new AttrCounts();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
-  // Set while writes fail: the first error, when, and the drops/errors of this outage.
-  #outage: {
-    error: unknown;
-    last: unknown;
-    since: number;
-    errors: number;
-    dropped: number;
-    droppedEvents: number;
-    retryMs: number;
-  } | undefined;
+  // Set while writes fail.
+  #outage: Outage | undefined;
   readonly #maxBuffered: number;
   readonly #maxEvents: number;
 
@@ -445,39 +424,21 @@ export class SampleWriter {
   #failed(err: unknown): void {
     this.stats.errors++;
     const first = this.#outage === undefined;
-    const retryMin = this.options.retryMinMs ?? 1000;
-    const o = this.#outage ??= {
-      error: err,
-      last: err,
-      since: Date.now() / 1000,
-      errors: 0,
-      dropped: 0,
-      droppedEvents: 0,
-      retryMs: retryMin / 2,
-    };
-    o.errors++;
-    o.last = err;
-    o.retryMs = Math.min(this.options.retryMaxMs ?? 30_000, o.retryMs * 2);
+    this.#outage ??= new Outage(err, this.options.retryMinMs ?? 1000);
+    const retryMs = this.#outage.failed(err, this.options.retryMaxMs ?? 30_000);
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     if (!this.#closed) {
       this.#timer = setTimeout(() => {
         this.#timer = undefined;
         this.#tryFlush();
-      }, o.retryMs);
+      }, retryMs);
     }
     if (first) this.options.onError?.(err);
   }
 
   #recovered(): void {
-    const o = this.#outage!;
+    const outage = this.#outage!.summary();
     this.#outage = undefined;
-    const outage: WriterOutage = {
-      since: o.since,
-      durationMs: Date.now() - o.since * 1000,
-      errors: o.errors,
-      dropped: o.dropped,
-      droppedEvents: o.droppedEvents,
-    };
     this.options.onRecover?.(outage);
   }
 

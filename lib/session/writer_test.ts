@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { SessionStore } from "./store.ts";
-import type { WriterOutage } from "./writer.ts";
+import type { WriterOutage } from "./outage.ts";
 
 Deno.test("writer: while writes fail it keeps a bounded buffer, counts what it drops, and says so on recovery", async () => {
   const dir = await Deno.makeTempDir({ prefix: "labwire-writer-" });
