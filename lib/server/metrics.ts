@@ -59,7 +59,8 @@ export class LatestValues {
       map = new Map();
       this.#values.set(device, map);
     }
-    for (const [k, v] of Object.entries(values)) map.set(k, v);
+    // for…in, not Object.entries: no array per value (every reading of every device comes here).
+    for (const k in values) map.set(k, values[k]!);
   }
 
   /** The latest values of a device. */

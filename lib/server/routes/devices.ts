@@ -31,6 +31,8 @@ export function deviceRoutes(api: ApiState): OpenAPIHono {
     if (!ctx.devices) throw new HttpError(503, "adding and removing devices needs labwire serve");
     return ctx.devices;
   };
+  /** Options of every request's reading (one object, not one per request). */
+  const readOptions = { timeout };
   const detailCache = new Map<string, { of: Attr[]; attrs: string; techniques: string }>();
   const detailJson = (device: string, attrs: Attr[], techniques: string[]) => {
     let d = detailCache.get(device);
@@ -229,7 +231,7 @@ export function deviceRoutes(api: ApiState): OpenAPIHono {
           );
         }
       }
-      const r = await m.sample(names, { timeout });
+      const r = await m.sample(names, readOptions);
       if (r.error !== undefined) throw new HttpError(503, `${m.name}: ${r.error}`, "device_error");
       // The text SSE clients and the device's detail send for this reading.
       return c.body(readingJson(r), 200, JSON_HEADERS);
