@@ -22,6 +22,7 @@ import { listenForInterrupts } from "../lib/cli/interrupt.ts";
 import { MAX_TIMER_MS } from "../lib/config/duration.ts";
 import { errorMessage, UsageError } from "../lib/device/errors.ts";
 import { Lab } from "../lib/lab/lab.ts";
+import { applySafeState, safeStateMessage } from "../lib/lab/safe_state.ts";
 import { loadLabConfig } from "../lib/lab/setup.ts";
 import { PipeClosed, stdoutSink } from "../lib/output/stdout.ts";
 import { colorEnabled, paint, stdoutIsTerminal } from "../lib/output/terminal.ts";
@@ -420,6 +421,22 @@ export async function runScan(args: string[]): Promise<number> {
       const result = await run.start();
       table?.finish();
       scanEndedEvent(session, result);
+      if (result.state !== "done") {
+        // an interrupted scan leaves its positioners' devices in their safe states
+        const devices = new Set(run.plan.positioners.map((r) => parseRef(r).device));
+        for (const d of devices) {
+          const r = await applySafeState(lab.get(d), `scan ${result.state}`);
+          if (!r) continue;
+          say(p.dim(`labwire scan: ${safeStateMessage(r)}`));
+          session?.event({
+            kind: "safe_state",
+            severity: r.ok ? "info" : "major",
+            device: r.device,
+            message: safeStateMessage(r),
+            data: r,
+          });
+        }
+      }
       const where = result.id !== undefined && sessionFile
         ? ` (scan ${result.id} in ${sessionFile})`
         : "";

@@ -66,6 +66,7 @@ Serves every device of the config over HTTP while recording the bench into a ses
   POST /api/devices/NAME/tasks           {"technique", "params", "sampling_interval", "max_duration"}
                                          (queued per device; see labwire task --help)
   GET  /api/tasks, GET|DELETE /api/tasks/ID, GET /api/tasks/ID/data?since=N
+  POST /api/devices, DELETE /api/devices/NAME   devices at run time ({"name", "address", "options"})
   GET  /api/stream?devices=a,b           Server-Sent Events (Last-Event-ID resumes)
   GET  /api/samples?device=&attr=&from=&to=&max_points=   recorded data, min/max-downsampled
   GET  /api/alarms, /healthz, /metrics (Prometheus), /api/openapi.json
@@ -87,8 +88,10 @@ Flags:
   -c, --config FILE        config file (default ./labwire.toml or $LABWIRE_CONFIG)
       --demo               serve the built-in simulated bench
 ADDONS
-Stopping: SIGTERM or Ctrl-C stops accepting, ends event streams, flushes the session and
-exits 0 within 5 s. Logs go to stderr (with <N> priorities under systemd).
+Stopping: SIGTERM or Ctrl-C stops accepting, ends event streams, puts devices in their
+safe_state, flushes the session and exits 0 within 5 s. SIGHUP (systemctl reload) re-reads
+the config and applies its added, removed and changed devices without a restart.
+Logs go to stderr (with <N> priorities under systemd).
 A failing session (disk full) never stops serving: /healthz says "degraded" (still 200),
 /metrics counts labwire_session_write_errors_total, and recording resumes by itself.
 
