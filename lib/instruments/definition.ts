@@ -285,6 +285,9 @@ export function compileDefinition(
       reply: l.reply,
     };
   }
+  // An attribute's or action's name for one channel of its group (itself without one).
+  const nameIn = (base: string, group: string | undefined, vars: Record<string, string>) =>
+    channelAttrName(base, group, group && vars[group], group && channelNames[group]);
   const expand = (group: string | undefined, key: string): Record<string, string>[] => {
     if (group === undefined) return [{}];
     const ids = channels[group];
@@ -339,12 +342,7 @@ export function compileDefinition(
     }
     for (const vars of expand(a.channels, key)) {
       const id = a.channels ? vars[a.channels]! : undefined;
-      const name = channelAttrName(
-        base,
-        a.channels,
-        id,
-        a.channels ? channelNames[a.channels] : undefined,
-      );
+      const name = nameIn(base, a.channels, vars);
       claimAttrName(name, key, seen, fail);
       const { min, max } = channelLimits(a, id, key, fail);
       const attr: Attr = {
@@ -390,13 +388,7 @@ export function compileDefinition(
       if (!allowed.includes(p)) fail(`${key}.command`, `unknown placeholder {${p}}`);
     }
     for (const vars of expand(a.channels, key)) {
-      const id = a.channels ? vars[a.channels]! : undefined;
-      const name = channelAttrName(
-        base,
-        a.channels,
-        id,
-        a.channels ? channelNames[a.channels] : undefined,
-      );
+      const name = nameIn(base, a.channels, vars);
       if (seen.has(name)) fail(key, `"${name}" is already an attribute or action`);
       seen.add(name);
       actions.push({
