@@ -97,6 +97,11 @@ export const VERBS: Verb[] = [
     load: async () => (await import("./cmd/task.ts")).taskCommand,
   },
   {
+    name: "position",
+    summary: "named positions: save, restore (--wait), list, show, delete",
+    load: async () => (await import("./cmd/position.ts")).positionCommand,
+  },
+  {
     name: "completions",
     summary: "print a shell completion script: bash, zsh or fish",
     load: async () => (await import("./cmd/completions.ts")).completionsCommand(VERBS),

@@ -257,10 +257,27 @@ export const INSTRUMENTS_SCHEMA = table(
 // ---------------------------------------------------------------------------------------------
 // The whole file
 
+/** `[positions]`: groups of attributes saved and restored together (`labwire position save NAME GROUP`). */
+export const POSITIONS_SCHEMA = z.unknown().transform((v, ctx): Record<string, string[]> => {
+  if (!isTable(v)) return fail(ctx, 'expected a table: [positions] stage = ["stage.x", "stage.y"]');
+  for (const [k, list] of Object.entries(v)) {
+    if (
+      !Array.isArray(list) || list.length === 0 ||
+      !list.every((r) => typeof r === "string" && /^[^.\s]+\.[^\s]+$/.test(r))
+    ) {
+      return fail(ctx, 'expected a list of device.attr like ["stage.x", "stage.y"]', undefined, [
+        k,
+      ]);
+    }
+  }
+  return v as Record<string, string[]>;
+});
+
 /** Every section of the file and its schema, in the order the README documents them. */
 export const SECTIONS = {
   devices: DEVICES_SCHEMA,
   derived: DERIVED_SCHEMA,
+  positions: POSITIONS_SCHEMA,
   session: SESSION_SCHEMA,
   alarms: ALARMS_SCHEMA,
   notify: NOTIFY_SCHEMA,
@@ -291,6 +308,7 @@ export const CONFIG_SCHEMA = z.preprocess(
   z.object({
     devices: DEVICES_SCHEMA.optional(),
     derived: DERIVED_SCHEMA.optional(),
+    positions: POSITIONS_SCHEMA.optional(),
     session: SESSION_SCHEMA.optional(),
     alarms: ALARMS_SCHEMA.optional(),
     notify: NOTIFY_SCHEMA.optional(),

@@ -16,6 +16,7 @@ import { HttpError, toHttpError } from "./http_error.ts";
 import { timingSafeEqualText } from "./auth.ts";
 import { limitBody } from "./body_limit.ts";
 import { withTimeQuery } from "./time_query.ts";
+import { positionRoutes } from "./routes/positions.ts";
 import { alarmRoutes } from "./routes/alarms.ts";
 import { apiState, newApi } from "./routes/api.ts";
 import { dashboardRoutes } from "./routes/dashboard.ts";
@@ -108,6 +109,7 @@ export function createApp(ctx: ServerContext): LabwireApp {
   app.route("/", streamRoutes(api));
   app.route("/", sampleRoutes(api));
   app.route("/", alarmRoutes(api));
+  app.route("/", positionRoutes(api));
   app.route("/", opsRoutes(api));
 
   app.doc31("/api/openapi.json", {

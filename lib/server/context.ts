@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { PositionStore } from "../session/positions.ts";
 import type { Reading } from "../device/device.ts";
 import type { Lab } from "../lab/lab.ts";
 import type { TaskBoard } from "../lab/task.ts";
@@ -106,6 +107,8 @@ export interface ServerContext {
   scans?: ScanSource;
   /** Adds and removes devices at run time (`serve` only). */
   devices?: DeviceAdmin;
+  /** The named positions file, opened on first use. */
+  positions?: () => PositionStore;
   /** When set, PUT/POST/DELETE need `Authorization: Bearer <token>`. */
   token?: string;
   /** Origins allowed by CORS; CORS is off when empty. */

@@ -17,6 +17,7 @@ import { type Recording, startRecording } from "../session/recording.ts";
 import { ScanStore } from "../session/scan_store.ts";
 import { SessionStore } from "../session/store.ts";
 import { sessionParameters } from "../session/path.ts";
+import { PositionStore } from "../session/positions.ts";
 import { ScanService } from "./scans.ts";
 import { DeviceAdmin, type ReloadResult } from "./device_admin.ts";
 import type { ParsedFlags } from "../cli/flags.ts";
@@ -34,6 +35,8 @@ import { plainHttpWarning, type TlsPem } from "./tls.ts";
 export interface DaemonOptions {
   /** The bench. */
   config: LabConfig;
+  /** The named positions file (default: positions.sqlite in labwire's state directory). */
+  positions?: string;
   /** Where to listen. */
   listen: ListenAddress;
   /** Bearer token for mutating requests; required beyond loopback. */
@@ -234,6 +237,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     log,
     store ? (e) => store.event(e) : undefined,
   );
+  // opened on first use: a daemon nobody asks for positions touches no state directory
+  let positionStore: PositionStore | undefined;
   const app = createApp({
     lab,
     devices,
@@ -244,6 +249,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     alarms: watch?.engine,
     tasks,
     scans,
+    positions: () => (positionStore ??= PositionStore.open(opts.positions)),
     token: opts.token,
     cors: opts.cors,
     maxBodyBytes: opts.maxBody,
@@ -260,6 +266,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     // shutting down: one part failing to close must not keep the others open
     await scans.close().catch(() => {});
     await tasks.close().catch(() => {});
+    positionStore?.close();
     // every device with a safe_state is left in it (each within its timeout), recorded before
     // the session closes
     await Promise.all(lab.managers.map(async (m) => {

@@ -1,0 +1,158 @@
+/**
+ * `labwire position save|restore|list|show|delete` — named positions (pyepics `Instruments`):
+ * save the values of some attributes (or a `[positions]` group of the config) under a name,
+ * restore them later in the same order (`--wait` for each move), kept in `positions.sqlite` in
+ * labwire's state directory.
+ *
+ * @module
+ */
+import type { Command } from "../lib/cli/command.ts";
+import { EXIT } from "../lib/cli/command.ts";
+import { boolFlag, durationFlag, listFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
+import { TIMEOUT_RULE } from "../lib/config/duration.ts";
+import { resolveTargets } from "../lib/config/targets.ts";
+import { UsageError } from "../lib/device/errors.ts";
+import { didYouMean } from "../lib/device/suggest.ts";
+import { Lab } from "../lib/lab/lab.ts";
+import { loadLabConfig } from "../lib/lab/setup.ts";
+import { jsonDocument } from "../lib/output/record.ts";
+import { stdoutSink } from "../lib/output/stdout.ts";
+import { stdoutIsTerminal } from "../lib/output/terminal.ts";
+import { parseRef } from "../lib/scan/plan.ts";
+import { positionRefs, readPosition, restorePosition } from "../lib/scan/positions.ts";
+import {
+  checkPositionName,
+  type NamedPosition,
+  POSITIONS_FILE,
+  PositionStore,
+  stateDir,
+} from "../lib/session/positions.ts";
+
+const FLAGS = {
+  wait: { type: "boolean" },
+  timeout: { type: "string" },
+  devices: { type: "string", multiple: true },
+  file: { type: "string" },
+} as const;
+
+const SUBCOMMANDS = ["save", "restore", "list", "show", "delete"];
+
+/** A position as printed: values as an object in their order. */
+function positionDocument(p: NamedPosition): Record<string, unknown> {
+  return { name: p.name, saved: p.saved, values: Object.fromEntries(p.values) };
+}
+
+/** Runs `position`. */
+export async function runPosition(args: string[]): Promise<number> {
+  const f = parseFlags(args, FLAGS, "position");
+  const [sub, name, ...words] = f.positionals;
+  if (sub === undefined || !SUBCOMMANDS.includes(sub)) {
+    throw new UsageError(
+      sub === undefined ? "position: give a subcommand" : `position: unknown subcommand "${sub}"`,
+      (sub === undefined ? "" : didYouMean(sub, SUBCOMMANDS) + " ") +
+        `subcommands: ${SUBCOMMANDS.join(", ")}; see: labwire position --help`,
+    );
+  }
+  if (sub !== "list" && name === undefined) throw new UsageError(`position ${sub}: give a NAME`);
+  if (sub !== "save" && words.length > 0) {
+    throw new UsageError(`position ${sub}: unexpected "${words.join(" ")}"`);
+  }
+  if (name !== undefined) checkPositionName(name);
+  const pretty = stdoutIsTerminal();
+  const store = PositionStore.open(stringFlag(f, "file") ?? `${stateDir()}/${POSITIONS_FILE}`);
+  try {
+    switch (sub) {
+      case "list":
+        stdoutSink.write(jsonDocument({ positions: store.list().map(positionDocument) }, pretty));
+        return EXIT.ok;
+      case "show":
+        stdoutSink.write(jsonDocument(positionDocument(store.require(name!)), pretty));
+        return EXIT.ok;
+      case "delete":
+        store.delete(name!);
+        console.error(`deleted position ${name} from ${store.path}`);
+        return EXIT.ok;
+    }
+    const timeout = durationFlag(f, "timeout", TIMEOUT_RULE);
+    const saved = sub === "restore" ? store.require(name!) : undefined;
+    const loaded = await loadLabConfig({
+      config: stringFlag(f, "config"),
+      demo: boolFlag(f, "demo"),
+    });
+    try {
+      const refs = saved ? saved.values.map(([r]) => r) : positionRefs(words, loaded.config);
+      const extra = listFlag(f, "devices") ?? [];
+      const opened = resolveTargets(extra, loaded.config);
+      const missing = [...new Set(refs.map((r) => parseRef(r).device))]
+        .filter((d) => !opened.some((c) => c.name === d));
+      const lab = await Lab.open(loaded.config, [
+        ...opened,
+        ...resolveTargets(missing, loaded.config),
+      ]);
+      try {
+        if (saved) {
+          const done = await restorePosition(lab, saved, {
+            wait: boolFlag(f, "wait"),
+            timeoutMs: timeout,
+          });
+          stdoutSink.write(jsonDocument({ name: saved.name, restored: done }, pretty));
+          return EXIT.ok;
+        }
+        const p = await readPosition(lab, name!, refs);
+        const replaced = store.save(p);
+        stdoutSink.write(jsonDocument(positionDocument(p), pretty));
+        console.error(`${replaced ? "replaced" : "saved"} position ${name} in ${store.path}`);
+        return EXIT.ok;
+      } finally {
+        await lab.close();
+      }
+    } finally {
+      await loaded.cleanup();
+    }
+  } finally {
+    store.close();
+  }
+}
+
+/** The `position` verb. */
+export const positionCommand: Command = {
+  name: "position",
+  summary: "named positions: save, restore (--wait), list, show, delete",
+  run: runPosition,
+  help: `labwire position — named positions (pyepics Instruments)
+
+Usage:
+  labwire position save NAME DEV.ATTR… | GROUP   save the current values
+  labwire position restore NAME [--wait]         write them back, in the saved order
+  labwire position list | show NAME | delete NAME
+
+save reads the attributes (writable ones: a position is for restoring) and stores
+their values under NAME, replacing a position of that name; GROUP is a list of
+attributes named in the config:
+  [positions]
+  sample_stage = ["motor.position", "thermo.setpoint"]
+restore checks every value against its attribute and that no scan or task owns the
+devices before the first write, then writes them in order; --wait waits for each
+move to end (the device's done signal) before the next.
+
+Positions are kept in positions.sqlite in labwire's state directory: $LABWIRE_STATE_DIR,
+else $STATE_DIRECTORY (systemd), else $XDG_STATE_HOME/labwire, else
+~/.local/state/labwire (--file FILE for another). serve answers the same over HTTP:
+GET/PUT/DELETE /api/positions/NAME, POST /api/positions/NAME/restore.
+
+Flags:
+      --wait             restore: wait for each move to finish
+      --timeout 60s      restore --wait: longest wait per value
+      --devices T,…      open these targets too (addresses like sim://motor)
+      --file FILE        the positions file (default: in the state directory)
+  -c, --config FILE      config file (default ./labwire.toml or $LABWIRE_CONFIG)
+      --demo             the built-in simulated bench
+
+Examples:
+  labwire position save --demo park motor.position thermo.setpoint
+  labwire position show park
+  labwire position restore --demo park --wait
+  labwire position list
+  labwire position delete park
+`,
+};

@@ -1,0 +1,145 @@
+/**
+ * Saving and restoring named positions over a lab: `save` reads the attributes (which must be
+ * writable, or they could not be restored) and stores their values in order; `restore` checks
+ * every value against its attribute and every device against the ownership rule before the
+ * first write, then writes them in the saved order, each waiting for the device's done signal
+ * when asked (`--wait`). Groups of attributes can be named in the config:
+ *
+ * ```toml
+ * [positions]
+ * sample_stage = ["stage.x", "stage.y", "stage.theta"]
+ * ```
+ *
+ * @module
+ */
+import { findAttr, validateWrite, type Value } from "../device/attr.ts";
+import { TimeoutError, UsageError } from "../device/errors.ts";
+import type { LabConfig } from "../config/load.ts";
+import type { Lab } from "../lab/lab.ts";
+import { sleep } from "../schedule/periodic.ts";
+import type { NamedPosition } from "../session/positions.ts";
+import { parseRef } from "./plan.ts";
+
+/** What a restore did for one attribute. */
+export interface RestoredValue {
+  /** `device.attr`. */
+  ref: string;
+  /** The saved value written. */
+  value: Value;
+  /** The read-back after the write (and the wait). */
+  read_back: Value;
+}
+
+/**
+ * The attributes `words` names: `device.attr` words, or one group name from `[positions]` in the
+ * config.
+ *
+ * @example
+ * ```ts
+ * import { positionRefs } from "./positions.ts";
+ * positionRefs(["motor.position"], { devices: [], sections: {} }); // ["motor.position"]
+ * ```
+ */
+export function positionRefs(words: readonly string[], config: LabConfig): string[] {
+  const groups = (config.sections.positions ?? {}) as Record<string, unknown>;
+  if (words.length === 1 && !words[0]!.includes(".")) {
+    const g = groups[words[0]!];
+    if (!Array.isArray(g)) {
+      const names = Object.keys(groups);
+      throw new UsageError(
+        `"${words[0]}" is neither device.attr nor a group of [positions] in the config${
+          names.length ? ` (groups: ${names.join(", ")})` : ""
+        }`,
+      );
+    }
+    return g as string[];
+  }
+  if (words.length === 0) {
+    throw new UsageError("position save: which attributes? give DEV.ATTR… or a [positions] group");
+  }
+  for (const w of words) parseRef(w);
+  if (new Set(words).size !== words.length) {
+    throw new UsageError("position save: an attribute is listed twice");
+  }
+  return [...words];
+}
+
+/** Reads `refs` (one read per device) into a position named `name`. */
+export async function readPosition(
+  lab: Lab,
+  name: string,
+  refs: readonly string[],
+  signal?: AbortSignal,
+): Promise<NamedPosition> {
+  const byDevice = new Map<string, string[]>();
+  for (const ref of refs) {
+    const { device, attr } = parseRef(ref);
+    const a = findAttr(await lab.get(device).attrs({ signal }), attr, device);
+    if (!a.rw) throw new UsageError(`${ref} is read-only, so it cannot be restored`);
+    let list = byDevice.get(device);
+    if (!list) byDevice.set(device, list = []);
+    list.push(attr);
+  }
+  const read = new Map(
+    await Promise.all(
+      [...byDevice].map(async ([d, attrs]) =>
+        [d, await lab.get(d).read(attrs, { signal, quiet: true })] as const
+      ),
+    ),
+  );
+  const values = refs.map((ref): [string, Value] => {
+    const { device, attr } = parseRef(ref);
+    return [ref, read.get(device)![attr] ?? null];
+  });
+  return { name, saved: Date.now() / 1000, values };
+}
+
+/**
+ * Restores `p` on `lab`: every value validated and every device free (the ownership rule) before
+ * the first write; then written in order, each waiting until its device is done when `wait`.
+ */
+export async function restorePosition(
+  lab: Lab,
+  p: NamedPosition,
+  opts: { wait?: boolean; timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<RestoredValue[]> {
+  for (const [ref, value] of p.values) {
+    const { device, attr } = parseRef(ref);
+    const m = lab.get(device);
+    const a = findAttr(await m.attrs({ signal: opts.signal }), attr, device);
+    if (value === null) throw new UsageError(`${p.name}: ${ref} was saved without a value`);
+    try {
+      validateWrite(a, value);
+    } catch (err) {
+      throw new UsageError(
+        `${p.name}: ${ref} = ${JSON.stringify(value)}: ${(err as Error).message}`,
+      );
+    }
+    lab.owners.check(device);
+  }
+  const out: RestoredValue[] = [];
+  for (const [ref, value] of p.values) {
+    const { device, attr } = parseRef(ref);
+    const m = lab.get(device);
+    let back = await m.write(attr, value, { signal: opts.signal });
+    if (opts.wait && m.device.isMoving) {
+      const deadline = performance.now() + (opts.timeoutMs ?? 60_000);
+      let wait = 1;
+      while (await m.exclusive(() => m.device.isMoving!({ signal: opts.signal }), opts.signal)) {
+        if (performance.now() > deadline) {
+          throw new TimeoutError(
+            `${ref} still moving ${
+              opts.timeoutMs ?? 60_000
+            } ms after it was written; the values after it were not written`,
+            device,
+          );
+        }
+        await sleep(wait, opts.signal);
+        wait = Math.min(wait * 2, 20);
+      }
+      back = (await m.read([attr], { signal: opts.signal }))[attr] ?? null;
+    }
+    out.push({ ref, value, read_back: back });
+  }
+  return out;
+}
