@@ -17,6 +17,9 @@ import type { EventRow } from "../session/writer.ts";
 import { HttpError } from "./http_error.ts";
 import type { Logger } from "./log.ts";
 
+/** Most devices a daemon holds once the API adds some (a request cannot grow it without end). */
+export const MAX_DEVICES = 10_000;
+
 /** What a config reload did. */
 export interface ReloadResult {
   /** Devices opened. */
@@ -68,6 +71,13 @@ export class DeviceAdmin {
   async add(name: string, table: unknown, why: string): Promise<DeviceConfig> {
     if (this.lab.find(name)) {
       throw new HttpError(409, `device "${name}" exists; DELETE /api/devices/${name} first`);
+    }
+    if (this.lab.names.length >= MAX_DEVICES) {
+      throw new HttpError(
+        422,
+        `this daemon already has ${MAX_DEVICES} devices, the most it takes; remove some first`,
+        "limit_exceeded",
+      );
     }
     let cfg: DeviceConfig;
     try {

@@ -295,7 +295,7 @@ export function deviceRoutes(api: ApiState): OpenAPIHono {
           description: "The device, opened and sampled from now on",
           content: { "application/json": { schema: DeviceSummarySchema } },
         },
-        ...JSON_ERRORS(400, 401, 409, 413, 503),
+        ...JSON_ERRORS(400, 401, 409, 413, 422, 503),
       },
     }),
     async (c) => {
