@@ -88,7 +88,19 @@ export type DriverInfo = Omit<Driver, "open">;
  * `load` must be an `import()` of a string literal so `deno compile` bundles the module.
  */
 export function lazyDriver(info: DriverInfo, load: () => Promise<Driver>): Driver {
-  return { ...info, open: async (address, ctx) => await (await load()).open(address, ctx) };
+  // Loaded once: an import() per open (a thousand for a read of a thousand PVs) costs a few µs
+  // each even with the module already there.
+  let loaded: Promise<Driver> | undefined;
+  return {
+    ...info,
+    open: async (address, ctx) => {
+      loaded ??= load().catch((err) => {
+        loaded = undefined;
+        throw err;
+      });
+      return await (await loaded).open(address, ctx);
+    },
+  };
 }
 
 const drivers = new Map<string, Driver>();
