@@ -16,6 +16,8 @@ export interface OpenContext {
   name: string;
   /** Default per-call timeout in ms, from config or the address' `?timeout=`. */
   timeout?: number;
+  /** The device's sampling interval, ms (how often it is read; drivers judge staleness by it). */
+  interval?: number;
   /** Driver options from the config file's device table (beyond address/interval/timeout). */
   options: Record<string, unknown>;
   /**

@@ -15,6 +15,7 @@ import { BARATRON_INFO } from "./baratron/driver_info.ts";
 import { CA_INFO } from "./epics/driver_info.ts";
 import { SCPI_INFO, SERIAL_INFO, TCP_INFO } from "./message/driver_info.ts";
 import { MODBUS_INFO, MODBUS_RTU_INFO } from "./modbus/driver_info.ts";
+import { MQTT_INFO, MQTTS_INFO } from "./mqtt/driver_info.ts";
 
 registerDriver(simDriver);
 registerDriver(
@@ -32,5 +33,7 @@ registerDriver(
 registerDriver(
   lazyDriver(MODBUS_RTU_INFO, async () => (await import("./modbus/driver.ts")).modbusRtuDriver),
 );
+registerDriver(lazyDriver(MQTT_INFO, async () => (await import("./mqtt/driver.ts")).mqttDriver));
+registerDriver(lazyDriver(MQTTS_INFO, async () => (await import("./mqtt/driver.ts")).mqttsDriver));
 // small and in-process (it reads the lab's other devices): registered eagerly, like sim
 registerDriver(derivedDriver);

@@ -22,5 +22,11 @@ export async function openDevice(
   checkAddressOptions(cfg.address, cfg.options);
   const t = cfg.address.params.get("timeout");
   const timeout = t !== null ? readDuration(t, TIMEOUT_RULE) : cfg.timeout;
-  return await driver.open(cfg.address, { name: cfg.name, timeout, options: cfg.options, peer });
+  return await driver.open(cfg.address, {
+    name: cfg.name,
+    timeout,
+    interval: cfg.interval,
+    options: cfg.options,
+    peer,
+  });
 }

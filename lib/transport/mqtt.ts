@@ -170,6 +170,26 @@ export class MqttLink {
     return this.#client.connected;
   }
 
+  /** Resolves once connected (at once when connected), or false after `timeoutMs`. */
+  waitConnected(timeoutMs: number): Promise<boolean> {
+    if (this.#client.connected) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.#client.off("connect", onConnect);
+        resolve(ok);
+      };
+      const onConnect = () => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.#client.on("connect", onConnect);
+    });
+  }
+
+  /** The last connection error (empty when none yet), for messages. */
+  get lastError(): string {
+    return this.#lastError;
+  }
+
   /** Messages waiting for the broker. */
   get buffered(): number {
     return this.#outbox.size;
@@ -192,6 +212,29 @@ export class MqttLink {
     this.stats.dropped = this.#outbox.dropped;
     // Connected but backed up: the buffer is sent once the socket has room again.
     if (this.#client.connected && !this.#flushing) this.#flush();
+  }
+
+  /**
+   * Sends a message now, not buffered: resolves once it is written (QoS 0) or acknowledged by
+   * the broker (QoS 1); rejects when the broker is away (a write must not wait for it).
+   */
+  publishNow(m: OutMessage): Promise<void> {
+    if (!this.#client.connected) {
+      return Promise.reject(
+        new Error(
+          `MQTT broker ${this.#where()} is not connected${
+            this.#lastError ? `: ${this.#lastError}` : ""
+          }`,
+        ),
+      );
+    }
+    this.stats.sent++;
+    return new Promise((resolve, reject) => {
+      this.#client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain }, (err) => {
+        if (err) reject(err);
+        else resolve();
+      });
+    });
   }
 
   #send(m: OutMessage): void {
@@ -291,6 +334,7 @@ export class MqttLink {
     }, delay);
   }
 
+  /** The broker as a URL origin, for messages. */
   #where(): string {
     const b = this.#opts.broker;
     return `${b.tls ? "mqtts" : "mqtt"}://${b.host}:${b.port}`;
