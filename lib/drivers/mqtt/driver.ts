@@ -225,7 +225,7 @@ export class MqttDevice implements Device {
                   this.name,
                 ),
               ),
-            timeout,
+            Math.max(0, timeout - (Date.now() - started)),
           );
         }),
       ]);

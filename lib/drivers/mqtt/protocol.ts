@@ -53,7 +53,7 @@ export const VALUE_KEYS = [
 
 /** True when `topic` is one concrete topic (no wildcard, no empty start). */
 export function isTopic(topic: string): boolean {
-  return topic !== "" && !/[#+\u0000]/.test(topic) && topic.length <= 65_535;
+  return topic !== "" && !/[#+]/.test(topic) && !topic.includes("\0") && topic.length <= 65_535;
 }
 
 /**
