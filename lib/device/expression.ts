@@ -202,22 +202,17 @@ export function parseExpression(text: string): Expression {
       type: a.type === b.type ? a.type : "any",
     };
   };
-  const or = (): Node => {
-    let left = and();
-    while (isOp(peek(), "||") || isWord(peek(), "or")) {
+  // `or` binds looser than `and`: one loop per level, left-associative
+  const chain = (op: string, word: string, inner: () => Node, isOr: boolean): Node => {
+    let left = inner();
+    while (isOp(peek(), op) || isWord(peek(), word)) {
       next();
-      left = logical(left, and(), true);
+      left = logical(left, inner(), isOr);
     }
     return left;
   };
-  const and = (): Node => {
-    let left = comparison();
-    while (isOp(peek(), "&&") || isWord(peek(), "and")) {
-      next();
-      left = logical(left, comparison(), false);
-    }
-    return left;
-  };
+  const and = (): Node => chain("&&", "and", comparison, false);
+  const or = (): Node => chain("||", "or", and, true);
   const comparison = (): Node => {
     const left = additive();
     const t = peek();

@@ -19,6 +19,27 @@ address = "sim://det?seed=5&motor=motor"
 interval = "250ms"
 `;
 
+/** Posts a scan to a test daemon and waits until it is done; answers its final status. */
+async function scanToEnd(url: string, body: unknown): Promise<Record<string, unknown>> {
+  const res = await fetch(`${url}/api/scans`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const created = await res.json();
+  assert.equal(res.status, 202, JSON.stringify(created));
+  let scan: Record<string, unknown> = {};
+  await until(
+    async () => {
+      scan = await (await fetch(`${url}/api/scans/${created.id}?limit=1`)).json();
+      return scan.state === "done";
+    },
+    20_000,
+    "the scan to finish",
+  );
+  return scan;
+}
+
 /** Parses NDJSON stdout into objects. */
 function lines(stdout: string): Record<string, unknown>[] {
   return stdout.trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
@@ -115,31 +136,16 @@ Deno.test("bad --goto and lup words are usage errors (exit 2)", async () => {
 Deno.test("POST /api/scans with goto: the scan answers its peak statistics and leaves the motor there", async () => {
   const d = await startTestDaemon({ bench: SERVE_BENCH });
   try {
-    const res = await fetch(`${d.url}/api/scans`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        plan: {
-          kind: "line",
-          relative: true,
-          axes: [{ positioner: "motor.position", start: 0, stop: 10 }],
-          num: 41,
-        },
-        detectors: ["det.counts"],
-        goto: "com",
-      }),
-    });
-    const created = await res.json();
-    assert.equal(res.status, 202, JSON.stringify(created));
-    let scan: Record<string, unknown> = {};
-    await until(
-      async () => {
-        scan = await (await fetch(`${d.url}/api/scans/${created.id}?limit=1`)).json();
-        return scan.state === "done";
+    const scan = await scanToEnd(d.url, {
+      plan: {
+        kind: "line",
+        relative: true,
+        axes: [{ positioner: "motor.position", start: 0, stop: 10 }],
+        num: 41,
       },
-      20_000,
-      "the scan to finish",
-    );
+      detectors: ["det.counts"],
+      goto: "com",
+    });
     const stats = (scan.stats as Record<string, Record<string, number>>)["det.counts"]!;
     assert.ok(Math.abs(stats.com! - 5) < 0.2, `com ${stats.com}`);
     assert.ok(Math.abs(stats.peak_position! - 5) <= 0.5);
@@ -329,33 +335,18 @@ trip = 1000
 `,
   });
   try {
-    const res = await fetch(`${d.url}/api/scans`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        plan: {
-          kind: "line",
-          relative: false,
-          axes: [{ positioner: "motor.position", start: 0, stop: 2 }],
-          num: 3,
-        },
-        detectors: ["det.counts"],
-        set: { "motor.velocity": 500 },
-        baseline: ["thermo"],
-        suspend_on: ["too_hot"],
-      }),
-    });
-    const created = await res.json();
-    assert.equal(res.status, 202, JSON.stringify(created));
-    let scan: Record<string, unknown> = {};
-    await until(
-      async () => {
-        scan = await (await fetch(`${d.url}/api/scans/${created.id}?limit=1`)).json();
-        return scan.state === "done";
+    const scan = await scanToEnd(d.url, {
+      plan: {
+        kind: "line",
+        relative: false,
+        axes: [{ positioner: "motor.position", start: 0, stop: 2 }],
+        num: 3,
       },
-      20_000,
-      "the scan to finish",
-    );
+      detectors: ["det.counts"],
+      set: { "motor.velocity": 500 },
+      baseline: ["thermo"],
+      suspend_on: ["too_hot"],
+    });
     assert.deepEqual(scan.settings, { "motor.velocity": { previous: 1000, value: 500 } });
     assert.equal(scan.restored, true);
     assert.equal(scan.suspensions, 0);
