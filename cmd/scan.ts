@@ -444,6 +444,20 @@ export async function runScan(args: string[]): Promise<number> {
         ? ` in ${(result.ended - result.started).toFixed(1)} s`
         : "";
       for (const line of statsLines(result, run.precision)) say(line);
+      if (result.baseline) {
+        const ends = result.baseline.end ? "start and end" : "start";
+        say(p.dim(`baseline: ${request.baseline!.join(", ")} read at the ${ends}${where}`));
+      }
+      if (result.settings && result.restored) {
+        say(
+          p.dim(
+            `restored ${
+              Object.entries(result.settings).map(([r, s]) => `${r}=${JSON.stringify(s.previous)}`)
+                .join(", ")
+            }`,
+          ),
+        );
+      }
       if (result.state === "done") {
         say(p.dim(`done: ${result.recorded} of ${result.total} points${took}${where}`));
       } else {
