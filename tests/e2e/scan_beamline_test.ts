@@ -209,6 +209,9 @@ Deno.test("--suspend-on: the scan pauses while the alarm is active; Ctrl-C then 
         "det_high",
         "--resume-after",
         "200ms",
+        // each point waits at its position while det is sampled (every 50 ms) at least twice
+        "--settle",
+        "150ms",
       ],
       env: { NO_COLOR: "1" },
       stdout: "piped",
