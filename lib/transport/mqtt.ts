@@ -53,6 +53,11 @@ export function parseBrokerUrl(text: string): BrokerUrl | string {
   return { tls, host: m[2]!.replace(/^\[|\]$/g, ""), port, path };
 }
 
+/** True for an IPv4 or IPv6 address literal (not a host name). */
+function isIpLiteral(host: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(":");
+}
+
 /** Everything a link is opened with. */
 export interface MqttLinkOptions {
   /** The broker. */
@@ -144,7 +149,14 @@ export class MqttLink {
       queueQoSZero: false,
       ...(opts.username !== undefined ? { username: opts.username } : {}),
       ...(opts.password !== undefined ? { password: opts.password } : {}),
-      ...(broker.tls ? { ca: opts.ca, rejectUnauthorized: true, servername: broker.host } : {}),
+      // SNI names a host; an address literal is checked against the certificate's IP names.
+      ...(broker.tls
+        ? {
+          ca: opts.ca,
+          rejectUnauthorized: true,
+          ...(isIpLiteral(broker.host) ? {} : { servername: broker.host }),
+        }
+        : {}),
       ...(opts.will
         ? {
           will: {

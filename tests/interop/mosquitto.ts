@@ -68,17 +68,21 @@ async function waitForPort(port: number, guardMs = 10_000): Promise<void> {
 /**
  * Starts mosquitto in `dir`: anonymous when `users` is absent, else password file + ACL. With
  * `persist`, sessions survive a restart (a persistent subscriber keeps its subscription and gets
- * what was published while it was away, QoS 0 included).
+ * what was published while it was away, QoS 0 included). With `tls`, it speaks MQTT over TLS
+ * only (`mqtts://`).
  */
 export async function startBroker(
   dir: string,
   users?: BrokerUser[],
   persist = false,
+  tls?: { cert: string; key: string },
 ): Promise<Broker> {
   const port = freePort();
   // Started as root (CI), mosquitto would drop to the `mosquitto` user, who cannot read the
   // test's private temporary folder: it keeps the user it was started as.
   const lines = [`listener ${port} 127.0.0.1`, "user root"];
+  // TLS (mqtts://): the test's certificate, which clients trust as their CA.
+  if (tls) lines.push(`certfile ${tls.cert}`, `keyfile ${tls.key}`, `cafile ${tls.cert}`);
   if (persist) {
     lines.push("persistence true", `persistence_location ${dir}/`, "queue_qos0_messages true");
   } else lines.push("persistence false");
@@ -104,7 +108,7 @@ export async function startBroker(
   let child: Deno.ChildProcess | undefined;
   const broker: Broker = {
     port,
-    url: `mqtt://127.0.0.1:${port}`,
+    url: `${tls ? "mqtts" : "mqtt"}://127.0.0.1:${port}`,
     pid: () => child?.pid,
     async start() {
       child = new Deno.Command(program, {
