@@ -5,7 +5,7 @@
  * expression's slots, evaluate). Three expressions of the README's kind (unit conversion, a
  * ratio with functions, a comparison with logic), 200,000 evaluations each per run; the figure
  * is CPU time (user + system) per evaluation, median of 9 runs after 2 warm-up runs. A
- * `deno bench` of the same steps is in `tests/bench/derived_bench.ts`.
+ * `deno bench` of the same steps is in `lib/drivers/derived/driver_bench.ts`.
  *
  * Target (issue 14): ≤ 2 µs per evaluation.
  *

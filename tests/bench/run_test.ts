@@ -4,6 +4,7 @@ import { BENCHES, summaryTable } from "./run.ts";
 /** Modules under tests/bench/ that benchmarks import (or run); they measure nothing themselves. */
 const LIBRARIES = [
   "child.ts",
+  "derived_cases.ts",
   "proc_stats.ts",
   "serve_bare.ts",
   "serve_bench_setup.ts",
