@@ -23,3 +23,25 @@ Deno.test("BatchedSink: one write per event-loop turn, in order; a failed write 
   assert.throws(() => broken.write("y\n"), PipeClosed); // …and the next write says so
   assert.throws(() => broken.flush(), PipeClosed);
 });
+
+Deno.test("BatchedSink without a target: the bytes of every write reach stdout in order, past the buffer and in any script", async () => {
+  const module = import.meta.resolve("./stdout.ts");
+  const code = `
+    import { BatchedSink } from "${module}";
+    const sink = new BatchedSink(undefined, 1000);
+    for (let i = 0; i < 3000; i++) sink.write(\`{"i":\${i},"s":"µ€𝄞"}\\n\`);
+    sink.write("x".repeat(5000) + "\\n"); // longer than the buffer
+    await new Promise((r) => setTimeout(r, 5)); // the background write
+    sink.write("last\\n");
+    sink.flush();
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", code],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  assert.equal(out.code, 0);
+  const want = Array.from({ length: 3000 }, (_, i) => `{"i":${i},"s":"µ€𝄞"}\n`).join("") +
+    "x".repeat(5000) + "\nlast\n";
+  assert.equal(new TextDecoder().decode(out.stdout), want);
+});
