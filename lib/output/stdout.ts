@@ -60,9 +60,9 @@ export class MemorySink implements TextSink {
  * `target` in one piece: `stream` of 10,000 devices wrote one line per system call, 10,000 calls
  * a second. Text reaches `target` at the latest a timer turn later (or at once past `limit`
  * characters, and on {@linkcode BatchedSink.flush}). A write that fails in the background
- * (a closed pipe) is thrown by the next `write` or `flush`. Without a `target` the text is
- * encoded straight into one reused byte buffer that goes to stdout (no list of lines, no joined
- * copy, no new bytes per batch).
+ * (a closed pipe) is thrown by the next `write` or `flush`. Without a `target` a batch is
+ * one string grown by concatenation and encoded once into a reused byte buffer for stdout (an
+ * `encodeInto` per line allocated more than the line: its result object and a view).
  *
  * @example
  * ```ts
@@ -77,8 +77,8 @@ export class MemorySink implements TextSink {
 export class BatchedSink implements TextSink {
   readonly #target: ((text: string) => void) | undefined;
   #parts: string[] = [];
+  #text = "";
   #bytes: Uint8Array = new Uint8Array();
-  #used = 0;
   #size = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #error: unknown;
@@ -91,22 +91,9 @@ export class BatchedSink implements TextSink {
   /** Queues text; throws the error of an earlier background write, if any. */
   write(text: string): void {
     if (this.#error !== undefined) throw this.#error;
-    if (this.#target) {
-      this.#parts.push(text);
-      this.#size += text.length;
-    } else {
-      // UTF-8 takes at most 3 bytes per UTF-16 unit: room for the worst case, then encode.
-      const need = text.length * 3;
-      if (this.#bytes.length - this.#used < need) {
-        this.flush();
-        if (this.#bytes.length < need) {
-          this.#bytes = new Uint8Array(Math.max(need, this.limit * 3 + 4096));
-        }
-      }
-      const into = this.#used === 0 ? this.#bytes : this.#bytes.subarray(this.#used);
-      this.#used += encoder.encodeInto(text, into).written;
-      this.#size += text.length;
-    }
+    if (this.#target) this.#parts.push(text);
+    else this.#text += text;
+    this.#size += text.length;
     if (this.#size >= this.limit) this.flush();
     else this.#timer ??= setTimeout(this.#background, 0);
   }
@@ -124,11 +111,16 @@ export class BatchedSink implements TextSink {
         this.#size = 0;
         this.#target(text);
       } else {
-        if (this.#used === 0) return;
-        const bytes = this.#bytes.subarray(0, this.#used);
-        this.#used = 0;
+        if (this.#text === "") return;
+        const text = this.#text;
+        this.#text = "";
         this.#size = 0;
-        writeStdoutBytes(bytes);
+        // UTF-8 takes at most 3 bytes per UTF-16 unit.
+        if (this.#bytes.length < text.length * 3) {
+          this.#bytes = new Uint8Array(Math.max(text.length * 3, this.limit * 3 + 4096));
+        }
+        const { written } = encoder.encodeInto(text, this.#bytes);
+        writeStdoutBytes(this.#bytes.subarray(0, written));
       }
     } catch (err) {
       this.#error = err;
