@@ -156,10 +156,28 @@ Deno.test("serve tasks: FIFO queue, GET /api/tasks, cancel, kept data, one owner
 Deno.test("labwire task start|list|status|data|stop against a serve process, and locally without one", async () => {
   const dir = await Deno.makeTempDir({ prefix: "labwire-task-cli-" });
   await Deno.writeTextFile(`${dir}/bench.toml`, TASK_BENCH);
-  const serve = await spawnServe(["--config", `${dir}/bench.toml`, "--no-record"]);
-  const env = { LABWIRE_URL: serve.url };
+  // with a token, as beyond loopback: the CLI takes it from $LABWIRE_TOKEN for start and stop
+  const token = "task-cli-token-0123456789";
+  await Deno.writeTextFile(`${dir}/token`, token);
+  const serve = await spawnServe([
+    "--config",
+    `${dir}/bench.toml`,
+    "--no-record",
+    "--token-file",
+    `${dir}/token`,
+  ]);
+  const env = { LABWIRE_URL: serve.url, LABWIRE_TOKEN: token };
   const task = (...args: string[]) => runCli(["task", ...args], { env, cwd: dir });
   try {
+    const refused = await runCli(["task", "start", "thermo", "sample"], {
+      env: { LABWIRE_URL: serve.url },
+      cwd: dir,
+    });
+    assert.equal(refused.code, 2, "no token: a usage error");
+    assert.match(
+      refused.stderr,
+      /needs Authorization: Bearer[\s\S]*--token-file FILE or set LABWIRE_TOKEN/,
+    );
     // a hold owns the motor until it is stopped: whatever the machine's load, the next ones queue
     const started = await task("start", "motor", "hold", "position=1", "--duration", "60s");
     assert.equal(started.code, 0, started.stderr);
