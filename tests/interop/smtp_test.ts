@@ -11,52 +11,11 @@ import { parseAlarms } from "../../lib/alarm/rules.ts";
 import { parseNotify } from "../../lib/alarm/notify_config.ts";
 import { Notifier } from "../../lib/alarm/notifier.ts";
 import { findProgram, peerTest } from "../peers.ts";
+import { needsSmtp, received, startSmtp } from "./smtp_sink.ts";
 
-const FIXTURE = new URL("./fixtures/smtp_sink.py", import.meta.url).pathname;
-
-/** A python3 that can import aiosmtpd (Debian's, even when another python3 comes first on PATH). */
-const PYTHON = ["/usr/bin/python3", findProgram("python3")].find((p) =>
-  p !== undefined && findProgram(p) !== undefined &&
-  new Deno.Command(p, { args: ["-c", "import aiosmtpd"], stdout: "null", stderr: "null" })
-    .outputSync().success
-);
 const OPENSSL = findProgram("openssl");
 
-const needsSmtp = () => PYTHON ? [] : ["python3-aiosmtpd"];
 const needsTls = () => [...needsSmtp(), ...(OPENSSL ? [] : ["openssl"])];
-
-interface SmtpPeer {
-  port: number;
-  dir: string;
-  stop(): Promise<void>;
-}
-
-async function startSmtp(args: string[]): Promise<SmtpPeer> {
-  const dir = await Deno.makeTempDir({ prefix: "labwire-smtp-" });
-  const child = new Deno.Command(PYTHON!, {
-    args: [FIXTURE, "--dir", dir, ...args],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!/PORT (\d+)\n/.test(text)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`smtp_sink.py exited before listening: ${text}`);
-    text += value;
-  }
-  const port = Number(/PORT (\d+)/.exec(text)![1]);
-  return {
-    port,
-    dir,
-    async stop() {
-      child.kill("SIGTERM");
-      await reader.cancel();
-      await child.status;
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
-}
 
 /** Makes a CA and a server certificate for localhost/127.0.0.1 signed by it. */
 async function makeCerts(dir: string): Promise<{ ca: string; cert: string; key: string }> {
@@ -109,47 +68,6 @@ async function makeCerts(dir: string): Promise<{ ca: string; cert: string; key: 
     "leaf.ext",
   );
   return { ca: `${dir}/ca.pem`, cert: `${dir}/cert.pem`, key: `${dir}/key.pem` };
-}
-
-interface Received {
-  meta: {
-    mail_from: string;
-    rcpt_tos: string[];
-    tls: boolean;
-    authenticated: boolean;
-    login: string | null;
-  };
-  headers: Map<string, string>;
-  body: string;
-}
-
-async function received(dir: string): Promise<Received[]> {
-  const names = [];
-  for await (const e of Deno.readDir(dir)) if (e.name.endsWith(".eml")) names.push(e.name);
-  names.sort();
-  return await Promise.all(names.map(async (name) => {
-    const raw = await Deno.readTextFile(`${dir}/${name}`);
-    const meta = JSON.parse(await Deno.readTextFile(`${dir}/${name.replace(".eml", ".json")}`));
-    const split = raw.indexOf("\r\n\r\n");
-    const headers = new Map<string, string>();
-    for (const line of raw.slice(0, split).replace(/\r\n[ \t]+/g, " ").split("\r\n")) {
-      const i = line.indexOf(":");
-      headers.set(line.slice(0, i).toLowerCase(), line.slice(i + 1).trim());
-    }
-    return { meta, headers, body: decodeQp(raw.slice(split + 4)) };
-  }));
-}
-
-function decodeQp(text: string): string {
-  const joined = text.replace(/=\r\n/g, "");
-  const bytes: number[] = [];
-  for (let i = 0; i < joined.length; i++) {
-    if (joined[i] === "=") {
-      bytes.push(parseInt(joined.slice(i + 1, i + 3), 16));
-      i += 2;
-    } else bytes.push(joined.charCodeAt(i));
-  }
-  return new TextDecoder().decode(Uint8Array.from(bytes)).replace(/\r\n/g, "\n");
 }
 
 /** A bench config with one device and one alarm, plus the given `[notify]` TOML. */
