@@ -115,8 +115,28 @@ export type { LabSource } from "./lib/lab/setup.ts";
  */
 export { Lab } from "./lib/lab/lab.ts";
 
-/** One device of a Lab: queued reads and writes, `onReading` listeners, a `subscribe` feed. */
+/**
+ * One device of a Lab: queued reads and writes, `onReading` listeners, a `subscribe` feed.
+ *
+ * @example Write, then follow readings through a feed
+ * ```ts
+ * import { openLab } from "./mod.ts";
+ * const lab = await openLab({ targets: ["sim://motor"] });
+ * const motor = lab.get("motor");
+ * await motor.write("position", 1.5);
+ * const feed = motor.subscribe();
+ * await motor.sample(["position"]);
+ * for await (const { item } of feed) {
+ *   if (typeof item.values.position !== "number") throw new Error("no position");
+ *   break;
+ * }
+ * await lab.close();
+ * ```
+ */
 export { DeviceManager } from "./lib/lab/manager.ts";
+
+/** A bounded subscriber queue (what {@linkcode DeviceManager.subscribe} returns). */
+export type { Feed, FeedItem } from "./lib/lab/feed.ts";
 
 // ---- sessions ----
 
