@@ -150,9 +150,6 @@ Flags:
 
 Examples:
   labwire position save --demo park motor.position thermo.setpoint
-  labwire position show park
-  labwire position restore --demo park --wait
   labwire position list
-  labwire position delete park
 `,
 };

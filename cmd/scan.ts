@@ -576,8 +576,8 @@ Plan file (scan.toml):
 Examples:
   labwire scan --demo ascan motor.position 0 10 21 -d det.counts,dmm.voltage
   labwire scan --demo dscan motor.position -1 1 11 -d det.counts --settle 50ms
-  labwire scan --demo lup motor.position 3 7 21 -d det.counts --goto cen
-  labwire scan --demo ascan motor.position 4 6 5 -d det.counts --set det.count_time=0.5 --baseline thermo
+  labwire scan --demo --no-session lup motor.position 3 7 21 -d det.counts --goto cen
+  labwire scan --demo --no-session ascan motor.position 4 6 5 -d det.counts --set det.count_time=0.5 --baseline thermo
   labwire scan --demo a2scan motor.position 0 1 thermo.setpoint 20 30 11 -d det.counts
   labwire scan --demo mesh motor.position 0 10 11 thermo.setpoint 20 25 6 --snake -d det.counts
   labwire scan --demo list motor.position 1,2,5 -d det.counts --out peak.csv
