@@ -20,8 +20,12 @@ import {
 import { listenForInterrupts } from "../lib/cli/interrupt.ts";
 import { UsageError } from "../lib/device/errors.ts";
 import { loadLabConfig } from "../lib/lab/setup.ts";
-import type { TaskData, TaskSpec, TaskStatus } from "../lib/lab/task.ts";
-import { TASK_STATES } from "../lib/lab/task.ts";
+import {
+  TASK_STATES,
+  type TaskData,
+  type TaskSpec,
+  type TaskStatus,
+} from "../lib/lab/task_spec.ts";
 import { jsonDocument } from "../lib/output/record.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
 import { stdoutIsTerminal } from "../lib/output/terminal.ts";

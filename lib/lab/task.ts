@@ -18,10 +18,10 @@
  * {@linkcode KEEP_FINISHED_TASKS} finished ones, and the sampling loop yields to the event loop
  * ({@linkcode fairTurn}) so a 1 ms task on a zero-latency device starves nothing.
  *
+ * The task documents and spec checks are in `task_spec.ts`; the row ring in `task_rows.ts`.
+ *
  * @module
  */
-import type { Attr, Value } from "../device/attr.ts";
-import { findAttr, validateWrite } from "../device/attr.ts";
 import type { Reading } from "../device/device.ts";
 import { errorMessage, UsageError } from "../device/errors.ts";
 import type { Owner } from "./owners.ts";
@@ -31,155 +31,17 @@ import { Schedule } from "../schedule/periodic.ts";
 import type { Lab } from "./lab.ts";
 import type { DeviceManager } from "./manager.ts";
 import { readingRecord } from "../output/record.ts";
-
-/** What a client submits. Durations in seconds, as in tomato's payloads. */
-export interface TaskSpec {
-  /** Technique name: `sample`, `hold`, or one the device lists. */
-  technique: string;
-  /** Technique parameters (attr values for `hold`/`move`; `attrs` for `sample`). */
-  params?: Record<string, unknown>;
-  /** Seconds between samples (default 1). */
-  sampling_interval?: number;
-  /** Seconds before the task completes by itself (default: until stopped; `move`: until done). */
-  max_duration?: number;
-}
-
-/** Where a task is in its life. */
-export type TaskState = "queued" | "running" | "completed" | "stopped" | "failed" | "cancelled";
-
-/** Every task state, in life order (`cancelled`: stopped while queued, never started). */
-export const TASK_STATES: readonly TaskState[] = [
-  "queued",
-  "running",
-  "completed",
-  "stopped",
-  "failed",
-  "cancelled",
-];
-
-/** A task's status as the API reports it. */
-export interface TaskStatus {
-  /** Task id. */
-  id: string;
-  /** Device name. */
-  device: string;
-  /** Technique name. */
-  technique: string;
-  /** Parameters as submitted. */
-  params: Record<string, unknown>;
-  /** Seconds between samples. */
-  sampling_interval: number;
-  /** Maximum duration in seconds, or null for unbounded. */
-  max_duration: number | null;
-  /** Life state. */
-  state: TaskState;
-  /** True while the task is running. */
-  running: boolean;
-  /** True when a task submitted to this device now would start at once (nothing runs or waits). */
-  can_submit: boolean;
-  /** Place in the device's queue while queued (1 = next to start), else null. */
-  queue_position: number | null;
-  /** While queued: what it waits for (`task t3`, `scan s1`), else null. */
-  waiting_for: string | null;
-  /** Fraction of max_duration elapsed (0–1), or null when unbounded. */
-  progress: number | null;
-  /** Epoch seconds of start, or null. */
-  started: number | null;
-  /** Epoch seconds of end, or null. */
-  ended: number | null;
-  /** Samples taken. */
-  samples: number;
-  /** Samples that failed. */
-  errors: number;
-  /** The last error message, or null. */
-  last_error: string | null;
-}
-
-/** A page of a task's kept data: rows (readings, flat as the CLI prints them) and units. */
-export interface TaskData {
-  /** Task id. */
-  id: string;
-  /** Device name. */
-  device: string;
-  /** Units per attribute (absent attrs have none). */
-  units: Record<string, string>;
-  /** Index of the first row of this page (row numbers count from 0 over the task's life). */
-  since: number;
-  /** Rows from `since` on: `{t, device, ...values}` or `{t, device, error}`. */
-  rows: Record<string, unknown>[];
-  /** Cursor of the next page: pass it as `since` to continue where this page ended. */
-  next_since: number;
-  /** Rows no longer kept (the oldest ones, dropped because the ring was full). */
-  dropped: number;
-}
-
-/** Which rows of a task's data to answer. */
-export interface TaskDataPage {
-  /** First row index (default: the oldest row kept). */
-  since?: number;
-  /** Most rows (default: all kept). */
-  limit?: number;
-}
-
-/** The techniques every device can run. */
-export const GENERIC_TECHNIQUES = ["sample", "hold"];
-
-/** One parameter of a technique, as a form shows it. */
-export interface TechniqueParam {
-  /** Parameter name (`attrs` for `sample`, else a writable attribute). */
-  name: string;
-  /** Value type: an attribute type, or `attrs` for a list of this device's attribute names. */
-  type: Attr["type"] | "attrs";
-  /** Units of the attribute. */
-  units?: string;
-  /** Lower limit. */
-  min?: number;
-  /** Upper limit. */
-  max?: number;
-  /** Choices (enum values, or the attribute names `sample` can read). */
-  options?: string[];
-  /** What it is. */
-  description?: string;
-}
-
-/**
- * The parameters each technique of a device takes, from its attributes (what the task board
- * validates against): `sample` takes `attrs` (names to read); `hold`, `move` and device
- * techniques write each given parameter to the writable attribute of that name first.
- *
- * @example
- * ```ts
- * import { techniqueParams } from "./task.ts";
- * const attrs = [{ name: "position", type: "number" as const, rw: true, status: true, units: "mm" }];
- * techniqueParams(["sample", "hold"], attrs).hold; // [{ name: "position", type: "number", units: "mm" }]
- * ```
- */
-export function techniqueParams(
-  techniques: readonly string[],
-  attrs: readonly Attr[],
-): Record<string, TechniqueParam[]> {
-  const writable = attrs.filter((a) => a.rw).map((a): TechniqueParam => {
-    const p: TechniqueParam = { name: a.name, type: a.type };
-    if (a.units !== undefined) p.units = a.units;
-    if (a.min !== undefined) p.min = a.min;
-    if (a.max !== undefined) p.max = a.max;
-    if (a.options !== undefined) p.options = [...a.options];
-    if (a.description !== undefined) p.description = a.description;
-    return p;
-  });
-  const out: Record<string, TechniqueParam[]> = {};
-  for (const t of techniques) {
-    out[t] = t === "sample"
-      ? [{
-        name: "attrs",
-        type: "attrs",
-        options: attrs.map((a) => a.name),
-        description: "attributes to read (default: the status attributes)",
-      }]
-      : writable;
-  }
-  return out;
-}
+import {
+  checkTaskParams,
+  checkTaskSpec,
+  GENERIC_TECHNIQUES,
+  type TaskData,
+  type TaskDataPage,
+  type TaskSpec,
+  type TaskState,
+  type TaskStatus,
+} from "./task_spec.ts";
+import { TaskRows } from "./task_rows.ts";
 
 /** Rows a task keeps before dropping the oldest. */
 export const MAX_TASK_ROWS = 10_000;
@@ -189,9 +51,6 @@ export const MAX_QUEUED_TASKS = 1000;
 
 /** Finished tasks the board remembers (older ones are in the session only). */
 export const KEEP_FINISHED_TASKS = 1000;
-
-/** Shortest sampling interval, seconds. */
-export const MIN_INTERVAL_S = 0.001;
 
 /** Longest task when the board sets no cap, seconds (7 days). */
 export const MAX_TASK_DURATION_S = 7 * 86_400;
@@ -205,12 +64,8 @@ export class Task {
   #state: TaskState = "queued";
   #started: number | null = null;
   #ended: number | null = null;
-  // Grows to the board's maxRows, then the newest row takes the oldest's slot: a queued task
-  // holds no buffer (1,000 queued tasks cost no memory of their own).
-  readonly #rows: Record<string, unknown>[] = [];
-  readonly #cap: number;
-  /** Rows taken over the task's life (the ring holds the last `#cap` of them). */
-  #count = 0;
+  // A queued task's ring holds no buffer (1,000 queued tasks cost no memory of their own).
+  readonly #rows: TaskRows;
   #samples = 0;
   #errors = 0;
   #lastError: string | null = null;
@@ -227,7 +82,7 @@ export class Task {
     private readonly board: TaskBoard,
   ) {
     this.done = new Promise((r) => (this.#resolveDone = r));
-    this.#cap = board.maxRows;
+    this.#rows = new TaskRows(board.maxRows);
   }
 
   /** The task's state. */
@@ -270,21 +125,7 @@ export class Task {
    * (`next_since`), as instserver's `get_data` keeps its data.
    */
   data(page: TaskDataPage = {}): TaskData {
-    const cap = this.#cap;
-    const first = Math.max(0, this.#count - cap);
-    const since = Math.min(Math.max(page.since ?? first, first), this.#count);
-    const n = Math.max(0, Math.min(page.limit ?? cap, this.#count - since));
-    const rows = new Array<Record<string, unknown>>(n);
-    for (let k = 0; k < n; k++) rows[k] = this.#rows[(since + k) % cap]!;
-    return {
-      id: this.id,
-      device: this.manager.name,
-      units: this.#units,
-      since,
-      rows,
-      next_since: since + n,
-      dropped: first,
-    };
+    return { id: this.id, device: this.manager.name, units: this.#units, ...this.#rows.page(page) };
   }
 
   /**
@@ -379,11 +220,7 @@ export class Task {
       this.#lastError = reading.error;
     }
     // A row is a reading as every output writes it: t, device, values (or error).
-    // Full, the newest row takes the oldest's slot.
-    const row = readingRecord(reading);
-    if (this.#rows.length < this.#cap) this.#rows.push(row);
-    else this.#rows[this.#count % this.#cap] = row;
-    this.#count++;
+    this.#rows.push(readingRecord(reading));
   }
 
   #finish(state: TaskState): void {
@@ -476,34 +313,7 @@ export class TaskBoard {
    */
   async submit(device: string, spec: TaskSpec): Promise<Task> {
     const m = this.lab.get(device);
-    const known = this.techniques(device);
-    if (!known.includes(spec.technique)) {
-      throw new UsageError(
-        `${device} cannot run "${spec.technique}"; it can run: ${known.join(", ")}`,
-      );
-    }
-    const iv = spec.sampling_interval;
-    if (
-      iv !== undefined &&
-      !(typeof iv === "number" && iv >= MIN_INTERVAL_S && iv <= 86_400)
-    ) {
-      throw new UsageError(
-        `sampling_interval must be a number of seconds from ${MIN_INTERVAL_S} to 86400, got ${
-          JSON.stringify(iv)
-        }`,
-      );
-    }
-    const max = spec.max_duration;
-    if (max !== undefined && !(typeof max === "number" && max > 0 && Number.isFinite(max))) {
-      throw new UsageError(
-        `max_duration must be a number of seconds > 0, got ${JSON.stringify(max)}`,
-      );
-    }
-    if (max !== undefined && max > this.#maxDurationS) {
-      throw new UsageError(
-        `max_duration ${max} s is over the limit of ${this.#maxDurationS} s ([server] max_task_duration)`,
-      );
-    }
+    checkTaskSpec(device, spec, this.techniques(device), this.#maxDurationS);
     const queued = this.#queues.get(device);
     if (queued && queued.length >= MAX_QUEUED_TASKS) this.#compact(queued);
     if ((queued?.length ?? 0) >= MAX_QUEUED_TASKS) {
@@ -513,29 +323,8 @@ export class TaskBoard {
       );
     }
     // every task ends: without a max_duration it runs until the cap
-    spec = { ...spec, max_duration: max ?? this.#maxDurationS };
-    const params = spec.params ?? {};
-    const attrs = await m.attrs();
-    if (spec.technique === "sample") {
-      const list = params.attrs;
-      if (
-        list !== undefined && !(Array.isArray(list) && list.every((x) => typeof x === "string"))
-      ) {
-        throw new UsageError("sample: params.attrs must be a list of attribute names");
-      }
-      for (const n of (list as string[] | undefined) ?? []) findAttr(attrs, n, device);
-      for (const k of Object.keys(params)) {
-        if (k !== "attrs") {
-          throw new UsageError(`sample: unknown parameter "${k}" (it takes attrs)`);
-        }
-      }
-    } else {
-      const normalised: Record<string, Value> = {};
-      for (const [name, value] of Object.entries(params)) {
-        normalised[name] = validateWrite(findAttr(attrs, name, device), value);
-      }
-      spec = { ...spec, params: normalised };
-    }
+    spec = { ...spec, max_duration: spec.max_duration ?? this.#maxDurationS };
+    spec = checkTaskParams(device, spec, await m.attrs());
     const task = new Task(m, spec, this);
     this.#tasks.set(task.id, task);
     const queue = this.#queues.get(device) ?? [];

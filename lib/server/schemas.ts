@@ -7,7 +7,7 @@
  * @module
  */
 import { z } from "@hono/zod-openapi";
-import { TASK_STATES, type TaskState } from "../lab/task.ts";
+import { TASK_STATES, type TaskState } from "../lab/task_spec.ts";
 
 /** An attribute value. */
 export const ValueSchema = z.union([

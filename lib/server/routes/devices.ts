@@ -9,7 +9,7 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Attr } from "../../device/attr.ts";
 import type { Reading } from "../../device/device.ts";
 import type { DeviceManager } from "../../lab/manager.ts";
-import { GENERIC_TECHNIQUES, techniqueParams } from "../../lab/task.ts";
+import { GENERIC_TECHNIQUES, techniqueParams } from "../../lab/task_spec.ts";
 import { HttpError, toHttpError } from "../http_error.ts";
 import { attrRecord, readingJson } from "../../output/record.ts";
 import {
