@@ -9,7 +9,7 @@
  * connect, a sleep) asks for {@linkcode Cancel.signal}, which is made on first use only.
  *
  * How to use it: the message layer (`message.ts`) makes one per exchange and passes it to the
- * stream as `{ cancel }` (see `IoOptions` in `stream.ts`); a deadline or Ctrl-C calls `abort()`.
+ * stream as `{ cancel }` (see `IoOptions` in `byte_stream.ts`); a deadline or Ctrl-C calls `abort()`.
  *
  * ```ts
  * import { Cancel } from "./cancel.ts";

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import type { RawConn } from "./stream.ts";
+import type { RawConn } from "./byte_stream.ts";
 import { libc } from "./termios.ts";
 
 const POLLIN = 0x1;

@@ -33,7 +33,9 @@
 import { DeviceError, TimeoutError } from "../device/errors.ts";
 import { formatMs } from "../device/device.ts";
 import { decodeText, encodeText, type Encoding, Framer, FramingError } from "./framing.ts";
-import { type ByteStream, type IoOptions, ReopeningStream, sleep } from "./stream.ts";
+import type { ByteStream, IoOptions } from "./byte_stream.ts";
+import { ReopeningStream } from "./stream.ts";
+import { sleep } from "./abortable.ts";
 import { deadlines } from "./deadline.ts";
 import { Cancel } from "./cancel.ts";
 

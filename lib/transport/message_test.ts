@@ -3,7 +3,7 @@ import { DeviceError, TimeoutError } from "../device/errors.ts";
 import { encodeBlock, Framer } from "./framing.ts";
 import { MessageLine } from "./message.ts";
 import { openLine } from "./open.ts";
-import type { ByteStream, IoOptions } from "./stream.ts";
+import type { ByteStream, IoOptions } from "./byte_stream.ts";
 import { openTcp } from "./tcp.ts";
 
 const enc = new TextEncoder();

@@ -24,7 +24,8 @@
  * @module
  */
 import { DeviceError } from "../device/errors.ts";
-import { type ByteStream, ReopeningStream } from "./stream.ts";
+import type { ByteStream } from "./byte_stream.ts";
+import { ReopeningStream } from "./stream.ts";
 import { FdConn } from "./fd_conn.ts";
 import {
   applySettings,

@@ -29,7 +29,8 @@
  */
 import type { Address } from "../device/address.ts";
 import { DeviceError, UsageError } from "../device/errors.ts";
-import { type ByteStream, type RawConn, ReopeningStream } from "./stream.ts";
+import type { ByteStream, RawConn } from "./byte_stream.ts";
+import { ReopeningStream } from "./stream.ts";
 import { FdConn } from "./fd_conn.ts";
 import {
   applySettings,

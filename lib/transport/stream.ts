@@ -10,6 +10,9 @@
  * call. A background pump reads the connection into a queue, so a timed-out `read` never leaves
  * an OS read pending, and `discard()` drops whatever arrived unasked.
  *
+ * The contract is in `byte_stream.ts`, the open backoff in `backoff.ts`, signal-aware waits in
+ * `abortable.ts`.
+ *
  * ```ts ignore
  * const s = openTcp("10.0.0.7", 5025);
  * await s.write(new TextEncoder().encode("*IDN?\n"), { timeout: 1000 });
@@ -22,63 +25,9 @@
 import { DeviceError, TimeoutError } from "../device/errors.ts";
 import { formatMs } from "../device/device.ts";
 import { Cancel } from "./cancel.ts";
-
-/** Deadline and cancellation of one I/O call, like the HTTP client's. */
-export interface IoOptions {
-  /** Milliseconds before the call fails with a {@linkcode TimeoutError}; none when absent. */
-  timeout?: number;
-  /** The caller's abort (Ctrl-C, a stopped task); its reason is rethrown as is. */
-  signal?: AbortSignal;
-  /**
-   * A cheaper abort for many short calls (the message layer's exchanges; see `cancel.ts`): its
-   * reason is rethrown as is. {@linkcode ReopeningStream} honours it; a stream that does not is
-   * given `signal` instead.
-   */
-  cancel?: Cancel;
-}
-
-/** A bidirectional byte stream that (re)opens itself on use. */
-export interface ByteStream {
-  /** What it is, for messages: `tcp://10.0.0.7:5025`, `serial:///dev/ttyUSB0`, `pty:///dev/pts/3`. */
-  readonly label: string;
-  /** True once {@linkcode ByteStream.close} was called. */
-  readonly closed: boolean;
-  /** True while a connection is open. */
-  readonly connected: boolean;
-  /**
-   * How many times a connection was opened: a change means a new connection (the instrument may
-   * have restarted and lost its settings), so a driver re-sends its init commands.
-   */
-  readonly opens?: number;
-  /** Opens the connection now if it is not open (calls do this on their own). */
-  connect(opts?: IoOptions): Promise<void>;
-  /** Writes all of `bytes`, opening the connection first if needed. */
-  write(bytes: Uint8Array, opts?: IoOptions): Promise<void>;
-  /**
-   * The next bytes received (at least one; everything queued so far). Rejects with a
-   * {@linkcode TimeoutError} after `timeout`, with the reason of an aborted signal, or with a
-   * {@linkcode DeviceError} when the connection ends (it is re-opened by a later call).
-   */
-  read(opts?: IoOptions): Promise<Uint8Array>;
-  /** Drops input received but not read yet (stale answers), here and in the OS where possible. */
-  discard(): void;
-  /** Closes the connection now (it is suspect, e.g. after a timeout); a later call re-opens it. */
-  reset(): void;
-  /** Closes for good; pending and later calls fail. */
-  close(): void;
-}
-
-/** An open connection as {@linkcode ReopeningStream} needs it (a `Deno.Conn` or `Deno.FsFile`). */
-export interface RawConn {
-  /** Reads into `buf`; null at end of stream. */
-  read(buf: Uint8Array): Promise<number | null>;
-  /** Writes some of `buf`; returns how many bytes. */
-  write(buf: Uint8Array): Promise<number>;
-  /** Closes; a pending read then rejects. */
-  close(): void;
-  /** Drops OS-side input not read yet (serial lines: tcflush); optional. */
-  flushInput?(): void;
-}
+import type { ByteStream, IoOptions, RawConn } from "./byte_stream.ts";
+import { Backoff } from "./backoff.ts";
+import { raceSignal } from "./abortable.ts";
 
 /** Options of a {@linkcode ReopeningStream}. */
 export interface ReopeningOptions {
@@ -102,29 +51,6 @@ export interface ReopeningOptions {
 
 /** Largest amount of unread input kept; beyond it the oldest input is dropped. */
 const MAX_QUEUED = 4 << 20;
-
-/** The exponential backoff between failed open attempts (pure: times are passed in). */
-export class Backoff {
-  #delay = 0;
-  #next = 0;
-  /** Creates a backoff from `min` to `max` ms, doubling per failure. */
-  constructor(readonly min = 100, readonly max = 5000) {}
-  /** Records a failure at `now`; returns the delay before the next attempt. */
-  fail(now: number): number {
-    this.#delay = this.#delay === 0 ? this.min : Math.min(this.max, this.#delay * 2);
-    this.#next = now + this.#delay;
-    return this.#delay;
-  }
-  /** Records a success: the next failure starts from `min` again. */
-  succeed(): void {
-    this.#delay = 0;
-    this.#next = 0;
-  }
-  /** Milliseconds to wait at `now` before an attempt is allowed (0 when allowed). */
-  wait(now: number): number {
-    return Math.max(0, this.#next - now);
-  }
-}
 
 /**
  * A {@linkcode ByteStream} over any opener: opens lazily, pumps input into a queue, re-opens
@@ -477,30 +403,4 @@ export class ReopeningStream implements ByteStream {
 /** The message of any thrown value. */
 function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-/** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) return Promise.reject(signal.reason);
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-/** Rejects as soon as `signal` aborts, even if `p` ignores it. */
-function raceSignal<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { DeviceError, TimeoutError } from "../device/errors.ts";
-import { Backoff, type RawConn, ReopeningStream, sleep } from "./stream.ts";
+import { Backoff } from "./backoff.ts";
+import type { RawConn } from "./byte_stream.ts";
+import { ReopeningStream } from "./stream.ts";
+import { sleep } from "./abortable.ts";
 
 Deno.test("Backoff doubles from min to max and resets on success", () => {
   const b = new Backoff(100, 500);

@@ -3,7 +3,7 @@
  * a connect timeout, TCP keep-alive, re-connection with exponential backoff after a failure,
  * and per-call deadlines and abort signals.
  *
- * How to use it: `openTcp(host, port)` returns a {@linkcode ByteStream} (see `stream.ts`); hand
+ * How to use it: `openTcp(host, port)` returns a {@linkcode ByteStream} (see `byte_stream.ts`); hand
  * it to `MessageLine` (`message.ts`) to talk in lines. Half-open connections (a device rebooted
  * behind a switch, a NAT that forgot us) are caught by the message layer: an expected answer
  * that misses its deadline makes the connection suspect, `reset()` closes it, and the next
@@ -19,7 +19,8 @@
  */
 import { UsageError } from "../device/errors.ts";
 import { describeFailure } from "./http.ts";
-import { type ByteStream, type RawConn, ReopeningStream } from "./stream.ts";
+import type { ByteStream, RawConn } from "./byte_stream.ts";
+import { ReopeningStream } from "./stream.ts";
 
 /** Options of {@linkcode openTcp}. */
 export interface TcpOptions {

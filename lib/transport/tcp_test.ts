@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DeviceError, TimeoutError, UsageError } from "../device/errors.ts";
 import { openTcp, parseTcpTarget } from "./tcp.ts";
-import { sleep } from "./stream.ts";
+import { sleep } from "./abortable.ts";
 import { debianPython, peerTest } from "../../tests/peers.ts";
 
 const enc = new TextEncoder();

@@ -19,10 +19,10 @@ import type { Address } from "../../device/address.ts";
 import { formatMs } from "../../device/device.ts";
 import { TimeoutError, UsageError } from "../../device/errors.ts";
 import type { LineIO, MessageLine } from "../../transport/message.ts";
-import type { IoOptions } from "../../transport/stream.ts";
+import type { IoOptions } from "../../transport/byte_stream.ts";
 import { openLine } from "../../transport/open.ts";
 import { type LineSettings, parseSerialOptions, SERIAL_KEYS } from "../../transport/serial.ts";
-import { sleep } from "../../transport/stream.ts";
+import { sleep } from "../../transport/abortable.ts";
 import { parseTcpTarget } from "../../transport/tcp.ts";
 import {
   decodeMbap,
