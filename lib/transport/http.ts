@@ -15,204 +15,30 @@
  *
  * @module
  */
-import { DeviceError, TimeoutError } from "../device/errors.ts";
-import { formatMs } from "../device/device.ts";
+import { DeviceError } from "../device/errors.ts";
 import { deadlines } from "./deadline.ts";
 import {
-  AnswerFrame,
+  type AnswerDecoder,
+  Call,
+  type RequestOptions,
+  unwatchAbort,
+  watchAbort,
+} from "./http_call.ts";
+import {
   BadAnswer,
   encodeRequest,
   frameAnswer,
   type HttpResult,
-  MAX_BYTES,
   NothingReceived,
   scanAnswer,
 } from "./http_codec.ts";
+import { describeFailure } from "./http_failure.ts";
+import { Link } from "./http_link.ts";
 
-/** Options of one request. */
-export interface RequestOptions {
-  /** Milliseconds before the call fails with a {@linkcode TimeoutError} (connect to last byte). */
-  timeout: number;
-  /** Caller's abort (Ctrl-C, a stopped task); its reason is rethrown as is. */
-  signal?: AbortSignal;
-  /** Extra request headers (lower-case names recommended). */
-  headers?: Record<string, string>;
-}
-
-/**
- * Turns a whole answer into the caller's value, synchronously, before the connection's buffer
- * is reused: `f` says where the status, headers and body lie in `received` (the body in
- * `f.body`). A decoder that reads the body's bytes itself makes no strings for a poll. What it
- * throws is the request's failure (a {@linkcode DeviceError} is passed on as it is).
- */
-export type AnswerDecoder<T> = (f: AnswerFrame, received: Uint8Array) => T;
+export type { AnswerDecoder, RequestOptions } from "./http_call.ts";
 
 /** The answer as strings: status, reason, headers (parsed on demand) and the body as text. */
 export const asResult: AnswerDecoder<HttpResult> = (f, received) => frameAnswer(received, f);
-
-/**
- * The calls waiting on each caller's signal. A sampler hands one signal to every poll of a
- * tick: an abort listener per request made `removeEventListener` scan a list of 1,000
- * listeners 1,000 times a tick. Here each signal gets one listener, and its calls form a list
- * through the calls themselves (joining and leaving it allocates nothing).
- */
-const watched = new WeakMap<AbortSignal, { first: Call | undefined }>();
-
-function watchAbort(signal: AbortSignal, call: Call): void {
-  let list = watched.get(signal);
-  if (!list) {
-    const calls: { first: Call | undefined } = list = { first: undefined };
-    watched.set(signal, calls);
-    signal.addEventListener("abort", () => {
-      for (let c = calls.first; c; c = calls.first) {
-        unwatchAbort(signal, c);
-        c.client.cancel(c);
-      }
-    }, { once: true });
-  }
-  call.watchNext = list.first;
-  if (list.first) list.first.watchPrev = call;
-  list.first = call;
-  call.watching = true;
-}
-
-function unwatchAbort(signal: AbortSignal, call: Call): void {
-  if (!call.watching) return;
-  call.watching = false;
-  const list = watched.get(signal)!;
-  if (call.watchPrev) call.watchPrev.watchNext = call.watchNext;
-  else list.first = call.watchNext;
-  if (call.watchNext) call.watchNext.watchPrev = call.watchPrev;
-  call.watchPrev = call.watchNext = undefined;
-}
-
-/** Where a call is: waiting for the connection, connecting, waiting for a late answer, sent. */
-type Phase = "queued" | "connecting" | "behind" | "sent" | "done";
-
-/**
- * One request: everything it needs lives here (no closure per request); it is its own deadline
- * target ({@linkcode Call.expire}).
- */
-class Call {
-  phase: Phase = "queued";
-  timedOut = false;
-  cancelled = false;
-  /** Fresh connections tried after a kept-alive one turned out dead. */
-  retried = false;
-  /** The request went out on a connection that had answered before. */
-  reused = false;
-  deadline: ReturnType<typeof deadlines.add> | undefined;
-  /** While behind a late answer: when to stop waiting for it and reconnect instead. */
-  patience: ReturnType<typeof deadlines.add> | undefined;
-  connecting: AbortController | undefined;
-  /** Neighbours in the list of calls watching the same signal. */
-  watchPrev: Call | undefined;
-  watchNext: Call | undefined;
-  watching = false;
-  resolve!: (value: unknown) => void;
-  reject!: (err: unknown) => void;
-
-  constructor(
-    readonly client: HttpClient,
-    readonly method: string,
-    readonly path: string,
-    readonly body: string | undefined,
-    readonly opts: RequestOptions,
-    readonly decode: AnswerDecoder<unknown>,
-  ) {}
-
-  /** The deadline passed (called by the deadline timer with the call as `this`). */
-  expire(this: Call): void {
-    this.timedOut = true;
-    this.client.cancel(this);
-  }
-
-  /** Waited half its timeout for an earlier request's late answer: reconnect instead. */
-  impatient(this: Call): void {
-    this.patience = undefined;
-    this.client.overtake(this);
-  }
-
-  /** Why the call was cancelled: our deadline, or the caller's abort reason. */
-  reason(): unknown {
-    return this.timedOut ? new DOMException("timeout", "TimeoutError") : this.opts.signal?.reason;
-  }
-}
-
-/**
- * Answers are a few hundred bytes (an eBaratron poll: ~500 with headers); a buffer grows for
- * larger ones. Buffers are lent to connections only while an answer is due, so 10,000 mostly
- * idle connections share a few hundred.
- */
-const BUFFER_SIZE = 640;
-const MAX_SPARE = 4096;
-const NO_BYTES = new Uint8Array();
-const spareBuffers: Uint8Array[] = [];
-
-/**
- * One TCP connection and the bytes received on it. Its callbacks are bound once per connection
- * (not per request); an answer is scanned synchronously from the bytes ({@linkcode scanAnswer})
- * and more are read only while it is incomplete, so a poll costs one read in the common case.
- */
-class Link {
-  /** Received bytes; a pooled buffer while an answer is due, none while idle. */
-  buf: Uint8Array = NO_BYTES;
-  start = 0;
-  end = 0;
-  /** Bytes received for the request in flight. */
-  total = 0;
-  /** A read is in flight. */
-  reading = false;
-  /** Answers still due to requests that timed out, skipped when they come. */
-  owed = 0;
-  /** Answers received on this connection. */
-  answered = 0;
-  dead = false;
-  readonly frame = new AnswerFrame();
-
-  constructor(readonly conn: Deno.TcpConn, readonly client: HttpClient) {}
-
-  readonly onRead = (n: number | null): void => this.client.received(this, n);
-  readonly onFail = (err: unknown): void => this.client.failed(this, err);
-  readonly onWritten = (n: number): void => this.client.written(this, n);
-
-  /** Where the next read goes: the free end of the buffer (grown when full). */
-  room(): Uint8Array {
-    if (this.buf === NO_BYTES) this.buf = spareBuffers.pop() ?? new Uint8Array(BUFFER_SIZE);
-    if (this.start > 0 && this.start === this.end) this.start = this.end = 0;
-    if (this.end === this.buf.length) {
-      const size = this.end - this.start;
-      if (size >= MAX_BYTES + 16384) throw new BadAnswer(`answer larger than ${MAX_BYTES} bytes`);
-      const next = new Uint8Array(size * 2 < this.buf.length ? this.buf.length : size * 2);
-      next.set(this.buf.subarray(this.start, this.end));
-      this.buf = next;
-      this.start = 0;
-      this.end = size;
-    }
-    // The common case reads into the whole buffer: no view to make.
-    return this.end === 0 ? this.buf : this.buf.subarray(this.end);
-  }
-
-  /**
-   * Gives the buffer back to the pool when everything received is consumed and no read is in
-   * flight (a read in flight still writes into it).
-   */
-  rest(): void {
-    if (this.reading || this.start !== this.end || this.buf === NO_BYTES) return;
-    if (this.buf.length === BUFFER_SIZE && spareBuffers.length < MAX_SPARE) {
-      spareBuffers.push(this.buf);
-    }
-    this.buf = NO_BYTES;
-    this.start = this.end = 0;
-  }
-
-  /** The bytes received and not yet consumed. */
-  window(): Uint8Array {
-    return this.start === 0 && this.end === this.buf.length
-      ? this.buf
-      : this.buf.subarray(this.start, this.end);
-  }
-}
 
 /**
  * A keep-alive HTTP/1.1 client for one origin (`http://host[:port]`). Requests are sent one at
@@ -591,69 +417,4 @@ export async function httpPost(
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   let off = 0;
   while (off < bytes.length) off += await conn.write(bytes.subarray(off));
-}
-
-/**
- * Turns a network failure into a DeviceError naming what was tried, why it failed and what to
- * check; `timedOut` marks our own deadline; `service` is what should be listening.
- *
- * @example
- * ```ts
- * import { describeFailure } from "./http.ts";
- * const e = describeFailure(new Deno.errors.ConnectionRefused("refused"), "POST http://h/x", "h", 1000);
- * e.message; // "POST http://h/x: connection refused; nothing listens on h; …"
- * ```
- */
-export function describeFailure(
-  err: unknown,
-  tried: string,
-  where: string,
-  timeoutMs: number,
-  device?: string,
-  timedOut = false,
-  service = "web server",
-): DeviceError {
-  if (timedOut) {
-    return new TimeoutError(
-      `${tried}: no answer within ${formatMs(timeoutMs)}; check that ${where} is powered, ` +
-        `on this network and not overloaded, or allow more time with ?timeout=`,
-      device,
-      { cause: err },
-    );
-  }
-  const name = err instanceof Error ? err.name : "";
-  const detail = err instanceof Error ? err.message : String(err);
-  const lower = detail.toLowerCase();
-  let why: string;
-  let check: string;
-  if (name === "ConnectionRefused" || lower.includes("refused")) {
-    why = "connection refused";
-    check = `nothing listens on ${where}; check the address and port, and that the device's ` +
-      `${service} is on`;
-  } else if (lower.includes("lookup") || lower.includes("dns") || lower.includes("resolve")) {
-    why = "the host name does not resolve";
-    check = `check the spelling of the host, or use the device's IP address`;
-  } else if (
-    name === "NothingReceived" || name === "ConnectionReset" || name === "BrokenPipe" ||
-    name === "UnexpectedEof" || name === "ConnectionAborted" || lower.includes("reset")
-  ) {
-    why = "the connection was dropped before an answer";
-    check = `${where} closed the connection; check it is the right device and not rebooting`;
-  } else if (name === "BadAnswer") {
-    why = `bad HTTP answer: ${detail}`;
-    check = `check that ${where} is the device you meant`;
-  } else if (lower.includes("unreachable") || lower.includes("no route")) {
-    why = "the network is unreachable";
-    check = `check cabling, VLAN and this computer's route to ${where}`;
-  } else if (name === "TimedOut") {
-    why = "the operating system gave up connecting";
-    check = `check that ${where} is powered and on this network`;
-  } else if (name === "NotCapable" || name === "PermissionDenied") {
-    why = "network access is not permitted";
-    check = "run with network permission (deno run -A, or the compiled labwire)";
-  } else {
-    why = detail || "request failed";
-    check = `check that ${where} is reachable`;
-  }
-  return new DeviceError(`${tried}: ${why}; ${check}`, device, { cause: err });
 }

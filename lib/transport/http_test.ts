@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { DeviceError, TimeoutError } from "../device/errors.ts";
-import { describeFailure, HttpClient, httpPost } from "./http.ts";
+import { HttpClient, httpPost } from "./http.ts";
+import { describeFailure } from "./http_failure.ts";
 
 const enc = new TextEncoder();
 

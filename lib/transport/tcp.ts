@@ -18,7 +18,7 @@
  * @module
  */
 import { UsageError } from "../device/errors.ts";
-import { describeFailure } from "./http.ts";
+import { describeFailure } from "./http_failure.ts";
 import type { ByteStream, RawConn } from "./byte_stream.ts";
 import { ReopeningStream } from "./stream.ts";
 

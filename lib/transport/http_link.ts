@@ -1,0 +1,92 @@
+/**
+ * One keep-alive TCP connection of the HTTP client and its receive buffer, lent from a pool of
+ * spare buffers only while an answer is due.
+ *
+ * @module
+ */
+import { AnswerFrame, BadAnswer, MAX_BYTES } from "./http_codec.ts";
+
+/** What a connection reports to: the client that owns it (callbacks bound once per connection). */
+export interface LinkOwner {
+  /** Bytes arrived, or the end of the stream (`n === null`). */
+  received(link: Link, n: number | null): void;
+  /** The connection failed. */
+  failed(link: Link, err: unknown): void;
+  /** A write finished after `n` bytes. */
+  written(link: Link, n: number): void;
+}
+
+/**
+ * Answers are a few hundred bytes (an eBaratron poll: ~500 with headers); a buffer grows for
+ * larger ones. Buffers are lent to connections only while an answer is due, so 10,000 mostly
+ * idle connections share a few hundred.
+ */
+const BUFFER_SIZE = 640;
+const MAX_SPARE = 4096;
+const NO_BYTES = new Uint8Array();
+const spareBuffers: Uint8Array[] = [];
+
+/**
+ * One TCP connection and the bytes received on it. Its callbacks are bound once per connection
+ * (not per request); an answer is scanned synchronously from the bytes ({@linkcode scanAnswer})
+ * and more are read only while it is incomplete, so a poll costs one read in the common case.
+ */
+export class Link {
+  /** Received bytes; a pooled buffer while an answer is due, none while idle. */
+  buf: Uint8Array = NO_BYTES;
+  start = 0;
+  end = 0;
+  /** Bytes received for the request in flight. */
+  total = 0;
+  /** A read is in flight. */
+  reading = false;
+  /** Answers still due to requests that timed out, skipped when they come. */
+  owed = 0;
+  /** Answers received on this connection. */
+  answered = 0;
+  dead = false;
+  readonly frame = new AnswerFrame();
+
+  constructor(readonly conn: Deno.TcpConn, readonly client: LinkOwner) {}
+
+  readonly onRead = (n: number | null): void => this.client.received(this, n);
+  readonly onFail = (err: unknown): void => this.client.failed(this, err);
+  readonly onWritten = (n: number): void => this.client.written(this, n);
+
+  /** Where the next read goes: the free end of the buffer (grown when full). */
+  room(): Uint8Array {
+    if (this.buf === NO_BYTES) this.buf = spareBuffers.pop() ?? new Uint8Array(BUFFER_SIZE);
+    if (this.start > 0 && this.start === this.end) this.start = this.end = 0;
+    if (this.end === this.buf.length) {
+      const size = this.end - this.start;
+      if (size >= MAX_BYTES + 16384) throw new BadAnswer(`answer larger than ${MAX_BYTES} bytes`);
+      const next = new Uint8Array(size * 2 < this.buf.length ? this.buf.length : size * 2);
+      next.set(this.buf.subarray(this.start, this.end));
+      this.buf = next;
+      this.start = 0;
+      this.end = size;
+    }
+    // The common case reads into the whole buffer: no view to make.
+    return this.end === 0 ? this.buf : this.buf.subarray(this.end);
+  }
+
+  /**
+   * Gives the buffer back to the pool when everything received is consumed and no read is in
+   * flight (a read in flight still writes into it).
+   */
+  rest(): void {
+    if (this.reading || this.start !== this.end || this.buf === NO_BYTES) return;
+    if (this.buf.length === BUFFER_SIZE && spareBuffers.length < MAX_SPARE) {
+      spareBuffers.push(this.buf);
+    }
+    this.buf = NO_BYTES;
+    this.start = this.end = 0;
+  }
+
+  /** The bytes received and not yet consumed. */
+  window(): Uint8Array {
+    return this.start === 0 && this.end === this.buf.length
+      ? this.buf
+      : this.buf.subarray(this.start, this.end);
+  }
+}
