@@ -210,7 +210,9 @@ Deno.test("stream | head -3 returns, with exit 0", async () => {
   const r = await runShell("labwire stream --demo --interval 50ms | head -3");
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.trim().split("\n").length, 3);
-  assert.equal(r.stderr, "");
+  // A loaded machine may miss a 50 ms deadline, and stream says so; that is a timing figure
+  // (bench fanout), not this test's subject: a closed pipe must end stream with no error or trace.
+  assert.equal(r.stderr.replace(/^labwire stream: \d+ sampling deadlines missed\n/m, ""), "");
 });
 
 Deno.test("SIGINT ends stream cleanly with exit 130 and no trace", async () => {
