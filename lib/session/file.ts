@@ -1,8 +1,9 @@
 /**
  * The session file itself, below the store: opening it for recording (directory, free space,
- * the exclusive lock, WAL, migration, a first real write) and what a file recreated at the same
- * path carries over from the removed one. {@linkcode SessionStore} owns the open file; this
- * module holds no state.
+ * the exclusive lock, WAL, migration, a first real write), whether a recorder holds that lock
+ * ({@linkcode recorderAlive}, for readers) and what a file recreated at the same path carries
+ * over from the removed one. {@linkcode SessionStore} owns the open file; this module holds no
+ * state.
  *
  * @module
  */
@@ -138,6 +139,29 @@ export function openSessionFile(path: string, options: OpenFileOptions): OpenFil
         cause: err,
       },
     );
+  }
+}
+
+/**
+ * Whether a recorder holds the session's lock (the exclusive advisory lock `SessionStore.open`
+ * takes for its whole run, released by the kernel when its process dies, however it dies).
+ */
+export function recorderAlive(path: string): boolean {
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(path, { read: true });
+  } catch {
+    return false;
+  }
+  try {
+    if (!file.tryLockSync(false)) return true;
+    file.unlockSync();
+    return false;
+  } catch {
+    // Locks unsupported here (some network file systems): believe the segment table.
+    return true;
+  } finally {
+    file.close();
   }
 }
 

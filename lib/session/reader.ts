@@ -13,6 +13,7 @@ import { APPLICATION_ID, CRASHED, pragmaNumber, SCHEMA_VERSION } from "./schema.
 import { decodeValue } from "./value_codec.ts";
 import type { EventRow } from "./writer.ts";
 import { statsRow } from "./store.ts";
+import { recorderAlive } from "./file.ts";
 
 /** An attribute column of a session. */
 export interface AttrInfo {
@@ -474,27 +475,4 @@ function merge(a: RawRow[], b: RawRow[]): RawRow[] {
   while (i < a.length) out[k++] = a[i++]!;
   while (j < b.length) out[k++] = b[j++]!;
   return out;
-}
-
-/**
- * Whether a recorder holds the session's lock (the exclusive advisory lock `SessionStore.open`
- * takes for its whole run, released by the kernel when its process dies, however it dies).
- */
-export function recorderAlive(path: string): boolean {
-  let file: Deno.FsFile;
-  try {
-    file = Deno.openSync(path, { read: true });
-  } catch {
-    return false;
-  }
-  try {
-    if (!file.tryLockSync(false)) return true;
-    file.unlockSync();
-    return false;
-  } catch {
-    // Locks unsupported here (some network file systems): believe the segment table.
-    return true;
-  } finally {
-    file.close();
-  }
 }
