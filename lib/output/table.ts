@@ -9,72 +9,26 @@
  * not fit dropped with a note naming them and `--attrs`. Every line is cut to the width, so the
  * terminal never wraps a line the redraw does not count; a resize (SIGWINCH) clears and redraws.
  * Without cursor movement (`TERM=dumb`, not a terminal) each redraw is appended instead.
+ * The status area is `status_area.ts`.
  *
  * @module
  */
-import type { Attr, Value } from "../device/attr.ts";
 import type { Reading } from "../device/device.ts";
 import { formatValue } from "./record.ts";
-import { clipLine, displayWidth, type Paint, type TerminalSize } from "./terminal.ts";
+import { clipLine, displayWidth, type TerminalSize } from "./terminal.ts";
 import { clockTime, zoneName } from "./time.ts";
+import { StatusArea, type StatusAreaOptions, type StatusEvent } from "./status_area.ts";
 
-/**
- * An active alarm as the status area shows it (the alarm engine's `ActiveAlarm` fits; output
- * sits below lib/alarm in the layers, so it names only what it shows).
- */
-export interface StatusAlarm {
-  /** Alarm name. */
-  name: string;
-  /** Device name. */
-  device: string;
-  /** Attribute, for threshold alarms. */
-  attr?: string;
-  /** minor, major or invalid. */
-  severity: string;
-  /** When it became active, epoch seconds. */
-  since: number;
-  /** The latest value (null for device alarms). */
-  value: Value;
-}
-
-/** An alarm transition as the events list shows it (the engine's `AlarmEvent` fits). */
-export interface StatusEvent {
-  /** When, epoch seconds. */
-  t: number;
-  /** Alarm name. */
-  name: string;
-  /** Device name. */
-  device: string;
-  /** Attribute, for threshold alarms. */
-  attr?: string;
-  /** minor, major or invalid. */
-  severity: string;
-  /** The transition. */
-  state: "active" | "cleared";
-  /** One human line saying what happened. */
-  message: string;
-}
-
-/** Options of a live table. */
-export interface LiveTableOptions {
+/** Options of a live table (the status area's, and how to draw). */
+export interface LiveTableOptions extends StatusAreaOptions {
   /** Writes text to the terminal. */
   write: (text: string) => void;
-  /** Colour functions (plain when colour is off). */
-  paint: Paint;
-  /** Attributes per device, for headers, units and precision. */
-  attrs: Map<string, Attr[]>;
   /** Minimum ms between redraws (default 100; 1000 when the cursor cannot move). */
   minRedrawMs?: number;
   /** The terminal's size now; undefined (or absent) = no terminal: no width or height limit. */
   size?: () => TerminalSize | undefined;
   /** Redraw in place with cursor movement; false appends every redraw (default true). */
   cursor?: boolean;
-  /** Show times in UTC instead of local time. */
-  utc?: boolean;
-  /** Active alarms, shown under the table; absent: no alarm area. */
-  alarms?: () => StatusAlarm[];
-  /** Events kept under the table (default 3). */
-  events?: number;
   /** Columns to show (`--attrs`), in this order; default: each device's status attributes. */
   only?: readonly string[];
 }
@@ -92,13 +46,6 @@ interface Column {
   name: string;
   units: string;
   precision?: number;
-}
-
-/** One line of the events list under the table. */
-interface EventLine {
-  t: number;
-  text: string;
-  severity?: string;
 }
 
 /** The separator between compact columns. */
@@ -129,17 +76,17 @@ export function abbreviate(name: string, max = MAX_HEADER): string {
 export class LiveTable {
   readonly #rows = new Map<string, Reading>();
   readonly #counts = new Map<string, { ok: number; failed: number }>();
-  readonly #events: EventLine[] = [];
+  readonly #status: StatusArea;
   #linesDrawn = 0;
   #lastDraw = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #footer = "";
   #lastColumns: number | undefined;
   #resized = false;
   #onResize: (() => void) | undefined;
 
   /** Creates a table; nothing is drawn until the first update. Listens for SIGWINCH on a terminal. */
   constructor(readonly options: LiveTableOptions) {
+    this.#status = new StatusArea(options);
     if (this.#cursor && options.size?.() !== undefined) {
       this.#onResize = () => {
         this.#resized = true;
@@ -170,30 +117,19 @@ export class LiveTable {
 
   /** Sets a status line shown under the table (e.g. "sample 12 · 0 missed"). */
   footer(text: string): void {
-    this.#footer = text;
+    this.#status.footer = text;
     this.#schedule();
   }
 
   /** Adds an alarm transition to the events under the table. */
   alarm(e: StatusEvent): void {
-    this.#pushEvent({
-      t: e.t,
-      severity: e.state === "active" ? e.severity : undefined,
-      // A default name ("thermo.temperature > 24.9") says what the message says again.
-      text: `${e.state === "active" ? e.severity.toUpperCase() : "cleared"} ${
-        e.attr !== undefined && e.name.startsWith(`${e.device}.${e.attr}`) ? "" : `${e.name}: `
-      }${e.message}`,
-    });
+    this.#status.alarm(e);
+    this.#schedule();
   }
 
   /** Adds a line to the events under the table (store failures, notifier messages). */
   note(text: string, t = Date.now() / 1000): void {
-    this.#pushEvent({ t, text });
-  }
-
-  #pushEvent(line: EventLine): void {
-    this.#events.push(line);
-    if (this.#events.length > 50) this.#events.splice(0, this.#events.length - 50);
+    this.#status.note(text, t);
     this.#schedule();
   }
 
@@ -226,7 +162,7 @@ export class LiveTable {
     const width = size?.columns ?? Infinity;
     // The cursor ends on the line after the last one drawn: that line must stay on screen too.
     const maxLines = size ? Math.max(3, size.rows - 1) : Infinity;
-    const status = this.#statusLines(width, maxLines);
+    const status = this.#status.lines(width, maxLines);
     const room = Math.max(2, maxLines - status.length);
     let table = this.#bordered(room);
     if (table.some((l) => displayWidth(l) > width)) table = this.#compact(width, room);
@@ -421,59 +357,6 @@ export class LiveTable {
       ));
     }
     return out;
-  }
-
-  /** The status area: active alarms, the last events, the footer. */
-  #statusLines(width: number, maxLines: number): string[] {
-    const { paint } = this.options;
-    const out: string[] = [];
-    const budget = Number.isFinite(maxLines) ? Math.max(1, Math.floor(maxLines / 3)) : Infinity;
-    if (this.options.alarms) {
-      const active = this.options.alarms();
-      if (active.length === 0) {
-        out.push(paint.green("alarms: none active"));
-      } else {
-        out.push(paint.bold(`alarms: ${active.length} active`));
-        const room = Math.max(1, budget - 1 - (this.#footer ? 1 : 0));
-        const shown = active.length > room ? active.slice(0, room - 1) : active;
-        for (const a of shown) out.push(this.#alarmLine(a));
-        if (shown.length < active.length) {
-          out.push(paint.dim(`  … and ${active.length - shown.length} more`));
-        }
-      }
-    }
-    const eventRoom = Math.min(
-      this.options.events ?? 3,
-      Math.max(0, budget - out.length - (this.#footer ? 1 : 0)),
-    );
-    for (const e of eventRoom > 0 ? this.#events.slice(-eventRoom) : []) {
-      const text = `${clockTime(e.t, { utc: this.options.utc })} ${e.text}`;
-      out.push(e.severity ? this.#severityPaint(e.severity)(text) : paint.dim(text));
-    }
-    if (this.#footer) out.push(paint.dim(this.#footer));
-    return width === Infinity ? out : out.map((l) => clipLine(l, width));
-  }
-
-  #severityPaint(severity: string): (s: string) => string {
-    const { paint } = this.options;
-    return severity === "minor" ? paint.yellow : paint.red;
-  }
-
-  #alarmLine(a: StatusAlarm): string {
-    const attr = a.attr
-      ? this.options.attrs.get(a.device)?.find((x) => x.name === a.attr)
-      : undefined;
-    const units = attr?.units && attr.units !== attr.name ? ` ${attr.units}` : "";
-    const value = a.value === null || a.value === undefined
-      ? ""
-      : ` = ${formatValue(a.value, attr?.precision)}${units}`;
-    const where = a.attr ? `${a.device}.${a.attr}` : a.device;
-    const since = clockTime(a.since, { utc: this.options.utc });
-    return this.#severityPaint(a.severity)(
-      `  ${a.severity.toUpperCase().padEnd(7)} ${where}${value}  since ${since}  ${
-        a.name.startsWith(where) ? a.name.slice(where.length).trim() : a.name
-      }`,
-    );
   }
 
   #draw(): void {
