@@ -23,7 +23,8 @@ import type { Driver, OpenContext } from "../../device/registry.ts";
 import { BARATRON_INFO, BARATRON_OPTIONS, toolWebHost } from "./driver_info.ts";
 import { HttpClient } from "../../transport/http.ts";
 import { type AnswerFrame, textOf } from "../../transport/http_codec.ts";
-import { decodePollBytes, type GaugeValues, POLL_REQUEST, TOOLWEB_PATH } from "./protocol.ts";
+import { decodePollBytes } from "./byte_decoder.ts";
+import { type GaugeValues, POLL_REQUEST, TOOLWEB_PATH } from "./protocol.ts";
 
 /** Default per-call timeout, as in the reference client. */
 export const DEFAULT_TIMEOUT_MS = 1000;

@@ -3,18 +3,15 @@ import fc from "fast-check";
 import { DeviceError } from "../../device/errors.ts";
 import { fuzzTest, onlyThrows } from "../../../tests/fuzz_runs.ts";
 import {
-  decodePoll,
-  decodePollBytes,
-  decodePollResponse,
   encodeFields,
   encodePollRequest,
   encodePollResponse,
   encodeSetRequest,
   type GaugeValues,
-  parseRequest,
-  parseResponse,
   POLL_EVIDS,
 } from "./protocol.ts";
+import { decodePollBytes } from "./byte_decoder.ts";
+import { decodePoll, decodePollResponse, parseRequest, parseResponse } from "./text_decoder.ts";
 import { LED_BITS, ledColor, ledMask, statusMask, systemStatus, UNITS } from "./fields.ts";
 
 const evid = fc.oneof(fc.constantFrom(...POLL_EVIDS, 101, 0, 999_999_999), fc.nat(2000));

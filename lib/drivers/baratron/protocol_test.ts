@@ -2,18 +2,15 @@ import assert from "node:assert/strict";
 import { FACTS_UNITS } from "../../../tests/fixtures/ebaratron_facts.ts";
 import { DeviceError } from "../../device/errors.ts";
 import {
-  decodePoll,
-  decodePollResponse,
   encodeFields,
   encodePollRequest,
   encodePollResponse,
   encodeSetRequest,
   type GaugeValues,
-  parseRequest,
-  parseResponse,
   POLL_EVIDS,
   POLL_REQUEST,
 } from "./protocol.ts";
+import { decodePoll, decodePollResponse, parseRequest, parseResponse } from "./text_decoder.ts";
 import { ledColor, ledMask, statusMask, systemStatus, UNITS, unitsName } from "./fields.ts";
 
 // Copied verbatim from shared/protocols/mks-ebaratron-toolweb.md, not built from protocol.ts.

@@ -26,10 +26,9 @@ import {
   encodePollAnswer,
   encodePollResponse,
   type GaugeValues,
-  parseRequest,
   TOOLWEB_PATH,
-  type ToolWebRequest,
 } from "./protocol.ts";
+import { parseRequest, type ToolWebRequest } from "./text_decoder.ts";
 import { ledColor, STATUS_BITS, systemStatus, UNITS, unitsIndex } from "./fields.ts";
 
 /** The kinds of unparseable answer a `garbage` fault sends. */

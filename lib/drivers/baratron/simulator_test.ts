@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { UsageError } from "../../device/errors.ts";
 import { GaugeModel, startBaratronSimulators } from "./simulator.ts";
-import { decodePoll, parseResponse, POLL_REQUEST } from "./protocol.ts";
+import { POLL_REQUEST } from "./protocol.ts";
+import { decodePoll, parseResponse } from "./text_decoder.ts";
 
 Deno.test("model: run hours count up in real time from a large start", () => {
   const m = new GaugeModel({ seed: 3, runSeconds: 63063947 }, 0);
