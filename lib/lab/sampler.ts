@@ -168,12 +168,15 @@ export class Sampler {
     const schedule = new Schedule(interval, { signal, count, duration, start });
     // One options object for every reading (not one per device per tick).
     const sampleOptions = { signal };
+    let reported = 0;
+    const reportMissed = (missed: number) => {
+      reported += missed;
+      this.stats.missed += missed * loops.length;
+      this.stats.expected += missed * loops.length;
+      this.options.onMissed?.(loops.map((l) => l.manager.name), missed, interval);
+    };
     for await (const tick of schedule) {
-      if (tick.missed > 0) {
-        this.stats.missed += tick.missed * loops.length;
-        this.stats.expected += tick.missed * loops.length;
-        this.options.onMissed?.(loops.map((l) => l.manager.name), tick.missed, interval);
-      }
+      if (tick.missed > 0) reportMissed(tick.missed);
       if (this.stats.lateness.length >= 100_000) this.stats.lateness.splice(0, 50_000);
       this.stats.lateness.push(tick.lateness);
       const now = performance.now();
@@ -204,5 +207,8 @@ export class Sampler {
         loop.manager.sample(names, sampleOptions).then(loop.done, loop.lost);
       }
     }
+    // An overrun that reaches the count or the duration ends the schedule with no tick left to
+    // report it on: those deadlines are missed all the same.
+    if (schedule.stats.missed > reported) reportMissed(schedule.stats.missed - reported);
   }
 }

@@ -19,10 +19,16 @@ interval = "25ms"
   try {
     const seen: Reading[] = [];
     for (const m of lab.managers) m.onReading((r) => seen.push(r));
-    const sampler = new Sampler(lab, { count: 4 });
+    const missed = new Map<string, number>();
+    const sampler = new Sampler(lab, {
+      count: 4,
+      onMissed: (devices, n) => devices.forEach((d) => missed.set(d, (missed.get(d) ?? 0) + n)),
+    });
     await sampler.run();
-    const by = (d: string) => seen.filter((r) => r.device === d).length;
+    // Each of the 4 deadlines is a reading or, on a loaded machine, a reported miss.
+    const by = (d: string) => seen.filter((r) => r.device === d).length + (missed.get(d) ?? 0);
     assert.deepEqual([by("a"), by("b"), by("c")], [4, 4, 4]);
+    assert.ok(seen.length > 0);
     assert.equal(sampler.stats.expected, 12);
     assert.equal(sampler.stats.started + sampler.stats.missed, 12);
   } finally {
@@ -54,6 +60,36 @@ address = "sim://gauge"
     // Backoff doubles: attempts at ticks 0, 1, 3, 7, 15 (plus or minus a missed deadline).
     assert.ok(bad.length >= 2 && bad.length <= 6, `bad device tried ${bad.length} times`);
     assert.ok(sampler.stats.backedOff > 0);
+  } finally {
+    await lab.close();
+  }
+});
+
+Deno.test("an overrun that reaches the count is reported as missed deadlines", async () => {
+  const lab = await Lab.open(parseConfig(`[devices.a]
+address = "sim://gauge"
+`));
+  try {
+    let readings = 0;
+    let reported = 0;
+    lab.managers[0]!.onReading(() => {
+      // The first reading's consumer holds the loop past every later deadline of the count.
+      if (readings++ === 0) {
+        const until = performance.now() + 80;
+        while (performance.now() < until) { /* busy */ }
+      }
+    });
+    const sampler = new Sampler(lab, {
+      interval: 10,
+      count: 4,
+      onMissed: (_devices, n) => reported += n,
+    });
+    await sampler.run();
+    // The stall ends the count: the deadlines it swallowed are reported, none silently lost.
+    assert.ok(reported >= 2, `reported ${reported}`);
+    assert.equal(readings + reported, 4);
+    assert.equal(sampler.stats.expected, 4);
+    assert.equal(sampler.stats.started + sampler.stats.missed, 4);
   } finally {
     await lab.close();
   }

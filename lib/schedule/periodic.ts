@@ -98,6 +98,10 @@ export class Schedule implements AsyncIterable<Tick> {
       if (now - deadline >= this.interval) {
         missed = Math.floor((now - deadline) / this.interval);
         if (count !== undefined) missed = Math.min(missed, count - k);
+        // Deadlines at or past the end of the duration were never due.
+        if (duration !== undefined) {
+          missed = Math.min(missed, Math.ceil(duration / this.interval) - k);
+        }
         k += missed;
         this.stats.missed += missed;
         if (count !== undefined && k >= count) return;

@@ -47,3 +47,15 @@ Deno.test("a schedule stops on its signal and after its duration", async () => {
   }
   assert.equal(delivered + schedule.stats.missed, 4);
 });
+
+Deno.test("an overrun past the end of the duration counts only the deadlines within it", async () => {
+  const schedule = new Schedule(10, { duration: 30 });
+  const seen: number[] = [];
+  for await (const tick of schedule) {
+    seen.push(tick.index);
+    const until = performance.now() + 100;
+    while (performance.now() < until) { /* busy */ }
+  }
+  assert.deepEqual(seen, [0]);
+  assert.equal(schedule.stats.missed, 2);
+});
