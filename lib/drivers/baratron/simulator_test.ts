@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { UsageError } from "../../device/errors.ts";
-import { GaugeModel, startBaratronSimulators } from "./simulator.ts";
+import { GaugeModel } from "./gauge_model.ts";
+import { startBaratronSimulators } from "./simulator.ts";
 import { POLL_REQUEST } from "./protocol.ts";
 import { decodePoll, parseResponse } from "./text_decoder.ts";
 
