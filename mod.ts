@@ -208,7 +208,7 @@ export { addEntry, addNote } from "./lib/session/entries.ts";
 export { ScanRun } from "./lib/scan/runner.ts";
 
 /** What defines a scan, what a run reports, and the options of a run. */
-export type { ScanResult, ScanRunOptions, ScanStatus } from "./lib/scan/runner.ts";
+export type { ScanResult, ScanRunOptions, ScanStatus } from "./lib/scan/run_status.ts";
 
 /** A scan as plain JSON: the plan, its detectors, settle/dwell times, settings, baseline. */
 export type { ScanRequest } from "./lib/scan/request.ts";

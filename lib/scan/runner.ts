@@ -23,141 +23,47 @@
  *
  * @module
  */
-import type { Value } from "../device/attr.ts";
 import { nowSeconds } from "../device/device.ts";
 import { DeviceError, errorMessage, UsageError } from "../device/errors.ts";
 import type { Lab } from "../lab/lab.ts";
 import { fairTurn } from "../schedule/fair.ts";
-import { sleep } from "../schedule/periodic.ts";
-import type { ScanPoint, ScanState, ScanStore } from "../session/scan_store.ts";
-import { gotoPosition, PeakCollector, type PeakStats } from "./peak.ts";
-import {
-  type AppliedSetting,
-  applySettings,
-  type BaselineReading,
-  readBaseline,
-  restoreSettings,
-} from "./settings.ts";
+import type { ScanPoint, ScanState } from "../session/scan_store.ts";
+import { PeakCollector, type PeakStats } from "./peak.ts";
+import { type AppliedSetting, applySettings, readBaseline, restoreSettings } from "./settings.ts";
 import { Suspender } from "./suspender.ts";
-import type { AlarmSource } from "../alarm/engine.ts";
-import { absolute, makePlan, parseRef, type Plan } from "./plan.ts";
+import { makePlan, parseRef, type Plan } from "./plan.ts";
 import {
   type DetectorGroup,
   detectorGroups,
   type DetectorTrigger,
   detectorTriggers,
-  dwellDetectors,
-  readDetectors,
-  triggerDetectors,
 } from "./detectors.ts";
 import {
   checkLimits,
   checkTriggers,
   halt,
-  moveTo,
   type Positioner,
   resolvePositioners,
   type ScanDevices,
 } from "./positioners.ts";
 import type { ScanRequest } from "./request.ts";
-
-/** Points a run keeps in memory by default (the latest; all of them go to listeners and the store). */
-export const KEEP_POINTS = 1000;
+import { endMoves } from "./end_moves.ts";
+import { PointLog } from "./point_log.ts";
+import { type PointDevices, takePoint } from "./point.ts";
+import {
+  KEEP_POINTS,
+  type RunState,
+  ScanInterrupted,
+  type ScanResult,
+  type ScanRunOptions,
+  type ScanStatus,
+} from "./run_status.ts";
 
 /**
  * Most points a scan collects for its peak statistics (16 MB for one detector); longer scans end
  * without statistics (the session has every point).
  */
 export const MAX_STATS_POINTS = 1_000_000;
-
-/** Where a run is; `pending` before start, `stopping` after {@linkcode ScanRun.stop}. */
-export type RunState = "pending" | "running" | "stopping" | ScanState;
-
-/** A snapshot of a run, for progress displays and `GET /api/scans/{id}`. */
-export interface ScanStatus {
-  /** Scan id in the session, when recorded. */
-  id?: number;
-  /** Current state. */
-  state: RunState;
-  /** Points in the plan. */
-  total: number;
-  /** Points recorded (including those of earlier runs of a resumed scan). */
-  recorded: number;
-  /** Points recorded by this run. */
-  recorded_this_run: number;
-  /** Points this run set out to do. */
-  todo_this_run: number;
-  /** When this run started, Unix epoch seconds. */
-  started?: number;
-  /** When it ended. */
-  ended?: number;
-  /** Why it failed or stopped. */
-  error?: string;
-  /** True when relative positioners were returned to their start. */
-  returned?: boolean;
-  /** Peak statistics per detector (`device.attr`), once the scan ended. */
-  stats?: Record<string, PeakStats>;
-  /** Where `goto` moved the first positioner, once it did. */
-  moved_to?: { positioner: string; target: string; position: number };
-  /** While suspended: since when (epoch seconds) and by which alarms. */
-  suspended?: { since: number; alarms: string[] };
-  /** How many times the scan was suspended. */
-  suspensions?: number;
-  /** Points taken again because a suspending alarm interrupted them. */
-  retaken?: number;
-  /** `settings` (`--set`) as applied: previous and new value per `device.attr`. */
-  settings?: Record<string, { previous: Value; value: Value }>;
-  /** True once the settings were restored (false when one could not be). */
-  restored?: boolean;
-  /** The baseline devices' readings at the `start` and `end` of the scan. */
-  baseline?: { start?: Record<string, BaselineReading>; end?: Record<string, BaselineReading> };
-}
-
-/** How a run ended. */
-export interface ScanResult extends ScanStatus {
-  /** `done`, `stopped` (interrupted after a point), `aborted` (stopped at once) or `failed` (device error). */
-  state: ScanState;
-}
-
-/** Options of a run. */
-export interface ScanRunOptions {
-  /** Records the scan and its points. */
-  store?: ScanStore;
-  /** The command line or API call, stored with the scan. */
-  command?: string;
-  /** Resume this stored scan (its request must match the one given). */
-  resumeId?: number;
-  /** Longest time a point waits in memory before it is written to the store, ms (default 250). */
-  flushMs?: number;
-  /** Points per store transaction at most (default 1000). */
-  batch?: number;
-  /** Warnings (e.g. a positioner that could not be returned) go here; default: stderr. */
-  warn?: (message: string) => void;
-  /** Most points the plan may have (default `MAX_SCAN_POINTS`, 1,000,000). */
-  maxPoints?: number;
-  /** How to raise `maxPoints`, said when a plan is over it. */
-  limitHint?: string;
-  /**
-   * Latest points kept in {@linkcode ScanRun.points} (default {@linkcode KEEP_POINTS}). 0 with a
-   * store keeps only the points not written yet: the store has the others, and a long fast scan
-   * then holds no point long enough for the garbage collector to promote it.
-   */
-  keepPoints?: number;
-  /**
-   * The alarms the request's `suspendOn` names (the lab's alarm engine); a request with
-   * `suspendOn` and no alarms is refused.
-   */
-  alarms?: Pick<AlarmSource, "active" | "history">;
-}
-
-/** The error a run's in-flight calls are aborted with on {@linkcode ScanRun.abort}. */
-export class ScanInterrupted extends Error {
-  /** Creates the error. */
-  constructor(message = "scan interrupted") {
-    super(message);
-    this.name = "ScanInterrupted";
-  }
-}
 
 /**
  * One scan, from its first move to its last point.
@@ -202,10 +108,8 @@ export class ScanRun {
   #baseline: NonNullable<ScanStatus["baseline"]> | undefined;
   #suspender: Suspender | undefined;
   #detTriggers: DetectorTrigger[] = [];
-  #buffer: ScanPoint[] = [];
-  #recent: ScanPoint[] = [];
+  readonly #log: PointLog;
   #count = 0;
-  #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #running: Promise<ScanResult> | undefined;
   readonly #ready = Promise.withResolvers<void>();
 
@@ -214,6 +118,12 @@ export class ScanRun {
     this.#lab = lab;
     this.#request = request;
     this.#opts = opts;
+    this.#log = new PointLog({
+      store: opts.store,
+      keep: opts.keepPoints ?? KEEP_POINTS,
+      batch: opts.batch,
+      flushMs: opts.flushMs,
+    });
     this.plan = makePlan(request.plan, { maxPoints: opts.maxPoints, limitHint: opts.limitHint });
     for (const d of request.detectors) parseRef(d);
     for (const t of request.triggers ?? []) parseRef(t);
@@ -252,9 +162,7 @@ export class ScanRun {
    * to {@linkcode ScanRun.onPoint} listeners and the store; this is only the tail.
    */
   get points(): ScanPoint[] {
-    const keep = this.#opts.keepPoints ?? KEEP_POINTS;
-    if (keep === 0) return this.#buffer.slice();
-    return this.#recent.length > keep ? this.#recent.slice(-keep) : this.#recent.slice();
+    return this.#log.points;
   }
 
   /** Scan id in the session (once started with a store). */
@@ -409,6 +317,7 @@ export class ScanRun {
         });
       } else store.reopen(this.#id);
       if (this.#baseline) store.setBaseline(this.#id, this.#baseline);
+      this.#log.id = this.#id;
     }
     return { positioners, groups, todo };
   }
@@ -425,23 +334,27 @@ export class ScanRun {
     if (this.#state === "pending") this.#setState("running");
     this.#ready.resolve();
 
+    const scan: PointDevices = {
+      lab: this.#lab,
+      request: this.#request,
+      plan: this.plan,
+      origin: this.origin,
+      positioners,
+      groups,
+      detTriggers: this.#detTriggers,
+    };
     let outcome: ScanState = "done";
     const peaks = this.#peakCollector();
     try {
-      const keep = this.#opts.keepPoints ?? KEEP_POINTS;
       for (const i of todo()) {
         if (this.#state === "stopping") break;
         const point = this.#suspender
-          ? await this.#suspendable(i, positioners, groups, signal)
-          : await this.#point(i, positioners, groups, signal);
+          ? await this.#suspendable(scan, i, signal)
+          : await takePoint(scan, i, signal);
         if (point === undefined) break; // stopped while suspended
         this.#count++;
         peaks?.add(point);
-        if (keep > 0) {
-          this.#recent.push(point);
-          if (this.#recent.length >= 2 * keep) this.#recent = this.#recent.slice(-keep);
-        }
-        this.#record(point);
+        this.#log.add(point);
         for (const fn of this.#pointListeners) fn(point);
         await fairTurn();
       }
@@ -454,53 +367,23 @@ export class ScanRun {
         this.#error = errorMessage(err);
       }
     }
-    this.#flush();
+    this.#log.flush();
     this.#stats = this.#peakStats(peaks);
     this.#suspended = undefined;
     if (signal.aborted) await halt(positioners, (m) => this.#warn(m));
     await this.#endConditions(signal.aborted);
-    // --goto: a completed scan leaves its first positioner at the statistic (relative or not)
-    const ends = [...this.origin];
-    let gone = false;
-    if (this.#request.goto !== undefined && outcome === "done" && positioners.length > 0) {
-      const what = this.#request.goto;
-      const detector = this.#request.detectors[0]!;
-      try {
-        const s = this.#stats?.[detector];
-        if (!s) throw new UsageError(`--goto ${what}: no statistics of ${detector}`);
-        const position = gotoPosition(s, what, detector);
-        await moveTo(positioners[0]!, position, this.#request, signal);
-        this.#movedTo = { positioner: positioners[0]!.ref, target: what, position };
-        ends[0] = position;
-        gone = true;
-      } catch (err) {
-        this.#warn(errorMessage(err));
-      }
-    }
-    if (this.plan.relative && positioners.length > 0 && !(gone && positioners.length === 1)) {
-      if (signal.aborted) {
-        this.#returned = false;
-        this.#warn(
-          `stopped at once: ${positioners.map((p) => p.ref).join(", ")} not returned to ${
-            this.origin.join(", ")
-          }`,
-        );
-      } else {
-        try {
-          await Promise.all(
-            positioners.map((p, k) => moveTo(p, ends[k]!, this.#request, signal)),
-          );
-          this.#returned = true;
-        } catch (err) {
-          this.#returned = false;
-          this.#warn(
-            `could not return ${positioners.map((p) => p.ref).join(", ")} to start: ${
-              errorMessage(err)
-            }`,
-          );
-        }
-      }
-    }
+    const ends = await endMoves({
+      request: this.#request,
+      plan: this.plan,
+      origin: this.origin,
+      positioners,
+      stats: this.#stats,
+      outcome,
+      signal,
+      warn: (m) => this.#warn(m),
+    });
+    this.#movedTo = ends.moved_to;
+    this.#returned = ends.returned;
     if (outcome === "done") this.#error = undefined;
     this.#ended = nowSeconds();
     if (store && this.#id !== undefined) {
@@ -510,54 +393,13 @@ export class ScanRun {
     return this.status() as ScanResult;
   }
 
-  async #point(
-    i: number,
-    positioners: Positioner[],
-    groups: DetectorGroup[],
-    signal: AbortSignal,
-  ): Promise<ScanPoint> {
-    const targets = absolute(this.plan, i, this.origin);
-    let readbacks: Value[];
-    if (positioners.length === 1) {
-      readbacks = [await moveTo(positioners[0]!, targets[0]!, this.#request, signal)];
-    } else {
-      readbacks = await Promise.all(
-        positioners.map((p, k) => moveTo(p, targets[k]!, this.#request, signal)),
-      );
-    }
-    const settle = this.#request.settleMs ?? 0;
-    if (settle > 0) {
-      await sleep(settle, signal);
-      signal.throwIfAborted();
-    }
-    for (const ref of this.#request.triggers ?? []) {
-      const { device, attr } = parseRef(ref);
-      await this.#lab.get(device).write(attr, true, { signal });
-    }
-    if (this.#detTriggers.length > 0) {
-      await triggerDetectors(
-        this.#detTriggers,
-        signal,
-        this.#request.moveTimeoutMs,
-        this.#request.pollMs,
-      );
-    }
-    const values = new Array<Value>(this.#request.detectors.length);
-    const dwell = this.#request.dwellMs ?? 0;
-    const t = dwell > 0
-      ? await dwellDetectors(groups, values, dwell, signal)
-      : await readDetectors(groups, values, signal);
-    return { index: i, t, positions: targets, readbacks, values };
-  }
-
   /**
    * Takes point `i` once no suspending alarm is active; takes it again when one became active
    * while it was taken. Undefined when the scan was stopped while suspended.
    */
   async #suspendable(
+    scan: PointDevices,
     i: number,
-    positioners: Positioner[],
-    groups: DetectorGroup[],
     signal: AbortSignal,
   ): Promise<ScanPoint | undefined> {
     const s = this.#suspender!;
@@ -582,7 +424,7 @@ export class ScanRun {
         this.#emitState();
       }
       const mark = s.mark();
-      const point = await this.#point(i, positioners, groups, signal);
+      const point = await takePoint(scan, i, signal);
       if (!s.trippedSince(mark)) return point;
       this.#retaken++;
       this.#warn(`point ${i} was interrupted by an alarm: taking it again once it clears`);
@@ -638,25 +480,6 @@ export class ScanRun {
       units: this.units,
       precision: this.precision,
     };
-  }
-
-  #record(point: ScanPoint): void {
-    const store = this.#opts.store;
-    if (!store || this.#id === undefined) return;
-    this.#buffer.push(point);
-    if (this.#buffer.length >= (this.#opts.batch ?? 1000)) this.#flush();
-    else if (this.#flushTimer === undefined) {
-      this.#flushTimer = setTimeout(() => this.#flush(), this.#opts.flushMs ?? 250);
-    }
-  }
-
-  #flush(): void {
-    if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
-    this.#flushTimer = undefined;
-    if (this.#buffer.length === 0 || this.#id === undefined) return;
-    const batch = this.#buffer;
-    this.#buffer = [];
-    this.#opts.store!.addPoints(this.#id, batch);
   }
 
   #setState(state: RunState): void {

@@ -9,7 +9,7 @@ import { formatValue } from "../output/record.ts";
 import type { Paint } from "../output/terminal.ts";
 import type { ScanPoint } from "../session/scan_store.ts";
 import type { PeakStats } from "./peak.ts";
-import type { ScanStatus } from "./runner.ts";
+import type { ScanStatus } from "./run_status.ts";
 
 /** Options of a scan table. */
 export interface ScanTableOptions {

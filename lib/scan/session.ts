@@ -14,7 +14,7 @@ import { ScanStore } from "../session/scan_store.ts";
 import { type SegmentMeta, SessionStore } from "../session/store.ts";
 import { parseRef } from "./plan.ts";
 import { scanDeviceNames, scanRefs, type ScanRequest } from "./request.ts";
-import type { ScanResult, ScanStatus } from "./runner.ts";
+import type { ScanResult, ScanStatus } from "./run_status.ts";
 
 /**
  * The device configs a scan needs: its `--devices` plus every device its refs and baseline name
