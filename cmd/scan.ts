@@ -10,7 +10,6 @@ import type { Command } from "../lib/cli/command.ts";
 import { EXIT } from "../lib/cli/command.ts";
 import {
   boolFlag,
-  durationFlag,
   formatFlag,
   listFlag,
   parseFlags,
@@ -19,15 +18,11 @@ import {
 } from "../lib/cli/flags.ts";
 import type { TimeOptions } from "../lib/output/time.ts";
 import { listenForInterrupts } from "../lib/cli/interrupt.ts";
-import { MAX_TIMER_MS } from "../lib/config/duration.ts";
-import { errorMessage, UsageError } from "../lib/device/errors.ts";
+import { UsageError } from "../lib/device/errors.ts";
 import { Lab } from "../lib/lab/lab.ts";
-import { applySafeState, safeStateMessage } from "../lib/lab/safe_state.ts";
 import { loadLabConfig } from "../lib/lab/setup.ts";
-import { PipeClosed, stdoutSink } from "../lib/output/stdout.ts";
+import { stdoutSink } from "../lib/output/stdout.ts";
 import { colorEnabled, paint, stdoutIsTerminal } from "../lib/output/terminal.ts";
-import { csvHeader, csvRow, pointRecord } from "../lib/session/scan_export.ts";
-import { ScanColumnFile } from "../lib/scan/column_file.ts";
 import {
   registerScanDevices,
   resumeScan,
@@ -35,16 +30,14 @@ import {
   scanEndedEvent,
   scanStartedEvent,
 } from "../lib/scan/session.ts";
-import { makePlan, parseRef, type PlanSpec } from "../lib/scan/plan.ts";
-import { parsePlanArgs, PLAN_NAMES } from "../lib/scan/plan_args.ts";
-import { parsePlanFile } from "../lib/scan/plan_file.ts";
+import { makePlan } from "../lib/scan/plan.ts";
+import { PLAN_NAMES } from "../lib/scan/plan_args.ts";
+import { scanRequestFromFlags } from "../lib/scan/request_flags.ts";
 import { ScanRun } from "../lib/scan/runner.ts";
-import { GOTO_TARGETS, type GotoTarget } from "../lib/scan/peak.ts";
-import { statsLines } from "../lib/scan/scan_table.ts";
-import { parseSettings } from "../lib/scan/settings.ts";
+import { sayScanEnd, scanSafeStates } from "../lib/scan/scan_end.ts";
+import { type ScanFormat, ScanOutput } from "../lib/scan/scan_output.ts";
 import { type ScanAlarms, startScanAlarms, suspendRules } from "../lib/scan/suspender.ts";
 import type { ScanRequest } from "../lib/scan/request.ts";
-import { ScanTable } from "../lib/scan/scan_table.ts";
 import { sessionParameters, sessionPath } from "../lib/session/path.ts";
 import { ScanStore } from "../lib/session/scan_store.ts";
 import { SessionStore } from "../lib/session/store.ts";
@@ -73,9 +66,6 @@ const FLAGS = {
   "suspend-on": { type: "string", multiple: true },
   "resume-after": { type: "string" },
 } as const;
-
-/** Output formats of `scan` on stdout. */
-export type ScanFormat = "table" | "ndjson" | "csv";
 
 /** The parsed options of `scan`. */
 export interface ScanOptions {
@@ -141,7 +131,6 @@ export function parseScanArgs(
       f.values[k] = v.map((x) => typeof x === "string" ? unmark(x) : x) as string[];
     }
   }
-  const dur = (name: string) => durationFlag(f, name, { min: 0, max: MAX_TIMER_MS });
   const format = formatFlag<ScanFormat>(f, ["table", "ndjson", "csv"]);
   const planFile = stringFlag(f, "plan");
   const resume = stringFlag(f, "resume");
@@ -175,97 +164,9 @@ export function parseScanArgs(
     }
     return opts;
   }
-  let plan: PlanSpec;
-  let fromFile: ReturnType<typeof parsePlanFile> | undefined;
-  if (planFile !== undefined) {
-    if (positionals.length > 0) {
-      throw new UsageError(`--plan ${planFile} gives the plan; drop "${positionals.join(" ")}"`);
-    }
-    fromFile = parsePlanFile(readFile(planFile), planFile);
-    plan = fromFile.plan;
-  } else {
-    const [name, ...words] = positionals;
-    if (name === undefined) {
-      throw new UsageError(
-        "scan: which plan? e.g. labwire scan ascan motor.position 0 10 21 -d det.counts",
-        "see: labwire scan --help",
-      );
-    }
-    plan = parsePlanArgs(name, words, {
-      log: boolFlag(f, "log"),
-      snake: boolFlag(f, "snake"),
-      readFile,
-    });
-  }
-  const readbacks: Record<string, string> = { ...fromFile?.readbacks };
-  for (const r of listFlag(f, "readback") ?? []) {
-    const m = /^([^=]+)=(.+)$/.exec(r);
-    if (!m) {
-      throw new UsageError(
-        `--readback: expected POS=ATTR or POS=DEV.ATTR like motor.position=readback, got "${r}"`,
-      );
-    }
-    parseRef(m[1]!);
-    readbacks[m[1]!] = m[2]!;
-  }
-  const tolText = stringFlag(f, "tolerance");
-  const tolerance = tolText === undefined ? fromFile?.tolerance : Number(tolText);
-  if (tolerance !== undefined && !(tolerance >= 0)) {
-    throw new UsageError(`--tolerance: expected a number ≥ 0, got "${tolText}"`);
-  }
-  const detectors = listFlag(f, "detectors") ?? fromFile?.detectors ?? [];
-  for (const d of detectors) parseRef(d);
-  if (plan.kind === "count" && detectors.length === 0) {
-    throw new UsageError("count reads detectors: add --detectors det.counts,…");
-  }
-  opts.devices = [...(fromFile?.devices ?? []), ...opts.devices];
-  const request: ScanRequest = { plan, detectors };
-  const triggers = listFlag(f, "trigger") ?? fromFile?.triggers;
-  for (const t of triggers ?? []) parseRef(t);
-  if (triggers?.length) request.triggers = triggers;
-  const settle = dur("settle") ?? fromFile?.settleMs;
-  const dwell = dur("dwell") ?? fromFile?.dwellMs;
-  const moveTimeout = dur("move-timeout") ?? fromFile?.moveTimeoutMs;
-  if (settle !== undefined) request.settleMs = settle;
-  if (dwell !== undefined) request.dwellMs = dwell;
-  if (tolerance !== undefined) request.tolerance = tolerance;
-  if (moveTimeout !== undefined) request.moveTimeoutMs = moveTimeout;
-  if (Object.keys(readbacks).length > 0) request.readbacks = readbacks;
-  const goto = stringFlag(f, "goto") ?? fromFile?.goto;
-  if (goto !== undefined) {
-    if (!(GOTO_TARGETS as readonly string[]).includes(goto)) {
-      throw new UsageError(`--goto: expected one of ${GOTO_TARGETS.join(", ")}, got "${goto}"`);
-    }
-    if (detectors.length === 0) {
-      throw new UsageError(`--goto ${goto} moves to a detector's ${goto}: add --detectors`);
-    }
-    request.goto = goto as GotoTarget;
-  }
-  const settings = f.values.set as string[] | undefined;
-  if (settings?.length) request.settings = parseSettings(settings);
-  const baseline = listFlag(f, "baseline");
-  if (baseline?.length) {
-    for (const d of baseline) {
-      if (d.includes(".") || d.includes("://")) {
-        throw new UsageError(`--baseline: give device names like gauge,thermo, got "${d}"`);
-      }
-    }
-    request.baseline = baseline;
-  }
-  const suspendOn = listFlag(f, "suspend-on");
-  const resumeAfter = dur("resume-after");
-  if (suspendOn?.length) {
-    request.suspendOn = suspendOn;
-    if (resumeAfter !== undefined) request.resumeAfterMs = resumeAfter;
-  } else if (resumeAfter !== undefined) {
-    throw new UsageError("--resume-after applies with --suspend-on ALARM|any");
-  }
-  request.context = {
-    demo: opts.demo,
-    ...(opts.config ? { config: opts.config } : {}),
-    devices: opts.devices,
-  };
-  opts.request = request;
+  const built = scanRequestFromFlags(f, positionals, opts, readFile);
+  opts.devices = built.devices;
+  opts.request = built.request;
   return opts;
 }
 
@@ -296,7 +197,7 @@ export async function runScan(args: string[]): Promise<number> {
 
   let lab: Lab | undefined;
   let cleanup: (() => Promise<void>) | undefined;
-  let out: ScanColumnFile | undefined;
+  let output: ScanOutput | undefined;
   let alarms: ScanAlarms | undefined;
   try {
     const loaded = await loadLabConfig({ config: opts.config, demo: opts.demo });
@@ -337,8 +238,6 @@ export async function runScan(args: string[]): Promise<number> {
       alarms: alarms?.engine,
     });
 
-    let pipeClosed = false;
-    let outputError: unknown;
     const format = opts.format ?? (stdoutIsTerminal() ? "table" : "ndjson");
     const interrupts = listenForInterrupts({
       secondExits: false,
@@ -356,120 +255,41 @@ export async function runScan(args: string[]): Promise<number> {
       },
     });
     try {
-      // headers need units, known once the run has looked at the devices: written on "running"
-      let header = false;
-      let table: ScanTable | undefined;
-      const head = () => {
-        header = true;
-        const h = {
-          id: run.id,
-          command,
-          started: run.status().started ?? Date.now() / 1000,
-          positioners: run.plan.positioners,
-          detectors: request!.detectors,
-          units: run.units,
-          total: run.plan.length,
-        };
-        if (opts.out) out = new ScanColumnFile(opts.out, h, resumeId !== undefined, opts.time);
-        if (format === "csv") stdoutSink.write(csvHeader(h, opts.time));
-        if (format === "table") {
-          table = new ScanTable({
-            write: (s) => stdoutSink.write(s),
-            progress: Deno.stderr.isTerminal()
-              ? (s) => Deno.stderr.writeSync(new TextEncoder().encode(s))
-              : undefined,
-            paint: p,
-            positioners: run.plan.positioners,
-            detectors: request!.detectors,
-            units: run.units,
-            precision: run.precision,
-            total: run.plan.length,
-            done: run.status().recorded,
-          });
-        }
-      };
-      const recordHeader = {
-        id: run.id,
-        positioners: run.plan.positioners,
-        detectors: request.detectors,
-      };
-      run.onState((s) => {
-        if (s.state !== "running" || header) return;
-        const what = scanStartedEvent(session, s, command, resumeId !== undefined);
-        say(
-          p.dim(
-            `${what}: ${s.total} points${sessionFile ? `, recording into ${sessionFile}` : ""}`,
-          ),
-        );
-        head();
-        recordHeader.id = run.id;
+      const o = new ScanOutput(run, {
+        format,
+        stdout: stdoutSink,
+        progress: Deno.stderr.isTerminal()
+          ? (s) => Deno.stderr.writeSync(new TextEncoder().encode(s))
+          : undefined,
+        paint: p,
+        command,
+        out: opts.out,
+        resumed: resumeId !== undefined,
+        time: opts.time,
+        onStart: (s) => {
+          const what = scanStartedEvent(session, s, command, resumeId !== undefined);
+          say(
+            p.dim(
+              `${what}: ${s.total} points${sessionFile ? `, recording into ${sessionFile}` : ""}`,
+            ),
+          );
+        },
       });
-      run.onPoint((pt) => {
-        out?.point(pt);
-        if (pipeClosed || outputError) return;
-        try {
-          if (format === "ndjson") {
-            stdoutSink.write(JSON.stringify(pointRecord(recordHeader, pt, opts.time)) + "\n");
-          } else if (format === "csv") stdoutSink.write(csvRow(pt, opts.time));
-          else table!.point(pt);
-        } catch (err) {
-          if (err instanceof PipeClosed) pipeClosed = true;
-          else outputError = err;
-          run.stop(pipeClosed ? "stdout closed" : `output failed: ${errorMessage(err)}`);
-        }
-      });
+      output = o;
       const result = await run.start();
-      table?.finish();
+      o.finish();
       scanEndedEvent(session, result);
-      if (result.state !== "done") {
-        // an interrupted scan leaves its positioners' devices in their safe states
-        const devices = new Set(run.plan.positioners.map((r) => parseRef(r).device));
-        for (const d of devices) {
-          const r = await applySafeState(lab.get(d), `scan ${result.state}`);
-          if (!r) continue;
-          say(p.dim(`labwire scan: ${safeStateMessage(r)}`));
-          session?.event({
-            kind: "safe_state",
-            severity: r.ok ? "info" : "major",
-            device: r.device,
-            message: safeStateMessage(r),
-            data: r,
-          });
-        }
-      }
-      const where = result.id !== undefined && sessionFile
-        ? ` (scan ${result.id} in ${sessionFile})`
-        : "";
-      const took = result.started && result.ended
-        ? ` in ${(result.ended - result.started).toFixed(1)} s`
-        : "";
-      for (const line of statsLines(result, run.precision)) say(line);
-      if (result.baseline) {
-        const ends = result.baseline.end ? "start and end" : "start";
-        say(p.dim(`baseline: ${request.baseline!.join(", ")} read at the ${ends}${where}`));
-      }
-      if (result.settings && result.restored) {
-        say(
-          p.dim(
-            `restored ${
-              Object.entries(result.settings).map(([r, s]) => `${r}=${JSON.stringify(s.previous)}`)
-                .join(", ")
-            }`,
-          ),
-        );
-      }
-      if (result.state === "done") {
-        say(p.dim(`done: ${result.recorded} of ${result.total} points${took}${where}`));
-      } else {
-        const resumeHint = result.id !== undefined && sessionFile
-          ? `; resume with: labwire scan --resume ${sessionFile} --scan ${result.id}`
-          : "";
-        const returned = result.returned ? "; relative positioners returned to their start" : "";
-        const msg =
-          `${result.state}: ${result.recorded} of ${result.total} points kept${took}${returned}${resumeHint}`;
-        if (result.state === "failed") say(`${p.red("labwire scan:")} ${result.error}\n${msg}`);
-        else if (!pipeClosed) say(`${p.yellow("labwire scan:")} ${msg}`);
-      }
+      // an interrupted scan leaves its positioners' devices in their safe states
+      await scanSafeStates(lab, run.plan.positioners, result, session, (l) => say(p.dim(l)));
+      sayScanEnd(result, {
+        paint: p,
+        say,
+        sessionFile,
+        baseline: request.baseline,
+        precision: run.precision,
+        pipeClosed: o.pipeClosed,
+      });
+      const { pipeClosed, outputError } = o;
       if (outputError) throw outputError;
       if (pipeClosed) return EXIT.ok;
       if (result.state === "failed") return EXIT.device;
@@ -481,7 +301,7 @@ export async function runScan(args: string[]): Promise<number> {
       interrupts.dispose();
     }
   } finally {
-    out?.close();
+    output?.close();
     await alarms?.close();
     await lab?.close();
     await cleanup?.();
