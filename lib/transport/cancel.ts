@@ -22,14 +22,12 @@
  * @module
  */
 
-/** A one-shot cancellation with one hook (the wait in progress) and an on-demand AbortSignal. */
-export class Cancel {
+/** What every one-shot abort of a call shares: whether it was aborted, and with what. */
+export abstract class OneShotAbort {
   #aborted = false;
   #reason: unknown = undefined;
-  #hook: ((reason: unknown) => void) | undefined;
-  #controller: AbortController | undefined;
 
-  /** True once {@linkcode Cancel.abort} was called. */
+  /** True once `abort` was called. */
   get aborted(): boolean {
     return this.#aborted;
   }
@@ -39,11 +37,26 @@ export class Cancel {
     return this.#reason;
   }
 
-  /** Cancels: calls the hook (if any) and aborts the signal (if one was made). Once only. */
-  abort(reason: unknown): void {
-    if (this.#aborted) return;
+  /** Aborts with `reason`, calling what waits on it; a second call does nothing. */
+  abstract abort(reason: unknown): void;
+
+  /** Records the abort; false when it had already happened (the caller then does nothing). */
+  protected settle(reason: unknown): boolean {
+    if (this.#aborted) return false;
     this.#aborted = true;
     this.#reason = reason;
+    return true;
+  }
+}
+
+/** A one-shot cancellation with one hook (the wait in progress) and an on-demand AbortSignal. */
+export class Cancel extends OneShotAbort {
+  #hook: ((reason: unknown) => void) | undefined;
+  #controller: AbortController | undefined;
+
+  /** Cancels: calls the hook (if any) and aborts the signal (if one was made). Once only. */
+  abort(reason: unknown): void {
+    if (!this.settle(reason)) return;
     const hook = this.#hook;
     this.#hook = undefined;
     hook?.(reason);
@@ -64,7 +77,7 @@ export class Cancel {
   get signal(): AbortSignal {
     if (!this.#controller) {
       this.#controller = new AbortController();
-      if (this.#aborted) this.#controller.abort(this.#reason);
+      if (this.aborted) this.#controller.abort(this.reason);
     }
     return this.#controller.signal;
   }

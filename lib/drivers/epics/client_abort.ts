@@ -9,27 +9,15 @@
  * @module
  */
 
+import { OneShotAbort } from "../../transport/cancel.ts";
+
 /** A one-shot abort with any number of hooks, for one call of the `ca://` driver. */
-export class CallAbort {
-  #aborted = false;
-  #reason: unknown = undefined;
+export class CallAbort extends OneShotAbort {
   #hooks: (() => void)[] = [];
-
-  /** True once {@linkcode CallAbort.abort} was called. */
-  get aborted(): boolean {
-    return this.#aborted;
-  }
-
-  /** What `abort` was called with. */
-  get reason(): unknown {
-    return this.#reason;
-  }
 
   /** Aborts: every hook is called once. */
   abort(reason: unknown): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
-    this.#reason = reason;
+    if (!this.settle(reason)) return;
     const hooks = this.#hooks;
     this.#hooks = [];
     for (const fn of hooks) fn();
