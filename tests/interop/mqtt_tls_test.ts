@@ -9,6 +9,7 @@ import { runCli } from "../e2e/run_cli.ts";
 import { spawnServe } from "../e2e/serve_child.ts";
 import { until } from "../e2e/serve_fixture.ts";
 import { missingMqttPeers, startBroker } from "./mosquitto.ts";
+import { makeCert } from "./tls_cert.ts";
 
 const missing = () => [
   ...missingMqttPeers(),
@@ -17,28 +18,7 @@ const missing = () => [
 
 peerTest("MQTT over TLS: serve publishes and a device reads with ca_file", missing, async () => {
   const dir = await Deno.makeTempDir({ prefix: "labwire-mqtts-" });
-  const cert = `${dir}/cert.pem`;
-  const key = `${dir}/key.pem`;
-  const made = await runTool("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=127.0.0.1",
-    "-addext",
-    "subjectAltName=IP:127.0.0.1",
-    "-keyout",
-    key,
-    "-out",
-    cert,
-  ]);
-  assert.equal(made.code, 0, made.err);
+  const { cert, key } = await makeCert(dir);
   const broker = await startBroker(dir, undefined, false, { cert, key });
   const sub = (topic: string, extra: string[] = []) =>
     runTool(findProgram("mosquitto_sub")!, [

@@ -4,36 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { findProgram, peerTest, runTool } from "../peers.ts";
+import { makeCert } from "./tls_cert.ts";
 import { spawnServe } from "../e2e/serve_child.ts";
 
 const missing = () => ["openssl", "curl"].filter((p) => findProgram(p) === undefined);
-
-/** Makes a self-signed certificate for 127.0.0.1 and localhost in `dir`. */
-async function makeCert(dir: string): Promise<{ cert: string; key: string }> {
-  const cert = `${dir}/cert.pem`;
-  const key = `${dir}/key.pem`;
-  const r = await runTool("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=localhost",
-    "-addext",
-    "subjectAltName=IP:127.0.0.1,DNS:localhost",
-    "-keyout",
-    key,
-    "-out",
-    cert,
-  ]);
-  assert.equal(r.code, 0, r.err);
-  return { cert, key };
-}
 
 peerTest(
   "serve over HTTPS: curl --cacert reads the API, plain HTTP is refused",
