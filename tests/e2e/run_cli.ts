@@ -40,6 +40,56 @@ export async function runCli(
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
+/** What {@linkcode interruptAfterLines} saw: the exit, stderr, lines printed and whether it hung. */
+export interface InterruptResult extends Omit<CliResult, "stdout"> {
+  /** Lines on stdout, in all. */
+  lines: number;
+  /** Whether SIGINT was sent (the process printed enough lines first). */
+  sent: boolean;
+  /** Whether the process ignored SIGINT until the hang guard killed it. */
+  hung: boolean;
+}
+
+/**
+ * Runs `labwire ARGS…`, sends SIGINT once it has printed `lines` lines (Ctrl-C), and waits for it
+ * to end; `guardMs` after the signal it is killed (a hang guard, not a timing figure).
+ */
+export async function interruptAfterLines(
+  args: string[],
+  options: { cwd?: string; lines: number; guardMs: number },
+): Promise<InterruptResult> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}main.ts`, ...args],
+    cwd: options.cwd ?? ROOT,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let lines = 0;
+  let sent = false;
+  let hung = false;
+  let guard: ReturnType<typeof setTimeout> | undefined;
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    lines += value.split("\n").length - 1;
+    if (!sent && lines >= options.lines) {
+      sent = true;
+      child.kill("SIGINT");
+      guard = setTimeout(() => {
+        hung = true;
+        child.kill("SIGKILL");
+      }, options.guardMs);
+    }
+  }
+  const status = await child.status;
+  clearTimeout(guard);
+  return { code: status.code, stderr: await stderr, lines, sent, hung };
+}
+
 /** Runs a shell pipeline (`bash -c`) with `labwire` meaning this checkout's main.ts. */
 export async function runShell(
   script: string,

@@ -5,58 +5,25 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { ROOT } from "./run_cli.ts";
+import { interruptAfterLines } from "./run_cli.ts";
 
 Deno.test("scan: Ctrl-C ends a 2,000,000-point demo scan with exit 130, points kept", async () => {
   const dir = await Deno.makeTempDir({ prefix: "labwire-scan-int-" });
   try {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        `${ROOT}main.ts`,
-        "scan",
-        "--demo",
-        "ascan",
-        "motor.position",
-        "0",
-        "1",
-        "2000000",
-        "-d",
-        "det.counts",
-      ],
-      cwd: dir,
-      env: { NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const stderr = new Response(child.stderr).text();
-    // wait for points on stdout, then Ctrl-C
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let lines = 0;
-    let sent = false;
-    let guard: ReturnType<typeof setTimeout> | undefined;
-    let hung = false;
-    while (true) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      lines += value.split("\n").length - 1;
-      if (!sent && lines >= 1000) {
-        sent = true;
-        child.kill("SIGINT");
-        guard = setTimeout(() => {
-          hung = true;
-          child.kill("SIGKILL");
-        }, 10_000);
-      }
-    }
-    const status = await child.status;
-    clearTimeout(guard);
-    const err = await stderr;
+    const { code, stderr: err, lines, sent, hung } = await interruptAfterLines([
+      "scan",
+      "--demo",
+      "ascan",
+      "motor.position",
+      "0",
+      "1",
+      "2000000",
+      "-d",
+      "det.counts",
+    ], { cwd: dir, lines: 1000, guardMs: 10_000 });
     assert.ok(sent, `the scan printed only ${lines} points:\n${err}`);
     assert.ok(!hung, "the scan ignored Ctrl-C for 10 s");
-    assert.equal(status.code, 130, err);
+    assert.equal(code, 130, err);
     assert.match(err, /stopped: \d+ of 2000000 points kept/);
     const db = new DatabaseSync(`${dir}/labwire-demo.session.sqlite`, { readOnly: true });
     try {
