@@ -15,7 +15,7 @@
 import { parseArgs } from "node:util";
 import { percentile } from "../../lib/schedule/percentile.ts";
 import { cpuSeconds, memoryMb, round } from "./proc_stats.ts";
-import { readLines, startPoller, startSimulators } from "./child.ts";
+import { readLines, startBaratronSims, startPoller } from "./child.ts";
 import { Targets } from "./targets.ts";
 
 const { values } = parseArgs({
@@ -93,19 +93,7 @@ async function poller(): Promise<void> {
 async function orchestrate(): Promise<void> {
   const gauges = Number(values.gauges);
   const seconds = Number(values.seconds);
-  const { process: sim, out: simOut, addresses } = await startSimulators(
-    [
-      "sim",
-      "baratron",
-      "--listen",
-      "127.0.0.1:0",
-      "--count",
-      String(gauges),
-      "--latency",
-      values.latency!,
-    ],
-    gauges,
-  );
+  const { process: sim, out: simOut, addresses } = await startBaratronSims(gauges, values.latency!);
   // Measured as shipped: `deno task bench` passes `deno task compile`'s V8 flags.
   const { process: child, out } = await startPoller(
     import.meta.filename!,

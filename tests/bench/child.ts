@@ -52,6 +52,14 @@ export async function startSimulators(args: string[], count: number): Promise<Be
   return { process, out, addresses };
 }
 
+/** Starts `labwire sim baratron` with `count` gauges answering after `latency` (e.g. "20ms"). */
+export function startBaratronSims(count: number, latency: string): Promise<BenchSims> {
+  return startSimulators(
+    ["sim", "baratron", "--listen", "127.0.0.1:0", "--count", String(count), "--latency", latency],
+    count,
+  );
+}
+
 /**
  * Starts a benchmark's own poller (`script --poller ARGS` under this Deno, with `v8Flags` if
  * given), hands it `addresses` on stdin, one a line, and waits for its `ready` line; its stdout

@@ -14,7 +14,7 @@
 import { parseArgs } from "node:util";
 import { cpuSeconds, memoryMb, round } from "./proc_stats.ts";
 import { Targets } from "./targets.ts";
-import { devicesConfig, spawnLabwire, startSimulators } from "./child.ts";
+import { devicesConfig, spawnLabwire, startBaratronSims } from "./child.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const { values } = parseArgs({
@@ -32,19 +32,7 @@ const gauges = Number(values.gauges);
 const seconds = Number(values.seconds);
 
 // 1. The simulator, in its own process.
-const { process: sim, out: simOut, addresses } = await startSimulators(
-  [
-    "sim",
-    "baratron",
-    "--listen",
-    "127.0.0.1:0",
-    "--count",
-    String(gauges),
-    "--latency",
-    values.latency!,
-  ],
-  gauges,
-);
+const { process: sim, out: simOut, addresses } = await startBaratronSims(gauges, values.latency!);
 
 // 2. A config naming every gauge, as a lab would write it.
 const dir = await Deno.makeTempDir();
