@@ -67,17 +67,28 @@ const counting = (async () => {
     }
   }
 })();
-// Measure CPU over the sampling period only (not Deno's start-up), and the peak RSS.
-await new Promise((r) => setTimeout(r, 3000));
+// Measure CPU over the sampling period only (not Deno's start-up), and the peak RSS. The last
+// /proc figures are those read while the process still ran: a short run may end between reads.
+const warm = Math.min(3, seconds / 3);
+await new Promise((r) => setTimeout(r, warm * 1000));
 const cpu0 = cpuSeconds(pid);
 const t0 = performance.now();
-let peak = 0;
-while (performance.now() - started < seconds * 1000 - 1000) {
-  await new Promise((r) => setTimeout(r, 1000));
-  peak = Math.max(peak, memoryMb(pid).peak);
+let cpu1 = cpu0;
+let t1 = t0;
+let peak = memoryMb(pid).peak;
+while (performance.now() - started < seconds * 1000 - 500) {
+  await new Promise((r) => setTimeout(r, 500));
+  try {
+    const m = memoryMb(pid);
+    const cpu = cpuSeconds(pid);
+    if (!Number.isFinite(m.peak)) break; // a zombie: it exited
+    peak = Math.max(peak, m.peak);
+    cpu1 = cpu;
+    t1 = performance.now();
+  } catch {
+    break; // exited
+  }
 }
-const cpu1 = cpuSeconds(pid);
-const t1 = performance.now();
 const stderr = new TextDecoder().decode(await new Response(stream.stderr).arrayBuffer());
 const status = await stream.status;
 await counting;
