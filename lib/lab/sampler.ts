@@ -10,7 +10,7 @@
  */
 import type { Reading } from "../device/device.ts";
 import { macrotask, starving } from "../schedule/fair.ts";
-import { Schedule } from "../schedule/periodic.ts";
+import { Schedule, sleep } from "../schedule/periodic.ts";
 import { TimingHistogram } from "../schedule/histogram.ts";
 import type { DeviceManager } from "./manager.ts";
 import type { Lab } from "./lab.ts";
@@ -47,8 +47,40 @@ export interface SamplerStats {
   missed: number;
   /** Lateness of each tick's timer against its deadline, ms (the last 100,000 ticks). */
   lateness: number[];
-  /** Lateness of each sample's start against its deadline, ms (every sample, in fixed memory). */
+  /**
+   * Lateness of each sample's start against its own deadline (its slot's, see
+   * {@linkcode spread}), ms (every sample, in fixed memory).
+   */
   sampleLateness: TimingHistogram;
+}
+
+/**
+ * Devices whose reads start together. Starting a poll costs the sampler's thread ~20-30 µs (most
+ * of it the socket write), so a slot of 32 is on the wire within about a millisecond.
+ */
+export const SLOT_DEVICES = 32;
+/** Shortest time between two slots of a group, ms. */
+const MIN_SLOT_MS = 2;
+
+/**
+ * How a group of `n` devices at `interval` ms is spread: `per` devices a slot, slots `slotMs`
+ * apart, evenly over the interval. Up to {@linkcode SLOT_DEVICES} devices start together; more
+ * are spread so that the requests (and the answers, and the memory they hold in flight) are
+ * not one burst, as a scraper spreads its targets over its interval.
+ *
+ * @example
+ * ```ts
+ * import { spread } from "./sampler.ts";
+ * spread(1000, 500); // { per: 32, slotMs: 15.625 }: 32 slots over 500 ms
+ * spread(10, 500); // { per: 10, slotMs: 500 }: one slot
+ * ```
+ */
+export function spread(n: number, interval: number): { per: number; slotMs: number } {
+  const slots = Math.max(
+    1,
+    Math.min(Math.ceil(n / SLOT_DEVICES), Math.floor(interval / MIN_SLOT_MS)),
+  );
+  return { per: Math.max(1, Math.ceil(n / slots)), slotMs: interval / slots };
 }
 
 /** One device's place in a schedule, with its reading handlers bound once (not per tick). */
@@ -179,11 +211,25 @@ export class Sampler {
       if (tick.missed > 0) reportMissed(tick.missed);
       if (this.stats.lateness.length >= 100_000) this.stats.lateness.splice(0, 50_000);
       this.stats.lateness.push(tick.lateness);
-      const now = performance.now();
+      let now = performance.now();
+      // A large group is spread over the interval in slots of SLOT_DEVICES (see spread()):
+      // slot j is due `j × slotMs` after the tick's deadline, every interval, so each device
+      // keeps its own drift-free schedule and no tick is one burst of thousands of requests.
+      const { per, slotMs } = spread(loops.length, interval);
+      let due = tick.deadline;
       for (let i = 0; i < loops.length; i++) {
-        // Starting 10,000 reads takes long enough that the first answers come back meanwhile:
-        // they are read (and their deadlines stopped) between starts, not after the last one.
-        if ((i & 63) === 63 && starving()) {
+        if (i > 0 && i % per === 0) {
+          due = tick.deadline + (i / per) * slotMs;
+          // Deadlines at or past the end of the duration were never due.
+          if (duration !== undefined && due - start >= duration) break;
+          if (due > performance.now()) {
+            await sleep(due - performance.now(), signal);
+            if (signal?.aborted) break;
+          }
+          now = performance.now();
+        } else if ((i & 63) === 63 && starving()) {
+          // Starting a slot of thousands of reads takes long enough that the first answers come
+          // back meanwhile: they are read (and their deadlines stopped) between starts.
           await macrotask();
           if (signal?.aborted) break;
         }
@@ -200,7 +246,7 @@ export class Sampler {
           continue;
         }
         this.stats.started++;
-        this.stats.sampleLateness.add(performance.now() - tick.deadline);
+        this.stats.sampleLateness.add(performance.now() - due);
         loop.inFlight = true;
         const names = this.options.attrs?.[loop.manager.name];
         this.#inFlight++;

@@ -3,7 +3,7 @@ import "../drivers/mod.ts";
 import { parseConfig } from "../config/load.ts";
 import type { Reading } from "../device/device.ts";
 import { Lab } from "./lab.ts";
-import { Sampler } from "./sampler.ts";
+import { Sampler, SLOT_DEVICES, spread } from "./sampler.ts";
 
 Deno.test("the sampler reads every device on each tick and publishes the readings", async () => {
   const lab = await Lab.open(parseConfig(`[devices.a]
@@ -90,6 +90,45 @@ address = "sim://gauge"
     assert.equal(readings + reported, 4);
     assert.equal(sampler.stats.expected, 4);
     assert.equal(sampler.stats.started + sampler.stats.missed, 4);
+  } finally {
+    await lab.close();
+  }
+});
+
+Deno.test("a large group is spread over its interval in slots; a small one starts together", () => {
+  assert.deepEqual(spread(10, 500), { per: 10, slotMs: 500 });
+  assert.deepEqual(spread(SLOT_DEVICES, 500), { per: SLOT_DEVICES, slotMs: 500 });
+  assert.deepEqual(spread(1000, 500), { per: 32, slotMs: 15.625 });
+  // Slots are at least 2 ms apart: a short interval packs more devices into each.
+  assert.deepEqual(spread(1000, 10), { per: 200, slotMs: 2 });
+  assert.deepEqual(spread(10_000, 1000), { per: 32, slotMs: 1000 / 313 });
+});
+
+Deno.test("every device of a spread group gets each of its readings once", async () => {
+  const n = 3 * SLOT_DEVICES + 5;
+  const toml = Array.from({ length: n }, (_, i) => `[devices.g${i}]\naddress = "sim://gauge"\n`);
+  const lab = await Lab.open(parseConfig(toml.join("")));
+  try {
+    const seen = new Map<string, number[]>();
+    for (const m of lab.managers) {
+      m.onReading((r) => seen.set(r.device, [...(seen.get(r.device) ?? []), r.t]));
+    }
+    const missed = new Map<string, number>();
+    const sampler = new Sampler(lab, {
+      interval: 40,
+      count: 3,
+      onMissed: (devices, k) => devices.forEach((d) => missed.set(d, (missed.get(d) ?? 0) + k)),
+    });
+    await sampler.run();
+    for (let i = 0; i < n; i++) {
+      const d = `g${i}`;
+      assert.equal((seen.get(d)?.length ?? 0) + (missed.get(d) ?? 0), 3, d);
+    }
+    assert.equal(sampler.stats.expected, 3 * n);
+    // The last slot's devices are read no earlier than the first slot's.
+    const first = seen.get("g0")![0]!;
+    const last = seen.get(`g${n - 1}`)![0]!;
+    assert.ok(last >= first, `last slot read at ${last}, first at ${first}`);
   } finally {
     await lab.close();
   }
