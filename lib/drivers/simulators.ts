@@ -141,6 +141,25 @@ function totals<K extends string>(
   return total;
 }
 
+/** What a simulator answered, by outcome: the fault counts every family keeps. */
+type FaultCounts = Record<"ok" | "timeout" | "error" | "garbage" | "disconnected", number>;
+
+/**
+ * "labwire sim: stopped; answered …", with the faults injected when there were any; `bad` (what
+ * was refused as malformed) is said after them and counts as a fault.
+ */
+function stoppedLine(
+  answered: string,
+  t: FaultCounts,
+  bad?: { count: number; text: string },
+): string {
+  return `labwire sim: stopped; answered ${answered}` +
+    (t.timeout + t.error + t.garbage + t.disconnected + (bad?.count ?? 0) > 0
+      ? ` (faults: ${t.timeout} timeouts, ${t.error} errors, ${t.garbage} garbage, ` +
+        `${t.disconnected} disconnects${bad ? `; ${bad.text}` : ""})`
+      : "");
+}
+
 async function startGauges(
   opts: SimRunOptions,
   log: (line: string) => void,
@@ -159,7 +178,7 @@ async function startGauges(
     onRequest: opts.verbose
       ? (e) =>
         log(
-          `${clockTime(Date.now() / 1000, { ms: true })} ${host}:${e.port} ${e.outcome}` +
+          `${verboseStamp()} ${host}:${e.port} ${e.outcome}` +
             `${e.status ? ` ${e.status}` : ""}: ${e.detail}`,
         )
       : undefined,
@@ -182,95 +201,112 @@ async function startGauges(
       await sims.close();
       const keys = ["ok", "timeout", "error", "garbage", "disconnected", "bad"] as const;
       const t = totals(keys, sims.gauges.map((g) => g.counts));
-      return `labwire sim: stopped; answered ${t.ok} polls` +
-        (t.timeout + t.error + t.garbage + t.disconnected + t.bad > 0
-          ? ` (faults: ${t.timeout} timeouts, ${t.error} errors, ${t.garbage} ` +
-            `garbage, ${t.disconnected} disconnects; ${t.bad} bad requests)`
-          : "");
+      return stoppedLine(`${t.ok} polls`, t, { count: t.bad, text: `${t.bad} bad requests` });
     },
   };
 }
 
-/**
- * Starts `count` simulators one after another with `start(i)`; if one fails, those started are
- * closed again and `stopped` (what they answered) is logged before the error is thrown.
- */
-async function startEach<S extends { close(): Promise<void> }>(
-  count: number,
-  start: (i: number) => Promise<S>,
-  stopped: (sims: S[]) => string,
-  log: (line: string) => void,
-): Promise<S[]> {
-  const sims: S[] = [];
-  try {
-    for (let i = 0; i < count; i++) sims.push(await start(i));
-  } catch (err) {
-    for (const s of sims) await s.close();
-    if (sims.length) log(stopped(sims));
-    throw err;
-  }
-  return sims;
+/** One simulator of an instrument definition, on TCP (`port`) or a pseudo-terminal (`path`). */
+type InstrumentSim = { close(): Promise<void>; port?: number; path?: string };
+
+/** What differs between the instrument families (message, Modbus) when `labwire sim` starts them. */
+interface SimFamily<S extends InstrumentSim> {
+  /** First TCP port when --listen was not given. */
+  defaultPort: number;
+  /** Starts simulator `i` with `seed`: on a new pseudo-terminal, or on TCP at `tcp`. */
+  start(seed: number, tcp?: { hostname: string; port: number }): Promise<S>;
+  /** The addresses of one simulator: one per unit sharing its line. */
+  addresses(sim: S): string[];
+  /** The protocol in the start line, e.g. "scpi" or "Modbus TCP, unit 1". */
+  protocol(sims: S[]): string;
+  /** The closing line: what the simulators answered. */
+  stopped(sims: S[]): string;
 }
 
-async function startMessage(
+/**
+ * Starts `count` simulators of `inst` one after another, on consecutive TCP ports from --listen
+ * (or the family's default) or on pseudo-terminals; if one fails, those started are closed again
+ * and what they answered is logged before the error is thrown.
+ */
+async function startInstrumentSims<S extends InstrumentSim>(
+  inst: Instrument,
+  opts: SimRunOptions,
+  log: (line: string) => void,
+  family: SimFamily<S>,
+): Promise<RunningSimulators> {
+  const first = opts.listenGiven ? opts.port : family.defaultPort;
+  const sims: S[] = [];
+  try {
+    for (let i = 0; i < opts.count; i++) {
+      sims.push(
+        await family.start(
+          opts.seed + i,
+          opts.pty ? undefined : { hostname: opts.hostname, port: first === 0 ? 0 : first + i },
+        ),
+      );
+    }
+  } catch (err) {
+    for (const s of sims) await s.close();
+    if (sims.length) log(family.stopped(sims));
+    throw err;
+  }
+  const where = opts.pty
+    ? sims.map((s) => s.path).join(", ")
+    : portsText(hostOf(opts), sims.map((s) => s.port!));
+  return {
+    addresses: sims.flatMap((s) => family.addresses(s)),
+    started: `labwire sim: ${opts.count} ${inst.name} on ${where} (${family.protocol(sims)}, ` +
+      `${describeFaults(opts.faults)}, seed ${opts.seed}); Ctrl-C to stop`,
+    close: async () => {
+      for (const s of sims) await s.close();
+      return family.stopped(sims);
+    },
+  };
+}
+
+/** The time stamp of a `--verbose` line. */
+function verboseStamp(): string {
+  return clockTime(Date.now() / 1000, { ms: true });
+}
+
+function startMessage(
   inst: Instrument,
   opts: SimRunOptions,
   log: (line: string) => void,
 ): Promise<RunningSimulators> {
-  const first = opts.listenGiven ? opts.port : inst.transport.port ?? 0;
-  const stopped = (sims: (TcpSimulator | PtySimulator)[]) => {
-    const keys = ["ok", "timeout", "error", "garbage", "disconnected"] as const;
-    const t = totals(keys, sims.map((s) => s.sim.counts));
-    return `labwire sim: stopped; answered ${t.ok} messages` +
-      (t.timeout + t.error + t.garbage + t.disconnected > 0
-        ? ` (faults: ${t.timeout} timeouts, ${t.error} errors, ${t.garbage} garbage, ` +
-          `${t.disconnected} disconnects)`
-        : "");
-  };
-  const sims = await startEach<TcpSimulator | PtySimulator>(
-    opts.count,
-    async (i) => {
+  const keys = ["ok", "timeout", "error", "garbage", "disconnected"] as const;
+  return startInstrumentSims<TcpSimulator | PtySimulator>(inst, opts, log, {
+    defaultPort: inst.transport.port ?? 0,
+    start: async (seed, tcp) => {
       const common = {
-        seed: opts.seed + i,
+        seed,
         faults: opts.faults,
         units: opts.unitLetters,
         onMessage: opts.verbose
           ? (e: MessageEvent) =>
             log(
-              `${clockTime(Date.now() / 1000, { ms: true })} ${e.outcome}: ${
-                JSON.stringify(e.message)
-              } → ${JSON.stringify(e.answer)}`,
+              `${verboseStamp()} ${e.outcome}: ${JSON.stringify(e.message)} → ` +
+                JSON.stringify(e.answer),
             )
           : undefined,
       };
-      return opts.pty ? await startPtySimulator(inst, common) : await startTcpSimulator(inst, {
-        ...common,
-        hostname: opts.hostname,
-        port: first === 0 ? 0 : first + i,
-      });
+      return tcp
+        ? await startTcpSimulator(inst, { ...common, ...tcp })
+        : await startPtySimulator(inst, common);
     },
-    stopped,
-    log,
-  );
-  const addresses = sims.flatMap((s) => {
-    const units = opts.unitLetters ?? (inst.protocol === "alicat" ? [s.sim.models[0]!.unit] : []);
-    return units.length ? units.map((u) => `${s.address}&unit=${u}`) : [s.address];
+    addresses: (s) => {
+      const units = opts.unitLetters ?? (inst.protocol === "alicat" ? [s.sim.models[0]!.unit] : []);
+      return units.length ? units.map((u) => `${s.address}&unit=${u}`) : [s.address];
+    },
+    protocol: () => inst.protocol,
+    stopped: (sims) => {
+      const t = totals(keys, sims.map((s) => s.sim.counts));
+      return stoppedLine(`${t.ok} messages`, t);
+    },
   });
-  const where = opts.pty
-    ? sims.map((s) => (s as PtySimulator).path).join(", ")
-    : portsText(hostOf(opts), sims.map((s) => (s as TcpSimulator).port));
-  return {
-    addresses,
-    started: `labwire sim: ${opts.count} ${inst.name} on ${where}` +
-      ` (${inst.protocol}, ${describeFaults(opts.faults)}, seed ${opts.seed}); Ctrl-C to stop`,
-    close: async () => {
-      for (const s of sims) await s.close();
-      return stopped(sims);
-    },
-  };
 }
 
-async function startModbus(
+function startModbus(
   inst: Instrument,
   opts: SimRunOptions,
   log: (line: string) => void,
@@ -279,68 +315,47 @@ async function startModbus(
   for (const u of units ?? []) {
     if (u < 1 || u > 247) throw new UsageError(`--unit: ${u} is not a unit id 1…247`);
   }
-  // A free port unless --listen says otherwise: 502 needs root.
-  const first = opts.listenGiven ? opts.port : 0;
-  const stopped = (sims: (ModbusTcpSimulator | ModbusPtySimulator)[]) => {
-    const keys = [
-      "ok",
-      "timeout",
-      "error",
-      "garbage",
-      "disconnected",
-      "exceptions",
-      "bad_frames",
-    ] as const;
-    const t = totals(keys, sims.map((s) => s.sim.counts));
-    return `labwire sim: stopped; answered ${t.ok} requests (${t.exceptions} with exceptions)` +
-      (t.timeout + t.error + t.garbage + t.disconnected + t.bad_frames > 0
-        ? ` (faults: ${t.timeout} timeouts, ${t.error} errors, ${t.garbage} garbage, ` +
-          `${t.disconnected} disconnects; ${t.bad_frames} bad frames received)`
-        : "");
-  };
-  const sims = await startEach<ModbusTcpSimulator | ModbusPtySimulator>(
-    opts.count,
-    async (i) => {
+  const keys = [
+    "ok",
+    "timeout",
+    "error",
+    "garbage",
+    "disconnected",
+    "exceptions",
+    "bad_frames",
+  ] as const;
+  return startInstrumentSims<ModbusTcpSimulator | ModbusPtySimulator>(inst, opts, log, {
+    // A free port unless --listen says otherwise: 502 needs root.
+    defaultPort: 0,
+    start: async (seed, tcp) => {
       const common: ModbusSimOptions = {
-        seed: opts.seed + i,
+        seed,
         faults: opts.faults,
         units,
         onRequest: opts.verbose
           ? (e: ModbusEvent) =>
             log(
-              `${clockTime(Date.now() / 1000, { ms: true })} unit ${e.unit} ${e.outcome}: ` +
+              `${verboseStamp()} unit ${e.unit} ${e.outcome}: ` +
                 `${e.request} → ${e.answer || "(no answer)"}`,
             )
           : undefined,
       };
-      return opts.pty
-        ? await startModbusPtySimulator(inst, common)
-        : await startModbusTcpSimulator(inst, {
-          ...common,
-          hostname: opts.hostname,
-          port: first === 0 ? 0 : first + i,
-        });
+      return tcp
+        ? await startModbusTcpSimulator(inst, { ...common, ...tcp })
+        : await startModbusPtySimulator(inst, common);
     },
-    stopped,
-    log,
-  );
-  const addresses = sims.flatMap((s) => {
-    const ids = [...s.sim.models.keys()];
-    return ids.length > 1 || units ? ids.map((u) => `${s.address}&unit=${u}`) : [s.address];
+    addresses: (s) => {
+      const ids = [...s.sim.models.keys()];
+      return ids.length > 1 || units ? ids.map((u) => `${s.address}&unit=${u}`) : [s.address];
+    },
+    protocol: (sims) =>
+      `Modbus ${opts.pty ? "RTU" : "TCP"}, unit ${[...sims[0]!.sim.models.keys()].join(",")}`,
+    stopped: (sims) => {
+      const t = totals(keys, sims.map((s) => s.sim.counts));
+      return stoppedLine(`${t.ok} requests (${t.exceptions} with exceptions)`, t, {
+        count: t.bad_frames,
+        text: `${t.bad_frames} bad frames received`,
+      });
+    },
   });
-  const where = opts.pty
-    ? sims.map((s) => (s as ModbusPtySimulator).path).join(", ")
-    : portsText(hostOf(opts), sims.map((s) => (s as ModbusTcpSimulator).port));
-  return {
-    addresses,
-    started:
-      `labwire sim: ${opts.count} ${inst.name} on ${where} (Modbus ${
-        opts.pty ? "RTU" : "TCP"
-      }, unit ${[...sims[0]!.sim.models.keys()].join(",")}, ${describeFaults(opts.faults)}, ` +
-      `seed ${opts.seed}); Ctrl-C to stop`,
-    close: async () => {
-      for (const s of sims) await s.close();
-      return stopped(sims);
-    },
-  };
 }

@@ -14,16 +14,15 @@
  * @module
  */
 import type { Instrument } from "../../instruments/definition.ts";
-import { FaultInjector, type FaultOptions, NO_FAULTS } from "../sim/faults.ts";
-import { Random } from "../sim/random.ts";
+import type { FaultOptions } from "../sim/faults.ts";
 import { InstrumentModel, NAK, splitMessages } from "./model.ts";
 import {
+  ConnectedSimulator,
   type PtyPlace,
   type PtySimulatorOf,
   serveOnPty,
   serveOnTcp,
   type SimConn,
-  SimConnections,
   type TcpPlace,
   type TcpSimulatorOf,
 } from "../sim/ports.ts";
@@ -69,64 +68,35 @@ export function textToBytes(text: string): Uint8Array {
 }
 
 /** The instrument(s) on one line, their faults, and the serving of connections. */
-export class MessageSimulator {
+export class MessageSimulator extends ConnectedSimulator {
   /** One model per unit letter sharing the line (one without units). */
   readonly models: InstrumentModel[];
-  /** The fault decisions, message by message. */
-  readonly faults: FaultInjector;
-  readonly #garbage: Random;
-  readonly #links = new SimConnections();
-  /** Called when a disconnect fault starts (the TCP server stops listening for a while). */
-  onDisconnect?: (forMs: number) => void;
   /** Messages handled, by outcome. */
   readonly counts = { ok: 0, timeout: 0, error: 0, garbage: 0, disconnected: 0 };
 
   /** Creates the simulator of `inst`. */
   constructor(readonly inst: Instrument, readonly opts: MessageSimOptions = {}) {
+    super(opts.faults, opts.seed ?? 1);
     const seed = opts.seed ?? 1;
     const units = opts.units?.length ? opts.units : [undefined];
     this.models = units.map((unit, i) => new InstrumentModel(inst, { seed: seed + i, unit }));
-    this.faults = new FaultInjector(opts.faults ?? NO_FAULTS, new Random(seed * 7919 + 13));
-    this.#garbage = new Random(seed * 104729 + 7);
   }
 
   /** Serves one connection until it ends or the simulator closes. */
-  async serve(conn: SimConn): Promise<void> {
-    this.#links.add(conn);
-    const buf = new Uint8Array(16 * 1024);
+  serve(conn: SimConn): Promise<void> {
     let pending = "";
     const pfeiffer = this.inst.protocol === "pfeiffer";
-    // Answers go out in order even when a fault delays one.
-    let chain = Promise.resolve();
-    try {
-      for (;;) {
-        let n: number | null;
-        try {
-          n = await conn.read(buf);
-        } catch {
-          break;
-        }
-        if (n === null) break;
-        pending += bytesToText(buf.subarray(0, n));
+    return this.serveConn(conn, 16 * 1024, (reply) => ({
+      data: (chunk) => {
+        pending += bytesToText(chunk);
         const { messages, rest } = splitMessages(pending, pfeiffer);
         pending = rest.length > 65536 ? "" : rest;
         for (const message of messages) {
-          const reply = this.#handle(message);
-          if (reply === undefined) continue;
-          // a reply to a client that went away is dropped; the next read ends the connection
-          chain = chain.then(() => this.#links.send(conn, textToBytes(reply.text), reply.delayMs))
-            .catch(() => {});
+          const r = this.#handle(message);
+          if (r !== undefined) reply(textToBytes(r.text), r.delayMs);
         }
-      }
-    } finally {
-      await chain;
-      this.#links.delete(conn);
-      try {
-        conn.close();
-      } catch {
-        // Already closed by a disconnect fault.
-      }
-    }
+      },
+    }));
   }
 
   /** Decides faults and answers one message; undefined when nothing is sent. */
@@ -136,7 +106,7 @@ export class MessageSimulator {
     this.counts[outcome]++;
     if (outcome === "disconnected") {
       note([]);
-      this.#disconnect();
+      this.disconnect();
       return undefined;
     }
     const term = this.inst.transport.readTermination;
@@ -148,7 +118,7 @@ export class MessageSimulator {
     if (outcome === "garbage") {
       const junk = Array.from(
         { length: 12 },
-        () => String.fromCharCode(33 + Math.floor(this.#garbage.next() * 90)),
+        () => String.fromCharCode(33 + Math.floor(this.garbage.next() * 90)),
       ).join("");
       note([junk]);
       return { text: junk + term, delayMs };
@@ -177,17 +147,6 @@ export class MessageSimulator {
         return message.includes("?") ? ["9.91E+37"] : [];
     }
   }
-
-  #disconnect(): void {
-    this.#links.closeAll();
-    this.onDisconnect?.(this.faults.options.disconnectForMs);
-  }
-
-  /** Closes every connection and timer. */
-  close(): void {
-    this.#links.close();
-    this.onDisconnect?.(this.faults.options.disconnectForMs);
-  }
 }
 
 /** A simulator listening on TCP. */
@@ -201,9 +160,11 @@ export function startTcpSimulator(
   inst: Instrument,
   opts: TcpSimOptions = {},
 ): Promise<TcpSimulator> {
-  const sim = new MessageSimulator(inst, opts);
-  return Promise.resolve(
-    serveOnTcp(sim, (conn) => sim.serve(conn), opts, (hp) => `tcp://${hp}?instrument=${inst.name}`),
+  return serveOnTcp(
+    new MessageSimulator(inst, opts),
+    (sim, conn) => sim.serve(conn),
+    opts,
+    (hp) => `tcp://${hp}?instrument=${inst.name}`,
   );
 }
 
@@ -221,13 +182,10 @@ export function startPtySimulator(
   inst: Instrument,
   opts: PtySimOptions = {},
 ): Promise<PtySimulator> {
-  const sim = new MessageSimulator(inst, opts);
-  return Promise.resolve(
-    serveOnPty(
-      sim,
-      (conn) => sim.serve(conn),
-      opts.link,
-      (path) => `serial://${path}?instrument=${inst.name}`,
-    ),
+  return serveOnPty(
+    new MessageSimulator(inst, opts),
+    (sim, conn) => sim.serve(conn),
+    opts,
+    (path) => `serial://${path}?instrument=${inst.name}`,
   );
 }

@@ -20,17 +20,16 @@
  */
 import type { Instrument } from "../../instruments/definition.ts";
 import {
+  ConnectedSimulator,
   type PtyPlace,
   type PtySimulatorOf,
   serveOnPty,
   serveOnTcp,
   type SimConn,
-  SimConnections,
   type TcpPlace,
   type TcpSimulatorOf,
 } from "../sim/ports.ts";
-import { FaultInjector, type FaultOptions, NO_FAULTS } from "../sim/faults.ts";
-import { Random } from "../sim/random.ts";
+import type { FaultOptions } from "../sim/faults.ts";
 import { ModbusModel } from "./model.ts";
 import {
   decodeMbap,
@@ -72,15 +71,9 @@ export interface ModbusSimOptions {
 }
 
 /** The device(s) behind one port, their faults, and the serving of connections. */
-export class ModbusSimulator {
+export class ModbusSimulator extends ConnectedSimulator {
   /** One model per unit id. */
   readonly models: Map<number, ModbusModel>;
-  /** The fault decisions, request by request. */
-  readonly faults: FaultInjector;
-  readonly #garbage: Random;
-  readonly #links = new SimConnections();
-  /** Called when a disconnect fault starts (the TCP server stops listening for a while). */
-  onDisconnect?: (forMs: number) => void;
   /** Requests handled, by outcome. */
   readonly counts = {
     ok: 0,
@@ -94,13 +87,12 @@ export class ModbusSimulator {
 
   /** Creates the simulator of `inst`. */
   constructor(readonly inst: Instrument, readonly opts: ModbusSimOptions = {}) {
+    super(opts.faults, opts.seed ?? 1);
     const seed = opts.seed ?? 1;
     const units = opts.units?.length ? opts.units : [inst.modbus?.unit ?? 1];
     this.models = new Map(
       units.map((u, i) => [u, new ModbusModel(inst, { seed: seed + i, now: opts.now })]),
     );
-    this.faults = new FaultInjector(opts.faults ?? NO_FAULTS, new Random(seed * 7919 + 13));
-    this.#garbage = new Random(seed * 104729 + 7);
   }
 
   /**
@@ -133,7 +125,7 @@ export class ModbusSimulator {
     this.counts[outcome]++;
     if (outcome === "disconnected") {
       note(outcome);
-      this.#disconnect();
+      this.disconnect();
       return undefined;
     }
     if (outcome === "timeout") {
@@ -142,7 +134,7 @@ export class ModbusSimulator {
     }
     const delayMs = this.faults.delayMs();
     if (outcome === "garbage") {
-      const junk = Uint8Array.from({ length: 9 }, () => Math.floor(this.#garbage.next() * 256));
+      const junk = Uint8Array.from({ length: 9 }, () => Math.floor(this.garbage.next() * 256));
       note(outcome, junk);
       return { pdu: junk, delayMs, raw: true };
     }
@@ -159,53 +151,34 @@ export class ModbusSimulator {
 
   /** Serves one Modbus TCP connection until it ends or the simulator closes. */
   async serveTcp(conn: SimConn): Promise<void> {
-    this.#links.add(conn);
-    const buf = new Uint8Array(4096);
     let pending: Uint8Array = new Uint8Array(0);
-    let chain = Promise.resolve();
     try {
-      for (;;) {
-        let n: number | null;
-        try {
-          n = await conn.read(buf);
-        } catch {
-          break;
-        }
-        if (n === null) break;
-        pending = concat(pending, buf.subarray(0, n));
-        let off = 0;
-        while (pending.length - off >= MBAP_LENGTH) {
-          let h;
-          try {
-            h = decodeMbap(pending.subarray(off, off + MBAP_LENGTH));
-          } catch (err) {
-            if (!(err instanceof ModbusFrameError)) throw err;
-            // Not Modbus TCP: nothing after it can be framed; drop the connection.
-            this.counts.bad_frames++;
-            throw err;
+      await this.serveConn(conn, 4096, (reply) => ({
+        data: (chunk) => {
+          pending = concat(pending, chunk);
+          let off = 0;
+          while (pending.length - off >= MBAP_LENGTH) {
+            let h;
+            try {
+              h = decodeMbap(pending.subarray(off, off + MBAP_LENGTH));
+            } catch (err) {
+              if (!(err instanceof ModbusFrameError)) throw err;
+              // Not Modbus TCP: nothing after it can be framed; drop the connection.
+              this.counts.bad_frames++;
+              throw err;
+            }
+            const total = 6 + h.length;
+            if (pending.length - off < total) break;
+            const pdu = pending.slice(off + MBAP_LENGTH, off + total);
+            off += total;
+            const r = this.answer(h.unit, pdu, false);
+            if (r) reply(r.raw ? r.pdu : encodeMbap(h.transaction, h.unit, r.pdu), r.delayMs);
           }
-          const total = 6 + h.length;
-          if (pending.length - off < total) break;
-          const pdu = pending.slice(off + MBAP_LENGTH, off + total);
-          off += total;
-          const r = this.answer(h.unit, pdu, false);
-          if (!r) continue;
-          const bytes = r.raw ? r.pdu : encodeMbap(h.transaction, h.unit, r.pdu);
-          // a reply to a client that went away is dropped; the next read ends the connection
-          chain = chain.then(() => this.#links.send(conn, bytes, r.delayMs)).catch(() => {});
-        }
-        pending = pending.slice(off);
-      }
+          pending = pending.slice(off);
+        },
+      }));
     } catch {
-      // A malformed header or a closed connection ends this connection.
-    } finally {
-      await chain;
-      this.#links.delete(conn);
-      try {
-        conn.close();
-      } catch {
-        // Already closed by a disconnect fault.
-      }
+      // A malformed header ends this connection.
     }
   }
 
@@ -213,105 +186,79 @@ export class ModbusSimulator {
    * Serves Modbus RTU on a line until it ends: frames by length, CRC checked, resynchronised on
    * the inter-frame silence.
    */
-  async serveRtu(conn: SimConn): Promise<void> {
-    this.#links.add(conn);
-    const buf = new Uint8Array(4096);
+  serveRtu(conn: SimConn): Promise<void> {
     let pending: Uint8Array = new Uint8Array(0);
     let lastByte = 0;
     // Silence that ends a frame: 3.5 characters, but at least a few ms, since a pty or a
     // loaded machine delivers one frame's bytes in chunks that far apart.
     const silence = Math.max(rtuSilenceMs(this.opts.baud ?? this.inst.transport.baud), 20);
     let flush: ReturnType<typeof setTimeout> | undefined;
-    let chain = Promise.resolve();
-    const take = (frame: Uint8Array) => {
-      let unit: number;
-      let pdu: Uint8Array;
-      try {
-        ({ unit, pdu } = decodeRtu(frame));
-      } catch {
-        this.counts.bad_frames++;
-        this.opts.onRequest?.({
-          unit: frame[0] ?? 0,
-          request: hexBytes(frame),
-          outcome: "bad frame",
-          answer: "",
-        });
-        return false;
-      }
-      // Broadcast (unit 0) writes are carried out by every unit and never answered.
-      if (unit === 0) {
-        for (const m of this.models.values()) m.handle(pdu);
-        return true;
-      }
-      const r = this.answer(unit, pdu, true);
-      if (r) {
-        const bytes = r.raw ? r.pdu : encodeRtu(unit, r.pdu);
-        // a reply to a client that went away is dropped; the next read ends the connection
-        chain = chain.then(() => this.#links.send(conn, bytes, r.delayMs)).catch(() => {});
-      }
-      return true;
-    };
-    const drain = () => {
-      for (;;) {
-        const len = rtuRequestLength(pending);
-        if (len === undefined) return;
-        if (len === -1) {
-          // Unknown function: the frame ends at the next silence.
-          clearTimeout(flush);
-          flush = setTimeout(() => {
-            flush = undefined;
-            const frame = pending;
-            pending = new Uint8Array(0);
-            take(frame);
-          }, silence);
-          return;
-        }
-        if (pending.length < len) return;
-        const frame = pending.slice(0, len);
-        if (!take(frame)) {
-          // A CRC error: the rest up to the next silence is noise.
-          pending = new Uint8Array(0);
-          return;
-        }
-        pending = pending.slice(len);
-      }
-    };
-    try {
-      for (;;) {
-        let n: number | null;
+    return this.serveConn(conn, 4096, (reply) => {
+      const take = (frame: Uint8Array) => {
+        let unit: number;
+        let pdu: Uint8Array;
         try {
-          n = await conn.read(buf);
+          ({ unit, pdu } = decodeRtu(frame));
         } catch {
-          break;
-        }
-        if (n === null) break;
-        const now = performance.now();
-        if (pending.length > 0 && now - lastByte > silence) {
-          // A partial frame followed by silence was never completed: drop it.
           this.counts.bad_frames++;
-          pending = new Uint8Array(0);
+          this.opts.onRequest?.({
+            unit: frame[0] ?? 0,
+            request: hexBytes(frame),
+            outcome: "bad frame",
+            answer: "",
+          });
+          return false;
         }
-        lastByte = now;
-        pending = concat(pending, buf.subarray(0, n));
-        if (pending.length > 512) pending = new Uint8Array(0);
-        drain();
-      }
-    } finally {
-      clearTimeout(flush);
-      await chain;
-      this.#links.delete(conn);
-    }
-  }
-
-  #disconnect(): void {
-    this.#links.closeAll();
-    this.onDisconnect?.(this.faults.options.disconnectForMs);
-  }
-
-  /** Closes every connection and timer. */
-  close(): void {
-    this.#links.close();
-    this.onDisconnect?.(this.faults.options.disconnectForMs);
+        // Broadcast (unit 0) writes are carried out by every unit and never answered.
+        if (unit === 0) {
+          for (const m of this.models.values()) m.handle(pdu);
+          return true;
+        }
+        const r = this.answer(unit, pdu, true);
+        if (r) reply(r.raw ? r.pdu : encodeRtu(unit, r.pdu), r.delayMs);
+        return true;
+      };
+      const drain = () => {
+        for (;;) {
+          const len = rtuRequestLength(pending);
+          if (len === undefined) return;
+          if (len === -1) {
+            // Unknown function: the frame ends at the next silence.
+            clearTimeout(flush);
+            flush = setTimeout(() => {
+              flush = undefined;
+              const frame = pending;
+              pending = new Uint8Array(0);
+              take(frame);
+            }, silence);
+            return;
+          }
+          if (pending.length < len) return;
+          const frame = pending.slice(0, len);
+          if (!take(frame)) {
+            // A CRC error: the rest up to the next silence is noise.
+            pending = new Uint8Array(0);
+            return;
+          }
+          pending = pending.slice(len);
+        }
+      };
+      return {
+        data: (chunk) => {
+          const now = performance.now();
+          if (pending.length > 0 && now - lastByte > silence) {
+            // A partial frame followed by silence was never completed: drop it.
+            this.counts.bad_frames++;
+            pending = new Uint8Array(0);
+          }
+          lastByte = now;
+          pending = concat(pending, chunk);
+          if (pending.length > 512) pending = new Uint8Array(0);
+          drain();
+        },
+        end: () => clearTimeout(flush),
+      };
+    });
   }
 }
 
@@ -334,14 +281,11 @@ export function startModbusTcpSimulator(
   inst: Instrument,
   opts: ModbusTcpSimOptions = {},
 ): Promise<ModbusTcpSimulator> {
-  const sim = new ModbusSimulator(inst, opts);
-  return Promise.resolve(
-    serveOnTcp(
-      sim,
-      (conn) => sim.serveTcp(conn),
-      opts,
-      (hp) => `modbus://${hp}?instrument=${inst.name}`,
-    ),
+  return serveOnTcp(
+    new ModbusSimulator(inst, opts),
+    (sim, conn) => sim.serveTcp(conn),
+    opts,
+    (hp) => `modbus://${hp}?instrument=${inst.name}`,
   );
 }
 
@@ -356,13 +300,10 @@ export function startModbusPtySimulator(
   inst: Instrument,
   opts: ModbusPtySimOptions = {},
 ): Promise<ModbusPtySimulator> {
-  const sim = new ModbusSimulator(inst, opts);
-  return Promise.resolve(
-    serveOnPty(
-      sim,
-      (conn) => sim.serveRtu(conn),
-      opts.link,
-      (path) => `modbus+rtu://${path}?instrument=${inst.name}`,
-    ),
+  return serveOnPty(
+    new ModbusSimulator(inst, opts),
+    (sim, conn) => sim.serveRtu(conn),
+    opts,
+    (path) => `modbus+rtu://${path}?instrument=${inst.name}`,
   );
 }

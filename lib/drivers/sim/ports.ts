@@ -14,6 +14,8 @@
  */
 import { UsageError } from "../../device/errors.ts";
 import { openPty, type Pty } from "../../transport/pty.ts";
+import { FaultInjector, type FaultOptions, NO_FAULTS } from "./faults.ts";
+import { Random } from "./random.ts";
 
 /** A bidirectional connection a simulator serves (a TCP connection or a PTY master). */
 export interface SimConn {
@@ -182,15 +184,15 @@ export interface PtySimulatorOf<S> {
  */
 export function serveOnTcp<S extends ServedSim>(
   sim: S,
-  serve: (conn: Deno.TcpConn) => unknown,
+  serve: (sim: S, conn: Deno.TcpConn) => unknown,
   where: TcpPlace,
   address: (hostPort: string) => string,
-): TcpSimulatorOf<S> {
+): Promise<TcpSimulatorOf<S>> {
   const hostname = where.hostname ?? "127.0.0.1";
-  const listening = listenTcp({ hostname, port: where.port ?? 0 }, serve);
+  const listening = listenTcp({ hostname, port: where.port ?? 0 }, (conn) => serve(sim, conn));
   sim.onDisconnect = (forMs) => listening.pause(forMs);
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-  return {
+  return Promise.resolve({
     sim,
     port: listening.port,
     address: address(`${host}:${listening.port}`),
@@ -199,25 +201,25 @@ export function serveOnTcp<S extends ServedSim>(
       sim.close();
       return Promise.resolve();
     },
-  };
+  });
 }
 
 /**
- * Serves `sim` on the master of a new pseudo-terminal (with a symlink at `link` if given);
+ * Serves `sim` on the master of a new pseudo-terminal (with a symlink at `where.link` if given);
  * `address` names the slave's path. The pty keeps its default settings: a client sets its own
  * when it opens the port (a pty set to 7O1 beforehand makes a client's 7O1 tcsetattr fail with
  * EINVAL).
  */
 export function serveOnPty<S extends ServedSim>(
   sim: S,
-  serve: (conn: SimConn) => Promise<void>,
-  link: string | undefined,
+  serve: (sim: S, conn: SimConn) => Promise<void>,
+  where: PtyPlace,
   address: (path: string) => string,
-): PtySimulatorOf<S> {
-  const pty = openPty({ link });
+): Promise<PtySimulatorOf<S>> {
+  const pty = openPty({ link: where.link });
   // the simulator ends when its pty closes; that is not an error
-  const served = serve(ptyConn(pty)).catch(() => {});
-  return {
+  const served = serve(sim, ptyConn(pty)).catch(() => {});
+  return Promise.resolve({
     sim,
     path: pty.path,
     address: address(pty.path),
@@ -226,7 +228,7 @@ export function serveOnPty<S extends ServedSim>(
       pty.close();
       await served;
     },
-  };
+  });
 }
 
 /** The connections a simulator serves and its delayed replies: written, dropped or closed together. */
@@ -280,5 +282,89 @@ export class SimConnections {
     this.#closed = true;
     for (const t of this.#timers) clearTimeout(t);
     this.closeAll();
+  }
+}
+
+/** Sends one reply on the connection being served, `delayMs` from now and after the ones before it. */
+export type Reply = (bytes: Uint8Array, delayMs: number) => void;
+
+/** What a family's simulator does with the bytes of one connection. */
+export interface ConnHandler {
+  /** Takes the next chunk read; a throw ends the connection (and is rethrown by the serving). */
+  data(chunk: Uint8Array): void;
+  /** Called once the connection ended, before its pending replies are awaited. */
+  end?(): void;
+}
+
+/**
+ * What every family's simulator shares: its fault decisions (seeded as every family seeds them),
+ * the connections it serves, and the disconnect fault that drops them and takes the TCP port
+ * down for a while. A family adds its models and how it frames and answers bytes.
+ */
+export abstract class ConnectedSimulator implements ServedSim {
+  /** The fault decisions, message by message. */
+  readonly faults: FaultInjector;
+  /** Noise of garbage answers. */
+  protected readonly garbage: Random;
+  readonly #links = new SimConnections();
+  /** Called when a disconnect fault starts (the TCP server stops listening for a while). */
+  onDisconnect?: (forMs: number) => void;
+
+  /** Seeds the fault decisions and the garbage from `seed`. */
+  constructor(faults: FaultOptions | undefined, seed: number) {
+    this.faults = new FaultInjector(faults ?? NO_FAULTS, new Random(seed * 7919 + 13));
+    this.garbage = new Random(seed * 104729 + 7);
+  }
+
+  /**
+   * Serves `conn` until it ends or the simulator closes: every chunk read (at most `bufferSize`
+   * bytes) goes to the handler `start` makes, whose replies go out in order even when a fault
+   * delays one.
+   */
+  protected async serveConn(
+    conn: SimConn,
+    bufferSize: number,
+    start: (reply: Reply) => ConnHandler,
+  ): Promise<void> {
+    this.#links.add(conn);
+    const buf = new Uint8Array(bufferSize);
+    let chain = Promise.resolve();
+    const handler = start((bytes, delayMs) => {
+      // a reply to a client that went away is dropped; the next read ends the connection
+      chain = chain.then(() => this.#links.send(conn, bytes, delayMs)).catch(() => {});
+    });
+    try {
+      for (;;) {
+        let n: number | null;
+        try {
+          n = await conn.read(buf);
+        } catch {
+          break;
+        }
+        if (n === null) break;
+        handler.data(buf.subarray(0, n));
+      }
+    } finally {
+      handler.end?.();
+      await chain;
+      this.#links.delete(conn);
+      try {
+        conn.close();
+      } catch {
+        // Already closed by a disconnect fault.
+      }
+    }
+  }
+
+  /** A disconnect fault: drops every connection and takes the TCP port down for a while. */
+  protected disconnect(): void {
+    this.#links.closeAll();
+    this.onDisconnect?.(this.faults.options.disconnectForMs);
+  }
+
+  /** Closes every connection and timer. */
+  close(): void {
+    this.#links.close();
+    this.onDisconnect?.(this.faults.options.disconnectForMs);
   }
 }
