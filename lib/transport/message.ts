@@ -38,6 +38,7 @@ import { ReopeningStream } from "./stream.ts";
 import { sleep } from "./abortable.ts";
 import { deadlines } from "./deadline.ts";
 import { Cancel } from "./cancel.ts";
+import { type AnswerParser, Pipeline } from "./pipeline.ts";
 
 /** How a line talks: terminations, encoding, default deadline, pacing. */
 export interface LineOptions {
@@ -57,6 +58,13 @@ export interface LineOptions {
   resetOnTimeout?: boolean;
   /** Device name carried by errors. */
   device?: string;
+  /**
+   * Requests sent ahead of their answers (default 1: one exchange at a time). Above 1, queries
+   * and keyed requests made while others are in flight go out at once, several in one write,
+   * and their answers are matched in order (or by key): see `pipeline.ts`. Only where a
+   * timeout closes the stream (TCP) and without `minDelay`; otherwise 1.
+   */
+  window?: number;
 }
 
 /** Options of one query. */
@@ -104,8 +112,11 @@ export class MessageLine {
   #onClose: (() => void) | undefined;
   #lastCmd: string | undefined;
   #lastBytes: Uint8Array = new Uint8Array();
+  #strays = 0;
   /** The stream takes `{ cancel }` (no AbortSignal per exchange; see `cancel.ts`). */
   readonly #takesCancel: boolean;
+  /** Requests in flight ahead of their answers, when `window` > 1. */
+  readonly #pipeline: Pipeline | undefined;
   /** Callers' signals watched by one lasting listener each, with their exchanges running now. */
   readonly #outers = new Map<AbortSignal, { cancels: Set<Cancel>; listener: () => void }>();
 
@@ -122,6 +133,47 @@ export class MessageLine {
     this.#device = opts.device;
     this.#term = encodeText(this.readTermination, "latin1");
     this.#takesCancel = stream instanceof ReopeningStream;
+    const window = this.#resetOnTimeout && this.minDelay === 0
+      ? Math.max(1, Math.floor(opts.window ?? 1))
+      : 1;
+    this.window = window;
+    if (window > 1) this.#pipeline = new Pipeline(this.#pipelineHost(), window);
+  }
+
+  /** Requests sent ahead of their answers (1: one exchange at a time). */
+  readonly window: number;
+
+  /** Answers that matched no request in flight (late answers of requests that timed out). */
+  get strays(): number {
+    return this.#strays + (this.#pipeline?.strays ?? 0);
+  }
+
+  /** What the pipeline uses of this line: its stream, framer, lock and wording. */
+  #pipelineHost() {
+    // deno-lint-ignore no-this-alias
+    const line = this;
+    return {
+      stream: this.stream,
+      framer: this.#framer,
+      label: this.stream.label,
+      device: this.#device,
+      acquire: (owned: () => void): boolean => {
+        if (!this.#busy) return this.#busy = true;
+        this.#waiters.push(owned);
+        return false;
+      },
+      release: () => this.#release(),
+      get waiting() {
+        return line.#waiters.length;
+      },
+      timeoutError: (
+        what: string,
+        timeout: number,
+        acquired: boolean,
+        sent: boolean,
+        cause: unknown,
+      ) => this.#timeoutError(what, timeout, acquired, 0, sent, cause),
+    };
   }
 
   /** The stream's label, e.g. `tcp://10.0.0.7:5025`. */
@@ -136,6 +188,15 @@ export class MessageLine {
 
   /** Sends `cmd` and returns the answer line (termination and a trailing CR removed). */
   query(cmd: string, opts: QueryOptions = {}): Promise<string> {
+    if (this.#pipeline && !opts.expect) {
+      return this.#pipeline.request(
+        this.#encode(cmd),
+        -1,
+        this.#nextLine,
+        { timeout: opts.timeout ?? this.timeout, signal: opts.signal },
+        cmd,
+      );
+    }
     // The hot path of every poll: no LineIO object, the command's bytes cached, one async frame
     // (each frame and await is ~0.3 KB of garbage per query).
     return this.#run(cmd, opts, async (turn) => {
@@ -151,6 +212,44 @@ export class MessageLine {
         this.#framer.push(await this.stream.read(turn.io));
       }
     });
+  }
+
+  /** The next answer line, in order (the pipeline's parser of text answers). */
+  readonly #nextLine: AnswerParser<string> = () => {
+    const text = this.#takeLine();
+    return text === undefined ? undefined : { key: -1, value: text };
+  };
+
+  /**
+   * Sends raw `bytes` and returns the answer `parse` finds for `key` (a binary protocol whose
+   * answers carry their request's key, e.g. Modbus TCP's transaction id). With `window` > 1 it
+   * goes out without waiting for the answers in flight; otherwise as {@linkcode request}, where
+   * answers with another key are dropped (counted in {@linkcode strays}).
+   */
+  send<T>(
+    bytes: Uint8Array,
+    key: number,
+    parse: AnswerParser<T>,
+    opts: IoOptions = {},
+    what: string | (() => string) = "request",
+  ): Promise<T> {
+    const timeout = opts.timeout ?? this.timeout;
+    if (this.#pipeline) {
+      return this.#pipeline.request(bytes, key, parse, { timeout, signal: opts.signal }, what);
+    }
+    return this.request(
+      bytes,
+      (framer) => {
+        for (;;) {
+          const a = parse(framer);
+          if (a === undefined) return undefined;
+          if (a.key === key) return a.value;
+          this.#strays++;
+        }
+      },
+      opts,
+      what,
+    );
   }
 
   /** Sends `cmd` and returns the data of the binary block it answers with. */
@@ -320,6 +419,7 @@ export class MessageLine {
     for (const [s, w] of this.#outers) s.removeEventListener("abort", w.listener);
     this.#outers.clear();
     this.#onClose?.();
+    this.#pipeline?.close(new DeviceError(`${this.label}: closed`, this.#device));
     this.stream.close();
   }
 

@@ -10,6 +10,7 @@ import { parseAddress } from "../../lib/device/address.ts";
 import { findDriver } from "../../lib/device/registry.ts";
 import type { Device } from "../../lib/device/device.ts";
 import { findInstrument } from "../../lib/instruments/loader.ts";
+import { openModbusClient } from "../../lib/drivers/modbus/client.ts";
 import {
   startModbusPtySimulator,
   startModbusTcpSimulator,
@@ -119,6 +120,42 @@ peerTest(
       assert.deepEqual((await read(20)).registers, [65535, 102]);
     } finally {
       await dev.close();
+      await srv.stop();
+    }
+  },
+);
+
+peerTest(
+  "modbus interop: pymodbus answers pipelined requests (window 8) each by its transaction id",
+  needPymodbus,
+  async () => {
+    const srv = await startPymodbus();
+    const client = openModbusClient(parseAddress(`modbus://127.0.0.1:${srv.port}`), {
+      unit: 1,
+      window: 8,
+      timeout: 3000,
+      shared: false,
+    });
+    try {
+      assert.equal(client.line.window, 8);
+      // 40 reads at once, of different spans: each answer must be its own request's.
+      const spans = Array.from({ length: 40 }, (_, i) => [20 + (i % 3), 1 + (i % 2)] as const);
+      const answers = await Promise.all(spans.map(([a, n]) => client.read("holding", a, n)));
+      const words = [101, 102, 103, 0];
+      answers.forEach((got, i) => {
+        const [a, n] = spans[i]!;
+        assert.deepEqual(got, words.slice(a - 20, a - 20 + n), `read of ${n} at ${a}`);
+      });
+      // Writes pipelined with reads land in order of their transactions' arrival.
+      await Promise.all([
+        client.writeRegisters(21, [7], 6),
+        client.read("holding", 0, 2),
+        client.read("holding", 10, 2),
+      ]);
+      assert.deepEqual(await client.read("holding", 20, 3), [101, 7, 103]);
+      assert.equal(client.dropped, 0);
+    } finally {
+      client.close();
       await srv.stop();
     }
   },

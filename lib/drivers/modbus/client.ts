@@ -20,6 +20,8 @@ import { formatMs } from "../../device/device.ts";
 import { TimeoutError, UsageError } from "../../device/errors.ts";
 import type { LineIO, MessageLine } from "../../transport/message.ts";
 import type { IoOptions } from "../../transport/byte_stream.ts";
+import type { Framer } from "../../transport/framing.ts";
+import type { Keyed } from "../../transport/pipeline.ts";
 import { openLine } from "../../transport/open.ts";
 import { type LineSettings, parseSerialOptions, SERIAL_KEYS } from "../../transport/serial.ts";
 import { sleep } from "../../transport/abortable.ts";
@@ -79,7 +81,16 @@ export interface ModbusClientOptions {
   device?: string;
   /** Share the line with other devices on the same port (default true). */
   shared?: boolean;
+  /**
+   * Modbus TCP: requests in flight at once on the connection, matched by transaction id
+   * (default {@linkcode DEFAULT_WINDOW}; 1 for a device that takes one request at a time).
+   * RTU is always 1.
+   */
+  window?: number;
 }
+
+/** Requests in flight on one Modbus TCP connection unless the device says otherwise. */
+export const DEFAULT_WINDOW = 8;
 
 /** Calls' deadline and cancellation. */
 export interface ModbusCallOptions {
@@ -110,7 +121,7 @@ export class ModbusClient {
 
   /** Answers dropped on this line because their transaction or unit id was not the one asked. */
   get dropped(): number {
-    return this.#state.dropped;
+    return this.#state.dropped + this.line.strays;
   }
 
   /** Sends one request and returns its decoded response (exceptions thrown, naming address and meaning). */
@@ -154,30 +165,32 @@ export class ModbusClient {
     }
   }
 
-  /** One Modbus TCP request: the answer's PDU, stale answers (other transaction or unit) dropped. */
+  /**
+   * One Modbus TCP request: the answer's PDU, matched by transaction and unit id (several may be
+   * in flight: the line's window); stale answers (other transaction or unit) are dropped.
+   */
   #tcp(pdu: Uint8Array, io: IoOptions, what: () => string): Promise<Uint8Array> {
     const st = this.#state;
     st.transaction = (st.transaction + 1) & 0xffff;
     const tid = st.transaction;
-    const unit = this.unit;
-    return this.line.request(
-      encodeMbap(tid, unit, pdu),
-      (framer) => {
-        for (;;) {
-          const head = framer.peek(MBAP_LENGTH);
-          if (head === undefined) return undefined;
-          const h = decodeMbap(head, this.device);
-          const frame = framer.bytes(MBAP_LENGTH - 1 + h.length);
-          if (frame === undefined) return undefined;
-          if (h.transaction === tid && h.unit === unit) return frame.subarray(MBAP_LENGTH);
-          // The late answer to a request that timed out, or another unit's: not ours.
-          st.dropped++;
-        }
-      },
+    return this.line.send(
+      encodeMbap(tid, this.unit, pdu),
+      tid * 256 + this.unit,
+      this.#mbap,
       io,
       what,
     );
   }
+
+  /** The next whole MBAP frame received, keyed by its transaction and unit id. */
+  readonly #mbap = (framer: Framer): Keyed<Uint8Array> | undefined => {
+    const head = framer.peek(MBAP_LENGTH);
+    if (head === undefined) return undefined;
+    const h = decodeMbap(head, this.device);
+    const frame = framer.bytes(MBAP_LENGTH - 1 + h.length);
+    if (frame === undefined) return undefined;
+    return { key: h.transaction * 256 + h.unit, value: frame.subarray(MBAP_LENGTH) };
+  };
 
   async #rtu(io: LineIO, pdu: Uint8Array): Promise<Uint8Array | undefined> {
     const st = this.#state;
@@ -308,7 +321,7 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 }
 
 /** Address options of modbus:// and modbus+rtu:// that are the line's or the client's. */
-export const CLIENT_PARAMS = ["unit", "timeout", ...SERIAL_KEYS] as const;
+export const CLIENT_PARAMS = ["unit", "timeout", "window", ...SERIAL_KEYS] as const;
 
 /**
  * Opens a client on `modbus://HOST[:PORT]` (TCP) or `modbus+rtu:///dev/…?baud=…` (RTU); the
@@ -332,6 +345,7 @@ export function openModbusClient(address: Address, opts: ModbusClientOptions): M
     timeout,
     device: opts.device,
     shared: opts.shared,
+    window: rtu ? 1 : opts.window ?? DEFAULT_WINDOW,
   };
   if (!rtu) {
     const target = address.target.replace(/\/$/, "");

@@ -94,16 +94,19 @@ export class ModbusDevice implements Device {
     }
     const out: Values = {};
     const call = { timeout: opts?.timeout, signal: opts?.signal };
-    for (const block of plan) {
-      let regs: number[];
-      if (block.requests.length === 1) {
-        regs = await this.client.read(block.table, block.address, block.count, call);
-      } else {
-        regs = [];
-        for (const [a, n] of block.requests) {
-          regs.push(...await this.client.read(block.table, a, n, call));
-        }
-      }
+    const readBlock = (block: PlanBlock<InstrumentAttr>): Promise<number[]> =>
+      block.requests.length === 1
+        ? this.client.read(block.table, block.address, block.count, call)
+        : Promise.all(block.requests.map(([a, n]) => this.client.read(block.table, a, n, call)))
+          .then((parts) => parts.flat());
+    // Every request of the poll is asked at once: on a pipelined connection they are in flight
+    // together (one write, one read), on a window of 1 the line sends them one after another.
+    const blocks = plan.length === 1
+      ? [await readBlock(plan[0]!)]
+      : await Promise.all(plan.map(readBlock));
+    for (let b = 0; b < plan.length; b++) {
+      const block = plan[b]!;
+      const regs = blocks[b]!;
       this.requests += block.requests.length;
       for (const it of block.items) {
         out[it.key.attr.name] = decodeRegisters(it.spec, regs, it.offset);
@@ -278,14 +281,45 @@ export function openRegisterMap(
     ? ctx.options.unit
     : inst.modbus?.unit ?? 1;
   const t = inst.transport;
+  const windowText = address.params.get("window");
+  const window = windowText !== null
+    ? parseWindow(windowText, address)
+    : typeof ctx.options.window === "number"
+    ? parseWindow(String(ctx.options.window), address)
+    : undefined;
   const client = openModbusClient(address, {
     unit,
+    window,
     timeout: ctx.timeout ?? t.timeoutMs,
     port: t.port,
     serial: { baud: t.baud, bits: t.bits, parity: t.parity, stop: t.stop, flow: t.flow },
     device: ctx.name,
   });
   return new ModbusDevice(ctx.name, address.text, address.scheme, inst, client);
+}
+
+/** Most requests a `window` lets in flight on one connection. */
+export const MAX_WINDOW = 64;
+
+/**
+ * Reads `?window=` / `window =`: requests in flight on one Modbus TCP connection (1…64); RTU
+ * takes only 1 (one master, one request on the bus at a time).
+ */
+export function parseWindow(text: string, address: Address): number {
+  const n = Number(text.trim());
+  if (!/^\d{1,3}$/.test(text.trim()) || n < 1 || n > MAX_WINDOW) {
+    throw new UsageError(
+      `${address.text}: window=${text} is not a window`,
+      `requests in flight at once: a whole number 1…${MAX_WINDOW} (1 for a device that takes one at a time)`,
+    );
+  }
+  if (n > 1 && address.scheme === "modbus+rtu") {
+    throw new UsageError(
+      `${address.text}: window=${n}: a serial line carries one request at a time`,
+      "leave window out on modbus+rtu:// (it is 1)",
+    );
+  }
+  return n;
 }
 
 /** Reads `?unit=`; a usage error when it is not a whole number. */

@@ -34,6 +34,7 @@ function schemeOptions(scheme: "modbus" | "modbus+rtu"): DriverOptions {
     timeout: durationOption(TIMEOUT_RULE),
     instrument: textOption('expected a register map\'s name, e.g. "omega-cn7500"'),
     unit: numberOption(0, scheme === "modbus" ? 255 : 247, true),
+    window: numberOption(1, scheme === "modbus" ? 64 : 1, true),
     registers: registersRule,
     word_order: wordOrderRule,
   };

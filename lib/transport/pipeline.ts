@@ -1,0 +1,397 @@
+/**
+ * Requests sent ahead of their answers on one connection: a bounded window of requests in
+ * flight, the ones queued together written in one write, answers read by one loop and matched
+ * to their requests — by key (Modbus TCP's transaction and unit id) or, without a key, in order
+ * (a SCPI instrument processes its input buffer in order and answers in order). Each request
+ * keeps its own deadline. {@linkcode MessageLine} uses it when opened with `window` > 1; the
+ * line's lock is held while requests are in flight, so an exchange (init commands, an ACK/ENQ
+ * dialogue) still has the line to itself: once one waits, no new request is sent until the
+ * flight has landed.
+ *
+ * After a timeout: a keyed request is dropped (its late answer, if any, is counted as a stray)
+ * unless nothing at all was heard since it was sent — then, as for any timeout of an in-order
+ * request (a late answer would be taken for the next one's), the connection is closed and every
+ * request in flight fails with it; queued ones go out on the next connection.
+ *
+ * How to use it (through the line):
+ * ```ts ignore
+ * const line = new MessageLine(openTcp("10.0.0.7", 5025), { window: 8 });
+ * const answers = await Promise.all(cmds.map((c) => line.query(c))); // one write, answers in order
+ * ```
+ *
+ * @module
+ */
+import { DeviceError, TimeoutError } from "../device/errors.ts";
+import type { ByteStream, IoOptions } from "./byte_stream.ts";
+import { Cancel } from "./cancel.ts";
+import { type Deadline, deadlines } from "./deadline.ts";
+import { type Framer, FramingError } from "./framing.ts";
+
+/** An answer found in the received bytes: its key (-1: answers come in order) and its value. */
+export interface Keyed<T> {
+  /** The key of the request it answers, or -1 when answers come in the order of the requests. */
+  key: number;
+  /** The answer. */
+  value: T;
+}
+
+/** Finds the next whole answer in what was received, or undefined until it is all there. */
+export type AnswerParser<T> = (framer: Framer) => Keyed<T> | undefined;
+
+/** What the pipeline needs from the line it runs on. */
+export interface PipelineHost {
+  /** The connection. */
+  readonly stream: ByteStream;
+  /** The line's receive buffer. */
+  readonly framer: Framer;
+  /** The stream's label, for errors. */
+  readonly label: string;
+  /** Device name carried by errors. */
+  readonly device?: string;
+  /** Takes the line's lock now (true) or queues `owned` to be called when it is taken (false). */
+  acquire(owned: () => void): boolean;
+  /** Gives the lock back (to the next waiter). */
+  release(): void;
+  /** Exchanges waiting for the lock. */
+  readonly waiting: number;
+  /** The error of a request that timed out (the line's wording). */
+  timeoutError(
+    what: string,
+    timeout: number,
+    acquired: boolean,
+    sent: boolean,
+    cause: unknown,
+  ): TimeoutError;
+}
+
+const QUEUED = 0;
+const SENT = 1;
+const DONE = 2;
+
+/** One request: queued, in flight or done. */
+class Flight {
+  state = QUEUED;
+  /** performance.now() when it went out. */
+  sentAt = 0;
+  /** Given up by its caller (aborted) while in flight: its answer, when it comes, is dropped. */
+  abandoned = false;
+  deadline: Deadline | undefined;
+  /** Stops listening to the caller's signal. */
+  unlisten: (() => void) | undefined;
+
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly key: number,
+    readonly parse: AnswerParser<unknown>,
+    readonly what: string | (() => string),
+    readonly timeout: number,
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (err: unknown) => void,
+  ) {}
+
+  name(): string {
+    return typeof this.what === "string" ? this.what : this.what();
+  }
+}
+
+/** A bounded window of requests in flight on one line. */
+export class Pipeline {
+  readonly #host: PipelineHost;
+  readonly #window: number;
+  #flight: Flight[] = [];
+  #backlog: Flight[] = [];
+  /** The pipeline holds the line's lock. */
+  #owns = false;
+  /** The pipeline waits for the line's lock. */
+  #asking = false;
+  #fillQueued = false;
+  #out: Uint8Array[] = [];
+  #writing = false;
+  #reading = false;
+  // Two: a Cancel takes one hook at a time, and a write and a read wait at once.
+  #readCancel = new Cancel();
+  #writeCancel = new Cancel();
+  /** When the last answer arrived (performance.now()). */
+  #heardAt = 0;
+  /** Answers that matched no request in flight (late answers of dropped requests, or foreign). */
+  strays = 0;
+  readonly #fill = () => {
+    this.#fillQueued = false;
+    this.#send();
+  };
+
+  /** A pipeline of at most `window` requests in flight on `host`. */
+  constructor(host: PipelineHost, window: number) {
+    this.#host = host;
+    this.#window = window;
+  }
+
+  /** Requests in flight or queued. */
+  get size(): number {
+    return this.#flight.length + this.#backlog.length;
+  }
+
+  /**
+   * Sends `bytes` once the window has room and resolves with the answer `parse` finds for `key`
+   * (-1: the next answer in order), within `timeout` ms from now.
+   */
+  request<T>(
+    bytes: Uint8Array,
+    key: number,
+    parse: AnswerParser<T>,
+    opts: IoOptions & { timeout: number },
+    what: string | (() => string),
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const f = new Flight(
+        bytes,
+        key,
+        parse,
+        what,
+        opts.timeout,
+        resolve as (v: unknown) => void,
+        reject,
+      );
+      const signal = opts.signal;
+      if (signal?.aborted) return reject(signal.reason);
+      f.deadline = deadlines.add(opts.timeout, () => this.#expire(f));
+      if (signal) {
+        const onAbort = () => this.#abort(f, signal.reason);
+        signal.addEventListener("abort", onAbort, { once: true });
+        f.unlisten = () => signal.removeEventListener("abort", onAbort);
+      }
+      this.#backlog.push(f);
+      if (!this.#fillQueued) {
+        // Requests made in the same turn (a Promise.all, or the callers woken by one read) go
+        // out in one write.
+        this.#fillQueued = true;
+        queueMicrotask(this.#fill);
+      }
+    });
+  }
+
+  /** Fails every request, queued or in flight (the line is closing). */
+  close(reason: unknown): void {
+    const backlog = this.#backlog;
+    this.#backlog = [];
+    for (const f of backlog) {
+      this.#end(f);
+      f.reject(reason);
+    }
+    this.#failAll(reason, reason);
+  }
+
+  /** Takes the lock if needed and sends what the window allows. */
+  #send(): void {
+    if (!this.#owns) {
+      if (this.#asking || this.#backlog.length === 0) return;
+      if (!this.#host.acquire(this.#owned)) {
+        this.#asking = true;
+        return;
+      }
+      this.#owned();
+      return;
+    }
+    // An exchange waits for the line: nothing more goes out until the flight has landed.
+    if (this.#host.waiting === 0) {
+      while (this.#flight.length < this.#window && this.#backlog.length > 0) {
+        const f = this.#backlog.shift()!;
+        f.state = SENT;
+        f.sentAt = performance.now();
+        this.#flight.push(f);
+        this.#out.push(f.bytes);
+      }
+      if (this.#out.length > 0 && !this.#writing) this.#write();
+    }
+    if (this.#flight.length > 0) {
+      if (!this.#reading) this.#read();
+      return;
+    }
+    // Nothing in flight: the line goes back to whoever waits (and the rest of the backlog asks
+    // for it again, behind them).
+    this.#owns = false;
+    this.#host.release();
+    if (this.#backlog.length > 0) this.#send();
+  }
+
+  /** The lock is ours: stale input out, then send. */
+  readonly #owned = () => {
+    this.#asking = false;
+    this.#owns = true;
+    this.#host.framer.clear();
+    this.#host.stream.discard();
+    this.#send();
+  };
+
+  #write(): void {
+    const parts = this.#out;
+    this.#out = [];
+    let bytes: Uint8Array;
+    if (parts.length === 1) bytes = parts[0]!;
+    else {
+      let n = 0;
+      for (const p of parts) n += p.length;
+      bytes = new Uint8Array(n);
+      n = 0;
+      for (const p of parts) {
+        bytes.set(p, n);
+        n += p.length;
+      }
+    }
+    this.#writing = true;
+    const cancel = this.#writeCancel;
+    this.#host.stream.write(bytes, { cancel }).then(() => {
+      this.#writing = false;
+      if (this.#out.length > 0 && cancel === this.#writeCancel) this.#write();
+    }, (err) => {
+      this.#writing = false;
+      if (cancel !== this.#writeCancel) return;
+      this.#out = [];
+      this.#failAll(err, err);
+    });
+  }
+
+  async #read(): Promise<void> {
+    this.#reading = true;
+    const cancel = this.#readCancel;
+    const host = this.#host;
+    try {
+      while (this.#flight.length > 0) {
+        const chunk = await host.stream.read({ cancel });
+        if (cancel !== this.#readCancel) return;
+        host.framer.push(chunk);
+        this.#heardAt = performance.now();
+        for (;;) {
+          this.#landAll();
+          // Room in the window for what waits; the bytes held may already answer it.
+          const before = this.#flight.length;
+          if (this.#backlog.length > 0) this.#send();
+          if (this.#flight.length === before || host.framer.size === 0) break;
+        }
+      }
+    } catch (err) {
+      if (cancel !== this.#readCancel) return;
+      const e = err instanceof FramingError
+        ? new DeviceError(`${host.label}: ${err.message}`, host.device, { cause: err })
+        : err;
+      this.#failAll(e, e);
+    } finally {
+      if (cancel === this.#readCancel) this.#reading = false;
+    }
+    this.#send();
+  }
+
+  /** Lands every whole answer held. */
+  #landAll(): void {
+    for (;;) {
+      const head = this.#flight[0];
+      if (head === undefined) return;
+      const answer = head.parse(this.#host.framer);
+      if (answer === undefined) return;
+      this.#land(answer);
+    }
+  }
+
+  #land(answer: Keyed<unknown>): void {
+    let i = 0;
+    if (answer.key >= 0) {
+      i = this.#flight.findIndex((f) => f.key === answer.key);
+      if (i < 0) {
+        this.strays++;
+        return;
+      }
+    }
+    const f = i === 0 ? this.#flight.shift()! : this.#flight.splice(i, 1)[0]!;
+    if (f.abandoned) {
+      this.#end(f);
+      return;
+    }
+    this.#end(f);
+    f.resolve(answer.value);
+  }
+
+  #end(f: Flight): void {
+    f.state = DONE;
+    if (f.deadline) deadlines.remove(f.deadline);
+    f.deadline = undefined;
+    f.unlisten?.();
+    f.unlisten = undefined;
+  }
+
+  /** A request's deadline passed. */
+  #expire(f: Flight): void {
+    if (f.state === DONE) return;
+    f.deadline = undefined;
+    const sent = f.state === SENT && this.#host.stream.connected;
+    const err = this.#host.timeoutError(f.name(), f.timeout, f.state === SENT, sent, undefined);
+    if (f.state === QUEUED) {
+      this.#backlog.splice(this.#backlog.indexOf(f), 1);
+      this.#end(f);
+      f.reject(err);
+      return;
+    }
+    if (f.key >= 0 && this.#heardAt > f.sentAt) {
+      // The device answers, just not this (lost, or dropped by a device that takes one request
+      // at a time): drop it and keep the connection; a late answer is counted as a stray.
+      this.#flight.splice(this.#flight.indexOf(f), 1);
+      this.#end(f);
+      f.reject(err);
+      this.#send();
+      return;
+    }
+    // Nothing heard since it went out (a dead connection), or answers in order (a late one
+    // would be taken for the next request's): the connection is closed under the whole flight.
+    const behind = new TimeoutError(
+      `${this.#host.label}: the connection was closed because ${
+        JSON.stringify(f.name())
+      }, sent before this, got no answer within ${f.timeout} ms`,
+      this.#host.device,
+      { cause: err },
+    );
+    this.#failAll(err, behind, f);
+  }
+
+  /** The caller gave up on `f` (Ctrl-C, a stopped task). */
+  #abort(f: Flight, reason: unknown): void {
+    if (f.state === DONE) return;
+    if (f.state === QUEUED) this.#backlog.splice(this.#backlog.indexOf(f), 1);
+    else if (f.key >= 0) this.#flight.splice(this.#flight.indexOf(f), 1);
+    else {
+      // In order: its answer still comes and must be taken for it, not for the next request.
+      f.abandoned = true;
+      f.reject(reason);
+      return;
+    }
+    this.#end(f);
+    f.reject(reason);
+    this.#send();
+  }
+
+  /**
+   * The connection is suspect or gone: it is closed, `first` fails with `reason` and every other
+   * request in flight with `others`; queued requests go out on the next connection.
+   */
+  #failAll(reason: unknown, others: unknown, first?: Flight): void {
+    const flight = this.#flight;
+    this.#flight = [];
+    this.#out = [];
+    this.#readCancel.abort(reason);
+    this.#writeCancel.abort(reason);
+    this.#readCancel = new Cancel();
+    this.#writeCancel = new Cancel();
+    this.#reading = false;
+    this.#writing = false;
+    this.#host.framer.clear();
+    if (!this.#host.stream.closed) this.#host.stream.reset();
+    if (first) {
+      this.#end(first);
+      first.reject(reason);
+    }
+    for (const f of flight) {
+      if (f === first) continue;
+      this.#end(f);
+      if (!f.abandoned) f.reject(others);
+    }
+    if (this.#owns) this.#send();
+  }
+}

@@ -1,0 +1,200 @@
+import assert from "node:assert/strict";
+import { TimeoutError } from "../device/errors.ts";
+import type { ByteStream, IoOptions } from "./byte_stream.ts";
+import type { Framer } from "./framing.ts";
+import { MessageLine } from "./message.ts";
+import type { Keyed } from "./pipeline.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** A stream the test drives: it records every write and delivers what `answer` pushes. */
+class ScriptedStream implements ByteStream {
+  readonly label = "test://line";
+  closed = false;
+  connected = true;
+  readonly opens = 1;
+  /** Every write, as text. */
+  readonly writes: string[] = [];
+  resets = 0;
+  #queued: Uint8Array[] = [];
+  #wake: (() => void) | undefined;
+
+  connect(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  write(bytes: Uint8Array): Promise<void> {
+    this.writes.push(dec.decode(bytes));
+    return Promise.resolve();
+  }
+
+  read(opts: IoOptions = {}): Promise<Uint8Array> {
+    const next = this.#queued.shift();
+    if (next) return Promise.resolve(next);
+    return new Promise((resolve, reject) => {
+      const wake = () => resolve(this.#queued.shift()!);
+      this.#wake = wake;
+      opts.cancel?.hook((reason) => {
+        if (this.#wake === wake) this.#wake = undefined;
+        reject(reason);
+      });
+    });
+  }
+
+  /** Delivers `bytes` to the reader. */
+  answer(bytes: string | Uint8Array): void {
+    this.#queued.push(typeof bytes === "string" ? enc.encode(bytes) : bytes);
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  discard(): void {
+    this.#queued = [];
+  }
+
+  reset(): void {
+    this.resets++;
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+}
+
+/** Lets queued microtasks and promise reactions run (the pipeline writes in one). */
+const settle = () => new Promise((r) => setTimeout(r, 0));
+
+Deno.test("window 8: queries made together go out in one write; answers come back in order", async () => {
+  const s = new ScriptedStream();
+  const line = new MessageLine(s, { window: 8 });
+  assert.equal(line.window, 8);
+  const answers = Promise.all(["A?", "B?", "C?"].map((c) => line.query(c)));
+  await settle();
+  assert.deepEqual(s.writes, ["A?\nB?\nC?\n"]);
+  s.answer("1\n2\r\n");
+  s.answer("3\n");
+  assert.deepEqual(await answers, ["1", "2", "3"]);
+  line.close();
+});
+
+Deno.test("the window bounds what is in flight; the rest goes out as answers land", async () => {
+  const s = new ScriptedStream();
+  const line = new MessageLine(s, { window: 2 });
+  const answers = Promise.all(["A?", "B?", "C?", "D?"].map((c) => line.query(c)));
+  await settle();
+  assert.deepEqual(s.writes, ["A?\nB?\n"]);
+  s.answer("1\n");
+  await settle();
+  assert.deepEqual(s.writes, ["A?\nB?\n", "C?\n"]);
+  s.answer("2\n3\n4\n");
+  assert.deepEqual(await answers, ["1", "2", "3", "4"]);
+  line.close();
+});
+
+Deno.test("in order: a timeout closes the connection under the requests behind it", async () => {
+  const s = new ScriptedStream();
+  const line = new MessageLine(s, { window: 8 });
+  const a = line.query("A?", { timeout: 30 });
+  const b = line.query("B?", { timeout: 5000 });
+  await assert.rejects(a, (e) => e instanceof TimeoutError && /no answer to "A\?"/.test(e.message));
+  await assert.rejects(
+    b,
+    (e) => e instanceof TimeoutError && /closed because "A\?".*got no answer/.test(e.message),
+  );
+  assert.equal(s.resets, 1);
+  // The next query is a fresh start: its answer is its own.
+  const c = line.query("C?");
+  await settle();
+  s.answer("3\n");
+  assert.equal(await c, "3");
+  line.close();
+});
+
+Deno.test("keyed answers match their requests in any order; a lost one is dropped, not the link", async () => {
+  const s = new ScriptedStream();
+  const line = new MessageLine(s, { window: 8 });
+  // A toy keyed protocol: "key:value\n".
+  const parse = (framer: Framer): Keyed<string> | undefined => {
+    const raw = framer.line(enc.encode("\n"));
+    if (raw === undefined) return undefined;
+    const [k, v] = dec.decode(raw).split(":");
+    return { key: Number(k), value: v! };
+  };
+  const send = (key: number, timeout = 5000) =>
+    line.send(enc.encode(`${key}\n`), key, parse, { timeout }, `request ${key}`);
+  const one = send(1, 40);
+  const two = send(2);
+  const three = send(3);
+  await settle();
+  assert.deepEqual(s.writes, ["1\n2\n3\n"]);
+  s.answer("3:c\n2:b\n");
+  assert.equal(await three, "c");
+  assert.equal(await two, "b");
+  // The device answers, just not request 1: it fails alone and the connection stays.
+  await assert.rejects(one, TimeoutError);
+  assert.equal(s.resets, 0);
+  const four = send(4);
+  await settle();
+  s.answer("1:late\n4:d\n");
+  assert.equal(await four, "d");
+  assert.equal(line.strays, 1);
+  line.close();
+});
+
+Deno.test("an exchange waiting for the line gets it between flights, never inside one", async () => {
+  const s = new ScriptedStream();
+  const line = new MessageLine(s, { window: 8 });
+  const first = Promise.all([line.query("A?"), line.query("B?")]);
+  await settle();
+  const ex = line.exchange(async (io) => {
+    await io.write("X");
+    return await io.readLine();
+  });
+  const later = line.query("C?");
+  await settle();
+  // C? waits behind the exchange, which waits for A? and B? to land.
+  assert.deepEqual(s.writes, ["A?\nB?\n"]);
+  s.answer("1\n2\n");
+  assert.deepEqual(await first, ["1", "2"]);
+  await settle();
+  assert.deepEqual(s.writes, ["A?\nB?\n", "X\n"]);
+  s.answer("x\n");
+  assert.equal(await ex, "x");
+  await settle();
+  assert.deepEqual(s.writes, ["A?\nB?\n", "X\n", "C?\n"]);
+  s.answer("3\n");
+  assert.equal(await later, "3");
+  line.close();
+});
+
+Deno.test("an aborted query in flight still takes its own answer; the next gets the next", async () => {
+  const s = new ScriptedStream();
+  const line = new MessageLine(s, { window: 8 });
+  const ctrl = new AbortController();
+  const a = line.query("A?", { signal: ctrl.signal });
+  const b = line.query("B?");
+  await settle();
+  ctrl.abort(new Error("stopped"));
+  await assert.rejects(a, /stopped/);
+  s.answer("1\n2\n");
+  assert.equal(await b, "2");
+  line.close();
+});
+
+Deno.test("closing the line fails what is queued and in flight", async () => {
+  const s = new ScriptedStream();
+  const line = new MessageLine(s, { window: 2 });
+  const all = ["A?", "B?", "C?"].map((c) => line.query(c));
+  await settle();
+  line.close();
+  for (const p of all) await assert.rejects(p, /closed/);
+});
+
+Deno.test("window 1, a minimum delay or a line that flushes instead of closing: one at a time", () => {
+  const s = new ScriptedStream();
+  assert.equal(new MessageLine(s, {}).window, 1);
+  assert.equal(new MessageLine(s, { window: 8, minDelay: 10 }).window, 1);
+  assert.equal(new MessageLine(s, { window: 8, resetOnTimeout: false }).window, 1);
+});
