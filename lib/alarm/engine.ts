@@ -223,16 +223,7 @@ export class AlarmEngine implements AlarmSource {
         const message = `${h.rule.device}: no good sample for ${seconds(silent)} (${staleAfter} × ${
           seconds(interval)
         } interval)`;
-        this.#emit({
-          t: nowMs / 1000,
-          name: `${h.rule.device} stale`,
-          kind: "stale",
-          device: h.rule.device,
-          severity: h.rule.severity,
-          state: "active",
-          value: null,
-          message,
-        });
+        this.#emitHealth(h, "stale", "active", nowMs, message);
       }
     }
   }
@@ -370,49 +361,43 @@ export class AlarmEngine implements AlarmSource {
       const message = `${device}: ${h.errors} failed read${
         h.errors > 1 ? "s" : ""
       } in a row: ${reading.error}`;
-      this.#emit({
-        t: tMs / 1000,
-        name: `${device} error`,
-        kind: "error",
-        device,
-        severity: h.rule.severity,
-        state: "active",
-        value: null,
-        message,
-      });
+      this.#emitHealth(h, "error", "active", tMs, message);
     }
   }
 
   #good(h: HealthState, tMs: number): void {
     h.errors = 0;
     if (tMs > h.lastGood) h.lastGood = tMs;
-    const { device, severity } = h.rule;
+    const { device } = h.rule;
     if (h.errorSince !== undefined) {
       h.errorSince = undefined;
-      this.#emit({
-        t: tMs / 1000,
-        name: `${device} error`,
-        kind: "error",
-        device,
-        severity,
-        state: "cleared",
-        value: null,
-        message: `${device}: reads succeed again`,
-      });
+      this.#emitHealth(h, "error", "cleared", tMs, `${device}: reads succeed again`);
     }
     if (h.staleSince !== undefined) {
       h.staleSince = undefined;
-      this.#emit({
-        t: tMs / 1000,
-        name: `${device} stale`,
-        kind: "stale",
-        device,
-        severity,
-        state: "cleared",
-        value: null,
-        message: `${device}: good samples again`,
-      });
+      this.#emitHealth(h, "stale", "cleared", tMs, `${device}: good samples again`);
     }
+  }
+
+  /** A device-health alarm (`DEVICE error`, `DEVICE stale`) going active or cleared. */
+  #emitHealth(
+    h: HealthState,
+    kind: "error" | "stale",
+    state: "active" | "cleared",
+    tMs: number,
+    message: string,
+  ): void {
+    const { device, severity } = h.rule;
+    this.#emit({
+      t: tMs / 1000,
+      name: `${device} ${kind}`,
+      kind,
+      device,
+      severity,
+      state,
+      value: null,
+      message,
+    });
   }
 
   #currentValue(a: ActiveAlarm): Value {

@@ -6,6 +6,7 @@ import {
   quotedPrintable,
   rfc5322Date,
 } from "./mail_message.ts";
+import { decodeQuotedPrintable } from "../../tests/fixtures/quoted_printable.ts";
 
 Deno.test("messages carry Date, Message-ID, MIME headers and a quoted-printable body", () => {
   const msg = buildMessage({
@@ -49,7 +50,7 @@ Deno.test("quoted-printable encodes =, non-ASCII and trailing spaces, and soft-w
   const lines = long.split("\r\n");
   assert.ok(lines.every((l) => l.length <= 76), "no line over 76 characters");
   assert.equal(lines.map((l) => l.replace(/=$/, "")).join(""), "x".repeat(200));
-  const decoded = decodeQp(quotedPrintable("température 23 °C = ok ".repeat(10)));
+  const decoded = decodeQuotedPrintable(quotedPrintable("température 23 °C = ok ".repeat(10)));
   assert.equal(decoded, "température 23 °C = ok ".repeat(10));
 });
 
@@ -71,15 +72,3 @@ Deno.test("dot-stuffing doubles leading dots, uses CRLF and ends with CRLF.CRLF"
   assert.equal(dotStuff(".\n"), "..\r\n.\r\n");
   assert.equal(rfc5322Date(new Date(0)), "Thu, 01 Jan 1970 00:00:00 +0000");
 });
-
-function decodeQp(text: string): string {
-  const joined = text.replace(/=\r\n/g, "");
-  const bytes: number[] = [];
-  for (let i = 0; i < joined.length; i++) {
-    if (joined[i] === "=") {
-      bytes.push(parseInt(joined.slice(i + 1, i + 3), 16));
-      i += 2;
-    } else bytes.push(joined.charCodeAt(i));
-  }
-  return new TextDecoder().decode(Uint8Array.from(bytes));
-}

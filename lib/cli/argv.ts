@@ -113,6 +113,16 @@ export function parseStrictArgs(
     } else values[name] = v;
   };
   const queue = [...args];
+  // A flag given as `used`, with the next argument as its value when it is a string flag.
+  const takeFlag = (name: string, used: string): void => {
+    let value: string | undefined;
+    if (own(name)?.type === "string" && queue.length > 0) {
+      value = queue.shift()!;
+      checkLikeFlag(name, value, used);
+    }
+    check(name, value, used);
+    store(name, value);
+  };
   while (queue.length > 0) {
     const arg = queue.shift()!;
     if (arg === "--") {
@@ -122,14 +132,7 @@ export function parseStrictArgs(
     const short = arg.length >= 2 && arg[0] === "-" && arg[1] !== "-";
     if (short && arg.length === 2) {
       // -f, and -f VALUE for a string flag
-      const name = longOf(arg[1]!);
-      let value: string | undefined;
-      if (own(name)?.type === "string" && queue.length > 0) {
-        value = queue.shift()!;
-        checkLikeFlag(name, value, arg);
-      }
-      check(name, value, arg);
-      store(name, value);
+      takeFlag(longOf(arg[1]!), arg);
     } else if (short && own(longOf(arg[1]!))?.type !== "string") {
       // -abc: expand to -a -b -c; a string flag inside takes the rest (-abfFILE → -a -b -fFILE)
       const expanded: string[] = [];
@@ -150,14 +153,7 @@ export function parseStrictArgs(
       store(name, value);
     } else if (arg.length > 2 && arg.startsWith("--") && !arg.includes("=", 3)) {
       // --name, and --name VALUE for a string flag
-      const name = arg.slice(2);
-      let value: string | undefined;
-      if (own(name)?.type === "string" && queue.length > 0) {
-        value = queue.shift()!;
-        checkLikeFlag(name, value, arg);
-      }
-      check(name, value, arg);
-      store(name, value);
+      takeFlag(arg.slice(2), arg);
     } else if (arg.length > 2 && arg.startsWith("--")) {
       // --name=value
       const at = arg.indexOf("=");

@@ -416,18 +416,7 @@ function arith(op: string, left: Node, right: Node): Node {
     : op === "%"
     ? (x, y) => x % y
     : (x, y) => x ** y;
-  return {
-    fn: (v) => {
-      const x = a(v);
-      const y = b(v);
-      if (x === null || y === null) return null;
-      if (typeof x !== "number") throw typeError("a number", x);
-      if (typeof y !== "number") throw typeError("a number", y);
-      const r = f(x, y);
-      return Number.isFinite(r) ? r : null;
-    },
-    type: "number",
-  };
+  return { fn: numeric(a, b, (x, y) => finite(f(x, y))), type: "number" };
 }
 
 function compare(op: string, left: Node, right: Node): Node {
@@ -451,16 +440,18 @@ function compare(op: string, left: Node, right: Node): Node {
     : op === ">"
     ? (x, y) => x > y
     : (x, y) => x >= y;
-  return {
-    fn: (v) => {
-      const x = a(v);
-      const y = b(v);
-      if (x === null || y === null) return null;
-      if (typeof x !== "number") throw typeError("a number", x);
-      if (typeof y !== "number") throw typeError("a number", y);
-      return f(x, y);
-    },
-    type: "boolean",
+  return { fn: numeric(a, b, f), type: "boolean" };
+}
+
+/** `f` of two numbers: null when either side is null, a type error when either is not a number. */
+function numeric(a: Fn, b: Fn, f: (x: number, y: number) => Value): Fn {
+  return (v) => {
+    const x = a(v);
+    const y = b(v);
+    if (x === null || y === null) return null;
+    if (typeof x !== "number") throw typeError("a number", x);
+    if (typeof y !== "number") throw typeError("a number", y);
+    return f(x, y);
   };
 }
 

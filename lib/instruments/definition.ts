@@ -404,11 +404,7 @@ export function compileDefinition(
     fail("attrs", "a definition needs at least one attribute");
   }
   return {
-    name,
-    source: file,
-    manufacturer: raw.manufacturer,
-    model: raw.model,
-    description: raw.description,
+    ...identity(raw, file, name),
     protocol,
     transport,
     identify,
@@ -457,11 +453,7 @@ function compileModbus(
   }).map((r) => ({ ...r, wait: false, reply: false }));
   if (attrs.length === 0) fail("attrs", "a definition needs at least one attribute");
   return {
-    name,
-    source: file,
-    manufacturer: raw.manufacturer,
-    model: raw.model,
-    description: raw.description,
+    ...identity(raw, file, name),
     protocol: "modbus",
     transport,
     init: [],
@@ -477,6 +469,21 @@ function compileModbus(
       maxRead: m.max_read ?? 125,
       maxGap: m.max_gap ?? 0,
     },
+  };
+}
+
+/** What names a definition of either family: its name, file and what it says it is. */
+function identity(
+  raw: RawDefinition,
+  file: string,
+  name: string,
+): Pick<Instrument, "name" | "source" | "manufacturer" | "model" | "description"> {
+  return {
+    name,
+    source: file,
+    manufacturer: raw.manufacturer,
+    model: raw.model,
+    description: raw.description,
   };
 }
 

@@ -53,7 +53,8 @@ export interface PlanFile {
   goto?: string;
 }
 
-const KEYS = [
+/** The keys a plan file may have. */
+export const PLAN_KEYS = [
   "plan",
   "detectors",
   "triggers",
@@ -72,7 +73,7 @@ const KEYS = [
 ];
 
 const PLAN_FILE_KEYS = table(
-  Object.fromEntries(KEYS.map((k) => [k, z.unknown().optional()])),
+  Object.fromEntries(PLAN_KEYS.map((k) => [k, z.unknown().optional()])),
   "a plan file",
 );
 

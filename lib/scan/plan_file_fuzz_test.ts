@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { stringify } from "smol-toml";
 import { ConfigError } from "../device/errors.ts";
 import { fuzzTest, onlyThrows } from "../../tests/fuzz_runs.ts";
-import { parsePlanFile } from "./plan_file.ts";
+import { parsePlanFile, PLAN_KEYS } from "./plan_file.ts";
 
 /** Values near what plan files hold, and anything else TOML can say. */
 const value: fc.Arbitrary<unknown> = fc.letrec<{ v: unknown }>((tie) => ({
@@ -22,23 +22,8 @@ const value: fc.Arbitrary<unknown> = fc.letrec<{ v: unknown }>((tie) => ({
     ),
   ),
 })).v;
-const KEYS = [
-  "plan",
-  "detectors",
-  "settle",
-  "dwell",
-  "tolerance",
-  "move_timeout",
-  "log",
-  "snake",
-  "num",
-  "devices",
-  "axes",
-  "positions",
-  "readbacks",
-];
 const planDoc = fc.dictionary(
-  fc.oneof({ arbitrary: fc.constantFrom(...KEYS), weight: 9 }, fc.string({ maxLength: 6 })),
+  fc.oneof({ arbitrary: fc.constantFrom(...PLAN_KEYS), weight: 9 }, fc.string({ maxLength: 6 })),
   value,
   { maxKeys: 6 },
 );

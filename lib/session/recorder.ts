@@ -232,31 +232,27 @@ export class Recorder {
       state.failing = true;
       state.firstErrorT = r.t;
       state.lastErrorEvent = now;
-      this.store.event({
-        t: r.t,
-        kind: "error",
-        severity: "major",
-        device: r.device,
-        message: r.error!,
-      });
+      this.#errorEvent(r, r.error!);
       return;
     }
     if (now - state.lastErrorEvent >= this.#errorEvery) {
       state.lastErrorEvent = now;
-      this.store.event({
-        t: r.t,
-        kind: "error",
-        severity: "major",
-        device: r.device,
-        message: `still failing (${state.errors} failed reads since ${
+      this.#errorEvent(
+        r,
+        `still failing (${state.errors} failed reads since ${
           humanDateTime(state.firstErrorT)
         }): ${r.error}`,
-        data: { errors: state.errors, suppressed: state.suppressed },
-      });
+        { errors: state.errors, suppressed: state.suppressed },
+      );
       state.suppressed = 0;
     } else {
       state.suppressed++;
     }
+  }
+
+  /** A device's failing reads as a session event (the first, then a summary now and then). */
+  #errorEvent(r: Reading, message: string, data?: Record<string, number>): void {
+    this.store.event({ t: r.t, kind: "error", severity: "major", device: r.device, message, data });
   }
 
   #recovered(state: DeviceState, r: Reading): void {

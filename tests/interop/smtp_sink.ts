@@ -6,6 +6,7 @@
  * @module
  */
 import { findProgram } from "../peers.ts";
+import { decodeQuotedPrintable } from "../fixtures/quoted_printable.ts";
 
 const FIXTURE = new URL("./fixtures/smtp_sink.py", import.meta.url).pathname;
 
@@ -81,18 +82,10 @@ export async function received(dir: string): Promise<Received[]> {
       const i = line.indexOf(":");
       headers.set(line.slice(0, i).toLowerCase(), line.slice(i + 1).trim());
     }
-    return { meta, headers, body: decodeQp(raw.slice(split + 4)) };
+    return {
+      meta,
+      headers,
+      body: decodeQuotedPrintable(raw.slice(split + 4)).replace(/\r\n/g, "\n"),
+    };
   }));
-}
-
-function decodeQp(text: string): string {
-  const joined = text.replace(/=\r\n/g, "");
-  const bytes: number[] = [];
-  for (let i = 0; i < joined.length; i++) {
-    if (joined[i] === "=") {
-      bytes.push(parseInt(joined.slice(i + 1, i + 3), 16));
-      i += 2;
-    } else bytes.push(joined.charCodeAt(i));
-  }
-  return new TextDecoder().decode(Uint8Array.from(bytes)).replace(/\r\n/g, "\n");
 }
