@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { loadModule } from "./lib/cli/lazy_module.ts";
 import "./lib/drivers/mod.ts";
 import denoJson from "./deno.json" with { type: "json" };
 import { type Command, EXIT } from "./lib/cli/command.ts";
@@ -32,79 +33,117 @@ export interface Verb {
 
 /**
  * Every verb, in the order `--help` lists them. Modules load on demand so `labwire read` does
- * not pay for the HTTP server, SQLite and zod at start-up (~65 ms instead of ~180 ms). The
- * imports are string literals, which `deno compile` sees and bundles.
+ * not pay for the HTTP server, SQLite and zod at start-up (~65 ms instead of ~180 ms), nor for
+ * Deno reading the other verbs' modules (`lib/cli/lazy_module.ts`).
  */
 export const VERBS: Verb[] = [
   {
     name: "read",
     summary: "one reading of one or more devices, as one JSON document",
-    load: async () => (await import("./cmd/read.ts")).readCommand,
+    load: async () =>
+      (await loadModule<typeof import("./cmd/read.ts")>(new URL("./cmd/read.ts", import.meta.url)))
+        .readCommand,
   },
   {
     name: "write",
     summary: "set attributes (validated first), print the read-back",
-    load: async () => (await import("./cmd/write.ts")).writeCommand,
+    load: async () =>
+      (await loadModule<typeof import("./cmd/write.ts")>(
+        new URL("./cmd/write.ts", import.meta.url),
+      )).writeCommand,
   },
   {
     name: "query",
     summary: "raw commands to a SCPI/ASCII instrument or Modbus requests, one answer per line",
-    load: async () => (await import("./cmd/query.ts")).queryCommand,
+    load: async () =>
+      (await loadModule<typeof import("./cmd/query.ts")>(
+        new URL("./cmd/query.ts", import.meta.url),
+      )).queryCommand,
   },
   {
     name: "stream",
     summary: "continuous readings: live table, NDJSON in a pipe, or CSV",
-    load: async () => (await import("./cmd/stream.ts")).streamCommand,
+    load: async () =>
+      (await loadModule<typeof import("./cmd/stream.ts")>(
+        new URL("./cmd/stream.ts", import.meta.url),
+      )).streamCommand,
   },
   {
     name: "monitor",
     summary: "record a whole bench into a session file, with alarms",
-    load: async () => (await import("./cmd/monitor.ts")).monitorCommand,
+    load: async () =>
+      (await loadModule<typeof import("./cmd/monitor.ts")>(
+        new URL("./cmd/monitor.ts", import.meta.url),
+      )).monitorCommand,
   },
   {
     name: "serve",
     summary: "serve every device over HTTP with a live dashboard and metrics, while recording",
-    load: async () => (await import("./cmd/serve.ts")).serveCommand,
+    load: async () =>
+      (await loadModule<typeof import("./cmd/serve.ts")>(
+        new URL("./cmd/serve.ts", import.meta.url),
+      )).serveCommand,
   },
   {
     name: "scan",
     summary: "step scans: ascan, dscan, a2scan, mesh, list, count — table, NDJSON, resume",
-    load: async () => (await import("./cmd/scan.ts")).scanCommand,
+    load: async () =>
+      (await loadModule<typeof import("./cmd/scan.ts")>(new URL("./cmd/scan.ts", import.meta.url)))
+        .scanCommand,
   },
   {
     name: "sim",
     summary: "run simulated instruments (e.g. MKS eBaratron gauges) on local ports",
-    load: async () => (await import("./cmd/sim.ts")).simCommand,
+    load: async () =>
+      (await loadModule<typeof import("./cmd/sim.ts")>(new URL("./cmd/sim.ts", import.meta.url)))
+        .simCommand,
   },
   {
     name: "instruments",
     summary: "list, show and check instrument definitions (SCPI and ASCII instruments as data)",
-    load: async () => (await import("./cmd/instruments.ts")).instrumentsCommand,
+    load: async () =>
+      (await loadModule<typeof import("./cmd/instruments.ts")>(
+        new URL("./cmd/instruments.ts", import.meta.url),
+      )).instrumentsCommand,
   },
   {
     name: "session",
     summary: "list, inspect, export and follow recorded sessions",
-    load: async () => (await import("./cmd/session.ts")).sessionCommand,
+    load: async () =>
+      (await loadModule<typeof import("./cmd/session.ts")>(
+        new URL("./cmd/session.ts", import.meta.url),
+      )).sessionCommand,
   },
   {
     name: "devices",
     summary: "list the devices of a config (address, driver, interval; state from a daemon)",
-    load: async () => (await import("./cmd/devices.ts")).devicesCommand,
+    load: async () =>
+      (await loadModule<typeof import("./cmd/devices.ts")>(
+        new URL("./cmd/devices.ts", import.meta.url),
+      )).devicesCommand,
   },
   {
     name: "task",
     summary: "tomato-style tasks: start, list, status, stop, data (on a running serve, or here)",
-    load: async () => (await import("./cmd/task.ts")).taskCommand,
+    load: async () =>
+      (await loadModule<typeof import("./cmd/task.ts")>(new URL("./cmd/task.ts", import.meta.url)))
+        .taskCommand,
   },
   {
     name: "position",
     summary: "named positions: save, restore (--wait), list, show, delete",
-    load: async () => (await import("./cmd/position.ts")).positionCommand,
+    load: async () =>
+      (await loadModule<typeof import("./cmd/position.ts")>(
+        new URL("./cmd/position.ts", import.meta.url),
+      )).positionCommand,
   },
   {
     name: "completions",
     summary: "print a shell completion script: bash, zsh or fish",
-    load: async () => (await import("./cmd/completions.ts")).completionsCommand(VERBS),
+    load: async () =>
+      (await loadModule<typeof import("./cmd/completions.ts")>(
+        new URL("./cmd/completions.ts", import.meta.url),
+      )).completionsCommand(VERBS),
   },
 ];
 

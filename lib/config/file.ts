@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { loadModule } from "../cli/lazy_module.ts";
 import { ConfigError } from "../device/errors.ts";
 import type { LabConfig } from "./load.ts";
 
@@ -52,7 +53,9 @@ export async function loadConfig(explicit?: string): Promise<LabConfig> {
       cause: err,
     });
   }
-  // A literal specifier, which `deno compile` bundles.
-  const { parseConfig } = await import("./load.ts");
+  // zod and the schemas: read only when there is a file (../cli/lazy_module.ts).
+  const { parseConfig } = await loadModule<typeof import("./load.ts")>(
+    new URL("./load.ts", import.meta.url),
+  );
   return parseConfig(text, path);
 }

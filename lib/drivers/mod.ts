@@ -2,12 +2,13 @@
  * Registers every driver labwire ships. The simulators are in the process (and `--demo` needs
  * them); every other family registers what the registry must know before opening a device
  * (`driver_info.ts`: scheme, help, options, default name) and loads its code on its first
- * `open` ({@linkcode lazyDriver}), so a verb loads only the families its devices use. The
- * imports are string literals, which `deno compile` sees and bundles. Import this module once,
+ * `open` ({@linkcode lazyDriver}), so a verb loads only the families its devices use (and Deno
+ * does not even read the others at start-up: `../cli/lazy_module.ts`). Import this module once,
  * from `main.ts` or a test.
  *
  * @module
  */
+import { loadModule } from "../cli/lazy_module.ts";
 import { lazyDriver, registerDriver } from "../device/registry.ts";
 import { simDriver } from "./sim/driver.ts";
 import { derivedDriver } from "./derived/driver.ts";
@@ -17,23 +18,29 @@ import { SCPI_INFO, SERIAL_INFO, TCP_INFO } from "./message/driver_info.ts";
 import { MODBUS_INFO, MODBUS_RTU_INFO } from "./modbus/driver_info.ts";
 import { MQTT_INFO, MQTTS_INFO } from "./mqtt/driver_info.ts";
 
+// Each family's code, loaded on its first `open` (see ../cli/lazy_module.ts).
+const baratron = () =>
+  loadModule<typeof import("./baratron/driver.ts")>(
+    new URL("./baratron/driver.ts", import.meta.url),
+  );
+const epics = () =>
+  loadModule<typeof import("./epics/driver.ts")>(new URL("./epics/driver.ts", import.meta.url));
+const message = () =>
+  loadModule<typeof import("./message/driver.ts")>(new URL("./message/driver.ts", import.meta.url));
+const modbus = () =>
+  loadModule<typeof import("./modbus/driver.ts")>(new URL("./modbus/driver.ts", import.meta.url));
+const mqtt = () =>
+  loadModule<typeof import("./mqtt/driver.ts")>(new URL("./mqtt/driver.ts", import.meta.url));
+
 registerDriver(simDriver);
-registerDriver(
-  lazyDriver(BARATRON_INFO, async () => (await import("./baratron/driver.ts")).baratronDriver),
-);
-registerDriver(lazyDriver(CA_INFO, async () => (await import("./epics/driver.ts")).caDriver));
-registerDriver(lazyDriver(TCP_INFO, async () => (await import("./message/driver.ts")).tcpDriver));
-registerDriver(
-  lazyDriver(SERIAL_INFO, async () => (await import("./message/driver.ts")).serialDriver),
-);
-registerDriver(lazyDriver(SCPI_INFO, async () => (await import("./message/driver.ts")).scpiDriver));
-registerDriver(
-  lazyDriver(MODBUS_INFO, async () => (await import("./modbus/driver.ts")).modbusDriver),
-);
-registerDriver(
-  lazyDriver(MODBUS_RTU_INFO, async () => (await import("./modbus/driver.ts")).modbusRtuDriver),
-);
-registerDriver(lazyDriver(MQTT_INFO, async () => (await import("./mqtt/driver.ts")).mqttDriver));
-registerDriver(lazyDriver(MQTTS_INFO, async () => (await import("./mqtt/driver.ts")).mqttsDriver));
+registerDriver(lazyDriver(BARATRON_INFO, async () => (await baratron()).baratronDriver));
+registerDriver(lazyDriver(CA_INFO, async () => (await epics()).caDriver));
+registerDriver(lazyDriver(TCP_INFO, async () => (await message()).tcpDriver));
+registerDriver(lazyDriver(SERIAL_INFO, async () => (await message()).serialDriver));
+registerDriver(lazyDriver(SCPI_INFO, async () => (await message()).scpiDriver));
+registerDriver(lazyDriver(MODBUS_INFO, async () => (await modbus()).modbusDriver));
+registerDriver(lazyDriver(MODBUS_RTU_INFO, async () => (await modbus()).modbusRtuDriver));
+registerDriver(lazyDriver(MQTT_INFO, async () => (await mqtt()).mqttDriver));
+registerDriver(lazyDriver(MQTTS_INFO, async () => (await mqtt()).mqttsDriver));
 // small and in-process (it reads the lab's other devices): registered eagerly, like sim
 registerDriver(derivedDriver);

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { loadModule } from "../cli/lazy_module.ts";
 import type { LabConfig } from "../config/load.ts";
 import { loadConfig } from "../config/file.ts";
 import { resolveTargets } from "../config/targets.ts";
@@ -28,13 +29,17 @@ export async function loadLabConfig(
   if (source.demo) {
     // The demo bench and [instruments] load zod (their config is checked by the schema):
     // imported only when used, so a read of an address starts without it.
-    const { startDemoBench } = await import("../drivers/demo.ts");
+    const { startDemoBench } = await loadModule<typeof import("../drivers/demo.ts")>(
+      new URL("../drivers/demo.ts", import.meta.url),
+    );
     const bench = await startDemoBench();
     return { config: bench.config, cleanup: bench.close };
   }
   const config = await loadConfig(source.config);
   if (config.sections.instruments !== undefined) {
-    const { applyInstrumentsSection } = await import("../instruments/config.ts");
+    const { applyInstrumentsSection } = await loadModule<typeof import("../instruments/config.ts")>(
+      new URL("../instruments/config.ts", import.meta.url),
+    );
     applyInstrumentsSection(config.sections.instruments, config.file);
   }
   return { config, cleanup: () => Promise.resolve() };
