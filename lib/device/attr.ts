@@ -38,6 +38,32 @@ export interface Attr {
   precision?: number;
   /** One line saying what the attribute is. */
   description?: string;
+  /** For an `enum`: a state may also be written by its index (EPICS DBF_ENUM, as `caput PV 2`). */
+  indexed?: boolean;
+  /** Display, warning, alarm and control ranges as an EPICS PV publishes them (DBR_CTRL). */
+  limits?: AttrLimits;
+  /** Number of elements of an array (EPICS element count), when the device knows it. */
+  elements?: number;
+}
+
+/** One range of {@linkcode AttrLimits}; `null` for a bound that is not set (EPICS: NaN). */
+export interface AttrRange {
+  /** Lower bound. */
+  low: number | null;
+  /** Upper bound. */
+  high: number | null;
+}
+
+/** The ranges of an EPICS PV (cainfo, `caget -d DBR_CTRL_DOUBLE`): LOPR/HOPR, LOW/HIGH, LOLO/HIHI, DRVL/DRVH. */
+export interface AttrLimits {
+  /** Display range (LOPR, HOPR). */
+  display: AttrRange;
+  /** Warning (minor alarm) limits (LOW, HIGH). */
+  warning: AttrRange;
+  /** Alarm (major alarm) limits (LOLO, HIHI). */
+  alarm: AttrRange;
+  /** Control range (DRVL, DRVH): writes outside are clipped or refused by the record. */
+  control: AttrRange;
 }
 
 /** Shorthand for declaring an attribute: the defaults are read-only, part of the reading. */
@@ -152,22 +178,8 @@ export function validateWrite(a: Attr, value: unknown): Value {
         throw new WriteRejected(`${a.name}: expected a string, got ${JSON.stringify(v)}`, a.name);
       }
       return v;
-    case "enum": {
-      const options = a.options ?? [];
-      if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v < options.length) {
-        return options[v] as string;
-      }
-      const chosen = typeof v === "string" ? enumOption(options, v) : undefined;
-      if (chosen === undefined) {
-        throw new WriteRejected(
-          `${a.name}: ${JSON.stringify(v)} is not one of ${
-            options.map((o) => `"${o}"`).join(", ")
-          }`,
-          a.name,
-        );
-      }
-      return chosen;
-    }
+    case "enum":
+      return enumChoice(a, v);
     case "number[]": {
       if (!Array.isArray(v) || !v.every((x) => typeof x === "number" && Number.isFinite(x))) {
         throw new WriteRejected(`${a.name}: expected an array of numbers`, a.name);
@@ -176,6 +188,37 @@ export function validateWrite(a: Attr, value: unknown): Value {
       return v as number[];
     }
   }
+}
+
+/**
+ * The enum option `v` means. For an `indexed` attribute (an EPICS enum) as EPICS resolves
+ * `caput PV 2`: a state's exact name, else a whole number as the state's index, else
+ * {@linkcode enumOption}'s forgiving match; otherwise a number is an index, text a match.
+ */
+function enumChoice(a: Attr, v: unknown): string {
+  const options = a.options ?? [];
+  const digits = typeof v === "string" && /^\s*\d+\s*$/.test(v);
+  let index = typeof v === "number" ? v : undefined;
+  if (a.indexed && digits && !options.includes(v as string)) index = Number(v);
+  if (index !== undefined) {
+    if (Number.isInteger(index) && index >= 0 && index < options.length) {
+      return options[index] as string;
+    }
+  } else if (typeof v === "string") {
+    const chosen = enumOption(options, v);
+    if (chosen !== undefined) return chosen;
+  }
+  if (a.indexed) {
+    throw new WriteRejected(
+      `${a.name}: ${JSON.stringify(v)} is not a state of this PV; write a state's name or its ` +
+        `index: ${options.map((o, i) => `${i} "${o}"`).join(", ")}`,
+      a.name,
+    );
+  }
+  throw new WriteRejected(
+    `${a.name}: ${JSON.stringify(v)} is not one of ${options.map((o) => `"${o}"`).join(", ")}`,
+    a.name,
+  );
 }
 
 function checkLimits(a: Attr, v: number): void {

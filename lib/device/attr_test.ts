@@ -61,3 +61,25 @@ Deno.test("an enum write takes what a person types for an option: case, spaces, 
   assert.throws(() => validateWrite(range, "7"), /is not one of/);
   assert.equal(enumOption(["on", "ON"], "On"), undefined);
 });
+
+Deno.test("an EPICS enum (indexed) takes a state's name or its index, and lists both when refused", () => {
+  const shutter = attr("value", "enum", {
+    rw: true,
+    options: ["Closed", "Open", "2", "Fault"],
+    indexed: true,
+  });
+  assert.equal(validateWrite(shutter, "Open"), "Open");
+  assert.equal(validateWrite(shutter, "0"), "Closed");
+  assert.equal(validateWrite(shutter, 3), "Fault");
+  // A state named "2" wins over index 2, as on an IOC; "open" still finds "Open".
+  assert.equal(validateWrite(shutter, "2"), "2");
+  assert.equal(validateWrite(shutter, "open"), "Open");
+  assert.throws(
+    () => validateWrite(shutter, "7"),
+    /"7" is not a state of this PV; write a state's name or its index: 0 "Closed", 1 "Open", 2 "2", 3 "Fault"/,
+  );
+  // Not indexed (an instrument's range): "2" is no index.
+  assert.throws(() =>
+    validateWrite(attr("r", "enum", { rw: true, options: ["a", "b", "c"] }), "2")
+  );
+});

@@ -108,7 +108,17 @@ export function formatValue(v: Values[string] | undefined, precision?: number): 
  */
 export function attrRecord(a: Attr): Record<string, unknown> {
   const out: Record<string, unknown> = { name: a.name, type: a.type, rw: a.rw };
-  for (const key of ["units", "min", "max", "options", "precision", "description"] as const) {
+  const keys = [
+    "units",
+    "min",
+    "max",
+    "options",
+    "precision",
+    "description",
+    "limits",
+    "elements",
+  ] as const;
+  for (const key of keys) {
     if (a[key] !== undefined) out[key] = a[key];
   }
   out.default_reading = a.status;

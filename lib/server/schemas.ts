@@ -42,6 +42,9 @@ export const ReadingSchema = z.object({
   example: { t: 1732550000.123, device: "gauge", pressure: 0.0779, pressure_units: "torr" },
 });
 
+/** One range of an attribute's EPICS limits; null for a bound that is not set. */
+const LimitRangeSchema = z.object({ low: z.number().nullable(), high: z.number().nullable() });
+
 /** An attribute declaration. */
 export const AttrSchema = z.object({
   name: z.string(),
@@ -53,6 +56,15 @@ export const AttrSchema = z.object({
   options: z.array(z.string()).optional(),
   precision: z.number().optional(),
   description: z.string().optional(),
+  limits: z.object({
+    display: LimitRangeSchema,
+    warning: LimitRangeSchema,
+    alarm: LimitRangeSchema,
+    control: LimitRangeSchema,
+  }).optional().openapi({
+    description: "an EPICS PV's display, warning, alarm and control ranges (DBR_CTRL)",
+  }),
+  elements: z.number().int().optional().openapi({ description: "element count of an array" }),
   default_reading: z.boolean().openapi({ description: "part of the device's default reading" }),
 }).openapi("Attr");
 

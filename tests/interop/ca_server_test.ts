@@ -18,6 +18,7 @@ import {
   runTool,
   type ToolResult,
 } from "../peers.ts";
+import { caFields } from "./ca_softioc.ts";
 
 const TOOLS = ["caget", "cainfo", "caput", "camonitor"];
 
@@ -74,16 +75,6 @@ function cagetValues(text: string): Record<string, string> {
   return out;
 }
 
-/** The "Key: value" lines of `caget -d` / `cainfo` output. */
-function fields(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split("\n")) {
-    const m = /^\s+([A-Za-z][A-Za-z ]*?):\s+(.*)$/.exec(line);
-    if (m) out[m[1]!] = m[2]!.trim();
-  }
-  return out;
-}
-
 // Without a running repeater the first tool spawns one that holds its stdout pipe open.
 if (missingTools().length === 0) await ensureCaRepeater();
 
@@ -116,7 +107,7 @@ peerTest("reference caget -d DBR_CTRL_DOUBLE and cainfo show metadata", missingT
   await withLabServer(async (ca) => {
     const ctrl = await run(ca, "caget", ["-d", "DBR_CTRL_DOUBLE", "LW:thermo:setpoint"]);
     assert.equal(ctrl.code, 0, ctrl.err);
-    const f = fields(ctrl.out);
+    const f = caFields(ctrl.out);
     assert.equal(f["Native data type"], "DBF_DOUBLE");
     assert.equal(f["Units"], "°C");
     assert.equal(f["Precision"], "2");
@@ -132,14 +123,14 @@ peerTest("reference caget -d DBR_CTRL_DOUBLE and cainfo show metadata", missingT
       assert.match(en.out, new RegExp(`\\] ${s}\\s*$`, "m"));
     }
     const time = await run(ca, "caget", ["-d", "DBR_TIME_DOUBLE", "LW:thermo:temperature"]);
-    assert.equal(fields(time.out)["Severity"], "NO_ALARM");
-    assert.match(fields(time.out)["Timestamp"] ?? "", /^\d{4}-\d\d-\d\d /);
+    assert.equal(caFields(time.out)["Severity"], "NO_ALARM");
+    assert.match(caFields(time.out)["Timestamp"] ?? "", /^\d{4}-\d\d-\d\d /);
 
-    const ro = fields((await run(ca, "cainfo", ["LW:motor:readback"])).out);
+    const ro = caFields((await run(ca, "cainfo", ["LW:motor:readback"])).out);
     assert.equal(ro["State"], "connected");
     assert.equal(ro["Access"], "read, no write");
     assert.equal(ro["Native data type"], "DBF_DOUBLE");
-    const rw = fields((await run(ca, "cainfo", ["LW:dmm:range"])).out);
+    const rw = caFields((await run(ca, "cainfo", ["LW:dmm:range"])).out);
     assert.equal(rw["Access"], "read, write");
     assert.equal(rw["Native data type"], "DBF_ENUM");
   });

@@ -145,3 +145,13 @@ export async function startSoftIoc(opts: SoftIocOptions): Promise<SoftIoc> {
   }
   return { port, env, pid: child.pid, output: () => text, stop };
 }
+
+/** The "Key: value" lines of `caget -d` / `cainfo` output, e.g. `{ "Hi alarm limit": "40" }`. */
+export function caFields(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const m = /^\s+([A-Za-z][A-Za-z ]*?):\s+(.*)$/.exec(line);
+    if (m) out[m[1]!] = m[2]!.trim();
+  }
+  return out;
+}

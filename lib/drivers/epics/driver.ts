@@ -7,10 +7,13 @@
  * Attribute mapping (one device per PV; keys are stable, whatever the PV is called):
  * - `value` — the PV's value, typed from the native DBR type: DOUBLE/FLOAT → `number` (with
  *   `precision`), SHORT/LONG/CHAR → `integer`, ENUM → `enum` with the state strings as `options`
- *   (read and written as strings), STRING → `string`, arrays (waveforms) → `number[]`; a name
- *   ending in `$` (a long string field, e.g. `REC.DESC$`) → `string`. `units` come from DBR_CTRL,
- *   `min`/`max` from the control limits (DRVL/DRVH) when they are set, `rw` from the server's
- *   access rights: a write to a read-only PV is refused before anything is sent.
+ *   (read as strings, written by name or by index as `caput` does), STRING → `string`, arrays
+ *   (waveforms) → `number[]`; a CHAR waveform holding text (or a name ending in `$`, a long
+ *   string field such as `REC.DESC$`) → `string`, as pyepics' `as_string` (see
+ *   `driver_values.ts`; `?as_string=1|0` forces either). `units` come from DBR_CTRL, `min`/`max`
+ *   from the control limits (DRVL/DRVH) when they are set, `limits` (display, warning, alarm,
+ *   control) and `elements` as cainfo and `caget -d DBR_CTRL_DOUBLE` show them, `rw` from the
+ *   server's access rights: a write to a read-only PV is refused before anything is sent.
  * - `severity` — alarm severity: NO_ALARM, MINOR, MAJOR or INVALID.
  * - `status` — alarm condition: NO_ALARM, HIHI, HIGH, LOW, LOLO, STATE, COMM, UDF, …
  * - `timestamp` — the server's record timestamp, Unix seconds (not in the default reading; the
@@ -25,7 +28,7 @@
  * `{ wait: true }` in the call options (or the address option `?wait=1`, or `wait = true` in the
  * config) makes `write()` itself resolve only on completion (`caput -c`).
  *
- * Address options: `?timeout=2s` (per call, default 5 s), `?wait=1`. All devices of a process
+ * Address options: `?timeout=2s` (per call, default 5 s), `?wait=1`, `?as_string=1|0`. All devices of a process
  * share one CA client (one search socket, one TCP circuit per server); it reads
  * EPICS_CA_ADDR_LIST, EPICS_CA_AUTO_ADDR_LIST, EPICS_CA_SERVER_PORT and friends (see `client_env.ts`).
  *
@@ -50,14 +53,8 @@ import type { Channel } from "./client_channel.ts";
 import { type Abortable, CallAbort, raceAbortable } from "./client_abort.ts";
 import type { GetResult } from "./client_circuit.ts";
 import { type DbrData } from "./dbr.ts";
-import {
-  ALARM_STATUS_NAMES,
-  DBR,
-  dbrOf,
-  epicsToUnix,
-  NATIVE_NAMES,
-  SEVERITY_NAMES,
-} from "./dbr_types.ts";
+import { ALARM_STATUS_NAMES, DBR, dbrOf, epicsToUnix, SEVERITY_NAMES } from "./dbr_types.ts";
+import { type CharMode, pvValue, valueAttr } from "./driver_values.ts";
 
 /** Call options a `ca://` device understands beyond the common ones. */
 export interface CaCallOptions extends CallOptions {
@@ -80,7 +77,7 @@ export class CaDevice implements Device {
   #puts = new Set<Promise<void>>();
   #putError: Error | undefined;
   #closed = false;
-  #longString: boolean;
+  #charMode: CharMode;
   #ownsClient: boolean;
 
   /** Opens (lazily: the search starts now, calls wait for the connection) the PV `pv`. */
@@ -88,13 +85,14 @@ export class CaDevice implements Device {
     readonly name: string,
     readonly address: string,
     readonly pv: string,
-    opts: { timeout?: number; wait?: boolean; client?: CaClient } = {},
+    opts: { timeout?: number; wait?: boolean; charMode?: CharMode; client?: CaClient } = {},
   ) {
     this.#client = opts.client ?? acquireSharedClient();
     this.#ownsClient = opts.client === undefined;
     this.#timeout = opts.timeout ?? DEFAULT_TIMEOUT_MS;
     this.#wait = opts.wait ?? false;
-    this.#longString = pv.endsWith("$");
+    // A long-string field (`REC.DESC$`) is text whatever it holds.
+    this.#charMode = opts.charMode ?? (pv.endsWith("$") ? "string" : "auto");
     this.#channel = this.#client.channel(pv);
     // Metadata may change when the server restarts (a new database): fetch it again.
     this.#channel.onStateChange((s) => {
@@ -166,8 +164,11 @@ export class CaDevice implements Device {
     if (this.#meta) return Promise.resolve(this.#meta);
     this.#metaFetch ??= (async () => {
       await this.#connected(signal);
-      const native = this.#channel.nativeType;
-      const r = await this.#channel.get({ type: dbrOf("ctrl", native), count: 1, signal });
+      const ch = this.#channel;
+      const native = ch.nativeType;
+      // A CHAR waveform's content decides whether it reads as text (auto): fetch it too.
+      const count = native === DBR.CHAR && ch.nativeCount > 1 ? undefined : 1;
+      const r = await ch.get({ type: dbrOf("ctrl", native), count, signal });
       this.#meta = r.data;
       return r.data;
     })().catch((err) => {
@@ -187,33 +188,7 @@ export class CaDevice implements Device {
   }
 
   #buildAttrs(meta: DbrData): Attr[] {
-    const ch = this.#channel;
-    const native = ch.nativeType;
-    const array = ch.nativeCount > 1;
-    const value = attr("value", "number", {
-      rw: ch.writeAccess,
-      description: `EPICS PV ${this.pv}: DBF_${NATIVE_NAMES[native]}${
-        array ? `[${ch.nativeCount}]` : ""
-      } on ${ch.server}, ${ch.readAccess ? "read" : "no read"}/${
-        ch.writeAccess ? "write" : "no write"
-      } access`,
-    });
-    if (this.#longString && native === DBR.CHAR) value.type = "string";
-    else if (native === DBR.STRING) value.type = "string";
-    else if (array) value.type = "number[]";
-    else if (native === DBR.ENUM) {
-      value.type = "enum";
-      value.options = meta.enumStrings ?? [];
-    } else if (native !== DBR.FLOAT && native !== DBR.DOUBLE) value.type = "integer";
-    if (meta.units) value.units = meta.units;
-    if (native === DBR.FLOAT || native === DBR.DOUBLE) value.precision = meta.precision;
-    const lo = meta.lowerCtrlLimit;
-    const hi = meta.upperCtrlLimit;
-    // EPICS: DRVL == DRVH (usually both 0) means "no control limits".
-    if (lo !== undefined && hi !== undefined && lo < hi && value.type !== "enum") {
-      value.min = lo;
-      value.max = hi;
-    }
+    const value = valueAttr(this.pv, this.#channel, meta, this.#charMode);
     return [
       value,
       attr("severity", "enum", {
@@ -237,27 +212,11 @@ export class CaDevice implements Device {
   #values(r: GetResult, meta: DbrData | undefined): Values {
     const d = r.data;
     return {
-      value: this.#value(d, meta),
+      value: pvValue(this.#channel, d, meta, this.#charMode),
       severity: SEVERITY_NAMES[d.severity ?? 0] ?? String(d.severity),
       status: ALARM_STATUS_NAMES[d.status ?? 0] ?? String(d.status),
       timestamp: d.secondsPastEpoch ? epicsToUnix(d.secondsPastEpoch, d.nanoseconds) : null,
     };
-  }
-
-  #value(d: DbrData, meta: DbrData | undefined): Value {
-    const ch = this.#channel;
-    const v = d.value;
-    if (ch.nativeType === DBR.CHAR && this.#longString) {
-      const bytes = v as number[];
-      const end = bytes.indexOf(0);
-      return new TextDecoder().decode(new Uint8Array(end < 0 ? bytes : bytes.slice(0, end)));
-    }
-    if (ch.nativeType === DBR.STRING) return (v[0] as string | undefined) ?? "";
-    if (ch.nativeCount > 1) return v as number[];
-    const n = v[0] as number | undefined;
-    if (n === undefined) return null;
-    if (ch.nativeType === DBR.ENUM) return meta?.enumStrings?.[n] ?? String(n);
-    return n;
   }
 
   /** Reads the PV (value, alarm severity and status, timestamp) in one DBR_TIME request. */
@@ -403,13 +362,13 @@ function pick(values: Values, names: readonly string[] | undefined, pv: string):
   return out;
 }
 
-function flag(v: unknown): boolean | undefined {
+function flag(name: string, v: unknown): boolean | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v === "boolean") return v;
   const t = String(v).trim().toLowerCase();
   if (["1", "true", "yes", "on", ""].includes(t)) return true;
   if (["0", "false", "no", "off"].includes(t)) return false;
-  throw new UsageError(`wait=${v}: expected true or false`);
+  throw new UsageError(`${name}=${v}: expected true or false`);
 }
 
 /** The `ca://` driver. */
@@ -419,7 +378,9 @@ export const caDriver: Driver = {
   async open(address: Address, ctx: OpenContext): Promise<Device> {
     checkAddressOptions(address, ctx.options, CA_OPTIONS);
     const pv = address.target.trim();
-    const wait = flag(address.params.get("wait") ?? ctx.options["wait"]);
-    return new CaDevice(ctx.name, address.text, pv, { timeout: ctx.timeout, wait });
+    const wait = flag("wait", address.params.get("wait") ?? ctx.options["wait"]);
+    const asString = flag("as_string", address.params.get("as_string") ?? ctx.options["as_string"]);
+    const charMode = asString === undefined ? undefined : asString ? "string" : "bytes";
+    return new CaDevice(ctx.name, address.text, pv, { timeout: ctx.timeout, wait, charMode });
   },
 };

@@ -12,7 +12,7 @@ import type { DriverInfo, DriverOptions } from "../../device/registry.ts";
 /** The options a `ca://` device takes. */
 export const CA_OPTIONS: DriverOptions = {
   owner: "ca://",
-  rules: { timeout: durationOption(TIMEOUT_RULE), wait: flagOption() },
+  rules: { timeout: durationOption(TIMEOUT_RULE), wait: flagOption(), as_string: flagOption() },
 };
 
 /** The `ca://` driver without its `open`. */

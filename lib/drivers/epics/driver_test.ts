@@ -70,6 +70,13 @@ Deno.test("attrs map the native type and DBR_CTRL metadata", async () => {
         min: -10,
         max: 10,
         description: undefined,
+        limits: {
+          display: { low: 0, high: 0 },
+          warning: { low: 0, high: 0 },
+          alarm: { low: 0, high: 0 },
+          control: { low: -10, high: 10 },
+        },
+        elements: 1,
       },
     );
     assert.match(value!.description!, /DBF_DOUBLE on 127\.0\.0\.1:\d+, read\/write access/);
@@ -79,6 +86,7 @@ Deno.test("attrs map the native type and DBR_CTRL metadata", async () => {
     const [m] = await open("MBBO").attrs();
     assert.equal(m!.type, "enum");
     assert.deepEqual(m!.options, ["Idle", "Run", "Stop"]);
+    assert.equal(m!.indexed, true, "an EPICS enum is writable by index");
     assert.equal(m!.min, undefined);
     assert.equal((await open("LONG").attrs())[0]!.type, "integer");
     assert.equal((await open("STR").attrs())[0]!.type, "string");

@@ -7,6 +7,7 @@
  * @module
  */
 import type { ActiveAlarm } from "../../alarm/engine.ts";
+import { epicsLimits } from "../../alarm/epics.ts";
 import type { AlarmEvent } from "../../alarm/event.ts";
 import type { ThresholdRule } from "../../alarm/rules.ts";
 import { type AddonContext, registerServeAddon, type ServeAddon } from "../addon.ts";
@@ -29,14 +30,18 @@ export const caServeAddon: ServeAddon = {
   wanted: caWanted,
   async start(ctx: AddonContext) {
     const options = caServeOptions(ctx.flags, ctx.config)!;
+    const alarms = ctx.alarms as AlarmFeed | undefined;
+    const ruleList = alarms?.config?.rules ?? [];
     const server = await startCaServer(ctx.lab, {
       ...options,
       log: (level, message) => ctx.log.log(level, message),
+      // The threshold rules are the PVs' HIHI/HIGH/LOW/LOLO, as `caget -d DBR_CTRL_DOUBLE` shows.
+      alarmLimits: (device, attr) =>
+        epicsLimits({ rules: [...ruleList], health: [] }, device, attr),
     });
     let detach = () => {};
-    const alarms = ctx.alarms as AlarmFeed | undefined;
     if (alarms && typeof alarms.on === "function") {
-      const rules = new Map((alarms.config?.rules ?? []).map((r) => [r.name, r]));
+      const rules = new Map(ruleList.map((r) => [r.name, r]));
       // Alarms already active when the server starts, then every transition.
       for (const a of alarms.active() as ActiveAlarm[]) {
         server.alarmEvent({ ...a, t: a.since, state: "active" }, rules.get(a.name));

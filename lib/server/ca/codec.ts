@@ -20,6 +20,7 @@
  *
  * @module
  */
+import type { EpicsLimits } from "../../alarm/epics.ts";
 import type { Attr, Value } from "../../device/attr.ts";
 import { type DbrData, decodeDbr } from "../../drivers/epics/dbr.ts";
 import {
@@ -44,6 +45,8 @@ export interface PvShape {
   count: number;
   /** ENUM state strings, when native is ENUM. */
   enumStrings?: string[];
+  /** HIHI/HIGH/LOW/LOLO from labwire's alarm rules (else the attribute's own `limits`). */
+  alarmLimits?: EpicsLimits;
 }
 
 /** One value of a PV with its timestamp and alarm, as monitors and reads see it. */
@@ -206,11 +209,18 @@ function addMetadata(shape: PvShape, want: number, data: DbrData): void {
   data.lowerDispLimit = lo;
   data.upperCtrlLimit = hi;
   data.lowerCtrlLimit = lo;
-  // EPICS records default their alarm limits to 0 (unset); labwire alarms come as severities.
-  data.upperAlarmLimit = 0;
-  data.upperWarningLimit = 0;
-  data.lowerWarningLimit = 0;
-  data.lowerAlarmLimit = 0;
+  // A limit not in force is NaN, as EPICS 7 records publish one whose severity is NO_ALARM (an
+  // integer type cannot carry NaN: 0 there, as older records did).
+  const rule = shape.alarmLimits ?? {};
+  const own = a.limits;
+  const alarmLimit = (v: number | undefined, fallback: number | null | undefined) => {
+    const n = v ?? fallback ?? undefined;
+    return n === undefined ? (integral ? 0 : NaN) : lim(n);
+  };
+  data.upperAlarmLimit = alarmLimit(rule.upperAlarm, own?.alarm.high);
+  data.upperWarningLimit = alarmLimit(rule.upperWarning, own?.warning.high);
+  data.lowerWarningLimit = alarmLimit(rule.lowerWarning, own?.warning.low);
+  data.lowerAlarmLimit = alarmLimit(rule.lowerAlarm, own?.alarm.low);
 }
 
 /** DBR types a client may write with (the plain native types). */

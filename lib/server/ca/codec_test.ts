@@ -113,3 +113,27 @@ Deno.test("fromWrite turns payloads into values DeviceManager.write validates", 
     [4, 5],
   );
 });
+
+Deno.test("toDbrData publishes the alarm rules' limits, NaN where none is in force", () => {
+  const a = attr("temperature", "number", { units: "K", precision: 1 });
+  const shape = { ...pvShape(a), alarmLimits: { upperAlarm: 80, upperWarning: 60, lowerAlarm: 5 } };
+  const d = toDbrData(shape, snap(25), DBR.CTRL_DOUBLE, 1);
+  assert.deepEqual(
+    [d.upperAlarmLimit, d.upperWarningLimit, d.lowerWarningLimit, d.lowerAlarmLimit],
+    [80, 60, NaN, 5],
+  );
+  const long = toDbrData(pvShape(attr("n", "integer")), snap(3), DBR.CTRL_LONG, 1);
+  assert.equal(long.upperAlarmLimit, 0, "an integer type cannot carry NaN");
+  // An attribute with its own limits (a ca:// PV served again) passes them on.
+  const own = attr("v", "number", {
+    limits: {
+      display: { low: 0, high: 10 },
+      warning: { low: 1, high: 9 },
+      alarm: { low: null, high: 9.5 },
+      control: { low: 0, high: 10 },
+    },
+  });
+  const o = toDbrData(pvShape(own), snap(5), DBR.GR_DOUBLE, 1);
+  assert.deepEqual([o.upperAlarmLimit, o.upperWarningLimit, o.lowerWarningLimit], [9.5, 9, 1]);
+  assert.ok(Number.isNaN(o.lowerAlarmLimit));
+});

@@ -34,6 +34,7 @@ import {
   CA_SERVER_PORT,
   DEFAULT_MAX_ARRAY_BYTES,
 } from "../../drivers/epics/messages.ts";
+import type { EpicsLimits } from "../../alarm/epics.ts";
 
 /** Everything {@linkcode startCaServer} can be told; unset fields take EPICS' defaults. */
 export interface CaServerOptions {
@@ -63,6 +64,11 @@ export interface CaServerOptions {
   timeoutMs?: number;
   /** Receives log lines (default: none). */
   log?: (level: "info" | "warn", message: string) => void;
+  /**
+   * The HIHI/HIGH/LOW/LOLO limits a PV publishes in DBR_GR/DBR_CTRL, by device and attribute
+   * (`serve` derives them from the config's alarm rules with `epicsLimits`); default none.
+   */
+  alarmLimits?: (device: string, attr: string) => EpicsLimits;
 }
 
 /** The flags `labwire serve` takes for the CA server. */

@@ -14,7 +14,7 @@ import { sameValue } from "../../alarm/condition.ts";
 import type { Attr, Value } from "../../device/attr.ts";
 import type { Reading } from "../../device/device.ts";
 import { errorMessage } from "../../device/errors.ts";
-import { EPICS_STATUS, epicsStatus } from "../../alarm/epics.ts";
+import { EPICS_STATUS, type EpicsLimits, epicsStatus } from "../../alarm/epics.ts";
 import { type AlarmEvent, SEVERITY_LEVEL } from "../../alarm/event.ts";
 import type { ThresholdRule } from "../../alarm/rules.ts";
 import type { DeviceManager } from "../../lab/manager.ts";
@@ -141,6 +141,8 @@ export interface PvTableOptions {
   attrsTimeoutMs?: number;
   /** Retry interval for devices whose attributes failed, ms (default 10,000). */
   retryMs?: number;
+  /** The alarm and warning limits each PV publishes (from the alarm rules); default none. */
+  alarmLimits?: (device: string, attr: string) => EpicsLimits;
 }
 
 interface ExternalAlarm {
@@ -196,7 +198,10 @@ export class PvTable {
     const prefix = this.options.prefix ?? "";
     const pvs = new Map<string, Pv>();
     for (const a of attrs) {
-      const pv = new Pv(`${prefix}${manager.name}:${a.name}`, manager, pvShape(a));
+      const shape = pvShape(a);
+      const limits = this.options.alarmLimits?.(manager.name, a.name);
+      if (limits && Object.keys(limits).length > 0) shape.alarmLimits = limits;
+      const pv = new Pv(`${prefix}${manager.name}:${a.name}`, manager, shape);
       pvs.set(a.name, pv);
       this.#pvs.set(pv.name, pv);
     }

@@ -106,6 +106,7 @@ export async function startCaServer(lab: Lab, options: CaServerOptions = {}): Pr
     prefix: options.prefix,
     warn: (m) => log("warn", m),
     attrsTimeoutMs: options.timeoutMs,
+    alarmLimits: options.alarmLimits,
   });
   let policy;
   try {
