@@ -52,7 +52,7 @@ export function parseAddress(text: string): Address {
     throw new UsageError(
       `"${text}" is not a device address`,
       "addresses look like baratron://HOST[:PORT], sim://gauge, ca://PV:NAME, tcp://HOST:PORT, " +
-        "serial:///dev/ttyUSB0 or a VISA string (TCPIP0::HOST::PORT::SOCKET)",
+        "serial:///dev/ttyUSB0, labwire://HOST:PORT/DEVICE or a VISA string (TCPIP0::HOST::PORT::SOCKET)",
     );
   }
   let target: string;

@@ -55,12 +55,20 @@ export interface Device {
   write(name: string, value: Value, opts?: CallOptions): Promise<void>;
   /** Device-specific techniques beyond the generic `sample` and `hold` (e.g. the sim motor's `move`). */
   techniques(): string[];
-  /** Optional push updates (EPICS monitors): calls `onValues` on each change until closed. */
+  /**
+   * Optional push updates (EPICS monitors): calls `onValues` on each change until closed; with
+   * `error` (and no values) when the source says it has none (a remote daemon gone away).
+   */
   subscribe?(
     names: readonly string[] | undefined,
-    onValues: (values: Values, t: number) => void,
+    onValues: (values: Values, t: number, error?: string) => void,
     opts?: CallOptions,
   ): Promise<Subscription>;
+  /**
+   * True when the device pushes every reading its source takes (a remote labwire daemon's event
+   * stream): samplers follow it through `subscribe` instead of polling it.
+   */
+  readonly pushes?: boolean;
   /** Optional "done" signal for positioners: true while a move is in progress. */
   isMoving?(opts?: CallOptions): Promise<boolean>;
   /** Releases sockets, timers and servers. */

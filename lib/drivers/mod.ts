@@ -17,6 +17,7 @@ import { CA_INFO } from "./epics/driver_info.ts";
 import { SCPI_INFO, SERIAL_INFO, TCP_INFO } from "./message/driver_info.ts";
 import { MODBUS_INFO, MODBUS_RTU_INFO } from "./modbus/driver_info.ts";
 import { MQTT_INFO, MQTTS_INFO } from "./mqtt/driver_info.ts";
+import { LABWIRE_HTTPS_INFO, LABWIRE_INFO } from "./labwire/driver_info.ts";
 
 // Each family's code, loaded on its first `open` (see ../cli/lazy_module.ts).
 const baratron = () =>
@@ -31,6 +32,10 @@ const modbus = () =>
   loadModule<typeof import("./modbus/driver.ts")>(new URL("./modbus/driver.ts", import.meta.url));
 const mqtt = () =>
   loadModule<typeof import("./mqtt/driver.ts")>(new URL("./mqtt/driver.ts", import.meta.url));
+const labwire = () =>
+  loadModule<typeof import("./labwire/driver.ts")>(
+    new URL("./labwire/driver.ts", import.meta.url),
+  );
 
 registerDriver(simDriver);
 registerDriver(lazyDriver(BARATRON_INFO, async () => (await baratron()).baratronDriver));
@@ -42,5 +47,7 @@ registerDriver(lazyDriver(MODBUS_INFO, async () => (await modbus()).modbusDriver
 registerDriver(lazyDriver(MODBUS_RTU_INFO, async () => (await modbus()).modbusRtuDriver));
 registerDriver(lazyDriver(MQTT_INFO, async () => (await mqtt()).mqttDriver));
 registerDriver(lazyDriver(MQTTS_INFO, async () => (await mqtt()).mqttsDriver));
+registerDriver(lazyDriver(LABWIRE_INFO, async () => (await labwire()).labwireDriver));
+registerDriver(lazyDriver(LABWIRE_HTTPS_INFO, async () => (await labwire()).labwireHttpsDriver));
 // small and in-process (it reads the lab's other devices): registered eagerly, like sim
 registerDriver(derivedDriver);

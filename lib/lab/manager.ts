@@ -222,7 +222,8 @@ export class DeviceManager {
 
   /**
    * Follows a device that pushes its updates (`Device.subscribe`, e.g. EPICS monitors): every
-   * update is published like a sampled reading, then handed to `onUpdate`.
+   * update is published like a sampled reading (one the device says failed, with its error,
+   * and the device shown down), then handed to `onUpdate`.
    */
   async followPushed(
     attrs: string[] | undefined,
@@ -232,8 +233,11 @@ export class DeviceManager {
     if (!this.device.subscribe) {
       throw new UsageError(`${this.name} does not push updates; sample it instead`);
     }
-    return await this.device.subscribe(attrs, (values, t) => {
-      const reading = { t, device: this.name, values };
+    return await this.device.subscribe(attrs, (values, t, error) => {
+      const reading: Reading = error === undefined
+        ? { t, device: this.name, values }
+        : { t, device: this.name, values, error };
+      this.state = error === undefined ? "up" : "down";
       this.publish(reading);
       onUpdate(reading);
     }, opts);

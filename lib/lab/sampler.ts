@@ -8,7 +8,8 @@
  *
  * @module
  */
-import type { Reading } from "../device/device.ts";
+import { nowSeconds, type Reading, type Subscription } from "../device/device.ts";
+import { errorMessage } from "../device/errors.ts";
 import { macrotask, starving } from "../schedule/fair.ts";
 import { Schedule, sleep } from "../schedule/periodic.ts";
 import { TimingHistogram } from "../schedule/histogram.ts";
@@ -33,6 +34,12 @@ export interface SamplerOptions {
   maxBackoffMs?: number;
   /** Sample only these devices (default: every device of the lab). */
   devices?: readonly string[];
+  /**
+   * Follow the devices that push every reading (`Device.pushes`, a `labwire://` device) through
+   * their subscription instead of polling them, until the signal aborts or the duration ends
+   * (`serve` and `monitor`; `stream` follows pushing devices itself).
+   */
+  follow?: boolean;
 }
 
 /** Figures a sampling run keeps; read them for benchmarks, metrics and `session info`. */
@@ -137,6 +144,9 @@ export class Sampler {
 
   readonly #groups = new Map<number, DeviceLoop[]>();
   readonly #running = new Set<Promise<void>>();
+  /** The followed devices' subscriptions (undefined when one failed to start). */
+  readonly #followed = new Map<DeviceManager, Promise<Subscription | undefined>>();
+  #following: Promise<void> | undefined;
 
   /** Prepares a sampler over `lab` (nothing runs until {@linkcode Sampler.run}). */
   constructor(readonly lab: Lab, readonly options: SamplerOptions = {}) {}
@@ -167,6 +177,10 @@ export class Sampler {
   }
 
   #add(manager: DeviceManager, start: number): void {
+    if (this.options.follow && manager.device.pushes && manager.device.subscribe) {
+      this.#follow(manager);
+      return;
+    }
     const interval = this.options.interval ?? manager.config.interval;
     const loop = new DeviceLoop(
       manager,
@@ -188,7 +202,49 @@ export class Sampler {
     this.#running.add(p);
   }
 
+  /** Follows a pushing device until sampling ends; a subscription that fails is an error reading. */
+  #follow(manager: DeviceManager): void {
+    const names = this.options.attrs?.[manager.name];
+    this.#followed.set(
+      manager,
+      manager.followPushed(names && [...names], () => {}).catch((err) => {
+        manager.publish({
+          t: nowSeconds(),
+          device: manager.name,
+          values: {},
+          error: errorMessage(err),
+        });
+        return undefined;
+      }),
+    );
+    if (this.#following) return;
+    const { signal, duration } = this.options;
+    const p: Promise<void> = new Promise<void>((resolve) => {
+      const timer = duration === undefined ? undefined : setTimeout(resolve, duration);
+      const end = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      if (signal?.aborted) return end();
+      signal?.addEventListener("abort", end, { once: true });
+    }).then(async () => {
+      const subs = [...this.#followed.values()];
+      this.#followed.clear();
+      await Promise.allSettled(subs.map(async (s) => await (await s)?.close()));
+    }).finally(() => {
+      this.#running.delete(p);
+      this.#following = undefined;
+    });
+    this.#following = p;
+    this.#running.add(p);
+  }
+
   #remove(manager: DeviceManager): void {
+    const sub = this.#followed.get(manager);
+    if (sub) {
+      this.#followed.delete(manager);
+      sub.then((s) => s?.close()).catch(() => {});
+    }
     for (const loops of this.#groups.values()) {
       const i = loops.findIndex((l) => l.manager === manager);
       if (i >= 0) loops.splice(i, 1);

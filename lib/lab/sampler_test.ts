@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import "../drivers/mod.ts";
 import { parseConfig } from "../config/load.ts";
 import type { Reading } from "../device/device.ts";
+import { attr, type Values } from "../device/attr.ts";
+import { registerDriver } from "../device/registry.ts";
 import { Lab } from "./lab.ts";
 import { Sampler, SLOT_DEVICES, spread } from "./sampler.ts";
 
@@ -129,6 +131,70 @@ Deno.test("every device of a spread group gets each of its readings once", async
     const first = seen.get("g0")![0]!;
     const last = seen.get(`g${n - 1}`)![0]!;
     assert.ok(last >= first, `last slot read at ${last}, first at ${first}`);
+  } finally {
+    await lab.close();
+  }
+});
+
+Deno.test("follow: a device that pushes is followed, not polled; its errors are readings", async () => {
+  let push: ((values: Values, t: number, error?: string) => void) | undefined;
+  let reads = 0;
+  let closed = 0;
+  registerDriver({
+    scheme: "pushtest",
+    summary: "a device that pushes its readings",
+    example: "pushtest://x",
+    open: (address, ctx) =>
+      Promise.resolve({
+        name: ctx.name,
+        address: address.text,
+        driver: "pushtest",
+        pushes: true,
+        attrs: () => Promise.resolve([attr("x", "number")]),
+        read: () => {
+          reads++;
+          return Promise.resolve({ x: 0 });
+        },
+        write: () => Promise.resolve(),
+        techniques: () => [],
+        subscribe: (_names, onValues) => {
+          push = onValues;
+          return Promise.resolve({
+            close: () => {
+              closed++;
+              return Promise.resolve();
+            },
+          });
+        },
+        close: () => Promise.resolve(),
+      }),
+  });
+  const lab = await Lab.open(parseConfig(`[devices.p]
+address = "pushtest://x"
+interval = "10ms"
+[devices.s]
+address = "sim://thermo"
+interval = "10ms"
+`));
+  try {
+    const seen: Reading[] = [];
+    for (const m of lab.managers) m.onReading((r) => seen.push(r));
+    const stop = new AbortController();
+    const sampler = new Sampler(lab, { signal: stop.signal, follow: true });
+    const run = sampler.run();
+    while (push === undefined) await new Promise((r) => setTimeout(r, 1));
+    push({ x: 1 }, 100);
+    push({}, 101, "the remote went away");
+    while (!seen.some((r) => r.device === "s")) await new Promise((r) => setTimeout(r, 5));
+    stop.abort();
+    await run;
+    assert.equal(reads, 0, "never polled");
+    assert.equal(closed, 1, "the subscription is closed when sampling stops");
+    assert.deepEqual(seen.filter((r) => r.device === "p"), [
+      { t: 100, device: "p", values: { x: 1 } },
+      { t: 101, device: "p", values: {}, error: "the remote went away" },
+    ]);
+    assert.equal(lab.find("p")!.state, "down");
   } finally {
     await lab.close();
   }

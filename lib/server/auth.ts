@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { UsageError } from "../device/errors.ts";
 
 /**
  * Compares two strings in time that depends only on their lengths.
@@ -24,38 +23,5 @@ export function timingSafeEqualText(a: string, b: string): boolean {
   return diff === 0;
 }
 
-/**
- * Reads the token: the first line of `tokenFile` when given, else `envToken`. An empty or
- * unreadable file is a usage error naming the file.
- */
-export async function loadToken(
-  tokenFile: string | undefined,
-  envToken: string | undefined,
-): Promise<string | undefined> {
-  if (tokenFile !== undefined) {
-    let text: string;
-    try {
-      text = await Deno.readTextFile(tokenFile);
-    } catch (err) {
-      throw new UsageError(
-        `--token-file ${tokenFile}: cannot read it (${(err as Error).message})`,
-        undefined,
-        { cause: err },
-      );
-    }
-    const token = text.split(/\r?\n/)[0]!.trim();
-    if (token.length < 16) {
-      throw new UsageError(
-        `--token-file ${tokenFile}: the token must be at least 16 characters on the first line`,
-        "make one with: head -c 32 /dev/urandom | base64 > token",
-      );
-    }
-    return token;
-  }
-  const env = envToken?.trim();
-  if (env !== undefined && env !== "") {
-    if (env.length < 16) throw new UsageError("LABWIRE_TOKEN must be at least 16 characters");
-    return env;
-  }
-  return undefined;
-}
+/** The token from `--token-file` or `LABWIRE_TOKEN` (lives in `lib/config/token.ts`). */
+export { loadToken } from "../config/token.ts";

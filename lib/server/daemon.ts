@@ -174,7 +174,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   // Without a session, the daemon still samples so live data flows (and alarms see it).
   const sampling = new AbortController();
   const sampler = recording?.sampler ??
-    new Sampler(lab, { signal: sampling.signal, interval: opts.interval });
+    new Sampler(lab, { signal: sampling.signal, interval: opts.interval, follow: true });
   // read failures are readings with an error; shutdown only waits for the loop's end
   const sampled = recording ? Promise.resolve() : sampler.run().catch(() => {});
   if (!recording) {

@@ -161,6 +161,7 @@ export async function startRecording(lab: Lab, options: RecordingOptions): Promi
       interval: options.interval,
       duration: options.duration,
       onMissed: (devices, missed, interval) => rec.missed(devices, missed, interval),
+      follow: true,
     });
     if (options.signal?.aborted) onOuterAbort();
     const sampled = sampler.run();

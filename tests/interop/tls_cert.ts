@@ -20,6 +20,10 @@ export async function makeCert(dir: string): Promise<{ cert: string; key: string
     "/CN=localhost",
     "-addext",
     "subjectAltName=IP:127.0.0.1,DNS:localhost",
+    // an end-entity certificate: Deno's fetch (rustls) refuses a CA certificate as a server's
+    // ("CaUsedAsEndEntity"), which openssl req -x509 makes unless told otherwise
+    "-addext",
+    "basicConstraints=critical,CA:FALSE",
     "-keyout",
     key,
     "-out",
