@@ -189,6 +189,8 @@ interface Framing {
   chunked: boolean;
   close: boolean;
   keepAlive: boolean;
+  /** `Expect: 100-continue` (requests only). */
+  expectContinue: boolean;
 }
 
 const framing: Framing = {
@@ -198,13 +200,18 @@ const framing: Framing = {
   chunked: false,
   close: false,
   keepAlive: false,
+  expectContinue: false,
 };
 
 /** Scans the header lines in bytes [start, end) of `b` into {@linkcode framing}. */
 function scanHeaders(b: Uint8Array, start: number, end: number): void {
   const f = framing;
   f.lengths = f.lengthStart = f.lengthEnd = 0;
-  f.chunked = f.close = f.keepAlive = false;
+  f.chunked =
+    f.close =
+    f.keepAlive =
+    f.expectContinue =
+      false;
   while (start < end) {
     let eol = indexOfSeq(b, CRLF, start);
     if (eol < 0 || eol > end) eol = end;
@@ -230,6 +237,8 @@ function scanHeaders(b: Uint8Array, start: number, end: number): void {
     } else if (n === 10 && nameIs(b, ns, ne, "connection")) {
       f.close ||= hasWord(b, vs, ve, "close");
       f.keepAlive ||= hasWord(b, vs, ve, "keep-alive");
+    } else if (n === 6 && nameIs(b, ns, ne, "expect")) {
+      f.expectContinue ||= hasWord(b, vs, ve, "100-continue");
     }
     start = eol + 2;
   }
@@ -428,4 +437,113 @@ function concat(parts: Uint8Array[], size: number): Uint8Array {
     off += p.length;
   }
   return out;
+}
+
+/**
+ * Where one request lies in the bytes received, filled in place by {@linkcode scanRequest} (a
+ * server keeps one per connection): method, target and body as byte ranges, no strings made.
+ */
+export class RequestFrame {
+  /** The method: bytes [methodStart, methodEnd) of the received bytes. */
+  methodStart = 0;
+  /** End of the method. */
+  methodEnd = 0;
+  /** The request target as sent (origin form `/path?q` or absolute form `http://h/path`). */
+  targetStart = 0;
+  /** End of the target. */
+  targetEnd = 0;
+  /** The bytes holding the body: the received bytes, or a chunked body joined. */
+  body: Uint8Array = EMPTY;
+  /** Start of the body in {@linkcode RequestFrame.body}. */
+  bodyStart = 0;
+  /** End of the body in {@linkcode RequestFrame.body}. */
+  bodyEnd = 0;
+  /** Where the request ends in the received bytes (the next one starts there). */
+  used = 0;
+  /** The client asked to close the connection after the answer (or spoke HTTP/1.0). */
+  close = false;
+  /** The client waits for `100 Continue` before sending its body. */
+  expectContinue = false;
+}
+
+/** Longest request a server reads (a ToolWeb poll is about 200 bytes of body). */
+export const MAX_REQUEST_BYTES = 64 * 1024;
+
+/**
+ * Finds one request (`METHOD TARGET HTTP/1.x`, headers, a content-length or chunked body) in
+ * bytes [at, end) of `b` and fills `f`: false when more bytes are needed (then
+ * `f.expectContinue` says whether the client waits for `100 Continue`). Throws {@linkcode BadAnswer}
+ * (the server answers 400 and closes) for what cannot become a request. Makes no strings or
+ * objects for a well-formed request (a chunked body is joined into new bytes).
+ *
+ * @example
+ * ```ts
+ * import { RequestFrame, scanRequest } from "./http_codec.ts";
+ * const b = new TextEncoder().encode("POST /x HTTP/1.1\r\ncontent-length: 2\r\n\r\nhi");
+ * const f = new RequestFrame();
+ * scanRequest(b, 0, b.length, f); // true; bytes [f.bodyStart, f.bodyEnd) are "hi"
+ * ```
+ */
+export function scanRequest(b: Uint8Array, at: number, end: number, f: RequestFrame): boolean {
+  f.expectContinue = false;
+  // Empty lines before a request are allowed (RFC 9112 §2.2).
+  while (end - at >= 2 && b[at] === 13 && b[at + 1] === 10) at += 2;
+  const view = at === 0 && end === b.length ? b : b.subarray(at, end);
+  const headEnd = indexOfSeq(view, CRLFCRLF, 0);
+  if (headEnd < 0) {
+    if (view.length > 16384) throw new BadAnswer("HTTP header block too long");
+    return false;
+  }
+  let eol = indexOfSeq(view, CRLF, 0);
+  if (eol > headEnd) eol = headEnd;
+  const sp1 = view.indexOf(SP);
+  const sp2 = sp1 < 0 ? -1 : view.indexOf(SP, sp1 + 1);
+  const v = sp2 + 1;
+  const ok = sp1 > 0 && sp2 > sp1 + 1 && sp2 < eol && eol - v === 8 && view[v] === H &&
+    view[v + 1] === T && view[v + 2] === T && view[v + 3] === P && view[v + 4] === SLASH &&
+    view[v + 5] === 49 && view[v + 6] === DOT && isDigit(view[v + 7]);
+  if (!ok) {
+    const start = textOf(view, 0, Math.min(eol, 160)).slice(0, 40);
+    throw new BadAnswer(`not an HTTP/1.x request line (starts ${JSON.stringify(start)})`);
+  }
+  f.methodStart = at;
+  f.methodEnd = at + sp1;
+  f.targetStart = at + sp1 + 1;
+  f.targetEnd = at + sp2;
+  const http10 = view[v + 7] === 48;
+  const headStart = eol === headEnd ? headEnd : eol + 2;
+  scanHeaders(view, headStart, headEnd);
+  f.expectContinue = framing.expectContinue;
+  f.close = framing.close || (http10 && !framing.keepAlive);
+  const pos = headEnd + 4;
+  f.body = b;
+  if (framing.chunked) {
+    const chunked = parseChunked(view, pos, false);
+    if (!chunked) return false;
+    f.body = chunked.body;
+    f.bodyStart = 0;
+    f.bodyEnd = chunked.body.length;
+    f.used = at + chunked.used;
+    return true;
+  }
+  let n = 0;
+  if (framing.lengths > 0) {
+    let digits = framing.lengths === 1 && framing.lengthEnd > framing.lengthStart;
+    for (let i = framing.lengthStart; digits && i < framing.lengthEnd; i++) {
+      const c = view[i]!;
+      digits = c >= 48 && c <= 57;
+      n = n * 10 + c - 48;
+    }
+    if (!digits) {
+      const cl = lengthsText(view, headStart, headEnd);
+      throw new BadAnswer(`bad content-length ${JSON.stringify(cl)}`);
+    }
+    if (n > MAX_REQUEST_BYTES) {
+      throw new BadAnswer(`request larger than ${MAX_REQUEST_BYTES} bytes`);
+    }
+  }
+  if (view.length - pos < n) return false;
+  f.bodyStart = at + pos;
+  f.bodyEnd = f.used = at + pos + n;
+  return true;
 }

@@ -366,6 +366,43 @@ peerTest(
   },
 );
 
+peerTest(
+  "simulator keeps the connection alive: curl polls twice on one connection",
+  () => findProgram("curl") ? [] : ["curl"],
+  async () => {
+    const sims = await startBaratronSimulators({ count: 1, seed: 4 });
+    try {
+      const url = `${sims.addresses[0]!.replace("baratron://", "http://")}/ToolWeb/Cmd`;
+      const poll = ["-H", "Content-Type: text/xml", "--data-binary", FACTS_REQUEST, url];
+      const out = await new Deno.Command("curl", {
+        // %{num_connects}: new connections the transfer made (0 when it reused one).
+        args: [
+          "-sS",
+          "-w",
+          "\n%{http_code} %{num_connects}\n",
+          ...poll,
+          "--next",
+          "-sS",
+          "-w",
+          "\n%{http_code} %{num_connects}\n",
+          ...poll,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(out.success, new TextDecoder().decode(out.stderr));
+      const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+      assert.equal(lines.length, 4);
+      checkFactsValues(checkFactsShape(lines[0]!));
+      checkFactsValues(checkFactsShape(lines[2]!));
+      assert.deepEqual([lines[1], lines[3]], ["200 1", "200 0"]);
+      assert.equal(sims.gauges[0]!.counts.ok, 2);
+    } finally {
+      await sims.close();
+    }
+  },
+);
+
 // A stand-in for the reference Python client: urllib + the standard library's expat-based XML
 // parser, which is strict, so it also proves that the simulator's garbage really is malformed.
 const PY_CLIENT = `

@@ -19,7 +19,9 @@
  * @module
  */
 import { DeviceError, UsageError } from "../../device/errors.ts";
-import { FaultInjector, type FaultOptions, NO_FAULTS } from "../sim/faults.ts";
+import type { RequestFrame } from "../../transport/http_codec.ts";
+import { httpReply, HttpResponder } from "../../transport/http_responder.ts";
+import { FaultInjector, type FaultOptions, type FaultOutcome, NO_FAULTS } from "../sim/faults.ts";
 import { Random } from "../sim/random.ts";
 import {
   encodePollAnswer,
@@ -30,6 +32,7 @@ import {
 import { parseRequest, type ToolWebRequest } from "./text_decoder.ts";
 import { fieldText, GaugeModel, type GaugeModelOptions, rawFields } from "./gauge_model.ts";
 import { Waits } from "./wait_heap.ts";
+import { PollAnswerLayout } from "./answer_bytes.ts";
 
 /** The kinds of unparseable answer a `garbage` fault sends. */
 export type GarbageKind = "truncated" | "noise" | "empty";
@@ -66,21 +69,49 @@ function countV(body: string): number {
   return body.split("<V ").length - 1;
 }
 
-/** The path of a request URL (`http://host:port/path?query` → `/path`), without a URL object. */
-function pathOf(url: string): string {
-  const slash = url.indexOf("/", url.indexOf("//") + 2);
+/** The path of a request target (`/path?query` or `http://host:port/path?query` → `/path`). */
+function pathOf(target: string): string {
+  const slash = target.startsWith("/") ? 0 : target.indexOf("/", target.indexOf("//") + 2);
   if (slash < 0) return "/";
-  const q = url.indexOf("?", slash);
-  return q < 0 ? url.slice(slash) : url.slice(slash, q);
+  const q = target.indexOf("?", slash);
+  return q < 0 ? target.slice(slash) : target.slice(slash, q);
 }
 
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const POST = encoder.encode("POST");
+const PATH = encoder.encode(TOOLWEB_PATH);
+
+/** True when bytes [start, end) of `b` are `want`. */
+function bytesAre(b: Uint8Array, start: number, end: number, want: Uint8Array): boolean {
+  if (end - start !== want.length) return false;
+  for (let i = 0; i < want.length; i++) if (b[start + i] !== want[i]) return false;
+  return true;
+}
+
+/** EVIDs a simulated gauge answers (`fieldText` knows them). */
+const FIELD_EVIDS = new Set([100, 101, 102, 103, 104, 105, 106, 107, 114, 208, 1103]);
+
+const NOT_FOUND = text(404, `not found: ToolWeb answers POST ${TOOLWEB_PATH}\n`);
+const NOT_ALLOWED = text(405, `method not allowed: ToolWeb answers POST ${TOOLWEB_PATH}\n`, [
+  "allow: POST",
+]);
+const SERVER_ERROR = text(500, "Internal Server Error\n");
+
+/** A request body as parsed: the request and the layout of its answer, or why it is bad. */
+type Parsed =
+  | { request: ToolWebRequest; layout: PollAnswerLayout; error?: undefined }
+  | { error: DeviceError };
+
 const waits = new Waits();
+/** Where answers are written before they are copied out (one process-wide, used synchronously). */
+let scratch = new Uint8Array(1024);
 
 /** One running simulated gauge. */
 export class BaratronSimulator {
   readonly model: GaugeModel;
   readonly faults: FaultInjector;
-  #server: Deno.HttpServer<Deno.NetAddr> | undefined;
+  #server: HttpResponder;
   /** The sample being answered, read by `#field`. */
   #values: GaugeValues | undefined;
   #restart: ReturnType<typeof setTimeout> | undefined;
@@ -88,10 +119,9 @@ export class BaratronSimulator {
   #garbage: GarbageKind[];
   #garbageRandom: Random;
   #overrides: Map<number, string>;
-  #lastBody = "";
+  #lastBody: Uint8Array = new Uint8Array();
+  #lastParsed: Parsed | undefined;
   #onRequest: ((event: PollEvent) => void) | undefined;
-  #lastRequest: ToolWebRequest | undefined;
-  #lastEvids: number[] = [];
   /** Requests answered, by outcome (for logs and tests). */
   readonly counts = { ok: 0, timeout: 0, error: 0, garbage: 0, disconnected: 0, bad: 0 };
 
@@ -105,7 +135,7 @@ export class BaratronSimulator {
     this.#onRequest = opts.onRequest;
     this.#overrides = new Map(Object.entries(opts.overrides ?? {}).map(([k, v]) => [+k, v]));
     this.#server = this.#listen(port);
-    this.port = this.#server.addr.port;
+    this.port = this.#server.port;
   }
 
   /** The port served (fixed across disconnects). */
@@ -119,17 +149,20 @@ export class BaratronSimulator {
 
   /** True while the gauge is "off the network" (its port refuses connections). */
   get disconnected(): boolean {
-    return this.#server === undefined && !this.#closed;
+    return !this.#server.listening && !this.#closed;
   }
 
-  #listen(port: number): Deno.HttpServer<Deno.NetAddr> {
+  #listen(port: number): HttpResponder {
     try {
-      return Deno.serve({
-        hostname: this.hostname,
-        port,
-        onListen() {},
-        onError: () => new Response("Internal Server Error", { status: 500 }),
-      }, (req) => this.#handle(req));
+      return new HttpResponder(this.hostname, port, this.#handle, {
+        onAcceptError: (err) =>
+          this.#onRequest?.({
+            port: this.port,
+            outcome: "bad",
+            status: 0,
+            detail: `cannot accept a connection: ${(err as Error).message}`,
+          }),
+      });
     } catch (err) {
       if (err instanceof Deno.errors.AddrInUse) {
         throw new UsageError(
@@ -154,19 +187,26 @@ export class BaratronSimulator {
     this.#onRequest?.({ port: this.port, outcome, status, detail });
   }
 
-  async #handle(req: Request): Promise<Response> {
-    const path = pathOf(req.url);
-    if (path !== TOOLWEB_PATH) {
-      this.#note("bad", 404, `${req.method} ${path}: wrong path`);
-      return text(404, `not found: ToolWeb answers POST ${TOOLWEB_PATH}\n`);
+  /** Answers one request (bound once; the body is read before any wait). */
+  readonly #handle = (
+    req: RequestFrame,
+    b: Uint8Array,
+  ): Uint8Array | null | Promise<Uint8Array | null> => {
+    const method = req.methodEnd - req.methodStart;
+    if (!bytesAre(b, req.targetStart, req.targetEnd, PATH)) {
+      const path = pathOf(decoder.decode(b.subarray(req.targetStart, req.targetEnd)));
+      if (path !== TOOLWEB_PATH) {
+        const m = decoder.decode(b.subarray(req.methodStart, req.methodEnd));
+        this.#note("bad", 404, `${m} ${path}: wrong path`);
+        return NOT_FOUND;
+      }
     }
-    if (req.method !== "POST") {
-      this.#note("bad", 405, `${req.method}: wrong method`);
-      return text(405, `method not allowed: ToolWeb answers POST ${TOOLWEB_PATH}\n`, {
-        allow: "POST",
-      });
+    if (!bytesAre(b, req.methodStart, req.methodStart + method, POST)) {
+      const m = decoder.decode(b.subarray(req.methodStart, req.methodEnd));
+      this.#note("bad", 405, `${m}: wrong method`);
+      return NOT_ALLOWED;
     }
-    const body = await req.text();
+    const parsed = this.#parse(req.body, req.bodyStart, req.bodyEnd);
     const outcome = this.faults.decide();
     if (outcome === "disconnected") {
       this.#note(
@@ -175,39 +215,58 @@ export class BaratronSimulator {
         `off the network for ${this.faults.options.disconnectForMs} ms (this poll is not answered)`,
       );
       this.#goOffline();
-      await this.#hold();
-      return text(503, "offline\n");
+      return this.#hold();
     }
     if (outcome === "timeout") {
       this.#note("timeout", 0, "not answered (the client will time out)");
-      await this.#hold();
-      return text(503, "late\n");
+      return this.#hold();
     }
     const delay = this.faults.delayMs();
-    if (delay > 0) await this.#sleep(delay);
+    if (delay <= 0) return this.#answer(outcome, parsed);
+    return waits.wait(this, delay).then(() => this.#closed ? null : this.#answer(outcome, parsed));
+  };
+
+  /** The request in bytes [start, end) of `b`: clients send the same poll every time, so its
+   * bytes are compared with the last one's and parsed only when they differ. */
+  #parse(b: Uint8Array, start: number, end: number): Parsed {
+    const last = this.#lastParsed;
+    if (last && bytesAre(b, start, end, this.#lastBody)) return last;
+    let parsed: Parsed;
+    try {
+      const request = parseRequest(decoder.decode(b.subarray(start, end)));
+      const layout = new PollAnswerLayout(
+        request.items.map((i) => i.evid),
+        (e) => FIELD_EVIDS.has(e) || this.#overrides.has(e),
+      );
+      parsed = { request, layout };
+    } catch (err) {
+      if (!(err instanceof DeviceError)) throw err;
+      parsed = { error: err };
+    }
+    this.#lastBody = b.slice(start, end);
+    this.#lastParsed = parsed;
+    return parsed;
+  }
+
+  /**
+   * The answer after the delay: an injected error or garbage, a 400 for a body that is not a
+   * PollRequest, or the poll's answer.
+   */
+  #answer(outcome: FaultOutcome, parsed: Parsed): Uint8Array {
     if (outcome === "error") {
       this.#note("error", 500, "Internal Server Error");
-      return text(500, "Internal Server Error\n");
+      return SERVER_ERROR;
     }
     if (outcome === "garbage") {
       const garbage = this.#garbageBody();
       this.#note("garbage", 200, `unparseable answer ${JSON.stringify(garbage.slice(0, 30))}`);
-      return xml(garbage);
+      return text(200, garbage, [], "text/xml");
     }
-    let request = body === this.#lastBody ? this.#lastRequest : undefined;
-    try {
-      // Clients send the same poll every time: parse it once.
-      if (!request) {
-        request = parseRequest(body);
-        this.#lastEvids = request.items.map((i) => i.evid);
-      }
-      this.#lastBody = body;
-      this.#lastRequest = request;
-    } catch (err) {
-      if (!(err instanceof DeviceError)) throw err;
-      this.#note("bad", 400, err.message);
-      return text(400, `bad request: ${err.message}\n`);
+    if (parsed.error) {
+      this.#note("bad", 400, parsed.error.message);
+      return text(400, `bad request: ${parsed.error.message}\n`);
     }
+    const { request, layout } = parsed;
     if (request.kind !== "PollRequest") {
       this.#note("bad", 400, `<${request.kind}> is not supported`);
       return text(
@@ -217,15 +276,20 @@ export class BaratronSimulator {
       );
     }
     this.#values = this.model.sample();
-    // Only the EVIDs asked for, in the order asked; EVIDs the gauge does not have are left out.
-    const answer = encodePollAnswer(this.#lastEvids, this.#field);
+    let answer: Uint8Array;
+    if (this.#overrides.size > 0) {
+      answer = text(200, encodePollAnswer(layout.evids, this.#field), [], "text/xml");
+    } else {
+      if (scratch.length < layout.size) scratch = new Uint8Array(layout.size);
+      answer = layout.answer(this.#field, scratch);
+    }
     this.#values = undefined;
     this.#note(
       "ok",
       200,
-      this.#onRequest ? `${countV(answer)} of ${request.items.length} EVIDs` : "",
+      this.#onRequest ? `${countV(decoder.decode(answer))} of ${request.items.length} EVIDs` : "",
     );
-    return xml(answer);
+    return answer;
   }
 
   #garbageBody(): string {
@@ -242,35 +306,29 @@ export class BaratronSimulator {
 
   /**
    * Holds a request unanswered, as a gauge that went quiet: until the simulator closes, or at
-   * most {@linkcode HOLD_MAX_MS} (far beyond any client's timeout). `req.signal` is not used:
-   * merely touching it makes Deno print a legacy-abort warning on stderr.
+   * most {@linkcode HOLD_MAX_MS} (far beyond any client's timeout); then the connection closes
+   * without an answer.
    */
-  #hold(): Promise<void> {
-    return this.#sleep(HOLD_MAX_MS);
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return waits.wait(this, ms);
+  #hold(): Promise<null> {
+    return waits.wait(this, HOLD_MAX_MS).then(() => null);
   }
 
   /** The raw text of one EVID of the sample being answered (bound once, not per poll). */
-  readonly #field = (evid: number): string | undefined => {
+  readonly #field = (evid: number): string => {
     const o = this.#overrides.size > 0 ? this.#overrides.get(evid) : undefined;
-    return o ?? fieldText(evid, this.#values!, this.model);
+    return o ?? fieldText(evid, this.#values!, this.model) ?? "";
   };
 
   /** Stops listening for `disconnect_for`, then listens again on the same port. */
   #goOffline(): void {
-    const server = this.#server;
-    if (!server) return;
-    this.#server = undefined;
-    // Not awaited: held requests finish when their clients give up.
-    server.shutdown().catch(() => {});
+    if (!this.#server.listening) return;
+    // Not awaited: the held poll that went offline is answered (never) meanwhile.
+    this.#server.pause();
     this.#restart = setTimeout(() => {
       this.#restart = undefined;
       if (this.#closed) return;
       try {
-        this.#server = this.#listen(this.port);
+        this.#server.resume();
       } catch {
         // Someone took the port meanwhile: stay offline rather than crash the whole simulator.
       }
@@ -283,21 +341,18 @@ export class BaratronSimulator {
     this.#closed = true;
     if (this.#restart !== undefined) clearTimeout(this.#restart);
     waits.release(this);
-    const server = this.#server;
-    this.#server = undefined;
-    await server?.shutdown();
+    await this.#server.close();
   }
 }
 
-function text(status: number, body: string, headers: Record<string, string> = {}): Response {
-  return new Response(body, { status, headers: { "content-type": "text/plain", ...headers } });
-}
-
-/** The init of every XML answer: one object, not one per answer. */
-const XML_INIT: ResponseInit = { headers: { "content-type": "text/xml" } };
-
-function xml(body: string): Response {
-  return new Response(body, XML_INIT);
+/** A whole HTTP answer with a text body (not on the poll path: errors and faults). */
+function text(
+  status: number,
+  body: string,
+  extra: readonly string[] = [],
+  type = "text/plain",
+): Uint8Array {
+  return httpReply(status, type, body, extra);
 }
 
 /** Options of {@linkcode startBaratronSimulators}. */
