@@ -149,7 +149,9 @@ stderr with exit code 1 and nothing on stdout.
 
 Flags:
   -a, --attrs a,b      read these attributes (default: the device's usual reading)
-  -d, --describe       print the attribute schema (type, units, rw, limits), like cainfo
+  -d, --describe       print the attribute schema (type, units, rw, limits), like
+                       cainfo (an EPICS PV: its alarm, warning, display and
+                       control limits and element count too)
   -t, --timeout 2s     per-device timeout
   -c, --config FILE    config file (default ./labwire.toml or $LABWIRE_CONFIG)
       --demo           use the built-in simulated bench (gauge thermo motor dmm det)

@@ -92,9 +92,13 @@ Usage: labwire write TARGET ATTR=VALUE… [--wait] [--timeout 2s]
 
 Every value is checked against the attribute's declaration (read-only, type,
 limits, enum options) before anything is sent; a refused write exits with code 2
-and touches nothing. The read-back is printed as a reading, the shape read and
-stream print: "t" (epoch seconds; ISO 8601 with --time iso), "device", then the
-written attributes (after --wait, the device's usual reading too).
+and touches nothing. An array is written as value=1,2,3; an EPICS enum takes a
+state's name or its index (value=Open, value=1). Without --wait a write returns
+once it is sent (an EPICS put, like caput without -c).
+
+The read-back is printed as a reading, the shape read and stream print: "t"
+(epoch seconds; ISO 8601 with --time iso), "device", then the written attributes
+(after --wait, the device's usual reading too).
 
 Flags:
   -w, --wait           wait until the device reports completion (a motor stops
@@ -109,6 +113,7 @@ Examples:
   labwire write --demo dmm range=10
   labwire write sim://thermo setpoint=25
   labwire write ca://XXX:m1.VAL value=1.5 --wait
+  labwire write ca://XXX:wave value=1,2,3
   labwire write "tcp://10.0.0.7:5025?instrument=keysight-e36312a" ch1_voltage_set=5 ch1_output=on
   labwire write "serial:///dev/ttyUSB0?instrument=alicat&unit=A" tare_flow
 `,
