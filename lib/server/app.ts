@@ -15,6 +15,7 @@ import type { ServerContext } from "./context.ts";
 import { HttpError, toHttpError } from "./http_error.ts";
 import { timingSafeEqualText } from "./auth.ts";
 import { limitBody } from "./body_limit.ts";
+import { CachedRouter } from "./route_cache.ts";
 import { withTimeQuery } from "./time_query.ts";
 import { positionRoutes } from "./routes/positions.ts";
 import { alarmRoutes } from "./routes/alarms.ts";
@@ -38,7 +39,8 @@ const MUTATING = new Set(["PUT", "POST", "DELETE", "PATCH"]);
 /** Builds the HTTP app over a lab and whatever else `ctx` holds. Nothing listens here. */
 export function createApp(ctx: ServerContext): LabwireApp {
   const api = apiState(ctx);
-  const app = newApi();
+  // Polled paths are matched once, not once per request (see route_cache.ts).
+  const app = newApi({ router: new CachedRouter() });
 
   app.onError((err, c) => {
     let e: HttpError;

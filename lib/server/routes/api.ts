@@ -7,6 +7,8 @@
  */
 import { OpenAPIHono, type RouteConfig, type z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import type { H, RouterRoute } from "hono/types";
+import type { Router } from "hono/router";
 import type { Attr } from "../../device/attr.ts";
 import type { DeviceManager } from "../../lab/manager.ts";
 import type { ServerContext } from "../context.ts";
@@ -77,10 +79,12 @@ export function apiState(ctx: ServerContext): ApiState {
 
 /**
  * A sub-app (or the app itself) whose request validation failures throw the app's 400/422
- * (`issuesError`), so `app.onError` answers them like every other error.
+ * (`issuesError`), so `app.onError` answers them like every other error; `opts.router` is the
+ * router of the app that serves (sub-apps only hand their routes over).
  */
-export function newApi(): OpenAPIHono {
+export function newApi(opts: { router?: Router<[H, RouterRoute]> } = {}): OpenAPIHono {
   return new OpenAPIHono({
+    ...opts,
     defaultHook: (result) => {
       if (!result.success) throw issuesError(result.error.issues, "[server] max_scan_points");
     },

@@ -214,13 +214,20 @@ export function deviceRoutes(api: ApiState): OpenAPIHono {
         ...JSON_ERRORS(400, 404, 503),
       },
     }),
-    async (c, query) => {
+    (c, query) => {
       const m = manager(c.req.param("name")!);
-      const q = query.attrs;
-      let names: string[] | undefined;
-      if (q !== undefined) {
-        names = q.split(",").map((s) => s.trim()).filter((s) => s !== "");
-        const attrs = await attrsOf(m);
+      // The text SSE clients and the device's detail send for this reading.
+      const answer = (r: Reading) => {
+        if (r.error !== undefined) {
+          throw new HttpError(503, `${m.name}: ${r.error}`, "device_error");
+        }
+        return c.body(readingJson(r), 200, JSON_HEADERS);
+      };
+      // The default reading (what pollers ask): one promise from the device's queue to the
+      // answer, no async frame around it.
+      if (query.attrs === undefined) return m.sample(undefined, readOptions).then(answer);
+      const names = query.attrs.split(",").map((s) => s.trim()).filter((s) => s !== "");
+      return attrsOf(m).then((attrs) => {
         const unknown = names.filter((n) => !attrs.some((a) => a.name === n));
         if (unknown.length > 0) {
           throw new HttpError(
@@ -230,11 +237,8 @@ export function deviceRoutes(api: ApiState): OpenAPIHono {
             }`,
           );
         }
-      }
-      const r = await m.sample(names, readOptions);
-      if (r.error !== undefined) throw new HttpError(503, `${m.name}: ${r.error}`, "device_error");
-      // The text SSE clients and the device's detail send for this reading.
-      return c.body(readingJson(r), 200, JSON_HEADERS);
+        return m.sample(names, readOptions).then(answer);
+      });
     },
   );
 
