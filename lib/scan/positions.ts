@@ -19,6 +19,7 @@ import type { Lab } from "../lab/lab.ts";
 import { sleep } from "../schedule/periodic.ts";
 import type { NamedPosition } from "../session/positions.ts";
 import { parseRef } from "./plan.ts";
+import { defaultReadback } from "./positioners.ts";
 
 /** What a restore did for one attribute. */
 export interface RestoredValue {
@@ -26,7 +27,7 @@ export interface RestoredValue {
   ref: string;
   /** The saved value written. */
   value: Value;
-  /** The read-back after the write (and the wait). */
+  /** The read-back after the write; after a wait, its read-back attribute (a motor's `readback`). */
   read_back: Value;
 }
 
@@ -137,7 +138,9 @@ export async function restorePosition(
         await sleep(wait, opts.signal);
         wait = Math.min(wait * 2, 20);
       }
-      back = (await m.read([attr], { signal: opts.signal }))[attr] ?? null;
+      // Where it arrived, as a scan records it: a motor's readback rather than its setpoint.
+      const readback = defaultReadback(await m.attrs({ signal: opts.signal }), attr);
+      back = (await m.read([readback], { signal: opts.signal }))[readback] ?? null;
     }
     out.push({ ref, value, read_back: back });
   }

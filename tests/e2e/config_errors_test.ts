@@ -53,3 +53,42 @@ Deno.test("config and usage mistakes exit 2 in every verb, naming the file and k
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a ca:// device's pvs map is checked with the config, before any PV is searched", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const bad = (pvs: string, extra = "") =>
+      `[devices.m1]\naddress = "ca://LAB:m1"\nmotor = true\n${extra}pvs = ${pvs}\n`;
+    const cases: [string, RegExp][] = [
+      [
+        bad('{ position = ":VAL", readback = { pv = ":RBV", typ = "number" } }'),
+        /lab\.toml: devices\.m1\.pvs\.readback\.typ: unknown key; a pvs entry takes: pv, type/,
+      ],
+      [
+        bad('{ "read back" = ":RBV" }'),
+        /devices\.m1\.pvs\.read back: "read back" cannot name an attribute/,
+      ],
+      [
+        bad('{ done = ": DMOV" }'),
+        /devices\.m1\.pvs\.done: ": DMOV": a PV name suffix has no spaces/,
+      ],
+      [
+        bad('{ velocity = ":VELO" }', 'move_guard = "fast"\n'),
+        /devices\.m1\.move_guard: "fast" is not a duration/,
+      ],
+      [
+        '[devices.m1]\naddress = "ca://LAB:m1"\nmotr = true\n',
+        /devices\.m1\.motr: unknown key; a ca:\/\/ device takes: .*pvs, motor, move_guard \(did you mean "motor"\?\)/,
+      ],
+    ];
+    for (const [toml, re] of cases) {
+      await Deno.writeTextFile(`${dir}/lab.toml`, toml);
+      const r = await runCli(["read", "-c", "lab.toml", "m1"], { cwd: dir });
+      assert.equal(r.code, 2, `${toml}\n${r.stderr}`);
+      assert.match(r.stderr, re, toml);
+      assert.equal(r.stdout, "");
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

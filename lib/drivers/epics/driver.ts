@@ -28,7 +28,9 @@
  * `{ wait: true }` in the call options (or the address option `?wait=1`, or `wait = true` in the
  * config) makes `write()` itself resolve only on completion (`caput -c`).
  *
- * Address options: `?timeout=2s` (per call, default 5 s), `?wait=1`, `?as_string=1|0`. All devices of a process
+ * Address options: `?timeout=2s` (per call, default 5 s), `?wait=1`, `?as_string=1|0`. With
+ * `pvs` or `motor` (config keys or `?motor=1&pvs=position=:VAL,…`) the target is a prefix and
+ * the device is made of several PVs (`./pv_device.ts`). All devices of a process
  * share one CA client (one search socket, one TCP circuit per server); it reads
  * EPICS_CA_ADDR_LIST, EPICS_CA_AUTO_ADDR_LIST, EPICS_CA_SERVER_PORT and friends (see `client_env.ts`).
  *
@@ -55,6 +57,8 @@ import type { GetResult } from "./client_circuit.ts";
 import { type DbrData } from "./dbr.ts";
 import { ALARM_STATUS_NAMES, DBR, dbrOf, epicsToUnix, SEVERITY_NAMES } from "./dbr_types.ts";
 import { type CharMode, pvValue, valueAttr } from "./driver_values.ts";
+import { PvDevice } from "./pv_device.ts";
+import { devicePvs, type PvSpec } from "./pv_map.ts";
 
 /** Call options a `ca://` device understands beyond the common ones. */
 export interface CaCallOptions extends CallOptions {
@@ -371,12 +375,46 @@ function flag(name: string, v: unknown): boolean | undefined {
   throw new UsageError(`${name}=${v}: expected true or false`);
 }
 
+/** Default `move_guard`, ms: DMOV staying 1 this long after a completed write ends a move. */
+const DEFAULT_MOVE_GUARD_MS = 100;
+
+/**
+ * A `ca://PREFIX` device of several PVs (`pvs`, `motor`), or undefined for a single PV. Options
+ * were checked by {@linkcode checkAddressOptions}; an address' `?key=` wins over the config's.
+ */
+function pvDevice(address: Address, ctx: OpenContext): PvDevice | undefined {
+  const option = (k: string) => address.params.get(k) ?? ctx.options[k];
+  const motor = CA_OPTIONS.rules.motor!(option("motor") ?? false);
+  const pvs = option("pvs") === undefined ? undefined : CA_OPTIONS.rules.pvs!(option("pvs"));
+  const isMotor = motor.ok && motor.value === true;
+  if (!isMotor && pvs === undefined) {
+    if (option("move_guard") !== undefined) {
+      throw new UsageError(
+        `${address.text}: move_guard is for a motor (motor = true)`,
+        "a ca:// device made of several PVs follows DMOV only when it is a motor",
+      );
+    }
+    return undefined;
+  }
+  const guard = option("move_guard");
+  const guardMs = guard === undefined ? undefined : CA_OPTIONS.rules.move_guard!(guard);
+  const specs = devicePvs(pvs?.ok ? pvs.value as PvSpec[] : undefined, isMotor);
+  return new PvDevice(ctx.name, address.text, address.target.trim(), {
+    pvs: specs,
+    motor: isMotor,
+    moveGuardMs: guardMs?.ok ? guardMs.value as number : DEFAULT_MOVE_GUARD_MS,
+    timeout: ctx.timeout,
+  }, (pv) => new CaDevice(ctx.name, `ca://${pv}`, pv, { timeout: ctx.timeout }));
+}
+
 /** The `ca://` driver. */
 export const caDriver: Driver = {
   ...CA_INFO,
   // deno-lint-ignore require-await
   async open(address: Address, ctx: OpenContext): Promise<Device> {
     checkAddressOptions(address, ctx.options, CA_OPTIONS);
+    const group = pvDevice(address, ctx);
+    if (group) return group;
     const pv = address.target.trim();
     const wait = flag("wait", address.params.get("wait") ?? ctx.options["wait"]);
     const asString = flag("as_string", address.params.get("as_string") ?? ctx.options["as_string"]);
