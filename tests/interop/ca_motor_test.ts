@@ -69,6 +69,10 @@ peerTest(
           assert.equal(d.done.type, "boolean");
           assert.match(d.stop.description, /^action: .*\(PV LW:m1:STOP\)/);
           assert.equal(d.velocity.units, "mm/s");
+          // STOP is a bo here (states Go/Stop): a declared boolean reads "not the first state"
+          const stop = await lw("read", ...c, "m1", "--attrs", "stop");
+          assert.equal(stop.code, 0, stop.stderr);
+          assert.equal(JSON.parse(stop.stdout).stop, false);
         },
       );
 
