@@ -13,6 +13,11 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Milliseconds before the call fails with a {@linkcode TimeoutError}; the device's default if absent. */
   timeout?: number;
+  /**
+   * For `write`: nobody will wait for the write to complete, so the device need not track it
+   * (`ca://` sends a plain WRITE, as `caput` without `-c`, instead of WRITE_NOTIFY).
+   */
+  sendOnly?: boolean;
 }
 
 /** One reading of one device: `t` is Unix epoch seconds (ms precision); a failed read has `error`. */

@@ -65,7 +65,9 @@ export async function writeAssignments(
     return [attr, validateWrite(a, parseValue(a, text))];
   });
   const readBack: Record<string, Value> = {};
-  for (const [name, value] of values) readBack[name] = await m.write(name, value, call);
+  // Without --wait nobody waits for completion: an EPICS put goes out as caput's, not tracked.
+  const writeCall = opts.wait ? call : { ...call, sendOnly: true };
+  for (const [name, value] of values) readBack[name] = await m.write(name, value, writeCall);
   if (!opts.wait || !m.device.isMoving) {
     return { t: nowSeconds(), device: m.name, values: readBack };
   }

@@ -22,11 +22,12 @@
  * While a monitored PV is disconnected, `subscribe` pushes `value: null` with INVALID/COMM, as
  * EPICS does for a broken link; updates resume by themselves when the server is back.
  *
- * Writes: the value goes with WRITE_NOTIFY. By default `write()` returns once the request is
- * sent (like `caput`), and {@linkcode Device.isMoving} is true until the server reports
- * completion — so a `--wait` loop on `isMoving` waits for a motor to arrive. Passing
+ * Writes: by default the value goes with WRITE_NOTIFY, `write()` returns once the request is
+ * sent, and {@linkcode Device.isMoving} is true until the server reports completion — so a
+ * `--wait` loop on `isMoving` (scans, `write --wait`) waits for a motor to arrive. Passing
  * `{ wait: true }` in the call options (or the address option `?wait=1`, or `wait = true` in the
- * config) makes `write()` itself resolve only on completion (`caput -c`).
+ * config) makes `write()` itself resolve only on completion (`caput -c`); `{ sendOnly: true }`
+ * (`labwire write` without `--wait`) sends a plain WRITE that nothing tracks, as `caput` does.
  *
  * Address options: `?timeout=2s` (per call, default 5 s), `?wait=1`, `?as_string=1|0`. With
  * `pvs` or `motor` (config keys or `?motor=1&pvs=position=:VAL,…`) the target is a prefix and
@@ -256,6 +257,11 @@ export class CaDevice implements Device {
       const v = value;
       if (wait) {
         await this.#channel.put(v, { notify: true, signal });
+        return;
+      }
+      if (opts?.sendOnly) {
+        // caput without -c: a plain WRITE, done once it is on the socket.
+        await this.#channel.startPut(v, { notify: false });
         return;
       }
       // Not waiting: completion is tracked for isMoving(); a failure is reported by the next call.

@@ -133,6 +133,14 @@ Deno.test("writes: only value, refused on read-only PVs, waiting or tracked by i
     while (await ao.isMoving()) await new Promise((r) => setTimeout(r, 10));
     assert.deepEqual((await ao.read(["value"])).value, 3.5);
 
+    // sendOnly (labwire write without --wait): a plain WRITE, as caput without -c.
+    const before = fake.received.filter((m) => m.kind === "write_notify").length;
+    await ao.write("value", 4.5, { sendOnly: true });
+    assert.equal(await ao.isMoving(), false, "nothing to track");
+    await until(() => fake.received.some((m) => m.kind === "write"), "the plain write");
+    assert.equal(fake.received.filter((m) => m.kind === "write_notify").length, before);
+    assert.deepEqual((await ao.read(["value"])).value, 4.5);
+
     const mbbo = open("MBBO");
     await mbbo.write("value", "Stop", WAIT);
     assert.equal((await mbbo.read(["value"])).value, "Stop");
