@@ -4,20 +4,10 @@ import { parseConfig } from "../config/load.ts";
 import type { AddonContext, ServeAddon } from "./addon.ts";
 import { startDaemon } from "./daemon.ts";
 import { silentLogger } from "./log.ts";
+import { benchToml, DET_COUNTING_ALARM } from "../../tests/fixtures/sim_bench.ts";
 
-const BENCH = `
-[devices.det]
-address = "sim://det?seed=5"
-interval = "50ms"
-
-[[alarms]]
-name = "det_counting"
-device = "det"
-attr = "counts"
-compare = ">="
-trip = 0
-severity = "major"
-`;
+const BENCH = benchToml({ det: "sim://det?seed=5" }, "50ms") + DET_COUNTING_ALARM +
+  `severity = "major"\n`;
 
 Deno.test("daemon without a session: alarms run and add-ons get their severities (CA)", async () => {
   let ctx: AddonContext | undefined;

@@ -19,6 +19,7 @@ import { memoryMb, round } from "./proc_stats.ts";
 import { spawnServe } from "./serve_bench_setup.ts";
 import { SHIPPED_V8_FLAGS } from "./shipped_flags.ts";
 import { Targets } from "./targets.ts";
+import { benchToml, SIM } from "../fixtures/sim_bench.ts";
 
 const targets = new Targets("responsiveness");
 
@@ -27,31 +28,14 @@ const POINTS = 1_000_000;
 const windowArg = Deno.args.indexOf("--window");
 const WINDOW_S = windowArg >= 0 ? Number(Deno.args[windowArg + 1]) : 120;
 
-const CONFIG = `
-[devices.motor]
-address = "sim://motor?velocity=1e9&min=-1e6&max=1e6"
-interval = "100ms"
-
-[devices.det]
-address = "sim://det?seed=5&motor=motor"
-interval = "100ms"
-
-[devices.dmm]
-address = "sim://dmm?seed=4"
-interval = "100ms"
-
-[devices.thermo]
-address = "sim://thermo?seed=2"
-interval = "100ms"
-
-[devices.gauge]
-address = "sim://gauge?seed=1"
-interval = "100ms"
-
-[devices.bank]
-address = "sim://bank?channels=8"
-interval = "100ms"
-`;
+const CONFIG = benchToml({
+  motor: SIM.fastMotor,
+  det: SIM.det,
+  dmm: SIM.dmm,
+  thermo: SIM.thermo,
+  gauge: "sim://gauge?seed=1",
+  bank: "sim://bank?channels=8",
+}, "100ms");
 
 function quantile(sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN;

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { metric, spawnServe as spawnServeProcess } from "../e2e/labwire_process.ts";
 
 /** Config text of `n` sim gauges sampled every `intervalMs`. */
 export function gaugeBench(n: number, intervalMs: number): string {
@@ -31,46 +32,15 @@ export interface ServeProcess {
  * V8 flags `deno task compile` bakes in); resolves once it serves.
  */
 export async function spawnServe(args: string[], denoFlags: string[] = []): Promise<ServeProcess> {
-  const main = new URL("../../main.ts", import.meta.url).pathname;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...denoFlags, main, "serve", "--listen", "127.0.0.1:0", ...args],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  let url: string | undefined;
-  while (!url) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`serve did not start:\n${buf}`);
-    buf += value;
-    url = /serving .* on (https?:\/\/[^\s,]+)/.exec(buf)?.[1];
-  }
-  const drain = (async () => {
-    while (true) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      // Kept (bounded): the last lines say how the daemon stopped.
-      buf = (buf + value).slice(-64 * 1024);
-    }
-  })();
+  const p = await spawnServeProcess(args, { denoFlags });
   return {
-    url,
-    pid: child.pid,
-    stderr: () => buf,
-    async stop() {
-      child.kill("SIGTERM");
-      const s = await child.status;
-      await drain;
-      return s.code;
-    },
+    url: p.url,
+    pid: p.child.pid,
+    // Kept (bounded): the last lines say how the daemon stopped.
+    stderr: () => p.lines.join("\n").slice(-64 * 1024),
+    // A loaded bench machine may take a while to stop: a generous hang guard.
+    stop: () => p.stop("SIGTERM", 60_000),
   };
 }
 
-/** Reads one un-labelled metric from a /metrics page. */
-export async function metric(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const m = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
-  return m ? Number(m[1]) : NaN;
-}
+export { metric };

@@ -13,44 +13,21 @@
  */
 import { SessionReader } from "../../lib/session/reader.ts";
 import { hungServer, writeHungBench } from "../e2e/hung_server.ts";
-import { spawnLabwire } from "../e2e/labwire_process.ts";
+import { spawnServe, stalledSseClients } from "../e2e/labwire_process.ts";
 import { Targets } from "./targets.ts";
+import { LOUD_BENCH } from "../fixtures/sim_bench.ts";
 
 const targets = new Targets("store-faults");
 
-const LOUD = `
-[devices.a]
-address = "sim://bank?channels=2000&seed=1"
-interval = "10ms"
-
-[devices.b]
-address = "sim://bank?channels=2000&seed=2"
-interval = "10ms"
-`;
-
 async function stalledSigterm(dir: string): Promise<void> {
-  await Deno.writeTextFile(`${dir}/loud.toml`, LOUD);
+  await Deno.writeTextFile(`${dir}/loud.toml`, LOUD_BENCH);
   const session = `${dir}/loud.session.sqlite`;
-  const p = spawnLabwire([
-    "serve",
-    `${dir}/loud.toml`,
-    "--listen",
-    "127.0.0.1:0",
-    "--session",
-    session,
-  ]);
-  const url = new URL((await p.waitFor(/serving .* on (http:\/\/[^\s,]+)/))[1]!);
-  const conns: Deno.TcpConn[] = [];
-  for (let i = 0; i < 3; i++) {
-    const c = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
-    await c.write(new TextEncoder().encode("GET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n"));
-    conns.push(c);
-  }
+  const p = await spawnServe([`${dir}/loud.toml`, "--session", session]);
+  const conns = await stalledSseClients(new URL(p.url), 3);
   await new Promise((r) => setTimeout(r, 4000));
   const sent = performance.now();
-  const code = await p.stop("SIGTERM", 10_000);
+  const code = await p.stop("SIGTERM", 10_000).finally(() => conns.forEach((c) => c.close()));
   const exitS = (performance.now() - sent) / 1000;
-  for (const c of conns) c.close();
   const r = SessionReader.open(session);
   const seg = r.segments().at(-1)!;
   r.close();
@@ -75,15 +52,7 @@ async function hungFirstSample(dir: string): Promise<void> {
   try {
     await writeHungBench(`${dir}/hung.toml`, hung);
     const session = `${dir}/hung.session.sqlite`;
-    const p = spawnLabwire([
-      "serve",
-      `${dir}/hung.toml`,
-      "--listen",
-      "127.0.0.1:0",
-      "--session",
-      session,
-    ]);
-    await p.waitFor(/serving .* on (http:\/\/[^\s,]+)/);
+    const p = await spawnServe([`${dir}/hung.toml`, "--session", session]);
     await new Promise((r) => setTimeout(r, 2000));
     await p.stop("SIGTERM");
     const r = SessionReader.open(session);

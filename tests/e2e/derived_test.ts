@@ -8,7 +8,7 @@ import "../../lib/drivers/mod.ts";
 import { parseConfig } from "../../lib/config/load.ts";
 import { Lab } from "../../lib/lab/lab.ts";
 import { startCaServer } from "../../lib/server/ca/server.ts";
-import { runCli } from "./run_cli.ts";
+import { ascan, runCli } from "./run_cli.ts";
 import { startTestDaemon, until } from "./serve_fixture.ts";
 
 const BENCH = `
@@ -63,13 +63,7 @@ Deno.test("a derived attribute is a scan detector: its peak follows the detector
       "-c",
       file,
       "--no-session",
-      "ascan",
-      "motor.position",
-      "0",
-      "10",
-      "21",
-      "-d",
-      "det.counts,calc.twice",
+      ...ascan(0, 10, 21, "det.counts,calc.twice"),
     ]);
     assert.equal(r.code, 0, r.stderr);
     const pts = r.stdout.trim().split("\n").map((l) => JSON.parse(l));

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { readEvents, startTestDaemon, until } from "./serve_fixture.ts";
-import { runCli, simBenchDir } from "./run_cli.ts";
+import { ascan, runCli, simBenchDir } from "./run_cli.ts";
+import { benchToml, DET_COUNTING_ALARM, SIM } from "../fixtures/sim_bench.ts";
 
 /** Every key of `value` (recursively) that is camelCase, with where it was found. */
 function camelKeys(value: unknown, where: string, out: string[] = []): string[] {
@@ -30,26 +31,11 @@ function parseJson(text: string): unknown[] {
   }
 }
 
-const BENCH = `
-[devices.motor]
-address = "sim://motor?seed=3&velocity=100"
-interval = "200ms"
-
-[devices.det]
-address = "sim://det?seed=5&motor=motor"
-interval = "200ms"
-
-[devices.thermo]
-address = "sim://thermo?seed=2"
-interval = "200ms"
-
-[[alarms]]
-name = "det_counting"
-device = "det"
-attr = "counts"
-compare = ">="
-trip = 0
-`;
+const BENCH = benchToml({
+  motor: "sim://motor?seed=3&velocity=100",
+  det: SIM.det,
+  thermo: SIM.thermo,
+}) + DET_COUNTING_ALARM;
 
 const json = { "content-type": "application/json" };
 
@@ -141,13 +127,7 @@ Deno.test("API: no camelCase key in any answer or event; readings and points are
         "--devices",
         "sim://motor?velocity=100,sim://det",
         "--no-session",
-        "ascan",
-        "motor.position",
-        "0",
-        "2",
-        "3",
-        "-d",
-        "det.counts",
+        ...ascan(0, 2, 3),
       ])).stdout,
     );
     assert.deepEqual(Object.keys(points[0]!), [

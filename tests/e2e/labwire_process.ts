@@ -1,6 +1,7 @@
 /**
- * A long-running labwire verb (`serve`, `monitor`) as a child process for end-to-end tests: its
- * stderr collected line by line, a wait for a line, and a bounded wait for its exit.
+ * A long-running labwire verb (`serve`, `monitor`) as a child process for end-to-end tests and
+ * benchmarks: its stderr collected line by line, a wait for a line, and a bounded wait for its
+ * exit; `labwire serve` started on a free loopback port, and requests to it under a hang guard.
  *
  * @module
  */
@@ -22,14 +23,17 @@ export interface LabwireProcess {
   alive(): boolean;
 }
 
-/** Starts `labwire ARGS…` with stderr collected, and stdout too when `opts.stdout` is true. */
+/**
+ * Starts `labwire ARGS…` with stderr collected, and stdout too when `opts.stdout` is true;
+ * `opts.denoFlags` go to `deno run` (e.g. the V8 flags `deno task compile` bakes in).
+ */
 export function spawnLabwire(
   args: string[],
   env: Record<string, string> = {},
-  opts: { stdout?: boolean } = {},
+  opts: { stdout?: boolean; denoFlags?: string[] } = {},
 ): LabwireProcess {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}main.ts`, ...args],
+    args: ["run", "-A", ...(opts.denoFlags ?? []), `${ROOT}main.ts`, ...args],
     env: { NO_COLOR: "1", ...env },
     cwd: ROOT,
     stdin: "null",
@@ -118,4 +122,87 @@ export function spawnLabwire(
       return s === null ? null : s.code;
     },
   };
+}
+
+/** A `labwire serve` process and the URL it logs that it serves on. */
+export interface ServeProcess extends Omit<LabwireProcess, "stop"> {
+  /** `http(s)://127.0.0.1:PORT`, as its start line says it. */
+  url: string;
+  /**
+   * Sends `signal` and resolves with the exit code; kills it and throws when it has not exited
+   * within `guardMs` (a hang guard, not a timing figure).
+   */
+  stop(signal?: Deno.Signal, guardMs?: number): Promise<number>;
+}
+
+/**
+ * Starts `labwire serve ARGS…` (on 127.0.0.1, any free port, unless ARGS say `--listen`) and
+ * resolves once it logs where it serves; one that exits or hangs before is stopped and throws.
+ */
+export async function spawnServe(
+  args: string[],
+  opts: { env?: Record<string, string>; stdout?: boolean; denoFlags?: string[]; waitMs?: number } =
+    {},
+): Promise<ServeProcess> {
+  const listen = args.includes("--listen") ? [] : ["--listen", "127.0.0.1:0"];
+  const p = spawnLabwire(["serve", ...listen, ...args], opts.env, opts);
+  let url: string;
+  try {
+    url = (await p.waitFor(/serving .* on (https?:\/\/[^\s,]+)/, opts.waitMs ?? 60_000))[1]!;
+  } catch (err) {
+    await p.stop("SIGKILL");
+    throw err;
+  }
+  return {
+    ...p,
+    url,
+    async stop(signal = "SIGTERM", guardMs = 15_000) {
+      const code = await p.stop(signal, guardMs);
+      if (code === null) {
+        throw new Error(
+          `serve did not exit within ${guardMs} ms of ${signal}:\n${p.lines.join("\n")}`,
+        );
+      }
+      return code;
+    },
+  };
+}
+
+/** `fetch` that fails instead of waiting more than `guardMs` for the answer (a hang guard). */
+export async function guardedFetch(
+  url: string,
+  init: RequestInit = {},
+  guardMs = 10_000,
+): Promise<{ status: number; body: Record<string, unknown>; ms: number }> {
+  const t = performance.now();
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(guardMs) });
+  const text = await res.text();
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = { text };
+  }
+  return { status: res.status, body, ms: performance.now() - t };
+}
+
+/**
+ * Opens `n` SSE streams of the daemon at `url` that never read: once their socket buffers fill,
+ * the daemon's writes to them block (clients that stopped reading). Close them when done.
+ */
+export async function stalledSseClients(url: URL, n: number): Promise<Deno.TcpConn[]> {
+  const conns: Deno.TcpConn[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
+    await c.write(new TextEncoder().encode("GET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n"));
+    conns.push(c);
+  }
+  return conns;
+}
+
+/** Reads one metric (labels included in `name`, e.g. `x{a="b"}`) from the /metrics page at `url`. */
+export async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const m = new RegExp(`^${name.replace(/[{}"]/g, "\\$&")} (\\S+)$`, "m").exec(text);
+  return m ? Number(m[1]) : NaN;
 }

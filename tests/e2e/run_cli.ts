@@ -7,6 +7,19 @@
 /** The repository root. */
 export const ROOT = new URL("../../", import.meta.url).pathname;
 
+/**
+ * The words of `ascan motor.position FROM TO POINTS -d DETECTORS`: the step scan of the sim
+ * motor that most scan tests run.
+ */
+export function ascan(
+  from: number,
+  to: number,
+  points: number,
+  detectors = "det.counts",
+): string[] {
+  return ["ascan", "motor.position", String(from), String(to), String(points), "-d", detectors];
+}
+
 /** What a finished labwire process produced. */
 export interface CliResult {
   /** Exit code. */

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { listScans } from "../../lib/session/scan_store.ts";
-import { ROOT, runCli } from "./run_cli.ts";
+import { ascan, ROOT, runCli } from "./run_cli.ts";
 import { startTestDaemon, until } from "./serve_fixture.ts";
 
 const SERVE_BENCH = `
@@ -116,13 +116,7 @@ Deno.test("bad --goto and lup words are usage errors (exit 2)", async () => {
   const bad = await runCli([
     "scan",
     "--demo",
-    "ascan",
-    "motor.position",
-    "0",
-    "1",
-    "3",
-    "-d",
-    "det.counts",
+    ...ascan(0, 1, 3),
     "--goto",
     "middle",
   ]);
@@ -198,13 +192,7 @@ Deno.test("--suspend-on: the scan pauses while the alarm is active; Ctrl-C then 
         "-c",
         `${dir}/lab.toml`,
         "--no-session",
-        "ascan",
-        "motor.position",
-        "0",
-        "10",
-        "21",
-        "-d",
-        "det.counts",
+        ...ascan(0, 10, 21),
         "--suspend-on",
         "det_high",
         "--resume-after",
@@ -297,13 +285,7 @@ Deno.test('a detector with trigger = "count" in the config is counted at every p
       "--no-session",
       "--set",
       "det.count_time=0.2",
-      "ascan",
-      "motor.position",
-      "0",
-      "10",
-      "11",
-      "-d",
-      "det.counts",
+      ...ascan(0, 10, 11),
     ]);
     assert.equal(r.code, 0, r.stderr);
     const counts = lines(r.stdout).map((p) => p["det.counts"] as number);

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { interruptAfterLines } from "./run_cli.ts";
+import { ascan, interruptAfterLines } from "./run_cli.ts";
 
 Deno.test("scan: Ctrl-C ends a 2,000,000-point demo scan with exit 130, points kept", async () => {
   const dir = await Deno.makeTempDir({ prefix: "labwire-scan-int-" });
@@ -13,13 +13,7 @@ Deno.test("scan: Ctrl-C ends a 2,000,000-point demo scan with exit 130, points k
     const { code, stderr: err, lines, sent, hung } = await interruptAfterLines([
       "scan",
       "--demo",
-      "ascan",
-      "motor.position",
-      "0",
-      "1",
-      "2000000",
-      "-d",
-      "det.counts",
+      ...ascan(0, 1, 2_000_000),
     ], { cwd: dir, lines: 1000, guardMs: 10_000 });
     assert.ok(sent, `the scan printed only ${lines} points:\n${err}`);
     assert.ok(!hung, "the scan ignored Ctrl-C for 10 s");

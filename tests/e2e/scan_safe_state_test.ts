@@ -3,7 +3,7 @@
  * says so on stderr and records it as a `safe_state` session event.
  */
 import assert from "node:assert/strict";
-import { interruptAfterLines } from "./run_cli.ts";
+import { ascan, interruptAfterLines } from "./run_cli.ts";
 
 Deno.test("scan: Ctrl-C applies the positioner's safe state, recorded in the session", async () => {
   const dir = await Deno.makeTempDir({ prefix: "labwire-scan-safe-" });
@@ -24,13 +24,7 @@ address = "sim://det?seed=5&motor=motor"
       `${dir}/bench.toml`,
       "--session",
       `${dir}/s.sqlite`,
-      "ascan",
-      "motor.position",
-      "0",
-      "1",
-      "1000000",
-      "-d",
-      "det.counts",
+      ...ascan(0, 1, 1_000_000),
     ], { cwd: dir, lines: 100, guardMs: 15_000 });
     assert.ok(sent && !hung, err);
     assert.equal(code, 130, err);

@@ -11,6 +11,7 @@ import { UsageError } from "../../lib/device/errors.ts";
 import { Lab } from "../../lib/lab/lab.ts";
 import { ScanRun } from "../../lib/scan/runner.ts";
 import { listScans, readScanPoints, ScanStore } from "../../lib/session/scan_store.ts";
+import { ascan } from "./run_cli.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -175,13 +176,7 @@ Deno.test("labwire scan prints NDJSON points in a pipe and records them in the s
       "scan",
       "--devices",
       "sim://motor?velocity=1000,sim://det?seed=5",
-      "ascan",
-      "motor.position",
-      "0",
-      "10",
-      "21",
-      "-d",
-      "det.counts",
+      ...ascan(0, 10, 21),
       "--session",
       `${dir}/s.sqlite`,
       "--out",
@@ -219,13 +214,7 @@ Deno.test("labwire scan refuses a limit violation with exit 2 before moving", as
       "scan",
       "--devices",
       "sim://motor?max=8,sim://det",
-      "ascan",
-      "motor.position",
-      "0",
-      "10",
-      "11",
-      "-d",
-      "det.counts",
+      ...ascan(0, 10, 11),
       "--no-session",
     ], { cwd: dir }).output();
     const stderr = new TextDecoder().decode(out.stderr);

@@ -5,21 +5,10 @@
  * and no request gets a 5xx.
  */
 import assert from "node:assert/strict";
-import { guardedFetch, spawnServe } from "./serve_child.ts";
+import { guardedFetch, spawnServe } from "./labwire_process.ts";
+import { benchToml, SIM } from "../fixtures/sim_bench.ts";
 
-const BENCH = `
-[devices.motor]
-address = "sim://motor?seed=3"
-interval = "100ms"
-
-[devices.det]
-address = "sim://det?seed=5&motor=motor"
-interval = "100ms"
-
-[devices.thermo]
-address = "sim://thermo?seed=2"
-interval = "100ms"
-`;
+const BENCH = benchToml({ motor: SIM.motor, det: SIM.det, thermo: SIM.thermo }, "100ms");
 
 const json = { "content-type": "application/json" };
 
@@ -43,7 +32,7 @@ async function withServe(config: string, fn: (url: string) => Promise<void>) {
       await fn(s.url);
     } finally {
       const status = await s.stop();
-      assert.equal(status.code, 0, s.lines.join("\n"));
+      assert.equal(status, 0, s.lines.join("\n"));
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { TASK_BENCH, until } from "./serve_fixture.ts";
-import { spawnServe } from "./serve_child.ts";
+import { spawnServe } from "./labwire_process.ts";
 
 const TOKEN = "0123456789abcdef-runtime";
 
@@ -133,7 +133,7 @@ Deno.test("serve: devices added and removed at run time, and SIGHUP applying the
     assert.deepEqual(await names(), ["motor", "det", "gauge3"]);
   } finally {
     const status = await serve.stop();
-    assert.equal(status.code, 0, serve.lines.join("\n"));
+    assert.equal(status, 0, serve.lines.join("\n"));
   }
   try {
     const { SessionReader } = await import("../../lib/session/reader.ts");

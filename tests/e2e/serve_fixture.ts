@@ -7,47 +7,22 @@ import "../../lib/drivers/mod.ts";
 import { parseConfig } from "../../lib/config/load.ts";
 import { type Daemon, type DaemonOptions, startDaemon } from "../../lib/server/daemon.ts";
 import { silentLogger } from "../../lib/server/log.ts";
+import { benchToml, DET_COUNTING_ALARM, SIM } from "../fixtures/sim_bench.ts";
 
 /** A bench of sim devices sampled every 200 ms, one of them always failing, and an alarm. */
-export const TEST_BENCH = `
-[devices.motor]
-address = "sim://motor?seed=3"
-interval = "200ms"
-
-[devices.det]
-address = "sim://det?seed=5&motor=motor"
-interval = "200ms"
-
-[devices.thermo]
-address = "sim://thermo?seed=2"
-interval = "200ms"
-
-[devices.broken]
-address = "sim://gauge?seed=9&error_rate=1"
-interval = "200ms"
-
-[[alarms]]
-name = "det_counting"
-device = "det"
-attr = "counts"
-compare = ">="
-trip = 0
-`;
+export const TEST_BENCH = benchToml({
+  motor: SIM.motor,
+  det: SIM.det,
+  thermo: SIM.thermo,
+  broken: "sim://gauge?seed=9&error_rate=1",
+}) + DET_COUNTING_ALARM;
 
 /** A slow motor (a 5 mm move takes 2.5 s), a detector and a thermometer. */
-export const TASK_BENCH = `
-[devices.motor]
-address = "sim://motor?seed=3&velocity=2"
-interval = "200ms"
-
-[devices.det]
-address = "sim://det?seed=5&motor=motor"
-interval = "200ms"
-
-[devices.thermo]
-address = "sim://thermo?seed=2"
-interval = "200ms"
-`;
+export const TASK_BENCH = benchToml({
+  motor: "sim://motor?seed=3&velocity=2",
+  det: SIM.det,
+  thermo: SIM.thermo,
+});
 
 /** A running test daemon and its temp dir. */
 export interface TestDaemon extends Daemon {

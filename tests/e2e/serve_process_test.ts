@@ -4,57 +4,19 @@
  */
 import assert from "node:assert/strict";
 import { TEST_BENCH, until } from "./serve_fixture.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-
-/** Starts `labwire serve` and resolves with its URL once it logs that it is serving. */
-async function spawnServe(args: string[], env: Record<string, string> = {}) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "serve", ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env,
-  }).spawn();
-  const lines: string[] = [];
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  let url: string | undefined;
-  while (url === undefined) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buf += value;
-    const parts = buf.split("\n");
-    buf = parts.pop()!;
-    for (const l of parts) {
-      lines.push(l);
-      const m = /serving .* on (http:\/\/[^\s,]+)/.exec(l);
-      if (m) url = m[1];
-    }
-  }
-  const rest = (async () => {
-    while (true) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      lines.push(...value.split("\n").filter((l) => l !== ""));
-    }
-  })();
-  return { child, url, lines, rest };
-}
+import { spawnServe } from "./labwire_process.ts";
+import { runCli } from "./run_cli.ts";
 
 Deno.test("SIGTERM with open SSE clients: streams end, session flushed, exit 0 within 5 s", async () => {
   const dir = await Deno.makeTempDir({ prefix: "labwire-sigterm-" });
   try {
     await Deno.writeTextFile(`${dir}/bench.toml`, TEST_BENCH);
-    const { child, url, lines, rest } = await spawnServe([
+    const { url, lines, stop } = await spawnServe([
       "--config",
       `${dir}/bench.toml`,
-      "--listen",
-      "127.0.0.1:0",
       "--session",
       `${dir}/s.sqlite`,
     ]);
-    assert.ok(url, lines.join("\n"));
     const clients = await Promise.all(
       [0, 1, 2].map(async () => {
         const res = await fetch(`${url}/api/stream`);
@@ -68,22 +30,9 @@ Deno.test("SIGTERM with open SSE clients: streams end, session flushed, exit 0 w
       while (!(await r.read()).done) { /* drain */ }
       return true;
     });
-    await child.stdout.cancel();
     const sent = Date.now();
-    child.kill("SIGTERM");
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const status = await Promise.race([
-      child.status,
-      new Promise<null>((r) => (timer = setTimeout(() => r(null), 5000))),
-    ]);
-    clearTimeout(timer);
-    if (status === null) {
-      child.kill("SIGKILL");
-      await child.status;
-      assert.fail(`still running 5 s after SIGTERM:\n${lines.join("\n")}`);
-    }
-    await rest;
-    assert.equal(status.code, 0, lines.join("\n"));
+    // fails when still running 5 s after SIGTERM
+    assert.equal(await stop("SIGTERM", 5000), 0, lines.join("\n"));
     assert.deepEqual(await Promise.all(ended), [true, true, true]);
     assert.ok(lines.some((l) => /stopping/.test(l)), lines.join("\n"));
     // The session was closed cleanly: its segment has a stop reason.
@@ -106,46 +55,18 @@ Deno.test("serve beyond loopback without a token exits 2 with a clear message", 
   const dir = await Deno.makeTempDir({ prefix: "labwire-token-" });
   try {
     await Deno.writeTextFile(`${dir}/bench.toml`, TEST_BENCH);
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        MAIN,
-        "serve",
-        "--config",
-        `${dir}/bench.toml`,
-        "--listen",
-        "0.0.0.0:0",
-        "--no-record",
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      env: { LABWIRE_TOKEN: "" },
-    }).output();
-    const err = new TextDecoder().decode(out.stderr);
+    const serveAnywhere = (token: string) =>
+      runCli(["serve", "--config", `${dir}/bench.toml`, "--listen", "0.0.0.0:0", "--no-record"], {
+        env: { LABWIRE_TOKEN: token },
+      });
+    const out = await serveAnywhere("");
+    const err = out.stderr;
     assert.equal(out.code, 2, err);
     assert.match(err, /refusing to listen on 0\.0\.0\.0:0 without a token/);
     assert.match(err, /--token-file FILE/);
-    const short = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        MAIN,
-        "serve",
-        "--config",
-        `${dir}/bench.toml`,
-        "--listen",
-        "0.0.0.0:0",
-        "--no-record",
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      env: { LABWIRE_TOKEN: "short" },
-    }).output();
+    const short = await serveAnywhere("short");
     assert.equal(short.code, 2);
-    assert.match(new TextDecoder().decode(short.stderr), /at least 16 characters/);
+    assert.match(short.stderr, /at least 16 characters/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -155,11 +76,10 @@ Deno.test("under systemd (JOURNAL_STREAM) log lines carry <N> priorities", async
   const dir = await Deno.makeTempDir({ prefix: "labwire-journal-" });
   try {
     await Deno.writeTextFile(`${dir}/bench.toml`, TEST_BENCH);
-    const { child, url, lines, rest } = await spawnServe(
-      ["--config", `${dir}/bench.toml`, "--listen", "127.0.0.1:0", "--no-record"],
-      { JOURNAL_STREAM: "8:12345" },
+    const { url, lines, stop } = await spawnServe(
+      ["--config", `${dir}/bench.toml`, "--no-record"],
+      { env: { JOURNAL_STREAM: "8:12345" } },
     );
-    assert.ok(url);
     // A write is logged (and nothing else, such as a runtime warning, breaks the line format).
     const put = await fetch(`${url}/api/devices/motor/attrs/position`, {
       method: "PUT",
@@ -168,11 +88,7 @@ Deno.test("under systemd (JOURNAL_STREAM) log lines carry <N> priorities", async
     });
     assert.equal(put.status, 200);
     await put.body?.cancel();
-    await child.stdout.cancel();
-    child.kill("SIGINT");
-    const status = await child.status;
-    await rest;
-    assert.equal(status.code, 0);
+    assert.equal(await stop("SIGINT"), 0);
     assert.ok(lines.length >= 2);
     for (const l of lines) assert.match(l, /^<[3-7]>/, l);
     assert.ok(lines.some((l) => l.startsWith("<5>serving 4 devices on http://127.0.0.1:")));
@@ -186,24 +102,16 @@ Deno.test("under systemd (JOURNAL_STREAM) log lines carry <N> priorities", async
 });
 
 Deno.test("serve --print-systemd-unit prints a hardened unit on stdout", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      MAIN,
-      "serve",
-      "--print-systemd-unit",
-      "--listen",
-      "0.0.0.0:8600",
-      "--token-file",
-      "/etc/labwire/token",
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
+  const out = await runCli([
+    "serve",
+    "--print-systemd-unit",
+    "--listen",
+    "0.0.0.0:8600",
+    "--token-file",
+    "/etc/labwire/token",
+  ]);
   assert.equal(out.code, 0);
-  const unit = new TextDecoder().decode(out.stdout);
+  const unit = out.stdout;
   assert.match(unit, /^\[Service\]$/m);
   assert.match(
     unit,
@@ -216,14 +124,7 @@ Deno.test("serve --print-systemd-unit prints a hardened unit on stdout", async (
 Deno.test("serve --demo serves the demo bench and prints the dashboard URL on stderr", async () => {
   const dir = await Deno.makeTempDir({ prefix: "labwire-demo-" });
   try {
-    const { child, url, lines, rest } = await spawnServe([
-      "--demo",
-      "--listen",
-      "127.0.0.1:0",
-      "--session",
-      `${dir}/demo.sqlite`,
-    ]);
-    assert.ok(url, lines.join("\n"));
+    const { url, lines, stop } = await spawnServe(["--demo", "--session", `${dir}/demo.sqlite`]);
     await until(
       () => lines.some((l) => l === `labwire serve: dashboard: ${url}/`),
       5000,
@@ -236,10 +137,7 @@ Deno.test("serve --demo serves the demo bench and prints the dashboard URL on st
       devices.devices.map((d: { name: string }) => d.name),
       ["gauge", "thermo", "motor", "dmm", "det"],
     );
-    await child.stdout.cancel();
-    child.kill("SIGTERM");
-    assert.equal((await child.status).code, 0);
-    await rest;
+    assert.equal(await stop(), 0);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

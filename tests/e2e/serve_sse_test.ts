@@ -4,16 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { readEvents, startTestDaemon } from "./serve_fixture.ts";
+import { benchToml, SIM } from "../fixtures/sim_bench.ts";
 
-const BENCH = `
-[devices.thermo]
-address = "sim://thermo?seed=2"
-interval = "100ms"
-
-[devices.dmm]
-address = "sim://dmm?seed=4"
-interval = "100ms"
-`;
+const BENCH = benchToml({ thermo: SIM.thermo, dmm: SIM.dmm }, "100ms");
 
 type Ev = { id?: string; event?: string; data: string };
 

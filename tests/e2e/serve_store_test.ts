@@ -7,21 +7,11 @@ import assert from "node:assert/strict";
 import { SessionReader } from "../../lib/session/reader.ts";
 import { PEERS_REQUIRED } from "../peers.ts";
 import { hungServer, writeHungBench } from "./hung_server.ts";
-import { spawnLabwire } from "./labwire_process.ts";
+import { metric, spawnServe, stalledSseClients } from "./labwire_process.ts";
 import { until } from "./serve_fixture.ts";
+import { benchToml, DET_COUNTING_ALARM, LOUD_BENCH } from "../fixtures/sim_bench.ts";
 
-const ALARM_BENCH = `
-[devices.det]
-address = "sim://det?seed=5"
-interval = "100ms"
-
-[[alarms]]
-name = "det_counting"
-device = "det"
-attr = "counts"
-compare = ">="
-trip = 0
-`;
+const ALARM_BENCH = benchToml({ det: "sim://det?seed=5" }, "100ms") + DET_COUNTING_ALARM;
 
 async function json(url: string): Promise<Record<string, unknown>> {
   const res = await fetch(url);
@@ -32,15 +22,9 @@ Deno.test("serve --no-record keeps alarms (and serves them)", async () => {
   const dir = await Deno.makeTempDir({ prefix: "labwire-norecord-" });
   try {
     await Deno.writeTextFile(`${dir}/bench.toml`, ALARM_BENCH);
-    const p = spawnLabwire([
-      "serve",
-      `${dir}/bench.toml`,
-      "--listen",
-      "127.0.0.1:0",
-      "--no-record",
-    ]);
+    const p = await spawnServe([`${dir}/bench.toml`, "--no-record"]);
     try {
-      const url = (await p.waitFor(/serving .* on (http:\/\/[^\s,]+)/))[1]!;
+      const url = p.url;
       let active: { name: string }[] = [];
       await until(
         async () => {
@@ -61,39 +45,16 @@ Deno.test("serve --no-record keeps alarms (and serves them)", async () => {
   }
 });
 
-// Two loggers of 2,000 channels every 10 ms: several MB/s of events, enough to fill the socket
-// buffers of a client that never reads within a few seconds.
-const LOUD_BENCH = `
-[devices.a]
-address = "sim://bank?channels=2000&seed=1"
-interval = "10ms"
-
-[devices.b]
-address = "sim://bank?channels=2000&seed=2"
-interval = "10ms"
-`;
-
 Deno.test("SIGTERM with SSE clients that stopped reading closes them and the segment without the grace", async () => {
   const dir = await Deno.makeTempDir({ prefix: "labwire-stalled-" });
   try {
     await Deno.writeTextFile(`${dir}/bench.toml`, LOUD_BENCH);
     const session = `${dir}/s.session.sqlite`;
-    const p = spawnLabwire([
-      "serve",
-      `${dir}/bench.toml`,
-      "--listen",
-      "127.0.0.1:0",
-      "--session",
-      session,
-    ]);
-    const conns: Deno.TcpConn[] = [];
+    const p = await spawnServe([`${dir}/bench.toml`, "--session", session]);
+    let conns: Deno.TcpConn[] = [];
     try {
-      const url = new URL((await p.waitFor(/serving .* on (http:\/\/[^\s,]+)/))[1]!);
-      for (let i = 0; i < 3; i++) {
-        const c = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
-        await c.write(new TextEncoder().encode("GET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n"));
-        conns.push(c); // and never read from it
-      }
+      const url = new URL(p.url);
+      conns = await stalledSseClients(url, 3);
       await until(
         async () => (await json(`${url}healthz`)).sse_clients === 3,
         10_000,
@@ -102,8 +63,7 @@ Deno.test("SIGTERM with SSE clients that stopped reading closes them and the seg
       // Long enough for the clients' socket buffers to fill: the daemon's writes to them block.
       await new Promise((r) => setTimeout(r, 4000));
     } finally {
-      const code = await p.stop("SIGTERM");
-      for (const c of conns) c.close();
+      const code = await p.stop("SIGTERM").finally(() => conns.forEach((c) => c.close()));
       assert.equal(code, 0, p.lines.join("\n"));
     }
     assert.ok(!p.lines.some((l) => /exiting anyway/.test(l)), p.lines.join("\n"));
@@ -156,12 +116,6 @@ async function fill(dir: string): Promise<string> {
   return path;
 }
 
-async function metric(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const m = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
-  return m ? Number(m[1]) : NaN;
-}
-
 Deno.test("a disk that fills up: serve keeps live data, SSE and alarms, reports degraded, and resumes recording", async (t) => {
   const disk = await smallDisk(80);
   if (!disk) {
@@ -173,18 +127,11 @@ Deno.test("a disk that fills up: serve keeps live data, SSE and alarms, reports 
   try {
     await Deno.writeTextFile(`${disk}/bench.toml`, ALARM_BENCH);
     const session = `${disk}/s.session.sqlite`;
-    const p = spawnLabwire([
-      "serve",
-      `${disk}/bench.toml`,
-      "--listen",
-      "127.0.0.1:0",
-      "--session",
-      session,
-    ]);
+    const p = await spawnServe([`${disk}/bench.toml`, "--session", session]);
     let filledAt = 0;
     let freedAt = 0;
     try {
-      const url = (await p.waitFor(/serving .* on (http:\/\/[^\s,]+)/))[1]!;
+      const url = p.url;
       await until(async () => (await metric(url, "labwire_session_rows_written_total")) > 0);
 
       await t.step("full: degraded with the reason, write errors counted", async () => {
@@ -263,17 +210,10 @@ Deno.test("a session file removed while recording is recreated at its path and r
   try {
     await Deno.writeTextFile(`${dir}/bench.toml`, ALARM_BENCH);
     const session = `${dir}/s.session.sqlite`;
-    const p = spawnLabwire([
-      "serve",
-      `${dir}/bench.toml`,
-      "--listen",
-      "127.0.0.1:0",
-      "--session",
-      session,
-    ]);
+    const p = await spawnServe([`${dir}/bench.toml`, "--session", session]);
     let removedAt = 0;
     try {
-      const url = (await p.waitFor(/serving .* on (http:\/\/[^\s,]+)/))[1]!;
+      const url = p.url;
       await until(async () => (await metric(url, "labwire_session_rows_written_total")) > 0);
       // as `rm s.session.sqlite*` would
       for (const suffix of ["", "-wal", "-shm"]) await Deno.remove(session + suffix);
@@ -329,16 +269,9 @@ Deno.test("serve with a hung device serves and samples the others at once; the h
   try {
     await writeHungBench(`${dir}/bench.toml`, hung);
     const session = `${dir}/s.session.sqlite`;
-    const p = spawnLabwire([
-      "serve",
-      `${dir}/bench.toml`,
-      "--listen",
-      "127.0.0.1:0",
-      "--session",
-      session,
-    ]);
+    const p = await spawnServe([`${dir}/bench.toml`, "--session", session]);
     try {
-      const url = (await p.waitFor(/serving .* on (http:\/\/[^\s,]+)/, 20_000))[1]!;
+      const url = p.url;
       await until(
         async () => {
           const devices = (await json(`${url}/api/devices`)).devices as {

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { TASK_BENCH, until } from "./serve_fixture.ts";
-import { spawnServe } from "./serve_child.ts";
+import { spawnServe } from "./labwire_process.ts";
 import { runCli } from "./run_cli.ts";
 
 /** A JSON request; answers the status and the parsed body. */
@@ -137,7 +137,7 @@ Deno.test("serve tasks: FIFO queue, GET /api/tasks, cancel, kept data, one owner
     assert.equal(scanDone.body.state, "done", "the scan finished before the task started");
   } finally {
     const status = await serve.stop();
-    assert.equal(status.code, 0, serve.lines.join("\n"));
+    assert.equal(status, 0, serve.lines.join("\n"));
   }
   try {
     // every task is in the session, with its end state
@@ -237,7 +237,7 @@ Deno.test("labwire task start|list|status|data|stop against a serve process, and
     assert.match(bad.stderr, /thermo has no technique "dance"/);
   } finally {
     const status = await serve.stop();
-    assert.equal(status.code, 0, serve.lines.join("\n"));
+    assert.equal(status, 0, serve.lines.join("\n"));
   }
   try {
     // no daemon: status is an error naming the URL; start runs the task here from the config
@@ -309,7 +309,7 @@ Deno.test("serve safe states: at a task's stop, a scan's interruption and the da
     await call(`${u}/api/devices/thermo/attrs/heater`, "PUT", { value: true });
   } finally {
     const status = await serve.stop();
-    assert.equal(status.code, 0, serve.lines.join("\n"));
+    assert.equal(status, 0, serve.lines.join("\n"));
   }
   try {
     const { SessionReader } = await import("../../lib/session/reader.ts");

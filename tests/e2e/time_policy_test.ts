@@ -4,7 +4,7 @@
  * (`--utc` for UTC); `--from/--to` take local or offset ISO times and durations back from now.
  */
 import assert from "node:assert/strict";
-import { runCli, simBenchDir } from "./run_cli.ts";
+import { ascan, runCli, simBenchDir } from "./run_cli.ts";
 
 const BERLIN = { TZ: "Europe/Berlin" };
 const ISO_OFFSET = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0[12]:00$/;
@@ -89,13 +89,7 @@ Deno.test("scan-only sessions: export --scan N needs no --format; list shows sca
       "sim://motor,sim://det",
       "--session",
       session,
-      "ascan",
-      "motor.position",
-      "0",
-      "1",
-      "3",
-      "-d",
-      "det.counts",
+      ...ascan(0, 1, 3),
     ]);
     assert.equal(scan.code, 0, scan.stderr);
     const exported = await runCli(["session", "export", session, "--scan", "1"], { env: BERLIN });

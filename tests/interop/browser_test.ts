@@ -7,20 +7,10 @@ import assert from "node:assert/strict";
 import { CHROMIUM, launchChromium } from "./chromium.ts";
 import { findProgram, peerTest } from "../peers.ts";
 import { startTestDaemon, until } from "../e2e/serve_fixture.ts";
+import { benchToml, SIM } from "../fixtures/sim_bench.ts";
 
-const BENCH = `
-[devices.motor]
-address = "sim://motor?seed=3"
-interval = "100ms"
-
-[devices.det]
-address = "sim://det?seed=5&motor=motor"
-interval = "100ms"
-
-[devices.thermo]
-address = "sim://thermo?seed=2"
-interval = "250ms"
-`;
+const BENCH = benchToml({ motor: SIM.motor, det: SIM.det }, "100ms") +
+  benchToml({ thermo: SIM.thermo }, "250ms");
 
 peerTest(
   "dashboard in headless Chromium: live chart points, a motor write through the UI moves it",

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { peerTest } from "../peers.ts";
-import { spawnServe } from "../e2e/serve_child.ts";
+import { metric, spawnServe } from "../e2e/labwire_process.ts";
 import { until } from "../e2e/serve_fixture.ts";
 import {
   type Broker,
@@ -42,12 +42,6 @@ async function withBroker(
     await broker.stop();
     await Deno.remove(dir, { recursive: true });
   }
-}
-
-async function metric(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const m = new RegExp(`^${name.replace(/[{}"]/g, "\\$&")} (\\S+)$`, "m").exec(text);
-  return m ? Number(m[1]) : NaN;
 }
 
 async function readAttr(url: string, device: string, attr: string): Promise<unknown> {
@@ -106,7 +100,7 @@ peerTest(
           await results.stop();
         }
       } finally {
-        assert.equal((await s.stop()).code, 0);
+        assert.equal(await s.stop(), 0);
       }
       // A clean stop says every device and the daemon are offline (retained).
       const after = await sub(broker, ["labwire/$state", "labwire/+/$state"], {

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { findProgram, peerTest, runTool } from "../peers.ts";
 import { runCli } from "../e2e/run_cli.ts";
-import { spawnServe } from "../e2e/serve_child.ts";
+import { spawnServe } from "../e2e/labwire_process.ts";
 import { until } from "../e2e/serve_fixture.ts";
 import { missingMqttPeers, startBroker } from "./mosquitto.ts";
 import { makeCert } from "./tls_cert.ts";

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { findProgram, peerTest, runTool } from "../peers.ts";
 import { makeCert } from "./tls_cert.ts";
-import { spawnServe } from "../e2e/serve_child.ts";
+import { spawnServe } from "../e2e/labwire_process.ts";
 
 const missing = () => ["openssl", "curl"].filter((p) => findProgram(p) === undefined);
 
