@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { findProgram, peerTest } from "../peers.ts";
 import { makeCert } from "./tls_cert.ts";
-import { guardedFetch, type ServeChild, spawnServe } from "../e2e/serve_child.ts";
+import { guardedFetch, type ServeProcess, spawnServe } from "../e2e/labwire_process.ts";
 import { until } from "../e2e/serve_fixture.ts";
 
 const TOKEN = "remote-test-token-0123456789abcdef";
@@ -102,8 +102,8 @@ peerTest(
         `127.0.0.1:${ports[i]}`,
       );
     };
-    const remotes: (ServeChild | undefined)[] = [];
-    let central: ServeChild | undefined;
+    const remotes: (ServeProcess | undefined)[] = [];
+    let central: ServeProcess | undefined;
     const caClient = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(cert)] });
     try {
       for (let i = 0; i < 3; i++) remotes.push(await spawnServe(await remoteArgs(i)));
