@@ -75,6 +75,13 @@ export function unwatchAbort(signal: AbortSignal, call: Call): void {
 export type Phase = "queued" | "connecting" | "behind" | "sent" | "done";
 
 /**
+ * The reason of every call that ran out of time (the cause of its TimeoutError): one object, since
+ * building an exception (and its stack) per timeout made overload, when thousands time out at
+ * once, cost more.
+ */
+const TIMED_OUT = new DOMException("timeout", "TimeoutError");
+
+/**
  * One request: everything it needs lives here (no closure per request); it is its own deadline
  * target ({@linkcode Call.expire}).
  */
@@ -120,6 +127,6 @@ export class Call {
 
   /** Why the call was cancelled: our deadline, or the caller's abort reason. */
   reason(): unknown {
-    return this.timedOut ? new DOMException("timeout", "TimeoutError") : this.opts.signal?.reason;
+    return this.timedOut ? TIMED_OUT : this.opts.signal?.reason;
   }
 }
