@@ -33,6 +33,8 @@ import {
   ParseError,
 } from "../lib/drivers/message/protocol.ts";
 import { openLine } from "../lib/transport/open.ts";
+import { parseWindow } from "../lib/transport/pipeline.ts";
+import { BatchedSink } from "../lib/output/stdout.ts";
 
 const FLAGS = {
   write: { type: "boolean", short: "w" },
@@ -46,6 +48,7 @@ const FLAGS = {
   "write-term": { type: "string" },
   encoding: { type: "string" },
   delay: { type: "string" },
+  window: { type: "string" },
 } as const;
 
 /** The parsed options of `query`. */
@@ -74,6 +77,8 @@ export interface QueryOptions {
   encoding?: Encoding;
   /** Least time between commands, ms. */
   delay?: number;
+  /** Commands sent ahead of their answers (`--window`), when given. */
+  window?: number;
   /** Print answers as one JSON array. */
   json: boolean;
   /** `--config FILE`. */
@@ -120,6 +125,7 @@ export function parseQueryArgs(args: string[]): QueryOptions {
   if (write && binary) throw new UsageError("--write sends without reading: no --binary with it");
   const timeout = stringFlag(f, "timeout");
   const delay = stringFlag(f, "delay");
+  const window = stringFlag(f, "window");
   return {
     target,
     commands,
@@ -133,6 +139,7 @@ export function parseQueryArgs(args: string[]): QueryOptions {
     writeTerm: term("write-term") ?? both,
     encoding: encoding as Encoding | undefined,
     delay: delay === undefined ? undefined : parseDuration(delay, "ms", "--delay"),
+    window: window === undefined ? undefined : parseWindow(window, "--window"),
     json: boolFlag(f, "json"),
     config: stringFlag(f, "config"),
   };
@@ -205,6 +212,7 @@ export async function resolveQueryLine(target: string, config?: string): Promise
       writeTermination: t.writeTermination,
       encoding: inst.protocol === "pfeiffer" ? "latin1" : t.encoding,
       minDelay: t.delayMs,
+      window: t.window,
     },
     instrument: inst.name,
     note: address.note,
@@ -250,9 +258,14 @@ async function runModbusQuery(
   }
   const { openModbusClient } = await import("../lib/drivers/modbus/client.ts");
   const { parseRawRequest, runRawRequest } = await import("../lib/drivers/modbus/raw.ts");
+  const { modbusWindow } = await import("../lib/drivers/modbus/driver.ts");
   const requests = commands.map(parseRawRequest);
+  const windowText = opts.window !== undefined
+    ? String(opts.window)
+    : target.address.params.get("window");
   const client = openModbusClient(target.address, {
     unit: target.unit,
+    window: windowText === null ? undefined : modbusWindow(windowText, target.address),
     timeout: opts.timeout,
     serial: target.serial,
     port: target.port,
@@ -262,19 +275,27 @@ async function runModbusQuery(
   return await answerEach(requests, opts.json, out, () => client.close(), async (req, signal) => {
     const answer = await runRawRequest(client, req, { signal, timeout: opts.timeout });
     return { line: answer, value: answer === "ok" ? "ok" : JSON.parse(answer) };
-  });
+  }, client.line.window);
 }
 
-/** One answer as printed: a line of text, and the value `--json` collects. */
-interface Answer {
+/**
+ * One answer as printed: a line of text, and the value `--json` collects; a string is both (a
+ * text query's answer, the commonest: no object per answer).
+ */
+type Answer = string | {
   line: string;
   value: unknown;
-}
+};
+
+/** Does nothing: marks a promise's rejection as handled (it is awaited later). */
+const ignore = () => {};
 
 /**
  * Runs `ask` for each item in order (Ctrl-C cancels the one in flight and ends with 130) and
  * prints each answer as it comes, or all as one JSON array with `json`; an undefined answer (a
- * write, raw bytes already written) prints nothing. `close` runs however it ends.
+ * write, raw bytes already written) prints nothing. With `ahead` > 1, up to that many items are
+ * asked before the first of them is answered (a pipelined line sends them in one write; the
+ * answers still print in order). `close` runs however it ends.
  */
 async function answerEach<T>(
   items: readonly T[],
@@ -282,19 +303,40 @@ async function answerEach<T>(
   out: TextSink,
   close: () => void,
   ask: (item: T, signal: AbortSignal) => Promise<Answer | undefined>,
+  ahead = 1,
 ): Promise<number> {
   const interrupts = listenForInterrupts();
   const values: unknown[] = [];
+  // Answers that arrive together are printed with one write to stdout, not one each.
+  const sink = out === stdoutSink ? new BatchedSink() : out;
+  const asked: Promise<Answer | undefined>[] = [];
+  let next = 0;
   try {
-    for (const item of items) {
-      const answer = await ask(item, interrupts.signal);
+    for (let i = 0; i < items.length; i++) {
+      while (next < items.length && next < i + ahead) {
+        const p = ask(items[next++]!, interrupts.signal);
+        // Awaited in its turn below: failing before then is not an unhandled rejection.
+        if (ahead > 1) p.catch(ignore);
+        asked.push(p);
+      }
+      const answer = await asked.shift()!;
       if (answer === undefined) continue;
-      if (json) values.push(answer.value);
-      else out.write(answer.line + "\n");
+      if (typeof answer === "string") {
+        if (json) values.push(answer);
+        else sink.write(answer + "\n");
+      } else if (json) values.push(answer.value);
+      else sink.write(answer.line + "\n");
     }
-    if (json) out.write(JSON.stringify(values) + "\n");
+    if (json) sink.write(JSON.stringify(values) + "\n");
+    if (sink instanceof BatchedSink) sink.flush();
     return EXIT.ok;
   } catch (err) {
+    if (sink instanceof BatchedSink && !(err instanceof PipeClosed)) {
+      // The answers before the failure still reach stdout; a closed pipe has nobody to tell.
+      try {
+        sink.flush();
+      } catch { /* the error below is what the user needs */ }
+    }
     if (interrupts.received) return interrupts.exitCode();
     throw err;
   } finally {
@@ -333,26 +375,27 @@ export async function runQuery(args: string[], out: TextSink = stdoutSink): Prom
     ...(opts.writeTerm !== undefined ? { writeTermination: opts.writeTerm } : {}),
     ...(opts.encoding !== undefined ? { encoding: opts.encoding } : {}),
     ...(opts.delay !== undefined ? { minDelay: opts.delay } : {}),
+    ...(opts.window !== undefined ? { window: opts.window } : {}),
   };
   const line = openLine(resolved.address, { ...lineOptions, shared: false });
-  return await answerEach(commands, opts.json, out, () => line.close(), async (cmd, signal) => {
-    const call = { signal, timeout: opts.timeout };
-    if (opts.write) {
-      await line.write(cmd, call);
-      return undefined;
-    }
+  let call: { signal: AbortSignal; timeout: number } | undefined;
+  return await answerEach(commands, opts.json, out, () => line.close(), (cmd, signal) => {
+    // One options object for every command (same signal, same deadline).
+    if (call?.signal !== signal) call = { signal, timeout: opts.timeout };
+    if (opts.write) return line.write(cmd, call).then(() => undefined);
     if (opts.binary) {
-      const data = await line.queryBlock(cmd, call);
-      if (opts.raw) {
-        writeRaw(out, data);
-        return undefined;
-      }
-      const values = blockNumbers(data, opts);
-      return { line: JSON.stringify(values), value: values };
+      return line.queryBlock(cmd, call).then((data) => {
+        if (opts.raw) {
+          writeRaw(out, data);
+          return undefined;
+        }
+        const values = blockNumbers(data, opts);
+        return { line: JSON.stringify(values), value: values };
+      });
     }
-    const answer = await line.query(cmd, call);
-    return { line: answer, value: answer };
-  });
+    // A text answer as it is: no wrapper object or async frame per query.
+    return line.query(cmd, call);
+  }, line.window);
 }
 
 /** The numbers of a `--binary` answer; a size that does not fit `--datatype` is a usage error. */
@@ -425,6 +468,12 @@ Flags:
       --write-term T     what is appended to commands
       --encoding E       ascii (default), latin1 or utf-8
       --delay 50ms       least time between commands
+      --window N         send up to N queries before reading their answers (TCP;
+                         default 1, or the definition's window): several go out
+                         in one write, answers still print in order. Only for an
+                         instrument that answers every query in order; Modbus
+                         TCP: requests in flight, matched by transaction id
+                         (default 8)
       --json             print the answers as one JSON array
   -c, --config FILE      config file, for device NAMEs
 
@@ -451,6 +500,7 @@ Examples:
   labwire query tcp://10.0.0.7:5025 --write '*RST' 'CONF:VOLT:DC 10'
   labwire query tcp://10.0.0.7:5025 --write 'FORM REAL,32'
   labwire query tcp://10.0.0.7:5025 --binary --datatype f32 'TRAC:DATA?'
+  seq 1000 | sed 's/.*/MEAS:VOLT:DC?/' | labwire query scpi://10.0.0.7 --window 8
   printf '*IDN?\\nSYST:ERR?\\n' | labwire query scpi://10.0.0.7
   labwire query 'modbus://10.0.0.9?unit=1' 'read holding 4096 2' 'write holding 4097 250'
   labwire query 'modbus+rtu:///dev/ttyUSB0?baud=19200&parity=even&unit=3' 'read coil 2068'

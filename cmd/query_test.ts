@@ -17,9 +17,14 @@ Deno.test("parseQueryArgs: defaults, terminations by name, durations", () => {
   assert.equal(b.binary, true);
   assert.equal(b.datatype, "i16");
   assert.equal(b.littleEndian, true);
+  assert.equal(parseQueryArgs(["x", "--window", "8", "A"]).window, 8);
+  assert.equal(parseQueryArgs(["x", "A"]).window, undefined);
   for (
     const args of [
       [],
+      ["x", "--window", "0", "A"],
+      ["x", "--window", "many", "A"],
+      ["x", "--window", "65", "A"],
       ["x", "--term", "\\q", "A"],
       ["x", "--encoding", "ebcdic", "A"],
       ["x", "--write", "--binary", "A"],

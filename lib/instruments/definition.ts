@@ -41,6 +41,11 @@ export interface TransportDefaults {
   timeoutMs: number;
   /** Minimum delay between commands, ms. */
   delayMs: number;
+  /**
+   * Queries sent ahead of their answers over TCP (1: one at a time, the default). Only for an
+   * instrument that reads its input buffer in order and answers every query in order.
+   */
+  window: number;
   /** Default unit letter on a shared line (Alicat). */
   unit?: string;
 }
@@ -214,6 +219,7 @@ export function compileDefinition(
     encoding: t.encoding ?? "ascii",
     timeoutMs: ms(t.timeout, 1000, "transport.timeout"),
     delayMs: ms(t.delay, 0, "transport.delay"),
+    window: t.window ?? 1,
     unit: t.unit ?? (protocol === "alicat" ? "A" : undefined),
   };
   const regex = (text: string | undefined, key: string): RegExp | undefined => {

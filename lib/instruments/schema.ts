@@ -157,6 +157,7 @@ export const definitionSchema = z.strictObject({
     encoding: z.enum(["ascii", "latin1", "utf-8"]).optional(),
     timeout: duration.optional(),
     delay: duration.optional(),
+    window: z.number().int().min(1).max(64).optional(),
     unit: z.string().regex(/^[A-Z]$/, "one letter A–Z").optional(),
   }).optional(),
   identify: z.strictObject({

@@ -38,7 +38,7 @@ import { ReopeningStream } from "./stream.ts";
 import { sleep } from "./abortable.ts";
 import { deadlines } from "./deadline.ts";
 import { Cancel } from "./cancel.ts";
-import { type AnswerParser, Pipeline } from "./pipeline.ts";
+import { type AnswerParser, type Keyed, Pipeline } from "./pipeline.ts";
 
 /** How a line talks: terminations, encoding, default deadline, pacing. */
 export interface LineOptions {
@@ -189,11 +189,23 @@ export class MessageLine {
   /** Sends `cmd` and returns the answer line (termination and a trailing CR removed). */
   query(cmd: string, opts: QueryOptions = {}): Promise<string> {
     if (this.#pipeline && !opts.expect) {
+      let bytes: Uint8Array;
+      try {
+        bytes = this.#encode(cmd);
+      } catch (err) {
+        // What the exchange path says of a command that cannot be encoded.
+        return Promise.reject(
+          new DeviceError(`${this.label}: ${quote(cmd)}: ${(err as Error).message}`, this.#device, {
+            cause: err,
+          }),
+        );
+      }
       return this.#pipeline.request(
-        this.#encode(cmd),
+        bytes,
         -1,
         this.#nextLine,
-        { timeout: opts.timeout ?? this.timeout, signal: opts.signal },
+        opts.timeout ?? this.timeout,
+        opts.signal,
         cmd,
       );
     }
@@ -217,8 +229,12 @@ export class MessageLine {
   /** The next answer line, in order (the pipeline's parser of text answers). */
   readonly #nextLine: AnswerParser<string> = () => {
     const text = this.#takeLine();
-    return text === undefined ? undefined : { key: -1, value: text };
+    if (text === undefined) return undefined;
+    // One object for every answer: the pipeline reads it at once (no garbage per answer).
+    this.#inOrder.value = text;
+    return this.#inOrder;
   };
+  readonly #inOrder: Keyed<string> = { key: -1, value: "" };
 
   /**
    * Sends raw `bytes` and returns the answer `parse` finds for `key` (a binary protocol whose
@@ -235,7 +251,7 @@ export class MessageLine {
   ): Promise<T> {
     const timeout = opts.timeout ?? this.timeout;
     if (this.#pipeline) {
-      return this.#pipeline.request(bytes, key, parse, { timeout, signal: opts.signal }, what);
+      return this.#pipeline.request(bytes, key, parse, timeout, opts.signal, what);
     }
     return this.request(
       bytes,

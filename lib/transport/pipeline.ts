@@ -21,8 +21,8 @@
  *
  * @module
  */
-import { DeviceError, TimeoutError } from "../device/errors.ts";
-import type { ByteStream, IoOptions } from "./byte_stream.ts";
+import { DeviceError, TimeoutError, UsageError } from "../device/errors.ts";
+import type { ByteStream } from "./byte_stream.ts";
 import { Cancel } from "./cancel.ts";
 import { type Deadline, deadlines } from "./deadline.ts";
 import { type Framer, FramingError } from "./framing.ts";
@@ -35,7 +35,10 @@ export interface Keyed<T> {
   value: T;
 }
 
-/** Finds the next whole answer in what was received, or undefined until it is all there. */
+/**
+ * Finds the next whole answer in what was received, or undefined until it is all there. The
+ * {@linkcode Keyed} it returns is read at once, so a parser may reuse one object.
+ */
 export type AnswerParser<T> = (framer: Framer) => Keyed<T> | undefined;
 
 /** What the pipeline needs from the line it runs on. */
@@ -64,6 +67,35 @@ export interface PipelineHost {
   ): TimeoutError;
 }
 
+/** Most requests a window lets in flight on one connection. */
+export const MAX_WINDOW = 64;
+
+/**
+ * Reads a window (`?window=`, `--window`): a whole number 1…{@linkcode MAX_WINDOW}, else a
+ * usage error naming `where`.
+ *
+ * @example
+ * ```ts
+ * import { parseWindow } from "./pipeline.ts";
+ * parseWindow("8", "--window"); // 8
+ * ```
+ */
+export function parseWindow(text: string, where: string): number {
+  const n = Number(text.trim());
+  if (!/^\d{1,3}$/.test(text.trim()) || n < 1 || n > MAX_WINDOW) {
+    throw new UsageError(
+      `${where}: window ${JSON.stringify(text)} is not a window`,
+      `requests in flight at once: a whole number 1…${MAX_WINDOW} (1: one at a time)`,
+    );
+  }
+  return n;
+}
+
+/** A flight's deadline: one function for all, the flight as `this` (no closure per request). */
+function expireFlight(this: Flight): void {
+  this.pipeline.expire(this);
+}
+
 const QUEUED = 0;
 const SENT = 1;
 const DONE = 2;
@@ -76,10 +108,11 @@ class Flight {
   /** Given up by its caller (aborted) while in flight: its answer, when it comes, is dropped. */
   abandoned = false;
   deadline: Deadline | undefined;
-  /** Stops listening to the caller's signal. */
-  unlisten: (() => void) | undefined;
+  /** The caller's signal, while the request is watched for its abort. */
+  signal: AbortSignal | undefined;
 
   constructor(
+    readonly pipeline: Pipeline,
     readonly bytes: Uint8Array,
     readonly key: number,
     readonly parse: AnswerParser<unknown>,
@@ -113,10 +146,27 @@ export class Pipeline {
   #writeCancel = new Cancel();
   /** When the last answer arrived (performance.now()). */
   #heardAt = 0;
+  /** Callers' signals, each with the requests it may abort. */
+  readonly #watched = new Map<AbortSignal, Set<Flight>>();
   /** Answers that matched no request in flight (late answers of dropped requests, or foreign). */
   strays = 0;
+  /** Backlog size at the last hop of the fill (-1: none yet). */
+  #seen = -1;
+  #hops = 0;
   readonly #fill = () => {
+    // Callers woken by one read ask one after another, each a few promise reactions after the
+    // last: hop along the microtask queue while the backlog still grows (and the window has
+    // room), so they go out in one write, not one write each.
+    const size = this.#backlog.length;
+    if (size !== this.#seen && size < this.#window - this.#flight.length && this.#hops < 64) {
+      this.#seen = size;
+      this.#hops++;
+      queueMicrotask(this.#fill);
+      return;
+    }
     this.#fillQueued = false;
+    this.#seen = -1;
+    this.#hops = 0;
     this.#send();
   };
 
@@ -139,35 +189,32 @@ export class Pipeline {
     bytes: Uint8Array,
     key: number,
     parse: AnswerParser<T>,
-    opts: IoOptions & { timeout: number },
+    timeout: number,
+    signal: AbortSignal | undefined,
     what: string | (() => string),
   ): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const f = new Flight(
-        bytes,
-        key,
-        parse,
-        what,
-        opts.timeout,
-        resolve as (v: unknown) => void,
-        reject,
-      );
-      const signal = opts.signal;
-      if (signal?.aborted) return reject(signal.reason);
-      f.deadline = deadlines.add(opts.timeout, () => this.#expire(f));
-      if (signal) {
-        const onAbort = () => this.#abort(f, signal.reason);
-        signal.addEventListener("abort", onAbort, { once: true });
-        f.unlisten = () => signal.removeEventListener("abort", onAbort);
-      }
-      this.#backlog.push(f);
-      if (!this.#fillQueued) {
-        // Requests made in the same turn (a Promise.all, or the callers woken by one read) go
-        // out in one write.
-        this.#fillQueued = true;
-        queueMicrotask(this.#fill);
-      }
-    });
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const { promise, resolve, reject } = Promise.withResolvers<T>();
+    const f = new Flight(
+      this,
+      bytes,
+      key,
+      parse as AnswerParser<unknown>,
+      what,
+      timeout,
+      resolve as (v: unknown) => void,
+      reject,
+    );
+    f.deadline = deadlines.add(timeout, expireFlight, f);
+    if (signal) this.#watch(signal, f);
+    this.#backlog.push(f);
+    if (!this.#fillQueued) {
+      // Requests made in the same turn (a Promise.all, or the callers woken by one read) go
+      // out in one write.
+      this.#fillQueued = true;
+      queueMicrotask(this.#fill);
+    }
+    return promise;
   }
 
   /** Fails every request, queued or in flight (the line is closing). */
@@ -192,8 +239,10 @@ export class Pipeline {
       this.#owned();
       return;
     }
-    // An exchange waits for the line: nothing more goes out until the flight has landed.
-    if (this.#host.waiting === 0) {
+    // An exchange waits for the line: nothing more goes out until the flight has landed. A
+    // flight fuller than half the window is left to land first, so the requests that wait go
+    // out several to a write (each write and read costs more than the request it carries).
+    if (this.#host.waiting === 0 && this.#flight.length <= this.#window >> 1) {
       while (this.#flight.length < this.#window && this.#backlog.length > 0) {
         const f = this.#backlog.shift()!;
         f.state = SENT;
@@ -310,20 +359,57 @@ export class Pipeline {
     f.resolve(answer.value);
   }
 
+  /**
+   * Fails `f` when `signal` aborts. A caller passes the same signal (Ctrl-C's, a task's) to
+   * every request: one lasting listener per signal, not an add and a remove per request.
+   */
+  #watch(signal: AbortSignal, f: Flight): void {
+    f.signal = signal;
+    let flights = this.#watched.get(signal);
+    if (!flights) {
+      const set = flights = new Set<Flight>();
+      this.#watched.set(signal, set);
+      signal.addEventListener("abort", () => {
+        this.#watched.delete(signal);
+        for (const g of [...set]) this.#abort(g, signal.reason);
+      }, { once: true });
+    }
+    flights.add(f);
+  }
+
+  #unwatch(f: Flight): void {
+    const signal = f.signal!;
+    f.signal = undefined;
+    const flights = this.#watched.get(signal);
+    flights?.delete(f);
+    // A signal nobody uses any more is forgotten (its listener stays until it aborts or dies).
+    if (flights?.size === 0 && this.#watched.size > 4) this.#watched.delete(signal);
+  }
+
   #end(f: Flight): void {
     f.state = DONE;
     if (f.deadline) deadlines.remove(f.deadline);
     f.deadline = undefined;
-    f.unlisten?.();
-    f.unlisten = undefined;
+    if (f.signal) this.#unwatch(f);
   }
 
-  /** A request's deadline passed. */
-  #expire(f: Flight): void {
+  /** A request's deadline passed (called by {@linkcode expireFlight}). */
+  expire(f: Flight): void {
     if (f.state === DONE) return;
     f.deadline = undefined;
     const sent = f.state === SENT && this.#host.stream.connected;
-    const err = this.#host.timeoutError(f.name(), f.timeout, f.state === SENT, sent, undefined);
+    let err = this.#host.timeoutError(f.name(), f.timeout, f.state === SENT, sent, undefined);
+    if (f.key < 0 && sent) {
+      // In order, a command that got no answer makes every later one take the answer of the
+      // command after it: the user must hear that the answers before this may be shifted.
+      err = new TimeoutError(
+        `${err.message}. With ${this.#window} queries in flight answers are matched in order: ` +
+          `if an earlier command got no answer, the answers since then were each taken one ` +
+          `command early — send only queries, or use a window of 1`,
+        this.#host.device,
+        { cause: err.cause },
+      );
+    }
     if (f.state === QUEUED) {
       this.#backlog.splice(this.#backlog.indexOf(f), 1);
       this.#end(f);

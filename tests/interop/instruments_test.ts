@@ -13,6 +13,8 @@ import type { Device } from "../../lib/device/device.ts";
 import { findInstrument } from "../../lib/instruments/loader.ts";
 import { startPtySimulator, startTcpSimulator } from "../../lib/drivers/message/simulator.ts";
 import { debianPython, findProgram, hasPythonModule, peerTest, runTool } from "../peers.ts";
+import { runQuery } from "../../cmd/query.ts";
+import { MemorySink } from "../../lib/output/stdout.ts";
 
 const STANDIN = new URL("./fixtures/instrument_standin.py", import.meta.url).pathname;
 const needsPyvisa = () => [
@@ -199,6 +201,46 @@ peerTest(
       await dmm.stop();
       await ls.stop();
       await tpg.stop();
+    }
+  },
+);
+
+peerTest(
+  "pipelined queries (window 8) to the stand-ins: every answer in order, ;*ESR? checks included",
+  needsPython,
+  async () => {
+    const dmm = await startStandin("dmm");
+    const ls = await startStandin("lakeshore");
+    try {
+      // labwire query --window 8: 30 queries of three kinds, written several to a write.
+      const kinds = ["*IDN?", "MEAS:VOLT:DC?", "SYST:ERR?"];
+      const commands = Array.from({ length: 30 }, (_, i) => kinds[i % 3]!);
+      const out = new MemorySink();
+      const code = await runQuery(
+        [`tcp://127.0.0.1:${dmm.port}?instrument=keysight-34461a`, "--window", "8", ...commands],
+        out,
+      );
+      assert.equal(code, 0);
+      const expected = {
+        "*IDN?": "Keysight Technologies,34461A,MY00000001,A.02.14-02.40-02.14-00.49-02-01",
+        "MEAS:VOLT:DC?": "+2.50001000E+00",
+        "SYST:ERR?": '+0,"No error"',
+      } as Record<string, string>;
+      assert.deepEqual(out.text.trimEnd().split("\n"), commands.map((c) => expected[c]));
+
+      // A read of several attributes sends their queries together on ?window=4.
+      const l = await open(`tcp://127.0.0.1:${ls.port}?instrument=lakeshore-336&window=4`);
+      for (let i = 0; i < 3; i++) {
+        assert.deepEqual(await l.read(["temperature_a", "temperature_b", "heater_1"]), {
+          temperature_a: 4.2,
+          temperature_b: 300,
+          heater_1: 12.5,
+        });
+      }
+      await l.close();
+    } finally {
+      await dmm.stop();
+      await ls.stop();
     }
   },
 );

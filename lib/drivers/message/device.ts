@@ -121,6 +121,10 @@ export class MessageDevice implements Device {
     if (!this.#isReady()) await this.#init(opts);
     // Several attributes from one answer (a status line) ask once; one attribute needs no map.
     const answers = wanted.length > 1 ? new Map<string, string | Uint8Array>() : undefined;
+    // On a pipelined line every distinct query is asked at once (one write, answers in order).
+    const asked = wanted.length > 1 && this.line.window > 1
+      ? this.#askAll(wanted, opts)
+      : undefined;
     const out: Values = {};
     for (const n of wanted) {
       const a = this.#byName.get(n);
@@ -136,7 +140,10 @@ export class MessageDevice implements Device {
       const cmd = this.#queryCommand(a.get);
       let answer = answers?.get(cmd);
       if (answer === undefined) {
-        answer = a.parse.kind === "block"
+        const early = asked?.get(cmd);
+        answer = early
+          ? await early
+          : a.parse.kind === "block"
           ? await this.#queryBlock(cmd, opts)
           : await this.#query(cmd, opts);
         answers?.set(cmd, answer);
@@ -144,6 +151,22 @@ export class MessageDevice implements Device {
       out[n] = this.#parse(a, cmd, answer);
     }
     return out;
+  }
+
+  /** The distinct text queries of `wanted`, all sent now; each awaited by the read in turn. */
+  #askAll(wanted: readonly string[], opts?: CallOptions): Map<string, Promise<string>> {
+    const asked = new Map<string, Promise<string>>();
+    for (const n of wanted) {
+      const a = this.#byName.get(n);
+      if (!a?.get || a.parse.kind === "block") continue;
+      const cmd = this.#queryCommand(a.get);
+      if (asked.has(cmd)) continue;
+      const p = this.#query(cmd, opts);
+      // Awaited in its turn by the read: a failure before then is not unhandled.
+      p.catch(() => {});
+      asked.set(cmd, p);
+    }
+    return asked;
   }
 
   /** Writes one attribute (validated by the caller against its Attr) or runs an action. */

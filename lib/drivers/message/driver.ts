@@ -27,11 +27,22 @@ import type { Driver, OpenContext } from "../../device/registry.ts";
 import { didYouMean } from "../../device/suggest.ts";
 import type { Instrument } from "../../instruments/definition.ts";
 import { openLine } from "../../transport/open.ts";
+import { parseWindow } from "../../transport/pipeline.ts";
 import { MessageDevice } from "./device.ts";
 import { SCPI_INFO, SERIAL_INFO, TCP_INFO } from "./driver_info.ts";
 
 /** Address options the message drivers understand (serial line settings go to the transport). */
-const KNOWN_PARAMS = ["instrument", "timeout", "unit", "baud", "bits", "parity", "stop", "flow"];
+const KNOWN_PARAMS = [
+  "instrument",
+  "timeout",
+  "unit",
+  "window",
+  "baud",
+  "bits",
+  "parity",
+  "stop",
+  "flow",
+];
 
 /** Default ports by scheme when neither the address nor the definition gives one. */
 const SCHEME_PORT: Record<string, number> = { scpi: 5025 };
@@ -82,6 +93,12 @@ export function openInstrument(
   }
   const lineText = lineTarget(address, inst);
   const timeoutMs = ctx.timeout ?? inst.transport.timeoutMs;
+  const windowText = address.params.get("window");
+  const window = windowText !== null
+    ? parseWindow(windowText, address.text)
+    : typeof ctx.options.window === "number"
+    ? parseWindow(String(ctx.options.window), ctx.name)
+    : inst.transport.window;
   const line = openLine(lineText, {
     readTermination: inst.transport.readTermination,
     writeTermination: inst.transport.writeTermination,
@@ -89,6 +106,7 @@ export function openInstrument(
     timeout: timeoutMs,
     minDelay: inst.transport.delayMs,
     device: ctx.name,
+    window,
   });
   return new MessageDevice(ctx.name, address.text, address.scheme, inst, line, timeoutMs, unit);
 }

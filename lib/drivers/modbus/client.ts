@@ -189,8 +189,13 @@ export class ModbusClient {
     const h = decodeMbap(head, this.device);
     const frame = framer.bytes(MBAP_LENGTH - 1 + h.length);
     if (frame === undefined) return undefined;
-    return { key: h.transaction * 256 + h.unit, value: frame.subarray(MBAP_LENGTH) };
+    // One object for every answer: the line reads it at once.
+    const keyed = this.#keyed;
+    keyed.key = h.transaction * 256 + h.unit;
+    keyed.value = frame.subarray(MBAP_LENGTH);
+    return keyed;
   };
+  readonly #keyed: Keyed<Uint8Array> = { key: 0, value: new Uint8Array() };
 
   async #rtu(io: LineIO, pdu: Uint8Array): Promise<Uint8Array | undefined> {
     const st = this.#state;

@@ -26,6 +26,7 @@ import { didYouMean } from "../../device/suggest.ts";
 import type { Instrument, InstrumentAttr } from "../../instruments/definition.ts";
 import type { RawAttr } from "../../instruments/schema.ts";
 import { MODBUS_INFO, MODBUS_RTU_INFO } from "./driver_info.ts";
+import { parseWindow } from "../../transport/pipeline.ts";
 import { CLIENT_PARAMS, type ModbusClient, openModbusClient } from "./client.ts";
 import { compileRegisterAttrs } from "../../instruments/register_map.ts";
 import {
@@ -201,6 +202,7 @@ export function genericInstrument(
       encoding: "latin1",
       timeoutMs: 1000,
       delayMs: 0,
+      window: 1,
     },
     init: [],
     completion: { query: "", timeoutMs: 0 },
@@ -283,9 +285,9 @@ export function openRegisterMap(
   const t = inst.transport;
   const windowText = address.params.get("window");
   const window = windowText !== null
-    ? parseWindow(windowText, address)
+    ? modbusWindow(windowText, address)
     : typeof ctx.options.window === "number"
-    ? parseWindow(String(ctx.options.window), address)
+    ? modbusWindow(String(ctx.options.window), address)
     : undefined;
   const client = openModbusClient(address, {
     unit,
@@ -298,21 +300,12 @@ export function openRegisterMap(
   return new ModbusDevice(ctx.name, address.text, address.scheme, inst, client);
 }
 
-/** Most requests a `window` lets in flight on one connection. */
-export const MAX_WINDOW = 64;
-
 /**
- * Reads `?window=` / `window =`: requests in flight on one Modbus TCP connection (1…64); RTU
- * takes only 1 (one master, one request on the bus at a time).
+ * Reads `?window=` / `window =`: requests in flight on one Modbus TCP connection; RTU takes only
+ * 1 (one master, one request on the bus at a time).
  */
-export function parseWindow(text: string, address: Address): number {
-  const n = Number(text.trim());
-  if (!/^\d{1,3}$/.test(text.trim()) || n < 1 || n > MAX_WINDOW) {
-    throw new UsageError(
-      `${address.text}: window=${text} is not a window`,
-      `requests in flight at once: a whole number 1…${MAX_WINDOW} (1 for a device that takes one at a time)`,
-    );
-  }
+export function modbusWindow(text: string, address: Address): number {
+  const n = parseWindow(text, address.text);
   if (n > 1 && address.scheme === "modbus+rtu") {
     throw new UsageError(
       `${address.text}: window=${n}: a serial line carries one request at a time`,

@@ -329,9 +329,26 @@ export abstract class ConnectedSimulator implements ServedSim {
     this.#links.add(conn);
     const buf = new Uint8Array(bufferSize);
     let chain = Promise.resolve();
+    // Replies due at once that pile up while earlier ones are written go out in one write, as
+    // an instrument's TCP stack sends what its output queue holds (a client that sends several
+    // commands at once gets their answers together, not one segment each).
+    let batch: Uint8Array[] | undefined;
     const handler = start((bytes, delayMs) => {
-      // a reply to a client that went away is dropped; the next read ends the connection
-      chain = chain.then(() => this.#links.send(conn, bytes, delayMs)).catch(() => {});
+      if (delayMs > 0) {
+        batch = undefined;
+        // a reply to a client that went away is dropped; the next read ends the connection
+        chain = chain.then(() => this.#links.send(conn, bytes, delayMs)).catch(() => {});
+        return;
+      }
+      if (batch) {
+        batch.push(bytes);
+        return;
+      }
+      const parts = batch = [bytes];
+      chain = chain.then(() => {
+        if (batch === parts) batch = undefined;
+        return this.#links.send(conn, joinBytes(parts), 0);
+      }).catch(() => {});
     });
     try {
       for (;;) {
@@ -367,4 +384,18 @@ export abstract class ConnectedSimulator implements ServedSim {
     this.#links.close();
     this.onDisconnect?.(this.faults.options.disconnectForMs);
   }
+}
+
+/** The parts as one array (the part itself when there is one). */
+function joinBytes(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  n = 0;
+  for (const p of parts) {
+    out.set(p, n);
+    n += p.length;
+  }
+  return out;
 }
