@@ -136,6 +136,12 @@ peerTest(
       const w = await labwire(env, "write", "ca://T:msg", "value=shutter closed");
       assert.equal(w.code, 0, w.stderr);
       assert.equal(await caget(env, "-S", "T:msg"), "shutter closed");
+      const long = await labwire(env, "write", "ca://T:msg", `value=${"x".repeat(64)}`);
+      assert.equal(long.code, 2);
+      assert.match(
+        long.stderr,
+        /64 bytes of text do not fit T:msg: it holds 63 and the closing NUL/,
+      );
 
       // Bytes that are not text stay numbers (caget shows DBF_CHAR signed), unless text is forced.
       const w2 = await labwire(env, "write", "ca://T:wchar?as_string=0", "value=1,2,200");
@@ -179,6 +185,12 @@ peerTest(
       const short = await labwire(env, "write", "ca://T:wshort", "value=7 8 9");
       assert.equal(short.code, 0, short.stderr);
       assert.match((await tool(env, "caget", ["T:wshort"])).out, /T:wshort 8 7 8 9 0/);
+      // More than the waveform holds is refused before anything is sent (exit 2).
+      assert.equal((await labwire(env, "write", "ca://T:wfloat", "value=1,2,3,4")).code, 0);
+      const big = await labwire(env, "write", "ca://T:wfloat", "value=1,2,3,4,5");
+      assert.equal(big.code, 2);
+      assert.match(big.stderr, /5 elements do not fit T:wfloat: it holds at most 4/);
+      assert.match((await tool(env, "caget", ["T:wfloat"])).out, /T:wfloat 4 1 2 3 4/);
     }),
 );
 

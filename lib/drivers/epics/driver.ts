@@ -47,7 +47,7 @@ import {
   nowSeconds,
   type Subscription,
 } from "../../device/device.ts";
-import { DeviceError, TimeoutError, UsageError } from "../../device/errors.ts";
+import { DeviceError, TimeoutError, UsageError, WriteRejected } from "../../device/errors.ts";
 import type { Driver, OpenContext } from "../../device/registry.ts";
 import { CA_INFO, CA_OPTIONS } from "./driver_info.ts";
 import { acquireSharedClient, type CaClient, releaseSharedClient } from "./client.ts";
@@ -57,7 +57,7 @@ import { type Abortable, CallAbort, raceAbortable } from "./client_abort.ts";
 import type { GetResult } from "./client_circuit.ts";
 import { type DbrData } from "./dbr.ts";
 import { ALARM_STATUS_NAMES, DBR, dbrOf, epicsToUnix, SEVERITY_NAMES } from "./dbr_types.ts";
-import { type CharMode, pvValue, valueAttr } from "./driver_values.ts";
+import { type CharMode, pvValue, sizeProblem, valueAttr } from "./driver_values.ts";
 import { PvDevice } from "./pv_device.ts";
 import { devicePvs, type PvSpec } from "./pv_map.ts";
 
@@ -255,6 +255,8 @@ export class CaDevice implements Device {
       if (pending) throw pending;
       // A string to a long-string ($) field goes as its bytes: the client does that for CHAR arrays.
       const v = value;
+      const tooBig = sizeProblem(this.pv, this.#channel, v);
+      if (tooBig) throw new WriteRejected(`${name}: ${tooBig}`, name);
       if (wait) {
         await this.#channel.put(v, { notify: true, signal });
         return;

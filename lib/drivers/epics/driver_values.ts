@@ -16,7 +16,7 @@
  */
 import { type Attr, attr, type AttrLimits, type Value } from "../../device/attr.ts";
 import type { DbrData } from "./dbr.ts";
-import { DBR, NATIVE_NAMES } from "./dbr_types.ts";
+import { DBR, MAX_STRING_SIZE, NATIVE_NAMES } from "./dbr_types.ts";
 
 /**
  * How a CHAR waveform is read: `auto` as text when its bytes are text (else numbers), `string`
@@ -161,4 +161,39 @@ export function pvValue(
 function lossyText(bytes: readonly number[]): string {
   const end = bytes.indexOf(0);
   return new TextDecoder().decode(new Uint8Array(end < 0 ? bytes : bytes.slice(0, end)));
+}
+
+/**
+ * Why `value` does not fit the PV's element count (more elements than a waveform holds, or more
+ * text than a CHAR waveform holds with its NUL), or undefined when it fits: checked before
+ * sending, so nothing is silently cut off.
+ *
+ * @example
+ * ```ts
+ * import { sizeProblem } from "./driver_values.ts";
+ * const wave = { nativeType: 6, nativeCount: 4, readAccess: true, writeAccess: true, server: "" };
+ * sizeProblem("T:wave", wave, [1, 2, 3, 4, 5]); // "5 elements do not fit T:wave: it holds at most 4"
+ * ```
+ */
+export function sizeProblem(pv: string, ch: ChannelFacts, value: Value): string | undefined {
+  if (Array.isArray(value) && value.length > ch.nativeCount) {
+    return `${value.length} elements do not fit ${pv}: it holds at most ${ch.nativeCount}`;
+  }
+  if (typeof value === "string" && ch.nativeType === DBR.STRING) {
+    const bytes = new TextEncoder().encode(value).length;
+    if (bytes >= MAX_STRING_SIZE) {
+      return `${bytes} bytes of text do not fit ${pv}: an EPICS string holds ${
+        MAX_STRING_SIZE - 1
+      } (longer text needs a CHAR waveform or an lso record)`;
+    }
+  }
+  if (typeof value === "string" && ch.nativeType === DBR.CHAR && ch.nativeCount > 1) {
+    const bytes = new TextEncoder().encode(value).length;
+    if (bytes >= ch.nativeCount) {
+      return `${bytes} bytes of text do not fit ${pv}: it holds ${
+        ch.nativeCount - 1
+      } and the closing NUL`;
+    }
+  }
+  return undefined;
 }

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { DBR } from "./dbr_types.ts";
-import { type ChannelFacts, charText, ctrlLimits, pvValue, valueAttr } from "./driver_values.ts";
+import {
+  type ChannelFacts,
+  charText,
+  ctrlLimits,
+  pvValue,
+  sizeProblem,
+  valueAttr,
+} from "./driver_values.ts";
 
 const wchar: ChannelFacts = {
   nativeType: DBR.CHAR,
@@ -62,4 +69,23 @@ Deno.test("ctrlLimits: the four ranges of DBR_CTRL, NaN (not in force) as null",
     },
   );
   assert.equal(ctrlLimits({ value: [0], enumStrings: ["a"] }), undefined);
+});
+
+Deno.test("sizeProblem: a write larger than the element count is refused, naming what fits", () => {
+  assert.equal(sizeProblem("T:msg", wchar, "a".repeat(31)), undefined);
+  assert.equal(
+    sizeProblem("T:msg", wchar, "a".repeat(32)),
+    "32 bytes of text do not fit T:msg: it holds 31 and the closing NUL",
+  );
+  assert.equal(sizeProblem("T:msg", wchar, new Array(32).fill(1)), undefined);
+  assert.equal(
+    sizeProblem("T:msg", wchar, new Array(33).fill(1)),
+    "33 elements do not fit T:msg: it holds at most 32",
+  );
+  const str = { ...wchar, nativeType: DBR.STRING, nativeCount: 1 };
+  assert.equal(sizeProblem("T:str", str, "a".repeat(39)), undefined);
+  assert.equal(
+    sizeProblem("T:str", str, "a".repeat(40)),
+    "40 bytes of text do not fit T:str: an EPICS string holds 39 (longer text needs a CHAR waveform or an lso record)",
+  );
 });
