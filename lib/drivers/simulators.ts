@@ -175,6 +175,7 @@ async function startGauges(
     fullScale: opts.fullScale,
     setpoint: opts.setpoint,
     warmupS: opts.warmupS,
+    onWarning: (message) => log(`labwire sim: ${message}`),
     onRequest: opts.verbose
       ? (e) =>
         log(

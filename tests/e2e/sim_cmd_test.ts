@@ -327,3 +327,61 @@ Deno.test("sim: more gauges than the descriptor limit allows is a usage error sa
   const raised = await run("-Sn 900", 600, 600);
   assert.equal(raised.out.trim().split("\n").length, 600, raised.stderr);
 });
+
+Deno.test("sim: out of descriptors once clients connect is a warning on stderr, not a crash; it serves again after", async () => {
+  const ROOT = new URL("../../", import.meta.url).pathname;
+  const child = new Deno.Command("bash", {
+    args: [
+      "-c",
+      `ulimit -n 120 && exec "$0" run -A "$1" sim baratron --listen 127.0.0.1:0 --count 5`,
+      Deno.execPath(),
+      `${ROOT}main.ts`,
+    ],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  while (out.split("\n").length <= 5) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out += value;
+  }
+  const stderr = new Response(child.stderr).text();
+  const address = out.trim().split("\n")[0]!;
+  const port = Number(address.split(":").at(-1));
+  // Far more connections than the simulator has descriptors left.
+  const conns: Deno.Conn[] = [];
+  try {
+    for (let i = 0; i < 150; i++) conns.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+    await new Promise((r) => setTimeout(r, 500));
+  } finally {
+    for (const c of conns) c.close();
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  const g = await openDevice({
+    name: "g",
+    address: parseAddress(`${address}?timeout=3s`),
+    interval: 1000,
+    options: {},
+  });
+  try {
+    assert.equal(typeof (await g.read()).pressure, "number", "it serves again");
+  } finally {
+    await g.close();
+  }
+  child.kill("SIGTERM");
+  const status = await child.status;
+  await reader.cancel();
+  const err = await stderr;
+  assert.equal(status.code, 0, err);
+  assert.match(
+    err,
+    new RegExp(
+      `cannot accept a connection on 127\\.0\\.0\\.1:${port}: .*open-file limit is reached`,
+    ),
+  );
+  assert.equal(err.split("cannot accept").length - 1, 1, "said once, not per attempt");
+  assert.doesNotMatch(err, /Uncaught|\n\s+at /);
+});

@@ -47,6 +47,11 @@ export interface GaugeOptions extends GaugeModelOptions {
   garbage?: GarbageKind[];
   /** Called for every request as soon as its fate is decided (for `labwire sim --verbose`). */
   onRequest?: (event: PollEvent) => void;
+  /**
+   * Told when a connection cannot be accepted (out of descriptors): at most once every
+   * {@linkcode ACCEPT_WARNING_MS} per process, since every gauge would say the same.
+   */
+  onWarning?: (message: string) => void;
 }
 
 /** What happened to one request a simulated gauge received. */
@@ -104,6 +109,9 @@ type Parsed =
   | { error: DeviceError };
 
 const waits = new Waits();
+/** How often a process' simulators may say that accepting failed. */
+export const ACCEPT_WARNING_MS = 10_000;
+let lastAcceptWarning = -Infinity;
 /** Where answers are written before they are copied out (one process-wide, used synchronously). */
 let scratch = new Uint8Array(1024);
 
@@ -122,6 +130,7 @@ export class BaratronSimulator {
   #lastBody: Uint8Array = new Uint8Array();
   #lastParsed: Parsed | undefined;
   #onRequest: ((event: PollEvent) => void) | undefined;
+  #warn: ((message: string) => void) | undefined;
   /** Requests answered, by outcome (for logs and tests). */
   readonly counts = { ok: 0, timeout: 0, error: 0, garbage: 0, disconnected: 0, bad: 0 };
 
@@ -133,6 +142,7 @@ export class BaratronSimulator {
     this.#garbageRandom = new Random(seed * 104729 + 7);
     this.#garbage = opts.garbage?.length ? opts.garbage : ["truncated", "noise"];
     this.#onRequest = opts.onRequest;
+    this.#warn = opts.onWarning;
     this.#overrides = new Map(Object.entries(opts.overrides ?? {}).map(([k, v]) => [+k, v]));
     this.#server = this.#listen(port);
     this.port = this.#server.port;
@@ -155,13 +165,7 @@ export class BaratronSimulator {
   #listen(port: number): HttpResponder {
     try {
       return new HttpResponder(this.hostname, port, this.#handle, {
-        onAcceptError: (err) =>
-          this.#onRequest?.({
-            port: this.port,
-            outcome: "bad",
-            status: 0,
-            detail: `cannot accept a connection: ${(err as Error).message}`,
-          }),
+        onAcceptError: (err) => this.#acceptFailed(err),
       });
     } catch (err) {
       if (err instanceof Deno.errors.AddrInUse) {
@@ -180,6 +184,19 @@ export class BaratronSimulator {
       }
       throw err;
     }
+  }
+
+  /** Accepting failed (the listener stays and tries again): said once in a while, not thrown. */
+  #acceptFailed(err: unknown): void {
+    const now = performance.now();
+    if (now - lastAcceptWarning < ACCEPT_WARNING_MS) return;
+    lastAcceptWarning = now;
+    const why = err instanceof Error ? err.message : String(err);
+    const limit = /too many open files/i.test(why)
+      ? "; the process' open-file limit is reached: serve fewer gauges per process (--count) " +
+        "or raise the limit (ulimit -n)"
+      : "";
+    this.#warn?.(`cannot accept a connection on ${this.hostname}:${this.port}: ${why}${limit}`);
   }
 
   #note(outcome: keyof BaratronSimulator["counts"], status: number, detail: string): void {
