@@ -222,3 +222,20 @@ export function checkAddressOptions(
   const p = optionsProblem(address, options, spec);
   if (p) throw new UsageError(`${address.text}: ${p.message}`, p.hint);
 }
+
+/**
+ * One driver option's value, from the device's config table (`options`) or else the address'
+ * `?key=`, checked by its rule; undefined when neither gives it (or no rule knows it).
+ */
+export function addressOption(
+  key: string,
+  address: Address,
+  options: Record<string, unknown>,
+  rules: Record<string, OptionRule>,
+): unknown {
+  const raw = options[key] ?? address.params.get(key) ?? undefined;
+  if (raw === undefined || !(key in rules)) return undefined;
+  const checked = rules[key]!(raw);
+  if (!checked.ok) throw new UsageError(`${address.text}: ${key}: ${checked.message}`);
+  return checked.value;
+}

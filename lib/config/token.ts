@@ -5,6 +5,7 @@
  * @module
  */
 import { UsageError } from "../device/errors.ts";
+import { readNamedFile } from "./named_file.ts";
 
 /**
  * Reads the token: the first line of `tokenFile` when given, else `envToken`. An empty or
@@ -23,16 +24,7 @@ export async function loadToken(
   what = "--token-file",
 ): Promise<string | undefined> {
   if (tokenFile !== undefined) {
-    let text: string;
-    try {
-      text = await Deno.readTextFile(tokenFile);
-    } catch (err) {
-      throw new UsageError(
-        `${what} ${tokenFile}: cannot read it (${(err as Error).message})`,
-        undefined,
-        { cause: err },
-      );
-    }
+    const text = await readNamedFile(what, tokenFile);
     const token = text.split(/\r?\n/)[0]!.trim();
     if (token.length < 16) {
       throw new UsageError(

@@ -9,6 +9,7 @@
 import { UsageError } from "../device/errors.ts";
 import type { ListenAddress } from "../device/host_port.ts";
 import { isLoopback } from "./listen.ts";
+import { readNamedFile } from "../config/named_file.ts";
 
 /** A certificate (chain) and its private key, PEM text, as Deno.serve takes them. */
 export interface TlsPem {
@@ -48,18 +49,7 @@ export async function loadTls(files: TlsFiles): Promise<TlsPem | undefined> {
     );
   }
   const read = async (flag: string, file: string, marker: RegExp) => {
-    let text: string;
-    try {
-      text = await Deno.readTextFile(file);
-    } catch (err) {
-      throw new UsageError(
-        `--${flag} ${file}: cannot read it (${(err as Error).message})`,
-        undefined,
-        {
-          cause: err,
-        },
-      );
-    }
+    const text = await readNamedFile(`--${flag}`, file);
     if (!marker.test(text)) {
       throw new UsageError(
         `--${flag} ${file}: not a PEM file (expected a "-----BEGIN ${

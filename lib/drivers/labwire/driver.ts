@@ -21,12 +21,14 @@
 import type { Address } from "../../device/address.ts";
 import type { Attr, Value, Values } from "../../device/attr.ts";
 import type { CallOptions, Device, Subscription } from "../../device/device.ts";
-import { DeviceError, UsageError } from "../../device/errors.ts";
+import { DeviceError } from "../../device/errors.ts";
 import type { Driver, OpenContext } from "../../device/registry.ts";
 import { loadToken } from "../../config/token.ts";
 import { LABWIRE_HTTPS_INFO, LABWIRE_INFO } from "./driver_info.ts";
 import { DaemonLink } from "./link.ts";
 import { attrsFromDetail, parseTarget, readingFrom } from "./protocol.ts";
+import { readNamedFile } from "../../config/named_file.ts";
+import { addressOption } from "../../config/options.ts";
 
 /** Default per-call timeout, ms. */
 const DEFAULT_TIMEOUT_MS = 5000;
@@ -139,28 +141,15 @@ async function releaseLink(link: DaemonLink): Promise<void> {
   await link.close();
 }
 
-async function readFile(what: string, file: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(file);
-  } catch (err) {
-    throw new UsageError(`${what} ${file}: cannot read it (${(err as Error).message})`);
-  }
-}
-
 async function open(address: Address, ctx: OpenContext): Promise<Device> {
   const target = parseTarget(address.target);
   const info = address.scheme === "labwire+https" ? LABWIRE_HTTPS_INFO : LABWIRE_INFO;
   const rules = info.options!(address.target)!.rules;
-  const get = (key: string): string | undefined => {
-    const raw = ctx.options[key] ?? address.params.get(key) ?? undefined;
-    if (raw === undefined || !(key in rules)) return undefined;
-    const checked = rules[key]!(raw);
-    if (!checked.ok) throw new UsageError(`${address.text}: ${key}: ${checked.message}`);
-    return checked.value as string;
-  };
+  const get = (key: string) =>
+    addressOption(key, address, ctx.options, rules) as string | undefined;
   const token = await loadToken(get("token_file"), Deno.env.get("LABWIRE_TOKEN"), "token_file");
   const caFile = get("ca_file");
-  const ca = caFile === undefined ? undefined : await readFile("ca_file", caFile);
+  const ca = caFile === undefined ? undefined : await readNamedFile("ca_file", caFile);
   const tls = address.scheme === "labwire+https";
   const base = `${tls ? "https" : "http"}://${target.host}:${target.port}`;
   return new LabwireDevice(

@@ -22,7 +22,7 @@ import type { Address } from "../../device/address.ts";
 import { findAttr, type Value, type Values } from "../../device/attr.ts";
 import type { CallOptions, Device, Subscription } from "../../device/device.ts";
 import { DeviceError, TimeoutError, UsageError } from "../../device/errors.ts";
-import type { Driver, OpenContext, OptionRule } from "../../device/registry.ts";
+import type { Driver, OpenContext } from "../../device/registry.ts";
 import { type BrokerUrl, MqttLink, parseBrokerUrl } from "../../transport/mqtt.ts";
 import { MQTT_INFO, MQTTS_INFO } from "./driver_info.ts";
 import {
@@ -34,6 +34,8 @@ import {
   type ValueSpec,
   valueSpecs,
 } from "./protocol.ts";
+import { readNamedFile } from "../../config/named_file.ts";
+import { addressOption } from "../../config/options.ts";
 
 /** Default number of sampling intervals after which a value is stale. */
 export const DEFAULT_STALE_AFTER = 3;
@@ -282,28 +284,6 @@ export class MqttDevice implements Device {
   }
 }
 
-/** One option's value, from the config table or the address' `?key=`, checked by its rule. */
-function option(
-  key: string,
-  address: Address,
-  ctx: OpenContext,
-  rules: Record<string, OptionRule>,
-): unknown {
-  const raw = ctx.options[key] ?? address.params.get(key) ?? undefined;
-  if (raw === undefined) return undefined;
-  const checked = rules[key]!(raw);
-  if (!checked.ok) throw new UsageError(`${address.text}: ${key}: ${checked.message}`);
-  return checked.value;
-}
-
-async function readFile(what: string, file: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(file);
-  } catch (err) {
-    throw new UsageError(`${what} ${file}: cannot read it (${(err as Error).message})`);
-  }
-}
-
 async function open(address: Address, ctx: OpenContext): Promise<Device> {
   const broker = parseBrokerUrl(`${address.scheme}://${address.target}`);
   if (typeof broker === "string") throw new UsageError(`${address.text}: ${broker}`);
@@ -314,7 +294,7 @@ async function open(address: Address, ctx: OpenContext): Promise<Device> {
   }
   const rules = (address.scheme === "mqtts" ? MQTTS_INFO : MQTT_INFO).options!(address.target)!
     .rules;
-  const get = (key: string) => option(key, address, ctx, rules);
+  const get = (key: string) => addressOption(key, address, ctx.options, rules);
   const values = valueSpecs(
     broker.path,
     get("values") as Record<string, Record<string, unknown>> | undefined,
@@ -335,8 +315,8 @@ async function open(address: Address, ctx: OpenContext): Promise<Device> {
     username: get("username") as string | undefined,
     password: passwordFile === undefined
       ? undefined
-      : (await readFile("password_file", passwordFile)).split(/\r?\n/)[0]!.trim(),
-    ca: caFile === undefined ? undefined : await readFile("ca_file", caFile),
+      : (await readNamedFile("password_file", passwordFile)).split(/\r?\n/)[0]!.trim(),
+    ca: caFile === undefined ? undefined : await readNamedFile("ca_file", caFile),
     clientId: get("client_id") as string | undefined,
   });
 }

@@ -7,11 +7,11 @@
  */
 import type { ActiveAlarm } from "../../alarm/engine.ts";
 import type { AlarmEvent } from "../../alarm/event.ts";
-import { UsageError } from "../../device/errors.ts";
 import { type AddonContext, registerServeAddon, type ServeAddon } from "../addon.ts";
 import { isLoopback } from "../listen.ts";
 import { MQTT_FLAGS, MQTT_HELP, mqttServeOptions, mqttWanted, readSecretLine } from "./options.ts";
 import { MqttPublisher } from "./publisher.ts";
+import { readNamedFile } from "../../config/named_file.ts";
 
 /** A client id unique enough that two daemons on one host do not push each other off. */
 function defaultClientId(): string {
@@ -32,16 +32,7 @@ export const mqttServeAddon: ServeAddon = {
     const password = o.passwordFile === undefined
       ? undefined
       : await readSecretLine(o.passwordFile, "password_file");
-    let ca: string | undefined;
-    if (o.caFile !== undefined) {
-      try {
-        ca = await Deno.readTextFile(o.caFile);
-      } catch (err) {
-        throw new UsageError(
-          `[mqtt] ca_file ${o.caFile}: cannot read it (${(err as Error).message})`,
-        );
-      }
-    }
+    const ca = o.caFile === undefined ? undefined : await readNamedFile("[mqtt] ca_file", o.caFile);
     if (!o.broker.tls && !isLoopback(o.broker.host)) {
       ctx.log.log(
         "warn",

@@ -24,6 +24,7 @@ import { parseWith } from "../../config/fields.ts";
 import { MQTT_SCHEMA } from "../../config/schema.ts";
 import { UsageError } from "../../device/errors.ts";
 import { type BrokerUrl, parseBrokerUrl } from "../../transport/mqtt.ts";
+import { readNamedFile } from "../../config/named_file.ts";
 
 /** What the MQTT add-on runs with. */
 export interface MqttServeOptions {
@@ -134,9 +135,5 @@ export function mqttServeOptions(flags: ParsedFlags, config?: LabConfig): MqttSe
 
 /** Reads the first line of a secret file; a usage error naming the file when it cannot. */
 export async function readSecretLine(file: string, what: string): Promise<string> {
-  try {
-    return (await Deno.readTextFile(file)).split(/\r?\n/)[0]!.trim();
-  } catch (err) {
-    throw new UsageError(`[mqtt] ${what} ${file}: cannot read it (${(err as Error).message})`);
-  }
+  return (await readNamedFile(`[mqtt] ${what}`, file)).split(/\r?\n/)[0]!.trim();
 }
