@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
 import { ROOT } from "./run_cli.ts";
 
-/** `deno info --json main.ts`: the program's module graph. */
-async function moduleGraph() {
+/**
+ * The modules of main.ts's graph (`deno info --json`) reachable from `roots` (paths in this
+ * checkout) through code imports: static ones only, or dynamic ones with string literals too.
+ */
+async function reachable(roots: string[], dynamic: boolean): Promise<string[]> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", `${ROOT}main.ts`],
     cwd: ROOT,
@@ -17,30 +20,25 @@ async function moduleGraph() {
     }[];
     redirects?: Record<string, string>;
   };
-  return info;
-}
-
-/** The modules `deno run main.ts read …` evaluates: static imports of main.ts and cmd/read.ts. */
-async function readPathModules(): Promise<string[]> {
-  const info = await moduleGraph();
   const modules = new Map(info.modules.map((m) => [m.specifier, m]));
   const seen = new Set<string>();
-  // main.ts loads the verb's module itself (a dynamic import); `read` is cmd/read.ts.
-  const todo = [
-    new URL("main.ts", `file://${ROOT}`).href,
-    new URL("cmd/read.ts", `file://${ROOT}`)
-      .href,
-  ];
+  const todo = roots.map((r) => new URL(r, `file://${ROOT}`).href);
   while (todo.length > 0) {
     const s = todo.pop()!;
     const spec = info.redirects?.[s] ?? s;
     if (seen.has(spec)) continue;
     seen.add(spec);
     for (const d of modules.get(spec)?.dependencies ?? []) {
-      if (!d.isDynamic && d.code?.specifier) todo.push(d.code.specifier);
+      if ((dynamic || !d.isDynamic) && d.code?.specifier) todo.push(d.code.specifier);
     }
   }
   return [...seen];
+}
+
+/** The modules `deno run main.ts read …` evaluates: static imports of main.ts and cmd/read.ts. */
+function readPathModules(): Promise<string[]> {
+  // main.ts loads the verb's module itself (lib/cli/lazy_module.ts); `read` is cmd/read.ts.
+  return reachable(["main.ts", "cmd/read.ts"], false);
 }
 
 Deno.test("labwire read of an address loads neither zod, the TOML parser nor the config schema", async () => {
@@ -80,21 +78,9 @@ Deno.test("deno run reads no other verb's modules before main.ts runs", async ()
   // `deno run` reads (and hashes) every module its graph reaches through code imports, dynamic
   // ones included, before it runs: with every verb and driver family behind a literal
   // `import()`, a read read all ~290 modules and resolved every npm package (~55 ms of CPU).
-  const info = await moduleGraph();
-  const modules = new Map(info.modules.map((m) => [m.specifier, m]));
-  const seen = new Set<string>();
-  const todo = [new URL("main.ts", `file://${ROOT}`).href];
-  while (todo.length > 0) {
-    const s = todo.pop()!;
-    const spec = info.redirects?.[s] ?? s;
-    if (seen.has(spec)) continue;
-    seen.add(spec);
-    for (const d of modules.get(spec)?.dependencies ?? []) {
-      if (d.code?.specifier) todo.push(d.code.specifier);
-    }
-  }
-  assert.ok([...seen].some((m) => m.endsWith("/lib/drivers/mod.ts")), "graph walked");
-  const heavy = [...seen].filter((m) =>
+  const seen = await reachable(["main.ts"], true);
+  assert.ok(seen.some((m) => m.endsWith("/lib/drivers/mod.ts")), "graph walked");
+  const heavy = seen.filter((m) =>
     /\/cmd\/|\/lib\/server\/|\/lib\/drivers\/[a-z]+\/driver\.ts$|^npm:/.test(m) &&
     !m.endsWith("/lib/drivers/sim/driver.ts") && !m.endsWith("/lib/drivers/derived/driver.ts")
   );
