@@ -30,7 +30,6 @@ import { fairTurn } from "../schedule/fair.ts";
 import { Schedule } from "../schedule/periodic.ts";
 import type { Lab } from "./lab.ts";
 import type { DeviceManager } from "./manager.ts";
-import { readingRecord } from "../output/record.ts";
 import {
   checkTaskParams,
   checkTaskSpec,
@@ -219,8 +218,7 @@ export class Task {
       this.#errors++;
       this.#lastError = reading.error;
     }
-    // A row is a reading as every output writes it: t, device, values (or error).
-    this.#rows.push(readingRecord(reading));
+    this.#rows.push(reading);
   }
 
   #finish(state: TaskState): void {

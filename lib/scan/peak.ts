@@ -146,16 +146,28 @@ export function gotoPosition(s: PeakStats, what: GotoTarget, detector: string): 
 /**
  * Collects a scan's points column by column (the first positioner's read-back and every
  * detector, as numbers; other values are NaN), for {@linkcode peakStats} when the scan ends.
- * Memory: 8 bytes per column and point, grown by doubling.
+ * Memory: 8 bytes per column and point. Given the plan's length, the columns are that long from
+ * the start: their pages become resident only as points fill them, and no column is copied into
+ * a twice larger one (grown by doubling, a 1,000,000-point scan held its 4 MB columns beside
+ * the new 8 MB ones until a full collection freed them). Without it they grow by doubling.
  */
 export class PeakCollector {
-  #xs: Float64Array<ArrayBuffer> = new Float64Array(256);
+  #xs: Float64Array<ArrayBuffer>;
   #ys: Float64Array<ArrayBuffer>[];
   #n = 0;
 
-  /** Columns for `detectors` over `positioner` (`undefined` for a count scan: x is the point index). */
-  constructor(readonly positioner: string | undefined, readonly detectors: readonly string[]) {
-    this.#ys = detectors.map(() => new Float64Array(256));
+  /**
+   * Columns for `detectors` over `positioner` (`undefined` for a count scan: x is the point
+   * index), for `points` points when known.
+   */
+  constructor(
+    readonly positioner: string | undefined,
+    readonly detectors: readonly string[],
+    points?: number,
+  ) {
+    const length = Math.max(1, Math.floor(points ?? 256));
+    this.#xs = new Float64Array(length);
+    this.#ys = detectors.map(() => new Float64Array(length));
   }
 
   /** Points collected. */

@@ -63,3 +63,17 @@ Deno.test("the collector grows, takes read-backs as x, and orders points by posi
   assert.equal(count.stats()["d.c"]!.peak_position, 1);
   assert.equal(count.stats()["d.c"]!.positioner, "point");
 });
+
+Deno.test("a collector sized to the plan gives the same statistics, and still grows past it", () => {
+  const xs = Array.from({ length: 401 }, (_, i) => i * 0.025);
+  const ys = xs.map((x) => gauss(x, 4.2, 0.5, 1000, 50));
+  const add = (c: PeakCollector) =>
+    xs.forEach((x, i) => c.add({ index: i, positions: [x], readbacks: [x], values: [ys[i]!] }));
+  const sized = new PeakCollector("m.x", ["d.c"], xs.length);
+  const short = new PeakCollector("m.x", ["d.c"], 3);
+  add(sized);
+  add(short);
+  assert.deepEqual(sized.stats(), { "d.c": peakStats(xs, ys, "m.x") });
+  assert.deepEqual(short.stats(), sized.stats());
+  assert.equal(short.length, 401);
+});

@@ -457,7 +457,7 @@ export class ScanRun {
   #peakCollector(): PeakCollector | undefined {
     if (this.#request.plan.kind === "mesh" || this.#request.detectors.length === 0) return;
     if (this.plan.length > MAX_STATS_POINTS) return;
-    return new PeakCollector(this.plan.positioners[0], this.#request.detectors);
+    return new PeakCollector(this.plan.positioners[0], this.#request.detectors, this.plan.length);
   }
 
   /** Statistics of every recorded point: a resumed scan's earlier points come from the store. */
