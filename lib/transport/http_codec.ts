@@ -109,12 +109,28 @@ function parseHeaders(head: string): Map<string, string> {
   return headers;
 }
 
+const EMPTY = new Uint8Array();
+
+/** Where a message's body lies, and what it says about the connection (answers and requests). */
+export class BodyFrame {
+  /** The bytes holding the body: the received bytes, or a chunked body joined. */
+  body: Uint8Array = EMPTY;
+  /** Start of the body in {@linkcode BodyFrame.body}. */
+  bodyStart = 0;
+  /** End of the body in {@linkcode BodyFrame.body}. */
+  bodyEnd = 0;
+  /** Where the message ends in the received bytes (the next one starts there). */
+  used = 0;
+  /** The connection must not be reused (asked for, or HTTP/1.0 without keep-alive). */
+  close = false;
+}
+
 /**
  * Where one answer lies in the bytes received, filled in place by {@linkcode scanAnswer}: a
  * client keeps one per connection, so reading an answer makes no strings and no objects — the
  * caller decodes the body straight from the bytes ({@linkcode AnswerFrame.body}).
  */
-export class AnswerFrame {
+export class AnswerFrame extends BodyFrame {
   /** HTTP status code. */
   status = 0;
   /** The reason phrase: bytes [reasonStart, reasonEnd) of the received bytes. */
@@ -125,19 +141,7 @@ export class AnswerFrame {
   headStart = 0;
   /** End of the header lines. */
   headEnd = 0;
-  /** The bytes holding the body: the received bytes, or a chunked body joined. */
-  body: Uint8Array = EMPTY;
-  /** Start of the body in {@linkcode AnswerFrame.body}. */
-  bodyStart = 0;
-  /** End of the body in {@linkcode AnswerFrame.body}. */
-  bodyEnd = 0;
-  /** Bytes the answer took from the start of the received bytes. */
-  used = 0;
-  /** The connection must not be reused. */
-  close = false;
 }
-
-const EMPTY = new Uint8Array();
 
 /** The text of bytes [start, end) of `b`, as UTF-8. */
 export function textOf(b: Uint8Array, start: number, end: number): string {
@@ -443,7 +447,7 @@ function concat(parts: Uint8Array[], size: number): Uint8Array {
  * Where one request lies in the bytes received, filled in place by {@linkcode scanRequest} (a
  * server keeps one per connection): method, target and body as byte ranges, no strings made.
  */
-export class RequestFrame {
+export class RequestFrame extends BodyFrame {
   /** The method: bytes [methodStart, methodEnd) of the received bytes. */
   methodStart = 0;
   /** End of the method. */
@@ -452,16 +456,6 @@ export class RequestFrame {
   targetStart = 0;
   /** End of the target. */
   targetEnd = 0;
-  /** The bytes holding the body: the received bytes, or a chunked body joined. */
-  body: Uint8Array = EMPTY;
-  /** Start of the body in {@linkcode RequestFrame.body}. */
-  bodyStart = 0;
-  /** End of the body in {@linkcode RequestFrame.body}. */
-  bodyEnd = 0;
-  /** Where the request ends in the received bytes (the next one starts there). */
-  used = 0;
-  /** The client asked to close the connection after the answer (or spoke HTTP/1.0). */
-  close = false;
   /** The client waits for `100 Continue` before sending its body. */
   expectContinue = false;
 }

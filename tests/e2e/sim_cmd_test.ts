@@ -285,32 +285,42 @@ Deno.test({
   },
 });
 
-Deno.test("sim: more gauges than the descriptor limit allows is a usage error saying how many fit; a low soft limit is raised", async () => {
+/**
+ * Starts `labwire sim baratron --listen 127.0.0.1:0 --count COUNT` under `ulimit ULIMIT` and
+ * reads its stdout until `lines` addresses arrived (or it ended). The shell lowers the limit,
+ * then runs labwire in its place (exec), so a kill reaches it.
+ */
+async function simUnderLimit(ulimit: string, count: number, lines: number) {
   const ROOT = new URL("../../", import.meta.url).pathname;
+  const child = new Deno.Command("bash", {
+    args: [
+      "-c",
+      `ulimit ${ulimit} && exec "$0" run -A "$1" sim baratron --listen 127.0.0.1:0 --count ${count}`,
+      Deno.execPath(),
+      `${ROOT}main.ts`,
+    ],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let out = "";
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  while (out.split("\n").length <= lines) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out += value;
+  }
+  const stderr = new Response(child.stderr).text();
+  return { child, reader, out, stderr };
+}
+
+Deno.test("sim: more gauges than the descriptor limit allows is a usage error saying how many fit; a low soft limit is raised", async () => {
   const run = async (ulimit: string, count: number, lines: number) => {
-    // The shell lowers the limit, then runs labwire in its place (exec), so a kill reaches it.
-    const child = new Deno.Command("bash", {
-      args: [
-        "-c",
-        `ulimit ${ulimit} && exec "$0" run -A "$1" sim baratron --listen 127.0.0.1:0 --count ${count}`,
-        Deno.execPath(),
-        `${ROOT}main.ts`,
-      ],
-      env: { NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    let out = "";
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    while (out.split("\n").length <= lines) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      out += value;
-    }
+    const { child, reader, out, stderr } = await simUnderLimit(ulimit, count, lines);
     if (lines > 0) child.kill("SIGTERM");
     await reader.cancel();
-    const [status, stderr] = await Promise.all([child.status, new Response(child.stderr).text()]);
-    return { code: status.code, out, stderr };
+    const [status, err] = await Promise.all([child.status, stderr]);
+    return { code: status.code, out, stderr: err };
   };
   // Hard limit 1000: 600 gauges (a listener and a connection each) cannot fit.
   const refused = await run("-n 1000", 600, 0);
@@ -329,26 +339,7 @@ Deno.test("sim: more gauges than the descriptor limit allows is a usage error sa
 });
 
 Deno.test("sim: out of descriptors once clients connect is a warning on stderr, not a crash; it serves again after", async () => {
-  const ROOT = new URL("../../", import.meta.url).pathname;
-  const child = new Deno.Command("bash", {
-    args: [
-      "-c",
-      `ulimit -n 120 && exec "$0" run -A "$1" sim baratron --listen 127.0.0.1:0 --count 5`,
-      Deno.execPath(),
-      `${ROOT}main.ts`,
-    ],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  while (out.split("\n").length <= 5) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    out += value;
-  }
-  const stderr = new Response(child.stderr).text();
+  const { child, reader, out, stderr } = await simUnderLimit("-n 120", 5, 5);
   const address = out.trim().split("\n")[0]!;
   const port = Number(address.split(":").at(-1));
   // Far more connections than the simulator has descriptors left.
