@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { loadModule } from "./lib/cli/lazy_module.ts";
+import { loadModule } from "./lib/device/lazy_module.ts";
 import "./lib/drivers/mod.ts";
 import denoJson from "./deno.json" with { type: "json" };
 import { type Command, EXIT } from "./lib/cli/command.ts";
@@ -34,7 +34,7 @@ export interface Verb {
 /**
  * Every verb, in the order `--help` lists them. Modules load on demand so `labwire read` does
  * not pay for the HTTP server, SQLite and zod at start-up (~65 ms instead of ~180 ms), nor for
- * Deno reading the other verbs' modules (`lib/cli/lazy_module.ts`).
+ * Deno reading the other verbs' modules (`lib/device/lazy_module.ts`).
  */
 export const VERBS: Verb[] = [
   {

@@ -146,3 +146,16 @@ export async function onlyRejects<R>(
     throw new Error(`untyped exception (${what})`, { cause: err });
   }
 }
+
+/**
+ * Collects every unhandled promise rejection of this test file (instead of letting it fail the
+ * run at once), for a property that asserts there were none after each case.
+ */
+export function unhandledRejections(): unknown[] {
+  const seen: unknown[] = [];
+  globalThis.addEventListener("unhandledrejection", (e) => {
+    e.preventDefault();
+    seen.push(e.reason);
+  });
+  return seen;
+}

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { loadModule } from "../cli/lazy_module.ts";
+import { loadModule } from "../device/lazy_module.ts";
 import { ConfigError } from "../device/errors.ts";
 import type { LabConfig } from "./load.ts";
 
@@ -53,7 +53,7 @@ export async function loadConfig(explicit?: string): Promise<LabConfig> {
       cause: err,
     });
   }
-  // zod and the schemas: read only when there is a file (../cli/lazy_module.ts).
+  // zod and the schemas: read only when there is a file (../device/lazy_module.ts).
   const { parseConfig } = await loadModule<typeof import("./load.ts")>(
     new URL("./load.ts", import.meta.url),
   );

@@ -3,12 +3,12 @@
  * them); every other family registers what the registry must know before opening a device
  * (`driver_info.ts`: scheme, help, options, default name) and loads its code on its first
  * `open` ({@linkcode lazyDriver}), so a verb loads only the families its devices use (and Deno
- * does not even read the others at start-up: `../cli/lazy_module.ts`). Import this module once,
+ * does not even read the others at start-up: `../device/lazy_module.ts`). Import this module once,
  * from `main.ts` or a test.
  *
  * @module
  */
-import { loadModule } from "../cli/lazy_module.ts";
+import { loadModule } from "../device/lazy_module.ts";
 import { lazyDriver, registerDriver } from "../device/registry.ts";
 import { simDriver } from "./sim/driver.ts";
 import { derivedDriver } from "./derived/driver.ts";
@@ -19,7 +19,7 @@ import { MODBUS_INFO, MODBUS_RTU_INFO } from "./modbus/driver_info.ts";
 import { MQTT_INFO, MQTTS_INFO } from "./mqtt/driver_info.ts";
 import { LABWIRE_HTTPS_INFO, LABWIRE_INFO } from "./labwire/driver_info.ts";
 
-// Each family's code, loaded on its first `open` (see ../cli/lazy_module.ts).
+// Each family's code, loaded on its first `open` (see ../device/lazy_module.ts).
 const baratron = () =>
   loadModule<typeof import("./baratron/driver.ts")>(
     new URL("./baratron/driver.ts", import.meta.url),

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { loadModule } from "../cli/lazy_module.ts";
+import { loadModule } from "../device/lazy_module.ts";
 import type { LabConfig } from "../config/load.ts";
 import { loadConfig } from "../config/file.ts";
 import { resolveTargets } from "../config/targets.ts";

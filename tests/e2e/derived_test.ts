@@ -5,11 +5,9 @@
  */
 import assert from "node:assert/strict";
 import "../../lib/drivers/mod.ts";
-import { parseConfig } from "../../lib/config/load.ts";
-import { Lab } from "../../lib/lab/lab.ts";
-import { startCaServer } from "../../lib/server/ca/server.ts";
 import { ascan, runCli } from "./run_cli.ts";
 import { startTestDaemon, until } from "./serve_fixture.ts";
+import { LOOPBACK_CA, withCaLab } from "../../lib/server/ca/test_lab.ts";
 
 const BENCH = `
 [devices.motor]
@@ -123,16 +121,7 @@ trip = 1000
 });
 
 Deno.test("Channel Access: a derived attribute is a PV that labwire's CA client reads", async () => {
-  const lab = await Lab.open(parseConfig(BENCH));
-  const ca = await startCaServer(lab, {
-    prefix: "LWD:",
-    port: 0,
-    interfaces: ["127.0.0.1"],
-    autoBeacon: false,
-    beaconAddrs: ["127.0.0.1"],
-  });
-  try {
-    for (const m of lab.managers) await m.sample();
+  await withCaLab(BENCH, { prefix: "LWD:", ...LOOPBACK_CA, sampleFirst: true }, async (ca) => {
     const r = await runCli(["read", "ca://LWD:calc:speed"], {
       env: {
         EPICS_CA_ADDR_LIST: `127.0.0.1:${ca.port}`,
@@ -141,8 +130,5 @@ Deno.test("Channel Access: a derived attribute is a PV that labwire's CA client 
     });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /60000/);
-  } finally {
-    await ca.close();
-    await lab.close();
-  }
+  });
 });

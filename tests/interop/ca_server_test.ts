@@ -5,9 +5,8 @@
  */
 import assert from "node:assert/strict";
 import "../../lib/drivers/mod.ts";
-import { parseConfig } from "../../lib/config/load.ts";
 import { Lab } from "../../lib/lab/lab.ts";
-import { type CaServer, startCaServer } from "../../lib/server/ca/server.ts";
+import type { CaServer } from "../../lib/server/ca/server.ts";
 import {
   debianPython,
   ensureCaRepeater,
@@ -19,6 +18,7 @@ import {
   type ToolResult,
 } from "../peers.ts";
 import { caFields } from "./ca_softioc.ts";
+import { LOOPBACK_CA, SIM_TRIO, withCaLab } from "../../lib/server/ca/test_lab.ts";
 
 const TOOLS = ["caget", "cainfo", "caput", "camonitor"];
 
@@ -36,29 +36,8 @@ function clientEnv(port: number): Record<string, string> {
   };
 }
 
-async function withLabServer(fn: (ca: CaServer, lab: Lab) => Promise<void>): Promise<void> {
-  const lab = await Lab.open(parseConfig(`
-[devices.motor]
-address = "sim://motor"
-[devices.thermo]
-address = "sim://thermo"
-[devices.dmm]
-address = "sim://dmm"
-`));
-  const ca = await startCaServer(lab, {
-    prefix: "LW:",
-    port: 0,
-    interfaces: ["127.0.0.1"],
-    autoBeacon: false,
-    beaconAddrs: ["127.0.0.1"],
-  });
-  try {
-    for (const m of lab.managers) await m.sample();
-    await fn(ca, lab);
-  } finally {
-    await ca.close();
-    await lab.close();
-  }
+function withLabServer(fn: (ca: CaServer, lab: Lab) => Promise<void>): Promise<void> {
+  return withCaLab(SIM_TRIO, { prefix: "LW:", ...LOOPBACK_CA, sampleFirst: true }, fn);
 }
 
 function run(ca: CaServer, tool: string, args: string[]): Promise<ToolResult> {

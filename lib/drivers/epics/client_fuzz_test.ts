@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import dgram from "node:dgram";
 import fc from "fast-check";
 import { DeviceError, UsageError } from "../../device/errors.ts";
-import { fuzzTest, onlyRejects } from "../../../tests/fuzz_runs.ts";
+import { fuzzTest, onlyRejects, unhandledRejections } from "../../../tests/fuzz_runs.ts";
 import { CaClient } from "./client.ts";
 import { encodeDbr } from "./dbr.ts";
 import { DBR } from "./dbr_types.ts";
@@ -152,11 +152,7 @@ const scriptArb: fc.Arbitrary<Script> = fc.record({
   replies: fc.array(reply, { minLength: 1, maxLength: 3 }),
 });
 
-const unhandled: unknown[] = [];
-globalThis.addEventListener("unhandledrejection", (e) => {
-  e.preventDefault();
-  unhandled.push(e.reason);
-});
+const unhandled = unhandledRejections();
 
 // A server that lies (wrong types, counts, lengths, garbage) costs the client a failed read,
 // never an exception of another kind, an unhandled rejection or a hang.

@@ -2,11 +2,8 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import "../../drivers/mod.ts";
 import { parseConfig } from "../../config/load.ts";
-import { attr, type Value, type Values } from "../../device/attr.ts";
-import type { Device } from "../../device/device.ts";
-import { registerDriver } from "../../device/registry.ts";
 import { Lab } from "../../lab/lab.ts";
-import { fuzzTest } from "../../../tests/fuzz_runs.ts";
+import { fuzzTest, unhandledRejections } from "../../../tests/fuzz_runs.ts";
 import { encodeDbr } from "../../drivers/epics/dbr.ts";
 import { DBR } from "../../drivers/epics/dbr_types.ts";
 import {
@@ -19,42 +16,7 @@ import { type CaMessage } from "../../drivers/epics/messages.ts";
 import { decodeMessage, encodeMessage } from "../../drivers/epics/protocol.ts";
 import { ServerCircuit } from "./circuit.ts";
 import { PvTable } from "./pvs.ts";
-
-/** A device with the attribute types the sims lack: arrays, integers, strings, a long enum. */
-function fakeDevice(name: string): Device {
-  const values: Values = { wave: [0, 0.5, 1], count: 7, label: "hello", mode: "mode3" };
-  return {
-    name,
-    address: "cafuzz://x",
-    driver: "cafuzz",
-    attrs: () =>
-      Promise.resolve([
-        attr("wave", "number[]", { rw: true, units: "V" }),
-        attr("count", "integer", { rw: true, min: 0, max: 1000, status: false }),
-        attr("label", "string", { rw: true }),
-        attr("mode", "enum", {
-          rw: true,
-          options: Array.from({ length: 20 }, (_, i) => `mode${i}`),
-        }),
-      ]),
-    read: (names) =>
-      Promise.resolve(
-        Object.fromEntries((names ?? Object.keys(values)).map((n) => [n, values[n] ?? null])),
-      ),
-    write: (n: string, v: Value) => {
-      values[n] = v;
-      return Promise.resolve();
-    },
-    techniques: () => [],
-    close: () => Promise.resolve(),
-  };
-}
-registerDriver({
-  scheme: "cafuzz",
-  summary: "CA circuit fuzz device",
-  example: "cafuzz://x",
-  open: (_address, ctx) => Promise.resolve(fakeDevice(ctx.name)),
-});
+import "./test_device.ts";
 
 const lab = await Lab.open(parseConfig(`
 [devices.thermo]
@@ -62,7 +24,7 @@ address = "sim://thermo?seed=1"
 [devices.dmm]
 address = "sim://dmm?seed=2"
 [devices.fake]
-address = "cafuzz://x"
+address = "catypes://x?n=3"
 `));
 const table = await PvTable.open(lab, { prefix: "F:" });
 const NAMES = table.names();
@@ -142,11 +104,7 @@ const session = fc.record({
   mayWrite: fc.boolean(),
 });
 
-const unhandled: unknown[] = [];
-globalThis.addEventListener("unhandledrejection", (e) => {
-  e.preventDefault();
-  unhandled.push(e.reason);
-});
+const unhandled = unhandledRejections();
 
 // The server side of one circuit, fed what a client sends: every reply it queues must be a
 // well-formed message, a protocol violation closes only this circuit, and nothing escapes as

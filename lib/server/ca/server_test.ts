@@ -17,77 +17,15 @@ import { type CaMessage, DBE } from "../../drivers/epics/messages.ts";
 import { decodeMessage, encodeMessage } from "../../drivers/epics/protocol.ts";
 import { type CaServer, type CaServerOptions, startCaServer } from "./server.ts";
 import { RawClient } from "./test_client.ts";
-import { registerDriver } from "../../device/registry.ts";
-import { attr, type Value, type Values } from "../../device/attr.ts";
-import type { Device } from "../../device/device.ts";
+import "./test_device.ts";
+import { SIM_TRIO, withCaLab } from "./test_lab.ts";
 
-/** A device with the attr types the sims lack: arrays, integers, strings, a long enum. */
-function fakeDevice(name: string, length: number): Device {
-  const options = Array.from({ length: 20 }, (_, i) => `mode${i}`);
-  const values: Values = {
-    wave: Array.from({ length }, (_, i) => i / 2),
-    count: 7,
-    label: "hello",
-    mode: "mode3",
-  };
-  return {
-    name,
-    address: "catest://x",
-    driver: "catest",
-    attrs: () =>
-      Promise.resolve([
-        attr("wave", "number[]", { rw: true, units: "V" }),
-        attr("count", "integer", { rw: true, min: 0, max: 1000, status: false }),
-        attr("label", "string", { rw: true }),
-        attr("mode", "enum", { rw: true, options }),
-      ]),
-    read: (names) =>
-      Promise.resolve(
-        Object.fromEntries((names ?? Object.keys(values)).map((n) => [n, values[n] ?? null])),
-      ),
-    write: (n: string, v: Value) => {
-      values[n] = v;
-      return Promise.resolve();
-    },
-    techniques: () => [],
-    close: () => Promise.resolve(),
-  };
-}
-registerDriver({
-  scheme: "catest",
-  summary: "CA server test device",
-  example: "catest://x",
-  open: (address, ctx) =>
-    Promise.resolve(fakeDevice(ctx.name, Number(address.params.get("n") ?? 5))),
-});
-
-async function withServer(
+function withServer(
   fn: (ca: CaServer, lab: Lab) => Promise<void>,
   extra = "",
   options: CaServerOptions = { interfaces: ["127.0.0.1"] },
 ): Promise<void> {
-  const lab = await Lab.open(parseConfig(
-    extra + `
-[devices.motor]
-address = "sim://motor"
-[devices.thermo]
-address = "sim://thermo"
-[devices.dmm]
-address = "sim://dmm"
-`,
-  ));
-  const ca = await startCaServer(lab, {
-    prefix: "T:",
-    port: 0,
-    autoBeacon: false,
-    ...options,
-  });
-  try {
-    await fn(ca, lab);
-  } finally {
-    await ca.close();
-    await lab.close();
-  }
+  return withCaLab(extra + SIM_TRIO, { prefix: "T:", ...options }, fn);
 }
 
 function udpSearch(port: number, names: string[]): Promise<CaMessage[]> {
@@ -345,7 +283,7 @@ Deno.test("CA server monitors: updates from readings, coalesced while events are
   });
 });
 
-const FAKE = `[devices.fake]\naddress = "catest://x?n=5"\ninterval = "100ms"\n`;
+const FAKE = `[devices.fake]\naddress = "catypes://x?n=5"\ninterval = "100ms"\n`;
 
 const f64 = (values: number[]) => {
   const out = new Uint8Array(8 * values.length);
@@ -480,7 +418,7 @@ Deno.test("CA server: a client that stops reading gets coalesced updates and sta
       await slow.close();
       await fast.close();
     }
-  }, `[devices.fake]\naddress = "catest://x?n=20000"\n`);
+  }, `[devices.fake]\naddress = "catypes://x?n=20000"\n`);
 });
 
 Deno.test("CA server sends beacons to EPICS_CAS_BEACON_ADDR_LIST with its TCP port", async () => {
