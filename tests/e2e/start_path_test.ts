@@ -37,7 +37,7 @@ async function reachable(roots: string[], dynamic: boolean): Promise<string[]> {
 
 /** The modules `deno run main.ts read …` evaluates: static imports of main.ts and cmd/read.ts. */
 function readPathModules(): Promise<string[]> {
-  // main.ts loads the verb's module itself (lib/cli/lazy_module.ts); `read` is cmd/read.ts.
+  // main.ts loads the verb's module itself (lib/device/lazy_module.ts); `read` is cmd/read.ts.
   return reachable(["main.ts", "cmd/read.ts"], false);
 }
 
