@@ -11,8 +11,7 @@
  * @example
  * ```ts
  * import { HttpResponder, httpReply } from "./http_responder.ts";
- * const hi = httpReply(200, "text/plain", "hi\n");
- * const server = new HttpResponder("127.0.0.1", 0, () => hi);
+ * const server = new HttpResponder("127.0.0.1", 0, () => httpReply(200, "text/plain", "hi\n"));
  * console.log(server.port); // e.g. 40123
  * await server.close();
  * ```
@@ -22,6 +21,7 @@
 import { BadAnswer, MAX_REQUEST_BYTES, RequestFrame, scanRequest } from "./http_codec.ts";
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /** Reason phrases of the statuses a simulator sends. */
 const REASONS: Record<number, string> = {
@@ -34,9 +34,32 @@ const REASONS: Record<number, string> = {
   503: "Service Unavailable",
 };
 
+let dateSecond = -1;
+let dateBytes = new Uint8Array();
+
 /**
- * The bytes of a whole answer: status line, `content-type`, `content-length`, `extra` header
- * lines (`name: value`), the body. Build constant answers once and reuse them.
+ * The `date: …\r\n` header line of an answer sent now (RFC 9110 §6.6.1: an origin server with a
+ * clock sends one), encoded once a second.
+ *
+ * @example
+ * ```ts
+ * import { dateLine } from "./http_responder.ts";
+ * new TextDecoder().decode(dateLine()); // "date: Tue, 01 Dec 2026 16:20:00 GMT\r\n"
+ * ```
+ */
+export function dateLine(): Uint8Array {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateBytes = encoder.encode(`date: ${new Date(now).toUTCString()}\r\n`);
+  }
+  return dateBytes;
+}
+
+/**
+ * The bytes of a whole answer sent now: status line, `content-type`, `date`, `content-length`,
+ * `extra` header lines (`name: value`), the body.
  *
  * @example
  * ```ts
@@ -52,7 +75,8 @@ export function httpReply(
 ): Uint8Array {
   const payload = encoder.encode(body);
   const head = `HTTP/1.1 ${status} ${REASONS[status] ?? "Status"}\r\n` +
-    `content-type: ${contentType}\r\ncontent-length: ${payload.length}\r\n` +
+    `content-type: ${contentType}\r\n${decoder.decode(dateLine())}` +
+    `content-length: ${payload.length}\r\n` +
     extra.map((h) => `${h}\r\n`).join("") + "\r\n";
   const h = encoder.encode(head);
   const all = new Uint8Array(h.length + payload.length);

@@ -7,16 +7,18 @@
  * @module
  */
 import { escapeXml } from "./xml.ts";
+import { dateLine } from "../../transport/http_responder.ts";
 
 const encoder = new TextEncoder();
 
 const PROLOGUE = '<?xml version="1.0" encoding="UTF-8"?><PollResponse>';
 const CLOSE_V = encoder.encode("</V>");
 const EPILOGUE = encoder.encode("</PollResponse>");
-const HEAD = encoder.encode("HTTP/1.1 200 OK\r\ncontent-type: text/xml\r\ncontent-length: ");
+const STATUS = encoder.encode("HTTP/1.1 200 OK\r\ncontent-type: text/xml\r\n");
+const LENGTH = encoder.encode("content-length: ");
 const CRLFCRLF = encoder.encode("\r\n\r\n");
-/** Room in front of the body for the status line and headers. */
-const HEAD_ROOM = HEAD.length + 16;
+/** Room in front of the body for the status line and headers (a date line is 37 bytes). */
+const HEAD_ROOM = STATUS.length + 48 + LENGTH.length + 16;
 /** Longest text of a number (`String(-1.2345678901234567e-300)` is 24 characters). */
 const VALUE_ROOM = 32;
 
@@ -64,9 +66,13 @@ export class PollAnswerLayout {
     scratch.set(EPILOGUE, at);
     at += EPILOGUE.length;
     const length = String(at - HEAD_ROOM);
-    const start = HEAD_ROOM - HEAD.length - length.length - CRLFCRLF.length;
-    scratch.set(HEAD, start);
-    putAscii(length, scratch, start + HEAD.length);
+    const date = dateLine();
+    const start = HEAD_ROOM - CRLFCRLF.length - length.length - LENGTH.length - date.length -
+      STATUS.length;
+    scratch.set(STATUS, start);
+    scratch.set(date, start + STATUS.length);
+    scratch.set(LENGTH, start + STATUS.length + date.length);
+    putAscii(length, scratch, HEAD_ROOM - CRLFCRLF.length - length.length);
     scratch.set(CRLFCRLF, HEAD_ROOM - CRLFCRLF.length);
     return scratch.slice(start, at);
   }

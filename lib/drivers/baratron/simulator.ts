@@ -97,11 +97,8 @@ function bytesAre(b: Uint8Array, start: number, end: number, want: Uint8Array): 
 /** EVIDs a simulated gauge answers (`fieldText` knows them). */
 const FIELD_EVIDS = new Set([100, 101, 102, 103, 104, 105, 106, 107, 114, 208, 1103]);
 
-const NOT_FOUND = text(404, `not found: ToolWeb answers POST ${TOOLWEB_PATH}\n`);
-const NOT_ALLOWED = text(405, `method not allowed: ToolWeb answers POST ${TOOLWEB_PATH}\n`, [
-  "allow: POST",
-]);
-const SERVER_ERROR = text(500, "Internal Server Error\n");
+const NOT_FOUND = `not found: ToolWeb answers POST ${TOOLWEB_PATH}\n`;
+const NOT_ALLOWED = `method not allowed: ToolWeb answers POST ${TOOLWEB_PATH}\n`;
 
 /** A request body as parsed: the request and the layout of its answer, or why it is bad. */
 type Parsed =
@@ -215,13 +212,13 @@ export class BaratronSimulator {
       if (path !== TOOLWEB_PATH) {
         const m = decoder.decode(b.subarray(req.methodStart, req.methodEnd));
         this.#note("bad", 404, `${m} ${path}: wrong path`);
-        return NOT_FOUND;
+        return text(404, NOT_FOUND);
       }
     }
     if (!bytesAre(b, req.methodStart, req.methodStart + method, POST)) {
       const m = decoder.decode(b.subarray(req.methodStart, req.methodEnd));
       this.#note("bad", 405, `${m}: wrong method`);
-      return NOT_ALLOWED;
+      return text(405, NOT_ALLOWED, ["allow: POST"]);
     }
     const parsed = this.#parse(req.body, req.bodyStart, req.bodyEnd);
     const outcome = this.faults.decide();
@@ -272,7 +269,7 @@ export class BaratronSimulator {
   #answer(outcome: FaultOutcome, parsed: Parsed): Uint8Array {
     if (outcome === "error") {
       this.#note("error", 500, "Internal Server Error");
-      return SERVER_ERROR;
+      return text(500, "Internal Server Error\n");
     }
     if (outcome === "garbage") {
       const garbage = this.#garbageBody();
