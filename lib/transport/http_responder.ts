@@ -239,12 +239,16 @@ export class HttpResponder {
         }
         start = f.used;
         continued = false;
+        const head = f.methodEnd - f.methodStart === 4 && buf[f.methodStart] === 72 &&
+          buf[f.methodStart + 1] === 69 && buf[f.methodStart + 2] === 65 &&
+          buf[f.methodStart + 3] === 68;
         client.busy = true;
         const reply = this.handler(f, buf);
         const bytes = reply instanceof Promise ? await reply : reply;
         client.busy = false;
         if (bytes === null || this.#closed) return;
-        await writeAll(conn, bytes);
+        // A HEAD request gets the answer's status and headers only.
+        await writeAll(conn, head ? bytes.subarray(0, headerEnd(bytes)) : bytes);
         if (f.close || !this.#listener) return;
       }
     } catch {
@@ -254,6 +258,14 @@ export class HttpResponder {
       closeQuietly(conn);
     }
   }
+}
+
+/** Where the header block of an answer's bytes ends (after its blank line). */
+function headerEnd(b: Uint8Array): number {
+  for (let i = b.indexOf(13); i >= 0 && i + 3 < b.length; i = b.indexOf(13, i + 1)) {
+    if (b[i + 1] === 10 && b[i + 2] === 13 && b[i + 3] === 10) return i + 4;
+  }
+  return b.length;
 }
 
 function closeQuietly(conn: Deno.Conn): void {

@@ -114,6 +114,13 @@ Deno.test("responder: keep-alive, pipelining in order, Connection: close, HTTP/1
     );
     assert.equal(closing.closed, true);
     assert.match(closing.text, /POST \/c x$/);
+    // HEAD: the status and headers of the answer, no body (the content-length still says it).
+    const head = await exchange(
+      server.port,
+      ["HEAD /h HTTP/1.1\r\nconnection: close\r\n\r\n"],
+      () => false,
+    );
+    assert.match(head.text, /^HTTP\/1\.1 200 OK\r\n[\s\S]*content-length: 8\r\n\r\n$/);
     const old = await exchange(server.port, ["GET /old HTTP/1.0\r\n\r\n"], () => false);
     assert.equal(old.closed, true);
     assert.match(old.text, /GET \/old $/);
