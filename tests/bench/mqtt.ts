@@ -8,7 +8,9 @@
  * window, labwire run with the shipped V8 flags, `--no-record`), publish-to-receive latency p99
  * ≤ 50 ms (a reading's `t` to the time mosquitto_sub printed it, `%U`).
  *
- *     deno run -A tests/bench/mqtt.ts [--seconds 30]
+ * Then part 2, one central daemon aggregating three remote daemons (`./mqtt_central.ts`).
+ *
+ *     deno run -A tests/bench/mqtt.ts [--seconds 30] [--central-seconds 60]
  *
  * @module
  */
@@ -17,6 +19,7 @@ import { findProgram } from "../peers.ts";
 import { startBroker } from "../interop/mosquitto.ts";
 import { cpuSeconds, round, runQueueWaitSeconds } from "./proc_stats.ts";
 import { metric, spawnServe } from "./serve_bench_setup.ts";
+import { centralBench } from "./mqtt_central.ts";
 import { SHIPPED_V8_FLAGS } from "./shipped_flags.ts";
 import { Targets } from "./targets.ts";
 
@@ -26,6 +29,8 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "30" },
     devices: { type: "string", default: "100" },
     warmup: { type: "string", default: "5" },
+    // part 2 (./mqtt_central.ts): 0 skips it
+    "central-seconds": { type: "string", default: "60" },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -157,4 +162,7 @@ targets.check(
 targets.check("messages/s published", round(rate, 0), ">=", expected * 0.99, "msg/s");
 targets.check("labwire CPU", round((cpu1 - cpu0) / (t1 - t0), 3), "<=", 0.2, "cores");
 targets.check("publish-to-receive latency p99", round(p99, 2), "<=", 50, "ms");
+if (Number(values["central-seconds"]) > 0) {
+  await centralBench(targets, { seconds: Number(values["central-seconds"]) });
+}
 targets.finish();

@@ -138,7 +138,9 @@ export const BENCHES: Bench[] = [
     name: "mqtt",
     script: "mqtt.ts",
     args: [],
-    about: "serve --mqtt: 100 devices × 10 attrs at 10 Hz through mosquitto to one mosquitto_sub",
+    about:
+      "serve --mqtt: 100 devices × 10 attrs at 10 Hz through mosquitto to one mosquitto_sub; " +
+      "3 remote daemons × 100 devices at 10 Hz aggregated by one central daemon (labwire://)",
   },
   {
     name: "ca-flood",

@@ -5,6 +5,7 @@ import { BENCHES, summaryTable } from "./run.ts";
 const LIBRARIES = [
   "child.ts",
   "derived_cases.ts",
+  "mqtt_central.ts",
   "proc_stats.ts",
   "serve_bare.ts",
   "serve_bench_setup.ts",

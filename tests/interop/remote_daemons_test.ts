@@ -219,9 +219,17 @@ peerTest(
         assert.equal((await devices(url)).get("r1_thermo")!.state, "up");
         const db = new DatabaseSync(session, { readOnly: true });
         try {
-          const events = db.prepare(
-            "SELECT kind, t, message FROM events WHERE device = 'r2_thermo' AND t >= ? ORDER BY t",
-          ).all(stopping) as { kind: string; t: number; message: string }[];
+          const eventsSince = () =>
+            db.prepare(
+              "SELECT kind, t, message FROM events WHERE device = 'r2_thermo' AND t >= ? ORDER BY t",
+            ).all(stopping) as { kind: string; t: number; message: string }[];
+          // the session's writer batches: the recovered event lands with its next flush
+          await until(
+            () => eventsSince().some((e) => e.kind === "recovered"),
+            10_000,
+            "the recovered event in the session",
+          ).catch(() => {});
+          const events = eventsSince();
           const error = events.find((e) => e.kind === "error");
           const recovered = events.find((e) => e.kind === "recovered");
           assert.ok(error, JSON.stringify(events));

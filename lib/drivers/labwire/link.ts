@@ -30,6 +30,11 @@ export type Follower = (reading: RemoteReading) => void;
 const IDLE_MS = 40_000;
 /** Longest unfinished event line kept, characters. */
 const MAX_PENDING = 1 << 20;
+/**
+ * Requests in flight to one daemon at most: a central daemon fetching the attributes of 300
+ * devices at start opened 300 connections (and kept them pooled) before this bound.
+ */
+const MAX_IN_FLIGHT = 4;
 
 /** A remote daemon: requests, and the shared event stream of its followed devices. */
 export class DaemonLink {
@@ -45,6 +50,8 @@ export class DaemonLink {
   #wake: (() => void) | undefined;
   #resubscribe: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  #inFlight = 0;
+  readonly #waiting: (() => void)[] = [];
   /** Devices sharing this link (it closes with the last). */
   users = 0;
   /** True while the event stream is open. */
@@ -69,6 +76,24 @@ export class DaemonLink {
    * error, anything else a {@linkcode DeviceError}; no daemon answering is a DeviceError.
    */
   async request(
+    method: string,
+    path: string,
+    opts: { body?: unknown; timeout: number; signal?: AbortSignal; device?: string },
+  ): Promise<unknown> {
+    // a finished request hands its slot straight to the next waiting one
+    if (this.#inFlight >= MAX_IN_FLIGHT) {
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    } else this.#inFlight++;
+    try {
+      return await this.#request(method, path, opts);
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#inFlight--;
+    }
+  }
+
+  async #request(
     method: string,
     path: string,
     opts: { body?: unknown; timeout: number; signal?: AbortSignal; device?: string },
@@ -215,11 +240,17 @@ export class DaemonLink {
       this.#backoff.succeed();
       const parser = new SseParser();
       const decoder = new TextDecoder();
-      for await (const chunk of res.body!) {
+      const reader = res.body!.getReader();
+      // an abort alone does not always end a read in progress: cancelling the reader does
+      conn.signal.addEventListener("abort", () => reader.cancel().catch(() => {}), { once: true });
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) break;
         arm();
-        for (const ev of parser.push(decoder.decode(chunk, { stream: true }))) this.#event(ev);
+        for (const ev of parser.push(decoder.decode(value, { stream: true }))) this.#event(ev);
         if (parser.pending > MAX_PENDING) throw new Error(`${this.base} sent an endless line`);
       }
+      if (conn.signal.aborted) throw conn.signal.reason;
     } catch (err) {
       throw conn.signal.aborted ? conn.signal.reason : err;
     } finally {
