@@ -314,17 +314,13 @@ export class AlarmEngine implements AlarmSource {
       this.#active.delete(s.rule.name);
       const r = s.rule;
       const base = `${r.device}.${r.attr} = ${show(v)}, no longer ${describeCondition(r)}`;
-      this.#emit({
-        t: tMs / 1000,
-        name: r.name,
-        kind: "threshold",
-        device: r.device,
-        attr: r.attr,
-        severity: r.severity,
-        state: "cleared",
-        value: v,
-        message: r.message ? `cleared (${base}): ${s.message}` : base,
-      });
+      this.#emitThreshold(
+        r,
+        "cleared",
+        v,
+        tMs,
+        r.message ? `cleared (${base}): ${s.message}` : base,
+      );
     }
   }
 
@@ -339,18 +335,28 @@ export class AlarmEngine implements AlarmSource {
       : `${r.device}.${r.attr} = ${show(v)}, ${describeCondition(r)}${
         r.delay > 0 ? ` for ${seconds(r.delay)}` : ""
       }`;
-    const event: AlarmEvent = {
+    this.#emitThreshold(r, "active", v, tMs, s.message);
+  }
+
+  /** A threshold alarm going active or cleared at `tMs` with the value `v`. */
+  #emitThreshold(
+    r: RuleState["rule"],
+    state: "active" | "cleared",
+    v: Value,
+    tMs: number,
+    message: string,
+  ): void {
+    this.#emit({
       t: tMs / 1000,
       name: r.name,
       kind: "threshold",
       device: r.device,
       attr: r.attr,
       severity: r.severity,
-      state: "active",
+      state,
       value: v,
-      message: s.message,
-    };
-    this.#emit(event);
+      message,
+    });
   }
 
   #failed(h: HealthState, reading: Reading, tMs: number): void {

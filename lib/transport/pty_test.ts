@@ -5,6 +5,7 @@ import { MessageLine } from "./message.ts";
 import { openLine } from "./open.ts";
 import { openPty } from "./pty.ts";
 import { openSerial, parseSerialAddress } from "./serial.ts";
+import { answerLines } from "../../tests/fixtures/pty_instrument.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -160,26 +161,10 @@ Deno.test("a client closing the port does not end the pty: the next client is se
 Deno.test("openLine shares one serial line between units on the same port (Alicat A and B)", async () => {
   const pty = openPty();
   // One unit answer per poll, CR-terminated, unit letter first, as an Alicat bus does.
-  let text = "";
-  const serving = (async () => {
-    for (;;) {
-      let chunk: Uint8Array;
-      try {
-        chunk = await pty.stream.read();
-      } catch {
-        return;
-      }
-      text += dec.decode(chunk);
-      let i;
-      while ((i = text.indexOf("\r")) >= 0) {
-        const unit = text.slice(0, i);
-        text = text.slice(i + 1);
-        await new Promise((r) => setTimeout(r, 2));
-        // the other end may have closed; the test checks what arrived
-        await pty.stream.write(enc.encode(`${unit} +014.70 +024.46 N2\r`)).catch(() => {});
-      }
-    }
-  })();
+  const serving = answerLines(pty, "\r", (unit) => `${unit} +014.70 +024.46 N2\r`, {
+    delayMs: 2,
+    ignoreClosed: true,
+  });
   const opts = { writeTermination: "\r", readTermination: "\r", serial: { baud: 19200 } };
   const a = openLine(`ASRL${pty.path}::INSTR`, opts);
   const b = openLine(`serial://${pty.path}?baud=19200`, opts);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { encodeBlock } from "../../lib/transport/framing.ts";
 import { openPty } from "../../lib/transport/pty.ts";
 import { runCli } from "./run_cli.ts";
+import { answerLines } from "../fixtures/pty_instrument.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -184,29 +185,10 @@ Deno.test("query: wrong terminations are explained; --term fixes them", async ()
 
 Deno.test("query over a serial line (a pty at 57600 7O1, CR LF)", async () => {
   const pty = openPty();
-  const serving = (async () => {
-    let text = "";
-    for (;;) {
-      let chunk: Uint8Array;
-      try {
-        chunk = await pty.stream.read();
-      } catch {
-        return;
-      }
-      text += dec.decode(chunk);
-      let i;
-      while ((i = text.indexOf("\r\n")) >= 0) {
-        const cmd = text.slice(0, i);
-        text = text.slice(i + 2);
-        const answer = cmd === "KRDG? A"
-          ? "+077.350"
-          : cmd === "*IDN?"
-          ? "LSCI,MODEL336,1/1,1.0"
-          : "";
-        await pty.stream.write(enc.encode(`${answer}\r\n`));
-      }
-    }
-  })();
+  const serving = answerLines(pty, "\r\n", (cmd) => {
+    const answer = cmd === "KRDG? A" ? "+077.350" : cmd === "*IDN?" ? "LSCI,MODEL336,1/1,1.0" : "";
+    return `${answer}\r\n`;
+  });
   try {
     const r = await runCli([
       "query",

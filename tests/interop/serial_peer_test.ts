@@ -10,6 +10,7 @@ import { openPty } from "../../lib/transport/pty.ts";
 import { openSerial, parseSerialAddress } from "../../lib/transport/serial.ts";
 import { debianPython, findProgram, hasPythonModule, peerTest } from "../peers.ts";
 import { runCli } from "../e2e/run_cli.ts";
+import { answerLines } from "../fixtures/pty_instrument.ts";
 
 const dec = new TextDecoder();
 
@@ -116,24 +117,7 @@ peerTest(
 
 peerTest("pyserial as a client of labwire's own pseudo-terminal", missing, async () => {
   const pty = openPty();
-  const serving = (async () => {
-    let text = "";
-    for (;;) {
-      let chunk: Uint8Array;
-      try {
-        chunk = await pty.stream.read();
-      } catch {
-        return;
-      }
-      text += dec.decode(chunk);
-      let i;
-      while ((i = text.indexOf("\r")) >= 0) {
-        const unit = text.slice(0, i);
-        text = text.slice(i + 1);
-        await pty.stream.write(new TextEncoder().encode(`${unit} +014.70 +024.46 +000.00 N2\r`));
-      }
-    }
-  })();
+  const serving = answerLines(pty, "\r", (unit) => `${unit} +014.70 +024.46 +000.00 N2\r`);
   try {
     const client = `
 import serial, sys
