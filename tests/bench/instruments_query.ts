@@ -18,7 +18,11 @@
  * `poll(2)` on the main thread (the event loop stalls for every round trip: not usable, shown
  * as the lower bound).
  *
- *   deno run -A tests/bench/instruments_query.ts [--queries 2000]
+ * Every client makes 10,000 queries (a per-query figure, not one dominated by opening the
+ * connection and reading the commands), after a warm-up: 50 queries, 5,000 for `labwire query`,
+ * whose per-query path V8 optimises over the first few thousand.
+ *
+ *   deno run -A tests/bench/instruments_query.ts [--queries 10000]
  *
  * @module
  */
@@ -36,7 +40,7 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    queries: { type: "string", default: "2000" },
+    queries: { type: "string", default: "10000" },
     client: { type: "string" },
     bare: { type: "string" },
     ffi: { type: "string" },
@@ -47,6 +51,8 @@ const { values } = parseArgs({
 
 /** What `labwire query --window` the labwire line runs with (the bench's documented command). */
 const WINDOW = 8;
+/** Queries of the `--query` client's warm-up run: V8 settles labwire's per-query path over the first few thousand (a cold run of 2,000 costs ~2× per query). */
+const WARM_UP = 5000;
 
 /** Runs `query` n times after a warm-up; what each client process prints. */
 async function measure(n: number, query: () => Promise<unknown>): Promise<void> {
@@ -135,7 +141,7 @@ if (values.ffi !== undefined) {
 if (values.query !== undefined) {
   const { runQuery } = await import("../../cmd/query.ts");
   const args = [values.query, "--window", String(WINDOW)];
-  await runQuery([...args, ...Array.from({ length: 50 }, () => "MEAS:VOLT:DC?")]);
+  await runQuery([...args, ...Array.from({ length: WARM_UP }, () => "MEAS:VOLT:DC?")]);
   const n = Number(values.queries);
   const threads0 = threadCpuSeconds();
   const cpu0 = process.cpuUsage();
@@ -243,19 +249,21 @@ async function queryClient(address: string): Promise<Run> {
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  // Collected while the commands are written: the warm-up's answers fill the stdout pipe first.
+  const output = child.output();
   const writer = child.stdin.getWriter();
   await writer.write(new TextEncoder().encode("MEAS:VOLT:DC?\n".repeat(queries)));
   await writer.close();
-  const out = await child.output();
+  const out = await output;
   if (!out.success) {
     throw new Error(
       `labwire query client failed: ${new TextDecoder().decode(out.stderr).slice(-400)}`,
     );
   }
   const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
-  if (lines.length !== 50 + queries + 1) {
+  if (lines.length !== WARM_UP + queries + 1) {
     throw new Error(
-      `labwire query printed ${lines.length - 1} answers for 50 + ${queries} queries`,
+      `labwire query printed ${lines.length - 1} answers for ${WARM_UP} + ${queries} queries`,
     );
   }
   return JSON.parse(lines.at(-1)!);
