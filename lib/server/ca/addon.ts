@@ -2,7 +2,8 @@
  * `labwire serve --ca [--ca-prefix LAB:]` (or a `[ca]` section): the CA server as a `serve`
  * add-on. Importing this module registers it (a static import from `main.ts`, so `deno compile` carries it). Settings:
  * EPICS_CAS_* variables, then `[ca]`, then the flags (see `options.ts`). Alarm severities
- * follow labwire's alarm engine when `serve` runs one.
+ * follow labwire's alarm engine when `serve` runs one, and its threshold rules are the PVs'
+ * HIHI/HIGH/LOW/LOLO limits (`epicsLimits`).
  *
  * @module
  */
@@ -32,12 +33,12 @@ export const caServeAddon: ServeAddon = {
     const options = caServeOptions(ctx.flags, ctx.config)!;
     const alarms = ctx.alarms as AlarmFeed | undefined;
     const ruleList = alarms?.config?.rules ?? [];
+    const thresholds = { rules: [...ruleList], health: [] };
     const server = await startCaServer(ctx.lab, {
       ...options,
       log: (level, message) => ctx.log.log(level, message),
       // The threshold rules are the PVs' HIHI/HIGH/LOW/LOLO, as `caget -d DBR_CTRL_DOUBLE` shows.
-      alarmLimits: (device, attr) =>
-        epicsLimits({ rules: [...ruleList], health: [] }, device, attr),
+      alarmLimits: (device, attr) => epicsLimits(thresholds, device, attr),
     });
     let detach = () => {};
     if (alarms && typeof alarms.on === "function") {
