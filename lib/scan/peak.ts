@@ -146,14 +146,17 @@ export function gotoPosition(s: PeakStats, what: GotoTarget, detector: string): 
 /**
  * Collects a scan's points column by column (the first positioner's read-back and every
  * detector, as numbers; other values are NaN), for {@linkcode peakStats} when the scan ends.
- * Memory: 8 bytes per column and point. Given the plan's length, the columns are that long from
- * the start: their pages become resident only as points fill them, and no column is copied into
- * a twice larger one (grown by doubling, a 1,000,000-point scan held its 4 MB columns beside
- * the new 8 MB ones until a full collection freed them). Without it they grow by doubling.
+ * Memory: 4 bytes per column and point while every value of the column is exactly a 32-bit
+ * float (counts, indices, many read-backs), 8 bytes from the first that is not (the column is
+ * widened then; statistics see the same numbers either way). Given the plan's length, the
+ * columns are that long from the start: their pages become resident only as points fill them,
+ * and no column is copied into a twice larger one (grown by doubling, a 1,000,000-point scan
+ * held its 4 MB columns beside the new 8 MB ones until a full collection freed them). Without
+ * it they grow by doubling.
  */
 export class PeakCollector {
-  #xs: Float64Array<ArrayBuffer>;
-  #ys: Float64Array<ArrayBuffer>[];
+  #xs: Column;
+  #ys: Column[];
   #n = 0;
 
   /**
@@ -166,8 +169,8 @@ export class PeakCollector {
     points?: number,
   ) {
     const length = Math.max(1, Math.floor(points ?? 256));
-    this.#xs = new Float64Array(length);
-    this.#ys = detectors.map(() => new Float64Array(length));
+    this.#xs = new Float32Array(length);
+    this.#ys = detectors.map(() => new Float32Array(length));
   }
 
   /** Points collected. */
@@ -177,21 +180,26 @@ export class PeakCollector {
 
   /** Adds one point. */
   add(point: { index: number; positions: number[]; readbacks: Value[]; values: Value[] }): void {
-    if (this.#n === this.#xs.length) {
+    const n = this.#n;
+    if (n === this.#xs.length) {
       this.#xs = grow(this.#xs);
       this.#ys = this.#ys.map(grow);
     }
     const rb = point.readbacks[0];
-    this.#xs[this.#n] = this.positioner === undefined
-      ? point.index
-      : typeof rb === "number"
-      ? rb
-      : point.positions[0] ?? NaN;
+    this.#xs = put(
+      this.#xs,
+      n,
+      this.positioner === undefined
+        ? point.index
+        : typeof rb === "number"
+        ? rb
+        : point.positions[0] ?? NaN,
+    );
     for (let k = 0; k < this.#ys.length; k++) {
       const v = point.values[k];
-      this.#ys[k]![this.#n] = typeof v === "number" ? v : NaN;
+      this.#ys[k] = put(this.#ys[k]!, n, typeof v === "number" ? v : NaN);
     }
-    this.#n++;
+    this.#n = n + 1;
   }
 
   /** Statistics of every detector with at least one numeric value, keyed by `device.attr`. */
@@ -210,14 +218,30 @@ export class PeakCollector {
   }
 }
 
-function grow(a: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> {
-  const b = new Float64Array(a.length * 2);
+/** A column: 32-bit floats while they hold every value exactly, else 64-bit. */
+type Column = Float32Array<ArrayBuffer> | Float64Array<ArrayBuffer>;
+
+/** Stores `v` at `i`, widening the column first when a 32-bit float would round it. */
+function put(col: Column, i: number, v: number): Column {
+  if (col instanceof Float32Array && Math.fround(v) !== v && !Number.isNaN(v)) {
+    const wide = new Float64Array(col.length);
+    wide.set(col);
+    col = wide;
+  }
+  col[i] = v;
+  return col;
+}
+
+function grow(a: Column): Column {
+  const b = a instanceof Float32Array
+    ? new Float32Array(a.length * 2)
+    : new Float64Array(a.length * 2);
   b.set(a);
   return b;
 }
 
 /** Indices in ascending x when the points are not already monotonic; undefined when they are. */
-function sortedOrder(xs: Float64Array, n: number): number[] | undefined {
+function sortedOrder(xs: ArrayLike<number>, n: number): number[] | undefined {
   let up = true;
   let down = true;
   for (let i = 1; i < n && (up || down); i++) {

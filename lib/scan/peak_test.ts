@@ -77,3 +77,15 @@ Deno.test("a collector sized to the plan gives the same statistics, and still gr
   assert.deepEqual(short.stats(), sized.stats());
   assert.equal(short.length, 401);
 });
+
+Deno.test("columns widen when a value is not exactly a 32-bit float: the statistics are exact", () => {
+  // integer counts and half-step positions first (32-bit exact), then values that are not
+  const xs = Array.from({ length: 600 }, (_, i) => (i < 300 ? i * 0.5 : 150 + (i - 300) / 3));
+  const ys = xs.map((x, i) => (i < 300 ? Math.round(gauss(x, 140, 20, 1000, 5)) : 1 / (x - 100)));
+  const c = new PeakCollector("m.x", ["d.c", "d.n"], xs.length);
+  xs.forEach((x, i) =>
+    c.add({ index: i, positions: [x], readbacks: [x], values: [ys[i]!, i < 10 ? "busy" : i] })
+  );
+  const n = xs.map((_, i) => (i < 10 ? NaN : i));
+  assert.deepEqual(c.stats(), { "d.c": peakStats(xs, ys, "m.x"), "d.n": peakStats(xs, n, "m.x") });
+});
