@@ -8,16 +8,9 @@ import "../../lib/drivers/mod.ts";
 import { ascan, runCli } from "./run_cli.ts";
 import { startTestDaemon, until } from "./serve_fixture.ts";
 import { LOOPBACK_CA, withCaLab } from "../../lib/server/ca/test_lab.ts";
+import { benchToml, SIM } from "../fixtures/sim_bench.ts";
 
-const BENCH = `
-[devices.motor]
-address = "sim://motor?seed=3&velocity=1000"
-interval = "250ms"
-
-[devices.det]
-address = "sim://det?seed=5&motor=motor"
-interval = "250ms"
-
+const BENCH = benchToml({ motor: "sim://motor?seed=3&velocity=1000", det: SIM.det }, "250ms") + `
 [derived.calc]
 interval = "250ms"
 speed = { expr = "motor.velocity * 60", units = "mm/min", precision = 1 }

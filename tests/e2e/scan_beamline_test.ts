@@ -8,16 +8,9 @@ import { DatabaseSync } from "node:sqlite";
 import { listScans } from "../../lib/session/scan_store.ts";
 import { ascan, ROOT, runCli } from "./run_cli.ts";
 import { startTestDaemon, until } from "./serve_fixture.ts";
+import { benchToml, SIM } from "../fixtures/sim_bench.ts";
 
-const SERVE_BENCH = `
-[devices.motor]
-address = "sim://motor?seed=3&velocity=1000"
-interval = "250ms"
-
-[devices.det]
-address = "sim://det?seed=5&motor=motor"
-interval = "250ms"
-`;
+const SERVE_BENCH = benchToml({ motor: "sim://motor?seed=3&velocity=1000", det: SIM.det }, "250ms");
 
 /** Posts a scan to a test daemon and waits until it is done; answers its final status. */
 async function scanToEnd(url: string, body: unknown): Promise<Record<string, unknown>> {

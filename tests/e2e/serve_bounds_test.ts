@@ -31,8 +31,7 @@ async function withServe(config: string, fn: (url: string) => Promise<void>) {
     try {
       await fn(s.url);
     } finally {
-      const status = await s.stop();
-      assert.equal(status, 0, s.lines.join("\n"));
+      assert.equal(await s.stop(), 0, s.lines.join("\n"));
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -132,8 +132,7 @@ Deno.test("serve: devices added and removed at run time, and SIGHUP applying the
     );
     assert.deepEqual(await names(), ["motor", "det", "gauge3"]);
   } finally {
-    const status = await serve.stop();
-    assert.equal(status, 0, serve.lines.join("\n"));
+    assert.equal(await serve.stop(), 0, serve.lines.join("\n"));
   }
   try {
     const { SessionReader } = await import("../../lib/session/reader.ts");

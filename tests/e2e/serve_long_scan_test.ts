@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { guardedFetch, spawnServe } from "./labwire_process.ts";
 import { benchToml, SIM } from "../fixtures/sim_bench.ts";
+import { motorScan } from "../fixtures/scan_request.ts";
 
 const BENCH = benchToml(
   { motor: SIM.fastMotor, det: SIM.det, thermo: SIM.thermo, dmm: SIM.dmm },
@@ -29,16 +30,7 @@ Deno.test("serve: a 1,000,000-point scan streams, pages, shares the loop, and SI
       const post = await guardedFetch(`${s.url}/api/scans`, {
         method: "POST",
         headers: json,
-        body: JSON.stringify({
-          plan: {
-            kind: "line",
-            relative: false,
-            axes: [{ positioner: "motor.position", start: 0, stop: 1 }],
-            num: 1_000_000,
-            spacing: "linear",
-          },
-          detectors: ["det.counts"],
-        }),
+        body: JSON.stringify(motorScan(0, 1, 1_000_000)),
       }, 8000);
       assert.equal(post.status, 202, JSON.stringify(post.body));
       const id = post.body.id as string;

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { readEvents, startTestDaemon, until } from "./serve_fixture.ts";
+import { motorScan } from "../fixtures/scan_request.ts";
 
 const BENCH = `
 [devices.motor]
@@ -16,19 +17,6 @@ interval = "250ms"
 `;
 
 const json = { "content-type": "application/json" };
-
-function ascan(start: number, stop: number, num: number) {
-  return {
-    plan: {
-      kind: "line",
-      relative: false,
-      axes: [{ positioner: "motor.position", start, stop }],
-      num,
-      spacing: "linear",
-    },
-    detectors: ["det.counts"],
-  };
-}
 
 async function post(url: string, body: unknown) {
   const res = await fetch(`${url}/api/scans`, {
@@ -44,7 +32,7 @@ Deno.test("POST /api/scans: an ascan finds the detector peak; points stream as e
   try {
     const stream = await fetch(`${d.url}/api/stream?devices=det`);
     const events = readEvents(stream.body!, 30);
-    const created = await post(d.url, { ...ascan(0, 10, 21), settle_ms: 20 });
+    const created = await post(d.url, { ...motorScan(0, 10, 21), settle_ms: 20 });
     assert.equal(created.status, 202, JSON.stringify(created.body));
     const id = created.body.id as string;
     assert.equal(created.location, `/api/scans/${id}`);
@@ -58,7 +46,7 @@ Deno.test("POST /api/scans: an ascan finds the detector peak; points stream as e
     });
     assert.equal(write.status, 409);
     await write.body?.cancel();
-    const second = await post(d.url, ascan(0, 1, 2));
+    const second = await post(d.url, motorScan(0, 1, 2));
     assert.equal(second.status, 409);
     assert.match(second.body.error.message, new RegExp(`motor is owned by scan ${id}`));
 
@@ -106,7 +94,7 @@ Deno.test("POST /api/scans: an ascan finds the detector peak; points stream as e
 Deno.test("DELETE /api/scans/{id} interrupts after the current point and keeps the data", async () => {
   const d = await startTestDaemon({ bench: BENCH, session: false });
   try {
-    const created = await post(d.url, { ...ascan(0, 10, 200), settle_ms: 50 });
+    const created = await post(d.url, { ...motorScan(0, 10, 200), settle_ms: 50 });
     assert.equal(created.status, 202);
     const id = created.body.id as string;
     await until(async () => {
@@ -135,12 +123,12 @@ Deno.test("POST /api/scans refuses bad plans before any move", async () => {
   const d = await startTestDaemon({ bench: BENCH, session: false });
   try {
     const before = d.lab.find("motor")!.stats.writes;
-    const limit = await post(d.url, ascan(0, 1e6, 3));
+    const limit = await post(d.url, motorScan(0, 1e6, 3));
     assert.ok([400, 422].includes(limit.status), JSON.stringify(limit.body));
     assert.match(limit.body.error.message, /limit/);
-    const extra = await post(d.url, { ...ascan(0, 1, 2), speed: 3 });
+    const extra = await post(d.url, { ...motorScan(0, 1, 2), speed: 3 });
     assert.equal(extra.status, 400);
-    const device = await post(d.url, { ...ascan(0, 1, 2), detectors: ["nope.counts"] });
+    const device = await post(d.url, { ...motorScan(0, 1, 2), detectors: ["nope.counts"] });
     assert.ok([400, 404].includes(device.status), JSON.stringify(device.body));
     assert.equal(d.lab.find("motor")!.stats.writes, before, "nothing moved");
     const missing = await fetch(`${d.url}/api/scans/s999`);

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { TASK_BENCH, until } from "./serve_fixture.ts";
 import { spawnServe } from "./labwire_process.ts";
 import { runCli } from "./run_cli.ts";
+import { motorScan } from "../fixtures/scan_request.ts";
 
 /** A JSON request; answers the status and the parsed body. */
 export async function call(
@@ -21,17 +22,6 @@ export async function call(
   });
   return { status: res.status, body: await res.json() };
 }
-
-const ascan = (start: number, stop: number, num: number) => ({
-  plan: {
-    kind: "line",
-    relative: false,
-    axes: [{ positioner: "motor.position", start, stop }],
-    num,
-    spacing: "linear",
-  },
-  detectors: ["det.counts"],
-});
 
 Deno.test("serve tasks: FIFO queue, GET /api/tasks, cancel, kept data, one owner per device", async () => {
   const dir = await Deno.makeTempDir({ prefix: "labwire-tasks-" });
@@ -68,7 +58,7 @@ Deno.test("serve tasks: FIFO queue, GET /api/tasks, cancel, kept data, one owner
     assert.equal(sample.body.queue_position, 2);
 
     // the same rule for scans and plain writes: refused while the task owns the motor
-    const scan = await call(`${u}/api/scans`, "POST", ascan(0, 1, 3));
+    const scan = await call(`${u}/api/scans`, "POST", motorScan(0, 1, 3));
     assert.equal(scan.status, 409);
     assert.match(
       (scan.body.error as { message: string }).message,
@@ -119,7 +109,7 @@ Deno.test("serve tasks: FIFO queue, GET /api/tasks, cancel, kept data, one owner
       5000,
       "the queued sample task to run",
     );
-    const scanning = await call(`${u}/api/scans`, "POST", { ...ascan(5, 4, 5), settle_ms: 50 });
+    const scanning = await call(`${u}/api/scans`, "POST", { ...motorScan(5, 4, 5), settle_ms: 50 });
     assert.equal(scanning.status, 202, JSON.stringify(scanning.body));
     const waits = await call(`${u}/api/devices/motor/tasks`, "POST", {
       technique: "move",
@@ -136,8 +126,7 @@ Deno.test("serve tasks: FIFO queue, GET /api/tasks, cancel, kept data, one owner
     const scanDone = await call(`${u}/api/scans/${scanning.body.id}?limit=1`);
     assert.equal(scanDone.body.state, "done", "the scan finished before the task started");
   } finally {
-    const status = await serve.stop();
-    assert.equal(status, 0, serve.lines.join("\n"));
+    assert.equal(await serve.stop(), 0, serve.lines.join("\n"));
   }
   try {
     // every task is in the session, with its end state
@@ -236,8 +225,7 @@ Deno.test("labwire task start|list|status|data|stop against a serve process, and
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /thermo has no technique "dance"/);
   } finally {
-    const status = await serve.stop();
-    assert.equal(status, 0, serve.lines.join("\n"));
+    assert.equal(await serve.stop(), 0, serve.lines.join("\n"));
   }
   try {
     // no daemon: status is an error naming the URL; start runs the task here from the config
@@ -297,7 +285,7 @@ Deno.test("serve safe states: at a task's stop, a scan's interruption and the da
     assert.deepEqual([thermo.setpoint, thermo.heater], [20, false]);
 
     const scan = await call(`${u}/api/scans`, "POST", {
-      ...ascan(1, 9, 50),
+      ...motorScan(1, 9, 50),
       settle_ms: 100,
     });
     assert.equal(scan.status, 202, JSON.stringify(scan.body));
@@ -308,8 +296,7 @@ Deno.test("serve safe states: at a task's stop, a scan's interruption and the da
     // the daemon's stop leaves every device with a safe_state in it
     await call(`${u}/api/devices/thermo/attrs/heater`, "PUT", { value: true });
   } finally {
-    const status = await serve.stop();
-    assert.equal(status, 0, serve.lines.join("\n"));
+    assert.equal(await serve.stop(), 0, serve.lines.join("\n"));
   }
   try {
     const { SessionReader } = await import("../../lib/session/reader.ts");

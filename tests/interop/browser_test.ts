@@ -8,6 +8,7 @@ import { CHROMIUM, launchChromium } from "./chromium.ts";
 import { findProgram, peerTest } from "../peers.ts";
 import { startTestDaemon, until } from "../e2e/serve_fixture.ts";
 import { benchToml, SIM } from "../fixtures/sim_bench.ts";
+import { motorScan } from "../fixtures/scan_request.ts";
 
 const BENCH = benchToml({ motor: SIM.motor, det: SIM.det }, "100ms") +
   benchToml({ thermo: SIM.thermo }, "250ms");
@@ -77,16 +78,7 @@ peerTest(
       const scan = await fetch(`${d.url}/api/scans`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({
-          plan: {
-            kind: "line",
-            relative: false,
-            axes: [{ positioner: "motor.position", start: 4, stop: 6 }],
-            num: 5,
-            spacing: "linear",
-          },
-          detectors: ["det.counts"],
-        }),
+        body: JSON.stringify(motorScan(4, 6, 5)),
       });
       assert.equal(scan.status, 202);
       const scanId = (await scan.json()).id;

@@ -24,6 +24,7 @@ import { findProgram, peerTest } from "../peers.ts";
 import { startTestDaemon, until } from "../e2e/serve_fixture.ts";
 import { demoConfigText } from "../../lib/drivers/demo.ts";
 import { startBaratronSimulators } from "../../lib/drivers/baratron/simulator.ts";
+import { motorScan } from "../fixtures/scan_request.ts";
 
 /** What `labwireDashboard.charts()` says about each chart. */
 interface ChartInfo {
@@ -201,16 +202,7 @@ message = "thermo.temperature {value} °C above {trip} °C"
       const scan = await fetch(`${d.url}/api/scans`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({
-          plan: {
-            kind: "line",
-            relative: false,
-            axes: [{ positioner: "motor.position", start: 3, stop: 7 }],
-            num: 9,
-            spacing: "linear",
-          },
-          detectors: ["det.counts", "dmm.voltage"],
-        }),
+        body: JSON.stringify(motorScan(3, 7, 9, ["det.counts", "dmm.voltage"])),
       });
       assert.equal(scan.status, 202);
       const scanId = (await scan.json()).id;
