@@ -39,6 +39,28 @@ const utf8Decoder = new TextDecoder("utf-8");
 // "latin1" in the WHATWG decoder is windows-1252; instruments mean ISO-8859-1 (byte = code point).
 
 /**
+ * The parts as one array, for one write (the part itself when there is only one).
+ *
+ * @example
+ * ```ts
+ * import { joinBytes } from "./framing.ts";
+ * joinBytes([new Uint8Array([1]), new Uint8Array([2, 3])]); // Uint8Array [1, 2, 3]
+ * ```
+ */
+export function joinBytes(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  n = 0;
+  for (const p of parts) {
+    out.set(p, n);
+    n += p.length;
+  }
+  return out;
+}
+
+/**
  * Encodes `text`; ascii and latin1 refuse characters they cannot carry (a `°` to an ASCII
  * instrument is a mistake to report, not to mangle).
  *

@@ -25,7 +25,7 @@ import { DeviceError, TimeoutError, UsageError } from "../device/errors.ts";
 import type { ByteStream } from "./byte_stream.ts";
 import { Cancel } from "./cancel.ts";
 import { type Deadline, deadlines } from "./deadline.ts";
-import { type Framer, FramingError } from "./framing.ts";
+import { type Framer, FramingError, joinBytes } from "./framing.ts";
 
 /** An answer found in the received bytes: its key (-1: answers come in order) and its value. */
 export interface Keyed<T> {
@@ -273,20 +273,8 @@ export class Pipeline {
   };
 
   #write(): void {
-    const parts = this.#out;
+    const bytes = joinBytes(this.#out);
     this.#out = [];
-    let bytes: Uint8Array;
-    if (parts.length === 1) bytes = parts[0]!;
-    else {
-      let n = 0;
-      for (const p of parts) n += p.length;
-      bytes = new Uint8Array(n);
-      n = 0;
-      for (const p of parts) {
-        bytes.set(p, n);
-        n += p.length;
-      }
-    }
     this.#writing = true;
     const cancel = this.#writeCancel;
     this.#host.stream.write(bytes, { cancel }).then(() => {

@@ -14,6 +14,7 @@
  */
 import { UsageError } from "../../device/errors.ts";
 import { openPty, type Pty } from "../../transport/pty.ts";
+import { joinBytes } from "../../transport/framing.ts";
 import { FaultInjector, type FaultOptions, NO_FAULTS } from "./faults.ts";
 import { Random } from "./random.ts";
 
@@ -384,18 +385,4 @@ export abstract class ConnectedSimulator implements ServedSim {
     this.#links.close();
     this.onDisconnect?.(this.faults.options.disconnectForMs);
   }
-}
-
-/** The parts as one array (the part itself when there is one). */
-function joinBytes(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  n = 0;
-  for (const p of parts) {
-    out.set(p, n);
-    n += p.length;
-  }
-  return out;
 }
