@@ -479,18 +479,9 @@ function compileModbus(
 }
 
 /** What names a definition of either family: its name, file and what it says it is. */
-function identity(
-  raw: RawDefinition,
-  file: string,
-  name: string,
-): Pick<Instrument, "name" | "source" | "manufacturer" | "model" | "description"> {
-  return {
-    name,
-    source: file,
-    manufacturer: raw.manufacturer,
-    model: raw.model,
-    description: raw.description,
-  };
+function identity(raw: RawDefinition, file: string, name: string) {
+  const { manufacturer, model, description } = raw;
+  return { name, source: file, manufacturer, model, description };
 }
 
 function fillVars(template: string, vars: Record<string, string>): string {
