@@ -40,6 +40,10 @@ export interface CentralBenchOptions {
 class Watcher {
   readonly seen = new Set<string>();
   readonly latencies: number[] = [];
+  /** Times the stream ended under it (and it resumed). */
+  reconnects = 0;
+  /** Error readings seen (a remote unreachable from the central daemon). */
+  errors = 0;
   readonly #done: Promise<void>;
   readonly #abort = new AbortController();
 
@@ -59,34 +63,45 @@ class Watcher {
   }
 
   async #run(url: string): Promise<void> {
-    const res = await fetch(`${url}/api/stream`, { signal: this.#abort.signal });
-    const reader = res.body!.getReader();
-    // an abort alone does not always end a read in progress: cancelling the reader does
-    this.#abort.signal.addEventListener("abort", () => reader.cancel().catch(() => {}));
-    let buf = "";
-    const decoder = new TextDecoder();
-    while (true) {
-      const { value: chunk, done } = await reader.read();
-      if (done) break;
-      const now = Date.now();
-      buf += decoder.decode(chunk, { stream: true });
-      let at = 0;
+    // A client that falls 5 s behind is dropped by the daemon; like a browser's EventSource it
+    // comes back with Last-Event-ID and gets what it missed (counted: a loaded machine does it).
+    let lastId: string | undefined;
+    while (!this.#abort.signal.aborted) {
+      const res = await fetch(`${url}/api/stream`, {
+        headers: lastId === undefined ? {} : { "last-event-id": lastId },
+        signal: this.#abort.signal,
+      });
+      const reader = res.body!.getReader();
+      // an abort alone does not always end a read in progress: cancelling the reader does
+      this.#abort.signal.addEventListener("abort", () => reader.cancel().catch(() => {}));
+      let buf = "";
+      const decoder = new TextDecoder();
       while (true) {
-        const i = buf.indexOf('data: {"t":', at);
-        if (i < 0) break;
-        const end = buf.indexOf("\n", i);
-        if (end < 0) break;
-        at = end + 1;
-        // `data: {"t":T,"device":"NAME",…`: the time and the device, without a JSON parse
-        const comma = buf.indexOf(",", i + 11);
-        const t = Number(buf.slice(i + 11, comma));
-        const d0 = buf.indexOf('"', comma + 10) + 1;
-        const device = buf.slice(d0, buf.indexOf('"', d0));
-        if (t < this.from() || t > this.to()) continue;
-        this.seen.add(`${this.prefix}${device}@${t}`);
-        this.latencies.push(now - t * 1000);
+        const { value: chunk, done } = await reader.read();
+        if (done) break;
+        const now = Date.now();
+        buf += decoder.decode(chunk, { stream: true });
+        let at = 0;
+        while (true) {
+          const i = buf.indexOf('data: {"t":', at);
+          if (i < 0) break;
+          const end = buf.indexOf("\n", i);
+          if (end < 0) break;
+          at = end + 1;
+          // `data: {"t":T,"device":"NAME",…`: the time and the device, without a JSON parse
+          const comma = buf.indexOf(",", i + 11);
+          const t = Number(buf.slice(i + 11, comma));
+          const d0 = buf.indexOf('"', comma + 10) + 1;
+          const device = buf.slice(d0, buf.indexOf('"', d0));
+          lastId = `${Math.round(t * 1000)}:${device}`;
+          if (buf.slice(i, end).includes('"error":')) this.errors++;
+          if (t < this.from() || t > this.to()) continue;
+          this.seen.add(`${this.prefix}${device}@${t}`);
+          this.latencies.push(now - t * 1000);
+        }
+        buf = buf.slice(at);
       }
-      buf = buf.slice(at);
+      if (!this.#abort.signal.aborted) this.reconnects++;
     }
   }
 
@@ -95,6 +110,12 @@ class Watcher {
     this.#abort.abort();
     await this.#done;
   }
+}
+
+/** How often the bench's own stream clients fell behind and resumed, for the summary line. */
+function watchersResumed(central: Watcher, remotes: Watcher[]): string {
+  return `${central.reconnects} times from the central, ` +
+    `${remotes.reduce((a, w) => a + w.reconnects, 0)} from the remotes`;
 }
 
 /** The p-th percentile of unsorted `xs`. */
@@ -175,7 +196,10 @@ export async function centralBench(
         round(t1 - t0, 1)
       } s window ` +
         `(${round(expected, 0)} due, ${remoteMissed} remote deadlines missed), ` +
-        `${centralWatch.seen.size} arrived at the central daemon, ${missing} missing; latency ` +
+        `${centralWatch.seen.size} arrived at the central daemon, ${missing} missing ` +
+        `(${centralWatch.errors} error readings; event stream resumed ${
+          watchersResumed(centralWatch, remoteWatch)
+        }); latency ` +
         `p50 ${round(percentile(centralWatch.latencies, 0.5), 1)} ms, p99 ${round(p99, 1)} ms ` +
         `(remote event stream alone: p99 ${
           round(percentile(remoteWatch.flatMap((w) => w.latencies), 0.99), 1)
