@@ -23,13 +23,14 @@
 import type { Value } from "../device/attr.ts";
 import type { Reading } from "../device/device.ts";
 import {
+  type ActiveAlarm,
   type AlarmEvent,
-  type AlarmKind,
+  type AlarmSource,
   formatEvent,
-  type Severity,
   SEVERITY_LEVEL,
 } from "./event.ts";
 import { compileCondition, type Condition } from "./condition.ts";
+import { fill, seconds, show } from "./wording.ts";
 import {
   type AlarmConfig,
   describeCondition,
@@ -52,37 +53,7 @@ export interface AlarmEngineOptions {
   interval?: number | ((device: string) => number | undefined);
 }
 
-/** An alarm that is currently active. */
-export interface ActiveAlarm {
-  /** Alarm name. */
-  name: string;
-  /** Kind of alarm. */
-  kind: AlarmKind;
-  /** Device name. */
-  device: string;
-  /** Attribute, for threshold alarms. */
-  attr?: string;
-  /** Severity. */
-  severity: Severity;
-  /** When it became active, epoch seconds. */
-  since: number;
-  /** The latest value seen for the attribute (null for device alarms). */
-  value: Value;
-  /** The message of its activation. */
-  message: string;
-  /** When an operator acknowledged it (epoch seconds); absent until then. */
-  acknowledged?: number;
-}
-
-/** Anything with the engine's read side, e.g. for the digest e-mail or the server. */
-export interface AlarmSource {
-  /** Alarms active now. */
-  active(): ActiveAlarm[];
-  /** Recent transitions, oldest first. */
-  history(): AlarmEvent[];
-  /** The last reading of each device. */
-  lastReadings(): Reading[];
-}
+export type { ActiveAlarm, AlarmSource } from "./event.ts";
 
 interface RuleState {
   rule: ThresholdRule;
@@ -136,40 +107,89 @@ export class AlarmEngine implements AlarmSource {
   #log: (line: string) => void;
   #lastReadings = new Map<string, Reading>();
 
+  #config: AlarmConfig;
+  #interval: AlarmEngineOptions["interval"];
+
   /** Builds the engine from validated alarm config. */
-  constructor(readonly config: AlarmConfig, opts: AlarmEngineOptions = {}) {
+  constructor(config: AlarmConfig, opts: AlarmEngineOptions = {}) {
     this.#log = opts.log ?? ((line) => console.error(line));
     this.#historySize = Math.max(1, opts.historySize ?? 1000);
+    this.#config = config;
+    this.#interval = opts.interval;
     const now = opts.now ?? Date.now();
     for (const rule of config.rules) {
-      const state: RuleState = {
-        rule,
-        cond: compileCondition(rule),
-        active: false,
-        pendingSince: undefined,
-        prev: undefined,
-        since: 0,
-        message: "",
-      };
       const list = this.#byDevice.get(rule.device);
-      if (list) list.push(state);
-      else this.#byDevice.set(rule.device, [state]);
+      if (list) list.push(ruleState(rule));
+      else this.#byDevice.set(rule.device, [ruleState(rule)]);
     }
-    for (const rule of config.health) {
-      const override = typeof opts.interval === "function"
-        ? opts.interval(rule.device)
-        : opts.interval;
-      this.#health.set(rule.device, {
-        rule,
-        interval: override ?? rule.interval,
-        lastSeen: undefined,
-        observed: 0,
-        errors: 0,
-        lastGood: now,
-        errorSince: undefined,
-        staleSince: undefined,
+    for (const rule of config.health) this.#health.set(rule.device, this.#healthState(rule, now));
+  }
+
+  /** The rules in force (those of devices added, changed or removed since included). */
+  get config(): AlarmConfig {
+    return this.#config;
+  }
+
+  #healthState(rule: HealthRule, now: number): HealthState {
+    const o = this.#interval;
+    const override = typeof o === "function" ? o(rule.device) : o;
+    return {
+      rule,
+      interval: override ?? rule.interval,
+      lastSeen: undefined,
+      observed: 0,
+      errors: 0,
+      lastGood: now,
+      errorSince: undefined,
+      staleSince: undefined,
+    };
+  }
+
+  /**
+   * Replaces one device's threshold rules and health alarm: a device added, changed or removed
+   * at run time (`[]` and undefined), or its rules reloaded. A rule kept unchanged keeps its
+   * state; the active alarms of the others are cleared, with `why` in the message.
+   */
+  setDevice(
+    device: string,
+    rules: readonly ThresholdRule[],
+    health: HealthRule | undefined,
+    why: string,
+    nowMs = Date.now(),
+  ): void {
+    const key = (r: unknown) => JSON.stringify(r);
+    const old = new Map((this.#byDevice.get(device) ?? []).map((s) => [key(s.rule), s]));
+    const states = rules.map((r) => old.get(key(r)) ?? ruleState(r));
+    const oldHealth = this.#health.get(device);
+    const keepHealth = oldHealth && health && key(oldHealth.rule) === key(health);
+    const kept = new Set(states.filter((s) => old.get(key(s.rule)) === s).map((s) => s.rule.name));
+    for (const s of old.values()) if (!kept.has(s.rule.name)) this.#pending.delete(s);
+    for (const a of [...this.#active.values()]) {
+      if (a.device !== device || (a.kind === "threshold" ? kept.has(a.name) : keepHealth)) continue;
+      const { name, kind, attr, severity } = a;
+      this.#emit({
+        t: nowMs / 1000,
+        name,
+        kind,
+        device,
+        ...(attr === undefined ? {} : { attr }),
+        severity,
+        state: "cleared",
+        value: this.#currentValue(a),
+        message: `${name} cleared: ${why}`,
       });
     }
+    if (states.length > 0) this.#byDevice.set(device, states);
+    else this.#byDevice.delete(device);
+    if (!keepHealth) this.#health.delete(device);
+    if (health && !keepHealth) this.#health.set(device, this.#healthState(health, nowMs));
+    if (!health) this.#lastReadings.delete(device);
+    const c = this.#config;
+    this.#config = {
+      ...c,
+      rules: [...c.rules.filter((r) => r.device !== device), ...rules],
+      health: [...c.health.filter((h) => h.device !== device), ...(health ? [health] : [])],
+    };
   }
 
   /** Adds a listener for every transition; returns a function that removes it. */
@@ -450,31 +470,14 @@ export class AlarmEngine implements AlarmSource {
   }
 }
 
-function fill(template: string, r: ThresholdRule, v: Value): string {
-  return template.replace(/\{(value|trip|low|high|device|attr|name)\}/g, (_, k: string) => {
-    switch (k) {
-      case "value":
-        return show(v);
-      case "device":
-        return r.device;
-      case "attr":
-        return r.attr;
-      case "name":
-        return r.name;
-      default:
-        return String(r[k as "trip" | "low" | "high"] ?? "");
-    }
-  });
-}
-
-function show(v: Value): string {
-  return typeof v === "string"
-    ? JSON.stringify(v)
-    : Array.isArray(v)
-    ? `[${v.join(", ")}]`
-    : String(v);
-}
-
-function seconds(ms: number): string {
-  return `${+(ms / 1000).toFixed(3)} s`;
+function ruleState(rule: ThresholdRule): RuleState {
+  return {
+    rule,
+    cond: compileCondition(rule),
+    active: false,
+    pendingSince: undefined,
+    prev: undefined,
+    since: 0,
+    message: "",
+  };
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import type { Value } from "../device/attr.ts";
+import type { Reading } from "../device/device.ts";
 // Type only: the names a config file may use are the schema's; zod is not loaded by this.
 import type { SEVERITIES } from "../config/alarms_schema.ts";
 import { humanDateTime } from "../output/time.ts";
@@ -86,4 +87,36 @@ const EVENT_LINE =
  */
 export function isEventLine(line: string): boolean {
   return EVENT_LINE.test(line);
+}
+
+/** An alarm that is currently active. */
+export interface ActiveAlarm {
+  /** Alarm name. */
+  name: string;
+  /** Kind of alarm. */
+  kind: AlarmKind;
+  /** Device name. */
+  device: string;
+  /** Attribute, for threshold alarms. */
+  attr?: string;
+  /** Severity. */
+  severity: Severity;
+  /** When it became active, epoch seconds. */
+  since: number;
+  /** The latest value seen for the attribute (null for device alarms). */
+  value: Value;
+  /** The message of its activation. */
+  message: string;
+  /** When an operator acknowledged it (epoch seconds); absent until then. */
+  acknowledged?: number;
+}
+
+/** Anything with the engine's read side, e.g. for the digest e-mail or the server. */
+export interface AlarmSource {
+  /** Alarms active now. */
+  active(): ActiveAlarm[];
+  /** Recent transitions, oldest first. */
+  history(): AlarmEvent[];
+  /** The last reading of each device. */
+  lastReadings(): Reading[];
 }

@@ -121,6 +121,8 @@ export interface AlarmConfig {
   rules: ThresholdRule[];
   /** Health alarms, one entry per configured device. */
   health: HealthRule[];
+  /** What `device = "*"` health entries set, for devices added at run time. */
+  healthAll?: Partial<HealthRule>;
 }
 
 /** Default consecutive failed reads before a device error alarm. */
@@ -212,7 +214,28 @@ export function parseAlarms(config: LabConfig): AlarmConfig {
     ...overrides.all,
     ...overrides.byDevice.get(d.name),
   }));
-  return { rules, health };
+  return { rules, health, ...(overrides.all ? { healthAll: overrides.all } : {}) };
+}
+
+/**
+ * The health alarm of `device` sampled every `interval` ms: its configured one, or for a device
+ * the config does not name (added at run time) the defaults with the `device = "*"` entries.
+ *
+ * @example
+ * ```ts
+ * import { healthRuleOf } from "./rules.ts";
+ * healthRuleOf({ rules: [], health: [] }, "g2", 200).staleAfter; // 3
+ * ```
+ */
+export function healthRuleOf(config: AlarmConfig, device: string, interval: number): HealthRule {
+  return config.health.find((h) => h.device === device) ?? {
+    device,
+    errorAfter: DEFAULT_ERROR_AFTER,
+    staleAfter: DEFAULT_STALE_AFTER,
+    interval,
+    severity: DEFAULT_HEALTH_SEVERITY,
+    ...config.healthAll,
+  };
 }
 
 /** An `[[alarms]]` entry as the schema leaves it. */

@@ -14,12 +14,14 @@
  */
 import type { Attr } from "../device/attr.ts";
 import { ConfigError, errorMessage } from "../device/errors.ts";
+import type { LabConfig } from "../config/load.ts";
 import type { Lab } from "../lab/lab.ts";
+import type { DeviceManager } from "../lab/manager.ts";
 import { AlarmEngine } from "./engine.ts";
 import type { AlarmEvent } from "./event.ts";
 import { Notifier } from "./notifier.ts";
 import { type NotifyConfig, parseNotify } from "./notify_config.ts";
-import { type AlarmConfig, checkAlarmAttrs, parseAlarms } from "./rules.ts";
+import { type AlarmConfig, checkAlarmAttrs, healthRuleOf, parseAlarms } from "./rules.ts";
 
 /** Options of {@linkcode startAlarms}. */
 export interface AlarmWatchOptions {
@@ -44,6 +46,12 @@ export interface AlarmWatch {
    * are checked; rejects with a `ConfigError` when a rule names a missing or unsuitable attribute.
    */
   readonly checked: Promise<void>;
+  /**
+   * Takes the alarm rules of a re-read config (SIGHUP): the devices there now get theirs at once
+   * (unchanged rules keep their state), devices added later get theirs when they come. Throws a
+   * `ConfigError` (and changes nothing) when the new `[[alarms]]` are wrong.
+   */
+  reconfigure(config: LabConfig): void;
   /** Stops observing and ticking; flushes the notifier within `timeoutMs`. */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -65,7 +73,12 @@ export function startAlarms(lab: Lab, opts: AlarmWatchOptions = {}): AlarmWatch 
   if (!config || (config.rules.length === 0 && config.health.length === 0)) return undefined;
   const notifyConfig = opts.notify === undefined ? parseNotify(lab.config) : opts.notify;
   const engine = new AlarmEngine(config, { log: opts.log });
-  const offs = lab.managers.map((m) => m.onReading((r) => engine.observe(r)));
+  // The rules as configured (a device's rules wait there while it is away, e.g. being reopened).
+  let current: AlarmConfig = config;
+  const offs: (() => void)[] = [];
+  const observing = new Map<DeviceManager, () => void>();
+  const observe = (m: DeviceManager) => observing.set(m, m.onReading((r) => engine.observe(r)));
+  lab.managers.forEach(observe);
   const timer = setInterval(() => engine.tick(), 250);
   const units = new Map<string, string | undefined>();
   let notifier: Notifier | undefined;
@@ -80,7 +93,7 @@ export function startAlarms(lab: Lab, opts: AlarmWatchOptions = {}): AlarmWatch 
   const log = opts.log ?? ((line: string) => console.error(line));
   const check = (device: string, attrs: readonly Attr[]) => {
     for (const a of attrs) units.set(`${device}.${a.name}`, a.units);
-    const only = { ...config, rules: config.rules.filter((r) => r.device === device) };
+    const only = { ...current, rules: current.rules.filter((r) => r.device === device) };
     try {
       checkAlarmAttrs(only, () => attrs, lab.config.file);
     } catch (err) {
@@ -114,16 +127,39 @@ export function startAlarms(lab: Lab, opts: AlarmWatchOptions = {}): AlarmWatch 
   });
   // Late devices' mismatches are logged in `check`; nothing else can reject once `checked` settled.
   for (const p of each) p.catch(() => {});
+  // Devices added, changed or removed at run time (POST/DELETE /api/devices, SIGHUP) get the
+  // alarms a configured device gets, and lose them with the device.
+  const apply = (m: DeviceManager, why: string) => {
+    const rules = current.rules.filter((r) => r.device === m.name);
+    engine.setDevice(m.name, rules, healthRuleOf(current, m.name, m.config.interval), why);
+    if (rules.length === 0) return;
+    m.attrs({ signal: stopping.signal }).then((attrs) => check(m.name, attrs), () => {});
+  };
+  offs.push(lab.onChange(({ added, removed }) => {
+    if (removed) {
+      observing.get(removed)?.();
+      observing.delete(removed);
+      engine.setDevice(removed.name, [], undefined, `device ${removed.name} removed`);
+    }
+    if (added) {
+      apply(added, `device ${added.name} added`);
+      observe(added);
+    }
+  }));
   return {
     engine,
     notifier,
     checked,
+    reconfigure(next: LabConfig) {
+      current = parseAlarms(next);
+      for (const m of lab.managers) apply(m, "alarm rules reloaded");
+    },
     async close(timeoutMs = 5000) {
       if (closed) return;
       closed = true;
       stopping.abort(new Error("alarms stopped"));
       clearInterval(timer);
-      for (const off of offs) off();
+      for (const off of [...offs, ...observing.values()]) off();
       // Bounded: a hung mail server cannot keep the process from exiting.
       await notifier?.close(timeoutMs);
     },

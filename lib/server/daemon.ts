@@ -83,7 +83,7 @@ export interface Daemon {
   done: Promise<void>;
   /** Stops everything in order; resolves within `graceMs` (default 4.5 s) whatever hangs. */
   stop(why?: string, graceMs?: number): Promise<void>;
-  /** Applies a re-read config's device changes (SIGHUP) without a restart. */
+  /** Applies a re-read config's device and alarm changes (SIGHUP) without a restart. */
   reload(config: LabConfig): Promise<ReloadResult>;
 }
 
@@ -384,6 +384,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     recording,
     done,
     stop,
-    reload: (config) => devices.reload(config),
+    reload: async (config) => {
+      // The new [[alarms]] first: a mistake there refuses the whole file, before any device moves.
+      watch?.reconfigure(config);
+      return await devices.reload(config);
+    },
   };
 }

@@ -10,7 +10,7 @@
 import type { ActiveAlarm } from "../../alarm/engine.ts";
 import { epicsLimits } from "../../alarm/epics.ts";
 import type { AlarmEvent } from "../../alarm/event.ts";
-import type { ThresholdRule } from "../../alarm/rules.ts";
+import type { AlarmConfig, ThresholdRule } from "../../alarm/rules.ts";
 import { type AddonContext, registerServeAddon, type ServeAddon } from "../addon.ts";
 import { startCaServer } from "./server.ts";
 import { CA_FLAGS, CA_HELP, caServeOptions, caWanted } from "./options.ts";
@@ -32,22 +32,38 @@ export const caServeAddon: ServeAddon = {
   async start(ctx: AddonContext) {
     const options = caServeOptions(ctx.flags, ctx.config)!;
     const alarms = ctx.alarms as AlarmFeed | undefined;
-    const ruleList = alarms?.config?.rules ?? [];
-    const thresholds = { rules: [...ruleList], health: [] };
+    // The rules in force (devices added at run time and reloaded configs change them): the limit
+    // table and the rules by name are built again only when they did.
+    let built: {
+      from: readonly ThresholdRule[];
+      table: AlarmConfig;
+      byName: Map<string, ThresholdRule>;
+    } | undefined;
+    const rules = () => {
+      const from = alarms?.config?.rules ?? [];
+      if (built?.from !== from) {
+        built = {
+          from,
+          table: { rules: [...from], health: [] },
+          byName: new Map(from.map((r) => [r.name, r])),
+        };
+      }
+      return built;
+    };
     const server = await startCaServer(ctx.lab, {
       ...options,
       log: (level, message) => ctx.log.log(level, message),
       // The threshold rules are the PVs' HIHI/HIGH/LOW/LOLO, as `caget -d DBR_CTRL_DOUBLE` shows.
-      alarmLimits: (device, attr) => epicsLimits(thresholds, device, attr),
+      alarmLimits: (device, attr) => epicsLimits(rules().table, device, attr),
     });
     let detach = () => {};
     if (alarms && typeof alarms.on === "function") {
-      const rules = new Map(ruleList.map((r) => [r.name, r]));
+      const rule = (name: string) => rules().byName.get(name);
       // Alarms already active when the server starts, then every transition.
       for (const a of alarms.active() as ActiveAlarm[]) {
-        server.alarmEvent({ ...a, t: a.since, state: "active" }, rules.get(a.name));
+        server.alarmEvent({ ...a, t: a.since, state: "active" }, rule(a.name));
       }
-      detach = alarms.on((e) => server.alarmEvent(e, rules.get(e.name)));
+      detach = alarms.on((e) => server.alarmEvent(e, rule(e.name)));
     }
     return {
       async close() {

@@ -14,7 +14,7 @@
 import { errorMessage, UsageError } from "../../device/errors.ts";
 import { DBR, isValidDbrType } from "../../drivers/epics/dbr_types.ts";
 import { ECA } from "../../drivers/epics/eca.ts";
-import type { Header, RawMessage } from "../../drivers/epics/framing.ts";
+import { concatBytes, type Header, type RawMessage } from "../../drivers/epics/framing.ts";
 import { CA_MINOR_VERSION, CMD } from "../../drivers/epics/messages.ts";
 import { decodeMessage, encodeMessage } from "../../drivers/epics/protocol.ts";
 import { fromWrite, isWritableType, MAX_ELEMENTS, type PvSnapshot } from "./codec.ts";
@@ -475,14 +475,16 @@ export class ServerCircuit {
       }
     }
     if (parts.length === 0) return undefined;
-    if (parts.length === 1) return parts[0];
-    const out = new Uint8Array(size);
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
+    return parts.length === 1 ? parts[0] : concatBytes(parts);
+  }
+
+  /** These PVs are gone (their device was removed): their channels get SERVER_DISCONN. */
+  dropPvs(gone: ReadonlySet<Pv>): void {
+    for (const ch of [...this.#channels.values()]) {
+      if (!gone.has(ch.pv)) continue;
+      this.#dropChannel(ch);
+      this.#send(encodeMessage({ kind: "server_disconn", cid: ch.cid }));
     }
-    return out;
   }
 
   /** Forgets every channel and monitor (the connection is gone). */

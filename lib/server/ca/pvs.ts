@@ -159,6 +159,9 @@ export class PvTable {
   readonly #fields = new Map<string, Pv>();
   readonly #byDevice = new Map<string, Map<string, Pv>>();
   readonly #unsubscribe: (() => void)[] = [];
+  /** Per device: what stops following it (its reading listener, its poll timer). */
+  readonly #following = new Map<DeviceManager, () => void>();
+  readonly #removedListeners = new Set<(pvs: ReadonlySet<Pv>) => void>();
   readonly #alarms = new Map<string, ExternalAlarm>();
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   readonly #intervals = new Set<ReturnType<typeof setInterval>>();
@@ -172,8 +175,37 @@ export class PvTable {
    */
   static async open(lab: Lab, options: PvTableOptions = {}): Promise<PvTable> {
     const table = new PvTable(lab, options);
+    // Devices added, changed or removed at run time (POST/DELETE /api/devices, SIGHUP) gain and
+    // lose their PVs as the lab changes.
+    table.#unsubscribe.push(lab.onChange(({ added, removed }) => {
+      if (removed) table.#removeDevice(removed);
+      if (added) void table.#addDevice(added);
+    }));
     await Promise.all(lab.managers.map((m) => table.#addDevice(m)));
     return table;
+  }
+
+  /** Calls `fn` with the PVs of each device removed, so their channels can be disconnected. */
+  onRemoved(fn: (pvs: ReadonlySet<Pv>) => void): void {
+    this.#removedListeners.add(fn);
+  }
+
+  #removeDevice(manager: DeviceManager): void {
+    this.#following.get(manager)?.();
+    this.#following.delete(manager);
+    const pvs = this.#byDevice.get(manager.name);
+    // (the PVs of the name may already be a newer device's)
+    if (!pvs || [...pvs.values()].some((pv) => pv.manager !== manager)) return;
+    this.#byDevice.delete(manager.name);
+    const gone = new Set(pvs.values());
+    for (const pv of gone) this.#pvs.delete(pv.name);
+    for (const [name, field] of this.#fields) {
+      if (field.manager === manager) {
+        this.#fields.delete(name);
+        gone.add(field);
+      }
+    }
+    for (const fn of this.#removedListeners) fn(gone);
   }
 
   async #addDevice(manager: DeviceManager): Promise<void> {
@@ -189,12 +221,13 @@ export class PvTable {
       );
       const timer = setTimeout(() => {
         this.#timers.delete(timer);
-        if (!this.#closed) this.#addDevice(manager);
+        // a device removed meanwhile is not brought back
+        if (!this.#closed && this.lab.find(manager.name) === manager) this.#addDevice(manager);
       }, this.options.retryMs ?? 10_000);
       this.#timers.add(timer);
       return;
     }
-    if (this.#closed) return;
+    if (this.#closed || this.lab.find(manager.name) !== manager) return;
     const prefix = this.options.prefix ?? "";
     const pvs = new Map<string, Pv>();
     for (const a of attrs) {
@@ -206,11 +239,17 @@ export class PvTable {
       this.#pvs.set(pv.name, pv);
     }
     this.#byDevice.set(manager.name, pvs);
-    this.#pollUnsampled(manager, [...pvs.values()].filter((pv) => !pv.attr.status));
+    const poll = this.#pollUnsampled(manager, [...pvs.values()].filter((pv) => !pv.attr.status));
     for (const alarm of this.#alarms.values()) this.#applyAlarms(alarm.device, alarm.attr);
     const last = manager.last;
     if (last) this.#onReading(pvs, last);
-    this.#unsubscribe.push(manager.onReading((r) => this.#onReading(pvs, r)));
+    const off = manager.onReading((r) => this.#onReading(pvs, r));
+    this.#following.set(manager, () => {
+      off();
+      if (poll === undefined) return;
+      clearInterval(poll);
+      this.#intervals.delete(poll);
+    });
   }
 
   /**
@@ -218,8 +257,8 @@ export class PvTable {
    * a velocity) are read here at the device's interval while someone monitors them, so that
    * `camonitor` on them sees changes made by anyone.
    */
-  #pollUnsampled(manager: DeviceManager, pvs: Pv[]): void {
-    if (pvs.length === 0) return;
+  #pollUnsampled(manager: DeviceManager, pvs: Pv[]): ReturnType<typeof setInterval> | undefined {
+    if (pvs.length === 0) return undefined;
     let busy = false;
     const timer = setInterval(() => {
       if (busy || this.#closed) return;
@@ -232,6 +271,7 @@ export class PvTable {
         .finally(() => busy = false);
     }, Math.max(100, manager.config.interval));
     this.#intervals.add(timer);
+    return timer;
   }
 
   #onReading(pvs: Map<string, Pv>, reading: Reading): void {
@@ -342,7 +382,8 @@ export class PvTable {
     this.#timers.clear();
     for (const t of this.#intervals) clearInterval(t);
     this.#intervals.clear();
-    for (const off of this.#unsubscribe) off();
+    for (const off of [...this.#unsubscribe, ...this.#following.values()]) off();
     this.#unsubscribe.length = 0;
+    this.#following.clear();
   }
 }

@@ -128,6 +128,11 @@ export async function startCaServer(lab: Lab, options: CaServerOptions = {}): Pr
   }
   const { tcp, udp, udpPort, tcpPort } = bound;
   const connections = new Set<Connection>();
+  // A device removed at run time: clients holding its PVs are told, as an IOC tells of a
+  // deleted record, and search again (finding the device's new PVs when it was reopened).
+  table.onRemoved((pvs) => {
+    for (const c of connections) c.circuit.dropPvs(pvs);
+  });
   const totals = {
     updatesSent: 0,
     updatesCoalesced: 0,
