@@ -76,6 +76,10 @@ interface DeviceTopics {
   values: Map<string, string>;
   /** The state last published (`online` / `offline`), if any. */
   published?: string;
+  /** The device. */
+  manager: DeviceManager;
+  /** Stops following its readings. */
+  off: () => void;
 }
 
 /** `serve --mqtt` on a Lab (see the module doc). */
@@ -93,13 +97,6 @@ export class MqttPublisher {
   constructor(lab: Lab, opts: MqttPublisherOptions) {
     this.#opts = opts;
     this.#lab = lab;
-    for (const m of lab.managers) {
-      this.#topics.set(m.name, {
-        reading: readingTopic(opts.prefix, m.name),
-        state: deviceStateTopic(opts.prefix, m.name),
-        values: new Map(),
-      });
-    }
     this.#link = new MqttLink({
       broker: opts.broker,
       clientId: opts.clientId,
@@ -114,8 +111,36 @@ export class MqttPublisher {
       log: opts.log,
     });
     this.#link.subscribe(setFilter(opts.prefix), 1);
-    for (const m of lab.managers) {
-      this.#detach.push(m.onReading((r) => this.#onReading(m, r)));
+    lab.managers.forEach((m) => this.#follow(m));
+    // Devices added, changed or removed at run time (POST/DELETE /api/devices, SIGHUP) are
+    // published like the configured ones, and said to be gone when removed.
+    this.#detach.push(lab.onChange(({ added, removed }) => {
+      if (removed) this.#forget(removed);
+      if (added) this.#follow(added);
+    }));
+  }
+
+  #follow(m: DeviceManager): void {
+    const p = this.#opts.prefix;
+    this.#topics.set(m.name, {
+      reading: readingTopic(p, m.name),
+      state: deviceStateTopic(p, m.name),
+      values: new Map(),
+      manager: m,
+      off: m.onReading((r) => this.#onReading(m, r)),
+    });
+  }
+
+  /** A removed device: `offline` on its state topic, its retained values cleared. */
+  #forget(m: DeviceManager): void {
+    const t = this.#topics.get(m.name);
+    if (t?.manager !== m) return;
+    t.off();
+    this.#topics.delete(m.name);
+    this.#link.publish({ topic: t.state, payload: "offline", qos: 1, retain: true });
+    for (const topic of t.values.values()) {
+      // an empty retained message deletes the retained one (MQTT 3.1.1 §3.3.1.3)
+      this.#link.publish({ topic, payload: "", qos: this.#opts.qos, retain: true });
     }
   }
 
@@ -145,10 +170,9 @@ export class MqttPublisher {
       qos: 1,
       retain: true,
     });
-    for (const m of this.#lab.managers) {
-      const t = this.#topics.get(m.name)!;
+    for (const t of this.#topics.values()) {
       t.published = undefined;
-      this.#publishState(m, t);
+      this.#publishState(t.manager, t);
     }
   }
 
@@ -161,7 +185,8 @@ export class MqttPublisher {
   }
 
   #onReading(m: DeviceManager, r: Reading): void {
-    const t = this.#topics.get(m.name)!;
+    const t = this.#topics.get(m.name);
+    if (t?.manager !== m) return;
     this.#publishState(m, t);
     const { qos, retain } = this.#opts;
     this.#link.publish({ topic: t.reading, payload: readingJson(r), qos, retain: false });
@@ -293,6 +318,7 @@ export class MqttPublisher {
   async close(): Promise<void> {
     for (const d of this.#detach) d();
     this.#detach.length = 0;
+    for (const t of this.#topics.values()) t.off();
     const last: OutMessage[] = [...this.#topics.values()].map((t) => ({
       topic: t.state,
       payload: "offline",
