@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { peerTest } from "../peers.ts";
-import { spawnServe } from "../e2e/serve_child.ts";
+import { spawnServe } from "../e2e/labwire_process.ts";
 import { until } from "../e2e/serve_fixture.ts";
 import { missingMqttPeers, startBroker, sub } from "./mosquitto.ts";
 
@@ -68,7 +68,7 @@ peerTest(
           "online",
         );
       } finally {
-        assert.equal((await s.stop()).code, 0);
+        assert.equal(await s.stop(), 0);
       }
     } finally {
       await broker.stop();
