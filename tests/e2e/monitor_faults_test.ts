@@ -3,11 +3,11 @@
  */
 import assert from "node:assert/strict";
 import { SessionReader } from "../../lib/session/reader.ts";
-import { PEERS_REQUIRED } from "../peers.ts";
 import { hungServer, writeHungBench } from "./hung_server.ts";
 import { spawnLabwire } from "./labwire_process.ts";
 import { runCli } from "./run_cli.ts";
 import { until } from "./serve_fixture.ts";
+import { fill, smallDisk, unmount } from "../fixtures/small_disk.ts";
 
 interface Info {
   segments: { state: string; last?: number; stop?: number; reason?: string }[];
@@ -97,43 +97,22 @@ Deno.test("a monitor killed with -9 leaves a segment that session info shows as 
 });
 
 Deno.test("monitor refusing to start on a nearly full disk leaves no session file", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "labwire-full-" });
-  const mounted = await new Deno.Command("mount", {
-    args: ["-t", "tmpfs", "-o", "size=8m", "tmpfs", dir],
-    stdout: "null",
-    stderr: "null",
-  }).output().then((o) => o.success, () => false);
+  const dir = await smallDisk(8);
+  if (!dir) return;
   try {
-    if (!mounted) {
-      const why = "needs root to mount a small tmpfs";
-      if (PEERS_REQUIRED) assert.fail(why);
-      console.log(`skipped: ${why}`);
-      return;
-    }
     const r = await runCli(["monitor", "--demo", "--session", `${dir}/s.session.sqlite`]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /only .* free on its disk \(need at least 67\.1 MB\)/);
     assert.deepEqual([...Deno.readDirSync(dir)], []);
   } finally {
-    if (mounted) await new Deno.Command("umount", { args: [dir] }).output();
-    await Deno.remove(dir, { recursive: true });
+    await unmount(dir);
   }
 });
 
 Deno.test("monitor on a disk that fills up keeps sampling and printing, and resumes recording when space returns", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "labwire-mfull-" });
-  const mounted = await new Deno.Command("mount", {
-    args: ["-t", "tmpfs", "-o", "size=80m", "tmpfs", dir],
-    stdout: "null",
-    stderr: "null",
-  }).output().then((o) => o.success, () => false);
+  const dir = await smallDisk(80);
+  if (!dir) return;
   try {
-    if (!mounted) {
-      const why = "needs root to mount a small tmpfs";
-      if (PEERS_REQUIRED) assert.fail(why);
-      console.log(`skipped: ${why}`);
-      return;
-    }
     const session = `${dir}/s.session.sqlite`;
     const p = spawnLabwire(
       ["monitor", "--demo", "--session", session, "--interval", "100ms", "--json"],
@@ -142,18 +121,11 @@ Deno.test("monitor on a disk that fills up keeps sampling and printing, and resu
     );
     try {
       await p.waitFor(/recording \d+ devices/);
-      const filler = await Deno.open(`${dir}/filler`, { write: true, create: true });
-      try {
-        while (true) await filler.write(new Uint8Array(1 << 20));
-      } catch {
-        /* full */
-      } finally {
-        filler.close();
-      }
+      const filler = await fill(dir);
       await p.waitFor(/writing the session .* failed: .*full.*; still sampling/i, 20_000);
       const printed = p.out.length;
       await until(() => p.out.length > printed + 20, 20_000, "readings printed while full");
-      await Deno.remove(`${dir}/filler`);
+      await Deno.remove(filler);
       await p.waitFor(/the session is written again after/, 60_000);
     } finally {
       assert.equal(await p.stop("SIGINT"), 130, p.lines.join("\n"));
@@ -171,7 +143,6 @@ Deno.test("monitor on a disk that fills up keeps sampling and printing, and resu
       r.close();
     }
   } finally {
-    if (mounted) await new Deno.Command("umount", { args: [dir] }).output();
-    await Deno.remove(dir, { recursive: true });
+    await unmount(dir);
   }
 });
