@@ -93,6 +93,7 @@ export function detail(inst: Instrument): Record<string, unknown> {
       encoding: t.encoding,
       timeout_ms: t.timeoutMs,
       delay_ms: t.delayMs,
+      window: t.window,
       ...(t.unit ? { unit: t.unit } : {}),
     },
     identify: inst.identify
