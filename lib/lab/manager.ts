@@ -233,11 +233,20 @@ export class DeviceManager {
     if (!this.device.subscribe) {
       throw new UsageError(`${this.name} does not push updates; sample it instead`);
     }
+    const pushes = this.device.pushes === true;
     return await this.device.subscribe(attrs, (values, t, error) => {
       const reading: Reading = error === undefined
         ? { t, device: this.name, values }
         : { t, device: this.name, values, error };
       this.state = error === undefined ? "up" : "down";
+      if (pushes) {
+        // A device that pushes every reading its source takes (stamped by the source) counts
+        // each as a read whose latency is the reading's age on arrival: for a polled device,
+        // the same "taken at t, here at t + latency".
+        this.#recordLatency(Math.max(0, Date.now() - t * 1000));
+        this.stats.reads++;
+        if (error !== undefined) this.stats.errors++;
+      }
       this.publish(reading);
       onUpdate(reading);
     }, opts);

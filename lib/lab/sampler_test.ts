@@ -195,6 +195,9 @@ interval = "10ms"
       { t: 101, device: "p", values: {}, error: "the remote went away" },
     ]);
     assert.equal(lab.find("p")!.state, "down");
+    // each pushed reading counts as a read (the error one as a failed read)
+    assert.equal(lab.find("p")!.stats.reads, 2);
+    assert.equal(lab.find("p")!.stats.errors, 1);
   } finally {
     await lab.close();
   }

@@ -96,7 +96,11 @@ const DEVICE_FAMILIES: [string, string, string][] = [
   ["labwire_reads_total", "counter", "Reads attempted."],
   ["labwire_read_errors_total", "counter", "Reads that failed."],
   ["labwire_writes_total", "counter", "Writes done."],
-  ["labwire_read_latency_seconds", "histogram", "Read latency through the device queue."],
+  [
+    "labwire_read_latency_seconds",
+    "histogram",
+    "Read latency through the device queue (a pushed reading: its age on arrival).",
+  ],
 ];
 
 /** Every state a device can be in, each its own `labwire_device_state` series. */
