@@ -112,12 +112,9 @@ type Emit = (r: Reading) => void;
 async function makeEmitter(
   lab: Lab,
   opts: StreamOptions,
+  attrs: Map<string, Attr[]>,
 ): Promise<{ emit: Emit; finish: () => void }> {
   const format = opts.format ?? (stdoutIsTerminal() ? "table" : "ndjson");
-  // Only the table and CSV columns need every device's attributes before the first reading;
-  // NDJSON lines carry their own keys, so a stream of 10,000 gauges does not poll each one an
-  // extra time (all at once) before it starts.
-  const attrs = format === "ndjson" ? new Map<string, Attr[]>() : await lab.attrLists(opts.timeout);
   if (format !== "table") {
     return readingLines(format, { time: opts.time, attrs, only: opts.attrs });
   }
@@ -180,7 +177,12 @@ export async function runStream(args: string[]): Promise<number> {
   let errors = 0;
   const subscriptions: Subscription[] = [];
   try {
-    const out = await makeEmitter(lab, opts);
+    // Every device is asked for its attributes first, NDJSON included: besides the table's and
+    // CSV's columns, that first call opens the connections and warms each driver's code, so the
+    // first tick's readings do not pay for them (a cold first poll of an in-process gauge
+    // overran a 50 ms interval).
+    const attrs = await lab.attrLists(opts.timeout);
+    const out = await makeEmitter(lab, opts, attrs);
     for (const m of lab.managers) {
       m.onReading((r) => {
         if (pipeClosed || failure) return;
