@@ -159,3 +159,20 @@ export function unhandledRejections(): unknown[] {
   });
   return seen;
 }
+
+/** Cut points (at most `maxLength`), as fractions, for splitting a byte stream into reads. */
+export function cutPoints(maxLength: number): fc.Arbitrary<number[]> {
+  return fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength });
+}
+
+/** `bytes` split at the fractions `at` (from {@linkcode cutPoints}): the reads of one stream. */
+export function splitAt(bytes: Uint8Array, at: number[]): Uint8Array[] {
+  const points = [...new Set(at.map((f) => Math.floor(f * bytes.length)))].sort((a, b) => a - b);
+  const parts: Uint8Array[] = [];
+  let from = 0;
+  for (const p of [...points, bytes.length]) {
+    parts.push(bytes.subarray(from, p));
+    from = p;
+  }
+  return parts;
+}

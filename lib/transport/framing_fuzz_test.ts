@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { fuzzTest, onlyThrows } from "../../tests/fuzz_runs.ts";
+import { cutPoints, fuzzTest, onlyThrows, splitAt } from "../../tests/fuzz_runs.ts";
 import {
   decodeText,
   encodeBlock,
@@ -13,19 +13,7 @@ import {
 
 const TERMS = ["\n", "\r", "\r\n", "\n\r", ";", "\0"].map((t) => new TextEncoder().encode(t));
 
-/** Cut points, as fractions, for splitting a byte stream into reads. */
-const cuts = fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 10 });
-
-function split(bytes: Uint8Array, at: number[]): Uint8Array[] {
-  const points = [...new Set(at.map((f) => Math.floor(f * bytes.length)))].sort((a, b) => a - b);
-  const parts: Uint8Array[] = [];
-  let from = 0;
-  for (const p of [...points, bytes.length]) {
-    parts.push(bytes.subarray(from, p));
-    from = p;
-  }
-  return parts;
-}
+const cuts = cutPoints(10);
 
 function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -56,7 +44,7 @@ fuzzTest(
     const stream = concat(lines.flatMap((l) => [l, term]));
     const f = new Framer();
     const got: Uint8Array[] = [];
-    for (const part of split(stream, at)) {
+    for (const part of splitAt(stream, at)) {
       f.push(part);
       for (let l = f.line(term); l; l = f.line(term)) got.push(l);
     }
@@ -76,7 +64,7 @@ fuzzTest(
     const stream = concat(blocks.flatMap((b) => [encodeBlock(b), term]));
     const f = new Framer();
     const got: Uint8Array[] = [];
-    for (const part of split(stream, at)) {
+    for (const part of splitAt(stream, at)) {
       f.push(part);
       for (let b = f.block(term); b; b = f.block(term)) got.push(b);
     }
@@ -108,7 +96,7 @@ fuzzTest(
   }),
   ({ bytes, at, term, blocks, max }) => {
     const f = new Framer({ maxLine: max, maxBlock: max });
-    for (const part of split(bytes, at)) {
+    for (const part of splitAt(bytes, at)) {
       f.push(part);
       for (;;) {
         const got = onlyThrows([FramingError], () => blocks ? f.block(term) : f.line(term));

@@ -21,8 +21,8 @@ import { encodeMessage } from "../../lib/drivers/epics/protocol.ts";
 import { percentile } from "../../lib/schedule/percentile.ts";
 import { memoryMb, round } from "./proc_stats.ts";
 import { Targets } from "./targets.ts";
+import { spawnServe } from "../e2e/labwire_process.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const CLIENTS = Number(Deno.args[0] ?? 20);
 const MESSAGE = 15 * 1024 * 1024;
 const CHUNK = 64 * 1024;
@@ -57,44 +57,10 @@ auto_beacon = false
 max_array_bytes = ${16 * 1024 * 1024}
 `,
 );
-const child = new Deno.Command(Deno.execPath(), {
-  args: [
-    "run",
-    "-A",
-    MAIN,
-    "serve",
-    `${dir}/lab.toml`,
-    "--listen",
-    "127.0.0.1:0",
-    "--session",
-    `${dir}/s.sqlite`,
-  ],
-  stdin: "null",
-  stdout: "null",
-  stderr: "piped",
-}).spawn();
-
-const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-let url: string | undefined;
-let caPort: number | undefined;
-let buf = "";
-while (url === undefined) {
-  const { value, done } = await reader.read();
-  if (done) break;
-  buf += value;
-  const lines = buf.split("\n");
-  buf = lines.pop()!;
-  for (const l of lines) {
-    const port = /CA server: .* port (\d+)/.exec(l);
-    if (port) caPort = Number(port[1]);
-    const m = /serving .* on (http:\/\/[^\s,]+)/.exec(l);
-    if (m) url = m[1];
-  }
-}
-// Keep draining stderr so the daemon never blocks on it.
-(async () => {
-  while (!(await reader.read()).done) { /* drain */ }
-})();
+const serve = await spawnServe([`${dir}/lab.toml`, "--session", `${dir}/s.sqlite`]);
+const child = serve.child;
+const url = serve.url;
+const caPort = Number(/CA server: .* port (\d+)/.exec(serve.lines.join("\n"))?.[1]) || undefined;
 
 const targets = new Targets("ca-flood");
 try {
@@ -186,10 +152,7 @@ try {
   targets.check("peak RSS growth / bytes held", round((mem.peak - base) / heldMb, 2), "<=", 2, "×");
   targets.check("/healthz p99 during the flood", round(p99, 1), "<=", 50, "ms");
 } finally {
-  try {
-    child.kill("SIGTERM");
-  } catch { /* gone */ }
-  await child.status;
+  await serve.stop();
   // cleanup: a temporary file already gone is fine
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }

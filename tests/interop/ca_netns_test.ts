@@ -12,8 +12,8 @@
  */
 import assert from "node:assert/strict";
 import { EPICS_BIN, findProgram, peerTest, runTool, type ToolResult } from "../peers.ts";
+import { spawnServe } from "../e2e/labwire_process.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const TOOLS = ["caget", "caput", "caRepeater"];
 
 function missing(): string[] {
@@ -119,57 +119,12 @@ async function createNetns(): Promise<Netns> {
 }
 
 /** `labwire serve CONFIG` until it says it is serving; the CA start-up line and port. */
-async function spawnServe(config: string, dir: string, env: Record<string, string> = {}) {
+async function spawnCaServe(config: string, dir: string, env: Record<string, string> = {}) {
   await Deno.writeTextFile(`${dir}/lab.toml`, config);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      MAIN,
-      "serve",
-      `${dir}/lab.toml`,
-      "--listen",
-      "127.0.0.1:0",
-      "--session",
-      `${dir}/s.sqlite`,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-    env,
-  }).spawn();
-  const lines: string[] = [];
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  let serving = false;
-  while (!serving) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buf += value;
-    const parts = buf.split("\n");
-    buf = parts.pop()!;
-    for (const l of parts) {
-      lines.push(l);
-      if (/serving .* on http/.test(l)) serving = true;
-    }
-  }
-  const rest = (async () => {
-    while (true) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      lines.push(...value.split("\n").filter((l) => l !== ""));
-    }
-  })();
-  const start = lines.find((l) => /CA server: /.test(l)) ?? "";
+  const p = await spawnServe([`${dir}/lab.toml`, "--session", `${dir}/s.sqlite`], { env });
+  const start = p.lines.find((l) => /CA server: /.test(l)) ?? "";
   const port = Number(/ port (\d+)/.exec(start)?.[1] ?? NaN);
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* gone */ }
-    await child.status;
-    await rest;
-  };
-  return { start, port, lines, stop };
+  return { start, port, lines: p.lines, stop: () => p.stop() };
 }
 
 const BENCH = `
@@ -186,7 +141,7 @@ peerTest(
     const dir = await Deno.makeTempDir({ prefix: "labwire-netns-" });
     try {
       // 1. [ca] alone (no --ca) on the veth address: read-only beyond loopback by default.
-      const ro = await spawnServe(
+      const ro = await spawnCaServe(
         BENCH + `[ca]\nprefix = "NS:"\nport = 0\ninterfaces = ["${ns.hostAddr}"]\n`,
         dir,
       );
@@ -206,7 +161,7 @@ peerTest(
         await ro.stop();
       }
       // 2. The interface from EPICS_CAS_INTF_ADDR_LIST, and a host rule granting the namespace.
-      const rw = await spawnServe(
+      const rw = await spawnCaServe(
         BENCH + `[ca]\nprefix = "NS:"\nport = 0\nwrite_hosts = ["${ns.nsAddr}"]\n`,
         dir,
         { EPICS_CAS_INTF_ADDR_LIST: ns.hostAddr },

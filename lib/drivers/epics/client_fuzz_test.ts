@@ -7,6 +7,7 @@ import { CaClient } from "./client.ts";
 import { encodeDbr } from "./dbr.ts";
 import { DBR } from "./dbr_types.ts";
 import { decodeDatagram, encodeHeader, type Header, MessageDecoder } from "./framing.ts";
+import { bareHeader, u32 } from "./testdata/ca_arbitraries.ts";
 import { type CaMessage } from "./messages.ts";
 import { decodeMessage, encodeMessage } from "./protocol.ts";
 
@@ -85,7 +86,6 @@ async function serve(conn: Deno.Conn): Promise<void> {
   } catch { /* the client closed the circuit */ }
 }
 
-const u32 = fc.nat({ max: 0xffffffff });
 const dbrType = fc.oneof({ arbitrary: fc.integer({ min: 0, max: 38 }), weight: 5 }, fc.nat(0xfffe));
 const count = fc.oneof({ arbitrary: fc.nat(4), weight: 5 }, fc.nat(0xfffe), u32);
 /** A reply payload: a real encoding of some type, or random bytes. */
@@ -134,14 +134,7 @@ const reply: fc.Arbitrary<CaMessage | Header | Uint8Array> = fc.oneof(
     subid: u32,
     payload,
   }),
-  fc.record({
-    command: fc.nat(40),
-    payloadSize: fc.constant(0),
-    dataType: fc.nat(0xfffe),
-    dataCount: fc.nat(0xfffe),
-    p1: u32,
-    p2: u32,
-  }),
+  bareHeader,
   fc.uint8Array({ minLength: 1, maxLength: 40 }),
 ) as fc.Arbitrary<CaMessage | Header | Uint8Array>;
 

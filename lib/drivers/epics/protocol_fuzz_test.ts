@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { fuzzTest, onlyThrows } from "../../../tests/fuzz_runs.ts";
+import { cutPoints, fuzzTest, onlyThrows, splitAt } from "../../../tests/fuzz_runs.ts";
 import {
   concatBytes,
   decodeDatagram,
@@ -154,19 +154,7 @@ fuzzTest("CA: headers round-trip, extended when a size needs 32 bits", header, (
   );
 });
 
-/** Cut points, as fractions, for splitting a byte stream into reads. */
-const cuts = fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 12 });
-
-function split(bytes: Uint8Array, at: number[]): Uint8Array[] {
-  const points = [...new Set(at.map((f) => Math.floor(f * bytes.length)))].sort((a, b) => a - b);
-  const parts: Uint8Array[] = [];
-  let from = 0;
-  for (const p of [...points, bytes.length]) {
-    parts.push(bytes.subarray(from, p));
-    from = p;
-  }
-  return parts;
-}
+const cuts = cutPoints(12);
 
 function plain(m: RawMessage) {
   return { ...m, payload: [...m.payload] };
@@ -179,14 +167,14 @@ fuzzTest(
     const whole = concatBytes(messages.map(encodeMessage));
     const want = decodeDatagram(whole).map(plain);
     const pushed = new MessageDecoder();
-    const got = split(whole, at).flatMap((part) => pushed.push(part)).map(plain);
+    const got = splitAt(whole, at).flatMap((part) => pushed.push(part)).map(plain);
     assert.deepEqual(got, want);
     assert.equal(pushed.buffered, 0);
     // feed(): views are valid during the callback only, and the caller reuses its buffer.
     const fed = new MessageDecoder();
     const seen: ReturnType<typeof plain>[] = [];
     const buf = new Uint8Array(whole.length);
-    for (const part of split(whole, at)) {
+    for (const part of splitAt(whole, at)) {
       buf.set(part);
       fed.feed(buf.subarray(0, part.length), (m) => seen.push(plain(m)));
       buf.fill(0xa5);
@@ -211,7 +199,7 @@ fuzzTest(
     const whole = onlyThrows([ProtocolError], () => one.push(bytes).map(plain));
     const d = new MessageDecoder({ maxPayload });
     const got: ReturnType<typeof plain>[] = [];
-    for (const part of split(bytes, at)) {
+    for (const part of splitAt(bytes, at)) {
       const msgs = onlyThrows([ProtocolError], () => d.push(part));
       if (msgs === undefined) {
         assert.equal(whole, undefined, "only the split stream failed");

@@ -16,6 +16,7 @@ import { type CaMessage } from "../../drivers/epics/messages.ts";
 import { decodeMessage, encodeMessage } from "../../drivers/epics/protocol.ts";
 import { ServerCircuit } from "./circuit.ts";
 import { PvTable } from "./pvs.ts";
+import { bareHeader, u32 } from "../../drivers/epics/testdata/ca_arbitraries.ts";
 import "./test_device.ts";
 
 const lab = await Lab.open(parseConfig(`
@@ -29,7 +30,6 @@ address = "catypes://x?n=3"
 const table = await PvTable.open(lab, { prefix: "F:" });
 const NAMES = table.names();
 
-const u32 = fc.nat({ max: 0xffffffff });
 // Mostly channels that exist, types and counts a client may ask for; sometimes anything.
 const sid = fc.oneof(
   { arbitrary: fc.integer({ min: 1, max: 7 }), weight: 8 },
@@ -51,14 +51,7 @@ const putPayload = fc.oneof(
   fc.string({ maxLength: 39 }).map((s) => encodeDbr(DBR.STRING, { value: [s] })),
   fc.integer({ min: 0, max: 30 }).map((i) => encodeDbr(DBR.ENUM, { value: [i] })),
 );
-const header: fc.Arbitrary<Header> = fc.record({
-  command: fc.nat(40),
-  payloadSize: fc.constant(0),
-  dataType: fc.nat(0xfffe),
-  dataCount: fc.nat(0xfffe),
-  p1: u32,
-  p2: u32,
-});
+const header: fc.Arbitrary<Header> = bareHeader;
 
 /** What a client (or a broken or hostile one) sends after opening a few channels. */
 const request: fc.Arbitrary<CaMessage | Header> = fc.oneof(
