@@ -105,6 +105,23 @@ export async function readLines(
   return buf.trimEnd().split("\n");
 }
 
+/** Calls `onLine` with every line `stdout` carries (without its newline), until it ends. */
+export async function eachLine(
+  stdout: ReadableStream<Uint8Array>,
+  onLine: (line: string) => void,
+): Promise<void> {
+  let buf = "";
+  for await (const chunk of stdout.pipeThrough(new TextDecoderStream())) {
+    buf += chunk;
+    let i: number;
+    while ((i = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      onLine(line);
+    }
+  }
+}
+
 /** Runs `cmd args` to completion and parses the last line it printed as JSON. */
 export async function runJson<T>(cmd: string, args: string[]): Promise<T> {
   const out = await new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" })

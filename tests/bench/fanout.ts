@@ -14,7 +14,7 @@
 import { parseArgs } from "node:util";
 import { cpuSeconds, memoryMb, round } from "./proc_stats.ts";
 import { Targets } from "./targets.ts";
-import { devicesConfig, spawnLabwire, startBaratronSims } from "./child.ts";
+import { devicesConfig, eachLine, spawnLabwire, startBaratronSims } from "./child.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const { values } = parseArgs({
@@ -55,18 +55,10 @@ const stream = spawnLabwire([
 const pid = stream.pid;
 let lines = 0;
 let errors = 0;
-const counting = (async () => {
-  let buf = "";
-  for await (const chunk of stream.stdout.pipeThrough(new TextDecoderStream())) {
-    buf += chunk;
-    let i: number;
-    while ((i = buf.indexOf("\n")) >= 0) {
-      if (buf.slice(0, i).includes('"error"')) errors++;
-      lines++;
-      buf = buf.slice(i + 1);
-    }
-  }
-})();
+const counting = eachLine(stream.stdout, (line) => {
+  if (line.includes('"error"')) errors++;
+  lines++;
+});
 // Measure CPU over the sampling period only (not Deno's start-up), and the peak RSS. The last
 // /proc figures are those read while the process still ran: a short run may end between reads.
 const warm = Math.min(3, seconds / 3);

@@ -13,7 +13,7 @@
 import { parseArgs } from "node:util";
 import { cpuSeconds, round } from "./proc_stats.ts";
 import { Targets } from "./targets.ts";
-import { readLines, spawnLabwire } from "./child.ts";
+import { eachLine, readLines, spawnLabwire } from "./child.ts";
 import { SHIPPED_V8_FLAGS } from "./shipped_flags.ts";
 
 const { values } = parseArgs({
@@ -76,21 +76,13 @@ const pid = stream.pid;
 let lines = 0;
 let errors = 0;
 const firstErrors: string[] = [];
-const counting = (async () => {
-  let buf = "";
-  for await (const chunk of stream.stdout.pipeThrough(new TextDecoderStream())) {
-    buf += chunk;
-    let i: number;
-    while ((i = buf.indexOf("\n")) >= 0) {
-      if (buf.slice(0, i).includes('"error"')) {
-        if (errors < 3) firstErrors.push(buf.slice(0, i));
-        errors++;
-      }
-      lines++;
-      buf = buf.slice(i + 1);
-    }
+const counting = eachLine(stream.stdout, (line) => {
+  if (line.includes('"error"')) {
+    if (errors < 3) firstErrors.push(line);
+    errors++;
   }
-})();
+  lines++;
+});
 // CPU over the sampling period only: not Deno's start-up nor the first connections.
 await new Promise((r) => setTimeout(r, 5000));
 const cpu0 = cpuSeconds(pid);

@@ -22,7 +22,7 @@ import { cpuSeconds, memoryMb, round } from "./proc_stats.ts";
 import { SHIPPED_V8_FLAGS } from "./shipped_flags.ts";
 import { Targets } from "./targets.ts";
 import { spawnSim } from "../e2e/run_cli.ts";
-import { devicesConfig, spawnLabwire } from "./child.ts";
+import { devicesConfig, eachLine, spawnLabwire } from "./child.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -86,22 +86,13 @@ async function measure(gauges: number, sims: number, interval: string, seconds: 
   let received = 0;
   let timeouts = 0;
   let errors = 0;
-  const counting = (async () => {
-    let buf = "";
-    for await (const chunk of stream.stdout.pipeThrough(new TextDecoderStream())) {
-      buf += chunk;
-      let i: number;
-      while ((i = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        received++;
-        if (line.includes('"error"')) {
-          errors++;
-          if (line.includes("no answer within")) timeouts++;
-        }
-      }
+  const counting = eachLine(stream.stdout, (line) => {
+    received++;
+    if (line.includes('"error"')) {
+      errors++;
+      if (line.includes("no answer within")) timeouts++;
     }
-  })();
+  });
   const stderrText = new Response(stream.stderr).text();
   // CPU and memory over the sampling period (opening 10,000 devices takes a few seconds).
   const warm = Math.min(10, seconds / 3);
