@@ -31,6 +31,8 @@ export interface AlarmWatchOptions {
   notify?: NotifyConfig | false;
   /** Receives each alarm transition line and notifier log line (default: stderr). */
   log?: (line: string) => void;
+  /** A watch even without rules or devices: `serve` may get devices at run time. */
+  always?: boolean;
   /** How long `checked` waits for devices' attribute lists, ms (default 2000). */
   checkWithinMs?: number;
 }
@@ -70,7 +72,9 @@ export interface AlarmWatch {
  */
 export function startAlarms(lab: Lab, opts: AlarmWatchOptions = {}): AlarmWatch | undefined {
   const config = opts.alarms === undefined ? parseAlarms(lab.config) : opts.alarms;
-  if (!config || (config.rules.length === 0 && config.health.length === 0)) return undefined;
+  if (!config || (config.rules.length === 0 && config.health.length === 0 && !opts.always)) {
+    return undefined;
+  }
   const notifyConfig = opts.notify === undefined ? parseNotify(lab.config) : opts.notify;
   const engine = new AlarmEngine(config, { log: opts.log });
   // The rules as configured (a device's rules wait there while it is away, e.g. being reopened).

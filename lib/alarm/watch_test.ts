@@ -99,3 +99,19 @@ Deno.test("a rule kept unchanged by a reload keeps its active alarm", async () =
     await lab.close();
   }
 });
+
+Deno.test("with always, a lab started without devices watches those added later", async () => {
+  const lab = await Lab.open(parseConfig("", "empty.toml"));
+  assert.equal(startAlarms(lab, { log: () => {} }), undefined, "nothing to watch by default");
+  const watch = startAlarms(lab, { log: () => {}, always: true })!;
+  const events: AlarmEvent[] = [];
+  watch.engine.on((e) => events.push(e));
+  try {
+    await lab.add(parseDeviceTable("bad", { address: "sim://gauge?error_rate=1" }));
+    for (let i = 0; i < 3; i++) await lab.get("bad").sample();
+    assert.deepEqual(events.map((e) => `${e.name} ${e.state}`), ["bad error active"]);
+  } finally {
+    await watch.close();
+    await lab.close();
+  }
+});

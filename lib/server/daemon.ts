@@ -128,7 +128,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   let watch: AlarmWatch | undefined;
   let recording: Recording | undefined;
   try {
-    watch = startAlarms(lab, { log: (line) => log.log("warn", line) });
+    watch = startAlarms(lab, { log: (line) => log.log("warn", line), always: true });
     watch?.engine.on((e) => hub.publish("alarm", e.device, e));
     // An acknowledgement (POST /api/alarms/ID/ack) is part of the session's story.
     watch?.engine.onAcknowledge((a) =>
