@@ -51,6 +51,11 @@ function another(
   }
 }
 
+/** A client of unit 1 on its own connection to `address`, giving up after 300 ms. */
+function tcpClient(address: string) {
+  return openModbusClient(parseAddress(address), { unit: 1, shared: false, timeout: 300 });
+}
+
 for (const name of ["omega-cn7500", "watlow-ez-zone-pm", "vacom-mg15"]) {
   Deno.test(`modbus ${name}: every attribute read, every writable one written and read back (TCP)`, async () => {
     const inst = await findInstrument(name);
@@ -231,11 +236,7 @@ Deno.test("modbus TCP: a stale answer (wrong transaction id) or another unit's i
     tid,
     unit,
   ) => [encodeMbap(tid ^ 0x55, unit, encodeResponse({ fc: 3, registers: [7] }))]);
-  const c2 = openModbusClient(parseAddress(wrong.address), {
-    unit: 1,
-    shared: false,
-    timeout: 300,
-  });
+  const c2 = tcpClient(wrong.address);
   try {
     await assert.rejects(
       c2.read("holding", 0, 1),
@@ -256,11 +257,7 @@ Deno.test("modbus TCP: garbage, a wrong answer, a truncated answer", async () =>
     if (mode === "short") return [encodeMbap(tid, unit, new Uint8Array([3, 4, 0, 1]))];
     return [encodeMbap(tid, unit, encodeResponse({ fc: 4, registers: [1] }))];
   });
-  const client = openModbusClient(parseAddress(srv.address), {
-    unit: 1,
-    shared: false,
-    timeout: 300,
-  });
+  const client = tcpClient(srv.address);
   try {
     await assert.rejects(
       client.read("holding", 0, 1),

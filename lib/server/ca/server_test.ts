@@ -175,14 +175,7 @@ Deno.test("CA server writes through the device manager with its validation", asy
       );
       // Writing an enum by state string.
       const range = await c.open(3, "T:dmm:range");
-      c.send({
-        kind: "write_notify",
-        dbrType: DBR.STRING,
-        count: 1,
-        sid: range.sid,
-        ioid: 5,
-        payload: new TextEncoder().encode("10 V\0\0\0\0"),
-      });
+      c.writeString(range.sid, 5, "10 V");
       assert.equal((await c.next("write_notify_resp", (m) => m.ioid === 5)).status, ECA.NORMAL);
       assert.equal(await lab.get("dmm").read(["range"]).then((v) => v.range), "10 V");
     } finally {
@@ -331,14 +324,7 @@ Deno.test("CA server serves arrays, integers, strings and long enums", async () 
 
       const mode = await c.open(4, "T:fake:mode");
       assert.equal(mode.native, DBR.STRING); // 20 states do not fit DBR_CTRL_ENUM's 16
-      c.send({
-        kind: "write_notify",
-        dbrType: DBR.STRING,
-        count: 1,
-        sid: mode.sid,
-        ioid: 5,
-        payload: new TextEncoder().encode("mode12\0\0"),
-      });
+      c.writeString(mode.sid, 5, "mode12");
       assert.equal((await c.next("write_notify_resp", (m) => m.ioid === 5)).status, ECA.NORMAL);
       c.send({ kind: "read_notify", dbrType: DBR.STRING, count: 1, sid: mode.sid, ioid: 6 });
       const m = await c.next("read_notify_resp", (m) => m.ioid === 6);

@@ -6,6 +6,7 @@
  */
 import { concatBytes, MessageDecoder } from "../../drivers/epics/framing.ts";
 import { type CaMessage } from "../../drivers/epics/messages.ts";
+import { DBR } from "../../drivers/epics/dbr_types.ts";
 import { decodeMessage, encodeMessage } from "../../drivers/epics/protocol.ts";
 
 /** A bare CA client on the shared protocol module, to see exactly what the server sends. */
@@ -50,6 +51,14 @@ export class RawClient {
   send(...msgs: CaMessage[]): void {
     const bytes = concatBytes(msgs.map(encodeMessage));
     this.conn.write(bytes);
+  }
+
+  /** Sends a write_notify of `text` as a DBR_STRING (NUL-padded to a multiple of 8 bytes). */
+  writeString(sid: number, ioid: number, text: string): void {
+    const bytes = new TextEncoder().encode(text);
+    const payload = new Uint8Array(Math.ceil((bytes.length + 1) / 8) * 8);
+    payload.set(bytes);
+    this.send({ kind: "write_notify", dbrType: DBR.STRING, count: 1, sid, ioid, payload });
   }
 
   /** Waits for (and removes) the first message matching `pred`. */
