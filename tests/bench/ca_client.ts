@@ -19,10 +19,9 @@
  * @module
  */
 import process from "node:process";
-import { CaClient } from "../../lib/drivers/epics/client.ts";
 import { DBR } from "../../lib/drivers/epics/dbr_types.ts";
 import { EPICS_BIN, findProgram } from "../peers.ts";
-import { missingSoftIoc, type SoftIoc, startSoftIoc } from "../interop/ca_softioc.ts";
+import { caClientFor, missingSoftIoc, startSoftIoc } from "../interop/ca_softioc.ts";
 import { cpuSeconds as procCpuSeconds } from "./proc_stats.ts";
 import { Targets } from "./targets.ts";
 
@@ -63,15 +62,6 @@ function ms(x: number): string {
   return `${x.toFixed(1)} ms`;
 }
 
-function clientFor(ioc: SoftIoc): CaClient {
-  return new CaClient({
-    addrList: ["127.0.0.1"],
-    autoAddrList: false,
-    serverPort: ioc.port,
-    repeaterPort: 0,
-  });
-}
-
 async function timeProcess(
   cmd: string,
   args: string[],
@@ -98,7 +88,7 @@ async function readBench(): Promise<void> {
     // labwire, in-process: search, create and read 1,000 channels with a fresh client.
     const times: number[] = [];
     for (let run = 0; run < RUNS; run++) {
-      const client = clientFor(ioc);
+      const client = caClientFor(ioc);
       const t0 = performance.now();
       const chans = names.map((n) => client.channel(n));
       const values = await Promise.all(chans.map((c) => c.get()));
@@ -116,7 +106,7 @@ async function readBench(): Promise<void> {
 
     // labwire client, reading as DBR_CTRL (caget -d DBR_CTRL_DOUBLE equivalent).
     {
-      const client = clientFor(ioc);
+      const client = caClientFor(ioc);
       const t0 = performance.now();
       const chans = names.map((n) => client.channel(n));
       await Promise.all(chans.map((c) => c.get({ type: DBR.CTRL_DOUBLE })));
@@ -254,7 +244,7 @@ function cpuSeconds(): number {
 
 async function monitorBench(): Promise<void> {
   const ioc = await startSoftIoc({ db: monitorDb });
-  const client = clientFor(ioc);
+  const client = caClientFor(ioc);
   try {
     const chans = monNames.map((n) => client.channel(n));
     await Promise.all(chans.map((c) => c.connected()));

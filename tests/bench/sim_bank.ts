@@ -17,6 +17,7 @@ import { parseAddress } from "../../lib/device/address.ts";
 import { createSim } from "../../lib/drivers/sim/driver.ts";
 import type { SimDevice } from "../../lib/drivers/sim/device.ts";
 import { Targets } from "./targets.ts";
+import { countTimers } from "../fixtures/timer_count.ts";
 
 const DEVICES = 200;
 const CHANNELS = 10;
@@ -60,14 +61,7 @@ console.log(
     `(${DEVICES} devices x ${CHANNELS} attrs)`,
 );
 
-const original = globalThis.setTimeout;
-let timers = 0;
-globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
-  timers++;
-  return original(...args);
-}) as typeof setTimeout;
-await flatOut(plain, 100);
-globalThis.setTimeout = original;
+const timers = await countTimers(() => flatOut(plain, 100));
 console.log(`sim bank timers created by ${100 * DEVICES} fault-free reads: ${timers}`);
 
 const p = await poll(plain, 10, 5);

@@ -4,8 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { peerTest } from "../peers.ts";
-import { missingSoftIoc, type SoftIoc, startSoftIoc } from "./ca_softioc.ts";
-import { CaClient } from "../../lib/drivers/epics/client.ts";
+import { caClientFor, missingSoftIoc, startSoftIoc } from "./ca_softioc.ts";
 import type { Channel } from "../../lib/drivers/epics/client_channel.ts";
 import type { GetResult } from "../../lib/drivers/epics/client_circuit.ts";
 import { DBR, dbrFamily, dbrOf, epicsToUnix } from "../../lib/drivers/epics/dbr_types.ts";
@@ -27,15 +26,6 @@ ASG(RO) {
 const P = "LW:";
 /** Write options asking for completion (WRITE_NOTIFY awaited). */
 const WAIT: CaCallOptions = { wait: true };
-
-function clientFor(ioc: SoftIoc): CaClient {
-  return new CaClient({
-    addrList: ["127.0.0.1"],
-    autoAddrList: false,
-    serverPort: ioc.port,
-    repeaterPort: 0,
-  });
-}
 
 /** Waits until `pred` holds, polling every 10 ms, failing after `ms`. */
 async function until(pred: () => boolean, what: string, ms = 10_000): Promise<void> {
@@ -65,7 +55,7 @@ peerTest(
   missingSoftIoc,
   async () => {
     const ioc = await startSoftIoc({ db: DB, macros: { P }, acf: ACF });
-    const client = clientFor(ioc);
+    const client = caClientFor(ioc);
     try {
       const names = ["ao", "ai", "long", "bo", "bi", "mbbi", "str", "wave", "ro"];
       const chans = Object.fromEntries(names.map((n) => [n, client.channel(P + n)]));
@@ -157,7 +147,7 @@ peerTest(
   missingSoftIoc,
   async () => {
     const ioc = await startSoftIoc({ db: DB, macros: { P }, acf: ACF });
-    const client = clientFor(ioc);
+    const client = caClientFor(ioc);
     try {
       const [ao, wave, wchar, mbbo, strout, slow, sink, ro] = [
         "ao",
@@ -207,7 +197,7 @@ peerTest(
   missingSoftIoc,
   async () => {
     const ioc = await startSoftIoc({ db: DB, macros: { P }, acf: ACF });
-    const client = clientFor(ioc);
+    const client = caClientFor(ioc);
     try {
       const ao = client.channel(P + "ao");
       const seen: GetResult[] = [];
@@ -337,7 +327,7 @@ peerTest(
 peerTest("a PV that no server has times out naming the search list", missingSoftIoc, async () => {
   const ioc = await startSoftIoc({ db: DB, macros: { P }, acf: ACF });
   try {
-    const client = clientFor(ioc);
+    const client = caClientFor(ioc);
     const dev = new CaDevice("missing", `ca://${P}missing`, `${P}missing`, {
       client,
       timeout: 300,
@@ -360,7 +350,7 @@ peerTest(
     let ioc = await startSoftIoc({ db: DB, macros: { P }, acf: ACF });
     const port = ioc.port;
     try {
-      const client = clientFor(ioc);
+      const client = caClientFor(ioc);
       {
         const dev = new CaDevice("ao", `ca://${P}ao`, `${P}ao`, { client, timeout: 5000 });
         const pushed: Values[] = [];

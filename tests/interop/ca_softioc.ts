@@ -6,6 +6,7 @@
  * @module
  */
 import { EPICS_BIN, findProgram } from "../peers.ts";
+import { CaClient } from "../../lib/drivers/epics/client.ts";
 
 /** Path of the reference softIoc, or undefined when the reference build is absent. */
 export const SOFTIOC = findProgram(`${EPICS_BIN}/softIoc`);
@@ -154,4 +155,14 @@ export function caFields(text: string): Record<string, string> {
     if (m) out[m[1]!] = m[2]!.trim();
   }
   return out;
+}
+
+/** labwire's CA client pointed at `ioc` alone (loopback, its port, no repeater). */
+export function caClientFor(ioc: SoftIoc): CaClient {
+  return new CaClient({
+    addrList: ["127.0.0.1"],
+    autoAddrList: false,
+    serverPort: ioc.port,
+    repeaterPort: 0,
+  });
 }

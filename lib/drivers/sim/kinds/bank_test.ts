@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { parseAddress } from "../../../device/address.ts";
 import { openSim } from "../driver.ts";
+import { countTimers } from "../../../../tests/fixtures/timer_count.ts";
 
 Deno.test("bank has N channels ch0…chN-1 with values in about [-1, 1]", async () => {
   let t = 1_764_000_000_000;
@@ -17,17 +18,9 @@ Deno.test("bank has N channels ch0…chN-1 with values in about [-1, 1]", async 
 
 Deno.test("bank reads answer without creating any timer", async () => {
   const b = await openSim(parseAddress("sim://bank?channels=10"));
-  const original = globalThis.setTimeout;
-  let timers = 0;
-  globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
-    timers++;
-    return original(...args);
-  }) as typeof setTimeout;
-  try {
+  const timers = await countTimers(async () => {
     for (let i = 0; i < 100; i++) await b.read(undefined, { timeout: 1000 });
-  } finally {
-    globalThis.setTimeout = original;
-  }
+  });
   // an instant answer never waits for a timer (loops take their fair turns themselves)
   assert.equal(timers, 0, `${timers} timers for 100 reads`);
   await assert.rejects(() => openSim(parseAddress("sim://bank?channels=0")), /channels must be/);
