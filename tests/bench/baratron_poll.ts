@@ -14,7 +14,7 @@
  */
 import { parseArgs } from "node:util";
 import { percentile } from "../../lib/schedule/percentile.ts";
-import { cpuSeconds, memoryMb, round } from "./proc_stats.ts";
+import { memoryMb, round, watchCpu } from "./proc_stats.ts";
 import { readLines, startBaratronSims, startPoller } from "./child.ts";
 import { Targets } from "./targets.ts";
 
@@ -101,9 +101,7 @@ async function orchestrate(): Promise<void> {
     addresses,
     values["v8-flags"],
   );
-  const c0 = cpuSeconds(child.pid);
-  const s0 = cpuSeconds(sim.pid);
-  const t0 = performance.now();
+  const cpu = watchCpu([child.pid, sim.pid]);
   let peak = 0;
   let simPeak = 0;
   const sampling = setInterval(() => {
@@ -113,26 +111,15 @@ async function orchestrate(): Promise<void> {
       // Only the poll phase: stop reading CPU once the child is done.
     } catch { /* exited */ }
   }, 500);
-  let c1 = c0;
-  let s1 = s0;
-  let t1 = t0;
-  const measuring = setInterval(() => {
-    try {
-      c1 = cpuSeconds(child.pid);
-      s1 = cpuSeconds(sim.pid);
-      t1 = performance.now();
-    } catch { /* exited */ }
-  }, 250);
   const result = await readLines(out, 1);
   clearInterval(sampling);
-  clearInterval(measuring);
+  const [pollerCores, simCores] = cpu.stop() as [number, number];
   await child.status;
   while (!(await out.read()).done) { /* drain */ }
   sim.kill("SIGTERM");
   await sim.status;
   while (!(await simOut.read()).done) { /* drain */ }
   const r = JSON.parse(result[0]!);
-  const wall = (t1 - t0) / 1000;
   console.log(
     `baratron poll: ${gauges} gauges, ${values.latency} latency, every ${values.interval} for ${seconds} s (driver only, simulator in its own process)`,
   );
@@ -142,17 +129,17 @@ async function orchestrate(): Promise<void> {
     }`,
   );
   console.log(`  poll round trip p50/p99  ${r.p50} ms / ${r.p99} ms`);
-  console.log(`  poller CPU               ${round((c1 - c0) / wall, 3)} cores`);
+  console.log(`  poller CPU               ${round(pollerCores, 3)} cores`);
   console.log(
     `  poller peak RSS          ${
       round(peak, 1)
     } MB (V8 heap at end: ${r.heapMb} MB used of ${r.heapTotalMb} MB)`,
   );
-  console.log(`  simulator CPU            ${round((s1 - s0) / wall, 3)} cores`);
+  console.log(`  simulator CPU            ${round(simCores, 3)} cores`);
   console.log(`  simulator peak RSS       ${round(simPeak, 1)} MB`);
   const targets = new Targets("baratron-poll");
   targets.check("failed polls", r.errors, "<=", 0);
-  targets.check("poller CPU", (c1 - c0) / wall, "<=", 0.3, "cores");
+  targets.check("poller CPU", pollerCores, "<=", 0.3, "cores");
   targets.check("poller peak RSS", peak, "<=", 150, "MB");
   targets.finish();
 }

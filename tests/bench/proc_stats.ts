@@ -15,6 +15,31 @@ export function cpuSeconds(pid: number): number {
 }
 
 /**
+ * Watches the CPU use of running processes: their CPU seconds read every `everyMs`, so that
+ * `stop()` gives cores per process (in `pids` order) over the stretch from now to the last
+ * reading taken while they all still ran (a process that exits ends the stretch).
+ */
+export function watchCpu(pids: number[], everyMs = 250): { stop(): number[] } {
+  const c0 = pids.map(cpuSeconds);
+  const t0 = performance.now();
+  let c1 = c0;
+  let t1 = t0;
+  const timer = setInterval(() => {
+    try {
+      c1 = pids.map(cpuSeconds);
+      t1 = performance.now();
+    } catch { /* exited */ }
+  }, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      const wall = (t1 - t0) / 1000;
+      return c1.map((c, i) => (c - c0[i]!) / wall);
+    },
+  };
+}
+
+/**
  * CPU seconds so far of each thread of this process, summed by thread name (`deno` for the main
  * thread and Deno's own, `V8 DefaultWorke` for V8's helpers: GC, compilation): where a
  * process's CPU goes beyond its JavaScript.
