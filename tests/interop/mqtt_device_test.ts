@@ -123,31 +123,22 @@ peerTest(
       // One (retained) message, then silence: the first readings are good, then stale ones are
       // errors.
       await retained(broker, "lab/t1", "7.5");
-      const stream = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          new URL("../../main.ts", import.meta.url).pathname,
-          "stream",
-          "-c",
-          `${dir}/lab.toml`,
-          "t1",
-          "--poll",
-          "--interval",
-          "100ms",
-          "--duration",
-          "3s",
-        ],
-        stdout: "piped",
-        stderr: "piped",
-        env: { NO_COLOR: "1" },
-      }).spawn();
+      // runCli starts the process at once; the message is published while it streams
+      const stream = runCli([
+        "stream",
+        "-c",
+        `${dir}/lab.toml`,
+        "t1",
+        "--poll",
+        "--interval",
+        "100ms",
+        "--duration",
+        "3s",
+      ]);
       await new Promise((r) => setTimeout(r, 1200));
       await pub(broker, "lab/t1", "7.5");
-      const out = await stream.output();
-      const lines = new TextDecoder().decode(out.stdout).trim().split("\n").map((l) =>
-        JSON.parse(l)
-      );
+      const out = await stream;
+      const lines = out.stdout.trim().split("\n").map((l) => JSON.parse(l));
       const good = lines.filter((l) => l.value === 7.5);
       assert.ok(good.length >= 1, JSON.stringify(lines));
       const after = lines.slice(lines.indexOf(good.at(-1)) + 1);

@@ -20,14 +20,11 @@ peerTest("MQTT over TLS: serve publishes and a device reads with ca_file", missi
   const dir = await Deno.makeTempDir({ prefix: "labwire-mqtts-" });
   const { cert, key } = await makeCert(dir);
   const broker = await startBroker(dir, undefined, false, { cert, key });
+  // mosquitto_sub and mosquitto_pub to the broker, trusting its certificate
+  const tls = ["-h", "127.0.0.1", "-p", String(broker.port), "--cafile", cert];
   const sub = (topic: string, extra: string[] = []) =>
     runTool(findProgram("mosquitto_sub")!, [
-      "-h",
-      "127.0.0.1",
-      "-p",
-      String(broker.port),
-      "--cafile",
-      cert,
+      ...tls,
       "-t",
       topic,
       "-C",
@@ -73,12 +70,7 @@ peerTest("MQTT over TLS: serve publishes and a device reads with ca_file", missi
 
     // An mqtts:// device with ca_file reads what a TLS client published (retained).
     const pub = await runTool(findProgram("mosquitto_pub")!, [
-      "-h",
-      "127.0.0.1",
-      "-p",
-      String(broker.port),
-      "--cafile",
-      cert,
+      ...tls,
       "-r",
       "-t",
       "lab/t9",
