@@ -81,8 +81,6 @@ export function startAlarms(lab: Lab, opts: AlarmWatchOptions = {}): AlarmWatch 
   let current: AlarmConfig = config;
   const offs: (() => void)[] = [];
   const observing = new Map<DeviceManager, () => void>();
-  const observe = (m: DeviceManager) => observing.set(m, m.onReading((r) => engine.observe(r)));
-  lab.managers.forEach(observe);
   const timer = setInterval(() => engine.tick(), 250);
   const units = new Map<string, string | undefined>();
   let notifier: Notifier | undefined;
@@ -107,12 +105,35 @@ export function startAlarms(lab: Lab, opts: AlarmWatchOptions = {}): AlarmWatch 
     }
   };
   const stopping = new AbortController();
-  const each = lab.managers.map((m) =>
+  const checkAttrs = (m: DeviceManager) =>
     m.attrs({ signal: stopping.signal }).then((attrs) => check(m.name, attrs), (err) => {
       if (err instanceof ConfigError) throw err;
       // A device that cannot list its attributes is checked by nobody; its readings still count.
-    })
-  );
+    });
+  // A device's rules from `current` (a device added, changed, or its rules reloaded).
+  const apply = (m: DeviceManager, why: string) => {
+    const rules = current.rules.filter((r) => r.device === m.name);
+    engine.setDevice(m.name, rules, healthRuleOf(current, m.name, m.config.interval), why);
+    // past start-up a mismatch is logged in `check`
+    checkAttrs(m).catch(() => {});
+  };
+  // One wiring for the devices open now (the engine was built with their rules, and `checked`
+  // waits for their attribute checks) and for those added, changed or removed at run time (POST/
+  // DELETE /api/devices, SIGHUP): readings observed, attributes checked, rules gone with the device.
+  let starting: Promise<void>[] | undefined = [];
+  offs.push(lab.eachDevice((m) => {
+    if (starting) starting.push(checkAttrs(m));
+    else apply(m, `device ${m.name} added`);
+    const off = m.onReading((r) => engine.observe(r));
+    observing.set(m, off);
+    return () => {
+      off();
+      observing.delete(m);
+      engine.setDevice(m.name, [], undefined, `device ${m.name} removed`);
+    };
+  }));
+  const each = starting;
+  starting = undefined;
   const within = opts.checkWithinMs ?? 2000;
   const checked = new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => {
@@ -131,25 +152,6 @@ export function startAlarms(lab: Lab, opts: AlarmWatchOptions = {}): AlarmWatch 
   });
   // Late devices' mismatches are logged in `check`; nothing else can reject once `checked` settled.
   for (const p of each) p.catch(() => {});
-  // Devices added, changed or removed at run time (POST/DELETE /api/devices, SIGHUP) get the
-  // alarms a configured device gets, and lose them with the device.
-  const apply = (m: DeviceManager, why: string) => {
-    const rules = current.rules.filter((r) => r.device === m.name);
-    engine.setDevice(m.name, rules, healthRuleOf(current, m.name, m.config.interval), why);
-    if (rules.length === 0) return;
-    m.attrs({ signal: stopping.signal }).then((attrs) => check(m.name, attrs), () => {});
-  };
-  offs.push(lab.onChange(({ added, removed }) => {
-    if (removed) {
-      observing.get(removed)?.();
-      observing.delete(removed);
-      engine.setDevice(removed.name, [], undefined, `device ${removed.name} removed`);
-    }
-    if (added) {
-      apply(added, `device ${added.name} added`);
-      observe(added);
-    }
-  }));
   return {
     engine,
     notifier,

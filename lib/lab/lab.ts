@@ -123,6 +123,33 @@ export class Lab {
     return () => this.#listeners.delete(fn);
   }
 
+  /**
+   * Wires every device with `wire`: the devices open now at once, those added later (POST
+   * /api/devices, SIGHUP) when they come, so a configured device and one added at run time go
+   * through the same path. What `wire` returns is called when that device is removed (not when
+   * the wiring stops: shutting down is not removing). Returns a function that stops following.
+   */
+  eachDevice(wire: (m: DeviceManager) => (() => void) | void): () => void {
+    const unwire = new Map<DeviceManager, () => void>();
+    const follow = (m: DeviceManager) => {
+      const off = wire(m);
+      if (off) unwire.set(m, off);
+    };
+    const stop = this.onChange(({ added, removed }) => {
+      if (removed) {
+        const off = unwire.get(removed);
+        unwire.delete(removed);
+        off?.();
+      }
+      if (added) follow(added);
+    });
+    for (const m of this.#managers.values()) follow(m);
+    return () => {
+      stop();
+      unwire.clear();
+    };
+  }
+
   async #open(cfg: DeviceConfig): Promise<DeviceManager> {
     const device = await openDevice(
       cfg,

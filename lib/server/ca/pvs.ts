@@ -175,13 +175,17 @@ export class PvTable {
    */
   static async open(lab: Lab, options: PvTableOptions = {}): Promise<PvTable> {
     const table = new PvTable(lab, options);
-    // Devices added, changed or removed at run time (POST/DELETE /api/devices, SIGHUP) gain and
-    // lose their PVs as the lab changes.
-    table.#unsubscribe.push(lab.onChange(({ added, removed }) => {
-      if (removed) table.#removeDevice(removed);
-      if (added) void table.#addDevice(added);
+    // Configured devices and those added, changed or removed at run time (POST/DELETE
+    // /api/devices, SIGHUP) gain and lose their PVs alike; the first ones are awaited.
+    let starting: Promise<void>[] | undefined = [];
+    table.#unsubscribe.push(lab.eachDevice((m) => {
+      const added = table.#addDevice(m);
+      if (starting) starting.push(added);
+      return () => table.#removeDevice(m);
     }));
-    await Promise.all(lab.managers.map((m) => table.#addDevice(m)));
+    const first = starting;
+    starting = undefined;
+    await Promise.all(first);
     return table;
   }
 

@@ -111,12 +111,11 @@ export class MqttPublisher {
       log: opts.log,
     });
     this.#link.subscribe(setFilter(opts.prefix), 1);
-    lab.managers.forEach((m) => this.#follow(m));
-    // Devices added, changed or removed at run time (POST/DELETE /api/devices, SIGHUP) are
-    // published like the configured ones, and said to be gone when removed.
-    this.#detach.push(lab.onChange(({ added, removed }) => {
-      if (removed) this.#forget(removed);
-      if (added) this.#follow(added);
+    // Configured devices and those added, changed or removed at run time (POST/DELETE
+    // /api/devices, SIGHUP) are published alike, and said to be gone when removed.
+    this.#detach.push(lab.eachDevice((m) => {
+      this.#follow(m);
+      return () => this.#forget(m);
     }));
   }
 
