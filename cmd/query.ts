@@ -272,10 +272,13 @@ async function runModbusQuery(
     device: opts.target,
     shared: false,
   });
+  // One after another unless a window was asked for: a write then a read of the same register
+  // must not depend on the device handling requests in flight in order.
+  const ahead = windowText === null ? 1 : client.line.window;
   return await answerEach(requests, opts.json, out, () => client.close(), async (req, signal) => {
     const answer = await runRawRequest(client, req, { signal, timeout: opts.timeout });
     return { line: answer, value: answer === "ok" ? "ok" : JSON.parse(answer) };
-  }, client.line.window);
+  }, ahead);
 }
 
 /**
@@ -473,7 +476,7 @@ Flags:
                          in one write, answers still print in order. Only for an
                          instrument that answers every query in order; Modbus
                          TCP: requests in flight, matched by transaction id
-                         (default 8)
+                         (default: one at a time)
       --json             print the answers as one JSON array
   -c, --config FILE      config file, for device NAMEs
 
