@@ -16,6 +16,7 @@ import {
   startBaratronSimulators,
 } from "../../lib/drivers/baratron/simulator.ts";
 import { findProgram, peerTest } from "../peers.ts";
+import { readOnce } from "../fixtures/read_once.ts";
 
 // The response shape of the facts: declaration, PollResponse root, V children with Name.
 const RESPONSE_SHAPE =
@@ -259,17 +260,7 @@ Deno.test({
     const sims = await startBaratronSimulators({ hostname: "::1", count: 1 });
     try {
       assert.match(sims.addresses[0]!, /^baratron:\/\/\[::1\]:\d+$/);
-      const g = await openDevice({
-        name: "g",
-        address: parseAddress(sims.addresses[0]!),
-        interval: 1000,
-        options: {},
-      });
-      try {
-        assert.equal(typeof (await g.read()).pressure, "number");
-      } finally {
-        await g.close();
-      }
+      assert.equal(typeof (await readOnce(sims.addresses[0]!)).pressure, "number");
     } finally {
       await sims.close();
     }

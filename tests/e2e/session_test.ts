@@ -79,31 +79,23 @@ Deno.test("session export: CSV and NDJSON carry the same values; units line; sel
 
     const t0 = samples[0].t, t1 = samples[samples.length - 1].t;
     const mid = (t0 + t1) / 2;
-    const some = await runCli([
-      "session",
-      "export",
-      session,
-      "--format",
-      "ndjson",
-      "--attrs",
-      "dmm.voltage",
-      "--from",
-      String(mid),
-    ]);
+    // dmm.voltage as NDJSON, within a time range
+    const voltages = (range: string[]) =>
+      runCli([
+        "session",
+        "export",
+        session,
+        "--format",
+        "ndjson",
+        "--attrs",
+        "dmm.voltage",
+        ...range,
+      ]);
+    const some = await voltages(["--from", String(mid)]);
     const picked = some.stdout.trim().split("\n").map((l) => JSON.parse(l));
     assert.ok(picked.length > 0);
     assert.ok(picked.every((s) => s.device === "dmm" && s.attr === "voltage" && s.t >= mid));
-    const iso = await runCli([
-      "session",
-      "export",
-      session,
-      "--format",
-      "ndjson",
-      "--attrs",
-      "dmm.voltage",
-      "--to",
-      new Date(t0 * 1000 - 1000).toISOString(),
-    ]);
+    const iso = await voltages(["--to", new Date(t0 * 1000 - 1000).toISOString()]);
     assert.equal(iso.stdout, "");
 
     const bad = await runCli(["session", "export", session]);

@@ -7,9 +7,8 @@ import "../../lib/drivers/mod.ts";
 import { parseSimArgs, parseSimListen, runSim, simCommand } from "../../cmd/sim.ts";
 import { BARATRON_SIM_LISTEN } from "../../lib/drivers/simulators.ts";
 import { UsageError } from "../../lib/device/errors.ts";
-import { parseAddress } from "../../lib/device/address.ts";
-import { openDevice } from "../../lib/lab/open.ts";
 import { MemorySink } from "../../lib/output/stdout.ts";
+import { readOnce } from "../fixtures/read_once.ts";
 
 function usage(fn: () => unknown, re: RegExp, hint?: RegExp): void {
   assert.throws(fn, (err: unknown) => {
@@ -132,17 +131,7 @@ Deno.test("sim run in-process: prints one address per gauge, serves them, stops 
         served = addresses;
         try {
           for (const a of addresses) {
-            const g = await openDevice({
-              name: "g",
-              address: parseAddress(a),
-              interval: 1000,
-              options: {},
-            });
-            try {
-              assert.equal((await g.read(["pressure_units"])).pressure_units, "torr");
-            } finally {
-              await g.close();
-            }
+            assert.equal((await readOnce(a, ["pressure_units"])).pressure_units, "torr");
           }
         } finally {
           controller.abort();
@@ -246,17 +235,7 @@ Deno.test({
       const p = await startSimProcess(["baratron", "--listen", "127.0.0.1:0", "--count", "3"], 3);
       assert.equal(p.lines.length, 3);
       for (const l of p.lines) assert.match(l, /^baratron:\/\/127\.0\.0\.1:\d+$/);
-      const g = await openDevice({
-        name: "g",
-        address: parseAddress(p.lines[2]!),
-        interval: 1000,
-        options: {},
-      });
-      try {
-        assert.equal(typeof (await g.read()).pressure, "number");
-      } finally {
-        await g.close();
-      }
+      assert.equal(typeof (await readOnce(p.lines[2]!)).pressure, "number");
       p.child.kill(signal);
       const status = await p.child.status;
       await p.rest;
@@ -351,17 +330,11 @@ Deno.test("sim: out of descriptors once clients connect is a warning on stderr, 
     for (const c of conns) c.close();
   }
   await new Promise((r) => setTimeout(r, 300));
-  const g = await openDevice({
-    name: "g",
-    address: parseAddress(`${address}?timeout=3s`),
-    interval: 1000,
-    options: {},
-  });
-  try {
-    assert.equal(typeof (await g.read()).pressure, "number", "it serves again");
-  } finally {
-    await g.close();
-  }
+  assert.equal(
+    typeof (await readOnce(`${address}?timeout=3s`)).pressure,
+    "number",
+    "it serves again",
+  );
   child.kill("SIGTERM");
   const status = await child.status;
   await reader.cancel();
