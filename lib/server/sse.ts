@@ -135,14 +135,13 @@ export class StreamHub {
   /** Publishes every reading of every device of `lab`, devices added at run time included. */
   attach(lab: Lab): void {
     const offs = new Map<DeviceManager, () => void>();
-    const follow = (m: DeviceManager) => offs.set(m, m.onReading((r) => this.publishReading(r)));
-    for (const m of lab.managers) follow(m);
-    this.#detach.push(lab.onChange((c) => {
-      if (c.added) follow(c.added);
-      if (c.removed) {
-        offs.get(c.removed)?.();
-        offs.delete(c.removed);
-      }
+    this.#detach.push(lab.eachDevice((m) => {
+      const off = m.onReading((r) => this.publishReading(r));
+      offs.set(m, off);
+      return () => {
+        off();
+        offs.delete(m);
+      };
     }));
     this.#detach.push(() => offs.forEach((off) => off()));
   }

@@ -83,18 +83,15 @@ export class Recorder {
    * holds back nothing but itself. Until then its values are recorded with inferred types.
    */
   start(): void {
-    for (const m of this.lab.managers) this.#registerWithAttrs(m);
-    for (const m of this.lab.managers) this.#listen(m);
-    // devices added at run time (POST /api/devices, SIGHUP) are recorded from then on
-    this.#unsubscribe.push(this.lab.onChange((c) => {
-      if (c.added && !this.#stopped) {
-        this.#registerWithAttrs(c.added);
-        this.#listen(c.added);
-      }
-      if (c.removed) {
-        this.#offs.get(c.removed)?.();
-        this.#offs.delete(c.removed);
-      }
+    // configured devices, and those added at run time (POST /api/devices, SIGHUP) from then on
+    this.#unsubscribe.push(this.lab.eachDevice((m) => {
+      if (this.#stopped) return;
+      this.#registerWithAttrs(m);
+      this.#listen(m);
+      return () => {
+        this.#offs.get(m)?.();
+        this.#offs.delete(m);
+      };
     }));
   }
 
