@@ -6,17 +6,15 @@
 import assert from "node:assert/strict";
 import { FACTS_REQUEST, FACTS_UNITS } from "../fixtures/ebaratron_facts.ts";
 import "../../lib/drivers/mod.ts";
-import { parseAddress } from "../../lib/device/address.ts";
 import type { Device } from "../../lib/device/device.ts";
 import { DeviceError, TimeoutError } from "../../lib/device/errors.ts";
-import { openDevice } from "../../lib/lab/open.ts";
 import { parseFaults } from "../../lib/drivers/sim/faults.ts";
 import {
   type GaugeOptions,
   startBaratronSimulators,
 } from "../../lib/drivers/baratron/simulator.ts";
 import { findProgram, peerTest } from "../peers.ts";
-import { readOnce } from "../fixtures/read_once.ts";
+import { openAddress, readOnce } from "../fixtures/read_once.ts";
 
 // The response shape of the facts: declaration, PollResponse root, V children with Name.
 const RESPONSE_SHAPE =
@@ -36,12 +34,7 @@ async function withGauge(
     ...opts.gauge,
   });
   const address = sims.addresses[0]! + (opts.query ?? "");
-  const device = await openDevice({
-    name: "gauge",
-    address: parseAddress(address),
-    interval: 1000,
-    options: {},
-  });
+  const device = await openAddress(address, "gauge");
   try {
     await fn(device, sims.addresses[0]!);
   } finally {
@@ -117,12 +110,7 @@ Deno.test("refused: a closed port is a device error naming the address", async (
   const sims = await startBaratronSimulators({ count: 1 });
   const address = sims.addresses[0]!;
   await sims.close();
-  const g = await openDevice({
-    name: "g",
-    address: parseAddress(address),
-    interval: 1000,
-    options: {},
-  });
+  const g = await openAddress(address);
   try {
     const port = address.split(":").at(-1);
     await rejectsDevice(
@@ -188,12 +176,7 @@ Deno.test("an unexpected EVID in the answer is reported by name", async () => {
         '<V Name="EVID_208">0</V><V Name="EVID_1103">10</V><V Name="EVID_555">7</V></PollResponse>',
     );
   });
-  const g = await openDevice({
-    name: "g",
-    address: parseAddress(`baratron://127.0.0.1:${server.addr.port}`),
-    interval: 1000,
-    options: {},
-  });
+  const g = await openAddress(`baratron://127.0.0.1:${server.addr.port}`);
   try {
     // …while a peer that adds a field is reported, naming the EVID and its value.
     await rejectsDevice(g.read(), /answered EVID_555="7", which the poll did not ask for/);
@@ -229,12 +212,7 @@ Deno.test("disconnect: the port refuses connections for disconnect_for, then lis
 
 Deno.test("the driver recovers after failures: a read after a timeout succeeds", async () => {
   const sims = await startBaratronSimulators({ count: 1 });
-  const g = await openDevice({
-    name: "g",
-    address: parseAddress(`${sims.addresses[0]}?timeout=500ms`),
-    interval: 1000,
-    options: {},
-  });
+  const g = await openAddress(`${sims.addresses[0]}?timeout=500ms`);
   try {
     assert.equal(typeof (await g.read()).pressure, "number");
     await sims.close();
