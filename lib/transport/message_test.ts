@@ -5,83 +5,9 @@ import { MessageLine } from "./message.ts";
 import { openLine } from "./open.ts";
 import type { ByteStream, IoOptions } from "./byte_stream.ts";
 import { openTcp } from "./tcp.ts";
+import { responder } from "../../tests/fixtures/tcp_instrument.ts";
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
-
-/** What a test responder does with one received line: answer bytes, after a delay, or nothing. */
-type Handler = (line: string, conn: number) => { answer?: string | Uint8Array; delay?: number };
-
-/**
- * A line-oriented TCP responder on a free loopback port, written with plain Deno sockets (not
- * with the framing under test): it splits at `term` and answers each line via `handle`.
- */
-function responder(handle: Handler, term: string | RegExp = "\n") {
-  // A RegExp term splits there and keeps its first group (e.g. a bare ENQ) as the line's end.
-  const split = typeof term === "string"
-    ? new RegExp(term.replace(/[\r\n]/g, (c) => c === "\r" ? "\\r" : "\\n"))
-    : term;
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns = new Set<Deno.Conn>();
-  const received: { line: string; at: number; conn: number }[] = [];
-  let accepted = 0;
-  const done = (async () => {
-    for await (const conn of listener) {
-      const id = ++accepted;
-      conns.add(conn);
-      (async () => {
-        let text = "";
-        const buf = new Uint8Array(4096);
-        try {
-          for (;;) {
-            const n = await conn.read(buf);
-            if (n === null) break;
-            text += dec.decode(buf.subarray(0, n));
-            for (let m = split.exec(text); m; m = split.exec(text)) {
-              const line = text.slice(0, m.index) + (m[1] ?? "");
-              text = text.slice(m.index + m[0].length);
-              received.push({ line, at: performance.now(), conn: id });
-              const { answer, delay } = handle(line, id);
-              if (answer === undefined) continue;
-              const bytes = typeof answer === "string" ? enc.encode(answer) : answer;
-              if (delay) {
-                // the other end may have closed; the test checks what arrived
-                setTimeout(() => conn.write(bytes).catch(() => {}), delay);
-              } else await conn.write(bytes);
-            }
-          }
-        } catch {
-          // The client went away.
-        } finally {
-          conns.delete(conn);
-          try {
-            conn.close();
-          } catch { /* closed */ }
-        }
-      })();
-    }
-  })();
-  const port = (listener.addr as Deno.NetAddr).port;
-  return {
-    port,
-    received,
-    get accepted() {
-      return accepted;
-    },
-    dropClients() {
-      for (const c of conns) c.close();
-      conns.clear();
-    },
-    async close() {
-      listener.close();
-      for (const c of conns) c.close();
-      // the peer loop ends with the test; how it ended is not what the test checks
-      await done.catch(() => {});
-      // Let delayed writes fire into closed sockets before the test ends.
-      await new Promise((r) => setTimeout(r, 30));
-    },
-  };
-}
 
 Deno.test("query returns the answer without its termination (CR LF answers, LF commands)", async () => {
   const srv = responder((line) => ({

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { encodeBlock } from "../../lib/transport/framing.ts";
+import { responder } from "../fixtures/tcp_instrument.ts";
 import { openPty } from "../../lib/transport/pty.ts";
 import { runCli } from "./run_cli.ts";
 import { answerLines } from "../fixtures/pty_instrument.ts";
@@ -12,56 +13,19 @@ const dec = new TextDecoder();
  * commands, answers for a few queries, a big-endian float block for CURV?, silence otherwise.
  */
 function instrument(answerTerm = "\n") {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const received: string[] = [];
-  const conns = new Set<Deno.Conn>();
   const curve = new Uint8Array(12);
   const v = new DataView(curve.buffer);
   [1.5, -2, 3.25].forEach((x, i) => v.setFloat32(i * 4, x));
-  const serve = async (conn: Deno.Conn) => {
-    conns.add(conn);
-    let text = "";
-    const buf = new Uint8Array(4096);
-    try {
-      for (;;) {
-        const n = await conn.read(buf);
-        if (n === null) break;
-        text += dec.decode(buf.subarray(0, n));
-        let i;
-        while ((i = text.indexOf("\n")) >= 0) {
-          const cmd = text.slice(0, i).replace(/\r$/, "");
-          text = text.slice(i + 1);
-          received.push(cmd);
-          let answer: Uint8Array | undefined;
-          if (cmd === "*IDN?") answer = enc.encode(`ACME,DMM-1,42,1.0${answerTerm}`);
-          else if (cmd === "MEAS:VOLT:DC?") answer = enc.encode(`+1.23450000E+00${answerTerm}`);
-          else if (cmd === "CURV?") {
-            const block = encodeBlock(curve);
-            answer = new Uint8Array([...block, 10]);
-          }
-          if (answer) await conn.write(answer);
-        }
-      }
-    } catch {
-      // The client went away.
-    } finally {
-      conns.delete(conn);
-      conn.close();
-    }
-  };
-  const loop = (async () => {
-    for await (const conn of listener) serve(conn);
-  })();
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    received,
-    async close() {
-      listener.close();
-      for (const c of conns) c.close();
-      // the peer loop ends with the test; how it ended is not what the test checks
-      await loop.catch(() => {});
-    },
-  };
+  const srv = responder((line) => {
+    const cmd = line.replace(/\r$/, "");
+    received.push(cmd);
+    if (cmd === "*IDN?") return { answer: `ACME,DMM-1,42,1.0${answerTerm}` };
+    if (cmd === "MEAS:VOLT:DC?") return { answer: `+1.23450000E+00${answerTerm}` };
+    if (cmd === "CURV?") return { answer: new Uint8Array([...encodeBlock(curve), 10]) };
+    return {};
+  });
+  return { port: srv.port, received, close: () => srv.close() };
 }
 
 Deno.test("query prints one answer per line, for tcp:// and VISA socket targets", async () => {
