@@ -88,6 +88,27 @@ ${notify}`,
   );
 }
 
+/** The SMTP sink over TLS (`tls`) or STARTTLS with `certs`, accepting `user` with `password`. */
+function startSecureSmtp(
+  mode: "tls" | "starttls",
+  certs: { cert: string; key: string },
+  user: string,
+  password: string,
+) {
+  return startSmtp([
+    "--mode",
+    mode,
+    "--cert",
+    certs.cert,
+    "--key",
+    certs.key,
+    "--user",
+    user,
+    "--password",
+    password,
+  ]);
+}
+
 peerTest("an alarm e-mail reaches aiosmtpd over a plain connection", needsSmtp, async () => {
   const smtp = await startSmtp(["--mode", "plain"]);
   const log: string[] = [];
@@ -135,18 +156,7 @@ peerTest("STARTTLS + AUTH with the password from an environment variable", needs
   const certDir = await Deno.makeTempDir({ prefix: "labwire-certs-" });
   const certs = await makeCerts(certDir);
   const password = "correct horse battery staple";
-  const smtp = await startSmtp([
-    "--mode",
-    "starttls",
-    "--cert",
-    certs.cert,
-    "--key",
-    certs.key,
-    "--user",
-    "labwire",
-    "--password",
-    password,
-  ]);
+  const smtp = await startSecureSmtp("starttls", certs, "labwire", password);
   const log: string[] = [];
   Deno.env.set("LABWIRE_TEST_SMTP_PASSWORD", password);
   try {
@@ -200,18 +210,7 @@ peerTest(
     const certs = await makeCerts(certDir);
     const password = "pw-from-file";
     await Deno.writeTextFile(`${certDir}/smtp-password`, `${password}\n`);
-    const smtp = await startSmtp([
-      "--mode",
-      "tls",
-      "--cert",
-      certs.cert,
-      "--key",
-      certs.key,
-      "--user",
-      "lab",
-      "--password",
-      password,
-    ]);
+    const smtp = await startSecureSmtp("tls", certs, "lab", password);
     try {
       const config = benchConfig(`
 [notify.smtp]
@@ -257,18 +256,7 @@ to = ["lab@example.org"]
 peerTest("a wrong password is retried with backoff, logged, then given up", needsTls, async () => {
   const certDir = await Deno.makeTempDir({ prefix: "labwire-certs-" });
   const certs = await makeCerts(certDir);
-  const smtp = await startSmtp([
-    "--mode",
-    "tls",
-    "--cert",
-    certs.cert,
-    "--key",
-    certs.key,
-    "--user",
-    "lab",
-    "--password",
-    "right",
-  ]);
+  const smtp = await startSecureSmtp("tls", certs, "lab", "right");
   Deno.env.set("LABWIRE_TEST_SMTP_WRONG", "wrong");
   const log: string[] = [];
   const delays: number[] = [];
