@@ -59,7 +59,7 @@ import { type DbrData } from "./dbr.ts";
 import { ALARM_STATUS_NAMES, DBR, dbrOf, epicsToUnix, SEVERITY_NAMES } from "./dbr_types.ts";
 import { type CharMode, pvValue, sizeProblem, valueAttr } from "./driver_values.ts";
 import { PvDevice } from "./pv_device.ts";
-import { devicePvs, type PvSpec } from "./pv_map.ts";
+import { devicePvs, type PvSpec } from "./options.ts";
 
 /** Call options a `ca://` device understands beyond the common ones. */
 export interface CaCallOptions extends CallOptions {

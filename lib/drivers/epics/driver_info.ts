@@ -8,14 +8,14 @@ import type { Address } from "../../device/address.ts";
 import { durationOption, flagOption } from "../../config/options.ts";
 import { TIMEOUT_RULE } from "../../config/duration.ts";
 import type { DriverInfo, DriverOptions } from "../../device/registry.ts";
-import { pvsOption } from "./pv_map.ts";
+import { pvsOption } from "./options.ts";
 
 /** The longest `move_guard` taken, ms. */
 export const MAX_MOVE_GUARD_MS = 60_000;
 
 /**
  * The options a `ca://` device takes: with `pvs` or `motor` the target is a prefix and the
- * device is made of several PVs (`./pv_map.ts`).
+ * device is made of several PVs (`./options.ts`).
  */
 export const CA_OPTIONS: DriverOptions = {
   owner: "ca://",

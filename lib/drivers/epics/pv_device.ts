@@ -1,5 +1,5 @@
 /**
- * A `ca://PREFIX` device made of several PVs (`pvs`, `motor`; see `./pv_map.ts`): one `ca://`
+ * A `ca://PREFIX` device made of several PVs (`pvs`, `motor`; see `./options.ts`): one `ca://`
  * device per attribute (`CaDevice`, on the shared CA client: one circuit per IOC), each
  * attribute typed from its PV unless the config declares it. With `motor = true`, a write of
  * `position` starts a move that {@linkcode PvDevice.isMoving} follows through the `done` PV
@@ -17,7 +17,7 @@ import {
 } from "../../device/device.ts";
 import { DeviceError, TimeoutError, UsageError } from "../../device/errors.ts";
 import { MoveWatch } from "./motor_move.ts";
-import type { PvSpec } from "./pv_map.ts";
+import type { PvSpec } from "./options.ts";
 
 /** What a multi-PV device is opened with. */
 export interface PvDeviceOptions {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { devicePvs, MAX_PVS, type PvSpec, readPvs } from "./pv_map.ts";
+import { devicePvs, MAX_PVS, type PvSpec, readPvs } from "./options.ts";
 
 Deno.test("pvs: a table of suffixes or entries, in the order written", () => {
   const r = readPvs({

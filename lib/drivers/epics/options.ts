@@ -151,7 +151,7 @@ function fromText(text: string): { table: Record<string, unknown> } | { wrong: s
  *
  * @example
  * ```ts
- * import { readPvs } from "./pv_map.ts";
+ * import { readPvs } from "./options.ts";
  * readPvs({ temp: ":T", setpoint: { pv: ":SP", units: "K" } });
  * // { ok: true, value: [{ name: "temp", suffix: ":T" }, { name: "setpoint", suffix: ":SP", units: "K" }] }
  * ```
@@ -203,7 +203,7 @@ export function pvsOption(): OptionRule {
  *
  * @example
  * ```ts
- * import { devicePvs } from "./pv_map.ts";
+ * import { devicePvs } from "./options.ts";
  * devicePvs([{ name: "velocity", suffix: ".VELO" }], true).map((s) => s.name);
  * // ["position", "readback", "done", "stop", "velocity"]
  * ```
