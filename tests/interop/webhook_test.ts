@@ -9,7 +9,7 @@ import { parseConfig } from "../../lib/config/load.ts";
 import { AlarmEngine } from "../../lib/alarm/engine.ts";
 import type { AlarmPayload } from "../../lib/alarm/payload.ts";
 import { parseAlarms } from "../../lib/alarm/rules.ts";
-import { parseNotify } from "../../lib/alarm/notify_config.ts";
+import { type NotifyConfig, parseNotify } from "../../lib/alarm/notify_config.ts";
 import { Notifier } from "../../lib/alarm/notifier.ts";
 
 function bench(notify: string) {
@@ -45,6 +45,14 @@ function listen(respond: (req: Request, body: string) => Response | Promise<Resp
     return await respond(req, body);
   });
   return { server, bodies, url: `http://127.0.0.1:${server.addr.port}/hook` };
+}
+
+/** A notifier of `notify` that logs into `log` and, instead of sleeping between retries, notes each delay in `delays`. */
+function recordingNotifier(notify: NotifyConfig, log: string[], delays: number[]): Notifier {
+  return Notifier.fromConfig(notify, {
+    log: (l) => log.push(l),
+    queue: { sleep: (ms) => (delays.push(ms), Promise.resolve()) },
+  });
 }
 
 Deno.test("the webhook receives each alarm transition as JSON, by severity", async () => {
@@ -110,10 +118,7 @@ type = "webhook"
 url_env = "LABWIRE_TEST_HOOK_URL"
 headers_env = { Authorization = "LABWIRE_TEST_HOOK_AUTH" }
 `);
-    const notifier = Notifier.fromConfig(notify, {
-      log: (l) => log.push(l),
-      queue: { sleep: (ms) => (delays.push(ms), Promise.resolve()) },
-    });
+    const notifier = recordingNotifier(notify, log, delays);
     notifier.notify({
       t: 1,
       name: "gauge error",
@@ -252,10 +257,7 @@ type = "command"
 command = ["/bin/sh", "-c", "cat > /dev/null; echo 'pager gateway down' >&2; exit 3"]
 retries = 2
 `);
-  const notifier = Notifier.fromConfig(notify, {
-    log: (l) => log.push(l),
-    queue: { sleep: (ms) => (delays.push(ms), Promise.resolve()) },
-  });
+  const notifier = recordingNotifier(notify, log, delays);
   notifier.notify({
     t: 1,
     name: "vent",
