@@ -1,15 +1,17 @@
 /**
  * Instruments query benchmark (issue 11): `MEAS:VOLT:DC?` queries on loopback against one
  * simulated Keysight 34461A (`labwire sim keysight-34461a`, its own process) by `labwire query
- * ADDRESS --window 8 'MEAS:VOLT:DC?' …` (cmd/query.ts run in this script with `--query ADDRESS`:
- * 8 queries in flight, written together, answers read in order and printed to stdout) and by
- * pyvisa-py (Debian's python3-pyvisa-py, `TCPIP::127.0.0.1::PORT::SOCKET`, its `query` in a loop)
- * in the same run, each in its own process after a warm-up. Reports queries/s and CPU per query of
- * both. Targets: labwire ≥ 2× pyvisa-py's rate and ≤ 0.5× its CPU per query. A second labwire line,
+ * ADDRESS 'MEAS:VOLT:DC?' …` (cmd/query.ts run in this script with `--query ADDRESS`: round trips,
+ * each query written after the previous answer, answers printed to stdout) and by pyvisa-py
+ * (Debian's python3-pyvisa-py, `TCPIP::127.0.0.1::PORT::SOCKET`, its `query` in a loop) in the
+ * same run, each in its own process after a warm-up. Reports queries/s and CPU per query of both.
+ * Targets (the issue's figure is query round trips): labwire ≥ 2× pyvisa-py's rate and ≤ 0.5× its
+ * CPU per query. A second labwire line, no target, is `labwire query --window 8` (8 queries in
+ * flight, written together, answers read in order). A third labwire line,
  * no target, is the driver's read path (`--client ADDRESS`: `read`, `stream` and `monitor` ask one
  * query and await it before the next). The labwire side runs with the V8 flags that
  * `deno task compile` bakes into the shipped binary (read from deno.json), as users run it.
- * A third line, no target, is the floor: the same command over a plain `Deno.connect` loop
+ * Another line, no target, is the floor: the same command over a plain `Deno.connect` loop
  * (`--bare PORT`), what any Deno program pays per round trip on this machine. Two more lines,
  * no target, answer "would libc sockets through FFI (as `fd_conn.ts` does for serial lines)
  * beat it?" (`--ffi worker|blocking --port PORT`): the socket made and connected with libc, written
@@ -46,10 +48,11 @@ const { values } = parseArgs({
     ffi: { type: "string" },
     port: { type: "string" },
     query: { type: "string" },
+    window: { type: "string", default: "1" },
   },
 });
 
-/** What `labwire query --window` the labwire line runs with (the bench's documented command). */
+/** The `--window` of the pipelined line (no target: the issue's figure is round trips, window 1). */
 const WINDOW = 8;
 /** Queries of the `--query` client's warm-up run: V8 settles labwire's per-query path over the first few thousand (a cold run of 2,000 costs ~2× per query). */
 const WARM_UP = 5000;
@@ -140,7 +143,7 @@ if (values.ffi !== undefined) {
 // A warm-up with 50 commands on the command line first; the last stdout line is the figures.
 if (values.query !== undefined) {
   const { runQuery } = await import("../../cmd/query.ts");
-  const args = [values.query, "--window", String(WINDOW)];
+  const args = [values.query, "--window", values.window];
   await runQuery([...args, ...Array.from({ length: WARM_UP }, () => "MEAS:VOLT:DC?")]);
   const n = Number(values.queries);
   const threads0 = threadCpuSeconds();
@@ -213,6 +216,7 @@ print(json.dumps({"queries": n, "seconds": seconds, "cpu_seconds": cpu}))
 `;
 
 let labwire: Run;
+let pipelined: Run;
 let labwireRead: Run;
 let pyvisa: Run;
 let bare: Run;
@@ -233,7 +237,7 @@ const denoClient = (...mode: string[]) =>
     String(queries),
   ]);
 /** The `--query` client: like {@linkcode denoClient}, with the commands written to its stdin. */
-async function queryClient(address: string): Promise<Run> {
+async function queryClient(address: string, window: number): Promise<Run> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -242,6 +246,8 @@ async function queryClient(address: string): Promise<Run> {
       `${ROOT}tests/bench/instruments_query.ts`,
       "--query",
       address,
+      "--window",
+      String(window),
       "--queries",
       String(queries),
     ],
@@ -274,7 +280,8 @@ try {
   // cold simulator waited longer per answer, and a client that sleeps on every answer pays the
   // wake-ups in CPU.
   await denoClient("--bare", String(port));
-  labwire = await queryClient(address);
+  labwire = await queryClient(address, 1);
+  pipelined = await queryClient(address, WINDOW);
   labwireRead = await denoClient("--client", address);
   pyvisa = await runJson<Run>("/usr/bin/python3", ["-c", PYVISA, String(queries)]);
   bare = await denoClient("--bare", String(port));
@@ -291,7 +298,8 @@ const cpuPerQuery = (r: Run) => (r.cpu_seconds / r.queries) * 1e6;
 console.log(`instruments query: ${queries} × MEAS:VOLT:DC? on loopback, simulated 34461A`);
 console.log(`  labwire V8 flags ${SHIPPED_V8_FLAGS} (as shipped)`);
 const rows = [
-  ["labwire", labwire, ` (labwire query --window ${WINDOW}: ${WINDOW} in flight, answers printed)`],
+  ["labwire", labwire, " (labwire query: round trips, one query in flight, answers printed)"],
+  ["pipelined", pipelined, ` (labwire query --window ${WINDOW}: ${WINDOW} in flight; no target)`],
   ["read path", labwireRead, " (the driver's read, each query awaited before the next)"],
   ["pyvisa-py", pyvisa, ""],
   ["bare Deno", bare, " (a plain socket loop, no labwire: the floor)"],
@@ -309,9 +317,9 @@ for (const [name, r, note] of rows) {
 const byThread = (r: Run) =>
   Object.entries(r.threads ?? {}).map(([k, v]) => `${k} ${v}`).join(", ");
 console.log(
-  `  µs CPU per query by thread: labwire ${byThread(labwire)}; read path ${
-    byThread(labwireRead)
-  }; bare Deno ${byThread(bare)}`,
+  `  µs CPU per query by thread: labwire ${byThread(labwire)}; pipelined ${
+    byThread(pipelined)
+  }; read path ${byThread(labwireRead)}; bare Deno ${byThread(bare)}`,
 );
 console.log(
   `  read path vs pyvisa-py: rate ${round(rate(labwireRead) / rate(pyvisa), 2)}×, CPU per query ${
