@@ -5,6 +5,7 @@ import { AlarmEngine } from "./engine.ts";
 import type { AlarmEvent, Severity } from "./event.ts";
 import { Notifier } from "./notifier.ts";
 import { parseNotify } from "./notify_config.ts";
+import { aboveZeroRule } from "../../tests/fixtures/alarm_rules.ts";
 
 function event(severity: Severity, state: "active" | "cleared" = "active"): AlarmEvent {
   return {
@@ -82,20 +83,7 @@ Deno.test("a hanging sink does not delay observe() or the other sinks", async ()
       queue: { capacity: 1000 },
     },
   ], { log: () => {} });
-  const engine = new AlarmEngine({
-    rules: [{
-      name: "hot",
-      key: "alarms[0]",
-      device: "oven",
-      attr: "temp",
-      compare: ">",
-      trip: 0,
-      delay: 0,
-      hysteresis: 0,
-      severity: "major",
-    }],
-    health: [],
-  }, { log: () => {}, now: 0 });
+  const engine = new AlarmEngine(aboveZeroRule("hot", "oven", "temp"), { log: () => {}, now: 0 });
   engine.on((e) => notifier.notify(e));
   // 400 transitions, fed synchronously: every observe() returns without waiting for any sink.
   for (let i = 0; i < 400; i++) {

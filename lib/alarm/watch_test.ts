@@ -4,18 +4,12 @@ import { parseConfig, parseDeviceTable } from "../config/load.ts";
 import { Lab } from "../lab/lab.ts";
 import type { AlarmEvent } from "./event.ts";
 import { startAlarms } from "./watch.ts";
+import { GAUGE_ANY_ALARM } from "../../tests/fixtures/alarm_rules.ts";
 
 const BENCH = `
 [devices.g]
 address = "sim://gauge?seed=1"
-
-[[alarms]]
-name = "g_any"
-device = "g"
-attr = "pressure"
-compare = ">"
-trip = -1
-
+${GAUGE_ANY_ALARM}
 [[alarms]]
 device = "*"
 error_after = 2

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { parsePlanArgs } from "./plan_args.ts";
 import { makePlan, points } from "./plan.ts";
 import { UsageError } from "../device/errors.ts";
+import { SNAKE_MESH_2X3 } from "../../tests/fixtures/scan_request.ts";
 
 Deno.test("ascan/dscan words", () => {
   assert.deepEqual(parsePlanArgs("ascan", ["motor.position", "0", "10", "21"]), {
@@ -37,15 +38,7 @@ Deno.test("mesh/grid/dmesh words, with snake", () => {
   const s = parsePlanArgs("mesh", ["y.pos", "0", "1", "2", "x.pos", "0", "2", "3"], {
     snake: true,
   });
-  assert.deepEqual(s, {
-    kind: "mesh",
-    relative: false,
-    snake: true,
-    axes: [
-      { positioner: "y.pos", start: 0, stop: 1, num: 2 },
-      { positioner: "x.pos", start: 0, stop: 2, num: 3 },
-    ],
-  });
+  assert.deepEqual(s, SNAKE_MESH_2X3);
   assert.equal(parsePlanArgs("grid", ["y.pos", "0", "1", "2"]).kind, "mesh");
   const d = parsePlanArgs("dmesh", ["y.pos", "0", "1", "2"]);
   assert.ok(d.kind === "mesh" && d.relative);

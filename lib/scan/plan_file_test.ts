@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { parsePlanFile } from "./plan_file.ts";
 import { ConfigError } from "../device/errors.ts";
+import { SNAKE_MESH_2X3 } from "../../tests/fixtures/scan_request.ts";
 
 Deno.test("a line scan plan file with timing and devices", () => {
   const f = parsePlanFile(
@@ -58,15 +59,7 @@ num = 3
 `,
     "m.toml",
   );
-  assert.deepEqual(mesh.plan, {
-    kind: "mesh",
-    relative: false,
-    snake: true,
-    axes: [
-      { positioner: "y.pos", start: 0, stop: 1, num: 2 },
-      { positioner: "x.pos", start: 0, stop: 2, num: 3 },
-    ],
-  });
+  assert.deepEqual(mesh.plan, SNAKE_MESH_2X3);
   const list = parsePlanFile(
     `plan = "list"
 [positions]

@@ -5,6 +5,7 @@ import { Lab } from "../lab/lab.ts";
 import { AlarmEngine } from "../alarm/engine.ts";
 import { createApp } from "./app.ts";
 import { StreamHub } from "./sse.ts";
+import { aboveZeroRule } from "../../tests/fixtures/alarm_rules.ts";
 
 const BENCH = `
 [devices.motor]
@@ -21,20 +22,7 @@ async function withAlarmApp(
   const lab = await Lab.open(parseConfig(BENCH, "<test>"));
   const hub = new StreamHub();
   hub.attach(lab);
-  const engine = new AlarmEngine({
-    rules: [{
-      name: "warm",
-      key: "alarms[0]",
-      device: "thermo",
-      attr: "temperature",
-      compare: ">",
-      trip: 0,
-      delay: 0,
-      hysteresis: 0,
-      severity: "major",
-    }],
-    health: [],
-  }, { log: () => {} });
+  const engine = new AlarmEngine(aboveZeroRule("warm", "thermo", "temperature"), { log: () => {} });
   const acked: string[] = [];
   engine.onAcknowledge((a) => acked.push(a.name));
   try {

@@ -10,6 +10,7 @@ import { EPICS_BIN, findProgram, peerTest, runTool } from "../peers.ts";
 import { spawnServe } from "../e2e/labwire_process.ts";
 import { until } from "../e2e/serve_fixture.ts";
 import { caEnv, caFields, freePort } from "./ca_softioc.ts";
+import { GAUGE_ANY_ALARM } from "../fixtures/alarm_rules.ts";
 
 function missingCaget(): string[] {
   return findProgram(`${EPICS_BIN}/caget`) ? [] : [`caget (reference EPICS build in ${EPICS_BIN})`];
@@ -26,15 +27,7 @@ prefix = "RT:"
 port = ${port}
 auto_beacon = false
 beacon_addrs = ["127.0.0.1"]
-
-[[alarms]]
-name = "g_any"
-device = "g"
-attr = "pressure"
-compare = ">"
-trip = -1
-severity = "major"
-`;
+${GAUGE_ANY_ALARM}`;
 
 peerTest(
   "serve --ca: devices added and removed over HTTP gain and lose their PVs and alarm rules",
