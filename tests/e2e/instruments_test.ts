@@ -4,7 +4,7 @@
  * monitor on those simulators through the CLI; `labwire instruments list|show|check`.
  */
 import assert from "node:assert/strict";
-import { runCli, spawnSim } from "./run_cli.ts";
+import { ndjsonRows, runCli, runConfigAscan, runConfigMonitor, spawnSim } from "./run_cli.ts";
 
 Deno.test("labwire sim keysight-34461a as a process: read, stream --count 2, write, actions", async () => {
   const sim = await spawnSim(["keysight-34461a", "--listen", "127.0.0.1:0"]);
@@ -68,56 +68,28 @@ interval = "100ms"
 `,
     );
     const cfg = `${dir}/labwire.toml`;
-    const scan = await runCli([
-      "scan",
-      "ascan",
-      "psu.ch1_voltage_set",
-      "0",
-      "5",
-      "6",
-      "-d",
-      "psu.ch1_voltage,dmm.voltage_dc",
-      "--config",
+    const scan = await runConfigAscan(
       cfg,
-      "--no-session",
+      "psu.ch1_voltage_set",
+      [0, 5, 6],
+      "psu.ch1_voltage,dmm.voltage_dc",
       "--json",
-    ]);
+    );
     assert.equal(scan.code, 0, scan.stderr);
-    const points = scan.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+    const points = ndjsonRows(scan.stdout);
     assert.equal(points.length, 6);
     points.forEach((p, i) => {
       assert.equal(p["psu.ch1_voltage_set"], i);
       assert.ok(Math.abs(p["psu.ch1_voltage"] - i) < 0.01, JSON.stringify(p));
       assert.equal(typeof p["dmm.voltage_dc"], "number");
     });
-    const over = await runCli([
-      "scan",
-      "ascan",
-      "psu.ch1_voltage_set",
-      "0",
-      "9",
-      "3",
-      "-d",
-      "dmm.voltage_dc",
-      "--config",
-      cfg,
-      "--no-session",
-    ]);
+    const over = await runConfigAscan(cfg, "psu.ch1_voltage_set", [0, 9, 3], "dmm.voltage_dc");
     assert.equal(over.code, 2, "the limit of CH1 (6 V) is checked before anything moves");
     assert.match(over.stderr, /6/);
 
-    const monitor = await runCli([
-      "monitor",
-      "--config",
-      cfg,
-      "--duration",
-      "700ms",
-      "--session",
-      `${dir}/s.sqlite`,
-      "--json",
-    ]);
+    const monitor = await runConfigMonitor(cfg, "700ms", `${dir}/s.sqlite`);
     assert.equal(monitor.code, 0, monitor.stderr);
-    const rows = monitor.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+    const rows = ndjsonRows(monitor.stdout);
     const devices = new Set(rows.map((r) => r.device));
     assert.ok(devices.has("psu") && devices.has("dmm"), monitor.stdout.slice(0, 400));
     const psuRow = rows.find((r) => r.device === "psu" && !r.error);

@@ -5,7 +5,14 @@
  * `instruments check --sim` of a user's register map.
  */
 import assert from "node:assert/strict";
-import { runCli, runShell, spawnSim } from "./run_cli.ts";
+import {
+  ndjsonRows,
+  runCli,
+  runConfigAscan,
+  runConfigMonitor,
+  runShell,
+  spawnSim,
+} from "./run_cli.ts";
 
 Deno.test("labwire sim omega-cn7500 over TCP: read, write, query, stream, scan, monitor with an alarm", async () => {
   const sim = await spawnSim(["omega-cn7500", "--listen", "127.0.0.1:0"]);
@@ -71,36 +78,14 @@ severity = "minor"
 `,
     );
     const cfg = `${dir}/labwire.toml`;
-    const scan = await runCli([
-      "scan",
-      "ascan",
-      "oven.set_value",
-      "30",
-      "40",
-      "3",
-      "-d",
-      "raw.sv",
-      "--config",
-      cfg,
-      "--no-session",
-      "--json",
-    ]);
+    const scan = await runConfigAscan(cfg, "oven.set_value", [30, 40, 3], "raw.sv", "--json");
     assert.equal(scan.code, 0, scan.stderr);
-    const points = scan.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+    const points = ndjsonRows(scan.stdout);
     assert.deepEqual(points.map((p) => p["raw.sv"]), [30, 35, 40]);
 
-    const monitor = await runCli([
-      "monitor",
-      "--config",
-      cfg,
-      "--duration",
-      "1500ms",
-      "--session",
-      `${dir}/s.sqlite`,
-      "--json",
-    ]);
+    const monitor = await runConfigMonitor(cfg, "1500ms", `${dir}/s.sqlite`);
     assert.equal(monitor.code, 0, monitor.stderr);
-    const rows = monitor.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+    const rows = ndjsonRows(monitor.stdout);
     assert.ok(rows.some((r) => r.device === "raw" && r.sv === 40), monitor.stdout.slice(0, 400));
     // The scan left the set value at 40: the alarm on the generic device trips.
     assert.match(monitor.stderr, /alarm MINOR active raw\.sv > 35/);

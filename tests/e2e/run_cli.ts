@@ -53,6 +53,59 @@ export async function runCli(
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
+/**
+ * Runs `labwire scan ascan POSITIONER FROM TO POINTS -d DETECTORS --config CONFIG --no-session`
+ * and then `extra` (e.g. `--json`): a step scan over a config file's devices that writes no session.
+ */
+export function runConfigAscan(
+  config: string,
+  positioner: string,
+  [from, to, points]: [number, number, number],
+  detectors: string,
+  ...extra: string[]
+): Promise<CliResult> {
+  return runCli([
+    "scan",
+    "ascan",
+    positioner,
+    String(from),
+    String(to),
+    String(points),
+    "-d",
+    detectors,
+    "--config",
+    config,
+    "--no-session",
+    ...extra,
+  ]);
+}
+
+/** Runs `labwire monitor --config CONFIG --duration DURATION --session SESSION --json`. */
+export function runConfigMonitor(
+  config: string,
+  duration: string,
+  session: string,
+): Promise<CliResult> {
+  return runCli([
+    "monitor",
+    "--config",
+    config,
+    "--duration",
+    duration,
+    "--session",
+    session,
+    "--json",
+  ]);
+}
+
+/** The JSON value of each line of a command's NDJSON output. */
+export function ndjsonRows(
+  stdout: string,
+  // deno-lint-ignore no-explicit-any -- the tests index the rows by the attribute names they expect
+): Record<string, any>[] {
+  return stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+}
+
 /** What {@linkcode interruptAfterLines} saw: the exit, stderr, lines printed and whether it hung. */
 export interface InterruptResult extends Omit<CliResult, "stdout"> {
   /** Lines on stdout, in all. */
