@@ -6,21 +6,22 @@ import { attr, type Values } from "../device/attr.ts";
 import { registerDriver } from "../device/registry.ts";
 import { Lab } from "./lab.ts";
 import { Sampler, SLOT_DEVICES, spread } from "./sampler.ts";
+import { benchToml } from "../../tests/fixtures/sim_bench.ts";
+
+/** Every reading `lab`'s devices publish from now on, in the order they come. */
+function recordReadings(lab: Lab): Reading[] {
+  const seen: Reading[] = [];
+  for (const m of lab.managers) m.onReading((r) => seen.push(r));
+  return seen;
+}
 
 Deno.test("the sampler reads every device on each tick and publishes the readings", async () => {
-  const lab = await Lab.open(parseConfig(`[devices.a]
-address = "sim://gauge"
-interval = "10ms"
-[devices.b]
-address = "sim://thermo"
-interval = "10ms"
-[devices.c]
-address = "sim://dmm"
-interval = "25ms"
-`));
+  const lab = await Lab.open(parseConfig(
+    benchToml({ a: "sim://gauge", b: "sim://thermo" }, "10ms") +
+      benchToml({ c: "sim://dmm" }, "25ms"),
+  ));
   try {
-    const seen: Reading[] = [];
-    for (const m of lab.managers) m.onReading((r) => seen.push(r));
+    const seen = recordReadings(lab);
     const missed = new Map<string, number>();
     const sampler = new Sampler(lab, {
       count: 4,
@@ -45,8 +46,7 @@ address = "sim://gauge?error_rate=1"
 address = "sim://gauge"
 `));
   try {
-    const seen: Reading[] = [];
-    for (const m of lab.managers) m.onReading((r) => seen.push(r));
+    const seen = recordReadings(lab);
     const missed = new Map<string, number>();
     const sampler = new Sampler(lab, {
       interval: 5,
@@ -169,16 +169,11 @@ Deno.test("follow: a device that pushes is followed, not polled; its errors are 
         close: () => Promise.resolve(),
       }),
   });
-  const lab = await Lab.open(parseConfig(`[devices.p]
-address = "pushtest://x"
-interval = "10ms"
-[devices.s]
-address = "sim://thermo"
-interval = "10ms"
-`));
+  const lab = await Lab.open(
+    parseConfig(benchToml({ p: "pushtest://x", s: "sim://thermo" }, "10ms")),
+  );
   try {
-    const seen: Reading[] = [];
-    for (const m of lab.managers) m.onReading((r) => seen.push(r));
+    const seen = recordReadings(lab);
     const stop = new AbortController();
     const sampler = new Sampler(lab, { signal: stop.signal, follow: true });
     const run = sampler.run();

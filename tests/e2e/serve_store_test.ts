@@ -13,6 +13,16 @@ import { benchToml, DET_COUNTING_ALARM, LOUD_BENCH } from "../fixtures/sim_bench
 
 const ALARM_BENCH = benchToml({ det: "sim://det?seed=5" }, "100ms") + DET_COUNTING_ALARM;
 
+/** Opens the session file serve wrote at `path`, hands it to `check`, and closes it. */
+function readSession(path: string, check: (r: SessionReader) => void): void {
+  const r = SessionReader.open(path);
+  try {
+    check(r);
+  } finally {
+    r.close();
+  }
+}
+
 async function json(url: string): Promise<Record<string, unknown>> {
   const res = await fetch(url);
   return await res.json();
@@ -70,14 +80,11 @@ Deno.test("SIGTERM with SSE clients that stopped reading closes them and the seg
     assert.ok(p.lines.some((l) => /notice: stopped$/.test(l)), p.lines.join("\n"));
     // The scenario really happened: some response could not end because its client stalled.
     assert.ok(p.lines.some((l) => /clients stopped reading/.test(l)), p.lines.join("\n"));
-    const r = SessionReader.open(session);
-    try {
+    readSession(session, (r) => {
       const seg = r.segments().at(-1)!;
       assert.equal(seg.state, "stopped");
       assert.equal(seg.reason, "SIGTERM");
-    } finally {
-      r.close();
-    }
+    });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -152,16 +159,13 @@ Deno.test("a disk that fills up: serve keeps live data, SSE and alarms, reports 
       assert.equal(await p.stop(), 0, p.lines.join("\n"));
     }
     assert.ok(!p.lines.some((l) => /unhandled/i.test(l)), p.lines.join("\n"));
-    const r = SessionReader.open(session);
-    try {
+    readSession(session, (r) => {
       const counts = r.select(["det.counts"])[0]!;
       const during = [...r.samples({ attrIds: [counts.id], from: filledAt, to: freedAt })];
       assert.ok(during.length > 0, "samples taken while the disk was full were kept");
       assert.equal(r.events({ kinds: ["store"] }).length, 1);
       assert.equal(r.segments().at(-1)!.state, "stopped");
-    } finally {
-      r.close();
-    }
+    });
   } finally {
     await unmount(disk);
   }
@@ -206,8 +210,7 @@ Deno.test("a session file removed while recording is recreated at its path and r
       assert.equal(await p.stop(), 0, p.lines.join("\n"));
     }
     assert.ok(!p.lines.some((l) => /unhandled/i.test(l)), p.lines.join("\n"));
-    const r = SessionReader.open(session);
-    try {
+    readSession(session, (r) => {
       const counts = r.select(["det.counts"])[0]!;
       const after = [...r.samples({ attrIds: [counts.id], from: removedAt })];
       assert.ok(after.length > 5, "samples after the removal are in the new file");
@@ -217,9 +220,7 @@ Deno.test("a session file removed while recording is recreated at its path and r
         notes.join("\n"),
       );
       assert.equal(r.segments().at(-1)!.state, "stopped");
-    } finally {
-      r.close();
-    }
+    });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -253,8 +254,7 @@ Deno.test("serve with a hung device serves and samples the others at once; the h
     } finally {
       assert.equal(await p.stop(), 0, p.lines.join("\n"));
     }
-    const r = SessionReader.open(session);
-    try {
+    readSession(session, (r) => {
       // Not a speed figure: the old start waited 5 s on the hung device's attributes before
       // sampling anyone; half of that separates "waited for it" from "did not".
       const segment = r.segments()[0]!;
@@ -267,9 +267,7 @@ Deno.test("serve with a hung device serves and samples the others at once; the h
       assert.ok(gaps.some((e) => e.device === "hung"), "the hung device's wait is in the session");
       // That the good device missed no deadline at all is a timing figure, which a loaded CI
       // machine can miss: `deno task bench store-faults` checks it ("nobody else's" gaps).
-    } finally {
-      r.close();
-    }
+    });
   } finally {
     hung.close();
     await Deno.remove(dir, { recursive: true });
