@@ -28,6 +28,21 @@ function withServer(
   return withCaLab(extra + SIM_TRIO, { prefix: "T:", ...options }, fn);
 }
 
+/** Runs `fn` with a raw CA client connected to a fresh server (see `withServer`), closed after. */
+function withClient(
+  fn: (c: RawClient, lab: Lab, ca: CaServer) => Promise<void>,
+  extra = "",
+): Promise<void> {
+  return withServer(async (ca, lab) => {
+    const c = await RawClient.connect(ca.tcpPort);
+    try {
+      await fn(c, lab, ca);
+    } finally {
+      await c.close();
+    }
+  }, extra);
+}
+
 function udpSearch(port: number, names: string[]): Promise<CaMessage[]> {
   return new Promise((resolve, reject) => {
     const s = dgram.createSocket("udp4");
@@ -70,209 +85,189 @@ Deno.test("CA server names a PV for every attr and answers UDP searches for them
 });
 
 Deno.test("CA server creates channels with native types and access rights", async () => {
-  await withServer(async (ca) => {
-    const c = await RawClient.connect(ca.tcpPort);
-    try {
-      const greeting = await c.next("version");
-      assert.equal(greeting.minor, 13);
-      const pos = await c.open(1, "T:motor:position");
-      assert.deepEqual([pos.native, pos.count, pos.write], [DBR.DOUBLE, 1, true]);
-      const rb = await c.open(2, "T:motor:readback");
-      assert.equal(rb.write, false);
-      const range = await c.open(3, "T:dmm:range.VAL");
-      assert.equal(range.native, DBR.ENUM);
-      c.send({ kind: "create_chan", cid: 4, minor: 13, name: "T:motor:nothing" });
-      assert.equal((await c.next("create_ch_fail")).cid, 4);
-      c.send({ kind: "echo" });
-      await c.next("echo");
-      c.send({ kind: "clear_channel", sid: rb.sid, cid: 2 });
-      assert.deepEqual(await c.next("clear_channel"), {
-        kind: "clear_channel",
-        sid: rb.sid,
-        cid: 2,
-      });
-      c.send({ kind: "read_notify", dbrType: DBR.DOUBLE, count: 1, sid: rb.sid, ioid: 9 });
-      const err = await c.next("error");
-      assert.equal(err.status, ECA.BADCHID);
-      assert.equal(ca.stats().channels, 2);
-    } finally {
-      await c.close();
-    }
+  await withClient(async (c, _lab, ca) => {
+    const greeting = await c.next("version");
+    assert.equal(greeting.minor, 13);
+    const pos = await c.open(1, "T:motor:position");
+    assert.deepEqual([pos.native, pos.count, pos.write], [DBR.DOUBLE, 1, true]);
+    const rb = await c.open(2, "T:motor:readback");
+    assert.equal(rb.write, false);
+    const range = await c.open(3, "T:dmm:range.VAL");
+    assert.equal(range.native, DBR.ENUM);
+    c.send({ kind: "create_chan", cid: 4, minor: 13, name: "T:motor:nothing" });
+    assert.equal((await c.next("create_ch_fail")).cid, 4);
+    c.send({ kind: "echo" });
+    await c.next("echo");
+    c.send({ kind: "clear_channel", sid: rb.sid, cid: 2 });
+    assert.deepEqual(await c.next("clear_channel"), {
+      kind: "clear_channel",
+      sid: rb.sid,
+      cid: 2,
+    });
+    c.send({ kind: "read_notify", dbrType: DBR.DOUBLE, count: 1, sid: rb.sid, ioid: 9 });
+    const err = await c.next("error");
+    assert.equal(err.status, ECA.BADCHID);
+    assert.equal(ca.stats().channels, 2);
   });
 });
 
 Deno.test("CA server reads values with metadata and enum states", async () => {
-  await withServer(async (ca) => {
-    const c = await RawClient.connect(ca.tcpPort);
-    try {
-      const sp = await c.open(1, "T:thermo:setpoint");
-      c.send({ kind: "read_notify", dbrType: DBR.CTRL_DOUBLE, count: 1, sid: sp.sid, ioid: 1 });
-      const r = await c.next("read_notify_resp", (m) => m.ioid === 1);
-      assert.equal(r.status, ECA.NORMAL);
-      const d = decodeDbr(DBR.CTRL_DOUBLE, 1, r.payload);
-      assert.deepEqual(
-        [d.value, d.units, d.precision, d.lowerCtrlLimit, d.upperCtrlLimit],
-        [[25], "°C", 2, -20, 150],
-      );
-      // A non-status attr (not in the default reading) is read from the device on demand.
-      const range = await c.open(2, "T:dmm:range");
-      c.send({ kind: "read_notify", dbrType: DBR.STRING, count: 1, sid: range.sid, ioid: 2 });
-      const s = await c.next("read_notify_resp", (m) => m.ioid === 2);
-      assert.deepEqual(decodeDbr(DBR.STRING, 1, s.payload).value, ["AUTO"]);
-      c.send({ kind: "read_notify", dbrType: DBR.CTRL_ENUM, count: 1, sid: range.sid, ioid: 3 });
-      const e = await c.next("read_notify_resp", (m) => m.ioid === 3);
-      assert.equal(decodeDbr(DBR.CTRL_ENUM, 1, e.payload).enumStrings?.[0], "AUTO");
-    } finally {
-      await c.close();
-    }
+  await withClient(async (c) => {
+    const sp = await c.open(1, "T:thermo:setpoint");
+    c.send({ kind: "read_notify", dbrType: DBR.CTRL_DOUBLE, count: 1, sid: sp.sid, ioid: 1 });
+    const r = await c.next("read_notify_resp", (m) => m.ioid === 1);
+    assert.equal(r.status, ECA.NORMAL);
+    const d = decodeDbr(DBR.CTRL_DOUBLE, 1, r.payload);
+    assert.deepEqual(
+      [d.value, d.units, d.precision, d.lowerCtrlLimit, d.upperCtrlLimit],
+      [[25], "°C", 2, -20, 150],
+    );
+    // A non-status attr (not in the default reading) is read from the device on demand.
+    const range = await c.open(2, "T:dmm:range");
+    c.send({ kind: "read_notify", dbrType: DBR.STRING, count: 1, sid: range.sid, ioid: 2 });
+    const s = await c.next("read_notify_resp", (m) => m.ioid === 2);
+    assert.deepEqual(decodeDbr(DBR.STRING, 1, s.payload).value, ["AUTO"]);
+    c.send({ kind: "read_notify", dbrType: DBR.CTRL_ENUM, count: 1, sid: range.sid, ioid: 3 });
+    const e = await c.next("read_notify_resp", (m) => m.ioid === 3);
+    assert.equal(decodeDbr(DBR.CTRL_ENUM, 1, e.payload).enumStrings?.[0], "AUTO");
   });
 });
 
 Deno.test("CA server writes through the device manager with its validation", async () => {
-  await withServer(async (ca, lab) => {
-    const c = await RawClient.connect(ca.tcpPort);
-    try {
-      const sp = await c.open(1, "T:thermo:setpoint");
-      const put = (ioid: number, v: number) =>
-        c.send({
-          kind: "write_notify",
-          dbrType: DBR.DOUBLE,
-          count: 1,
-          sid: sp.sid,
-          ioid,
-          payload: new Uint8Array(new Float64Array([v]).buffer).reverse(),
-        });
-      put(1, 40);
-      assert.equal((await c.next("write_notify_resp", (m) => m.ioid === 1)).status, ECA.NORMAL);
-      assert.equal(lab.get("thermo").last?.values.setpoint, 40);
-      put(2, 1000); // above the attr's max of 150
-      assert.equal((await c.next("write_notify_resp", (m) => m.ioid === 2)).status, ECA.PUTFAIL);
-      assert.equal(lab.get("thermo").last?.values.setpoint, 40);
-      // A plain WRITE that fails is reported with an ERROR carrying the reason.
-      c.send({
-        kind: "write",
-        dbrType: DBR.STRING,
-        count: 1,
-        sid: sp.sid,
-        ioid: 3,
-        payload: new TextEncoder().encode("hot\0\0\0\0\0"),
-      });
-      const err = await c.next("error");
-      assert.equal(err.status, ECA.PUTFAIL);
-      assert.match(err.message, /expected a number, got "hot"/);
-      const rb = await c.open(2, "T:thermo:temperature");
+  await withClient(async (c, lab) => {
+    const sp = await c.open(1, "T:thermo:setpoint");
+    const put = (ioid: number, v: number) =>
       c.send({
         kind: "write_notify",
         dbrType: DBR.DOUBLE,
         count: 1,
-        sid: rb.sid,
-        ioid: 4,
-        payload: new Uint8Array(8),
+        sid: sp.sid,
+        ioid,
+        payload: new Uint8Array(new Float64Array([v]).buffer).reverse(),
       });
-      assert.equal(
-        (await c.next("write_notify_resp", (m) => m.ioid === 4)).status,
-        ECA.NOWTACCESS,
-      );
-      // Writing an enum by state string.
-      const range = await c.open(3, "T:dmm:range");
-      c.writeString(range.sid, 5, "10 V");
-      assert.equal((await c.next("write_notify_resp", (m) => m.ioid === 5)).status, ECA.NORMAL);
-      assert.equal(await lab.get("dmm").read(["range"]).then((v) => v.range), "10 V");
-    } finally {
-      await c.close();
-    }
+    put(1, 40);
+    assert.equal((await c.next("write_notify_resp", (m) => m.ioid === 1)).status, ECA.NORMAL);
+    assert.equal(lab.get("thermo").last?.values.setpoint, 40);
+    put(2, 1000); // above the attr's max of 150
+    assert.equal((await c.next("write_notify_resp", (m) => m.ioid === 2)).status, ECA.PUTFAIL);
+    assert.equal(lab.get("thermo").last?.values.setpoint, 40);
+    // A plain WRITE that fails is reported with an ERROR carrying the reason.
+    c.send({
+      kind: "write",
+      dbrType: DBR.STRING,
+      count: 1,
+      sid: sp.sid,
+      ioid: 3,
+      payload: new TextEncoder().encode("hot\0\0\0\0\0"),
+    });
+    const err = await c.next("error");
+    assert.equal(err.status, ECA.PUTFAIL);
+    assert.match(err.message, /expected a number, got "hot"/);
+    const rb = await c.open(2, "T:thermo:temperature");
+    c.send({
+      kind: "write_notify",
+      dbrType: DBR.DOUBLE,
+      count: 1,
+      sid: rb.sid,
+      ioid: 4,
+      payload: new Uint8Array(8),
+    });
+    assert.equal(
+      (await c.next("write_notify_resp", (m) => m.ioid === 4)).status,
+      ECA.NOWTACCESS,
+    );
+    // Writing an enum by state string.
+    const range = await c.open(3, "T:dmm:range");
+    c.writeString(range.sid, 5, "10 V");
+    assert.equal((await c.next("write_notify_resp", (m) => m.ioid === 5)).status, ECA.NORMAL);
+    assert.equal(await lab.get("dmm").read(["range"]).then((v) => v.range), "10 V");
   });
 });
 
 Deno.test("CA server monitors: updates from readings, coalesced while events are off, cancel", async () => {
-  await withServer(async (ca, lab) => {
-    const c = await RawClient.connect(ca.tcpPort);
+  await withClient(async (c, lab, ca) => {
     const thermo = lab.get("thermo");
-    try {
-      await thermo.sample();
-      const t = await c.open(1, "T:thermo:temperature");
-      c.send({
-        kind: "event_add",
-        dbrType: DBR.TIME_DOUBLE,
-        count: 1,
-        sid: t.sid,
-        subid: 7,
-        mask: DBE.VALUE | DBE.ALARM,
-      });
-      const first = await c.next("event_add_resp", (m) => m.subid === 7);
-      assert.deepEqual(
-        decodeDbr(DBR.TIME_DOUBLE, 1, first.payload).value,
-        [thermo.last!.values.temperature],
-      );
-      // Push readings straight through the manager (what the sampler does).
-      const publish = (v: number) =>
-        thermo.publish({ t: Date.now() / 1000, device: "thermo", values: { temperature: v } });
-      publish(30);
-      const upd = await c.next("event_add_resp", (m) => m.subid === 7);
-      assert.deepEqual(decodeDbr(DBR.TIME_DOUBLE, 1, upd.payload).value, [30]);
-      publish(30); // unchanged: no DBE_VALUE event
-      // The echo's reply proves the server took EVENTS_OFF before the readings below.
-      c.send({ kind: "events_off" }, { kind: "echo" });
-      await c.next("echo");
-      publish(31);
-      publish(32);
-      publish(33);
-      c.send({ kind: "events_on" });
-      const last = await c.next("event_add_resp", (m) => m.subid === 7);
-      assert.deepEqual(decodeDbr(DBR.TIME_DOUBLE, 1, last.payload).value, [33]);
-      assert.ok(ca.stats().updatesCoalesced >= 2);
-      // Alarms from outside reach DBE_ALARM monitors.
-      ca.setAlarm("thermo", "temperature", 2, 3);
-      const alarmed = decodeDbr(
-        DBR.TIME_DOUBLE,
-        1,
-        (await c.next("event_add_resp", (m) => m.subid === 7)).payload,
-      );
-      assert.deepEqual([alarmed.severity, alarmed.status], [2, 3]);
-      ca.alarmEvent({
-        t: 0,
-        name: "x",
-        kind: "error",
-        device: "thermo",
-        severity: "invalid",
-        state: "active",
-        value: null,
-        message: "down",
-      });
-      const invalid = decodeDbr(
-        DBR.TIME_DOUBLE,
-        1,
-        (await c.next("event_add_resp", (m) => m.subid === 7)).payload,
-      );
-      assert.deepEqual([invalid.severity, invalid.status], [3, 9]);
-      ca.setAlarm("thermo", "temperature", 0, 0);
-      ca.alarmEvent({
-        t: 0,
-        name: "x",
-        kind: "error",
-        device: "thermo",
-        severity: "invalid",
-        state: "cleared",
-        value: null,
-        message: "up",
-      });
-      // A failed read raises INVALID/READ; the next good reading clears it.
-      thermo.publish({ t: Date.now() / 1000, device: "thermo", values: {}, error: "timeout" });
-      const failed = async () => {
-        while (true) {
-          const m = await c.next("event_add_resp", (m) => m.subid === 7);
-          const d = decodeDbr(DBR.TIME_DOUBLE, 1, m.payload);
-          if (d.severity === 3) return d;
-        }
-      };
-      assert.deepEqual((await failed()).status, 1);
-      c.send({ kind: "event_cancel", dbrType: DBR.TIME_DOUBLE, count: 1, sid: t.sid, subid: 7 });
-      const bye = await c.next("event_add_resp", (m) => m.subid === 7 && m.payload.length === 0);
-      assert.equal(bye.status, ECA.NORMAL);
-      assert.equal(ca.stats().subscriptions, 0);
-    } finally {
-      await c.close();
-    }
+    await thermo.sample();
+    const t = await c.open(1, "T:thermo:temperature");
+    c.send({
+      kind: "event_add",
+      dbrType: DBR.TIME_DOUBLE,
+      count: 1,
+      sid: t.sid,
+      subid: 7,
+      mask: DBE.VALUE | DBE.ALARM,
+    });
+    const first = await c.next("event_add_resp", (m) => m.subid === 7);
+    assert.deepEqual(
+      decodeDbr(DBR.TIME_DOUBLE, 1, first.payload).value,
+      [thermo.last!.values.temperature],
+    );
+    // Push readings straight through the manager (what the sampler does).
+    const publish = (v: number) =>
+      thermo.publish({ t: Date.now() / 1000, device: "thermo", values: { temperature: v } });
+    publish(30);
+    const upd = await c.next("event_add_resp", (m) => m.subid === 7);
+    assert.deepEqual(decodeDbr(DBR.TIME_DOUBLE, 1, upd.payload).value, [30]);
+    publish(30); // unchanged: no DBE_VALUE event
+    // The echo's reply proves the server took EVENTS_OFF before the readings below.
+    c.send({ kind: "events_off" }, { kind: "echo" });
+    await c.next("echo");
+    publish(31);
+    publish(32);
+    publish(33);
+    c.send({ kind: "events_on" });
+    const last = await c.next("event_add_resp", (m) => m.subid === 7);
+    assert.deepEqual(decodeDbr(DBR.TIME_DOUBLE, 1, last.payload).value, [33]);
+    assert.ok(ca.stats().updatesCoalesced >= 2);
+    // Alarms from outside reach DBE_ALARM monitors.
+    ca.setAlarm("thermo", "temperature", 2, 3);
+    const alarmed = decodeDbr(
+      DBR.TIME_DOUBLE,
+      1,
+      (await c.next("event_add_resp", (m) => m.subid === 7)).payload,
+    );
+    assert.deepEqual([alarmed.severity, alarmed.status], [2, 3]);
+    ca.alarmEvent({
+      t: 0,
+      name: "x",
+      kind: "error",
+      device: "thermo",
+      severity: "invalid",
+      state: "active",
+      value: null,
+      message: "down",
+    });
+    const invalid = decodeDbr(
+      DBR.TIME_DOUBLE,
+      1,
+      (await c.next("event_add_resp", (m) => m.subid === 7)).payload,
+    );
+    assert.deepEqual([invalid.severity, invalid.status], [3, 9]);
+    ca.setAlarm("thermo", "temperature", 0, 0);
+    ca.alarmEvent({
+      t: 0,
+      name: "x",
+      kind: "error",
+      device: "thermo",
+      severity: "invalid",
+      state: "cleared",
+      value: null,
+      message: "up",
+    });
+    // A failed read raises INVALID/READ; the next good reading clears it.
+    thermo.publish({ t: Date.now() / 1000, device: "thermo", values: {}, error: "timeout" });
+    const failed = async () => {
+      while (true) {
+        const m = await c.next("event_add_resp", (m) => m.subid === 7);
+        const d = decodeDbr(DBR.TIME_DOUBLE, 1, m.payload);
+        if (d.severity === 3) return d;
+      }
+    };
+    assert.deepEqual((await failed()).status, 1);
+    c.send({ kind: "event_cancel", dbrType: DBR.TIME_DOUBLE, count: 1, sid: t.sid, subid: 7 });
+    const bye = await c.next("event_add_resp", (m) => m.subid === 7 && m.payload.length === 0);
+    assert.equal(bye.status, ECA.NORMAL);
+    assert.equal(ca.stats().subscriptions, 0);
   });
 });
 
@@ -286,72 +281,62 @@ const f64 = (values: number[]) => {
 };
 
 Deno.test("CA server serves arrays, integers, strings and long enums", async () => {
-  await withServer(async (ca, lab) => {
-    const c = await RawClient.connect(ca.tcpPort);
-    try {
-      const wave = await c.open(1, "T:fake:wave");
-      assert.deepEqual([wave.native, wave.count], [DBR.DOUBLE, 5]);
-      c.send({ kind: "read_notify", dbrType: DBR.DOUBLE, count: 0, sid: wave.sid, ioid: 1 });
-      const r = await c.next("read_notify_resp", (m) => m.ioid === 1);
-      assert.equal(r.count, 5);
-      assert.deepEqual(decodeDbr(DBR.DOUBLE, 5, r.payload).value, [0, 0.5, 1, 1.5, 2]);
-      c.send({
-        kind: "write_notify",
-        dbrType: DBR.DOUBLE,
-        count: 3,
-        sid: wave.sid,
-        ioid: 2,
-        payload: f64([9, 8, 7]),
-      });
-      assert.equal((await c.next("write_notify_resp", (m) => m.ioid === 2)).status, ECA.NORMAL);
-      assert.deepEqual((await lab.get("fake").read(["wave"])).wave, [9, 8, 7]);
+  await withClient(async (c, lab) => {
+    const wave = await c.open(1, "T:fake:wave");
+    assert.deepEqual([wave.native, wave.count], [DBR.DOUBLE, 5]);
+    c.send({ kind: "read_notify", dbrType: DBR.DOUBLE, count: 0, sid: wave.sid, ioid: 1 });
+    const r = await c.next("read_notify_resp", (m) => m.ioid === 1);
+    assert.equal(r.count, 5);
+    assert.deepEqual(decodeDbr(DBR.DOUBLE, 5, r.payload).value, [0, 0.5, 1, 1.5, 2]);
+    c.send({
+      kind: "write_notify",
+      dbrType: DBR.DOUBLE,
+      count: 3,
+      sid: wave.sid,
+      ioid: 2,
+      payload: f64([9, 8, 7]),
+    });
+    assert.equal((await c.next("write_notify_resp", (m) => m.ioid === 2)).status, ECA.NORMAL);
+    assert.deepEqual((await lab.get("fake").read(["wave"])).wave, [9, 8, 7]);
 
-      const count = await c.open(2, "T:fake:count");
-      assert.equal(count.native, DBR.LONG);
-      c.send({ kind: "read_notify", dbrType: DBR.CTRL_LONG, count: 1, sid: count.sid, ioid: 3 });
-      const cl = decodeDbr(
-        DBR.CTRL_LONG,
-        1,
-        (await c.next("read_notify_resp", (m) => m.ioid === 3)).payload,
-      );
-      assert.deepEqual([cl.value, cl.lowerCtrlLimit, cl.upperCtrlLimit], [[7], 0, 1000]);
+    const count = await c.open(2, "T:fake:count");
+    assert.equal(count.native, DBR.LONG);
+    c.send({ kind: "read_notify", dbrType: DBR.CTRL_LONG, count: 1, sid: count.sid, ioid: 3 });
+    const cl = decodeDbr(
+      DBR.CTRL_LONG,
+      1,
+      (await c.next("read_notify_resp", (m) => m.ioid === 3)).payload,
+    );
+    assert.deepEqual([cl.value, cl.lowerCtrlLimit, cl.upperCtrlLimit], [[7], 0, 1000]);
 
-      const label = await c.open(3, "T:fake:label");
-      assert.equal(label.native, DBR.STRING);
-      c.send({ kind: "read_notify", dbrType: DBR.DOUBLE, count: 1, sid: label.sid, ioid: 4 });
-      // "hello" is not a number: the read fails with a status, the circuit stays up.
-      assert.equal((await c.next("read_notify_resp", (m) => m.ioid === 4)).status, ECA.GETFAIL);
+    const label = await c.open(3, "T:fake:label");
+    assert.equal(label.native, DBR.STRING);
+    c.send({ kind: "read_notify", dbrType: DBR.DOUBLE, count: 1, sid: label.sid, ioid: 4 });
+    // "hello" is not a number: the read fails with a status, the circuit stays up.
+    assert.equal((await c.next("read_notify_resp", (m) => m.ioid === 4)).status, ECA.GETFAIL);
 
-      const mode = await c.open(4, "T:fake:mode");
-      assert.equal(mode.native, DBR.STRING); // 20 states do not fit DBR_CTRL_ENUM's 16
-      c.writeString(mode.sid, 5, "mode12");
-      assert.equal((await c.next("write_notify_resp", (m) => m.ioid === 5)).status, ECA.NORMAL);
-      c.send({ kind: "read_notify", dbrType: DBR.STRING, count: 1, sid: mode.sid, ioid: 6 });
-      const m = await c.next("read_notify_resp", (m) => m.ioid === 6);
-      assert.deepEqual(decodeDbr(DBR.STRING, 1, m.payload).value, ["mode12"]);
-    } finally {
-      await c.close();
-    }
+    const mode = await c.open(4, "T:fake:mode");
+    assert.equal(mode.native, DBR.STRING); // 20 states do not fit DBR_CTRL_ENUM's 16
+    c.writeString(mode.sid, 5, "mode12");
+    assert.equal((await c.next("write_notify_resp", (m) => m.ioid === 5)).status, ECA.NORMAL);
+    c.send({ kind: "read_notify", dbrType: DBR.STRING, count: 1, sid: mode.sid, ioid: 6 });
+    const m = await c.next("read_notify_resp", (m) => m.ioid === 6);
+    assert.deepEqual(decodeDbr(DBR.STRING, 1, m.payload).value, ["mode12"]);
   }, FAKE);
 });
 
 Deno.test("CA server: a read bigger than the array limit is ECA_TOLARGE, not seconds of work", async () => {
-  await withServer(async (ca) => {
-    const c = await RawClient.connect(ca.tcpPort);
-    try {
-      const label = await c.open(1, "T:fake:label");
-      // 387,801 strings of a string PV took 5 s of synchronous work (found by fuzzing).
-      c.send({ kind: "read_notify", dbrType: DBR.STRING, count: 387_801, sid: label.sid, ioid: 1 });
-      const err = await c.next("error", (m) => m.request.p2 === 1);
-      assert.equal(err.status, ECA.TOLARGE);
-      // 16384 bytes hold 409 strings of 40 bytes; 410 do not.
-      c.send({ kind: "read_notify", dbrType: DBR.STRING, count: 409, sid: label.sid, ioid: 2 });
-      assert.equal((await c.next("read_notify_resp", (m) => m.ioid === 2)).count, 409);
-      c.send({ kind: "read_notify", dbrType: DBR.STRING, count: 410, sid: label.sid, ioid: 3 });
-      assert.equal((await c.next("error", (m) => m.request.p2 === 3)).status, ECA.TOLARGE);
-    } finally {
-      await c.close();
-    }
+  await withClient(async (c) => {
+    const label = await c.open(1, "T:fake:label");
+    // 387,801 strings of a string PV took 5 s of synchronous work (found by fuzzing).
+    c.send({ kind: "read_notify", dbrType: DBR.STRING, count: 387_801, sid: label.sid, ioid: 1 });
+    const err = await c.next("error", (m) => m.request.p2 === 1);
+    assert.equal(err.status, ECA.TOLARGE);
+    // 16384 bytes hold 409 strings of 40 bytes; 410 do not.
+    c.send({ kind: "read_notify", dbrType: DBR.STRING, count: 409, sid: label.sid, ioid: 2 });
+    assert.equal((await c.next("read_notify_resp", (m) => m.ioid === 2)).count, 409);
+    c.send({ kind: "read_notify", dbrType: DBR.STRING, count: 410, sid: label.sid, ioid: 3 });
+    assert.equal((await c.next("error", (m) => m.request.p2 === 3)).status, ECA.TOLARGE);
   }, FAKE);
 });
 
@@ -448,27 +433,22 @@ Deno.test("CA server sends beacons to EPICS_CAS_BEACON_ADDR_LIST with its TCP po
 });
 
 Deno.test("CA server polls monitored attrs the sampler does not read", async () => {
-  await withServer(async (ca, lab) => {
-    const c = await RawClient.connect(ca.tcpPort);
-    try {
-      const count = await c.open(1, "T:fake:count");
-      c.send({
-        kind: "event_add",
-        dbrType: DBR.LONG,
-        count: 1,
-        sid: count.sid,
-        subid: 1,
-        mask: DBE.VALUE,
-      });
-      const first = await c.next("event_add_resp");
-      assert.deepEqual(decodeDbr(DBR.LONG, 1, first.payload).value, [7]);
-      // Changed behind the manager's back (as another program would): only polling sees it.
-      await lab.get("fake").device.write("count", 9);
-      const next = await c.next("event_add_resp");
-      assert.deepEqual(decodeDbr(DBR.LONG, 1, next.payload).value, [9]);
-    } finally {
-      await c.close();
-    }
+  await withClient(async (c, lab) => {
+    const count = await c.open(1, "T:fake:count");
+    c.send({
+      kind: "event_add",
+      dbrType: DBR.LONG,
+      count: 1,
+      sid: count.sid,
+      subid: 1,
+      mask: DBE.VALUE,
+    });
+    const first = await c.next("event_add_resp");
+    assert.deepEqual(decodeDbr(DBR.LONG, 1, first.payload).value, [7]);
+    // Changed behind the manager's back (as another program would): only polling sees it.
+    await lab.get("fake").device.write("count", 9);
+    const next = await c.next("event_add_resp");
+    assert.deepEqual(decodeDbr(DBR.LONG, 1, next.payload).value, [9]);
   }, FAKE);
 });
 
