@@ -9,6 +9,7 @@ import "../../lib/drivers/mod.ts";
 import { parseAddress } from "../../lib/device/address.ts";
 import { UsageError } from "../../lib/device/errors.ts";
 import { Lab } from "../../lib/lab/lab.ts";
+import type { ScanRequest } from "../../lib/scan/request.ts";
 import { ScanRun } from "../../lib/scan/runner.ts";
 import { listScans, readScanPoints, ScanStore } from "../../lib/session/scan_store.ts";
 import { ascan } from "./run_cli.ts";
@@ -28,6 +29,25 @@ async function simLab(motor = "sim://motor?velocity=1000"): Promise<Lab> {
   ]);
 }
 
+/** `det.counts` over `num` evenly spaced points of `motor.position` from `start` to `stop`. */
+function motorLine(start: number, stop: number, num: number, relative = false): ScanRequest {
+  return {
+    plan: {
+      kind: "line",
+      relative,
+      num,
+      spacing: "linear",
+      axes: [{ positioner: "motor.position", start, stop }],
+    },
+    detectors: ["det.counts"],
+  };
+}
+
+/** {@linkcode motorLine} relative to where the motor is when the scan starts (a dscan). */
+function motorRelative(start: number, stop: number, num: number): ScanRequest {
+  return motorLine(start, stop, num, true);
+}
+
 async function motorAt(lab: Lab): Promise<number> {
   return (await lab.get("motor").read(["readback"])).readback as number;
 }
@@ -35,16 +55,7 @@ async function motorAt(lab: Lab): Promise<number> {
 Deno.test("ascan of the sim motor finds the sim detector's peak at 5", async () => {
   const lab = await simLab();
   try {
-    const run = new ScanRun(lab, {
-      plan: {
-        kind: "line",
-        relative: false,
-        num: 41,
-        spacing: "linear",
-        axes: [{ positioner: "motor.position", start: 0, stop: 10 }],
-      },
-      detectors: ["det.counts"],
-    });
+    const run = new ScanRun(lab, motorLine(0, 10, 41));
     const r = await run.start();
     assert.equal(r.state, "done");
     assert.equal(run.points.length, 41);
@@ -68,16 +79,7 @@ Deno.test("dscan returns the sim motor to where it started", async () => {
   try {
     await lab.get("motor").write("position", 2);
     while (await lab.get("motor").device.isMoving!()) await new Promise((r) => setTimeout(r, 5));
-    const run = new ScanRun(lab, {
-      plan: {
-        kind: "line",
-        relative: true,
-        num: 5,
-        spacing: "linear",
-        axes: [{ positioner: "motor.position", start: -1, stop: 1 }],
-      },
-      detectors: ["det.counts"],
-    });
+    const run = new ScanRun(lab, motorRelative(-1, 1, 5));
     const r = await run.start();
     assert.equal(r.state, "done");
     assert.equal(r.returned, true);
@@ -93,16 +95,7 @@ Deno.test("a limit violation is refused before the sim motor moves", async () =>
   try {
     const calls = () => (lab.get("motor").device as unknown as { calls: number }).calls;
     const writesBefore = lab.get("motor").stats.writes;
-    const run = new ScanRun(lab, {
-      plan: {
-        kind: "line",
-        relative: false,
-        num: 11,
-        spacing: "linear",
-        axes: [{ positioner: "motor.position", start: 0, stop: 10 }],
-      },
-      detectors: ["det.counts"],
-    });
+    const run = new ScanRun(lab, motorLine(0, 10, 11));
     const before = calls();
     await assert.rejects(run.start(), (e) => {
       assert.ok(e instanceof UsageError);
@@ -122,16 +115,7 @@ Deno.test("stopping at once halts a sim motor mid-move", async () => {
   const lab = await simLab("sim://motor?velocity=5");
   try {
     const warnings: string[] = [];
-    const run = new ScanRun(lab, {
-      plan: {
-        kind: "line",
-        relative: true,
-        num: 2,
-        spacing: "linear",
-        axes: [{ positioner: "motor.position", start: 5, stop: 10 }],
-      },
-      detectors: ["det.counts"],
-    }, { warn: (m) => warnings.push(m) });
+    const run = new ScanRun(lab, motorRelative(5, 10, 2), { warn: (m) => warnings.push(m) });
     const done = run.start();
     await run.ready();
     const motor = lab.get("motor").device;
