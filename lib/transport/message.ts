@@ -31,14 +31,15 @@
  * @module
  */
 import { DeviceError, TimeoutError } from "../device/errors.ts";
-import { formatMs } from "../device/device.ts";
 import { decodeText, encodeText, type Encoding, Framer, FramingError } from "./framing.ts";
 import type { ByteStream, IoOptions } from "./byte_stream.ts";
 import { ReopeningStream } from "./stream.ts";
 import { sleep } from "./abortable.ts";
 import { deadlines } from "./deadline.ts";
-import { Cancel } from "./cancel.ts";
 import { type AnswerParser, type Keyed, Pipeline } from "./pipeline.ts";
+import { FifoLock, Turn } from "./line_turn.ts";
+import { SignalWatch } from "./signal_watch.ts";
+import { lineTimeoutError, quoteCommand } from "./line_errors.ts";
 
 /** How a line talks: terminations, encoding, default deadline, pacing. */
 export interface LineOptions {
@@ -104,8 +105,8 @@ export class MessageLine {
   readonly #device?: string;
   readonly #term: Uint8Array;
   readonly #framer = new Framer();
-  #busy = false;
-  #waiters: (() => void)[] = [];
+  /** One exchange at a time, the others queued in order. */
+  readonly #lock = new FifoLock();
   #dirty = false;
   #lastWrite = 0;
   #users = 1;
@@ -118,7 +119,7 @@ export class MessageLine {
   /** Requests in flight ahead of their answers, when `window` > 1. */
   readonly #pipeline: Pipeline | undefined;
   /** Callers' signals watched by one lasting listener each, with their exchanges running now. */
-  readonly #outers = new Map<AbortSignal, { cancels: Set<Cancel>; listener: () => void }>();
+  readonly #outers = new SignalWatch();
 
   /** Wraps a stream; the line owns it and closes it on the last `close()`. */
   constructor(stream: ByteStream, opts: LineOptions = {}) {
@@ -150,21 +151,16 @@ export class MessageLine {
 
   /** What the pipeline uses of this line: its stream, framer, lock and wording. */
   #pipelineHost() {
-    // deno-lint-ignore no-this-alias
-    const line = this;
+    const lock = this.#lock;
     return {
       stream: this.stream,
       framer: this.#framer,
       label: this.stream.label,
       device: this.#device,
-      acquire: (owned: () => void): boolean => {
-        if (!this.#busy) return this.#busy = true;
-        this.#waiters.push(owned);
-        return false;
-      },
-      release: () => this.#release(),
+      acquire: (owned: () => void): boolean => lock.acquire(owned),
+      release: () => lock.release(),
       get waiting() {
-        return line.#waiters.length;
+        return lock.waiting;
       },
       timeoutError: (
         what: string,
@@ -183,7 +179,7 @@ export class MessageLine {
 
   /** Exchanges waiting for the line (not counting the one in flight). */
   get waiting(): number {
-    return this.#waiters.length;
+    return this.#lock.waiting;
   }
 
   /** Sends `cmd` and returns the answer line (termination and a trailing CR removed). */
@@ -195,9 +191,13 @@ export class MessageLine {
       } catch (err) {
         // What the exchange path says of a command that cannot be encoded.
         return Promise.reject(
-          new DeviceError(`${this.label}: ${quote(cmd)}: ${(err as Error).message}`, this.#device, {
-            cause: err,
-          }),
+          new DeviceError(
+            `${this.label}: ${quoteCommand(cmd)}: ${(err as Error).message}`,
+            this.#device,
+            {
+              cause: err,
+            },
+          ),
         );
       }
       return this.#pipeline.request(
@@ -328,12 +328,12 @@ export class MessageLine {
         },
         write: (cmd) => this.#send(this.#encode(cmd), turn),
         writeBytes: (bytes) => this.#send(bytes, turn),
-        readLine: (expect) => this.#readLine(turn, expect),
-        readBlock: () => this.#readBlock(turn),
-        readBytes: (n) => this.#readBytes(n, turn),
+        readLine: (expect) => this.#readUntil(() => this.#takeLine(expect), turn),
+        readBlock: () => this.#readUntil(() => this.#framer.block(this.#term), turn),
+        readBytes: (n) => this.#readUntil(() => this.#framer.bytes(n), turn),
         query: async (cmd, expect) => {
           await this.#send(this.#encode(cmd), turn);
-          return await this.#readLine(turn, expect);
+          return await this.#readUntil(() => this.#takeLine(expect), turn);
         },
       };
       return fn(io);
@@ -359,13 +359,13 @@ export class MessageLine {
     const turn = new Turn(this.#takesCancel);
     const deadline = deadlines.add(timeout, () => turn.expire());
     const outer = opts.signal;
-    if (outer) this.#watch(outer, turn.cancel);
+    if (outer) this.#outers.watch(outer, turn.cancel);
     let acquired = false;
-    const ahead = this.#waiters.length + (this.#busy ? 1 : 0);
+    const lock = this.#lock;
+    const ahead = lock.waiting + (lock.busy ? 1 : 0);
     try {
       if (turn.cancel.aborted) throw turn.cancel.reason;
-      if (this.#busy) await this.#queue(turn.cancel);
-      else this.#busy = true;
+      if (!lock.take()) await lock.queue(turn.cancel);
       acquired = true;
       if (this.#dirty && this.stream.connected) await this.#settle(turn);
       this.#dirty = false;
@@ -379,51 +379,20 @@ export class MessageLine {
       else if (turn.timedOut) {
         out = this.#timeoutError(what, timeout, acquired, ahead, turn.sent, err);
       } else if (err instanceof FramingError) {
-        out = new DeviceError(`${this.label}: ${quote(what)}: ${err.message}`, this.#device, {
-          cause: err,
-        });
+        out = new DeviceError(
+          `${this.label}: ${quoteCommand(what)}: ${err.message}`,
+          this.#device,
+          {
+            cause: err,
+          },
+        );
       }
       if (acquired) this.#suspect();
       throw out;
     } finally {
       deadlines.remove(deadline);
-      if (outer) this.#unwatch(outer, turn.cancel);
-      if (acquired) this.#release();
-    }
-  }
-
-  /**
-   * Aborts `cancel` when the caller's `signal` aborts. A poller passes the same signal (its
-   * task's) to every exchange, so the listener is added once and stays (at most
-   * {@linkcode IDLE_SIGNALS} idle ones), instead of an add and a remove per exchange.
-   */
-  #watch(signal: AbortSignal, cancel: Cancel): void {
-    if (signal.aborted) return cancel.abort(signal.reason);
-    let w = this.#outers.get(signal);
-    if (!w) {
-      const cancels = new Set<Cancel>();
-      const listener = () => {
-        this.#outers.delete(signal);
-        for (const c of cancels) c.abort(signal.reason);
-      };
-      w = { cancels, listener };
-      this.#outers.set(signal, w);
-      signal.addEventListener("abort", listener, { once: true });
-    }
-    w.cancels.add(cancel);
-  }
-
-  /** The exchange of `cancel` ended; idle signals beyond the few kept lose their listener. */
-  #unwatch(signal: AbortSignal, cancel: Cancel): void {
-    const w = this.#outers.get(signal);
-    if (!w) return;
-    w.cancels.delete(cancel);
-    if (this.#outers.size <= IDLE_SIGNALS) return;
-    for (const [s, other] of this.#outers) {
-      if (this.#outers.size <= IDLE_SIGNALS) break;
-      if (other.cancels.size > 0) continue;
-      s.removeEventListener("abort", other.listener);
-      this.#outers.delete(s);
+      if (outer) this.#outers.unwatch(outer, turn.cancel);
+      if (acquired) lock.release();
     }
   }
 
@@ -432,7 +401,6 @@ export class MessageLine {
     if (this.#users <= 0) return;
     this.#users--;
     if (this.#users > 0) return;
-    for (const [s, w] of this.#outers) s.removeEventListener("abort", w.listener);
     this.#outers.clear();
     this.#onClose?.();
     this.#pipeline?.close(new DeviceError(`${this.label}: closed`, this.#device));
@@ -451,6 +419,7 @@ export class MessageLine {
     return this.#users <= 0;
   }
 
+  /** The error of an exchange whose deadline fired (see `line_errors.ts`). */
   #timeoutError(
     what: string,
     timeout: number,
@@ -459,34 +428,17 @@ export class MessageLine {
     sent: boolean,
     cause: unknown,
   ): TimeoutError {
-    const within = formatMs(timeout);
-    if (!acquired) {
-      return new TimeoutError(
-        `${this.label}: ${quote(what)} was not sent: the line stayed busy for ${within} ` +
-          `(${ahead} exchange${ahead === 1 ? "" : "s"} ahead, from devices sharing it); ` +
-          `poll less often or allow more time with ?timeout=`,
-        this.#device,
-        { cause },
-      );
-    }
-    if (!sent) {
-      return new TimeoutError(
-        `${this.label}: ${quote(what)} could not be sent within ${within}; check the connection`,
-        this.#device,
-        { cause },
-      );
-    }
-    const partial = this.#framer.size > 0
-      ? `; received ${JSON.stringify(decodeText(this.#framer.takeAll().slice(0, 80), "latin1"))} ` +
-        `but no read termination ${JSON.stringify(this.readTermination)} — check the ` +
-        `termination setting (--term)`
-      : `; check the address, that the command is a query (SCPI answers only commands ending ` +
-        `in "?"), and the line settings`;
-    return new TimeoutError(
-      `${this.label}: no answer to ${quote(what)} within ${within}${partial}`,
-      this.#device,
-      { cause },
-    );
+    return lineTimeoutError({
+      label: this.label,
+      what,
+      timeout,
+      acquired,
+      ahead,
+      sent,
+      framer: this.#framer,
+      readTermination: this.readTermination,
+      device: this.#device,
+    }, cause);
   }
 
   /** After a timeout on a line that was not closed: waits for quiet, dropping what trickles in. */
@@ -521,10 +473,11 @@ export class MessageLine {
     turn.sent = true;
   }
 
-  async #readLine(turn: Turn, expect?: (answer: string) => boolean): Promise<string> {
+  /** Reads until `take` finds a whole answer in what arrived (an exchange's reads). */
+  async #readUntil<T>(take: () => T | undefined, turn: Turn): Promise<T> {
     for (;;) {
-      const text = this.#takeLine(expect);
-      if (text !== undefined) return text;
+      const answer = take();
+      if (answer !== undefined) return answer;
       this.#framer.push(await this.stream.read(turn.io));
     }
   }
@@ -539,73 +492,5 @@ export class MessageLine {
       if (text.endsWith("\r") && this.readTermination.endsWith("\n")) text = text.slice(0, -1);
       if (!expect || expect(text)) return text;
     }
-  }
-
-  async #readBlock(turn: Turn): Promise<Uint8Array> {
-    for (;;) {
-      const data = this.#framer.block(this.#term);
-      if (data !== undefined) return data;
-      this.#framer.push(await this.stream.read(turn.io));
-    }
-  }
-
-  async #readBytes(n: number, turn: Turn): Promise<Uint8Array> {
-    for (;;) {
-      const data = this.#framer.bytes(n);
-      if (data !== undefined) return data;
-      this.#framer.push(await this.stream.read(turn.io));
-    }
-  }
-
-  /** Waits for the line (busy now) in FIFO order; the caller owns it when this resolves. */
-  #queue(cancel: Cancel): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const turn = () => {
-        cancel.unhook(onAbort);
-        resolve();
-      };
-      const onAbort = (reason: unknown) => {
-        const i = this.#waiters.indexOf(turn);
-        if (i >= 0) this.#waiters.splice(i, 1);
-        reject(reason);
-      };
-      this.#waiters.push(turn);
-      cancel.hook(onAbort);
-    });
-  }
-
-  #release(): void {
-    const next = this.#waiters.shift();
-    if (next) next();
-    else this.#busy = false;
-  }
-}
-
-/** A command as shown in errors: quoted, control characters escaped, cut at 60 characters. */
-function quote(cmd: string): string {
-  const s = JSON.stringify(cmd.length > 60 ? cmd.slice(0, 60) + "…" : cmd);
-  return s;
-}
-
-/** Callers' signals a line keeps listening to while no exchange of theirs runs. */
-const IDLE_SIGNALS = 4;
-
-/** One exchange: its cancellation, the stream options that carry it, how far it got. */
-class Turn {
-  readonly cancel: Cancel = new Cancel();
-  readonly io: IoOptions;
-  /** The command went out (a timeout after this means no answer, not a busy line). */
-  sent = false;
-  /** The deadline fired. */
-  timedOut = false;
-
-  constructor(takesCancel: boolean) {
-    this.io = takesCancel ? { cancel: this.cancel } : { signal: this.cancel.signal };
-  }
-
-  /** The deadline fired: abort whatever the exchange waits for. */
-  expire(): void {
-    this.timedOut = true;
-    this.cancel.abort(new DOMException("timeout", "TimeoutError"));
   }
 }

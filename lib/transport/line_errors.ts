@@ -1,0 +1,69 @@
+/**
+ * What a message line's failures tell the user: a timeout says whether the command waited for a
+ * busy line, could not be sent, or got no (whole) answer — and what to check in each case.
+ *
+ * @module
+ */
+import { TimeoutError } from "../device/errors.ts";
+import { formatMs } from "../device/device.ts";
+import { decodeText, type Framer } from "./framing.ts";
+
+/** A command as shown in errors: quoted, control characters escaped, cut at 60 characters. */
+export function quoteCommand(cmd: string): string {
+  return JSON.stringify(cmd.length > 60 ? cmd.slice(0, 60) + "…" : cmd);
+}
+
+/** How far an exchange got before its deadline. */
+export interface TimedOutExchange {
+  /** The line (its stream's label). */
+  label: string;
+  /** The command or request, as named in errors. */
+  what: string;
+  /** Its deadline, ms. */
+  timeout: number;
+  /** It got the line (false: it was still queued behind others). */
+  acquired: boolean;
+  /** Exchanges ahead of it when it asked for the line. */
+  ahead: number;
+  /** The command went out. */
+  sent: boolean;
+  /** What arrived of the answer so far (its unread bytes are taken for the message). */
+  framer: Framer;
+  /** The line's read termination. */
+  readTermination: string;
+  /** Device name carried by the error. */
+  device?: string;
+}
+
+/** The {@linkcode TimeoutError} of an exchange whose deadline fired, with what to check. */
+export function lineTimeoutError(x: TimedOutExchange, cause: unknown): TimeoutError {
+  const within = formatMs(x.timeout);
+  const what = quoteCommand(x.what);
+  if (!x.acquired) {
+    return new TimeoutError(
+      `${x.label}: ${what} was not sent: the line stayed busy for ${within} ` +
+        `(${x.ahead} exchange${x.ahead === 1 ? "" : "s"} ahead, from devices sharing it); ` +
+        `poll less often or allow more time with ?timeout=`,
+      x.device,
+      { cause },
+    );
+  }
+  if (!x.sent) {
+    return new TimeoutError(
+      `${x.label}: ${what} could not be sent within ${within}; check the connection`,
+      x.device,
+      { cause },
+    );
+  }
+  const partial = x.framer.size > 0
+    ? `; received ${JSON.stringify(decodeText(x.framer.takeAll().slice(0, 80), "latin1"))} ` +
+      `but no read termination ${JSON.stringify(x.readTermination)} — check the ` +
+      `termination setting (--term)`
+    : `; check the address, that the command is a query (SCPI answers only commands ending ` +
+      `in "?"), and the line settings`;
+  return new TimeoutError(
+    `${x.label}: no answer to ${what} within ${within}${partial}`,
+    x.device,
+    { cause },
+  );
+}
