@@ -25,13 +25,13 @@ import {
   watchAbort,
 } from "./http_call.ts";
 import {
-  BadAnswer,
   encodeRequest,
   frameAnswer,
   type HttpResult,
   NothingReceived,
   scanAnswer,
 } from "./http_codec.ts";
+import { BadAnswer } from "./http_framing.ts";
 import { describeFailure } from "./http_failure.ts";
 import { Link } from "./http_link.ts";
 

@@ -1,13 +1,28 @@
 /**
  * HTTP/1.1 on the wire, sans I/O: a request's bytes, and an answer parsed synchronously from the
  * bytes received (status line, the three headers that matter, content-length or chunked body),
- * its header block left as text until a caller asks. `./http.ts` is the client over a socket.
+ * its header block left as text until a caller asks; and a request read the same way for a
+ * server. Where the header block and body lie is `./http_framing.ts`; `./http.ts` is the client
+ * over a socket.
  *
  * @module
  */
 
+import {
+  BadAnswer,
+  BodyFrame,
+  contentLength,
+  CRLF,
+  CRLFCRLF,
+  indexOfSeq,
+  isDigit,
+  MAX_BYTES,
+  parseChunked,
+  scanHeaders,
+  textOf,
+} from "./http_framing.ts";
+
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** An answer: status, headers (lower-case names) and the whole body as text. */
 export interface HttpResult {
@@ -29,17 +44,7 @@ export class NothingReceived extends Error {
   }
 }
 
-/** Largest answer accepted; an instrument poll is a few hundred bytes. */
-export const MAX_BYTES = 1 << 20;
-
-/** The answer broke off or did not parse as HTTP. */
-export class BadAnswer extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "BadAnswer";
-  }
-}
-
+/** The bytes of one request: request line, host, the given headers, a content-length body. */
 export function encodeRequest(
   method: string,
   path: string,
@@ -61,21 +66,6 @@ export function encodeRequest(
   all.set(h);
   all.set(payload, h.length);
   return all;
-}
-
-const CRLF = [13, 10];
-const CRLFCRLF = [13, 10, 13, 10];
-
-/** Index of `seq` in `b` from `from`, or -1. */
-function indexOfSeq(b: Uint8Array, seq: readonly number[], from: number): number {
-  const first = seq[0]!;
-  for (let i = b.indexOf(first, from); i >= 0; i = b.indexOf(first, i + 1)) {
-    if (i + seq.length > b.length) return -1;
-    let j = 1;
-    while (j < seq.length && b[i + j] === seq[j]) j++;
-    if (j === seq.length) return i;
-  }
-  return -1;
 }
 
 /** An answer as read: its header block stays text until a caller asks for the headers. */
@@ -109,22 +99,6 @@ function parseHeaders(head: string): Map<string, string> {
   return headers;
 }
 
-const EMPTY = new Uint8Array();
-
-/** Where a message's body lies, and what it says about the connection (answers and requests). */
-export class BodyFrame {
-  /** The bytes holding the body: the received bytes, or a chunked body joined. */
-  body: Uint8Array = EMPTY;
-  /** Start of the body in {@linkcode BodyFrame.body}. */
-  bodyStart = 0;
-  /** End of the body in {@linkcode BodyFrame.body}. */
-  bodyEnd = 0;
-  /** Where the message ends in the received bytes (the next one starts there). */
-  used = 0;
-  /** The connection must not be reused (asked for, or HTTP/1.0 without keep-alive). */
-  close = false;
-}
-
 /**
  * Where one answer lies in the bytes received, filled in place by {@linkcode scanAnswer}: a
  * client keeps one per connection, so reading an answer makes no strings and no objects — the
@@ -143,11 +117,6 @@ export class AnswerFrame extends BodyFrame {
   headEnd = 0;
 }
 
-/** The text of bytes [start, end) of `b`, as UTF-8. */
-export function textOf(b: Uint8Array, start: number, end: number): string {
-  return start === end ? "" : decoder.decode(b.subarray(start, end));
-}
-
 /** An answer as strings, from a frame that {@linkcode scanAnswer} filled from `b`. */
 export function frameAnswer(b: Uint8Array, f: AnswerFrame): Answer {
   return new Answer(
@@ -159,111 +128,7 @@ export function frameAnswer(b: Uint8Array, f: AnswerFrame): Answer {
   );
 }
 
-const H = 72, T = 84, P = 80, SLASH = 47, DOT = 46, SP = 32, COLON = 58;
-
-/** True when bytes [start, end) of `b`, ASCII-lower-cased, are `name` (lower case). */
-function nameIs(b: Uint8Array, start: number, end: number, name: string): boolean {
-  if (end - start !== name.length) return false;
-  for (let i = 0; i < name.length; i++) {
-    let c = b[start + i]!;
-    if (c >= 65 && c <= 90) c += 32;
-    if (c !== name.charCodeAt(i)) return false;
-  }
-  return true;
-}
-
-/** True when bytes [start, end) of `b` contain `word` (lower case), ignoring ASCII case. */
-function hasWord(b: Uint8Array, start: number, end: number, word: string): boolean {
-  for (let i = start; i + word.length <= end; i++) {
-    if (nameIs(b, i, i + word.length, word)) return true;
-  }
-  return false;
-}
-
-const isDigit = (c: number | undefined) => c !== undefined && c >= 48 && c <= 57;
-const isBlank = (c: number) => c <= 32;
-
-/** The three headers that decide how the body is read, from one pass over the header bytes. */
-interface Framing {
-  /** Content-length headers seen. */
-  lengths: number;
-  /** The (first) content-length value: bytes [lengthStart, lengthEnd). */
-  lengthStart: number;
-  lengthEnd: number;
-  chunked: boolean;
-  close: boolean;
-  keepAlive: boolean;
-  /** `Expect: 100-continue` (requests only). */
-  expectContinue: boolean;
-}
-
-const framing: Framing = {
-  lengths: 0,
-  lengthStart: 0,
-  lengthEnd: 0,
-  chunked: false,
-  close: false,
-  keepAlive: false,
-  expectContinue: false,
-};
-
-/** Scans the header lines in bytes [start, end) of `b` into {@linkcode framing}. */
-function scanHeaders(b: Uint8Array, start: number, end: number): void {
-  const f = framing;
-  f.lengths = f.lengthStart = f.lengthEnd = 0;
-  f.chunked =
-    f.close =
-    f.keepAlive =
-    f.expectContinue =
-      false;
-  while (start < end) {
-    let eol = indexOfSeq(b, CRLF, start);
-    if (eol < 0 || eol > end) eol = end;
-    let c = b.indexOf(COLON, start);
-    if (c > eol) c = -1;
-    if (c <= start) {
-      throw new BadAnswer(`bad HTTP header line ${JSON.stringify(textOf(b, start, eol))}`);
-    }
-    let ns = start, ne = c, vs = c + 1, ve = eol;
-    while (ns < ne && isBlank(b[ns]!)) ns++;
-    while (ne > ns && isBlank(b[ne - 1]!)) ne--;
-    while (vs < ve && isBlank(b[vs]!)) vs++;
-    while (ve > vs && isBlank(b[ve - 1]!)) ve--;
-    // Only names of the right length are compared, so most lines cost a few comparisons.
-    const n = ne - ns;
-    if (n === 14 && nameIs(b, ns, ne, "content-length")) {
-      if (f.lengths++ === 0) {
-        f.lengthStart = vs;
-        f.lengthEnd = ve;
-      }
-    } else if (n === 17 && nameIs(b, ns, ne, "transfer-encoding")) {
-      f.chunked ||= hasWord(b, vs, ve, "chunked");
-    } else if (n === 10 && nameIs(b, ns, ne, "connection")) {
-      f.close ||= hasWord(b, vs, ve, "close");
-      f.keepAlive ||= hasWord(b, vs, ve, "keep-alive");
-    } else if (n === 6 && nameIs(b, ns, ne, "expect")) {
-      f.expectContinue ||= hasWord(b, vs, ve, "100-continue");
-    }
-    start = eol + 2;
-  }
-}
-
-/** The content-length values as a header map would join them, for an error message. */
-function lengthsText(b: Uint8Array, start: number, end: number): string {
-  const values: string[] = [];
-  let at = start;
-  while (at < end) {
-    let eol = indexOfSeq(b, CRLF, at);
-    if (eol < 0 || eol > end) eol = end;
-    const line = textOf(b, at, eol);
-    const c = line.indexOf(":");
-    if (line.slice(0, c).trim().toLowerCase() === "content-length") {
-      values.push(line.slice(c + 1).trim());
-    }
-    at = eol + 2;
-  }
-  return values.join(", ");
-}
+const H = 72, T = 84, P = 80, SLASH = 47, DOT = 46, SP = 32;
 
 /**
  * Parses the status line at bytes [at, eol) of `b` (`HTTP/d.d ddd[ reason]`) into `f`; returns
@@ -311,7 +176,7 @@ export function scanAnswer(
     const http10 = scanStatusLine(b, at, eol, f);
     f.headStart = eol === headEnd ? headEnd : eol + 2;
     f.headEnd = headEnd;
-    scanHeaders(b, f.headStart, headEnd);
+    const framing = scanHeaders(b, f.headStart, headEnd);
     const pos = headEnd + 4;
     const status = f.status;
     if (status >= 100 && status < 200) {
@@ -335,17 +200,7 @@ export function scanAnswer(
       return true;
     }
     if (framing.lengths > 0) {
-      let n = 0;
-      let digits = framing.lengths === 1 && framing.lengthEnd > framing.lengthStart;
-      for (let i = framing.lengthStart; digits && i < framing.lengthEnd; i++) {
-        const c = b[i]!;
-        digits = c >= 48 && c <= 57;
-        n = n * 10 + c - 48;
-      }
-      if (!digits) {
-        const cl = lengthsText(b, f.headStart, headEnd);
-        throw new BadAnswer(`bad content-length ${JSON.stringify(cl)}`);
-      }
+      const n = contentLength(b, f.headStart, headEnd, framing);
       if (n > MAX_BYTES) throw new BadAnswer(`answer larger than ${MAX_BYTES} bytes`);
       if (b.length - pos < n) {
         if (!eof) return false;
@@ -387,60 +242,6 @@ export function parseAnswer(
   const f = new AnswerFrame();
   if (!scanAnswer(b, eof, received, f)) return undefined;
   return { answer: frameAnswer(b, f), used: f.used };
-}
-
-/** A chunked body from `pos`: undefined when more bytes are needed. */
-function parseChunked(
-  b: Uint8Array,
-  pos: number,
-  eof: boolean,
-): { body: Uint8Array; used: number } | undefined {
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  const more = () => {
-    if (eof) throw new BadAnswer("the chunked answer broke off");
-    return undefined;
-  };
-  for (;;) {
-    const eol = indexOfSeq(b, CRLF, pos);
-    if (eol < 0) {
-      if (b.length - pos > 1024) throw new BadAnswer("HTTP header block too long");
-      return more();
-    }
-    const line = decoder.decode(b.subarray(pos, eol));
-    const n = parseInt(line.split(";")[0]!.trim(), 16);
-    if (!Number.isFinite(n) || n < 0) throw new BadAnswer(`bad chunk size ${JSON.stringify(line)}`);
-    pos = eol + 2;
-    if (n === 0) {
-      // Trailers until an empty line (or the end of the stream).
-      for (;;) {
-        const t = indexOfSeq(b, CRLF, pos);
-        if (t < 0) {
-          if (b.length - pos > 16384) throw new BadAnswer("HTTP header block too long");
-          if (!eof) return undefined;
-          return { body: concat(parts, size), used: b.length };
-        }
-        const empty = t === pos;
-        pos = t + 2;
-        if (empty) return { body: concat(parts, size), used: pos };
-      }
-    }
-    size += n;
-    if (size > MAX_BYTES) throw new BadAnswer(`answer larger than ${MAX_BYTES} bytes`);
-    if (b.length - pos < n + 2) return more();
-    parts.push(b.subarray(pos, pos + n));
-    pos += n + 2;
-  }
-}
-
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 /**
@@ -506,7 +307,7 @@ export function scanRequest(b: Uint8Array, at: number, end: number, f: RequestFr
   f.targetEnd = at + sp2;
   const http10 = view[v + 7] === 48;
   const headStart = eol === headEnd ? headEnd : eol + 2;
-  scanHeaders(view, headStart, headEnd);
+  const framing = scanHeaders(view, headStart, headEnd);
   f.expectContinue = framing.expectContinue;
   f.close = framing.close || (http10 && !framing.keepAlive);
   const pos = headEnd + 4;
@@ -522,16 +323,7 @@ export function scanRequest(b: Uint8Array, at: number, end: number, f: RequestFr
   }
   let n = 0;
   if (framing.lengths > 0) {
-    let digits = framing.lengths === 1 && framing.lengthEnd > framing.lengthStart;
-    for (let i = framing.lengthStart; digits && i < framing.lengthEnd; i++) {
-      const c = view[i]!;
-      digits = c >= 48 && c <= 57;
-      n = n * 10 + c - 48;
-    }
-    if (!digits) {
-      const cl = lengthsText(view, headStart, headEnd);
-      throw new BadAnswer(`bad content-length ${JSON.stringify(cl)}`);
-    }
+    n = contentLength(view, headStart, headEnd, framing);
     if (n > MAX_REQUEST_BYTES) {
       throw new BadAnswer(`request larger than ${MAX_REQUEST_BYTES} bytes`);
     }

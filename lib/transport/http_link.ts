@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { AnswerFrame, BadAnswer, MAX_BYTES } from "./http_codec.ts";
+import { AnswerFrame } from "./http_codec.ts";
+import { BadAnswer, MAX_BYTES } from "./http_framing.ts";
 
 /** What a connection reports to: the client that owns it (callbacks bound once per connection). */
 export interface LinkOwner {

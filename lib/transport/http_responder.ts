@@ -18,7 +18,8 @@
  *
  * @module
  */
-import { BadAnswer, MAX_REQUEST_BYTES, RequestFrame, scanRequest } from "./http_codec.ts";
+import { MAX_REQUEST_BYTES, RequestFrame, scanRequest } from "./http_codec.ts";
+import { BadAnswer } from "./http_framing.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -22,7 +22,8 @@ import { DeviceError, UsageError, WriteRejected } from "../../device/errors.ts";
 import type { Driver, OpenContext } from "../../device/registry.ts";
 import { BARATRON_INFO, BARATRON_OPTIONS, toolWebHost } from "./driver_info.ts";
 import { HttpClient } from "../../transport/http.ts";
-import { type AnswerFrame, textOf } from "../../transport/http_codec.ts";
+import type { AnswerFrame } from "../../transport/http_codec.ts";
+import { textOf } from "../../transport/http_framing.ts";
 import { decodePollBytes } from "./byte_decoder.ts";
 import { type GaugeValues, POLL_REQUEST, TOOLWEB_PATH } from "./protocol.ts";
 
