@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { UsageError } from "../lib/device/errors.ts";
 import { MemorySink } from "../lib/output/stdout.ts";
-import { parseQueryArgs, resolveQueryLine, runQuery } from "./query.ts";
+import { parseQueryArgs, runQuery } from "./query.ts";
+import { resolveQueryLine } from "../lib/lab/query_target.ts";
 
 Deno.test("parseQueryArgs: defaults, terminations by name, durations", () => {
   const o = parseQueryArgs(["tcp://h:5025", "*IDN?", "SYST:ERR?"]);
