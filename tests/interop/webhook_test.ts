@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../../lib/config/load.ts";
 import { AlarmEngine } from "../../lib/alarm/engine.ts";
+import type { AlarmEvent } from "../../lib/alarm/event.ts";
 import type { AlarmPayload } from "../../lib/alarm/payload.ts";
 import { parseAlarms } from "../../lib/alarm/rules.ts";
 import { type NotifyConfig, parseNotify } from "../../lib/alarm/notify_config.ts";
@@ -35,6 +36,19 @@ ${notify}`,
   );
   return { config, alarms: parseAlarms(config), notify: parseNotify(config) };
 }
+
+/** The event of `bench`'s `vent` rule when the gauge reads 760 at t = 11 s. */
+const VENT_ACTIVE: AlarmEvent = {
+  t: 11,
+  name: "vent",
+  kind: "threshold",
+  device: "gauge",
+  attr: "pressure",
+  severity: "invalid",
+  state: "active",
+  value: 760,
+  message: "gauge.pressure = 760, > 100",
+};
 
 /** Starts an HTTP listener on loopback; `respond` decides each answer. */
 function listen(respond: (req: Request, body: string) => Response | Promise<Response>) {
@@ -79,20 +93,7 @@ min_severity = "invalid"
     assert.equal(http.bodies[0]!.headers.get("x-lab-token"), "b12");
     assert.deepEqual(
       { ...active!, host: "-" },
-      {
-        t: 11,
-        name: "vent",
-        kind: "threshold",
-        device: "gauge",
-        attr: "pressure",
-        severity: "invalid",
-        state: "active",
-        value: 760,
-        message: "gauge.pressure = 760, > 100",
-        time: "1970-01-01T00:00:11.000Z",
-        host: "-",
-        source: "labwire",
-      },
+      { ...VENT_ACTIVE, time: "1970-01-01T00:00:11.000Z", host: "-", source: "labwire" },
     );
     assert.equal(cleared!.state, "cleared");
     assert.equal(cleared!.value, 1e-6);
@@ -258,17 +259,7 @@ command = ["/bin/sh", "-c", "cat > /dev/null; echo 'pager gateway down' >&2; exi
 retries = 2
 `);
   const notifier = recordingNotifier(notify, log, delays);
-  notifier.notify({
-    t: 1,
-    name: "vent",
-    kind: "threshold",
-    device: "gauge",
-    attr: "pressure",
-    severity: "invalid",
-    state: "active",
-    value: 760,
-    message: "m",
-  });
+  notifier.notify(VENT_ACTIVE);
   await notifier.drained();
   await notifier.close();
   assert.deepEqual(delays, [1000, 2000]);
