@@ -88,6 +88,38 @@ ${notify}`,
   );
 }
 
+/**
+ * The `[notify.smtp]` table of a sink at `host`:`port` with `security`, from
+ * labwire@example.org; the lines that follow it go on the table.
+ */
+function smtpTable(port: number, security: string, host = "127.0.0.1"): string {
+  return `[notify.smtp]
+host = "${host}"
+port = ${port}
+security = "${security}"
+from = "labwire@example.org"`;
+}
+
+/** The alarm engine of `config` with its notifier on every transition, both logging into `log`. */
+function mailAlarms(config: ReturnType<typeof benchConfig>, log: string[]) {
+  const notifier = Notifier.fromConfig(parseNotify(config), { log: (l) => log.push(l) });
+  const engine = new AlarmEngine(parseAlarms(config), { log: (l) => log.push(l), now: 0 });
+  engine.on((e) => notifier.notify(e));
+  return { notifier, engine };
+}
+
+/** Runs `fn` with certificates made in a fresh directory, removed after. */
+async function withCerts(
+  fn: (certs: { ca: string; cert: string; key: string }, dir: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-certs-" });
+  try {
+    await fn(await makeCerts(dir), dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 /** The SMTP sink over TLS (`tls`) or STARTTLS with `certs`, accepting `user` with `password`. */
 function startSecureSmtp(
   mode: "tls" | "starttls",
@@ -114,19 +146,13 @@ peerTest("an alarm e-mail reaches aiosmtpd over a plain connection", needsSmtp, 
   const log: string[] = [];
   try {
     const config = benchConfig(`
-[notify.smtp]
-host = "127.0.0.1"
-port = ${smtp.port}
-security = "plain"
-from = "labwire@example.org"
+${smtpTable(smtp.port, "plain")}
 [[notify.sinks]]
 type = "email"
 to = ["oncall@example.org", "lab@example.org"]
 min_severity = "major"
 `);
-    const notifier = Notifier.fromConfig(parseNotify(config), { log: (l) => log.push(l) });
-    const engine = new AlarmEngine(parseAlarms(config), { log: (l) => log.push(l), now: 0 });
-    engine.on((e) => notifier.notify(e));
+    const { notifier, engine } = mailAlarms(config, log);
     engine.observe({ t: 1000, device: "oven", values: { temperature: 301.5 } });
     await notifier.drained();
     await notifier.close();
@@ -153,19 +179,14 @@ min_severity = "major"
 });
 
 peerTest("STARTTLS + AUTH with the password from an environment variable", needsTls, async () => {
-  const certDir = await Deno.makeTempDir({ prefix: "labwire-certs-" });
-  const certs = await makeCerts(certDir);
-  const password = "correct horse battery staple";
-  const smtp = await startSecureSmtp("starttls", certs, "labwire", password);
-  const log: string[] = [];
-  Deno.env.set("LABWIRE_TEST_SMTP_PASSWORD", password);
-  try {
-    const config = benchConfig(`
-[notify.smtp]
-host = "localhost"
-port = ${smtp.port}
-security = "starttls"
-from = "labwire@example.org"
+  await withCerts(async (certs) => {
+    const password = "correct horse battery staple";
+    const smtp = await startSecureSmtp("starttls", certs, "labwire", password);
+    const log: string[] = [];
+    Deno.env.set("LABWIRE_TEST_SMTP_PASSWORD", password);
+    try {
+      const config = benchConfig(`
+${smtpTable(smtp.port, "starttls", "localhost")}
 user = "labwire"
 password_env = "LABWIRE_TEST_SMTP_PASSWORD"
 ca_file = "${certs.ca}"
@@ -173,51 +194,44 @@ ca_file = "${certs.ca}"
 type = "email"
 to = "oncall@example.org"
 `);
-    assert.ok(
-      !JSON.stringify(parseNotify(config)).includes(password),
-      "the config holds no secret",
-    );
-    const notifier = Notifier.fromConfig(parseNotify(config), { log: (l) => log.push(l) });
-    const engine = new AlarmEngine(parseAlarms(config), { log: (l) => log.push(l), now: 0 });
-    engine.on((e) => notifier.notify(e));
-    engine.observe({ t: 1000, device: "oven", values: { temperature: 350 } });
-    engine.observe({ t: 1001, device: "oven", values: { temperature: 20 } });
-    await notifier.drained();
-    await notifier.close();
-    const mails = await received(smtp.dir);
-    assert.ok(mails.length >= 1 && mails.length <= 2, log.join("\n"));
-    const all = mails.map((m) => m.body).join("\n");
-    assert.match(all, /MAJOR active oven\.temperature > 300/);
-    assert.match(all, /MAJOR cleared oven\.temperature > 300/);
-    for (const m of mails) {
-      assert.equal(m.meta.tls, true, "the message travelled over TLS");
-      assert.equal(m.meta.authenticated, true);
-      assert.equal(m.meta.login, "labwire");
+      assert.ok(
+        !JSON.stringify(parseNotify(config)).includes(password),
+        "the config holds no secret",
+      );
+      const { notifier, engine } = mailAlarms(config, log);
+      engine.observe({ t: 1000, device: "oven", values: { temperature: 350 } });
+      engine.observe({ t: 1001, device: "oven", values: { temperature: 20 } });
+      await notifier.drained();
+      await notifier.close();
+      const mails = await received(smtp.dir);
+      assert.ok(mails.length >= 1 && mails.length <= 2, log.join("\n"));
+      const all = mails.map((m) => m.body).join("\n");
+      assert.match(all, /MAJOR active oven\.temperature > 300/);
+      assert.match(all, /MAJOR cleared oven\.temperature > 300/);
+      for (const m of mails) {
+        assert.equal(m.meta.tls, true, "the message travelled over TLS");
+        assert.equal(m.meta.authenticated, true);
+        assert.equal(m.meta.login, "labwire");
+      }
+      assert.ok(log.every((l) => !l.includes(password)), "the password is never logged");
+    } finally {
+      Deno.env.delete("LABWIRE_TEST_SMTP_PASSWORD");
+      await smtp.stop();
     }
-    assert.ok(log.every((l) => !l.includes(password)), "the password is never logged");
-  } finally {
-    Deno.env.delete("LABWIRE_TEST_SMTP_PASSWORD");
-    await smtp.stop();
-    await Deno.remove(certDir, { recursive: true });
-  }
+  });
 });
 
 peerTest(
   "implicit TLS + AUTH with a password file carries the digest e-mail",
   needsTls,
   async () => {
-    const certDir = await Deno.makeTempDir({ prefix: "labwire-certs-" });
-    const certs = await makeCerts(certDir);
-    const password = "pw-from-file";
-    await Deno.writeTextFile(`${certDir}/smtp-password`, `${password}\n`);
-    const smtp = await startSecureSmtp("tls", certs, "lab", password);
-    try {
-      const config = benchConfig(`
-[notify.smtp]
-host = "127.0.0.1"
-port = ${smtp.port}
-security = "tls"
-from = "labwire@example.org"
+    await withCerts(async (certs, certDir) => {
+      const password = "pw-from-file";
+      await Deno.writeTextFile(`${certDir}/smtp-password`, `${password}\n`);
+      const smtp = await startSecureSmtp("tls", certs, "lab", password);
+      try {
+        const config = benchConfig(`
+${smtpTable(smtp.port, "tls")}
 user = "lab"
 password_file = "${certDir}/smtp-password"
 ca_file = "${certs.ca}"
@@ -225,48 +239,43 @@ ca_file = "${certs.ca}"
 every = "24h"
 to = ["lab@example.org"]
 `);
-      const notifier = Notifier.fromConfig(parseNotify(config), { log: () => {} });
-      const engine = new AlarmEngine(parseAlarms(config), { log: () => {}, now: Date.now() });
-      engine.on((e) => notifier.notify(e));
-      const now = Date.now() / 1000;
-      engine.observe({ t: now, device: "oven", values: { temperature: 310 } });
-      engine.observe({ t: now + 0.001, device: "oven", values: { temperature: 299 } });
-      engine.observe({ t: now + 0.002, device: "oven", values: { temperature: 305 } });
-      notifier.startDigest(engine, (_d, a) => a === "temperature" ? "°C" : undefined);
-      notifier.sendDigest(Date.now() + 10);
-      await notifier.drained();
-      await notifier.close();
-      const mails = await received(smtp.dir);
-      assert.equal(mails.length, 1);
-      const m = mails[0]!;
-      assert.equal(m.meta.tls, true);
-      assert.equal(m.meta.login, "lab");
-      assert.deepEqual(m.meta.rcpt_tos, ["lab@example.org"]);
-      assert.match(m.headers.get("subject")!, /digest: 1 active alarm, 3 transitions/);
-      assert.match(m.body, /oven at .*: temperature = 305 °C/);
-      assert.match(m.body, /MAJOR oven\.temperature > 300 since/);
-      assert.equal(m.body.match(/alarm MAJOR (active|cleared) oven\.temperature/g)?.length, 3);
-    } finally {
-      await smtp.stop();
-      await Deno.remove(certDir, { recursive: true });
-    }
+        const notifier = Notifier.fromConfig(parseNotify(config), { log: () => {} });
+        const engine = new AlarmEngine(parseAlarms(config), { log: () => {}, now: Date.now() });
+        engine.on((e) => notifier.notify(e));
+        const now = Date.now() / 1000;
+        engine.observe({ t: now, device: "oven", values: { temperature: 310 } });
+        engine.observe({ t: now + 0.001, device: "oven", values: { temperature: 299 } });
+        engine.observe({ t: now + 0.002, device: "oven", values: { temperature: 305 } });
+        notifier.startDigest(engine, (_d, a) => a === "temperature" ? "°C" : undefined);
+        notifier.sendDigest(Date.now() + 10);
+        await notifier.drained();
+        await notifier.close();
+        const mails = await received(smtp.dir);
+        assert.equal(mails.length, 1);
+        const m = mails[0]!;
+        assert.equal(m.meta.tls, true);
+        assert.equal(m.meta.login, "lab");
+        assert.deepEqual(m.meta.rcpt_tos, ["lab@example.org"]);
+        assert.match(m.headers.get("subject")!, /digest: 1 active alarm, 3 transitions/);
+        assert.match(m.body, /oven at .*: temperature = 305 °C/);
+        assert.match(m.body, /MAJOR oven\.temperature > 300 since/);
+        assert.equal(m.body.match(/alarm MAJOR (active|cleared) oven\.temperature/g)?.length, 3);
+      } finally {
+        await smtp.stop();
+      }
+    });
   },
 );
 
 peerTest("a wrong password is retried with backoff, logged, then given up", needsTls, async () => {
-  const certDir = await Deno.makeTempDir({ prefix: "labwire-certs-" });
-  const certs = await makeCerts(certDir);
-  const smtp = await startSecureSmtp("tls", certs, "lab", "right");
-  Deno.env.set("LABWIRE_TEST_SMTP_WRONG", "wrong");
-  const log: string[] = [];
-  const delays: number[] = [];
-  try {
-    const config = benchConfig(`
-[notify.smtp]
-host = "127.0.0.1"
-port = ${smtp.port}
-security = "tls"
-from = "labwire@example.org"
+  await withCerts(async (certs) => {
+    const smtp = await startSecureSmtp("tls", certs, "lab", "right");
+    Deno.env.set("LABWIRE_TEST_SMTP_WRONG", "wrong");
+    const log: string[] = [];
+    const delays: number[] = [];
+    try {
+      const config = benchConfig(`
+${smtpTable(smtp.port, "tls")}
 user = "lab"
 password_env = "LABWIRE_TEST_SMTP_WRONG"
 ca_file = "${certs.ca}"
@@ -275,34 +284,34 @@ type = "email"
 to = "oncall@example.org"
 retries = 2
 `);
-    const notifier = Notifier.fromConfig(parseNotify(config), {
-      log: (l) => log.push(l),
-      queue: { sleep: (ms) => (delays.push(ms), Promise.resolve()) },
-    });
-    notifier.notify({
-      t: 1,
-      name: "x",
-      kind: "threshold",
-      device: "oven",
-      attr: "temperature",
-      severity: "major",
-      state: "active",
-      value: 301,
-      message: "m",
-    });
-    await notifier.drained();
-    await notifier.close();
-    assert.deepEqual(delays, [1000, 2000]);
-    assert.equal(notifier.stats()[0]!.failed, 1);
-    assert.match(log[0]!, /refused AUTH PLAIN: 535/);
-    assert.match(log.at(-1)!, /failed 3 times: .*535.*giving up/);
-    assert.ok(log.every((l) => !l.includes("wrong")), "the password is never logged");
-    assert.equal((await received(smtp.dir)).length, 0);
-  } finally {
-    Deno.env.delete("LABWIRE_TEST_SMTP_WRONG");
-    await smtp.stop();
-    await Deno.remove(certDir, { recursive: true });
-  }
+      const notifier = Notifier.fromConfig(parseNotify(config), {
+        log: (l) => log.push(l),
+        queue: { sleep: (ms) => (delays.push(ms), Promise.resolve()) },
+      });
+      notifier.notify({
+        t: 1,
+        name: "x",
+        kind: "threshold",
+        device: "oven",
+        attr: "temperature",
+        severity: "major",
+        state: "active",
+        value: 301,
+        message: "m",
+      });
+      await notifier.drained();
+      await notifier.close();
+      assert.deepEqual(delays, [1000, 2000]);
+      assert.equal(notifier.stats()[0]!.failed, 1);
+      assert.match(log[0]!, /refused AUTH PLAIN: 535/);
+      assert.match(log.at(-1)!, /failed 3 times: .*535.*giving up/);
+      assert.ok(log.every((l) => !l.includes("wrong")), "the password is never logged");
+      assert.equal((await received(smtp.dir)).length, 0);
+    } finally {
+      Deno.env.delete("LABWIRE_TEST_SMTP_WRONG");
+      await smtp.stop();
+    }
+  });
 });
 
 Deno.test("a hanging SMTP server never blocks observe(); close() gives up in bounded time", async () => {
@@ -319,11 +328,7 @@ Deno.test("a hanging SMTP server never blocks observe(); close() gives up in bou
   const log: string[] = [];
   try {
     const config = benchConfig(`
-[notify.smtp]
-host = "127.0.0.1"
-port = ${(listener.addr as Deno.NetAddr).port}
-security = "plain"
-from = "labwire@example.org"
+${smtpTable((listener.addr as Deno.NetAddr).port, "plain")}
 timeout = "100ms"
 [[notify.sinks]]
 type = "email"
