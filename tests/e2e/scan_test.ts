@@ -16,7 +16,10 @@ import { ascan } from "./run_cli.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
-async function simLab(motor = "sim://motor?velocity=1000"): Promise<Lab> {
+/** A sim motor that moves at 1,000 mm/s: in-process scans spend little time moving. */
+const FAST_MOTOR = "sim://motor?velocity=1000";
+
+async function simLab(motor: string): Promise<Lab> {
   const cfg = (name: string, addr: string) => ({
     name,
     address: parseAddress(addr),
@@ -48,13 +51,22 @@ function motorRelative(start: number, stop: number, num: number): ScanRequest {
   return motorLine(start, stop, num, true);
 }
 
+/** Runs `fn` over {@linkcode simLab}`(motor)`, closed after. */
+async function withSimLab(motor: string, fn: (lab: Lab) => Promise<void>): Promise<void> {
+  const lab = await simLab(motor);
+  try {
+    await fn(lab);
+  } finally {
+    await lab.close();
+  }
+}
+
 async function motorAt(lab: Lab): Promise<number> {
   return (await lab.get("motor").read(["readback"])).readback as number;
 }
 
 Deno.test("ascan of the sim motor finds the sim detector's peak at 5", async () => {
-  const lab = await simLab();
-  try {
+  await withSimLab(FAST_MOTOR, async (lab) => {
     const run = new ScanRun(lab, motorLine(0, 10, 41));
     const r = await run.start();
     assert.equal(r.state, "done");
@@ -69,14 +81,11 @@ Deno.test("ascan of the sim motor finds the sim detector's peak at 5", async () 
     const centroid = w.reduce((s, c, i) => s + c * xs[i]!, 0) / w.reduce((s, c) => s + c, 0);
     assert.ok(Math.abs(centroid - 5) < 0.1, `centroid ${centroid}`);
     assert.ok(Math.max(...counts) > 10 * bg, "a real peak over the background");
-  } finally {
-    await lab.close();
-  }
+  });
 });
 
 Deno.test("dscan returns the sim motor to where it started", async () => {
-  const lab = await simLab();
-  try {
+  await withSimLab(FAST_MOTOR, async (lab) => {
     await lab.get("motor").write("position", 2);
     while (await lab.get("motor").device.isMoving!()) await new Promise((r) => setTimeout(r, 5));
     const run = new ScanRun(lab, motorRelative(-1, 1, 5));
@@ -85,14 +94,11 @@ Deno.test("dscan returns the sim motor to where it started", async () => {
     assert.equal(r.returned, true);
     assert.deepEqual(run.points.map((p) => p.readbacks[0]), [1, 1.5, 2, 2.5, 3]);
     assert.equal(await motorAt(lab), 2);
-  } finally {
-    await lab.close();
-  }
+  });
 });
 
 Deno.test("a limit violation is refused before the sim motor moves", async () => {
-  const lab = await simLab("sim://motor?velocity=1000&min=-5&max=8");
-  try {
+  await withSimLab("sim://motor?velocity=1000&min=-5&max=8", async (lab) => {
     const calls = () => (lab.get("motor").device as unknown as { calls: number }).calls;
     const writesBefore = lab.get("motor").stats.writes;
     const run = new ScanRun(lab, motorLine(0, 10, 11));
@@ -106,14 +112,11 @@ Deno.test("a limit violation is refused before the sim motor moves", async () =>
     // the only call was reading the start position
     assert.ok(calls() - before <= 1);
     assert.equal(await motorAt(lab), 0);
-  } finally {
-    await lab.close();
-  }
+  });
 });
 
 Deno.test("stopping at once halts a sim motor mid-move", async () => {
-  const lab = await simLab("sim://motor?velocity=5");
-  try {
+  await withSimLab("sim://motor?velocity=5", async (lab) => {
     const warnings: string[] = [];
     const run = new ScanRun(lab, motorRelative(5, 10, 2), { warn: (m) => warnings.push(m) });
     const done = run.start();
@@ -130,9 +133,7 @@ Deno.test("stopping at once halts a sim motor mid-move", async () => {
     const at = await motorAt(lab);
     assert.ok(at > 0 && at < 5, `stopped part way, at ${at}`);
     assert.match(warnings.join("\n"), /stopped motor where it was/);
-  } finally {
-    await lab.close();
-  }
+  });
 });
 
 // ---- real processes ----

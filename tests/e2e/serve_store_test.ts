@@ -23,6 +23,12 @@ function readSession(path: string, check: (r: SessionReader) => void): void {
   }
 }
 
+/** Stops serve and checks that it exited 0 with no unhandled error in its log. */
+async function stopCleanly(p: { stop(): Promise<number>; lines: string[] }): Promise<void> {
+  assert.equal(await p.stop(), 0, p.lines.join("\n"));
+  assert.ok(!p.lines.some((l) => /unhandled/i.test(l)), p.lines.join("\n"));
+}
+
 async function json(url: string): Promise<Record<string, unknown>> {
   const res = await fetch(url);
   return await res.json();
@@ -156,9 +162,8 @@ Deno.test("a disk that fills up: serve keeps live data, SSE and alarms, reports 
       });
       assert.ok(p.alive());
     } finally {
-      assert.equal(await p.stop(), 0, p.lines.join("\n"));
+      await stopCleanly(p);
     }
-    assert.ok(!p.lines.some((l) => /unhandled/i.test(l)), p.lines.join("\n"));
     readSession(session, (r) => {
       const counts = r.select(["det.counts"])[0]!;
       const during = [...r.samples({ attrIds: [counts.id], from: filledAt, to: freedAt })];
@@ -207,9 +212,8 @@ Deno.test("a session file removed while recording is recreated at its path and r
       assert.equal((await fetch(`${url}/api/devices/det/read`)).status, 200);
       assert.ok(p.alive());
     } finally {
-      assert.equal(await p.stop(), 0, p.lines.join("\n"));
+      await stopCleanly(p);
     }
-    assert.ok(!p.lines.some((l) => /unhandled/i.test(l)), p.lines.join("\n"));
     readSession(session, (r) => {
       const counts = r.select(["det.counts"])[0]!;
       const after = [...r.samples({ attrIds: [counts.id], from: removedAt })];

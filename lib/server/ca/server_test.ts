@@ -197,17 +197,15 @@ Deno.test("CA server monitors: updates from readings, coalesced while events are
       subid: 7,
       mask: DBE.VALUE | DBE.ALARM,
     });
-    const first = await c.next("event_add_resp", (m) => m.subid === 7);
-    assert.deepEqual(
-      decodeDbr(DBR.TIME_DOUBLE, 1, first.payload).value,
-      [thermo.last!.values.temperature],
-    );
+    // The monitor's next update, decoded.
+    const update = async () =>
+      decodeDbr(DBR.TIME_DOUBLE, 1, (await c.next("event_add_resp", (m) => m.subid === 7)).payload);
+    assert.deepEqual((await update()).value, [thermo.last!.values.temperature]);
     // Push readings straight through the manager (what the sampler does).
     const publish = (v: number) =>
       thermo.publish({ t: Date.now() / 1000, device: "thermo", values: { temperature: v } });
     publish(30);
-    const upd = await c.next("event_add_resp", (m) => m.subid === 7);
-    assert.deepEqual(decodeDbr(DBR.TIME_DOUBLE, 1, upd.payload).value, [30]);
+    assert.deepEqual((await update()).value, [30]);
     publish(30); // unchanged: no DBE_VALUE event
     // The echo's reply proves the server took EVENTS_OFF before the readings below.
     c.send({ kind: "events_off" }, { kind: "echo" });
@@ -216,50 +214,34 @@ Deno.test("CA server monitors: updates from readings, coalesced while events are
     publish(32);
     publish(33);
     c.send({ kind: "events_on" });
-    const last = await c.next("event_add_resp", (m) => m.subid === 7);
-    assert.deepEqual(decodeDbr(DBR.TIME_DOUBLE, 1, last.payload).value, [33]);
+    assert.deepEqual((await update()).value, [33]);
     assert.ok(ca.stats().updatesCoalesced >= 2);
     // Alarms from outside reach DBE_ALARM monitors.
     ca.setAlarm("thermo", "temperature", 2, 3);
-    const alarmed = decodeDbr(
-      DBR.TIME_DOUBLE,
-      1,
-      (await c.next("event_add_resp", (m) => m.subid === 7)).payload,
-    );
+    const alarmed = await update();
     assert.deepEqual([alarmed.severity, alarmed.status], [2, 3]);
-    ca.alarmEvent({
-      t: 0,
-      name: "x",
-      kind: "error",
-      device: "thermo",
-      severity: "invalid",
-      state: "active",
-      value: null,
-      message: "down",
-    });
-    const invalid = decodeDbr(
-      DBR.TIME_DOUBLE,
-      1,
-      (await c.next("event_add_resp", (m) => m.subid === 7)).payload,
-    );
+    // thermo's health alarm (its reads failing), raised and cleared
+    const healthAlarm = (state: "active" | "cleared", message: string) =>
+      ca.alarmEvent({
+        t: 0,
+        name: "x",
+        kind: "error",
+        device: "thermo",
+        severity: "invalid",
+        state,
+        value: null,
+        message,
+      });
+    healthAlarm("active", "down");
+    const invalid = await update();
     assert.deepEqual([invalid.severity, invalid.status], [3, 9]);
     ca.setAlarm("thermo", "temperature", 0, 0);
-    ca.alarmEvent({
-      t: 0,
-      name: "x",
-      kind: "error",
-      device: "thermo",
-      severity: "invalid",
-      state: "cleared",
-      value: null,
-      message: "up",
-    });
+    healthAlarm("cleared", "up");
     // A failed read raises INVALID/READ; the next good reading clears it.
     thermo.publish({ t: Date.now() / 1000, device: "thermo", values: {}, error: "timeout" });
     const failed = async () => {
       while (true) {
-        const m = await c.next("event_add_resp", (m) => m.subid === 7);
-        const d = decodeDbr(DBR.TIME_DOUBLE, 1, m.payload);
+        const d = await update();
         if (d.severity === 3) return d;
       }
     };
