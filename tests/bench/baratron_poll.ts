@@ -15,16 +15,14 @@
 import { parseArgs } from "node:util";
 import { percentile } from "../../lib/schedule/percentile.ts";
 import { memoryMb, round, watchCpu } from "./proc_stats.ts";
-import { readLines, startBaratronSims, startPoller } from "./child.ts";
+import { gaugeFleetFlags, readLines, startBaratronSims, startPoller } from "./child.ts";
 import { Targets } from "./targets.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    gauges: { type: "string", default: "1000" },
-    seconds: { type: "string", default: "30" },
+    ...gaugeFleetFlags({ gauges: 1000, seconds: 30 }),
     interval: { type: "string", default: "500ms" },
-    latency: { type: "string", default: "20ms" },
     poller: { type: "boolean", default: false },
     "v8-flags": { type: "string" },
   },

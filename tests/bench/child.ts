@@ -86,6 +86,19 @@ export async function startPoller(
   return { process, out };
 }
 
+/**
+ * The `parseArgs` options every simulated-gauge fleet bench takes: `--gauges` (how many),
+ * `--seconds` (how long it streams) and `--latency` (how long each gauge takes to answer),
+ * with this bench's defaults.
+ */
+export function gaugeFleetFlags(defaults: { gauges: number; seconds: number }) {
+  return {
+    gauges: { type: "string", default: String(defaults.gauges) },
+    seconds: { type: "string", default: String(defaults.seconds) },
+    latency: { type: "string", default: "20ms" },
+  } as const;
+}
+
 /** A config file's text naming every address as a device `PREFIX1`, `PREFIX2`, … */
 export function devicesConfig(addresses: readonly string[], prefix: string): string {
   return addresses.map((a, i) => `[devices.${prefix}${i + 1}]\naddress = "${a}"\n`).join("\n");

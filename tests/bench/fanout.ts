@@ -14,16 +14,20 @@
 import { parseArgs } from "node:util";
 import { cpuSeconds, memoryMb, round } from "./proc_stats.ts";
 import { Targets } from "./targets.ts";
-import { devicesConfig, eachLine, spawnLabwire, startBaratronSims } from "./child.ts";
+import {
+  devicesConfig,
+  eachLine,
+  gaugeFleetFlags,
+  spawnLabwire,
+  startBaratronSims,
+} from "./child.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    gauges: { type: "string", default: "1000" },
-    seconds: { type: "string", default: "60" },
+    ...gaugeFleetFlags({ gauges: 1000, seconds: 60 }),
     interval: { type: "string", default: "500ms" },
-    latency: { type: "string", default: "20ms" },
     "v8-flags": { type: "string" },
   },
 });

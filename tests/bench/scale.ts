@@ -22,17 +22,15 @@ import { cpuSeconds, memoryMb, round } from "./proc_stats.ts";
 import { SHIPPED_V8_FLAGS } from "./shipped_flags.ts";
 import { Targets } from "./targets.ts";
 import { spawnSim } from "../e2e/run_cli.ts";
-import { devicesConfig, eachLine, spawnLabwire } from "./child.ts";
+import { devicesConfig, eachLine, gaugeFleetFlags, spawnLabwire } from "./child.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    gauges: { type: "string", default: "10000" },
-    seconds: { type: "string", default: "60" },
+    ...gaugeFleetFlags({ gauges: 10000, seconds: 60 }),
     small: { type: "string", default: "1000" },
     "small-seconds": { type: "string", default: "30" },
     sims: { type: "string", default: "4" },
-    latency: { type: "string", default: "20ms" },
   },
 });
 
