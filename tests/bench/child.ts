@@ -104,6 +104,33 @@ export function devicesConfig(addresses: readonly string[], prefix: string): str
   return addresses.map((a, i) => `[devices.${prefix}${i + 1}]\naddress = "${a}"\n`).join("\n");
 }
 
+/**
+ * Writes `DIR/labwire.toml` naming every address as a device `PREFIX1`, `PREFIX2`, … and starts
+ * `labwire stream --config … --interval INTERVAL --duration SECONDSs --json --stats` of them all,
+ * as a lab would run it (`v8Flags` as for {@linkcode spawnLabwire}).
+ */
+export async function streamDevices(
+  dir: string,
+  addresses: readonly string[],
+  prefix: string,
+  timing: { interval: string; seconds: number },
+  v8Flags = "",
+): Promise<Deno.ChildProcess> {
+  const config = `${dir}/labwire.toml`;
+  await Deno.writeTextFile(config, devicesConfig(addresses, prefix));
+  return spawnLabwire([
+    "stream",
+    "--config",
+    config,
+    "--interval",
+    timing.interval,
+    "--duration",
+    `${timing.seconds}s`,
+    "--json",
+    "--stats",
+  ], v8Flags);
+}
+
 /** Reads from `reader` until `n` lines have arrived (or it ends); returns them. */
 export async function readLines(
   reader: ReadableStreamDefaultReader<string>,

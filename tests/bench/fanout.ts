@@ -14,13 +14,7 @@
 import { parseArgs } from "node:util";
 import { cpuSeconds, memoryMb, round } from "./proc_stats.ts";
 import { Targets } from "./targets.ts";
-import {
-  devicesConfig,
-  eachLine,
-  gaugeFleetFlags,
-  spawnLabwire,
-  startBaratronSims,
-} from "./child.ts";
+import { eachLine, gaugeFleetFlags, startBaratronSims, streamDevices } from "./child.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const { values } = parseArgs({
@@ -38,24 +32,16 @@ const seconds = Number(values.seconds);
 // 1. The simulator, in its own process.
 const { process: sim, out: simOut, addresses } = await startBaratronSims(gauges, values.latency!);
 
-// 2. A config naming every gauge, as a lab would write it.
+// 2. labwire stream of every gauge, from a config naming each as a lab would write it.
 const dir = await Deno.makeTempDir();
-const config = `${dir}/labwire.toml`;
-await Deno.writeTextFile(config, devicesConfig(addresses, "gauge"));
-
-// 3. labwire stream of every gauge.
+const stream = await streamDevices(
+  dir,
+  addresses,
+  "gauge",
+  { interval: values.interval!, seconds },
+  values["v8-flags"],
+);
 const started = performance.now();
-const stream = spawnLabwire([
-  "stream",
-  "--config",
-  config,
-  "--interval",
-  values.interval!,
-  "--duration",
-  `${seconds}s`,
-  "--json",
-  "--stats",
-], values["v8-flags"]);
 const pid = stream.pid;
 let lines = 0;
 let errors = 0;
@@ -118,7 +104,7 @@ targets.check("p99 lateness", stats.lateness_ms.p99, "<=", 10, "ms");
 targets.check("labwire CPU", cpuCores, "<=", 0.3, "cores");
 targets.check("labwire peak RSS", peak, "<=", 150, "MB");
 
-// 4. Cold start of a one-shot read, from source with a warm cache.
+// 3. Cold start of a one-shot read, from source with a warm cache.
 const runs: number[] = [];
 for (let i = 0; i < 12; i++) {
   const t = performance.now();

@@ -22,7 +22,7 @@ import { cpuSeconds, memoryMb, round } from "./proc_stats.ts";
 import { SHIPPED_V8_FLAGS } from "./shipped_flags.ts";
 import { Targets } from "./targets.ts";
 import { spawnSim } from "../e2e/run_cli.ts";
-import { devicesConfig, eachLine, gaugeFleetFlags, spawnLabwire } from "./child.ts";
+import { eachLine, gaugeFleetFlags, streamDevices } from "./child.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -64,23 +64,8 @@ async function measure(gauges: number, sims: number, interval: string, seconds: 
   }
   if (addresses.length !== gauges) throw new Error(`simulators printed ${addresses.length}`);
   const dir = await Deno.makeTempDir({ prefix: "labwire-scale-" });
-  const config = `${dir}/labwire.toml`;
-  await Deno.writeTextFile(
-    config,
-    devicesConfig(addresses, "g"),
-  );
+  const stream = await streamDevices(dir, addresses, "g", { interval, seconds }, SHIPPED_V8_FLAGS);
   const started = performance.now();
-  const stream = spawnLabwire([
-    "stream",
-    "--config",
-    config,
-    "--interval",
-    interval,
-    "--duration",
-    `${seconds}s`,
-    "--json",
-    "--stats",
-  ], SHIPPED_V8_FLAGS);
   let received = 0;
   let timeouts = 0;
   let errors = 0;

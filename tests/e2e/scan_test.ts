@@ -150,23 +150,30 @@ function labwire(args: string[], opts: { cwd: string; stdout?: "piped" | "null" 
   });
 }
 
-async function tempDir(): Promise<string> {
-  return await Deno.makeTempDir({ prefix: "labwire-scan-" });
+/** Runs `fn` in a fresh temporary directory, removed after. */
+async function withScanDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-scan-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** `labwire scan --devices DEVICES WORDS…` as a real process in `dir`. */
+function scanIn(dir: string, devices: string, words: string[]) {
+  return labwire(["scan", "--devices", devices, ...words], { cwd: dir });
 }
 
 Deno.test("labwire scan prints NDJSON points in a pipe and records them in the session", async () => {
-  const dir = await tempDir();
-  try {
-    const out = await labwire([
-      "scan",
-      "--devices",
-      "sim://motor?velocity=1000,sim://det?seed=5",
+  await withScanDir(async (dir) => {
+    const out = await scanIn(dir, "sim://motor?velocity=1000,sim://det?seed=5", [
       ...ascan(0, 10, 21),
       "--session",
       `${dir}/s.sqlite`,
       "--out",
       `${dir}/a.csv`,
-    ], { cwd: dir }).output();
+    ]).output();
     const stderr = new TextDecoder().decode(out.stderr);
     assert.equal(out.code, 0, stderr);
     const lines = new TextDecoder().decode(out.stdout).trim().split("\n").map((l) => JSON.parse(l));
@@ -187,39 +194,27 @@ Deno.test("labwire scan prints NDJSON points in a pipe and records them in the s
     } finally {
       db.close();
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("labwire scan refuses a limit violation with exit 2 before moving", async () => {
-  const dir = await tempDir();
-  try {
-    const out = await labwire([
-      "scan",
-      "--devices",
-      "sim://motor?max=8,sim://det",
+  await withScanDir(async (dir) => {
+    const out = await scanIn(dir, "sim://motor?max=8,sim://det", [
       ...ascan(0, 10, 11),
       "--no-session",
-    ], { cwd: dir }).output();
+    ]).output();
     const stderr = new TextDecoder().decode(out.stderr);
     assert.equal(out.code, 2, stderr);
     assert.match(stderr, /9 is above the upper limit 8 mm.*nothing was moved/);
     assert.equal(new TextDecoder().decode(out.stdout), "");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("SIGINT keeps every completed point and returns the motor; --resume completes the scan", async () => {
-  const dir = await tempDir();
-  const session = `${dir}/s.sqlite`;
-  try {
+  await withScanDir(async (dir) => {
+    const session = `${dir}/s.sqlite`;
     // 0.1 mm per point at 2 mm/s: about 50 ms per point
-    const child = labwire([
-      "scan",
-      "--devices",
-      "sim://motor?velocity=2,sim://det?seed=5",
+    const child = scanIn(dir, "sim://motor?velocity=2,sim://det?seed=5", [
       "dscan",
       "motor.position",
       "0",
@@ -229,7 +224,7 @@ Deno.test("SIGINT keeps every completed point and returns the motor; --resume co
       "det.counts",
       "--session",
       session,
-    ], { cwd: dir }).spawn();
+    ]).spawn();
     const seen: number[] = [];
     let text = "";
     const decoder = new TextDecoder();
@@ -288,24 +283,18 @@ Deno.test("SIGINT keeps every completed point and returns the motor; --resume co
     const again = await labwire(["scan", "--resume", session], { cwd: dir }).output();
     assert.equal(again.code, 2);
     assert.match(decoder.decode(again.stderr), /every scan .* is complete/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a closed pipe ends the scan quietly with exit 0", async () => {
-  const dir = await tempDir();
-  try {
-    const child = labwire([
-      "scan",
-      "--devices",
-      "sim://det",
+  await withScanDir(async (dir) => {
+    const child = scanIn(dir, "sim://det", [
       "count",
       "100000",
       "-d",
       "det.counts",
       "--no-session",
-    ], { cwd: dir }).spawn();
+    ]).spawn();
     const reader = child.stdout.getReader();
     await reader.read();
     await reader.cancel();
@@ -313,19 +302,13 @@ Deno.test("a closed pipe ends the scan quietly with exit 0", async () => {
     const stderr = new TextDecoder().decode(await new Response(child.stderr).arrayBuffer());
     assert.equal(status.code, 0, stderr);
     assert.doesNotMatch(stderr, /error/i);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a device error mid-scan stops safely: exit 1, points kept, motor returned", async () => {
-  const dir = await tempDir();
-  const session = `${dir}/s.sqlite`;
-  try {
-    const out = await labwire([
-      "scan",
-      "--devices",
-      "sim://motor?velocity=1000,sim://det?seed=7&error_rate=0.1",
+  await withScanDir(async (dir) => {
+    const session = `${dir}/s.sqlite`;
+    const out = await scanIn(dir, "sim://motor?velocity=1000,sim://det?seed=7&error_rate=0.1", [
       "dscan",
       "motor.position",
       "0",
@@ -335,7 +318,7 @@ Deno.test("a device error mid-scan stops safely: exit 1, points kept, motor retu
       "det.counts",
       "--session",
       session,
-    ], { cwd: dir }).output();
+    ]).output();
     const stderr = new TextDecoder().decode(out.stderr);
     assert.equal(out.code, 1, stderr);
     assert.match(stderr, /simulated error_rate/);
@@ -351,7 +334,5 @@ Deno.test("a device error mid-scan stops safely: exit 1, points kept, motor retu
     } finally {
       db.close();
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
