@@ -7,6 +7,7 @@ import { concatBytes, encodeHeader, MessageDecoder, ProtocolError } from "./fram
 import { type CaMessage, DBE } from "./messages.ts";
 import { decodeMessage, encodeMessage } from "./protocol.ts";
 import { CAPTURED, hex } from "./testdata/softioc_captured.ts";
+import { UNKNOWN_COMMAND_HEADER } from "./testdata/ca_arbitraries.ts";
 
 /** The channels of the captured session, by the client ids the reference server answered. */
 const CHANNELS: [number, string][] = [
@@ -198,14 +199,7 @@ Deno.test("server errors, ECHO, clearing and a stream split anywhere", () => {
   assert.throws(() => c.read(100, 1, DBR.DOUBLE), /not connected/);
 
   // A command this client does not know is reported and skipped; the circuit stays usable.
-  const unknown = encodeHeader({
-    command: 99,
-    payloadSize: 0,
-    dataType: 0,
-    dataCount: 0,
-    p1: 0,
-    p2: 0,
-  });
+  const unknown = encodeHeader(UNKNOWN_COMMAND_HEADER);
   const [odd, read] = c.receive(concatBytes([unknown, hex(CAPTURED["read_T:ao_6_0"]!)]));
   assert.equal(odd?.kind, "server_error");
   assert.equal(read?.kind, "read");

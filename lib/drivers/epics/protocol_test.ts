@@ -6,6 +6,7 @@ import { decodeDbr, encodeDbr } from "./dbr.ts";
 import { DBR, dbrFamily, epicsToUnix } from "./dbr_types.ts";
 import { ECA, ecaName } from "./eca.ts";
 import { CAPTURED, hex, one } from "./testdata/softioc_captured.ts";
+import { UNKNOWN_COMMAND_HEADER } from "./testdata/ca_arbitraries.ts";
 
 /** Equal except where the re-encoded byte is 0 and the original has garbage (pads, after NUL). */
 function assertSameExceptPad(original: Uint8Array, reencoded: Uint8Array, what: string): void {
@@ -297,19 +298,7 @@ Deno.test("every command round-trips in its direction", () => {
   }
   assert.equal(seen.size, 28); // every kind of CaMessage
   assert.throws(
-    () =>
-      decodeMessage(
-        {
-          command: 99,
-          payloadSize: 0,
-          dataType: 0,
-          dataCount: 0,
-          p1: 0,
-          p2: 0,
-          payload: new Uint8Array(),
-        },
-        "to_client",
-      ),
+    () => decodeMessage({ ...UNKNOWN_COMMAND_HEADER, payload: new Uint8Array() }, "to_client"),
     ProtocolError,
   );
   assert.throws(
