@@ -20,6 +20,19 @@ export function ascan(
   return ["ascan", "motor.position", String(from), String(to), String(points), "-d", detectors];
 }
 
+/**
+ * The words of `dscan motor.position FROM TO POINTS -d DETECTORS`: {@linkcode ascan} relative
+ * to where the motor is when the scan starts.
+ */
+export function dscan(
+  from: number,
+  to: number,
+  points: number,
+  detectors = "det.counts",
+): string[] {
+  return ["dscan", ...ascan(from, to, points, detectors).slice(1)];
+}
+
 /** What a finished labwire process produced. */
 export interface CliResult {
   /** Exit code. */

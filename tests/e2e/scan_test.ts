@@ -12,7 +12,7 @@ import { Lab } from "../../lib/lab/lab.ts";
 import type { ScanRequest } from "../../lib/scan/request.ts";
 import { ScanRun } from "../../lib/scan/runner.ts";
 import { listScans, readScanPoints, ScanStore } from "../../lib/session/scan_store.ts";
-import { ascan } from "./run_cli.ts";
+import { ascan, dscan } from "./run_cli.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -215,13 +215,7 @@ Deno.test("SIGINT keeps every completed point and returns the motor; --resume co
     const session = `${dir}/s.sqlite`;
     // 0.1 mm per point at 2 mm/s: about 50 ms per point
     const child = scanIn(dir, "sim://motor?velocity=2,sim://det?seed=5", [
-      "dscan",
-      "motor.position",
-      "0",
-      "2",
-      "21",
-      "-d",
-      "det.counts",
+      ...dscan(0, 2, 21),
       "--session",
       session,
     ]).spawn();
@@ -309,13 +303,7 @@ Deno.test("a device error mid-scan stops safely: exit 1, points kept, motor retu
   await withScanDir(async (dir) => {
     const session = `${dir}/s.sqlite`;
     const out = await scanIn(dir, "sim://motor?velocity=1000,sim://det?seed=7&error_rate=0.1", [
-      "dscan",
-      "motor.position",
-      "0",
-      "2",
-      "21",
-      "-d",
-      "det.counts",
+      ...dscan(0, 2, 21),
       "--session",
       session,
     ]).output();
