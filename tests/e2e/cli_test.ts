@@ -166,8 +166,10 @@ Deno.test("stream prints NDJSON in a pipe and stops after --count", async () => 
     "--demo",
     "gauge",
     "motor",
+    // Long enough that a loaded machine (tests run in parallel) misses no deadline: a missed one
+    // is, by design, a reading less.
     "--interval",
-    "50ms",
+    "300ms",
     "--count",
     "3",
   ]);

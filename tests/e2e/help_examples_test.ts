@@ -167,8 +167,10 @@ Deno.test("every example of every --help runs", async () => {
         const r = await run(ex.cmd, dir, env);
         const external = EXTERNAL.test(ex.cmd);
         const portTaken = FIXED_PORT.test(ex.cmd) && /in use/.test(r.stderr);
+        // An example without its instrument may outlive RUNNING_MS on a loaded machine (a CA
+        // search waits 5 s): then only a usage error (exit 2) on Ctrl-C says it is wrong.
         const ok = r.code === "running"
-          ? [0, 130].includes(r.after!)
+          ? (external ? r.after !== 2 : [0, 130].includes(r.after!))
           : external
           ? r.code !== 2
           : r.code === 0 || portTaken;
