@@ -267,13 +267,18 @@ export class StreamHub {
         if (want({ tms, device: r.device })) parts.push(readingEvent(r));
       }
     }
-    // Binary search the ring for the first event at or after the resume time.
-    let lo = 0;
-    let hi = this.#ringCount;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.#ringTms[this.#slot(mid)]! < since.tms) lo = mid + 1;
-      else hi = mid;
+    // The ring is in arrival order, which is not always time order (a slow read, a labwire://
+    // daemon's pushed readings): when the client's last event is still in the ring, everything
+    // that arrived after it is replayed, exactly. Otherwise, the first event at or after its time.
+    let lo = this.#arrivedAfter(since);
+    if (lo < 0) {
+      lo = 0;
+      let hi = this.#ringCount;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (this.#ringTms[this.#slot(mid)]! < since.tms) lo = mid + 1;
+        else hi = mid;
+      }
     }
     for (let i = lo; i < this.#ringCount && parts.length < this.#opts.maxReplay; i++) {
       const k = this.#slot(i);
@@ -290,6 +295,15 @@ export class StreamHub {
       parts.push(readingEventOf(ev.tms, ev.device, readingJson(reading)));
     }
     return parts.join("");
+  }
+
+  /** The ring index just after the event `since` names (newest match), or -1 when it is gone. */
+  #arrivedAfter(since: { tms: number; device: string }): number {
+    for (let i = this.#ringCount - 1; i >= 0; i--) {
+      const k = this.#slot(i);
+      if (this.#ringTms[k] === since.tms && this.#ringDevice[k] === since.device) return i + 1;
+    }
+    return -1;
   }
 
   #startTimers(): void {

@@ -9,15 +9,19 @@ const reading = (tms: number, device = "g", v = tms): Reading => ({
   values: { x: v },
 });
 
+/** The ids of the first `events` events of a stream (fewer if they do not come within 2 s). */
 async function take(stream: ReadableStream<Uint8Array>, events: number): Promise<string[]> {
   const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
   const ids = () => [...text.matchAll(/^id: (.+)$/gm)].map((m) => m[1]!);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), 2000));
   while (ids().length < events) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += value;
+    const next = await Promise.race([reader.read(), late]);
+    if (next === undefined || next.done) break;
+    text += next.value;
   }
+  clearTimeout(timer);
   await reader.cancel();
   return ids().slice(0, events);
 }
@@ -38,6 +42,20 @@ Deno.test("resume replays from the ring what came after the last id, filtered by
   hub.publishReading(reading(800, "a"));
   // 100 and 300 were seen, 200/400/600/700 are b's: the replay is 500, then live 800.
   assert.deepEqual(await got, ["500:a", "800:a"]);
+  hub.close();
+});
+
+Deno.test("resume after readings that arrived out of time order replays what arrived later", async () => {
+  // A central daemon's labwire:// devices push readings as they arrive from several daemons:
+  // 250:c arrives after 300:b. A client whose last event was 300:b must still get 250:c.
+  const hub = new StreamHub({ flushMs: 5 });
+  hub.publishReading(reading(100, "a"));
+  hub.publishReading(reading(300, "b"));
+  hub.publishReading(reading(250, "c"));
+  hub.publishReading(reading(400, "a"));
+  assert.deepEqual(await take(hub.connect(undefined, "300:b"), 2), ["250:c", "400:a"]);
+  // An id the ring no longer holds (or never held) resumes by time.
+  assert.deepEqual(await take(hub.connect(undefined, "350:z"), 1), ["400:a"]);
   hub.close();
 });
 
