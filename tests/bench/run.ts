@@ -120,7 +120,8 @@ export const BENCHES: Bench[] = [
     name: "instruments-query",
     script: "instruments_query.ts",
     args: [],
-    about: "10,000 MEAS:VOLT:DC? to a simulated DMM: labwire query round trips (and --window 8) vs pyvisa-py",
+    about:
+      "10,000 MEAS:VOLT:DC? to a simulated DMM: labwire query round trips (and --window 8) vs pyvisa-py",
   },
   {
     name: "instruments-stream",
