@@ -5,7 +5,7 @@
  * Debian EPICS base has no motor record), with the reference `caget` as the independent witness.
  */
 import assert from "node:assert/strict";
-import { EPICS_BIN, findProgram, peerTest } from "../peers.ts";
+import { EPICS_BIN, findProgram, peerTest, runTool } from "../peers.ts";
 import { missingSoftIoc, type SoftIoc, startSoftIoc } from "./ca_softioc.ts";
 import { runCli } from "../e2e/run_cli.ts";
 
@@ -29,11 +29,18 @@ motor = true
 pvs = { position = ":VAL", readback = ":RBVX", done = ":DMOV", stop = ":STOP" }
 `;
 
-/** Reads numeric PVs with the reference caget: name → value. */
+/**
+ * Reads numeric PVs with the reference caget: name → value. Through runTool, with EPICS_BIN off
+ * PATH: on a machine with no caRepeater running, libca spawns one that inherits caget's stdout,
+ * and `Deno.Command.output()` would wait for that pipe forever.
+ */
 async function caget(ioc: SoftIoc, ...pvs: string[]): Promise<Record<string, number>> {
-  const out = await new Deno.Command(CAGET!, { args: ["-t", ...pvs], env: ioc.env }).output();
-  assert.ok(out.success, new TextDecoder().decode(out.stderr));
-  const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+  const r = await runTool(CAGET!, ["-t", ...pvs], {
+    env: { ...ioc.env, PATH: "/usr/bin:/bin" },
+    timeoutMs: 20_000,
+  });
+  assert.equal(r.code, 0, r.err);
+  const lines = r.out.trim().split("\n");
   return Object.fromEntries(pvs.map((pv, i) => [pv, Number(lines[i])]));
 }
 
