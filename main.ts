@@ -150,10 +150,13 @@ export const VERBS: Verb[] = [
 function mainHelp(): string {
   const width = Math.max(...VERBS.map((c) => c.name.length));
   const verbs = VERBS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join("\n");
-  const drivers = listDrivers().map((d) =>
-    `  ${(d.scheme + "://").padEnd(12)} ${d.summary}  e.g. ${d.example}`
-  )
-    .join("\n");
+  const schemes = listDrivers();
+  const schemeWidth = Math.max(...schemes.map((d) => d.scheme.length + 3));
+  const drivers = schemes.map((d) =>
+    `  ${(d.scheme + "://").padEnd(schemeWidth)}  ${d.summary}\n  ${
+      "".padEnd(schemeWidth)
+    }  e.g. ${d.example}`
+  ).join("\n");
   return `labwire ${VERSION} — talk to laboratory instruments
 
 Usage: labwire <verb> [TARGET…] [flags]

@@ -11,6 +11,11 @@ Deno.test("labwire --version, --help and verb --help", async () => {
   for (const verb of ["read", "write", "stream"]) {
     assert.match(h.stdout, new RegExp(`\\n  ${verb} `));
   }
+  // Every address scheme's summary starts in one column, the longest scheme included.
+  const schemeLines = h.stdout.split("\n").filter((l) => /^ {2}[a-z+]+:\/\/ /.test(l));
+  assert.ok(schemeLines.some((l) => l.startsWith("  labwire+https:// ")), h.stdout);
+  const columns = new Set(schemeLines.map((l) => l.search(/(?<=:\/\/ +)\S/)));
+  assert.equal(columns.size, 1, schemeLines.join("\n"));
   const r = await runCli(["read", "--help"]);
   assert.equal(r.code, 0);
   assert.match(r.stdout, /Examples:/);
