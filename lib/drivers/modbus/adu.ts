@@ -6,7 +6,14 @@
  *
  * @module
  */
-import { hexBytes, LIMITS, ModbusFrameError, word } from "./protocol.ts";
+import {
+  encodeRequest,
+  hexBytes,
+  LIMITS,
+  ModbusFrameError,
+  type Request,
+  word,
+} from "./protocol.ts";
 
 /** Length of the MBAP header (transaction id, protocol id, length, unit id). */
 export const MBAP_LENGTH = 7;
@@ -14,15 +21,35 @@ export const MBAP_LENGTH = 7;
 /** Wraps a PDU in an MBAP header. */
 export function encodeMbap(transaction: number, unit: number, pdu: Uint8Array): Uint8Array {
   const out = new Uint8Array(MBAP_LENGTH + pdu.length);
+  out.set(pdu, MBAP_LENGTH);
+  putMbap(out, transaction, unit);
+  return out;
+}
+
+/**
+ * A request with its MBAP header, encoded in one array (what a Modbus TCP client sends).
+ *
+ * @example
+ * ```ts
+ * import { encodeMbapRequest } from "./adu.ts";
+ * encodeMbapRequest(1, 1, { fc: 3, address: 0, count: 3 }); // 00 01 00 00 00 06 01 03 00 00 00 03
+ * ```
+ */
+export function encodeMbapRequest(transaction: number, unit: number, req: Request): Uint8Array {
+  const out = encodeRequest(req, MBAP_LENGTH);
+  putMbap(out, transaction, unit);
+  return out;
+}
+
+/** Fills the MBAP header of `out`, whose PDU is already in place after it. */
+function putMbap(out: Uint8Array, transaction: number, unit: number): void {
   out[0] = (transaction >> 8) & 0xff;
   out[1] = transaction & 0xff;
   // Protocol id 0 (bytes 2 and 3 stay zero).
-  const len = pdu.length + 1;
+  const len = out.length - MBAP_LENGTH + 1;
   out[4] = len >> 8;
   out[5] = len & 0xff;
   out[6] = unit & 0xff;
-  out.set(pdu, MBAP_LENGTH);
-  return out;
 }
 
 /** A decoded MBAP header. */
@@ -42,25 +69,30 @@ export interface MbapHeader {
  * 2…254 is a {@linkcode ModbusFrameError} (the stream cannot be resynchronised).
  */
 export function decodeMbap(buf: Uint8Array, device?: string): MbapHeader {
+  const length = mbapLength(buf, device);
+  return { transaction: word(buf, 0), protocol: 0, length, unit: buf[6]! };
+}
+
+/**
+ * The length field of the MBAP header at the start of `buf` (unit id + PDU bytes), checked as
+ * {@linkcode decodeMbap} does: a reader that frames answers in place needs no header object.
+ */
+export function mbapLength(buf: Uint8Array, device?: string): number {
   if (buf.length < MBAP_LENGTH) {
     throw new ModbusFrameError(`truncated MBAP header (${hexBytes(buf)})`, device);
   }
-  const h = {
-    transaction: word(buf, 0),
-    protocol: word(buf, 2),
-    length: word(buf, 4),
-    unit: buf[6]!,
-  };
-  if (h.protocol !== 0) {
+  const protocol = word(buf, 2);
+  if (protocol !== 0) {
     throw new ModbusFrameError(
-      `MBAP protocol id ${h.protocol}, not 0: this is not Modbus TCP (${hexBytes(buf)})`,
+      `MBAP protocol id ${protocol}, not 0: this is not Modbus TCP (${hexBytes(buf)})`,
       device,
     );
   }
-  if (h.length < 2 || h.length > LIMITS.pdu + 1) {
-    throw new ModbusFrameError(`MBAP length ${h.length} is not 2…254 (${hexBytes(buf)})`, device);
+  const length = word(buf, 4);
+  if (length < 2 || length > LIMITS.pdu + 1) {
+    throw new ModbusFrameError(`MBAP length ${length} is not 2…254 (${hexBytes(buf)})`, device);
   }
-  return h;
+  return length;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -27,16 +27,17 @@ import { type LineSettings, parseSerialOptions, SERIAL_KEYS } from "../../transp
 import { sleep } from "../../transport/abortable.ts";
 import { parseTcpTarget } from "../../transport/tcp.ts";
 import {
-  decodeMbap,
   decodeRtu,
-  encodeMbap,
+  encodeMbapRequest,
   encodeRtu,
   MBAP_LENGTH,
+  mbapLength,
   rtuResponseLength,
   rtuSendMs,
   rtuSilenceMs,
 } from "./adu.ts";
 import {
+  decodeReadRegisters,
   decodeResponse,
   encodeRequest,
   FUNCTION_NAMES,
@@ -46,6 +47,7 @@ import {
   type Request,
   type Response,
   type Table,
+  word,
 } from "./protocol.ts";
 import { isBitTable } from "./registers.ts";
 
@@ -117,6 +119,7 @@ export class ModbusClient {
   ) {
     this.#state = lineState(line);
     this.#silence = rtuSilenceMs(baud);
+    this.#plainIo = { timeout };
   }
 
   /** Answers dropped on this line because their transaction or unit id was not the one asked. */
@@ -125,74 +128,133 @@ export class ModbusClient {
   }
 
   /** Sends one request and returns its decoded response (exceptions thrown, naming address and meaning). */
-  async request(req: Request, opts: ModbusCallOptions = {}): Promise<Response | undefined> {
-    const pdu = encodeRequest(req);
+  async request(req: Request, opts?: ModbusCallOptions): Promise<Response | undefined> {
     // Named only when something fails: building the text costs as much as a request's framing.
     const what = () => `${FUNCTION_NAMES[req.fc]} ${describeSpan(req)} of unit ${this.unit}`;
-    const io = { timeout: opts.timeout ?? this.timeout, signal: opts.signal };
     let answer: Uint8Array | undefined;
     try {
-      answer = this.rtu
-        ? await this.line.exchange((io) => this.#rtu(io, pdu), io, what)
-        : await this.#tcp(pdu, io, what);
-    } catch (err) {
-      if (err instanceof TimeoutError && /^\S+: no answer to /.test(err.message)) {
-        throw new TimeoutError(
-          `${this.label}: no answer to ${what()} within ${
-            formatMs(opts.timeout ?? this.timeout)
-          }; ` +
-            (this.rtu
-              ? "check the unit id, baud rate and parity, and the wiring (A/B)"
-              : "check the unit id (a gateway needs the serial device's) and the port"),
-          this.device,
-          { cause: err },
+      if (this.rtu) {
+        const pdu = encodeRequest(req);
+        answer = await this.line.exchange((io) => this.#rtu(io, pdu), this.#io(opts), what);
+      } else {
+        const frame = await this.#tcp(
+          encodeMbapRequest(this.#nextTransaction(), this.unit, req),
+          opts,
+          what,
         );
+        answer = frame.subarray(MBAP_LENGTH);
       }
-      if (err instanceof ModbusException || err instanceof ModbusFrameError) {
-        throw withWhere(err, `${this.label} unit ${this.unit}`);
-      }
-      throw err;
+    } catch (err) {
+      throw this.#failed(err, what, opts);
     }
     // A broadcast (unit 0) is never answered.
     if (answer === undefined) return undefined;
     try {
       return decodeResponse(answer, req, this.device);
     } catch (err) {
-      if (err instanceof ModbusException || err instanceof ModbusFrameError) {
-        throw withWhere(err, `${this.label} unit ${this.unit}`);
-      }
-      throw err;
+      throw this.#located(err);
     }
   }
 
   /**
-   * One Modbus TCP request: the answer's PDU, matched by transaction and unit id (several may be
-   * in flight: the line's window); stale answers (other transaction or unit) are dropped.
+   * One register read (FC3, FC4; at most 125): the hot path of every poll, so over TCP no async
+   * frame and no response object — the registers are decoded straight from the received frame.
    */
-  #tcp(pdu: Uint8Array, io: IoOptions, what: () => string): Promise<Uint8Array> {
+  #readRegisters(
+    fc: 3 | 4,
+    address: number,
+    count: number,
+    opts: ModbusCallOptions | undefined,
+  ): Promise<number[]> {
+    if (this.rtu) {
+      return this.request({ fc, address, count }, opts).then((r) =>
+        (r as { registers: number[] }).registers
+      );
+    }
+    let adu: Uint8Array;
+    try {
+      adu = encodeMbapRequest(this.#nextTransaction(), this.unit, { fc, address, count });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const what = () =>
+      `${FUNCTION_NAMES[fc]} ${describeRange(address, count)} of unit ${this.unit}`;
+    return this.#tcp(adu, opts, what).then((frame) => {
+      try {
+        return decodeReadRegisters(frame, MBAP_LENGTH, fc, address, count, this.device);
+      } catch (err) {
+        throw this.#located(err);
+      }
+    }, (err) => {
+      throw this.#failed(err, what, opts);
+    });
+  }
+
+  /** The line's deadline and cancellation of a call: the caller's, else this client's timeout. */
+  #io(opts: ModbusCallOptions | undefined): IoOptions {
+    if (opts === undefined || (opts.timeout === undefined && opts.signal === undefined)) {
+      return this.#plainIo;
+    }
+    return { timeout: opts.timeout ?? this.timeout, signal: opts.signal };
+  }
+  readonly #plainIo: IoOptions;
+
+  /** What a failed request throws: a timeout that says what to check, errors naming the line. */
+  #failed(err: unknown, what: () => string, opts: ModbusCallOptions | undefined): unknown {
+    if (err instanceof TimeoutError && /^\S+: no answer to /.test(err.message)) {
+      return new TimeoutError(
+        `${this.label}: no answer to ${what()} within ${
+          formatMs(opts?.timeout ?? this.timeout)
+        }; ` +
+          (this.rtu
+            ? "check the unit id, baud rate and parity, and the wiring (A/B)"
+            : "check the unit id (a gateway needs the serial device's) and the port"),
+        this.device,
+        { cause: err },
+      );
+    }
+    return this.#located(err);
+  }
+
+  /** A codec error (exception, malformed answer) with the line and unit it came from. */
+  #located(err: unknown): unknown {
+    if (err instanceof ModbusException || err instanceof ModbusFrameError) {
+      return withWhere(err, `${this.label} unit ${this.unit}`);
+    }
+    return err;
+  }
+
+  /** The line's next transaction id (TCP). */
+  #nextTransaction(): number {
     const st = this.#state;
-    st.transaction = (st.transaction + 1) & 0xffff;
-    const tid = st.transaction;
-    return this.line.send(
-      encodeMbap(tid, this.unit, pdu),
-      tid * 256 + this.unit,
-      this.#mbap,
-      io,
-      what,
-    );
+    return st.transaction = (st.transaction + 1) & 0xffff;
+  }
+
+  /**
+   * One Modbus TCP request: the whole answer frame (MBAP header included), matched by
+   * transaction and unit id (several may be in flight: the line's window); stale answers (other
+   * transaction or unit) are dropped.
+   */
+  #tcp(
+    adu: Uint8Array,
+    opts: ModbusCallOptions | undefined,
+    what: () => string,
+  ): Promise<Uint8Array> {
+    return this.line.send(adu, word(adu, 0) * 256 + this.unit, this.#mbap, this.#io(opts), what);
   }
 
   /** The next whole MBAP frame received, keyed by its transaction and unit id. */
   readonly #mbap = (framer: Framer): Keyed<Uint8Array> | undefined => {
     const head = framer.peek(MBAP_LENGTH);
     if (head === undefined) return undefined;
-    const h = decodeMbap(head, this.device);
-    const frame = framer.bytes(MBAP_LENGTH - 1 + h.length);
+    const length = mbapLength(head, this.device);
+    const key = word(head, 0) * 256 + head[6]!;
+    const frame = framer.bytes(MBAP_LENGTH - 1 + length);
     if (frame === undefined) return undefined;
     // One object for every answer: the line reads it at once.
     const keyed = this.#keyed;
-    keyed.key = h.transaction * 256 + h.unit;
-    keyed.value = frame.subarray(MBAP_LENGTH);
+    keyed.key = key;
+    keyed.value = frame;
     return keyed;
   };
   readonly #keyed: Keyed<Uint8Array> = { key: 0, value: new Uint8Array() };
@@ -229,18 +291,33 @@ export class ModbusClient {
   }
 
   /** Reads `count` registers (or bits, as 0/1) of a table from `address`, split at the limits. */
-  async read(
+  read(
     table: Table,
     address: number,
     count: number,
     opts?: ModbusCallOptions,
   ): Promise<number[]> {
     if (this.rtu && this.unit === 0) {
-      throw new UsageError(
-        `${this.label}: unit 0 is the RTU broadcast address: it takes writes, nobody answers reads`,
-        "give the device's own unit id (1…247) to read",
+      return Promise.reject(
+        new UsageError(
+          `${this.label}: unit 0 is the RTU broadcast address: it takes writes, nobody answers reads`,
+          "give the device's own unit id (1…247) to read",
+        ),
       );
     }
+    if (!isBitTable(table) && count >= 1 && count <= LIMITS.readRegisters) {
+      return this.#readRegisters(table === "holding" ? 3 : 4, address, count, opts);
+    }
+    return this.#readSplit(table, address, count, opts);
+  }
+
+  /** A read of bits, or of more registers than one request carries: one request per part. */
+  async #readSplit(
+    table: Table,
+    address: number,
+    count: number,
+    opts?: ModbusCallOptions,
+  ): Promise<number[]> {
     const bits = isBitTable(table);
     const max = bits ? LIMITS.readBits : LIMITS.readRegisters;
     const fc = ({ coil: 1, discrete: 2, holding: 3, input: 4 } as const)[table];
@@ -301,15 +378,13 @@ export class ModbusClient {
 
 function describeSpan(req: Request): string {
   if (req.fc === 23) return `${req.readAddress} (${req.readCount})`;
-  if ("count" in req) {
-    return req.count === 1 ? `${req.address}` : `${req.address}…${req.address + req.count - 1}`;
-  }
-  if ("values" in req) {
-    return req.values.length === 1
-      ? `${req.address}`
-      : `${req.address}…${req.address + req.values.length - 1}`;
-  }
+  if ("count" in req) return describeRange(req.address, req.count);
+  if ("values" in req) return describeRange(req.address, req.values.length);
   return `${req.address}`;
+}
+
+function describeRange(address: number, count: number): string {
+  return count === 1 ? `${address}` : `${address}…${address + count - 1}`;
 }
 
 function withWhere<E extends ModbusException | ModbusFrameError>(err: E, where: string): E {

@@ -35,6 +35,7 @@ import {
   encodeRegisters,
   type PlanBlock,
   planReads,
+  type RegisterSpec,
   WORD_ORDERS,
   type WordOrder,
 } from "./registers.ts";
@@ -42,11 +43,40 @@ import {
 /** Address options modbus:// and modbus+rtu:// understand. */
 const KNOWN_PARAMS = ["instrument", ...CLIENT_PARAMS];
 
+/** One attribute of a read: where its registers are in the poll's answers. */
+interface Field {
+  /** Attribute name. */
+  name: string;
+  /** Its register. */
+  spec: RegisterSpec;
+  /** Index of its block in the plan. */
+  block: number;
+  /** Its offset in that block. */
+  at: number;
+}
+
+/** A read of some attributes: the requests to make and where each value is in the answers. */
+interface Poll {
+  /** The blocks of adjacent registers to read. */
+  blocks: PlanBlock<InstrumentAttr>[];
+  /** The attributes, in the caller's order. */
+  fields: Field[];
+}
+
+/** The values of a poll from its one block's registers (`one`) or every block's (`all`). */
+function values(poll: Poll, one: number[] | undefined, all: number[][] | undefined): Values {
+  const out: Values = {};
+  for (const f of poll.fields) {
+    out[f.name] = decodeRegisters(f.spec, one ?? all![f.block]!, f.at);
+  }
+  return out;
+}
+
 /** One device (one unit id) behind a Modbus line. */
 export class ModbusDevice implements Device {
   readonly #attrs: Attr[];
   readonly #byName = new Map<string, InstrumentAttr>();
-  readonly #plans = new Map<string, PlanBlock<InstrumentAttr>[]>();
+  readonly #polls = new Map<string, Poll>();
   readonly #status: string[];
   #closed = false;
   /** Requests sent by reads (the bench reports requests per poll). */
@@ -76,50 +106,71 @@ export class ModbusDevice implements Device {
   }
 
   /** Reads the named attributes (the status ones by default) in as few requests as possible. */
-  async read(names?: readonly string[], opts?: CallOptions): Promise<Values> {
-    if (this.#closed) throw new DeviceError(`${this.name} is closed`, this.name);
-    const wanted = names ?? this.#status;
-    const key = names === undefined ? "" : names.join("\0");
-    let plan = this.#plans.get(key);
-    if (!plan) {
-      for (const n of wanted) findAttr(this.#attrs, n, this.name);
-      const m = this.inst.modbus;
-      plan = planReads(
-        wanted.map((n) => {
-          const a = this.#byName.get(n)!;
-          return { key: a, spec: a.register! };
-        }),
-        { maxRegisters: m?.maxRead, maxGap: m?.maxGap },
+  read(names?: readonly string[], opts?: CallOptions): Promise<Values> {
+    if (this.#closed) return Promise.reject(new DeviceError(`${this.name} is closed`, this.name));
+    let poll: Poll;
+    try {
+      poll = this.#poll(names);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const blocks = poll.blocks;
+    // Most polls are one request (adjacent registers coalesced): one promise step, no arrays.
+    if (blocks.length === 1 && blocks[0]!.requests.length === 1) {
+      const b = blocks[0]!;
+      this.requests++;
+      return this.client.read(b.table, b.address, b.count, opts).then((regs) =>
+        values(poll, regs, undefined)
       );
-      if (this.#plans.size < 64) this.#plans.set(key, plan);
     }
-    const out: Values = {};
-    const call = { timeout: opts?.timeout, signal: opts?.signal };
-    const readBlock = (block: PlanBlock<InstrumentAttr>): Promise<number[]> =>
-      block.requests.length === 1
-        ? this.client.read(block.table, block.address, block.count, call)
-        : Promise.all(block.requests.map(([a, n]) => this.client.read(block.table, a, n, call)))
-          .then((parts) => parts.flat());
-    // Every request of the poll is asked at once: on a pipelined connection they are in flight
-    // together (one write, one read), on a window of 1 the line sends them one after another.
-    const blocks = plan.length === 1
-      ? [await readBlock(plan[0]!)]
-      : await Promise.all(plan.map(readBlock));
-    for (let b = 0; b < plan.length; b++) {
-      const block = plan[b]!;
-      const regs = blocks[b]!;
+    return this.#readBlocks(poll, opts);
+  }
+
+  /**
+   * A poll of several blocks (or of a block wider than one request): every request is asked at
+   * once — on a pipelined connection they are in flight together (one write, one read), on a
+   * window of 1 the line sends them one after another.
+   */
+  async #readBlocks(poll: Poll, opts?: CallOptions): Promise<Values> {
+    const regs = await Promise.all(poll.blocks.map((block) => {
       this.requests += block.requests.length;
-      for (const it of block.items) {
-        out[it.key.attr.name] = decodeRegisters(it.spec, regs, it.offset);
-      }
+      return block.requests.length === 1
+        ? this.client.read(block.table, block.address, block.count, opts)
+        : Promise.all(block.requests.map(([a, n]) => this.client.read(block.table, a, n, opts)))
+          .then((parts) => parts.flat());
+    }));
+    return values(poll, undefined, regs);
+  }
+
+  /** The read plan of `names` (the status attributes when undefined), made once per list. */
+  #poll(names: readonly string[] | undefined): Poll {
+    const key = names === undefined ? "" : names.join("\0");
+    let poll = this.#polls.get(key);
+    if (poll) return poll;
+    const wanted = names ?? this.#status;
+    for (const n of wanted) findAttr(this.#attrs, n, this.name);
+    const m = this.inst.modbus;
+    const blocks = planReads(
+      wanted.map((n) => {
+        const a = this.#byName.get(n)!;
+        return { key: a, spec: a.register! };
+      }),
+      { maxRegisters: m?.maxRead, maxGap: m?.maxGap },
+    );
+    // Values in the caller's order, not the plan's.
+    const fields: Field[] = [];
+    for (const n of wanted) {
+      blocks.forEach((block, b) => {
+        for (const it of block.items) {
+          if (it.key.attr.name === n) {
+            fields.push({ name: n, spec: it.spec, block: b, at: it.offset });
+          }
+        }
+      });
     }
-    // The caller's order, not the plan's.
-    if (names !== undefined || wanted.length > 1) {
-      const ordered: Values = {};
-      for (const n of wanted) ordered[n] = out[n] ?? null;
-      return ordered;
-    }
-    return out;
+    poll = { blocks, fields };
+    if (this.#polls.size < 64) this.#polls.set(key, poll);
+    return poll;
   }
 
   /** Writes one attribute (validated by the caller against its Attr) with the map's function code. */

@@ -211,9 +211,10 @@ export function unpackBits(bytes: Uint8Array, count: number): boolean[] {
 
 /**
  * Encodes a request PDU; a count or value outside the protocol's limits is a `RangeError`
- * (split requests before, see the driver).
+ * (split requests before, see the driver). With `head`, the PDU starts after `head` bytes left
+ * free for a framing header (Modbus TCP's MBAP): one array per request, not two.
  */
-export function encodeRequest(req: Request): Uint8Array {
+export function encodeRequest(req: Request, head = 0): Uint8Array {
   switch (req.fc) {
     case 1:
     case 2:
@@ -222,32 +223,32 @@ export function encodeRequest(req: Request): Uint8Array {
       const bits = req.fc <= 2;
       checkCount(req.count, bits ? LIMITS.readBits : LIMITS.readRegisters, FUNCTION_NAMES[req.fc]!);
       checkAddress(req.address, req.count);
-      return u8(req.fc, req.address >> 8, req.address, req.count >> 8, req.count);
+      return fixed(head, req.fc, req.address, req.count);
     }
     case 5:
       checkAddress(req.address, 1);
-      return u8(5, req.address >> 8, req.address, req.value ? 0xff : 0, 0);
+      return fixed(head, 5, req.address, req.value ? 0xff00 : 0);
     case 6:
       checkAddress(req.address, 1);
       checkWord(req.value);
-      return u8(6, req.address >> 8, req.address, req.value >> 8, req.value);
+      return fixed(head, 6, req.address, req.value);
     case 15: {
       const n = req.values.length;
       checkCount(n, LIMITS.writeBits, "write multiple coils");
       checkAddress(req.address, n);
       const packed = packBits(req.values);
-      const out = new Uint8Array(6 + packed.length);
-      out.set([15, req.address >> 8, req.address & 0xff, n >> 8, n & 0xff, packed.length]);
-      out.set(packed, 6);
+      const out = new Uint8Array(head + 6 + packed.length);
+      out.set([15, req.address >> 8, req.address & 0xff, n >> 8, n & 0xff, packed.length], head);
+      out.set(packed, head + 6);
       return out;
     }
     case 16: {
       const n = req.values.length;
       checkCount(n, LIMITS.writeRegisters, "write multiple registers");
       checkAddress(req.address, n);
-      const out = new Uint8Array(6 + 2 * n);
-      out.set([16, req.address >> 8, req.address & 0xff, n >> 8, n & 0xff, 2 * n]);
-      putWords(out, 6, req.values);
+      const out = new Uint8Array(head + 6 + 2 * n);
+      out.set([16, req.address >> 8, req.address & 0xff, n >> 8, n & 0xff, 2 * n], head);
+      putWords(out, head + 6, req.values);
       return out;
     }
     case 23: {
@@ -256,7 +257,7 @@ export function encodeRequest(req: Request): Uint8Array {
       checkCount(n, LIMITS.readWriteWrite, "read/write multiple registers (write)");
       checkAddress(req.readAddress, req.readCount);
       checkAddress(req.writeAddress, n);
-      const out = new Uint8Array(10 + 2 * n);
+      const out = new Uint8Array(head + 10 + 2 * n);
       out.set([
         23,
         req.readAddress >> 8,
@@ -268,11 +269,22 @@ export function encodeRequest(req: Request): Uint8Array {
         n >> 8,
         n & 0xff,
         2 * n,
-      ]);
-      putWords(out, 10, req.values);
+      ], head);
+      putWords(out, head + 10, req.values);
       return out;
     }
   }
+}
+
+/** A 5-byte PDU (function code and two words) after `head` free bytes. */
+function fixed(head: number, fc: number, a: number, b: number): Uint8Array {
+  const out = new Uint8Array(head + 5);
+  out[head] = fc;
+  out[head + 1] = a >> 8;
+  out[head + 2] = a & 0xff;
+  out[head + 3] = b >> 8;
+  out[head + 4] = b & 0xff;
+  return out;
 }
 
 function u8(...bytes: number[]): Uint8Array {
@@ -423,17 +435,8 @@ export function encodeException(fc: number, code: number): Uint8Array {
  * {@linkcode ModbusFrameError}.
  */
 export function decodeResponse(pdu: Uint8Array, req: Request, device?: string): Response {
-  const fc = pdu[0];
-  const fn = FUNCTION_NAMES[req.fc]!;
-  const malformed = (why: string): never => {
-    throw new ModbusFrameError(`malformed answer to ${fn}: ${why} (${hexBytes(pdu)})`, device);
-  };
-  if (fc === undefined) return malformed("empty");
-  if (fc === (req.fc | 0x80)) {
-    if (pdu.length !== 2) malformed(`an exception response is 2 bytes, got ${pdu.length}`);
-    throw new ModbusException(req.fc, pdu[1]!, requestAddress(req), device);
-  }
-  if (fc !== req.fc) malformed(`function code ${fc}, expected ${req.fc}`);
+  const malformed = (why: string): never => throwMalformed(pdu, 0, req.fc, why, device);
+  checkAnswer(pdu, 0, req.fc, requestAddress(req), device);
   switch (req.fc) {
     case 1:
     case 2: {
@@ -448,10 +451,7 @@ export function decodeResponse(pdu: Uint8Array, req: Request, device?: string): 
     case 4:
     case 23: {
       const n = req.fc === 23 ? req.readCount : req.count;
-      if (pdu[1] !== 2 * n || pdu.length !== 2 + 2 * n) {
-        malformed(`expected ${2 * n} data bytes for ${n} registers`);
-      }
-      return { fc: req.fc, registers: getWords(pdu, 2, n) };
+      return { fc: req.fc, registers: registersAt(pdu, 0, req.fc, n, device) };
     }
     case 5:
     case 6: {
@@ -473,6 +473,77 @@ export function decodeResponse(pdu: Uint8Array, req: Request, device?: string): 
       return { fc: req.fc, address, count };
     }
   }
+}
+
+/**
+ * The registers of the answer to a register read (FC3, FC4) of `count` registers at `address`,
+ * whose PDU starts at `at` in `bytes` (a whole Modbus TCP frame: `at` 7): decoded in place, with
+ * what {@linkcode decodeResponse} would throw for an exception or a malformed answer.
+ *
+ * @example
+ * ```ts
+ * import { decodeReadRegisters } from "./protocol.ts";
+ * decodeReadRegisters(new Uint8Array([3, 4, 0, 0x65, 0, 0x66]), 0, 3, 0, 2); // [101, 102]
+ * ```
+ */
+export function decodeReadRegisters(
+  bytes: Uint8Array,
+  at: number,
+  fc: 3 | 4,
+  address: number,
+  count: number,
+  device?: string,
+): number[] {
+  checkAnswer(bytes, at, fc, address, device);
+  return registersAt(bytes, at, fc, count, device);
+}
+
+/** Throws what an answer (its PDU at `at`) says when it is an exception or another function's. */
+function checkAnswer(
+  bytes: Uint8Array,
+  at: number,
+  fc: number,
+  address: number,
+  device: string | undefined,
+): void {
+  const got = bytes[at];
+  if (got === fc) return;
+  if (got === undefined) throwMalformed(bytes, at, fc, "empty", device);
+  if (got === (fc | 0x80)) {
+    const length = bytes.length - at;
+    if (length !== 2) {
+      throwMalformed(bytes, at, fc, `an exception response is 2 bytes, got ${length}`, device);
+    }
+    throw new ModbusException(fc, bytes[at + 1]!, address, device);
+  }
+  throwMalformed(bytes, at, fc, `function code ${got}, expected ${fc}`, device);
+}
+
+/** The `n` registers of a register answer whose PDU starts at `at`, its byte count checked. */
+function registersAt(
+  bytes: Uint8Array,
+  at: number,
+  fc: number,
+  n: number,
+  device: string | undefined,
+): number[] {
+  if (bytes[at + 1] !== 2 * n || bytes.length - at !== 2 + 2 * n) {
+    throwMalformed(bytes, at, fc, `expected ${2 * n} data bytes for ${n} registers`, device);
+  }
+  return getWords(bytes, at + 2, n);
+}
+
+function throwMalformed(
+  bytes: Uint8Array,
+  at: number,
+  fc: number,
+  why: string,
+  device: string | undefined,
+): never {
+  throw new ModbusFrameError(
+    `malformed answer to ${FUNCTION_NAMES[fc]}: ${why} (${hexBytes(bytes.subarray(at))})`,
+    device,
+  );
 }
 
 /** Bytes as hex pairs, for messages (cut at 32 bytes). */

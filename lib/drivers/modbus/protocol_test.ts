@@ -4,12 +4,15 @@ import {
   decodeMbap,
   decodeRtu,
   encodeMbap,
+  encodeMbapRequest,
   encodeRtu,
+  mbapLength,
   rtuRequestLength,
   rtuResponseLength,
   rtuSilenceMs,
 } from "./adu.ts";
 import {
+  decodeReadRegisters,
   decodeRequest,
   decodeResponse,
   describeException,
@@ -46,6 +49,10 @@ Deno.test("frames captured from pymodbus: FC3 read 3 at 0", () => {
   const h = decodeMbap(answer);
   assert.deepEqual(h, { transaction: 1, protocol: 0, length: 9, unit: 1 });
   assert.deepEqual(decodeResponse(answer.subarray(7), req), { fc: 3, registers: [101, 102, 103] });
+  // The client's one-array encoding and in-place decoding of the same frames.
+  assert.equal(show(encodeMbapRequest(1, 1, req)), "000100000006010300000003");
+  assert.equal(mbapLength(answer), 9);
+  assert.deepEqual(decodeReadRegisters(answer, 7, 3, 0, 3), [101, 102, 103]);
   // The server side reproduces pymodbus' answer byte for byte.
   assert.deepEqual(decodeRequest(hex("0300000003")), req);
   assert.equal(
@@ -164,6 +171,18 @@ Deno.test("malformed and mismatched responses are frame errors", () => {
     () => decodeResponse(hex("06 0001 0005"), { fc: 6, address: 1, value: 4 }),
     /echo differs/,
   );
+  // Decoded in place (the PDU at byte 7 of a Modbus TCP frame): the same checks, the same words.
+  const frame = (pdu: string) => hex("0001 0000 0000 01 " + pdu);
+  assert.deepEqual(decodeReadRegisters(frame("03 04 0001 0002"), 7, 3, 0, 2), [1, 2]);
+  assert.throws(() => decodeReadRegisters(frame("03 04 0001"), 7, 3, 0, 2), /4 data bytes/);
+  assert.throws(() => decodeReadRegisters(frame("04 04 0001 0002"), 7, 3, 0, 2), /code 4/);
+  assert.throws(() => decodeReadRegisters(frame(""), 7, 3, 0, 2), /empty/);
+  assert.throws(() => decodeReadRegisters(frame("83"), 7, 3, 0, 2), /2 bytes/);
+  assert.throws(
+    () => decodeReadRegisters(frame("84 02"), 7, 4, 4200, 2),
+    (e: unknown) =>
+      e instanceof ModbusException && /illegal data address at input register 4200/.test(e.message),
+  );
 });
 
 Deno.test("MBAP header checks: protocol id, length, truncation", () => {
@@ -171,6 +190,8 @@ Deno.test("MBAP header checks: protocol id, length, truncation", () => {
   assert.throws(() => decodeMbap(hex("0001 0001 0006 01")), /protocol id 1/);
   assert.throws(() => decodeMbap(hex("0001 0000 0100 01")), /length 256/);
   assert.throws(() => decodeMbap(hex("0001 0000 0001 01")), /length 1 /);
+  assert.throws(() => mbapLength(hex("0001 0001 0006 01")), /protocol id 1/);
+  assert.throws(() => mbapLength(hex("0001 0000 0100 01")), /length 256/);
 });
 
 Deno.test("RTU frames: CRC errors, truncation, lengths from the function code", () => {

@@ -66,8 +66,17 @@ function bigEndianWords(n: number): number[] {
   return out;
 }
 
-function loadWords(words: number[]): void {
-  for (let i = 0; i < words.length; i++) scratch.setUint16(2 * i, words[i]!);
+/**
+ * Puts the `n` wire-order words of `regs` at `off` into `scratch`, most significant first: the
+ * in-place form of {@linkcode fromWire} (same permutation, no arrays).
+ */
+function loadWire(regs: ArrayLike<number>, off: number, n: number, order: WordOrder): void {
+  const swapBytes = order === "BADC" || order === "DCBA";
+  const reverse = order === "CDAB" || order === "DCBA";
+  for (let i = 0; i < n; i++) {
+    const w = regs[off + (reverse ? n - 1 - i : i)]!;
+    scratch.setUint16(2 * i, swapBytes ? ((w & 0xff) << 8) | (w >> 8) : w);
+  }
 }
 
 /** The raw (unscaled) number or text of `spec` in `regs` at `off`. */
@@ -76,26 +85,28 @@ export function decodeRaw(
   regs: ArrayLike<number>,
   off: number,
 ): number | string {
-  const n = widthOf(spec);
-  const words: number[] = new Array(n);
-  for (let i = 0; i < n; i++) words[i] = regs[off + i]!;
+  // Read in place: a poll decodes every attribute of every reading, so no array per attribute.
+  const first = regs[off]!;
   switch (spec.type) {
     case "uint16":
-      return words[0]!;
+      return first;
     case "int16":
-      return words[0]! >= 0x8000 ? words[0]! - 0x10000 : words[0]!;
+      return first >= 0x8000 ? first - 0x10000 : first;
     case "bit":
-      return (words[0]! >> (spec.bit ?? 0)) & 1;
+      return (first >> (spec.bit ?? 0)) & 1;
     case "bool":
-      return words[0]! ? 1 : 0;
+      return first ? 1 : 0;
     case "string": {
+      const n = widthOf(spec);
+      const words: number[] = new Array(n);
+      for (let i = 0; i < n; i++) words[i] = regs[off + i]!;
       const w = fromWire(words, spec.order === "BADC" || spec.order === "DCBA" ? "BADC" : "ABCD");
       let s = "";
       for (const x of w) s += String.fromCharCode(x >> 8, x & 0xff);
       return s.replace(/[\0 ]+$/, "");
     }
   }
-  loadWords(fromWire(words, spec.order));
+  loadWire(regs, off, widthOf(spec), spec.order);
   switch (spec.type) {
     case "int32":
       return scratch.getInt32(0);

@@ -120,3 +120,21 @@ Deno.test("a poll's adjacent registers coalesce; limits split; gaps only when al
   const bits = [0, 1, 2].map((b) => ({ key: b, spec: spec({ type: "bit", bit: b }) }));
   assert.deepEqual(planReads(bits)[0]!.requests, [[0, 1]]);
 });
+
+Deno.test("32- and 64-bit values decode in place from a longer register list, every word order", () => {
+  // float32 1.5 is 0x3fc0 0x0000 (ABCD); each order puts those bytes elsewhere.
+  const wire: Record<string, number[]> = {
+    ABCD: [0x3fc0, 0x0000],
+    CDAB: [0x0000, 0x3fc0],
+    BADC: [0xc03f, 0x0000],
+    DCBA: [0x0000, 0xc03f],
+  };
+  for (const [order, words] of Object.entries(wire)) {
+    const s = spec({ type: "float32", order: order as "ABCD" });
+    assert.equal(decodeRegisters(s, [7, 7, ...words, 7], 2), 1.5, order);
+  }
+  assert.equal(
+    decodeRegisters(spec({ type: "uint32", order: "CDAB" }), [9, 0x0002, 0x0001], 1),
+    0x10002,
+  );
+});
