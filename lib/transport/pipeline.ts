@@ -103,8 +103,8 @@ const DONE = 2;
 /** One request: queued, in flight or done. */
 class Flight {
   state = QUEUED;
-  /** performance.now() when it went out. */
-  sentAt = 0;
+  /** The line's count of arrivals when it went out (anything heard since: a higher count). */
+  sentAfter = 0;
   /** Given up by its caller (aborted) while in flight: its answer, when it comes, is dropped. */
   abandoned = false;
   deadline: Deadline | undefined;
@@ -141,11 +141,14 @@ export class Pipeline {
   #out: Uint8Array[] = [];
   #writing = false;
   #reading = false;
-  // Two: a Cancel takes one hook at a time, and a write and a read wait at once.
+  // Two: a Cancel takes one hook at a time, and a write and a read wait at once. Each with the
+  // stream options that carry it, made when it is (not an object per read or write).
   #readCancel = new Cancel();
   #writeCancel = new Cancel();
-  /** When the last answer arrived (performance.now()). */
-  #heardAt = 0;
+  #readIo = { cancel: this.#readCancel };
+  #writeIo = { cancel: this.#writeCancel };
+  /** Arrivals of bytes so far (a counter, not a clock: no time read per request). */
+  #heard = 0;
   /** Callers' signals, each with the requests it may abort. */
   readonly #watched = new Map<AbortSignal, Set<Flight>>();
   /** Answers that matched no request in flight (late answers of dropped requests, or foreign). */
@@ -246,7 +249,7 @@ export class Pipeline {
       while (this.#flight.length < this.#window && this.#backlog.length > 0) {
         const f = this.#backlog.shift()!;
         f.state = SENT;
-        f.sentAt = performance.now();
+        f.sentAfter = this.#heard;
         this.#flight.push(f);
         this.#out.push(f.bytes);
       }
@@ -274,47 +277,70 @@ export class Pipeline {
 
   #write(): void {
     const bytes = joinBytes(this.#out);
-    this.#out = [];
+    // joinBytes made its own array (or returned the one part): the list is free for reuse.
+    this.#out.length = 0;
     this.#writing = true;
     const cancel = this.#writeCancel;
-    this.#host.stream.write(bytes, { cancel }).then(() => {
+    this.#host.stream.write(bytes, this.#writeIo).then(() => {
       this.#writing = false;
       if (this.#out.length > 0 && cancel === this.#writeCancel) this.#write();
     }, (err) => {
       this.#writing = false;
       if (cancel !== this.#writeCancel) return;
-      this.#out = [];
+      this.#out.length = 0;
       this.#failAll(err, err);
     });
   }
 
-  async #read(): Promise<void> {
+  /**
+   * Reads while requests are in flight: one stream read at a time, its bytes landed as they
+   * come; then the line goes on (#send). A then-chain, not an async loop: an async frame per
+   * request (each flight that lands ends the loop) was the pipeline's largest garbage.
+   */
+  #read(): void {
     this.#reading = true;
     const cancel = this.#readCancel;
-    const host = this.#host;
-    try {
-      while (this.#flight.length > 0) {
-        const chunk = await host.stream.read({ cancel });
-        if (cancel !== this.#readCancel) return;
-        host.framer.push(chunk);
-        this.#heardAt = performance.now();
-        for (;;) {
-          this.#landAll();
-          // Room in the window for what waits; the bytes held may already answer it.
-          const before = this.#flight.length;
-          if (this.#backlog.length > 0) this.#send();
-          if (this.#flight.length === before || host.framer.size === 0) break;
-        }
-      }
-    } catch (err) {
+    this.#host.stream.read(this.#readIo).then((chunk) => {
       if (cancel !== this.#readCancel) return;
-      const e = err instanceof FramingError
-        ? new DeviceError(`${host.label}: ${err.message}`, host.device, { cause: err })
-        : err;
-      this.#failAll(e, e);
-    } finally {
-      if (cancel === this.#readCancel) this.#reading = false;
+      try {
+        this.#received(chunk);
+      } catch (err) {
+        this.#readFailed(err);
+        return;
+      }
+      if (cancel !== this.#readCancel) return;
+      if (this.#flight.length > 0) this.#read();
+      else {
+        this.#reading = false;
+        this.#send();
+      }
+    }, (err) => {
+      if (cancel === this.#readCancel) this.#readFailed(err);
+    });
+  }
+
+  /** Lands what `chunk` completes, sending what waits as the window makes room. */
+  #received(chunk: Uint8Array): void {
+    const framer = this.#host.framer;
+    framer.push(chunk);
+    this.#heard++;
+    for (;;) {
+      this.#landAll();
+      // Room in the window for what waits; the bytes held may already answer it.
+      const before = this.#flight.length;
+      if (this.#backlog.length > 0) this.#send();
+      if (this.#flight.length === before || framer.size === 0) return;
     }
+  }
+
+  /** The read failed (connection lost, bytes that are not an answer): the flight fails. */
+  #readFailed(err: unknown): void {
+    const host = this.#host;
+    const e = err instanceof FramingError
+      ? new DeviceError(`${host.label}: ${err.message}`, host.device, { cause: err })
+      : err;
+    this.#reading = false;
+    this.#failAll(e, e);
     this.#send();
   }
 
@@ -332,8 +358,10 @@ export class Pipeline {
   #land(answer: Keyed<unknown>): void {
     let i = 0;
     if (answer.key >= 0) {
-      i = this.#flight.findIndex((f) => f.key === answer.key);
-      if (i < 0) {
+      // A loop, not findIndex: no closure per answer.
+      const flight = this.#flight;
+      while (i < flight.length && flight[i]!.key !== answer.key) i++;
+      if (i === flight.length) {
         this.strays++;
         return;
       }
@@ -404,7 +432,7 @@ export class Pipeline {
       f.reject(err);
       return;
     }
-    if (f.key >= 0 && this.#heardAt > f.sentAt) {
+    if (f.key >= 0 && this.#heard > f.sentAfter) {
       // The device answers, just not this (lost, or dropped by a device that takes one request
       // at a time): drop it and keep the connection; a late answer is counted as a stray.
       this.#flight.splice(this.#flight.indexOf(f), 1);
@@ -448,11 +476,13 @@ export class Pipeline {
   #failAll(reason: unknown, others: unknown, first?: Flight): void {
     const flight = this.#flight;
     this.#flight = [];
-    this.#out = [];
+    this.#out.length = 0;
     this.#readCancel.abort(reason);
     this.#writeCancel.abort(reason);
     this.#readCancel = new Cancel();
     this.#writeCancel = new Cancel();
+    this.#readIo = { cancel: this.#readCancel };
+    this.#writeIo = { cancel: this.#writeCancel };
     this.#reading = false;
     this.#writing = false;
     this.#host.framer.clear();
