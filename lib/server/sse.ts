@@ -8,11 +8,11 @@
  *
  * @module
  */
-import type { Values } from "../device/attr.ts";
 import type { Reading } from "../device/device.ts";
 import type { Lab } from "../lab/lab.ts";
 import type { DeviceManager } from "../lab/manager.ts";
 import { readingJson } from "../output/record.ts";
+import { ReadingRing } from "./reading_ring.ts";
 
 /** Options of a {@linkcode StreamHub}. */
 export interface StreamHubOptions {
@@ -76,9 +76,6 @@ export function readingEvent(reading: Reading): string {
   return `id: ${eventId(reading)}\nevent: reading\ndata: ${readingJson(reading)}\n\n`;
 }
 
-/** An empty ring slot's values. */
-const NO_VALUES: Values = {};
-
 /** The SSE event of a reading from its parts (its time in ms, device and JSON text). */
 function readingEventOf(tms: number, device: string, json: string): string {
   return `id: ${tms}:${device}\nevent: reading\ndata: ${json}\n\n`;
@@ -87,19 +84,10 @@ function readingEventOf(tms: number, device: string, json: string): string {
 /** Fans readings and other events out to SSE clients. */
 export class StreamHub {
   readonly #clients = new Set<Client>();
-  // The resume ring, as columns: each reading's time (ms), device, values and error, and no
-  // object per reading. It holds the last 20,000 readings for seconds, so whatever it keeps
-  // outlives the young generation: keeping an event and the reading per entry moved ~600 bytes a
-  // reading into the old space under load (64 clients polling `/read`), and the mark-compacts
-  // that cleared them paused the daemon 100-180 ms (profiled with --trace-gc). Text is made only
-  // when a client needs it (a live flush or a resume): with nobody connected, publishing a
+  // The resume ring, as columns with no object per reading (see reading_ring.ts). Text is made
+  // only when a client needs it (a live flush or a resume): with nobody connected, publishing a
   // reading costs no encoding.
-  readonly #ringTms: Float64Array;
-  readonly #ringDevice: string[];
-  readonly #ringValues: Values[];
-  readonly #ringError: (string | undefined)[];
-  #ringHead = 0;
-  #ringCount = 0;
+  readonly #ring: ReadingRing;
   #pending: LiveEvent[] = [];
   #flushTimer: ReturnType<typeof setInterval> | undefined;
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
@@ -121,10 +109,7 @@ export class StreamHub {
       maxReplay: opts.maxReplay ?? 20_000,
       session: opts.session,
     };
-    this.#ringTms = new Float64Array(this.#opts.ringSize);
-    this.#ringDevice = new Array(this.#opts.ringSize).fill("");
-    this.#ringValues = new Array(this.#opts.ringSize).fill(NO_VALUES);
-    this.#ringError = new Array(this.#opts.ringSize).fill(undefined);
+    this.#ring = new ReadingRing(this.#opts.ringSize);
   }
 
   /** Sets the session used for resuming from before the ring (it may open after the hub). */
@@ -153,13 +138,12 @@ export class StreamHub {
 
   /** Queues a reading for every client watching its device (and for resume). */
   publishReading(reading: Reading): void {
-    const tms = Math.round(reading.t * 1000);
-    this.#remember(tms, reading);
+    this.#ring.push(reading);
     this.published++;
     if (this.#clients.size === 0) return;
     this.#pending.push({
       device: reading.device,
-      text: readingEventOf(tms, reading.device, readingJson(reading)),
+      text: readingEventOf(Math.round(reading.t * 1000), reading.device, readingJson(reading)),
     });
   }
 
@@ -233,22 +217,6 @@ export class StreamHub {
     this.#stopTimers();
   }
 
-  #remember(tms: number, reading: Reading): void {
-    const size = this.#opts.ringSize;
-    const i = (this.#ringHead + this.#ringCount) % size;
-    this.#ringTms[i] = tms;
-    this.#ringDevice[i] = reading.device;
-    this.#ringValues[i] = reading.values;
-    this.#ringError[i] = reading.error;
-    if (this.#ringCount < size) this.#ringCount++;
-    else this.#ringHead = (this.#ringHead + 1) % size;
-  }
-
-  /** The ring slot of the `i`-th oldest event kept. */
-  #slot(i: number): number {
-    return (this.#ringHead + i) % this.#opts.ringSize;
-  }
-
   async #replay(
     since: { tms: number; device: string },
     devices: ReadonlySet<string> | undefined,
@@ -257,7 +225,8 @@ export class StreamHub {
     const want = (ev: { tms: number; device: string }) =>
       (devices === undefined || devices.has(ev.device)) &&
       !(ev.tms === since.tms && ev.device === since.device);
-    const oldest = this.#ringCount > 0 ? this.#ringTms[this.#slot(0)]! : Infinity;
+    const ring = this.#ring;
+    const oldest = ring.count > 0 ? ring.tms(0) : Infinity;
     // Events older than the ring come from the session (e.g. after a daemon restart).
     if (since.tms < oldest && this.#opts.session) {
       const rows = await this.#opts.session.readingsSince(since.tms, devices, this.#opts.maxReplay);
@@ -273,35 +242,27 @@ export class StreamHub {
     let lo = this.#arrivedAfter(since);
     if (lo < 0) {
       lo = 0;
-      let hi = this.#ringCount;
+      let hi = ring.count;
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
-        if (this.#ringTms[this.#slot(mid)]! < since.tms) lo = mid + 1;
+        if (ring.tms(mid) < since.tms) lo = mid + 1;
         else hi = mid;
       }
     }
-    for (let i = lo; i < this.#ringCount && parts.length < this.#opts.maxReplay; i++) {
-      const k = this.#slot(i);
-      const ev = { tms: this.#ringTms[k]!, device: this.#ringDevice[k]! };
+    for (let i = lo; i < ring.count && parts.length < this.#opts.maxReplay; i++) {
+      const ev = { tms: ring.tms(i), device: ring.device(i) };
       if (!want(ev)) continue;
       // The time kept is the reading's to the millisecond, all its text shows.
-      const error = this.#ringError[k];
-      const reading: Reading = {
-        t: ev.tms / 1000,
-        device: ev.device,
-        values: this.#ringValues[k]!,
-      };
-      if (error !== undefined) reading.error = error;
-      parts.push(readingEventOf(ev.tms, ev.device, readingJson(reading)));
+      parts.push(readingEventOf(ev.tms, ev.device, readingJson(ring.reading(i))));
     }
     return parts.join("");
   }
 
   /** The ring index just after the event `since` names (newest match), or -1 when it is gone. */
   #arrivedAfter(since: { tms: number; device: string }): number {
-    for (let i = this.#ringCount - 1; i >= 0; i--) {
-      const k = this.#slot(i);
-      if (this.#ringTms[k] === since.tms && this.#ringDevice[k] === since.device) return i + 1;
+    const ring = this.#ring;
+    for (let i = ring.count - 1; i >= 0; i--) {
+      if (ring.tms(i) === since.tms && ring.device(i) === since.device) return i + 1;
     }
     return -1;
   }
