@@ -30,6 +30,24 @@ export const NAK = "\x15";
 /** Enquiry: "send the data". */
 export const ENQ = "\x05";
 
+/** The IEEE 488.2 common commands every SCPI and ASCII model answers. */
+const COMMON = new Set([
+  "*IDN?",
+  "*RST",
+  "*CLS",
+  "*ESR?",
+  "*ESE",
+  "*ESE?",
+  "*SRE",
+  "*SRE?",
+  "*STB?",
+  "*OPC?",
+  "*OPC",
+  "*WAI",
+  "*TRG",
+  "*TST?",
+]);
+
 /** Largest error queue (Keysight's depth); the last entry becomes `-350` on overflow. */
 const QUEUE_DEPTH = 20;
 
@@ -39,6 +57,31 @@ interface Matcher {
   action?: InstrumentAction;
   kind: "get" | "set" | "action";
 }
+
+/**
+ * What one command unit is, found once per distinct text: the dialogue repeats itself (a
+ * poll asks the same few queries), so matching runs once, not per message. Depends on the text
+ * and the definition only; what it does to the state happens each time it is run.
+ */
+interface Resolved {
+  /** An IEEE 488.2 common command or `SYST:ERR?` (its keyword), with the unit upper-cased. */
+  common?: string;
+  upper?: string;
+  /** The attribute or action it matched, and a set's value text. */
+  matcher?: Matcher;
+  arg?: string;
+}
+
+/** How an attribute's query is answered, worked out once per attribute. */
+interface AnswerPlan {
+  /** The attributes read by the same command (their values make up the reply). */
+  siblings: InstrumentAttr[];
+  /** The reply is the attribute's value alone (no template, layout or token of several). */
+  alone: boolean;
+}
+
+/** Distinct command texts whose resolution is kept (a stream of distinct sets starts afresh). */
+const MAX_RESOLVED = 512;
 
 /** Options of a simulated instrument. */
 export interface ModelOptions {
@@ -60,6 +103,10 @@ export class InstrumentModel {
   #ese = 0;
   #sre = 0;
   #pending: string | undefined;
+  readonly #resolved = new Map<string, Resolved>();
+  readonly #programs = new Map<string, string[]>();
+  readonly #plans = new Map<InstrumentAttr, AnswerPlan>();
+  readonly #follows = new Map<InstrumentAttr, InstrumentAttr | undefined>();
   /** Commands handled, for logs. */
   count = 0;
 
@@ -113,7 +160,7 @@ export class InstrumentModel {
    */
   handle(message: string): string[] {
     this.count++;
-    const text = message.replace(/\0/g, "");
+    const text = message.includes("\0") ? message.replace(/\0/g, "") : message;
     switch (this.inst.protocol) {
       case "pfeiffer":
         return this.#pfeiffer(text);
@@ -131,7 +178,13 @@ export class InstrumentModel {
 
   #scpi(text: string): string[] {
     const answers: string[] = [];
-    for (const unit of splitProgramMessage(text)) {
+    let units = this.#programs.get(text);
+    if (units === undefined) {
+      units = splitProgramMessage(text);
+      if (this.#programs.size >= MAX_RESOLVED) this.#programs.clear();
+      this.#programs.set(text, units);
+    }
+    for (const unit of units) {
       const r = this.#unit(unit);
       if (r.answer !== undefined) answers.push(r.answer);
     }
@@ -159,20 +212,40 @@ export class InstrumentModel {
     return [ACK];
   }
 
+  /** What `unit` is (cached by its text). */
+  #resolve(unit: string): Resolved {
+    let r = this.#resolved.get(unit);
+    if (r !== undefined) return r;
+    r = this.#find(unit);
+    if (this.#resolved.size >= MAX_RESOLVED) this.#resolved.clear();
+    this.#resolved.set(unit, r);
+    return r;
+  }
+
+  #find(unit: string): Resolved {
+    const upper = unit.trim().toUpperCase();
+    const common = this.#commonKey(upper);
+    if (common !== undefined) return { common, upper };
+    for (const matcher of this.#matchers) {
+      const hit = matcher.re.exec(unit);
+      if (hit) return { matcher, arg: hit[1] ?? "" };
+    }
+    return {};
+  }
+
   /** One command: answer (for queries and replying sets), or ok=false when refused. */
   #unit(unit: string): { ok: boolean; answer?: string } {
-    const common = this.#common(unit);
-    if (common) return common;
-    for (const m of this.#matchers) {
-      const hit = m.re.exec(unit);
-      if (!hit) continue;
+    const r = this.#resolve(unit);
+    if (r.common !== undefined) return this.#common(r.common, r.upper!);
+    const m = r.matcher;
+    if (m !== undefined) {
       if (m.kind === "get") return { ok: true, answer: this.#answer(m.attr!) };
       if (m.kind === "action") {
         if (/^\*RST$/i.test(m.action!.command)) this.reset();
         return { ok: true, answer: m.action!.reply ? this.#poll() : undefined };
       }
       const a = m.attr!;
-      const v = this.#parseSet(a, hit[1] ?? "");
+      const v = this.#parseSet(a, r.arg!);
       if (v === undefined) return { ok: false };
       this.#state.set(a.attr.name, v);
       if (a.reply) return { ok: true, answer: a.get ? this.#answer(a) : this.#poll() };
@@ -185,11 +258,21 @@ export class InstrumentModel {
     return { ok: false };
   }
 
-  #common(unit: string): { ok: boolean; answer?: string } | undefined {
-    const u = unit.trim().toUpperCase();
+  /** The common command `u` (a unit upper-cased) is, if this protocol has it. */
+  #commonKey(u: string): string | undefined {
     if (this.inst.protocol !== "scpi" && this.inst.protocol !== "ascii") return undefined;
+    const head = u.split(/\s+/)[0]!;
+    if (COMMON.has(head)) return head;
+    if (this.inst.protocol === "scpi" && /^:?SYST(EM)?:ERR(OR)?(:NEXT)?\?$/.test(u)) {
+      return "SYST:ERR?";
+    }
+    return undefined;
+  }
+
+  /** Runs the common command `key` (`u`: the unit upper-cased, for its argument). */
+  #common(key: string, u: string): { ok: boolean; answer?: string } {
     const arg = (): number => Number(u.split(/\s+/)[1] ?? "0");
-    switch (u.split(/\s+/)[0]) {
+    switch (key) {
       case "*IDN?":
         return { ok: true, answer: this.inst.simIdn };
       case "*RST":
@@ -231,11 +314,10 @@ export class InstrumentModel {
         return { ok: true };
       case "*TST?":
         return { ok: true, answer: "0" };
+      case "SYST:ERR?":
+        return { ok: true, answer: this.#errors.shift() ?? SCPI_ERRORS.none };
     }
-    if (this.inst.protocol === "scpi" && /^:?SYST(EM)?:ERR(OR)?(:NEXT)?\?$/.test(u)) {
-      return { ok: true, answer: this.#errors.shift() ?? SCPI_ERRORS.none };
-    }
-    return undefined;
+    return { ok: false };
   }
 
   /** Queues an error (SCPI) and sets its ESR bit. */
@@ -296,10 +378,14 @@ export class InstrumentModel {
     let v = this.#state.get(a.attr.name) ?? null;
     const follows = a.sim.follows;
     if (follows !== undefined) {
-      const src = this.inst.attrs.find((x) =>
-        x.base === follows &&
-        Object.entries(a.vars).every(([k, id]) => x.vars[k] === undefined || x.vars[k] === id)
-      );
+      let src = this.#follows.get(a);
+      if (src === undefined && !this.#follows.has(a)) {
+        src = this.inst.attrs.find((x) =>
+          x.base === follows &&
+          Object.entries(a.vars).every(([k, id]) => x.vars[k] === undefined || x.vars[k] === id)
+        );
+        this.#follows.set(a, src);
+      }
       if (src) v = this.#state.get(src.attr.name) ?? v;
     }
     if (typeof v === "number" && a.sim.noise && !a.set) {
@@ -330,7 +416,21 @@ export class InstrumentModel {
 
   /** The answer to an attribute's query, composed with the other fields of the same reply. */
   #answer(a: InstrumentAttr): string {
-    const siblings = this.inst.attrs.filter((x) => x.get === a.get);
+    let plan = this.#plans.get(a);
+    if (plan === undefined) {
+      plan = {
+        siblings: this.inst.attrs.filter((x) => x.get === a.get),
+        alone: !a.sim.reply && !a.parse.layout && typeof a.parse.token !== "number",
+      };
+      this.#plans.set(a, plan);
+    }
+    const siblings = plan.siblings;
+    if (plan.alone) {
+      // The siblings' values are not in the reply, but each draws its noise as it would, so a
+      // seed gives the same readings whatever the command.
+      for (const s of siblings) this.#value(s);
+      return this.#format(a, this.#value(a));
+    }
     const fields: Record<string, string> = { unit: this.unit, status: "", ...a.vars };
     for (const s of siblings) {
       const key = s.parse.layout ? String(s.parse.token) : s.base;
@@ -365,20 +465,60 @@ export class InstrumentModel {
   }
 }
 
-/** Splits a received byte run into messages: any of CR/LF ends one (a lone ENQ for Pfeiffer). */
-export function splitMessages(
-  buffer: string,
-  pfeiffer: boolean,
-): { messages: string[]; rest: string } {
-  const messages: string[] = [];
-  let start = 0;
-  for (let i = 0; i < buffer.length; i++) {
-    const c = buffer[i];
-    if (c === "\r" || c === "\n" || (pfeiffer && c === ENQ)) {
-      const m = buffer.slice(start, c === ENQ ? i + 1 : i);
-      if (m !== "") messages.push(m);
+/**
+ * Cuts received bytes into messages: any of CR/LF ends one (a lone ENQ is a message of its own
+ * for Pfeiffer); empty messages are skipped. A message is made into a string once it is whole,
+ * one character per byte; the start of one still incomplete is kept for the next bytes (at most
+ * 64 KiB: a longer line without an end is dropped).
+ *
+ * @example
+ * ```ts
+ * import { MessageSplitter } from "./model.ts";
+ * const got: string[] = [];
+ * const split = new MessageSplitter(false);
+ * split.push(new TextEncoder().encode("*IDN?\nSYST:E"), (m) => got.push(m));
+ * split.push(new TextEncoder().encode("RR?\r\n"), (m) => got.push(m));
+ * got; // ["*IDN?", "SYST:ERR?"]
+ * ```
+ */
+export class MessageSplitter {
+  #pending = "";
+
+  /** `pfeiffer`: a lone ENQ ends (and is) a message. */
+  constructor(readonly pfeiffer: boolean) {}
+
+  /** The start of a message whose end has not arrived yet. */
+  get pending(): string {
+    return this.#pending;
+  }
+
+  /** Calls `each` with every message that `chunk` completes, in order. */
+  push(chunk: Uint8Array, each: (message: string) => void): void {
+    let start = 0;
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk[i];
+      if (c !== 13 && c !== 10 && (c !== 5 || !this.pfeiffer)) continue;
+      let message = latin1(chunk, start, c === 5 ? i + 1 : i);
+      if (this.#pending !== "") {
+        message = this.#pending + message;
+        this.#pending = "";
+      }
       start = i + 1;
+      if (message !== "") each(message);
+    }
+    if (start < chunk.length) {
+      this.#pending += latin1(chunk, start, chunk.length);
+      if (this.#pending.length > 65536) this.#pending = "";
     }
   }
-  return { messages, rest: buffer.slice(start) };
+}
+
+/** Bytes `start`…`end` as text, one character per byte. */
+function latin1(bytes: Uint8Array, start: number, end: number): string {
+  let s = "";
+  for (let i = start; i < end; i += 8192) {
+    const part = bytes.subarray(i, Math.min(end, i + 8192));
+    s += String.fromCharCode.apply(null, part as unknown as number[]);
+  }
+  return s;
 }

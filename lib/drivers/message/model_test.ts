@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { findInstrument, parseDefinition, resolveEntry } from "../../instruments/loader.ts";
-import { ACK, ENQ, InstrumentModel, NAK, splitMessages } from "./model.ts";
+import { ACK, ENQ, InstrumentModel, MessageSplitter, NAK } from "./model.ts";
+import { textToBytes } from "../sim/ports.ts";
 
 async function model(name: string, unit?: string): Promise<InstrumentModel> {
   return new InstrumentModel(await findInstrument(name), { unit });
@@ -116,8 +117,19 @@ Deno.test("ascii dialect: plain lines, silent on what it does not know", () => {
   assert.deepEqual(m.handle("*IDN?"), ["labwire,plain,SIM00001,1.0"]);
 });
 
-Deno.test("splitMessages: CR or LF ends a message, a lone ENQ too for Pfeiffer", () => {
-  assert.deepEqual(splitMessages("A\rB\r\nC", false), { messages: ["A", "B"], rest: "C" });
-  assert.deepEqual(splitMessages("PR1\r\n\x05", true), { messages: ["PR1", "\x05"], rest: "" });
-  assert.deepEqual(splitMessages("\x05", false), { messages: [], rest: "\x05" });
+Deno.test("MessageSplitter: CR or LF ends a message, a lone ENQ too for Pfeiffer", () => {
+  const split = (chunks: string[], pfeiffer: boolean) => {
+    const s = new MessageSplitter(pfeiffer);
+    const got: string[] = [];
+    for (const c of chunks) s.push(textToBytes(c), (m) => got.push(m));
+    return { messages: got, rest: s.pending };
+  };
+  assert.deepEqual(split(["A\rB\r\nC"], false), { messages: ["A", "B"], rest: "C" });
+  assert.deepEqual(split(["PR1\r\n\x05"], true), { messages: ["PR1", "\x05"], rest: "" });
+  assert.deepEqual(split(["\x05"], false), { messages: [], rest: "\x05" });
+  // A message split across reads, bytes above 0x7f kept one character each.
+  assert.deepEqual(split(["MEAS:VO", "LT:DC?\n*ID", "N?\xb5\n"], false), {
+    messages: ["MEAS:VOLT:DC?", "*IDN?\xb5"],
+    rest: "",
+  });
 });

@@ -30,11 +30,14 @@ export class ParseError extends Error {
  * ```
  */
 export function printf(format: string, value: number | string): string {
-  const m = /%([-+ 0]*)(\d+)?(?:\.(\d+))?([dfeEgGsx])/.exec(format);
-  if (!m) return format;
-  const [whole, flags = "", widthText, precText, conv] = m;
-  const width = widthText ? Number(widthText) : 0;
-  const prec = precText === undefined ? undefined : Number(precText);
+  let spec = SPECS.get(format);
+  if (spec === undefined) {
+    spec = compileSpec(format);
+    if (SPECS.size >= 256) SPECS.clear();
+    SPECS.set(format, spec);
+  }
+  if (spec === null) return format;
+  const { conv, width, prec, plus, space, left, zero } = spec;
   let body: string;
   let negative = false;
   if (conv === "s") body = String(value);
@@ -54,9 +57,18 @@ export function printf(format: string, value: number | string): string {
         break;
       case "e":
       case "E": {
-        const [mant, exp] = a.toExponential(prec ?? 6).split("e") as [string, string];
-        const e = Number(exp);
-        body = `${mant}${conv}${e < 0 ? "-" : "+"}${String(Math.abs(e)).padStart(2, "0")}`;
+        if (!Number.isFinite(a)) {
+          // C's printf: inf and nan (INF and NAN for %E).
+          body = Number.isNaN(a) ? "nan" : "inf";
+          if (conv === "E") body = body.toUpperCase();
+          break;
+        }
+        const text = a.toExponential(prec ?? 6);
+        const at = text.indexOf("e");
+        // toExponential writes "e+0", "e-12": C's exponent has a sign and at least two digits.
+        const digits = text.length - at - 2;
+        body = text.slice(0, at) + (conv === "E" ? "E" : "e") + text[at + 1] +
+          (digits < 2 ? "0" : "") + text.slice(at + 2);
         break;
       }
       default: {
@@ -66,23 +78,47 @@ export function printf(format: string, value: number | string): string {
       }
     }
   }
-  const sign = conv === "s"
-    ? ""
-    : negative
-    ? "-"
-    : flags.includes("+")
-    ? "+"
-    : flags.includes(" ")
-    ? " "
-    : "";
+  const sign = conv === "s" ? "" : negative ? "-" : plus ? "+" : space ? " " : "";
   let out = sign + body;
   if (out.length < width) {
-    if (flags.includes("-")) out = out.padEnd(width);
-    else if (flags.includes("0") && conv !== "s") {
-      out = sign + body.padStart(width - sign.length, "0");
-    } else out = out.padStart(width);
+    if (left) out = out.padEnd(width);
+    else if (zero && conv !== "s") out = sign + body.padStart(width - sign.length, "0");
+    else out = out.padStart(width);
   }
-  return format.slice(0, m.index) + out + format.slice(m.index + whole.length);
+  return spec.before === "" && spec.after === "" ? out : spec.before + out + spec.after;
+}
+
+/** A printf format's one conversion, parsed once per format (formats come from definitions). */
+interface PrintfSpec {
+  before: string;
+  after: string;
+  conv: string;
+  width: number;
+  prec: number | undefined;
+  plus: boolean;
+  space: boolean;
+  left: boolean;
+  zero: boolean;
+}
+
+const SPECS = new Map<string, PrintfSpec | null>();
+
+/** Parses `format`'s conversion; null when it has none (the format is printed as it is). */
+function compileSpec(format: string): PrintfSpec | null {
+  const m = /%([-+ 0]*)(\d+)?(?:\.(\d+))?([dfeEgGsx])/.exec(format);
+  if (!m) return null;
+  const [whole, flags = "", widthText, precText, conv] = m;
+  return {
+    before: format.slice(0, m.index),
+    after: format.slice(m.index + whole.length),
+    conv: conv!,
+    width: widthText ? Number(widthText) : 0,
+    prec: precText === undefined ? undefined : Number(precText),
+    plus: flags.includes("+"),
+    space: flags.includes(" "),
+    left: flags.includes("-"),
+    zero: flags.includes("0"),
+  };
 }
 
 /**

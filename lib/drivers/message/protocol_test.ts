@@ -53,6 +53,12 @@ Deno.test("printf: the conversions definitions use", () => {
   assert.equal(printf("%5s", "N2"), "   N2");
   assert.equal(printf("value=%.1f V", 2.25), "value=2.3 V");
   assert.equal(printf("no conversion", 1), "no conversion");
+  assert.equal(printf("%.2e", 1.5e-300), "1.50e-300");
+  // Not finite: C's inf and nan, not "InfinityE+NaN".
+  assert.equal(printf("%+.8E", -Infinity), "-INF");
+  assert.equal(printf("%e", NaN), "nan");
+  // The same format again (parsed once) with another value.
+  assert.equal(printf("%+.8E", 2), "+2.00000000E+00");
 });
 
 Deno.test("formatValue: map first, then format, booleans as 1/0", () => {

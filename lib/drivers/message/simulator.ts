@@ -15,11 +15,12 @@
  */
 import type { Instrument } from "../../instruments/definition.ts";
 import type { FaultOptions } from "../sim/faults.ts";
-import { InstrumentModel, NAK, splitMessages } from "./model.ts";
+import { InstrumentModel, MessageSplitter, NAK } from "./model.ts";
 import {
   ConnectedSimulator,
   type PtyPlace,
   type PtySimulatorOf,
+  type ReplyText,
   serveOnPty,
   serveOnTcp,
   type SimConn,
@@ -60,12 +61,7 @@ export function bytesToText(bytes: Uint8Array): string {
   return s;
 }
 
-/** Text → bytes, one byte per character (the inverse of {@linkcode bytesToText}). */
-export function textToBytes(text: string): Uint8Array {
-  const out = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i) & 0xff;
-  return out;
-}
+export { textToBytes } from "../sim/ports.ts";
 
 /** The instrument(s) on one line, their faults, and the serving of connections. */
 export class MessageSimulator extends ConnectedSimulator {
@@ -82,56 +78,52 @@ export class MessageSimulator extends ConnectedSimulator {
     this.models = units.map((unit, i) => new InstrumentModel(inst, { seed: seed + i, unit }));
   }
 
-  /** Serves one connection until it ends or the simulator closes. */
+  /**
+   * Serves one connection until it ends or the simulator closes. Messages are cut from the
+   * bytes as they arrive (a string per message, none per chunk) and answered into the
+   * connection's output buffer.
+   */
   serve(conn: SimConn): Promise<void> {
-    let pending = "";
-    const pfeiffer = this.inst.protocol === "pfeiffer";
-    return this.serveConn(conn, 16 * 1024, (reply) => ({
-      data: (chunk) => {
-        pending += bytesToText(chunk);
-        const { messages, rest } = splitMessages(pending, pfeiffer);
-        pending = rest.length > 65536 ? "" : rest;
-        for (const message of messages) {
-          const r = this.#handle(message);
-          if (r !== undefined) reply(textToBytes(r.text), r.delayMs);
-        }
-      },
+    const split = new MessageSplitter(this.inst.protocol === "pfeiffer");
+    return this.serveConn(conn, 16 * 1024, (_reply, replyText) => ({
+      data: (chunk) => split.push(chunk, (message) => this.#handle(message, replyText)),
     }));
   }
 
-  /** Decides faults and answers one message; undefined when nothing is sent. */
-  #handle(message: string): { text: string; delayMs: number } | undefined {
+  /** Decides faults and answers one message with `reply` (nothing for a silent one). */
+  #handle(message: string, reply: ReplyText): void {
     const outcome = this.faults.decide();
-    const note = (answer: string[]) => this.opts.onMessage?.({ message, outcome, answer });
     this.counts[outcome]++;
+    const onMessage = this.opts.onMessage;
     if (outcome === "disconnected") {
-      note([]);
+      onMessage?.({ message, outcome, answer: [] });
       this.disconnect();
-      return undefined;
+      return;
     }
     const term = this.inst.transport.readTermination;
     const delayMs = this.faults.delayMs();
     if (outcome === "timeout") {
-      note([]);
-      return undefined;
+      onMessage?.({ message, outcome, answer: [] });
+      return;
     }
+    let lines: string[];
     if (outcome === "garbage") {
-      const junk = Array.from(
-        { length: 12 },
-        () => String.fromCharCode(33 + Math.floor(this.garbage.next() * 90)),
-      ).join("");
-      note([junk]);
-      return { text: junk + term, delayMs };
+      lines = [
+        Array.from(
+          { length: 12 },
+          () => String.fromCharCode(33 + Math.floor(this.garbage.next() * 90)),
+        ).join(""),
+      ];
+    } else if (outcome === "error") lines = this.#errorAnswer(message);
+    else {
+      const models = this.models;
+      lines = models.length === 1
+        ? models[0]!.handle(message)
+        : models.flatMap((m) => m.handle(message));
     }
-    if (outcome === "error") {
-      const answer = this.#errorAnswer(message);
-      note(answer);
-      return answer.length ? { text: answer.map((l) => l + term).join(""), delayMs } : undefined;
-    }
-    const lines = this.models.flatMap((m) => m.handle(message));
-    note(lines);
-    if (lines.length === 0) return undefined;
-    return { text: lines.map((l) => l + term).join(""), delayMs };
+    onMessage?.({ message, outcome, answer: lines });
+    if (lines.length === 1) reply(lines[0]! + term, delayMs);
+    else if (lines.length > 1) reply(lines.map((l) => l + term).join(""), delayMs);
   }
 
   /** A failed command as the dialect reports it: SCPI's not-a-number, Alicat's `?`, a NAK. */

@@ -40,6 +40,30 @@ Deno.test("answers end with the definition's read termination; several commands 
   }
 });
 
+Deno.test("replies go out in order: many in one write, and behind jittered delays", async () => {
+  const inst = await findInstrument("keysight-34461a");
+  const idn = `${inst.simIdn}\n`;
+  const plain = await startTcpSimulator(inst, { port: 0 });
+  try {
+    // 200 answers to one packet: more than the output buffer starts with.
+    const got = await exchange(plain.port, "*IDN?\n".repeat(200), new RegExp(`(${idn}){200}$`));
+    assert.equal(got, idn.repeat(200));
+  } finally {
+    await plain.close();
+  }
+  const slow = await startTcpSimulator(inst, {
+    port: 0,
+    faults: { ...NO_FAULTS, latencyMs: 1, jitterMs: 8 },
+  });
+  try {
+    const cmds = Array.from({ length: 12 }, (_, i) => `*ESE ${i};*ESE?\n`).join("");
+    const got = await exchange(slow.port, cmds, /^(\d+\n){12}$/);
+    assert.equal(got, Array.from({ length: 12 }, (_, i) => `${i}\n`).join(""));
+  } finally {
+    await slow.close();
+  }
+});
+
 Deno.test("garbage fault: a line of junk instead of the answer", async () => {
   const sim = await startTcpSimulator(await findInstrument("keysight-34461a"), {
     port: 0,

@@ -125,12 +125,17 @@ export class FaultInjector {
     return latencyMs + (jitterMs > 0 ? this.random.uniform(0, jitterMs) : 0);
   }
 
-  /** Decides the outcome of one call at time `nowMs` (epoch or monotonic, consistently). */
-  decide(nowMs: number = performance.now()): FaultOutcome {
+  /**
+   * Decides the outcome of one call at time `nowMs` (epoch or monotonic, consistently; by
+   * default performance.now(), read only when a disconnect is or may become in force).
+   */
+  decide(nowMs?: number): FaultOutcome {
     const o = this.options;
-    if (nowMs < this.#downUntil) return "disconnected";
+    if (this.#downUntil > 0 && (nowMs ??= performance.now()) < this.#downUntil) {
+      return "disconnected";
+    }
     if (this.random.chance(o.disconnectRate)) {
-      this.#downUntil = nowMs + o.disconnectForMs;
+      this.#downUntil = (nowMs ?? performance.now()) + o.disconnectForMs;
       return "disconnected";
     }
     if (this.random.chance(o.timeoutRate)) return "timeout";

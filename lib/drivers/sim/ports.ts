@@ -250,21 +250,26 @@ export class SimConnections {
 
   /**
    * Writes `bytes` to `conn` after `delayMs` (a simulated latency), unless the simulator was
-   * closed or the connection dropped meanwhile.
+   * closed or the connection dropped meanwhile. Without a delay, one promise per write (the
+   * write's own): a round trip's answer costs no async frame.
    */
-  async send(conn: SimConn, bytes: Uint8Array, delayMs: number): Promise<void> {
-    if (delayMs > 0) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          this.#timers.delete(t);
-          resolve();
-        }, delayMs);
-        this.#timers.add(t);
-      });
-    }
-    if (this.#closed || !this.#conns.has(conn)) return;
-    let off = 0;
-    while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+  send(conn: SimConn, bytes: Uint8Array, delayMs: number): Promise<void> {
+    if (delayMs > 0) return this.#sendLater(conn, bytes, delayMs);
+    if (this.#closed || !this.#conns.has(conn)) return Promise.resolve();
+    return conn.write(bytes).then((n) => {
+      if (n < bytes.length) return this.send(conn, bytes.subarray(n), 0);
+    });
+  }
+
+  async #sendLater(conn: SimConn, bytes: Uint8Array, delayMs: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.#timers.delete(t);
+        resolve();
+      }, delayMs);
+      this.#timers.add(t);
+    });
+    await this.send(conn, bytes, 0);
   }
 
   /** Closes every connection (a disconnect fault, or the end). */
@@ -286,8 +291,106 @@ export class SimConnections {
   }
 }
 
+/** Text → bytes, one byte per character (latin1: ACK/ENQ and binary blocks intact). */
+export function textToBytes(text: string): Uint8Array {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i) & 0xff;
+  return out;
+}
+
 /** Sends one reply on the connection being served, `delayMs` from now and after the ones before it. */
 export type Reply = (bytes: Uint8Array, delayMs: number) => void;
+
+/**
+ * {@linkcode Reply} for a text answer, one byte per character (latin1: ACK/ENQ and binary
+ * blocks intact), written into the connection's output buffer without an array of its own.
+ */
+export type ReplyText = (text: string, delayMs: number) => void;
+
+/** Largest output buffer kept between writes; a bigger one (a block answer) is let go. */
+const KEEP_OUTBOX = 64 * 1024;
+
+/**
+ * The replies due now on one connection: gathered in a reused buffer and written with one write
+ * per batch, one write in flight at a time (two buffers: one being written, one filling). What
+ * piles up while a write is in flight goes out in the next one, as an instrument's TCP stack
+ * sends what its output queue holds.
+ */
+class Outbox {
+  #buf = new Uint8Array(1024);
+  #spare = new Uint8Array(1024);
+  #len = 0;
+  #writing = false;
+  #drained: (() => void)[] = [];
+
+  /** `write` sends bytes (failures dropped: the next read ends a dead connection). */
+  constructor(readonly write: (bytes: Uint8Array) => Promise<void>) {}
+
+  /** True while nothing waits to be written and no write is in flight. */
+  get idle(): boolean {
+    return !this.#writing && this.#len === 0;
+  }
+
+  /** Appends `bytes`. */
+  bytes(bytes: Uint8Array): void {
+    this.#room(bytes.length).set(bytes, this.#len);
+    this.#len += bytes.length;
+  }
+
+  /** Appends `text`, one byte per character. */
+  text(text: string): void {
+    const buf = this.#room(text.length);
+    let n = this.#len;
+    for (let i = 0; i < text.length; i++) buf[n++] = text.charCodeAt(i) & 0xff;
+    this.#len = n;
+  }
+
+  /** Writes what is gathered, unless a write is in flight (then it goes when that lands). */
+  flush(): void {
+    if (this.#writing || this.#len === 0) return;
+    const data = this.#buf.subarray(0, this.#len);
+    this.#buf = this.#spare;
+    this.#spare = data.buffer.byteLength > KEEP_OUTBOX
+      ? new Uint8Array(1024)
+      : new Uint8Array(data.buffer);
+    this.#len = 0;
+    this.#writing = true;
+    this.write(data).then(this.#landed, this.#failed);
+  }
+
+  /** Resolves once everything gathered so far has been written (or dropped). */
+  drained(): Promise<void> {
+    if (this.idle) return Promise.resolve();
+    return new Promise((resolve) => this.#drained.push(resolve));
+  }
+
+  readonly #landed = () => {
+    this.#writing = false;
+    if (this.#len > 0) this.flush();
+    else this.#wake();
+  };
+
+  readonly #failed = () => {
+    this.#writing = false;
+    this.#len = 0;
+    this.#wake();
+  };
+
+  #wake(): void {
+    const waiting = this.#drained;
+    if (waiting.length === 0) return;
+    this.#drained = [];
+    for (const resolve of waiting) resolve();
+  }
+
+  /** The buffer to append `n` bytes to, grown when they do not fit. */
+  #room(n: number): Uint8Array {
+    if (this.#len + n <= this.#buf.length) return this.#buf;
+    const grown = new Uint8Array(Math.max(this.#buf.length * 2, this.#len + n));
+    grown.set(this.#buf.subarray(0, this.#len));
+    return this.#buf = grown;
+  }
+}
 
 /** What a family's simulator does with the bytes of one connection. */
 export interface ConnHandler {
@@ -320,25 +423,34 @@ export abstract class ConnectedSimulator implements ServedSim {
   /**
    * Serves `conn` until it ends or the simulator closes: every chunk read (at most `bufferSize`
    * bytes) goes to the handler `start` makes, whose replies go out in order even when a fault
-   * delays one.
+   * delays one. Replies due at once that pile up (several commands in one chunk, or answers
+   * made while a write is in flight) go out in one write, from a reused buffer.
    */
   protected async serveConn(
     conn: SimConn,
     bufferSize: number,
-    start: (reply: Reply) => ConnHandler,
+    start: (reply: Reply, replyText: ReplyText) => ConnHandler,
   ): Promise<void> {
-    this.#links.add(conn);
+    const links = this.#links;
+    links.add(conn);
     const buf = new Uint8Array(bufferSize);
-    let chain = Promise.resolve();
-    // Replies due at once that pile up while earlier ones are written go out in one write, as
-    // an instrument's TCP stack sends what its output queue holds (a client that sends several
-    // commands at once gets their answers together, not one segment each).
+    const out = new Outbox((bytes) => links.send(conn, bytes, 0));
+    let reading = false;
+    // Replies behind a delayed one (a latency fault) go through this chain, in order; the
+    // outbox is used again once the chain has drained.
+    let chain: Promise<void> | undefined;
     let batch: Uint8Array[] | undefined;
-    const handler = start((bytes, delayMs) => {
+    const later = (bytes: Uint8Array, delayMs: number) => {
       if (delayMs > 0) {
         batch = undefined;
+        const before = chain ?? out.drained();
         // a reply to a client that went away is dropped; the next read ends the connection
-        chain = chain.then(() => this.#links.send(conn, bytes, delayMs)).catch(() => {});
+        const mine: Promise<void> = before.then(() => links.send(conn, bytes, delayMs)).catch(
+          () => {},
+        ).finally(() => {
+          if (chain === mine) chain = undefined;
+        });
+        chain = mine;
         return;
       }
       if (batch) {
@@ -346,11 +458,29 @@ export abstract class ConnectedSimulator implements ServedSim {
         return;
       }
       const parts = batch = [bytes];
-      chain = chain.then(() => {
+      const mine: Promise<void> = chain!.then(() => {
         if (batch === parts) batch = undefined;
-        return this.#links.send(conn, joinBytes(parts), 0);
-      }).catch(() => {});
-    });
+        return links.send(conn, joinBytes(parts), 0);
+      }).catch(() => {}).finally(() => {
+        if (chain === mine) chain = undefined;
+      });
+      chain = mine;
+    };
+    const reply: Reply = (bytes, delayMs) => {
+      if (delayMs > 0 || chain) later(bytes, delayMs);
+      else {
+        out.bytes(bytes);
+        if (!reading) out.flush();
+      }
+    };
+    const replyText: ReplyText = (text, delayMs) => {
+      if (delayMs > 0 || chain) later(textToBytes(text), delayMs);
+      else {
+        out.text(text);
+        if (!reading) out.flush();
+      }
+    };
+    const handler = start(reply, replyText);
     try {
       for (;;) {
         let n: number | null;
@@ -360,12 +490,19 @@ export abstract class ConnectedSimulator implements ServedSim {
           break;
         }
         if (n === null) break;
-        handler.data(buf.subarray(0, n));
+        reading = true;
+        try {
+          handler.data(buf.subarray(0, n));
+        } finally {
+          reading = false;
+          out.flush();
+        }
       }
     } finally {
       handler.end?.();
-      await chain;
-      this.#links.delete(conn);
+      await out.drained();
+      while (chain) await chain;
+      links.delete(conn);
       try {
         conn.close();
       } catch {
