@@ -96,7 +96,6 @@ export class Call {
   deadline: ReturnType<typeof deadlines.add> | undefined;
   /** While behind a late answer: when to stop waiting for it and reconnect instead. */
   patience: ReturnType<typeof deadlines.add> | undefined;
-  connecting: AbortController | undefined;
   /** Neighbours in the list of calls watching the same signal. */
   watchPrev: Call | undefined;
   watchNext: Call | undefined;

@@ -325,3 +325,74 @@ Deno.test("a device that never answers a timed-out request costs the next one ha
     await srv.close();
   }
 });
+
+/**
+ * A connector whose connects take `delays[i]` ms each (the connection itself is real), counting
+ * the connects started and those abandoned by the client's abort.
+ */
+function slowConnector(delays: number[]) {
+  const seen = { dials: 0, abandoned: 0 };
+  const connect = async (opts: Deno.ConnectOptions & { signal?: AbortSignal }) => {
+    const delay = delays[seen.dials++] ?? 0;
+    const conn = await Deno.connect({ hostname: opts.hostname, port: opts.port });
+    await new Promise((r) => setTimeout(r, delay));
+    if (opts.signal?.aborted) {
+      seen.abandoned++;
+      conn.close();
+      throw opts.signal.reason;
+    }
+    return conn;
+  };
+  return { seen, connect };
+}
+
+Deno.test("a request that times out while connecting leaves the connection to the next one", async () => {
+  const srv = rawServer(async (conn) => {
+    await conn.write(enc.encode("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+  });
+  const slow = slowConnector([150]);
+  const client = new HttpClient(srv.origin, { connect: slow.connect });
+  try {
+    await assert.rejects(client.post("/", "", { timeout: 50 }), TimeoutError);
+    assert.equal((await client.post("/", "", { timeout: 2000 })).text, "ok");
+    assert.equal((await client.post("/", "", { timeout: 2000 })).text, "ok");
+    assert.deepEqual(slow.seen, { dials: 1, abandoned: 0 });
+    assert.equal(srv.accepted, 1);
+  } finally {
+    client.close();
+    await srv.close();
+  }
+});
+
+Deno.test("a connect that outlives two requests' timeouts is abandoned; the next request connects anew", async () => {
+  const srv = rawServer(async (conn) => {
+    await conn.write(enc.encode("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+  });
+  const slow = slowConnector([300]);
+  const client = new HttpClient(srv.origin, { connect: slow.connect });
+  try {
+    await assert.rejects(client.post("/", "", { timeout: 50 }), TimeoutError);
+    await assert.rejects(client.post("/", "", { timeout: 50 }), TimeoutError);
+    assert.equal((await client.post("/", "", { timeout: 2000 })).text, "ok");
+    await new Promise((r) => setTimeout(r, 300)); // the abandoned connect ends
+    assert.deepEqual(slow.seen, { dials: 2, abandoned: 1 });
+  } finally {
+    client.close();
+    await srv.close();
+  }
+});
+
+Deno.test("closing the client stops a connect under way", async () => {
+  const srv = rawServer(() => Promise.resolve());
+  const slow = slowConnector([100]);
+  const client = new HttpClient(srv.origin, { connect: slow.connect });
+  try {
+    const call = client.post("/", "", { timeout: 2000 });
+    client.close();
+    await assert.rejects(call, /the client is closed/);
+    await new Promise((r) => setTimeout(r, 150));
+    assert.deepEqual(slow.seen, { dials: 1, abandoned: 1 });
+  } finally {
+    await srv.close();
+  }
+});
