@@ -3,6 +3,8 @@
  * transaction per flush with prepared multi-row inserts. A flush happens `flushDelayMs` after the
  * first unwritten row (so a tick's burst of readings is written in the quiet time before the next
  * tick, and a kill -9 loses at most that delay) and at once when a batch reaches `maxBatch` rows.
+ * A timed flush writes a burst in slices of a few hundred rows with an event-loop turn between
+ * them, so a daemon's requests never wait long behind SQLite.
  *
  * @module
  */
@@ -14,6 +16,14 @@ import { textOf } from "./value_codec.ts";
 
 /** Rows per multi-row insert statement. */
 const ROWS_PER_STATEMENT = 64;
+
+/**
+ * Rows a timed flush writes in one transaction before the event loop gets a turn (~0.2 ms of
+ * SQLite). A burst beyond it (a server answering tens of thousands of `/read`s a second records
+ * each) is written in slices with a turn between them: one 2,000-row transaction held every
+ * request in flight for ~1 ms, forty times a second.
+ */
+const ROWS_PER_SLICE = 8 * ROWS_PER_STATEMENT;
 
 /** An event row (alarm, device error, gap, note, start/stop). */
 export interface EventRow {
@@ -272,6 +282,11 @@ export class SampleWriter {
 
   /** Writes everything buffered in one transaction; throws when the database refuses. */
   flush(final = false): void {
+    this.#flush(final, Infinity);
+  }
+
+  /** Writes the oldest `limit` rows buffered (numbers first) and every event in one transaction. */
+  #flush(final: boolean, limit: number): void {
     // Before clearing the timer: events queued by the hook must not arm a second flush.
     this.options.beforeFlush?.();
     if (this.#timer !== undefined) {
@@ -279,9 +294,14 @@ export class SampleWriter {
       this.#timer = undefined;
     }
     const started = performance.now();
-    const stats = this.#counts.any &&
+    const numRows = Math.min(this.#numRows, limit);
+    const textRows = Math.min(this.#textT.length, limit - numRows);
+    const rows = numRows + textRows;
+    const all = rows === this.#rows;
+    // Counts cover every row added, so they are written only with the last of them.
+    const stats = all && this.#counts.any &&
       (final || started - this.#statsAt >= this.#statsEvery);
-    if (this.#rows === 0 && this.#events.length === 0 && !stats) return;
+    if (rows === 0 && this.#events.length === 0 && !stats) return;
     this.options.check?.();
     const db = this.#db;
     db.exec("BEGIN");
@@ -296,13 +316,13 @@ export class SampleWriter {
       };
       const num = this.#num;
       const args = this.#args;
-      const full = this.#numRows - (this.#numRows % ROWS_PER_STATEMENT);
+      const full = numRows - (numRows % ROWS_PER_STATEMENT);
       for (let row = 0; row < full; row += ROWS_PER_STATEMENT) {
         const base = row * 3;
         for (let k = 0; k < ROWS_PER_STATEMENT * 3; k++) args[k] = num[base + k]!;
         note(this.#multi.run(...args), ROWS_PER_STATEMENT);
       }
-      for (let row = full; row < this.#numRows; row++) {
+      for (let row = full; row < numRows; row++) {
         const v = num[3 * row + 2]!;
         note(
           this.#single.run(num[3 * row]!, num[3 * row + 1]!, Number.isNaN(v) ? null : v, null),
@@ -313,7 +333,7 @@ export class SampleWriter {
       const textId = this.#textId;
       const textV = this.#textV;
       const textArgs = this.#textArgs;
-      const fullText = textT.length - (textT.length % ROWS_PER_STATEMENT);
+      const fullText = textRows - (textRows % ROWS_PER_STATEMENT);
       for (let row = 0; row < fullText; row += ROWS_PER_STATEMENT) {
         for (let k = 0; k < ROWS_PER_STATEMENT; k++) {
           textArgs[3 * k] = textT[row + k]!;
@@ -322,13 +342,14 @@ export class SampleWriter {
         }
         note(this.#multiText.run(...textArgs), ROWS_PER_STATEMENT);
       }
-      for (let row = fullText; row < textT.length; row++) {
+      for (let row = fullText; row < textRows; row++) {
         note(this.#single.run(textT[row]!, textId[row]!, null, textV[row]!), 1);
       }
       let chunk = this.#chunkId;
-      if (this.#rows > 0) {
+      if (rows > 0) {
+        // A slice's chunk gets the time range of everything buffered: wider, never narrower.
         const extend = chunk >= 0 && started - this.#chunkStart < (this.options.chunkMs ?? 1000) &&
-          this.#chunkRows + this.#rows <= this.#maxBatch &&
+          this.#chunkRows + rows <= this.#maxBatch &&
           // Only a chunk that ends right before these rows (contiguous rowids) is extended.
           Number(this.#extend.run(lastRow, this.#tMin, this.#tMax, chunk, firstRow).changes) === 1;
         if (!extend) {
@@ -337,7 +358,7 @@ export class SampleWriter {
         }
         pendingChunk = { id: chunk, extended: extend };
       }
-      const covered = this.#rows > 0 ? lastRow : this.#lastRow;
+      const covered = rows > 0 ? lastRow : this.#lastRow;
       pendingLast = covered;
       if (stats) {
         this.#counts.write(this.#stat);
@@ -364,7 +385,7 @@ export class SampleWriter {
       }
       throw err;
     }
-    this.stats.samples += this.#rows;
+    this.stats.samples += rows;
     this.stats.events += this.#events.length;
     this.stats.flushes++;
     this.#lastRow = pendingLast;
@@ -374,10 +395,11 @@ export class SampleWriter {
         this.#chunkRows = 0;
       }
       this.#chunkId = pendingChunk.id;
-      this.#chunkRows += this.#rows;
+      this.#chunkRows += rows;
     }
     if (stats) this.#statsAt = started;
-    this.#reset(stats);
+    if (all) this.#reset(stats);
+    else this.#consume(numRows, textRows);
     const ms = performance.now() - started;
     if (ms > this.stats.maxFlushMs) this.stats.maxFlushMs = ms;
     if (this.#outage) this.#recovered();
@@ -411,9 +433,9 @@ export class SampleWriter {
     this.#failed(err);
   }
 
-  #tryFlush(): boolean {
+  #tryFlush(limit = Infinity): boolean {
     try {
-      this.flush();
+      this.#flush(false, limit);
       return true;
     } catch (err) {
       this.#failed(err);
@@ -461,10 +483,26 @@ export class SampleWriter {
     if (this.#closed) throw new Error("session writer is closed");
     // While failing, the retry timer is armed already (and must keep its backoff).
     if (this.#timer !== undefined || this.#outage) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#tryFlush();
-    }, this.#delay);
+    this.#timer = setTimeout(this.#timed, this.#delay);
+  }
+
+  /** The timed flush: a slice, and the next one soon while a burst is still buffered. */
+  readonly #timed = (): void => {
+    this.#timer = undefined;
+    if (!this.#tryFlush(ROWS_PER_SLICE) || this.#closed) return;
+    if (this.#rows >= ROWS_PER_SLICE) this.#timer = setTimeout(this.#timed, 0);
+    else if (this.#rows > 0 || this.#events.length > 0) this.#arm();
+  };
+
+  /** Drops the rows a slice wrote from the front of the buffer. */
+  #consume(numRows: number, textRows: number): void {
+    this.#num.copyWithin(0, 3 * numRows, 3 * this.#numRows);
+    this.#numRows -= numRows;
+    this.#textT.splice(0, textRows);
+    this.#textId.splice(0, textRows);
+    this.#textV.splice(0, textRows);
+    this.#rows -= numRows + textRows;
+    this.#events = [];
   }
 
   #reset(stats: boolean): void {
