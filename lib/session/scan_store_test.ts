@@ -116,3 +116,25 @@ Deno.test("exportScan gives the column file and NDJSON", () => {
     db.close();
   }
 });
+
+Deno.test("a batch longer than one INSERT statement stores every point, each once", () => {
+  const db = new DatabaseSync(":memory:");
+  try {
+    const store = new ScanStore(db);
+    const id = store.create({ ...meta, total: 70 });
+    const points = Array.from({ length: 70 }, (_, i) => ({
+      index: i,
+      t: 1_700_000_000 + i / 7,
+      positions: [i / 3],
+      readbacks: [i % 2 ? i : "moving"],
+      values: [i % 5 ? i * 1.5 : null],
+    }));
+    store.addPoints(id, points.slice(0, 65)); // 32 + 32 + 1 points
+    store.addPoints(id, points.slice(65));
+    assert.deepEqual(store.points(id), points);
+    assert.deepEqual(store.pointsPage(id, 31, 3).map((p) => p.index), [31, 32, 33]);
+    assert.equal(store.get(id).recorded, 70);
+  } finally {
+    db.close();
+  }
+});
