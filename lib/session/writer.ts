@@ -142,9 +142,12 @@ export class SampleWriter {
   readonly #args: number[] = new Array<number>(ROWS_PER_STATEMENT * 3).fill(0.5);
   // Text rows as columns, written 64 to a statement like the numbers: one statement per text
   // row cost ~2 µs, four times a number's (a gauge's units string beside each pressure).
+  // The columns are kept between flushes (`#textRows` says how much is used): new arrays grown
+  // row by row each flush were young objects alive at every scavenge under load.
   #textT: number[] = [];
   #textId: number[] = [];
   #textV: string[] = [];
+  #textRows = 0;
   readonly #textArgs: (number | string)[] = [];
   #events: EventRow[] = [];
   #rows = 0;
@@ -211,7 +214,7 @@ export class SampleWriter {
     for (let row = 0; row < this.#numRows; row++) {
       this.#counts.add(this.#num[3 * row]!, this.#num[3 * row + 1]!);
     }
-    for (let i = 0; i < this.#textT.length; i++) {
+    for (let i = 0; i < this.#textRows; i++) {
       this.#counts.add(this.#textT[i]!, this.#textId[i]!);
     }
   }
@@ -243,9 +246,10 @@ export class SampleWriter {
     } else if (typeof v === "boolean") {
       this.#addNumber(t, attrId, v ? 1 : 0);
     } else {
-      this.#textT.push(t);
-      this.#textId.push(attrId);
-      this.#textV.push(textOf(v)!);
+      const n = this.#textRows++;
+      this.#textT[n] = t;
+      this.#textId[n] = attrId;
+      this.#textV[n] = textOf(v)!;
     }
     this.#rows++;
     if (t < this.#tMin) this.#tMin = t;
@@ -295,7 +299,7 @@ export class SampleWriter {
     }
     const started = performance.now();
     const numRows = Math.min(this.#numRows, limit);
-    const textRows = Math.min(this.#textT.length, limit - numRows);
+    const textRows = Math.min(this.#textRows, limit - numRows);
     const rows = numRows + textRows;
     const all = rows === this.#rows;
     // Counts cover every row added, so they are written only with the last of them.
@@ -498,9 +502,12 @@ export class SampleWriter {
   #consume(numRows: number, textRows: number): void {
     this.#num.copyWithin(0, 3 * numRows, 3 * this.#numRows);
     this.#numRows -= numRows;
-    this.#textT.splice(0, textRows);
-    this.#textId.splice(0, textRows);
-    this.#textV.splice(0, textRows);
+    const left = this.#textRows;
+    this.#textT.copyWithin(0, textRows, left);
+    this.#textId.copyWithin(0, textRows, left);
+    this.#textV.copyWithin(0, textRows, left);
+    this.#textV.fill("", left - textRows, left);
+    this.#textRows -= textRows;
     this.#rows -= numRows + textRows;
     this.#events = [];
   }
@@ -509,9 +516,12 @@ export class SampleWriter {
     this.#numRows = 0;
     // A burst may have grown the buffer; give the memory back once it is written.
     if (this.#num.length > 3 * 65536) this.#num = new Float64Array(3 * 4096);
-    this.#textT = [];
-    this.#textId = [];
-    this.#textV = [];
+    if (this.#textT.length > 65536) {
+      this.#textT = [];
+      this.#textId = [];
+      this.#textV = [];
+    } else this.#textV.fill("", 0, this.#textRows); // no string outlives its flush
+    this.#textRows = 0;
     this.#events = [];
     this.#rows = 0;
     this.#tMin = Infinity;
