@@ -160,15 +160,16 @@ export class ModbusClient {
    * One register read (FC3, FC4; at most 125): the hot path of every poll, so over TCP no async
    * frame and no response object — the registers are decoded straight from the received frame.
    */
-  #readRegisters(
+  #readRegisters<T>(
     fc: 3 | 4,
     address: number,
     count: number,
     opts: ModbusCallOptions | undefined,
-  ): Promise<number[]> {
+    use: (registers: number[]) => T,
+  ): Promise<T> {
     if (this.rtu) {
       return this.request({ fc, address, count }, opts).then((r) =>
-        (r as { registers: number[] }).registers
+        use((r as { registers: number[] }).registers)
       );
     }
     let adu: Uint8Array;
@@ -180,11 +181,13 @@ export class ModbusClient {
     const what = () =>
       `${FUNCTION_NAMES[fc]} ${describeRange(address, count)} of unit ${this.unit}`;
     return this.#tcp(adu, opts, what).then((frame) => {
+      let registers: number[];
       try {
-        return decodeReadRegisters(frame, MBAP_LENGTH, fc, address, count, this.device);
+        registers = decodeReadRegisters(frame, MBAP_LENGTH, fc, address, count, this.device);
       } catch (err) {
         throw this.#located(err);
       }
+      return use(registers);
     }, (err) => {
       throw this.#failed(err, what, opts);
     });
@@ -297,6 +300,20 @@ export class ModbusClient {
     count: number,
     opts?: ModbusCallOptions,
   ): Promise<number[]> {
+    return this.readAs(table, address, count, opts, asIs);
+  }
+
+  /**
+   * Like {@linkcode ModbusClient.read}, with the words handed to `use` in the same promise step:
+   * a poll decodes its values there (one promise per read, not one more).
+   */
+  readAs<T>(
+    table: Table,
+    address: number,
+    count: number,
+    opts: ModbusCallOptions | undefined,
+    use: (words: number[]) => T,
+  ): Promise<T> {
     if (this.rtu && this.unit === 0) {
       return Promise.reject(
         new UsageError(
@@ -306,9 +323,9 @@ export class ModbusClient {
       );
     }
     if (!isBitTable(table) && count >= 1 && count <= LIMITS.readRegisters) {
-      return this.#readRegisters(table === "holding" ? 3 : 4, address, count, opts);
+      return this.#readRegisters(table === "holding" ? 3 : 4, address, count, opts, use);
     }
-    return this.#readSplit(table, address, count, opts);
+    return this.#readSplit(table, address, count, opts).then(use);
   }
 
   /** A read of bits, or of more registers than one request carries: one request per part. */
@@ -374,6 +391,10 @@ export class ModbusClient {
   close(): void {
     this.line.close();
   }
+}
+
+function asIs(words: number[]): number[] {
+  return words;
 }
 
 function describeSpan(req: Request): string {

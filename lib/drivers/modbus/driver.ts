@@ -61,6 +61,8 @@ interface Poll {
   blocks: PlanBlock<InstrumentAttr>[];
   /** The attributes, in the caller's order. */
   fields: Field[];
+  /** The values from the registers of a one-block poll (made once per poll). */
+  decode: (registers: number[]) => Values;
 }
 
 /** The values of a poll from its one block's registers (`one`) or every block's (`all`). */
@@ -119,9 +121,7 @@ export class ModbusDevice implements Device {
     if (blocks.length === 1 && blocks[0]!.requests.length === 1) {
       const b = blocks[0]!;
       this.requests++;
-      return this.client.read(b.table, b.address, b.count, opts).then((regs) =>
-        values(poll, regs, undefined)
-      );
+      return this.client.readAs(b.table, b.address, b.count, opts, poll.decode);
     }
     return this.#readBlocks(poll, opts);
   }
@@ -168,7 +168,8 @@ export class ModbusDevice implements Device {
         }
       });
     }
-    poll = { blocks, fields };
+    const made: Poll = { blocks, fields, decode: (regs) => values(made, regs, undefined) };
+    poll = made;
     if (this.#polls.size < 64) this.#polls.set(key, poll);
     return poll;
   }
