@@ -22,7 +22,7 @@
  * @module
  */
 import { DeviceError, TimeoutError, UsageError } from "../device/errors.ts";
-import type { ByteStream } from "./byte_stream.ts";
+import type { ByteListener, ByteStream } from "./byte_stream.ts";
 import { Cancel } from "./cancel.ts";
 import { type Deadline, deadlines } from "./deadline.ts";
 import { type Framer, FramingError, joinBytes } from "./framing.ts";
@@ -96,6 +96,8 @@ function expireFlight(this: Flight): void {
   this.pipeline.expire(this);
 }
 
+const NO_BYTES = new Uint8Array(0);
+
 const QUEUED = 0;
 const SENT = 1;
 const DONE = 2;
@@ -138,9 +140,17 @@ export class Pipeline {
   /** The pipeline waits for the line's lock. */
   #asking = false;
   #fillQueued = false;
+  /**
+   * The bytes of requests sent but not written yet: the first `#outCount` slots. The array is
+   * kept from write to write (a new one, or one emptied by `length = 0`, is a new backing store
+   * per request).
+   */
   #out: Uint8Array[] = [];
+  #outCount = 0;
   #writing = false;
   #reading = false;
+  /** Reading by listening to the stream (one that can `listen`). */
+  #listening = false;
   // Two: a Cancel takes one hook at a time, and a write and a read wait at once. Each with the
   // stream options that carry it, made when it is (not an object per read or write).
   #readCancel = new Cancel();
@@ -251,16 +261,17 @@ export class Pipeline {
         f.state = SENT;
         f.sentAfter = this.#heard;
         this.#flight.push(f);
-        this.#out.push(f.bytes);
+        this.#out[this.#outCount++] = f.bytes;
       }
-      if (this.#out.length > 0 && !this.#writing) this.#write();
+      if (this.#outCount > 0 && !this.#writing) this.#write();
     }
     if (this.#flight.length > 0) {
       if (!this.#reading) this.#read();
       return;
     }
     // Nothing in flight: the line goes back to whoever waits (and the rest of the backlog asks
-    // for it again, behind them).
+    // for it again, behind them), and its bytes to their reads.
+    if (this.#listening) this.#stopReading();
     this.#owns = false;
     this.#host.release();
     if (this.#backlog.length > 0) this.#send();
@@ -276,29 +287,37 @@ export class Pipeline {
   };
 
   #write(): void {
-    const bytes = joinBytes(this.#out);
-    // joinBytes made its own array (or returned the one part): the list is free for reuse.
-    this.#out.length = 0;
+    const n = this.#outCount;
+    const bytes = n === 1 ? this.#out[0]! : joinBytes(this.#out.slice(0, n));
+    this.#dropOut();
     this.#writing = true;
     const cancel = this.#writeCancel;
     this.#host.stream.write(bytes, this.#writeIo).then(() => {
       this.#writing = false;
-      if (this.#out.length > 0 && cancel === this.#writeCancel) this.#write();
+      if (this.#outCount > 0 && cancel === this.#writeCancel) this.#write();
     }, (err) => {
       this.#writing = false;
       if (cancel !== this.#writeCancel) return;
-      this.#out.length = 0;
+      this.#dropOut();
       this.#failAll(err, err);
     });
   }
 
   /**
-   * Reads while requests are in flight: one stream read at a time, its bytes landed as they
-   * come; then the line goes on (#send). A then-chain, not an async loop: an async frame per
-   * request (each flight that lands ends the loop) was the pipeline's largest garbage.
+   * Reads while requests are in flight: by listening to the stream where it can (its bytes
+   * handed over as they arrive), else one stream read at a time; bytes are landed as they come,
+   * then the line goes on (#send). A then-chain, not an async loop: an async frame per request
+   * (each flight that lands ended the loop) was the pipeline's largest garbage.
    */
   #read(): void {
     this.#reading = true;
+    const stream = this.#host.stream;
+    if (stream.listen) {
+      // The stream hands over its bytes as they arrive: no read call per answer.
+      this.#listening = true;
+      stream.listen(this.#listener);
+      return;
+    }
     const cancel = this.#readCancel;
     this.#host.stream.read(this.#readIo).then((chunk) => {
       if (cancel !== this.#readCancel) return;
@@ -317,6 +336,34 @@ export class Pipeline {
     }, (err) => {
       if (cancel === this.#readCancel) this.#readFailed(err);
     });
+  }
+
+  /** Takes the stream's bytes while requests are in flight (streams that can `listen`). */
+  readonly #listener: ByteListener = {
+    data: (bytes) => {
+      try {
+        this.#received(bytes);
+      } catch (err) {
+        this.#readFailed(err);
+        return;
+      }
+      if (this.#flight.length === 0 && this.#listening) {
+        this.#stopReading();
+        this.#send();
+      }
+    },
+    end: (err) => {
+      if (this.#listening) this.#readFailed(err);
+    },
+  };
+
+  /** No more reads (or listening) for this flight. */
+  #stopReading(): void {
+    this.#reading = false;
+    if (this.#listening) {
+      this.#listening = false;
+      this.#host.stream.unlisten!();
+    }
   }
 
   /** Lands what `chunk` completes, sending what waits as the window makes room. */
@@ -339,9 +386,15 @@ export class Pipeline {
     const e = err instanceof FramingError
       ? new DeviceError(`${host.label}: ${err.message}`, host.device, { cause: err })
       : err;
-    this.#reading = false;
+    this.#stopReading();
     this.#failAll(e, e);
     this.#send();
+  }
+
+  /** Forgets the bytes waiting to be written (their slots keep no request alive). */
+  #dropOut(): void {
+    this.#out.fill(NO_BYTES, 0, this.#outCount);
+    this.#outCount = 0;
   }
 
   /** Lands every whole answer held. */
@@ -476,14 +529,14 @@ export class Pipeline {
   #failAll(reason: unknown, others: unknown, first?: Flight): void {
     const flight = this.#flight;
     this.#flight = [];
-    this.#out.length = 0;
+    this.#dropOut();
     this.#readCancel.abort(reason);
     this.#writeCancel.abort(reason);
     this.#readCancel = new Cancel();
     this.#writeCancel = new Cancel();
     this.#readIo = { cancel: this.#readCancel };
     this.#writeIo = { cancel: this.#writeCancel };
-    this.#reading = false;
+    this.#stopReading();
     this.#writing = false;
     this.#host.framer.clear();
     if (!this.#host.stream.closed) this.#host.stream.reset();
