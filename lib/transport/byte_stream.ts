@@ -46,10 +46,26 @@ export interface ByteStream {
   read(opts?: IoOptions): Promise<Uint8Array>;
   /** Drops input received but not read yet (stale answers), here and in the OS where possible. */
   discard(): void;
+  /**
+   * Hands the bytes to `listener` as they arrive, until {@linkcode ByteStream.unlisten}: no read
+   * call, no promise and no copy per arrival (the pipeline's requests in flight). Bytes queued
+   * already are handed at once; reads get nothing meanwhile. Optional: without it, read.
+   */
+  listen?(listener: ByteListener): void;
+  /** Stops handing bytes to the listener; what arrives next is queued for reads again. */
+  unlisten?(): void;
   /** Closes the connection now (it is suspect, e.g. after a timeout); a later call re-opens it. */
   reset(): void;
   /** Closes for good; pending and later calls fail. */
   close(): void;
+}
+
+/** What takes a stream's bytes as they arrive (see {@linkcode ByteStream.listen}). */
+export interface ByteListener {
+  /** Bytes just received: a view, valid only during the call. */
+  data(bytes: Uint8Array): void;
+  /** The connection ended or failed: what a read would have thrown. The listener stays set. */
+  end(err: unknown): void;
 }
 
 /** An open connection as {@linkcode ReopeningStream} needs it (a `Deno.Conn` or `Deno.FsFile`). */

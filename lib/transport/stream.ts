@@ -25,7 +25,7 @@
 import { DeviceError, TimeoutError } from "../device/errors.ts";
 import { formatMs } from "../device/device.ts";
 import { Cancel } from "./cancel.ts";
-import type { ByteStream, IoOptions, RawConn } from "./byte_stream.ts";
+import type { ByteListener, ByteStream, IoOptions, RawConn } from "./byte_stream.ts";
 import { Backoff } from "./backoff.ts";
 import { raceSignal } from "./abortable.ts";
 
@@ -68,6 +68,8 @@ export class ReopeningStream implements ByteStream {
   /** Why the current connection ended, for a reader waiting on it. */
   #ended: DeviceError | undefined;
   #wake: (() => void) | undefined;
+  /** Takes arriving bytes instead of the queue (see `listen`). */
+  #listener: ByteListener | undefined;
   #closed = false;
   #opens = 0;
 
@@ -197,11 +199,34 @@ export class ReopeningStream implements ByteStream {
     }
   }
 
-  /** Drops queued input, and the OS's where the connection can. */
+  /** Hands arriving bytes to `listener` (the queued ones at once) until {@linkcode unlisten}. */
+  listen(listener: ByteListener): void {
+    this.#listener = listener;
+    if (this.#queued > 0) listener.data(this.#take());
+    if (this.#ended) {
+      const err = this.#ended;
+      this.#ended = undefined;
+      listener.end(err);
+    }
+  }
+
+  /** Arriving bytes are queued for reads again. */
+  unlisten(): void {
+    this.#listener = undefined;
+  }
+
+  /**
+   * Drops queued input, and the OS's where the connection can — when something was queued: the
+   * pump reads whatever arrives, so input nobody asked for sits in the queue, and more of it may
+   * still be in the OS. With nothing queued there is nothing stale to flush (on a serial line a
+   * flush is a system call per exchange); after a timeout the message layer waits for quiet.
+   */
   discard(): void {
+    const stale = this.#queued > 0;
     this.#chunks.length = 0;
     this.#queued = 0;
     this.#ended = undefined;
+    if (!stale) return;
     try {
       this.#conn?.flushInput?.();
     } catch {
@@ -318,6 +343,12 @@ export class ReopeningStream implements ByteStream {
         break;
       }
       if (n === 0) continue;
+      const listener = this.#listener;
+      if (listener !== undefined) {
+        // Read out before the next read into `buf`: a view, no copy.
+        listener.data(buf.subarray(0, n));
+        continue;
+      }
       this.#chunks.push(buf.slice(0, n));
       this.#queued += n;
       while (this.#queued > MAX_QUEUED && this.#chunks.length > 1) {
@@ -330,6 +361,12 @@ export class ReopeningStream implements ByteStream {
     const wake = this.#wake;
     this.#wake = undefined;
     wake?.();
+    const listener = this.#listener;
+    if (listener !== undefined && this.#ended) {
+      const err = this.#ended;
+      this.#ended = undefined;
+      listener.end(err);
+    }
   }
 
   #drop(conn: RawConn): void {

@@ -121,6 +121,59 @@ Deno.test("discard() drops input that arrived unasked", async () => {
   }
 });
 
+Deno.test("listen() hands arriving bytes over (queued ones first) until unlisten(); end() says the connection ended", async () => {
+  let conn: RawConn | undefined;
+  const s = new ReopeningStream({
+    label: "mem://l",
+    open: () => Promise.resolve(conn = echoConn([])),
+  });
+  try {
+    await s.write(new Uint8Array([1]));
+    await sleep(5);
+    const got: number[][] = [];
+    const ended: string[] = [];
+    s.listen({
+      data: (bytes) => got.push([...bytes]),
+      end: (err) => ended.push((err as Error).message),
+    });
+    assert.deepStrictEqual(got, [[1]]);
+    await s.write(new Uint8Array([2, 3]));
+    await sleep(5);
+    assert.deepStrictEqual(got, [[1], [2, 3]]);
+    s.unlisten();
+    await s.write(new Uint8Array([4]));
+    assert.deepStrictEqual(await s.read({ timeout: 1000 }), new Uint8Array([4]));
+    assert.deepStrictEqual(got, [[1], [2, 3]]);
+    s.listen({ data: (bytes) => got.push([...bytes]), end: (err) => ended.push(String(err)) });
+    conn!.close(); // the far end hangs up: the pump reads the end of the stream
+    await sleep(5);
+    assert.equal(ended.length, 1);
+    assert.match(ended[0]!, /closed by the other end/);
+  } finally {
+    s.close();
+  }
+});
+
+Deno.test("discard() flushes the OS input only when stale input was queued", async () => {
+  let flushes = 0;
+  const s = new ReopeningStream({
+    label: "mem://f",
+    open: () => Promise.resolve({ ...echoConn([]), flushInput: () => void flushes++ }),
+  });
+  try {
+    await s.write(new Uint8Array([1]));
+    assert.deepStrictEqual(await s.read({ timeout: 1000 }), new Uint8Array([1]));
+    s.discard();
+    assert.equal(flushes, 0);
+    await s.write(new Uint8Array([2]));
+    await sleep(5);
+    s.discard();
+    assert.equal(flushes, 1);
+  } finally {
+    s.close();
+  }
+});
+
 Deno.test("an opener that throws synchronously is retried on the next call", async () => {
   let fails = 1;
   const s = new ReopeningStream({
