@@ -112,21 +112,28 @@ export function parseStrictArgs(
       else values[name] = [v];
     } else values[name] = v;
   };
-  const queue = [...args];
+  // Arguments are taken from `at` on (an index, not shift(): a read of a thousand targets would
+  // move the whole list once per argument); `-abc` puts its expansion in front of the rest.
+  let queue = [...args];
+  let at = 0;
   // A flag given as `used`, with the next argument as its value when it is a string flag.
   const takeFlag = (name: string, used: string): void => {
     let value: string | undefined;
-    if (own(name)?.type === "string" && queue.length > 0) {
-      value = queue.shift()!;
+    if (own(name)?.type === "string" && at < queue.length) {
+      value = queue[at++]!;
       checkLikeFlag(name, value, used);
     }
     check(name, value, used);
     store(name, value);
   };
-  while (queue.length > 0) {
-    const arg = queue.shift()!;
+  while (at < queue.length) {
+    const arg = queue[at++]!;
+    if (arg.length === 0 || arg[0] !== "-") {
+      positionals.push(arg);
+      continue;
+    }
     if (arg === "--") {
-      positionals.push(...queue);
+      for (; at < queue.length; at++) positionals.push(queue[at]!);
       break;
     }
     const short = arg.length >= 2 && arg[0] === "-" && arg[1] !== "-";
@@ -144,7 +151,8 @@ export function parseStrictArgs(
           break;
         }
       }
-      queue.unshift(...expanded);
+      queue = [...expanded, ...queue.slice(at)];
+      at = 0;
     } else if (short) {
       // -fVALUE
       const name = longOf(arg[1]!);

@@ -98,6 +98,11 @@ function attachNegativeValues(args: string[], options: FlagSpecs): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
+    // Only a flag can take a value: a target (most of a long command line) is copied as it is.
+    if (a.length === 0 || a[0] !== "-") {
+      out.push(a);
+      continue;
+    }
     if (a === "--") {
       out.push(...args.slice(i));
       break;

@@ -41,13 +41,17 @@ export function parseAddress(text: string): Address {
   // VISA resource strings (`TCPIP0::HOST::PORT::SOCKET`, `ASRL/dev/ttyUSB0::INSTR`) read as the
   // tcp:// or serial:// address they name, so pyvisa users can paste what they know.
   // Options may follow a VISA string as they follow an address: `…::SOCKET?instrument=NAME`.
-  const q = text.indexOf("?");
-  const visa = visaToAddress(q >= 0 && isVisa(text.slice(0, q)) ? text.slice(0, q) : text);
-  if (visa) {
-    const query = q >= 0 && isVisa(text.slice(0, q)) ? text.slice(q) : "";
-    return { ...parseAddress(visa.address + query), text: text.trim(), note: visa.note };
-  }
+  // `scheme://` and a VISA head (`TCPIP0::`, `ASRL…::`) exclude each other: an address is not
+  // checked for VISA (two regular expressions per target of a thousand-target read).
   const m = /^([a-z][a-z0-9+.-]*):\/\/([^?#]*)(?:\?([^#]*))?$/i.exec(text.trim());
+  if (!m) {
+    const q = text.indexOf("?");
+    const visa = visaToAddress(q >= 0 && isVisa(text.slice(0, q)) ? text.slice(0, q) : text);
+    if (visa) {
+      const query = q >= 0 && isVisa(text.slice(0, q)) ? text.slice(q) : "";
+      return { ...parseAddress(visa.address + query), text: text.trim(), note: visa.note };
+    }
+  }
   if (!m || m[2] === "") {
     throw new UsageError(
       `"${text}" is not a device address`,

@@ -48,9 +48,12 @@ export interface SampleOptions extends CallOptions {
   quiet?: boolean;
 }
 
+/** The queue of a device nothing was asked of yet (one promise for every manager). */
+const IDLE: Promise<unknown> = Promise.resolve();
+
 /** One device with its queue, cache and subscribers. */
 export class DeviceManager {
-  #tail: Promise<unknown> = Promise.resolve();
+  #tail: Promise<unknown> = IDLE;
   #queued = 0;
   readonly #settled = () => {
     this.#queued--;
@@ -69,7 +72,7 @@ export class DeviceManager {
     errors: 0,
     writes: 0,
     lastLatencyMs: 0,
-    latencyBuckets: LATENCY_BUCKETS_MS.map(() => 0),
+    latencyBuckets: new Array<number>(LATENCY_BUCKETS_MS.length).fill(0),
     latencySumMs: 0,
   };
 
@@ -266,9 +269,9 @@ export class DeviceManager {
 
   /** Ends every subscription and closes the device (after queued calls finish). */
   async close(): Promise<void> {
-    for (const feed of [...this.#subscribers]) feed.close();
+    if (this.#subscribers.size > 0) { for (const feed of [...this.#subscribers]) feed.close(); }
     // a queued call's failure went to its caller; closing only waits for the queue to drain
-    await this.#tail.catch(() => {});
+    if (this.#queued > 0) await this.#tail.catch(() => {});
     await this.device.close();
   }
 

@@ -131,15 +131,13 @@ export class CaDevice implements Device {
   ): Promise<T> {
     if (this.#closed) throw new DeviceError(`${this.address} is closed`, this.name);
     const timeoutMs = opts?.timeout ?? this.#timeout;
-    const call = new CallAbort();
-    const deadline = deadlines.add(timeoutMs, () => {
-      const message = `${what} ${this.pv}: no answer within ${formatMs(timeoutMs)}`;
-      call.abort(new TimeoutError(message, this.name));
-    });
+    const call = new DeadlineAbort(what, this.pv, timeoutMs, this.name);
+    // The deadline fires the call's own method: no closure per call.
+    const deadline = deadlines.add(timeoutMs, call.expire, call);
     const outer = opts?.signal;
-    const onAbort = () => call.abort(outer!.reason);
+    const onAbort = outer ? () => call.abort(outer.reason) : undefined;
     if (outer?.aborted) call.abort(outer.reason);
-    else outer?.addEventListener("abort", onAbort, { once: true });
+    else if (outer) outer.addEventListener("abort", onAbort!, { once: true });
     try {
       return await fn(call);
     } catch (err) {
@@ -160,7 +158,7 @@ export class CaDevice implements Device {
       throw err;
     } finally {
       deadlines.remove(deadline);
-      outer?.removeEventListener("abort", onAbort);
+      if (outer) outer.removeEventListener("abort", onAbort!);
     }
   }
 
@@ -229,10 +227,10 @@ export class CaDevice implements Device {
     return this.#call(opts, "reading", async (signal) => {
       await this.#connected(signal);
       const native = this.#channel.nativeType;
-      const [r, meta] = await Promise.all([
-        this.#channel.get({ type: dbrOf("time", native), signal }),
-        native === DBR.ENUM ? this.#metadata(signal) : Promise.resolve(this.#meta),
-      ]);
+      const get = this.#channel.get({ type: dbrOf("time", native), signal });
+      if (native !== DBR.ENUM) return pick(this.#values(await get, this.#meta), names, this.pv);
+      // An enum's state strings come with the metadata: fetched beside the value, once.
+      const [r, meta] = await Promise.all([get, this.#metadata(signal)]);
       return pick(this.#values(r, meta), names, this.pv);
     });
   }
@@ -352,15 +350,15 @@ export class CaDevice implements Device {
     if (this.#closed) return;
     this.#closed = true;
     this.#channel.close();
-    await Promise.allSettled([...this.#puts]);
+    if (this.#puts.size > 0) await Promise.allSettled([...this.#puts]);
     if (this.#ownsClient) await releaseSharedClient(this.#client);
   }
 }
 
 function pick(values: Values, names: readonly string[] | undefined, pv: string): Values {
   if (names === undefined) {
-    const { timestamp: _, ...rest } = values;
-    return rest;
+    // The default reading, built directly (a rest spread is a slow runtime call in cold code).
+    return { value: values.value!, severity: values.severity!, status: values.status! };
   }
   const out: Values = {};
   for (const n of names) {
@@ -372,6 +370,32 @@ function pick(values: Values, names: readonly string[] | undefined, pv: string):
     out[n] = values[n]!;
   }
   return out;
+}
+
+function isEmpty(record: Record<string, unknown>): boolean {
+  for (const _ in record) return false;
+  return true;
+}
+
+/**
+ * The abort of one call with its deadline's message: {@linkcode DeadlineAbort.expire} is what the
+ * process' deadline timer calls, with the call as `this`.
+ */
+class DeadlineAbort extends CallAbort {
+  constructor(
+    readonly what: string,
+    readonly pv: string,
+    readonly timeoutMs: number,
+    readonly device: string,
+  ) {
+    super();
+  }
+
+  /** Aborts with "<what> <pv>: no answer within <timeout>" (called with the call as `this`). */
+  expire(this: DeadlineAbort): void {
+    const message = `${this.what} ${this.pv}: no answer within ${formatMs(this.timeoutMs)}`;
+    this.abort(new TimeoutError(message, this.device));
+  }
 }
 
 function flag(name: string, v: unknown): boolean | undefined {
@@ -421,6 +445,10 @@ export const caDriver: Driver = {
   // deno-lint-ignore require-await
   async open(address: Address, ctx: OpenContext): Promise<Device> {
     checkAddressOptions(address, ctx.options, CA_OPTIONS);
+    // A bare PV (no options: a long command line of targets) is one CaDevice as it is.
+    if (address.params.size === 0 && isEmpty(ctx.options)) {
+      return new CaDevice(ctx.name, address.text, address.target.trim(), { timeout: ctx.timeout });
+    }
     const group = pvDevice(address, ctx);
     if (group) return group;
     const pv = address.target.trim();
