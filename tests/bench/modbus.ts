@@ -14,7 +14,11 @@
  *    connection (labwire pipelines them, window 8 by default; pymodbus' async client matches
  *    concurrent transactions by id too). Targets, on the one-caller round trips: labwire ≥ 2×
  *    pymodbus' rate and ≤ 0.5× its CPU per request; the concurrent run is shown, no target (the
- *    pymodbus server, one Python process, then bounds both clients' rates).
+ *    pymodbus server, one Python process, then bounds both clients' rates). Shown with them, for
+ *    reading the figures: the floor, a bare Deno socket loop doing the same one-caller round trip
+ *    (`--bare PORT`: no labwire code, a read kept pending as labwire's connection pump does), and
+ *    the pymodbus server's own CPU per request during each run (its ceiling on any client's
+ *    one-caller rate: a round trip waits for the server's work, then for the client's).
  *
  *   deno run -A tests/bench/modbus.ts [--devices 100] [--seconds 60] [--requests 3000]
  *     [--callers 8] [--part all|poll|round-trips]
@@ -24,7 +28,7 @@
 import { parseArgs } from "node:util";
 import process from "node:process";
 import { percentile } from "../../lib/schedule/percentile.ts";
-import { round, threadCpuPer, threadCpuSeconds, watchCpu } from "./proc_stats.ts";
+import { cpuSeconds, round, threadCpuPer, threadCpuSeconds, watchCpu } from "./proc_stats.ts";
 import { readLines, runJson, startPoller, startSimulators } from "./child.ts";
 import { Targets } from "./targets.ts";
 
@@ -40,6 +44,7 @@ const { values } = parseArgs({
     callers: { type: "string", default: "8" },
     poller: { type: "boolean", default: false },
     client: { type: "string" },
+    bare: { type: "string" },
     instruments: { type: "string" },
     part: { type: "string", default: "all" },
   },
@@ -139,6 +144,12 @@ async function client(address: string): Promise<void> {
       while (left-- > 0) await dev.read();
     }));
   };
+  await measure(n, run);
+  await dev.close();
+}
+
+/** Runs 100 requests to warm up, then `n` measured: prints the figures as one JSON line. */
+async function measure(n: number, run: (count: number) => Promise<void>): Promise<void> {
   await run(100);
   const threads0 = threadCpuSeconds();
   const cpu0 = process.cpuUsage();
@@ -147,10 +158,45 @@ async function client(address: string): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const threads = threadCpuPer(threads0, threadCpuSeconds(), n);
-  await dev.close();
   console.log(
     JSON.stringify({ requests: n, seconds, cpu_seconds: (cpu.user + cpu.system) / 1e6, threads }),
   );
+}
+
+/**
+ * Child mode, the floor: the same one-caller reads of 10 registers over a plain Deno.connect
+ * socket (request bytes written by hand, the answer's transaction id and length checked), a read
+ * kept pending between requests as labwire's connection pump does.
+ */
+async function bare(port: number): Promise<void> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  conn.setNoDelay(true);
+  // FC3, 10 registers at 0, unit 1; the answer is 7 + 2 + 20 bytes.
+  const request = new Uint8Array([0, 0, 0, 0, 0, 6, 1, 3, 0, 0, 0, 10]);
+  const buf = new Uint8Array(512);
+  let pending = conn.read(buf);
+  let transaction = 0;
+  await measure(Number(values.requests), async (count) => {
+    for (let i = 0; i < count; i++) {
+      transaction = (transaction + 1) & 0xffff;
+      request[0] = transaction >> 8;
+      request[1] = transaction & 0xff;
+      await conn.write(request);
+      let got = 0;
+      while (got < 29) {
+        const n = await pending;
+        if (n === null) throw new Error("the server closed the connection");
+        if (got === 0 && ((buf[0]! << 8) | buf[1]!) !== transaction) {
+          throw new Error("an answer to another transaction");
+        }
+        got += n;
+        pending = conn.read(buf);
+      }
+    }
+  });
+  conn.close();
+  // The read left pending when the connection closed rejects: expected, nothing to report.
+  await pending.catch(() => null);
 }
 
 interface Run {
@@ -264,30 +310,66 @@ async function roundTrips(targets: Targets): Promise<void> {
   }).spawn();
   const serverOut = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
   const callers = Number(values.callers);
-  const runs: { callers: number; labwire: Run; pymodbus: Run }[] = [];
+  const runs: {
+    callers: number;
+    labwire: Run;
+    pymodbus: Run;
+    /** The server's CPU seconds while each client ran. */
+    server: { labwire: number; pymodbus: number };
+  }[] = [];
+  let floor: Run | undefined;
+  let floorServer = 0;
+  /** Runs a client, with the server's CPU seconds meanwhile. */
+  const serving = async (client: () => Promise<Run>): Promise<[Run, number]> => {
+    const s0 = cpuSeconds(server.pid);
+    const r = await client();
+    return [r, cpuSeconds(server.pid) - s0];
+  };
   try {
     const ready = await readLines(serverOut, 1);
     if (!ready[0]?.startsWith("READY")) throw new Error(`pymodbus server said ${ready[0]}`);
     for (const c of [1, callers]) {
-      const labwire = await runJson<Run>(Deno.execPath(), [
-        "run",
-        "-A",
-        import.meta.filename!,
-        "--client",
-        `modbus://127.0.0.1:${port}?unit=1`,
-        "--requests",
-        String(requests),
-        "--callers",
-        String(c),
-      ]);
-      const pymodbus = await runJson<Run>(python, [
-        "-c",
-        PYMODBUS_CLIENT,
-        String(port),
-        String(requests),
-        String(c),
-      ]);
-      runs.push({ callers: c, labwire, pymodbus });
+      const [labwire, labwireServer] = await serving(() =>
+        runJson<Run>(Deno.execPath(), [
+          "run",
+          "-A",
+          import.meta.filename!,
+          "--client",
+          `modbus://127.0.0.1:${port}?unit=1`,
+          "--requests",
+          String(requests),
+          "--callers",
+          String(c),
+        ])
+      );
+      const [pymodbus, pymodbusServer] = await serving(() =>
+        runJson<Run>(python, [
+          "-c",
+          PYMODBUS_CLIENT,
+          String(port),
+          String(requests),
+          String(c),
+        ])
+      );
+      runs.push({
+        callers: c,
+        labwire,
+        pymodbus,
+        server: { labwire: labwireServer, pymodbus: pymodbusServer },
+      });
+      if (c === 1) {
+        [floor, floorServer] = await serving(() =>
+          runJson<Run>(Deno.execPath(), [
+            "run",
+            "-A",
+            import.meta.filename!,
+            "--bare",
+            String(port),
+            "--requests",
+            String(requests),
+          ])
+        );
+      }
     }
   } finally {
     server.kill("SIGTERM");
@@ -297,7 +379,9 @@ async function roundTrips(targets: Targets): Promise<void> {
   }
   const rate = (r: Run) => r.requests / r.seconds;
   const cpuPer = (r: Run) => (r.cpu_seconds / r.requests) * 1e6;
-  for (const { callers: c, labwire, pymodbus } of runs) {
+  // The server's work per request: ~100 requests of warm-up are in each client's stretch too.
+  const serverPer = (cpu: number) => round((cpu / (requests + 100)) * 1e6, 1);
+  for (const { callers: c, labwire, pymodbus, server: sv } of runs) {
     console.log(
       `modbus round trips: ${requests} × read 10 holding registers, one pymodbus server, ` +
         (c === 1
@@ -312,8 +396,21 @@ async function roundTrips(targets: Targets): Promise<void> {
         } µs CPU per request`,
       );
     }
+    if (c === 1 && floor) {
+      console.log(
+        `  ${"bare Deno".padEnd(10)} ${round(rate(floor), 0)} requests/s, ${
+          round(cpuPer(floor), 1)
+        } µs CPU per request (a plain socket loop, no labwire: the floor)`,
+      );
+    }
     const threads = Object.entries(labwire.threads ?? {}).map(([k, v]) => `${k} ${v}`).join(", ");
     console.log(`  labwire µs CPU per request by thread: ${threads}`);
+    console.log(
+      `  pymodbus server µs CPU per request: ${serverPer(sv.labwire)} serving labwire, ` +
+        `${serverPer(sv.pymodbus)} serving pymodbus${
+          c === 1 && floor ? `, ${serverPer(floorServer)} serving bare Deno` : ""
+        }`,
+    );
     const which = c === 1 ? "one caller" : `${c} callers`;
     console.log(
       `  ${which}: rate ${round(rate(labwire) / rate(pymodbus), 2)}×, CPU per request ${
@@ -337,4 +434,5 @@ async function roundTrips(targets: Targets): Promise<void> {
 
 if (values.poller) await poller();
 else if (values.client !== undefined) await client(values.client);
+else if (values.bare !== undefined) await bare(Number(values.bare));
 else await orchestrate();
