@@ -103,3 +103,37 @@ Deno.test("writer: a burst is written in slices with event-loop turns between th
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("writer: any number of buffered rows (64-row statements and every smaller size) is written exactly, in order", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-writer-" });
+  const store = SessionStore.open(`${dir}/w.session.sqlite`, { checkpointMs: 0 });
+  try {
+    const device = store.device({ name: "g" });
+    const p = store.attr(device, { name: "pressure", type: "number" });
+    const u = store.attr(device, { name: "pressure_units", type: "string" });
+    const rows = () =>
+      store.db.prepare("SELECT t, attr_id, value, text FROM samples ORDER BY rowid").all()
+        .map((r) => [r.t, r.attr_id, r.value, r.text]);
+    const expected: unknown[][] = [];
+    let t = 1000;
+    for (const n of [1, 63, 127, 64]) {
+      const texts: unknown[][] = [];
+      for (let i = 0; i < n; i++) {
+        t += 0.001;
+        const v = i % 7 === 3 ? null : i / 3;
+        store.writer.add(t, p, v);
+        expected.push([t, p, v, null]);
+        store.writer.add(t, u, `u${i}`);
+        texts.push([t, u, null, `u${i}`]);
+      }
+      store.writer.flush();
+      // numbers are written before text rows in a flush
+      expected.push(...texts);
+      assert.deepEqual(rows(), expected);
+    }
+    assert.equal(store.writer.stats.samples, 2 * (1 + 63 + 127 + 64));
+  } finally {
+    store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
