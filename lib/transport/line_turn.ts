@@ -8,6 +8,7 @@
  */
 import type { IoOptions } from "./byte_stream.ts";
 import { Cancel } from "./cancel.ts";
+import type { Deadline } from "./deadline.ts";
 
 /** A first-in first-out lock: one owner, the others queued in the order they asked. */
 export class FifoLock {
@@ -72,10 +73,30 @@ export class Turn {
   sent = false;
   /** The deadline fired. */
   timedOut = false;
+  /** The line's lock is held by this exchange. */
+  acquired = false;
+  /** Exchanges that held or waited for the line when this one asked (for the timeout's wording). */
+  ahead = 0;
+  /** Its deadline, while armed. */
+  deadline: Deadline | undefined;
 
-  /** `takesCancel`: the stream takes `{ cancel }` rather than an AbortSignal (`cancel.ts`). */
-  constructor(takesCancel: boolean) {
+  /**
+   * `takesCancel`: the stream takes `{ cancel }` rather than an AbortSignal (`cancel.ts`);
+   * `name` names the exchange in errors (a function is called only then); `timeout` is its
+   * deadline, ms; `outer` the caller's signal, if any.
+   */
+  constructor(
+    takesCancel: boolean,
+    readonly name: string | (() => string),
+    readonly timeout: number,
+    readonly outer: AbortSignal | undefined,
+  ) {
     this.io = takesCancel ? { cancel: this.cancel } : { signal: this.cancel.signal };
+  }
+
+  /** What the exchange is, for an error. */
+  what(): string {
+    return typeof this.name === "string" ? this.name : this.name();
   }
 
   /** The deadline fired: abort whatever the exchange waits for. */
