@@ -84,7 +84,8 @@ export class ReadingRing {
     this.#device[i] = shapes.device;
     this.#error[i] = reading.error;
     const values = reading.values;
-    const keys = this.#shape(shapes, values);
+    const shape = this.#shape(shapes, values);
+    const keys = shape.length <= PACKED ? shape : undefined;
     this.#keys[i] = keys;
     const base = i * PACKED;
     if (keys === undefined) {
@@ -145,14 +146,13 @@ export class ReadingRing {
     return d;
   }
 
-  /** The shared names of `values`' keys, in order; undefined when they are too many to pack. */
-  #shape(d: DeviceShapes, values: Values): readonly string[] | undefined {
+  /** The shared names of `values`' keys, in order. */
+  #shape(d: DeviceShapes, values: Values): readonly string[] {
     const shapes = d.shapes;
     for (let s = 0; s < shapes.length; s++) {
-      if (sameKeys(shapes[s]!, values)) return shapes[s];
+      if (sameKeys(shapes[s]!, values)) return shapes[s]!;
     }
     const keys = Object.keys(values);
-    if (keys.length > PACKED) return undefined;
     if (shapes.length >= SHAPES_PER_DEVICE) shapes.shift();
     shapes.push(keys);
     return keys;
