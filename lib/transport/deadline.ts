@@ -13,6 +13,8 @@
  * @module
  */
 
+import { Timer } from "../schedule/timer.ts";
+
 /** One registered deadline. */
 export interface Deadline {
   /** When it expires (`performance.now()` time). */
@@ -41,7 +43,8 @@ export class Deadlines {
   #entries: Entry[] = [];
   #used = 0;
   #live = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  // Not setTimeout: the first one loads Node's timers (see ../schedule/timer.ts).
+  readonly #timer = new Timer(() => this.#tick());
   #timerAt = Infinity;
   #refd = false;
 
@@ -58,8 +61,8 @@ export class Deadlines {
     this.#used++;
     this.#live++;
     if (d.at < this.#timerAt) this.#arm(d.at);
-    else if (!this.#refd && this.#timer !== undefined) {
-      Deno.refTimer(this.#timer);
+    else if (!this.#refd && this.#timer.pending) {
+      this.#timer.ref();
       this.#refd = true;
     }
     return d;
@@ -77,8 +80,8 @@ export class Deadlines {
     this.#live--;
     if (this.#live === 0) {
       this.#used = 0;
-      if (this.#refd && this.#timer !== undefined) {
-        Deno.unrefTimer(this.#timer);
+      if (this.#refd && this.#timer.pending) {
+        this.#timer.unref();
         this.#refd = false;
       }
     } else if (this.#used > 64 && this.#live * 2 < this.#used) this.#compact();
@@ -96,14 +99,12 @@ export class Deadlines {
   }
 
   #arm(at: number): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timerAt = at;
-    this.#timer = setTimeout(() => this.#tick(), Math.max(0, at - performance.now()));
+    this.#timer.start(at - performance.now());
     this.#refd = true;
   }
 
   #tick(): void {
-    this.#timer = undefined;
     this.#refd = false;
     this.#timerAt = Infinity;
     const now = performance.now();

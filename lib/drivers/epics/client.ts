@@ -35,6 +35,7 @@ import {
 import { type Destination, searchDestinations, SearchSchedule } from "./client_search.ts";
 import { CircuitSocket } from "./client_socket.ts";
 import { SearchSocket } from "./client_udp.ts";
+import { Timer } from "../../schedule/timer.ts";
 
 /**
  * A Channel Access client context: one UDP search socket, one circuit per server. Usually one per
@@ -51,7 +52,8 @@ export class CaClient {
   #udp: SearchSocket | undefined;
   #udpReady: Promise<void> | undefined;
   #destinations: Destination[] = [];
-  #searchTimer: ReturnType<typeof setTimeout> | undefined;
+  // Not setTimeout: the first one loads Node's timers (see ../../schedule/timer.ts).
+  readonly #searchTimer = new Timer(() => this.#searchDue());
   #searchAt = Infinity;
   #closed = false;
 
@@ -113,20 +115,21 @@ export class CaClient {
 
   #scheduleSearch(at: number): void {
     if (this.#closed || at >= this.#searchAt) return;
-    if (this.#searchTimer !== undefined) clearTimeout(this.#searchTimer);
     this.#searchAt = at;
-    this.#searchTimer = setTimeout(() => {
-      this.#searchTimer = undefined;
-      this.#searchAt = Infinity;
-      const now = performance.now();
-      if (now - at > this.options.minSearchPeriodMs && !this.#search.firstSearchDue(now)) {
-        // The process was too busy to listen for longer than a retry gap (e.g. starting a
-        // thousand reads): the replies may be waiting unread. Read them before searching again.
-        this.#scheduleSearch(now + this.options.minSearchPeriodMs);
-        return;
-      }
-      this.#searchPass().catch((err) => this.warn(`search failed: ${err}`));
-    }, Math.max(0, at - performance.now()));
+    this.#searchTimer.start(at - performance.now());
+  }
+
+  #searchDue(): void {
+    const at = this.#searchAt;
+    this.#searchAt = Infinity;
+    const now = performance.now();
+    if (now - at > this.options.minSearchPeriodMs && !this.#search.firstSearchDue(now)) {
+      // The process was too busy to listen for longer than a retry gap (e.g. starting a
+      // thousand reads): the replies may be waiting unread. Read them before searching again.
+      this.#scheduleSearch(now + this.options.minSearchPeriodMs);
+      return;
+    }
+    this.#searchPass().catch((err) => this.warn(`search failed: ${err}`));
   }
 
   async #searchPass(): Promise<void> {
@@ -210,8 +213,7 @@ export class CaClient {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#searchTimer !== undefined) clearTimeout(this.#searchTimer);
-    this.#searchTimer = undefined;
+    this.#searchTimer.cancel();
     const closedErr = new DeviceError("the CA client was closed");
     for (const ch of this.#channels.values()) ch.setState("closed", closedErr);
     this.#channels.clear();

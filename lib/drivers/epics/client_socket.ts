@@ -11,6 +11,7 @@ import { ClientCircuit, type ClientEvent, type GetResult } from "./client_circui
 import type { ResolvedClientOptions } from "./client_env.ts";
 import { ECA, ecaMessage, ecaName } from "./eca.ts";
 import { type Abortable, onAbort } from "./client_abort.ts";
+import { Timer } from "../../schedule/timer.ts";
 
 /** One subscription of a channel, renewed on every circuit the channel connects through. */
 export interface MonitorEntry {
@@ -94,7 +95,9 @@ export class CircuitSocket {
   #readLoop: Promise<void> | undefined;
   #lastRx = performance.now();
   #echoPending = false;
-  #liveness: ReturnType<typeof setTimeout> | undefined;
+  // Not setTimeout: the first one loads Node's timers (see ../../schedule/timer.ts). It keeps the
+  // process alive only as long as the circuit's pending read does anyway.
+  readonly #liveness = new Timer(() => this.#checkLiveness());
 
   /** Creates the circuit to `host:port`; call {@linkcode open} to connect. */
   constructor(readonly owner: CircuitOwner, readonly host: string, readonly port: number) {
@@ -241,29 +244,23 @@ export class CircuitSocket {
   }
 
   #armLiveness(): void {
-    const tmo = this.owner.options.connTimeoutMs;
-    const check = () => {
-      this.#liveness = undefined;
-      if (this.state !== "ready") return;
-      const idle = performance.now() - this.#lastRx;
-      if (this.#echoPending && idle >= tmo + Math.min(tmo, 5000)) {
-        this.#fail(new DeviceError(`CA server ${this.key} stopped answering (no ECHO reply)`));
-        return;
-      }
-      if (!this.#echoPending && idle >= tmo) {
-        this.#echoPending = true;
-        this.circuit.echo();
-      }
-      const wait = this.#echoPending ? tmo + Math.min(tmo, 5000) - idle : tmo - idle;
-      this.#arm(check, Math.max(10, wait));
-    };
-    this.#arm(check, tmo);
+    this.#liveness.start(this.owner.options.connTimeoutMs);
   }
 
-  #arm(check: () => void, ms: number): void {
-    const timer = setTimeout(check, ms);
-    Deno.unrefTimer(timer);
-    this.#liveness = timer;
+  #checkLiveness(): void {
+    if (this.state !== "ready") return;
+    const tmo = this.owner.options.connTimeoutMs;
+    const idle = performance.now() - this.#lastRx;
+    if (this.#echoPending && idle >= tmo + Math.min(tmo, 5000)) {
+      this.#fail(new DeviceError(`CA server ${this.key} stopped answering (no ECHO reply)`));
+      return;
+    }
+    if (!this.#echoPending && idle >= tmo) {
+      this.#echoPending = true;
+      this.circuit.echo();
+    }
+    const wait = this.#echoPending ? tmo + Math.min(tmo, 5000) - idle : tmo - idle;
+    this.#liveness.start(Math.max(10, wait));
   }
 
   #onEvent(e: ClientEvent): void {
@@ -414,8 +411,7 @@ export class CircuitSocket {
   }
 
   #teardown(): void {
-    if (this.#liveness !== undefined) clearTimeout(this.#liveness);
-    this.#liveness = undefined;
+    this.#liveness.cancel();
     try {
       this.#conn?.close();
     } catch {
