@@ -29,6 +29,9 @@ interface ClientStats {
   ended: boolean;
 }
 
+/** A reading's time as its event's JSON starts: `{"t":1764088800.123,"device":`. */
+const READING_TIME = /\{"t":(\d+(?:\.\d+)?),"device":/;
+
 const stop = new AbortController();
 const stats: ClientStats[] = [];
 
@@ -46,10 +49,11 @@ async function client(s: ClientStats): Promise<void> {
       }
       const now = Date.now();
       // The first reading of a chunk is its oldest: its age is how far behind this client is.
-      const i = value.indexOf('"t":');
-      if (i >= 0) {
-        const t = parseFloat(value.slice(i + 4, i + 24));
-        const lag = now - t * 1000;
+      // Only a whole time counts: a chunk may end inside one (`"t":17`, read as 17 s, made a
+      // lag of the whole epoch once a loaded machine coalesced flushes into larger reads).
+      const m = READING_TIME.exec(value);
+      if (m) {
+        const lag = now - Number(m[1]) * 1000;
         if (lag > s.maxLagMs) s.maxLagMs = lag;
       }
       let k = -1;
