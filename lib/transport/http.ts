@@ -202,6 +202,7 @@ export class HttpClient {
         // waits for the next one.
         const call = this.#current;
         if (call?.phase === "connecting") this.#send(call, link);
+        else link.waited = true;
       }, (err) => {
         if (this.#dialing !== dialing) return;
         this.#dialing = undefined;
@@ -221,7 +222,8 @@ export class HttpClient {
     if (call.patience) deadlines.remove(call.patience);
     call.patience = undefined;
     call.phase = "sent";
-    call.reused = link.answered > 0;
+    // A connection that sat idle may have been closed by the device meanwhile (see `failed`).
+    call.reused = link.answered > 0 || link.waited;
     const { method, path, body } = call;
     const headers = call.opts.headers;
     // Instruments are polled with the same request over and over: encode it once.

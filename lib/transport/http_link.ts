@@ -45,6 +45,8 @@ export class Link {
   owed = 0;
   /** Answers received on this connection. */
   answered = 0;
+  /** Made for a request that ran out of time first: it waited idle for the next one. */
+  waited = false;
   dead = false;
   readonly frame = new AnswerFrame();
 

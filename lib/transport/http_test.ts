@@ -396,3 +396,37 @@ Deno.test("closing the client stops a connect under way", async () => {
     await srv.close();
   }
 });
+
+Deno.test("a connection kept idle after its request timed out, then closed by the device, is retried once", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let accepted = 0;
+  const serving = (async () => {
+    for await (const conn of listener) {
+      if (++accepted === 1) {
+        conn.close(); // the device drops the idle connection
+        continue;
+      }
+      (async () => {
+        const buf = new Uint8Array(4096);
+        while ((await conn.read(buf)) !== null) {
+          await conn.write(enc.encode("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+        }
+        conn.close();
+      })().catch(() => {});
+    }
+  })();
+  const slow = slowConnector([150]);
+  const client = new HttpClient(`http://127.0.0.1:${listener.addr.port}`, {
+    connect: slow.connect,
+  });
+  try {
+    await assert.rejects(client.post("/", "", { timeout: 50 }), TimeoutError);
+    await new Promise((r) => setTimeout(r, 250)); // connected, then closed by the device
+    assert.equal((await client.post("/", "", { timeout: 2000 })).text, "ok");
+    assert.equal(accepted, 2);
+  } finally {
+    client.close();
+    listener.close();
+    await serving.catch(() => {});
+  }
+});
