@@ -28,7 +28,6 @@ import { openLab } from "../lib/lab/setup.ts";
 import { readingLines } from "../lib/output/readings.ts";
 import { PipeClosed, stdoutSink } from "../lib/output/stdout.ts";
 import type { TimeOptions } from "../lib/output/time.ts";
-import { LiveTable, loadTableRenderer } from "../lib/output/table.ts";
 import {
   colorEnabled,
   cursorAllowed,
@@ -37,8 +36,8 @@ import {
   terminalSize,
 } from "../lib/output/terminal.ts";
 import { isEventLine } from "../lib/alarm/event.ts";
-import { type AlarmConfig, parseAlarms } from "../lib/alarm/rules.ts";
-import { startAlarms } from "../lib/alarm/watch.ts";
+import type { AlarmConfig } from "../lib/alarm/rules.ts";
+import { loadModule } from "../lib/device/lazy_module.ts";
 
 const FLAGS = {
   interval: { type: "string", short: "i" },
@@ -118,12 +117,25 @@ async function makeEmitter(
   if (format !== "table") {
     return readingLines(format, { time: opts.time, attrs, only: opts.attrs });
   }
+  // The table and the alarm engine are loaded only for a terminal: NDJSON and CSV into a pipe
+  // (10,000 gauges into a logger) do not carry their code (~0.4 MB of source) for the whole run.
+  const [{ LiveTable, loadTableRenderer }, { startAlarms }, { parseAlarms }] = await Promise.all([
+    loadModule<typeof import("../lib/output/table.ts")>(
+      new URL("../lib/output/table.ts", import.meta.url),
+    ),
+    loadModule<typeof import("../lib/alarm/watch.ts")>(
+      new URL("../lib/alarm/watch.ts", import.meta.url),
+    ),
+    loadModule<typeof import("../lib/alarm/rules.ts")>(
+      new URL("../lib/alarm/rules.ts", import.meta.url),
+    ),
+  ]);
   await loadTableRenderer();
   // The status area under the table: the config's alarm rules and every device's health alarms
   // (failing, silent), shown only — stream records nothing and notifies nobody. Transitions
   // reach the table through `on`; other log lines (a rule that cannot apply) are shown as notes.
   const watch = startAlarms(lab, {
-    alarms: streamAlarms(lab),
+    alarms: streamAlarms(lab, parseAlarms),
     notify: false,
     log: (line) => isEventLine(line) ? undefined : table.note(line),
   });
@@ -149,7 +161,10 @@ async function makeEmitter(
 }
 
 /** The alarm rules and health alarms of the devices `stream` reads (targets may be addresses). */
-function streamAlarms(lab: Lab): AlarmConfig {
+function streamAlarms(
+  lab: Lab,
+  parseAlarms: typeof import("../lib/alarm/rules.ts").parseAlarms,
+): AlarmConfig {
   const known = new Set(lab.config.devices.map((d) => d.name));
   const devices = [
     ...lab.config.devices,

@@ -51,6 +51,9 @@ export interface SampleOptions extends CallOptions {
 /** The queue of a device nothing was asked of yet (one promise for every manager). */
 const IDLE: Promise<unknown> = Promise.resolve();
 
+/** The listeners of a manager that has none (shared: listener lists are never changed in place). */
+const NO_LISTENERS: readonly ((reading: Reading) => void)[] = [];
+
 /** One device with its queue, cache and subscribers. */
 export class DeviceManager {
   #tail: Promise<unknown> = IDLE;
@@ -59,9 +62,10 @@ export class DeviceManager {
     this.#queued--;
   };
   #attrs: Attr[] | undefined;
-  #subscribers = new Set<Feed<Reading>>();
-  #listeners = new Set<(reading: Reading) => void>();
-  #listenerList: ((reading: Reading) => void)[] = [];
+  // Made on first use, and listeners kept as a copy-on-write array (no Set): most managers of a
+  // large stream never get a subscriber and have one listener, and two Sets were ~0.3 KB each.
+  #subscribers: Set<Feed<Reading>> | undefined;
+  #listenerList: readonly ((reading: Reading) => void)[] = NO_LISTENERS;
   #last: Reading | undefined;
   #lastGood: Reading | undefined;
   /** Connection state from the latest call. */
@@ -206,7 +210,10 @@ export class DeviceManager {
     // (thousands a second).
     const listeners = this.#listenerList;
     for (let i = 0; i < listeners.length; i++) listeners[i]!(reading);
-    if (this.#subscribers.size > 0) this.#subscribers.forEach((feed) => feed.push(reading));
+    const subscribers = this.#subscribers;
+    if (subscribers !== undefined && subscribers.size > 0) {
+      subscribers.forEach((feed) => feed.push(reading));
+    }
   }
 
   /**
@@ -214,12 +221,11 @@ export class DeviceManager {
    * everything and are cheap); returns a function that removes the listener.
    */
   onReading(fn: (reading: Reading) => void): () => void {
-    this.#listeners.add(fn);
-    this.#listenerList = [...this.#listeners];
+    if (!this.#listenerList.includes(fn)) this.#listenerList = [...this.#listenerList, fn];
     return () => {
-      const had = this.#listeners.delete(fn);
-      this.#listenerList = [...this.#listeners];
-      return had;
+      if (!this.#listenerList.includes(fn)) return false;
+      this.#listenerList = this.#listenerList.filter((f) => f !== fn);
+      return true;
     };
   }
 
@@ -257,19 +263,22 @@ export class DeviceManager {
 
   /** Subscribes to readings; the feed holds at most `capacity` undelivered readings. */
   subscribe(capacity = 1024): Feed<Reading> {
-    const feed: Feed<Reading> = new Feed<Reading>(capacity, () => this.#subscribers.delete(feed));
-    this.#subscribers.add(feed);
+    const subscribers = this.#subscribers ??= new Set();
+    const feed: Feed<Reading> = new Feed<Reading>(capacity, () => subscribers.delete(feed));
+    subscribers.add(feed);
     return feed;
   }
 
   /** Number of live subscribers. */
   get subscriberCount(): number {
-    return this.#subscribers.size;
+    return this.#subscribers?.size ?? 0;
   }
 
   /** Ends every subscription and closes the device (after queued calls finish). */
   async close(): Promise<void> {
-    if (this.#subscribers.size > 0) { for (const feed of [...this.#subscribers]) feed.close(); }
+    if (this.#subscribers !== undefined && this.#subscribers.size > 0) {
+      for (const feed of [...this.#subscribers]) feed.close();
+    }
     // a queued call's failure went to its caller; closing only waits for the queue to drain
     if (this.#queued > 0) await this.#tail.catch(() => {});
     await this.device.close();

@@ -50,6 +50,8 @@ export interface HttpClientOptions {
   connect?: Connector;
 }
 
+const NO_BYTES = new Uint8Array();
+
 /** The answer as strings: status, reason, headers (parsed on demand) and the body as text. */
 export const asResult: AnswerDecoder<HttpResult> = (f, received) => frameAnswer(received, f);
 
@@ -322,6 +324,10 @@ export class HttpClient {
       } catch (err) {
         this.#fail(call, err);
         return;
+      } finally {
+        // The frame outlives the answer: it must not keep the buffer (pooled, or reused by
+        // another connection) alive while the device is idle.
+        f.body = NO_BYTES;
       }
       this.#done(call);
       call.resolve(value);

@@ -20,10 +20,12 @@ export interface LinkOwner {
 /**
  * Answers are a few hundred bytes (an eBaratron poll: ~500 with headers); a buffer grows for
  * larger ones. Buffers are lent to connections only while an answer is due, so 10,000 mostly
- * idle connections share a few hundred.
+ * idle connections share a few hundred. The pool keeps what steady polling has in flight at
+ * once (10,000 gauges at 1 Hz with 20 ms answers: ~200), not the burst of a start where every
+ * device is asked at once (that kept a buffer per device for the rest of the run).
  */
 const BUFFER_SIZE = 640;
-const MAX_SPARE = 4096;
+const MAX_SPARE = 512;
 const NO_BYTES = new Uint8Array();
 const spareBuffers: Uint8Array[] = [];
 
