@@ -12,6 +12,9 @@ import { dirname } from "node:path";
 import { ConfigError, errorMessage } from "../device/errors.ts";
 import { migrate } from "./schema.ts";
 
+/** Size the write-ahead log file is cut back to when it is reset after a checkpoint, bytes. */
+const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
+
 /**
  * Free space on the file system holding `path`, bytes, from `df -Pk` (undefined where it cannot
  * be known). Not `node:fs` `statfsSync`: importing `node:fs` makes every later promise of the
@@ -116,6 +119,9 @@ export function openSessionFile(path: string, options: OpenFileOptions): OpenFil
     db.exec("PRAGMA busy_timeout = 5000");
     db.exec("PRAGMA journal_mode = WAL");
     db.exec("PRAGMA synchronous = NORMAL");
+    // The write-ahead log is reused from its start once checkpointed; without a limit its file
+    // keeps its largest size for good (~740 MB after a 1,000,000-point scan of 55 MB of data).
+    db.exec(`PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT}`);
     migrate(db, path);
     // A real write now, so a read-only or full disk fails here rather than after an hour.
     db.exec(

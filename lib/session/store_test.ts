@@ -306,3 +306,15 @@ Deno.test("writer: flushes within a second extend one chunk; the time index stay
   r.close();
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("store: the write-ahead log file is cut back to 64 MiB when it is reset", async () => {
+  const dir = await tmp();
+  const store = SessionStore.open(`${dir}/s.session.sqlite`, { checkpointMs: 0 });
+  try {
+    const limit = store.db.prepare("PRAGMA journal_size_limit").get() as Record<string, number>;
+    assert.equal(limit.journal_size_limit, 64 * 1024 * 1024);
+  } finally {
+    store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
