@@ -90,7 +90,9 @@ export class Channel {
   /** @internal Its subscriptions, by id. */
   readonly monitors = new Map<number, MonitorEntry>();
   #waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
-  #listeners = new Set<(state: ChannelState) => void>();
+  // Copied on change, made on first use: most channels have one listener or none, and a Set
+  // (with an iterator per state change) for each of a thousand channels cost more than it held.
+  #listeners: readonly ((state: ChannelState) => void)[] | undefined;
 
   /** @internal Created by `CaClient.channel`. */
   constructor(readonly client: ChannelOwner, readonly name: string, readonly cid: number) {}
@@ -125,8 +127,10 @@ export class Channel {
 
   /** Calls `fn` on every connection state change; returns a function that stops it. */
   onStateChange(fn: (state: ChannelState) => void): () => void {
-    this.#listeners.add(fn);
-    return () => this.#listeners.delete(fn);
+    this.#listeners = [...(this.#listeners ?? []), fn];
+    return () => {
+      this.#listeners = this.#listeners?.filter((f) => f !== fn);
+    };
   }
 
   /** @internal */
@@ -134,15 +138,17 @@ export class Channel {
     if (this.state === state) return;
     this.state = state;
     if (state === "connected") {
-      for (const w of this.#waiters.splice(0)) w.resolve();
+      if (this.#waiters.length > 0) { for (const w of this.#waiters.splice(0)) w.resolve(); }
     } else if (state === "closed" && this.#waiters.length > 0) {
       // Built only when someone waits: closing a thousand idle channels captures no stacks.
       const e = error ?? new DeviceError(`${this.name}: channel closed`, this.name);
       for (const w of this.#waiters.splice(0)) w.reject(e);
     }
-    for (const fn of this.#listeners) {
+    const listeners = this.#listeners;
+    if (listeners === undefined) return;
+    for (let i = 0; i < listeners.length; i++) {
       try {
-        fn(state);
+        listeners[i]!(state);
       } catch (err) {
         this.client.warn(`state listener of ${this.name} threw: ${err}`);
       }

@@ -79,7 +79,8 @@ export class CaDevice implements Device {
   #wait: boolean;
   #meta: DbrData | undefined;
   #metaFetch: Promise<DbrData> | undefined;
-  #puts = new Set<Promise<void>>();
+  // Writes still being completed; made by the first write (most devices only read).
+  #puts: Set<Promise<void>> | undefined;
   #putError: Error | undefined;
   #closed = false;
   #charMode: CharMode;
@@ -268,8 +269,9 @@ export class CaDevice implements Device {
       const done = this.#channel.startPut(v, { notify: true }).catch((err) => {
         if (!this.#closed) this.#putError = err;
       });
-      this.#puts.add(done);
-      void done.finally(() => this.#puts.delete(done));
+      const puts = this.#puts ??= new Set();
+      puts.add(done);
+      void done.finally(() => puts.delete(done));
     });
   }
 
@@ -280,7 +282,7 @@ export class CaDevice implements Device {
       this.#putError = undefined;
       return Promise.reject(err);
     }
-    return Promise.resolve(this.#puts.size > 0);
+    return Promise.resolve((this.#puts?.size ?? 0) > 0);
   }
 
   /** No techniques beyond the generic ones. */
@@ -350,7 +352,7 @@ export class CaDevice implements Device {
     if (this.#closed) return;
     this.#closed = true;
     this.#channel.close();
-    if (this.#puts.size > 0) await Promise.allSettled([...this.#puts]);
+    if (this.#puts?.size) await Promise.allSettled([...this.#puts]);
     if (this.#ownsClient) await releaseSharedClient(this.#client);
   }
 }
