@@ -32,7 +32,7 @@
  */
 import { DeviceError, TimeoutError } from "../device/errors.ts";
 import { decodeText, encodeText, type Encoding, Framer, FramingError } from "./framing.ts";
-import type { ByteStream, IoOptions } from "./byte_stream.ts";
+import type { ByteListener, ByteStream, IoOptions } from "./byte_stream.ts";
 import { ReopeningStream } from "./stream.ts";
 import { sleep } from "./abortable.ts";
 import { deadlines } from "./deadline.ts";
@@ -90,6 +90,14 @@ export interface LineIO {
   readBytes(n: number): Promise<Uint8Array>;
   /** Sends `cmd` and reads one line. */
   query(cmd: string, expect?: (answer: string) => boolean): Promise<string>;
+}
+
+/** A query waiting for its answer line while the line listens to its stream. */
+interface AwaitedLine {
+  turn: Turn;
+  expect: ((answer: string) => boolean) | undefined;
+  resolve: (text: string) => void;
+  reject: (err: unknown) => void;
 }
 
 /** A deadline's call: one function for every exchange, the turn as `this` (no closure each). */
@@ -229,14 +237,65 @@ export class MessageLine {
     });
   }
 
-  /** The next answer line that `expect` accepts, reading as needed (the query's reads). */
+  /**
+   * The next answer line that `expect` accepts, as it arrives: a stream that can `listen` hands
+   * its bytes over as the pump reads them (no read call, copy or promise per arrival: one
+   * promise per answer); another is read.
+   */
   #answerLine(turn: Turn, expect?: (answer: string) => boolean): string | Promise<string> {
     const text = this.#takeLine(expect);
     if (text !== undefined) return text;
-    return this.stream.read(turn.io).then((chunk) => {
-      this.#framer.push(chunk);
-      return this.#answerLine(turn, expect);
+    const stream = this.stream;
+    if (!stream.listen) {
+      return stream.read(turn.io).then((chunk) => {
+        this.#framer.push(chunk);
+        return this.#answerLine(turn, expect);
+      });
+    }
+    // Aborted since the write went out (a hook set now would never be called).
+    if (turn.cancel.aborted) return Promise.reject(turn.cancel.reason);
+    return new Promise<string>((resolve, reject) => {
+      this.#awaited = { turn, expect, resolve, reject };
+      turn.cancel.hook(this.#stopAwaiting);
+      stream.listen!(this.#answers);
     });
+  }
+
+  /** The query waiting for its answer line while the line listens (see #answerLine). */
+  #awaited: AwaitedLine | undefined;
+
+  /** Takes the stream's bytes while a query waits for its answer line. */
+  readonly #answers: ByteListener = {
+    data: (bytes) => {
+      const awaited = this.#awaited;
+      if (awaited === undefined) return;
+      let text: string | undefined;
+      try {
+        this.#framer.push(bytes);
+        text = this.#takeLine(awaited.expect);
+      } catch (err) {
+        this.#stopAwaiting(err);
+        return;
+      }
+      if (text === undefined) return;
+      this.#unlisten(awaited);
+      awaited.resolve(text);
+    },
+    end: (err) => this.#stopAwaiting(err),
+  };
+
+  /** The wait for an answer line ends with `reason` (deadline, abort, connection lost). */
+  readonly #stopAwaiting = (reason: unknown): void => {
+    const awaited = this.#awaited;
+    if (awaited === undefined) return;
+    this.#unlisten(awaited);
+    awaited.reject(reason);
+  };
+
+  #unlisten(awaited: AwaitedLine): void {
+    this.#awaited = undefined;
+    awaited.turn.cancel.unhook(this.#stopAwaiting);
+    this.stream.unlisten!();
   }
 
   /** The next answer line, in order (the pipeline's parser of text answers). */

@@ -346,6 +346,28 @@ Deno.test("the line reconnects after the instrument drops the connection", async
   }
 });
 
+Deno.test("a connection closed instead of an answer fails the query with that, not a timeout", async () => {
+  const srv = responder((line) => {
+    if (line !== "BYE?") return { answer: "ok\n" };
+    srv.dropClients();
+    return {};
+  });
+  const line = new MessageLine(openTcp("127.0.0.1", srv.port), { timeout: 20_000 });
+  try {
+    assert.equal(await line.query("A?"), "ok");
+    await assert.rejects(
+      line.query("BYE?"),
+      (err) =>
+        err instanceof DeviceError && !(err instanceof TimeoutError) &&
+        /closed by the other end/.test(err.message),
+    );
+    assert.equal(await line.query("A?"), "ok", "the next query connects again");
+  } finally {
+    line.close();
+    await srv.close();
+  }
+});
+
 Deno.test("devices on one port share one line; other settings on it are refused", async () => {
   const srv = responder((line) => ({ answer: `${line}\n`, delay: 5 }));
   const target = `TCPIP0::127.0.0.1::${srv.port}::SOCKET`;
