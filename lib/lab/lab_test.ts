@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import "../drivers/mod.ts";
 import { parseConfig, parseDeviceTable } from "../config/load.ts";
-import { Lab, OPENING_AT_ONCE } from "./lab.ts";
+import { Lab, OPENING_AT_ONCE, OPENING_HOLD_MS } from "./lab.ts";
 import { attr } from "../device/attr.ts";
 import { registerDriver } from "../device/registry.ts";
 
@@ -77,7 +77,7 @@ Deno.test("Lab.attrLists asks a few hundred devices at a time; a hung one lets t
   // The first OPENING_AT_ONCE devices never answer: after OPENING_HOLD_MS each lets another start.
   const hanging = await Lab.open(bench(OPENING_AT_ONCE));
   try {
-    const lists = await hanging.attrLists(300);
+    const lists = await hanging.attrLists(OPENING_HOLD_MS + 300);
     assert.deepEqual(lists.get("d0"), [], "a device that failed has no attributes");
     assert.deepEqual(lists.get(`d${n - 1}`)!.map((a) => a.name), ["x"]);
     assert.ok(most > OPENING_AT_ONCE && most <= 2 * OPENING_AT_ONCE, `${most} asked at once`);
