@@ -221,7 +221,8 @@ export class DeviceManager {
    * everything and are cheap); returns a function that removes the listener.
    */
   onReading(fn: (reading: Reading) => void): () => void {
-    if (!this.#listenerList.includes(fn)) this.#listenerList = [...this.#listenerList, fn];
+    // concat, not a spread: a spread's array was made with room for 16 (~150 bytes per device).
+    if (!this.#listenerList.includes(fn)) this.#listenerList = this.#listenerList.concat(fn);
     return () => {
       if (!this.#listenerList.includes(fn)) return false;
       this.#listenerList = this.#listenerList.filter((f) => f !== fn);
