@@ -11,7 +11,7 @@
 import { loadModule } from "../device/lazy_module.ts";
 import { lazyDriver, registerDriver } from "../device/registry.ts";
 import { simDriver } from "./sim/driver.ts";
-import { derivedDriver } from "./derived/driver.ts";
+import { DERIVED_INFO } from "./derived/driver_info.ts";
 import { BARATRON_INFO } from "./baratron/driver_info.ts";
 import { CA_INFO } from "./epics/driver_info.ts";
 import { SCPI_INFO, SERIAL_INFO, TCP_INFO } from "./message/driver_info.ts";
@@ -32,6 +32,8 @@ const modbus = () =>
   loadModule<typeof import("./modbus/driver.ts")>(new URL("./modbus/driver.ts", import.meta.url));
 const mqtt = () =>
   loadModule<typeof import("./mqtt/driver.ts")>(new URL("./mqtt/driver.ts", import.meta.url));
+const derived = () =>
+  loadModule<typeof import("./derived/driver.ts")>(new URL("./derived/driver.ts", import.meta.url));
 const labwire = () =>
   loadModule<typeof import("./labwire/driver.ts")>(
     new URL("./labwire/driver.ts", import.meta.url),
@@ -49,5 +51,5 @@ registerDriver(lazyDriver(MQTT_INFO, async () => (await mqtt()).mqttDriver));
 registerDriver(lazyDriver(MQTTS_INFO, async () => (await mqtt()).mqttsDriver));
 registerDriver(lazyDriver(LABWIRE_INFO, async () => (await labwire()).labwireDriver));
 registerDriver(lazyDriver(LABWIRE_HTTPS_INFO, async () => (await labwire()).labwireHttpsDriver));
-// small and in-process (it reads the lab's other devices): registered eagerly, like sim
-registerDriver(derivedDriver);
+// in-process, but only a config with [derived.NAME] opens one: its expression parser loads then
+registerDriver(lazyDriver(DERIVED_INFO, async () => (await derived()).derivedDriver));

@@ -14,19 +14,25 @@ import { checkAddressOptions } from "../config/options.ts";
  * The address' options are checked against its driver's schema first, so a typo is a usage
  * error (exit 2) before any I/O. `peer` finds the lab's other devices (for derived devices).
  */
-export async function openDevice(
+export function openDevice(
   cfg: DeviceConfig,
   peer?: OpenContext["peer"],
 ): Promise<Device> {
-  const driver = findDriver(cfg.address.scheme);
-  checkAddressOptions(cfg.address, cfg.options);
-  const t = cfg.address.params.get("timeout");
-  const timeout = t !== null ? readDuration(t, TIMEOUT_RULE) : cfg.timeout;
-  return await driver.open(cfg.address, {
-    name: cfg.name,
-    timeout,
-    interval: cfg.interval,
-    options: cfg.options,
-    peer,
-  });
+  // Not an async function: the driver's promise is returned as it is (a read of a thousand
+  // targets opens a thousand devices); a mistake still comes back as a rejection.
+  try {
+    const driver = findDriver(cfg.address.scheme);
+    checkAddressOptions(cfg.address, cfg.options);
+    const t = cfg.address.params.get("timeout");
+    const timeout = t !== null ? readDuration(t, TIMEOUT_RULE) : cfg.timeout;
+    return driver.open(cfg.address, {
+      name: cfg.name,
+      timeout,
+      interval: cfg.interval,
+      options: cfg.options,
+      peer,
+    });
+  } catch (err) {
+    return Promise.reject(err);
+  }
 }

@@ -62,12 +62,14 @@ Deno.test("labwire read starts without the code of the driver families it may no
   // of CPU at every start when EPICS, Modbus, the message lines and HTTP were all static.
   const modules = await readPathModules();
   assert.ok(modules.some((m) => m.endsWith("/lib/drivers/epics/driver_info.ts")), "graph walked");
-  for (const heavy of ["epics", "modbus", "message", "baratron"]) {
+  for (const heavy of ["epics", "modbus", "message", "baratron", "derived"]) {
     const loaded = modules.filter((m) =>
       m.includes(`/lib/drivers/${heavy}/`) && !/\/(driver_info|options)\.ts$/.test(m)
     );
     assert.deepEqual(loaded, [], `${heavy} is on the start path`);
   }
+  // The expression parser of [derived.NAME] devices loads with the derived driver.
+  assert.deepEqual(modules.filter((m) => m.endsWith("/lib/device/expression.ts")), []);
   assert.deepEqual(
     modules.filter((m) => /\/lib\/transport\/(serial|stream|http|tcp)\.ts$/.test(m)),
     [],
@@ -82,7 +84,7 @@ Deno.test("deno run reads no other verb's modules before main.ts runs", async ()
   assert.ok(seen.some((m) => m.endsWith("/lib/drivers/mod.ts")), "graph walked");
   const heavy = seen.filter((m) =>
     /\/cmd\/|\/lib\/server\/|\/lib\/drivers\/[a-z]+\/driver\.ts$|^npm:/.test(m) &&
-    !m.endsWith("/lib/drivers/sim/driver.ts") && !m.endsWith("/lib/drivers/derived/driver.ts")
+    !m.endsWith("/lib/drivers/sim/driver.ts")
   );
   assert.deepEqual(heavy, []);
 });

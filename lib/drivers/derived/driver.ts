@@ -14,6 +14,7 @@ import { DeviceError, errorMessage, UsageError } from "../../device/errors.ts";
 import { type Expression, parseExpression } from "../../device/expression.ts";
 import type { Driver, PeerDevice } from "../../device/registry.ts";
 import type { DerivedAttrConfig } from "../../config/derived_schema.ts";
+import { DERIVED_INFO } from "./driver_info.ts";
 
 /**
  * How to compute some derived attributes from one reading of their dependencies: which
@@ -143,9 +144,7 @@ export class DerivedDevice implements Device {
 
 /** The `derived://` driver: opens the `[derived.NAME]` devices of a config, inside a lab. */
 export const derivedDriver: Driver = {
-  scheme: "derived",
-  summary: "attributes computed from other devices' attributes ([derived.NAME] in the config)",
-  example: "derived://vacuum",
+  ...DERIVED_INFO,
   open(address, ctx) {
     const attrs = ctx.options.attrs as DerivedAttrConfig[] | undefined;
     if (!attrs || !ctx.peer) {
