@@ -192,6 +192,9 @@ type Answer = string | {
   value: unknown;
 };
 
+/** Longest an answer waits in the stdout batch, ms. */
+const ANSWER_BATCH_MS = 10;
+
 /** Does nothing: marks a promise's rejection as handled (it is awaited later). */
 const ignore = () => {};
 
@@ -212,8 +215,11 @@ async function answerEach<T>(
 ): Promise<number> {
   const interrupts = listenForInterrupts();
   const values: unknown[] = [];
-  // Answers that arrive together are printed with one write to stdout, not one each.
-  const sink = out === stdoutSink ? new BatchedSink() : out;
+  // Answers are printed in batches, not one write each: a round trip takes one event-loop turn,
+  // so a batch flushed at the next timer turn held one answer, and a pipe write (with the
+  // reader's wake-up) per answer cost about as much CPU as labwire's side of the round trip.
+  // Within 10 ms of arriving, every answer is on stdout; all of them when the commands end.
+  const sink = out === stdoutSink ? new BatchedSink(undefined, 64 * 1024, ANSWER_BATCH_MS) : out;
   const asked: Promise<Answer | undefined>[] = [];
   let next = 0;
   try {

@@ -58,8 +58,10 @@ export class MemorySink implements TextSink {
 /**
  * A sink that gathers what is written during one turn of the event loop and hands it to
  * `target` in one piece: `stream` of 10,000 devices wrote one line per system call, 10,000 calls
- * a second. Text reaches `target` at the latest a timer turn later (or at once past `limit`
- * characters, and on {@linkcode BatchedSink.flush}). A write that fails in the background
+ * a second. Text reaches `target` at the latest a timer turn later — or `delayMs` after the
+ * first write of a batch, for a writer whose lines come one per event-loop turn (`query`'s
+ * answers, one per round trip) — or at once past `limit` characters, and on
+ * {@linkcode BatchedSink.flush}. A write that fails in the background
  * (a closed pipe) is thrown by the next `write` or `flush`. Without a `target` a batch is
  * one string grown by concatenation and encoded once into a reused byte buffer for stdout (an
  * `encodeInto` per line allocated more than the line: its result object and a view).
@@ -83,8 +85,15 @@ export class BatchedSink implements TextSink {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #error: unknown;
 
-  /** Writes batches to `target` (stdout by default), at once when `limit` characters wait. */
-  constructor(target?: (text: string) => void, readonly limit = 64 * 1024) {
+  /**
+   * Writes batches to `target` (stdout by default), at once when `limit` characters wait, else
+   * `delayMs` after a batch starts (0: the next timer turn).
+   */
+  constructor(
+    target?: (text: string) => void,
+    readonly limit = 64 * 1024,
+    readonly delayMs = 0,
+  ) {
     this.#target = target;
   }
 
@@ -95,7 +104,7 @@ export class BatchedSink implements TextSink {
     else this.#text += text;
     this.#size += text.length;
     if (this.#size >= this.limit) this.flush();
-    else this.#timer ??= setTimeout(this.#background, 0);
+    else this.#timer ??= setTimeout(this.#background, this.delayMs);
   }
 
   /** Writes everything queued now. */

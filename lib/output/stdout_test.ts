@@ -24,6 +24,22 @@ Deno.test("BatchedSink: one write per event-loop turn, in order; a failed write 
   assert.throws(() => broken.flush(), PipeClosed);
 });
 
+Deno.test("BatchedSink with a delay: writes over several event-loop turns go out as one batch", async () => {
+  const calls: string[] = [];
+  const sink = new BatchedSink((text) => calls.push(text), 64 * 1024, 300);
+  for (const line of ["a\n", "b\n", "c\n"]) {
+    sink.write(line);
+    // Another turn of the event loop, as between two answers of round trips.
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  assert.deepEqual(calls, [], "held until the batch's delay has passed");
+  await new Promise((r) => setTimeout(r, 400));
+  assert.deepEqual(calls, ["a\nb\nc\n"]);
+  sink.write("d\n");
+  sink.flush();
+  assert.deepEqual(calls, ["a\nb\nc\n", "d\n"], "flush writes at once");
+});
+
 Deno.test("BatchedSink without a target: the bytes of every write reach stdout in order, past the buffer and in any script", async () => {
   const module = import.meta.resolve("./stdout.ts");
   const code = `

@@ -33,7 +33,7 @@ import process from "node:process";
 import "../../lib/drivers/mod.ts";
 import { parseAddress } from "../../lib/device/address.ts";
 import { findDriver } from "../../lib/device/registry.ts";
-import { round, threadCpuPer, threadCpuSeconds } from "./proc_stats.ts";
+import { cpuSeconds, round, threadCpuPer, threadCpuSeconds } from "./proc_stats.ts";
 import { runJson } from "./child.ts";
 import { Targets } from "./targets.ts";
 import { SHIPPED_V8_FLAGS } from "./shipped_flags.ts";
@@ -215,6 +215,30 @@ inst.close()
 print(json.dumps({"queries": n, "seconds": seconds, "cpu_seconds": cpu}))
 `;
 
+// The kernel's floor of a round trip on this machine: blocking send/recv on a plain socket, no
+// event loop and no library (what a C client pays, plus a little Python per call).
+const RAW_SOCKET = `
+import json, socket, sys, time
+s = socket.create_connection(("127.0.0.1", ${port}))
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+cmd = b"MEAS:VOLT:DC?\\n"
+def query():
+    s.sendall(cmd)
+    b = s.recv(4096)
+    while not b.endswith(b"\\n"):
+        b += s.recv(4096)
+    return float(b)
+for _ in range(50):
+    query()
+n = int(sys.argv[1])
+c0 = time.process_time(); t0 = time.perf_counter()
+for _ in range(n):
+    query()
+seconds = time.perf_counter() - t0; cpu = time.process_time() - c0
+s.close()
+print(json.dumps({"queries": n, "seconds": seconds, "cpu_seconds": cpu}))
+`;
+
 let labwire: Run;
 let pipelined: Run;
 let labwireRead: Run;
@@ -222,6 +246,16 @@ let pyvisa: Run;
 let bare: Run;
 let ffiWorker: Run;
 let ffiBlocking: Run;
+let rawSocket: Run;
+/** The simulator's CPU seconds per query it answered while each client ran (warm-ups included). */
+const simCpu: Record<string, number> = {};
+/** Runs `client`, which asks `served` queries in all, and records the simulator's CPU per query. */
+async function withSimCpu(name: string, served: number, client: () => Promise<Run>): Promise<Run> {
+  const c0 = cpuSeconds(sim.pid);
+  const r = await client();
+  simCpu[name] = (cpuSeconds(sim.pid) - c0) / served;
+  return r;
+}
 /**
  * Runs this script as a Deno client process with `mode` (its flag and value), under the shipped
  * binary's V8 flags, so every Deno figure is measured as users run labwire.
@@ -280,11 +314,20 @@ try {
   // cold simulator waited longer per answer, and a client that sleeps on every answer pays the
   // wake-ups in CPU.
   await denoClient("--bare", String(port));
-  labwire = await queryClient(address, 1);
+  labwire = await withSimCpu("labwire", WARM_UP + queries, () => queryClient(address, 1));
   pipelined = await queryClient(address, WINDOW);
   labwireRead = await denoClient("--client", address);
-  pyvisa = await runJson<Run>("/usr/bin/python3", ["-c", PYVISA, String(queries)]);
-  bare = await denoClient("--bare", String(port));
+  pyvisa = await withSimCpu(
+    "pyvisa-py",
+    50 + queries,
+    () => runJson<Run>("/usr/bin/python3", ["-c", PYVISA, String(queries)]),
+  );
+  bare = await withSimCpu("bare Deno", 50 + queries, () => denoClient("--bare", String(port)));
+  rawSocket = await withSimCpu(
+    "raw socket",
+    50 + queries,
+    () => runJson<Run>("/usr/bin/python3", ["-c", RAW_SOCKET, String(queries)]),
+  );
   ffiWorker = await denoClient("--ffi", "worker", "--port", String(port));
   ffiBlocking = await denoClient("--ffi", "blocking", "--port", String(port));
 } finally {
@@ -305,6 +348,7 @@ const rows = [
   ["bare Deno", bare, " (a plain socket loop, no labwire: the floor)"],
   ["FFI worker", ffiWorker, " (libc socket, poll(2) on FFI's worker thread)"],
   ["FFI block", ffiBlocking, " (libc socket, poll(2) stalling the event loop: unusable)"],
+  ["raw socket", rawSocket, " (python3 socket: blocking send/recv, no event loop: the kernel's floor)"],
 ] as const;
 for (const [name, r, note] of rows) {
   console.log(
@@ -320,6 +364,21 @@ console.log(
   `  µs CPU per query by thread: labwire ${byThread(labwire)}; pipelined ${
     byThread(pipelined)
   }; read path ${byThread(labwireRead)}; bare Deno ${byThread(bare)}`,
+);
+// What bounds the figures: a round trip is the client's CPU, the simulator's, and the wake-ups
+// between them; the targets ask labwire for half of pyvisa-py's CPU, which the bare Deno loop
+// (Deno's async socket ops, no labwire code) already spends more than.
+console.log(
+  `  simulator µs CPU per query while driven by: ${
+    Object.entries(simCpu).map(([k, v]) => `${k} ${round(v * 1e6, 1)}`).join(", ")
+  }`,
+);
+console.log(
+  `  floors: 0.5 × pyvisa-py's CPU is ${round(cpuPerQuery(pyvisa) / 2, 1)} µs per query; ` +
+    `the bare Deno loop spends ${round(cpuPerQuery(bare), 1)} µs ` +
+    `(${round(cpuPerQuery(bare) / cpuPerQuery(pyvisa), 2)}× pyvisa-py), a raw socket ` +
+    `${round(cpuPerQuery(rawSocket), 1)} µs; the bare loop's rate is ` +
+    `${round(rate(bare) / rate(pyvisa), 2)}× pyvisa-py's`,
 );
 console.log(
   `  read path vs pyvisa-py: rate ${round(rate(labwireRead) / rate(pyvisa), 2)}×, CPU per query ${
