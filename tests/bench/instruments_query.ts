@@ -348,7 +348,11 @@ const rows = [
   ["bare Deno", bare, " (a plain socket loop, no labwire: the floor)"],
   ["FFI worker", ffiWorker, " (libc socket, poll(2) on FFI's worker thread)"],
   ["FFI block", ffiBlocking, " (libc socket, poll(2) stalling the event loop: unusable)"],
-  ["raw socket", rawSocket, " (python3 socket: blocking send/recv, no event loop: the kernel's floor)"],
+  [
+    "raw socket",
+    rawSocket,
+    " (python3 socket: blocking send/recv, no event loop: the kernel's floor)",
+  ],
 ] as const;
 for (const [name, r, note] of rows) {
   console.log(
