@@ -241,9 +241,12 @@ export function acquireSharedClient(): CaClient {
 }
 
 /** Releases a client from {@linkcode acquireSharedClient}; the last release closes it. */
-export async function releaseSharedClient(client: CaClient): Promise<void> {
-  if (!shared || shared.client !== client) return;
-  if (--shared.users > 0) return;
+export function releaseSharedClient(client: CaClient): Promise<void> {
+  // Not async: all but the last of a thousand devices closing return at once.
+  if (!shared || shared.client !== client) return DONE;
+  if (--shared.users > 0) return DONE;
   shared = undefined;
-  await client.close();
+  return client.close();
 }
+
+const DONE: Promise<void> = Promise.resolve();

@@ -158,7 +158,9 @@ export class ClientCircuit {
     const ch = this.#channels.get(cid);
     if (!ch) return;
     this.#channels.delete(cid);
-    for (const [subid, s] of this.#subs) if (s.cid === cid) this.#subs.delete(subid);
+    if (this.#subs.size > 0) {
+      for (const [subid, s] of this.#subs) if (s.cid === cid) this.#subs.delete(subid);
+    }
     if (ch.connected) this.#send(encodeMessage({ kind: "clear_channel", sid: ch.sid, cid }));
   }
 
@@ -328,7 +330,9 @@ export class ClientCircuit {
 
   #forget(cid: number): void {
     this.#channels.delete(cid);
-    for (const [subid, s] of this.#subs) if (s.cid === cid) this.#subs.delete(subid);
+    if (this.#subs.size > 0) {
+      for (const [subid, s] of this.#subs) if (s.cid === cid) this.#subs.delete(subid);
+    }
   }
 
   #error(m: Extract<CaMessage, { kind: "error" }>): ClientEvent {

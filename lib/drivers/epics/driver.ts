@@ -353,7 +353,7 @@ export class CaDevice implements Device {
     this.#closed = true;
     this.#channel.close();
     if (this.#puts?.size) await Promise.allSettled([...this.#puts]);
-    if (this.#ownsClient) await releaseSharedClient(this.#client);
+    if (this.#ownsClient) return releaseSharedClient(this.#client);
   }
 }
 
