@@ -8,6 +8,10 @@
  * on a busy machine). Target: labwire's wall time ≤ 2× caget's. Every run's output is checked
  * (the last PV's value), so a fast failure cannot pass.
  *
+ * Beside them, without a target, the floor under labwire (`./ca_read_floor.ts`, same runs): a Deno
+ * process that starts and exits, and one that reads the same PVs with the CA client alone (no CLI,
+ * lab or devices), so a miss shows how much of labwire's time is Deno's start and the client.
+ *
  * Run: `deno run -A tests/bench/ca_read_many.ts [--runs 7]`. Prints plain `name: value` lines
  * and one OK/MISSED line per target.
  *
@@ -74,6 +78,9 @@ try {
   const env = { ...ioc.env, PATH: "/usr/bin:/bin" };
   const main = new URL("../../main.ts", import.meta.url).pathname;
   const labwire = [Deno.execPath(), ["run", "-A", main, "read", ...names.map((n) => `ca://${n}`)]];
+  const floor = new URL("./ca_read_floor.ts", import.meta.url).pathname;
+  const startOnly = [Deno.execPath(), ["run", "-A", floor, "--start-only"]] as const;
+  const clientOnly = [Deno.execPath(), ["run", "-A", floor, ...names]] as const;
   const last = names[N - 1]!;
   const checkCaget = (r: Run) => {
     if (!new RegExp(`${last}\\s+999\\.5`).test(r.stdout)) throw new Error("caget: wrong output");
@@ -86,9 +93,20 @@ try {
   };
   checkCaget(await timed(CAGET, names, env));
   checkLabwire(await timed(labwire[0] as string, labwire[1] as string[], env));
+  const checkClient = (r: Run) => {
+    const doc = JSON.parse(r.stdout) as Record<string, { value?: number }>;
+    if (doc[last]?.value !== 999.5) throw new Error("CA client alone: wrong output");
+  };
+  checkClient(await timed(clientOnly[0], [...clientOnly[1]], env));
   const caget: Run[] = [];
   const lw: Run[] = [];
+  const starts: Run[] = [];
+  const clients: Run[] = [];
   for (let run = 0; run < RUNS; run++) {
+    starts.push(await timed(startOnly[0], [...startOnly[1]], env));
+    const f = await timed(clientOnly[0], [...clientOnly[1]], env);
+    checkClient(f);
+    clients.push(f);
     const c = await timed(CAGET, names, env);
     checkCaget(c);
     caget.push(c);
@@ -110,6 +128,17 @@ try {
     } CPU`,
   );
   console.log(`labwire read / caget CPU: ${(lCpu / cCpu).toFixed(2)}x`);
+  const floorLine = (what: string, runs: Run[]) => {
+    const wall = median(runs.map((r) => r.wallMs));
+    const cpu = median(runs.map((r) => r.cpuMs));
+    console.log(
+      `floor: ${what} (process, median of ${RUNS}): ${fmt(wall)} wall (${
+        (wall / cWall).toFixed(2)
+      }x caget), ${fmt(cpu)} CPU`,
+    );
+  };
+  floorLine("deno start and exit, no labwire code", starts);
+  floorLine(`CA client alone reading the ${N} PVs`, clients);
   targets.check(`labwire read ${N} ca:// vs caget (wall)`, lWall / cWall, "<=", 2, "x");
 } finally {
   await ioc.stop();

@@ -3,6 +3,7 @@ import { BENCHES, summaryTable } from "./run.ts";
 
 /** Modules under tests/bench/ that benchmarks import (or run); they measure nothing themselves. */
 const LIBRARIES = [
+  "ca_read_floor.ts",
   "child.ts",
   "derived_cases.ts",
   "mqtt_central.ts",
