@@ -49,6 +49,10 @@ export interface ReopeningOptions {
   reopen?: boolean;
 }
 
+/** What the write slot holds when no write is in flight. */
+const NO_BYTES = new Uint8Array(0);
+const NO_CANCEL = new Cancel();
+
 /** Largest amount of unread input kept; beyond it the oldest input is dropped. */
 const MAX_QUEUED = 4 << 20;
 
@@ -111,20 +115,61 @@ export class ReopeningStream implements ByteStream {
 
   #write(bytes: Uint8Array, cancel: Cancel): Promise<void> {
     const conn = this.#conn;
-    if (conn === undefined || cancel.aborted) return this.#writeAll(bytes, cancel);
-    // The common case, an open connection that takes the whole command at once: thens, not an
-    // async frame (garbage per exchange); anything else goes the long way.
-    const onAbort = () => this.#drop(conn);
-    cancel.hook(onAbort);
-    return conn.write(bytes).then((n) => {
-      cancel.unhook(onAbort);
-      if (n < bytes.length) return this.#writeAll(bytes.subarray(n), cancel);
-    }, (err) => {
-      cancel.unhook(onAbort);
-      this.#drop(conn);
-      throw cancel.aborted ? cancel.reason : this.#lost(err, "writing");
-    });
+    if (conn === undefined || cancel.aborted || this.#w.conn !== undefined) {
+      return this.#writeAll(bytes, cancel);
+    }
+    // The common case, an open connection that takes the whole command at once and no other
+    // write pending: the write's state in fields and handlers made once, not an async frame or
+    // three closures per write (garbage per exchange); anything else goes the long way.
+    const w = this.#w;
+    w.conn = conn;
+    w.bytes = bytes;
+    w.cancel = cancel;
+    cancel.hook(this.#onWriteAbort);
+    return conn.write(bytes).then(this.#onWritten, this.#onWriteFailed);
   }
+
+  /** The one write in flight on the short way (see #write); `conn` undefined when none. */
+  readonly #w: { conn: RawConn | undefined; bytes: Uint8Array; cancel: Cancel } = {
+    conn: undefined,
+    bytes: new Uint8Array(0),
+    cancel: NO_CANCEL,
+  };
+
+  /** Takes the short-way write's state and frees the slot for the next write. */
+  #endWrite(): { conn: RawConn; bytes: Uint8Array; cancel: Cancel } {
+    const w = this.#w;
+    const ended = { conn: w.conn!, bytes: w.bytes, cancel: w.cancel };
+    w.conn = undefined;
+    w.bytes = NO_BYTES;
+    w.cancel = NO_CANCEL;
+    ended.cancel.unhook(this.#onWriteAbort);
+    return ended;
+  }
+
+  // A write cannot be taken back: an abort closes the connection under it.
+  readonly #onWriteAbort = () => {
+    if (this.#w.conn) this.#drop(this.#w.conn);
+  };
+
+  readonly #onWritten = (n: number): Promise<void> | undefined => {
+    const w = this.#w;
+    if (n >= w.bytes.length) {
+      w.conn = undefined;
+      w.bytes = NO_BYTES;
+      w.cancel.unhook(this.#onWriteAbort);
+      w.cancel = NO_CANCEL;
+      return undefined;
+    }
+    const { bytes, cancel } = this.#endWrite();
+    return this.#writeAll(bytes.subarray(n), cancel);
+  };
+
+  readonly #onWriteFailed = (err: unknown): never => {
+    const { conn, cancel } = this.#endWrite();
+    this.#drop(conn);
+    throw cancel.aborted ? cancel.reason : this.#lost(err, "writing");
+  };
 
   async #writeAll(bytes: Uint8Array, cancel: Cancel): Promise<void> {
     const conn = this.#conn ?? await this.#ensure(cancel.signal);

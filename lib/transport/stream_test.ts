@@ -174,6 +174,38 @@ Deno.test("discard() flushes the OS input only when stale input was queued", asy
   }
 });
 
+Deno.test("a write the connection takes in parts is finished; a write that hangs is cut by its deadline", async () => {
+  const taken: number[][] = [];
+  let hang = false;
+  // A hung write fails once its connection is closed, as a socket's does.
+  let closed: (() => void) | undefined;
+  const conn: RawConn = {
+    read: () => new Promise(() => {}),
+    write(buf) {
+      if (hang) return new Promise((_, reject) => closed = () => reject(new Error("closed")));
+      taken.push([...buf.subarray(0, 2)]);
+      return Promise.resolve(Math.min(2, buf.length));
+    },
+    close: () => closed?.(),
+  };
+  const s = new ReopeningStream({ label: "mem://w", open: () => Promise.resolve(conn) });
+  try {
+    await s.connect();
+    await s.write(new Uint8Array([1, 2, 3, 4, 5]), { timeout: 1000 });
+    assert.deepStrictEqual(taken, [[1, 2], [3, 4], [5]]);
+    hang = true;
+    await assert.rejects(s.write(new Uint8Array([6]), { timeout: 20 }), TimeoutError);
+    // The connection under the hung write was closed: the next write opens another.
+    assert.equal(s.connected, false);
+    hang = false;
+    await s.write(new Uint8Array([7]), { timeout: 1000 });
+    assert.deepStrictEqual(taken.at(-1), [7]);
+    assert.equal(s.opens, 2);
+  } finally {
+    s.close();
+  }
+});
+
 Deno.test("an opener that throws synchronously is retried on the next call", async () => {
   let fails = 1;
   const s = new ReopeningStream({
