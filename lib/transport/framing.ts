@@ -267,6 +267,14 @@ export class Framer {
   }
 
   /**
+   * The byte at `offset` of what is held (not taken), or undefined when fewer are held: a
+   * binary header read field by field, without a view per answer.
+   */
+  byteAt(offset: number): number | undefined {
+    return offset < this.size ? this.#buf[this.#start + offset] : undefined;
+  }
+
+  /**
    * The first `n` bytes held, not taken (a binary header to decide how much to take), or
    * undefined until they are here. A view: valid until the next `push`.
    */

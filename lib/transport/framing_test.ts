@@ -194,6 +194,17 @@ Deno.test("peek(n) shows the first n bytes without taking them", () => {
   assert.equal(f.peek(1), undefined);
 });
 
+Deno.test("byteAt(i) reads one held byte without taking it, from where taking stopped", () => {
+  const f = new Framer();
+  f.push(new Uint8Array([1, 2, 3]));
+  assert.equal(f.byteAt(0), 1);
+  assert.equal(f.byteAt(2), 3);
+  assert.equal(f.byteAt(3), undefined);
+  f.bytes(2);
+  assert.equal(f.byteAt(0), 3);
+  assert.equal(f.byteAt(1), undefined);
+});
+
 Deno.test("bytes(n) takes exactly n bytes whatever the chunking, then lines go on", () => {
   const text = "\x01\x02\n\x04\x05ok\n";
   const bytes = te.encode(text);

@@ -248,10 +248,13 @@ export class ModbusClient {
 
   /** The next whole MBAP frame received, keyed by its transaction and unit id. */
   readonly #mbap = (framer: Framer): Keyed<Uint8Array> | undefined => {
-    const head = framer.peek(MBAP_LENGTH);
-    if (head === undefined) return undefined;
-    const length = mbapLength(head, this.device);
-    const key = word(head, 0) * 256 + head[6]!;
+    if (framer.size < MBAP_LENGTH) return undefined;
+    // The header's fields read in place; a bad one is reported with the header's bytes.
+    const length = (framer.byteAt(4)! << 8) | framer.byteAt(5)!;
+    if (framer.byteAt(2) !== 0 || framer.byteAt(3) !== 0 || length < 2 || length > LIMITS.pdu + 1) {
+      mbapLength(framer.peek(MBAP_LENGTH)!, this.device);
+    }
+    const key = ((framer.byteAt(0)! << 8) | framer.byteAt(1)!) * 256 + framer.byteAt(6)!;
     const frame = framer.bytes(MBAP_LENGTH - 1 + length);
     if (frame === undefined) return undefined;
     // One object for every answer: the line reads it at once.
