@@ -91,9 +91,9 @@ export function parseWindow(text: string, where: string): number {
   return n;
 }
 
-/** A flight's deadline: one function for all, the flight as `this` (no closure per request). */
-function expireFlight(this: Flight): void {
-  this.pipeline.expire(this);
+/** The pipeline's deadline fired: one function for all, the pipeline as `this`. */
+function checkDeadlines(this: Pipeline): void {
+  this.expireDue();
 }
 
 const NO_BYTES = new Uint8Array(0);
@@ -109,7 +109,8 @@ class Flight {
   sentAfter = 0;
   /** Given up by its caller (aborted) while in flight: its answer, when it comes, is dropped. */
   abandoned = false;
-  deadline: Deadline | undefined;
+  /** When it expires (`performance.now()` time). */
+  at = 0;
   /** The caller's signal, while the request is watched for its abort. */
   signal: AbortSignal | undefined;
 
@@ -134,6 +135,8 @@ export class Pipeline {
   readonly #host: PipelineHost;
   readonly #window: number;
   #flight: Flight[] = [];
+  /** The deadline of the earliest request (see `request` and `expireDue`). */
+  #deadline: Deadline | undefined;
   #backlog: Flight[] = [];
   /** The pipeline holds the line's lock. */
   #owns = false;
@@ -218,7 +221,15 @@ export class Pipeline {
       resolve as (v: unknown) => void,
       reject,
     );
-    f.deadline = deadlines.add(timeout, expireFlight, f);
+    f.at = performance.now() + timeout;
+    // One deadline for the pipeline, at its earliest request, moved only when a request expires
+    // earlier: not a deadline added and removed per request (each idle moment between a lone
+    // caller's requests took the deadlines' timer's hold on the process and gave it back).
+    const d = this.#deadline;
+    if (d === undefined || f.at < d.at) {
+      if (d !== undefined) deadlines.remove(d);
+      this.#deadline = deadlines.add(timeout, checkDeadlines, this);
+    }
     if (signal) this.#watch(signal, f);
     this.#backlog.push(f);
     if (!this.#fillQueued) {
@@ -230,8 +241,30 @@ export class Pipeline {
     return promise;
   }
 
+  /**
+   * The pipeline's deadline fired: requests past theirs expire, and it is set again for the
+   * earliest left. A pipeline with nothing left keeps none (an idle one keeps its last until
+   * then, or until it closes).
+   */
+  expireDue(): void {
+    this.#deadline = undefined;
+    const now = performance.now();
+    const due: Flight[] = [];
+    for (const f of this.#backlog) if (f.at <= now) due.push(f);
+    for (const f of this.#flight) if (f.at <= now) due.push(f);
+    for (const f of due) this.#expire(f);
+    let next = Infinity;
+    for (const f of this.#backlog) if (f.at < next) next = f.at;
+    for (const f of this.#flight) if (f.at < next) next = f.at;
+    if (next < Infinity && this.#deadline === undefined) {
+      this.#deadline = deadlines.add(next - now, checkDeadlines, this);
+    }
+  }
+
   /** Fails every request, queued or in flight (the line is closing). */
   close(reason: unknown): void {
+    if (this.#deadline !== undefined) deadlines.remove(this.#deadline);
+    this.#deadline = undefined;
     const backlog = this.#backlog;
     this.#backlog = [];
     for (const f of backlog) {
@@ -457,15 +490,12 @@ export class Pipeline {
 
   #end(f: Flight): void {
     f.state = DONE;
-    if (f.deadline) deadlines.remove(f.deadline);
-    f.deadline = undefined;
     if (f.signal) this.#unwatch(f);
   }
 
-  /** A request's deadline passed (called by {@linkcode expireFlight}). */
-  expire(f: Flight): void {
+  /** A request's deadline passed (see {@linkcode Pipeline.expireDue}). */
+  #expire(f: Flight): void {
     if (f.state === DONE) return;
-    f.deadline = undefined;
     const sent = f.state === SENT && this.#host.stream.connected;
     let err = this.#host.timeoutError(f.name(), f.timeout, f.state === SENT, sent, undefined);
     if (f.key < 0 && sent) {

@@ -198,3 +198,34 @@ Deno.test("window 1, a minimum delay or a line that flushes instead of closing: 
   assert.equal(new MessageLine(s, { window: 8, minDelay: 10 }).window, 1);
   assert.equal(new MessageLine(s, { window: 8, resetOnTimeout: false }).window, 1);
 });
+
+Deno.test("one deadline per pipeline: a later request with a shorter timeout still expires on time; closing leaves none", async () => {
+  const { deadlines } = await import("./deadline.ts");
+  const before = deadlines.size;
+  const s = new ScriptedStream();
+  const line = new MessageLine(s, { window: 8 });
+  const parse = (framer: Framer): Keyed<string> | undefined => {
+    const raw = framer.line(enc.encode("\n"));
+    if (raw === undefined) return undefined;
+    const [k, v] = dec.decode(raw).split(":");
+    return { key: Number(k), value: v! };
+  };
+  const send = (key: number, timeout: number) =>
+    line.send(enc.encode(`${key}\n`), key, parse, { timeout }, `request ${key}`);
+  const slow = send(1, 5000);
+  const t0 = performance.now();
+  const quick = send(2, 40);
+  await settle();
+  s.answer("9:other\n"); // the device answers something: a lost request fails alone
+  await assert.rejects(quick, TimeoutError);
+  assert.ok(performance.now() - t0 < 1000, "expired at its own deadline, not the first request's");
+  s.answer("1:a\n");
+  assert.equal(await slow, "a");
+  assert.equal(
+    deadlines.size,
+    before + 1,
+    "an idle pipeline keeps its one deadline until it fires",
+  );
+  line.close();
+  assert.equal(deadlines.size, before);
+});
