@@ -148,7 +148,20 @@ export class DeviceManager {
     const t = nowSeconds();
     let reading: Reading;
     try {
-      const values = await this.#read(names, opts);
+      let values: Values;
+      if (this.#queued === 0 && !opts?.signal?.aborted) {
+        // An idle queue starts the read at once and the read itself is the queue's tail: no
+        // closure, turn of the queue or extra promise per reading (a sampler takes thousands a
+        // second); the queue is free again when this sample goes on.
+        this.#queued++;
+        try {
+          const p = this.device.read(names, opts);
+          this.#tail = p;
+          values = await p;
+        } finally {
+          this.#queued--;
+        }
+      } else values = await this.exclusive(() => this.device.read(names, opts), opts?.signal);
       reading = { t, device: this.name, values };
       this.state = "up";
     } catch (err) {
@@ -164,25 +177,6 @@ export class DeviceManager {
       if (reading.error === undefined) this.#lastGood = reading;
     } else this.publish(reading);
     return reading;
-  }
-
-  /**
-   * `device.read` through the queue. An idle queue starts it at once: no closure, turn of the
-   * queue or extra promise per reading (a sampler takes thousands a second).
-   */
-  #read(names: readonly string[] | undefined, opts: SampleOptions | undefined): Promise<Values> {
-    if (this.#queued > 0 || opts?.signal?.aborted) {
-      return this.exclusive(() => this.device.read(names, opts), opts?.signal);
-    }
-    let p: Promise<Values>;
-    try {
-      p = this.device.read(names, opts);
-    } catch (err) {
-      p = Promise.reject(err);
-    }
-    this.#queued++;
-    this.#tail = p.then(this.#settled, this.#settled);
-    return p;
   }
 
   /** Reads values, throwing a {@linkcode DeviceError} when the device fails (for one-shot verbs). */
