@@ -98,6 +98,14 @@ function checkDeadlines(this: Pipeline): void {
 
 const NO_BYTES = new Uint8Array(0);
 
+/**
+ * The first element of a non-empty list: `pop` when it is the only one, as for a lone caller's
+ * every request — `shift` to empty gave the list a new backing store at the next `push`.
+ */
+function takeFirst<T>(list: T[]): T {
+  return (list.length === 1 ? list.pop() : list.shift())!;
+}
+
 const QUEUED = 0;
 const SENT = 1;
 const DONE = 2;
@@ -290,7 +298,7 @@ export class Pipeline {
     // out several to a write (each write and read costs more than the request it carries).
     if (this.#host.waiting === 0 && this.#flight.length <= this.#window >> 1) {
       while (this.#flight.length < this.#window && this.#backlog.length > 0) {
-        const f = this.#backlog.shift()!;
+        const f = takeFirst(this.#backlog);
         f.state = SENT;
         f.sentAfter = this.#heard;
         this.#flight.push(f);
@@ -452,7 +460,7 @@ export class Pipeline {
         return;
       }
     }
-    const f = i === 0 ? this.#flight.shift()! : this.#flight.splice(i, 1)[0]!;
+    const f = i === 0 ? takeFirst(this.#flight) : this.#flight.splice(i, 1)[0]!;
     if (f.abandoned) {
       this.#end(f);
       return;
