@@ -63,6 +63,14 @@ class ScriptedStream implements ByteStream {
   }
 }
 
+/** A toy keyed protocol: "key:value\n". */
+const parse = (framer: Framer): Keyed<string> | undefined => {
+  const raw = framer.line(enc.encode("\n"));
+  if (raw === undefined) return undefined;
+  const [k, v] = dec.decode(raw).split(":");
+  return { key: Number(k), value: v! };
+};
+
 /** Lets queued microtasks and promise reactions run (the pipeline writes in one). */
 const settle = () => new Promise((r) => setTimeout(r, 0));
 
@@ -115,13 +123,6 @@ Deno.test("in order: a timeout closes the connection under the requests behind i
 Deno.test("keyed answers match their requests in any order; a lost one is dropped, not the link", async () => {
   const s = new ScriptedStream();
   const line = new MessageLine(s, { window: 8 });
-  // A toy keyed protocol: "key:value\n".
-  const parse = (framer: Framer): Keyed<string> | undefined => {
-    const raw = framer.line(enc.encode("\n"));
-    if (raw === undefined) return undefined;
-    const [k, v] = dec.decode(raw).split(":");
-    return { key: Number(k), value: v! };
-  };
   const send = (key: number, timeout = 5000) =>
     line.send(enc.encode(`${key}\n`), key, parse, { timeout }, `request ${key}`);
   const one = send(1, 40);
@@ -204,12 +205,6 @@ Deno.test("one deadline per pipeline: a later request with a shorter timeout sti
   const before = deadlines.size;
   const s = new ScriptedStream();
   const line = new MessageLine(s, { window: 8 });
-  const parse = (framer: Framer): Keyed<string> | undefined => {
-    const raw = framer.line(enc.encode("\n"));
-    if (raw === undefined) return undefined;
-    const [k, v] = dec.decode(raw).split(":");
-    return { key: Number(k), value: v! };
-  };
   const send = (key: number, timeout: number) =>
     line.send(enc.encode(`${key}\n`), key, parse, { timeout }, `request ${key}`);
   const slow = send(1, 5000);
