@@ -159,15 +159,25 @@ export class Channel {
    * Reads the channel (READ_NOTIFY). Waits for the connection first; the caller bounds the wait
    * with `signal`.
    */
-  async get(opts: GetOptions = {}): Promise<GetResult> {
-    await this.connected(opts.signal);
+  get(opts: GetOptions = {}): Promise<GetResult> {
+    // Connected (as every read is once its caller waited for the connection): the request goes
+    // out now, without an async frame and a turn of its own.
+    if (this.state !== "connected") return this.connected(opts.signal).then(() => this.#get(opts));
+    try {
+      return this.#get(opts);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  #get(opts: GetOptions): Promise<GetResult> {
     const circuit = this.circuit!;
     if (!this.readAccess) {
       throw new DeviceError(`${this.name}: read access denied by the server`, this.name);
     }
     const type = opts.type ?? this.nativeType;
     if (!isValidDbrType(type)) throw new DeviceError(`DBR type ${type} is not valid`);
-    return await circuit.request<GetResult>(
+    return circuit.request<GetResult>(
       this,
       `reading ${this.name}`,
       opts.signal,

@@ -72,11 +72,29 @@ export interface CircuitOwner {
   retire(c: CircuitSocket): void;
 }
 
-interface Pending {
-  resolve: (r: GetResult | void) => void;
-  reject: (e: Error) => void;
-  channel: CircuitChannel;
-  what: string;
+/** A request waiting for its reply; settling it takes its abort hook away. */
+class Pending {
+  /** Takes the abort hook away (set when the call has a signal). */
+  off: (() => void) | undefined;
+
+  constructor(
+    readonly settleOk: (r: GetResult | void) => void,
+    readonly settleErr: (e: Error) => void,
+    readonly channel: CircuitChannel,
+    readonly what: string,
+  ) {}
+
+  /** Resolves the call. */
+  resolve(r: GetResult | void): void {
+    this.off?.();
+    this.settleOk(r);
+  }
+
+  /** Rejects the call. */
+  reject(e: Error): void {
+    this.off?.();
+    this.settleErr(e);
+  }
 }
 
 /** One TCP virtual circuit to one server, shared by every channel on that server. */
@@ -176,24 +194,14 @@ export class CircuitSocket {
     const ioid = this.owner.nextId();
     return new Promise<T>((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
-      const off = signal
-        ? onAbort(signal, () => {
+      const p = new Pending(resolve as (r: GetResult | void) => void, reject, ch, what);
+      if (signal) {
+        p.off = onAbort(signal, () => {
           this.#pending.delete(ioid);
           reject(signal.reason);
-        })
-        : undefined;
-      this.#pending.set(ioid, {
-        resolve: (r) => {
-          off?.();
-          resolve(r as T);
-        },
-        reject: (e) => {
-          off?.();
-          reject(e);
-        },
-        channel: ch,
-        what,
-      });
+        });
+      }
+      this.#pending.set(ioid, p);
       send(ioid);
     });
   }

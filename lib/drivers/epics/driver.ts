@@ -114,8 +114,9 @@ export class CaDevice implements Device {
     return this.#channel;
   }
 
-  async #connected(signal: Abortable): Promise<void> {
-    await this.#channel.connected(signal);
+  /** Resolves once the channel is connected (no async frame of its own). */
+  #connected(signal: Abortable): Promise<void> {
+    return this.#channel.connected(signal);
   }
 
   /**
@@ -226,7 +227,7 @@ export class CaDevice implements Device {
   /** Reads the PV (value, alarm severity and status, timestamp) in one DBR_TIME request. */
   read(names?: readonly string[], opts?: CallOptions): Promise<Values> {
     return this.#call(opts, "reading", async (signal) => {
-      await this.#connected(signal);
+      if (this.#channel.state !== "connected") await this.#connected(signal);
       const native = this.#channel.nativeType;
       const get = this.#channel.get({ type: dbrOf("time", native), signal });
       if (native !== DBR.ENUM) return pick(this.#values(await get, this.#meta), names, this.pv);
