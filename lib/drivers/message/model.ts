@@ -22,6 +22,7 @@ import { Random } from "../sim/random.ts";
 import { commandMatcher, ESR, SCPI_ERRORS, splitProgramMessage } from "./scpi.ts";
 import { encodeBlockValues, formatValue, parseAnswer, ParseError, printf } from "./protocol.ts";
 import { renderTemplate } from "../../instruments/template.ts";
+import { decodeText } from "../../transport/framing.ts";
 
 /** ASCII control characters of the Pfeiffer exchange. */
 export const ACK = "\x06";
@@ -498,7 +499,7 @@ export class MessageSplitter {
     for (let i = 0; i < chunk.length; i++) {
       const c = chunk[i];
       if (c !== 13 && c !== 10 && (c !== 5 || !this.pfeiffer)) continue;
-      let message = latin1(chunk, start, c === 5 ? i + 1 : i);
+      let message = decodeText(chunk.subarray(start, c === 5 ? i + 1 : i), "latin1");
       if (this.#pending !== "") {
         message = this.#pending + message;
         this.#pending = "";
@@ -507,18 +508,8 @@ export class MessageSplitter {
       if (message !== "") each(message);
     }
     if (start < chunk.length) {
-      this.#pending += latin1(chunk, start, chunk.length);
+      this.#pending += decodeText(chunk.subarray(start), "latin1");
       if (this.#pending.length > 65536) this.#pending = "";
     }
   }
-}
-
-/** Bytes `start`…`end` as text, one character per byte. */
-function latin1(bytes: Uint8Array, start: number, end: number): string {
-  let s = "";
-  for (let i = start; i < end; i += 8192) {
-    const part = bytes.subarray(i, Math.min(end, i + 8192));
-    s += String.fromCharCode.apply(null, part as unknown as number[]);
-  }
-  return s;
 }

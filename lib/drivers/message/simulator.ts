@@ -14,6 +14,7 @@
  * @module
  */
 import type { Instrument } from "../../instruments/definition.ts";
+import { decodeText } from "../../transport/framing.ts";
 import type { FaultOptions } from "../sim/faults.ts";
 import { InstrumentModel, MessageSplitter, NAK } from "./model.ts";
 import {
@@ -54,11 +55,7 @@ export type { SimConn } from "../sim/ports.ts";
 
 /** Bytes → text, one character per byte (keeps ACK/ENQ and binary blocks intact). */
 export function bytesToText(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 8192) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 8192));
-  }
-  return s;
+  return decodeText(bytes, "latin1");
 }
 
 export { textToBytes } from "../sim/ports.ts";
