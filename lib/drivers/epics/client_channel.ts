@@ -69,6 +69,26 @@ export type PutValue = number | string | boolean | readonly number[] | readonly 
 
 let textEncoder: TextEncoder | undefined;
 
+/** A wait for a channel's connection; settling it takes its abort hook away. */
+class Waiter {
+  /** Takes the abort hook away (set when the wait has a signal). */
+  off: (() => void) | undefined;
+
+  constructor(readonly settleOk: () => void, readonly settleErr: (e: Error) => void) {}
+
+  /** The channel connected. */
+  resolve(): void {
+    this.off?.();
+    this.settleOk();
+  }
+
+  /** The channel closed. */
+  reject(e: Error): void {
+    this.off?.();
+    this.settleErr(e);
+  }
+}
+
 /** One process variable. Create with `CaClient.channel`; close when done. */
 export class Channel {
   /** Connection state. */
@@ -89,7 +109,7 @@ export class Channel {
   circuit: CircuitSocket | undefined;
   /** @internal Its subscriptions, by id. */
   readonly monitors = new Map<number, MonitorEntry>();
-  #waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  #waiters: Waiter[] = [];
   // Copied on change, made on first use: most channels have one listener or none, and a Set
   // (with an iterator per state change) for each of a thousand channels cost more than it held.
   #listeners: readonly ((state: ChannelState) => void)[] | undefined;
@@ -105,22 +125,13 @@ export class Channel {
     }
     return new Promise<void>((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
-      const off = signal
-        ? onAbort(signal, () => {
+      const entry = new Waiter(resolve, reject);
+      if (signal) {
+        entry.off = onAbort(signal, () => {
           this.#waiters = this.#waiters.filter((w) => w !== entry);
           reject(signal.reason);
-        })
-        : undefined;
-      const entry = {
-        resolve: () => {
-          off?.();
-          resolve();
-        },
-        reject: (e: Error) => {
-          off?.();
-          reject(e);
-        },
-      };
+        });
+      }
       this.#waiters.push(entry);
     });
   }

@@ -343,7 +343,10 @@ export function decodeDatagram(datagram: Uint8Array): RawMessage[] {
     if (!head || end > datagram.length) {
       throw new ProtocolError(`datagram of ${datagram.length} bytes ends inside a message`);
     }
-    out.push({ ...head.header, payload: datagram.subarray(at + head.size, end) });
+    // The header object becomes the message (as MessageDecoder does): no copy per message.
+    const msg = head.header as RawMessage;
+    msg.payload = datagram.subarray(at + head.size, end);
+    out.push(msg);
     at = end;
   }
   return out;
