@@ -174,7 +174,7 @@ export class Pipeline {
   readonly #watched = new Map<AbortSignal, Set<Flight>>();
   /** Answers that matched no request in flight (late answers of dropped requests, or foreign). */
   strays = 0;
-  /** Backlog size at the last hop of the fill (-1: none yet). */
+  /** Backlog size when the fill was queued or last hopped. */
   #seen = -1;
   #hops = 0;
   readonly #fill = () => {
@@ -189,7 +189,6 @@ export class Pipeline {
       return;
     }
     this.#fillQueued = false;
-    this.#seen = -1;
     this.#hops = 0;
     this.#send();
   };
@@ -244,6 +243,9 @@ export class Pipeline {
       // Requests made in the same turn (a Promise.all, or the callers woken by one read) go
       // out in one write.
       this.#fillQueued = true;
+      // The backlog as it is now: the fill hops on only if more requests come before it runs
+      // (a lone caller's request goes out at the first turn, not after a hop for nothing).
+      this.#seen = this.#backlog.length;
       queueMicrotask(this.#fill);
     }
     return promise;
