@@ -20,7 +20,9 @@ import { machineTime, type TimeOptions } from "./time.ts";
  */
 export function readingRecord(r: Reading, time?: TimeOptions): Record<string, unknown> {
   const out: Record<string, unknown> = { t: machineTime(r.t, time), device: r.device };
-  for (const [k, v] of Object.entries(r.values)) out[k] = v;
+  // for-in, not Object.entries: no pair array per value (a read of a thousand devices).
+  const values = r.values;
+  for (const k in values) out[k] = values[k];
   if (r.error !== undefined) out.error = r.error;
   return out;
 }

@@ -265,12 +265,23 @@ export class ClientCircuit {
         const sub = this.#subs.get(m.subid);
         if (!sub) return;
         if (m.payload.length === 0 && m.status === ECA.NORMAL) return; // EVENT_CANCEL confirmation
-        events.push({ kind: "update", subid: m.subid, status: m.status, ...decoded(m) });
+        const e: Extract<ClientEvent, { kind: "update" }> = {
+          kind: "update",
+          subid: m.subid,
+          status: m.status,
+        };
+        events.push(decodedInto(e, m));
         return;
       }
-      case "read_notify_resp":
-        events.push({ kind: "read", ioid: m.ioid, status: m.status, ...decoded(m) });
+      case "read_notify_resp": {
+        const e: Extract<ClientEvent, { kind: "read" }> = {
+          kind: "read",
+          ioid: m.ioid,
+          status: m.status,
+        };
+        events.push(decodedInto(e, m));
         return;
+      }
       case "write_notify_resp":
         events.push({ kind: "written", ioid: m.ioid, status: m.status });
         return;
@@ -352,16 +363,23 @@ export class ClientCircuit {
   }
 }
 
-/** A reply's payload decoded, or why it could not be. */
-function decoded(
+/**
+ * Sets on `event` its reply's payload decoded (`result`), or why it could not be (`problem`);
+ * neither when the status is not normal. Set in place, not spread: one object per reply.
+ */
+function decodedInto<E extends { result?: GetResult; problem?: string }>(
+  event: E,
   m: { dbrType: number; count: number; status: number; payload: Uint8Array },
-): { result?: GetResult; problem?: string } {
-  if (m.status !== ECA.NORMAL) return {};
+): E {
+  if (m.status !== ECA.NORMAL) return event;
   try {
-    return {
-      result: { type: m.dbrType, count: m.count, data: decodeDbr(m.dbrType, m.count, m.payload) },
+    event.result = {
+      type: m.dbrType,
+      count: m.count,
+      data: decodeDbr(m.dbrType, m.count, m.payload),
     };
   } catch (err) {
-    return { problem: `${err}` };
+    event.problem = `${err}`;
   }
+  return event;
 }
