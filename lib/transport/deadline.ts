@@ -13,7 +13,7 @@
  * @module
  */
 
-import { Timer } from "../schedule/timer.ts";
+import { Timer } from "./timer.ts";
 
 /** One registered deadline. */
 export interface Deadline {
@@ -43,7 +43,7 @@ export class Deadlines {
   #entries: Entry[] = [];
   #used = 0;
   #live = 0;
-  // Not setTimeout: the first one loads Node's timers (see ../schedule/timer.ts).
+  // Not setTimeout: the first one loads Node's timers (see timer.ts).
   readonly #timer = new Timer(() => this.#tick());
   #timerAt = Infinity;
   #refd = false;
