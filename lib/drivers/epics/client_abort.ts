@@ -62,3 +62,27 @@ export function raceAbortable<T>(p: Promise<T>, a: Abortable): Promise<T> {
     });
   });
 }
+
+/**
+ * The settle functions of a call that waits (for a connection, for a reply), kept as one object
+ * rather than wrapper closures per call; settling takes the call's abort hook away first.
+ */
+export class Settler<T> {
+  /** Takes the abort hook away (set when the call has a signal). */
+  off: (() => void) | undefined;
+
+  /** Wraps a promise's `resolve` and `reject`. */
+  constructor(readonly settleOk: (v: T) => void, readonly settleErr: (e: Error) => void) {}
+
+  /** Resolves the call. */
+  resolve(v: T): void {
+    this.off?.();
+    this.settleOk(v);
+  }
+
+  /** Rejects the call. */
+  reject(e: Error): void {
+    this.off?.();
+    this.settleErr(e);
+  }
+}

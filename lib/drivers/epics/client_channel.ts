@@ -11,7 +11,7 @@ import type { CircuitSocket, MonitorEntry } from "./client_socket.ts";
 import { type DbrData, encodeDbr } from "./dbr.ts";
 import { DBR, isValidDbrType } from "./dbr_types.ts";
 import { DBE } from "./messages.ts";
-import { type Abortable, onAbort } from "./client_abort.ts";
+import { type Abortable, onAbort, Settler } from "./client_abort.ts";
 
 /** Connection state of a channel. */
 export type ChannelState = "searching" | "connecting" | "connected" | "closed";
@@ -69,26 +69,6 @@ export type PutValue = number | string | boolean | readonly number[] | readonly 
 
 let textEncoder: TextEncoder | undefined;
 
-/** A wait for a channel's connection; settling it takes its abort hook away. */
-class Waiter {
-  /** Takes the abort hook away (set when the wait has a signal). */
-  off: (() => void) | undefined;
-
-  constructor(readonly settleOk: () => void, readonly settleErr: (e: Error) => void) {}
-
-  /** The channel connected. */
-  resolve(): void {
-    this.off?.();
-    this.settleOk();
-  }
-
-  /** The channel closed. */
-  reject(e: Error): void {
-    this.off?.();
-    this.settleErr(e);
-  }
-}
-
 /** One process variable. Create with `CaClient.channel`; close when done. */
 export class Channel {
   /** Connection state. */
@@ -109,7 +89,7 @@ export class Channel {
   circuit: CircuitSocket | undefined;
   /** @internal Its subscriptions, by id. */
   readonly monitors = new Map<number, MonitorEntry>();
-  #waiters: Waiter[] = [];
+  #waiters: Settler<void>[] = [];
   // Copied on change, made on first use: most channels have one listener or none, and a Set
   // (with an iterator per state change) for each of a thousand channels cost more than it held.
   #listeners: readonly ((state: ChannelState) => void)[] | undefined;
@@ -125,7 +105,7 @@ export class Channel {
     }
     return new Promise<void>((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
-      const entry = new Waiter(resolve, reject);
+      const entry = new Settler<void>(resolve, reject);
       if (signal) {
         entry.off = onAbort(signal, () => {
           this.#waiters = this.#waiters.filter((w) => w !== entry);

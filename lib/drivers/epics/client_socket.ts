@@ -10,7 +10,7 @@ import { DeviceError } from "../../device/errors.ts";
 import { ClientCircuit, type ClientEvent, type GetResult } from "./client_circuit.ts";
 import type { ResolvedClientOptions } from "./client_env.ts";
 import { ECA, ecaMessage, ecaName } from "./eca.ts";
-import { type Abortable, onAbort } from "./client_abort.ts";
+import { type Abortable, onAbort, Settler } from "./client_abort.ts";
 import { Timer } from "../../transport/timer.ts";
 
 /** One subscription of a channel, renewed on every circuit the channel connects through. */
@@ -72,28 +72,15 @@ export interface CircuitOwner {
   retire(c: CircuitSocket): void;
 }
 
-/** A request waiting for its reply; settling it takes its abort hook away. */
-class Pending {
-  /** Takes the abort hook away (set when the call has a signal). */
-  off: (() => void) | undefined;
-
+/** A request waiting for its reply. */
+class Pending extends Settler<GetResult | void> {
   constructor(
-    readonly settleOk: (r: GetResult | void) => void,
-    readonly settleErr: (e: Error) => void,
+    settleOk: (r: GetResult | void) => void,
+    settleErr: (e: Error) => void,
     readonly channel: CircuitChannel,
     readonly what: string,
-  ) {}
-
-  /** Resolves the call. */
-  resolve(r: GetResult | void): void {
-    this.off?.();
-    this.settleOk(r);
-  }
-
-  /** Rejects the call. */
-  reject(e: Error): void {
-    this.off?.();
-    this.settleErr(e);
+  ) {
+    super(settleOk, settleErr);
   }
 }
 
