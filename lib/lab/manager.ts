@@ -143,30 +143,53 @@ export class DeviceManager {
    * Takes a fresh reading through the queue. Never throws for device failures: a failed read is
    * a reading with `error`. It is cached and published to subscribers.
    */
-  async sample(names?: readonly string[], opts?: SampleOptions): Promise<Reading> {
+  sample(names?: readonly string[], opts?: SampleOptions): Promise<Reading> {
     const started = performance.now();
     const t = nowSeconds();
-    let reading: Reading;
+    if (this.#queued > 0 || opts?.signal?.aborted) {
+      return this.exclusive(() => this.device.read(names, opts), opts?.signal).then(
+        (values) => this.#took(t, started, opts, true, values),
+        (err) => this.#took(t, started, opts, false, err),
+      );
+    }
+    // An idle queue starts the read at once and the read itself is the queue's tail; the queue
+    // is free again when the answer is taken. No async frame, turn of the queue or extra promise
+    // per reading (a sampler takes thousands a second).
+    let p: Promise<Values>;
     try {
-      let values: Values;
-      if (this.#queued === 0 && !opts?.signal?.aborted) {
-        // An idle queue starts the read at once and the read itself is the queue's tail: no
-        // closure, turn of the queue or extra promise per reading (a sampler takes thousands a
-        // second); the queue is free again when this sample goes on.
-        this.#queued++;
-        try {
-          const p = this.device.read(names, opts);
-          this.#tail = p;
-          values = await p;
-        } finally {
-          this.#queued--;
-        }
-      } else values = await this.exclusive(() => this.device.read(names, opts), opts?.signal);
-      reading = { t, device: this.name, values };
-      this.state = "up";
+      p = this.device.read(names, opts);
     } catch (err) {
-      if (opts?.signal?.aborted && !(err instanceof DeviceError)) throw err;
-      reading = { t, device: this.name, values: {}, error: errorMessage(err) };
+      p = Promise.reject(err);
+    }
+    this.#queued++;
+    this.#tail = p;
+    return p.then(
+      (values) => {
+        this.#queued--;
+        return this.#took(t, started, opts, true, values);
+      },
+      (err) => {
+        this.#queued--;
+        return this.#took(t, started, opts, false, err);
+      },
+    );
+  }
+
+  /** Makes the reading of a read started at `t`: its values when `ok`, else the read's error. */
+  #took(
+    t: number,
+    started: number,
+    opts: SampleOptions | undefined,
+    ok: boolean,
+    result: unknown,
+  ): Reading {
+    let reading: Reading;
+    if (ok) {
+      reading = { t, device: this.name, values: result as Values };
+      this.state = "up";
+    } else {
+      if (opts?.signal?.aborted && !(result instanceof DeviceError)) throw result;
+      reading = { t, device: this.name, values: {}, error: errorMessage(result) };
       this.state = "down";
       this.stats.errors++;
     }
