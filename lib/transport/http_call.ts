@@ -118,7 +118,7 @@ export class Call {
     this.client.cancel(this);
   }
 
-  /** Waited half its timeout for an earlier request's late answer: reconnect instead. */
+  /** Waited as long as an earlier request's late answer was due: reconnect instead. */
   impatient(this: Call): void {
     this.patience = undefined;
     this.client.overtake(this);

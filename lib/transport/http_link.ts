@@ -46,6 +46,8 @@ export class Link {
   reading = false;
   /** Answers still due to requests that timed out, skipped when they come. */
   owed = 0;
+  /** Until when the owed answer is waited for (`performance.now()` time); later, it is lost. */
+  owedUntil = 0;
   /** Answers received on this connection. */
   answered = 0;
   /** Made for a request that ran out of time first: it waited idle for the next one. */
