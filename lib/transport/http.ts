@@ -60,9 +60,10 @@ export const asResult: AnswerDecoder<HttpResult> = (f, received) => frameAnswer(
  * a time; a request that fails drops the connection and the next one reconnects. A request
  * that times out keeps the connection once: its answer, when it comes late, is read and
  * skipped before the next request is sent (reconnecting costs both sides more than the poll,
- * and under overload fed the next timeout). The late answer is waited for until one more
- * timeout has passed since the request timed out; a request that comes later reconnects at
- * once, and a second timeout while that answer is still due drops the connection. Likewise a
+ * and under overload fed the next timeout). The next request waits for the late answer at most
+ * half its own timeout, and only until one more timeout has passed since the request timed out:
+ * a request that comes later reconnects at once. A second timeout while that answer is still
+ * due drops the connection. Likewise a
  * request that times out while connecting leaves the connect running, and the next request
  * goes out on that connection once it is made; a second timeout while it is still connecting
  * abandons it.
@@ -175,11 +176,10 @@ export class HttpClient {
     if (!link) this.#dial(call);
     else if (link.owed > 0) {
       // The late answer is waited for until one more timeout has passed since its request timed
-      // out, however long this call's own timeout is: half of this call's timeout (the earlier
-      // rule) gave up on answers that were only a little late once the poller was short of CPU,
-      // and every give-up was a reconnect on both sides (~6,600 reconnects after a 1.5 s stall
-      // at 10,000 gauges, each one more load that made the next answers late).
-      const wait = link.owedUntil - performance.now();
+      // out, and at most half this call's timeout (the other half is left to reconnect and
+      // poll, so that a device gone off the network is told apart in one poll). A call that
+      // comes after that window does not wait at all: the answer is lost.
+      const wait = Math.min(link.owedUntil - performance.now(), call.opts.timeout / 2);
       if (wait <= 0) {
         // The device lost that request: no use waiting.
         this.#drop(link);

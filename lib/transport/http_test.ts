@@ -308,7 +308,7 @@ Deno.test("an answer that comes after the timeout is skipped; the connection is 
   }
 });
 
-Deno.test("a device that never answers a timed-out request: the next one waits one more timeout for it, then reconnects", async () => {
+Deno.test("a device that never answers a timed-out request: the next one waits for it only one more timeout, then reconnects", async () => {
   let n = 0;
   const srv = rawServer(async (conn) => {
     if (++n === 1) return; // the first request is never answered
@@ -318,7 +318,7 @@ Deno.test("a device that never answers a timed-out request: the next one waits o
   try {
     await assert.rejects(client.post("/", "", { timeout: 100 }), TimeoutError);
     const t = performance.now();
-    // Its own timeout is long; the late answer is waited for only as long as the first's.
+    // Its own timeout is long; the late answer is waited for only one more of the first's.
     assert.equal((await client.post("/", "", { timeout: 5000 })).text, "ok");
     const waited = performance.now() - t;
     assert.ok(waited >= 90, `waited for the late answer first (${waited} ms)`);
