@@ -308,12 +308,17 @@ Deno.test("an answer that comes after the timeout is skipped; the connection is 
   }
 });
 
-Deno.test("a device that never answers a timed-out request: the next one waits for it only one more timeout, then reconnects", async () => {
+/** A server that never answers the first request it gets and answers "ok" to every later one. */
+function firstRequestUnanswered() {
   let n = 0;
-  const srv = rawServer(async (conn) => {
-    if (++n === 1) return; // the first request is never answered
+  return rawServer(async (conn) => {
+    if (++n === 1) return;
     await conn.write(enc.encode("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
   });
+}
+
+Deno.test("a device that never answers a timed-out request: the next one waits for it only one more timeout, then reconnects", async () => {
+  const srv = firstRequestUnanswered();
   const client = new HttpClient(srv.origin);
   try {
     await assert.rejects(client.post("/", "", { timeout: 100 }), TimeoutError);
@@ -331,11 +336,7 @@ Deno.test("a device that never answers a timed-out request: the next one waits f
 });
 
 Deno.test("a request long after a timed-out one whose answer never came reconnects at once", async () => {
-  let n = 0;
-  const srv = rawServer(async (conn) => {
-    if (++n === 1) return; // the first request is never answered
-    await conn.write(enc.encode("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
-  });
+  const srv = firstRequestUnanswered();
   const client = new HttpClient(srv.origin);
   try {
     await assert.rejects(client.post("/", "", { timeout: 50 }), TimeoutError);
