@@ -18,8 +18,12 @@ import { TIMEOUT_RULE } from "../lib/config/duration.ts";
 import type { Attr } from "../lib/device/attr.ts";
 import { findAttr } from "../lib/device/attr.ts";
 import { DeviceError, errorMessage, UsageError } from "../lib/device/errors.ts";
-import { openLab } from "../lib/lab/setup.ts";
+import { chosenDevices, loadLabConfig } from "../lib/lab/setup.ts";
+import { Lab } from "../lib/lab/lab.ts";
 import type { DeviceManager } from "../lib/lab/manager.ts";
+import type { DeviceConfig } from "../lib/config/load.ts";
+import { type Driver, findDriver } from "../lib/device/registry.ts";
+import { nowSeconds } from "../lib/device/device.ts";
 import { attrRecord, jsonDocument, readingRecord } from "../lib/output/record.ts";
 import { machineTime, type TimeOptions } from "../lib/output/time.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
@@ -90,28 +94,98 @@ async function readOne(m: DeviceManager, opts: ReadOptions): Promise<Record<stri
   return readingRecord(r, opts.time);
 }
 
+/**
+ * The devices read in one batch by their driver ({@linkcode Driver.readMany}): addresses with no
+ * options whose driver has a batch path, when only the default reading is asked for, and none
+ * that a derived device of the same read reads (it shares that device's queue).
+ */
+function batchable(devices: readonly DeviceConfig[], opts: ReadOptions): Map<Driver, number[]> {
+  const batches = new Map<Driver, number[]>();
+  if (opts.describe || opts.attrs !== undefined) return batches;
+  const used = new Set<string>();
+  for (const d of devices) {
+    for (const u of (d.options.uses as string[] | undefined) ?? []) used.add(u);
+  }
+  for (let i = 0; i < devices.length; i++) {
+    const d = devices[i]!;
+    const driver = findDriver(d.address.scheme);
+    if (driver.readMany === undefined || d.address.params.size > 0 || used.has(d.name)) continue;
+    let options = false;
+    for (const _ in d.options) options = true;
+    if (options) continue;
+    const list = batches.get(driver);
+    if (list) list.push(i);
+    else batches.set(driver, [i]);
+  }
+  return batches;
+}
+
+/** Reads one batch of devices; each result lands at its device's place in `results`. */
+async function readBatch(
+  driver: Driver,
+  indexes: readonly number[],
+  devices: readonly DeviceConfig[],
+  opts: ReadOptions,
+  results: PromiseSettledResult<Record<string, unknown>>[],
+): Promise<void> {
+  const t = nowSeconds();
+  const targets = indexes.map((i) => {
+    const d = devices[i]!;
+    return { name: d.name, address: d.address, timeout: opts.timeout ?? d.timeout };
+  });
+  const outcomes = await driver.readMany!(targets);
+  for (let k = 0; k < indexes.length; k++) {
+    const i = indexes[k]!;
+    const name = devices[i]!.name;
+    const o = outcomes[k]!;
+    results[i] = o instanceof Error
+      ? { status: "rejected", reason: new DeviceError(o.message, name) }
+      : { status: "fulfilled", value: readingRecord({ t, device: name, values: o }, opts.time) };
+  }
+}
+
 /** Runs `read`. */
 export async function runRead(args: string[]): Promise<number> {
   const opts = parseReadArgs(args);
-  const lab = await openLab(opts);
+  const { config, cleanup } = await loadLabConfig(opts);
+  let lab: Lab | undefined;
   try {
-    const managers = lab.managers;
-    const results = await Promise.allSettled(managers.map((m) => readOne(m, opts)));
+    const devices = chosenDevices(opts, config);
+    const batches = batchable(devices, opts);
+    const inBatch = new Set<number>();
+    for (const list of batches.values()) for (const i of list) inBatch.add(i);
+    const results: PromiseSettledResult<Record<string, unknown>>[] = new Array(devices.length);
+    const reads: Promise<void>[] = [];
+    if (inBatch.size < devices.length) {
+      const rest = devices.filter((_, i) => !inBatch.has(i));
+      lab = await Lab.open(config, rest);
+      const managers = lab.managers;
+      const restIndexes = devices.map((_, i) => i).filter((i) => !inBatch.has(i));
+      reads.push(
+        Promise.allSettled(managers.map((m) => readOne(m, opts))).then((settled) => {
+          settled.forEach((r, k) => (results[restIndexes[k]!] = r));
+        }),
+      );
+    }
+    for (const [driver, indexes] of batches) {
+      reads.push(readBatch(driver, indexes, devices, opts, results));
+    }
+    await Promise.all(reads);
     const pretty = stdoutIsTerminal() && !opts.compact;
     const failed = results.some((r) => r.status === "rejected");
-    if (managers.length === 1) {
+    if (devices.length === 1) {
       const r = results[0]!;
       if (r.status === "rejected") throw r.reason;
       stdoutSink.write(jsonDocument(r.value, pretty));
       return EXIT.ok;
     }
     const doc: Record<string, unknown> = {};
-    managers.forEach((m, i) => {
+    devices.forEach((d, i) => {
       const r = results[i]!;
-      if (r.status === "fulfilled") doc[m.name] = r.value;
+      if (r.status === "fulfilled") doc[d.name] = r.value;
       else {
         const t = machineTime(Date.now() / 1000, opts.time);
-        doc[m.name] = { t, device: m.name, error: errorMessage(r.reason) };
+        doc[d.name] = { t, device: d.name, error: errorMessage(r.reason) };
       }
     });
     // A usage mistake (unknown attribute) anywhere makes the whole command a usage error.
@@ -119,15 +193,16 @@ export async function runRead(args: string[]): Promise<number> {
       if (r.status === "rejected" && r.reason instanceof UsageError) throw r.reason;
     }
     stdoutSink.write(jsonDocument(doc, pretty));
-    managers.forEach((m, i) => {
+    devices.forEach((d, i) => {
       const r = results[i]!;
       if (r.status === "rejected") {
-        console.error(`labwire read: ${m.name}: ${errorMessage(r.reason)}`);
+        console.error(`labwire read: ${d.name}: ${errorMessage(r.reason)}`);
       }
     });
     return failed ? EXIT.device : EXIT.ok;
   } finally {
-    await lab.close();
+    await lab?.close();
+    await cleanup();
   }
 }
 

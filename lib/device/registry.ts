@@ -51,6 +51,16 @@ export interface DriverOptions {
   rules: Record<string, OptionRule>;
 }
 
+/** One device of a {@linkcode Driver.readMany}: addressed directly, with no options. */
+export interface BatchTarget {
+  /** The device's name (errors carry it). */
+  name: string;
+  /** Its address (no `?key=` options). */
+  address: Address;
+  /** Its timeout, ms (the driver's default when absent). */
+  timeout?: number;
+}
+
 /** An instrument family: knows its scheme and opens devices. */
 export interface Driver {
   /** URL scheme, e.g. `baratron`. */
@@ -76,6 +86,13 @@ export interface Driver {
    * the descriptor limit.
    */
   descriptors?: "own" | "shared" | "none";
+  /**
+   * Reads the default reading of many devices of this driver at once (a one-shot verb's whole
+   * work: `labwire read` of a thousand `ca://` PVs), sharing what a batch can share instead of
+   * opening a device per target; resolves, in order, to each one's values or the error that
+   * ended it. Absent when the driver has no such path (its devices are then opened one by one).
+   */
+  readMany?(targets: readonly BatchTarget[]): Promise<(Values | Error)[]>;
 }
 
 /**

@@ -6,7 +6,7 @@
  * @module
  */
 import { loadModule } from "../device/lazy_module.ts";
-import type { LabConfig } from "../config/load.ts";
+import type { DeviceConfig, LabConfig } from "../config/load.ts";
 import { loadConfig } from "../config/file.ts";
 import { resolveTargets } from "../config/targets.ts";
 import { UsageError } from "../device/errors.ts";
@@ -46,22 +46,27 @@ export async function loadLabConfig(
 }
 
 /**
+ * The devices a verb works on: the targets resolved against `config`, or every configured device
+ * when there are none (a usage error when that is none at all).
+ */
+export function chosenDevices(source: LabSource, config: LabConfig): DeviceConfig[] {
+  if (source.targets.length === 0 && config.devices.length === 0) {
+    throw new UsageError(
+      "no devices: give a TARGET, or a config file with [devices.NAME] tables",
+      "try: labwire read --demo   or   labwire read sim://gauge",
+    );
+  }
+  return source.targets.length === 0 ? config.devices : resolveTargets(source.targets, config);
+}
+
+/**
  * Opens a Lab of the targets (or of every configured device when there are none). The demo
  * bench's simulators are stopped when the Lab closes.
  */
 export async function openLab(source: LabSource): Promise<Lab> {
   const { config, cleanup } = await loadLabConfig(source);
   try {
-    if (source.targets.length === 0 && config.devices.length === 0) {
-      throw new UsageError(
-        "no devices: give a TARGET, or a config file with [devices.NAME] tables",
-        "try: labwire read --demo   or   labwire read sim://gauge",
-      );
-    }
-    const devices = source.targets.length === 0
-      ? config.devices
-      : resolveTargets(source.targets, config);
-    const lab = await Lab.open(config, devices);
+    const lab = await Lab.open(config, chosenDevices(source, config));
     lab.onClose(cleanup);
     return lab;
   } catch (err) {

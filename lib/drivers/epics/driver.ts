@@ -49,7 +49,7 @@ import {
 } from "../../device/device.ts";
 import { DeviceError, TimeoutError, UsageError, WriteRejected } from "../../device/errors.ts";
 import type { Driver, OpenContext } from "../../device/registry.ts";
-import { CA_INFO, CA_OPTIONS } from "./driver_info.ts";
+import { CA_DEFAULT_TIMEOUT_MS, CA_INFO, CA_OPTIONS } from "./driver_info.ts";
 import { acquireSharedClient, type CaClient, releaseSharedClient } from "./client.ts";
 import { deadlines } from "../../transport/deadline.ts";
 import type { Channel } from "./client_channel.ts";
@@ -66,9 +66,6 @@ export interface CaCallOptions extends CallOptions {
   /** For `write`: resolve only when the server reports the write complete (WRITE_NOTIFY). */
   wait?: boolean;
 }
-
-/** Default per-call timeout, ms. */
-const DEFAULT_TIMEOUT_MS = 5000;
 
 /** A PV opened through the `ca://` driver. */
 export class CaDevice implements Device {
@@ -95,7 +92,7 @@ export class CaDevice implements Device {
   ) {
     this.#client = opts.client ?? acquireSharedClient();
     this.#ownsClient = opts.client === undefined;
-    this.#timeout = opts.timeout ?? DEFAULT_TIMEOUT_MS;
+    this.#timeout = opts.timeout ?? CA_DEFAULT_TIMEOUT_MS;
     this.#wait = opts.wait ?? false;
     // A long-string field (`REC.DESC$`) is text whatever it holds.
     this.#charMode = opts.charMode ?? (pv.endsWith("$") ? "string" : "auto");

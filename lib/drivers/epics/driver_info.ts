@@ -7,8 +7,13 @@
 import type { Address } from "../../device/address.ts";
 import { durationOption, flagOption } from "../../config/options.ts";
 import { TIMEOUT_RULE } from "../../config/duration.ts";
-import type { DriverInfo, DriverOptions } from "../../device/registry.ts";
+import type { BatchTarget, DriverInfo, DriverOptions } from "../../device/registry.ts";
+import type { Values } from "../../device/attr.ts";
+import { loadModule } from "../../device/lazy_module.ts";
 import { pvsOption } from "./options.ts";
+
+/** Default per-call timeout of a `ca://` device, ms. */
+export const CA_DEFAULT_TIMEOUT_MS = 5000;
 
 /** The longest `move_guard` taken, ms. */
 export const MAX_MOVE_GUARD_MS = 60_000;
@@ -38,5 +43,17 @@ export const CA_INFO: DriverInfo = {
   descriptors: "shared",
   defaultName(address: Address): string {
     return address.target.trim();
+  },
+  // One search round, one circuit per server and no device per PV (`./client_batch.ts`, loaded
+  // without the shared client and the device code).
+  async readMany(targets: readonly BatchTarget[]): Promise<(Values | Error)[]> {
+    const { readPvs } = await loadModule<typeof import("./client_batch.ts")>(
+      new URL("./client_batch.ts", import.meta.url),
+    );
+    return readPvs(targets.map((t) => ({
+      pv: t.address.target.trim(),
+      device: t.name,
+      timeoutMs: t.timeout ?? CA_DEFAULT_TIMEOUT_MS,
+    })));
   },
 };

@@ -21,6 +21,8 @@ export interface FakePv {
   native: number;
   data: DbrData;
   write: boolean;
+  /** Read access (default true). */
+  read?: boolean;
 }
 
 /** A minimal CA server built on protocol.ts, scriptable from the tests. */
@@ -108,7 +110,12 @@ export class FakeServer {
         const pv = this.pvs.get(m.name);
         if (!pv) return void await send({ kind: "create_ch_fail", cid: m.cid });
         names.push(m.name);
-        await send({ kind: "access_rights", cid: m.cid, read: true, write: pv.write });
+        await send({
+          kind: "access_rights",
+          cid: m.cid,
+          read: pv.read ?? true,
+          write: pv.write,
+        });
         await send({
           kind: "create_chan_resp",
           nativeType: pv.native,

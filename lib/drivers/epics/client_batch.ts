@@ -1,0 +1,582 @@
+/**
+ * One read of many PVs, as `caget PV…` does it: every name searched in one set of datagrams, one
+ * circuit per server, the CREATE_CHANs of every PV a datagram found encoded into one buffer and
+ * one write, the READ_NOTIFYs of every channel a chunk of replies connected likewise, one wait
+ * for everything, and each reply decoded straight into its PV's values.
+ *
+ * The per-PV state is a few entries in typed arrays indexed by the PV's place in the batch
+ * (its channel id and request id are that place + 1): no channel object, promise, timer, abort
+ * signal or closure per PV. A `labwire read` of a thousand PVs runs this once instead of opening
+ * a thousand devices on the shared client (`./client.ts`, which a lasting verb needs for
+ * reconnection, monitors and writes); both give the same values and the same errors.
+ *
+ * @example
+ * ```ts ignore
+ * import { readPvs } from "./client_batch.ts";
+ * const out = await readPvs([{ pv: "XXX:m1.VAL", device: "m1", timeoutMs: 5000 }]);
+ * console.log(out[0]); // { value: 1.5, severity: "NO_ALARM", status: "NO_ALARM" } or an Error
+ * ```
+ *
+ * @module
+ */
+import type { Values } from "../../device/attr.ts";
+import { formatMs } from "../../device/device.ts";
+import { DeviceError, TimeoutError } from "../../device/errors.ts";
+import { ipToString } from "../../device/ipv4.ts";
+import { Timer } from "../../transport/timer.ts";
+import {
+  type CaClientOptions,
+  clientOptionsFromEnv,
+  resolveClientOptions,
+  type ResolvedClientOptions,
+} from "./client_env.ts";
+import { type Destination, searchDestinations } from "./client_search.ts";
+import { SearchSocket } from "./client_udp.ts";
+import { decodeDbr } from "./dbr.ts";
+import { ALARM_STATUS_NAMES, DBR, dbrOf, readCString, SEVERITY_NAMES } from "./dbr_types.ts";
+import { type ChannelFacts, type CharMode, pvValue } from "./driver_values.ts";
+import { ECA, ecaMessage, ecaName } from "./eca.ts";
+import {
+  EXTENDED_HEADER_SIZE,
+  FrameWriter,
+  HEADER_SIZE,
+  padded,
+  ProtocolError,
+} from "./framing.ts";
+import { ACCESS, CA_MINOR_VERSION, CMD, DONT_REPLY, MAX_UDP_SEND } from "./messages.ts";
+
+/** One PV of a batch: its name, the device it is read for (for errors) and its timeout, ms. */
+export interface BatchPv {
+  /** The PV name. */
+  pv: string;
+  /** The device name errors carry. */
+  device: string;
+  /** How long the PV may take to be found, connected and read, ms. */
+  timeoutMs: number;
+}
+
+// Where a PV is: waiting for a server, connecting (found; CREATE_CHAN sent or waiting for the
+// circuit), reading (READ_NOTIFY sent), done (its outcome is set).
+const SEARCHING = 0;
+const CONNECTING = 1;
+const READING = 2;
+const DONE = 3;
+
+/**
+ * Reads every PV of `pvs` once (DBR_TIME of its native type; an enum's state strings with
+ * DBR_CTRL beside it) and returns, in the same order, its default reading (`value`, `severity`,
+ * `status`) or the error that ended it: not found within its timeout, no read access, a server
+ * error, a lost circuit. `options` default to the `EPICS_CA_*` environment.
+ */
+export function readPvs(
+  pvs: readonly BatchPv[],
+  options: CaClientOptions = clientOptionsFromEnv(),
+): Promise<(Values | Error)[]> {
+  return new BatchRead(pvs, resolveClientOptions(options)).run();
+}
+
+/** One circuit of a batch: a TCP connection to a server and the requests waiting for it. */
+class BatchCircuit {
+  conn: Deno.TcpConn | undefined;
+  /** Requests written while connecting go out with the handshake. */
+  readonly out = new FrameWriter(4096);
+  /** The server's protocol minor version (from its VERSION; 13 until then). */
+  serverMinor = CA_MINOR_VERSION;
+  #writing: Promise<void> = Promise.resolve();
+  closed = false;
+  reading: Promise<void> = Promise.resolve();
+
+  constructor(readonly key: string, readonly host: string, readonly port: number) {}
+
+  /** Writes what is queued (after what is being written), unless not connected yet. */
+  flush(onError: (err: unknown) => void): void {
+    const conn = this.conn;
+    if (!conn || this.closed || this.out.length === 0) return;
+    const bytes = this.out.take();
+    this.#writing = this.#writing.then(async () => {
+      let at = 0;
+      while (at < bytes.length) at += await conn.write(bytes.subarray(at));
+    }).catch(onError);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.conn?.close();
+    } catch {
+      // Already closed by the server or a failed write: nothing to release.
+    }
+  }
+}
+
+/** The state of one {@linkcode readPvs} call. */
+class BatchRead {
+  readonly #pvs: readonly BatchPv[];
+  readonly #o: ResolvedClientOptions;
+  readonly #n: number;
+  readonly #results: (Values | Error | undefined)[];
+  readonly #state: Uint8Array;
+  readonly #circuit: Int32Array;
+  readonly #sid: Uint32Array;
+  readonly #type: Int16Array;
+  readonly #count: Uint32Array;
+  readonly #access: Uint8Array;
+  readonly #deadline: Float64Array;
+  /** An enum's value waiting for its state strings, or the reverse. */
+  readonly #half = new Map<number, { time?: Uint8Array; count: number; ctrl?: string[] }>();
+  readonly #circuits: BatchCircuit[] = [];
+  readonly #byServer = new Map<string, number>();
+  readonly #facts: ChannelFacts = {
+    nativeType: 0,
+    nativeCount: 0,
+    readAccess: true,
+    writeAccess: false,
+    server: "",
+  };
+  #left: number;
+  #udp: SearchSocket | undefined;
+  #destinations: Destination[] = [];
+  #searchPeriod = 0;
+  readonly #searchTimer = new Timer(() => this.#search());
+  readonly #deadlineTimer = new Timer(() => this.#expire());
+  #sequence = 0;
+  #finish: () => void = () => {};
+
+  constructor(pvs: readonly BatchPv[], options: ResolvedClientOptions) {
+    const n = pvs.length;
+    this.#pvs = pvs;
+    this.#o = options;
+    this.#n = n;
+    this.#left = n;
+    this.#results = new Array(n).fill(undefined);
+    this.#state = new Uint8Array(n);
+    this.#circuit = new Int32Array(n).fill(-1);
+    this.#sid = new Uint32Array(n);
+    this.#type = new Int16Array(n).fill(-1);
+    this.#count = new Uint32Array(n);
+    this.#access = new Uint8Array(n);
+    this.#deadline = new Float64Array(n);
+  }
+
+  async run(): Promise<(Values | Error)[]> {
+    const n = this.#n;
+    if (n === 0) return [];
+    const now = performance.now();
+    for (let i = 0; i < n; i++) {
+      const { pv, timeoutMs } = this.#pvs[i]!;
+      this.#deadline[i] = now + timeoutMs;
+      if (pv === "" || pv.length > 500) this.#fail(i, new DeviceError(`"${pv}" is not a PV name`));
+    }
+    const done = new Promise<void>((resolve) => (this.#finish = resolve));
+    if (this.#left === 0) this.#finish();
+    else {
+      try {
+        await this.#openUdp();
+        this.#search();
+        this.#armDeadline();
+      } catch (err) {
+        for (let i = 0; i < n; i++) {
+          if (this.#state[i] !== DONE) {
+            this.#fail(i, new DeviceError(`${this.#pvs[i]!.pv}: ${messageOf(err)}`));
+          }
+        }
+      }
+    }
+    await done;
+    await this.#close();
+    return this.#results as (Values | Error)[];
+  }
+
+  async #openUdp(): Promise<void> {
+    const o = this.#o;
+    this.#udp = await SearchSocket.open((bytes, from) => this.#onDatagram(bytes, from), () => {});
+    if (o.autoAddrList) this.#udp.allowBroadcast();
+    this.#destinations = searchDestinations(
+      o.addrList,
+      o.serverPort,
+      o.autoAddrList,
+      o.autoAddrList ? Deno.networkInterfaces() : [],
+      () => {},
+    );
+    if (this.#destinations.length === 0) {
+      throw new Error(
+        "no CA search destinations: EPICS_CA_ADDR_LIST is empty and EPICS_CA_AUTO_ADDR_LIST=NO",
+      );
+    }
+  }
+
+  /** Sends the searches of every PV still without a server, then waits twice as long (libca). */
+  #search(): void {
+    if (this.#left === 0 || !this.#udp) return;
+    const datagrams: Uint8Array[] = [];
+    let w = this.#versionedDatagram();
+    let inDatagram = 0;
+    const state = this.#state;
+    for (let i = 0; i < this.#n; i++) {
+      if (state[i] !== SEARCHING) continue;
+      const pv = this.#pvs[i]!.pv;
+      if (inDatagram > 0 && w.length + FrameWriter.textSize(pv) > MAX_UDP_SEND) {
+        datagrams.push(w.take());
+        w = this.#versionedDatagram();
+        inDatagram = 0;
+      }
+      w.text(CMD.SEARCH, DONT_REPLY, CA_MINOR_VERSION, i + 1, i + 1, pv);
+      inDatagram++;
+    }
+    if (inDatagram === 0) return;
+    datagrams.push(w.take());
+    this.#udp.send(datagrams, this.#destinations);
+    const { minSearchPeriodMs: min, maxSearchPeriodMs: max } = this.#o;
+    this.#searchPeriod = Math.min(max, this.#searchPeriod === 0 ? min : this.#searchPeriod * 2);
+    this.#searchTimer.start(this.#searchPeriod);
+  }
+
+  #versionedDatagram(): FrameWriter {
+    const w = new FrameWriter(MAX_UDP_SEND);
+    // On UDP a VERSION with priority 1 says "the sequence number is valid".
+    w.header(CMD.VERSION, 1, CA_MINOR_VERSION, ++this.#sequence, 0);
+    return w;
+  }
+
+  /** Search replies: each PV found joins its server's circuit; one write per circuit. */
+  #onDatagram(bytes: Uint8Array, from: string): void {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const touched: BatchCircuit[] = [];
+    for (let at = 0; at + HEADER_SIZE <= bytes.length;) {
+      const command = view.getUint16(at);
+      const size = view.getUint16(at + 2);
+      if (command === CMD.SEARCH) {
+        const i = view.getUint32(at + 12) - 1;
+        if (i >= 0 && i < this.#n && this.#state[i] === SEARCHING) {
+          const ip = view.getUint32(at + 8);
+          const host = ip === 0xffffffff || ip === 0 ? from : ipToString(ip);
+          const c = this.#circuitFor(host, view.getUint16(at + 4));
+          this.#state[i] = CONNECTING;
+          this.#circuit[i] = c;
+          const circuit = this.#circuits[c]!;
+          circuit.out.text(CMD.CREATE_CHAN, 0, 0, i + 1, CA_MINOR_VERSION, this.#pvs[i]!.pv);
+          if (!touched.includes(circuit)) touched.push(circuit);
+        }
+      }
+      at += HEADER_SIZE + size;
+    }
+    for (const c of touched) c.flush((err) => this.#lost(c, `lost CA server ${c.key}: ${err}`));
+  }
+
+  #circuitFor(host: string, port: number): number {
+    const key = `${host}:${port}`;
+    const known = this.#byServer.get(key);
+    if (known !== undefined) return known;
+    const c = new BatchCircuit(key, host, port);
+    // The handshake leads whatever is queued before the connection is up.
+    c.out.header(CMD.VERSION, 0, CA_MINOR_VERSION, 0, 0);
+    c.out.text(CMD.CLIENT_NAME, 0, 0, 0, 0, this.#o.clientName);
+    c.out.text(CMD.HOST_NAME, 0, 0, 0, 0, this.#o.hostName);
+    const index = this.#circuits.length;
+    this.#circuits.push(c);
+    this.#byServer.set(key, index);
+    c.reading = this.#connect(c, index);
+    return index;
+  }
+
+  async #connect(c: BatchCircuit, index: number): Promise<void> {
+    let conn: Deno.TcpConn;
+    try {
+      conn = await Deno.connect({ hostname: c.host, port: c.port });
+      conn.setNoDelay(true);
+    } catch (err) {
+      this.#lost(c, new Error(`cannot connect to CA server ${c.key}: ${messageOf(err)}`));
+      return;
+    }
+    if (this.#left === 0) {
+      conn.close();
+      return;
+    }
+    c.conn = conn;
+    // The handshake and the CREATE_CHANs queued while connecting, in one write.
+    c.flush((err) => this.#lost(c, `lost CA server ${c.key}: ${err}`));
+    await this.#receive(c, index);
+  }
+
+  async #receive(c: BatchCircuit, index: number): Promise<void> {
+    let buf = new Uint8Array(256 * 1024);
+    let have = 0;
+    const max = padded(this.#o.maxArrayBytes) + EXTENDED_HEADER_SIZE;
+    try {
+      while (!c.closed) {
+        if (have === buf.length) {
+          const grown = new Uint8Array(buf.length * 2);
+          grown.set(buf);
+          buf = grown;
+        }
+        const got = await c.conn!.read(buf.subarray(have));
+        if (got === null) {
+          this.#lost(c, `CA server ${c.key} closed the connection`);
+          return;
+        }
+        have += got;
+        const view = new DataView(buf.buffer, 0, have);
+        let at = 0;
+        while (at + HEADER_SIZE <= have) {
+          let size = view.getUint16(at + 2);
+          let count = view.getUint16(at + 6);
+          let head = HEADER_SIZE;
+          if (size === 0xffff && count === 0) {
+            if (at + EXTENDED_HEADER_SIZE > have) break;
+            size = view.getUint32(at + 16);
+            count = view.getUint32(at + 20);
+            head = EXTENDED_HEADER_SIZE;
+          }
+          if (head + size > max) {
+            throw new ProtocolError(
+              `message of ${size} bytes exceeds the ${max}-byte limit (EPICS_CA_MAX_ARRAY_BYTES)`,
+            );
+          }
+          const end = at + head + size;
+          if (end > have) {
+            if (end > buf.length) {
+              const grown = new Uint8Array(Math.max(buf.length * 2, end - at));
+              grown.set(buf.subarray(at, have));
+              buf = grown;
+              have -= at;
+              at = 0;
+            }
+            break;
+          }
+          this.#onMessage(c, index, view, at, count, buf.subarray(at + head, end));
+          at = end;
+        }
+        if (at > 0) {
+          buf.copyWithin(0, at, have);
+          have -= at;
+        }
+        c.flush((err) => this.#lost(c, `lost CA server ${c.key}: ${err}`));
+        if (this.#left === 0) return;
+      }
+    } catch (err) {
+      this.#lost(c, `lost CA server ${c.key}: ${err}`);
+    }
+  }
+
+  #onMessage(
+    c: BatchCircuit,
+    index: number,
+    view: DataView,
+    at: number,
+    count: number,
+    payload: Uint8Array,
+  ): void {
+    const command = view.getUint16(at);
+    const dataType = view.getUint16(at + 4);
+    const p1 = view.getUint32(at + 8);
+    const p2 = view.getUint32(at + 12);
+    const n = this.#n;
+    switch (command) {
+      case CMD.VERSION:
+        c.serverMinor = count;
+        return;
+      case CMD.ACCESS_RIGHTS: {
+        const i = p1 - 1;
+        if (i >= 0 && i < n && this.#circuit[i] === index) this.#access[i] = p2 & ACCESS.READ;
+        return;
+      }
+      case CMD.CREATE_CHAN: {
+        const i = p1 - 1;
+        if (i < 0 || i >= n || this.#circuit[i] !== index || this.#state[i] !== CONNECTING) return;
+        this.#sid[i] = p2;
+        this.#type[i] = dataType;
+        this.#count[i] = count;
+        // Servers older than 4.4 send no ACCESS_RIGHTS: everything is allowed.
+        if (c.serverMinor < 4) this.#access[i] = 1;
+        if (!this.#access[i]) {
+          this.#fail(i, new DeviceError(`${this.#pvs[i]!.pv}: read access denied by the server`));
+          return;
+        }
+        this.#state[i] = READING;
+        // Count 0 asks for the current length (minor 13 on); older servers get the native count.
+        const ask = c.serverMinor >= 13 ? 0 : count;
+        c.out.header(CMD.READ_NOTIFY, dbrOf("time", dataType), ask, p2, i + 1);
+        if (dataType === DBR.ENUM) {
+          this.#half.set(i, { count: 0 });
+          c.out.header(CMD.READ_NOTIFY, dbrOf("ctrl", DBR.ENUM), 1, p2, n + i + 1);
+        }
+        return;
+      }
+      case CMD.CREATE_CH_FAIL: {
+        // This server will not create it: it stays unfound (the timeout says so), as the
+        // shared client searches it again only much later.
+        const i = p1 - 1;
+        if (i >= 0 && i < n && this.#circuit[i] === index && this.#state[i] === CONNECTING) {
+          this.#state[i] = SEARCHING;
+          this.#circuit[i] = -1;
+        }
+        return;
+      }
+      case CMD.SERVER_DISCONN: {
+        const i = p1 - 1;
+        if (i >= 0 && i < n && this.#circuit[i] === index && this.#state[i] !== DONE) {
+          this.#fail(i, new DeviceError(`${this.#what(i)}: server dropped the channel`));
+        }
+        return;
+      }
+      case CMD.READ_NOTIFY:
+        return this.#onRead(p2, p1, dataType, count, payload);
+      case CMD.ERROR: {
+        if (payload.length < HEADER_SIZE) return;
+        const pv = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+        if (pv.getUint16(0) !== CMD.READ_NOTIFY) return;
+        const i = this.#indexOf(pv.getUint32(12));
+        if (i < 0 || this.#state[i] !== READING) return;
+        const text = readCString(payload, HEADER_SIZE, payload.length - HEADER_SIZE);
+        this.#fail(i, ecaError(`${this.#what(i)}${text ? ` (${text})` : ""}`, p2));
+        return;
+      }
+      default:
+        // ECHO replies and CLEAR_CHANNEL confirmations need nothing; the rest is not for clients.
+        return;
+    }
+  }
+
+  /** The PV of request `ioid` (its TIME read or an enum's CTRL read), or -1. */
+  #indexOf(ioid: number): number {
+    const n = this.#n;
+    const i = ioid > n ? ioid - n - 1 : ioid - 1;
+    return i >= 0 && i < n ? i : -1;
+  }
+
+  #onRead(ioid: number, status: number, type: number, count: number, payload: Uint8Array): void {
+    const i = this.#indexOf(ioid);
+    if (i < 0 || this.#state[i] !== READING) return;
+    if (status !== ECA.NORMAL) return this.#fail(i, ecaError(this.#what(i), status));
+    const half = this.#half.get(i);
+    if (half === undefined) return this.#decode(i, type, count, payload, undefined);
+    // An enum: the value and its state strings, whichever comes second completes it.
+    if (ioid > this.#n) {
+      try {
+        half.ctrl = decodeDbr(type, count, payload).enumStrings ?? [];
+      } catch (err) {
+        return this.#fail(i, new DeviceError(`${this.#what(i)}: bad reply: ${err}`));
+      }
+    } else {
+      half.time = payload.slice();
+      half.count = count;
+    }
+    if (half.time === undefined || half.ctrl === undefined) return;
+    this.#half.delete(i);
+    this.#decode(i, dbrOf("time", DBR.ENUM), half.count, half.time, half.ctrl);
+  }
+
+  #decode(
+    i: number,
+    type: number,
+    count: number,
+    payload: Uint8Array,
+    enumStrings: string[] | undefined,
+  ): void {
+    const facts = this.#facts;
+    facts.nativeType = this.#type[i]!;
+    facts.nativeCount = this.#count[i]!;
+    try {
+      const d = decodeDbr(type, count, payload);
+      const mode: CharMode = this.#pvs[i]!.pv.endsWith("$") ? "string" : "auto";
+      const meta = enumStrings === undefined ? undefined : { value: [], enumStrings };
+      this.#done(i, {
+        value: pvValue(facts, d, meta, mode),
+        severity: SEVERITY_NAMES[d.severity ?? 0] ?? String(d.severity),
+        status: ALARM_STATUS_NAMES[d.status ?? 0] ?? String(d.status),
+      });
+    } catch (err) {
+      this.#fail(i, new DeviceError(`${this.#what(i)}: bad reply: ${err}`));
+    }
+  }
+
+  #what(i: number): string {
+    return `reading ${this.#pvs[i]!.pv}`;
+  }
+
+  #done(i: number, outcome: Values | Error): void {
+    if (this.#state[i] === DONE) return;
+    this.#state[i] = DONE;
+    this.#results[i] = outcome;
+    if (--this.#left === 0) this.#finish();
+  }
+
+  #fail(i: number, err: Error): void {
+    if (err instanceof DeviceError && err.device === undefined) {
+      err = new (err instanceof TimeoutError ? TimeoutError : DeviceError)(
+        err.message,
+        this.#pvs[i]!.device,
+      );
+    }
+    this.#done(i, err);
+  }
+
+  /** A circuit that failed: its PVs fail with why (the others go on). */
+  #lost(c: BatchCircuit, err: unknown): void {
+    if (c.closed) return;
+    c.close();
+    const index = this.#circuits.indexOf(c);
+    const message = messageOf(err);
+    for (let i = 0; i < this.#n; i++) {
+      if (this.#circuit[i] === index && this.#state[i] !== DONE) {
+        this.#fail(i, new DeviceError(`${this.#what(i)}: ${message}`));
+      }
+    }
+  }
+
+  #armDeadline(): void {
+    let next = Infinity;
+    for (let i = 0; i < this.#n; i++) {
+      if (this.#state[i] !== DONE && this.#deadline[i]! < next) next = this.#deadline[i]!;
+    }
+    if (next < Infinity) this.#deadlineTimer.start(next - performance.now());
+  }
+
+  /** The PVs whose time is up fail as a `ca://` device's call does. */
+  #expire(): void {
+    const now = performance.now() + 1;
+    const o = this.#o;
+    for (let i = 0; i < this.#n; i++) {
+      const state = this.#state[i]!;
+      if (state === DONE || this.#deadline[i]! > now) continue;
+      const { pv, device, timeoutMs } = this.#pvs[i]!;
+      if (state === SEARCHING) {
+        const where = [
+          o.addrList.length ? `EPICS_CA_ADDR_LIST="${o.addrList.join(" ")}"` : "",
+          `EPICS_CA_AUTO_ADDR_LIST=${o.autoAddrList ? "YES" : "NO"}`,
+          `port ${o.serverPort}`,
+        ].filter(Boolean).join(", ");
+        this.#fail(
+          i,
+          new TimeoutError(
+            `PV ${pv} not found: no CA server answered the search within ${timeoutMs} ms (${where}); check the name and EPICS_CA_ADDR_LIST`,
+            device,
+          ),
+        );
+      } else {
+        this.#fail(
+          i,
+          new TimeoutError(`${this.#what(i)}: no answer within ${formatMs(timeoutMs)}`, device),
+        );
+      }
+    }
+    this.#armDeadline();
+  }
+
+  async #close(): Promise<void> {
+    this.#searchTimer.cancel();
+    this.#deadlineTimer.cancel();
+    for (const c of this.#circuits) c.close();
+    await Promise.all(this.#circuits.map((c) => c.reading));
+    await this.#udp?.close();
+  }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function ecaError(what: string, status: number): DeviceError {
+  return new DeviceError(`${what}: ${ecaMessage(status)} (${ecaName(status)})`);
+}
