@@ -20,6 +20,7 @@ import {
 } from "./problem.ts";
 import type { OptionRule } from "../device/registry.ts";
 import { durationOption, rangeText } from "./options.ts";
+import { isTable } from "./device_tables.ts";
 
 /**
  * Parse options for values read once (a config file, an address): zod would otherwise compile
@@ -88,10 +89,7 @@ export function fail(ctx: z.RefinementCtx, message: string, hint?: string, path?
   return z.NEVER;
 }
 
-/** True for a plain object (a TOML table). */
-export function isTable(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
-}
+export { isTable };
 
 /**
  * A TOML table with exactly the keys of `shape`: an unknown key is reported (with the closest

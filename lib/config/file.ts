@@ -1,14 +1,14 @@
 /**
  * Finding and reading the config file, `labwire.toml`: `--config`, then `LABWIRE_CONFIG`, then
- * `./labwire.toml`. The parser and its schema (`./load.ts`, zod and the TOML parser) load only
- * once there is a file to parse, so `labwire read sim://gauge` without a config does not pay
- * for them at start-up.
+ * `./labwire.toml`. The TOML parser loads only once there is a file to parse, so `labwire read
+ * sim://gauge` without a config does not pay for it at start-up; the whole schema (`./load.ts`,
+ * zod) only for a file with sections besides `[devices]` (`./lab_config.ts` checks those alone).
  *
  * @module
  */
 import { loadModule } from "../device/lazy_module.ts";
 import { ConfigError } from "../device/errors.ts";
-import type { LabConfig } from "./load.ts";
+import type { LabConfig } from "./lab_config.ts";
 
 /** The default config path searched when neither `--config` nor `LABWIRE_CONFIG` is given. */
 export const DEFAULT_CONFIG = "labwire.toml";
@@ -53,9 +53,16 @@ export async function loadConfig(explicit?: string): Promise<LabConfig> {
       cause: err,
     });
   }
-  // zod and the schemas: read only when there is a file (../device/lazy_module.ts).
-  const { parseConfig } = await loadModule<typeof import("./load.ts")>(
+  // The TOML reader, then zod and the schemas: read only when there is a file
+  // (../device/lazy_module.ts), and the schemas only for a file with more than devices.
+  const { devicesOnlyConfig, parseTomlFile } = await loadModule<
+    typeof import("./lab_config.ts")
+  >(new URL("./lab_config.ts", import.meta.url));
+  const doc = parseTomlFile(text, path);
+  const devicesOnly = devicesOnlyConfig(doc, text, path);
+  if (devicesOnly) return devicesOnly;
+  const { parseConfigDoc } = await loadModule<typeof import("./load.ts")>(
     new URL("./load.ts", import.meta.url),
   );
-  return parseConfig(text, path);
+  return parseConfigDoc(doc, text, path);
 }

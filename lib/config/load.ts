@@ -7,13 +7,21 @@
  *
  * @module
  */
-import { parse as parseToml } from "smol-toml";
 import type { Address } from "../device/address.ts";
 import { ConfigError, UsageError } from "../device/errors.ts";
 import { type DurationRule, readDuration } from "./duration.ts";
 import { CONFIG_SCHEMA } from "./schema.ts";
 import { isTable, parseWith } from "./fields.ts";
 import { checkDerived } from "./derived_schema.ts";
+import {
+  DEFAULT_INTERVAL_MS,
+  type DeviceConfig,
+  deviceConfig,
+  type LabConfig,
+  parseTomlFile,
+} from "./lab_config.ts";
+
+export { DEFAULT_INTERVAL_MS, type DeviceConfig, type LabConfig, parseTomlFile };
 
 /** The address of the derived device `name` (`derived://NAME`), handled by the derived driver. */
 export function derivedAddress(name: string): Address {
@@ -22,66 +30,6 @@ export function derivedAddress(name: string): Address {
     scheme: "derived",
     target: name,
     params: new URLSearchParams(),
-  };
-}
-
-/** One configured device. */
-export interface DeviceConfig {
-  /** The table name: `[devices.NAME]`. */
-  name: string;
-  /** Its parsed address. */
-  address: Address;
-  /** Sampling interval in ms for `monitor`/`serve` (default 1000). */
-  interval: number;
-  /** Per-call timeout in ms, when set. */
-  timeout?: number;
-  /** `safe_state`: attribute and value pairs written, in order, when its owner stops. */
-  safeState?: [string, number | boolean | string | number[]][];
-  /** `safe_state_timeout` in ms, when set. */
-  safeStateTimeout?: number;
-  /** A detector's trigger protocol (`trigger`, `trigger_done`): used by scans at every point. */
-  trigger?: { attr: string; done: string };
-  /** Every other key of the table, handed to the driver. */
-  options: Record<string, unknown>;
-}
-
-/** A loaded config: devices plus the raw other sections. */
-export interface LabConfig {
-  /** The file it came from; undefined for built-in or address-only configs. */
-  file?: string;
-  /** Devices in file order. */
-  devices: DeviceConfig[];
-  /** Top-level sections other than `devices`, e.g. `alarms`, `session`, `server`, `notify`. */
-  sections: Record<string, unknown>;
-  /** The file's text, kept for the session's config snapshot. */
-  text?: string;
-}
-
-/** Sampling interval of a device whose table sets none, ms. */
-export const DEFAULT_INTERVAL_MS = 1000;
-
-/** Parses TOML text; a syntax error is a {@linkcode ConfigError} naming the file. */
-export function parseTomlFile(text: string, file: string): Record<string, unknown> {
-  try {
-    return parseToml(text) as Record<string, unknown>;
-  } catch (err) {
-    const msg = (err as Error).message.split("\n")[0];
-    throw new ConfigError(`not valid TOML: ${msg}`, file, undefined, { cause: err });
-  }
-}
-
-type CheckedDevice = NonNullable<ReturnType<typeof CONFIG_SCHEMA.parse>["devices"]>[string];
-
-function deviceConfig(name: string, d: CheckedDevice): DeviceConfig {
-  return {
-    name,
-    address: d.address,
-    interval: d.interval ?? DEFAULT_INTERVAL_MS,
-    timeout: d.timeout,
-    ...(d.safeState ? { safeState: d.safeState } : {}),
-    ...(d.safeStateTimeout !== undefined ? { safeStateTimeout: d.safeStateTimeout } : {}),
-    options: d.options,
-    ...(d.trigger ? { trigger: d.trigger } : {}),
   };
 }
 
@@ -104,7 +52,15 @@ export function parseDeviceTable(name: string, table: unknown, where = "<request
 
 /** Parses and validates config text against {@linkcode CONFIG_SCHEMA}; `file` is used in error messages. */
 export function parseConfig(text: string, file = "<config>"): LabConfig {
-  const doc = parseTomlFile(text, file);
+  return parseConfigDoc(parseTomlFile(text, file), text, file);
+}
+
+/** Validates a parsed config file (`doc`, from `text`) against {@linkcode CONFIG_SCHEMA}. */
+export function parseConfigDoc(
+  doc: Record<string, unknown>,
+  text: string,
+  file: string,
+): LabConfig {
   const checked = parseWith(CONFIG_SCHEMA, doc, file);
   const sections: Record<string, unknown> = {};
   for (const key of Object.keys(doc)) {

@@ -9,7 +9,8 @@ import { parseNotify } from "../alarm/notify_config.ts";
 import { parseServerConfig } from "../server/config.ts";
 import { parseCaSection } from "../server/ca/options.ts";
 import { sessionPath } from "../session/path.ts";
-import { type LabConfig, parseConfig } from "./load.ts";
+import { type LabConfig, parseConfig, parseConfigDoc } from "./load.ts";
+import { devicesOnlyConfig } from "./lab_config.ts";
 import { MAX_TIMER_MS } from "./duration.ts";
 import { resolveTargets } from "./targets.ts";
 
@@ -170,6 +171,29 @@ fuzzTest(
         `sim://${d.kind}?seed=${d.seed}`,
         within(d) * MS[d.unit],
       ]),
+    );
+  },
+);
+
+/** The outcome of loading a config: its devices as JSON, or the error's message. */
+function outcome(load: () => LabConfig | undefined): string {
+  try {
+    return JSON.stringify(load()?.devices);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return `${err.name}: ${err.message}`;
+  }
+}
+
+fuzzTest(
+  "a config of only devices checked without zod is what the whole schema makes of it",
+  fc.dictionary(deviceName, fc.oneof({ arbitrary: device, weight: 9 }, tomlValue), {
+    maxKeys: 3,
+  }).map((devices) => defined({ devices }) as Record<string, unknown>),
+  (doc) => {
+    assert.equal(
+      outcome(() => devicesOnlyConfig(doc, "", "fuzz.toml")),
+      outcome(() => parseConfigDoc(doc, "", "fuzz.toml")),
     );
   },
 );

@@ -1,0 +1,104 @@
+/**
+ * The loaded config's shape (`LabConfig`, `DeviceConfig`), the TOML reader, and the config of a
+ * file that has only `[devices]` tables, checked without zod (`./device_tables.ts`). A file
+ * with any other section goes through the whole schema (`./load.ts`), which checks its devices
+ * with the same code.
+ *
+ * @module
+ */
+import { parse as parseToml } from "smol-toml";
+import type { Address } from "../device/address.ts";
+import { ConfigError } from "../device/errors.ts";
+import { checkDeviceTables, type DeviceTable, tableIssueProblem } from "./device_tables.ts";
+import { problemText } from "./problem.ts";
+
+/** One configured device. */
+export interface DeviceConfig {
+  /** The table name: `[devices.NAME]`. */
+  name: string;
+  /** Its parsed address. */
+  address: Address;
+  /** Sampling interval in ms for `monitor`/`serve` (default 1000). */
+  interval: number;
+  /** Per-call timeout in ms, when set. */
+  timeout?: number;
+  /** `safe_state`: attribute and value pairs written, in order, when its owner stops. */
+  safeState?: [string, number | boolean | string | number[]][];
+  /** `safe_state_timeout` in ms, when set. */
+  safeStateTimeout?: number;
+  /** A detector's trigger protocol (`trigger`, `trigger_done`): used by scans at every point. */
+  trigger?: { attr: string; done: string };
+  /** Every other key of the table, handed to the driver. */
+  options: Record<string, unknown>;
+}
+
+/** A loaded config: devices plus the raw other sections. */
+export interface LabConfig {
+  /** The file it came from; undefined for built-in or address-only configs. */
+  file?: string;
+  /** Devices in file order. */
+  devices: DeviceConfig[];
+  /** Top-level sections other than `devices`, e.g. `alarms`, `session`, `server`, `notify`. */
+  sections: Record<string, unknown>;
+  /** The file's text, kept for the session's config snapshot. */
+  text?: string;
+}
+
+/** Sampling interval of a device whose table sets none, ms. */
+export const DEFAULT_INTERVAL_MS = 1000;
+
+/** Parses TOML text; a syntax error is a {@linkcode ConfigError} naming the file. */
+export function parseTomlFile(text: string, file: string): Record<string, unknown> {
+  try {
+    return parseToml(text) as Record<string, unknown>;
+  } catch (err) {
+    const msg = (err as Error).message.split("\n")[0];
+    throw new ConfigError(`not valid TOML: ${msg}`, file, undefined, { cause: err });
+  }
+}
+
+/** The device `name` of a checked `[devices.NAME]` table. */
+export function deviceConfig(name: string, d: DeviceTable): DeviceConfig {
+  return {
+    name,
+    address: d.address,
+    interval: d.interval ?? DEFAULT_INTERVAL_MS,
+    timeout: d.timeout,
+    ...(d.safeState ? { safeState: d.safeState } : {}),
+    ...(d.safeStateTimeout !== undefined ? { safeStateTimeout: d.safeStateTimeout } : {}),
+    options: d.options,
+    ...(d.trigger ? { trigger: d.trigger } : {}),
+  };
+}
+
+/**
+ * The config of a parsed file (`doc`, from `text` in `file`) that has no section but
+ * `[devices]`, checked as the whole schema checks it (the same errors, naming the file and key);
+ * undefined when it has another section, which `./load.ts` checks with the whole schema.
+ *
+ * @example
+ * ```ts
+ * import "../drivers/mod.ts";
+ * import { devicesOnlyConfig } from "./lab_config.ts";
+ * const doc = { devices: { g: { address: "sim://gauge", interval: "500ms" } } };
+ * devicesOnlyConfig(doc, "", "lab.toml")?.devices[0]?.interval; // 500
+ * devicesOnlyConfig({ ...doc, session: { path: "run.sqlite" } }, "", "lab.toml"); // undefined
+ * ```
+ */
+export function devicesOnlyConfig(
+  doc: Record<string, unknown>,
+  text: string,
+  file: string,
+): LabConfig | undefined {
+  for (const key in doc) if (key !== "devices") return undefined;
+  const devices: DeviceConfig[] = [];
+  if (doc.devices !== undefined) {
+    const r = checkDeviceTables(doc.devices);
+    if (!r.ok) {
+      const p = tableIssueProblem(r.issue, ["devices"]);
+      throw new ConfigError(problemText(p), file, p.key || undefined);
+    }
+    for (const [name, d] of Object.entries(r.value)) devices.push(deviceConfig(name, d));
+  }
+  return { file, devices, sections: {}, text };
+}
