@@ -283,6 +283,27 @@ export class Framer {
     return this.#buf.subarray(this.#start, this.#start + n);
   }
 
+  /**
+   * The buffer that holds the bytes, the first held one at {@linkcode Framer.offset}: a binary
+   * parser reads a header and decodes an answer in place, then {@linkcode Framer.skip}s it. Valid
+   * until the next `push` (no view or copy per answer).
+   */
+  get buffer(): Uint8Array {
+    return this.#buf;
+  }
+
+  /** Where the first held byte is in {@linkcode Framer.buffer}. */
+  get offset(): number {
+    return this.#start;
+  }
+
+  /** Drops the first `n` held bytes (an answer read in place); at most what is held. */
+  skip(n: number): void {
+    this.#start = Math.min(this.#end, this.#start + n);
+    if (this.#scanned < this.#start) this.#scanned = this.#start;
+    if (this.#start === this.#end) this.#start = this.#end = this.#scanned = 0;
+  }
+
   /** Takes exactly `n` bytes (binary answers of a known size), or undefined until they are here. */
   bytes(n: number): Uint8Array | undefined {
     if (this.size < n) return undefined;

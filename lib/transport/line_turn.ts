@@ -38,6 +38,12 @@ export class FifoLock {
     return false;
   }
 
+  /**
+   * Called when a caller queues for the lock: an owner that holds it while idle (a pipeline
+   * between flights) releases it then.
+   */
+  onQueue: (() => void) | undefined;
+
   /** Waits for the lock (busy now) in FIFO order; the caller owns it when this resolves. */
   queue(cancel: Cancel): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -52,6 +58,7 @@ export class FifoLock {
       };
       this.#waiters.push(turn);
       cancel.hook(onAbort);
+      this.onQueue?.();
     });
   }
 

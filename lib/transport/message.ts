@@ -36,7 +36,7 @@ import type { ByteListener, ByteStream, IoOptions } from "./byte_stream.ts";
 import { ReopeningStream } from "./stream.ts";
 import { sleep } from "./abortable.ts";
 import { deadlines } from "./deadline.ts";
-import { type AnswerParser, type Keyed, Pipeline } from "./pipeline.ts";
+import { type AnswerParser, type Keyed, type Outcome, Pipeline } from "./pipeline.ts";
 import { FifoLock, Turn } from "./line_turn.ts";
 import { SignalWatch } from "./signal_watch.ts";
 import { lineTimeoutError, quoteCommand } from "./line_errors.ts";
@@ -151,7 +151,11 @@ export class MessageLine {
       ? Math.max(1, Math.floor(opts.window ?? 1))
       : 1;
     this.window = window;
-    if (window > 1) this.#pipeline = new Pipeline(this.#pipelineHost(), window);
+    if (window > 1) {
+      const pipeline = new Pipeline(this.#pipelineHost(), window);
+      this.#pipeline = pipeline;
+      this.#lock.onQueue = () => pipeline.lineWanted();
+    }
   }
 
   /** Requests sent ahead of their answers (1: one exchange at a time). */
@@ -312,32 +316,63 @@ export class MessageLine {
    * Sends raw `bytes` and returns the answer `parse` finds for `key` (a binary protocol whose
    * answers carry their request's key, e.g. Modbus TCP's transaction id). With `window` > 1 it
    * goes out without waiting for the answers in flight; otherwise as {@linkcode request}, where
-   * answers with another key are dropped (counted in {@linkcode strays}).
+   * answers with another key are dropped (counted in {@linkcode strays}). With `outcome`, the
+   * answer is decoded as it is found (it may be a view into the receive buffer) and failures
+   * are worded by it; a decoding error is the caller's, not the line's (the line is kept).
    */
-  send<T>(
+  send<V, T = V>(
     bytes: Uint8Array,
     key: number,
-    parse: AnswerParser<T>,
+    parse: AnswerParser<V>,
     opts: IoOptions = {},
     what: string | (() => string) = "request",
+    outcome?: Outcome<V, T>,
   ): Promise<T> {
     const timeout = opts.timeout ?? this.timeout;
     if (this.#pipeline) {
-      return this.#pipeline.request(bytes, key, parse, timeout, opts.signal, what);
+      return this.#pipeline.request(bytes, key, parse, timeout, opts.signal, what, outcome);
     }
+    if (outcome === undefined) {
+      return this.request(
+        bytes,
+        (framer) => this.#keyedAnswer(framer, parse, key),
+        opts,
+        what,
+      ) as Promise<unknown> as Promise<T>;
+    }
+    // Decoded while the answer is in the buffer, thrown after the exchange: an exception
+    // answer is the caller's error, no reason to reset the line.
+    let decoded: { value: T } | { err: unknown } | undefined;
     return this.request(
       bytes,
       (framer) => {
-        for (;;) {
-          const a = parse(framer);
-          if (a === undefined) return undefined;
-          if (a.key === key) return a.value;
-          this.#strays++;
+        const a = this.#keyedAnswer(framer, parse, key);
+        if (a === undefined) return undefined;
+        try {
+          decoded = { value: outcome.decode(a) };
+        } catch (err) {
+          decoded = { err };
         }
+        return true;
       },
       opts,
       what,
-    );
+    ).then(() => {
+      if ("err" in decoded!) throw decoded.err;
+      return decoded!.value;
+    }, (err) => {
+      throw outcome.failed(err, timeout);
+    });
+  }
+
+  /** The next answer `parse` finds for `key` (others are counted as strays and dropped). */
+  #keyedAnswer<V>(framer: Framer, parse: AnswerParser<V>, key: number): V | undefined {
+    for (;;) {
+      const a = parse(framer);
+      if (a === undefined) return undefined;
+      if (a.key === key) return a.value;
+      this.#strays++;
+    }
   }
 
   /** Sends `cmd` and returns the data of the binary block it answers with. */

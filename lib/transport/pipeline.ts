@@ -41,6 +41,19 @@ export interface Keyed<T> {
  */
 export type AnswerParser<T> = (framer: Framer) => Keyed<T> | undefined;
 
+/**
+ * What the caller of a request gets, made once per kind of request (a poll's read), not per
+ * request: its answer decoded the moment it lands — the value may be a view into the receive
+ * buffer, valid only during the call — and its failures worded for the caller. No `then` per
+ * request, and the caller's `await` resumes straight from the read that landed the answer.
+ */
+export interface Outcome<V, T> {
+  /** The caller's value from the answer; a throw rejects the request with it. */
+  decode(value: V): T;
+  /** The caller's error for a request that failed with `err` (its deadline was `timeout` ms). */
+  failed(err: unknown, timeout: number): unknown;
+}
+
 /** What the pipeline needs from the line it runs on. */
 export interface PipelineHost {
   /** The connection. */
@@ -121,6 +134,8 @@ class Flight {
   at = 0;
   /** The caller's signal, while the request is watched for its abort. */
   signal: AbortSignal | undefined;
+  /** Decodes the answer and words the failures, when the caller gave one. */
+  outcome: Outcome<unknown, unknown> | undefined = undefined;
 
   constructor(
     readonly pipeline: Pipeline,
@@ -136,6 +151,29 @@ class Flight {
   name(): string {
     return typeof this.what === "string" ? this.what : this.what();
   }
+
+  /** Resolves with the answer, decoded by the outcome if there is one (its throw rejects). */
+  land(value: unknown): void {
+    const outcome = this.outcome;
+    if (outcome === undefined) {
+      this.resolve(value);
+      return;
+    }
+    let decoded: unknown;
+    try {
+      decoded = outcome.decode(value);
+    } catch (err) {
+      this.reject(err);
+      return;
+    }
+    this.resolve(decoded);
+  }
+
+  /** Rejects with `err` as the outcome words it. */
+  fail(err: unknown): void {
+    const outcome = this.outcome;
+    this.reject(outcome === undefined ? err : outcome.failed(err, this.timeout));
+  }
 }
 
 /** A bounded window of requests in flight on one line. */
@@ -150,6 +188,8 @@ export class Pipeline {
   #owns = false;
   /** The pipeline waits for the line's lock. */
   #asking = false;
+  /** The pipeline keeps the line with nothing in flight (see #send). */
+  #idle = false;
   #fillQueued = false;
   /**
    * The bytes of requests sent but not written yet: the first `#outCount` slots. The array is
@@ -197,6 +237,7 @@ export class Pipeline {
   constructor(host: PipelineHost, window: number) {
     this.#host = host;
     this.#window = window;
+    [this.#written, this.#writeFailed] = this.#writeEnds(this.#writeCancel);
   }
 
   /** Requests in flight or queued. */
@@ -206,17 +247,21 @@ export class Pipeline {
 
   /**
    * Sends `bytes` once the window has room and resolves with the answer `parse` finds for `key`
-   * (-1: the next answer in order), within `timeout` ms from now.
+   * (-1: the next answer in order), within `timeout` ms from now; decoded and its failures worded
+   * by `outcome` when given.
    */
-  request<T>(
+  request<V, T = V>(
     bytes: Uint8Array,
     key: number,
-    parse: AnswerParser<T>,
+    parse: AnswerParser<V>,
     timeout: number,
     signal: AbortSignal | undefined,
     what: string | (() => string),
+    outcome?: Outcome<V, T>,
   ): Promise<T> {
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (signal?.aborted) {
+      return Promise.reject(outcome ? outcome.failed(signal.reason, timeout) : signal.reason);
+    }
     const { promise, resolve, reject } = Promise.withResolvers<T>();
     const f = new Flight(
       this,
@@ -228,6 +273,7 @@ export class Pipeline {
       resolve as (v: unknown) => void,
       reject,
     );
+    if (outcome !== undefined) f.outcome = outcome as Outcome<unknown, unknown>;
     f.at = performance.now() + timeout;
     // One deadline for the pipeline, at its earliest request, moved only when a request expires
     // earlier: not a deadline added and removed per request (each idle moment between a lone
@@ -279,7 +325,7 @@ export class Pipeline {
     this.#backlog = [];
     for (const f of backlog) {
       this.#end(f);
-      f.reject(reason);
+      f.fail(reason);
     }
     this.#failAll(reason, reason);
   }
@@ -299,6 +345,12 @@ export class Pipeline {
     // flight fuller than half the window is left to land first, so the requests that wait go
     // out several to a write (each write and read costs more than the request it carries).
     if (this.#host.waiting === 0 && this.#flight.length <= this.#window >> 1) {
+      if (this.#idle && this.#backlog.length > 0) {
+        // The first request since the line was kept idle: what arrived meanwhile is stale.
+        this.#idle = false;
+        this.#host.framer.clear();
+        this.#host.stream.discard();
+      }
       while (this.#flight.length < this.#window && this.#backlog.length > 0) {
         const f = takeFirst(this.#backlog);
         f.state = SENT;
@@ -312,12 +364,32 @@ export class Pipeline {
       if (!this.#reading) this.#read();
       return;
     }
-    // Nothing in flight: the line goes back to whoever waits (and the rest of the backlog asks
-    // for it again, behind them), and its bytes to their reads.
+    // Nothing in flight and nobody waiting: the pipeline keeps the line (still listening; what
+    // arrives meanwhile answers nothing and is dropped), so a lone caller's next request goes
+    // out without taking the lock and listening again; an exchange that asks for the line gets
+    // it at once (see lineWanted).
+    if (this.#host.waiting === 0) {
+      this.#idle = true;
+      return;
+    }
+    this.#yieldLine();
+    if (this.#backlog.length > 0) this.#send();
+  }
+
+  /**
+   * An exchange asks for the line (the line's lock calls this when one queues): an idle
+   * pipeline gives it up now; one with requests in flight or waiting does when they have landed.
+   */
+  lineWanted(): void {
+    if (this.#owns && this.#flight.length === 0 && this.#backlog.length === 0) this.#yieldLine();
+  }
+
+  /** The line goes back to whoever waits, and its bytes to their reads. */
+  #yieldLine(): void {
     if (this.#listening) this.#stopReading();
+    this.#idle = false;
     this.#owns = false;
     this.#host.release();
-    if (this.#backlog.length > 0) this.#send();
   }
 
   /** The lock is ours: stale input out, then send. */
@@ -334,8 +406,16 @@ export class Pipeline {
     const bytes = n === 1 ? this.#out[0]! : joinBytes(this.#out.slice(0, n));
     this.#dropOut();
     this.#writing = true;
-    const cancel = this.#writeCancel;
-    this.#host.stream.write(bytes, this.#writeIo).then(() => {
+    this.#host.stream.write(bytes, this.#writeIo).then(this.#written, this.#writeFailed);
+  }
+
+  /**
+   * What a write's end does, made for each write cancel (at start and after every failure), not
+   * for each write: a write of an earlier connection ending late finds another cancel and is
+   * ignored.
+   */
+  #writeEnds(cancel: Cancel): [() => void, (err: unknown) => void] {
+    return [() => {
       this.#writing = false;
       if (this.#outCount > 0 && cancel === this.#writeCancel) this.#write();
     }, (err) => {
@@ -343,8 +423,10 @@ export class Pipeline {
       if (cancel !== this.#writeCancel) return;
       this.#dropOut();
       this.#failAll(err, err);
-    });
+    }];
   }
+  #written: () => void;
+  #writeFailed: (err: unknown) => void;
 
   /**
    * Reads while requests are in flight: by listening to the stream where it can (its bytes
@@ -384,16 +466,15 @@ export class Pipeline {
   /** Takes the stream's bytes while requests are in flight (streams that can `listen`). */
   readonly #listener: ByteListener = {
     data: (bytes) => {
+      // Idle (the line kept between flights): nothing asked, nothing to answer.
+      if (this.#flight.length === 0) return;
       try {
         this.#received(bytes);
       } catch (err) {
         this.#readFailed(err);
         return;
       }
-      if (this.#flight.length === 0 && this.#listening) {
-        this.#stopReading();
-        this.#send();
-      }
+      if (this.#flight.length === 0) this.#send();
     },
     end: (err) => {
       if (this.#listening) this.#readFailed(err);
@@ -463,12 +544,8 @@ export class Pipeline {
       }
     }
     const f = i === 0 ? takeFirst(this.#flight) : this.#flight.splice(i, 1)[0]!;
-    if (f.abandoned) {
-      this.#end(f);
-      return;
-    }
     this.#end(f);
-    f.resolve(answer.value);
+    if (!f.abandoned) f.land(answer.value);
   }
 
   /**
@@ -522,7 +599,7 @@ export class Pipeline {
     if (f.state === QUEUED) {
       this.#backlog.splice(this.#backlog.indexOf(f), 1);
       this.#end(f);
-      f.reject(err);
+      f.fail(err);
       return;
     }
     if (f.key >= 0 && this.#heard > f.sentAfter) {
@@ -530,7 +607,7 @@ export class Pipeline {
       // at a time): drop it and keep the connection; a late answer is counted as a stray.
       this.#flight.splice(this.#flight.indexOf(f), 1);
       this.#end(f);
-      f.reject(err);
+      f.fail(err);
       this.#send();
       return;
     }
@@ -554,11 +631,11 @@ export class Pipeline {
     else {
       // In order: its answer still comes and must be taken for it, not for the next request.
       f.abandoned = true;
-      f.reject(reason);
+      f.fail(reason);
       return;
     }
     this.#end(f);
-    f.reject(reason);
+    f.fail(reason);
     this.#send();
   }
 
@@ -576,18 +653,19 @@ export class Pipeline {
     this.#writeCancel = new Cancel();
     this.#readIo = { cancel: this.#readCancel };
     this.#writeIo = { cancel: this.#writeCancel };
+    [this.#written, this.#writeFailed] = this.#writeEnds(this.#writeCancel);
     this.#stopReading();
     this.#writing = false;
     this.#host.framer.clear();
     if (!this.#host.stream.closed) this.#host.stream.reset();
     if (first) {
       this.#end(first);
-      first.reject(reason);
+      first.fail(reason);
     }
     for (const f of flight) {
       if (f === first) continue;
       this.#end(f);
-      if (!f.abandoned) f.reject(others);
+      if (!f.abandoned) f.fail(others);
     }
     if (this.#owns) this.#send();
   }

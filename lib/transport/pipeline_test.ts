@@ -170,6 +170,37 @@ Deno.test("an exchange waiting for the line gets it between flights, never insid
   line.close();
 });
 
+Deno.test("between flights the pipeline keeps the line: stale bytes are dropped, an exchange gets it at once", async () => {
+  const s = new ScriptedStream();
+  const line = new MessageLine(s, { window: 8 });
+  const a = line.query("A?");
+  await settle();
+  s.answer("1\n");
+  assert.equal(await a, "1");
+  // Nothing in flight: a late line arrives; the next query does not take it for its answer.
+  s.answer("stale\n");
+  const b = line.query("B?");
+  await settle();
+  s.answer("2\n");
+  assert.equal(await b, "2");
+  // An exchange on the idle line runs at once, reading the stream itself.
+  const ex = line.exchange(async (io) => {
+    await io.write("X");
+    return await io.readLine();
+  });
+  await settle();
+  assert.deepEqual(s.writes, ["A?\n", "B?\n", "X\n"]);
+  s.answer("x\n");
+  assert.equal(await ex, "x");
+  // And the pipeline takes the line back for the next query.
+  const c = line.query("C?");
+  await settle();
+  s.answer("3\n");
+  assert.equal(await c, "3");
+  assert.deepEqual(s.writes, ["A?\n", "B?\n", "X\n", "C?\n"]);
+  line.close();
+});
+
 Deno.test("an aborted query in flight still takes its own answer; the next gets the next", async () => {
   const s = new ScriptedStream();
   const line = new MessageLine(s, { window: 8 });

@@ -21,7 +21,7 @@ import { TimeoutError, UsageError } from "../../device/errors.ts";
 import type { LineIO, MessageLine } from "../../transport/message.ts";
 import type { IoOptions } from "../../transport/byte_stream.ts";
 import type { Framer } from "../../transport/framing.ts";
-import type { Keyed } from "../../transport/pipeline.ts";
+import type { Keyed, Outcome } from "../../transport/pipeline.ts";
 import { openLine } from "../../transport/open.ts";
 import { type LineSettings, parseSerialOptions, SERIAL_KEYS } from "../../transport/serial.ts";
 import { sleep } from "../../transport/abortable.ts";
@@ -102,6 +102,25 @@ export interface ModbusCallOptions {
   signal?: AbortSignal;
 }
 
+/** A register read made once and asked many times (a poll's): see {@linkcode ModbusClient.registerRead}. */
+export interface RegisterRead<T> {
+  /** Sends the read; resolves with what its `use` makes of the registers. */
+  read(opts?: ModbusCallOptions): Promise<T>;
+}
+
+/** A Modbus TCP answer frame in the line's receive buffer: `bytes[at…end)`, valid while decoded. */
+interface FrameView {
+  bytes: Uint8Array;
+  at: number;
+  end: number;
+}
+
+/** The outcome of requests other than the poll's reads: the answer's PDU, copied out. */
+const PDU_COPY: Outcome<FrameView, Uint8Array> = {
+  decode: (f) => f.bytes.slice(f.at + MBAP_LENGTH, f.end),
+  failed: (err) => err,
+};
+
 /** A Modbus client for one unit id on a (possibly shared) line. */
 export class ModbusClient {
   readonly #state: LineState;
@@ -137,15 +156,18 @@ export class ModbusClient {
         const pdu = encodeRequest(req);
         answer = await this.line.exchange((io) => this.#rtu(io, pdu), this.#io(opts), what);
       } else {
-        const frame = await this.#tcp(
-          encodeMbapRequest(this.#nextTransaction(), this.unit, req),
-          opts,
+        const adu = encodeMbapRequest(this.#nextTransaction(), this.unit, req);
+        answer = await this.line.send(
+          adu,
+          word(adu, 0) * 256 + this.unit,
+          this.#mbap,
+          this.#io(opts),
           what,
+          PDU_COPY,
         );
-        answer = frame.subarray(MBAP_LENGTH);
       }
     } catch (err) {
-      throw this.#failed(err, what, opts);
+      throw this.#failed(err, what, opts?.timeout ?? this.timeout);
     }
     // A broadcast (unit 0) is never answered.
     if (answer === undefined) return undefined;
@@ -157,40 +179,63 @@ export class ModbusClient {
   }
 
   /**
-   * One register read (FC3, FC4; at most 125): the hot path of every poll, so over TCP no async
-   * frame and no response object — the registers are decoded straight from the received frame.
+   * A register read of `count` registers (or bits, as 0/1) of `table` from `address`, made once
+   * and sent at every {@linkcode RegisterRead.read}, whose words `use` turns into the caller's
+   * value in the same step. Over TCP, a read of one request (FC3, FC4; at most 125 registers) is
+   * the hot path of every poll: its request is encoded once (each read copies it and sets the
+   * transaction id), its answer decoded where it was received, and the caller's `await` resumes
+   * from the read that landed it — no async frame, no `then`, no closure per read.
    */
-  #readRegisters<T>(
-    fc: 3 | 4,
+  registerRead<T>(
+    table: Table,
     address: number,
     count: number,
-    opts: ModbusCallOptions | undefined,
-    use: (registers: number[]) => T,
-  ): Promise<T> {
-    if (this.rtu) {
-      return this.request({ fc, address, count }, opts).then((r) =>
-        use((r as { registers: number[] }).registers)
-      );
+    use: (words: number[]) => T,
+  ): RegisterRead<T> {
+    if (this.rtu || isBitTable(table) || count < 1 || count > LIMITS.readRegisters) {
+      return { read: (opts) => this.#readSplit(table, address, count, opts).then(use) };
     }
-    let adu: Uint8Array;
-    try {
-      adu = encodeMbapRequest(this.#nextTransaction(), this.unit, { fc, address, count });
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const what = () =>
-      `${FUNCTION_NAMES[fc]} ${describeRange(address, count)} of unit ${this.unit}`;
-    return this.#tcp(adu, opts, what).then((frame) => {
-      let registers: number[];
-      try {
-        registers = decodeReadRegisters(frame, MBAP_LENGTH, fc, address, count, this.device);
-      } catch (err) {
-        throw this.#located(err);
-      }
-      return use(registers);
-    }, (err) => {
-      throw this.#failed(err, what, opts);
-    });
+    const fc = table === "holding" ? 3 : 4;
+    // Validated here once (an address out of range throws now, to the read's planner).
+    const template = encodeMbapRequest(0, this.unit, { fc, address, count });
+    const unit = this.unit;
+    const what = () => `${FUNCTION_NAMES[fc]} ${describeRange(address, count)} of unit ${unit}`;
+    const outcome: Outcome<FrameView, T> = {
+      decode: (frame) => {
+        let registers: number[];
+        try {
+          registers = decodeReadRegisters(
+            frame.bytes,
+            frame.at + MBAP_LENGTH,
+            fc,
+            address,
+            count,
+            this.device,
+            frame.end,
+          );
+        } catch (err) {
+          throw this.#located(err);
+        }
+        return use(registers);
+      },
+      failed: (err, timeout) => this.#failed(err, what, timeout),
+    };
+    return {
+      read: (opts) => {
+        const adu = template.slice();
+        const transaction = this.#nextTransaction();
+        adu[0] = transaction >> 8;
+        adu[1] = transaction & 0xff;
+        return this.line.send(
+          adu,
+          transaction * 256 + unit,
+          this.#mbap,
+          this.#io(opts),
+          what,
+          outcome,
+        );
+      },
+    };
   }
 
   /** The line's deadline and cancellation of a call: the caller's, else this client's timeout. */
@@ -203,12 +248,10 @@ export class ModbusClient {
   readonly #plainIo: IoOptions;
 
   /** What a failed request throws: a timeout that says what to check, errors naming the line. */
-  #failed(err: unknown, what: () => string, opts: ModbusCallOptions | undefined): unknown {
+  #failed(err: unknown, what: () => string, timeout: number): unknown {
     if (err instanceof TimeoutError && /^\S+: no answer to /.test(err.message)) {
       return new TimeoutError(
-        `${this.label}: no answer to ${what()} within ${
-          formatMs(opts?.timeout ?? this.timeout)
-        }; ` +
+        `${this.label}: no answer to ${what()} within ${formatMs(timeout)}; ` +
           (this.rtu
             ? "check the unit id, baud rate and parity, and the wiring (A/B)"
             : "check the unit id (a gateway needs the serial device's) and the port"),
@@ -234,36 +277,33 @@ export class ModbusClient {
   }
 
   /**
-   * One Modbus TCP request: the whole answer frame (MBAP header included), matched by
-   * transaction and unit id (several may be in flight: the line's window); stale answers (other
-   * transaction or unit) are dropped.
+   * The next whole MBAP frame received, keyed by its transaction and unit id: read where it
+   * was received, and handed on as a view of the buffer (decoded or copied at once).
    */
-  #tcp(
-    adu: Uint8Array,
-    opts: ModbusCallOptions | undefined,
-    what: () => string,
-  ): Promise<Uint8Array> {
-    return this.line.send(adu, word(adu, 0) * 256 + this.unit, this.#mbap, this.#io(opts), what);
-  }
-
-  /** The next whole MBAP frame received, keyed by its transaction and unit id. */
-  readonly #mbap = (framer: Framer): Keyed<Uint8Array> | undefined => {
-    if (framer.size < MBAP_LENGTH) return undefined;
+  readonly #mbap = (framer: Framer): Keyed<FrameView> | undefined => {
+    const size = framer.size;
+    if (size < MBAP_LENGTH) return undefined;
+    const b = framer.buffer;
+    const at = framer.offset;
     // The header's fields read in place; a bad one is reported with the header's bytes.
-    const length = (framer.byteAt(4)! << 8) | framer.byteAt(5)!;
-    if (framer.byteAt(2) !== 0 || framer.byteAt(3) !== 0 || length < 2 || length > LIMITS.pdu + 1) {
+    const length = (b[at + 4]! << 8) | b[at + 5]!;
+    if (b[at + 2] !== 0 || b[at + 3] !== 0 || length < 2 || length > LIMITS.pdu + 1) {
       mbapLength(framer.peek(MBAP_LENGTH)!, this.device);
     }
-    const key = ((framer.byteAt(0)! << 8) | framer.byteAt(1)!) * 256 + framer.byteAt(6)!;
-    const frame = framer.bytes(MBAP_LENGTH - 1 + length);
-    if (frame === undefined) return undefined;
+    const total = MBAP_LENGTH - 1 + length;
+    if (size < total) return undefined;
+    framer.skip(total);
     // One object for every answer: the line reads it at once.
+    const frame = this.#frame;
+    frame.bytes = b;
+    frame.at = at;
+    frame.end = at + total;
     const keyed = this.#keyed;
-    keyed.key = key;
-    keyed.value = frame;
+    keyed.key = ((b[at]! << 8) | b[at + 1]!) * 256 + b[at + 6]!;
     return keyed;
   };
-  readonly #keyed: Keyed<Uint8Array> = { key: 0, value: new Uint8Array() };
+  readonly #frame: FrameView = { bytes: new Uint8Array(), at: 0, end: 0 };
+  readonly #keyed: Keyed<FrameView> = { key: 0, value: this.#frame };
 
   async #rtu(io: LineIO, pdu: Uint8Array): Promise<Uint8Array | undefined> {
     const st = this.#state;
@@ -325,10 +365,13 @@ export class ModbusClient {
         ),
       );
     }
-    if (!isBitTable(table) && count >= 1 && count <= LIMITS.readRegisters) {
-      return this.#readRegisters(table === "holding" ? 3 : 4, address, count, opts, use);
+    let read: RegisterRead<T>;
+    try {
+      read = this.registerRead(table, address, count, use);
+    } catch (err) {
+      return Promise.reject(err);
     }
-    return this.#readSplit(table, address, count, opts).then(use);
+    return read.read(opts);
   }
 
   /** A read of bits, or of more registers than one request carries: one request per part. */

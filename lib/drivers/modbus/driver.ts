@@ -27,7 +27,7 @@ import type { Instrument, InstrumentAttr } from "../../instruments/definition.ts
 import type { RawAttr } from "../../instruments/schema.ts";
 import { MODBUS_INFO, MODBUS_RTU_INFO } from "./driver_info.ts";
 import { parseWindow } from "../../transport/pipeline.ts";
-import { CLIENT_PARAMS, type ModbusClient, openModbusClient } from "./client.ts";
+import { CLIENT_PARAMS, type ModbusClient, openModbusClient, type RegisterRead } from "./client.ts";
 import { compileRegisterAttrs } from "../../instruments/register_map.ts";
 import {
   decodeRegisters,
@@ -61,8 +61,8 @@ interface Poll {
   blocks: PlanBlock<InstrumentAttr>[];
   /** The attributes, in the caller's order. */
   fields: Field[];
-  /** The values from the registers of a one-block poll (made once per poll). */
-  decode: (registers: number[]) => Values;
+  /** A poll of one request: its read, made once, resolving with the values. */
+  read: RegisterRead<Values> | undefined;
 }
 
 /** The values of a poll from its one block's registers (`one`) or every block's (`all`). */
@@ -116,12 +116,10 @@ export class ModbusDevice implements Device {
     } catch (err) {
       return Promise.reject(err);
     }
-    const blocks = poll.blocks;
-    // Most polls are one request (adjacent registers coalesced): one promise step, no arrays.
-    if (blocks.length === 1 && blocks[0]!.requests.length === 1) {
-      const b = blocks[0]!;
+    // Most polls are one request (adjacent registers coalesced): one promise, no arrays.
+    if (poll.read !== undefined) {
       this.requests++;
-      return this.client.readAs(b.table, b.address, b.count, opts, poll.decode);
+      return poll.read.read(opts);
     }
     return this.#readBlocks(poll, opts);
   }
@@ -168,7 +166,16 @@ export class ModbusDevice implements Device {
         }
       });
     }
-    const made: Poll = { blocks, fields, decode: (regs) => values(made, regs, undefined) };
+    const made: Poll = { blocks, fields, read: undefined };
+    const b = blocks[0]!;
+    if (blocks.length === 1 && b.requests.length === 1) {
+      made.read = this.client.registerRead(
+        b.table,
+        b.address,
+        b.count,
+        (regs) => values(made, regs, undefined),
+      );
+    }
     poll = made;
     if (this.#polls.size < 64) this.#polls.set(key, poll);
     return poll;

@@ -436,7 +436,7 @@ export function encodeException(fc: number, code: number): Uint8Array {
  */
 export function decodeResponse(pdu: Uint8Array, req: Request, device?: string): Response {
   const malformed = (why: string): never => throwMalformed(pdu, 0, req.fc, why, device);
-  checkAnswer(pdu, 0, req.fc, requestAddress(req), device);
+  checkAnswer(pdu, 0, pdu.length, req.fc, requestAddress(req), device);
   switch (req.fc) {
     case 1:
     case 2: {
@@ -451,7 +451,7 @@ export function decodeResponse(pdu: Uint8Array, req: Request, device?: string): 
     case 4:
     case 23: {
       const n = req.fc === 23 ? req.readCount : req.count;
-      return { fc: req.fc, registers: registersAt(pdu, 0, req.fc, n, device) };
+      return { fc: req.fc, registers: registersAt(pdu, 0, pdu.length, req.fc, n, device) };
     }
     case 5:
     case 6: {
@@ -477,8 +477,9 @@ export function decodeResponse(pdu: Uint8Array, req: Request, device?: string): 
 
 /**
  * The registers of the answer to a register read (FC3, FC4) of `count` registers at `address`,
- * whose PDU starts at `at` in `bytes` (a whole Modbus TCP frame: `at` 7): decoded in place, with
- * what {@linkcode decodeResponse} would throw for an exception or a malformed answer.
+ * whose PDU is `bytes[at…end)` (a whole Modbus TCP frame: `at` 7; `end` by default the end of
+ * `bytes`, or where the frame ends in a receive buffer): decoded in place, with what
+ * {@linkcode decodeResponse} would throw for an exception or a malformed answer.
  *
  * @example
  * ```ts
@@ -493,24 +494,27 @@ export function decodeReadRegisters(
   address: number,
   count: number,
   device?: string,
+  end: number = bytes.length,
 ): number[] {
-  checkAnswer(bytes, at, fc, address, device);
-  return registersAt(bytes, at, fc, count, device);
+  checkAnswer(bytes, at, end, fc, address, device);
+  return registersAt(bytes, at, end, fc, count, device);
 }
 
 /** Throws what an answer (its PDU at `at`) says when it is an exception or another function's. */
 function checkAnswer(
   bytes: Uint8Array,
   at: number,
+  end: number,
   fc: number,
   address: number,
   device: string | undefined,
 ): void {
-  const got = bytes[at];
+  const got = at < end ? bytes[at] : undefined;
   if (got === fc) return;
+  bytes = bytes.subarray(0, end);
   if (got === undefined) throwMalformed(bytes, at, fc, "empty", device);
   if (got === (fc | 0x80)) {
-    const length = bytes.length - at;
+    const length = end - at;
     if (length !== 2) {
       throwMalformed(bytes, at, fc, `an exception response is 2 bytes, got ${length}`, device);
     }
@@ -519,16 +523,18 @@ function checkAnswer(
   throwMalformed(bytes, at, fc, `function code ${got}, expected ${fc}`, device);
 }
 
-/** The `n` registers of a register answer whose PDU starts at `at`, its byte count checked. */
+/** The `n` registers of a register answer whose PDU is `bytes[at…end)`, its byte count checked. */
 function registersAt(
   bytes: Uint8Array,
   at: number,
+  end: number,
   fc: number,
   n: number,
   device: string | undefined,
 ): number[] {
-  if (bytes[at + 1] !== 2 * n || bytes.length - at !== 2 + 2 * n) {
-    throwMalformed(bytes, at, fc, `expected ${2 * n} data bytes for ${n} registers`, device);
+  if (bytes[at + 1] !== 2 * n || end - at !== 2 + 2 * n) {
+    const why = `expected ${2 * n} data bytes for ${n} registers`;
+    throwMalformed(bytes.subarray(0, end), at, fc, why, device);
   }
   return getWords(bytes, at + 2, n);
 }
