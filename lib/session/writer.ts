@@ -509,12 +509,20 @@ export class SampleWriter {
   #consume(numRows: number, textRows: number): void {
     this.#num.copyWithin(0, 3 * numRows, 3 * this.#numRows);
     this.#numRows -= numRows;
-    const left = this.#textRows;
-    this.#textT.copyWithin(0, textRows, left);
-    this.#textId.copyWithin(0, textRows, left);
-    this.#textV.copyWithin(0, textRows, left);
-    this.#textV.fill("", left - textRows, left);
-    this.#textRows -= textRows;
+    // A loop, not Array.prototype.copyWithin: on plain arrays that is a generic per-element
+    // property walk (~0.1 µs an element; profiled at ~0.4 µs per `GET /read` recorded at
+    // 20,000 a second, where each timed flush leaves a slice's remainder of text rows).
+    const left = this.#textRows - textRows;
+    const textT = this.#textT;
+    const textId = this.#textId;
+    const textV = this.#textV;
+    for (let i = 0; i < left; i++) {
+      textT[i] = textT[textRows + i]!;
+      textId[i] = textId[textRows + i]!;
+      textV[i] = textV[textRows + i]!;
+    }
+    textV.fill("", left, this.#textRows);
+    this.#textRows = left;
     this.#rows -= numRows + textRows;
     this.#events = [];
   }
