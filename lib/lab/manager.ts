@@ -154,7 +154,8 @@ export class DeviceManager {
     }
     // An idle queue starts the read at once and the read itself is the queue's tail; the queue
     // is free again when the answer is taken. No async frame, turn of the queue or extra promise
-    // per reading (a sampler takes thousands a second).
+    // per reading (a sampler takes thousands a second), and no closure either: only one such
+    // read runs at a time (it keeps the queue busy), so it is described in fields of its own.
     let p: Promise<Values>;
     try {
       p = this.device.read(names, opts);
@@ -163,16 +164,26 @@ export class DeviceManager {
     }
     this.#queued++;
     this.#tail = p;
-    return p.then(
-      (values) => {
-        this.#queued--;
-        return this.#took(t, started, opts, true, values);
-      },
-      (err) => {
-        this.#queued--;
-        return this.#took(t, started, opts, false, err);
-      },
-    );
+    this.#idleRead.t = t;
+    this.#idleRead.started = started;
+    this.#idleRead.opts = opts;
+    return p.then(this.#idleReadDone, this.#idleReadFailed);
+  }
+
+  /** The read {@linkcode sample} started on an idle queue: when, and with which options. */
+  readonly #idleRead: { t: number; started: number; opts: SampleOptions | undefined } = {
+    t: 0,
+    started: 0,
+    opts: undefined,
+  };
+  readonly #idleReadDone = (values: Values): Reading => this.#idleReadEnded(true, values);
+  readonly #idleReadFailed = (err: unknown): Reading => this.#idleReadEnded(false, err);
+
+  #idleReadEnded(ok: boolean, result: unknown): Reading {
+    this.#queued--;
+    const { t, started, opts } = this.#idleRead;
+    this.#idleRead.opts = undefined;
+    return this.#took(t, started, opts, ok, result);
   }
 
   /** Makes the reading of a read started at `t`: its values when `ok`, else the read's error. */

@@ -273,6 +273,8 @@ export class Sampler {
       // keeps its own drift-free schedule and no tick is one burst of thousands of requests.
       const { per, slotMs } = spread(loops.length, interval);
       let due = tick.deadline;
+      // Devices gone through since this loop last slept (overdue slots do not sleep).
+      let started = 0;
       for (let i = 0; i < loops.length; i++) {
         if (i > 0 && i % per === 0) {
           due = tick.deadline + (i / per) * slotMs;
@@ -281,11 +283,15 @@ export class Sampler {
           if (due > performance.now()) {
             await sleep(due - performance.now(), signal);
             if (signal?.aborted) break;
+            started = 0;
           }
           now = performance.now();
-        } else if ((i & 63) === 63 && starving()) {
-          // Starting a slot of thousands of reads takes long enough that the first answers come
-          // back meanwhile: they are read (and their deadlines stopped) between starts.
+        } else if ((++started & 63) === 0 && starving()) {
+          // Starting a slot of thousands of reads (or slots overdue after a stall) takes long
+          // enough that the first answers come back meanwhile: they are read (and their
+          // deadlines stopped) between starts. Slots of SLOT_DEVICES that sleep between them
+          // never get here (asking starving() arms its heartbeat timer: ~30 a second for
+          // nothing at 1,000 gauges).
           await macrotask();
           if (signal?.aborted) break;
         }

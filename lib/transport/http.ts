@@ -300,9 +300,11 @@ export class HttpClient {
         if (mine || link.owed > 0) this.#read(link);
         return;
       }
+      // One view of the received bytes per answer, scanned and then decoded.
+      const bytes = link.window();
       let whole: boolean;
       try {
-        whole = scanAnswer(link.window(), eof, mine ? link.total : 1, f);
+        whole = scanAnswer(bytes, eof, mine ? link.total : 1, f);
       } catch (err) {
         this.failed(link, err);
         return;
@@ -312,7 +314,6 @@ export class HttpClient {
         else if (!eof) this.failed(link, new BadAnswer("bytes arrived that answer no request"));
         return;
       }
-      const bytes = link.window();
       link.start += f.used;
       link.answered++;
       if (f.close || eof) this.#drop(link);
