@@ -72,3 +72,64 @@ export function macrotask(): Promise<void> {
 export function fairYields(): number {
   return yields;
 }
+
+/**
+ * Event-loop time shared in turn by many streams, e.g. every client connection of a server.
+ * Each stream awaits {@linkcode TurnQueue.next} before each step (one read and what it
+ * brings). While nobody waits and the loop turns, steps go at once; once the streams have kept
+ * the loop busy for `budgetMs`, steps wait in arrival order, and each later turn of the loop
+ * (after its timers, sockets and other requests) lets them run for another `budgetMs`, from the
+ * oldest waiter on. So however many streams flood in, the loop gets back to everything else
+ * after about `budgetMs` of their work, and no stream can take the share of the others (a
+ * per-stream byte quota cannot promise either: twenty streams each within their quota still
+ * add up to one long turn).
+ *
+ * @example
+ * ```ts
+ * import { TurnQueue } from "./fair.ts";
+ * const turns = new TurnQueue(2);
+ * for (let i = 0; i < 1000; i++) await turns.next();
+ * ```
+ */
+export class TurnQueue {
+  readonly #budgetMs: number;
+  readonly #waiting: (() => void)[] = [];
+  /** When the current turn began letting waiters run (performance.now()). */
+  #turnStart = -Infinity;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Creates a queue whose streams run at most about `budgetMs` per turn of the event loop. */
+  constructor(budgetMs: number = 2) {
+    this.#budgetMs = budgetMs;
+  }
+
+  /** Streams waiting for a turn. */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  /** Resolves when the caller may take its next step (see the class doc). */
+  next(): Promise<void> {
+    if (this.#waiting.length === 0 && !starving(this.#budgetMs)) return Promise.resolve();
+    return new Promise((resolve) => {
+      // The caller goes behind everyone already waiting; while this turn's budget lasts, the
+      // oldest waiter runs now (the caller itself when it waits alone).
+      this.#waiting.push(resolve);
+      if (performance.now() - this.#turnStart < this.#budgetMs) this.#waiting.shift()!();
+      // A released stream may stop calling (its socket has nothing more to read): whoever
+      // still waits is let go by the next turn, not by it.
+      if (this.#waiting.length > 0) this.#arm();
+    });
+  }
+
+  #arm(): void {
+    if (this.#timer !== undefined) return;
+    yields++;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#turnStart = performance.now();
+      this.#waiting.shift()?.();
+      if (this.#waiting.length > 0) this.#arm();
+    }, 0);
+  }
+}

@@ -289,19 +289,28 @@ export interface DecoderStats {
 }
 
 /**
+ * Largest block of a partial message's storage, bytes. A message split across reads is kept in
+ * blocks of up to this size, each allocated when the bytes before it have arrived: what is held
+ * is what has arrived plus at most one block, and a message that fits one block is delivered
+ * from it without being put together.
+ */
+export const DECODER_BLOCK_BYTES = 1024 * 1024;
+
+/**
  * Frames a byte stream into messages, whatever the split of the reads: bytes of an incomplete
  * message are kept until the rest arrives.
  *
  * Memory is bounded by the largest legal message (`maxPayload` + the 24-byte extended header):
  * a header announcing more is a {@linkcode ProtocolError} at once, before its payload arrives.
  * Complete messages are framed straight from the caller's chunk. The bytes of a message split
- * across reads are copied once as they arrive (one piece per read, so what is held is what has
- * actually arrived: a peer that announces 15 MB and sends 100 bytes costs 100 bytes) and once
- * more when the last piece completes it. A slow large message thus costs O(size) copying and
- * no reallocation garbage, never O(size²).
+ * across reads go into blocks of at most {@linkcode DECODER_BLOCK_BYTES}, allocated as they
+ * fill (a peer that announces 15 MB and sends 100 bytes costs one block of which 100 bytes are
+ * touched), and the blocks are joined once when the last byte arrives, if there are several. A
+ * slow large message thus costs O(size) copying and no reallocation garbage, never O(size²),
+ * and one allocation per block rather than a zeroed piece per read.
  *
  * `push()` returns messages whose payloads stay valid for good (views of `chunk`, or the
- * decoder's own copies); `feed()` calls back with views that are only valid during the
+ * decoder's own blocks); `feed()` calls back with views that are only valid during the
  * callback, so the caller may reuse its read buffer (the fast path).
  *
  * @example
@@ -315,8 +324,12 @@ export interface DecoderStats {
  * ```
  */
 export class MessageDecoder {
-  /** Pieces of the one partial message, in order. */
+  /** Filled pieces of the one partial message, in order (the last may be of #block). */
   #parts: Uint8Array[] = [];
+  /** The block being filled, once the partial message's size is known. */
+  #block: Uint8Array | undefined;
+  /** Bytes of #block filled. */
+  #blockUsed = 0;
   /** Bytes in #parts. */
   #have = 0;
   /** Total size (header + payload) of the partial message once its header is known, else 0. */
@@ -354,6 +367,8 @@ export class MessageDecoder {
   /** Forgets any partial message (after a reconnect). */
   reset(): void {
     this.#parts = [];
+    this.#block = undefined;
+    this.#blockUsed = 0;
     this.#have = 0;
     this.#need = 0;
   }
@@ -370,11 +385,57 @@ export class MessageDecoder {
     return head;
   }
 
+  /**
+   * Unfilled storage for up to `max` more bytes of the partial message (size known): the rest
+   * of the current block, or a new block for what is still to come, at most one block's worth.
+   */
+  #room(max: number): Uint8Array {
+    if (!this.#block || this.#blockUsed === this.#block.length) {
+      this.#block = new Uint8Array(Math.min(this.#need - this.#have, DECODER_BLOCK_BYTES));
+      this.#blockUsed = 0;
+    }
+    const end = Math.min(this.#block.length, this.#blockUsed + max);
+    return this.#block.subarray(this.#blockUsed, end);
+  }
+
+  /** Counts `n` bytes written into the current block's room as held. */
+  #filled(n: number): void {
+    const block = this.#block!;
+    const fresh = this.#blockUsed === 0;
+    this.#blockUsed += n;
+    this.#have += n;
+    const piece = block.subarray(0, this.#blockUsed);
+    if (fresh) this.#parts.push(piece);
+    else this.#parts[this.#parts.length - 1] = piece;
+  }
+
   /** Keeps a copy of `bytes` (the caller's buffer is reused for the next read). */
   #keep(bytes: Uint8Array): void {
-    this.#parts.push(bytes.slice());
-    this.#have += bytes.length;
     this.#stats.bytesCopied += bytes.length;
+    if (this.#need === 0) {
+      // Less than a header: its size, hence its storage, is not known yet.
+      this.#parts.push(bytes.slice());
+      this.#have += bytes.length;
+      return;
+    }
+    for (let at = 0; at < bytes.length;) {
+      const room = this.#room(bytes.length - at);
+      room.set(bytes.subarray(at, at + room.length));
+      this.#filled(room.length);
+      at += room.length;
+    }
+  }
+
+  /** Delivers the partial message, now whole, and starts afresh. */
+  #complete(onMessage: (m: RawMessage) => void): void {
+    const whole = this.#parts.length === 1 ? this.#parts[0]! : concatBytes(this.#parts);
+    if (this.#parts.length > 1) this.#stats.bytesCopied += whole.length;
+    this.#stats.assembled++;
+    this.reset();
+    const head = decodeHeader(whole, 0)!;
+    const msg = head.header as RawMessage;
+    msg.payload = whole.subarray(head.size);
+    onMessage(msg);
   }
 
   #run(chunk: Uint8Array, onMessage: (m: RawMessage) => void): void {
@@ -393,27 +454,19 @@ export class MessageDecoder {
           this.#have = head.length;
           return;
         }
-        this.#need = h.size + h.header.payloadSize;
         // Bytes past this message's end belong to the next one: leave them in the chunk.
-        const own = Math.min(this.#need, head.length);
+        const need = h.size + h.header.payloadSize;
+        const own = Math.min(need, head.length);
         at = own - this.#have;
-        this.#parts = [head.subarray(0, own)];
-        this.#have = own;
+        this.reset();
+        this.#need = need;
+        this.#keep(head.subarray(0, own));
       }
       const take = Math.min(this.#need - this.#have, chunk.length - at);
       if (take > 0) this.#keep(chunk.subarray(at, at + take));
       at += take;
       if (this.#have < this.#need) return;
-      const whole = this.#parts.length === 1 ? this.#parts[0]! : concatBytes(this.#parts);
-      if (this.#parts.length > 1) this.#stats.bytesCopied += whole.length;
-      this.#stats.assembled++;
-      this.#parts = [];
-      this.#have = 0;
-      this.#need = 0;
-      const head = decodeHeader(whole, 0)!;
-      const msg = head.header as RawMessage;
-      msg.payload = whole.subarray(head.size);
-      onMessage(msg);
+      this.#complete(onMessage);
     }
     while (true) {
       const head = this.#header(chunk, at);

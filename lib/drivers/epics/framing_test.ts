@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   concatBytes,
   decodeHeader,
+  DECODER_BLOCK_BYTES,
   encodeHeader,
   frame,
   frameText,
@@ -142,6 +143,35 @@ Deno.test("a large message arriving in small reads is copied once, not once per 
   // everything held on every read would be ~120 times the size).
   assert.equal(d.stats.bytesCopied, 2 * bytes.length);
   assert.equal(d.stats.assembled, 1);
+});
+
+Deno.test("a split message is kept in blocks sized to it: no piece per read, no joining", () => {
+  const size = 100_000;
+  const payload = new Uint8Array(size).map((_, i) => i % 251);
+  const bytes = frame(
+    { command: CMD.WRITE, dataType: DBR.CHAR, dataCount: size, p1: 1, p2: 2 },
+    payload,
+  );
+  assert.ok(bytes.length < DECODER_BLOCK_BYTES);
+  const d = new MessageDecoder();
+  let got: RawMessage[] = [];
+  // The header itself arrives split, then the payload in 1000-byte reads.
+  for (const [from, to] of [[0, 10], [10, 1000]]) {
+    got = got.concat(d.push(bytes.subarray(from, to)));
+  }
+  for (let i = 1000; i < bytes.length; i += 1000) {
+    assert.equal(d.buffered, i, "what is held is what has arrived");
+    got = got.concat(d.push(bytes.subarray(i, i + 1000)));
+  }
+  assert.equal(got.length, 1);
+  assert.deepEqual(got[0]!.payload, payload);
+  // Every byte was copied once into one block of exactly the message's size, which the
+  // message is delivered from (the split header also cost its 10 held bytes and the 24 joined
+  // to read it).
+  assert.equal(got[0]!.payload.buffer.byteLength, bytes.length);
+  assert.equal(d.stats.bytesCopied, bytes.length + 10 + 24);
+  assert.equal(d.stats.assembled, 1);
+  assert.equal(d.buffered, 0);
 });
 
 Deno.test("the decoder frames any split of mixed short, empty and extended messages", () => {

@@ -1,18 +1,17 @@
 /**
  * One client connection of the CA server: the TCP socket around a {@linkcode ServerCircuit}. A reader
- * frames the client's bytes into the circuit (bounded by the largest legal request, yielding
- * every 256 KiB so a streaming client cannot starve the others), a writer sends what the circuit
- * has whenever it wakes it; either side ending closes both.
+ * frames the client's bytes into the circuit (bounded by the largest legal request; each read
+ * waits its turn in the server's {@linkcode TurnQueue}, so streaming clients, however many,
+ * neither hold the event loop nor take each other's share), a writer sends what the circuit has
+ * whenever it wakes it; either side ending closes both.
  *
  * @module
  */
 import { errorMessage } from "../../device/errors.ts";
-import { MessageDecoder } from "../../drivers/epics/framing.ts";
+import { MessageDecoder, type RawMessage } from "../../drivers/epics/framing.ts";
+import type { TurnQueue } from "../../schedule/fair.ts";
 import { ServerCircuit } from "./circuit.ts";
 import type { PvTable } from "./pvs.ts";
-
-/** Bytes a circuit reads before it lets the event loop turn (timers, HTTP, other clients). */
-const YIELD_EVERY_BYTES = 256 * 1024;
 
 /** What a connection needs from its server. */
 export interface ConnectionContext {
@@ -32,6 +31,8 @@ export interface ConnectionContext {
   log: (level: "info" | "warn", message: string) => void;
   /** Counts a circuit closed for a protocol violation. */
   onRefused: () => void;
+  /** Event-loop turns shared by the reads of every connection of the server. */
+  turns: TurnQueue;
 }
 
 /** A served client connection. */
@@ -99,13 +100,18 @@ export function serveConnection(conn: Deno.TcpConn, ctx: ConnectionContext): Con
   const reader = async () => {
     const buf = new Uint8Array(64 * 1024);
     const decoder = new MessageDecoder({ maxPayload: ctx.maxPayload });
-    let sinceYield = 0;
+    const receive = (raw: RawMessage) => circuit.receive(raw);
     try {
       while (!isClosed) {
         const n = await conn.read(buf);
         if (n === null) break;
+        // Reads that waited for data all complete together in one turn of the event loop, so
+        // what they brought is worked on (copied into a partial message's storage, framed,
+        // answered) in this circuit's turn, after the reads and requests of that turn.
+        await ctx.turns.next();
+        if (isClosed) break;
         try {
-          decoder.feed(buf.subarray(0, n), (raw) => circuit.receive(raw));
+          decoder.feed(buf.subarray(0, n), receive);
         } catch (err) {
           ctx.onRefused();
           ctx.log(
@@ -117,13 +123,6 @@ export function serveConnection(conn: Deno.TcpConn, ctx: ConnectionContext): Con
         if (circuit.closeReason) {
           ctx.onRefused();
           break;
-        }
-        // A client streaming without pause gets no more than its share: let timers, HTTP
-        // and the other clients in between its reads.
-        sinceYield += n;
-        if (sinceYield >= YIELD_EVERY_BYTES) {
-          sinceYield = 0;
-          await new Promise((r) => setTimeout(r, 0));
         }
       }
     } catch (err) {

@@ -32,6 +32,7 @@ import { ipFromString } from "../../device/ipv4.ts";
 import type { Lab } from "../../lab/lab.ts";
 import { padded } from "../../drivers/epics/framing.ts";
 import { DEFAULT_MAX_ARRAY_BYTES } from "../../drivers/epics/messages.ts";
+import { TurnQueue } from "../../schedule/fair.ts";
 import { isLoopback } from "../listen.ts";
 import { writePolicy } from "./access.ts";
 import { beaconDestinations, startBeacons } from "./beacons.ts";
@@ -165,6 +166,7 @@ export async function startCaServer(lab: Lab, options: CaServerOptions = {}): Pr
     timeoutMs: options.timeoutMs,
     log,
     onRefused: () => totals.circuitsRefused++,
+    turns: new TurnQueue(),
   };
   const handle = (conn: Deno.TcpConn) => {
     const c = serveConnection(conn, context);
