@@ -19,7 +19,7 @@ import { CachedRouter } from "./route_cache.ts";
 import { withTimeQuery } from "./time_query.ts";
 import { positionRoutes } from "./routes/positions.ts";
 import { alarmRoutes } from "./routes/alarms.ts";
-import { apiState, newApi } from "./routes/api.ts";
+import { apiState, newApi, polledDispatch } from "./routes/api.ts";
 import { dashboardRoutes } from "./routes/dashboard.ts";
 import { deviceRoutes } from "./routes/devices.ts";
 import { opsRoutes } from "./routes/ops.ts";
@@ -42,7 +42,8 @@ export function createApp(ctx: ServerContext): LabwireApp {
   // Polled paths are matched once, not once per request (see route_cache.ts).
   const app = newApi({ router: new CachedRouter() });
 
-  app.onError((err, c) => {
+  /** The error answer of a failed request (an internal one is logged). */
+  const failure = (err: unknown, method: string, path: string): HttpError => {
     let e: HttpError;
     if (err instanceof HTTPException) {
       const status = [400, 401, 404, 405, 409, 413, 422, 503].includes(err.status)
@@ -52,7 +53,11 @@ export function createApp(ctx: ServerContext): LabwireApp {
     } else {
       e = toHttpError(err);
     }
-    if (e.code === "internal") ctx.log?.log("error", `${c.req.method} ${c.req.path}: ${e.message}`);
+    if (e.code === "internal") ctx.log?.log("error", `${method} ${path}: ${e.message}`);
+    return e;
+  };
+  app.onError((err, c) => {
+    const e = failure(err, c.req.method, c.req.path);
     return c.json(e.body(), e.status);
   });
 
@@ -131,8 +136,16 @@ export function createApp(ctx: ServerContext): LabwireApp {
   app.route("/", dashboardRoutes());
 
   routeMethods = methodsByPath(app.routes);
+  // Polled GETs are answered without a hono Context when nothing but their handler applies.
+  const polled = polledDispatch(app, (err, method, path) => {
+    const e = failure(err, method, path);
+    return Response.json(e.body(), { status: e.status });
+  });
+  const honoFetch = app.fetch;
   // ?time=iso on every JSON answer (the one time policy), without a route knowing about it.
-  app.fetch = withTimeQuery(app.fetch);
+  const fetch: typeof honoFetch = (req, env, executionCtx) =>
+    (req.method === "GET" ? polled(req) : undefined) ?? honoFetch(req, env, executionCtx);
+  app.fetch = withTimeQuery(fetch);
   return Object.assign(app, {
     // Filling the attr cache (so /metrics has units and detail answers are instant) is device
     // I/O: the daemon starts it once it listens, never the construction.

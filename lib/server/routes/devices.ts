@@ -21,7 +21,16 @@ import {
   WriteBodySchema,
   WriteResultSchema,
 } from "../schemas.ts";
-import { type ApiState, getRoute, JSON_ERRORS, JSON_HEADERS, newApi } from "./api.ts";
+import { type ApiState, getRoute, JSON_ERRORS, jsonAnswer, newApi } from "./api.ts";
+
+/**
+ * A fresh reading's answer: the text SSE clients and the device's detail send for it, or a 503
+ * naming the device when the read failed (one function for every request, no closure each).
+ */
+function readingAnswer(r: Reading): Response {
+  if (r.error !== undefined) throw new HttpError(503, `${r.device}: ${r.error}`, "device_error");
+  return jsonAnswer(readingJson(r));
+}
 
 /** The device routes over `api`'s lab. */
 export function deviceRoutes(api: ApiState): OpenAPIHono {
@@ -144,13 +153,13 @@ export function deviceRoutes(api: ApiState): OpenAPIHono {
         },
       },
     }),
-    (c) => {
+    () => {
       // Each device's summary is serialised once per reading or state change, and the list once
       // per clock millisecond: ages are rounded to the millisecond, so within one millisecond
       // and with no new reading the whole body is the same (pollers share it).
       const nowMs = Date.now();
       if (list.ms === nowMs && list.readings === readings) {
-        return c.body(list.body, 200, JSON_HEADERS);
+        return jsonAnswer(list.body);
       }
       const now = nowMs / 1000;
       const parts = ctx.lab.managers.map((m) => {
@@ -159,7 +168,7 @@ export function deviceRoutes(api: ApiState): OpenAPIHono {
         return s.head + age + s.tail;
       });
       list = { ms: nowMs, readings, body: `{"devices":[${parts.join(",")}]}` };
-      return c.body(list.body, 200, JSON_HEADERS);
+      return jsonAnswer(list.body);
     },
   );
 
@@ -179,16 +188,16 @@ export function deviceRoutes(api: ApiState): OpenAPIHono {
         ...JSON_ERRORS(404),
       },
     }),
-    (c) => {
-      const m = manager(c.req.param("name")!);
+    (req) => {
+      const m = manager(req.param("name")!);
       const attrs = attrCache.get(m.name);
       // Answered synchronously once the attrs are cached: Deno.serve sends a Response returned
       // at once on its fast path, like the bare server's; a promise (even one already resolved)
-      // takes its slower path and two more promises in hono.
-      if (attrs) return c.body(detailBody(m, attrs, null), 200, JSON_HEADERS);
+      // takes its slower path.
+      if (attrs) return jsonAnswer(detailBody(m, attrs, null));
       return attrsOf(m).then(
-        (fetched) => c.body(detailBody(m, fetched, null), 200, JSON_HEADERS),
-        (err) => c.body(detailBody(m, undefined, toHttpError(err).message), 200, JSON_HEADERS),
+        (fetched) => jsonAnswer(detailBody(m, fetched, null)),
+        (err) => jsonAnswer(detailBody(m, undefined, toHttpError(err).message)),
       );
     },
   );
@@ -214,18 +223,11 @@ export function deviceRoutes(api: ApiState): OpenAPIHono {
         ...JSON_ERRORS(400, 404, 503),
       },
     }),
-    (c, query) => {
-      const m = manager(c.req.param("name")!);
-      // The text SSE clients and the device's detail send for this reading.
-      const answer = (r: Reading) => {
-        if (r.error !== undefined) {
-          throw new HttpError(503, `${m.name}: ${r.error}`, "device_error");
-        }
-        return c.body(readingJson(r), 200, JSON_HEADERS);
-      };
+    (req, query) => {
+      const m = manager(req.param("name")!);
       // The default reading (what pollers ask): one promise from the device's queue to the
       // answer, no async frame around it.
-      if (query.attrs === undefined) return m.sample(undefined, readOptions).then(answer);
+      if (query.attrs === undefined) return m.sample(undefined, readOptions).then(readingAnswer);
       const names = query.attrs.split(",").map((s) => s.trim()).filter((s) => s !== "");
       return attrsOf(m).then((attrs) => {
         const unknown = names.filter((n) => !attrs.some((a) => a.name === n));
@@ -237,7 +239,7 @@ export function deviceRoutes(api: ApiState): OpenAPIHono {
             }`,
           );
         }
-        return m.sample(names, readOptions).then(answer);
+        return m.sample(names, readOptions).then(readingAnswer);
       });
     },
   );

@@ -35,7 +35,7 @@ export function streamRoutes(api: ApiState): OpenAPIHono {
         ...JSON_ERRORS(400, 404),
       },
     }),
-    (c, query) => {
+    (req, query) => {
       const q = query.devices;
       let devices: Set<string> | undefined;
       if (q !== undefined && q !== "") {
@@ -50,7 +50,7 @@ export function streamRoutes(api: ApiState): OpenAPIHono {
           );
         }
       }
-      const lastId = c.req.header("last-event-id") ?? c.req.query("last_event_id") ?? null;
+      const lastId = req.header("last-event-id") ?? req.query("last_event_id") ?? null;
       const body = hub.connect(devices, lastId);
       return new Response(body, {
         headers: {
