@@ -332,6 +332,19 @@ export class MessageLine {
     if (this.#pipeline) {
       return this.#pipeline.request(bytes, key, parse, timeout, opts.signal, what, outcome);
     }
+    return this.#sendAlone(bytes, key, parse, opts, what, timeout, outcome);
+  }
+
+  /** {@linkcode send} on a line of one exchange at a time. */
+  #sendAlone<V, T>(
+    bytes: Uint8Array,
+    key: number,
+    parse: AnswerParser<V>,
+    opts: IoOptions,
+    what: string | (() => string),
+    timeout: number,
+    outcome: Outcome<V, T> | undefined,
+  ): Promise<T> {
     if (outcome === undefined) {
       return this.request(
         bytes,
@@ -339,6 +352,11 @@ export class MessageLine {
         opts,
         what,
       ) as Promise<unknown> as Promise<T>;
+    }
+    if (outcome.stamp) {
+      // A template: this request's copy, with its own fields.
+      bytes = bytes.slice();
+      outcome.stamp(bytes, 0, key);
     }
     // Decoded while the answer is in the buffer, thrown after the exchange: an exception
     // answer is the caller's error, no reason to reset the line.

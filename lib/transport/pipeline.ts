@@ -25,7 +25,7 @@ import { DeviceError, TimeoutError, UsageError } from "../device/errors.ts";
 import type { ByteListener, ByteStream } from "./byte_stream.ts";
 import { Cancel } from "./cancel.ts";
 import { type Deadline, deadlines } from "./deadline.ts";
-import { type Framer, FramingError, joinBytes } from "./framing.ts";
+import { type Framer, FramingError } from "./framing.ts";
 
 /** An answer found in the received bytes: its key (-1: answers come in order) and its value. */
 export interface Keyed<T> {
@@ -52,6 +52,13 @@ export interface Outcome<V, T> {
   decode(value: V): T;
   /** The caller's error for a request that failed with `err` (its deadline was `timeout` ms). */
   failed(err: unknown, timeout: number): unknown;
+  /**
+   * For requests whose bytes are a template shared by every request of the kind: writes the
+   * request's own fields (its `key`, e.g. Modbus TCP's transaction id) into its copy at `at` of
+   * the buffer being written. The pipeline then copies the request into its one write buffer —
+   * no array per request, and the buffer handed to the socket is the same every time.
+   */
+  stamp?(out: Uint8Array, at: number, key: number): void;
 }
 
 /** What the pipeline needs from the line it runs on. */
@@ -108,8 +115,6 @@ export function parseWindow(text: string, where: string): number {
 function checkDeadlines(this: Pipeline): void {
   this.expireDue();
 }
-
-const NO_BYTES = new Uint8Array(0);
 
 /**
  * The first element of a non-empty list: `pop` when it is the only one, as for a lone caller's
@@ -196,8 +201,13 @@ export class Pipeline {
    * kept from write to write (a new one, or one emptied by `length = 0`, is a new backing store
    * per request).
    */
-  #out: Uint8Array[] = [];
+  #out: (Flight | undefined)[] = [];
   #outCount = 0;
+  /**
+   * The buffer requests are copied into when they are written together or stamped (one write
+   * at a time: reused from write to write, grown when a write needs more).
+   */
+  #outBuf = new Uint8Array(0);
   #writing = false;
   #reading = false;
   /** Reading by listening to the stream (one that can `listen`). */
@@ -356,7 +366,7 @@ export class Pipeline {
         f.state = SENT;
         f.sentAfter = this.#heard;
         this.#flight.push(f);
-        this.#out[this.#outCount++] = f.bytes;
+        this.#out[this.#outCount++] = f;
       }
       if (this.#outCount > 0 && !this.#writing) this.#write();
     }
@@ -403,7 +413,25 @@ export class Pipeline {
 
   #write(): void {
     const n = this.#outCount;
-    const bytes = n === 1 ? this.#out[0]! : joinBytes(this.#out.slice(0, n));
+    const out = this.#out;
+    const one = out[0]!;
+    let bytes: Uint8Array;
+    if (n === 1 && one.outcome?.stamp === undefined) bytes = one.bytes;
+    else {
+      let length = 0;
+      for (let i = 0; i < n; i++) length += out[i]!.bytes.length;
+      if (this.#outBuf.length < length) {
+        this.#outBuf = new Uint8Array(Math.max(length, 2 * this.#outBuf.length));
+      }
+      bytes = this.#outBuf.length === length ? this.#outBuf : this.#outBuf.subarray(0, length);
+      let at = 0;
+      for (let i = 0; i < n; i++) {
+        const f = out[i]!;
+        bytes.set(f.bytes, at);
+        f.outcome?.stamp?.(bytes, at, f.key);
+        at += f.bytes.length;
+      }
+    }
     this.#dropOut();
     this.#writing = true;
     this.#host.stream.write(bytes, this.#writeIo).then(this.#written, this.#writeFailed);
@@ -517,7 +545,7 @@ export class Pipeline {
 
   /** Forgets the bytes waiting to be written (their slots keep no request alive). */
   #dropOut(): void {
-    this.#out.fill(NO_BYTES, 0, this.#outCount);
+    this.#out.fill(undefined, 0, this.#outCount);
     this.#outCount = 0;
   }
 
@@ -654,6 +682,8 @@ export class Pipeline {
     this.#readIo = { cancel: this.#readCancel };
     this.#writeIo = { cancel: this.#writeCancel };
     [this.#written, this.#writeFailed] = this.#writeEnds(this.#writeCancel);
+    // The failed write may still hold the buffer: the next one gets its own.
+    this.#outBuf = new Uint8Array(0);
     this.#stopReading();
     this.#writing = false;
     this.#host.framer.clear();

@@ -182,9 +182,10 @@ export class ModbusClient {
    * A register read of `count` registers (or bits, as 0/1) of `table` from `address`, made once
    * and sent at every {@linkcode RegisterRead.read}, whose words `use` turns into the caller's
    * value in the same step. Over TCP, a read of one request (FC3, FC4; at most 125 registers) is
-   * the hot path of every poll: its request is encoded once (each read copies it and sets the
-   * transaction id), its answer decoded where it was received, and the caller's `await` resumes
-   * from the read that landed it — no async frame, no `then`, no closure per read.
+   * the hot path of every poll: its request is encoded once (the line writes it with each read's
+   * transaction id stamped in), its answer decoded where it was received, and the caller's
+   * `await` resumes from the read that landed it — no async frame, `then`, array or closure per
+   * read.
    */
   registerRead<T>(
     table: Table,
@@ -219,21 +220,16 @@ export class ModbusClient {
         return use(registers);
       },
       failed: (err, timeout) => this.#failed(err, what, timeout),
+      // The template goes out with each read's transaction id (the key's high bytes).
+      stamp: (out, at, key) => {
+        out[at] = key >>> 16;
+        out[at + 1] = (key >>> 8) & 0xff;
+      },
     };
     return {
       read: (opts) => {
-        const adu = template.slice();
-        const transaction = this.#nextTransaction();
-        adu[0] = transaction >> 8;
-        adu[1] = transaction & 0xff;
-        return this.line.send(
-          adu,
-          transaction * 256 + unit,
-          this.#mbap,
-          this.#io(opts),
-          what,
-          outcome,
-        );
+        const key = this.#nextTransaction() * 256 + unit;
+        return this.line.send(template, key, this.#mbap, this.#io(opts), what, outcome);
       },
     };
   }

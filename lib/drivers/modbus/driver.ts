@@ -63,12 +63,19 @@ interface Poll {
   fields: Field[];
   /** A poll of one request: its read, made once, resolving with the values. */
   read: RegisterRead<Values> | undefined;
+  /**
+   * Every field's name, in order: each reading is a copy, made with all its properties at once
+   * (not grown one property at a time).
+   */
+  shape: Values;
 }
 
 /** The values of a poll from its one block's registers (`one`) or every block's (`all`). */
 function values(poll: Poll, one: number[] | undefined, all: number[][] | undefined): Values {
-  const out: Values = {};
-  for (const f of poll.fields) {
+  const out: Values = { ...poll.shape };
+  const fields = poll.fields;
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i]!;
     out[f.name] = decodeRegisters(f.spec, one ?? all![f.block]!, f.at);
   }
   return out;
@@ -166,7 +173,9 @@ export class ModbusDevice implements Device {
         }
       });
     }
-    const made: Poll = { blocks, fields, read: undefined };
+    const shape: Values = {};
+    for (const f of fields) shape[f.name] = null;
+    const made: Poll = { blocks, fields, read: undefined, shape };
     const b = blocks[0]!;
     if (blocks.length === 1 && b.requests.length === 1) {
       made.read = this.client.registerRead(

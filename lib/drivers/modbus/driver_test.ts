@@ -157,6 +157,30 @@ Deno.test("modbus: exceptions name function, address and meaning; limits answere
   }
 });
 
+Deno.test("modbus window 1: reads, writes and exception answers one exchange at a time, on one connection", async () => {
+  const inst = await findInstrument("omega-cn7500");
+  const sim = await startModbusTcpSimulator(inst, { port: 0 });
+  const plain = sim.address.replace(/\?.*/, "?window=1");
+  const dev = await open(plain, {
+    registers: {
+      sp: { table: "holding", address: 4097, write: 6 },
+      missing: { table: "holding", address: 4200 },
+    },
+  }) as ModbusDevice;
+  try {
+    assert.equal(dev.client.line.window, 1);
+    await dev.write("sp", 250);
+    assert.deepEqual(await dev.read(["sp"]), { sp: 250 });
+    await assert.rejects(dev.read(["missing"]), /illegal data address at holding register 4200/);
+    // The exception was the caller's error: same connection, and the next reads are answered.
+    for (let i = 0; i < 3; i++) assert.deepEqual(await dev.read(["sp"]), { sp: 250 });
+    assert.equal((dev.client.line.stream as { opens?: number }).opens, 1);
+  } finally {
+    await dev.close();
+    await sim.close();
+  }
+});
+
 /** A raw Modbus TCP server that answers each request through `answer` (bytes to send back). */
 function fakeTcp(answer: (tid: number, unit: number, pdu: Uint8Array, n: number) => Uint8Array[]) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
