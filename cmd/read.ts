@@ -18,8 +18,8 @@ import { TIMEOUT_RULE } from "../lib/config/duration.ts";
 import type { Attr } from "../lib/device/attr.ts";
 import { findAttr } from "../lib/device/attr.ts";
 import { DeviceError, errorMessage, UsageError } from "../lib/device/errors.ts";
-import { chosenDevices, loadLabConfig } from "../lib/lab/setup.ts";
-import { Lab } from "../lib/lab/lab.ts";
+import { chosenDevices, loadLab, loadLabConfig } from "../lib/lab/setup.ts";
+import type { Lab } from "../lib/lab/lab.ts";
 import type { DeviceManager } from "../lib/lab/manager.ts";
 import type { DeviceConfig } from "../lib/config/load.ts";
 import { type Driver, findDriver } from "../lib/device/registry.ts";
@@ -102,22 +102,32 @@ async function readOne(m: DeviceManager, opts: ReadOptions): Promise<Record<stri
 function batchable(devices: readonly DeviceConfig[], opts: ReadOptions): Map<Driver, number[]> {
   const batches = new Map<Driver, number[]>();
   if (opts.describe || opts.attrs !== undefined) return batches;
+  // Indexed loops: an iterator and its results per step are garbage in cold code.
   const used = new Set<string>();
-  for (const d of devices) {
-    for (const u of (d.options.uses as string[] | undefined) ?? []) used.add(u);
+  for (let i = 0; i < devices.length; i++) {
+    const uses = devices[i]!.options.uses as string[] | undefined;
+    if (uses !== undefined) { for (let k = 0; k < uses.length; k++) used.add(uses[k]!); }
   }
+  let last: Driver | undefined;
+  let list: number[] = [];
   for (let i = 0; i < devices.length; i++) {
     const d = devices[i]!;
     const driver = findDriver(d.address.scheme);
     if (driver.readMany === undefined || d.address.params.size > 0 || used.has(d.name)) continue;
-    let options = false;
-    for (const _ in d.options) options = true;
-    if (options) continue;
-    const list = batches.get(driver);
-    if (list) list.push(i);
-    else batches.set(driver, [i]);
+    if (hasKeys(d.options)) continue;
+    if (driver !== last) {
+      last = driver;
+      list = batches.get(driver) ?? [];
+      batches.set(driver, list);
+    }
+    list.push(i);
   }
   return batches;
+}
+
+function hasKeys(record: Record<string, unknown>): boolean {
+  for (const _ in record) return true;
+  return false;
 }
 
 /** Reads one batch of devices; each result lands at its device's place in `results`. */
@@ -129,14 +139,12 @@ async function readBatch(
   results: PromiseSettledResult<Record<string, unknown>>[],
 ): Promise<void> {
   const t = nowSeconds();
-  const targets = indexes.map((i) => {
-    const d = devices[i]!;
-    return { name: d.name, address: d.address, timeout: opts.timeout ?? d.timeout };
-  });
-  const outcomes = await driver.readMany!(targets);
+  const targets = new Array<DeviceConfig>(indexes.length);
+  for (let k = 0; k < indexes.length; k++) targets[k] = devices[indexes[k]!]!;
+  const outcomes = await driver.readMany!(targets, opts.timeout);
   for (let k = 0; k < indexes.length; k++) {
     const i = indexes[k]!;
-    const name = devices[i]!.name;
+    const name = targets[k]!.name;
     const o = outcomes[k]!;
     results[i] = o instanceof Error
       ? { status: "rejected", reason: new DeviceError(o.message, name) }
@@ -158,6 +166,7 @@ export async function runRead(args: string[]): Promise<number> {
     const reads: Promise<void>[] = [];
     if (inBatch.size < devices.length) {
       const rest = devices.filter((_, i) => !inBatch.has(i));
+      const { Lab } = await loadLab();
       lab = await Lab.open(config, rest);
       const managers = lab.managers;
       const restIndexes = devices.map((_, i) => i).filter((i) => !inBatch.has(i));

@@ -18,13 +18,15 @@ import { configPath } from "./file.ts";
 export function resolveTargets(targets: readonly string[], config: LabConfig): DeviceConfig[] {
   const out: DeviceConfig[] = [];
   const used = new Set<string>();
-  for (const target of targets) {
+  // An indexed loop: an iterator result per target is garbage in cold code (a thousand targets).
+  for (let t = 0; t < targets.length; t++) {
+    const target = targets[t]!;
     let cfg: DeviceConfig;
     if (isAddress(target)) {
       const address = parseAddress(target);
       const driver = findDriver(address.scheme);
       const base = driver.defaultName?.(address) ?? address.target;
-      cfg = { name: base, address, interval: 1000, options: {} };
+      cfg = { name: base, address, interval: 1000, options: NO_OPTIONS };
     } else {
       const found = config.devices.find((d) => d.name === target);
       if (!found) throw unknownDevice(target, config);
@@ -37,6 +39,9 @@ export function resolveTargets(targets: readonly string[], config: LabConfig): D
   }
   return out;
 }
+
+/** The options of an addressed device: none, one shared object that nothing may change. */
+const NO_OPTIONS: Record<string, unknown> = Object.freeze({});
 
 function unknownDevice(target: string, config: LabConfig): UsageError {
   const names = config.devices.map((d) => d.name);

@@ -51,7 +51,7 @@ export interface DriverOptions {
   rules: Record<string, OptionRule>;
 }
 
-/** One device of a {@linkcode Driver.readMany}: addressed directly, with no options. */
+/** One device of a {@linkcode Driver.readMany} (a device config is one): no options. */
 export interface BatchTarget {
   /** The device's name (errors carry it). */
   name: string;
@@ -90,9 +90,10 @@ export interface Driver {
    * Reads the default reading of many devices of this driver at once (a one-shot verb's whole
    * work: `labwire read` of a thousand `ca://` PVs), sharing what a batch can share instead of
    * opening a device per target; resolves, in order, to each one's values or the error that
-   * ended it. Absent when the driver has no such path (its devices are then opened one by one).
+   * ended it; `timeout` (ms) overrides each target's. Absent when the driver has no such path
+   * (its devices are then opened one by one).
    */
-  readMany?(targets: readonly BatchTarget[]): Promise<(Values | Error)[]>;
+  readMany?(targets: readonly BatchTarget[], timeout?: number): Promise<(Values | Error)[]>;
 }
 
 /**

@@ -10,7 +10,7 @@ import type { DeviceConfig, LabConfig } from "../config/load.ts";
 import { loadConfig } from "../config/file.ts";
 import { resolveTargets } from "../config/targets.ts";
 import { UsageError } from "../device/errors.ts";
-import { Lab } from "./lab.ts";
+import type { Lab } from "./lab.ts";
 
 /** What the flags say about where devices come from. */
 export interface LabSource {
@@ -46,6 +46,14 @@ export async function loadLabConfig(
 }
 
 /**
+ * Loads the Lab's module (devices, queues, owners): a `labwire read` whose targets its drivers
+ * read in one batch never opens a device, and does not load it.
+ */
+export function loadLab(): Promise<typeof import("./lab.ts")> {
+  return loadModule<typeof import("./lab.ts")>(new URL("./lab.ts", import.meta.url));
+}
+
+/**
  * The devices a verb works on: the targets resolved against `config`, or every configured device
  * when there are none (a usage error when that is none at all).
  */
@@ -66,7 +74,9 @@ export function chosenDevices(source: LabSource, config: LabConfig): DeviceConfi
 export async function openLab(source: LabSource): Promise<Lab> {
   const { config, cleanup } = await loadLabConfig(source);
   try {
-    const lab = await Lab.open(config, chosenDevices(source, config));
+    const devices = chosenDevices(source, config);
+    const { Lab } = await loadLab();
+    const lab = await Lab.open(config, devices);
     lab.onClose(cleanup);
     return lab;
   } catch (err) {

@@ -13,13 +13,17 @@
  * @example
  * ```ts ignore
  * import { readPvs } from "./client_batch.ts";
- * const out = await readPvs([{ pv: "XXX:m1.VAL", device: "m1", timeoutMs: 5000 }]);
+ * import { parseAddress } from "../../device/address.ts";
+ * const out = await readPvs([{ name: "m1", address: parseAddress("ca://XXX:m1.VAL") }], {
+ *   defaultTimeout: 5000,
+ * });
  * console.log(out[0]); // { value: 1.5, severity: "NO_ALARM", status: "NO_ALARM" } or an Error
  * ```
  *
  * @module
  */
 import type { Values } from "../../device/attr.ts";
+import type { BatchTarget } from "../../device/registry.ts";
 import { formatMs } from "../../device/device.ts";
 import { DeviceError, TimeoutError } from "../../device/errors.ts";
 import { ipToString } from "../../device/ipv4.ts";
@@ -33,7 +37,15 @@ import {
 import { type Destination, searchDestinations } from "./client_search.ts";
 import { SearchSocket } from "./client_udp.ts";
 import { decodeDbr } from "./dbr.ts";
-import { ALARM_STATUS_NAMES, DBR, dbrOf, readCString, SEVERITY_NAMES } from "./dbr_types.ts";
+import {
+  ALARM_STATUS_NAMES,
+  DBR,
+  dbrOf,
+  elementSize,
+  readCString,
+  SEVERITY_NAMES,
+  valueOffset,
+} from "./dbr_types.ts";
 import { type ChannelFacts, type CharMode, pvValue } from "./driver_values.ts";
 import { ECA, ecaMessage, ecaName } from "./eca.ts";
 import {
@@ -45,14 +57,14 @@ import {
 } from "./framing.ts";
 import { ACCESS, CA_MINOR_VERSION, CMD, DONT_REPLY, MAX_UDP_SEND } from "./messages.ts";
 
-/** One PV of a batch: its name, the device it is read for (for errors) and its timeout, ms. */
-export interface BatchPv {
-  /** The PV name. */
-  pv: string;
-  /** The device name errors carry. */
-  device: string;
-  /** How long the PV may take to be found, connected and read, ms. */
-  timeoutMs: number;
+/** How {@linkcode readPvs} reads. */
+export interface BatchOptions {
+  /** The timeout of every PV, ms, over each target's own. */
+  timeout?: number;
+  /** The timeout of a target without one, ms. */
+  defaultTimeout: number;
+  /** Client settings (default: the `EPICS_CA_*` environment). */
+  client?: CaClientOptions;
 }
 
 // Where a PV is: waiting for a server, connecting (found; CREATE_CHAN sent or waiting for the
@@ -63,16 +75,17 @@ const READING = 2;
 const DONE = 3;
 
 /**
- * Reads every PV of `pvs` once (DBR_TIME of its native type; an enum's state strings with
- * DBR_CTRL beside it) and returns, in the same order, its default reading (`value`, `severity`,
- * `status`) or the error that ended it: not found within its timeout, no read access, a server
- * error, a lost circuit. `options` default to the `EPICS_CA_*` environment.
+ * Reads the PV of every target (`ca://PV`, its device's name for errors) once: DBR_TIME of its
+ * native type (an enum's state strings with DBR_CTRL beside it). Returns, in the same order,
+ * its default reading (`value`, `severity`, `status`) or the error that ended it: not found
+ * within its timeout, no read access, a server error, a lost circuit.
  */
 export function readPvs(
-  pvs: readonly BatchPv[],
-  options: CaClientOptions = clientOptionsFromEnv(),
+  targets: readonly BatchTarget[],
+  opts: BatchOptions,
 ): Promise<(Values | Error)[]> {
-  return new BatchRead(pvs, resolveClientOptions(options)).run();
+  const client = resolveClientOptions(opts.client ?? clientOptionsFromEnv());
+  return new BatchRead(targets, opts, client).run();
 }
 
 /** One circuit of a batch: a TCP connection to a server and the requests waiting for it. */
@@ -112,7 +125,9 @@ class BatchCircuit {
 
 /** The state of one {@linkcode readPvs} call. */
 class BatchRead {
-  readonly #pvs: readonly BatchPv[];
+  readonly #targets: readonly BatchTarget[];
+  /** Each target's PV name. */
+  readonly #pvs: string[];
   readonly #o: ResolvedClientOptions;
   readonly #n: number;
   readonly #results: (Values | Error | undefined)[];
@@ -143,9 +158,18 @@ class BatchRead {
   #sequence = 0;
   #finish: () => void = () => {};
 
-  constructor(pvs: readonly BatchPv[], options: ResolvedClientOptions) {
-    const n = pvs.length;
-    this.#pvs = pvs;
+  readonly #timeout: Float64Array;
+
+  constructor(targets: readonly BatchTarget[], opts: BatchOptions, options: ResolvedClientOptions) {
+    const n = targets.length;
+    this.#targets = targets;
+    this.#pvs = new Array(n);
+    this.#timeout = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const t = targets[i]!;
+      this.#pvs[i] = t.address.target.trim();
+      this.#timeout[i] = opts.timeout ?? t.timeout ?? opts.defaultTimeout;
+    }
     this.#o = options;
     this.#n = n;
     this.#left = n;
@@ -164,8 +188,8 @@ class BatchRead {
     if (n === 0) return [];
     const now = performance.now();
     for (let i = 0; i < n; i++) {
-      const { pv, timeoutMs } = this.#pvs[i]!;
-      this.#deadline[i] = now + timeoutMs;
+      const pv = this.#pvs[i]!;
+      this.#deadline[i] = now + this.#timeout[i]!;
       if (pv === "" || pv.length > 500) this.#fail(i, new DeviceError(`"${pv}" is not a PV name`));
     }
     const done = new Promise<void>((resolve) => (this.#finish = resolve));
@@ -178,7 +202,7 @@ class BatchRead {
       } catch (err) {
         for (let i = 0; i < n; i++) {
           if (this.#state[i] !== DONE) {
-            this.#fail(i, new DeviceError(`${this.#pvs[i]!.pv}: ${messageOf(err)}`));
+            this.#fail(i, new DeviceError(`${this.#pvs[i]!}: ${messageOf(err)}`));
           }
         }
       }
@@ -215,7 +239,7 @@ class BatchRead {
     const state = this.#state;
     for (let i = 0; i < this.#n; i++) {
       if (state[i] !== SEARCHING) continue;
-      const pv = this.#pvs[i]!.pv;
+      const pv = this.#pvs[i]!;
       if (inDatagram > 0 && w.length + FrameWriter.textSize(pv) > MAX_UDP_SEND) {
         datagrams.push(w.take());
         w = this.#versionedDatagram();
@@ -255,7 +279,7 @@ class BatchRead {
           this.#state[i] = CONNECTING;
           this.#circuit[i] = c;
           const circuit = this.#circuits[c]!;
-          circuit.out.text(CMD.CREATE_CHAN, 0, 0, i + 1, CA_MINOR_VERSION, this.#pvs[i]!.pv);
+          circuit.out.text(CMD.CREATE_CHAN, 0, 0, i + 1, CA_MINOR_VERSION, this.#pvs[i]!);
           if (!touched.includes(circuit)) touched.push(circuit);
         }
       }
@@ -344,7 +368,7 @@ class BatchRead {
             }
             break;
           }
-          this.#onMessage(c, index, view, at, count, buf.subarray(at + head, end));
+          this.#onMessage(c, index, view, buf, at, head, size, count);
           at = end;
         }
         if (at > 0) {
@@ -359,13 +383,19 @@ class BatchRead {
     }
   }
 
+  /**
+   * One message of circuit `index`: its header at `at` of `buf` (`head` bytes), `size` bytes of
+   * payload after it. Only a payload that must be decoded gets a view of its own.
+   */
   #onMessage(
     c: BatchCircuit,
     index: number,
     view: DataView,
+    buf: Uint8Array,
     at: number,
+    head: number,
+    size: number,
     count: number,
-    payload: Uint8Array,
   ): void {
     const command = view.getUint16(at);
     const dataType = view.getUint16(at + 4);
@@ -390,7 +420,7 @@ class BatchRead {
         // Servers older than 4.4 send no ACCESS_RIGHTS: everything is allowed.
         if (c.serverMinor < 4) this.#access[i] = 1;
         if (!this.#access[i]) {
-          this.#fail(i, new DeviceError(`${this.#pvs[i]!.pv}: read access denied by the server`));
+          this.#fail(i, new DeviceError(`${this.#pvs[i]!}: read access denied by the server`));
           return;
         }
         this.#state[i] = READING;
@@ -421,9 +451,10 @@ class BatchRead {
         return;
       }
       case CMD.READ_NOTIFY:
-        return this.#onRead(p2, p1, dataType, count, payload);
+        return this.#onRead(p2, p1, dataType, count, view, buf, at + head, size);
       case CMD.ERROR: {
-        if (payload.length < HEADER_SIZE) return;
+        if (size < HEADER_SIZE) return;
+        const payload = buf.subarray(at + head, at + head + size);
         const pv = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
         if (pv.getUint16(0) !== CMD.READ_NOTIFY) return;
         const i = this.#indexOf(pv.getUint32(12));
@@ -445,26 +476,74 @@ class BatchRead {
     return i >= 0 && i < n ? i : -1;
   }
 
-  #onRead(ioid: number, status: number, type: number, count: number, payload: Uint8Array): void {
+  #onRead(
+    ioid: number,
+    status: number,
+    type: number,
+    count: number,
+    view: DataView,
+    buf: Uint8Array,
+    at: number,
+    size: number,
+  ): void {
     const i = this.#indexOf(ioid);
     if (i < 0 || this.#state[i] !== READING) return;
     if (status !== ECA.NORMAL) return this.#fail(i, ecaError(this.#what(i), status));
     const half = this.#half.get(i);
-    if (half === undefined) return this.#decode(i, type, count, payload, undefined);
+    if (half === undefined) {
+      if (count === 1 && this.#count[i] === 1 && this.#scalar(i, type, view, at, size)) return;
+      return this.#decode(i, type, count, buf.subarray(at, at + size), undefined);
+    }
     // An enum: the value and its state strings, whichever comes second completes it.
     if (ioid > this.#n) {
       try {
-        half.ctrl = decodeDbr(type, count, payload).enumStrings ?? [];
+        half.ctrl = decodeDbr(type, count, buf.subarray(at, at + size)).enumStrings ?? [];
       } catch (err) {
         return this.#fail(i, new DeviceError(`${this.#what(i)}: bad reply: ${err}`));
       }
     } else {
-      half.time = payload.slice();
+      half.time = buf.slice(at, at + size);
       half.count = count;
     }
     if (half.time === undefined || half.ctrl === undefined) return;
     this.#half.delete(i);
     this.#decode(i, dbrOf("time", DBR.ENUM), half.count, half.time, half.ctrl);
+  }
+
+  /**
+   * A one-element TIME reply of a number PV, read straight from the circuit's buffer (no
+   * payload view, decoded object or value array); false when it is not one (the general
+   * decoder takes it).
+   */
+  #scalar(i: number, type: number, view: DataView, at: number, size: number): boolean {
+    if (type < DBR.TIME_STRING || type > DBR.TIME_DOUBLE) return false;
+    const v = at + valueOffset(type);
+    if (v + elementSize(type) > at + size) return false;
+    let value: number;
+    switch (type) {
+      case DBR.TIME_DOUBLE:
+        value = view.getFloat64(v);
+        break;
+      case DBR.TIME_FLOAT:
+        value = view.getFloat32(v);
+        break;
+      case DBR.TIME_LONG:
+        value = view.getInt32(v);
+        break;
+      case DBR.TIME_SHORT:
+        value = view.getInt16(v);
+        break;
+      default:
+        return false; // strings, enums (their names) and chars (maybe text)
+    }
+    const status = view.getInt16(at);
+    const severity = view.getInt16(at + 2);
+    this.#done(i, {
+      value,
+      severity: SEVERITY_NAMES[severity] ?? String(severity),
+      status: ALARM_STATUS_NAMES[status] ?? String(status),
+    });
+    return true;
   }
 
   #decode(
@@ -479,7 +558,7 @@ class BatchRead {
     facts.nativeCount = this.#count[i]!;
     try {
       const d = decodeDbr(type, count, payload);
-      const mode: CharMode = this.#pvs[i]!.pv.endsWith("$") ? "string" : "auto";
+      const mode: CharMode = this.#pvs[i]!.endsWith("$") ? "string" : "auto";
       const meta = enumStrings === undefined ? undefined : { value: [], enumStrings };
       this.#done(i, {
         value: pvValue(facts, d, meta, mode),
@@ -492,7 +571,7 @@ class BatchRead {
   }
 
   #what(i: number): string {
-    return `reading ${this.#pvs[i]!.pv}`;
+    return `reading ${this.#pvs[i]!}`;
   }
 
   #done(i: number, outcome: Values | Error): void {
@@ -506,7 +585,7 @@ class BatchRead {
     if (err instanceof DeviceError && err.device === undefined) {
       err = new (err instanceof TimeoutError ? TimeoutError : DeviceError)(
         err.message,
-        this.#pvs[i]!.device,
+        this.#targets[i]!.name,
       );
     }
     this.#done(i, err);
@@ -540,7 +619,9 @@ class BatchRead {
     for (let i = 0; i < this.#n; i++) {
       const state = this.#state[i]!;
       if (state === DONE || this.#deadline[i]! > now) continue;
-      const { pv, device, timeoutMs } = this.#pvs[i]!;
+      const pv = this.#pvs[i]!;
+      const device = this.#targets[i]!.name;
+      const timeoutMs = this.#timeout[i]!;
       if (state === SEARCHING) {
         const where = [
           o.addrList.length ? `EPICS_CA_ADDR_LIST="${o.addrList.join(" ")}"` : "",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readPvs } from "./client_batch.ts";
+import { type BatchOptions, readPvs } from "./client_batch.ts";
 import { CaDevice } from "./driver.ts";
 import { FakeServer, pv } from "./fake_server.ts";
 import { decodeDatagram } from "./framing.ts";
@@ -7,14 +7,15 @@ import { CMD } from "./messages.ts";
 import { decodeMessage } from "./protocol.ts";
 import { DBR } from "./dbr_types.ts";
 import { DeviceError, TimeoutError } from "../../device/errors.ts";
-import type { CaClientOptions } from "./client_env.ts";
+import { parseAddress } from "../../device/address.ts";
 
-function only(fake: FakeServer, extra: CaClientOptions = {}): CaClientOptions {
-  return { addrList: ["127.0.0.1"], autoAddrList: false, serverPort: fake.udpPort, ...extra };
+function only(fake: FakeServer): BatchOptions {
+  const client = { addrList: ["127.0.0.1"], autoAddrList: false, serverPort: fake.udpPort };
+  return { defaultTimeout: 2000, client };
 }
 
-const batch = (names: string[], timeoutMs = 2000) =>
-  names.map((name) => ({ pv: name, device: `dev-${name}`, timeoutMs }));
+const batch = (names: string[], timeout?: number) =>
+  names.map((name) => ({ name: `dev-${name}`, address: parseAddress(`ca://${name}`), timeout }));
 
 Deno.test("a batch reads every PV as a ca:// device does, in one search round and one circuit", async () => {
   const fake = new FakeServer();
@@ -30,8 +31,10 @@ Deno.test("a batch reads every PV as a ca:// device does, in one search round an
   const alarmed = pv(DBR.DOUBLE, [9.5]);
   Object.assign(alarmed.data, { severity: 2, status: 3 });
   fake.pvs.set("HIHI", alarmed);
+  fake.pvs.set("SHORT", pv(DBR.SHORT, [-7]));
+  fake.pvs.set("FLOAT", pv(DBR.FLOAT, [0.1]));
   for (let i = 0; i < 300; i++) fake.pvs.set(`FAKE:pv${i}`, pv(DBR.DOUBLE, [i + 0.5]));
-  const special = ["MBBO", "LONG", "STR", "WAVE", "DESC$", "BYTES", "HIHI"];
+  const special = ["MBBO", "LONG", "STR", "WAVE", "DESC$", "BYTES", "HIHI", "SHORT", "FLOAT"];
   const names = [...special, ...Array.from({ length: 300 }, (_, i) => `FAKE:pv${i}`)];
   const client = fake.client();
   try {
@@ -48,7 +51,9 @@ Deno.test("a batch reads every PV as a ca:// device does, in one search round an
     assert.deepEqual(got.slice(special.length).map((v) => (v as { value: number }).value), [
       ...Array.from({ length: 300 }, (_, i) => i + 0.5),
     ]);
-    // 307 searches fit a few datagrams of at most 1,024 bytes, each led by a VERSION (retries,
+    assert.deepEqual(got[7], { value: -7, severity: "NO_ALARM", status: "NO_ALARM" });
+    assert.equal((got[8] as { value: number }).value, Math.fround(0.1));
+    // 309 searches fit a few datagrams of at most 1,024 bytes, each led by a VERSION (retries,
     // if the machine is slow to answer, come after).
     const seen = new Set<string>();
     let first = 0;
@@ -66,7 +71,7 @@ Deno.test("a batch reads every PV as a ca:// device does, in one search round an
     assert.ok(first <= 11, `the first round took ${first} datagrams`);
     const kinds = fake.received.map((m) => m.kind);
     assert.deepEqual(kinds.slice(0, 3), ["version", "client_name", "host_name"]);
-    // The batch's channels, then the shared client's seven.
+    // The batch's channels, then the shared client's.
     assert.equal(kinds.filter((k) => k === "create_chan").length, names.length + special.length);
   } finally {
     await client.close();
@@ -113,10 +118,11 @@ Deno.test("each PV of a batch fails on its own: not found, refused, no read acce
 });
 
 Deno.test("a batch with nowhere to search fails every PV at once, saying why", async () => {
-  const got = await readPvs(batch(["A", "B"]), { addrList: [], autoAddrList: false });
+  const nowhere = { defaultTimeout: 1000, client: { addrList: [], autoAddrList: false } };
+  const got = await readPvs(batch(["A", "B"]), nowhere);
   for (const e of got) {
     assert.ok(e instanceof DeviceError);
     assert.match(e.message, /EPICS_CA_ADDR_LIST is empty and EPICS_CA_AUTO_ADDR_LIST=NO/);
   }
-  assert.deepEqual(await readPvs([], { addrList: [], autoAddrList: false }), []);
+  assert.deepEqual(await readPvs([], nowhere), []);
 });

@@ -19,6 +19,7 @@
 import { type DbrData, decodeDbr } from "./dbr.ts";
 import { dbrOf } from "./dbr_types.ts";
 import { ECA } from "./eca.ts";
+import { CLIENT_MAX_ARRAY_BYTES } from "./messages.ts";
 import { concatBytes, MessageDecoder, padded, type RawMessage } from "./framing.ts";
 import { CA_MINOR_VERSION, type CaMessage, CMD } from "./messages.ts";
 import { decodeMessage, encodeMessage } from "./protocol.ts";
@@ -79,9 +80,6 @@ export type ClientEvent =
   | { kind: "write_error"; cid: number; status: number; message: string }
   /** Any other ERROR, or a message this client cannot decode (the circuit stays up). */
   | { kind: "server_error"; status?: number; message: string };
-
-/** The client's default largest reply payload, bytes (16 MiB). */
-export const CLIENT_MAX_ARRAY_BYTES = 16 * 1024 * 1024;
 
 interface CircuitChannel {
   name: string;

@@ -22,8 +22,12 @@
  * @module
  */
 import { UsageError } from "../../device/errors.ts";
-import { CLIENT_MAX_ARRAY_BYTES } from "./client_circuit.ts";
-import { CA_REPEATER_PORT, CA_SERVER_PORT, DEFAULT_MAX_ARRAY_BYTES } from "./messages.ts";
+import {
+  CA_REPEATER_PORT,
+  CA_SERVER_PORT,
+  CLIENT_MAX_ARRAY_BYTES,
+  DEFAULT_MAX_ARRAY_BYTES,
+} from "./messages.ts";
 
 /** Settings of a CA client; {@linkcode clientOptionsFromEnv} fills them from EPICS_CA_*. */
 export interface CaClientOptions {

@@ -46,14 +46,13 @@ export const CA_INFO: DriverInfo = {
   },
   // One search round, one circuit per server and no device per PV (`./client_batch.ts`, loaded
   // without the shared client and the device code).
-  async readMany(targets: readonly BatchTarget[]): Promise<(Values | Error)[]> {
+  async readMany(
+    targets: readonly BatchTarget[],
+    timeout?: number,
+  ): Promise<(Values | Error)[]> {
     const { readPvs } = await loadModule<typeof import("./client_batch.ts")>(
       new URL("./client_batch.ts", import.meta.url),
     );
-    return readPvs(targets.map((t) => ({
-      pv: t.address.target.trim(),
-      device: t.name,
-      timeoutMs: t.timeout ?? CA_DEFAULT_TIMEOUT_MS,
-    })));
+    return readPvs(targets, { timeout, defaultTimeout: CA_DEFAULT_TIMEOUT_MS });
   },
 };

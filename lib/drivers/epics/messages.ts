@@ -171,3 +171,9 @@ export type MessageKind = CaMessage["kind"];
 
 /** Largest array payload EPICS accepts by default (`EPICS_CA_MAX_ARRAY_BYTES`), bytes. */
 export const DEFAULT_MAX_ARRAY_BYTES = 16384;
+
+/**
+ * The client's default largest reply payload, bytes (16 MiB). Here, not beside the circuit that
+ * enforces it, so that reading the client's settings does not load the circuit's code.
+ */
+export const CLIENT_MAX_ARRAY_BYTES = 16 * 1024 * 1024;
