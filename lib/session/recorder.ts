@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { Value } from "../device/attr.ts";
 import type { Reading } from "../device/device.ts";
 import { errorMessage } from "../device/errors.ts";
 import type { Lab } from "../lab/lab.ts";
@@ -129,9 +130,10 @@ export class Recorder {
    * throws: a store that cannot register a device or attribute counts the values as dropped.
    */
   record(r: Reading): void {
+    // No closure here (the registrations are methods): a closure capturing the reading or a
+    // value made V8 allocate their scope on every call, ~0.3 KB per reading (sampled profile).
     this.stats.readings++;
-    const state = this.#devices.get(r.device) ??
-      this.#guard(() => this.#registerName(r.device));
+    const state = this.#devices.get(r.device) ?? this.#newDevice(r.device);
     if (!state) {
       this.#drop(r);
       return;
@@ -143,20 +145,29 @@ export class Recorder {
     }
     if (state.failing) this.#recovered(state, r);
     const writer = this.store.writer;
-    for (const name in r.values) {
-      const v = r.values[name]!;
-      let id = state.ids.get(name);
+    const values = r.values;
+    for (const name in values) {
+      const v = values[name]!;
+      const id = state.ids.get(name) ?? this.#newAttr(state, name, v);
       if (id === undefined) {
-        id = this.#guard(() => this.store.attr(state.id, { name, type: typeOf(v) }));
-        if (id === undefined) {
-          this.store.writer.stats.dropped++;
-          continue;
-        }
-        state.ids.set(name, id);
+        writer.stats.dropped++;
+        continue;
       }
       writer.add(r.t, id, v);
       this.stats.values++;
     }
+  }
+
+  /** Registers a device first seen in a reading; undefined when the store refuses. */
+  #newDevice(name: string): DeviceState | undefined {
+    return this.#guard(() => this.#registerName(name));
+  }
+
+  /** Registers an attribute first seen in a reading (type inferred); undefined when refused. */
+  #newAttr(state: DeviceState, name: string, v: Value): number | undefined {
+    const id = this.#guard(() => this.store.attr(state.id, { name, type: typeOf(v) }));
+    if (id !== undefined) state.ids.set(name, id);
+    return id;
   }
 
   /** Notes deadlines missed by `devices` (the Sampler's `onMissed`); written as gap events. */
