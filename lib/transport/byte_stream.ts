@@ -62,8 +62,11 @@ export interface ByteStream {
 
 /** What takes a stream's bytes as they arrive (see {@linkcode ByteStream.listen}). */
 export interface ByteListener {
-  /** Bytes just received: a view, valid only during the call. */
-  data(bytes: Uint8Array): void;
+  /**
+   * Bytes just received: the first `length` of `bytes` (the stream's read buffer, valid only
+   * during the call: no view or copy per arrival).
+   */
+  data(bytes: Uint8Array, length: number): void;
   /** The connection ended or failed: what a read would have thrown. The listener stays set. */
   end(err: unknown): void;
 }

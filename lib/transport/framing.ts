@@ -196,15 +196,15 @@ export class Framer {
     return this.#end - this.#start;
   }
 
-  /** Appends received bytes. */
-  push(bytes: Uint8Array): void {
-    if (bytes.length === 0) return;
-    if (this.#end + bytes.length > this.#buf.length) {
+  /** Appends received bytes: the first `length` of `bytes` (all of them by default). */
+  push(bytes: Uint8Array, length: number = bytes.length): void {
+    if (length === 0) return;
+    if (this.#end + length > this.#buf.length) {
       const size = this.#end - this.#start;
-      if (size + bytes.length <= this.#buf.length && this.#start > 0) {
+      if (size + length <= this.#buf.length && this.#start > 0) {
         this.#buf.copyWithin(0, this.#start, this.#end);
       } else {
-        const next = new Uint8Array(Math.max(this.#buf.length * 2, size + bytes.length));
+        const next = new Uint8Array(Math.max(this.#buf.length * 2, size + length));
         next.set(this.#buf.subarray(this.#start, this.#end));
         this.#buf = next;
       }
@@ -212,8 +212,13 @@ export class Framer {
       this.#start = 0;
       this.#end = size;
     }
-    this.#buf.set(bytes, this.#end);
-    this.#end += bytes.length;
+    const buf = this.#buf;
+    const end = this.#end;
+    if (length === bytes.length) buf.set(bytes, end);
+    else if (length > 64) buf.set(bytes.subarray(0, length), end);
+    // An answer's few bytes from a stream's read buffer: copied, not viewed (no object).
+    else for (let i = 0; i < length; i++) buf[end + i] = bytes[i]!;
+    this.#end = end + length;
     this.#dropSkip();
   }
 

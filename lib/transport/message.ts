@@ -270,12 +270,12 @@ export class MessageLine {
 
   /** Takes the stream's bytes while a query waits for its answer line. */
   readonly #answers: ByteListener = {
-    data: (bytes) => {
+    data: (bytes, length) => {
       const awaited = this.#awaited;
       if (awaited === undefined) return;
       let text: string | undefined;
       try {
-        this.#framer.push(bytes);
+        this.#framer.push(bytes, length);
         text = this.#takeLine(awaited.expect);
       } catch (err) {
         this.#stopAwaiting(err);

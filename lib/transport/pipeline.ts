@@ -493,11 +493,11 @@ export class Pipeline {
 
   /** Takes the stream's bytes while requests are in flight (streams that can `listen`). */
   readonly #listener: ByteListener = {
-    data: (bytes) => {
+    data: (bytes, length) => {
       // Idle (the line kept between flights): nothing asked, nothing to answer.
       if (this.#flight.length === 0) return;
       try {
-        this.#received(bytes);
+        this.#received(bytes, length);
       } catch (err) {
         this.#readFailed(err);
         return;
@@ -519,9 +519,9 @@ export class Pipeline {
   }
 
   /** Lands what `chunk` completes, sending what waits as the window makes room. */
-  #received(chunk: Uint8Array): void {
+  #received(chunk: Uint8Array, length = chunk.length): void {
     const framer = this.#host.framer;
-    framer.push(chunk);
+    framer.push(chunk, length);
     this.#heard++;
     for (;;) {
       this.#landAll();

@@ -247,7 +247,10 @@ export class ReopeningStream implements ByteStream {
   /** Hands arriving bytes to `listener` (the queued ones at once) until {@linkcode unlisten}. */
   listen(listener: ByteListener): void {
     this.#listener = listener;
-    if (this.#queued > 0) listener.data(this.#take());
+    if (this.#queued > 0) {
+      const queued = this.#take();
+      listener.data(queued, queued.length);
+    }
     if (this.#ended) {
       const err = this.#ended;
       this.#ended = undefined;
@@ -390,8 +393,8 @@ export class ReopeningStream implements ByteStream {
       if (n === 0) continue;
       const listener = this.#listener;
       if (listener !== undefined) {
-        // Read out before the next read into `buf`: a view, no copy.
-        listener.data(buf.subarray(0, n));
+        // Read out before the next read into `buf`: no view, no copy.
+        listener.data(buf, n);
         continue;
       }
       this.#chunks.push(buf.slice(0, n));

@@ -181,7 +181,8 @@ export class ModbusClient {
   /**
    * A register read of `count` registers (or bits, as 0/1) of `table` from `address`, made once
    * and sent at every {@linkcode RegisterRead.read}, whose words `use` turns into the caller's
-   * value in the same step. Over TCP, a read of one request (FC3, FC4; at most 125 registers) is
+   * value in the same step (the words' array may be reused by the next read: `use` must not
+   * keep it). Over TCP, a read of one request (FC3, FC4; at most 125 registers) is
    * the hot path of every poll: its request is encoded once (the line writes it with each read's
    * transaction id stamped in), its answer decoded where it was received, and the caller's
    * `await` resumes from the read that landed it — no async frame, `then`, array or closure per
@@ -201,6 +202,8 @@ export class ModbusClient {
     const template = encodeMbapRequest(0, this.unit, { fc, address, count });
     const unit = this.unit;
     const what = () => `${FUNCTION_NAMES[fc]} ${describeRange(address, count)} of unit ${unit}`;
+    // One array for every answer: `use` takes what it needs from it before it returns.
+    const words: number[] = new Array(count).fill(0);
     const outcome: Outcome<FrameView, T> = {
       decode: (frame) => {
         let registers: number[];
@@ -213,6 +216,7 @@ export class ModbusClient {
             count,
             this.device,
             frame.end,
+            words,
           );
         } catch (err) {
           throw this.#located(err);

@@ -302,8 +302,8 @@ function putWords(out: Uint8Array, off: number, words: readonly number[]): void 
   }
 }
 
-function getWords(pdu: Uint8Array, off: number, n: number): number[] {
-  const out: number[] = new Array(n);
+/** `n` big-endian words from `off`, into `out` when given (a caller's reused array of `n`). */
+function getWords(pdu: Uint8Array, off: number, n: number, out: number[] = new Array(n)): number[] {
   for (let i = 0; i < n; i++) out[i] = (pdu[off + 2 * i]! << 8) | pdu[off + 2 * i + 1]!;
   return out;
 }
@@ -479,7 +479,8 @@ export function decodeResponse(pdu: Uint8Array, req: Request, device?: string): 
  * The registers of the answer to a register read (FC3, FC4) of `count` registers at `address`,
  * whose PDU is `bytes[at…end)` (a whole Modbus TCP frame: `at` 7; `end` by default the end of
  * `bytes`, or where the frame ends in a receive buffer): decoded in place, with what
- * {@linkcode decodeResponse} would throw for an exception or a malformed answer.
+ * {@linkcode decodeResponse} would throw for an exception or a malformed answer. With `into`
+ * (an array of `count`), the registers are written there rather than into a new array.
  *
  * @example
  * ```ts
@@ -495,9 +496,10 @@ export function decodeReadRegisters(
   count: number,
   device?: string,
   end: number = bytes.length,
+  into?: number[],
 ): number[] {
   checkAnswer(bytes, at, end, fc, address, device);
-  return registersAt(bytes, at, end, fc, count, device);
+  return registersAt(bytes, at, end, fc, count, device, into);
 }
 
 /** Throws what an answer (its PDU at `at`) says when it is an exception or another function's. */
@@ -531,12 +533,13 @@ function registersAt(
   fc: number,
   n: number,
   device: string | undefined,
+  into?: number[],
 ): number[] {
   if (bytes[at + 1] !== 2 * n || end - at !== 2 + 2 * n) {
     const why = `expected ${2 * n} data bytes for ${n} registers`;
     throwMalformed(bytes.subarray(0, end), at, fc, why, device);
   }
-  return getWords(bytes, at + 2, n);
+  return getWords(bytes, at + 2, n, into);
 }
 
 function throwMalformed(
