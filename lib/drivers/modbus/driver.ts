@@ -86,6 +86,8 @@ export class ModbusDevice implements Device {
   readonly #attrs: Attr[];
   readonly #byName = new Map<string, InstrumentAttr>();
   readonly #polls = new Map<string, Poll>();
+  /** The read plan of the status attributes (a read without names). */
+  #statusPoll: Poll | undefined;
   readonly #status: string[];
   #closed = false;
   /** Requests sent by reads (the bench reports requests per poll). */
@@ -149,6 +151,8 @@ export class ModbusDevice implements Device {
 
   /** The read plan of `names` (the status attributes when undefined), made once per list. */
   #poll(names: readonly string[] | undefined): Poll {
+    // A plain read (every poll's) without a key made and looked up.
+    if (names === undefined && this.#statusPoll !== undefined) return this.#statusPoll;
     const key = names === undefined ? "" : names.join("\0");
     let poll = this.#polls.get(key);
     if (poll) return poll;
@@ -187,6 +191,7 @@ export class ModbusDevice implements Device {
     }
     poll = made;
     if (this.#polls.size < 64) this.#polls.set(key, poll);
+    if (names === undefined) this.#statusPoll = poll;
     return poll;
   }
 

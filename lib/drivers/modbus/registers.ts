@@ -125,8 +125,13 @@ export function decodeRegisters(
   regs: ArrayLike<number>,
   off: number,
 ): number | string | boolean {
-  const raw = decodeRaw(spec, regs, off);
-  return rawToValue(spec, raw);
+  const type = spec.type;
+  // A 16-bit number (most registers) in one step: every attribute of every poll comes here.
+  if ((type === "uint16" || type === "int16") && !spec.map) {
+    const w = regs[off]!;
+    return scaled(spec, type === "int16" && w >= 0x8000 ? w - 0x10000 : w);
+  }
+  return rawToValue(spec, decodeRaw(spec, regs, off));
 }
 
 /** A raw number (or bit) → the attribute's value: mapped, boolean, or scaled. */
@@ -137,9 +142,14 @@ export function rawToValue(spec: RegisterSpec, raw: number | string): number | s
     return v === undefined ? `unknown (${raw})` : v;
   }
   if (spec.type === "bool" || spec.type === "bit") return raw !== 0;
-  const v = raw * spec.scale + spec.offset;
+  return scaled(spec, raw);
+}
+
+/** A raw number scaled and offset as the register says. */
+function scaled(spec: RegisterSpec, raw: number): number {
+  if (spec.scale === 1 && spec.offset === 0) return raw;
   // Scaling by 0.1 gives 25.000000000000004; keep what the register's resolution can say.
-  return spec.scale === 1 && spec.offset === 0 ? v : Number(v.toPrecision(12));
+  return Number((raw * spec.scale + spec.offset).toPrecision(12));
 }
 
 /** Why a value cannot be written: thrown by {@linkcode encodeRegisters}. */
