@@ -9,8 +9,10 @@
  * (the last PV's value), so a fast failure cannot pass.
  *
  * Beside them, without a target, the floor under labwire (`./ca_read_floor.ts`, same runs): a Deno
- * process that starts and exits, and one that reads the same PVs with the CA client alone (no CLI,
- * lab or devices), so a miss shows how much of labwire's time is Deno's start and the client.
+ * process that starts and exits, one that reads the same PVs with nothing of labwire (the bare
+ * exchange on Deno's sockets), and one that reads them with labwire's batch CA reader alone (no
+ * CLI, config or output layer), so a miss shows how much of labwire's time is Deno's start, the
+ * exchange itself and the reader.
  *
  * Run: `deno run -A tests/bench/ca_read_many.ts [--runs 7]`. Prints plain `name: value` lines
  * and one OK/MISSED line per target.
@@ -81,6 +83,7 @@ try {
   const floor = new URL("./ca_read_floor.ts", import.meta.url).pathname;
   const startOnly = [Deno.execPath(), ["run", "-A", floor, "--start-only"]] as const;
   const clientOnly = [Deno.execPath(), ["run", "-A", floor, ...names]] as const;
+  const bareOnly = [Deno.execPath(), ["run", "-A", floor, "--bare", ...names]] as const;
   const last = names[N - 1]!;
   const checkCaget = (r: Run) => {
     if (!new RegExp(`${last}\\s+999\\.5`).test(r.stdout)) throw new Error("caget: wrong output");
@@ -95,18 +98,23 @@ try {
   checkLabwire(await timed(labwire[0] as string, labwire[1] as string[], env));
   const checkClient = (r: Run) => {
     const doc = JSON.parse(r.stdout) as Record<string, { value?: number }>;
-    if (doc[last]?.value !== 999.5) throw new Error("CA client alone: wrong output");
+    if (doc[last]?.value !== 999.5) throw new Error("floor: wrong output");
   };
   checkClient(await timed(clientOnly[0], [...clientOnly[1]], env));
+  checkClient(await timed(bareOnly[0], [...bareOnly[1]], env));
   const caget: Run[] = [];
   const lw: Run[] = [];
   const starts: Run[] = [];
   const clients: Run[] = [];
+  const bares: Run[] = [];
   for (let run = 0; run < RUNS; run++) {
     starts.push(await timed(startOnly[0], [...startOnly[1]], env));
     const f = await timed(clientOnly[0], [...clientOnly[1]], env);
     checkClient(f);
     clients.push(f);
+    const b = await timed(bareOnly[0], [...bareOnly[1]], env);
+    checkClient(b);
+    bares.push(b);
     const c = await timed(CAGET, names, env);
     checkCaget(c);
     caget.push(c);
@@ -138,7 +146,8 @@ try {
     );
   };
   floorLine("deno start and exit, no labwire code", starts);
-  floorLine(`CA client alone reading the ${N} PVs`, clients);
+  floorLine(`bare CA exchange, no labwire code, reading the ${N} PVs`, bares);
+  floorLine(`labwire's batch CA reader alone reading the ${N} PVs`, clients);
   targets.check(`labwire read ${N} ca:// vs caget (wall)`, lWall / cWall, "<=", 2, "x");
 } finally {
   await ioc.stop();
