@@ -31,10 +31,11 @@ import { Timer } from "../../transport/timer.ts";
 import {
   type CaClientOptions,
   clientOptionsFromEnv,
+  type Destination,
   resolveClientOptions,
   type ResolvedClientOptions,
+  searchDestinations,
 } from "./client_env.ts";
-import { type Destination, searchDestinations } from "./client_search.ts";
 import { SearchSocket } from "./client_udp.ts";
 import { decodeDbr } from "./dbr.ts";
 import {

@@ -22,6 +22,7 @@
  * @module
  */
 import { UsageError } from "../../device/errors.ts";
+import { broadcastOf } from "../../device/ipv4.ts";
 import {
   CA_REPEATER_PORT,
   CA_SERVER_PORT,
@@ -120,4 +121,66 @@ function safeHostname(): string {
     // No permission or no name: servers only show it in their logs and access rules.
     return "localhost";
   }
+}
+
+/** Where a search goes. */
+export interface Destination {
+  /** Host name or IPv4 address. */
+  host: string;
+  /** UDP port. */
+  port: number;
+}
+
+/** An interface address as `Deno.networkInterfaces()` lists it. */
+export interface InterfaceAddress {
+  /** "IPv4" or "IPv6". */
+  family: string;
+  /** The interface's address. */
+  address: string;
+  /** Its netmask. */
+  netmask: string;
+}
+
+/**
+ * The search destinations: every `host[:port]` of `addrList` (port `serverPort` when absent), then
+ * with `autoAddrList` the broadcast address of every non-loopback IPv4 interface; duplicates once.
+ * Entries that are not `host[:port]` are reported to `warn` and skipped.
+ *
+ * @example
+ * ```ts
+ * import { searchDestinations } from "./client_env.ts";
+ * searchDestinations(["127.0.0.1", "10.0.0.5:5070"], 5064, false, [], () => {});
+ * // [{ host: "127.0.0.1", port: 5064 }, { host: "10.0.0.5", port: 5070 }]
+ * ```
+ */
+export function searchDestinations(
+  addrList: readonly string[],
+  serverPort: number,
+  autoAddrList: boolean,
+  interfaces: readonly InterfaceAddress[],
+  warn: (message: string) => void,
+): Destination[] {
+  const out: Destination[] = [];
+  for (const entry of addrList) {
+    const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(entry);
+    if (!m) {
+      warn(`EPICS_CA_ADDR_LIST: "${entry}" is not host[:port]; ignored`);
+      continue;
+    }
+    out.push({ host: m[1]!, port: m[2] ? Number(m[2]) : serverPort });
+  }
+  if (autoAddrList) {
+    for (const iface of interfaces) {
+      if (iface.family !== "IPv4" || iface.address.startsWith("127.")) continue;
+      const host = broadcastOf(iface.address, iface.netmask);
+      if (host !== undefined) out.push({ host, port: serverPort });
+    }
+  }
+  const seen = new Set<string>();
+  return out.filter((d) => {
+    const k = `${d.host}:${d.port}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }

@@ -16,18 +16,10 @@
  *
  * @module
  */
-import { broadcastOf, ipToString } from "../../device/ipv4.ts";
+import { ipToString } from "../../device/ipv4.ts";
 import { concatBytes, decodeDatagram, type RawMessage } from "./framing.ts";
 import { CA_MINOR_VERSION, type CaMessage, MAX_UDP_SEND } from "./messages.ts";
 import { decodeMessage, encodeMessage } from "./protocol.ts";
-
-/** Where a search goes. */
-export interface Destination {
-  /** Host name or IPv4 address. */
-  host: string;
-  /** UDP port. */
-  port: number;
-}
 
 /** Back-off limits of a {@linkcode SearchSchedule}, ms. */
 export interface SearchPeriods {
@@ -199,56 +191,5 @@ export class SearchSchedule {
   }
 }
 
-/** An interface address as `Deno.networkInterfaces()` lists it. */
-export interface InterfaceAddress {
-  /** "IPv4" or "IPv6". */
-  family: string;
-  /** The interface's address. */
-  address: string;
-  /** Its netmask. */
-  netmask: string;
-}
-
-/**
- * The search destinations: every `host[:port]` of `addrList` (port `serverPort` when absent), then
- * with `autoAddrList` the broadcast address of every non-loopback IPv4 interface; duplicates once.
- * Entries that are not `host[:port]` are reported to `warn` and skipped.
- *
- * @example
- * ```ts
- * import { searchDestinations } from "./client_search.ts";
- * searchDestinations(["127.0.0.1", "10.0.0.5:5070"], 5064, false, [], () => {});
- * // [{ host: "127.0.0.1", port: 5064 }, { host: "10.0.0.5", port: 5070 }]
- * ```
- */
-export function searchDestinations(
-  addrList: readonly string[],
-  serverPort: number,
-  autoAddrList: boolean,
-  interfaces: readonly InterfaceAddress[],
-  warn: (message: string) => void,
-): Destination[] {
-  const out: Destination[] = [];
-  for (const entry of addrList) {
-    const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(entry);
-    if (!m) {
-      warn(`EPICS_CA_ADDR_LIST: "${entry}" is not host[:port]; ignored`);
-      continue;
-    }
-    out.push({ host: m[1]!, port: m[2] ? Number(m[2]) : serverPort });
-  }
-  if (autoAddrList) {
-    for (const iface of interfaces) {
-      if (iface.family !== "IPv4" || iface.address.startsWith("127.")) continue;
-      const host = broadcastOf(iface.address, iface.netmask);
-      if (host !== undefined) out.push({ host, port: serverPort });
-    }
-  }
-  const seen = new Set<string>();
-  return out.filter((d) => {
-    const k = `${d.host}:${d.port}`;
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
-}
+// Where searches go is a client setting (`client_env.ts`); named here too, where they are used.
+export { type Destination, type InterfaceAddress, searchDestinations } from "./client_env.ts";

@@ -6,8 +6,9 @@
  *
  * @module
  */
-import type { Destination } from "./client_search.ts";
-import { encodeMessage } from "./protocol.ts";
+import type { Destination } from "./client_env.ts";
+import { FrameWriter } from "./framing.ts";
+import { CMD } from "./messages.ts";
 
 /** Deno's datagram socket, as far as this module uses it (an unstable API: typed here). */
 interface DatagramConn {
@@ -127,11 +128,10 @@ export class SearchSocket {
 
   /** Asks the caRepeater on `port` to forward beacons here; harmless when there is none. */
   registerWithRepeater(port: number): void {
-    this.#port.send(
-      encodeMessage({ kind: "repeater_register", ip: 0x7f000001 }),
-      "127.0.0.1",
-      port,
-    );
+    // REPEATER_REGISTER from 127.0.0.1 (framed here: this module loads without the protocol's).
+    const w = new FrameWriter(16);
+    w.header(CMD.REPEATER_REGISTER, 0, 0, 0, 0x7f000001);
+    this.#port.send(w.take(), "127.0.0.1", port);
   }
 
   /** Closes the socket. */
