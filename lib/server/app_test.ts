@@ -173,3 +173,45 @@ Deno.test("the device list follows new readings; ages are computed per request",
     assert.ok(later.last_age_s > thermo.last_age_s, "the age grows between requests");
   });
 });
+
+Deno.test("polled routes answer like every route: errors, strict queries, encoded names, CORS, HEAD", async () => {
+  const lab = await Lab.open(parseConfig(BENCH, "<test>"));
+  const hub = new StreamHub();
+  hub.attach(lab);
+  try {
+    for (const cors of [undefined, ["https://lab.example.org"]]) {
+      const app = createApp({ lab, hub, cors });
+      const missing = await app.request("/api/devices/nope/read");
+      assert.equal(missing.status, 404);
+      assert.equal(missing.headers.get("content-type"), "application/json");
+      assert.match(
+        (await missing.json()).error.message,
+        /no device "nope"; devices: motor, thermo/,
+      );
+      const unknown = await app.request("/api/devices/thermo/read?attrs=nope");
+      assert.equal(unknown.status, 400);
+      assert.match((await unknown.json()).error.message, /thermo has no attribute "nope"/);
+      const strict = await app.request("/api/devices/thermo/read?atrs=temperature");
+      assert.equal(strict.status, 400, "an unknown query parameter is refused");
+      await strict.body?.cancel();
+      const encoded = await app.request("/api/devices/%74hermo/read?attrs=temperature");
+      assert.equal(encoded.status, 200);
+      assert.deepEqual(Object.keys(await encoded.json()), ["t", "device", "temperature"]);
+      const head = await app.request("/api/devices/thermo", { method: "HEAD" });
+      assert.equal(head.status, 200);
+      assert.equal(await head.text(), "");
+      const origin = { headers: { origin: "https://lab.example.org" } };
+      const read = await app.request("/api/devices/thermo/read", origin);
+      assert.equal(read.status, 200);
+      assert.equal(
+        read.headers.get("access-control-allow-origin"),
+        cors ? "https://lab.example.org" : null,
+        "a path with middleware (CORS) is served through it",
+      );
+      await read.body?.cancel();
+    }
+  } finally {
+    hub.close();
+    await lab.close();
+  }
+});
