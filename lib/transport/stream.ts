@@ -271,7 +271,8 @@ export class ReopeningStream implements ByteStream {
    */
   discard(): void {
     const stale = this.#queued > 0;
-    this.#chunks.length = 0;
+    // Setting an array's length is a slow call: only when there is something to drop.
+    if (this.#chunks.length > 0) this.#chunks.length = 0;
     this.#queued = 0;
     this.#ended = undefined;
     if (!stale) return;
