@@ -290,11 +290,18 @@ export interface DecoderStats {
 
 /**
  * Largest block of a partial message's storage, bytes. A message split across reads is kept in
- * blocks of up to this size, each allocated when the bytes before it have arrived: what is held
- * is what has arrived plus at most one block, and a message that fits one block is delivered
- * from it without being put together.
+ * blocks allocated as its bytes arrive: the first of up to 64 KiB (a message that fits is
+ * delivered from it without being put together), each next one as large as what has arrived so
+ * far, up to this size. What is held is thus at most about twice what has arrived, and one
+ * allocation serves many reads.
  */
 export const DECODER_BLOCK_BYTES = 1024 * 1024;
+
+/**
+ * Size of a partial message's first block, bytes: a socket read buffer's, so that announcing a
+ * large message costs a client no more than its reads do.
+ */
+const FIRST_BLOCK_BYTES = 64 * 1024;
 
 /**
  * Frames a byte stream into messages, whatever the split of the reads: bytes of an incomplete
@@ -303,9 +310,10 @@ export const DECODER_BLOCK_BYTES = 1024 * 1024;
  * Memory is bounded by the largest legal message (`maxPayload` + the 24-byte extended header):
  * a header announcing more is a {@linkcode ProtocolError} at once, before its payload arrives.
  * Complete messages are framed straight from the caller's chunk. The bytes of a message split
- * across reads go into blocks of at most {@linkcode DECODER_BLOCK_BYTES}, allocated as they
- * fill (a peer that announces 15 MB and sends 100 bytes costs one block of which 100 bytes are
- * touched), and the blocks are joined once when the last byte arrives, if there are several. A
+ * across reads go into blocks allocated as they fill, growing with what has arrived up to
+ * {@linkcode DECODER_BLOCK_BYTES} (a peer that announces 15 MB and sends 100 bytes costs a 64
+ * KiB block, as much as a read buffer), and the blocks are joined once when the last byte
+ * arrives, if there are several. A
  * slow large message thus costs O(size) copying and no reallocation garbage, never O(size²),
  * and one allocation per block rather than a zeroed piece per read.
  *
@@ -330,6 +338,8 @@ export class MessageDecoder {
   #block: Uint8Array | undefined;
   /** Bytes of #block filled. */
   #blockUsed = 0;
+  /** Bytes of the blocks allocated for the partial message. */
+  #reserved = 0;
   /** Bytes in #parts. */
   #have = 0;
   /** Total size (header + payload) of the partial message once its header is known, else 0. */
@@ -345,6 +355,11 @@ export class MessageDecoder {
   /** Bytes held back waiting for the rest of a message. */
   get buffered(): number {
     return this.#have;
+  }
+
+  /** Bytes allocated for the partial message (its blocks), filled or not. */
+  get reserved(): number {
+    return this.#reserved;
   }
 
   /** Copy counters since creation. */
@@ -369,6 +384,7 @@ export class MessageDecoder {
     this.#parts = [];
     this.#block = undefined;
     this.#blockUsed = 0;
+    this.#reserved = 0;
     this.#have = 0;
     this.#need = 0;
   }
@@ -387,12 +403,17 @@ export class MessageDecoder {
 
   /**
    * Unfilled storage for up to `max` more bytes of the partial message (size known): the rest
-   * of the current block, or a new block for what is still to come, at most one block's worth.
+   * of the current block, or a new block (see {@linkcode DECODER_BLOCK_BYTES}).
    */
   #room(max: number): Uint8Array {
     if (!this.#block || this.#blockUsed === this.#block.length) {
-      this.#block = new Uint8Array(Math.min(this.#need - this.#have, DECODER_BLOCK_BYTES));
+      const size = Math.min(
+        this.#need - this.#have,
+        Math.max(FIRST_BLOCK_BYTES, Math.min(this.#have, DECODER_BLOCK_BYTES)),
+      );
+      this.#block = new Uint8Array(size);
       this.#blockUsed = 0;
+      this.#reserved += size;
     }
     const end = Math.min(this.#block.length, this.#blockUsed + max);
     return this.#block.subarray(this.#blockUsed, end);

@@ -145,14 +145,13 @@ Deno.test("a large message arriving in small reads is copied once, not once per 
   assert.equal(d.stats.assembled, 1);
 });
 
-Deno.test("a split message is kept in blocks sized to it: no piece per read, no joining", () => {
-  const size = 100_000;
+Deno.test("a split message is kept in blocks: no piece per read, no joining when it fits one", () => {
+  const size = 60_000;
   const payload = new Uint8Array(size).map((_, i) => i % 251);
   const bytes = frame(
     { command: CMD.WRITE, dataType: DBR.CHAR, dataCount: size, p1: 1, p2: 2 },
     payload,
   );
-  assert.ok(bytes.length < DECODER_BLOCK_BYTES);
   const d = new MessageDecoder();
   let got: RawMessage[] = [];
   // The header itself arrives split, then the payload in 1000-byte reads.
@@ -172,6 +171,30 @@ Deno.test("a split message is kept in blocks sized to it: no piece per read, no 
   assert.equal(d.stats.bytesCopied, bytes.length + 10 + 24);
   assert.equal(d.stats.assembled, 1);
   assert.equal(d.buffered, 0);
+  assert.equal(d.reserved, 0);
+});
+
+Deno.test("a large message's blocks grow with what has arrived, not with what it announces", () => {
+  const size = 15 * 1024 * 1024;
+  const head = encodeHeader({
+    command: CMD.WRITE,
+    payloadSize: size,
+    dataType: DBR.CHAR,
+    dataCount: size,
+    p1: 1,
+    p2: 1,
+  });
+  const d = new MessageDecoder({ maxPayload: 16 * 1024 * 1024 });
+  d.push(concatBytes([head, new Uint8Array(100)]));
+  // Announcing 15 MB and sending 100 bytes costs a read buffer's worth.
+  assert.equal(d.buffered, 124);
+  assert.equal(d.reserved, 64 * 1024);
+  const chunk = new Uint8Array(64 * 1024);
+  for (let sent = 100; sent + chunk.length < size; sent += chunk.length) {
+    d.push(chunk);
+    assert.ok(d.reserved <= 2 * d.buffered, `${d.reserved} reserved for ${d.buffered} held`);
+    assert.ok(d.reserved - d.buffered <= DECODER_BLOCK_BYTES);
+  }
 });
 
 Deno.test("the decoder frames any split of mixed short, empty and extended messages", () => {
