@@ -10,7 +10,8 @@
  *    per read: before, 20 × 15 MB cost 1.3 GB), and keep answering.
  *
  * Targets: 20 of 20 oversized circuits closed; peak RSS growth ≤ 2 × the bytes held (the
- * doubling buffer's bound); `/healthz` p99 ≤ 50 ms during the flood.
+ * decoder's bound: blocks sized to what has arrived, never more than twice it); `/healthz` p99
+ * ≤ 50 ms during the flood.
  *
  * Run: deno run -A tests/bench/ca_flood.ts [clients]   (default 20)
  *
