@@ -23,6 +23,7 @@ import type { Lab } from "../lib/lab/lab.ts";
 import type { DeviceManager } from "../lib/lab/manager.ts";
 import type { DeviceConfig } from "../lib/config/load.ts";
 import { type Driver, findDriver } from "../lib/device/registry.ts";
+import { isEmpty } from "../lib/config/options.ts";
 import { nowSeconds } from "../lib/device/device.ts";
 import { attrRecord, jsonDocument, readingRecord } from "../lib/output/record.ts";
 import { machineTime, type TimeOptions } from "../lib/output/time.ts";
@@ -114,7 +115,7 @@ function batchable(devices: readonly DeviceConfig[], opts: ReadOptions): Map<Dri
     const d = devices[i]!;
     const driver = findDriver(d.address.scheme);
     if (driver.readMany === undefined || d.address.params.size > 0 || used.has(d.name)) continue;
-    if (hasKeys(d.options)) continue;
+    if (!isEmpty(d.options)) continue;
     if (driver !== last) {
       last = driver;
       list = batches.get(driver) ?? [];
@@ -123,11 +124,6 @@ function batchable(devices: readonly DeviceConfig[], opts: ReadOptions): Map<Dri
     list.push(i);
   }
   return batches;
-}
-
-function hasKeys(record: Record<string, unknown>): boolean {
-  for (const _ in record) return true;
-  return false;
 }
 
 /** Reads one batch of devices; each result lands at its device's place in `results`. */

@@ -186,7 +186,17 @@ export function optionsProblem(
   return undefined;
 }
 
-function isEmpty(record: Record<string, unknown>): boolean {
+/**
+ * Whether a record (a device's options) has no keys, without building a key list (asked once per
+ * target of a thousand-target read).
+ *
+ * @example
+ * ```ts
+ * import { isEmpty } from "./options.ts";
+ * isEmpty({}); // true
+ * ```
+ */
+export function isEmpty(record: Record<string, unknown>): boolean {
   for (const _ in record) return false;
   return true;
 }

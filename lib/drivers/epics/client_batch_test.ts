@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type BatchOptions, readPvs } from "./client_batch.ts";
 import { CaDevice } from "./driver.ts";
-import { FakeServer, pv } from "./fake_server.ts";
+import { addShapes, FakeServer, pv } from "./fake_server.ts";
 import { decodeDatagram } from "./framing.ts";
 import { CMD } from "./messages.ts";
 import { decodeMessage } from "./protocol.ts";
@@ -20,13 +20,7 @@ const batch = (names: string[], timeout?: number) =>
 Deno.test("a batch reads every PV as a ca:// device does, in one search round and one circuit", async () => {
   const fake = new FakeServer();
   await fake.start();
-  const mbbo = pv(DBR.ENUM, [1]);
-  mbbo.data.enumStrings = ["Idle", "Run", "Stop"];
-  fake.pvs.set("MBBO", mbbo);
-  fake.pvs.set("LONG", pv(DBR.LONG, [42]));
-  fake.pvs.set("STR", pv(DBR.STRING, ["text"]));
-  fake.pvs.set("WAVE", pv(DBR.FLOAT, [1, 2, 3]));
-  fake.pvs.set("DESC$", pv(DBR.CHAR, [104, 105, 0, 0, 0, 0, 0, 0]));
+  addShapes(fake);
   fake.pvs.set("BYTES", pv(DBR.CHAR, [1, 2, 200]));
   const alarmed = pv(DBR.DOUBLE, [9.5]);
   Object.assign(alarmed.data, { severity: 2, status: 3 });

@@ -38,7 +38,7 @@
  * @module
  */
 import type { Address } from "../../device/address.ts";
-import { checkAddressOptions } from "../../config/options.ts";
+import { checkAddressOptions, isEmpty } from "../../config/options.ts";
 import { type Attr, attr, type Value, type Values } from "../../device/attr.ts";
 import {
   type CallOptions,
@@ -370,11 +370,6 @@ function pick(values: Values, names: readonly string[] | undefined, pv: string):
     out[n] = values[n]!;
   }
   return out;
-}
-
-function isEmpty(record: Record<string, unknown>): boolean {
-  for (const _ in record) return false;
-  return true;
 }
 
 /**

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type CaCallOptions, CaDevice, caDriver } from "./driver.ts";
-import { FakeServer, pv } from "./fake_server.ts";
+import { addShapes, FakeServer, pv } from "./fake_server.ts";
 import { DBR } from "./dbr_types.ts";
 import { parseAddress } from "../../device/address.ts";
 import { TimeoutError, UsageError, WriteRejected } from "../../device/errors.ts";
@@ -31,13 +31,7 @@ async function withFake(
     nanoseconds: 500_000_000,
   });
   fake.pvs.set("AO", ao);
-  const mbbo = pv(DBR.ENUM, [1]);
-  mbbo.data.enumStrings = ["Idle", "Run", "Stop"];
-  fake.pvs.set("MBBO", mbbo);
-  fake.pvs.set("LONG", pv(DBR.LONG, [42]));
-  fake.pvs.set("STR", pv(DBR.STRING, ["text"]));
-  fake.pvs.set("WAVE", pv(DBR.FLOAT, [1, 2, 3]));
-  fake.pvs.set("DESC$", pv(DBR.CHAR, [104, 105, 0, 0, 0, 0, 0, 0]));
+  addShapes(fake);
   fake.pvs.set("RO", pv(DBR.DOUBLE, [7], false));
   const client = fake.client({ minSearchPeriodMs: 10 });
   const devices: CaDevice[] = [];

@@ -255,3 +255,18 @@ export class FakeServer {
 export function pv(native: number, value: number[] | string[], write = true): FakePv {
   return { native, data: { value, status: 0, severity: 0, units: "mm", precision: 2 }, write };
 }
+
+/**
+ * Declares one PV of each shape the `ca://` value mapping tells apart: MBBO (an enum with states
+ * Idle/Run/Stop, at Run), LONG (42), STR ("text"), WAVE (a FLOAT waveform 1, 2, 3) and DESC$ (a
+ * CHAR waveform holding "hi").
+ */
+export function addShapes(fake: FakeServer): void {
+  const mbbo = pv(DBR.ENUM, [1]);
+  mbbo.data.enumStrings = ["Idle", "Run", "Stop"];
+  fake.pvs.set("MBBO", mbbo);
+  fake.pvs.set("LONG", pv(DBR.LONG, [42]));
+  fake.pvs.set("STR", pv(DBR.STRING, ["text"]));
+  fake.pvs.set("WAVE", pv(DBR.FLOAT, [1, 2, 3]));
+  fake.pvs.set("DESC$", pv(DBR.CHAR, [104, 105, 0, 0, 0, 0, 0, 0]));
+}
