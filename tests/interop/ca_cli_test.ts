@@ -115,6 +115,27 @@ peerTest(
 );
 
 peerTest(
+  "a read of many targets: the PVs in one batch beside a simulated device, in the order given, a missing PV failing alone",
+  missingPeers,
+  () =>
+    withIoc(async ({ env }) => {
+      const targets = ["ca://T:shutter", "sim://gauge?seed=1", "ca://T:ao", "ca://T:nosuch"];
+      const r = await labwire(env, "read", ...targets, "--timeout", "1s");
+      assert.equal(r.code, 1, "one target failed");
+      const doc = JSON.parse(r.stdout);
+      assert.deepEqual(Object.keys(doc), ["T:shutter", "gauge", "T:ao", "T:nosuch"]);
+      assert.equal(doc["T:shutter"].value, "Closed");
+      assert.equal(typeof doc.gauge.pressure, "number");
+      assert.deepEqual(
+        { ...doc["T:ao"], t: undefined },
+        { t: undefined, device: "T:ao", value: 1.5, severity: "NO_ALARM", status: "NO_ALARM" },
+      );
+      assert.match(doc["T:nosuch"].error, /^PV T:nosuch not found: no CA server answered/);
+      assert.match(r.stderr, /labwire read: T:nosuch: PV T:nosuch not found/);
+    }),
+);
+
+peerTest(
   "a CHAR waveform holding text reads as a string; as_string forces either",
   missingPeers,
   () =>
