@@ -61,8 +61,10 @@ const NO_LISTENERS: readonly ((reading: Reading) => void)[] = [];
 export class DeviceManager {
   #tail: Promise<unknown> = IDLE;
   #queued = 0;
+  // Once the queue is empty its tail goes back to IDLE: the last call's promise (and the value it
+  // settled with) is not held until the next call, which outlived young collections in bulk.
   readonly #settled = () => {
-    this.#queued--;
+    if (--this.#queued === 0) this.#tail = IDLE;
   };
   #attrs: Attr[] | undefined;
   // Made on first use, and listeners kept as a copy-on-write array (no Set): most managers of a
@@ -180,7 +182,7 @@ export class DeviceManager {
   readonly #idleReadFailed = (err: unknown): Reading => this.#idleReadEnded(false, err);
 
   #idleReadEnded(ok: boolean, result: unknown): Reading {
-    this.#queued--;
+    if (--this.#queued === 0) this.#tail = IDLE;
     const { t, started, opts } = this.#idleRead;
     this.#idleRead.opts = undefined;
     return this.#took(t, started, opts, ok, result);
