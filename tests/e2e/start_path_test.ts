@@ -2,12 +2,13 @@ import assert from "node:assert/strict";
 import { ROOT } from "./run_cli.ts";
 
 /**
- * The modules of main.ts's graph (`deno info --json`) reachable from `roots` (paths in this
- * checkout) through code imports: static ones only, or dynamic ones with string literals too.
+ * The modules of `entry`'s graph (`deno info --json`; main.ts by default) reachable from `roots`
+ * (paths in this checkout) through code imports: static ones only, or dynamic ones with string
+ * literals too.
  */
-async function reachable(roots: string[], dynamic: boolean): Promise<string[]> {
+async function reachable(roots: string[], dynamic: boolean, entry = "main.ts"): Promise<string[]> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", `${ROOT}main.ts`],
+    args: ["info", "--json", `${ROOT}${entry}`],
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
@@ -48,6 +49,16 @@ Deno.test("labwire read of an address loads neither zod, the TOML parser nor the
   // config file is read, a --demo bench starts, or another verb needs them.
   for (const heavy of [/npm:\/?zod@/, /npm:\/?smol-toml@/, /\/lib\/config\/schema\.ts$/]) {
     assert.deepEqual(modules.filter((m) => heavy.test(m)), [], `${heavy} is on the read path`);
+  }
+});
+
+Deno.test("a config file of only devices is checked without zod or the config schema", async () => {
+  // lib/config/file.ts loads lab_config.ts first and the whole schema only for other sections:
+  // zod and the schemas kept ~12 MB resident in `stream` of 1,000 gauges (README, sixth round).
+  const modules = await reachable(["lib/config/lab_config.ts"], true, "lib/config/lab_config.ts");
+  assert.ok(modules.some((m) => m.endsWith("/lib/config/device_tables.ts")), "graph walked");
+  for (const heavy of [/npm:\/?zod@/, /\/lib\/config\/(schema|devices_schema|fields)\.ts$/]) {
+    assert.deepEqual(modules.filter((m) => heavy.test(m)), [], `${heavy} is on the devices path`);
   }
 });
 
