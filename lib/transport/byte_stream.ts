@@ -39,6 +39,12 @@ export interface ByteStream {
   /** Writes all of `bytes`, opening the connection first if needed. */
   write(bytes: Uint8Array, opts?: IoOptions): Promise<void>;
   /**
+   * Writes all of `bytes` as {@linkcode ByteStream.write} does, then calls `ends.written()` or
+   * `ends.failed(err)`: no promise of the caller's own per write (the pipeline writes this way).
+   * Optional: without it, write and chain.
+   */
+  writeThen?(bytes: Uint8Array, opts: IoOptions, ends: WriteEnds): void;
+  /**
    * The next bytes received (at least one; everything queued so far). Rejects with a
    * {@linkcode TimeoutError} after `timeout`, with the reason of an aborted signal, or with a
    * {@linkcode DeviceError} when the connection ends (it is re-opened by a later call).
@@ -58,6 +64,14 @@ export interface ByteStream {
   reset(): void;
   /** Closes for good; pending and later calls fail. */
   close(): void;
+}
+
+/** What a {@linkcode ByteStream.writeThen} calls when its write ends. */
+export interface WriteEnds {
+  /** All the bytes were written. */
+  written(): void;
+  /** The write failed (what {@linkcode ByteStream.write} would have rejected with). */
+  failed(err: unknown): void;
 }
 
 /** What takes a stream's bytes as they arrive (see {@linkcode ByteStream.listen}). */

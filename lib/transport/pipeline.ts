@@ -22,7 +22,7 @@
  * @module
  */
 import { DeviceError, TimeoutError, UsageError } from "../device/errors.ts";
-import type { ByteListener, ByteStream } from "./byte_stream.ts";
+import type { ByteListener, ByteStream, WriteEnds } from "./byte_stream.ts";
 import { Cancel } from "./cancel.ts";
 import { type Deadline, deadlines } from "./deadline.ts";
 import { type Framer, FramingError } from "./framing.ts";
@@ -246,7 +246,7 @@ export class Pipeline {
   constructor(host: PipelineHost, window: number) {
     this.#host = host;
     this.#window = window;
-    [this.#written, this.#writeFailed] = this.#writeEnds(this.#writeCancel);
+    this.#writeEnds = this.#endsOf(this.#writeCancel);
   }
 
   /** Requests in flight or queued. */
@@ -432,7 +432,9 @@ export class Pipeline {
     }
     this.#dropOut();
     this.#writing = true;
-    this.#host.stream.write(bytes, this.#writeIo).then(this.#written, this.#writeFailed);
+    const stream = this.#host.stream;
+    if (stream.writeThen) stream.writeThen(bytes, this.#writeIo, this.#writeEnds);
+    else stream.write(bytes, this.#writeIo).then(this.#writeEnds.written, this.#writeEnds.failed);
   }
 
   /**
@@ -440,19 +442,21 @@ export class Pipeline {
    * for each write: a write of an earlier connection ending late finds another cancel and is
    * ignored.
    */
-  #writeEnds(cancel: Cancel): [() => void, (err: unknown) => void] {
-    return [() => {
-      this.#writing = false;
-      if (this.#outCount > 0 && cancel === this.#writeCancel) this.#write();
-    }, (err) => {
-      this.#writing = false;
-      if (cancel !== this.#writeCancel) return;
-      this.#dropOut();
-      this.#failAll(err, err);
-    }];
+  #endsOf(cancel: Cancel): WriteEnds {
+    return {
+      written: () => {
+        this.#writing = false;
+        if (this.#outCount > 0 && cancel === this.#writeCancel) this.#write();
+      },
+      failed: (err) => {
+        this.#writing = false;
+        if (cancel !== this.#writeCancel) return;
+        this.#dropOut();
+        this.#failAll(err, err);
+      },
+    };
   }
-  #written: () => void;
-  #writeFailed: (err: unknown) => void;
+  #writeEnds: WriteEnds;
 
   /**
    * Reads while requests are in flight: by listening to the stream where it can (its bytes
@@ -681,7 +685,7 @@ export class Pipeline {
     this.#writeCancel = new Cancel();
     this.#readIo = { cancel: this.#readCancel };
     this.#writeIo = { cancel: this.#writeCancel };
-    [this.#written, this.#writeFailed] = this.#writeEnds(this.#writeCancel);
+    this.#writeEnds = this.#endsOf(this.#writeCancel);
     // The failed write may still hold the buffer: the next one gets its own.
     this.#outBuf = new Uint8Array(0);
     this.#stopReading();

@@ -25,7 +25,7 @@
 import { DeviceError, TimeoutError } from "../device/errors.ts";
 import { formatMs } from "../device/device.ts";
 import { Cancel } from "./cancel.ts";
-import type { ByteListener, ByteStream, IoOptions, RawConn } from "./byte_stream.ts";
+import type { ByteListener, ByteStream, IoOptions, RawConn, WriteEnds } from "./byte_stream.ts";
 import { Backoff } from "./backoff.ts";
 import { raceSignal } from "./abortable.ts";
 
@@ -113,36 +113,67 @@ export class ReopeningStream implements ByteStream {
     return this.#withDeadline("write", opts, (cancel) => this.#write(bytes, cancel));
   }
 
-  #write(bytes: Uint8Array, cancel: Cancel): Promise<void> {
-    const conn = this.#conn;
-    if (conn === undefined || cancel.aborted || this.#w.conn !== undefined) {
-      return this.#writeAll(bytes, cancel);
+  /** Writes all of `bytes`, then calls `ends` (see {@linkcode ByteStream.writeThen}). */
+  writeThen(bytes: Uint8Array, opts: IoOptions, ends: WriteEnds): void {
+    const cancel = opts.cancel;
+    if (
+      cancel === undefined || opts.timeout !== undefined || opts.signal ||
+      !this.#shortWay(cancel)
+    ) {
+      this.write(bytes, opts).then(ends.written, ends.failed);
+      return;
     }
-    // The common case, an open connection that takes the whole command at once and no other
-    // write pending: the write's state in fields and handlers made once, not an async frame or
-    // three closures per write (garbage per exchange); anything else goes the long way.
+    this.#startWrite(bytes, cancel, ends).then(this.#onWritten, this.#onWriteFailed);
+  }
+
+  #write(bytes: Uint8Array, cancel: Cancel): Promise<void> {
+    if (!this.#shortWay(cancel)) return this.#writeAll(bytes, cancel);
+    return this.#startWrite(bytes, cancel, undefined).then(this.#onWritten, this.#onWriteFailed);
+  }
+
+  /**
+   * The common case, an open connection that takes the whole command at once and no other
+   * write pending: the write's state in fields and handlers made once, not an async frame or
+   * three closures per write (garbage per exchange); anything else goes the long way.
+   */
+  #shortWay(cancel: Cancel): boolean {
+    return this.#conn !== undefined && !cancel.aborted && this.#w.conn === undefined;
+  }
+
+  /** Starts a short-way write (see #shortWay). */
+  #startWrite(bytes: Uint8Array, cancel: Cancel, ends: WriteEnds | undefined): Promise<number> {
     const w = this.#w;
+    const conn = this.#conn!;
     w.conn = conn;
     w.bytes = bytes;
     w.cancel = cancel;
+    w.ends = ends;
     cancel.hook(this.#onWriteAbort);
-    return conn.write(bytes).then(this.#onWritten, this.#onWriteFailed);
+    return conn.write(bytes);
   }
 
   /** The one write in flight on the short way (see #write); `conn` undefined when none. */
-  readonly #w: { conn: RawConn | undefined; bytes: Uint8Array; cancel: Cancel } = {
+  readonly #w: {
+    conn: RawConn | undefined;
+    bytes: Uint8Array;
+    cancel: Cancel;
+    /** Told how the write ended (writeThen), instead of its promise. */
+    ends: WriteEnds | undefined;
+  } = {
     conn: undefined,
     bytes: new Uint8Array(0),
     cancel: NO_CANCEL,
+    ends: undefined,
   };
 
   /** Takes the short-way write's state and frees the slot for the next write. */
-  #endWrite(): { conn: RawConn; bytes: Uint8Array; cancel: Cancel } {
+  #endWrite(): { conn: RawConn; bytes: Uint8Array; cancel: Cancel; ends: WriteEnds | undefined } {
     const w = this.#w;
-    const ended = { conn: w.conn!, bytes: w.bytes, cancel: w.cancel };
+    const ended = { conn: w.conn!, bytes: w.bytes, cancel: w.cancel, ends: w.ends };
     w.conn = undefined;
     w.bytes = NO_BYTES;
     w.cancel = NO_CANCEL;
+    w.ends = undefined;
     ended.cancel.unhook(this.#onWriteAbort);
     return ended;
   }
@@ -155,20 +186,29 @@ export class ReopeningStream implements ByteStream {
   readonly #onWritten = (n: number): Promise<void> | undefined => {
     const w = this.#w;
     if (n >= w.bytes.length) {
+      const ends = w.ends;
       w.conn = undefined;
       w.bytes = NO_BYTES;
       w.cancel.unhook(this.#onWriteAbort);
       w.cancel = NO_CANCEL;
+      w.ends = undefined;
+      ends?.written();
       return undefined;
     }
-    const { bytes, cancel } = this.#endWrite();
-    return this.#writeAll(bytes.subarray(n), cancel);
+    const { bytes, cancel, ends } = this.#endWrite();
+    const rest = this.#writeAll(bytes.subarray(n), cancel);
+    if (ends === undefined) return rest;
+    rest.then(ends.written, ends.failed);
+    return undefined;
   };
 
-  readonly #onWriteFailed = (err: unknown): never => {
-    const { conn, cancel } = this.#endWrite();
+  readonly #onWriteFailed = (err: unknown): undefined => {
+    const { conn, cancel, ends } = this.#endWrite();
     this.#drop(conn);
-    throw cancel.aborted ? cancel.reason : this.#lost(err, "writing");
+    const e = cancel.aborted ? cancel.reason : this.#lost(err, "writing");
+    if (ends === undefined) throw e;
+    ends.failed(e);
+    return undefined;
   };
 
   async #writeAll(bytes: Uint8Array, cancel: Cancel): Promise<void> {

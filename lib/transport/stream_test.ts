@@ -3,6 +3,7 @@ import { DeviceError, TimeoutError } from "../device/errors.ts";
 import { Backoff } from "./backoff.ts";
 import type { RawConn } from "./byte_stream.ts";
 import { ReopeningStream } from "./stream.ts";
+import { Cancel } from "./cancel.ts";
 import { sleep } from "./abortable.ts";
 
 Deno.test("Backoff doubles from min to max and resets on success", () => {
@@ -204,6 +205,40 @@ Deno.test("a write the connection takes in parts is finished; a write that hangs
     await s.write(new Uint8Array([7]), { timeout: 1000 });
     assert.deepStrictEqual(taken.at(-1), [7]);
     assert.equal(s.opens, 2);
+  } finally {
+    s.close();
+  }
+});
+
+Deno.test("writeThen: the write's end is told, not returned: whole, in parts, or failed", async () => {
+  const taken: number[][] = [];
+  let fail = false;
+  const conn: RawConn = {
+    read: () => new Promise(() => {}),
+    write(buf) {
+      if (fail) return Promise.reject(new Error("broken pipe"));
+      taken.push([...buf.subarray(0, 2)]);
+      return Promise.resolve(Math.min(2, buf.length));
+    },
+    close: () => {},
+  };
+  const s = new ReopeningStream({ label: "mem://w", open: () => Promise.resolve(conn) });
+  const ended = (bytes: number[]) =>
+    new Promise<unknown>((resolve) =>
+      s.writeThen(new Uint8Array(bytes), { cancel: new Cancel() }, {
+        written: () => resolve("written"),
+        failed: (err) => resolve(err),
+      })
+    );
+  try {
+    // Not connected yet: the long way, then told.
+    assert.equal(await ended([1, 2]), "written");
+    assert.equal(await ended([3, 4, 5]), "written");
+    assert.deepStrictEqual(taken, [[1, 2], [3, 4], [5]]);
+    fail = true;
+    const err = await ended([6]);
+    assert.ok(err instanceof DeviceError && /broken pipe/.test(err.message), String(err));
+    assert.equal(s.connected, false);
   } finally {
     s.close();
   }
