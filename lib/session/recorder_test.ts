@@ -68,6 +68,7 @@ Deno.test("recorder: values with units; a dead device writes one error event, th
 
 Deno.test("startRecording: samples for a duration, then closes the segment", async () => {
   await withLab(async (lab, path) => {
+    const t0 = performance.now();
     const rec = await startRecording(lab, {
       session: path,
       interval: 20,
@@ -76,12 +77,17 @@ Deno.test("startRecording: samples for a duration, then closes the segment", asy
     });
     rec.note("hello");
     assert.equal(await rec.done, "duration reached");
-    assert.ok(rec.sampler.stats.started >= 10);
+    // The run lasted its duration and sampled more than once; how many ticks fit in 200 ms
+    // depends on the machine's load (a late tick is counted as missed), so only the sum is exact.
+    assert.ok(performance.now() - t0 >= 200);
+    const { expected, started, missed, backedOff } = rec.sampler.stats;
+    assert.ok(started >= 4, `started ${started}`);
+    assert.equal(expected, started + missed + backedOff);
     const r = SessionReader.open(path);
     try {
       const seg = r.segments()[0]!;
       assert.equal(seg.reason, "duration reached");
-      assert.ok(r.select(["dmm.voltage"])[0]!.count >= 5);
+      assert.ok(r.select(["dmm.voltage"])[0]!.count >= 2);
       assert.equal(r.events({ kinds: ["note"] })[0]!.message, "hello");
     } finally {
       r.close();
