@@ -1,6 +1,6 @@
 /**
- * Registers every driver labwire ships. The simulators are in the process (and `--demo` needs
- * them); every other family registers what the registry must know before opening a device
+ * Registers every driver labwire ships. Every family, the in-process simulators included,
+ * registers what the registry must know before opening a device
  * (`driver_info.ts`: scheme, help, options, default name) and loads its code on its first
  * `open` ({@linkcode lazyDriver}), so a verb loads only the families its devices use (and Deno
  * does not even read the others at start-up: `../device/lazy_module.ts`). Import this module once,
@@ -10,7 +10,7 @@
  */
 import { loadModule } from "../device/lazy_module.ts";
 import { lazyDriver, registerDriver } from "../device/registry.ts";
-import { simDriver } from "./sim/driver.ts";
+import { SIM_INFO } from "./sim/driver_info.ts";
 import { DERIVED_INFO } from "./derived/driver_info.ts";
 import { BARATRON_INFO } from "./baratron/driver_info.ts";
 import { CA_INFO } from "./epics/driver_info.ts";
@@ -20,6 +20,9 @@ import { MQTT_INFO, MQTTS_INFO } from "./mqtt/driver_info.ts";
 import { LABWIRE_HTTPS_INFO, LABWIRE_INFO } from "./labwire/driver_info.ts";
 
 // Each family's code, loaded on its first `open` (see ../device/lazy_module.ts).
+// The simulators (models, noise, faults: 15 modules) load for a sim:// target or --demo only.
+const sim = () =>
+  loadModule<typeof import("./sim/driver.ts")>(new URL("./sim/driver.ts", import.meta.url));
 const baratron = () =>
   loadModule<typeof import("./baratron/driver.ts")>(
     new URL("./baratron/driver.ts", import.meta.url),
@@ -39,7 +42,7 @@ const labwire = () =>
     new URL("./labwire/driver.ts", import.meta.url),
   );
 
-registerDriver(simDriver);
+registerDriver(lazyDriver(SIM_INFO, async () => (await sim()).simDriver));
 registerDriver(lazyDriver(BARATRON_INFO, async () => (await baratron()).baratronDriver));
 registerDriver(lazyDriver(CA_INFO, async () => (await epics()).caDriver));
 registerDriver(lazyDriver(TCP_INFO, async () => (await message()).tcpDriver));

@@ -94,8 +94,28 @@ Deno.test("deno run reads no other verb's modules before main.ts runs", async ()
   const seen = await reachable(["main.ts"], true);
   assert.ok(seen.some((m) => m.endsWith("/lib/drivers/mod.ts")), "graph walked");
   const heavy = seen.filter((m) =>
-    /\/cmd\/|\/lib\/server\/|\/lib\/drivers\/[a-z]+\/driver\.ts$|^npm:/.test(m) &&
-    !m.endsWith("/lib/drivers/sim/driver.ts")
+    /\/cmd\/|\/lib\/server\/|\/lib\/drivers\/[a-z]+\/driver\.ts$|^npm:/.test(m)
   );
   assert.deepEqual(heavy, []);
+});
+
+Deno.test("labwire read of ca:// or baratron:// targets loads none of the simulators", async () => {
+  // The sim:// kinds and their option rules are two small modules (sim/driver_info.ts,
+  // sim/kind_info.ts); the 15 modules of the simulators (models, noise, faults, world) loaded
+  // at every start when sim/driver.ts was static, and load now on a sim:// open or --demo.
+  const modules = await reachable([
+    "main.ts",
+    "cmd/read.ts",
+    // what a read loads on its first ca:// and baratron:// open (lib/device/lazy_module.ts)
+    "lib/drivers/epics/client_batch.ts",
+    "lib/drivers/epics/driver.ts",
+    "lib/drivers/baratron/driver.ts",
+  ], false);
+  assert.ok(modules.some((m) => m.endsWith("/lib/drivers/epics/framing.ts")), "graph walked");
+  assert.ok(modules.some((m) => m.endsWith("/lib/drivers/sim/driver_info.ts")), "graph walked");
+  const sims = modules.filter((m) =>
+    /\/lib\/drivers\/(sim\/|simulators\.ts$|demo\.ts$|[a-z]+\/simulator\.ts$)/.test(m) &&
+    !/\/lib\/drivers\/sim\/(driver_info|kind_info)\.ts$/.test(m)
+  );
+  assert.deepEqual(sims, []);
 });

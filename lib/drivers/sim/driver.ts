@@ -5,67 +5,25 @@
  * @module
  */
 import type { Address } from "../../device/address.ts";
-import {
-  checkAddressOptions,
-  durationOption,
-  flagOption,
-  numberOption,
-  scalarOption,
-  textOption,
-} from "../../config/options.ts";
-import { UsageError } from "../../device/errors.ts";
-import { MAX_TIMER_MS, parseDuration, TIMEOUT_RULE } from "../../config/duration.ts";
-import type { Driver, DriverOptions, OpenContext, OptionRule } from "../../device/registry.ts";
-import { didYouMean } from "../../device/suggest.ts";
+import { checkAddressOptions } from "../../config/options.ts";
+import { parseDuration } from "../../config/duration.ts";
+import type { Driver, OpenContext } from "../../device/registry.ts";
 import { FaultInjector, parseFaults } from "./faults.ts";
 import { SimDevice } from "./device.ts";
 import { SIM_KINDS } from "./kinds.ts";
 import type { SimKind } from "./model.ts";
-import { COMMON_OPTIONS, SimOptions } from "./options.ts";
+import { SimOptions } from "./options.ts";
 import { Random } from "./random.ts";
 import { hash32, preciseNow } from "./noise.ts";
 import { world } from "./world.ts";
+import { checkKind, SIM_INFO, simName, simOptionRules } from "./driver_info.ts";
 
-/** The rules of the options every kind takes (documented in `COMMON_OPTIONS`). */
-const SIM_COMMON: Record<keyof typeof COMMON_OPTIONS, OptionRule> = {
-  seed: numberOption(0, 2 ** 32 - 1, true),
-  id: textOption("expected a name"),
-  strict: flagOption(),
-  timeout: durationOption(TIMEOUT_RULE),
-  latency: durationOption({ min: 0, max: 60_000 }),
-  jitter: durationOption({ min: 0, max: 60_000 }),
-  timeout_rate: numberOption(0, 1),
-  error_rate: numberOption(0, 1),
-  garbage_rate: numberOption(0, 1),
-  disconnect_rate: numberOption(0, 1),
-  disconnect_for: durationOption({ min: 1, max: MAX_TIMER_MS }),
-};
-
-/**
- * The options of `sim://KIND`: the common ones (checked here) and the kind's own (any scalar;
- * the kind checks its values when it reads them). Undefined for an unknown kind, which
- * {@linkcode findKind} reports with the list of kinds.
- */
-export function simOptionRules(target: string): DriverOptions | undefined {
-  const name = target.replace(/\/+$/, "").toLowerCase();
-  const kind = SIM_KINDS.find((k) => k.kind === name);
-  if (!kind) return undefined;
-  const own = Object.fromEntries(Object.keys(kind.options).map((k) => [k, scalarOption()]));
-  return { owner: `sim://${kind.kind}`, rules: { ...SIM_COMMON, ...own } };
-}
+export { simName, simOptionRules };
 
 /** Returns the kind named by an address target, or throws a usage error listing the kinds. */
 export function findKind(target: string): SimKind {
-  const name = target.replace(/\/+$/, "").toLowerCase();
-  const k = SIM_KINDS.find((x) => x.kind === name);
-  if (!k) {
-    const kinds = SIM_KINDS.map((x) => x.kind);
-    throw new UsageError(
-      `sim://${target} is not a simulated instrument; kinds: ${kinds.join(", ")}`,
-      didYouMean(name, kinds) || undefined,
-    );
-  }
-  return k;
+  const name = checkKind(target).kind;
+  return SIM_KINDS.find((k) => k.kind === name)!;
 }
 
 /**
@@ -130,18 +88,5 @@ export function openSim(
   return Promise.resolve().then(() => createSim(address, ctx, now));
 }
 
-/** The name of a directly addressed sim device: its `id`, else its kind. */
-export function simName(address: Address): string {
-  return address.params.get("id") ?? address.target.replace(/\/+$/, "").toLowerCase();
-}
-
-/** The `sim://` driver for the registry. */
-export const simDriver: Driver = {
-  scheme: "sim",
-  descriptors: "none",
-  summary: `simulated instruments in this process: ${SIM_KINDS.map((k) => k.kind).join(", ")}`,
-  example: "sim://gauge?seed=3&latency=20ms",
-  open: (address, ctx) => openSim(address, ctx),
-  defaultName: simName,
-  options: simOptionRules,
-};
+/** The `sim://` driver; `../mod.ts` registers `SIM_INFO` and loads this on the first open. */
+export const simDriver: Driver = { ...SIM_INFO, open: (address, ctx) => openSim(address, ctx) };

@@ -6,6 +6,8 @@ import { openDevice } from "../../lab/open.ts";
 import { findDriver, registerDriver } from "../../device/registry.ts";
 import { createSim, openSim, simDriver } from "./driver.ts";
 import { SIM_KINDS } from "./kinds.ts";
+import { SIM_KIND_INFO, SIM_KIND_NAMES } from "./kind_info.ts";
+import { SIM_INFO, simOptionRules } from "./driver_info.ts";
 
 const T0 = 1_764_000_000_000;
 // Registered here rather than through lib/drivers/mod.ts, so these tests need no other driver.
@@ -24,6 +26,22 @@ Deno.test("an unknown kind is a usage error listing the kinds, with did-you-mean
     assert.equal(e.hint, 'did you mean "gauge"?');
     return true;
   });
+});
+
+Deno.test("every kind of the start-up list (kind_info.ts) has its model, in the same order", () => {
+  assert.deepEqual(SIM_KINDS.map((k) => k.kind), SIM_KIND_NAMES);
+  for (const k of SIM_KINDS) {
+    assert.deepEqual(k.options, SIM_KIND_INFO[k.kind as keyof typeof SIM_KIND_INFO].options);
+  }
+});
+
+Deno.test("the registry's sim:// entry checks kinds and options without the simulators", () => {
+  // lib/drivers/mod.ts registers SIM_INFO and loads ./driver.ts on the first open.
+  assert.equal(SIM_INFO.options, simDriver.options);
+  assert.deepEqual(Object.keys(simOptionRules("Gauge/")!.rules).slice(-2), ["setpoint", "units"]);
+  assert.equal(simOptionRules("gauges"), undefined);
+  assert.equal(simOptionRules("constructor"), undefined);
+  assert.equal(SIM_INFO.summary, simDriver.summary);
 });
 
 Deno.test("openDevice applies ?timeout= and config options reach the kind", async () => {

@@ -8,6 +8,7 @@
 import type { Attr, Value } from "../../device/attr.ts";
 import type { SimOptions } from "./options.ts";
 import type { SimWorld } from "./world.ts";
+import type { SimKindInfo } from "./kind_info.ts";
 
 /** The physics of one simulated instrument. */
 export interface SimModel {
@@ -37,14 +38,8 @@ export interface SimContext {
   now: () => number;
 }
 
-/** One kind of simulated instrument, as listed by `--help`. */
-export interface SimKind {
-  /** The address target: `sim://KIND`. */
-  kind: string;
-  /** One line for `--help`. */
-  summary: string;
-  /** Kind-specific options with a one-line description each. */
-  options: Record<string, string>;
+/** One kind of simulated instrument: its `--help` entry (`./kind_info.ts`) and its model. */
+export interface SimKind extends SimKindInfo {
   /** Builds the model of one device. */
   create(ctx: SimContext): SimModel;
 }

@@ -7,18 +7,10 @@
  * @module
  */
 
-/** Travel limits and speed of a simulated motor. */
-export interface MotorSettings {
-  /** Lowest position a move may target. */
-  min: number;
-  /** Highest position a move may target. */
-  max: number;
-  /** Speed, units per second. */
-  velocity: number;
-}
+import { DEFAULT_MOTOR, type MotorSettings } from "./kind_info.ts";
 
-/** The defaults of a motor nobody configured: -100…100 at 10 units/s. */
-export const DEFAULT_MOTOR: MotorSettings = { min: -100, max: 100, velocity: 10 };
+// Defined beside the kinds' option help (which quotes them); kept importable from here.
+export { DEFAULT_MOTOR, type MotorSettings };
 
 /**
  * One simulated motor: a move runs at constant velocity from where the motor was to the target;

@@ -6,13 +6,12 @@
  */
 import { attr, type Value } from "../../../device/attr.ts";
 import type { SimKind, SimModel } from "../model.ts";
+import { SIM_KIND_INFO } from "../kind_info.ts";
 import { gaussAt, roundTo, uniformAt } from "../noise.ts";
 
 /** The channel bank kind. */
 export const bank: SimKind = {
-  kind: "bank",
-  summary: "data logger with N numeric channels ch0… (for load tests)",
-  options: { channels: "number of channels (default 10)" },
+  ...SIM_KIND_INFO.bank,
   create({ options, seed }): SimModel {
     const n = options.integer("channels", 10, 1, 10_000);
     const attrs = Array.from({ length: n }, (_, i) =>

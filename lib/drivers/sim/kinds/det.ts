@@ -9,20 +9,13 @@
  */
 import { attr, type Value } from "../../../device/attr.ts";
 import type { SimKind, SimModel } from "../model.ts";
+import { SIM_KIND_INFO } from "../kind_info.ts";
 import { hash32 } from "../noise.ts";
 import { Random } from "../random.ts";
 
 /** The detector kind. */
 export const det: SimKind = {
-  kind: "det",
-  summary: "counter: Poisson counts of a Gaussian peak at motor position 5 over a background",
-  options: {
-    motor: "id of the motor it follows (default motor; created if absent)",
-    center: "peak position (default 5)",
-    width: "peak standard deviation (default 1)",
-    amplitude: "peak height, counts/s (default 1000)",
-    background: "flat background, counts/s (default 10)",
-  },
+  ...SIM_KIND_INFO.det,
   create({ options, seed, world }): SimModel {
     const motorId = options.get("motor") ?? "motor";
     const center = options.number("center", 5);

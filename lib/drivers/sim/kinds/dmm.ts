@@ -7,6 +7,7 @@
  */
 import { attr, type Value } from "../../../device/attr.ts";
 import type { SimKind, SimModel } from "../model.ts";
+import { SIM_KIND_INFO } from "../kind_info.ts";
 import { driftAt, gaussAt, roundTo } from "../noise.ts";
 
 /** The meter's modes. */
@@ -19,12 +20,7 @@ export const OVERLOAD = 9.9e37;
 
 /** The multimeter kind. */
 export const dmm: SimKind = {
-  kind: "dmm",
-  summary: "digital multimeter: voltage (V) with range and mode (DC V, AC V)",
-  options: {
-    dc: "DC input, V (default 1.2345)",
-    ac: "AC input, V rms (default 0.2301)",
-  },
+  ...SIM_KIND_INFO.dmm,
   create({ options, seed }): SimModel {
     const dc = options.number("dc", 1.2345, -1200, 1200);
     const ac = options.number("ac", 0.2301, 0, 1200);

@@ -6,18 +6,14 @@
  */
 import { attr } from "../../../device/attr.ts";
 import type { SimKind, SimModel } from "../model.ts";
+import { SIM_KIND_INFO } from "../kind_info.ts";
 import { driftAt, gaussAt, roundTo } from "../noise.ts";
 
 const UNITS = ["torr", "mbar", "Pa"] as const;
 
 /** The gauge kind. */
 export const gauge: SimKind = {
-  kind: "gauge",
-  summary: "pressure gauge: pressure drifting around a setpoint (torr, mbar or Pa)",
-  options: {
-    setpoint: "pressure it drifts around, in its units (default 0.75)",
-    units: "torr (default), mbar or Pa",
-  },
+  ...SIM_KIND_INFO.gauge,
   create({ options, seed }): SimModel {
     const units = options.choice("units", "torr", UNITS);
     const setpoint = options.number("setpoint", 0.75, 1e-12, 1e7);

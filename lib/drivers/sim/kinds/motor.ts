@@ -8,19 +8,12 @@
 import { attr, type Value } from "../../../device/attr.ts";
 import { UsageError } from "../../../device/errors.ts";
 import type { SimKind, SimModel } from "../model.ts";
+import { SIM_KIND_INFO } from "../kind_info.ts";
 import { roundTo } from "../noise.ts";
-import { DEFAULT_MOTOR } from "../world.ts";
 
 /** The motor kind. */
 export const motor: SimKind = {
-  kind: "motor",
-  summary: "motor: position setpoint within limits, a move takes real time at velocity",
-  options: {
-    id: "key in the shared world, followed by sim://det?motor=ID (default motor)",
-    min: `lower travel limit (default ${DEFAULT_MOTOR.min})`,
-    max: `upper travel limit (default ${DEFAULT_MOTOR.max})`,
-    velocity: `speed, mm/s (default ${DEFAULT_MOTOR.velocity})`,
-  },
+  ...SIM_KIND_INFO.motor,
   create({ options, world, now }): SimModel {
     const id = options.get("id") ?? "motor";
     const given = (k: string) => options.get(k) !== undefined;

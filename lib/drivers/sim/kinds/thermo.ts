@@ -7,17 +7,12 @@
  */
 import { attr, type Value } from "../../../device/attr.ts";
 import type { SimKind, SimModel } from "../model.ts";
+import { SIM_KIND_INFO } from "../kind_info.ts";
 import { driftAt, gaussAt, roundTo } from "../noise.ts";
 
 /** The thermometer/temperature controller kind. */
 export const thermo: SimKind = {
-  kind: "thermo",
-  summary: "temperature controller: temperature relaxing to a settable setpoint (°C)",
-  options: {
-    setpoint: "initial setpoint, °C (default 25)",
-    ambient: "temperature with the heater off, °C (default 22)",
-    tau: "time constant of the approach, s (default 60)",
-  },
+  ...SIM_KIND_INFO.thermo,
   create({ options, seed }): SimModel {
     const ambient = options.number("ambient", 22, -50, 100);
     const tauMs = options.number("tau", 60, 0.001, 1e6) * 1000;
