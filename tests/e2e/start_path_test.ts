@@ -73,7 +73,7 @@ Deno.test("labwire read starts without the code of the driver families it may no
   // of CPU at every start when EPICS, Modbus, the message lines and HTTP were all static.
   const modules = await readPathModules();
   assert.ok(modules.some((m) => m.endsWith("/lib/drivers/epics/driver_info.ts")), "graph walked");
-  for (const heavy of ["epics", "modbus", "message", "baratron", "derived"]) {
+  for (const heavy of ["epics", "modbus", "message", "baratron", "derived", "mqtt", "labwire"]) {
     const loaded = modules.filter((m) =>
       m.includes(`/lib/drivers/${heavy}/`) && !/\/(driver_info|options)\.ts$/.test(m)
     );

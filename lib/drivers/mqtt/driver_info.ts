@@ -8,7 +8,90 @@ import type { Address } from "../../device/address.ts";
 import type { DriverInfo, DriverOptions, OptionRule } from "../../device/registry.ts";
 import { durationOption, numberOption, textOption } from "../../config/options.ts";
 import { TIMEOUT_RULE } from "../../config/duration.ts";
-import { checkValues } from "./protocol.ts";
+
+/** The types a declared value may have. */
+export const VALUE_TYPES = ["number", "integer", "boolean", "string"] as const;
+
+/** The keys a value's table takes. */
+export const VALUE_KEYS = [
+  "pointer",
+  "topic",
+  "type",
+  "units",
+  "min",
+  "max",
+  "command",
+  "payload_on",
+  "payload_off",
+  "description",
+] as const;
+
+/** True when `topic` is one concrete topic (no wildcard, no empty start). */
+export function isTopic(topic: string): boolean {
+  return topic !== "" && !/[#+]/.test(topic) && !topic.includes("\0") && topic.length <= 65_535;
+}
+
+/**
+ * Checks the `values` table of a device; returns what is wrong (with the key path) or nothing.
+ *
+ * @example
+ * ```ts
+ * import { checkValues } from "./driver_info.ts";
+ * checkValues({ power: { pointer: "/ENERGY/Power", units: "W" } }); // undefined
+ * checkValues({ power: { pointer: "ENERGY" } })?.message; // 'a JSON pointer starts with "/" …'
+ * ```
+ */
+export function checkValues(raw: unknown): { message: string; path: string[] } | undefined {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    return {
+      message: 'expected a table of values, e.g. values.power = { pointer = "/ENERGY/Power" }',
+      path: [],
+    };
+  }
+  for (const [name, v] of Object.entries(raw)) {
+    if (!/^[a-z][a-z0-9_]*$/.test(name)) {
+      return { message: "value names are snake_case (a-z, 0-9, _)", path: [name] };
+    }
+    if (typeof v !== "object" || v === null || Array.isArray(v)) {
+      return { message: 'expected a table like { pointer = "/temp", units = "°C" }', path: [name] };
+    }
+    const t = v as Record<string, unknown>;
+    for (const k of Object.keys(t)) {
+      if (!(VALUE_KEYS as readonly string[]).includes(k)) {
+        return { message: `unknown key; a value takes: ${VALUE_KEYS.join(", ")}`, path: [name, k] };
+      }
+    }
+    const text = (k: string) =>
+      t[k] !== undefined && typeof t[k] !== "string"
+        ? { message: "expected a string", path: [name, k] }
+        : undefined;
+    for (const k of ["pointer", "topic", "units", "command", "payload_on", "payload_off"]) {
+      const p = text(k);
+      if (p) return p;
+    }
+    if (typeof t.pointer === "string" && t.pointer !== "" && !t.pointer.startsWith("/")) {
+      return {
+        message:
+          'a JSON pointer starts with "/" (e.g. "/ENERGY/Power"), or is "" for the whole payload',
+        path: [name, "pointer"],
+      };
+    }
+    for (const k of ["topic", "command"]) {
+      if (typeof t[k] === "string" && !isTopic(t[k] as string)) {
+        return { message: "expected one topic, without + or # wildcards", path: [name, k] };
+      }
+    }
+    if (t.type !== undefined && !(VALUE_TYPES as readonly unknown[]).includes(t.type)) {
+      return { message: `expected one of ${VALUE_TYPES.join(", ")}`, path: [name, "type"] };
+    }
+    for (const k of ["min", "max"]) {
+      if (t[k] !== undefined && (typeof t[k] !== "number" || !Number.isFinite(t[k]))) {
+        return { message: "expected a number", path: [name, k] };
+      }
+    }
+  }
+  return undefined;
+}
 
 const valuesRule: OptionRule = (v) => {
   const p = checkValues(v);
