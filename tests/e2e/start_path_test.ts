@@ -100,8 +100,7 @@ Deno.test("deno run reads no other verb's modules before main.ts runs", async ()
 });
 
 Deno.test("labwire read of ca:// or baratron:// targets loads none of the simulators", async () => {
-  // The sim:// kinds and their option rules are two small modules (sim/driver_info.ts,
-  // sim/kind_info.ts); the 15 modules of the simulators (models, noise, faults, world) loaded
+  // The sim:// kinds and their option rules are one small module (sim/driver_info.ts); the 15 modules of the simulators (models, noise, faults, world) loaded
   // at every start when sim/driver.ts was static, and load now on a sim:// open or --demo.
   const modules = await reachable([
     "main.ts",
@@ -115,7 +114,7 @@ Deno.test("labwire read of ca:// or baratron:// targets loads none of the simula
   assert.ok(modules.some((m) => m.endsWith("/lib/drivers/sim/driver_info.ts")), "graph walked");
   const sims = modules.filter((m) =>
     /\/lib\/drivers\/(sim\/|simulators\.ts$|demo\.ts$|[a-z]+\/simulator\.ts$)/.test(m) &&
-    !/\/lib\/drivers\/sim\/(driver_info|kind_info)\.ts$/.test(m)
+    !m.endsWith("/lib/drivers/sim/driver_info.ts")
   );
   assert.deepEqual(sims, []);
 });

@@ -6,8 +6,7 @@ import { openDevice } from "../../lab/open.ts";
 import { findDriver, registerDriver } from "../../device/registry.ts";
 import { createSim, openSim, simDriver } from "./driver.ts";
 import { SIM_KINDS } from "./kinds.ts";
-import { SIM_KIND_INFO, SIM_KIND_NAMES } from "./kind_info.ts";
-import { SIM_INFO, simOptionRules } from "./driver_info.ts";
+import { SIM_INFO, SIM_KIND_INFO, SIM_KIND_NAMES, simOptionRules } from "./driver_info.ts";
 
 const T0 = 1_764_000_000_000;
 // Registered here rather than through lib/drivers/mod.ts, so these tests need no other driver.
@@ -28,7 +27,7 @@ Deno.test("an unknown kind is a usage error listing the kinds, with did-you-mean
   });
 });
 
-Deno.test("every kind of the start-up list (kind_info.ts) has its model, in the same order", () => {
+Deno.test("every kind of the start-up list (driver_info.ts) has its model, in the same order", () => {
   assert.deepEqual(SIM_KINDS.map((k) => k.kind), SIM_KIND_NAMES);
   for (const k of SIM_KINDS) {
     assert.deepEqual(k.options, SIM_KIND_INFO[k.kind as keyof typeof SIM_KIND_INFO].options);

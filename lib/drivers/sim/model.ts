@@ -8,7 +8,7 @@
 import type { Attr, Value } from "../../device/attr.ts";
 import type { SimOptions } from "./options.ts";
 import type { SimWorld } from "./world.ts";
-import type { SimKindInfo } from "./kind_info.ts";
+import type { SimKindInfo } from "./driver_info.ts";
 
 /** The physics of one simulated instrument. */
 export interface SimModel {
@@ -38,7 +38,7 @@ export interface SimContext {
   now: () => number;
 }
 
-/** One kind of simulated instrument: its `--help` entry (`./kind_info.ts`) and its model. */
+/** One kind of simulated instrument: its `--help` entry (`./driver_info.ts`) and its model. */
 export interface SimKind extends SimKindInfo {
   /** Builds the model of one device. */
   create(ctx: SimContext): SimModel;

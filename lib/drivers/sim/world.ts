@@ -7,7 +7,7 @@
  * @module
  */
 
-import { DEFAULT_MOTOR, type MotorSettings } from "./kind_info.ts";
+import { DEFAULT_MOTOR, type MotorSettings } from "./driver_info.ts";
 
 // Defined beside the kinds' option help (which quotes them); kept importable from here.
 export { DEFAULT_MOTOR, type MotorSettings };

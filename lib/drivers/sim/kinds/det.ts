@@ -9,7 +9,7 @@
  */
 import { attr, type Value } from "../../../device/attr.ts";
 import type { SimKind, SimModel } from "../model.ts";
-import { SIM_KIND_INFO } from "../kind_info.ts";
+import { SIM_KIND_INFO } from "../driver_info.ts";
 import { hash32 } from "../noise.ts";
 import { Random } from "../random.ts";
 

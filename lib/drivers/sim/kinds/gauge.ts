@@ -6,7 +6,7 @@
  */
 import { attr } from "../../../device/attr.ts";
 import type { SimKind, SimModel } from "../model.ts";
-import { SIM_KIND_INFO } from "../kind_info.ts";
+import { SIM_KIND_INFO } from "../driver_info.ts";
 import { driftAt, gaussAt, roundTo } from "../noise.ts";
 
 const UNITS = ["torr", "mbar", "Pa"] as const;

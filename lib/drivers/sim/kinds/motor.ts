@@ -8,7 +8,7 @@
 import { attr, type Value } from "../../../device/attr.ts";
 import { UsageError } from "../../../device/errors.ts";
 import type { SimKind, SimModel } from "../model.ts";
-import { SIM_KIND_INFO } from "../kind_info.ts";
+import { SIM_KIND_INFO } from "../driver_info.ts";
 import { roundTo } from "../noise.ts";
 
 /** The motor kind. */
