@@ -77,7 +77,13 @@ export function withTimeQuery<F extends Fetch>(fetch: F): F {
     const utc = ["1", "true"].includes(url.searchParams.get("utc") ?? "");
     url.searchParams.delete("time");
     url.searchParams.delete("utc");
-    const res = await fetch(new Request(url, req), ...rest);
+    // The request is copied without its signal: Deno.serve's legacy abort fires request signals
+    // on every successful answer and warns once a copy listens to one; nothing here needs it.
+    const sent = req.method === "GET" || req.method === "HEAD" ? undefined : req.body;
+    const res = await fetch(
+      new Request(url, { method: req.method, headers: req.headers, body: sent }),
+      ...rest,
+    );
     const type = res.headers.get("content-type") ?? "";
     if (time === "iso" && type.startsWith("text/event-stream") && res.body) {
       return new Response(res.body.pipeThrough(isoEvents(utc)), {

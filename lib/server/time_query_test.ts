@@ -4,7 +4,7 @@ import { parseConfig } from "../config/load.ts";
 import { Lab } from "../lab/lab.ts";
 import { createApp } from "./app.ts";
 import { StreamHub } from "./sse.ts";
-import { isoEvents, isoTimes } from "./time_query.ts";
+import { isoEvents, isoTimes, withTimeQuery } from "./time_query.ts";
 
 const ISO_Z = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
@@ -77,4 +77,39 @@ Deno.test("GET /api/stream?time=iso: reading events carry ISO times; ids stay ep
     hub.close();
     await lab.close();
   }
+});
+
+Deno.test("withTimeQuery: a request with time= reaches the app with its method, headers and body, without the original's signal", async () => {
+  const seen: { method: string; type: string | null; body: string; url: string }[] = [];
+  const controller = new AbortController();
+  let inner: AbortSignal | undefined;
+  const app = withTimeQuery(async (req: Request) => {
+    inner = req.signal;
+    seen.push({
+      method: req.method,
+      type: req.headers.get("content-type"),
+      body: await req.text(),
+      url: req.url,
+    });
+    return Response.json({ t: 0 });
+  });
+  const res = await app(
+    new Request("http://x/api/scans?time=iso&utc=1", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"num":3}',
+      signal: controller.signal,
+    }),
+  );
+  assert.deepEqual(await res.json(), { t: "1970-01-01T00:00:00.000Z" });
+  assert.deepEqual(seen, [{
+    method: "POST",
+    type: "application/json",
+    body: '{"num":3}',
+    url: "http://x/api/scans",
+  }]);
+  // Deno.serve aborts request signals after every answer (legacy abort) and warns when a copy
+  // follows one: the app's copy has its own signal.
+  controller.abort();
+  assert.equal(inner?.aborted, false);
 });
