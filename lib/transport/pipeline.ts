@@ -156,23 +156,6 @@ class Flight {
     return typeof this.what === "string" ? this.what : this.what();
   }
 
-  /** Resolves with the answer, decoded by the outcome if there is one (its throw rejects). */
-  land(value: unknown): void {
-    const outcome = this.outcome;
-    if (outcome === undefined) {
-      this.resolve(value);
-      return;
-    }
-    let decoded: unknown;
-    try {
-      decoded = outcome.decode(value);
-    } catch (err) {
-      this.reject(err);
-      return;
-    }
-    this.resolve(decoded);
-  }
-
   /** Rejects with `err` as the outcome words it. */
   fail(err: unknown): void {
     const outcome = this.outcome;
@@ -520,13 +503,50 @@ export class Pipeline {
     }
   }
 
-  /** Lands what `chunk` completes, sending what waits as the window makes room. */
+  /**
+   * Lands what `chunk` completes — every whole answer held, decoded by its request's outcome —
+   * sending what waits as the window makes room. One function for it all: it runs for every
+   * answer, and cold (interpreted, a call costing more than the work) for the first hundreds.
+   */
   #received(chunk: Uint8Array, length = chunk.length): void {
     const framer = this.#host.framer;
     framer.push(chunk, length);
     this.#heard++;
     for (;;) {
-      this.#landAll();
+      for (;;) {
+        const flight = this.#flight;
+        const head = flight[0];
+        if (head === undefined) break;
+        const answer = head.parse(framer);
+        if (answer === undefined) break;
+        let i = 0;
+        const key = answer.key;
+        if (key >= 0) {
+          // A loop, not findIndex: no closure per answer.
+          while (i < flight.length && flight[i]!.key !== key) i++;
+          if (i === flight.length) {
+            this.strays++;
+            continue;
+          }
+        }
+        const f = i === 0 ? takeFirst(flight) : flight.splice(i, 1)[0]!;
+        f.state = DONE;
+        if (f.signal) this.#unwatch(f);
+        if (f.abandoned) continue;
+        const outcome = f.outcome;
+        if (outcome === undefined) {
+          f.resolve(answer.value);
+          continue;
+        }
+        let decoded: unknown;
+        try {
+          decoded = outcome.decode(answer.value);
+        } catch (err) {
+          f.reject(err);
+          continue;
+        }
+        f.resolve(decoded);
+      }
       // Room in the window for what waits; the bytes held may already answer it.
       const before = this.#flight.length;
       if (this.#backlog.length > 0) this.#send();
@@ -551,33 +571,6 @@ export class Pipeline {
     const out = this.#out;
     for (let i = 0; i < this.#outCount; i++) out[i] = undefined;
     this.#outCount = 0;
-  }
-
-  /** Lands every whole answer held. */
-  #landAll(): void {
-    for (;;) {
-      const head = this.#flight[0];
-      if (head === undefined) return;
-      const answer = head.parse(this.#host.framer);
-      if (answer === undefined) return;
-      this.#land(answer);
-    }
-  }
-
-  #land(answer: Keyed<unknown>): void {
-    let i = 0;
-    if (answer.key >= 0) {
-      // A loop, not findIndex: no closure per answer.
-      const flight = this.#flight;
-      while (i < flight.length && flight[i]!.key !== answer.key) i++;
-      if (i === flight.length) {
-        this.strays++;
-        return;
-      }
-    }
-    const f = i === 0 ? takeFirst(this.#flight) : this.#flight.splice(i, 1)[0]!;
-    this.#end(f);
-    if (!f.abandoned) f.land(answer.value);
   }
 
   /**

@@ -116,14 +116,23 @@ export class ReopeningStream implements ByteStream {
   /** Writes all of `bytes`, then calls `ends` (see {@linkcode ByteStream.writeThen}). */
   writeThen(bytes: Uint8Array, opts: IoOptions, ends: WriteEnds): void {
     const cancel = opts.cancel;
+    const conn = this.#conn;
+    const w = this.#w;
+    // The short way (#shortWay and #startWrite, spelled out: every pipelined write comes here,
+    // cold for its first few hundred, when each call costs more than its work).
     if (
-      cancel === undefined || opts.timeout !== undefined || opts.signal ||
-      !this.#shortWay(cancel)
+      cancel === undefined || opts.timeout !== undefined || opts.signal || conn === undefined ||
+      cancel.aborted || w.conn !== undefined
     ) {
       this.write(bytes, opts).then(ends.written, ends.failed);
       return;
     }
-    this.#startWrite(bytes, cancel, ends).then(this.#onWritten, this.#onWriteFailed);
+    w.conn = conn;
+    w.bytes = bytes;
+    w.cancel = cancel;
+    w.ends = ends;
+    cancel.hook(this.#onWriteAbort);
+    conn.write(bytes).then(this.#onWritten, this.#onWriteFailed);
   }
 
   #write(bytes: Uint8Array, cancel: Cancel): Promise<void> {

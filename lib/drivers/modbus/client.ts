@@ -230,10 +230,14 @@ export class ModbusClient {
         out[at + 1] = (key >>> 8) & 0xff;
       },
     };
+    const st = this.#state;
+    const plainIo = this.#plainIo;
     return {
       read: (opts) => {
-        const key = this.#nextTransaction() * 256 + unit;
-        return this.line.send(template, key, this.#mbap, this.#io(opts), what, outcome);
+        // The transaction id and the options inline: every poll's read comes here.
+        const key = (st.transaction = (st.transaction + 1) & 0xffff) * 256 + unit;
+        const io = opts === undefined ? plainIo : this.#io(opts);
+        return this.line.send(template, key, this.#mbap, io, what, outcome);
       },
     };
   }

@@ -53,6 +53,11 @@ interface Field {
   block: number;
   /** Its offset in that block. */
   at: number;
+  /**
+   * A register read as it is (uint16 1, int16 2: no scale, offset or map), decoded in the
+   * poll's own loop; 0: by {@linkcode decodeRegisters}.
+   */
+  plain: number;
 }
 
 /** A read of some attributes: the requests to make and where each value is in the answers. */
@@ -76,9 +81,23 @@ function values(poll: Poll, one: number[] | undefined, all: number[][] | undefin
   const fields = poll.fields;
   for (let i = 0; i < fields.length; i++) {
     const f = fields[i]!;
-    out[f.name] = decodeRegisters(f.spec, one ?? all![f.block]!, f.at);
+    const regs = one ?? all![f.block]!;
+    // Most attributes are a plain register: no call per attribute (a poll's read runs cold,
+    // interpreted, for its first few hundred times).
+    const plain = f.plain;
+    if (plain === 0) out[f.name] = decodeRegisters(f.spec, regs, f.at);
+    else {
+      const w = regs[f.at]!;
+      out[f.name] = plain === 2 && w >= 0x8000 ? w - 0x10000 : w;
+    }
   }
   return out;
+}
+
+/** A field's {@linkcode Field.plain}: how its register decodes. */
+function plainOf(spec: RegisterSpec): number {
+  if (spec.map || spec.scale !== 1 || spec.offset !== 0) return 0;
+  return spec.type === "uint16" ? 1 : spec.type === "int16" ? 2 : 0;
 }
 
 /** One device (one unit id) behind a Modbus line. */
@@ -172,7 +191,13 @@ export class ModbusDevice implements Device {
       blocks.forEach((block, b) => {
         for (const it of block.items) {
           if (it.key.attr.name === n) {
-            fields.push({ name: n, spec: it.spec, block: b, at: it.offset });
+            fields.push({
+              name: n,
+              spec: it.spec,
+              block: b,
+              at: it.offset,
+              plain: plainOf(it.spec),
+            });
           }
         }
       });

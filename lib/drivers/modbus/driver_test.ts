@@ -130,6 +130,40 @@ Deno.test("modbus: a poll coalesces adjacent registers; the sim's process value 
   }
 });
 
+Deno.test("modbus: a poll decodes each register its way: int16 signed, uint16, scaled, mapped", async () => {
+  const registers = {
+    signed: { table: "holding", address: 0, type: "int16", write: true },
+    unsigned: { table: "holding", address: 1, type: "uint16", write: true },
+    scaled: { table: "holding", address: 2, type: "int16", scale: 0.1, write: true },
+    mode: { table: "holding", address: 3, map: { "0": "off", "1": "on" }, write: true },
+    count: { table: "holding", address: 4, write: true },
+  };
+  const sim = await startModbusTcpSimulator(
+    (await import("./driver.ts")).genericInstrument(registers as never, "x"),
+    { port: 0 },
+  );
+  const address = sim.address.replace(/\?.*/, "");
+  const c = tcpClient(address);
+  const d = await open(address, { registers });
+  try {
+    await c.writeRegisters(0, [0xfffe, 0xfffe, 0xff83, 1, 0x8000], 16);
+    for (let i = 0; i < 3; i++) {
+      assert.deepEqual(await d.read(), {
+        signed: -2,
+        unsigned: 65534,
+        scaled: -12.5,
+        mode: "on",
+        count: 32768,
+      });
+    }
+    assert.deepEqual(await d.read(["count", "signed"]), { count: 32768, signed: -2 });
+  } finally {
+    c.close();
+    await d.close();
+    await sim.close();
+  }
+});
+
 Deno.test("modbus: exceptions name function, address and meaning; limits answered with 03", async () => {
   const inst = await findInstrument("omega-cn7500");
   const sim = await startModbusTcpSimulator(inst, { port: 0 });
