@@ -116,14 +116,6 @@ function checkDeadlines(this: Pipeline): void {
   this.expireDue();
 }
 
-/**
- * The first element of a non-empty list: `pop` when it is the only one, as for a lone caller's
- * every request — `shift` to empty gave the list a new backing store at the next `push`.
- */
-function takeFirst<T>(list: T[]): T {
-  return (list.length === 1 ? list.pop() : list.shift())!;
-}
-
 const QUEUED = 0;
 const SENT = 1;
 const DONE = 2;
@@ -335,15 +327,21 @@ export class Pipeline {
     // An exchange waits for the line: nothing more goes out until the flight has landed. A
     // flight fuller than half the window is left to land first, so the requests that wait go
     // out several to a write (each write and read costs more than the request it carries).
-    if (this.#host.waiting === 0 && this.#flight.length <= this.#window >> 1) {
+    // (Asked once: sending queues no exchange.)
+    const waiting = this.#host.waiting;
+    if (waiting === 0 && this.#flight.length <= this.#window >> 1) {
       if (this.#idle && this.#backlog.length > 0) {
-        // The first request since the line was kept idle: what arrived meanwhile is stale.
+        // The first request since the line was kept idle: what arrived meanwhile is stale (a
+        // stream that is listened to queues nothing: only the framer may hold some).
         this.#idle = false;
         this.#host.framer.clear();
-        this.#host.stream.discard();
+        if (!this.#listening) this.#host.stream.discard();
       }
       while (this.#flight.length < this.#window && this.#backlog.length > 0) {
-        const f = takeFirst(this.#backlog);
+        // The first: `pop` when it is the only one, as for a lone caller's every request —
+        // `shift` to empty gave the list a new backing store at the next `push`.
+        const backlog = this.#backlog;
+        const f = (backlog.length === 1 ? backlog.pop() : backlog.shift())!;
         f.state = SENT;
         f.sentAfter = this.#heard;
         this.#flight.push(f);
@@ -359,7 +357,7 @@ export class Pipeline {
     // arrives meanwhile answers nothing and is dropped), so a lone caller's next request goes
     // out without taking the lock and listening again; an exchange that asks for the line gets
     // it at once (see lineWanted).
-    if (this.#host.waiting === 0) {
+    if (waiting === 0) {
       this.#idle = true;
       return;
     }
@@ -529,7 +527,10 @@ export class Pipeline {
             continue;
           }
         }
-        const f = i === 0 ? takeFirst(flight) : flight.splice(i, 1)[0]!;
+        // The first as the backlog's is taken (see #send).
+        const f = i !== 0
+          ? flight.splice(i, 1)[0]!
+          : (flight.length === 1 ? flight.pop() : flight.shift())!;
         f.state = DONE;
         if (f.signal) this.#unwatch(f);
         if (f.abandoned) continue;

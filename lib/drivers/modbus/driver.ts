@@ -138,11 +138,14 @@ export class ModbusDevice implements Device {
   /** Reads the named attributes (the status ones by default) in as few requests as possible. */
   read(names?: readonly string[], opts?: CallOptions): Promise<Values> {
     if (this.#closed) return Promise.reject(new DeviceError(`${this.name} is closed`, this.name));
-    let poll: Poll;
-    try {
-      poll = this.#poll(names);
-    } catch (err) {
-      return Promise.reject(err);
+    // A plain read (every poll's) takes the status plan without a call.
+    let poll = names === undefined ? this.#statusPoll : undefined;
+    if (poll === undefined) {
+      try {
+        poll = this.#poll(names);
+      } catch (err) {
+        return Promise.reject(err);
+      }
     }
     // Most polls are one request (adjacent registers coalesced): one promise, no arrays.
     if (poll.read !== undefined) {
@@ -170,8 +173,6 @@ export class ModbusDevice implements Device {
 
   /** The read plan of `names` (the status attributes when undefined), made once per list. */
   #poll(names: readonly string[] | undefined): Poll {
-    // A plain read (every poll's) without a key made and looked up.
-    if (names === undefined && this.#statusPoll !== undefined) return this.#statusPoll;
     const key = names === undefined ? "" : names.join("\0");
     let poll = this.#polls.get(key);
     if (poll) return poll;
