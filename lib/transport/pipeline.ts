@@ -395,8 +395,11 @@ export class Pipeline {
     const out = this.#out;
     const one = out[0]!;
     let bytes: Uint8Array;
-    if (n === 1 && one.outcome?.stamp === undefined) bytes = one.bytes;
-    else {
+    // The slots are emptied as they are copied (#dropOut, inline: every write comes here).
+    if (n === 1 && one.outcome?.stamp === undefined) {
+      bytes = one.bytes;
+      out[0] = undefined;
+    } else {
       let length = 0;
       for (let i = 0; i < n; i++) length += out[i]!.bytes.length;
       if (this.#outBuf.length < length) {
@@ -409,9 +412,10 @@ export class Pipeline {
         bytes.set(f.bytes, at);
         f.outcome?.stamp?.(bytes, at, f.key);
         at += f.bytes.length;
+        out[i] = undefined;
       }
     }
-    this.#dropOut();
+    this.#outCount = 0;
     this.#writing = true;
     const stream = this.#host.stream;
     if (stream.writeThen) stream.writeThen(bytes, this.#writeIo, this.#writeEnds);
