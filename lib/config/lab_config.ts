@@ -7,29 +7,19 @@
  * @module
  */
 import { parse as parseToml } from "smol-toml";
-import type { Address } from "../device/address.ts";
 import { ConfigError } from "../device/errors.ts";
 import { checkDeviceTables, type DeviceTable, tableIssueProblem } from "./device_tables.ts";
 import { problemText } from "./problem.ts";
 
-/** One configured device. */
-export interface DeviceConfig {
+/**
+ * One configured device: its validated table (`./device_tables.ts`) with its name, and the
+ * interval filled in.
+ */
+export interface DeviceConfig extends Omit<DeviceTable, "interval"> {
   /** The table name: `[devices.NAME]`. */
   name: string;
-  /** Its parsed address. */
-  address: Address;
   /** Sampling interval in ms for `monitor`/`serve` (default 1000). */
   interval: number;
-  /** Per-call timeout in ms, when set. */
-  timeout?: number;
-  /** `safe_state`: attribute and value pairs written, in order, when its owner stops. */
-  safeState?: [string, number | boolean | string | number[]][];
-  /** `safe_state_timeout` in ms, when set. */
-  safeStateTimeout?: number;
-  /** A detector's trigger protocol (`trigger`, `trigger_done`): used by scans at every point. */
-  trigger?: { attr: string; done: string };
-  /** Every other key of the table, handed to the driver. */
-  options: Record<string, unknown>;
 }
 
 /** A loaded config: devices plus the raw other sections. */
