@@ -161,11 +161,10 @@ export async function runRead(args: string[]): Promise<number> {
     const results: PromiseSettledResult<Record<string, unknown>>[] = new Array(devices.length);
     const reads: Promise<void>[] = [];
     if (inBatch.size < devices.length) {
-      const rest = devices.filter((_, i) => !inBatch.has(i));
-      const { Lab } = await loadLab();
-      lab = await Lab.open(config, rest);
-      const managers = lab.managers;
       const restIndexes = devices.map((_, i) => i).filter((i) => !inBatch.has(i));
+      const { Lab } = await loadLab();
+      lab = await Lab.open(config, restIndexes.map((i) => devices[i]!));
+      const managers = lab.managers;
       reads.push(
         Promise.allSettled(managers.map((m) => readOne(m, opts))).then((settled) => {
           settled.forEach((r, k) => (results[restIndexes[k]!] = r));
