@@ -248,6 +248,8 @@ function checkDeviceTable(
       const r = byRule(options, k, rule);
       if (!r.ok) return r;
     }
+    const conflict = spec.together?.(options);
+    if (conflict) return issue([conflict.key], conflict.message, conflict.hint);
   }
   return {
     ok: true,

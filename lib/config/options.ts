@@ -183,6 +183,14 @@ export function optionsProblem(
     const r = rule(values[k]);
     if (!r.ok) return { key: k, message: `option ${k}: ${r.message}`, hint: r.hint };
   }
+  const conflict = spec.together?.(values);
+  if (conflict) {
+    return {
+      key: conflict.key,
+      message: `option ${conflict.key}: ${conflict.message}`,
+      hint: conflict.hint,
+    };
+  }
   return undefined;
 }
 

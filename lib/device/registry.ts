@@ -49,6 +49,21 @@ export interface DriverOptions {
   owner: string;
   /** Every option and its rule, in the order messages list them. */
   rules: Record<string, OptionRule>;
+  /**
+   * What is wrong with the options taken together (one that needs another), once each passed its
+   * rule, so a config file is refused when it loads rather than when the device opens.
+   */
+  together?: (values: Readonly<Record<string, unknown>>) => OptionsConflict | undefined;
+}
+
+/** Options that do not go together: the key to blame, and what to do. */
+export interface OptionsConflict {
+  /** The option that needs another. */
+  key: string;
+  /** What is wrong, worded for a person. */
+  message: string;
+  /** What to write instead. */
+  hint?: string;
 }
 
 /** One device of a {@linkcode Driver.readMany} (a device config is one): no options. */

@@ -40,6 +40,10 @@ Deno.test("config and usage mistakes exit 2 in every verb, naming the file and k
       [["scan", "--demo", "count", "2", "-d", "det.counts", "--dwell", "-1s"], /--dwell: "-1s"/],
       [["sim", "baratron", "--warmup", "-5s"], /--warmup: "-5s" is negative/],
       [["read", "baratron://999.999.999.999"], /host "999\.999\.999\.999" is not a valid address/],
+      [
+        ["read", "ca://LAB:m1?move_guard=1s"],
+        /option move_guard: is for a motor: give motor = true/,
+      ],
       [["session", "tail", "x.sqlite", "--poll", "-1"], /--poll: "-1" is negative/],
     ];
     for (const [args, re] of cases) {
@@ -75,6 +79,10 @@ Deno.test("a ca:// device's pvs map is checked with the config, before any PV is
       [
         bad('{ velocity = ":VELO" }', 'move_guard = "fast"\n'),
         /devices\.m1\.move_guard: "fast" is not a duration/,
+      ],
+      [
+        '[devices.m1]\naddress = "ca://LAB:m1"\nmove_guard = "200ms"\n',
+        /lab\.toml: devices\.m1\.move_guard: is for a motor: give motor = true \(or a pvs map\)/,
       ],
       [
         '[devices.m1]\naddress = "ca://LAB:m1"\nmotr = true\n',

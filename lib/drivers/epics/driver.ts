@@ -414,15 +414,8 @@ function pvDevice(address: Address, ctx: OpenContext): PvDevice | undefined {
   const motor = CA_OPTIONS.rules.motor!(option("motor") ?? false);
   const pvs = option("pvs") === undefined ? undefined : CA_OPTIONS.rules.pvs!(option("pvs"));
   const isMotor = motor.ok && motor.value === true;
-  if (!isMotor && pvs === undefined) {
-    if (option("move_guard") !== undefined) {
-      throw new UsageError(
-        `${address.text}: move_guard is for a motor (motor = true)`,
-        "a ca:// device made of several PVs follows DMOV only when it is a motor",
-      );
-    }
-    return undefined;
-  }
+  // A move_guard without motor or pvs was refused by CA_OPTIONS.together.
+  if (!isMotor && pvs === undefined) return undefined;
   const guard = option("move_guard");
   const guardMs = guard === undefined ? undefined : CA_OPTIONS.rules.move_guard!(guard);
   const specs = devicePvs(pvs?.ok ? pvs.value as PvSpec[] : undefined, isMotor);

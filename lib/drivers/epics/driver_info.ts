@@ -32,6 +32,16 @@ export const CA_OPTIONS: DriverOptions = {
     motor: flagOption(),
     move_guard: durationOption({ min: 0, max: MAX_MOVE_GUARD_MS }),
   },
+  together(values) {
+    if (values.move_guard === undefined || values.pvs !== undefined) return undefined;
+    const motor = flagOption()(values.motor ?? false);
+    if (motor.ok && motor.value === true) return undefined;
+    return {
+      key: "move_guard",
+      message: "is for a motor: give motor = true (or a pvs map)",
+      hint: "a ca:// device made of several PVs follows DMOV only when it is a motor",
+    };
+  },
 };
 
 /** The `ca://` driver without its `open`. */
