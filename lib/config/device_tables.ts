@@ -16,7 +16,13 @@ import { UsageError } from "../device/errors.ts";
 import type { DriverOptions, OptionRule } from "../device/registry.ts";
 import { didYouMean } from "../device/suggest.ts";
 import { INTERVAL_RULE, TIMEOUT_RULE } from "./duration.ts";
-import { driverOptions, durationOption, optionsProblem, targetProblem } from "./options.ts";
+import {
+  driverOptions,
+  durationOption,
+  isTable,
+  optionsProblem,
+  targetProblem,
+} from "./options.ts";
 import {
   formatKeyPath,
   type KeyPath,
@@ -24,11 +30,6 @@ import {
   type UnknownKeyParams,
   unknownKeyProblem,
 } from "./problem.ts";
-
-/** True for a plain object (a TOML table). */
-export function isTable(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
-}
 
 /** A validated `[devices.NAME]` table. */
 export interface DeviceTable {

@@ -20,7 +20,7 @@ import {
 } from "./problem.ts";
 import type { OptionRule } from "../device/registry.ts";
 import { durationOption, rangeText } from "./options.ts";
-import { isTable } from "./device_tables.ts";
+import { isTable } from "./options.ts";
 
 /**
  * Parse options for values read once (a config file, an address): zod would otherwise compile

@@ -194,6 +194,11 @@ export function optionsProblem(
   return undefined;
 }
 
+/** True for a plain object (a TOML table; a TOML date is a `Date`, not a table). */
+export function isTable(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
+}
+
 /**
  * Whether a record (a device's options) has no keys, without building a key list (asked once per
  * target of a thousand-target read).

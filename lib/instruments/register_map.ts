@@ -23,6 +23,7 @@
 import type { Attr, AttrType, Value } from "../device/attr.ts";
 import { ConfigError } from "../device/errors.ts";
 import { parseDuration } from "../config/duration.ts";
+import { isTable } from "../config/options.ts";
 import type { RawAttr } from "./schema.ts";
 import type { ParseRule } from "./template.ts";
 import { channelAttrName, channelLimits, claimAttrName } from "./channels.ts";
@@ -448,10 +449,6 @@ function whole(min: number, max: number): (v: unknown) => string | undefined {
     typeof v === "number" && Number.isInteger(v) && v >= min && v <= max
       ? undefined
       : `expected a whole number from ${min} to ${max}`;
-}
-
-function isTable(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /**

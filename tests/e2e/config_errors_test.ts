@@ -81,6 +81,10 @@ Deno.test("a ca:// device's pvs map is checked with the config, before any PV is
         /devices\.m1\.move_guard: "fast" is not a duration/,
       ],
       [
+        '[devices.m1]\naddress = "ca://LAB:m1"\npvs = 1979-05-27\n',
+        /devices\.m1\.pvs: expected a table of attribute = PV suffix/,
+      ],
+      [
         '[devices.m1]\naddress = "ca://LAB:m1"\nmove_guard = "200ms"\n',
         /lab\.toml: devices\.m1\.move_guard: is for a motor: give motor = true \(or a pvs map\)/,
       ],

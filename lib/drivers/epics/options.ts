@@ -21,6 +21,7 @@
  */
 import type { AttrType } from "../../device/attr.ts";
 import type { Checked, OptionRule } from "../../device/registry.ts";
+import { isTable } from "../../config/options.ts";
 
 /** One attribute of a multi-PV device: its PV suffix and what the config declares of it. */
 export interface PvSpec {
@@ -74,10 +75,6 @@ const ENTRY_KEYS = ["pv", "type", "units", "precision", "description", "status",
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** The keys a reading has beside its values (`READING_KEYS` of lib/device/device.ts). */
 const RESERVED = ["t", "device", "error"];
-
-function isTable(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 function bad(message: string, path?: string[], hint?: string): Checked {
   return { ok: false, message, path, hint };
