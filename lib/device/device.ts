@@ -74,6 +74,12 @@ export interface Device {
    * stream): samplers follow it through `subscribe` instead of polling it.
    */
   readonly pushes?: boolean;
+  /**
+   * Changes whenever the declared attributes may have changed (a remote daemon came back, maybe
+   * with another config), so whoever cached {@linkcode Device.attrs} asks again; absent when they
+   * never change while the device is open.
+   */
+  readonly attrsEpoch?: number;
   /** Optional "done" signal for positioners: true while a move is in progress. */
   isMoving?(opts?: CallOptions): Promise<boolean>;
   /** Releases sockets, timers and servers. */

@@ -67,6 +67,8 @@ export class DeviceManager {
     if (--this.#queued === 0) this.#tail = IDLE;
   };
   #attrs: Attr[] | undefined;
+  /** The device's `attrsEpoch` when `#attrs` was fetched. */
+  #attrsEpoch: number | undefined;
   // Made on first use, and listeners kept as a copy-on-write array (no Set): most managers of a
   // large stream never get a subscriber and have one listener, and two Sets were ~0.3 KB each.
   #subscribers: Set<Feed<Reading>> | undefined;
@@ -128,17 +130,22 @@ export class DeviceManager {
     });
   }
 
-  /** The device's attributes (fetched once, through the queue, then cached). */
+  /**
+   * The device's attributes (fetched through the queue, then cached until the device's
+   * `attrsEpoch` says they may have changed).
+   */
   async attrs(opts?: CallOptions): Promise<Attr[]> {
-    if (this.#attrs) return this.#attrs;
+    const epoch = this.device.attrsEpoch;
+    if (this.#attrs && epoch === this.#attrsEpoch) return this.#attrs;
     const attrs = await this.exclusive(() => this.device.attrs(opts), opts?.signal);
     this.#attrs = attrs;
+    this.#attrsEpoch = epoch;
     return attrs;
   }
 
-  /** Forgets cached attributes (after a reconnect that may change metadata). */
-  invalidateAttrs(): void {
-    this.#attrs = undefined;
+  /** The attributes {@linkcode attrs} fetched, while still current; undefined otherwise. */
+  cachedAttrs(): Attr[] | undefined {
+    return this.device.attrsEpoch === this.#attrsEpoch ? this.#attrs : undefined;
   }
 
   /**

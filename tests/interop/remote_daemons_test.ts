@@ -5,7 +5,7 @@
  * locally (a bad value never reaches the remote) and a good one does, a missing or wrong token
  * is refused with a message saying what to do, an untrusted certificate says to give ca_file,
  * and a remote daemon's restart is a recorded gap (error and recovered events in the central
- * session) that heals.
+ * session) that heals, after which the central daemon declares what the remote now declares.
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
@@ -90,12 +90,14 @@ peerTest(
     await Deno.writeTextFile(`${dir}/token`, TOKEN + "\n");
     await Deno.writeTextFile(`${dir}/wrong`, "not-the-remote-token-0123456789\n");
     const ports = freePorts(3);
-    const remoteArgs = async (i: number) => {
+    /** A remote daemon's arguments; its motor travels up to `motorMax` mm. */
+    const remoteArgs = async (i: number, motorMax = 100) => {
       const file = `${dir}/remote${i}.toml`;
       await Deno.writeTextFile(
         file,
         `[devices.thermo]\naddress = "sim://thermo?seed=${i}"\ninterval = "200ms"\n` +
-          `[devices.motor]\naddress = "sim://motor?seed=${i}"\ninterval = "200ms"\n`,
+          `[devices.motor]\naddress = "sim://motor?seed=${i}&max=${motorMax}"\n` +
+          `interval = "200ms"\n`,
       );
       const tls = i === 2 ? ["--tls-cert", cert, "--tls-key", key] : [];
       return [file, "--no-record", "--token-file", `${dir}/token`, ...tls, "--listen"].concat(
@@ -207,7 +209,9 @@ peerTest(
         );
         assert.match(down.error ?? "", /127\.0\.0\.1:\d+/);
         const starting = Date.now() / 1000;
-        remotes[1] = await spawnServe(await remoteArgs(1));
+        // it comes back with a shorter motor travel: the central daemon must not go on
+        // validating writes against the limits it learnt before
+        remotes[1] = await spawnServe(await remoteArgs(1, 50));
         const restarted = Date.now() / 1000;
         await deviceWhen(
           url,
@@ -217,6 +221,23 @@ peerTest(
         );
         // the other remotes went on all along
         assert.equal((await devices(url)).get("r1_thermo")!.state, "up");
+        await deviceWhen(
+          url,
+          "r2_motor",
+          "r2_motor up again",
+          (d) => d.state === "up" && d.last_t! > restarted,
+        );
+        const detail = await guardedFetch(`${url}/api/devices/r2_motor`);
+        const position = (detail.body.attrs as { name: string; max?: number }[])
+          .find((a) => a.name === "position");
+        assert.equal(position?.max, 50, JSON.stringify(detail.body));
+        const put = await guardedFetch(`${url}/api/devices/r2_motor/attrs/position`, {
+          method: "PUT",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ value: 70 }),
+        });
+        assert.equal(put.status, 422, JSON.stringify(put.body));
+        assert.match(JSON.stringify(put.body), /above the upper limit 50 mm/);
         const db = new DatabaseSync(session, { readOnly: true });
         try {
           const eventsSince = () =>

@@ -38,6 +38,8 @@ export class LabwireDevice implements Device {
   /** Samplers follow its event stream instead of polling it. */
   readonly pushes = true;
   #attrs: Attr[] | undefined;
+  /** The link's `reopened` when `#attrs` was fetched. */
+  #attrsEpoch = -1;
   readonly #path: string;
 
   /** The remote device `remote` on `link`, named `name` here. */
@@ -52,11 +54,18 @@ export class LabwireDevice implements Device {
     this.#path = `/api/devices/${encodeURIComponent(remote)}`;
   }
 
+  /** Changes when the remote daemon came back (maybe with another config). */
+  get attrsEpoch(): number {
+    return this.link.reopened;
+  }
+
   async attrs(opts?: CallOptions): Promise<Attr[]> {
-    if (this.#attrs) return this.#attrs;
+    const epoch = this.link.reopened;
+    if (this.#attrs && this.#attrsEpoch === epoch) return this.#attrs;
     const detail = await this.#call("GET", this.#path, opts);
     try {
       this.#attrs = attrsFromDetail(detail);
+      this.#attrsEpoch = epoch;
     } catch (err) {
       throw new DeviceError(
         `${this.link.base} has no attributes of ${this.remote}: ${(err as Error).message}`,

@@ -56,6 +56,12 @@ export class DaemonLink {
   users = 0;
   /** True while the event stream is open. */
   connected = false;
+  /**
+   * Counts the event stream's openings after a failure: the daemon may have come back with
+   * another config, so what was learnt from it before (attributes) is asked again.
+   */
+  reopened = 0;
+  #failed = false;
 
   /** A link to the daemon at `opts.base`; nothing connects until a request or a follower. */
   constructor(opts: DaemonLinkOptions) {
@@ -195,6 +201,7 @@ export class DaemonLink {
         this.connected = false;
         if (this.#closed || this.#followers.size === 0) break;
         if (conn.signal.aborted && conn.signal.reason === "resubscribe") continue;
+        this.#failed = true;
         const delay = this.#backoff.fail(performance.now());
         this.#down(`${describe(this.base, err)}; retrying in ${(delay / 1000).toFixed(1)} s`);
         await new Promise<void>((resolve) => {
@@ -237,6 +244,10 @@ export class DaemonLink {
         throw new Error(errorAnswer(await res.text()) ?? `${res.status} ${res.statusText}`);
       }
       this.connected = true;
+      if (this.#failed) {
+        this.#failed = false;
+        this.reopened++;
+      }
       this.#backoff.succeed();
       const parser = new SseParser();
       const decoder = new TextDecoder();

@@ -26,8 +26,11 @@ export interface ApiState {
   started: number;
   /** Timeout of device calls made for a request, ms. */
   timeout: number;
-  /** Each device's attributes as last fetched (units for /metrics, instant detail answers). */
-  attrCache: Map<string, Attr[]>;
+  /**
+   * Each device's attributes as last fetched, while current (units for /metrics, instant detail
+   * answers): {@linkcode DeviceManager.cachedAttrs}.
+   */
+  attrCache: { get(device: string): Attr[] | undefined };
   /** The manager of device `name`; a 404 naming the devices when there is none. */
   manager(name: string): DeviceManager;
   /** Fetches a device's attributes through its queue and caches them. */
@@ -45,11 +48,9 @@ export function apiState(ctx: ServerContext): ApiState {
     return h;
   })();
   const timeout = ctx.requestTimeoutMs ?? 5000;
-  const attrCache = new Map<string, Attr[]>();
-  // a device removed at run time (or re-added with another table) is fetched anew
-  ctx.lab.onChange((c) => {
-    if (c.removed) attrCache.delete(c.removed.name);
-  });
+  // Kept by each device's manager: a device removed at run time (or re-added with another table)
+  // has a new manager, and a remote that came back is asked again.
+  const attrCache = { get: (device: string) => ctx.lab.find(device)?.cachedAttrs() };
   return {
     ctx,
     hub,
@@ -65,10 +66,8 @@ export function apiState(ctx: ServerContext): ApiState {
     },
     // Request signals are not passed to devices: a reading a client gave up on still completes
     // (and is cached and published), and the device queue stays in order.
-    async attrsOf(m) {
-      const attrs = await m.attrs({ timeout });
-      attrCache.set(m.name, attrs);
-      return attrs;
+    attrsOf(m) {
+      return m.attrs({ timeout });
     },
     // A task that writes (hold, move, …) or a scan owns the device; a sampling task does not.
     busy(device) {

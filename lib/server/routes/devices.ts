@@ -337,7 +337,6 @@ export function deviceRoutes(api: ApiState): OpenAPIHono {
       const admin = devicesAdmin();
       const m = manager(c.req.valid("param").name);
       await admin.remove(m.name, "DELETE /api/devices");
-      attrCache.delete(m.name);
       return c.json({ name: m.name, address: m.device.address, removed: true }, 200);
     },
   );
