@@ -29,13 +29,7 @@ import { attrRecord, jsonDocument, readingRecord } from "../lib/output/record.ts
 import { machineTime, type TimeOptions } from "../lib/output/time.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
 import { stdoutIsTerminal } from "../lib/output/terminal.ts";
-
-const FLAGS = {
-  attrs: { type: "string", short: "a", multiple: true },
-  describe: { type: "boolean", short: "d" },
-  timeout: { type: "string", short: "t" },
-  compact: { type: "boolean" },
-} as const;
+import { READ_FLAGS } from "../lib/cli/read_flags.ts";
 
 /** The parsed options of `read`. */
 export interface ReadOptions {
@@ -59,7 +53,7 @@ export interface ReadOptions {
 
 /** Parses `read`'s arguments (pure; tested on its own). */
 export function parseReadArgs(args: string[]): ReadOptions {
-  const f = parseFlags(args, FLAGS, "read");
+  const f = parseFlags(args, READ_FLAGS, "read");
   return {
     targets: f.positionals,
     attrs: listFlag(f, "attrs"),

@@ -109,6 +109,19 @@ export interface Driver {
    * (its devices are then opened one by one).
    */
   readMany?(targets: readonly BatchTarget[], timeout?: number): Promise<(Values | Error)[]>;
+  /**
+   * Starts the {@linkcode readMany} of addressed targets (their addresses as typed, without
+   * `?options`) before the verb that reads them has loaded, so the exchange with the instruments
+   * runs while labwire loads the rest: a `readMany` of the same targets takes it over, one of
+   * other targets cancels it. Absent when the driver has no such path.
+   */
+  prefetch?(addresses: readonly string[]): Prefetch;
+}
+
+/** A read started by {@linkcode Driver.prefetch}. */
+export interface Prefetch {
+  /** Stops it (closing what it opened) unless a `readMany` took it over. */
+  cancel(): void;
 }
 
 /**

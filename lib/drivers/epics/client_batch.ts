@@ -84,9 +84,38 @@ const DONE = 3;
 export function readPvs(
   targets: readonly BatchTarget[],
   opts: BatchOptions,
+  early?: EarlyBatch,
 ): Promise<(Values | Error)[]> {
-  const client = resolveClientOptions(opts.client ?? clientOptionsFromEnv());
-  return new BatchRead(targets, opts, client).run();
+  if (early instanceof BatchRead) {
+    // The batch of the same PVs started before the verb loaded, with the same settings.
+    if (early.client === opts.client && early.takeOver(targets, opts)) return early.result;
+    early.cancel();
+  }
+  const pvs = new Array<string>(targets.length);
+  for (let i = 0; i < targets.length; i++) pvs[i] = targets[i]!.address.target.trim();
+  const batch = new BatchRead(pvs, opts.client);
+  batch.start();
+  batch.takeOver(targets, opts);
+  return batch.result;
+}
+
+/** A batch read started by {@linkcode prefetchPvs}: only a {@linkcode readPvs} finishes it. */
+export interface EarlyBatch {
+  /** Stops it and closes its sockets (resolves once closed), unless a readPvs took it over. */
+  cancel(): Promise<void>;
+}
+
+/**
+ * Starts the read of `pvs` (no timeout yet) that a {@linkcode readPvs} of targets with the same
+ * PVs in the same order and the same `client` settings (default: the `EPICS_CA_*` environment)
+ * takes over: `labwire read` starts it before its own code has loaded (`../../cli/prefetch.ts`).
+ */
+export function prefetchPvs(pvs: readonly string[], client?: CaClientOptions): EarlyBatch {
+  const names = new Array<string>(pvs.length);
+  for (let i = 0; i < pvs.length; i++) names[i] = pvs[i]!.trim();
+  const batch = new BatchRead(names, client);
+  batch.start();
+  return batch;
 }
 
 /** One circuit of a batch: a TCP connection to a server and the requests waiting for it. */
@@ -124,9 +153,10 @@ class BatchCircuit {
   }
 }
 
-/** The state of one {@linkcode readPvs} call. */
+/** The state of one batch: started, then taken over by a {@linkcode readPvs} call. */
 class BatchRead {
-  readonly #targets: readonly BatchTarget[];
+  /** The targets of the readPvs that took it over (their names go on its errors). */
+  #targets: readonly BatchTarget[] = [];
   /** Each target's PV name. */
   readonly #pvs: string[];
   readonly #o: ResolvedClientOptions;
@@ -158,20 +188,25 @@ class BatchRead {
   readonly #deadlineTimer = new Timer(() => this.#expire());
   #sequence = 0;
   #finish: () => void = () => {};
+  /** When the searches started (`performance.now()`): timeouts count from here. */
+  #started = 0;
+  #taken = false;
+  /** Opening the socket and sending the first searches (closing waits for it). */
+  #opening: Promise<void> = Promise.resolve();
+  /** Every outcome, once everything is closed. */
+  result: Promise<(Values | Error)[]> = Promise.resolve([]);
 
   readonly #timeout: Float64Array;
 
-  constructor(targets: readonly BatchTarget[], opts: BatchOptions, options: ResolvedClientOptions) {
-    const n = targets.length;
-    this.#targets = targets;
-    this.#pvs = new Array(n);
+  /** The settings as given (a readPvs with others does not take the batch over). */
+  readonly client: CaClientOptions | undefined;
+
+  constructor(pvs: string[], client: CaClientOptions | undefined) {
+    const n = pvs.length;
+    this.#pvs = pvs;
     this.#timeout = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      const t = targets[i]!;
-      this.#pvs[i] = t.address.target.trim();
-      this.#timeout[i] = opts.timeout ?? t.timeout ?? opts.defaultTimeout;
-    }
-    this.#o = options;
+    this.client = client;
+    this.#o = resolveClientOptions(client ?? clientOptionsFromEnv());
     this.#n = n;
     this.#left = n;
     this.#results = new Array(n).fill(undefined);
@@ -181,41 +216,91 @@ class BatchRead {
     this.#type = new Int16Array(n).fill(-1);
     this.#count = new Uint32Array(n);
     this.#access = new Uint8Array(n);
-    this.#deadline = new Float64Array(n);
+    // No deadline until a readPvs takes the batch over and says its timeouts.
+    this.#deadline = new Float64Array(n).fill(Infinity);
   }
 
-  async run(): Promise<(Values | Error)[]> {
+  /** Sends the searches; {@linkcode result} settles once every PV has its outcome. */
+  start(): void {
     const n = this.#n;
-    if (n === 0) return [];
-    const now = performance.now();
+    this.#started = performance.now();
     for (let i = 0; i < n; i++) {
       const pv = this.#pvs[i]!;
-      this.#deadline[i] = now + this.#timeout[i]!;
       if (pv === "" || pv.length > 500) this.#fail(i, new DeviceError(`"${pv}" is not a PV name`));
     }
     const done = new Promise<void>((resolve) => (this.#finish = resolve));
+    this.result = done.then(() => this.#close()).then(() => this.#named());
     if (this.#left === 0) this.#finish();
-    else {
-      try {
-        await this.#openUdp();
-        this.#search();
-        this.#armDeadline();
-      } catch (err) {
-        for (let i = 0; i < n; i++) {
-          if (this.#state[i] !== DONE) {
-            this.#fail(i, new DeviceError(`${this.#pvs[i]!}: ${messageOf(err)}`));
-          }
+    else this.#opening = this.#begin();
+  }
+
+  async #begin(): Promise<void> {
+    try {
+      await this.#openUdp();
+      this.#search();
+    } catch (err) {
+      for (let i = 0; i < this.#n; i++) {
+        if (this.#state[i] !== DONE) {
+          this.#fail(i, new DeviceError(`${this.#pvs[i]!}: ${messageOf(err)}`));
         }
       }
     }
-    await done;
-    await this.#close();
-    return this.#results as (Values | Error)[];
+  }
+
+  /**
+   * Takes the batch over for `targets` (the same PVs in the same order): their timeouts count
+   * from the start of the batch, their names go on the errors. False when they are other PVs,
+   * or it was taken over or cancelled already.
+   */
+  takeOver(targets: readonly BatchTarget[], opts: BatchOptions): boolean {
+    const n = this.#n;
+    if (this.#taken || targets.length !== n) return false;
+    for (let i = 0; i < n; i++) {
+      if (targets[i]!.address.target.trim() !== this.#pvs[i]) return false;
+    }
+    this.#taken = true;
+    this.#targets = targets;
+    for (let i = 0; i < n; i++) {
+      const timeout = opts.timeout ?? targets[i]!.timeout ?? opts.defaultTimeout;
+      this.#timeout[i] = timeout;
+      this.#deadline[i] = this.#started + timeout;
+    }
+    this.#armDeadline();
+    return true;
+  }
+
+  /** Stops a batch nobody took over: every PV left ends; resolves once the sockets closed. */
+  async cancel(): Promise<void> {
+    if (this.#taken) return;
+    this.#taken = true;
+    for (let i = 0; i < this.#n; i++) {
+      if (this.#state[i] !== DONE) this.#done(i, new DeviceError("read cancelled"));
+    }
+    await this.result;
+  }
+
+  /** The outcomes, each error named after its target's device. */
+  #named(): (Values | Error)[] {
+    const out = this.#results as (Values | Error)[];
+    for (let i = 0; i < this.#n; i++) {
+      const r = out[i];
+      if (r instanceof DeviceError && r.device === undefined && this.#targets[i] !== undefined) {
+        const Kind = r instanceof TimeoutError ? TimeoutError : DeviceError;
+        out[i] = new Kind(r.message, this.#targets[i]!.name);
+      }
+    }
+    return out;
   }
 
   async #openUdp(): Promise<void> {
     const o = this.#o;
-    this.#udp = await SearchSocket.open((bytes, from) => this.#onDatagram(bytes, from), () => {});
+    const udp = await SearchSocket.open((bytes, from) => this.#onDatagram(bytes, from), () => {});
+    if (this.#left === 0) {
+      // Cancelled while the socket opened.
+      await udp.close();
+      return;
+    }
+    this.#udp = udp;
     if (o.autoAddrList) this.#udp.allowBroadcast();
     this.#destinations = searchDestinations(
       o.addrList,
@@ -582,13 +667,8 @@ class BatchRead {
     if (--this.#left === 0) this.#finish();
   }
 
+  /** PV `i` failed (its device's name is put on the error at the end: {@linkcode #named}). */
   #fail(i: number, err: Error): void {
-    if (err instanceof DeviceError && err.device === undefined) {
-      err = new (err instanceof TimeoutError ? TimeoutError : DeviceError)(
-        err.message,
-        this.#targets[i]!.name,
-      );
-    }
     this.#done(i, err);
   }
 
@@ -621,7 +701,6 @@ class BatchRead {
       const state = this.#state[i]!;
       if (state === DONE || this.#deadline[i]! > now) continue;
       const pv = this.#pvs[i]!;
-      const device = this.#targets[i]!.name;
       const timeoutMs = this.#timeout[i]!;
       if (state === SEARCHING) {
         const where = [
@@ -633,13 +712,12 @@ class BatchRead {
           i,
           new TimeoutError(
             `PV ${pv} not found: no CA server answered the search within ${timeoutMs} ms (${where}); check the name and EPICS_CA_ADDR_LIST`,
-            device,
           ),
         );
       } else {
         this.#fail(
           i,
-          new TimeoutError(`${this.#what(i)}: no answer within ${formatMs(timeoutMs)}`, device),
+          new TimeoutError(`${this.#what(i)}: no answer within ${formatMs(timeoutMs)}`),
         );
       }
     }
@@ -647,6 +725,7 @@ class BatchRead {
   }
 
   async #close(): Promise<void> {
+    await this.#opening;
     this.#searchTimer.cancel();
     this.#deadlineTimer.cancel();
     for (const c of this.#circuits) c.close();
