@@ -299,7 +299,7 @@ Usage: labwire stream TARGET… [--interval 1s] [--count N] [--duration 10m] [--
 
 Every target is sampled concurrently on a drift-free schedule (deadlines at
 start + k × interval, so nothing drifts over days; more than 32 devices at one
-interval are spread over it in slots of 32). On a terminal you get a live
+interval are spread over it in slots of 64). On a terminal you get a live
 table that fits the terminal (a compact layout when it is narrow; --attrs picks
 the columns), with the active alarms (the config's [[alarms]] and every
 device's health) and the last events under it; in a pipe, one JSON object

@@ -100,10 +100,10 @@ address = "sim://gauge"
 Deno.test("a large group is spread over its interval in slots; a small one starts together", () => {
   assert.deepEqual(spread(10, 500), { per: 10, slotMs: 500 });
   assert.deepEqual(spread(SLOT_DEVICES, 500), { per: SLOT_DEVICES, slotMs: 500 });
-  assert.deepEqual(spread(1000, 500), { per: 32, slotMs: 15.625 });
+  assert.deepEqual(spread(1000, 500), { per: 63, slotMs: 31.25 });
   // Slots are at least 2 ms apart: a short interval packs more devices into each.
   assert.deepEqual(spread(1000, 10), { per: 200, slotMs: 2 });
-  assert.deepEqual(spread(10_000, 1000), { per: 32, slotMs: 1000 / 313 });
+  assert.deepEqual(spread(10_000, 1000), { per: 64, slotMs: 1000 / 157 });
 });
 
 Deno.test("every device of a spread group gets each of its readings once", async () => {

@@ -40,6 +40,20 @@ Deno.test("BatchedSink with a delay: writes over several event-loop turns go out
   assert.deepEqual(calls, ["a\nb\nc\n", "d\n"], "flush writes at once");
 });
 
+Deno.test("BatchedSink with a delay: a write into a batch half that old writes it at once, no timer needed", async () => {
+  const calls: string[] = [];
+  const sink = new BatchedSink((text) => calls.push(text), 64 * 1024, 1000);
+  sink.write("a\n");
+  await new Promise((r) => setTimeout(r, 600));
+  assert.deepEqual(calls, []);
+  sink.write("b\n");
+  assert.deepEqual(calls, ["a\nb\n"]);
+  sink.write("c\n"); // a new batch, held again
+  assert.deepEqual(calls, ["a\nb\n"]);
+  sink.flush();
+  assert.deepEqual(calls, ["a\nb\n", "c\n"]);
+});
+
 Deno.test("BatchedSink without a target: the bytes of every write reach stdout in order, past the buffer and in any script", async () => {
   const module = import.meta.resolve("./stdout.ts");
   const code = `
