@@ -14,6 +14,7 @@ import { DeviceManager } from "./manager.ts";
 import { findDriver } from "../device/registry.ts";
 import { DeviceOwners } from "./owners.ts";
 import { fdBudget, tooManyFds } from "../transport/fd_limit.ts";
+import { Timer } from "../transport/timer.ts";
 
 /**
  * Devices {@linkcode Lab.attrLists} asks at once. Asked all together, 10,000 gauges were 10,000
@@ -229,10 +230,12 @@ export class Lab {
         const moveOn = () => {
           if (moved) return;
           moved = true;
-          clearTimeout(hold);
+          hold.cancel();
           startOne();
         };
-        const hold = setTimeout(moveOn, OPENING_HOLD_MS);
+        // Not setTimeout: the first one loads Node's timers (~3 MB resident; see timer.ts).
+        const hold = new Timer(moveOn);
+        hold.start(OPENING_HOLD_MS);
         managers[i]!.attrs({ timeout }).catch(() => [] as Attr[]).then((list) => {
           lists[i] = list;
           moveOn();

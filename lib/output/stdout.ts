@@ -14,6 +14,8 @@ export class PipeClosed extends Error {
   }
 }
 
+import { Timer } from "../transport/timer.ts";
+
 const encoder = new TextEncoder();
 
 /** The sink data is written to: stdout normally, an array in tests. */
@@ -85,7 +87,8 @@ export class BatchedSink implements TextSink {
   #text = "";
   #bytes: Uint8Array = new Uint8Array();
   #size = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Writes the batch in the background (not `setTimeout`: see `../transport/timer.ts`). */
+  readonly #timer = new Timer(() => this.#background());
   /** When the batch waiting began (`performance.now()`), for a sink with a delay. */
   #since = 0;
   #error: unknown;
@@ -109,8 +112,8 @@ export class BatchedSink implements TextSink {
     else this.#text += text;
     this.#size += text.length;
     if (this.#size >= this.limit) this.flush();
-    else if (this.#timer === undefined) {
-      this.#timer = setTimeout(this.#background, this.delayMs);
+    else if (!this.#timer.pending) {
+      this.#timer.start(this.delayMs);
       if (this.delayMs > 0) this.#since = performance.now();
     } else if (this.delayMs > 0 && performance.now() - this.#since >= this.delayMs / 2) {
       this.flush();
@@ -119,8 +122,7 @@ export class BatchedSink implements TextSink {
 
   /** Writes everything queued now. */
   flush(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#timer.cancel();
     if (this.#error !== undefined) throw this.#error;
     try {
       if (this.#target) {
@@ -147,12 +149,11 @@ export class BatchedSink implements TextSink {
     }
   }
 
-  readonly #background = () => {
-    this.#timer = undefined;
+  #background(): void {
     try {
       this.flush();
     } catch {
       // Kept in #error: the next write or flush throws it where the caller can act on it.
     }
-  };
+  }
 }

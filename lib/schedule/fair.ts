@@ -40,8 +40,9 @@ export function starving(budgetMs: number = FAIR_BUDGET_MS): boolean {
     // The last heartbeat fired (the loop turned) some time ago; start watching from now.
     armed = true;
     armedAt = now;
-    const t = setTimeout(heartbeat, 0);
-    Deno.unrefTimer(t);
+    // Not setTimeout: the first one loads Node's timers (~3 MB resident; see
+    // ../transport/timer.ts). This timer keeps the process alive for the one turn it waits.
+    AbortSignal.timeout(0).addEventListener("abort", heartbeat, { once: true });
     return false;
   }
   return now - armedAt >= budgetMs;
@@ -65,7 +66,9 @@ export function fairTurn(budgetMs: number = FAIR_BUDGET_MS): Promise<void> {
 /** Resolves after one turn of the event loop (timers, sockets and signals get to run). */
 export function macrotask(): Promise<void> {
   yields++;
-  return new Promise((resolve) => setTimeout(resolve, 0));
+  return new Promise((resolve) =>
+    AbortSignal.timeout(0).addEventListener("abort", () => resolve(), { once: true })
+  );
 }
 
 /** Number of yields {@linkcode fairTurn} has taken in this process. */

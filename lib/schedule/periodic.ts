@@ -42,16 +42,23 @@ export interface ScheduleStats {
   maxLateness: number;
 }
 
-/** Returns a promise resolving after `ms` (or at once when `signal` aborts). */
+/**
+ * Returns a promise resolving after `ms`, rounded up to whole milliseconds (or at once when
+ * `signal` aborts). The timer is an `AbortSignal.timeout`, not `setTimeout`: on Deno 2.9.6 the
+ * first `setTimeout` loads Node's timers and what they need (see `../transport/timer.ts`), ~3 MB
+ * of a `stream`'s resident memory for the sampler's sleeps alone.
+ */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, Math.max(0, ms));
+    const timer = AbortSignal.timeout(Math.max(0, Math.ceil(ms)));
     function done() {
-      clearTimeout(timer);
+      // A timer nobody listens to no longer keeps the process alive.
+      timer.removeEventListener("abort", done);
       signal?.removeEventListener("abort", done);
       resolve();
     }
+    timer.addEventListener("abort", done, { once: true });
     signal?.addEventListener("abort", done, { once: true });
   });
 }
