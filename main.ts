@@ -248,6 +248,8 @@ export async function main(argv: string[]): Promise<number> {
   if (!entry) return unknownVerb(verb, p);
   const early = entry.early?.(rest) ?? [];
   try {
+    // Requests out first, then the verb's code loads while the instruments answer.
+    for (let i = 0; i < early.length; i++) await early[i]!.sent;
     const command = await entry.load();
     if (rest.includes("--help") || rest.includes("-h")) {
       console.log(command.help);

@@ -18,7 +18,7 @@ function recorder(scheme: string) {
     readMany: (targets) => Promise.resolve(targets.map(() => ({}))),
     prefetch: (addresses) => {
       calls.push([...addresses]);
-      return { cancel: () => void cancelled++ };
+      return { sent: Promise.resolve(), cancel: () => void cancelled++ };
     },
   });
   return { calls, cancelled: () => cancelled };

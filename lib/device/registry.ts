@@ -120,6 +120,11 @@ export interface Driver {
 
 /** A read started by {@linkcode Driver.prefetch}. */
 export interface Prefetch {
+  /**
+   * Settles once its first requests are out (or it failed; the `readMany` reports that): the
+   * verb loads after, so that loading overlaps the instruments' work rather than delaying it.
+   */
+  sent: Promise<void>;
   /** Stops it (closing what it opened) unless a `readMany` took it over. */
   cancel(): void;
 }

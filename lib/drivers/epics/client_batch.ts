@@ -75,6 +75,9 @@ const CONNECTING = 1;
 const READING = 2;
 const DONE = 3;
 
+/** How long the search timer waits for unread replies, and the lateness that says "busy", ms. */
+const BUSY_LATENESS_MS = 5;
+
 /**
  * Reads the PV of every target (`ca://PV`, its device's name for errors) once: DBR_TIME of its
  * native type (an enum's state strings with DBR_CTRL beside it). Returns, in the same order,
@@ -101,6 +104,8 @@ export function readPvs(
 
 /** A batch read started by {@linkcode prefetchPvs}: only a {@linkcode readPvs} finishes it. */
 export interface EarlyBatch {
+  /** Settles once the first searches are out (or failed: the PVs then carry why). */
+  readonly sent: Promise<void>;
   /** Stops it and closes its sockets (resolves once closed), unless a readPvs took it over. */
   cancel(): Promise<void>;
 }
@@ -184,7 +189,11 @@ class BatchRead {
   #udp: SearchSocket | undefined;
   #destinations: Destination[] = [];
   #searchPeriod = 0;
-  readonly #searchTimer = new Timer(() => this.#search());
+  /** When the search timer is due (`performance.now()`). */
+  #searchDueAt = 0;
+  /** The search timer waited once for unread replies (see `#searchDue`). */
+  #searchWaited = false;
+  readonly #searchTimer = new Timer(() => this.#searchDue());
   readonly #deadlineTimer = new Timer(() => this.#expire());
   #sequence = 0;
   #finish: () => void = () => {};
@@ -192,7 +201,7 @@ class BatchRead {
   #started = 0;
   #taken = false;
   /** Opening the socket and sending the first searches (closing waits for it). */
-  #opening: Promise<void> = Promise.resolve();
+  sent: Promise<void> = Promise.resolve();
   /** Every outcome, once everything is closed. */
   result: Promise<(Values | Error)[]> = Promise.resolve([]);
 
@@ -231,13 +240,13 @@ class BatchRead {
     const done = new Promise<void>((resolve) => (this.#finish = resolve));
     this.result = done.then(() => this.#close()).then(() => this.#named());
     if (this.#left === 0) this.#finish();
-    else this.#opening = this.#begin();
+    else this.sent = this.#begin();
   }
 
   async #begin(): Promise<void> {
     try {
       await this.#openUdp();
-      this.#search();
+      await this.#search();
     } catch (err) {
       for (let i = 0; i < this.#n; i++) {
         if (this.#state[i] !== DONE) {
@@ -316,8 +325,11 @@ class BatchRead {
     }
   }
 
-  /** Sends the searches of every PV still without a server, then waits twice as long (libca). */
-  #search(): void {
+  /**
+   * Sends the searches of every PV still without a server, then waits twice as long (libca),
+   * counted from when they went out; resolves then.
+   */
+  async #search(): Promise<void> {
     if (this.#left === 0 || !this.#udp) return;
     const datagrams: Uint8Array[] = [];
     let w = this.#versionedDatagram();
@@ -336,10 +348,30 @@ class BatchRead {
     }
     if (inDatagram === 0) return;
     datagrams.push(w.take());
-    this.#udp.send(datagrams, this.#destinations);
+    await this.#udp.send(datagrams, this.#destinations);
+    if (this.#left === 0) return;
     const { minSearchPeriodMs: min, maxSearchPeriodMs: max } = this.#o;
     this.#searchPeriod = Math.min(max, this.#searchPeriod === 0 ? min : this.#searchPeriod * 2);
+    this.#searchDueAt = performance.now() + this.#searchPeriod;
     this.#searchTimer.start(this.#searchPeriod);
+  }
+
+  /**
+   * The search timer: searches again once the replies that may be waiting in the socket have
+   * been read. Deno reads a socket only when its event loop is idle, and a read that sent its
+   * searches before loading the verb's code was busy until now: the timer waits a little more
+   * once, and again while it keeps firing late (still busy).
+   */
+  #searchDue(): void {
+    const now = performance.now();
+    if (!this.#searchWaited || now - this.#searchDueAt > BUSY_LATENESS_MS) {
+      this.#searchWaited = true;
+      this.#searchDueAt = now + BUSY_LATENESS_MS;
+      this.#searchTimer.start(BUSY_LATENESS_MS);
+      return;
+    }
+    this.#searchWaited = false;
+    void this.#search();
   }
 
   #versionedDatagram(): FrameWriter {
@@ -725,7 +757,7 @@ class BatchRead {
   }
 
   async #close(): Promise<void> {
-    await this.#opening;
+    await this.sent;
     this.#searchTimer.cancel();
     this.#deadlineTimer.cancel();
     for (const c of this.#circuits) c.close();

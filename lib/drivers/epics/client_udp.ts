@@ -26,7 +26,8 @@ type ListenDatagram = (
 
 /** The raw socket under a {@linkcode SearchSocket}. */
 interface Port {
-  send(datagram: Uint8Array, host: string, port: number): void;
+  /** Sends; settles once the datagram went out (a failure is warned about, not thrown). */
+  send(datagram: Uint8Array, host: string, port: number): Promise<void>;
   allowBroadcast(): void;
   close(): Promise<void>;
 }
@@ -54,9 +55,12 @@ async function nativePort(
   await Promise.resolve();
   return {
     send(datagram, host, port) {
-      conn.send(datagram, { transport: "udp", hostname: host, port }).catch((err) => {
-        if (!closed) warn(`CA UDP socket: sending to ${host}:${port}: ${err}`);
-      });
+      return conn.send(datagram, { transport: "udp", hostname: host, port }).then(
+        () => {},
+        (err) => {
+          if (!closed) warn(`CA UDP socket: sending to ${host}:${port}: ${err}`);
+        },
+      );
     },
     // Deno's datagram sockets are opened with SO_BROADCAST already.
     allowBroadcast() {},
@@ -82,7 +86,13 @@ async function nodePort(
   sock.on("error", (err: Error) => warn(`CA UDP socket: ${err.message}`));
   await new Promise<void>((resolve) => sock.bind(0, resolve));
   return {
-    send: (datagram, host, port) => sock.send(datagram, port, host),
+    send: (datagram, host, port) =>
+      new Promise<void>((resolve) =>
+        sock.send(datagram, port, host, (err: Error | null) => {
+          if (err) warn(`CA UDP socket: sending to ${host}:${port}: ${err.message}`);
+          resolve();
+        })
+      ),
     allowBroadcast: () => sock.setBroadcast(true),
     close: () => new Promise<void>((resolve) => sock.close(() => resolve())),
   };
@@ -119,11 +129,16 @@ export class SearchSocket {
     this.#port.allowBroadcast();
   }
 
-  /** Sends each datagram to each destination. */
-  send(datagrams: readonly Uint8Array[], destinations: readonly Destination[]): void {
+  /**
+   * Sends each datagram to each destination; settles once all went out. (Deno sends when its
+   * event loop runs: a caller about to keep the thread busy awaits this first.)
+   */
+  send(datagrams: readonly Uint8Array[], destinations: readonly Destination[]): Promise<void> {
+    const sending: Promise<void>[] = [];
     for (const datagram of datagrams) {
-      for (const d of destinations) this.#port.send(datagram, d.host, d.port);
+      for (const d of destinations) sending.push(this.#port.send(datagram, d.host, d.port));
     }
+    return Promise.all(sending).then(() => {});
   }
 
   /** Asks the caRepeater on `port` to forward beacons here; harmless when there is none. */

@@ -78,6 +78,7 @@ export const CA_INFO: DriverInfo = {
     early?.then((b) => b.cancel(), () => {});
     early = started;
     return {
+      sent: started.then((b) => b.sent, () => {}),
       cancel() {
         if (early === started) early = undefined;
         started.then((b) => b.cancel(), () => {});
