@@ -37,7 +37,7 @@ import {
   searchDestinations,
 } from "./client_env.ts";
 import { SearchSocket } from "./client_udp.ts";
-import { decodeDbr } from "./dbr.ts";
+import { loadModule } from "../../device/lazy_module.ts";
 import {
   ALARM_STATUS_NAMES,
   DBR,
@@ -47,7 +47,7 @@ import {
   SEVERITY_NAMES,
   valueOffset,
 } from "./dbr_types.ts";
-import { type ChannelFacts, type CharMode, pvValue } from "./driver_values.ts";
+import type { ChannelFacts, CharMode } from "./driver_values.ts";
 import { ECA, ecaMessage, ecaName } from "./eca.ts";
 import {
   EXTENDED_HEADER_SIZE,
@@ -74,6 +74,37 @@ const SEARCHING = 0;
 const CONNECTING = 1;
 const READING = 2;
 const DONE = 3;
+
+/** A reply the general decoder takes: its PV, DBR type, element count and payload. */
+interface SlowReply {
+  i: number;
+  type: number;
+  count: number;
+  payload: Uint8Array;
+  /** An enum's DBR_CTRL reply (its state strings), beside its value. */
+  ctrl?: SlowReply;
+}
+
+/** The general decoder (`./dbr.ts`) and the value mapping (`./driver_values.ts`). */
+interface Decoders {
+  decodeDbr: typeof import("./dbr.ts").decodeDbr;
+  pvValue: typeof import("./driver_values.ts").pvValue;
+}
+
+let decoders: Decoders | undefined;
+let loadingDecoders: Promise<Decoders> | undefined;
+
+/**
+ * Loads the general decoder on the first reply that needs it (a string, enum, array or char
+ * PV): a read of number PVs decodes every reply in place and never loads its three modules.
+ */
+function loadDecoders(): Promise<Decoders> {
+  loadingDecoders ??= Promise.all([
+    loadModule<typeof import("./dbr.ts")>(new URL("./dbr.ts", import.meta.url)),
+    loadModule<typeof import("./driver_values.ts")>(new URL("./driver_values.ts", import.meta.url)),
+  ]).then(([dbr, values]) => (decoders = { decodeDbr: dbr.decodeDbr, pvValue: values.pvValue }));
+  return loadingDecoders;
+}
 
 /** How long the search timer waits for unread replies, and the lateness that says "busy", ms. */
 const BUSY_LATENESS_MS = 5;
@@ -175,7 +206,9 @@ class BatchRead {
   readonly #access: Uint8Array;
   readonly #deadline: Float64Array;
   /** An enum's value waiting for its state strings, or the reverse. */
-  readonly #half = new Map<number, { time?: Uint8Array; count: number; ctrl?: string[] }>();
+  readonly #half = new Map<number, { time?: SlowReply; ctrl?: SlowReply }>();
+  /** Replies waiting for the general decoder to load. */
+  #slow: SlowReply[] = [];
   readonly #circuits: BatchCircuit[] = [];
   readonly #byServer = new Map<string, number>();
   readonly #facts: ChannelFacts = {
@@ -546,7 +579,7 @@ class BatchRead {
         const ask = c.serverMinor >= 13 ? 0 : count;
         c.out.header(CMD.READ_NOTIFY, dbrOf("time", dataType), ask, p2, i + 1);
         if (dataType === DBR.ENUM) {
-          this.#half.set(i, { count: 0 });
+          this.#half.set(i, {});
           c.out.header(CMD.READ_NOTIFY, dbrOf("ctrl", DBR.ENUM), 1, p2, n + i + 1);
         }
         return;
@@ -610,22 +643,15 @@ class BatchRead {
     const half = this.#half.get(i);
     if (half === undefined) {
       if (count === 1 && this.#count[i] === 1 && this.#scalar(i, type, view, at, size)) return;
-      return this.#decode(i, type, count, buf.subarray(at, at + size), undefined);
+      return this.#decode({ i, type, count, payload: buf.subarray(at, at + size) });
     }
     // An enum: the value and its state strings, whichever comes second completes it.
-    if (ioid > this.#n) {
-      try {
-        half.ctrl = decodeDbr(type, count, buf.subarray(at, at + size)).enumStrings ?? [];
-      } catch (err) {
-        return this.#fail(i, new DeviceError(`${this.#what(i)}: bad reply: ${err}`));
-      }
-    } else {
-      half.time = buf.slice(at, at + size);
-      half.count = count;
-    }
+    const reply = { i, type, count, payload: buf.slice(at, at + size) };
+    if (ioid > this.#n) half.ctrl = reply;
+    else half.time = reply;
     if (half.time === undefined || half.ctrl === undefined) return;
     this.#half.delete(i);
-    this.#decode(i, dbrOf("time", DBR.ENUM), half.count, half.time, half.ctrl);
+    this.#decode({ ...half.time, ctrl: half.ctrl });
   }
 
   /**
@@ -664,22 +690,41 @@ class BatchRead {
     return true;
   }
 
-  #decode(
-    i: number,
-    type: number,
-    count: number,
-    payload: Uint8Array,
-    enumStrings: string[] | undefined,
-  ): void {
+  /** A reply for the general decoder: now if it is loaded, else once it is (`payload` copied). */
+  #decode(r: SlowReply): void {
+    if (decoders !== undefined) return this.#decodeWith(decoders, r);
+    // The circuit's buffer is reused: a reply that waits keeps a copy.
+    this.#slow.push(r.ctrl === undefined ? { ...r, payload: r.payload.slice() } : r);
+    if (this.#slow.length > 1) return;
+    loadDecoders().then((d) => {
+      const slow = this.#slow;
+      this.#slow = [];
+      for (let k = 0; k < slow.length; k++) this.#decodeWith(d, slow[k]!);
+    }, (err) => {
+      const slow = this.#slow;
+      this.#slow = [];
+      for (let k = 0; k < slow.length; k++) {
+        this.#fail(slow[k]!.i, new DeviceError(`${this.#what(slow[k]!.i)}: ${messageOf(err)}`));
+      }
+    });
+  }
+
+  #decodeWith(dec: Decoders, r: SlowReply): void {
+    const i = r.i;
+    if (this.#state[i] === DONE) return;
     const facts = this.#facts;
     facts.nativeType = this.#type[i]!;
     facts.nativeCount = this.#count[i]!;
     try {
-      const d = decodeDbr(type, count, payload);
+      const ctrl = r.ctrl;
+      const enumStrings = ctrl === undefined
+        ? undefined
+        : dec.decodeDbr(ctrl.type, ctrl.count, ctrl.payload).enumStrings ?? [];
+      const d = dec.decodeDbr(r.type, r.count, r.payload);
       const mode: CharMode = this.#pvs[i]!.endsWith("$") ? "string" : "auto";
       const meta = enumStrings === undefined ? undefined : { value: [], enumStrings };
       this.#done(i, {
-        value: pvValue(facts, d, meta, mode),
+        value: dec.pvValue(facts, d, meta, mode),
         severity: SEVERITY_NAMES[d.severity ?? 0] ?? String(d.severity),
         status: ALARM_STATUS_NAMES[d.status ?? 0] ?? String(d.status),
       });
