@@ -1,7 +1,7 @@
 /**
  * `labwire read` of `ca://` targets as a process against the in-process fake CA server: the
- * batch it starts before the verb loads (`lib/cli/prefetch.ts`) is the one that reads, so every
- * PV is searched once on one circuit, with the values and per-target errors of a plain read.
+ * batch it starts before the verb loads (`lib/cli/prefetch.ts`) is the one that reads (one
+ * circuit, one CREATE_CHAN per PV), with the values and per-target errors of a plain read.
  */
 import assert from "node:assert/strict";
 import { runCli } from "./run_cli.ts";
@@ -16,7 +16,7 @@ function caEnv(fake: FakeServer): Record<string, string> {
   };
 }
 
-Deno.test("read of ca:// targets: each PV searched once, on one circuit, missing ones named", async () => {
+Deno.test("read of ca:// targets: one batch on one circuit, missing ones named", async () => {
   const fake = new FakeServer();
   await fake.start();
   for (let i = 0; i < 50; i++) fake.pvs.set(`E:pv${i}`, pv(DBR.DOUBLE, [i + 0.25]));
