@@ -14,8 +14,6 @@ export class PipeClosed extends Error {
   }
 }
 
-import { Timer } from "../transport/timer.ts";
-
 const encoder = new TextEncoder();
 
 /** The sink data is written to: stdout normally, an array in tests. */
@@ -87,8 +85,12 @@ export class BatchedSink implements TextSink {
   #text = "";
   #bytes: Uint8Array = new Uint8Array();
   #size = 0;
-  /** Writes the batch in the background (not `setTimeout`: see `../transport/timer.ts`). */
-  readonly #timer = new Timer(() => this.#background());
+  /**
+   * The background write's timer while a batch waits: an `AbortSignal.timeout`, not
+   * `setTimeout`, whose first use loads Node's timers (~3 MB resident; see
+   * `lib/transport/timer.ts`). Its listener holds the process open until the batch is written.
+   */
+  #timer: AbortSignal | undefined;
   /** When the batch waiting began (`performance.now()`), for a sink with a delay. */
   #since = 0;
   #error: unknown;
@@ -112,8 +114,9 @@ export class BatchedSink implements TextSink {
     else this.#text += text;
     this.#size += text.length;
     if (this.#size >= this.limit) this.flush();
-    else if (!this.#timer.pending) {
-      this.#timer.start(this.delayMs);
+    else if (this.#timer === undefined) {
+      this.#timer = AbortSignal.timeout(this.delayMs);
+      this.#timer.addEventListener("abort", this.#background, { once: true });
       if (this.delayMs > 0) this.#since = performance.now();
     } else if (this.delayMs > 0 && performance.now() - this.#since >= this.delayMs / 2) {
       this.flush();
@@ -122,7 +125,8 @@ export class BatchedSink implements TextSink {
 
   /** Writes everything queued now. */
   flush(): void {
-    this.#timer.cancel();
+    this.#timer?.removeEventListener("abort", this.#background);
+    this.#timer = undefined;
     if (this.#error !== undefined) throw this.#error;
     try {
       if (this.#target) {
@@ -149,11 +153,12 @@ export class BatchedSink implements TextSink {
     }
   }
 
-  #background(): void {
+  readonly #background = (): void => {
+    this.#timer = undefined;
     try {
       this.flush();
     } catch {
       // Kept in #error: the next write or flush throws it where the caller can act on it.
     }
-  }
+  };
 }
