@@ -14,7 +14,6 @@ import { DeviceManager } from "./manager.ts";
 import { findDriver } from "../device/registry.ts";
 import { DeviceOwners } from "./owners.ts";
 import { fdBudget, tooManyFds } from "../transport/fd_limit.ts";
-import { Timer } from "../transport/timer.ts";
 
 /**
  * Devices {@linkcode Lab.attrLists} asks at once. Asked all together, 10,000 gauges were 10,000
@@ -230,12 +229,13 @@ export class Lab {
         const moveOn = () => {
           if (moved) return;
           moved = true;
-          hold.cancel();
+          clearTimeout(hold);
           startOne();
         };
-        // Not setTimeout: the first one loads Node's timers (~3 MB resident; see timer.ts).
-        const hold = new Timer(moveOn);
-        hold.start(OPENING_HOLD_MS);
+        // setTimeout on purpose: its first use loads Node's timers (~16 ms, see
+        // transport/timer.ts), here while devices open rather than in the first tick of a driver
+        // whose reads use it (a stream of sim:// gauges at 10 ms then missed its first deadlines).
+        const hold = setTimeout(moveOn, OPENING_HOLD_MS);
         managers[i]!.attrs({ timeout }).catch(() => [] as Attr[]).then((list) => {
           lists[i] = list;
           moveOn();

@@ -43,15 +43,17 @@ export interface ScheduleStats {
 }
 
 /**
- * Returns a promise resolving after `ms`, rounded up to whole milliseconds (or at once when
- * `signal` aborts). The timer is an `AbortSignal.timeout`, not `setTimeout`: on Deno 2.9.6 the
+ * Returns a promise resolving after `ms`, in whole milliseconds as timers count them (or at once
+ * when `signal` aborts). The timer is an `AbortSignal.timeout`, not `setTimeout`: on Deno 2.9.6 the
  * first `setTimeout` loads Node's timers and what they need (see `../transport/timer.ts`), ~3 MB
  * of a `stream`'s resident memory for the sampler's sleeps alone.
  */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
-    const timer = AbortSignal.timeout(Math.max(0, Math.ceil(ms)));
+    // Whole milliseconds, truncated as `setTimeout` does (a schedule's tick may come up to 1 ms
+    // early, never 1 ms late: it had the same slack before).
+    const timer = AbortSignal.timeout(Math.max(0, Math.trunc(ms)));
     function done() {
       // A timer nobody listens to no longer keeps the process alive.
       timer.removeEventListener("abort", done);
