@@ -86,9 +86,9 @@ export class BatchedSink implements TextSink {
   #bytes: Uint8Array = new Uint8Array();
   #size = 0;
   /**
-   * The background write's timer while a batch waits: an `AbortSignal.timeout`, not
-   * `setTimeout`, whose first use loads Node's timers (~3 MB resident; see
-   * `lib/transport/timer.ts`). Its listener holds the process open until the batch is written.
+   * The background write's timer while a batch waits: an `AbortSignal.timeout`, the runtime's
+   * own timer, not Node's `setTimeout` (see `lib/transport/timer.ts`). Its listener holds the
+   * process open until the batch is written.
    */
   #timer: AbortSignal | undefined;
   /** When the batch waiting began (`performance.now()`), for a sink with a delay. */

@@ -40,8 +40,8 @@ export function starving(budgetMs: number = FAIR_BUDGET_MS): boolean {
     // The last heartbeat fired (the loop turned) some time ago; start watching from now.
     armed = true;
     armedAt = now;
-    // Not setTimeout: the first one loads Node's timers (~3 MB resident; see
-    // ../transport/timer.ts). This timer keeps the process alive for the one turn it waits.
+    // The runtime's own timer, not Node's setTimeout (see ../transport/timer.ts); it keeps the
+    // process alive for the one turn it waits.
     AbortSignal.timeout(0).addEventListener("abort", heartbeat, { once: true });
     return false;
   }

@@ -44,9 +44,10 @@ export interface ScheduleStats {
 
 /**
  * Returns a promise resolving after `ms`, in whole milliseconds as timers count them (or at once
- * when `signal` aborts). The timer is an `AbortSignal.timeout`, not `setTimeout`: on Deno 2.9.6 the
- * first `setTimeout` loads Node's timers and what they need (see `../transport/timer.ts`), ~3 MB
- * of a `stream`'s resident memory for the sampler's sleeps alone.
+ * when `signal` aborts). The timer is an `AbortSignal.timeout`, the runtime's own timer: on Deno
+ * 2.9.6 `setTimeout` is Node's (a `Timeout` object and an async id per call, and Node's timers
+ * loaded on first use, see `../transport/timer.ts`), for a sampler that sleeps between slots
+ * dozens of times a second.
  */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
