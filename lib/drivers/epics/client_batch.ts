@@ -106,8 +106,8 @@ function loadDecoders(): Promise<Decoders> {
   return loadingDecoders;
 }
 
-/** How long the search timer waits for unread replies, and the lateness that says "busy", ms. */
-const BUSY_LATENESS_MS = 5;
+/** How long the search timer waits for replies still unread in the socket, ms. */
+const UNREAD_WAIT_MS = 5;
 
 /**
  * Reads the PV of every target (`ca://PV`, its device's name for errors) once: DBR_TIME of its
@@ -222,8 +222,6 @@ class BatchRead {
   #udp: SearchSocket | undefined;
   #destinations: Destination[] = [];
   #searchPeriod = 0;
-  /** When the search timer is due (`performance.now()`). */
-  #searchDueAt = 0;
   /** The search timer waited once for unread replies (see `#searchDue`). */
   #searchWaited = false;
   readonly #searchTimer = new Timer(() => this.#searchDue());
@@ -385,22 +383,19 @@ class BatchRead {
     if (this.#left === 0) return;
     const { minSearchPeriodMs: min, maxSearchPeriodMs: max } = this.#o;
     this.#searchPeriod = Math.min(max, this.#searchPeriod === 0 ? min : this.#searchPeriod * 2);
-    this.#searchDueAt = performance.now() + this.#searchPeriod;
     this.#searchTimer.start(this.#searchPeriod);
   }
 
   /**
    * The search timer: searches again once the replies that may be waiting in the socket have
    * been read. Deno reads a socket only when its event loop is idle, and a read that sent its
-   * searches before loading the verb's code was busy until now: the timer waits a little more
-   * once, and again while it keeps firing late (still busy).
+   * searches before loading the verb's code was busy until now: the timer waits a little more,
+   * once (never again, however late it fires: a slow machine must still search again).
    */
   #searchDue(): void {
-    const now = performance.now();
-    if (!this.#searchWaited || now - this.#searchDueAt > BUSY_LATENESS_MS) {
+    if (!this.#searchWaited) {
       this.#searchWaited = true;
-      this.#searchDueAt = now + BUSY_LATENESS_MS;
-      this.#searchTimer.start(BUSY_LATENESS_MS);
+      this.#searchTimer.start(UNREAD_WAIT_MS);
       return;
     }
     this.#searchWaited = false;
