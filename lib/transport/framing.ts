@@ -214,10 +214,9 @@ export class Framer {
     }
     const buf = this.#buf;
     const end = this.#end;
-    if (length === bytes.length) buf.set(bytes, end);
-    else if (length > 64) buf.set(bytes.subarray(0, length), end);
-    // An answer's few bytes from a stream's read buffer: copied, not viewed (no object).
-    else for (let i = 0; i < length; i++) buf[end + i] = bytes[i]!;
+    // A view of a stream's read buffer, copied at once: one small object per arrival, where a
+    // loop over an answer's bytes cost more while it runs cold (its first few hundred answers).
+    buf.set(length === bytes.length ? bytes : bytes.subarray(0, length), end);
     this.#end = end + length;
     this.#dropSkip();
   }

@@ -13,7 +13,11 @@ import type { Deadline } from "./deadline.ts";
 /** A first-in first-out lock: one owner, the others queued in the order they asked. */
 export class FifoLock {
   #busy = false;
-  #waiters: (() => void)[] = [];
+  /**
+   * Who waits, in order: read by the pipeline (its `length`) on every send without a call;
+   * only the lock changes it.
+   */
+  readonly waiters: (() => void)[] = [];
 
   /** Somebody owns the lock. */
   get busy(): boolean {
@@ -22,7 +26,7 @@ export class FifoLock {
 
   /** Callers waiting for the lock (not counting its owner). */
   get waiting(): number {
-    return this.#waiters.length;
+    return this.waiters.length;
   }
 
   /** Takes the lock if it is free (true); false when somebody owns it. */
@@ -34,7 +38,7 @@ export class FifoLock {
   /** Takes the lock now if it is free (true); otherwise queues `owned`, called once it is ours. */
   acquire(owned: () => void): boolean {
     if (this.take()) return true;
-    this.#waiters.push(owned);
+    this.waiters.push(owned);
     return false;
   }
 
@@ -52,11 +56,11 @@ export class FifoLock {
         resolve();
       };
       const onAbort = (reason: unknown) => {
-        const i = this.#waiters.indexOf(turn);
-        if (i >= 0) this.#waiters.splice(i, 1);
+        const i = this.waiters.indexOf(turn);
+        if (i >= 0) this.waiters.splice(i, 1);
         reject(reason);
       };
-      this.#waiters.push(turn);
+      this.waiters.push(turn);
       cancel.hook(onAbort);
       this.onQueue?.();
     });
@@ -64,7 +68,7 @@ export class FifoLock {
 
   /** Hands the lock to the next waiter, or frees it. */
   release(): void {
-    const next = this.#waiters.shift();
+    const next = this.waiters.shift();
     if (next) next();
     else this.#busy = false;
   }

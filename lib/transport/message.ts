@@ -176,9 +176,7 @@ export class MessageLine {
       device: this.#device,
       acquire: (owned: () => void): boolean => lock.acquire(owned),
       release: () => lock.release(),
-      get waiting() {
-        return lock.waiting;
-      },
+      waiters: lock.waiters,
       timeoutError: (
         what: string,
         timeout: number,

@@ -75,8 +75,8 @@ export interface PipelineHost {
   acquire(owned: () => void): boolean;
   /** Gives the lock back (to the next waiter). */
   release(): void;
-  /** Exchanges waiting for the lock. */
-  readonly waiting: number;
+  /** Exchanges waiting for the lock (its queue: read, never changed, here). */
+  readonly waiters: { readonly length: number };
   /** The error of a request that timed out (the line's wording). */
   timeoutError(
     what: string,
@@ -120,29 +120,63 @@ const QUEUED = 0;
 const SENT = 1;
 const DONE = 2;
 
-/** One request: queued, in flight or done. */
+/** Stands for a request's resolve and reject until its promise is made. */
+function unsettled(): void {}
+
+/**
+ * One request: queued, in flight or done. Its fields are declared and set in the constructor
+ * (no field initializers): one function per request made, not a second one for the fields.
+ */
 class Flight {
-  state = QUEUED;
+  /** QUEUED, SENT or DONE. */
+  declare state: number;
   /** The line's count of arrivals when it went out (anything heard since: a higher count). */
-  sentAfter = 0;
+  declare sentAfter: number;
   /** Given up by its caller (aborted) while in flight: its answer, when it comes, is dropped. */
-  abandoned = false;
+  declare abandoned: boolean;
   /** When it expires (`performance.now()` time). */
-  at = 0;
+  declare at: number;
   /** The caller's signal, while the request is watched for its abort. */
-  signal: AbortSignal | undefined;
+  declare signal: AbortSignal | undefined;
   /** Decodes the answer and words the failures, when the caller gave one. */
-  outcome: Outcome<unknown, unknown> | undefined = undefined;
+  declare outcome: Outcome<unknown, unknown> | undefined;
+  /** Settles the caller's promise (set by {@linkcode settleInto} as the promise is made). */
+  declare resolve: (value: unknown) => void;
+  /** Rejects the caller's promise. */
+  declare reject: (err: unknown) => void;
+  /** The request's bytes (a template when its outcome stamps them). */
+  declare readonly bytes: Uint8Array;
+  /** The key its answer carries (-1: answers come in order). */
+  declare readonly key: number;
+  /** Finds its answer in what was received. */
+  declare readonly parse: AnswerParser<unknown>;
+  /** Names it in errors. */
+  declare readonly what: string | (() => string);
+  /** Its deadline, ms. */
+  declare readonly timeout: number;
 
   constructor(
-    readonly bytes: Uint8Array,
-    readonly key: number,
-    readonly parse: AnswerParser<unknown>,
-    readonly what: string | (() => string),
-    readonly timeout: number,
-    readonly resolve: (value: unknown) => void,
-    readonly reject: (err: unknown) => void,
-  ) {}
+    bytes: Uint8Array,
+    key: number,
+    parse: AnswerParser<unknown>,
+    what: string | (() => string),
+    timeout: number,
+    outcome: Outcome<unknown, unknown> | undefined,
+  ) {
+    this.state = QUEUED;
+    this.sentAfter = 0;
+    this.abandoned = false;
+    this.at = 0;
+    this.signal = undefined;
+    this.outcome = outcome;
+    this.resolve = unsettled;
+    this.reject = unsettled;
+    this.bytes = bytes;
+    this.key = key;
+    this.parse = parse;
+    this.what = what;
+    this.timeout = timeout;
+  }
 
   name(): string {
     return typeof this.what === "string" ? this.what : this.what();
@@ -153,6 +187,20 @@ class Flight {
     const outcome = this.outcome;
     this.reject(outcome === undefined ? err : outcome.failed(err, this.timeout));
   }
+}
+
+/** The request whose promise is being made (see {@linkcode settleInto}). */
+let making: Flight | undefined;
+
+/**
+ * The executor of every request's promise: hands its resolve and reject to the request being
+ * made. One function for all, not `Promise.withResolvers` (an object and a destructuring per
+ * request, on a path that runs cold for its first few hundred requests).
+ */
+function settleInto(resolve: (value: unknown) => void, reject: (err: unknown) => void): void {
+  const f = making!;
+  f.resolve = resolve;
+  f.reject = reject;
 }
 
 /** A bounded window of requests in flight on one line. */
@@ -183,6 +231,8 @@ export class Pipeline {
    */
   #outBuf = new Uint8Array(0);
   #writing = false;
+  /** The last write carried one request: a lone caller's (see `request`). */
+  #lone = false;
   #reading = false;
   /** Reading by listening to the stream (one that can `listen`). */
   #listening = false;
@@ -246,17 +296,17 @@ export class Pipeline {
     if (signal?.aborted) {
       return Promise.reject(outcome ? outcome.failed(signal.reason, timeout) : signal.reason);
     }
-    const { promise, resolve, reject } = Promise.withResolvers<T>();
     const f = new Flight(
       bytes,
       key,
       parse as AnswerParser<unknown>,
       what,
       timeout,
-      resolve as (v: unknown) => void,
-      reject,
+      outcome as Outcome<unknown, unknown> | undefined,
     );
-    if (outcome !== undefined) f.outcome = outcome as Outcome<unknown, unknown>;
+    making = f;
+    const promise = new Promise<unknown>(settleInto) as Promise<T>;
+    making = undefined;
     f.at = performance.now() + timeout;
     // One deadline for the pipeline, at its earliest request, moved only when a request expires
     // earlier: not a deadline added and removed per request (each idle moment between a lone
@@ -268,6 +318,13 @@ export class Pipeline {
     }
     if (signal) this.#watch(signal, f);
     this.#backlog.push(f);
+    if (this.#lone && this.#idle && this.#backlog.length === 1 && !this.#writing) {
+      // A caller alone on the line (its last write carried one request, and nothing is in
+      // flight or queued): its request goes out now, not after a hop for requests that would
+      // share its write — a lone caller's come one after another, never together.
+      this.#send();
+      return promise;
+    }
     if (!this.#fillQueued) {
       // Requests made in the same turn (a Promise.all, or the callers woken by one read) go
       // out in one write.
@@ -328,7 +385,7 @@ export class Pipeline {
     // flight fuller than half the window is left to land first, so the requests that wait go
     // out several to a write (each write and read costs more than the request it carries).
     // (Asked once: sending queues no exchange.)
-    const waiting = this.#host.waiting;
+    const waiting = this.#host.waiters.length;
     if (waiting === 0 && this.#flight.length <= this.#window >> 1) {
       if (this.#idle && this.#backlog.length > 0) {
         // The first request since the line was kept idle: what arrived meanwhile is stale (a
@@ -415,6 +472,7 @@ export class Pipeline {
         out[i] = undefined;
       }
     }
+    this.#lone = n === 1;
     this.#outCount = 0;
     this.#writing = true;
     const stream = this.#host.stream;
