@@ -18,10 +18,6 @@ import { PipeClosed } from "./lib/output/stdout.ts";
 import { colorEnabled, paint } from "./lib/output/terminal.ts";
 import { listDrivers } from "./lib/device/registry.ts";
 import { addInstrumentSource } from "./lib/instruments/sources.ts";
-import { COMMON_FLAGS } from "./lib/cli/common_flags.ts";
-import { prefetchTargets } from "./lib/cli/prefetch.ts";
-import type { Prefetch } from "./lib/device/registry.ts";
-import { READ_FLAGS } from "./lib/cli/read_flags.ts";
 /** labwire's version, from deno.json. */
 export const VERSION: string = denoJson.version;
 
@@ -33,15 +29,7 @@ export interface Verb {
   summary: string;
   /** Loads the verb's module. */
   load(): Promise<Command>;
-  /**
-   * Starts, from the verb's arguments, what it will surely ask its drivers for, before its module
-   * loads (`lib/cli/prefetch.ts`); what the verb does not take over is cancelled when it ends.
-   */
-  early?(args: string[]): Prefetch[];
 }
-
-/** `read`'s flags with the common ones, as its prefetch reads them. */
-const READ_ALL_FLAGS = { ...COMMON_FLAGS, ...READ_FLAGS };
 
 /**
  * Every verb, in the order `--help` lists them. Modules load on demand so `labwire read` does
@@ -55,8 +43,6 @@ export const VERBS: Verb[] = [
     load: async () =>
       (await loadModule<typeof import("./cmd/read.ts")>(new URL("./cmd/read.ts", import.meta.url)))
         .readCommand,
-    // The exchange of a many-PV read overlaps the loading of the verb, config and output code.
-    early: (args) => prefetchTargets(args, READ_ALL_FLAGS, ["attrs", "describe", "help"]),
   },
   {
     name: "write",
@@ -246,22 +232,15 @@ export async function main(argv: string[]): Promise<number> {
   }
   const entry = VERBS.find((c) => c.name === verb);
   if (!entry) return unknownVerb(verb, p);
-  const early = entry.early?.(rest) ?? [];
+  const command = await entry.load();
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(command.help);
+    return EXIT.ok;
+  }
   try {
-    // Requests out first, then the verb's code loads while the instruments answer.
-    for (let i = 0; i < early.length; i++) await early[i]!.sent;
-    const command = await entry.load();
-    if (rest.includes("--help") || rest.includes("-h")) {
-      console.log(command.help);
-      return EXIT.ok;
-    }
-    try {
-      return await command.run(rest);
-    } catch (err) {
-      return report(err, command.name, p);
-    }
-  } finally {
-    for (let i = 0; i < early.length; i++) early[i]!.cancel();
+    return await command.run(rest);
+  } catch (err) {
+    return report(err, command.name, p);
   }
 }
 

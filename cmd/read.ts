@@ -25,11 +25,17 @@ import type { DeviceConfig } from "../lib/config/load.ts";
 import { type Driver, findDriver } from "../lib/device/registry.ts";
 import { isEmpty } from "../lib/config/options.ts";
 import { nowSeconds } from "../lib/device/device.ts";
-import { attrRecord, jsonDocument, readingRecord, readingText } from "../lib/output/record.ts";
+import { attrRecord, jsonDocument, readingRecord } from "../lib/output/record.ts";
 import { machineTime, type TimeOptions } from "../lib/output/time.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
 import { stdoutIsTerminal } from "../lib/output/terminal.ts";
-import { READ_FLAGS } from "../lib/cli/read_flags.ts";
+
+const FLAGS = {
+  attrs: { type: "string", short: "a", multiple: true },
+  describe: { type: "boolean", short: "d" },
+  timeout: { type: "string", short: "t" },
+  compact: { type: "boolean" },
+} as const;
 
 /** The parsed options of `read`. */
 export interface ReadOptions {
@@ -53,7 +59,7 @@ export interface ReadOptions {
 
 /** Parses `read`'s arguments (pure; tested on its own). */
 export function parseReadArgs(args: string[]): ReadOptions {
-  const f = parseFlags(args, READ_FLAGS, "read");
+  const f = parseFlags(args, FLAGS, "read");
   return {
     targets: f.positionals,
     attrs: listFlag(f, "attrs"),
@@ -120,18 +126,13 @@ function batchable(devices: readonly DeviceConfig[], opts: ReadOptions): Map<Dri
   return batches;
 }
 
-/**
- * Reads one batch of devices; each result lands at its device's place in `results` — as its
- * JSON text in `texts` instead when it is printed compact (no object per reading to build and
- * serialise again: a read of a thousand PVs).
- */
+/** Reads one batch of devices; each result lands at its device's place in `results`. */
 async function readBatch(
   driver: Driver,
   indexes: readonly number[],
   devices: readonly DeviceConfig[],
   opts: ReadOptions,
   results: PromiseSettledResult<Record<string, unknown>>[],
-  texts: (string | undefined)[] | undefined,
 ): Promise<void> {
   const t = nowSeconds();
   const targets = new Array<DeviceConfig>(indexes.length);
@@ -141,47 +142,10 @@ async function readBatch(
     const i = indexes[k]!;
     const name = targets[k]!.name;
     const o = outcomes[k]!;
-    if (o instanceof Error) {
-      results[i] = { status: "rejected", reason: new DeviceError(o.message, name) };
-    } else if (texts !== undefined) {
-      results[i] = { status: "fulfilled", value: EMPTY };
-      texts[i] = readingText({ t, device: name, values: o }, opts.time);
-    } else {
-      results[i] = {
-        status: "fulfilled",
-        value: readingRecord({ t, device: name, values: o }, opts.time),
-      };
-    }
+    results[i] = o instanceof Error
+      ? { status: "rejected", reason: new DeviceError(o.message, name) }
+      : { status: "fulfilled", value: readingRecord({ t, device: name, values: o }, opts.time) };
   }
-}
-
-/** The stand-in result of a reading kept as text (`readBatch`). */
-const EMPTY: Record<string, unknown> = Object.freeze({});
-
-/**
- * The document of several readings, compact, in device order: each reading's text as
- * `readBatch` left it, or its object serialised, or its error.
- */
-function documentText(
-  devices: readonly DeviceConfig[],
-  results: readonly PromiseSettledResult<Record<string, unknown>>[],
-  texts: readonly (string | undefined)[],
-  opts: ReadOptions,
-): string {
-  const parts = new Array<string>(devices.length);
-  for (let i = 0; i < devices.length; i++) {
-    const name = devices[i]!.name;
-    const r = results[i]!;
-    const text = texts[i] ?? JSON.stringify(
-      r.status === "fulfilled" ? r.value : {
-        t: machineTime(Date.now() / 1000, opts.time),
-        device: name,
-        error: errorMessage(r.reason),
-      },
-    );
-    parts[i] = `${JSON.stringify(name)}:${text}`;
-  }
-  return `{${parts.join(",")}}\n`;
 }
 
 /** Runs `read`. */
@@ -195,9 +159,6 @@ export async function runRead(args: string[]): Promise<number> {
     const inBatch = new Set<number>();
     for (const list of batches.values()) for (const i of list) inBatch.add(i);
     const results: PromiseSettledResult<Record<string, unknown>>[] = new Array(devices.length);
-    const pretty = stdoutIsTerminal() && !opts.compact;
-    // Compact output of several readings is written as text, without an object per reading.
-    const texts = pretty || devices.length === 1 ? undefined : new Array<string>(devices.length);
     const reads: Promise<void>[] = [];
     if (inBatch.size < devices.length) {
       const restIndexes = devices.map((_, i) => i).filter((i) => !inBatch.has(i));
@@ -211,9 +172,10 @@ export async function runRead(args: string[]): Promise<number> {
       );
     }
     for (const [driver, indexes] of batches) {
-      reads.push(readBatch(driver, indexes, devices, opts, results, texts));
+      reads.push(readBatch(driver, indexes, devices, opts, results));
     }
     await Promise.all(reads);
+    const pretty = stdoutIsTerminal() && !opts.compact;
     const failed = results.some((r) => r.status === "rejected");
     if (devices.length === 1) {
       const r = results[0]!;
@@ -221,23 +183,20 @@ export async function runRead(args: string[]): Promise<number> {
       stdoutSink.write(jsonDocument(r.value, pretty));
       return EXIT.ok;
     }
+    const doc: Record<string, unknown> = {};
+    devices.forEach((d, i) => {
+      const r = results[i]!;
+      if (r.status === "fulfilled") doc[d.name] = r.value;
+      else {
+        const t = machineTime(Date.now() / 1000, opts.time);
+        doc[d.name] = { t, device: d.name, error: errorMessage(r.reason) };
+      }
+    });
     // A usage mistake (unknown attribute) anywhere makes the whole command a usage error.
     for (const r of results) {
       if (r.status === "rejected" && r.reason instanceof UsageError) throw r.reason;
     }
-    if (texts !== undefined) stdoutSink.write(documentText(devices, results, texts, opts));
-    else {
-      const doc: Record<string, unknown> = {};
-      devices.forEach((d, i) => {
-        const r = results[i]!;
-        if (r.status === "fulfilled") doc[d.name] = r.value;
-        else {
-          const t = machineTime(Date.now() / 1000, opts.time);
-          doc[d.name] = { t, device: d.name, error: errorMessage(r.reason) };
-        }
-      });
-      stdoutSink.write(jsonDocument(doc, pretty));
-    }
+    stdoutSink.write(jsonDocument(doc, pretty));
     devices.forEach((d, i) => {
       const r = results[i]!;
       if (r.status === "rejected") {

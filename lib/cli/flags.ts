@@ -11,11 +11,20 @@ import { UsageError } from "../device/errors.ts";
 import { didYouMean } from "../device/suggest.ts";
 import { type DurationRule, readDuration } from "../config/duration.ts";
 import type { TimeOptions } from "../output/time.ts";
-import { COMMON_FLAGS, type FlagSpecs } from "./common_flags.ts";
 import { readTimeFormat } from "./time_args.ts";
 
-export type { FlagSpec, FlagSpecs } from "./common_flags.ts";
-export { COMMON_FLAGS } from "./common_flags.ts";
+/** The declaration of one flag. */
+export interface FlagSpec {
+  /** `string` flags take a value; `boolean` flags do not. */
+  type: "string" | "boolean";
+  /** One-letter alias. */
+  short?: string;
+  /** May be given several times (values collected into an array). */
+  multiple?: boolean;
+}
+
+/** The flag table of a verb. */
+export type FlagSpecs = Record<string, FlagSpec>;
 
 /** Parsed flags and positionals. */
 export interface ParsedFlags {
@@ -24,6 +33,17 @@ export interface ParsedFlags {
   /** Positional arguments in order. */
   positionals: string[];
 }
+
+/** Flags every verb accepts. */
+export const COMMON_FLAGS: FlagSpecs = {
+  help: { type: "boolean", short: "h" },
+  config: { type: "string", short: "c" },
+  demo: { type: "boolean" },
+  json: { type: "boolean" },
+  "no-color": { type: "boolean" },
+  time: { type: "string" },
+  utc: { type: "boolean" },
+};
 
 /**
  * Parses `args` against `specs` (plus the common flags); unknown or malformed flags become a

@@ -109,24 +109,6 @@ export interface Driver {
    * (its devices are then opened one by one).
    */
   readMany?(targets: readonly BatchTarget[], timeout?: number): Promise<(Values | Error)[]>;
-  /**
-   * Starts the {@linkcode readMany} of addressed targets (their addresses as typed, without
-   * `?options`) before the verb that reads them has loaded, so the exchange with the instruments
-   * runs while labwire loads the rest: a `readMany` of the same targets takes it over, one of
-   * other targets cancels it. Absent when the driver has no such path.
-   */
-  prefetch?(addresses: readonly string[]): Prefetch;
-}
-
-/** A read started by {@linkcode Driver.prefetch}. */
-export interface Prefetch {
-  /**
-   * Settles once its first requests are out (or it failed; the `readMany` reports that): the
-   * verb loads after, so that loading overlaps the instruments' work rather than delaying it.
-   */
-  sent: Promise<void>;
-  /** Stops it (closing what it opened) unless a `readMany` took it over. */
-  cancel(): void;
 }
 
 /**

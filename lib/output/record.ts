@@ -57,20 +57,6 @@ export function readingJson(r: Reading): string {
   return recordText(r, undefined, false);
 }
 
-/**
- * A reading as `labwire read` prints it in a pipe: {@linkcode readingJson} with `t` as `time`
- * says (`--time iso`), without the newline.
- *
- * @example
- * ```ts
- * import { readingText } from "./record.ts";
- * readingText({ t: 1, device: "g", values: { p: 2 } }); // '{"t":1,"device":"g","p":2}'
- * ```
- */
-export function readingText(r: Reading, time?: TimeOptions): string {
-  return recordText(r, time, false);
-}
-
 function recordText(r: Reading, time: TimeOptions | undefined, newline: boolean): string {
   const v = r.values;
   // A value named like a record key replaces it in place: only the object does that right.

@@ -1,7 +1,7 @@
 /**
- * `labwire read` of `ca://` targets as a process against the in-process fake CA server: the
- * batch it starts before the verb loads (`lib/cli/prefetch.ts`) is the one that reads (one
- * circuit, one CREATE_CHAN per PV), with the values and per-target errors of a plain read.
+ * `labwire read` of `ca://` targets as a process against the in-process fake CA server: one
+ * batch reads them (one circuit, one CREATE_CHAN per PV), with the values and per-target errors
+ * of a plain read.
  */
 import assert from "node:assert/strict";
 import { runCli } from "./run_cli.ts";
@@ -31,8 +31,7 @@ Deno.test("read of ca:// targets: one batch on one circuit, missing ones named",
     assert.equal(Object.keys(doc).length, 51);
     assert.match(doc["E:missing"]!.error!, /^PV E:missing not found: .* within 1000 ms/);
     assert.match(r.stderr, /labwire read: E:missing: PV E:missing not found/);
-    // One batch did everything: the early one taken over (a second batch would connect and
-    // create every channel again; searches may repeat on a slow machine, so they are not counted).
+    // One batch did everything (searches may repeat on a slow machine, so they are not counted).
     const created = fake.received.filter((m) => m.kind === "create_chan" && m.name === "E:pv0");
     assert.equal(created.length, 1);
     assert.equal(fake.connections, 1);
@@ -41,7 +40,7 @@ Deno.test("read of ca:// targets: one batch on one circuit, missing ones named",
   }
 });
 
-Deno.test("read --describe of a ca:// target starts no batch: the device describes it", async () => {
+Deno.test("read --describe of a ca:// target is not batched: the device describes it", async () => {
   const fake = new FakeServer();
   await fake.start();
   fake.pvs.set("E:d", pv(DBR.DOUBLE, [1]));

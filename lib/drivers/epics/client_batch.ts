@@ -118,40 +118,8 @@ const UNREAD_WAIT_MS = 5;
 export function readPvs(
   targets: readonly BatchTarget[],
   opts: BatchOptions,
-  early?: EarlyBatch,
 ): Promise<(Values | Error)[]> {
-  if (early instanceof BatchRead) {
-    // The batch of the same PVs started before the verb loaded, with the same settings.
-    if (early.client === opts.client && early.takeOver(targets, opts)) return early.result;
-    early.cancel();
-  }
-  const pvs = new Array<string>(targets.length);
-  for (let i = 0; i < targets.length; i++) pvs[i] = targets[i]!.address.target.trim();
-  const batch = new BatchRead(pvs, opts.client);
-  batch.start();
-  batch.takeOver(targets, opts);
-  return batch.result;
-}
-
-/** A batch read started by {@linkcode prefetchPvs}: only a {@linkcode readPvs} finishes it. */
-export interface EarlyBatch {
-  /** Settles once the first searches are out (or failed: the PVs then carry why). */
-  readonly sent: Promise<void>;
-  /** Stops it and closes its sockets (resolves once closed), unless a readPvs took it over. */
-  cancel(): Promise<void>;
-}
-
-/**
- * Starts the read of `pvs` (no timeout yet) that a {@linkcode readPvs} of targets with the same
- * PVs in the same order and the same `client` settings (default: the `EPICS_CA_*` environment)
- * takes over: `labwire read` starts it before its own code has loaded (`../../cli/prefetch.ts`).
- */
-export function prefetchPvs(pvs: readonly string[], client?: CaClientOptions): EarlyBatch {
-  const names = new Array<string>(pvs.length);
-  for (let i = 0; i < pvs.length; i++) names[i] = pvs[i]!.trim();
-  const batch = new BatchRead(names, client);
-  batch.start();
-  return batch;
+  return new BatchRead(targets, opts).run();
 }
 
 /** One circuit of a batch: a TCP connection to a server and the requests waiting for it. */
@@ -189,10 +157,10 @@ class BatchCircuit {
   }
 }
 
-/** The state of one batch: started, then taken over by a {@linkcode readPvs} call. */
+/** The state of one {@linkcode readPvs} call. */
 class BatchRead {
-  /** The targets of the readPvs that took it over (their names go on its errors). */
-  #targets: readonly BatchTarget[] = [];
+  /** The targets (their names go on the errors, at the end: {@linkcode #named}). */
+  readonly #targets: readonly BatchTarget[];
   /** Each target's PV name. */
   readonly #pvs: string[];
   readonly #o: ResolvedClientOptions;
@@ -228,25 +196,22 @@ class BatchRead {
   readonly #deadlineTimer = new Timer(() => this.#expire());
   #sequence = 0;
   #finish: () => void = () => {};
-  /** When the searches started (`performance.now()`): timeouts count from here. */
-  #started = 0;
-  #taken = false;
   /** Opening the socket and sending the first searches (closing waits for it). */
-  sent: Promise<void> = Promise.resolve();
-  /** Every outcome, once everything is closed. */
-  result: Promise<(Values | Error)[]> = Promise.resolve([]);
+  #opening: Promise<void> = Promise.resolve();
 
   readonly #timeout: Float64Array;
 
-  /** The settings as given (a readPvs with others does not take the batch over). */
-  readonly client: CaClientOptions | undefined;
-
-  constructor(pvs: string[], client: CaClientOptions | undefined) {
-    const n = pvs.length;
-    this.#pvs = pvs;
+  constructor(targets: readonly BatchTarget[], opts: BatchOptions) {
+    const n = targets.length;
+    this.#targets = targets;
+    this.#pvs = new Array(n);
     this.#timeout = new Float64Array(n);
-    this.client = client;
-    this.#o = resolveClientOptions(client ?? clientOptionsFromEnv());
+    for (let i = 0; i < n; i++) {
+      const t = targets[i]!;
+      this.#pvs[i] = t.address.target.trim();
+      this.#timeout[i] = opts.timeout ?? t.timeout ?? opts.defaultTimeout;
+    }
+    this.#o = resolveClientOptions(opts.client ?? clientOptionsFromEnv());
     this.#n = n;
     this.#left = n;
     this.#results = new Array(n).fill(undefined);
@@ -256,22 +221,27 @@ class BatchRead {
     this.#type = new Int16Array(n).fill(-1);
     this.#count = new Uint32Array(n);
     this.#access = new Uint8Array(n);
-    // No deadline until a readPvs takes the batch over and says its timeouts.
-    this.#deadline = new Float64Array(n).fill(Infinity);
+    this.#deadline = new Float64Array(n);
   }
 
-  /** Sends the searches; {@linkcode result} settles once every PV has its outcome. */
-  start(): void {
+  async run(): Promise<(Values | Error)[]> {
     const n = this.#n;
-    this.#started = performance.now();
+    if (n === 0) return [];
+    const now = performance.now();
     for (let i = 0; i < n; i++) {
       const pv = this.#pvs[i]!;
+      this.#deadline[i] = now + this.#timeout[i]!;
       if (pv === "" || pv.length > 500) this.#fail(i, new DeviceError(`"${pv}" is not a PV name`));
     }
     const done = new Promise<void>((resolve) => (this.#finish = resolve));
-    this.result = done.then(() => this.#close()).then(() => this.#named());
     if (this.#left === 0) this.#finish();
-    else this.sent = this.#begin();
+    else {
+      this.#opening = this.#begin();
+      this.#armDeadline();
+    }
+    await done;
+    await this.#close();
+    return this.#named();
   }
 
   async #begin(): Promise<void> {
@@ -287,44 +257,12 @@ class BatchRead {
     }
   }
 
-  /**
-   * Takes the batch over for `targets` (the same PVs in the same order): their timeouts count
-   * from the start of the batch, their names go on the errors. False when they are other PVs,
-   * or it was taken over or cancelled already.
-   */
-  takeOver(targets: readonly BatchTarget[], opts: BatchOptions): boolean {
-    const n = this.#n;
-    if (this.#taken || targets.length !== n) return false;
-    for (let i = 0; i < n; i++) {
-      if (targets[i]!.address.target.trim() !== this.#pvs[i]) return false;
-    }
-    this.#taken = true;
-    this.#targets = targets;
-    for (let i = 0; i < n; i++) {
-      const timeout = opts.timeout ?? targets[i]!.timeout ?? opts.defaultTimeout;
-      this.#timeout[i] = timeout;
-      this.#deadline[i] = this.#started + timeout;
-    }
-    this.#armDeadline();
-    return true;
-  }
-
-  /** Stops a batch nobody took over: every PV left ends; resolves once the sockets closed. */
-  async cancel(): Promise<void> {
-    if (this.#taken) return;
-    this.#taken = true;
-    for (let i = 0; i < this.#n; i++) {
-      if (this.#state[i] !== DONE) this.#done(i, new DeviceError("read cancelled"));
-    }
-    await this.result;
-  }
-
   /** The outcomes, each error named after its target's device. */
   #named(): (Values | Error)[] {
     const out = this.#results as (Values | Error)[];
     for (let i = 0; i < this.#n; i++) {
       const r = out[i];
-      if (r instanceof DeviceError && r.device === undefined && this.#targets[i] !== undefined) {
+      if (r instanceof DeviceError && r.device === undefined) {
         const Kind = r instanceof TimeoutError ? TimeoutError : DeviceError;
         out[i] = new Kind(r.message, this.#targets[i]!.name);
       }
@@ -336,7 +274,7 @@ class BatchRead {
     const o = this.#o;
     const udp = await SearchSocket.open((bytes, from) => this.#onDatagram(bytes, from), () => {});
     if (this.#left === 0) {
-      // Cancelled while the socket opened.
+      // Every PV ended (its deadline) while the socket opened.
       await udp.close();
       return;
     }
@@ -388,9 +326,10 @@ class BatchRead {
 
   /**
    * The search timer: searches again once the replies that may be waiting in the socket have
-   * been read. Deno reads a socket only when its event loop is idle, and a read that sent its
-   * searches before loading the verb's code was busy until now: the timer waits a little more,
-   * once (never again, however late it fires: a slow machine must still search again).
+   * been read. Deno reads a socket only when its event loop is idle, and a process busy since
+   * the searches left (a verb loading or opening other devices) has not read them yet: the timer
+   * waits a little more, once (never again, however late it fires: a slow machine must still
+   * search again).
    */
   #searchDue(): void {
     if (!this.#searchWaited) {
@@ -797,7 +736,7 @@ class BatchRead {
   }
 
   async #close(): Promise<void> {
-    await this.sent;
+    await this.#opening;
     this.#searchTimer.cancel();
     this.#deadlineTimer.cancel();
     for (const c of this.#circuits) c.close();

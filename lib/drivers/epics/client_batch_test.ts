@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type BatchOptions, prefetchPvs, readPvs } from "./client_batch.ts";
+import { type BatchOptions, readPvs } from "./client_batch.ts";
 import { CaDevice } from "./driver.ts";
 import { addShapes, FakeServer, pv } from "./fake_server.ts";
 import { decodeDatagram } from "./framing.ts";
@@ -119,52 +119,4 @@ Deno.test("a batch with nowhere to search fails every PV at once, saying why", a
     assert.match(e.message, /EPICS_CA_ADDR_LIST is empty and EPICS_CA_AUTO_ADDR_LIST=NO/);
   }
   assert.deepEqual(await readPvs([], nowhere), []);
-});
-
-Deno.test("a prefetched batch is taken over by the read of its PVs: their timeouts and names", async () => {
-  const fake = new FakeServer();
-  await fake.start();
-  fake.pvs.set("A", pv(DBR.DOUBLE, [1.5]));
-  const opts = only(fake);
-  try {
-    const early = prefetchPvs(["A", " NOPE "], opts.client);
-    // A is read before anyone takes the batch over; NOPE's 300 ms count from the prefetch.
-    while (fake.received.filter((m) => m.kind === "read_notify").length === 0) {
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    const got = await readPvs(batch(["A", "NOPE"], 300), opts, early);
-    assert.deepEqual(got[0], { value: 1.5, severity: "NO_ALARM", status: "NO_ALARM" });
-    const err = got[1] as TimeoutError;
-    assert.ok(err instanceof TimeoutError);
-    assert.equal(err.device, "dev-NOPE");
-    assert.match(err.message, /^PV NOPE not found: .* within 300 ms/);
-    // One batch: A read once, on one circuit.
-    assert.equal(fake.received.filter((m) => m.kind === "read_notify").length, 1);
-    assert.equal(fake.connections, 1);
-    await early.cancel(); // taken over: nothing to stop
-  } finally {
-    await fake.close();
-  }
-});
-
-Deno.test("a prefetch of other PVs or settings is cancelled and the read runs on its own", async () => {
-  const fake = new FakeServer();
-  await fake.start();
-  fake.pvs.set("A", pv(DBR.DOUBLE, [1]));
-  fake.pvs.set("B", pv(DBR.DOUBLE, [2]));
-  const opts = only(fake);
-  try {
-    const other = prefetchPvs(["A"], opts.client);
-    assert.deepEqual(await readPvs(batch(["B"]), opts, other), [
-      { value: 2, severity: "NO_ALARM", status: "NO_ALARM" },
-    ]);
-    const elsewhere = prefetchPvs(["A"], { ...opts.client });
-    assert.deepEqual(await readPvs(batch(["A"]), opts, elsewhere), [
-      { value: 1, severity: "NO_ALARM", status: "NO_ALARM" },
-    ]);
-    // One nobody takes over stops when cancelled, its sockets closed (the test's sanitizers).
-    await prefetchPvs(["NOPE"], opts.client).cancel();
-  } finally {
-    await fake.close();
-  }
 });

@@ -7,8 +7,7 @@
 import type { Address } from "../../device/address.ts";
 import { durationOption, flagOption } from "../../config/options.ts";
 import { TIMEOUT_RULE } from "../../config/duration.ts";
-import type { BatchTarget, DriverInfo, DriverOptions, Prefetch } from "../../device/registry.ts";
-import type { EarlyBatch } from "./client_batch.ts";
+import type { BatchTarget, DriverInfo, DriverOptions } from "../../device/registry.ts";
 import type { Values } from "../../device/attr.ts";
 import { loadModule } from "../../device/lazy_module.ts";
 import { pvsOption } from "./options.ts";
@@ -61,37 +60,9 @@ export const CA_INFO: DriverInfo = {
     targets: readonly BatchTarget[],
     timeout?: number,
   ): Promise<(Values | Error)[]> {
-    const { readPvs } = await batchModule();
-    // The batch `labwire read` started before it loaded, when it has one (else undefined).
-    const started = early;
-    early = undefined;
-    const batch = await started?.catch(() => undefined);
-    return readPvs(targets, { timeout, defaultTimeout: CA_DEFAULT_TIMEOUT_MS }, batch);
-  },
-  prefetch(addresses: readonly string[]): Prefetch {
-    const pvs = new Array<string>(addresses.length);
-    for (let i = 0; i < addresses.length; i++) {
-      const a = addresses[i]!.trim();
-      pvs[i] = a.slice(a.indexOf("://") + 3);
-    }
-    const started = batchModule().then((m) => m.prefetchPvs(pvs));
-    early?.then((b) => b.cancel(), () => {});
-    early = started;
-    return {
-      sent: started.then((b) => b.sent, () => {}),
-      cancel() {
-        if (early === started) early = undefined;
-        started.then((b) => b.cancel(), () => {});
-      },
-    };
+    const { readPvs } = await loadModule<typeof import("./client_batch.ts")>(
+      new URL("./client_batch.ts", import.meta.url),
+    );
+    return readPvs(targets, { timeout, defaultTimeout: CA_DEFAULT_TIMEOUT_MS });
   },
 };
-
-/** The batch started by `prefetch`, until a `readMany` takes it (one at a time). */
-let early: Promise<EarlyBatch> | undefined;
-
-function batchModule(): Promise<typeof import("./client_batch.ts")> {
-  return loadModule<typeof import("./client_batch.ts")>(
-    new URL("./client_batch.ts", import.meta.url),
-  );
-}
