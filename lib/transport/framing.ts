@@ -175,8 +175,15 @@ const HASH = 0x23;
 
 /** Splits a byte stream into lines and blocks; keeps what is not complete yet. */
 export class Framer {
-  #buf = new Uint8Array(256);
-  #start = 0;
+  /**
+   * The buffer that holds the bytes, the first held one at {@linkcode Framer.offset}: a binary
+   * parser reads a header and decodes an answer in place, then {@linkcode Framer.skip}s it. Valid
+   * until the next `push` (no view or copy per answer). Read it, never assign it: a field, not a
+   * getter, because a parser reads it for every answer, a call each while it runs cold.
+   */
+  buffer = new Uint8Array(256);
+  /** Where the first held byte is in {@linkcode Framer.buffer} (read it, never assign it). */
+  offset = 0;
   #end = 0;
   /** Where the next termination search starts (bytes before were already searched). */
   #scanned = 0;
@@ -193,26 +200,26 @@ export class Framer {
 
   /** Bytes held and not yet taken. */
   get size(): number {
-    return this.#end - this.#start;
+    return this.#end - this.offset;
   }
 
   /** Appends received bytes: the first `length` of `bytes` (all of them by default). */
   push(bytes: Uint8Array, length: number = bytes.length): void {
     if (length === 0) return;
-    if (this.#end + length > this.#buf.length) {
-      const size = this.#end - this.#start;
-      if (size + length <= this.#buf.length && this.#start > 0) {
-        this.#buf.copyWithin(0, this.#start, this.#end);
+    if (this.#end + length > this.buffer.length) {
+      const size = this.#end - this.offset;
+      if (size + length <= this.buffer.length && this.offset > 0) {
+        this.buffer.copyWithin(0, this.offset, this.#end);
       } else {
-        const next = new Uint8Array(Math.max(this.#buf.length * 2, size + length));
-        next.set(this.#buf.subarray(this.#start, this.#end));
-        this.#buf = next;
+        const next = new Uint8Array(Math.max(this.buffer.length * 2, size + length));
+        next.set(this.buffer.subarray(this.offset, this.#end));
+        this.buffer = next;
       }
-      this.#scanned -= this.#start;
-      this.#start = 0;
+      this.#scanned -= this.offset;
+      this.offset = 0;
       this.#end = size;
     }
-    const buf = this.#buf;
+    const buf = this.buffer;
     const end = this.#end;
     // A view of a stream's read buffer, copied at once: one small object per arrival, where a
     // loop over an answer's bytes cost more while it runs cold (its first few hundred answers).
@@ -223,13 +230,13 @@ export class Framer {
 
   /** Drops everything held (stale input). */
   clear(): void {
-    this.#start = this.#end = this.#scanned = 0;
+    this.offset = this.#end = this.#scanned = 0;
     this.#skip = undefined;
   }
 
   /** Takes everything held. */
   takeAll(): Uint8Array {
-    const out = this.#buf.slice(this.#start, this.#end);
+    const out = this.buffer.slice(this.offset, this.#end);
     this.clear();
     return out;
   }
@@ -250,11 +257,11 @@ export class Framer {
   lineView(term: Uint8Array): Uint8Array | undefined {
     if (term.length === 0) {
       if (this.size === 0) return undefined;
-      const all = this.#buf.subarray(this.#start, this.#end);
+      const all = this.buffer.subarray(this.offset, this.#end);
       this.clear();
       return all;
     }
-    const i = this.#find(term, Math.max(this.#start, this.#scanned - term.length + 1));
+    const i = this.#find(term, Math.max(this.offset, this.#scanned - term.length + 1));
     if (i < 0) {
       this.#scanned = this.#end;
       if (this.size > this.#maxLine) {
@@ -263,10 +270,10 @@ export class Framer {
       }
       return undefined;
     }
-    const out = this.#buf.subarray(this.#start, i);
-    this.#start = i + term.length;
-    this.#scanned = this.#start;
-    if (this.#start === this.#end) this.#start = this.#end = this.#scanned = 0;
+    const out = this.buffer.subarray(this.offset, i);
+    this.offset = i + term.length;
+    this.#scanned = this.offset;
+    if (this.offset === this.#end) this.offset = this.#end = this.#scanned = 0;
     return out;
   }
 
@@ -275,7 +282,7 @@ export class Framer {
    * binary header read field by field, without a view per answer.
    */
   byteAt(offset: number): number | undefined {
-    return offset < this.size ? this.#buf[this.#start + offset] : undefined;
+    return offset < this.size ? this.buffer[this.offset + offset] : undefined;
   }
 
   /**
@@ -284,37 +291,23 @@ export class Framer {
    */
   peek(n: number): Uint8Array | undefined {
     if (this.size < n) return undefined;
-    return this.#buf.subarray(this.#start, this.#start + n);
-  }
-
-  /**
-   * The buffer that holds the bytes, the first held one at {@linkcode Framer.offset}: a binary
-   * parser reads a header and decodes an answer in place, then {@linkcode Framer.skip}s it. Valid
-   * until the next `push` (no view or copy per answer).
-   */
-  get buffer(): Uint8Array {
-    return this.#buf;
-  }
-
-  /** Where the first held byte is in {@linkcode Framer.buffer}. */
-  get offset(): number {
-    return this.#start;
+    return this.buffer.subarray(this.offset, this.offset + n);
   }
 
   /** Drops the first `n` held bytes (an answer read in place); at most what is held. */
   skip(n: number): void {
-    this.#start = Math.min(this.#end, this.#start + n);
-    if (this.#scanned < this.#start) this.#scanned = this.#start;
-    if (this.#start === this.#end) this.#start = this.#end = this.#scanned = 0;
+    this.offset = Math.min(this.#end, this.offset + n);
+    if (this.#scanned < this.offset) this.#scanned = this.offset;
+    if (this.offset === this.#end) this.offset = this.#end = this.#scanned = 0;
   }
 
   /** Takes exactly `n` bytes (binary answers of a known size), or undefined until they are here. */
   bytes(n: number): Uint8Array | undefined {
     if (this.size < n) return undefined;
-    const out = this.#buf.slice(this.#start, this.#start + n);
-    this.#start += n;
-    this.#scanned = Math.max(this.#scanned, this.#start);
-    if (this.#start === this.#end) this.#start = this.#end = this.#scanned = 0;
+    const out = this.buffer.slice(this.offset, this.offset + n);
+    this.offset += n;
+    this.#scanned = Math.max(this.#scanned, this.offset);
+    if (this.offset === this.#end) this.offset = this.#end = this.#scanned = 0;
     return out;
   }
 
@@ -324,8 +317,8 @@ export class Framer {
    * {@linkcode FramingError} when the bytes are not a block.
    */
   block(term: Uint8Array): Uint8Array | undefined {
-    const b = this.#buf;
-    let p = this.#start;
+    const b = this.buffer;
+    let p = this.offset;
     while (p < this.#end && (b[p] === 0x20 || b[p] === 0x0a || b[p] === 0x0d || b[p] === 0x09)) p++;
     if (p >= this.#end) return undefined;
     if (b[p] !== HASH) {
@@ -356,8 +349,8 @@ export class Framer {
         return undefined;
       }
       const out = b.slice(p + 2, i);
-      this.#start = i + term.length;
-      this.#scanned = this.#start;
+      this.offset = i + term.length;
+      this.#scanned = this.offset;
       return out;
     }
     if (p + 2 + nd > this.#end) return undefined;
@@ -376,8 +369,8 @@ export class Framer {
     const from = p + 2 + nd;
     if (from + len > this.#end) return undefined;
     const out = b.slice(from, from + len);
-    this.#start = from + len;
-    this.#scanned = this.#start;
+    this.offset = from + len;
+    this.#scanned = this.offset;
     if (term.length > 0) {
       this.#skip = term;
       this.#dropSkip();
@@ -390,27 +383,27 @@ export class Framer {
     const skip = this.#skip;
     if (!skip) return;
     let k = 0;
-    while (k < skip.length && this.#start + k < this.#end) {
-      if (this.#buf[this.#start + k] !== skip[k]) {
+    while (k < skip.length && this.offset + k < this.#end) {
+      if (this.buffer[this.offset + k] !== skip[k]) {
         this.#skip = undefined;
         return;
       }
       k++;
     }
     if (k === skip.length) {
-      this.#start += k;
-      this.#scanned = Math.max(this.#scanned, this.#start);
+      this.offset += k;
+      this.#scanned = Math.max(this.#scanned, this.offset);
       this.#skip = undefined;
     } else if (k > 0) {
       // Part of the termination is here: drop it and wait for the rest.
-      this.#start += k;
-      this.#scanned = Math.max(this.#scanned, this.#start);
+      this.offset += k;
+      this.#scanned = Math.max(this.#scanned, this.offset);
       this.#skip = skip.subarray(k);
     }
   }
 
   #find(seq: Uint8Array, from: number): number {
-    const b = this.#buf;
+    const b = this.buffer;
     const first = seq[0]!;
     const last = this.#end - seq.length;
     outer: for (let i = from; i <= last; i++) {

@@ -547,7 +547,12 @@ export class Pipeline {
         this.#readFailed(err);
         return;
       }
-      if (this.#flight.length === 0) this.#send();
+      if (this.#flight.length > 0) return;
+      // All landed, nothing queued or waiting: the line is kept idle as #send would keep it,
+      // without the call (every lone caller's answer comes here).
+      if (this.#backlog.length === 0 && this.#outCount === 0 && this.#host.waiters.length === 0) {
+        this.#idle = true;
+      } else this.#send();
     },
     end: (err) => {
       if (this.#listening) this.#readFailed(err);
