@@ -244,21 +244,27 @@ peerTest(
             db.prepare(
               "SELECT kind, t, message FROM events WHERE device = 'r2_thermo' AND t >= ? ORDER BY t",
             ).all(stopping) as { kind: string; t: number; message: string }[];
-          // the session's writer batches: the recovered event lands with its next flush
+          const sampleTimes = () =>
+            (db.prepare(
+              `SELECT s.t FROM samples s JOIN attrs a ON a.id = s.attr_id JOIN devices d ON
+               d.id = a.device_id WHERE d.name = 'r2_thermo' AND a.name = 'temperature'
+               ORDER BY s.t`,
+            ).all() as { t: number }[]).map((r) => r.t);
+          // the session's writer batches: the recovered event and the samples after it land
+          // with its next flushes
           await until(
-            () => eventsSince().some((e) => e.kind === "recovered"),
+            () =>
+              eventsSince().some((e) => e.kind === "recovered") &&
+              sampleTimes().some((x) => x > restarted),
             10_000,
-            "the recovered event in the session",
+            "the recovered event and samples after the restart in the session",
           ).catch(() => {});
           const events = eventsSince();
           const error = events.find((e) => e.kind === "error");
           const recovered = events.find((e) => e.kind === "recovered");
           assert.ok(error, JSON.stringify(events));
           assert.ok(recovered && recovered.t > error.t, JSON.stringify(events));
-          const times = (db.prepare(
-            `SELECT s.t FROM samples s JOIN attrs a ON a.id = s.attr_id JOIN devices d ON
-             d.id = a.device_id WHERE d.name = 'r2_thermo' AND a.name = 'temperature' ORDER BY s.t`,
-          ).all() as { t: number }[]).map((r) => r.t);
+          const times = sampleTimes();
           // samples before the stop and after the restart, and none in between: the gap
           assert.ok(times.some((x) => x < stopping), "samples before the stop");
           assert.ok(times.some((x) => x > restarted), "samples after the restart");
