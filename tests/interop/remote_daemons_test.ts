@@ -81,6 +81,15 @@ async function writesOf(url: string, device: string, ca?: Deno.HttpClient): Prom
   return Number(m?.[1] ?? NaN);
 }
 
+/** `PUT` of a motor's position on the daemon at `url`, as a client of the HTTP API sends it. */
+function putPosition(url: string, device: string, value: number) {
+  return guardedFetch(`${url}/api/devices/${device}/attrs/position`, {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ value }),
+  });
+}
+
 peerTest(
   "three labwire daemons feed one central serve through labwire:// devices",
   () => findProgram("openssl") ? [] : ["openssl"],
@@ -146,19 +155,11 @@ peerTest(
       await t.step("a write is validated locally; a good one reaches the remote", async () => {
         const remote = `http://127.0.0.1:${p0}`;
         const before = await writesOf(remote, "motor");
-        const bad = await guardedFetch(`${url}/api/devices/r1_motor/attrs/position`, {
-          method: "PUT",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ value: 500 }),
-        });
+        const bad = await putPosition(url, "r1_motor", 500);
         assert.equal(bad.status, 422, JSON.stringify(bad.body));
         assert.match(JSON.stringify(bad.body), /above the upper limit 100 mm/);
         assert.equal(await writesOf(remote, "motor"), before, "the refused value was not sent");
-        const good = await guardedFetch(`${url}/api/devices/r1_motor/attrs/position`, {
-          method: "PUT",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ value: 5 }),
-        });
+        const good = await putPosition(url, "r1_motor", 5);
         assert.equal(good.status, 200, JSON.stringify(good.body));
         assert.equal(good.body.value, 5);
         assert.equal(await writesOf(remote, "motor"), before + 1);
@@ -167,12 +168,7 @@ peerTest(
       });
 
       await t.step("writes without the token or with a wrong one say what to do", async () => {
-        const put = (device: string) =>
-          guardedFetch(`${url}/api/devices/${device}/attrs/position`, {
-            method: "PUT",
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify({ value: 1 }),
-          });
+        const put = (device: string) => putPosition(url, device, 1);
         const none = await put("r3_motor");
         assert.equal(none.status, 400, JSON.stringify(none.body));
         assert.match(
@@ -231,11 +227,7 @@ peerTest(
         const position = (detail.body.attrs as { name: string; max?: number }[])
           .find((a) => a.name === "position");
         assert.equal(position?.max, 50, JSON.stringify(detail.body));
-        const put = await guardedFetch(`${url}/api/devices/r2_motor/attrs/position`, {
-          method: "PUT",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ value: 70 }),
-        });
+        const put = await putPosition(url, "r2_motor", 70);
         assert.equal(put.status, 422, JSON.stringify(put.body));
         assert.match(JSON.stringify(put.body), /above the upper limit 50 mm/);
         const db = new DatabaseSync(session, { readOnly: true });
