@@ -298,7 +298,7 @@ export const streamCommand: Command = {
 Usage: labwire stream TARGET… [--interval 1s] [--count N] [--duration 10m] [--format csv]
 
 Every target is sampled concurrently on a drift-free schedule (deadlines at
-start + k × interval, so nothing drifts over days; more than 32 devices at one
+start + k × interval, so nothing drifts over days; more than 64 devices at one
 interval are spread over it in slots of 64). On a terminal you get a live
 table that fits the terminal (a compact layout when it is narrow; --attrs picks
 the columns), with the active alarms (the config's [[alarms]] and every
