@@ -233,7 +233,7 @@ export class Lab {
           startOne();
         };
         // setTimeout on purpose: its first use loads Node's timers (~16 ms, see
-        // transport/timer.ts), here while devices open rather than in the first tick of a driver
+        // schedule/timer.ts), here while devices open rather than in the first tick of a driver
         // whose reads use it (a stream of sim:// gauges at 10 ms then missed its first deadlines).
         const hold = setTimeout(moveOn, OPENING_HOLD_MS);
         managers[i]!.attrs({ timeout }).catch(() => [] as Attr[]).then((list) => {

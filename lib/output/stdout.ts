@@ -87,7 +87,7 @@ export class BatchedSink implements TextSink {
   #size = 0;
   /**
    * The background write's timer while a batch waits: an `AbortSignal.timeout`, the runtime's
-   * own timer, not Node's `setTimeout` (see `lib/transport/timer.ts`). Its listener holds the
+   * own timer, not Node's `setTimeout` (see `lib/schedule/timer.ts`). Its listener holds the
    * process open until the batch is written.
    */
   #timer: AbortSignal | undefined;

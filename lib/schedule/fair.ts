@@ -6,11 +6,12 @@
  *
  * {@linkcode fairTurn} watches whether the event loop has turned recently (a zero-delay
  * heartbeat timer that only fires when the loop gets to its timers) and, when it has not for
- * `budgetMs`, waits for a real macrotask (`setTimeout(0)`). Loops call it once per step: it costs
+ * `budgetMs`, waits for a real macrotask (a zero-delay timer). Loops call it once per step: it costs
  * a clock read while the loop is turning, and a timer tick every `budgetMs` of continuous work.
  *
  * @module
  */
+import { onTimeout } from "./timer.ts";
 
 /** Default longest continuous run of microtask work before yielding, ms. */
 export const FAIR_BUDGET_MS = 10;
@@ -40,9 +41,9 @@ export function starving(budgetMs: number = FAIR_BUDGET_MS): boolean {
     // The last heartbeat fired (the loop turned) some time ago; start watching from now.
     armed = true;
     armedAt = now;
-    // The runtime's own timer, not Node's setTimeout (see ../transport/timer.ts); it keeps the
+    // The runtime's own timer, not Node's setTimeout (see ./timer.ts); it keeps the
     // process alive for the one turn it waits.
-    AbortSignal.timeout(0).addEventListener("abort", heartbeat, { once: true });
+    onTimeout(0, heartbeat);
     return false;
   }
   return now - armedAt >= budgetMs;
@@ -66,9 +67,7 @@ export function fairTurn(budgetMs: number = FAIR_BUDGET_MS): Promise<void> {
 /** Resolves after one turn of the event loop (timers, sockets and signals get to run). */
 export function macrotask(): Promise<void> {
   yields++;
-  return new Promise((resolve) =>
-    AbortSignal.timeout(0).addEventListener("abort", () => resolve(), { once: true })
-  );
+  return new Promise((resolve) => onTimeout(0, () => resolve()));
 }
 
 /** Number of yields {@linkcode fairTurn} has taken in this process. */

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { onTimeout } from "./timer.ts";
 
 /** One tick of a {@linkcode Schedule}. */
 export interface Tick {
@@ -46,7 +47,7 @@ export interface ScheduleStats {
  * Returns a promise resolving after `ms`, in whole milliseconds as timers count them (or at once
  * when `signal` aborts). The timer is an `AbortSignal.timeout`, the runtime's own timer: on Deno
  * 2.9.6 `setTimeout` is Node's (a `Timeout` object and an async id per call, and Node's timers
- * loaded on first use, see `../transport/timer.ts`), for a sampler that sleeps between slots
+ * loaded on first use, see `./timer.ts`), for a sampler that sleeps between slots
  * dozens of times a second.
  */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -54,14 +55,13 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return resolve();
     // Whole milliseconds, truncated as `setTimeout` does (a schedule's tick may come up to 1 ms
     // early, never 1 ms late: it had the same slack before).
-    const timer = AbortSignal.timeout(Math.max(0, Math.trunc(ms)));
+    const timer = onTimeout(ms, done);
     function done() {
       // A timer nobody listens to no longer keeps the process alive.
       timer.removeEventListener("abort", done);
       signal?.removeEventListener("abort", done);
       resolve();
     }
-    timer.addEventListener("abort", done, { once: true });
     signal?.addEventListener("abort", done, { once: true });
   });
 }

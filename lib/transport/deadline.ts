@@ -13,7 +13,7 @@
  * @module
  */
 
-import { Timer } from "./timer.ts";
+import { Timer } from "../schedule/timer.ts";
 
 /** One registered deadline. */
 export interface Deadline {

@@ -108,8 +108,9 @@ Deno.test("deno run reads no other verb's modules before main.ts runs", async ()
 });
 
 Deno.test("labwire read of ca:// or baratron:// targets loads none of the simulators", async () => {
-  // The sim:// kinds and their option rules are one small module (sim/driver_info.ts); the 15 modules of the simulators (models, noise, faults, world) loaded
-  // at every start when sim/driver.ts was static, and load now on a sim:// open or --demo.
+  // The sim:// kinds and their option rules are one small module (sim/driver_info.ts); the 15
+  // modules of the simulators (models, noise, faults, world) loaded at every start when
+  // sim/driver.ts was static, and load now on a sim:// open or --demo.
   const modules = await reachable([
     "main.ts",
     "cmd/read.ts",

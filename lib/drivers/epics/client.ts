@@ -35,7 +35,7 @@ import {
 import { type Destination, searchDestinations, SearchSchedule } from "./client_search.ts";
 import { CircuitSocket } from "./client_socket.ts";
 import { SearchSocket } from "./client_udp.ts";
-import { Timer } from "../../transport/timer.ts";
+import { Timer } from "../../schedule/timer.ts";
 
 /**
  * A Channel Access client context: one UDP search socket, one circuit per server. Usually one per
@@ -52,7 +52,7 @@ export class CaClient {
   #udp: SearchSocket | undefined;
   #udpReady: Promise<void> | undefined;
   #destinations: Destination[] = [];
-  // Not setTimeout: the first one loads Node's timers (see ../../transport/timer.ts).
+  // Not setTimeout: the first one loads Node's timers (see ../../schedule/timer.ts).
   readonly #searchTimer = new Timer(() => this.#searchDue());
   #searchAt = Infinity;
   #closed = false;

@@ -27,7 +27,7 @@ import type { BatchTarget } from "../../device/registry.ts";
 import { formatMs } from "../../device/device.ts";
 import { DeviceError, TimeoutError } from "../../device/errors.ts";
 import { ipToString } from "../../device/ipv4.ts";
-import { Timer } from "../../transport/timer.ts";
+import { Timer } from "../../schedule/timer.ts";
 import {
   type CaClientOptions,
   clientOptionsFromEnv,

@@ -11,7 +11,7 @@ import { ClientCircuit, type ClientEvent, type GetResult } from "./client_circui
 import type { ResolvedClientOptions } from "./client_env.ts";
 import { ECA, ecaMessage, ecaName } from "./eca.ts";
 import { type Abortable, onAbort, Settler } from "./client_abort.ts";
-import { Timer } from "../../transport/timer.ts";
+import { Timer } from "../../schedule/timer.ts";
 
 /** One subscription of a channel, renewed on every circuit the channel connects through. */
 export interface MonitorEntry {
@@ -100,7 +100,7 @@ export class CircuitSocket {
   #readLoop: Promise<void> | undefined;
   #lastRx = performance.now();
   #echoPending = false;
-  // Not setTimeout: the first one loads Node's timers (see ../../transport/timer.ts). It keeps the
+  // Not setTimeout: the first one loads Node's timers (see ../../schedule/timer.ts). It keeps the
   // process alive only as long as the circuit's pending read does anyway.
   readonly #liveness = new Timer(() => this.#checkLiveness());
 

@@ -26,6 +26,23 @@
  * @module
  */
 
+/**
+ * Calls `fire` once after `ms` (whole ms, at least 0) on the runtime's own timer; the returned
+ * signal holds the process open while the listener is on it (`removeEventListener("abort",
+ * fire)` lets go of it, and `fire` is then never called).
+ *
+ * @example
+ * ```ts
+ * import { onTimeout } from "./timer.ts";
+ * onTimeout(0, () => console.log("a turn later"));
+ * ```
+ */
+export function onTimeout(ms: number, fire: () => void): AbortSignal {
+  const signal = AbortSignal.timeout(Math.max(0, Math.trunc(ms)));
+  signal.addEventListener("abort", fire, { once: true });
+  return signal;
+}
+
 /** A one-shot, restartable timer on `AbortSignal.timeout` (see the module doc). */
 export class Timer {
   readonly #fire: () => void;
