@@ -318,14 +318,14 @@ export class Pipeline {
     }
     if (signal) this.#watch(signal, f);
     this.#backlog.push(f);
+    // One return, at the end: V8 weighs a call by where it returns when it decides to optimize
+    // (an early return on the lone caller's path kept this interpreted for longer).
     if (this.#lone && this.#idle && this.#backlog.length === 1 && !this.#writing) {
       // A caller alone on the line (its last write carried one request, and nothing is in
       // flight or queued): its request goes out now, not after a hop for requests that would
       // share its write — a lone caller's come one after another, never together.
       this.#send();
-      return promise;
-    }
-    if (!this.#fillQueued) {
+    } else if (!this.#fillQueued) {
       // Requests made in the same turn (a Promise.all, or the callers woken by one read) go
       // out in one write.
       this.#fillQueued = true;
@@ -406,14 +406,18 @@ export class Pipeline {
       }
       if (this.#outCount > 0 && !this.#writing) this.#write();
     }
-    if (this.#flight.length > 0) {
-      if (!this.#reading) this.#read();
-      return;
-    }
-    // Nothing in flight and nobody waiting: the pipeline keeps the line (still listening; what
-    // arrives meanwhile answers nothing and is dropped), so a lone caller's next request goes
-    // out without taking the lock and listening again; an exchange that asks for the line gets
-    // it at once (see lineWanted).
+    // Requests in flight (every request's own send) end the function: V8 weighs a call by
+    // where it returns when it decides to optimize.
+    if (this.#flight.length === 0) this.#allLanded(waiting);
+    else if (!this.#reading) this.#read();
+  }
+
+  /** Nothing in flight after a send: the line is kept idle, or goes to the exchanges waiting. */
+  #allLanded(waiting: number): void {
+    // Nobody waiting: the pipeline keeps the line (still listening; what arrives meanwhile
+    // answers nothing and is dropped), so a lone caller's next request goes out without taking
+    // the lock and listening again; an exchange that asks for the line gets it at once (see
+    // lineWanted).
     if (waiting === 0) {
       this.#idle = true;
       return;
