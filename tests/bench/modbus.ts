@@ -9,19 +9,44 @@
  *    Targets: 0 missed deadlines, p99 lateness ≤ 10 ms, CPU ≤ 0.15 core.
  * 2. Round trips against one pymodbus server (Debian python3-pymodbus, scripted as the facts
  *    sheet says): reads of 10 holding registers by labwire's driver and by pymodbus' own asyncio
- *    client, each in its own process, same run, after a warm-up — first by one caller (each read
- *    awaited before the next), then by `--callers` (8) concurrent callers sharing the device's one
- *    connection (labwire pipelines them, window 8 by default; pymodbus' async client matches
- *    concurrent transactions by id too). Targets, on the one-caller round trips: labwire ≥ 2×
- *    pymodbus' rate and ≤ 0.5× its CPU per request; the concurrent run is shown, no target (the
- *    pymodbus server, one Python process, then bounds both clients' rates). Shown with them, for
- *    reading the figures: the floor, a bare Deno socket loop doing the same one-caller round trip
- *    (`--bare PORT`: no labwire code, a read kept pending as labwire's connection pump does), and
- *    the pymodbus server's own CPU per request during each run (its ceiling on any client's
- *    one-caller rate: a round trip waits for the server's work, then for the client's).
+ *    client, each in its own process, same run, after a warm-up (below) — first by one caller
+ *    (each read awaited before the next), then by `--callers` (8) concurrent callers sharing the
+ *    device's one connection (labwire pipelines them, window 8 by default; pymodbus' async
+ *    client matches concurrent transactions by id too). Targets, on the one-caller round trips:
+ *    labwire ≥ 2× pymodbus' rate and ≤ 0.5× its CPU per request; the concurrent run is shown, no
+ *    target (the pymodbus server, one Python process, then bounds both clients' rates). Shown
+ *    with them, for reading the figures: the floor, a bare Deno socket loop doing the same
+ *    one-caller round trip (`--bare PORT`: no labwire code, a read kept pending as labwire's
+ *    connection pump does), and the pymodbus server's own CPU per request during each run (its
+ *    ceiling on any client's one-caller rate: a round trip waits for the server's work, then for
+ *    the client's).
+ *
+ * Warm-up: each client makes `--warm-up` (2000) requests before the measured ones, the same
+ * number for all three, in the same loop as the measured ones (a second loop starts its own code
+ * cold again: it showed as a bump in the first measured requests). Why 2000: Deno's clients run
+ * in V8, which compiles a function with its optimizing tiers only after some hundreds of calls.
+ * Measured from each client's first request (`--trace-opt` and CPU per 100 requests): every
+ * function on labwire's and on the bare loop's path is Maglev-compiled by request ~500–800, the
+ * compiles finishing on V8's worker threads up to a few hundred requests later on a busy machine;
+ * CPU per request falls from ~150–250 µs (labwire) and ~50–120 µs (bare) over the first 500 to
+ * its steady level after ~1000–1500 and, past a bump around 1500–1900 that the bare loop shows
+ * too, stays there.
+ * pymodbus' client (CPython, no JIT) is at its steady level from its first requests, so the
+ * longer warm-up costs it nothing. With the old 100 requests of warm-up, labwire's cold phase
+ * fell inside the 3000 measured and the figure mixed its interpreted start with its steady
+ * state. The cold phase is printed for every client, without target: the first 500 requests'
+ * rate and CPU, and the CPU per request of every 500 from the first.
+ *
+ * Reading pymodbus' figures: its client's rate swings ~3× from run to run because more than half
+ * of its CPU per request is the kernel's (asyncio on Python 3.11 receives every answer into a new
+ * 256 KiB buffer: an mmap, mremap and munmap per answer, whose cost moves with the machine's
+ * load), and the server's CPU per request is higher serving it for the same work (callgrind:
+ * 158.6k instructions per request serving each of the three clients) because it sleeps longer
+ * between requests and each wake-up costs more (a bare loop made to wait 250 µs after each answer
+ * raised it from ~50 to ~60–100 µs).
  *
  *   deno run -A tests/bench/modbus.ts [--devices 100] [--seconds 60] [--requests 3000]
- *     [--callers 8] [--part all|poll|round-trips]
+ *     [--warm-up 2000] [--callers 8] [--part all|poll|round-trips]
  *
  * @module
  */
@@ -32,6 +57,11 @@ import { cpuSeconds, round, threadCpuPer, threadCpuSeconds, watchCpu } from "./p
 import { readLines, runJson, startPoller, startSimulators } from "./child.ts";
 import { Targets } from "./targets.ts";
 
+/** Requests each round-trip client makes before the measured ones (see the module doc). */
+const WARM_UP = 2000;
+/** Requests between two marks of a client's progress (the cold-phase figures). */
+const MARK_EVERY = 100;
+
 const ROOT = new URL("../../", import.meta.url).pathname;
 const FIXTURES = `${ROOT}tests/interop/fixtures/`;
 const { values } = parseArgs({
@@ -41,6 +71,7 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "60" },
     hz: { type: "string", default: "10" },
     requests: { type: "string", default: "3000" },
+    "warm-up": { type: "string", default: String(WARM_UP) },
     callers: { type: "string", default: "8" },
     poller: { type: "boolean", default: false },
     client: { type: "string" },
@@ -141,25 +172,66 @@ async function client(address: string): Promise<void> {
   const run = async (count: number) => {
     let left = count;
     await Promise.all(Array.from({ length: callers }, async () => {
-      while (left-- > 0) await dev.read();
+      while (left-- > 0) {
+        await dev.read();
+        landed();
+      }
     }));
   };
   await measure(n, run);
   await dev.close();
 }
 
-/** Runs 100 requests to warm up, then `n` measured: prints the figures as one JSON line. */
+/** Wall ms and CPU µs of this process at every {@linkcode MARK_EVERY}th request from the first. */
+const marks: { wall: number[]; cpu: number[] } = { wall: [], cpu: [] };
+let landedCount = 0;
+/** Requests of the warm-up: when that many have landed, the measured stretch starts. */
+const warmUp = Number(values["warm-up"]);
+/** The process at the start of the measured stretch. */
+let start = { threads: new Map<string, number>(), cpu: process.cpuUsage(), t: 0 };
+
+/**
+ * Counts a request that landed: every {@linkcode MARK_EVERY}th, marks the time and CPU; at the
+ * end of the warm-up, starts the measured stretch.
+ */
+function landed(): void {
+  if (++landedCount === warmUp) begin();
+  if (landedCount % MARK_EVERY !== 0) return;
+  marks.wall.push(performance.now());
+  const u = process.cpuUsage();
+  marks.cpu.push(u.user + u.system);
+}
+
+/** Starts the measured stretch: this process' threads, CPU and time now. */
+function begin(): void {
+  start = { threads: threadCpuSeconds(), cpu: process.cpuUsage(), t: performance.now() };
+}
+
+/**
+ * Runs `--warm-up` requests, then `n` measured — in one run, so the measured requests go on
+ * from the warm-up in the same loop (a second loop would start cold again) — and prints the
+ * figures as one JSON line, with the marks from the first request (the cold phase is shown too).
+ */
 async function measure(n: number, run: (count: number) => Promise<void>): Promise<void> {
-  await run(100);
-  const threads0 = threadCpuSeconds();
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  await run(n);
-  const seconds = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  const threads = threadCpuPer(threads0, threadCpuSeconds(), n);
+  // Read once before the first request (the first read asks `getconf` for the clock tick):
+  // the snapshot at the end of the warm-up is then only a few file reads.
+  begin();
+  const u0 = process.cpuUsage();
+  marks.wall.push(performance.now());
+  marks.cpu.push(u0.user + u0.system);
+  if (warmUp === 0) begin();
+  await run(warmUp + n);
+  const seconds = (performance.now() - start.t) / 1000;
+  const cpu = process.cpuUsage(start.cpu);
+  const threads = threadCpuPer(start.threads, threadCpuSeconds(), n);
   console.log(
-    JSON.stringify({ requests: n, seconds, cpu_seconds: (cpu.user + cpu.system) / 1e6, threads }),
+    JSON.stringify({
+      requests: n,
+      seconds,
+      cpu_seconds: (cpu.user + cpu.system) / 1e6,
+      threads,
+      marks,
+    }),
   );
 }
 
@@ -192,6 +264,7 @@ async function bare(port: number): Promise<void> {
         got += n;
         pending = conn.read(buf);
       }
+      landed();
     }
   });
   conn.close();
@@ -205,15 +278,23 @@ interface Run {
   cpu_seconds: number;
   /** µs of CPU per request by thread name (labwire only; clock-tick resolution). */
   threads?: Record<string, number>;
+  /** Wall ms and CPU µs at every {@linkcode MARK_EVERY}th request, the first before any. */
+  marks: { wall: number[]; cpu: number[] };
 }
 
 const PYMODBUS_CLIENT = `
 import asyncio, json, logging, sys, time
 from pymodbus.client import AsyncModbusTcpClient
 logging.disable(logging.CRITICAL)
-async def main(port, n, callers):
+async def main(port, n, callers, warm, every):
     client = AsyncModbusTcpClient("127.0.0.1", port=port)
     await client.connect()
+    marks = {"wall": [], "cpu": []}
+    landed = [0]
+    start = [time.process_time(), time.perf_counter()]
+    def mark():
+        marks["wall"].append(time.perf_counter() * 1e3)
+        marks["cpu"].append(time.process_time() * 1e6)
     async def run(count):
         left = [count]
         async def caller():
@@ -221,14 +302,19 @@ async def main(port, n, callers):
                 left[0] -= 1
                 rr = await client.read_holding_registers(0, 10, slave=1)
                 assert len(rr.registers) == 10
+                landed[0] += 1
+                if landed[0] == warm:
+                    start[:] = [time.process_time(), time.perf_counter()]
+                if landed[0] % every == 0:
+                    mark()
         await asyncio.gather(*(caller() for _ in range(callers)))
-    await run(100)
-    c0 = time.process_time(); t0 = time.perf_counter()
-    await run(n)
-    seconds = time.perf_counter() - t0; cpu = time.process_time() - c0
+    mark()
+    start[:] = [time.process_time(), time.perf_counter()]
+    await run(warm + n)
+    seconds = time.perf_counter() - start[1]; cpu = time.process_time() - start[0]
     client.close()
-    print(json.dumps({"requests": n, "seconds": seconds, "cpu_seconds": cpu}))
-asyncio.run(main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])))
+    print(json.dumps({"requests": n, "seconds": seconds, "cpu_seconds": cpu, "marks": marks}))
+asyncio.run(main(*(int(a) for a in sys.argv[1:6])))
 `;
 
 async function orchestrate(): Promise<void> {
@@ -297,9 +383,31 @@ async function polling(targets: Targets): Promise<void> {
   }
 }
 
+/** Requests per stretch of the cold-phase lines. */
+const COLD_SPAN = 500;
+
+/**
+ * A client's cold phase from its marks: its first {@linkcode COLD_SPAN} requests' rate and CPU,
+ * then the CPU per request of every stretch of {@linkcode COLD_SPAN} from its first request (a
+ * `|` where the measured requests start): how long it takes to settle, and where it settles.
+ */
+function coldPhase(marks: Run["marks"], warmUp: number): string {
+  const step = COLD_SPAN / MARK_EVERY;
+  const cpu: string[] = [];
+  for (let i = step; i < marks.cpu.length; i += step) {
+    if (i - step === warmUp / MARK_EVERY) cpu.push("|");
+    cpu.push(String(Math.round((marks.cpu[i]! - marks.cpu[i - step]!) / COLD_SPAN)));
+  }
+  const ms = marks.wall[step]! - marks.wall[0]!;
+  const first = (marks.cpu[step]! - marks.cpu[0]!) / COLD_SPAN;
+  return `first ${COLD_SPAN} at ${round((COLD_SPAN / ms) * 1000, 0)}/s, ${round(first, 1)} µs ` +
+    `CPU each; µs CPU per request by ${COLD_SPAN}: ${cpu.join(" ")}`;
+}
+
 async function roundTrips(targets: Targets): Promise<void> {
   const python = "/usr/bin/python3";
   const requests = Number(values.requests);
+  const warmUp = Number(values["warm-up"]);
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = l.addr.port;
   l.close();
@@ -340,6 +448,8 @@ async function roundTrips(targets: Targets): Promise<void> {
           String(requests),
           "--callers",
           String(c),
+          "--warm-up",
+          values["warm-up"]!,
         ])
       );
       const [pymodbus, pymodbusServer] = await serving(() =>
@@ -349,6 +459,8 @@ async function roundTrips(targets: Targets): Promise<void> {
           String(port),
           String(requests),
           String(c),
+          values["warm-up"]!,
+          String(MARK_EVERY),
         ])
       );
       runs.push({
@@ -367,6 +479,8 @@ async function roundTrips(targets: Targets): Promise<void> {
             String(port),
             "--requests",
             String(requests),
+            "--warm-up",
+            values["warm-up"]!,
           ])
         );
       }
@@ -379,8 +493,8 @@ async function roundTrips(targets: Targets): Promise<void> {
   }
   const rate = (r: Run) => r.requests / r.seconds;
   const cpuPer = (r: Run) => (r.cpu_seconds / r.requests) * 1e6;
-  // The server's work per request: ~100 requests of warm-up are in each client's stretch too.
-  const serverPer = (cpu: number) => round((cpu / (requests + 100)) * 1e6, 1);
+  // The server's work per request: the warm-up's requests are in each client's stretch too.
+  const serverPer = (cpu: number) => round((cpu / (requests + warmUp)) * 1e6, 1);
   for (const { callers: c, labwire, pymodbus, server: sv } of runs) {
     console.log(
       `modbus round trips: ${requests} × read 10 holding registers, one pymodbus server, ` +
@@ -402,6 +516,15 @@ async function roundTrips(targets: Targets): Promise<void> {
           round(cpuPer(floor), 1)
         } µs CPU per request (a plain socket loop, no labwire: the floor)`,
       );
+    }
+    const clients: [string, Run][] = [["labwire", labwire], ["pymodbus", pymodbus]];
+    if (c === 1 && floor) clients.push(["bare Deno", floor]);
+    console.log(
+      `  cold phase, from each client's first request (warm-up ${warmUp}, then the ${requests} ` +
+        "measured; no target):",
+    );
+    for (const [name, r] of clients) {
+      console.log(`    ${name.padEnd(10)} ${coldPhase(r.marks, warmUp)}`);
     }
     const threads = Object.entries(labwire.threads ?? {}).map(([k, v]) => `${k} ${v}`).join(", ");
     console.log(`  labwire µs CPU per request by thread: ${threads}`);
