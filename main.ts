@@ -193,6 +193,9 @@ Run "labwire <verb> --help" for a verb's flags and examples.
  * ```
  */
 export function takeInstrumentDirs(args: string[]): { args: string[]; dirs: string[] } {
+  // One native search first: a read of a thousand targets names no folder, and a loop over
+  // them in cold code is ~0.5 ms.
+  if (!args.join("\n").includes("--instruments")) return { args, dirs: [] };
   const out: string[] = [];
   const dirs: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -214,7 +217,8 @@ export async function main(argv: string[]): Promise<number> {
   for (const d of dirs) addInstrumentSource(d);
   const color = colorEnabled(args.includes("--no-color"), Deno.stderr.isTerminal());
   const p = paint(color);
-  const [verb, ...rest] = args;
+  const verb = args[0];
+  const rest = args.slice(1);
   if (verb === undefined) {
     console.error(mainHelp());
     return EXIT.usage;

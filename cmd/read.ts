@@ -16,8 +16,9 @@ import {
 } from "../lib/cli/flags.ts";
 import { TIMEOUT_RULE } from "../lib/config/duration.ts";
 import type { Attr } from "../lib/device/attr.ts";
-import { findAttr } from "../lib/device/attr.ts";
+import { hasOptions } from "../lib/device/address.ts";
 import { DeviceError, errorMessage, UsageError } from "../lib/device/errors.ts";
+import { loadModule } from "../lib/device/lazy_module.ts";
 import { chosenDevices, loadLab, loadLabConfig } from "../lib/lab/setup.ts";
 import type { Lab } from "../lib/lab/lab.ts";
 import type { DeviceManager } from "../lib/lab/manager.ts";
@@ -78,14 +79,25 @@ export function describeAttr(a: Attr): Record<string, unknown> {
   return rest;
 }
 
+/**
+ * `findAttr`, loaded only when attributes are named or described: a plain read of addresses
+ * never looks one up (../lib/device/lazy_module.ts).
+ */
+async function attrFinder(): Promise<typeof import("../lib/device/attr.ts").findAttr> {
+  return (await loadModule<typeof import("../lib/device/attr.ts")>(
+    new URL("../lib/device/attr.ts", import.meta.url),
+  )).findAttr;
+}
+
 async function readOne(m: DeviceManager, opts: ReadOptions): Promise<Record<string, unknown>> {
   const call = { timeout: opts.timeout };
-  if (opts.describe) {
+  const findAttr = opts.describe || opts.attrs ? await attrFinder() : undefined;
+  if (findAttr && opts.describe) {
     const attrs = await m.attrs(call);
     const chosen = opts.attrs ? opts.attrs.map((n) => findAttr(attrs, n, m.name)) : attrs;
     return Object.fromEntries(chosen.map((a) => [a.name, describeAttr(a)]));
   }
-  if (opts.attrs) {
+  if (findAttr && opts.attrs) {
     const attrs = await m.attrs(call);
     for (const n of opts.attrs) findAttr(attrs, n, m.name);
   }
@@ -114,7 +126,7 @@ function batchable(devices: readonly DeviceConfig[], opts: ReadOptions): Map<Dri
   for (let i = 0; i < devices.length; i++) {
     const d = devices[i]!;
     const driver = findDriver(d.address.scheme);
-    if (driver.readMany === undefined || d.address.params.size > 0 || used.has(d.name)) continue;
+    if (driver.readMany === undefined || hasOptions(d.address) || used.has(d.name)) continue;
     if (!isEmpty(d.options)) continue;
     if (driver !== last) {
       last = driver;

@@ -114,7 +114,7 @@ export function parseStrictArgs(
   };
   // Arguments are taken from `at` on (an index, not shift(): a read of a thousand targets would
   // move the whole list once per argument); `-abc` puts its expansion in front of the rest.
-  let queue = [...args];
+  let queue = args.slice();
   let at = 0;
   // A flag given as `used`, with the next argument as its value when it is a string flag.
   const takeFlag = (name: string, used: string): void => {

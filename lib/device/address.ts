@@ -82,6 +82,21 @@ export function parseAddress(text: string): Address {
 }
 
 /**
+ * True when the address has `?key=value` options. An address without `?` is told apart by
+ * identity, with no `URLSearchParams.size` (a WebIDL brand check each: a batch of a thousand
+ * targets asks once per target).
+ *
+ * @example
+ * ```ts
+ * import { hasOptions, parseAddress } from "./address.ts";
+ * hasOptions(parseAddress("sim://gauge?seed=3")); // true
+ * ```
+ */
+export function hasOptions(address: Address): boolean {
+  return address.params !== NO_PARAMS && address.params.size > 0;
+}
+
+/**
  * The options of every address without `?`: one shared, unchangeable instance (a
  * `URLSearchParams` per address was ~7 µs of cold code each, a third of resolving a target of
  * a thousand-PV read). Nothing changes an address' options; trying to throws.
