@@ -70,6 +70,13 @@ Deno.test("a config file of only devices is read without any npm package", async
   assert.deepEqual(modules.filter((m) => m.startsWith("npm:") || m.startsWith("node:")), []);
 });
 
+Deno.test("labwire read of addresses loads the attribute code only for --attrs or --describe", async () => {
+  // A plain read names no attribute: lib/device/attr.ts (~9 KB) loads when one is named.
+  const modules = await readPathModules();
+  assert.ok(modules.some((m) => m.endsWith("/lib/output/record.ts")), "graph walked");
+  assert.deepEqual(modules.filter((m) => m.endsWith("/lib/device/attr.ts")), []);
+});
+
 Deno.test("labwire read of an address loads no node: module (Node's compatibility layer)", async () => {
   // node:util alone (for parseArgs) cost ~25 ms of CPU per start: lib/cli/argv.ts replaces it.
   const modules = await readPathModules();
