@@ -55,7 +55,7 @@ import {
   HEADER_SIZE,
   padded,
   ProtocolError,
-} from "./framing.ts";
+} from "./frame_writer.ts";
 import { ACCESS, CA_MINOR_VERSION, CMD, DONT_REPLY, MAX_UDP_SEND } from "./messages.ts";
 
 /** How {@linkcode readPvs} reads. */

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Destination } from "./client_env.ts";
-import { FrameWriter } from "./framing.ts";
+import { FrameWriter } from "./frame_writer.ts";
 import { CMD } from "./messages.ts";
 
 /** Deno's datagram socket, as far as this module uses it (an unstable API: typed here). */

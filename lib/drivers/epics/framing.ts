@@ -13,10 +13,23 @@
  *
  * @module
  */
-/** Size of a standard header. */
-export const HEADER_SIZE = 16;
-/** Size of an extended header. */
-export const EXTENDED_HEADER_SIZE = 24;
+import {
+  EXTENDED_HEADER_SIZE,
+  HEADER_SIZE,
+  padded,
+  ProtocolError,
+  textEncoder,
+} from "./frame_writer.ts";
+
+// The writer's half lives in ./frame_writer.ts (the batch reader loads it without the decoder).
+export {
+  EXTENDED_HEADER_SIZE,
+  FrameWriter,
+  HEADER_SIZE,
+  padded,
+  ProtocolError,
+} from "./frame_writer.ts";
+
 /** The fields of a message header (either size); `payloadSize` is the padded size. */
 export interface Header {
   /** Command code, see {@linkcode CMD}. */
@@ -37,11 +50,6 @@ export interface Header {
 export interface RawMessage extends Header {
   /** The payload bytes, `payloadSize` long. */
   payload: Uint8Array;
-}
-
-/** Rounds a size up to the next multiple of 8 (CA payload alignment). */
-export function padded(size: number): number {
-  return (size + 7) & ~7;
 }
 
 /**
@@ -120,8 +128,6 @@ export function frame(h: Omit<Header, "payloadSize">, payload?: Uint8Array): Uin
   return out;
 }
 
-const textEncoder = new TextEncoder();
-
 /**
  * Frames a header and a NUL-terminated string payload (a PV, client or host name), padded to 8.
  * An ASCII string is written straight into the message: no encoder call and no intermediate
@@ -150,108 +156,6 @@ export function frameText(h: Omit<Header, "payloadSize">, text: string): Uint8Ar
   return out;
 }
 
-/** Whether every character of `text` is ASCII (it is then its own UTF-8, a byte a character). */
-function isAscii(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
-  return true;
-}
-
-/**
- * Messages written one after another into one buffer (a datagram, or one TCP write of many
- * requests), header fields straight into place: no header object, message buffer or copy per
- * message, for the thousands of searches, CREATE_CHANs and READ_NOTIFYs of a many-PV read.
- * Standard headers only: payloads here are names (at most a few hundred bytes) or none.
- *
- * @example
- * ```ts
- * import { FrameWriter } from "./framing.ts";
- * const w = new FrameWriter();
- * w.header(23, 0, 0, 0, 0); // ECHO
- * w.text(18, 0, 0, 1, 13, "XXX:m1.VAL"); // CREATE_CHAN
- * w.take().length; // 16 + 16 + 16
- * ```
- */
-export class FrameWriter {
-  #buf: Uint8Array;
-  #view: DataView;
-  #at = 0;
-
-  /** An empty writer; it grows as needed. */
-  constructor(capacity = 1024) {
-    this.#buf = new Uint8Array(capacity);
-    this.#view = new DataView(this.#buf.buffer);
-  }
-
-  /** Bytes written since the last {@linkcode take}. */
-  get length(): number {
-    return this.#at;
-  }
-
-  /** The size a {@linkcode text} message of `text` takes: header and NUL-terminated, padded text. */
-  static textSize(text: string): number {
-    const n = isAscii(text) ? text.length : textEncoder.encode(text).length;
-    return HEADER_SIZE + padded(n + 1);
-  }
-
-  /** Appends a message without payload. */
-  header(command: number, dataType: number, dataCount: number, p1: number, p2: number): void {
-    this.#reserve(HEADER_SIZE);
-    this.#head(command, 0, dataType, dataCount, p1, p2);
-    this.#at += HEADER_SIZE;
-  }
-
-  /** Appends a message whose payload is `text`, NUL-terminated and zero-padded to 8 bytes. */
-  text(
-    command: number,
-    dataType: number,
-    dataCount: number,
-    p1: number,
-    p2: number,
-    text: string,
-  ): void {
-    const bytes = isAscii(text) ? undefined : textEncoder.encode(text);
-    const n = bytes ? bytes.length : text.length;
-    const size = padded(n + 1);
-    if (size >= 0xffff) throw new RangeError(`a ${n}-byte name does not fit a CA message`);
-    this.#reserve(HEADER_SIZE + size);
-    this.#head(command, size, dataType, dataCount, p1, p2);
-    const at = this.#at + HEADER_SIZE;
-    const buf = this.#buf;
-    if (bytes) buf.set(bytes, at);
-    else for (let i = 0; i < n; i++) buf[at + i] = text.charCodeAt(i);
-    buf.fill(0, at + n, at + size);
-    this.#at = at + size;
-  }
-
-  /** The bytes written, as one buffer; the writer starts empty again. */
-  take(): Uint8Array {
-    const out = this.#buf.subarray(0, this.#at);
-    this.#buf = new Uint8Array(Math.max(1024, this.#at));
-    this.#view = new DataView(this.#buf.buffer);
-    this.#at = 0;
-    return out;
-  }
-
-  #head(command: number, size: number, dataType: number, count: number, p1: number, p2: number) {
-    const v = this.#view;
-    const at = this.#at;
-    v.setUint16(at, command);
-    v.setUint16(at + 2, size);
-    v.setUint16(at + 4, dataType);
-    v.setUint16(at + 6, count);
-    v.setUint32(at + 8, p1 >>> 0);
-    v.setUint32(at + 12, p2 >>> 0);
-  }
-
-  #reserve(n: number): void {
-    if (this.#at + n <= this.#buf.length) return;
-    const grown = new Uint8Array(Math.max(this.#buf.length * 2, this.#at + n));
-    grown.set(this.#buf.subarray(0, this.#at));
-    this.#buf = grown;
-    this.#view = new DataView(grown.buffer);
-  }
-}
-
 /** Concatenates encoded messages into one buffer (one TCP write or one UDP datagram). */
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   let n = 0;
@@ -263,15 +167,6 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
     at += p.length;
   }
   return out;
-}
-
-/** A message that cannot be understood; the circuit it came from should be closed. */
-export class ProtocolError extends Error {
-  /** Creates a protocol error. */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "ProtocolError";
-  }
 }
 
 /** Limits a {@linkcode MessageDecoder} enforces. */
