@@ -213,13 +213,12 @@ function begin(): void {
  * figures as one JSON line, with the marks from the first request (the cold phase is shown too).
  */
 async function measure(n: number, run: (count: number) => Promise<void>): Promise<void> {
-  // Read once before the first request (the first read asks `getconf` for the clock tick):
-  // the snapshot at the end of the warm-up is then only a few file reads.
+  // The measured stretch starts here without a warm-up, else again when the warm-up has landed
+  // (this first snapshot asks `getconf` for the clock tick: that one is then a few file reads).
   begin();
   const u0 = process.cpuUsage();
   marks.wall.push(performance.now());
   marks.cpu.push(u0.user + u0.system);
-  if (warmUp === 0) begin();
   await run(warmUp + n);
   const seconds = (performance.now() - start.t) / 1000;
   const cpu = process.cpuUsage(start.cpu);
@@ -391,11 +390,16 @@ const COLD_SPAN = 500;
  * then the CPU per request of every stretch of {@linkcode COLD_SPAN} from its first request (a
  * `|` where the measured requests start): how long it takes to settle, and where it settles.
  */
-function coldPhase(marks: Run["marks"], warmUp: number): string {
+function coldPhase(marks: Run["marks"]): string {
   const step = COLD_SPAN / MARK_EVERY;
+  if (marks.cpu.length <= step) return `fewer than ${COLD_SPAN} requests`;
   const cpu: string[] = [];
+  let measured = false;
   for (let i = step; i < marks.cpu.length; i += step) {
-    if (i - step === warmUp / MARK_EVERY) cpu.push("|");
+    if (!measured && (i - step) * MARK_EVERY >= warmUp) {
+      measured = true;
+      cpu.push("|");
+    }
     cpu.push(String(Math.round((marks.cpu[i]! - marks.cpu[i - step]!) / COLD_SPAN)));
   }
   const ms = marks.wall[step]! - marks.wall[0]!;
@@ -407,7 +411,6 @@ function coldPhase(marks: Run["marks"], warmUp: number): string {
 async function roundTrips(targets: Targets): Promise<void> {
   const python = "/usr/bin/python3";
   const requests = Number(values.requests);
-  const warmUp = Number(values["warm-up"]);
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = l.addr.port;
   l.close();
@@ -524,7 +527,7 @@ async function roundTrips(targets: Targets): Promise<void> {
         "measured; no target):",
     );
     for (const [name, r] of clients) {
-      console.log(`    ${name.padEnd(10)} ${coldPhase(r.marks, warmUp)}`);
+      console.log(`    ${name.padEnd(10)} ${coldPhase(r.marks)}`);
     }
     const threads = Object.entries(labwire.threads ?? {}).map(([k, v]) => `${k} ${v}`).join(", ");
     console.log(`  labwire µs CPU per request by thread: ${threads}`);
