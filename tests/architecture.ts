@@ -23,8 +23,8 @@ export interface Layer {
 export const LAYERS: readonly (Layer & { prefix: string })[] = [
   { prefix: "lib/device/", name: "lib/device", rank: 0, role: "driver model, addresses, errors" },
   { prefix: "lib/schedule/", name: "lib/schedule", rank: 1, role: "periodic timing, yielding" },
-  { prefix: "lib/output/", name: "lib/output", rank: 1, role: "NDJSON/JSON/table/CSV writers" },
   { prefix: "lib/transport/", name: "lib/transport", rank: 2, role: "bytes on wires, deadlines" },
+  { prefix: "lib/output/", name: "lib/output", rank: 2, role: "NDJSON/JSON/table/CSV writers" },
   { prefix: "lib/config/", name: "lib/config", rank: 2, role: "config file, one schema" },
   { prefix: "lib/cli/", name: "lib/cli", rank: 3, role: "flags, exit codes, signals" },
   { prefix: "lib/instruments/", name: "lib/instruments", rank: 4, role: "instrument definitions" },

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { onTimeout } from "../schedule/timer.ts";
 import { BatchedSink, PipeClosed } from "./stdout.ts";
 
 Deno.test("BatchedSink: one write per event-loop turn, in order; a failed write reaches the writer", async () => {
@@ -42,6 +43,8 @@ Deno.test("BatchedSink with a delay: writes over several event-loop turns go out
 
 Deno.test("BatchedSink with a delay: a write into a batch half that old writes it at once, no timer needed", async () => {
   const calls: string[] = [];
+  // The earlier tests' timers (300 ms at most) fire first: none is left for the batch to share.
+  await new Promise((r) => setTimeout(r, 400));
   // A long delay, so that a loaded machine's late timers cannot write the batch first.
   const sink = new BatchedSink((text) => calls.push(text), 64 * 1024, 4000);
   sink.write("a\n");
@@ -75,4 +78,22 @@ Deno.test("BatchedSink without a target: the bytes of every write reach stdout i
   const want = Array.from({ length: 3000 }, (_, i) => `{"i":${i},"s":"µ€𝄞"}\n`).join("") +
     "x".repeat(5000) + "\nlast\n";
   assert.equal(new TextDecoder().decode(out.stdout), want);
+});
+
+Deno.test("BatchedSink with a delay: a batch goes out with a timer already armed within its delay, not on one of its own", async () => {
+  const calls: string[] = [];
+  const fired: string[] = [];
+  onTimeout(100, () => fired.push("other"));
+  const sink = new BatchedSink((text) => calls.push(text), 64 * 1024, 6000);
+  sink.write("a\n");
+  sink.write("b\n");
+  // Well before the batch's own 6 s: it was written when the 100 ms timer fired.
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.deepEqual(fired, ["other"]);
+  assert.deepEqual(calls, ["a\nb\n"]);
+  // Flushed meanwhile, the next batch still goes out at the latest its delay after it began.
+  const late = new BatchedSink((text) => calls.push(text), 64 * 1024, 200);
+  late.write("c\n");
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.deepEqual(calls, ["a\nb\n", "c\n"]);
 });

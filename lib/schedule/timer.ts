@@ -15,6 +15,14 @@
  * For timers re-armed rarely (a deadline wheel, a search back-off, a liveness check); each
  * `start` makes a new signal, so it is no cheaper than `setTimeout` per arming.
  *
+ * Every runtime timer wakes the process when it expires, whether anyone still listens or not:
+ * on Deno 2.9.6 neither `clearTimeout` nor taking the listener off an `AbortSignal.timeout` takes
+ * the wake-up back (checked: 20 timers armed and cleared at once woke an idle process 20 times).
+ * A wake-up of an idle `deno` costs ~150–250 µs of CPU on this project's VMs (a Python
+ * `time.sleep` loop ~75 µs), more than a dozen polls. So this module remembers the timers it armed
+ * until they fire, and work that may run at any moment of a window (writing out a batch of
+ * output) rides on one of them with {@linkcode onWakeWithin} instead of a wake-up of its own.
+ *
  * @example
  * ```ts
  * import { Timer } from "./timer.ts";
@@ -25,6 +33,39 @@
  *
  * @module
  */
+
+/** A runtime timer this module armed, and when it expires (`performance.now()` ms). */
+interface Armed {
+  at: number;
+  signal: AbortSignal;
+}
+
+/**
+ * The timers armed here that have not fired yet, soonest first. At most {@linkcode MAX_ARMED}
+ * are remembered (a few are pending at once in practice: the sampler's next slot, the deadline
+ * wheel, an output batch); a timer not remembered still fires, it only cannot be shared.
+ */
+const armed: Armed[] = [];
+const MAX_ARMED = 32;
+
+/** Arms a runtime timer of `ms` (whole ms, at least 0) and remembers it until it fires. */
+function arm(ms: number): AbortSignal {
+  const signal = AbortSignal.timeout(ms);
+  const at = performance.now() + ms;
+  let k = 0;
+  for (let i = 0; i < armed.length; i++) {
+    const e = armed[i]!;
+    if (!e.signal.aborted) armed[k++] = e;
+  }
+  armed.length = k;
+  let i = k;
+  while (i > 0 && armed[i - 1]!.at > at) i--;
+  if (i < MAX_ARMED) {
+    armed.splice(i, 0, { at, signal });
+    if (armed.length > MAX_ARMED) armed.length = MAX_ARMED;
+  }
+  return signal;
+}
 
 /**
  * Calls `fire` once after `ms` (whole ms, at least 0) on the runtime's own timer; the returned
@@ -38,9 +79,35 @@
  * ```
  */
 export function onTimeout(ms: number, fire: () => void): AbortSignal {
-  const signal = AbortSignal.timeout(Math.max(0, Math.trunc(ms)));
+  const signal = arm(Math.max(0, Math.trunc(ms)));
   signal.addEventListener("abort", fire, { once: true });
   return signal;
+}
+
+/**
+ * Calls `fire` once, at the latest `ms` from now (whole ms, at least 0) and possibly sooner: when
+ * the last timer already armed here that expires within that time fires, or else on a timer of
+ * its own. For work that must not wait longer than `ms` but may run any time before (a batch of
+ * output): it costs no wake-up of its own while other timers keep the process waking. The
+ * returned signal is what `fire` listens to, as for {@linkcode onTimeout} (take the listener off
+ * to cancel; a shared timer still fires for the others).
+ *
+ * @example
+ * ```ts
+ * import { onTimeout, onWakeWithin } from "./timer.ts";
+ * onTimeout(10, () => console.log("10 ms"));
+ * onWakeWithin(50, () => console.log("with it")); // fires with the 10 ms timer
+ * ```
+ */
+export function onWakeWithin(ms: number, fire: () => void): AbortSignal {
+  const latest = performance.now() + Math.max(0, Math.trunc(ms));
+  for (let i = armed.length - 1; i >= 0; i--) {
+    const e = armed[i]!;
+    if (e.at > latest || e.signal.aborted) continue;
+    e.signal.addEventListener("abort", fire, { once: true });
+    return e.signal;
+  }
+  return onTimeout(ms, fire);
 }
 
 /** A one-shot, restartable timer on `AbortSignal.timeout` (see the module doc). */
@@ -67,7 +134,7 @@ export class Timer {
   /** (Re)starts the timer: `fire` runs after `ms` (at least 0), unless cancelled first. */
   start(ms: number): void {
     this.cancel();
-    const signal = AbortSignal.timeout(Math.max(0, Math.ceil(ms)));
+    const signal = arm(Math.max(0, Math.ceil(ms)));
     this.#signal = signal;
     this.ref();
   }

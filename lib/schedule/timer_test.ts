@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Timer } from "./timer.ts";
+import { onTimeout, onWakeWithin, Timer } from "./timer.ts";
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) =>
@@ -72,4 +72,30 @@ Deno.test("a timer does not load Node's timers (the reason it exists); setTimeou
     false,
   );
   assert.equal(await loads(`setTimeout(() => console.log("fired"), 1);`), true);
+});
+
+Deno.test("onWakeWithin shares the last timer armed within its time, or arms its own", async () => {
+  const order: string[] = [];
+  onTimeout(30, () => order.push("30"));
+  onTimeout(60, () => order.push("60"));
+  const t0 = performance.now();
+  let at = 0;
+  // 60 ms is the last armed timer within 5 s: it fires with it, not 5 s later.
+  const shared = onWakeWithin(5000, () => {
+    at = performance.now() - t0;
+    order.push("shared");
+  });
+  // Nothing armed within 10 ms: a timer of its own.
+  onWakeWithin(10, () => order.push("own"));
+  await sleep(200);
+  assert.deepEqual(order, ["own", "30", "60", "shared"]);
+  assert.ok(at >= 59 && at < 2000, `fired after ${at} ms`);
+  assert.equal(shared.aborted, true);
+  // A fired timer is not shared any more: a later call waits for one of its own.
+  const fired: number[] = [];
+  const t1 = performance.now();
+  onWakeWithin(40, () => fired.push(performance.now() - t1));
+  await sleep(100);
+  assert.equal(fired.length, 1);
+  assert.ok(fired[0]! >= 39, `fired after ${fired[0]} ms`);
 });
