@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { onTimeout, onWakeWithin, Timer } from "./timer.ts";
+import { Timer } from "./timer.ts";
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) =>
@@ -75,27 +75,39 @@ Deno.test("a timer does not load Node's timers (the reason it exists); setTimeou
 });
 
 Deno.test("onWakeWithin shares the last timer armed within its time, or arms its own", async () => {
-  const order: string[] = [];
-  onTimeout(30, () => order.push("30"));
-  onTimeout(60, () => order.push("60"));
-  const t0 = performance.now();
-  let at = 0;
-  // 60 ms is the last armed timer within 5 s: it fires with it, not 5 s later.
-  const shared = onWakeWithin(5000, () => {
-    at = performance.now() - t0;
-    order.push("shared");
-  });
-  // Nothing armed within 10 ms: a timer of its own.
-  onWakeWithin(10, () => order.push("own"));
-  await sleep(200);
-  assert.deepEqual(order, ["own", "30", "60", "shared"]);
-  assert.ok(at >= 59 && at < 2000, `fired after ${at} ms`);
-  assert.equal(shared.aborted, true);
-  // A fired timer is not shared any more: a later call waits for one of its own.
-  const fired: number[] = [];
-  const t1 = performance.now();
-  onWakeWithin(40, () => fired.push(performance.now() - t1));
-  await sleep(100);
-  assert.equal(fired.length, 1);
-  assert.ok(fired[0]! >= 39, `fired after ${fired[0]} ms`);
+  // A child process: no timer of another test is armed there.
+  const timer = JSON.stringify(new URL("./timer.ts", import.meta.url).href);
+  const code = `
+    import { onTimeout, onWakeWithin } from ${timer};
+    const t0 = performance.now();
+    const log = [];
+    const at = (what) => () => log.push([what, Math.round(performance.now() - t0)]);
+    const s30 = onTimeout(30, at("30"));
+    const s60 = onTimeout(60, at("60"));
+    // 60 ms is the last timer armed within 5 s: it rides on it.
+    const shared = onWakeWithin(5000, at("shared"));
+    // Nothing armed within 10 ms: a timer of its own.
+    const own = onWakeWithin(10, at("own"));
+    setTimeout(() => {
+      // Fired timers are not shared: a timer of its own again, at the latest 40 ms later.
+      const t1 = performance.now();
+      onWakeWithin(40, () => log.push(["after", Math.round(performance.now() - t1)]));
+      setTimeout(() => console.log(JSON.stringify({
+        log, sharedIs60: shared === s60, ownIsNew: own !== s30 && own !== s60,
+      })), 200);
+    }, 100);
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", code],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  assert.equal(out.code, 0);
+  const { log, sharedIs60, ownIsNew } = JSON.parse(new TextDecoder().decode(out.stdout));
+  assert.deepEqual(log.map((e: [string, number]) => e[0]), ["own", "30", "60", "shared", "after"]);
+  assert.equal(sharedIs60, true);
+  assert.equal(ownIsNew, true);
+  const ms = Object.fromEntries(log);
+  assert.ok(ms.shared >= 59 && ms.shared < 1000, `shared fired after ${ms.shared} ms`);
+  assert.ok(ms.after >= 39, `its own timer fired after ${ms.after} ms`);
 });
