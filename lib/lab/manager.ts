@@ -30,7 +30,10 @@ export interface DeviceStats {
   writes: number;
   /** Latency of the last read, ms. */
   lastLatencyMs: number;
-  /** Read latencies in ms, cumulative counts per bucket upper bound (Prometheus style). */
+  /**
+   * Read latencies in ms: per bucket of {@linkcode LATENCY_BUCKETS_MS}, the reads that took at
+   * most its bound and more than the bound before it (`/metrics` sums them Prometheus style).
+   */
   latencyBuckets: number[];
   /** Sum of read latencies, ms. */
   latencySumMs: number;
@@ -333,8 +336,13 @@ export class DeviceManager {
   #recordLatency(ms: number): void {
     this.stats.lastLatencyMs = ms;
     this.stats.latencySumMs += ms;
+    // One count per read, in its own bucket: counting it in every bucket above (cumulative, as
+    // Prometheus shows them) was twelve increments for an instant reading, every `GET /read`.
     for (let i = 0; i < LATENCY_BUCKETS_MS.length; i++) {
-      if (ms <= LATENCY_BUCKETS_MS[i]!) this.stats.latencyBuckets[i]!++;
+      if (ms <= LATENCY_BUCKETS_MS[i]!) {
+        this.stats.latencyBuckets[i]!++;
+        return;
+      }
     }
   }
 }

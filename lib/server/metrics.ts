@@ -205,11 +205,14 @@ function deviceLines(
     );
   }
   const latency: string[] = [];
+  // The manager counts each read in one bucket; Prometheus buckets are cumulative.
+  let below = 0;
   LATENCY_BUCKETS_MS.forEach((le, i) => {
+    below += m.stats.latencyBuckets[i] ?? 0;
     latency.push(
-      `labwire_read_latency_seconds_bucket${labels({ device: m.name, le: String(le / 1000) })} ${
-        m.stats.latencyBuckets[i] ?? 0
-      }`,
+      `labwire_read_latency_seconds_bucket${
+        labels({ device: m.name, le: String(le / 1000) })
+      } ${below}`,
     );
   });
   latency.push(

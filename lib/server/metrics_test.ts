@@ -119,3 +119,26 @@ Deno.test("between readings the families are served as they were; a reading rene
     await lab.close();
   }
 });
+
+Deno.test("latency buckets are cumulative: a read counts in its bucket and every one above", async () => {
+  const lab = await Lab.open(
+    parseConfig(`[devices.slow]\naddress = "sim://gauge?seed=4&latency=30ms"\n`, "<test>"),
+  );
+  try {
+    const slow = lab.get("slow");
+    await slow.sample();
+    await slow.sample();
+    const page = renderMetrics({ lab } as unknown as ServerContext, () => undefined, FIGURES);
+    const bucket = (le: string) =>
+      Number(
+        line(page, `labwire_read_latency_seconds_bucket{device="slow",le="${le}"}`)?.split(" ")[1],
+      );
+    // 30 ms reads: none within 25 ms, both within 50 ms and every bound above it
+    assert.equal(bucket("0.025"), 0);
+    assert.equal(bucket("0.05"), 2);
+    assert.equal(bucket("5"), 2);
+    assert.equal(bucket("+Inf"), 2);
+  } finally {
+    await lab.close();
+  }
+});
