@@ -11,7 +11,8 @@
 import { nowSeconds, type Reading, type Subscription } from "../device/device.ts";
 import { errorMessage } from "../device/errors.ts";
 import { macrotask, starving } from "../schedule/fair.ts";
-import { Schedule, sleep } from "../schedule/periodic.ts";
+import { Schedule } from "../schedule/periodic.ts";
+import { sleepOnNodeTimer } from "../schedule/timer.ts";
 import { TimingHistogram } from "../schedule/histogram.ts";
 import type { DeviceManager } from "./manager.ts";
 import type { Lab } from "./lab.ts";
@@ -285,7 +286,9 @@ export class Sampler {
           // Deadlines at or past the end of the duration were never due.
           if (duration !== undefined && due - start >= duration) break;
           if (due > performance.now()) {
-            await sleep(due - performance.now(), signal);
+            // Node's setTimeout: a cheaper wake-up than the runtime's AbortSignal.timeout (see
+            // sleepOnNodeTimer); the verbs that sample have loaded Node's timers opening devices.
+            await sleepOnNodeTimer(due - performance.now(), signal);
             if (signal?.aborted) break;
             started = 0;
           }

@@ -90,11 +90,11 @@ export class BatchedSink implements TextSink {
   #bytes: Uint8Array = new Uint8Array();
   #size = 0;
   /**
-   * What the batch waiting is written on: an `AbortSignal.timeout` (the runtime's own timer, not
-   * Node's `setTimeout`, see `lib/schedule/timer.ts`), possibly shared with other work. Its
-   * listener holds the process open until the batch is written.
+   * Cancels the background write of the batch waiting (see `onWakeWithin`, on the runtime's own
+   * timers, not Node's `setTimeout`: `lib/schedule/timer.ts`); undefined while none waits. Until
+   * the batch is written the process stays alive.
    */
-  #timer: AbortSignal | undefined;
+  #timer: (() => void) | undefined;
   /** When the batch waiting began (`performance.now()`), for a sink with a delay. */
   #since = 0;
   #error: unknown;
@@ -128,7 +128,7 @@ export class BatchedSink implements TextSink {
 
   /** Writes everything queued now. */
   flush(): void {
-    this.#timer?.removeEventListener("abort", this.#background);
+    this.#timer?.();
     this.#timer = undefined;
     if (this.#error !== undefined) throw this.#error;
     try {

@@ -34,10 +34,14 @@
  * @module
  */
 
-/** A runtime timer this module armed, and when it expires (`performance.now()` ms). */
+/** A runtime timer armed here: when it expires, and how other work rides on it. */
 interface Armed {
-  at: number;
-  signal: AbortSignal;
+  /** When it expires (`performance.now()` ms). */
+  readonly at: number;
+  /** False once it fired or was cleared: nothing can ride on it any more. */
+  live(): boolean;
+  /** Runs `fire` when it fires (keeping the process alive until then); returns the undo. */
+  ride(fire: () => void): () => void;
 }
 
 /**
@@ -48,22 +52,33 @@ interface Armed {
 const armed: Armed[] = [];
 const MAX_ARMED = 32;
 
-/** Arms a runtime timer of `ms` (whole ms, at least 0) and remembers it until it fires. */
-function arm(ms: number): AbortSignal {
-  const signal = AbortSignal.timeout(ms);
-  const at = performance.now() + ms;
+/** Remembers `timer` until it fires (dropping those that fired). */
+function remember(timer: Armed): void {
   let k = 0;
   for (let i = 0; i < armed.length; i++) {
     const e = armed[i]!;
-    if (!e.signal.aborted) armed[k++] = e;
+    if (e.live()) armed[k++] = e;
   }
   armed.length = k;
   let i = k;
-  while (i > 0 && armed[i - 1]!.at > at) i--;
+  while (i > 0 && armed[i - 1]!.at > timer.at) i--;
   if (i < MAX_ARMED) {
-    armed.splice(i, 0, { at, signal });
+    armed.splice(i, 0, timer);
     if (armed.length > MAX_ARMED) armed.length = MAX_ARMED;
   }
+}
+
+/** Arms a runtime timer of `ms` (whole ms, at least 0) and remembers it until it fires. */
+function arm(ms: number): AbortSignal {
+  const signal = AbortSignal.timeout(ms);
+  remember({
+    at: performance.now() + ms,
+    live: () => !signal.aborted,
+    ride: (fire) => {
+      signal.addEventListener("abort", fire, { once: true });
+      return () => signal.removeEventListener("abort", fire);
+    },
+  });
   return signal;
 }
 
@@ -88,9 +103,9 @@ export function onTimeout(ms: number, fire: () => void): AbortSignal {
  * Calls `fire` once, at the latest `ms` from now (whole ms, at least 0) and possibly sooner: when
  * the last timer already armed here that expires within that time fires, or else on a timer of
  * its own. For work that must not wait longer than `ms` but may run any time before (a batch of
- * output): it costs no wake-up of its own while other timers keep the process waking. The
- * returned signal is what `fire` listens to, as for {@linkcode onTimeout} (take the listener off
- * to cancel; a shared timer still fires for the others).
+ * output): it costs no wake-up of its own while other timers keep the process waking. Returns
+ * what cancels it (a shared timer still fires for the others). Until `fire` runs or is
+ * cancelled, the process stays alive.
  *
  * @example
  * ```ts
@@ -99,15 +114,91 @@ export function onTimeout(ms: number, fire: () => void): AbortSignal {
  * onWakeWithin(50, () => console.log("with it")); // fires with the 10 ms timer
  * ```
  */
-export function onWakeWithin(ms: number, fire: () => void): AbortSignal {
+export function onWakeWithin(ms: number, fire: () => void): () => void {
   const latest = performance.now() + Math.max(0, Math.trunc(ms));
   for (let i = armed.length - 1; i >= 0; i--) {
     const e = armed[i]!;
-    if (e.at > latest || e.signal.aborted) continue;
-    e.signal.addEventListener("abort", fire, { once: true });
-    return e.signal;
+    if (e.at <= latest && e.live()) return e.ride(fire);
   }
-  return onTimeout(ms, fire);
+  const signal = onTimeout(ms, fire);
+  return () => signal.removeEventListener("abort", fire);
+}
+
+/**
+ * One wake-up on Node's `setTimeout` that other work may ride on: the sleeper's own callback
+ * first, then the riders'.
+ */
+class NodeWake implements Armed {
+  readonly at: number;
+  #fired = false;
+  #riders: (() => void)[] = [];
+  readonly #id: ReturnType<typeof setTimeout>;
+  readonly #wake: () => void;
+  readonly #run = (): void => {
+    this.#fired = true;
+    this.#wake();
+    const riders = this.#riders;
+    this.#riders = [];
+    for (let i = 0; i < riders.length; i++) riders[i]!();
+  };
+
+  /** Calls `wake` after `ms`, then the riders. */
+  constructor(ms: number, wake: () => void) {
+    this.#wake = wake;
+    this.at = performance.now() + ms;
+    this.#id = setTimeout(this.#run, ms);
+  }
+
+  /** False once fired or dropped. */
+  live(): boolean {
+    return !this.#fired;
+  }
+
+  /** Runs `fire` after the sleeper's callback; returns the undo. */
+  ride(fire: () => void): () => void {
+    this.#riders.push(fire);
+    return () => {
+      const i = this.#riders.indexOf(fire);
+      if (i >= 0) this.#riders.splice(i, 1);
+    };
+  }
+
+  /** The sleeper no longer waits: the timer goes unless work rides on it. */
+  drop(): void {
+    if (this.#fired || this.#riders.length > 0) return;
+    this.#fired = true;
+    clearTimeout(this.#id);
+  }
+}
+
+/**
+ * Sleeps `ms` (whole ms, truncated as `setTimeout` does) or until `signal` aborts, on Node's
+ * `setTimeout`: a wake-up costs ~100 µs of CPU less than one of an `AbortSignal.timeout` here
+ * (~220 against ~320 µs for an idle `deno`: no `DOMException` and abort event per firing), for
+ * loops that sleep many times a second in verbs that load Node's timers anyway (the sampler's
+ * slots: 32 a second at 1,000 gauges, ~160 at 10,000). Other work may ride on it
+ * ({@linkcode onWakeWithin}).
+ *
+ * @example
+ * ```ts
+ * import { sleepOnNodeTimer } from "./timer.ts";
+ * await sleepOnNodeTimer(10);
+ * ```
+ */
+export function sleepOnNodeTimer(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const stop = () => {
+      wake.drop();
+      resolve();
+    };
+    const wake = new NodeWake(Math.max(0, Math.trunc(ms)), () => {
+      signal?.removeEventListener("abort", stop);
+      resolve();
+    });
+    remember(wake);
+    signal?.addEventListener("abort", stop, { once: true });
+  });
 }
 
 /** A one-shot, restartable timer on `AbortSignal.timeout` (see the module doc). */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Timer } from "./timer.ts";
+import { onWakeWithin, sleepOnNodeTimer, Timer } from "./timer.ts";
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) =>
@@ -78,23 +78,26 @@ Deno.test("onWakeWithin shares the last timer armed within its time, or arms its
   // A child process: no timer of another test is armed there.
   const timer = JSON.stringify(new URL("./timer.ts", import.meta.url).href);
   const code = `
-    import { onTimeout, onWakeWithin } from ${timer};
+    import { onTimeout, onWakeWithin, sleepOnNodeTimer } from ${timer};
     const t0 = performance.now();
     const log = [];
     const at = (what) => () => log.push([what, Math.round(performance.now() - t0)]);
-    const s30 = onTimeout(30, at("30"));
-    const s60 = onTimeout(60, at("60"));
+    onTimeout(30, at("30"));
+    onTimeout(60, at("60"));
     // 60 ms is the last timer armed within 5 s: it rides on it.
-    const shared = onWakeWithin(5000, at("shared"));
+    onWakeWithin(5000, at("shared"));
     // Nothing armed within 10 ms: a timer of its own.
-    const own = onWakeWithin(10, at("own"));
+    onWakeWithin(10, at("own"));
+    // Cancelled: never runs, and the timer it rode on still fires for the others.
+    onWakeWithin(5000, at("cancelled"))();
+    // A sleep on Node's timer is shared too.
+    sleepOnNodeTimer(80).then(at("sleep"));
+    onWakeWithin(90, at("with sleep"));
     setTimeout(() => {
       // Fired timers are not shared: a timer of its own again, at the latest 40 ms later.
       const t1 = performance.now();
       onWakeWithin(40, () => log.push(["after", Math.round(performance.now() - t1)]));
-      setTimeout(() => console.log(JSON.stringify({
-        log, sharedIs60: shared === s60, ownIsNew: own !== s30 && own !== s60,
-      })), 200);
+      setTimeout(() => console.log(JSON.stringify(log)), 200);
     }, 100);
   `;
   const out = await new Deno.Command(Deno.execPath(), {
@@ -103,11 +106,32 @@ Deno.test("onWakeWithin shares the last timer armed within its time, or arms its
     stderr: "inherit",
   }).output();
   assert.equal(out.code, 0);
-  const { log, sharedIs60, ownIsNew } = JSON.parse(new TextDecoder().decode(out.stdout));
-  assert.deepEqual(log.map((e: [string, number]) => e[0]), ["own", "30", "60", "shared", "after"]);
-  assert.equal(sharedIs60, true);
-  assert.equal(ownIsNew, true);
+  const log = JSON.parse(new TextDecoder().decode(out.stdout));
+  assert.deepEqual(
+    log.map((e: [string, number]) => e[0]),
+    ["own", "30", "60", "shared", "with sleep", "sleep", "after"],
+  );
   const ms = Object.fromEntries(log);
   assert.ok(ms.shared >= 59 && ms.shared < 1000, `shared fired after ${ms.shared} ms`);
+  assert.ok(ms["with sleep"] >= 79, `the sleep's rider fired after ${ms["with sleep"]} ms`);
   assert.ok(ms.after >= 39, `its own timer fired after ${ms.after} ms`);
+});
+
+Deno.test("sleepOnNodeTimer: an abort ends the sleep at once; its timer stays only for work riding on it", async () => {
+  const alone = new AbortController();
+  const t0 = performance.now();
+  const p = sleepOnNodeTimer(10_000, alone.signal);
+  alone.abort();
+  await p;
+  assert.ok(performance.now() - t0 < 1000, "the sleep did not end with the abort");
+  // (Its timer was cleared: the test's timer sanitizer would report it otherwise.)
+
+  const ridden = new AbortController();
+  let rode = false;
+  const q = sleepOnNodeTimer(50, ridden.signal);
+  onWakeWithin(100, () => rode = true);
+  ridden.abort();
+  await q;
+  await sleep(300);
+  assert.equal(rode, true, "the work riding on an aborted sleep's timer did not run");
 });
