@@ -94,6 +94,40 @@ function values(poll: Poll, one: number[] | undefined, all: number[][] | undefin
   return out;
 }
 
+/**
+ * The values of a one-request poll, made by a function compiled once for the poll's fields: one
+ * object literal with every attribute's value, written by name. The generic loop of `values`
+ * stores each attribute by a key it reads from the field, and a store site that sees many keys
+ * goes megamorphic — a stub-cache probe per attribute, ~1.3k of the ~2.1k instructions a warm
+ * read of 10 attributes spent in `values` (callgrind with V8's perf map), a third of labwire's
+ * own work per round trip. Names are written as JSON string literals and offsets as integers;
+ * a poll it cannot express exactly (a name `__proto__`, which a literal would take for the
+ * prototype; a name twice) or a runtime without code generation from strings gets undefined,
+ * and the generic loop.
+ */
+function compileValues(fields: readonly Field[]): ((regs: number[]) => Values) | undefined {
+  const seen = new Set<string>();
+  const parts: string[] = [];
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i]!;
+    if (f.name === "__proto__" || seen.has(f.name) || !Number.isInteger(f.at)) return undefined;
+    seen.add(f.name);
+    const w = `r[${f.at}]`;
+    const value = f.plain === 1
+      ? w
+      : f.plain === 2
+      ? `(${w} >= 0x8000 ? ${w} - 0x10000 : ${w})`
+      : `d(f[${i}].spec, r, ${f.at})`;
+    parts.push(`${JSON.stringify(f.name)}: ${value}`);
+  }
+  try {
+    const make = new Function("d", "f", `return (r) => ({ ${parts.join(", ")} });`);
+    return make(decodeRegisters, fields) as (regs: number[]) => Values;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A field's {@linkcode Field.plain}: how its register decodes. */
 function plainOf(spec: RegisterSpec): number {
   if (spec.map || spec.scale !== 1 || spec.offset !== 0) return 0;
@@ -212,7 +246,7 @@ export class ModbusDevice implements Device {
         b.table,
         b.address,
         b.count,
-        (regs) => values(made, regs, undefined),
+        compileValues(fields) ?? ((regs) => values(made, regs, undefined)),
       );
     }
     poll = made;

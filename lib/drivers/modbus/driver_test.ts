@@ -157,6 +157,12 @@ Deno.test("modbus: a poll decodes each register its way: int16 signed, uint16, s
       });
     }
     assert.deepEqual(await d.read(["count", "signed"]), { count: 32768, signed: -2 });
+    // The values come in the caller's order, each an own, enumerable property.
+    assert.deepEqual(Object.keys(await d.read(["mode", "count", "signed"])), [
+      "mode",
+      "count",
+      "signed",
+    ]);
   } finally {
     c.close();
     await d.close();
