@@ -181,7 +181,7 @@ export class Framer {
    * until the next `push` (no view or copy per answer). Read it, never assign it: a field, not a
    * getter, because a parser reads it for every answer, a call each while it runs cold.
    */
-  buffer = new Uint8Array(256);
+  buffer: Uint8Array = new Uint8Array(256);
   /** Where the first held byte is in {@linkcode Framer.buffer} (read it, never assign it). */
   offset = 0;
   #end = 0;
@@ -189,11 +189,14 @@ export class Framer {
   #scanned = 0;
   /** A termination still expected after a block; dropped as it arrives. */
   #skip: Uint8Array | undefined;
+  /** The framer's own buffer while {@linkcode Framer.buffer} is lent bytes (see `lend`). */
+  #own: Uint8Array | undefined;
   readonly #maxLine: number;
   readonly #maxBlock: number;
 
   /** Creates an empty framer. */
   constructor(opts: FramerOptions = {}) {
+    this.#own = undefined;
     this.#maxLine = opts.maxLine ?? 1 << 20;
     this.#maxBlock = opts.maxBlock ?? 64 << 20;
   }
@@ -203,9 +206,40 @@ export class Framer {
     return this.#end - this.offset;
   }
 
+  /**
+   * Holds the first `length` of `bytes` without copying them, when nothing is held: a caller
+   * that parses every whole message at once (the pipeline, one arrival at a time) calls
+   * {@linkcode Framer.keep} before `bytes` change. Held bytes are pushed as usual. A copy per
+   * arrival (a view for `set`, then `set`) was ~860 instructions of a warm Modbus round trip.
+   */
+  lend(bytes: Uint8Array, length: number): void {
+    if (this.#end !== this.offset || this.#skip !== undefined || this.#own !== undefined) {
+      this.push(bytes, length);
+      return;
+    }
+    this.#own = this.buffer;
+    this.buffer = bytes;
+    this.offset = this.#scanned = 0;
+    this.#end = length;
+  }
+
+  /** Copies what is left of lent bytes (a message not whole yet) into the framer's own buffer. */
+  keep(): void {
+    const own = this.#own;
+    if (own === undefined) return;
+    const lent = this.buffer;
+    const from = this.offset;
+    const end = this.#end;
+    this.#own = undefined;
+    this.buffer = own;
+    this.offset = this.#end = this.#scanned = 0;
+    if (end > from) this.push(lent.subarray(from, end));
+  }
+
   /** Appends received bytes: the first `length` of `bytes` (all of them by default). */
   push(bytes: Uint8Array, length: number = bytes.length): void {
     if (length === 0) return;
+    if (this.#own !== undefined) this.keep();
     if (this.#end + length > this.buffer.length) {
       const size = this.#end - this.offset;
       if (size + length <= this.buffer.length && this.offset > 0) {
@@ -230,6 +264,10 @@ export class Framer {
 
   /** Drops everything held (stale input). */
   clear(): void {
+    if (this.#own !== undefined) {
+      this.buffer = this.#own;
+      this.#own = undefined;
+    }
     this.offset = this.#end = this.#scanned = 0;
     this.#skip = undefined;
   }

@@ -219,3 +219,23 @@ Deno.test("bytes(n) takes exactly n bytes whatever the chunking, then lines go o
     assert.equal(td.decode(f.line(LF)!), "ok");
   }
 });
+
+Deno.test("Framer.lend: whole messages read in place, the part not whole yet kept after keep()", () => {
+  const f = new Framer();
+  const arrival = new TextEncoder().encode("one\ntw");
+  f.lend(arrival, arrival.length);
+  assert.equal(new TextDecoder().decode(f.line(new Uint8Array([10]))), "one");
+  f.keep();
+  // The lender reuses its bytes: what was kept is the framer's own copy.
+  arrival.fill(0x78);
+  f.lend(new TextEncoder().encode("o\n"), 2); // something is held: pushed, not lent
+  assert.equal(new TextDecoder().decode(f.line(new Uint8Array([10]))), "two");
+  assert.equal(f.size, 0);
+  // Cleared while lent: the framer's own buffer is back and empty.
+  f.lend(arrival, 3);
+  f.clear();
+  assert.equal(f.size, 0);
+  f.push(new TextEncoder().encode("x\n"));
+  assert.equal(new TextDecoder().decode(f.line(new Uint8Array([10]))), "x");
+  assert.ok(f.buffer !== arrival);
+});

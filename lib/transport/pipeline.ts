@@ -579,8 +579,18 @@ export class Pipeline {
    */
   #received(chunk: Uint8Array, length = chunk.length): void {
     const framer = this.#host.framer;
-    framer.push(chunk, length);
+    // Parsed where they arrived (the stream's read buffer): only a part not whole yet is copied.
+    framer.lend(chunk, length);
     this.#heard++;
+    try {
+      this.#land(framer);
+    } finally {
+      framer.keep();
+    }
+  }
+
+  /** Lands every whole answer `framer` holds (see {@linkcode #received}). */
+  #land(framer: Framer): void {
     for (;;) {
       for (;;) {
         const flight = this.#flight;
