@@ -317,15 +317,19 @@ export class Pipeline {
       this.#deadline = deadlines.add(timeout, checkDeadlines, this);
     }
     if (signal) this.#watch(signal, f);
-    this.#backlog.push(f);
     // One return, at the end: V8 weighs a call by where it returns when it decides to optimize
     // (an early return on the lone caller's path kept this interpreted for longer).
-    if (this.#lone && this.#idle && this.#backlog.length === 1 && !this.#writing) {
+    if (
+      this.#lone && this.#idle && this.#backlog.length === 0 && !this.#writing &&
+      this.#host.waiters.length === 0
+    ) {
       // A caller alone on the line (its last write carried one request, and nothing is in
-      // flight or queued): its request goes out now, not after a hop for requests that would
-      // share its write — a lone caller's come one after another, never together.
-      this.#send();
+      // flight or queued, no exchange waits): its request goes out now, not after a hop for
+      // requests that would share its write — a lone caller's come one after another, never
+      // together — and not through the backlog.
+      this.#sendLone(f);
     } else if (!this.#fillQueued) {
+      this.#backlog.push(f);
       // Requests made in the same turn (a Promise.all, or the callers woken by one read) go
       // out in one write.
       this.#fillQueued = true;
@@ -333,7 +337,7 @@ export class Pipeline {
       // (a lone caller's request goes out at the first turn, not after a hop for nothing).
       this.#seen = this.#backlog.length;
       queueMicrotask(this.#fill);
-    }
+    } else this.#backlog.push(f);
     return promise;
   }
 
@@ -387,13 +391,7 @@ export class Pipeline {
     // (Asked once: sending queues no exchange.)
     const waiting = this.#host.waiters.length;
     if (waiting === 0 && this.#flight.length <= this.#window >> 1) {
-      if (this.#idle && this.#backlog.length > 0) {
-        // The first request since the line was kept idle: what arrived meanwhile is stale (a
-        // stream that is listened to queues nothing: only the framer may hold some).
-        this.#idle = false;
-        this.#host.framer.clear();
-        if (!this.#listening) this.#host.stream.discard();
-      }
+      if (this.#idle && this.#backlog.length > 0) this.#wake();
       while (this.#flight.length < this.#window && this.#backlog.length > 0) {
         // The first: `pop` when it is the only one, as for a lone caller's every request —
         // `shift` to empty gave the list a new backing store at the next `push`.
@@ -410,6 +408,31 @@ export class Pipeline {
     // where it returns when it decides to optimize.
     if (this.#flight.length === 0) this.#allLanded(waiting);
     else if (!this.#reading) this.#read();
+  }
+
+  /**
+   * A lone caller's request on the line kept idle (see `request`): what {@linkcode #send} does
+   * with a backlog of one, without the backlog (the lock is held, nothing is in flight or being
+   * written, no exchange waits).
+   */
+  #sendLone(f: Flight): void {
+    this.#wake();
+    f.state = SENT;
+    f.sentAfter = this.#heard;
+    this.#flight.push(f);
+    this.#out[this.#outCount++] = f;
+    this.#write();
+    if (!this.#reading) this.#read();
+  }
+
+  /**
+   * The first request since the line was kept idle: what arrived meanwhile is stale (a stream
+   * that is listened to queues nothing: only the framer may hold some).
+   */
+  #wake(): void {
+    this.#idle = false;
+    this.#host.framer.clear();
+    if (!this.#listening) this.#host.stream.discard();
   }
 
   /** Nothing in flight after a send: the line is kept idle, or goes to the exchanges waiting. */
