@@ -53,7 +53,8 @@ export interface Outcome<V, T> {
   /** The caller's error for a request that failed with `err` (its deadline was `timeout` ms). */
   failed(err: unknown, timeout: number): unknown;
   /**
-   * For requests whose bytes are a template shared by every request of the kind: writes the
+   * For requests whose bytes are a template shared by every request of the kind (never changed
+   * once made: a copy of it may be reused from write to write): writes the
    * request's own fields (its `key`, e.g. Modbus TCP's transaction id) into its copy at `at` of
    * the buffer being written. The pipeline then copies the request into its one write buffer —
    * no array per request, and the buffer handed to the socket is the same every time.
@@ -230,6 +231,8 @@ export class Pipeline {
    * at a time: reused from write to write, grown when a write needs more).
    */
   #outBuf = new Uint8Array(0);
+  /** The request bytes copied at the start of {@linkcode #outBuf} by the last write there. */
+  #outHolds: Uint8Array | undefined;
   #writing = false;
   /** The last write carried one request: a lone caller's (see `request`). */
   #lone = false;
@@ -488,16 +491,21 @@ export class Pipeline {
       for (let i = 0; i < n; i++) length += out[i]!.bytes.length;
       if (this.#outBuf.length < length) {
         this.#outBuf = new Uint8Array(Math.max(length, 2 * this.#outBuf.length));
+        this.#outHolds = undefined;
       }
       bytes = this.#outBuf.length === length ? this.#outBuf : this.#outBuf.subarray(0, length);
       let at = 0;
       for (let i = 0; i < n; i++) {
         const f = out[i]!;
-        bytes.set(f.bytes, at);
-        f.outcome?.stamp?.(bytes, at, f.key);
+        const stamp = f.outcome?.stamp;
+        // A template already at the buffer's start (a lone caller's every read) is only
+        // stamped again, as a bare loop rewrites its request's transaction id.
+        if (i !== 0 || f.bytes !== this.#outHolds || stamp === undefined) bytes.set(f.bytes, at);
+        stamp?.(bytes, at, f.key);
         at += f.bytes.length;
         out[i] = undefined;
       }
+      this.#outHolds = one.bytes;
     }
     this.#lone = n === 1;
     this.#outCount = 0;
@@ -786,6 +794,7 @@ export class Pipeline {
     this.#writeEnds = this.#endsOf(this.#writeCancel);
     // The failed write may still hold the buffer: the next one gets its own.
     this.#outBuf = new Uint8Array(0);
+    this.#outHolds = undefined;
     this.#stopReading();
     this.#writing = false;
     this.#host.framer.clear();
