@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { evalInChild } from "../../tests/fixtures/deno_eval.ts";
 import { onTimeout } from "../schedule/timer.ts";
 import { BatchedSink, PipeClosed } from "./stdout.ts";
 
@@ -69,15 +70,10 @@ Deno.test("BatchedSink without a target: the bytes of every write reach stdout i
     sink.write("last\\n");
     sink.flush();
   `;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--ext=ts", code],
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  assert.equal(out.code, 0);
+  const stdout = await evalInChild(code);
   const want = Array.from({ length: 3000 }, (_, i) => `{"i":${i},"s":"µ€𝄞"}\n`).join("") +
     "x".repeat(5000) + "\nlast\n";
-  assert.equal(new TextDecoder().decode(out.stdout), want);
+  assert.equal(stdout, want);
 });
 
 Deno.test("BatchedSink with a delay: a batch goes out with a timer already armed within its delay, not on one of its own", async () => {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { evalInChild } from "../../tests/fixtures/deno_eval.ts";
 import { onWakeWithin, sleepOnNodeTimer, Timer } from "./timer.ts";
 
 function sleep(ms: number): Promise<void> {
@@ -100,13 +101,8 @@ Deno.test("onWakeWithin shares the last timer armed within its time, or arms its
       setTimeout(() => console.log(JSON.stringify(log)), 200);
     }, 100);
   `;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--ext=ts", code],
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  assert.equal(out.code, 0);
-  const log = JSON.parse(new TextDecoder().decode(out.stdout));
+  const stdout = await evalInChild(code);
+  const log = JSON.parse(stdout);
   assert.deepEqual(
     log.map((e: [string, number]) => e[0]),
     ["own", "30", "60", "shared", "with sleep", "sleep", "after"],
