@@ -14,19 +14,14 @@ import type { Deadline } from "./deadline.ts";
 export class FifoLock {
   #busy = false;
   /**
-   * Who waits, in order: read by the pipeline (its `length`) on every send without a call;
-   * only the lock changes it.
+   * Who waits, in order (its `length`: the callers waiting, not counting the owner; read by the
+   * pipeline on every send without a call); only the lock changes it.
    */
   readonly waiters: (() => void)[] = [];
 
   /** Somebody owns the lock. */
   get busy(): boolean {
     return this.#busy;
-  }
-
-  /** Callers waiting for the lock (not counting its owner). */
-  get waiting(): number {
-    return this.waiters.length;
   }
 
   /** Takes the lock if it is free (true); false when somebody owns it. */

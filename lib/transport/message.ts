@@ -194,7 +194,7 @@ export class MessageLine {
 
   /** Exchanges waiting for the line (not counting the one in flight). */
   get waiting(): number {
-    return this.#lock.waiting;
+    return this.#lock.waiters.length;
   }
 
   /** Sends `cmd` and returns the answer line (termination and a trailing CR removed). */
@@ -489,7 +489,7 @@ export class MessageLine {
     turn.deadline = deadlines.add(turn.timeout, expireTurn, turn);
     if (turn.outer) this.#outers.watch(turn.outer, turn.cancel);
     const lock = this.#lock;
-    turn.ahead = lock.waiting + (lock.busy ? 1 : 0);
+    turn.ahead = lock.waiters.length + (lock.busy ? 1 : 0);
     if (turn.cancel.aborted || (this.#dirty && this.stream.connected) || !lock.take()) {
       return this.#runQueued(turn, body);
     }
