@@ -46,9 +46,10 @@ export interface ScheduleStats {
 /**
  * Returns a promise resolving after `ms`, in whole milliseconds as timers count them (or at once
  * when `signal` aborts). The timer is an `AbortSignal.timeout`, the runtime's own timer: on Deno
- * 2.9.6 `setTimeout` is Node's (a `Timeout` object and an async id per call, and Node's timers
- * loaded on first use, see `./timer.ts`), for a sampler that sleeps between slots
- * dozens of times a second.
+ * 2.9.6 `setTimeout` is Node's, loaded on first use (~16 ms, see `./timer.ts`), which a verb that
+ * sleeps only now and then (a scan's settle time, a write's read-back, a session's tail) need not
+ * pay. A loop that sleeps many times a second in a verb that has Node's timers loaded anyway (the
+ * sampler's slots) uses `sleepOnNodeTimer` (`./timer.ts`) instead: its wake-up costs less.
  */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
