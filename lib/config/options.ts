@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { type Address, hostPort } from "../device/address.ts";
+import { type Address, hasOptions, hostPort } from "../device/address.ts";
 import { UsageError } from "../device/errors.ts";
 import { didYouMean } from "../device/suggest.ts";
 import { type DurationRule, MAX_TIMER_MS, readDuration } from "./duration.ts";
@@ -164,7 +164,7 @@ export function optionsProblem(
   if (!spec) return undefined;
   // Most addresses have no options: nothing to check, and no URLSearchParams iterator per device
   // (a read of a thousand ca:// targets checks a thousand addresses).
-  if (address.params.size === 0 && isEmpty(options)) return undefined;
+  if (!hasOptions(address) && isEmpty(options)) return undefined;
   const values: Record<string, unknown> = { ...options };
   for (const [k, v] of address.params) values[k] = v;
   const known = Object.keys(spec.rules);

@@ -37,7 +37,7 @@
  *
  * @module
  */
-import type { Address } from "../../device/address.ts";
+import { type Address, hasOptions } from "../../device/address.ts";
 import { checkAddressOptions, isEmpty } from "../../config/options.ts";
 import { type Attr, attr, type Value, type Values } from "../../device/attr.ts";
 import {
@@ -434,7 +434,7 @@ export const caDriver: Driver = {
   async open(address: Address, ctx: OpenContext): Promise<Device> {
     checkAddressOptions(address, ctx.options, CA_OPTIONS);
     // A bare PV (no options: a long command line of targets) is one CaDevice as it is.
-    if (address.params.size === 0 && isEmpty(ctx.options)) {
+    if (!hasOptions(address) && isEmpty(ctx.options)) {
       return new CaDevice(ctx.name, address.text, address.target.trim(), { timeout: ctx.timeout });
     }
     const group = pvDevice(address, ctx);
