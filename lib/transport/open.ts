@@ -32,6 +32,10 @@ export interface OpenLineOptions extends LineOptions {
   shared?: boolean;
   /** Serial line settings the address does not give (e.g. an instrument definition's). */
   serial?: Partial<LineSettings>;
+  /** What the user addressed over TCP, for errors (e.g. `modbus://HOST:502`). */
+  label?: string;
+  /** What should listen on a TCP port, for errors (e.g. "Modbus TCP server"). */
+  service?: string;
 }
 
 /** The transport schemes a message line can be opened on. */
@@ -61,7 +65,12 @@ export function openLine(target: string, opts: OpenLineOptions = {}): MessageLin
     const key = `tcp://${host.toLowerCase()}:${port}`;
     const create = () =>
       new MessageLine(
-        openTcp(host, port, { connectTimeout: opts.connectTimeout, device: opts.device }),
+        openTcp(host, port, {
+          connectTimeout: opts.connectTimeout,
+          device: opts.device,
+          label: opts.label,
+          service: opts.service,
+        }),
         { resetOnTimeout: true, ...opts },
       );
     return opts.shared === false ? create() : sharedLine(key, terms, create);

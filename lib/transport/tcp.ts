@@ -34,6 +34,10 @@ export interface TcpOptions {
   backoffMax?: number;
   /** Device name carried by errors. */
   device?: string;
+  /** What the user addressed, for errors (default `tcp://HOST:PORT`; e.g. `modbus://HOST:502`). */
+  label?: string;
+  /** What should listen on the port, for errors (default the LAN/SCPI remote-control socket). */
+  service?: string;
 }
 
 /**
@@ -48,7 +52,7 @@ export interface TcpOptions {
 export function openTcp(host: string, port: number, opts: TcpOptions = {}): ByteStream {
   const hostname = host.replace(/^\[(.*)\]$/, "$1");
   const where = hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
-  const label = `tcp://${where}`;
+  const label = opts.label ?? `tcp://${where}`;
   const connectTimeout = opts.connectTimeout ?? 3000;
   return new ReopeningStream({
     label,
@@ -73,7 +77,7 @@ export function openTcp(host: string, port: number, opts: TcpOptions = {}): Byte
           connectTimeout,
           opts.device,
           timedOut,
-          "remote-control socket (LAN/SCPI interface)",
+          opts.service ?? "remote-control socket (LAN/SCPI interface)",
         );
       }
     },

@@ -503,8 +503,13 @@ export function openModbusClient(address: Address, opts: ModbusClientOptions): M
     const hasPort = /(^\[[^\]]+\]:\d+$)|(^[^:[\]]+:\d+$)/.test(target);
     const { host, port } = parseTcpTarget(hasPort ? target : `${target}:${opts.port ?? 502}`);
     const h = host.includes(":") ? `[${host}]` : host;
-    const line = openLine(`tcp://${h}:${port}`, lineOpts);
-    return new ModbusClient(line, false, unit, 0, timeout, `modbus://${h}:${port}`, opts.device);
+    const label = `modbus://${h}:${port}`;
+    const line = openLine(`tcp://${h}:${port}`, {
+      ...lineOpts,
+      label,
+      service: "Modbus TCP server (or gateway)",
+    });
+    return new ModbusClient(line, false, unit, 0, timeout, label, opts.device);
   }
   if (!address.target.startsWith("/")) {
     throw new UsageError(

@@ -393,7 +393,7 @@ async function openModbusDevice(address: Address, ctx: OpenContext): Promise<Dev
   } else {
     throw new UsageError(
       `${address.text}: which registers? add ?instrument=NAME (a register map), or declare ` +
-        `[devices.${ctx.name}.registers] in the config`,
+        `[devices.${tomlKey(ctx.name)}.registers] in the config`,
       `labwire instruments list shows the maps; for raw access: labwire query ${address.text} 'read holding 0 10'`,
     );
   }
@@ -464,3 +464,8 @@ export const modbusDriver: Driver = { ...MODBUS_INFO, open: openModbusDevice };
 
 /** `modbus+rtu:///dev/ttyUSB0?baud=19200&parity=even&unit=3`: a register map over Modbus RTU. */
 export const modbusRtuDriver: Driver = { ...MODBUS_RTU_INFO, open: openModbusDevice };
+
+/** A TOML key as written in a table header: bare when it may be, quoted otherwise. */
+function tomlKey(key: string): string {
+  return /^[A-Za-z0-9_-]+$/.test(key) ? key : JSON.stringify(key);
+}

@@ -437,6 +437,12 @@ Deno.test("modbus addresses: bad options, units and maps are usage errors", asyn
       e instanceof UsageError && /did you mean "unit"/.test((e as UsageError).hint ?? ""),
   );
   await assert.rejects(open("modbus://127.0.0.1:1"), /which registers\?/);
+  // The config table the hint names must be valid TOML for a name made from an address.
+  const a = parseAddress("modbus://127.0.0.1:1");
+  await assert.rejects(
+    findDriver(a.scheme).open(a, { name: "127.0.0.1:1-1", options: {}, timeout: 1000 }),
+    /declare \[devices\."127\.0\.0\.1:1-1"\.registers\]/,
+  );
   await assert.rejects(
     open("modbus://127.0.0.1:1?instrument=keysight-34461a"),
     /is a scpi instrument, not a Modbus register map/,
@@ -456,4 +462,26 @@ Deno.test("modbus addresses: bad options, units and maps are usage errors", asyn
     /devices\.dut\.registers\.b: b \(holding register 2\) overlaps a/,
   );
   void DeviceError;
+});
+
+Deno.test("modbus: a refused connection names the modbus:// address and a Modbus TCP server", async () => {
+  // A port that was listening a moment ago is free now: nothing answers there.
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = probe.addr.port;
+  probe.close();
+  const dev = await open(`modbus://127.0.0.1:${port}?instrument=omega-cn7500&timeout=1s`);
+  try {
+    await assert.rejects(dev.read(), (e: unknown) => {
+      const text = (e as Error).message;
+      assert.match(
+        text,
+        new RegExp(`connect to modbus://127\\.0\\.0\\.1:${port}: connection refused`),
+      );
+      assert.match(text, /Modbus TCP server/);
+      assert.doesNotMatch(text, /SCPI/);
+      return true;
+    });
+  } finally {
+    await dev.close();
+  }
 });
