@@ -21,6 +21,19 @@
  *    ceiling on any client's one-caller rate: a round trip waits for the server's work, then for
  *    the client's).
  *
+ *    The one-caller figures are medians over `--rounds` (5) rounds in which the three clients
+ *    take turns: each client is started and warmed up alone (others idle), then every round
+ *    each measures its `--requests` while the other two sit idle in the same state, in an order
+ *    rotated every round. Each client's rate and CPU per request are its median round's, and
+ *    the targets compare the medians. Why: this machine is shared, and one stretch of 3000
+ *    requests (~0.2 s) per client caught whatever else ran then: in one run labwire's CPU per
+ *    request rose from ~26 to 32–33 µs for ~1,500 requests and came back (no deopt and no GC
+ *    but scavenges in `--trace-deopt --trace-gc` runs of the same client), and the rate fell
+ *    below the target; pymodbus' client swings more (see below). Every client makes the same
+ *    requests through the same code as before; only the measured stretch is repeated and its
+ *    noise outvoted. All rounds are printed. The run of several callers stays one stretch per
+ *    client (its callers cannot pause between rounds).
+ *
  * Warm-up: each client makes `--warm-up` (2000) requests before the measured ones, the same
  * number for all three, in the same loop as the measured ones (a second loop starts its own code
  * cold again: it showed as a bump in the first measured requests). Why 2000: Deno's clients run
@@ -46,7 +59,7 @@
  * raised it from ~50 to ~60–100 µs).
  *
  *   deno run -A tests/bench/modbus.ts [--devices 100] [--seconds 60] [--requests 3000]
- *     [--warm-up 2000] [--callers 8] [--part all|poll|round-trips]
+ *     [--warm-up 2000] [--rounds 5] [--callers 8] [--part all|poll|round-trips]
  *
  * @module
  */
@@ -59,6 +72,11 @@ import { Targets } from "./targets.ts";
 
 /** Requests each round-trip client makes before the measured ones (see the module doc). */
 const WARM_UP = 2000;
+/**
+ * Rounds of the one-caller round trips: the three clients take turns, each round's `--requests`
+ * by each, and each client's figure is its median round (see the module doc).
+ */
+const ROUNDS = 5;
 /** Requests between two marks of a client's progress (the cold-phase figures). */
 const MARK_EVERY = 100;
 
@@ -78,6 +96,7 @@ const { values } = parseArgs({
     bare: { type: "string" },
     instruments: { type: "string" },
     part: { type: "string", default: "all" },
+    rounds: { type: "string", default: String(ROUNDS) },
   },
 });
 
@@ -169,12 +188,13 @@ async function client(address: string): Promise<void> {
   const dev = await findDriver(a.scheme).open(a, { name: "bench", options: { registers } });
   const n = Number(values.requests);
   const callers = Number(values.callers);
+  if (callers > 1 && rounds > 1) throw new Error("--rounds takes one caller (--callers 1)");
   const run = async (count: number) => {
     let left = count;
     await Promise.all(Array.from({ length: callers }, async () => {
       while (left-- > 0) {
         await dev.read();
-        landed();
+        if (landed()) await betweenRounds();
       }
     }));
   };
@@ -182,24 +202,56 @@ async function client(address: string): Promise<void> {
   await dev.close();
 }
 
-/** Wall ms and CPU µs of this process at every {@linkcode MARK_EVERY}th request from the first. */
+/**
+ * Wall ms and CPU µs of this process at every {@linkcode MARK_EVERY}th request from the first,
+ * up to the end of the first measured stretch (the cold-phase figures).
+ */
 const marks: { wall: number[]; cpu: number[] } = { wall: [], cpu: [] };
 let landedCount = 0;
 /** Requests of the warm-up: when that many have landed, the measured stretch starts. */
 const warmUp = Number(values["warm-up"]);
+/** Measured stretches (rounds) of `--requests` each; more than one only with one caller. */
+const rounds = Number(values.rounds);
 /** The process at the start of the measured stretch. */
 let start = { threads: new Map<string, number>(), cpu: process.cpuUsage(), t: 0 };
 
 /**
- * Counts a request that landed: every {@linkcode MARK_EVERY}th, marks the time and CPU; at the
- * end of the warm-up, starts the measured stretch.
+ * Counts a request that landed: marks the time and CPU every {@linkcode MARK_EVERY}th; at the
+ * end of the warm-up with one round, starts the measured stretch. True at a round's edge (the
+ * warm-up's end or a round's end, with several rounds): the caller then awaits
+ * {@linkcode betweenRounds} before its next request.
  */
-function landed(): void {
-  if (++landedCount === warmUp) begin();
-  if (landedCount % MARK_EVERY !== 0) return;
-  marks.wall.push(performance.now());
-  const u = process.cpuUsage();
-  marks.cpu.push(u.user + u.system);
+function landed(): boolean {
+  const k = ++landedCount;
+  if (k % MARK_EVERY === 0 && k <= warmUp + Number(values.requests)) {
+    marks.wall.push(performance.now());
+    const u = process.cpuUsage();
+    marks.cpu.push(u.user + u.system);
+  }
+  if (k < warmUp) return false;
+  if (rounds === 1) {
+    if (k === warmUp) begin();
+    return false;
+  }
+  return (k - warmUp) % Number(values.requests) === 0;
+}
+
+/** The orchestrator's lines on stdin: "go" before each round (several rounds only). */
+let orders: ReadableStreamDefaultReader<string> | undefined;
+
+/**
+ * At a round's edge: prints the round that ended (a JSON line), then — when rounds are left —
+ * says `warm` (after the warm-up) or nothing, waits for the orchestrator's `go` and starts the
+ * next round's stretch. The client sits idle meanwhile, while the others take their turn.
+ */
+async function betweenRounds(): Promise<void> {
+  if (landedCount > warmUp) report(Number(values.requests), false);
+  else console.log("warm");
+  if (landedCount >= warmUp + rounds * Number(values.requests)) return;
+  orders ??= Deno.stdin.readable.pipeThrough(new TextDecoderStream()).getReader();
+  const [order] = await readLines(orders, 1);
+  if (order !== "go") throw new Error(`expected "go" on stdin, got ${order}`);
+  begin();
 }
 
 /** Starts the measured stretch: this process' threads, CPU and time now. */
@@ -207,19 +259,8 @@ function begin(): void {
   start = { threads: threadCpuSeconds(), cpu: process.cpuUsage(), t: performance.now() };
 }
 
-/**
- * Runs `--warm-up` requests, then `n` measured — in one run, so the measured requests go on
- * from the warm-up in the same loop (a second loop would start cold again) — and prints the
- * figures as one JSON line, with the marks from the first request (the cold phase is shown too).
- */
-async function measure(n: number, run: (count: number) => Promise<void>): Promise<void> {
-  // The measured stretch starts here without a warm-up, else again when the warm-up has landed
-  // (this first snapshot asks `getconf` for the clock tick: that one is then a few file reads).
-  begin();
-  const u0 = process.cpuUsage();
-  marks.wall.push(performance.now());
-  marks.cpu.push(u0.user + u0.system);
-  await run(warmUp + n);
+/** Prints the stretch since {@linkcode begin} (`n` requests) as one JSON line, with the marks. */
+function report(n: number, withMarks: boolean): void {
   const seconds = (performance.now() - start.t) / 1000;
   const cpu = process.cpuUsage(start.cpu);
   const threads = threadCpuPer(start.threads, threadCpuSeconds(), n);
@@ -229,9 +270,30 @@ async function measure(n: number, run: (count: number) => Promise<void>): Promis
       seconds,
       cpu_seconds: (cpu.user + cpu.system) / 1e6,
       threads,
-      marks,
+      marks: withMarks ? marks : undefined,
     }),
   );
+}
+
+/**
+ * Runs `--warm-up` requests, then the measured ones — in one run, so the measured requests go
+ * on from the warm-up in the same loop (a second loop would start cold again) — and prints the
+ * figures as JSON lines (see {@linkcode betweenRounds}): with one round, one line with the
+ * marks from the first request (the cold phase is shown too); with several, a line per round,
+ * then the marks.
+ */
+async function measure(n: number, run: (count: number) => Promise<void>): Promise<void> {
+  // The measured stretch starts here without a warm-up, else again when the warm-up has landed
+  // (this first snapshot asks `getconf` for the clock tick: that one is then a few file reads).
+  begin();
+  const u0 = process.cpuUsage();
+  marks.wall.push(performance.now());
+  marks.cpu.push(u0.user + u0.system);
+  if (rounds > 1 && warmUp === 0) await betweenRounds();
+  await run(warmUp + rounds * n);
+  if (rounds === 1) report(n, true);
+  else console.log(JSON.stringify({ marks }));
+  await orders?.cancel();
 }
 
 /**
@@ -263,7 +325,7 @@ async function bare(port: number): Promise<void> {
         got += n;
         pending = conn.read(buf);
       }
-      landed();
+      if (landed()) await betweenRounds();
     }
   });
   conn.close();
@@ -285,7 +347,7 @@ const PYMODBUS_CLIENT = `
 import asyncio, json, logging, sys, time
 from pymodbus.client import AsyncModbusTcpClient
 logging.disable(logging.CRITICAL)
-async def main(port, n, callers, warm, every):
+async def main(port, n, callers, warm, every, rounds):
     client = AsyncModbusTcpClient("127.0.0.1", port=port)
     await client.connect()
     marks = {"wall": [], "cpu": []}
@@ -294,6 +356,19 @@ async def main(port, n, callers, warm, every):
     def mark():
         marks["wall"].append(time.perf_counter() * 1e3)
         marks["cpu"].append(time.process_time() * 1e6)
+    def report(withMarks):
+        seconds = time.perf_counter() - start[1]; cpu = time.process_time() - start[0]
+        line = {"requests": n, "seconds": seconds, "cpu_seconds": cpu}
+        if withMarks: line["marks"] = marks
+        print(json.dumps(line), flush=True)
+    def between():
+        # as the Deno clients' betweenRounds: report the round, wait for "go", start the next
+        if landed[0] > warm: report(False)
+        else: print("warm", flush=True)
+        if landed[0] >= warm + rounds * n: return
+        order = sys.stdin.readline().strip()
+        if order != "go": raise SystemExit(f"expected go on stdin, got {order!r}")
+        start[:] = [time.process_time(), time.perf_counter()]
     async def run(count):
         left = [count]
         async def caller():
@@ -302,18 +377,22 @@ async def main(port, n, callers, warm, every):
                 rr = await client.read_holding_registers(0, 10, slave=1)
                 assert len(rr.registers) == 10
                 landed[0] += 1
-                if landed[0] == warm:
-                    start[:] = [time.process_time(), time.perf_counter()]
-                if landed[0] % every == 0:
+                k = landed[0]
+                if k % every == 0 and k <= warm + n:
                     mark()
+                if k >= warm and rounds == 1 and k == warm:
+                    start[:] = [time.process_time(), time.perf_counter()]
+                elif k >= warm and rounds > 1 and (k - warm) % n == 0:
+                    between()
         await asyncio.gather(*(caller() for _ in range(callers)))
     mark()
     start[:] = [time.process_time(), time.perf_counter()]
-    await run(warm + n)
-    seconds = time.perf_counter() - start[1]; cpu = time.process_time() - start[0]
+    if rounds > 1 and warm == 0: between()
+    await run(warm + rounds * n)
     client.close()
-    print(json.dumps({"requests": n, "seconds": seconds, "cpu_seconds": cpu, "marks": marks}))
-asyncio.run(main(*(int(a) for a in sys.argv[1:6])))
+    if rounds == 1: report(True)
+    else: print(json.dumps({"marks": marks}), flush=True)
+asyncio.run(main(*(int(a) for a in sys.argv[1:7])))
 `;
 
 async function orchestrate(): Promise<void> {
@@ -408,9 +487,103 @@ function coldPhase(marks: Run["marks"]): string {
     `CPU each; µs CPU per request by ${COLD_SPAN}: ${cpu.join(" ")}`;
 }
 
+/** A client's figures: its measured rounds, its cold phase, the server's CPU seconds per round. */
+interface ClientRuns {
+  name: string;
+  rounds: Run[];
+  marks: Run["marks"];
+  server: number[];
+}
+
+/** The median of `xs` (the middle one of an odd count, the mean of the two middle ones else). */
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+const rateOf = (r: Run) => r.requests / r.seconds;
+const cpuPerOf = (r: Run) => (r.cpu_seconds / r.requests) * 1e6;
+
+/**
+ * Runs the clients `specs` (name, command, arguments; each made with `--rounds`) in turns: each
+ * started alone and warmed up alone (it says `warm`), then `rounds` rounds in which each, in
+ * an order rotated every round, measures its `--requests` while the others sit idle; the
+ * server's CPU (process `serverPid`) is read around each turn.
+ */
+async function takeTurns(
+  specs: [string, string, string[]][],
+  rounds: number,
+  serverPid: number,
+): Promise<ClientRuns[]> {
+  const started: {
+    runs: ClientRuns;
+    child: Deno.ChildProcess;
+    out: ReadableStreamDefaultReader<string>;
+    orders: WritableStreamDefaultWriter<Uint8Array>;
+  }[] = [];
+  /** The client's next line, or its stderr's end when it died instead. */
+  const next = async (c: (typeof started)[number]): Promise<string> => {
+    const [line] = await readLines(c.out, 1);
+    if (line) return line;
+    const { stderr } = await c.child.output();
+    throw new Error(`${c.runs.name} client: ${new TextDecoder().decode(stderr).slice(-400)}`);
+  };
+  try {
+    for (const [name, cmd, args] of specs) {
+      const child = new Deno.Command(cmd, {
+        args,
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const c = {
+        runs: { name, rounds: [], marks: { wall: [], cpu: [] }, server: [] },
+        child,
+        out: child.stdout.pipeThrough(new TextDecoderStream()).getReader(),
+        orders: child.stdin.getWriter(),
+      };
+      started.push(c);
+      const said = await next(c);
+      if (said !== "warm") throw new Error(`${name} client said ${said}, not warm`);
+    }
+    const go = new TextEncoder().encode("go\n");
+    for (let r = 0; r < rounds; r++) {
+      for (let i = 0; i < started.length; i++) {
+        const c = started[(r + i) % started.length]!;
+        const s0 = cpuSeconds(serverPid);
+        await c.orders.write(go);
+        c.runs.rounds.push(JSON.parse(await next(c)));
+        c.runs.server.push(cpuSeconds(serverPid) - s0);
+      }
+    }
+    for (const c of started) {
+      c.runs.marks = JSON.parse(await next(c)).marks;
+      await c.orders.close();
+      const status = await c.child.status;
+      if (!status.success) throw new Error(`${c.runs.name} client exited with ${status.code}`);
+    }
+  } catch (err) {
+    for (const c of started) {
+      try {
+        c.child.kill("SIGTERM");
+      } catch { /* already exited */ }
+    }
+    throw err;
+  } finally {
+    for (const c of started) {
+      // the streams may already be closed; cancelling is best effort
+      await c.out.cancel().catch(() => {});
+      await c.child.stderr.cancel().catch(() => {});
+    }
+  }
+  return started.map((c) => c.runs);
+}
+
 async function roundTrips(targets: Targets): Promise<void> {
   const python = "/usr/bin/python3";
   const requests = Number(values.requests);
+  const rounds = Number(values.rounds);
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = l.addr.port;
   l.close();
@@ -421,72 +594,55 @@ async function roundTrips(targets: Targets): Promise<void> {
   }).spawn();
   const serverOut = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
   const callers = Number(values.callers);
-  const runs: {
-    callers: number;
-    labwire: Run;
-    pymodbus: Run;
-    /** The server's CPU seconds while each client ran. */
-    server: { labwire: number; pymodbus: number };
-  }[] = [];
-  let floor: Run | undefined;
-  let floorServer = 0;
-  /** Runs a client, with the server's CPU seconds meanwhile. */
-  const serving = async (client: () => Promise<Run>): Promise<[Run, number]> => {
-    const s0 = cpuSeconds(server.pid);
-    const r = await client();
-    return [r, cpuSeconds(server.pid) - s0];
+  /** Each client's arguments for `c` callers and `r` rounds. */
+  const specs = (c: number, r: number): [string, string, string[]][] => {
+    const common = ["--requests", String(requests), "--warm-up", values["warm-up"]!];
+    const deno = ["run", "-A", import.meta.filename!];
+    const out: [string, string, string[]][] = [
+      ["labwire", Deno.execPath(), [
+        ...deno,
+        "--client",
+        `modbus://127.0.0.1:${port}?unit=1`,
+        ...common,
+        "--callers",
+        String(c),
+        "--rounds",
+        String(r),
+      ]],
+      ["pymodbus", python, [
+        "-c",
+        PYMODBUS_CLIENT,
+        String(port),
+        String(requests),
+        String(c),
+        values["warm-up"]!,
+        String(MARK_EVERY),
+        String(r),
+      ]],
+    ];
+    if (c === 1) {
+      out.push(["bare Deno", Deno.execPath(), [
+        ...deno,
+        "--bare",
+        String(port),
+        ...common,
+        "--rounds",
+        String(r),
+      ]]);
+    }
+    return out;
   };
+  let one: ClientRuns[];
+  const concurrent: ClientRuns[] = [];
   try {
     const ready = await readLines(serverOut, 1);
     if (!ready[0]?.startsWith("READY")) throw new Error(`pymodbus server said ${ready[0]}`);
-    for (const c of [1, callers]) {
-      const [labwire, labwireServer] = await serving(() =>
-        runJson<Run>(Deno.execPath(), [
-          "run",
-          "-A",
-          import.meta.filename!,
-          "--client",
-          `modbus://127.0.0.1:${port}?unit=1`,
-          "--requests",
-          String(requests),
-          "--callers",
-          String(c),
-          "--warm-up",
-          values["warm-up"]!,
-        ])
-      );
-      const [pymodbus, pymodbusServer] = await serving(() =>
-        runJson<Run>(python, [
-          "-c",
-          PYMODBUS_CLIENT,
-          String(port),
-          String(requests),
-          String(c),
-          values["warm-up"]!,
-          String(MARK_EVERY),
-        ])
-      );
-      runs.push({
-        callers: c,
-        labwire,
-        pymodbus,
-        server: { labwire: labwireServer, pymodbus: pymodbusServer },
-      });
-      if (c === 1) {
-        [floor, floorServer] = await serving(() =>
-          runJson<Run>(Deno.execPath(), [
-            "run",
-            "-A",
-            import.meta.filename!,
-            "--bare",
-            String(port),
-            "--requests",
-            String(requests),
-            "--warm-up",
-            values["warm-up"]!,
-          ])
-        );
-      }
+    one = await takeTurns(specs(1, rounds), rounds, server.pid);
+    // Several callers cannot pause between rounds (their reads are in flight): one run each.
+    for (const [name, cmd, args] of specs(callers, 1)) {
+      const s0 = cpuSeconds(server.pid);
+      const r = await runJson<Run>(cmd, args);
+      concurrent.push({ name, rounds: [r], marks: r.marks, server: [cpuSeconds(server.pid) - s0] });
     }
   } finally {
     server.kill("SIGTERM");
@@ -494,68 +650,87 @@ async function roundTrips(targets: Targets): Promise<void> {
     // the stream may already be closed; cancelling is best effort
     await serverOut.cancel().catch(() => {});
   }
-  const rate = (r: Run) => r.requests / r.seconds;
-  const cpuPer = (r: Run) => (r.cpu_seconds / r.requests) * 1e6;
-  // The server's work per request: the warm-up's requests are in each client's stretch too.
-  const serverPer = (cpu: number) => round((cpu / (requests + warmUp)) * 1e6, 1);
-  for (const { callers: c, labwire, pymodbus, server: sv } of runs) {
-    console.log(
-      `modbus round trips: ${requests} × read 10 holding registers, one pymodbus server, ` +
-        (c === 1
-          ? "one caller (each read awaited before the next)"
-          : `${c} callers on one connection (labwire: window 8 by default; pymodbus: its ` +
-            "async client, transactions matched by id)"),
-    );
-    for (const [name, r] of [["labwire", labwire], ["pymodbus", pymodbus]] as const) {
-      console.log(
-        `  ${name.padEnd(10)} ${round(rate(r), 0)} requests/s, ${
-          round(cpuPer(r), 1)
-        } µs CPU per request`,
-      );
-    }
-    if (c === 1 && floor) {
-      console.log(
-        `  ${"bare Deno".padEnd(10)} ${round(rate(floor), 0)} requests/s, ${
-          round(cpuPer(floor), 1)
-        } µs CPU per request (a plain socket loop, no labwire: the floor)`,
-      );
-    }
-    const clients: [string, Run][] = [["labwire", labwire], ["pymodbus", pymodbus]];
-    if (c === 1 && floor) clients.push(["bare Deno", floor]);
-    console.log(
-      `  cold phase, from each client's first request (warm-up ${warmUp}, then the ${requests} ` +
-        "measured; no target):",
-    );
-    for (const [name, r] of clients) {
-      console.log(`    ${name.padEnd(10)} ${coldPhase(r.marks)}`);
-    }
-    const threads = Object.entries(labwire.threads ?? {}).map(([k, v]) => `${k} ${v}`).join(", ");
-    console.log(`  labwire µs CPU per request by thread: ${threads}`);
-    console.log(
-      `  pymodbus server µs CPU per request: ${serverPer(sv.labwire)} serving labwire, ` +
-        `${serverPer(sv.pymodbus)} serving pymodbus${
-          c === 1 && floor ? `, ${serverPer(floorServer)} serving bare Deno` : ""
-        }`,
-    );
-    const which = c === 1 ? "one caller" : `${c} callers`;
-    console.log(
-      `  ${which}: rate ${round(rate(labwire) / rate(pymodbus), 2)}×, CPU per request ${
-        round(cpuPer(labwire) / cpuPer(pymodbus), 2)
-      }× pymodbus'`,
-    );
-  }
+  const oneRatio = show(one, 1, requests, rounds);
+  show(concurrent, callers, requests, 1);
   // The targets are the issue's: round trips, each read awaited before the next. With several
   // callers both clients keep requests in flight and the pymodbus server (one Python process)
   // becomes the limit of both rates: shown for reading, no target.
-  const { labwire, pymodbus } = runs[0]!;
-  targets.check("rate vs pymodbus client", round(rate(labwire) / rate(pymodbus), 2), ">=", 2, "×");
-  targets.check(
-    "CPU per request vs pymodbus client",
-    round(cpuPer(labwire) / cpuPer(pymodbus), 2),
-    "<=",
-    0.5,
-    "×",
+  targets.check("rate vs pymodbus client", oneRatio.rate, ">=", 2, "×");
+  targets.check("CPU per request vs pymodbus client", oneRatio.cpu, "<=", 0.5, "×");
+}
+
+/**
+ * Prints one run of the round trips (`c` callers): each client's median round, the rounds, the
+ * cold phase, labwire's threads and the server's CPU; returns labwire's ratios to pymodbus'.
+ */
+function show(
+  clients: ClientRuns[],
+  c: number,
+  requests: number,
+  rounds: number,
+): { rate: number; cpu: number } {
+  console.log(
+    `modbus round trips: ${requests} × read 10 holding registers, one pymodbus server, ` +
+      (c === 1
+        ? "one caller (each read awaited before the next)"
+        : `${c} callers on one connection (labwire: window 8 by default; pymodbus: its ` +
+          "async client, transactions matched by id)"),
   );
+  if (rounds > 1) {
+    console.log(
+      `  ${rounds} rounds of ${requests} by each client, the clients taking turns (the others ` +
+        "idle meanwhile); each client's figures are its median round's",
+    );
+  }
+  const rate = (x: ClientRuns) => median(x.rounds.map(rateOf));
+  const cpu = (x: ClientRuns) => median(x.rounds.map(cpuPerOf));
+  for (const x of clients) {
+    console.log(
+      `  ${x.name.padEnd(10)} ${round(rate(x), 0)} requests/s, ${round(cpu(x), 1)} µs CPU per ` +
+        `request${x.name === "bare Deno" ? " (a plain socket loop, no labwire: the floor)" : ""}`,
+    );
+  }
+  if (rounds > 1) {
+    for (const x of clients) {
+      const each = x.rounds.map((r) => `${round(rateOf(r), 0)} (${round(cpuPerOf(r), 1)})`);
+      console.log(
+        `    rounds of ${x.name.padEnd(10)} requests/s (µs CPU each): ${each.join(", ")}`,
+      );
+    }
+  }
+  console.log(
+    `  cold phase, from each client's first request (warm-up ${warmUp}, then the first ` +
+      `${requests} measured; no target):`,
+  );
+  for (const x of clients) console.log(`    ${x.name.padEnd(10)} ${coldPhase(x.marks)}`);
+  const labwire = clients.find((x) => x.name === "labwire")!;
+  const pymodbus = clients.find((x) => x.name === "pymodbus")!;
+  // Labwire's threads in its median round (by rate).
+  const mid = [...labwire.rounds].sort((a, b) =>
+    rateOf(a) - rateOf(b)
+  )[labwire.rounds.length >> 1]!;
+  const threads = Object.entries(mid.threads ?? {}).map(([k, v]) => `${k} ${v}`).join(", ");
+  console.log(`  labwire µs CPU per request by thread: ${threads}`);
+  // The server's work per request over a client's measured requests (with one run, the warm-up's
+  // requests are in its stretch too).
+  const serverPer = (x: ClientRuns) => {
+    const n = rounds > 1 ? rounds * requests : requests + warmUp;
+    return round((x.server.reduce((a, b) => a + b, 0) / n) * 1e6, 1);
+  };
+  console.log(
+    `  pymodbus server µs CPU per request: ${
+      clients.map((x) => `${serverPer(x)} serving ${x.name}`).join(", ")
+    }`,
+  );
+  const ratio = {
+    rate: round(rate(labwire) / rate(pymodbus), 2),
+    cpu: round(cpu(labwire) / cpu(pymodbus), 2),
+  };
+  console.log(
+    `  ${c === 1 ? "one caller" : `${c} callers`}: rate ${ratio.rate}×, CPU per request ` +
+      `${ratio.cpu}× pymodbus'`,
+  );
+  return ratio;
 }
 
 if (values.poller) await poller();
