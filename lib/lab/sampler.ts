@@ -315,11 +315,13 @@ export class Sampler {
           continue;
         }
         this.stats.started++;
-        this.stats.sampleLateness.add(performance.now() - due);
+        // One clock read for the lateness and the read's latency: both time this start.
+        const at = performance.now();
+        this.stats.sampleLateness.add(at - due);
         loop.inFlight = true;
         const names = this.options.attrs?.[loop.manager.name];
         this.#inFlight++;
-        loop.manager.sample(names, sampleOptions).then(loop.done, loop.lost);
+        loop.manager.sample(names, sampleOptions, at).then(loop.done, loop.lost);
       }
     }
     // An overrun that reaches the count or the duration ends the schedule with no tick left to

@@ -42,16 +42,19 @@ Deno.test("BatchedSink with a delay: writes over several event-loop turns go out
   assert.deepEqual(calls, ["a\nb\nc\n", "d\n"], "flush writes at once");
 });
 
-Deno.test("BatchedSink with a delay: a write into a batch half that old writes it at once, no timer needed", async () => {
+Deno.test("BatchedSink with a delay: a write into an old batch joins it, and the batch goes out once, with its timer", async () => {
   const calls: string[] = [];
   // The earlier tests' timers (300 ms at most) fire first: none is left for the batch to share.
   await new Promise((r) => setTimeout(r, 400));
-  // A long delay, so that a loaded machine's late timers cannot write the batch first.
+  // A long delay, so that a loaded machine's slow turns cannot write the batch before "b" joins it.
   const sink = new BatchedSink((text) => calls.push(text), 64 * 1024, 4000);
   sink.write("a\n");
   await new Promise((r) => setTimeout(r, 2100));
+  sink.write("b\n"); // the batch is more than half its delay old: still held
   assert.deepEqual(calls, []);
-  sink.write("b\n");
+  for (let waited = 0; calls.length === 0 && waited < 10_000; waited += 50) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
   assert.deepEqual(calls, ["a\nb\n"]);
   sink.write("c\n"); // a new batch, held again
   assert.deepEqual(calls, ["a\nb\n"]);
