@@ -17,7 +17,6 @@ import { ConfigError, DeviceError, UsageError } from "./lib/device/errors.ts";
 import { PipeClosed } from "./lib/output/stdout.ts";
 import { colorEnabled, paint } from "./lib/output/terminal.ts";
 import { listDrivers } from "./lib/device/registry.ts";
-import { addInstrumentSource } from "./lib/instruments/sources.ts";
 /** labwire's version, from deno.json. */
 export const VERSION: string = denoJson.version;
 
@@ -214,7 +213,13 @@ export function takeInstrumentDirs(args: string[]): { args: string[]; dirs: stri
 /** Runs labwire with `args` (without the program name) and resolves to its exit code. */
 export async function main(argv: string[]): Promise<number> {
   const { args, dirs } = takeInstrumentDirs(argv);
-  for (const d of dirs) addInstrumentSource(d);
+  if (dirs.length > 0) {
+    // Loaded only when a run names a folder of definitions (../device/lazy_module.ts).
+    const { addInstrumentSource } = await loadModule<typeof import("./lib/instruments/sources.ts")>(
+      new URL("./lib/instruments/sources.ts", import.meta.url),
+    );
+    for (const d of dirs) addInstrumentSource(d);
+  }
   const color = colorEnabled(args.includes("--no-color"), Deno.stderr.isTerminal());
   const p = paint(color);
   const verb = args[0];

@@ -48,7 +48,6 @@ import {
   valueOffset,
 } from "./dbr_types.ts";
 import type { ChannelFacts, CharMode } from "./driver_values.ts";
-import { ECA, ecaMessage, ecaName } from "./eca.ts";
 import {
   EXTENDED_HEADER_SIZE,
   FrameWriter,
@@ -104,6 +103,20 @@ function loadDecoders(): Promise<Decoders> {
     loadModule<typeof import("./driver_values.ts")>(new URL("./driver_values.ts", import.meta.url)),
   ]).then(([dbr, values]) => (decoders = { decodeDbr: dbr.decodeDbr, pvValue: values.pvValue }));
   return loadingDecoders;
+}
+
+/**
+ * ECA_NORMAL (`caerr.h`): the status of a reply that succeeded. The ECA table itself
+ * (`./eca.ts`, every code's name and message) loads only to word a failure (`#named`).
+ */
+const ECA_NORMAL = 1;
+
+/** A read the server failed with an ECA status, worded once the ECA table has loaded. */
+class EcaFailure extends DeviceError {
+  constructor(readonly what: string, readonly status: number) {
+    super(what);
+    this.name = "EcaFailure";
+  }
 }
 
 /** How long the search timer waits for replies still unread in the socket, ms. */
@@ -241,7 +254,7 @@ class BatchRead {
     }
     await done;
     await this.#close();
-    return this.#named();
+    return await this.#named();
   }
 
   async #begin(): Promise<void> {
@@ -257,9 +270,16 @@ class BatchRead {
     }
   }
 
-  /** The outcomes, each error named after its target's device. */
-  #named(): (Values | Error)[] {
+  /** The outcomes, each error worded and named after its target's device. */
+  async #named(): Promise<(Values | Error)[]> {
     const out = this.#results as (Values | Error)[];
+    let eca: typeof import("./eca.ts") | undefined;
+    for (let i = 0; i < this.#n; i++) {
+      const f = out[i];
+      if (!(f instanceof EcaFailure)) continue;
+      eca ??= await loadModule<typeof import("./eca.ts")>(new URL("./eca.ts", import.meta.url));
+      out[i] = new DeviceError(`${f.what}: ${eca.ecaMessage(f.status)} (${eca.ecaName(f.status)})`);
+    }
     for (let i = 0; i < this.#n; i++) {
       const r = out[i];
       if (r instanceof DeviceError && r.device === undefined) {
@@ -545,7 +565,7 @@ class BatchRead {
         const i = this.#indexOf(pv.getUint32(12));
         if (i < 0 || this.#state[i] !== READING) return;
         const text = readCString(payload, HEADER_SIZE, payload.length - HEADER_SIZE);
-        this.#fail(i, ecaError(`${this.#what(i)}${text ? ` (${text})` : ""}`, p2));
+        this.#fail(i, new EcaFailure(`${this.#what(i)}${text ? ` (${text})` : ""}`, p2));
         return;
       }
       default:
@@ -573,7 +593,7 @@ class BatchRead {
   ): void {
     const i = this.#indexOf(ioid);
     if (i < 0 || this.#state[i] !== READING) return;
-    if (status !== ECA.NORMAL) return this.#fail(i, ecaError(this.#what(i), status));
+    if (status !== ECA_NORMAL) return this.#fail(i, new EcaFailure(this.#what(i), status));
     const half = this.#half.get(i);
     if (half === undefined) {
       if (count === 1 && this.#count[i] === 1 && this.#scalar(i, type, view, at, size)) return;
@@ -747,8 +767,4 @@ class BatchRead {
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-function ecaError(what: string, status: number): DeviceError {
-  return new DeviceError(`${what}: ${ecaMessage(status)} (${ecaName(status)})`);
 }

@@ -6,6 +6,7 @@ import { decodeDatagram } from "./framing.ts";
 import { CMD } from "./messages.ts";
 import { decodeMessage } from "./protocol.ts";
 import { DBR } from "./dbr_types.ts";
+import { ECA } from "./eca.ts";
 import { DeviceError, TimeoutError } from "../../device/errors.ts";
 import { parseAddress } from "../../device/address.ts";
 
@@ -106,6 +107,24 @@ Deno.test("each PV of a batch fails on its own: not found, refused, no read acce
     // The unanswered PV was searched again (back-off), the others once.
     assert.ok(fake.searched.filter((n) => n === "NOPE").length >= 2);
     assert.equal(fake.searched.filter((n) => n === "OK").length, 1);
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("a read the server fails is worded from the ECA table, named after its device", async () => {
+  const fake = new FakeServer();
+  await fake.start();
+  fake.pvs.set("OK", pv(DBR.DOUBLE, [1]));
+  fake.pvs.set("BROKEN", { ...pv(DBR.DOUBLE, [2]), readStatus: ECA.GETFAIL });
+  try {
+    const got = await readPvs(batch(["OK", "BROKEN"]), only(fake));
+    assert.deepEqual(got[0], { value: 1, severity: "NO_ALARM", status: "NO_ALARM" });
+    const failed = got[1] as DeviceError;
+    assert.ok(failed instanceof DeviceError);
+    assert.equal(failed.name, "DeviceError");
+    assert.equal(failed.message, "reading BROKEN: Channel read request failed (ECA_GETFAIL)");
+    assert.equal(failed.device, "dev-BROKEN");
   } finally {
     await fake.close();
   }

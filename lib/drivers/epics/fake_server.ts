@@ -23,6 +23,8 @@ export interface FakePv {
   write: boolean;
   /** Read access (default true). */
   read?: boolean;
+  /** The ECA status its reads answer with (default ECA_NORMAL), e.g. a record that fails. */
+  readStatus?: number;
 }
 
 /** A minimal CA server built on protocol.ts, scriptable from the tests. */
@@ -147,7 +149,7 @@ export class FakeServer {
           kind: "read_notify_resp",
           dbrType: m.dbrType,
           count: pv.data.value.length,
-          status: ECA.NORMAL,
+          status: pv.readStatus ?? ECA.NORMAL,
           ioid: m.ioid,
           payload: encodeDbr(m.dbrType, pv.data),
         });
