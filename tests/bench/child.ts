@@ -145,6 +145,35 @@ export async function readLines(
   return buf.trimEnd().split("\n");
 }
 
+/**
+ * A text stream read one line at a time: what arrives after a line (a child may print two lines
+ * in one write) is kept for the next call, not dropped as {@linkcode readLines} would.
+ */
+export class LineReader {
+  #buf = "";
+  /** Reads lines from `reader`. */
+  constructor(readonly reader: ReadableStreamDefaultReader<string>) {}
+
+  /** The next line without its newline; undefined once the stream ended (a last unended line too). */
+  async next(): Promise<string | undefined> {
+    for (;;) {
+      const i = this.#buf.indexOf("\n");
+      if (i >= 0) {
+        const line = this.#buf.slice(0, i);
+        this.#buf = this.#buf.slice(i + 1);
+        return line;
+      }
+      const { value, done } = await this.reader.read();
+      if (done) {
+        const rest = this.#buf;
+        this.#buf = "";
+        return rest === "" ? undefined : rest;
+      }
+      this.#buf += value;
+    }
+  }
+}
+
 /** Calls `onLine` with every line `stdout` carries (without its newline), until it ends. */
 export async function eachLine(
   stdout: ReadableStream<Uint8Array>,

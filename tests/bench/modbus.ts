@@ -67,7 +67,7 @@ import { parseArgs } from "node:util";
 import process from "node:process";
 import { percentile } from "../../lib/schedule/percentile.ts";
 import { cpuSeconds, round, threadCpuPer, threadCpuSeconds, watchCpu } from "./proc_stats.ts";
-import { readLines, runJson, startPoller, startSimulators } from "./child.ts";
+import { LineReader, readLines, runJson, startPoller, startSimulators } from "./child.ts";
 import { Targets } from "./targets.ts";
 
 /** Requests each round-trip client makes before the measured ones (see the module doc). */
@@ -237,7 +237,7 @@ function landed(): boolean {
 }
 
 /** The orchestrator's lines on stdin: "go" before each round (several rounds only). */
-let orders: ReadableStreamDefaultReader<string> | undefined;
+let orders: LineReader | undefined;
 
 /**
  * At a round's edge: prints the round that ended (a JSON line), then — when rounds are left —
@@ -248,8 +248,8 @@ async function betweenRounds(): Promise<void> {
   if (landedCount > warmUp) report(Number(values.requests), false);
   else console.log("warm");
   if (landedCount >= warmUp + rounds * Number(values.requests)) return;
-  orders ??= Deno.stdin.readable.pipeThrough(new TextDecoderStream()).getReader();
-  const [order] = await readLines(orders, 1);
+  orders ??= new LineReader(Deno.stdin.readable.pipeThrough(new TextDecoderStream()).getReader());
+  const order = await orders.next();
   if (order !== "go") throw new Error(`expected "go" on stdin, got ${order}`);
   begin();
 }
@@ -293,7 +293,7 @@ async function measure(n: number, run: (count: number) => Promise<void>): Promis
   await run(warmUp + rounds * n);
   if (rounds === 1) report(n, true);
   else console.log(JSON.stringify({ marks }));
-  await orders?.cancel();
+  await orders?.reader.cancel();
 }
 
 /**
@@ -519,12 +519,12 @@ async function takeTurns(
   const started: {
     runs: ClientRuns;
     child: Deno.ChildProcess;
-    out: ReadableStreamDefaultReader<string>;
+    out: LineReader;
     orders: WritableStreamDefaultWriter<Uint8Array>;
   }[] = [];
   /** The client's next line, or its stderr's end when it died instead. */
   const next = async (c: (typeof started)[number]): Promise<string> => {
-    const [line] = await readLines(c.out, 1);
+    const line = await c.out.next();
     if (line) return line;
     const { stderr } = await c.child.output();
     throw new Error(`${c.runs.name} client: ${new TextDecoder().decode(stderr).slice(-400)}`);
@@ -540,7 +540,7 @@ async function takeTurns(
       const c = {
         runs: { name, rounds: [], marks: { wall: [], cpu: [] }, server: [] },
         child,
-        out: child.stdout.pipeThrough(new TextDecoderStream()).getReader(),
+        out: new LineReader(child.stdout.pipeThrough(new TextDecoderStream()).getReader()),
         orders: child.stdin.getWriter(),
       };
       started.push(c);
@@ -573,7 +573,7 @@ async function takeTurns(
   } finally {
     for (const c of started) {
       // the streams may already be closed; cancelling is best effort
-      await c.out.cancel().catch(() => {});
+      await c.out.reader.cancel().catch(() => {});
       await c.child.stderr.cancel().catch(() => {});
     }
   }
