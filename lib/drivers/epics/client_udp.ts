@@ -49,6 +49,7 @@ async function nativePort(
         if (!closed) warn(`CA UDP socket: ${err instanceof Error ? err.message : err}`);
         return;
       }
+      if (closed) return; // arrived as the socket closed: nothing is delivered after close()
       onDatagram(got[0], got[1].hostname);
     }
   })();
@@ -64,10 +65,14 @@ async function nativePort(
     },
     // Deno's datagram sockets are opened with SO_BROADCAST already.
     allowBroadcast() {},
-    async close() {
+    close() {
       closed = true;
       conn.close();
-      await receiving;
+      // The pending receive ends on a later turn of the event loop (its rejection is caught
+      // above, and nothing is delivered after `closed`): waiting for that turn held a batch
+      // read of 1,000 PVs 4–9 ms (wall, loaded machine) after its last reply.
+      void receiving;
+      return Promise.resolve();
     },
   };
 }
