@@ -17,6 +17,7 @@ import {
   openSessionFile,
   removeSessionFiles,
   restoreCarriedRows,
+  WRITER_PRAGMAS,
 } from "./file.ts";
 import { CRASHED } from "./schema.ts";
 import { type EventRow, SampleWriter, type WriterOptions } from "./writer.ts";
@@ -49,6 +50,11 @@ export interface StoreOptions extends WriterOptions, OpenFileOptions {
   checkpointMs?: number;
   /** Least time between two checks that the session file is still there, ms (default 1000). */
   fileCheckMs?: number;
+  /**
+   * Write samples and events from a worker's own connection (default true), so recording costs
+   * the sampling thread no SQLite time; false (or no worker available) writes on this thread.
+   */
+  writeInWorker?: boolean;
 }
 
 /** A device as the session knows it. */
@@ -144,7 +150,17 @@ export class SessionStore {
         units: row.units ?? undefined,
       });
     }
-    this.writer = new SampleWriter(db, this.segmentId, options);
+    // The worker's connection leaves checkpoints to the checkpointer as this one does.
+    const autocheckpoint = (options.checkpointMs ?? 1000) > 0 ? 0 : 1000;
+    this.writer = new SampleWriter(
+      db,
+      this.segmentId,
+      options,
+      options.writeInWorker === false ? undefined : {
+        path,
+        pragmas: [...WRITER_PRAGMAS, `PRAGMA wal_autocheckpoint = ${autocheckpoint}`],
+      },
+    );
     this.#checkEvery = options.fileCheckMs ?? 1000;
     this.writer.options.check = () => this.#checkFile();
     this.#startCheckpointer();
@@ -339,6 +355,8 @@ export class SessionStore {
       this.#carry = carriedRows(old, this.segmentId);
       this.#checkpointer?.stop();
       this.#checkpointer = undefined;
+      // The worker's connection first: closed last, a connection deletes the log by its name.
+      this.writer.detach();
       try {
         old.close();
       } catch { /* its file is gone: nothing to keep in it */ }
@@ -377,8 +395,9 @@ export class SessionStore {
     this.#db.exec("PRAGMA wal_autocheckpoint = 0");
     this.#checkpointer = startCheckpointer(this.path, every, (message) => {
       if (this.#closed) return;
-      // No worker (or it failed): SQLite checkpoints on this connection again.
+      // No worker (or it failed): SQLite checkpoints on the writing connections again.
       this.#db.exec("PRAGMA wal_autocheckpoint = 1000");
+      this.writer.pragma("PRAGMA wal_autocheckpoint = 1000");
       this.writer.event({
         kind: "note",
         severity: "info",

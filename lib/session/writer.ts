@@ -3,55 +3,23 @@
  * transaction per flush with prepared multi-row inserts. A flush happens `flushDelayMs` after the
  * first unwritten row (so a tick's burst of readings is written in the quiet time before the next
  * tick, and a kill -9 loses at most that delay) and at once when a batch reaches `maxBatch` rows.
- * A timed flush writes a burst in slices of a few hundred rows with an event-loop turn between
- * them, so a daemon's requests never wait long behind SQLite.
+ *
+ * The SQLite work runs in a worker that owns the writing connection (`write_worker.ts`) when the
+ * writer is given one: the recording thread only appends rows to a page and posts the page per
+ * timed flush. Without a worker the same flusher writes on this thread, a timed flush in slices
+ * of a few hundred rows with an event-loop turn between them. Explicit flushes, retries and the
+ * close wait for the write either way, so a flush that throws means the database refused.
  *
  * @module
  */
-import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import type { Value } from "../device/attr.ts";
-import { AttrCounts } from "./attr_counts.ts";
+import { type Flushed, type FlusherOptions, ROWS_PER_SLICE, SampleFlusher } from "./flusher.ts";
 import { Outage, type WriterOutage } from "./outage.ts";
-import { textOf } from "./value_codec.ts";
+import { type EventRow, RowBuffer, type RowPage } from "./row_buffer.ts";
+import { type WorkerState, WriteWorker } from "./write_worker.ts";
 
-/**
- * Rows per multi-row insert statement, largest first: a flush writes 64 rows to a statement,
- * and what is left over (fewer than 64) in at most one statement of each smaller size. One
- * statement per left-over row cost more than its time: every node:sqlite call given a freshly
- * boxed number leaves ~50 bytes of garbage in V8's old generation (--trace-gc-nvp: 200,000
- * one-row inserts, 9 MB freed only by mark-compacts), and a 25 ms flush of 100 gauges' samples
- * wrote most of them one by one.
- */
-const STATEMENT_ROWS = [64, 32, 16, 8, 4, 2, 1] as const;
-
-/**
- * Rows a timed flush writes in one transaction before the event loop gets a turn (~0.2 ms of
- * SQLite). A burst beyond it (a server answering tens of thousands of `/read`s a second records
- * each) is written in slices with a turn between them: one 2,000-row transaction held every
- * request in flight for ~1 ms, forty times a second. Each commit costs ~0.1 ms of its own (seven
- * WAL frames, ~20 pwrite/fcntl calls), so 2,048-row slices record a reading for ~0.3 µs less
- * CPU in a microbenchmark; tried in `serve`, side by side with this size on a busy machine, the
- * `/read` p99 doubled (medians 18 → 36 ms over 7 rounds) with no CPU gain visible per request.
- */
-const ROWS_PER_SLICE = 8 * STATEMENT_ROWS[0];
-
-/** An event row (alarm, device error, gap, note, start/stop). */
-export interface EventRow {
-  /** Epoch seconds; now if absent. */
-  t?: number;
-  /** `start`, `stop`, `error`, `recovered`, `gap`, `alarm`, `note`, `task`, … */
-  kind: string;
-  /** `info`, `minor`, `major`, … */
-  severity?: string;
-  /** Device concerned, if any. */
-  device?: string;
-  /** Attribute concerned, if any. */
-  attr?: string;
-  /** One human line. */
-  message: string;
-  /** Extra structured data (stored as JSON). */
-  data?: unknown;
-}
+export type { EventRow };
 
 /** Options of a {@linkcode SampleWriter}. */
 export interface WriterOptions {
@@ -113,6 +81,27 @@ export interface WriterStats {
   maxFlushMs: number;
 }
 
+/** Where a writer's worker opens the session file (see {@linkcode SampleWriter}). */
+export interface WriterWorkerOptions {
+  /** Session file. */
+  path: string;
+  /** Statements the worker runs on each connection it opens (`PRAGMA …`). */
+  pragmas: string[];
+}
+
+const NO_STATE: WorkerState = {
+  seq: 0,
+  samples: 0,
+  events: 0,
+  flushes: 0,
+  maxFlushMs: 0,
+  received: 0,
+  receivedEvents: 0,
+  heldRows: 0,
+  heldEvents: 0,
+  failures: 0,
+};
+
 /** Batches samples and events and writes them in one transaction per flush. */
 export class SampleWriter {
   /** Running figures. */
@@ -125,45 +114,21 @@ export class SampleWriter {
     flushes: 0,
     maxFlushMs: 0,
   };
-  #db!: DatabaseSync;
-  // Multi-row inserts by row count (STATEMENT_ROWS): numbers, and text rows.
-  #multi: StatementSync[] = [];
-  #multiText: StatementSync[] = [];
-  #chunk!: StatementSync;
-  #stat!: StatementSync;
-  #statsRow!: StatementSync;
-  #extend!: StatementSync;
-  // The chunk the next flushes extend (one chunk row per ~second, not per flush: a week of
-  // 25 ms flushes would otherwise be 24 million chunk rows).
-  #chunkId = -1;
-  #chunkRows = 0;
-  #chunkStart = 0;
-  readonly #statsEvery: number;
-  #statsAt = performance.now();
-  #lastRow = -1;
-  #event!: StatementSync;
+  // Exactly one of these writes: the flusher on this thread, or the worker.
+  #local: SampleFlusher | undefined;
+  #remote: WriteWorker | undefined;
+  // Rows not yet handed to whoever writes (the local flusher's own buffer when it writes here).
+  #buf: RowBuffer;
+  #db: DatabaseSync;
+  readonly #flusherOptions: FlusherOptions;
+  // The worker's last answer applied, what was posted to it so far, and the last posted flush:
+  // one at a time, so a worker slower than the rows coming in gets larger pages, not a queue.
+  #state = NO_STATE;
+  #sentRows = 0;
+  #sentEvents = 0;
+  #postedSeq = 0;
   readonly #delay: number;
   readonly #maxBatch: number;
-  // Numeric rows as (t, id, value) triples in one reused typed buffer (NaN = null): a recorder
-  // adding 20,000 samples/s then allocates no JS objects per sample.
-  #num = new Float64Array(3 * 4096);
-  #numRows = 0;
-  // Per statement size, doubles only (SQLite binds NaN as NULL), so V8 keeps them unboxed.
-  readonly #args: number[][] = [];
-  // Text rows as columns, written 64 to a statement like the numbers: one statement per text
-  // row cost ~2 µs, four times a number's (a gauge's units string beside each pressure).
-  // The columns are kept between flushes (`#textRows` says how much is used): new arrays grown
-  // row by row each flush were young objects alive at every scavenge under load.
-  #textT: number[] = [];
-  #textId: number[] = [];
-  #textV: string[] = [];
-  #textRows = 0;
-  readonly #textArgs: (number | string)[][] = [];
-  #events: EventRow[] = [];
-  #rows = 0;
-  #tMin = Infinity;
-  #tMax = -Infinity;
-  readonly #counts = new AttrCounts();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   // Set while writes fail.
@@ -171,67 +136,91 @@ export class SampleWriter {
   readonly #maxBuffered: number;
   readonly #maxEvents: number;
 
-  /** Prepares the statements against an open, migrated session database. */
-  constructor(db: DatabaseSync, readonly segmentId: number, readonly options: WriterOptions = {}) {
-    this.#prepare(db);
-    this.#statsEvery = options.statsEveryMs ?? 10_000;
+  /**
+   * Prepares the writer against an open, migrated session database. With `worker`, the writes
+   * go through a worker's own connection to that file (this thread waits for it only on explicit
+   * flushes); when no worker can start, they are written on `db` here.
+   */
+  constructor(
+    db: DatabaseSync,
+    readonly segmentId: number,
+    readonly options: WriterOptions = {},
+    worker?: WriterWorkerOptions,
+  ) {
     this.#delay = Math.min(1000, Math.max(0, options.flushDelayMs ?? 25));
     this.#maxBatch = options.maxBatch ?? 50_000;
     this.#maxBuffered = Math.max(this.#maxBatch, options.maxBufferedRows ?? 500_000);
     this.#maxEvents = options.maxBufferedEvents ?? 10_000;
+    this.#db = db;
+    const flusher = this.#flusherOptions = {
+      segmentId,
+      maxBatch: this.#maxBatch,
+      statsEveryMs: options.statsEveryMs ?? 10_000,
+      chunkMs: options.chunkMs ?? 1000,
+    };
+    this.#remote = worker &&
+      WriteWorker.start({ ...worker, flusher }, (state) => this.#answered(state));
+    if (this.#remote) this.#buf = new RowBuffer();
+    else {
+      this.#local = new SampleFlusher(db, flusher);
+      this.#buf = this.#local.rows;
+    }
   }
 
-  #prepare(db: DatabaseSync): void {
-    this.#db = db;
-    for (const n of STATEMENT_ROWS) {
-      const values = new Array(n).fill("(?,?,?)").join(",");
-      this.#multi[n] = db.prepare(`INSERT INTO samples (t, attr_id, value) VALUES ${values}`);
-      const texts = new Array(n).fill("(?,?,NULL,?)").join(",");
-      this.#multiText[n] = db.prepare(
-        `INSERT INTO samples (t, attr_id, value, text) VALUES ${texts}`,
-      );
-      this.#args[n] ??= new Array<number>(n * 3).fill(0.5);
-      this.#textArgs[n] ??= [];
-    }
-    this.#chunk = db.prepare(
-      "INSERT INTO chunks (segment_id, first_row, last_row, t_min, t_max) VALUES (?,?,?,?,?)",
-    );
-    this.#stat = db.prepare(
-      `INSERT INTO attr_stats (attr_id, count, t_first, t_last) VALUES (?,?,?,?)
-       ON CONFLICT (attr_id) DO UPDATE SET count = count + excluded.count,
-         t_first = min(t_first, excluded.t_first), t_last = max(t_last, excluded.t_last)`,
-    );
-    this.#extend = db.prepare(
-      `UPDATE chunks SET last_row = ?, t_min = min(t_min, ?), t_max = max(t_max, ?)
-       WHERE id = ? AND last_row = ? - 1`,
-    );
-    this.#statsRow = db.prepare(
-      `INSERT INTO session (key, value) VALUES ('stats_row', ?)
-       ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-    );
-    this.#event = db.prepare(
-      `INSERT INTO events (t, segment_id, kind, severity, device, attr, message, data)
-       VALUES (?,?,?,?,?,?,?,?)`,
-    );
+  /**
+   * The worker, once it runs; undefined while it starts (unless `wait`) and when the writes
+   * are on this thread. A worker that could not start hands over to a flusher here (nothing was
+   * written there yet, so nothing is lost).
+   */
+  #worker(wait: boolean): WriteWorker | undefined {
+    const remote = this.#remote;
+    if (!remote) return undefined;
+    const ready = remote.ready(wait);
+    if (ready === undefined) return undefined;
+    if (ready) return remote;
+    remote.terminate();
+    this.#remote = undefined;
+    const local = this.#local = new SampleFlusher(this.#db, this.#flusherOptions);
+    local.absorb(this.#buf.takePage());
+    this.#buf = local.rows;
+    return undefined;
+  }
+
+  /** Whether the writes run in a worker (false: on this thread); waits for it to start. */
+  get inWorker(): boolean {
+    return this.#worker(true) !== undefined;
   }
 
   /**
    * Goes on writing into `db`, a new file holding the same device, attribute and segment ids
    * (the session file was removed and recreated): what is buffered is written there, the
    * per-attribute counts start again from what is still buffered, and chunks start afresh.
+   * A worker opens the file at its path again.
    */
   reopen(db: DatabaseSync): void {
-    this.#prepare(db);
-    this.#chunkId = -1;
-    this.#chunkRows = 0;
-    this.#lastRow = -1;
-    this.#counts.clear();
-    for (let row = 0; row < this.#numRows; row++) {
-      this.#counts.add(this.#num[3 * row]!, this.#num[3 * row + 1]!);
-    }
-    for (let i = 0; i < this.#textRows; i++) {
-      this.#counts.add(this.#textT[i]!, this.#textId[i]!);
-    }
+    this.#db = db;
+    if (this.#local) this.#local.reopen(db);
+    else this.#remote!.post({ kind: "reopen" });
+  }
+
+  /**
+   * Lets go of the session file before it is replaced (the worker closes its connection and
+   * waits for {@linkcode SampleWriter.reopen}); what is buffered stays.
+   */
+  detach(): void {
+    const remote = this.#worker(true);
+    if (!remote) return;
+    try {
+      this.#answer(remote.request({ kind: "detach" }));
+    } catch { /* a worker that cannot close its connection holds nothing of the new file */ }
+  }
+
+  /**
+   * Runs `sql` (a `PRAGMA`) on the worker's connection, and on any it opens later (without a
+   * worker the writer writes on the caller's own connection: nothing to do).
+   */
+  pragma(sql: string): void {
+    this.#remote?.post({ kind: "pragma", sql });
   }
 
   /** The error writes fail with while the store is failing, else undefined. */
@@ -244,9 +233,21 @@ export class SampleWriter {
     return this.#outage?.since;
   }
 
+  /** Samples not yet written (here, on their way to the worker, or held by it). */
+  get #rows(): number {
+    const s = this.#state;
+    return this.#buf.rows + this.#sentRows - s.received + s.heldRows;
+  }
+
+  /** Events not yet written. */
+  get #eventsPending(): number {
+    const s = this.#state;
+    return this.#buf.events.length + this.#sentEvents - s.receivedEvents + s.heldEvents;
+  }
+
   /** Rows waiting to be written. */
   get pending(): number {
-    return this.#rows + this.#events.length;
+    return this.#rows + this.#eventsPending;
   }
 
   /** Appends one sample (`t` epoch seconds) of attribute id `attrId`. */
@@ -256,33 +257,21 @@ export class SampleWriter {
       this.#outage.dropped++;
       return;
     }
-    if (typeof v === "number" || v === null) {
-      this.#addNumber(t, attrId, v);
-    } else if (typeof v === "boolean") {
-      this.#addNumber(t, attrId, v ? 1 : 0);
-    } else {
-      const n = this.#textRows++;
-      this.#textT[n] = t;
-      this.#textId[n] = attrId;
-      this.#textV[n] = textOf(v)!;
-    }
-    this.#rows++;
-    if (t < this.#tMin) this.#tMin = t;
-    if (t > this.#tMax) this.#tMax = t;
-    this.#counts.add(t, attrId);
+    if (this.#local) this.#local.add(t, attrId, v);
+    else this.#buf.add(t, attrId, v);
     // While failing, only the retry timer writes: a sampling thread never waits on a bad disk.
-    if (this.#rows >= this.#maxBatch && !this.#outage) this.#tryFlush();
+    if (this.#buf.rows >= this.#maxBatch && !this.#outage) this.#tryFlush();
     else this.#arm();
   }
 
   /** Queues an event; it is written with the next flush. */
   event(e: EventRow): void {
-    if (this.#outage && this.#events.length >= this.#maxEvents) {
+    if (this.#outage && this.#eventsPending >= this.#maxEvents) {
       this.stats.droppedEvents++;
       this.#outage.droppedEvents++;
       return;
     }
-    this.#events.push(e);
+    this.#buf.events.push(e);
     this.#arm();
   }
 
@@ -304,7 +293,10 @@ export class SampleWriter {
     this.#flush(final, Infinity);
   }
 
-  /** Writes the oldest `limit` rows buffered (numbers first) and every event in one transaction. */
+  /**
+   * Writes the oldest `limit` rows buffered (numbers first) and every event in one transaction,
+   * here or (everything buffered) in the worker, waiting for it.
+   */
   #flush(final: boolean, limit: number): void {
     // Before clearing the timer: events queued by the hook must not arm a second flush.
     this.options.beforeFlush?.();
@@ -312,116 +304,61 @@ export class SampleWriter {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    const started = performance.now();
-    const numRows = Math.min(this.#numRows, limit);
-    const textRows = Math.min(this.#textRows, limit - numRows);
-    const rows = numRows + textRows;
-    const all = rows === this.#rows;
-    // Counts cover every row added, so they are written only with the last of them.
-    const stats = all && this.#counts.any &&
-      (final || started - this.#statsAt >= this.#statsEvery);
-    if (rows === 0 && this.#events.length === 0 && !stats) return;
-    this.options.check?.();
-    const db = this.#db;
-    db.exec("BEGIN");
-    let pendingLast = this.#lastRow;
-    let pendingChunk: { id: number; extended: boolean } | undefined;
-    try {
-      let firstRow = -1;
-      let lastRow = -1;
-      const note = (r: { lastInsertRowid: number | bigint }, rows: number) => {
-        lastRow = Number(r.lastInsertRowid);
-        if (firstRow < 0) firstRow = lastRow - rows + 1;
-      };
-      const num = this.#num;
-      let row = 0;
-      for (const n of STATEMENT_ROWS) {
-        const args = this.#args[n]!;
-        for (; numRows - row >= n; row += n) {
-          const base = row * 3;
-          for (let k = 0; k < n * 3; k++) args[k] = num[base + k]!;
-          note(this.#multi[n]!.run(...args), n);
-        }
-      }
-      const textT = this.#textT;
-      const textId = this.#textId;
-      const textV = this.#textV;
-      row = 0;
-      for (const n of STATEMENT_ROWS) {
-        const textArgs = this.#textArgs[n]!;
-        for (; textRows - row >= n; row += n) {
-          for (let k = 0; k < n; k++) {
-            textArgs[3 * k] = textT[row + k]!;
-            textArgs[3 * k + 1] = textId[row + k]!;
-            textArgs[3 * k + 2] = textV[row + k]!;
-          }
-          note(this.#multiText[n]!.run(...textArgs), n);
-          for (let k = 0; k < n; k++) textArgs[3 * k + 2] = ""; // no string outlives its flush
-        }
-      }
-      let chunk = this.#chunkId;
-      if (rows > 0) {
-        // A slice's chunk gets the time range of everything buffered: wider, never narrower.
-        const extend = chunk >= 0 && started - this.#chunkStart < (this.options.chunkMs ?? 1000) &&
-          this.#chunkRows + rows <= this.#maxBatch &&
-          // Only a chunk that ends right before these rows (contiguous rowids) is extended.
-          Number(this.#extend.run(lastRow, this.#tMin, this.#tMax, chunk, firstRow).changes) === 1;
-        if (!extend) {
-          const r = this.#chunk.run(this.segmentId, firstRow, lastRow, this.#tMin, this.#tMax);
-          chunk = Number(r.lastInsertRowid);
-        }
-        pendingChunk = { id: chunk, extended: extend };
-      }
-      const covered = rows > 0 ? lastRow : this.#lastRow;
-      pendingLast = covered;
-      if (stats) {
-        this.#counts.write(this.#stat);
-        this.#statsRow.run(String(covered));
-      }
-      for (const e of this.#events) {
-        this.#event.run(
-          e.t ?? Date.now() / 1000,
-          this.segmentId,
-          e.kind,
-          e.severity ?? null,
-          e.device ?? null,
-          e.attr ?? null,
-          e.message,
-          e.data === undefined ? null : JSON.stringify(e.data),
-        );
-      }
-      db.exec("COMMIT");
-    } catch (err) {
-      try {
-        db.exec("ROLLBACK");
-      } catch {
-        // The failed statement may already have rolled the transaction back.
-      }
-      throw err;
+    if (this.pending > 0) this.options.check?.();
+    const remote = this.#worker(true);
+    if (remote) {
+      const page = this.#page();
+      const state = remote.request({ kind: "write", page, final }, [page.num.buffer]);
+      this.#answer(state);
+      if (state.error !== undefined) throw state.error;
+    } else {
+      const done = this.#local!.write(final, limit);
+      if (done) this.#wrote(done);
     }
-    this.stats.samples += rows;
-    this.stats.events += this.#events.length;
-    this.stats.flushes++;
-    this.#lastRow = pendingLast;
-    if (pendingChunk) {
-      if (!pendingChunk.extended) {
-        this.#chunkStart = started;
-        this.#chunkRows = 0;
-      }
-      this.#chunkId = pendingChunk.id;
-      this.#chunkRows += rows;
-    }
-    if (stats) this.#statsAt = started;
-    if (all) this.#reset(stats);
-    else this.#consume(numRows, textRows);
-    const ms = performance.now() - started;
-    if (ms > this.stats.maxFlushMs) this.stats.maxFlushMs = ms;
     if (this.#outage) this.#recovered();
   }
 
+  /** Hands what is buffered here over as a page for the worker, counted as sent. */
+  #page(): RowPage {
+    this.#sentRows += this.#buf.rows;
+    this.#sentEvents += this.#buf.events.length;
+    return this.#buf.takePage();
+  }
+
+  #wrote(done: Flushed): void {
+    this.stats.samples += done.samples;
+    this.stats.events += done.events;
+    this.stats.flushes++;
+    if (done.ms > this.stats.maxFlushMs) this.stats.maxFlushMs = done.ms;
+  }
+
   /**
-   * Flushes and stops the timer; later adds throw. Throws when the last flush fails (what was
-   * still buffered is then lost, and counted in `stats.dropped`).
+   * Takes the worker's figures from an answer newer than the last one taken; returns false for
+   * an older one (a posted flush answered after a later waited-for request).
+   */
+  #answer(state: WorkerState): boolean {
+    if (state.seq <= this.#state.seq) return false;
+    this.#state = state;
+    this.stats.samples = state.samples;
+    this.stats.events = state.events;
+    this.stats.flushes = state.flushes;
+    this.stats.maxFlushMs = state.maxFlushMs;
+    return true;
+  }
+
+  /**
+   * The answer to a posted (timed) flush: a failure starts an outage like a failed flush; rows
+   * that came meanwhile go at once (they waited for this answer).
+   */
+  #answered(state: WorkerState): void {
+    if (!this.#answer(state) || this.#closed) return;
+    if (state.error !== undefined) this.#failed(state.error);
+    else if (this.#timer === undefined && !this.#outage && this.#buf.rows > 0) this.#timed();
+  }
+
+  /**
+   * Flushes and stops the timer (and the worker); later adds throw. Throws when the last flush
+   * fails (what was still buffered is then lost, and counted in `stats.dropped`).
    */
   close(): void {
     if (this.#closed) return;
@@ -432,11 +369,24 @@ export class SampleWriter {
     } catch (err) {
       this.stats.errors++;
       this.stats.dropped += this.#rows;
-      this.stats.droppedEvents += this.#events.length;
+      this.stats.droppedEvents += this.#eventsPending;
       this.#closed = true;
+      this.#stop();
       throw err;
     }
     this.#closed = true;
+    this.#stop();
+  }
+
+  #stop(): void {
+    if (!this.#remote?.ready(false)) {
+      this.#remote?.terminate();
+      return;
+    }
+    try {
+      this.#remote.request({ kind: "close" });
+    } catch { /* it is stopped below either way */ }
+    this.#remote.terminate();
   }
 
   /**
@@ -478,21 +428,6 @@ export class SampleWriter {
     this.options.onRecover?.(outage);
   }
 
-  #addNumber(t: number, attrId: number, v: number | null): void {
-    let num = this.#num;
-    const i = this.#numRows * 3;
-    if (i + 3 > num.length) {
-      const bigger = new Float64Array(num.length * 2);
-      bigger.set(num);
-      this.#num = num = bigger;
-    }
-    num[i] = t;
-    num[i + 1] = attrId;
-    // SQLite stores NaN as NULL anyway, so NaN can mean null here.
-    num[i + 2] = v === null ? NaN : v;
-    this.#numRows++;
-  }
-
   #arm(): void {
     if (this.#closed) throw new Error("session writer is closed");
     // While failing, the retry timer is armed already (and must keep its backoff).
@@ -500,50 +435,37 @@ export class SampleWriter {
     this.#timer = setTimeout(this.#timed, this.#delay);
   }
 
-  /** The timed flush: a slice, and the next one soon while a burst is still buffered. */
+  /**
+   * The timed flush. To a worker: everything buffered, posted (it writes in slices; its answer
+   * comes later). Here: a slice, and the next one soon while a burst is still buffered.
+   */
   readonly #timed = (): void => {
     this.#timer = undefined;
-    if (!this.#tryFlush(ROWS_PER_SLICE) || this.#closed) return;
-    if (this.#rows >= ROWS_PER_SLICE) this.#timer = setTimeout(this.#timed, 0);
-    else if (this.#rows > 0 || this.#events.length > 0) this.#arm();
-  };
-
-  /** Drops the rows a slice wrote from the front of the buffer. */
-  #consume(numRows: number, textRows: number): void {
-    this.#num.copyWithin(0, 3 * numRows, 3 * this.#numRows);
-    this.#numRows -= numRows;
-    // A loop, not Array.prototype.copyWithin: on plain arrays that is a generic per-element
-    // property walk (~0.1 µs an element; profiled at ~0.4 µs per `GET /read` recorded at
-    // 20,000 a second, where each timed flush leaves a slice's remainder of text rows).
-    const left = this.#textRows - textRows;
-    const textT = this.#textT;
-    const textId = this.#textId;
-    const textV = this.#textV;
-    for (let i = 0; i < left; i++) {
-      textT[i] = textT[textRows + i]!;
-      textId[i] = textId[textRows + i]!;
-      textV[i] = textV[textRows + i]!;
+    if (this.#remote) {
+      const remote = this.#worker(false);
+      // Starting, or the last page not yet answered: these rows wait for the next turn.
+      if (this.#remote && (!remote || this.#postedSeq > this.#state.seq)) {
+        this.#arm();
+        return;
+      }
     }
-    textV.fill("", left, this.#textRows);
-    this.#textRows = left;
-    this.#rows -= numRows + textRows;
-    this.#events = [];
-  }
-
-  #reset(stats: boolean): void {
-    this.#numRows = 0;
-    // A burst may have grown the buffer; give the memory back once it is written.
-    if (this.#num.length > 3 * 65536) this.#num = new Float64Array(3 * 4096);
-    if (this.#textT.length > 65536) {
-      this.#textT = [];
-      this.#textId = [];
-      this.#textV = [];
-    } else this.#textV.fill("", 0, this.#textRows); // no string outlives its flush
-    this.#textRows = 0;
-    this.#events = [];
-    this.#rows = 0;
-    this.#tMin = Infinity;
-    this.#tMax = -Infinity;
-    if (stats) this.#counts.clear();
-  }
+    if (this.#remote) {
+      this.options.beforeFlush?.();
+      try {
+        if (this.pending > 0) this.options.check?.();
+      } catch (err) {
+        this.#failed(err);
+        return;
+      }
+      if (this.#buf.rows === 0 && this.#buf.events.length === 0) return;
+      const page = this.#page();
+      this.#postedSeq = this.#remote.post({ kind: "write", page, final: false }, [
+        page.num.buffer,
+      ]);
+      return;
+    }
+    if (!this.#tryFlush(ROWS_PER_SLICE) || this.#closed) return;
+    if (this.#buf.rows >= ROWS_PER_SLICE) this.#timer = setTimeout(this.#timed, 0);
+    else if (this.#buf.rows > 0 || this.#buf.events.length > 0) this.#arm();
+  };
 }

@@ -3,135 +3,191 @@ import { SessionReader } from "./reader.ts";
 import { SessionStore } from "./store.ts";
 import type { WriterOutage } from "./outage.ts";
 
-Deno.test("writer: while writes fail it keeps a bounded buffer, counts what it drops, and says so on recovery", async () => {
+// Every test runs with the writes in the writer's worker (the default) and on the calling thread
+// (where no worker can run): the two must behave alike.
+for (const writeInWorker of [true, false]) {
+  const where = writeInWorker ? "in its worker" : "on its own thread";
+
+  Deno.test(`writer (${where}): while writes fail it keeps a bounded buffer, counts what it drops, and says so on recovery`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "labwire-writer-" });
+    const outages: WriterOutage[] = [];
+    const failures: unknown[] = [];
+    const store = SessionStore.open(`${dir}/w.session.sqlite`, {
+      writeInWorker,
+      checkpointMs: 0,
+      maxBatch: 10,
+      maxBufferedRows: 30,
+      maxBufferedEvents: 2,
+      retryMinMs: 60_000,
+      onError: (err) => failures.push(err),
+      onRecover: (o) => outages.push(o),
+    });
+    try {
+      const attr = store.attr(store.device({ name: "d" }), { name: "x", type: "number" });
+      assert.ok(store.writer.tryFlush());
+      const schema = (store.db.prepare("SELECT sql FROM sqlite_schema WHERE name = 'chunks'")
+        .get() as { sql: string }).sql;
+      store.db.exec("DROP TABLE chunks");
+      for (let i = 0; i < 100; i++) store.writer.add(1000 + i, attr, i);
+      for (let i = 0; i < 5; i++) store.writer.event({ kind: "note", message: `n${i}` });
+      // The first full batch tried to write and failed; later adds only buffer (no flush per add).
+      assert.equal(failures.length, 1);
+      assert.equal(store.writer.stats.errors, 1);
+      assert.notEqual(store.writer.failure, undefined);
+      assert.equal(store.writer.stats.dropped, 70, "30 of 100 kept");
+      assert.equal(store.writer.stats.droppedEvents, 3, "2 of 5 events kept");
+      assert.equal(store.writer.tryFlush(), false);
+      assert.equal(store.writer.stats.errors, 2);
+      store.db.exec(schema);
+      assert.ok(store.writer.tryFlush());
+      assert.equal(store.writer.failure, undefined);
+      assert.equal(outages.length, 1);
+      assert.equal(outages[0]!.errors, 2);
+      assert.equal(outages[0]!.dropped, 70);
+      assert.equal(outages[0]!.droppedEvents, 3);
+      const kept = store.db.prepare("SELECT count(*) AS n, max(value) AS top FROM samples")
+        .get() as {
+          n: number;
+          top: number;
+        };
+      assert.equal(kept.n, 30);
+      assert.equal(kept.top, 29, "the oldest samples are kept, the newest dropped");
+    } finally {
+      store.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+
+  Deno.test(`writer (${where}): a burst is written in slices with event-loop turns between them; every row once, counted and indexed`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "labwire-writer-" });
+    const path = `${dir}/w.session.sqlite`;
+    const store = SessionStore.open(path, { writeInWorker, checkpointMs: 0, flushDelayMs: 0 });
+    let closed = false;
+    try {
+      const device = store.device({ name: "g" });
+      const p = store.attr(device, { name: "pressure", type: "number" });
+      const u = store.attr(device, { name: "pressure_units", type: "string" });
+      assert.ok(store.writer.tryFlush());
+      const flushes = store.writer.stats.flushes;
+      // what a server answering thousands of /read a second buffers between two flushes
+      for (let i = 0; i < 1500; i++) {
+        store.writer.add(1000 + i / 1000, p, i);
+        store.writer.add(1000 + i / 1000, u, "torr");
+      }
+      let turns = 0;
+      while (store.writer.pending > 0) {
+        await new Promise((r) => setTimeout(r, 0));
+        if (store.writer.pending > 0) turns++;
+      }
+      // Written here, the slices leave the loop turns between them; a worker needs none.
+      if (!writeInWorker) {
+        assert.ok(turns >= 2, `the loop got ${turns} turns while the burst was written`);
+      }
+      assert.ok(store.writer.stats.flushes - flushes >= 6, "3,000 rows in transactions of ≤ 512");
+      assert.equal(store.writer.stats.samples, 3000);
+      const numbers = store.db.prepare(
+        "SELECT value FROM samples WHERE attr_id = ? ORDER BY rowid",
+      ).all(p).map((r) => r.value);
+      assert.deepEqual(numbers, Array.from({ length: 1500 }, (_, i) => i));
+      const texts = store.db.prepare("SELECT count(*) AS n FROM samples WHERE text = 'torr'").get();
+      assert.equal(texts?.n, 1500);
+      // the sparse time index covers every row, and every row's time lies in its chunk's range
+      const outside = store.db.prepare(
+        `SELECT count(*) AS n FROM samples s WHERE NOT EXISTS (SELECT 1 FROM chunks c
+         WHERE s.rowid BETWEEN c.first_row AND c.last_row AND s.t BETWEEN c.t_min AND c.t_max)`,
+      ).get();
+      assert.equal(outside?.n, 0);
+      store.close();
+      closed = true;
+      const reader = SessionReader.open(path);
+      try {
+        assert.deepEqual(reader.attrs().map((a) => [a.attr, a.count]), [
+          ["pressure", 1500],
+          ["pressure_units", 1500],
+        ]);
+      } finally {
+        reader.close();
+      }
+    } finally {
+      if (!closed) store.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+
+  Deno.test(`writer (${where}): any number of buffered rows (64-row statements and every smaller size) is written exactly, in order`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "labwire-writer-" });
+    const store = SessionStore.open(`${dir}/w.session.sqlite`, { writeInWorker, checkpointMs: 0 });
+    assert.equal(store.writer.inWorker, writeInWorker);
+    try {
+      const device = store.device({ name: "g" });
+      const p = store.attr(device, { name: "pressure", type: "number" });
+      const u = store.attr(device, { name: "pressure_units", type: "string" });
+      const rows = () =>
+        store.db.prepare("SELECT t, attr_id, value, text FROM samples ORDER BY rowid").all()
+          .map((r) => [r.t, r.attr_id, r.value, r.text]);
+      const expected: unknown[][] = [];
+      let t = 1000;
+      for (const n of [1, 63, 127, 64]) {
+        const texts: unknown[][] = [];
+        for (let i = 0; i < n; i++) {
+          t += 0.001;
+          const v = i % 7 === 3 ? null : i / 3;
+          store.writer.add(t, p, v);
+          expected.push([t, p, v, null]);
+          store.writer.add(t, u, `u${i}`);
+          texts.push([t, u, null, `u${i}`]);
+        }
+        store.writer.flush();
+        // numbers are written before text rows in a flush
+        expected.push(...texts);
+        assert.deepEqual(rows(), expected);
+      }
+      assert.equal(store.writer.stats.samples, 2 * (1 + 63 + 127 + 64));
+    } finally {
+      store.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
+Deno.test("writer (in its worker): a timed flush the database refuses starts an outage; the rows wait, bounded, and the retry writes them", async () => {
   const dir = await Deno.makeTempDir({ prefix: "labwire-writer-" });
   const outages: WriterOutage[] = [];
   const failures: unknown[] = [];
   const store = SessionStore.open(`${dir}/w.session.sqlite`, {
     checkpointMs: 0,
-    maxBatch: 10,
-    maxBufferedRows: 30,
-    maxBufferedEvents: 2,
-    retryMinMs: 60_000,
+    flushDelayMs: 0,
+    maxBatch: 50,
+    maxBufferedRows: 50,
+    retryMinMs: 50,
     onError: (err) => failures.push(err),
     onRecover: (o) => outages.push(o),
   });
   try {
+    assert.ok(store.writer.inWorker);
     const attr = store.attr(store.device({ name: "d" }), { name: "x", type: "number" });
     assert.ok(store.writer.tryFlush());
     const schema = (store.db.prepare("SELECT sql FROM sqlite_schema WHERE name = 'chunks'")
       .get() as { sql: string }).sql;
     store.db.exec("DROP TABLE chunks");
-    for (let i = 0; i < 100; i++) store.writer.add(1000 + i, attr, i);
-    for (let i = 0; i < 5; i++) store.writer.event({ kind: "note", message: `n${i}` });
-    // The first full batch tried to write and failed; later adds only buffer (no flush per add).
-    assert.equal(failures.length, 1);
-    assert.equal(store.writer.stats.errors, 1);
-    assert.notEqual(store.writer.failure, undefined);
-    assert.equal(store.writer.stats.dropped, 70, "30 of 100 kept");
-    assert.equal(store.writer.stats.droppedEvents, 3, "2 of 5 events kept");
-    assert.equal(store.writer.tryFlush(), false);
-    assert.equal(store.writer.stats.errors, 2);
+    for (let i = 0; i < 20; i++) store.writer.add(1000 + i, attr, i);
+    // the timed flush is posted to the worker; its refusal comes back as an outage
+    while (failures.length === 0) await new Promise((r) => setTimeout(r, 5));
+    assert.match(String(store.writer.failure), /chunks/);
+    assert.equal(store.writer.pending, 20, "the worker holds the 20 samples");
+    for (let i = 20; i < 100; i++) store.writer.add(1000 + i, attr, i);
+    assert.equal(store.writer.pending, 50, "bounded: 50 held in all");
+    assert.equal(store.writer.stats.dropped, 50);
     store.db.exec(schema);
-    assert.ok(store.writer.tryFlush());
+    while (outages.length === 0) await new Promise((r) => setTimeout(r, 5));
     assert.equal(store.writer.failure, undefined);
-    assert.equal(outages.length, 1);
-    assert.equal(outages[0]!.errors, 2);
-    assert.equal(outages[0]!.dropped, 70);
-    assert.equal(outages[0]!.droppedEvents, 3);
+    assert.equal(outages[0]!.dropped, 50);
+    assert.equal(store.writer.pending, 0);
     const kept = store.db.prepare("SELECT count(*) AS n, max(value) AS top FROM samples").get() as {
       n: number;
       top: number;
     };
-    assert.equal(kept.n, 30);
-    assert.equal(kept.top, 29, "the oldest samples are kept, the newest dropped");
-  } finally {
-    store.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("writer: a burst is written in slices with event-loop turns between them; every row once, counted and indexed", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "labwire-writer-" });
-  const path = `${dir}/w.session.sqlite`;
-  const store = SessionStore.open(path, { checkpointMs: 0, flushDelayMs: 0 });
-  let closed = false;
-  try {
-    const device = store.device({ name: "g" });
-    const p = store.attr(device, { name: "pressure", type: "number" });
-    const u = store.attr(device, { name: "pressure_units", type: "string" });
-    assert.ok(store.writer.tryFlush());
-    const flushes = store.writer.stats.flushes;
-    // what a server answering thousands of /read a second buffers between two flushes
-    for (let i = 0; i < 1500; i++) {
-      store.writer.add(1000 + i / 1000, p, i);
-      store.writer.add(1000 + i / 1000, u, "torr");
-    }
-    let turns = 0;
-    while (store.writer.pending > 0) {
-      await new Promise((r) => setTimeout(r, 0));
-      if (store.writer.pending > 0) turns++;
-    }
-    assert.ok(turns >= 2, `the loop got ${turns} turns while the burst was written`);
-    assert.ok(store.writer.stats.flushes - flushes >= 6, "3,000 rows in transactions of ≤ 512");
-    assert.equal(store.writer.stats.samples, 3000);
-    const numbers = store.db.prepare(
-      "SELECT value FROM samples WHERE attr_id = ? ORDER BY rowid",
-    ).all(p).map((r) => r.value);
-    assert.deepEqual(numbers, Array.from({ length: 1500 }, (_, i) => i));
-    const texts = store.db.prepare("SELECT count(*) AS n FROM samples WHERE text = 'torr'").get();
-    assert.equal(texts?.n, 1500);
-    // the sparse time index covers every row, and every row's time lies in its chunk's range
-    const outside = store.db.prepare(
-      `SELECT count(*) AS n FROM samples s WHERE NOT EXISTS (SELECT 1 FROM chunks c
-         WHERE s.rowid BETWEEN c.first_row AND c.last_row AND s.t BETWEEN c.t_min AND c.t_max)`,
-    ).get();
-    assert.equal(outside?.n, 0);
-    store.close();
-    closed = true;
-    const reader = SessionReader.open(path);
-    try {
-      assert.deepEqual(reader.attrs().map((a) => [a.attr, a.count]), [
-        ["pressure", 1500],
-        ["pressure_units", 1500],
-      ]);
-    } finally {
-      reader.close();
-    }
-  } finally {
-    if (!closed) store.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("writer: any number of buffered rows (64-row statements and every smaller size) is written exactly, in order", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "labwire-writer-" });
-  const store = SessionStore.open(`${dir}/w.session.sqlite`, { checkpointMs: 0 });
-  try {
-    const device = store.device({ name: "g" });
-    const p = store.attr(device, { name: "pressure", type: "number" });
-    const u = store.attr(device, { name: "pressure_units", type: "string" });
-    const rows = () =>
-      store.db.prepare("SELECT t, attr_id, value, text FROM samples ORDER BY rowid").all()
-        .map((r) => [r.t, r.attr_id, r.value, r.text]);
-    const expected: unknown[][] = [];
-    let t = 1000;
-    for (const n of [1, 63, 127, 64]) {
-      const texts: unknown[][] = [];
-      for (let i = 0; i < n; i++) {
-        t += 0.001;
-        const v = i % 7 === 3 ? null : i / 3;
-        store.writer.add(t, p, v);
-        expected.push([t, p, v, null]);
-        store.writer.add(t, u, `u${i}`);
-        texts.push([t, u, null, `u${i}`]);
-      }
-      store.writer.flush();
-      // numbers are written before text rows in a flush
-      expected.push(...texts);
-      assert.deepEqual(rows(), expected);
-    }
-    assert.equal(store.writer.stats.samples, 2 * (1 + 63 + 127 + 64));
+    assert.deepEqual({ ...kept }, { n: 50, top: 49 });
   } finally {
     store.close();
     await Deno.remove(dir, { recursive: true });
