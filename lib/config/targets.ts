@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { isAddress, parseAddress } from "../device/address.ts";
+import { addressOf } from "../device/address.ts";
 import { UsageError } from "../device/errors.ts";
 import { findDriver } from "../device/registry.ts";
 import { didYouMean } from "../device/suggest.ts";
@@ -22,8 +22,8 @@ export function resolveTargets(targets: readonly string[], config: LabConfig): D
   for (let t = 0; t < targets.length; t++) {
     const target = targets[t]!;
     let cfg: DeviceConfig;
-    if (isAddress(target)) {
-      const address = parseAddress(target);
+    const address = addressOf(target);
+    if (address !== undefined) {
       const driver = findDriver(address.scheme);
       const base = driver.defaultName?.(address) ?? address.target;
       cfg = { name: base, address, interval: 1000, options: NO_OPTIONS };

@@ -29,6 +29,29 @@ export function isAddress(text: string): boolean {
 }
 
 /**
+ * Parses `text` when it is an address (as {@linkcode isAddress} says), or returns undefined for
+ * a device name. A well-formed `scheme://target` is matched once, not once to tell and again to
+ * parse (a read of a thousand `ca://` targets asks for each).
+ *
+ * @example
+ * ```ts
+ * import { addressOf } from "./address.ts";
+ * addressOf("ca://XXX:m1.VAL")?.target; // "XXX:m1.VAL"
+ * addressOf("gauge"); // undefined
+ * ```
+ */
+export function addressOf(text: string): Address | undefined {
+  // Untrimmed, as isAddress reads it (a leading space makes a name); anything unusual, a
+  // trailing space included, takes the long way.
+  const m = ADDRESS.exec(text);
+  if (m && m[2] !== "" && text.trimEnd() === text) return fromMatch(text, m);
+  return isAddress(text) ? parseAddress(text) : undefined;
+}
+
+/** `scheme://target?options`: the scheme, the target and the options' text. */
+const ADDRESS = /^([a-z][a-z0-9+.-]*):\/\/([^?#]*)(?:\?([^#]*))?$/i;
+
+/**
  * Parses `scheme://target?options`; throws a usage error saying what an address looks like.
  *
  * @example
@@ -43,7 +66,7 @@ export function parseAddress(text: string): Address {
   // Options may follow a VISA string as they follow an address: `…::SOCKET?instrument=NAME`.
   // `scheme://` and a VISA head (`TCPIP0::`, `ASRL…::`) exclude each other: an address is not
   // checked for VISA (two regular expressions per target of a thousand-target read).
-  const m = /^([a-z][a-z0-9+.-]*):\/\/([^?#]*)(?:\?([^#]*))?$/i.exec(text.trim());
+  const m = ADDRESS.exec(text.trim());
   if (!m) {
     const q = text.indexOf("?");
     const visa = visaToAddress(q >= 0 && isVisa(text.slice(0, q)) ? text.slice(0, q) : text);
@@ -59,6 +82,11 @@ export function parseAddress(text: string): Address {
         "serial:///dev/ttyUSB0, labwire://HOST:PORT/DEVICE or a VISA string (TCPIP0::HOST::PORT::SOCKET)",
     );
   }
+  return fromMatch(text, m);
+}
+
+/** The address of a match of {@linkcode ADDRESS} with a target. */
+function fromMatch(text: string, m: RegExpExecArray): Address {
   // Most targets hold no %-escape: no decoding call for each of a thousand PVs.
   let target = m[2]!;
   if (target.includes("%")) {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import "../drivers/mod.ts";
 import { fuzzTest, onlyRejects, onlyThrows } from "../../tests/fuzz_runs.ts";
-import { type Address, hostPort, isAddress, parseAddress } from "./address.ts";
+import { type Address, addressOf, hostPort, isAddress, parseAddress } from "./address.ts";
 import { ConfigError, UsageError } from "./errors.ts";
 import { openDevice } from "../lab/open.ts";
 
@@ -32,6 +32,30 @@ fuzzTest("parseAddress: any text is an Address or a UsageError", addressText, (t
   assert.notEqual(a.target, "");
   assert.equal(a.scheme, a.scheme.toLowerCase());
 });
+
+fuzzTest(
+  "addressOf: what isAddress then parseAddress give, a name's undefined or the same UsageError",
+  fc.tuple(fc.constantFrom("", " ", "\t"), addressText, fc.constantFrom("", " ", "\n")).map((
+    [before, text, after],
+  ) => before + text + after),
+  (text) => {
+    let expected: Address | undefined | UsageError;
+    try {
+      expected = isAddress(text) ? parseAddress(text) : undefined;
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      expected = err;
+    }
+    if (expected instanceof UsageError) {
+      assert.throws(
+        () => addressOf(text),
+        (err) => err instanceof UsageError && err.message === expected.message,
+      );
+    } else {
+      assert.deepEqual(addressOf(text), expected);
+    }
+  },
+);
 
 /** The parts an address is made of, to build text from and expect back. */
 const addressParts = fc.record({
