@@ -255,3 +255,27 @@ Deno.test("one deadline per pipeline: a later request with a shorter timeout sti
   line.close();
   assert.equal(deadlines.size, before);
 });
+
+Deno.test("a busy line's requests, not each timed when made, still never fail before their timeout", async () => {
+  const s = new ScriptedStream();
+  const line = new MessageLine(s, { window: 8 });
+  const send = (key: number, timeout: number) =>
+    line.send(enc.encode(`${key}\n`), key, parse, { timeout }, `request ${key}`);
+  // A lone caller's many requests, each answered at once: past the first few dozen, the line is
+  // busy (its first request goes out a turn later; a lone caller's later ones at once).
+  for (let key = 1; key <= 100; key++) {
+    const answer = send(key, 300);
+    if (key === 1) await settle();
+    s.answer(`${key}:ok\n`);
+    assert.equal(await answer, "ok");
+  }
+  // Then one gets no answer: it fails, not before its timeout, and within a bound (a request
+  // left untimed with nothing to time it would never fail).
+  const t0 = performance.now();
+  const lost = send(101, 300);
+  await assert.rejects(lost, TimeoutError);
+  const waited = performance.now() - t0;
+  assert.ok(waited >= 300, `failed after ${waited} ms, before its 300 ms`);
+  assert.ok(waited < 3000, `failed only after ${waited} ms`);
+  line.close();
+});
