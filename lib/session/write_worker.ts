@@ -284,9 +284,22 @@ if (typeof scope.WorkerGlobalScope !== "undefined" && scope instanceof scope.Wor
   let thread: WriterThread | undefined;
   let answers: MessagePort;
   let done: Int32Array;
+  const post = (state: WorkerState, sync: boolean) => {
+    if (sync) answers.postMessage(state);
+    else scope.postMessage(state);
+  };
+  // Every request is answered, whatever its error holds: a waiting thread must never wait out
+  // its timeout for an answer that could not be cloned.
   const answer = (state: WorkerState, sync: boolean) => {
-    if (!sync) return scope.postMessage(state);
-    answers.postMessage(state);
+    try {
+      post(state, sync);
+    } catch {
+      const error = new Error(
+        state.error instanceof Error ? state.error.message : String(state.error),
+      );
+      post({ ...state, error }, sync);
+    }
+    if (!sync) return;
     Atomics.store(done, 0, state.seq);
     Atomics.notify(done, 0);
   };
