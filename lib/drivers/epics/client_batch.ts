@@ -372,6 +372,11 @@ class BatchRead {
   #onDatagram(bytes: Uint8Array, from: string): void {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const touched: BatchCircuit[] = [];
+    // A datagram's replies come from one server: its circuit is looked up (an address string
+    // and a key made) once per server a datagram names, not once per PV.
+    let lastIp = -1;
+    let lastPort = -1;
+    let index = -1;
     for (let at = 0; at + HEADER_SIZE <= bytes.length;) {
       const command = view.getUint16(at);
       const size = view.getUint16(at + 2);
@@ -379,11 +384,16 @@ class BatchRead {
         const i = view.getUint32(at + 12) - 1;
         if (i >= 0 && i < this.#n && this.#state[i] === SEARCHING) {
           const ip = view.getUint32(at + 8);
-          const host = ip === 0xffffffff || ip === 0 ? from : ipToString(ip);
-          const c = this.#circuitFor(host, view.getUint16(at + 4));
+          const port = view.getUint16(at + 4);
+          if (ip !== lastIp || port !== lastPort) {
+            const host = ip === 0xffffffff || ip === 0 ? from : ipToString(ip);
+            index = this.#circuitFor(host, port);
+            lastIp = ip;
+            lastPort = port;
+          }
           this.#state[i] = CONNECTING;
-          this.#circuit[i] = c;
-          const circuit = this.#circuits[c]!;
+          this.#circuit[i] = index;
+          const circuit = this.#circuits[index]!;
           circuit.out.text(CMD.CREATE_CHAN, 0, 0, i + 1, CA_MINOR_VERSION, this.#pvs[i]!);
           if (!touched.includes(circuit)) touched.push(circuit);
         }
