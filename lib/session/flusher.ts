@@ -143,9 +143,9 @@ export class SampleFlusher {
   absorb(page: RowPage): void {
     this.rows.absorb(page);
     const num = page.num;
-    for (let i = 0; i < num.length; i += 3) this.#counts.add(num[i]!, num[i + 1]!);
-    const { textT, textId } = page;
-    for (let i = 0; i < textT.length; i++) this.#counts.add(textT[i]!, textId[i]!);
+    const triples = 3 * page.numRows;
+    for (let i = 0; i < triples; i += 3) this.#counts.add(num[i]!, num[i + 1]!);
+    for (let j = triples; j < num.length; j += 2) this.#counts.add(num[j]!, num[j + 1]!);
   }
 
   /**

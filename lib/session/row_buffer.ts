@@ -31,13 +31,15 @@ export interface EventRow {
  * array whose buffer can be transferred, so a page costs one structured clone, not one per row.
  */
 export interface RowPage {
-  /** Numeric rows: (t, attr id, value) triples, NaN for null (its buffer is transferred). */
+  /**
+   * Every number of the page in one transferable array: the numeric rows' (t, attr id, value)
+   * triples (NaN for null), then the text rows' (t, attr id) pairs. Arrays of numbers are
+   * cloned element by element; this is one copy-free transfer.
+   */
   num: Float64Array<ArrayBuffer>;
-  /** Text rows' times. */
-  textT: number[];
-  /** Text rows' attribute ids. */
-  textId: number[];
-  /** Text rows' values. */
+  /** Numeric rows in `num`. */
+  numRows: number;
+  /** Text rows' values (their times and ids follow the triples in `num`). */
   textV: string[];
   /** Events. */
   events: EventRow[];
@@ -104,11 +106,17 @@ export class RowBuffer {
 
   /** Hands everything held over as a page (its own arrays) and starts empty again. */
   takePage(): RowPage {
+    const rows = this.numRows;
     const n = this.textRows;
+    const num = new Float64Array(3 * rows + 2 * n);
+    num.set(this.num.subarray(0, 3 * rows));
+    for (let i = 0, j = 3 * rows; i < n; i++, j += 2) {
+      num[j] = this.textT[i]!;
+      num[j + 1] = this.textId[i]!;
+    }
     const page: RowPage = {
-      num: this.num.slice(0, 3 * this.numRows),
-      textT: this.textT.slice(0, n),
-      textId: this.textId.slice(0, n),
+      num,
+      numRows: rows,
       textV: this.textV.slice(0, n),
       events: this.events,
     };
@@ -118,7 +126,7 @@ export class RowBuffer {
 
   /** Appends a page's rows and events after those held. */
   absorb(page: RowPage): void {
-    const rows = page.num.length / 3;
+    const rows = page.numRows;
     if (3 * (this.numRows + rows) > this.num.length) {
       let size = this.num.length;
       while (3 * (this.numRows + rows) > size) size *= 2;
@@ -126,19 +134,19 @@ export class RowBuffer {
       bigger.set(this.num.subarray(0, 3 * this.numRows));
       this.num = bigger;
     }
-    this.num.set(page.num, 3 * this.numRows);
+    this.num.set(page.num.subarray(0, 3 * rows), 3 * this.numRows);
     this.numRows += rows;
     for (let i = 0; i < rows; i++) {
       const t = page.num[3 * i]!;
       if (t < this.tMin) this.tMin = t;
       if (t > this.tMax) this.tMax = t;
     }
-    const { textT, textId, textV } = page;
-    for (let i = 0; i < textT.length; i++) {
+    const { num, textV } = page;
+    for (let i = 0, j = 3 * rows; i < textV.length; i++, j += 2) {
       const n = this.textRows++;
-      const t = textT[i]!;
+      const t = num[j]!;
       this.textT[n] = t;
-      this.textId[n] = textId[i]!;
+      this.textId[n] = num[j + 1]!;
       this.textV[n] = textV[i]!;
       if (t < this.tMin) this.tMin = t;
       if (t > this.tMax) this.tMax = t;

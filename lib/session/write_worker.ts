@@ -236,7 +236,7 @@ class WriterThread {
   }
 
   #write(page: RowPage, final: boolean, sync: boolean): unknown {
-    this.#state.received += page.num.length / 3 + page.textT.length;
+    this.#state.received += page.numRows + page.textV.length;
     this.#state.receivedEvents += page.events.length;
     if (this.#flusher && this.#db) this.#flusher.absorb(page);
     else this.#pending.push(page);
@@ -270,7 +270,7 @@ class WriterThread {
     let heldRows = held?.rows ?? 0;
     let heldEvents = held?.events.length ?? 0;
     for (const p of this.#pending) {
-      heldRows += p.num.length / 3 + p.textT.length;
+      heldRows += p.numRows + p.textV.length;
       heldEvents += p.events.length;
     }
     return { ...this.#state, seq, heldRows, heldEvents, error };

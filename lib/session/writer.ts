@@ -347,13 +347,14 @@ export class SampleWriter {
   }
 
   /**
-   * The answer to a posted (timed) flush: a failure starts an outage like a failed flush; rows
-   * that came meanwhile go at once (they waited for this answer).
+   * The answer to a posted (timed) flush: a failure starts an outage like a failed flush. Rows
+   * that came meanwhile wait for their own timed flush: posting them on each answer made a
+   * ping-pong of small pages, and a post costs the posting thread tens of µs whatever its size.
    */
   #answered(state: WorkerState): void {
-    if (!this.#answer(state) || this.#closed) return;
-    if (state.error !== undefined) this.#failed(state.error);
-    else if (this.#timer === undefined && !this.#outage && this.#buf.rows > 0) this.#timed();
+    if (this.#answer(state) && state.error !== undefined && !this.#closed) {
+      this.#failed(state.error);
+    }
   }
 
   /**
