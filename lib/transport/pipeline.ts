@@ -234,6 +234,8 @@ export class Pipeline {
   #deadlineSpan = 0;
   /** Requests timed (the clock read for them) since the deadline last fired. */
   #clockReads = 0;
+  /** A busy line's deadline comes at most this long after it last fired, ms (see `request`). */
+  #busyCheck = 0;
   #backlog: Flight[] = [];
   /** The pipeline holds the line's lock. */
   #owns = false;
@@ -347,9 +349,11 @@ export class Pipeline {
       f.at = now + timeout;
       // The line's CLOCK_READS-th timed request since the deadline last fired: the deadline
       // comes within a busy check, so that the requests not timed wait for it at most that long.
-      const at = ++this.#clockReads === CLOCK_READS
-        ? Math.min(f.at, now + Math.max(1, timeout / BUSY_CHECKS))
-        : f.at;
+      let at = f.at;
+      if (++this.#clockReads === CLOCK_READS) {
+        this.#busyCheck = Math.max(1, timeout / BUSY_CHECKS);
+        at = Math.min(at, now + this.#busyCheck);
+      }
       if (d === undefined || at < d.at) {
         if (d !== undefined) deadlines.remove(d);
         this.#deadline = deadlines.add(at - now, checkDeadlines, this);
@@ -391,6 +395,7 @@ export class Pipeline {
     const now = performance.now();
     // Requests not timed when made (see `request`) were made before now: timed from now, they
     // expire no earlier than their timeout, and at most the deadline's span later.
+    const busy = this.#clockReads >= CLOCK_READS;
     this.#clockReads = 0;
     for (const f of this.#backlog) if (f.at === UNTIMED) f.at = now + f.timeout;
     for (const f of this.#flight) if (f.at === UNTIMED) f.at = now + f.timeout;
@@ -401,6 +406,10 @@ export class Pipeline {
     let next = Infinity;
     for (const f of this.#backlog) if (f.at < next) next = f.at;
     for (const f of this.#flight) if (f.at < next) next = f.at;
+    // A line still busy gets its next check now, not at its CLOCK_READS-th request: moving the
+    // deadline then would leave this timer's wake-up to come for nothing (the runtime's timers
+    // wake the process even when cleared; see timer.ts).
+    if (busy && next < Infinity) next = Math.min(next, now + this.#busyCheck);
     if (next < Infinity && this.#deadline === undefined) {
       this.#deadline = deadlines.add(next - now, checkDeadlines, this);
       this.#deadlineSpan = next - now;
