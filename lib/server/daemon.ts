@@ -106,6 +106,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const plain = plainHttpWarning(opts.listen, opts.tls !== undefined);
   if (plain) log.log("warn", plain);
   const store = opts.session === false ? undefined : SessionStore.open(opts.session, {
+    // Requests are answered on this thread: recording's SQLite time goes to a worker.
+    writeInWorker: true,
     segment: {
       command: opts.argv,
       configFile: opts.config.file,

@@ -155,6 +155,7 @@ Deno.test("writer (in its worker): a timed flush the database refuses starts an 
   const outages: WriterOutage[] = [];
   const failures: unknown[] = [];
   const store = SessionStore.open(`${dir}/w.session.sqlite`, {
+    writeInWorker: true,
     checkpointMs: 0,
     flushDelayMs: 0,
     maxBatch: 50,
