@@ -64,6 +64,20 @@ export interface WorkerState {
   error?: unknown;
 }
 
+/** The state of a worker that has written nothing and answered nothing yet. */
+export const NO_STATE: Readonly<WorkerState> = {
+  seq: 0,
+  samples: 0,
+  events: 0,
+  flushes: 0,
+  maxFlushMs: 0,
+  received: 0,
+  receivedEvents: 0,
+  heldRows: 0,
+  heldEvents: 0,
+  failures: 0,
+};
+
 /** Longest wait for an answer; a worker that takes longer is taken for dead. */
 const ANSWER_TIMEOUT_MS = 60_000;
 
@@ -169,15 +183,7 @@ export class WriteWorker {
 class WriterThread {
   #db: DatabaseSync | undefined;
   #flusher: SampleFlusher | undefined;
-  #state: Omit<WorkerState, "seq" | "heldRows" | "heldEvents" | "error"> = {
-    samples: 0,
-    events: 0,
-    flushes: 0,
-    maxFlushMs: 0,
-    received: 0,
-    receivedEvents: 0,
-    failures: 0,
-  };
+  #state: Omit<WorkerState, "seq" | "heldRows" | "heldEvents" | "error"> = { ...NO_STATE };
   // After a failed write, posted pages are only held: the writer's retry (a waited-for
   // request) tries again, with its backoff.
   #failing = false;
@@ -319,19 +325,7 @@ if (typeof scope.WorkerGlobalScope !== "undefined" && scope instanceof scope.Wor
       } catch (err) {
         error = err;
       }
-      const state: WorkerState = {
-        seq: 1,
-        samples: 0,
-        events: 0,
-        flushes: 0,
-        maxFlushMs: 0,
-        received: 0,
-        receivedEvents: 0,
-        heldRows: 0,
-        heldEvents: 0,
-        failures: 0,
-        error,
-      };
+      const state: WorkerState = { ...NO_STATE, seq: 1, error };
       // Waited for, or not: the recording thread goes on while the worker starts.
       scope.postMessage(state);
       return answer(state, true);

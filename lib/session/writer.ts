@@ -17,7 +17,7 @@ import type { Value } from "../device/attr.ts";
 import { type Flushed, type FlusherOptions, ROWS_PER_SLICE, SampleFlusher } from "./flusher.ts";
 import { Outage, type WriterOutage } from "./outage.ts";
 import { type EventRow, RowBuffer, type RowPage } from "./row_buffer.ts";
-import { type WorkerState, WriteWorker } from "./write_worker.ts";
+import { NO_STATE, type WorkerState, WriteWorker } from "./write_worker.ts";
 
 export type { EventRow };
 
@@ -88,19 +88,6 @@ export interface WriterWorkerOptions {
   /** Statements the worker runs on each connection it opens (`PRAGMA …`). */
   pragmas: string[];
 }
-
-const NO_STATE: WorkerState = {
-  seq: 0,
-  samples: 0,
-  events: 0,
-  flushes: 0,
-  maxFlushMs: 0,
-  received: 0,
-  receivedEvents: 0,
-  heldRows: 0,
-  heldEvents: 0,
-  failures: 0,
-};
 
 /** Batches samples and events and writes them in one transaction per flush. */
 export class SampleWriter {
