@@ -3,31 +3,52 @@ import { SessionReader } from "./reader.ts";
 import { SessionStore } from "./store.ts";
 import type { WriterOutage } from "./outage.ts";
 
-// Every test runs with the writes in the writer's worker (the default) and on the calling thread
-// (where no worker can run): the two must behave alike.
+/**
+ * A store whose writes fail from the next flush on (its `chunks` table dropped after one good
+ * flush), with what its callbacks saw; `restore()` puts the table back so writes succeed again.
+ */
+async function failingStore(options: Parameters<typeof SessionStore.open>[1]) {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-writer-" });
+  const outages: WriterOutage[] = [];
+  const failures: unknown[] = [];
+  const store = SessionStore.open(`${dir}/w.session.sqlite`, {
+    checkpointMs: 0,
+    ...options,
+    onError: (err) => failures.push(err),
+    onRecover: (o) => outages.push(o),
+  });
+  const attr = store.attr(store.device({ name: "d" }), { name: "x", type: "number" });
+  assert.ok(store.writer.tryFlush());
+  const schema = (store.db.prepare("SELECT sql FROM sqlite_schema WHERE name = 'chunks'")
+    .get() as { sql: string }).sql;
+  store.db.exec("DROP TABLE chunks");
+  return {
+    store,
+    attr,
+    outages,
+    failures,
+    restore: () => store.db.exec(schema),
+    close: async () => {
+      store.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+// Every test runs with the writes in the writer's worker (as under `serve`) and on the calling
+// thread (the default, and where no worker can run): the two must behave alike.
 for (const writeInWorker of [true, false]) {
   const where = writeInWorker ? "in its worker" : "on its own thread";
 
   Deno.test(`writer (${where}): while writes fail it keeps a bounded buffer, counts what it drops, and says so on recovery`, async () => {
-    const dir = await Deno.makeTempDir({ prefix: "labwire-writer-" });
-    const outages: WriterOutage[] = [];
-    const failures: unknown[] = [];
-    const store = SessionStore.open(`${dir}/w.session.sqlite`, {
+    const { store, attr, outages, failures, restore, close } = await failingStore({
       writeInWorker,
-      checkpointMs: 0,
       maxBatch: 10,
       maxBufferedRows: 30,
       maxBufferedEvents: 2,
       retryMinMs: 60_000,
-      onError: (err) => failures.push(err),
-      onRecover: (o) => outages.push(o),
     });
     try {
-      const attr = store.attr(store.device({ name: "d" }), { name: "x", type: "number" });
-      assert.ok(store.writer.tryFlush());
-      const schema = (store.db.prepare("SELECT sql FROM sqlite_schema WHERE name = 'chunks'")
-        .get() as { sql: string }).sql;
-      store.db.exec("DROP TABLE chunks");
       for (let i = 0; i < 100; i++) store.writer.add(1000 + i, attr, i);
       for (let i = 0; i < 5; i++) store.writer.event({ kind: "note", message: `n${i}` });
       // The first full batch tried to write and failed; later adds only buffer (no flush per add).
@@ -38,7 +59,7 @@ for (const writeInWorker of [true, false]) {
       assert.equal(store.writer.stats.droppedEvents, 3, "2 of 5 events kept");
       assert.equal(store.writer.tryFlush(), false);
       assert.equal(store.writer.stats.errors, 2);
-      store.db.exec(schema);
+      restore();
       assert.ok(store.writer.tryFlush());
       assert.equal(store.writer.failure, undefined);
       assert.equal(outages.length, 1);
@@ -53,8 +74,7 @@ for (const writeInWorker of [true, false]) {
       assert.equal(kept.n, 30);
       assert.equal(kept.top, 29, "the oldest samples are kept, the newest dropped");
     } finally {
-      store.close();
-      await Deno.remove(dir, { recursive: true });
+      await close();
     }
   });
 
@@ -151,26 +171,15 @@ for (const writeInWorker of [true, false]) {
 }
 
 Deno.test("writer (in its worker): a timed flush the database refuses starts an outage; the rows wait, bounded, and the retry writes them", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "labwire-writer-" });
-  const outages: WriterOutage[] = [];
-  const failures: unknown[] = [];
-  const store = SessionStore.open(`${dir}/w.session.sqlite`, {
+  const { store, attr, outages, failures, restore, close } = await failingStore({
     writeInWorker: true,
-    checkpointMs: 0,
     flushDelayMs: 0,
     maxBatch: 50,
     maxBufferedRows: 50,
     retryMinMs: 50,
-    onError: (err) => failures.push(err),
-    onRecover: (o) => outages.push(o),
   });
   try {
     assert.ok(store.writer.inWorker);
-    const attr = store.attr(store.device({ name: "d" }), { name: "x", type: "number" });
-    assert.ok(store.writer.tryFlush());
-    const schema = (store.db.prepare("SELECT sql FROM sqlite_schema WHERE name = 'chunks'")
-      .get() as { sql: string }).sql;
-    store.db.exec("DROP TABLE chunks");
     for (let i = 0; i < 20; i++) store.writer.add(1000 + i, attr, i);
     // the timed flush is posted to the worker; its refusal comes back as an outage
     while (failures.length === 0) await new Promise((r) => setTimeout(r, 5));
@@ -179,7 +188,7 @@ Deno.test("writer (in its worker): a timed flush the database refuses starts an 
     for (let i = 20; i < 100; i++) store.writer.add(1000 + i, attr, i);
     assert.equal(store.writer.pending, 50, "bounded: 50 held in all");
     assert.equal(store.writer.stats.dropped, 50);
-    store.db.exec(schema);
+    restore();
     while (outages.length === 0) await new Promise((r) => setTimeout(r, 5));
     assert.equal(store.writer.failure, undefined);
     assert.equal(outages[0]!.dropped, 50);
@@ -190,7 +199,6 @@ Deno.test("writer (in its worker): a timed flush the database refuses starts an 
     };
     assert.deepEqual({ ...kept }, { n: 50, top: 49 });
   } finally {
-    store.close();
-    await Deno.remove(dir, { recursive: true });
+    await close();
   }
 });
