@@ -2,14 +2,16 @@
  * The session writer's worker: it owns the connection that writes samples and events, so the
  * SQLite work of recording (inserts, commits, ~3 µs per `GET /read` recorded at 20,000 a second)
  * runs beside the thread that samples devices and answers requests, not on it. The recording
- * thread hands rows over a page per flush (one typed array transferred, text and events cloned),
- * not a message per sample.
+ * thread puts rows in a ring in shared memory (`row_ring.ts`) and rings its doorbell per timed
+ * flush: no message, no allocation per flush. Events, and the rare row that does not fit in
+ * the ring, go in a page with a message.
  *
- * A timed flush is posted and answered later (`onMessage`); an explicit flush, a retry and the
- * close wait for their answer (`request`), which the worker sends on a port nobody listens to
- * and wakes the waiting thread through shared memory, so the writer's synchronous contract (a
- * flush that throws when the database refuses) holds as before. Every answer carries the
- * worker's running totals and its sequence number: later answers supersede earlier ones.
+ * An explicit flush, a hold, a retry and the close wait for their answer (`request`), which the
+ * worker sends on a port nobody listens to and wakes the waiting thread through shared memory,
+ * so the writer's synchronous contract (a flush that throws when the database refuses) holds as
+ * before. The worker's running figures (written, received, held) are in shared memory too; a
+ * timed write that fails is posted back. Every answer carries the worker's count of write
+ * attempts: a later answer supersedes an earlier one.
  *
  * The same module is the worker (when loaded as one) and the client the writer uses.
  *
@@ -19,6 +21,7 @@ import { DatabaseSync } from "node:sqlite";
 import { receiveMessageOnPort } from "node:worker_threads";
 import { type FlusherOptions, ROWS_PER_SLICE, SampleFlusher } from "./flusher.ts";
 import type { RowPage } from "./row_buffer.ts";
+import { type RingMemory, RingReader } from "./row_ring.ts";
 
 /** How the worker opens the session file. */
 export interface WorkerInit {
@@ -28,20 +31,25 @@ export interface WorkerInit {
   pragmas: string[];
   /** What the flusher needs besides its database. */
   flusher: FlusherOptions;
+  /** The ring the recording thread puts samples in. */
+  ring: RingMemory;
 }
 
-/** A request to the worker. */
+/**
+ * A request to the worker. A write or hold first drains the ring; `page` brings what did not go
+ * through it (events, a text longer than the ring, a row that found the ring full), newer than
+ * every row in the ring.
+ */
 export type WorkerRequest =
-  | { kind: "write"; page: RowPage; final: boolean }
+  | { kind: "write"; page?: RowPage; final: boolean }
+  | { kind: "hold"; page?: RowPage }
   | { kind: "pragma"; sql: string }
   | { kind: "detach" }
   | { kind: "reopen" }
   | { kind: "close" };
 
-/** The worker's state after a request: running totals, and what it still holds. */
-export interface WorkerState {
-  /** The request this answers (1: start-up). */
-  seq: number;
+/** The worker's running figures, in shared memory (read with {@linkcode WriteWorker.figures}). */
+export interface WorkerFigures {
   /** Samples written so far. */
   samples: number;
   /** Events written so far. */
@@ -50,7 +58,7 @@ export interface WorkerState {
   flushes: number;
   /** Longest transaction so far, ms. */
   maxFlushMs: number;
-  /** Samples received so far (written, held or dropped with the worker). */
+  /** Samples received so far (from the ring and in pages). */
   received: number;
   /** Events received so far. */
   receivedEvents: number;
@@ -58,15 +66,22 @@ export interface WorkerState {
   heldRows: number;
   /** Events held, not yet written. */
   heldEvents: number;
-  /** Failed write attempts so far. */
-  failures: number;
+  /** Write attempts so far (each transaction tried, or a failed one). */
+  attempts: number;
+}
+
+/** The answer to a request, or a timed write's failure. */
+export interface WorkerAnswer {
+  /** The request this answers (1: start-up; 0: a timed write). */
+  seq: number;
+  /** Write attempts the worker had made when it answered: a later answer supersedes. */
+  attempts: number;
   /** The error of this request's write, when it failed. */
   error?: unknown;
 }
 
-/** The state of a worker that has written nothing and answered nothing yet. */
-export const NO_STATE: Readonly<WorkerState> = {
-  seq: 0,
+/** The figures of a worker that has written nothing yet. */
+export const NO_FIGURES: Readonly<WorkerFigures> = {
   samples: 0,
   events: 0,
   flushes: 0,
@@ -75,8 +90,15 @@ export const NO_STATE: Readonly<WorkerState> = {
   receivedEvents: 0,
   heldRows: 0,
   heldEvents: 0,
-  failures: 0,
+  attempts: 0,
 };
+
+const FIGURES = Object.keys(NO_FIGURES) as (keyof WorkerFigures)[];
+
+// The shared words: the last waited-for request answered, and the figures' version (odd while
+// the worker updates them: a reader that sees it change reads again).
+const ANSWERED = 0;
+const VERSION = 1;
 
 /** Longest wait for an answer; a worker that takes longer is taken for dead. */
 const ANSWER_TIMEOUT_MS = 60_000;
@@ -86,23 +108,34 @@ export class WriteWorker {
   readonly #worker: Worker;
   readonly #answers: MessagePort;
   readonly #done: Int32Array;
+  readonly #figures: Float64Array;
   // 1 answers the start-up; the shared counter starts at 0 (nothing answered yet).
   #seq = 1;
   #closed = false;
   #ready: boolean | undefined;
 
-  private constructor(worker: Worker, answers: MessagePort, done: Int32Array) {
+  private constructor(
+    worker: Worker,
+    answers: MessagePort,
+    done: Int32Array,
+    figures: Float64Array,
+  ) {
     this.#worker = worker;
     this.#answers = answers;
     this.#done = done;
+    this.#figures = figures;
   }
 
   /**
    * Starts the worker on `init.path` (it opens its connection while this thread goes on);
-   * `onMessage` gets the answers to posted requests. Undefined when no worker can be created
-   * here. Whether it could open the file is {@linkcode WriteWorker.ready}.
+   * `onFailure` gets the failures of the writes it times itself (the ring's doorbell). Undefined
+   * when no worker can be created here. Whether it could open the file is
+   * {@linkcode WriteWorker.ready}.
    */
-  static start(init: WorkerInit, onMessage: (state: WorkerState) => void): WriteWorker | undefined {
+  static start(
+    init: WorkerInit,
+    onFailure: (answer: WorkerAnswer) => void,
+  ): WriteWorker | undefined {
     let worker: Worker;
     try {
       worker = new Worker(new URL("./write_worker.ts", import.meta.url).href, { type: "module" });
@@ -110,17 +143,23 @@ export class WriteWorker {
       return undefined;
     }
     const channel = new MessageChannel();
-    const done = new Int32Array(new SharedArrayBuffer(4));
-    const client = new WriteWorker(worker, channel.port1, done);
-    worker.onmessage = (e: MessageEvent<WorkerState>) => {
+    const done = new Int32Array(new SharedArrayBuffer(8));
+    const figures = new Float64Array(new SharedArrayBuffer(8 * FIGURES.length));
+    const client = new WriteWorker(worker, channel.port1, done, figures);
+    worker.onmessage = (e: MessageEvent<WorkerAnswer>) => {
       if (e.data.seq === 1) client.#ready ??= e.data.error === undefined;
-      else onMessage(e.data);
+      else onFailure(e.data);
     };
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
       client.#ready ??= false;
     };
-    worker.postMessage({ init, answers: channel.port2, done: done.buffer }, [channel.port2]);
+    worker.postMessage(
+      { init, answers: channel.port2, done: done.buffer, figures: figures.buffer },
+      [
+        channel.port2,
+      ],
+    );
     return client;
   }
 
@@ -138,33 +177,51 @@ export class WriteWorker {
     return this.#ready;
   }
 
-  /** Posts a request; its answer comes to `onMessage`. Returns its sequence number. */
-  post(req: WorkerRequest, transfer: Transferable[] = []): number {
-    const seq = ++this.#seq;
-    this.#worker.postMessage({ seq, sync: false, req }, transfer);
-    return seq;
+  /**
+   * The worker's figures now, into `into`: a consistent set (read again while the worker
+   * updates them).
+   */
+  figures(into: WorkerFigures): WorkerFigures {
+    const f = this.#figures;
+    // A worker stopped in the middle of an update leaves the version odd: a few tries, then
+    // what was read.
+    for (let tries = 0; tries < 1000; tries++) {
+      const v = Atomics.load(this.#done, VERSION);
+      for (let i = 0; i < FIGURES.length; i++) into[FIGURES[i]!] = f[i]!;
+      if ((v & 1) === 0 && Atomics.load(this.#done, VERSION) === v) break;
+    }
+    return into;
+  }
+
+  /** Posts a request; a failure of its write comes to `onFailure`. */
+  post(req: WorkerRequest, transfer: Transferable[] = []): void {
+    this.#worker.postMessage({ seq: 0, sync: false, req }, transfer);
   }
 
   /** Sends a request and waits for its answer (throws when the worker does not answer). */
-  request(req: WorkerRequest, transfer: Transferable[] = []): WorkerState {
+  request(req: WorkerRequest, transfer: Transferable[] = []): WorkerAnswer {
     if (this.#closed) throw new Error("the session writer's worker has stopped");
     const seq = ++this.#seq;
     this.#worker.postMessage({ seq, sync: true, req }, transfer);
     return this.#wait(seq, ANSWER_TIMEOUT_MS);
   }
 
-  #wait(seq: number, timeoutMs: number): WorkerState {
+  #wait(seq: number, timeoutMs: number): WorkerAnswer {
     const deadline = performance.now() + timeoutMs;
-    for (let v = Atomics.load(this.#done, 0); v < seq; v = Atomics.load(this.#done, 0)) {
+    for (
+      let v = Atomics.load(this.#done, ANSWERED);
+      v < seq;
+      v = Atomics.load(this.#done, ANSWERED)
+    ) {
       const left = deadline - performance.now();
-      if (left <= 0 || Atomics.wait(this.#done, 0, v, left) === "timed-out") {
+      if (left <= 0 || Atomics.wait(this.#done, ANSWERED, v, left) === "timed-out") {
         throw new Error(`the session writer's worker did not answer in ${timeoutMs} ms`);
       }
     }
     // Only waited-for answers come on this port, in order: the last one is this request's.
     for (;;) {
       const m = receiveMessageOnPort(this.#answers as never) as
-        | { message: WorkerState }
+        | { message: WorkerAnswer }
         | undefined;
       if (m === undefined) throw new Error("the session writer's worker lost an answer");
       if (m.message.seq === seq) return m.message;
@@ -179,18 +236,28 @@ export class WriteWorker {
   }
 }
 
-/** The worker's side: one connection, one flusher, requests in order. */
+/** The worker's side: one connection, one flusher, the ring and requests in order. */
 class WriterThread {
   #db: DatabaseSync | undefined;
   #flusher: SampleFlusher | undefined;
-  #state: Omit<WorkerState, "seq" | "heldRows" | "heldEvents" | "error"> = { ...NO_STATE };
-  // After a failed write, posted pages are only held: the writer's retry (a waited-for
-  // request) tries again, with its backoff.
+  readonly #ring: RingReader;
+  readonly #figures: WorkerFigures = { ...NO_FIGURES };
+  // After a failed write, rows are only held: the writer's retry (a waited-for request) tries
+  // again, with its backoff.
   #failing = false;
   readonly #pending: RowPage[] = [];
 
-  constructor(readonly init: WorkerInit) {
+  constructor(
+    readonly init: WorkerInit,
+    readonly shared: { done: Int32Array; figures: Float64Array },
+  ) {
+    this.#ring = new RingReader(init.ring);
     this.#open();
+  }
+
+  /** The ring's doorbell count now, and a wait for its next ring. */
+  get ring(): RingReader {
+    return this.#ring;
   }
 
   #open(): SampleFlusher {
@@ -220,7 +287,12 @@ class WriterThread {
   handle(req: WorkerRequest, sync: boolean): unknown {
     switch (req.kind) {
       case "write":
-        return this.#write(req.page, req.final, sync);
+        this.#take(req.page);
+        if (this.#failing && !sync) return undefined;
+        return this.#write(req.final, sync);
+      case "hold":
+        this.#take(req.page);
+        return undefined;
       case "pragma": {
         // It replaces the setting of the same name for connections opened later.
         const name = (sql: string) => sql.split("=")[0]!.trim();
@@ -241,12 +313,27 @@ class WriterThread {
     }
   }
 
-  #write(page: RowPage, final: boolean, sync: boolean): unknown {
-    this.#state.received += page.numRows + page.textV.length;
-    this.#state.receivedEvents += page.events.length;
+  /** The doorbell rang: what the ring holds is written (held only while writes fail). */
+  timed(): unknown {
+    this.#take(undefined);
+    if (this.#failing) return undefined;
+    return this.#write(false, false);
+  }
+
+  /** Takes the ring's rows, then a page's (newer). */
+  #take(page: RowPage | undefined): void {
+    const f = this.#figures;
+    // The flusher exists once a file was opened (else the writer writes without the worker).
+    if (this.#flusher) f.received += this.#ring.drain(this.#flusher);
+    if (!page) return;
+    f.received += page.numRows + page.textV.length;
+    f.receivedEvents += page.events.length;
     if (this.#flusher && this.#db) this.#flusher.absorb(page);
     else this.#pending.push(page);
-    if (this.#failing && !sync) return undefined;
+  }
+
+  #write(final: boolean, sync: boolean): unknown {
+    const f = this.#figures;
     try {
       const flusher = this.#open();
       // A waited-for flush writes everything in one transaction (as the writer did on its own
@@ -255,63 +342,82 @@ class WriterThread {
       let first = true;
       while (first || flusher.rows.rows > 0) {
         first = false;
+        f.attempts++;
         const done = flusher.write(final, limit);
         if (!done) break;
-        this.#state.samples += done.samples;
-        this.#state.events += done.events;
-        this.#state.flushes++;
-        if (done.ms > this.#state.maxFlushMs) this.#state.maxFlushMs = done.ms;
+        f.samples += done.samples;
+        f.events += done.events;
+        f.flushes++;
+        if (done.ms > f.maxFlushMs) f.maxFlushMs = done.ms;
       }
       this.#failing = false;
       return undefined;
     } catch (err) {
       this.#failing = true;
-      this.#state.failures++;
       return err;
     }
   }
 
-  state(seq: number, error: unknown): WorkerState {
+  /** Publishes the figures to the recording thread (after every request and timed write). */
+  publish(): number {
+    const f = this.#figures;
     const held = this.#flusher?.rows;
-    let heldRows = held?.rows ?? 0;
-    let heldEvents = held?.events.length ?? 0;
+    f.heldRows = held?.rows ?? 0;
+    f.heldEvents = held?.events.length ?? 0;
     for (const p of this.#pending) {
-      heldRows += p.numRows + p.textV.length;
-      heldEvents += p.events.length;
+      f.heldRows += p.numRows + p.textV.length;
+      f.heldEvents += p.events.length;
     }
-    return { ...this.#state, seq, heldRows, heldEvents, error };
+    const { done, figures } = this.shared;
+    Atomics.add(done, VERSION, 1);
+    for (let i = 0; i < FIGURES.length; i++) figures[i] = f[FIGURES[i]!];
+    Atomics.add(done, VERSION, 1);
+    return f.attempts;
   }
 }
 
-// Inside the worker: open the file, then answer requests in order until terminated.
+// Inside the worker: open the file, then answer requests and the ring's doorbell in order.
 // deno-lint-ignore no-explicit-any
 const scope = globalThis as any;
 if (typeof scope.WorkerGlobalScope !== "undefined" && scope instanceof scope.WorkerGlobalScope) {
   let thread: WriterThread | undefined;
   let answers: MessagePort;
   let done: Int32Array;
-  const post = (state: WorkerState, sync: boolean) => {
-    if (sync) answers.postMessage(state);
-    else scope.postMessage(state);
+  const post = (answer: WorkerAnswer, sync: boolean) => {
+    if (sync) answers.postMessage(answer);
+    else scope.postMessage(answer);
   };
   // Every request is answered, whatever its error holds: a waiting thread must never wait out
   // its timeout for an answer that could not be cloned.
-  const answer = (state: WorkerState, sync: boolean) => {
+  const answer = (a: WorkerAnswer, sync: boolean) => {
     try {
-      post(state, sync);
+      post(a, sync);
     } catch {
-      const error = new Error(
-        state.error instanceof Error ? state.error.message : String(state.error),
-      );
-      post({ ...state, error }, sync);
+      const error = new Error(a.error instanceof Error ? a.error.message : String(a.error));
+      post({ ...a, error }, sync);
     }
     if (!sync) return;
-    Atomics.store(done, 0, state.seq);
-    Atomics.notify(done, 0);
+    Atomics.store(done, ANSWERED, a.seq);
+    Atomics.notify(done, ANSWERED);
+  };
+  // The doorbell: each ring writes what the ring holds; only a failure is posted back.
+  const listen = async (t: WriterThread) => {
+    for (let seen = 0;;) {
+      await t.ring.bell(seen);
+      seen = t.ring.rung;
+      const error = t.timed();
+      const attempts = t.publish();
+      if (error !== undefined) answer({ seq: 0, attempts, error }, false);
+    }
   };
   scope.onmessage = (
     e: MessageEvent<
-      | { init: WorkerInit; answers: MessagePort; done: SharedArrayBuffer }
+      | {
+        init: WorkerInit;
+        answers: MessagePort;
+        done: SharedArrayBuffer;
+        figures: SharedArrayBuffer;
+      }
       | { seq: number; sync: boolean; req: WorkerRequest }
     >,
   ) => {
@@ -321,14 +427,15 @@ if (typeof scope.WorkerGlobalScope !== "undefined" && scope instanceof scope.Wor
       done = new Int32Array(m.done);
       let error: unknown;
       try {
-        thread = new WriterThread(m.init);
+        thread = new WriterThread(m.init, { done, figures: new Float64Array(m.figures) });
+        listen(thread);
       } catch (err) {
         error = err;
       }
-      const state: WorkerState = { ...NO_STATE, seq: 1, error };
+      const a: WorkerAnswer = { seq: 1, attempts: 0, error };
       // Waited for, or not: the recording thread goes on while the worker starts.
-      scope.postMessage(state);
-      return answer(state, true);
+      scope.postMessage(a);
+      return answer(a, true);
     }
     let error: unknown;
     try {
@@ -336,6 +443,7 @@ if (typeof scope.WorkerGlobalScope !== "undefined" && scope instanceof scope.Wor
     } catch (err) {
       error = err;
     }
-    answer(thread!.state(m.seq, error), m.sync);
+    const attempts = thread!.publish();
+    if (m.sync || error !== undefined) answer({ seq: m.seq, attempts, error }, m.sync);
   };
 }

@@ -5,8 +5,8 @@
  * tick, and a kill -9 loses at most that delay) and at once when a batch reaches `maxBatch` rows.
  *
  * The SQLite work runs in a worker that owns the writing connection (`write_worker.ts`) when the
- * writer is given one: the recording thread only appends rows to a page and posts the page per
- * timed flush. Without a worker the same flusher writes on this thread, a timed flush in slices
+ * writer is given one: the recording thread only puts rows in a ring in shared memory
+ * (`row_ring.ts`) and rings the worker's doorbell per timed flush. Without a worker the same flusher writes on this thread, a timed flush in slices
  * of a few hundred rows with an event-loop turn between them. Explicit flushes, retries and the
  * close wait for the write either way, so a flush that throws means the database refused.
  *
@@ -17,7 +17,8 @@ import type { Value } from "../device/attr.ts";
 import { type Flushed, type FlusherOptions, ROWS_PER_SLICE, SampleFlusher } from "./flusher.ts";
 import { Outage, type WriterOutage } from "./outage.ts";
 import { type EventRow, RowBuffer, type RowPage } from "./row_buffer.ts";
-import { NO_STATE, type WorkerState, WriteWorker } from "./write_worker.ts";
+import { type RingMemory, ringMemory, RingReader, type RingSize, RingWriter } from "./row_ring.ts";
+import { NO_FIGURES, type WorkerAnswer, type WorkerFigures, WriteWorker } from "./write_worker.ts";
 
 export type { EventRow };
 
@@ -61,6 +62,12 @@ export interface WriterOptions {
    * to notice a session file that was removed: SQLite would go on writing into the deleted file).
    */
   check?: () => void;
+  /**
+   * Size of the ring the samples go to the worker through (default 65,536 rows and 512 kB of
+   * text). A row that finds it full is handed over at once (a flush, or while writes fail a
+   * hold: the worker takes the ring's rows and keeps them, within `maxBufferedRows`).
+   */
+  ring?: RingSize;
 }
 
 /** Figures of a writer. */
@@ -91,8 +98,7 @@ export interface WriterWorkerOptions {
 
 /** Batches samples and events and writes them in one transaction per flush. */
 export class SampleWriter {
-  /** Running figures. */
-  readonly stats: WriterStats = {
+  readonly #stats: WriterStats = {
     errors: 0,
     dropped: 0,
     droppedEvents: 0,
@@ -104,16 +110,20 @@ export class SampleWriter {
   // Exactly one of these writes: the flusher on this thread, or the worker.
   #local: SampleFlusher | undefined;
   #remote: WriteWorker | undefined;
-  // Rows not yet handed to whoever writes (the local flusher's own buffer when it writes here).
+  // Rows not yet handed to whoever writes (the local flusher's own buffer when it writes here;
+  // with a worker: events, and a row the ring had no room for, on its way in a page).
   #buf: RowBuffer;
+  // With a worker: the ring the samples go through.
+  #ring: RingWriter | undefined;
+  readonly #ringMemory: RingMemory | undefined;
   #db: DatabaseSync;
   readonly #flusherOptions: FlusherOptions;
-  // The worker's last answer applied, what was posted to it so far, and the last posted flush:
-  // one at a time, so a worker slower than the rows coming in gets larger pages, not a queue.
-  #state = NO_STATE;
+  // The worker's figures as last read, what was sent to it in pages so far, and the attempts
+  // count of the last answer applied (an older failure, answered late, is not an outage).
+  readonly #figures: WorkerFigures = { ...NO_FIGURES };
   #sentRows = 0;
   #sentEvents = 0;
-  #postedSeq = 0;
+  #attempts = 0;
   readonly #delay: number;
   readonly #maxBatch: number;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -145,9 +155,11 @@ export class SampleWriter {
       statsEveryMs: options.statsEveryMs ?? 10_000,
       chunkMs: options.chunkMs ?? 1000,
     };
-    this.#remote = worker &&
-      WriteWorker.start({ ...worker, flusher }, (state) => this.#answered(state));
-    if (this.#remote) this.#buf = new RowBuffer();
+    const ring = this.#ringMemory = worker && ringMemory(options.ring);
+    this.#remote = ring &&
+      WriteWorker.start({ ...worker!, flusher, ring }, (answer) => this.#answered(answer));
+    this.#buf = new RowBuffer();
+    if (this.#remote) this.#ring = new RingWriter(ring!);
     else {
       this.#local = new SampleFlusher(db, flusher);
       this.#buf = this.#local.rows;
@@ -168,9 +180,27 @@ export class SampleWriter {
     remote.terminate();
     this.#remote = undefined;
     const local = this.#local = new SampleFlusher(this.#db, this.#flusherOptions);
+    // Nothing was drained by the worker: the ring's rows, then the page's, are all still here.
+    this.#ring!.publish();
+    new RingReader(this.#ringMemory!).drain(local);
     local.absorb(this.#buf.takePage());
     this.#buf = local.rows;
+    this.#ring = undefined;
     return undefined;
+  }
+
+  /** Running figures (with a worker: as it last published them). */
+  get stats(): WriterStats {
+    const remote = this.#remote;
+    if (remote) {
+      const f = remote.figures(this.#figures);
+      const s = this.#stats;
+      s.samples = f.samples;
+      s.events = f.events;
+      s.flushes = f.flushes;
+      s.maxFlushMs = f.maxFlushMs;
+    }
+    return this.#stats;
   }
 
   /** Whether the writes run in a worker (false: on this thread); waits for it to start. */
@@ -220,16 +250,18 @@ export class SampleWriter {
     return this.#outage?.since;
   }
 
-  /** Samples not yet written (here, on their way to the worker, or held by it). */
+  /** Samples not yet written (here, in the ring, on their way to the worker, or held by it). */
   get #rows(): number {
-    const s = this.#state;
-    return this.#buf.rows + this.#sentRows - s.received + s.heldRows;
+    if (!this.#remote) return this.#buf.rows;
+    const f = this.#remote.figures(this.#figures);
+    return this.#buf.rows + this.#ring!.put + this.#sentRows - f.received + f.heldRows;
   }
 
   /** Events not yet written. */
   get #eventsPending(): number {
-    const s = this.#state;
-    return this.#buf.events.length + this.#sentEvents - s.receivedEvents + s.heldEvents;
+    if (!this.#remote) return this.#buf.events.length;
+    const f = this.#remote.figures(this.#figures);
+    return this.#buf.events.length + this.#sentEvents - f.receivedEvents + f.heldEvents;
   }
 
   /** Rows waiting to be written. */
@@ -240,21 +272,48 @@ export class SampleWriter {
   /** Appends one sample (`t` epoch seconds) of attribute id `attrId`. */
   add(t: number, attrId: number, v: Value): void {
     if (this.#outage && this.#rows >= this.#maxBuffered) {
-      this.stats.dropped++;
+      this.#stats.dropped++;
       this.#outage.dropped++;
       return;
     }
+    const ring = this.#ring;
     if (this.#local) this.#local.add(t, attrId, v);
-    else this.#buf.add(t, attrId, v);
+    else if (!ring!.add(t, attrId, v)) {
+      // No room in the ring (or a text longer than it): handed over at once with what it holds.
+      this.#buf.add(t, attrId, v);
+      this.#handOver();
+      return;
+    }
+    const unflushed = ring ? ring.unpublished : this.#buf.rows;
     // While failing, only the retry timer writes: a sampling thread never waits on a bad disk.
-    if (this.#buf.rows >= this.#maxBatch && !this.#outage) this.#tryFlush();
+    if (unflushed >= this.#maxBatch && !this.#outage) this.#tryFlush();
     else this.#arm();
+  }
+
+  /**
+   * Gives the worker what the ring and the page hold, waiting for it: a flush, or while writes
+   * fail a hold (the worker keeps the rows; the retry timer writes them).
+   */
+  #handOver(): void {
+    if (!this.#outage) {
+      this.#tryFlush();
+      return;
+    }
+    const remote = this.#worker(true);
+    if (!remote) return; // a flusher here took the rows over
+    this.#ring!.publish();
+    const page = this.#page();
+    try {
+      this.#answer(remote.request({ kind: "hold", page }, page ? [page.num.buffer] : []));
+    } catch (err) {
+      this.#failed(err);
+    }
   }
 
   /** Queues an event; it is written with the next flush. */
   event(e: EventRow): void {
     if (this.#outage && this.#eventsPending >= this.#maxEvents) {
-      this.stats.droppedEvents++;
+      this.#stats.droppedEvents++;
       this.#outage.droppedEvents++;
       return;
     }
@@ -294,10 +353,14 @@ export class SampleWriter {
     if (this.pending > 0) this.options.check?.();
     const remote = this.#worker(true);
     if (remote) {
+      this.#ring!.publish();
       const page = this.#page();
-      const state = remote.request({ kind: "write", page, final }, [page.num.buffer]);
-      this.#answer(state);
-      if (state.error !== undefined) throw state.error;
+      const answer = remote.request(
+        { kind: "write", page, final },
+        page ? [page.num.buffer] : [],
+      );
+      this.#answer(answer);
+      if (answer.error !== undefined) throw answer.error;
     } else {
       const done = this.#local!.write(final, limit);
       if (done) this.#wrote(done);
@@ -305,42 +368,37 @@ export class SampleWriter {
     if (this.#outage) this.#recovered();
   }
 
-  /** Hands what is buffered here over as a page for the worker, counted as sent. */
-  #page(): RowPage {
-    this.#sentRows += this.#buf.rows;
-    this.#sentEvents += this.#buf.events.length;
-    return this.#buf.takePage();
+  /** Hands what is buffered here over as a page for the worker, counted as sent (if any). */
+  #page(): RowPage | undefined {
+    const buf = this.#buf;
+    if (buf.rows === 0 && buf.events.length === 0) return undefined;
+    this.#sentRows += buf.rows;
+    this.#sentEvents += buf.events.length;
+    return buf.takePage();
   }
 
   #wrote(done: Flushed): void {
-    this.stats.samples += done.samples;
-    this.stats.events += done.events;
-    this.stats.flushes++;
-    if (done.ms > this.stats.maxFlushMs) this.stats.maxFlushMs = done.ms;
+    const s = this.#stats;
+    s.samples += done.samples;
+    s.events += done.events;
+    s.flushes++;
+    if (done.ms > s.maxFlushMs) s.maxFlushMs = done.ms;
   }
 
   /**
-   * Takes the worker's figures from an answer newer than the last one taken; returns false for
-   * an older one (a posted flush answered after a later waited-for request).
+   * Notes the worker's attempts count from an answer newer than the last one taken; returns
+   * false for an older one (a timed write's failure answered after a later waited-for request).
    */
-  #answer(state: WorkerState): boolean {
-    if (state.seq <= this.#state.seq) return false;
-    this.#state = state;
-    this.stats.samples = state.samples;
-    this.stats.events = state.events;
-    this.stats.flushes = state.flushes;
-    this.stats.maxFlushMs = state.maxFlushMs;
+  #answer(answer: WorkerAnswer): boolean {
+    if (answer.attempts < this.#attempts) return false;
+    this.#attempts = answer.attempts;
     return true;
   }
 
-  /**
-   * The answer to a posted (timed) flush: a failure starts an outage like a failed flush. Rows
-   * that came meanwhile wait for their own timed flush: posting them on each answer made a
-   * ping-pong of small pages, and a post costs the posting thread tens of µs whatever its size.
-   */
-  #answered(state: WorkerState): void {
-    if (this.#answer(state) && state.error !== undefined && !this.#closed) {
-      this.#failed(state.error);
+  /** A timed write failed in the worker: an outage starts, like a failed flush. */
+  #answered(answer: WorkerAnswer): void {
+    if (this.#answer(answer) && answer.error !== undefined && !this.#closed) {
+      this.#failed(answer.error);
     }
   }
 
@@ -355,9 +413,9 @@ export class SampleWriter {
     try {
       this.flush(true);
     } catch (err) {
-      this.stats.errors++;
-      this.stats.dropped += this.#rows;
-      this.stats.droppedEvents += this.#eventsPending;
+      this.#stats.errors++;
+      this.#stats.dropped += this.#rows;
+      this.#stats.droppedEvents += this.#eventsPending;
       this.#closed = true;
       this.#stop();
       throw err;
@@ -396,7 +454,7 @@ export class SampleWriter {
   }
 
   #failed(err: unknown): void {
-    this.stats.errors++;
+    this.#stats.errors++;
     const first = this.#outage === undefined;
     this.#outage ??= new Outage(err, this.options.retryMinMs ?? 1000);
     const retryMs = this.#outage.failed(err, this.options.retryMaxMs ?? 30_000);
@@ -424,15 +482,16 @@ export class SampleWriter {
   }
 
   /**
-   * The timed flush. To a worker: everything buffered, posted (it writes in slices; its answer
-   * comes later). Here: a slice, and the next one soon while a burst is still buffered.
+   * The timed flush. To a worker: the ring's rows published and its doorbell rung (it writes
+   * them in slices), events posted in a page. Here: a slice, and the next one soon while a
+   * burst is still buffered.
    */
   readonly #timed = (): void => {
     this.#timer = undefined;
     if (this.#remote) {
       const remote = this.#worker(false);
-      // Starting, or the last page not yet answered: these rows wait for the next turn.
-      if (this.#remote && (!remote || this.#postedSeq > this.#state.seq)) {
+      if (this.#remote && !remote) {
+        // Starting: these rows wait for the next turn.
         this.#arm();
         return;
       }
@@ -445,11 +504,9 @@ export class SampleWriter {
         this.#failed(err);
         return;
       }
-      if (this.#buf.rows === 0 && this.#buf.events.length === 0) return;
+      if (this.#ring!.unpublished > 0) this.#ring!.ring();
       const page = this.#page();
-      this.#postedSeq = this.#remote.post({ kind: "write", page, final: false }, [
-        page.num.buffer,
-      ]);
+      if (page) this.#remote.post({ kind: "write", page, final: false }, [page.num.buffer]);
       return;
     }
     if (!this.#tryFlush(ROWS_PER_SLICE) || this.#closed) return;

@@ -202,3 +202,83 @@ Deno.test("writer (in its worker): a timed flush the database refuses starts an 
     await close();
   }
 });
+
+Deno.test("writer (in its worker): rows go round a small ring many times — numbers, ASCII and UTF-8 texts, a text longer than the ring — each written once, in order", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-writer-" });
+  const store = SessionStore.open(`${dir}/w.session.sqlite`, {
+    writeInWorker: true,
+    checkpointMs: 0,
+    flushDelayMs: 0,
+    ring: { rows: 8, bytes: 24 },
+  });
+  try {
+    assert.ok(store.writer.inWorker);
+    const device = store.device({ name: "g" });
+    const p = store.attr(device, { name: "pressure", type: "number" });
+    const u = store.attr(device, { name: "units", type: "string" });
+    const numbers: (number | null)[] = [];
+    const texts: string[] = [];
+    const texts0 = ["torr", "µbar", "°C", "", "a text longer than the ring's 24 bytes"];
+    let t = 1000;
+    for (let i = 0; i < 400; i++) {
+      t += 0.001;
+      const v = i % 11 === 5 ? null : i;
+      store.writer.add(t, p, v);
+      numbers.push(v);
+      if (i % 3 === 0) {
+        const text = `${texts0[i % texts0.length]}${i % 2 ? "" : i}`;
+        store.writer.add(t, u, text);
+        texts.push(text);
+      }
+      // now and then the doorbell (the timed flush) drains the ring, else it fills up
+      if (i % 37 === 0) {
+        while (store.writer.pending > 0) await new Promise((r) => setTimeout(r, 1));
+      }
+    }
+    store.writer.flush();
+    assert.equal(store.writer.pending, 0);
+    const column = (sql: string, attr: number) =>
+      store.db.prepare(sql).all(attr).map((r) => Object.values(r)[0]);
+    assert.deepEqual(
+      column("SELECT value FROM samples WHERE attr_id = ? ORDER BY rowid", p),
+      numbers,
+    );
+    assert.deepEqual(
+      column("SELECT text FROM samples WHERE attr_id = ? ORDER BY rowid", u),
+      texts,
+    );
+    assert.equal(store.writer.stats.samples, numbers.length + texts.length);
+  } finally {
+    store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("writer (in its worker): while writes fail a full ring is handed to the worker to hold; beyond the bound rows are dropped and counted, the kept ones written on recovery", async () => {
+  const { store, attr, outages, failures, restore, close } = await failingStore({
+    writeInWorker: true,
+    maxBatch: 50,
+    maxBufferedRows: 50,
+    retryMinMs: 60_000,
+    ring: { rows: 8 },
+  });
+  try {
+    store.writer.add(1000, attr, 0);
+    assert.equal(store.writer.tryFlush(), false);
+    assert.equal(failures.length, 1);
+    // the ring (8 rows) fills six times over before the bound (50) is reached
+    for (let i = 1; i < 200; i++) store.writer.add(1000 + i, attr, i);
+    assert.equal(store.writer.pending, 50);
+    assert.equal(store.writer.stats.dropped, 150);
+    assert.equal(store.writer.stats.errors, 1, "holding the rows is no write attempt");
+    restore();
+    assert.ok(store.writer.tryFlush());
+    assert.equal(outages[0]!.dropped, 150);
+    assert.equal(store.writer.pending, 0);
+    const values = store.db.prepare("SELECT value FROM samples ORDER BY rowid").all()
+      .map((r) => r.value);
+    assert.deepEqual(values, Array.from({ length: 50 }, (_, i) => i));
+  } finally {
+    await close();
+  }
+});

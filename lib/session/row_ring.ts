@@ -1,0 +1,288 @@
+/**
+ * A bounded ring of sample rows in shared memory, from the thread that records to the session
+ * writer's worker: rows are (t, attr id, value) float64 triples, a text row's value being the
+ * length of its UTF-8 bytes in a second ring. One thread puts and publishes, the other drains;
+ * nothing is allocated or posted per row or per flush (a posted page cost the thread answering
+ * requests ~1.1 µs per recorded `GET /read`, and its arrays, freed only by the worker's rare
+ * collections, grew `monitor`'s memory).
+ *
+ * @module
+ */
+import type { Value } from "../device/attr.ts";
+import { textOf } from "./value_codec.ts";
+
+// Control words (Int32): what the putting side published, what the draining side consumed,
+// and the doorbell the draining side waits on.
+const HEAD = 0;
+const TAIL = 1;
+const BELL = 2;
+const CONTROL_WORDS = 4;
+
+/** The shared memory of a ring (cloned to the worker; both sides view the same bytes). */
+export interface RingMemory {
+  /** Control words. */
+  control: SharedArrayBuffer;
+  /**
+   * Rows: float64 (t, id, value) triples; a text row has id `-1 - attrId` and as value its
+   * byte count, or -1 for the same text as that attribute's previous row in the ring.
+   */
+  rows: SharedArrayBuffer;
+  /** Text rows' UTF-8 bytes, in row order. */
+  bytes: SharedArrayBuffer;
+}
+
+/** Sizes of a ring. */
+export interface RingSize {
+  /** Rows it holds (default 65,536: 1.5 MB). */
+  rows?: number;
+  /** Bytes of text it holds (default 512 kB); a longer text does not go through the ring. */
+  bytes?: number;
+}
+
+/**
+ * Positions run modulo a multiple of the capacity below 2^30, so an Int32 holds them and
+ * `(head - tail) mod span` tells a full ring from an empty one.
+ */
+function spanOf(capacity: number): number {
+  return capacity * Math.floor(2 ** 30 / capacity);
+}
+
+/** Allocates the shared memory of a ring. */
+export function ringMemory(size: RingSize = {}): RingMemory {
+  const rows = Math.max(1, Math.floor(size.rows ?? 65_536));
+  const bytes = Math.max(1, Math.floor(size.bytes ?? 512 * 1024));
+  return {
+    control: new SharedArrayBuffer(4 * CONTROL_WORDS),
+    rows: new SharedArrayBuffer(24 * rows),
+    bytes: new SharedArrayBuffer(bytes),
+  };
+}
+
+/** The recording thread's side: puts rows, publishes them and rings the doorbell. */
+export class RingWriter {
+  readonly #control: Int32Array;
+  readonly #rows: Float64Array;
+  readonly #bytes: Uint8Array;
+  readonly #cap: number;
+  readonly #span: number;
+  readonly #byteCap: number;
+  readonly #byteSpan: number;
+  // The head as a position (published by publish()) and as a slot; room known to be free
+  // (the other side's tail is read only when it runs out). No division per row.
+  #head = 0;
+  #slot = 0;
+  #free: number;
+  #unpublished = 0;
+  #byteHead = 0;
+  #byteSlot = 0;
+  #freeBytes: number;
+  // Where each row's text bytes start (to free them when the tail passes the row).
+  readonly #byteAt: Float64Array;
+  readonly #encoder = new TextEncoder();
+  // Each attribute's last text put (by attribute id): a units string repeated with every
+  // reading is copied once, then referred to.
+  #lastText: (string | undefined)[] = [];
+  /** Rows put so far (monotonic, published or not). */
+  put = 0;
+
+  /** Views the shared memory of a ring. */
+  constructor(memory: RingMemory) {
+    this.#control = new Int32Array(memory.control);
+    this.#rows = new Float64Array(memory.rows);
+    this.#bytes = new Uint8Array(memory.bytes);
+    this.#free = this.#cap = this.#rows.length / 3;
+    this.#span = spanOf(this.#cap);
+    this.#freeBytes = this.#byteCap = this.#bytes.length;
+    this.#byteSpan = spanOf(this.#byteCap);
+    this.#byteAt = new Float64Array(this.#cap);
+  }
+
+  /** Rows put and not published yet. */
+  get unpublished(): number {
+    return this.#unpublished;
+  }
+
+  /**
+   * Puts one sample (`t` epoch seconds) of attribute id `attrId`; false when the ring has no
+   * room for it (or its text is longer than the text ring), and then nothing was put.
+   */
+  add(t: number, attrId: number, v: Value): boolean {
+    if (this.#free === 0 && this.#refresh() === 0) return false;
+    const slot = this.#slot;
+    const i = 3 * slot;
+    const rows = this.#rows;
+    this.#byteAt[slot] = this.#byteHead;
+    if (typeof v === "number") {
+      rows[i + 1] = attrId;
+      rows[i + 2] = v;
+    } else if (v === null || typeof v === "boolean") {
+      rows[i + 1] = attrId;
+      // SQLite stores NaN as NULL anyway
+      rows[i + 2] = v === null ? NaN : v ? 1 : 0;
+    } else {
+      const text = typeof v === "string" ? v : textOf(v)!;
+      const last = this.#lastText;
+      let n = -1;
+      if (last[attrId] !== text) {
+        n = this.#putText(text);
+        if (n < 0) {
+          // This row goes another way: the next text of each attribute is sent in full.
+          this.#lastText = [];
+          return false;
+        }
+        last[attrId] = text;
+      }
+      rows[i + 1] = -1 - attrId;
+      rows[i + 2] = n;
+    }
+    rows[i] = t;
+    this.#free--;
+    this.#unpublished++;
+    this.#slot = slot + 1 === this.#cap ? 0 : slot + 1;
+    this.#head = this.#head + 1 === this.#span ? 0 : this.#head + 1;
+    this.put++;
+    return true;
+  }
+
+  /** Room (rows) after reading where the other side's tail is; frees the drained rows' bytes. */
+  #refresh(): number {
+    const tail = Atomics.load(this.#control, TAIL);
+    const used = (this.#head - tail + this.#span) % this.#span;
+    this.#free = this.#cap - used;
+    const byteTail = used === 0 ? this.#byteHead : this.#byteAt[tail % this.#cap]!;
+    this.#freeBytes = this.#byteCap -
+      (this.#byteHead - byteTail + this.#byteSpan) % this.#byteSpan;
+    return this.#free;
+  }
+
+  /** Writes a text's UTF-8 bytes after those held; its byte count, or -1 without room. */
+  #putText(s: string): number {
+    const len = s.length;
+    if (this.#freeBytes < len && (this.#refresh(), this.#freeBytes < len)) return -1;
+    // Most texts (units, states) are short ASCII: copied by hand, no encoder call.
+    const bytes = this.#bytes;
+    const cap = this.#byteCap;
+    let at = this.#byteSlot;
+    for (let k = 0; k < len; k++) {
+      const c = s.charCodeAt(k);
+      if (c >= 0x80) return this.#putEncoded(s);
+      bytes[at] = c;
+      if (++at === cap) at = 0;
+    }
+    this.#bytesPut(len);
+    return len;
+  }
+
+  #putEncoded(s: string): number {
+    const encoded = this.#encoder.encode(s);
+    const len = encoded.length;
+    if (this.#freeBytes < len && (this.#refresh(), this.#freeBytes < len)) return -1;
+    const at = this.#byteSlot;
+    const first = Math.min(len, this.#byteCap - at);
+    this.#bytes.set(encoded.subarray(0, first), at);
+    this.#bytes.set(encoded.subarray(first), 0);
+    this.#bytesPut(len);
+    return len;
+  }
+
+  #bytesPut(len: number): void {
+    this.#freeBytes -= len;
+    this.#byteHead = (this.#byteHead + len) % this.#byteSpan;
+    this.#byteSlot = (this.#byteSlot + len) % this.#byteCap;
+  }
+
+  /** Makes the rows put so far visible to the draining side. */
+  publish(): void {
+    if (this.#unpublished === 0) return;
+    Atomics.store(this.#control, HEAD, this.#head);
+    this.#unpublished = 0;
+  }
+
+  /** Publishes and wakes the draining side. */
+  ring(): void {
+    this.publish();
+    Atomics.add(this.#control, BELL, 1);
+    Atomics.notify(this.#control, BELL);
+  }
+}
+
+/** Where drained rows go (a session flusher). */
+export interface RowSink {
+  /** Holds one sample. */
+  add(t: number, attrId: number, v: Value): void;
+}
+
+/** The draining side: takes the published rows in order and frees their room. */
+export class RingReader {
+  readonly #control: Int32Array;
+  readonly #rows: Float64Array;
+  readonly #bytes: Uint8Array;
+  readonly #cap: number;
+  readonly #span: number;
+  readonly #byteCap: number;
+  readonly #byteSpan: number;
+  #tail = 0;
+  #byteTail = 0;
+  readonly #decoder = new TextDecoder();
+  // The last text of each attribute, for rows that repeat it.
+  readonly #lastText = new Map<number, string>();
+
+  /** Views the shared memory of a ring. */
+  constructor(memory: RingMemory) {
+    this.#control = new Int32Array(memory.control);
+    this.#rows = new Float64Array(memory.rows);
+    this.#bytes = new Uint8Array(memory.bytes);
+    this.#cap = this.#rows.length / 3;
+    this.#span = spanOf(this.#cap);
+    this.#byteCap = this.#bytes.length;
+    this.#byteSpan = spanOf(this.#byteCap);
+  }
+
+  /** The doorbell's count now (to wait for the next ring, see {@linkcode RingReader.bell}). */
+  get rung(): number {
+    return Atomics.load(this.#control, BELL);
+  }
+
+  /** Resolves when the doorbell rings after it showed `seen`. */
+  async bell(seen: number): Promise<void> {
+    const wait = Atomics.waitAsync(this.#control, BELL, seen);
+    if (wait.async) await wait.value;
+  }
+
+  /** Moves every published row into `sink`, oldest first; returns how many. */
+  drain(sink: RowSink): number {
+    const head = Atomics.load(this.#control, HEAD);
+    const n = (head - this.#tail + this.#span) % this.#span;
+    const rows = this.#rows;
+    let tail = this.#tail;
+    for (let k = 0; k < n; k++) {
+      const i = 3 * (tail % this.#cap);
+      const id = rows[i + 1]!;
+      if (id >= 0) sink.add(rows[i]!, id, rows[i + 2]!);
+      else sink.add(rows[i]!, -1 - id, this.#text(-1 - id, rows[i + 2]!));
+      tail = (tail + 1) % this.#span;
+    }
+    this.#tail = tail;
+    // Their room (rows and bytes) is the putting side's again.
+    Atomics.store(this.#control, TAIL, tail);
+    return n;
+  }
+
+  /** Reads the next `len` bytes of text of attribute `attrId` (-1: its last text again). */
+  #text(attrId: number, len: number): string {
+    if (len < 0) return this.#lastText.get(attrId)!;
+    const cap = this.#byteCap;
+    const at = this.#byteTail % cap;
+    this.#byteTail = (this.#byteTail + len) % this.#byteSpan;
+    let bytes: Uint8Array;
+    if (at + len <= cap) bytes = this.#bytes.subarray(at, at + len);
+    else {
+      bytes = new Uint8Array(len);
+      bytes.set(this.#bytes.subarray(at));
+      bytes.set(this.#bytes.subarray(0, len - (cap - at)), cap - at);
+    }
+    const text = this.#decoder.decode(bytes);
+    this.#lastText.set(attrId, text);
+    return text;
+  }
+}
