@@ -167,3 +167,48 @@ address = "sim://gauge?seed=1"
     await lab.close();
   }
 });
+
+Deno.test("sampleTo answers with what the caller makes of the reading, published like sample's", async () => {
+  const lab = await Lab.open(benchConfig(`[devices.g]
+address = "sim://gauge?seed=4"
+
+[devices.bad]
+address = "sim://gauge?error_rate=1"
+`));
+  try {
+    const m = lab.get("g");
+    const seen: number[] = [];
+    m.onReading((r) => seen.push(r.t));
+    // idle queue, then a busy one (three at once: the later two wait for the first)
+    const idle = await m.sampleTo(
+      undefined,
+      undefined,
+      (r) => ({ t: r.t, keys: Object.keys(r.values) }),
+    );
+    assert.deepEqual(idle.keys, ["pressure", "pressure_units"]);
+    const busy = await Promise.all(
+      [0, 1, 2].map(() => m.sampleTo(["pressure"], undefined, (r) => r)),
+    );
+    assert.deepEqual(busy.map((r) => Object.keys(r.values)), [["pressure"], ["pressure"], [
+      "pressure",
+    ]]);
+    assert.deepEqual(seen, [idle.t, ...busy.map((r) => r.t)], "every reading published");
+    assert.equal(m.last, busy[2]);
+    assert.equal(m.stats.reads, 4);
+    // a failed read is a reading with its error, handed over like a good one
+    const bad = lab.get("bad");
+    const failed = await bad.sampleTo(undefined, undefined, (r) => r);
+    assert.match(failed.error ?? "", /./);
+    assert.equal(bad.state, "down");
+    // an answer that throws rejects (the HTTP route answers it as an error)
+    await assert.rejects(
+      m.sampleTo(undefined, undefined, () => {
+        throw new Error("refused");
+      }),
+      /refused/,
+    );
+    assert.equal(m.stats.reads, 5, "the reading was taken all the same");
+  } finally {
+    await lab.close();
+  }
+});

@@ -7,7 +7,7 @@
  */
 import { OpenAPIHono, type RouteConfig, type z } from "@hono/zod-openapi";
 import type { H, RouterRoute } from "hono/types";
-import type { ParamIndexMap, Params, ParamStash, Router } from "hono/router";
+import type { Router } from "hono/router";
 import { getQueryParam, tryDecodeURIComponent } from "hono/utils/url";
 import type { Attr } from "../../device/attr.ts";
 import type { DeviceManager } from "../../lab/manager.ts";
@@ -141,6 +141,9 @@ type PolledHandler = (req: PolledRequest) => Response | Promise<Response>;
 /** The polled handler behind each hono handler `getRoute` registered. */
 const POLLED = new WeakMap<H, PolledHandler>();
 
+/** The query of a request without one (shared, never written: handlers only read queries). */
+const NO_QUERY = Object.freeze({});
+
 /**
  * Declares on `app` a GET route that scripts and dashboards poll: documented from its zod
  * schemas like every other route, but with no validator middleware — its path parameters are
@@ -164,7 +167,9 @@ export function getRoute<Q>(
   const emptyQueryOk = !query || query.safeParse({}).success;
   app.openAPIRegistry.registerPath(route);
   const polled: PolledHandler = (req) => {
-    if (!query || (emptyQueryOk && !req.raw.url.includes("?"))) return handler(req, {});
+    if (!query || (emptyQueryOk && !req.raw.url.includes("?"))) {
+      return handler(req, NO_QUERY as Partial<Q>);
+    }
     const result = query.safeParse(req.query());
     if (!result.success) throw issuesError(result.error.issues);
     return handler(req, result.data);
@@ -174,30 +179,40 @@ export function getRoute<Q>(
   app.get(route.path.replaceAll(/\/{(.+?)}/g, "/:$1"), viaHono);
 }
 
+/**
+ * What {@linkcode polledDispatch} remembers of a path that reaches a polled route and nothing
+ * else: the handler, the path parameters (percent-decoded once), and the error answer of a
+ * request that fails (one function per path, not a closure per request).
+ */
+interface PolledPath {
+  handler: PolledHandler;
+  params: Readonly<Record<string, string>>;
+  failed: (err: unknown) => Response;
+}
+
 /** A request of a polled route served by {@linkcode polledDispatch}: hono's lookups, no more. */
 class Polled implements PolledRequest {
-  constructor(
-    readonly raw: Request,
-    readonly url: string,
-    readonly params: ParamIndexMap | Params,
-    readonly stash: ParamStash | undefined,
-  ) {}
+  constructor(readonly raw: Request, readonly params: Readonly<Record<string, string>>) {}
 
   param(name: string): string | undefined {
-    const key = this.params[name];
-    const value = this.stash ? this.stash[key as number] : key as string | undefined;
-    return value && tryDecodeURIComponent(value);
+    return this.params[name];
   }
 
   query(name: string): string | undefined;
   query(): Record<string, string>;
   query(name?: string): string | undefined | Record<string, string> {
-    return name === undefined ? getQueryParam(this.url) : getQueryParam(this.url, name);
+    return name === undefined ? getQueryParam(this.raw.url) : getQueryParam(this.raw.url, name);
   }
 
   header(name: string): string | undefined {
     return this.raw.headers.get(name) ?? undefined;
   }
+}
+
+/** Options of {@linkcode polledDispatch}. */
+export interface PolledDispatchOptions {
+  /** Most remembered paths before the memory starts over (default 1024; paths are what clients send). */
+  maxPaths?: number;
 }
 
 /**
@@ -206,27 +221,55 @@ class Polled implements PolledRequest {
  * throw or rejection is answered by `onError`. Returns undefined for every other request, which
  * hono then serves. Hono builds a Context per request (two dozen closures, ~1 KB), its request
  * wrapper and a then/catch pair around the answer: with /api/devices/{name}/read recorded and
- * published per request, that was a fifth of the JavaScript each one cost (profiled).
+ * published per request, that was a fifth of the JavaScript each one cost (profiled). What a
+ * path reaches is a pure function of the path while the app's routes stay as they are, so it is
+ * worked out once per path (router match, handler lookup, parameter decoding) and remembered,
+ * bounded; a route added later makes every path be worked out again.
  */
 export function polledDispatch(
   app: OpenAPIHono,
   onError: (err: unknown, method: string, path: string) => Response,
+  opts: PolledDispatchOptions = {},
 ): (req: Request) => Response | Promise<Response> | undefined {
   const router = app.router as Router<[H, RouterRoute]>;
-  return (req) => {
-    const path = app.getPath(req);
+  const maxPaths = opts.maxPaths ?? 1024;
+  // null: a path hono serves (no polled route, or middleware on it).
+  const paths = new Map<string, PolledPath | null>();
+  let routeCount = app.routes.length;
+  const resolve = (path: string): PolledPath | null => {
     const match = router.match("GET", path);
     const routes = match[0];
-    if (routes.length !== 1) return undefined;
-    const route = routes[0]!;
-    const handler = POLLED.get(route[0][0]);
-    if (handler === undefined) return undefined;
-    const failed = (err: unknown) => onError(err, "GET", path);
+    if (routes.length !== 1) return null;
+    const [[h], found] = routes[0]!;
+    const handler = POLLED.get(h);
+    if (handler === undefined) return null;
+    const stash = match[1];
+    const params: Record<string, string> = {};
+    for (const key in found) {
+      const at = (found as Record<string, string | number>)[key]!;
+      const value = stash ? stash[at as number] : at as string;
+      if (value !== undefined) params[key] = tryDecodeURIComponent(value);
+    }
+    return { handler, params, failed: (err) => onError(err, "GET", path) };
+  };
+  return (req) => {
+    const path = app.getPath(req);
+    if (app.routes.length !== routeCount) {
+      paths.clear();
+      routeCount = app.routes.length;
+    }
+    let known = paths.get(path);
+    if (known === undefined) {
+      known = resolve(path);
+      if (paths.size >= maxPaths) paths.clear();
+      paths.set(path, known);
+    }
+    if (known === null) return undefined;
     try {
-      const res = handler(new Polled(req, req.url, route[1], match[1]));
-      return res instanceof Promise ? res.catch(failed) : res;
+      const res = known.handler(new Polled(req, known.params));
+      return res instanceof Promise ? res.catch(known.failed) : res;
     } catch (err) {
-      return failed(err);
+      return known.failed(err);
     }
   };
 }

@@ -225,9 +225,9 @@ export function deviceRoutes(api: ApiState): OpenAPIHono {
     }),
     (req, query) => {
       const m = manager(req.param("name")!);
-      // The default reading (what pollers ask): one promise from the device's queue to the
-      // answer, no async frame around it.
-      if (query.attrs === undefined) return m.sample(undefined, readOptions).then(readingAnswer);
+      // The default reading (what pollers ask): the answer is made in the turn the reading is
+      // (one promise from the device's queue to the answer, no async frame around it).
+      if (query.attrs === undefined) return m.sampleTo(undefined, readOptions, readingAnswer);
       const names = query.attrs.split(",").map((s) => s.trim()).filter((s) => s !== "");
       return attrsOf(m).then((attrs) => {
         const unknown = names.filter((n) => !attrs.some((a) => a.name === n));
@@ -239,7 +239,7 @@ export function deviceRoutes(api: ApiState): OpenAPIHono {
             }`,
           );
         }
-        return m.sample(names, readOptions).then(readingAnswer);
+        return m.sampleTo(names, readOptions, readingAnswer);
       });
     },
   );

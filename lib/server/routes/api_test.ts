@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { createRoute, z } from "@hono/zod-openapi";
+import { cors } from "hono/cors";
+import type { Result, Router } from "hono/router";
+import { RegExpRouter } from "hono/router/reg-exp-router";
+import { TrieRouter } from "hono/router/trie-router";
+import { HttpError, toHttpError } from "../http_error.ts";
+import { getRoute, newApi, polledDispatch } from "./api.ts";
+
+/** A router that counts the matches it is asked for. */
+class CountingRouter<T> implements Router<T> {
+  name = "counting";
+  matches = 0;
+  constructor(readonly inner: Router<T> = new RegExpRouter<T>()) {}
+  add(method: string, path: string, handler: T): void {
+    this.inner.add(method, path, handler);
+  }
+  match(method: string, path: string): Result<T> {
+    this.matches++;
+    return this.inner.match(method, path);
+  }
+}
+
+const NAME = z.object({ name: z.string().openapi({ param: { name: "name", in: "path" } }) });
+
+/** An app with two polled routes (one with a strict query) and a plain hono route. */
+function polledApp(router = new CountingRouter<never>(), maxPaths?: number) {
+  const app = newApi({ router: router as never });
+  app.onError((err, c) => {
+    const e = toHttpError(err);
+    return c.json(e.body(), e.status);
+  });
+  getRoute(
+    app,
+    createRoute({
+      method: "get",
+      path: "/things/{name}",
+      request: { params: NAME },
+      responses: { 200: { description: "A thing" } },
+    }),
+    (req) => {
+      const name = req.param("name")!;
+      if (name === "missing") throw new HttpError(404, `no thing "${name}"`);
+      return Response.json({ name, agent: req.header("user-agent") ?? null });
+    },
+  );
+  getRoute<{ n: string }>(
+    app,
+    createRoute({
+      method: "get",
+      path: "/things/{name}/read",
+      request: { params: NAME, query: z.object({ n: z.string().optional() }).strict() },
+      responses: { 200: { description: "A reading" } },
+    }),
+    (req, query) => {
+      const name = req.param("name")!;
+      if (name === "down") {
+        return Promise.reject(new HttpError(503, `${name}: no answer`, "device_error"));
+      }
+      if (name === "broken") return Promise.reject(new Error("a bug"));
+      return Promise.resolve(Response.json({ name, n: query.n ?? null }));
+    },
+  );
+  app.get("/plain/:name", (c) => c.text(`plain ${c.req.param("name")}`));
+  const errors: string[] = [];
+  const dispatch = polledDispatch(app, (err, method, path) => {
+    const e = toHttpError(err);
+    if (e.code === "internal") errors.push(`${method} ${path}: ${e.message}`);
+    return Response.json(e.body(), { status: e.status });
+  }, { maxPaths });
+  return { app, router, dispatch, errors };
+}
+
+const get = (path: string, init?: RequestInit) => new Request(`http://localhost${path}`, init);
+
+Deno.test("polled dispatch: a path is worked out once; its parameters come decoded, every time", async () => {
+  const { router, dispatch } = polledApp();
+  for (let i = 0; i < 3; i++) {
+    const res = await dispatch(get("/things/g%2042", { headers: { "user-agent": `a${i}` } }))!;
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { name: "g 42", agent: `a${i}` });
+    const read = await dispatch(get(`/things/g7/read?n=${i}`))!;
+    assert.deepEqual(await read.json(), { name: "g7", n: String(i) });
+  }
+  assert.equal(router.matches, 2, "one match per path, whatever the query");
+});
+
+Deno.test("polled dispatch: errors answer with their status and the error body", async () => {
+  const { dispatch, errors } = polledApp();
+  const missing = await dispatch(get("/things/missing"))!;
+  assert.equal(missing.status, 404);
+  assert.equal(missing.headers.get("content-type"), "application/json");
+  assert.deepEqual(await missing.json(), {
+    error: { code: "not_found", message: 'no thing "missing"' },
+  });
+  const down = await dispatch(get("/things/down/read"))!;
+  assert.equal(down.status, 503);
+  assert.equal((await down.json()).error.code, "device_error");
+  const strict = await dispatch(get("/things/g7/read?m=1"))!;
+  assert.equal(strict.status, 400, "the query is checked against its schema");
+  assert.match((await strict.json()).error.message, /m/);
+  assert.deepEqual(errors, [], "nothing internal so far");
+  const broken = await dispatch(get("/things/broken/read"))!;
+  assert.equal(broken.status, 503);
+  assert.equal((await broken.json()).error.code, "internal");
+  assert.deepEqual(errors, ["GET /things/broken/read: internal error: a bug"], "with its path");
+});
+
+Deno.test("polled dispatch: paths it does not serve go to hono, remembered or not", () => {
+  const { dispatch } = polledApp();
+  for (let i = 0; i < 2; i++) {
+    assert.equal(dispatch(get("/plain/x")), undefined, "a route that is not polled");
+    assert.equal(dispatch(get("/nowhere")), undefined, "no route at all");
+    assert.equal(dispatch(get("/things/a/b/c")), undefined);
+  }
+});
+
+Deno.test("polled dispatch: middleware added to a path later sends it through hono", async () => {
+  // hono's RegExpRouter takes no route once it matched; its TrieRouter does
+  const { app, dispatch } = polledApp(new CountingRouter<never>(new TrieRouter()));
+  const before = await dispatch(get("/things/g1"))!;
+  assert.equal(before.status, 200);
+  app.use("/things/*", cors({ origin: "https://lab.example.org" }));
+  assert.equal(dispatch(get("/things/g1")), undefined, "CORS now applies: hono serves it");
+  const res = await app.request("/things/g1");
+  assert.equal(res.status, 200);
+  assert.equal((await res.json()).name, "g1");
+});
+
+Deno.test("polled dispatch: the paths remembered are bounded (made-up paths start it over)", async () => {
+  const { router, dispatch } = polledApp(new CountingRouter<never>(), 4);
+  for (let i = 0; i < 10; i++) {
+    assert.equal((await (await dispatch(get(`/things/x${i}`))!).json()).name, `x${i}`);
+  }
+  assert.equal(router.matches, 10);
+  await (await dispatch(get("/things/x9"))!).body?.cancel();
+  assert.equal(router.matches, 10, "x9 is still remembered");
+  await (await dispatch(get("/things/x0"))!).body?.cancel();
+  assert.equal(router.matches, 11, "x0 was forgotten");
+});
