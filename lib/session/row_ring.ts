@@ -77,7 +77,7 @@ export class RingWriter {
   #byteSlot = 0;
   #freeBytes: number;
   // Where each row's text bytes start (to free them when the tail passes the row).
-  readonly #byteAt: Float64Array;
+  readonly #byteAt: Int32Array;
   readonly #encoder = new TextEncoder();
   // Each attribute's last text put (by attribute id): a units string repeated with every
   // reading is copied once, then referred to.
@@ -94,7 +94,7 @@ export class RingWriter {
     this.#span = spanOf(this.#cap);
     this.#freeBytes = this.#byteCap = this.#bytes.length;
     this.#byteSpan = spanOf(this.#byteCap);
-    this.#byteAt = new Float64Array(this.#cap);
+    this.#byteAt = new Int32Array(this.#cap);
   }
 
   /** Rows put and not published yet. */
