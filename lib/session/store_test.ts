@@ -176,47 +176,52 @@ Deno.test("store: a session whose recorder is still alive shows as running, a de
   }
 });
 
-Deno.test("store: a session file removed while recording is a write failure, then a new file at its path", async () => {
-  const dir = await tmp();
-  const path = `${dir}/s.session.sqlite`;
-  const failures: unknown[] = [];
-  const store = SessionStore.open(path, {
-    checkpointMs: 0,
-    fileCheckMs: 0,
-    onError: (e) => failures.push(e),
+// With the writes in the writer's worker (as under `serve`) and on this thread alike.
+for (const writeInWorker of [false, true]) {
+  const where = writeInWorker ? "in its worker" : "on this thread";
+  Deno.test(`store: a session file removed while recording is a write failure, then a new file at its path (writes ${where})`, async () => {
+    const dir = await tmp();
+    const path = `${dir}/s.session.sqlite`;
+    const failures: unknown[] = [];
+    const store = SessionStore.open(path, {
+      writeInWorker,
+      checkpointMs: 0,
+      fileCheckMs: 0,
+      onError: (e) => failures.push(e),
+    });
+    try {
+      const id = store.attr(store.device({ name: "g" }), { name: "p", type: "number" });
+      store.writer.add(1, id, 1);
+      assert.ok(store.writer.tryFlush());
+      await Deno.remove(path);
+      store.writer.add(2, id, 2);
+      assert.equal(store.writer.tryFlush(), false);
+      assert.match(String(store.writer.failure), /was removed or moved away; recreating it/);
+      assert.equal(failures.length, 1);
+      assert.equal(store.writer.pending, 1, "the sample waits in the buffer");
+      // the retry recreates the file and writes what waited, under the same ids
+      assert.ok(store.writer.tryFlush());
+      assert.equal(store.writer.failure, undefined);
+      assert.equal(store.attr(store.device({ name: "g" }), { name: "p", type: "number" }), id);
+      store.writer.add(3, id, 3);
+    } finally {
+      store.close();
+    }
+    const r = SessionReader.open(path);
+    try {
+      const p = r.select(["g.p"])[0]!;
+      assert.deepEqual([...r.samples({ attrIds: [p.id] })].map((s) => s.value), [2, 3]);
+      assert.match(
+        r.events({ kinds: ["store"] }).map((e) => e.message).join("\n"),
+        /removed or moved away while recording/,
+      );
+      assert.equal(r.segments().at(-1)!.state, "stopped");
+    } finally {
+      r.close();
+      await Deno.remove(dir, { recursive: true });
+    }
   });
-  try {
-    const id = store.attr(store.device({ name: "g" }), { name: "p", type: "number" });
-    store.writer.add(1, id, 1);
-    assert.ok(store.writer.tryFlush());
-    await Deno.remove(path);
-    store.writer.add(2, id, 2);
-    assert.equal(store.writer.tryFlush(), false);
-    assert.match(String(store.writer.failure), /was removed or moved away; recreating it/);
-    assert.equal(failures.length, 1);
-    assert.equal(store.writer.pending, 1, "the sample waits in the buffer");
-    // the retry recreates the file and writes what waited, under the same ids
-    assert.ok(store.writer.tryFlush());
-    assert.equal(store.writer.failure, undefined);
-    assert.equal(store.attr(store.device({ name: "g" }), { name: "p", type: "number" }), id);
-    store.writer.add(3, id, 3);
-  } finally {
-    store.close();
-  }
-  const r = SessionReader.open(path);
-  try {
-    const p = r.select(["g.p"])[0]!;
-    assert.deepEqual([...r.samples({ attrIds: [p.id] })].map((s) => s.value), [2, 3]);
-    assert.match(
-      r.events({ kinds: ["store"] }).map((e) => e.message).join("\n"),
-      /removed or moved away while recording/,
-    );
-    assert.equal(r.segments().at(-1)!.state, "stopped");
-  } finally {
-    r.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+}
 
 Deno.test("store: another SQLite file is not taken over", async () => {
   const dir = await tmp();
@@ -228,21 +233,29 @@ Deno.test("store: another SQLite file is not taken over", async () => {
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("writer: rows are flushed on a timer, without an explicit flush", async () => {
-  const dir = await tmp();
-  const path = `${dir}/s.session.sqlite`;
-  const store = SessionStore.open(path, { flushDelayMs: 20 });
-  const id = store.attr(store.device({ name: "g" }), { name: "p", type: "number" });
-  store.writer.add(1, id, 42);
-  assert.equal(store.writer.pending, 2); // the sample and the start event
-  await new Promise((r) => setTimeout(r, 80));
-  assert.equal(store.writer.pending, 0);
-  const r = SessionReader.open(path);
-  assert.deepEqual([...r.samples()].map((s) => s.value), [42]);
-  r.close();
-  store.close();
-  await Deno.remove(dir, { recursive: true });
-});
+// With the writes in the writer's worker (as under `serve`) and on this thread alike.
+for (const writeInWorker of [false, true]) {
+  const where = writeInWorker ? "in its worker" : "on this thread";
+  Deno.test(`writer: rows are flushed on a timer, without an explicit flush (writes ${where})`, async () => {
+    const dir = await tmp();
+    const path = `${dir}/s.session.sqlite`;
+    const store = SessionStore.open(path, { writeInWorker, flushDelayMs: 20 });
+    const id = store.attr(store.device({ name: "g" }), { name: "p", type: "number" });
+    store.writer.add(1, id, 42);
+    assert.equal(store.writer.pending, 2); // the sample and the start event
+    // No flush is asked for: the timer writes (a worker may take a while to start on a busy CI).
+    const deadline = Date.now() + 10_000;
+    while (store.writer.pending > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(store.writer.pending, 0);
+    const r = SessionReader.open(path);
+    assert.deepEqual([...r.samples()].map((s) => s.value), [42]);
+    r.close();
+    store.close();
+    await Deno.remove(dir, { recursive: true });
+  });
+}
 
 Deno.test("reader: samples come out in time order even when written out of order", async () => {
   const dir = await tmp();

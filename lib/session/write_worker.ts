@@ -245,6 +245,9 @@ class WriterThread {
   // After a failed write, rows are only held: the writer's retry (a waited-for request) tries
   // again, with its backoff.
   #failing = false;
+  // Between detach and reopen (the file is being replaced): a doorbell rung before the detach
+  // and heard after it must not open the path, where the new file is not made yet.
+  #detached = false;
   readonly #pending: RowPage[] = [];
 
   constructor(
@@ -302,9 +305,11 @@ class WriterThread {
         return undefined;
       }
       case "detach":
+        this.#detached = true;
         this.#close();
         return undefined;
       case "reopen":
+        this.#detached = false;
         this.#close();
         return undefined; // opened again by the next write
       case "close":
@@ -313,10 +318,13 @@ class WriterThread {
     }
   }
 
-  /** The doorbell rang: what the ring holds is written (held only while writes fail). */
+  /**
+   * The doorbell rang: what the ring holds is written (held only while writes fail or the file
+   * is being replaced).
+   */
   timed(): unknown {
     this.#take(undefined);
-    if (this.#failing) return undefined;
+    if (this.#failing || this.#detached) return undefined;
     return this.#write(false, false);
   }
 

@@ -232,7 +232,11 @@ Deno.test("writer (in its worker): rows go round a small ring many times — num
       }
       // now and then the doorbell (the timed flush) drains the ring, else it fills up
       if (i % 37 === 0) {
-        while (store.writer.pending > 0) await new Promise((r) => setTimeout(r, 1));
+        const deadline = Date.now() + 10_000;
+        while (store.writer.pending > 0) {
+          assert.ok(Date.now() < deadline, "the doorbell's flush writes the ring's rows");
+          await new Promise((r) => setTimeout(r, 1));
+        }
       }
     }
     store.writer.flush();
