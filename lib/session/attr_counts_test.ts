@@ -32,3 +32,24 @@ Deno.test("AttrCounts: count, first and last time per attribute; cleared after w
   );
   db.close();
 });
+
+Deno.test("AttrCounts: a multi-row upsert takes the attributes by groups, the rest one by one", () => {
+  const db = new DatabaseSync(":memory:");
+  db.exec("CREATE TABLE s (attr_id INTEGER PRIMARY KEY, count INTEGER, t_first REAL, t_last REAL)");
+  const upsert = db.prepare("INSERT INTO s VALUES (?,?,?,?)");
+  const multi = db.prepare(`INSERT INTO s VALUES ${new Array(8).fill("(?,?,?,?)").join(",")}`);
+  const counts = new AttrCounts();
+  // 8 + 8 in two calls, 3 one by one
+  for (let id = 1; id <= 19; id++) for (let k = 0; k < id; k++) counts.add(100 + id + k, id);
+  counts.write(upsert, { rows: 8, statement: multi });
+  assert.deepEqual(
+    db.prepare("SELECT * FROM s ORDER BY attr_id").all().map((r) => ({ ...r })),
+    Array.from({ length: 19 }, (_, i) => ({
+      attr_id: i + 1,
+      count: i + 1,
+      t_first: 101 + i,
+      t_last: 101 + 2 * i,
+    })),
+  );
+  db.close();
+});

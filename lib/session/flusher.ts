@@ -62,6 +62,7 @@ export class SampleFlusher {
   #multiText: StatementSync[] = [];
   #chunk!: StatementSync;
   #stat!: StatementSync;
+  #statMulti!: StatementSync;
   #statsRow!: StatementSync;
   #extend!: StatementSync;
   #event!: StatementSync;
@@ -98,11 +99,15 @@ export class SampleFlusher {
     this.#chunk = db.prepare(
       "INSERT INTO chunks (segment_id, first_row, last_row, t_min, t_max) VALUES (?,?,?,?,?)",
     );
-    this.#stat = db.prepare(
-      `INSERT INTO attr_stats (attr_id, count, t_first, t_last) VALUES (?,?,?,?)
-       ON CONFLICT (attr_id) DO UPDATE SET count = count + excluded.count,
+    const upsert = (rows: number) =>
+      db.prepare(
+        `INSERT INTO attr_stats (attr_id, count, t_first, t_last) VALUES ${
+          new Array(rows).fill("(?,?,?,?)").join(",")
+        } ON CONFLICT (attr_id) DO UPDATE SET count = count + excluded.count,
          t_first = min(t_first, excluded.t_first), t_last = max(t_last, excluded.t_last)`,
-    );
+      );
+    this.#stat = upsert(1);
+    this.#statMulti = upsert(STATEMENT_ROWS[0]);
     this.#extend = db.prepare(
       `UPDATE chunks SET last_row = ?, t_min = min(t_min, ?), t_max = max(t_max, ?)
        WHERE id = ? AND last_row = ? - 1`,
@@ -217,7 +222,7 @@ export class SampleFlusher {
       const covered = rows > 0 ? lastRow : this.#lastRow;
       pendingLast = covered;
       if (stats) {
-        this.#counts.write(this.#stat);
+        this.#counts.write(this.#stat, { rows: STATEMENT_ROWS[0], statement: this.#statMulti });
         this.#statsRow.run(String(covered));
       }
       for (const e of events) {
