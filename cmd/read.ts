@@ -25,8 +25,8 @@ import type { DeviceManager } from "../lib/lab/manager.ts";
 import type { DeviceConfig } from "../lib/config/load.ts";
 import { type Driver, findDriver } from "../lib/device/registry.ts";
 import { isEmpty } from "../lib/config/options.ts";
-import { nowSeconds } from "../lib/device/device.ts";
-import { attrRecord, jsonDocument, readingRecord } from "../lib/output/record.ts";
+import { nowSeconds, type Reading } from "../lib/device/device.ts";
+import { attrRecord, jsonDocument, readingRecord, readingsDocument } from "../lib/output/record.ts";
 import { machineTime, type TimeOptions } from "../lib/output/time.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
 import { stdoutIsTerminal } from "../lib/output/terminal.ts";
@@ -138,13 +138,21 @@ function batchable(devices: readonly DeviceConfig[], opts: ReadOptions): Map<Dri
   return batches;
 }
 
-/** Reads one batch of devices; each result lands at its device's place in `results`. */
+/**
+ * What a read of one device gave: a batch's reading (turned into its record only when the
+ * document is not printed straight from the readings), a record, or why it failed.
+ */
+type Outcome =
+  | { status: "reading"; reading: Reading }
+  | PromiseSettledResult<Record<string, unknown>>;
+
+/** Reads one batch of devices; each outcome lands at its device's place in `results`. */
 async function readBatch(
   driver: Driver,
   indexes: readonly number[],
   devices: readonly DeviceConfig[],
   opts: ReadOptions,
-  results: PromiseSettledResult<Record<string, unknown>>[],
+  results: Outcome[],
 ): Promise<void> {
   const t = nowSeconds();
   const targets = new Array<DeviceConfig>(indexes.length);
@@ -156,8 +164,16 @@ async function readBatch(
     const o = outcomes[k]!;
     results[i] = o instanceof Error
       ? { status: "rejected", reason: new DeviceError(o.message, name) }
-      : { status: "fulfilled", value: readingRecord({ t, device: name, values: o }, opts.time) };
+      : { status: "reading", reading: { t, device: name, values: o } };
   }
+}
+
+/** The record an outcome prints (a batch's reading as every reading prints). */
+function recordOf(
+  r: Exclude<Outcome, PromiseRejectedResult>,
+  opts: ReadOptions,
+): Record<string, unknown> {
+  return r.status === "reading" ? readingRecord(r.reading, opts.time) : r.value;
 }
 
 /** Runs `read`. */
@@ -167,13 +183,18 @@ export async function runRead(args: string[]): Promise<number> {
   let lab: Lab | undefined;
   try {
     const devices = chosenDevices(opts, config);
+    const n = devices.length;
     const batches = batchable(devices, opts);
-    const inBatch = new Set<number>();
-    for (const list of batches.values()) for (const i of list) inBatch.add(i);
-    const results: PromiseSettledResult<Record<string, unknown>>[] = new Array(devices.length);
+    const inBatch = new Uint8Array(n);
+    let batched = 0;
+    for (const list of batches.values()) {
+      for (let k = 0; k < list.length; k++) inBatch[list[k]!] = 1;
+      batched += list.length;
+    }
+    const results: Outcome[] = new Array(n);
     const reads: Promise<void>[] = [];
-    if (inBatch.size < devices.length) {
-      const restIndexes = devices.map((_, i) => i).filter((i) => !inBatch.has(i));
+    if (batched < n) {
+      const restIndexes = devices.map((_, i) => i).filter((i) => inBatch[i] === 0);
       const { Lab } = await loadLab();
       lab = await Lab.open(config, restIndexes.map((i) => devices[i]!));
       const managers = lab.managers;
@@ -188,17 +209,32 @@ export async function runRead(args: string[]): Promise<number> {
     }
     await Promise.all(reads);
     const pretty = stdoutIsTerminal() && !opts.compact;
-    const failed = results.some((r) => r.status === "rejected");
-    if (devices.length === 1) {
+    let failed = false;
+    let allReadings = true;
+    for (let i = 0; i < n; i++) {
+      const status = results[i]!.status;
+      if (status === "rejected") failed = true;
+      else if (status !== "reading") allReadings = false;
+    }
+    if (n === 1) {
       const r = results[0]!;
       if (r.status === "rejected") throw r.reason;
-      stdoutSink.write(jsonDocument(r.value, pretty));
+      stdoutSink.write(jsonDocument(recordOf(r, opts), pretty));
+      return EXIT.ok;
+    }
+    if (!failed && allReadings && !pretty) {
+      // Every device read in a batch (a thousand PVs): the document straight from the readings.
+      const readings = new Array<Reading>(n);
+      for (let i = 0; i < n; i++) {
+        readings[i] = (results[i] as { status: "reading"; reading: Reading }).reading;
+      }
+      stdoutSink.write(readingsDocument(readings, opts.time));
       return EXIT.ok;
     }
     const doc: Record<string, unknown> = {};
     devices.forEach((d, i) => {
       const r = results[i]!;
-      if (r.status === "fulfilled") doc[d.name] = r.value;
+      if (r.status !== "rejected") doc[d.name] = recordOf(r, opts);
       else {
         const t = machineTime(Date.now() / 1000, opts.time);
         doc[d.name] = { t, device: d.name, error: errorMessage(r.reason) };
