@@ -6,9 +6,10 @@
  *
  * The SQLite work runs in a worker that owns the writing connection (`write_worker.ts`) when the
  * writer is given one: the recording thread only puts rows in a ring in shared memory
- * (`row_ring.ts`) and rings the worker's doorbell per timed flush. Without a worker the same flusher writes on this thread, a timed flush in slices
- * of a few hundred rows with an event-loop turn between them. Explicit flushes, retries and the
- * close wait for the write either way, so a flush that throws means the database refused.
+ * (`row_ring.ts`) and rings the worker's doorbell per timed flush. Without a worker the same
+ * flusher writes on this thread, a timed flush in slices of a few hundred rows with an event-loop
+ * turn between them. Explicit flushes, retries and the close wait for the write either way, so
+ * a flush that throws means the database refused.
  *
  * @module
  */
