@@ -43,7 +43,9 @@ export async function loadConfig(explicit?: string): Promise<LabConfig> {
   const { path, explicit: wasExplicit } = configPath(explicit);
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    // Synchronous: a config file is small, and the asynchronous read of a missing
+    // ./labwire.toml (a read of addresses) cost ~1 ms more at every start (its thread pool).
+    text = Deno.readTextFileSync(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound && !wasExplicit) return { devices: [], sections: {} };
     if (err instanceof Deno.errors.NotFound) {
