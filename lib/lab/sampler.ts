@@ -71,6 +71,11 @@ export interface SamplerStats {
  * nothing more, and made every slot's last request later).
  */
 export const SLOT_DEVICES = 64;
+/**
+ * Reads started between two looks at whether the event loop is starving (`starving()`), when a
+ * slot is larger than this or slots are overdue.
+ */
+const YIELD_EVERY = 64;
 /** Shortest time between two slots of a group, ms. */
 const MIN_SLOT_MS = 2;
 
@@ -256,6 +261,47 @@ export class Sampler {
     }
   }
 
+  /**
+   * Starts the reads of `loops[from..to)`, due at `due` (`now` read at the slot's start), or
+   * counts why one does not start. The sampler's hot path, kept out of {@linkcode #runGroup}:
+   * that loop is one async call for the whole run, so V8 compiles it by on-stack replacement
+   * and drops that code whenever a branch taken for the first time (a yield, a missed deadline)
+   * lacks type feedback; a run of `stream` spent its measured window in that loop's slower
+   * tiers. A plain method called for every slot is compiled on its own calls and stays compiled.
+   */
+  #startReads(
+    loops: readonly DeviceLoop[],
+    from: number,
+    to: number,
+    due: number,
+    now: number,
+    interval: number,
+    sampleOptions: { signal?: AbortSignal },
+  ): void {
+    for (let i = from; i < to; i++) {
+      const loop = loops[i]!;
+      this.stats.expected++;
+      // A read still running from an earlier tick owns the device: this deadline is missed.
+      if (loop.inFlight) {
+        this.stats.missed++;
+        this.options.onMissed?.([loop.manager.name], 1, interval);
+        continue;
+      }
+      if (now < loop.retryAt) {
+        this.stats.backedOff++;
+        continue;
+      }
+      this.stats.started++;
+      // One clock read for the lateness and the read's latency: both time this start.
+      const at = performance.now();
+      this.stats.sampleLateness.add(at - due);
+      loop.inFlight = true;
+      const names = this.options.attrs?.[loop.manager.name];
+      this.#inFlight++;
+      loop.manager.sample(names, sampleOptions, at).then(loop.done, loop.lost);
+    }
+  }
+
   async #runGroup(interval: number, loops: DeviceLoop[], start: number): Promise<void> {
     const { signal, count, duration } = this.options;
     const schedule = new Schedule(interval, { signal, count, duration, start });
@@ -280,7 +326,8 @@ export class Sampler {
       let due = tick.deadline;
       // Devices gone through since this loop last slept (overdue slots do not sleep).
       let started = 0;
-      for (let i = 0; i < loops.length; i++) {
+      let i = 0;
+      while (i < loops.length) {
         if (i > 0 && i % per === 0) {
           due = tick.deadline + (i / per) * slotMs;
           // Deadlines at or past the end of the duration were never due.
@@ -293,35 +340,24 @@ export class Sampler {
             started = 0;
           }
           now = performance.now();
-        } else if ((++started & 63) === 0 && starving()) {
+        }
+        if (started >= YIELD_EVERY) {
           // Starting a slot of thousands of reads (or slots overdue after a stall) takes long
           // enough that the first answers come back meanwhile: they are read (and their
           // deadlines stopped) between starts. Slots of SLOT_DEVICES that sleep between them
           // never get here (asking starving() arms its heartbeat timer: ~30 a second for
           // nothing at 1,000 gauges).
-          await macrotask();
-          if (signal?.aborted) break;
+          started = 0;
+          if (starving()) {
+            await macrotask();
+            if (signal?.aborted) break;
+          }
         }
-        const loop = loops[i]!;
-        this.stats.expected++;
-        // A read still running from an earlier tick owns the device: this deadline is missed.
-        if (loop.inFlight) {
-          this.stats.missed++;
-          this.options.onMissed?.([loop.manager.name], 1, interval);
-          continue;
-        }
-        if (now < loop.retryAt) {
-          this.stats.backedOff++;
-          continue;
-        }
-        this.stats.started++;
-        // One clock read for the lateness and the read's latency: both time this start.
-        const at = performance.now();
-        this.stats.sampleLateness.add(at - due);
-        loop.inFlight = true;
-        const names = this.options.attrs?.[loop.manager.name];
-        this.#inFlight++;
-        loop.manager.sample(names, sampleOptions, at).then(loop.done, loop.lost);
+        // Up to the end of this slot, at most YIELD_EVERY devices before looking up again.
+        const end = Math.min(loops.length, i - (i % per) + per, i + YIELD_EVERY - started);
+        this.#startReads(loops, i, end, due, now, interval, sampleOptions);
+        started += end - i;
+        i = end;
       }
     }
     // An overrun that reaches the count or the duration ends the schedule with no tick left to

@@ -106,9 +106,17 @@ Deno.test("a large group is spread over its interval in slots; a small one start
   assert.deepEqual(spread(10_000, 1000), { per: 64, slotMs: 1000 / 157 });
 });
 
-Deno.test("every device of a spread group gets each of its readings once", async () => {
-  const n = 3 * SLOT_DEVICES + 5;
-  const toml = Array.from({ length: n }, (_, i) => `[devices.g${i}]\naddress = "sim://gauge"\n`);
+/**
+ * Samples `n` devices at `address` (simulated gauges by default) at `interval` ms for three ticks and checks that each device got
+ * each of its deadlines once (a reading or a missed deadline); returns the first reading's time
+ * of the first and of the last device.
+ */
+async function sampleEachOnce(
+  n: number,
+  interval: number,
+  address = "sim://gauge",
+): Promise<{ first: number; last: number }> {
+  const toml = Array.from({ length: n }, (_, i) => `[devices.g${i}]\naddress = "${address}"\n`);
   const lab = await Lab.open(parseConfig(toml.join("")));
   try {
     const seen = new Map<string, number[]>();
@@ -117,7 +125,7 @@ Deno.test("every device of a spread group gets each of its readings once", async
     }
     const missed = new Map<string, number>();
     const sampler = new Sampler(lab, {
-      interval: 40,
+      interval,
       count: 3,
       onMissed: (devices, k) => devices.forEach((d) => missed.set(d, (missed.get(d) ?? 0) + k)),
     });
@@ -127,13 +135,48 @@ Deno.test("every device of a spread group gets each of its readings once", async
       assert.equal((seen.get(d)?.length ?? 0) + (missed.get(d) ?? 0), 3, d);
     }
     assert.equal(sampler.stats.expected, 3 * n);
-    // The last slot's devices are read no earlier than the first slot's.
-    const first = seen.get("g0")![0]!;
-    const last = seen.get(`g${n - 1}`)![0]!;
-    assert.ok(last >= first, `last slot read at ${last}, first at ${first}`);
+    assert.equal(sampler.stats.started + sampler.stats.missed, 3 * n);
+    return { first: seen.get("g0")![0]!, last: seen.get(`g${n - 1}`)![0]! };
   } finally {
     await lab.close();
   }
+}
+
+Deno.test("every device of a spread group gets each of its readings once", async () => {
+  const { first, last } = await sampleEachOnce(3 * SLOT_DEVICES + 5, 40);
+  // The last slot's devices are read no earlier than the first slot's.
+  assert.ok(last >= first, `last slot read at ${last}, first at ${first}`);
+});
+
+Deno.test("slots of more than 64 devices, and slots overdue, still read each device once", async () => {
+  // 2 slots of 75 devices 2 ms apart: each slot is started in turns of at most 64.
+  assert.deepEqual(spread(150, 4), { per: 75, slotMs: 2 });
+  await sampleEachOnce(150, 4);
+  // 2 slots of exactly 64 whose starts take ~60 µs each (as a socket write does): the second
+  // slot is due before the first is started, so a turn of 64 ends on the slot boundary with no
+  // sleep between.
+  registerDriver({
+    scheme: "slowstart",
+    summary: "a device whose read takes a while to start",
+    example: "slowstart://x",
+    open: (address, ctx) =>
+      Promise.resolve({
+        name: ctx.name,
+        address: address.text,
+        driver: "slowstart",
+        attrs: () => Promise.resolve([attr("x", "number")]),
+        read: () => {
+          const until = performance.now() + 0.06;
+          while (performance.now() < until);
+          return Promise.resolve({ x: 1 });
+        },
+        write: () => Promise.resolve(),
+        techniques: () => [],
+        close: () => Promise.resolve(),
+      }),
+  });
+  assert.deepEqual(spread(128, 4), { per: 64, slotMs: 2 });
+  await sampleEachOnce(128, 4, "slowstart://x");
 });
 
 Deno.test("follow: a device that pushes is followed, not polled; its errors are readings", async () => {
