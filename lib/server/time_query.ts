@@ -55,7 +55,7 @@ export function isoTimes(value: unknown, utc = false, key?: string): unknown {
 }
 
 /** A fetch handler, as hono's `app.fetch` and `Deno.serve` take it. */
-type Fetch = (req: Request, ...rest: never[]) => Response | Promise<Response>;
+type Fetch = (req: Request, env?: never, ctx?: never) => Response | Promise<Response>;
 
 /**
  * Wraps `fetch` so `?time=epoch|iso` (and `&utc=1`) work on every JSON answer and on every
@@ -63,13 +63,14 @@ type Fetch = (req: Request, ...rest: never[]) => Response | Promise<Response>;
  */
 export function withTimeQuery<F extends Fetch>(fetch: F): F {
   // Without `time=` the answer is the app's own, as it comes: a synchronous answer stays
-  // synchronous (Deno.serve sends those on its fast path) and no await is added per request.
-  const wrapped = (req: Request, ...rest: never[]): Response | Promise<Response> =>
-    req.url.includes("time=") ? withTime(req, rest) : fetch(req, ...rest);
-  const withTime = async (req: Request, rest: never[]): Promise<Response> => {
+  // synchronous (Deno.serve sends those on its fast path) and no await is added per request
+  // (nor an array: the arguments are passed as they are, not gathered and spread).
+  const wrapped = (req: Request, env?: never, ctx?: never): Response | Promise<Response> =>
+    req.url.includes("time=") ? withTime(req, env, ctx) : fetch(req, env, ctx);
+  const withTime = async (req: Request, env?: never, ctx?: never): Promise<Response> => {
     const url = new URL(req.url);
     const time = url.searchParams.get("time");
-    if (time === null) return await fetch(req, ...rest);
+    if (time === null) return await fetch(req, env, ctx);
     if (time !== "iso" && time !== "epoch") {
       const e = new HttpError(400, `time: "${time}" is not one of epoch, iso`);
       return Response.json(e.body(), { status: 400 });
@@ -82,7 +83,8 @@ export function withTimeQuery<F extends Fetch>(fetch: F): F {
     const sent = req.method === "GET" || req.method === "HEAD" ? undefined : req.body;
     const res = await fetch(
       new Request(url, { method: req.method, headers: req.headers, body: sent }),
-      ...rest,
+      env,
+      ctx,
     );
     const type = res.headers.get("content-type") ?? "";
     if (time === "iso" && type.startsWith("text/event-stream") && res.body) {

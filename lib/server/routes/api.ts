@@ -113,9 +113,12 @@ const ERROR_TEXT: Record<number, string> = {
 /** Headers of a JSON body the routes serialise themselves. */
 export const JSON_HEADERS = { "content-type": "application/json" };
 
+/** The init of every {@linkcode jsonAnswer} (one object, not one per answer). */
+const JSON_INIT: ResponseInit = { headers: JSON_HEADERS };
+
 /** A 200 answer of JSON text a route serialised itself. */
 export function jsonAnswer(body: string): Response {
-  return new Response(body, { headers: JSON_HEADERS });
+  return new Response(body, JSON_INIT);
 }
 
 /**
