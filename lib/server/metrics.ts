@@ -42,14 +42,30 @@ export class LatestValues {
   readonly #values = new Map<string, Map<string, Value>>();
   readonly #detach: (() => void)[] = [];
 
-  /** Follows every device of `lab`, starting from each one's last good reading. */
+  /**
+   * Follows every device of `lab`, starting from each one's last good reading: those open now and
+   * those added later (POST /api/devices, SIGHUP); a removed device's values are forgotten, so a
+   * device added again under its name starts afresh.
+   */
   attach(lab: Lab): void {
-    for (const m of lab.managers) {
+    const readers = new Set<() => void>();
+    const stop = lab.eachDevice((m) => {
       if (m.lastGood) this.observe(m.lastGood.device, m.lastGood.values);
-      this.#detach.push(m.onReading((r) => {
+      const off = m.onReading((r) => {
         if (r.error === undefined) this.observe(r.device, r.values);
-      }));
-    }
+      });
+      readers.add(off);
+      return () => {
+        off();
+        readers.delete(off);
+        this.#values.delete(m.name);
+      };
+    });
+    this.#detach.push(() => {
+      stop();
+      for (const off of readers) off();
+      readers.clear();
+    });
   }
 
   /** Merges values of a device. */

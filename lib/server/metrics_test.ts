@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import "../drivers/mod.ts";
-import { parseConfig } from "../config/load.ts";
+import { parseConfig, parseDeviceTable } from "../config/load.ts";
 import { Lab } from "../lab/lab.ts";
 import type { ServerContext } from "./context.ts";
 import { DeviceLines, escapeLabel, LatestValues, renderMetrics } from "./metrics.ts";
@@ -75,6 +75,37 @@ Deno.test("cached device lines follow readings, writes, state and units", async 
       line(page(), 'labwire_read_latency_seconds_count{device="gauge"}'),
       'labwire_read_latency_seconds_count{device="gauge"} 2',
     );
+  } finally {
+    latest.detach();
+    await lab.close();
+  }
+});
+
+Deno.test("latest values follow a device added at run time, merged across a write's read-back, and forget it when removed", async () => {
+  const lab = await Lab.open(
+    parseConfig(`[devices.g]\naddress = "sim://gauge?seed=1"\n`, "<test>"),
+  );
+  const latest = new LatestValues();
+  latest.attach(lab);
+  try {
+    const m = await lab.add(parseDeviceTable("m", { address: "sim://motor?seed=2" }));
+    const full = await m.sample();
+    assert.deepEqual([...latest.of("m")!.keys()].sort(), Object.keys(full.values).sort());
+    // the read-back carries the written attribute only; the others stay on the scrape
+    await m.write("position", 3);
+    assert.equal(latest.of("m")!.get("position"), 3);
+    assert.deepEqual([...latest.of("m")!.keys()].sort(), Object.keys(full.values).sort());
+    const page = renderMetrics(
+      { lab } as unknown as ServerContext,
+      () => undefined,
+      FIGURES,
+      latest,
+    );
+    assert.match(page, /labwire_value\{device="m",attr="position",units=""\} 3\n/);
+    assert.match(page, /labwire_value\{device="m",attr="readback",units=""\} /);
+
+    await lab.remove("m");
+    assert.equal(latest.of("m"), undefined);
   } finally {
     latest.detach();
     await lab.close();
