@@ -58,15 +58,33 @@ export function ringMemory(size: RingSize = {}): RingMemory {
   };
 }
 
+/** What both sides of a ring view: its control words, rows and text bytes, and their sizes. */
+abstract class RingSide {
+  protected readonly control: Int32Array;
+  protected readonly rows: Float64Array;
+  protected readonly bytes: Uint8Array;
+  /** Rows the ring holds. */
+  protected readonly cap: number;
+  /** Positions of rows run modulo this (see spanOf). */
+  protected readonly span: number;
+  /** Text bytes the ring holds. */
+  protected readonly byteCap: number;
+  /** Positions of text bytes run modulo this. */
+  protected readonly byteSpan: number;
+
+  constructor(memory: RingMemory) {
+    this.control = new Int32Array(memory.control);
+    this.rows = new Float64Array(memory.rows);
+    this.bytes = new Uint8Array(memory.bytes);
+    this.cap = this.rows.length / 3;
+    this.span = spanOf(this.cap);
+    this.byteCap = this.bytes.length;
+    this.byteSpan = spanOf(this.byteCap);
+  }
+}
+
 /** The recording thread's side: puts rows, publishes them and rings the doorbell. */
-export class RingWriter {
-  readonly #control: Int32Array;
-  readonly #rows: Float64Array;
-  readonly #bytes: Uint8Array;
-  readonly #cap: number;
-  readonly #span: number;
-  readonly #byteCap: number;
-  readonly #byteSpan: number;
+export class RingWriter extends RingSide {
   // The head as a position (published by publish()) and as a slot; room known to be free
   // (the other side's tail is read only when it runs out). No division per row.
   #head = 0;
@@ -87,14 +105,10 @@ export class RingWriter {
 
   /** Views the shared memory of a ring. */
   constructor(memory: RingMemory) {
-    this.#control = new Int32Array(memory.control);
-    this.#rows = new Float64Array(memory.rows);
-    this.#bytes = new Uint8Array(memory.bytes);
-    this.#free = this.#cap = this.#rows.length / 3;
-    this.#span = spanOf(this.#cap);
-    this.#freeBytes = this.#byteCap = this.#bytes.length;
-    this.#byteSpan = spanOf(this.#byteCap);
-    this.#byteAt = new Int32Array(this.#cap);
+    super(memory);
+    this.#free = this.cap;
+    this.#freeBytes = this.byteCap;
+    this.#byteAt = new Int32Array(this.cap);
   }
 
   /** Rows put and not published yet. */
@@ -110,7 +124,7 @@ export class RingWriter {
     if (this.#free === 0 && this.#refresh() === 0) return false;
     const slot = this.#slot;
     const i = 3 * slot;
-    const rows = this.#rows;
+    const rows = this.rows;
     this.#byteAt[slot] = this.#byteHead;
     if (typeof v === "number") {
       rows[i + 1] = attrId;
@@ -138,20 +152,20 @@ export class RingWriter {
     rows[i] = t;
     this.#free--;
     this.#unpublished++;
-    this.#slot = slot + 1 === this.#cap ? 0 : slot + 1;
-    this.#head = this.#head + 1 === this.#span ? 0 : this.#head + 1;
+    this.#slot = slot + 1 === this.cap ? 0 : slot + 1;
+    this.#head = this.#head + 1 === this.span ? 0 : this.#head + 1;
     this.put++;
     return true;
   }
 
   /** Room (rows) after reading where the other side's tail is; frees the drained rows' bytes. */
   #refresh(): number {
-    const tail = Atomics.load(this.#control, TAIL);
-    const used = (this.#head - tail + this.#span) % this.#span;
-    this.#free = this.#cap - used;
-    const byteTail = used === 0 ? this.#byteHead : this.#byteAt[tail % this.#cap]!;
-    this.#freeBytes = this.#byteCap -
-      (this.#byteHead - byteTail + this.#byteSpan) % this.#byteSpan;
+    const tail = Atomics.load(this.control, TAIL);
+    const used = (this.#head - tail + this.span) % this.span;
+    this.#free = this.cap - used;
+    const byteTail = used === 0 ? this.#byteHead : this.#byteAt[tail % this.cap]!;
+    this.#freeBytes = this.byteCap -
+      (this.#byteHead - byteTail + this.byteSpan) % this.byteSpan;
     return this.#free;
   }
 
@@ -160,8 +174,8 @@ export class RingWriter {
     const len = s.length;
     if (this.#freeBytes < len && (this.#refresh(), this.#freeBytes < len)) return -1;
     // Most texts (units, states) are short ASCII: copied by hand, no encoder call.
-    const bytes = this.#bytes;
-    const cap = this.#byteCap;
+    const bytes = this.bytes;
+    const cap = this.byteCap;
     let at = this.#byteSlot;
     for (let k = 0; k < len; k++) {
       const c = s.charCodeAt(k);
@@ -178,31 +192,31 @@ export class RingWriter {
     const len = encoded.length;
     if (this.#freeBytes < len && (this.#refresh(), this.#freeBytes < len)) return -1;
     const at = this.#byteSlot;
-    const first = Math.min(len, this.#byteCap - at);
-    this.#bytes.set(encoded.subarray(0, first), at);
-    this.#bytes.set(encoded.subarray(first), 0);
+    const first = Math.min(len, this.byteCap - at);
+    this.bytes.set(encoded.subarray(0, first), at);
+    this.bytes.set(encoded.subarray(first), 0);
     this.#bytesPut(len);
     return len;
   }
 
   #bytesPut(len: number): void {
     this.#freeBytes -= len;
-    this.#byteHead = (this.#byteHead + len) % this.#byteSpan;
-    this.#byteSlot = (this.#byteSlot + len) % this.#byteCap;
+    this.#byteHead = (this.#byteHead + len) % this.byteSpan;
+    this.#byteSlot = (this.#byteSlot + len) % this.byteCap;
   }
 
   /** Makes the rows put so far visible to the draining side. */
   publish(): void {
     if (this.#unpublished === 0) return;
-    Atomics.store(this.#control, HEAD, this.#head);
+    Atomics.store(this.control, HEAD, this.#head);
     this.#unpublished = 0;
   }
 
   /** Publishes and wakes the draining side. */
   ring(): void {
     this.publish();
-    Atomics.add(this.#control, BELL, 1);
-    Atomics.notify(this.#control, BELL);
+    Atomics.add(this.control, BELL, 1);
+    Atomics.notify(this.control, BELL);
   }
 }
 
@@ -213,14 +227,7 @@ export interface RowSink {
 }
 
 /** The draining side: takes the published rows in order and frees their room. */
-export class RingReader {
-  readonly #control: Int32Array;
-  readonly #rows: Float64Array;
-  readonly #bytes: Uint8Array;
-  readonly #cap: number;
-  readonly #span: number;
-  readonly #byteCap: number;
-  readonly #byteSpan: number;
+export class RingReader extends RingSide {
   #tail = 0;
   #byteTail = 0;
   readonly #decoder = new TextDecoder();
@@ -229,57 +236,51 @@ export class RingReader {
 
   /** Views the shared memory of a ring. */
   constructor(memory: RingMemory) {
-    this.#control = new Int32Array(memory.control);
-    this.#rows = new Float64Array(memory.rows);
-    this.#bytes = new Uint8Array(memory.bytes);
-    this.#cap = this.#rows.length / 3;
-    this.#span = spanOf(this.#cap);
-    this.#byteCap = this.#bytes.length;
-    this.#byteSpan = spanOf(this.#byteCap);
+    super(memory);
   }
 
   /** The doorbell's count now (to wait for the next ring, see {@linkcode RingReader.bell}). */
   get rung(): number {
-    return Atomics.load(this.#control, BELL);
+    return Atomics.load(this.control, BELL);
   }
 
   /** Resolves when the doorbell rings after it showed `seen`. */
   async bell(seen: number): Promise<void> {
-    const wait = Atomics.waitAsync(this.#control, BELL, seen);
+    const wait = Atomics.waitAsync(this.control, BELL, seen);
     if (wait.async) await wait.value;
   }
 
   /** Moves every published row into `sink`, oldest first; returns how many. */
   drain(sink: RowSink): number {
-    const head = Atomics.load(this.#control, HEAD);
-    const n = (head - this.#tail + this.#span) % this.#span;
-    const rows = this.#rows;
+    const head = Atomics.load(this.control, HEAD);
+    const n = (head - this.#tail + this.span) % this.span;
+    const rows = this.rows;
     let tail = this.#tail;
     for (let k = 0; k < n; k++) {
-      const i = 3 * (tail % this.#cap);
+      const i = 3 * (tail % this.cap);
       const id = rows[i + 1]!;
       if (id >= 0) sink.add(rows[i]!, id, rows[i + 2]!);
       else sink.add(rows[i]!, -1 - id, this.#text(-1 - id, rows[i + 2]!));
-      tail = (tail + 1) % this.#span;
+      tail = (tail + 1) % this.span;
     }
     this.#tail = tail;
     // Their room (rows and bytes) is the putting side's again.
-    Atomics.store(this.#control, TAIL, tail);
+    Atomics.store(this.control, TAIL, tail);
     return n;
   }
 
   /** Reads the next `len` bytes of text of attribute `attrId` (-1: its last text again). */
   #text(attrId: number, len: number): string {
     if (len < 0) return this.#lastText.get(attrId)!;
-    const cap = this.#byteCap;
+    const cap = this.byteCap;
     const at = this.#byteTail % cap;
-    this.#byteTail = (this.#byteTail + len) % this.#byteSpan;
+    this.#byteTail = (this.#byteTail + len) % this.byteSpan;
     let bytes: Uint8Array;
-    if (at + len <= cap) bytes = this.#bytes.subarray(at, at + len);
+    if (at + len <= cap) bytes = this.bytes.subarray(at, at + len);
     else {
       bytes = new Uint8Array(len);
-      bytes.set(this.#bytes.subarray(at));
-      bytes.set(this.#bytes.subarray(0, len - (cap - at)), cap - at);
+      bytes.set(this.bytes.subarray(at));
+      bytes.set(this.bytes.subarray(0, len - (cap - at)), cap - at);
     }
     const text = this.#decoder.decode(bytes);
     this.#lastText.set(attrId, text);
