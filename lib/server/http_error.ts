@@ -7,6 +7,7 @@
 import { DeviceError, NotFound, UsageError, WriteRejected } from "../device/errors.ts";
 import { Conflict } from "../lab/owners.ts";
 import { QueueFull } from "../lab/task.ts";
+import { didYouMean } from "../device/suggest.ts";
 
 /** HTTP statuses the API answers errors with. */
 export type ErrorStatus = 400 | 401 | 404 | 405 | 409 | 413 | 422 | 503;
@@ -62,7 +63,8 @@ export interface RequestIssue {
 
 /**
  * The answer to a request that failed validation: 422 (`limit_exceeded`) when a value is over
- * a declared limit, which the message names; 400 for anything malformed.
+ * a declared limit, which the message names; 400 for anything malformed. Given `queryKeys` (the
+ * query parameters of the route), an unknown one is named with those and the closest of them.
  *
  * @example
  * ```ts
@@ -70,7 +72,11 @@ export interface RequestIssue {
  * issuesError([{ path: ["plan", "num"], code: "too_big", message: "Too big", maximum: 10 }]).status; // 422
  * ```
  */
-export function issuesError(issues: readonly RequestIssue[], limitName?: string): HttpError {
+export function issuesError(
+  issues: readonly RequestIssue[],
+  limitName?: string,
+  queryKeys?: readonly string[],
+): HttpError {
   const over = issues.filter((i) => i.code === "too_big");
   const where = (i: RequestIssue) => i.path.length ? i.path.map(String).join(".") : "request";
   if (over.length > 0) {
@@ -86,7 +92,24 @@ export function issuesError(issues: readonly RequestIssue[], limitName?: string)
       "limit_exceeded",
     );
   }
-  return new HttpError(400, issues.map((i) => `${where(i)}: ${i.message}`).join("; "));
+  return new HttpError(
+    400,
+    issues.map((i) =>
+      queryKeys && i.code === "unrecognized_keys" && i.path.length === 0
+        ? unknownQueryText((i as RequestIssue & { keys?: string[] }).keys ?? [], queryKeys)
+        : `${where(i)}: ${i.message}`
+    ).join("; "),
+  );
+}
+
+/** What an unknown query parameter gets: its name, those the route takes, the closest one. */
+function unknownQueryText(unknown: readonly string[], known: readonly string[]): string {
+  const names = unknown.map((k) => `"${k}"`).join(", ");
+  const takes = known.length ? `it takes ${known.join(", ")}` : "it takes none";
+  const hint = unknown.length === 1 ? didYouMean(unknown[0]!, known) : "";
+  return `unknown query parameter${unknown.length > 1 ? "s" : ""} ${names}; ${takes}${
+    hint ? ` (${hint})` : ""
+  }`;
 }
 
 /**

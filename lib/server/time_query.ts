@@ -54,6 +54,9 @@ export function isoTimes(value: unknown, utc = false, key?: string): unknown {
   return value;
 }
 
+/** The query parameters every route takes, through {@linkcode withTimeQuery}. */
+export const TIME_QUERY_KEYS: readonly string[] = ["time", "utc"];
+
 /** A fetch handler, as hono's `app.fetch` and `Deno.serve` take it. */
 type Fetch = (req: Request, env?: never, ctx?: never) => Response | Promise<Response>;
 

@@ -82,6 +82,10 @@ Deno.test("serve API over a socket: every route and error code", async (t) => {
         assert.match(errorOf(bad).message, /no attribute "temprature"/);
         const unknownParam = await call(`${u}/api/devices/thermo/read?atrs=x`);
         assert.equal(unknownParam.status, 400);
+        assert.match(
+          errorOf(unknownParam).message,
+          /^unknown query parameter "atrs"; it takes attrs, time, utc \(did you mean "attrs"\?\)$/,
+        );
         const down = await call(`${u}/api/devices/broken/read`);
         assert.equal(down.status, 503);
         assert.equal(errorOf(down).code, "device_error");

@@ -15,6 +15,7 @@ import type { ServerContext } from "../context.ts";
 import { HttpError, issuesError } from "../http_error.ts";
 import { StreamHub } from "../sse.ts";
 import { ErrorSchema } from "../schemas.ts";
+import { TIME_QUERY_KEYS } from "../time_query.ts";
 
 /** The state every resource's routes of one app share. */
 export interface ApiState {
@@ -168,13 +169,18 @@ export function getRoute<Q>(
   }
   const query = route.request?.query as z.ZodType<Q> | undefined;
   const emptyQueryOk = !query || query.safeParse({}).success;
+  // what an unknown parameter's answer lists: the route's own and those every route takes
+  const queryKeys = [
+    ...Object.keys((query as z.ZodObject | undefined)?.shape ?? {}),
+    ...TIME_QUERY_KEYS,
+  ];
   app.openAPIRegistry.registerPath(route);
   const polled: PolledHandler = (req) => {
     if (!query || (emptyQueryOk && !req.raw.url.includes("?"))) {
       return handler(req, NO_QUERY as Partial<Q>);
     }
     const result = query.safeParse(req.query());
-    if (!result.success) throw issuesError(result.error.issues);
+    if (!result.success) throw issuesError(result.error.issues, undefined, queryKeys);
     return handler(req, result.data);
   };
   const viaHono: H = (c) => polled(c.req);
