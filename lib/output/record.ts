@@ -58,17 +58,25 @@ export function readingJson(r: Reading): string {
 }
 
 function recordText(r: Reading, time: TimeOptions | undefined, newline: boolean): string {
-  const v = r.values;
   // A value named like a record key replaces it in place: only the object does that right.
-  if ("t" in v || "device" in v || "error" in v) {
-    const json = JSON.stringify(readingRecord(r, time));
-    return newline ? json + "\n" : json;
-  }
-  let line = `{"t":${JSON.stringify(machineTime(r.t, time))},"device":${JSON.stringify(r.device)}`;
-  const values = JSON.stringify(v);
+  const json = namesKey(r.values)
+    ? JSON.stringify(readingRecord(r, time))
+    : splicedRecord(r, JSON.stringify(machineTime(r.t, time)), JSON.stringify(r.device));
+  return newline ? json + "\n" : json;
+}
+
+/** True when a value is named like a record key (`t`, `device`, `error`): not spliced. */
+function namesKey(v: Values): boolean {
+  return "t" in v || "device" in v || "error" in v;
+}
+
+/** The JSON of {@linkcode readingRecord}, from its time's and device's JSON and the values'. */
+function splicedRecord(r: Reading, tText: string, name: string): string {
+  let line = `{"t":${tText},"device":${name}`;
+  const values = JSON.stringify(r.values);
   if (values.length > 2) line += "," + values.slice(1, -1);
   if (r.error !== undefined) line += `,"error":${JSON.stringify(r.error)}`;
-  return newline ? line + "}\n" : line + "}";
+  return line + "}";
 }
 
 /**
@@ -103,20 +111,16 @@ export function readingsDocument(readings: readonly Reading[], time?: TimeOption
   let tText = "";
   for (let i = 0; i < n; i++) {
     const r = readings[i]!;
-    const v = r.values;
-    if ("t" in v || "device" in v || "error" in v || r.error !== undefined) {
-      parts[i] = `${JSON.stringify(r.device)}:${recordText(r, time, false)}`;
+    const name = JSON.stringify(r.device);
+    if (namesKey(r.values)) {
+      parts[i] = `${name}:${JSON.stringify(readingRecord(r, time))}`;
       continue;
     }
     if (r.t !== lastT) {
       lastT = r.t;
       tText = JSON.stringify(machineTime(r.t, time));
     }
-    const name = JSON.stringify(r.device);
-    const values = JSON.stringify(v);
-    parts[i] = values.length > 2
-      ? `${name}:{"t":${tText},"device":${name},${values.slice(1)}`
-      : `${name}:{"t":${tText},"device":${name}}`;
+    parts[i] = `${name}:${splicedRecord(r, tText, name)}`;
   }
   return `{${parts.join(",")}}\n`;
 }
