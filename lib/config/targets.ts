@@ -6,7 +6,7 @@
  */
 import { addressOf } from "../device/address.ts";
 import { UsageError } from "../device/errors.ts";
-import { type Driver, findDriver } from "../device/registry.ts";
+import { findDriver } from "../device/registry.ts";
 import { didYouMean } from "../device/suggest.ts";
 import type { DeviceConfig, LabConfig } from "./load.ts";
 import { configPath } from "./file.ts";
@@ -19,19 +19,13 @@ export function resolveTargets(targets: readonly string[], config: LabConfig): D
   const n = targets.length;
   const out = new Array<DeviceConfig>(n);
   const used = new Set<string>();
-  // Targets of one read are mostly of one scheme: its driver is looked up once in a row.
-  let scheme = "";
-  let driver: Driver | undefined;
   // An indexed loop: an iterator result per target is garbage in cold code (a thousand targets).
   for (let t = 0; t < n; t++) {
     const target = targets[t]!;
     let cfg: DeviceConfig;
     const address = addressOf(target);
     if (address !== undefined) {
-      if (address.scheme !== scheme || driver === undefined) {
-        driver = findDriver(address.scheme);
-        scheme = address.scheme;
-      }
+      const driver = findDriver(address.scheme);
       const base = driver.defaultName?.(address) ?? address.target;
       cfg = { name: base, address, interval: 1000, options: NO_OPTIONS };
     } else {
