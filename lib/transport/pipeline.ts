@@ -397,11 +397,15 @@ export class Pipeline {
     // expire no earlier than their timeout, and at most the deadline's span later.
     const busy = this.#clockReads >= CLOCK_READS;
     this.#clockReads = 0;
-    for (const f of this.#backlog) if (f.at === UNTIMED) f.at = now + f.timeout;
-    for (const f of this.#flight) if (f.at === UNTIMED) f.at = now + f.timeout;
     const due: Flight[] = [];
-    for (const f of this.#backlog) if (f.at <= now) due.push(f);
-    for (const f of this.#flight) if (f.at <= now) due.push(f);
+    for (const f of this.#backlog) {
+      if (f.at === UNTIMED) f.at = now + f.timeout;
+      if (f.at <= now) due.push(f);
+    }
+    for (const f of this.#flight) {
+      if (f.at === UNTIMED) f.at = now + f.timeout;
+      if (f.at <= now) due.push(f);
+    }
     for (const f of due) this.#expire(f);
     let next = Infinity;
     for (const f of this.#backlog) if (f.at < next) next = f.at;
