@@ -489,15 +489,8 @@ export class SampleWriter {
    */
   readonly #timed = (): void => {
     this.#timer = undefined;
-    if (this.#remote) {
-      const remote = this.#worker(false);
-      if (this.#remote && !remote) {
-        // Starting: these rows wait for the next turn.
-        this.#arm();
-        return;
-      }
-    }
-    if (this.#remote) {
+    const remote = this.#worker(false);
+    if (remote) {
       this.options.beforeFlush?.();
       try {
         if (this.pending > 0) this.options.check?.();
@@ -507,7 +500,12 @@ export class SampleWriter {
       }
       if (this.#ring!.unpublished > 0) this.#ring!.ring();
       const page = this.#page();
-      if (page) this.#remote.post({ kind: "write", page, final: false }, [page.num.buffer]);
+      if (page) remote.post({ kind: "write", page, final: false }, [page.num.buffer]);
+      return;
+    }
+    if (this.#remote) {
+      // Starting: these rows wait for the next turn.
+      this.#arm();
       return;
     }
     if (!this.#tryFlush(ROWS_PER_SLICE) || this.#closed) return;
