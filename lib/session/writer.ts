@@ -1,8 +1,9 @@
 /**
- * The batched sample writer: values are appended to in-memory pages and written by one
- * transaction per flush with prepared multi-row inserts. A flush happens `flushDelayMs` after the
- * first unwritten row (so a tick's burst of readings is written in the quiet time before the next
- * tick, and a kill -9 loses at most that delay) and at once when a batch reaches `maxBatch` rows.
+ * The batched sample writer: values are held in memory (a row buffer here, or the ring below)
+ * and written by one transaction per flush with prepared multi-row inserts. A flush happens
+ * `flushDelayMs` after the first unwritten row (so a tick's burst of readings is written in the
+ * quiet time before the next tick, and a kill -9 loses at most that delay) and at once when a
+ * batch reaches `maxBatch` rows.
  *
  * The SQLite work runs in a worker that owns the writing connection (`write_worker.ts`) when the
  * writer is given one: the recording thread only puts rows in a ring in shared memory
