@@ -92,16 +92,21 @@ export class RowBuffer {
   #addNumber(t: number, attrId: number, v: number | null): void {
     let num = this.num;
     const i = this.numRows * 3;
-    if (i + 3 > num.length) {
-      const bigger = new Float64Array(num.length * 2);
-      bigger.set(num);
-      this.num = num = bigger;
-    }
+    if (i + 3 > num.length) num = this.#grow(this.numRows + 1);
     num[i] = t;
     num[i + 1] = attrId;
     // SQLite stores NaN as NULL anyway, so NaN can mean null here.
     num[i + 2] = v === null ? NaN : v;
     this.numRows++;
+  }
+
+  /** Doubles the numbers' buffer until it holds `rows` rows, keeping those held; returns it. */
+  #grow(rows: number): Float64Array<ArrayBuffer> {
+    let size = this.num.length;
+    while (3 * rows > size) size *= 2;
+    const bigger = new Float64Array(size);
+    bigger.set(this.num.subarray(0, 3 * this.numRows));
+    return this.num = bigger;
   }
 
   /** Hands everything held over as a page (its own arrays) and starts empty again. */
@@ -127,13 +132,7 @@ export class RowBuffer {
   /** Appends a page's rows and events after those held. */
   absorb(page: RowPage): void {
     const rows = page.numRows;
-    if (3 * (this.numRows + rows) > this.num.length) {
-      let size = this.num.length;
-      while (3 * (this.numRows + rows) > size) size *= 2;
-      const bigger = new Float64Array(size);
-      bigger.set(this.num.subarray(0, 3 * this.numRows));
-      this.num = bigger;
-    }
+    if (3 * (this.numRows + rows) > this.num.length) this.#grow(this.numRows + rows);
     this.num.set(page.num.subarray(0, 3 * rows), 3 * this.numRows);
     this.numRows += rows;
     for (let i = 0; i < rows; i++) {
