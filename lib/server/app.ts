@@ -16,7 +16,7 @@ import { HttpError, toHttpError } from "./http_error.ts";
 import { timingSafeEqualText } from "./auth.ts";
 import { limitBody } from "./body_limit.ts";
 import { CachedRouter } from "./route_cache.ts";
-import { withTimeQuery } from "./time_query.ts";
+import { hasTimeQuery, withTimeQuery } from "./time_query.ts";
 import { positionRoutes } from "./routes/positions.ts";
 import { alarmRoutes } from "./routes/alarms.ts";
 import { apiState, newApi, polledDispatch } from "./routes/api.ts";
@@ -136,16 +136,16 @@ export function createApp(ctx: ServerContext): LabwireApp {
   app.route("/", dashboardRoutes());
 
   routeMethods = methodsByPath(app.routes);
-  // Polled GETs are answered without a hono Context when nothing but their handler applies.
+  // Polled GETs are answered without a hono Context when nothing but their handler applies; a
+  // URL with time= is left to hono behind the time-query wrapper (which serves the same handler).
   const polled = polledDispatch(app, (err, method, path) => {
     const e = failure(err, method, path);
     return Response.json(e.body(), { status: e.status });
-  });
-  const honoFetch = app.fetch;
+  }, { leaves: hasTimeQuery });
   // ?time=iso on every JSON answer (the one time policy), without a route knowing about it.
-  const fetch: typeof honoFetch = (req, env, executionCtx) =>
+  const honoFetch = withTimeQuery(app.fetch);
+  app.fetch = (req, env, executionCtx) =>
     (req.method === "GET" ? polled(req) : undefined) ?? honoFetch(req, env, executionCtx);
-  app.fetch = withTimeQuery(fetch);
   return Object.assign(app, {
     // Filling the attr cache (so /metrics has units and detail answers are instant) is device
     // I/O: the daemon starts it once it listens, never the construction.

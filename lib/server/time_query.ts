@@ -57,6 +57,11 @@ export function isoTimes(value: unknown, utc = false, key?: string): unknown {
 /** The query parameters every route takes, through {@linkcode withTimeQuery}. */
 export const TIME_QUERY_KEYS: readonly string[] = ["time", "utc"];
 
+/** Whether `url` asks for a time format ({@linkcode withTimeQuery} rewrites its answer). */
+export function hasTimeQuery(url: string): boolean {
+  return url.includes("time=");
+}
+
 /** A fetch handler, as hono's `app.fetch` and `Deno.serve` take it. */
 type Fetch = (req: Request, env?: never, ctx?: never) => Response | Promise<Response>;
 
@@ -69,7 +74,7 @@ export function withTimeQuery<F extends Fetch>(fetch: F): F {
   // synchronous (Deno.serve sends those on its fast path) and no await is added per request
   // (nor an array: the arguments are passed as they are, not gathered and spread).
   const wrapped = (req: Request, env?: never, ctx?: never): Response | Promise<Response> =>
-    req.url.includes("time=") ? withTime(req, env, ctx) : fetch(req, env, ctx);
+    hasTimeQuery(req.url) ? withTime(req, env, ctx) : fetch(req, env, ctx);
   const withTime = async (req: Request, env?: never, ctx?: never): Promise<Response> => {
     const url = new URL(req.url);
     const time = url.searchParams.get("time");

@@ -139,8 +139,11 @@ export interface PolledRequest {
   header(name: string): string | undefined;
 }
 
-/** The handler of a polled route (see {@linkcode getRoute}). */
-type PolledHandler = (req: PolledRequest) => Response | Promise<Response>;
+/**
+ * The handler of a polled route (see {@linkcode getRoute}); `hasQuery` says whether the URL has
+ * a query, when the caller knows it already (else the handler looks).
+ */
+type PolledHandler = (req: PolledRequest, hasQuery?: boolean) => Response | Promise<Response>;
 
 /** The polled handler behind each hono handler `getRoute` registered. */
 const POLLED = new WeakMap<H, PolledHandler>();
@@ -175,8 +178,8 @@ export function getRoute<Q>(
     ...TIME_QUERY_KEYS,
   ];
   app.openAPIRegistry.registerPath(route);
-  const polled: PolledHandler = (req) => {
-    if (!query || (emptyQueryOk && !req.raw.url.includes("?"))) {
+  const polled: PolledHandler = (req, hasQuery) => {
+    if (!query || (emptyQueryOk && !(hasQuery ?? req.raw.url.includes("?")))) {
       return handler(req, NO_QUERY as Partial<Q>);
     }
     const result = query.safeParse(req.query());
@@ -197,6 +200,11 @@ interface PolledPath {
   handler: PolledHandler;
   params: Readonly<Record<string, string>>;
   failed: (err: unknown) => Response;
+}
+
+/** What {@linkcode polledDispatch} remembers of a URL of a polled path: its path's, and whether it has a query. */
+interface PolledUrl extends PolledPath {
+  hasQuery: boolean;
 }
 
 /** A request of a polled route served by {@linkcode polledDispatch}: hono's lookups, no more. */
@@ -220,8 +228,13 @@ class Polled implements PolledRequest {
 
 /** Options of {@linkcode polledDispatch}. */
 export interface PolledDispatchOptions {
-  /** Most remembered paths before the memory starts over (default 1024; paths are what clients send). */
+  /**
+   * Most remembered paths (and URLs of polled paths) before the memory starts over (default
+   * 1024; paths are what clients send).
+   */
   maxPaths?: number;
+  /** URLs left to hono whatever their path (e.g. those with `time=`, which the app rewrites). */
+  leaves?: (url: string) => boolean;
 }
 
 /**
@@ -233,7 +246,10 @@ export interface PolledDispatchOptions {
  * published per request, that was a fifth of the JavaScript each one cost (profiled). What a
  * path reaches is a pure function of the path while the app's routes stay as they are, so it is
  * worked out once per path (router match, handler lookup, parameter decoding) and remembered,
- * bounded; a route added later makes every path be worked out again.
+ * bounded; a route added later makes every path be worked out again. A URL of a polled path is
+ * remembered too (with whether it has a query), so a poll of the same URL is one lookup of the
+ * URL's text: taking the path out of the URL (hono's `getPath`, a loop over its characters) and
+ * the searches for `?` and `time=` cost ~1.3k instructions a request (callgrind).
  */
 export function polledDispatch(
   app: OpenAPIHono,
@@ -244,6 +260,9 @@ export function polledDispatch(
   const maxPaths = opts.maxPaths ?? 1024;
   // null: a path hono serves (no polled route, or middleware on it).
   const paths = new Map<string, PolledPath | null>();
+  // Only URLs of polled paths: the URLs of other routes (`?since=` of the samples, …) change.
+  const urls = new Map<string, PolledUrl>();
+  const leaves = opts.leaves;
   let routeCount = app.routes.length;
   const resolve = (path: string): PolledPath | null => {
     const match = router.match("GET", path);
@@ -261,12 +280,9 @@ export function polledDispatch(
     }
     return { handler, params, failed: (err) => onError(err, "GET", path) };
   };
-  return (req) => {
+  const byPath = (req: Request, url: string): PolledUrl | undefined => {
+    if (leaves !== undefined && leaves(url)) return undefined;
     const path = app.getPath(req);
-    if (app.routes.length !== routeCount) {
-      paths.clear();
-      routeCount = app.routes.length;
-    }
     let known = paths.get(path);
     if (known === undefined) {
       known = resolve(path);
@@ -274,8 +290,22 @@ export function polledDispatch(
       paths.set(path, known);
     }
     if (known === null) return undefined;
+    const byUrl = { ...known, hasQuery: url.includes("?") };
+    if (urls.size >= maxPaths) urls.clear();
+    urls.set(url, byUrl);
+    return byUrl;
+  };
+  return (req) => {
+    const url = req.url;
+    if (app.routes.length !== routeCount) {
+      paths.clear();
+      urls.clear();
+      routeCount = app.routes.length;
+    }
+    const known = urls.get(url) ?? byPath(req, url);
+    if (known === undefined) return undefined;
     try {
-      const res = known.handler(new Polled(req, known.params));
+      const res = known.handler(new Polled(req, known.params), known.hasQuery);
       return res instanceof Promise ? res.catch(known.failed) : res;
     } catch (err) {
       return known.failed(err);

@@ -24,7 +24,11 @@ class CountingRouter<T> implements Router<T> {
 const NAME = z.object({ name: z.string().openapi({ param: { name: "name", in: "path" } }) });
 
 /** An app with two polled routes (one with a strict query) and a plain hono route. */
-function polledApp(router = new CountingRouter<never>(), maxPaths?: number) {
+function polledApp(
+  router = new CountingRouter<never>(),
+  maxPaths?: number,
+  leaves?: (url: string) => boolean,
+) {
   const app = newApi({ router: router as never });
   app.onError((err, c) => {
     const e = toHttpError(err);
@@ -67,7 +71,7 @@ function polledApp(router = new CountingRouter<never>(), maxPaths?: number) {
     const e = toHttpError(err);
     if (e.code === "internal") errors.push(`${method} ${path}: ${e.message}`);
     return Response.json(e.body(), { status: e.status });
-  }, { maxPaths });
+  }, { maxPaths, leaves });
   return { app, router, dispatch, errors };
 }
 
@@ -137,4 +141,33 @@ Deno.test("polled dispatch: the paths remembered are bounded (made-up paths star
   assert.equal(router.matches, 10, "x9 is still remembered");
   await (await dispatch(get("/things/x0"))!).body?.cancel();
   assert.equal(router.matches, 11, "x0 was forgotten");
+});
+
+Deno.test("polled dispatch: a URL it remembers is still answered by its own query", async () => {
+  const { router, dispatch } = polledApp();
+  for (let i = 0; i < 3; i++) {
+    const plain = await dispatch(get("/things/g7/read"))!;
+    assert.deepEqual(await plain.json(), { name: "g7", n: null });
+    const asked = await dispatch(get("/things/g7/read?n=5"))!;
+    assert.deepEqual(await asked.json(), { name: "g7", n: "5" });
+    const wrong = await dispatch(get("/things/g7/read?m=5"))!;
+    assert.equal(wrong.status, 400, "a remembered URL's query is checked every time");
+  }
+  assert.equal(router.matches, 1, "three URLs of one path: one match");
+});
+
+Deno.test("polled dispatch: URLs the caller leaves go to hono, the same path without them does not", async () => {
+  const { dispatch } = polledApp(undefined, undefined, (url) => url.includes("time="));
+  for (let i = 0; i < 2; i++) {
+    assert.equal(dispatch(get("/things/g1?time=iso")), undefined);
+    const res = await dispatch(get("/things/g1"))!;
+    assert.equal((await res.json()).name, "g1");
+  }
+});
+
+Deno.test("polled dispatch: a route added later makes remembered URLs be worked out again", async () => {
+  const { app, dispatch } = polledApp(new CountingRouter<never>(new TrieRouter()));
+  assert.equal((await (await dispatch(get("/things/g1?n=1"))!).json()).name, "g1");
+  app.use("/things/*", cors({ origin: "https://lab.example.org" }));
+  assert.equal(dispatch(get("/things/g1?n=1")), undefined, "CORS now applies: hono serves it");
 });
