@@ -51,6 +51,17 @@ export interface SampleOptions extends CallOptions {
   quiet?: boolean;
 }
 
+/**
+ * Who a reading taken with {@linkcode DeviceManager.sampleFor} goes to: `done` gets the reading
+ * (good or with `error`), `lost` what stopped it (the caller's abort while it ran).
+ */
+export interface ReadingTarget {
+  /** The reading, in the turn it is made. */
+  done(reading: Reading): void;
+  /** The caller's abort stopped the read: no reading. */
+  lost(reason: unknown): void;
+}
+
 /** What closing waits for in a busy queue: its end, not its outcome. */
 const CLOSE = () => {};
 
@@ -179,19 +190,56 @@ export class DeviceManager {
     return this.#sample(names, opts, performance.now(), answer) as Promise<T>;
   }
 
+  /**
+   * Takes a fresh reading like {@linkcode sample} and hands it to `to` (see
+   * {@linkcode ReadingTarget}) instead of returning a promise: the sampler's way, thousands of
+   * readings a second, each without a promise, a reaction and a turn of its own for the caller.
+   */
+  sampleFor(
+    names: readonly string[] | undefined,
+    opts: SampleOptions | undefined,
+    started: number,
+    to: ReadingTarget,
+  ): void {
+    if (this.#queued > 0 || opts?.signal?.aborted) {
+      this.#sample(names, opts, started, undefined).then(
+        to.done as (reading: unknown) => void,
+        to.lost,
+      );
+      return;
+    }
+    this.#startIdleRead(names, opts, started, undefined, to);
+  }
+
   #sample(
     names: readonly string[] | undefined,
     opts: SampleOptions | undefined,
     started: number,
     answer: ((reading: Reading) => unknown) | undefined,
   ): Promise<unknown> {
-    const t = nowSeconds();
     if (this.#queued > 0 || opts?.signal?.aborted) {
+      const t = nowSeconds();
       return this.exclusive(() => this.device.read(names, opts), opts?.signal).then(
         (values) => this.#answered(this.#took(t, started, opts, true, values), answer),
         (err) => this.#answered(this.#took(t, started, opts, false, err), answer),
       );
     }
+    return this.#startIdleRead(names, opts, started, answer, undefined);
+  }
+
+  /**
+   * Starts a read on an idle queue: the reading goes to `answer` (the promise settles with what
+   * it makes of it) or, with a `to`, to `to` (the promise then settles with nothing and never
+   * rejects: nobody waits on it).
+   */
+  #startIdleRead(
+    names: readonly string[] | undefined,
+    opts: SampleOptions | undefined,
+    started: number,
+    answer: ((reading: Reading) => unknown) | undefined,
+    to: ReadingTarget | undefined,
+  ): Promise<unknown> {
+    const t = nowSeconds();
     // An idle queue starts the read at once and the read itself is the queue's tail; the queue
     // is free again when the answer is taken. No async frame, turn of the queue or extra promise
     // per reading (a sampler takes thousands a second), and no closure either: only one such
@@ -209,6 +257,7 @@ export class DeviceManager {
     idle.started = started;
     idle.opts = opts;
     idle.answer = answer;
+    idle.to = to;
     return p.then(this.#idleReadDone, this.#idleReadFailed);
   }
 
@@ -218,16 +267,27 @@ export class DeviceManager {
     started: number;
     opts: SampleOptions | undefined;
     answer: ((reading: Reading) => unknown) | undefined;
-  } = { t: 0, started: 0, opts: undefined, answer: undefined };
+    to: ReadingTarget | undefined;
+  } = { t: 0, started: 0, opts: undefined, answer: undefined, to: undefined };
   readonly #idleReadDone = (values: Values): unknown => this.#idleReadEnded(true, values);
   readonly #idleReadFailed = (err: unknown): unknown => this.#idleReadEnded(false, err);
 
   #idleReadEnded(ok: boolean, result: unknown): unknown {
     if (--this.#queued === 0) this.#tail = IDLE;
-    const { t, started, opts, answer } = this.#idleRead;
+    const { t, started, opts, answer, to } = this.#idleRead;
     this.#idleRead.opts = undefined;
     this.#idleRead.answer = undefined;
-    return this.#answered(this.#took(t, started, opts, ok, result), answer);
+    this.#idleRead.to = undefined;
+    if (to === undefined) return this.#answered(this.#took(t, started, opts, ok, result), answer);
+    let reading: Reading;
+    try {
+      reading = this.#took(t, started, opts, ok, result);
+    } catch (err) {
+      to.lost(err);
+      return undefined;
+    }
+    to.done(reading);
+    return undefined;
   }
 
   /** The reading, or what the caller of {@linkcode sampleTo} makes of it. */

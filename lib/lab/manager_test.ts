@@ -3,6 +3,8 @@ import "../drivers/mod.ts";
 import { parseConfig } from "../config/load.ts";
 import { SimDevice } from "../drivers/sim/device.ts";
 import { Lab } from "./lab.ts";
+import type { ReadingTarget } from "./manager.ts";
+import type { Reading } from "../device/device.ts";
 import { registerDriver } from "../device/registry.ts";
 import { parseAddress } from "../device/address.ts";
 import { createSim } from "../drivers/sim/driver.ts";
@@ -208,6 +210,75 @@ address = "sim://gauge?error_rate=1"
       /refused/,
     );
     assert.equal(m.stats.reads, 5, "the reading was taken all the same");
+  } finally {
+    await lab.close();
+  }
+});
+
+Deno.test("sampleFor hands each reading to its target, published like sample's; an abort is lost", async () => {
+  const lab = await Lab.open(benchConfig(`[devices.g]
+address = "sim://gauge?seed=5"
+
+[devices.bad]
+address = "sim://gauge?error_rate=1"
+
+[devices.slow]
+address = "sim://gauge?latency=200ms"
+`));
+  try {
+    /** A target that records what it is handed, and a promise of its first outcome. */
+    function target() {
+      const got: { done: Reading[]; lost: unknown[] } = { done: [], lost: [] };
+      let settle!: () => void;
+      const settled = new Promise<void>((r) => (settle = r));
+      const to: ReadingTarget = {
+        done: (r) => {
+          got.done.push(r);
+          settle();
+        },
+        lost: (e) => {
+          got.lost.push(e);
+          settle();
+        },
+      };
+      return { got, to, settled };
+    }
+    const m = lab.get("g");
+    const seen: Reading[] = [];
+    m.onReading((r) => seen.push(r));
+    // idle queue
+    const idle = target();
+    m.sampleFor(undefined, undefined, performance.now(), idle.to);
+    await idle.settled;
+    assert.equal(idle.got.done.length, 1);
+    assert.deepEqual(Object.keys(idle.got.done[0]!.values), ["pressure", "pressure_units"]);
+    assert.equal(m.last, idle.got.done[0]);
+    // a busy queue: the second waits for the first, then goes to its own target
+    const first = target();
+    const second = target();
+    m.sampleFor(["pressure"], undefined, performance.now(), first.to);
+    m.sampleFor(["pressure"], undefined, performance.now(), second.to);
+    await Promise.all([first.settled, second.settled]);
+    assert.deepEqual(
+      [first.got.done.length, second.got.done.length, first.got.lost.length],
+      [1, 1, 0],
+    );
+    assert.equal(m.last, second.got.done[0]);
+    assert.deepEqual(seen, [idle.got.done[0], first.got.done[0], second.got.done[0]]);
+    assert.equal(m.stats.reads, 3);
+    // a failed read is a reading with its error
+    const failed = target();
+    lab.get("bad").sampleFor(undefined, undefined, performance.now(), failed.to);
+    await failed.settled;
+    assert.match(failed.got.done[0]?.error ?? "", /./);
+    // the caller's abort while the read runs: lost with the abort's reason, no reading
+    const stop = new AbortController();
+    const aborted = target();
+    lab.get("slow").sampleFor(undefined, { signal: stop.signal }, performance.now(), aborted.to);
+    stop.abort(new Error("stopping"));
+    await aborted.settled;
+    assert.deepEqual(aborted.got.done, []);
+    assert.match(String(aborted.got.lost[0]), /stopping/);
   } finally {
     await lab.close();
   }

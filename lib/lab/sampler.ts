@@ -14,7 +14,7 @@ import { macrotask, starving } from "../schedule/fair.ts";
 import { Schedule } from "../schedule/periodic.ts";
 import { sleepOnNodeTimer } from "../schedule/timer.ts";
 import { TimingHistogram } from "../schedule/histogram.ts";
-import type { DeviceManager } from "./manager.ts";
+import type { DeviceManager, ReadingTarget } from "./manager.ts";
 import type { Lab } from "./lab.ts";
 
 /** Options of a sampling run. */
@@ -100,8 +100,11 @@ export function spread(n: number, interval: number): { per: number; slotMs: numb
   return { per: Math.max(1, Math.ceil(n / slots)), slotMs: interval / slots };
 }
 
-/** One device's place in a schedule, with its reading handlers bound once (not per tick). */
-class DeviceLoop {
+/**
+ * One device's place in a schedule, and where its readings go (bound once, not per tick: the
+ * manager hands each reading to it, {@linkcode DeviceManager.sampleFor}).
+ */
+class DeviceLoop implements ReadingTarget {
   failures = 0;
   retryAt = 0;
   inFlight = false;
@@ -298,7 +301,7 @@ export class Sampler {
       loop.inFlight = true;
       const names = this.options.attrs?.[loop.manager.name];
       this.#inFlight++;
-      loop.manager.sample(names, sampleOptions, at).then(loop.done, loop.lost);
+      loop.manager.sampleFor(names, sampleOptions, at, loop);
     }
   }
 

@@ -21,7 +21,7 @@ import type { CallOptions, Device } from "../../device/device.ts";
 import { DeviceError, UsageError, WriteRejected } from "../../device/errors.ts";
 import type { Driver, OpenContext } from "../../device/registry.ts";
 import { BARATRON_INFO, BARATRON_OPTIONS, toolWebHost } from "./driver_info.ts";
-import { HttpClient } from "../../transport/http.ts";
+import { HttpClient, type RequestOptions } from "../../transport/http.ts";
 import type { AnswerFrame } from "../../transport/http_codec.ts";
 import { textOf } from "../../transport/http_framing.ts";
 import { decodePollBytes } from "./byte_decoder.ts";
@@ -90,6 +90,7 @@ export class BaratronGauge implements Device {
   #client: HttpClient;
   #closed = false;
   #units: string | undefined;
+  #lastOptions: RequestOptions | undefined;
 
   /** Opens a gauge at `origin` (no I/O happens until the first read). */
   constructor(
@@ -145,11 +146,24 @@ export class BaratronGauge implements Device {
   /** Sends one PollRequest and decodes the answer. */
   poll(opts?: CallOptions): Promise<GaugeValues> {
     if (this.#closed) return Promise.reject(new DeviceError(`${this.name} is closed`, this.name));
-    return this.#client.exchange("POST", TOOLWEB_PATH, POLL_REQUEST, {
-      timeout: opts?.timeout ?? this.timeoutMs,
-      signal: opts?.signal,
-      headers: POLL_HEADERS,
-    }, this.#decode);
+    return this.#client.exchange(
+      "POST",
+      TOOLWEB_PATH,
+      POLL_REQUEST,
+      this.#requestOptions(opts?.timeout ?? this.timeoutMs, opts?.signal),
+      this.#decode,
+    );
+  }
+
+  /**
+   * The request's options: the last poll's object while its timeout and signal stay the same (a
+   * sampler polls with one signal for the whole run), not a new one per poll. The HTTP client
+   * only reads them.
+   */
+  #requestOptions(timeout: number, signal: AbortSignal | undefined): RequestOptions {
+    const last = this.#lastOptions;
+    if (last !== undefined && last.timeout === timeout && last.signal === signal) return last;
+    return this.#lastOptions = { timeout, signal, headers: POLL_HEADERS };
   }
 
   /**
