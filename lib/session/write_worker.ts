@@ -2,9 +2,10 @@
  * The session writer's worker: it owns the connection that writes samples and events, so the
  * SQLite work of recording (inserts, commits, ~3 µs per `GET /read` recorded at 20,000 a second)
  * runs beside the thread that samples devices and answers requests, not on it. The recording
- * thread puts rows in a ring in shared memory (`row_ring.ts`) and rings its doorbell per timed
- * flush: no message, no allocation per flush. Events, and the rare row that does not fit in
- * the ring, go in a page with a message.
+ * thread puts rows in a ring in shared memory (`row_ring.ts`), which the worker drains on its
+ * own timer while rows come: no message, no allocation and no wake-up call per flush (the
+ * recording thread rings a doorbell only after a quiet period put the worker to sleep). Events,
+ * and the rare row that does not fit in the ring, go in a page with a message.
  *
  * An explicit flush, a hold, a retry and the close wait for their answer (`request`), which the
  * worker sends on a port nobody listens to and wakes the waiting thread through shared memory,
@@ -33,6 +34,8 @@ export interface WorkerInit {
   flusher: FlusherOptions;
   /** The ring the recording thread puts samples in. */
   ring: RingMemory;
+  /** How often the worker drains the ring while rows come, ms (the writer's flush delay). */
+  delayMs: number;
 }
 
 /**
@@ -128,7 +131,7 @@ export class WriteWorker {
 
   /**
    * Starts the worker on `init.path` (it opens its connection while this thread goes on);
-   * `onFailure` gets the failures of the writes it times itself (the ring's doorbell). Undefined
+   * `onFailure` gets the failures of the writes it times itself (draining the ring). Undefined
    * when no worker can be created here. Whether it could open the file is
    * {@linkcode WriteWorker.ready}.
    */
@@ -245,8 +248,8 @@ class WriterThread {
   // After a failed write, rows are only held: the writer's retry (a waited-for request) tries
   // again, with its backoff.
   #failing = false;
-  // Between detach and reopen (the file is being replaced): a doorbell rung before the detach
-  // and heard after it must not open the path, where the new file is not made yet.
+  // Between detach and reopen (the file is being replaced): a timed drain due after the detach
+  // must not open the path, where the new file is not made yet.
   #detached = false;
   readonly #pending: RowPage[] = [];
 
@@ -258,7 +261,7 @@ class WriterThread {
     this.#open();
   }
 
-  /** The ring's doorbell count now, and a wait for its next ring. */
+  /** The ring the rows come through. */
   get ring(): RingReader {
     return this.#ring;
   }
@@ -319,8 +322,8 @@ class WriterThread {
   }
 
   /**
-   * The doorbell rang: what the ring holds is written (held only while writes fail or the file
-   * is being replaced).
+   * The worker's timer (or the doorbell): what the ring holds is written (held only while writes
+   * fail or the file is being replaced).
    */
   timed(): unknown {
     this.#take(undefined);
@@ -384,7 +387,7 @@ class WriterThread {
   }
 }
 
-// Inside the worker: open the file, then answer requests and the ring's doorbell in order.
+// Inside the worker: open the file, then answer requests and drain the ring in order.
 // deno-lint-ignore no-explicit-any
 const scope = globalThis as any;
 if (typeof scope.WorkerGlobalScope !== "undefined" && scope instanceof scope.WorkerGlobalScope) {
@@ -408,14 +411,22 @@ if (typeof scope.WorkerGlobalScope !== "undefined" && scope instanceof scope.Wor
     Atomics.store(done, ANSWERED, a.seq);
     Atomics.notify(done, ANSWERED);
   };
-  // The doorbell: each ring writes what the ring holds; only a failure is posted back.
+  // The ring is drained every `delayMs` while rows come; after a period that brought none the
+  // worker sleeps until the recording thread's next timed flush rings the doorbell. It waits
+  // for a first ring before it touches the ring: only then does the recording thread take it
+  // as started (a worker that started too late leaves the ring to the thread's own flusher).
   const listen = async (t: WriterThread) => {
-    for (let seen = 0;;) {
-      await t.ring.bell(seen);
-      seen = t.ring.rung;
+    const delayMs = t.init.delayMs;
+    await t.ring.sleep(true);
+    for (;;) {
+      if (t.ring.held === 0) {
+        await t.ring.sleep();
+        continue;
+      }
       const error = t.timed();
       const attempts = t.publish();
       if (error !== undefined) answer({ seq: 0, attempts, error }, false);
+      await new Promise((wake) => setTimeout(wake, delayMs));
     }
   };
   scope.onmessage = (

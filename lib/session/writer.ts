@@ -7,7 +7,8 @@
  *
  * The SQLite work runs in a worker that owns the writing connection (`write_worker.ts`) when the
  * writer is given one: the recording thread only puts rows in a ring in shared memory
- * (`row_ring.ts`) and rings the worker's doorbell per timed flush. Without a worker the same
+ * (`row_ring.ts`), which the worker drains on its own timer (the recording thread rings its
+ * doorbell only when it sleeps after a quiet period). Without a worker the same
  * flusher writes on this thread, a timed flush in slices of a few hundred rows with an event-loop
  * turn between them. Explicit flushes, retries and the close wait for the write either way, so
  * a flush that throws means the database refused.
@@ -159,7 +160,10 @@ export class SampleWriter {
     };
     const ring = this.#ringMemory = worker && ringMemory(options.ring);
     this.#remote = ring &&
-      WriteWorker.start({ ...worker!, flusher, ring }, (answer) => this.#answered(answer));
+      WriteWorker.start(
+        { ...worker!, flusher, ring, delayMs: this.#delay },
+        (answer) => this.#answered(answer),
+      );
     this.#buf = new RowBuffer();
     if (this.#remote) this.#ring = new RingWriter(ring!);
     else {
@@ -178,7 +182,10 @@ export class SampleWriter {
     if (!remote) return undefined;
     const ready = remote.ready(wait);
     if (ready === undefined) return undefined;
-    if (ready) return remote;
+    if (ready) {
+      this.#ring!.live();
+      return remote;
+    }
     remote.terminate();
     this.#remote = undefined;
     const local = this.#local = new SampleFlusher(this.#db, this.#flusherOptions);
@@ -286,9 +293,12 @@ export class SampleWriter {
       this.#handOver();
       return;
     }
-    const unflushed = ring ? ring.unpublished : this.#buf.rows;
     // While failing, only the retry timer writes: a sampling thread never waits on a bad disk.
-    if (unflushed >= this.#maxBatch && !this.#outage) this.#tryFlush();
+    if (
+      (ring ? ring.held : this.#buf.rows) >= this.#maxBatch && !this.#outage &&
+      // The worker may have drained the ring since its room was last looked at.
+      (!ring || ring.heldNow() >= this.#maxBatch)
+    ) this.#tryFlush();
     else this.#arm();
   }
 
@@ -484,9 +494,9 @@ export class SampleWriter {
   }
 
   /**
-   * The timed flush. To a worker: the ring's rows published and its doorbell rung (it writes
-   * them in slices), events posted in a page. Here: a slice, and the next one soon while a
-   * burst is still buffered.
+   * The timed flush. To a worker: its doorbell rung if it sleeps (else it drains the ring on its
+   * own timer, in slices), events posted in a page. Here: a slice, and the next one soon while
+   * a burst is still buffered.
    */
   readonly #timed = (): void => {
     this.#timer = undefined;
@@ -499,7 +509,7 @@ export class SampleWriter {
         this.#failed(err);
         return;
       }
-      if (this.#ring!.unpublished > 0) this.#ring!.ring();
+      this.#ring!.wake();
       const page = this.#page();
       if (page) remote.post({ kind: "write", page, final: false }, [page.num.buffer]);
       return;

@@ -230,11 +230,11 @@ Deno.test("writer (in its worker): rows go round a small ring many times — num
         store.writer.add(t, u, text);
         texts.push(text);
       }
-      // now and then the doorbell (the timed flush) drains the ring, else it fills up
+      // now and then the worker (on its timer, or woken) drains the ring, else it fills up
       if (i % 37 === 0) {
         const deadline = Date.now() + 10_000;
         while (store.writer.pending > 0) {
-          assert.ok(Date.now() < deadline, "the doorbell's flush writes the ring's rows");
+          assert.ok(Date.now() < deadline, "the worker drains and writes the ring's rows");
           await new Promise((r) => setTimeout(r, 1));
         }
       }
