@@ -8,7 +8,7 @@
 import type { Attr } from "../device/attr.ts";
 import type { Reading } from "../device/device.ts";
 import { CsvWriter } from "./csv.ts";
-import { readingLine, readingRecord } from "./record.ts";
+import { readingRecord, writeReadingLine } from "./record.ts";
 import { BatchedSink } from "./stdout.ts";
 import type { TimeOptions } from "./time.ts";
 
@@ -72,7 +72,10 @@ export function readingLines(
   // second, and each write to a pipe wakes its reader — that cost as much as every request).
   const batched = new BatchedSink(opts.target, undefined, READINGS_WRITE_MS);
   if (format === "ndjson") {
-    return { emit: (r) => batched.write(readingLine(r, opts.time)), finish: () => batched.flush() };
+    return {
+      emit: (r) => writeReadingLine(batched, r, opts.time),
+      finish: () => batched.flush(),
+    };
   }
   const csv = new CsvWriter(
     (s) => batched.write(s),

@@ -7,6 +7,7 @@
  */
 import type { Reading } from "../device/device.ts";
 import type { Attr, Values } from "../device/attr.ts";
+import type { BatchedSink } from "./stdout.ts";
 import { machineTime, type TimeOptions } from "./time.ts";
 
 /**
@@ -40,6 +41,44 @@ export function readingRecord(r: Reading, time?: TimeOptions): Record<string, un
  */
 export function readingLine(r: Reading, time?: TimeOptions): string {
   return recordText(r, time, true);
+}
+
+/**
+ * Queues a reading's NDJSON line on `sink` — the text {@linkcode readingLine} gives, as the
+ * pieces it is spliced from, so that the line itself is never made (a stream of 1,000 gauges
+ * writes 2,000 lines a second; the line and its copy in the batch were a quarter of what a
+ * reading allocated).
+ *
+ * @example
+ * ```ts
+ * import { BatchedSink } from "./stdout.ts";
+ * import { writeReadingLine } from "./record.ts";
+ * const lines: string[] = [];
+ * const sink = new BatchedSink((text) => lines.push(text));
+ * writeReadingLine(sink, { t: 1.5, device: "gauge", values: { pressure: 3 } });
+ * sink.flush(); // lines: ['{"t":1.5,"device":"gauge","pressure":3}\n']
+ * ```
+ */
+export function writeReadingLine(sink: BatchedSink, r: Reading, time?: TimeOptions): void {
+  if (namesKey(r.values)) {
+    sink.write(JSON.stringify(readingRecord(r, time)) + "\n");
+    return;
+  }
+  // The pieces of splicedRecord's text, in its order.
+  sink.part('{"t":');
+  sink.part(JSON.stringify(machineTime(r.t, time)));
+  sink.part(',"device":');
+  sink.part(JSON.stringify(r.device));
+  const values = JSON.stringify(r.values);
+  if (values.length > 2) {
+    sink.part(",");
+    sink.part(values, 1, values.length - 1);
+  }
+  if (r.error !== undefined) {
+    sink.part(',"error":');
+    sink.part(JSON.stringify(r.error));
+  }
+  sink.write("}\n");
 }
 
 /**

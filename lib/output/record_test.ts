@@ -6,7 +6,9 @@ import {
   readingLine,
   readingRecord,
   readingsDocument,
+  writeReadingLine,
 } from "./record.ts";
+import { BatchedSink } from "./stdout.ts";
 import type { Reading } from "../device/device.ts";
 import type { TimeOptions } from "./time.ts";
 
@@ -42,6 +44,48 @@ Deno.test("readingLine is the JSON of readingRecord, byte for byte, one line", (
     { numRuns: 2000 },
   );
 });
+
+Deno.test("writeReadingLine queues readingLine's bytes, on stdout's byte batch and on a text target", () => {
+  // Any text, non-ASCII and lone surrogates included, in the device's name, values and error.
+  const text = fc.oneof(fc.string({ unit: "binary" }), fc.string({ unit: "grapheme" }));
+  const anyReading: fc.Arbitrary<Reading> = fc.record({
+    t: fc.double({ min: 0, max: 2e9, noNaN: true }),
+    device: text,
+    values: fc.dictionary(key, fc.oneof(value, text), { maxKeys: 10 }),
+    error: fc.option(text, { nil: undefined }),
+  }, { requiredKeys: ["t", "device", "values"] });
+  const utf8 = new TextEncoder();
+  fc.assert(
+    fc.property(fc.array(anyReading, { maxLength: 6 }), fc.boolean(), (readings, iso) => {
+      const time: TimeOptions | undefined = iso ? { time: "iso", utc: true } : undefined;
+      const want = readings.map((r) => readingLine(r, time)).join("");
+      // A small limit: batches go out in the middle of the readings too.
+      const chunks: Uint8Array[] = [];
+      const bytes = new BatchedSink(undefined, 64, 0, (b) => chunks.push(b.slice()));
+      const texts: string[] = [];
+      const target = new BatchedSink((t) => texts.push(t), 64);
+      for (const r of readings) {
+        writeReadingLine(bytes, r, time);
+        writeReadingLine(target, r, time);
+      }
+      bytes.flush();
+      target.flush();
+      assert.deepEqual(concat(chunks), utf8.encode(want));
+      assert.equal(texts.join(""), want);
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
 
 Deno.test("readingsDocument is jsonDocument of the readings' records keyed by device, byte for byte", () => {
   // Names that an object orders first ("7") or cannot hold as a key ("__proto__") included.

@@ -72,8 +72,13 @@ export class MemorySink implements TextSink {
  * and cost a clock read per line and a third more pipe writes, each waking the reader (`stream`
  * of 1,000 gauges: 2,000 clock reads and ~16 writes a second). A write that fails in the background
  * (a closed pipe) is thrown by the next `write` or `flush`. Without a `target` a batch is
- * one string grown by concatenation and encoded once into a reused byte buffer for stdout (an
- * `encodeInto` per line allocated more than the line: its result object and a view).
+ * UTF-8 in a reused byte buffer for stdout, each text copied in as it is written: ASCII
+ * character by character, anything else through `encodeInto` (which for every call allocated
+ * more than an ASCII line: its result object and a view). A batch used to be one string grown by
+ * concatenation and encoded at the end, which flattened it first: a copy of every line, the
+ * largest share of what `stream` allocated per reading for its output. Text written in
+ * {@linkcode BatchedSink.part}s (a reading's line as the pieces it is made of) is copied from
+ * those pieces, so no line is made at all.
  *
  * @example
  * ```ts
@@ -87,9 +92,12 @@ export class MemorySink implements TextSink {
  */
 export class BatchedSink implements TextSink {
   readonly #target: ((text: string) => void) | undefined;
+  readonly #out: (bytes: Uint8Array) => void;
   #parts: string[] = [];
-  #text = "";
+  /** The batch as UTF-8 (without a target): bytes [0, #used). */
   #bytes: Uint8Array = new Uint8Array();
+  #used = 0;
+  /** UTF-16 units queued (what `limit` counts). */
   #size = 0;
   /**
    * Cancels the background write of the batch waiting (see `onWakeWithin`, on the runtime's own
@@ -101,24 +109,60 @@ export class BatchedSink implements TextSink {
 
   /**
    * Writes batches to `target` (stdout by default), at once when `limit` characters wait, else
-   * at the latest `delayMs` after a batch starts (0: the next timer turn).
+   * at the latest `delayMs` after a batch starts (0: the next timer turn). Without a `target`,
+   * `out` takes the batch's bytes (stdout's synchronous write by default; tests collect them).
    */
   constructor(
     target?: (text: string) => void,
     readonly limit = 64 * 1024,
     readonly delayMs = 0,
+    out: (bytes: Uint8Array) => void = writeStdoutBytes,
   ) {
     this.#target = target;
+    this.#out = out;
   }
 
   /** Queues text; throws the error of an earlier background write, if any. */
   write(text: string): void {
-    if (this.#error !== undefined) throw this.#error;
-    if (this.#target) this.#parts.push(text);
-    else this.#text += text;
-    this.#size += text.length;
+    this.part(text);
     if (this.#size >= this.limit) this.flush();
     else if (this.#timer === undefined) this.#timer = onWakeWithin(this.delayMs, this.#background);
+  }
+
+  /**
+   * Queues `text`'s units [from, to) as the start of a write that a {@linkcode write} ends (and
+   * only then may the batch go out): one line written as its pieces, without making the line.
+   * Throws the error of an earlier background write, if any.
+   */
+  part(text: string, from = 0, to: number = text.length): void {
+    if (this.#error !== undefined) throw this.#error;
+    this.#size += to - from;
+    if (this.#target) {
+      this.#parts.push(from === 0 && to === text.length ? text : text.slice(from, to));
+      return;
+    }
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    if (this.#bytes.length - this.#used < (to - from) * 3) this.#grow((to - from) * 3);
+    const bytes = this.#bytes;
+    let used = this.#used;
+    for (let i = from; i < to; i++) {
+      const c = text.charCodeAt(i);
+      if (c < 0x80) {
+        bytes[used++] = c;
+        continue;
+      }
+      used += encoder.encodeInto(text.slice(i, to), bytes.subarray(used)).written;
+      break;
+    }
+    this.#used = used;
+  }
+
+  /** Makes room for `more` bytes past those queued. */
+  #grow(more: number): void {
+    const size = Math.max(this.#used + more, this.limit * 3 + 4096, this.#bytes.length * 2);
+    const bytes = new Uint8Array(size);
+    bytes.set(this.#bytes.subarray(0, this.#used));
+    this.#bytes = bytes;
   }
 
   /** Writes everything queued now. */
@@ -134,16 +178,11 @@ export class BatchedSink implements TextSink {
         this.#size = 0;
         this.#target(text);
       } else {
-        if (this.#text === "") return;
-        const text = this.#text;
-        this.#text = "";
+        if (this.#used === 0) return;
+        const used = this.#used;
+        this.#used = 0;
         this.#size = 0;
-        // UTF-8 takes at most 3 bytes per UTF-16 unit.
-        if (this.#bytes.length < text.length * 3) {
-          this.#bytes = new Uint8Array(Math.max(text.length * 3, this.limit * 3 + 4096));
-        }
-        const { written } = encoder.encodeInto(text, this.#bytes);
-        writeStdoutBytes(this.#bytes.subarray(0, written));
+        this.#out(this.#bytes.subarray(0, used));
       }
     } catch (err) {
       this.#error = err;
