@@ -180,14 +180,17 @@ export class DeviceManager {
   /**
    * Takes a fresh reading like {@linkcode sample} and resolves to what `answer` makes of it,
    * called in the turn the reading is made: one promise and one turn fewer than
-   * `sample().then(answer)` (what an HTTP reading answers with, thousands a second).
+   * `sample().then(answer)` (what an HTTP reading answers with, thousands a second). With
+   * `failed`, what `answer` throws (or an aborted call's error) resolves to what `failed` makes
+   * of it, and the promise never rejects: one promise fewer than `sampleTo(…).catch(failed)`.
    */
   sampleTo<T>(
     names: readonly string[] | undefined,
     opts: SampleOptions | undefined,
     answer: (reading: Reading) => T,
+    failed?: (err: unknown) => T,
   ): Promise<T> {
-    return this.#sample(names, opts, performance.now(), answer) as Promise<T>;
+    return this.#sample(names, opts, performance.now(), answer, failed) as Promise<T>;
   }
 
   /**
@@ -216,15 +219,16 @@ export class DeviceManager {
     opts: SampleOptions | undefined,
     started: number,
     answer: ((reading: Reading) => unknown) | undefined,
+    failed?: (err: unknown) => unknown,
   ): Promise<unknown> {
     if (this.#queued > 0 || opts?.signal?.aborted) {
       const t = nowSeconds();
       return this.exclusive(() => this.device.read(names, opts), opts?.signal).then(
-        (values) => this.#answered(this.#took(t, started, opts, true, values), answer),
-        (err) => this.#answered(this.#took(t, started, opts, false, err), answer),
+        (values) => this.#finished(t, started, opts, true, values, answer, failed),
+        (err) => this.#finished(t, started, opts, false, err, answer, failed),
       );
     }
-    return this.#startIdleRead(names, opts, started, answer, undefined);
+    return this.#startIdleRead(names, opts, started, answer, undefined, failed);
   }
 
   /**
@@ -238,6 +242,7 @@ export class DeviceManager {
     started: number,
     answer: ((reading: Reading) => unknown) | undefined,
     to: ReadingTarget | undefined,
+    failed?: (err: unknown) => unknown,
   ): Promise<unknown> {
     const t = nowSeconds();
     // An idle queue starts the read at once and the read itself is the queue's tail; the queue
@@ -258,6 +263,7 @@ export class DeviceManager {
     idle.opts = opts;
     idle.answer = answer;
     idle.to = to;
+    idle.failed = failed;
     return p.then(this.#idleReadDone, this.#idleReadFailed);
   }
 
@@ -268,17 +274,20 @@ export class DeviceManager {
     opts: SampleOptions | undefined;
     answer: ((reading: Reading) => unknown) | undefined;
     to: ReadingTarget | undefined;
-  } = { t: 0, started: 0, opts: undefined, answer: undefined, to: undefined };
+    failed: ((err: unknown) => unknown) | undefined;
+  } = { t: 0, started: 0, opts: undefined, answer: undefined, to: undefined, failed: undefined };
   readonly #idleReadDone = (values: Values): unknown => this.#idleReadEnded(true, values);
   readonly #idleReadFailed = (err: unknown): unknown => this.#idleReadEnded(false, err);
 
   #idleReadEnded(ok: boolean, result: unknown): unknown {
     if (--this.#queued === 0) this.#tail = IDLE;
-    const { t, started, opts, answer, to } = this.#idleRead;
-    this.#idleRead.opts = undefined;
-    this.#idleRead.answer = undefined;
-    this.#idleRead.to = undefined;
-    if (to === undefined) return this.#answered(this.#took(t, started, opts, ok, result), answer);
+    const idle = this.#idleRead;
+    const { t, started, opts, answer, to, failed } = idle;
+    idle.opts = undefined;
+    idle.answer = undefined;
+    idle.to = undefined;
+    idle.failed = undefined;
+    if (to === undefined) return this.#finished(t, started, opts, ok, result, answer, failed);
     let reading: Reading;
     try {
       reading = this.#took(t, started, opts, ok, result);
@@ -290,9 +299,28 @@ export class DeviceManager {
     return undefined;
   }
 
-  /** The reading, or what the caller of {@linkcode sampleTo} makes of it. */
-  #answered(reading: Reading, answer: ((reading: Reading) => unknown) | undefined): unknown {
-    return answer === undefined ? reading : answer(reading);
+  /**
+   * The reading of a read started at `t`, or what the caller of {@linkcode sampleTo} makes of it
+   * (and of a throw, with `failed`).
+   */
+  #finished(
+    t: number,
+    started: number,
+    opts: SampleOptions | undefined,
+    ok: boolean,
+    result: unknown,
+    answer: ((reading: Reading) => unknown) | undefined,
+    failed: ((err: unknown) => unknown) | undefined,
+  ): unknown {
+    if (failed === undefined) {
+      const reading = this.#took(t, started, opts, ok, result);
+      return answer === undefined ? reading : answer(reading);
+    }
+    try {
+      return answer!(this.#took(t, started, opts, ok, result));
+    } catch (err) {
+      return failed(err);
+    }
   }
 
   /** Makes the reading of a read started at `t`: its values when `ok`, else the read's error. */

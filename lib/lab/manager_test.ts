@@ -283,3 +283,27 @@ address = "sim://gauge?latency=200ms"
     await lab.close();
   }
 });
+
+Deno.test("sampleTo with failed: what the answer throws resolves to failed's answer, idle or busy", async () => {
+  const lab = await Lab.open(benchConfig(`[devices.g]
+address = "sim://gauge?seed=4"
+`));
+  try {
+    const m = lab.get("g");
+    const refuse = () => {
+      throw new Error("refused");
+    };
+    const failed = (err: unknown) => `answered: ${(err as Error).message}`;
+    assert.equal(await m.sampleTo(undefined, undefined, refuse, failed), "answered: refused");
+    // a busy queue: the later two wait for the first
+    const busy = await Promise.all([
+      m.sampleTo(undefined, undefined, () => "ok", failed),
+      m.sampleTo(undefined, undefined, refuse, failed),
+      m.sampleTo(undefined, undefined, (r) => r.device, failed),
+    ]);
+    assert.deepEqual(busy, ["ok", "answered: refused", "g"]);
+    assert.equal(m.stats.reads, 4, "every reading was taken");
+  } finally {
+    await lab.close();
+  }
+});

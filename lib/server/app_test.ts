@@ -215,3 +215,19 @@ Deno.test("polled routes answer like every route: errors, strict queries, encode
     await lab.close();
   }
 });
+
+Deno.test("a failed reading is a 503 naming the device, from an idle queue or a busy one", async () => {
+  await withApp(async (app, lab) => {
+    const device = lab.get("thermo").device;
+    device.read = () => Promise.reject(new DeviceError("no answer", "thermo"));
+    const answers = await Promise.all(
+      [0, 1, 2].map(() => app.request("/api/devices/thermo/read")),
+    );
+    for (const res of answers) {
+      assert.equal(res.status, 503);
+      assert.deepEqual(await res.json(), {
+        error: { code: "device_error", message: "thermo: no answer" },
+      });
+    }
+  });
+});

@@ -137,6 +137,12 @@ export interface PolledRequest {
   query(): Record<string, string>;
   /** A request header. */
   header(name: string): string | undefined;
+  /**
+   * The error answer of this request, for a handler that answers its own failures with it (its
+   * promise then never rejects, and none is chained to catch it). Served by hono, a request has
+   * none: a handler's throw or rejection goes to hono's `onError`.
+   */
+  answersErrors?(): (err: unknown) => Response;
 }
 
 /**
@@ -209,10 +215,18 @@ interface PolledUrl extends PolledPath {
 
 /** A request of a polled route served by {@linkcode polledDispatch}: hono's lookups, no more. */
 class Polled implements PolledRequest {
-  constructor(readonly raw: Request, readonly params: Readonly<Record<string, string>>) {}
+  /** Whether the handler took {@linkcode answersErrors}. */
+  caught = false;
+
+  constructor(readonly raw: Request, readonly known: PolledPath) {}
+
+  answersErrors(): (err: unknown) => Response {
+    this.caught = true;
+    return this.known.failed;
+  }
 
   param(name: string): string | undefined {
-    return this.params[name];
+    return this.known.params[name];
   }
 
   query(name: string): string | undefined;
@@ -305,8 +319,9 @@ export function polledDispatch(
     const known = urls.get(url) ?? byPath(req, url);
     if (known === undefined) return undefined;
     try {
-      const res = known.handler(new Polled(req, known.params), known.hasQuery);
-      return res instanceof Promise ? res.catch(known.failed) : res;
+      const polled = new Polled(req, known);
+      const res = known.handler(polled, known.hasQuery);
+      return res instanceof Promise && !polled.caught ? res.catch(known.failed) : res;
     } catch (err) {
       return known.failed(err);
     }

@@ -65,6 +65,28 @@ function polledApp(
       return Promise.resolve(Response.json({ name, n: query.n ?? null }));
     },
   );
+  // answers its own errors (with the request's error answer, when it has one)
+  const own = new Map<string, Promise<Response>>();
+  getRoute(
+    app,
+    createRoute({
+      method: "get",
+      path: "/own/{name}",
+      request: { params: NAME },
+      responses: { 200: { description: "A thing" } },
+    }),
+    (req) => {
+      const name = req.param("name")!;
+      const failed = req.answersErrors?.();
+      // without an error answer of its own the rejection passes through (to hono's onError)
+      const res = Promise.resolve().then(() => {
+        if (name === "down") throw new HttpError(503, `${name}: no answer`, "device_error");
+        return Response.json({ name });
+      }).then(undefined, failed);
+      own.set(name, res);
+      return res;
+    },
+  );
   app.get("/plain/:name", (c) => c.text(`plain ${c.req.param("name")}`));
   const errors: string[] = [];
   const dispatch = polledDispatch(app, (err, method, path) => {
@@ -72,7 +94,7 @@ function polledApp(
     if (e.code === "internal") errors.push(`${method} ${path}: ${e.message}`);
     return Response.json(e.body(), { status: e.status });
   }, { maxPaths, leaves });
-  return { app, router, dispatch, errors };
+  return { app, router, dispatch, errors, own };
 }
 
 const get = (path: string, init?: RequestInit) => new Request(`http://localhost${path}`, init);
@@ -167,7 +189,38 @@ Deno.test("polled dispatch: URLs the caller leaves go to hono, the same path wit
 
 Deno.test("polled dispatch: a route added later makes remembered URLs be worked out again", async () => {
   const { app, dispatch } = polledApp(new CountingRouter<never>(new TrieRouter()));
-  assert.equal((await (await dispatch(get("/things/g1?n=1"))!).json()).name, "g1");
+  for (let i = 0; i < 3; i++) {
+    assert.equal((await (await dispatch(get("/things/g1?n=1"))!).json()).name, "g1");
+  }
   app.use("/things/*", cors({ origin: "https://lab.example.org" }));
   assert.equal(dispatch(get("/things/g1?n=1")), undefined, "CORS now applies: hono serves it");
+});
+
+Deno.test("polled dispatch: a handler that answers its own errors gets no promise chained to catch", async () => {
+  const { app, dispatch, own } = polledApp();
+  for (const name of ["g1", "down"]) {
+    const res = dispatch(get(`/own/${name}`));
+    assert.equal(res, own.get(name), "the handler's own promise is the answer");
+  }
+  assert.equal((await (await own.get("g1"))!.json()).name, "g1");
+  const down = (await own.get("down"))!;
+  assert.equal(down.status, 503);
+  assert.equal((await down.json()).error.code, "device_error");
+  // served by hono (no error answer of its own), the rejection goes to onError
+  const viaHono = await app.request("/own/down");
+  assert.equal(viaHono.status, 503);
+  assert.equal((await viaHono.json()).error.code, "device_error");
+});
+
+Deno.test("polled dispatch: URLs polled in turn (more than it compares as text) each get their own answer", async () => {
+  const { router, dispatch } = polledApp();
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 7; i++) {
+      const res = await dispatch(get(`/things/g${i}/read?n=${round}`))!;
+      assert.deepEqual(await res.json(), { name: `g${i}`, n: String(round) });
+      const detail = await dispatch(get(`/things/g${i}`))!;
+      assert.equal((await detail.json()).name, `g${i}`);
+    }
+  }
+  assert.equal(router.matches, 14, "one match per path");
 });

@@ -226,8 +226,11 @@ export function deviceRoutes(api: ApiState): OpenAPIHono {
     (req, query) => {
       const m = manager(req.param("name")!);
       // The default reading (what pollers ask): the answer is made in the turn the reading is
-      // (one promise from the device's queue to the answer, no async frame around it).
-      if (query.attrs === undefined) return m.sampleTo(undefined, readOptions, readingAnswer);
+      // (one promise from the device's queue to the answer, no async frame around it), an error
+      // answer too when the request has one (no promise chained to catch).
+      if (query.attrs === undefined) {
+        return m.sampleTo(undefined, readOptions, readingAnswer, req.answersErrors?.());
+      }
       const names = query.attrs.split(",").map((s) => s.trim()).filter((s) => s !== "");
       return attrsOf(m).then((attrs) => {
         const unknown = names.filter((n) => !attrs.some((a) => a.name === n));
