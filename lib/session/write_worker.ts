@@ -20,7 +20,7 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { receiveMessageOnPort } from "node:worker_threads";
-import { type FlusherOptions, ROWS_PER_SLICE, SampleFlusher } from "./flusher.ts";
+import { type FlusherOptions, ROWS_PER_WORKER_SLICE, SampleFlusher } from "./flusher.ts";
 import type { RowPage } from "./row_buffer.ts";
 import { type RingMemory, RingReader } from "./row_ring.ts";
 
@@ -348,8 +348,8 @@ class WriterThread {
     try {
       const flusher = this.#open();
       // A waited-for flush writes everything in one transaction (as the writer did on its own
-      // thread); a timed one in slices, so another writer of the file waits little for the lock.
-      const limit = sync ? Infinity : ROWS_PER_SLICE;
+      // thread); a timed one what it drained, a long backlog in slices.
+      const limit = sync ? Infinity : ROWS_PER_WORKER_SLICE;
       let first = true;
       while (first || flusher.rows.rows > 0) {
         first = false;

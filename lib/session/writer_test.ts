@@ -99,11 +99,12 @@ for (const writeInWorker of [true, false]) {
         await new Promise((r) => setTimeout(r, 0));
         if (store.writer.pending > 0) turns++;
       }
-      // Written here, the slices leave the loop turns between them; a worker needs none.
+      // Written here, the slices leave the loop turns between them; a worker needs none, and
+      // writes what it drains in one transaction (see the worker's own test below).
       if (!writeInWorker) {
         assert.ok(turns >= 2, `the loop got ${turns} turns while the burst was written`);
+        assert.ok(store.writer.stats.flushes - flushes >= 6, "3,000 rows in transactions of ≤ 512");
       }
-      assert.ok(store.writer.stats.flushes - flushes >= 6, "3,000 rows in transactions of ≤ 512");
       assert.equal(store.writer.stats.samples, 3000);
       const numbers = store.db.prepare(
         "SELECT value FROM samples WHERE attr_id = ? ORDER BY rowid",
@@ -200,6 +201,40 @@ Deno.test("writer (in its worker): a timed flush the database refuses starts an 
     assert.deepEqual({ ...kept }, { n: 50, top: 49 });
   } finally {
     await close();
+  }
+});
+
+Deno.test("writer (in its worker): what a timed drain finds is one transaction up to 4,096 rows, a longer backlog is written in slices of that size", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-writer-" });
+  const path = `${dir}/w.session.sqlite`;
+  const store = SessionStore.open(path, { writeInWorker: true, checkpointMs: 0, flushDelayMs: 0 });
+  try {
+    const device = store.device({ name: "g" });
+    const p = store.attr(device, { name: "pressure", type: "number" });
+    const u = store.attr(device, { name: "pressure_units", type: "string" });
+    assert.ok(store.writer.tryFlush());
+    let t = 1000;
+    // Each burst is put while the worker sleeps: the timed flush after it wakes it once.
+    for (const [readings, transactions] of [[1500, 1], [5000, 3]] as const) {
+      const flushes = store.writer.stats.flushes;
+      for (let i = 0; i < readings; i++) {
+        t += 0.001;
+        store.writer.add(t, p, i);
+        store.writer.add(t, u, "torr");
+      }
+      const deadline = Date.now() + 10_000;
+      while (store.writer.pending > 0) {
+        assert.ok(Date.now() < deadline, "the worker writes the burst");
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.equal(store.writer.stats.flushes - flushes, transactions, `${2 * readings} rows`);
+    }
+    assert.equal(store.writer.stats.samples, 2 * 6500);
+    const rows = store.db.prepare("SELECT count(*) AS n FROM samples").get();
+    assert.equal(rows?.n, 2 * 6500);
+  } finally {
+    store.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
