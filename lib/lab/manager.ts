@@ -9,11 +9,11 @@ import { type Attr, findAttr, validateWrite, type Value, type Values } from "../
 import {
   type CallOptions,
   type Device,
-  nowSeconds,
   type Reading,
   type Subscription,
 } from "../device/device.ts";
 import { DeviceError, errorMessage, UsageError } from "../device/errors.ts";
+import { wallSecondsAt } from "../device/wall_clock.ts";
 import type { DeviceConfig } from "../config/load.ts";
 import { Feed } from "./feed.ts";
 
@@ -222,7 +222,7 @@ export class DeviceManager {
     failed?: (err: unknown) => unknown,
   ): Promise<unknown> {
     if (this.#queued > 0 || opts?.signal?.aborted) {
-      const t = nowSeconds();
+      const t = wallSecondsAt(started);
       return this.exclusive(() => this.device.read(names, opts), opts?.signal).then(
         (values) => this.#finished(t, started, opts, true, values, answer, failed),
         (err) => this.#finished(t, started, opts, false, err, answer, failed),
@@ -244,7 +244,8 @@ export class DeviceManager {
     to: ReadingTarget | undefined,
     failed?: (err: unknown) => unknown,
   ): Promise<unknown> {
-    const t = nowSeconds();
+    // The wall clock of the read's start, from the latency's clock read (one read, not two).
+    const t = wallSecondsAt(started);
     // An idle queue starts the read at once and the read itself is the queue's tail; the queue
     // is free again when the answer is taken. No async frame, turn of the queue or extra promise
     // per reading (a sampler takes thousands a second), and no closure either: only one such

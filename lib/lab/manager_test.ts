@@ -307,3 +307,22 @@ address = "sim://gauge?seed=4"
     await lab.close();
   }
 });
+
+Deno.test("a reading's time is the wall clock at the read's start, to the millisecond", async () => {
+  const lab = await Lab.open(benchConfig(`[devices.g]
+address = "sim://gauge?seed=4"
+`));
+  try {
+    const m = lab.get("g");
+    for (let i = 0; i < 50; i++) {
+      const before = Date.now();
+      const r = await m.sample();
+      const after = Date.now();
+      const ms = r.t * 1000;
+      assert.ok(ms >= before - 1 && ms <= after, `${ms} between ${before} and ${after}`);
+      assert.ok(Math.abs(ms - Math.round(ms)) < 1e-3, `${ms}: whole milliseconds`);
+    }
+  } finally {
+    await lab.close();
+  }
+});
