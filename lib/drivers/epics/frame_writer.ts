@@ -79,17 +79,34 @@ export class FrameWriter {
     p2: number,
     text: string,
   ): void {
-    const bytes = isAscii(text) ? undefined : textEncoder.encode(text);
-    const n = bytes ? bytes.length : text.length;
-    const size = padded(n + 1);
+    const n = text.length;
+    let size = padded(n + 1);
     if (size >= 0xffff) throw new RangeError(`a ${n}-byte name does not fit a CA message`);
     this.#reserve(HEADER_SIZE + size);
-    this.#head(command, size, dataType, dataCount, p1, p2);
     const at = this.#at + HEADER_SIZE;
-    const buf = this.#buf;
-    if (bytes) buf.set(bytes, at);
-    else for (let i = 0; i < n; i++) buf[at + i] = text.charCodeAt(i);
-    buf.fill(0, at + n, at + size);
+    let buf = this.#buf;
+    // An ASCII name (a PV name always, in practice) is its own UTF-8: copied in the pass that
+    // checks it, not checked first and copied after (two loops per name in cold code).
+    let i = 0;
+    for (; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c > 0x7f) break;
+      buf[at + i] = c;
+    }
+    let end = at + n;
+    if (i < n) {
+      const bytes = textEncoder.encode(text);
+      size = padded(bytes.length + 1);
+      if (size >= 0xffff) {
+        throw new RangeError(`a ${bytes.length}-byte name does not fit a CA message`);
+      }
+      this.#reserve(HEADER_SIZE + size);
+      buf = this.#buf;
+      buf.set(bytes, at);
+      end = at + bytes.length;
+    }
+    this.#head(command, size, dataType, dataCount, p1, p2);
+    buf.fill(0, end, at + size);
     this.#at = at + size;
   }
 

@@ -1,0 +1,44 @@
+import assert from "node:assert/strict";
+import { FrameWriter } from "./frame_writer.ts";
+import { frame } from "./framing.ts";
+
+/** What `frame()` makes of a name: its UTF-8 bytes and a NUL, padded to 8. */
+function framedName(name: string, p1: number): Uint8Array {
+  const bytes = new TextEncoder().encode(name);
+  const payload = new Uint8Array(bytes.length + 1);
+  payload.set(bytes);
+  return frame({ command: 18, dataType: 0, dataCount: 13, p1, p2: 13 }, payload);
+}
+
+Deno.test("FrameWriter.text writes each name as frame() of its UTF-8 bytes, one after another", () => {
+  // Non-ASCII at the start, in the middle (an ASCII prefix already copied when it is met) and
+  // at the end; names long enough to make the writer grow while it writes one of them.
+  const names = [
+    "XXX:m1.VAL",
+    "",
+    "1234567",
+    "12345678",
+    "température:℃",
+    "é",
+    "PV:" + "x".repeat(300) + "ü",
+    "ü" + "y".repeat(40),
+    "B:pv000999",
+  ];
+  const w = new FrameWriter(16);
+  names.forEach((name, i) => w.text(18, 0, 13, i + 1, 13, name));
+  const expected = names.map((name, i) => framedName(name, i + 1));
+  const whole = new Uint8Array(expected.reduce((n, b) => n + b.length, 0));
+  let at = 0;
+  for (const b of expected) {
+    whole.set(b, at);
+    at += b.length;
+  }
+  assert.deepEqual(w.take(), whole);
+});
+
+Deno.test("FrameWriter.text refuses a name too long for a CA message, ASCII or not", () => {
+  const w = new FrameWriter();
+  assert.throws(() => w.text(18, 0, 13, 1, 13, "x".repeat(0xfff8)), RangeError);
+  assert.throws(() => w.text(18, 0, 13, 1, 13, "é".repeat(0x7ffc)), RangeError);
+  assert.equal(w.length, 0);
+});
