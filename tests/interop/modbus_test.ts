@@ -20,7 +20,12 @@ import { debianPython, findProgram, hasPythonModule, peerTest, runTool } from ".
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 const python = debianPython();
 const mbpoll = findProgram("mbpoll");
-const needPymodbus = () => (python && hasPythonModule("pymodbus") ? [] : ["python3-pymodbus"]);
+// The server module, not just the package: Debian's pymodbus server imports serial_asyncio, which
+// is only a recommended package (python3-serial-asyncio), so `import pymodbus` alone can pass.
+const needPymodbus =
+  () => (python && hasPythonModule("pymodbus.server")
+    ? []
+    : ["python3-pymodbus with python3-serial-asyncio"]);
 const needMbpoll = () => (mbpoll ? [] : ["mbpoll"]);
 
 function freePort(): number {
