@@ -125,11 +125,6 @@ export class RingWriter extends RingSide {
     this.#byteAt = new Int32Array(this.cap);
   }
 
-  /** Rows put and not published yet. */
-  get unpublished(): number {
-    return this.#unpublished;
-  }
-
   /**
    * Rows put and not yet drained, at most (the drained ones are seen when the room runs out,
    * or by {@linkcode RingWriter.heldNow}).
