@@ -16,8 +16,6 @@ import { UsageError } from "../device/errors.ts";
 import type { DriverOptions, OptionRule } from "../device/registry.ts";
 import { didYouMean } from "../device/suggest.ts";
 import { INTERVAL_RULE, TIMEOUT_RULE } from "./duration.ts";
-// Installs the check the Modbus `registers` option rule runs on a device table.
-import "../instruments/register_map.ts";
 import {
   driverOptions,
   durationOption,

@@ -27,7 +27,6 @@ import { isTable } from "../config/options.ts";
 import type { RawAttr } from "./schema.ts";
 import type { ParseRule } from "./template.ts";
 import { channelAttrName, channelLimits, claimAttrName } from "./channels.ts";
-import { installRegisterTablesCheck } from "./register_check.ts";
 import {
   DATA_TYPES,
   type DataType,
@@ -495,6 +494,3 @@ export function checkRegisterTables(
   }
   return undefined;
 }
-
-// The Modbus `registers` option rule finds the check here once this module has loaded.
-installRegisterTablesCheck(checkRegisterTables);

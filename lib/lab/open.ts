@@ -8,8 +8,6 @@ import type { Device } from "../device/device.ts";
 import { findDriver, type OpenContext } from "../device/registry.ts";
 import { readDuration, TIMEOUT_RULE } from "../config/duration.ts";
 import { checkAddressOptions } from "../config/options.ts";
-// Installs the check the Modbus `registers` option rule runs when a device opens.
-import "../instruments/register_map.ts";
 
 /**
  * Opens the device a config entry describes; `?timeout=` in the address overrides the config.

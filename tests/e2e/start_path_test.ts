@@ -102,25 +102,6 @@ Deno.test("labwire read starts without the code of the driver families it may no
   );
 });
 
-Deno.test("labwire read of an address loads no Modbus register-map compiler", async () => {
-  // The `registers` option rule finds the check once lib/instruments/register_map.ts has loaded:
-  // what checks options (a config's device tables, opening a Lab's devices, the Modbus driver)
-  // loads it; at start-up it was ~5 M instructions of every read.
-  const modules = await readPathModules();
-  assert.ok(modules.some((m) => m.endsWith("/lib/drivers/modbus/options.ts")), "graph walked");
-  assert.deepEqual(
-    modules.filter((m) => /\/lib\/instruments\/(register_map|channels)\.ts$/.test(m)),
-    [],
-  );
-  for (const checker of ["lib/config/device_tables.ts", "lib/lab/open.ts"]) {
-    const graph = await reachable([checker], false, checker);
-    assert.ok(
-      graph.some((m) => m.endsWith("/lib/instruments/register_map.ts")),
-      `${checker} does not load the register-table check`,
-    );
-  }
-});
-
 Deno.test("deno run reads no other verb's modules before main.ts runs", async () => {
   // `deno run` reads (and hashes) every module its graph reaches through code imports, dynamic
   // ones included, before it runs: with every verb and driver family behind a literal

@@ -8,13 +8,13 @@
 import { durationOption, numberOption, scalarOption, textOption } from "../../config/options.ts";
 import type { DriverOptions, OptionRule } from "../../device/registry.ts";
 import { TIMEOUT_RULE } from "../../config/duration.ts";
-import { registerTablesCheck } from "../../instruments/register_check.ts";
+import { checkRegisterTables } from "../../instruments/register_map.ts";
 import { WORD_ORDERS } from "../../instruments/registers.ts";
 import { SERIAL_KEYS } from "../../transport/serial_keys.ts";
 
 /** A generic device's register table. */
 const registersRule: OptionRule = (v) => {
-  const p = registerTablesCheck()(v);
+  const p = checkRegisterTables(v);
   return p ? { ok: false, message: p.message, path: p.path } : { ok: true, value: v };
 };
 
