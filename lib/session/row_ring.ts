@@ -244,6 +244,11 @@ export class RingWriter extends RingSide {
     this.#unpublished = 0;
   }
 
+  /** Whether the draining side sleeps (waits for the doorbell, drains nothing until it rings). */
+  get drainerSleeps(): boolean {
+    return Atomics.load(this.control, SLEEP) === 1;
+  }
+
   /**
    * Publishes, and rings the doorbell if the draining side sleeps (else it drains on its own
    * timer and nothing wakes it); returns whether it rang.

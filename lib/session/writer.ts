@@ -212,6 +212,11 @@ export class SampleWriter {
     return this.#stats;
   }
 
+  /** Whether the worker sleeps until the next timed flush rings for it (false without one). */
+  get workerSleeps(): boolean {
+    return this.#ring?.drainerSleeps ?? false;
+  }
+
   /** Whether the writes run in a worker (false: on this thread); waits for it to start. */
   get inWorker(): boolean {
     return this.#worker(true) !== undefined;

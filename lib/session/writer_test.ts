@@ -214,8 +214,15 @@ Deno.test("writer (in its worker): what a timed drain finds is one transaction u
     const u = store.attr(device, { name: "pressure_units", type: "string" });
     assert.ok(store.writer.tryFlush());
     let t = 1000;
-    // Each burst is put while the worker sleeps: the timed flush after it wakes it once.
+    // Each burst is put while the worker sleeps: the timed flush after it wakes it once. (Once
+    // the last burst is written the worker goes to sleep only after one more empty turn; a burst
+    // put before that turn would be drained in pieces, so the test waits for it.)
     for (const [readings, transactions] of [[1500, 1], [5000, 3]] as const) {
+      const asleep = Date.now() + 10_000;
+      while (!store.writer.workerSleeps) {
+        assert.ok(Date.now() < asleep, "the worker sleeps after a quiet period");
+        await new Promise((r) => setTimeout(r, 5));
+      }
       const flushes = store.writer.stats.flushes;
       for (let i = 0; i < readings; i++) {
         t += 0.001;
