@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { OpenAPIHono, type RouteConfig, type z } from "@hono/zod-openapi";
+import { OpenAPIHono, type RouteConfig, z } from "@hono/zod-openapi";
 import type { H, RouterRoute } from "hono/types";
 import type { Router } from "hono/router";
 import { getQueryParam, tryDecodeURIComponent } from "hono/utils/url";
@@ -158,6 +158,23 @@ const POLLED = new WeakMap<H, PolledHandler>();
 const NO_QUERY = Object.freeze({});
 
 /**
+ * The query of a polled route that declares none: only the parameters every route takes, so a
+ * typo (`/api/devices?atrs=…`) or a filter the route does not have is an error, not ignored.
+ */
+const NO_PARAMETERS = z.object({}).strict();
+
+/**
+ * A request's query without the parameters every route takes (`time`, `utc`): the time-query
+ * wrapper handles them, and `utc` without `time` changes nothing (not an unknown parameter).
+ */
+function ownQuery(all: Record<string, string>): Record<string, string> {
+  if (!TIME_QUERY_KEYS.some((k) => k in all)) return all;
+  const own = { ...all };
+  for (const k of TIME_QUERY_KEYS) delete own[k];
+  return own;
+}
+
+/**
  * Declares on `app` a GET route that scripts and dashboards poll: documented from its zod
  * schemas like every other route, but with no validator middleware — its path parameters are
  * plain strings (nothing left to check once the route matched) and its query is validated in the
@@ -176,19 +193,19 @@ export function getRoute<Q>(
       throw new Error(`${route.path}: path parameter ${key} is not a plain string`);
     }
   }
-  const query = route.request?.query as z.ZodType<Q> | undefined;
-  const emptyQueryOk = !query || query.safeParse({}).success;
+  const query = (route.request?.query ?? NO_PARAMETERS) as z.ZodType<Q>;
+  const emptyQueryOk = query.safeParse({}).success;
   // what an unknown parameter's answer lists: the route's own and those every route takes
   const queryKeys = [
-    ...Object.keys((query as z.ZodObject | undefined)?.shape ?? {}),
+    ...Object.keys((query as unknown as z.ZodObject).shape ?? {}),
     ...TIME_QUERY_KEYS,
   ];
   app.openAPIRegistry.registerPath(route);
   const polled: PolledHandler = (req, hasQuery) => {
-    if (!query || (emptyQueryOk && !(hasQuery ?? req.raw.url.includes("?")))) {
+    if (emptyQueryOk && !(hasQuery ?? req.raw.url.includes("?"))) {
       return handler(req, NO_QUERY as Partial<Q>);
     }
-    const result = query.safeParse(req.query());
+    const result = query.safeParse(ownQuery(req.query()));
     if (!result.success) throw issuesError(result.error.issues, undefined, queryKeys);
     return handler(req, result.data);
   };

@@ -190,10 +190,10 @@ Deno.test("polled dispatch: URLs the caller leaves go to hono, the same path wit
 Deno.test("polled dispatch: a route added later makes remembered URLs be worked out again", async () => {
   const { app, dispatch } = polledApp(new CountingRouter<never>(new TrieRouter()));
   for (let i = 0; i < 3; i++) {
-    assert.equal((await (await dispatch(get("/things/g1?n=1"))!).json()).name, "g1");
+    assert.equal((await (await dispatch(get("/things/g1/read?n=1"))!).json()).name, "g1");
   }
   app.use("/things/*", cors({ origin: "https://lab.example.org" }));
-  assert.equal(dispatch(get("/things/g1?n=1")), undefined, "CORS now applies: hono serves it");
+  assert.equal(dispatch(get("/things/g1/read?n=1")), undefined, "CORS now applies: hono serves it");
 });
 
 Deno.test("polled dispatch: a handler that answers its own errors gets no promise chained to catch", async () => {
@@ -223,4 +223,28 @@ Deno.test("polled dispatch: URLs polled in turn (more than it compares as text) 
     }
   }
   assert.equal(router.matches, 14, "one match per path");
+});
+
+Deno.test("polled routes: a route without a query refuses unknown parameters; time and utc pass on every route", async () => {
+  const { app, dispatch } = polledApp();
+  const served = (path: string) => dispatch(get(path)) ?? app.fetch(get(path));
+  for (const answer of [served, (path: string) => app.fetch(get(path))]) {
+    const typo = await answer("/things/g7?nmae=g8");
+    assert.equal(typo.status, 400);
+    assert.deepEqual(await typo.json(), {
+      error: {
+        code: "bad_request",
+        message: 'unknown query parameter "nmae"; it takes time, utc',
+      },
+    });
+    const ownTypo = await answer("/things/g7/read?m=1");
+    assert.equal(ownTypo.status, 400);
+    assert.match((await ownTypo.json()).error.message, /^unknown query parameter "m"; it takes n,/);
+    // utc alone (no time) changes nothing, and is no unknown parameter
+    const utc = await answer("/things/g7?utc=1");
+    assert.equal(utc.status, 200);
+    assert.equal((await utc.json()).name, "g7");
+    const readUtc = await answer("/things/g7/read?n=2&utc=1");
+    assert.deepEqual(await readUtc.json(), { name: "g7", n: "2" });
+  }
 });
