@@ -227,7 +227,7 @@ address = "sim://gauge?latency=200ms"
 `));
   try {
     /** A target that records what it is handed, and a promise of its first outcome. */
-    function target() {
+    const target = () => {
       const got: { done: Reading[]; lost: unknown[] } = { done: [], lost: [] };
       let settle!: () => void;
       const settled = new Promise<void>((r) => (settle = r));
@@ -242,7 +242,7 @@ address = "sim://gauge?latency=200ms"
         },
       };
       return { got, to, settled };
-    }
+    };
     const m = lab.get("g");
     const seen: Reading[] = [];
     m.onReading((r) => seen.push(r));
