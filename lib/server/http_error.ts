@@ -59,6 +59,8 @@ export interface RequestIssue {
   message: string;
   /** The limit, for `too_big`. */
   maximum?: unknown;
+  /** The keys nobody declared, for `unrecognized_keys`. */
+  keys?: readonly string[];
 }
 
 /**
@@ -96,7 +98,7 @@ export function issuesError(
     400,
     issues.map((i) =>
       queryKeys && i.code === "unrecognized_keys" && i.path.length === 0
-        ? unknownQueryText((i as RequestIssue & { keys?: string[] }).keys ?? [], queryKeys)
+        ? unknownQueryText(i.keys ?? [], queryKeys)
         : `${where(i)}: ${i.message}`
     ).join("; "),
   );
