@@ -205,7 +205,7 @@ export class DeviceManager {
     to: ReadingTarget,
   ): void {
     if (this.#queued > 0 || opts?.signal?.aborted) {
-      this.#sample(names, opts, started, undefined).then(
+      this.#queuedRead(names, opts, started, undefined).then(
         to.done as (reading: unknown) => void,
         to.lost,
       );
@@ -222,13 +222,24 @@ export class DeviceManager {
     failed?: (err: unknown) => unknown,
   ): Promise<unknown> {
     if (this.#queued > 0 || opts?.signal?.aborted) {
-      const t = wallSecondsAt(started);
-      return this.exclusive(() => this.device.read(names, opts), opts?.signal).then(
-        (values) => this.#finished(t, started, opts, true, values, answer, failed),
-        (err) => this.#finished(t, started, opts, false, err, answer, failed),
-      );
+      return this.#queuedRead(names, opts, started, answer, failed);
     }
     return this.#startIdleRead(names, opts, started, answer, undefined, failed);
+  }
+
+  /** Reads once the queue is free (or fails with the abort): the reading, or `answer`'s. */
+  #queuedRead(
+    names: readonly string[] | undefined,
+    opts: SampleOptions | undefined,
+    started: number,
+    answer: ((reading: Reading) => unknown) | undefined,
+    failed?: (err: unknown) => unknown,
+  ): Promise<unknown> {
+    const t = wallSecondsAt(started);
+    return this.exclusive(() => this.device.read(names, opts), opts?.signal).then(
+      (values) => this.#finished(t, started, opts, true, values, answer, failed),
+      (err) => this.#finished(t, started, opts, false, err, answer, failed),
+    );
   }
 
   /**
