@@ -26,6 +26,11 @@ function isAscii(text: string): boolean {
   return true;
 }
 
+/** The error of a name of `bytes` UTF-8 bytes, too long for a CA message's payload. */
+function tooLong(bytes: number): RangeError {
+  return new RangeError(`a ${bytes}-byte name does not fit a CA message`);
+}
+
 /**
  * Messages written one after another into one buffer (a datagram, or one TCP write of many
  * requests), header fields straight into place: no header object, message buffer or copy per
@@ -81,7 +86,9 @@ export class FrameWriter {
   ): void {
     const n = text.length;
     let size = padded(n + 1);
-    if (size >= 0xffff) throw new RangeError(`a ${n}-byte name does not fit a CA message`);
+    // UTF-8 is never shorter than UTF-16: too long here is too long as bytes (counted for the
+    // message, which names the bytes).
+    if (size >= 0xffff) throw tooLong(isAscii(text) ? n : textEncoder.encode(text).length);
     this.#reserve(HEADER_SIZE + size);
     const at = this.#at + HEADER_SIZE;
     let buf = this.#buf;
@@ -97,9 +104,7 @@ export class FrameWriter {
     if (i < n) {
       const bytes = textEncoder.encode(text);
       size = padded(bytes.length + 1);
-      if (size >= 0xffff) {
-        throw new RangeError(`a ${bytes.length}-byte name does not fit a CA message`);
-      }
+      if (size >= 0xffff) throw tooLong(bytes.length);
       this.#reserve(HEADER_SIZE + size);
       buf = this.#buf;
       buf.set(bytes, at);
