@@ -94,8 +94,8 @@ abstract class RingSide {
 
 /** The recording thread's side: puts rows, publishes them and rings the doorbell. */
 export class RingWriter extends RingSide {
-  // The head as a position (published by publish()) and as a slot; room known to be free
-  // (the other side's tail is read only when it runs out). No division per row.
+  // The head as a position (published by publish(), or per row once live) and as a slot; room
+  // known to be free (the other side's tail is read only when it runs out). No division per row.
   #head = 0;
   #slot = 0;
   #free: number;
@@ -250,11 +250,10 @@ export class RingWriter extends RingSide {
   }
 
   /**
-   * Publishes, and rings the doorbell if the draining side sleeps (else it drains on its own
-   * timer and nothing wakes it); returns whether it rang.
+   * Rings the doorbell if the draining side sleeps (else it drains on its own timer and nothing
+   * wakes it); returns whether it rang. Only after {@linkcode RingWriter.live}, which publishes.
    */
   wake(): boolean {
-    this.publish();
     if (Atomics.load(this.control, SLEEP) === 0) return false;
     if (Atomics.compareExchange(this.control, SLEEP, 1, 0) !== 1) return false;
     Atomics.add(this.control, BELL, 1);

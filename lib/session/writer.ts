@@ -318,7 +318,6 @@ export class SampleWriter {
     }
     const remote = this.#worker(true);
     if (!remote) return; // a flusher here took the rows over
-    this.#ring!.publish();
     const page = this.#page();
     try {
       this.#answer(remote.request({ kind: "hold", page }, page ? [page.num.buffer] : []));
@@ -370,7 +369,6 @@ export class SampleWriter {
     if (this.pending > 0) this.options.check?.();
     const remote = this.#worker(true);
     if (remote) {
-      this.#ring!.publish();
       const page = this.#page();
       const answer = remote.request(
         { kind: "write", page, final },
