@@ -81,6 +81,7 @@ abstract class RingSide {
   /** Positions of text bytes run modulo this. */
   protected readonly byteSpan: number;
 
+  /** Views the shared memory of a ring. */
   constructor(memory: RingMemory) {
     this.control = new Int32Array(memory.control);
     this.rows = new Float64Array(memory.rows);
@@ -277,11 +278,6 @@ export class RingReader extends RingSide {
   // The last text of each attribute, for rows that repeat it.
   readonly #lastText = new Map<number, string>();
 
-  /** Views the shared memory of a ring. */
-  constructor(memory: RingMemory) {
-    super(memory);
-  }
-
   /** Rows published and not yet drained. */
   get held(): number {
     return (Atomics.load(this.control, HEAD) - this.#tail + this.span) % this.span;
@@ -309,8 +305,7 @@ export class RingReader extends RingSide {
 
   /** Moves every published row into `sink`, oldest first; returns how many. */
   drain(sink: RowSink): number {
-    const head = Atomics.load(this.control, HEAD);
-    const n = (head - this.#tail + this.span) % this.span;
+    const n = this.held;
     const rows = this.rows;
     let tail = this.#tail;
     for (let k = 0; k < n; k++) {
