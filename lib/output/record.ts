@@ -61,7 +61,7 @@ export function readingLine(r: Reading, time?: TimeOptions): string {
  */
 export function writeReadingLine(sink: BatchedSink, r: Reading, time?: TimeOptions): void {
   if (namesKey(r.values)) {
-    sink.write(JSON.stringify(readingRecord(r, time)) + "\n");
+    sink.write(readingLine(r, time));
     return;
   }
   // The pieces of splicedRecord's text, in its order.
