@@ -298,11 +298,13 @@ export class SampleWriter {
       this.#handOver();
       return;
     }
+    const max = this.#maxBatch;
     // While failing, only the retry timer writes: a sampling thread never waits on a bad disk.
+    // The ring's held is an upper bound: the worker may have drained it since its room was
+    // last looked at, so a full batch is asked of heldNow before the flush.
     if (
-      (ring ? ring.held : this.#buf.rows) >= this.#maxBatch && !this.#outage &&
-      // The worker may have drained the ring since its room was last looked at.
-      (!ring || ring.heldNow() >= this.#maxBatch)
+      !this.#outage &&
+      (ring ? ring.held >= max && ring.heldNow() >= max : this.#buf.rows >= max)
     ) this.#tryFlush();
     else this.#arm();
   }
