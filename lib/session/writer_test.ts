@@ -78,7 +78,10 @@ for (const writeInWorker of [true, false]) {
     }
   });
 
-  Deno.test(`writer (${where}): a burst is written in slices with event-loop turns between them; every row once, counted and indexed`, async () => {
+  const burst = writeInWorker
+    ? "drained from the ring and written by the worker"
+    : "written in slices with event-loop turns between them";
+  Deno.test(`writer (${where}): a burst is ${burst}; every row once, counted and indexed`, async () => {
     const dir = await Deno.makeTempDir({ prefix: "labwire-writer-" });
     const path = `${dir}/w.session.sqlite`;
     const store = SessionStore.open(path, { writeInWorker, checkpointMs: 0, flushDelayMs: 0 });
