@@ -64,19 +64,24 @@ export function writeReadingLine(sink: BatchedSink, r: Reading, time?: TimeOptio
     sink.write(readingLine(r, time));
     return;
   }
+  // Every piece is made before the first is queued: one that throws (an ISO time out of range)
+  // leaves no half line in the batch for the next line to follow.
+  const tText = JSON.stringify(machineTime(r.t, time));
+  const name = JSON.stringify(r.device);
+  const values = JSON.stringify(r.values);
+  const error = r.error === undefined ? undefined : JSON.stringify(r.error);
   // The pieces of splicedRecord's text, in its order.
   sink.part('{"t":');
-  sink.part(JSON.stringify(machineTime(r.t, time)));
+  sink.part(tText);
   sink.part(',"device":');
-  sink.part(JSON.stringify(r.device));
-  const values = JSON.stringify(r.values);
+  sink.part(name);
   if (values.length > 2) {
     sink.part(",");
     sink.part(values, 1, values.length - 1);
   }
-  if (r.error !== undefined) {
+  if (error !== undefined) {
     sink.part(',"error":');
-    sink.part(JSON.stringify(r.error));
+    sink.part(error);
   }
   sink.write("}\n");
 }

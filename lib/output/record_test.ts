@@ -77,6 +77,24 @@ Deno.test("writeReadingLine queues readingLine's bytes, on stdout's byte batch a
   );
 });
 
+Deno.test("writeReadingLine that throws queues nothing of the line", () => {
+  const chunks: Uint8Array[] = [];
+  const bytes = new BatchedSink(undefined, 64, 0, (b) => chunks.push(b.slice()));
+  const texts: string[] = [];
+  const target = new BatchedSink((t) => texts.push(t), 64);
+  // No ISO text for an invalid time: machineTime throws.
+  const bad: Reading = { t: NaN, device: "gauge", values: { pressure: 3 } };
+  const iso: TimeOptions = { time: "iso", utc: true };
+  const good: Reading = { t: 1.5, device: "gauge", values: { pressure: 3 } };
+  for (const sink of [bytes, target]) {
+    assert.throws(() => writeReadingLine(sink, bad, iso), RangeError);
+    writeReadingLine(sink, good);
+    sink.flush();
+  }
+  assert.equal(new TextDecoder().decode(concat(chunks)), readingLine(good));
+  assert.equal(texts.join(""), readingLine(good));
+});
+
 function concat(chunks: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let at = 0;
