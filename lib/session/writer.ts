@@ -173,7 +173,8 @@ export class SampleWriter {
   }
 
   /**
-   * The worker, once it runs; undefined while it starts (unless `wait`) and when the writes
+   * The worker, once it runs (its ring is then live: each row is published as it is put, so
+   * nobody publishes after this); undefined while it starts (unless `wait`) and when the writes
    * are on this thread. A worker that could not start hands over to a flusher here (nothing was
    * written there yet, so nothing is lost).
    */
