@@ -12,7 +12,7 @@ import { type ApiState, getRoute, JSON_ERRORS, newApi } from "./api.ts";
 export function streamRoutes(api: ApiState): OpenAPIHono {
   const { ctx, hub } = api;
   const app = newApi();
-  getRoute<{ devices: string }>(
+  getRoute<{ devices: string; last_event_id: string }>(
     app,
     createRoute({
       method: "get",
@@ -24,6 +24,9 @@ export function streamRoutes(api: ApiState): OpenAPIHono {
         query: z.object({
           devices: z.string().optional().openapi({
             description: "comma-separated device names; default: all",
+          }),
+          last_event_id: z.string().optional().openapi({
+            description: "as the Last-Event-ID header, for a client that cannot set headers",
           }),
         }).strict(),
       },
@@ -50,7 +53,7 @@ export function streamRoutes(api: ApiState): OpenAPIHono {
           );
         }
       }
-      const lastId = req.header("last-event-id") ?? req.query("last_event_id") ?? null;
+      const lastId = req.header("last-event-id") ?? query.last_event_id ?? null;
       const body = hub.connect(devices, lastId);
       return new Response(body, {
         headers: {
