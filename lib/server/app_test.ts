@@ -231,3 +231,46 @@ Deno.test("a failed reading is a 503 naming the device, from an idle queue or a 
     }
   });
 });
+
+Deno.test("every route names an unknown query parameter with those it takes, as the polled routes do", async () => {
+  await withApp(async (app) => {
+    const doc = await (await app.request("/api/openapi.json")).json();
+    const paths = doc.paths as Record<
+      string,
+      Record<string, { parameters?: { name: string; in: string; required?: boolean }[] }>
+    >;
+    let routes = 0;
+    for (const [path, methods] of Object.entries(paths)) {
+      for (const [method, op] of Object.entries(methods)) {
+        const takes = (op.parameters ?? []).filter((p) => p.in === "query").map((p) => p.name);
+        // the required parameters given, so the unknown one is all that is wrong
+        const required = (op.parameters ?? []).filter((p) => p.in === "query" && p.required);
+        const url = path.replaceAll(/{(.+?)}/g, "thermo") + "?" +
+          [...required.map((p) => `${p.name}=thermo`), "zzz=1"].join("&");
+        const res = await app.request(url, { method: method.toUpperCase() });
+        assert.equal(res.status, 400, `${method} ${path}`);
+        assert.equal(
+          (await res.json()).error.message,
+          `unknown query parameter "zzz"; it takes ${[...takes, "time", "utc"].join(", ")}`,
+          `${method} ${path}`,
+        );
+        routes++;
+      }
+    }
+    assert.ok(routes >= 20, `${routes} routes documented`);
+    // utc without time changes nothing on a validated route either
+    const alarms = await app.request("/api/alarms?utc=1");
+    assert.equal(alarms.status, 200, JSON.stringify(await alarms.clone().json()));
+    await alarms.body?.cancel();
+    // the event stream takes the resume point as a parameter too (its handler reads it)
+    const resumed = await app.request("/api/stream?last_event_id=0");
+    assert.equal(resumed.status, 200);
+    assert.match(resumed.headers.get("content-type") ?? "", /^text\/event-stream/);
+    await resumed.body?.cancel();
+    const typo = await app.request("/api/tasks?stat=running");
+    assert.equal(
+      (await typo.json()).error.message,
+      'unknown query parameter "stat"; it takes device, state, time, utc (did you mean "state"?)',
+    );
+  });
+});

@@ -83,12 +83,41 @@ export function apiState(ctx: ServerContext): ApiState {
  * router of the app that serves (sub-apps only hand their routes over).
  */
 export function newApi(opts: { router?: Router<[H, RouterRoute]> } = {}): OpenAPIHono {
-  return new OpenAPIHono({
+  const app = new OpenAPIHono({
     ...opts,
     defaultHook: (result) => {
       if (!result.success) throw issuesError(result.error.issues, "[server] max_scan_points");
     },
   });
+  const declare = app.openapi;
+  // Every route's query is strict and answered like a polled route's (getRoute): an unknown
+  // parameter is named with those the route takes, a route that declares none takes only `time`
+  // and `utc`. The hook of a route is the one place that knows its schema's keys.
+  app.openapi = ((route: RouteConfig, handler: never, hook?: never) => {
+    if (hook !== undefined) return declare(route, handler, hook);
+    const query = (route.request?.query ?? NO_PARAMETERS) as z.ZodObject;
+    const queryKeys = [...Object.keys(query.shape), ...TIME_QUERY_KEYS];
+    // `time` and `utc` reach a route only as `?utc=1` without `time` (withTimeQuery takes the
+    // pair off the URL), which changes nothing: accepted, not validated.
+    const validated = query.extend(
+      Object.fromEntries(TIME_QUERY_KEYS.map((k) => [k, z.string().optional()])),
+    );
+    const { middleware: _m, hide, ...documented } = route as RouteConfig & { hide?: boolean };
+    if (!hide) app.openAPIRegistry.registerPath(documented);
+    return declare(
+      { ...route, hide: true, request: { ...route.request, query: validated } },
+      handler,
+      ((result: { success: boolean; error?: z.ZodError; target: string }) => {
+        if (result.success || !result.error) return;
+        throw issuesError(
+          result.error.issues,
+          "[server] max_scan_points",
+          result.target === "query" ? queryKeys : undefined,
+        );
+      }) as never,
+    );
+  }) as typeof declare;
+  return app;
 }
 
 /** The documented error answers of a route, by status. */
