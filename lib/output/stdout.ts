@@ -106,6 +106,8 @@ export class BatchedSink implements TextSink {
    */
   #timer: (() => void) | undefined;
   #error: unknown;
+  /** A high surrogate that ended the text queued last, held for its low half ({@linkcode part}). */
+  #high = "";
 
   /**
    * Writes batches to `target` (stdout by default), at once when `limit` characters wait, else
@@ -136,6 +138,33 @@ export class BatchedSink implements TextSink {
    */
   part(text: string, from = 0, to: number = text.length): void {
     if (this.#error !== undefined) throw this.#error;
+    // A character outside the BMP (an emoji in a device's string) is two UTF-16 units; text cut
+    // between them and encoded in two pieces would be two U+FFFD. A high surrogate that ends a
+    // text waits for the low one the next text starts with, also across a flush.
+    if (this.#high !== "") {
+      if (from === to) return;
+      const high = this.#high;
+      this.#high = "";
+      const c = text.charCodeAt(from);
+      if (c >= 0xdc00 && c <= 0xdfff) {
+        this.#queue(high + text[from], 0, 2);
+        from++;
+      } else {
+        this.#queue(high, 0, 1); // a lone surrogate: U+FFFD, as the encoder makes it
+      }
+    }
+    if (to > from) {
+      const last = text.charCodeAt(to - 1);
+      if (last >= 0xd800 && last <= 0xdbff) {
+        this.#high = text[to - 1]!;
+        to--;
+      }
+    }
+    this.#queue(text, from, to);
+  }
+
+  /** Queues `text`'s units [from, to), which start and end on whole characters. */
+  #queue(text: string, from: number, to: number): void {
     this.#size += to - from;
     if (this.#target) {
       this.#parts.push(from === 0 && to === text.length ? text : text.slice(from, to));

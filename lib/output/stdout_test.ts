@@ -99,3 +99,25 @@ Deno.test("BatchedSink with a delay: a batch goes out with a timer already armed
   await new Promise((r) => setTimeout(r, 1000));
   assert.deepEqual(calls, ["a\nb\n", "c\n"]);
 });
+
+Deno.test("BatchedSink: a character outside the BMP cut between two writes or parts comes out whole, also across a flush", () => {
+  const text = 'a😀b🧪\u{1d11e}"' + "\n";
+  const cuts = [2, 5, 7]; // each between the two UTF-16 units of a character
+  for (const bytes of [true, false]) {
+    const got: string[] = [];
+    const decoder = new TextDecoder();
+    const sink = bytes
+      ? new BatchedSink(undefined, 1000, 0, (b) => got.push(decoder.decode(b, { stream: true })))
+      : new BatchedSink((t) => got.push(t));
+    sink.write(text.slice(0, cuts[0]));
+    sink.flush(); // a batch goes out between the two halves
+    sink.part(text, cuts[0], cuts[1]);
+    sink.part(""); // an empty piece changes nothing
+    sink.part(text.slice(cuts[1], cuts[2]));
+    sink.write(text.slice(cuts[2]));
+    sink.write("\ud83dx\n"); // a lone high surrogate: U+FFFD in bytes, as the encoder makes it
+    sink.flush();
+    const lone = bytes ? "\ufffd" : "\ud83d";
+    assert.equal(got.join(""), text + lone + "x\n", bytes ? "bytes" : "text");
+  }
+});
