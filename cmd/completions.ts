@@ -316,7 +316,7 @@ async function names(kind: string, args: string[]): Promise<string[]> {
     return [...SIM_KINDS, ...await instrumentNames()];
   }
   throw new UsageError(
-    `completions --names: "${kind}" is not one of devices, instruments, sim`,
+    `--names: "${kind}" is not one of devices, instruments, sim`,
     didYouMean(kind, ["devices", "instruments", "sim"]),
   );
 }
@@ -340,8 +340,8 @@ export function completionsCommand(
     if (shell === undefined || !(SHELLS as readonly string[]).includes(shell)) {
       throw new UsageError(
         shell === undefined
-          ? "completions: give the shell: bash, zsh or fish"
-          : `completions: "${shell}" is not one of bash, zsh, fish`,
+          ? "give the shell: bash, zsh or fish"
+          : `"${shell}" is not one of bash, zsh, fish`,
         (shell ? didYouMean(shell, SHELLS) + " " : "") + "see: labwire completions --help",
       );
     }

@@ -48,7 +48,7 @@ export async function runPosition(args: string[]): Promise<number> {
   const [sub, name, ...words] = f.positionals;
   if (sub === undefined || !SUBCOMMANDS.includes(sub)) {
     throw new UsageError(
-      sub === undefined ? "position: give a subcommand" : `position: unknown subcommand "${sub}"`,
+      sub === undefined ? "give a subcommand" : `unknown subcommand "${sub}"`,
       (sub === undefined ? "" : didYouMean(sub, SUBCOMMANDS) + " ") +
         `subcommands: ${SUBCOMMANDS.join(", ")}; see: labwire position --help`,
     );

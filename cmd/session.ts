@@ -59,7 +59,7 @@ export async function runSession(args: string[]): Promise<number> {
   const sub = f.positionals[0];
   if (sub === undefined || !SUBCOMMANDS.includes(sub)) {
     throw new UsageError(
-      sub === undefined ? "session: give a subcommand" : `session: unknown subcommand "${sub}"`,
+      sub === undefined ? "give a subcommand" : `unknown subcommand "${sub}"`,
       (sub === undefined ? "" : didYouMean(sub, SUBCOMMANDS) + " ") +
         `subcommands: ${SUBCOMMANDS.join(", ")}; see: labwire session --help`,
     );

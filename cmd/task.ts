@@ -19,6 +19,7 @@ import {
 } from "../lib/cli/flags.ts";
 import { listenForInterrupts } from "../lib/cli/interrupt.ts";
 import { UsageError } from "../lib/device/errors.ts";
+import { didYouMean } from "../lib/device/suggest.ts";
 import { loadLabConfig } from "../lib/lab/setup.ts";
 import {
   TASK_STATES,
@@ -112,9 +113,9 @@ export function parseTaskArgs(args: string[]): TaskArgs {
   if (action === undefined || !(ACTIONS as readonly string[]).includes(action)) {
     throw new UsageError(
       action === undefined
-        ? "task needs an action: start, list, status, stop or data"
-        : `unknown task action "${action}"; use start, list, status, stop or data`,
-      "see: labwire task --help",
+        ? "give an action: start, list, status, stop or data"
+        : `unknown action "${action}"; use start, list, status, stop or data`,
+      (action === undefined ? "" : didYouMean(action, ACTIONS) + " ") + "see: labwire task --help",
     );
   }
   const url = stringFlag(f, "url");

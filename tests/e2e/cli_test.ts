@@ -111,9 +111,20 @@ Deno.test("bad input gets exit 2 and a one-line hint", async () => {
     assert.equal(r.code, 2, args.join(" "));
     assert.match(r.stderr, /unknown verb "raed" \(did you mean "read"\?\)/);
   }
-  const sub = await runCli(["session", "lsit"]);
-  assert.equal(sub.code, 2);
-  assert.match(sub.stderr, /did you mean "list"\?/);
+  // every verb with subcommands names the typo once (no "labwire session: session: …") and
+  // suggests the closest
+  for (const verb of ["session", "position", "task"]) {
+    const sub = await runCli([verb, "lsit"]);
+    assert.equal(sub.code, 2, verb);
+    assert.match(
+      sub.stderr,
+      new RegExp(
+        `^labwire ${verb}: unknown (subcommand|action) "lsit".*\n.*did you mean "list"\\?`,
+      ),
+    );
+  }
+  const shell = await runCli(["completions", "bsh"]);
+  assert.match(shell.stderr, /^labwire completions: "bsh" is not one of/);
   const flag = await runCli(["read", "--atrs", "x", "sim://gauge"]);
   assert.equal(flag.code, 2);
   assert.match(flag.stderr, /unknown flag --atrs\n.*did you mean "--attrs"\?/);
