@@ -253,7 +253,7 @@ export class HttpClient {
       this.#last = { method, path, body, headers };
     }
     link.total = 0;
-    link.conn.write(this.#lastBytes).then(link.onWritten, link.onFail);
+    link.io.write(this.#lastBytes).then(link.onWritten, link.onFail);
     this.#read(link);
   }
 
@@ -268,7 +268,7 @@ export class HttpClient {
       return;
     }
     link.reading = true;
-    link.conn.read(room).then(link.onRead, link.onFail);
+    link.io.read(room).then(link.onRead, link.onFail);
   }
 
   /** A write finished (internal: called by the connection). */

@@ -6,6 +6,7 @@
  */
 import { AnswerFrame } from "./http_codec.ts";
 import { BadAnswer, MAX_BYTES } from "./http_framing.ts";
+import { SocketOps } from "./socket_ops.ts";
 
 /** What a connection reports to: the client that owns it (callbacks bound once per connection). */
 export interface LinkOwner {
@@ -61,9 +62,15 @@ export class Link {
     return FRAME;
   }
 
-  constructor(readonly conn: Deno.TcpConn, readonly client: LinkOwner) {}
+  /** The connection's reads and writes, without `Conn`'s wrappers where the runtime allows. */
+  readonly io: SocketOps;
 
-  readonly onRead = (n: number | null): void => this.client.received(this, n);
+  constructor(readonly conn: Deno.TcpConn, readonly client: LinkOwner) {
+    this.io = new SocketOps(conn);
+  }
+
+  /** A read finished: `n` bytes, 0 at the end of the stream (see {@linkcode SocketOps.read}). */
+  readonly onRead = (n: number): void => this.client.received(this, n === 0 ? null : n);
   readonly onFail = (err: unknown): void => this.client.failed(this, err);
   readonly onWritten = (n: number): void => this.client.written(this, n);
 

@@ -456,3 +456,37 @@ Deno.test("a connection kept idle after its request timed out, then closed by th
     await serving.catch(() => {});
   }
 });
+
+Deno.test("a connection without the runtime's resource id (public read and write) polls the same", async () => {
+  let n = 0;
+  const srv = rawServer(async (conn) => {
+    n++;
+    if (n <= 2) await conn.write(enc.encode(`HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok${n}`));
+    else {
+      await conn.write(enc.encode("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort"));
+      conn.close();
+    }
+  });
+  // Only the public methods: the client falls back to them (see socket_ops.ts).
+  const connect = async (opts: Deno.ConnectOptions) => {
+    const conn = await Deno.connect({ hostname: opts.hostname, port: opts.port });
+    return {
+      read: (b: Uint8Array) => conn.read(b),
+      write: (b: Uint8Array) => conn.write(b),
+      close: () => conn.close(),
+    } as unknown as Deno.TcpConn;
+  };
+  const client = new HttpClient(srv.origin, { connect });
+  try {
+    assert.equal((await client.post("/", "", { timeout: 2000 })).text, "ok1");
+    assert.equal((await client.post("/", "", { timeout: 2000 })).text, "ok2");
+    await assert.rejects(
+      client.post("/", "", { timeout: 2000 }),
+      /bad HTTP answer: the answer broke off after 5 of 100 bytes/,
+    );
+    assert.equal(srv.accepted, 1);
+  } finally {
+    client.close();
+    await srv.close();
+  }
+});
