@@ -49,6 +49,14 @@ export interface SampleOptions extends CallOptions {
    * it. For scans, whose thousands of reads a second are recorded as scan points, not samples.
    */
   quiet?: boolean;
+  /**
+   * Join a read of the same attributes, with the same options object, that waits last in the
+   * device's queue and has not started yet, instead of queueing another (single-flight): N
+   * callers of a slow device wait for about two reads, not N. The joined read starts after
+   * every caller that joined it arrived, so each still gets a fresh reading (its `t` is when
+   * the read started). Not for a call with a `signal` (each caller would need its own abort).
+   */
+  join?: boolean;
 }
 
 /**
@@ -71,10 +79,39 @@ const IDLE: Promise<unknown> = Promise.resolve();
 /** The listeners of a manager that has none (shared: listener lists are never changed in place). */
 const NO_LISTENERS: readonly ((reading: Reading) => void)[] = [];
 
+/** A caller waiting for a shared read (see {@linkcode SampleOptions.join}). */
+interface Joiner {
+  answer: ((reading: Reading) => unknown) | undefined;
+  failed: ((err: unknown) => unknown) | undefined;
+  resolve: (v: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+/** A read queued for callers that share it: joinable while it is the queue's last, unstarted call. */
+interface SharedRead {
+  names: readonly string[] | undefined;
+  opts: SampleOptions;
+  /** `performance.now()` when the read started (0 while it waits). */
+  begun: number;
+  /** The callers that joined it after the one that queued it. */
+  joiners: Joiner[];
+}
+
+/** Whether two attribute lists ask for the same attributes in the same order. */
+function sameNames(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** One device with its queue, cache and subscribers. */
 export class DeviceManager {
   #tail: Promise<unknown> = IDLE;
   #queued = 0;
+  // The read later callers may join: the last call queued, not started yet (any call queued
+  // after it, or its start, ends that).
+  #joinable: SharedRead | undefined;
   // Once the queue is empty its tail goes back to IDLE: the last call's promise (and the value it
   // settled with) is not held until the next call, which outlived young collections in bulk.
   readonly #settled = () => {
@@ -129,6 +166,9 @@ export class DeviceManager {
       return await fn();
     };
     const waiting = this.#queued > 0;
+    // A read queued before this call is no longer the last: joining it would answer a later
+    // caller with a reading taken before this call (a write's, say) ran.
+    this.#joinable = undefined;
     this.#queued++;
     const p = this.#tail.then(run, run);
     this.#tail = p.then(this.#settled, this.#settled);
@@ -222,9 +262,91 @@ export class DeviceManager {
     failed?: (err: unknown) => unknown,
   ): Promise<unknown> {
     if (this.#queued > 0 || opts?.signal?.aborted) {
+      if (opts?.join === true && opts.signal === undefined) {
+        return this.#sharedRead(names, opts, started, answer, failed);
+      }
       return this.#queuedRead(names, opts, started, answer, failed);
     }
     return this.#startIdleRead(names, opts, started, answer, undefined, failed);
+  }
+
+  /**
+   * Joins the queued, unstarted read of the same attributes and options, or queues one that
+   * later callers may join (see {@linkcode SampleOptions.join}): the reading, or `answer`'s.
+   */
+  #sharedRead(
+    names: readonly string[] | undefined,
+    opts: SampleOptions,
+    started: number,
+    answer: ((reading: Reading) => unknown) | undefined,
+    failed: ((err: unknown) => unknown) | undefined,
+  ): Promise<unknown> {
+    const j = this.#joinable;
+    if (j !== undefined && j.opts === opts && sameNames(j.names, names)) {
+      return new Promise((resolve, reject) => j.joiners.push({ answer, failed, resolve, reject }));
+    }
+    const shared: SharedRead = { names, opts, begun: 0, joiners: [] };
+    const p = this.exclusive(() => {
+      // Started: a caller arriving from now on needs a read that starts after it.
+      if (this.#joinable === shared) this.#joinable = undefined;
+      shared.begun = performance.now();
+      return this.device.read(names, opts);
+    });
+    this.#joinable = shared;
+    return p.then(
+      (values) => this.#sharedEnded(shared, started, true, values, answer, failed),
+      (err) => this.#sharedEnded(shared, started, false, err, answer, failed),
+    );
+  }
+
+  /**
+   * One reading of a shared read (recorded and published once), answered to every caller that
+   * joined it and to the one that queued it (whose answer this returns). Its time is when the
+   * read started, after every joiner arrived; its latency counts from the first caller's call,
+   * as a queued read's does.
+   */
+  #sharedEnded(
+    shared: SharedRead,
+    started: number,
+    ok: boolean,
+    result: unknown,
+    answer: ((reading: Reading) => unknown) | undefined,
+    failed: ((err: unknown) => unknown) | undefined,
+  ): unknown {
+    const t = wallSecondsAt(shared.begun > 0 ? shared.begun : performance.now());
+    let reading: Reading | undefined;
+    let error: unknown;
+    try {
+      reading = this.#took(t, started, shared.opts, ok, result);
+    } catch (err) {
+      error = err;
+    }
+    const joiners = shared.joiners;
+    for (let i = 0; i < joiners.length; i++) {
+      const w = joiners[i]!;
+      try {
+        if (reading === undefined) throw error;
+        w.resolve(w.answer === undefined ? reading : w.answer(reading));
+      } catch (err) {
+        // One caller's answer that throws is that caller's error, never the others'.
+        try {
+          if (w.failed === undefined) w.reject(err);
+          else w.resolve(w.failed(err));
+        } catch (again) {
+          w.reject(again);
+        }
+      }
+    }
+    if (reading === undefined) {
+      if (failed === undefined) throw error;
+      return failed(error);
+    }
+    if (failed === undefined) return answer === undefined ? reading : answer(reading);
+    try {
+      return answer!(reading);
+    } catch (err) {
+      return failed(err);
+    }
   }
 
   /** Reads once the queue is free (or fails with the abort): the reading, or `answer`'s. */

@@ -3,6 +3,7 @@ import "../drivers/mod.ts";
 import { parseConfig } from "../config/load.ts";
 import { SimDevice } from "../drivers/sim/device.ts";
 import { Lab } from "./lab.ts";
+import { DeviceError } from "../device/errors.ts";
 import type { ReadingTarget } from "./manager.ts";
 import type { Reading } from "../device/device.ts";
 import { registerDriver } from "../device/registry.ts";
@@ -210,6 +211,113 @@ address = "sim://gauge?error_rate=1"
       /refused/,
     );
     assert.equal(m.stats.reads, 5, "the reading was taken all the same");
+  } finally {
+    await lab.close();
+  }
+});
+
+Deno.test("join: callers that find the device busy share its next read, started after each of them arrived", async () => {
+  const lab = await Lab.open(benchConfig(`[devices.g]
+address = "sim://gauge?seed=4&latency=20ms"
+`));
+  try {
+    const m = lab.get("g");
+    const device = m.device;
+    const read = device.read.bind(device);
+    // Every read of the device: when it started; its values say which read they came from.
+    const begins: number[] = [];
+    // The read whose start brings one more caller (none yet).
+    let callAt = -1;
+    device.read = (names, opts) => {
+      const n = begins.push(performance.now()) - 1;
+      if (n === callAt) call();
+      return read(names, opts).then((v) => ({ ...v, n }));
+    };
+    const published: Reading[] = [];
+    m.onReading((r) => published.push(r));
+    const opts = { join: true };
+    const calls: { at: number; wall: number; answer: Promise<Reading> }[] = [];
+    const call = () => {
+      const at = performance.now();
+      calls.push({ at, wall: Date.now(), answer: m.sampleTo(undefined, opts, (r) => r) });
+    };
+    // 64 at once: the first reads an idle device, the other 63 share the one read after it.
+    for (let i = 0; i < 64; i++) call();
+    // A caller arriving once that shared read has started gets a read of its own.
+    callAt = 1;
+    await Promise.all(calls.map((c) => c.answer));
+    assert.equal(calls.length, 65, "the shared read started (and a caller came)");
+    const readings = await Promise.all(calls.map((c) => c.answer));
+    assert.equal(m.stats.reads, 3, "three reads for 65 callers");
+    assert.equal(begins.length, 3);
+    assert.deepEqual(readings.map((r) => r.values.n), [0, ...new Array(63).fill(1), 2]);
+    assert.deepEqual(
+      published,
+      [readings[0], readings[1], readings[64]],
+      "each read published once",
+    );
+    for (let i = 0; i < calls.length; i++) {
+      const n = readings[i]!.values.n as number;
+      assert.ok(begins[n]! >= calls[i]!.at, `caller ${i} got read ${n}, started before it called`);
+      // The reading's time is when its read started (epoch ms, at most 1 ms behind).
+      assert.ok(Math.round(readings[i]!.t * 1000) >= calls[i]!.wall - 1);
+    }
+    // A call queued after a waiting read ends the joining: a later caller reads after that call.
+    const before = m.stats.reads;
+    const first = m.sampleTo(undefined, opts, (r) => r); // idle: starts at once
+    const queued = m.sampleTo(undefined, opts, (r) => r); // waits, joinable
+    let ran = -1;
+    const other = m.exclusive(() => {
+      ran = begins.length;
+      return Promise.resolve();
+    });
+    const later = m.sampleTo(undefined, opts, (r) => r);
+    const [, q, , l] = await Promise.all([first, queued, other, later]);
+    assert.equal(m.stats.reads, before + 3);
+    assert.notEqual(q, l);
+    assert.ok(
+      (l.values.n as number) >= ran,
+      "the later caller's read started after the other call",
+    );
+    // Different attributes, or no `join`, never share.
+    const a = m.sampleTo(undefined, opts, (r) => r);
+    const b = m.sampleTo(["pressure"], opts, (r) => r);
+    const c = m.sampleTo(undefined, undefined, (r) => r);
+    const d = m.sampleTo(undefined, undefined, (r) => r);
+    const distinct = new Set(await Promise.all([a, b, c, d]));
+    assert.equal(distinct.size, 4);
+  } finally {
+    await lab.close();
+  }
+});
+
+Deno.test("join: a shared read's failure and a throwing answer reach each caller alone", async () => {
+  const lab = await Lab.open(benchConfig(`[devices.g]
+address = "sim://gauge?seed=4&latency=5ms"
+`));
+  try {
+    const m = lab.get("g");
+    const opts = { join: true };
+    const first = m.sampleTo(undefined, opts, (r) => r.values);
+    const failing = m.sampleTo(undefined, opts, () => {
+      throw new Error("refused");
+    });
+    const rescued = m.sampleTo(undefined, opts, () => {
+      throw new Error("refused");
+    }, (err) => `answered: ${(err as Error).message}`);
+    const fine = m.sampleTo(undefined, opts, (r) => r.values);
+    const results = await Promise.allSettled([first, failing, rescued, fine]);
+    assert.equal(m.stats.reads, 2);
+    assert.equal(results[0]!.status, "fulfilled");
+    assert.equal(results[1]!.status, "rejected");
+    assert.deepEqual(results[2], { status: "fulfilled", value: "answered: refused" });
+    assert.equal(results[3]!.status, "fulfilled");
+    // A failed shared read is a reading with its error for every caller.
+    const device = m.device;
+    device.read = () => Promise.reject(new DeviceError("no answer", "g"));
+    const failed = await Promise.all([0, 1, 2].map(() => m.sampleTo(undefined, opts, (r) => r)));
+    assert.deepEqual(failed.map((r) => r.error), ["no answer", "no answer", "no answer"]);
+    assert.equal(failed[1], failed[2]);
   } finally {
     await lab.close();
   }

@@ -216,6 +216,37 @@ Deno.test("polled routes answer like every route: errors, strict queries, encode
   }
 });
 
+Deno.test("64 concurrent /read of a slow device take two device reads, each fresh for its request", async () => {
+  const lab = await Lab.open(parseConfig(
+    `[devices.slow]\naddress = "sim://gauge?seed=1&latency=20ms"\n`,
+    "<test>",
+  ));
+  try {
+    const app = createApp({ lab });
+    const m = lab.get("slow");
+    const device = m.device;
+    const read = device.read.bind(device);
+    const begins: number[] = [];
+    device.read = (names, opts) => {
+      begins.push(Date.now());
+      return read(names, opts);
+    };
+    const asked = Date.now();
+    const answers = await Promise.all(
+      Array.from({ length: 64 }, () => app.request("/api/devices/slow/read")),
+    );
+    assert.deepEqual(answers.map((a) => a.status), new Array(64).fill(200));
+    const bodies = await Promise.all(answers.map((a) => a.json()));
+    assert.equal(m.stats.reads, 2, "the first read, and one shared by the 63 that waited");
+    assert.equal(begins.length, 2);
+    assert.ok(begins.every((b) => b >= asked));
+    assert.equal(new Set(bodies.map((b) => b.t)).size, 2);
+    for (const b of bodies) assert.equal(typeof b.pressure, "number");
+  } finally {
+    await lab.close();
+  }
+});
+
 Deno.test("a failed reading is a 503 naming the device, from an idle queue or a busy one", async () => {
   await withApp(async (app, lab) => {
     const device = lab.get("thermo").device;

@@ -40,8 +40,11 @@ export function deviceRoutes(api: ApiState): OpenAPIHono {
     if (!ctx.devices) throw new HttpError(503, "adding and removing devices needs labwire serve");
     return ctx.devices;
   };
-  /** Options of every request's reading (one object, not one per request). */
-  const readOptions = { timeout };
+  /**
+   * Options of every request's reading (one object, not one per request): requests that find
+   * the device busy share its next read (`join`, see `SampleOptions.join`).
+   */
+  const readOptions = { timeout, join: true };
   const detailCache = new Map<string, { of: Attr[]; attrs: string; techniques: string }>();
   const detailJson = (device: string, attrs: Attr[], techniques: string[]) => {
     let d = detailCache.get(device);
