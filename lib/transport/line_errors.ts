@@ -33,12 +33,41 @@ export interface TimedOutExchange {
   readTermination: string;
   /** Device name carried by the error. */
   device?: string;
+  /** Whether the line's connection was open when the deadline fired (default true). */
+  connected?: boolean;
+}
+
+/**
+ * The {@linkcode TimeoutError} of a call whose deadline fired while the connection was still
+ * being opened: a host that drops the connection request (off, another network, a firewall)
+ * looks like this, and the message says so rather than blaming a command that never went out.
+ *
+ * @example
+ * ```ts
+ * import { connectTimeoutError } from "./line_errors.ts";
+ * connectTimeoutError("tcp://10.0.0.5:5025", 2000).message;
+ * // "connect to tcp://10.0.0.5:5025: no answer within 2 s; check that the device is powered, …"
+ * ```
+ */
+export function connectTimeoutError(
+  label: string,
+  timeoutMs: number,
+  device?: string,
+  cause?: unknown,
+): TimeoutError {
+  return new TimeoutError(
+    `connect to ${label}: no answer within ${formatMs(timeoutMs)}; check that the device is ` +
+      `powered, on this network and not overloaded, or allow more time with ?timeout=`,
+    device,
+    { cause },
+  );
 }
 
 /** The {@linkcode TimeoutError} of an exchange whose deadline fired, with what to check. */
 export function lineTimeoutError(x: TimedOutExchange, cause: unknown): TimeoutError {
   const within = formatMs(x.timeout);
   const what = quoteCommand(x.what);
+  if (x.connected === false) return connectTimeoutError(x.label, x.timeout, x.device, cause);
   if (!x.acquired) {
     return new TimeoutError(
       `${x.label}: ${what} was not sent: the line stayed busy for ${within} ` +

@@ -608,6 +608,7 @@ export class MessageLine {
       framer: this.#framer,
       readTermination: this.readTermination,
       device: this.#device,
+      connected: this.stream.connected,
     }, cause);
   }
 

@@ -807,7 +807,8 @@ export class Pipeline {
     }
     // Nothing heard since it went out (a dead connection), or answers in order (a late one
     // would be taken for the next request's): the connection is closed under the whole flight.
-    const behind = new TimeoutError(
+    // Not connected yet, nothing went out: every request fails for the connection, as this one.
+    const behind = !this.#host.stream.connected ? err : new TimeoutError(
       `${this.#host.label}: the connection was closed because ${
         JSON.stringify(f.name())
       }, sent before this, got no answer within ${f.timeout} ms`,

@@ -35,10 +35,12 @@ class ScriptedStream implements ByteStream {
     return new Promise((resolve, reject) => {
       const wake = () => resolve(this.#queued.shift()!);
       this.#wake = wake;
-      opts.cancel?.hook((reason) => {
+      const fail = (reason: unknown) => {
         if (this.#wake === wake) this.#wake = undefined;
         reject(reason);
-      });
+      };
+      opts.cancel?.hook(fail);
+      opts.signal?.addEventListener("abort", () => fail(opts.signal!.reason), { once: true });
     });
   }
 
@@ -278,4 +280,21 @@ Deno.test("a busy line's requests, not each timed when made, still never fail be
   assert.ok(waited >= 300, `failed after ${waited} ms, before its 300 ms`);
   assert.ok(waited < 3000, `failed only after ${waited} ms`);
   line.close();
+});
+
+Deno.test("not connected: a query and those behind it fail for the connection, not for a command", async () => {
+  for (const window of [1, 8]) {
+    const s = new ScriptedStream();
+    s.connected = false; // the connection request got no answer (yet)
+    const line = new MessageLine(s, { window });
+    const a = line.query("A?", { timeout: 30 });
+    const b = line.query("B?", { timeout: window === 1 ? 30 : 5000 });
+    for (const r of await Promise.allSettled([a, b])) {
+      assert.equal(r.status, "rejected");
+      const e = (r as PromiseRejectedResult).reason;
+      assert.ok(e instanceof TimeoutError);
+      assert.match(e.message, /^connect to test:\/\/line: no answer within 30 ms; /, `${window}`);
+    }
+    line.close();
+  }
 });

@@ -28,6 +28,7 @@ import { Cancel } from "./cancel.ts";
 import type { ByteListener, ByteStream, IoOptions, RawConn, WriteEnds } from "./byte_stream.ts";
 import { Backoff } from "./backoff.ts";
 import { raceSignal } from "./abortable.ts";
+import { connectTimeoutError } from "./line_errors.ts";
 
 /** Options of a {@linkcode ReopeningStream}. */
 export interface ReopeningOptions {
@@ -513,10 +514,13 @@ export class ReopeningStream implements ByteStream {
     const timer = opts.timeout === undefined ? undefined : setTimeout(() => {
       timedOut = true;
       cancel.abort(
-        new TimeoutError(
-          `${this.label}: ${what}: nothing within ${formatMs(opts.timeout!)}`,
-          this.#opts.device,
-        ),
+        // still connecting (a host that drops the connection request): say so, whatever the call
+        this.#conn === undefined
+          ? connectTimeoutError(this.label, opts.timeout!, this.#opts.device)
+          : new TimeoutError(
+            `${this.label}: ${what}: nothing within ${formatMs(opts.timeout!)}`,
+            this.#opts.device,
+          ),
       );
     }, opts.timeout);
     const outer = opts.signal;

@@ -263,3 +263,22 @@ Deno.test("an opener that throws synchronously is retried on the next call", asy
     s.close();
   }
 });
+
+Deno.test("a call whose deadline fires while connecting says the connection got no answer", async () => {
+  // a host that drops the connection request: the open never completes until it is aborted
+  const s = new ReopeningStream({
+    label: "tcp://10.0.0.5:5025",
+    open: (signal) =>
+      new Promise<RawConn>((_, reject) =>
+        signal.addEventListener("abort", () => reject(signal.reason))
+      ),
+  });
+  for (const call of [() => s.read({ timeout: 40 }), () => s.connect({ timeout: 40 })]) {
+    await assert.rejects(call(), (e) => {
+      assert.ok(e instanceof TimeoutError);
+      assert.match(e.message, /^connect to tcp:\/\/10\.0\.0\.5:5025: no answer within 40 ms; /);
+      return true;
+    });
+  }
+  s.close();
+});
