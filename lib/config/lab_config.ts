@@ -42,8 +42,19 @@ export function parseTomlFile(text: string, file: string): Record<string, unknow
   try {
     return parseToml(text) as Record<string, unknown>;
   } catch (err) {
-    const msg = (err as Error).message.split("\n")[0];
-    throw new ConfigError(`not valid TOML: ${msg}`, file, undefined, { cause: err });
+    const msg = (err as Error).message.split("\n")[0]!.replace(/^Invalid TOML document: /, "");
+    // where it went wrong, as a line and a caret (smol-toml's TomlError knows; 1-based)
+    const { line, column } = err as { line?: unknown; column?: unknown };
+    const at = typeof line === "number" && typeof column === "number"
+      ? ` at line ${line}, column ${column}`
+      : "";
+    const source = typeof line === "number" ? text.split("\n")[line - 1] : undefined;
+    const caret = source !== undefined && typeof column === "number"
+      ? `:\n  ${source}\n  ${" ".repeat(Math.max(0, column - 1))}^`
+      : "";
+    throw new ConfigError(`not valid TOML${at}: ${msg}${caret}`, file, undefined, {
+      cause: err,
+    });
   }
 }
 

@@ -39,7 +39,11 @@ Deno.test("config errors name the file, the key and what was expected", () => {
       /devices\.g\.interval: .*not a duration/,
     ],
     ["[devcies.g]", /lab\.toml: devcies: unknown section.*did you mean "devices"/],
-    ["[devices", /lab\.toml: not valid TOML/],
+    ["[devices", /lab\.toml: not valid TOML at line 1, column 2: /],
+    [
+      '[devices.g]\naddress = "sim://gauge"\ninterval = 5ms\n',
+      /^lab\.toml: not valid TOML at line 3, column 13: illegal character in numeric literal:\n  interval = 5ms\n {14}\^$/,
+    ],
   ];
   for (const [text, re] of cases) {
     assert.throws(
