@@ -188,6 +188,12 @@ Deno.test("polled routes answer like every route: errors, strict queries, encode
         (await missing.json()).error.message,
         /no device "nope"; devices: motor, thermo/,
       );
+      const typo = await app.request("/api/devices/thremo/read");
+      assert.equal(typo.status, 404);
+      assert.equal(
+        (await typo.json()).error.message,
+        'no device "thremo"; devices: motor, thermo (did you mean "thermo"?)',
+      );
       const unknown = await app.request("/api/devices/thermo/read?attrs=nope");
       assert.equal(unknown.status, 400);
       assert.match((await unknown.json()).error.message, /thermo has no attribute "nope"/);

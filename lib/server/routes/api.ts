@@ -16,6 +16,7 @@ import { HttpError, issuesError } from "../http_error.ts";
 import { StreamHub } from "../sse.ts";
 import { ErrorSchema } from "../schemas.ts";
 import { TIME_QUERY_KEYS } from "../time_query.ts";
+import { didYouMean } from "../../device/suggest.ts";
 
 /** The state every resource's routes of one app share. */
 export interface ApiState {
@@ -61,7 +62,11 @@ export function apiState(ctx: ServerContext): ApiState {
     manager(name) {
       const m = ctx.lab.find(name);
       if (!m) {
-        throw new HttpError(404, `no device "${name}"; devices: ${ctx.lab.names.join(", ")}`);
+        const hint = didYouMean(name, ctx.lab.names);
+        throw new HttpError(
+          404,
+          `no device "${name}"; devices: ${ctx.lab.names.join(", ")}${hint ? ` (${hint})` : ""}`,
+        );
       }
       return m;
     },
