@@ -8,7 +8,7 @@
  * @module
  */
 import { loadModule } from "./lib/device/lazy_module.ts";
-import "./lib/drivers/mod.ts";
+import { registerAllFamilies } from "./lib/drivers/families.ts";
 import denoJson from "./deno.json" with { type: "json" };
 import { type Command, EXIT } from "./lib/cli/command.ts";
 import { installLastResort } from "./lib/cli/last_resort.ts";
@@ -28,6 +28,11 @@ export interface Verb {
   summary: string;
   /** Loads the verb's module. */
   load(): Promise<Command>;
+  /**
+   * `"targets"` when the verb registers the driver families its targets and config need itself
+   * (through `lib/lab/setup.ts`); every other verb finds every family registered when it runs.
+   */
+  families?: "targets";
 }
 
 /**
@@ -39,6 +44,9 @@ export const VERBS: Verb[] = [
   {
     name: "read",
     summary: "one reading of one or more devices, as one JSON document",
+    // A read of ca:// addresses needs the EPICS family's rules alone, not the register-map
+    // checker and the other families' option rules (lib/drivers/families.ts).
+    families: "targets",
     load: async () =>
       (await loadModule<typeof import("./cmd/read.ts")>(new URL("./cmd/read.ts", import.meta.url)))
         .readCommand,
@@ -146,7 +154,8 @@ export const VERBS: Verb[] = [
   },
 ];
 
-function mainHelp(): string {
+async function mainHelp(): Promise<string> {
+  await registerAllFamilies();
   const width = Math.max(...VERBS.map((c) => c.name.length));
   const verbs = VERBS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join("\n");
   const schemes = listDrivers();
@@ -225,14 +234,14 @@ export async function main(argv: string[]): Promise<number> {
   const verb = args[0];
   const rest = args.slice(1);
   if (verb === undefined) {
-    console.error(mainHelp());
+    console.error(await mainHelp());
     return EXIT.usage;
   }
   if (verb === "--help" || verb === "-h" || verb === "help") {
     const asked = verb === "help" ? rest[0] : undefined;
     const sub = VERBS.find((c) => c.name === asked);
     if (asked !== undefined && !sub) return unknownVerb(asked, p);
-    console.log(sub ? (await sub.load()).help : mainHelp());
+    console.log(sub ? (await sub.load()).help : await mainHelp());
     return EXIT.ok;
   }
   if (verb === "--version" || verb === "-V" || verb === "version") {
@@ -241,6 +250,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const entry = VERBS.find((c) => c.name === verb);
   if (!entry) return unknownVerb(verb, p);
+  if (entry.families === undefined) await registerAllFamilies();
   const command = await entry.load();
   if (rest.includes("--help") || rest.includes("-h")) {
     console.log(command.help);

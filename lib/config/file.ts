@@ -31,7 +31,10 @@ export function configPath(explicit?: string): { path: string; explicit: boolean
 
 /**
  * Loads the config file. A missing default file gives an empty config; a missing explicit
- * file, bad TOML or a bad key is a {@linkcode ConfigError}.
+ * file, bad TOML or a bad key is a {@linkcode ConfigError}. `registerDrivers`, when given, is
+ * awaited once there is a file to check and before it is checked: it registers the drivers whose
+ * option rules check its device tables (the layer that loads the config hands it over, since
+ * this layer may not import the drivers; without it they must be registered already).
  *
  * @example
  * ```ts
@@ -39,7 +42,10 @@ export function configPath(explicit?: string): { path: string; explicit: boolean
  * const config = await loadConfig(); // ./labwire.toml, or no devices when there is none
  * ```
  */
-export async function loadConfig(explicit?: string): Promise<LabConfig> {
+export async function loadConfig(
+  explicit?: string,
+  registerDrivers?: () => Promise<void>,
+): Promise<LabConfig> {
   const { path, explicit: wasExplicit } = configPath(explicit);
   let text: string;
   try {
@@ -55,6 +61,7 @@ export async function loadConfig(explicit?: string): Promise<LabConfig> {
       cause: err,
     });
   }
+  await registerDrivers?.();
   // The TOML reader, then zod and the schemas: read only when there is a file
   // (../device/lazy_module.ts), and the schemas only for a file with more than devices.
   const { devicesOnlyConfig, parseTomlFile } = await loadModule<

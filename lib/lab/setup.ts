@@ -10,6 +10,7 @@ import type { DeviceConfig, LabConfig } from "../config/load.ts";
 import { loadConfig } from "../config/file.ts";
 import { resolveTargets } from "../config/targets.ts";
 import { UsageError } from "../device/errors.ts";
+import { registerAllFamilies, registerFamilies, targetSchemes } from "../drivers/families.ts";
 import type { Lab } from "./lab.ts";
 
 /** What the flags say about where devices come from. */
@@ -22,10 +23,17 @@ export interface LabSource {
   targets: readonly string[];
 }
 
-/** Loads the config a verb uses (the demo bench's under `--demo`) and a cleanup to run at the end. */
+/**
+ * Loads the config a verb uses (the demo bench's under `--demo`) and a cleanup to run at the end,
+ * with the driver families it needs registered: every family for a config file, `--demo`, no
+ * `targets` or a target that is not an address; else those the targets' schemes name (a read of
+ * `ca://` addresses loads no other family's option rules: `../drivers/families.ts`).
+ */
 export async function loadLabConfig(
-  source: Pick<LabSource, "config" | "demo">,
+  source: Pick<LabSource, "config" | "demo"> & { targets?: readonly string[] },
 ): Promise<{ config: LabConfig; cleanup: () => Promise<void> }> {
+  const schemes = source.targets === undefined ? undefined : targetSchemes(source.targets);
+  await (schemes === undefined || source.demo ? registerAllFamilies() : registerFamilies(schemes));
   if (source.demo) {
     // The demo bench and [instruments] load zod (their config is checked by the schema):
     // imported only when used, so a read of an address starts without it.
@@ -35,7 +43,7 @@ export async function loadLabConfig(
     const bench = await startDemoBench();
     return { config: bench.config, cleanup: bench.close };
   }
-  const config = await loadConfig(source.config);
+  const config = await loadConfig(source.config, registerAllFamilies);
   if (config.sections.instruments !== undefined) {
     const { applyInstrumentsSection } = await loadModule<typeof import("../instruments/config.ts")>(
       new URL("../instruments/config.ts", import.meta.url),

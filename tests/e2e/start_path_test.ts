@@ -36,10 +36,13 @@ async function reachable(roots: string[], dynamic: boolean, entry = "main.ts"): 
   return [...seen];
 }
 
-/** The modules `deno run main.ts read …` evaluates: static imports of main.ts and cmd/read.ts. */
+/**
+ * The modules `deno run main.ts read ca://…` evaluates: static imports of main.ts, cmd/read.ts and
+ * the EPICS family's driver_info.ts, which the read registers (lib/drivers/families.ts).
+ */
 function readPathModules(): Promise<string[]> {
   // main.ts loads the verb's module itself (lib/device/lazy_module.ts); `read` is cmd/read.ts.
-  return reachable(["main.ts", "cmd/read.ts"], false);
+  return reachable(["main.ts", "cmd/read.ts", "lib/drivers/epics/driver_info.ts"], false);
 }
 
 Deno.test("labwire read of an address loads neither zod, the TOML parser nor the config schema", async () => {
@@ -102,12 +105,25 @@ Deno.test("labwire read starts without the code of the driver families it may no
   );
 });
 
+Deno.test("labwire read of ca:// addresses loads no other driver family's option rules", async () => {
+  // Every family's driver_info.ts and option rules were static imports of main.ts: the Modbus
+  // register-map checker (5 modules), the sim:// kinds, MQTT's value rules, ~30 M instructions
+  // of `main.ts --version`. A read registers the families its targets name (families.ts).
+  const modules = await readPathModules();
+  assert.ok(modules.some((m) => m.endsWith("/lib/drivers/families.ts")), "graph walked");
+  const others = modules.filter((m) =>
+    /\/lib\/drivers\/[a-z]+\//.test(m) && !m.includes("/lib/drivers/epics/")
+  );
+  assert.deepEqual(others, []);
+  assert.deepEqual(modules.filter((m) => m.includes("/lib/instruments/")), []);
+});
+
 Deno.test("deno run reads no other verb's modules before main.ts runs", async () => {
   // `deno run` reads (and hashes) every module its graph reaches through code imports, dynamic
   // ones included, before it runs: with every verb and driver family behind a literal
   // `import()`, a read read all ~290 modules and resolved every npm package (~55 ms of CPU).
   const seen = await reachable(["main.ts"], true);
-  assert.ok(seen.some((m) => m.endsWith("/lib/drivers/mod.ts")), "graph walked");
+  assert.ok(seen.some((m) => m.endsWith("/lib/drivers/families.ts")), "graph walked");
   const heavy = seen.filter((m) =>
     /\/cmd\/|\/lib\/server\/|\/lib\/drivers\/[a-z]+\/driver\.ts$|^npm:/.test(m)
   );
@@ -121,16 +137,17 @@ Deno.test("labwire read of ca:// or baratron:// targets loads none of the simula
   const modules = await reachable([
     "main.ts",
     "cmd/read.ts",
-    // what a read loads on its first ca:// and baratron:// open (lib/device/lazy_module.ts)
+    // what a read registers for ca:// and baratron:// targets (lib/drivers/families.ts) and
+    // loads on their first open (lib/device/lazy_module.ts)
+    "lib/drivers/epics/driver_info.ts",
+    "lib/drivers/baratron/driver_info.ts",
     "lib/drivers/epics/client_batch.ts",
     "lib/drivers/epics/driver.ts",
     "lib/drivers/baratron/driver.ts",
   ], false);
   assert.ok(modules.some((m) => m.endsWith("/lib/drivers/epics/framing.ts")), "graph walked");
-  assert.ok(modules.some((m) => m.endsWith("/lib/drivers/sim/driver_info.ts")), "graph walked");
   const sims = modules.filter((m) =>
-    /\/lib\/drivers\/(sim\/|simulators\.ts$|demo\.ts$|[a-z]+\/simulator\.ts$)/.test(m) &&
-    !m.endsWith("/lib/drivers/sim/driver_info.ts")
+    /\/lib\/drivers\/(sim\/|simulators\.ts$|demo\.ts$|[a-z]+\/simulator\.ts$)/.test(m)
   );
   assert.deepEqual(sims, []);
 });
