@@ -144,8 +144,11 @@ export function createApp(ctx: ServerContext): LabwireApp {
   }, { leaves: hasTimeQuery });
   // ?time=iso on every JSON answer (the one time policy), without a route knowing about it.
   const honoFetch = withTimeQuery(app.fetch);
-  app.fetch = (req, env, executionCtx) =>
-    (req.method === "GET" ? polled(req) : undefined) ?? honoFetch(req, env, executionCtx);
+  app.fetch = (req, env, executionCtx) => {
+    if (req.method === "GET") return polled(req) ?? honoFetch(req, env, executionCtx);
+    const res = honoFetch(req, env, executionCtx);
+    return req.body === null ? res : afterBody(req, res, maxBody);
+  };
   return Object.assign(app, {
     // Filling the attr cache (so /metrics has units and detail answers are instant) is device
     // I/O: the daemon starts it once it listens, never the construction.
@@ -153,6 +156,36 @@ export function createApp(ctx: ServerContext): LabwireApp {
       for (const m of ctx.lab.managers) api.attrsOf(m).catch(() => {});
     },
   });
+}
+
+/**
+ * `res`, once the part of `req`'s body that nobody read (an answer made before it: 401, 404,
+ * 405) is read, up to `maxBytes`. Over HTTP/2 (HTTPS) the runtime resets the stream of a request
+ * answered with its body unread, and curl then reports "Stream error in the HTTP/2 framing layer"
+ * instead of the answer (most of the time, 13 of 20 POSTs with a small body).
+ */
+async function afterBody(
+  req: Request,
+  res: Response | Promise<Response>,
+  maxBytes: number,
+): Promise<Response> {
+  const answer = await res;
+  const body = req.body;
+  if (body === null || req.bodyUsed || body.locked) return answer;
+  const reader = body.getReader();
+  let size = 0;
+  try {
+    while (size <= maxBytes) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+    }
+  } catch {
+    // the client went away: the answer is not read either
+  } finally {
+    reader.releaseLock();
+  }
+  return answer;
 }
 
 /**

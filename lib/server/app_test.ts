@@ -311,3 +311,31 @@ Deno.test("every route names an unknown query parameter with those it takes, as 
     );
   });
 });
+
+Deno.test("a request answered before its body was read (401, 404) has its body read first, so HTTP/2 does not reset it", async () => {
+  const lab = await Lab.open(parseConfig(BENCH, "<test>"));
+  const hub = new StreamHub();
+  hub.attach(lab);
+  try {
+    const guarded = createApp({ lab, hub, token: "t".repeat(16) });
+    const open = createApp({ lab, hub });
+    const cases: [typeof open, string, string, number][] = [
+      [guarded, "PUT", "/api/devices/motor/attrs/position", 401],
+      [open, "POST", "/api/nothing", 404],
+    ];
+    for (const [app, method, path, status] of cases) {
+      const req = new Request(`http://localhost${path}`, {
+        method,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ value: 1 }),
+      });
+      const res = await app.fetch(req);
+      assert.equal(res.status, status, path);
+      await res.body?.cancel();
+      assert.equal(req.bodyUsed, true, `${method} ${path}: the body was read`);
+    }
+  } finally {
+    hub.close();
+    await lab.close();
+  }
+});
