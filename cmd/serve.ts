@@ -37,7 +37,7 @@ import { DEFAULT_SERVE_LISTEN } from "../lib/server/listen.ts";
 import { type ListenAddress, parseListen } from "../lib/device/host_port.ts";
 import { stderrLogger } from "../lib/server/log.ts";
 import { loadTls, type TlsFiles } from "../lib/server/tls.ts";
-import { systemdUnit } from "../lib/server/systemd.ts";
+import { HIDDEN_FROM_SERVICE, hiddenFromService, systemdUnit } from "../lib/server/systemd.ts";
 
 const FLAGS: FlagSpecs = {
   listen: { type: "string", short: "l" },
@@ -248,7 +248,11 @@ const UNIT_HANDLED = new Set([
  * `--token-file` handed over as a credential, every other flag given passed on as written, and
  * nothing added that would override the config's `[server] listen` or `[session] path`.
  */
-export async function serviceUnit(opts: ServeOptions, exec: string): Promise<string> {
+export async function serviceUnit(
+  opts: ServeOptions,
+  exec: string,
+  warn: (message: string) => void = () => {},
+): Promise<string> {
   const abs = (p: string) => isAbsolute(p) ? p : resolve(p);
   const configFile = opts.config === undefined
     ? "/etc/labwire/labwire.toml"
@@ -278,6 +282,19 @@ export async function serviceUnit(opts: ServeOptions, exec: string): Promise<str
     if (spec.type === "boolean") args.push(`--${name}`);
     else for (const x of Array.isArray(v) ? v : [v]) args.push(`--${name}=${x}`);
   }
+  const readWritePaths = recordsAt && !recordsAt.startsWith("/var/lib/labwire/")
+    ? [dirname(recordsAt)]
+    : [];
+  const tls = ["tls-cert", "tls-key"].map((n) => stringFlag(opts.flags, n)).filter((v) =>
+    v !== undefined
+  ).map(abs);
+  for (const p of hiddenFromService([configFile, ...readWritePaths, ...tls])) {
+    warn(
+      `the service cannot see ${p}: the unit's ProtectHome=yes and PrivateTmp=yes hide ` +
+        `${HIDDEN_FROM_SERVICE.join(", ")}; move it (e.g. to /etc/labwire or /var/lib/labwire) ` +
+        `and print the unit again`,
+    );
+  }
   return systemdUnit({
     exec,
     config: configFile,
@@ -288,9 +305,7 @@ export async function serviceUnit(opts: ServeOptions, exec: string): Promise<str
     // The dynamic user may not read the token where it lies: systemd hands it over.
     tokenFile: tokenFile === undefined ? undefined : abs(tokenFile),
     args,
-    readWritePaths: recordsAt && !recordsAt.startsWith("/var/lib/labwire/")
-      ? [dirname(recordsAt)]
-      : [],
+    readWritePaths,
   });
 }
 
@@ -305,7 +320,7 @@ export async function runServe(args: string[]): Promise<number> {
 
   if (opts.printUnit) {
     const exec = Deno.build.standalone ? Deno.execPath() : "/usr/local/bin/labwire";
-    console.log(await serviceUnit(opts, exec));
+    console.log(await serviceUnit(opts, exec, (m) => log.log("warn", m)));
     return EXIT.ok;
   }
 

@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import "../lib/server/ca/addon.ts";
 import { loadConfig } from "../lib/config/file.ts";
 import { ConfigError, UsageError } from "../lib/device/errors.ts";
-import { CREDENTIAL_TOKEN, STATE_SESSION } from "../lib/server/systemd.ts";
+import { CREDENTIAL_TOKEN, hiddenFromService, STATE_SESSION } from "../lib/server/systemd.ts";
 import { effectiveServe, parseServeArgs, serviceUnit } from "./serve.ts";
 
 /** Splits a unit's ExecStart the way systemd does (double quotes, backslash escapes, %% and $$). */
@@ -145,4 +145,24 @@ Deno.test("printing a unit validates the config and the flags first (exit 2)", a
   );
   assert.throws(() => parseServeArgs(["--listen", "nowhere"]), UsageError);
   assert.throws(() => parseServeArgs(["a.toml", "--config", "b.toml"]), /not both/);
+});
+
+Deno.test("printing a unit warns about files the hardened service cannot see (/tmp, home folders)", async () => {
+  await inTempDir(async (dir) => {
+    // the temporary folder is under /tmp, which the unit's PrivateTmp=yes replaces
+    await Deno.writeTextFile("lab.toml", DEVICES);
+    const warnings: string[] = [];
+    await serviceUnit(
+      parseServeArgs(["lab.toml", "--print-systemd-unit", "--session", "run.sqlite"]),
+      EXEC,
+      (m) => warnings.push(m),
+    );
+    assert.equal(warnings.length, 2, warnings.join("\n"));
+    assert.match(warnings[0]!, new RegExp(`^the service cannot see ${dir}/lab\\.toml: `));
+    assert.match(warnings[1]!, new RegExp(`^the service cannot see ${dir}: `));
+  });
+  assert.deepEqual(
+    hiddenFromService(["/etc/labwire/labwire.toml", "/home/ada/lab.toml", "/tmpfile", "/root"]),
+    ["/home/ada/lab.toml", "/root"],
+  );
 });

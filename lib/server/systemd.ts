@@ -11,6 +11,29 @@ export const STATE_SESSION = "/var/lib/labwire/labwire.session.sqlite";
 /** How ExecStart names the token handed over by `LoadCredential=`. */
 export const CREDENTIAL_TOKEN = "${CREDENTIALS_DIRECTORY}/token";
 
+/** Folders the unit's `ProtectHome=yes` and `PrivateTmp=yes` hide from the service. */
+export const HIDDEN_FROM_SERVICE: readonly string[] = [
+  "/home",
+  "/root",
+  "/run/user",
+  "/tmp",
+  "/var/tmp",
+];
+
+/**
+ * The paths of `paths` the service cannot see (under {@linkcode HIDDEN_FROM_SERVICE}): a config
+ * in a home folder or /tmp makes a unit that fails at start, so `--print-systemd-unit` says so.
+ *
+ * @example
+ * ```ts
+ * import { hiddenFromService } from "./systemd.ts";
+ * hiddenFromService(["/etc/labwire/labwire.toml", "/home/ada/lab.toml"]); // ["/home/ada/lab.toml"]
+ * ```
+ */
+export function hiddenFromService(paths: readonly string[]): string[] {
+  return paths.filter((p) => HIDDEN_FROM_SERVICE.some((h) => p === h || p.startsWith(h + "/")));
+}
+
 /** What the unit needs to know. */
 export interface UnitOptions {
   /** Absolute path of the labwire executable. */
