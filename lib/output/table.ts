@@ -243,7 +243,7 @@ export class LiveTable {
         const c = this.#counts.get(device)!;
         const { values, error } = this.#cells(device, columns);
         const cells = error !== undefined
-          ? [paint.red(truncate(error, 60)), ...Array<string>(span - 1).fill("")]
+          ? [paint.red(clipLine(error, 60)), ...Array<string>(span - 1).fill("")]
           : columns.length === 0
           ? [""]
           : values;
@@ -376,8 +376,4 @@ export class LiveTable {
     this.#linesDrawn = text.split("\n").length - 1;
     this.options.write(prefix + text);
   }
-}
-
-function truncate(s: string, n: number): string {
-  return s.length > n ? s.slice(0, n - 1) + "…" : s;
 }

@@ -169,3 +169,14 @@ Deno.test("abbreviate shortens words, then cuts", () => {
   assert.equal(abbreviate("system_status"), "syst_stat");
   assert.equal(abbreviate("full_scale_pressure"), "full_scal…");
 });
+
+Deno.test("a long error in the bordered table is cut on a whole character, within 60 cells", () => {
+  // an emoji (two UTF-16 units) right where a cut by units would fall
+  const error = "x".repeat(58) + "🧪".repeat(5);
+  const table = gaugeTable();
+  table.update({ t: T, device: "thermo", values: {}, error });
+  const text = table.render({ columns: 200, rows: 50 });
+  const row = text.split("\n").find((l) => l.includes("│ thermo"))!;
+  assert.ok(row.includes("x".repeat(58) + "…"), row);
+  assert.ok(!/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text));
+});
