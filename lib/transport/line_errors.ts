@@ -46,7 +46,7 @@ export interface TimedOutExchange {
  * ```ts
  * import { connectTimeoutError } from "./line_errors.ts";
  * connectTimeoutError("tcp://10.0.0.5:5025", 2000).message;
- * // "connect to tcp://10.0.0.5:5025: no answer within 2 s; check that the device is powered, …"
+ * // "connect to tcp://10.0.0.5:5025: no answer within 2 s; check that 10.0.0.5:5025 is powered, …"
  * ```
  */
 export function connectTimeoutError(
@@ -55,8 +55,10 @@ export function connectTimeoutError(
   device?: string,
   cause?: unknown,
 ): TimeoutError {
+  // the words of tcp.ts's own connect timeout (describeFailure): the host and port, not the URL
+  const where = label.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "");
   return new TimeoutError(
-    `connect to ${label}: no answer within ${formatMs(timeoutMs)}; check that the device is ` +
+    `connect to ${label}: no answer within ${formatMs(timeoutMs)}; check that ${where} is ` +
       `powered, on this network and not overloaded, or allow more time with ?timeout=`,
     device,
     { cause },
