@@ -349,7 +349,7 @@ Usage: labwire monitor [CONFIG] [--session FILE] [--duration 1h] [--interval 1s]
 
 Samples every device of the config at its interval (drift-free deadlines) and
 records each value into a session file (SQLite, one file per session). Writes
-are committed within 25 ms of each sample, so a crash or kill -9 loses well under a
+are committed within 100 ms of each sample, so a crash or kill -9 loses well under a
 second. Running the same command again appends a new segment to the same file.
 Device errors and missed deadlines are recorded as events; [[alarms]] from the
 config are evaluated on every reading, and each alarm transition is a session

@@ -25,9 +25,22 @@ import { NO_FIGURES, type WorkerAnswer, type WorkerFigures, WriteWorker } from "
 
 export type { EventRow };
 
+/**
+ * Default delay of a flush, ms: what a kill -9 loses at most. Each commit costs its writer about
+ * the same whatever it holds (its pages of `samples`, `chunks` and `attr_stats` written to the
+ * log, the locks, the timer turns; ~0.5 ms of the worker's CPU on this project's VMs), so fewer,
+ * larger commits are cheaper: at 100 ms instead of 25 the worker spent 30–45 % less CPU per
+ * recorded `GET /read` (~1.2 µs of ~3–4) and `serve` recording 100 gauges at 10 Hz with no
+ * request ~20 % less (5.9 → 4.7 % of a core), in alternating pairs.
+ */
+export const FLUSH_DELAY_MS = 100;
+
 /** Options of a {@linkcode SampleWriter}. */
 export interface WriterOptions {
-  /** Delay between the first unwritten row and its flush, ms (default 25, at most 1000). */
+  /**
+   * Delay between the first unwritten row and its flush, ms (default
+   * {@linkcode FLUSH_DELAY_MS}, at most 1000).
+   */
   flushDelayMs?: number;
   /** Rows that trigger an immediate flush (default 50,000). */
   maxBatch?: number;
@@ -147,7 +160,7 @@ export class SampleWriter {
     readonly options: WriterOptions = {},
     worker?: WriterWorkerOptions,
   ) {
-    this.#delay = Math.min(1000, Math.max(0, options.flushDelayMs ?? 25));
+    this.#delay = Math.min(1000, Math.max(0, options.flushDelayMs ?? FLUSH_DELAY_MS));
     this.#maxBatch = options.maxBatch ?? 50_000;
     this.#maxBuffered = Math.max(this.#maxBatch, options.maxBufferedRows ?? 500_000);
     this.#maxEvents = options.maxBufferedEvents ?? 10_000;
