@@ -299,6 +299,17 @@ Deno.test("every route names an unknown query parameter with those it takes, as 
     const alarms = await app.request("/api/alarms?utc=1");
     assert.equal(alarms.status, 200, JSON.stringify(await alarms.clone().json()));
     await alarms.body?.cancel();
+    // a JSON body's unknown key is named the same way
+    const body = await app.request("/api/devices/motor/attrs/position", {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ valeu: 1 }),
+    });
+    assert.equal(body.status, 400);
+    assert.match(
+      (await body.json()).error.message,
+      /^unknown key "valeu"; it takes value \(did you mean "value"\?\)/,
+    );
     // the event stream takes the resume point as a parameter too (its handler reads it)
     const resumed = await app.request("/api/stream?last_event_id=0");
     assert.equal(resumed.status, 200);

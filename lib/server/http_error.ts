@@ -66,7 +66,8 @@ export interface RequestIssue {
 /**
  * The answer to a request that failed validation: 422 (`limit_exceeded`) when a value is over
  * a declared limit, which the message names; 400 for anything malformed. Given `queryKeys` (the
- * query parameters of the route), an unknown one is named with those and the closest of them.
+ * query parameters of the route), an unknown one is named with those and the closest of them;
+ * given `bodyKeys` (the keys of a JSON body), so is an unknown key of the body.
  *
  * @example
  * ```ts
@@ -78,6 +79,7 @@ export function issuesError(
   issues: readonly RequestIssue[],
   limitName?: string,
   queryKeys?: readonly string[],
+  bodyKeys?: readonly string[],
 ): HttpError {
   const over = issues.filter((i) => i.code === "too_big");
   const where = (i: RequestIssue) => i.path.length ? i.path.map(String).join(".") : "request";
@@ -96,20 +98,32 @@ export function issuesError(
   }
   return new HttpError(
     400,
-    issues.map((i) =>
-      queryKeys && i.code === "unrecognized_keys" && i.path.length === 0
-        ? unknownQueryText(i.keys ?? [], queryKeys)
-        : `${where(i)}: ${i.message}`
-    ).join("; "),
+    // an unknown key first: a typo (`adress`) is why the key it meant is missing
+    [...issues].sort((a, b) =>
+      Number(b.code === "unrecognized_keys") - Number(a.code === "unrecognized_keys")
+    ).map((i) => {
+      const known = queryKeys ?? bodyKeys;
+      if (known && i.code === "unrecognized_keys" && i.path.length === 0) {
+        return unknownKeysText(queryKeys ? "query parameter" : "key", i.keys ?? [], known);
+      }
+      if (i.code === "invalid_type" && /received undefined$/.test(i.message)) {
+        return `${where(i)}: required`;
+      }
+      return `${where(i)}: ${i.message}`;
+    }).join("; "),
   );
 }
 
-/** What an unknown query parameter gets: its name, those the route takes, the closest one. */
-function unknownQueryText(unknown: readonly string[], known: readonly string[]): string {
+/** What an unknown query parameter or body key gets: its name, those taken, the closest one. */
+function unknownKeysText(
+  noun: string,
+  unknown: readonly string[],
+  known: readonly string[],
+): string {
   const names = unknown.map((k) => `"${k}"`).join(", ");
   const takes = known.length ? `it takes ${known.join(", ")}` : "it takes none";
   const hint = unknown.length === 1 ? didYouMean(unknown[0]!, known) : "";
-  return `unknown query parameter${unknown.length > 1 ? "s" : ""} ${names}; ${takes}${
+  return `unknown ${noun}${unknown.length > 1 ? "s" : ""} ${names}; ${takes}${
     hint ? ` (${hint})` : ""
   }`;
 }

@@ -33,6 +33,21 @@ Deno.test("issuesError: an unknown query parameter is named with those the route
   );
   const two = issuesError([issue(["x", "y"])], undefined, ["time"]);
   assert.equal(two.message, 'unknown query parameters "x", "y"; it takes time');
-  // without the route's keys (a body, not a query) zod's own message stays
+  // without the route's keys zod's own message stays
   assert.equal(issuesError([issue(["x"])]).message, "request: Unrecognized key");
+  // a JSON body's keys: the unknown one first (the missing one is its typo), a missing one required
+  const body = issuesError(
+    [
+      { path: ["address"], code: "invalid_type", message: "expected string, received undefined" },
+      issue(["adress"]),
+    ],
+    undefined,
+    undefined,
+    ["name", "address", "options"],
+  );
+  assert.equal(
+    body.message,
+    'unknown key "adress"; it takes name, address, options (did you mean "address"?); ' +
+      "address: required",
+  );
 });

@@ -107,6 +107,12 @@ export function newApi(opts: { router?: Router<[H, RouterRoute]> } = {}): OpenAP
     const validated = query.extend(
       Object.fromEntries(TIME_QUERY_KEYS.map((k) => [k, z.string().optional()])),
     );
+    // a JSON body's own keys, for an unknown one (nested objects keep zod's words)
+    const media = route.request?.body?.content?.["application/json"] as
+      | { schema?: z.ZodObject }
+      | undefined;
+    const body = media?.schema;
+    const bodyKeys = body?.shape ? Object.keys(body.shape) : undefined;
     const { middleware: _m, hide, ...documented } = route as RouteConfig & { hide?: boolean };
     if (!hide) app.openAPIRegistry.registerPath(documented);
     return declare(
@@ -118,6 +124,7 @@ export function newApi(opts: { router?: Router<[H, RouterRoute]> } = {}): OpenAP
           result.error.issues,
           "[server] max_scan_points",
           result.target === "query" ? queryKeys : undefined,
+          result.target === "json" ? bodyKeys : undefined,
         );
       }) as never,
     );
