@@ -54,6 +54,11 @@ export interface AlarmWatch {
    * `ConfigError` (and changes nothing) when the new `[[alarms]]` are wrong.
    */
   reconfigure(config: LabConfig): void;
+  /**
+   * Stops the ticks that find stale devices (no good sample within their intervals): sampling has
+   * ended, so a device not sampled since is not stale. Readings are still observed.
+   */
+  stopTicking(): void;
   /** Stops observing and ticking; flushes the notifier within `timeoutMs`. */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -159,6 +164,9 @@ export function startAlarms(lab: Lab, opts: AlarmWatchOptions = {}): AlarmWatch 
     reconfigure(next: LabConfig) {
       current = parseAlarms(next);
       for (const m of lab.managers) apply(m, "alarm rules reloaded");
+    },
+    stopTicking() {
+      clearInterval(timer);
     },
     async close(timeoutMs = 5000) {
       if (closed) return;

@@ -31,6 +31,12 @@ export interface SamplerOptions {
   attrs?: Record<string, readonly string[] | undefined>;
   /** Called with each deadline missed because a tick overran (for session gap events). */
   onMissed?: (devices: string[], missed: number, intervalMs: number) => void;
+  /**
+   * Called once the schedule has ended (no read starts after it), before {@linkcode Sampler.run}
+   * waits for the reads in flight: a hung device's read may hold the end for its timeout, and
+   * nothing is sampled meanwhile.
+   */
+  onScheduleEnd?: () => void;
   /** Longest backoff between retries of a failing device, ms (default 30 s). */
   maxBackoffMs?: number;
   /** Sample only these devices (default: every device of the lab). */
@@ -186,6 +192,7 @@ export class Sampler {
     } finally {
       off?.();
     }
+    this.options.onScheduleEnd?.();
     if (this.#inFlight > 0) await new Promise<void>((resolve) => this.#drained = resolve);
   }
 

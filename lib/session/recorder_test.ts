@@ -241,3 +241,34 @@ Deno.test("startRecording: a tracked task's run is stored with its end state and
     }
   });
 });
+
+Deno.test("startRecording: while a hung device's read runs out its timeout at the end, no device is found stale", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-rec-" });
+  // thermo would be stale 3 × 200 ms after its last sample; the hung gauge holds the end ~1.5 s
+  const lab = await Lab.open(parseConfig(
+    `
+[devices.thermo]
+address = "sim://thermo?seed=2"
+interval = "200ms"
+[devices.hung]
+address = "sim://gauge?seed=1&timeout_rate=1"
+interval = "200ms"
+timeout = "1500ms"
+`,
+    "test.toml",
+  ));
+  try {
+    const lines: string[] = [];
+    const rec = await startRecording(lab, {
+      session: `${dir}/s.session.sqlite`,
+      duration: 300,
+      log: (l) => lines.push(l),
+    });
+    assert.equal(await rec.done, "duration reached");
+    const stale = rec.alarms!.history().filter((e) => e.device === "thermo");
+    assert.deepEqual(stale.map((e) => e.name), [], lines.join("\n"));
+  } finally {
+    await lab.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

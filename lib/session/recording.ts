@@ -162,6 +162,9 @@ export async function startRecording(lab: Lab, options: RecordingOptions): Promi
       duration: options.duration,
       onMissed: (devices, missed, interval) => rec.missed(devices, missed, interval),
       follow: true,
+      // Sampling has ended while a hung device's read runs out its timeout: the devices that
+      // are no longer sampled are not stale (their alarms would be recorded as if they were).
+      onScheduleEnd: own ? () => watch?.stopTicking() : undefined,
     });
     if (options.signal?.aborted) onOuterAbort();
     const sampled = sampler.run();
