@@ -85,7 +85,9 @@ export function apiState(ctx: ServerContext): ApiState {
 /**
  * A sub-app (or the app itself) whose request validation failures throw the app's 400/422
  * (`issuesError`), so `app.onError` answers them like every other error; `opts.router` is the
- * router of the app that serves (sub-apps only hand their routes over).
+ * router of the app that serves (sub-apps only hand their routes over). Its `openapi()` makes
+ * every route's query strict (none declared: only `time` and `utc`) and names an unknown query
+ * parameter or JSON body key with those the route takes, as {@linkcode getRoute} does.
  */
 export function newApi(opts: { router?: Router<[H, RouterRoute]> } = {}): OpenAPIHono {
   const app = new OpenAPIHono({
