@@ -9,6 +9,7 @@
  * @module
  */
 import type { Value } from "../device/attr.ts";
+import { formatMs } from "../device/device.ts";
 import { errorMessage } from "../device/errors.ts";
 import type { DeviceManager } from "./manager.ts";
 
@@ -66,7 +67,7 @@ export async function applySafeState(
     }
   } catch (err) {
     error = signal.aborted
-      ? `not done within ${timeout} ms (safe_state_timeout)`
+      ? `not done within ${formatMs(timeout)} (safe_state_timeout)`
       : `${errorMessage(err)}`;
   }
   return {

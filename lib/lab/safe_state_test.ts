@@ -23,6 +23,11 @@ safe_state = { setpoint = 1000 }
 
 [devices.plain]
 address = "sim://thermo"
+
+[devices.slower]
+address = "sim://thermo?latency=1500ms"
+safe_state = { heater = false }
+safe_state_timeout = "1s"
 `;
 
 Deno.test("safe_state is read from the config in the order written", () => {
@@ -61,6 +66,9 @@ Deno.test("applySafeState writes each attribute in order, and says why when it c
     const late = (await applySafeState(lab.get("slow"), "test"))!;
     assert.equal(late.ok, false);
     assert.match(late.error!, /not done within 50 ms \(safe_state_timeout\)/);
+    // whole seconds as every other message says them
+    const later = (await applySafeState(lab.get("slower"), "test"))!;
+    assert.match(later.error!, /not done within 1 s \(safe_state_timeout\)/);
 
     assert.equal(await applySafeState(lab.get("plain"), "test"), undefined);
   } finally {

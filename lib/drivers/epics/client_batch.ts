@@ -752,7 +752,9 @@ class BatchRead {
         this.#fail(
           i,
           new TimeoutError(
-            `PV ${pv} not found: no CA server answered the search within ${timeoutMs} ms (${where}); check the name and EPICS_CA_ADDR_LIST`,
+            `PV ${pv} not found: no CA server answered the search within ${
+              formatMs(timeoutMs)
+            } (${where}); check the name and EPICS_CA_ADDR_LIST`,
           ),
         );
       } else {

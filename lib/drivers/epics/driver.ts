@@ -149,8 +149,8 @@ export class CaDevice implements Device {
         ].filter(Boolean).join(", ");
         throw new TimeoutError(
           `PV ${this.pv} not found: no CA server answered the search within ${
-            opts?.timeout ?? this.#timeout
-          } ms (${where}); check the name and EPICS_CA_ADDR_LIST`,
+            formatMs(opts?.timeout ?? this.#timeout)
+          } (${where}); check the name and EPICS_CA_ADDR_LIST`,
           this.name,
         );
       }

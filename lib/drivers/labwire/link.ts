@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { formatMs } from "../../device/device.ts";
 import { DeviceError, NotFound, UsageError } from "../../device/errors.ts";
 import { Backoff } from "../../transport/backoff.ts";
 import { errorAnswer, parseReading, type RemoteReading, SseParser } from "./protocol.ts";
@@ -124,7 +125,7 @@ export class DaemonLink {
       if (opts.signal?.aborted) throw opts.signal.reason;
       throw new DeviceError(
         timeout.aborted
-          ? `${method} ${this.base}${path}: no answer within ${opts.timeout} ms`
+          ? `${method} ${this.base}${path}: no answer within ${formatMs(opts.timeout)}`
           : unreachable(this.base, err),
         opts.device,
         { cause: err },

@@ -21,6 +21,7 @@
 import type { Address } from "../../device/address.ts";
 import { findAttr, type Value, type Values } from "../../device/attr.ts";
 import type { CallOptions, Device, Subscription } from "../../device/device.ts";
+import { formatMs } from "../../device/device.ts";
 import { DeviceError, TimeoutError, UsageError } from "../../device/errors.ts";
 import type { Driver, OpenContext } from "../../device/registry.ts";
 import { type BrokerUrl, MqttLink, parseBrokerUrl } from "../../transport/mqtt.ts";
@@ -183,7 +184,9 @@ export class MqttDevice implements Device {
           reject(
             new TimeoutError(
               link.connected
-                ? `no message on ${topics} within ${timeout} ms; is the device publishing there?`
+                ? `no message on ${topics} within ${
+                  formatMs(timeout)
+                }; is the device publishing there?`
                 : `cannot reach the MQTT broker ${this.#opts.broker.host}:${this.#opts.broker.port}${
                   link.lastError ? ` (${link.lastError})` : ""
                 }`,
@@ -223,7 +226,7 @@ export class MqttDevice implements Device {
             () =>
               reject(
                 new TimeoutError(
-                  `no acknowledgement of ${s.command} within ${timeout} ms`,
+                  `no acknowledgement of ${s.command} within ${formatMs(timeout)}`,
                   this.name,
                 ),
               ),
