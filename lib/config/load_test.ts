@@ -42,7 +42,7 @@ Deno.test("config errors name the file, the key and what was expected", () => {
     ["[devices", /lab\.toml: not valid TOML at line 1, column 2: /],
     [
       '[devices.g]\naddress = "sim://gauge"\ninterval = 5ms\n',
-      /^lab\.toml: not valid TOML at line 3, column 13: illegal character in numeric literal:\n  interval = 5ms\n {14}\^$/,
+      /^lab\.toml: not valid TOML at line 3, column 13: illegal character in numeric literal:\n {2}interval = 5ms\n {14}\^$/,
     ],
   ];
   for (const [text, re] of cases) {
