@@ -20,6 +20,7 @@ import { listenForInterrupts } from "../lib/cli/interrupt.ts";
 import { INTERVAL_RULE } from "../lib/config/duration.ts";
 import { isTable, type LabConfig } from "../lib/config/load.ts";
 import { loadConfig } from "../lib/config/file.ts";
+import { registerAllFamilies } from "../lib/drivers/families.ts";
 import { ConfigError, errorMessage, UsageError } from "../lib/device/errors.ts";
 import type { ReloadResult } from "../lib/server/device_admin.ts";
 import type { Logger } from "../lib/server/log.ts";
@@ -258,7 +259,7 @@ export async function serviceUnit(
     ? "/etc/labwire/labwire.toml"
     : await Deno.realPath(opts.config).catch(() => abs(opts.config!));
   // The config is validated now (exit 2 on a mistake), not when the service first starts.
-  const config = await loadConfig(configFile).catch((err) => {
+  const config = await loadConfig(configFile, registerAllFamilies).catch((err) => {
     if (err instanceof ConfigError && /file not found/.test(err.message)) return undefined;
     throw err;
   });
@@ -405,7 +406,7 @@ function reloadOnHangup(
     // one reload at a time, in the order the signals came
     queue = queue.then(async () => {
       try {
-        const r = await reload(await loadConfig(file));
+        const r = await reload(await loadConfig(file, registerAllFamilies));
         const part = (what: string, names: string[]) =>
           names.length > 0 ? `${what} ${names.join(", ")}` : "";
         const done = [
