@@ -49,16 +49,22 @@ export function editDistance(a: string, b: string): number {
  * ```
  */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
+  const allowed = Math.max(1, Math.floor(word.length / 3));
+  const lower = word.toLowerCase();
+  const folded = candidates.map((c) => c.toLowerCase());
+  // The word can come from a request (a device name in a 404's path, kilobytes long): one more
+  // than `allowed` longer than every candidate, it is no typo of one (the distance is at least
+  // the difference in length) nor a prefix of one, so no distance is worth its length × theirs.
+  if (!folded.some((c) => c.length >= lower.length - allowed)) return undefined;
   let best: string | undefined;
   let bestDistance = Infinity;
-  for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+  for (let i = 0; i < candidates.length; i++) {
+    const d = editDistance(lower, folded[i]!);
     if (d < bestDistance) {
-      best = c;
+      best = candidates[i];
       bestDistance = d;
     }
   }
-  const allowed = Math.max(1, Math.floor(word.length / 3));
   if (best !== undefined && isPrefixOf(word, best)) return best;
   return bestDistance <= allowed ? best : undefined;
 }

@@ -17,3 +17,14 @@ Deno.test("closest suggests only near misses", () => {
   assert.equal(didYouMean("prefx", ["prefix", "port"]), 'did you mean "prefix"?');
   assert.equal(didYouMean("qqqq", ["prefix", "port"]), "");
 });
+
+Deno.test("closest: a word longer than every candidate by more than a typo is none of theirs", () => {
+  // at the edge: two or three letters too many are still a typo of the shorter name
+  assert.equal(closest("abcdefgh", ["abcdef"]), "abcdef");
+  assert.equal(closest("abcdefghi", ["abcdef"]), "abcdef");
+  assert.equal(closest("abcdefghij", ["abcdef"]), undefined);
+  // a request's kilobytes-long device name against a thousand devices
+  const devices = Array.from({ length: 1000 }, (_, i) => `gauge_${i}`);
+  assert.equal(closest("g".repeat(60_000), devices), undefined);
+  assert.equal(closest("gauge_12x", devices), "gauge_12");
+});
