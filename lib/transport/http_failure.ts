@@ -9,6 +9,26 @@ import { DeviceError, TimeoutError } from "../device/errors.ts";
 import { formatMs } from "../device/device.ts";
 
 /**
+ * The {@linkcode TimeoutError} of a connection or request our own deadline ended with no answer:
+ * what was tried, and that `where` may be off, elsewhere or overloaded (also the connect timeout
+ * of a message line, `./line_errors.ts`: one message for both).
+ */
+export function unansweredError(
+  tried: string,
+  where: string,
+  timeoutMs: number,
+  device?: string,
+  cause?: unknown,
+): TimeoutError {
+  return new TimeoutError(
+    `${tried}: no answer within ${formatMs(timeoutMs)}; check that ${where} is powered, ` +
+      `on this network and not overloaded, or allow more time with ?timeout=`,
+    device,
+    { cause },
+  );
+}
+
+/**
  * Turns a network failure into a DeviceError naming what was tried, why it failed and what to
  * check; `timedOut` marks our own deadline; `service` is what should be listening.
  *
@@ -28,14 +48,7 @@ export function describeFailure(
   timedOut = false,
   service = "web server",
 ): DeviceError {
-  if (timedOut) {
-    return new TimeoutError(
-      `${tried}: no answer within ${formatMs(timeoutMs)}; check that ${where} is powered, ` +
-        `on this network and not overloaded, or allow more time with ?timeout=`,
-      device,
-      { cause: err },
-    );
-  }
+  if (timedOut) return unansweredError(tried, where, timeoutMs, device, err);
   const name = err instanceof Error ? err.name : "";
   const detail = err instanceof Error ? err.message : String(err);
   const lower = detail.toLowerCase();

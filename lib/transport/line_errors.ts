@@ -7,6 +7,7 @@
 import { TimeoutError } from "../device/errors.ts";
 import { formatMs } from "../device/device.ts";
 import { decodeText, type Framer } from "./framing.ts";
+import { unansweredError } from "./http_failure.ts";
 
 /** A command as shown in errors: quoted, control characters escaped, cut at 60 characters. */
 export function quoteCommand(cmd: string): string {
@@ -55,14 +56,9 @@ export function connectTimeoutError(
   device?: string,
   cause?: unknown,
 ): TimeoutError {
-  // the words of tcp.ts's own connect timeout (describeFailure): the host and port, not the URL
+  // tcp.ts's own connect timeout says the same: the host and port, not the URL
   const where = label.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "");
-  return new TimeoutError(
-    `connect to ${label}: no answer within ${formatMs(timeoutMs)}; check that ${where} is ` +
-      `powered, on this network and not overloaded, or allow more time with ?timeout=`,
-    device,
-    { cause },
-  );
+  return unansweredError(`connect to ${label}`, where, timeoutMs, device, cause);
 }
 
 /** The {@linkcode TimeoutError} of an exchange whose deadline fired, with what to check. */

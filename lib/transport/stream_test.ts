@@ -5,6 +5,8 @@ import type { RawConn } from "./byte_stream.ts";
 import { ReopeningStream } from "./stream.ts";
 import { Cancel } from "./cancel.ts";
 import { sleep } from "./abortable.ts";
+import { connectTimeoutError } from "./line_errors.ts";
+import { describeFailure } from "./http_failure.ts";
 
 Deno.test("Backoff doubles from min to max and resets on success", () => {
   const b = new Backoff(100, 500);
@@ -284,4 +286,19 @@ Deno.test("a call whose deadline fires while connecting says the connection got 
     });
   }
   s.close();
+});
+
+Deno.test("a line's connect timeout reads as tcp.ts's own connect timeout", () => {
+  const line = connectTimeoutError("tcp://10.0.0.5:5025", 2000, "scope");
+  const tcp = describeFailure(
+    new Error("aborted"),
+    "connect to tcp://10.0.0.5:5025",
+    "10.0.0.5:5025",
+    2000,
+    "scope",
+    true,
+  );
+  assert.ok(line instanceof TimeoutError && tcp instanceof TimeoutError);
+  assert.equal(line.message, tcp.message);
+  assert.equal(line.device, "scope");
 });
