@@ -278,15 +278,13 @@ export class HttpClient {
     writeAll(link.conn, bytes.subarray(n)).catch(link.onFail);
   }
 
-  /** Bytes arrived, or the end of the stream (internal: called by the connection). */
-  received(link: Link, n: number | null): void {
+  /** `n` bytes arrived, 0 at the end of the stream (internal: called by the connection). */
+  received(link: Link, n: number): void {
     link.reading = false;
     if (link.dead) return;
-    if (n !== null) {
-      link.end += n;
-      link.total += n;
-    }
-    this.#receive(link, n === null);
+    link.end += n;
+    link.total += n;
+    this.#receive(link, n === 0);
     link.rest();
   }
 

@@ -10,8 +10,8 @@ import { SocketOps } from "./socket_ops.ts";
 
 /** What a connection reports to: the client that owns it (callbacks bound once per connection). */
 export interface LinkOwner {
-  /** Bytes arrived, or the end of the stream (`n === null`). */
-  received(link: Link, n: number | null): void;
+  /** `n` bytes arrived; 0 is the end of the stream ({@linkcode SocketOps.read}'s convention). */
+  received(link: Link, n: number): void;
   /** The connection failed. */
   failed(link: Link, err: unknown): void;
   /** A write finished after `n` bytes. */
@@ -70,7 +70,7 @@ export class Link {
   }
 
   /** A read finished: `n` bytes, 0 at the end of the stream (see {@linkcode SocketOps.read}). */
-  readonly onRead = (n: number): void => this.client.received(this, n === 0 ? null : n);
+  readonly onRead = (n: number): void => this.client.received(this, n);
   readonly onFail = (err: unknown): void => this.client.failed(this, err);
   readonly onWritten = (n: number): void => this.client.written(this, n);
 
