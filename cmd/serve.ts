@@ -272,10 +272,13 @@ export async function serviceUnit(
     ? undefined
     : session ?? (sessionInConfig ? sessionPath(config!) : undefined);
   const args: string[] = [];
+  const tls: string[] = [];
   // The unit runs from /, so certificate paths are made absolute like the config's.
   for (const name of ["tls-cert", "tls-key"]) {
     const v = stringFlag(opts.flags, name);
-    if (v !== undefined) args.push(`--${name}=${abs(v)}`);
+    if (v === undefined) continue;
+    tls.push(abs(v));
+    args.push(`--${name}=${tls.at(-1)}`);
   }
   for (const [name, spec] of Object.entries(serveFlags())) {
     const v = opts.flags.values[name];
@@ -286,9 +289,6 @@ export async function serviceUnit(
   const readWritePaths = recordsAt && !recordsAt.startsWith("/var/lib/labwire/")
     ? [dirname(recordsAt)]
     : [];
-  const tls = ["tls-cert", "tls-key"].map((n) => stringFlag(opts.flags, n)).filter((v) =>
-    v !== undefined
-  ).map(abs);
   for (const p of hiddenFromService([configFile, ...readWritePaths, ...tls])) {
     warn(
       `the service cannot see ${p}: the unit's ProtectHome=yes and PrivateTmp=yes hide ` +

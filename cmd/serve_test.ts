@@ -160,6 +160,24 @@ Deno.test("printing a unit warns about files the hardened service cannot see (/t
     assert.equal(warnings.length, 2, warnings.join("\n"));
     assert.match(warnings[0]!, new RegExp(`^the service cannot see ${dir}/lab\\.toml: `));
     assert.match(warnings[1]!, new RegExp(`^the service cannot see ${dir}: `));
+    // and the certificate and key given as flags, made absolute as the unit passes them on
+    warnings.length = 0;
+    await serviceUnit(
+      parseServeArgs([
+        "lab.toml",
+        "--print-systemd-unit",
+        "--no-record",
+        "--tls-cert",
+        "cert.pem",
+        "--tls-key",
+        "key.pem",
+      ]),
+      EXEC,
+      (m) => warnings.push(m),
+    );
+    assert.equal(warnings.length, 3, warnings.join("\n"));
+    assert.match(warnings[1]!, new RegExp(`^the service cannot see ${dir}/cert\\.pem: `));
+    assert.match(warnings[2]!, new RegExp(`^the service cannot see ${dir}/key\\.pem: `));
   });
   assert.deepEqual(
     hiddenFromService(["/etc/labwire/labwire.toml", "/home/ada/lab.toml", "/tmpfile", "/root"]),
