@@ -10,7 +10,8 @@
  * resource id) are what those methods await, so the bytes, errors and end of stream are the
  * same. They are internal to the runtime: where they are missing (another runtime version, a
  * connection that is not the runtime's own, as in tests), the connection's public methods are
- * used instead.
+ * used instead. One thing the wrappers did is lost: `conn.unref()` and `conn.ref()` reach only
+ * reads made through `conn.read` (its `Set`), so a connection read here must not count on them.
  *
  * @module
  */
