@@ -63,9 +63,10 @@ export function connectTimeoutError(
 
 /** The {@linkcode TimeoutError} of an exchange whose deadline fired, with what to check. */
 export function lineTimeoutError(x: TimedOutExchange, cause: unknown): TimeoutError {
+  // Never connected: the command is not the news (it never went out), the host is.
+  if (x.connected === false) return connectTimeoutError(x.label, x.timeout, x.device, cause);
   const within = formatMs(x.timeout);
   const what = quoteCommand(x.what);
-  if (x.connected === false) return connectTimeoutError(x.label, x.timeout, x.device, cause);
   if (!x.acquired) {
     return new TimeoutError(
       `${x.label}: ${what} was not sent: the line stayed busy for ${within} ` +
