@@ -323,6 +323,46 @@ address = "sim://gauge?seed=4&latency=5ms"
   }
 });
 
+Deno.test("join: a failed of a joiner that throws rejects that caller alone, on a good or failed read", async () => {
+  const lab = await Lab.open(benchConfig(`[devices.g]
+address = "sim://gauge?seed=6&latency=5ms"
+`));
+  try {
+    const m = lab.get("g");
+    const opts = { join: true };
+    const refuse = (): never => {
+      throw new Error("refused");
+    };
+    const fail = (): never => {
+      throw new Error("failed too");
+    };
+    const round = () =>
+      // The first starts on the idle queue; the second queues the shared read, the others join.
+      Promise.allSettled([
+        m.sampleTo(undefined, opts, (r) => r.error ?? "ok"),
+        m.sampleTo(undefined, opts, refuse, fail),
+        m.sampleTo(undefined, opts, refuse, fail),
+        m.sampleTo(undefined, opts, (r) => r.error ?? "ok"),
+      ]);
+    const statuses = ["fulfilled", "rejected", "rejected", "fulfilled"];
+    const good = await round();
+    assert.equal(m.stats.reads, 2);
+    assert.deepEqual(good.map((r) => r.status), statuses);
+    assert.equal((good[1] as PromiseRejectedResult).reason.message, "failed too");
+    assert.equal((good[2] as PromiseRejectedResult).reason.message, "failed too");
+    assert.equal((good[3] as PromiseFulfilledResult<string>).value, "ok");
+    // A read that fails: still a reading (with its error) handed to each answer.
+    m.device.read = () => Promise.reject(new DeviceError("no answer", "g"));
+    const bad = await round();
+    assert.equal(m.stats.reads, 4);
+    assert.deepEqual(bad.map((r) => r.status), statuses);
+    assert.equal((bad[2] as PromiseRejectedResult).reason.message, "failed too");
+    assert.equal((bad[3] as PromiseFulfilledResult<string>).value, "no answer");
+  } finally {
+    await lab.close();
+  }
+});
+
 Deno.test("sampleFor hands each reading to its target, published like sample's; an abort is lost", async () => {
   const lab = await Lab.open(benchConfig(`[devices.g]
 address = "sim://gauge?seed=5"
