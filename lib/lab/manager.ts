@@ -105,6 +105,30 @@ function sameNames(a: readonly string[] | undefined, b: readonly string[] | unde
   return true;
 }
 
+/**
+ * What one caller of a shared read gets: `answer`'s make of the reading (or the reading), or
+ * `failed`'s of the error when there is no reading or `answer` throws; throws what neither takes.
+ * {@linkcode DeviceManager} `#finished` is the same for a caller's own read, with the making of
+ * the reading inside its `try` (no reading to share, and no call more per sample).
+ */
+function answered(
+  reading: Reading | undefined,
+  error: unknown,
+  answer: ((reading: Reading) => unknown) | undefined,
+  failed: ((err: unknown) => unknown) | undefined,
+): unknown {
+  if (reading === undefined) {
+    if (failed === undefined) throw error;
+    return failed(error);
+  }
+  try {
+    return answer === undefined ? reading : answer(reading);
+  } catch (err) {
+    if (failed === undefined) throw err;
+    return failed(err);
+  }
+}
+
 /** One device with its queue, cache and subscribers. */
 export class DeviceManager {
   #tail: Promise<unknown> = IDLE;
@@ -324,29 +348,14 @@ export class DeviceManager {
     const joiners = shared.joiners;
     for (let i = 0; i < joiners.length; i++) {
       const w = joiners[i]!;
+      // One caller's answer that throws is that caller's error, never the others'.
       try {
-        if (reading === undefined) throw error;
-        w.resolve(w.answer === undefined ? reading : w.answer(reading));
+        w.resolve(answered(reading, error, w.answer, w.failed));
       } catch (err) {
-        // One caller's answer that throws is that caller's error, never the others'.
-        try {
-          if (w.failed === undefined) w.reject(err);
-          else w.resolve(w.failed(err));
-        } catch (again) {
-          w.reject(again);
-        }
+        w.reject(err);
       }
     }
-    if (reading === undefined) {
-      if (failed === undefined) throw error;
-      return failed(error);
-    }
-    if (failed === undefined) return answer === undefined ? reading : answer(reading);
-    try {
-      return answer!(reading);
-    } catch (err) {
-      return failed(err);
-    }
+    return answered(reading, error, answer, failed);
   }
 
   /** Reads once the queue is free (or fails with the abort): the reading, or `answer`'s. */
