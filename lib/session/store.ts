@@ -340,10 +340,11 @@ export class SessionStore {
       this.#gone = false;
       return;
     }
-    if (ino === undefined && !this.#gone) {
-      // The writer's worker drains the ring into its connection on its own timer while rows
-      // come: until the file is recreated it would go on writing them into the removed file
-      // (lost with it), not hold them for the new one. Detached, it holds them.
+    if (ino === undefined) {
+      // First seen gone (the next look recreates it, above). The writer's worker drains the
+      // ring into its connection on its own timer while rows come: until the file is recreated
+      // it would go on writing them into the removed file (lost with it), not hold them for the
+      // new one. Detached, it holds them.
       this.writer.detach();
     }
     this.#gone = true;
