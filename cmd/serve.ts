@@ -247,7 +247,9 @@ const UNIT_HANDLED = new Set([
 /**
  * The systemd unit of the command that printed it: the config and `--session` made absolute,
  * `--token-file` handed over as a credential, every other flag given passed on as written, and
- * nothing added that would override the config's `[server] listen` or `[session] path`.
+ * nothing added that would override the config's `[server] listen` or `[session] path`. Each
+ * file or folder the hardened service could not see (under `HIDDEN_FROM_SERVICE`) is told to
+ * `warn`, since the unit would fail only when the service starts.
  */
 export async function serviceUnit(
   opts: ServeOptions,
