@@ -189,7 +189,7 @@ export async function runMonitor(
     try {
       if (config.devices.length === 0) {
         throw new UsageError(
-          "monitor: no devices: give a config file with [devices.NAME] tables",
+          "no devices: give a config file with [devices.NAME] tables",
           "try: labwire monitor --demo   or   labwire monitor bench.toml",
         );
       }

@@ -191,7 +191,7 @@ export async function runScan(args: string[]): Promise<number> {
     opts.config ??= resumed.config;
     opts.devices = resumed.devices;
   }
-  if (!request) throw new UsageError("scan: nothing to run");
+  if (!request) throw new UsageError("nothing to run");
   // refused before any device or session file is opened
   makePlan(request.plan, { maxPoints: CLI_MAX_SCAN_POINTS, limitHint: CLI_LIMIT_HINT });
 

@@ -50,7 +50,7 @@ export function scanRequestFromFlags(
     const [name, ...words] = positionals;
     if (name === undefined) {
       throw new UsageError(
-        "scan: which plan? e.g. labwire scan ascan motor.position 0 10 21 -d det.counts",
+        "which plan? e.g. labwire scan ascan motor.position 0 10 21 -d det.counts",
         "see: labwire scan --help",
       );
     }

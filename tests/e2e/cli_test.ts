@@ -123,6 +123,18 @@ Deno.test("bad input gets exit 2 and a one-line hint", async () => {
       ),
     );
   }
+  // a verb's own usage errors are named once by main.ts, never again by the verb
+  const empty = await Deno.makeTempFile({ suffix: ".toml" });
+  try {
+    const mon = await runCli(["monitor", empty]);
+    assert.equal(mon.code, 2);
+    assert.match(mon.stderr, /^labwire monitor: no devices: give a config file/);
+  } finally {
+    await Deno.remove(empty);
+  }
+  const noPlan = await runCli(["scan"]);
+  assert.equal(noPlan.code, 2);
+  assert.match(noPlan.stderr, /^labwire scan: which plan\? e\.g\./);
   const shell = await runCli(["completions", "bsh"]);
   assert.match(shell.stderr, /^labwire completions: "bsh" is not one of/);
   const flag = await runCli(["read", "--atrs", "x", "sim://gauge"]);
