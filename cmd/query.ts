@@ -239,13 +239,13 @@ async function answerEach<T>(
       else sink.write(answer.line + "\n");
     }
     if (json) sink.write(JSON.stringify(values) + "\n");
-    if (sink instanceof BatchedSink) sink.flush();
+    if (sink instanceof BatchedSink) sink.end();
     return EXIT.ok;
   } catch (err) {
     if (sink instanceof BatchedSink && !(err instanceof PipeClosed)) {
       // The answers before the failure still reach stdout; a closed pipe has nobody to tell.
       try {
-        sink.flush();
+        sink.end();
       } catch { /* the error below is what the user needs */ }
     }
     if (interrupts.received) return interrupts.exitCode();

@@ -22,7 +22,7 @@ export const READINGS_WRITE_MS = 50;
 export interface ReadingLines {
   /** Writes one reading (throws `PipeClosed` when stdout's reader is gone). */
   emit: (r: Reading) => void;
-  /** Writes what is still batched. */
+  /** Writes what is still batched, as the last output (a held lone surrogate included). */
   finish: () => void;
 }
 
@@ -74,12 +74,12 @@ export function readingLines(
   if (format === "ndjson") {
     return {
       emit: (r) => writeReadingLine(batched, r, opts.time),
-      finish: () => batched.flush(),
+      finish: () => batched.end(),
     };
   }
   const csv = new CsvWriter(
     (s) => batched.write(s),
     readingColumns(opts.attrs ?? new Map(), opts.only),
   );
-  return { emit: (r) => csv.write(readingRecord(r, opts.time)), finish: () => batched.flush() };
+  return { emit: (r) => csv.write(readingRecord(r, opts.time)), finish: () => batched.end() };
 }

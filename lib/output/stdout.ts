@@ -219,6 +219,19 @@ export class BatchedSink implements TextSink {
     }
   }
 
+  /**
+   * Writes everything queued, as the last write: a high surrogate held for its low half goes out
+   * alone (U+FFFD in bytes, as `TextEncoder` makes it), since no text will follow to complete it.
+   */
+  end(): void {
+    if (this.#error === undefined && this.#high !== "") {
+      const high = this.#high;
+      this.#high = "";
+      this.#queue(high, 0, 1);
+    }
+    this.flush();
+  }
+
   readonly #background = (): void => {
     this.#timer = undefined;
     try {

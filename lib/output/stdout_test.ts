@@ -121,3 +121,21 @@ Deno.test("BatchedSink: a character outside the BMP cut between two writes or pa
     assert.equal(got.join(""), text + lone + "x\n", bytes ? "bytes" : "text");
   }
 });
+
+Deno.test("BatchedSink.end: a high surrogate held at the last write goes out alone, as TextEncoder writes it", () => {
+  for (const bytes of [true, false]) {
+    const got: string[] = [];
+    const raw: number[] = [];
+    const sink = bytes
+      ? new BatchedSink(undefined, 1000, 0, (b) => raw.push(...b))
+      : new BatchedSink((t) => got.push(t));
+    sink.write("a\ud83d");
+    sink.flush(); // a flush between writes still holds it for its low half
+    sink.end();
+    if (bytes) assert.deepEqual(raw, [...new TextEncoder().encode("a\ud83d")], "bytes");
+    else assert.equal(got.join(""), "a\ud83d", "text");
+    sink.end(); // nothing more to write
+    if (bytes) assert.equal(raw.length, 4);
+    else assert.equal(got.join(""), "a\ud83d");
+  }
+});
