@@ -48,9 +48,13 @@ export function parseTomlFile(text: string, file: string): Record<string, unknow
     const at = typeof line === "number" && typeof column === "number"
       ? ` at line ${line}, column ${column}`
       : "";
-    const source = typeof line === "number" ? text.split("\n")[line - 1] : undefined;
+    // A CRLF file's line without its \r (printed, it showed as `\r`); the caret's indent keeps
+    // the line's tabs, so it lands under the column a terminal shows, not one per tab short.
+    const source = typeof line === "number"
+      ? text.split("\n")[line - 1]?.replace(/\r$/, "")
+      : undefined;
     const caret = source !== undefined && typeof column === "number"
-      ? `:\n  ${source}\n  ${" ".repeat(Math.max(0, column - 1))}^`
+      ? `:\n  ${source}\n  ${source.slice(0, Math.max(0, column - 1)).replace(/[^\t]/g, " ")}^`
       : "";
     throw new ConfigError(`not valid TOML${at}: ${msg}${caret}`, file, undefined, {
       cause: err,

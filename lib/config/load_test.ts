@@ -44,6 +44,16 @@ Deno.test("config errors name the file, the key and what was expected", () => {
       '[devices.g]\naddress = "sim://gauge"\ninterval = 5ms\n',
       /^lab\.toml: not valid TOML at line 3, column 13: illegal character in numeric literal:\n {2}interval = 5ms\n {14}\^$/,
     ],
+    [
+      // a CRLF file: the quoted line without its \r
+      '[devices.g]\r\naddress = "sim://gauge"\r\ninterval = 5ms\r\n',
+      /^lab\.toml: not valid TOML at line 3, column 13: illegal character in numeric literal:\n {2}interval = 5ms\n {14}\^$/,
+    ],
+    [
+      // a tab before the error: the caret's indent keeps it, so the caret sits under the error
+      '[devices.g]\n\taddress = "sim://gauge"\n\tinterval = 5ms\n',
+      /^lab\.toml: not valid TOML at line 3, column 14: illegal character in numeric literal:\n {2}\tinterval = 5ms\n {2}\t {12}\^$/,
+    ],
   ];
   for (const [text, re] of cases) {
     assert.throws(
