@@ -266,8 +266,8 @@ export async function serviceUnit(
     throw err;
   });
   const session = opts.session === undefined ? undefined : abs(opts.session);
-  const tokenFile = opts.tokenFile ??
-    (config ? parseServerConfig(config.sections.server, config.file).tokenFile : undefined);
+  const server = config ? parseServerConfig(config.sections.server, config.file) : undefined;
+  const tokenFile = opts.tokenFile ?? server?.tokenFile;
   const sessionInConfig = config !== undefined && !opts.noRecord && opts.session === undefined &&
     isTable(config.sections.session) && config.sections.session.path !== undefined;
   const recordsAt = opts.noRecord
@@ -278,7 +278,13 @@ export async function serviceUnit(
   // The unit runs from /, so certificate paths are made absolute like the config's.
   for (const name of ["tls-cert", "tls-key"]) {
     const v = stringFlag(opts.flags, name);
-    if (v === undefined) continue;
+    if (v === undefined) {
+      // The config's [server] tls_cert / tls_key: the service reads them from its copy of the
+      // config, so they must be visible to it all the same.
+      const fromConfig = name === "tls-cert" ? server?.tlsCert : server?.tlsKey;
+      if (fromConfig !== undefined) tls.push(abs(fromConfig));
+      continue;
+    }
     tls.push(abs(v));
     args.push(`--${name}=${tls.at(-1)}`);
   }

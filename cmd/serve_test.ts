@@ -178,6 +178,20 @@ Deno.test("printing a unit warns about files the hardened service cannot see (/t
     assert.equal(warnings.length, 3, warnings.join("\n"));
     assert.match(warnings[1]!, new RegExp(`^the service cannot see ${dir}/cert\\.pem: `));
     assert.match(warnings[2]!, new RegExp(`^the service cannot see ${dir}/key\\.pem: `));
+    // and the certificate and key the config's [server] names, which the service reads too
+    warnings.length = 0;
+    await Deno.writeTextFile(
+      "tls.toml",
+      `[server]\ntls_cert = "${dir}/c.pem"\ntls_key = "/home/ada/k.pem"\n${DEVICES}`,
+    );
+    await serviceUnit(
+      parseServeArgs(["tls.toml", "--print-systemd-unit", "--no-record"]),
+      EXEC,
+      (m) => warnings.push(m),
+    );
+    assert.equal(warnings.length, 3, warnings.join("\n"));
+    assert.match(warnings[1]!, new RegExp(`^the service cannot see ${dir}/c\\.pem: `));
+    assert.match(warnings[2]!, /^the service cannot see \/home\/ada\/k\.pem: /);
   });
   assert.deepEqual(
     hiddenFromService(["/etc/labwire/labwire.toml", "/home/ada/lab.toml", "/tmpfile", "/root"]),
