@@ -24,6 +24,7 @@
  *
  * @module
  */
+import { formatMs } from "../device/device.ts";
 import { DeviceError, TimeoutError, UsageError } from "../device/errors.ts";
 import type { ByteListener, ByteStream, WriteEnds } from "./byte_stream.ts";
 import { Cancel } from "./cancel.ts";
@@ -811,7 +812,7 @@ export class Pipeline {
     const behind = !this.#host.stream.connected ? err : new TimeoutError(
       `${this.#host.label}: the connection was closed because ${
         JSON.stringify(f.name())
-      }, sent before this, got no answer within ${f.timeout} ms`,
+      }, sent before this, got no answer within ${formatMs(f.timeout)}`,
       this.#host.device,
       { cause: err },
     );

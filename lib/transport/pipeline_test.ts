@@ -119,6 +119,15 @@ Deno.test("in order: a timeout closes the connection under the requests behind i
   await settle();
   s.answer("3\n");
   assert.equal(await c, "3");
+  // The deadline reads as every other duration in messages does (formatMs): 1.2 s, not 1200 ms.
+  const slow = line.query("S?", { timeout: 1200 });
+  const behind = line.query("T?", { timeout: 5000 });
+  await assert.rejects(slow, TimeoutError);
+  await assert.rejects(behind, (e) => {
+    assert.ok(e instanceof TimeoutError);
+    assert.match(e.message, /closed because "S\?", sent before this, got no answer within 1\.2 s$/);
+    return true;
+  });
   line.close();
 });
 
