@@ -25,6 +25,11 @@ export interface IoOptions {
 export interface ByteStream {
   /** What it is, for messages: `tcp://10.0.0.7:5025`, `serial:///dev/ttyUSB0`, `pty:///dev/pts/3`. */
   readonly label: string;
+  /**
+   * Where the bytes go, as errors tell the user to check it: `10.0.0.7:5025`, `/dev/ttyUSB0`
+   * (absent: the label without its scheme).
+   */
+  readonly address?: string;
   /** True once {@linkcode ByteStream.close} was called. */
   readonly closed: boolean;
   /** True while a connection is open. */

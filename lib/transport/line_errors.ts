@@ -18,6 +18,8 @@ export function quoteCommand(cmd: string): string {
 export interface TimedOutExchange {
   /** The line (its stream's label). */
   label: string;
+  /** Where the line connects (its stream's address), for what to check. */
+  address?: string;
   /** The command or request, as named in errors. */
   what: string;
   /** Its deadline, ms. */
@@ -55,16 +57,20 @@ export function connectTimeoutError(
   timeoutMs: number,
   device?: string,
   cause?: unknown,
+  address?: string,
 ): TimeoutError {
-  // tcp.ts's own connect timeout says the same: the host and port, not the URL
-  const where = label.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "");
+  // tcp.ts's own connect timeout says the same: the host and port the stream connects to, not
+  // its label (the label of a stream without an address, less its scheme, is the best guess)
+  const where = address ?? label.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "");
   return unansweredError(`connect to ${label}`, where, timeoutMs, device, cause);
 }
 
 /** The {@linkcode TimeoutError} of an exchange whose deadline fired, with what to check. */
 export function lineTimeoutError(x: TimedOutExchange, cause: unknown): TimeoutError {
   // Never connected: the command is not the news (it never went out), the host is.
-  if (x.connected === false) return connectTimeoutError(x.label, x.timeout, x.device, cause);
+  if (x.connected === false) {
+    return connectTimeoutError(x.label, x.timeout, x.device, cause, x.address);
+  }
   const within = formatMs(x.timeout);
   const what = quoteCommand(x.what);
   if (!x.acquired) {

@@ -600,6 +600,7 @@ export class MessageLine {
   ): TimeoutError {
     return lineTimeoutError({
       label: this.label,
+      address: this.stream.address,
       what,
       timeout,
       acquired,

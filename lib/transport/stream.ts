@@ -34,6 +34,8 @@ import { connectTimeoutError } from "./line_errors.ts";
 export interface ReopeningOptions {
   /** Label for messages, e.g. `tcp://host:port`. */
   label: string;
+  /** Where it connects, as errors name it (`host:port`; default the label without its scheme). */
+  address?: string;
   /** Opens a connection; must honour `signal` (the caller's deadline). */
   open(signal: AbortSignal): Promise<RawConn>;
   /** First delay before re-trying a failed open, ms (default 100). */
@@ -63,6 +65,7 @@ const MAX_QUEUED = 4 << 20;
  */
 export class ReopeningStream implements ByteStream {
   readonly label: string;
+  readonly address: string | undefined;
   readonly #opts: ReopeningOptions;
   readonly #backoff: Backoff;
   #conn: RawConn | undefined;
@@ -81,6 +84,7 @@ export class ReopeningStream implements ByteStream {
   /** Creates the stream; nothing is opened yet. */
   constructor(opts: ReopeningOptions) {
     this.label = opts.label;
+    this.address = opts.address;
     this.#opts = opts;
     this.#backoff = new Backoff(opts.backoffMin, opts.backoffMax);
   }
@@ -516,7 +520,13 @@ export class ReopeningStream implements ByteStream {
       cancel.abort(
         // still connecting (a host that drops the connection request): say so, whatever the call
         this.#conn === undefined
-          ? connectTimeoutError(this.label, opts.timeout!, this.#opts.device)
+          ? connectTimeoutError(
+            this.label,
+            opts.timeout!,
+            this.#opts.device,
+            undefined,
+            this.address,
+          )
           : new TimeoutError(
             `${this.label}: ${what}: nothing within ${formatMs(opts.timeout!)}`,
             this.#opts.device,

@@ -3,6 +3,7 @@ import { DeviceError, TimeoutError } from "../device/errors.ts";
 import { Backoff } from "./backoff.ts";
 import type { RawConn } from "./byte_stream.ts";
 import { ReopeningStream } from "./stream.ts";
+import { MessageLine } from "./message.ts";
 import { Cancel } from "./cancel.ts";
 import { sleep } from "./abortable.ts";
 import { connectTimeoutError } from "./line_errors.ts";
@@ -286,6 +287,34 @@ Deno.test("a call whose deadline fires while connecting says the connection got 
     });
   }
   s.close();
+});
+
+Deno.test("a connect timeout names the address the stream connects to, not one read off its label", async () => {
+  // a Modbus gateway's label carries its own scheme; a label need not be a URL at all
+  for (const label of ["modbus://gw.lab:502", "the gauge's line"]) {
+    const s = new ReopeningStream({
+      label,
+      address: "10.0.0.5:502",
+      open: (signal) =>
+        new Promise<RawConn>((_, reject) =>
+          signal.addEventListener("abort", () => reject(signal.reason))
+        ),
+    });
+    await assert.rejects(s.connect({ timeout: 20 }), (e) => {
+      assert.ok(e instanceof TimeoutError);
+      assert.match(e.message, /; check that 10\.0\.0\.5:502 is powered, /, label);
+      assert.ok(e.message.startsWith(`connect to ${label}: no answer within 20 ms`), e.message);
+      return true;
+    });
+    // and so does a message line's exchange on it that timed out before the connection opened
+    const line = new MessageLine(s, { window: 1 });
+    await assert.rejects(line.query("*IDN?", { timeout: 20 }), (e) => {
+      assert.ok(e instanceof TimeoutError);
+      assert.match(e.message, /; check that 10\.0\.0\.5:502 is powered, /, label);
+      return true;
+    });
+    line.close();
+  }
 });
 
 Deno.test("a line's connect timeout reads as tcp.ts's own connect timeout", () => {

@@ -56,6 +56,7 @@ export function openTcp(host: string, port: number, opts: TcpOptions = {}): Byte
   const connectTimeout = opts.connectTimeout ?? 3000;
   return new ReopeningStream({
     label,
+    address: where,
     device: opts.device,
     backoffMin: opts.backoffMin,
     backoffMax: opts.backoffMax,
