@@ -21,7 +21,7 @@ import { listenForInterrupts } from "../lib/cli/interrupt.ts";
 import { INTERVAL_RULE, TIMEOUT_RULE } from "../lib/config/duration.ts";
 import type { Attr } from "../lib/device/attr.ts";
 import type { Reading, Subscription } from "../lib/device/device.ts";
-import { errorMessage } from "../lib/device/errors.ts";
+import { DeviceError, errorMessage } from "../lib/device/errors.ts";
 import type { Lab } from "../lib/lab/lab.ts";
 import { Sampler } from "../lib/lab/sampler.ts";
 import { openLab } from "../lib/lab/setup.ts";
@@ -179,6 +179,52 @@ function streamAlarms(
   };
 }
 
+/** What one device gave a `stream` run: its lines, how many of them failed, the last error. */
+export interface StreamTally {
+  /** The device's name. */
+  device: string;
+  /** Readings printed (failed ones included: each is a line with "error"). */
+  printed: number;
+  /** Printed readings that failed. */
+  failed: number;
+  /** The last failed reading's error. */
+  lastError?: string;
+}
+
+/**
+ * What a `stream --count N` run that ran its N intervals lacks, or undefined when every device
+ * gave its N lines and at least one good reading: a device that never answers is backed off (or
+ * overruns its interval) and prints fewer lines, and a script reading N lines a device must not
+ * take that for success (exit 1).
+ *
+ * @example
+ * ```ts
+ * import { countShortfall } from "./stream.ts";
+ * countShortfall(5, [{ device: "gauge", printed: 2, failed: 2, lastError: "no answer" }]);
+ * // "gauge: 3 of 5 readings missing, 2 failed (last error: no answer)"
+ * ```
+ */
+export function countShortfall(count: number, tallies: readonly StreamTally[]): string | undefined {
+  const short: string[] = [];
+  for (const t of tallies) {
+    const missing = count - t.printed;
+    const why = t.lastError !== undefined
+      ? ` (last error: ${t.lastError})`
+      : " (its reads overran the interval; allow a longer --interval)";
+    if (missing > 0) {
+      short.push(
+        `${t.device}: ${missing} of ${count} readings missing` +
+          (t.failed > 0 ? `, ${t.failed} failed` : "") + why,
+      );
+    } else if (t.failed >= t.printed) {
+      short.push(
+        `${t.device}: ${count === 1 ? "its reading" : `all ${count} readings`} failed${why}`,
+      );
+    }
+  }
+  return short.length === 0 ? undefined : short.join("; ");
+}
+
 /** Runs `stream`. */
 export async function runStream(args: string[]): Promise<number> {
   const opts = parseStreamArgs(args);
@@ -191,6 +237,8 @@ export async function runStream(args: string[]): Promise<number> {
   let received = 0;
   let errors = 0;
   const subscriptions: Subscription[] = [];
+  const tallies: StreamTally[] = [];
+  let sampledFor = 0;
   try {
     // Every device is asked for its attributes first, NDJSON included: besides the table's and
     // CSV's columns, that first call opens the connections and warms each driver's code, so the
@@ -199,10 +247,17 @@ export async function runStream(args: string[]): Promise<number> {
     const attrs = await lab.attrLists(opts.timeout);
     const out = await makeEmitter(lab, opts, attrs);
     for (const m of lab.managers) {
+      const tally: StreamTally = { device: m.name, printed: 0, failed: 0 };
+      tallies.push(tally);
       m.onReading((r) => {
         if (pipeClosed || failure) return;
         received++;
-        if (r.error !== undefined) errors++;
+        tally.printed++;
+        if (r.error !== undefined) {
+          errors++;
+          tally.failed++;
+          tally.lastError = r.error;
+        }
         try {
           out.emit(r);
         } catch (err) {
@@ -252,10 +307,12 @@ export async function runStream(args: string[]): Promise<number> {
         }),
       );
     }
+    const started = performance.now();
     await Promise.race([
       Promise.all(waits),
       new Promise((r) => signal.addEventListener("abort", r, { once: true })),
     ]);
+    sampledFor = performance.now() - started;
     if (!pipeClosed) {
       try {
         out.finish();
@@ -279,7 +336,15 @@ export async function runStream(args: string[]): Promise<number> {
       console.error(`labwire stream: ${sampler.stats.missed} sampling deadlines missed`);
     }
     if (pipeClosed) return EXIT.ok;
-    return interrupts.received ? interrupts.exitCode() : EXIT.ok;
+    if (interrupts.received) return interrupts.exitCode();
+    // --count ran its intervals (not cut short by --duration): each device owes N lines.
+    if (
+      opts.count !== undefined && (opts.duration === undefined || sampledFor < opts.duration)
+    ) {
+      const short = countShortfall(opts.count, tallies);
+      if (short !== undefined) throw new DeviceError(short);
+    }
+    return EXIT.ok;
   } finally {
     stop.abort();
     await Promise.allSettled(subscriptions.map((s) => s.close()));
@@ -312,7 +377,8 @@ Ctrl-C ends it (exit 130); a closed pipe ends it quietly (exit 0).
 Flags:
   -i, --interval 1s    time between readings (default: each device's config
                        interval, 1 s for addresses)
-  -n, --count N        stop after N intervals (N readings of each healthy device)
+  -n, --count N        stop after N intervals (N readings of each healthy device;
+                       exit 1 naming each device that gave fewer, or only errors)
       --duration 10m   stop after this long
   -a, --attrs a,b      read these attributes only
   -f, --format F       table | ndjson | csv (default: table on a terminal, else ndjson)

@@ -227,13 +227,42 @@ Deno.test("stream: a failed read is a line with error and the stream goes on", a
     "sim://gauge?error_rate=0.5&seed=7",
     "--interval",
     "10ms",
-    "--count",
-    "40",
+    // not --count: a device backed off after failures gives fewer than N lines, and exits 1
+    "--duration",
+    "400ms",
   ]);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
   assert.ok(lines.some((l) => typeof l.error === "string"));
   assert.ok(lines.some((l) => typeof l.pressure === "number"));
+});
+
+Deno.test("stream --count N: a device that never answers gives fewer lines, and exit 1 says so", async () => {
+  const r = await runCli([
+    "stream",
+    "sim://gauge?timeout_rate=1&timeout=200ms",
+    "sim://thermo",
+    "--interval",
+    "100ms",
+    "--count",
+    "5",
+  ]);
+  assert.equal(r.code, 1, r.stderr);
+  const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  const gauge = lines.filter((l) => l.device === "gauge");
+  assert.ok(gauge.length < 5 && gauge.every((l) => typeof l.error === "string"), r.stdout);
+  assert.equal(lines.filter((l) => l.device === "thermo").length, 5);
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `labwire stream: gauge: ${5 - gauge.length} of 5 readings missing, ${gauge.length} failed ` +
+        `\\(last error: read sim://gauge\\?timeout_rate=1&timeout=200ms: no answer within 200 ms\\)\n$`,
+    ),
+  );
+  // one interval, one failed line: no reading of the device at all is a failure too
+  const once = await runCli(["stream", "sim://gauge?timeout_rate=1&timeout=100ms", "--count", "1"]);
+  assert.equal(once.code, 1, once.stderr);
+  assert.match(once.stderr, /labwire stream: gauge: its reading failed \(last error: /);
 });
 
 Deno.test("stream | head -3 returns, with exit 0", async () => {
