@@ -273,20 +273,45 @@ function unknownVerb(verb: string, p: ReturnType<typeof paint>): number {
   return EXIT.usage;
 }
 
+/**
+ * The line `main` prints for a verb's error `message`: `labwire VERB: message`, and a message
+ * that names its subcommand (`session info: give the session FILE`) has it in the prefix
+ * (`labwire session info: give the session FILE`), not the verb twice.
+ *
+ * @example
+ * ```ts
+ * import { errorLine } from "./main.ts";
+ * errorLine("session", "session tail: give the session FILE");
+ * // "labwire session tail: give the session FILE"
+ * ```
+ */
+export function errorLine(
+  verb: string,
+  message: string,
+  red: (s: string) => string = (s) => s,
+): string {
+  const sub = message.startsWith(`${verb} `)
+    ? /^[a-z][a-z-]*: /.exec(message.slice(verb.length + 1))
+    : null;
+  if (sub === null) return `${red(`labwire ${verb}:`)} ${message}`;
+  const rest = message.slice(verb.length + 1 + sub[0].length);
+  return `${red(`labwire ${verb} ${sub[0].slice(0, -2)}:`)} ${rest}`;
+}
+
 function report(err: unknown, verb: string, p: ReturnType<typeof paint>): number {
   if (err instanceof PipeClosed) return EXIT.ok;
-  const prefix = p.red(`labwire ${verb}:`);
+  const line = (message: string) => errorLine(verb, message, p.red);
   if (err instanceof UsageError || err instanceof ConfigError) {
-    console.error(`${prefix} ${err.message}`);
+    console.error(line(err.message));
     if (err instanceof UsageError && err.hint) console.error(`  ${err.hint}`);
     return EXIT.usage;
   }
   if (err instanceof DeviceError) {
-    console.error(`${prefix} ${err.message}`);
+    console.error(line(err.message));
     return EXIT.device;
   }
   const e = err as Error;
-  console.error(`${prefix} ${e?.message ?? String(err)}`);
+  console.error(line(e?.message ?? String(err)));
   if (Deno.env.get("LABWIRE_DEBUG")) console.error(e?.stack);
   return EXIT.device;
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { main, VERBS } from "./main.ts";
+import { errorLine, main, VERBS } from "./main.ts";
 
 Deno.test("every verb loads, and main's summary is the command's own", async () => {
   for (const verb of VERBS) {
@@ -23,4 +23,30 @@ Deno.test("the README's verb table lists every verb", async () => {
   const table = readme.slice(start, readme.indexOf("\n\n", readme.indexOf("| verb", start)));
   const listed = [...table.matchAll(/^\| `labwire ([a-z]+)/gm)].map((m) => m[1]);
   assert.deepEqual(listed, VERBS.map((v) => v.name));
+});
+
+Deno.test("a verb's error names the verb once, and a subcommand it names goes into the prefix", () => {
+  assert.equal(
+    errorLine("session", "session info: give the session FILE"),
+    "labwire session info: give the session FILE",
+  );
+  assert.equal(
+    errorLine("position", "position save: give a NAME"),
+    "labwire position save: give a NAME",
+  );
+  // other messages keep the verb's prefix as they are
+  assert.equal(
+    errorLine("read", "gauge: no answer within 1 s"),
+    "labwire read: gauge: no answer within 1 s",
+  );
+  assert.equal(
+    errorLine("task", "task start needs a DEVICE and a TECHNIQUE"),
+    "labwire task: task start needs a DEVICE and a TECHNIQUE",
+  );
+  assert.equal(
+    errorLine("scan", "scan.toml: not valid TOML"),
+    "labwire scan: scan.toml: not valid TOML",
+  );
+  assert.equal(errorLine("session", "x", (s) => `<${s}>`), "<labwire session:> x");
+  assert.equal(errorLine("session", "session add: x", (s) => `<${s}>`), "<labwire session add:> x");
 });
