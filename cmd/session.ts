@@ -164,7 +164,11 @@ function list(dir: string, json: boolean, time: TimeOptions): number {
   try {
     entries = [...Deno.readDirSync(dir)];
   } catch (err) {
-    throw new UsageError(`session list: cannot read directory ${dir}: ${(err as Error).message}`);
+    throw new UsageError(
+      err instanceof Deno.errors.NotFound
+        ? `session list: no directory ${dir}`
+        : `session list: cannot read directory ${dir}: ${(err as Error).message}`,
+    );
   }
   const rows = [];
   for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {

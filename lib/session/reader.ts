@@ -141,8 +141,12 @@ export class SessionReader {
       if (!Deno.statSync(path).isFile) throw new UsageError(`${path} is not a file`);
     } catch (err) {
       if (err instanceof UsageError) throw err;
+      // A mistyped name is the common case: said as `session note` says it, not as the OS's
+      // "No such file or directory (os error 2): stat '…'".
       throw new UsageError(
-        `cannot open session ${path}: ${errorMessage(err)}`,
+        err instanceof Deno.errors.NotFound
+          ? `no session file ${path}`
+          : `cannot open session ${path}: ${errorMessage(err)}`,
         "see: labwire session list DIR",
       );
     }

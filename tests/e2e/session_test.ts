@@ -181,7 +181,13 @@ Deno.test("session: bad subcommands and files are usage errors", async () => {
   assert.match(a.stderr, /list, info, export, tail/);
   const b = await runCli(["session", "info", "/nonexistent/x.sqlite"]);
   assert.equal(b.code, 2);
-  assert.match(b.stderr, /cannot open session/);
+  // a missing file or folder in plain words (not the OS's), a subcommand named once
+  assert.match(b.stderr, /^labwire session: no session file \/nonexistent\/x\.sqlite\n/);
+  const t = await runCli(["session", "tail"]);
+  assert.match(t.stderr, /^labwire session tail: give the session FILE\n/);
+  const l = await runCli(["session", "list", "/nonexistent"]);
+  assert.equal(l.code, 2);
+  assert.match(l.stderr, /^labwire session list: no directory \/nonexistent\n/);
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/x.sqlite`, "not a database at all, just text".repeat(10));
   const c = await runCli(["session", "info", `${dir}/x.sqlite`]);
