@@ -88,6 +88,15 @@ export interface QueryOptions {
 /** Parses `query`'s arguments (pure). */
 export function parseQueryArgs(args: string[]): QueryOptions {
   const f = parseFlags(args, FLAGS, "query");
+  // The demo bench has no message-based instrument: accepted, --demo made the demo's names
+  // "unknown device (no config file found)", as if the bench were missing.
+  if (boolFlag(f, "demo")) {
+    throw new UsageError(
+      "--demo has no instrument for query: it talks to SCPI and ASCII instruments",
+      "start one: labwire sim keysight-34461a --listen 127.0.0.1:5025, then: " +
+        "labwire query tcp://127.0.0.1:5025 '*IDN?'",
+    );
+  }
   const [target, ...commands] = f.positionals;
   if (target === undefined) {
     throw new UsageError(

@@ -20,6 +20,10 @@ Deno.test("parseQueryArgs: defaults, terminations by name, durations", () => {
   assert.equal(b.littleEndian, true);
   assert.equal(parseQueryArgs(["x", "--window", "8", "A"]).window, 8);
   assert.equal(parseQueryArgs(["x", "A"]).window, undefined);
+  assert.throws(
+    () => parseQueryArgs(["--demo", "dmm", "*IDN?"]),
+    (e) => e instanceof UsageError && /^--demo has no instrument for query/.test(e.message),
+  );
   for (
     const args of [
       [],
