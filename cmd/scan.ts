@@ -22,7 +22,7 @@ import { UsageError } from "../lib/device/errors.ts";
 import { Lab } from "../lib/lab/lab.ts";
 import { loadLabConfig } from "../lib/lab/setup.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
-import { colorEnabled, paint, stdoutIsTerminal } from "../lib/output/terminal.ts";
+import { colorEnabled, cursorAllowed, paint, stdoutIsTerminal } from "../lib/output/terminal.ts";
 import {
   registerScanDevices,
   resumeScan,
@@ -258,7 +258,8 @@ export async function runScan(args: string[]): Promise<number> {
       const o = new ScanOutput(run, {
         format,
         stdout: stdoutSink,
-        progress: Deno.stderr.isTerminal()
+        // The bar is redrawn by erasing its line, which a TERM=dumb terminal cannot do.
+        progress: cursorAllowed(Deno.stderr.isTerminal())
           ? (s) => Deno.stderr.writeSync(new TextEncoder().encode(s))
           : undefined,
         paint: p,

@@ -12,6 +12,7 @@ import { Lab } from "../../lib/lab/lab.ts";
 import type { ScanRequest } from "../../lib/scan/request.ts";
 import { ScanRun } from "../../lib/scan/runner.ts";
 import { listScans, readScanPoints, ScanStore } from "../../lib/session/scan_store.ts";
+import { findProgram, peerTest } from "../peers.ts";
 import { ascan, dscan } from "./run_cli.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -324,3 +325,36 @@ Deno.test("a device error mid-scan stops safely: exit 1, points kept, motor retu
     }
   });
 });
+
+peerTest(
+  "scan on a terminal draws its progress bar, but not under TERM=dumb (it cannot erase a line)",
+  () => findProgram("script") ? [] : ["script (util-linux)"],
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const run = async (term: string) => {
+      const command = `${Deno.execPath()} run -A ${ROOT}main.ts scan --demo ${
+        ascan(0, 1, 3).join(" ")
+      }`;
+      const out = await new Deno.Command("script", {
+        args: ["-qec", command, "/dev/null"],
+        env: { TERM: term, NO_COLOR: "1" },
+        cwd: dir,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      return new TextDecoder().decode(out.stdout);
+    };
+    try {
+      const xterm = await run("xterm");
+      assert.match(xterm, /\[#+-*\] 1\/3 /, "the bar, on a terminal that can erase it");
+      const dumb = await run("dumb");
+      assert.match(dumb, /done: 3 of 3 points/, dumb);
+      assert.ok(!dumb.includes("\x1b"), JSON.stringify(dumb));
+      assert.doesNotMatch(dumb, /\[#+-*\] \d/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
