@@ -108,6 +108,19 @@ export const CLI_MAX_SCAN_POINTS = 10_000_000;
 const CLI_LIMIT_HINT = "split it into several scans";
 
 /**
+ * Reads a file a `scan` argument names (`--plan FILE`, `list POS @FILE`): a missing or unreadable
+ * one is a mistake on the command line (exit 2), said in plain words, not the OS's exit-1 error.
+ */
+export function readArgumentFile(path: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) throw new UsageError(`no file ${path}`);
+    throw new UsageError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+/**
  * Parses `scan`'s arguments (pure, apart from reading `--plan` and `@FILE` files).
  *
  * @example
@@ -117,7 +130,7 @@ const CLI_LIMIT_HINT = "split it into several scans";
  */
 export function parseScanArgs(
   args: string[],
-  readFile: (path: string) => string = (p) => Deno.readTextFileSync(p),
+  readFile: (path: string) => string = readArgumentFile,
 ): ScanOptions {
   // negative numbers are positions, not flags: `dscan motor.position -1 1 11`
   const protectedArgs = args.map((a) => /^-(\d|\.\d)/.test(a) ? NEGATIVE + a : a);

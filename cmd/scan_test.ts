@@ -96,3 +96,19 @@ Deno.test("usage mistakes", () => {
   );
   assert.throws(() => parseScanArgs(["ascan", "m.x", "0", "1", "3", "--setle", "1s"]), UsageError);
 });
+
+Deno.test("a missing --plan or @FILE is a usage error naming the file", () => {
+  for (
+    const args of [["--plan", "/nonexistent/scan.toml"], [
+      "list",
+      "motor.position",
+      "@/nonexistent/v.txt",
+    ]]
+  ) {
+    assert.throws(
+      () => parseScanArgs([...args, "-d", "det.counts"]),
+      (e) => e instanceof UsageError && /^no file \/nonexistent\//.test(e.message),
+      args.join(" "),
+    );
+  }
+});
