@@ -14,6 +14,7 @@
  */
 import { findAttr, validateWrite, type Value } from "../device/attr.ts";
 import { TimeoutError, UsageError } from "../device/errors.ts";
+import { didYouMean } from "../device/suggest.ts";
 import type { LabConfig } from "../config/load.ts";
 import type { Lab } from "../lab/lab.ts";
 import { sleep } from "../schedule/periodic.ts";
@@ -51,6 +52,7 @@ export function positionRefs(words: readonly string[], config: LabConfig): strin
         `"${words[0]}" is neither device.attr nor a group of [positions] in the config${
           names.length ? ` (groups: ${names.join(", ")})` : ""
         }`,
+        didYouMean(words[0]!, names) || undefined,
       );
     }
     return g as string[];
