@@ -112,3 +112,24 @@ Deno.test("a missing --plan or @FILE is a usage error naming the file", () => {
     );
   }
 });
+
+Deno.test("a mistyped --goto gets a did-you-mean", () => {
+  assert.throws(
+    () =>
+      parseScanArgs([
+        "ascan",
+        "motor.position",
+        "0",
+        "1",
+        "2",
+        "-d",
+        "det.counts",
+        "--goto",
+        "peek",
+      ]),
+    (e) =>
+      e instanceof UsageError &&
+      /^--goto: expected one of peak, cen, com, got "peek"$/.test(e.message) &&
+      e.hint === 'did you mean "peak"?',
+  );
+});

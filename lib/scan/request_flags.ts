@@ -9,6 +9,7 @@
 import { boolFlag, durationFlag, listFlag, type ParsedFlags, stringFlag } from "../cli/flags.ts";
 import { MAX_TIMER_MS } from "../config/duration.ts";
 import { UsageError } from "../device/errors.ts";
+import { didYouMean } from "../device/suggest.ts";
 import { GOTO_TARGETS, type GotoTarget } from "./peak.ts";
 import { parseRef, type PlanSpec } from "./plan.ts";
 import { parsePlanArgs } from "./plan_args.ts";
@@ -97,7 +98,10 @@ export function scanRequestFromFlags(
   const goto = stringFlag(f, "goto") ?? fromFile?.goto;
   if (goto !== undefined) {
     if (!(GOTO_TARGETS as readonly string[]).includes(goto)) {
-      throw new UsageError(`--goto: expected one of ${GOTO_TARGETS.join(", ")}, got "${goto}"`);
+      throw new UsageError(
+        `--goto: expected one of ${GOTO_TARGETS.join(", ")}, got "${goto}"`,
+        didYouMean(goto, GOTO_TARGETS) || undefined,
+      );
     }
     if (detectors.length === 0) {
       throw new UsageError(`--goto ${goto} moves to a detector's ${goto}: add --detectors`);
