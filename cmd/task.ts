@@ -177,7 +177,10 @@ export function parseTaskArgs(args: string[]): TaskArgs {
       }
       const state = stringFlag(f, "state");
       if (state !== undefined && !(TASK_STATES as readonly string[]).includes(state)) {
-        throw new UsageError(`--state: "${state}" is not one of ${TASK_STATES.join(", ")}`);
+        throw new UsageError(
+          `--state: "${state}" is not one of ${TASK_STATES.join(", ")}`,
+          didYouMean(state, TASK_STATES) || undefined,
+        );
       }
       return { ...base, action, device: stringFlag(f, "device"), state };
     }

@@ -224,6 +224,12 @@ Deno.test("labwire task start|list|status|data|stop against a serve process, and
     const bad = await task("start", "thermo", "dance");
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /thermo has no technique "dance"/);
+    const typo = await task("start", "thermo", "sampel");
+    assert.equal(typo.code, 2);
+    assert.match(
+      typo.stderr,
+      /thermo has no technique "sampel"; it has: .* \(did you mean "sample"\?\)/,
+    );
   } finally {
     assert.equal(await serve.stop(), 0, serve.lines.join("\n"));
   }

@@ -20,6 +20,7 @@ import {
   TaskSchema,
 } from "../schemas.ts";
 import { type ApiState, JSON_ERRORS, newApi } from "./api.ts";
+import { didYouMean } from "../../device/suggest.ts";
 
 /** The task routes over `api`'s task board (a 503 when the server has none). */
 export function taskRoutes(api: ApiState): OpenAPIHono {
@@ -63,9 +64,12 @@ export function taskRoutes(api: ApiState): OpenAPIHono {
       const t = tasks();
       const techniques = ["sample", "hold", ...m.device.techniques()];
       if (!techniques.includes(body.technique)) {
+        const hint = didYouMean(body.technique, techniques);
         throw new HttpError(
           422,
-          `${m.name} has no technique "${body.technique}"; it has: ${techniques.join(", ")}`,
+          `${m.name} has no technique "${body.technique}"; it has: ${techniques.join(", ")}${
+            hint ? ` (${hint})` : ""
+          }`,
         );
       }
       const created = await t.submit(m.name, { ...body, params: body.params ?? {} });
