@@ -340,8 +340,11 @@ export class Sampler {
       while (i < loops.length) {
         if (i > 0 && i % per === 0) {
           due = tick.deadline + (i / per) * slotMs;
-          // Deadlines at or past the end of the duration were never due.
-          if (duration !== undefined && due - start >= duration) break;
+          // Deadlines at or past the end of the duration were never due (offsets from the
+          // start, not `due - start`: see Schedule, a difference of large floats falls short).
+          if (duration !== undefined && tick.index * interval + (i / per) * slotMs >= duration) {
+            break;
+          }
           if (due > performance.now()) {
             // Node's setTimeout: a cheaper wake-up than the runtime's AbortSignal.timeout (see
             // sleepOnNodeTimer); the verbs that sample have loaded Node's timers opening devices.

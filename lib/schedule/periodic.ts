@@ -102,7 +102,10 @@ export class Schedule implements AsyncIterable<Tick> {
     while (!signal?.aborted) {
       if (count !== undefined && k >= count) return;
       let deadline = this.deadline(k);
-      if (duration !== undefined && deadline - this.#start >= duration) return;
+      // Offsets from the start, not `deadline - start`: that difference of two large floats
+      // came out just under k × interval (999.9999999998 for 5 × 200 ms), and a 1 s task at
+      // 200 ms took a sixth sample at its end now and then.
+      if (duration !== undefined && k * this.interval >= duration) return;
       let now = performance.now();
       let missed = 0;
       // The body overran: every deadline already past except the latest is missed.
@@ -117,7 +120,7 @@ export class Schedule implements AsyncIterable<Tick> {
         this.stats.missed += missed;
         if (count !== undefined && k >= count) return;
         deadline = this.deadline(k);
-        if (duration !== undefined && deadline - this.#start >= duration) return;
+        if (duration !== undefined && k * this.interval >= duration) return;
       }
       if (deadline > now) {
         await sleep(deadline - now, signal);

@@ -59,3 +59,16 @@ Deno.test("an overrun past the end of the duration counts only the deadlines wit
   assert.deepEqual(seen, [0]);
   assert.equal(schedule.stats.missed, 2);
 });
+
+Deno.test("a duration that is a whole number of intervals ends before its last deadline, wherever the start falls", async () => {
+  // A start whose float sum with the duration rounds down: (start + 100) - start < 100.
+  let start = performance.now() + 20;
+  for (let i = 0; start + 100 - start >= 100; i++) start = performance.now() + 20 + i * 0.001;
+  const schedule = new Schedule(20, { duration: 100, start });
+  let delivered = 0;
+  for await (const tick of schedule) {
+    assert.ok(tick.index < 5, `tick ${tick.index} at the end of the duration`);
+    delivered++;
+  }
+  assert.equal(delivered + schedule.stats.missed, 5);
+});
