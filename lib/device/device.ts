@@ -56,6 +56,19 @@ export interface Device {
   attrs(opts?: CallOptions): Promise<Attr[]>;
   /** Reads the named attributes, or the default reading (`status` attrs) when `names` is absent. */
   read(names?: readonly string[], opts?: CallOptions): Promise<Values>;
+  /**
+   * Optional: reads like {@linkcode Device.read}, handing the values to `done` or the failure to
+   * `failed` (exactly one, once; possibly before it returns) instead of settling a promise. For a
+   * poller's thousands of reads a second: a device manager uses it, when present, for the reads
+   * it hands on without a promise of its own (a sampler's, `DeviceManager.sampleFor`); `read` stays
+   * for every other caller.
+   */
+  readTo?(
+    names: readonly string[] | undefined,
+    opts: CallOptions | undefined,
+    done: (values: Values) => void,
+    failed: (err: unknown) => void,
+  ): void;
   /** Writes one attribute; the value has already been validated against its Attr by the caller. */
   write(name: string, value: Value, opts?: CallOptions): Promise<void>;
   /** Device-specific techniques beyond the generic `sample` and `hold` (e.g. the sim motor's `move`). */

@@ -133,6 +133,10 @@ function answered(
 export class DeviceManager {
   #tail: Promise<unknown> = IDLE;
   #queued = 0;
+  /** A read handed to the device's `readTo` holds the queue (`#tail` is not its promise). */
+  #direct = false;
+  /** Settles the promise made for callers queued behind that read (see `#tailPromise`). */
+  #directEnd: (() => void) | undefined;
   // The read later callers may join: the last call queued, not started yet (any call queued
   // after it, or its start, ends that).
   #joinable: SharedRead | undefined;
@@ -181,6 +185,19 @@ export class DeviceManager {
   }
 
   /**
+   * The queue's tail to chain a call onto. A read handed to the device's `readTo` has no
+   * promise: one is made only when a call has to wait behind it (settled when the read ends).
+   */
+  #tailPromise(): Promise<unknown> {
+    if (this.#direct && this.#directEnd === undefined) {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      this.#tail = promise;
+      this.#directEnd = resolve;
+    }
+    return this.#tail;
+  }
+
+  /**
    * Runs `fn` when every earlier call to this device has finished: the device's one queue.
    * A call whose signal aborts while it waits is never started.
    */
@@ -194,7 +211,7 @@ export class DeviceManager {
     // caller with a reading taken before this call (a write's, say) ran.
     this.#joinable = undefined;
     this.#queued++;
-    const p = this.#tail.then(run, run);
+    const p = this.#tailPromise().then(run, run);
     this.#tail = p.then(this.#settled, this.#settled);
     // An idle queue starts the call at once: only a call that waits needs its own abort path.
     if (!signal || !waiting) return p;
@@ -388,6 +405,26 @@ export class DeviceManager {
   ): Promise<unknown> {
     // The wall clock of the read's start, from the latency's clock read (one read, not two).
     const t = wallSecondsAt(started);
+    const device = this.device;
+    if (to !== undefined && device.readTo !== undefined) {
+      // Nobody waits on a promise: the device hands the values straight back (no promise,
+      // reaction or microtask per reading). Described before the call, which may answer at once.
+      this.#queued++;
+      this.#direct = true;
+      const idle = this.#idleRead;
+      idle.t = t;
+      idle.started = started;
+      idle.opts = opts;
+      idle.answer = undefined;
+      idle.to = to;
+      idle.failed = undefined;
+      try {
+        device.readTo(names, opts, this.#idleReadDone, this.#idleReadFailed);
+      } catch (err) {
+        if (this.#direct) this.#idleReadEnded(false, err);
+      }
+      return IDLE;
+    }
     // An idle queue starts the read at once and the read itself is the queue's tail; the queue
     // is free again when the answer is taken. No async frame, turn of the queue or extra promise
     // per reading (a sampler takes thousands a second), and no closure either: only one such
@@ -423,6 +460,13 @@ export class DeviceManager {
   readonly #idleReadFailed = (err: unknown): unknown => this.#idleReadEnded(false, err);
 
   #idleReadEnded(ok: boolean, result: unknown): unknown {
+    if (this.#direct) {
+      this.#direct = false;
+      const end = this.#directEnd;
+      this.#directEnd = undefined;
+      // Callers queued behind the read start after it, as behind a read's promise.
+      end?.();
+    }
     if (--this.#queued === 0) this.#tail = IDLE;
     const idle = this.#idleRead;
     const { t, started, opts, answer, to, failed } = idle;
@@ -592,7 +636,9 @@ export class DeviceManager {
       for (const feed of [...this.#subscribers]) feed.close();
     }
     // a queued call's failure went to its caller; closing only waits for the queue to drain
-    if (this.#queued > 0) return this.#tail.then(CLOSE, CLOSE).then(() => this.device.close());
+    if (this.#queued > 0) {
+      return this.#tailPromise().then(CLOSE, CLOSE).then(() => this.device.close());
+    }
     // An idle device (every one of a finished `read`) closes without an async frame here.
     try {
       return this.device.close();

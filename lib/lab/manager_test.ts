@@ -4,8 +4,9 @@ import { parseConfig } from "../config/load.ts";
 import { SimDevice } from "../drivers/sim/device.ts";
 import { Lab } from "./lab.ts";
 import { DeviceError } from "../device/errors.ts";
-import type { ReadingTarget } from "./manager.ts";
-import type { Reading } from "../device/device.ts";
+import { DeviceManager, type ReadingTarget } from "./manager.ts";
+import type { Device, Reading } from "../device/device.ts";
+import type { Attr, Values } from "../device/attr.ts";
 import { registerDriver } from "../device/registry.ts";
 import { parseAddress } from "../device/address.ts";
 import { createSim } from "../drivers/sim/driver.ts";
@@ -473,4 +474,96 @@ address = "sim://gauge?seed=4"
   } finally {
     await lab.close();
   }
+});
+
+/**
+ * A device whose reads answer through `readTo` when the test says so (and whose `read` must not
+ * be used): what is asked, in order, and the pending callbacks.
+ */
+class CallbackDevice implements Device {
+  readonly name = "cb";
+  readonly address = "test://cb";
+  readonly driver = "test";
+  readonly log: string[] = [];
+  pending: { done: (v: Values) => void; failed: (e: unknown) => void } | undefined;
+  /** What the next `readTo` does before it returns: nothing (wait), fail, or throw. */
+  next: "wait" | "fail" | "throw" = "wait";
+  attrs(): Promise<Attr[]> {
+    return Promise.resolve([]);
+  }
+  read(): Promise<Values> {
+    this.log.push("read");
+    return Promise.resolve({ via: "read" });
+  }
+  readTo(
+    _names: readonly string[] | undefined,
+    _opts: unknown,
+    done: (v: Values) => void,
+    failed: (e: unknown) => void,
+  ): void {
+    this.log.push("readTo");
+    if (this.next === "fail") return failed(new DeviceError("refused at once", this.name));
+    if (this.next === "throw") throw new DeviceError("threw at once", this.name);
+    this.pending = { done, failed };
+  }
+  write(): Promise<void> {
+    this.log.push("write");
+    return Promise.resolve();
+  }
+  techniques(): string[] {
+    return [];
+  }
+  close(): Promise<void> {
+    this.log.push("close");
+    return Promise.resolve();
+  }
+}
+
+Deno.test("sampleFor reads through the device's readTo when it has one; calls queued behind it wait for its end", async () => {
+  const dev = new CallbackDevice();
+  const m = new DeviceManager(dev, {
+    name: "cb",
+    address: parseAddress("sim://gauge"),
+    interval: 1000,
+    options: {},
+  });
+  const got: Reading[] = [];
+  const lost: unknown[] = [];
+  const to: ReadingTarget = { done: (r) => got.push(r), lost: (e) => lost.push(e) };
+  m.sampleFor(undefined, undefined, performance.now(), to);
+  assert.deepEqual(dev.log, ["readTo"]);
+  // A call made while that read runs waits for it, like behind a read's promise.
+  const queued = m.exclusive(() => dev.write());
+  const second = m.sample();
+  await Promise.resolve();
+  await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(dev.log, ["readTo"]);
+  dev.pending!.done({ p: 1 });
+  assert.deepEqual(got.map((r) => r.values), [{ p: 1 }]);
+  assert.equal(m.last, got[0]);
+  await queued;
+  assert.deepEqual((await second).values, { via: "read" });
+  assert.deepEqual(dev.log, ["readTo", "write", "read"]);
+  // A failure handed back before readTo returns, and a throw: readings with their error, and
+  // the queue is free again after each.
+  dev.next = "fail";
+  m.sampleFor(undefined, undefined, performance.now(), to);
+  dev.next = "throw";
+  m.sampleFor(undefined, undefined, performance.now(), to);
+  assert.deepEqual(got.slice(1).map((r) => r.error), [
+    "refused at once",
+    "threw at once",
+  ]);
+  assert.equal(m.stats.errors, 2);
+  // close waits for a read in flight
+  dev.next = "wait";
+  m.sampleFor(undefined, undefined, performance.now(), to);
+  const closing = m.close();
+  await new Promise((r) => setTimeout(r, 5));
+  assert.equal(dev.log.includes("close"), false);
+  dev.pending!.failed(new DeviceError("gone", "cb"));
+  await closing;
+  assert.deepEqual(dev.log.slice(-2), ["readTo", "close"]);
+  assert.equal(got.at(-1)?.error, "gone");
+  assert.deepEqual(lost, []);
 });

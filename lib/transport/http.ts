@@ -141,22 +141,48 @@ export class HttpClient {
     opts: RequestOptions,
     decode: AnswerDecoder<T>,
   ): Promise<T> {
-    const call = new Call(this, method, path, body, opts, decode);
-    const promise = new Promise<T>((resolve, reject) => {
-      call.resolve = resolve as (value: unknown) => void;
-      call.reject = reject;
-    });
+    return new Promise<T>((resolve, reject) =>
+      this.exchangeTo(method, path, body, opts, decode, resolve, reject)
+    );
+  }
+
+  /**
+   * Sends one request like {@linkcode exchange}, but hands what `decode` makes of the answer to
+   * `done`, or the request's failure to `failed`, instead of settling a promise: a poller's way
+   * (thousands of requests a second), each without a promise, its resolving functions and a
+   * reaction of its own. Exactly one of them is called, once, in the turn the answer (or the
+   * failure) comes, possibly before this returns (a caller's signal already aborted, a closed
+   * client); they must not throw.
+   */
+  exchangeTo<T>(
+    method: string,
+    path: string,
+    body: string | undefined,
+    opts: RequestOptions,
+    decode: AnswerDecoder<T>,
+    done: (value: T) => void,
+    failed: (err: unknown) => void,
+  ): void {
+    const call = new Call(
+      this,
+      method,
+      path,
+      body,
+      opts,
+      decode,
+      done as (value: unknown) => void,
+      failed,
+    );
     const outer = opts.signal;
     if (outer?.aborted) {
       call.cancelled = true;
       this.#fail(call, call.reason());
-      return promise;
+      return;
     }
     call.deadline = deadlines.add(opts.timeout, call.expire, call);
     if (outer) watchAbort(outer, call);
     if (this.#current) this.#waiters.push(call);
     else this.#start(call);
-    return promise;
   }
 
   /** Gives `call` the connection: connects, waits for a late answer, or sends. */

@@ -100,8 +100,6 @@ export class Call {
   watchPrev: Call | undefined;
   watchNext: Call | undefined;
   watching = false;
-  resolve!: (value: unknown) => void;
-  reject!: (err: unknown) => void;
 
   constructor(
     readonly client: CallOwner,
@@ -110,6 +108,10 @@ export class Call {
     readonly body: string | undefined,
     readonly opts: RequestOptions,
     readonly decode: AnswerDecoder<unknown>,
+    /** Gets the decoded answer: a promise's resolve, or a poller's callback. */
+    readonly resolve: (value: unknown) => void,
+    /** Gets the request's failure: a promise's reject, or a poller's callback. */
+    readonly reject: (err: unknown) => void,
   ) {}
 
   /** The deadline passed (called by the deadline timer with the call as `this`). */

@@ -490,3 +490,62 @@ Deno.test("a connection without the runtime's resource id (public read and write
     await srv.close();
   }
 });
+
+Deno.test("exchangeTo hands the decoded answer to done and a failure to failed, each once, as exchange settles", async () => {
+  let n = 0;
+  const srv = rawServer(async (conn) => {
+    if (++n === 2) return; // the second request is never answered
+    await conn.write(enc.encode("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+  });
+  const client = new HttpClient(srv.origin);
+  const outcomes: string[] = [];
+  /** One exchangeTo, its outcome recorded; resolves when it came. */
+  const call = (timeout: number, signal?: AbortSignal) =>
+    new Promise<void>((settled) => {
+      client.exchangeTo(
+        "POST",
+        "/x",
+        "",
+        { timeout, signal },
+        (f, bytes) => new TextDecoder().decode(bytes.subarray(f.bodyStart, f.bodyEnd)),
+        (text) => {
+          outcomes.push(`done ${text}`);
+          settled();
+        },
+        (err) => {
+          outcomes.push(`failed ${(err as Error).name}: ${(err as Error).message.slice(0, 20)}`);
+          settled();
+        },
+      );
+    });
+  try {
+    await call(1000);
+    await call(50);
+    // The late answer is skipped; the next request is answered on the kept connection.
+    await call(1000);
+    // An aborted signal fails before exchangeTo returns.
+    const stop = new AbortController();
+    stop.abort(new Error("stopped"));
+    let before = true;
+    client.exchangeTo(
+      "POST",
+      "/x",
+      "",
+      { timeout: 1000, signal: stop.signal },
+      () => "",
+      () => outcomes.push("done after an abort"),
+      (err) => outcomes.push(`failed ${before ? "at once" : "later"}: ${(err as Error).message}`),
+    );
+    before = false;
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(outcomes, [
+      "done ok",
+      "failed TimeoutError: POST http://127.0.0.",
+      "done ok",
+      "failed at once: stopped",
+    ]);
+  } finally {
+    client.close();
+    await srv.close();
+  }
+});

@@ -124,6 +124,32 @@ export class BaratronGauge implements Device {
     return this.#readSome(names, opts);
   }
 
+  /** Polls like {@linkcode read}, the values to `done` or the failure to `failed` (no promise). */
+  readTo(
+    names: readonly string[] | undefined,
+    opts: CallOptions | undefined,
+    done: (values: Values) => void,
+    failed: (err: unknown) => void,
+  ): void {
+    if (names !== undefined) {
+      this.#readSome(names, opts).then(done, failed);
+      return;
+    }
+    if (this.#closed) {
+      failed(new DeviceError(`${this.name} is closed`, this.name));
+      return;
+    }
+    this.#client.exchangeTo(
+      "POST",
+      TOOLWEB_PATH,
+      POLL_REQUEST,
+      this.#requestOptions(opts?.timeout ?? this.timeoutMs, opts?.signal),
+      this.#decode,
+      done,
+      failed,
+    );
+  }
+
   async #readSome(names: readonly string[], opts?: CallOptions): Promise<Values> {
     for (const n of names) findAttr(ATTRS, n, this.name);
     const values = await this.poll(opts);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { parseAddress } from "../../device/address.ts";
 import { UsageError, WriteRejected } from "../../device/errors.ts";
 import { baratronDriver, BaratronGauge, DEFAULT_TIMEOUT_MS, toolWebUrl } from "./driver.ts";
+import { startBaratronSimulators } from "./simulator.ts";
 
 Deno.test("host forms: IPv4, IPv4:port, [IPv6]:port, names; defaultName is host[:port]", () => {
   const cases: [string, string, string][] = [
@@ -75,5 +76,33 @@ Deno.test("a host no URL can hold is a usage error, not 'Invalid URL'", async ()
         err instanceof UsageError && /not a host name or IP address/.test(err.message),
       text,
     );
+  }
+});
+
+Deno.test("readTo: a poll's values to done (all fields, or the names asked), a closed gauge's error to failed", async () => {
+  const sims = await startBaratronSimulators({ count: 1 });
+  const g = await baratronDriver.open(parseAddress(sims.addresses[0]!), {
+    name: "g",
+    options: {},
+  }) as BaratronGauge;
+  /** One readTo, as "done KEYS" or "failed MESSAGE". */
+  const readTo = (names?: readonly string[]) =>
+    new Promise<string>((settle) =>
+      g.readTo(
+        names,
+        undefined,
+        (v) => settle(`done ${Object.keys(v).join(",")}`),
+        (e) => settle(`failed ${(e as Error).message}`),
+      )
+    );
+  try {
+    const all = Object.keys(await g.read()).join(",");
+    assert.equal(await readTo(), `done ${all}`);
+    assert.equal(await readTo(["drift", "pressure"]), "done drift,pressure");
+    await g.close();
+    assert.equal(await readTo(), "failed g is closed");
+  } finally {
+    await g.close();
+    await sims.close();
   }
 });
