@@ -85,13 +85,54 @@ export interface DeviceRow {
   state: string | null;
 }
 
+/** What a daemon says of one device it serves (`GET /api/devices`). */
+export interface ServedDevice {
+  /** Its name. */
+  name: string;
+  /** Its driver. */
+  driver?: string;
+  /** Its address, as its config writes it. */
+  address?: string;
+  /** `up`, `down` or `unknown`. */
+  state?: string;
+}
+
+/**
+ * The device the daemon serves as `d`: same name and same address. A daemon serving another
+ * config may have a device of the same name elsewhere (its `gauge` a baratron, this config's a
+ * simulator); its state and driver are not this device's.
+ */
+function servedAs(d: DeviceConfig, served: readonly ServedDevice[] | undefined) {
+  const s = served?.find((x) => x.name === d.name);
+  return s && (s.address === undefined || s.address === d.address.text) ? s : undefined;
+}
+
+/**
+ * The configured devices a daemon serves under the same name at another address, as a note for
+ * stderr (the daemon serves another config), or undefined.
+ */
+export function otherAddresses(
+  devices: readonly DeviceConfig[],
+  served: readonly ServedDevice[] | undefined,
+): string | undefined {
+  const other = devices.flatMap((d) => {
+    const s = served?.find((x) => x.name === d.name);
+    return s?.address !== undefined && s.address !== d.address.text
+      ? [`${d.name} is ${s.address} there, not ${d.address.text}`]
+      : [];
+  });
+  return other.length === 0
+    ? undefined
+    : `the daemon serves another config: ${other.join("; ")} (shown as not served)`;
+}
+
 /** The rows for configured devices, with what the daemon said about each (when it answered). */
 export function deviceRows(
   devices: readonly DeviceConfig[],
-  served?: readonly { name: string; driver?: string; state?: string }[],
+  served?: readonly ServedDevice[],
 ): DeviceRow[] {
   return devices.map((d) => {
-    const s = served?.find((x) => x.name === d.name);
+    const s = servedAs(d, served);
     return {
       name: d.name,
       address: d.address.text,
@@ -103,9 +144,7 @@ export function deviceRows(
   });
 }
 
-async function askDaemon(
-  url: string,
-): Promise<{ name: string; driver?: string; state?: string }[] | undefined> {
+async function askDaemon(url: string): Promise<ServedDevice[] | undefined> {
   try {
     const res = await fetch(`${url}/api/devices`, {
       signal: AbortSignal.timeout(SERVER_TIMEOUT_MS),
@@ -163,6 +202,8 @@ export async function runDevices(args: string[]): Promise<number> {
       }
     }
     const rows = deviceRows(config.devices, served);
+    const other = otherAddresses(config.devices, served);
+    if (other) console.error(`labwire devices: ${other}`);
     if (opts.json) {
       stdoutSink.write(jsonDocument({ server: server ?? null, devices: rows }, stdoutIsTerminal()));
     } else {

@@ -1,0 +1,32 @@
+import assert from "node:assert/strict";
+import "../lib/drivers/mod.ts";
+import { parseConfig } from "../lib/config/load.ts";
+import { deviceRows, otherAddresses } from "./devices.ts";
+
+const CONFIG = `
+[devices.gauge]
+address = "sim://gauge?seed=1"
+
+[devices.thermo]
+address = "sim://thermo?seed=2"
+`;
+
+Deno.test("deviceRows: a daemon's device of the same name at another address is not this one", () => {
+  const { devices } = parseConfig(CONFIG, "bench.toml");
+  const served = [
+    { name: "gauge", driver: "baratron", address: "baratron://127.0.0.1:8081", state: "up" },
+    { name: "thermo", driver: "sim", address: "sim://thermo?seed=2", state: "down" },
+  ];
+  const rows = deviceRows(devices, served);
+  assert.deepEqual(rows.map((r) => [r.name, r.driver, r.state]), [
+    ["gauge", "sim", "not served"],
+    ["thermo", "sim", "down"],
+  ]);
+  assert.equal(
+    otherAddresses(devices, served),
+    "the daemon serves another config: gauge is baratron://127.0.0.1:8081 there, not " +
+      "sim://gauge?seed=1 (shown as not served)",
+  );
+  assert.equal(otherAddresses(devices, served.slice(1)), undefined);
+  assert.equal(otherAddresses(devices, undefined), undefined);
+});
