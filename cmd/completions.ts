@@ -40,13 +40,30 @@ const POSITIONALS: Record<string, string> = {
   devices: "files",
   instruments: "instruments",
   session: "session",
+  task: "task",
+  position: "position",
   completions: "shells",
 };
 
 /** Fixed words some positionals complete to. */
 const WORDS: Record<string, string[]> = {
-  plans: ["ascan", "dscan", "a2scan", "a3scan", "mesh", "grid", "dmesh", "list", "dlist", "count"],
-  session: ["list", "info", "export", "tail"],
+  plans: [
+    "ascan",
+    "dscan",
+    "lup",
+    "a2scan",
+    "d2scan",
+    "a3scan",
+    "mesh",
+    "grid",
+    "dmesh",
+    "list",
+    "dlist",
+    "count",
+  ],
+  session: ["list", "info", "export", "tail", "note", "add"],
+  task: ["start", "list", "status", "stop", "data"],
+  position: ["save", "restore", "list", "show", "delete"],
   instruments: ["list", "show", "check"],
   shells: ["bash", "zsh", "fish"],
 };
@@ -54,10 +71,20 @@ const WORDS: Record<string, string[]> = {
 /** Flags whose value is a file. */
 const FILE_FLAGS = ["--config", "-c", "--session", "--out", "-o", "--plan", "-p", "--instruments"];
 
-/** Flags whose value is one of a few words. */
+/** Flags whose value is one of a few words, the same for every verb. */
 const VALUE_FLAGS: Record<string, string[]> = {
-  "--format": ["table", "ndjson", "csv", "json", "none"],
   "--time": ["epoch", "iso"],
+};
+
+/**
+ * The `--format` values each verb takes (`json`, an alias of `ndjson`, left out): one list for
+ * all offered `table` to `session export` and `none` to `stream`, which refuse them.
+ */
+const FORMATS: Record<string, string[]> = {
+  stream: ["table", "ndjson", "csv"],
+  scan: ["table", "ndjson", "csv"],
+  monitor: ["table", "ndjson", "csv", "none"],
+  session: ["csv", "ndjson"],
 };
 
 /** The shells a script is printed for. */
@@ -101,9 +128,16 @@ export function bashScript(verbs: readonly CompletedVerb[]): string {
     `    ${kind}) list=${q(words(list))} ;;`
   )
     .join("\n");
-  const valueCases = Object.entries(VALUE_FLAGS).map(([flag, list]) =>
-    `    ${flag}) COMPREPLY=($(compgen -W ${q(words(list))} -- "$cur")); return ;;`
-  ).join("\n");
+  const valueCases = [
+    ...Object.entries(VALUE_FLAGS).map(([flag, list]) =>
+      `    ${flag}) COMPREPLY=($(compgen -W ${q(words(list))} -- "$cur")); return ;;`
+    ),
+    `    --format|-f)\n      case "$verb" in\n${
+      Object.entries(FORMATS).map(([verb, list]) =>
+        `        ${verb}) COMPREPLY=($(compgen -W ${q(words(list))} -- "$cur")) ;;`
+      ).join("\n")
+    }\n      esac\n      return ;;`,
+  ].join("\n");
   return `# labwire completion for bash. Install:
 #   labwire completions bash > ~/.local/share/bash-completion/completions/labwire
 # or add to ~/.bashrc:  source <(labwire completions bash)
@@ -187,9 +221,15 @@ export function zshScript(verbs: readonly CompletedVerb[]): string {
     `    ${kind}) list=(${words(list)}) ;;`
   )
     .join("\n");
-  const valueCases = Object.entries(VALUE_FLAGS).map(([flag, list]) =>
-    `    ${flag}) compadd -- ${words(list)}; return ;;`
-  ).join("\n");
+  const valueCases = [
+    ...Object.entries(VALUE_FLAGS).map(([flag, list]) =>
+      `    ${flag}) compadd -- ${words(list)}; return ;;`
+    ),
+    `    --format|-f)\n      case $verb in\n${
+      Object.entries(FORMATS).map(([verb, list]) => `        ${verb}) compadd -- ${words(list)} ;;`)
+        .join("\n")
+    }\n      esac\n      return ;;`,
+  ].join("\n");
   return `#compdef labwire
 # labwire completion for zsh. Install: put it on your $fpath as _labwire, e.g.
 #   labwire completions zsh > ~/.zfunc/_labwire   (with fpath=(~/.zfunc $fpath) before compinit)
@@ -259,7 +299,8 @@ export function fishScript(verbs: readonly CompletedVerb[]): string {
       const short = v.flags[v.flags.indexOf(f) - 1];
       const s = short && /^-[A-Za-z]$/.test(short) ? ` -s ${short.slice(1)}` : "";
       const file = FILE_FLAGS.includes(f) ? " -r -F" : "";
-      const values = VALUE_FLAGS[f] ? ` -x -a ${q(words(VALUE_FLAGS[f]!))}` : "";
+      const choices = f === "--format" ? FORMATS[v.name] : VALUE_FLAGS[f];
+      const values = choices ? ` -x -a ${q(words(choices))}` : "";
       lines.push(`complete -c labwire -n ${seen} -l ${f.slice(2)}${s}${file}${values}`);
     }
     const kind = POSITIONALS[v.name];

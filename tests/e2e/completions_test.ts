@@ -57,6 +57,10 @@ ask labwire instruments show keysight-3
 ask labwire session ""
 ask labwire completions ""
 ask labwire devices --j
+ask labwire task ""
+ask labwire position r
+ask labwire stream --format ""
+ask labwire session export x.session.sqlite -f ""
 `;
     const lines = (await inShell("bash", dir, env, script)).trim().split("\n");
     assert.equal(lines[0], "complete -o default -F _labwire labwire");
@@ -67,9 +71,14 @@ ask labwire devices --j
       "[dmm thermo gauge]",
       "[gauge]",
       "[keysight-34461a keysight-34465a]",
-      "[list info export tail]",
+      "[list info export tail note add]",
       "[bash zsh fish]",
       "[--json]",
+      "[start list status stop data]",
+      "[restore]",
+      // each verb's own formats: not `none` for stream, not `table` for session export
+      "[table ndjson csv]",
+      "[csv ndjson]",
     ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -90,11 +99,13 @@ peerTest(
 complete -C "labwire rea"; echo ==
 complete -C "labwire stream --tim"; echo ==
 complete -C "labwire read --config bench.toml th"; echo ==
-complete -C "labwire instruments show keysight-3"`,
+complete -C "labwire instruments show keysight-3"; echo ==
+complete -C "labwire stream --format "`,
       );
-      const [verbs, flags, devices, instruments] = out.split("==\n").map((s) =>
+      const [verbs, flags, devices, instruments, formats] = out.split("==\n").map((s) =>
         s.trim().split("\n")
       );
+      assert.deepEqual(formats?.sort(), ["csv", "ndjson", "table"]);
       assert.deepEqual(verbs, ["read\tone reading of one or more devices, as one JSON document"]);
       assert.deepEqual(flags, ["--time", "--timeout"]);
       assert.deepEqual(devices, ["thermo"]);
@@ -204,10 +215,16 @@ peerTest(
         "keysight-34465a",
       ]);
       assert.deepEqual(words(await complete("labwire session ")), [
+        "add",
         "export",
         "info",
         "list",
+        "note",
         "tail",
+      ]);
+      assert.deepEqual(words(await complete("labwire session export x.sqlite --format ")), [
+        "csv",
+        "ndjson",
       ]);
     } finally {
       await Deno.remove(dir, { recursive: true });
