@@ -386,6 +386,12 @@ export function completionsCommand(
         (shell ? didYouMean(shell, SHELLS) + " " : "") + "see: labwire completions --help",
       );
     }
+    if (f.positionals.length > 1) {
+      throw new UsageError(
+        `one shell, got ${f.positionals.join(" ")}`,
+        "e.g. labwire completions bash > ~/.local/share/bash-completion/completions/labwire",
+      );
+    }
     const described: CompletedVerb[] = [];
     for (const v of verbs) {
       const help = v.name === "completions" ? HELP : (await v.load()).help;

@@ -237,4 +237,7 @@ Deno.test("completions: a wrong shell is a usage error with a suggestion", async
   assert.equal(r.code, 2);
   assert.match(r.stderr, /"bsh" is not one of bash, zsh, fish/);
   assert.match(r.stderr, /did you mean "bash"/);
+  const two = await runCli(["completions", "bash", "zsh"]);
+  assert.equal(two.code, 2);
+  assert.match(two.stderr, /^labwire completions: one shell, got bash zsh\n/);
 });
