@@ -42,7 +42,6 @@ import {
   ALARM_STATUS_NAMES,
   DBR,
   dbrOf,
-  elementSize,
   readCString,
   SEVERITY_NAMES,
   valueOffset,
@@ -118,6 +117,12 @@ class EcaFailure extends DeviceError {
     this.name = "EcaFailure";
   }
 }
+
+// Where the value of each number TIME type starts in its payload (`valueOffset`, once).
+const TIME_DOUBLE_AT = valueOffset(DBR.TIME_DOUBLE);
+const TIME_FLOAT_AT = valueOffset(DBR.TIME_FLOAT);
+const TIME_LONG_AT = valueOffset(DBR.TIME_LONG);
+const TIME_SHORT_AT = valueOffset(DBR.TIME_SHORT);
 
 /** How long the search timer waits for replies still unread in the socket, ms. */
 const UNREAD_WAIT_MS = 5;
@@ -541,7 +546,9 @@ class BatchRead {
         this.#state[i] = READING;
         // Count 0 asks for the current length (minor 13 on); older servers get the native count.
         const ask = c.serverMinor >= 13 ? 0 : count;
-        c.out.header(CMD.READ_NOTIFY, dbrOf("time", dataType), ask, p2, i + 1);
+        // A native type's TIME type without a call per PV (dbrOf throws for a bad one).
+        const time = dataType <= DBR.DOUBLE ? DBR.TIME_STRING + dataType : dbrOf("time", dataType);
+        c.out.header(CMD.READ_NOTIFY, time, ask, p2, i + 1);
         if (dataType === DBR.ENUM) {
           this.#half.set(i, {});
           c.out.header(CMD.READ_NOTIFY, dbrOf("ctrl", DBR.ENUM), 1, p2, n + i + 1);
@@ -604,7 +611,8 @@ class BatchRead {
     const i = this.#indexOf(ioid);
     if (i < 0 || this.#state[i] !== READING) return;
     if (status !== ECA_NORMAL) return this.#fail(i, new EcaFailure(this.#what(i), status));
-    const half = this.#half.get(i);
+    // Only enums wait for a second reply: a read of numbers never looks one up.
+    const half = this.#half.size === 0 ? undefined : this.#half.get(i);
     if (half === undefined) {
       if (count === 1 && this.#count[i] === 1 && this.#scalar(i, type, view, at, size)) return;
       return this.#decode({ i, type, count, payload: buf.subarray(at, at + size) });
@@ -624,23 +632,33 @@ class BatchRead {
    * decoder takes it).
    */
   #scalar(i: number, type: number, view: DataView, at: number, size: number): boolean {
-    if (type < DBR.TIME_STRING || type > DBR.TIME_DOUBLE) return false;
-    const v = at + valueOffset(type);
-    if (v + elementSize(type) > at + size) return false;
+    // The value's offset and size per type from tables made once (no calls per PV).
     let value: number;
     switch (type) {
-      case DBR.TIME_DOUBLE:
+      case DBR.TIME_DOUBLE: {
+        const v = at + TIME_DOUBLE_AT;
+        if (v + 8 > at + size) return false;
         value = view.getFloat64(v);
         break;
-      case DBR.TIME_FLOAT:
+      }
+      case DBR.TIME_FLOAT: {
+        const v = at + TIME_FLOAT_AT;
+        if (v + 4 > at + size) return false;
         value = view.getFloat32(v);
         break;
-      case DBR.TIME_LONG:
+      }
+      case DBR.TIME_LONG: {
+        const v = at + TIME_LONG_AT;
+        if (v + 4 > at + size) return false;
         value = view.getInt32(v);
         break;
-      case DBR.TIME_SHORT:
+      }
+      case DBR.TIME_SHORT: {
+        const v = at + TIME_SHORT_AT;
+        if (v + 2 > at + size) return false;
         value = view.getInt16(v);
         break;
+      }
       default:
         return false; // strings, enums (their names) and chars (maybe text)
     }
