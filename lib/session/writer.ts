@@ -27,11 +27,13 @@ export type { EventRow };
 
 /**
  * Default delay of a flush, ms: what a kill -9 loses at most. Each commit costs its writer about
- * the same whatever it holds (its pages of `samples`, `chunks` and `attr_stats` written to the
- * log, the locks, the timer turns; ~0.5 ms of the worker's CPU on this project's VMs), so fewer,
- * larger commits are cheaper: at 100 ms instead of 25 the worker spent 30–45 % less CPU per
- * recorded `GET /read` (~1.2 µs of ~3–4) and `serve` recording 100 gauges at 10 Hz with no
- * request ~20 % less (5.9 → 4.7 % of a core), in alternating pairs.
+ * the same whatever it holds, most of it the worker waking up for it rather than the commit
+ * (with 200 rows a drain: 0.26–0.39 ms in the drain and its transaction, 1.2–1.5 ms of the
+ * worker's CPU between drains; a thread waking from a 100 ms sleep is charged that much on this
+ * project's VMs), so fewer, larger commits are cheaper: at 100 ms instead of 25 the worker spent
+ * 30–45 % less CPU per recorded `GET /read` (~1.2 µs of ~3–4) and `serve` recording 100 gauges at
+ * 10 Hz with no request ~20 % less (5.9 → 4.7 % of a core), in alternating pairs. `serve` asks
+ * for longer (`SERVE_FLUSH_DELAY_MS`).
  */
 export const FLUSH_DELAY_MS = 100;
 
