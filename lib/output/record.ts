@@ -169,6 +169,47 @@ export function readingsDocument(readings: readonly Reading[], time?: TimeOption
   return `{${parts.join(",")}}\n`;
 }
 
+/**
+ * {@linkcode readingsDocument} of readings that share one time `t`, given as each device's name
+ * and values: a batch's outcomes (`labwire read` of a thousand PVs) printed without a reading
+ * object made for each. The names must differ.
+ *
+ * @example
+ * ```ts
+ * import { batchDocument } from "./record.ts";
+ * batchDocument(1, ["a", "b"], [{ p: 2 }, { p: 3 }]);
+ * // '{"a":{"t":1,"device":"a","p":2},"b":{"t":1,"device":"b","p":3}}\n'
+ * ```
+ */
+export function batchDocument(
+  t: number,
+  names: readonly string[],
+  values: readonly Values[],
+  time?: TimeOptions,
+): string {
+  const n = names.length;
+  for (let i = 0; i < n; i++) {
+    const d = names[i]!;
+    const c = d.charCodeAt(0);
+    // What readingsDocument takes another way for (see there): through its readings.
+    if ((c >= 48 && c <= 57) || d === "__proto__" || namesKey(values[i]!)) {
+      const readings = new Array<Reading>(n);
+      for (let k = 0; k < n; k++) readings[k] = { t, device: names[k]!, values: values[k]! };
+      return readingsDocument(readings, time);
+    }
+  }
+  const head = `{"t":${JSON.stringify(machineTime(t, time))},"device":`;
+  const parts = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
+    const name = JSON.stringify(names[i]);
+    const v = JSON.stringify(values[i]);
+    parts[i] = v.length > 2
+      ? `${name}:${head}${name},${v.slice(1, -1)}}`
+      : `${name}:${head}${name}}`;
+  }
+  return `{${parts.join(",")}}\n`;
+}
+
 /** Rounds epoch seconds to milliseconds so JSON shows `1764088800.123`, not float noise. */
 export function round3(t: number): number {
   return Math.round(t * 1000) / 1000;

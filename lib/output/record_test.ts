@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
+  batchDocument,
   jsonDocument,
   readingJson,
   readingLine,
@@ -120,6 +121,26 @@ Deno.test("readingsDocument is jsonDocument of the readings' records keyed by de
       const doc: Record<string, unknown> = {};
       for (const r of readings) doc[r.device] = readingRecord(r, time);
       assert.equal(readingsDocument(readings, time), jsonDocument(doc, false));
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+Deno.test("batchDocument is readingsDocument of readings sharing one time, byte for byte", () => {
+  const name = fc.oneof(fc.string(), fc.constantFrom("7", "12", "__proto__", "0x", "B:pv000001"));
+  const batch = fc.uniqueArray(fc.tuple(name, reading), {
+    selector: ([n]) => n,
+    minLength: 1,
+    maxLength: 12,
+  });
+  fc.assert(
+    fc.property(batch, fc.boolean(), (pairs, iso) => {
+      const time: TimeOptions | undefined = iso ? { time: "iso", utc: true } : undefined;
+      const t = pairs[0]![1].t;
+      const readings = pairs.map(([device, r]) => ({ t, device, values: r.values }));
+      const names = pairs.map(([device]) => device);
+      const values = pairs.map(([, r]) => r.values);
+      assert.equal(batchDocument(t, names, values, time), readingsDocument(readings, time));
     }),
     { numRuns: 2000 },
   );
