@@ -270,18 +270,26 @@ export async function runStream(args: string[]): Promise<number> {
     const pushed = opts.poll || opts.interval !== undefined
       ? []
       : lab.managers.filter((m) => m.device.subscribe !== undefined);
-    const counts = new Map<string, number>();
+    // Under --count each pushing device owes N updates, and one whose subscription failed owes
+    // none more (it gets no updates: the stream waited for it until Ctrl-C). Once all have paid
+    // their wait ends, not the run: polled devices still take their N intervals (an abort
+    // stopped their sampler too, mid-count).
+    let owing = pushed.length;
+    let pushedDone = () => {};
+    const allPushed = new Promise<void>((resolve) => (pushedDone = resolve));
+    const paid = () => {
+      if (--owing === 0) pushedDone();
+    };
     for (const m of pushed) {
+      let updates = 0;
       try {
         const counted = () => {
-          counts.set(m.name, (counts.get(m.name) ?? 0) + 1);
-          if (opts.count !== undefined && [...counts.values()].every((c) => c >= opts.count!)) {
-            stop.abort();
-          }
+          if (++updates === opts.count) paid();
         };
         subscriptions.push(await m.followPushed(opts.attrs, counted, { timeout: opts.timeout }));
       } catch (err) {
         m.publish({ t: Date.now() / 1000, device: m.name, values: {}, error: errorMessage(err) });
+        if (opts.count !== undefined && updates < opts.count) paid();
       }
     }
     const polled = lab.managers.filter((m) => !pushed.includes(m)).map((m) => m.name);
@@ -303,6 +311,7 @@ export async function runStream(args: string[]): Promise<number> {
         new Promise<void>((resolve) => {
           if (signal.aborted) return resolve();
           signal.addEventListener("abort", () => resolve(), { once: true });
+          if (opts.count !== undefined) void allPushed.then(resolve);
           if (opts.duration !== undefined) setTimeout(() => stop.abort(), opts.duration);
         }),
       );

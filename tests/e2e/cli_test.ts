@@ -263,6 +263,20 @@ Deno.test("stream --count N: a device that never answers gives fewer lines, and 
   const once = await runCli(["stream", "sim://gauge?timeout_rate=1&timeout=100ms", "--count", "1"]);
   assert.equal(once.code, 1, once.stderr);
   assert.match(once.stderr, /labwire stream: gauge: its reading failed \(last error: /);
+  // a subscribed PV that is not found gets no updates: the stream ends at once (it waited for
+  // them until Ctrl-C, here until --duration and then exit 0), exit 1 naming it
+  const pv = await runCli([
+    "stream",
+    "ca://LABWIRE:NO:SUCH:PV",
+    "--count",
+    "2",
+    "--timeout",
+    "500ms",
+    "--duration",
+    "15s",
+  ]);
+  assert.equal(pv.code, 1, pv.stderr);
+  assert.match(pv.stderr, /labwire stream: LABWIRE:NO:SUCH:PV: 1 of 2 readings missing, 1 failed /);
 });
 
 Deno.test("stream | head -3 returns, with exit 0", async () => {
