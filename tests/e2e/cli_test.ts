@@ -277,6 +277,29 @@ Deno.test("stream --count N: a device that never answers gives fewer lines, and 
   ]);
   assert.equal(pv.code, 1, pv.stderr);
   assert.match(pv.stderr, /labwire stream: LABWIRE:NO:SUCH:PV: 1 of 2 readings missing, 1 failed /);
+  // an MQTT device whose broker cannot be reached: a line with "error" every timeout (it printed
+  // nothing, ever), and the same end
+  const port = closedPort();
+  const mq = await runCli([
+    "stream",
+    `mqtt://127.0.0.1:${port}/lab/x`,
+    "--count",
+    "2",
+    "--timeout",
+    "300ms",
+    "--duration",
+    "15s",
+  ]);
+  assert.equal(mq.code, 1, mq.stderr);
+  const errors = mq.stdout.trim().split("\n").map((l) => JSON.parse(l).error);
+  assert.equal(errors.length, 2, mq.stdout);
+  for (const e of errors) {
+    assert.match(e, new RegExp(`^cannot reach the MQTT broker 127\\.0\\.0\\.1:${port}`));
+  }
+  assert.match(
+    mq.stderr,
+    /labwire stream: lab-x: all 2 readings failed \(last error: cannot reach/,
+  );
 });
 
 Deno.test("stream | head -3 returns, with exit 0", async () => {

@@ -248,13 +248,27 @@ export class MqttDevice implements Device {
 
   /**
    * Hands on the values of every message as it arrives (those of its topic), after the latest
-   * one known of each topic (a retained value, typically).
+   * one known of each topic (a retained value, typically). While the broker cannot be reached,
+   * an error every timeout says so: `labwire stream` of such a device printed nothing, ever.
    */
   subscribe(
     names: readonly string[] | undefined,
-    onValues: (values: Values, t: number) => void,
+    onValues: (values: Values, t: number, error?: string) => void,
+    opts?: CallOptions,
   ): Promise<Subscription> {
-    this.#connect();
+    const link = this.#connect();
+    // A connected broker with no message yet is a device that has not published (normal for a
+    // push device); an unreachable broker is a failure, said as a read says it.
+    const unreachable = setInterval(() => {
+      if (link.connected) return;
+      onValues(
+        {},
+        Date.now() / 1000,
+        `cannot reach the MQTT broker ${this.#opts.broker.host}:${this.#opts.broker.port}${
+          link.lastError ? ` (${link.lastError})` : ""
+        }`,
+      );
+    }, opts?.timeout ?? this.#opts.timeout);
     const specs = names === undefined ? this.#opts.values : names.map((n) => this.#spec(n));
     const follow = (topic: string) => {
       const latest = this.#latest.get(topic);
@@ -274,6 +288,7 @@ export class MqttDevice implements Device {
     this.#followers.add(follow);
     return Promise.resolve({
       close: () => {
+        clearInterval(unreachable);
         this.#followers.delete(follow);
         return Promise.resolve();
       },
