@@ -332,12 +332,17 @@ class BatchRead {
     for (let i = 0; i < this.#n; i++) {
       if (state[i] !== SEARCHING) continue;
       const pv = this.#pvs[i]!;
-      if (inDatagram > 0 && w.length + FrameWriter.textSize(pv) > MAX_UDP_SEND) {
+      // Written, then taken back into the next datagram when it made this one too long: each
+      // name's size is not measured first (a second pass over every name, in code run once).
+      const before = w.length;
+      w.text(CMD.SEARCH, DONT_REPLY, CA_MINOR_VERSION, i + 1, i + 1, pv);
+      if (inDatagram > 0 && w.length > MAX_UDP_SEND) {
+        w.truncate(before);
         datagrams.push(w.take());
         w = this.#versionedDatagram();
         inDatagram = 0;
+        w.text(CMD.SEARCH, DONT_REPLY, CA_MINOR_VERSION, i + 1, i + 1, pv);
       }
-      w.text(CMD.SEARCH, DONT_REPLY, CA_MINOR_VERSION, i + 1, i + 1, pv);
       inDatagram++;
     }
     if (inDatagram === 0) return;

@@ -115,6 +115,16 @@ export class FrameWriter {
     this.#at = at + size;
   }
 
+  /**
+   * Drops what was written after the first `length` bytes (a message that turned out not to fit
+   * where it was written, e.g. a datagram: writing it and taking it back once costs less than
+   * measuring every name first).
+   */
+  truncate(length: number): void {
+    if (length < 0 || length > this.#at) throw new RangeError(`cannot truncate to ${length}`);
+    this.#at = length;
+  }
+
   /** The bytes written, as one buffer; the writer starts empty again. */
   take(): Uint8Array {
     const out = this.#buf.subarray(0, this.#at);

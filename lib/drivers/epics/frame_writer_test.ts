@@ -44,3 +44,17 @@ Deno.test("FrameWriter.text refuses a name too long for a CA message, ASCII or n
   assert.throws(() => w.text(18, 0, 13, 1, 13, "é".repeat(0xfff8)), /a 131056-byte name/);
   assert.equal(w.length, 0);
 });
+
+Deno.test("FrameWriter.truncate takes back what was written after a length, and only that", () => {
+  const w = new FrameWriter(16);
+  w.text(6, 5, 13, 1, 1, "first");
+  const kept = w.length;
+  w.text(6, 5, 13, 2, 2, "x".repeat(40));
+  w.truncate(kept);
+  w.text(6, 5, 13, 3, 3, "third");
+  const expected = new FrameWriter();
+  expected.text(6, 5, 13, 1, 1, "first");
+  expected.text(6, 5, 13, 3, 3, "third");
+  assert.deepEqual(w.take(), expected.take());
+  assert.throws(() => w.truncate(1), RangeError);
+});
