@@ -31,19 +31,6 @@ import { StreamHub } from "./sse.ts";
 import { humanDateTime } from "../output/time.ts";
 import { plainHttpWarning, type TlsPem } from "./tls.ts";
 
-/**
- * How often the session writer's worker drains and commits what was recorded, ms: what a kill -9
- * of `serve` loses at most (the design allows a second). Each drain costs the worker a wake-up,
- * and on this project's 2-core VMs a thread waking from a 100 ms sleep is charged ~0.4–0.9 ms of
- * CPU before it does anything (a Deno worker doing nothing but `setTimeout(100)`; Python's
- * `time.sleep(0.1)` ~0.15–0.26 ms, with the cores kept busy too): under `GET /read` the worker's
- * CPU outside its drains was 1.4–1.9 ms per 100 ms cycle, as much as its SQLite writes (~0.3 µs
- * a row). Every 250 ms rather than 100 halves what that costs it (14–18 → 7–8 ms of CPU a
- * second), CPU taken on the core wrk and the answering thread share. `monitor`, with no worker,
- * keeps the writer's 100 ms.
- */
-export const SERVE_FLUSH_DELAY_MS = 250;
-
 /** Everything the daemon is started with. */
 export interface DaemonOptions {
   /** The bench. */
@@ -121,7 +108,6 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const store = opts.session === false ? undefined : SessionStore.open(opts.session, {
     // Requests are answered on this thread: recording's SQLite time goes to a worker.
     writeInWorker: true,
-    flushDelayMs: SERVE_FLUSH_DELAY_MS,
     segment: {
       command: opts.argv,
       configFile: opts.config.file,

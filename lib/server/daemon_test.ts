@@ -2,8 +2,7 @@ import assert from "node:assert/strict";
 import "../drivers/mod.ts";
 import { parseConfig } from "../config/load.ts";
 import type { AddonContext, ServeAddon } from "./addon.ts";
-import { SERVE_FLUSH_DELAY_MS, startDaemon } from "./daemon.ts";
-import { FLUSH_DELAY_MS } from "../session/writer.ts";
+import { startDaemon } from "./daemon.ts";
 import { silentLogger } from "./log.ts";
 import { benchToml, DET_COUNTING_ALARM } from "../../tests/fixtures/sim_bench.ts";
 
@@ -44,27 +43,5 @@ Deno.test("daemon without a session: alarms run and add-ons get their severities
     assert.equal(((await res.json()).active as unknown[]).length, 1);
   } finally {
     await d.stop("test over");
-  }
-});
-
-Deno.test("daemon: the session is written from the worker every SERVE_FLUSH_DELAY_MS, longer than the writer's default", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "labwire-daemon-" });
-  const d = await startDaemon({
-    config: parseConfig(BENCH, "bench.toml"),
-    listen: { hostname: "127.0.0.1", port: 0 },
-    session: `${dir}/s.sqlite`,
-    argv: ["labwire", "serve"],
-    version: "test",
-    log: silentLogger,
-  });
-  try {
-    const writer = d.recording!.store.writer;
-    // Longer, for fewer wake-ups of the worker; within the design's second a kill -9 may lose.
-    assert.ok(SERVE_FLUSH_DELAY_MS > FLUSH_DELAY_MS && SERVE_FLUSH_DELAY_MS < 1000);
-    assert.equal(writer.options.flushDelayMs, SERVE_FLUSH_DELAY_MS);
-    assert.ok(writer.inWorker, "serve writes in the worker");
-  } finally {
-    await d.stop("test over");
-    await Deno.remove(dir, { recursive: true });
   }
 });
