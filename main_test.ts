@@ -50,3 +50,25 @@ Deno.test("a verb's error names the verb once, and a subcommand it names goes in
   assert.equal(errorLine("session", "x", (s) => `<${s}>`), "<labwire session:> x");
   assert.equal(errorLine("session", "session add: x", (s) => `<${s}>`), "<labwire session add:> x");
 });
+
+Deno.test("a verb's own usage error does not repeat the verb after main's prefix", async () => {
+  const cases: string[][] = [
+    ["devices", "bench.toml", "extra"],
+    ["monitor", "bench.toml", "extra"],
+    ["serve", "bench.toml", "extra"],
+    ["query"],
+  ];
+  const original = console.error;
+  try {
+    for (const args of cases) {
+      const lines: string[] = [];
+      console.error = (...parts: unknown[]) => lines.push(parts.join(" "));
+      assert.equal(await main(args), 2, args.join(" "));
+      const first = lines[0] ?? "";
+      assert.match(first, new RegExp(`^labwire ${args[0]}: `), first);
+      assert.doesNotMatch(first, new RegExp(`^labwire ${args[0]}: ${args[0]} `), first);
+    }
+  } finally {
+    console.error = original;
+  }
+});

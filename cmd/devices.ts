@@ -45,7 +45,7 @@ export function parseDevicesArgs(args: string[]): DevicesOptions {
   const f = parseFlags(args, FLAGS, "devices");
   if (f.positionals.length > 1) {
     throw new UsageError(
-      `devices takes one CONFIG file, got ${f.positionals.join(" ")}`,
+      `one CONFIG file at most, got ${f.positionals.length}: ${f.positionals.join(" ")}`,
       "e.g. labwire devices bench.toml",
     );
   }

@@ -84,7 +84,7 @@ export function parseMonitorArgs(args: string[]): MonitorOptions {
   const f = parseFlags(args, FLAGS, "monitor");
   if (f.positionals.length > 1) {
     throw new UsageError(
-      `monitor takes one CONFIG file, got ${f.positionals.length} arguments`,
+      `one CONFIG file at most, got ${f.positionals.length}: ${f.positionals.join(" ")}`,
       "devices come from the config file; to watch addresses use: labwire stream TARGET…",
     );
   }

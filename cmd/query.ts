@@ -100,7 +100,7 @@ export function parseQueryArgs(args: string[]): QueryOptions {
   const [target, ...commands] = f.positionals;
   if (target === undefined) {
     throw new UsageError(
-      "query needs a TARGET and commands",
+      "give a TARGET and commands",
       "e.g. labwire query tcp://10.0.0.7:5025 '*IDN?'",
     );
   }

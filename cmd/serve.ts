@@ -156,7 +156,7 @@ export function parseServeArgs(args: string[]): ServeOptions {
   const flags = parseFlags(args, serveFlags(), "serve");
   if (flags.positionals.length > 1) {
     throw new UsageError(
-      `serve takes one CONFIG file, got ${flags.positionals.length} arguments`,
+      `one CONFIG file at most, got ${flags.positionals.length}: ${flags.positionals.join(" ")}`,
       "see: labwire serve --help",
     );
   }
