@@ -60,9 +60,19 @@ export function parseDevicesArgs(args: string[]): DevicesOptions {
       "e.g. --server http://127.0.0.1:8600",
     );
   }
+  const demo = boolFlag(f, "demo");
+  if (demo && server !== undefined) {
+    // The demo bench's simulators are started by this run on ports of its own, so no daemon
+    // serves these devices: its states would all read "not served".
+    throw new UsageError(
+      "--demo and --server don't go together: the demo bench is this run's own simulators, " +
+        "which no daemon serves",
+      "for a daemon's states: labwire devices CONFIG --server URL (the config it serves)",
+    );
+  }
   return {
     config: f.positionals[0] ?? flagConfig,
-    demo: boolFlag(f, "demo"),
+    demo,
     json: boolFlag(f, "json"),
     server: server?.replace(/\/+$/, ""),
     noServer: boolFlag(f, "no-server"),
@@ -233,7 +243,8 @@ each device's state (up, down, unknown) is added.
 
 Flags:
   -c, --config FILE    config file (default ./labwire.toml or $LABWIRE_CONFIG)
-      --demo           the built-in simulated bench
+      --demo           the built-in simulated bench (its simulators are this run's
+                       own, so no daemon is asked; not with --server)
       --json           one JSON document: {"server": URL or null, "devices": […]}
   -s, --server URL     ask this daemon for states (e.g. http://127.0.0.1:8600)
       --no-server      do not ask any daemon

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import "../lib/drivers/mod.ts";
 import { parseConfig } from "../lib/config/load.ts";
-import { deviceRows, otherAddresses } from "./devices.ts";
+import { UsageError } from "../lib/device/errors.ts";
+import { deviceRows, otherAddresses, parseDevicesArgs } from "./devices.ts";
 
 const CONFIG = `
 [devices.gauge]
@@ -29,4 +30,17 @@ Deno.test("deviceRows: a daemon's device of the same name at another address is 
   );
   assert.equal(otherAddresses(devices, served.slice(1)), undefined);
   assert.equal(otherAddresses(devices, undefined), undefined);
+});
+
+Deno.test("parseDevicesArgs: --demo with --server is a usage error, --server alone is kept", () => {
+  assert.throws(
+    () => parseDevicesArgs(["--demo", "--server", "http://127.0.0.1:8600"]),
+    (e: Error) =>
+      e instanceof UsageError && /--demo and --server don't go together/.test(e.message),
+  );
+  assert.equal(
+    parseDevicesArgs(["bench.toml", "--server", "http://127.0.0.1:8600/"]).server,
+    "http://127.0.0.1:8600",
+  );
+  assert.equal(parseDevicesArgs(["--demo", "--no-server"]).demo, true);
 });
