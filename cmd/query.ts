@@ -383,7 +383,8 @@ Flags:
       --little-endian    for FORM:BORD SWAP (SCPI's default is big-endian)
       --raw              print the block's bytes as they are (for a file)
   -t, --timeout 2s       deadline of each exchange
-      --term T           both terminations: LF, CR, CRLF, NONE or escapes (\\r\\n)
+      --term T           both terminations: LF, CR, CRLF, LFCR, NONE or escapes
+                         (\\r\\n, \\xHH); another all-letters word is an error
       --read-term T      what ends answers
       --write-term T     what is appended to commands
       --encoding E       ascii (default), latin1 or utf-8

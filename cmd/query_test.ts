@@ -40,6 +40,18 @@ Deno.test("parseQueryArgs: defaults, terminations by name, durations", () => {
   }
 });
 
+Deno.test("parseQueryArgs: a misspelt termination name is a usage error with a suggestion", () => {
+  assert.throws(
+    () => parseQueryArgs(["x", "--term", "CRL", "A"]),
+    (e) =>
+      e instanceof UsageError &&
+      /^--term: unknown termination name "CRL" \(did you mean "CRLF"\?\)/.test(e.message),
+  );
+  assert.throws(() => parseQueryArgs(["x", "--read-term", "ETX", "A"]), UsageError);
+  // letters stay possible as escapes
+  assert.equal(parseQueryArgs(["x", "--term", "\\x45\\x4e\\x44", "A"]).readTerm, "END");
+});
+
 Deno.test("resolveQueryLine: plain transports as they are, scpi:// and ?instrument= via definitions", async () => {
   assert.deepEqual(await resolveQueryLine("tcp://127.0.0.1:5025"), {
     address: "tcp://127.0.0.1:5025",

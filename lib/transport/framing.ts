@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { didYouMean } from "../device/suggest.ts";
 
 /** Text encodings of message-based instruments. */
 export type Encoding = "ascii" | "latin1" | "utf-8";
@@ -123,15 +124,26 @@ export function decodeText(bytes: Uint8Array, encoding: Encoding): string {
  * ```
  */
 export function parseTermination(text: string): string {
+  // The longer names first: a typo at equal distance from two (CRL) means the longer one.
   const named: Record<string, string> = {
-    lf: "\n",
-    cr: "\r",
     crlf: "\r\n",
     lfcr: "\n\r",
+    lf: "\n",
+    cr: "\r",
     none: "",
   };
   const n = named[text.toLowerCase()];
   if (n !== undefined) return n;
+  if (/^[A-Za-z]+$/.test(text)) {
+    // A typo of a name (CRL) taken literally would wait for "CRL" and time out on every answer;
+    // letters as a terminator are still possible as escapes (\x45\x4e\x44).
+    const names = Object.keys(named).map((k) => k.toUpperCase());
+    const hint = didYouMean(text.toUpperCase(), names);
+    throw new FramingError(
+      `unknown termination name ${JSON.stringify(text)}${hint ? ` (${hint})` : ""}; ` +
+        `names are ${names.join(", ")}; escapes: \\n, \\r\\n, \\r, \\xHH`,
+    );
+  }
   const out = text.replace(/\\(x[0-9a-fA-F]{2}|[nrt0\\])/g, (_, e: string) => {
     if (e[0] === "x") return String.fromCharCode(parseInt(e.slice(1), 16));
     return { n: "\n", r: "\r", t: "\t", "0": "\0", "\\": "\\" }[e]!;

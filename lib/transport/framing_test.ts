@@ -172,6 +172,10 @@ Deno.test("terminations by name or escape", () => {
   assert.deepStrictEqual(parseTermination("\\x06"), "\x06");
   assert.deepStrictEqual(parseTermination("none"), "");
   assert.deepStrictEqual(parseTermination("\n"), "\n");
+  assert.throws(() => parseTermination("lfrc"), {
+    name: "FramingError",
+    message: new RegExp(escape('unknown termination name "lfrc" (did you mean "LFCR"?)')),
+  });
   assert.throws(() => parseTermination("\\q"), {
     name: "FramingError",
     message: new RegExp(escape("bad termination")),
