@@ -13,6 +13,7 @@ import type { DeviceConfig } from "../lib/config/load.ts";
 import { UsageError } from "../lib/device/errors.ts";
 import { loadLabConfig } from "../lib/lab/setup.ts";
 import { jsonDocument } from "../lib/output/record.ts";
+import { alignColumns } from "../lib/output/columns.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
 import { stdoutIsTerminal } from "../lib/output/terminal.ts";
 import { daemonUrl } from "../lib/server/client.ts";
@@ -181,9 +182,7 @@ export function renderDevices(rows: readonly DeviceRow[], server: string | undef
     formatMs(r.interval_s * 1000),
     ...(server ? [r.state ?? ""] : []),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i]!)).join("  ").trimEnd() + "\n";
-  return line(head) + cells.map(line).join("");
+  return alignColumns([head, ...cells]).map((l) => l + "\n").join("");
 }
 
 /** Runs `devices`. */

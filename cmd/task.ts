@@ -28,6 +28,7 @@ import {
   type TaskStatus,
 } from "../lib/lab/task_spec.ts";
 import { jsonDocument } from "../lib/output/record.ts";
+import { alignColumns } from "../lib/output/columns.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
 import { stdoutIsTerminal } from "../lib/output/terminal.ts";
 import { loadToken } from "../lib/server/auth.ts";
@@ -324,9 +325,7 @@ function renderTasks(tasks: readonly TaskStatus[]): string {
     String(t.samples),
     t.queue_position === null ? "" : `${t.queue_position} (after ${t.waiting_for})`,
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i]!)).join("  ").trimEnd() + "\n";
-  return line(head) + cells.map(line).join("");
+  return alignColumns([head, ...cells]).map((l) => l + "\n").join("");
 }
 
 /** Runs `task`. */

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { alignColumns } from "../output/columns.ts";
 import { listScans } from "./scan_store.ts";
 import type { EventInfo, SegmentInfo, SessionReader, TaskInfo } from "./reader.ts";
 import { formatBytes } from "./file.ts";
@@ -215,13 +216,13 @@ export function renderSummary(s: SessionSummary, opts: { utc?: boolean } = {}): 
   }
   if (s.scans.length) {
     lines.push("scans");
-    for (const sc of s.scans) {
-      lines.push(
-        `  ${String(sc.id).padStart(3)}  ${
-          sc.state.padEnd(8)
-        } ${sc.points}/${sc.total} points  ${sc.command}`,
-      );
-    }
+    const rows = s.scans.map((sc) => [
+      String(sc.id).padStart(3),
+      sc.state,
+      `${sc.points}/${sc.total} points`,
+      sc.command,
+    ]);
+    lines.push(...alignColumns(rows, { right: [0], indent: "  " }));
   }
   return lines.join("\n") + "\n";
 }
