@@ -303,6 +303,7 @@ export async function runStream(args: string[]): Promise<number> {
       duration: opts.duration,
       attrs: attrsByDevice,
       devices: polled,
+      timeout: opts.timeout,
     });
     const waits: Promise<unknown>[] = [];
     if (polled.length > 0) waits.push(sampler.run());

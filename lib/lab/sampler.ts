@@ -37,6 +37,11 @@ export interface SamplerOptions {
    * nothing is sampled meanwhile.
    */
   onScheduleEnd?: () => void;
+  /**
+   * Per-read timeout, ms (a verb's `--timeout`); default: each device's own (a `ca://` PV's is
+   * 5 s, so `stream --timeout 1s` waited 5 s for a PV nobody serves and missed its deadlines).
+   */
+  timeout?: number;
   /** Longest backoff between retries of a failing device, ms (default 30 s). */
   maxBackoffMs?: number;
   /** Sample only these devices (default: every device of the lab). */
@@ -286,7 +291,7 @@ export class Sampler {
     due: number,
     now: number,
     interval: number,
-    sampleOptions: { signal?: AbortSignal },
+    sampleOptions: { signal?: AbortSignal; timeout?: number },
   ): void {
     for (let i = from; i < to; i++) {
       const loop = loops[i]!;
@@ -313,10 +318,10 @@ export class Sampler {
   }
 
   async #runGroup(interval: number, loops: DeviceLoop[], start: number): Promise<void> {
-    const { signal, count, duration } = this.options;
+    const { signal, count, duration, timeout } = this.options;
     const schedule = new Schedule(interval, { signal, count, duration, start });
     // One options object for every reading (not one per device per tick).
-    const sampleOptions = { signal };
+    const sampleOptions = { signal, timeout };
     let reported = 0;
     const reportMissed = (missed: number) => {
       reported += missed;

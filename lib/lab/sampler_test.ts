@@ -240,3 +240,34 @@ Deno.test("follow: a device that pushes is followed, not polled; its errors are 
     await lab.close();
   }
 });
+
+Deno.test("timeout: each read gets the sampler's timeout (a verb's --timeout), not the device's own", async () => {
+  const timeouts: (number | undefined)[] = [];
+  registerDriver({
+    scheme: "timeouttest",
+    summary: "a device that records each read's timeout",
+    example: "timeouttest://x",
+    open: (address, ctx) =>
+      Promise.resolve({
+        name: ctx.name,
+        address: address.text,
+        driver: "timeouttest",
+        attrs: () => Promise.resolve([attr("x", "number", { status: true })]),
+        read: (_names, opts) => {
+          timeouts.push(opts?.timeout);
+          return Promise.resolve({ x: 0 });
+        },
+        write: () => Promise.resolve(),
+        techniques: () => [],
+        close: () => Promise.resolve(),
+      }),
+  });
+  const lab = await Lab.open(parseConfig(benchToml({ d: "timeouttest://x" }, "10ms")));
+  try {
+    await new Sampler(lab, { count: 2, timeout: 1234 }).run();
+    assert.ok(timeouts.length > 0);
+    assert.deepEqual(new Set(timeouts), new Set([1234]));
+  } finally {
+    await lab.close();
+  }
+});
