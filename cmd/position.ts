@@ -8,6 +8,7 @@
  */
 import type { Command } from "../lib/cli/command.ts";
 import { EXIT } from "../lib/cli/command.ts";
+import { listenForInterrupts } from "../lib/cli/interrupt.ts";
 import { boolFlag, durationFlag, listFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
 import { TIMEOUT_RULE } from "../lib/config/duration.ts";
 import { resolveTargets } from "../lib/config/targets.ts";
@@ -19,7 +20,12 @@ import { jsonDocument } from "../lib/output/record.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
 import { stdoutIsTerminal } from "../lib/output/terminal.ts";
 import { parseRef } from "../lib/scan/plan.ts";
-import { positionRefs, readPosition, restorePosition } from "../lib/scan/positions.ts";
+import {
+  positionRefs,
+  readPosition,
+  RestoreInterrupted,
+  restorePosition,
+} from "../lib/scan/positions.ts";
 import {
   checkPositionName,
   type NamedPosition,
@@ -91,12 +97,24 @@ export async function runPosition(args: string[]): Promise<number> {
       ]);
       try {
         if (saved) {
-          const done = await restorePosition(lab, saved, {
-            wait: boolFlag(f, "wait"),
-            timeoutMs: timeout,
-          });
-          stdoutSink.write(jsonDocument({ name: saved.name, restored: done }, pretty));
-          return EXIT.ok;
+          // Ctrl-C ends the wait, not the move: the user hears what was under way and what was
+          // never written, instead of a silent exit with a motor still going.
+          const interrupts = listenForInterrupts();
+          try {
+            const done = await restorePosition(lab, saved, {
+              wait: boolFlag(f, "wait"),
+              timeoutMs: timeout,
+              signal: interrupts.signal,
+            });
+            stdoutSink.write(jsonDocument({ name: saved.name, restored: done }, pretty));
+            return EXIT.ok;
+          } catch (err) {
+            if (!interrupts.signal.aborted) throw err;
+            console.error(`labwire position restore: ${interruptedNote(saved.name, err)}`);
+            return EXIT.interrupted;
+          } finally {
+            interrupts.dispose();
+          }
         }
         const p = await readPosition(lab, name!, refs);
         const replaced = store.save(p);
@@ -112,6 +130,28 @@ export async function runPosition(args: string[]): Promise<number> {
   } finally {
     store.close();
   }
+}
+
+/**
+ * What `restore` says on stderr when Ctrl-C stops it: the value under way (its move is not
+ * stopped), the values never written, and how to stop a motor.
+ *
+ * @example
+ * ```ts
+ * import { RestoreInterrupted } from "../lib/scan/positions.ts";
+ * import { interruptedNote } from "./position.ts";
+ * interruptedNote("park", new RestoreInterrupted([], "motor.position", ["thermo.setpoint"]));
+ * // "park: interrupted: motor.position not reached (its move was not stopped: …); …"
+ * ```
+ */
+export function interruptedNote(name: string, err: unknown): string {
+  if (!(err instanceof RestoreInterrupted)) {
+    return `${name}: interrupted before any value was written`;
+  }
+  const stop = err.underWay === undefined
+    ? ""
+    : `; to stop a motor: labwire write ${parseRef(err.underWay).device} stop`;
+  return `${name}: ${err.message}${stop}`;
 }
 
 /** The `position` verb. */
@@ -133,7 +173,9 @@ attributes named in the config:
   sample_stage = ["motor.position", "thermo.setpoint"]
 restore checks every value against its attribute and that no scan or task owns the
 devices before the first write, then writes them in order; --wait waits for each
-move to end (the device's done signal) before the next.
+move to end (the device's done signal) before the next. Ctrl-C stops the restore,
+not a move under way: it says which value was not reached (its motor may still be
+moving) and which were never written, and exits 130.
 
 Positions are kept in positions.sqlite in labwire's state directory: $LABWIRE_STATE_DIR,
 else $STATE_DIRECTORY (systemd), else $XDG_STATE_HOME/labwire, else

@@ -33,6 +33,31 @@ export interface RestoredValue {
 }
 
 /**
+ * A restore stopped by its signal (Ctrl-C): what was done, the value whose write or move was under
+ * way (its device may still be moving: nothing is told to stop), and the values never written.
+ */
+export class RestoreInterrupted extends Error {
+  /** Creates it; `cause` is the abort's reason. */
+  constructor(
+    readonly restored: RestoredValue[],
+    readonly underWay: string | undefined,
+    readonly notWritten: string[],
+    options?: ErrorOptions,
+  ) {
+    super(
+      [
+        underWay === undefined
+          ? "interrupted"
+          : `interrupted: ${underWay} not reached (its move was not stopped: it may still be moving)`,
+        notWritten.length ? `not written: ${notWritten.join(", ")}` : "",
+      ].filter(Boolean).join("; "),
+      options,
+    );
+    this.name = "RestoreInterrupted";
+  }
+}
+
+/**
  * The attributes `words` names: `device.attr` words, or one group name from `[positions]` in the
  * config.
  *
@@ -121,30 +146,46 @@ export async function restorePosition(
     lab.owners.check(device);
   }
   const out: RestoredValue[] = [];
-  for (const [ref, value] of p.values) {
-    const { device, attr } = parseRef(ref);
-    const m = lab.get(device);
-    let back = await m.write(attr, value, { signal: opts.signal });
-    if (opts.wait && m.device.isMoving) {
-      const deadline = performance.now() + (opts.timeoutMs ?? 60_000);
-      let wait = 1;
-      while (await m.exclusive(() => m.device.isMoving!({ signal: opts.signal }), opts.signal)) {
-        if (performance.now() > deadline) {
-          throw new TimeoutError(
-            `${ref} still moving ${
-              opts.timeoutMs ?? 60_000
-            } ms after it was written; the values after it were not written`,
-            device,
-          );
-        }
-        await sleep(wait, opts.signal);
-        wait = Math.min(wait * 2, 20);
-      }
-      // Where it arrived, as a scan records it: a motor's readback rather than its setpoint.
-      const readback = defaultReadback(await m.attrs({ signal: opts.signal }), attr);
-      back = (await m.read([readback], { signal: opts.signal }))[readback] ?? null;
+  for (const [i, [ref, value]] of p.values.entries()) {
+    try {
+      out.push(await restoreOne(lab, ref, value, opts));
+    } catch (err) {
+      if (!opts.signal?.aborted) throw err;
+      const rest = p.values.slice(i + 1).map(([r]) => r);
+      throw new RestoreInterrupted(out, ref, rest, { cause: err });
     }
-    out.push({ ref, value, read_back: back });
   }
   return out;
+}
+
+/** Writes one saved value and, with `wait`, waits until its device is done. */
+async function restoreOne(
+  lab: Lab,
+  ref: string,
+  value: Value,
+  opts: { wait?: boolean; timeoutMs?: number; signal?: AbortSignal },
+): Promise<RestoredValue> {
+  const { device, attr } = parseRef(ref);
+  const m = lab.get(device);
+  let back = await m.write(attr, value, { signal: opts.signal });
+  if (opts.wait && m.device.isMoving) {
+    const deadline = performance.now() + (opts.timeoutMs ?? 60_000);
+    let wait = 1;
+    while (await m.exclusive(() => m.device.isMoving!({ signal: opts.signal }), opts.signal)) {
+      if (performance.now() > deadline) {
+        throw new TimeoutError(
+          `${ref} still moving ${
+            opts.timeoutMs ?? 60_000
+          } ms after it was written; the values after it were not written`,
+          device,
+        );
+      }
+      await sleep(wait, opts.signal);
+      wait = Math.min(wait * 2, 20);
+    }
+    // Where it arrived, as a scan records it: a motor's readback rather than its setpoint.
+    const readback = defaultReadback(await m.attrs({ signal: opts.signal }), attr);
+    back = (await m.read([readback], { signal: opts.signal }))[readback] ?? null;
+  }
+  return { ref, value, read_back: back };
 }
