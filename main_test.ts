@@ -57,6 +57,7 @@ Deno.test("a verb's own usage error does not repeat the verb after main's prefix
     ["monitor", "bench.toml", "extra"],
     ["serve", "bench.toml", "extra"],
     ["query"],
+    ["write"],
   ];
   const original = console.error;
   try {

@@ -45,7 +45,7 @@ export function parseWriteArgs(args: string[]): WriteOptions {
   const [target, ...pairs] = f.positionals;
   if (target === undefined || pairs.length === 0) {
     throw new UsageError(
-      "write needs a TARGET and at least one ATTR=VALUE",
+      "give a TARGET and at least one ATTR=VALUE",
       "e.g. labwire write --demo motor position=2.5",
     );
   }
