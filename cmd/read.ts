@@ -259,7 +259,8 @@ export async function runRead(args: string[]): Promise<number> {
       return EXIT.ok;
     }
     if (!failed && allReadings && !pretty) {
-      // Every device read in a batch (a thousand PVs): the document straight from the readings.
+      // Every device read, in batches of several drivers (one batch took the path above): the
+      // document straight from the readings.
       const readings = new Array<Reading>(n);
       for (let i = 0; i < n; i++) {
         readings[i] = (results[i] as { status: "reading"; reading: Reading }).reading;
