@@ -115,7 +115,12 @@ export interface ServedDevice {
  */
 function servedAs(d: DeviceConfig, served: readonly ServedDevice[] | undefined) {
   const s = served?.find((x) => x.name === d.name);
-  return s && (s.address === undefined || s.address === d.address.text) ? s : undefined;
+  return s && !elsewhere(d, s) ? s : undefined;
+}
+
+/** True when the daemon's device of `d`'s name has another address (one it gives none is `d`). */
+function elsewhere(d: DeviceConfig, s: ServedDevice): boolean {
+  return s.address !== undefined && s.address !== d.address.text;
 }
 
 /**
@@ -128,9 +133,7 @@ export function otherAddresses(
 ): string | undefined {
   const other = devices.flatMap((d) => {
     const s = served?.find((x) => x.name === d.name);
-    return s?.address !== undefined && s.address !== d.address.text
-      ? [`${d.name} is ${s.address} there, not ${d.address.text}`]
-      : [];
+    return s && elsewhere(d, s) ? [`${d.name} is ${s.address} there, not ${d.address.text}`] : [];
   });
   return other.length === 0
     ? undefined
@@ -197,7 +200,7 @@ export async function runDevices(args: string[]): Promise<number> {
       );
     }
     let server: string | undefined;
-    let served: Awaited<ReturnType<typeof askDaemon>>;
+    let served: ServedDevice[] | undefined;
     if (!opts.noServer && !opts.demo) {
       let url = opts.server;
       if (url === undefined) {
