@@ -405,38 +405,12 @@ export class DeviceManager {
   ): Promise<unknown> {
     // The wall clock of the read's start, from the latency's clock read (one read, not two).
     const t = wallSecondsAt(started);
-    const device = this.device;
-    if (to !== undefined && device.readTo !== undefined) {
-      // Nobody waits on a promise: the device hands the values straight back (no promise,
-      // reaction or microtask per reading). Described before the call, which may answer at once.
-      this.#queued++;
-      this.#direct = true;
-      const idle = this.#idleRead;
-      idle.t = t;
-      idle.started = started;
-      idle.opts = opts;
-      idle.answer = undefined;
-      idle.to = to;
-      idle.failed = undefined;
-      try {
-        device.readTo(names, opts, this.#idleReadDone, this.#idleReadFailed);
-      } catch (err) {
-        if (this.#direct) this.#idleReadEnded(false, err);
-      }
-      return IDLE;
-    }
-    // An idle queue starts the read at once and the read itself is the queue's tail; the queue
-    // is free again when the answer is taken. No async frame, turn of the queue or extra promise
-    // per reading (a sampler takes thousands a second), and no closure either: only one such
-    // read runs at a time (it keeps the queue busy), so it is described in fields of its own.
-    let p: Promise<Values>;
-    try {
-      p = this.device.read(names, opts);
-    } catch (err) {
-      p = Promise.reject(err);
-    }
+    // An idle queue starts the read at once and the queue is free again when the answer is
+    // taken. No async frame, turn of the queue or extra promise per reading (a sampler takes
+    // thousands a second), and no closure either: only one such read runs at a time (it keeps
+    // the queue busy), so it is described in fields of its own, before the device is called
+    // (a `readTo` may answer before it returns).
     this.#queued++;
-    this.#tail = p;
     const idle = this.#idleRead;
     idle.t = t;
     idle.started = started;
@@ -444,6 +418,26 @@ export class DeviceManager {
     idle.answer = answer;
     idle.to = to;
     idle.failed = failed;
+    const device = this.device;
+    if (to !== undefined && device.readTo !== undefined) {
+      // Nobody waits on a promise: the device hands the values straight back (no promise,
+      // reaction or microtask per reading).
+      this.#direct = true;
+      try {
+        device.readTo(names, opts, this.#idleReadDone, this.#idleReadFailed);
+      } catch (err) {
+        if (this.#direct) this.#idleReadEnded(false, err);
+      }
+      return IDLE;
+    }
+    // The read itself is the queue's tail.
+    let p: Promise<Values>;
+    try {
+      p = device.read(names, opts);
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    this.#tail = p;
     return p.then(this.#idleReadDone, this.#idleReadFailed);
   }
 
