@@ -40,17 +40,14 @@ export class RestoreInterrupted extends Error {
   /** Creates it; `cause` is the abort's reason. */
   constructor(
     readonly restored: RestoredValue[],
-    readonly underWay: string | undefined,
+    readonly underWay: string,
     readonly notWritten: string[],
     options?: ErrorOptions,
   ) {
     super(
-      [
-        underWay === undefined
-          ? "interrupted"
-          : `interrupted: ${underWay} not reached (its move was not stopped: it may still be moving)`,
-        notWritten.length ? `not written: ${notWritten.join(", ")}` : "",
-      ].filter(Boolean).join("; "),
+      `interrupted: ${underWay} not reached (its move was not stopped: it may still be moving)${
+        notWritten.length ? `; not written: ${notWritten.join(", ")}` : ""
+      }`,
       options,
     );
     this.name = "RestoreInterrupted";

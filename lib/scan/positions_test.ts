@@ -46,3 +46,10 @@ Deno.test("restorePosition: an abort during a move's wait says what was under wa
     await lab.close();
   }
 });
+
+Deno.test("RestoreInterrupted: the last value's interruption names nothing as not written", () => {
+  assert.equal(
+    new RestoreInterrupted([], "m.position", []).message,
+    "interrupted: m.position not reached (its move was not stopped: it may still be moving)",
+  );
+});
