@@ -275,18 +275,16 @@ export async function serviceUnit(
     : session ?? (sessionInConfig ? sessionPath(config!) : undefined);
   const args: string[] = [];
   const tls: string[] = [];
-  // The unit runs from /, so certificate paths are made absolute like the config's.
-  for (const name of ["tls-cert", "tls-key"]) {
+  // The unit runs from /, so certificate paths are made absolute like the config's. Those the
+  // config's [server] names go into no argument (the service reads them from the config), but
+  // it must be able to see them all the same.
+  const certs = [["tls-cert", server?.tlsCert], ["tls-key", server?.tlsKey]] as const;
+  for (const [name, fromConfig] of certs) {
     const v = stringFlag(opts.flags, name);
-    if (v === undefined) {
-      // The config's [server] tls_cert / tls_key: the service reads them from its copy of the
-      // config, so they must be visible to it all the same.
-      const fromConfig = name === "tls-cert" ? server?.tlsCert : server?.tlsKey;
-      if (fromConfig !== undefined) tls.push(abs(fromConfig));
-      continue;
-    }
-    tls.push(abs(v));
-    args.push(`--${name}=${tls.at(-1)}`);
+    if (v !== undefined) {
+      tls.push(abs(v));
+      args.push(`--${name}=${tls.at(-1)}`);
+    } else if (fromConfig !== undefined) tls.push(abs(fromConfig));
   }
   for (const [name, spec] of Object.entries(serveFlags())) {
     const v = opts.flags.values[name];
