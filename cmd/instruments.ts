@@ -14,6 +14,7 @@ import { UsageError } from "../lib/device/errors.ts";
 import { didYouMean } from "../lib/device/suggest.ts";
 import type { Instrument } from "../lib/instruments/definition.ts";
 import { checkFile, findInstrument, rawCatalog, resolveEntry } from "../lib/instruments/loader.ts";
+import { alignColumns } from "../lib/output/columns.ts";
 import { jsonDocument } from "../lib/output/record.ts";
 import { stdoutSink, type TextSink } from "../lib/output/stdout.ts";
 import { stdoutIsTerminal } from "../lib/output/terminal.ts";
@@ -155,12 +156,9 @@ function registerText(r: RegisterAttr): string {
   ].filter(Boolean).join(" ");
 }
 
+/** A listing's rows as aligned lines, as `devices` and `task list` print theirs. */
 function pad(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  return rows.map((r) =>
-    r.map((c, i) => i === r.length - 1 ? c : c.padEnd(widths[i]!)).join("  ").trimEnd()
-  )
-    .join("\n") + "\n";
+  return alignColumns(rows).map((l) => l + "\n").join("");
 }
 
 /** The text `show` prints for people. */

@@ -1,6 +1,6 @@
 /**
- * Plain aligned columns for the listings people read (`devices`, `task list`, `session info`):
- * each column as wide as its widest cell, two spaces apart, no trailing blanks.
+ * Plain aligned columns for the listings people read (`devices`, `task list`, `instruments`,
+ * `session info`): each column as wide as its widest cell, two spaces apart, no trailing blanks.
  *
  * @module
  */
