@@ -131,23 +131,8 @@ export class BaratronGauge implements Device {
     done: (values: Values) => void,
     failed: (err: unknown) => void,
   ): void {
-    if (names !== undefined) {
-      this.#readSome(names, opts).then(done, failed);
-      return;
-    }
-    if (this.#closed) {
-      failed(new DeviceError(`${this.name} is closed`, this.name));
-      return;
-    }
-    this.#client.exchangeTo(
-      "POST",
-      TOOLWEB_PATH,
-      POLL_REQUEST,
-      this.#requestOptions(opts?.timeout ?? this.timeoutMs, opts?.signal),
-      this.#decode,
-      done,
-      failed,
-    );
+    if (names !== undefined) this.#readSome(names, opts).then(done, failed);
+    else this.#pollTo(opts, done, failed);
   }
 
   async #readSome(names: readonly string[], opts?: CallOptions): Promise<Values> {
@@ -171,13 +156,27 @@ export class BaratronGauge implements Device {
 
   /** Sends one PollRequest and decodes the answer. */
   poll(opts?: CallOptions): Promise<GaugeValues> {
-    if (this.#closed) return Promise.reject(new DeviceError(`${this.name} is closed`, this.name));
-    return this.#client.exchange(
+    return new Promise((resolve, reject) => this.#pollTo(opts, resolve, reject));
+  }
+
+  /** Sends one PollRequest, the decoded values to `done` or the failure to `failed`. */
+  #pollTo(
+    opts: CallOptions | undefined,
+    done: (values: GaugeValues) => void,
+    failed: (err: unknown) => void,
+  ): void {
+    if (this.#closed) {
+      failed(new DeviceError(`${this.name} is closed`, this.name));
+      return;
+    }
+    this.#client.exchangeTo(
       "POST",
       TOOLWEB_PATH,
       POLL_REQUEST,
       this.#requestOptions(opts?.timeout ?? this.timeoutMs, opts?.signal),
       this.#decode,
+      done,
+      failed,
     );
   }
 
