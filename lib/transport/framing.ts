@@ -113,8 +113,9 @@ export function decodeText(bytes: Uint8Array, encoding: Encoding): string {
 }
 
 /**
- * Reads a termination as written on a command line or in a definition: escapes (`\n`, `\r\n`,
- * `\r`, `\x06`) or names (`LF`, `CR`, `CRLF`, `NONE`).
+ * Reads a termination as `query --term` (`--read-term`, `--write-term`) takes it: escapes (`\n`,
+ * `\r\n`, `\r`, `\x06`) or names in any case (`LF`, `CR`, `CRLF`, `LFCR`, `NONE`); any other
+ * word of letters is refused as a mistyped name (letters go in as escapes).
  *
  * @example
  * ```ts
