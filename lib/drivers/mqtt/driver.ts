@@ -249,7 +249,7 @@ export class MqttDevice implements Device {
   /**
    * Hands on the values of every message as it arrives (those of its topic), after the latest
    * one known of each topic (a retained value, typically). While the broker cannot be reached,
-   * an error every timeout says so: `labwire stream` of such a device printed nothing, ever.
+   * an error every timeout says so (a stream of the device would otherwise print nothing at all).
    */
   subscribe(
     names: readonly string[] | undefined,
