@@ -148,10 +148,8 @@ export function interruptedNote(name: string, err: unknown): string {
   if (!(err instanceof RestoreInterrupted)) {
     return `${name}: interrupted before any value was written`;
   }
-  const stop = err.underWay === undefined
-    ? ""
-    : `; to stop a motor: labwire write ${parseRef(err.underWay).device} stop`;
-  return `${name}: ${err.message}${stop}`;
+  const device = parseRef(err.underWay).device;
+  return `${name}: ${err.message}; to stop a motor: labwire write ${device} stop`;
 }
 
 /** The `position` verb. */
