@@ -241,7 +241,9 @@ Lists each [devices.NAME] of the config (./labwire.toml, --config FILE or
 $LABWIRE_CONFIG): its address, driver (and instrument definition), and sampling
 interval. No instrument is contacted. When a labwire daemon serving the config
 answers (at its [server] listen, default ${DEFAULT_SERVE_LISTEN}, or --server URL),
-each device's state (up, down, unknown) is added.
+each device's state (up, down, unknown) is added: "not served" for one it does
+not serve, or serves at another address (another config's; a note on stderr
+says so).
 
 Flags:
   -c, --config FILE    config file (default ./labwire.toml or $LABWIRE_CONFIG)
