@@ -103,9 +103,12 @@ export function readingJson(r: Reading): string {
 
 function recordText(r: Reading, time: TimeOptions | undefined, newline: boolean): string {
   // A value named like a record key replaces it in place: only the object does that right.
-  const json = namesKey(r.values)
-    ? JSON.stringify(readingRecord(r, time))
-    : splicedRecord(r, JSON.stringify(machineTime(r.t, time)), JSON.stringify(r.device));
+  const json = namesKey(r.values) ? JSON.stringify(readingRecord(r, time)) : splicedRecord(
+    r.values,
+    r.error,
+    JSON.stringify(machineTime(r.t, time)),
+    JSON.stringify(r.device),
+  );
   return newline ? json + "\n" : json;
 }
 
@@ -115,12 +118,21 @@ function namesKey(v: Values): boolean {
 }
 
 /** The JSON of {@linkcode readingRecord}, from its time's and device's JSON and the values'. */
-function splicedRecord(r: Reading, tText: string, name: string): string {
+function splicedRecord(v: Values, error: string | undefined, tText: string, name: string): string {
   let line = `{"t":${tText},"device":${name}`;
-  const values = JSON.stringify(r.values);
+  const values = JSON.stringify(v);
   if (values.length > 2) line += "," + values.slice(1, -1);
-  if (r.error !== undefined) line += `,"error":${JSON.stringify(r.error)}`;
+  if (error !== undefined) line += `,"error":${JSON.stringify(error)}`;
   return line + "}";
+}
+
+/**
+ * True when a document keyed by `device` must be built as an object to print as `jsonDocument`
+ * does: an object orders keys that are array indexes ("7") first, and "__proto__" is no key of it.
+ */
+function objectKeyed(device: string): boolean {
+  const c = device.charCodeAt(0);
+  return (c >= 48 && c <= 57) || device === "__proto__";
 }
 
 /**
@@ -138,12 +150,9 @@ function splicedRecord(r: Reading, tText: string, name: string): string {
  */
 export function readingsDocument(readings: readonly Reading[], time?: TimeOptions): string {
   const n = readings.length;
-  // An object orders keys that are array indexes ("7") first, and "__proto__" is no key of it:
-  // a document with such a name takes the object's way, so both ways print the same.
+  // A document with such a name takes the object's way, so both ways print the same.
   for (let i = 0; i < n; i++) {
-    const d = readings[i]!.device;
-    const c = d.charCodeAt(0);
-    if ((c >= 48 && c <= 57) || d === "__proto__") {
+    if (objectKeyed(readings[i]!.device)) {
       const doc: Record<string, unknown> = {};
       for (let k = 0; k < n; k++) doc[readings[k]!.device] = readingRecord(readings[k]!, time);
       return jsonDocument(doc, false);
@@ -164,7 +173,7 @@ export function readingsDocument(readings: readonly Reading[], time?: TimeOption
       lastT = r.t;
       tText = JSON.stringify(machineTime(r.t, time));
     }
-    parts[i] = `${name}:${splicedRecord(r, tText, name)}`;
+    parts[i] = `${name}:${splicedRecord(r.values, r.error, tText, name)}`;
   }
   return `{${parts.join(",")}}\n`;
 }
@@ -189,23 +198,18 @@ export function batchDocument(
 ): string {
   const n = names.length;
   for (let i = 0; i < n; i++) {
-    const d = names[i]!;
-    const c = d.charCodeAt(0);
     // What readingsDocument takes another way for (see there): through its readings.
-    if ((c >= 48 && c <= 57) || d === "__proto__" || namesKey(values[i]!)) {
+    if (objectKeyed(names[i]!) || namesKey(values[i]!)) {
       const readings = new Array<Reading>(n);
       for (let k = 0; k < n; k++) readings[k] = { t, device: names[k]!, values: values[k]! };
       return readingsDocument(readings, time);
     }
   }
-  const head = `{"t":${JSON.stringify(machineTime(t, time))},"device":`;
+  const tText = JSON.stringify(machineTime(t, time));
   const parts = new Array<string>(n);
   for (let i = 0; i < n; i++) {
     const name = JSON.stringify(names[i]);
-    const v = JSON.stringify(values[i]);
-    parts[i] = v.length > 2
-      ? `${name}:${head}${name},${v.slice(1, -1)}}`
-      : `${name}:${head}${name}}`;
+    parts[i] = `${name}:${splicedRecord(values[i]!, undefined, tText, name)}`;
   }
   return `{${parts.join(",")}}\n`;
 }
