@@ -275,10 +275,9 @@ export async function runStream(args: string[]): Promise<number> {
     // their wait ends, not the run: polled devices still take their N intervals (an abort
     // stopped their sampler too, mid-count).
     let owing = pushed.length;
-    let pushedDone = () => {};
-    const allPushed = new Promise<void>((resolve) => (pushedDone = resolve));
+    const allPushed = Promise.withResolvers<void>();
     const paid = () => {
-      if (--owing === 0) pushedDone();
+      if (--owing === 0) allPushed.resolve();
     };
     for (const m of pushed) {
       let updates = 0;
@@ -312,7 +311,7 @@ export async function runStream(args: string[]): Promise<number> {
         new Promise<void>((resolve) => {
           if (signal.aborted) return resolve();
           signal.addEventListener("abort", () => resolve(), { once: true });
-          if (opts.count !== undefined) void allPushed.then(resolve);
+          if (opts.count !== undefined) void allPushed.promise.then(resolve);
           if (opts.duration !== undefined) setTimeout(() => stop.abort(), opts.duration);
         }),
       );
