@@ -62,12 +62,6 @@ export class FrameWriter {
     return this.#at;
   }
 
-  /** The size a {@linkcode text} message of `text` takes: header and NUL-terminated, padded text. */
-  static textSize(text: string): number {
-    const n = isAscii(text) ? text.length : textEncoder.encode(text).length;
-    return HEADER_SIZE + padded(n + 1);
-  }
-
   /** Appends a message without payload. */
   header(command: number, dataType: number, dataCount: number, p1: number, p2: number): void {
     this.#reserve(HEADER_SIZE);
