@@ -46,7 +46,7 @@ const POSITIONALS: Record<string, string> = {
 };
 
 /** Fixed words some positionals complete to. */
-const WORDS: Record<string, string[]> = {
+export const WORDS: Record<string, string[]> = {
   plans: [
     "ascan",
     "dscan",

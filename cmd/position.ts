@@ -41,7 +41,8 @@ const FLAGS = {
   file: { type: "string" },
 } as const;
 
-const SUBCOMMANDS = ["save", "restore", "list", "show", "delete"];
+/** The subcommands of `position` (also what its completion offers). */
+export const SUBCOMMANDS = ["save", "restore", "list", "show", "delete"];
 
 /** A position as printed: values as an object in their order. */
 function positionDocument(p: NamedPosition): Record<string, unknown> {

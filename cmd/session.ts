@@ -42,7 +42,8 @@ const FLAGS = {
   poll: { type: "string" },
 } as const;
 
-const SUBCOMMANDS = ["list", "info", "export", "tail", "note", "add"];
+/** The subcommands of `session` (also what its completion offers). */
+export const SUBCOMMANDS = ["list", "info", "export", "tail", "note", "add"];
 
 function one(positionals: string[], what: string): string {
   const file = positionals[1];

@@ -47,7 +47,8 @@ const FLAGS: FlagSpecs = {
   limit: { type: "string" },
 };
 
-const ACTIONS = ["start", "list", "status", "stop", "data"] as const;
+/** The subcommands of `task` (also what its completion offers). */
+export const ACTIONS = ["start", "list", "status", "stop", "data"] as const;
 
 /** What `task`'s command line says (pure: no file is read, nothing is asked). */
 export type TaskArgs =
