@@ -256,6 +256,8 @@ export class MqttDevice implements Device {
     onValues: (values: Values, t: number, error?: string) => void,
     opts?: CallOptions,
   ): Promise<Subscription> {
+    // Unknown names throw here, before there is an interval to leak.
+    const specs = names === undefined ? this.#opts.values : names.map((n) => this.#spec(n));
     const link = this.#connect();
     // A connected broker with no message yet is a device that has not published (normal for a
     // push device); an unreachable broker is a failure, said as a read says it.
@@ -269,7 +271,6 @@ export class MqttDevice implements Device {
         }`,
       );
     }, opts?.timeout ?? this.#opts.timeout);
-    const specs = names === undefined ? this.#opts.values : names.map((n) => this.#spec(n));
     const follow = (topic: string) => {
       const latest = this.#latest.get(topic);
       if (!latest) return;

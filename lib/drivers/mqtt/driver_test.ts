@@ -1,0 +1,20 @@
+import assert from "node:assert/strict";
+import { parseAddress } from "../../device/address.ts";
+import { mqttDriver } from "./driver.ts";
+
+Deno.test("subscribe to an unknown name throws and leaves nothing reporting the unreachable broker", async () => {
+  // Port 1 on loopback: nobody listens, so the broker stays unreachable.
+  const d = await mqttDriver.open(parseAddress("mqtt://127.0.0.1:1/tele/plug1/SENSOR"), {
+    name: "plug",
+    options: {},
+    timeout: 10,
+  });
+  const errors: string[] = [];
+  try {
+    assert.throws(() => d.subscribe!(["nope"], (_v, _t, e) => errors.push(e ?? "")), /nope/);
+    await new Promise((r) => setTimeout(r, 60));
+    assert.deepEqual(errors, []);
+  } finally {
+    await d.close();
+  }
+});
