@@ -135,10 +135,10 @@ export function parseTermination(text: string): string {
   };
   const n = named[text.toLowerCase()];
   if (n !== undefined) return n;
+  const names = Object.keys(named).map((k) => k.toUpperCase());
   if (/^[A-Za-z]+$/.test(text)) {
     // A typo of a name (CRL) taken literally would wait for "CRL" and time out on every answer;
     // letters as a terminator are still possible as escapes (\x45\x4e\x44).
-    const names = Object.keys(named).map((k) => k.toUpperCase());
     const hint = didYouMean(text.toUpperCase(), names);
     throw new FramingError(
       `unknown termination name ${JSON.stringify(text)}${hint ? ` (${hint})` : ""}; ` +
@@ -151,7 +151,8 @@ export function parseTermination(text: string): string {
   });
   if (out.includes("\\")) {
     throw new FramingError(
-      `bad termination ${JSON.stringify(text)}; use \\n, \\r\\n, \\r, \\xHH, LF, CR, CRLF or NONE`,
+      `bad termination ${JSON.stringify(text)}; escapes are \\n, \\r\\n, \\r, \\xHH; ` +
+        `names are ${names.join(", ")}`,
     );
   }
   return out;

@@ -180,6 +180,10 @@ Deno.test("terminations by name or escape", () => {
     name: "FramingError",
     message: new RegExp(escape("bad termination")),
   });
+  // Every name, LFCR too, as the unknown-name error lists them.
+  assert.throws(() => parseTermination("\\q"), {
+    message: /names are CRLF, LFCR, LF, CR, NONE$/,
+  });
 });
 
 /** A regular expression matching `text` literally. */
