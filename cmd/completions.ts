@@ -134,9 +134,9 @@ export function bashScript(verbs: readonly CompletedVerb[]): string {
     ),
     `    --format|-f)\n      case "$verb" in\n${
       Object.entries(FORMATS).map(([verb, list]) =>
-        `        ${verb}) COMPREPLY=($(compgen -W ${q(words(list))} -- "$cur")) ;;`
+        `        ${verb}) COMPREPLY=($(compgen -W ${q(words(list))} -- "$cur")); return ;;`
       ).join("\n")
-    }\n      esac\n      return ;;`,
+    }\n      esac ;;`,
   ].join("\n");
   return `# labwire completion for bash. Install:
 #   labwire completions bash > ~/.local/share/bash-completion/completions/labwire
@@ -226,9 +226,10 @@ export function zshScript(verbs: readonly CompletedVerb[]): string {
       `    ${flag}) compadd -- ${words(list)}; return ;;`
     ),
     `    --format|-f)\n      case $verb in\n${
-      Object.entries(FORMATS).map(([verb, list]) => `        ${verb}) compadd -- ${words(list)} ;;`)
-        .join("\n")
-    }\n      esac\n      return ;;`,
+      Object.entries(FORMATS).map(([verb, list]) =>
+        `        ${verb}) compadd -- ${words(list)}; return ;;`
+      ).join("\n")
+    }\n      esac ;;`,
   ].join("\n");
   return `#compdef labwire
 # labwire completion for zsh. Install: put it on your $fpath as _labwire, e.g.

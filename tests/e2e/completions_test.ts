@@ -61,6 +61,7 @@ ask labwire task ""
 ask labwire position r
 ask labwire stream --format ""
 ask labwire session export x.session.sqlite -f ""
+ask labwire task data t3 -f --fol
 `;
     const lines = (await inShell("bash", dir, env, script)).trim().split("\n");
     assert.equal(lines[0], "complete -o default -F _labwire labwire");
@@ -79,6 +80,8 @@ ask labwire session export x.session.sqlite -f ""
       // each verb's own formats: not `none` for stream, not `table` for session export
       "[table ndjson csv]",
       "[csv ndjson]",
+      // task's -f is --follow, not --format: its flags still complete after it
+      "[--follow]",
     ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -226,6 +229,7 @@ peerTest(
         "csv",
         "ndjson",
       ]);
+      assert.deepEqual(await complete("labwire task data t3 -f --fol"), ["--follow"]);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
