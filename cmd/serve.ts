@@ -275,9 +275,9 @@ export async function serviceUnit(
     : session ?? (sessionInConfig ? sessionPath(config!) : undefined);
   const args: string[] = [];
   const tls: string[] = [];
-  // The unit runs from /, so certificate paths are made absolute like the config's. Those the
-  // config's [server] names go into no argument (the service reads them from the config), but
-  // it must be able to see them all the same.
+  // The unit runs in its own folder, so certificate paths given as flags are made absolute.
+  // Those the config's [server] names (relative to the config file, so already where the service
+  // looks) go into no argument, but the service must be able to see them all the same.
   const certs = [["tls-cert", server?.tlsCert], ["tls-key", server?.tlsKey]] as const;
   for (const [name, fromConfig] of certs) {
     const v = stringFlag(opts.flags, name);

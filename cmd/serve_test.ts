@@ -192,6 +192,28 @@ Deno.test("printing a unit warns about files the hardened service cannot see (/t
     assert.equal(warnings.length, 3, warnings.join("\n"));
     assert.match(warnings[1]!, new RegExp(`^the service cannot see ${dir}/c\\.pem: `));
     assert.match(warnings[2]!, /^the service cannot see \/home\/ada\/k\.pem: /);
+    // a relative path in the config is the config's folder's, not the folder serve ran in
+    warnings.length = 0;
+    const elsewhere = await Deno.makeTempDir({ prefix: "labwire-unit-cwd-" });
+    const here = Deno.cwd();
+    try {
+      Deno.chdir(elsewhere);
+      await Deno.writeTextFile(
+        `${dir}/rel.toml`,
+        `[server]\ntls_cert = "c.pem"\ntls_key = "keys/k.pem"\n${DEVICES}`,
+      );
+      await serviceUnit(
+        parseServeArgs([`${dir}/rel.toml`, "--print-systemd-unit", "--no-record"]),
+        EXEC,
+        (m) => warnings.push(m),
+      );
+    } finally {
+      Deno.chdir(here);
+      await Deno.remove(elsewhere, { recursive: true });
+    }
+    assert.equal(warnings.length, 3, warnings.join("\n"));
+    assert.match(warnings[1]!, new RegExp(`^the service cannot see ${dir}/c\\.pem: `));
+    assert.match(warnings[2]!, new RegExp(`^the service cannot see ${dir}/keys/k\\.pem: `));
   });
   assert.deepEqual(
     hiddenFromService(["/etc/labwire/labwire.toml", "/home/ada/lab.toml", "/tmpfile", "/root"]),

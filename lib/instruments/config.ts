@@ -11,6 +11,7 @@
  */
 import { INSTRUMENTS_SCHEMA } from "../config/schema.ts";
 import { parseWith } from "../config/fields.ts";
+import { besideConfig } from "../config/beside_config.ts";
 import { addInstrumentSource } from "./sources.ts";
 
 /**
@@ -26,10 +27,7 @@ import { addInstrumentSource } from "./sources.ts";
 export function applyInstrumentsSection(section: unknown, file: string | undefined): string[] {
   if (section === undefined) return [];
   const list = parseWith(INSTRUMENTS_SCHEMA, section, file, ["instruments"]).path;
-  const dir = file && file.includes("/") ? file.slice(0, file.lastIndexOf("/") + 1) : "";
-  const resolved = list.map((p) =>
-    p.startsWith("/") || p.startsWith("~") ? expandHome(p) : dir + p
-  );
+  const resolved = list.map((p) => besideConfig(expandHome(p), file));
   for (const p of resolved) addInstrumentSource(p);
   return resolved;
 }

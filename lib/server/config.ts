@@ -17,6 +17,7 @@
  */
 import { parseWith } from "../config/fields.ts";
 import { SERVER_SCHEMA } from "../config/schema.ts";
+import { besideConfig } from "../config/beside_config.ts";
 import type { ListenAddress } from "../device/host_port.ts";
 
 /** Validated `[server]` settings. */
@@ -46,7 +47,7 @@ export const DEFAULT_MAX_TASK_DURATION_S = 7 * 86_400;
 
 /**
  * Validates the raw `[server]` table with {@linkcode SERVER_SCHEMA}; errors name the file and
- * the key.
+ * the key. Its file paths are relative to the config `file` (see `besideConfig`).
  *
  * @example
  * ```ts
@@ -59,9 +60,9 @@ export function parseServerConfig(raw: unknown, file?: string): ServerConfig {
   const s = parseWith(SERVER_SCHEMA, raw, file, ["server"]);
   const out: ServerConfig = { cors: s.cors ?? [] };
   if (s.listen !== undefined) out.listen = s.listen;
-  if (s.token_file !== undefined) out.tokenFile = s.token_file;
-  if (s.tls_cert !== undefined) out.tlsCert = s.tls_cert;
-  if (s.tls_key !== undefined) out.tlsKey = s.tls_key;
+  if (s.token_file !== undefined) out.tokenFile = besideConfig(s.token_file, file);
+  if (s.tls_cert !== undefined) out.tlsCert = besideConfig(s.tls_cert, file);
+  if (s.tls_key !== undefined) out.tlsKey = besideConfig(s.tls_key, file);
   if (s.max_body !== undefined) out.maxBody = s.max_body;
   if (s.max_scan_points !== undefined) out.maxScanPoints = s.max_scan_points;
   if (s.max_task_duration !== undefined) out.maxTaskDurationS = s.max_task_duration / 1000;

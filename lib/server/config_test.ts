@@ -63,3 +63,15 @@ Deno.test("[server] max_scan_points and max_task_duration are bounded; durations
     );
   }
 });
+
+Deno.test("[server] file paths are relative to the config file's folder, as [session] path is", () => {
+  const s = parseServerConfig(
+    { token_file: "token", tls_cert: "tls/cert.pem", tls_key: "/srv/key.pem" },
+    "/etc/labwire/labwire.toml",
+  );
+  assert.equal(s.tokenFile, "/etc/labwire/token");
+  assert.equal(s.tlsCert, "/etc/labwire/tls/cert.pem");
+  assert.equal(s.tlsKey, "/srv/key.pem");
+  // the built-in benches have no folder: a path stays as written
+  assert.equal(parseServerConfig({ tls_cert: "cert.pem" }, "<demo>").tlsCert, "cert.pem");
+});

@@ -7,10 +7,11 @@
  *
  * @module
  */
-import { basename, dirname, isAbsolute, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { LabConfig } from "../config/load.ts";
 import { parseWith } from "../config/fields.ts";
 import { SESSION_SCHEMA } from "../config/schema.ts";
+import { besideConfig } from "../config/beside_config.ts";
 
 /** File name suffix of session files. */
 export const SESSION_SUFFIX = ".session.sqlite";
@@ -30,9 +31,7 @@ export function sessionPath(config: LabConfig, explicit?: string, demo = false):
   if (section !== undefined) {
     const p = parseWith(SESSION_SCHEMA, section, config.file, ["session"]).path;
     if (p !== undefined) {
-      return isAbsolute(p) || !config.file || !isRealFile(config.file)
-        ? p
-        : join(dirname(config.file), p);
+      return besideConfig(p, config.file);
     }
   }
   if (demo) return `labwire-demo${SESSION_SUFFIX}`;
