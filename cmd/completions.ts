@@ -15,6 +15,7 @@ import { EXIT } from "../lib/cli/command.ts";
 import { boolFlag, COMMON_FLAGS, parseFlags, stringFlag } from "../lib/cli/flags.ts";
 import { UsageError } from "../lib/device/errors.ts";
 import { didYouMean } from "../lib/device/suggest.ts";
+import { PLAN_WORDS } from "../lib/scan/plan_args.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
 
 /** A verb as the completion script needs it. */
@@ -47,20 +48,7 @@ const POSITIONALS: Record<string, string> = {
 
 /** Fixed words some positionals complete to. */
 export const WORDS: Record<string, string[]> = {
-  plans: [
-    "ascan",
-    "dscan",
-    "lup",
-    "a2scan",
-    "d2scan",
-    "a3scan",
-    "mesh",
-    "grid",
-    "dmesh",
-    "list",
-    "dlist",
-    "count",
-  ],
+  plans: [...PLAN_WORDS],
   session: ["list", "info", "export", "tail", "note", "add"],
   task: ["start", "list", "status", "stop", "data"],
   position: ["save", "restore", "list", "show", "delete"],

@@ -22,6 +22,18 @@ export const PLAN_NAMES: Record<string, string> = {
   count: "N — N readings of the detectors, no positioner",
 };
 
+/**
+ * Every plan name a command line may start with: {@linkcode PLAN_NAMES} and the numbered and
+ * alias forms they cover (what shell completion offers and a typo is matched against).
+ */
+export const PLAN_WORDS: readonly string[] = [
+  ...Object.keys(PLAN_NAMES),
+  "a2scan",
+  "d2scan",
+  "a3scan",
+  "grid",
+];
+
 /** Options of plan parsing that are flags rather than positional words. */
 export interface PlanArgOptions {
   /** Log spacing for line scans. */
@@ -134,10 +146,9 @@ function build(name: string, words: readonly string[], opts: PlanArgOptions): Pl
       return { kind: "count", num: int(words[0]!, "count N") };
     }
     default: {
-      const names = [...Object.keys(PLAN_NAMES), "a2scan", "d2scan", "grid"];
       throw new UsageError(
         `unknown scan plan "${name}"; plans: ${Object.keys(PLAN_NAMES).join(", ")}`,
-        didYouMean(name, names) || "see: labwire scan --help",
+        didYouMean(name, PLAN_WORDS) || "see: labwire scan --help",
       );
     }
   }
