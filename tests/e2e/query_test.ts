@@ -207,7 +207,7 @@ Deno.test("query: a device from the config talks with its definition's terminati
 
 Deno.test("query usage errors exit 2 with a hint; a missing port is exit 1 naming it", async () => {
   const cases: [string[], RegExp][] = [
-    [["query"], /needs a TARGET/],
+    [["query"], /^labwire query: give a TARGET and commands\n/],
     [["query", "sim://gauge", "X?"], /not sim:\/\//],
     [["query", "tcp://127.0.0.1:9", "--binary", "--datatype", "f33", "X?"], /did you mean "f32"/],
     [["query", "tcp://127.0.0.1:9", "--raw", "X?"], /go with --binary/],
