@@ -26,27 +26,23 @@ Deno.test("the README's verb table lists every verb", async () => {
 });
 
 Deno.test("a verb's error names the verb once, and a subcommand it names goes into the prefix", () => {
-  assert.equal(
-    errorLine("session", "session info: give the session FILE"),
-    "labwire session info: give the session FILE",
-  );
-  assert.equal(
-    errorLine("position", "position save: give a NAME"),
-    "labwire position save: give a NAME",
-  );
-  // other messages keep the verb's prefix as they are
-  assert.equal(
-    errorLine("read", "gauge: no answer within 1 s"),
-    "labwire read: gauge: no answer within 1 s",
-  );
-  assert.equal(
-    errorLine("task", "task start needs a DEVICE and a TECHNIQUE"),
-    "labwire task: task start needs a DEVICE and a TECHNIQUE",
-  );
-  assert.equal(
-    errorLine("scan", "scan.toml: not valid TOML"),
-    "labwire scan: scan.toml: not valid TOML",
-  );
+  const cases: [verb: string, message: string, line: string][] = [
+    [
+      "session",
+      "session info: give the session FILE",
+      "labwire session info: give the session FILE",
+    ],
+    ["position", "position save: give a NAME", "labwire position save: give a NAME"],
+    // other messages keep the verb's prefix as they are
+    ["read", "gauge: no answer within 1 s", "labwire read: gauge: no answer within 1 s"],
+    [
+      "task",
+      "task start needs a DEVICE and a TECHNIQUE",
+      "labwire task: task start needs a DEVICE and a TECHNIQUE",
+    ],
+    ["scan", "scan.toml: not valid TOML", "labwire scan: scan.toml: not valid TOML"],
+  ];
+  for (const [verb, message, line] of cases) assert.equal(errorLine(verb, message), line);
   assert.equal(errorLine("session", "x", (s) => `<${s}>`), "<labwire session:> x");
   assert.equal(errorLine("session", "session add: x", (s) => `<${s}>`), "<labwire session add:> x");
 });
