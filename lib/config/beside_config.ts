@@ -20,6 +20,21 @@ import { dirname, isAbsolute, join } from "node:path";
  * ```
  */
 export function besideConfig(path: string, configFile: string | undefined): string {
-  if (isAbsolute(path) || !configFile || configFile.startsWith("<")) return path;
+  if (isAbsolute(path) || !isConfigFile(configFile)) return path;
   return join(dirname(configFile), path);
+}
+
+/**
+ * True when `configFile` is a file on disk: not absent, and not a built-in config's label
+ * (`<demo bench>`), which has no folder for paths to be relative to.
+ *
+ * @example
+ * ```ts
+ * import { isConfigFile } from "./beside_config.ts";
+ * isConfigFile("/etc/labwire/labwire.toml"); // true
+ * isConfigFile("<demo bench>"); // false
+ * ```
+ */
+export function isConfigFile(configFile: string | undefined): configFile is string {
+  return !!configFile && !configFile.startsWith("<");
 }

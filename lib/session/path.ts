@@ -11,7 +11,7 @@ import { basename, dirname, join } from "node:path";
 import type { LabConfig } from "../config/load.ts";
 import { parseWith } from "../config/fields.ts";
 import { SESSION_SCHEMA } from "../config/schema.ts";
-import { besideConfig } from "../config/beside_config.ts";
+import { besideConfig, isConfigFile } from "../config/beside_config.ts";
 
 /** File name suffix of session files. */
 export const SESSION_SUFFIX = ".session.sqlite";
@@ -35,7 +35,7 @@ export function sessionPath(config: LabConfig, explicit?: string, demo = false):
     }
   }
   if (demo) return `labwire-demo${SESSION_SUFFIX}`;
-  if (config.file && isRealFile(config.file)) {
+  if (isConfigFile(config.file)) {
     const name = basename(config.file).replace(/\.toml$/i, "");
     return join(dirname(config.file), name + SESSION_SUFFIX);
   }
@@ -59,9 +59,4 @@ export function sessionParameters(
   const section = config.sections.session;
   if (section === undefined) return undefined;
   return parseWith(SESSION_SCHEMA, section, config.file, ["session"]).parameters;
-}
-
-// Built-in configs carry a label like "<demo bench>" instead of a path.
-function isRealFile(file: string): boolean {
-  return !file.startsWith("<");
 }
