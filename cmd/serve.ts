@@ -281,10 +281,9 @@ export async function serviceUnit(
   const certs = [["tls-cert", server?.tlsCert], ["tls-key", server?.tlsKey]] as const;
   for (const [name, fromConfig] of certs) {
     const v = stringFlag(opts.flags, name);
-    if (v !== undefined) {
-      tls.push(abs(v));
-      args.push(`--${name}=${tls.at(-1)}`);
-    } else if (fromConfig !== undefined) tls.push(abs(fromConfig));
+    const path = v ?? fromConfig;
+    if (path !== undefined) tls.push(abs(path));
+    if (v !== undefined) args.push(`--${name}=${abs(v)}`);
   }
   for (const [name, spec] of Object.entries(serveFlags())) {
     const v = opts.flags.values[name];
