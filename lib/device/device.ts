@@ -61,7 +61,8 @@ export interface Device {
    * `failed` (exactly one, once; possibly before it returns) instead of settling a promise. For a
    * poller's thousands of reads a second: a device manager uses it, when present, for the reads
    * it hands on without a promise of its own (a sampler's, `DeviceManager.sampleFor`); `read` stays
-   * for every other caller.
+   * for every other caller. A throw before either is called is taken as the read's failure, so
+   * neither may be called after one (the manager would count the read ended twice).
    */
   readTo?(
     names: readonly string[] | undefined,
