@@ -393,7 +393,7 @@ export class DeviceManager {
   /**
    * Starts a read on an idle queue: the reading goes to `answer` (the promise settles with what
    * it makes of it) or, with a `to`, to `to` (the promise then settles with nothing and never
-   * rejects: nobody waits on it).
+   * rejects: nobody waits on it; through the device's `readTo`, it is settled from the start).
    */
   #startIdleRead(
     names: readonly string[] | undefined,
