@@ -486,8 +486,8 @@ class CallbackDevice implements Device {
   readonly driver = "test";
   readonly log: string[] = [];
   pending: { done: (v: Values) => void; failed: (e: unknown) => void } | undefined;
-  /** What the next `readTo` does before it returns: nothing (wait), fail, or throw. */
-  next: "wait" | "fail" | "throw" = "wait";
+  /** What the next `readTo` does before it returns: nothing (wait), fail, throw, or both. */
+  next: "wait" | "fail" | "throw" | "fail-throw" = "wait";
   attrs(): Promise<Attr[]> {
     return Promise.resolve([]);
   }
@@ -504,6 +504,10 @@ class CallbackDevice implements Device {
     this.log.push("readTo");
     if (this.next === "fail") return failed(new DeviceError("refused at once", this.name));
     if (this.next === "throw") throw new DeviceError("threw at once", this.name);
+    if (this.next === "fail-throw") {
+      failed(new DeviceError("refused at once", this.name));
+      throw new DeviceError("threw after refusing", this.name);
+    }
     this.pending = { done, failed };
   }
   write(): Promise<void> {
@@ -565,5 +569,37 @@ Deno.test("sampleFor reads through the device's readTo when it has one; calls qu
   await closing;
   assert.deepEqual(dev.log.slice(-2), ["readTo", "close"]);
   assert.equal(got.at(-1)?.error, "gone");
+  assert.deepEqual(lost, []);
+});
+
+Deno.test("sampleFor: a readTo that hands back its failure and then throws ends the read once", async () => {
+  const dev = new CallbackDevice();
+  const m = new DeviceManager(dev, {
+    name: "cb",
+    address: parseAddress("sim://gauge"),
+    interval: 1000,
+    options: {},
+  });
+  const got: Reading[] = [];
+  const lost: unknown[] = [];
+  const to: ReadingTarget = { done: (r) => got.push(r), lost: (e) => lost.push(e) };
+  dev.next = "fail-throw";
+  m.sampleFor(undefined, undefined, performance.now(), to);
+  assert.deepEqual(got.map((r) => r.error), ["refused at once"]);
+  assert.equal(m.stats.reads, 1);
+  assert.equal(m.stats.errors, 1);
+  // The queue is free (not owed a second end): the next read goes through readTo again, and
+  // a call made while it runs still waits for it.
+  dev.next = "wait";
+  m.sampleFor(undefined, undefined, performance.now(), to);
+  const queued = m.exclusive(() => dev.write());
+  await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(dev.log, ["readTo", "readTo"]);
+  dev.pending!.done({ p: 2 });
+  await queued;
+  assert.deepEqual(dev.log, ["readTo", "readTo", "write"]);
+  assert.deepEqual(got.at(-1)?.values, { p: 2 });
+  assert.equal(m.stats.reads, 2);
+  await m.close();
   assert.deepEqual(lost, []);
 });
