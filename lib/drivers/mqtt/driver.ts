@@ -87,6 +87,8 @@ export class MqttDevice implements Device {
   readonly #latest = new Map<string, Latest>();
   readonly #waiters = new Set<() => void>();
   readonly #followers = new Set<(topic: string) => void>();
+  /** The unreachable-broker intervals of open subscriptions (cleared by close, whoever forgot). */
+  readonly #reporters = new Set<ReturnType<typeof setInterval>>();
   #link: MqttLink | undefined;
 
   /** A device on `opts.broker`; it connects on first use. */
@@ -287,9 +289,11 @@ export class MqttDevice implements Device {
     };
     for (const topic of new Set(specs.map((s) => s.topic))) follow(topic);
     this.#followers.add(follow);
+    this.#reporters.add(unreachable);
     return Promise.resolve({
       close: () => {
         clearInterval(unreachable);
+        this.#reporters.delete(unreachable);
         this.#followers.delete(follow);
         return Promise.resolve();
       },
@@ -297,6 +301,9 @@ export class MqttDevice implements Device {
   }
 
   async close(): Promise<void> {
+    // A subscription its caller never closed must not report the closed link forever.
+    for (const r of this.#reporters) clearInterval(r);
+    this.#reporters.clear();
     for (const wake of this.#waiters) wake();
     await this.#link?.close([], 500);
     this.#link = undefined;

@@ -18,3 +18,20 @@ Deno.test("subscribe to an unknown name throws and leaves nothing reporting the 
     await d.close();
   }
 });
+
+Deno.test("closing the device stops its subscriptions' unreachable-broker reports", async () => {
+  const d = await mqttDriver.open(parseAddress("mqtt://127.0.0.1:1/tele/plug1/SENSOR"), {
+    name: "plug",
+    options: {},
+    timeout: 10,
+  });
+  const errors: string[] = [];
+  await d.subscribe!(undefined, (_v, _t, e) => errors.push(e ?? ""));
+  await new Promise((r) => setTimeout(r, 40));
+  assert.ok(errors.length > 0, "the unreachable broker is reported while subscribed");
+  // The subscription is never closed by its caller; the device's close ends it all the same.
+  await d.close();
+  const seen = errors.length;
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(errors.length, seen);
+});
