@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { dirname, isAbsolute, join } from "node:path";
+import { besideConfig } from "../config/beside_config.ts";
 import { ConfigError } from "../device/errors.ts";
 import type { AlarmSource } from "./engine.ts";
 import { type AlarmEvent, atLeast, type Severity } from "./event.ts";
@@ -272,10 +272,4 @@ function smtpOptions(
     }
   }
   return { options, from: smtp.from, timeout: smtp.timeout };
-}
-
-/** Resolves a path from the config relative to the config file's folder, like the session path. */
-function besideConfig(path: string, configFile?: string): string {
-  if (isAbsolute(path) || configFile === undefined || configFile.startsWith("<")) return path;
-  return join(dirname(configFile), path);
 }
