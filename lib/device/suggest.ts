@@ -73,7 +73,7 @@ function isPrefixOf(word: string, candidate: string): boolean {
   return word.length >= 3 && candidate.startsWith(word);
 }
 
-/** Formats a " (did you mean X?)" suffix, or "" when there is nothing to suggest. */
+/** The hint `did you mean "X"?` for the closest candidate, or "" when there is nothing to suggest. */
 export function didYouMean(word: string, candidates: readonly string[]): string {
   const c = closest(word, candidates);
   return c === undefined ? "" : `did you mean "${c}"?`;
