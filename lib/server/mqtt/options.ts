@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { besideConfig } from "../../config/beside_config.ts";
 import { boolFlag, type FlagSpecs, type ParsedFlags, stringFlag } from "../../cli/flags.ts";
 import type { LabConfig } from "../../config/load.ts";
 import { parseWith } from "../../config/fields.ts";
@@ -124,8 +125,11 @@ export function mqttServeOptions(flags: ParsedFlags, config?: LabConfig): MqttSe
     clientId: s.client_id,
     prefix,
     username: s.username,
-    passwordFile: s.password_file,
-    caFile: s.ca_file,
+    // Relative to the config file, as every path the config names (see besideConfig).
+    passwordFile: s.password_file === undefined
+      ? undefined
+      : besideConfig(s.password_file, config?.file),
+    caFile: s.ca_file === undefined ? undefined : besideConfig(s.ca_file, config?.file),
     qos: s.qos ?? 0,
     retain: s.retain ?? true,
     writes: boolFlag(flags, "mqtt-writes") || (s.writes ?? false),

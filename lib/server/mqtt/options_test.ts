@@ -56,3 +56,13 @@ Deno.test("MQTT mistakes are usage or config errors that say what is expected", 
     });
   }
 });
+
+Deno.test("[mqtt] password_file and ca_file are relative to the config file's folder", () => {
+  const cfg = parseConfig(
+    `${DEVICES}[mqtt]\nurl = "mqtts://broker.lab"\nusername = "pc1"\npassword_file = "secrets/mqtt"\nca_file = "/etc/ssl/lab-ca.pem"\n`,
+    "/etc/labwire/labwire.toml",
+  );
+  const o = mqttServeOptions(flags({}), cfg);
+  assert.equal(o.passwordFile, "/etc/labwire/secrets/mqtt");
+  assert.equal(o.caFile, "/etc/ssl/lab-ca.pem");
+});
