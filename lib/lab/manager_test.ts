@@ -523,7 +523,8 @@ class CallbackDevice implements Device {
   }
 }
 
-Deno.test("sampleFor reads through the device's readTo when it has one; calls queued behind it wait for its end", async () => {
+/** A manager of a {@linkcode CallbackDevice}, and a target recording what its readings became. */
+function callbackManager() {
   const dev = new CallbackDevice();
   const m = new DeviceManager(dev, {
     name: "cb",
@@ -534,6 +535,11 @@ Deno.test("sampleFor reads through the device's readTo when it has one; calls qu
   const got: Reading[] = [];
   const lost: unknown[] = [];
   const to: ReadingTarget = { done: (r) => got.push(r), lost: (e) => lost.push(e) };
+  return { dev, m, got, lost, to };
+}
+
+Deno.test("sampleFor reads through the device's readTo when it has one; calls queued behind it wait for its end", async () => {
+  const { dev, m, got, lost, to } = callbackManager();
   m.sampleFor(undefined, undefined, performance.now(), to);
   assert.deepEqual(dev.log, ["readTo"]);
   // A call made while that read runs waits for it, like behind a read's promise.
@@ -573,16 +579,7 @@ Deno.test("sampleFor reads through the device's readTo when it has one; calls qu
 });
 
 Deno.test("sampleFor: a readTo that hands back its failure and then throws ends the read once", async () => {
-  const dev = new CallbackDevice();
-  const m = new DeviceManager(dev, {
-    name: "cb",
-    address: parseAddress("sim://gauge"),
-    interval: 1000,
-    options: {},
-  });
-  const got: Reading[] = [];
-  const lost: unknown[] = [];
-  const to: ReadingTarget = { done: (r) => got.push(r), lost: (e) => lost.push(e) };
+  const { dev, m, got, lost, to } = callbackManager();
   dev.next = "fail-throw";
   m.sampleFor(undefined, undefined, performance.now(), to);
   assert.deepEqual(got.map((r) => r.error), ["refused at once"]);

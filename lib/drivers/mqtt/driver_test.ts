@@ -2,13 +2,17 @@ import assert from "node:assert/strict";
 import { parseAddress } from "../../device/address.ts";
 import { mqttDriver } from "./driver.ts";
 
-Deno.test("subscribe to an unknown name throws and leaves nothing reporting the unreachable broker", async () => {
-  // Port 1 on loopback: nobody listens, so the broker stays unreachable.
-  const d = await mqttDriver.open(parseAddress("mqtt://127.0.0.1:1/tele/plug1/SENSOR"), {
+/** An MQTT device whose broker never answers (port 1 on loopback: nobody listens), 10 ms timeout. */
+function unreachablePlug() {
+  return mqttDriver.open(parseAddress("mqtt://127.0.0.1:1/tele/plug1/SENSOR"), {
     name: "plug",
     options: {},
     timeout: 10,
   });
+}
+
+Deno.test("subscribe to an unknown name throws and leaves nothing reporting the unreachable broker", async () => {
+  const d = await unreachablePlug();
   const errors: string[] = [];
   try {
     assert.throws(() => d.subscribe!(["nope"], (_v, _t, e) => errors.push(e ?? "")), /nope/);
@@ -20,11 +24,7 @@ Deno.test("subscribe to an unknown name throws and leaves nothing reporting the 
 });
 
 Deno.test("closing the device stops its subscriptions' unreachable-broker reports", async () => {
-  const d = await mqttDriver.open(parseAddress("mqtt://127.0.0.1:1/tele/plug1/SENSOR"), {
-    name: "plug",
-    options: {},
-    timeout: 10,
-  });
+  const d = await unreachablePlug();
   const errors: string[] = [];
   await d.subscribe!(undefined, (_v, _t, e) => errors.push(e ?? ""));
   await new Promise((r) => setTimeout(r, 40));
