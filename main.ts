@@ -274,14 +274,14 @@ function unknownVerb(verb: string, p: ReturnType<typeof paint>): number {
 }
 
 /**
- * The line `main` prints for a verb's error `message`: `labwire VERB: message`, and a message
- * that names its subcommand (`session info: give the session FILE`) has it in the prefix
- * (`labwire session info: give the session FILE`), not the verb twice.
+ * The line `main` prints for a verb's error `message`: `labwire VERB: message`, or
+ * `labwire VERB SUBCOMMAND: message` for a usage error that carries its subcommand (the
+ * prefix is built here, once; messages do not name the verb or the subcommand themselves).
  *
  * @example
  * ```ts
  * import { errorLine } from "./main.ts";
- * errorLine("session", "session tail: give the session FILE");
+ * errorLine("session", "give the session FILE", undefined, "tail");
  * // "labwire session tail: give the session FILE"
  * ```
  */
@@ -289,21 +289,21 @@ export function errorLine(
   verb: string,
   message: string,
   red: (s: string) => string = (s) => s,
+  subcommand?: string,
 ): string {
-  const sub = message.startsWith(`${verb} `)
-    ? /^[a-z][a-z-]*: /.exec(message.slice(verb.length + 1))
-    : null;
-  if (sub === null) return `${red(`labwire ${verb}:`)} ${message}`;
-  const rest = message.slice(verb.length + 1 + sub[0].length);
-  return `${red(`labwire ${verb} ${sub[0].slice(0, -2)}:`)} ${rest}`;
+  return `${red(`labwire ${verb}${subcommand === undefined ? "" : ` ${subcommand}`}:`)} ${message}`;
 }
 
 function report(err: unknown, verb: string, p: ReturnType<typeof paint>): number {
   if (err instanceof PipeClosed) return EXIT.ok;
   const line = (message: string) => errorLine(verb, message, p.red);
-  if (err instanceof UsageError || err instanceof ConfigError) {
+  if (err instanceof UsageError) {
+    console.error(errorLine(verb, err.message, p.red, err.subcommand));
+    if (err.hint) console.error(`  ${err.hint}`);
+    return EXIT.usage;
+  }
+  if (err instanceof ConfigError) {
     console.error(line(err.message));
-    if (err instanceof UsageError && err.hint) console.error(`  ${err.hint}`);
     return EXIT.usage;
   }
   if (err instanceof DeviceError) {

@@ -25,26 +25,48 @@ Deno.test("the README's verb table lists every verb", async () => {
   assert.deepEqual(listed, VERBS.map((v) => v.name));
 });
 
-Deno.test("a verb's error names the verb once, and a subcommand it names goes into the prefix", () => {
-  const cases: [verb: string, message: string, line: string][] = [
-    [
-      "session",
-      "session info: give the session FILE",
-      "labwire session info: give the session FILE",
-    ],
-    ["position", "position save: give a NAME", "labwire position save: give a NAME"],
-    // other messages keep the verb's prefix as they are
-    ["read", "gauge: no answer within 1 s", "labwire read: gauge: no answer within 1 s"],
-    [
-      "task",
-      "task start needs a DEVICE and a TECHNIQUE",
-      "labwire task: task start needs a DEVICE and a TECHNIQUE",
-    ],
-    ["scan", "scan.toml: not valid TOML", "labwire scan: scan.toml: not valid TOML"],
-  ];
-  for (const [verb, message, line] of cases) assert.equal(errorLine(verb, message), line);
+Deno.test("a verb's error line: the verb once, and the subcommand a usage error carries", () => {
+  assert.equal(
+    errorLine("read", "gauge: no answer within 1 s"),
+    "labwire read: gauge: no answer within 1 s",
+  );
+  assert.equal(
+    errorLine("session", "give the session FILE", undefined, "info"),
+    "labwire session info: give the session FILE",
+  );
+  // a message is never parsed for a subcommand: only the error says which it is
+  assert.equal(
+    errorLine("scan", "scan.toml: not valid TOML"),
+    "labwire scan: scan.toml: not valid TOML",
+  );
   assert.equal(errorLine("session", "x", (s) => `<${s}>`), "<labwire session:> x");
-  assert.equal(errorLine("session", "session add: x", (s) => `<${s}>`), "<labwire session add:> x");
+  assert.equal(errorLine("session", "x", (s) => `<${s}>`, "add"), "<labwire session add:> x");
+});
+
+Deno.test("a subcommand's usage error names the verb and the subcommand once, in the prefix", async () => {
+  const cases: [args: string[], line: string][] = [
+    [["task", "start"], "labwire task start: give a DEVICE and a TECHNIQUE"],
+    [["task", "stop"], "labwire task stop: give one task ID, e.g. labwire task stop t3"],
+    [["task", "list", "x"], 'labwire task list: unexpected "x"; filter with --device or --state'],
+    [["task", "data", "t1", "--device", "d"], "labwire task data: --device does not apply here"],
+    [["position", "save"], "labwire position save: give a NAME"],
+    [["session", "info"], "labwire session info: give the session FILE"],
+    [
+      ["session", "add", "f.sqlite"],
+      "labwire session add: give KEY=VALUE pairs, e.g. flow_sccm=20 valve=open",
+    ],
+  ];
+  const original = console.error;
+  try {
+    for (const [args, line] of cases) {
+      const lines: string[] = [];
+      console.error = (...parts: unknown[]) => lines.push(parts.join(" "));
+      assert.equal(await main([...args, "--no-color"]), 2, args.join(" "));
+      assert.equal(lines[0], line, args.join(" "));
+    }
+  } finally {
+    console.error = original;
+  }
 });
 
 Deno.test("a verb's own usage error does not repeat the verb after main's prefix", async () => {

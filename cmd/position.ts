@@ -60,9 +60,10 @@ export async function runPosition(args: string[]): Promise<number> {
         `subcommands: ${SUBCOMMANDS.join(", ")}; see: labwire position --help`,
     );
   }
-  if (sub !== "list" && name === undefined) throw new UsageError(`position ${sub}: give a NAME`);
+  const at = { subcommand: sub };
+  if (sub !== "list" && name === undefined) throw new UsageError("give a NAME", undefined, at);
   if (sub !== "save" && words.length > 0) {
-    throw new UsageError(`position ${sub}: unexpected "${words.join(" ")}"`);
+    throw new UsageError(`unexpected "${words.join(" ")}"`, undefined, at);
   }
   if (name !== undefined) checkPositionName(name);
   const pretty = stdoutIsTerminal();

@@ -47,9 +47,10 @@ export const SUBCOMMANDS = ["list", "info", "export", "tail", "note", "add"];
 
 function one(positionals: string[], what: string): string {
   const file = positionals[1];
-  if (file === undefined) throw new UsageError(`session ${what}: give the session FILE`);
+  const at = { subcommand: what };
+  if (file === undefined) throw new UsageError("give the session FILE", undefined, at);
   if (positionals.length > 2) {
-    throw new UsageError(`session ${what}: one FILE, got ${positionals.slice(1).join(" ")}`);
+    throw new UsageError(`one FILE, got ${positionals.slice(1).join(" ")}`, undefined, at);
   }
   return file;
 }
@@ -88,14 +89,18 @@ export async function runSession(args: string[]): Promise<number> {
       return exportCommand(one(f.positionals, "export"), f, time);
     case "note": {
       const [, file, ...words] = f.positionals;
-      if (file === undefined) throw new UsageError('session note: give FILE "text"');
+      if (file === undefined) {
+        throw new UsageError('give FILE "text"', undefined, { subcommand: "note" });
+      }
       const e = addNote(file, words.join(" "));
       console.error(`note ${e.id} added to ${file} at ${humanDateTime(e.t, time)}`);
       return EXIT.ok;
     }
     case "add": {
       const [, file, ...words] = f.positionals;
-      if (file === undefined) throw new UsageError("session add: give FILE KEY=VALUE…");
+      if (file === undefined) {
+        throw new UsageError("give FILE KEY=VALUE…", undefined, { subcommand: "add" });
+      }
       const values = parseEntryValues(words);
       const e = addEntry(file, values);
       console.error(`entry ${e.id} added to ${file} at ${humanDateTime(e.t, time)}`);
@@ -119,8 +124,10 @@ function exportCommand(
   if (format !== "csv" && format !== "ndjson") {
     throw new UsageError(
       format === undefined
-        ? "session export: give --format csv or --format ndjson"
+        ? "give --format csv or --format ndjson"
         : `--format: "${format}" is not one of csv, ndjson`,
+      undefined,
+      { subcommand: "export" },
     );
   }
   const from = stringFlag(f, "from");
@@ -167,8 +174,10 @@ function list(dir: string, json: boolean, time: TimeOptions): number {
   } catch (err) {
     throw new UsageError(
       err instanceof Deno.errors.NotFound
-        ? `session list: no directory ${dir}`
-        : `session list: cannot read directory ${dir}: ${(err as Error).message}`,
+        ? `no directory ${dir}`
+        : `cannot read directory ${dir}: ${(err as Error).message}`,
+      undefined,
+      { subcommand: "list" },
     );
   }
   const rows = [];

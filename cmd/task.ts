@@ -96,6 +96,7 @@ export function parseParam(text: string): [string, unknown] {
     throw new UsageError(
       `"${text}" is not PARAM=VALUE`,
       "e.g. labwire task start motor move position=5",
+      { subcommand: "start" },
     );
   }
   const name = text.slice(0, eq);
@@ -134,17 +135,22 @@ export function parseTaskArgs(args: string[]): TaskArgs {
     demo: boolFlag(f, "demo"),
     json: boolFlag(f, "json"),
   };
+  const at = { subcommand: action };
   const only = (allowed: string[]) => {
     for (const k of Object.keys(FLAGS)) {
       if (["url", "token-file"].includes(k) || allowed.includes(k)) continue;
       if (f.values[k] !== undefined) {
-        throw new UsageError(`--${k} does not apply to task ${action}`, "see: labwire task --help");
+        throw new UsageError(`--${k} does not apply here`, "see: labwire task --help", at);
       }
     }
   };
   const oneId = () => {
     if (rest.length !== 1) {
-      throw new UsageError(`task ${action} takes one task ID, e.g. labwire task ${action} t3`);
+      throw new UsageError(
+        `give one task ID, e.g. labwire task ${action} t3`,
+        "see the IDs with: labwire task list",
+        at,
+      );
     }
     return rest[0]!;
   };
@@ -154,8 +160,9 @@ export function parseTaskArgs(args: string[]): TaskArgs {
       const [device, technique, ...params] = rest;
       if (device === undefined || technique === undefined) {
         throw new UsageError(
-          "task start needs a DEVICE and a TECHNIQUE",
+          "give a DEVICE and a TECHNIQUE",
           "e.g. labwire task start thermo sample --interval 0.5s --duration 10s",
+          at,
         );
       }
       const spec: TaskSpec = { technique, params: Object.fromEntries(params.map(parseParam)) };
@@ -175,13 +182,18 @@ export function parseTaskArgs(args: string[]): TaskArgs {
     case "list": {
       only(["device", "state"]);
       if (rest.length > 0) {
-        throw new UsageError("task list takes no arguments; filter with --device or --state");
+        throw new UsageError(
+          `unexpected "${rest.join(" ")}"; filter with --device or --state`,
+          undefined,
+          at,
+        );
       }
       const state = stringFlag(f, "state");
       if (state !== undefined && !(TASK_STATES as readonly string[]).includes(state)) {
         throw new UsageError(
           `--state: "${state}" is not one of ${TASK_STATES.join(", ")}`,
           didYouMean(state, TASK_STATES) || undefined,
+          at,
         );
       }
       return { ...base, action, device: stringFlag(f, "device"), state };

@@ -5,12 +5,24 @@
  * @module
  */
 
+/** Options of a {@linkcode UsageError}: an `Error`'s, and the subcommand the mistake is in. */
+export interface UsageErrorOptions extends ErrorOptions {
+  /**
+   * The verb's subcommand the message is about (`start` of `labwire task start`): `main` puts
+   * it in the line's prefix, so the message does not name it again.
+   */
+  subcommand?: string;
+}
+
 /** A mistake on the command line or in a request: exit code 2, nothing was sent to a device. */
 export class UsageError extends Error {
+  /** The subcommand the mistake is in (see {@linkcode UsageErrorOptions.subcommand}). */
+  readonly subcommand?: string;
   /** Creates a usage error; `hint` is a one-line suggestion such as "did you mean …". */
-  constructor(message: string, readonly hint?: string, options?: ErrorOptions) {
+  constructor(message: string, readonly hint?: string, options?: UsageErrorOptions) {
     super(message, options);
     this.name = "UsageError";
+    this.subcommand = options?.subcommand;
   }
 }
 

@@ -80,11 +80,13 @@ export function positionRefs(words: readonly string[], config: LabConfig): strin
     return g as string[];
   }
   if (words.length === 0) {
-    throw new UsageError("position save: which attributes? give DEV.ATTR… or a [positions] group");
+    throw new UsageError("which attributes? give DEV.ATTR… or a [positions] group", undefined, {
+      subcommand: "save",
+    });
   }
   for (const w of words) parseRef(w);
   if (new Set(words).size !== words.length) {
-    throw new UsageError("position save: an attribute is listed twice");
+    throw new UsageError("an attribute is listed twice", undefined, { subcommand: "save" });
   }
   return [...words];
 }

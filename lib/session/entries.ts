@@ -18,6 +18,10 @@ export const MAX_NOTE_LENGTH = 10_000;
 /** Most values one `session add` records. */
 export const MAX_ENTRY_VALUES = 100;
 
+/** Where the mistakes of `session add` and `session note` are (main's prefix names them). */
+const ADD = { subcommand: "add" };
+const NOTE = { subcommand: "note" };
+
 /** What was appended: the event's id, time and segment. */
 export interface AppendedEntry {
   /** Event id. */
@@ -40,22 +44,23 @@ export interface AppendedEntry {
  */
 export function parseEntryValues(words: readonly string[]): Record<string, Value> {
   if (words.length === 0) {
-    throw new UsageError("session add: give KEY=VALUE pairs, e.g. flow_sccm=20 valve=open");
+    throw new UsageError("give KEY=VALUE pairs, e.g. flow_sccm=20 valve=open", undefined, ADD);
   }
   if (words.length > MAX_ENTRY_VALUES) {
-    throw new UsageError(`session add: at most ${MAX_ENTRY_VALUES} values at once`);
+    throw new UsageError(`at most ${MAX_ENTRY_VALUES} values at once`, undefined, ADD);
   }
   const out: Record<string, Value> = {};
   for (const w of words) {
     const m = /^([A-Za-z_][A-Za-z0-9_.-]*)=(.*)$/s.exec(w);
     if (!m) {
       throw new UsageError(
-        `session add: expected KEY=VALUE, got "${w}"`,
+        `expected KEY=VALUE, got "${w}"`,
         "keys use letters, digits, _ . and -, e.g. flow_sccm=20",
+        ADD,
       );
     }
     const [, key, text] = m as unknown as [string, string, string];
-    if (key in out) throw new UsageError(`session add: ${key} is given twice`);
+    if (key in out) throw new UsageError(`${key} is given twice`, undefined, ADD);
     const n = Number(text);
     out[key] = text.trim() !== "" && Number.isFinite(n)
       ? n
@@ -70,9 +75,11 @@ export function parseEntryValues(words: readonly string[]): Record<string, Value
 
 /** Appends a note to the session at `path`. */
 export function addNote(path: string, text: string, t = Date.now() / 1000): AppendedEntry {
-  if (text.trim() === "") throw new UsageError('session note: give the text, e.g. "valve opened"');
+  if (text.trim() === "") {
+    throw new UsageError('give the text, e.g. "valve opened"', undefined, NOTE);
+  }
   if (text.length > MAX_NOTE_LENGTH) {
-    throw new UsageError(`session note: at most ${MAX_NOTE_LENGTH} characters`);
+    throw new UsageError(`at most ${MAX_NOTE_LENGTH} characters`, undefined, NOTE);
   }
   return append(path, { t, kind: "note", message: text, data: null });
 }
