@@ -152,7 +152,8 @@ export class HttpClient {
    * (thousands of requests a second), each without a promise, its resolving functions and a
    * reaction of its own. Exactly one of them is called, once, in the turn the answer (or the
    * failure) comes, possibly before this returns (a caller's signal already aborted, a closed
-   * client); they must not throw.
+   * client). One that throws is a bug of its own: its error is reported as uncaught (the
+   * process' last resort logs it) and the other calls settled in the same turn still get theirs.
    */
   exchangeTo<T>(
     method: string,
@@ -370,7 +371,7 @@ export class HttpClient {
         f.body = NO_BYTES;
       }
       this.#done(call);
-      call.resolve(value);
+      deliver(call.resolve, value);
       return;
     }
   }
@@ -431,12 +432,13 @@ export class HttpClient {
     this.#done(call);
     const outer = call.opts.signal;
     if (outer?.aborted && !call.timedOut) {
-      call.reject(outer.reason ?? err);
+      deliver(call.reject, outer.reason ?? err);
     } else if (err instanceof DeviceError) {
-      call.reject(err);
+      deliver(call.reject, err);
     } else {
       const tried = `${call.method} ${this.origin}${call.path}`;
-      call.reject(
+      deliver(
+        call.reject,
         describeFailure(err, tried, this.#host, call.opts.timeout, this.#device, call.timedOut),
       );
     }
@@ -500,6 +502,20 @@ export async function httpPost(
     return await client.post(`${u.pathname}${u.search}`, body, opts);
   } finally {
     client.close();
+  }
+}
+
+/**
+ * Hands a call's outcome to its callback so that a throw stays that callback's own: it is
+ * reported as an uncaught error, not thrown on into the turn, which may be settling other calls
+ * too (one deadline tick fails every device's call that timed out, one abort cancels them all,
+ * a read hands the connection on to the next waiter): those would never be settled.
+ */
+function deliver(callback: (value: unknown) => void, value: unknown): void {
+  try {
+    callback(value);
+  } catch (err) {
+    reportError(err);
   }
 }
 

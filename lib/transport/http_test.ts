@@ -549,3 +549,78 @@ Deno.test("exchangeTo hands the decoded answer to done and a failure to failed, 
     await srv.close();
   }
 });
+
+/** Runs `fn` with uncaught errors (reportError's) collected instead of failing the test. */
+async function collectingUncaught(fn: (uncaught: unknown[]) => Promise<void>): Promise<void> {
+  const uncaught: unknown[] = [];
+  const listener = (e: ErrorEvent) => {
+    e.preventDefault();
+    uncaught.push(e.error);
+  };
+  globalThis.addEventListener("error", listener);
+  try {
+    await fn(uncaught);
+  } finally {
+    globalThis.removeEventListener("error", listener);
+  }
+}
+
+Deno.test("exchangeTo: a failed callback that throws does not keep the other calls cancelled in that turn from theirs", async () => {
+  const srv = rawServer(() => Promise.resolve()); // never answers
+  // Three devices polled with one signal, as a sampler does: one abort cancels all three.
+  const clients = [0, 1, 2].map(() => new HttpClient(srv.origin));
+  const stop = new AbortController();
+  const failed: number[] = [];
+  await collectingUncaught(async (uncaught) => {
+    try {
+      clients.forEach((client, i) =>
+        client.exchangeTo(
+          "POST",
+          "/x",
+          "",
+          { timeout: 5000, signal: stop.signal },
+          () => "",
+          () => {
+            throw new Error("done is not expected");
+          },
+          () => {
+            failed.push(i);
+            throw new Error(`callback ${i} broke`);
+          },
+        )
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      stop.abort(new Error("stopped"));
+      assert.deepEqual(failed.sort(), [0, 1, 2]);
+      assert.deepEqual(
+        uncaught.map((e) => (e as Error).message).sort(),
+        ["callback 0 broke", "callback 1 broke", "callback 2 broke"],
+      );
+    } finally {
+      clients.forEach((c) => c.close());
+      await srv.close();
+    }
+  });
+});
+
+Deno.test("exchangeTo: a done callback that throws is reported, and the client goes on answering", async () => {
+  const srv = rawServer(async (conn) => {
+    await conn.write(enc.encode("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+  });
+  const client = new HttpClient(srv.origin);
+  await collectingUncaught(async (uncaught) => {
+    try {
+      await new Promise<void>((settled) =>
+        client.exchangeTo("POST", "/x", "", { timeout: 2000 }, () => "x", () => {
+          settled();
+          throw new Error("done broke");
+        }, () => settled())
+      );
+      assert.deepEqual(uncaught.map((e) => (e as Error).message), ["done broke"]);
+      assert.equal((await client.post("/x", "", { timeout: 2000 })).text, "ok");
+    } finally {
+      client.close();
+      await srv.close();
+    }
+  });
+});
