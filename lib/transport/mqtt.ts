@@ -127,6 +127,7 @@ export class MqttLink {
   #lastError = "";
   #flushing = false;
   #announcing = false;
+  readonly #watchers = new Set<(connected: boolean) => void>();
   /** Counters for `/metrics`. */
   readonly stats: MqttLinkStats = { sent: 0, dropped: 0, reconnects: 0 };
 
@@ -195,6 +196,15 @@ export class MqttLink {
       const timer = setTimeout(() => done(false), timeoutMs);
       this.#client.on("connect", onConnect);
     });
+  }
+
+  /**
+   * Calls `fn` with `true` on every connection and `false` on every connection lost or attempt
+   * failed (not on {@linkcode MqttLink.close}); returns the function that stops it.
+   */
+  watch(fn: (connected: boolean) => void): () => void {
+    this.#watchers.add(fn);
+    return () => this.#watchers.delete(fn);
   }
 
   /** The last connection error (empty when none yet), for messages. */
@@ -289,6 +299,7 @@ export class MqttLink {
       this.#announcing = false;
     }
     this.#flush();
+    this.#watchers.forEach((fn) => fn(true));
   }
 
   /** Sends the buffer in slices that leave the event loop free between them. */
@@ -344,6 +355,7 @@ export class MqttLink {
       this.#timer = undefined;
       if (!this.#closing) this.#client.reconnect();
     }, delay);
+    this.#watchers.forEach((fn) => fn(false));
   }
 
   /** The broker as a URL origin, for messages. */

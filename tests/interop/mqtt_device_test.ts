@@ -6,6 +6,8 @@
  * password file.
  */
 import assert from "node:assert/strict";
+import { parseAddress } from "../../lib/device/address.ts";
+import { mqttDriver } from "../../lib/drivers/mqtt/driver.ts";
 import { peerTest } from "../peers.ts";
 import { runCli } from "../e2e/run_cli.ts";
 import { until } from "../e2e/serve_fixture.ts";
@@ -234,3 +236,48 @@ peerTest("mqtt:// devices log in with a password file", missingMqttPeers, async 
     );
   }, users);
 });
+
+peerTest(
+  "mqtt:// subscription: a broker that goes away is reported once per outage, and again after it came back and went again",
+  missingMqttPeers,
+  async () => {
+    await withBroker(async (broker) => {
+      const d = await mqttDriver.open(parseAddress(`${broker.url}/lab/t1`), {
+        name: "t1",
+        options: {},
+        timeout: 50,
+      });
+      const errors: string[] = [];
+      try {
+        await d.subscribe!(undefined, (_v, _t, e) => e !== undefined && errors.push(e));
+        await new Promise((r) => setTimeout(r, 300));
+        assert.deepEqual(errors, [], "nothing to report while connected");
+        for (const outage of [1, 2]) {
+          const before: number = errors.length;
+          await broker.stop();
+          await until(() => errors.length > before, 5000, `report of outage ${outage}`);
+          // the link retries from 0.5 s on: the outage is not reported per attempt or timeout
+          await new Promise((r) => setTimeout(r, 800));
+          assert.equal(errors.length, before + 1, errors.join("\n"));
+          assert.match(errors.at(-1)!, /^cannot reach the MQTT broker 127\.0\.0\.1:/);
+          await broker.start();
+          await until(
+            async () => {
+              try {
+                await d.read(undefined, { timeout: 100 });
+              } catch (err) {
+                // connected again: a topic nobody published to answers "no message", not "cannot reach"
+                return /no message on lab\/t1/.test((err as Error).message);
+              }
+              return false;
+            },
+            10_000,
+            "the link is up again",
+          );
+        }
+      } finally {
+        await d.close();
+      }
+    });
+  },
+);

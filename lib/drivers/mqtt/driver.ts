@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { BrokerOutage } from "./outage.ts";
 import type { Address } from "../../device/address.ts";
 import { findAttr, type Value, type Values } from "../../device/attr.ts";
 import type { CallOptions, Device, Subscription } from "../../device/device.ts";
@@ -87,8 +88,8 @@ export class MqttDevice implements Device {
   readonly #latest = new Map<string, Latest>();
   readonly #waiters = new Set<() => void>();
   readonly #followers = new Set<(topic: string) => void>();
-  /** The unreachable-broker intervals of open subscriptions (cleared by close, whoever forgot). */
-  readonly #reporters = new Set<ReturnType<typeof setInterval>>();
+  /** The unreachable-broker reports of open subscriptions (stopped by close, whoever forgot). */
+  readonly #reporters = new Set<BrokerOutage>();
   #link: MqttLink | undefined;
 
   /** A device on `opts.broker`; it connects on first use. */
@@ -250,29 +251,28 @@ export class MqttDevice implements Device {
 
   /**
    * Hands on the values of every message as it arrives (those of its topic), after the latest
-   * one known of each topic (a retained value, typically). While the broker cannot be reached,
-   * an error every timeout says so (a stream of the device would otherwise print nothing at all).
+   * one known of each topic (a retained value, typically). When the broker cannot be reached, an
+   * error says so a timeout into the outage, then again with back-off while it lasts
+   * ({@linkcode BrokerOutage}; a stream of the device would otherwise print nothing at all).
    */
   subscribe(
     names: readonly string[] | undefined,
     onValues: (values: Values, t: number, error?: string) => void,
     opts?: CallOptions,
   ): Promise<Subscription> {
-    // Unknown names throw here, before there is an interval to leak.
+    // Unknown names throw here, before there is a timer to leak.
     const specs = names === undefined ? this.#opts.values : names.map((n) => this.#spec(n));
     const link = this.#connect();
     // A connected broker with no message yet is a device that has not published (normal for a
     // push device); an unreachable broker is a failure, said as a read says it.
-    const unreachable = setInterval(() => {
-      if (link.connected) return;
+    const unreachable = new BrokerOutage(link, opts?.timeout ?? this.#opts.timeout, () =>
       onValues(
         {},
         Date.now() / 1000,
         `cannot reach the MQTT broker ${this.#opts.broker.host}:${this.#opts.broker.port}${
           link.lastError ? ` (${link.lastError})` : ""
         }`,
-      );
-    }, opts?.timeout ?? this.#opts.timeout);
+      ));
     const follow = (topic: string) => {
       const latest = this.#latest.get(topic);
       if (!latest) return;
@@ -292,7 +292,7 @@ export class MqttDevice implements Device {
     this.#reporters.add(unreachable);
     return Promise.resolve({
       close: () => {
-        clearInterval(unreachable);
+        unreachable.stop();
         this.#reporters.delete(unreachable);
         this.#followers.delete(follow);
         return Promise.resolve();
@@ -302,7 +302,7 @@ export class MqttDevice implements Device {
 
   async close(): Promise<void> {
     // A subscription its caller never closed must not report the closed link forever.
-    for (const r of this.#reporters) clearInterval(r);
+    for (const r of this.#reporters) r.stop();
     this.#reporters.clear();
     for (const wake of this.#waiters) wake();
     await this.#link?.close([], 500);

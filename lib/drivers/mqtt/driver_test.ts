@@ -35,3 +35,17 @@ Deno.test("closing the device stops its subscriptions' unreachable-broker report
   await new Promise((r) => setTimeout(r, 60));
   assert.equal(errors.length, seen);
 });
+
+Deno.test("an unreachable broker is reported once per outage, then with back-off, not every timeout", async () => {
+  const d = await unreachablePlug();
+  const errors: string[] = [];
+  try {
+    await d.subscribe!(undefined, (_v, _t, e) => errors.push(e ?? ""));
+    // 10 ms timeout: the first report comes at 10 ms, the next not before a second later.
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(errors.length, 1, errors.join("\n"));
+    assert.match(errors[0]!, /^cannot reach the MQTT broker 127\.0\.0\.1:1/);
+  } finally {
+    await d.close();
+  }
+});
