@@ -8,7 +8,7 @@
  */
 import type { Command } from "../lib/cli/command.ts";
 import { EXIT } from "../lib/cli/command.ts";
-import { listenForInterrupts } from "../lib/cli/interrupt.ts";
+import { type Interrupts, listenForInterrupts } from "../lib/cli/interrupt.ts";
 import { boolFlag, durationFlag, listFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
 import { TIMEOUT_RULE } from "../lib/config/duration.ts";
 import { resolveTargets } from "../lib/config/targets.ts";
@@ -83,66 +83,89 @@ export async function runPosition(args: string[]): Promise<number> {
     }
     const timeout = durationFlag(f, "timeout", TIMEOUT_RULE);
     const saved = sub === "restore" ? store.require(name!) : undefined;
-    const loaded = await loadLabConfig({
-      config: stringFlag(f, "config"),
-      demo: boolFlag(f, "demo"),
-    });
+    // From here a restore answers Ctrl-C and SIGTERM alike (exit 130, "interrupted"): while the
+    // devices open too, not only once the writes begin (a SIGTERM there killed it with 143).
+    // Ctrl-C ends the wait, not the move: the user hears what was under way and what was never
+    // written, instead of a silent exit with a motor still going.
+    const interrupts = saved ? listenForInterrupts() : undefined;
     try {
-      const refs = saved ? saved.values.map(([r]) => r) : positionRefs(words, loaded.config);
-      const extra = listFlag(f, "devices") ?? [];
-      const opened = resolveTargets(extra, loaded.config);
-      const missing = [...new Set(refs.map((r) => parseRef(r).device))]
-        .filter((d) => !opened.some((c) => c.name === d));
-      const lab = await Lab.open(loaded.config, [
-        ...opened,
-        ...resolveTargets(missing, loaded.config),
-      ]);
-      try {
-        if (saved) {
-          // Ctrl-C ends the wait, not the move: the user hears what was under way and what was
-          // never written, instead of a silent exit with a motor still going.
-          const interrupts = listenForInterrupts();
-          try {
-            const done = await restorePosition(lab, saved, {
-              wait: boolFlag(f, "wait"),
-              timeoutMs: timeout,
-              signal: interrupts.signal,
-            });
-            stdoutSink.write(jsonDocument({ name: saved.name, restored: done }, pretty));
-            return EXIT.ok;
-          } catch (err) {
-            if (!interrupts.signal.aborted) throw err;
-            console.error(`labwire position restore: ${interruptedNote(saved.name, err)}`);
-            return EXIT.interrupted;
-          } finally {
-            interrupts.dispose();
-          }
-        }
-        const p = await readPosition(lab, name!, refs);
-        const replaced = store.save(p);
-        stdoutSink.write(jsonDocument(positionDocument(p), pretty));
-        console.error(`${replaced ? "replaced" : "saved"} position ${name} in ${store.path}`);
-        return EXIT.ok;
-      } finally {
-        await lab.close();
-      }
+      return await savedOrRestored(f, store, name!, words, saved, timeout, interrupts);
     } finally {
-      await loaded.cleanup();
+      interrupts?.dispose();
     }
   } finally {
     store.close();
   }
 }
 
+/** `save` or `restore` on a lab opened from the flags; a restore is stopped by `interrupts`. */
+async function savedOrRestored(
+  f: ReturnType<typeof parseFlags>,
+  store: PositionStore,
+  name: string,
+  words: string[],
+  saved: NamedPosition | undefined,
+  timeout: number | undefined,
+  interrupts: Interrupts | undefined,
+): Promise<number> {
+  const pretty = stdoutIsTerminal();
+  const interrupted = (err?: unknown) => {
+    console.error(`labwire position restore: ${interruptedNote(saved!.name, err)}`);
+    return EXIT.interrupted;
+  };
+  const loaded = await loadLabConfig({
+    config: stringFlag(f, "config"),
+    demo: boolFlag(f, "demo"),
+  });
+  try {
+    const refs = saved ? saved.values.map(([r]) => r) : positionRefs(words, loaded.config);
+    const extra = listFlag(f, "devices") ?? [];
+    const opened = resolveTargets(extra, loaded.config);
+    const missing = [...new Set(refs.map((r) => parseRef(r).device))]
+      .filter((d) => !opened.some((c) => c.name === d));
+    const lab = await Lab.open(loaded.config, [
+      ...opened,
+      ...resolveTargets(missing, loaded.config),
+    ]);
+    try {
+      if (saved && interrupts) {
+        if (interrupts.signal.aborted) return interrupted();
+        try {
+          const done = await restorePosition(lab, saved, {
+            wait: boolFlag(f, "wait"),
+            timeoutMs: timeout,
+            signal: interrupts.signal,
+          });
+          stdoutSink.write(jsonDocument({ name: saved.name, restored: done }, pretty));
+          return EXIT.ok;
+        } catch (err) {
+          if (!interrupts.signal.aborted) throw err;
+          return interrupted(err);
+        }
+      }
+      const p = await readPosition(lab, name, refs);
+      const replaced = store.save(p);
+      stdoutSink.write(jsonDocument(positionDocument(p), pretty));
+      console.error(`${replaced ? "replaced" : "saved"} position ${name} in ${store.path}`);
+      return EXIT.ok;
+    } finally {
+      await lab.close();
+    }
+  } finally {
+    await loaded.cleanup();
+  }
+}
+
 /**
- * What `restore` says on stderr when Ctrl-C stops it: the value under way (its move is not
- * stopped), the values never written, and how to stop a motor.
+ * What `restore` says on stderr when Ctrl-C or SIGTERM stops it: the value under way by what was
+ * under way (a write, or a move, which is not stopped), the values never written, and, for a
+ * move only, how to stop the motor.
  *
  * @example
  * ```ts
  * import { RestoreInterrupted } from "../lib/scan/positions.ts";
  * import { interruptedNote } from "./position.ts";
- * interruptedNote("park", new RestoreInterrupted([], "motor.position", ["thermo.setpoint"]));
+ * interruptedNote("park", new RestoreInterrupted([], "motor.position", ["thermo.setpoint"], "move"));
  * // "park: interrupted: motor.position not reached (its move was not stopped: …); …"
  * ```
  */
@@ -150,6 +173,7 @@ export function interruptedNote(name: string, err: unknown): string {
   if (!(err instanceof RestoreInterrupted)) {
     return `${name}: interrupted before any value was written`;
   }
+  if (err.phase !== "move") return `${name}: ${err.message}`;
   const device = parseRef(err.underWay).device;
   return `${name}: ${err.message}; to stop a motor: labwire write ${device} stop`;
 }
@@ -173,9 +197,10 @@ attributes named in the config:
   sample_stage = ["motor.position", "thermo.setpoint"]
 restore checks every value against its attribute and that no scan or task owns the
 devices before the first write, then writes them in order; --wait waits for each
-move to end (the device's done signal) before the next. Ctrl-C stops the restore,
-not a move under way: it says which value was not reached (its motor may still be
-moving) and which were never written, and exits 130.
+move to end (the device's done signal) before the next. Ctrl-C or SIGTERM stops the
+restore, not a move under way: it says what was under way (a move not reached, its
+motor may still be moving; or a write the device may not have taken) and which
+values were never written, and exits 130.
 
 Positions are kept in positions.sqlite in labwire's state directory: $LABWIRE_STATE_DIR,
 else $STATE_DIRECTORY (systemd), else $XDG_STATE_HOME/labwire, else

@@ -33,8 +33,22 @@ export interface RestoredValue {
 }
 
 /**
- * A restore stopped by its signal (Ctrl-C): what was done, the value whose write or move was under
- * way (its device may still be moving: nothing is told to stop), and the values never written.
+ * Where the value under way was when a restore was interrupted: its write sent and not yet
+ * answered, its move being waited for (`--wait`), or its read-back being read after the move.
+ */
+export type RestorePhase = "write" | "move" | "read-back";
+
+/** What an interruption in each phase says about the value under way. */
+const UNDER_WAY: Record<RestorePhase, (ref: string) => string> = {
+  write: (ref) => `${ref} was being written (the device may or may not have taken the value)`,
+  move: (ref) => `${ref} not reached (its move was not stopped: it may still be moving)`,
+  "read-back": (ref) => `${ref} written and its move ended, but its read-back was not read`,
+};
+
+/**
+ * A restore stopped by its signal (Ctrl-C, SIGTERM): what was done, the value whose write or move
+ * was under way (a move is not stopped: nothing is told to stop), and the values never written.
+ * The message says what was under way by its phase: only a move may still be going on.
  */
 export class RestoreInterrupted extends Error {
   /** Creates it; `cause` is the abort's reason. */
@@ -42,10 +56,11 @@ export class RestoreInterrupted extends Error {
     readonly restored: RestoredValue[],
     readonly underWay: string,
     readonly notWritten: string[],
+    readonly phase: RestorePhase,
     options?: ErrorOptions,
   ) {
     super(
-      `interrupted: ${underWay} not reached (its move was not stopped: it may still be moving)${
+      `interrupted: ${UNDER_WAY[phase](underWay)}${
         notWritten.length ? `; not written: ${notWritten.join(", ")}` : ""
       }`,
       options,
@@ -145,29 +160,36 @@ export async function restorePosition(
     lab.owners.check(device);
   }
   const out: RestoredValue[] = [];
+  const at: { phase: RestorePhase } = { phase: "write" };
   for (const [i, [ref, value]] of p.values.entries()) {
     try {
-      out.push(await restoreOne(lab, ref, value, opts));
+      out.push(await restoreOne(lab, ref, value, opts, at));
     } catch (err) {
       if (!opts.signal?.aborted) throw err;
       const rest = p.values.slice(i + 1).map(([r]) => r);
-      throw new RestoreInterrupted(out, ref, rest, { cause: err });
+      throw new RestoreInterrupted(out, ref, rest, at.phase, { cause: err });
     }
   }
   return out;
 }
 
-/** Writes one saved value and, with `wait`, waits until its device is done. */
+/**
+ * Writes one saved value and, with `wait`, waits until its device is done; `at.phase` follows
+ * where it is, for what an interruption says.
+ */
 async function restoreOne(
   lab: Lab,
   ref: string,
   value: Value,
   opts: { wait?: boolean; timeoutMs?: number; signal?: AbortSignal },
+  at: { phase: RestorePhase },
 ): Promise<RestoredValue> {
   const { device, attr } = parseRef(ref);
   const m = lab.get(device);
+  at.phase = "write";
   let back = await m.write(attr, value, { signal: opts.signal });
   if (opts.wait && m.device.isMoving) {
+    at.phase = "move";
     const deadline = performance.now() + (opts.timeoutMs ?? 60_000);
     let wait = 1;
     while (await m.exclusive(() => m.device.isMoving!({ signal: opts.signal }), opts.signal)) {
@@ -183,6 +205,7 @@ async function restoreOne(
       wait = Math.min(wait * 2, 20);
     }
     // Where it arrived, as a scan records it: a motor's readback rather than its setpoint.
+    at.phase = "read-back";
     const readback = defaultReadback(await m.attrs({ signal: opts.signal }), attr);
     back = (await m.read([readback], { signal: opts.signal }))[readback] ?? null;
   }

@@ -31,12 +31,20 @@ Deno.test("restorePosition: an abort during a move's wait says what was under wa
       saved: 0,
       values: [["m.position", 50], ["m.velocity", 2]],
     }, { wait: true, signal: stop.signal });
-    // Aborted once the move has started (the write came back), as Ctrl-C would.
-    while (!(await lab.get("m").device.isMoving!())) await new Promise((r) => setTimeout(r, 5));
+    // Aborted once the move has started (the write came back), as Ctrl-C would; a move that
+    // never starts fails the test within 5 s instead of hanging it.
+    const startBy = Date.now() + 5000;
+    while (!(await lab.get("m").device.isMoving!())) {
+      assert.ok(Date.now() < startBy, "the motor did not start moving within 5 s");
+      await new Promise((r) => setTimeout(r, 5));
+    }
     stop.abort(new Error("interrupted by SIGINT"));
     await assert.rejects(restoring, (e) => {
       assert.ok(e instanceof RestoreInterrupted);
-      assert.deepEqual([e.restored, e.underWay, e.notWritten], [[], "m.position", ["m.velocity"]]);
+      assert.deepEqual(
+        [e.restored, e.underWay, e.notWritten, e.phase],
+        [[], "m.position", ["m.velocity"], "move"],
+      );
       assert.match(e.message, /^interrupted: m\.position not reached \(its move was not stopped/);
       assert.match(e.message, /; not written: m\.velocity$/);
       return true;
@@ -47,9 +55,39 @@ Deno.test("restorePosition: an abort during a move's wait says what was under wa
   }
 });
 
+Deno.test("restorePosition: an abort during a plain write says the write was under way, not a move", async () => {
+  // A thermostat's setpoint is no move: the write is answered after 10 s, unless aborted first.
+  const lab = await Lab.open(parseConfig(benchToml({ t: "sim://thermo?latency=10s" }, "1s")));
+  try {
+    const stop = new AbortController();
+    const restoring = restorePosition(lab, {
+      name: "warm",
+      saved: 0,
+      values: [["t.setpoint", 30]],
+    }, { wait: true, signal: stop.signal });
+    setTimeout(() => stop.abort(new Error("interrupted by SIGTERM")), 100);
+    await assert.rejects(restoring, (e) => {
+      assert.ok(e instanceof RestoreInterrupted);
+      assert.deepEqual([e.restored, e.underWay, e.notWritten, e.phase], [
+        [],
+        "t.setpoint",
+        [],
+        "write",
+      ]);
+      assert.equal(
+        e.message,
+        "interrupted: t.setpoint was being written (the device may or may not have taken the value)",
+      );
+      return true;
+    });
+  } finally {
+    await lab.close();
+  }
+});
+
 Deno.test("RestoreInterrupted: the last value's interruption names nothing as not written", () => {
   assert.equal(
-    new RestoreInterrupted([], "m.position", []).message,
+    new RestoreInterrupted([], "m.position", [], "move").message,
     "interrupted: m.position not reached (its move was not stopped: it may still be moving)",
   );
 });

@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { runCli } from "./run_cli.ts";
 import { startTestDaemon, until } from "./serve_fixture.ts";
+import { spawnLabwire } from "./labwire_process.ts";
+import { PositionStore } from "../../lib/session/positions.ts";
 
 const BENCH = `
 [devices.motor]
@@ -162,6 +164,38 @@ Deno.test("HTTP: PUT saves, GET lists and shows, POST restore writes back (409 d
     assert.equal((await send("DELETE", "/api/positions/load")).status, 404);
   } finally {
     await d.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("position restore --wait stopped by SIGTERM: exit 130 (interrupted), the move under way and what was never written", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-positions-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/lab.toml`,
+      BENCH.replace("velocity=1000", "velocity=1"),
+    );
+    // A position 50 mm away from where the simulated motor starts: a 50 s move at 1 mm/s.
+    const store = PositionStore.open(`${dir}/state/positions.sqlite`);
+    store.save({
+      name: "far",
+      saved: 0,
+      values: [["motor.position", 50], ["thermo.setpoint", 30]],
+    });
+    store.close();
+    const p = spawnLabwire(["position", "restore", "-c", `${dir}/lab.toml`, "far", "--wait"], {
+      LABWIRE_STATE_DIR: `${dir}/state`,
+    });
+    // No output while it waits: the move is under way long before 4 s and far from over.
+    await new Promise((r) => setTimeout(r, 4000));
+    const code = await p.stop("SIGTERM");
+    assert.equal(code, 130, p.lines.join("\n"));
+    assert.deepEqual(p.lines, [
+      "labwire position restore: far: interrupted: motor.position not reached (its move was not " +
+      "stopped: it may still be moving); not written: thermo.setpoint; to stop a motor: labwire " +
+      "write motor stop",
+    ]);
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
