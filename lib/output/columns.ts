@@ -29,11 +29,15 @@ export function alignColumns(
   opts: ColumnOptions = {},
 ): string[] {
   const right = new Set(opts.right ?? []);
-  const count = Math.max(0, ...rows.map((r) => r.length));
-  const widths = Array.from(
-    { length: count },
-    (_, i) => Math.max(0, ...rows.map((r) => (r[i] ?? "").length)),
-  );
+  // One pass in a loop: `Math.max(...cells)` passes every row as an argument, and a listing of a
+  // few hundred thousand rows (a session's scans, a daemon's tasks) overflowed the stack.
+  const widths: number[] = [];
+  for (const r of rows) {
+    for (let i = 0; i < r.length; i++) {
+      const w = r[i]!.length;
+      if (!(w <= widths[i]!)) widths[i] = w;
+    }
+  }
   return rows.map((r) =>
     (opts.indent ?? "") + r.map((c, i) => {
       if (right.has(i)) return c.padStart(widths[i]!);

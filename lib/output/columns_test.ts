@@ -16,3 +16,15 @@ Deno.test("alignColumns: columns start at the same offset on every line, numbers
   assert.deepEqual(alignColumns([["a", ""], ["bbb", ""]]), ["a", "bbb"]);
   assert.deepEqual(alignColumns([]), []);
 });
+
+Deno.test("alignColumns: a listing of 500,000 rows is aligned (the widths are found in a loop, not a spread)", () => {
+  const rows = Array.from(
+    { length: 500_000 },
+    (_, i) => [String(i), i === 7 ? "widest" : "x", "z"],
+  );
+  const lines = alignColumns(rows, { right: [0] });
+  assert.equal(lines.length, 500_000);
+  assert.equal(lines[0], "     0  x       z");
+  assert.equal(lines[7], "     7  widest  z");
+  assert.equal(lines[499_999], "499999  x       z");
+});
