@@ -194,8 +194,12 @@ export async function runDevices(args: string[]): Promise<number> {
   const { config, cleanup } = await loadLabConfig(opts);
   try {
     if (config.devices.length === 0) {
+      // Without any config file, "no devices in the config" sent a new user looking for one.
       throw new UsageError(
-        `no devices in ${config.file ?? "the config"}: add [devices.NAME] tables`,
+        config.file === undefined
+          ? "no config file: ./labwire.toml is not there, and neither CONFIG, --config FILE " +
+            "nor $LABWIRE_CONFIG names one"
+          : `no devices in ${config.file}: add [devices.NAME] tables`,
         "try: labwire devices --demo",
       );
     }

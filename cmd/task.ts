@@ -291,14 +291,15 @@ async function runLocal(opts: Extract<TaskArgs, { action: "start" }>): Promise<n
   });
   const lab = await openLab({ config: opts.config, demo: opts.demo, targets: [opts.device] });
   try {
+    // The device's name in the lab: an address (sim://thermo) is opened under a name of its own
+    // (thermo), and the board knows it by that name only.
+    const device = lab.managers[0]!.name;
     const { safeStateMessage } = await import("../lib/lab/safe_state.ts");
     const board = new TaskBoard(lab, {
       onSafeState: (r) => console.error(`labwire task: ${safeStateMessage(r)}`),
     });
-    const task = await board.submit(opts.device, opts.spec);
-    console.error(
-      `labwire task: ${task.id} ${opts.spec.technique} on ${opts.device}, running here`,
-    );
+    const task = await board.submit(device, opts.spec);
+    console.error(`labwire task: ${task.id} ${opts.spec.technique} on ${device}, running here`);
     const stop = () => void task.stop();
     interrupts.signal.addEventListener("abort", stop, { once: true });
     let cursor = 0;

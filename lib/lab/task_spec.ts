@@ -9,6 +9,7 @@
 import type { Attr, Value } from "../device/attr.ts";
 import { findAttr, validateWrite } from "../device/attr.ts";
 import { UsageError } from "../device/errors.ts";
+import { didYouMean } from "../device/suggest.ts";
 
 /** What a client submits. Durations in seconds, as in tomato's payloads. */
 export interface TaskSpec {
@@ -175,6 +176,7 @@ export function checkTaskSpec(
   if (!known.includes(spec.technique)) {
     throw new UsageError(
       `${device} cannot run "${spec.technique}"; it can run: ${known.join(", ")}`,
+      didYouMean(spec.technique, known) || undefined,
     );
   }
   const iv = spec.sampling_interval;

@@ -101,6 +101,11 @@ Deno.test("a task the device cannot run is refused, listing what it can", async 
         e instanceof UsageError &&
         /thermo cannot run "move"; it can run: sample, hold/.test(e.message),
     );
+    // a typo gets the closest technique, as the daemon's answer has it
+    await assert.rejects(
+      () => board.submit("thermo", { technique: "sampel" }),
+      (e) => e instanceof UsageError && e.hint === 'did you mean "sample"?',
+    );
     await assert.rejects(
       () => board.submit("motor", { technique: "hold", params: { position: 1e6 } }),
       WriteRejected,

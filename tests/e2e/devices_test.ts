@@ -78,3 +78,18 @@ Deno.test("devices asks the daemon for each device's state", async () => {
     await daemon.close();
   }
 });
+
+Deno.test("devices without any config file says there is none, not that it has no devices", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-devices-none-" });
+  try {
+    const r = await runCli(["devices"], { cwd: dir, env: { LABWIRE_CONFIG: "" } });
+    assert.equal(r.code, 2);
+    assert.equal(
+      r.stderr,
+      "labwire devices: no config file: ./labwire.toml is not there, and neither CONFIG, " +
+        "--config FILE nor $LABWIRE_CONFIG names one\n  try: labwire devices --demo\n",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

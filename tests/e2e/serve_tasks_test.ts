@@ -325,3 +325,26 @@ Deno.test("serve safe states: at a task's stop, a scan's interruption and the da
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("task start --local on an address runs the task on the device that address opens", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-task-addr-" });
+  const r = await runCli([
+    "task",
+    "start",
+    "sim://thermo?seed=2",
+    "sample",
+    "attrs=temperature",
+    "--interval",
+    "50ms",
+    "--duration",
+    "300ms",
+    "--local",
+  ], { cwd: dir });
+  await Deno.remove(dir, { recursive: true });
+  assert.equal(r.code, 0, r.stderr);
+  const readings = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assert.ok(readings.length >= 3, r.stdout);
+  assert.deepEqual(Object.keys(readings[0]), ["t", "device", "temperature"]);
+  assert.equal(readings[0].device, "thermo");
+  assert.match(r.stderr, /^labwire task: t1 sample on thermo, running here\n/);
+});
