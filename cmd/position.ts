@@ -15,6 +15,7 @@ import { resolveTargets } from "../lib/config/targets.ts";
 import { UsageError } from "../lib/device/errors.ts";
 import { didYouMean } from "../lib/device/suggest.ts";
 import { Lab } from "../lib/lab/lab.ts";
+import type { DeviceConfig, LabConfig } from "../lib/config/load.ts";
 import { loadLabConfig } from "../lib/lab/setup.ts";
 import { jsonDocument } from "../lib/output/record.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
@@ -123,10 +124,7 @@ async function savedOrRestored(
     const opened = resolveTargets(extra, loaded.config);
     const missing = [...new Set(refs.map((r) => parseRef(r).device))]
       .filter((d) => !opened.some((c) => c.name === d));
-    const lab = await Lab.open(loaded.config, [
-      ...opened,
-      ...resolveTargets(missing, loaded.config),
-    ]);
+    const lab = await Lab.open(loaded.config, [...opened, ...otherDevices(missing, loaded.config)]);
     try {
       if (saved && interrupts) {
         if (interrupts.signal.aborted) return interrupted();
@@ -153,6 +151,26 @@ async function savedOrRestored(
     }
   } finally {
     await loaded.cleanup();
+  }
+}
+
+/**
+ * The devices a position names that `--devices` did not open, from the config; one that is not
+ * there is a usage error whose hint says how to open it (`--devices`, since positions name
+ * `device.attr`, where an address cannot go) unless a name of the config is close to it.
+ */
+function otherDevices(missing: string[], config: LabConfig): DeviceConfig[] {
+  try {
+    return resolveTargets(missing, config);
+  } catch (err) {
+    if (!(err instanceof UsageError) || err.hint?.startsWith("did you mean")) throw err;
+    const name = /^unknown device "([^"]*)"/.exec(err.message)?.[1] ?? missing[0];
+    throw new UsageError(
+      err.message,
+      `open it with --devices ADDRESS (e.g. --devices sim://${name}), or give the config it ` +
+        "is in (--config FILE)",
+      { cause: err },
+    );
   }
 }
 

@@ -93,6 +93,15 @@ Deno.test("position mistakes are usage errors naming what to do (exit 2)", async
         /"stag" is neither device\.attr nor a group of \[positions\].*groups: stage/,
       ],
       [["position", "save", ...c, "bad name", "motor.position"], /is not a position name/],
+      // a device of no config: how to open it, not "give an address" (an address is no DEV.ATTR)
+      [
+        ["position", "save", ...c, "p", "stage1.x"],
+        /unknown device "stage1" \(config searched: .*lab\.toml\); it has: motor, thermo, det\n  open it with --devices ADDRESS \(e\.g\. --devices sim:\/\/stage1\), or give the config it is in/,
+      ],
+      [
+        ["position", "save", ...c, "p", "motr.position"],
+        /unknown device "motr"[^\n]*\n  did you mean "motor"\?/,
+      ],
       [["position", "restore", ...c, "nothing"], /no position "nothing"; none saved/],
     ];
     for (const [args, re] of cases) {
