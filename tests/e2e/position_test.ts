@@ -96,11 +96,11 @@ Deno.test("position mistakes are usage errors naming what to do (exit 2)", async
       // a device of no config: how to open it, not "give an address" (an address is no DEV.ATTR)
       [
         ["position", "save", ...c, "p", "stage1.x"],
-        /unknown device "stage1" \(config searched: .*lab\.toml\); it has: motor, thermo, det\n  open it with --devices ADDRESS \(e\.g\. --devices sim:\/\/stage1\), or give the config it is in/,
+        /unknown device "stage1" \(config searched: .*lab\.toml\); it has: motor, thermo, det\n {2}open it with --devices ADDRESS \(e\.g\. --devices sim:\/\/stage1\), or give the config it is in/,
       ],
       [
         ["position", "save", ...c, "p", "motr.position"],
-        /unknown device "motr"[^\n]*\n  did you mean "motor"\?/,
+        /unknown device "motr"[^\n]*\n {2}did you mean "motor"\?/,
       ],
       [["position", "restore", ...c, "nothing"], /no position "nothing"; none saved/],
     ];
