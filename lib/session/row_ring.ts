@@ -6,10 +6,13 @@
  * requests ~1.1 µs per recorded `GET /read`, and its arrays, freed only by the worker's rare
  * collections, grew `monitor`'s memory).
  *
- * The draining side drains on its own timer while rows come and sleeps on a doorbell when a
+ * The draining side drains on its own clock while rows come and sleeps on a doorbell when a
  * period brought none; the putting side rings the doorbell only for a sleeping reader. A ring
  * per timed flush (`Atomics.notify`, 40 a second) cost the thread answering requests ~0.1 ms
- * each, up to 12–27 ms when the woken thread held V8's wait list on a busy machine.
+ * each, up to 12–27 ms when the woken thread held V8's wait list on a busy machine. The draining
+ * side waits synchronously (`Atomics.wait`, between drains with a timeout): a Deno worker woken
+ * from a 100 ms `Atomics.wait` is charged ~0.25 ms of CPU on this project's VMs, from its event
+ * loop's timer ~0.65 ms. So whoever posts it a message knocks too ({@linkcode RingDoor}).
  *
  * @module
  */
@@ -17,13 +20,16 @@ import type { Value } from "../device/attr.ts";
 import { textOf } from "./value_codec.ts";
 
 // Control words (Int32): what the putting side published, what the draining side consumed,
-// the doorbell the draining side waits on, and whether it sleeps (1: it waits for the bell
-// before it drains again; it starts so, until the putting side takes it as started).
+// the doorbell the draining side waits on, whether it sleeps (1: it waits for the bell before it
+// drains again; it starts so, until the putting side takes it as started), the messages posted
+// to it (it leaves its wait to take them) and whether it must stop waiting for good.
 const HEAD = 0;
 const TAIL = 1;
 const BELL = 2;
 const SLEEP = 3;
-const CONTROL_WORDS = 4;
+const POSTED = 4;
+const STOP = 5;
+const CONTROL_WORDS = 6;
 
 /** The shared memory of a ring (cloned to the worker; both sides view the same bytes). */
 export interface RingMemory {
@@ -264,6 +270,37 @@ export class RingWriter extends RingSide {
   }
 }
 
+/**
+ * What posts messages to the draining side's thread (the writer's worker client): since that
+ * side blocks in `Atomics.wait` between drains, its event loop takes a message only once a knock
+ * woke it.
+ */
+export class RingDoor {
+  readonly #control: Int32Array;
+
+  /** Views the control words of a ring. */
+  constructor(memory: RingMemory) {
+    this.#control = new Int32Array(memory.control);
+  }
+
+  /** Counts a message just posted to the draining side and wakes it to take it. */
+  posted(): void {
+    Atomics.add(this.#control, POSTED, 1);
+    this.#ring();
+  }
+
+  /** Tells the draining side to stop waiting for good (before its thread is terminated). */
+  stop(): void {
+    Atomics.store(this.#control, STOP, 1);
+    this.#ring();
+  }
+
+  #ring(): void {
+    Atomics.add(this.#control, BELL, 1);
+    Atomics.notify(this.#control, BELL);
+  }
+}
+
 /** Where drained rows go (a session flusher). */
 export interface RowSink {
   /** Holds one sample. */
@@ -284,23 +321,50 @@ export class RingReader extends RingSide {
   }
 
   /**
-   * Sleeps until the putting side rings the doorbell; returns at once when rows were published
-   * meanwhile, unless `first` (the first wake-up: the putting side took this side as started).
+   * The doorbell's count: read before looking at what to do, and given to
+   * {@linkcode RingReader.sleep} or {@linkcode RingReader.wait}, so that a ring after the look
+   * ends the wait.
    */
-  async sleep(first = false): Promise<void> {
-    // The doorbell starts at 0: the first ring may come before this side waits for it.
-    let seen = 0;
-    if (!first) {
-      seen = Atomics.load(this.control, BELL);
-      Atomics.store(this.control, SLEEP, 1);
-      // After saying so: a row published before that store is seen here, one after it rings.
-      if (this.held > 0) {
-        Atomics.store(this.control, SLEEP, 0);
-        return;
-      }
+  bell(): number {
+    return Atomics.load(this.control, BELL);
+  }
+
+  /** Whether the putting side rang for this side once at least (it then takes it as started). */
+  get rung(): boolean {
+    return Atomics.load(this.control, SLEEP) === 0;
+  }
+
+  /** Messages posted to this side so far (see {@linkcode RingDoor.posted}). */
+  get posted(): number {
+    return Atomics.load(this.control, POSTED);
+  }
+
+  /** Whether this side must stop waiting for good (its thread is being stopped). */
+  get stopped(): boolean {
+    return Atomics.load(this.control, STOP) === 1;
+  }
+
+  /**
+   * Blocks until the doorbell rings after `bell` (the putting side's next timed flush, a message
+   * or the stop; with no `timeoutMs`, for as long as that takes), saying meanwhile that this side
+   * sleeps: returns at once when rows were published meanwhile. Still asleep when it returns at
+   * its timeout (nobody rang).
+   */
+  sleep(bell: number, timeoutMs = Infinity): void {
+    Atomics.store(this.control, SLEEP, 1);
+    // After saying so: a row published before that store is seen here, one after it rings.
+    if (this.held > 0 || Atomics.wait(this.control, BELL, bell, timeoutMs) !== "timed-out") {
+      // Awake again (for rows, or a message): whoever puts rows now needs no doorbell.
+      Atomics.store(this.control, SLEEP, 0);
     }
-    const wait = Atomics.waitAsync(this.control, BELL, seen);
-    if (wait.async) await wait.value;
+  }
+
+  /**
+   * Blocks until the doorbell rings after `bell` or `timeoutMs` passed (the wait between two
+   * drains, which a message or the stop ends early).
+   */
+  wait(bell: number, timeoutMs: number): void {
+    Atomics.wait(this.control, BELL, bell, timeoutMs);
   }
 
   /** Moves every published row into `sink`, oldest first; returns how many. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Value } from "../device/attr.ts";
-import { ringMemory, RingReader, RingWriter } from "./row_ring.ts";
+import { RingDoor, ringMemory, RingReader, RingWriter } from "./row_ring.ts";
 
 /** A sink that keeps the rows drained into it. */
 function collector(): {
@@ -11,23 +11,7 @@ function collector(): {
   return { rows, add: (t, id, v) => void rows.push([t, id, v]) };
 }
 
-/**
- * Waits for `p` (a reader's wait, resolved by V8 through the event loop, which a pending timer
- * keeps running); fails after 10 s.
- */
-async function settled(p: Promise<unknown>): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error("the reader's wait did not end")), 10_000);
-  });
-  try {
-    await Promise.race([p, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-Deno.test("ring: the putting side rings the doorbell only for a sleeping reader; rows put while it is awake wait for its own drain", async () => {
+Deno.test("ring: the putting side rings the doorbell only for a sleeping reader; rows put while it is awake wait for its own drain", () => {
   const memory = ringMemory({ rows: 16, bytes: 64 });
   const writer = new RingWriter(memory);
   const reader = new RingReader(memory);
@@ -35,12 +19,14 @@ Deno.test("ring: the putting side rings the doorbell only for a sleeping reader;
   // Before the reader is taken as started, nothing is published.
   writer.add(1, 0, 1.5);
   assert.equal(reader.held, 0);
+  assert.equal(reader.rung, false);
   // It starts asleep: the first wake-up rings, and publishes what was put.
-  const first = reader.sleep(true);
+  const first = reader.bell();
   writer.live();
   assert.equal(reader.held, 1);
   assert.equal(writer.wake(), true);
-  await settled(first);
+  assert.equal(reader.rung, true);
+  assert.notEqual(reader.bell(), first, "a wait from before the ring ends at once");
   // Awake: each row is published as it is put, and a timed flush rings nothing.
   writer.add(2, 0, 2.5);
   writer.add(2, 1, "torr");
@@ -48,22 +34,42 @@ Deno.test("ring: the putting side rings the doorbell only for a sleeping reader;
   assert.equal(writer.wake(), false);
   assert.equal(reader.drain(sink), 3);
   assert.deepEqual(sink.rows, [[1, 0, 1.5], [2, 0, 2.5], [2, 1, "torr"]]);
-  // Asleep after a quiet period: the next flush's wake-up rings, once.
-  let woke = false;
-  const sleeping = reader.sleep().then(() => woke = true);
+  // Asleep after a quiet period (its wait ends at the timeout here: nobody rang, so it still
+  // sleeps): the next flush's wake-up rings, once.
+  const asleep = reader.bell();
+  reader.sleep(asleep, 1);
+  assert.equal(reader.rung, false);
   writer.add(3, 1, "torr");
-  await Promise.resolve();
-  assert.equal(woke, false, "a row alone does not wake it");
+  assert.equal(reader.bell(), asleep, "a row alone does not ring");
   assert.equal(writer.wake(), true);
   assert.equal(writer.wake(), false, "woken already");
-  await settled(sleeping);
+  assert.notEqual(reader.bell(), asleep);
   assert.equal(writer.bells, 2);
-  // A reader that would sleep with rows published returns at once, and nothing rings.
-  await settled(reader.sleep());
+  // A reader that would sleep with rows published returns at once (a wait of an hour would
+  // hang the test), and nothing rings.
+  reader.sleep(reader.bell(), 3_600_000);
   assert.equal(writer.wake(), false);
   assert.equal(reader.drain(sink), 1);
   assert.deepEqual(sink.rows.at(-1), [3, 1, "torr"]);
   assert.equal(writer.bells, 2);
+});
+
+Deno.test("ring: a message posted or the stop rings the doorbell, whether the reader sleeps or not", () => {
+  const memory = ringMemory({ rows: 8, bytes: 64 });
+  const reader = new RingReader(memory);
+  const door = new RingDoor(memory);
+  const bell = reader.bell();
+  door.posted();
+  door.posted();
+  assert.equal(reader.posted, 2);
+  assert.notEqual(reader.bell(), bell);
+  // A wait from before the knock returns at once (an hour's would hang the test).
+  reader.wait(bell, 3_600_000);
+  reader.sleep(bell, 3_600_000);
+  assert.equal(reader.stopped, false);
+  door.stop();
+  assert.equal(reader.stopped, true);
+  assert.equal(reader.rung, true, "awake after a sleep a knock ended: rows need no doorbell");
 });
 
 Deno.test("ring: what the putting side holds is known without a look at the reader until asked", () => {

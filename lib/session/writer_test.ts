@@ -248,6 +248,40 @@ Deno.test("writer (in its worker): what a timed drain finds is one transaction u
   }
 });
 
+Deno.test("writer (in its worker): a waited-for flush between two drains is answered at once, not after the worker's wait for its next drain", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-writer-" });
+  const path = `${dir}/w.session.sqlite`;
+  // The longest drain period there is: the worker blocks up to a second between drains.
+  const store = SessionStore.open(path, {
+    writeInWorker: true,
+    checkpointMs: 0,
+    flushDelayMs: 1000,
+  });
+  try {
+    const device = store.device({ name: "g" });
+    const p = store.attr(device, { name: "pressure", type: "number" });
+    assert.ok(store.writer.inWorker);
+    store.writer.add(1000, p, 1);
+    // The first timed flush wakes it: it drains, then waits a second for its next drain.
+    const deadline = Date.now() + 10_000;
+    while (store.writer.stats.samples < 1) {
+      assert.ok(Date.now() < deadline, "the worker drains after the first timed flush");
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    for (let round = 0; round < 3; round++) {
+      store.writer.add(1001 + round, p, 2 + round);
+      const t0 = performance.now();
+      store.writer.flush();
+      const took = performance.now() - t0;
+      assert.ok(took < 500, `flush ${round} answered after ${took.toFixed(0)} ms, not at once`);
+      assert.equal(store.writer.stats.samples, 2 + round);
+    }
+  } finally {
+    store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("writer (in its worker): rows go round a small ring many times — numbers, ASCII and UTF-8 texts, a text longer than the ring — each written once, in order", async () => {
   const dir = await Deno.makeTempDir({ prefix: "labwire-writer-" });
   const store = SessionStore.open(`${dir}/w.session.sqlite`, {
