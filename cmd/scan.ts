@@ -24,6 +24,7 @@ import { loadLabConfig } from "../lib/lab/setup.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
 import { colorEnabled, cursorAllowed, paint, stdoutIsTerminal } from "../lib/output/terminal.ts";
 import {
+  checkScanAttrs,
   registerScanDevices,
   resumeScan,
   scanDevices,
@@ -227,6 +228,7 @@ export async function runScan(args: string[]): Promise<number> {
     lab = await Lab.open(loaded.config, devices);
     if (suspend) alarms = startScanAlarms(lab, suspend, (line) => say(p.dim(line)));
     if (!session && !opts.noSession) {
+      await checkScanAttrs(lab, request);
       sessionFile = sessionPath(loaded.config, opts.session, opts.demo);
       session = SessionStore.open(sessionFile, {
         segment: {

@@ -8,6 +8,7 @@
  */
 import type { DeviceConfig, LabConfig } from "../config/load.ts";
 import { resolveTargets } from "../config/targets.ts";
+import { type Attr, findAttr } from "../device/attr.ts";
 import { UsageError } from "../device/errors.ts";
 import type { Lab } from "../lab/lab.ts";
 import { ScanStore } from "../session/scan_store.ts";
@@ -120,6 +121,22 @@ export async function registerScanDevices(
     for (const a of attrs) {
       if (refs.some((r) => r.device === m.name && r.attr === a.name)) session.attr(id, a);
     }
+  }
+}
+
+/**
+ * Checks that every attribute the scan names exists (a usage error with the closest name), before
+ * its session file is opened: a mistyped attribute made a session file, or a new segment in one,
+ * for a scan that never started. A device whose attributes cannot be listed is left to the scan
+ * to report, as {@linkcode registerScanDevices} leaves it.
+ */
+export async function checkScanAttrs(lab: Lab, request: ScanRequest): Promise<void> {
+  const attrs = new Map<string, readonly Attr[] | undefined>();
+  for (const ref of scanRefs(request)) {
+    const { device, attr } = parseRef(ref);
+    if (!attrs.has(device)) attrs.set(device, await lab.get(device).attrs().catch(() => undefined));
+    const known = attrs.get(device);
+    if (known) findAttr(known, attr, device);
   }
 }
 

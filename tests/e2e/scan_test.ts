@@ -13,7 +13,7 @@ import type { ScanRequest } from "../../lib/scan/request.ts";
 import { ScanRun } from "../../lib/scan/runner.ts";
 import { listScans, readScanPoints, ScanStore } from "../../lib/session/scan_store.ts";
 import { findProgram, peerTest } from "../peers.ts";
-import { ascan, dscan } from "./run_cli.ts";
+import { ascan, dscan, runCli } from "./run_cli.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -358,3 +358,27 @@ peerTest(
     }
   },
 );
+
+Deno.test("a mistyped attribute is refused before the scan's session file is made", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-scan-typo-" });
+  try {
+    const typos: [positioner: string, detector: string][] = [
+      ["motor.positon", "det.counts"],
+      ["motor.position", "det.cnts"],
+    ];
+    for (const [positioner, detector] of typos) {
+      const r = await runCli(
+        ["scan", "--demo", "ascan", positioner, "0", "1", "3", "-d", detector],
+        {
+          cwd: dir,
+        },
+      );
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /has no attribute "(positon|cnts)"/);
+    }
+    // neither made a session file (nor a segment in one)
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
