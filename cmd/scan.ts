@@ -24,9 +24,9 @@ import { loadLabConfig } from "../lib/lab/setup.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
 import { colorEnabled, cursorAllowed, paint, stdoutIsTerminal } from "../lib/output/terminal.ts";
 import {
-  checkScanAttrs,
-  registerScanDevices,
+  recordScanDevices,
   resumeScan,
+  scanDeviceRecords,
   scanDevices,
   scanEndedEvent,
   scanStartedEvent,
@@ -227,21 +227,27 @@ export async function runScan(args: string[]): Promise<number> {
     );
     lab = await Lab.open(loaded.config, devices);
     if (suspend) alarms = startScanAlarms(lab, suspend, (line) => say(p.dim(line)));
-    if (!session && !opts.noSession) {
-      await checkScanAttrs(lab, request);
-      sessionFile = sessionPath(loaded.config, opts.session, opts.demo);
-      session = SessionStore.open(sessionFile, {
+    const records = session || !opts.noSession ? await scanDeviceRecords(lab, request) : [];
+    if (session) recordScanDevices(session, records);
+    else if (!opts.noSession) sessionFile = sessionPath(loaded.config, opts.session, opts.demo);
+    // A new scan's session file is opened when the scan is first recorded, after its checks
+    // passed: a scan refused by them (a mistyped attribute, a limit) leaves no file or segment.
+    const config = loaded.config;
+    const recording = (file: string): SessionStore => {
+      if (session) return session;
+      session = SessionStore.open(file, {
         segment: {
           command: ["scan", ...args],
-          configFile: loaded.config.file,
-          configText: loaded.config.text,
-          parameters: sessionParameters(loaded.config),
+          configFile: config.file,
+          configText: config.text,
+          parameters: sessionParameters(config),
         },
       });
-    }
-    const open = session;
-    const store = open ? new ScanStore(() => open.db) : undefined;
-    if (session) await registerScanDevices(session, lab, request);
+      recordScanDevices(session, records);
+      return session;
+    };
+    const file = sessionFile;
+    const store = file !== undefined ? new ScanStore(() => recording(file).db) : undefined;
     const command = `labwire scan ${args.join(" ")}`;
     const run = new ScanRun(lab, request, {
       store,

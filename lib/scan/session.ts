@@ -8,7 +8,7 @@
  */
 import type { DeviceConfig, LabConfig } from "../config/load.ts";
 import { resolveTargets } from "../config/targets.ts";
-import { type Attr, findAttr } from "../device/attr.ts";
+import type { Attr } from "../device/attr.ts";
 import { UsageError } from "../device/errors.ts";
 import type { Lab } from "../lab/lab.ts";
 import { ScanStore } from "../session/scan_store.ts";
@@ -103,40 +103,43 @@ export function resumeScan(
   };
 }
 
-/** Lists the scanned devices and attributes in the session, so `session info` shows them. */
-export async function registerScanDevices(
-  session: SessionStore,
-  lab: Lab,
-  request: ScanRequest,
-): Promise<void> {
-  const refs = scanRefs(request).map(parseRef);
-  for (const m of lab.managers) {
-    const id = session.device({ name: m.name, address: m.device.address, driver: m.device.driver });
-    let attrs;
-    try {
-      attrs = await m.attrs();
-    } catch {
-      continue; // the scan itself will report the device
-    }
-    for (const a of attrs) {
-      if (refs.some((r) => r.device === m.name && r.attr === a.name)) session.attr(id, a);
-    }
-  }
+/** A scanned device as the session lists it: what it is, and the attributes the scan uses. */
+export interface ScanDeviceRecord {
+  /** Device name, address and driver. */
+  device: { name: string; address: string; driver: string };
+  /** The attributes of it the scan names (none when its attributes could not be listed). */
+  attrs: Attr[];
 }
 
 /**
- * Checks that every attribute the scan names exists (a usage error with the closest name), before
- * its session file is opened: a mistyped attribute made a session file, or a new segment in one,
- * for a scan that never started. A device whose attributes cannot be listed is left to the scan
- * to report, as {@linkcode registerScanDevices} leaves it.
+ * The scanned devices and attributes to list in the session (so `session info` shows them),
+ * gathered before the session is opened ({@linkcode recordScanDevices} writes them).
  */
-export async function checkScanAttrs(lab: Lab, request: ScanRequest): Promise<void> {
-  const attrs = new Map<string, readonly Attr[] | undefined>();
-  for (const ref of scanRefs(request)) {
-    const { device, attr } = parseRef(ref);
-    if (!attrs.has(device)) attrs.set(device, await lab.get(device).attrs().catch(() => undefined));
-    const known = attrs.get(device);
-    if (known) findAttr(known, attr, device);
+export async function scanDeviceRecords(
+  lab: Lab,
+  request: ScanRequest,
+): Promise<ScanDeviceRecord[]> {
+  const refs = scanRefs(request).map(parseRef);
+  const out: ScanDeviceRecord[] = [];
+  for (const m of lab.managers) {
+    const device = { name: m.name, address: m.device.address, driver: m.device.driver };
+    let attrs: readonly Attr[] = [];
+    try {
+      attrs = await m.attrs();
+    } catch {
+      // the scan itself will report the device
+    }
+    const used = attrs.filter((a) => refs.some((r) => r.device === m.name && r.attr === a.name));
+    out.push({ device, attrs: used });
+  }
+  return out;
+}
+
+/** Lists the scanned devices and attributes in the session (see {@linkcode scanDeviceRecords}). */
+export function recordScanDevices(session: SessionStore, records: ScanDeviceRecord[]): void {
+  for (const r of records) {
+    const id = session.device(r.device);
+    for (const a of r.attrs) session.attr(id, a);
   }
 }
 

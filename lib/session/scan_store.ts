@@ -141,12 +141,13 @@ export class ScanStore {
   readonly #source: () => DatabaseSync;
 
   /**
-   * Uses `db`, creating the scan tables in it when needed. Given a function (e.g.
-   * `() => session.db`), it follows the session to a new database when its file is recreated.
+   * Uses `db`, creating the scan tables in it at first use. Given a function (e.g.
+   * `() => session.db`), it follows the session to a new database when its file is recreated,
+   * and asks for it only when a scan is recorded or read: `labwire scan` opens its session file
+   * there, so a scan refused by its checks (a mistyped attribute, a limit) makes none.
    */
   constructor(db: DatabaseSync | (() => DatabaseSync)) {
     this.#source = typeof db === "function" ? db : () => db;
-    this.#follow();
   }
 
   /** The database the scans are recorded in (statements are prepared again when it changes). */

@@ -359,22 +359,19 @@ peerTest(
   },
 );
 
-Deno.test("a mistyped attribute is refused before the scan's session file is made", async () => {
+Deno.test("a scan refused by its checks (a mistyped attribute, a limit, a read-only positioner) makes no session file", async () => {
   const dir = await Deno.makeTempDir({ prefix: "labwire-scan-typo-" });
   try {
-    const typos: [positioner: string, detector: string][] = [
-      ["motor.positon", "det.counts"],
-      ["motor.position", "det.cnts"],
+    const refused: [words: string[], why: RegExp][] = [
+      [["motor.positon", "0", "1", "3", "-d", "det.counts"], /has no attribute "positon"/],
+      [["motor.position", "0", "1", "3", "-d", "det.cnts"], /has no attribute "cnts"/],
+      [["motor.position", "0", "1e9", "3", "-d", "det.counts"], /above the upper limit/],
+      [["det.counts", "0", "1", "3", "-d", "motor.position"], /read-only, so it cannot be scanned/],
     ];
-    for (const [positioner, detector] of typos) {
-      const r = await runCli(
-        ["scan", "--demo", "ascan", positioner, "0", "1", "3", "-d", detector],
-        {
-          cwd: dir,
-        },
-      );
+    for (const [words, why] of refused) {
+      const r = await runCli(["scan", "--demo", "ascan", ...words], { cwd: dir });
       assert.equal(r.code, 2, r.stderr);
-      assert.match(r.stderr, /has no attribute "(positon|cnts)"/);
+      assert.match(r.stderr, why);
     }
     // neither made a session file (nor a segment in one)
     assert.deepEqual([...Deno.readDirSync(dir)], []);
