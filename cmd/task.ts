@@ -253,9 +253,24 @@ function printRows(data: TaskData): void {
   stdoutSink.write(data.rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
 }
 
-/** The exit code a finished task gives: 1 when it failed, else 0. */
-function exitFor(state: string): number {
-  return state === "failed" ? EXIT.device : EXIT.ok;
+/**
+ * The exit code a finished task gives: 1 when it failed or every sample it took failed (a gauge
+ * that never answered: as `stream --count` says it), else 0.
+ */
+export function exitFor(s: Pick<TaskStatus, "state" | "samples" | "errors">): number {
+  return s.state === "failed" || allFailed(s) ? EXIT.device : EXIT.ok;
+}
+
+function allFailed(s: Pick<TaskStatus, "samples" | "errors">): boolean {
+  return s.samples > 0 && s.errors === s.samples;
+}
+
+/** How a finished task's end is told on stderr: `t1 completed after 5 samples`, and failures. */
+export function endLine(s: TaskStatus): string {
+  const failed = allFailed(s) ? `, all failed` : s.errors > 0 ? `, ${s.errors} failed` : "";
+  return `${s.id} ${s.state} after ${s.samples} samples${failed}${
+    s.last_error ? ` (last error: ${s.last_error})` : ""
+  }`;
 }
 
 /** Follows a task on the daemon: prints its rows from `since` until it has ended. */
@@ -315,13 +330,9 @@ async function runLocal(opts: Extract<TaskArgs, { action: "start" }>): Promise<n
     await task.done;
     flush();
     const s = task.status();
-    console.error(
-      `labwire task: ${s.id} ${s.state} after ${s.samples} samples${
-        s.last_error ? ` (last error: ${s.last_error})` : ""
-      }`,
-    );
+    console.error(`labwire task: ${endLine(s)}`);
     await board.close();
-    return interrupts.received ? interrupts.exitCode() : exitFor(s.state);
+    return interrupts.received ? interrupts.exitCode() : exitFor(s);
   } finally {
     interrupts.dispose();
     await lab.close();
@@ -386,8 +397,8 @@ export async function runTask(args: string[]): Promise<number> {
         const final = TERMINAL.includes(end.state)
           ? end
           : await client.request<TaskStatus>("GET", path(status.id));
-        console.error(`labwire task: ${final.id} ${final.state} after ${final.samples} samples`);
-        return interrupts.received ? interrupts.exitCode() : exitFor(final.state);
+        console.error(`labwire task: ${endLine(final)}`);
+        return interrupts.received ? interrupts.exitCode() : exitFor(final);
       } finally {
         interrupts.dispose();
       }
@@ -416,7 +427,7 @@ export async function runTask(args: string[]): Promise<number> {
         const interrupts = listenForInterrupts();
         try {
           const end = await follow(client, opts.id, opts.since, interrupts.signal);
-          return interrupts.received ? interrupts.exitCode() : exitFor(end.state);
+          return interrupts.received ? interrupts.exitCode() : exitFor(end);
         } finally {
           interrupts.dispose();
         }

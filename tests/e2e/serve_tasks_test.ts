@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { TASK_BENCH, until } from "./serve_fixture.ts";
 import { spawnServe } from "./labwire_process.ts";
-import { runCli } from "./run_cli.ts";
+import { closedPort, runCli } from "./run_cli.ts";
 import { motorScan } from "../fixtures/scan_request.ts";
 
 /** A JSON request; answers the status and the parsed body. */
@@ -347,4 +347,27 @@ Deno.test("task start --local on an address runs the task on the device that add
   assert.deepEqual(Object.keys(readings[0]), ["t", "device", "temperature"]);
   assert.equal(readings[0].device, "thermo");
   assert.match(r.stderr, /^labwire task: t1 sample on thermo, running here\n/);
+});
+
+Deno.test("task start --local on a gauge that never answers: every sample an error reading, exit 1", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-task-dead-" });
+  const r = await runCli([
+    "task",
+    "start",
+    `baratron://127.0.0.1:${closedPort()}`,
+    "sample",
+    "--interval",
+    "100ms",
+    "--duration",
+    "400ms",
+    "--local",
+  ], { cwd: dir });
+  await Deno.remove(dir, { recursive: true });
+  assert.equal(r.code, 1, r.stderr);
+  const readings = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assert.ok(readings.length >= 1 && readings.every((x) => typeof x.error === "string"), r.stdout);
+  assert.match(
+    r.stderr,
+    /t1 completed after \d+ samples, all failed \(last error: .*connection refused/,
+  );
 });
