@@ -44,6 +44,7 @@ import {
   dbrOf,
   readCString,
   SEVERITY_NAMES,
+  TIME_TYPES,
   valueOffset,
 } from "./dbr_types.ts";
 import type { ChannelFacts, CharMode } from "./driver_values.ts";
@@ -552,7 +553,7 @@ class BatchRead {
         // Count 0 asks for the current length (minor 13 on); older servers get the native count.
         const ask = c.serverMinor >= 13 ? 0 : count;
         // A native type's TIME type without a call per PV (dbrOf throws for a bad one).
-        const time = dataType <= DBR.DOUBLE ? DBR.TIME_STRING + dataType : dbrOf("time", dataType);
+        const time = TIME_TYPES[dataType] ?? dbrOf("time", dataType);
         c.out.header(CMD.READ_NOTIFY, time, ask, p2, i + 1);
         if (dataType === DBR.ENUM) {
           this.#half.set(i, {});

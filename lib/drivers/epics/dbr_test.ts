@@ -8,6 +8,7 @@ import {
   dbrSize,
   nativeOf,
   readCString,
+  TIME_TYPES,
   valueOffset,
   writeCString,
 } from "./dbr_types.ts";
@@ -91,6 +92,16 @@ Deno.test("layouts: value offsets and sizes from db_access.h", () => {
   assert.equal(dbrSize(DBR.CTRL_ENUM, 1), 424);
   assert.equal(dbrSize(DBR.TIME_STRING, 1), 52);
   assert.equal(dbrOf("ctrl", DBR.LONG), DBR.CTRL_LONG);
+  // the batch reader's TIME types are dbrOf's, one per native type
+  assert.deepEqual(TIME_TYPES, [
+    DBR.TIME_STRING,
+    DBR.TIME_SHORT,
+    DBR.TIME_FLOAT,
+    DBR.TIME_ENUM,
+    DBR.TIME_CHAR,
+    DBR.TIME_LONG,
+    DBR.TIME_DOUBLE,
+  ]);
   assert.equal(nativeOf(DBR.TIME_ENUM), DBR.ENUM);
   assert.equal(DBR_TYPE_NAMES[34], "DBR_CTRL_DOUBLE");
   assert.throws(() => dbrSize(39, 1), RangeError);
