@@ -470,7 +470,8 @@ queue_position), and stop cancels a queued task. A task that writes waits while 
 owns its device.
 
 Without a daemon at the config's address (or with --local), task start runs the task
-here from the config and prints its readings as NDJSON until it ends (Ctrl-C stops it).
+here, on a device of the config or an address (sim://thermo), and prints its readings
+as NDJSON until it ends (Ctrl-C stops it).
 
 Techniques: sample (PARAM attrs=a,b: what to read), hold (write each PARAM, then
 sample), and the device's own (a motor's move: write, then sample until it stops).
@@ -494,8 +495,9 @@ Flags:
       --demo               the built-in simulated bench (with --local)
       --json               JSON even on a terminal
 
-Exit codes: 0 done (or stopped); 1 the task failed or the daemon refused it (409, 503);
-2 a usage mistake or a request the daemon found malformed; 130 interrupted.
+Exit codes: 0 done (or stopped); 1 the task failed, every sample it took failed, or the
+daemon refused it (409, 503); 2 a usage mistake or a request the daemon found
+malformed; 130 interrupted.
 
 Examples:
   labwire task start thermo sample attrs=temperature --interval 0.2s --duration 1s --local --demo
