@@ -13,7 +13,7 @@
  * @module
  */
 import { findAttr, validateWrite, type Value } from "../device/attr.ts";
-import { TimeoutError, UsageError } from "../device/errors.ts";
+import { DeviceError, TimeoutError, UsageError } from "../device/errors.ts";
 import { didYouMean } from "../device/suggest.ts";
 import type { LabConfig } from "../config/load.ts";
 import type { Lab } from "../lab/lab.ts";
@@ -165,12 +165,38 @@ export async function restorePosition(
     try {
       out.push(await restoreOne(lab, ref, value, opts, at));
     } catch (err) {
-      if (!opts.signal?.aborted) throw err;
       const rest = p.values.slice(i + 1).map(([r]) => r);
+      if (!opts.signal?.aborted) throw restoreFailed(err, out, ref, rest);
       throw new RestoreInterrupted(out, ref, rest, at.phase, { cause: err });
     }
   }
   return out;
+}
+
+/**
+ * A device's failure during a restore, saying what the restore had done: the values restored
+ * before it, the one that failed and those never written. It said only the device's error, and
+ * the user could not tell which values were back. Other errors (a conflict with a scan's owner)
+ * keep their class and message.
+ */
+function restoreFailed(
+  err: unknown,
+  restored: readonly RestoredValue[],
+  ref: string,
+  notWritten: readonly string[],
+): unknown {
+  const what = `${ref} not restored (${
+    restored.length
+      ? `restored before it: ${restored.map((r) => r.ref).join(", ")}`
+      : "nothing restored"
+  }${notWritten.length ? `; not written: ${notWritten.join(", ")}` : ""})`;
+  if (!(err instanceof DeviceError)) return err;
+  const message = `${err.message}; ${what}`;
+  const { device } = err;
+  const kind: unknown = err.constructor;
+  if (kind === TimeoutError) return new TimeoutError(message, device, { cause: err });
+  if (kind === DeviceError) return new DeviceError(message, device, { cause: err });
+  return err;
 }
 
 /**
@@ -195,9 +221,7 @@ async function restoreOne(
     while (await m.exclusive(() => m.device.isMoving!({ signal: opts.signal }), opts.signal)) {
       if (performance.now() > deadline) {
         throw new TimeoutError(
-          `${ref} still moving ${
-            opts.timeoutMs ?? 60_000
-          } ms after it was written; the values after it were not written`,
+          `${ref} still moving ${opts.timeoutMs ?? 60_000} ms after it was written`,
           device,
         );
       }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { UsageError } from "../device/errors.ts";
+import { DeviceError, UsageError } from "../device/errors.ts";
 import "../drivers/mod.ts";
 import { parseConfig } from "../config/load.ts";
 import { Lab } from "../lab/lab.ts";
@@ -90,4 +90,31 @@ Deno.test("RestoreInterrupted: the last value's interruption names nothing as no
     new RestoreInterrupted([], "m.position", [], "move").message,
     "interrupted: m.position not reached (its move was not stopped: it may still be moving)",
   );
+});
+
+Deno.test("restorePosition: a device failing mid-restore says what was restored before it and what was never written", async () => {
+  const lab = await Lab.open(
+    parseConfig(
+      benchToml({ m: "sim://motor?velocity=1000", t: "sim://thermo?error_rate=1" }, "1s"),
+    ),
+  );
+  try {
+    await assert.rejects(
+      restorePosition(lab, {
+        name: "bench",
+        saved: 0,
+        values: [["m.position", 1], ["t.setpoint", 30], ["m.velocity", 2]],
+      }),
+      (e) => {
+        assert.ok(e instanceof DeviceError, String(e));
+        assert.match(
+          e.message,
+          /; t\.setpoint not restored \(restored before it: m\.position; not written: m\.velocity\)$/,
+        );
+        return true;
+      },
+    );
+  } finally {
+    await lab.close();
+  }
 });
