@@ -51,6 +51,15 @@ Deno.test("a subcommand's usage error names the verb and the subcommand once, in
     [["task", "data", "t1", "--device", "d"], "labwire task data: --device does not apply here"],
     [["position", "save"], "labwire position save: give a NAME"],
     [["session", "info"], "labwire session info: give the session FILE"],
+    // a mistake the session reader finds is said under the subcommand too
+    [
+      ["session", "info", "/nonexistent/x.sqlite"],
+      "labwire session info: no session file /nonexistent/x.sqlite",
+    ],
+    [
+      ["position", "save", "bad name", "m.x"],
+      'labwire position save: "bad name" is not a position name: use letters, digits, _ . and - (at most 64)',
+    ],
     [
       ["session", "add", "f.sqlite"],
       "labwire session add: give KEY=VALUE pairs, e.g. flow_sccm=20 valve=open",

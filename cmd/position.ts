@@ -12,7 +12,7 @@ import { type Interrupts, listenForInterrupts } from "../lib/cli/interrupt.ts";
 import { boolFlag, durationFlag, listFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
 import { TIMEOUT_RULE } from "../lib/config/duration.ts";
 import { resolveTargets } from "../lib/config/targets.ts";
-import { UsageError } from "../lib/device/errors.ts";
+import { inSubcommand, UsageError } from "../lib/device/errors.ts";
 import { didYouMean } from "../lib/device/suggest.ts";
 import { Lab } from "../lib/lab/lab.ts";
 import type { DeviceConfig, LabConfig } from "../lib/config/load.ts";
@@ -66,6 +66,21 @@ export async function runPosition(args: string[]): Promise<number> {
   if (sub !== "save" && words.length > 0) {
     throw new UsageError(`unexpected "${words.join(" ")}"`, undefined, at);
   }
+  try {
+    return await positionSubcommand(f, sub, name, words);
+  } catch (err) {
+    // what the store and the lab refuse is said under the subcommand, as its own mistakes
+    throw inSubcommand(err, sub);
+  }
+}
+
+/** Runs position `sub` (checked) on `name` (given unless `sub` is list). */
+async function positionSubcommand(
+  f: ReturnType<typeof parseFlags>,
+  sub: string,
+  name: string | undefined,
+  words: string[],
+): Promise<number> {
   if (name !== undefined) checkPositionName(name);
   const pretty = stdoutIsTerminal();
   const store = PositionStore.open(stringFlag(f, "file") ?? `${stateDir()}/${POSITIONS_FILE}`);

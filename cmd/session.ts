@@ -17,7 +17,7 @@ import {
   timeFlags,
 } from "../lib/cli/flags.ts";
 import { listenForInterrupts } from "../lib/cli/interrupt.ts";
-import { UsageError } from "../lib/device/errors.ts";
+import { inSubcommand, UsageError } from "../lib/device/errors.ts";
 import { didYouMean } from "../lib/device/suggest.ts";
 import { jsonDocument } from "../lib/output/record.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
@@ -68,46 +68,51 @@ export async function runSession(args: string[]): Promise<number> {
   }
   const json = boolFlag(f, "json");
   const time = timeFlags(f);
-  switch (sub) {
-    case "list":
-      return list(f.positionals[1] ?? ".", json, time);
-    case "info": {
-      const reader = SessionReader.open(one(f.positionals, "info"));
-      try {
-        const s = summarize(reader);
-        stdoutSink.write(
-          json
-            ? jsonDocument(summaryDocument(s, time), stdoutIsTerminal())
-            : renderSummary(s, time),
-        );
-      } finally {
-        reader.close();
+  try {
+    switch (sub) {
+      case "list":
+        return list(f.positionals[1] ?? ".", json, time);
+      case "info": {
+        const reader = SessionReader.open(one(f.positionals, "info"));
+        try {
+          const s = summarize(reader);
+          stdoutSink.write(
+            json
+              ? jsonDocument(summaryDocument(s, time), stdoutIsTerminal())
+              : renderSummary(s, time),
+          );
+        } finally {
+          reader.close();
+        }
+        return EXIT.ok;
       }
-      return EXIT.ok;
-    }
-    case "export":
-      return exportCommand(one(f.positionals, "export"), f, time);
-    case "note": {
-      const [, file, ...words] = f.positionals;
-      if (file === undefined) {
-        throw new UsageError('give FILE "text"', undefined, { subcommand: "note" });
+      case "export":
+        return exportCommand(one(f.positionals, "export"), f, time);
+      case "note": {
+        const [, file, ...words] = f.positionals;
+        if (file === undefined) {
+          throw new UsageError('give FILE "text"', undefined, { subcommand: "note" });
+        }
+        const e = addNote(file, words.join(" "));
+        console.error(`note ${e.id} added to ${file} at ${humanDateTime(e.t, time)}`);
+        return EXIT.ok;
       }
-      const e = addNote(file, words.join(" "));
-      console.error(`note ${e.id} added to ${file} at ${humanDateTime(e.t, time)}`);
-      return EXIT.ok;
-    }
-    case "add": {
-      const [, file, ...words] = f.positionals;
-      if (file === undefined) {
-        throw new UsageError("give FILE KEY=VALUE…", undefined, { subcommand: "add" });
+      case "add": {
+        const [, file, ...words] = f.positionals;
+        if (file === undefined) {
+          throw new UsageError("give FILE KEY=VALUE…", undefined, { subcommand: "add" });
+        }
+        const values = parseEntryValues(words);
+        const e = addEntry(file, values);
+        console.error(`entry ${e.id} added to ${file} at ${humanDateTime(e.t, time)}`);
+        return EXIT.ok;
       }
-      const values = parseEntryValues(words);
-      const e = addEntry(file, values);
-      console.error(`entry ${e.id} added to ${file} at ${humanDateTime(e.t, time)}`);
-      return EXIT.ok;
+      default:
+        return await tail(one(f.positionals, "tail"), f, time);
     }
-    default:
-      return await tail(one(f.positionals, "tail"), f, time);
+  } catch (err) {
+    // what the readers and writers refuse is said under the subcommand, as its own mistakes
+    throw inSubcommand(err, sub);
   }
 }
 

@@ -16,8 +16,11 @@ export interface UsageErrorOptions extends ErrorOptions {
 
 /** A mistake on the command line or in a request: exit code 2, nothing was sent to a device. */
 export class UsageError extends Error {
-  /** The subcommand the mistake is in (see {@linkcode UsageErrorOptions.subcommand}). */
-  readonly subcommand?: string;
+  /**
+   * The subcommand the mistake is in (see {@linkcode UsageErrorOptions.subcommand}); a verb sets
+   * it with {@linkcode inSubcommand} on an error its subcommand's work threw without one.
+   */
+  subcommand?: string;
   /** Creates a usage error; `hint` is a one-line suggestion such as "did you mean …". */
   constructor(message: string, readonly hint?: string, options?: UsageErrorOptions) {
     super(message, options);
@@ -74,6 +77,22 @@ export class NotFound extends UsageError {
     super(message, hint, options);
     this.name = "NotFound";
   }
+}
+
+/**
+ * Names `subcommand` on a usage error that names none (thrown by the work a verb's subcommand
+ * does, in a module that does not know the verb), so `main` prefixes it `labwire VERB SUB:` as
+ * the verb's own mistakes are; returns `err` for the verb to throw on.
+ *
+ * @example
+ * ```ts
+ * import { inSubcommand, UsageError } from "./errors.ts";
+ * (inSubcommand(new UsageError("no session file x"), "info") as UsageError).subcommand; // "info"
+ * ```
+ */
+export function inSubcommand(err: unknown, subcommand: string): unknown {
+  if (err instanceof UsageError && err.subcommand === undefined) err.subcommand = subcommand;
+  return err;
 }
 
 /** Returns the message of any thrown value, for a reading's `error` field or a log line. */

@@ -182,7 +182,7 @@ Deno.test("session: bad subcommands and files are usage errors", async () => {
   const b = await runCli(["session", "info", "/nonexistent/x.sqlite"]);
   assert.equal(b.code, 2);
   // a missing file or folder in plain words (not the OS's), a subcommand named once
-  assert.match(b.stderr, /^labwire session: no session file \/nonexistent\/x\.sqlite\n/);
+  assert.match(b.stderr, /^labwire session info: no session file \/nonexistent\/x\.sqlite\n/);
   const t = await runCli(["session", "tail"]);
   assert.match(t.stderr, /^labwire session tail: give the session FILE\n/);
   const l = await runCli(["session", "list", "/nonexistent"]);
