@@ -50,6 +50,10 @@ Deno.test("a subcommand's usage error names the verb and the subcommand once, in
     [["task", "list", "x"], 'labwire task list: unexpected "x"; filter with --device or --state'],
     [["task", "data", "t1", "--device", "d"], "labwire task data: --device does not apply here"],
     [["position", "save"], "labwire position save: give a NAME"],
+    [
+      ["task", "start", "--local", "--demo", "thermo", "sampel"],
+      'labwire task start: thermo cannot run "sampel"; it can run: sample, hold',
+    ],
     [["session", "info"], "labwire session info: give the session FILE"],
     // a mistake the session reader finds is said under the subcommand too
     [

@@ -18,7 +18,7 @@ import {
   stringFlag,
 } from "../lib/cli/flags.ts";
 import { listenForInterrupts } from "../lib/cli/interrupt.ts";
-import { UsageError } from "../lib/device/errors.ts";
+import { inSubcommand, UsageError } from "../lib/device/errors.ts";
 import { didYouMean } from "../lib/device/suggest.ts";
 import { loadLabConfig } from "../lib/lab/setup.ts";
 import {
@@ -356,6 +356,16 @@ function renderTasks(tasks: readonly TaskStatus[]): string {
 /** Runs `task`. */
 export async function runTask(args: string[]): Promise<number> {
   const opts = parseTaskArgs(args);
+  try {
+    return await taskAction(opts);
+  } catch (err) {
+    // what the lab or the daemon refuses is said under the action, as its own mistakes
+    throw inSubcommand(err, opts.action);
+  }
+}
+
+/** Runs the action `opts` asks for: on the daemon, or here. */
+async function taskAction(opts: TaskArgs): Promise<number> {
   if (opts.action === "start" && opts.local) return await runLocal(opts);
   const { client, explicit } = await connect(opts);
   const pretty = stdoutIsTerminal() && !opts.json;
