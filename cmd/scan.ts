@@ -36,6 +36,7 @@ import { PLAN_NAMES } from "../lib/scan/plan_args.ts";
 import { scanRequestFromFlags } from "../lib/scan/request_flags.ts";
 import { ScanRun } from "../lib/scan/runner.ts";
 import { sayScanEnd, scanSafeStates } from "../lib/scan/scan_end.ts";
+import { checkColumnFile } from "../lib/scan/column_file.ts";
 import { type ScanFormat, ScanOutput } from "../lib/scan/scan_output.ts";
 import { type ScanAlarms, startScanAlarms, suspendRules } from "../lib/scan/suspender.ts";
 import type { ScanRequest } from "../lib/scan/request.ts";
@@ -208,6 +209,7 @@ export async function runScan(args: string[]): Promise<number> {
   if (!request) throw new UsageError("nothing to run");
   // refused before any device or session file is opened
   makePlan(request.plan, { maxPoints: CLI_MAX_SCAN_POINTS, limitHint: CLI_LIMIT_HINT });
+  if (opts.out !== undefined) checkColumnFile(opts.out);
 
   let lab: Lab | undefined;
   let cleanup: (() => Promise<void>) | undefined;

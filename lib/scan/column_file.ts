@@ -7,6 +7,8 @@
 import { csvHeader, csvRow, type ScanHeader } from "../session/scan_export.ts";
 import type { ScanPoint } from "../session/scan_store.ts";
 import type { TimeOptions } from "../output/time.ts";
+import { dirname } from "node:path";
+import { UsageError } from "../device/errors.ts";
 
 /** An open column file; write points as they come, close at the end. */
 export class ScanColumnFile {
@@ -42,6 +44,41 @@ export class ScanColumnFile {
 
   #write(text: string): void {
     this.#file.writeSync(this.#encoder.encode(text));
+  }
+}
+
+/**
+ * Checks before a scan starts that `scan --out FILE` can be written: its folder exists and the
+ * file, when it is there, opens for writing (nothing is created or truncated). The file is opened
+ * once the scan runs; a folder that was not there failed only then, with the system's words,
+ * after the scan was recorded as started, and left it "running" in the session for good.
+ *
+ * @example
+ * ```ts ignore
+ * checkColumnFile("/nonexistent/scan.csv"); // UsageError: --out /nonexistent/scan.csv: no folder /nonexistent
+ * ```
+ */
+export function checkColumnFile(path: string): void {
+  const folder = dirname(path);
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(folder);
+  } catch {
+    throw new UsageError(
+      `--out ${path}: no folder ${folder}`,
+      "create it first, or give another path",
+    );
+  }
+  if (!info.isDirectory) throw new UsageError(`--out ${path}: ${folder} is not a folder`);
+  if (!exists(path)) return;
+  try {
+    Deno.openSync(path, { write: true }).close();
+  } catch (err) {
+    throw new UsageError(
+      `--out ${path}: cannot write it (${
+        err instanceof Deno.errors.PermissionDenied ? "permission denied" : (err as Error).message
+      })`,
+    );
   }
 }
 

@@ -359,7 +359,7 @@ peerTest(
   },
 );
 
-Deno.test("a scan refused by its checks (a mistyped attribute, a limit, a read-only positioner) makes no session file", async () => {
+Deno.test("a scan refused by its checks (a mistyped attribute, a limit, a read-only positioner, an --out it cannot write) makes no session file", async () => {
   const dir = await Deno.makeTempDir({ prefix: "labwire-scan-typo-" });
   try {
     const refused: [words: string[], why: RegExp][] = [
@@ -367,6 +367,11 @@ Deno.test("a scan refused by its checks (a mistyped attribute, a limit, a read-o
       [["motor.position", "0", "1", "3", "-d", "det.cnts"], /has no attribute "cnts"/],
       [["motor.position", "0", "1e9", "3", "-d", "det.counts"], /above the upper limit/],
       [["det.counts", "0", "1", "3", "-d", "motor.position"], /read-only, so it cannot be scanned/],
+      // an --out in a folder that is not there: said before the scan starts, not after
+      [
+        ["motor.position", "0", "1", "3", "-d", "det.counts", "--out", "/nonexistent/x.csv"],
+        /--out \/nonexistent\/x\.csv: no folder \/nonexistent\n/,
+      ],
     ];
     for (const [words, why] of refused) {
       const r = await runCli(["scan", "--demo", "ascan", ...words], { cwd: dir });
