@@ -254,6 +254,17 @@ export class ScanRun {
       this.#error = errorMessage(err);
       this.#ended = nowSeconds();
       this.#ready.reject(err);
+      // A scan recorded as started and then ended by a throw (a listener of its start that threw,
+      // an --out file that could not be opened) is not left "running" in its session for good.
+      const store = this.#opts.store;
+      if (store && this.#id !== undefined) {
+        const state = this.#abort.signal.aborted ? "aborted" : "failed";
+        try {
+          store.finish(this.#id, state, this.#error, this.#ended, this.#stats);
+        } catch {
+          // the store's own failure is reported by the store; the scan's error is the one thrown
+        }
+      }
       if (this.#abort.signal.aborted) {
         this.#setState("aborted");
         return this.status() as ScanResult;

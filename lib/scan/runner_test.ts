@@ -559,3 +559,23 @@ Deno.test("the run loop yields to timers while zero-latency points stream", asyn
     await lab.close();
   }
 });
+
+Deno.test("a scan ended by a throw after it was recorded as started is recorded failed, not left running", async () => {
+  const { lab } = await bench({ motor: "fakescan://motor", det: "fakescan://det" });
+  const db = new DatabaseSync(":memory:");
+  const store = new ScanStore(db);
+  try {
+    const run = new ScanRun(lab, { plan: ascan(0, 1, 3), detectors: ["det.counts"] }, { store });
+    // as scan --out's file failing to open at the start did
+    run.onState((s) => {
+      if (s.state === "running") throw new Error("cannot open the column file");
+    });
+    await assert.rejects(run.start(), /cannot open the column file/);
+    const rec = store.get(run.id!);
+    assert.equal(rec.state, "failed");
+    assert.match(rec.error ?? "", /cannot open the column file/);
+  } finally {
+    await lab.close();
+    db.close();
+  }
+});
