@@ -14,6 +14,12 @@
  * CLI, config or output layer), so a miss shows how much of labwire's time is Deno's start, the
  * exchange itself and the reader.
  *
+ * labwire runs as `deno run -A main.ts read …`, without the shipped V8 flags (`deno task
+ * compile`'s, which `./scale.ts` passes): they do not change this figure (docs/benchmarks.md,
+ * "Many PVs in one read", eighth round), and V8 flags are part of the code cache's check, so a
+ * flagged labwire beside the flagless floors (whose reader loads the same modules) would rewrite
+ * Deno's code cache in every round of runs.
+ *
  * Run: `deno run -A tests/bench/ca_read_many.ts [--runs 7]`. Prints plain `name: value` lines
  * and one OK/MISSED line per target.
  *
