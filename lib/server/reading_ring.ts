@@ -54,6 +54,8 @@ export class ReadingRing {
   readonly #num: Float64Array;
   readonly #ref: (Value | undefined | typeof IN_NUM)[];
   readonly #shapes = new Map<string, DeviceShapes>();
+  // The device of the last reading kept (readings come in runs of one device: polls of it).
+  #last: DeviceShapes | undefined;
   #head = 0;
   #count = 0;
 
@@ -75,32 +77,70 @@ export class ReadingRing {
 
   /** Keeps `reading` (its time to the millisecond, as its event id and text show it). */
   push(reading: Reading): void {
+    // Every reading of the daemon comes here (each `GET /read` too): no division, no lookup by
+    // name when the device is the last one's, and the values' keys enumerated once, checked
+    // against the shape and packed in the same pass.
     const size = this.size;
-    const i = (this.#head + this.#count) % size;
+    let i = this.#head + this.#count;
+    if (i >= size) i -= size;
     if (this.#count < size) this.#count++;
-    else this.#head = (this.#head + 1) % size;
-    const shapes = this.#shapesOf(reading.device);
+    else if (++this.#head === size) this.#head = 0;
+    let shapes = this.#last;
+    if (shapes === undefined || shapes.device !== reading.device) {
+      shapes = this.#last = this.#shapesOf(reading.device);
+    }
     this.#tms[i] = Math.round(reading.t * 1000);
     this.#device[i] = shapes.device;
     this.#error[i] = reading.error;
     const values = reading.values;
-    const shape = this.#shape(shapes, values);
-    const keys = shape.length <= PACKED ? shape : undefined;
-    this.#keys[i] = keys;
     const base = i * PACKED;
-    if (keys === undefined) {
-      this.#values[i] = values;
-      for (let j = 0; j < PACKED; j++) this.#ref[base + j] = undefined;
+    const list = shapes.shapes;
+    for (let s = 0; s < list.length; s++) {
+      const keys = list[s]!;
+      if (keys.length <= PACKED ? this.#pack(base, keys, values) : sameKeys(keys, values)) {
+        this.#keep(i, base, keys, values);
+        return;
+      }
+    }
+    const keys = Object.keys(values);
+    if (list.length >= SHAPES_PER_DEVICE) list.shift();
+    list.push(keys);
+    if (keys.length <= PACKED) this.#pack(base, keys, values);
+    this.#keep(i, base, keys, values);
+  }
+
+  /**
+   * Packs `values` into slot `base`'s columns if it has exactly `keys`, in that order (one
+   * enumeration of its keys); false (and the columns left to be written again) otherwise.
+   */
+  #pack(base: number, keys: readonly string[], values: Values): boolean {
+    const num = this.#num;
+    const ref = this.#ref;
+    let n = 0;
+    for (const k in values) {
+      if (n >= keys.length || keys[n] !== k) return false;
+      const v = values[k];
+      if (typeof v === "number") {
+        num[base + n] = v;
+        ref[base + n] = IN_NUM;
+      } else ref[base + n] = v;
+      n++;
+    }
+    if (n !== keys.length) return false;
+    for (; n < PACKED; n++) ref[base + n] = undefined;
+    return true;
+  }
+
+  /** Slot `i` keeps `values` of shape `keys`: packed (done) when it has few enough, else as is. */
+  #keep(i: number, base: number, keys: readonly string[], values: Values): void {
+    if (keys.length <= PACKED) {
+      this.#keys[i] = keys;
+      this.#values[i] = NO_VALUES;
       return;
     }
-    this.#values[i] = NO_VALUES;
-    for (let j = 0; j < PACKED; j++) {
-      const v = j < keys.length ? values[keys[j]!] : undefined;
-      if (typeof v === "number") {
-        this.#num[base + j] = v;
-        this.#ref[base + j] = IN_NUM;
-      } else this.#ref[base + j] = v;
-    }
+    this.#keys[i] = undefined;
+    this.#values[i] = values;
+    for (let j = 0; j < PACKED; j++) this.#ref[base + j] = undefined;
   }
 
   /** Time (epoch ms) of the `i`-th oldest reading kept. */
@@ -144,18 +184,6 @@ export class ReadingRing {
       this.#shapes.set(device, d);
     }
     return d;
-  }
-
-  /** The shared names of `values`' keys, in order. */
-  #shape(d: DeviceShapes, values: Values): readonly string[] {
-    const shapes = d.shapes;
-    for (let s = 0; s < shapes.length; s++) {
-      if (sameKeys(shapes[s]!, values)) return shapes[s]!;
-    }
-    const keys = Object.keys(values);
-    if (shapes.length >= SHAPES_PER_DEVICE) shapes.shift();
-    shapes.push(keys);
-    return keys;
   }
 }
 
