@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { SessionReader } from "./reader.ts";
 import { SessionStore } from "./store.ts";
 import type { WriterOutage } from "./outage.ts";
+import { WORKER_NICE } from "./write_worker.ts";
 
 /**
  * A store whose writes fail from the next flush on (its `chunks` table dropped after one good
@@ -280,6 +281,39 @@ Deno.test("writer (in its worker): a waited-for flush between two drains is answ
     store.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** A thread's nice value (Linux: field 19 of its stat, counted after the command name). */
+function niceOf(task: string): number {
+  const stat = Deno.readTextFileSync(`/proc/self/task/${task}/stat`);
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+}
+
+Deno.test({
+  name:
+    "writer (in its worker): the worker's thread runs at a lower priority than the recording thread",
+  // A test run already at nice 15 or more leaves no lower priority to tell apart.
+  ignore: Deno.build.os !== "linux" || niceOf(String(Deno.pid)) > 19 - WORKER_NICE,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "labwire-writer-" });
+    const nice = niceOf;
+    const before = new Set([...Deno.readDirSync("/proc/self/task")].map((t) => t.name));
+    const store = SessionStore.open(`${dir}/w.session.sqlite`, {
+      writeInWorker: true,
+      checkpointMs: 0,
+    });
+    try {
+      assert.ok(store.writer.inWorker);
+      const added = [...Deno.readDirSync("/proc/self/task")].map((t) => t.name)
+        .filter((t) => !before.has(t));
+      const own = nice(String(Deno.pid));
+      const nicer = own + WORKER_NICE;
+      assert.equal(added.map(nice).filter((n) => n === nicer).length, 1, `nice ${nicer} once`);
+    } finally {
+      store.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
 
 Deno.test("writer (in its worker): rows go round a small ring many times — numbers, ASCII and UTF-8 texts, a text longer than the ring — each written once, in order", async () => {
