@@ -14,10 +14,10 @@
  * CLI, config or output layer), so a miss shows how much of labwire's time is Deno's start, the
  * exchange itself and the reader.
  *
- * labwire runs as `deno run -A main.ts read …`, without the shipped V8 flags (`deno task
- * compile`'s, which `./scale.ts` passes): they do not change this figure (docs/benchmarks.md,
- * "Many PVs in one read", eighth round), and V8 flags are part of the code cache's check, so a
- * flagged labwire beside the flagless floors (whose reader loads the same modules) would rewrite
+ * labwire runs as a user runs it, with the shipped V8 flags (`deno task compile`'s and `deno task
+ * labwire`'s; `--no-maglev` among them is worth ~10 ms of this read: docs/benchmarks.md, "Many PVs
+ * in one read", ninth round), and so do the floors: V8 flags are part of the code cache's check,
+ * so a flagged labwire beside flagless floors (whose reader loads the same modules) would rewrite
  * Deno's code cache in every round of runs.
  *
  * Run: `deno run -A tests/bench/ca_read_many.ts [--runs 7]`. Prints plain `name: value` lines
@@ -28,6 +28,7 @@
 import { EPICS_BIN, findProgram } from "../peers.ts";
 import { missingSoftIoc, startSoftIoc } from "../interop/ca_softioc.ts";
 import { Targets } from "./targets.ts";
+import { SHIPPED_V8_FLAGS } from "./shipped_flags.ts";
 
 const N = 1000;
 const runsArg = Deno.args.indexOf("--runs");
@@ -85,11 +86,12 @@ try {
   // No EPICS_BIN on PATH: a caRepeater spawned by caget would hold its stdout pipe open.
   const env = { ...ioc.env, PATH: "/usr/bin:/bin" };
   const main = new URL("../../main.ts", import.meta.url).pathname;
-  const labwire = [Deno.execPath(), ["run", "-A", main, "read", ...names.map((n) => `ca://${n}`)]];
+  const run = ["run", "-A", `--v8-flags=${SHIPPED_V8_FLAGS}`];
+  const labwire = [Deno.execPath(), [...run, main, "read", ...names.map((n) => `ca://${n}`)]];
   const floor = new URL("./ca_read_floor.ts", import.meta.url).pathname;
-  const startOnly = [Deno.execPath(), ["run", "-A", floor, "--start-only"]] as const;
-  const clientOnly = [Deno.execPath(), ["run", "-A", floor, ...names]] as const;
-  const bareOnly = [Deno.execPath(), ["run", "-A", floor, "--bare", ...names]] as const;
+  const startOnly = [Deno.execPath(), [...run, floor, "--start-only"]] as const;
+  const clientOnly = [Deno.execPath(), [...run, floor, ...names]] as const;
+  const bareOnly = [Deno.execPath(), [...run, floor, "--bare", ...names]] as const;
   const last = names[N - 1]!;
   const checkCaget = (r: Run) => {
     if (!new RegExp(`${last}\\s+999\\.5`).test(r.stdout)) throw new Error("caget: wrong output");
