@@ -22,6 +22,11 @@ Deno.test("FrameWriter.text writes each name as frame() of its UTF-8 bytes, one 
     "é",
     "PV:" + "x".repeat(300) + "ü",
     "ü" + "y".repeat(40),
+    // Bytes that just fill the room the characters ask for (7 of 8, the NUL the 8th), one byte
+    // more than that, and a lone surrogate (written as U+FFFD, as the encoder does).
+    "abcdeé",
+    "abcdefé",
+    "a\ud800",
     "B:pv000999",
   ];
   const w = new FrameWriter(16);
