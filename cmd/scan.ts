@@ -362,9 +362,9 @@ in a pipe one JSON object per point:
   {"scan":1,"point":0,"t":…,"motor.position":0,"motor.position_target":0,"det.counts":12}
 
 Ctrl-C finishes the current point, returns relative (d…) positioners to their start,
-keeps every point and exits 130; a second Ctrl-C stops at once (motors with a writable
-"stop" attr are told to stop, nothing moves back). A device error stops
-the same safe way with exit 1. --resume continues a stopped scan at its first missing
+keeps every point and exits 130 (also when that point then fails: it is not kept); a second
+Ctrl-C stops at once (motors with a writable "stop" attr are told to stop, nothing moves
+back). A device error stops the same safe way with exit 1. --resume continues a stopped scan at its first missing
 point. A closed pipe ends the scan quietly (exit 0).
 
 Flags:

@@ -373,7 +373,12 @@ export class ScanRun {
       else if (this.#state === "stopping") outcome = "stopped";
     } catch (err) {
       if (signal.aborted) outcome = "aborted";
-      else {
+      else if (this.#state === "stopping") {
+        // Stopped while its last point was in flight: the scan ends as stopped (Ctrl-C exits 130
+        // however that point went); the point is not kept, and a resume takes it again.
+        outcome = "stopped";
+        this.#warn(`the point in flight when the scan was stopped failed: ${errorMessage(err)}`);
+      } else {
         outcome = "failed";
         this.#error = errorMessage(err);
       }

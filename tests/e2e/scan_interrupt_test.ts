@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { ascan, interruptAfterLines } from "./run_cli.ts";
+import { spawnLabwire } from "./labwire_process.ts";
 
 Deno.test("scan: Ctrl-C ends a 2,000,000-point demo scan with exit 130, points kept", async () => {
   const dir = await Deno.makeTempDir({ prefix: "labwire-scan-int-" });
@@ -30,6 +31,39 @@ Deno.test("scan: Ctrl-C ends a 2,000,000-point demo scan with exit 130, points k
       db.close();
     }
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("scan: Ctrl-C while the current point times out still exits 130, the scan stopped", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-scan-int-" });
+  const session = `${dir}/s.sqlite`;
+  // The detector answers after 5 s and its calls time out after 2 s: every point fails, slowly.
+  const scan = spawnLabwire([
+    "scan",
+    "--session",
+    session,
+    "--devices",
+    "sim://motor,sim://det?latency=5s&timeout=2s",
+    ...ascan(0, 1, 3),
+  ]);
+  try {
+    await scan.waitFor(/scan 1: 3 points/);
+    // the first point is in flight: the detector read that will time out has begun
+    const code = await scan.stop("SIGINT");
+    const err = scan.lines.join("\n");
+    assert.equal(code, 130, err);
+    assert.match(err, /point in flight when the scan was stopped failed: .*no answer within 2 s/);
+    assert.match(err, /stopped: 0 of 3 points kept/);
+    const db = new DatabaseSync(session, { readOnly: true });
+    try {
+      const rows = db.prepare("SELECT state FROM scans").all() as { state: string }[];
+      assert.deepEqual(rows.map((r) => r.state), ["stopped"]);
+    } finally {
+      db.close();
+    }
+  } finally {
+    if (scan.alive()) await scan.stop("SIGKILL");
     await Deno.remove(dir, { recursive: true });
   }
 });
