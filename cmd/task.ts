@@ -29,7 +29,7 @@ import {
 } from "../lib/lab/task_spec.ts";
 import { jsonDocument } from "../lib/output/record.ts";
 import { alignColumns } from "../lib/output/columns.ts";
-import { stdoutSink } from "../lib/output/stdout.ts";
+import { PipeClosed, stdoutSink } from "../lib/output/stdout.ts";
 import { stdoutIsTerminal } from "../lib/output/terminal.ts";
 import { loadToken } from "../lib/server/auth.ts";
 import { daemonUrl, NoDaemon, ServeClient } from "../lib/server/client.ts";
@@ -397,11 +397,11 @@ async function taskAction(opts: TaskArgs): Promise<number> {
       const interrupts = listenForInterrupts({
         onFirst: () => console.error(`labwire task: stopping ${status.id}…`),
       });
-      interrupts.signal.addEventListener("abort", () => {
-        client.request("DELETE", path(status.id)).catch((err) =>
-          console.error(`labwire task: stopping ${status.id}: ${(err as Error).message}`)
-        );
-      }, { once: true });
+      const stopTask = () =>
+        client.request<{ task: TaskStatus }>("DELETE", path(status.id)).catch((err) => {
+          console.error(`labwire task: stopping ${status.id}: ${(err as Error).message}`);
+        });
+      interrupts.signal.addEventListener("abort", () => void stopTask(), { once: true });
       try {
         const end = await follow(client, status.id, 0, interrupts.signal);
         const final = TERMINAL.includes(end.state)
@@ -409,6 +409,14 @@ async function taskAction(opts: TaskArgs): Promise<number> {
           : await client.request<TaskStatus>("GET", path(status.id));
         console.error(`labwire task: ${endLine(final)}`);
         return interrupts.received ? interrupts.exitCode() : exitFor(final);
+      } catch (err) {
+        if (!(err instanceof PipeClosed)) throw err;
+        // The reader of the task's readings went away (`| head -1`): the task this command
+        // started stops with it, as on Ctrl-C, instead of running on with nobody reading.
+        console.error(`labwire task: stdout closed: stopping ${status.id}…`);
+        const stopped = await stopTask();
+        if (stopped) console.error(`labwire task: ${endLine(stopped.task)}`);
+        return EXIT.ok;
       } finally {
         interrupts.dispose();
       }
@@ -489,6 +497,10 @@ sample), and the device's own (a motor's move: write, then sample until it stops
 Output: start, status and stop print the task's status (one JSON document); list one
 JSON line per task (a table on a terminal); data the task's readings as NDJSON (rows
 --since N on; the task keeps them, so every reader pages on its own cursor).
+
+start --follow owns the task it started: Ctrl-C stops it on the daemon (exit 130), and
+so does a closed pipe (start … --follow | head -1: one reading, the task stopped, exit
+0). data --follow only reads: Ctrl-C or a closed pipe leaves the task running.
 
 Flags:
   -u, --url URL            the daemon (default: [server] listen of the config)

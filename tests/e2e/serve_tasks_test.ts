@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { TASK_BENCH, until } from "./serve_fixture.ts";
 import { spawnServe } from "./labwire_process.ts";
-import { closedPort, runCli } from "./run_cli.ts";
+import { closedPort, runCli, runShell } from "./run_cli.ts";
 import { motorScan } from "../fixtures/scan_request.ts";
 
 /** A JSON request; answers the status and the parsed body. */
@@ -370,4 +370,37 @@ Deno.test("task start --local on a gauge that never answers: every sample an err
     r.stderr,
     /t1 completed after \d+ samples, all failed \(last error: .*connection refused/,
   );
+});
+
+Deno.test("task start --follow into a pipe that closes stops the task, as Ctrl-C does; data --follow does not", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-task-pipe-" });
+  await Deno.writeTextFile(`${dir}/bench.toml`, TASK_BENCH);
+  const serve = await spawnServe(["--config", `${dir}/bench.toml`, "--no-record"]);
+  try {
+    const tasks = async () =>
+      ((await call(`${serve.url}/api/tasks`)).body.tasks as { id: string; state: string }[])
+        .map((t) => `${t.id} ${t.state}`);
+    const started = await runShell(
+      `labwire task start thermo sample attrs=temperature --interval 50ms --follow --url ${serve.url} | head -1`,
+    );
+    assert.equal(started.code, 0, started.stderr);
+    assert.equal(JSON.parse(started.stdout).device, "thermo");
+    assert.match(started.stderr, /stdout closed: stopping t1…\nlabwire task: t1 stopped after/);
+    assert.deepEqual(await tasks(), ["t1 stopped"]);
+
+    // a reader of someone else's task leaves it running when its pipe closes
+    const own = await call(`${serve.url}/api/devices/thermo/tasks`, "POST", {
+      technique: "sample",
+      sampling_interval: 0.05,
+    });
+    const id = own.body.id as string;
+    const read = await runShell(`labwire task data ${id} --follow --url ${serve.url} | head -1`);
+    assert.equal(read.code, 0, read.stderr);
+    assert.equal(JSON.parse(read.stdout).device, "thermo");
+    assert.deepEqual(await tasks(), ["t1 stopped", `${id} running`]);
+    await call(`${serve.url}/api/tasks/${id}`, "DELETE");
+  } finally {
+    await serve.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
