@@ -10,7 +10,7 @@ import { EXIT } from "../lib/cli/command.ts";
 import { boolFlag, parseFlags, stringFlag } from "../lib/cli/flags.ts";
 import { formatMs } from "../lib/config/duration.ts";
 import type { DeviceConfig } from "../lib/config/load.ts";
-import { UsageError } from "../lib/device/errors.ts";
+import { DeviceError, UsageError } from "../lib/device/errors.ts";
 import { loadLabConfig } from "../lib/lab/setup.ts";
 import { jsonDocument } from "../lib/output/record.ts";
 import { alignColumns } from "../lib/output/columns.ts";
@@ -106,6 +106,8 @@ export interface ServedDevice {
   address?: string;
   /** `up`, `down` or `unknown`. */
   state?: string;
+  /** Its sampling interval, seconds. */
+  interval_s?: number;
 }
 
 /**
@@ -158,6 +160,24 @@ export function deviceRows(
   });
 }
 
+/**
+ * The rows for the devices a daemon serves, as it describes them: what `devices --server URL`
+ * lists without a config file.
+ */
+export function servedRows(served: readonly ServedDevice[]): DeviceRow[] {
+  return served.map((s) => {
+    const address = s.address ?? "";
+    return {
+      name: s.name,
+      address,
+      driver: s.driver ?? address.split(":")[0] ?? "",
+      instrument: /[?&]instrument=([^&#]+)/.exec(address)?.[1] ?? null,
+      interval_s: s.interval_s ?? 0,
+      state: s.state ?? "unknown",
+    };
+  });
+}
+
 async function askDaemon(url: string): Promise<ServedDevice[] | undefined> {
   try {
     const res = await fetch(`${url}/api/devices`, {
@@ -193,6 +213,15 @@ export async function runDevices(args: string[]): Promise<number> {
   const opts = parseDevicesArgs(args);
   const { config, cleanup } = await loadLabConfig(opts);
   try {
+    // Data goes to a pipe as the --json document (the output contract); tables are for people.
+    const json = opts.json || !stdoutIsTerminal();
+    if (config.file === undefined && opts.server !== undefined) {
+      // No config to compare with: the list is what the daemon serves.
+      const served = await askDaemon(opts.server);
+      if (!served) throw new DeviceError(`no labwire daemon answered at ${opts.server}`);
+      writeList(servedRows(served), opts.server, json);
+      return EXIT.ok;
+    }
     if (config.devices.length === 0) {
       // Without any config file, "no devices in the config" sent a new user looking for one.
       throw new UsageError(
@@ -220,15 +249,20 @@ export async function runDevices(args: string[]): Promise<number> {
     const rows = deviceRows(config.devices, served);
     const other = otherAddresses(config.devices, served);
     if (other) console.error(`labwire devices: ${other}`);
-    if (opts.json) {
-      stdoutSink.write(jsonDocument({ server: server ?? null, devices: rows }, stdoutIsTerminal()));
-    } else {
-      stdoutSink.write(renderDevices(rows, server));
-      if (server) console.error(`states from the daemon at ${server}`);
-    }
+    writeList(rows, server, json);
     return EXIT.ok;
   } finally {
     await cleanup();
+  }
+}
+
+/** Prints the list: the `--json` document, or the table and where its states come from. */
+function writeList(rows: readonly DeviceRow[], server: string | undefined, json: boolean): void {
+  if (json) {
+    stdoutSink.write(jsonDocument({ server: server ?? null, devices: rows }, stdoutIsTerminal()));
+  } else {
+    stdoutSink.write(renderDevices(rows, server));
+    if (server) console.error(`states from the daemon at ${server}`);
   }
 }
 
@@ -240,6 +274,7 @@ export const devicesCommand: Command = {
   help: `labwire devices — the devices a config declares
 
 Usage: labwire devices [CONFIG] [--json] [--server URL | --no-server]
+       labwire devices --server URL [--json]
 
 Lists each [devices.NAME] of the config (./labwire.toml, --config FILE or
 $LABWIRE_CONFIG): its address, driver (and instrument definition), and sampling
@@ -247,13 +282,17 @@ interval. No instrument is contacted. When a labwire daemon serving the config
 answers (at its [server] listen, default ${DEFAULT_SERVE_LISTEN}, or --server URL),
 each device's state (up, down, unknown) is added: "not served" for one it does
 not serve, or serves at another address (another config's; a note on stderr
-says so).
+says so). With --server and no config file, it lists the devices that daemon
+serves (exit 1 when none answers).
+
+Output: a table on a terminal; in a pipe (or with --json) one JSON document.
 
 Flags:
   -c, --config FILE    config file (default ./labwire.toml or $LABWIRE_CONFIG)
       --demo           the built-in simulated bench (its simulators are this run's
                        own, so no daemon is asked; not with --server)
-      --json           one JSON document: {"server": URL or null, "devices": […]}
+      --json           one JSON document (also on a terminal):
+                       {"server": URL or null, "devices": […]}
   -s, --server URL     ask this daemon for states (e.g. http://127.0.0.1:8600)
       --no-server      do not ask any daemon
 
@@ -261,5 +300,6 @@ Examples:
   labwire devices --demo
   labwire devices --demo --json | jq -r '.devices[].name'
   labwire devices bench.toml --server http://127.0.0.1:8600
+  labwire devices --server http://127.0.0.1:8600 | jq -r '.devices[] | "\\(.name) \\(.state)"'
 `,
 };

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import "../lib/drivers/mod.ts";
 import { parseConfig } from "../lib/config/load.ts";
 import { UsageError } from "../lib/device/errors.ts";
-import { deviceRows, otherAddresses, parseDevicesArgs } from "./devices.ts";
+import { deviceRows, otherAddresses, parseDevicesArgs, servedRows } from "./devices.ts";
 
 const CONFIG = `
 [devices.gauge]
@@ -43,4 +43,35 @@ Deno.test("parseDevicesArgs: --demo with --server is a usage error, --server alo
     "http://127.0.0.1:8600",
   );
   assert.equal(parseDevicesArgs(["--demo", "--no-server"]).demo, true);
+});
+
+Deno.test("servedRows: a daemon's devices as it describes them, the instrument from the address", () => {
+  const rows = servedRows([
+    {
+      name: "psu",
+      driver: "tcp",
+      address: "tcp://10.0.0.7:5025?instrument=rigol-dp832",
+      state: "up",
+      interval_s: 5,
+    },
+    { name: "thermo", driver: "sim", address: "sim://thermo?seed=2", state: "down", interval_s: 1 },
+  ]);
+  assert.deepEqual(rows, [
+    {
+      name: "psu",
+      address: "tcp://10.0.0.7:5025?instrument=rigol-dp832",
+      driver: "tcp",
+      instrument: "rigol-dp832",
+      interval_s: 5,
+      state: "up",
+    },
+    {
+      name: "thermo",
+      address: "sim://thermo?seed=2",
+      driver: "sim",
+      instrument: null,
+      interval_s: 1,
+      state: "down",
+    },
+  ]);
 });

@@ -3,7 +3,7 @@
  * daemon serving the config answers (at its `[server] listen`, or `--server URL`).
  */
 import assert from "node:assert/strict";
-import { runCli } from "./run_cli.ts";
+import { runCli, runCliOnTerminal } from "./run_cli.ts";
 import { startTestDaemon, TEST_BENCH } from "./serve_fixture.ts";
 
 Deno.test("devices lists name, address, driver and interval; --json is one document", async () => {
@@ -15,7 +15,7 @@ Deno.test("devices lists name, address, driver and interval; --json is one docum
       `${TEST_BENCH}\n[devices.psu]\naddress = "tcp://192.0.2.7:5025?instrument=rigol-dp832"\n` +
         `\n[server]\nlisten = "127.0.0.1:9"\n`,
     );
-    const text = await runCli(["devices"], { cwd: dir });
+    const text = await runCliOnTerminal(["devices"], { cwd: dir });
     assert.equal(text.code, 0, text.stderr);
     const lines = text.stdout.trimEnd().split("\n");
     assert.match(lines[0]!, /^name\s+address\s+driver\s+interval$/);
@@ -25,6 +25,10 @@ Deno.test("devices lists name, address, driver and interval; --json is one docum
       /^psu\s+tcp:\/\/192\.0\.2\.7:5025\?instrument=rigol-dp832\s+tcp \(rigol-dp832\)\s+1s$/,
     );
     const json = JSON.parse((await runCli(["devices", "--json"], { cwd: dir })).stdout);
+    // a pipe gets data, as the output contract says: the --json document, not the table
+    const piped = await runCli(["devices"], { cwd: dir });
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.deepEqual(JSON.parse(piped.stdout), json);
     assert.equal(json.server, null);
     assert.deepEqual(json.devices[0], {
       name: "motor",
@@ -66,11 +70,51 @@ Deno.test("devices asks the daemon for each device's state", async () => {
       doc.devices.map((d: { name: string; state: string }) => [d.name, d.state]),
     );
     assert.deepEqual(state, { motor: "up", det: "up", thermo: "up", broken: "down" });
-    const text = await runCli(["devices", `${daemon.dir}/bench.toml`, "--server", daemon.url]);
+    const text = await runCliOnTerminal([
+      "devices",
+      `${daemon.dir}/bench.toml`,
+      "--server",
+      daemon.url,
+    ]);
     assert.match(
       text.stdout,
       /^broken\s+sim:\/\/gauge\?seed=9&error_rate=1\s+sim\s+200ms\s+down$/m,
     );
+
+    // --server needs no config file: the list is what the daemon serves
+    const empty = await Deno.makeTempDir({ prefix: "labwire-devices-none-" });
+    try {
+      const env = { LABWIRE_CONFIG: "" };
+      const served = await runCli(["devices", "--server", daemon.url], { cwd: empty, env });
+      assert.equal(served.code, 0, served.stderr);
+      const list = JSON.parse(served.stdout);
+      assert.equal(list.server, daemon.url.replace(/\/$/, ""));
+      assert.deepEqual(list.devices.find((d: { name: string }) => d.name === "broken"), {
+        name: "broken",
+        address: "sim://gauge?seed=9&error_rate=1",
+        driver: "sim",
+        instrument: null,
+        interval_s: 0.2,
+        state: "down",
+      });
+      assert.deepEqual(
+        list.devices.map((d: { name: string }) => d.name).sort(),
+        ["broken", "det", "motor", "thermo"],
+      );
+      const table = await runCliOnTerminal(["devices", "--server", daemon.url], {
+        cwd: empty,
+        env,
+      });
+      assert.match(table.stdout, /^motor\s+sim:\/\/motor\?seed=3\s+sim\s+200ms\s+up$/m);
+      const nobody = await runCli(["devices", "--server", "http://127.0.0.1:9"], {
+        cwd: empty,
+        env,
+      });
+      assert.equal(nobody.code, 1);
+      assert.match(nobody.stderr, /no labwire daemon answered at http:\/\/127\.0\.0\.1:9/);
+    } finally {
+      await Deno.remove(empty, { recursive: true });
+    }
     const bad = await runCli(["devices", "--server", "localhost:8600"]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /not an http:\/\/ URL/);

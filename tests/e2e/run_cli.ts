@@ -67,6 +67,35 @@ export async function runCli(
 }
 
 /**
+ * Runs `labwire ARGS…` to completion with stdout on a pseudo-terminal (util-linux `script`), as a
+ * person at a terminal runs it: what a verb prints for people (tables), not for a pipe. The
+ * terminal's line ends come back as `\n`; stderr is captured on its own.
+ */
+export async function runCliOnTerminal(
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string } = {},
+): Promise<CliResult> {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-tty-" });
+  try {
+    const quote = (w: string) => `'${w.replaceAll("'", `'\\''`)}'`;
+    const words = [Deno.execPath(), "run", "-A", `${ROOT}main.ts`, ...args].map(quote);
+    const command = `${words.join(" ")} 2>${quote(`${dir}/stderr`)}`;
+    const out = await new Deno.Command("script", {
+      args: ["-qec", command, "/dev/null"],
+      env: { NO_COLOR: "1", ...options.env },
+      cwd: options.cwd ?? ROOT,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout).replaceAll("\r\n", "\n");
+    return { code: out.code, stdout, stderr: await Deno.readTextFile(`${dir}/stderr`) };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
  * Runs `labwire scan ascan POSITIONER FROM TO POINTS -d DETECTORS --config CONFIG --no-session`
  * and then `extra` (e.g. `--json`): a step scan over a config file's devices that writes no session.
  */
