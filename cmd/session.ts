@@ -66,7 +66,8 @@ export async function runSession(args: string[]): Promise<number> {
         `subcommands: ${SUBCOMMANDS.join(", ")}; see: labwire session --help`,
     );
   }
-  const json = boolFlag(f, "json");
+  // A pipe gets data (the output contract): list and info print their --json document into one.
+  const json = boolFlag(f, "json") || !stdoutIsTerminal();
   const time = timeFlags(f);
   try {
     switch (sub) {
@@ -311,10 +312,11 @@ Usage:
   labwire session add FILE KEY=VALUE…
 
 list     session files in DIR (default .): time range, samples, devices,
-         segments, and whether a monitor is recording into it now
+         segments, and whether a monitor is recording into it now; in a pipe
+         (or with --json) one JSON document, an array of files
 info     devices and attributes (units, sample counts), time range, segments
          (each run of monitor/serve), gaps (missed deadlines), device errors,
-         alarms and scans; --json prints it as one JSON document
+         alarms and scans; in a pipe (or with --json) one JSON document
 export   samples to stdout, streamed (a week of data is fine):
            csv     wide: a "t" column then one column per device.attr, a
                    second header line with units, one row per timestamp
@@ -340,7 +342,7 @@ Flags:
       --scan N       export scan N
   -n, --lines N      tail: samples and events to show first (default 10)
       --poll 500ms   tail: how often to look for new rows
-      --json         JSON output (info, list, tail)
+      --json         JSON output also on a terminal (info, list, tail)
       --time iso     times in JSON and CSV as ISO 8601 with offset (default:
                      epoch seconds)
       --utc          show times in UTC (default: local time with its zone)

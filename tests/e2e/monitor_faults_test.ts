@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { SessionReader } from "../../lib/session/reader.ts";
 import { hungServer, writeHungBench } from "./hung_server.ts";
 import { spawnLabwire } from "./labwire_process.ts";
-import { runCli } from "./run_cli.ts";
+import { runCli, runCliOnTerminal } from "./run_cli.ts";
 import { until } from "./serve_fixture.ts";
 import { fill, smallDisk, unmount } from "../fixtures/small_disk.ts";
 
@@ -88,7 +88,7 @@ Deno.test("a monitor killed with -9 leaves a segment that session info shows as 
     assert.equal(s.segments[0]!.state, "interrupted");
     assert.equal(s.segments[0]!.stop, undefined);
     assert.equal(typeof s.segments[0]!.last, "number");
-    const text = await runCli(["session", "info", session]);
+    const text = await runCliOnTerminal(["session", "info", session]);
     assert.match(text.stdout, /interrupted \(last sample \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+\)/);
     assert.doesNotMatch(text.stdout, /running/);
   } finally {

@@ -4,7 +4,7 @@
  * parameters of the config — all as real processes.
  */
 import assert from "node:assert/strict";
-import { ROOT, runCli } from "./run_cli.ts";
+import { ROOT, runCli, runCliOnTerminal } from "./run_cli.ts";
 
 const CONFIG = `
 [devices.thermo]
@@ -55,7 +55,7 @@ Deno.test("notes and manual values recorded while monitor runs; info shows them 
     assert.equal(s.notes[0].segment, 1, "in the segment being recorded");
     assert.deepEqual(s.entries[0].data, { flow_sccm: 25, valve: "open", ok: true });
     assert.ok(s.samples > 0, "the monitor kept recording around them");
-    const text = await runCli(["session", "info", session]);
+    const text = await runCliOnTerminal(["session", "info", session]);
     assert.match(text.stdout, /parameters\n {2}sample +"Cu-12"\n {2}flow_sccm +20\n/);
     assert.match(
       text.stdout,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ROOT, runCli, simBenchDir } from "./run_cli.ts";
+import { ROOT, runCli, runCliOnTerminal, simBenchDir } from "./run_cli.ts";
 
 /** Records a short session with `monitor` and returns its paths. */
 async function recorded(): Promise<{ dir: string; config: string; session: string }> {
@@ -35,9 +35,19 @@ Deno.test("session info --json: devices, attrs with units, counts, segments, not
     assert.equal(info.events.note, 1);
     assert.ok(info.samples > 20);
     assert.ok(info.last > info.first);
-    const text = await runCli(["session", "info", session]);
+    const text = await runCliOnTerminal(["session", "info", session]);
     assert.match(text.stdout, /pressure\s+torr/);
     assert.match(text.stdout, /duration reached/);
+    // a pipe gets data, as the output contract says: the --json documents, not the text
+    const piped = await runCli(["session", "info", session]);
+    assert.deepEqual(JSON.parse(piped.stdout), info);
+    const listed = await runCli(["session", "list", dir]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual(
+      JSON.parse(listed.stdout),
+      JSON.parse((await runCli(["session", "list", dir, "--json"])).stdout),
+    );
+    assert.equal(JSON.parse(listed.stdout)[0].path, session);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

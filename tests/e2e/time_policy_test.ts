@@ -4,7 +4,7 @@
  * (`--utc` for UTC); `--from/--to` take local or offset ISO times and durations back from now.
  */
 import assert from "node:assert/strict";
-import { ascan, runCli, simBenchDir } from "./run_cli.ts";
+import { ascan, runCli, runCliOnTerminal, simBenchDir } from "./run_cli.ts";
 
 const BERLIN = { TZ: "Europe/Berlin" };
 const ISO_OFFSET = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0[12]:00$/;
@@ -34,12 +34,12 @@ Deno.test("session info, list and export follow the policy; --from without offse
   try {
     const rec = await runCli(["monitor", config, "--duration", "400ms", "--quiet"]);
     assert.equal(rec.code, 0, rec.stderr);
-    const info = await runCli(["session", "info", session], { env: BERLIN });
+    const info = await runCliOnTerminal(["session", "info", session], { env: BERLIN });
     assert.match(info.stdout, /time {5}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d CES?T → /);
     assert.doesNotMatch(info.stdout, /\d\dZ\b/);
-    const utc = await runCli(["session", "info", session, "--utc"], { env: BERLIN });
+    const utc = await runCliOnTerminal(["session", "info", session, "--utc"], { env: BERLIN });
     assert.match(utc.stdout, /time {5}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC → /);
-    const list = await runCli(["session", "list", dir], { env: BERLIN });
+    const list = await runCliOnTerminal(["session", "list", dir], { env: BERLIN });
     assert.match(list.stdout, / CES?T → .* CES?T /);
 
     const json = JSON.parse((await runCli(["session", "info", session, "--json"])).stdout);
@@ -97,7 +97,7 @@ Deno.test("scan-only sessions: export --scan N needs no --format; list shows sca
     assert.match(exported.stdout, /^# labwire scan 1\n/);
     assert.match(exported.stdout, /# started: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d CES?T\n/);
     assert.match(exported.stdout, /\npoint,t,motor\.position,motor\.position_target,det\.counts\n/);
-    const list = await runCli(["session", "list", dir], { env: BERLIN });
+    const list = await runCliOnTerminal(["session", "list", dir], { env: BERLIN });
     assert.equal(list.code, 0, list.stderr);
     assert.doesNotMatch(list.stdout, /—/);
     assert.match(list.stdout, / CES?T → .* CES?T {2}1 scan, 2 devices, 1 segment\n$/);
