@@ -1,12 +1,14 @@
 /**
  * Where a path the config file names points: one rule for every such setting (`[session] path`,
- * `[instruments] path`, `[server] token_file`, `tls_cert`, `tls_key`). A relative path is
+ * `[instruments] path`, `[server] token_file`, `tls_cert`, `tls_key`, and the files device tables
+ * name: `token_file`, `ca_file`, `password_file`). A relative path is
  * relative to the config file's folder, not to wherever the command runs, so the same config
  * means the same files from any folder and as a service (whose unit runs in its own folder).
  *
  * @module
  */
 import { dirname, isAbsolute, join } from "node:path";
+import { isConfigFile } from "./file_name.ts";
 
 /**
  * `path` as the config `configFile` means it: absolute as it is; relative, joined to the config
@@ -22,19 +24,4 @@ import { dirname, isAbsolute, join } from "node:path";
 export function besideConfig(path: string, configFile: string | undefined): string {
   if (isAbsolute(path) || !isConfigFile(configFile)) return path;
   return join(dirname(configFile), path);
-}
-
-/**
- * True when `configFile` is a file on disk: not absent, and not a built-in config's label
- * (`<demo bench>`), which has no folder for paths to be relative to.
- *
- * @example
- * ```ts
- * import { isConfigFile } from "./beside_config.ts";
- * isConfigFile("/etc/labwire/labwire.toml"); // true
- * isConfigFile("<demo bench>"); // false
- * ```
- */
-export function isConfigFile(configFile: string | undefined): configFile is string {
-  return !!configFile && !configFile.startsWith("<");
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { besideConfig, isConfigFile } from "./beside_config.ts";
+import { besideConfig } from "./beside_config.ts";
 
 Deno.test("besideConfig: a relative path is the config file's folder's; absolute, or no file on disk, as written", () => {
   assert.equal(besideConfig("data/run.sqlite", "/lab/bench.toml"), "/lab/data/run.sqlite");
@@ -10,8 +10,4 @@ Deno.test("besideConfig: a relative path is the config file's folder's; absolute
   // no config file, or a built-in bench's label: nothing to be relative to
   assert.equal(besideConfig("k.pem", undefined), "k.pem");
   assert.equal(besideConfig("k.pem", "<demo bench>"), "k.pem");
-  assert.equal(isConfigFile("/lab/bench.toml"), true);
-  assert.equal(isConfigFile("<demo bench>"), false);
-  assert.equal(isConfigFile(""), false);
-  assert.equal(isConfigFile(undefined), false);
 });

@@ -9,6 +9,7 @@
 import { parse as parseToml } from "smol-toml";
 import { ConfigError } from "../device/errors.ts";
 import { checkDeviceTables, type DeviceTable, tableIssueProblem } from "./device_tables.ts";
+import { isConfigFile } from "./file_name.ts";
 import { problemText } from "./problem.ts";
 
 /**
@@ -20,6 +21,11 @@ export interface DeviceConfig extends Omit<DeviceTable, "interval"> {
   name: string;
   /** Sampling interval in ms for `monitor`/`serve` (default 1000). */
   interval: number;
+  /**
+   * The config file that declares it: the files its options name (`token_file`, `ca_file`) are
+   * beside it. Undefined for an address given on the command line or a request.
+   */
+  file?: string;
 }
 
 /** A loaded config: devices plus the raw other sections. */
@@ -63,9 +69,10 @@ export function parseTomlFile(text: string, file: string): Record<string, unknow
 }
 
 /** The device `name` of a checked `[devices.NAME]` table. */
-export function deviceConfig(name: string, d: DeviceTable): DeviceConfig {
+export function deviceConfig(name: string, d: DeviceTable, file?: string): DeviceConfig {
   return {
     name,
+    ...(isConfigFile(file) ? { file } : {}),
     address: d.address,
     interval: d.interval ?? DEFAULT_INTERVAL_MS,
     timeout: d.timeout,
@@ -103,7 +110,7 @@ export function devicesOnlyConfig(
       const p = tableIssueProblem(r.issue, ["devices"]);
       throw new ConfigError(problemText(p), file, p.key || undefined);
     }
-    for (const [name, d] of Object.entries(r.value)) devices.push(deviceConfig(name, d));
+    for (const [name, d] of Object.entries(r.value)) devices.push(deviceConfig(name, d, file));
   }
   return { file, devices, sections: {}, text };
 }

@@ -67,7 +67,7 @@ export function parseConfigDoc(
     if (key !== "devices") sections[key] = doc[key];
   }
   const devices: DeviceConfig[] = Object.entries(checked.devices ?? {}).map(([name, d]) =>
-    deviceConfig(name, d)
+    deviceConfig(name, d, file)
   );
   if (checked.derived) {
     // derived devices are devices like any other (read, stream, monitor, serve, CA, alarms,

@@ -21,6 +21,11 @@ export interface OpenContext {
   /** Driver options from the config file's device table (beyond address/interval/timeout). */
   options: Record<string, unknown>;
   /**
+   * The config file declaring the device: a relative file its options name (`token_file`) is
+   * beside it (`besideConfig`); undefined outside a config (relative to the working folder).
+   */
+  configFile?: string;
+  /**
    * The other devices of the lab by name (through their queues), for devices made of other
    * devices' attributes (`[derived.NAME]`); absent outside a lab.
    */

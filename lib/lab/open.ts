@@ -30,6 +30,7 @@ export function openDevice(
       timeout,
       interval: cfg.interval,
       options: cfg.options,
+      configFile: cfg.file,
       peer,
     });
   } catch (err) {

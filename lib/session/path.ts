@@ -11,7 +11,8 @@ import { basename, dirname, join } from "node:path";
 import type { LabConfig } from "../config/load.ts";
 import { parseWith } from "../config/fields.ts";
 import { SESSION_SCHEMA } from "../config/schema.ts";
-import { besideConfig, isConfigFile } from "../config/beside_config.ts";
+import { besideConfig } from "../config/beside_config.ts";
+import { isConfigFile } from "../config/file_name.ts";
 
 /** File name suffix of session files. */
 export const SESSION_SUFFIX = ".session.sqlite";

@@ -36,6 +36,7 @@ import {
   type ValueSpec,
   valueSpecs,
 } from "./protocol.ts";
+import { besideConfig } from "../../config/beside_config.ts";
 import { readNamedFile } from "../../config/named_file.ts";
 import { addressOption } from "../../config/options.ts";
 
@@ -326,8 +327,13 @@ async function open(address: Address, ctx: OpenContext): Promise<Device> {
     get("values") as Record<string, Record<string, unknown>> | undefined,
     { pointer: get("pointer") as string | undefined, units: get("units") as string | undefined },
   );
-  const passwordFile = get("password_file") as string | undefined;
-  const caFile = get("ca_file") as string | undefined;
+  // the files a config names are beside it, as every path in a config is
+  const path = (key: string) => {
+    const p = get(key) as string | undefined;
+    return p === undefined ? undefined : besideConfig(p, ctx.configFile);
+  };
+  const passwordFile = path("password_file");
+  const caFile = path("ca_file");
   const interval = ctx.interval ?? 1000;
   const staleAfter = (get("stale_after") as number | undefined) ?? DEFAULT_STALE_AFTER;
   return new MqttDevice({

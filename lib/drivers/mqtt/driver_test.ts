@@ -49,3 +49,22 @@ Deno.test("an unreachable broker is reported once per outage, then with back-off
     await d.close();
   }
 });
+
+Deno.test("password_file and ca_file of a config's device are read beside the config file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-mqtt-files-" });
+  try {
+    await Deno.writeTextFile(`${dir}/pw`, "s3cret\n");
+    const open = (options: Record<string, unknown>) =>
+      mqttDriver.open(parseAddress("mqtt://127.0.0.1:1/tele/plug1/SENSOR"), {
+        name: "plug",
+        options: { username: "lab", ...options },
+        timeout: 10,
+        configFile: `${dir}/lab.toml`,
+      });
+    // the password beside the config is found wherever the test runs
+    await (await open({ password_file: "pw" })).close();
+    await assert.rejects(open({ ca_file: "ca.pem" }), new RegExp(`ca_file ${dir}/ca\\.pem:`));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
