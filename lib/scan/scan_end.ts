@@ -65,7 +65,9 @@ export function sayScanEnd(result: ScanResult, ctx: ScanEndContext): void {
   const took = result.started && result.ended
     ? ` in ${(result.ended - result.started).toFixed(1)} s`
     : "";
-  for (const line of statsLines(result, ctx.precision)) say(line);
+  // The reader that closed the pipe took what it wanted: statistics of the points up to there
+  // would be noise on its terminal.
+  if (!ctx.pipeClosed) { for (const line of statsLines(result, ctx.precision)) say(line); }
   if (result.baseline) {
     const ends = result.baseline.end ? "start and end" : "start";
     say(p.dim(`baseline: ${ctx.baseline!.join(", ")} read at the ${ends}${where}`));
