@@ -21,6 +21,7 @@ import { inSubcommand, UsageError } from "../lib/device/errors.ts";
 import { didYouMean } from "../lib/device/suggest.ts";
 import { jsonDocument } from "../lib/output/record.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
+import { watchStdoutReader } from "../lib/output/reader_gone.ts";
 import { stdoutIsTerminal } from "../lib/output/terminal.ts";
 import { exportSession, sampleLine } from "../lib/session/export.ts";
 import { tailSession } from "../lib/session/tail.ts";
@@ -280,8 +281,11 @@ async function tail(
         attr: e.attr,
         message: e.message,
       }) + "\n";
+  // A reader that left (`| head -1`) ends the following too, also while nothing new comes.
+  const gone = watchStdoutReader();
   try {
-    const batches = tailSession(reader, { lines, pollMs: poll, signal: interrupts.signal });
+    const signal = AbortSignal.any([interrupts.signal, gone.signal]);
+    const batches = tailSession(reader, { lines, pollMs: poll, signal });
     for await (const b of batches) {
       for (const e of b.events) stdoutSink.write(eventLine(e));
       let text = "";
@@ -290,6 +294,7 @@ async function tail(
     }
     return interrupts.exitCode();
   } finally {
+    gone.stop();
     interrupts.dispose();
     reader.close();
   }
@@ -327,7 +332,8 @@ export   samples to stdout, streamed (a week of data is fine):
          --attrs selects columns (device.attr, or device for all of it);
          --scan N exports scan N as scan --out writes it (CSV unless --format)
 tail     prints the last N samples and events (default 10), then follows the
-         session as a monitor writes it, until Ctrl-C; NDJSON in a pipe
+         session as a monitor writes it, until Ctrl-C or its reader leaves
+         (| head -1 ends it even when nothing new comes); NDJSON in a pipe
 note     records a timestamped note (a "note" event), also while a monitor or
          serve records into the file
 add      records manual values (an "entry" event: numbers, true/false or text),

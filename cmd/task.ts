@@ -29,6 +29,7 @@ import {
 } from "../lib/lab/task_spec.ts";
 import { jsonDocument } from "../lib/output/record.ts";
 import { alignColumns } from "../lib/output/columns.ts";
+import { stdoutReaderGone } from "../lib/output/reader_gone.ts";
 import { PipeClosed, stdoutSink } from "../lib/output/stdout.ts";
 import { stdoutIsTerminal } from "../lib/output/terminal.ts";
 import { loadToken } from "../lib/server/auth.ts";
@@ -292,6 +293,8 @@ async function follow(
     if (TERMINAL.includes(page.task.state) && page.data.rows.length === 0) return page.task;
     if (signal.aborted) return page.task;
     if (page.data.rows.length === 0) {
+      // an idle task writes nothing that would tell us the reader left (`| head -1`)
+      if (stdoutReaderGone()) throw new PipeClosed();
       await new Promise((r) => setTimeout(r, 200));
     }
   }

@@ -387,6 +387,14 @@ Deno.test("task start --follow into a pipe that closes stops the task, as Ctrl-C
     assert.equal(JSON.parse(started.stdout).device, "thermo");
     assert.match(started.stderr, /stdout closed: stopping t1…\nlabwire task: t1 stopped after/);
     assert.deepEqual(await tasks(), ["t1 stopped"]);
+    // also when the task has nothing more to print for an hour: the reader's leaving is noticed
+    // without a write (the hang guard is timeout's exit 124)
+    const idle = await runShell(
+      `export -f labwire; timeout 30 bash -o pipefail -c "labwire task start thermo sample attrs=temperature --interval 1h --follow --url ${serve.url} | head -1"`,
+    );
+    assert.equal(idle.code, 0, idle.stderr);
+    assert.match(idle.stderr, /stdout closed: stopping t2…/);
+    assert.deepEqual(await tasks(), ["t1 stopped", "t2 stopped"]);
 
     // a reader of someone else's task leaves it running when its pipe closes
     const own = await call(`${serve.url}/api/devices/thermo/tasks`, "POST", {
@@ -397,7 +405,7 @@ Deno.test("task start --follow into a pipe that closes stops the task, as Ctrl-C
     const read = await runShell(`labwire task data ${id} --follow --url ${serve.url} | head -1`);
     assert.equal(read.code, 0, read.stderr);
     assert.equal(JSON.parse(read.stdout).device, "thermo");
-    assert.deepEqual(await tasks(), ["t1 stopped", `${id} running`]);
+    assert.deepEqual(await tasks(), ["t1 stopped", "t2 stopped", `${id} running`]);
     await call(`${serve.url}/api/tasks/${id}`, "DELETE");
   } finally {
     await serve.stop();

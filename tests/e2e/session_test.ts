@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ROOT, runCli, runCliOnTerminal, simBenchDir } from "./run_cli.ts";
+import { ROOT, runCli, runCliOnTerminal, runShell, simBenchDir } from "./run_cli.ts";
 
 /** Records a short session with `monitor` and returns its paths. */
 async function recorded(): Promise<{ dir: string; config: string; session: string }> {
@@ -204,4 +204,24 @@ Deno.test("session: bad subcommands and files are usage errors", async () => {
   await Deno.remove(dir, { recursive: true });
   assert.equal(c.code, 2);
   assert.match(c.stderr, /x\.sqlite/);
+});
+
+Deno.test("session tail of a finished session into | head -1 ends with exit 0, not waiting for rows", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-session-tail-" });
+  const session = `${dir}/scan.sqlite`;
+  try {
+    const scan = await runCli(["scan", "--demo", "count", "2", "-d", "det.counts", "-s", session]);
+    assert.equal(scan.code, 0, scan.stderr);
+    // A scan's session has events but no samples: tail writes its last event, once, and nothing
+    // is recorded any more, so no later write tells it the reader left; the hang guard is
+    // timeout's exit 124.
+    const r = await runShell(
+      `export -f labwire; timeout 30 bash -o pipefail -c "labwire session tail ${session} --lines 1 | head -1"`,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.split("\n").length, 2, r.stdout);
+    assert.ok(JSON.parse(r.stdout).t > 0, r.stdout);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
