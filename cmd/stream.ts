@@ -26,6 +26,7 @@ import type { Lab } from "../lib/lab/lab.ts";
 import { Sampler } from "../lib/lab/sampler.ts";
 import { openLab } from "../lib/lab/setup.ts";
 import { readingLines } from "../lib/output/readings.ts";
+import { watchStdoutReader } from "../lib/output/reader_gone.ts";
 import { PipeClosed, stdoutSink } from "../lib/output/stdout.ts";
 import type { TimeOptions } from "../lib/output/time.ts";
 import {
@@ -231,8 +232,11 @@ export async function runStream(args: string[]): Promise<number> {
   const interrupts = listenForInterrupts();
   const lab = await openLab(opts);
   const stop = new AbortController();
-  const signal = AbortSignal.any([interrupts.signal, stop.signal]);
+  // A reader that left ends the stream also between slow readings (`--interval 1h | head -1`).
+  const gone = watchStdoutReader();
+  const signal = AbortSignal.any([interrupts.signal, stop.signal, gone.signal]);
   let pipeClosed = false;
+  gone.signal.addEventListener("abort", () => pipeClosed = true, { once: true });
   let failure: unknown;
   let received = 0;
   let errors = 0;
@@ -355,6 +359,7 @@ export async function runStream(args: string[]): Promise<number> {
     }
     return EXIT.ok;
   } finally {
+    gone.stop();
     stop.abort();
     await Promise.allSettled(subscriptions.map((s) => s.close()));
     interrupts.dispose();

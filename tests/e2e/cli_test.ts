@@ -311,6 +311,16 @@ Deno.test("stream | head -3 returns, with exit 0", async () => {
   assert.equal(r.stderr.replace(/^labwire stream: \d+ sampling deadlines missed\n/m, ""), "");
 });
 
+Deno.test("stream --interval 1h | head -1 returns at once, not at the next reading", async () => {
+  // the reader leaves after the first reading; the next would come in an hour (hang guard: 124)
+  const r = await runShell(
+    `export -f labwire; timeout 30 bash -o pipefail -c "labwire stream sim://gauge --interval 1h | head -1"`,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).device, "gauge");
+  assert.equal(r.stderr, "");
+});
+
 Deno.test("SIGINT ends stream cleanly with exit 130 and no trace", async () => {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", `${ROOT}main.ts`, "stream", "--demo", "--interval", "50ms"],
