@@ -10,6 +10,7 @@ import { findDriver } from "../device/registry.ts";
 import { didYouMean } from "../device/suggest.ts";
 import type { DeviceConfig, LabConfig } from "./load.ts";
 import { configPath } from "./file.ts";
+import { isConfigFile } from "./file_name.ts";
 
 /**
  * Resolves targets to device configs. Names not in the config are a usage error naming the
@@ -51,6 +52,8 @@ function unknownDevice(target: string, config: LabConfig): UsageError {
   const hint = didYouMean(target, names) ||
     (/^[\d.]+(:\d+)?$/.test(target)
       ? `did you mean "baratron://${target}"?`
-      : "give an address like baratron://HOST or sim://gauge, or try --demo");
+      : `give an address like baratron://HOST or sim://gauge${
+        // a built-in bench is what --demo gives: no use suggesting it again
+        config.file !== undefined && !isConfigFile(config.file) ? "" : ", or try --demo"}`);
   return new UsageError(`unknown device "${target}" (config searched: ${where})${known}`, hint);
 }

@@ -69,7 +69,8 @@ export function chosenDevices(source: LabSource, config: LabConfig): DeviceConfi
   if (source.targets.length === 0 && config.devices.length === 0) {
     throw new UsageError(
       "no devices: give a TARGET, or a config file with [devices.NAME] tables",
-      "try: labwire read --demo   or   labwire read sim://gauge",
+      // said for every verb that opens devices (read, stream, write, task --local)
+      "try --demo (a built-in simulated bench), or an address like sim://gauge",
     );
   }
   return source.targets.length === 0 ? config.devices : resolveTargets(source.targets, config);

@@ -101,6 +101,31 @@ Deno.test("write validates before any I/O and prints the read-back", async () =>
   }
 });
 
+Deno.test("the hints for no devices and an unknown one fit the verb and the bench in use", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "labwire-hints-" });
+  try {
+    const env = { LABWIRE_CONFIG: "" };
+    // stream without devices was told to try `labwire read --demo`
+    const stream = await runCli(["stream"], { cwd: dir, env });
+    assert.equal(stream.code, 2);
+    assert.equal(
+      stream.stderr,
+      "labwire stream: no devices: give a TARGET, or a config file with [devices.NAME] tables\n" +
+        "  try --demo (a built-in simulated bench), or an address like sim://gauge\n",
+    );
+    // a name the demo bench has not got: --demo is in use already, its devices are listed
+    const demo = await runCli(["read", "--demo", "gauges"], { cwd: dir, env });
+    assert.equal(demo.code, 2);
+    assert.match(demo.stderr, /it has: gauge, thermo, motor, dmm, det\n {2}did you mean "gauge"\?/);
+    const odd = await runCli(["read", "--demo", "xyz"], { cwd: dir, env });
+    assert.match(odd.stderr, /\n {2}give an address like baratron:\/\/HOST or sim:\/\/gauge\n$/);
+    const none = await runCli(["read", "xyz"], { cwd: dir, env });
+    assert.match(none.stderr, /\n {2}give an address like .*, or try --demo\n$/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("bad input gets exit 2 and a one-line hint", async () => {
   const verb = await runCli(["stram"]);
   assert.equal(verb.code, 2);
