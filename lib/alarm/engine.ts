@@ -79,6 +79,14 @@ interface HealthState {
   staleSince: number | undefined;
 }
 
+/** What the engine keeps at hand of the device of the last reading it observed. */
+interface Seen {
+  device: string;
+  last: { reading: Reading };
+  health: HealthState | undefined;
+  rules: RuleState[] | undefined;
+}
+
 /**
  * Evaluates threshold and device-health alarms on readings and time.
  *
@@ -105,7 +113,11 @@ export class AlarmEngine implements AlarmSource {
   #historyStart = 0;
   #historySize: number;
   #log: (line: string) => void;
-  #lastReadings = new Map<string, Reading>();
+  // Per device seen: its last reading (a holder, set per reading with no lookup by name).
+  #lastReadings = new Map<string, { reading: Reading }>();
+  // The device of the last reading observed, with its holder, health and rules (readings come in
+  // runs of one device: polls of it); forgotten whenever a device's rules or health change.
+  #seen: Seen | undefined;
 
   #config: AlarmConfig;
   #interval: AlarmEngineOptions["interval"];
@@ -184,6 +196,7 @@ export class AlarmEngine implements AlarmSource {
     if (!keepHealth) this.#health.delete(device);
     if (health && !keepHealth) this.#health.set(device, this.#healthState(health, nowMs));
     if (!health) this.#lastReadings.delete(device);
+    this.#seen = undefined;
     const c = this.#config;
     this.#config = {
       ...c,
@@ -201,8 +214,10 @@ export class AlarmEngine implements AlarmSource {
   /** Feeds one reading (good or failed). Synchronous and cheap; never throws for bad values. */
   observe(reading: Reading): void {
     const tMs = reading.t * 1000;
-    this.#lastReadings.set(reading.device, reading);
-    const health = this.#health.get(reading.device);
+    let seen = this.#seen;
+    if (seen === undefined || seen.device !== reading.device) seen = this.#see(reading.device);
+    seen.last.reading = reading;
+    const health = seen.health;
     if (health) {
       // Track the real cadence: a device sampled more slowly than configured (a long read, a
       // sampler told otherwise) must not look stale between two on-time samples.
@@ -217,7 +232,7 @@ export class AlarmEngine implements AlarmSource {
       return;
     }
     if (health) this.#good(health, tMs);
-    const rules = this.#byDevice.get(reading.device);
+    const rules = seen.rules;
     if (rules === undefined) return;
     for (let i = 0; i < rules.length; i++) {
       const s = rules[i]!;
@@ -226,6 +241,21 @@ export class AlarmEngine implements AlarmSource {
       this.#evaluate(s, v, tMs);
       s.prev = v;
     }
+  }
+
+  /** What {@linkcode AlarmEngine.observe} keeps at hand of `device` (the last device seen). */
+  #see(device: string): Seen {
+    let last = this.#lastReadings.get(device);
+    if (last === undefined) {
+      last = { reading: { t: 0, device, values: {} } };
+      this.#lastReadings.set(device, last);
+    }
+    return this.#seen = {
+      device,
+      last,
+      health: this.#health.get(device),
+      rules: this.#byDevice.get(device),
+    };
   }
 
   /** Advances time (epoch ms): fires alarms whose delay elapsed and devices gone stale. */
@@ -296,7 +326,7 @@ export class AlarmEngine implements AlarmSource {
 
   /** The last reading of each device seen, good or failed. */
   lastReadings(): Reading[] {
-    return [...this.#lastReadings.values()];
+    return [...this.#lastReadings.values()].map((l) => l.reading);
   }
 
   /**
@@ -427,7 +457,7 @@ export class AlarmEngine implements AlarmSource {
   }
 
   #currentValue(a: ActiveAlarm): Value {
-    const v = this.#lastReadings.get(a.device)?.values[a.attr!];
+    const v = this.#lastReadings.get(a.device)?.reading.values[a.attr!];
     return v === undefined ? a.value : v;
   }
 

@@ -274,3 +274,21 @@ Deno.test("stale counts the overridden interval, and the observed cadence when i
   e2.tick(20_000 + 6000);
   assert.deepEqual(slow.map((e) => e.name), ["gauge stale"], "3 observed intervals of silence");
 });
+
+Deno.test("a device's rules replaced between two of its readings apply from the next one, health too", () => {
+  const { engine, at, fail, states } = setup({ rules: [threshold({})], health: [] });
+  at(0, { pressure: 4 });
+  engine.setDevice("gauge", [threshold({ name: "low trip", trip: 3 })], undefined, "reloaded", 50);
+  at(100, { pressure: 4 });
+  assert.deepEqual(states(), ["low trip:active@100"]);
+  engine.setDevice("gauge", [], health({ errorAfter: 2 }), "reloaded", 150);
+  at(200, { pressure: 10 });
+  fail(300);
+  fail(400);
+  assert.deepEqual(states(), [
+    "low trip:active@100",
+    "low trip:cleared@150",
+    "gauge error:active@400",
+  ]);
+  assert.deepEqual(engine.lastReadings().map((r) => r.t), [0.4]);
+});
