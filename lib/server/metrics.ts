@@ -39,7 +39,13 @@ function num(v: number): string {
  * read-back carries one attribute; it must not hide the others from a scrape).
  */
 export class LatestValues {
-  readonly #values = new Map<string, Map<string, Value>>();
+  // Per device: its last good values object as the reading carried it (kept, not copied: every
+  // reading of every device comes here, each `GET /read` too), and what older readings had that
+  // the last one lacks (a write's read-back carries one attribute).
+  readonly #values = new Map<string, DeviceLatest>();
+  // The device of the last values observed (readings come in runs of one device: polls of it).
+  #last: DeviceLatest | undefined;
+  #lastName = "";
   readonly #detach: (() => void)[] = [];
 
   /**
@@ -59,6 +65,7 @@ export class LatestValues {
         off();
         readers.delete(off);
         this.#values.delete(m.name);
+        this.#last = undefined;
       };
     });
     this.#detach.push(() => {
@@ -68,20 +75,53 @@ export class LatestValues {
     });
   }
 
-  /** Merges values of a device. */
+  /** Merges values of a device (kept by reference: a reading's values are never changed). */
   observe(device: string, values: Record<string, Value>): void {
-    let map = this.#values.get(device);
-    if (!map) {
-      map = new Map();
-      this.#values.set(device, map);
+    let d = this.#last;
+    if (d === undefined || this.#lastName !== device) {
+      d = this.#values.get(device);
+      if (d === undefined) {
+        d = { values: undefined, keys: [], older: undefined };
+        this.#values.set(device, d);
+      }
+      this.#last = d;
+      this.#lastName = device;
     }
-    // for…in, not Object.entries: no array per value (every reading of every device comes here).
-    for (const k in values) map.set(k, values[k]!);
+    const prev = d.values;
+    d.values = values;
+    if (prev === values) return;
+    if (prev === undefined) {
+      d.keys = Object.keys(values);
+      return;
+    }
+    // The same keys in the same order as the last reading's (a device's readings mostly are):
+    // nothing of it is lost. One for…in and a comparison of interned names per key; looking each
+    // of the previous reading's keys up in this one cost ~100 instructions a key (`KeyedHasIC`).
+    const keys = d.keys;
+    let n = 0;
+    for (const k in values) {
+      if (keys[n] !== k) {
+        n = -1;
+        break;
+      }
+      n++;
+    }
+    if (n === keys.length) return;
+    // What the previous reading had and this one lacks stays for the scrape (what this one has
+    // wins over it there).
+    for (const k in prev) {
+      if (!(k in values)) (d.older ??= new Map()).set(k, prev[k]!);
+    }
+    d.keys = Object.keys(values);
   }
 
   /** The latest values of a device. */
   of(device: string): ReadonlyMap<string, Value> | undefined {
-    return this.#values.get(device);
+    const d = this.#values.get(device);
+    if (d === undefined) return undefined;
+    const merged = new Map(d.older);
+    for (const k in d.values) merged.set(k, d.values[k]!);
+    return merged;
   }
 
   /** Stops following the lab. */
@@ -89,6 +129,14 @@ export class LatestValues {
     for (const d of this.#detach) d();
     this.#detach.length = 0;
   }
+}
+
+/** A device's latest values: the last good reading's, and older ones it lacks. */
+interface DeviceLatest {
+  values: Record<string, Value> | undefined;
+  // The last reading's keys, in order.
+  keys: string[];
+  older: Map<string, Value> | undefined;
 }
 
 /** Extra figures from the server itself. */

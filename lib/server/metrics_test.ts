@@ -103,6 +103,9 @@ Deno.test("latest values follow a device added at run time, merged across a writ
     );
     assert.match(page, /labwire_value\{device="m",attr="position",units=""\} 3\n/);
     assert.match(page, /labwire_value\{device="m",attr="readback",units=""\} /);
+    // a full reading after it wins over what the read-back left
+    const next = await m.sample();
+    assert.deepEqual(Object.fromEntries(latest.of("m")!), next.values);
 
     await lab.remove("m");
     assert.equal(latest.of("m"), undefined);
