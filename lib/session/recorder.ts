@@ -165,6 +165,7 @@ export class Recorder {
       writer.add(r.t, id, v);
       this.stats.values++;
     }
+    writer.publish();
   }
 
   /** Registers a device first seen in a reading; undefined when the store refuses. */

@@ -116,8 +116,8 @@ export class RingWriter extends RingSide {
   // Each attribute's last text put (by attribute id): a units string repeated with every
   // reading is copied once, then referred to.
   #lastText: (string | undefined)[] = [];
-  // Once the draining side runs, each row is published as it is put (one store; the reader
-  // drains on its own timer, so no flush has to publish).
+  // Once the draining side runs, the rows are published by each commit (one store per batch of
+  // rows, a reading's: the reader drains on its own timer, so no flush has to publish).
   #live = false;
   /** Rows put so far (monotonic, published or not). */
   put = 0;
@@ -146,12 +146,21 @@ export class RingWriter extends RingSide {
   }
 
   /**
-   * The draining side runs: what was put is published, and from now on each row as it is put.
+   * The draining side runs: what was put is published, and from now on by each
+   * {@linkcode RingWriter.commit}.
    */
   live(): void {
-    if (this.#live) return;
     this.#live = true;
     this.publish();
+  }
+
+  /**
+   * Publishes the rows put since the last commit once the draining side runs (before, they wait
+   * for {@linkcode RingWriter.live}): called after each batch of rows (a reading's), one atomic
+   * store per batch rather than per row (~130 instructions each, the `AtomicsStore` builtin).
+   */
+  commit(): void {
+    if (this.#live) this.publish();
   }
 
   /**
@@ -190,10 +199,9 @@ export class RingWriter extends RingSide {
     rows[i] = t;
     this.#free--;
     this.#slot = slot + 1 === this.cap ? 0 : slot + 1;
-    const head = this.#head = this.#head + 1 === this.span ? 0 : this.#head + 1;
+    this.#head = this.#head + 1 === this.span ? 0 : this.#head + 1;
     this.put++;
-    if (this.#live) Atomics.store(this.control, HEAD, head);
-    else this.#unpublished++;
+    this.#unpublished++;
     return true;
   }
 

@@ -27,9 +27,12 @@ Deno.test("ring: the putting side rings the doorbell only for a sleeping reader;
   assert.equal(writer.wake(), true);
   assert.equal(reader.rung, true);
   assert.notEqual(reader.bell(), first, "a wait from before the ring ends at once");
-  // Awake: each row is published as it is put, and a timed flush rings nothing.
+  // Awake: the rows are published by each commit (one per reading), and a timed flush rings
+  // nothing.
   writer.add(2, 0, 2.5);
   writer.add(2, 1, "torr");
+  assert.equal(reader.held, 1, "put, not yet committed");
+  writer.commit();
   assert.equal(reader.held, 3);
   assert.equal(writer.wake(), false);
   assert.equal(reader.drain(sink), 3);
@@ -40,6 +43,7 @@ Deno.test("ring: the putting side rings the doorbell only for a sleeping reader;
   reader.sleep(asleep, 1);
   assert.equal(reader.rung, false);
   writer.add(3, 1, "torr");
+  writer.commit();
   assert.equal(reader.bell(), asleep, "a row alone does not ring");
   assert.equal(writer.wake(), true);
   assert.equal(writer.wake(), false, "woken already");
@@ -78,6 +82,7 @@ Deno.test("ring: what the putting side holds is known without a look at the read
   const reader = new RingReader(memory);
   writer.live();
   for (let i = 0; i < 5; i++) assert.ok(writer.add(i, 0, i));
+  writer.commit();
   assert.equal(writer.held, 5);
   reader.drain(collector());
   assert.equal(writer.held, 5, "an upper bound until the room is looked at");
@@ -86,6 +91,7 @@ Deno.test("ring: what the putting side holds is known without a look at the read
   // Full: the ninth row does not fit until the reader drains.
   for (let i = 0; i < 8; i++) assert.ok(writer.add(i, 0, i));
   assert.equal(writer.add(9, 0, 9), false);
+  writer.commit();
   reader.drain(collector());
   assert.ok(writer.add(9, 0, 9));
 });

@@ -189,9 +189,9 @@ export class SampleWriter {
   }
 
   /**
-   * The worker, once it runs (its ring is then live: each row is published as it is put, so
-   * nobody publishes after this); undefined while it starts (unless `wait`) and when the writes
-   * are on this thread. A worker that could not start hands over to a flusher here (nothing was
+   * The worker, once it runs (its ring is then live, and what it holds published: the rows put
+   * since are published by {@linkcode SampleWriter.publish} or here again); undefined while it
+   * starts (unless `wait`) and when the writes are on this thread. A worker that could not start hands over to a flusher here (nothing was
    * written there yet, so nothing is lost).
    */
   #worker(wait: boolean): WriteWorker | undefined {
@@ -298,6 +298,15 @@ export class SampleWriter {
   /** Rows waiting to be written. */
   get pending(): number {
     return this.#rows + this.#eventsPending;
+  }
+
+  /**
+   * Makes the samples added so far visible to the worker, which drains on its own timer (the
+   * recorder: after each reading's samples). Without it they go with the next timed flush, at
+   * most one flush delay later.
+   */
+  publish(): void {
+    this.#ring?.commit();
   }
 
   /** Appends one sample (`t` epoch seconds) of attribute id `attrId`. */
