@@ -31,15 +31,19 @@ const STATEMENT_ROWS = [64, 32, 16, 8, 4, 2, 1] as const;
 export const ROWS_PER_SLICE = 8 * STATEMENT_ROWS[0];
 
 /**
- * Rows a timed drain of the writer's worker writes in one transaction. Its slices follow each
- * other with no turn between them, so smaller ones would not let another writer of the file in
- * (SQLite's busy handler sleeps a millisecond or more before it tries the lock again), and each
- * commit writes the last, partly filled page of `samples` again with the pages above it and the
- * chunk's: 512-row slices cost the worker ~11 % more CPU per row than one transaction per drain
- * (2,500 rows every 25 ms, four interleaved pairs). A backlog after a stall still goes in
- * transactions of bounded length.
+ * Rows a timed drain of the writer's worker takes and writes in one transaction. The worker
+ * pauses between two slices ({@linkcode SLICE_PAUSE_MS}), so that a thread it took a core from
+ * gets it back after ~0.5 ms of SQLite: a drain of ~9,000 rows (`GET /read` at ~45,000 a second)
+ * written in one go took one of two cores for ~3 ms, and the requests in flight on it waited that
+ * long (a p99 of 1.5-2× the bare server's). Each commit writes the last, partly filled page of
+ * `samples` again with the pages above it and the chunk's: 512-row slices cost the worker ~11 %
+ * more CPU per row than one transaction per drain (2,500 rows every 25 ms, four interleaved
+ * pairs), 1,024-row slices less. A backlog after a stall goes in the same slices.
  */
-export const ROWS_PER_WORKER_SLICE = 8 * ROWS_PER_SLICE;
+export const ROWS_PER_WORKER_SLICE = 2 * ROWS_PER_SLICE;
+
+/** The worker's pause between two slices of a timed drain, ms (see {@linkcode ROWS_PER_WORKER_SLICE}). */
+export const SLICE_PAUSE_MS = 0.2;
 
 /** What the flusher needs to know besides its database. */
 export interface FlusherOptions {

@@ -328,6 +328,11 @@ export class RingReader extends RingSide {
     return (Atomics.load(this.control, HEAD) - this.#tail + this.span) % this.span;
   }
 
+  /** Whether the published rows not yet drained fill a quarter of the ring or more. */
+  get filling(): boolean {
+    return this.held * 4 >= this.cap;
+  }
+
   /**
    * The doorbell's count: read before looking at what to do, and given to
    * {@linkcode RingReader.sleep} or {@linkcode RingReader.wait}, so that a ring after the look
@@ -375,9 +380,9 @@ export class RingReader extends RingSide {
     Atomics.wait(this.control, BELL, bell, timeoutMs);
   }
 
-  /** Moves every published row into `sink`, oldest first; returns how many. */
-  drain(sink: RowSink): number {
-    const n = this.held;
+  /** Moves the published rows (at most `max`) into `sink`, oldest first; returns how many. */
+  drain(sink: RowSink, max = Infinity): number {
+    const n = Math.min(this.held, max);
     const rows = this.rows;
     let tail = this.#tail;
     for (let k = 0; k < n; k++) {

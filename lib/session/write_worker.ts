@@ -21,7 +21,12 @@
 import { DatabaseSync } from "node:sqlite";
 import { getPriority, setPriority } from "node:os";
 import { receiveMessageOnPort } from "node:worker_threads";
-import { type FlusherOptions, ROWS_PER_WORKER_SLICE, SampleFlusher } from "./flusher.ts";
+import {
+  type FlusherOptions,
+  ROWS_PER_WORKER_SLICE,
+  SampleFlusher,
+  SLICE_PAUSE_MS,
+} from "./flusher.ts";
 import type { RowPage } from "./row_buffer.ts";
 import { RingDoor, type RingMemory, RingReader } from "./row_ring.ts";
 
@@ -265,6 +270,9 @@ class WriterThread {
   // must not open the path, where the new file is not made yet.
   #detached = false;
   readonly #pending: RowPage[] = [];
+  // Rows of the ring the current timed drain has still to take (the rows put since wait for the
+  // next one).
+  #left = 0;
 
   constructor(
     readonly init: WorkerInit,
@@ -335,13 +343,52 @@ class WriterThread {
   }
 
   /**
-   * The worker's timer (or the doorbell): what the ring holds is written (held only while writes
-   * fail or the file is being replaced).
+   * The worker's timer (or the doorbell): what the ring holds is written, a first slice now and
+   * the rest by {@linkcode WriterThread.slice} while {@linkcode WriterThread.slicing} (held only
+   * while writes fail or the file is being replaced).
    */
   timed(): unknown {
-    this.#take(undefined);
-    if (this.#failing || this.#detached) return undefined;
-    return this.#write(false, false);
+    this.#left = this.#ring.held;
+    return this.slice();
+  }
+
+  /**
+   * One slice of a timed drain: the ring's next rows of it and what the flusher held before them,
+   * at most {@linkcode ROWS_PER_WORKER_SLICE} rows in one transaction.
+   */
+  slice(): unknown {
+    if (this.#failing || this.#detached) {
+      // Only held: the ring's room is freed, the rows wait for the writer's retry (or the file).
+      this.#left = 0;
+      this.#take(undefined);
+      return undefined;
+    }
+    const f = this.#figures;
+    try {
+      const flusher = this.#open();
+      const n = this.#ring.drain(flusher, Math.min(this.#left, ROWS_PER_WORKER_SLICE));
+      f.received += n;
+      this.#left -= n;
+      f.attempts++;
+      const done = flusher.write(false, ROWS_PER_WORKER_SLICE);
+      if (done) {
+        f.samples += done.samples;
+        f.events += done.events;
+        f.flushes++;
+        if (done.ms > f.maxFlushMs) f.maxFlushMs = done.ms;
+      }
+      return undefined;
+    } catch (err) {
+      this.#failing = true;
+      this.#left = 0;
+      return err;
+    }
+  }
+
+  /** Whether a timed drain has slices left to write (after a pause, {@linkcode SLICE_PAUSE_MS}). */
+  get slicing(): boolean {
+    if (this.#failing || this.#detached) return false;
+    return this.#left > 0 || (this.#flusher !== undefined && this.#flusher.rows.rows > 0);
   }
 
   /** Takes the ring's rows, then a page's (newer). */
@@ -440,6 +487,7 @@ if (typeof scope.WorkerGlobalScope !== "undefined" && scope instanceof scope.Wor
     const { ring, init: { delayMs } } = t;
     let started = false;
     let next = 0;
+    let paused = false;
     for (;;) {
       const bell = ring.bell();
       if (ring.stopped) return;
@@ -454,19 +502,33 @@ if (typeof scope.WorkerGlobalScope !== "undefined" && scope instanceof scope.Wor
         }
         started = true;
       }
-      if (ring.held === 0) {
-        ring.sleep(bell);
-        continue;
+      let error: unknown;
+      if (t.slicing) {
+        // A pause between two slices of a drain: whatever it took the core from runs again.
+        // Not while the ring fills up (the worker got too little CPU): a full ring would make the
+        // recording thread hand its rows over and wait for the worker.
+        if (!paused && !ring.filling) {
+          paused = true;
+          ring.wait(bell, SLICE_PAUSE_MS);
+          continue;
+        }
+        paused = false;
+        error = t.slice();
+      } else {
+        if (ring.held === 0) {
+          ring.sleep(bell);
+          continue;
+        }
+        const left = next - performance.now();
+        if (left > 0) {
+          ring.wait(bell, left);
+          continue;
+        }
+        error = t.timed();
+        next = performance.now() + delayMs;
       }
-      const left = next - performance.now();
-      if (left > 0) {
-        ring.wait(bell, left);
-        continue;
-      }
-      const error = t.timed();
       const attempts = t.publish();
       if (error !== undefined) answer({ seq: 0, attempts, error }, false);
-      next = performance.now() + delayMs;
     }
   };
   scope.onmessage = (

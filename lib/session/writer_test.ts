@@ -3,6 +3,7 @@ import { SessionReader } from "./reader.ts";
 import { SessionStore } from "./store.ts";
 import type { WriterOutage } from "./outage.ts";
 import { WORKER_NICE } from "./write_worker.ts";
+import { ROWS_PER_WORKER_SLICE } from "./flusher.ts";
 
 /**
  * A store whose writes fail from the next flush on (its `chunks` table dropped after one good
@@ -208,7 +209,7 @@ Deno.test("writer (in its worker): a timed flush the database refuses starts an 
   }
 });
 
-Deno.test("writer (in its worker): what a timed drain finds is one transaction up to 4,096 rows, a longer backlog is written in slices of that size", async () => {
+Deno.test("writer (in its worker): what a timed drain finds is written in transactions of up to 1,024 rows, one slice after the other", async () => {
   const dir = await Deno.makeTempDir({ prefix: "labwire-writer-" });
   const path = `${dir}/w.session.sqlite`;
   const store = SessionStore.open(path, { writeInWorker: true, checkpointMs: 0, flushDelayMs: 0 });
@@ -221,7 +222,8 @@ Deno.test("writer (in its worker): what a timed drain finds is one transaction u
     // Each burst is put while the worker sleeps: the timed flush after it wakes it once. (Once
     // the last burst is written the worker goes to sleep only after one more empty turn; a burst
     // put before that turn would be drained in pieces, so the test waits for it.)
-    for (const [readings, transactions] of [[1500, 1], [5000, 3]] as const) {
+    assert.equal(ROWS_PER_WORKER_SLICE, 1024);
+    for (const [readings, transactions] of [[500, 1], [1500, 3], [5000, 10]] as const) {
       const asleep = Date.now() + 10_000;
       while (!store.writer.workerSleeps) {
         assert.ok(Date.now() < asleep, "the worker sleeps after a quiet period");
@@ -240,9 +242,9 @@ Deno.test("writer (in its worker): what a timed drain finds is one transaction u
       }
       assert.equal(store.writer.stats.flushes - flushes, transactions, `${2 * readings} rows`);
     }
-    assert.equal(store.writer.stats.samples, 2 * 6500);
+    assert.equal(store.writer.stats.samples, 2 * 7000);
     const rows = store.db.prepare("SELECT count(*) AS n FROM samples").get();
-    assert.equal(rows?.n, 2 * 6500);
+    assert.equal(rows?.n, 2 * 7000);
   } finally {
     store.close();
     await Deno.remove(dir, { recursive: true });
