@@ -10,6 +10,10 @@
  * one slow 5 s stretch swung the detail route's median from 101.7 % to 77.8 % between two runs
  * of three rounds; the median of seven needs four bad rounds out of seven to move.
  *
+ * The daemon runs as shipped, with the V8 flags `deno task compile` bakes into the binary (and
+ * `deno task demo` passes), and so does each bare server: the same runtime settings on both sides,
+ * so that the ratio is labwire's code and nothing else.
+ *
  * Targets (issue 9): every route ≥ 85 % of its bare counterpart's requests/s and p99 ≤ 1.5× the
  * bare p99, with no error answer; and (issue 4) 0 missed sampling deadlines meanwhile.
  *
@@ -22,6 +26,7 @@ import { gaugeBench, metric, spawnServe } from "./serve_bench_setup.ts";
 import { findProgram } from "../peers.ts";
 import { cpuSeconds } from "./proc_stats.ts";
 import { Targets } from "./targets.ts";
+import { SHIPPED_V8_FLAGS } from "./shipped_flags.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -101,7 +106,7 @@ const serve = await spawnServe([
   `${dir}/bench.toml`,
   "--session",
   `${dir}/bench.session.sqlite`,
-]);
+], [`--v8-flags=${SHIPPED_V8_FLAGS}`]);
 // Let the daemon settle into its sampling rhythm and cache attrs.
 await new Promise((r) => setTimeout(r, 3000));
 
@@ -122,7 +127,13 @@ async function bareServer(path: string, body: string, type: string) {
   const read = /^\/api\/devices\/([^/]+)\/read$/.exec(path);
   const script = new URL("./serve_bare.ts", import.meta.url).pathname;
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script, ...(read ? ["--read", `${dir}/bench.toml`, read[1]!] : [type])],
+    args: [
+      "run",
+      "-A",
+      `--v8-flags=${SHIPPED_V8_FLAGS}`,
+      script,
+      ...(read ? ["--read", `${dir}/bench.toml`, read[1]!] : [type]),
+    ],
     stdin: "piped",
     stdout: "piped",
     stderr: "null",
