@@ -9,6 +9,9 @@
  */
 import { dirname, isAbsolute, join } from "node:path";
 import { isConfigFile } from "./file_name.ts";
+import { addressOption } from "./options.ts";
+import type { Address } from "../device/address.ts";
+import type { OptionRule } from "../device/registry.ts";
 
 /**
  * `path` as the config `configFile` means it: absolute as it is; relative, joined to the config
@@ -24,4 +27,18 @@ import { isConfigFile } from "./file_name.ts";
 export function besideConfig(path: string, configFile: string | undefined): string {
   if (isAbsolute(path) || !isConfigFile(configFile)) return path;
   return join(dirname(configFile), path);
+}
+
+/**
+ * A driver option naming a file (`token_file`, `ca_file`, `password_file`), beside the config
+ * file that declares the device, as every path in a config is; undefined when not given.
+ */
+export function fileOption(
+  key: string,
+  address: Address,
+  ctx: { options: Record<string, unknown>; configFile?: string },
+  rules: Record<string, OptionRule>,
+): string | undefined {
+  const path = addressOption(key, address, ctx.options, rules) as string | undefined;
+  return path === undefined ? undefined : besideConfig(path, ctx.configFile);
 }

@@ -27,7 +27,7 @@ import { loadToken } from "../../config/token.ts";
 import { LABWIRE_HTTPS_INFO, LABWIRE_INFO } from "./driver_info.ts";
 import { DaemonLink } from "./link.ts";
 import { attrsFromDetail, parseTarget, readingFrom } from "./protocol.ts";
-import { besideConfig } from "../../config/beside_config.ts";
+import { fileOption } from "../../config/beside_config.ts";
 import { readNamedFile } from "../../config/named_file.ts";
 import { addressOption } from "../../config/options.ts";
 
@@ -157,11 +157,7 @@ async function open(address: Address, ctx: OpenContext): Promise<Device> {
   const rules = info.options!(address.target)!.rules;
   const get = (key: string) =>
     addressOption(key, address, ctx.options, rules) as string | undefined;
-  // the files a config names are beside it, as every path in a config is
-  const path = (key: string) => {
-    const p = get(key);
-    return p === undefined ? undefined : besideConfig(p, ctx.configFile);
-  };
+  const path = (key: string) => fileOption(key, address, ctx, rules);
   const token = await loadToken(path("token_file"), Deno.env.get("LABWIRE_TOKEN"), "token_file");
   const caFile = path("ca_file");
   const ca = caFile === undefined ? undefined : await readNamedFile("ca_file", caFile);

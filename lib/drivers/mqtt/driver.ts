@@ -36,7 +36,7 @@ import {
   type ValueSpec,
   valueSpecs,
 } from "./protocol.ts";
-import { besideConfig } from "../../config/beside_config.ts";
+import { fileOption } from "../../config/beside_config.ts";
 import { readNamedFile } from "../../config/named_file.ts";
 import { addressOption } from "../../config/options.ts";
 
@@ -327,11 +327,7 @@ async function open(address: Address, ctx: OpenContext): Promise<Device> {
     get("values") as Record<string, Record<string, unknown>> | undefined,
     { pointer: get("pointer") as string | undefined, units: get("units") as string | undefined },
   );
-  // the files a config names are beside it, as every path in a config is
-  const path = (key: string) => {
-    const p = get(key) as string | undefined;
-    return p === undefined ? undefined : besideConfig(p, ctx.configFile);
-  };
+  const path = (key: string) => fileOption(key, address, ctx, rules);
   const passwordFile = path("password_file");
   const caFile = path("ca_file");
   const interval = ctx.interval ?? 1000;
