@@ -29,7 +29,6 @@ import { DaemonLink } from "./link.ts";
 import { attrsFromDetail, parseTarget, readingFrom } from "./protocol.ts";
 import { fileOption } from "../../config/beside_config.ts";
 import { readNamedFile } from "../../config/named_file.ts";
-import { addressOption } from "../../config/options.ts";
 
 /** Default per-call timeout, ms. */
 const DEFAULT_TIMEOUT_MS = 5000;
@@ -155,8 +154,6 @@ async function open(address: Address, ctx: OpenContext): Promise<Device> {
   const target = parseTarget(address.target);
   const info = address.scheme === "labwire+https" ? LABWIRE_HTTPS_INFO : LABWIRE_INFO;
   const rules = info.options!(address.target)!.rules;
-  const get = (key: string) =>
-    addressOption(key, address, ctx.options, rules) as string | undefined;
   const path = (key: string) => fileOption(key, address, ctx, rules);
   const token = await loadToken(path("token_file"), Deno.env.get("LABWIRE_TOKEN"), "token_file");
   const caFile = path("ca_file");
