@@ -164,18 +164,28 @@ export function readingsDocument(readings: readonly Reading[], time?: TimeOption
   let tText = "";
   for (let i = 0; i < n; i++) {
     const r = readings[i]!;
-    const name = JSON.stringify(r.device);
     if (namesKey(r.values)) {
-      parts[i] = `${name}:${JSON.stringify(readingRecord(r, time))}`;
+      parts[i] = `${JSON.stringify(r.device)}:${JSON.stringify(readingRecord(r, time))}`;
       continue;
     }
     if (r.t !== lastT) {
       lastT = r.t;
       tText = JSON.stringify(machineTime(r.t, time));
     }
-    parts[i] = `${name}:${splicedRecord(r.values, r.error, tText, name)}`;
+    parts[i] = splicedEntry(r.device, r.values, r.error, tText);
   }
-  return `{${parts.join(",")}}\n`;
+  return documentText(parts);
+}
+
+/** A document's entry `"<device>":{<record>}`, the record spliced by {@linkcode splicedRecord}. */
+function splicedEntry(device: string, v: Values, error: string | undefined, tText: string): string {
+  const name = JSON.stringify(device);
+  return `${name}:${splicedRecord(v, error, tText, name)}`;
+}
+
+/** The document of its entries, with its newline. */
+function documentText(entries: readonly string[]): string {
+  return `{${entries.join(",")}}\n`;
 }
 
 /**
@@ -207,11 +217,8 @@ export function batchDocument(
   }
   const tText = JSON.stringify(machineTime(t, time));
   const parts = new Array<string>(n);
-  for (let i = 0; i < n; i++) {
-    const name = JSON.stringify(names[i]);
-    parts[i] = `${name}:${splicedRecord(values[i]!, undefined, tText, name)}`;
-  }
-  return `{${parts.join(",")}}\n`;
+  for (let i = 0; i < n; i++) parts[i] = splicedEntry(names[i]!, values[i]!, undefined, tText);
+  return documentText(parts);
 }
 
 /** Rounds epoch seconds to milliseconds so JSON shows `1764088800.123`, not float noise. */
