@@ -42,3 +42,30 @@ export function fileOption(
   const path = addressOption(key, address, ctx.options, rules) as string | undefined;
   return path === undefined ? undefined : besideConfig(path, ctx.configFile);
 }
+
+/** The driver options that name a file, which {@linkcode fileOption} puts beside the config. */
+const FILE_OPTIONS = ["token_file", "ca_file", "password_file"];
+
+/**
+ * The first file option (`token_file`, `ca_file`, `password_file`) of a device's table
+ * (`options`) or address (`?key=`) that is a relative path, with that path; undefined when none
+ * is. A device from no config file has no folder to put such a path in but the working folder.
+ *
+ * @example
+ * ```ts
+ * import { parseAddress } from "../device/address.ts";
+ * import { relativeFileOption } from "./beside_config.ts";
+ * relativeFileOption(parseAddress("labwire://pc7/g"), { token_file: "pc7.token" });
+ * // { key: "token_file", path: "pc7.token" }
+ * ```
+ */
+export function relativeFileOption(
+  address: Address,
+  options: Record<string, unknown>,
+): { key: string; path: string } | undefined {
+  for (const key of FILE_OPTIONS) {
+    const path = options[key] ?? address.params.get(key);
+    if (typeof path === "string" && !isAbsolute(path)) return { key, path };
+  }
+  return undefined;
+}

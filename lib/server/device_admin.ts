@@ -10,6 +10,8 @@
  */
 import type { DeviceConfig, LabConfig } from "../config/load.ts";
 import { parseDeviceTable } from "../config/load.ts";
+import { relativeFileOption } from "../config/beside_config.ts";
+import { isConfigFile } from "../config/file_name.ts";
 import { errorMessage } from "../device/errors.ts";
 import type { Lab } from "../lab/lab.ts";
 import type { TaskBoard } from "../lab/task.ts";
@@ -66,7 +68,8 @@ export class DeviceAdmin {
   /**
    * Validates `table` as `[devices.NAME]` of the config and opens the device; a 409 when the
    * name is taken, a 400 (code `invalid_device`) naming the key for a table the config would
-   * refuse.
+   * refuse. The files it names (`token_file`, …) are beside the daemon's config file, as that
+   * table's would be in the config; a daemon without a config file refuses a relative one (422).
    */
   async add(name: string, table: unknown, why: string): Promise<DeviceConfig> {
     if (this.lab.find(name)) {
@@ -84,6 +87,20 @@ export class DeviceAdmin {
       cfg = parseDeviceTable(name, table, "request");
     } catch (err) {
       throw new HttpError(400, errorMessage(err), "invalid_device", { cause: err });
+    }
+    const file = this.#config.file;
+    if (isConfigFile(file)) cfg = { ...cfg, file };
+    else {
+      // Beside nothing the client knows: the daemon's working folder is / under systemd.
+      const relative = relativeFileOption(cfg.address, cfg.options);
+      if (relative) {
+        throw new HttpError(
+          422,
+          `${name}: ${relative.key} "${relative.path}" is a relative path and this daemon has ` +
+            `no config file for it to be beside; give an absolute path`,
+          "invalid_device",
+        );
+      }
     }
     await this.#open(cfg, why);
     return cfg;
