@@ -16,7 +16,7 @@ import { jsonDocument } from "../lib/output/record.ts";
 import { alignColumns } from "../lib/output/columns.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
 import { stdoutIsTerminal } from "../lib/output/terminal.ts";
-import { daemonUrl } from "../lib/server/client.ts";
+import { daemonUrl, NoDaemon, ServeClient } from "../lib/server/client.ts";
 import { DEFAULT_SERVE_LISTEN } from "../lib/server/listen.ts";
 
 const FLAGS = {
@@ -178,21 +178,22 @@ export function servedRows(served: readonly ServedDevice[]): DeviceRow[] {
   });
 }
 
-async function askDaemon(url: string): Promise<ServedDevice[] | undefined> {
-  try {
-    const res = await fetch(`${url}/api/devices`, {
-      signal: AbortSignal.timeout(SERVER_TIMEOUT_MS),
-    });
-    if (!res.ok) {
-      await res.body?.cancel();
-      return undefined;
-    }
-    const body = await res.json() as { devices?: unknown };
-    return Array.isArray(body.devices) ? body.devices : undefined;
-  } catch {
-    // No daemon there (or not labwire's): the list is still right, only without states.
-    return undefined;
+/**
+ * The devices the daemon at `url` serves; a {@linkcode NoDaemon} (saying what to do) when no
+ * labwire daemon answers there.
+ */
+async function servedDevices(url: string): Promise<ServedDevice[]> {
+  const client = new ServeClient(url, { timeoutMs: SERVER_TIMEOUT_MS, flag: "--server" });
+  const body = await client.request<{ devices?: unknown }>("GET", "/api/devices");
+  if (!Array.isArray(body.devices)) {
+    throw new NoDaemon(
+      url,
+      "foreign",
+      "GET /api/devices answered without a device list",
+      "--server",
+    );
   }
+  return body.devices;
 }
 
 /** Renders the rows as an aligned text table. */
@@ -217,9 +218,7 @@ export async function runDevices(args: string[]): Promise<number> {
     const json = opts.json || !stdoutIsTerminal();
     if (config.file === undefined && opts.server !== undefined) {
       // No config to compare with: the list is what the daemon serves.
-      const served = await askDaemon(opts.server);
-      if (!served) throw new DeviceError(`no labwire daemon answered at ${opts.server}`);
-      writeList(servedRows(served), opts.server, json);
+      writeList(servedRows(await servedDevices(opts.server)), opts.server, json);
       return EXIT.ok;
     }
     if (config.devices.length === 0) {
@@ -240,10 +239,16 @@ export async function runDevices(args: string[]): Promise<number> {
         const { parseServerConfig } = await import("../lib/server/config.ts");
         url = daemonUrl(parseServerConfig(config.sections.server, config.file).listen);
       }
-      served = await askDaemon(url);
-      if (served) server = url;
-      else if (opts.server !== undefined) {
-        console.error(`labwire devices: no labwire daemon answered at ${url}; states unknown`);
+      try {
+        served = await servedDevices(url);
+        server = url;
+      } catch (err) {
+        // No daemon at the config's address, or one refusing the question (a 503): the list is
+        // still right, only without states.
+        if (!(err instanceof DeviceError) && !(err instanceof UsageError)) throw err;
+        if (opts.server !== undefined) {
+          console.error(`labwire devices: states unknown: ${err.message}`);
+        }
       }
     }
     const rows = deviceRows(config.devices, served);

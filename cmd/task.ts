@@ -384,8 +384,8 @@ async function taskAction(opts: TaskArgs): Promise<number> {
         );
       } catch (err) {
         // no daemon at the config's address: the task runs here, from the config
-        if (!(err instanceof NoDaemon) || explicit) throw err;
-        console.error(`labwire task: ${err.message.split(";")[0]}: running the task here`);
+        if (!(err instanceof NoDaemon) || err.reason !== "refused" || explicit) throw err;
+        console.error(`labwire task: ${err.message.split("\n")[0]}: running the task here`);
         return await runLocal(opts);
       }
       if (!opts.follow) {

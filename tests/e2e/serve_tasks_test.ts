@@ -237,7 +237,10 @@ Deno.test("labwire task start|list|status|data|stop against a serve process, and
     // no daemon: status is an error naming the URL; start runs the task here from the config
     const none = await runCli(["task", "list", "--url", serve.url]);
     assert.equal(none.code, 1);
-    assert.match(none.stderr, /no labwire serve answers at/);
+    assert.match(
+      none.stderr,
+      /no labwire daemon answered at .* \(connection refused\)\n  is it running\?/,
+    );
     const local = await runCli([
       "task",
       "start",
