@@ -26,6 +26,7 @@ import {
   type SimRunOptions,
   startSimulators,
 } from "../lib/drivers/simulators.ts";
+import { watchStdoutReader } from "../lib/output/reader_gone.ts";
 import { stdoutSink, type TextSink } from "../lib/output/stdout.ts";
 import { BUILTIN_DEFINITIONS } from "../lib/instruments/builtin.ts";
 import { instrumentNames } from "../lib/instruments/loader.ts";
@@ -194,6 +195,12 @@ export interface SimIo {
   interrupts?: { signal: AbortSignal; exitCode(): number; dispose?(): void };
   /** Called once the simulators listen (tests use it to find the addresses). */
   onReady?: (addresses: string[]) => void;
+  /**
+   * Watches whether stdout's reader has gone, from when the addresses are written; its abort
+   * stops the simulators with exit 0 (`labwire sim scpi | head -1`), as a closed pipe ends every
+   * verb. Absent: only `interrupts` stop them.
+   */
+  watchReader?: () => { signal: AbortSignal; stop(): void };
 }
 
 /**
@@ -214,7 +221,10 @@ function checkDescriptors(count: number, what: string): void {
   throw new UsageError(message, hint);
 }
 
-/** Runs `labwire sim` until interrupted; resolves to the exit code (0 on SIGTERM, 130 on SIGINT). */
+/**
+ * Runs `labwire sim` until interrupted or its stdout's reader leaves; resolves to the exit code
+ * (0 on SIGTERM and a reader gone, 130 on SIGINT).
+ */
 export async function runSim(args: string[], io: SimIo): Promise<number> {
   const kinds = [...SIM_KINDS, ...(await instrumentNames())];
   const opts = parseSimArgs(args, kinds);
@@ -226,15 +236,22 @@ export async function runSim(args: string[], io: SimIo): Promise<number> {
       io.log(sims.started);
       io.stdout.write(sims.addresses.map((a) => `${a}\n`).join(""));
       io.onReady?.(sims.addresses);
-      if (!interrupts.signal.aborted) {
-        await new Promise<void>((resolve) =>
-          interrupts.signal.addEventListener("abort", () => resolve(), { once: true })
-        );
+      const gone = io.watchReader?.();
+      const stop = gone ? AbortSignal.any([interrupts.signal, gone.signal]) : interrupts.signal;
+      try {
+        if (!stop.aborted) {
+          await new Promise<void>((resolve) =>
+            stop.addEventListener("abort", () => resolve(), { once: true })
+          );
+        }
+      } finally {
+        gone?.stop();
       }
     } finally {
       io.log(await sims.close());
     }
-    return interrupts.exitCode();
+    // a reader that left is no interrupt: 0, unless Ctrl-C came first
+    return interrupts.signal.aborted ? interrupts.exitCode() : 0;
   } finally {
     interrupts.dispose?.();
   }
@@ -244,7 +261,9 @@ const HELP = `labwire sim KIND [flags] — run simulated instruments on local po
 
 Starts faithful fakes of real instruments so you can try labwire (or any other client) without
 hardware. Prints one address per simulated device on stdout, one per line; logs go to stderr.
-Runs until Ctrl-C (exit 130) or SIGTERM (exit 0).
+Runs until Ctrl-C (exit 130) or SIGTERM (exit 0); a pipe whose reader leaves stops it too
+(labwire sim scpi | head -1: the address, then exit 0), as it ends every verb. To keep it
+serving in the background, give its stdout a file: labwire sim scpi > addresses.txt &
 
 Kinds:
   baratron   MKS eBaratron capacitance manometer: a ToolWeb endpoint answering
@@ -333,5 +352,10 @@ export const simCommand: Command = {
   name: "sim",
   summary: "run simulated instruments (e.g. MKS eBaratron gauges) on local ports",
   help: HELP,
-  run: (args) => runSim(args, { stdout: stdoutSink, log: (line) => console.error(line) }),
+  run: (args) =>
+    runSim(args, {
+      stdout: stdoutSink,
+      log: (line) => console.error(line),
+      watchReader: watchStdoutReader,
+    }),
 };

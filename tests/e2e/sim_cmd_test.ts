@@ -9,6 +9,7 @@ import { BARATRON_SIM_LISTEN } from "../../lib/drivers/simulators.ts";
 import { UsageError } from "../../lib/device/errors.ts";
 import { MemorySink } from "../../lib/output/stdout.ts";
 import { readOnce } from "../fixtures/read_once.ts";
+import { runShell } from "./run_cli.ts";
 
 function usage(fn: () => unknown, re: RegExp, hint?: RegExp): void {
   assert.throws(fn, (err: unknown) => {
@@ -348,4 +349,14 @@ Deno.test("sim: out of descriptors once clients connect is a warning on stderr, 
   );
   assert.equal(err.split("cannot accept").length - 1, 1, "said once, not per attempt");
   assert.doesNotMatch(err, /Uncaught|\n\s+at /);
+});
+
+Deno.test("labwire sim | head -1: the address, then the simulator stops with exit 0 (no hang)", async () => {
+  // head leaves after the address; the simulator used to serve on for good (hang guard: 124)
+  const r = await runShell(
+    `export -f labwire; timeout 30 bash -o pipefail -c "labwire sim scpi --listen 127.0.0.1:0 | head -1"`,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^tcp:\/\/127\.0\.0\.1:\d+\?instrument=scpi\n$/);
+  assert.match(r.stderr, /labwire sim: stopped; answered 0 messages/);
 });
