@@ -4,7 +4,14 @@
  * monitor on those simulators through the CLI; `labwire instruments list|show|check`.
  */
 import assert from "node:assert/strict";
-import { ndjsonRows, runCli, runConfigAscan, runConfigMonitor, spawnSim } from "./run_cli.ts";
+import {
+  ndjsonRows,
+  runCli,
+  runCliOnTerminal,
+  runConfigAscan,
+  runConfigMonitor,
+  spawnSim,
+} from "./run_cli.ts";
 
 Deno.test("labwire sim keysight-34461a as a process: read, stream --count 2, write, actions", async () => {
   const sim = await spawnSim(["keysight-34461a", "--listen", "127.0.0.1:0"]);
@@ -165,5 +172,25 @@ Deno.test("labwire instruments list, show, check; an unknown instrument suggests
     assert.equal(JSON.parse(shown.stdout).attrs.volts.units, "V");
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("README: the instruments list and show examples are the lines a terminal shows", async () => {
+  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+  for (const cmd of ["instruments list", "instruments show keysight-e36312a"]) {
+    const at = readme.indexOf(`\n$ labwire ${cmd}\n`);
+    assert.ok(at >= 0, `README has no "$ labwire ${cmd}"`);
+    const block = readme.slice(at + cmd.length + 12).split("\n");
+    const shown = block.slice(0, block.findIndex((l) => l.startsWith("$ ") || l === "```"));
+    const out = (await runCliOnTerminal(cmd.split(" "))).stdout.split("\n");
+    for (const line of shown) {
+      if (line === "…") continue;
+      // a line the README cuts short ends in "…": the program's line starts with the rest
+      const want = line.endsWith("…") ? line.slice(0, -1) : line;
+      assert.ok(
+        out.some((l) => line.endsWith("…") ? l.startsWith(want) : l === want),
+        `labwire ${cmd} prints no line ${JSON.stringify(line)}:\n${out.join("\n")}`,
+      );
+    }
   }
 });
