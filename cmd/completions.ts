@@ -14,7 +14,7 @@ import type { Command } from "../lib/cli/command.ts";
 import { EXIT } from "../lib/cli/command.ts";
 import { boolFlag, COMMON_FLAGS, parseFlags, stringFlag } from "../lib/cli/flags.ts";
 import { UsageError } from "../lib/device/errors.ts";
-import { didYouMean } from "../lib/device/suggest.ts";
+import { didYouMean, suggestionThen } from "../lib/device/suggest.ts";
 import { PLAN_WORDS } from "../lib/scan/plan_args.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
 
@@ -372,7 +372,7 @@ export function completionsCommand(
         shell === undefined
           ? "give the shell: bash, zsh or fish"
           : `"${shell}" is not one of bash, zsh, fish`,
-        (shell ? didYouMean(shell, SHELLS) + " " : "") + "see: labwire completions --help",
+        suggestionThen(shell, SHELLS, "see: labwire completions --help"),
       );
     }
     if (f.positionals.length > 1) {

@@ -13,7 +13,7 @@ import { boolFlag, durationFlag, listFlag, parseFlags, stringFlag } from "../lib
 import { TIMEOUT_RULE } from "../lib/config/duration.ts";
 import { resolveTargets } from "../lib/config/targets.ts";
 import { inSubcommand, UsageError } from "../lib/device/errors.ts";
-import { didYouMean } from "../lib/device/suggest.ts";
+import { suggestionThen } from "../lib/device/suggest.ts";
 import { Lab } from "../lib/lab/lab.ts";
 import type { DeviceConfig, LabConfig } from "../lib/config/load.ts";
 import { loadLabConfig } from "../lib/lab/setup.ts";
@@ -57,8 +57,11 @@ export async function runPosition(args: string[]): Promise<number> {
   if (sub === undefined || !SUBCOMMANDS.includes(sub)) {
     throw new UsageError(
       sub === undefined ? "give a subcommand" : `unknown subcommand "${sub}"`,
-      (sub === undefined ? "" : didYouMean(sub, SUBCOMMANDS) + " ") +
+      suggestionThen(
+        sub,
+        SUBCOMMANDS,
         `subcommands: ${SUBCOMMANDS.join(", ")}; see: labwire position --help`,
+      ),
     );
   }
   const at = { subcommand: sub };

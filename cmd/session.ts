@@ -18,7 +18,7 @@ import {
 } from "../lib/cli/flags.ts";
 import { listenForInterrupts } from "../lib/cli/interrupt.ts";
 import { inSubcommand, UsageError } from "../lib/device/errors.ts";
-import { didYouMean } from "../lib/device/suggest.ts";
+import { suggestionThen } from "../lib/device/suggest.ts";
 import { jsonDocument } from "../lib/output/record.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
 import { watchStdoutReader } from "../lib/output/reader_gone.ts";
@@ -63,8 +63,11 @@ export async function runSession(args: string[]): Promise<number> {
   if (sub === undefined || !SUBCOMMANDS.includes(sub)) {
     throw new UsageError(
       sub === undefined ? "give a subcommand" : `unknown subcommand "${sub}"`,
-      (sub === undefined ? "" : didYouMean(sub, SUBCOMMANDS) + " ") +
+      suggestionThen(
+        sub,
+        SUBCOMMANDS,
         `subcommands: ${SUBCOMMANDS.join(", ")}; see: labwire session --help`,
+      ),
     );
   }
   // A pipe gets data (the output contract): list and info print their --json document into one.

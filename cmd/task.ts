@@ -19,7 +19,7 @@ import {
 } from "../lib/cli/flags.ts";
 import { listenForInterrupts } from "../lib/cli/interrupt.ts";
 import { inSubcommand, UsageError } from "../lib/device/errors.ts";
-import { didYouMean } from "../lib/device/suggest.ts";
+import { didYouMean, suggestionThen } from "../lib/device/suggest.ts";
 import { loadLabConfig } from "../lib/lab/setup.ts";
 import {
   TASK_STATES,
@@ -119,7 +119,7 @@ export function parseTaskArgs(args: string[]): TaskArgs {
       action === undefined
         ? "give an action: start, list, status, stop or data"
         : `unknown action "${action}"; use start, list, status, stop or data`,
-      (action === undefined ? "" : didYouMean(action, ACTIONS) + " ") + "see: labwire task --help",
+      suggestionThen(action, ACTIONS, "see: labwire task --help"),
     );
   }
   const url = stringFlag(f, "url");

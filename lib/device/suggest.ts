@@ -78,3 +78,23 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
   const c = closest(word, candidates);
   return c === undefined ? "" : `did you mean "${c}"?`;
 }
+
+/**
+ * `rest` after {@linkcode didYouMean}'s suggestion for `word`, one space between them, and no
+ * space before `rest` when there is no suggestion (or no word).
+ *
+ * @example
+ * ```ts
+ * import { suggestionThen } from "./suggest.ts";
+ * suggestionThen("strat", ["start", "list"], "see: --help"); // 'did you mean "start"? see: --help'
+ * suggestionThen("zzz", ["start", "list"], "see: --help"); // "see: --help"
+ * ```
+ */
+export function suggestionThen(
+  word: string | undefined,
+  candidates: readonly string[],
+  rest: string,
+): string {
+  const hint = word === undefined ? "" : didYouMean(word, candidates);
+  return hint === "" ? rest : `${hint} ${rest}`;
+}

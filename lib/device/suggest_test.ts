@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { closest, didYouMean, editDistance } from "./suggest.ts";
+import { closest, didYouMean, editDistance, suggestionThen } from "./suggest.ts";
 
 Deno.test("editDistance counts a swap of neighbours as one typo", () => {
   assert.equal(editDistance("wiat", "wait"), 1);
@@ -27,4 +27,13 @@ Deno.test("closest: a word longer than every candidate by more than a typo is no
   const devices = Array.from({ length: 1000 }, (_, i) => `gauge_${i}`);
   assert.equal(closest("g".repeat(60_000), devices), undefined);
   assert.equal(closest("gauge_12x", devices), "gauge_12");
+});
+
+Deno.test("suggestionThen: the suggestion and the rest one space apart, the rest alone without one", () => {
+  assert.equal(
+    suggestionThen("strat", ["start", "list"], "see: x"),
+    'did you mean "start"? see: x',
+  );
+  assert.equal(suggestionThen("zzz", ["start", "list"], "see: x"), "see: x");
+  assert.equal(suggestionThen(undefined, ["start", "list"], "see: x"), "see: x");
 });

@@ -370,3 +370,17 @@ Deno.test("SIGINT ends stream cleanly with exit 130 and no trace", async () => {
   assert.equal(status.code, 130);
   assert.doesNotMatch(err, /error|\n\s+at /i);
 });
+
+Deno.test("an unknown subcommand with nothing close: the hint line is indented like every other", async () => {
+  for (
+    const args of [["task", "zzz"], ["position", "zzz"], ["session", "zzz"], [
+      "completions",
+      "tcsh",
+    ]]
+  ) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, r.stderr);
+    // two spaces, as main.ts indents a hint: a third came from an empty "did you mean"
+    assert.match(r.stderr.split("\n")[1]!, /^ {2}\S/, `labwire ${args.join(" ")}: ${r.stderr}`);
+  }
+});
