@@ -37,6 +37,8 @@ import { daemonUrl, NoDaemon, ServeClient } from "../lib/server/client.ts";
 
 const FLAGS: FlagSpecs = {
   url: { type: "string", short: "u" },
+  // devices names the daemon --server URL: the same words work here
+  server: { type: "string" },
   "token-file": { type: "string" },
   interval: { type: "string", short: "i" },
   duration: { type: "string", short: "d" },
@@ -54,8 +56,10 @@ export const ACTIONS = ["start", "list", "status", "stop", "data"] as const;
 /** What `task`'s command line says (pure: no file is read, nothing is asked). */
 export type TaskArgs =
   & {
-    /** `--url` (or `$LABWIRE_URL`, filled in by the caller). */
+    /** `--url` or `--server` (or `$LABWIRE_URL`, filled in by the caller). */
     url?: string;
+    /** The flag that named the daemon (`--url`, `--server`), for messages. */
+    urlFlag?: string;
     /** `--token-file`. */
     tokenFile?: string;
     /** `--config` / `--demo`. */
@@ -122,15 +126,22 @@ export function parseTaskArgs(args: string[]): TaskArgs {
       suggestionThen(action, ACTIONS, "see: labwire task --help"),
     );
   }
-  const url = stringFlag(f, "url");
+  const flag = stringFlag(f, "url") === undefined && stringFlag(f, "server") !== undefined
+    ? "server"
+    : "url";
+  if (stringFlag(f, "url") !== undefined && stringFlag(f, "server") !== undefined) {
+    throw new UsageError("give the daemon either as --url or as --server, not both");
+  }
+  const url = stringFlag(f, flag);
   if (url !== undefined && !/^https?:\/\/[^/]+/.test(url)) {
     throw new UsageError(
-      `--url: "${url}" is not an http:// URL`,
-      "e.g. --url http://127.0.0.1:8600",
+      `--${flag}: "${url}" is not an http:// URL`,
+      `e.g. --${flag} http://127.0.0.1:8600`,
     );
   }
   const base = {
     url,
+    urlFlag: `--${flag}`,
     tokenFile: stringFlag(f, "token-file"),
     config: stringFlag(f, "config"),
     demo: boolFlag(f, "demo"),
@@ -139,7 +150,7 @@ export function parseTaskArgs(args: string[]): TaskArgs {
   const at = { subcommand: action };
   const only = (allowed: string[]) => {
     for (const k of Object.keys(FLAGS)) {
-      if (["url", "token-file"].includes(k) || allowed.includes(k)) continue;
+      if (["url", "server", "token-file"].includes(k) || allowed.includes(k)) continue;
       if (f.values[k] !== undefined) {
         throw new UsageError(`--${k} does not apply here`, "see: labwire task --help", at);
       }
@@ -243,7 +254,8 @@ async function connect(
     }
   }
   const token = await loadToken(tokenFile, Deno.env.get("LABWIRE_TOKEN"));
-  return { client: new ServeClient(url ?? daemonUrl(undefined), { token }), explicit };
+  const flag = opts.urlFlag ?? "--url";
+  return { client: new ServeClient(url ?? daemonUrl(undefined), { token, flag }), explicit };
 }
 
 const TERMINAL: readonly string[] = ["completed", "stopped", "failed", "cancelled"];
@@ -506,7 +518,8 @@ so does a closed pipe (start … --follow | head -1: one reading, the task stopp
 0). data --follow only reads: Ctrl-C or a closed pipe leaves the task running.
 
 Flags:
-  -u, --url URL            the daemon (default: [server] listen of the config)
+  -u, --url URL            the daemon (default: [server] listen of the config); or
+                           --server URL, as labwire devices names it
       --token-file FILE    bearer token for start and stop (or $LABWIRE_TOKEN)
   -i, --interval DURATION  sampling interval (default 1s)
   -d, --duration DURATION  longest run (default: the server's cap, 7 days; move: until done)

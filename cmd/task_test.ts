@@ -40,3 +40,13 @@ Deno.test("a task whose every sample failed ends with exit 1 and says so; some f
   assert.equal(exitFor(end(0, 0)), 0);
   assert.equal(exitFor(end(2, 0, "failed")), 1);
 });
+
+Deno.test("parseTaskArgs: --server names the daemon as --url does (devices' word), not both", () => {
+  const a = parseTaskArgs(["list", "--server", "http://127.0.0.1:8601"]);
+  assert.equal(a.url, "http://127.0.0.1:8601");
+  assert.equal(a.urlFlag, "--server");
+  assert.throws(
+    () => parseTaskArgs(["list", "--server", "http://a:1", "--url", "http://b:1"]),
+    /either as --url or as --server/,
+  );
+});
