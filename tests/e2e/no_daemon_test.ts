@@ -48,6 +48,18 @@ Deno.test("devices --server and task: nothing listening, a hung listener and a f
     assert.equal(task.code, 1, task.stderr);
     assert.match(task.stderr, /no labwire daemon answered at .* \(no answer within 10 s\)\n/);
     assert.match(task.stderr, ADVICE);
+    // a labwire:// device on a daemon that does not answer says what to check, as other drivers do
+    const device = await run([
+      "read",
+      `labwire://127.0.0.1:${hung.port}/gauge`,
+      "--timeout",
+      "500ms",
+    ]);
+    assert.equal(device.code, 1, device.stderr);
+    assert.match(
+      device.stderr,
+      /no answer within 500 ms; check that the labwire serve there is running and not overloaded, or allow more time with \?timeout=\n$/,
+    );
 
     const other = `http://127.0.0.1:${foreign.addr.port}`;
     for (const args of [["devices", "--server", other], ["task", "list", "--url", other]]) {

@@ -125,7 +125,9 @@ export class DaemonLink {
       if (opts.signal?.aborted) throw opts.signal.reason;
       throw new DeviceError(
         timeout.aborted
-          ? `${method} ${this.base}${path}: no answer within ${formatMs(opts.timeout)}`
+          ? `${method} ${this.base}${path}: no answer within ${formatMs(opts.timeout)}; ` +
+            "check that the labwire serve there is running and not overloaded, or allow more " +
+            "time with ?timeout="
           : unreachable(this.base, err),
         opts.device,
         { cause: err },
