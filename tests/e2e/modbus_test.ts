@@ -13,6 +13,7 @@ import {
   runShell,
   spawnSim,
 } from "./run_cli.ts";
+import { hungServer } from "./hung_server.ts";
 
 Deno.test("labwire sim omega-cn7500 over TCP: read, write, query, stream, scan, monitor with an alarm", async () => {
   const sim = await spawnSim(["omega-cn7500", "--listen", "127.0.0.1:0"]);
@@ -152,5 +153,25 @@ sim = { value = 20 }
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a Modbus TCP device that takes the connection and never answers: the read says what to check", async () => {
+  const hung = hungServer();
+  try {
+    // omega-cn7500's reading is two requests in flight: the one behind may fail first
+    const r = await runCli([
+      "read",
+      `modbus://127.0.0.1:${hung.port}?instrument=omega-cn7500`,
+      "--timeout",
+      "500ms",
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /within 500 ms; check the unit id \(a gateway needs the serial device's\) and the port\n$/,
+    );
+  } finally {
+    hung.close();
   }
 });

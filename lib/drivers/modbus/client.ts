@@ -253,17 +253,23 @@ export class ModbusClient {
 
   /** What a failed request throws: a timeout that says what to check, errors naming the line. */
   #failed(err: unknown, what: () => string, timeout: number): unknown {
-    if (err instanceof TimeoutError && /^\S+: no answer to /.test(err.message)) {
+    if (!(err instanceof TimeoutError)) return this.#located(err);
+    const check = this.rtu
+      ? "check the unit id, baud rate and parity, and the wiring (A/B)"
+      : "check the unit id (a gateway needs the serial device's) and the port";
+    if (/^\S+: no answer to /.test(err.message)) {
       return new TimeoutError(
-        `${this.label}: no answer to ${what()} within ${formatMs(timeout)}; ` +
-          (this.rtu
-            ? "check the unit id, baud rate and parity, and the wiring (A/B)"
-            : "check the unit id (a gateway needs the serial device's) and the port"),
+        `${this.label}: no answer to ${what()} within ${formatMs(timeout)}; ${check}`,
         this.device,
         { cause: err },
       );
     }
-    return this.#located(err);
+    if (err.message.includes(": the connection was closed because ")) {
+      // A request behind one that got no answer (a read of several blocks on a silent device
+      // may fail with it first): what to check is the same.
+      return new TimeoutError(`${err.message}; ${check}`, this.device, { cause: err });
+    }
+    return err;
   }
 
   /** A codec error (exception, malformed answer) with the line and unit it came from. */
