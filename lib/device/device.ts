@@ -59,16 +59,21 @@ export interface Device {
   /**
    * Optional: reads like {@linkcode Device.read}, handing the values to `done` or the failure to
    * `failed` (exactly one, once; possibly before it returns) instead of settling a promise. For a
-   * poller's thousands of reads a second: a device manager uses it, when present, for the reads
-   * it hands on without a promise of its own (a sampler's, `DeviceManager.sampleFor`); `read` stays
-   * for every other caller. A throw before either is called is taken as the read's failure, so
-   * neither may be called after one (the manager would count the read ended twice).
+   * poller's thousands of reads a second: a device manager uses it, when present, for every read
+   * it starts on an idle queue (a sampler's, an HTTP reading's), and takes an answer given before
+   * `readTo` returns as one that took no time (latency 0); `read` stays for every other caller.
+   * A throw before either is called is taken as the read's failure, so neither may be called
+   * after one (the manager would count the read ended twice). `at` is the caller's
+   * `performance.now()` of the read's start (the manager's, which times the read and dates the
+   * reading): a device whose values follow the clock (a simulator) takes them at `at` instead
+   * of reading the clock again.
    */
   readTo?(
     names: readonly string[] | undefined,
     opts: CallOptions | undefined,
     done: (values: Values) => void,
     failed: (err: unknown) => void,
+    at?: number,
   ): void;
   /** Writes one attribute; the value has already been validated against its Attr by the caller. */
   write(name: string, value: Value, opts?: CallOptions): Promise<void>;

@@ -394,6 +394,7 @@ export class DeviceManager {
    * Starts a read on an idle queue: the reading goes to `answer` (the promise settles with what
    * it makes of it) or, with a `to`, to `to` (the promise then settles with nothing and never
    * rejects: nobody waits on it; through the device's `readTo`, it is settled from the start).
+   * A device with a `readTo` is read through it, whoever asks (see `#readTo`).
    */
   #startIdleRead(
     names: readonly string[] | undefined,
@@ -419,17 +420,7 @@ export class DeviceManager {
     idle.to = to;
     idle.failed = failed;
     const device = this.device;
-    if (to !== undefined && device.readTo !== undefined) {
-      // Nobody waits on a promise: the device hands the values straight back (no promise,
-      // reaction or microtask per reading).
-      this.#direct = true;
-      try {
-        device.readTo(names, opts, this.#idleReadDone, this.#idleReadFailed);
-      } catch (err) {
-        if (this.#direct) this.#idleReadEnded(false, err);
-      }
-      return IDLE;
-    }
+    if (device.readTo !== undefined) return this.#readTo(names, opts, to);
     // The read itself is the queue's tail.
     let p: Promise<Values>;
     try {
@@ -441,6 +432,54 @@ export class DeviceManager {
     return p.then(this.#idleReadDone, this.#idleReadFailed);
   }
 
+  /**
+   * Hands the idle read {@linkcode startIdleRead} described to the device's `readTo`: the values
+   * come straight back (no promise, reaction or microtask per reading). A device that answers
+   * before `readTo` returns (a simulator with no fault) answered in the turn it was asked: the
+   * read took no time anything else could have run in, so its latency is 0 and the clock is not
+   * read again (a `performance.now()` is ~0.7k instructions on the thread answering HTTP; the
+   * device is handed the read's start too, for a simulator's values: one clock read a reading).
+   * The promise is `answer`'s make of the reading (settled when it is made), or nothing with a
+   * `to`.
+   */
+  #readTo(
+    names: readonly string[] | undefined,
+    opts: SampleOptions | undefined,
+    to: ReadingTarget | undefined,
+  ): Promise<unknown> {
+    this.#direct = true;
+    this.#inReadTo = true;
+    try {
+      const started = this.#idleRead.started;
+      this.device.readTo!(names, opts, this.#idleReadDone, this.#idleReadFailed, started);
+    } catch (err) {
+      // A throw before either callback is the read's failure; one after is not a second end.
+      if (this.#inReadTo) this.#idleReadEnded(false, err);
+    }
+    if (this.#inReadTo) {
+      // Not answered yet: whoever waits for `answer`'s make of the reading gets a promise.
+      this.#inReadTo = false;
+      if (to !== undefined) return IDLE;
+      const idle = this.#idleRead;
+      const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+      idle.resolve = resolve;
+      idle.reject = reject;
+      return promise;
+    }
+    const ok = this.#answeredOk;
+    const result = this.#answered;
+    this.#answered = undefined;
+    if (to !== undefined) {
+      this.#ended(ok, result, true);
+      return IDLE;
+    }
+    try {
+      return Promise.resolve(this.#ended(ok, result, true));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
   /** The read {@linkcode sample} started on an idle queue: when, with which options, for whom. */
   readonly #idleRead: {
     t: number;
@@ -449,11 +488,44 @@ export class DeviceManager {
     answer: ((reading: Reading) => unknown) | undefined;
     to: ReadingTarget | undefined;
     failed: ((err: unknown) => unknown) | undefined;
-  } = { t: 0, started: 0, opts: undefined, answer: undefined, to: undefined, failed: undefined };
+    /** Settle the promise of a read through `readTo` that was not answered in its turn. */
+    resolve: ((v: unknown) => void) | undefined;
+    reject: ((err: unknown) => void) | undefined;
+  } = {
+    t: 0,
+    started: 0,
+    opts: undefined,
+    answer: undefined,
+    to: undefined,
+    failed: undefined,
+    resolve: undefined,
+    reject: undefined,
+  };
+  /** The device's `readTo` runs: an answer now is taken up when it returns. */
+  #inReadTo = false;
+  /** The answer given while `readTo` ran: whether it is values, and the values or error. */
+  #answeredOk = false;
+  #answered: unknown;
   readonly #idleReadDone = (values: Values): unknown => this.#idleReadEnded(true, values);
   readonly #idleReadFailed = (err: unknown): unknown => this.#idleReadEnded(false, err);
 
   #idleReadEnded(ok: boolean, result: unknown): unknown {
+    if (this.#inReadTo) {
+      // Answered before `readTo` returned: `#readTo` ends the read (no listener runs inside
+      // the device's call, and the read is known to have taken no turn).
+      this.#inReadTo = false;
+      this.#answeredOk = ok;
+      this.#answered = result;
+      return undefined;
+    }
+    return this.#ended(ok, result, false);
+  }
+
+  /**
+   * Ends the idle read: frees the queue, makes the reading (`instant`: answered in the turn it
+   * was asked) and hands it to whoever it is for.
+   */
+  #ended(ok: boolean, result: unknown, instant: boolean): unknown {
     if (this.#direct) {
       this.#direct = false;
       const end = this.#directEnd;
@@ -463,15 +535,28 @@ export class DeviceManager {
     }
     if (--this.#queued === 0) this.#tail = IDLE;
     const idle = this.#idleRead;
-    const { t, started, opts, answer, to, failed } = idle;
+    const { t, started, opts, answer, to, failed, resolve } = idle;
     idle.opts = undefined;
     idle.answer = undefined;
     idle.to = undefined;
     idle.failed = undefined;
-    if (to === undefined) return this.#finished(t, started, opts, ok, result, answer, failed);
+    if (to === undefined) {
+      if (resolve === undefined) {
+        return this.#finished(t, started, opts, ok, result, answer, failed, instant);
+      }
+      const reject = idle.reject!;
+      idle.resolve = undefined;
+      idle.reject = undefined;
+      try {
+        resolve(this.#finished(t, started, opts, ok, result, answer, failed, instant));
+      } catch (err) {
+        reject(err);
+      }
+      return undefined;
+    }
     let reading: Reading;
     try {
-      reading = this.#took(t, started, opts, ok, result);
+      reading = this.#took(t, started, opts, ok, result, instant);
     } catch (err) {
       to.lost(err);
       return undefined;
@@ -492,25 +577,30 @@ export class DeviceManager {
     result: unknown,
     answer: ((reading: Reading) => unknown) | undefined,
     failed: ((err: unknown) => unknown) | undefined,
+    instant = false,
   ): unknown {
     if (failed === undefined) {
-      const reading = this.#took(t, started, opts, ok, result);
+      const reading = this.#took(t, started, opts, ok, result, instant);
       return answer === undefined ? reading : answer(reading);
     }
     try {
-      return answer!(this.#took(t, started, opts, ok, result));
+      return answer!(this.#took(t, started, opts, ok, result, instant));
     } catch (err) {
       return failed(err);
     }
   }
 
-  /** Makes the reading of a read started at `t`: its values when `ok`, else the read's error. */
+  /**
+   * Makes the reading of a read started at `t`: its values when `ok`, else the read's error.
+   * `instant`: answered in the turn it was asked (latency 0, no clock read).
+   */
   #took(
     t: number,
     started: number,
     opts: SampleOptions | undefined,
     ok: boolean,
     result: unknown,
+    instant = false,
   ): Reading {
     let reading: Reading;
     if (ok) {
@@ -522,7 +612,7 @@ export class DeviceManager {
       this.state = "down";
       this.stats.errors++;
     }
-    this.#recordLatency(performance.now() - started);
+    this.#recordLatency(instant ? 0 : performance.now() - started);
     this.stats.reads++;
     if (opts?.quiet) {
       this.#last = reading;

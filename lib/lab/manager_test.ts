@@ -486,8 +486,10 @@ class CallbackDevice implements Device {
   readonly driver = "test";
   readonly log: string[] = [];
   pending: { done: (v: Values) => void; failed: (e: unknown) => void } | undefined;
-  /** What the next `readTo` does before it returns: nothing (wait), fail, throw, or both. */
-  next: "wait" | "fail" | "throw" | "fail-throw" = "wait";
+  /** What the next `readTo` does before it returns: nothing (wait), answer, fail, throw, or both. */
+  next: "wait" | "done" | "fail" | "throw" | "fail-throw" = "wait";
+  /** The read's start the last `readTo` was handed. */
+  at: number | undefined;
   attrs(): Promise<Attr[]> {
     return Promise.resolve([]);
   }
@@ -500,8 +502,11 @@ class CallbackDevice implements Device {
     _opts: unknown,
     done: (v: Values) => void,
     failed: (e: unknown) => void,
+    at?: number,
   ): void {
     this.log.push("readTo");
+    this.at = at;
+    if (this.next === "done") return done({ p: 0 });
     if (this.next === "fail") return failed(new DeviceError("refused at once", this.name));
     if (this.next === "throw") throw new DeviceError("threw at once", this.name);
     if (this.next === "fail-throw") {
@@ -576,6 +581,57 @@ Deno.test("sampleFor reads through the device's readTo when it has one; calls qu
   assert.deepEqual(dev.log.slice(-2), ["readTo", "close"]);
   assert.equal(got.at(-1)?.error, "gone");
   assert.deepEqual(lost, []);
+});
+
+Deno.test("readTo: an answer before it returns took no time (latency 0, no clock read), a later one its time; sample and sampleTo settle either way", async () => {
+  const { dev, m } = callbackManager();
+  const seen: Reading[] = [];
+  m.onReading((r) => seen.push(r));
+  dev.next = "done";
+  const at = performance.now();
+  const r = await m.sample(undefined, undefined, at);
+  assert.deepEqual(r.values, { p: 0 });
+  assert.deepEqual(dev.log, ["readTo"]);
+  assert.equal(dev.at, at, "the device is handed the read's start");
+  assert.deepEqual(seen, [r], "published");
+  assert.equal(m.stats.lastLatencyMs, 0);
+  assert.equal(m.stats.latencySumMs, 0);
+  assert.equal(m.stats.latencyBuckets[0], 1);
+  // Answered after readTo returned: the promise waits for the answer, the latency is measured.
+  dev.next = "wait";
+  let made: string | undefined;
+  const later = m.sampleTo(undefined, undefined, (r) => (made = `p=${r.values.p}`));
+  await new Promise((r) => setTimeout(r, 5));
+  assert.equal(made, undefined);
+  dev.pending!.done({ p: 7 });
+  assert.equal(await later, "p=7");
+  assert.ok(m.stats.lastLatencyMs > 0, "the wait is the latency");
+  assert.equal(m.stats.latencySumMs, m.stats.lastLatencyMs);
+  assert.equal(m.stats.latencyBuckets.reduce((a, b) => a + b), 2);
+  // An answer that throws rejects, or is failed's make of it: in the turn and later.
+  const refuse = () => {
+    throw new Error("refused");
+  };
+  const failed = (err: unknown) => `failed: ${(err as Error).message}`;
+  dev.next = "done";
+  await assert.rejects(m.sampleTo(undefined, undefined, refuse), /refused/);
+  assert.equal(await m.sampleTo(undefined, undefined, refuse, failed), "failed: refused");
+  dev.next = "wait";
+  const refused = m.sampleTo(undefined, undefined, refuse, failed);
+  dev.pending!.done({ p: 8 });
+  assert.equal(await refused, "failed: refused");
+  const rejected = m.sampleTo(undefined, undefined, refuse);
+  dev.pending!.done({ p: 9 });
+  await assert.rejects(rejected, /refused/);
+  // A failure in the turn, and a throw: readings with their error.
+  dev.next = "fail";
+  assert.equal((await m.sample()).error, "refused at once");
+  dev.next = "throw";
+  assert.equal((await m.sample()).error, "threw at once");
+  assert.equal(m.stats.reads, 8);
+  assert.equal(m.stats.errors, 2);
+  assert.equal(seen.length, 8, "every reading published");
+  await m.close();
 });
 
 Deno.test("sampleFor: a readTo that hands back its failure and then throws ends the read once", async () => {

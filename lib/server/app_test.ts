@@ -257,6 +257,9 @@ Deno.test("a failed reading is a 503 naming the device, from an idle queue or a 
   await withApp(async (app, lab) => {
     const device = lab.get("thermo").device;
     device.read = () => Promise.reject(new DeviceError("no answer", "thermo"));
+    // An idle queue reads through readTo: it fails alike.
+    device.readTo = (_names, _opts, _done, failed) =>
+      failed(new DeviceError("no answer", "thermo"));
     const answers = await Promise.all(
       [0, 1, 2].map(() => app.request("/api/devices/thermo/read")),
     );

@@ -156,22 +156,38 @@ Deno.test("between readings the families are served as they were; a reading rene
 
 Deno.test("latency buckets are cumulative: a read counts in its bucket and every one above", async () => {
   const lab = await Lab.open(
-    parseConfig(`[devices.slow]\naddress = "sim://gauge?seed=4&latency=30ms"\n`, "<test>"),
+    parseConfig(
+      `[devices.slow]\naddress = "sim://gauge?seed=4&latency=30ms"\n` +
+        `[devices.instant]\naddress = "sim://gauge?seed=4"\n`,
+      "<test>",
+    ),
   );
   try {
     const slow = lab.get("slow");
     await slow.sample();
     await slow.sample();
+    await lab.get("instant").sample();
     const page = renderMetrics({ lab } as unknown as ServerContext, () => undefined, FIGURES);
-    const bucket = (le: string) =>
+    const figure = (name: string, device = "slow", le?: string) =>
       Number(
-        line(page, `labwire_read_latency_seconds_bucket{device="slow",le="${le}"}`)?.split(" ")[1],
+        line(
+          page,
+          `labwire_read_latency_seconds_${name}{device="${device}"${
+            le === undefined ? "" : `,le="${le}"`
+          }}`,
+        )?.split(" ")[1],
       );
+    const bucket = (le: string) => figure("bucket", "slow", le);
     // 30 ms reads: none within 25 ms, both within 50 ms and every bound above it
     assert.equal(bucket("0.025"), 0);
     assert.equal(bucket("0.05"), 2);
     assert.equal(bucket("5"), 2);
     assert.equal(bucket("+Inf"), 2);
+    assert.ok(figure("sum") > 0);
+    // A simulator with no fault answers in the turn it is asked: no time, in the first bucket.
+    assert.equal(figure("bucket", "instant", "0.001"), 1);
+    assert.equal(figure("sum", "instant"), 0);
+    assert.equal(figure("count", "instant"), 1);
   } finally {
     await lab.close();
   }

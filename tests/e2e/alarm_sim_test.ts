@@ -97,7 +97,10 @@ Deno.test("delay, hysteresis, error and stale alarms on sim devices with scripte
 
     // Every read of the gauge fails: error alarm after 3, stale after 5 intervals.
     const plugged = flaky.device.read;
+    const pluggedTo = flaky.device.readTo;
     flaky.device.read = () => Promise.reject(new Error("gauge unplugged"));
+    // The sampler reads through readTo: it fails alike.
+    flaky.device.readTo = (_names, _opts, _done, failed) => failed(new Error("gauge unplugged"));
     await run(() => names().includes("flaky stale active"));
     assert.deepEqual(names().slice(2), ["flaky error active", "flaky stale active"]);
     const err = events.find((e) => e.name === "flaky error")!;
@@ -106,6 +109,7 @@ Deno.test("delay, hysteresis, error and stale alarms on sim devices with scripte
 
     // Plugged back in: both clear on the first good reading.
     flaky.device.read = plugged;
+    flaky.device.readTo = pluggedTo;
     await run(() => names().includes("flaky error cleared"));
     assert.deepEqual(names().slice(4), ["flaky error cleared", "flaky stale cleared"]);
     assert.deepEqual(engine.active(), []);

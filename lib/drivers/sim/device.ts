@@ -17,7 +17,7 @@ import { DeviceError } from "../../device/errors.ts";
 import { FaultInjector } from "./faults.ts";
 import { decodeFrame, encodeFrame, garble } from "./frame.ts";
 import type { SimModel } from "./model.ts";
-import { preciseNow } from "./noise.ts";
+import { preciseAt, preciseNow } from "./noise.ts";
 
 /** How a {@linkcode SimDevice} behaves beyond its model. */
 export interface SimDeviceOptions {
@@ -114,6 +114,37 @@ export class SimDevice implements Device {
     });
   }
 
+  /**
+   * Reads like {@linkcode read}, the values to `done` or the failure to `failed`: with no fault
+   * configured, before it returns (no promise: a manager then knows the read took no time),
+   * the values at the caller's `at` (a `performance.now()`) unless the device has its own clock.
+   */
+  readTo(
+    names: readonly string[] | undefined,
+    opts: CallOptions | undefined,
+    done: (values: Values) => void,
+    failed: (err: unknown) => void,
+    at?: number,
+  ): void {
+    if (names !== undefined || this.#closed || this.#faults.active) {
+      this.read(names, opts).then(done, failed);
+      return;
+    }
+    let out: Values;
+    try {
+      this.#count("read");
+      if (opts?.signal?.aborted) throw opts.signal.reason;
+      const t = at !== undefined && this.#now === preciseNow ? preciseAt(at) : this.#now();
+      const wanted = this.#status;
+      out = {};
+      for (let i = 0; i < wanted.length; i++) out[wanted[i]!] = this.#model.value(wanted[i]!, t);
+    } catch (err) {
+      failed(err);
+      return;
+    }
+    done(out);
+  }
+
   /** Writes one attribute (validated again here: a real instrument refuses nonsense too). */
   async write(name: string, value: Value, opts?: CallOptions): Promise<void> {
     const v = validateWrite(findAttr(this.#model.attrs, name, this.name), value);
@@ -141,17 +172,10 @@ export class SimDevice implements Device {
         new DeviceError(`${what} ${this.address}: device is closed`, this.name),
       );
     }
-    this.calls++;
-    if (this.#inFlight > 0) {
-      this.overlaps++;
-      if (this.#strict) {
-        return Promise.reject(
-          new DeviceError(
-            `${what} ${this.address}: interleaved I/O: the call started while another was in flight`,
-            this.name,
-          ),
-        );
-      }
+    try {
+      this.#count(what);
+    } catch (err) {
+      return Promise.reject(err);
     }
     if (!this.#faults.active) {
       // Synchronous answer: nothing to wait for, so no deadline (and no timer) is needed. Loops
@@ -173,6 +197,20 @@ export class SimDevice implements Device {
       `${what} ${this.address}`,
       (signal) => this.#faulty(fn, signal),
     ).finally(() => this.#inFlight--);
+  }
+
+  /** Counts a call (and one that overlaps another); throws for an overlap with `strict`. */
+  #count(what: string): void {
+    this.calls++;
+    if (this.#inFlight > 0) {
+      this.overlaps++;
+      if (this.#strict) {
+        throw new DeviceError(
+          `${what} ${this.address}: interleaved I/O: the call started while another was in flight`,
+          this.name,
+        );
+      }
+    }
   }
 
   async #faulty(fn: (tMs: number) => Values, signal: AbortSignal): Promise<Values> {

@@ -130,6 +130,36 @@ Deno.test("unknown attributes are usage errors listing the device's attributes",
   await d.close();
 });
 
+Deno.test("readTo: with no fault the values come before it returns, taken at the caller's time; with one, later", async () => {
+  const a = sim("sim://gauge?seed=9");
+  const b = sim("sim://gauge?seed=9");
+  const got: unknown[] = [];
+  const at = performance.now() - 60_000;
+  a.readTo(undefined, undefined, (v) => got.push(v), (e) => got.push(e), at);
+  b.readTo(undefined, undefined, (v) => got.push(v), (e) => got.push(e), at);
+  assert.equal(got.length, 2, "answered before readTo returned");
+  assert.deepEqual(got[0], got[1], "the same values at the same time");
+  a.readTo(undefined, undefined, (v) => got.push(v), (e) => got.push(e));
+  assert.notDeepEqual(got[2], got[0], "without a time: now, a minute later");
+  assert.equal(a.calls, 2);
+  const c = new AbortController();
+  c.abort(new Error("stopped"));
+  a.readTo(undefined, { signal: c.signal }, (v) => got.push(v), (e) => got.push(e), at);
+  assert.match(String(got[3]), /stopped/);
+  const slow = sim("sim://gauge?latency=2ms");
+  const answer = new Promise((resolve, reject) =>
+    slow.readTo(undefined, undefined, resolve, reject)
+  );
+  assert.equal(slow.inFlight, 1, "not answered yet");
+  assert.equal(((await answer) as { pressure_units: string }).pressure_units, "torr");
+  await a.close();
+  a.readTo(undefined, undefined, (v) => got.push(v), (e) => got.push(e));
+  await new Promise((r) => setTimeout(r, 0));
+  assert.match(String(got[4]), /device is closed/);
+  await b.close();
+  await slow.close();
+});
+
 Deno.test("only positioners have isMoving", async () => {
   const g = sim("sim://gauge");
   const m = sim("sim://motor?id=im");

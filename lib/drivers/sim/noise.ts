@@ -77,7 +77,15 @@ export function driftAt(seed: number, channel: number, tMs: number, periodS: num
  * within the same millisecond it started (scans of zero-latency sims step in microseconds).
  */
 export function preciseNow(): number {
-  return performance.timeOrigin + performance.now();
+  return TIME_ORIGIN + performance.now();
+}
+
+/** The process's `performance.timeOrigin` (a getter with a brand check, constant). */
+const TIME_ORIGIN = performance.timeOrigin;
+
+/** Epoch milliseconds at `mono`, a `performance.now()` reading (as {@linkcode preciseNow} gives them). */
+export function preciseAt(mono: number): number {
+  return TIME_ORIGIN + mono;
 }
 
 /** Rounds to `digits` decimal places (instruments report a fixed resolution). */
