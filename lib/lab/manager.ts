@@ -394,7 +394,7 @@ export class DeviceManager {
    * Starts a read on an idle queue: the reading goes to `answer` (the promise settles with what
    * it makes of it) or, with a `to`, to `to` (the promise then settles with nothing and never
    * rejects: nobody waits on it; through the device's `readTo`, it is settled from the start).
-   * A device with a `readTo` is read through it, whoever asks (see `#readTo`).
+   * A device with a `readTo` is read through it, whoever asks.
    */
   #startIdleRead(
     names: readonly string[] | undefined,
@@ -409,18 +409,51 @@ export class DeviceManager {
     // An idle queue starts the read at once and the queue is free again when the answer is
     // taken. No async frame, turn of the queue or extra promise per reading (a sampler takes
     // thousands a second), and no closure either: only one such read runs at a time (it keeps
-    // the queue busy), so it is described in fields of its own, before the device is called
-    // (a `readTo` may answer before it returns).
+    // the queue busy), so a read answered later is described in fields of its own.
     this.#queued++;
-    const idle = this.#idleRead;
-    idle.t = t;
-    idle.started = started;
-    idle.opts = opts;
-    idle.answer = answer;
-    idle.to = to;
-    idle.failed = failed;
     const device = this.device;
-    if (device.readTo !== undefined) return this.#readTo(names, opts, to);
+    if (device.readTo !== undefined) {
+      // The values come straight back (no promise, reaction or microtask per reading).
+      this.#direct = true;
+      this.#inReadTo = true;
+      try {
+        device.readTo(names, opts, this.#idleReadDone, this.#idleReadFailed, started);
+      } catch (err) {
+        // A throw before either callback is the read's failure; one after is not a second end.
+        if (this.#inReadTo) this.#idleReadEnded(false, err);
+      }
+      if (!this.#inReadTo) {
+        // Answered before `readTo` returned (a simulator with no fault): in the turn it was
+        // asked, so the read took no time anything else could have run in. Its latency is 0
+        // and the clock is not read again (a `performance.now()` is ~0.7k instructions on the
+        // thread answering HTTP; the device was handed the read's start for its values too:
+        // one clock read a reading).
+        const ok = this.#answeredOk;
+        const result = this.#answered;
+        this.#answered = undefined;
+        this.#free();
+        if (to !== undefined) {
+          this.#handTo(to, t, started, opts, ok, result, true);
+          return IDLE;
+        }
+        try {
+          return Promise.resolve(
+            this.#finished(t, started, opts, ok, result, answer, failed, true),
+          );
+        } catch (err) {
+          return Promise.reject(err);
+        }
+      }
+      this.#inReadTo = false;
+      this.#keepIdle(t, started, opts, answer, to, failed);
+      if (to !== undefined) return IDLE;
+      // Whoever waits for `answer`'s make of the reading gets a promise, settled when it is made.
+      const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+      this.#idleRead.resolve = resolve;
+      this.#idleRead.reject = reject;
+      return promise;
+    }
+    this.#keepIdle(t, started, opts, answer, to, failed);
     // The read itself is the queue's tail.
     let p: Promise<Values>;
     try {
@@ -432,55 +465,25 @@ export class DeviceManager {
     return p.then(this.#idleReadDone, this.#idleReadFailed);
   }
 
-  /**
-   * Hands the idle read {@linkcode startIdleRead} described to the device's `readTo`: the values
-   * come straight back (no promise, reaction or microtask per reading). A device that answers
-   * before `readTo` returns (a simulator with no fault) answered in the turn it was asked: the
-   * read took no time anything else could have run in, so its latency is 0 and the clock is not
-   * read again (a `performance.now()` is ~0.7k instructions on the thread answering HTTP; the
-   * device is handed the read's start too, for a simulator's values: one clock read a reading).
-   * The promise is `answer`'s make of the reading (settled when it is made), or nothing with a
-   * `to`.
-   */
-  #readTo(
-    names: readonly string[] | undefined,
+  /** Describes the idle read that is answered later in {@linkcode #idleRead}. */
+  #keepIdle(
+    t: number,
+    started: number,
     opts: SampleOptions | undefined,
+    answer: ((reading: Reading) => unknown) | undefined,
     to: ReadingTarget | undefined,
-  ): Promise<unknown> {
-    this.#direct = true;
-    this.#inReadTo = true;
-    try {
-      const started = this.#idleRead.started;
-      this.device.readTo!(names, opts, this.#idleReadDone, this.#idleReadFailed, started);
-    } catch (err) {
-      // A throw before either callback is the read's failure; one after is not a second end.
-      if (this.#inReadTo) this.#idleReadEnded(false, err);
-    }
-    if (this.#inReadTo) {
-      // Not answered yet: whoever waits for `answer`'s make of the reading gets a promise.
-      this.#inReadTo = false;
-      if (to !== undefined) return IDLE;
-      const idle = this.#idleRead;
-      const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-      idle.resolve = resolve;
-      idle.reject = reject;
-      return promise;
-    }
-    const ok = this.#answeredOk;
-    const result = this.#answered;
-    this.#answered = undefined;
-    if (to !== undefined) {
-      this.#ended(ok, result, true);
-      return IDLE;
-    }
-    try {
-      return Promise.resolve(this.#ended(ok, result, true));
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    failed: ((err: unknown) => unknown) | undefined,
+  ): void {
+    const idle = this.#idleRead;
+    idle.t = t;
+    idle.started = started;
+    idle.opts = opts;
+    idle.answer = answer;
+    idle.to = to;
+    idle.failed = failed;
   }
 
-  /** The read {@linkcode sample} started on an idle queue: when, with which options, for whom. */
+  /** The read {@linkcode sample} started on an idle queue and answered later: when, with which options, for whom. */
   readonly #idleRead: {
     t: number;
     started: number;
@@ -509,23 +512,40 @@ export class DeviceManager {
   readonly #idleReadDone = (values: Values): unknown => this.#idleReadEnded(true, values);
   readonly #idleReadFailed = (err: unknown): unknown => this.#idleReadEnded(false, err);
 
+  /** The idle read's values (`ok`) or failure: kept for `#startIdleRead` while `readTo` runs. */
   #idleReadEnded(ok: boolean, result: unknown): unknown {
     if (this.#inReadTo) {
-      // Answered before `readTo` returned: `#readTo` ends the read (no listener runs inside
-      // the device's call, and the read is known to have taken no turn).
+      // Taken up when `readTo` returns: no listener runs inside the device's call.
       this.#inReadTo = false;
       this.#answeredOk = ok;
       this.#answered = result;
       return undefined;
     }
-    return this.#ended(ok, result, false);
+    this.#free();
+    const idle = this.#idleRead;
+    const { t, started, opts, answer, to, failed, resolve } = idle;
+    idle.opts = undefined;
+    idle.answer = undefined;
+    idle.to = undefined;
+    idle.failed = undefined;
+    if (to !== undefined) {
+      this.#handTo(to, t, started, opts, ok, result, false);
+      return undefined;
+    }
+    if (resolve === undefined) return this.#finished(t, started, opts, ok, result, answer, failed);
+    const reject = idle.reject!;
+    idle.resolve = undefined;
+    idle.reject = undefined;
+    try {
+      resolve(this.#finished(t, started, opts, ok, result, answer, failed));
+    } catch (err) {
+      reject(err);
+    }
+    return undefined;
   }
 
-  /**
-   * Ends the idle read: frees the queue, makes the reading (`instant`: answered in the turn it
-   * was asked) and hands it to whoever it is for.
-   */
-  #ended(ok: boolean, result: unknown, instant: boolean): unknown {
+  /** Frees the queue the idle read held. */
+  #free(): void {
     if (this.#direct) {
       this.#direct = false;
       const end = this.#directEnd;
@@ -534,35 +554,26 @@ export class DeviceManager {
       end?.();
     }
     if (--this.#queued === 0) this.#tail = IDLE;
-    const idle = this.#idleRead;
-    const { t, started, opts, answer, to, failed, resolve } = idle;
-    idle.opts = undefined;
-    idle.answer = undefined;
-    idle.to = undefined;
-    idle.failed = undefined;
-    if (to === undefined) {
-      if (resolve === undefined) {
-        return this.#finished(t, started, opts, ok, result, answer, failed, instant);
-      }
-      const reject = idle.reject!;
-      idle.resolve = undefined;
-      idle.reject = undefined;
-      try {
-        resolve(this.#finished(t, started, opts, ok, result, answer, failed, instant));
-      } catch (err) {
-        reject(err);
-      }
-      return undefined;
-    }
+  }
+
+  /** Makes the reading of an idle read for `to`: its `done`, or its `lost` for an abort. */
+  #handTo(
+    to: ReadingTarget,
+    t: number,
+    started: number,
+    opts: SampleOptions | undefined,
+    ok: boolean,
+    result: unknown,
+    instant: boolean,
+  ): void {
     let reading: Reading;
     try {
       reading = this.#took(t, started, opts, ok, result, instant);
     } catch (err) {
       to.lost(err);
-      return undefined;
+      return;
     }
     to.done(reading);
-    return undefined;
   }
 
   /**
