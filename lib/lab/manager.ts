@@ -425,7 +425,7 @@ export class DeviceManager {
       if (!this.#inReadTo) {
         // Answered before `readTo` returned (a simulator with no fault): in the turn it was
         // asked, so the read took no time anything else could have run in. Its latency is 0
-        // and the clock is not read again (a `performance.now()` is ~0.7k instructions on the
+        // and the clock is not read again (a `performance.now()` is ~0.9k instructions on the
         // thread answering HTTP; the device was handed the read's start for its values too:
         // one clock read a reading).
         const ok = this.#answeredOk;
@@ -483,7 +483,10 @@ export class DeviceManager {
     idle.failed = failed;
   }
 
-  /** The read {@linkcode sample} started on an idle queue and answered later: when, with which options, for whom. */
+  /**
+   * The read {@linkcode sample} started on an idle queue and answered later: when, with which
+   * options, for whom.
+   */
   readonly #idleRead: {
     t: number;
     started: number;

@@ -83,7 +83,7 @@ export function preciseNow(): number {
 /** The process's `performance.timeOrigin` (a getter with a brand check, constant). */
 const TIME_ORIGIN = performance.timeOrigin;
 
-/** Epoch milliseconds at `mono`, a `performance.now()` reading (as {@linkcode preciseNow} gives them). */
+/** Epoch milliseconds at `mono`, a `performance.now()` reading (as {@linkcode preciseNow}'s). */
 export function preciseAt(mono: number): number {
   return TIME_ORIGIN + mono;
 }
