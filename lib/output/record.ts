@@ -158,34 +158,73 @@ export function readingsDocument(readings: readonly Reading[], time?: TimeOption
       return jsonDocument(doc, false);
     }
   }
-  const parts = new Array<string>(n);
+  const pieces = new Array<string>(ENTRY_PIECES * n + 1);
   // A batch shares one time: its text is made once.
   let lastT = NaN;
-  let tText = "";
+  let head = "";
   for (let i = 0; i < n; i++) {
     const r = readings[i]!;
+    const at = ENTRY_PIECES * i;
     if (namesKey(r.values)) {
-      parts[i] = `${JSON.stringify(r.device)}:${JSON.stringify(readingRecord(r, time))}`;
+      pieces[at] = i === 0 ? "{" : ",";
+      pieces[at + 1] = JSON.stringify(r.device);
+      pieces[at + 2] = ":";
+      pieces[at + 3] = JSON.stringify(readingRecord(r, time));
+      pieces[at + 4] = pieces[at + 5] = "";
       continue;
     }
     if (r.t !== lastT) {
       lastT = r.t;
-      tText = JSON.stringify(machineTime(r.t, time));
+      head = entryHead(r.t, time);
     }
-    parts[i] = splicedEntry(r.device, r.values, r.error, tText);
+    entryPieces(pieces, at, r.device, r.values, r.error, head);
   }
-  return documentText(parts);
+  return documentOf(pieces, n);
 }
 
-/** A document's entry `"<device>":{<record>}`, the record spliced by {@linkcode splicedRecord}. */
-function splicedEntry(device: string, v: Values, error: string | undefined, tText: string): string {
+/** How many pieces {@linkcode entryPieces} writes an entry as. */
+const ENTRY_PIECES = 6;
+
+/** What every entry of time `t` has between its device's JSON and the device's JSON again. */
+function entryHead(t: number, time: TimeOptions | undefined): string {
+  return ':{"t":' + JSON.stringify(machineTime(t, time)) + ',"device":';
+}
+
+/**
+ * Writes a document's entry `"<device>":{<record>}` (the record {@linkcode splicedRecord}
+ * splices) as its {@linkcode ENTRY_PIECES} pieces into `pieces` at `at`, the comma or the opening
+ * brace before it included, `head` made once per time ({@linkcode entryHead}) and the values'
+ * JSON less its opening brace: a string per entry, their join and the braces around it (which
+ * the write flattened again) were ~600 bytes of young heap an entry (a read of 1,000 PVs: ~700
+ * KB, ~170 fresh pages at ~12 us each).
+ */
+function entryPieces(
+  pieces: string[],
+  at: number,
+  device: string,
+  v: Values,
+  error: string | undefined,
+  head: string,
+): void {
   const name = JSON.stringify(device);
-  return `${name}:${splicedRecord(v, error, tText, name)}`;
+  const values = JSON.stringify(v);
+  pieces[at] = at === 0 ? "{" : ",";
+  pieces[at + 1] = name;
+  pieces[at + 2] = head;
+  pieces[at + 3] = name;
+  if (error === undefined) {
+    pieces[at + 4] = values.length > 2 ? "," : "";
+    pieces[at + 5] = values.length > 2 ? values.slice(1) : "}";
+  } else {
+    pieces[at + 4] = values.length > 2 ? "," + values.slice(1, -1) : "";
+    pieces[at + 5] = `,"error":${JSON.stringify(error)}}`;
+  }
 }
 
-/** The document of its entries, with its newline. */
-function documentText(entries: readonly string[]): string {
-  return `{${entries.join(",")}}\n`;
+/** The document of `n` entries' pieces, with its newline, joined once. */
+function documentOf(pieces: string[], n: number): string {
+  pieces[ENTRY_PIECES * n] = n === 0 ? "{}\n" : "}\n";
+  return pieces.join("");
 }
 
 /**
@@ -215,10 +254,12 @@ export function batchDocument(
       return readingsDocument(readings, time);
     }
   }
-  const tText = JSON.stringify(machineTime(t, time));
-  const parts = new Array<string>(n);
-  for (let i = 0; i < n; i++) parts[i] = splicedEntry(names[i]!, values[i]!, undefined, tText);
-  return documentText(parts);
+  const head = entryHead(t, time);
+  const pieces = new Array<string>(ENTRY_PIECES * n + 1);
+  for (let i = 0; i < n; i++) {
+    entryPieces(pieces, ENTRY_PIECES * i, names[i]!, values[i]!, undefined, head);
+  }
+  return documentOf(pieces, n);
 }
 
 /** Rounds epoch seconds to milliseconds so JSON shows `1764088800.123`, not float noise. */
