@@ -49,6 +49,7 @@ import {
 } from "./dbr_types.ts";
 import type { ChannelFacts, CharMode } from "./driver_values.ts";
 import {
+  EncodedTexts,
   EXTENDED_HEADER_SIZE,
   FrameWriter,
   HEADER_SIZE,
@@ -182,6 +183,8 @@ class BatchRead {
   readonly #targets: readonly BatchTarget[];
   /** Each target's PV name. */
   readonly #pvs: string[];
+  /** The PV names as the searches and CREATE_CHANs carry them, encoded once for both. */
+  #names: EncodedTexts | undefined;
   readonly #o: ResolvedClientOptions;
   readonly #n: number;
   readonly #results: (Values | Error | undefined)[];
@@ -327,22 +330,22 @@ class BatchRead {
   async #search(): Promise<void> {
     if (this.#left === 0 || !this.#udp) return;
     const datagrams: Uint8Array[] = [];
+    const names = this.#names ??= new EncodedTexts(this.#pvs);
     let w = this.#versionedDatagram();
     let inDatagram = 0;
     const state = this.#state;
     for (let i = 0; i < this.#n; i++) {
       if (state[i] !== SEARCHING) continue;
-      const pv = this.#pvs[i]!;
       // Written, then taken back into the next datagram when it made this one too long: each
       // name's size is not measured first (a second pass over every name, in code run once).
       const before = w.length;
-      w.text(CMD.SEARCH, DONT_REPLY, CA_MINOR_VERSION, i + 1, i + 1, pv);
+      w.encoded(CMD.SEARCH, DONT_REPLY, CA_MINOR_VERSION, i + 1, i + 1, names, i);
       if (inDatagram > 0 && w.length > MAX_UDP_SEND) {
         w.truncate(before);
         datagrams.push(w.take());
         w = this.#versionedDatagram();
         inDatagram = 0;
-        w.text(CMD.SEARCH, DONT_REPLY, CA_MINOR_VERSION, i + 1, i + 1, pv);
+        w.encoded(CMD.SEARCH, DONT_REPLY, CA_MINOR_VERSION, i + 1, i + 1, names, i);
       }
       inDatagram++;
     }
@@ -405,7 +408,7 @@ class BatchRead {
           this.#state[i] = CONNECTING;
           this.#circuit[i] = index;
           const circuit = this.#circuits[index]!;
-          circuit.out.text(CMD.CREATE_CHAN, 0, 0, i + 1, CA_MINOR_VERSION, this.#pvs[i]!);
+          circuit.out.encoded(CMD.CREATE_CHAN, 0, 0, i + 1, CA_MINOR_VERSION, this.#names!, i);
           if (!touched.includes(circuit)) touched.push(circuit);
         }
       }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FrameWriter } from "./frame_writer.ts";
+import { EncodedTexts, FrameWriter } from "./frame_writer.ts";
 import { frame } from "./framing.ts";
 
 /** What `frame()` makes of a name: its UTF-8 bytes and a NUL, padded to 8. */
@@ -39,6 +39,31 @@ Deno.test("FrameWriter.text writes each name as frame() of its UTF-8 bytes, one 
     at += b.length;
   }
   assert.deepEqual(w.take(), whole);
+});
+
+Deno.test("FrameWriter.encoded writes the bytes FrameWriter.text writes, for ASCII and other names", () => {
+  const ascii = ["XXX:m1.VAL", "", "1234567", "12345678", "PV:" + "x".repeat(300), "B:pv000999"];
+  const other = [...ascii, "température:℃", "é", "ü" + "y".repeat(40), "abcdefé", "a\ud800"];
+  for (const names of [ascii, other]) {
+    const texts = new EncodedTexts(names);
+    const byText = new FrameWriter(16);
+    const byBytes = new FrameWriter(16);
+    // In another order than encoded: each text is found by its index.
+    for (let k = names.length - 1; k >= 0; k--) {
+      byText.text(18, 0, 13, k + 1, 13, names[k]!);
+      byBytes.encoded(18, 0, 13, k + 1, 13, texts, k);
+    }
+    assert.deepEqual(byBytes.take(), byText.take());
+  }
+});
+
+Deno.test("FrameWriter.encoded refuses a name too long for a CA message", () => {
+  const w = new FrameWriter();
+  const texts = new EncodedTexts(["ok", "é".repeat(0x7ffc)]);
+  assert.throws(() => w.encoded(18, 0, 13, 2, 13, texts, 1), /a 65528-byte name/);
+  assert.equal(w.length, 0);
+  w.encoded(18, 0, 13, 1, 13, texts, 0);
+  assert.equal(w.length, 16 + 8);
 });
 
 Deno.test("FrameWriter.text refuses a name too long for a CA message, ASCII or not", () => {
