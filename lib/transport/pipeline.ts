@@ -24,7 +24,6 @@
  *
  * @module
  */
-import { formatMs } from "../device/device.ts";
 import { DeviceError, TimeoutError, UsageError } from "../device/errors.ts";
 import type { ByteListener, ByteStream, WriteEnds } from "./byte_stream.ts";
 import { Cancel } from "./cancel.ts";
@@ -90,6 +89,32 @@ export interface PipelineHost {
     sent: boolean,
     cause: unknown,
   ): TimeoutError;
+}
+
+/**
+ * What a request fails with when the connection was closed under it because `request`, sent
+ * before it, got no answer within `timeout` ms: that request's timeout (its message, what to
+ * check included), so the user hears the first cause whichever request reaches them first. An
+ * {@linkcode Outcome} that words its own timeouts words this one as `request`'s.
+ *
+ * @example
+ * ```ts
+ * import { UnansweredBefore } from "./pipeline.ts";
+ * import { TimeoutError } from "../device/errors.ts";
+ * const first = new TimeoutError('tcp://h:5025: no answer to "A?" within 1 s; check …');
+ * new UnansweredBefore("A?", 1000, first).message; // 'tcp://h:5025: no answer to "A?" within 1 s; check …'
+ * ```
+ */
+export class UnansweredBefore extends TimeoutError {
+  /** Creates the error of a request behind `request`, whose own timeout was `first`. */
+  constructor(
+    readonly request: string,
+    readonly timeout: number,
+    first: TimeoutError,
+    device?: string,
+  ) {
+    super(first.message, device, { cause: first });
+  }
 }
 
 /** Most requests a window lets in flight on one connection. */
@@ -809,13 +834,12 @@ export class Pipeline {
     // Nothing heard since it went out (a dead connection), or answers in order (a late one
     // would be taken for the next request's): the connection is closed under the whole flight.
     // Not connected yet, nothing went out: every request fails for the connection, as this one.
-    const behind = !this.#host.stream.connected ? err : new TimeoutError(
-      `${this.#host.label}: the connection was closed because ${
-        JSON.stringify(f.name())
-      }, sent before this, got no answer within ${formatMs(f.timeout)}`,
-      this.#host.device,
-      { cause: err },
-    );
+    // The requests behind it fail with its timeout, not one of their own: whichever of them
+    // reaches the user first (a read of several blocks awaits them all), the user hears the
+    // first cause and what to check.
+    const behind = !this.#host.stream.connected
+      ? err
+      : new UnansweredBefore(f.name(), f.timeout, err, this.#host.device);
     this.#failAll(err, behind, f);
   }
 

@@ -21,7 +21,7 @@ import { TimeoutError, UsageError } from "../../device/errors.ts";
 import type { LineIO, MessageLine } from "../../transport/message.ts";
 import type { IoOptions } from "../../transport/byte_stream.ts";
 import type { Framer } from "../../transport/framing.ts";
-import type { Keyed, Outcome } from "../../transport/pipeline.ts";
+import { type Keyed, type Outcome, UnansweredBefore } from "../../transport/pipeline.ts";
 import { openLine } from "../../transport/open.ts";
 import { type LineSettings, parseSerialOptions, SERIAL_KEYS } from "../../transport/serial.ts";
 import { sleep } from "../../transport/abortable.ts";
@@ -257,17 +257,21 @@ export class ModbusClient {
     const check = this.rtu
       ? "check the unit id, baud rate and parity, and the wiring (A/B)"
       : "check the unit id (a gateway needs the serial device's) and the port";
+    if (err instanceof UnansweredBefore) {
+      // A request behind one that got no answer (a read of several blocks on a silent device
+      // may fail with it first): the user hears of the one that got none.
+      return new TimeoutError(
+        `${this.label}: no answer to ${err.request} within ${formatMs(err.timeout)}; ${check}`,
+        this.device,
+        { cause: err },
+      );
+    }
     if (/^\S+: no answer to /.test(err.message)) {
       return new TimeoutError(
         `${this.label}: no answer to ${what()} within ${formatMs(timeout)}; ${check}`,
         this.device,
         { cause: err },
       );
-    }
-    if (err.message.includes(": the connection was closed because ")) {
-      // A request behind one that got no answer (a read of several blocks on a silent device
-      // may fail with it first): what to check is the same.
-      return new TimeoutError(`${err.message}; ${check}`, this.device, { cause: err });
     }
     return err;
   }
