@@ -35,7 +35,10 @@ export interface DevicesOptions {
   demo: boolean;
   /** `--json`. */
   json: boolean;
-  /** The daemon to ask for states (`--server URL`); undefined: the config's `[server] listen`. */
+  /**
+   * The daemon to ask for states (`--server URL`; `$LABWIRE_URL` is filled in by
+   * {@linkcode serverOf}); undefined: the config's `[server] listen`.
+   */
   server?: string;
   /** `--no-server`: do not ask any daemon. */
   noServer: boolean;
@@ -55,12 +58,7 @@ export function parseDevicesArgs(args: string[]): DevicesOptions {
     throw new UsageError("give the config either as CONFIG or as --config, not both");
   }
   const server = stringFlag(f, "server");
-  if (server !== undefined && !/^https?:\/\/[^/]+/.test(server)) {
-    throw new UsageError(
-      `--server: "${server}" is not an http:// URL`,
-      "e.g. --server http://127.0.0.1:8600",
-    );
-  }
+  if (server !== undefined) checkServerUrl(server, "--server");
   const demo = boolFlag(f, "demo");
   if (demo && server !== undefined) {
     // The demo bench's simulators are started by this run on ports of its own, so no daemon
@@ -78,6 +76,34 @@ export function parseDevicesArgs(args: string[]): DevicesOptions {
     server: server?.replace(/\/+$/, ""),
     noServer: boolFlag(f, "no-server"),
   };
+}
+
+/** A usage error unless `url` is an http:// or https:// URL; `where` names where it came from. */
+function checkServerUrl(url: string, where: string): void {
+  if (!/^https?:\/\/[^/]+/.test(url)) {
+    throw new UsageError(
+      `${where}: "${url}" is not an http:// URL`,
+      "e.g. --server http://127.0.0.1:8600",
+    );
+  }
+}
+
+/**
+ * The daemon `devices` asks, as `task` finds its own: `--server URL`, else `$LABWIRE_URL` (`env`,
+ * when set and not empty), else undefined (the config's `[server] listen`). None with `--demo`
+ * (its simulators are this run's) or `--no-server`.
+ *
+ * @example
+ * ```ts
+ * import { parseDevicesArgs, serverOf } from "./devices.ts";
+ * serverOf(parseDevicesArgs([]), "http://10.0.0.2:8600"); // "http://10.0.0.2:8600"
+ * ```
+ */
+export function serverOf(opts: DevicesOptions, env: string | undefined): string | undefined {
+  if (opts.server !== undefined || opts.demo || opts.noServer) return opts.server;
+  if (env === undefined || env === "") return undefined;
+  checkServerUrl(env, "$LABWIRE_URL");
+  return env.replace(/\/+$/, "");
 }
 
 /** One line of the list (and one object of `--json`). */
@@ -211,7 +237,8 @@ export function renderDevices(rows: readonly DeviceRow[], server: string | undef
 
 /** Runs `devices`. */
 export async function runDevices(args: string[]): Promise<number> {
-  const opts = parseDevicesArgs(args);
+  const parsed = parseDevicesArgs(args);
+  const opts = { ...parsed, server: serverOf(parsed, Deno.env.get("LABWIRE_URL")) };
   const { config, cleanup } = await loadLabConfig(opts);
   try {
     // Data goes to a pipe as the --json document (the output contract); tables are for people.
@@ -284,11 +311,12 @@ Usage: labwire devices [CONFIG] [--json] [--server URL | --no-server]
 Lists each [devices.NAME] of the config (./labwire.toml, --config FILE or
 $LABWIRE_CONFIG): its address, driver (and instrument definition), and sampling
 interval. No instrument is contacted. When a labwire daemon serving the config
-answers (at its [server] listen, default ${DEFAULT_SERVE_LISTEN}, or --server URL),
-each device's state (up, down, unknown) is added: "not served" for one it does
-not serve, or serves at another address (another config's; a note on stderr
-says so). With --server and no config file, it lists the devices that daemon
-serves (exit 1 when none answers).
+answers (at --server URL, else $LABWIRE_URL, else the config's [server] listen,
+default ${DEFAULT_SERVE_LISTEN}: the order task uses), each device's state (up,
+down, unknown) is added: "not served" for one it does not serve, or serves at
+another address (another config's; a note on stderr says so). With --server or
+$LABWIRE_URL and no config file, it lists the devices that daemon serves (exit 1
+when none answers). --demo and --no-server ask no daemon, $LABWIRE_URL or not.
 
 Output: a table on a terminal; in a pipe (or with --json) one JSON document.
 
@@ -298,7 +326,8 @@ Flags:
                        own, so no daemon is asked; not with --server)
       --json           one JSON document (also on a terminal):
                        {"server": URL or null, "devices": […]}
-  -s, --server URL     ask this daemon for states (e.g. http://127.0.0.1:8600)
+  -s, --server URL     ask this daemon for states (e.g. http://127.0.0.1:8600);
+                       before $LABWIRE_URL and the config's [server] listen
       --no-server      do not ask any daemon
 
 Examples:

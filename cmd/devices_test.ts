@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import "../lib/drivers/mod.ts";
 import { parseConfig } from "../lib/config/load.ts";
 import { UsageError } from "../lib/device/errors.ts";
-import { deviceRows, otherAddresses, parseDevicesArgs, servedRows } from "./devices.ts";
+import { deviceRows, otherAddresses, parseDevicesArgs, servedRows, serverOf } from "./devices.ts";
 
 const CONFIG = `
 [devices.gauge]
@@ -74,4 +74,22 @@ Deno.test("servedRows: a daemon's devices as it describes them, the instrument f
       state: "down",
     },
   ]);
+});
+
+Deno.test("serverOf: --server, else $LABWIRE_URL (as task reads it), else the config's listen", () => {
+  const env = "http://10.0.0.2:8600/";
+  assert.equal(serverOf(parseDevicesArgs([]), env), "http://10.0.0.2:8600");
+  assert.equal(serverOf(parseDevicesArgs(["--server", "http://h:1"]), env), "http://h:1");
+  assert.equal(serverOf(parseDevicesArgs(["bench.toml"]), env), "http://10.0.0.2:8600");
+  assert.equal(serverOf(parseDevicesArgs([]), undefined), undefined);
+  assert.equal(serverOf(parseDevicesArgs([]), ""), undefined);
+  // --demo's simulators are this run's, and --no-server asks nobody: the variable is not read.
+  assert.equal(serverOf(parseDevicesArgs(["--demo"]), env), undefined);
+  assert.equal(serverOf(parseDevicesArgs(["--no-server"]), env), undefined);
+  assert.throws(
+    () => serverOf(parseDevicesArgs([]), "localhost:8600"),
+    (e) =>
+      e instanceof UsageError &&
+      /^\$LABWIRE_URL: "localhost:8600" is not an http:\/\/ URL/.test(e.message),
+  );
 });

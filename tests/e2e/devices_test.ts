@@ -112,9 +112,33 @@ Deno.test("devices asks the daemon for each device's state", async () => {
       });
       assert.equal(nobody.code, 1);
       assert.match(nobody.stderr, /no labwire daemon answered at http:\/\/127\.0\.0\.1:9/);
+      // $LABWIRE_URL points devices at a daemon as it points task at one
+      const viaEnv = await runCli(["devices"], {
+        cwd: empty,
+        env: { ...env, LABWIRE_URL: daemon.url },
+      });
+      assert.equal(viaEnv.code, 0, viaEnv.stderr);
+      assert.deepEqual(JSON.parse(viaEnv.stdout), list);
+      // --server comes first
+      const flagFirst = await runCli(["devices", "--server", daemon.url], {
+        cwd: empty,
+        env: { ...env, LABWIRE_URL: "http://127.0.0.1:9" },
+      });
+      assert.equal(flagFirst.code, 0, flagFirst.stderr);
+      assert.deepEqual(JSON.parse(flagFirst.stdout), list);
     } finally {
       await Deno.remove(empty, { recursive: true });
     }
+    // $LABWIRE_URL comes before the config's [server] listen (nothing listens on port 9)
+    await Deno.writeTextFile(
+      `${daemon.dir}/listen9.toml`,
+      `${TEST_BENCH}\n[server]\nlisten = "127.0.0.1:9"\n`,
+    );
+    const overConfig = await runCli(["devices", `${daemon.dir}/listen9.toml`], {
+      env: { LABWIRE_URL: daemon.url },
+    });
+    assert.equal(overConfig.code, 0, overConfig.stderr);
+    assert.equal(JSON.parse(overConfig.stdout).server, daemon.url.replace(/\/$/, ""));
     const bad = await runCli(["devices", "--server", "localhost:8600"]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /not an http:\/\/ URL/);
