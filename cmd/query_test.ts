@@ -45,7 +45,8 @@ Deno.test("parseQueryArgs: a misspelt termination name is a usage error with a s
     () => parseQueryArgs(["x", "--term", "CRL", "A"]),
     (e) =>
       e instanceof UsageError &&
-      /^--term: unknown termination name "CRL" \(did you mean "CRLF"\?\)/.test(e.message),
+      // CRLF begins with it; CR is as close a typo
+      /^--term: unknown termination name "CRL" \(did you mean "CRLF" or "CR"\?\)/.test(e.message),
   );
   assert.throws(() => parseQueryArgs(["x", "--read-term", "ETX", "A"]), UsageError);
   // letters stay possible as escapes

@@ -71,7 +71,7 @@ export function parseFlags(args: string[], specs: FlagSpecs, verb = "labwire"): 
       const hint = didYouMean(flag, Object.keys(options));
       throw new UsageError(
         `unknown flag ${unknown[1]}`,
-        (hint ? hint.replace(/"(.+)"/, '"--$1"') + " " : "") + `see: labwire ${verb} --help`,
+        (hint ? hint.replace(/"([^"]+)"/g, '"--$1"') + " " : "") + `see: labwire ${verb} --help`,
       );
     }
     const missing = /Option '(-{1,2}[^']+)(?: [^']*)?' argument missing/.exec(msg);

@@ -10,6 +10,18 @@ Deno.test("parseFlags suggests the closest flag for a typo", () => {
       e instanceof UsageError && /unknown flag --intervall/.test(e.message) &&
       /"--interval"/.test(e.hint ?? ""),
   );
+  // Two as likely: each named as a flag
+  assert.throws(
+    () =>
+      parseFlags(
+        ["--timeo", "2s"],
+        { time: { type: "string" }, timeout: { type: "string" } },
+        "read",
+      ),
+    (e) =>
+      e instanceof UsageError &&
+      e.hint === 'did you mean "--timeout" or "--time"? see: labwire read --help',
+  );
 });
 
 Deno.test("parseFlags collects lists and integers", () => {

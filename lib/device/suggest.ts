@@ -40,7 +40,54 @@ export function editDistance(a: string, b: string): number {
 }
 
 /**
- * Returns the candidate closest to `word`, or undefined when none is close enough to be a typo.
+ * Returns the candidates to suggest for `word`, best first: a candidate `word` is a prefix of
+ * (`stat` of `status`; the shortest such, the closest), and the closest other one within a typo
+ * when it is no further (`stat` is also `start` less a letter): both, the prefix's first. Empty
+ * when none is close enough to be a typo.
+ *
+ * @example
+ * ```ts
+ * import { suggestions } from "./suggest.ts";
+ * suggestions("stat", ["start", "list", "status", "stop"]); // ["status", "start"]
+ * suggestions("stram", ["read", "stream", "scan"]); // ["stream"]
+ * ```
+ */
+export function suggestions(word: string, candidates: readonly string[]): string[] {
+  const allowed = Math.max(1, Math.floor(word.length / 3));
+  const lower = word.toLowerCase();
+  const folded = candidates.map((c) => c.toLowerCase());
+  // The word can come from a request (a device name in a 404's path, kilobytes long): one more
+  // than `allowed` longer than every candidate, it is no typo of one (the distance is at least
+  // the difference in length) nor a prefix of one, so no distance is worth its length × theirs.
+  if (!folded.some((c) => c.length >= lower.length - allowed)) return [];
+  let prefixed: string | undefined;
+  let prefixDistance = Infinity;
+  let near: string | undefined;
+  let nearDistance = Infinity;
+  for (let i = 0; i < candidates.length; i++) {
+    const d = editDistance(lower, folded[i]!);
+    if (isPrefixOf(word, candidates[i]!)) {
+      if (d < prefixDistance) {
+        prefixed = candidates[i];
+        prefixDistance = d;
+      }
+    } else if (d < nearDistance) {
+      near = candidates[i];
+      nearDistance = d;
+    }
+  }
+  const out: string[] = [];
+  if (prefixed !== undefined) out.push(prefixed);
+  // A typo as close as the prefix is as likely what was meant: both are listed.
+  if (near !== undefined && nearDistance <= allowed && nearDistance <= prefixDistance) {
+    out.push(near);
+  }
+  return out;
+}
+
+/**
+ * Returns the best of {@linkcode suggestions} for `word`, or undefined when none is close enough
+ * to be a typo.
  *
  * @example
  * ```ts
@@ -49,34 +96,26 @@ export function editDistance(a: string, b: string): number {
  * ```
  */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
-  const allowed = Math.max(1, Math.floor(word.length / 3));
-  const lower = word.toLowerCase();
-  const folded = candidates.map((c) => c.toLowerCase());
-  // The word can come from a request (a device name in a 404's path, kilobytes long): one more
-  // than `allowed` longer than every candidate, it is no typo of one (the distance is at least
-  // the difference in length) nor a prefix of one, so no distance is worth its length × theirs.
-  if (!folded.some((c) => c.length >= lower.length - allowed)) return undefined;
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (let i = 0; i < candidates.length; i++) {
-    const d = editDistance(lower, folded[i]!);
-    if (d < bestDistance) {
-      best = candidates[i];
-      bestDistance = d;
-    }
-  }
-  if (best !== undefined && isPrefixOf(word, best)) return best;
-  return bestDistance <= allowed ? best : undefined;
+  return suggestions(word, candidates)[0];
 }
 
 function isPrefixOf(word: string, candidate: string): boolean {
   return word.length >= 3 && candidate.startsWith(word);
 }
 
-/** The hint `did you mean "X"?` for the closest candidate, or "" when there is nothing to suggest. */
+/**
+ * The hint `did you mean "X"?` (`did you mean "X" or "Y"?` when two are as likely) for `word`,
+ * or "" when there is nothing to suggest.
+ *
+ * @example
+ * ```ts
+ * import { didYouMean } from "./suggest.ts";
+ * didYouMean("stat", ["start", "status"]); // 'did you mean "status" or "start"?'
+ * ```
+ */
 export function didYouMean(word: string, candidates: readonly string[]): string {
-  const c = closest(word, candidates);
-  return c === undefined ? "" : `did you mean "${c}"?`;
+  const list = suggestions(word, candidates);
+  return list.length === 0 ? "" : `did you mean ${list.map((c) => `"${c}"`).join(" or ")}?`;
 }
 
 /**

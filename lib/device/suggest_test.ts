@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { closest, didYouMean, editDistance, suggestionThen } from "./suggest.ts";
+import { closest, didYouMean, editDistance, suggestions, suggestionThen } from "./suggest.ts";
 
 Deno.test("editDistance counts a swap of neighbours as one typo", () => {
   assert.equal(editDistance("wiat", "wait"), 1);
@@ -36,4 +36,20 @@ Deno.test("suggestionThen: the suggestion and the rest one space apart, the rest
   );
   assert.equal(suggestionThen("zzz", ["start", "list"], "see: x"), "see: x");
   assert.equal(suggestionThen(undefined, ["start", "list"], "see: x"), "see: x");
+});
+
+Deno.test("suggestions: the word a typo begins first, a typo as close beside it", () => {
+  const task = ["start", "list", "status", "stop", "data"];
+  // "stat" begins "status" and is "start" less a letter: both, the one it begins first
+  assert.deepEqual(suggestions("stat", task), ["status", "start"]);
+  assert.equal(didYouMean("stat", task), 'did you mean "status" or "start"?');
+  assert.equal(closest("stat", task), "status");
+  // a prefix of one word only: that word, even further than a typo allows
+  assert.deepEqual(suggestions("con", ["config", "count", "demo"]), ["config"]);
+  // of two words it begins, the shortest; a typo further than it is left out
+  assert.deepEqual(suggestions("tim", ["timeout", "time", "team"]), ["time"]);
+  assert.deepEqual(suggestions("tim", ["timeout", "trim"]), ["timeout", "trim"]);
+  assert.deepEqual(suggestions("timeo", ["timeout", "time"]), ["timeout", "time"]);
+  assert.deepEqual(suggestions("strat", task), ["start"]);
+  assert.deepEqual(suggestions("zzz", task), []);
 });
