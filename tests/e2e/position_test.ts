@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { runCli } from "./run_cli.ts";
+import { runCli, runCliOnTerminal } from "./run_cli.ts";
 import { startTestDaemon, until } from "./serve_fixture.ts";
 import { spawnLabwire } from "./labwire_process.ts";
 import { PositionStore } from "../../lib/session/positions.ts";
@@ -204,6 +204,35 @@ Deno.test("position restore --wait stopped by SIGTERM: exit 130 (interrupted), t
       "stopped: it may still be moving); not written: thermo.setpoint; to stop a motor: labwire " +
       "write motor stop",
     ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("README: the position examples are what a terminal shows (indented JSON)", async () => {
+  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+  const section = readme.slice(readme.indexOf("\n## position\n"));
+  const block = section.slice(section.indexOf("```console\n") + 11, section.indexOf("\n```\n"));
+  const dir = await Deno.makeTempDir({ prefix: "labwire-positions-readme-" });
+  const state = `${dir}/state`;
+  // What differs from run to run (the time saved, the state directory) reads as in the README.
+  const same = (text: string) =>
+    text.replaceAll(state, "/home/ada/.local/state/labwire")
+      .replace(/("saved": )[\d.]+/g, "$1T");
+  try {
+    await Deno.writeTextFile(`${dir}/pos.toml`, BENCH);
+    const steps = block.split(/^\$ labwire /m).slice(1);
+    // save, list, restore and delete
+    assert.equal(steps.length, 4, block);
+    for (const step of steps) {
+      const [cmd, ...shown] = step.replace(/\n$/, "").split("\n");
+      const out = await runCliOnTerminal(cmd!.split(" "), {
+        cwd: dir,
+        env: { LABWIRE_STATE_DIR: state },
+      });
+      assert.equal(out.code, 0, out.stderr);
+      assert.equal(same(out.stdout + out.stderr), same(shown.join("\n") + "\n"), cmd);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
