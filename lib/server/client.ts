@@ -35,10 +35,10 @@ export class NoDaemon extends DeviceError {
     super(
       `no labwire daemon answered at ${url} (${detail})\n  ` +
         (reason === "foreign"
-          ? `something else listens there: give labwire serve's URL with ${flag} URL, or set ` +
-            "[server] listen in the config"
+          ? `something else listens there: give labwire serve's URL with ${flag} URL or ` +
+            "$LABWIRE_URL, or set [server] listen in the config"
           : "is it running? systemctl status labwire (or start one: labwire serve); another " +
-            `address: ${flag} URL, or [server] listen in the config`),
+            `address: ${flag} URL, $LABWIRE_URL, or [server] listen in the config`),
       undefined,
       options,
     );

@@ -2,14 +2,14 @@
  * The verbs that ask a daemon (`devices --server`, `task`) say the same kind of thing when no
  * labwire daemon answers: the URL tried, what happened there (connection refused, no answer in
  * time, something else answering) and what to do (is it running, `systemctl status labwire`, the
- * flag or the config's `[server] listen` naming another address), exit 1.
+ * flag, `$LABWIRE_URL` or the config's `[server] listen` naming another address), exit 1.
  */
 import assert from "node:assert/strict";
 import { closedPort, runCli } from "./run_cli.ts";
 import { hungServer } from "./hung_server.ts";
 
 const ADVICE =
-  /\n {2}is it running\? systemctl status labwire .*another address: (--server|--url) URL, or \[server\] listen in the config\n$/;
+  /\n {2}is it running\? systemctl status labwire .*another address: (--server|--url) URL, \$LABWIRE_URL, or \[server\] listen in the config\n$/;
 
 Deno.test("devices --server and task: nothing listening, a hung listener and a foreign server each say what to do", async () => {
   const empty = await Deno.makeTempDir({ prefix: "labwire-no-daemon-" });
