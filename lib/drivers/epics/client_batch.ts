@@ -333,19 +333,21 @@ class BatchRead {
     const names = this.#names ??= new EncodedTexts(this.#pvs);
     let w = this.#versionedDatagram();
     let inDatagram = 0;
+    let length = w.length;
     const state = this.#state;
-    for (let i = 0; i < this.#n; i++) {
+    const n = this.#n;
+    for (let i = 0; i < n; i++) {
       if (state[i] !== SEARCHING) continue;
       // Written, then taken back into the next datagram when it made this one too long: each
       // name's size is not measured first (a second pass over every name, in code run once).
-      const before = w.length;
-      w.encoded(CMD.SEARCH, DONT_REPLY, CA_MINOR_VERSION, i + 1, i + 1, names, i);
-      if (inDatagram > 0 && w.length > MAX_UDP_SEND) {
+      const before = length;
+      length = w.encoded(6, DONT_REPLY, CA_MINOR_VERSION, i + 1, i + 1, names, i); // CMD.SEARCH
+      if (inDatagram > 0 && length > MAX_UDP_SEND) {
         w.truncate(before);
         datagrams.push(w.take());
         w = this.#versionedDatagram();
         inDatagram = 0;
-        w.encoded(CMD.SEARCH, DONT_REPLY, CA_MINOR_VERSION, i + 1, i + 1, names, i);
+        length = w.encoded(6, DONT_REPLY, CA_MINOR_VERSION, i + 1, i + 1, names, i);
       }
       inDatagram++;
     }
@@ -382,34 +384,44 @@ class BatchRead {
     return w;
   }
 
-  /** Search replies: each PV found joins its server's circuit; one write per circuit. */
+  /**
+   * Search replies: each PV found joins its server's circuit; one write per circuit. A reply a
+   * PV (a thousand for a read of a thousand PVs): the loop keeps what it reads in locals and its
+   * command codes as literals (`CMD.X` is a property load per use in interpreter code).
+   */
   #onDatagram(bytes: Uint8Array, from: string): void {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const touched: BatchCircuit[] = [];
+    const n = this.#n;
+    const state = this.#state;
+    const circuitOf = this.#circuit;
+    const names = this.#names!;
     // A datagram's replies come from one server: its circuit is looked up (an address string
     // and a key made) once per server a datagram names, not once per PV.
     let lastIp = -1;
     let lastPort = -1;
     let index = -1;
+    let circuit: BatchCircuit | undefined;
     for (let at = 0; at + HEADER_SIZE <= bytes.length;) {
       const command = view.getUint16(at);
       const size = view.getUint16(at + 2);
-      if (command === CMD.SEARCH) {
+      if (command === 6) { // CMD.SEARCH
         const i = view.getUint32(at + 12) - 1;
-        if (i >= 0 && i < this.#n && this.#state[i] === SEARCHING) {
+        if (i >= 0 && i < n && state[i] === SEARCHING) {
           const ip = view.getUint32(at + 8);
           const port = view.getUint16(at + 4);
-          if (ip !== lastIp || port !== lastPort) {
+          if (ip !== lastIp || port !== lastPort || circuit === undefined) {
             const host = ip === 0xffffffff || ip === 0 ? from : ipToString(ip);
             index = this.#circuitFor(host, port);
             lastIp = ip;
             lastPort = port;
+            circuit = this.#circuits[index]!;
+            if (!touched.includes(circuit)) touched.push(circuit);
           }
-          this.#state[i] = CONNECTING;
-          this.#circuit[i] = index;
-          const circuit = this.#circuits[index]!;
-          circuit.out.encoded(CMD.CREATE_CHAN, 0, 0, i + 1, CA_MINOR_VERSION, this.#names!, i);
-          if (!touched.includes(circuit)) touched.push(circuit);
+          state[i] = CONNECTING;
+          circuitOf[i] = index;
+          // CMD.CREATE_CHAN
+          circuit.out.encoded(18, 0, 0, i + 1, CA_MINOR_VERSION, names, i);
         }
       }
       at += HEADER_SIZE + size;
@@ -515,6 +527,11 @@ class BatchRead {
   /**
    * One message of circuit `index`: its header at `at` of `buf` (`head` bytes), `size` bytes of
    * payload after it. Only a payload that must be decoded gets a view of its own.
+   *
+   * Every reply of a read passes here (three a PV), in interpreter and baseline code: the cases
+   * are number literals, most frequent first, where `case CMD.X` loaded a property of an imported
+   * object per case tried (six for a READ_NOTIFY), and a number PV's reply is decoded here
+   * without a call (`#onRead` takes the others).
    */
   #onMessage(
     c: BatchCircuit,
@@ -527,23 +544,53 @@ class BatchRead {
     count: number,
   ): void {
     const command = view.getUint16(at);
-    const dataType = view.getUint16(at + 4);
-    const p1 = view.getUint32(at + 8);
-    const p2 = view.getUint32(at + 12);
-    const n = this.#n;
     switch (command) {
-      case CMD.VERSION:
-        c.serverMinor = count;
-        return;
-      case CMD.ACCESS_RIGHTS: {
-        const i = p1 - 1;
-        if (i >= 0 && i < n && this.#circuit[i] === index) this.#access[i] = p2 & ACCESS.READ;
-        return;
+      case 15: { // CMD.READ_NOTIFY
+        const ioid = view.getUint32(at + 12);
+        const n = this.#n;
+        // Request `ioid`'s PV: its TIME read (i + 1) or an enum's CTRL read (n + i + 1).
+        const i = ioid > n ? ioid - n - 1 : ioid - 1;
+        if (i < 0 || i >= n || this.#state[i] !== READING) return;
+        const status = view.getUint32(at + 8);
+        if (status !== ECA_NORMAL) return this.#fail(i, new EcaFailure(this.#what(i), status));
+        const type = view.getUint16(at + 4);
+        const v = at + head;
+        // A one-element TIME reply of a number PV, read straight from the circuit's buffer
+        // (offsets found once at load, sizes as literals); the rest goes to `#onRead`. Only
+        // enums wait for a second reply: a read of numbers never looks one up.
+        const half = this.#half;
+        if (count === 1 && this.#count[i] === 1 && (half.size === 0 || !half.has(i))) {
+          let value: number;
+          if (type === 20 && v + TIME_DOUBLE_AT + 8 <= v + size) { // DBR.TIME_DOUBLE
+            value = view.getFloat64(v + TIME_DOUBLE_AT);
+          } else if (type === 19 && v + TIME_LONG_AT + 4 <= v + size) { // DBR.TIME_LONG
+            value = view.getInt32(v + TIME_LONG_AT);
+          } else if (type === 16 && v + TIME_FLOAT_AT + 4 <= v + size) { // DBR.TIME_FLOAT
+            value = view.getFloat32(v + TIME_FLOAT_AT);
+          } else if (type === 15 && v + TIME_SHORT_AT + 2 <= v + size) { // DBR.TIME_SHORT
+            value = view.getInt16(v + TIME_SHORT_AT);
+          } else return this.#onRead(i, ioid, type, count, buf, v, size);
+          const alarm = view.getInt16(v);
+          const severity = view.getInt16(v + 2);
+          // `#done`'s work without its call: the PV is READING, so not done before.
+          this.#state[i] = DONE;
+          this.#results[i] = {
+            value,
+            severity: SEVERITY_NAMES[severity] ?? String(severity),
+            status: ALARM_STATUS_NAMES[alarm] ?? String(alarm),
+          };
+          if (--this.#left === 0) this.#finish();
+          return;
+        }
+        return this.#onRead(i, ioid, type, count, buf, v, size);
       }
-      case CMD.CREATE_CHAN: {
-        const i = p1 - 1;
+      case 18: { // CMD.CREATE_CHAN
+        const i = view.getUint32(at + 8) - 1;
+        const n = this.#n;
         if (i < 0 || i >= n || this.#circuit[i] !== index || this.#state[i] !== CONNECTING) return;
-        this.#sid[i] = p2;
+        const dataType = view.getUint16(at + 4);
+        const sid = view.getUint32(at + 12);
+        this.#sid[i] = sid;
         this.#type[i] = dataType;
         this.#count[i] = count;
         // Servers older than 4.4 send no ACCESS_RIGHTS: everything is allowed.
@@ -557,33 +604,43 @@ class BatchRead {
         const ask = c.serverMinor >= 13 ? 0 : count;
         // A native type's TIME type without a call per PV (dbrOf throws for a bad one).
         const time = TIME_TYPES[dataType] ?? dbrOf("time", dataType);
-        c.out.header(CMD.READ_NOTIFY, time, ask, p2, i + 1);
+        c.out.header(15, time, ask, sid, i + 1); // CMD.READ_NOTIFY
         if (dataType === DBR.ENUM) {
           this.#half.set(i, {});
-          c.out.header(CMD.READ_NOTIFY, dbrOf("ctrl", DBR.ENUM), 1, p2, n + i + 1);
+          c.out.header(CMD.READ_NOTIFY, dbrOf("ctrl", DBR.ENUM), 1, sid, n + i + 1);
         }
         return;
       }
-      case CMD.CREATE_CH_FAIL: {
+      case 22: { // CMD.ACCESS_RIGHTS
+        const i = view.getUint32(at + 8) - 1;
+        if (i >= 0 && i < this.#n && this.#circuit[i] === index) {
+          this.#access[i] = view.getUint32(at + 12) & ACCESS.READ;
+        }
+        return;
+      }
+      case 0: // CMD.VERSION
+        c.serverMinor = count;
+        return;
+      case 26: { // CMD.CREATE_CH_FAIL
         // This server will not create it: it stays unfound (the timeout says so), as the
         // shared client searches it again only much later.
-        const i = p1 - 1;
-        if (i >= 0 && i < n && this.#circuit[i] === index && this.#state[i] === CONNECTING) {
+        const i = view.getUint32(at + 8) - 1;
+        if (
+          i >= 0 && i < this.#n && this.#circuit[i] === index && this.#state[i] === CONNECTING
+        ) {
           this.#state[i] = SEARCHING;
           this.#circuit[i] = -1;
         }
         return;
       }
-      case CMD.SERVER_DISCONN: {
-        const i = p1 - 1;
-        if (i >= 0 && i < n && this.#circuit[i] === index && this.#state[i] !== DONE) {
+      case 27: { // CMD.SERVER_DISCONN
+        const i = view.getUint32(at + 8) - 1;
+        if (i >= 0 && i < this.#n && this.#circuit[i] === index && this.#state[i] !== DONE) {
           this.#fail(i, new DeviceError(`${this.#what(i)}: server dropped the channel`));
         }
         return;
       }
-      case CMD.READ_NOTIFY:
-        return this.#onRead(p2, p1, dataType, count, view, buf, at + head, size);
-      case CMD.ERROR: {
+      case 11: { // CMD.ERROR
         if (size < HEADER_SIZE) return;
         const payload = buf.subarray(at + head, at + head + size);
         const pv = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
@@ -591,7 +648,8 @@ class BatchRead {
         const i = this.#indexOf(pv.getUint32(12));
         if (i < 0 || this.#state[i] !== READING) return;
         const text = readCString(payload, HEADER_SIZE, payload.length - HEADER_SIZE);
-        this.#fail(i, new EcaFailure(`${this.#what(i)}${text ? ` (${text})` : ""}`, p2));
+        const status = view.getUint32(at + 12);
+        this.#fail(i, new EcaFailure(`${this.#what(i)}${text ? ` (${text})` : ""}`, status));
         return;
       }
       default:
@@ -607,23 +665,21 @@ class BatchRead {
     return i >= 0 && i < n ? i : -1;
   }
 
+  /**
+   * A READ_NOTIFY reply of PV `i` (status ECA_NORMAL) that is not a number scalar, or an enum's
+   * half: its payload `size` bytes at `at` of `buf`.
+   */
   #onRead(
+    i: number,
     ioid: number,
-    status: number,
     type: number,
     count: number,
-    view: DataView,
     buf: Uint8Array,
     at: number,
     size: number,
   ): void {
-    const i = this.#indexOf(ioid);
-    if (i < 0 || this.#state[i] !== READING) return;
-    if (status !== ECA_NORMAL) return this.#fail(i, new EcaFailure(this.#what(i), status));
-    // Only enums wait for a second reply: a read of numbers never looks one up.
     const half = this.#half.size === 0 ? undefined : this.#half.get(i);
     if (half === undefined) {
-      if (count === 1 && this.#count[i] === 1 && this.#scalar(i, type, view, at, size)) return;
       return this.#decode({ i, type, count, payload: buf.subarray(at, at + size) });
     }
     // An enum: the value and its state strings, whichever comes second completes it.
@@ -633,53 +689,6 @@ class BatchRead {
     if (half.time === undefined || half.ctrl === undefined) return;
     this.#half.delete(i);
     this.#decode({ ...half.time, ctrl: half.ctrl });
-  }
-
-  /**
-   * A one-element TIME reply of a number PV, read straight from the circuit's buffer (no
-   * payload view, decoded object or value array); false when it is not one (the general
-   * decoder takes it).
-   */
-  #scalar(i: number, type: number, view: DataView, at: number, size: number): boolean {
-    // Offsets found once at load (TIME_*_AT) and sizes as literals: no valueOffset or
-    // elementSize call per PV (a read of a thousand PVs lands here a thousand times).
-    let value: number;
-    switch (type) {
-      case DBR.TIME_DOUBLE: {
-        const v = at + TIME_DOUBLE_AT;
-        if (v + 8 > at + size) return false;
-        value = view.getFloat64(v);
-        break;
-      }
-      case DBR.TIME_FLOAT: {
-        const v = at + TIME_FLOAT_AT;
-        if (v + 4 > at + size) return false;
-        value = view.getFloat32(v);
-        break;
-      }
-      case DBR.TIME_LONG: {
-        const v = at + TIME_LONG_AT;
-        if (v + 4 > at + size) return false;
-        value = view.getInt32(v);
-        break;
-      }
-      case DBR.TIME_SHORT: {
-        const v = at + TIME_SHORT_AT;
-        if (v + 2 > at + size) return false;
-        value = view.getInt16(v);
-        break;
-      }
-      default:
-        return false; // strings, enums (their names) and chars (maybe text)
-    }
-    const status = view.getInt16(at);
-    const severity = view.getInt16(at + 2);
-    this.#done(i, {
-      value,
-      severity: SEVERITY_NAMES[severity] ?? String(severity),
-      status: ALARM_STATUS_NAMES[status] ?? String(status),
-    });
-    return true;
   }
 
   /** A reply for the general decoder: now if it is loaded, else once it is (`payload` copied). */

@@ -88,3 +88,25 @@ Deno.test("FrameWriter.truncate takes back what was written after a length, and 
   assert.deepEqual(w.take(), expected.take());
   assert.throws(() => w.truncate(1), RangeError);
 });
+
+Deno.test("FrameWriter.header writes every field as 16 or 32 bits, high bits and all", () => {
+  // Two 16-bit fields go in one 32-bit write: a field with its top bit set, or a count past 16
+  // bits (kept to its low 16, as a 16-bit write did), must not spill into its neighbour.
+  const cases = [
+    [15, 20, 0, 7, 1],
+    [0xffff, 0x8001, 0xfffe, 0xffffffff, 0x80000000],
+    [23, 20, 0x12345, 0, 0],
+  ] as const;
+  const w = new FrameWriter(16);
+  const want = new Uint8Array(16 * cases.length);
+  const v = new DataView(want.buffer);
+  for (const [k, [command, type, count, p1, p2]] of cases.entries()) {
+    w.header(command, type, count, p1, p2);
+    v.setUint16(16 * k, command);
+    v.setUint16(16 * k + 4, type);
+    v.setUint16(16 * k + 6, count);
+    v.setUint32(16 * k + 8, p1);
+    v.setUint32(16 * k + 12, p2);
+  }
+  assert.deepEqual(w.take(), want);
+});
