@@ -155,16 +155,20 @@ export class Recorder {
     if (state.failing) this.#recovered(state, r);
     const writer = this.store.writer;
     const values = r.values;
+    const ids = state.ids;
+    const t = r.t;
+    let n = 0;
     for (const name in values) {
       const v = values[name]!;
-      const id = state.ids.get(name) ?? this.#newAttr(state, name, v);
+      const id = ids.get(name) ?? this.#newAttr(state, name, v);
       if (id === undefined) {
         writer.stats.dropped++;
         continue;
       }
-      writer.add(r.t, id, v);
-      this.stats.values++;
+      writer.put(t, id, v);
+      n++;
     }
+    this.stats.values += n;
     writer.publish();
   }
 

@@ -151,6 +151,8 @@ export class SampleWriter {
   #outage: Outage | undefined;
   readonly #maxBuffered: number;
   readonly #maxEvents: number;
+  // Rows put() into the ring since the last publish() (which checks the batch and arms).
+  #putSince = false;
 
   /**
    * Prepares the writer against an open, migrated session database. With `worker`, the writes
@@ -306,7 +308,29 @@ export class SampleWriter {
    * most one flush delay later.
    */
   publish(): void {
-    this.#ring?.commit();
+    const ring = this.#ring;
+    if (ring === undefined) return;
+    ring.commit();
+    if (!this.#putSince) return;
+    this.#putSince = false;
+    // As add() does per row, once per batch: a full batch is flushed, else the timer armed.
+    const max = this.#maxBatch;
+    if (!this.#outage && ring.held >= max && ring.heldNow() >= max) this.#tryFlush();
+    else this.#arm();
+  }
+
+  /**
+   * Appends one sample like {@linkcode SampleWriter.add}, leaving the full-batch check and the
+   * flush timer to the next {@linkcode SampleWriter.publish} (the recorder's, after a reading's
+   * samples): a row into the ring is then its store alone, not those checks per value.
+   */
+  put(t: number, attrId: number, v: Value): void {
+    const ring = this.#ring;
+    if (ring !== undefined && this.#outage === undefined && ring.add(t, attrId, v)) {
+      this.#putSince = true;
+      return;
+    }
+    this.add(t, attrId, v);
   }
 
   /** Appends one sample (`t` epoch seconds) of attribute id `attrId`. */

@@ -174,6 +174,52 @@ for (const writeInWorker of [true, false]) {
       await Deno.remove(dir, { recursive: true });
     }
   });
+
+  Deno.test(`writer (${where}): rows put() and then published are written as add()'s: a full batch at publish(), the rest by the timer`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "labwire-writer-" });
+    const store = SessionStore.open(`${dir}/w.session.sqlite`, {
+      writeInWorker,
+      checkpointMs: 0,
+      maxBatch: 10,
+      flushDelayMs: 20,
+    });
+    try {
+      const device = store.device({ name: "g" });
+      const p = store.attr(device, { name: "pressure", type: "number" });
+      const u = store.attr(device, { name: "pressure_units", type: "string" });
+      assert.ok(store.writer.tryFlush());
+      const flushes = store.writer.stats.flushes;
+      // readings of two values, published after each (as the recorder does)
+      const reading = (i: number) => {
+        store.writer.put(1000 + i, p, i);
+        store.writer.put(1000 + i, u, "torr");
+        store.writer.publish();
+      };
+      for (let i = 0; i < 4; i++) reading(i);
+      assert.equal(store.writer.pending, 8, "below a batch: nothing written yet");
+      assert.equal(store.writer.stats.flushes, flushes);
+      reading(4);
+      assert.equal(store.writer.pending, 0, "a full batch is written at the publish");
+      assert.equal(store.writer.stats.flushes, flushes + 1);
+      reading(5);
+      assert.equal(store.writer.pending, 2);
+      for (let k = 0; k < 200 && store.writer.pending > 0; k++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.equal(store.writer.pending, 0, "the timer armed by the publish wrote the rest");
+      const rows = store.db.prepare(
+        "SELECT t, attr_id, value, text FROM samples ORDER BY t, attr_id",
+      )
+        .all().map((r) => [r.t, r.attr_id, r.value, r.text]);
+      assert.deepEqual(
+        rows,
+        [0, 1, 2, 3, 4, 5].flatMap((i) => [[1000 + i, p, i, null], [1000 + i, u, null, "torr"]]),
+      );
+    } finally {
+      store.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
 }
 
 Deno.test("writer (in its worker): a timed flush the database refuses starts an outage; the rows wait, bounded, and the retry writes them", async () => {
