@@ -27,11 +27,32 @@ export interface RecorderOptions {
 interface DeviceState {
   id: number;
   ids: Map<string, number>;
+  /**
+   * The attribute names of the last reading recorded, in order, and their ids: a reading of the
+   * same shape (every poll of a device) takes its ids from here, not a lookup by name each.
+   * Forgotten whenever `ids` changes.
+   */
+  shape: { names: string[]; ids: number[] } | undefined;
   failing: boolean;
   errors: number;
   suppressed: number;
   lastErrorEvent: number;
   firstErrorT: number;
+}
+
+/** The names of `values` in order with their ids, or undefined when one has none. */
+function shapeOf(
+  ids: Map<string, number>,
+  values: Record<string, Value>,
+): DeviceState["shape"] {
+  const names = Object.keys(values);
+  const shapeIds: number[] = [];
+  for (const name of names) {
+    const id = ids.get(name);
+    if (id === undefined) return undefined;
+    shapeIds.push(id);
+  }
+  return { names, ids: shapeIds };
 }
 
 interface Gap {
@@ -115,6 +136,7 @@ export class Recorder {
         const id = this.#guard(() => this.store.attr(state.id, a));
         if (id !== undefined) state.ids.set(a.name, id);
       }
+      state.shape = undefined;
     }, (err) => {
       if (this.#stopped) return;
       this.store.event({
@@ -155,12 +177,21 @@ export class Recorder {
     if (state.failing) this.#recovered(state, r);
     const writer = this.store.writer;
     const values = r.values;
-    const ids = state.ids;
     const t = r.t;
+    const shape = state.shape;
+    // Whether the names so far are the last reading's (in its order): its ids then serve.
+    let same = shape !== undefined;
+    let k = 0;
     let n = 0;
     for (const name in values) {
       const v = values[name]!;
-      const id = ids.get(name) ?? this.#newAttr(state, name, v);
+      let id: number | undefined;
+      if (same && shape!.names[k] === name) id = shape!.ids[k];
+      else {
+        same = false;
+        id = state.ids.get(name) ?? this.#newAttr(state, name, v);
+      }
+      k++;
       if (id === undefined) {
         writer.stats.dropped++;
         continue;
@@ -169,6 +200,7 @@ export class Recorder {
       n++;
     }
     this.stats.values += n;
+    if (!same || k !== shape!.names.length) state.shape = shapeOf(state.ids, values);
     writer.publish();
   }
 
@@ -181,6 +213,7 @@ export class Recorder {
   #newAttr(state: DeviceState, name: string, v: Value): number | undefined {
     const id = this.#guard(() => this.store.attr(state.id, { name, type: typeOf(v) }));
     if (id !== undefined) state.ids.set(name, id);
+    state.shape = undefined;
     return id;
   }
 
@@ -237,6 +270,7 @@ export class Recorder {
     const state: DeviceState = {
       id,
       ids: new Map(),
+      shape: undefined,
       failing: false,
       errors: 0,
       suppressed: 0,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import "../drivers/mod.ts";
 import { parseConfig } from "../config/load.ts";
+import type { Values } from "../device/attr.ts";
 import { Lab } from "../lab/lab.ts";
 import { TaskBoard } from "../lab/task.ts";
 import { SessionReader } from "./reader.ts";
@@ -15,7 +16,7 @@ address = "sim://dmm?seed=4"
 address = "sim://gauge?seed=1&error_rate=1"
 `;
 
-async function withLab(fn: (lab: Lab, path: string) => Promise<void>): Promise<void> {
+async function withLab(fn: (lab: Lab, path: string) => void | Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "labwire-rec-" });
   const lab = await Lab.open(parseConfig(CONFIG, "test.toml"));
   try {
@@ -60,6 +61,42 @@ Deno.test("recorder: values with units; a dead device writes one error event, th
       assert.equal(gaps.length, 1, "gaps coalesce per flush");
       assert.equal(r.missedDeadlines(), 3);
       assert.equal(r.select(["dead.pressure"])[0]!.units, "torr");
+    } finally {
+      r.close();
+    }
+  });
+});
+
+Deno.test("recorder: readings of changing shapes each record their values under their own attributes", async () => {
+  await withLab((lab, path) => {
+    const store = SessionStore.open(path);
+    const rec = new Recorder(lab, store);
+    rec.start();
+    const dmm = lab.get("dmm");
+    const t = Date.now() / 1000;
+    // The same shape twice, a part of it (a read-back), the same names in another order, more
+    // names (one new), fewer again.
+    const shapes: Values[] = [
+      { voltage: 1, mode: "dc" },
+      { voltage: 2, mode: "dc" },
+      { voltage: 3 },
+      { mode: "ac", voltage: 4 },
+      { voltage: 5, mode: "ac", extra: 50 },
+      { voltage: 6, mode: "ac", extra: 60 },
+      { extra: 70 },
+    ];
+    shapes.forEach((values, i) => dmm.publish({ t: t + i, device: "dmm", values }));
+    rec.stop();
+    store.close();
+    const r = SessionReader.open(path);
+    try {
+      const of = (name: string) => {
+        const attr = r.select([`dmm.${name}`])[0]!;
+        return [...r.samples({ attrIds: [attr.id] })].map((s) => s.value);
+      };
+      assert.deepEqual(of("voltage"), [1, 2, 3, 4, 5, 6]);
+      assert.deepEqual(of("mode"), ["dc", "dc", "ac", "ac", "ac"]);
+      assert.deepEqual(of("extra"), [50, 60, 70]);
     } finally {
       r.close();
     }
