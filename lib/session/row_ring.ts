@@ -101,12 +101,12 @@ abstract class RingSide {
 
 /** The recording thread's side: puts rows, publishes them and rings the doorbell. */
 export class RingWriter extends RingSide {
-  // The head as a position (published by publish(), or per row once live) and as a slot; room
-  // known to be free (the other side's tail is read only when it runs out). No division per row.
-  #head = 0;
+  // The slot the next row goes to; room known to be free (the other side's tail is read only
+  // when it runs out); the rows put when the head was last published. The head as a position is
+  // `put` modulo the span, worked out when published, not per row. No division per row.
   #slot = 0;
   #free: number;
-  #unpublished = 0;
+  #published = 0;
   #byteHead = 0;
   #byteSlot = 0;
   #freeBytes: number;
@@ -199,16 +199,14 @@ export class RingWriter extends RingSide {
     rows[i] = t;
     this.#free--;
     this.#slot = slot + 1 === this.cap ? 0 : slot + 1;
-    this.#head = this.#head + 1 === this.span ? 0 : this.#head + 1;
     this.put++;
-    this.#unpublished++;
     return true;
   }
 
   /** Room (rows) after reading where the other side's tail is; frees the drained rows' bytes. */
   #refresh(): number {
     const tail = Atomics.load(this.control, TAIL);
-    const used = (this.#head - tail + this.span) % this.span;
+    const used = (this.put % this.span - tail + this.span) % this.span;
     this.#free = this.cap - used;
     const byteTail = used === 0 ? this.#byteHead : this.#byteAt[tail % this.cap]!;
     this.#freeBytes = this.byteCap -
@@ -254,9 +252,10 @@ export class RingWriter extends RingSide {
 
   /** Makes the rows put so far visible to the draining side. */
   publish(): void {
-    if (this.#unpublished === 0) return;
-    Atomics.store(this.control, HEAD, this.#head);
-    this.#unpublished = 0;
+    const put = this.put;
+    if (put === this.#published) return;
+    Atomics.store(this.control, HEAD, put % this.span);
+    this.#published = put;
   }
 
   /** Whether the draining side sleeps (waits for the doorbell, drains nothing until it rings). */
