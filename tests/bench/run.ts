@@ -6,6 +6,7 @@
  *
  *   deno task bench                 # all of them (about 20 minutes)
  *   deno task bench fanout scan     # only these
+ *   deno task bench ca-read-many -- --runs 9   # options after -- go to each named script
  *
  * @module
  */
@@ -200,19 +201,36 @@ async function runBench(b: Bench): Promise<Figure[]> {
   }
 }
 
+/**
+ * The benchmarks named on the command line (all when none) and the options after `--`, which go
+ * to each named script; a usage message when a name is unknown or an option comes before `--`.
+ */
+export function benchArgs(argv: readonly string[]): { names: string[]; extra: string[] } | string {
+  const cut = argv.indexOf("--");
+  const given = cut < 0 ? [...argv] : argv.slice(0, cut);
+  const extra = cut < 0 ? [] : argv.slice(cut + 1);
+  const known = BENCHES.map((b) => b.name);
+  const first = given.findIndex((a) => a.startsWith("-"));
+  if (first >= 0) {
+    const names = given.slice(0, first);
+    return `${given[first]} is a script's option: put it after --, e.g. deno task bench ` +
+      `${names.length ? names.join(" ") : "ca-read-many"} -- ${given.slice(first).join(" ")}`;
+  }
+  const unknown = given.filter((w) => !known.includes(w));
+  if (unknown.length) return `unknown benchmark: ${unknown.join(", ")}; known: ${known.join(", ")}`;
+  return { names: given.length ? given : known, extra };
+}
+
 if (import.meta.main) {
-  const wanted = Deno.args.length ? Deno.args : BENCHES.map((b) => b.name);
-  const unknown = wanted.filter((w) => !BENCHES.some((b) => b.name === w));
-  if (unknown.length) {
-    console.error(
-      `unknown benchmark: ${unknown.join(", ")}; known: ${BENCHES.map((b) => b.name).join(", ")}`,
-    );
+  const args = benchArgs(Deno.args);
+  if (typeof args === "string") {
+    console.error(args);
     Deno.exit(2);
   }
   const all: Figure[] = [];
-  for (const b of BENCHES.filter((x) => wanted.includes(x.name))) {
+  for (const b of BENCHES.filter((x) => args.names.includes(x.name))) {
     console.log(`\n## ${b.name}: ${b.about}`);
-    all.push(...await runBench(b));
+    all.push(...await runBench({ ...b, args: [...b.args, ...args.extra] }));
   }
   const missed = all.filter((f) => !f.ok).length;
   console.log(`\n## summary\n\n${summaryTable(all)}\n`);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BENCHES, summaryTable } from "./run.ts";
+import { benchArgs, BENCHES, summaryTable } from "./run.ts";
 
 /** Modules under tests/bench/ that benchmarks import (or run); they measure nothing themselves. */
 const LIBRARIES = [
@@ -72,4 +72,17 @@ Deno.test("the README's benchmark section names every benchmark", () => {
   const readme = Deno.readTextFileSync(new URL("../../README.md", import.meta.url));
   const section = readme.slice(readme.indexOf("## Benchmarks"));
   for (const b of BENCHES) assert.ok(section.includes(`\`${b.name}\``), `README names ${b.name}`);
+});
+
+Deno.test("deno task bench: names pick benchmarks, options after -- go to their scripts", () => {
+  assert.deepEqual(benchArgs([]), { names: BENCHES.map((b) => b.name), extra: [] });
+  assert.deepEqual(benchArgs(["ca-read-many", "--", "--runs", "9"]), {
+    names: ["ca-read-many"],
+    extra: ["--runs", "9"],
+  });
+  assert.match(
+    benchArgs(["ca-read-many", "--runs", "9"]) as string,
+    /^--runs is a script's option: put it after --, e\.g\. deno task bench ca-read-many -- --runs 9$/,
+  );
+  assert.match(benchArgs(["fanot"]) as string, /^unknown benchmark: fanot; known: fanout, /);
 });
