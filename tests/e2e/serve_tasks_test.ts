@@ -239,7 +239,7 @@ Deno.test("labwire task start|list|status|data|stop against a serve process, and
     assert.equal(none.code, 1);
     assert.match(
       none.stderr,
-      /no labwire daemon answered at .* \(connection refused\)\n  is it running\?/,
+      /no labwire daemon answered at .* \(connection refused\)\n {2}is it running\?/,
     );
     const local = await runCli([
       "task",
