@@ -5,6 +5,15 @@ import type { WriterOutage } from "./outage.ts";
 import { WORKER_NICE } from "./write_worker.ts";
 import { ROWS_PER_WORKER_SLICE } from "./flusher.ts";
 
+/** A gauge "g" in `store`: its `pressure` (number) and `pressure_units` (string) attributes. */
+function gauge(store: SessionStore) {
+  const device = store.device({ name: "g" });
+  return {
+    p: store.attr(device, { name: "pressure", type: "number" }),
+    u: store.attr(device, { name: "pressure_units", type: "string" }),
+  };
+}
+
 /**
  * A store whose writes fail from the next flush on (its `chunks` table dropped after one good
  * flush), with what its callbacks saw; `restore()` puts the table back so writes succeed again.
@@ -89,9 +98,7 @@ for (const writeInWorker of [true, false]) {
     const store = SessionStore.open(path, { writeInWorker, checkpointMs: 0, flushDelayMs: 0 });
     let closed = false;
     try {
-      const device = store.device({ name: "g" });
-      const p = store.attr(device, { name: "pressure", type: "number" });
-      const u = store.attr(device, { name: "pressure_units", type: "string" });
+      const { p, u } = gauge(store);
       assert.ok(store.writer.tryFlush());
       const flushes = store.writer.stats.flushes;
       // what a server answering thousands of /read a second buffers between two flushes
@@ -145,9 +152,7 @@ for (const writeInWorker of [true, false]) {
     const store = SessionStore.open(`${dir}/w.session.sqlite`, { writeInWorker, checkpointMs: 0 });
     assert.equal(store.writer.inWorker, writeInWorker);
     try {
-      const device = store.device({ name: "g" });
-      const p = store.attr(device, { name: "pressure", type: "number" });
-      const u = store.attr(device, { name: "pressure_units", type: "string" });
+      const { p, u } = gauge(store);
       const rows = () =>
         store.db.prepare("SELECT t, attr_id, value, text FROM samples ORDER BY rowid").all()
           .map((r) => [r.t, r.attr_id, r.value, r.text]);
@@ -184,9 +189,7 @@ for (const writeInWorker of [true, false]) {
       flushDelayMs: 20,
     });
     try {
-      const device = store.device({ name: "g" });
-      const p = store.attr(device, { name: "pressure", type: "number" });
-      const u = store.attr(device, { name: "pressure_units", type: "string" });
+      const { p, u } = gauge(store);
       assert.ok(store.writer.tryFlush());
       const flushes = store.writer.stats.flushes;
       // readings of two values, published after each (as the recorder does)
@@ -260,9 +263,7 @@ Deno.test("writer (in its worker): what a timed drain finds is written in transa
   const path = `${dir}/w.session.sqlite`;
   const store = SessionStore.open(path, { writeInWorker: true, checkpointMs: 0, flushDelayMs: 0 });
   try {
-    const device = store.device({ name: "g" });
-    const p = store.attr(device, { name: "pressure", type: "number" });
-    const u = store.attr(device, { name: "pressure_units", type: "string" });
+    const { p, u } = gauge(store);
     assert.ok(store.writer.tryFlush());
     let t = 1000;
     // Each burst is put while the worker sleeps: the timed flush after it wakes it once. (Once
