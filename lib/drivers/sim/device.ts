@@ -107,11 +107,14 @@ export class SimDevice implements Device {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#call("read", opts, (t) => {
-      const out: Values = {};
-      for (const n of wanted) out[n] = this.#model.value(n, t);
-      return out;
-    });
+    return this.#call("read", opts, (t) => this.#valuesAt(wanted, t));
+  }
+
+  /** The model's values of `wanted` at `t` (ms since the epoch). */
+  #valuesAt(wanted: readonly string[], t: number): Values {
+    const out: Values = {};
+    for (let i = 0; i < wanted.length; i++) out[wanted[i]!] = this.#model.value(wanted[i]!, t);
+    return out;
   }
 
   /**
@@ -135,9 +138,7 @@ export class SimDevice implements Device {
       this.#count("read");
       if (opts?.signal?.aborted) throw opts.signal.reason;
       const t = at !== undefined && this.#now === preciseNow ? preciseAt(at) : this.#now();
-      const wanted = this.#status;
-      out = {};
-      for (let i = 0; i < wanted.length; i++) out[wanted[i]!] = this.#model.value(wanted[i]!, t);
+      out = this.#valuesAt(this.#status, t);
     } catch (err) {
       failed(err);
       return;
