@@ -40,15 +40,17 @@ export function editDistance(a: string, b: string): number {
 }
 
 /**
- * Returns the candidates to suggest for `word`, best first: a candidate `word` is a prefix of
- * (`stat` of `status`; the shortest such, the closest), and the closest other one within a typo
- * when it is no further (`stat` is also `start` less a letter): both, the prefix's first. Empty
- * when none is close enough to be a typo.
+ * Returns the candidates to suggest for `word`, best first: those `word` is a prefix of (`sta` of
+ * `start` and `status`; at most three, the closest first, since a word that begins several is
+ * ambiguous and naming only one would guess), then the closest other one within a typo when it is
+ * no further than the best of them (`stat` is also `start` less a letter). Empty when none is close
+ * enough to be a typo.
  *
  * @example
  * ```ts
  * import { suggestions } from "./suggest.ts";
  * suggestions("stat", ["start", "list", "status", "stop"]); // ["status", "start"]
+ * suggestions("sta", ["start", "list", "status", "stop"]); // ["start", "status"]
  * suggestions("stram", ["read", "stream", "scan"]); // ["stream"]
  * ```
  */
@@ -60,25 +62,23 @@ export function suggestions(word: string, candidates: readonly string[]): string
   // than `allowed` longer than every candidate, it is no typo of one (the distance is at least
   // the difference in length) nor a prefix of one, so no distance is worth its length × theirs.
   if (!folded.some((c) => c.length >= lower.length - allowed)) return [];
-  let prefixed: string | undefined;
-  let prefixDistance = Infinity;
+  const prefixed: { candidate: string; distance: number }[] = [];
   let near: string | undefined;
   let nearDistance = Infinity;
   for (let i = 0; i < candidates.length; i++) {
     const d = editDistance(lower, folded[i]!);
     if (isPrefixOf(word, candidates[i]!)) {
-      if (d < prefixDistance) {
-        prefixed = candidates[i];
-        prefixDistance = d;
-      }
+      prefixed.push({ candidate: candidates[i]!, distance: d });
     } else if (d < nearDistance) {
       near = candidates[i];
       nearDistance = d;
     }
   }
-  const out: string[] = [];
-  if (prefixed !== undefined) out.push(prefixed);
-  // A typo as close as the prefix is as likely what was meant: both are listed.
+  // Stable: of two as close, the one listed first among the candidates comes first.
+  prefixed.sort((a, b) => a.distance - b.distance);
+  const out = prefixed.slice(0, MAX_PREFIXED).map((p) => p.candidate);
+  const prefixDistance = prefixed[0]?.distance ?? Infinity;
+  // A typo as close as the nearest prefix is as likely what was meant: both are listed.
   if (near !== undefined && nearDistance <= allowed && nearDistance <= prefixDistance) {
     out.push(near);
   }
@@ -99,13 +99,16 @@ export function closest(word: string, candidates: readonly string[]): string | u
   return suggestions(word, candidates)[0];
 }
 
+/** More words a typo begins than this are not worth listing: the user types one more letter. */
+const MAX_PREFIXED = 3;
+
 function isPrefixOf(word: string, candidate: string): boolean {
   return word.length >= 3 && candidate.startsWith(word);
 }
 
 /**
- * The hint `did you mean "X"?` (`did you mean "X" or "Y"?` when two are as likely) for `word`,
- * or "" when there is nothing to suggest.
+ * The hint `did you mean "X"?` (`did you mean "X" or "Y"?`, `"X", "Y" or "Z"` when several are as
+ * likely) for `word`, or "" when there is nothing to suggest.
  *
  * @example
  * ```ts
@@ -115,7 +118,10 @@ function isPrefixOf(word: string, candidate: string): boolean {
  */
 export function didYouMean(word: string, candidates: readonly string[]): string {
   const list = suggestions(word, candidates);
-  return list.length === 0 ? "" : `did you mean ${list.map((c) => `"${c}"`).join(" or ")}?`;
+  if (list.length === 0) return "";
+  const quoted = list.map((c) => `"${c}"`);
+  const last = quoted.pop()!;
+  return `did you mean ${quoted.length === 0 ? last : `${quoted.join(", ")} or ${last}`}?`;
 }
 
 /**

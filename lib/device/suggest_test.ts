@@ -46,8 +46,18 @@ Deno.test("suggestions: the word a typo begins first, a typo as close beside it"
   assert.equal(closest("stat", task), "status");
   // a prefix of one word only: that word, even further than a typo allows
   assert.deepEqual(suggestions("con", ["config", "count", "demo"]), ["config"]);
-  // of two words it begins, the shortest; a typo further than it is left out
-  assert.deepEqual(suggestions("tim", ["timeout", "time", "team"]), ["time"]);
+  // of two words it begins, both, the closest first; a typo further than they are is left out
+  assert.deepEqual(suggestions("tim", ["timeout", "time", "team"]), ["time", "timeout"]);
+  // "sta" begins "start" and "status" alike: naming one would guess
+  assert.deepEqual(suggestions("sta", task), ["start", "status"]);
+  assert.equal(didYouMean("sta", task), 'did you mean "start" or "status"?');
+  // a word that begins many: the three closest, then the user types one more letter
+  const gauges = ["gauge_10", "gauge_1", "gauge_2", "gauge_3"];
+  assert.deepEqual(suggestions("gauge_", gauges), ["gauge_1", "gauge_2", "gauge_3"]);
+  assert.equal(
+    didYouMean("gauge_", gauges),
+    'did you mean "gauge_1", "gauge_2" or "gauge_3"?',
+  );
   assert.deepEqual(suggestions("tim", ["timeout", "trim"]), ["timeout", "trim"]);
   assert.deepEqual(suggestions("timeo", ["timeout", "time"]), ["timeout", "time"]);
   assert.deepEqual(suggestions("strat", task), ["start"]);

@@ -104,3 +104,29 @@ Deno.test("a ca:// device's pvs map is checked with the config, before any PV is
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("README: the error examples are what the verbs print", async () => {
+  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+  const section = readme.slice(readme.indexOf("Every error has the same shape"));
+  const block = section.slice(section.indexOf("```console\n") + 11, section.indexOf("\n```\n"));
+  const steps = block.split(/^\$ labwire /m).slice(1);
+  // The two config examples read a lab.toml each; the others need no file.
+  const labToml = [
+    '[devices.gauge1]\naddress = "baratron://10.0.0.5"\nintervall = "1s"\n',
+    '[devices.gauge1]\naddress = "baratron://10.0.0.5"\ninterval = 100\n',
+  ];
+  assert.equal(steps.length, 5, block);
+  for (const [i, step] of steps.entries()) {
+    const [cmd, ...shown] = step.replace(/\n$/, "").split("\n");
+    const dir = await Deno.makeTempDir();
+    try {
+      if (labToml[i] !== undefined) await Deno.writeTextFile(`${dir}/lab.toml`, labToml[i]!);
+      const args = cmd!.split(" ").map((a) => a.replace(/^"(.*)"$/, "$1"));
+      const r = await runCli(args, { cwd: dir });
+      assert.equal(r.code, 2, cmd);
+      assert.equal(r.stderr, shown.join("\n") + "\n", cmd);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+});
