@@ -139,3 +139,24 @@ Deno.test("BatchedSink.end: a high surrogate held at the last write goes out alo
     else assert.equal(got.join(""), "a\ud83d");
   }
 });
+
+Deno.test("BatchedSink without a target: texts and parts of every length, short and long, are the bytes TextEncoder makes of them", () => {
+  const encoder = new TextEncoder();
+  const alphabet = ["a", "{", '"', "µ", "€", "😀", "\ud83d", "\udc00", "\n"];
+  for (let n = 0; n <= 130; n++) {
+    // ASCII with, from n = 20 on, a non-ASCII character or a lone surrogate in its middle.
+    let text = "";
+    for (let i = 0; i < n; i++) {
+      text += n >= 20 && i === n >> 1 ? alphabet[n % alphabet.length]! : String(i % 10);
+    }
+    const raw: number[] = [];
+    const sink = new BatchedSink(undefined, 1 << 20, 0, (b) => raw.push(...b));
+    sink.part("[");
+    sink.part(text);
+    sink.part(`<${text}>`, 1, text.length + 1);
+    sink.write("]\n");
+    sink.flush();
+    const want = encoder.encode(`[${text}${text}]\n`);
+    assert.deepEqual(raw, [...want], `length ${n}`);
+  }
+});
