@@ -78,12 +78,18 @@ function scanPoll(b: Uint8Array, start: number, end: number, device?: string) {
     for (let c = b[j]!; j < end && c >= 48 && c <= 57; c = b[++j]!) evid = evid * 10 + c - 48;
     if (j === digits || j - digits > 9 || b[j] !== 34 || b[j + 1] !== 62) return undefined;
     let ts = j + 2;
-    const lt = b.indexOf(60, ts);
-    if (lt < 0 || lt + 4 > end || b[lt + 1] !== 47 || b[lt + 2] !== 86 || b[lt + 3] !== 62) {
+    // The field's text runs to the next `<`: ASCII without `&` (one loop, not `indexOf`, a call
+    // into the runtime's C++ per field, and a second pass over the text).
+    let lt = ts;
+    for (; lt < end; lt++) {
+      const c = b[lt]!;
+      if (c === 60) break;
+      if (c > 126 || c === 38) return undefined; // non-ASCII, &
+    }
+    if (lt + 4 > end || b[lt + 1] !== 47 || b[lt + 2] !== 86 || b[lt + 3] !== 62) {
       return undefined;
     }
     let te = lt;
-    for (let k = ts; k < te; k++) if (b[k]! > 126 || b[k] === 38) return undefined; // non-ASCII, &
     while (ts < te && isSpace(b[ts]!)) ts++;
     while (te > ts && isSpace(b[te - 1]!)) te--;
     const slot = POLL_EVIDS.indexOf(evid);
