@@ -53,9 +53,12 @@ export class Deadlines {
     return this.#live;
   }
 
-  /** Calls `fire` (with `self` as `this`) after `ms` unless removed first. */
-  add(ms: number, fire: () => void, self?: unknown): Deadline {
-    const d: Entry = { at: performance.now() + ms, fire, self, live: true };
+  /**
+   * Calls `fire` (with `self` as `this`) `ms` after `from` (a `performance.now()` time; now by
+   * default: a caller that has just read the clock saves reading it again) unless removed first.
+   */
+  add(ms: number, fire: () => void, self?: unknown, from: number = performance.now()): Deadline {
+    const d: Entry = { at: from + ms, fire, self, live: true };
     if (this.#used === this.#entries.length) this.#entries.push(d);
     else this.#entries[this.#used] = d;
     this.#used++;

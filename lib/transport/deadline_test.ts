@@ -52,3 +52,15 @@ Deno.test("hundreds of deadlines ended out of order: the count stays right, the 
   for (const x of all) d.remove(x); // removing an ended deadline again is harmless
   assert.equal(d.size, 0);
 });
+
+Deno.test("a deadline counts from the start given, else from now", () => {
+  const d = new Deadlines();
+  const from = performance.now() - 1000;
+  const given = d.add(5000, () => {}, undefined, from);
+  assert.equal(given.at, from + 5000);
+  const before = performance.now();
+  const now = d.add(5000, () => {});
+  assert.ok(now.at >= before + 5000 && now.at <= performance.now() + 5000);
+  d.remove(given);
+  d.remove(now);
+});

@@ -154,6 +154,8 @@ export class HttpClient {
    * failure) comes, possibly before this returns (a caller's signal already aborted, a closed
    * client). One that throws is a bug of its own: its error is reported as uncaught (the
    * process' last resort logs it) and the other calls settled in the same turn still get theirs.
+   * `at`, the caller's `performance.now()` of the request's start if it has just read it, is
+   * where its timeout counts from (else from now).
    */
   exchangeTo<T>(
     method: string,
@@ -163,6 +165,7 @@ export class HttpClient {
     decode: AnswerDecoder<T>,
     done: (value: T) => void,
     failed: (err: unknown) => void,
+    at?: number,
   ): void {
     const call = new Call(
       this,
@@ -180,7 +183,7 @@ export class HttpClient {
       this.#fail(call, call.reason());
       return;
     }
-    call.deadline = deadlines.add(opts.timeout, call.expire, call);
+    call.deadline = deadlines.add(opts.timeout, call.expire, call, at);
     if (outer) watchAbort(outer, call);
     if (this.#current) this.#waiters.push(call);
     else this.#start(call);

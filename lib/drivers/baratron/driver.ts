@@ -124,15 +124,20 @@ export class BaratronGauge implements Device {
     return this.#readSome(names, opts);
   }
 
-  /** Polls like {@linkcode read}, the values to `done` or the failure to `failed` (no promise). */
+  /**
+   * Polls like {@linkcode read}, the values to `done` or the failure to `failed` (no promise);
+   * the timeout counts from `at`, the read's start as the caller timed it (one clock read a poll
+   * less).
+   */
   readTo(
     names: readonly string[] | undefined,
     opts: CallOptions | undefined,
     done: (values: Values) => void,
     failed: (err: unknown) => void,
+    at?: number,
   ): void {
     if (names !== undefined) this.#readSome(names, opts).then(done, failed);
-    else this.#pollTo(opts, done, failed);
+    else this.#pollTo(opts, done, failed, at);
   }
 
   async #readSome(names: readonly string[], opts?: CallOptions): Promise<Values> {
@@ -159,11 +164,15 @@ export class BaratronGauge implements Device {
     return new Promise((resolve, reject) => this.#pollTo(opts, resolve, reject));
   }
 
-  /** Sends one PollRequest, the decoded values to `done` or the failure to `failed`. */
+  /**
+   * Sends one PollRequest, the decoded values to `done` or the failure to `failed`; its timeout
+   * counts from `at` when given.
+   */
   #pollTo(
     opts: CallOptions | undefined,
     done: (values: GaugeValues) => void,
     failed: (err: unknown) => void,
+    at?: number,
   ): void {
     if (this.#closed) {
       failed(new DeviceError(`${this.name} is closed`, this.name));
@@ -177,6 +186,7 @@ export class BaratronGauge implements Device {
       this.#decode,
       done,
       failed,
+      at,
     );
   }
 

@@ -106,3 +106,39 @@ Deno.test("readTo: a poll's values to done (all fields, or the names asked), a c
     await sims.close();
   }
 });
+
+Deno.test("readTo: the poll's timeout counts from the start the caller gives", async () => {
+  // A gauge that takes the connection and never answers.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn);
+  })();
+  const g = await baratronDriver.open(
+    parseAddress(`baratron://127.0.0.1:${listener.addr.port}`),
+    { name: "g", options: {}, timeout: 30_000 },
+  ) as BaratronGauge;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    // Started 30 s ago by the caller's clock: its 30 s are up, not 30 s from now.
+    const outcome = await Promise.race([
+      new Promise<string>((settle) =>
+        g.readTo(
+          undefined,
+          undefined,
+          () => settle("done"),
+          (e) => settle(`failed ${(e as Error).message}`),
+          performance.now() - 30_000,
+        )
+      ),
+      new Promise<string>((settle) => timer = setTimeout(() => settle("still waiting"), 5_000)),
+    ]);
+    assert.match(outcome, /^failed .*no answer within 30 s/);
+  } finally {
+    clearTimeout(timer);
+    await g.close();
+    listener.close();
+    for (const c of held) c.close();
+    await accepting.catch(() => {});
+  }
+});
