@@ -46,8 +46,11 @@ function bytesAre(b: Uint8Array, at: number, end: number, what: readonly number[
 
 const isSpace = (c: number) => c === 32 || (c >= 9 && c <= 13);
 
+/** How many fields a poll asks for. */
+const POLL_FIELDS = POLL_EVIDS.length;
+
 /** Where each of the eight fields' text lies: [start, end) pairs by poll position; -1 unset. */
-const spans = new Int32Array(16);
+const spans = new Int32Array(2 * POLL_FIELDS);
 
 /**
  * The canonical answer (what `parseCanonical` accepts, ASCII field texts, exactly the eight
@@ -92,8 +95,10 @@ function scanPoll(b: Uint8Array, start: number, end: number, device?: string) {
     let te = lt;
     while (ts < te && isSpace(b[ts]!)) ts++;
     while (te > ts && isSpace(b[te - 1]!)) te--;
-    const slot = POLL_EVIDS.indexOf(evid);
-    if (slot < 0 || spans[2 * slot]! >= 0) return undefined; // not asked for, or twice
+    // A loop over the eight, not `indexOf` (a builtin call per field).
+    let slot = 0;
+    while (slot < POLL_FIELDS && POLL_EVIDS[slot] !== evid) slot++;
+    if (slot === POLL_FIELDS || spans[2 * slot]! >= 0) return undefined; // not asked for, or twice
     spans[2 * slot] = ts;
     spans[2 * slot + 1] = te;
     i = lt + 4;
