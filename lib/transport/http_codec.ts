@@ -12,9 +12,8 @@ import {
   BadAnswer,
   BodyFrame,
   contentLength,
-  CRLF,
-  CRLFCRLF,
-  indexOfSeq,
+  indexOfCrlf,
+  indexOfHeadEnd,
   isDigit,
   MAX_BYTES,
   parseChunked,
@@ -164,14 +163,14 @@ export function scanAnswer(
 ): boolean {
   let at = 0;
   for (;;) {
-    const headEnd = indexOfSeq(b, CRLFCRLF, at);
+    const headEnd = indexOfHeadEnd(b, at);
     if (headEnd < 0) {
       if (b.length - at > 16384) throw new BadAnswer("HTTP header block too long");
       if (!eof) return false;
       if (received === 0) throw new NothingReceived();
       throw new BadAnswer("the connection closed in the middle of the HTTP header");
     }
-    let eol = indexOfSeq(b, CRLF, at);
+    let eol = indexOfCrlf(b, at);
     if (eol > headEnd) eol = headEnd;
     const http10 = scanStatusLine(b, at, eol, f);
     f.headStart = eol === headEnd ? headEnd : eol + 2;
@@ -284,12 +283,12 @@ export function scanRequest(b: Uint8Array, at: number, end: number, f: RequestFr
   // Empty lines before a request are allowed (RFC 9112 §2.2).
   while (end - at >= 2 && b[at] === 13 && b[at + 1] === 10) at += 2;
   const view = at === 0 && end === b.length ? b : b.subarray(at, end);
-  const headEnd = indexOfSeq(view, CRLFCRLF, 0);
+  const headEnd = indexOfHeadEnd(view, 0);
   if (headEnd < 0) {
     if (view.length > 16384) throw new BadAnswer("HTTP header block too long");
     return false;
   }
-  let eol = indexOfSeq(view, CRLF, 0);
+  let eol = indexOfCrlf(view, 0);
   if (eol > headEnd) eol = headEnd;
   const sp1 = view.indexOf(SP);
   const sp2 = sp1 < 0 ? -1 : view.indexOf(SP, sp1 + 1);
