@@ -66,7 +66,7 @@ export function writeReadingLine(sink: BatchedSink, r: Reading, time?: TimeOptio
   }
   // Every piece is made before the first is queued: one that throws (an ISO time out of range)
   // leaves no half line in the batch for the next line to follow.
-  const tText = JSON.stringify(machineTime(r.t, time));
+  const tText = timeText(machineTime(r.t, time));
   const name = JSON.stringify(r.device);
   const values = JSON.stringify(r.values);
   const error = r.error === undefined ? undefined : JSON.stringify(r.error);
@@ -84,6 +84,22 @@ export function writeReadingLine(sink: BatchedSink, r: Reading, time?: TimeOptio
     sink.part(error);
   }
   sink.write("}\n");
+}
+
+/** The last time {@linkcode timeText} wrote, and its JSON. */
+let lastTime: number | string = NaN;
+let lastTimeText = "";
+
+/**
+ * A line's time as JSON: the last one's text again when the time is the same (to the
+ * millisecond, the readings of a slot mostly are), not a number's text made per line.
+ */
+function timeText(t: number | string): string {
+  if (t !== lastTime) {
+    lastTimeText = JSON.stringify(t);
+    lastTime = t;
+  }
+  return lastTimeText;
 }
 
 /**

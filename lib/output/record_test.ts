@@ -78,6 +78,31 @@ Deno.test("writeReadingLine queues readingLine's bytes, on stdout's byte batch a
   );
 });
 
+Deno.test("writeReadingLine: lines of times that repeat, to the millisecond or not, in either time form, are readingLine's", () => {
+  const times = fc.array(
+    fc.tuple(fc.constantFrom(0, 0.0001, 0.0004, 0.0006, 0.001, 1), fc.boolean()),
+    { minLength: 1, maxLength: 12 },
+  );
+  fc.assert(
+    fc.property(fc.double({ min: 0, max: 2e9, noNaN: true }), times, (t0, steps) => {
+      const texts: string[] = [];
+      const sink = new BatchedSink((t) => texts.push(t));
+      let want = "";
+      let t = t0;
+      for (const [step, iso] of steps) {
+        t += step;
+        const time: TimeOptions | undefined = iso ? { time: "iso", utc: true } : undefined;
+        const r: Reading = { t, device: "g", values: { p: 1 } };
+        want += readingLine(r, time);
+        writeReadingLine(sink, r, time);
+      }
+      sink.flush();
+      assert.equal(texts.join(""), want);
+    }),
+    { numRuns: 1000 },
+  );
+});
+
 Deno.test("writeReadingLine that throws queues nothing of the line", () => {
   const chunks: Uint8Array[] = [];
   const bytes = new BatchedSink(undefined, 64, 0, (b) => chunks.push(b.slice()));
