@@ -77,6 +77,23 @@ export function threadCpuPer(
   return out;
 }
 
+/**
+ * The whole machine's CPU time so far from /proc/stat, in seconds: busy (every state but idle and
+ * I/O wait) and in all. Two readings give how many cores were busy between them, whoever used
+ * them: a process's own figure read beside it says how loaded the machine was meanwhile.
+ */
+export function machineCpuSeconds(): { busy: number; total: number } {
+  const line = Deno.readTextFileSync("/proc/stat").split("\n", 1)[0]!;
+  const t = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = t.reduce((a, b) => a + b, 0);
+  return { busy: (total - t[3]! - t[4]!) / clockTicks(), total: total / clockTicks() };
+}
+
+/** The one-minute load average (/proc/loadavg). */
+export function loadAverage(): number {
+  return Number(Deno.readTextFileSync("/proc/loadavg").split(" ", 1)[0]);
+}
+
 /** Resident and peak resident memory of a process, in MB. */
 export function memoryMb(pid: number): { rss: number; peak: number } {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);

@@ -18,7 +18,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { cpuSeconds, memoryMb, round } from "./proc_stats.ts";
+import { cpuSeconds, loadAverage, machineCpuSeconds, memoryMb, round } from "./proc_stats.ts";
 import { SHIPPED_V8_FLAGS } from "./shipped_flags.ts";
 import { Targets } from "./targets.ts";
 import { spawnSim } from "../e2e/run_cli.ts";
@@ -82,9 +82,12 @@ async function measure(gauges: number, sims: number, interval: string, seconds: 
   await new Promise((r) => setTimeout(r, warm * 1000));
   const cpu0 = cpuSeconds(stream.pid);
   const sim0 = simulators.map((s) => cpuSeconds(s.pid));
+  const machine0 = machineCpuSeconds();
+  const load0 = loadAverage();
   const t0 = performance.now();
   let cpu1 = cpu0;
   let sim1 = sim0;
+  let machine1 = machine0;
   let t1 = t0;
   let peak = 0;
   const rss: number[] = [];
@@ -96,6 +99,7 @@ async function measure(gauges: number, sims: number, interval: string, seconds: 
       if (Number.isFinite(m.rss)) rss.push(m.rss);
       cpu1 = cpuSeconds(stream.pid);
       sim1 = simulators.map((s) => cpuSeconds(s.pid));
+      machine1 = machineCpuSeconds();
       t1 = performance.now();
     } catch {
       break; // exited
@@ -126,6 +130,10 @@ async function measure(gauges: number, sims: number, interval: string, seconds: 
     growth: settled.length ? Math.max(...settled) - settled[0]! : NaN,
     simCpu: sim1.reduce((a, b, i) => a + b - sim0[i]!, 0) / wall,
   };
+  // The machine over the same window: what else ran beside labwire and its simulators (another
+  // bench's leftovers, other work) shows here, not in labwire's own figure.
+  const cores = navigator.hardwareConcurrency;
+  const machineBusy = (machine1.busy - machine0.busy) / (machine1.total - machine0.total) * cores;
   console.log(
     `scale: ${gauges} gauges (${values.latency} latency, ${simulators.length} simulator processes), ` +
       `every ${interval} for ${seconds} s, V8 flags ${SHIPPED_V8_FLAGS}`,
@@ -140,6 +148,10 @@ async function measure(gauges: number, sims: number, interval: string, seconds: 
       `(growth after settling ${round(run.growth, 1)} MB)`,
   );
   console.log(`  simulators CPU (all)          ${round(run.simCpu, 3)} cores`);
+  console.log(
+    `  machine CPU busy (all)        ${round(machineBusy, 2)} of ${cores} cores ` +
+      `(load average ${load0} -> ${loadAverage()})`,
+  );
   return run;
 }
 
