@@ -1,5 +1,5 @@
 /**
- * One read of many PVs, as `caget PV…` does it: every name searched in one set of datagrams, one
+ * One read of many PVs, as `caget PV...` does it: every name searched in one set of datagrams, one
  * circuit per server, the CREATE_CHANs of every PV a datagram found encoded into one buffer and
  * one write, the READ_NOTIFYs of every channel a chunk of replies connected likewise, one wait
  * for everything, and each reply decoded straight into its PV's values.
@@ -49,14 +49,14 @@ import {
 } from "./dbr_types.ts";
 import type { ChannelFacts, CharMode } from "./driver_values.ts";
 import {
-  EncodedTexts,
   EXTENDED_HEADER_SIZE,
   FrameWriter,
   HEADER_SIZE,
+  NameFrames,
   padded,
   ProtocolError,
 } from "./frame_writer.ts";
-import { ACCESS, CA_MINOR_VERSION, CMD, DONT_REPLY, MAX_UDP_SEND } from "./messages.ts";
+import { CA_MINOR_VERSION, CMD, DONT_REPLY, MAX_UDP_SEND } from "./messages.ts";
 
 /** How {@linkcode readPvs} reads. */
 export interface BatchOptions {
@@ -125,6 +125,8 @@ const TIME_DOUBLE_AT = valueOffset(DBR.TIME_DOUBLE);
 const TIME_FLOAT_AT = valueOffset(DBR.TIME_FLOAT);
 const TIME_LONG_AT = valueOffset(DBR.TIME_LONG);
 const TIME_SHORT_AT = valueOffset(DBR.TIME_SHORT);
+/** DBR_CTRL_ENUM: an enum's state strings, read beside its value. */
+const CTRL_ENUM = dbrOf("ctrl", DBR.ENUM);
 
 /** How long the search timer waits for replies still unread in the socket, ms. */
 const UNREAD_WAIT_MS = 5;
@@ -183,8 +185,10 @@ class BatchRead {
   readonly #targets: readonly BatchTarget[];
   /** Each target's PV name. */
   readonly #pvs: string[];
-  /** The PV names as the searches and CREATE_CHANs carry them, encoded once for both. */
-  #names: EncodedTexts | undefined;
+  /** Every PV's SEARCH, built once (a PV searched again is copied again). */
+  #searches: NameFrames | undefined;
+  /** Every PV's CREATE_CHAN: its SEARCH with three header words changed, made at the first reply. */
+  #creates: NameFrames | undefined;
   readonly #o: ResolvedClientOptions;
   readonly #n: number;
   readonly #results: (Values | Error | undefined)[];
@@ -195,6 +199,10 @@ class BatchRead {
   readonly #count: Uint32Array;
   readonly #access: Uint8Array;
   readonly #deadline: Float64Array;
+  /** A connected PV's TIME type, found as its CREATE_CHAN reply is read. */
+  readonly #timeType: Uint16Array;
+  /** The PVs whose READ_NOTIFYs wait for the end of the chunk of replies being read. */
+  readonly #toRead: Uint32Array;
   /** An enum's value waiting for its state strings, or the reverse. */
   readonly #half = new Map<number, { time?: SlowReply; ctrl?: SlowReply }>();
   /** Replies waiting for the general decoder to load. */
@@ -217,6 +225,10 @@ class BatchRead {
   readonly #searchTimer = new Timer(() => this.#searchDue());
   readonly #deadlineTimer = new Timer(() => this.#expire());
   #sequence = 0;
+  /** A PV failed (`#fail`): `#named` has errors to word and name. */
+  #failed = false;
+  /** A target's PV is not a PV name (it is not searched). */
+  #badName = false;
   #finish: () => void = () => {};
   /** Opening the socket and sending the first searches (closing waits for it). */
   #opening: Promise<void> = Promise.resolve();
@@ -226,12 +238,15 @@ class BatchRead {
   constructor(targets: readonly BatchTarget[], opts: BatchOptions) {
     const n = targets.length;
     this.#targets = targets;
-    this.#pvs = new Array(n);
-    this.#timeout = new Float64Array(n);
+    // Loops over every PV keep the arrays in locals (a private field read each is an
+    // inline-cache call in the interpreter code these run in once).
+    const pvs: string[] = this.#pvs = new Array(n);
+    const timeout = this.#timeout = new Float64Array(n);
+    const all = opts.timeout;
     for (let i = 0; i < n; i++) {
       const t = targets[i]!;
-      this.#pvs[i] = t.address.target.trim();
-      this.#timeout[i] = opts.timeout ?? t.timeout ?? opts.defaultTimeout;
+      pvs[i] = t.address.target.trim();
+      timeout[i] = all ?? t.timeout ?? opts.defaultTimeout;
     }
     this.#o = resolveClientOptions(opts.client ?? clientOptionsFromEnv());
     this.#n = n;
@@ -244,16 +259,24 @@ class BatchRead {
     this.#count = new Uint32Array(n);
     this.#access = new Uint8Array(n);
     this.#deadline = new Float64Array(n);
+    this.#timeType = new Uint16Array(n);
+    this.#toRead = new Uint32Array(n);
   }
 
   async run(): Promise<(Values | Error)[]> {
     const n = this.#n;
     if (n === 0) return [];
     const now = performance.now();
+    const pvs = this.#pvs;
+    const deadline = this.#deadline;
+    const timeout = this.#timeout;
     for (let i = 0; i < n; i++) {
-      const pv = this.#pvs[i]!;
-      this.#deadline[i] = now + this.#timeout[i]!;
-      if (pv === "" || pv.length > 500) this.#fail(i, new DeviceError(`"${pv}" is not a PV name`));
+      const pv = pvs[i]!;
+      deadline[i] = now + timeout[i]!;
+      if (pv === "" || pv.length > 500) {
+        this.#badName = true;
+        this.#fail(i, new DeviceError(`"${pv}" is not a PV name`));
+      }
     }
     const done = new Promise<void>((resolve) => (this.#finish = resolve));
     if (this.#left === 0) this.#finish();
@@ -282,6 +305,7 @@ class BatchRead {
   /** The outcomes, each error worded and named after its target's device. */
   async #named(): Promise<(Values | Error)[]> {
     const out = this.#results as (Values | Error)[];
+    if (!this.#failed) return out; // no error to word or name: no pass over the outcomes
     let eca: typeof import("./eca.ts") | undefined;
     for (let i = 0; i < this.#n; i++) {
       const f = out[i];
@@ -330,28 +354,48 @@ class BatchRead {
   async #search(): Promise<void> {
     if (this.#left === 0 || !this.#udp) return;
     const datagrams: Uint8Array[] = [];
-    const names = this.#names ??= new EncodedTexts(this.#pvs);
-    let w = this.#versionedDatagram();
-    let inDatagram = 0;
-    let length = w.length;
+    // A target whose PV is not a PV name (failed at the start, never sent) is framed as an
+    // empty name: a name too long for any message would throw here.
+    const frames = this.#searches ??= NameFrames.of(
+      this.#badName ? this.#pvs.map((pv) => pv === "" || pv.length > 500 ? "" : pv) : this.#pvs,
+      6, // CMD.SEARCH
+      DONT_REPLY,
+      CA_MINOR_VERSION,
+    );
+    const bytes = frames.bytes;
+    const at = frames.at;
     const state = this.#state;
     const n = this.#n;
-    for (let i = 0; i < n; i++) {
-      if (state[i] !== SEARCHING) continue;
-      // Written, then taken back into the next datagram when it made this one too long: each
-      // name's size is not measured first (a second pass over every name, in code run once).
-      const before = length;
-      length = w.encoded(6, DONT_REPLY, CA_MINOR_VERSION, i + 1, i + 1, names, i); // CMD.SEARCH
-      if (inDatagram > 0 && length > MAX_UDP_SEND) {
-        w.truncate(before);
-        datagrams.push(w.take());
-        w = this.#versionedDatagram();
-        inDatagram = 0;
-        length = w.encoded(6, DONT_REPLY, CA_MINOR_VERSION, i + 1, i + 1, names, i);
+    let w: FrameWriter | undefined;
+    let length = 0;
+    let inDatagram = 0;
+    // Runs of consecutive PVs still searching, as many as fit a datagram, one copy each.
+    for (let i = 0; i < n;) {
+      if (state[i] !== SEARCHING) {
+        i++;
+        continue;
       }
-      inDatagram++;
+      if (w === undefined) {
+        w = this.#versionedDatagram();
+        length = w.length;
+        inDatagram = 0;
+      }
+      const from = i;
+      const start = at[from]!;
+      while (i < n && state[i] === SEARCHING && length + at[i + 1]! - start <= MAX_UDP_SEND) i++;
+      if (i === from) {
+        if (inDatagram > 0) {
+          // This one starts the next datagram.
+          datagrams.push(w.take());
+          w = undefined;
+          continue;
+        }
+        i++; // longer than any datagram: sent alone
+      }
+      length = w.copy(bytes, start, at[i]!);
+      inDatagram += i - from;
     }
-    if (inDatagram === 0) return;
+    if (w === undefined) return;
     datagrams.push(w.take());
     await this.#udp.send(datagrams, this.#destinations);
     if (this.#left === 0) return;
@@ -395,37 +439,49 @@ class BatchRead {
     const n = this.#n;
     const state = this.#state;
     const circuitOf = this.#circuit;
-    const names = this.#names!;
+    // A PV's CREATE_CHAN is its SEARCH with three header words changed: made for every PV at
+    // the first reply, then copied into the circuit's write in runs of consecutive PVs.
+    const searches = this.#searches;
+    if (searches === undefined) return; // nothing searched yet: not a reply of this batch
+    const creates = this.#creates ??= searches.retagged(18, 0, 0, CA_MINOR_VERSION);
+    const at = creates.at;
     // A datagram's replies come from one server: its circuit is looked up (an address string
     // and a key made) once per server a datagram names, not once per PV.
     let lastIp = -1;
     let lastPort = -1;
     let index = -1;
     let circuit: BatchCircuit | undefined;
-    for (let at = 0; at + HEADER_SIZE <= bytes.length;) {
-      const command = view.getUint16(at);
-      const size = view.getUint16(at + 2);
-      if (command === 6) { // CMD.SEARCH
-        const i = view.getUint32(at + 12) - 1;
+    // The run of PVs found, [first, next), not yet copied into `circuit`'s write.
+    let first = 0;
+    let next = 0;
+    for (let o = 0; o + HEADER_SIZE <= bytes.length;) {
+      const word = view.getUint32(o); // command, payload size
+      if (word >>> 16 === 6) { // CMD.SEARCH
+        const i = view.getUint32(o + 12) - 1;
         if (i >= 0 && i < n && state[i] === SEARCHING) {
-          const ip = view.getUint32(at + 8);
-          const port = view.getUint16(at + 4);
+          const ip = view.getUint32(o + 8);
+          const port = view.getUint16(o + 4);
           if (ip !== lastIp || port !== lastPort || circuit === undefined) {
+            if (next > first) circuit!.out.copy(creates.bytes, at[first]!, at[next]!);
+            first = next = i;
             const host = ip === 0xffffffff || ip === 0 ? from : ipToString(ip);
             index = this.#circuitFor(host, port);
             lastIp = ip;
             lastPort = port;
             circuit = this.#circuits[index]!;
             if (!touched.includes(circuit)) touched.push(circuit);
+          } else if (i !== next) {
+            if (next > first) circuit.out.copy(creates.bytes, at[first]!, at[next]!);
+            first = i;
           }
+          next = i + 1;
           state[i] = CONNECTING;
           circuitOf[i] = index;
-          // CMD.CREATE_CHAN
-          circuit.out.encoded(18, 0, 0, i + 1, CA_MINOR_VERSION, names, i);
         }
       }
-      at += HEADER_SIZE + size;
+      o += HEADER_SIZE + (word & 0xffff);
     }
+    if (next > first) circuit!.out.copy(creates.bytes, at[first]!, at[next]!);
     for (const c of touched) c.flush((err) => this.#lost(c, `lost CA server ${c.key}: ${err}`));
   }
 
@@ -464,10 +520,30 @@ class BatchRead {
     await this.#receive(c, index);
   }
 
+  /**
+   * Reads circuit `index` until it closes or every PV is done. Every reply of a read passes
+   * here, three a PV, in interpreter and baseline code: the frequent ones (READ_NOTIFY,
+   * CREATE_CHAN, ACCESS_RIGHTS) are handled in the loop itself, command codes as literals and the
+   * per-PV arrays in locals (a private field read or a call per reply is an inline-cache call
+   * there), and a number PV's one-element TIME reply is decoded in place; `#onMessage` takes the
+   * rare ones and `#onRead` the other reads. The READ_NOTIFYs of the channels a chunk of replies
+   * connected are written in one loop after it (`#writeReads`).
+   */
   async #receive(c: BatchCircuit, index: number): Promise<void> {
     let buf = new Uint8Array(256 * 1024);
     let have = 0;
     const max = padded(this.#o.maxArrayBytes) + EXTENDED_HEADER_SIZE;
+    const n = this.#n;
+    const state = this.#state;
+    const circuitOf = this.#circuit;
+    const counts = this.#count;
+    const results = this.#results;
+    const access = this.#access;
+    const half = this.#half;
+    const toRead = this.#toRead;
+    const sids = this.#sid;
+    const types = this.#type;
+    const timeTypes = this.#timeType;
     try {
       while (!c.closed) {
         if (have === buf.length) {
@@ -483,11 +559,16 @@ class BatchRead {
         have += got;
         const view = new DataView(buf.buffer, 0, have);
         let at = 0;
+        let reads = 0;
+        let enums = 0;
         while (at + HEADER_SIZE <= have) {
-          let size = view.getUint16(at + 2);
-          let count = view.getUint16(at + 6);
+          const word = view.getUint32(at); // command, payload size
+          let size = word & 0xffff;
+          // The count is read where a message needs it (with its data type, one 32-bit read),
+          // but for an extended header's: -1 until then.
+          let count = -1;
           let head = HEADER_SIZE;
-          if (size === 0xffff && count === 0) {
+          if (size === 0xffff && view.getUint16(at + 6) === 0) {
             if (at + EXTENDED_HEADER_SIZE > have) break;
             size = view.getUint32(at + 16);
             count = view.getUint32(at + 20);
@@ -509,9 +590,87 @@ class BatchRead {
             }
             break;
           }
-          this.#onMessage(c, index, view, buf, at, head, size, count);
+          const command = word >>> 16;
+          if (command === 15) { // CMD.READ_NOTIFY
+            const ioid = view.getUint32(at + 12);
+            // Request `ioid`'s PV: its TIME read (i + 1) or an enum's CTRL read (n + i + 1).
+            const i = ioid > n ? ioid - n - 1 : ioid - 1;
+            if (i >= 0 && i < n && state[i] === READING) {
+              const status = view.getUint32(at + 8);
+              const v = at + head;
+              const second = view.getUint32(at + 4);
+              const type = second >>> 16;
+              if (count < 0) count = second & 0xffff;
+              if (status !== ECA_NORMAL) this.#fail(i, new EcaFailure(this.#what(i), status));
+              else if (count === 1 && counts[i] === 1 && (half.size === 0 || !half.has(i))) {
+                // A one-element TIME reply of a number PV, read straight from the buffer
+                // (offsets found once at load, sizes as literals). Only enums wait for a
+                // second reply: a read of numbers never looks one up.
+                let value = 0;
+                let decoded = true;
+                if (type === 20 && TIME_DOUBLE_AT + 8 <= size) { // DBR.TIME_DOUBLE
+                  value = view.getFloat64(v + TIME_DOUBLE_AT);
+                } else if (type === 19 && TIME_LONG_AT + 4 <= size) { // DBR.TIME_LONG
+                  value = view.getInt32(v + TIME_LONG_AT);
+                } else if (type === 16 && TIME_FLOAT_AT + 4 <= size) { // DBR.TIME_FLOAT
+                  value = view.getFloat32(v + TIME_FLOAT_AT);
+                } else if (type === 15 && TIME_SHORT_AT + 2 <= size) { // DBR.TIME_SHORT
+                  value = view.getInt16(v + TIME_SHORT_AT);
+                } else decoded = false;
+                if (decoded) {
+                  // Status and severity, two signed 16-bit fields, in one read.
+                  const both = view.getInt32(v);
+                  const alarm = both >> 16;
+                  const severity = (both << 16) >> 16;
+                  // `#done`'s work without its call: the PV is READING, so not done before.
+                  state[i] = DONE;
+                  results[i] = {
+                    value,
+                    severity: SEVERITY_NAMES[severity] ?? String(severity),
+                    status: ALARM_STATUS_NAMES[alarm] ?? String(alarm),
+                  };
+                  if (--this.#left === 0) this.#finish();
+                } else this.#onRead(i, ioid, type, count, buf, v, size);
+              } else this.#onRead(i, ioid, type, count, buf, v, size);
+            }
+          } else if (command === 18) { // CMD.CREATE_CHAN
+            const i = view.getUint32(at + 8) - 1;
+            if (i >= 0 && i < n && circuitOf[i] === index && state[i] === CONNECTING) {
+              const second = view.getUint32(at + 4);
+              const dataType = second >>> 16;
+              sids[i] = view.getUint32(at + 12);
+              types[i] = dataType;
+              counts[i] = count < 0 ? second & 0xffff : count;
+              // Servers older than 4.4 send no ACCESS_RIGHTS: everything is allowed.
+              if (c.serverMinor < 4) access[i] = 1;
+              if (!access[i]) {
+                this.#fail(
+                  i,
+                  new DeviceError(`${this.#pvs[i]!}: read access denied by the server`),
+                );
+              } else {
+                state[i] = READING;
+                // A native type's TIME type without a call per PV (dbrOf throws for a bad one).
+                timeTypes[i] = TIME_TYPES[dataType] ?? dbrOf("time", dataType);
+                toRead[reads++] = i;
+                if (dataType === DBR.ENUM) {
+                  half.set(i, {});
+                  enums++;
+                }
+              }
+            }
+          } else if (command === 22) { // CMD.ACCESS_RIGHTS
+            const i = view.getUint32(at + 8) - 1;
+            if (i >= 0 && i < n && circuitOf[i] === index) {
+              access[i] = view.getUint32(at + 12) & 1; // ACCESS.READ
+            }
+          } else {
+            if (count < 0) count = view.getUint16(at + 6);
+            this.#onMessage(c, index, view, buf, at, head, size, count);
+          }
           at = end;
         }
+        if (reads > 0) this.#writeReads(c, reads, enums);
         if (at > 0) {
           buf.copyWithin(0, at, have);
           have -= at;
@@ -525,13 +684,41 @@ class BatchRead {
   }
 
   /**
-   * One message of circuit `index`: its header at `at` of `buf` (`head` bytes), `size` bytes of
-   * payload after it. Only a payload that must be decoded gets a view of its own.
-   *
-   * Every reply of a read passes here (three a PV), in interpreter and baseline code: the cases
-   * are number literals, most frequent first, where `case CMD.X` loaded a property of an imported
-   * object per case tried (six for a READ_NOTIFY), and a number PV's reply is decoded here
-   * without a call (`#onRead` takes the others).
+   * The READ_NOTIFYs of the `reads` channels a chunk of replies connected (`#toRead`), `enums`
+   * of them enums (a DBR_CTRL read each beside), in one loop into the circuit's write.
+   */
+  #writeReads(c: BatchCircuit, reads: number, enums: number): void {
+    const toRead = this.#toRead;
+    const sids = this.#sid;
+    const types = this.#type;
+    const timeType = this.#timeType;
+    const counts = this.#count;
+    const n = this.#n;
+    // Count 0 asks for the current length (minor 13 on); older servers get the native count.
+    const current = c.serverMinor >= 13;
+    let at = c.out.claim(HEADER_SIZE * (reads + enums));
+    const v = c.out.view;
+    for (let k = 0; k < reads; k++) {
+      const i = toRead[k]!;
+      const sid = sids[i]!;
+      v.setUint32(at, 15 << 16); // CMD.READ_NOTIFY, no payload
+      v.setUint32(at + 4, (timeType[i]! << 16) | (current ? 0 : counts[i]! & 0xffff));
+      v.setUint32(at + 8, sid);
+      v.setUint32(at + 12, i + 1);
+      at += HEADER_SIZE;
+      if (types[i] === DBR.ENUM) {
+        v.setUint32(at, 15 << 16);
+        v.setUint32(at + 4, (CTRL_ENUM << 16) | 1);
+        v.setUint32(at + 8, sid);
+        v.setUint32(at + 12, n + i + 1);
+        at += HEADER_SIZE;
+      }
+    }
+  }
+
+  /**
+   * One of the rarer messages of circuit `index` (`#receive` reads the frequent ones): its
+   * header at `at` of `buf` (`head` bytes), `size` bytes of payload after it.
    */
   #onMessage(
     c: BatchCircuit,
@@ -543,81 +730,7 @@ class BatchRead {
     size: number,
     count: number,
   ): void {
-    const command = view.getUint16(at);
-    switch (command) {
-      case 15: { // CMD.READ_NOTIFY
-        const ioid = view.getUint32(at + 12);
-        const n = this.#n;
-        // Request `ioid`'s PV: its TIME read (i + 1) or an enum's CTRL read (n + i + 1).
-        const i = ioid > n ? ioid - n - 1 : ioid - 1;
-        if (i < 0 || i >= n || this.#state[i] !== READING) return;
-        const status = view.getUint32(at + 8);
-        if (status !== ECA_NORMAL) return this.#fail(i, new EcaFailure(this.#what(i), status));
-        const type = view.getUint16(at + 4);
-        const v = at + head;
-        // A one-element TIME reply of a number PV, read straight from the circuit's buffer
-        // (offsets found once at load, sizes as literals); the rest goes to `#onRead`. Only
-        // enums wait for a second reply: a read of numbers never looks one up.
-        const half = this.#half;
-        if (count === 1 && this.#count[i] === 1 && (half.size === 0 || !half.has(i))) {
-          let value: number;
-          if (type === 20 && v + TIME_DOUBLE_AT + 8 <= v + size) { // DBR.TIME_DOUBLE
-            value = view.getFloat64(v + TIME_DOUBLE_AT);
-          } else if (type === 19 && v + TIME_LONG_AT + 4 <= v + size) { // DBR.TIME_LONG
-            value = view.getInt32(v + TIME_LONG_AT);
-          } else if (type === 16 && v + TIME_FLOAT_AT + 4 <= v + size) { // DBR.TIME_FLOAT
-            value = view.getFloat32(v + TIME_FLOAT_AT);
-          } else if (type === 15 && v + TIME_SHORT_AT + 2 <= v + size) { // DBR.TIME_SHORT
-            value = view.getInt16(v + TIME_SHORT_AT);
-          } else return this.#onRead(i, ioid, type, count, buf, v, size);
-          const alarm = view.getInt16(v);
-          const severity = view.getInt16(v + 2);
-          // `#done`'s work without its call: the PV is READING, so not done before.
-          this.#state[i] = DONE;
-          this.#results[i] = {
-            value,
-            severity: SEVERITY_NAMES[severity] ?? String(severity),
-            status: ALARM_STATUS_NAMES[alarm] ?? String(alarm),
-          };
-          if (--this.#left === 0) this.#finish();
-          return;
-        }
-        return this.#onRead(i, ioid, type, count, buf, v, size);
-      }
-      case 18: { // CMD.CREATE_CHAN
-        const i = view.getUint32(at + 8) - 1;
-        const n = this.#n;
-        if (i < 0 || i >= n || this.#circuit[i] !== index || this.#state[i] !== CONNECTING) return;
-        const dataType = view.getUint16(at + 4);
-        const sid = view.getUint32(at + 12);
-        this.#sid[i] = sid;
-        this.#type[i] = dataType;
-        this.#count[i] = count;
-        // Servers older than 4.4 send no ACCESS_RIGHTS: everything is allowed.
-        if (c.serverMinor < 4) this.#access[i] = 1;
-        if (!this.#access[i]) {
-          this.#fail(i, new DeviceError(`${this.#pvs[i]!}: read access denied by the server`));
-          return;
-        }
-        this.#state[i] = READING;
-        // Count 0 asks for the current length (minor 13 on); older servers get the native count.
-        const ask = c.serverMinor >= 13 ? 0 : count;
-        // A native type's TIME type without a call per PV (dbrOf throws for a bad one).
-        const time = TIME_TYPES[dataType] ?? dbrOf("time", dataType);
-        c.out.header(15, time, ask, sid, i + 1); // CMD.READ_NOTIFY
-        if (dataType === DBR.ENUM) {
-          this.#half.set(i, {});
-          c.out.header(CMD.READ_NOTIFY, dbrOf("ctrl", DBR.ENUM), 1, sid, n + i + 1);
-        }
-        return;
-      }
-      case 22: { // CMD.ACCESS_RIGHTS
-        const i = view.getUint32(at + 8) - 1;
-        if (i >= 0 && i < this.#n && this.#circuit[i] === index) {
-          this.#access[i] = view.getUint32(at + 12) & ACCESS.READ;
-        }
-        return;
-      }
+    switch (view.getUint16(at)) {
       case 0: // CMD.VERSION
         c.serverMinor = count;
         return;
@@ -747,6 +860,7 @@ class BatchRead {
 
   /** PV `i` failed (its device's name is put on the error at the end: {@linkcode #named}). */
   #fail(i: number, err: Error): void {
+    this.#failed = true;
     this.#done(i, err);
   }
 
@@ -765,8 +879,11 @@ class BatchRead {
 
   #armDeadline(): void {
     let next = Infinity;
-    for (let i = 0; i < this.#n; i++) {
-      if (this.#state[i] !== DONE && this.#deadline[i]! < next) next = this.#deadline[i]!;
+    const state = this.#state;
+    const deadline = this.#deadline;
+    const n = this.#n;
+    for (let i = 0; i < n; i++) {
+      if (state[i] !== DONE && deadline[i]! < next) next = deadline[i]!;
     }
     if (next < Infinity) this.#deadlineTimer.start(next - performance.now());
   }

@@ -112,6 +112,43 @@ Deno.test("each PV of a batch fails on its own: not found, refused, no read acce
   }
 });
 
+Deno.test("a search longer than a datagram goes alone; the others fill datagrams around it", async () => {
+  const fake = new FakeServer();
+  await fake.start();
+  const before = Array.from({ length: 50 }, (_, i) => `FAKE:a${String(i).padStart(3, "0")}`);
+  const after = Array.from({ length: 50 }, (_, i) => `FAKE:b${String(i).padStart(3, "0")}`);
+  for (const name of [...before, ...after]) fake.pvs.set(name, pv(DBR.DOUBLE, [1]));
+  // 1,000 bytes of UTF-8: its search (1,024 bytes) and the VERSION leading it exceed 1,024.
+  const long = "é".repeat(500);
+  const names = [...before, long, ...after];
+  try {
+    const got = await readPvs(batch(names, 300), only(fake));
+    for (const [k, r] of got.entries()) {
+      if (k === before.length) assert.ok(r instanceof TimeoutError);
+      else assert.deepEqual(r, { value: 1, severity: "NO_ALARM", status: "NO_ALARM" });
+    }
+    // The first round's five datagrams (the long one is searched again later, alone), in the
+    // order they arrived, which need not be the order they were sent.
+    const round = fake.searchDatagrams.slice(0, 5).map((d) => {
+      const msgs = decodeDatagram(d);
+      assert.equal(msgs[0]!.command, CMD.VERSION);
+      const searched = msgs.slice(1).map((r) => decodeMessage(r, "to_server"));
+      return { bytes: d.length, names: searched.map((m) => (m as { name: string }).name) };
+    }).sort((a, b) => a.names[0]! < b.names[0]! ? -1 : 1);
+    // Searches of 32 bytes: 31 fit a datagram beside its VERSION.
+    assert.deepEqual(round.map((d) => d.names), [
+      before.slice(0, 31),
+      before.slice(31),
+      after.slice(0, 31),
+      after.slice(31),
+      [long],
+    ]);
+    assert.deepEqual(round.map((d) => d.bytes), [1008, 624, 1008, 624, 16 + 16 + 1008]);
+  } finally {
+    await fake.close();
+  }
+});
+
 Deno.test("a read the server fails is worded from the ECA table, named after its device", async () => {
   const fake = new FakeServer();
   await fake.start();

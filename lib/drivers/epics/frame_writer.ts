@@ -31,43 +31,95 @@ function tooLong(bytes: number): RangeError {
   return new RangeError(`a ${bytes}-byte name does not fit a CA message`);
 }
 
+/** NUL strings of 0-16 characters: a message's header room, a name's NUL and its padding. */
+const NULS: readonly string[] = Array.from({ length: 17 }, (_, k) => "\0".repeat(k));
+
 /**
- * Texts encoded to UTF-8 once, one after the other, for messages that carry them more than once
- * (a batch's PV names go into its searches and its CREATE_CHANs): text `k` is
- * `bytes[at[k], at[k + 1])`. An encoder call per message allocated its result and a view of
- * the buffer (~240 bytes of young heap; a read of 1,000 PVs wrote 2,000 names).
+ * One message per name, built once, one after the other: message `k` is
+ * `bytes[at[k], at[k + 1])`, a standard header then name `k` NUL-terminated and zero-padded to 8
+ * bytes (the bytes {@linkcode FrameWriter.text} writes for it), its request ids (`p1`, `p2`)
+ * both `k + 1`. A batch's searches are these; its CREATE_CHANs differ from them in three header
+ * words ({@linkcode retagged}). Copying a run of them into a datagram or a circuit's write
+ * costs one call where writing each message was a writer call per name (header, name and
+ * padding; ~4 k instructions each in the interpreter and baseline code a read runs in).
  *
  * @example
  * ```ts
- * import { EncodedTexts, FrameWriter } from "./frame_writer.ts";
- * const names = new EncodedTexts(["XXX:m1.VAL", "XXX:m2.VAL"]);
+ * import { FrameWriter, NameFrames } from "./frame_writer.ts";
+ * const searches = NameFrames.of(["XXX:m1.VAL", "XXX:m2.VAL"], 6, 5, 13);
+ * const creates = searches.retagged(18, 0, 0, 13); // CREATE_CHAN of each
  * const w = new FrameWriter();
- * w.encoded(18, 0, 0, 2, 13, names, 1); // CREATE_CHAN of XXX:m2.VAL
+ * w.copy(creates.bytes, creates.at[1]!, creates.at[2]!); // CREATE_CHAN of XXX:m2.VAL
  * w.take().length; // 16 + 16
  * ```
  */
-export class EncodedTexts {
-  /** Every text's UTF-8, one after the other. */
-  readonly bytes: Uint8Array;
-  /** Where each text starts in {@linkcode bytes}, and after the last, where they end. */
-  readonly at: Uint32Array;
+export class NameFrames {
+  private constructor(
+    /** Every message, one after the other. */
+    readonly bytes: Uint8Array,
+    /** Where each message starts in {@linkcode bytes}, and after the last, where they end. */
+    readonly at: Uint32Array,
+  ) {}
 
-  /** Encodes `texts`. */
-  constructor(texts: readonly string[]) {
-    const n = texts.length;
+  /** The messages `command` of `names` (each header: `dataType`, `dataCount`, `k + 1` twice). */
+  static of(
+    names: readonly string[],
+    command: number,
+    dataType: number,
+    dataCount: number,
+  ): NameFrames {
+    const n = names.length;
     const at = new Uint32Array(n + 1);
-    const joined = texts.join("");
-    if (!NOT_ASCII.test(joined)) {
-      // A byte a character: one encoder call for all of them.
-      this.bytes = textEncoder.encode(joined);
-      for (let k = 0; k < n; k++) at[k + 1] = at[k]! + texts[k]!.length;
-    } else {
-      const each = texts.map((t) => textEncoder.encode(t));
-      for (let k = 0; k < n; k++) at[k + 1] = at[k]! + each[k]!.length;
-      this.bytes = new Uint8Array(at[n]!);
-      for (let k = 0; k < n; k++) this.bytes.set(each[k]!, at[k]!);
+    // ASCII names (PV names are) are laid out as one string, header room and padding as NULs,
+    // and encoded by one encoder call: no copy or view per name.
+    const parts: string[] = new Array(3 * n);
+    let end = 0;
+    for (let k = 0; k < n; k++) {
+      const name = names[k]!;
+      const pad = 8 - (name.length & 7); // the NUL and the padding: 1-8 bytes
+      parts[3 * k] = NULS[HEADER_SIZE]!;
+      parts[3 * k + 1] = name;
+      parts[3 * k + 2] = NULS[pad]!;
+      end += HEADER_SIZE + name.length + pad;
+      at[k + 1] = end;
     }
-    this.at = at;
+    const joined = parts.join("");
+    let bytes: Uint8Array;
+    if (!NOT_ASCII.test(joined)) bytes = textEncoder.encode(joined);
+    else {
+      const each = names.map((t) => textEncoder.encode(t));
+      for (let k = 0; k < n; k++) at[k + 1] = at[k]! + HEADER_SIZE + ((each[k]!.length + 8) & ~7);
+      bytes = new Uint8Array(at[n]!);
+      for (let k = 0; k < n; k++) bytes.set(each[k]!, at[k]! + HEADER_SIZE);
+    }
+    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const second = (dataType << 16) | (dataCount & 0xffff);
+    for (let k = 0; k < n; k++) {
+      const head = at[k]!;
+      const size = at[k + 1]! - head - HEADER_SIZE;
+      if (size >= 0xffff) throw tooLong(textEncoder.encode(names[k]!).length);
+      v.setUint32(head, (command << 16) | size);
+      v.setUint32(head + 4, second);
+      v.setUint32(head + 8, k + 1);
+      v.setUint32(head + 12, k + 1);
+    }
+    return new NameFrames(bytes, at);
+  }
+
+  /** The same messages as `command`, with `dataType`, `dataCount` and `p2` (`p1` kept). */
+  retagged(command: number, dataType: number, dataCount: number, p2: number): NameFrames {
+    const bytes = this.bytes.slice();
+    const at = this.at;
+    const v = new DataView(bytes.buffer);
+    const second = (dataType << 16) | (dataCount & 0xffff);
+    const n = at.length - 1;
+    for (let k = 0; k < n; k++) {
+      const head = at[k]!;
+      v.setUint32(head, (command << 16) | (at[k + 1]! - head - HEADER_SIZE));
+      v.setUint32(head + 4, second);
+      v.setUint32(head + 12, p2);
+    }
+    return new NameFrames(bytes, at);
   }
 }
 
@@ -168,48 +220,31 @@ export class FrameWriter {
   }
 
   /**
-   * Appends a message whose payload is text `k` of `texts`, NUL-terminated and zero-padded to 8
-   * bytes: the bytes {@linkcode text} writes for that text, copied from where they were encoded
-   * once (no encoder call and its result per message). Returns the bytes written since the last
-   * {@linkcode take} (what {@linkcode length} says next, without the getter's call).
+   * Appends `bytes[from, to)`, whole messages written elsewhere (a run of {@linkcode NameFrames}).
+   * Returns the bytes written since the last {@linkcode take}.
    */
-  encoded(
-    command: number,
-    dataType: number,
-    dataCount: number,
-    p1: number,
-    p2: number,
-    texts: EncodedTexts,
-    k: number,
-  ): number {
-    const offsets = texts.at;
-    const from = offsets[k]!;
-    const to = offsets[k + 1]!;
-    const size = (to - from + 8) & ~7; // NUL-terminated, padded to 8
-    if (size >= 0xffff) throw tooLong(to - from);
+  copy(bytes: Uint8Array, from: number, to: number): number {
     const head = this.#at;
-    if (head + HEADER_SIZE + size > this.#buf.length) this.#reserve(HEADER_SIZE + size);
-    const at = head + HEADER_SIZE;
-    const v = this.#view;
-    // The NUL and the padding are the payload's last 1-8 bytes: its last 8 zeroed, then the
-    // name copied over their start (one call where a fill was one more).
-    v.setFloat64(at + size - 8, 0);
-    this.#buf.set(texts.bytes.subarray(from, to), at);
-    v.setUint32(head, (command << 16) | size);
-    v.setUint32(head + 4, (dataType << 16) | (dataCount & 0xffff));
-    v.setUint32(head + 8, p1);
-    v.setUint32(head + 12, p2);
-    return this.#at = at + size;
+    const end = head + to - from;
+    if (end > this.#buf.length) this.#reserve(to - from);
+    this.#buf.set(bytes.subarray(from, to), head);
+    return this.#at = end;
   }
 
   /**
-   * Drops what was written after the first `length` bytes (a message that turned out not to fit
-   * where it was written, e.g. a datagram: writing it and taking it back once costs less than
-   * measuring every name first).
+   * Counts `n` more bytes written and returns where they start: the caller writes them through
+   * {@linkcode view} (many headers in one loop of its own, without a call each).
    */
-  truncate(length: number): void {
-    if (length < 0 || length > this.#at) throw new RangeError(`cannot truncate to ${length}`);
-    this.#at = length;
+  claim(n: number): number {
+    const head = this.#at;
+    if (head + n > this.#buf.length) this.#reserve(n);
+    this.#at = head + n;
+    return head;
+  }
+
+  /** The buffer's view, for the bytes a {@linkcode claim} counted (valid until the next call). */
+  get view(): DataView {
+    return this.#view;
   }
 
   /** The bytes written, as one buffer; the writer starts empty again. */

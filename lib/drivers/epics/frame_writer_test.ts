@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { EncodedTexts, FrameWriter } from "./frame_writer.ts";
+import { FrameWriter, NameFrames } from "./frame_writer.ts";
 import { frame } from "./framing.ts";
 
 /** What `frame()` makes of a name: its UTF-8 bytes and a NUL, padded to 8. */
@@ -41,29 +41,56 @@ Deno.test("FrameWriter.text writes each name as frame() of its UTF-8 bytes, one 
   assert.deepEqual(w.take(), whole);
 });
 
-Deno.test("FrameWriter.encoded writes the bytes FrameWriter.text writes, for ASCII and other names", () => {
+Deno.test("NameFrames are the messages FrameWriter.text writes, for ASCII and other names", () => {
   const ascii = ["XXX:m1.VAL", "", "1234567", "12345678", "PV:" + "x".repeat(300), "B:pv000999"];
   const other = [...ascii, "température:℃", "é", "ü" + "y".repeat(40), "abcdefé", "a\ud800"];
   for (const names of [ascii, other]) {
-    const texts = new EncodedTexts(names);
-    const byText = new FrameWriter(16);
-    const byBytes = new FrameWriter(16);
-    // In another order than encoded: each text is found by its index.
-    for (let k = names.length - 1; k >= 0; k--) {
-      byText.text(18, 0, 13, k + 1, 13, names[k]!);
-      byBytes.encoded(18, 0, 13, k + 1, 13, texts, k);
+    const searches = NameFrames.of(names, 6, 5, 13);
+    const creates = searches.retagged(18, 0, 0x12345, 13);
+    const bySearch = new FrameWriter(16);
+    const byCreate = new FrameWriter(16);
+    for (const [k, name] of names.entries()) {
+      bySearch.text(6, 5, 13, k + 1, k + 1, name);
+      byCreate.text(18, 0, 0x12345, k + 1, 13, name);
+      // Each message is found by its index.
+      const one = new FrameWriter(16);
+      one.text(18, 0, 0x12345, k + 1, 13, name);
+      assert.deepEqual(creates.bytes.subarray(creates.at[k]!, creates.at[k + 1]!), one.take());
     }
-    assert.deepEqual(byBytes.take(), byText.take());
+    assert.deepEqual(searches.bytes, bySearch.take());
+    assert.deepEqual(creates.bytes, byCreate.take());
+    assert.equal(creates.at[names.length], creates.bytes.length);
   }
 });
 
-Deno.test("FrameWriter.encoded refuses a name too long for a CA message", () => {
-  const w = new FrameWriter();
-  const texts = new EncodedTexts(["ok", "é".repeat(0x7ffc)]);
-  assert.throws(() => w.encoded(18, 0, 13, 2, 13, texts, 1), /a 65528-byte name/);
-  assert.equal(w.length, 0);
-  w.encoded(18, 0, 13, 1, 13, texts, 0);
-  assert.equal(w.length, 16 + 8);
+Deno.test("NameFrames refuse a name too long for a CA message", () => {
+  assert.throws(() => NameFrames.of(["ok", "é".repeat(0x7ffc)], 6, 5, 13), /a 65528-byte name/);
+  assert.equal(NameFrames.of(["ok", "é".repeat(0x7ffb)], 6, 5, 13).at[2], 16 + 8 + 16 + 65528);
+});
+
+Deno.test("FrameWriter.copy and claim append after what was written, growing the buffer", () => {
+  const frames = NameFrames.of(["A", "B".repeat(20), "C"], 18, 0, 0);
+  const w = new FrameWriter(16);
+  w.header(0, 0, 13, 0, 0);
+  assert.equal(w.copy(frames.bytes, frames.at[1]!, frames.at[3]!), 16 + 16 + 24 + 16 + 8);
+  const at = w.claim(32);
+  assert.equal(at, 80);
+  w.view.setUint32(at, 15 << 16);
+  w.view.setUint32(at + 4, (20 << 16) | 1);
+  w.view.setUint32(at + 8, 7);
+  w.view.setUint32(at + 12, 2);
+  w.view.setUint32(at + 16, 15 << 16);
+  w.view.setUint32(at + 20, (20 << 16) | 1);
+  w.view.setUint32(at + 24, 8);
+  w.view.setUint32(at + 28, 3);
+  assert.equal(w.length, 112);
+  const want = new FrameWriter(16);
+  want.header(0, 0, 13, 0, 0);
+  want.text(18, 0, 0, 2, 2, "B".repeat(20));
+  want.text(18, 0, 0, 3, 3, "C");
+  want.header(15, 20, 1, 7, 2);
+  want.header(15, 20, 1, 8, 3);
+  assert.deepEqual(w.take(), want.take());
 });
 
 Deno.test("FrameWriter.text refuses a name too long for a CA message, ASCII or not", () => {
@@ -73,20 +100,6 @@ Deno.test("FrameWriter.text refuses a name too long for a CA message, ASCII or n
   // Too long even as UTF-16 units: the message still counts its UTF-8 bytes.
   assert.throws(() => w.text(18, 0, 13, 1, 13, "é".repeat(0xfff8)), /a 131056-byte name/);
   assert.equal(w.length, 0);
-});
-
-Deno.test("FrameWriter.truncate takes back what was written after a length, and only that", () => {
-  const w = new FrameWriter(16);
-  w.text(6, 5, 13, 1, 1, "first");
-  const kept = w.length;
-  w.text(6, 5, 13, 2, 2, "x".repeat(40));
-  w.truncate(kept);
-  w.text(6, 5, 13, 3, 3, "third");
-  const expected = new FrameWriter();
-  expected.text(6, 5, 13, 1, 1, "first");
-  expected.text(6, 5, 13, 3, 3, "third");
-  assert.deepEqual(w.take(), expected.take());
-  assert.throws(() => w.truncate(1), RangeError);
 });
 
 Deno.test("FrameWriter.header writes every field as 16 or 32 bits, high bits and all", () => {
