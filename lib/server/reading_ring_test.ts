@@ -53,6 +53,23 @@ Deno.test("ring: readings of one device with changing attribute sets keep their 
   assert.deepEqual(small.reading(0), { t: 2, device: "g", values: { a: 1 } });
 });
 
+Deno.test("ring: a value's type changing under the same names keeps each reading's own", () => {
+  const ring = new ReadingRing(16);
+  const readings: Reading[] = [
+    { t: 1, device: "g", values: { p: 1.5, u: "torr" } },
+    { t: 2, device: "g", values: { p: "overrange", u: "torr" } },
+    { t: 3, device: "g", values: { p: null, u: 7 } },
+    { t: 4, device: "g", values: { p: 2.5, u: "torr" } },
+    { t: 5, device: "g", values: { p: true, u: [1, 2] } },
+    { t: 6, device: "g", values: {}, error: "no answer" },
+    { t: 7, device: "g", values: { p: 3 }, error: "partial" },
+    { t: 8, device: "g", values: { p: 3.5, u: "torr" } },
+  ];
+  for (const r of readings) ring.push(r);
+  assert.deepEqual(all(ring), readings);
+  assert.deepEqual(all(ring).map(readingJson), readings.map(readingJson));
+});
+
 Deno.test("ring keeps no object of a reading of numbers and constant strings", () => {
   const ring = new ReadingRing(2);
   const units = "torr";
