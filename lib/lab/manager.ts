@@ -152,8 +152,10 @@ export class DeviceManager {
   // large stream never get a subscriber and have one listener, and two Sets were ~0.3 KB each.
   #subscribers: Set<Feed<Reading>> | undefined;
   #listenerList: readonly ((reading: Reading) => void)[] = NO_LISTENERS;
+  // The last reading, and the last good one before it while the last one failed: a good reading
+  // is both, one store per reading (each `GET /read`) instead of two.
   #last: Reading | undefined;
-  #lastGood: Reading | undefined;
+  #goodBefore: Reading | undefined;
   /** Connection state from the latest call. */
   state: DeviceState = "unknown";
   /** Counters for metrics. */
@@ -181,7 +183,17 @@ export class DeviceManager {
 
   /** The last reading without an error, if any. */
   get lastGood(): Reading | undefined {
-    return this.#lastGood;
+    const last = this.#last;
+    return last === undefined || last.error === undefined ? last : this.#goodBefore;
+  }
+
+  /** Keeps `reading` as the last one (and the last good one, see {@linkcode lastGood}). */
+  #keep(reading: Reading): void {
+    if (reading.error !== undefined) {
+      const last = this.#last;
+      if (last !== undefined && last.error === undefined) this.#goodBefore = last;
+    }
+    this.#last = reading;
   }
 
   /**
@@ -628,10 +640,8 @@ export class DeviceManager {
     }
     this.#recordLatency(instant ? 0 : performance.now() - started);
     this.stats.reads++;
-    if (opts?.quiet) {
-      this.#last = reading;
-      if (reading.error === undefined) this.#lastGood = reading;
-    } else this.publish(reading);
+    if (opts?.quiet) this.#keep(reading);
+    else this.publish(reading);
     return reading;
   }
 
@@ -657,8 +667,7 @@ export class DeviceManager {
 
   /** Caches a reading and hands it to every subscriber (also used for pushed monitor updates). */
   publish(reading: Reading): void {
-    this.#last = reading;
-    if (reading.error === undefined) this.#lastGood = reading;
+    this.#keep(reading);
     // An indexed loop over a copy kept beside the set: no iterator or closure per reading
     // (thousands a second).
     const listeners = this.#listenerList;

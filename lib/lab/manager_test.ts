@@ -94,6 +94,41 @@ address = "sim://gauge?error_rate=1"
   }
 });
 
+Deno.test("last and lastGood: a failed reading hides no good one, a good one is both", async () => {
+  const lab = await Lab.open(benchConfig(`[devices.g]
+address = "sim://gauge"
+`));
+  try {
+    const m = lab.get("g");
+    assert.equal(m.last, undefined);
+    assert.equal(m.lastGood, undefined);
+    const failed0: Reading = { t: 1, device: "g", values: {}, error: "no answer" };
+    m.publish(failed0);
+    assert.equal(m.last, failed0);
+    assert.equal(m.lastGood, undefined);
+    const good1: Reading = { t: 2, device: "g", values: { pressure: 1 } };
+    m.publish(good1);
+    assert.equal(m.last, good1);
+    assert.equal(m.lastGood, good1);
+    const failed2: Reading = { t: 3, device: "g", values: {}, error: "no answer" };
+    const failed3: Reading = { t: 4, device: "g", values: {}, error: "timeout" };
+    m.publish(failed2);
+    m.publish(failed3);
+    assert.equal(m.last, failed3);
+    assert.equal(m.lastGood, good1);
+    const good4: Reading = { t: 5, device: "g", values: { pressure: 2 } };
+    m.publish(good4);
+    m.publish({ t: 6, device: "g", values: {}, error: "no answer" });
+    assert.equal(m.lastGood, good4);
+    // a quiet read (a derived device's) is kept the same way, published to no listener
+    const r = await m.sample(["pressure"], { quiet: true });
+    assert.equal(m.last, r);
+    assert.equal(m.lastGood, r);
+  } finally {
+    await lab.close();
+  }
+});
+
 Deno.test("write validates before any I/O and returns the read-back", async () => {
   const lab = await Lab.open(benchConfig(`[devices.t]
 address = "sim://thermo"
