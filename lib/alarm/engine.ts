@@ -69,8 +69,12 @@ interface HealthState {
   rule: HealthRule;
   /** The sampling interval in ms: configured, overridden, or longer as observed. */
   interval: number;
-  /** Time of the previous reading (good or failed), for the observed interval. */
-  lastSeen: number | undefined;
+  /**
+   * Time of the previous reading (good or failed), for the observed interval; NaN before the
+   * first. A number from the start: a field that held undefined took each reading's time as a
+   * new heap number (an allocation and a write barrier per reading).
+   */
+  lastSeen: number;
   /** Smoothed gap between readings, ms. */
   observed: number;
   errors: number;
@@ -148,7 +152,7 @@ export class AlarmEngine implements AlarmSource {
     return {
       rule,
       interval: override ?? rule.interval,
-      lastSeen: undefined,
+      lastSeen: NaN,
       observed: 0,
       errors: 0,
       lastGood: now,
@@ -221,7 +225,7 @@ export class AlarmEngine implements AlarmSource {
     if (health) {
       // Track the real cadence: a device sampled more slowly than configured (a long read, a
       // sampler told otherwise) must not look stale between two on-time samples.
-      if (health.lastSeen !== undefined && tMs > health.lastSeen) {
+      if (tMs > health.lastSeen) {
         const gap = tMs - health.lastSeen;
         health.observed = health.observed === 0 ? gap : health.observed * 0.8 + gap * 0.2;
       }
