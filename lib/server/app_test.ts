@@ -174,6 +174,26 @@ Deno.test("the device list follows new readings; ages are computed per request",
   });
 });
 
+Deno.test("the device list made within one millisecond shows a reading taken in it", async () => {
+  await withApp(async (app, lab) => {
+    const list = async () => (await (await app.request("/api/devices")).json()).devices;
+    const now = Date.now;
+    const ms = now();
+    Date.now = () => ms;
+    try {
+      const thermo = () => list().then((l) => l.find((d: { name: string }) => d.name === "thermo"));
+      const before = await thermo();
+      const r = await lab.get("thermo").sample();
+      const after = await thermo();
+      assert.notEqual(before.last_t, r.t);
+      assert.equal(after.last_t, r.t);
+      assert.equal((await list()).length, lab.managers.length);
+    } finally {
+      Date.now = now;
+    }
+  });
+});
+
 Deno.test("polled routes answer like every route: errors, strict queries, encoded names, CORS, HEAD", async () => {
   const lab = await Lab.open(parseConfig(BENCH, "<test>"));
   const hub = new StreamHub();

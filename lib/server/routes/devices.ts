@@ -32,6 +32,13 @@ function readingAnswer(r: Reading): Response {
   return jsonAnswer(readingJson(r));
 }
 
+/** Whether each of `managers` has the last reading `lasts` says, in the same order. */
+function sameLasts(lasts: readonly (Reading | undefined)[], managers: DeviceManager[]): boolean {
+  if (lasts.length !== managers.length) return false;
+  for (let i = 0; i < lasts.length; i++) if (managers[i]!.last !== lasts[i]) return false;
+  return true;
+}
+
 /** The device routes over `api`'s lab. */
 export function deviceRoutes(api: ApiState): OpenAPIHono {
   const { ctx, attrCache, manager, attrsOf, busy, timeout } = api;
@@ -111,15 +118,12 @@ export function deviceRoutes(api: ApiState): OpenAPIHono {
     };
   };
 
-  /** Readings published so far (a cached device list is only valid for the readings it saw). */
-  let readings = 0;
-  for (const m of ctx.lab.managers) m.onReading(() => readings++);
-  // a device added or removed at run time changes the list (and its readings count too)
-  ctx.lab.onChange((c) => {
-    readings++;
-    c.added?.onReading(() => readings++);
-  });
-  let list = { ms: -1, readings: -1, body: "" };
+  /** Devices added or removed so far (a cached device list is only valid for the ones it saw). */
+  let changes = 0;
+  ctx.lab.onChange(() => changes++);
+  // The list made last: when, of which devices, and each one's last reading then (compared per
+  // list request, not counted per reading: every `GET /read` publishes one).
+  let list = { ms: -1, changes: -1, lasts: [] as (Reading | undefined)[], body: "" };
 
   const summaries = new WeakMap<
     DeviceManager,
@@ -161,16 +165,18 @@ export function deviceRoutes(api: ApiState): OpenAPIHono {
       // per clock millisecond: ages are rounded to the millisecond, so within one millisecond
       // and with no new reading the whole body is the same (pollers share it).
       const nowMs = Date.now();
-      if (list.ms === nowMs && list.readings === readings) {
+      const managers = ctx.lab.managers;
+      if (list.ms === nowMs && list.changes === changes && sameLasts(list.lasts, managers)) {
         return jsonAnswer(list.body);
       }
       const now = nowMs / 1000;
-      const parts = ctx.lab.managers.map((m) => {
+      const parts = managers.map((m) => {
         const s = summaryJson(m);
         const age = m.last ? Math.max(0, Math.round((now - m.last.t) * 1000) / 1000) : null;
         return s.head + age + s.tail;
       });
-      list = { ms: nowMs, readings, body: `{"devices":[${parts.join(",")}]}` };
+      const lasts = managers.map((m) => m.last);
+      list = { ms: nowMs, changes, lasts, body: `{"devices":[${parts.join(",")}]}` };
       return jsonAnswer(list.body);
     },
   );
