@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { addressOf } from "../device/address.ts";
+import { addressOf, plainAddresses } from "../device/address.ts";
 import { UsageError } from "../device/errors.ts";
 import { findDriver } from "../device/registry.ts";
 import { didYouMean } from "../device/suggest.ts";
@@ -20,11 +20,13 @@ export function resolveTargets(targets: readonly string[], config: LabConfig): D
   const n = targets.length;
   const out = new Array<DeviceConfig>(n);
   const used = new Set<string>();
+  // A thousand `ca://PV` targets read as addresses in one pass, not one by one.
+  const plain = plainAddresses(targets);
   // An indexed loop: an iterator result per target is garbage in cold code (a thousand targets).
   for (let t = 0; t < n; t++) {
     const target = targets[t]!;
     let cfg: DeviceConfig;
-    const address = addressOf(target);
+    const address = plain !== undefined ? plain[t] : addressOf(target);
     if (address !== undefined) {
       const driver = findDriver(address.scheme);
       const base = driver.defaultName?.(address) ?? address.target;
@@ -34,10 +36,17 @@ export function resolveTargets(targets: readonly string[], config: LabConfig): D
       if (!found) throw unknownDevice(target, config);
       cfg = found;
     }
+    // One call for a name not seen yet (all of them, mostly): the set grows when it adds it.
+    const size = used.size;
+    used.add(cfg.name);
+    if (used.size !== size) {
+      out[t] = cfg;
+      continue;
+    }
     let name = cfg.name;
     for (let i = 2; used.has(name); i++) name = `${cfg.name}#${i}`;
     used.add(name);
-    out[t] = name === cfg.name ? cfg : { ...cfg, name };
+    out[t] = { ...cfg, name };
   }
   return out;
 }

@@ -79,6 +79,46 @@ function plainAddress(text: string): Address | undefined {
   return { text, scheme: lastScheme, target: text.slice(at), params: NO_PARAMS };
 }
 
+/**
+ * The addresses of `texts` when every one is of the simplest kind (as {@linkcode addressOf}'s
+ * short way reads them: `scheme://target`, the scheme in lower case, no options, fragment,
+ * %-escape or space at its end) and of one scheme; undefined otherwise, and then each text is
+ * for {@linkcode addressOf}. One regular expression over the texts joined replaces the ten
+ * character checks a text takes on the short way (a third of resolving a target of a read of a
+ * thousand `ca://` PVs, in code that runs once); each address is what `addressOf` gives.
+ *
+ * @example
+ * ```ts
+ * import { plainAddresses } from "./address.ts";
+ * plainAddresses(["ca://A:1", "ca://A:2"])?.[1]?.target; // "A:2"
+ * plainAddresses(["ca://A:1", "sim://gauge"]); // undefined
+ * ```
+ */
+export function plainAddresses(texts: readonly string[]): Address[] | undefined {
+  const n = texts.length;
+  if (n === 0) return undefined;
+  // Each line is a text, or part of one: a text holding a newline passes only when each of its
+  // lines would, and then it is plain as a whole (its start, its end and nothing in between).
+  const m = PLAIN_LINES.exec(texts.join("\n") + "\n");
+  if (m === null) return undefined;
+  const scheme = m[1]!;
+  lastScheme = scheme;
+  const at = scheme.length + 3;
+  const out = new Array<Address>(n);
+  for (let i = 0; i < n; i++) {
+    const text = texts[i]!;
+    out[i] = { text, scheme, target: text.slice(at), params: NO_PARAMS };
+  }
+  return out;
+}
+
+/**
+ * Lines (each ended by a newline) that are all `scheme://target` of the first line's scheme, in
+ * lower case, each target with no `?`, `#` or `%` and ending in a printable ASCII character.
+ */
+const PLAIN_LINES =
+  /^([a-z][a-z0-9+.-]*):\/\/[^?#%\n]*[\x21\x22\x24\x26-\x3e\x40-\x7e]\n(?:\1:\/\/[^?#%\n]*[\x21\x22\x24\x26-\x3e\x40-\x7e]\n)*$/;
+
 /** `scheme://target?options`: the scheme, the target and the options' text. */
 const ADDRESS = /^([a-z][a-z0-9+.-]*):\/\/([^?#]*)(?:\?([^#]*))?$/i;
 

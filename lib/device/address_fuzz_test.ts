@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import "../drivers/mod.ts";
 import { fuzzTest, onlyRejects, onlyThrows } from "../../tests/fuzz_runs.ts";
-import { type Address, addressOf, hostPort, isAddress, parseAddress } from "./address.ts";
+import {
+  type Address,
+  addressOf,
+  hostPort,
+  isAddress,
+  parseAddress,
+  plainAddresses,
+} from "./address.ts";
 import { ConfigError, UsageError } from "./errors.ts";
 import { openDevice } from "../lab/open.ts";
 
@@ -56,6 +63,36 @@ fuzzTest(
       // previous text's scheme otherwise), the second takes it.
       assert.deepEqual(addressOf(text), expected);
       assert.deepEqual(addressOf(text), expected);
+    }
+  },
+);
+
+/** A plain target of one scheme, or one that is not (options, a space, a newline at its end). */
+const listTarget = fc.oneof(
+  fc.stringMatching(/^[A-Za-z0-9:._-]{1,12}$/),
+  fc.tuple(fc.stringMatching(/^[A-Za-z0-9:]{0,4}$/), addressTail).map(([a, b]) => a + b),
+  fc.constantFrom("a\nca://b", "a\n", "\nb", "é", "a é", "a%41", "a ", "a\u007f"),
+);
+/** Lists of texts: mostly `ca://` targets, sometimes one of another scheme or a name. */
+const addressList = fc.array(
+  fc.oneof(
+    { weight: 6, arbitrary: listTarget.map((t) => `ca://${t}`) },
+    { weight: 1, arbitrary: addressText },
+    { weight: 1, arbitrary: listTarget.map((t) => `sim://${t}`) },
+  ),
+  { maxLength: 8 },
+);
+
+fuzzTest(
+  "plainAddresses: undefined, or for each text what addressOf gives",
+  addressList,
+  (texts) => {
+    const plain = plainAddresses(texts);
+    if (plain === undefined) return;
+    assert.equal(plain.length, texts.length);
+    for (let i = 0; i < texts.length; i++) {
+      assert.deepEqual(plain[i], addressOf(texts[i]!));
+      assert.deepEqual(plain[i], parseAddress(texts[i]!));
     }
   },
 );

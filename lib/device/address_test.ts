@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { hostPort, isAddress, parseAddress } from "./address.ts";
+import { hostPort, isAddress, parseAddress, plainAddresses } from "./address.ts";
 import { UsageError } from "./errors.ts";
 
 Deno.test("parseAddress keeps PV names, hosts and options", () => {
@@ -53,4 +53,26 @@ Deno.test("a VISA string takes ?options like an address (?instrument=NAME)", () 
   assert.equal(a.params.get("instrument"), "keysight-34461a");
   const s = parseAddress("ASRL/dev/ttyUSB0::INSTR?instrument=alicat&unit=B");
   assert.deepEqual([s.scheme, s.target, s.params.get("unit")], ["serial", "/dev/ttyUSB0", "B"]);
+});
+
+Deno.test("plainAddresses reads a list of plain addresses of one scheme, and nothing else", () => {
+  const texts = ["ca://B:pv1", "ca://B:pv2.VAL", "ca://a\nca://b"];
+  assert.deepEqual(plainAddresses(texts), texts.map(parseAddress));
+  for (
+    const other of [
+      "sim://gauge",
+      "ca://B?timeout=2s",
+      "ca://B#x",
+      "ca://B%41",
+      "ca://B ",
+      "ca://é",
+      "CA://B",
+      "ca://",
+      "gauge",
+      "ca://a\n",
+    ]
+  ) {
+    assert.equal(plainAddresses([...texts, other]), undefined, other);
+  }
+  assert.equal(plainAddresses([]), undefined);
 });
