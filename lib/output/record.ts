@@ -262,21 +262,54 @@ export function batchDocument(
   time?: TimeOptions,
 ): string {
   const n = names.length;
-  for (let i = 0; i < n; i++) {
-    // What readingsDocument takes another way for (see there): through its readings.
-    if (objectKeyed(names[i]!) || namesKey(values[i]!)) {
-      const readings = new Array<Reading>(n);
-      for (let k = 0; k < n; k++) readings[k] = { t, device: names[k]!, values: values[k]! };
-      return readingsDocument(readings, time);
-    }
-  }
+  // The names are checked once, joined (one native scan, no call per entry): whether one is
+  // object-keyed (a false alarm on a name holding a newline only takes the other way), and
+  // whether any needs escaping, so that each one's JSON is its text in quotes.
+  if (OBJECT_KEYED_LINE.test(names.join("\n"))) return readingsOf(t, names, values, time);
+  const quoted = !NEEDS_ESCAPE.test(names.join(""));
   const head = entryHead(t, time);
   const pieces = new Array<string>(ENTRY_PIECES * n + 1);
+  // entryPieces written out for an entry without an error: a call of six arguments an entry.
   for (let i = 0; i < n; i++) {
-    entryPieces(pieces, ENTRY_PIECES * i, names[i]!, values[i]!, undefined, head);
+    const v = values[i]!;
+    // What readingsDocument takes another way for (see there): through its readings.
+    if (namesKey(v)) return readingsOf(t, names, values, time);
+    const name = quoted ? '"' + names[i]! + '"' : JSON.stringify(names[i]!);
+    const json = JSON.stringify(v);
+    const at = ENTRY_PIECES * i;
+    pieces[at] = ",";
+    pieces[at + 1] = name;
+    pieces[at + 2] = head;
+    pieces[at + 3] = name;
+    pieces[at + 4] = json.length > 2 ? "," : "";
+    pieces[at + 5] = json.length > 2 ? json.slice(1) : "}";
   }
+  if (n > 0) pieces[0] = "{";
   return documentOf(pieces, n);
 }
+
+/** {@linkcode readingsDocument} of a batch's names and values: the way for what it splices not. */
+function readingsOf(
+  t: number,
+  names: readonly string[],
+  values: readonly Values[],
+  time: TimeOptions | undefined,
+): string {
+  const n = names.length;
+  const readings = new Array<Reading>(n);
+  for (let k = 0; k < n; k++) readings[k] = { t, device: names[k]!, values: values[k]! };
+  return readingsDocument(readings, time);
+}
+
+/** A line that {@linkcode objectKeyed} would take: a digit first, or `__proto__` whole. */
+const OBJECT_KEYED_LINE = /(?:^|\n)(?:[0-9]|__proto__(?:\n|$))/;
+
+/**
+ * A character `JSON.stringify` escapes in a string: a quote, a backslash, a control character
+ * or a surrogate (a lone one is escaped; a pair is not, but is taken the long way too).
+ */
+// deno-lint-ignore no-control-regex -- the control characters are what it looks for
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 /** Rounds epoch seconds to milliseconds so JSON shows `1764088800.123`, not float noise. */
 export function round3(t: number): number {

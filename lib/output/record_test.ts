@@ -152,7 +152,14 @@ Deno.test("readingsDocument is jsonDocument of the readings' records keyed by de
 });
 
 Deno.test("batchDocument is readingsDocument of readings sharing one time, byte for byte", () => {
-  const name = fc.oneof(fc.string(), fc.constantFrom("7", "12", "__proto__", "0x", "B:pv000001"));
+  // Names it quotes itself or leaves to JSON.stringify (quotes, backslashes, control characters,
+  // lone and paired surrogates), and names on a line of their own when joined.
+  const name = fc.oneof(
+    fc.string(),
+    fc.string({ unit: "binary" }),
+    fc.constantFrom("7", "12", "__proto__", "0x", "B:pv000001", 'a"b', "a\\b", "a\u0001"),
+    fc.constantFrom("a\n7", "a\n__proto__", "a\n__proto__x", "\ud800", "\udc00x", "\ud83d\ude00"),
+  );
   const batch = fc.uniqueArray(fc.tuple(name, reading), {
     selector: ([n]) => n,
     minLength: 1,
