@@ -40,20 +40,20 @@ export function watchCpu(pids: number[], everyMs = 250): { stop(): number[] } {
 }
 
 /**
- * CPU seconds so far of each thread of this process, summed by thread name (`deno` for the main
- * thread and Deno's own, `V8 DefaultWorke` for V8's helpers: GC, compilation): where a
+ * CPU seconds so far of each thread of this process (or of process `pid`), summed by thread name
+ * (`main` for the main thread, `V8 DefaultWorke` for V8's helpers: GC, compilation): where a
  * process's CPU goes beyond its JavaScript.
  */
-export function threadCpuSeconds(): Map<string, number> {
+export function threadCpuSeconds(pid: number = Deno.pid): Map<string, number> {
   const out = new Map<string, number>();
-  for (const t of Deno.readDirSync("/proc/self/task")) {
+  for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
     let stat: string;
     try {
-      stat = Deno.readTextFileSync(`/proc/self/task/${t.name}/stat`);
+      stat = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/stat`);
     } catch {
       continue; // the thread ended meanwhile
     }
-    const name = t.name === String(Deno.pid)
+    const name = t.name === String(pid)
       ? "main"
       : stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")).trim();
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");

@@ -6,6 +6,7 @@ const LIBRARIES = [
   "ca_read_floor.ts",
   "child.ts",
   "derived_cases.ts",
+  "memory_probe.ts",
   "mqtt_central.ts",
   "proc_stats.ts",
   "serve_bare.ts",

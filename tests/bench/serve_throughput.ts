@@ -24,7 +24,8 @@
 import { parseArgs } from "node:util";
 import { gaugeBench, metric, spawnServe } from "./serve_bench_setup.ts";
 import { findProgram } from "../peers.ts";
-import { cpuSeconds } from "./proc_stats.ts";
+import { cpuSeconds, threadCpuSeconds } from "./proc_stats.ts";
+import { chaseNs } from "./memory_probe.ts";
 import { Targets } from "./targets.ts";
 import { SHIPPED_V8_FLAGS } from "./shipped_flags.ts";
 
@@ -57,6 +58,13 @@ interface WrkResult {
    * when the machine is busy).
    */
   cpuUs: number;
+  /** Of `cpuUs`, what the main thread (the one answering) used, µs per request. */
+  mainUs: number;
+  /**
+   * The machine's memory latency just before the window (ns per load of a 4 MB walk, see
+   * memory_probe.ts): whether the L3 held a few MB of working set then.
+   */
+  l3Ns: number;
   p50: string;
   p99: string;
   p99ms: number;
@@ -74,6 +82,8 @@ function ms(text: string): number {
 let idleCores = new Map<number, number>();
 
 async function wrk(url: string, pid: number): Promise<WrkResult> {
+  const l3Ns = chaseNs();
+  const main0 = threadCpuSeconds(pid).get("main") ?? 0;
   const cpu0 = cpuSeconds(pid);
   const t0 = performance.now();
   const out = await new Deno.Command("wrk", {
@@ -83,13 +93,23 @@ async function wrk(url: string, pid: number): Promise<WrkResult> {
   }).output();
   const text = new TextDecoder().decode(out.stdout);
   const cpu = cpuSeconds(pid) - cpu0 - (idleCores.get(pid) ?? 0) * (performance.now() - t0) / 1000;
+  const main = (threadCpuSeconds(pid).get("main") ?? 0) - main0;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]);
   const requests = Number(/(\d+) requests in/.exec(text)?.[1]);
   const p50 = /^\s+50%\s+(\S+)/m.exec(text)?.[1] ?? "?";
   const p99 = /^\s+99%\s+(\S+)/m.exec(text)?.[1] ?? "?";
   const errors = [...text.matchAll(/Socket errors:.*|Non-2xx.*/g)].map((m) => m[0]).join("; ") ||
     "none";
-  return { rps, cpuUs: (cpu / requests) * 1e6, p50, p99, p99ms: ms(p99), errors };
+  return {
+    rps,
+    cpuUs: (cpu / requests) * 1e6,
+    mainUs: (main / requests) * 1e6,
+    l3Ns,
+    p50,
+    p99,
+    p99ms: ms(p99),
+    errors,
+  };
 }
 
 /** The median (the mean of the middle two for an even count). */
@@ -194,8 +214,12 @@ for (let i = 0; i < samples.length; i++) {
   for (let r = 0; r < rounds; r++) {
     console.log(
       `  GET ${path} round ${r + 1}: bare ${bare[r]!.rps.toFixed(0)} req/s p99 ${bare[r]!.p99} ` +
-        `${bare[r]!.cpuUs.toFixed(0)} us CPU/req; labwire ${lab[r]!.rps.toFixed(0)} req/s ` +
-        `p99 ${lab[r]!.p99} ${lab[r]!.cpuUs.toFixed(0)} us CPU/req` +
+        `${bare[r]!.cpuUs.toFixed(0)} us CPU/req (main ${bare[r]!.mainUs.toFixed(1)}); labwire ` +
+        `${lab[r]!.rps.toFixed(0)} req/s p99 ${lab[r]!.p99} ${
+          lab[r]!.cpuUs.toFixed(0)
+        } us CPU/req ` +
+        `(main ${lab[r]!.mainUs.toFixed(1)}); 4 MB walk ${bare[r]!.l3Ns.toFixed(0)}/` +
+        `${lab[r]!.l3Ns.toFixed(0)} ns a load before each` +
         (lab[r]!.errors !== "none" ? ` (errors: ${lab[r]!.errors})` : ""),
     );
   }
