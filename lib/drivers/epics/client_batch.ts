@@ -366,37 +366,45 @@ class BatchRead {
     const at = frames.at;
     const state = this.#state;
     const n = this.#n;
-    let w: FrameWriter | undefined;
-    let length = 0;
-    let inDatagram = 0;
+    // Every datagram is written into one buffer and sent as a view of it, not a writer and a
+    // take() of its own (two buffers and two views a datagram; 33 datagrams a read of 1,000
+    // PVs: ~0.75 M instructions). `ends` holds where each datagram ends; `begin` where the one
+    // being filled starts (-1: none yet).
+    const w = new FrameWriter(at[n]! + HEADER_SIZE * 64);
+    const ends: number[] = [];
+    let begin = -1;
     // Runs of consecutive PVs still searching, as many as fit a datagram, one copy each.
     for (let i = 0; i < n;) {
       if (state[i] !== SEARCHING) {
         i++;
         continue;
       }
-      if (w === undefined) {
-        w = this.#versionedDatagram();
-        length = w.length;
-        inDatagram = 0;
+      if (begin < 0) {
+        begin = w.length;
+        // On UDP a VERSION with priority 1 says "the sequence number is valid".
+        w.header(0, 1, CA_MINOR_VERSION, ++this.#sequence, 0); // CMD.VERSION
       }
       const from = i;
       const start = at[from]!;
-      while (i < n && state[i] === SEARCHING && length + at[i + 1]! - start <= MAX_UDP_SEND) i++;
+      const room = MAX_UDP_SEND - (w.length - begin) + start;
+      while (i < n && state[i] === SEARCHING && at[i + 1]! <= room) i++;
       if (i === from) {
-        if (inDatagram > 0) {
+        if (w.length - begin > HEADER_SIZE) {
           // This one starts the next datagram.
-          datagrams.push(w.take());
-          w = undefined;
+          ends.push(w.length);
+          begin = -1;
           continue;
         }
         i++; // longer than any datagram: sent alone
       }
-      length = w.copy(bytes, start, at[i]!);
-      inDatagram += i - from;
+      w.copy(bytes, start, at[i]!);
     }
-    if (w === undefined) return;
-    datagrams.push(w.take());
+    if (begin < 0) return;
+    ends.push(w.length);
+    const all = w.finish();
+    for (let k = 0; k < ends.length; k++) {
+      datagrams.push(all.subarray(k === 0 ? 0 : ends[k - 1]!, ends[k]!));
+    }
     await this.#udp.send(datagrams, this.#destinations);
     if (this.#left === 0) return;
     const { minSearchPeriodMs: min, maxSearchPeriodMs: max } = this.#o;
@@ -419,13 +427,6 @@ class BatchRead {
     }
     this.#searchWaited = false;
     void this.#search();
-  }
-
-  #versionedDatagram(): FrameWriter {
-    const w = new FrameWriter(MAX_UDP_SEND);
-    // On UDP a VERSION with priority 1 says "the sequence number is valid".
-    w.header(CMD.VERSION, 1, CA_MINOR_VERSION, ++this.#sequence, 0);
-    return w;
   }
 
   /**

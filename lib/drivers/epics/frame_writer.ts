@@ -256,6 +256,14 @@ export class FrameWriter {
     return out;
   }
 
+  /**
+   * The bytes written, as a view of the writer's buffer, for a writer that is not written
+   * again: unlike {@linkcode take}, no new buffer is made for writes that will not come.
+   */
+  finish(): Uint8Array {
+    return this.#buf.subarray(0, this.#at);
+  }
+
   #reserve(n: number): void {
     if (this.#at + n <= this.#buf.length) return;
     const grown = new Uint8Array(Math.max(this.#buf.length * 2, this.#at + n));

@@ -123,3 +123,16 @@ Deno.test("FrameWriter.header writes every field as 16 or 32 bits, high bits and
   }
   assert.deepEqual(w.take(), want);
 });
+
+Deno.test("FrameWriter.finish gives what take gives, as a view of the writer's own buffer", () => {
+  const w = new FrameWriter(1024);
+  w.header(0, 1, 13, 1, 0);
+  w.text(6, 5, 13, 1, 1, "XXX:m1.VAL");
+  const want = new FrameWriter(16);
+  want.header(0, 1, 13, 1, 0);
+  want.text(6, 5, 13, 1, 1, "XXX:m1.VAL");
+  const bytes = w.finish();
+  assert.deepEqual(bytes, want.take());
+  // A view of the 1,024-byte buffer written into, not a copy of the 48 bytes.
+  assert.equal(bytes.buffer.byteLength, 1024);
+});
