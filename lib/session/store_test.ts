@@ -4,6 +4,10 @@ import { ConfigError } from "../device/errors.ts";
 import { SessionReader } from "./reader.ts";
 import { SessionStore } from "./store.ts";
 
+/** How long a wait on the write worker may take before the test calls it hung: a worker starts
+ * late on a CI machine whose cores the whole suite shares (seen past 10 s at load 13-20). */
+const HANG_GUARD_MS = 60_000;
+
 async function tmp(): Promise<string> {
   return await Deno.makeTempDir({ prefix: "labwire-store-" });
 }
@@ -244,7 +248,7 @@ for (const writeInWorker of [false, true]) {
     store.writer.add(1, id, 42);
     assert.equal(store.writer.pending, 2); // the sample and the start event
     // No flush is asked for: the timer writes (a worker may take a while to start on a busy CI).
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + HANG_GUARD_MS;
     while (store.writer.pending > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -5,6 +5,10 @@ import type { WriterOutage } from "./outage.ts";
 import { WORKER_NICE } from "./write_worker.ts";
 import { ROWS_PER_WORKER_SLICE } from "./flusher.ts";
 
+/** How long a wait on the write worker may take before the test calls it hung: a worker starts
+ * late on a CI machine whose cores the whole suite shares (seen past 10 s at load 13-20). */
+const HANG_GUARD_MS = 60_000;
+
 /** A gauge "g" in `store`: its `pressure` (number) and `pressure_units` (string) attributes. */
 function gauge(store: SessionStore) {
   const device = store.device({ name: "g" });
@@ -271,7 +275,7 @@ Deno.test("writer (in its worker): what a timed drain finds is written in transa
     // put before that turn would be drained in pieces, so the test waits for it.)
     assert.equal(ROWS_PER_WORKER_SLICE, 1024);
     for (const [readings, transactions] of [[500, 1], [1500, 3], [5000, 10]] as const) {
-      const asleep = Date.now() + 10_000;
+      const asleep = Date.now() + HANG_GUARD_MS;
       while (!store.writer.workerSleeps) {
         assert.ok(Date.now() < asleep, "the worker sleeps after a quiet period");
         await new Promise((r) => setTimeout(r, 5));
@@ -282,7 +286,7 @@ Deno.test("writer (in its worker): what a timed drain finds is written in transa
         store.writer.add(t, p, i);
         store.writer.add(t, u, "torr");
       }
-      const deadline = Date.now() + 10_000;
+      const deadline = Date.now() + HANG_GUARD_MS;
       while (store.writer.pending > 0) {
         assert.ok(Date.now() < deadline, "the worker writes the burst");
         await new Promise((r) => setTimeout(r, 5));
@@ -313,7 +317,7 @@ Deno.test("writer (in its worker): a waited-for flush between two drains is answ
     assert.ok(store.writer.inWorker);
     store.writer.add(1000, p, 1);
     // The first timed flush wakes it: it drains, then waits a second for its next drain.
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + HANG_GUARD_MS;
     while (store.writer.stats.samples < 1) {
       assert.ok(Date.now() < deadline, "the worker drains after the first timed flush");
       await new Promise((r) => setTimeout(r, 5));
@@ -394,7 +398,7 @@ Deno.test("writer (in its worker): rows go round a small ring many times — num
       }
       // now and then the worker (on its timer, or woken) drains the ring, else it fills up
       if (i % 37 === 0) {
-        const deadline = Date.now() + 10_000;
+        const deadline = Date.now() + HANG_GUARD_MS;
         while (store.writer.pending > 0) {
           assert.ok(Date.now() < deadline, "the worker drains and writes the ring's rows");
           await new Promise((r) => setTimeout(r, 1));
