@@ -15,27 +15,21 @@ import {
   timeFlags,
 } from "../lib/cli/flags.ts";
 import { TIMEOUT_RULE } from "../lib/config/duration.ts";
-import type { Attr, Values } from "../lib/device/attr.ts";
+import type { Values } from "../lib/device/attr.ts";
 import { hasOptions } from "../lib/device/address.ts";
-import { DeviceError, errorMessage, UsageError } from "../lib/device/errors.ts";
 import { loadModule } from "../lib/device/lazy_module.ts";
-import { chosenDevices, loadLab, loadLabConfig } from "../lib/lab/setup.ts";
+import { chosenDevices, loadLabConfig } from "../lib/lab/setup.ts";
 import type { Lab } from "../lib/lab/lab.ts";
-import type { DeviceManager } from "../lib/lab/manager.ts";
 import type { DeviceConfig } from "../lib/config/load.ts";
 import { type Driver, findDriver } from "../lib/device/registry.ts";
 import { isEmpty } from "../lib/config/options.ts";
-import { nowSeconds, type Reading } from "../lib/device/device.ts";
-import {
-  attrRecord,
-  batchDocument,
-  jsonDocument,
-  readingRecord,
-  readingsDocument,
-} from "../lib/output/record.ts";
-import { machineTime, type TimeOptions } from "../lib/output/time.ts";
+import { nowSeconds } from "../lib/device/device.ts";
+import { splicedBatchDocument } from "../lib/output/batch_document.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
 import { stdoutIsTerminal } from "../lib/output/terminal.ts";
+import type { BatchResult, Outcome, ReadOptions } from "./read_types.ts";
+
+export type { ReadOptions };
 
 const FLAGS = {
   attrs: { type: "string", short: "a", multiple: true },
@@ -43,26 +37,6 @@ const FLAGS = {
   timeout: { type: "string", short: "t" },
   compact: { type: "boolean" },
 } as const;
-
-/** The parsed options of `read`. */
-export interface ReadOptions {
-  /** Device names or addresses. */
-  targets: string[];
-  /** Attributes to read (default: the device's default reading). */
-  attrs?: string[];
-  /** Print the attribute schema instead of values. */
-  describe: boolean;
-  /** Per-device timeout override, ms. */
-  timeout?: number;
-  /** `--config FILE`. */
-  config?: string;
-  /** `--demo`. */
-  demo: boolean;
-  /** Force compact one-line JSON even on a terminal. */
-  compact: boolean;
-  /** `--time epoch|iso` and `--utc`. */
-  time: Required<TimeOptions>;
-}
 
 /** Parses `read`'s arguments (pure; tested on its own). */
 export function parseReadArgs(args: string[]): ReadOptions {
@@ -79,38 +53,14 @@ export function parseReadArgs(args: string[]): ReadOptions {
   };
 }
 
-/** The schema of one attribute as `--describe` prints it: the API's, keyed by its name. */
-export function describeAttr(a: Attr): Record<string, unknown> {
-  const { name: _name, ...rest } = attrRecord(a);
-  return rest;
-}
-
 /**
- * `findAttr`, loaded only when attributes are named or described: a plain read of addresses
- * never looks one up (../lib/device/lazy_module.ts).
+ * `read`'s way for what one batch does not cover (Lab, single target, failures, mixed outcomes),
+ * loaded only then (./read_devices.ts).
  */
-async function attrFinder(): Promise<typeof import("../lib/device/attr.ts").findAttr> {
-  return (await loadModule<typeof import("../lib/device/attr.ts")>(
-    new URL("../lib/device/attr.ts", import.meta.url),
-  )).findAttr;
-}
-
-async function readOne(m: DeviceManager, opts: ReadOptions): Promise<Record<string, unknown>> {
-  const call = { timeout: opts.timeout };
-  const findAttr = opts.describe || opts.attrs ? await attrFinder() : undefined;
-  if (findAttr && opts.describe) {
-    const attrs = await m.attrs(call);
-    const chosen = opts.attrs ? opts.attrs.map((n) => findAttr(attrs, n, m.name)) : attrs;
-    return Object.fromEntries(chosen.map((a) => [a.name, describeAttr(a)]));
-  }
-  if (findAttr && opts.attrs) {
-    const attrs = await m.attrs(call);
-    for (const n of opts.attrs) findAttr(attrs, n, m.name);
-  }
-  // A reading has one shape everywhere (stream, monitor, the API, SSE): t, device, then values.
-  const r = await m.sample(opts.attrs, call);
-  if (r.error !== undefined) throw new DeviceError(r.error, m.name);
-  return readingRecord(r, opts.time);
+function readDevices(): Promise<typeof import("./read_devices.ts")> {
+  return loadModule<typeof import("./read_devices.ts")>(
+    new URL("./read_devices.ts", import.meta.url),
+  );
 }
 
 /**
@@ -144,22 +94,6 @@ function batchable(devices: readonly DeviceConfig[], opts: ReadOptions): Map<Dri
   return batches;
 }
 
-/**
- * What a read of one device gave: a batch's reading (turned into its record only when the
- * document is not printed straight from the readings), a record, or why it failed.
- */
-type Outcome =
-  | { status: "reading"; reading: Reading }
-  | PromiseSettledResult<Record<string, unknown>>;
-
-/** What a batch gave: its time, its devices' places and names, and each one's outcome. */
-interface BatchResult {
-  t: number;
-  indexes: readonly number[];
-  names: string[];
-  outcomes: (Values | Error)[];
-}
-
 /** Reads one batch of devices. */
 async function readBatch(
   driver: Driver,
@@ -178,29 +112,10 @@ async function readBatch(
   return { t, indexes, names, outcomes };
 }
 
-/** Puts a batch's outcomes at their devices' places in `results`, each as a reading or why. */
-function settleBatch(b: BatchResult, results: Outcome[]): void {
-  for (let k = 0; k < b.indexes.length; k++) {
-    const name = b.names[k]!;
-    const o = b.outcomes[k]!;
-    results[b.indexes[k]!] = o instanceof Error
-      ? { status: "rejected", reason: new DeviceError(o.message, name) }
-      : { status: "reading", reading: { t: b.t, device: name, values: o } };
-  }
-}
-
 /** True when every outcome of a batch is values (none failed). */
 function allRead(b: BatchResult): boolean {
   for (let k = 0; k < b.outcomes.length; k++) if (b.outcomes[k] instanceof Error) return false;
   return true;
-}
-
-/** The record an outcome prints (a batch's reading as every reading prints). */
-function recordOf(
-  r: Exclude<Outcome, PromiseRejectedResult>,
-  opts: ReadOptions,
-): Record<string, unknown> {
-  return r.status === "reading" ? readingRecord(r.reading, opts.time) : r.value;
 }
 
 /** Runs `read`. */
@@ -219,76 +134,36 @@ export async function runRead(args: string[]): Promise<number> {
       batched += list.length;
     }
     const results: Outcome[] = new Array(n);
-    const reads: Promise<void>[] = [];
+    let rest: Promise<void> | undefined;
     if (batched < n) {
       const restIndexes = devices.map((_, i) => i).filter((i) => inBatch[i] === 0);
-      const { Lab } = await loadLab();
-      lab = await Lab.open(config, restIndexes.map((i) => devices[i]!));
-      const managers = lab.managers;
-      reads.push(
-        Promise.allSettled(managers.map((m) => readOne(m, opts))).then((settled) => {
-          settled.forEach((r, k) => (results[restIndexes[k]!] = r));
-        }),
+      const opened = await (await readDevices()).readOpened(
+        config,
+        devices,
+        restIndexes,
+        opts,
+        results,
       );
+      lab = opened.lab;
+      rest = opened.done;
     }
     const batchReads: Promise<BatchResult>[] = [];
     for (const [driver, indexes] of batches) {
       batchReads.push(readBatch(driver, indexes, devices, opts));
     }
-    const [, batchResults] = await Promise.all([Promise.all(reads), Promise.all(batchReads)]);
+    const [, batchResults] = await Promise.all([rest, Promise.all(batchReads)]);
     const pretty = stdoutIsTerminal() && !opts.compact;
     const only = batchResults.length === 1 ? batchResults[0]! : undefined;
     if (n > 1 && only !== undefined && only.indexes.length === n && !pretty && allRead(only)) {
       // Every device read in one batch (a thousand PVs): the document straight from its values,
       // in the order of the targets (a batch keeps it), no reading object made for each.
-      stdoutSink.write(batchDocument(only.t, only.names, only.outcomes as Values[], opts.time));
-      return EXIT.ok;
-    }
-    for (let b = 0; b < batchResults.length; b++) settleBatch(batchResults[b]!, results);
-    let failed = false;
-    let allReadings = true;
-    for (let i = 0; i < n; i++) {
-      const status = results[i]!.status;
-      if (status === "rejected") failed = true;
-      else if (status !== "reading") allReadings = false;
-    }
-    if (n === 1) {
-      const r = results[0]!;
-      if (r.status === "rejected") throw r.reason;
-      stdoutSink.write(jsonDocument(recordOf(r, opts), pretty));
-      return EXIT.ok;
-    }
-    if (!failed && allReadings && !pretty) {
-      // Every device read, in batches of several drivers (one batch took the path above): the
-      // document straight from the readings.
-      const readings = new Array<Reading>(n);
-      for (let i = 0; i < n; i++) {
-        readings[i] = (results[i] as { status: "reading"; reading: Reading }).reading;
+      const doc = splicedBatchDocument(only.t, only.names, only.outcomes as Values[], opts.time);
+      if (doc !== undefined) {
+        stdoutSink.write(doc);
+        return EXIT.ok;
       }
-      stdoutSink.write(readingsDocument(readings, opts.time));
-      return EXIT.ok;
     }
-    const doc: Record<string, unknown> = {};
-    devices.forEach((d, i) => {
-      const r = results[i]!;
-      if (r.status !== "rejected") doc[d.name] = recordOf(r, opts);
-      else {
-        const t = machineTime(Date.now() / 1000, opts.time);
-        doc[d.name] = { t, device: d.name, error: errorMessage(r.reason) };
-      }
-    });
-    // A usage mistake (unknown attribute) anywhere makes the whole command a usage error.
-    for (const r of results) {
-      if (r.status === "rejected" && r.reason instanceof UsageError) throw r.reason;
-    }
-    stdoutSink.write(jsonDocument(doc, pretty));
-    devices.forEach((d, i) => {
-      const r = results[i]!;
-      if (r.status === "rejected") {
-        console.error(`labwire read: ${d.name}: ${errorMessage(r.reason)}`);
-      }
-    });
-    return failed ? EXIT.device : EXIT.ok;
+    return (await readDevices()).printOutcomes(devices, results, batchResults, opts, pretty);
   } finally {
     await lab?.close();
     await cleanup();

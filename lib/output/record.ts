@@ -9,6 +9,13 @@ import type { Reading } from "../device/device.ts";
 import type { Attr, Values } from "../device/attr.ts";
 import type { BatchedSink } from "./stdout.ts";
 import { machineTime, type TimeOptions } from "./time.ts";
+import {
+  documentOf,
+  ENTRY_PIECES,
+  entryHead,
+  namesKey,
+  splicedBatchDocument,
+} from "./batch_document.ts";
 
 /**
  * Flattens a reading into the object printed as one NDJSON line.
@@ -128,11 +135,6 @@ function recordText(r: Reading, time: TimeOptions | undefined, newline: boolean)
   return newline ? json + "\n" : json;
 }
 
-/** True when a value is named like a record key (`t`, `device`, `error`): not spliced. */
-function namesKey(v: Values): boolean {
-  return "t" in v || "device" in v || "error" in v;
-}
-
 /** The JSON of {@linkcode readingRecord}, from its time's and device's JSON and the values'. */
 function splicedRecord(v: Values, error: string | undefined, tText: string, name: string): string {
   let line = `{"t":${tText},"device":${name}`;
@@ -198,14 +200,6 @@ export function readingsDocument(readings: readonly Reading[], time?: TimeOption
   return documentOf(pieces, n);
 }
 
-/** How many pieces {@linkcode entryPieces} writes an entry as. */
-const ENTRY_PIECES = 6;
-
-/** What every entry of time `t` has between its device's JSON and the device's JSON again. */
-function entryHead(t: number, time: TimeOptions | undefined): string {
-  return ':{"t":' + JSON.stringify(machineTime(t, time)) + ',"device":';
-}
-
 /**
  * Writes a document's entry `"<device>":{<record>}` (the record {@linkcode splicedRecord}
  * splices) as its {@linkcode ENTRY_PIECES} pieces into `pieces` at `at`, the comma or the opening
@@ -237,16 +231,10 @@ function entryPieces(
   }
 }
 
-/** The document of `n` entries' pieces, with its newline, joined once. */
-function documentOf(pieces: string[], n: number): string {
-  pieces[ENTRY_PIECES * n] = n === 0 ? "{}\n" : "}\n";
-  return pieces.join("");
-}
-
 /**
  * {@linkcode readingsDocument} of readings that share one time `t`, given as each device's name
- * and values: a batch's outcomes (`labwire read` of a thousand PVs) printed without a reading
- * object made for each. The names must differ.
+ * and values: a batch's outcomes printed without a reading object made for each where it can be
+ * spliced (`./batch_document.ts`). The names must differ.
  *
  * @example
  * ```ts
@@ -261,31 +249,7 @@ export function batchDocument(
   values: readonly Values[],
   time?: TimeOptions,
 ): string {
-  const n = names.length;
-  // The names are checked once, joined (one native scan, no call per entry): whether one is
-  // object-keyed (a false alarm on a name holding a newline only takes the other way), and
-  // whether any needs escaping, so that each one's JSON is its text in quotes.
-  if (OBJECT_KEYED_LINE.test(names.join("\n"))) return readingsOf(t, names, values, time);
-  const quoted = !NEEDS_ESCAPE.test(names.join(""));
-  const head = entryHead(t, time);
-  const pieces = new Array<string>(ENTRY_PIECES * n + 1);
-  // entryPieces written out for an entry without an error: a call of six arguments an entry.
-  for (let i = 0; i < n; i++) {
-    const v = values[i]!;
-    // What readingsDocument takes another way for (see there): through its readings.
-    if (namesKey(v)) return readingsOf(t, names, values, time);
-    const name = quoted ? '"' + names[i]! + '"' : JSON.stringify(names[i]!);
-    const json = JSON.stringify(v);
-    const at = ENTRY_PIECES * i;
-    pieces[at] = ",";
-    pieces[at + 1] = name;
-    pieces[at + 2] = head;
-    pieces[at + 3] = name;
-    pieces[at + 4] = json.length > 2 ? "," : "";
-    pieces[at + 5] = json.length > 2 ? json.slice(1) : "}";
-  }
-  if (n > 0) pieces[0] = "{";
-  return documentOf(pieces, n);
+  return splicedBatchDocument(t, names, values, time) ?? readingsOf(t, names, values, time);
 }
 
 /** {@linkcode readingsDocument} of a batch's names and values: the way for what it splices not. */
@@ -300,16 +264,6 @@ function readingsOf(
   for (let k = 0; k < n; k++) readings[k] = { t, device: names[k]!, values: values[k]! };
   return readingsDocument(readings, time);
 }
-
-/** A line that {@linkcode objectKeyed} would take: a digit first, or `__proto__` whole. */
-const OBJECT_KEYED_LINE = /(?:^|\n)(?:[0-9]|__proto__(?:\n|$))/;
-
-/**
- * A character `JSON.stringify` escapes in a string: a quote, a backslash, a control character
- * or a surrogate (a lone one is escaped; a pair is not, but is taken the long way too).
- */
-// deno-lint-ignore no-control-regex -- the control characters are what it looks for
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 /** Rounds epoch seconds to milliseconds so JSON shows `1764088800.123`, not float noise. */
 export function round3(t: number): number {

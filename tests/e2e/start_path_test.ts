@@ -76,8 +76,18 @@ Deno.test("a config file of only devices is read without any npm package", async
 Deno.test("labwire read of addresses loads the attribute code only for --attrs or --describe", async () => {
   // A plain read names no attribute: lib/device/attr.ts (~9 KB) loads when one is named.
   const modules = await readPathModules();
-  assert.ok(modules.some((m) => m.endsWith("/lib/output/record.ts")), "graph walked");
+  assert.ok(modules.some((m) => m.endsWith("/lib/output/batch_document.ts")), "graph walked");
   assert.deepEqual(modules.filter((m) => m.endsWith("/lib/device/attr.ts")), []);
+});
+
+Deno.test("labwire read that one batch covers loads neither the Lab's way nor the record writers", async () => {
+  // With --no-lazy every function of a loaded module is compiled and loaded from the code cache:
+  // cmd/read_devices.ts (devices one by one, mixed outcomes) and lib/output/record.ts (per-reading
+  // writers, readingsDocument, attrRecord) were ~1.6 M instructions of every read of ca:// PVs.
+  const modules = await readPathModules();
+  assert.ok(modules.some((m) => m.endsWith("/lib/output/batch_document.ts")), "graph walked");
+  const general = modules.filter((m) => /\/(cmd\/read_devices|lib\/output\/record)\.ts$/.test(m));
+  assert.deepEqual(general, []);
 });
 
 Deno.test("labwire read of an address loads no node: module (Node's compatibility layer)", async () => {
