@@ -1,5 +1,5 @@
 /**
- * labwire — one program for talking to laboratory instruments.
+ * labwire - one program for talking to laboratory instruments.
  *
  * `main.ts` only dispatches: it parses the verb, runs `cmd/<verb>.ts` and maps errors to the
  * exit codes of the output contract (0 ok, 1 device or runtime error, 2 usage or config error,
@@ -93,7 +93,7 @@ export const VERBS: Verb[] = [
   },
   {
     name: "scan",
-    summary: "step scans: ascan, dscan, a2scan, mesh, list, count — table, NDJSON, resume",
+    summary: "step scans: ascan, dscan, a2scan, mesh, list, count \u2014 table, NDJSON, resume",
     load: async () =>
       (await loadModule<typeof import("./cmd/scan.ts")>(new URL("./cmd/scan.ts", import.meta.url)))
         .scanCommand,
@@ -165,9 +165,9 @@ async function mainHelp(): Promise<string> {
       "".padEnd(schemeWidth)
     }  e.g. ${d.example}`
   ).join("\n");
-  return `labwire ${VERSION} — talk to laboratory instruments
+  return `labwire ${VERSION} \u2014 talk to laboratory instruments
 
-Usage: labwire <verb> [TARGET…] [flags]
+Usage: labwire <verb> [TARGET\u2026] [flags]
 
 Verbs:
 ${verbs}
@@ -263,7 +263,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** Says a verb is unknown, with the closest verb (`raed` → `read`) or the list; exit 2. */
+/** Says a verb is unknown, with the closest verb (`raed` -> `read`) or the list; exit 2. */
 function unknownVerb(verb: string, p: ReturnType<typeof paint>): number {
   const names = VERBS.map((c) => c.name);
   const hint = verb.startsWith("-")

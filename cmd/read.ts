@@ -1,5 +1,5 @@
 /**
- * `labwire read TARGET…` — one reading of one or more devices, as one JSON document
+ * `labwire read TARGET...` - one reading of one or more devices, as one JSON document
  * (caget, `baratron HOST`, tomato's `get_attrs`).
  *
  * @module
@@ -175,12 +175,12 @@ export const readCommand: Command = {
   name: "read",
   summary: "one reading of one or more devices, as one JSON document",
   run: runRead,
-  help: `labwire read — one reading of one or more devices, as one JSON document
+  help: `labwire read \u2014 one reading of one or more devices, as one JSON document
 
-Usage: labwire read TARGET… [--attrs a,b] [--describe] [--timeout 2s]
+Usage: labwire read TARGET\u2026 [--attrs a,b] [--describe] [--timeout 2s]
 
 One target prints its reading, one flat JSON object: "t" (epoch seconds; ISO 8601
-with --time iso), "device", then the values — the shape stream, monitor, the HTTP
+with --time iso), "device", then the values \u2014 the shape stream, monitor, the HTTP
 API and its events use. Several targets print one object of readings keyed by
 device name. Pretty on a terminal, compact in a pipe (or --compact).
 A device that does not answer within its timeout (1 s by default) is an error on

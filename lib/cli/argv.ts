@@ -141,7 +141,7 @@ export function parseStrictArgs(
       // -f, and -f VALUE for a string flag
       takeFlag(longOf(arg[1]!), arg);
     } else if (short && own(longOf(arg[1]!))?.type !== "string") {
-      // -abc: expand to -a -b -c; a string flag inside takes the rest (-abfFILE → -a -b -fFILE)
+      // -abc: expand to -a -b -c; a string flag inside takes the rest (-abfFILE -> -a -b -fFILE)
       const expanded: string[] = [];
       for (let i = 1; i < arg.length; i++) {
         const c = arg[i]!;

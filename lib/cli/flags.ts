@@ -89,7 +89,7 @@ function startsAnyWithDash(args: readonly string[]): boolean {
 
 /**
  * Joins a flag that takes a value with a following value that looks negative (`--timeout -1s`
- * → `--timeout=-1s`): parseArgs would call it "ambiguous", while the flag's own validation can
+ * -> `--timeout=-1s`): parseArgs would call it "ambiguous", while the flag's own validation can
  * say what is wrong with it.
  */
 function attachNegativeValues(args: string[], options: FlagSpecs): string[] {
@@ -170,7 +170,7 @@ export function intFlag(flags: ParsedFlags, name: string, min = 0): number | und
   if (v === undefined) return undefined;
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) {
-    throw new UsageError(`--${name}: expected an integer ≥ ${min}, got "${v}"`);
+    throw new UsageError(`--${name}: expected an integer \u2265 ${min}, got "${v}"`);
   }
   return n;
 }

@@ -19,7 +19,7 @@ export interface LastResortStats {
  * @example
  * ```ts ignore
  * installLastResort();
- * Promise.reject(new Error("bug")); // logged as "unhandled rejection: Error: bug …"; goes on
+ * Promise.reject(new Error("bug")); // logged as "unhandled rejection: Error: bug ..."; goes on
  * ```
  */
 export function installLastResort(
@@ -31,13 +31,15 @@ export function installLastResort(
   globalThis.addEventListener("unhandledrejection", (e: PromiseRejectionEvent) => {
     e.preventDefault();
     stats.caught++;
-    log(`unhandled rejection (a bug; please report it — carrying on): ${describe(e.reason)}`);
+    log(`unhandled rejection (a bug; please report it \u2014 carrying on): ${describe(e.reason)}`);
   });
   globalThis.addEventListener("error", (e: ErrorEvent) => {
     e.preventDefault();
     stats.caught++;
     log(
-      `unhandled error (a bug; please report it — carrying on): ${describe(e.error ?? e.message)}`,
+      `unhandled error (a bug; please report it \u2014 carrying on): ${
+        describe(e.error ?? e.message)
+      }`,
     );
   });
   return stats;

@@ -92,13 +92,15 @@ export function readDuration(value: unknown, rule: DurationRule = {}): number {
   // Hundreds of digits overflow to Infinity, which no timer or deadline can use.
   if (!Number.isFinite(ms)) throw new UsageError(`${shown} is too long a duration`);
   if (ms < 0) {
-    throw new UsageError(`${shown} is negative: expected a duration ≥ ${formatMs(rule.min ?? 0)}`);
+    throw new UsageError(
+      `${shown} is negative: expected a duration \u2265 ${formatMs(rule.min ?? 0)}`,
+    );
   }
   if (rule.min !== undefined && ms < rule.min) {
-    throw new UsageError(`${shown} is too short: expected a duration ≥ ${formatMs(rule.min)}`);
+    throw new UsageError(`${shown} is too short: expected a duration \u2265 ${formatMs(rule.min)}`);
   }
   if (rule.max !== undefined && ms > rule.max) {
-    throw new UsageError(`${shown} is too long: expected a duration ≤ ${formatMs(rule.max)}`);
+    throw new UsageError(`${shown} is too long: expected a duration \u2264 ${formatMs(rule.max)}`);
   }
   return ms;
 }

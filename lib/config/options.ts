@@ -20,11 +20,11 @@ import type { Problem } from "./problem.ts";
 import type { DriverOptions, OptionRule } from "../device/registry.ts";
 import { listDrivers } from "../device/registry.ts";
 
-/** The range of a number, for messages: ` from 0 to 1`, ` ≥ 0`, or nothing. */
+/** The range of a number, for messages: ` from 0 to 1`, ` >= 0`, or nothing. */
 export function rangeText(min: number, max: number): string {
   if (min === -Infinity && max === Infinity) return "";
-  if (max === Infinity) return ` ≥ ${min}`;
-  if (min === -Infinity) return ` ≤ ${max}`;
+  if (max === Infinity) return ` \u2265 ${min}`;
+  if (min === -Infinity) return ` \u2264 ${max}`;
   return ` from ${min} to ${max}`;
 }
 

@@ -1,6 +1,6 @@
 /**
  * Turning command-line TARGETs into device configs: a name from the config file, or an address
- * (`baratron://…`, `sim://…`, `ca://…`) that works with no config at all.
+ * (`baratron://...`, `sim://...`, `ca://...`) that works with no config at all.
  *
  * @module
  */

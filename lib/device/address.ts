@@ -23,7 +23,7 @@ export interface Address {
   note?: string;
 }
 
-/** True when `text` looks like an address (`scheme://…`) rather than a device name. */
+/** True when `text` looks like an address (`scheme://...`) rather than a device name. */
 export function isAddress(text: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(text) || isVisa(text);
 }
@@ -58,8 +58,8 @@ export function addressOf(text: string): Address | undefined {
 let lastScheme = "";
 
 /**
- * `text` as an address of the last scheme seen, when it is the simplest kind —
- * `scheme://target` with no options, fragment, %-escape or space at its end — read without the
+ * `text` as an address of the last scheme seen, when it is the simplest kind -
+ * `scheme://target` with no options, fragment, %-escape or space at its end - read without the
  * regular expression (half the cost of resolving a target of a read of a thousand `ca://` PVs,
  * in code that runs once): the same {@linkcode Address} as {@linkcode fromMatch} gives.
  */
@@ -134,8 +134,8 @@ const ADDRESS = /^([a-z][a-z0-9+.-]*):\/\/([^?#]*)(?:\?([^#]*))?$/i;
 export function parseAddress(text: string): Address {
   // VISA resource strings (`TCPIP0::HOST::PORT::SOCKET`, `ASRL/dev/ttyUSB0::INSTR`) read as the
   // tcp:// or serial:// address they name, so pyvisa users can paste what they know.
-  // Options may follow a VISA string as they follow an address: `…::SOCKET?instrument=NAME`.
-  // `scheme://` and a VISA head (`TCPIP0::`, `ASRL…::`) exclude each other: an address is not
+  // Options may follow a VISA string as they follow an address: `...::SOCKET?instrument=NAME`.
+  // `scheme://` and a VISA head (`TCPIP0::`, `ASRL...::`) exclude each other: an address is not
   // checked for VISA (two regular expressions per target of a thousand-target read).
   const m = ADDRESS.exec(text.trim());
   if (!m) {
@@ -197,7 +197,7 @@ export function hasOptions(address: Address): boolean {
 
 /**
  * The options of every address without `?`: one shared, unchangeable instance (a
- * `URLSearchParams` per address was ~7 µs of cold code each, a third of resolving a target of
+ * `URLSearchParams` per address was ~7 us of cold code each, a third of resolving a target of
  * a thousand-PV read). Nothing changes an address' options; trying to throws.
  */
 class NoParams extends URLSearchParams {
@@ -231,7 +231,7 @@ export function hostPort(target: string, defaultPort: number): { host: string; p
   if ("problem" in r) {
     throw new UsageError(
       r.problem === "port"
-        ? `port ${r.port} is out of range 1–65535`
+        ? `port ${r.port} is out of range 1\u201365535`
         : `"${target}" is not HOST[:PORT]`,
     );
   }
@@ -251,7 +251,7 @@ export function hostPort(target: string, defaultPort: number): { host: string; p
  * @example
  * ```ts
  * import { hostProblem } from "./address.ts";
- * hostProblem("999.1.1.1"); // "999 is not an IPv4 number 0–255"
+ * hostProblem("999.1.1.1"); // "999 is not an IPv4 number 0-255"
  * hostProblem("gauge-1.lab"); // undefined
  * ```
  */
@@ -268,10 +268,10 @@ export function hostProblem(host: string): string | undefined {
   if (/^[\d.]+$/.test(host)) {
     const parts = host.split(".");
     if (parts.length !== 4 || parts.some((p) => p === "")) {
-      return "an IPv4 address has four numbers 0–255, like 10.0.0.5";
+      return "an IPv4 address has four numbers 0\u2013255, like 10.0.0.5";
     }
     const bad = parts.find((p) => Number(p) > 255);
-    return bad === undefined ? undefined : `${bad} is not an IPv4 number 0–255`;
+    return bad === undefined ? undefined : `${bad} is not an IPv4 number 0\u2013255`;
   }
   if (host.length > 253) return "a host name has at most 253 characters";
   const label = host.split(".").find((l) => !/^[A-Za-z0-9]([A-Za-z0-9_-]{0,62})?$/.test(l));

@@ -33,7 +33,7 @@ export interface Reading {
 }
 
 /**
- * The keys a reading has beside its values when it is written out (`{"t":…,"device":…,<attr>:…}`,
+ * The keys a reading has beside its values when it is written out (`{"t":...,"device":...,<attr>:...}`,
  * plus `error`): no attribute may be called one of them.
  */
 export const READING_KEYS: readonly string[] = ["t", "device", "error"];

@@ -1,6 +1,6 @@
 /**
  * The error classes every layer throws. `main.ts` maps them to exit codes:
- * {@linkcode UsageError} and {@linkcode ConfigError} → 2, {@linkcode DeviceError} → 1.
+ * {@linkcode UsageError} and {@linkcode ConfigError} -> 2, {@linkcode DeviceError} -> 1.
  *
  * @module
  */
@@ -21,7 +21,7 @@ export class UsageError extends Error {
    * it with {@linkcode inSubcommand} on an error its subcommand's work threw without one.
    */
   subcommand?: string;
-  /** Creates a usage error; `hint` is a one-line suggestion such as "did you mean …". */
+  /** Creates a usage error; `hint` is a one-line suggestion such as "did you mean ...". */
   constructor(message: string, readonly hint?: string, options?: UsageErrorOptions) {
     super(message, options);
     this.name = "UsageError";

@@ -40,7 +40,7 @@ const HOST_PORT = /^(\[[^\]]+\]|[^:[\]/]*)(?::(\d+))?$/;
  * import { splitHostPort } from "./host_port.ts";
  * splitHostPort("[::1]:8081", {}); // { host: "[::1]", hostname: "::1", port: 8081 }
  * splitHostPort("10.0.0.5", { defaultPort: 80 }); // { host: "10.0.0.5", hostname: "10.0.0.5", port: 80 }
- * splitHostPort("9000", { defaultHost: "127.0.0.1" }); // { host: "127.0.0.1", …, port: 9000 }
+ * splitHostPort("9000", { defaultHost: "127.0.0.1" }); // { host: "127.0.0.1", ..., port: 9000 }
  * ```
  */
 export function splitHostPort(text: string, rule: HostPortRule): HostPort | HostPortProblem {

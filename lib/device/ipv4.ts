@@ -14,7 +14,7 @@
  * @module
  */
 
-/** Formats an IPv4 address held in a u32 (network order), e.g. 0x7f000001 → "127.0.0.1". */
+/** Formats an IPv4 address held in a u32 (network order), e.g. 0x7f000001 -> "127.0.0.1". */
 export function ipToString(ip: number): string {
   return [ip >>> 24, (ip >>> 16) & 255, (ip >>> 8) & 255, ip & 255].join(".");
 }
@@ -34,7 +34,7 @@ export interface HostRule {
   text: string;
   /** Network address (host bits cleared). */
   network: number;
-  /** Prefix length 0–32. */
+  /** Prefix length 0-32. */
   bits: number;
 }
 
@@ -64,7 +64,7 @@ export function hostRuleMatches(rule: HostRule, address: string): boolean {
 }
 
 /**
- * The broadcast address of an interface, e.g. ("192.168.1.20", "255.255.255.0") →
+ * The broadcast address of an interface, e.g. ("192.168.1.20", "255.255.255.0") ->
  * "192.168.1.255"; undefined when either is not dotted IPv4.
  */
 export function broadcastOf(address: string, netmask: string): string | undefined {

@@ -128,7 +128,7 @@ export type DriverInfo = Omit<Driver, "open">;
  * `load` must be an `import()` of a string literal so `deno compile` bundles the module.
  */
 export function lazyDriver(info: DriverInfo, load: () => Promise<Driver>): Driver {
-  // Loaded once: an import() per open (a thousand for a read of a thousand PVs) costs a few µs
+  // Loaded once: an import() per open (a thousand for a read of a thousand PVs) costs a few us
   // each even with the module already there.
   let loaded: Promise<Driver> | undefined;
   // Once loaded, opens go straight to the driver: no extra async frame per device.

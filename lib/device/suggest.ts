@@ -1,5 +1,5 @@
 /**
- * "Did you mean …" suggestions for mistyped verbs, flags, devices and attributes.
+ * "Did you mean ..." suggestions for mistyped verbs, flags, devices and attributes.
  *
  * The distance is written here rather than taken from `leven`, `fastest-levenshtein` or
  * `didyoumean2`: those count plain Levenshtein edits, where swapping two neighbours costs 2, so
@@ -60,7 +60,7 @@ export function suggestions(word: string, candidates: readonly string[]): string
   const folded = candidates.map((c) => c.toLowerCase());
   // The word can come from a request (a device name in a 404's path, kilobytes long): one more
   // than `allowed` longer than every candidate, it is no typo of one (the distance is at least
-  // the difference in length) nor a prefix of one, so no distance is worth its length × theirs.
+  // the difference in length) nor a prefix of one, so no distance is worth its length x theirs.
   if (!folded.some((c) => c.length >= lower.length - allowed)) return [];
   const prefixed: { candidate: string; distance: number }[] = [];
   let near: string | undefined;

@@ -1,7 +1,7 @@
 /**
  * VISA resource strings as labwire addresses, so pyvisa users can paste what they know:
- * `TCPIP0::10.0.0.7::5025::SOCKET` → `tcp://10.0.0.7:5025`, `ASRL/dev/ttyUSB0::INSTR` →
- * `serial:///dev/ttyUSB0`, `ASRL1::INSTR` → `serial:///dev/ttyS0` (NI-VISA's numbering on
+ * `TCPIP0::10.0.0.7::5025::SOCKET` -> `tcp://10.0.0.7:5025`, `ASRL/dev/ttyUSB0::INSTR` ->
+ * `serial:///dev/ttyUSB0`, `ASRL1::INSTR` -> `serial:///dev/ttyS0` (NI-VISA's numbering on
  * Linux, reported as a note). Kinds labwire does not speak (VXI-11 and HiSLIP `INSTR`, GPIB,
  * USBTMC) are refused with the raw-socket form to use instead.
  *
@@ -21,7 +21,7 @@ export interface VisaMapping {
   note?: string;
 }
 
-/** True when `text` starts like a VISA resource string (`TCPIP…::`, `ASRL…`, `GPIB…::`, `USB…::`). */
+/** True when `text` starts like a VISA resource string (`TCPIP...::`, `ASRL...`, `GPIB...::`, `USB...::`). */
 export function isVisa(text: string): boolean {
   return /^(TCPIP\d*|ASRL[^:]*|GPIB\d*|USB\d*|VXI\d*|PXI\d*)::/i.test(text.trim()) ||
     /^ASRL\S*::INSTR$/i.test(text.trim());
@@ -61,7 +61,7 @@ export function visaToAddress(text: string): VisaMapping | undefined {
       if (!hostOk || !/^\d+$/.test(parts[2]!) || !(port > 0 && port < 65536)) {
         throw new UsageError(
           `"${s}": bad host or port`,
-          "raw sockets look like TCPIP0::HOST::PORT::SOCKET with a port 1–65535",
+          "raw sockets look like TCPIP0::HOST::PORT::SOCKET with a port 1\u201365535",
         );
       }
       const h = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;

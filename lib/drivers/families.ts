@@ -188,8 +188,8 @@ export function registerFamilies(schemes: Iterable<string>): Promise<void> {
 }
 
 /**
- * The schemes a verb's TARGETs name (`ca://X` → `ca`), or undefined when a target is not written
- * `scheme://…` (a device name from the config, a VISA resource): then every family is needed.
+ * The schemes a verb's TARGETs name (`ca://X` -> `ca`), or undefined when a target is not written
+ * `scheme://...` (a device name from the config, a VISA resource): then every family is needed.
  *
  * @example
  * ```ts

@@ -66,9 +66,9 @@ export class MemorySink implements TextSink {
 /**
  * A sink that gathers what is written during one turn of the event loop and hands it to
  * `target` in one piece: `stream` of 10,000 devices wrote one line per system call, 10,000 calls
- * a second. Text reaches `target` at the latest a timer turn later — or `delayMs` after the
+ * a second. Text reaches `target` at the latest a timer turn later - or `delayMs` after the
  * first write of a batch, for a writer whose lines come one per event-loop turn (`query`'s
- * answers, one per round trip) — or at once past `limit` characters, and on
+ * answers, one per round trip) - or at once past `limit` characters, and on
  * {@linkcode BatchedSink.flush}. A runtime timer wakes the process when it expires even once
  * nobody listens to it, and a wake-up costs more than writing a batch, so a batch waits for the
  * last timer already armed that expires within its delay (`onWakeWithin`: the sampler's next

@@ -95,7 +95,7 @@ function cells(cp: number): number {
  * @example
  * ```ts
  * import { displayWidth } from "./terminal.ts";
- * displayWidth("\x1b[1mtemp (°C)\x1b[22m"); // 9
+ * displayWidth("\x1b[1mtemp ( degC)\x1b[22m"); // 9
  * ```
  */
 export function displayWidth(s: string): number {
@@ -116,13 +116,13 @@ export function displayWidth(s: string): number {
 }
 
 /**
- * Cuts one line to at most `width` cells, ending it with `…` when something was cut, so the
+ * Cuts one line to at most `width` cells, ending it with `...` when something was cut, so the
  * terminal never wraps it (a wrapped line would break an in-place redraw's line count).
  *
  * @example
  * ```ts
  * import { clipLine } from "./terminal.ts";
- * clipLine("pressure 0.0778 torr", 10); // "pressure …"
+ * clipLine("pressure 0.0778 torr", 10); // "pressure ..."
  * ```
  */
 export function clipLine(s: string, width: number): string {
@@ -148,5 +148,5 @@ export function clipLine(s: string, width: number): string {
     w += c;
     i += cp > 0xffff ? 2 : 1;
   }
-  return out + "…" + (styled ? "\x1b[0m" : "");
+  return out + "\u2026" + (styled ? "\x1b[0m" : "");
 }

@@ -19,7 +19,7 @@ export interface HumanTimeOptions {
 
 const pad = (n: number, w = 2) => String(n).padStart(w, "0");
 
-/** Zone names by offset minutes: Intl is slow enough to matter when a table redraws 10×/s. */
+/** Zone names by offset minutes: Intl is slow enough to matter when a table redraws 10x/s. */
 const zoneCache = new Map<string, string>();
 
 /**
@@ -133,7 +133,7 @@ export function humanDateTime(t: number, opts: HumanTimeOptions = {}): string {
 
 /**
  * ISO 8601 with the local offset (machine output under `--time iso`):
- * `2026-12-01T05:34:12.345+01:00`; with `utc`, `…Z`.
+ * `2026-12-01T05:34:12.345+01:00`; with `utc`, `...Z`.
  *
  * @example
  * ```ts

@@ -18,8 +18,8 @@
  * Every runtime timer wakes the process when it expires, whether anyone still listens or not:
  * on Deno 2.9.6 neither `clearTimeout` nor taking the listener off an `AbortSignal.timeout` takes
  * the wake-up back (checked: 20 timers armed and cleared at once woke an idle process 20 times).
- * A wake-up of an idle `deno` costs ~150–250 µs of CPU on this project's VMs (a Python
- * `time.sleep` loop ~75 µs), more than a dozen polls. So this module remembers the timers it armed
+ * A wake-up of an idle `deno` costs ~150-250 us of CPU on this project's VMs (a Python
+ * `time.sleep` loop ~75 us), more than a dozen polls. So this module remembers the timers it armed
  * until they fire, and work that may run at any moment of a window (writing out a batch of
  * output) rides on one of them with {@linkcode onWakeWithin} instead of a wake-up of its own.
  *
@@ -173,8 +173,8 @@ class NodeWake implements Armed {
 
 /**
  * Sleeps `ms` (whole ms, truncated as `setTimeout` does) or until `signal` aborts, on Node's
- * `setTimeout`: a wake-up costs ~100 µs of CPU less than one of an `AbortSignal.timeout` here
- * (~220 against ~320 µs for an idle `deno`: no `DOMException` and abort event per firing), for
+ * `setTimeout`: a wake-up costs ~100 us of CPU less than one of an `AbortSignal.timeout` here
+ * (~220 against ~320 us for an idle `deno`: no `DOMException` and abort event per firing), for
  * loops that sleep many times a second in verbs that load Node's timers anyway (the sampler's
  * slots: 32 a second at 1,000 gauges, ~160 at 10,000). Other work may ride on it
  * ({@linkcode onWakeWithin}).

@@ -174,3 +174,17 @@ Deno.test("the batch CA reader loads the general DBR decoder only for a reply th
   );
   assert.deepEqual(decoders, []);
 });
+
+Deno.test("the modules labwire read of addresses loads are ASCII", async () => {
+  // One character beyond ASCII (a dash in a comment) makes V8 hold a module's whole source as
+  // two bytes a character, decoded from UTF-8 at every start: ~0.8 M instructions over this
+  // graph. Comments write "-", "->", "..."; strings escape theirs ("\u2014").
+  const modules = await readPathModules();
+  assert.ok(modules.some((m) => m.endsWith("/cmd/read.ts")), "graph walked");
+  // Tab, newline and carriage return to "~": every character these files may hold.
+  const wide = [];
+  for (const m of modules.filter((m) => m.startsWith("file:") && m.endsWith(".ts"))) {
+    if (/[^\t-~]/.test(await Deno.readTextFile(new URL(m)))) wide.push(m);
+  }
+  assert.deepEqual(wide, []);
+});

@@ -84,7 +84,7 @@ export type DbrFamily =
   | "stsack"
   | "class";
 
-/** Names of the native types by code (index = native type 0–6). */
+/** Names of the native types by code (index = native type 0-6). */
 export const NATIVE_NAMES = ["STRING", "SHORT", "FLOAT", "ENUM", "CHAR", "LONG", "DOUBLE"] as const;
 
 /** Names of every DBR type by code, e.g. `DBR_TYPE_NAMES[34] === "DBR_CTRL_DOUBLE"`. */
@@ -92,7 +92,7 @@ export const DBR_TYPE_NAMES: readonly string[] = Object.entries(DBR)
   .sort((a, b) => a[1] - b[1])
   .map(([k]) => `DBR_${k}`);
 
-/** Alarm severity names, indexed by severity (0–3). */
+/** Alarm severity names, indexed by severity (0-3). */
 export const SEVERITY_NAMES = ["NO_ALARM", "MINOR", "MAJOR", "INVALID"] as const;
 
 /** Alarm condition (status) names, indexed by status (epicsAlarmConditionStrings). */
@@ -173,7 +173,7 @@ const VALUE_OFFSET: readonly number[] = [
   0,
 ];
 
-/** Returns true when `type` is a DBR type code this module knows (0–38). */
+/** Returns true when `type` is a DBR type code this module knows (0-38). */
 export function isValidDbrType(type: number): boolean {
   return Number.isInteger(type) && type >= 0 && type <= LAST_DBR_TYPE;
 }
@@ -190,7 +190,7 @@ export function dbrFamily(type: number): DbrFamily {
 }
 
 /**
- * Returns the native type (0–6) a DBR type carries its value in.
+ * Returns the native type (0-6) a DBR type carries its value in.
  *
  * @example
  * ```ts
@@ -204,10 +204,10 @@ export function nativeOf(type: number): number {
   return type === DBR.PUT_ACKT || type === DBR.PUT_ACKS ? DBR.SHORT : DBR.STRING;
 }
 
-/** Returns the DBR type of `family` for a native type, e.g. `dbrOf("time", DBR.DOUBLE)` → 20. */
+/** Returns the DBR type of `family` for a native type, e.g. `dbrOf("time", DBR.DOUBLE)` -> 20. */
 export function dbrOf(family: "plain" | "sts" | "time" | "gr" | "ctrl", native: number): number {
   if (!(Number.isInteger(native) && native >= 0 && native <= 6)) {
-    throw new RangeError(`native DBR type ${native} is not 0–6`);
+    throw new RangeError(`native DBR type ${native} is not 0\u20136`);
   }
   return native + FAMILY_BASE[family];
 }
@@ -216,7 +216,7 @@ export function dbrOf(family: "plain" | "sts" | "time" | "gr" | "ctrl", native: 
 const FAMILY_BASE = { plain: 0, sts: 7, time: 14, gr: 21, ctrl: 28 } as const;
 
 /**
- * The DBR_TIME type of each native type, by index (0–6): {@linkcode dbrOf}'s answers made once,
+ * The DBR_TIME type of each native type, by index (0-6): {@linkcode dbrOf}'s answers made once,
  * so that a read of a thousand PVs looks each up (an array load, as cheap as the sum it replaced)
  * instead of calling per PV or writing the family's base a second time.
  *
@@ -303,5 +303,7 @@ export function cStringBytes(text: string): number {
 }
 
 function checkType(type: number): void {
-  if (!isValidDbrType(type)) throw new RangeError(`DBR type ${type} is not 0–${LAST_DBR_TYPE}`);
+  if (!isValidDbrType(type)) {
+    throw new RangeError(`DBR type ${type} is not 0\u2013${LAST_DBR_TYPE}`);
+  }
 }

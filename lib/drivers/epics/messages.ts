@@ -123,7 +123,7 @@ export type CaMessage =
   | { kind: "clear_channel"; sid: number; cid: number }
   /** Beacon (RSRV_IS_UP), UDP to the repeater port; `ip` 0 means "the datagram's source". */
   | { kind: "beacon"; minor: number; port: number; beaconId: number; ip: number }
-  /** READ_NOTIFY request; `count` 0 asks for the current length (minor ≥ 13). */
+  /** READ_NOTIFY request; `count` 0 asks for the current length (minor >= 13). */
   | { kind: "read_notify"; dbrType: number; count: number; sid: number; ioid: number }
   /** READ_NOTIFY reply with the DBR payload (padding included). */
   | {

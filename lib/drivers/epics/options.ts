@@ -12,10 +12,10 @@
  * ```
  *
  * An entry is the suffix alone, or a table `{ pv = ":RBV", type = "number", units = "mm",
- * precision = 3, description = "…", status = true, rw = false }` when the PV's own type, units
+ * precision = 3, description = "...", status = true, rw = false }` when the PV's own type, units
  * or access are not what the attribute should show. In an address the map is written
  * `?pvs=position=:VAL,readback=:RBV` (suffixes only). These rules are zod-free: the `ca://`
- * driver's options are checked on the start-up path of `labwire read ca://…`.
+ * driver's options are checked on the start-up path of `labwire read ca://...`.
  *
  * @module
  */
