@@ -382,7 +382,7 @@ class BatchRead {
       if (begin < 0) {
         begin = w.length;
         // On UDP a VERSION with priority 1 says "the sequence number is valid".
-        w.header(0, 1, CA_MINOR_VERSION, ++this.#sequence, 0); // CMD.VERSION
+        w.header(CMD.VERSION, 1, CA_MINOR_VERSION, ++this.#sequence, 0);
       }
       const from = i;
       const start = at[from]!;
