@@ -165,7 +165,7 @@ export class Recorder {
       this.#last = state;
       this.#lastName = r.device;
     }
-    if (!state) {
+    if (state === undefined) {
       this.#drop(r);
       return;
     }
@@ -176,14 +176,40 @@ export class Recorder {
     }
     if (state.failing) this.#recovered(state, r);
     const writer = this.store.writer;
+    const shape = state.shape;
+    let from = 0;
+    if (shape !== undefined) {
+      // A reading of the last one's names in its order (every poll of a device): one call.
+      const done = writer.putValues(r.t, r.values, shape.names, shape.ids);
+      if (done === shape.names.length) {
+        this.stats.values += done;
+        writer.publish();
+        return;
+      }
+      from = done < 0 ? -1 - done : done;
+    }
+    this.#putRest(state, r, from);
+    writer.publish();
+  }
+
+  /**
+   * Puts a reading's values from the `from`-th on one by one (those before it were put by
+   * `putValues` under the device's last shape), and takes the reading's shape when it is another.
+   */
+  #putRest(state: DeviceState, r: Reading, from: number): void {
+    const writer = this.store.writer;
     const values = r.values;
     const t = r.t;
     const shape = state.shape;
     // Whether the names so far are the last reading's (in its order): its ids then serve.
     let same = shape !== undefined;
     let k = 0;
-    let n = 0;
+    let n = from;
     for (const name in values) {
+      if (k < from) {
+        k++;
+        continue;
+      }
       const v = values[name]!;
       let id: number | undefined;
       if (same && shape!.names[k] === name) id = shape!.ids[k];
@@ -201,7 +227,6 @@ export class Recorder {
     }
     this.stats.values += n;
     if (!same || k !== shape!.names.length) state.shape = shapeOf(state.ids, values);
-    writer.publish();
   }
 
   /** Registers a device first seen in a reading; undefined when the store refuses. */

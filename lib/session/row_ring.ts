@@ -203,6 +203,82 @@ export class RingWriter extends RingSide {
     return true;
   }
 
+  /**
+   * Puts the values of one reading taken at `t` (`t` epoch seconds) in their order while their
+   * names are `names`' (the rows as {@linkcode RingWriter.add} puts them, with the ids `ids`).
+   * Returns how many values it put when it put them all; `-1 - k` when it stopped before the
+   * `k`-th value (a name other than `names[k]`, no room, a text the ring cannot take), which is
+   * then the caller's with the values after it. The ring's position is kept in locals over the
+   * values and stored once, where `add` loads and stores it per value.
+   */
+  putValues(
+    t: number,
+    values: Record<string, Value>,
+    names: readonly string[],
+    ids: readonly number[],
+  ): number {
+    const rows = this.rows;
+    const byteAt = this.#byteAt;
+    const cap = this.cap;
+    const put = this.put;
+    let slot = this.#slot;
+    let free = this.#free;
+    let k = 0;
+    let stop = false;
+    for (const name in values) {
+      if (k === names.length || names[k] !== name) {
+        stop = true;
+        break;
+      }
+      if (free === 0) {
+        this.put = put + k;
+        free = this.#refresh();
+        if (free === 0) {
+          stop = true;
+          break;
+        }
+      }
+      const v = values[name]!;
+      const attrId = ids[k]!;
+      const i = 3 * slot;
+      byteAt[slot] = this.#byteHead;
+      if (typeof v === "number") {
+        rows[i + 1] = attrId;
+        rows[i + 2] = v;
+      } else if (v === null || typeof v === "boolean") {
+        rows[i + 1] = attrId;
+        rows[i + 2] = v === null ? NaN : v ? 1 : 0;
+      } else {
+        const text = typeof v === "string" ? v : textOf(v)!;
+        let n = -1;
+        if (this.#lastText[attrId] !== text) {
+          // #putText may read the room again (#refresh): it needs the rows put so far.
+          this.put = put + k;
+          this.#free = free;
+          n = this.#putText(text);
+          free = this.#free;
+          if (n < 0) {
+            // As in add(): this row goes another way, and every attribute's next text in full.
+            this.#lastText = [];
+            stop = true;
+            break;
+          }
+          this.#lastText[attrId] = text;
+        }
+        rows[i + 1] = -1 - attrId;
+        rows[i + 2] = n;
+      }
+      rows[i] = t;
+      free--;
+      slot = slot + 1 === cap ? 0 : slot + 1;
+      k++;
+    }
+    this.#slot = slot;
+    this.#free = free;
+    this.put = put + k;
+    return stop ? -1 - k : k;
+  }
+
   /** Room (rows) after reading where the other side's tail is; frees the drained rows' bytes. */
   #refresh(): number {
     const tail = Atomics.load(this.control, TAIL);

@@ -95,3 +95,93 @@ Deno.test("ring: what the putting side holds is known without a look at the read
   reader.drain(collector());
   assert.ok(writer.add(9, 0, 9));
 });
+
+Deno.test("ring: putValues puts a reading's rows as add does one by one, and stops at a name, at no room or at a text the ring cannot take", () => {
+  const names = ["p", "units", "on", "spectrum", "note"];
+  const ids = [0, 1, 2, 3, 4];
+  // Small rings, drained now and then: room runs out mid-reading, positions wrap, and texts
+  // longer than the text ring (or than its room) go another way.
+  const a = { memory: ringMemory({ rows: 7, bytes: 24 }) };
+  const b = { memory: ringMemory({ rows: 7, bytes: 24 }) };
+  const wa = new RingWriter(a.memory), wb = new RingWriter(b.memory);
+  const ra = new RingReader(a.memory), rb = new RingReader(b.memory);
+  wa.live();
+  wb.live();
+  const sa = collector(), sb = collector();
+  let seed = 7;
+  const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+  const texts = ["torr", "torr", "Pa", "a longer text than the text ring", "µbar", "millibar"];
+  let stoppedAtName = 0, stoppedElse = 0;
+  // What the reader must give back: texts through the small text ring intact.
+  const expected: [number, number, Value][] = [];
+  for (let reading = 0; reading < 400; reading++) {
+    const values: Record<string, Value> = {};
+    const count = 1 + rnd(5);
+    for (let k = 0; k < count; k++) {
+      // Now and then a name out of the shape's order.
+      const name = rnd(10) === 0 ? names[rnd(5)]! : names[k]!;
+      const kind = rnd(6);
+      values[name] = kind === 0
+        ? null
+        : kind === 1
+        ? rnd(2) === 0
+        : kind === 2 || kind === 4
+        ? texts[rnd(texts.length)]!
+        : kind === 3
+        ? [rnd(9), 0.5]
+        : rnd(1000) / 8;
+    }
+    const keys = Object.keys(values);
+    const idOf = (name: string) => ids[names.indexOf(name)]!;
+    // add() one by one, retried after a drain when it finds no room (as the writer hands over).
+    const addAll = (
+      w: RingWriter,
+      r: RingReader,
+      s: ReturnType<typeof collector>,
+      from: number,
+    ) => {
+      for (const name of keys.slice(from)) {
+        if (!w.add(reading, idOf(name), values[name]!)) {
+          w.commit();
+          r.drain(s);
+          if (!w.add(reading, idOf(name), values[name]!)) s.add(reading, idOf(name), values[name]!);
+        }
+      }
+    };
+    for (const name of keys) {
+      const v = values[name]!;
+      expected.push([
+        reading,
+        idOf(name),
+        v === null
+          ? NaN
+          : typeof v === "boolean"
+          ? (v ? 1 : 0)
+          : Array.isArray(v)
+          ? JSON.stringify(v)
+          : v,
+      ]);
+    }
+    addAll(wa, ra, sa, 0);
+    const done = wb.putValues(reading, values, names, ids);
+    if (done >= 0) assert.equal(done, keys.length);
+    else {
+      const k = -1 - done;
+      if (k < keys.length && keys[k] !== names[k]) stoppedAtName++;
+      else stoppedElse++;
+      addAll(wb, rb, sb, k);
+    }
+    wa.commit();
+    wb.commit();
+    if (rnd(3) === 0) {
+      ra.drain(sa);
+      rb.drain(sb);
+    }
+  }
+  ra.drain(sa);
+  rb.drain(sb);
+  assert.deepEqual(sa.rows, expected);
+  assert.deepEqual(sb.rows, sa.rows);
+  assert.equal(wb.put, wa.put);
+  assert.ok(stoppedAtName > 0 && stoppedElse > 0, `${stoppedAtName} ${stoppedElse}`);
+});

@@ -315,7 +315,7 @@ export class SampleWriter {
     this.#putSince = false;
     // As add() does per row, once per batch: a full batch is flushed, else the timer armed.
     const max = this.#maxBatch;
-    if (!this.#outage && ring.held >= max && ring.heldNow() >= max) this.#tryFlush();
+    if (this.#outage === undefined && ring.held >= max && ring.heldNow() >= max) this.#tryFlush();
     else this.#arm();
   }
 
@@ -331,6 +331,26 @@ export class SampleWriter {
       return;
     }
     this.add(t, attrId, v);
+  }
+
+  /**
+   * Puts the values of one reading (`t` epoch seconds) whose names are `names` in order, with
+   * the ids `ids`, like {@linkcode SampleWriter.put} of each (the batch check and the timer
+   * left to {@linkcode SampleWriter.publish}). Returns how many it put when it put them all,
+   * `-1 - k` when it stopped before the `k`-th value (a name not `names[k]`; no ring, or an
+   * outage, or a row the ring has no room for: then `add`'s way), the rest being the caller's.
+   */
+  putValues(
+    t: number,
+    values: Record<string, Value>,
+    names: readonly string[],
+    ids: readonly number[],
+  ): number {
+    const ring = this.#ring;
+    if (ring === undefined || this.#outage !== undefined) return -1;
+    const done = ring.putValues(t, values, names, ids);
+    if (done !== 0 && done !== -1) this.#putSince = true;
+    return done;
   }
 
   /** Appends one sample (`t` epoch seconds) of attribute id `attrId`. */
@@ -544,7 +564,7 @@ export class SampleWriter {
   #arm(): void {
     if (this.#closed) throw new Error("session writer is closed");
     // While failing, the retry timer is armed already (and must keep its backoff).
-    if (this.#timer !== undefined || this.#outage) return;
+    if (this.#timer !== undefined || this.#outage !== undefined) return;
     this.#timer = setTimeout(this.#timed, this.#delay);
   }
 
