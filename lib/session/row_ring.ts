@@ -22,14 +22,16 @@ import { textOf } from "./value_codec.ts";
 // Control words (Int32): what the putting side published, what the draining side consumed,
 // the doorbell the draining side waits on, whether it sleeps (1: it waits for the bell before it
 // drains again; it starts so, until the putting side takes it as started), the messages posted
-// to it (it leaves its wait to take them) and whether it must stop waiting for good.
+// to it (it leaves its wait to take them), whether it must stop waiting for good, and where
+// the text bytes it consumed end.
 const HEAD = 0;
 const TAIL = 1;
 const BELL = 2;
 const SLEEP = 3;
 const POSTED = 4;
 const STOP = 5;
-const CONTROL_WORDS = 6;
+const BYTE_TAIL = 6;
+const CONTROL_WORDS = 7;
 
 /** The shared memory of a ring (cloned to the worker; both sides view the same bytes). */
 export interface RingMemory {
@@ -110,8 +112,6 @@ export class RingWriter extends RingSide {
   #byteHead = 0;
   #byteSlot = 0;
   #freeBytes: number;
-  // Where each row's text bytes start (to free them when the tail passes the row).
-  readonly #byteAt: Int32Array;
   readonly #encoder = new TextEncoder();
   // Each attribute's last text put (by attribute id): a units string repeated with every
   // reading is copied once, then referred to.
@@ -129,7 +129,6 @@ export class RingWriter extends RingSide {
     super(memory);
     this.#free = this.cap;
     this.#freeBytes = this.byteCap;
-    this.#byteAt = new Int32Array(this.cap);
   }
 
   /**
@@ -172,7 +171,6 @@ export class RingWriter extends RingSide {
     const slot = this.#slot;
     const i = 3 * slot;
     const rows = this.rows;
-    this.#byteAt[slot] = this.#byteHead;
     if (typeof v === "number") {
       rows[i + 1] = attrId;
       rows[i + 2] = v;
@@ -218,7 +216,6 @@ export class RingWriter extends RingSide {
     ids: readonly number[],
   ): number {
     const rows = this.rows;
-    const byteAt = this.#byteAt;
     const cap = this.cap;
     const put = this.put;
     let slot = this.#slot;
@@ -241,7 +238,6 @@ export class RingWriter extends RingSide {
       const v = values[name]!;
       const attrId = ids[k]!;
       const i = 3 * slot;
-      byteAt[slot] = this.#byteHead;
       if (typeof v === "number") {
         rows[i + 1] = attrId;
         rows[i + 2] = v;
@@ -284,7 +280,8 @@ export class RingWriter extends RingSide {
     const tail = Atomics.load(this.control, TAIL);
     const used = (this.put % this.span - tail + this.span) % this.span;
     this.#free = this.cap - used;
-    const byteTail = used === 0 ? this.#byteHead : this.#byteAt[tail % this.cap]!;
+    // The draining side says where the bytes of the texts it took end (no start kept per row).
+    const byteTail = Atomics.load(this.control, BYTE_TAIL);
     this.#freeBytes = this.byteCap -
       (this.#byteHead - byteTail + this.byteSpan) % this.byteSpan;
     return this.#free;
@@ -468,7 +465,8 @@ export class RingReader extends RingSide {
       tail = (tail + 1) % this.span;
     }
     this.#tail = tail;
-    // Their room (rows and bytes) is the putting side's again.
+    // Their room (rows and bytes) is the putting side's again; the bytes once copied out.
+    Atomics.store(this.control, BYTE_TAIL, this.#byteTail);
     Atomics.store(this.control, TAIL, tail);
     return n;
   }
