@@ -22,7 +22,6 @@ import { chosenDevices, loadLabConfig } from "../lib/lab/setup.ts";
 import type { Lab } from "../lib/lab/lab.ts";
 import type { DeviceConfig } from "../lib/config/load.ts";
 import { type Driver, findDriver } from "../lib/device/registry.ts";
-import { isEmpty } from "../lib/config/options.ts";
 import { nowSeconds } from "../lib/device/device.ts";
 import { splicedBatchDocument } from "../lib/output/batch_document.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
@@ -83,7 +82,7 @@ function batchable(devices: readonly DeviceConfig[], opts: ReadOptions): Map<Dri
     const d = devices[i]!;
     const driver = findDriver(d.address.scheme);
     if (driver.readMany === undefined || hasOptions(d.address) || used.has(d.name)) continue;
-    if (!isEmpty(d.options)) continue;
+    if (hasKeys(d.options)) continue;
     if (driver !== last) {
       last = driver;
       list = batches.get(driver) ?? [];
@@ -92,6 +91,15 @@ function batchable(devices: readonly DeviceConfig[], opts: ReadOptions): Map<Dri
     list.push(i);
   }
   return batches;
+}
+
+/**
+ * Whether a device's options have a key, without building a key list (`isEmpty` of the config
+ * layer's option rules, which a read of plain addresses does not load).
+ */
+function hasKeys(options: Record<string, unknown>): boolean {
+  for (const _ in options) return true;
+  return false;
 }
 
 /** Reads one batch of devices. */

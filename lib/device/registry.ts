@@ -100,6 +100,12 @@ export interface Driver {
    */
   options?(target: string): DriverOptions | undefined;
   /**
+   * Loads the rules `options` answers from, for a driver that keeps them out of its start (a
+   * read of plain `ca://NAME` addresses checks no option); `options` throws until it resolves.
+   * Whatever checks options awaits {@linkcode optionRulesLoaded} first.
+   */
+  loadOptions?(): Promise<void>;
+  /**
    * What a device keeps open: `"own"` (the default) a connection of its own; `"shared"` one
    * connection per server, shared by every device on it (`ca://`: a thousand PVs of one IOC are
    * one circuit); `"none"` nothing (in-process simulators). Verbs count the `"own"` ones against
@@ -151,6 +157,17 @@ const drivers = new Map<string, Driver>();
 /** Adds a driver; a second driver for the same scheme replaces the first (tests use this). */
 export function registerDriver(driver: Driver): void {
   drivers.set(driver.scheme, driver);
+}
+
+/**
+ * Loads the option rules of every registered driver that keeps them apart
+ * ({@linkcode Driver.loadOptions}): the asynchronous step before the synchronous checks of a
+ * config file's device tables and of the addresses a Lab opens.
+ */
+export async function optionRulesLoaded(): Promise<void> {
+  const loading: Promise<void>[] = [];
+  for (const d of drivers.values()) if (d.loadOptions) loading.push(d.loadOptions());
+  await Promise.all(loading);
 }
 
 /** Returns every registered driver, sorted by scheme. */

@@ -12,7 +12,7 @@
  * @module
  */
 import { loadModule } from "../device/lazy_module.ts";
-import { type Driver, lazyDriver, registerDriver } from "../device/registry.ts";
+import { type Driver, lazyDriver, optionRulesLoaded, registerDriver } from "../device/registry.ts";
 
 /** One family: the schemes it serves, and its drivers once its `driver_info.ts` has loaded. */
 interface Family {
@@ -149,8 +149,11 @@ function loadFamily(family: Family): Promise<Driver[]> {
   return drivers;
 }
 
-/** Loads `families` at once, then registers them in their order (the order errors list them). */
-async function registerList(families: readonly Family[]): Promise<void> {
+/**
+ * Loads `families` at once, then registers them in their order (the order errors list them),
+ * with their option rules loaded unless `rules` is false.
+ */
+async function registerList(families: readonly Family[], rules: boolean): Promise<void> {
   const lists = await Promise.all(families.map(loadFamily));
   for (let i = 0; i < families.length; i++) {
     const family = families[i]!;
@@ -158,16 +161,20 @@ async function registerList(families: readonly Family[]): Promise<void> {
     registered.add(family);
     for (const driver of lists[i]!) registerDriver(driver);
   }
+  if (rules) await optionRulesLoaded();
 }
 
-/** Registers every family labwire ships (each once per process). */
+/** Registers every family labwire ships (each once per process), option rules loaded. */
 export function registerAllFamilies(): Promise<void> {
-  return registerList(FAMILIES);
+  return registerList(FAMILIES, true);
 }
 
 /**
  * Registers the families that serve `schemes` (lower case); a scheme no family serves registers
- * them all, so that the registry's "no driver for" error lists every known scheme.
+ * them all, so that the registry's "no driver for" error lists every known scheme. With `rules`
+ * false a family that keeps its option rules apart (`ca://`) registers without them: they load
+ * when something checks options ({@linkcode optionRulesLoaded}), which a read of plain addresses
+ * never does.
  *
  * @example
  * ```ts ignore
@@ -177,14 +184,14 @@ export function registerAllFamilies(): Promise<void> {
  * findDriver("ca").summary; // the EPICS family's, without the other families' option rules
  * ```
  */
-export function registerFamilies(schemes: Iterable<string>): Promise<void> {
+export function registerFamilies(schemes: Iterable<string>, rules = true): Promise<void> {
   const wanted: Family[] = [];
   for (const scheme of schemes) {
     const family = FAMILIES.find((f) => f.schemes.includes(scheme));
     if (family === undefined) return registerAllFamilies();
     if (!wanted.includes(family)) wanted.push(family);
   }
-  return registerList(wanted);
+  return registerList(wanted, rules);
 }
 
 /**

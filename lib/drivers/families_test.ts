@@ -46,6 +46,24 @@ Deno.test("registerFamilies registers the families named and none of the others"
   assert.deepEqual(JSON.parse(second!), ["ca", "modbus", "modbus+rtu"]);
 });
 
+Deno.test("a family registered without its option rules has them once optionRulesLoaded resolves", async () => {
+  // A read of plain ca:// addresses registers the EPICS family without its rules; whatever checks
+  // options (a config file, a Lab's open) awaits optionRulesLoaded first, and a check that did
+  // not is a loud bug rather than options passed unchecked.
+  const root = ROOT.href;
+  const out = await run(`
+    import { registerFamilies } from "${root}lib/drivers/families.ts";
+    import { findDriver, optionRulesLoaded } from "${root}lib/device/registry.ts";
+    await registerFamilies(["ca"], false);
+    try { findDriver("ca").options!("X:m1"); } catch (err) { console.log((err as Error).message); }
+    await optionRulesLoaded();
+    console.log(Object.keys(findDriver("ca").options!("X:m1")!.rules).join(","));
+  `);
+  const [before, after] = out.split("\n");
+  assert.equal(before, "ca:// option rules used before loadOptions");
+  assert.equal(after, "timeout,wait,as_string,pvs,motor,move_guard");
+});
+
 Deno.test("an unknown scheme registers every family, so the error lists them in their order", async () => {
   const root = ROOT.href;
   const out = await run(`

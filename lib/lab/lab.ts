@@ -11,7 +11,7 @@ import { NotFound, UsageError } from "../device/errors.ts";
 import { openDevice } from "./open.ts";
 import { didYouMean } from "../device/suggest.ts";
 import { DeviceManager } from "./manager.ts";
-import { findDriver } from "../device/registry.ts";
+import { findDriver, optionRulesLoaded } from "../device/registry.ts";
 import { DeviceOwners } from "./owners.ts";
 import { fdBudget, tooManyFds } from "../transport/fd_limit.ts";
 
@@ -93,6 +93,9 @@ export class Lab {
 
   /** Opens every device of `configs` (default: all of the config's devices). */
   static async open(config: LabConfig, configs: DeviceConfig[] = config.devices): Promise<Lab> {
+    // Each device's options are checked as it opens (./open.ts); a read of addresses registered
+    // their families without the rules.
+    await optionRulesLoaded();
     const support = supportDevices(config, configs);
     checkDescriptors([...support, ...configs]);
     const lab = new Lab(config);

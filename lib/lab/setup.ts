@@ -33,7 +33,12 @@ export async function loadLabConfig(
   source: Pick<LabSource, "config" | "demo"> & { targets?: readonly string[] },
 ): Promise<{ config: LabConfig; cleanup: () => Promise<void> }> {
   const schemes = source.targets === undefined ? undefined : targetSchemes(source.targets);
-  await (schemes === undefined || source.demo ? registerAllFamilies() : registerFamilies(schemes));
+  // The targets' families without their option rules: the config file's check below and a Lab's
+  // open load them (the option rules of `ca://` are ~2-3 M instructions a read of plain PVs
+  // never uses).
+  await (schemes === undefined || source.demo
+    ? registerAllFamilies()
+    : registerFamilies(schemes, false));
   if (source.demo) {
     // The demo bench and [instruments] load zod (their config is checked by the schema):
     // imported only when used, so a read of an address starts without it.

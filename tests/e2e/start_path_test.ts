@@ -47,7 +47,7 @@ function readPathModules(): Promise<string[]> {
 
 Deno.test("labwire read of an address loads neither zod, the TOML parser nor the config schema", async () => {
   const modules = await readPathModules();
-  assert.ok(modules.some((m) => m.endsWith("/lib/config/options.ts")), "graph walked");
+  assert.ok(modules.some((m) => m.endsWith("/lib/config/targets.ts")), "graph walked");
   // Each of these cost start-up time of every read (zod and the schema ~70 ms of CPU); they load when a
   // config file is read, a --demo bench starts, or another verb needs them.
   for (const heavy of [/npm:\/?zod@/, /\/vendor\/smol-toml\//, /\/lib\/config\/schema\.ts$/]) {
@@ -71,6 +71,16 @@ Deno.test("a config file of only devices is read without any npm package", async
   const modules = await reachable(["lib/config/lab_config.ts"], true, "lib/config/lab_config.ts");
   assert.ok(modules.some((m) => m.endsWith("/vendor/smol-toml/parse.js")), "graph walked");
   assert.deepEqual(modules.filter((m) => m.startsWith("npm:") || m.startsWith("node:")), []);
+});
+
+Deno.test("labwire read of plain ca:// addresses loads no option rules", async () => {
+  // The rules (the config layer's builders, the EPICS family's pvs, motor and move_guard: ~18 KB,
+  // ~2.7 M instructions of the read) check options, and `ca://NAME` has none: they load when a
+  // config file is checked or a Lab opens a device (lib/device/registry.ts optionRulesLoaded).
+  const modules = await readPathModules();
+  assert.ok(modules.some((m) => m.endsWith("/lib/drivers/epics/driver_info.ts")), "graph walked");
+  const rules = modules.filter((m) => /\/lib\/(config|drivers\/epics)\/options\.ts$/.test(m));
+  assert.deepEqual(rules, []);
 });
 
 Deno.test("labwire read of addresses loads the attribute code only for --attrs or --describe", async () => {

@@ -49,7 +49,7 @@ import {
 } from "../../device/device.ts";
 import { DeviceError, TimeoutError, UsageError, WriteRejected } from "../../device/errors.ts";
 import type { Driver, OpenContext } from "../../device/registry.ts";
-import { CA_DEFAULT_TIMEOUT_MS, CA_INFO, CA_OPTIONS } from "./driver_info.ts";
+import { CA_DEFAULT_TIMEOUT_MS, CA_INFO } from "./driver_info.ts";
 import { acquireSharedClient, type CaClient, releaseSharedClient } from "./client.ts";
 import { deadlines } from "../../transport/deadline.ts";
 import type { Channel } from "./client_channel.ts";
@@ -59,7 +59,7 @@ import { type DbrData } from "./dbr.ts";
 import { ALARM_STATUS_NAMES, DBR, dbrOf, epicsToUnix, SEVERITY_NAMES } from "./dbr_types.ts";
 import { type CharMode, pvValue, sizeProblem, valueAttr } from "./driver_values.ts";
 import { PvDevice } from "./pv_device.ts";
-import { devicePvs, type PvSpec } from "./options.ts";
+import { CA_OPTIONS, devicePvs, type PvSpec } from "./options.ts";
 
 /** Call options a `ca://` device understands beyond the common ones. */
 export interface CaCallOptions extends CallOptions {

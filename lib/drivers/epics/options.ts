@@ -15,13 +15,15 @@
  * precision = 3, description = "...", status = true, rw = false }` when the PV's own type, units
  * or access are not what the attribute should show. In an address the map is written
  * `?pvs=position=:VAL,readback=:RBV` (suffixes only). These rules are zod-free: the `ca://`
- * driver's options are checked on the start-up path of `labwire read ca://...`.
+ * driver's options are checked where a config file is read or a `ca://` device opens; a read of
+ * plain `ca://NAME` addresses checks none and does not load them (`./driver_info.ts`).
  *
  * @module
  */
 import type { AttrType } from "../../device/attr.ts";
-import type { Checked, OptionRule } from "../../device/registry.ts";
-import { isTable } from "../../config/options.ts";
+import type { Checked, DriverOptions, OptionRule } from "../../device/registry.ts";
+import { durationOption, flagOption, isTable } from "../../config/options.ts";
+import { TIMEOUT_RULE } from "../../config/duration.ts";
 
 /** One attribute of a multi-PV device: its PV suffix and what the config declares of it. */
 export interface PvSpec {
@@ -215,3 +217,32 @@ export function devicePvs(pvs: readonly PvSpec[] | undefined, motor: boolean): P
   });
   return [...roles, ...given.values()];
 }
+
+/** The longest `move_guard` taken, ms. */
+export const MAX_MOVE_GUARD_MS = 60_000;
+
+/**
+ * The options a `ca://` device takes: with `pvs` or `motor` the target is a prefix and the
+ * device is made of several PVs.
+ */
+export const CA_OPTIONS: DriverOptions = {
+  owner: "ca://",
+  rules: {
+    timeout: durationOption(TIMEOUT_RULE),
+    wait: flagOption(),
+    as_string: flagOption(),
+    pvs: pvsOption(),
+    motor: flagOption(),
+    move_guard: durationOption({ min: 0, max: MAX_MOVE_GUARD_MS }),
+  },
+  together(values) {
+    if (values.move_guard === undefined || values.pvs !== undefined) return undefined;
+    const motor = flagOption()(values.motor ?? false);
+    if (motor.ok && motor.value === true) return undefined;
+    return {
+      key: "move_guard",
+      message: "is for a motor: give motor = true (or a pvs map)",
+      hint: "a ca:// device made of several PVs follows DMOV only when it is a motor",
+    };
+  },
+};
