@@ -19,6 +19,7 @@ import type { Values } from "../lib/device/attr.ts";
 import { hasOptions } from "../lib/device/address.ts";
 import { loadModule } from "../lib/device/lazy_module.ts";
 import { chosenDevices, loadLabConfig } from "../lib/lab/setup.ts";
+import { NO_OPTIONS } from "../lib/config/targets.ts";
 import type { Lab } from "../lib/lab/lab.ts";
 import type { DeviceConfig } from "../lib/config/load.ts";
 import { type Driver, findDriver } from "../lib/device/registry.ts";
@@ -71,18 +72,29 @@ function batchable(devices: readonly DeviceConfig[], opts: ReadOptions): Map<Dri
   const batches = new Map<Driver, number[]>();
   if (opts.describe || opts.attrs !== undefined) return batches;
   // Indexed loops: an iterator and its results per step are garbage in cold code.
+  // An addressed device's options are the one shared NO_OPTIONS: told by identity, not looked
+  // into (~0.9 M instructions of a read of a thousand PVs).
   const used = new Set<string>();
   for (let i = 0; i < devices.length; i++) {
-    const uses = devices[i]!.options.uses as string[] | undefined;
+    const options = devices[i]!.options;
+    if (options === NO_OPTIONS) continue;
+    const uses = options.uses as string[] | undefined;
     if (uses !== undefined) { for (let k = 0; k < uses.length; k++) used.add(uses[k]!); }
   }
   let last: Driver | undefined;
   let list: number[] = [];
+  let scheme = "";
+  let driver: Driver | undefined;
   for (let i = 0; i < devices.length; i++) {
     const d = devices[i]!;
-    const driver = findDriver(d.address.scheme);
-    if (driver.readMany === undefined || hasOptions(d.address) || used.has(d.name)) continue;
-    if (hasKeys(d.options)) continue;
+    // Targets of one scheme come in runs: the registry is asked at each change of scheme.
+    if (driver === undefined || d.address.scheme !== scheme) {
+      scheme = d.address.scheme;
+      driver = findDriver(scheme);
+    }
+    if (driver.readMany === undefined || hasOptions(d.address)) continue;
+    if (used.size > 0 && used.has(d.name)) continue;
+    if (d.options !== NO_OPTIONS && hasKeys(d.options)) continue;
     if (driver !== last) {
       last = driver;
       list = batches.get(driver) ?? [];

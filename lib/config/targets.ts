@@ -22,13 +22,15 @@ export function resolveTargets(targets: readonly string[], config: LabConfig): D
   const used = new Set<string>();
   // A thousand `ca://PV` targets read as addresses in one pass, not one by one.
   const plain = plainAddresses(targets);
+  // Plain addresses are of one scheme: one driver for them all, not a registry look-up each.
+  const plainDriver = plain !== undefined ? findDriver(plain[0]!.scheme) : undefined;
   // An indexed loop: an iterator result per target is garbage in cold code (a thousand targets).
   for (let t = 0; t < n; t++) {
     const target = targets[t]!;
     let cfg: DeviceConfig;
     const address = plain !== undefined ? plain[t] : addressOf(target);
     if (address !== undefined) {
-      const driver = findDriver(address.scheme);
+      const driver = plainDriver ?? findDriver(address.scheme);
       const base = driver.defaultName?.(address) ?? address.target;
       cfg = { name: base, address, interval: 1000, options: NO_OPTIONS };
     } else {
@@ -51,8 +53,11 @@ export function resolveTargets(targets: readonly string[], config: LabConfig): D
   return out;
 }
 
-/** The options of an addressed device: none, one shared object that nothing may change. */
-const NO_OPTIONS: Record<string, unknown> = Object.freeze({});
+/**
+ * The options of an addressed device: none, one shared object that nothing may change (a verb
+ * tells a thousand addressed devices' options apart by identity, not by looking into each).
+ */
+export const NO_OPTIONS: Record<string, unknown> = Object.freeze({});
 
 function unknownDevice(target: string, config: LabConfig): UsageError {
   const names = config.devices.map((d) => d.name);
