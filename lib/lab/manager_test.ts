@@ -691,3 +691,51 @@ Deno.test("sampleFor: a readTo that hands back its failure and then throws ends 
   await m.close();
   assert.deepEqual(lost, []);
 });
+
+Deno.test("listeners: every one called in the order added, for 0 to 6 of them; removing one (itself too, during a reading) takes effect from the next reading", async () => {
+  const lab = await Lab.open(benchConfig(`[devices.g]
+address = "sim://gauge?seed=4"
+`));
+  try {
+    const m = lab.get("g");
+    const calls: string[] = [];
+    const offs: (() => boolean)[] = [];
+    await m.sample();
+    assert.equal(calls.length, 0);
+    for (let n = 1; n <= 6; n++) {
+      const name = `l${n}`;
+      offs.push(m.onReading(() => calls.push(name)) as () => boolean);
+      calls.length = 0;
+      await m.sample();
+      assert.deepEqual(calls, Array.from({ length: n }, (_, i) => `l${i + 1}`), `${n} listeners`);
+    }
+    // adding the same function again adds nothing
+    const again = (r: Reading) => calls.push(`again ${r.device}`);
+    m.onReading(again);
+    m.onReading(again);
+    calls.length = 0;
+    await m.sample();
+    assert.deepEqual(calls, ["l1", "l2", "l3", "l4", "l5", "l6", "again g"]);
+    // l2 removes itself and l5 while called: both still called for this reading, not after
+    let offSelf: () => boolean = () => false;
+    offs[1]!();
+    offSelf = m.onReading(() => {
+      calls.push("once");
+      offSelf();
+      offs[4]!();
+    }) as () => boolean;
+    calls.length = 0;
+    await m.sample();
+    assert.deepEqual(calls, ["l1", "l3", "l4", "l5", "l6", "again g", "once"]);
+    calls.length = 0;
+    await m.sample();
+    assert.deepEqual(calls, ["l1", "l3", "l4", "l6", "again g"]);
+    assert.equal(offs[4]!(), false, "removed once");
+    for (const off of offs) off();
+    calls.length = 0;
+    await m.sample();
+    assert.deepEqual(calls, ["again g"]);
+  } finally {
+    await lab.close();
+  }
+});
