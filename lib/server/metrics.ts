@@ -9,6 +9,7 @@ import type { Value } from "../device/attr.ts";
 import type { Lab } from "../lab/lab.ts";
 import { type DeviceManager, LATENCY_BUCKETS_MS } from "../lab/manager.ts";
 import type { ServerContext } from "./context.ts";
+import type { StreamHub } from "./sse.ts";
 
 /** The content type Prometheus expects for the text format. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -51,25 +52,33 @@ export class LatestValues {
   /**
    * Follows every device of `lab`, starting from each one's last good reading: those open now and
    * those added later (POST /api/devices, SIGHUP); a removed device's values are forgotten, so a
-   * device added again under its name starts afresh.
+   * device added again under its name starts afresh. With a `hub` that publishes `lab`'s
+   * readings, the hub hands it their values (see {@linkcode StreamHub.feed}) instead of a
+   * listener per device of its own.
    */
-  attach(lab: Lab): void {
+  attach(lab: Lab, hub?: Pick<StreamHub, "feed">): void {
+    const fed = hub?.feed(lab, this);
     const readers = new Set<() => void>();
     const stop = lab.eachDevice((m) => {
       if (m.lastGood) this.observe(m.lastGood.device, m.lastGood.values);
-      const off = m.onReading((r) => {
-        if (r.error === undefined) this.observe(r.device, r.values);
-      });
-      readers.add(off);
+      const off = fed === undefined
+        ? m.onReading((r) => {
+          if (r.error === undefined) this.observe(r.device, r.values);
+        })
+        : undefined;
+      if (off !== undefined) readers.add(off);
       return () => {
-        off();
-        readers.delete(off);
+        if (off !== undefined) {
+          off();
+          readers.delete(off);
+        }
         this.#values.delete(m.name);
         this.#last = undefined;
       };
     });
     this.#detach.push(() => {
       stop();
+      fed?.();
       for (const off of readers) off();
       readers.clear();
     });
@@ -77,18 +86,48 @@ export class LatestValues {
 
   /** Merges values of a device (kept by reference: a reading's values are never changed). */
   observe(device: string, values: Record<string, Value>): void {
+    const d = this.#device(device);
+    const prev = d.values;
+    d.values = values;
+    d.named = undefined;
+    this.#merge(d, prev, values);
+  }
+
+  /**
+   * Merges values of a device whose names, in order, are `names`: one array per device and
+   * shape of its values (see {@linkcode ReadingRing.push}), so the same array as the last
+   * values' says that nothing of those is lost, with no enumeration of these.
+   */
+  keep(device: string, values: Record<string, Value>, names: readonly string[]): void {
+    const d = this.#device(device);
+    const prev = d.values;
+    d.values = values;
+    if (names === d.named) return;
+    this.#merge(d, prev, values);
+    d.named = names;
+  }
+
+  /** What is kept of `device` (the last device's at hand: readings come in runs of one device). */
+  #device(device: string): DeviceLatest {
     let d = this.#last;
     if (d === undefined || this.#lastName !== device) {
       d = this.#values.get(device);
       if (d === undefined) {
-        d = { values: undefined, keys: [], older: undefined };
+        d = { values: undefined, keys: [], named: undefined, older: undefined };
         this.#values.set(device, d);
       }
       this.#last = d;
       this.#lastName = device;
     }
-    const prev = d.values;
-    d.values = values;
+    return d;
+  }
+
+  /** Keeps what `prev` (the device's values before `values`) had that `values` lacks. */
+  #merge(
+    d: DeviceLatest,
+    prev: Record<string, Value> | undefined,
+    values: Record<string, Value>,
+  ): void {
     if (prev === values) return;
     if (prev === undefined) {
       d.keys = Object.keys(values);
@@ -136,6 +175,9 @@ interface DeviceLatest {
   values: Record<string, Value> | undefined;
   // The last reading's keys, in order.
   keys: string[];
+  // The names array the hub handed with the last values (equal to `keys`), undefined when they
+  // came otherwise.
+  named: readonly string[] | undefined;
   older: Map<string, Value> | undefined;
 }
 

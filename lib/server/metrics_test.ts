@@ -4,6 +4,8 @@ import { parseConfig, parseDeviceTable } from "../config/load.ts";
 import { Lab } from "../lab/lab.ts";
 import type { ServerContext } from "./context.ts";
 import { DeviceLines, escapeLabel, LatestValues, renderMetrics } from "./metrics.ts";
+import { StreamHub } from "./sse.ts";
+import type { Value } from "../device/attr.ts";
 
 const FIGURES = { sseClients: 0, sseLagDisconnects: 0 };
 const line = (page: string, prefix: string) => page.split("\n").find((l) => l.startsWith(prefix));
@@ -189,6 +191,69 @@ Deno.test("latency buckets are cumulative: a read counts in its bucket and every
     assert.equal(figure("sum", "instant"), 0);
     assert.equal(figure("count", "instant"), 1);
   } finally {
+    await lab.close();
+  }
+});
+
+Deno.test("latest values fed by the hub are those of a listener of their own, whatever the names, their order and kinds", async () => {
+  const lab = await Lab.open(
+    parseConfig(`[devices.g]\naddress = "sim://gauge?seed=1"\n`, "<test>"),
+  );
+  const hub = new StreamHub({ ringSize: 16 });
+  hub.attach(lab);
+  const fed = new LatestValues();
+  fed.attach(lab, hub);
+  const own = new LatestValues();
+  own.attach(lab, hub); // the hub feeds one keeper only: this one listens itself
+  const alone = new LatestValues();
+  alone.attach(lab);
+  assert.equal(hub.feed(lab, new LatestValues()), undefined, "the hub feeds one keeper");
+  const unattached = new StreamHub();
+  assert.equal(unattached.feed(lab, new LatestValues()), undefined, "a hub of no lab feeds none");
+  try {
+    const m = await lab.add(parseDeviceTable("m", { address: "sim://motor?seed=2" }));
+    const g = lab.get("g");
+    // a deterministic walk over names (subsets, orders, one more), kinds and failures
+    let seed = 7;
+    const next = (n: number) => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    const names = ["a", "b", "c", "d", "e", "f"];
+    for (let i = 0; i < 400; i++) {
+      const manager = next(3) === 0 ? m : g;
+      const values: Record<string, Value> = {};
+      const count = 1 + next(names.length);
+      const start = next(3);
+      for (let k = 0; k < count; k++) {
+        const name = names[(start + k * (1 + next(2))) % names.length]!;
+        values[name] = next(4) === 0 ? `text ${i}` : next(5) === 0 ? null : i + k;
+      }
+      const failed = next(10) === 0;
+      manager.publish({
+        t: i,
+        device: manager.name,
+        values: failed ? {} : values,
+        ...(failed ? { error: "timeout" } : {}),
+      });
+      for (const device of ["g", "m"]) {
+        const want = alone.of(device);
+        assert.deepEqual(fed.of(device), want, `reading ${i}, ${device}`);
+        assert.deepEqual(own.of(device), want, `reading ${i}, ${device}`);
+      }
+    }
+    // and the page a scrape gets, byte for byte
+    const page = (latest: LatestValues) =>
+      renderMetrics({ lab } as unknown as ServerContext, () => undefined, FIGURES, latest);
+    assert.equal(page(fed), page(alone));
+    assert.match(page(fed), /labwire_value\{device="g",attr="[a-f]",units=""\} \d/);
+  } finally {
+    fed.detach();
+    own.detach();
+    alone.detach();
+    hub.close();
     await lab.close();
   }
 });

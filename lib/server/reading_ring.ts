@@ -91,8 +91,14 @@ export class ReadingRing {
     return this.#count;
   }
 
-  /** Keeps `reading` (its time to the millisecond, as its event id and text show it). */
-  push(reading: Reading): void {
+  /**
+   * Keeps `reading` (its time to the millisecond, as its event id and text show it). Returns the
+   * names of a good reading's values in their order, as one array per device and shape (the same
+   * array for every reading of that device with the same names in the same order, and the same
+   * kinds of value: found without a second enumeration of the values), or undefined for a failed
+   * reading.
+   */
+  push(reading: Reading): readonly string[] | undefined {
     // Every reading of the daemon comes here (each `GET /read` too): no division, no lookup by
     // name when the device is the last one's, the values' keys enumerated once, checked against
     // the shape and packed in the same pass, and per slot a time, a shape and the values stored.
@@ -111,7 +117,7 @@ export class ReadingRing {
       this.#shape[i] = shapes.failed;
       if (sameKeys(NO_KEYS, values)) this.#ref[base] = reading.error;
       else this.#kept[i] = reading;
-      return;
+      return undefined;
     }
     const list = shapes.shapes;
     for (let s = 0; s < list.length; s++) {
@@ -121,7 +127,7 @@ export class ReadingRing {
       ) {
         this.#shape[i] = shape;
         if (shape.kind === WIDE_KIND) this.#kept[i] = reading;
-        return;
+        return shape.keys;
       }
     }
     const shape = shapeOf(shapes.device, values);
@@ -130,6 +136,7 @@ export class ReadingRing {
     this.#shape[i] = shape;
     if (shape.kind === PACKED_KIND) this.#pack(base, shape, values);
     else this.#kept[i] = reading;
+    return shape.keys;
   }
 
   /**

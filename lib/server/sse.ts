@@ -8,6 +8,7 @@
  *
  * @module
  */
+import type { Values } from "../device/attr.ts";
 import type { Reading } from "../device/device.ts";
 import type { Lab } from "../lab/lab.ts";
 import type { DeviceManager } from "../lab/manager.ts";
@@ -81,6 +82,16 @@ function readingEventOf(tms: number, device: string, json: string): string {
   return `id: ${tms}:${device}\nevent: reading\ndata: ${json}\n\n`;
 }
 
+/**
+ * What the hub hands each good reading's values to, with their names in order as the resume ring
+ * kept them (one array per device and shape, see {@linkcode ReadingRing.push}): `/metrics`'
+ * latest values, without a listener and an enumeration of the values of their own.
+ */
+export interface ValuesKeeper {
+  /** Takes the values of a good reading of `device`; `names` are theirs, in order. */
+  keep(device: string, values: Values, names: readonly string[]): void;
+}
+
 /** Fans readings and other events out to SSE clients. */
 export class StreamHub {
   readonly #clients = new Set<Client>();
@@ -93,6 +104,9 @@ export class StreamHub {
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   #detach: (() => void)[] = [];
   #closed = false;
+  // The labs whose readings this hub publishes, and who keeps their values (see feed).
+  readonly #labs = new Set<Lab>();
+  #keeper: ValuesKeeper | undefined;
   readonly #opts: Required<Omit<StreamHubOptions, "session">> & { session?: ReplaySource };
   /** Events published since start. */
   published = 0;
@@ -119,6 +133,7 @@ export class StreamHub {
 
   /** Publishes every reading of every device of `lab`, devices added at run time included. */
   attach(lab: Lab): void {
+    this.#labs.add(lab);
     const offs = new Map<DeviceManager, () => void>();
     this.#detach.push(lab.eachDevice((m) => {
       const off = m.onReading((r) => this.publishReading(r));
@@ -131,6 +146,21 @@ export class StreamHub {
     this.#detach.push(() => offs.forEach((off) => off()));
   }
 
+  /**
+   * Hands `keeper` the values of every good reading of `lab`'s devices this hub publishes, as it
+   * publishes them; returns the function that stops it, or undefined when the hub does not
+   * publish `lab`'s readings alone or feeds another keeper already (the caller then listens
+   * itself).
+   */
+  feed(lab: Lab, keeper: ValuesKeeper): (() => void) | undefined {
+    if (this.#closed || this.#keeper !== undefined) return undefined;
+    if (this.#labs.size !== 1 || !this.#labs.has(lab)) return undefined;
+    this.#keeper = keeper;
+    return () => {
+      if (this.#keeper === keeper) this.#keeper = undefined;
+    };
+  }
+
   /** Number of connected clients. */
   get clientCount(): number {
     return this.#clients.size;
@@ -138,7 +168,8 @@ export class StreamHub {
 
   /** Queues a reading for every client watching its device (and for resume). */
   publishReading(reading: Reading): void {
-    this.#ring.push(reading);
+    const names = this.#ring.push(reading);
+    if (names !== undefined) this.#keeper?.keep(reading.device, reading.values, names);
     this.published++;
     if (this.#clients.size === 0) return;
     this.#pending.push({

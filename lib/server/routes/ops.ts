@@ -16,7 +16,7 @@ export function opsRoutes(api: ApiState): OpenAPIHono {
   const { ctx, hub, started, attrCache } = api;
   const app = newApi();
   const latest = new LatestValues();
-  latest.attach(ctx.lab);
+  latest.attach(ctx.lab, hub);
 
   app.openapi(
     createRoute({
