@@ -210,6 +210,11 @@ export class DeviceManager {
   // is both, one store per reading (each `GET /read`) instead of two.
   #last: Reading | undefined;
   #goodBefore: Reading | undefined;
+  /**
+   * Bumped whenever a manager's reading, state, counters or fetched attrs may have changed: a
+   * `/metrics` page rendered at one count is current while the count stays.
+   */
+  static changes = 0;
   /** Connection state from the latest call. */
   state: DeviceState = "unknown";
   /** Counters for metrics. */
@@ -243,6 +248,7 @@ export class DeviceManager {
 
   /** Keeps `reading` as the last one (and the last good one, see {@linkcode lastGood}). */
   #keep(reading: Reading): void {
+    DeviceManager.changes++;
     if (reading.error !== undefined) {
       const last = this.#last;
       if (last !== undefined && last.error === undefined) this.#goodBefore = last;
@@ -301,6 +307,7 @@ export class DeviceManager {
     const attrs = await this.exclusive(() => this.device.attrs(opts), opts?.signal);
     this.#attrs = attrs;
     this.#attrsEpoch = epoch;
+    DeviceManager.changes++;
     return attrs;
   }
 
@@ -715,6 +722,7 @@ export class DeviceManager {
     const v = validateWrite(attr, value);
     await this.exclusive(() => this.device.write(name, v, opts), opts?.signal);
     this.stats.writes++;
+    DeviceManager.changes++;
     const back = await this.read([name], opts);
     return back[name] ?? null;
   }

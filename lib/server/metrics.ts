@@ -7,7 +7,7 @@
  */
 import type { Value } from "../device/attr.ts";
 import type { Lab } from "../lab/lab.ts";
-import { type DeviceManager, LATENCY_BUCKETS_MS } from "../lab/manager.ts";
+import { DeviceManager, LATENCY_BUCKETS_MS } from "../lab/manager.ts";
 import type { ServerContext } from "./context.ts";
 import type { StreamHub } from "./sse.ts";
 
@@ -359,7 +359,114 @@ export function renderMetrics(
   latest?: LatestValues,
   cache: DeviceLines = new DeviceLines(),
 ): string {
-  return cache.families(ctx.lab.managers, unitsOf, latest) + serverLines(ctx, figures);
+  const now = new Float64Array(FIGURE_COUNT);
+  readFigures(ctx, figures.sseClients, figures.sseLagDisconnects, now);
+  return cache.families(ctx.lab.managers, unitsOf, latest) + serverLines(ctx, now) +
+    extraLines(ctx);
+}
+
+/** Where the server's figures of a scrape come from, besides the context. */
+export interface FigureSource {
+  /** Connected SSE clients. */
+  readonly clientCount: number;
+  /** SSE clients dropped for lagging. */
+  readonly lagDisconnects: number;
+}
+
+/**
+ * The metrics page of a server, answered as it was while nothing it shows moved: no reading,
+ * state, counter or attrs of any device ({@linkcode DeviceManager.changes}), no device added or
+ * removed, no server-wide figure changed. Each figure is read on every scrape, so the page is
+ * exact when it is asked for; only its text is kept. Units come from the devices' cached attrs.
+ *
+ * @example
+ * ```ts ignore
+ * const page = new MetricsPage(ctx, hub, latest);
+ * app.get("/metrics", (c) => c.body(page.text(), 200));
+ * ```
+ */
+export class MetricsPage {
+  readonly #lines = new DeviceLines((device) => this.ctx.lab.find(device)?.cachedAttrs());
+  readonly #unitsOf = (device: string, attr: string) =>
+    this.ctx.lab.find(device)?.cachedAttrs()?.find((a) => a.name === attr)?.units;
+  #members = 0;
+  readonly #stop: () => void;
+  // What the page was rendered at: the managers' change count, the lab's membership count.
+  #changes = -1;
+  #membersShown = -1;
+  // Devices whose attrs can go stale on their own (the device's `attrsEpoch` moves, e.g. a
+  // labwire:// device whose daemon came back): their units are looked at on every scrape.
+  #epochs: { m: DeviceManager; epoch: number | undefined }[] = [];
+  #families = "";
+  readonly #now = new Float64Array(FIGURE_COUNT);
+  readonly #shown = new Float64Array(FIGURE_COUNT).fill(NaN);
+  #server = "";
+  #page: string | undefined;
+  // The add-ons' lines the page was last answered with, the page they were added to, and both.
+  #extras: string[] = [];
+  #extendedFrom: string | undefined;
+  #withExtras = "";
+
+  /** The page of `ctx`'s lab and server; `figures` gives the SSE figures, `latest` the values. */
+  constructor(
+    readonly ctx: ServerContext,
+    readonly figures: FigureSource,
+    readonly latest?: LatestValues,
+  ) {
+    this.#stop = ctx.lab.onChange(() => this.#members++);
+  }
+
+  /** The page as it is now. */
+  text(): string {
+    let stale = DeviceManager.changes !== this.#changes || this.#members !== this.#membersShown;
+    for (const { m, epoch } of this.#epochs) {
+      if (m.device.attrsEpoch !== epoch) stale = true;
+    }
+    if (stale) {
+      this.#changes = DeviceManager.changes;
+      this.#membersShown = this.#members;
+      const managers = this.ctx.lab.managers;
+      this.#epochs = managers.filter((m) => m.device.attrsEpoch !== undefined).map((m) => ({
+        m,
+        epoch: m.device.attrsEpoch,
+      }));
+      this.#families = this.#lines.families(managers, this.#unitsOf, this.latest);
+      this.#page = undefined;
+    }
+    const now = this.#now;
+    const shown = this.#shown;
+    readFigures(this.ctx, this.figures.clientCount, this.figures.lagDisconnects, now);
+    for (let i = 0; i < FIGURE_COUNT; i++) {
+      if (now[i] !== shown[i]) {
+        shown.set(now);
+        this.#server = serverLines(this.ctx, now);
+        this.#page = undefined;
+        break;
+      }
+    }
+    const page = this.#page ??= this.#families + this.#server;
+    const more = this.ctx.extraMetrics;
+    if (more === undefined || more.length === 0) return page;
+    return this.#extended(page, more);
+  }
+
+  /** The page with the add-ons' lines (read on every scrape: their figures are their own). */
+  #extended(page: string, more: readonly (() => string)[]): string {
+    const extras = more.map((f) => f());
+    // The page by identity (a page is made again only when something moved), not by its text.
+    let same = page === this.#extendedFrom && extras.length === this.#extras.length;
+    for (let i = 0; same && i < extras.length; i++) same = extras[i] === this.#extras[i];
+    if (same) return this.#withExtras;
+    this.#extras = extras;
+    this.#extendedFrom = page;
+    this.#withExtras = page + extras.map((e) => e.replace(/\n$/, "") + "\n").join("");
+    return this.#withExtras;
+  }
+
+  /** Stops following the lab's devices. */
+  close(): void {
+    this.#stop();
+  }
 }
 
 let memory: { at: number; usage: Deno.MemoryUsage } | undefined;
@@ -371,49 +478,76 @@ function memoryUsage(): Deno.MemoryUsage {
   return memory.usage;
 }
 
-/** The lines of the server-wide figures (after the per-device families). */
-function serverLines(ctx: ServerContext, figures: ServerFigures): string {
-  const out: string[] = [];
-  const help = (name: string, type: string, text: string) => {
-    out.push(`# HELP ${name} ${text}`, `# TYPE ${name} ${type}`);
-  };
-  if (ctx.sampler) {
-    help("labwire_missed_deadlines_total", "counter", "Sampling deadlines missed (overruns).");
-    out.push(`labwire_missed_deadlines_total ${ctx.sampler.stats.missed}`);
-    help("labwire_samples_due_total", "counter", "Device readings due on schedule.");
-    out.push(`labwire_samples_due_total ${ctx.sampler.stats.expected}`);
-  }
-  if (ctx.session) {
-    help("labwire_session_rows_written_total", "counter", "Sample rows written to the session.");
-    out.push(`labwire_session_rows_written_total ${ctx.session.rowsWritten()}`);
-    help("labwire_session_ok", "gauge", "1 while the session records, 0 while its writes fail.");
-    out.push(`labwire_session_ok ${ctx.session.problem() === null ? 1 : 0}`);
-    help(
-      "labwire_session_write_errors_total",
-      "counter",
-      "Failed session write attempts (disk full, permissions; retried with backoff).",
-    );
-    out.push(`labwire_session_write_errors_total ${ctx.session.writeErrors?.() ?? 0}`);
-    help(
-      "labwire_session_dropped_samples_total",
-      "counter",
-      "Samples dropped because session writes failed for longer than the buffer holds.",
-    );
-    out.push(`labwire_session_dropped_samples_total ${ctx.session.dropped?.() ?? 0}`);
-  }
-  if (ctx.alarms) {
-    help("labwire_alarms_active", "gauge", "Alarms currently tripped.");
-    out.push(`labwire_alarms_active ${ctx.alarms.active().length}`);
-  }
+/** The server-wide figures, in page order, each with its HELP and TYPE lines. */
+const SERVER_FIGURES: [string, string, string][] = [
+  ["labwire_missed_deadlines_total", "counter", "Sampling deadlines missed (overruns)."],
+  ["labwire_samples_due_total", "counter", "Device readings due on schedule."],
+  ["labwire_session_rows_written_total", "counter", "Sample rows written to the session."],
+  ["labwire_session_ok", "gauge", "1 while the session records, 0 while its writes fail."],
+  [
+    "labwire_session_write_errors_total",
+    "counter",
+    "Failed session write attempts (disk full, permissions; retried with backoff).",
+  ],
+  [
+    "labwire_session_dropped_samples_total",
+    "counter",
+    "Samples dropped because session writes failed for longer than the buffer holds.",
+  ],
+  ["labwire_alarms_active", "gauge", "Alarms currently tripped."],
+  ["process_resident_memory_bytes", "gauge", "Resident memory size in bytes."],
+  ["labwire_heap_used_bytes", "gauge", "JavaScript heap in use, bytes."],
+  ["labwire_sse_clients", "gauge", "Connected Server-Sent Events clients."],
+  ["labwire_sse_lag_disconnects_total", "counter", "SSE clients dropped for falling behind."],
+];
+
+const FIGURE_COUNT = SERVER_FIGURES.length;
+
+/** Each server-wide figure's HELP and TYPE lines and its name, up to its value. */
+const SERVER_HEADS = SERVER_FIGURES.map(([name, type, text]) =>
+  `# HELP ${name} ${text}\n# TYPE ${name} ${type}\n${name} `
+);
+
+/**
+ * Reads the server-wide figures into `out`, in {@linkcode SERVER_FIGURES}' order; a figure the
+ * server does not have (no sampler, session or alarms) reads -1 (never NaN: a scrape compares
+ * the figures with those of the last page, and NaN equals nothing).
+ */
+function readFigures(
+  ctx: ServerContext,
+  sseClients: number,
+  sseLagDisconnects: number,
+  out: Float64Array,
+): void {
+  const sampler = ctx.sampler;
+  out[0] = sampler ? sampler.stats.missed : -1;
+  out[1] = sampler ? sampler.stats.expected : -1;
+  const session = ctx.session;
+  out[2] = session ? session.rowsWritten() : -1;
+  out[3] = session ? (session.problem() === null ? 1 : 0) : -1;
+  out[4] = session ? session.writeErrors?.() ?? 0 : -1;
+  out[5] = session ? session.dropped?.() ?? 0 : -1;
+  out[6] = ctx.alarms ? ctx.alarms.active().length : -1;
   const mem = memoryUsage();
-  help("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-  out.push(`process_resident_memory_bytes ${mem.rss}`);
-  help("labwire_heap_used_bytes", "gauge", "JavaScript heap in use, bytes.");
-  out.push(`labwire_heap_used_bytes ${mem.heapUsed}`);
-  help("labwire_sse_clients", "gauge", "Connected Server-Sent Events clients.");
-  out.push(`labwire_sse_clients ${figures.sseClients}`);
-  help("labwire_sse_lag_disconnects_total", "counter", "SSE clients dropped for falling behind.");
-  out.push(`labwire_sse_lag_disconnects_total ${figures.sseLagDisconnects}`);
-  for (const more of ctx.extraMetrics ?? []) out.push(more().replace(/\n$/, ""));
-  return out.join("\n") + "\n";
+  out[7] = mem.rss;
+  out[8] = mem.heapUsed;
+  out[9] = sseClients;
+  out[10] = sseLagDisconnects;
+}
+
+/** The lines of the server-wide figures `ctx` has, read by {@linkcode readFigures}. */
+function serverLines(ctx: ServerContext, figures: Float64Array): string {
+  let out = "";
+  for (let i = 0; i < FIGURE_COUNT; i++) {
+    const has = i < 2 ? ctx.sampler : i < 6 ? ctx.session : i < 7 ? ctx.alarms : true;
+    if (has) out += `${SERVER_HEADS[i]}${figures[i]}\n`;
+  }
+  return out;
+}
+
+/** The add-ons' lines, each source's text ending in one newline. */
+function extraLines(ctx: ServerContext): string {
+  let out = "";
+  for (const more of ctx.extraMetrics ?? []) out += more().replace(/\n$/, "") + "\n";
+  return out;
 }

@@ -3,7 +3,8 @@ import "../drivers/mod.ts";
 import { parseConfig, parseDeviceTable } from "../config/load.ts";
 import { Lab } from "../lab/lab.ts";
 import type { ServerContext } from "./context.ts";
-import { DeviceLines, escapeLabel, LatestValues, renderMetrics } from "./metrics.ts";
+import { DeviceLines, escapeLabel, LatestValues, MetricsPage, renderMetrics } from "./metrics.ts";
+import { LATENCY_BUCKETS_MS } from "../lab/manager.ts";
 import { StreamHub } from "./sse.ts";
 import type { Value } from "../device/attr.ts";
 
@@ -254,6 +255,189 @@ Deno.test("latest values fed by the hub are those of a listener of their own, wh
     own.detach();
     alone.detach();
     hub.close();
+    await lab.close();
+  }
+});
+
+/** The page without the process' memory lines (read again once a second, whatever moved). */
+const steady = (page: string) =>
+  page.split("\n").filter((l) =>
+    !/^(process_resident_memory_bytes|labwire_heap_used_bytes) /.test(l)
+  );
+
+/** The lines of `after` that differ from `before`'s (both of the same series, in order). */
+function changed(before: string, after: string): string[] {
+  const a = steady(before);
+  const b = steady(after);
+  assert.equal(b.length, a.length, "the same series");
+  return b.filter((l, i) => l !== a[i]).map((l) => l.replace(/ [^ ]*$/, ""));
+}
+
+Deno.test("the page answered while nothing moved changes exactly where something did, as a fresh render", async () => {
+  const lab = await Lab.open(parseConfig(
+    `[devices.g]\naddress = "sim://gauge?seed=2"\n` +
+      `[devices.f]\naddress = "sim://gauge?seed=5&error_rate=0.5"\n` +
+      `[devices.m]\naddress = "sim://motor?seed=1"\n`,
+    "<test>",
+  ));
+  const latest = new LatestValues();
+  latest.attach(lab);
+  const sampler = { stats: { missed: 0, expected: 0, started: 0 } };
+  let rows = 0;
+  let active: unknown[] = [];
+  const session = {
+    path: "x.sqlite",
+    rowsWritten: () => rows,
+    problem: () => null,
+  } as unknown as ServerContext["session"];
+  const extraMetrics: (() => string)[] = [];
+  const ctx = {
+    lab,
+    sampler,
+    session,
+    alarms: { active: () => active },
+    extraMetrics,
+  } as unknown as ServerContext;
+  const hub = { clientCount: 0, lagDisconnects: 0 };
+  const page = new MetricsPage(ctx, hub, latest);
+  const unitsOf = (device: string, attr: string) =>
+    lab.find(device)?.cachedAttrs()?.find((a) => a.name === attr)?.units;
+  const fresh = () =>
+    renderMetrics(
+      ctx,
+      unitsOf,
+      { sseClients: hub.clientCount, sseLagDisconnects: hub.lagDisconnects },
+      latest,
+    );
+  // Each step: the page changed in exactly `want` (lines up to their value) and is the page a
+  // render from nothing gives.
+  let last = page.text();
+  const step = (want: string[], latencyOf?: string) => {
+    const now = page.text();
+    assert.deepEqual(steady(now), steady(fresh()));
+    // a read that took time moves the latency sum and the buckets from its own up
+    const timed = (l: string) =>
+      l.startsWith(`labwire_read_latency_seconds_bucket{device="${latencyOf}",`) ||
+      l === `labwire_read_latency_seconds_sum{device="${latencyOf}"}`;
+    assert.deepEqual(changed(last, now).filter((l) => !timed(l)), want);
+    last = now;
+  };
+  const g = lab.get("g");
+  const f = lab.get("f");
+  const m = lab.get("m");
+  try {
+    step([]);
+    // a reading: its values, its time, its counts (an instant read: in every bucket, sum 0)
+    const before = (await g.sample()).values.pressure;
+    last = page.text();
+    // the sim's value moves with time (readings until it did: the same lines change)
+    for (let i = 0; i < 100 && (await g.sample()).values.pressure === before; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const latency = (device: string) => [
+      ...[...LATENCY_BUCKETS_MS.map((le) => String(le / 1000)), "+Inf"].map((le) =>
+        `labwire_read_latency_seconds_bucket{device="${device}",le="${le}"}`
+      ),
+      `labwire_read_latency_seconds_count{device="${device}"}`,
+    ];
+    step([
+      'labwire_value{device="g",attr="pressure",units=""}',
+      'labwire_value_timestamp_seconds{device="g"}',
+      'labwire_reads_total{device="g"}',
+      ...latency("g"),
+    ]);
+    // a failure: the state, the error and read counts (the values stay)
+    let r = await f.sample();
+    while (r.error !== undefined) r = await f.sample();
+    last = page.text();
+    while (r.error === undefined) {
+      last = page.text();
+      r = await f.sample();
+    }
+    step([
+      'labwire_device_up{device="f"}',
+      'labwire_device_state{device="f",state="up"}',
+      'labwire_device_state{device="f",state="down"}',
+      'labwire_reads_total{device="f"}',
+      'labwire_read_errors_total{device="f"}',
+      'labwire_read_latency_seconds_count{device="f"}',
+    ], "f");
+    // attrs fetched: the units of the gauge's values
+    const epoch = g.device as { attrsEpoch?: number };
+    epoch.attrsEpoch = 1;
+    await g.attrs();
+    step(['labwire_value{device="g",attr="pressure",units="torr"}']);
+    // attrs stale on their own (a labwire:// device's daemon came back), with nothing read
+    epoch.attrsEpoch = 2;
+    step(['labwire_value{device="g",attr="pressure",units=""}']);
+    // a write (its read-back is a reading of one attribute)
+    await m.sample();
+    await m.attrs();
+    last = page.text();
+    await m.write("velocity", 7);
+    const written = page.text();
+    assert.match(written, /\nlabwire_writes_total\{device="m"\} 1\n/);
+    assert.match(written, /\nlabwire_value\{device="m",attr="velocity",units="mm\/s"\} 7\n/);
+    assert.deepEqual(steady(written), steady(fresh()));
+    last = written;
+    // server figures, one at a time
+    sampler.stats.expected++;
+    step(["labwire_samples_due_total"]);
+    sampler.stats.missed++;
+    step(["labwire_missed_deadlines_total"]);
+    rows += 3;
+    step(["labwire_session_rows_written_total"]);
+    active = [{}];
+    step(["labwire_alarms_active"]);
+    hub.clientCount++;
+    step(["labwire_sse_clients"]);
+    hub.lagDisconnects++;
+    step(["labwire_sse_lag_disconnects_total"]);
+    // a device added, then removed
+    await lab.add(parseDeviceTable("h", { address: "sim://gauge?seed=9" }));
+    const added = page.text();
+    assert.match(added, /labwire_reads_total\{device="h"\} 0\n/);
+    assert.deepEqual(steady(added), steady(fresh()));
+    await lab.remove("h");
+    const removed = page.text();
+    assert.doesNotMatch(removed, /device="h"/);
+    assert.deepEqual(steady(removed), steady(last));
+    // add-ons' lines, read on every scrape
+    let sent = 0;
+    extraMetrics.push(() => `# TYPE x_sent counter\nx_sent ${sent}\n`, () => "y 1");
+    assert.ok(page.text().endsWith("x_sent 0\ny 1\n"));
+    sent++;
+    assert.ok(page.text().endsWith("x_sent 1\ny 1\n"));
+    assert.deepEqual(steady(page.text()), steady(fresh()));
+  } finally {
+    page.close();
+    latest.detach();
+    await lab.close();
+  }
+});
+
+Deno.test("two scrapes with nothing moved get the same page; the one after a reading does not", async () => {
+  const lab = await Lab.open(
+    parseConfig(`[devices.g]\naddress = "sim://gauge?seed=3"\n`, "<test>"),
+  );
+  const latest = new LatestValues();
+  latest.attach(lab);
+  const page = new MetricsPage({ lab } as unknown as ServerContext, {
+    clientCount: 0,
+    lagDisconnects: 0,
+  }, latest);
+  try {
+    await lab.get("g").sample();
+    const first = page.text();
+    assert.deepEqual(steady(page.text()), steady(first));
+    await new Promise((r) => setTimeout(r, 2));
+    const r = await lab.get("g").sample();
+    const next = page.text();
+    assert.ok(next.includes(`labwire_value_timestamp_seconds{device="g"} ${r.t}\n`));
+    assert.notDeepEqual(steady(next), steady(first));
+  } finally {
+    page.close();
+    latest.detach();
     await lab.close();
   }
 });

@@ -5,7 +5,7 @@
  * @module
  */
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
-import { DeviceLines, LatestValues, METRICS_CONTENT_TYPE, renderMetrics } from "../metrics.ts";
+import { LatestValues, METRICS_CONTENT_TYPE, MetricsPage } from "../metrics.ts";
 import { HealthSchema } from "../schemas.ts";
 import { type ApiState, newApi } from "./api.ts";
 
@@ -13,7 +13,7 @@ const METRICS_HEADERS = { "content-type": METRICS_CONTENT_TYPE };
 
 /** The health and metrics routes over `api`'s lab, session, sampler and hub. */
 export function opsRoutes(api: ApiState): OpenAPIHono {
-  const { ctx, hub, started, attrCache } = api;
+  const { ctx, hub, started } = api;
   const app = newApi();
   const latest = new LatestValues();
   latest.attach(ctx.lab, hub);
@@ -71,18 +71,9 @@ export function opsRoutes(api: ApiState): OpenAPIHono {
     },
   );
 
-  // A device's lines are rendered again only when it changed (units come with its cached attrs).
-  const metricLines = new DeviceLines((device) => attrCache.get(device));
-  app.get("/metrics", (c) => {
-    const page = renderMetrics(
-      ctx,
-      (device, attr) => attrCache.get(device)?.find((a) => a.name === attr)?.units,
-      { sseClients: hub.clientCount, sseLagDisconnects: hub.lagDisconnects },
-      latest,
-      metricLines,
-    );
-    return c.body(page, 200, METRICS_HEADERS);
-  });
+  // The last page is answered as it is while nothing it shows moved (see MetricsPage).
+  const page = new MetricsPage(ctx, hub, latest);
+  app.get("/metrics", (c) => c.body(page.text(), 200, METRICS_HEADERS));
 
   return app;
 }
