@@ -226,6 +226,7 @@ interface DeviceBlock {
   units: unknown;
   /** Per family of DEVICE_FAMILIES, its lines of this device, each ending "\n" ("" for none). */
   lines: string[];
+  series: DeviceSeries;
 }
 
 /**
@@ -248,23 +249,26 @@ export class DeviceLines {
     latest?: LatestValues,
   ): string[] {
     const units = this.unitsKey(m.name);
-    const hit = this.#blocks.get(m);
+    const stats = m.stats;
+    let hit = this.#blocks.get(m);
     if (
-      hit && hit.last === m.last && hit.state === m.state && hit.reads === m.stats.reads &&
-      hit.writes === m.stats.writes && hit.errors === m.stats.errors && hit.units === units
+      hit && hit.last === m.last && hit.state === m.state && hit.reads === stats.reads &&
+      hit.writes === stats.writes && hit.errors === stats.errors && hit.units === units
     ) return hit.lines;
     this.#changed = true;
-    const lines = deviceLines(m, unitsOf, latest).map((l) => l && l + "\n");
-    this.#blocks.set(m, {
-      last: m.last,
-      state: m.state,
-      reads: m.stats.reads,
-      writes: m.stats.writes,
-      errors: m.stats.errors,
-      units,
-      lines,
-    });
-    return lines;
+    if (hit === undefined) {
+      const series = new DeviceSeries(m.name);
+      hit = { last: 0, state: "", reads: 0, writes: 0, errors: 0, units, lines: [], series };
+      this.#blocks.set(m, hit);
+    }
+    hit.last = m.last;
+    hit.state = m.state;
+    hit.reads = stats.reads;
+    hit.writes = stats.writes;
+    hit.errors = stats.errors;
+    hit.units = units;
+    hit.lines = hit.series.lines(m, unitsOf, latest);
+    return hit.lines;
   }
 
   /**
@@ -294,52 +298,101 @@ export class DeviceLines {
   }
 }
 
-function deviceLines(
-  m: DeviceManager,
-  unitsOf: (device: string, attr: string) => string | undefined,
-  latest?: LatestValues,
-): string[] {
-  const device = labels({ device: m.name });
-  const values: string[] = [];
-  for (const [attr, v] of latest?.of(m.name) ?? Object.entries(m.lastGood?.values ?? {})) {
-    const n = typeof v === "number" ? v : typeof v === "boolean" ? (v ? 1 : 0) : undefined;
-    if (n === undefined) continue;
-    values.push(
-      `labwire_value${labels({ device: m.name, attr, units: unitsOf(m.name, attr) ?? "" })} ${
-        num(n)
-      }`,
+/**
+ * What a device's lines have that only its name (and an attribute's units) decide: each
+ * series' name and labels up to its value, made once, so that rendering a device formats its
+ * figures and little else (a tick renders every device of the bench again).
+ */
+class DeviceSeries {
+  readonly timestamp: string;
+  /** The up line for 0 and 1. */
+  readonly up: [string, string];
+  /** The state lines for each state the device was seen in. */
+  readonly #states = new Map<string, string>();
+  readonly reads: string;
+  readonly errors: string;
+  readonly writes: string;
+  /** Each latency bucket's series up to its value, +Inf last. */
+  readonly buckets: string[];
+  readonly sum: string;
+  readonly count: string;
+  /** Per attribute, its value series up to the value, with the units it was made for. */
+  readonly #values = new Map<string, { units: string; prefix: string }>();
+
+  /** The series of the device named `name`. */
+  constructor(readonly name: string) {
+    const device = labels({ device: name });
+    this.timestamp = `labwire_value_timestamp_seconds${device} `;
+    this.up = [`labwire_device_up${device} 0\n`, `labwire_device_up${device} 1\n`];
+    this.reads = `labwire_reads_total${device} `;
+    this.errors = `labwire_read_errors_total${device} `;
+    this.writes = `labwire_writes_total${device} `;
+    this.buckets = [...LATENCY_BUCKETS_MS.map((le) => String(le / 1000)), "+Inf"].map((le) =>
+      `labwire_read_latency_seconds_bucket${labels({ device: name, le })} `
     );
+    this.sum = `labwire_read_latency_seconds_sum${device} `;
+    this.count = `labwire_read_latency_seconds_count${device} `;
   }
-  const latency: string[] = [];
-  // The manager counts each read in one bucket; Prometheus buckets are cumulative.
-  let below = 0;
-  LATENCY_BUCKETS_MS.forEach((le, i) => {
-    below += m.stats.latencyBuckets[i] ?? 0;
-    latency.push(
-      `labwire_read_latency_seconds_bucket${
-        labels({ device: m.name, le: String(le / 1000) })
-      } ${below}`,
-    );
-  });
-  latency.push(
-    `labwire_read_latency_seconds_bucket${labels({ device: m.name, le: "+Inf" })} ${m.stats.reads}`,
-    `labwire_read_latency_seconds_sum${device} ${m.stats.latencySumMs / 1000}`,
-    `labwire_read_latency_seconds_count${device} ${m.stats.reads}`,
-  );
-  return [
-    values.join("\n"),
-    m.lastGood ? `labwire_value_timestamp_seconds${device} ${m.lastGood.t}` : "",
-    // No label that changes: a device going down keeps its series (one per state, as
-    // Prometheus enums are written), so rate() and alert rules see one continuous line.
-    `labwire_device_up${device} ${m.state === "up" ? 1 : 0}`,
-    DEVICE_STATES.map((s) =>
-      `labwire_device_state${labels({ device: m.name, state: s })} ${m.state === s ? 1 : 0}`
-    ).join("\n"),
-    `labwire_reads_total${device} ${m.stats.reads}`,
-    `labwire_read_errors_total${device} ${m.stats.errors}`,
-    `labwire_writes_total${device} ${m.stats.writes}`,
-    latency.join("\n"),
-  ];
+
+  /** The state lines of a device in `state`. */
+  states(state: string): string {
+    let text = this.#states.get(state);
+    if (text === undefined) {
+      text = DEVICE_STATES.map((s) =>
+        `labwire_device_state${labels({ device: this.name, state: s })} ${state === s ? 1 : 0}\n`
+      ).join("");
+      this.#states.set(state, text);
+    }
+    return text;
+  }
+
+  /** The value series of `attr` in `units`, up to its value. */
+  value(attr: string, units: string): string {
+    const hit = this.#values.get(attr);
+    if (hit !== undefined && hit.units === units) return hit.prefix;
+    const prefix = `labwire_value${labels({ device: this.name, attr, units })} `;
+    this.#values.set(attr, { units, prefix });
+    return prefix;
+  }
+
+  /** The lines of `m` now, per family of DEVICE_FAMILIES, each ending "\n" ("" for none). */
+  lines(
+    m: DeviceManager,
+    unitsOf: (device: string, attr: string) => string | undefined,
+    latest?: LatestValues,
+  ): string[] {
+    const name = m.name;
+    let values = "";
+    for (const [attr, v] of latest?.of(name) ?? Object.entries(m.lastGood?.values ?? {})) {
+      const n = typeof v === "number" ? v : typeof v === "boolean" ? (v ? 1 : 0) : undefined;
+      if (n === undefined) continue;
+      values += this.value(attr, unitsOf(name, attr) ?? "") + num(n) + "\n";
+    }
+    const stats = m.stats;
+    // The manager counts each read in one bucket; Prometheus buckets are cumulative.
+    let latency = "";
+    let below = 0;
+    const buckets = this.buckets;
+    for (let i = 0; i < LATENCY_BUCKETS_MS.length; i++) {
+      below += stats.latencyBuckets[i] ?? 0;
+      latency += buckets[i]! + below + "\n";
+    }
+    latency += buckets[LATENCY_BUCKETS_MS.length]! + stats.reads + "\n" +
+      this.sum + stats.latencySumMs / 1000 + "\n" + this.count + stats.reads + "\n";
+    const good = m.lastGood;
+    return [
+      values,
+      good ? this.timestamp + good.t + "\n" : "",
+      // No label that changes: a device going down keeps its series (one per state, as
+      // Prometheus enums are written), so rate() and alert rules see one continuous line.
+      this.up[m.state === "up" ? 1 : 0],
+      this.states(m.state),
+      this.reads + stats.reads + "\n",
+      this.errors + stats.errors + "\n",
+      this.writes + stats.writes + "\n",
+      latency,
+    ];
+  }
 }
 
 /**
