@@ -258,6 +258,17 @@ export function getRoute<Q>(
 }
 
 /**
+ * Declares on `app` a GET route served like a polled one ({@linkcode polledDispatch}: no hono
+ * Context per request) but left out of the API document and answered whatever its query: for
+ * what is not the JSON API (`/metrics`, whose scrapers may add parameters of their own).
+ */
+export function plainGetRoute(app: OpenAPIHono, path: string, handler: () => Response): void {
+  const viaHono: H = () => handler();
+  POLLED.set(viaHono, handler);
+  app.get(path, viaHono);
+}
+
+/**
  * What {@linkcode polledDispatch} remembers of a path that reaches a polled route and nothing
  * else: the handler, the path parameters (percent-decoded once), and the error answer of a
  * request that fails (one function per path, not a closure per request).

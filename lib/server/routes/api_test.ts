@@ -5,7 +5,7 @@ import type { Result, Router } from "hono/router";
 import { RegExpRouter } from "hono/router/reg-exp-router";
 import { TrieRouter } from "hono/router/trie-router";
 import { HttpError, toHttpError } from "../http_error.ts";
-import { getRoute, newApi, polledDispatch } from "./api.ts";
+import { getRoute, newApi, plainGetRoute, polledDispatch } from "./api.ts";
 
 /** A router that counts the matches it is asked for. */
 class CountingRouter<T> implements Router<T> {
@@ -247,4 +247,19 @@ Deno.test("polled routes: a route without a query refuses unknown parameters; ti
     const readUtc = await answer("/things/g7/read?n=2&utc=1");
     assert.deepEqual(await readUtc.json(), { name: "g7", n: "2" });
   }
+});
+
+Deno.test("plain routes: served by the polled dispatch and by hono alike, whatever the query, and not documented", async () => {
+  const app = newApi();
+  let calls = 0;
+  plainGetRoute(app, "/page", () => new Response(`page ${++calls}`));
+  app.get("/other", (c) => c.text("other"));
+  const dispatch = polledDispatch(app, (err) => Response.json(toHttpError(err).body()));
+  const polled = dispatch(get("/page?anything=1"));
+  assert.ok(polled instanceof Response, "the polled dispatch serves it");
+  assert.equal(await polled.text(), "page 1");
+  assert.equal(await (await app.fetch(get("/page?zzz=2"))).text(), "page 2");
+  assert.equal(dispatch(get("/other")), undefined);
+  const doc = app.getOpenAPI31Document({ openapi: "3.1.0", info: { title: "t", version: "1" } });
+  assert.equal(doc.paths?.["/page"], undefined);
 });
