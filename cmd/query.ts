@@ -34,7 +34,7 @@ import {
 import { openLine } from "../lib/transport/open.ts";
 import { type QueryLine, resolveQueryLine } from "../lib/lab/query_target.ts";
 import { parseWindow } from "../lib/transport/pipeline.ts";
-import { BatchedSink } from "../lib/output/stdout.ts";
+import { BatchedSink } from "../lib/output/batched_sink.ts";
 
 const FLAGS = {
   write: { type: "boolean", short: "w" },

@@ -9,7 +9,7 @@ import type { Attr } from "../device/attr.ts";
 import type { Reading } from "../device/device.ts";
 import { CsvWriter } from "./csv.ts";
 import { readingRecord, writeReadingLine } from "./record.ts";
-import { BatchedSink } from "./stdout.ts";
+import { BatchedSink } from "./batched_sink.ts";
 import type { TimeOptions } from "./time.ts";
 
 /**

@@ -7,7 +7,7 @@
  */
 import type { Reading } from "../device/device.ts";
 import type { Attr, Values } from "../device/attr.ts";
-import type { BatchedSink } from "./stdout.ts";
+import type { BatchedSink } from "./batched_sink.ts";
 import { machineTime, type TimeOptions } from "./time.ts";
 import {
   documentOf,
@@ -58,7 +58,7 @@ export function readingLine(r: Reading, time?: TimeOptions): string {
  *
  * @example
  * ```ts
- * import { BatchedSink } from "./stdout.ts";
+ * import { BatchedSink } from "./batched_sink.ts";
  * import { writeReadingLine } from "./record.ts";
  * const lines: string[] = [];
  * const sink = new BatchedSink((text) => lines.push(text));

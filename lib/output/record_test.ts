@@ -9,7 +9,7 @@ import {
   readingsDocument,
   writeReadingLine,
 } from "./record.ts";
-import { BatchedSink } from "./stdout.ts";
+import { BatchedSink } from "./batched_sink.ts";
 import type { Reading } from "../device/device.ts";
 import type { TimeOptions } from "./time.ts";
 

@@ -100,6 +100,15 @@ Deno.test("labwire read that one batch covers loads neither the Lab's way nor th
   assert.deepEqual(general, []);
 });
 
+Deno.test("labwire read of addresses loads neither the batched output writer nor its timers", async () => {
+  // read writes one document: BatchedSink (stream's and query's batches, ~7 KB) and the timers it
+  // rides on (lib/schedule/timer.ts, ~9 KB) were ~3 M instructions of every read's start.
+  const modules = await readPathModules();
+  assert.ok(modules.some((m) => m.endsWith("/lib/output/stdout.ts")), "graph walked");
+  const batched = modules.filter((m) => /\/(output\/batched_sink|schedule\/timer)\.ts$/.test(m));
+  assert.deepEqual(batched, []);
+});
+
 Deno.test("labwire read of an address loads no node: module (Node's compatibility layer)", async () => {
   // node:util alone (for parseArgs) cost ~25 ms of CPU per start: lib/cli/argv.ts replaces it.
   const modules = await readPathModules();

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { evalInChild } from "../../tests/fixtures/deno_eval.ts";
 import { onTimeout } from "../schedule/timer.ts";
-import { BatchedSink, PipeClosed } from "./stdout.ts";
+import { BatchedSink } from "./batched_sink.ts";
+import { PipeClosed } from "./stdout.ts";
 
 Deno.test("BatchedSink: one write per event-loop turn, in order; a failed write reaches the writer", async () => {
   const calls: string[] = [];
@@ -63,7 +64,7 @@ Deno.test("BatchedSink with a delay: a write into an old batch joins it, and the
 });
 
 Deno.test("BatchedSink without a target: the bytes of every write reach stdout in order, past the buffer and in any script", async () => {
-  const module = import.meta.resolve("./stdout.ts");
+  const module = import.meta.resolve("./batched_sink.ts");
   const code = `
     import { BatchedSink } from "${module}";
     const sink = new BatchedSink(undefined, 1000);
