@@ -207,3 +207,15 @@ Deno.test("the modules labwire read of addresses loads are ASCII", async () => {
   }
   assert.deepEqual(wide, []);
 });
+
+Deno.test("the modules the batch CA reader loads are ASCII", async () => {
+  // Loaded by every read of ca:// PVs, as the start path is (above): client_udp.ts had two
+  // dashes beyond ASCII, so V8 held it as two bytes a character.
+  const modules = await reachable(["lib/drivers/epics/client_batch.ts"], false);
+  assert.ok(modules.some((m) => m.endsWith("/lib/drivers/epics/client_udp.ts")), "graph walked");
+  const wide = [];
+  for (const m of modules.filter((m) => m.startsWith("file:") && m.endsWith(".ts"))) {
+    if (/[^\t-~]/.test(await Deno.readTextFile(new URL(m)))) wide.push(m);
+  }
+  assert.deepEqual(wide, []);
+});

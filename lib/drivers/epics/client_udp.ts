@@ -1,7 +1,7 @@
 /**
  * The CA client's UDP socket: searches out, search replies and beacons in. It uses Deno's own
  * datagram socket when the runtime offers it (`"unstable": ["net"]` in deno.json, as labwire
- * runs), which starts in a few milliseconds, and `node:dgram` otherwise — loaded only then, since
+ * runs), which starts in a few milliseconds, and `node:dgram` otherwise - loaded only then, since
  * Node's compatibility layer costs a `labwire read` of one PV several times its CA work.
  *
  * @module
@@ -70,7 +70,7 @@ async function nativePort(
       conn.close();
       // The pending receive ends on a later turn of the event loop (its rejection is caught
       // above, and nothing is delivered after `closed`): waiting for that turn held a batch
-      // read of 1,000 PVs 4–9 ms (wall, loaded machine) after its last reply.
+      // read of 1,000 PVs 4-9 ms (wall, loaded machine) after its last reply.
       void receiving;
       return Promise.resolve();
     },
