@@ -23,7 +23,7 @@ import { NO_OPTIONS } from "../lib/config/targets.ts";
 import type { Lab } from "../lib/lab/lab.ts";
 import type { DeviceConfig } from "../lib/config/load.ts";
 import { type Driver, findDriver } from "../lib/device/registry.ts";
-import { nowSeconds } from "../lib/device/device.ts";
+import { nowSeconds } from "../lib/device/clock.ts";
 import { splicedBatchDocument } from "../lib/output/batch_document.ts";
 import { stdoutSink } from "../lib/output/stdout.ts";
 import { stdoutIsTerminal } from "../lib/output/terminal.ts";

@@ -5,7 +5,12 @@
  * @module
  */
 import type { Attr, Value, Values } from "./attr.ts";
+import { formatMs } from "./clock.ts";
 import { TimeoutError } from "./errors.ts";
+
+// The reading clock and the wording of call timeouts live in ./clock.ts, which a read of
+// ca:// PVs loads without the rest of this module.
+export { formatMs, nowSeconds } from "./clock.ts";
 
 /** Options every device call takes: a caller's abort signal and a timeout in milliseconds. */
 export interface CallOptions {
@@ -105,11 +110,6 @@ export interface Device {
   close(): Promise<void>;
 }
 
-/** Returns the current time as Unix epoch seconds with millisecond precision. */
-export function nowSeconds(): number {
-  return Date.now() / 1000;
-}
-
 /**
  * Runs `fn` with a signal that aborts on the caller's signal or after `timeoutMs`; a timeout
  * becomes a {@linkcode TimeoutError} saying what was tried.
@@ -165,11 +165,6 @@ export function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
-}
-
-/** Formats milliseconds for messages: "250 ms", "1.5 s". */
-export function formatMs(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)} ms` : `${+(ms / 1000).toFixed(3)} s`;
 }
 
 /** Picks the default reading's attribute names (those with `status`) from a declaration. */

@@ -219,3 +219,14 @@ Deno.test("the modules the batch CA reader loads are ASCII", async () => {
   }
   assert.deepEqual(wide, []);
 });
+
+Deno.test("labwire read of ca:// PVs loads the device clock without the device model", async () => {
+  // cmd/read.ts needs nowSeconds and the batch reader formatMs (lib/device/clock.ts): the model
+  // around them (lib/device/device.ts, 7.3 KB) was ~0.4 M instructions of every such read.
+  const modules = [
+    ...await readPathModules(),
+    ...await reachable(["lib/drivers/epics/client_batch.ts"], false),
+  ];
+  assert.ok(modules.some((m) => m.endsWith("/lib/device/clock.ts")), "graph walked");
+  assert.deepEqual(modules.filter((m) => m.endsWith("/lib/device/device.ts")), []);
+});

@@ -24,7 +24,7 @@
  */
 import type { Values } from "../../device/attr.ts";
 import type { BatchTarget } from "../../device/registry.ts";
-import { formatMs } from "../../device/device.ts";
+import { formatMs } from "../../device/clock.ts";
 import { DeviceError, TimeoutError } from "../../device/errors.ts";
 import { ipToString } from "../../device/ipv4.ts";
 import { Timer } from "../../schedule/timer.ts";
