@@ -70,8 +70,9 @@ export interface Device {
    * A throw before either is called is taken as the read's failure, so neither may be called
    * after one (the manager would count the read ended twice). `at` is the caller's
    * `performance.now()` of the read's start (the manager's, which times the read and dates the
-   * reading): a device whose values follow the clock (a simulator) takes them at `at` instead
-   * of reading the clock again.
+   * reading; or, when the manager read only the wall clock, the monotonic time it stands for,
+   * within a millisecond): a device whose values follow the clock (a simulator) takes them at
+   * `at` instead of reading the clock again.
    */
   readTo?(
     names: readonly string[] | undefined,

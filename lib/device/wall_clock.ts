@@ -24,6 +24,8 @@ export class WallClock {
   #offset = 0;
   /** Monotonic ms of the last sync (none yet: the first use syncs). */
   #syncedAt = -Infinity;
+  /** The wall clock's reading (epoch ms) at the last sync. */
+  #wallSyncedAt = -Infinity;
 
   /**
    * A wall clock from `wallMs` (epoch ms, default `Date.now`) and `monoMs` (default
@@ -46,12 +48,26 @@ export class WallClock {
     return Math.floor(mono + this.#offset) / 1000;
   }
 
+  /**
+   * The monotonic time (ms, as `monoMs` gives it) that `wall`, a reading of the wall clock just
+   * taken (epoch ms, as `wallMs` gives it), stands for: within a millisecond of the monotonic
+   * clock read at the same moment. For a caller that read only the wall clock (`Date.now()`, a
+   * fifth of `performance.now()`'s cost) and hands a time on to what runs on the monotonic one.
+   * Re-synced like {@linkcode secondsAt}, once `wall` is `resyncMs` from the last sync's.
+   */
+  monoAt(wall: number): number {
+    if (!(Math.abs(wall - this.#wallSyncedAt) < this.resyncMs)) this.#sync();
+    return wall - this.#offset;
+  }
+
   #sync(): void {
     // The monotonic clock first: the wall clock's whole milliseconds (read after it) then put
     // the estimate ahead of the wall clock by no more than the time between the two reads.
     const mono = this.monoMs();
-    this.#offset = this.wallMs() - mono;
+    const wall = this.wallMs();
+    this.#offset = wall - mono;
     this.#syncedAt = mono;
+    this.#wallSyncedAt = wall;
   }
 }
 
@@ -61,4 +77,9 @@ const PROCESS_CLOCK = new WallClock();
 /** Epoch seconds (to the millisecond) at `mono`, a `performance.now()` reading of the process. */
 export function wallSecondsAt(mono: number): number {
   return PROCESS_CLOCK.secondsAt(mono);
+}
+
+/** The process's `performance.now()` that `wall`, a `Date.now()` just read, stands for (±1 ms). */
+export function monoAtWall(wall: number): number {
+  return PROCESS_CLOCK.monoAt(wall);
 }

@@ -60,3 +60,20 @@ Deno.test("wallSecondsAt: the process's clocks agree with Date.now() within a mi
     assert.ok(t >= before - 1 && t <= after + 1, `${t} between ${before} and ${after}`);
   }
 });
+
+Deno.test("WallClock.monoAt: the monotonic time a wall clock reading stands for, within a millisecond", () => {
+  const { c, clock, advance } = fakeClocks(1_764_670_000_123.6);
+  for (let i = 0; i < 99; i++) {
+    const mono = clock.monoAt(Math.floor(c.wall));
+    assert.ok(Math.abs(mono - c.mono) <= 1, `${mono} within a millisecond of ${c.mono}`);
+    advance(9.7);
+  }
+  assert.equal(c.reads, 1, "960 ms of wall readings: synced once");
+  c.wall += 3_600_000; // the clock is set forward an hour: a wall reading far from the sync's
+  const mono = clock.monoAt(Math.floor(c.wall));
+  assert.ok(Math.abs(mono - c.mono) <= 1, "the step is seen at once");
+  assert.equal(c.reads, 2);
+  // The two directions agree: the wall time of the monotonic time a wall reading stands for.
+  const wall = Math.floor(c.wall);
+  assert.ok(Math.abs(clock.secondsAt(clock.monoAt(wall)) * 1000 - wall) <= 1);
+});

@@ -13,7 +13,7 @@ import {
   type Subscription,
 } from "../device/device.ts";
 import { DeviceError, errorMessage, UsageError } from "../device/errors.ts";
-import { wallSecondsAt } from "../device/wall_clock.ts";
+import { monoAtWall, wallSecondsAt } from "../device/wall_clock.ts";
 import type { DeviceConfig } from "../config/load.ts";
 import { Feed } from "./feed.ts";
 
@@ -337,6 +337,8 @@ export class DeviceManager {
    * `sample().then(answer)` (what an HTTP reading answers with, thousands a second). With
    * `failed`, what `answer` throws (or an aborted call's error) resolves to what `failed` makes
    * of it, and the promise never rejects: one promise fewer than `sampleTo(…).catch(failed)`.
+   * A read answered in the turn it is asked (a simulator's) reads the wall clock alone for its
+   * time, not the monotonic clock (its latency is 0): see `#startIdleRead`.
    */
   sampleTo<T>(
     names: readonly string[] | undefined,
@@ -344,7 +346,7 @@ export class DeviceManager {
     answer: (reading: Reading) => T,
     failed?: (err: unknown) => T,
   ): Promise<T> {
-    return this.#sample(names, opts, performance.now(), answer, failed) as Promise<T>;
+    return this.#sample(names, opts, undefined, answer, failed) as Promise<T>;
   }
 
   /**
@@ -368,18 +370,20 @@ export class DeviceManager {
     this.#startIdleRead(names, opts, started, undefined, to);
   }
 
+  /** A reading for `answer`; `started` undefined when the caller read no clock (see sampleTo). */
   #sample(
     names: readonly string[] | undefined,
     opts: SampleOptions | undefined,
-    started: number,
+    started: number | undefined,
     answer: ((reading: Reading) => unknown) | undefined,
     failed?: (err: unknown) => unknown,
   ): Promise<unknown> {
     if (this.#queued > 0 || opts?.signal?.aborted) {
+      const at = started ?? performance.now();
       if (opts?.join === true && opts.signal === undefined) {
-        return this.#sharedRead(names, opts, started, answer, failed);
+        return this.#sharedRead(names, opts, at, answer, failed);
       }
-      return this.#queuedRead(names, opts, started, answer, failed);
+      return this.#queuedRead(names, opts, at, answer, failed);
     }
     return this.#startIdleRead(names, opts, started, answer, undefined, failed);
   }
@@ -467,18 +471,18 @@ export class DeviceManager {
    * Starts a read on an idle queue: the reading goes to `answer` (the promise settles with what
    * it makes of it) or, with a `to`, to `to` (the promise then settles with nothing and never
    * rejects: nobody waits on it; through the device's `readTo`, it is settled from the start).
-   * A device with a `readTo` is read through it, whoever asks.
+   * A device with a `readTo` is read through it, whoever asks. `started` undefined: the caller
+   * read no clock, and this read reads one (the wall clock alone when the answer comes in the
+   * turn it is asked).
    */
   #startIdleRead(
     names: readonly string[] | undefined,
     opts: SampleOptions | undefined,
-    started: number,
+    started: number | undefined,
     answer: ((reading: Reading) => unknown) | undefined,
     to: ReadingTarget | undefined,
     failed?: (err: unknown) => unknown,
   ): Promise<unknown> {
-    // The wall clock of the read's start, from the latency's clock read (one read, not two).
-    const t = wallSecondsAt(started);
     // An idle queue starts the read at once and the queue is free again when the answer is
     // taken. No async frame, turn of the queue or extra promise per reading (a sampler takes
     // thousands a second), and no closure either: only one such read runs at a time (it keeps
@@ -486,11 +490,26 @@ export class DeviceManager {
     this.#queued++;
     const device = this.device;
     if (device.readTo !== undefined) {
+      // The wall clock of the read's start, from the caller's clock read (one read, not two).
+      // With none, from `Date.now()` (~150 instructions; `performance.now()` is an op of ~650,
+      // the largest item of a `GET /read` over the bare server's under callgrind): a read
+      // answered in its turn needs no latency, and one that is not is timed from its return.
+      // The device gets the monotonic time that wall time stands for (within a millisecond).
+      let t: number;
+      let at: number;
+      if (started === undefined) {
+        const wall = Date.now();
+        t = wall / 1000;
+        at = monoAtWall(wall);
+      } else {
+        t = wallSecondsAt(started);
+        at = started;
+      }
       // The values come straight back (no promise, reaction or microtask per reading).
       this.#direct = true;
       this.#inReadTo = true;
       try {
-        device.readTo(names, opts, this.#idleReadDone, this.#idleReadFailed, started);
+        device.readTo(names, opts, this.#idleReadDone, this.#idleReadFailed, at);
       } catch (err) {
         // A throw before either callback is the read's failure; one after is not a second end.
         if (this.#inReadTo) this.#idleReadEnded(false, err);
@@ -498,27 +517,28 @@ export class DeviceManager {
       if (!this.#inReadTo) {
         // Answered before `readTo` returned (a simulator with no fault): in the turn it was
         // asked, so the read took no time anything else could have run in. Its latency is 0
-        // and the clock is not read again (a `performance.now()` is ~0.9k instructions on the
-        // thread answering HTTP; the device was handed the read's start for its values too:
-        // one clock read a reading).
+        // and no clock is read again (the device was handed the read's start for its values
+        // too: one clock read a reading).
         const ok = this.#answeredOk;
         const result = this.#answered;
         this.#answered = undefined;
         this.#free();
         if (to !== undefined) {
-          this.#handTo(to, t, started, opts, ok, result, true);
+          this.#handTo(to, t, at, opts, ok, result, true);
           return IDLE;
         }
         try {
           return Promise.resolve(
-            this.#finished(t, started, opts, ok, result, answer, failed, true),
+            this.#finished(t, at, opts, ok, result, answer, failed, true),
           );
         } catch (err) {
           return Promise.reject(err);
         }
       }
       this.#inReadTo = false;
-      this.#keepIdle(t, started, opts, answer, to, failed);
+      // Timed from here when the caller read no clock: the device's own start of the read (a
+      // request sent) is all that came before, microseconds.
+      this.#keepIdle(t, started ?? performance.now(), opts, answer, to, failed);
       if (to !== undefined) return IDLE;
       // Whoever waits for `answer`'s make of the reading gets a promise, settled when it is made.
       const { promise, resolve, reject } = Promise.withResolvers<unknown>();
@@ -526,7 +546,9 @@ export class DeviceManager {
       this.#idleRead.reject = reject;
       return promise;
     }
-    this.#keepIdle(t, started, opts, answer, to, failed);
+    // The wall clock of the read's start, from the latency's clock read (one read, not two).
+    const mono = started ?? performance.now();
+    this.#keepIdle(wallSecondsAt(mono), mono, opts, answer, to, failed);
     // The read itself is the queue's tail.
     let p: Promise<Values>;
     try {

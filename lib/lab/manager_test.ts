@@ -669,6 +669,45 @@ Deno.test("readTo: an answer before it returns took no time (latency 0, no clock
   await m.close();
 });
 
+Deno.test("sampleTo: a read answered in its turn reads the wall clock alone; one answered later is timed from readTo's return", async () => {
+  const { dev, m } = callbackManager();
+  dev.next = "done";
+  await m.sampleTo(undefined, undefined, (r) => r); // the process clock synced, if it was due
+  const now = performance.now;
+  let monoReads = 0;
+  performance.now = () => {
+    monoReads++;
+    return now.call(performance);
+  };
+  try {
+    for (let i = 0; i < 200; i++) {
+      const before = Date.now();
+      const r = await m.sampleTo(undefined, undefined, (r) => r);
+      const after = Date.now();
+      const ms = r.t * 1000;
+      assert.ok(ms >= before && ms <= after, `${ms} between ${before} and ${after}`);
+      assert.equal(ms, Math.round(ms), "whole milliseconds");
+      const mono = now.call(performance);
+      assert.ok(dev.at! <= mono + 1.5 && dev.at! >= mono - 20, "handed the monotonic time of it");
+    }
+    // The wall clock re-synced with the monotonic one at most once a second.
+    assert.ok(monoReads <= 1, `${monoReads} performance.now() for 200 instant reads`);
+    assert.equal(m.stats.latencySumMs, 0);
+    dev.next = "wait";
+    monoReads = 0;
+    const later = m.sampleTo(undefined, undefined, (r) => r);
+    assert.ok(monoReads >= 1, "read once readTo returned without an answer");
+    await new Promise((r) => setTimeout(r, 5));
+    dev.pending!.done({ p: 1 });
+    const r = await later;
+    assert.deepEqual(r.values, { p: 1 });
+    assert.ok(m.stats.lastLatencyMs >= 4, `${m.stats.lastLatencyMs} ms: the wait`);
+  } finally {
+    performance.now = now;
+  }
+  await m.close();
+});
+
 Deno.test("sampleFor: a readTo that hands back its failure and then throws ends the read once", async () => {
   const { dev, m, got, lost, to } = callbackManager();
   dev.next = "fail-throw";

@@ -19,6 +19,24 @@ import { decodeFrame, encodeFrame, garble } from "./frame.ts";
 import type { SimModel } from "./model.ts";
 import { preciseAt, preciseNow } from "./noise.ts";
 
+/**
+ * The latest time (epoch ms) a simulator on the process clock was asked at: the model times of
+ * calls never go back, for one device or across devices (whose models may share a world). A
+ * caller's time may stand a millisecond either way of the clock (a manager's read that took
+ * only `Date.now()`, see `DeviceManager.sampleTo`): a read right after a write (or another
+ * device's read) is then still taken after it.
+ */
+const latest = new Float64Array([-Infinity]);
+
+/** The model time of a call at `ms` (epoch ms on the process clock), never before an earlier call's. */
+function modelTime(ms: number): number {
+  // A typed array's slot, not a `let`: a double stored there is not a heap number made per call.
+  const last = latest[0]!;
+  if (ms < last) return last;
+  latest[0] = ms;
+  return ms;
+}
+
 /** How a {@linkcode SimDevice} behaves beyond its model. */
 export interface SimDeviceOptions {
   /** Faults to inject; none by default. */
@@ -137,8 +155,7 @@ export class SimDevice implements Device {
     try {
       this.#count("read");
       if (opts?.signal?.aborted) throw opts.signal.reason;
-      const t = at !== undefined && this.#now === preciseNow ? preciseAt(at) : this.#now();
-      out = this.#valuesAt(this.#status, t);
+      out = this.#valuesAt(this.#status, this.#time(at));
     } catch (err) {
       failed(err);
       return;
@@ -186,7 +203,7 @@ export class SimDevice implements Device {
       // the heartbeat (profiled: 64 clients polling one sim stalled 10-20 ms per pause).
       if (opts?.signal?.aborted) return Promise.reject(opts.signal.reason);
       try {
-        return Promise.resolve(fn(this.#now()));
+        return Promise.resolve(fn(this.#time()));
       } catch (err) {
         return Promise.reject(err);
       }
@@ -198,6 +215,15 @@ export class SimDevice implements Device {
       `${what} ${this.address}`,
       (signal) => this.#faulty(fn, signal),
     ).finally(() => this.#inFlight--);
+  }
+
+  /**
+   * The model time (epoch ms) of a call now, or at `at` (a caller's `performance.now()` of it)
+   * unless the device has a clock of its own.
+   */
+  #time(at?: number): number {
+    if (this.#now !== preciseNow) return this.#now();
+    return modelTime(at === undefined ? preciseNow() : preciseAt(at));
   }
 
   /** Counts a call (and one that overlaps another); throws for an overlap with `strict`. */
@@ -237,9 +263,9 @@ export class SimDevice implements Device {
         );
       case "garbage":
         // The device did its work; its answer was corrupted on the way back.
-        return decodeFrame(garble(encodeFrame(fn(this.#now())), f.random), this.address);
+        return decodeFrame(garble(encodeFrame(fn(this.#time())), f.random), this.address);
       default:
-        return decodeFrame(encodeFrame(fn(this.#now())), this.address);
+        return decodeFrame(encodeFrame(fn(this.#time())), this.address);
     }
   }
 }

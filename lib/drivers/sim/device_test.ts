@@ -168,3 +168,22 @@ Deno.test("only positioners have isMoving", async () => {
   await g.close();
   await m.close();
 });
+
+Deno.test("readTo: a simulator's time never goes back, for one device or across devices", async () => {
+  const a = sim("sim://gauge?seed=9");
+  const b = sim("sim://gauge?seed=9");
+  const c = sim("sim://gauge?seed=9");
+  const got: unknown[] = [];
+  const push = (v: unknown) => got.push(v);
+  const at = performance.now() + 20;
+  a.readTo(undefined, undefined, push, push, at);
+  // A caller's time up to a few ms before another call's (a wall clock reading standing for the
+  // monotonic one) is taken at that call's time: a read after a write never sees before it.
+  b.readTo(undefined, undefined, push, push, at - 3);
+  assert.deepEqual(got[1], got[0], "at the later call's time");
+  c.readTo(undefined, undefined, push, push, at + 20);
+  assert.notDeepEqual(got[2], got[0], "a later time is taken as it is");
+  await a.close();
+  await b.close();
+  await c.close();
+});
