@@ -328,25 +328,30 @@ export class DeviceManager {
     opts?: SampleOptions,
     started: number = performance.now(),
   ): Promise<Reading> {
-    return this.#sample(names, opts, started, undefined) as Promise<Reading>;
+    return Promise.resolve(this.#sample(names, opts, started, undefined)) as Promise<Reading>;
   }
 
   /**
-   * Takes a fresh reading like {@linkcode sample} and resolves to what `answer` makes of it,
-   * called in the turn the reading is made: one promise and one turn fewer than
-   * `sample().then(answer)` (what an HTTP reading answers with, thousands a second). With
-   * `failed`, what `answer` throws (or an aborted call's error) resolves to what `failed` makes
-   * of it, and the promise never rejects: one promise fewer than `sampleTo(…).catch(failed)`.
-   * A read answered in the turn it is asked (a simulator's) reads the wall clock alone for its
-   * time, not the monotonic clock (its latency is 0): see `#startIdleRead`.
+   * Takes a fresh reading like {@linkcode sample} and gives what `answer` makes of it, called in
+   * the turn the reading is made: one promise and one turn fewer than `sample().then(answer)`
+   * (what an HTTP reading answers with, thousands a second). A read answered in the turn it is
+   * asked (a simulator's) gives `answer`'s make of it as it is, no promise: nothing to wait for,
+   * and an HTTP answer made in the request's turn is sent without a promise resolved, a `then`
+   * looked up on the answer and a turn of the microtask queue (~2k instructions a `GET /read`
+   * under callgrind, Deno's server answering a `Response` on its synchronous path). Any other
+   * read gives a promise of it. With `failed`, what `answer` throws (or an aborted call's error)
+   * gives what `failed` makes of it, and never a rejection: one promise fewer than
+   * `sampleTo(…).catch(failed)`; without, a throw of `answer` is a rejected promise. A read
+   * answered in its turn reads the wall clock alone for its time, not the monotonic clock (its
+   * latency is 0): see `#startIdleRead`.
    */
   sampleTo<T>(
     names: readonly string[] | undefined,
     opts: SampleOptions | undefined,
     answer: (reading: Reading) => T,
     failed?: (err: unknown) => T,
-  ): Promise<T> {
-    return this.#sample(names, opts, undefined, answer, failed) as Promise<T>;
+  ): T | Promise<T> {
+    return this.#sample(names, opts, undefined, answer, failed) as T | Promise<T>;
   }
 
   /**
@@ -370,14 +375,17 @@ export class DeviceManager {
     this.#startIdleRead(names, opts, started, undefined, to);
   }
 
-  /** A reading for `answer`; `started` undefined when the caller read no clock (see sampleTo). */
+  /**
+   * A reading for `answer`, or its make of it (as it is when made in this turn, else a promise);
+   * `started` undefined when the caller read no clock (see sampleTo).
+   */
   #sample(
     names: readonly string[] | undefined,
     opts: SampleOptions | undefined,
     started: number | undefined,
     answer: ((reading: Reading) => unknown) | undefined,
     failed?: (err: unknown) => unknown,
-  ): Promise<unknown> {
+  ): unknown {
     if (this.#queued > 0 || opts?.signal?.aborted) {
       const at = started ?? performance.now();
       if (opts?.join === true && opts.signal === undefined) {
@@ -468,9 +476,11 @@ export class DeviceManager {
   }
 
   /**
-   * Starts a read on an idle queue: the reading goes to `answer` (the promise settles with what
-   * it makes of it) or, with a `to`, to `to` (the promise then settles with nothing and never
-   * rejects: nobody waits on it; through the device's `readTo`, it is settled from the start).
+   * Starts a read on an idle queue: the reading goes to `answer` (what it makes of it is
+   * returned as it is when the device answered before `readTo` returned, else a promise settles
+   * with it; a throw of it is a rejected promise) or, with a `to`, to `to` (then the promise
+   * settles with nothing and never rejects: nobody waits on it; through the device's `readTo`,
+   * it is settled from the start).
    * A device with a `readTo` is read through it, whoever asks. `started` undefined: the caller
    * read no clock, and this read reads one (the wall clock alone when the answer comes in the
    * turn it is asked).
@@ -482,7 +492,7 @@ export class DeviceManager {
     answer: ((reading: Reading) => unknown) | undefined,
     to: ReadingTarget | undefined,
     failed?: (err: unknown) => unknown,
-  ): Promise<unknown> {
+  ): unknown {
     // An idle queue starts the read at once and the queue is free again when the answer is
     // taken. No async frame, turn of the queue or extra promise per reading (a sampler takes
     // thousands a second), and no closure either: only one such read runs at a time (it keeps
@@ -528,9 +538,7 @@ export class DeviceManager {
           return IDLE;
         }
         try {
-          return Promise.resolve(
-            this.#finished(t, at, opts, ok, result, answer, failed, true),
-          );
+          return this.#finished(t, at, opts, ok, result, answer, failed, true);
         } catch (err) {
           return Promise.reject(err);
         }

@@ -272,7 +272,7 @@ address = "sim://gauge?seed=4&latency=20ms"
     const published: Reading[] = [];
     m.onReading((r) => published.push(r));
     const opts = { join: true };
-    const calls: { at: number; wall: number; answer: Promise<Reading> }[] = [];
+    const calls: { at: number; wall: number; answer: Reading | Promise<Reading> }[] = [];
     const call = () => {
       const at = performance.now();
       calls.push({ at, wall: Date.now(), answer: m.sampleTo(undefined, opts, (r) => r) });
@@ -705,6 +705,30 @@ Deno.test("sampleTo: a read answered in its turn reads the wall clock alone; one
   } finally {
     performance.now = now;
   }
+  await m.close();
+});
+
+Deno.test("sampleTo: a read answered in its turn gives answer's make of it as it is; one answered later, and a throw, a promise", async () => {
+  const { dev, m } = callbackManager();
+  dev.next = "done";
+  assert.equal(m.sampleTo(undefined, undefined, (r) => `p=${r.values.p}`), "p=0", "no promise");
+  const refuse = () => {
+    throw new Error("refused");
+  };
+  const thrown = m.sampleTo(undefined, undefined, refuse);
+  assert.ok(thrown instanceof Promise, "a throw is a rejection, not thrown at the caller");
+  await assert.rejects(thrown, /refused/);
+  assert.equal(m.sampleTo(undefined, undefined, refuse, () => "failed"), "failed");
+  dev.next = "wait";
+  const later = m.sampleTo(undefined, undefined, (r) => `p=${r.values.p}`);
+  assert.ok(later instanceof Promise);
+  dev.pending!.done({ p: 3 });
+  assert.equal(await later, "p=3");
+  // sample() gives a promise either way.
+  dev.next = "done";
+  const reading = m.sample();
+  assert.ok(reading instanceof Promise);
+  assert.deepEqual((await reading).values, { p: 0 });
   await m.close();
 });
 
