@@ -52,13 +52,35 @@ Deno.test("WallClock: a monotonic reading from well before the last sync uses th
   assert.equal(c.reads, 2, "synced again for it");
 });
 
-Deno.test("wallSecondsAt: the process's clocks agree with Date.now() within a millisecond", () => {
-  for (let i = 0; i < 1000; i++) {
-    const before = Date.now();
-    const t = wallSecondsAt(performance.now()) * 1000;
-    const after = Date.now();
-    assert.ok(t >= before - 1 && t <= after + 1, `${t} between ${before} and ${after}`);
+/** Epoch ms minus monotonic ms now: moves only when the system clock is stepped or slewed. */
+function clockOffset(): number {
+  return Date.now() - performance.now();
+}
+
+Deno.test("WallClock on the process's clocks agrees with Date.now() within a millisecond", () => {
+  // This project's VMs have their wall clock stepped by a few ms now and then (seen: 5 ms, several
+  // times in two minutes). A step after the sync is the documented up-to-a-second lag, not a
+  // fault, so an attempt the system clock moved under is repeated; a quiet attempt must hold.
+  for (let attempt = 1;; attempt++) {
+    const offsetBefore = clockOffset();
+    const clock = new WallClock();
+    const misses: string[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const before = Date.now();
+      const t = clock.secondsAt(performance.now()) * 1000;
+      const after = Date.now();
+      if (!(t >= before - 1 && t <= after + 1)) {
+        misses.push(`${t} not between ${before} and ${after}`);
+      }
+    }
+    const stepped = Math.abs(clockOffset() - offsetBefore) > 0.5;
+    if (stepped && attempt < 5) continue;
+    assert.ok(!stepped, "the system clock moved under five attempts in a row");
+    assert.deepEqual(misses, []);
+    break;
   }
+  const t = wallSecondsAt(performance.now()) * 1000;
+  assert.ok(Math.abs(t - Date.now()) <= 1001, `the process clock ${t} is epoch ms like Date.now()`);
 });
 
 Deno.test("WallClock.monoAt: the monotonic time a wall clock reading stands for, within a millisecond", () => {
