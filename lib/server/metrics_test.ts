@@ -330,9 +330,12 @@ Deno.test("the page answered while nothing moved changes exactly where something
     // a reading: its values, its time, its counts (an instant read: in every bucket, sum 0)
     const before = (await g.sample()).values.pressure;
     last = page.text();
-    // the sim's value moves with time (readings until it did: the same lines change)
-    for (let i = 0; i < 100 && (await g.sample()).values.pressure === before; i++) {
+    // the sim's value moves with time (readings until it did: the same lines change); a read is
+    // timed to the millisecond, so one in the same millisecond as the first keeps its time line
+    let next = before;
+    for (let i = 0; i < 100 && next === before; i++) {
       await new Promise((r) => setTimeout(r, 5));
+      next = (await g.sample()).values.pressure;
     }
     const latency = (device: string) => [
       ...[...LATENCY_BUCKETS_MS.map((le) => String(le / 1000)), "+Inf"].map((le) =>
