@@ -181,14 +181,6 @@ interface DeviceLatest {
   older: Map<string, Value> | undefined;
 }
 
-/** Extra figures from the server itself. */
-export interface ServerFigures {
-  /** Connected SSE clients. */
-  sseClients: number;
-  /** SSE clients dropped for lagging. */
-  sseLagDisconnects: number;
-}
-
 /** The per-device metric families, in page order: name, type, help. */
 const DEVICE_FAMILIES: [string, string, string][] = [
   ["labwire_value", "gauge", "Last value of a numeric or boolean device attribute."],
@@ -402,20 +394,20 @@ class DeviceSeries {
  *
  * @example
  * ```ts ignore
- * const text = renderMetrics(ctx, unitsOf, { sseClients: 0, sseLagDisconnects: 0 });
+ * const text = renderMetrics(ctx, unitsOf, { clientCount: 0, lagDisconnects: 0 });
  * ```
  */
 export function renderMetrics(
   ctx: ServerContext,
   unitsOf: (device: string, attr: string) => string | undefined,
-  figures: ServerFigures,
+  figures: FigureSource,
   latest?: LatestValues,
   cache: DeviceLines = new DeviceLines(),
 ): string {
   const now = new Float64Array(FIGURE_COUNT);
-  readFigures(ctx, figures.sseClients, figures.sseLagDisconnects, now);
+  readFigures(ctx, figures, now);
   return cache.families(ctx.lab.managers, unitsOf, latest) + serverLines(ctx, now) +
-    extraLines(ctx);
+    extraText((ctx.extraMetrics ?? []).map((more) => more()));
 }
 
 /** Where the server's figures of a scrape come from, besides the context. */
@@ -488,7 +480,7 @@ export class MetricsPage {
     }
     const now = this.#now;
     const shown = this.#shown;
-    readFigures(this.ctx, this.figures.clientCount, this.figures.lagDisconnects, now);
+    readFigures(this.ctx, this.figures, now);
     for (let i = 0; i < FIGURE_COUNT; i++) {
       if (now[i] !== shown[i]) {
         shown.set(now);
@@ -512,7 +504,7 @@ export class MetricsPage {
     if (same) return this.#withExtras;
     this.#extras = extras;
     this.#extendedFrom = page;
-    this.#withExtras = page + extras.map((e) => e.replace(/\n$/, "") + "\n").join("");
+    this.#withExtras = page + extraText(extras);
     return this.#withExtras;
   }
 
@@ -531,27 +523,43 @@ function memoryUsage(): Deno.MemoryUsage {
   return memory.usage;
 }
 
-/** The server-wide figures, in page order, each with its HELP and TYPE lines. */
-const SERVER_FIGURES: [string, string, string][] = [
-  ["labwire_missed_deadlines_total", "counter", "Sampling deadlines missed (overruns)."],
-  ["labwire_samples_due_total", "counter", "Device readings due on schedule."],
-  ["labwire_session_rows_written_total", "counter", "Sample rows written to the session."],
-  ["labwire_session_ok", "gauge", "1 while the session records, 0 while its writes fail."],
+/**
+ * The server-wide figures, in page order: name, type, help, and what of the context the figure
+ * needs ("" for none: the process's own), so a server without a sampler, session or alarms shows
+ * none of their lines.
+ */
+const SERVER_FIGURES: [string, string, string, "sampler" | "session" | "alarms" | ""][] = [
+  ["labwire_missed_deadlines_total", "counter", "Sampling deadlines missed (overruns).", "sampler"],
+  ["labwire_samples_due_total", "counter", "Device readings due on schedule.", "sampler"],
+  [
+    "labwire_session_rows_written_total",
+    "counter",
+    "Sample rows written to the session.",
+    "session",
+  ],
+  [
+    "labwire_session_ok",
+    "gauge",
+    "1 while the session records, 0 while its writes fail.",
+    "session",
+  ],
   [
     "labwire_session_write_errors_total",
     "counter",
     "Failed session write attempts (disk full, permissions; retried with backoff).",
+    "session",
   ],
   [
     "labwire_session_dropped_samples_total",
     "counter",
     "Samples dropped because session writes failed for longer than the buffer holds.",
+    "session",
   ],
-  ["labwire_alarms_active", "gauge", "Alarms currently tripped."],
-  ["process_resident_memory_bytes", "gauge", "Resident memory size in bytes."],
-  ["labwire_heap_used_bytes", "gauge", "JavaScript heap in use, bytes."],
-  ["labwire_sse_clients", "gauge", "Connected Server-Sent Events clients."],
-  ["labwire_sse_lag_disconnects_total", "counter", "SSE clients dropped for falling behind."],
+  ["labwire_alarms_active", "gauge", "Alarms currently tripped.", "alarms"],
+  ["process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", ""],
+  ["labwire_heap_used_bytes", "gauge", "JavaScript heap in use, bytes.", ""],
+  ["labwire_sse_clients", "gauge", "Connected Server-Sent Events clients.", ""],
+  ["labwire_sse_lag_disconnects_total", "counter", "SSE clients dropped for falling behind.", ""],
 ];
 
 const FIGURE_COUNT = SERVER_FIGURES.length;
@@ -568,8 +576,7 @@ const SERVER_HEADS = SERVER_FIGURES.map(([name, type, text]) =>
  */
 function readFigures(
   ctx: ServerContext,
-  sseClients: number,
-  sseLagDisconnects: number,
+  sse: FigureSource,
   out: Float64Array,
 ): void {
   const sampler = ctx.sampler;
@@ -584,23 +591,23 @@ function readFigures(
   const mem = memoryUsage();
   out[7] = mem.rss;
   out[8] = mem.heapUsed;
-  out[9] = sseClients;
-  out[10] = sseLagDisconnects;
+  out[9] = sse.clientCount;
+  out[10] = sse.lagDisconnects;
 }
 
 /** The lines of the server-wide figures `ctx` has, read by {@linkcode readFigures}. */
 function serverLines(ctx: ServerContext, figures: Float64Array): string {
   let out = "";
   for (let i = 0; i < FIGURE_COUNT; i++) {
-    const has = i < 2 ? ctx.sampler : i < 6 ? ctx.session : i < 7 ? ctx.alarms : true;
-    if (has) out += `${SERVER_HEADS[i]}${figures[i]}\n`;
+    const needs = SERVER_FIGURES[i]![3];
+    if (needs === "" || ctx[needs] !== undefined) out += `${SERVER_HEADS[i]}${figures[i]}\n`;
   }
   return out;
 }
 
-/** The add-ons' lines, each source's text ending in one newline. */
-function extraLines(ctx: ServerContext): string {
+/** The add-ons' texts as the page's lines: each text ending in one newline. */
+function extraText(texts: readonly string[]): string {
   let out = "";
-  for (const more of ctx.extraMetrics ?? []) out += more().replace(/\n$/, "") + "\n";
+  for (const text of texts) out += text.replace(/\n$/, "") + "\n";
   return out;
 }

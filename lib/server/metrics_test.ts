@@ -8,7 +8,7 @@ import { LATENCY_BUCKETS_MS } from "../lab/manager.ts";
 import { StreamHub } from "./sse.ts";
 import type { Value } from "../device/attr.ts";
 
-const FIGURES = { sseClients: 0, sseLagDisconnects: 0 };
+const FIGURES = { clientCount: 0, lagDisconnects: 0 };
 const line = (page: string, prefix: string) => page.split("\n").find((l) => l.startsWith(prefix));
 
 Deno.test("escapeLabel escapes backslash, quote and newline, and leaves plain text alone", () => {
@@ -306,7 +306,7 @@ Deno.test("the page answered while nothing moved changes exactly where something
     renderMetrics(
       ctx,
       unitsOf,
-      { sseClients: hub.clientCount, sseLagDisconnects: hub.lagDisconnects },
+      hub,
       latest,
     );
   // Each step: the page changed in exactly `want` (lines up to their value) and is the page a
