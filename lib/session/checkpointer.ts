@@ -43,8 +43,11 @@ const BUSY = 2;
 const CLOSING = 3;
 /** Closed, or never opened: the worker does nothing more. */
 const STOPPED = 4;
-/** How long `stop` waits for the worker (a checkpoint waits at most its busy_timeout). */
-const STOP_WAIT_MS = 3000;
+/**
+ * How long `stop` waits for the worker. A PASSIVE checkpoint never waits on locks, so only a hung
+ * disk takes this long; a daemon's SIGTERM must end within 2 s.
+ */
+const STOP_WAIT_MS = 1000;
 
 /**
  * Starts checkpointing `path` every `everyMs` in a worker. `onError` is told (once) when the
