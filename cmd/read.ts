@@ -16,10 +16,10 @@ import {
 } from "../lib/cli/flags.ts";
 import { TIMEOUT_RULE } from "../lib/config/duration.ts";
 import type { Values } from "../lib/device/attr.ts";
-import { hasOptions } from "../lib/device/address.ts";
+import { hasOptions } from "../lib/device/plain_address.ts";
 import { loadModule } from "../lib/device/lazy_module.ts";
 import { chosenDevices, loadLabConfig } from "../lib/lab/setup.ts";
-import { NO_OPTIONS } from "../lib/config/targets.ts";
+import { NO_OPTIONS } from "../lib/config/plain_targets.ts";
 import type { Lab } from "../lib/lab/lab.ts";
 import type { DeviceConfig } from "../lib/config/load.ts";
 import { type Driver, findDriver } from "../lib/device/registry.ts";
@@ -144,7 +144,7 @@ export async function runRead(args: string[]): Promise<number> {
   const { config, cleanup } = await loadLabConfig(opts);
   let lab: Lab | undefined;
   try {
-    const devices = chosenDevices(opts, config);
+    const devices = await chosenDevices(opts, config);
     const n = devices.length;
     const batches = batchable(devices, opts);
     const inBatch = new Uint8Array(n);

@@ -8,20 +8,9 @@
 import { UsageError } from "./errors.ts";
 import { splitHostPort } from "./host_port.ts";
 import { isVisa, visaToAddress } from "./visa.ts";
+import { type Address, NO_PARAMS } from "./plain_address.ts";
 
-/** A parsed device address. */
-export interface Address {
-  /** The whole address as written. */
-  text: string;
-  /** URL scheme: selects the driver. */
-  scheme: string;
-  /** What follows `scheme://` up to `?`: a host[:port], a sim kind or a PV name. */
-  target: string;
-  /** The `?key=value` options. */
-  params: URLSearchParams;
-  /** Something to tell the user about how the address was read (e.g. a VISA `ASRL1` port). */
-  note?: string;
-}
+export { type Address, hasOptions, plainAddresses } from "./plain_address.ts";
 
 /** True when `text` looks like an address (`scheme://...`) rather than a device name. */
 export function isAddress(text: string): boolean {
@@ -78,46 +67,6 @@ function plainAddress(text: string): Address | undefined {
   }
   return { text, scheme: lastScheme, target: text.slice(at), params: NO_PARAMS };
 }
-
-/**
- * The addresses of `texts` when every one is of the simplest kind (as {@linkcode addressOf}'s
- * short way reads them: `scheme://target`, the scheme in lower case, no options, fragment,
- * %-escape or space at its end) and of one scheme; undefined otherwise, and then each text is
- * for {@linkcode addressOf}. One regular expression over the texts joined replaces the ten
- * character checks a text takes on the short way (a third of resolving a target of a read of a
- * thousand `ca://` PVs, in code that runs once); each address is what `addressOf` gives.
- *
- * @example
- * ```ts
- * import { plainAddresses } from "./address.ts";
- * plainAddresses(["ca://A:1", "ca://A:2"])?.[1]?.target; // "A:2"
- * plainAddresses(["ca://A:1", "sim://gauge"]); // undefined
- * ```
- */
-export function plainAddresses(texts: readonly string[]): Address[] | undefined {
-  const n = texts.length;
-  if (n === 0) return undefined;
-  // Each line is a text, or part of one: a text holding a newline passes only when each of its
-  // lines would, and then it is plain as a whole (its start, its end and nothing in between).
-  const m = PLAIN_LINES.exec(texts.join("\n") + "\n");
-  if (m === null) return undefined;
-  const scheme = m[1]!;
-  lastScheme = scheme;
-  const at = scheme.length + 3;
-  const out = new Array<Address>(n);
-  for (let i = 0; i < n; i++) {
-    const text = texts[i]!;
-    out[i] = { text, scheme, target: text.slice(at), params: NO_PARAMS };
-  }
-  return out;
-}
-
-/**
- * Lines (each ended by a newline) that are all `scheme://target` of the first line's scheme, in
- * lower case, each target with no `?`, `#` or `%` and ending in a printable ASCII character.
- */
-const PLAIN_LINES =
-  /^([a-z][a-z0-9+.-]*):\/\/[^?#%\n]*[\x21\x22\x24\x26-\x3e\x40-\x7e]\n(?:\1:\/\/[^?#%\n]*[\x21\x22\x24\x26-\x3e\x40-\x7e]\n)*$/;
 
 /** `scheme://target?options`: the scheme, the target and the options' text. */
 const ADDRESS = /^([a-z][a-z0-9+.-]*):\/\/([^?#]*)(?:\?([^#]*))?$/i;
@@ -179,43 +128,6 @@ function fromMatch(text: string, m: RegExpExecArray): Address {
     params: query ? new URLSearchParams(query) : NO_PARAMS,
   };
 }
-
-/**
- * True when the address has `?key=value` options. An address without `?` is told apart by
- * identity, with no `URLSearchParams.size` (a WebIDL brand check each: a batch of a thousand
- * targets asks once per target).
- *
- * @example
- * ```ts
- * import { hasOptions, parseAddress } from "./address.ts";
- * hasOptions(parseAddress("sim://gauge?seed=3")); // true
- * ```
- */
-export function hasOptions(address: Address): boolean {
-  return address.params !== NO_PARAMS && address.params.size > 0;
-}
-
-/**
- * The options of every address without `?`: one shared, unchangeable instance (a
- * `URLSearchParams` per address was ~7 us of cold code each, a third of resolving a target of
- * a thousand-PV read). Nothing changes an address' options; trying to throws.
- */
-class NoParams extends URLSearchParams {
-  override append(): never {
-    throw new TypeError("an address' options cannot be changed");
-  }
-  override delete(): never {
-    throw new TypeError("an address' options cannot be changed");
-  }
-  override set(): never {
-    throw new TypeError("an address' options cannot be changed");
-  }
-  override sort(): never {
-    throw new TypeError("an address' options cannot be changed");
-  }
-}
-
-const NO_PARAMS: URLSearchParams = new NoParams();
 
 /**
  * Splits a `host[:port]` target (IPv6 in brackets) into host and port, with a default port.

@@ -47,7 +47,7 @@ function readPathModules(): Promise<string[]> {
 
 Deno.test("labwire read of an address loads neither zod, the TOML parser nor the config schema", async () => {
   const modules = await readPathModules();
-  assert.ok(modules.some((m) => m.endsWith("/lib/config/targets.ts")), "graph walked");
+  assert.ok(modules.some((m) => m.endsWith("/lib/config/plain_targets.ts")), "graph walked");
   // Each of these cost start-up time of every read (zod and the schema ~70 ms of CPU); they load when a
   // config file is read, a --demo bench starts, or another verb needs them.
   for (const heavy of [/npm:\/?zod@/, /\/vendor\/smol-toml\//, /\/lib\/config\/schema\.ts$/]) {
@@ -81,6 +81,19 @@ Deno.test("labwire read of plain ca:// addresses loads no option rules", async (
   assert.ok(modules.some((m) => m.endsWith("/lib/drivers/epics/driver_info.ts")), "graph walked");
   const rules = modules.filter((m) => /\/lib\/(config|drivers\/epics)\/options\.ts$/.test(m));
   assert.deepEqual(rules, []);
+});
+
+Deno.test("labwire read of plain addresses loads no parser of the other address forms", async () => {
+  // `scheme://target` a thousand times is read by lib/device/plain_address.ts and
+  // lib/config/plain_targets.ts; options, %-escapes, VISA strings, hosts and ports
+  // (lib/device/address.ts, visa.ts, host_port.ts) and names from the config file
+  // (lib/config/targets.ts) were ~4.6 M instructions of every read of ca:// PVs.
+  const modules = await readPathModules();
+  assert.ok(modules.some((m) => m.endsWith("/lib/device/plain_address.ts")), "graph walked");
+  const forms = modules.filter((m) =>
+    /\/lib\/(device\/(address|visa|host_port)|config\/(targets|file_name))\.ts$/.test(m)
+  );
+  assert.deepEqual(forms, []);
 });
 
 Deno.test("labwire read of addresses loads the attribute code only for --attrs or --describe", async () => {
