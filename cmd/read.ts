@@ -6,15 +6,6 @@
  */
 import type { Command } from "../lib/cli/command.ts";
 import { EXIT } from "../lib/cli/command.ts";
-import {
-  boolFlag,
-  durationFlag,
-  listFlag,
-  parseFlags,
-  stringFlag,
-  timeFlags,
-} from "../lib/cli/flags.ts";
-import { TIMEOUT_RULE } from "../lib/config/duration.ts";
 import type { Values } from "../lib/device/attr.ts";
 import { hasOptions } from "../lib/device/plain_address.ts";
 import { loadModule } from "../lib/device/lazy_module.ts";
@@ -31,25 +22,43 @@ import type { BatchResult, Outcome, ReadOptions } from "./read_types.ts";
 
 export type { ReadOptions };
 
-const FLAGS = {
-  attrs: { type: "string", short: "a", multiple: true },
-  describe: { type: "boolean", short: "d" },
-  timeout: { type: "string", short: "t" },
-  compact: { type: "boolean" },
-} as const;
+/**
+ * `read`'s options from its arguments: {@linkcode plainReadArgs} for arguments none of which
+ * starts with "-", else `parseReadArgs` (`./read_args.ts`, loaded then with the flag parser and
+ * the duration and time readers: four modules, ~23 KB, that a read of a thousand `ca://` PVs
+ * naming no flag never runs). Either way what `parseReadArgs` gives (a test holds them equal).
+ */
+export async function readOptions(args: string[]): Promise<ReadOptions> {
+  // One native search, as the flag parser's own check: a newline inside an argument may say
+  // "flag" wrongly, and then the parser reads them.
+  if (args.length === 0 || (!args[0]!.startsWith("-") && !args.join("\n").includes("\n-"))) {
+    return plainReadArgs(args);
+  }
+  return (await loadModule<typeof import("./read_args.ts")>(
+    new URL("./read_args.ts", import.meta.url),
+  )).parseReadArgs(args);
+}
 
-/** Parses `read`'s arguments (pure; tested on its own). */
-export function parseReadArgs(args: string[]): ReadOptions {
-  const f = parseFlags(args, FLAGS, "read");
+/**
+ * The options of a read whose arguments are all targets (none starts with "-"): what
+ * `parseReadArgs` (`./read_args.ts`) gives for them.
+ *
+ * @example
+ * ```ts
+ * import { plainReadArgs } from "./read.ts";
+ * plainReadArgs(["ca://B:pv1"]).targets; // ["ca://B:pv1"]
+ * ```
+ */
+export function plainReadArgs(args: readonly string[]): ReadOptions {
   return {
-    targets: f.positionals,
-    attrs: listFlag(f, "attrs"),
-    describe: boolFlag(f, "describe"),
-    timeout: durationFlag(f, "timeout", TIMEOUT_RULE),
-    config: stringFlag(f, "config"),
-    demo: boolFlag(f, "demo"),
-    compact: boolFlag(f, "compact") || boolFlag(f, "json"),
-    time: timeFlags(f),
+    targets: args.slice(),
+    attrs: undefined,
+    describe: false,
+    timeout: undefined,
+    config: undefined,
+    demo: false,
+    compact: false,
+    time: { time: "epoch", utc: false },
   };
 }
 
@@ -140,7 +149,7 @@ function allRead(b: BatchResult): boolean {
 
 /** Runs `read`. */
 export async function runRead(args: string[]): Promise<number> {
-  const opts = parseReadArgs(args);
+  const opts = await readOptions(args);
   const { config, cleanup } = await loadLabConfig(opts);
   let lab: Lab | undefined;
   try {

@@ -96,6 +96,18 @@ Deno.test("labwire read of plain addresses loads no parser of the other address 
   assert.deepEqual(forms, []);
 });
 
+Deno.test("labwire read that names no flag loads neither the flag parser nor the flag readers", async () => {
+  // cmd/read.ts reads arguments none of which starts with "-" itself (plainReadArgs):
+  // cmd/read_args.ts, lib/cli/flags.ts, argv.ts, time_args.ts and lib/config/duration.ts (~23 KB)
+  // load for a flag only.
+  const modules = await readPathModules();
+  assert.ok(modules.some((m) => m.endsWith("/cmd/read.ts")), "graph walked");
+  const flags = modules.filter((m) =>
+    /\/(cmd\/read_args|lib\/cli\/(flags|argv|time_args)|lib\/config\/duration)\.ts$/.test(m)
+  );
+  assert.deepEqual(flags, []);
+});
+
 Deno.test("labwire read of addresses loads the attribute code only for --attrs or --describe", async () => {
   // A plain read names no attribute: lib/device/attr.ts (~9 KB) loads when one is named.
   const modules = await readPathModules();
