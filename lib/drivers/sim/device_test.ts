@@ -1,9 +1,19 @@
 import assert from "node:assert/strict";
+import { isDeepStrictEqual } from "node:util";
 import { parseAddress } from "../../device/address.ts";
 import { DeviceError, TimeoutError } from "../../device/errors.ts";
 import { createSim } from "./driver.ts";
+import { preciseAt } from "./noise.ts";
 
 const sim = (address: string, timeout?: number) => createSim(parseAddress(address), { timeout });
+
+/** The values of `sim://gauge?seed=9` at `mono` (a `performance.now()`), on a fixed clock. */
+function valuesAt(mono: number): unknown {
+  const fixed = createSim(parseAddress("sim://gauge?seed=9"), {}, () => preciseAt(mono));
+  let out: unknown;
+  fixed.readTo(undefined, undefined, (v) => out = v, (e) => out = e);
+  return out;
+}
 
 Deno.test("latency delays the answer; a timeout shorter than it fails the call", async () => {
   const g = sim("sim://gauge?latency=5ms&seed=1");
@@ -134,13 +144,20 @@ Deno.test("readTo: with no fault the values come before it returns, taken at the
   const a = sim("sim://gauge?seed=9");
   const b = sim("sim://gauge?seed=9");
   const got: unknown[] = [];
-  const at = performance.now() - 60_000;
+  // Ahead of every earlier call of this process, which a model time never goes back before.
+  const at = performance.now() + 5;
   a.readTo(undefined, undefined, (v) => got.push(v), (e) => got.push(e), at);
   b.readTo(undefined, undefined, (v) => got.push(v), (e) => got.push(e), at);
   assert.equal(got.length, 2, "answered before readTo returned");
-  assert.deepEqual(got[0], got[1], "the same values at the same time");
+  assert.deepEqual(got[0], valuesAt(at), "at the caller's time");
+  assert.deepEqual(got[1], got[0], "the same values at the same time");
+  await new Promise((r) => setTimeout(r, 20));
+  const before = performance.now();
   a.readTo(undefined, undefined, (v) => got.push(v), (e) => got.push(e));
-  assert.notDeepEqual(got[2], got[0], "without a time: now, a minute later");
+  const after = performance.now();
+  // The clock was read somewhere in between; a gauge's noise changes once a millisecond.
+  const now = Array.from({ length: 101 }, (_, i) => valuesAt(before + (after - before) * i / 100));
+  assert.ok(now.some((v) => isDeepStrictEqual(v, got[2])), "without a time: now");
   assert.equal(a.calls, 2);
   const c = new AbortController();
   c.abort(new Error("stopped"));
@@ -173,16 +190,20 @@ Deno.test("readTo: a simulator's time never goes back, for one device or across 
   const a = sim("sim://gauge?seed=9");
   const b = sim("sim://gauge?seed=9");
   const c = sim("sim://gauge?seed=9");
+  // A later time whose values differ from `at`'s: a gauge's 4 digits repeat now and then.
   const got: unknown[] = [];
   const push = (v: unknown) => got.push(v);
   const at = performance.now() + 20;
+  let later = at + 20;
+  while (isDeepStrictEqual(valuesAt(later), valuesAt(at))) later += 1;
   a.readTo(undefined, undefined, push, push, at);
+  assert.deepEqual(got[0], valuesAt(at), "the caller's time");
   // A caller's time up to a few ms before another call's (a wall clock reading standing for the
   // monotonic one) is taken at that call's time: a read after a write never sees before it.
   b.readTo(undefined, undefined, push, push, at - 3);
   assert.deepEqual(got[1], got[0], "at the later call's time");
-  c.readTo(undefined, undefined, push, push, at + 20);
-  assert.notDeepEqual(got[2], got[0], "a later time is taken as it is");
+  c.readTo(undefined, undefined, push, push, later);
+  assert.deepEqual(got[2], valuesAt(later), "a later time is taken as it is");
   await a.close();
   await b.close();
   await c.close();
