@@ -34,12 +34,15 @@ function mutate(doc: Doc, path: string[], op: "delete" | "set" | "rename", value
   const copy = structuredClone(doc);
   if (path.length === 0) return copy;
   let node = copy as Record<string, unknown>;
+  // Own keys only: an earlier edit may have put an array where a table was, whose inherited
+  // `values` or `map` (functions) a rename would copy into the document.
   for (const k of path.slice(0, -1)) {
-    const next = node[k];
+    const next = Object.hasOwn(node, k) ? node[k] : undefined;
     if (typeof next !== "object" || next === null) return copy; // an earlier edit removed it
     node = next as Record<string, unknown>;
   }
   const last = path.at(-1)!;
+  if (op === "rename" && !Object.hasOwn(node, last)) return copy;
   if (op === "delete") delete node[last];
   else if (op === "set") node[last] = value;
   else {
