@@ -6,7 +6,8 @@
  *
  * Limits are checked for the whole plan before the first move. {@linkcode ScanRun.stop} ends
  * after the current point (first Ctrl-C, `DELETE /api/scans/{id}`); {@linkcode ScanRun.abort}
- * stops at once (second Ctrl-C, daemon shutdown) and the scan ends `aborted`. Relative
+ * stops at once (second Ctrl-C, `?now=1` or a second DELETE, daemon shutdown) and the scan ends
+ * `aborted`. Relative
  * positioners return to where they started whenever the scan ends, except after an abort. A
  * device error stops the scan the same safe way, and every completed point is kept in the
  * session (batched transactions) and handed to {@linkcode ScanRun.onPoint} listeners as it
@@ -226,6 +227,11 @@ export class ScanRun {
     this.#abort.abort(new ScanInterrupted(reason));
   }
 
+  /** Where the run is: pending, running, stopping (after a stop) or how it ended. */
+  get state(): RunState {
+    return this.#state;
+  }
+
   /** True once {@linkcode ScanRun.abort} was called. */
   get aborted(): boolean {
     return this.#abort.signal.aborted;
@@ -386,7 +392,8 @@ export class ScanRun {
     this.#log.flush();
     this.#stats = this.#peakStats(peaks);
     this.#suspended = undefined;
-    if (signal.aborted) await halt(positioners, (m) => this.#warn(m));
+    const halted = signal.aborted;
+    if (halted) await halt(positioners, (m) => this.#warn(m));
     await this.#endConditions(signal.aborted);
     const ends = await endMoves({
       request: this.#request,
@@ -398,6 +405,8 @@ export class ScanRun {
       signal,
       warn: (m) => this.#warn(m),
     });
+    // Stopped at once while returning (or going to --goto): that move is stopped where it is.
+    if (signal.aborted && !halted) await halt(positioners, (m) => this.#warn(m));
     this.#movedTo = ends.moved_to;
     this.#returned = ends.returned;
     if (outcome === "done") this.#error = undefined;

@@ -39,6 +39,7 @@ class FakeMotor implements Device {
       attr("position", "number", { rw: true, min: -10, max: 10, units: "mm", precision: 3 }),
       attr("moving", "boolean"),
       ...(this.address.includes("rb=1") ? [attr("readback", "number")] : []),
+      ...(this.address.includes("stop=1") ? [attr("stop", "boolean", { rw: true })] : []),
     ]);
   }
   read(names?: readonly string[]): Promise<Values> {
@@ -51,7 +52,13 @@ class FakeMotor implements Device {
     };
     return Promise.resolve(names ? Object.fromEntries(names.map((n) => [n, v[n] ?? null])) : v);
   }
-  write(_name: string, value: Value): Promise<void> {
+  write(name: string, value: Value): Promise<void> {
+    if (name === "stop") {
+      // stops where it is: the move in flight ends there
+      this.bench.log.push(`${this.name} stopped`);
+      this.#polls = 0;
+      return Promise.resolve();
+    }
     this.bench.log.push(`${this.name}=${value}`);
     this.target = value as number;
     this.#polls = this.movingPolls;
@@ -286,6 +293,37 @@ Deno.test("abort() stops at once and does not move back", async () => {
     assert.equal(result.returned, false);
     assert.match(warnings.join("\n"), /not returned/);
     assert.deepEqual(b.log, ["motor=0"]);
+  } finally {
+    await lab.close();
+  }
+});
+
+Deno.test("abort() while relative positioners return stops that move where it is", async () => {
+  const { lab, b } = await bench({ motor: "fakescan://motor?stop=1", det: "fakescan://det" });
+  try {
+    const warnings: string[] = [];
+    const run = new ScanRun(
+      lab,
+      { plan: ascan(0, 5, 11, true), detectors: ["det.counts"], pollMs: 1 },
+      { warn: (m) => warnings.push(m) },
+    );
+    run.onPoint((p) => {
+      if (p.index !== 2) return;
+      run.stop();
+      b.motors.get("motor")!.movingPolls = 1_000_000; // the return never ends on its own
+    });
+    const done = run.start();
+    while (b.log.at(-1) !== "motor=0" || b.log.length < 4) {
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    run.abort();
+    const result = await done;
+    assert.equal(result.state, "stopped", "its points were all taken before the abort");
+    assert.equal(result.recorded, 3);
+    assert.equal(result.returned, false);
+    assert.deepEqual(b.log, ["motor=0", "motor=0.5", "motor=1", "motor=0", "motor stopped"]);
+    assert.match(warnings.join("\n"), /could not return motor\.position/);
+    assert.match(warnings.join("\n"), /stopped motor where it was/);
   } finally {
     await lab.close();
   }

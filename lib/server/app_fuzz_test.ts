@@ -231,6 +231,17 @@ const request = fc.oneof(
   }) as fc.Arbitrary<{ method: string; path: string; body: string; type: string }>
 );
 
+/** True when `p` settles within `ms` (its outcome is left to the caller). */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((r) => timer = setTimeout(() => r(false), ms));
+  try {
+    return await Promise.race([p.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function ask(method: string, path: string, body?: string, type = "application/json") {
   const headers: Record<string, string> = type ? { "content-type": type } : {};
   const res = await app.request(path, { method, headers, body });
@@ -254,7 +265,13 @@ fuzzTest(
         const id = (JSON.parse(text) as { id?: string }).id;
         if (id === undefined) continue;
         const kind = r.path === "/api/scans" ? "scans" : "tasks";
-        await ask("DELETE", `/api/${kind}/${id}`);
+        const stopped = ask("DELETE", `/api/${kind}/${id}`);
+        // A scan's point may be a move that takes its whole move timeout (an earlier case can
+        // leave the motor anywhere): a second DELETE stops it at once, as a second Ctrl-C.
+        if (kind === "scans" && !(await settlesWithin(stopped, 50))) {
+          await ask("DELETE", `/api/scans/${id}`);
+        }
+        await stopped;
       }
     }
   },

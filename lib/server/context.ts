@@ -81,8 +81,15 @@ export interface ScanSource {
   list?(): unknown[];
   /** A scan's status and a page of its points, or undefined. */
   get(id: string, page?: { since?: number; limit?: number }): unknown | undefined;
-  /** Interrupts a scan as Ctrl-C does; resolves to its final status and a page of points. */
-  stop(id: string, page?: { since?: number; limit?: number }): Promise<unknown>;
+  /**
+   * Interrupts a scan as Ctrl-C does (`now`, or a second stop: as a second Ctrl-C does);
+   * resolves to its final status and a page of points.
+   */
+  stop(
+    id: string,
+    page?: { since?: number; limit?: number },
+    opts?: { now?: boolean },
+  ): Promise<unknown>;
   /** True while a scan moves `device` (a plain write then gets 409). */
   busy?(device: string): boolean;
   /** Calls `fn` with each recorded point; returns an unsubscribe function. */

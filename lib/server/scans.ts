@@ -214,11 +214,22 @@ export class ScanService implements ScanSource {
     return [...this.#scans.values()].map((e) => this.#view(e, false));
   }
 
-  /** Interrupts a scan (after its current point) and answers its final status. */
-  async stop(id: string, page: ScanPage = {}): Promise<Record<string, unknown>> {
+  /**
+   * Interrupts a scan and answers its final status: after its current point, as a first Ctrl-C
+   * does, or at once (`now`, or a second stop of a scan still finishing its point or returning)
+   * as a second one does: positioners with a `stop` attribute stop, nothing moves back.
+   */
+  async stop(
+    id: string,
+    page: ScanPage = {},
+    opts: { now?: boolean } = {},
+  ): Promise<Record<string, unknown>> {
     const e = this.#scans.get(id);
     if (!e) throw new HttpError(404, `no scan "${id}"`);
-    e.run.stop("stopped through the API");
+    // A point's move may take its whole move timeout (60 s by default) to end; a client that
+    // cannot wait for it asks again, as a user presses Ctrl-C again.
+    if (opts.now || e.run.state === "stopping") e.run.abort("stopped at once through the API");
+    else e.run.stop("stopped through the API");
     // a stopped scan's outcome is in its status, returned below
     await e.done.catch(() => {});
     return this.#view(e, page);

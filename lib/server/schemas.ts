@@ -169,6 +169,14 @@ export const ScanPageQuery = z.object({
   }),
 }).strict();
 
+/** Query of `DELETE /api/scans/{id}`: stop at once or after the current point, and a page. */
+export const ScanStopQuery = ScanPageQuery.extend({
+  now: z.enum(["1", "true", "0", "false"]).optional().openapi({
+    description: "1 or true: stop at once, as a second Ctrl-C does (nothing moves back); " +
+      "default: after the current point, relative positioners returned",
+  }),
+}).strict();
+
 /** Query of `GET /api/tasks/{id}/data`: a page of the kept rows. */
 export const TaskDataQuery = z.object({
   since: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().openapi({

@@ -119,6 +119,66 @@ Deno.test("DELETE /api/scans/{id} interrupts after the current point and keeps t
   }
 });
 
+/** Reads the motor's readback and moving flag through the API. */
+async function motorState(url: string): Promise<{ readback: number; moving: boolean }> {
+  const res = await fetch(`${url}/api/devices/motor/read`);
+  const r = await res.json();
+  return { readback: r.readback, moving: r.moving };
+}
+
+/** The bench with a motor that takes 10 s to cross its range (0 to 100 mm at 10 mm/s). */
+const SLOW_BENCH = BENCH.replace("velocity=100", "velocity=10");
+
+/** Starts a scan whose second point is that 10 s move, and waits until it is moving. */
+async function scanInLongMove(url: string): Promise<string> {
+  const created = await post(url, motorScan(0, 100, 2));
+  assert.equal(created.status, 202, JSON.stringify(created.body));
+  const id = created.body.id as string;
+  await until(async () => (await motorState(url)).readback > 1);
+  return id;
+}
+
+Deno.test("DELETE /api/scans/{id}?now=1 stops at once: the move in flight is stopped, nothing moves back", async () => {
+  const d = await startTestDaemon({ bench: SLOW_BENCH, session: false });
+  try {
+    const id = await scanInLongMove(d.url);
+    const res = await fetch(`${d.url}/api/scans/${id}?now=1`, { method: "DELETE" });
+    assert.equal(res.status, 200);
+    const stopped = await res.json();
+    assert.equal(stopped.state, "aborted");
+    assert.equal(stopped.points.length, 1, "the point at 0 is kept, the one at 100 never taken");
+    const after = await motorState(d.url);
+    assert.equal(after.moving, false, "the motor was told to stop");
+    assert.ok(after.readback > 1 && after.readback < 100, `stopped on its way: ${after.readback}`);
+    const bad = await fetch(`${d.url}/api/scans/${id}?now=soon`, { method: "DELETE" });
+    assert.equal(bad.status, 400);
+    assert.match((await bad.json()).error.message, /now/);
+  } finally {
+    await d.close();
+  }
+});
+
+Deno.test("a second DELETE of a scan still finishing its point stops it at once, as a second Ctrl-C", async () => {
+  const d = await startTestDaemon({ bench: SLOW_BENCH, session: false });
+  try {
+    const id = await scanInLongMove(d.url);
+    const first = fetch(`${d.url}/api/scans/${id}`, { method: "DELETE" });
+    await until(async () => {
+      const s = await (await fetch(`${d.url}/api/scans/${id}`)).json();
+      return s.state === "stopping";
+    });
+    const second = await fetch(`${d.url}/api/scans/${id}`, { method: "DELETE" });
+    assert.equal(second.status, 200);
+    assert.equal((await second.json()).state, "aborted");
+    const firstAnswer = await first;
+    assert.equal(firstAnswer.status, 200);
+    assert.equal((await firstAnswer.json()).state, "aborted", "both callers see how it ended");
+    assert.equal((await motorState(d.url)).moving, false);
+  } finally {
+    await d.close();
+  }
+});
+
 Deno.test("POST /api/scans refuses bad plans before any move", async () => {
   const d = await startTestDaemon({ bench: BENCH, session: false });
   try {

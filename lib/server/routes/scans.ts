@@ -7,7 +7,7 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { DEFAULT_MAX_SCAN_POINTS } from "../config.ts";
 import { HttpError } from "../http_error.ts";
-import { IdParam, scanBodySchema, ScanPageQuery } from "../schemas.ts";
+import { IdParam, scanBodySchema, ScanPageQuery, ScanStopQuery } from "../schemas.ts";
 import { type ApiState, JSON_ERRORS, newApi } from "./api.ts";
 
 /** The scan routes over `api`'s scan runner (a 503 when the server has none). */
@@ -99,8 +99,9 @@ export function scanRoutes(api: ApiState): OpenAPIHono {
       method: "delete",
       path: "/api/scans/{id}",
       tags: ["scans"],
-      summary: "Interrupt a scan as Ctrl-C does; answers its status and first page of points",
-      request: { params: IdParam, query: ScanPageQuery },
+      summary: "Interrupt a scan as Ctrl-C does (`now=1`, or a second DELETE: at once, as a " +
+        "second Ctrl-C); answers its status and first page of points",
+      request: { params: IdParam, query: ScanStopQuery },
       responses: {
         200: {
           description: "Final scan status",
@@ -112,7 +113,9 @@ export function scanRoutes(api: ApiState): OpenAPIHono {
     async (c) => {
       const id = c.req.valid("param").id;
       scan(id, { limit: 1 });
-      return c.json(await scans().stop(id, c.req.valid("query")) as Record<string, unknown>, 200);
+      const { now, ...page } = c.req.valid("query");
+      const stopped = await scans().stop(id, page, { now: now === "1" || now === "true" });
+      return c.json(stopped as Record<string, unknown>, 200);
     },
   );
 
