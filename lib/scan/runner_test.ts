@@ -271,18 +271,24 @@ Deno.test("stop() finishes the current point, keeps data and returns relative po
   }
 });
 
+/** A relative scan of the motor from 0 to 5 in 11 points, polling every 1 ms; its warnings kept. */
+function relativeRun(lab: Lab): { run: ScanRun; warnings: string[] } {
+  const warnings: string[] = [];
+  const run = new ScanRun(
+    lab,
+    { plan: ascan(0, 5, 11, true), detectors: ["det.counts"], pollMs: 1 },
+    { warn: (m) => warnings.push(m) },
+  );
+  return { run, warnings };
+}
+
 Deno.test("abort() stops at once and does not move back", async () => {
   const { lab, b } = await bench({
     motor: "fakescan://motor?polls=1000000",
     det: "fakescan://det",
   });
   try {
-    const warnings: string[] = [];
-    const run = new ScanRun(
-      lab,
-      { plan: ascan(0, 5, 11, true), detectors: ["det.counts"], pollMs: 1 },
-      { warn: (m) => warnings.push(m) },
-    );
+    const { run, warnings } = relativeRun(lab);
     const done = run.start();
     // the first move never finishes on its own
     while (b.log.length === 0) await new Promise((r) => setTimeout(r, 1));
@@ -301,12 +307,7 @@ Deno.test("abort() stops at once and does not move back", async () => {
 Deno.test("abort() while relative positioners return stops that move where it is", async () => {
   const { lab, b } = await bench({ motor: "fakescan://motor?stop=1", det: "fakescan://det" });
   try {
-    const warnings: string[] = [];
-    const run = new ScanRun(
-      lab,
-      { plan: ascan(0, 5, 11, true), detectors: ["det.counts"], pollMs: 1 },
-      { warn: (m) => warnings.push(m) },
-    );
+    const { run, warnings } = relativeRun(lab);
     run.onPoint((p) => {
       if (p.index !== 2) return;
       run.stop();

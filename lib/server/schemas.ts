@@ -171,10 +171,11 @@ export const ScanPageQuery = z.object({
 
 /** Query of `DELETE /api/scans/{id}`: stop at once or after the current point, and a page. */
 export const ScanStopQuery = ScanPageQuery.extend({
-  now: z.enum(["1", "true", "0", "false"]).optional().openapi({
-    description: "1 or true: stop at once, as a second Ctrl-C does (nothing moves back); " +
-      "default: after the current point, relative positioners returned",
-  }),
+  now: z.enum(["1", "true", "0", "false"]).optional().transform((v) => v === "1" || v === "true")
+    .openapi({
+      description: "1 or true: stop at once, as a second Ctrl-C does (nothing moves back); " +
+        "default: after the current point, relative positioners returned",
+    }),
 }).strict();
 
 /** Query of `GET /api/tasks/{id}/data`: a page of the kept rows. */

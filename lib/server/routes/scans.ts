@@ -114,7 +114,7 @@ export function scanRoutes(api: ApiState): OpenAPIHono {
       const id = c.req.valid("param").id;
       scan(id, { limit: 1 });
       const { now, ...page } = c.req.valid("query");
-      const stopped = await scans().stop(id, page, { now: now === "1" || now === "true" });
+      const stopped = await scans().stop(id, page, { now });
       return c.json(stopped as Record<string, unknown>, 200);
     },
   );
